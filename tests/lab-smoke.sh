@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The lab harness works: shelves answer a broadcast Query Config from the initiator
+# namespace; kill, freeze/thaw, restart, impostor and netem do what they say; and
+# everything is gone when a test ends, also when its time limit stops it.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 60
+
+answers() { lab_exec lab-query "${1:-h0}" "${2:-700}" | awk '{print $1}' | sort | tr '\n' ' '; }
+expect() {
+  local got
+  got=$(answers "${3:-h0}" || true)
+  [ "$got" = "$2" ] || lab_die "$1: expected shelves '$2', got '$got'"
+  echo "ok: $1: $got"
+}
+
+lab_up -n 3 -s 16M -m 9000
+expect "3 shelves answer" "e1.1 e2.1 e3.1 "
+# vblade offers (MTU-36)/512 sectors per frame: 17 at MTU 9000.
+[ "$(lab_exec lab-query h0 700 | grep -c "scnt=17$")" = 3 ] || lab_die "MTU 9000 not in effect"
+echo "ok: MTU 9000, 17 sectors per frame"
+
+lab_kill 2
+expect "killed shelf is silent" "e1.1 e3.1 "
+lab_start 2
+sleep 0.3
+expect "restarted shelf answers" "e1.1 e2.1 e3.1 "
+
+lab_freeze 3
+expect "frozen shelf is silent" "e1.1 e2.1 "
+lab_thaw 3
+sleep 0.3
+expect "thawed shelf answers" "e1.1 e2.1 e3.1 "
+
+lab_impostor 1 8M
+sleep 0.3
+[ "$(lab_exec lab-query h0 700 | grep -c '^e1\.1 ')" = 2 ] ||
+  lab_die "impostor: expected two MACs answering as e1.1"
+echo "ok: impostor answers as e1.1 beside the real shelf"
+
+lab_netem loss 100%
+expect "netem loss 100% cuts the link" ""
+lab_netem_clear
+expect "netem cleared" "e1.1 e1.1 e2.1 e3.1 "
+
+# A child test that overruns its limit is stopped and leaves nothing behind.
+child=$LAB_DIR/child.sh
+cat >"$child" <<CHILD
+. "$top_srcdir/tests/lab.sh"
+lab_init 3
+lab_up -n 2 -s 8M
+echo "\$LAB_PREFIX \${LAB_SHELF_PIDS[*]}" >"$LAB_DIR/child.info"
+sleep 60
+CHILD
+set +e
+bash "$child" 2>"$LAB_DIR/child.err"
+crc=$?
+set -e
+[ "$crc" = 124 ] || lab_die "child over its limit exited $crc, expected 124: $(cat "$LAB_DIR/child.err")"
+read -r cprefix cpids <"$LAB_DIR/child.info"
+left=$(ip netns list | awk '{print $1}' | grep "^$cprefix-" || true)
+[ -z "$left" ] || lab_die "child left namespaces: $left"
+for p in $cpids; do
+  kill -0 "$p" 2>/dev/null && lab_die "child left vblade pid $p running"
+done
+echo "ok: a test stopped by its time limit leaves no namespace and no vblade"
+
+echo "lab-smoke: passed"

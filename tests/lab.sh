@@ -14,6 +14,7 @@
 #   lab_impostor I SIZE [SHELF SLOT]
 #                             a second vblade in its own netns on a new file of SIZE claiming
 #                             shelf.slot eSHELF.SLOT (default eI.1)
+#   lab_host2                 a second initiator netns LAB_NS2 (iface h0, its own MAC) on br0
 #   lab_netem ARGS...         tc netem on the initiator's link(s) (lab_netem_clear to undo)
 #   lab_exec CMD...           run CMD inside the initiator netns
 #   lab_bg VAR CMD...         run CMD in the background inside the initiator netns; its PID
@@ -246,6 +247,12 @@ lab_netem_clear() {
     ip -n "$san" link set "h$p-br" master "br$p"
   done
   return 0
+}
+
+lab_host2() {
+  LAB_NS2="$LAB_PREFIX-host2"
+  lab_netns_add "$LAB_NS2"
+  lab_link "$LAB_NS2" h0 h0b-br br0
 }
 
 lab_host_mac() { ip -n "$LAB_NS" -o link show "${1:-h0}" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }

@@ -163,10 +163,12 @@ static int aoeraid_get_ready(void)
     nbdkit_error("%s", err);
     return -1;
   }
-  if (aoe_start(initiator) < 0) {
-    nbdkit_error("aoe: cannot start the initiator thread: %m");
+  r = aoe_start(initiator);
+  if (r < 0) {
+    nbdkit_error("aoe: cannot start the initiator thread: %s", strerror(-r));
     return -1;
   }
+  r = -1;
   discover_shelves();
   if (params.reserve && reserve_shelves() < 0)
     goto out;
@@ -193,8 +195,10 @@ out:
 
 static int aoeraid_after_fork(void)
 {
-  if (aoe_start(initiator) < 0) {
-    nbdkit_error("aoe: cannot start the initiator thread: %m");
+  int r = aoe_start(initiator);
+
+  if (r < 0) {
+    nbdkit_error("aoe: cannot start the initiator thread: %s", strerror(-r));
     return -1;
   }
   if (control && control_start(control) < 0) {

@@ -155,7 +155,7 @@ static int aoeraid_get_ready(void)
     .dead_time_ms = params.dead_time_ms,
     .log = aoe_log,
   };
-  char err[512];
+  char err[512], ifaces[256];
   int r = -1;
 
   initiator = aoe_open(&opts, err, sizeof err);
@@ -174,7 +174,8 @@ static int aoeraid_get_ready(void)
     goto out;
   if (make_members() < 0)
     goto out;
-  array = assemble_or_create(&params, targets, members, n_members, raid_log, NULL);
+  aoe_iface_names(initiator, ifaces, sizeof ifaces);
+  array = assemble_or_create(&params, targets, ifaces, members, n_members, raid_log, NULL);
   if (!array)
     goto out;
   if (params.control) {

@@ -8,8 +8,13 @@
  *                              within AREA sectors, then read back against a shadow copy
  *   flush                      FLUSH, must succeed
  *   expect OP LBA N ERRNO      OP (read|write|flush) must fail with ERRNO (EIO, EINVAL, ...)
- *   stream MS AREA             write and verify 64 KiB at a time for MS ms; on a failure print
- *                              "stream-failed errno=E silent_ms=S" and exit 3
+ *   stream MS AREA             write and verify 64 KiB at a time for MS ms, all must succeed
+ *   until-fail MS AREA         the same until an I/O fails with EIO (within MS, else exit 1);
+ *                              prints "failed errno=E silent_ms=S": time since the last success
+ *   load LBA FILE | dump LBA N FILE   write FILE's bytes at LBA / read N sectors into FILE
+ *   wait-up MS                 wait until the shelf is up again (after being declared down)
+ *   wait-target SHELF.SLOT MS  wait until another shelf has been discovered (re-discovery)
+ *   wait-paths N MS            wait until N paths of the shelf are up
  *   mark FILE | await FILE     create FILE / wait (30 s at most) until FILE exists
  *   reserve [force] | release | holders | stats */
 #include <errno.h>
@@ -225,35 +230,136 @@ static void cmd_expect(const char *op, uint64_t lba, uint32_t n, const char *err
   printf("expected failure: %s: %s\n", op, aoe_target_last_error(target));
 }
 
-static void cmd_stream(uint64_t ms, uint64_t area)
+/* Write and read back 64 KiB rounds for MS ms.  Returns 0, or the errno of the first
+ * failure with *silent_ms the time since the last success. */
+static int stream(uint64_t ms, uint64_t area, uint64_t *silent_ms, uint64_t *rounds)
 {
   const uint32_t n = 128;
-  uint64_t end = now_ms() + ms, last_ok = now_ms(), ops = 0, lba = 0;
+  uint64_t end = now_ms() + ms, last_ok = now_ms(), lba = 0;
   uint8_t *b = alloc_sectors(n), *r = alloc_sectors(n);
-  while (now_ms() < end) {
+  int rc = 0;
+  *rounds = 0;
+  while (!rc && now_ms() < end) {
     if (lba + n > area)
       lba = 0;
-    pattern(b, lba, n, ops);
-    int rc = aoe_io(target, AOE_WRITE, lba, n, b);
+    pattern(b, lba, n, *rounds);
+    rc = -aoe_io(target, AOE_WRITE, lba, n, b);
     if (!rc)
-      rc = aoe_io(target, AOE_READ, lba, n, r);
-    if (rc) {
-      printf("stream-failed errno=%d silent_ms=%" PRIu64 " ops=%" PRIu64 " msg=%s\n", -rc,
-             now_ms() - last_ok, ops, aoe_target_last_error(target));
-      fflush(stdout);
-      exit(3);
-    }
-    if (memcmp(b, r, (size_t)n * 512)) {
+      rc = -aoe_io(target, AOE_READ, lba, n, r);
+    if (!rc && memcmp(b, r, (size_t)n * 512)) {
       fprintf(stderr, "aoe-client: stream: data read back differs at LBA %" PRIu64 "\n", lba);
       exit(1);
     }
-    last_ok = now_ms();
-    ops++;
-    lba += n;
+    if (!rc) {
+      last_ok = now_ms();
+      ++*rounds;
+      lba += n;
+    }
   }
-  printf("stream: %" PRIu64 " write+read rounds verified\n", ops);
+  *silent_ms = now_ms() - last_ok;
   free(b);
   free(r);
+  return rc;
+}
+
+static void cmd_stream(uint64_t ms, uint64_t area)
+{
+  uint64_t silent, rounds;
+  int rc = stream(ms, area, &silent, &rounds);
+  if (rc)
+    die("stream: I/O %sfailed", "", rc);
+  printf("stream: %" PRIu64 " write+read rounds verified\n", rounds);
+}
+
+static void cmd_until_fail(uint64_t ms, uint64_t area)
+{
+  uint64_t silent, rounds;
+  int rc = stream(ms, area, &silent, &rounds);
+  if (rc != EIO) {
+    fprintf(stderr, "aoe-client: until-fail: expected EIO within %" PRIu64 " ms, got %s\n",
+            ms, rc ? strerror(rc) : "no failure");
+    exit(1);
+  }
+  printf("failed errno=%d silent_ms=%" PRIu64 " rounds=%" PRIu64 " msg=%s\n", rc, silent,
+         rounds, aoe_target_last_error(target));
+  fflush(stdout);
+}
+
+static void cmd_load(uint64_t lba, const char *path)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    die("load: cannot open %s", path, errno);
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  rewind(f);
+  uint8_t *b = alloc_sectors((uint64_t)size / 512 + 1);
+  if (size % 512 || fread(b, 1, (size_t)size, f) != (size_t)size) {
+    fprintf(stderr, "aoe-client: load: %s must be whole sectors\n", path);
+    exit(1);
+  }
+  fclose(f);
+  int rc = aoe_io(target, AOE_WRITE, lba, (uint32_t)(size / 512), b);
+  if (rc)
+    die("load: writing %s failed", path, -rc);
+  free(b);
+}
+
+static void cmd_dump(uint64_t lba, uint32_t n, const char *path)
+{
+  uint8_t *b = alloc_sectors(n);
+  int rc = aoe_io(target, AOE_READ, lba, n, b);
+  if (rc)
+    die("dump: reading for %s failed", path, -rc);
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(b, 512, n, f) != n || fclose(f))
+    die("dump: cannot write %s", path, errno);
+  free(b);
+}
+
+/* Poll COND every 10 ms for up to MS ms. */
+static int wait_for(int (*cond)(const void *), const void *arg, uint64_t ms)
+{
+  uint64_t end = now_ms() + ms;
+  while (!cond(arg)) {
+    if (now_ms() >= end)
+      return -1;
+    usleep(10000);
+  }
+  return 0;
+}
+
+static int target_up(const void *arg)
+{
+  struct aoe_target_info in;
+  aoe_target_info((struct aoe_target *)arg, &in);
+  return in.up;
+}
+
+static int other_found(const void *arg)
+{
+  const unsigned *ss = arg;
+  struct aoe_target *t = aoe_target_find(ini, ss[0], ss[1]);
+  return t && target_up(t);
+}
+
+static int paths_up(const void *arg)
+{
+  struct aoe_stats s;
+  size_t up = 0;
+  aoe_target_stats(target, &s);
+  for (size_t i = 0; i < s.npaths; i++)
+    up += s.paths[i].up;
+  return up >= *(const size_t *)arg;
+}
+
+static void cmd_wait(const char *what, int (*cond)(const void *), const void *arg, uint64_t ms)
+{
+  if (wait_for(cond, arg, ms) < 0) {
+    fprintf(stderr, "aoe-client: %s: not within %" PRIu64 " ms\n", what, ms);
+    exit(1);
+  }
+  printf("%s: ok\n", what);
 }
 
 static void cmd_await(const char *path)
@@ -378,6 +484,27 @@ int main(int argc, char **argv)
       i += 4;
     } else if (!strcmp(cmd, "stream")) {
       cmd_stream(num(argv, i + 1, argc), num(argv, i + 2, argc));
+      i += 2;
+    } else if (!strcmp(cmd, "until-fail")) {
+      cmd_until_fail(num(argv, i + 1, argc), num(argv, i + 2, argc));
+      i += 2;
+    } else if (!strcmp(cmd, "load") && i + 2 < argc) {
+      cmd_load(num(argv, i + 1, argc), argv[i + 2]);
+      i += 2;
+    } else if (!strcmp(cmd, "dump") && i + 3 < argc) {
+      cmd_dump(num(argv, i + 1, argc), (uint32_t)num(argv, i + 2, argc), argv[i + 3]);
+      i += 3;
+    } else if (!strcmp(cmd, "wait-up")) {
+      cmd_wait("wait-up", target_up, target, num(argv, ++i, argc));
+    } else if (!strcmp(cmd, "wait-target") && i + 2 < argc) {
+      unsigned ss[2];
+      if (sscanf(argv[i + 1], "%u.%u", &ss[0], &ss[1]) != 2)
+        return 2;
+      cmd_wait("wait-target", other_found, ss, num(argv, i + 2, argc));
+      i += 2;
+    } else if (!strcmp(cmd, "wait-paths")) {
+      size_t want = (size_t)num(argv, i + 1, argc);
+      cmd_wait("wait-paths", paths_up, &want, num(argv, i + 2, argc));
       i += 2;
     } else if (!strcmp(cmd, "mark") && i + 1 < argc) {
       FILE *f = fopen(argv[++i], "w");

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "aoe.h"
+#include "status-cmd.h"
 
 #define MAX_IFACES 16
 
@@ -23,11 +24,13 @@ static void usage(FILE *f)
   fprintf(f,
           "usage: %s discover [-i IFACE]... [-w MILLISECONDS] [--json]\n"
           "       %s probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n"
+          "       %s status -c SOCKET [--json]\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
           "            Ethernet interface); exit 0 if any answered\n"
           "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
-          "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n",
-          progname, progname);
+          "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n"
+          "  status    ask a running nbdkit-aoeraid-plugin for its array's state\n",
+          progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -382,11 +385,13 @@ int main(int argc, char **argv)
     return cmd_discover(argc - 1, argv + 1);
   if (!strcmp(cmd, "probe"))
     return cmd_probe(argc - 1, argv + 1);
+  if (!strcmp(cmd, "status"))
+    return status_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "%s: unknown command '%s': use discover or probe\n", progname, cmd);
+  fprintf(stderr, "%s: unknown command '%s': use discover, probe or status\n", progname, cmd);
   usage(stderr);
   return 2;
 }

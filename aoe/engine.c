@@ -795,8 +795,11 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
   struct aoe_path *p = f->path;
   p->st.timeouts++;
   p->timeouts_since_heard++;
-  aoe_rtt_backoff(&p->rtt);
+  /* One backoff and one window decrease per loss episode, not per frame lost in it:
+   * a burst of drops (a shelf's full receive queue) would otherwise push the RTO to its
+   * ceiling at once. */
   if (now >= p->loss_until_us) {
+    aoe_rtt_backoff(&p->rtt);
     aoe_window_loss(&p->win);
     p->loss_until_us = now + p->rtt.rto_us;
   }

@@ -468,6 +468,18 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   char mac[18];
   mac_str(p->mac, mac);
   if (t->identified && (id->sectors != t->ident.sectors || strcmp(id->serial, t->ident.serial))) {
+    if (!t->st.reads && !t->st.writes && !t->st.flushes) {
+      /* Two disks answer as this shelf.slot before we ever used either: nothing says
+       * which one is real, so use neither. */
+      t->conflict = 1;
+      atomic_store(&t->up, 0);
+      aoe_set_error(t, "e%u.%u: two shelves answer as e%u.%u with different disks (%s via "
+                    "%s: %llu sectors, serial '%s'; the other: %llu sectors, serial '%s'): "
+                    "using neither; give one another shelf.slot", t->shelf, t->slot,
+                    t->shelf, t->slot, mac, p->ifc->name, (unsigned long long)id->sectors,
+                    id->serial, (unsigned long long)t->ident.sectors, t->ident.serial);
+      aoe_log(ini, AOE_LOG_ERROR, "%s", t->last_error);
+    }
     p->state = PATH_REJECTED;
     p->up = 0;
     t->st.unexpected++;
@@ -487,7 +499,7 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   p->state = PATH_ACTIVE;
   path_up(ini, t, p);
   target_update_scnt(t);
-  if (!atomic_load(&t->up)) {
+  if (!atomic_load(&t->up) && !t->conflict) {
     atomic_store(&t->up, 1);
     t->st.up_events++;
     t->last_heard_us = aoe_now_us();
@@ -603,7 +615,7 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
     snprintf(p->st.iface, sizeof p->st.iface, "%s", ifc->name);
     memcpy(p->st.mac, p->mac, 6);
   }
-  if (p->state == PATH_REJECTED)
+  if (p->state == PATH_REJECTED || t->conflict)
     return;
   p->bufcnt = m->u.cfg.bufcnt ? m->u.cfg.bufcnt : 1;
   p->cfg_scnt = m->u.cfg.scnt;
@@ -929,8 +941,9 @@ static void take_submissions(struct aoe_initiator *ini)
     struct aoe_target *t = r->t;
     r->next = NULL;
     if (!atomic_load(&t->up)) {
-      aoe_set_error(t, "e%u.%u: shelf is down: %s failed", t->shelf, t->slot,
-                    kind_name(r->kind));
+      if (!t->conflict)
+        aoe_set_error(t, "e%u.%u: shelf is down: %s failed", t->shelf, t->slot,
+                      kind_name(r->kind));
       aoe_req_complete(ini, r, EIO);
     } else {
       if (t->q_tail)

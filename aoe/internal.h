@@ -104,6 +104,7 @@ struct aoe_target {
   uint32_t taggen;
   struct aoe_req *q_head, *q_tail;      /* requests with frames still to issue */
   struct aoe_req *ctl_head, *ctl_tail;  /* IDENTIFY requests (pinned to a path) */
+  int conflict;                 /* two different disks claimed this address before first use */
   int reserved;                 /* we hold a reservation: re-assert it after a restart */
   struct aoe_stats st;
   char last_error[256];

@@ -398,8 +398,10 @@ static void cmd_stats(void)
            " win=%u]", s.paths[i].iface, s.paths[i].up, s.paths[i].frames_sent,
            s.paths[i].frames_recv, s.paths[i].retransmits, s.paths[i].srtt_us,
            s.paths[i].rto_us, s.paths[i].window);
-  printf(" rejected=%" PRIu64 "\n", is.rejected_short + is.rejected_flags + is.rejected_count +
-         is.rejected_version + is.rejected_command + is.rejected_ethertype);
+  printf(" rejected: short=%" PRIu64 " flags=%" PRIu64 " count=%" PRIu64 " version=%" PRIu64
+         " command=%" PRIu64 " unknown_target=%" PRIu64 "\n", is.rejected_short,
+         is.rejected_flags, is.rejected_count, is.rejected_version, is.rejected_command,
+         is.unknown_target);
 }
 
 static void cmd_holders(void)

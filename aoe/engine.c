@@ -815,7 +815,10 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
     aoe_window_loss(&p->win);
     p->loss_until_us = now + p->rtt.rto_us;
   }
-  if (p->up && p->timeouts_since_heard >= AOE_PATH_DOWN_TIMEOUTS && t->npaths > 1)
+  /* A burst of drops times out several frames at once; only silence over time is a
+   * path that stopped answering. */
+  if (p->up && p->timeouts_since_heard >= AOE_PATH_DOWN_TIMEOUTS && t->npaths > 1 &&
+      now - p->last_heard_us >= AOE_PATH_DOWN_QUIET_MS * 1000ull)
     path_down(ini, t, p, now);
   struct aoe_req *r = f->req;
   if (!r) {

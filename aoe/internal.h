@@ -15,7 +15,8 @@
 #define AOE_MAX_FRAMES   256    /* frames per target: the tag's low byte indexes them */
 #define AOE_MAX_TARGETS  256
 #define AOE_MAX_HOLDERS  16     /* reservation MACs we report */
-#define AOE_PATH_DOWN_TIMEOUTS 3   /* consecutive timeouts with no answer: path down */
+#define AOE_PATH_DOWN_TIMEOUTS 3   /* consecutive timeouts with no answer ... */
+#define AOE_PATH_DOWN_QUIET_MS 250 /* ... and this long silent: path down */
 #define AOE_IDENTIFY_TRIES 5
 #define AOE_PROBE_MS     1000   /* Query Config period while a target or path is down */
 #define AOE_DEFAULT_DEAD_MS 5000

@@ -929,11 +929,11 @@ void aoe_wake(struct aoe_initiator *ini)
 }
 
 /* Move callers' submissions to their targets' queues (or fail them at once). */
-static void take_submissions(struct aoe_initiator *ini)
+static void take_submissions(struct aoe_initiator *ini, int signalled)
 {
   uint64_t v;
-  if (read(ini->evfd, &v, sizeof v) < 0) {
-    /* EAGAIN: nothing signalled. */
+  if (signalled && read(ini->evfd, &v, sizeof v) < 0) {
+    /* EAGAIN: another step consumed it. */
   }
   pthread_mutex_lock(&ini->qlock);
   struct aoe_req *r = ini->sub_head;
@@ -966,11 +966,11 @@ void aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
   for (size_t i = 0; i < ini->nifaces; i++)
     fds[n++] = (struct pollfd){ .fd = ini->ifaces[i].fd, .events = POLLIN };
   fds[n++] = (struct pollfd){ .fd = ini->evfd, .events = POLLIN };
-  poll(fds, n, timeout_ms);
+  int ready = poll(fds, n, timeout_ms);
 
   pthread_mutex_lock(&ini->lock);
   uint64_t now = aoe_now_us();
-  take_submissions(ini);
+  take_submissions(ini, ready > 0 && (fds[n - 1].revents & POLLIN));
   for (size_t i = 0; i < ini->nifaces; i++) {
     struct rx_ctx c = { ini, &ini->ifaces[i], now };
     /* Drain what is there; bounded so timers and sends still get their turn. */

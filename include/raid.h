@@ -208,6 +208,8 @@ uint8_t *raid_mem_member_data (struct raid_mem_member *mm);   /* raw bytes */
  * [offset, offset+len) fail until that range is rewritten (a bad sector). */
 void raid_mem_member_fail (struct raid_mem_member *mm, int fail_reads, int fail_writes);
 void raid_mem_member_set_down (struct raid_mem_member *mm, int down);
+/* Go down after this many more I/Os (-1: never): a failure in mid-request. */
+void raid_mem_member_fail_after (struct raid_mem_member *mm, int64_t ios);
 void raid_mem_member_bad_range (struct raid_mem_member *mm, uint64_t offset, uint32_t len);
 /* Sleep this long in every submit (to widen races in threaded tests). */
 void raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec);

@@ -369,6 +369,11 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
     const char *why = NULL;
     struct raid_slot *s;
 
+    if (f[i].state == RAID_SB_IOERR) {
+      /* an unreachable member is a missing one, not a reason to refuse */
+      raid_logf (a, RAID_LOG_WARN, "%s: member %s cannot be read; left out", ref->name, name);
+      continue;
+    }
     if (f[i].state != RAID_SB_OK)
       why = sb_state_text (f[i].state);
     else if (memcmp (f[i].sb.array_uuid, ref->array_uuid, 16))
@@ -408,7 +413,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
 static int
 check_startable (struct raid_array *a, int force, char *err, size_t errlen)
 {
-  uint8_t missing[RAID_MAX_MEMBERS];
+  uint8_t missing[RAID_MAX_MEMBERS] = { 0 };
   char names[300] = "";
   size_t used = 0;
   unsigned i, nmissing = 0;

@@ -17,6 +17,7 @@ struct raid_mem_member {
   uint64_t bad_offset;            /* a bad range: reads fail until rewritten */
   uint32_t bad_len;
   unsigned delay_us;
+  int64_t ios_left;               /* >= 0: go down after this many more I/Os */
   struct raid_mem_stats stats;
 };
 
@@ -33,6 +34,10 @@ mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, ui
   int err = 0;
 
   pthread_mutex_lock (&mm->lock);
+  if (mm->ios_left == 0)
+    mm->down = 1;
+  else if (mm->ios_left > 0)
+    mm->ios_left--;
   if (mm->down)
     err = EIO;
   else if (op != RAID_IO_FLUSH && (offset + len > mm->size || offset % 512 || len % 512))
@@ -102,6 +107,7 @@ raid_mem_member_new (const char *name, uint64_t size)
   }
   strncpy (mm->name, name, sizeof mm->name - 1);
   mm->size = size;
+  mm->ios_left = -1;
   pthread_mutex_init (&mm->lock, NULL);
   return mm;
 }
@@ -139,6 +145,15 @@ raid_mem_member_set_down (struct raid_mem_member *mm, int down)
 {
   pthread_mutex_lock (&mm->lock);
   mm->down = down;
+  mm->ios_left = -1;
+  pthread_mutex_unlock (&mm->lock);
+}
+
+void
+raid_mem_member_fail_after (struct raid_mem_member *mm, int64_t ios)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->ios_left = ios;
   pthread_mutex_unlock (&mm->lock);
 }
 

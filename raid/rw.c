@@ -399,7 +399,7 @@ job_choose (struct raid_array *a, struct stripe_job *j)
       rmw_ok &= slot_usable (col_slot (a, j->stripe, i));
     }
     if (wl != hull) {
-      rcw += hull;
+      rcw += hull - wl;
       full = 0;
     }
     j->need[i] = wl != hull;
@@ -456,11 +456,21 @@ job_queue_reads (struct raid_array *a, struct stripe_job *j, unsigned jn, struct
     for (i = 0; i < k; i++)
       if (j->need[i] && !slot_usable (col_slot (a, j->stripe, i)))
         j->gather = 1;
-    for (i = 0; i < k && !j->gather; i++)
-      if (j->need[i])
+    /* Only the bytes the write leaves alone: before and after its part. */
+    for (i = 0; i < k && !j->gather; i++) {
+      uint32_t before = j->whi[i] > j->wlo[i] ? j->wlo[i] : j->hi;
+      uint32_t after = j->whi[i] > j->wlo[i] ? j->whi[i] : j->hi;
+      if (!j->need[i])
+        continue;
+      if (before > j->lo)
         ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
-                           col_offset (a, j->stripe, j->lo), hull, j->cols[i],
+                           col_offset (a, j->stripe, j->lo), before - j->lo, j->cols[i],
                            jn * RAID_MAX_MEMBERS + i);
+      if (after < j->hi)
+        ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
+                           col_offset (a, j->stripe, after), j->hi - after,
+                           j->cols[i] + (after - j->lo), jn * RAID_MAX_MEMBERS + i);
+    }
   }
   return ok ? 0 : -ENOMEM;
 }
@@ -548,12 +558,14 @@ jobs_note_reads (struct raid_array *a, struct stripe_job *jobs, struct io_batch 
     struct member_io *io = &b->ios[i];
     struct stripe_job *j = &jobs[io->tag / RAID_MAX_MEMBERS];
     unsigned idx = io->tag % RAID_MAX_MEMBERS;
+    /* A column may take two reads: valid only if none of them failed. */
     if (!io->err) {
-      j->valid[idx] = j->method == JOB_RCW;
+      j->valid[idx] = j->method == JOB_RCW && !j->bad[idx];
       continue;
     }
     j->gather = 1;
     j->bad[idx] = 1;
+    j->valid[idx] = 0;
     if (io->err != ENODEV) {
       j->errored[idx] = 1;
       note_read_error (a, io);

@@ -250,7 +250,7 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
       if (need[idx] && !valid[idx] && !bad[idx])
         batch_add (&b, col_slot (a, s, idx), RAID_IO_READ, col_offset (a, s, lo), len,
                    cols[idx], idx);
-    for (want = k - nvalid, idx = 0; b.n == 0 && idx < n && want; idx++)
+    for (want = b.n ? 0 : k - nvalid, idx = 0; idx < n && want; idx++)
       if (!valid[idx] && !bad[idx] && slot_usable (col_slot (a, s, idx))) {
         batch_add (&b, col_slot (a, s, idx), RAID_IO_READ, col_offset (a, s, lo), len,
                    cols[idx], idx);
@@ -558,9 +558,11 @@ jobs_note_reads (struct raid_array *a, struct stripe_job *jobs, struct io_batch 
     struct member_io *io = &b->ios[i];
     struct stripe_job *j = &jobs[io->tag / RAID_MAX_MEMBERS];
     unsigned idx = io->tag % RAID_MAX_MEMBERS;
-    /* A column may take two reads: valid only if none of them failed. */
+    /* A column may take two reads: valid only if none of them failed.  A
+     * column the write covers in part was read around that part only: it
+     * serves the write, but cannot serve a decode, so it is not "valid". */
     if (!io->err) {
-      j->valid[idx] = j->method == JOB_RCW && !j->bad[idx];
+      j->valid[idx] = j->method == JOB_RCW && !j->bad[idx] && j->whi[idx] == j->wlo[idx];
       continue;
     }
     j->gather = 1;

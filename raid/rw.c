@@ -147,35 +147,6 @@ near_retry (struct raid_array *a, struct member_io *io, uint64_t ci, uint32_t wi
 }
 
 static int
-near_read (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
-{
-  struct io_batch b;
-  uint64_t pos, end = off + len;
-  int rc = 0;
-
-  batch_init (&b);
-  for (pos = off; pos < end;) {
-    struct piece p = piece_at (&a->g, pos, end);
-    struct raid_loc l = geom_near (&a->g, p.ci, pick_copy (a, p.ci));
-    if (!batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within), p.len,
-                    buf + (pos - off), 0))
-      rc = -ENOMEM;
-    pos += p.len;
-  }
-  if (rc == 0)
-    batch_run (&b);
-  for (unsigned i = 0; i < b.n && rc == 0; i++) {
-    struct member_io *io = &b.ios[i];
-    if (io->err) {
-      struct piece p = piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end);
-      rc = near_retry (a, io, p.ci, p.within);
-    }
-  }
-  batch_free (&b);
-  return rc;
-}
-
-static int
 near_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t off)
 {
   struct io_batch b;
@@ -307,8 +278,26 @@ parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, 
   return rc;
 }
 
+/* Where a piece is read from first: the data chunk, or the least busy copy. */
+static struct raid_loc
+read_source (struct raid_array *a, uint64_t ci)
+{
+  if (a->g.family == RAID_FAMILY_NEAR)
+    return geom_near (&a->g, ci, pick_copy (a, ci));
+  return geom_data (&a->g, ci / a->g.k, ci % a->g.k);
+}
+
 static int
-parity_read (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
+read_retry (struct raid_array *a, struct member_io *io, struct piece p)
+{
+  if (a->g.family == RAID_FAMILY_NEAR)
+    return near_retry (a, io, p.ci, p.within);
+  return parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within);
+}
+
+/* All pieces in one batch; the ones that fail are reconstructed one by one. */
+static int
+read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
 {
   struct io_batch b;
   uint64_t pos, end = off + len;
@@ -317,7 +306,7 @@ parity_read (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
   batch_init (&b);
   for (pos = off; pos < end;) {
     struct piece p = piece_at (&a->g, pos, end);
-    struct raid_loc l = geom_data (&a->g, p.ci / a->g.k, p.ci % a->g.k);
+    struct raid_loc l = read_source (a, p.ci);
     if (!batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within), p.len,
                     buf + (pos - off), 0))
       rc = -ENOMEM;
@@ -327,10 +316,8 @@ parity_read (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
     batch_run (&b);
   for (unsigned i = 0; i < b.n && rc == 0; i++) {
     struct member_io *io = &b.ios[i];
-    if (io->err) {
-      struct piece p = piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end);
-      rc = parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within);
-    }
+    if (io->err)
+      rc = read_retry (a, io, piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end));
   }
   batch_free (&b);
   return rc;
@@ -645,9 +632,7 @@ raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
     return rc;
   if (!array_check (a, "read"))
     return -EIO;
-  if (a->g.family == RAID_FAMILY_NEAR)
-    return near_read (a, buf, len, offset);
-  return parity_read (a, buf, len, offset);
+  return read_pieces (a, buf, len, offset);
 }
 
 int

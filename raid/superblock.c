@@ -2,6 +2,7 @@
  * field offsets, crc32c (ISA-L crc32_iscsi, seed ~0) in its last 4 bytes.
  * The data area starts at RAID_DATA_OFFSET (1 MiB); the space between the
  * superblock and the data is kept for a write-intent bitmap and a log. */
+#include <stddef.h>
 #include <string.h>
 
 #include <isa-l/crc.h>
@@ -56,41 +57,66 @@ sb_crc (const uint8_t *block)
   return crc32_iscsi ((unsigned char *) block, O_CRC, 0xffffffff);
 }
 
+/* Every field: where it sits in the block, how it is stored (4 or 8 byte
+ * little-endian integer, or raw bytes) and where it lives in struct raid_sb. */
+enum sb_kind { U32, U64, BYTES };
+struct sb_field { unsigned off; enum sb_kind kind; size_t at, bytes; };
+
+#define F(o, kind, field) { o, kind, offsetof (struct raid_sb, field), \
+                            sizeof ((struct raid_sb *) 0)->field }
+static const struct sb_field sb_fields[] = {
+  F (O_ARRAY_UUID, BYTES, array_uuid), F (O_CTIME, U64, ctime), F (O_UTIME, U64, utime),
+  F (O_LEVEL, U32, level), F (O_LAYOUT, U32, layout), F (O_CHUNK, U32, chunk),
+  F (O_RAID_DISKS, U32, raid_disks), F (O_K, U32, k), F (O_M, U32, m), F (O_ROLE, U32, role),
+  F (O_MEMBER_UUID, BYTES, member_uuid), F (O_ARRAY_SIZE, U64, array_size),
+  F (O_DATA_OFFSET, U64, data_offset), F (O_DATA_SIZE, U64, data_size),
+  F (O_EVENTS, U64, events), F (O_CLEAN, U32, clean), F (O_NEW_LEVEL, U32, new_level),
+  F (O_NEW_LAYOUT, U32, new_layout), F (O_NEW_CHUNK, U32, new_chunk),
+  F (O_DELTA_DISKS, U32, delta_disks), F (O_RESHAPE_POS, U64, reshape_position),
+  F (O_NEW_DATA_OFFSET, U64, new_data_offset), F (O_BITMAP_OFFSET, U64, bitmap_offset),
+  F (O_LOG_OFFSET, U64, log_offset), F (O_RESYNC, U64, resync_offset),
+  F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
+};
+#undef F
+#define N_FIELDS (sizeof sb_fields / sizeof sb_fields[0])
+
 void
 sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE])
 {
   memset (block, 0, RAID_SB_SIZE);
   memcpy (block + O_MAGIC, sb_magic, 8);
   put32 (block, O_VERSION, sb->version);
-  memcpy (block + O_ARRAY_UUID, sb->array_uuid, 16);
   memcpy (block + O_NAME, sb->name, strnlen (sb->name, RAID_NAME_MAX));
-  put64 (block, O_CTIME, sb->ctime);
-  put64 (block, O_UTIME, sb->utime);
-  put32 (block, O_LEVEL, sb->level);
-  put32 (block, O_LAYOUT, sb->layout);
-  put32 (block, O_CHUNK, sb->chunk);
-  put32 (block, O_RAID_DISKS, sb->raid_disks);
-  put32 (block, O_K, sb->k);
-  put32 (block, O_M, sb->m);
-  put32 (block, O_ROLE, sb->role);
-  memcpy (block + O_MEMBER_UUID, sb->member_uuid, 16);
-  put64 (block, O_ARRAY_SIZE, sb->array_size);
-  put64 (block, O_DATA_OFFSET, sb->data_offset);
-  put64 (block, O_DATA_SIZE, sb->data_size);
-  put64 (block, O_EVENTS, sb->events);
-  put32 (block, O_CLEAN, sb->clean);
-  put32 (block, O_NEW_LEVEL, sb->new_level);
-  put32 (block, O_NEW_LAYOUT, sb->new_layout);
-  put32 (block, O_NEW_CHUNK, sb->new_chunk);
-  put32 (block, O_DELTA_DISKS, (uint32_t) sb->delta_disks);
-  put64 (block, O_RESHAPE_POS, sb->reshape_position);
-  put64 (block, O_NEW_DATA_OFFSET, sb->new_data_offset);
-  put64 (block, O_BITMAP_OFFSET, sb->bitmap_offset);
-  put64 (block, O_LOG_OFFSET, sb->log_offset);
-  put64 (block, O_RESYNC, sb->resync_offset);
-  memcpy (block + O_ROLES, sb->roles, RAID_MAX_MEMBERS);
-  memcpy (block + O_SLOT_UUIDS, sb->slot_uuid, sizeof sb->slot_uuid);
+  for (size_t i = 0; i < N_FIELDS; i++) {
+    const struct sb_field *f = &sb_fields[i];
+    const uint8_t *from = (const uint8_t *) sb + f->at;
+    uint32_t v32;
+    uint64_t v64;
+    switch (f->kind) {
+    case U32: memcpy (&v32, from, 4); put32 (block, f->off, v32); break;
+    case U64: memcpy (&v64, from, 8); put64 (block, f->off, v64); break;
+    case BYTES: memcpy (block + f->off, from, f->bytes); break;
+    }
+  }
   put32 (block, O_CRC, sb_crc (block));
+}
+
+static void
+sb_decode_fields (const uint8_t *block, struct raid_sb *sb)
+{
+  memcpy (sb->name, block + O_NAME, RAID_NAME_MAX);
+  sb->name[RAID_NAME_MAX] = '\0';
+  for (size_t i = 0; i < N_FIELDS; i++) {
+    const struct sb_field *f = &sb_fields[i];
+    uint8_t *to = (uint8_t *) sb + f->at;
+    uint32_t v32;
+    uint64_t v64;
+    switch (f->kind) {
+    case U32: v32 = get32 (block, f->off); memcpy (to, &v32, 4); break;
+    case U64: v64 = get64 (block, f->off); memcpy (to, &v64, 8); break;
+    case BYTES: memcpy (to, block + f->off, f->bytes); break;
+    }
+  }
 }
 
 /* Fields no writer of this format produces: the block is damaged. */
@@ -120,35 +146,7 @@ sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb)
     return RAID_SB_NEWER;     /* its crc may cover other bytes: do not judge it */
   if (get32 (block, O_CRC) != sb_crc (block))
     return RAID_SB_CORRUPT;
-  memcpy (sb->array_uuid, block + O_ARRAY_UUID, 16);
-  memcpy (sb->name, block + O_NAME, RAID_NAME_MAX);
-  sb->name[RAID_NAME_MAX] = '\0';
-  sb->ctime = get64 (block, O_CTIME);
-  sb->utime = get64 (block, O_UTIME);
-  sb->level = get32 (block, O_LEVEL);
-  sb->layout = get32 (block, O_LAYOUT);
-  sb->chunk = get32 (block, O_CHUNK);
-  sb->raid_disks = get32 (block, O_RAID_DISKS);
-  sb->k = get32 (block, O_K);
-  sb->m = get32 (block, O_M);
-  sb->role = get32 (block, O_ROLE);
-  memcpy (sb->member_uuid, block + O_MEMBER_UUID, 16);
-  sb->array_size = get64 (block, O_ARRAY_SIZE);
-  sb->data_offset = get64 (block, O_DATA_OFFSET);
-  sb->data_size = get64 (block, O_DATA_SIZE);
-  sb->events = get64 (block, O_EVENTS);
-  sb->clean = get32 (block, O_CLEAN);
-  sb->new_level = get32 (block, O_NEW_LEVEL);
-  sb->new_layout = get32 (block, O_NEW_LAYOUT);
-  sb->new_chunk = get32 (block, O_NEW_CHUNK);
-  sb->delta_disks = (int32_t) get32 (block, O_DELTA_DISKS);
-  sb->reshape_position = get64 (block, O_RESHAPE_POS);
-  sb->new_data_offset = get64 (block, O_NEW_DATA_OFFSET);
-  sb->bitmap_offset = get64 (block, O_BITMAP_OFFSET);
-  sb->log_offset = get64 (block, O_LOG_OFFSET);
-  sb->resync_offset = get64 (block, O_RESYNC);
-  memcpy (sb->roles, block + O_ROLES, RAID_MAX_MEMBERS);
-  memcpy (sb->slot_uuid, block + O_SLOT_UUIDS, sizeof sb->slot_uuid);
+  sb_decode_fields (block, sb);
   return sb_sane (sb) ? RAID_SB_OK : RAID_SB_CORRUPT;
 }
 

@@ -87,6 +87,18 @@ Test (io, rmw_and_rcw_choice_counts_reads)
   fx_free (&f);
 }
 
+/* Garbage in the members: parity (copies) do not match until written or
+ * resynced. */
+static void
+create_on_garbage (struct fx *f, enum raid_level level, unsigned n, uint64_t *seed)
+{
+  fx_members (f, n, FX_MEMBER_SIZE);
+  for (unsigned i = 0; i < n; i++)
+    fill_random (raid_mem_member_data (f->mm[i]) + RAID_DATA_OFFSET,
+                 FX_MEMBER_SIZE - RAID_DATA_OFFSET, seed);
+  fx_create_on (f, level, 0, 0, CHUNK, 0);
+}
+
 Test (io, unsynced_stripes_use_reconstruct_write_until_resync)
 {
   struct fx f;
@@ -94,17 +106,7 @@ Test (io, unsynced_stripes_use_reconstruct_write_until_resync)
   struct raid_mem_stats t;
   uint64_t seed = 2;
 
-  fx_members (&f, 5, FX_MEMBER_SIZE);
-  /* Garbage in the members: parity does not match until written or resynced. */
-  for (unsigned i = 0; i < 5; i++)
-    fill_random (raid_mem_member_data (f.mm[i]) + RAID_DATA_OFFSET,
-                 FX_MEMBER_SIZE - RAID_DATA_OFFSET, &seed);
-  {
-    struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = CHUNK };
-    char err[256];
-    f.a = raid_create (&p, f.mem, 5, fx_log, &f, err, sizeof err);
-    cr_assert_not_null (f.a, "%s", err);
-  }
+  create_on_garbage (&f, RAID_LEVEL_5, 5, &seed);
   cr_expect_eq (raid_needs_resync (f.a), 1);
   fill_random (buf, sizeof buf, &seed);
   reset_stats (&f);
@@ -128,16 +130,7 @@ Test (io, mirror_resync_makes_copies_equal)
   struct fx f;
   uint64_t seed = 3;
 
-  fx_members (&f, 3, FX_MEMBER_SIZE);
-  for (unsigned i = 0; i < 3; i++)
-    fill_random (raid_mem_member_data (f.mm[i]) + RAID_DATA_OFFSET,
-                 FX_MEMBER_SIZE - RAID_DATA_OFFSET, &seed);
-  {
-    struct raid_params p = { .level = RAID_LEVEL_10, .chunk_bytes = CHUNK };
-    char err[256];
-    f.a = raid_create (&p, f.mem, 3, fx_log, &f, err, sizeof err);
-    cr_assert_not_null (f.a, "%s", err);
-  }
+  create_on_garbage (&f, RAID_LEVEL_10, 3, &seed);
   cr_assert_eq (raid_resync (f.a), 0);
   fx_check_redundancy (&f, RAID_LEVEL_10, 1, 0, 2, CHUNK, NULL);
   fx_free (&f);

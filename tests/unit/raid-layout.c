@@ -33,17 +33,23 @@ chunk_at (struct fx *f, unsigned dev, uint64_t row)
   return v;
 }
 
-/* table[row][dev]: 1-based chunk number, or 0 for parity. */
+/* Create the array, number its chunks, and compare the members with
+ * table[row][dev]: a 1-based chunk number, or 0 for parity. */
 static void
-expect_table (struct fx *f, unsigned rows, unsigned n, const unsigned *table)
+expect_table (enum raid_level level, unsigned n, unsigned rows, const unsigned *table)
 {
+  struct fx f;
+
+  fx_create (&f, level, n, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  write_chunk_numbers (f.a);
   for (unsigned r = 0; r < rows; r++)
     for (unsigned d = 0; d < n; d++) {
       unsigned want = table[r * n + d];
       if (want)
-        cr_expect_eq (chunk_at (f, d, r), want, "row %u member %u: chunk %llu, expected %u",
-                      r, d, (unsigned long long) chunk_at (f, d, r), want);
+        cr_expect_eq (chunk_at (&f, d, r), want, "%s row %u member %u: chunk %llu, expected %u",
+                      raid_level_name (level), r, d, (unsigned long long) chunk_at (&f, d, r), want);
     }
+  fx_free (&f);
 }
 
 Test (layout, raid5_left_symmetric_md_table)
@@ -51,11 +57,7 @@ Test (layout, raid5_left_symmetric_md_table)
   /* md's left-symmetric picture for 4 disks (D numbered from 1, P = 0):
    *   D0 D1 D2 P / D4 D5 P D3 / D8 P D6 D7 / P D9 D10 D11 */
   static const unsigned t[] = { 1, 2, 3, 0,  5, 6, 0, 4,  9, 0, 7, 8,  0, 10, 11, 12 };
-  struct fx f;
-  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
-  write_chunk_numbers (f.a);
-  expect_table (&f, 4, 4, t);
-  fx_free (&f);
+  expect_table (RAID_LEVEL_5, 4, 4, t);
 }
 
 Test (layout, raid6_left_symmetric_md_table)
@@ -65,11 +67,7 @@ Test (layout, raid6_left_symmetric_md_table)
    * D11 P Q D9 D10 / P Q D12 D13 D14 */
   static const unsigned t[] = { 0, 1, 2, 3, 0,  4, 5, 6, 0, 0,  8, 9, 0, 0, 7,
                                 12, 0, 0, 10, 11,  0, 0, 13, 14, 15 };
-  struct fx f;
-  fx_create (&f, RAID_LEVEL_6, 5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
-  write_chunk_numbers (f.a);
-  expect_table (&f, 5, 5, t);
-  fx_free (&f);
+  expect_table (RAID_LEVEL_6, 5, 5, t);
 }
 
 Test (layout, raid10_near2_md_tables)
@@ -77,33 +75,16 @@ Test (layout, raid10_near2_md_tables)
   /* near=2 on 4 disks: A A B B / C C D D; on 3 disks: A A B / B C C / D D E */
   static const unsigned t4[] = { 1, 1, 2, 2,  3, 3, 4, 4 };
   static const unsigned t3[] = { 1, 1, 2,  2, 3, 3,  4, 4, 5 };
-  struct fx f;
-  fx_create (&f, RAID_LEVEL_10, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
-  write_chunk_numbers (f.a);
-  expect_table (&f, 2, 4, t4);
-  cr_expect_eq (raid_size (f.a), 2 * (FX_MEMBER_SIZE - RAID_DATA_OFFSET));
-  fx_free (&f);
-  fx_create (&f, RAID_LEVEL_10, 3, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
-  write_chunk_numbers (f.a);
-  expect_table (&f, 3, 3, t3);
-  fx_free (&f);
+  expect_table (RAID_LEVEL_10, 4, 2, t4);
+  expect_table (RAID_LEVEL_10, 3, 3, t3);
 }
 
 Test (layout, raid0_and_raid1)
 {
   static const unsigned t0[] = { 1, 2, 3,  4, 5, 6 };
   static const unsigned t1[] = { 1, 1, 1,  2, 2, 2 };
-  struct fx f;
-  fx_create (&f, RAID_LEVEL_0, 3, 0, 0, CHUNK, 0);
-  write_chunk_numbers (f.a);
-  expect_table (&f, 2, 3, t0);
-  cr_expect_eq (raid_size (f.a), 3 * (FX_MEMBER_SIZE - RAID_DATA_OFFSET));
-  fx_free (&f);
-  fx_create (&f, RAID_LEVEL_1, 3, 0, 0, CHUNK, 0);
-  write_chunk_numbers (f.a);
-  expect_table (&f, 2, 3, t1);
-  cr_expect_eq (raid_size (f.a), FX_MEMBER_SIZE - RAID_DATA_OFFSET);
-  fx_free (&f);
+  expect_table (RAID_LEVEL_0, 3, 2, t0);
+  expect_table (RAID_LEVEL_1, 3, 2, t1);
 }
 
 /* Every chunk of every parity geometry sits where the reference model says. */

@@ -95,16 +95,30 @@ Test (superblock, blank_member_examines_as_none)
   fx_free (&f);
 }
 
-/* Close a written RAID5 of 4, then reassemble with the members reversed. */
+/* An array holding random data (ref); then closed, or crashed (never
+ * closed: its memory leaks, its superblocks stay dirty). */
 static void
-make_closed_raid5 (struct fx *f, uint8_t *ref, size_t len)
+make_written (struct fx *f, enum raid_level level, unsigned n, uint8_t *ref, size_t len)
 {
   uint64_t seed = 99;
 
-  fx_create (f, RAID_LEVEL_5, 4, 0, 0, 4096, RAID_CREATE_ASSUME_CLEAN);
+  fx_create (f, level, n, 0, 0, 4096, RAID_CREATE_ASSUME_CLEAN);
   fill_random (ref, len, &seed);
   cr_assert_eq (raid_write (f->a, ref, len, 0, 0), 0);
+}
+
+static void
+make_closed_raid5 (struct fx *f, uint8_t *ref, size_t len)
+{
+  make_written (f, RAID_LEVEL_5, 4, ref, len);
   fx_close (f);
+}
+
+static void
+make_crashed (struct fx *f, enum raid_level level, unsigned n, uint8_t *ref, size_t len)
+{
+  make_written (f, level, n, ref, len);
+  f->a = NULL;
 }
 
 static void
@@ -237,12 +251,8 @@ Test (superblock, dirty_degraded_needs_force)
   struct fx f;
   uint8_t ref[65536];
   char err[256] = "";
-  uint64_t seed = 3;
 
-  fx_create (&f, RAID_LEVEL_6, 5, 0, 0, 4096, RAID_CREATE_ASSUME_CLEAN);
-  fill_random (ref, sizeof ref, &seed);
-  cr_assert_eq (raid_write (f.a, ref, sizeof ref, 0, 0), 0);
-  f.a = NULL;                          /* a crash: no close (the array leaks) */
+  make_crashed (&f, RAID_LEVEL_6, 5, ref, sizeof ref);
   raid_mem_member_set_down (f.mm[4], 1);
   cr_expect_null (fx_assemble (&f, 0, err, sizeof err));
   cr_expect (strstr (err, "dirty and degraded") != NULL, "%s", err);
@@ -256,13 +266,8 @@ Test (superblock, dirty_clean_start_needs_resync)
   struct fx f;
   uint8_t ref[65536];
   char err[256] = "";
-  uint64_t seed = 4;
 
-  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, 4096, RAID_CREATE_ASSUME_CLEAN);
-  cr_expect_eq (raid_needs_resync (f.a), 0);
-  fill_random (ref, sizeof ref, &seed);
-  cr_assert_eq (raid_write (f.a, ref, sizeof ref, 0, 0), 0);
-  f.a = NULL;                          /* crash */
+  make_crashed (&f, RAID_LEVEL_5, 4, ref, sizeof ref);
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
   cr_expect_eq (raid_needs_resync (f.a), 1);
   /* Break parity on one stripe the way a torn write would. */

@@ -35,17 +35,24 @@ fx_members (struct fx *f, unsigned n, uint64_t size)
 }
 
 struct raid_array *
-fx_create (struct fx *f, enum raid_level level, unsigned n, unsigned k, unsigned m,
-           uint32_t chunk, unsigned flags)
+fx_create_on (struct fx *f, enum raid_level level, unsigned k, unsigned m, uint32_t chunk,
+              unsigned flags)
 {
   struct raid_params p = { .level = level, .k = k, .m = m, .chunk_bytes = chunk,
                            .name = "test", .flags = flags };
   char err[256] = "";
 
-  fx_members (f, n, FX_MEMBER_SIZE);
   f->a = raid_create (&p, f->mem, f->n, fx_log, f, err, sizeof err);
   cr_assert_not_null (f->a, "raid_create: %s", err);
   return f->a;
+}
+
+struct raid_array *
+fx_create (struct fx *f, enum raid_level level, unsigned n, unsigned k, unsigned m,
+           uint32_t chunk, unsigned flags)
+{
+  fx_members (f, n, FX_MEMBER_SIZE);
+  return fx_create_on (f, level, k, m, chunk, flags);
 }
 
 struct raid_array *

@@ -21,6 +21,9 @@ struct fx {
 void fx_members (struct fx *f, unsigned n, uint64_t size);
 struct raid_array *fx_create (struct fx *f, enum raid_level level, unsigned n, unsigned k,
                               unsigned m, uint32_t chunk, unsigned flags);
+/* the same on the members already in f */
+struct raid_array *fx_create_on (struct fx *f, enum raid_level level, unsigned k, unsigned m,
+                                 uint32_t chunk, unsigned flags);
 struct raid_array *fx_assemble (struct fx *f, int force, char *err, size_t errlen);
 void fx_close (struct fx *f);
 void fx_free (struct fx *f);

@@ -25,7 +25,7 @@ fuse_up() {
 }
 fuse_down() {
   fusermount3 -u "$mnt" || lab_die "fusermount3 -u failed"
-  while kill -0 "$FUSE_PID" 2>/dev/null; do sleep 0.1; done
+  while lab_alive "$FUSE_PID"; do sleep 0.1; done
 }
 
 gfs2_on() {

@@ -33,8 +33,8 @@ plugin_start() {
 plugin_stop() {
   [ -n "$PLUGIN_PID" ] || return 0
   kill -TERM "$PLUGIN_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$PLUGIN_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$PLUGIN_PID" 2>/dev/null && lab_die "nbdkit $PLUGIN_PID did not stop"
+  for _ in $(seq 100); do lab_alive "$PLUGIN_PID" || break; sleep 0.1; done
+  lab_alive "$PLUGIN_PID" && lab_die "nbdkit $PLUGIN_PID did not stop"
   rm -f "$PLUGIN_SOCK"
   PLUGIN_PID=
 }

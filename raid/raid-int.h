@@ -42,11 +42,21 @@ int geom_survives (const struct raid_geom *g, const uint8_t *missing);
 
 /* ---- codec.c: parity math (ISA-L) -------------------------------------- */
 
+/* Decode tables for one loss pattern: survivors and rebuilt columns. */
+struct decode_tables {
+  uint32_t survivors, outputs;  /* column bit masks; 0/0 = empty entry */
+  uint8_t tables[32 * RAID_MAX_PARITY * RAID_MAX_MEMBERS];
+};
+#define DECODE_CACHE 8
+
 struct raid_codec {
   unsigned k, m;
   int rs;                       /* 1: Vandermonde rows (xor_gen/pq_gen compatible) */
   uint8_t *matrix;              /* (k+m) x k, identity on top */
   uint8_t *enc_tables;          /* ec_init_tables of the m parity rows */
+  pthread_mutex_t cache_lock;   /* guards cache and cache_next */
+  struct decode_tables *cache;  /* DECODE_CACHE entries, replaced round robin */
+  unsigned cache_next;
 };
 
 int codec_init (struct raid_codec *c, unsigned k, unsigned m, int rs);
@@ -60,7 +70,7 @@ void codec_update (const struct raid_codec *c, uint32_t len, unsigned i, uint8_t
  * bytes each; valid[] flags those holding good bytes.  Computes every
  * column with want[] set and valid[] clear (at most m) from k valid ones.
  * Returns 0, or -1 when fewer than k are valid. */
-int codec_recover (const struct raid_codec *c, uint32_t len, uint8_t **cols,
+int codec_recover (struct raid_codec *c, uint32_t len, uint8_t **cols,
                    const uint8_t *valid, const uint8_t *want);
 
 /* ---- superblock.c --------------------------------------------------------- */

@@ -98,6 +98,13 @@ fail_writers (struct raid_array *a, struct io_batch *b)
   }
 }
 
+static void
+lock_units (struct raid_array *a, uint32_t len, uint64_t off, uint64_t *first, uint64_t *last)
+{
+  *first = geom_lock_unit (&a->g, off >> a->g.chunk_shift);
+  *last = geom_lock_unit (&a->g, (off + len - 1) >> a->g.chunk_shift);
+}
+
 /* ---- near family: RAID0, RAID1, RAID10 ---------------------------------- */
 
 /* The usable copy with the least outstanding I/O; copy 0 when none is
@@ -252,7 +259,7 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
 
 static int
 parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, unsigned i,
-                   uint32_t within)
+                   uint32_t within, int locked)
 {
   unsigned n = a->g.k + a->g.m, idx;
   uint8_t valid[RAID_MAX_MEMBERS] = { 0 }, bad[RAID_MAX_MEMBERS] = { 0 };
@@ -267,13 +274,15 @@ parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, 
   for (idx = 0; idx < n; idx++)
     cols[idx] = scratch + (size_t) idx * io->len;
   need[i] = bad[i] = 1;
-  stripe_lock_range (&a->locks, stripe, stripe);
+  if (!locked)
+    stripe_lock_range (&a->locks, stripe, stripe);
   rc = stripe_gather (a, stripe, within, io->len, cols, valid, bad, need, NULL);
   if (rc == 0) {
     memcpy (io->buf, cols[i], io->len);
     repair (a, io);
   }
-  stripe_unlock_range (&a->locks, stripe, stripe);
+  if (!locked)
+    stripe_unlock_range (&a->locks, stripe, stripe);
   free (scratch);
   return rc;
 }
@@ -288,27 +297,143 @@ read_source (struct raid_array *a, uint64_t ci)
 }
 
 static int
-read_retry (struct raid_array *a, struct member_io *io, struct piece p)
+read_retry (struct raid_array *a, struct member_io *io, struct piece p, int locked)
 {
   if (a->g.family == RAID_FAMILY_NEAR)
     return near_retry (a, io, p.ci, p.within);
-  return parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within);
+  return parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within, locked);
 }
 
-/* All pieces in one batch; the ones that fail are reconstructed one by one. */
+/* A piece of a degraded read whose own member is down: rebuilt from k
+ * others, read in the same batch as the rest of the request. */
+struct recon {
+  uint64_t stripe;
+  unsigned i;
+  uint32_t within, len;
+  uint8_t *dst;
+  uint8_t *cols[RAID_MAX_MEMBERS];
+  uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS], need[RAID_MAX_MEMBERS];
+};
+
+#define RECON_TAG 0x80000000u
+
+static int
+recon_plan (struct raid_array *a, struct recon *r, unsigned rn, struct piece p, uint8_t *dst,
+            uint8_t *scratch, struct io_batch *b)
+{
+  unsigned n = a->g.k + a->g.m, idx, want = a->g.k;
+
+  memset (r, 0, sizeof *r);
+  r->stripe = p.ci / a->g.k;
+  r->i = p.ci % a->g.k;
+  r->within = p.within;
+  r->len = p.len;
+  r->dst = dst;
+  r->need[r->i] = r->bad[r->i] = 1;
+  for (idx = 0; idx < n; idx++)
+    r->cols[idx] = scratch + (size_t) idx * p.len;
+  for (idx = 0; idx < n && want; idx++)
+    if (!r->bad[idx] && slot_usable (col_slot (a, r->stripe, idx))) {
+      if (!batch_add (b, col_slot (a, r->stripe, idx), RAID_IO_READ,
+                      col_offset (a, r->stripe, p.within), p.len, r->cols[idx],
+                      RECON_TAG | rn << 8 | idx))
+        return -ENOMEM;
+      want--;
+    }
+  return 0;
+}
+
+static int
+array_degraded (struct raid_array *a)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+
+  array_missing (a, missing);
+  for (unsigned i = 0; i < a->g.n; i++)
+    if (missing[i])
+      return 1;
+  return 0;
+}
+
+/* Bytes of the request whose data member is down (parity family). */
+static uint64_t
+degraded_bytes (struct raid_array *a, uint32_t len, uint64_t off)
+{
+  uint64_t pos, end = off + len, bytes = 0;
+
+  for (pos = off; pos < end;) {
+    struct piece p = piece_at (&a->g, pos, end);
+    if (!slot_usable (&a->slot[read_source (a, p.ci).slot]))
+      bytes += p.len;
+    pos += p.len;
+  }
+  return bytes;
+}
+
+/* Record the reconstruction reads' outcome, and finish those pieces. */
+static int
+recon_finish (struct raid_array *a, struct recon *recon, unsigned nrecon, struct io_batch *b)
+{
+  unsigned i;
+  int rc = 0;
+
+  for (i = 0; i < b->n; i++) {
+    struct member_io *io = &b->ios[i];
+    struct recon *r;
+    unsigned idx;
+    if (!(io->tag & RECON_TAG))
+      continue;
+    r = &recon[(io->tag & ~RECON_TAG) >> 8];
+    idx = io->tag & 0xff;
+    r->valid[idx] = !io->err;
+    r->bad[idx] = !!io->err;
+    if (io->err)
+      note_read_error (a, io);
+  }
+  for (i = 0; i < nrecon && rc == 0; i++) {
+    struct recon *r = &recon[i];
+    rc = stripe_gather (a, r->stripe, r->within, r->len, r->cols, r->valid, r->bad, r->need, NULL);
+    if (rc == 0)
+      memcpy (r->dst, r->cols[r->i], r->len);
+  }
+  return rc;
+}
+
+/* All pieces in one batch.  On a degraded parity array the request holds
+ * its stripe locks and reads the other members of pieces whose own member
+ * is down in that same batch.  Pieces whose read fails are rebuilt after. */
 static int
 read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
 {
+  uint64_t pos, end = off + len, first = 0, last = 0, rebuild = 0;
+  int locked = a->g.family == RAID_FAMILY_PARITY && array_degraded (a), rc = 0;
+  unsigned nrecon = 0, n = a->g.k + a->g.m;
+  struct recon *recon = NULL;
+  uint8_t *scratch = NULL, *at;
   struct io_batch b;
-  uint64_t pos, end = off + len;
-  int rc = 0;
 
+  if (locked) {
+    lock_units (a, len, off, &first, &last);
+    stripe_lock_range (&a->locks, first, last);
+    rebuild = degraded_bytes (a, len, off);
+    recon = malloc (((len >> a->g.chunk_shift) + 2) * sizeof *recon);
+    scratch = scratch_alloc (rebuild * n);
+    if (!recon || !scratch)
+      rc = -ENOMEM;
+  }
   batch_init (&b);
-  for (pos = off; pos < end;) {
+  for (at = scratch, pos = off; pos < end && rc == 0;) {
     struct piece p = piece_at (&a->g, pos, end);
     struct raid_loc l = read_source (a, p.ci);
-    if (!batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within), p.len,
-                    buf + (pos - off), 0))
+    /* (a member that went down since degraded_bytes() takes the retry path) */
+    if (locked && p.len <= rebuild && !slot_usable (&a->slot[l.slot])) {
+      rc = recon_plan (a, &recon[nrecon], nrecon, p, buf + (pos - off), at, &b);
+      nrecon++;
+      at += (size_t) n * p.len;
+      rebuild -= p.len;
+    }
+    else if (!batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within),
+                         p.len, buf + (pos - off), 0))
       rc = -ENOMEM;
     pos += p.len;
   }
@@ -316,10 +441,16 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
     batch_run (&b);
   for (unsigned i = 0; i < b.n && rc == 0; i++) {
     struct member_io *io = &b.ios[i];
-    if (io->err)
-      rc = read_retry (a, io, piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end));
+    if (io->err && !(io->tag & RECON_TAG))
+      rc = read_retry (a, io, piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end), locked);
   }
+  if (rc == 0 && nrecon)
+    rc = recon_finish (a, recon, nrecon, &b);
   batch_free (&b);
+  if (locked)
+    stripe_unlock_range (&a->locks, first, last);
+  free (recon);
+  free (scratch);
   return rc;
 }
 
@@ -616,12 +747,6 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
 
 /* ---- entry points -------------------------------------------------------- */
 
-static void
-lock_units (struct raid_array *a, uint32_t len, uint64_t off, uint64_t *first, uint64_t *last)
-{
-  *first = geom_lock_unit (&a->g, off >> a->g.chunk_shift);
-  *last = geom_lock_unit (&a->g, (off + len - 1) >> a->g.chunk_shift);
-}
 
 int
 raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)

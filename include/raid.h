@@ -157,11 +157,16 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
 
 /* Make parity (mirror copies) consistent with the data over the whole
  * array, from the recorded resync point on: needed after create without
- * RAID_CREATE_ASSUME_CLEAN and after a dirty (crashed) assembly.  Blocking;
- * runs beside normal I/O, one stripe locked at a time.  Skipped (returns
- * -EAGAIN) when degraded.  0 or -errno. */
+ * RAID_CREATE_ASSUME_CLEAN and after a dirty (crashed) assembly (see
+ * raid_needs_resync).  Blocking: run it in a background thread; it works
+ * beside normal I/O, one stripe locked at a time, and checkpoints its
+ * position in the superblock.  Skipped (returns -EAGAIN) when degraded.
+ * 0 or -errno. */
 int raid_resync (struct raid_array *a);
 int raid_needs_resync (struct raid_array *a);
+/* Make a raid_resync running in another thread stop soon (it returns
+ * -ECANCELED; its position is saved).  Call before raid_close. */
+void raid_resync_cancel (struct raid_array *a);
 
 uint64_t raid_size (struct raid_array *a);          /* bytes exported */
 uint32_t raid_stripe_bytes (struct raid_array *a);  /* data bytes in one full stripe */

@@ -162,6 +162,7 @@ struct raid_array {
   void *log_opaque;
   uint64_t size;
   atomic_ullong resync_offset;  /* lock units below this are in sync */
+  atomic_int resync_stop;       /* raid_resync_cancel was called */
   uint8_t sb_block[RAID_MAX_MEMBERS][RAID_SB_SIZE];  /* write buffers; under sb_lock */
 };
 

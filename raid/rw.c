@@ -889,6 +889,10 @@ raid_resync (struct raid_array *a)
   raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
              (unsigned long long) u, (unsigned long long) units);
   for (; u < units && rc == 0; u++) {
+    if (atomic_load (&a->resync_stop)) {
+      rc = -ECANCELED;
+      break;
+    }
     stripe_lock_range (&a->locks, u, u);
     rc = resync_unit (a, u, scratch);
     /* Writes below the resync point use read-modify-write: advance only
@@ -900,9 +904,14 @@ raid_resync (struct raid_array *a)
       resync_checkpoint (a, u + 1);
   }
   free (scratch);
-  if (rc == 0 && array_check (a, "finish resync"))
-    resync_checkpoint (a, RAID_RESYNC_DONE);
-  else
+  if (rc == 0 && !array_check (a, "finish resync"))
     rc = -EIO;
+  resync_checkpoint (a, rc == 0 ? RAID_RESYNC_DONE : atomic_load (&a->resync_offset));
   return rc;
+}
+
+void
+raid_resync_cancel (struct raid_array *a)
+{
+  atomic_store (&a->resync_stop, 1);
 }

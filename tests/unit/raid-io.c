@@ -476,3 +476,27 @@ Test (io, overlapping_writers_keep_parity_consistent, .timeout = 60)
   fx_check_redundancy (&f, RAID_LEVEL_5, 4, 1, 1, CHUNK, NULL);
   fx_free (&f);
 }
+
+Test (io, resync_can_be_cancelled_and_resumes)
+{
+  struct fx f;
+  uint64_t seed = 9;
+  struct raid_status st;
+
+  create_on_garbage (&f, RAID_LEVEL_6, 5, &seed);
+  raid_resync_cancel (f.a);
+  cr_expect_eq (raid_resync (f.a), -ECANCELED);
+  raid_status (f.a, &st);
+  cr_expect_eq (st.resync_offset, 0);
+  fx_close (&f);
+  /* Closed clean but not in sync: the next assembly resumes the resync. */
+  {
+    char err[256];
+    cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  }
+  cr_expect_eq (raid_needs_resync (f.a), 1);
+  cr_assert_eq (raid_resync (f.a), 0);
+  cr_expect_eq (raid_needs_resync (f.a), 0);
+  fx_check_redundancy (&f, RAID_LEVEL_6, 3, 2, 1, CHUNK, NULL);
+  fx_free (&f);
+}

@@ -451,6 +451,9 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
     raid_logf (a, RAID_LOG_WARN, "%s: starting dirty and degraded (force): data in stripes "
                "written at the crash may be wrong", a->sb.name);
   }
+  if (nmissing)
+    raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s missing; redundancy is reduced "
+               "until the array is rebuilt", a->sb.name, raid_level_name (a->g.level), names);
   return 0;
 }
 

@@ -167,6 +167,7 @@ array_new (raid_log_fn *log, void *log_opaque)
   a->log_opaque = log_opaque;
   pthread_mutex_init (&a->sb_lock, NULL);
   stripe_locks_init (&a->locks);
+  scratch_pool_init (&a->pool);
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     a->slot[i].index = i;
   return a;
@@ -176,6 +177,7 @@ static void
 array_free (struct raid_array *a)
 {
   codec_free (&a->codec);
+  scratch_pool_destroy (&a->pool);
   stripe_locks_destroy (&a->locks);
   pthread_mutex_destroy (&a->sb_lock);
   free (a);

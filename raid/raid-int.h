@@ -115,12 +115,14 @@ struct member_io {
   unsigned tag;           /* caller's use */
 };
 
+#define BATCH_INLINE 16
 struct io_batch {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   unsigned pending;
-  struct member_io *ios;
+  struct member_io *ios;        /* inline_ios until it outgrows them */
   unsigned n, cap;
+  struct member_io inline_ios[BATCH_INLINE];
 };
 
 void batch_init (struct io_batch *b);
@@ -131,6 +133,20 @@ struct member_io *batch_add (struct io_batch *b, struct raid_slot *slot, enum ra
                              uint64_t offset, uint32_t len, void *buf, unsigned tag);
 /* Submit everything queued, in parallel, and wait for all completions. */
 void batch_run (struct io_batch *b);
+
+/* Aligned scratch buffers kept for reuse, so the data path does not go to
+ * malloc (and mmap, for big buffers) on every request. */
+#define SCRATCH_POOL 16
+struct scratch_pool {
+  pthread_mutex_t lock;
+  void *buf[SCRATCH_POOL];
+  unsigned n;
+};
+void scratch_pool_init (struct scratch_pool *p);
+void scratch_pool_destroy (struct scratch_pool *p);
+/* 64-byte aligned, at least bytes long; NULL when out of memory. */
+void *scratch_get (struct scratch_pool *p, size_t bytes);
+void scratch_put (struct scratch_pool *p, void *buf);   /* NULL is fine */
 
 #define STRIPE_LOCKS 256
 struct stripe_locks { pthread_mutex_t lock[STRIPE_LOCKS]; };
@@ -158,6 +174,7 @@ struct raid_array {
   struct raid_sb sb;            /* in-memory copy; guarded by sb_lock */
   pthread_mutex_t sb_lock;
   struct stripe_locks locks;
+  struct scratch_pool pool;
   raid_log_fn *log;
   void *log_opaque;
   uint64_t size;

@@ -46,12 +46,6 @@ in_sync (struct raid_array *a, uint64_t unit)
   return unit < atomic_load (&a->resync_offset);
 }
 
-static void *
-scratch_alloc (size_t bytes)
-{
-  void *p = NULL;
-  return posix_memalign (&p, ALIGN, bytes ? bytes : ALIGN) == 0 ? p : NULL;
-}
 
 static void
 note_read_error (struct raid_array *a, struct member_io *io)
@@ -265,7 +259,7 @@ parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, 
   uint8_t valid[RAID_MAX_MEMBERS] = { 0 }, bad[RAID_MAX_MEMBERS] = { 0 };
   uint8_t need[RAID_MAX_MEMBERS] = { 0 };
   uint8_t *cols[RAID_MAX_MEMBERS];
-  uint8_t *scratch = scratch_alloc ((size_t) n * io->len);
+  uint8_t *scratch = scratch_get (&a->pool, (size_t) n * io->len);
   int rc;
 
   if (!scratch)
@@ -283,7 +277,7 @@ parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, 
   }
   if (!locked)
     stripe_unlock_range (&a->locks, stripe, stripe);
-  free (scratch);
+  scratch_put (&a->pool, scratch);
   return rc;
 }
 
@@ -416,9 +410,11 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
     lock_units (a, len, off, &first, &last);
     stripe_lock_range (&a->locks, first, last);
     rebuild = degraded_bytes (a, len, off);
-    recon = malloc (((len >> a->g.chunk_shift) + 2) * sizeof *recon);
-    scratch = scratch_alloc (rebuild * n);
-    if (!recon || !scratch)
+    /* the piece records, then n columns for every piece to rebuild */
+    size_t head = (((len >> a->g.chunk_shift) + 2) * sizeof *recon + 63) & ~(size_t) 63;
+    recon = scratch_get (&a->pool, head + rebuild * n);
+    scratch = recon ? (uint8_t *) recon + head : NULL;
+    if (!recon)
       rc = -ENOMEM;
   }
   batch_init (&b);
@@ -449,8 +445,7 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
   batch_free (&b);
   if (locked)
     stripe_unlock_range (&a->locks, first, last);
-  free (recon);
-  free (scratch);
+  scratch_put (&a->pool, recon);
   return rc;
 }
 
@@ -699,7 +694,7 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
   uint64_t end = off + len, first = (off >> a->g.chunk_shift) / a->g.k;
   uint64_t last = ((end - 1) >> a->g.chunk_shift) / a->g.k, s;
   unsigned njobs = last - first + 1, jn;
-  struct stripe_job *jobs = malloc (njobs * sizeof *jobs);
+  struct stripe_job *jobs = scratch_get (&a->pool, njobs * sizeof *jobs);
   uint8_t *scratch = NULL, *at;
   size_t total = 0;
   struct io_batch b;
@@ -712,9 +707,9 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
     jobs[jn].method = job_choose (a, &jobs[jn]);
     total += job_scratch (a, &jobs[jn]);
   }
-  scratch = scratch_alloc (total);
+  scratch = scratch_get (&a->pool, total);
   if (!scratch) {
-    free (jobs);
+    scratch_put (&a->pool, jobs);
     return -ENOMEM;
   }
   for (at = scratch, jn = 0; jn < njobs; jn++) {
@@ -740,8 +735,8 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
     fail_writers (a, &b);
   }
   batch_free (&b);
-  free (scratch);
-  free (jobs);
+  scratch_put (&a->pool, scratch);
+  scratch_put (&a->pool, jobs);
   return rc;
 }
 
@@ -883,7 +878,7 @@ raid_resync (struct raid_array *a)
                  "the array needs a rebuild, not a resync", a->sb.name, i);
       return -EAGAIN;
     }
-  scratch = scratch_alloc ((size_t) (a->g.k + a->g.m + a->g.copies) * a->g.chunk);
+  scratch = scratch_get (&a->pool, (size_t) (a->g.k + a->g.m + a->g.copies) * a->g.chunk);
   if (!scratch)
     return -ENOMEM;
   raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
@@ -903,7 +898,7 @@ raid_resync (struct raid_array *a)
     if (rc == 0 && (u + 1) % 4096 == 0)
       resync_checkpoint (a, u + 1);
   }
-  free (scratch);
+  scratch_put (&a->pool, scratch);
   if (rc == 0 && !array_check (a, "finish resync"))
     rc = -EIO;
   resync_checkpoint (a, rc == 0 ? RAID_RESYNC_DONE : atomic_load (&a->resync_offset));

@@ -10,8 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
+#include "raid-bench.h"
 #include "raid.h"
 
 #define MEMBER_BYTES (RAID_DATA_OFFSET + 16ull * 1024 * 1024)
@@ -27,60 +26,47 @@ static const struct bench_case cases[] = {
   { "ec 8+3", RAID_LEVEL_EC, 11, 8, 3 },
 };
 
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 enum op { OP_MEMCPY, OP_WRITE, OP_READ, OP_SMALL_WRITE };
 
-/* GB/s of array bytes moved by requests of len bytes walking the array. */
-static double
-measure_once (struct raid_array *a, enum op op, uint8_t *buf, uint8_t *copy_to, uint32_t len,
-         double seconds)
-{
-  uint64_t size = raid_size (a), off = 0, bytes = 0;
-  double start = now (), t;
+struct step_state {
+  struct raid_array *a;
+  enum op op;
+  uint8_t *buf, *copy_to;
+  uint32_t len;
+  uint64_t off;
+};
 
-  do {
-    for (unsigned r = 0; r < 16; r++) {
-      int rc = 0;
-      if (off + len > size)
-        off = 0;
-      switch (op) {
-      case OP_MEMCPY: memcpy (copy_to + off % ((64u << 20) - len), buf, len); break;
-      case OP_WRITE: case OP_SMALL_WRITE: rc = raid_write (a, buf, len, off, 0); break;
-      case OP_READ: rc = raid_read (a, buf, len, off); break;
-      }
-      if (rc) {
-        fprintf (stderr, "raid-datapath: I/O failed: %d\n", rc);
-        exit (1);
-      }
-      /* small writes hop between stripes so every one is a read-modify-write */
-      off += op == OP_SMALL_WRITE ? raid_stripe_bytes (a) + len : len;
-      bytes += len;
-    }
-    t = now () - start;
-  } while (t < seconds);
-  return bytes / t / 1e9;
+/* One request of len bytes, walking the array. */
+static unsigned long long
+step (void *opaque)
+{
+  struct step_state *st = opaque;
+  uint64_t size = raid_size (st->a);
+  int rc = 0;
+
+  if (st->off + st->len > size)
+    st->off = 0;
+  switch (st->op) {
+  case OP_MEMCPY: memcpy (st->copy_to + st->off % ((64u << 20) - st->len), st->buf, st->len); break;
+  case OP_WRITE: case OP_SMALL_WRITE: rc = raid_write (st->a, st->buf, st->len, st->off, 0); break;
+  case OP_READ: rc = raid_read (st->a, st->buf, st->len, st->off); break;
+  }
+  if (rc) {
+    fprintf (stderr, "raid-datapath: I/O failed: %d\n", rc);
+    exit (1);
+  }
+  /* small writes hop between stripes so every one is a read-modify-write */
+  st->off += st->op == OP_SMALL_WRITE ? raid_stripe_bytes (st->a) + st->len : st->len;
+  return st->len;
 }
 
-/* The best of 5 short runs: the machine is shared, the best run is the
- * one least disturbed. */
+/* GB/s of array bytes. */
 static double
 measure (struct raid_array *a, enum op op, uint8_t *buf, uint8_t *copy_to, uint32_t len,
          double seconds)
 {
-  double best = 0;
-  for (int i = 0; i < 5; i++) {
-    double r = measure_once (a, op, buf, copy_to, len, seconds / 5);
-    if (r > best)
-      best = r;
-  }
-  return best;
+  struct step_state st = { a, op, buf, copy_to, len, 0 };
+  return bench_best_gbs (step, &st, seconds);
 }
 
 int

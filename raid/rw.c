@@ -8,6 +8,7 @@
  * rewrites the superblocks) before the write is acknowledged degraded. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,9 +246,17 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
     }
   }
   batch_free (&b);
-  if (rc)
-    raid_logf (a, RAID_LOG_ERROR, "%s: stripe %llu cannot be reconstructed: fewer than %u "
-               "of its members can be read", a->sb.name, (unsigned long long) s, k);
+  if (rc) {
+    char names[300] = "";
+    size_t used = 0;
+    for (idx = 0; idx < n && used < sizeof names; idx++)
+      if (bad[idx] || !slot_usable (col_slot (a, s, idx)))
+        used += snprintf (names + used, sizeof names - used, "%s%s", used ? ", " : "",
+                          slot_name (col_slot (a, s, idx)));
+    raid_logf (a, RAID_LOG_ERROR, "%s: stripe %llu cannot be reconstructed: fewer than %u of "
+               "its members can be read (unreadable: %s)", a->sb.name, (unsigned long long) s,
+               k, names);
+  }
   return rc;
 }
 

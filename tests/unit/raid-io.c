@@ -500,3 +500,25 @@ Test (io, resync_can_be_cancelled_and_resumes)
   fx_check_redundancy (&f, RAID_LEVEL_6, 3, 2, 1, CHUNK, NULL);
   fx_free (&f);
 }
+
+Test (io, unreadable_stripe_fails_naming_members)
+{
+  struct fx f;
+  uint8_t buf[4 * CHUNK];
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  memset (buf, 1, sizeof buf);
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0);
+  /* e1.1 (data 0 of stripe 0) is down and e2.1 (data 1) has a bad sector
+   * at the same offset: that sector of data 0 cannot be rebuilt. */
+  raid_mem_member_set_down (f.mm[0], 1);
+  raid_mem_member_bad_range (f.mm[1], RAID_DATA_OFFSET, 512);
+  f.errors = 0;
+  cr_expect_eq (raid_read (f.a, buf, 512, 0), -EIO);
+  cr_expect (strstr (f.last_error, "stripe 0 cannot be reconstructed") != NULL, "%s",
+             f.last_error);
+  cr_expect (strstr (f.last_error, "e1.1, e2.1") != NULL, "%s", f.last_error);
+  /* the rest of the stripe still reads */
+  cr_expect_eq (raid_read (f.a, buf, 512, 512), 0);
+  fx_free (&f);
+}

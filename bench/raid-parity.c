@@ -10,8 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
+#include "raid-bench.h"
 #include "raid-int.h"
 
 struct bench_case { const char *name; unsigned k, m; int rs; };
@@ -21,14 +20,6 @@ static const struct bench_case cases[] = {
   { "raid6 4+2", 4, 2, 1 },
   { "ec 8+3", 8, 3, 0 },
 };
-
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* The stripes of a working set: (k+m) columns of len bytes each. */
 struct set { unsigned stripes, k, m; uint32_t len; uint8_t *mem; };
@@ -66,23 +57,24 @@ run_op (struct raid_codec *codec, struct set *s, enum op op, unsigned stripe)
   }
 }
 
+struct step_state { struct raid_codec *codec; struct set *s; enum op op; unsigned stripe; };
+
+static unsigned long long
+step (void *opaque)
+{
+  struct step_state *st = opaque;
+
+  run_op (st->codec, st->s, st->op, st->stripe);
+  st->stripe = (st->stripe + 1) % st->s->stripes;
+  return (unsigned long long) st->s->k * st->s->len;
+}
+
 /* GB/s of data bytes (k * len per stripe). */
 static double
 measure (struct raid_codec *codec, struct set *s, enum op op, double seconds)
 {
-  double start = now (), t;
-  uint64_t bytes = 0;
-  unsigned stripe = 0;
-
-  do {
-    for (unsigned r = 0; r < 64; r++) {
-      run_op (codec, s, op, stripe);
-      stripe = (stripe + 1) % s->stripes;
-      bytes += (uint64_t) s->k * s->len;
-    }
-    t = now () - start;
-  } while (t < seconds);
-  return bytes / t / 1e9;
+  struct step_state st = { codec, s, op, 0 };
+  return bench_best_gbs (step, &st, seconds);
 }
 
 int

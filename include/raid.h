@@ -137,18 +137,24 @@ struct raid_array *raid_create (const struct raid_params *params,
                                 char *err, size_t errlen);
 
 /* Assemble from whatever members were found, in any order.  Members with
- * older events are reported as stale and left out.  Refuses (NULL, one line
- * in err) when a superblock is missing, corrupt, foreign or newer, or too
- * few fresh members remain, or the array is dirty and degraded (parity
- * levels: the write hole).  force=1 leaves out the unusable members instead
- * of refusing and starts a dirty degraded array (loud). */
+ * older events (or recorded faulty) are reported as stale and left out;
+ * members whose superblock cannot be read are left out.  Refuses (NULL, one
+ * line in err naming the member) when a given member is blank, corrupt,
+ * foreign (another array's uuid) or from a newer format, when too few fresh
+ * members remain (naming the missing slots), or when a parity array is
+ * dirty and degraded (the write hole).  force=1 leaves the unusable members
+ * out instead of refusing, and starts a dirty degraded array (with a
+ * warning).  A successful assembly marks the array dirty until raid_close. */
 struct raid_array *raid_assemble (struct raid_member *members, size_t n, int force,
                                   raid_log_fn *log, void *log_opaque,
                                   char *err, size_t errlen);
 
 /* Blocking I/O.  offset and len multiples of 512, inside raid_size.
  * Return 0 or -errno (-EINVAL bad range, -EIO data unavailable: the log
- * names the missing members). */
+ * names the missing members).  raid_write returns after every member the
+ * layout needs has acknowledged; a member that failed (or, being down,
+ * missed) its part is marked faulty in the superblocks first.  With
+ * RAID_WRITE_FUA it then flushes every working member. */
 #define RAID_WRITE_FUA 1u
 int raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset);
 int raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
@@ -157,20 +163,27 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
 
 /* Make parity (mirror copies) consistent with the data over the whole
  * array, from the recorded resync point on: needed after create without
- * RAID_CREATE_ASSUME_CLEAN and after a dirty (crashed) assembly.  Blocking;
- * runs beside normal I/O, one stripe locked at a time.  Skipped (returns
- * -EAGAIN) when degraded.  0 or -errno. */
+ * RAID_CREATE_ASSUME_CLEAN and after a dirty (crashed) assembly (see
+ * raid_needs_resync).  Blocking: run it in a background thread; it works
+ * beside normal I/O, one stripe locked at a time, and checkpoints its
+ * position in the superblock.  Skipped (returns -EAGAIN) when degraded.
+ * 0 or -errno. */
 int raid_resync (struct raid_array *a);
 int raid_needs_resync (struct raid_array *a);
+/* Make a raid_resync running in another thread stop soon (it returns
+ * -ECANCELED; its position is saved).  Call before raid_close. */
+void raid_resync_cancel (struct raid_array *a);
 
 uint64_t raid_size (struct raid_array *a);          /* bytes exported */
-uint32_t raid_stripe_bytes (struct raid_array *a);  /* data bytes in one full stripe */
+/* Data bytes in one full stripe: k chunks (parity levels), n/copies chunks
+ * (near levels; one chunk when copies does not divide n). */
+uint32_t raid_stripe_bytes (struct raid_array *a);
 uint32_t raid_chunk_bytes (struct raid_array *a);
 
 enum raid_array_state { RAID_STATE_CLEAN, RAID_STATE_DEGRADED, RAID_STATE_FAILED };
 
 struct raid_member_status {
-  enum raid_role_state role;     /* ACTIVE, FAULTY or MISSING */
+  enum raid_role_state role;     /* ACTIVE, FAULTY (failed, or down now) or MISSING */
   char name[64];                 /* "" when missing */
   uint64_t read_errors, write_errors;
 };
@@ -189,8 +202,8 @@ struct raid_status {
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 
-/* Mark clean (when not degraded), rewrite the superblocks, free.  Does not
- * close the members. */
+/* Mark clean (unless failed), rewrite the superblocks, free.  Does not
+ * close the members.  Cancel and join a running raid_resync first. */
 void raid_close (struct raid_array *a);
 
 const char *raid_level_name (enum raid_level level);   /* "raid5", "ec" ... */

@@ -167,6 +167,7 @@ array_new (raid_log_fn *log, void *log_opaque)
   a->log_opaque = log_opaque;
   pthread_mutex_init (&a->sb_lock, NULL);
   stripe_locks_init (&a->locks);
+  scratch_pool_init (&a->pool);
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     a->slot[i].index = i;
   return a;
@@ -176,6 +177,7 @@ static void
 array_free (struct raid_array *a)
 {
   codec_free (&a->codec);
+  scratch_pool_destroy (&a->pool);
   stripe_locks_destroy (&a->locks);
   pthread_mutex_destroy (&a->sb_lock);
   free (a);
@@ -451,6 +453,9 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
     raid_logf (a, RAID_LOG_WARN, "%s: starting dirty and degraded (force): data in stripes "
                "written at the crash may be wrong", a->sb.name);
   }
+  if (nmissing)
+    raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s missing; redundancy is reduced "
+               "until the array is rebuilt", a->sb.name, raid_level_name (a->g.level), names);
   return 0;
 }
 

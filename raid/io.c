@@ -12,7 +12,9 @@
 void
 batch_init (struct io_batch *b)
 {
-  memset (b, 0, sizeof *b);
+  b->pending = b->n = 0;
+  b->ios = b->inline_ios;
+  b->cap = BATCH_INLINE;
   pthread_mutex_init (&b->lock, NULL);
   pthread_cond_init (&b->cond, NULL);
 }
@@ -26,7 +28,8 @@ batch_reset (struct io_batch *b)
 void
 batch_free (struct io_batch *b)
 {
-  free (b->ios);
+  if (b->ios != b->inline_ios)
+    free (b->ios);
   pthread_mutex_destroy (&b->lock);
   pthread_cond_destroy (&b->cond);
 }
@@ -38,10 +41,13 @@ batch_add (struct io_batch *b, struct raid_slot *slot, enum raid_io_op op,
   struct member_io *io;
 
   if (b->n == b->cap) {
-    unsigned cap = b->cap ? b->cap * 2 : 16;
-    struct member_io *ios = realloc (b->ios, cap * sizeof *ios);
+    unsigned cap = b->cap * 2;
+    struct member_io *ios = b->ios == b->inline_ios ? malloc (cap * sizeof *ios)
+                                                    : realloc (b->ios, cap * sizeof *ios);
     if (!ios)
       return NULL;
+    if (b->ios == b->inline_ios)
+      memcpy (ios, b->inline_ios, sizeof b->inline_ios);
     b->ios = ios;
     b->cap = cap;
   }
@@ -136,4 +142,68 @@ stripe_unlock_range (struct stripe_locks *sl, uint64_t first, uint64_t last)
   for (unsigned i = STRIPE_LOCKS; i-- > 0;)
     if (want[i])
       pthread_mutex_unlock (&sl->lock[i]);
+}
+
+/* Each buffer carries its usable size in a 64-byte header before it. */
+#define SCRATCH_HEADER 64
+
+static size_t
+scratch_size (void *buf)
+{
+  size_t size;
+  memcpy (&size, (uint8_t *) buf - SCRATCH_HEADER, sizeof size);
+  return size;
+}
+
+void
+scratch_pool_init (struct scratch_pool *p)
+{
+  memset (p, 0, sizeof *p);
+  pthread_mutex_init (&p->lock, NULL);
+}
+
+void
+scratch_pool_destroy (struct scratch_pool *p)
+{
+  for (unsigned i = 0; i < p->n; i++)
+    free ((uint8_t *) p->buf[i] - SCRATCH_HEADER);
+  pthread_mutex_destroy (&p->lock);
+}
+
+void *
+scratch_get (struct scratch_pool *p, size_t bytes)
+{
+  void *base = NULL;
+  size_t size;
+
+  pthread_mutex_lock (&p->lock);
+  for (unsigned i = 0; i < p->n; i++)
+    if (scratch_size (p->buf[i]) >= bytes) {
+      void *buf = p->buf[i];
+      p->buf[i] = p->buf[--p->n];
+      pthread_mutex_unlock (&p->lock);
+      return buf;
+    }
+  pthread_mutex_unlock (&p->lock);
+  /* Round up so that buffers are reused for requests of similar size. */
+  size = (bytes + 65535) & ~(size_t) 65535;
+  if (posix_memalign (&base, 64, size + SCRATCH_HEADER) != 0)
+    return NULL;
+  memcpy (base, &size, sizeof size);
+  return (uint8_t *) base + SCRATCH_HEADER;
+}
+
+void
+scratch_put (struct scratch_pool *p, void *buf)
+{
+  if (!buf)
+    return;
+  pthread_mutex_lock (&p->lock);
+  if (p->n < SCRATCH_POOL) {
+    p->buf[p->n++] = buf;
+    buf = NULL;
+  }
+  pthread_mutex_unlock (&p->lock);
+  if (buf)
+    free ((uint8_t *) buf - SCRATCH_HEADER);
 }

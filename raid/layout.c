@@ -28,7 +28,7 @@ check_members (enum raid_level level, unsigned n, unsigned *k, unsigned *m,
   unsigned need = 2;
 
   switch (level) {
-  case RAID_LEVEL_0: *k = n; *m = 0; *copies = 1; break;
+  case RAID_LEVEL_0: need = 1; *k = n; *m = 0; *copies = 1; break;   /* 1: a plain volume */
   case RAID_LEVEL_1: *k = 1; *m = 0; *copies = n; break;
   case RAID_LEVEL_10: *k = 1; *m = 0; *copies = 2; break;
   case RAID_LEVEL_5: need = 3; *k = n - 1; *m = 1; *copies = 1; break;

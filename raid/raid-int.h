@@ -42,11 +42,21 @@ int geom_survives (const struct raid_geom *g, const uint8_t *missing);
 
 /* ---- codec.c: parity math (ISA-L) -------------------------------------- */
 
+/* Decode tables for one loss pattern: survivors and rebuilt columns. */
+struct decode_tables {
+  uint32_t survivors, outputs;  /* column bit masks; 0/0 = empty entry */
+  uint8_t tables[32 * RAID_MAX_PARITY * RAID_MAX_MEMBERS];
+};
+#define DECODE_CACHE 8
+
 struct raid_codec {
   unsigned k, m;
   int rs;                       /* 1: Vandermonde rows (xor_gen/pq_gen compatible) */
   uint8_t *matrix;              /* (k+m) x k, identity on top */
   uint8_t *enc_tables;          /* ec_init_tables of the m parity rows */
+  pthread_mutex_t cache_lock;   /* guards cache and cache_next */
+  struct decode_tables *cache;  /* DECODE_CACHE entries, replaced round robin */
+  unsigned cache_next;
 };
 
 int codec_init (struct raid_codec *c, unsigned k, unsigned m, int rs);
@@ -60,7 +70,7 @@ void codec_update (const struct raid_codec *c, uint32_t len, unsigned i, uint8_t
  * bytes each; valid[] flags those holding good bytes.  Computes every
  * column with want[] set and valid[] clear (at most m) from k valid ones.
  * Returns 0, or -1 when fewer than k are valid. */
-int codec_recover (const struct raid_codec *c, uint32_t len, uint8_t **cols,
+int codec_recover (struct raid_codec *c, uint32_t len, uint8_t **cols,
                    const uint8_t *valid, const uint8_t *want);
 
 /* ---- superblock.c --------------------------------------------------------- */
@@ -105,12 +115,14 @@ struct member_io {
   unsigned tag;           /* caller's use */
 };
 
+#define BATCH_INLINE 16
 struct io_batch {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   unsigned pending;
-  struct member_io *ios;
+  struct member_io *ios;        /* inline_ios until it outgrows them */
   unsigned n, cap;
+  struct member_io inline_ios[BATCH_INLINE];
 };
 
 void batch_init (struct io_batch *b);
@@ -121,6 +133,20 @@ struct member_io *batch_add (struct io_batch *b, struct raid_slot *slot, enum ra
                              uint64_t offset, uint32_t len, void *buf, unsigned tag);
 /* Submit everything queued, in parallel, and wait for all completions. */
 void batch_run (struct io_batch *b);
+
+/* Aligned scratch buffers kept for reuse, so the data path does not go to
+ * malloc (and mmap, for big buffers) on every request. */
+#define SCRATCH_POOL 16
+struct scratch_pool {
+  pthread_mutex_t lock;
+  void *buf[SCRATCH_POOL];
+  unsigned n;
+};
+void scratch_pool_init (struct scratch_pool *p);
+void scratch_pool_destroy (struct scratch_pool *p);
+/* 64-byte aligned, at least bytes long; NULL when out of memory. */
+void *scratch_get (struct scratch_pool *p, size_t bytes);
+void scratch_put (struct scratch_pool *p, void *buf);   /* NULL is fine */
 
 #define STRIPE_LOCKS 256
 struct stripe_locks { pthread_mutex_t lock[STRIPE_LOCKS]; };
@@ -148,10 +174,12 @@ struct raid_array {
   struct raid_sb sb;            /* in-memory copy; guarded by sb_lock */
   pthread_mutex_t sb_lock;
   struct stripe_locks locks;
+  struct scratch_pool pool;
   raid_log_fn *log;
   void *log_opaque;
   uint64_t size;
   atomic_ullong resync_offset;  /* lock units below this are in sync */
+  atomic_int resync_stop;       /* raid_resync_cancel was called */
   uint8_t sb_block[RAID_MAX_MEMBERS][RAID_SB_SIZE];  /* write buffers; under sb_lock */
 };
 

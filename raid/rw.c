@@ -8,6 +8,7 @@
  * rewrites the superblocks) before the write is acknowledged degraded. */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,12 +47,6 @@ in_sync (struct raid_array *a, uint64_t unit)
   return unit < atomic_load (&a->resync_offset);
 }
 
-static void *
-scratch_alloc (size_t bytes)
-{
-  void *p = NULL;
-  return posix_memalign (&p, ALIGN, bytes ? bytes : ALIGN) == 0 ? p : NULL;
-}
 
 static void
 note_read_error (struct raid_array *a, struct member_io *io)
@@ -96,6 +91,13 @@ fail_writers (struct raid_array *a, struct io_batch *b)
     slot_fail (a, io->slot, io->err == ENODEV ? "it is down and missed a write"
                : strerror (io->err));
   }
+}
+
+static void
+lock_units (struct raid_array *a, uint32_t len, uint64_t off, uint64_t *first, uint64_t *last)
+{
+  *first = geom_lock_unit (&a->g, off >> a->g.chunk_shift);
+  *last = geom_lock_unit (&a->g, (off + len - 1) >> a->g.chunk_shift);
 }
 
 /* ---- near family: RAID0, RAID1, RAID10 ---------------------------------- */
@@ -244,21 +246,29 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
     }
   }
   batch_free (&b);
-  if (rc)
-    raid_logf (a, RAID_LOG_ERROR, "%s: stripe %llu cannot be reconstructed: fewer than %u "
-               "of its members can be read", a->sb.name, (unsigned long long) s, k);
+  if (rc) {
+    char names[300] = "";
+    size_t used = 0;
+    for (idx = 0; idx < n && used < sizeof names; idx++)
+      if (bad[idx] || !slot_usable (col_slot (a, s, idx)))
+        used += snprintf (names + used, sizeof names - used, "%s%s", used ? ", " : "",
+                          slot_name (col_slot (a, s, idx)));
+    raid_logf (a, RAID_LOG_ERROR, "%s: stripe %llu cannot be reconstructed: fewer than %u of "
+               "its members can be read (unreadable: %s)", a->sb.name, (unsigned long long) s,
+               k, names);
+  }
   return rc;
 }
 
 static int
 parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, unsigned i,
-                   uint32_t within)
+                   uint32_t within, int locked)
 {
   unsigned n = a->g.k + a->g.m, idx;
   uint8_t valid[RAID_MAX_MEMBERS] = { 0 }, bad[RAID_MAX_MEMBERS] = { 0 };
   uint8_t need[RAID_MAX_MEMBERS] = { 0 };
   uint8_t *cols[RAID_MAX_MEMBERS];
-  uint8_t *scratch = scratch_alloc ((size_t) n * io->len);
+  uint8_t *scratch = scratch_get (&a->pool, (size_t) n * io->len);
   int rc;
 
   if (!scratch)
@@ -267,14 +277,16 @@ parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, 
   for (idx = 0; idx < n; idx++)
     cols[idx] = scratch + (size_t) idx * io->len;
   need[i] = bad[i] = 1;
-  stripe_lock_range (&a->locks, stripe, stripe);
+  if (!locked)
+    stripe_lock_range (&a->locks, stripe, stripe);
   rc = stripe_gather (a, stripe, within, io->len, cols, valid, bad, need, NULL);
   if (rc == 0) {
     memcpy (io->buf, cols[i], io->len);
     repair (a, io);
   }
-  stripe_unlock_range (&a->locks, stripe, stripe);
-  free (scratch);
+  if (!locked)
+    stripe_unlock_range (&a->locks, stripe, stripe);
+  scratch_put (&a->pool, scratch);
   return rc;
 }
 
@@ -288,27 +300,145 @@ read_source (struct raid_array *a, uint64_t ci)
 }
 
 static int
-read_retry (struct raid_array *a, struct member_io *io, struct piece p)
+read_retry (struct raid_array *a, struct member_io *io, struct piece p, int locked)
 {
   if (a->g.family == RAID_FAMILY_NEAR)
     return near_retry (a, io, p.ci, p.within);
-  return parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within);
+  return parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within, locked);
 }
 
-/* All pieces in one batch; the ones that fail are reconstructed one by one. */
+/* A piece of a degraded read whose own member is down: rebuilt from k
+ * others, read in the same batch as the rest of the request. */
+struct recon {
+  uint64_t stripe;
+  unsigned i;
+  uint32_t within, len;
+  uint8_t *dst;
+  uint8_t *cols[RAID_MAX_MEMBERS];
+  uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS], need[RAID_MAX_MEMBERS];
+};
+
+#define RECON_TAG 0x80000000u
+
+static int
+recon_plan (struct raid_array *a, struct recon *r, unsigned rn, struct piece p, uint8_t *dst,
+            uint8_t *scratch, struct io_batch *b)
+{
+  unsigned n = a->g.k + a->g.m, idx, want = a->g.k;
+
+  memset (r, 0, sizeof *r);
+  r->stripe = p.ci / a->g.k;
+  r->i = p.ci % a->g.k;
+  r->within = p.within;
+  r->len = p.len;
+  r->dst = dst;
+  r->need[r->i] = r->bad[r->i] = 1;
+  for (idx = 0; idx < n; idx++)
+    r->cols[idx] = scratch + (size_t) idx * p.len;
+  for (idx = 0; idx < n && want; idx++)
+    if (!r->bad[idx] && slot_usable (col_slot (a, r->stripe, idx))) {
+      if (!batch_add (b, col_slot (a, r->stripe, idx), RAID_IO_READ,
+                      col_offset (a, r->stripe, p.within), p.len, r->cols[idx],
+                      RECON_TAG | rn << 8 | idx))
+        return -ENOMEM;
+      want--;
+    }
+  return 0;
+}
+
+static int
+array_degraded (struct raid_array *a)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+
+  array_missing (a, missing);
+  for (unsigned i = 0; i < a->g.n; i++)
+    if (missing[i])
+      return 1;
+  return 0;
+}
+
+/* Bytes of the request whose data member is down (parity family). */
+static uint64_t
+degraded_bytes (struct raid_array *a, uint32_t len, uint64_t off)
+{
+  uint64_t pos, end = off + len, bytes = 0;
+
+  for (pos = off; pos < end;) {
+    struct piece p = piece_at (&a->g, pos, end);
+    if (!slot_usable (&a->slot[read_source (a, p.ci).slot]))
+      bytes += p.len;
+    pos += p.len;
+  }
+  return bytes;
+}
+
+/* Record the reconstruction reads' outcome, and finish those pieces. */
+static int
+recon_finish (struct raid_array *a, struct recon *recon, unsigned nrecon, struct io_batch *b)
+{
+  unsigned i;
+  int rc = 0;
+
+  for (i = 0; i < b->n; i++) {
+    struct member_io *io = &b->ios[i];
+    struct recon *r;
+    unsigned idx;
+    if (!(io->tag & RECON_TAG))
+      continue;
+    r = &recon[(io->tag & ~RECON_TAG) >> 8];
+    idx = io->tag & 0xff;
+    r->valid[idx] = !io->err;
+    r->bad[idx] = !!io->err;
+    if (io->err)
+      note_read_error (a, io);
+  }
+  for (i = 0; i < nrecon && rc == 0; i++) {
+    struct recon *r = &recon[i];
+    rc = stripe_gather (a, r->stripe, r->within, r->len, r->cols, r->valid, r->bad, r->need, NULL);
+    if (rc == 0)
+      memcpy (r->dst, r->cols[r->i], r->len);
+  }
+  return rc;
+}
+
+/* All pieces in one batch.  On a degraded parity array the request holds
+ * its stripe locks and reads the other members of pieces whose own member
+ * is down in that same batch.  Pieces whose read fails are rebuilt after. */
 static int
 read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
 {
+  uint64_t pos, end = off + len, first = 0, last = 0, rebuild = 0;
+  int locked = a->g.family == RAID_FAMILY_PARITY && array_degraded (a), rc = 0;
+  unsigned nrecon = 0, n = a->g.k + a->g.m;
+  struct recon *recon = NULL;
+  uint8_t *scratch = NULL, *at;
   struct io_batch b;
-  uint64_t pos, end = off + len;
-  int rc = 0;
 
+  if (locked) {
+    lock_units (a, len, off, &first, &last);
+    stripe_lock_range (&a->locks, first, last);
+    rebuild = degraded_bytes (a, len, off);
+    /* the piece records, then n columns for every piece to rebuild */
+    size_t head = (((len >> a->g.chunk_shift) + 2) * sizeof *recon + 63) & ~(size_t) 63;
+    recon = scratch_get (&a->pool, head + rebuild * n);
+    scratch = recon ? (uint8_t *) recon + head : NULL;
+    if (!recon)
+      rc = -ENOMEM;
+  }
   batch_init (&b);
-  for (pos = off; pos < end;) {
+  for (at = scratch, pos = off; pos < end && rc == 0;) {
     struct piece p = piece_at (&a->g, pos, end);
     struct raid_loc l = read_source (a, p.ci);
-    if (!batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within), p.len,
-                    buf + (pos - off), 0))
+    /* (a member that went down since degraded_bytes() takes the retry path) */
+    if (locked && p.len <= rebuild && !slot_usable (&a->slot[l.slot])) {
+      rc = recon_plan (a, &recon[nrecon], nrecon, p, buf + (pos - off), at, &b);
+      nrecon++;
+      at += (size_t) n * p.len;
+      rebuild -= p.len;
+    }
+    else if (!batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within),
+                         p.len, buf + (pos - off), 0))
       rc = -ENOMEM;
     pos += p.len;
   }
@@ -316,10 +446,15 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
     batch_run (&b);
   for (unsigned i = 0; i < b.n && rc == 0; i++) {
     struct member_io *io = &b.ios[i];
-    if (io->err)
-      rc = read_retry (a, io, piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end));
+    if (io->err && !(io->tag & RECON_TAG))
+      rc = read_retry (a, io, piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end), locked);
   }
+  if (rc == 0 && nrecon)
+    rc = recon_finish (a, recon, nrecon, &b);
   batch_free (&b);
+  if (locked)
+    stripe_unlock_range (&a->locks, first, last);
+  scratch_put (&a->pool, recon);
   return rc;
 }
 
@@ -568,7 +703,7 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
   uint64_t end = off + len, first = (off >> a->g.chunk_shift) / a->g.k;
   uint64_t last = ((end - 1) >> a->g.chunk_shift) / a->g.k, s;
   unsigned njobs = last - first + 1, jn;
-  struct stripe_job *jobs = malloc (njobs * sizeof *jobs);
+  struct stripe_job *jobs = scratch_get (&a->pool, njobs * sizeof *jobs);
   uint8_t *scratch = NULL, *at;
   size_t total = 0;
   struct io_batch b;
@@ -581,9 +716,9 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
     jobs[jn].method = job_choose (a, &jobs[jn]);
     total += job_scratch (a, &jobs[jn]);
   }
-  scratch = scratch_alloc (total);
+  scratch = scratch_get (&a->pool, total);
   if (!scratch) {
-    free (jobs);
+    scratch_put (&a->pool, jobs);
     return -ENOMEM;
   }
   for (at = scratch, jn = 0; jn < njobs; jn++) {
@@ -609,19 +744,13 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
     fail_writers (a, &b);
   }
   batch_free (&b);
-  free (scratch);
-  free (jobs);
+  scratch_put (&a->pool, scratch);
+  scratch_put (&a->pool, jobs);
   return rc;
 }
 
 /* ---- entry points -------------------------------------------------------- */
 
-static void
-lock_units (struct raid_array *a, uint32_t len, uint64_t off, uint64_t *first, uint64_t *last)
-{
-  *first = geom_lock_unit (&a->g, off >> a->g.chunk_shift);
-  *last = geom_lock_unit (&a->g, (off + len - 1) >> a->g.chunk_shift);
-}
 
 int
 raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
@@ -758,12 +887,16 @@ raid_resync (struct raid_array *a)
                  "the array needs a rebuild, not a resync", a->sb.name, i);
       return -EAGAIN;
     }
-  scratch = scratch_alloc ((size_t) (a->g.k + a->g.m + a->g.copies) * a->g.chunk);
+  scratch = scratch_get (&a->pool, (size_t) (a->g.k + a->g.m + a->g.copies) * a->g.chunk);
   if (!scratch)
     return -ENOMEM;
   raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
              (unsigned long long) u, (unsigned long long) units);
   for (; u < units && rc == 0; u++) {
+    if (atomic_load (&a->resync_stop)) {
+      rc = -ECANCELED;
+      break;
+    }
     stripe_lock_range (&a->locks, u, u);
     rc = resync_unit (a, u, scratch);
     /* Writes below the resync point use read-modify-write: advance only
@@ -774,10 +907,15 @@ raid_resync (struct raid_array *a)
     if (rc == 0 && (u + 1) % 4096 == 0)
       resync_checkpoint (a, u + 1);
   }
-  free (scratch);
-  if (rc == 0 && array_check (a, "finish resync"))
-    resync_checkpoint (a, RAID_RESYNC_DONE);
-  else
+  scratch_put (&a->pool, scratch);
+  if (rc == 0 && !array_check (a, "finish resync"))
     rc = -EIO;
+  resync_checkpoint (a, rc == 0 ? RAID_RESYNC_DONE : atomic_load (&a->resync_offset));
   return rc;
+}
+
+void
+raid_resync_cancel (struct raid_array *a)
+{
+  atomic_store (&a->resync_stop, 1);
 }

@@ -121,7 +121,7 @@ Test (layout, parity_levels_against_model)
 Test (layout, near_levels_against_model)
 {
   static const struct { enum raid_level level; unsigned n, copies; } cases[] = {
-    { RAID_LEVEL_0, 2, 1 }, { RAID_LEVEL_0, 5, 1 }, { RAID_LEVEL_1, 2, 2 },
+    { RAID_LEVEL_0, 1, 1 }, { RAID_LEVEL_0, 2, 1 }, { RAID_LEVEL_0, 5, 1 }, { RAID_LEVEL_1, 2, 2 },
     { RAID_LEVEL_1, 4, 4 }, { RAID_LEVEL_10, 2, 2 }, { RAID_LEVEL_10, 5, 2 },
     { RAID_LEVEL_10, 6, 2 },
   };

@@ -228,6 +228,8 @@ Test (superblock, stale_member_is_left_out)
   raid_status (f.a, &st);
   cr_expect_eq (st.state, RAID_STATE_DEGRADED);
   cr_expect_eq (st.member[3].role, RAID_ROLE_MISSING);
+  cr_expect (strstr (f.last_warning, "running degraded: slot 3 missing") != NULL, "%s",
+             f.last_warning);
   expect_contents (&f, ref, sizeof ref);
   fx_free (&f);
 }

@@ -11,6 +11,8 @@ fx_log (void *opaque, int level, const char *msg)
 {
   struct fx *f = opaque;
 
+  if (level == RAID_LOG_WARN)
+    snprintf (f->last_warning, sizeof f->last_warning, "%s", msg);
   if (level == RAID_LOG_ERROR) {
     snprintf (f->last_error, sizeof f->last_error, "%s", msg);
     f->errors++;

@@ -13,6 +13,7 @@ struct fx {
   struct raid_member mem[RAID_MAX_MEMBERS];
   struct raid_array *a;
   char last_error[512];
+  char last_warning[512];
   unsigned errors;
 };
 

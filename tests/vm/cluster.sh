@@ -59,6 +59,8 @@ vm_require() {
     command -v "$c" >/dev/null || { echo "vm: error: $c not found: run scripts/install-deps" >&2; exit 1; }
   done
   [ -e /dev/fuse ] || { echo "vm: skip: no /dev/fuse" >&2; exit 77; }
+  qemu-system-x86_64 -accel help 2>/dev/null | grep -qx "${VM_ACCEL:-tcg}" ||
+    { echo "vm: skip: this qemu cannot run guests with accelerator ${VM_ACCEL:-tcg}" >&2; exit 77; }
 }
 
 vm_build() {
@@ -301,9 +303,7 @@ vm_verdict() {
       grep -a -m1 -o "Kernel panic.*" "$VM_DIR/vm$n.log" ||
       echo "no verdict (last line: $(tr -d '\r' <"$VM_DIR/vm$n.log" | grep -av '^$' | tail -1))")
     vm_fail "guest $n: $why" || true
-    for n2 in 1 2; do
-      [ -s "$VM_DIR/qemu$n2.log" ] && vm_log "qemu $n2 said: $(tail -2 "$VM_DIR/qemu$n2.log" | tr '\n' ' ')"
-    done
+    [ -s "$VM_DIR/qemu$n.log" ] && vm_log "qemu $n said: $(tail -2 "$VM_DIR/qemu$n.log" | tr '\n' ' ')"
   done
   return $ok
 }

@@ -14,7 +14,8 @@
 #                   "lab_kill 2"; the run fails if the guests stopped writing before it
 #                   returned (then raise VM_WRITE_SECONDS)
 #   VM_WRITE_SECONDS  how long each guest writes (20)
-#   VM_TIMEOUT      bound on each guest's life in seconds (300)
+#   VM_TIMEOUT      bound on each guest's life in seconds (200)
+#   VM_JOURNAL_MB   GFS2 journal size (32; two journals, so the volume needs ~100 MiB)
 #   VM_MEM (768) VM_ACCEL (tcg: KVM does not work nested here) VM_CLUSTER_NAME (aoeraid)
 #   VM_KEEP=1       keep the run directory after the run
 #
@@ -126,18 +127,21 @@ vm_server_up() {
     export VM_NBD_PORT
     "${VM_NS[@]}" bash -c "exec $cmd" >>"$VM_DIR/server.log" 2>&1 &
     VM_SERVER_PID=$!
-    for i in $(seq 100); do
-      kill -0 "$VM_SERVER_PID" 2>/dev/null || break
+    # A server may assemble its volume before it listens: give it 30 s.
+    for i in $(seq 300); do
       if vm_ns ss -Hltnp "sport = :$VM_NBD_PORT" | grep -q "pid=$VM_SERVER_PID,"; then
         vm_log "server pid $VM_SERVER_PID on 127.0.0.1:$VM_NBD_PORT${VM_NETNS:+ in netns $VM_NETNS}: $cmd"
         return 0
       fi
+      kill -0 "$VM_SERVER_PID" 2>/dev/null || break
       sleep 0.1
     done
     vm_stop_pid "$VM_SERVER_PID"
     VM_SERVER_PID=
+    # Only a lost race for the port is worth another try.
+    grep -qi 'address already in use' "$VM_DIR/server.log" || break
   done
-  vm_fail "NBD server did not listen on 127.0.0.1:\$VM_NBD_PORT: $cmd: $(tail -3 "$VM_DIR/server.log")"
+  vm_fail "NBD_SERVER_CMD did not listen on 127.0.0.1:$VM_NBD_PORT: $cmd: $(tail -3 "$VM_DIR/server.log" | tr '\n' ' ')"
 }
 
 # vm_with_fuse CMD...: run CMD with the export as the file $VM_DISK (nbdfuse), then unmount.
@@ -168,7 +172,8 @@ vm_fuse_down() {
 }
 
 vm_mkfs() {
-  mkfs.gfs2 -O -q -p lock_dlm -t "${VM_CLUSTER_NAME:-aoeraid}:gfs" -j 2 "$VM_DISK" \
+  mkfs.gfs2 -O -q -p lock_dlm -t "${VM_CLUSTER_NAME:-aoeraid}:gfs" -j 2 \
+    -J "${VM_JOURNAL_MB:-32}" "$VM_DISK" \
     >"$VM_DIR/mkfs.log" 2>&1 || vm_fail "mkfs.gfs2: $(tail -2 "$VM_DIR/mkfs.log")"
 }
 
@@ -229,7 +234,7 @@ vm_boot() {
   local n=$1 link server=on
   [ "$n" = 2 ] && server=off
   link="stream,id=c0,server=$server,addr.type=unix,addr.path=$VM_DIR/link.sock"
-  "${VM_NS[@]}" timeout "${VM_TIMEOUT:-300}" qemu-system-x86_64 -accel "${VM_ACCEL:-tcg}" \
+  "${VM_NS[@]}" timeout "${VM_TIMEOUT:-200}" qemu-system-x86_64 -accel "${VM_ACCEL:-tcg}" \
     -m "${VM_MEM:-768}" -smp 1 -display none -monitor none -no-reboot \
     -serial "file:$VM_DIR/vm$n.log" \
     -kernel "$VM_IMAGE/vmlinuz" -initrd "$VM_DIR/initrd.gz" \

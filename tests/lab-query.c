@@ -55,7 +55,9 @@ int main(int argc, char **argv)
   frame[16] = 0xff; frame[17] = 0xff;   /* every shelf */
   frame[18] = 0xff;                     /* every slot */
   frame[19] = 1;                        /* Query Config */
-  frame[20] = 0x80; frame[23] = 0x01;   /* tag 0x80000001 */
+  /* A tag of our own, so late replies to an earlier query are not counted. */
+  uint32_t tag = htonl(0x80000000u | (uint32_t)getpid());
+  memcpy(frame + 20, &tag, 4);
   if (send(fd, frame, sizeof frame, 0) < 0) { perror("lab-query: send"); return 1; }
 
   int found = 0;

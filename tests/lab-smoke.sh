@@ -9,7 +9,7 @@ lab_init 60
 answers() { lab_exec lab-query "${1:-h0}" "${2:-700}" | awk '{print $1}' | sort | tr '\n' ' '; }
 expect() {
   local got
-  got=$(answers "${3:-h0}" || true)
+  got=$(answers "${3:-h0}" "${4:-700}" || true)
   [ "$got" = "$2" ] || lab_die "$1: expected shelves '$2', got '$got'"
   echo "ok: $1: $got"
 }
@@ -40,7 +40,16 @@ echo "ok: impostor answers as e1.1 beside the real shelf"
 
 lab_netem loss 100%
 expect "netem loss 100% cuts the link" ""
+lab_netem duplicate 100%
+got=$(lab_exec lab-query h0 700 | grep -c '^e2\.1 ' || true)
+# Both the query and each reply are doubled: four answers from e2.1.
+[ "$got" = 4 ] || lab_die "netem duplicate 100%: expected 4 answers from e2.1, got $got"
+echo "ok: netem duplicate 100% doubles frames both ways"
+lab_netem delay 400ms
+expect "netem delay 400ms: nothing back within 300ms" "" h0 300
+expect "netem delay 400ms: all back within 2s" "e1.1 e1.1 e2.1 e3.1 " h0 2000
 lab_netem_clear
+grep -q "dropped=[1-9]" "$LAB_DIR/netem.stats" || lab_die "netem relay counted no drops"
 expect "netem cleared" "e1.1 e1.1 e2.1 e3.1 "
 
 # A child test that overruns its limit is stopped and leaves nothing behind.

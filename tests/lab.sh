@@ -14,6 +14,7 @@
 #   lab_impostor I SIZE [SHELF SLOT]
 #                             a second vblade in its own netns on a new file of SIZE claiming
 #                             shelf.slot eSHELF.SLOT (default eI.1)
+#   lab_host2                 a second initiator netns LAB_NS2 (iface h0, its own MAC) on br0
 #   lab_netem ARGS...         tc netem on the initiator's link(s) (lab_netem_clear to undo)
 #   lab_exec CMD...           run CMD inside the initiator netns
 #   lab_bg VAR CMD...         run CMD in the background inside the initiator netns; its PID
@@ -70,7 +71,8 @@ lab_init() {
   # The watchdog stops the foreground command first: bash runs the TERM trap only after it
   # returns.
   ( sleep "$seconds"; echo "lab: error: test exceeded its ${seconds}s limit" >&2
-    pkill -TERM -P $$ 2>/dev/null; kill -TERM $$ 2>/dev/null ) >&2 &
+    kill -TERM $$ 2>/dev/null
+    for c in $(pgrep -P $$); do [ "$c" = "$BASHPID" ] || kill -TERM "$c" 2>/dev/null; done ) >&2 &
   LAB_WATCHDOG=$!
 }
 
@@ -172,6 +174,19 @@ lab_start() {
     pids="${pids:+$pids }$!"
   done
   LAB_SHELF_PIDS[$i]=$pids
+  lab_wait_vblade $pids
+}
+
+# vblade is ready once it holds its raw socket; a query sent earlier goes unanswered.
+lab_wait_vblade() {
+  local p
+  for p in "$@"; do
+    for _ in $(seq 100); do
+      ls -l "/proc/$p/fd" 2>/dev/null | grep -q 'socket:' && break
+      kill -0 "$p" 2>/dev/null || lab_die "vblade $p exited: $(tail -n 2 "$LAB_DIR"/vblade*.log)"
+      sleep 0.05
+    done
+  done
 }
 
 lab_shelf_pids() { echo "${LAB_SHELF_PIDS[$1]:-}"; }
@@ -201,17 +216,43 @@ lab_impostor() {
   lab_track $!
 }
 
+# Impair the initiator's link(s).  The kernel has no sch_netem, so a relay (lab-netem)
+# takes the initiator's bridge port off the bridge and forwards its frames through a new
+# veth pair, losing, delaying, reordering and duplicating them as netem would.  Counters of
+# what it did accumulate in $LAB_DIR/netem.stats when it stops (lab_netem_clear, cleanup).
+LAB_NETEM_PIDS=
 lab_netem() {
-  local ifc
-  for ifc in $LAB_IFACES; do
-    ip netns exec "$LAB_NS" tc qdisc replace dev "$ifc" root netem "$@" ||
-      lab_die "tc netem $* failed"
+  local p san="$LAB_PREFIX-san"
+  lab_netem_clear
+  for p in $(seq 0 $((LAB_PATHS - 1))); do
+    ip -n "$san" link set "h$p-br" nomaster
+    ip -n "$san" link add "h$p-q" mtu "$LAB_MTU" type veth peer name "h$p-qb" mtu "$LAB_MTU"
+    ip -n "$san" link set "h$p-qb" master "br$p" up
+    ip -n "$san" link set "h$p-q" up
+    LAB_NETEM_STATS="$LAB_DIR/netem.stats" ip netns exec "$san" \
+      lab-netem "h$p-br" "h$p-q" "$@" 2>>"$LAB_DIR/netem.log" &
+    lab_track $!
+    LAB_NETEM_PIDS="$LAB_NETEM_PIDS $!"
   done
+  sleep 0.2
+  for p in $LAB_NETEM_PIDS; do kill -0 "$p" 2>/dev/null || lab_die "lab-netem $*: $(tail -n1 "$LAB_DIR/netem.log")"; done
 }
 lab_netem_clear() {
-  local ifc
-  for ifc in $LAB_IFACES; do ip netns exec "$LAB_NS" tc qdisc del dev "$ifc" root 2>/dev/null; done
+  local p san="$LAB_PREFIX-san"
+  [ -n "$LAB_NETEM_PIDS" ] || return 0
+  for p in $LAB_NETEM_PIDS; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  LAB_NETEM_PIDS=
+  for p in $(seq 0 $((LAB_PATHS - 1))); do
+    ip -n "$san" link del "h$p-q" 2>/dev/null || true
+    ip -n "$san" link set "h$p-br" master "br$p"
+  done
   return 0
+}
+
+lab_host2() {
+  LAB_NS2="$LAB_PREFIX-host2"
+  lab_netns_add "$LAB_NS2"
+  lab_link "$LAB_NS2" h0 h0b-br br0
 }
 
 lab_host_mac() { ip -n "$LAB_NS" -o link show "${1:-h0}" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }

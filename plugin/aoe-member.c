@@ -1,0 +1,73 @@
+/* The AoE member backend: lets raid/ drive an AoE shelf through struct raid_member_ops.
+ * raid/ speaks bytes, aoe/ speaks sectors; this is the only place the two meet. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "aoe.h"
+#include "raid.h"
+#include "aoe-member.h"
+
+struct aoe_member {
+  struct aoe_target *target;
+  uint64_t bytes;
+  char name[24];
+};
+
+static void member_submit(void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len,
+                          void *buf, raid_io_done_fn *done, void *done_opaque)
+{
+  struct aoe_member *m = opaque;
+  enum aoe_op aop = op == RAID_IO_READ ? AOE_READ : op == RAID_IO_WRITE ? AOE_WRITE : AOE_FLUSH;
+  /* aoe_done_fn and raid_io_done_fn have the same shape: (opaque, errno). */
+  if (aoe_submit(m->target, aop, offset / 512, len / 512, buf, done, done_opaque) < 0)
+    done(done_opaque, errno ? errno : EIO);
+}
+
+static uint64_t member_size(void *opaque)
+{
+  return ((struct aoe_member *)opaque)->bytes;
+}
+
+static const char *member_name(void *opaque)
+{
+  return ((struct aoe_member *)opaque)->name;
+}
+
+static int member_healthy(void *opaque)
+{
+  struct aoe_target_info info;
+  struct aoe_member *m = opaque;
+  return aoe_target_info(m->target, &info) == 0 && info.up;
+}
+
+static const struct raid_member_ops aoe_member_ops = {
+  .submit = member_submit,
+  .size = member_size,
+  .name = member_name,
+  .healthy = member_healthy,
+};
+
+int aoe_member_init(struct raid_member *out, struct aoe_target *target)
+{
+  struct aoe_target_info info;
+  struct aoe_member *m;
+
+  if (aoe_target_info(target, &info) < 0)
+    return -1;
+  m = calloc(1, sizeof *m);
+  if (!m)
+    return -1;
+  m->target = target;
+  m->bytes = info.sectors * 512;
+  snprintf(m->name, sizeof m->name, "e%u.%u", info.shelf, info.slot);
+  out->ops = &aoe_member_ops;
+  out->member = m;
+  return 0;
+}
+
+void aoe_member_free(struct raid_member *member)
+{
+  free(member->member);
+  member->member = NULL;
+}

@@ -1,0 +1,366 @@
+/* nbdkit-aoeraid-plugin: pools AoE shelves into one RAID volume and serves it over NBD.
+ *   nbdkit aoeraid shelves=e1.1,e2.1 level=1
+ * This file only wires aoe/ (the initiator) and raid/ (the engine) to nbdkit. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "aoe.h"
+#include "raid.h"
+#include "aoe-member.h"
+#include "assemble.h"
+#include "control.h"
+#include "params.h"
+#include "status.h"
+#include "unaligned.h"
+
+/* -D aoeraid.io=1: one debug line per NBD request. */
+NBDKIT_DLL_PUBLIC int aoeraid_debug_io = 0;
+/* -D aoeraid.aoe=1: the initiator's own debug messages (discovery, paths, retransmits). */
+NBDKIT_DLL_PUBLIC int aoeraid_debug_aoe = 0;
+
+/* The plugin's state: one array per nbdkit process. */
+static struct params params;
+static struct aoe_initiator *initiator;
+static struct raid_member members[MAX_SHELVES];
+static struct aoe_target *targets[MAX_SHELVES];
+static size_t n_members;
+static struct raid_array *array;
+static struct control *control;
+
+/* Errors go through nbdkit_error; warnings and notices (an array created, a member
+ * stale) must reach the admin without -v, so they go to stderr like nbdkit's own. */
+static void log_line(const char *module, int is_error, int is_warning, int is_debug,
+                     const char *msg)
+{
+  if (is_error)
+    nbdkit_error("%s%s", module, msg);
+  else if (is_debug)
+    nbdkit_debug("%s%s", module, msg);
+  else
+    fprintf(stderr, "nbdkit: aoeraid: %s%s%s\n", is_warning ? "warning: " : "", module, msg);
+}
+
+static void aoe_log(void *opaque, int level, const char *msg)
+{
+  if (level == AOE_LOG_DEBUG && !aoeraid_debug_aoe)
+    return;
+  log_line("aoe: ", level == AOE_LOG_ERROR, level == AOE_LOG_WARN, level == AOE_LOG_DEBUG,
+           msg);
+}
+
+static void raid_log(void *opaque, int level, const char *msg)
+{
+  log_line("", level == RAID_LOG_ERROR, level == RAID_LOG_WARN, level == RAID_LOG_DEBUG, msg);
+}
+
+static void aoeraid_load(void)
+{
+  params_init(&params);
+}
+
+static int aoeraid_config(const char *key, const char *value)
+{
+  return params_set(&params, key, value);
+}
+
+static int aoeraid_config_complete(void)
+{
+  return params_complete(&params);
+}
+
+/* Wait until every listed shelf has answered discovery, or the discover time is up. */
+static void discover_shelves(void)
+{
+  struct timespec start, now;
+  size_t found = 0;
+
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  do {
+    aoe_discover(initiator, 300);
+    found = 0;
+    for (size_t i = 0; i < params.n_shelves; i++) {
+      targets[i] = aoe_target_find(initiator, params.shelves[i].shelf, params.shelves[i].slot);
+      found += targets[i] != NULL;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while (found < params.n_shelves &&
+           (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 <
+           (long)params.discover_ms);
+}
+
+static int reserve_shelves(void)
+{
+  char err[256];
+
+  for (size_t i = 0; i < params.n_shelves; i++) {
+    if (!targets[i])
+      continue;
+    if (aoe_reserve(targets[i], params.force, err, sizeof err) < 0) {
+      nbdkit_error("e%u.%u: %s; stop the other initiator, or start with reserve=false "
+                   "if the shelf is shared on purpose",
+                   params.shelves[i].shelf, params.shelves[i].slot, err);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void release_shelves(void)
+{
+  if (!params.reserve)
+    return;
+  for (size_t i = 0; i < params.n_shelves; i++)
+    if (targets[i])
+      aoe_release(targets[i]);
+}
+
+static int make_members(void)
+{
+  n_members = 0;
+  for (size_t i = 0; i < params.n_shelves; i++) {
+    if (!targets[i])
+      continue;
+    if (aoe_member_init(&members[n_members], targets[i]) < 0) {
+      nbdkit_error("e%u.%u: %m", params.shelves[i].shelf, params.shelves[i].slot);
+      return -1;
+    }
+    n_members++;
+  }
+  return 0;
+}
+
+static void free_members(void)
+{
+  for (size_t i = 0; i < n_members; i++)
+    aoe_member_free(&members[i]);
+  n_members = 0;
+}
+
+/* Discovery, reservation and assembly happen here, so every error reaches the user
+ * before nbdkit forks and answers clients.  The initiator's thread runs only for this
+ * and starts again in after_fork. */
+static int aoeraid_get_ready(void)
+{
+  struct aoe_options opts = {
+    .ifaces = params.ifaces, .n_ifaces = params.n_ifaces,
+    .dead_time_ms = params.dead_time_ms,
+    .log = aoe_log,
+  };
+  char err[512], ifaces[256];
+  int r = -1;
+
+  initiator = aoe_open(&opts, err, sizeof err);
+  if (!initiator) {
+    nbdkit_error("%s", err);
+    return -1;
+  }
+  r = aoe_start(initiator);
+  if (r < 0) {
+    nbdkit_error("aoe: cannot start the initiator thread: %s", strerror(-r));
+    return -1;
+  }
+  r = -1;
+  discover_shelves();
+  if (params.reserve && reserve_shelves() < 0)
+    goto out;
+  if (make_members() < 0)
+    goto out;
+  aoe_iface_names(initiator, ifaces, sizeof ifaces);
+  array = assemble_or_create(&params, targets, ifaces, members, n_members, raid_log, NULL);
+  if (!array)
+    goto out;
+  if (params.control) {
+    control = control_open(params.control, status_request);
+    if (!control) {
+      nbdkit_error("control=%s: %m", params.control);
+      goto out;
+    }
+  }
+  status_set(initiator, array, &params);
+  r = 0;
+out:
+  aoe_stop(initiator);
+  if (r < 0)
+    release_shelves();
+  return r;
+}
+
+static int aoeraid_after_fork(void)
+{
+  int r = aoe_start(initiator);
+
+  if (r < 0) {
+    nbdkit_error("aoe: cannot start the initiator thread: %s", strerror(-r));
+    return -1;
+  }
+  if (control && control_start(control) < 0) {
+    nbdkit_error("control=%s: cannot start its thread: %m", params.control);
+    return -1;
+  }
+  return 0;
+}
+
+static void aoeraid_cleanup(void)
+{
+  control_close(control);
+  control = NULL;
+  if (array) {
+    raid_close(array);          /* marks the array clean on every member */
+    array = NULL;
+  }
+  if (initiator) {
+    release_shelves();
+    aoe_close(initiator);
+    initiator = NULL;
+  }
+  free_members();
+}
+
+static void *aoeraid_open(int readonly)
+{
+  return array;         /* every connection sees the one array */
+}
+
+static int64_t aoeraid_get_size(void *handle)
+{
+  return raid_size(array);
+}
+
+static int aoeraid_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
+                              uint32_t *maximum)
+{
+  uint32_t stripe = raid_stripe_bytes(array);
+
+  *minimum = 512;
+  /* nbdkit wants a power of two from 512 to 32M: the stripe if it is one, else the
+   * largest power of two dividing it (the chunk, for an odd number of data members). */
+  *preferred = stripe & -stripe;
+  if (*preferred < 512)
+    *preferred = 512;
+  if (*preferred > 32 * 1024 * 1024)
+    *preferred = 32 * 1024 * 1024;
+  *maximum = 0xffffffff;
+  return 0;
+}
+
+static int aoeraid_can_multi_conn(void *handle)
+{
+  /* Writes complete only when on the members and flush reaches every member, whatever
+   * connection asked: one connection's flush covers them all. */
+  return 1;
+}
+
+static int aoeraid_can_fua(void *handle) { return NBDKIT_FUA_NATIVE; }
+static int aoeraid_can_flush(void *handle) { return 1; }
+static int aoeraid_can_trim(void *handle) { return 1; }
+static int aoeraid_can_zero(void *handle) { return 1; }
+static int aoeraid_can_cache(void *handle) { return NBDKIT_CACHE_NONE; }
+
+static int set_errno(int r)
+{
+  if (r < 0) {
+    errno = -r;
+    return -1;
+  }
+  return 0;
+}
+
+static int aoeraid_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
+                         uint32_t flags)
+{
+  if (aoeraid_debug_io)
+    nbdkit_debug("pread count=%" PRIu32 " offset=%" PRIu64, count, offset);
+  return set_errno(unaligned_read(array, buf, count, offset));
+}
+
+static int aoeraid_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
+                          uint32_t flags)
+{
+  if (aoeraid_debug_io)
+    nbdkit_debug("pwrite count=%" PRIu32 " offset=%" PRIu64 " fua=%d", count, offset,
+                 !!(flags & NBDKIT_FLAG_FUA));
+  return set_errno(unaligned_write(array, buf, count, offset,
+                                   flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
+}
+
+static int aoeraid_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  if (aoeraid_debug_io)
+    nbdkit_debug("zero count=%" PRIu32 " offset=%" PRIu64, count, offset);
+  return set_errno(unaligned_zero(array, count, offset,
+                                  flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
+}
+
+/* Trim is advisory in NBD: the data of a trimmed range may stay.  aoeraid keeps it (AoE
+ * has no discard), so trim only honours FUA. */
+static int aoeraid_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
+{
+  if (flags & NBDKIT_FLAG_FUA)
+    return set_errno(raid_flush(array));
+  return 0;
+}
+
+static int aoeraid_flush(void *handle, uint32_t flags)
+{
+  return set_errno(raid_flush(array));
+}
+
+static void aoeraid_dump_plugin(void)
+{
+  printf("aoeraid_levels=0,1,5,6,10,K+M\n");
+  printf("aoeraid_default_chunk=524288\n");
+}
+
+#define aoeraid_config_help \
+  "shelves=e1.1,e2.1[,...]  (required) AoE shelves of the array, SHELF.SLOT\n" \
+  "level=0|1|5|6|10|K+M      RAID level; needed to create an array\n" \
+  "chunk=SIZE               chunk size for a new array (default 512K)\n" \
+  "name=NAME                array name for a new array\n" \
+  "iface=IFACE              network interface to use (repeatable; default all)\n" \
+  "control=PATH             Unix socket for the aoeraid status command\n" \
+  "dead-time=SECS           a silent shelf is down after this (default 5s)\n" \
+  "discover-time=SECS       how long to wait for the shelves (default 3s)\n" \
+  "reserve=true|false       claim the shelves with AoE Reserve (default true)\n" \
+  "force=true               override refusals md would let you override"
+
+static struct nbdkit_plugin plugin = {
+  .name = "aoeraid",
+  .longname = "aoeraid: RAID over ATA-over-Ethernet shelves",
+  .version = PACKAGE_VERSION,
+  .load = aoeraid_load,
+  .config = aoeraid_config,
+  .config_complete = aoeraid_config_complete,
+  .config_help = aoeraid_config_help,
+  .magic_config_key = "shelves",
+  .dump_plugin = aoeraid_dump_plugin,
+  .get_ready = aoeraid_get_ready,
+  .after_fork = aoeraid_after_fork,
+  .cleanup = aoeraid_cleanup,
+  .open = aoeraid_open,
+  .get_size = aoeraid_get_size,
+  .block_size = aoeraid_block_size,
+  .can_multi_conn = aoeraid_can_multi_conn,
+  .can_fua = aoeraid_can_fua,
+  .can_flush = aoeraid_can_flush,
+  .can_trim = aoeraid_can_trim,
+  .can_zero = aoeraid_can_zero,
+  .can_cache = aoeraid_can_cache,
+  .pread = aoeraid_pread,
+  .pwrite = aoeraid_pwrite,
+  .zero = aoeraid_zero,
+  .trim = aoeraid_trim,
+  .flush = aoeraid_flush,
+  .errno_is_preserved = 1,
+};
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+NBDKIT_REGISTER_PLUGIN(plugin)

@@ -1,0 +1,189 @@
+/* Create, assemble or refuse: what `nbdkit aoeraid shelves=...` does with its shelves. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nbdkit-plugin.h>
+
+#include "assemble.h"
+
+/* Where a shelf without an aoeraid superblock may still hold something worth keeping:
+ * partition tables (0, 512), ext4 (1024), md 1.2 (4096) and GFS2 (64K) all start in the
+ * first 128 KiB. */
+#define FOREIGN_SCAN_SECTORS 256u
+
+struct shelf_state {
+  struct raid_sb_summary sb;
+  int examine_err;          /* -errno when the superblock could not be read */
+};
+
+static const char *member_name(struct raid_member *m)
+{
+  return m->ops->name(m->member);
+}
+
+/* 1 if the start of the shelf is all zeros, 0 if not, -errno if it cannot be read. */
+static int shelf_is_blank(struct aoe_target *t)
+{
+  char *buf = malloc(FOREIGN_SCAN_SECTORS * 512);
+  int r;
+
+  if (!buf)
+    return -ENOMEM;
+  r = aoe_io(t, AOE_READ, 0, FOREIGN_SCAN_SECTORS, buf);
+  if (r == 0) {
+    r = 1;
+    for (size_t i = 0; i < FOREIGN_SCAN_SECTORS * 512; i++)
+      if (buf[i]) {
+        r = 0;
+        break;
+      }
+  }
+  free(buf);
+  return r;
+}
+
+static void describe_missing(const struct params *p, struct aoe_target *const *targets,
+                             char *out, size_t len)
+{
+  size_t used = 0;
+
+  out[0] = '\0';
+  for (size_t i = 0; i < p->n_shelves && used < len; i++)
+    if (!targets[i])
+      used += snprintf(out + used, len - used, "%se%u.%u", used ? ", " : "",
+                       p->shelves[i].shelf, p->shelves[i].slot);
+}
+
+static struct raid_array *create(const struct params *p, struct aoe_target *const *targets,
+                                 const char *ifaces, struct raid_member *members, size_t n,
+                                 raid_log_fn *log, void *log_opaque)
+{
+  char err[512], missing[256];
+
+  describe_missing(p, targets, missing, sizeof missing);
+  if (missing[0]) {
+    nbdkit_error("cannot create the array: %s did not answer on %s within %.1fs; check "
+                 "the shelf is running and on this network, or give iface=",
+                 missing, ifaces, p->discover_ms / 1000.0);
+    return NULL;
+  }
+  if (!p->level_given) {
+    nbdkit_error("no aoeraid array on %s: give level= (0, 1, 5, 6, 10 or K+M) to create "
+                 "one", n == 1 ? "this shelf" : "these shelves");
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int blank = shelf_is_blank(targets[i]);
+    if (blank < 0) {
+      nbdkit_error("%s: cannot read its first sectors: %s", member_name(&members[i]),
+                   strerror(-blank));
+      return NULL;
+    }
+    if (!blank && !p->force) {
+      nbdkit_error("%s holds data that is not an aoeraid superblock (a filesystem, "
+                   "partition table or other RAID in its first 128 KiB): creating an "
+                   "array would destroy it; wipe it or add force=true",
+                   member_name(&members[i]));
+      return NULL;
+    }
+  }
+  struct raid_array *a = raid_create(&p->raid, members, n, log, log_opaque, err, sizeof err);
+  if (!a)
+    nbdkit_error("%s", err);
+  return a;
+}
+
+static int same_uuid(const struct raid_sb_summary *a, const struct raid_sb_summary *b)
+{
+  return memcmp(a->array_uuid, b->array_uuid, sizeof a->array_uuid) == 0;
+}
+
+/* Shelves of two arrays, or a blank shelf among an array's members: refuse, naming each. */
+static int check_one_array(struct shelf_state *st, struct raid_member *members, size_t n,
+                           size_t first_ok)
+{
+  char uuid_a[37], uuid_b[37];
+
+  raid_uuid_format(st[first_ok].sb.array_uuid, uuid_a);
+  for (size_t i = 0; i < n; i++) {
+    if (st[i].sb.state == RAID_SB_OK && !same_uuid(&st[i].sb, &st[first_ok].sb)) {
+      raid_uuid_format(st[i].sb.array_uuid, uuid_b);
+      nbdkit_error("mixed arrays: %s belongs to array '%s' (%s) but %s to array '%s' (%s); "
+                   "list the shelves of one array in shelves=",
+                   member_name(&members[first_ok]), st[first_ok].sb.name, uuid_a,
+                   member_name(&members[i]), st[i].sb.name, uuid_b);
+      return -1;
+    }
+    if (st[i].sb.state == RAID_SB_NONE) {
+      nbdkit_error("%s carries no aoeraid superblock but %s belongs to array '%s' (%s): "
+                   "remove %s from shelves=", member_name(&members[i]),
+                   member_name(&members[first_ok]), st[first_ok].sb.name, uuid_a,
+                   member_name(&members[i]));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int check_level(const struct params *p, const struct raid_sb_summary *sb,
+                       const char *shelf)
+{
+  char given[32];
+
+  if (!p->level_given)
+    return 0;
+  if (sb->level == p->raid.level &&
+      (sb->level != RAID_LEVEL_EC || (sb->k == p->raid.k && sb->m == p->raid.m)))
+    return 0;
+  level_name(&p->raid, given, sizeof given);
+  if (sb->level == RAID_LEVEL_EC)
+    nbdkit_error("level=%s given, but the array '%s' on %s is %u+%u: drop level= or give "
+                 "level=%u+%u", given, sb->name, shelf, sb->k, sb->m, sb->k, sb->m);
+  else
+    nbdkit_error("level=%s given, but the array '%s' on %s is %s: drop level= or give "
+                 "level=%d", given, sb->name, shelf, raid_level_name(sb->level), (int)sb->level);
+  return -1;
+}
+
+struct raid_array *assemble_or_create(const struct params *p,
+                                      struct aoe_target *const *targets, const char *ifaces,
+                                      struct raid_member *members, size_t n,
+                                      raid_log_fn *log, void *log_opaque)
+{
+  struct shelf_state st[MAX_SHELVES];
+  size_t first_ok = n, n_none = 0;
+  char err[512];
+
+  if (n == 0) {
+    char missing[256];
+    describe_missing(p, targets, missing, sizeof missing);
+    nbdkit_error("no shelf answered: %s not found on %s within %.1fs; check the shelves "
+                 "run (vblade SHELF SLOT IFACE FILE) and are on this network, or give "
+                 "iface=", missing, ifaces, p->discover_ms / 1000.0);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    st[i].examine_err = raid_examine(&members[i], &st[i].sb);
+    if (st[i].examine_err < 0) {
+      nbdkit_error("%s: cannot read its superblock: %s", member_name(&members[i]),
+                   strerror(-st[i].examine_err));
+      return NULL;
+    }
+    if (st[i].sb.state == RAID_SB_OK && first_ok == n)
+      first_ok = i;
+    n_none += st[i].sb.state == RAID_SB_NONE;
+  }
+  if (n_none == n)
+    return create(p, targets, ifaces, members, n, log, log_opaque);
+  if (first_ok < n) {
+    if (check_one_array(st, members, n, first_ok) < 0 ||
+        check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0)
+      return NULL;
+  }
+  struct raid_array *a = raid_assemble(members, n, p->force, log, log_opaque, err, sizeof err);
+  if (!a)
+    nbdkit_error("%s", err);
+  return a;
+}

@@ -1,0 +1,21 @@
+/* Deciding what the listed shelves hold: a new array to create, an array to assemble, or
+ * something to refuse with one clear line per shelf. */
+#ifndef AOERAID_ASSEMBLE_H
+#define AOERAID_ASSEMBLE_H
+
+#include <stddef.h>
+
+#include "aoe.h"
+#include "raid.h"
+#include "params.h"
+
+/* targets[i] is the discovered shelf for params->shelves[i], or NULL when it did not
+ * answer; members[] are the found ones in the same order; ifaces names the interfaces
+ * discovery used, for messages.  Returns the running array, or
+ * NULL after nbdkit_error. */
+struct raid_array *assemble_or_create(const struct params *params,
+                                      struct aoe_target *const *targets, const char *ifaces,
+                                      struct raid_member *members, size_t n_members,
+                                      raid_log_fn *log, void *log_opaque);
+
+#endif

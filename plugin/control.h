@@ -1,0 +1,19 @@
+/* The control socket: a Unix socket the `aoeraid` command talks to.  One request line per
+ * connection ("status", "status json"), the answer, then close. */
+#ifndef AOERAID_CONTROL_H
+#define AOERAID_CONTROL_H
+
+#include <stdio.h>
+
+struct control;
+
+/* Writes the answer to one request line to out; returns 0, or -1 for an unknown request
+ * (after writing an error line). */
+typedef int control_request_fn(const char *request, FILE *out);
+
+/* Bind and listen on path (replacing a stale socket).  No thread yet. NULL + errno. */
+struct control *control_open(const char *path, control_request_fn *handler);
+int control_start(struct control *c);      /* start the accept thread (after the fork) */
+void control_close(struct control *c);     /* stop the thread, unlink the socket */
+
+#endif

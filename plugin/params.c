@@ -1,0 +1,242 @@
+/* Parameters of nbdkit-aoeraid-plugin. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <nbdkit-plugin.h>
+
+#include "params.h"
+
+void params_init(struct params *p)
+{
+  memset(p, 0, sizeof *p);
+  p->raid.chunk_bytes = 512 * 1024;     /* md's default */
+  p->dead_time_ms = 5000;
+  p->discover_ms = 3000;
+  p->reserve = true;
+}
+
+int parse_shelf_addr(const char *s, struct shelf_addr *out)
+{
+  unsigned shelf, slot;
+  int used = 0;
+
+  if (*s == 'e' || *s == 'E')
+    s++;
+  if (sscanf(s, "%u.%u%n", &shelf, &slot, &used) != 2 || s[used] != '\0' ||
+      shelf >= 0xffff || slot >= 0xff)
+    return -1;
+  out->shelf = shelf;
+  out->slot = slot;
+  return 0;
+}
+
+static int set_shelves(struct params *p, const char *value)
+{
+  char *copy = strdup(value), *save = NULL, *tok;
+
+  if (!copy) {
+    nbdkit_error("strdup: %m");
+    return -1;
+  }
+  for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    struct shelf_addr a;
+    if (parse_shelf_addr(tok, &a) < 0) {
+      nbdkit_error("shelves: '%s' is not a shelf address: write SHELF.SLOT as in "
+                   "shelves=e1.1,e2.1", tok);
+      goto fail;
+    }
+    for (size_t i = 0; i < p->n_shelves; i++)
+      if (p->shelves[i].shelf == a.shelf && p->shelves[i].slot == a.slot) {
+        nbdkit_error("shelves: e%u.%u is listed twice", a.shelf, a.slot);
+        goto fail;
+      }
+    if (p->n_shelves == MAX_SHELVES) {
+      nbdkit_error("shelves: at most %d shelves in one array", MAX_SHELVES);
+      goto fail;
+    }
+    p->shelves[p->n_shelves++] = a;
+  }
+  free(copy);
+  return 0;
+fail:
+  free(copy);
+  return -1;
+}
+
+/* level=0|1|5|6|10|raid0|raid1|mirror|stripe|raid5|raid6|raid10|K+M (erasure code) */
+static int set_level(struct params *p, const char *value)
+{
+  static const struct { const char *name; enum raid_level level; } names[] = {
+    { "0", RAID_LEVEL_0 }, { "raid0", RAID_LEVEL_0 }, { "stripe", RAID_LEVEL_0 },
+    { "1", RAID_LEVEL_1 }, { "raid1", RAID_LEVEL_1 }, { "mirror", RAID_LEVEL_1 },
+    { "5", RAID_LEVEL_5 }, { "raid5", RAID_LEVEL_5 },
+    { "6", RAID_LEVEL_6 }, { "raid6", RAID_LEVEL_6 },
+    { "10", RAID_LEVEL_10 }, { "raid10", RAID_LEVEL_10 },
+  };
+  unsigned k, m;
+  int used = 0;
+
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcasecmp(value, names[i].name)) {
+      p->raid.level = names[i].level;
+      p->level_given = true;
+      return 0;
+    }
+  if (sscanf(value, "%u+%u%n", &k, &m, &used) == 2 && value[used] == '\0') {
+    if (k < 1 || m < 1 || m > 4 || k + m > MAX_SHELVES) {
+      nbdkit_error("level: erasure code '%s' out of range: K data + M parity with "
+                   "K >= 1 and M from 1 to 4", value);
+      return -1;
+    }
+    p->raid.level = RAID_LEVEL_EC;
+    p->raid.k = k;
+    p->raid.m = m;
+    p->level_given = true;
+    return 0;
+  }
+  nbdkit_error("level: unknown level '%s': use 0, 1, 5, 6, 10, or K+M for an erasure "
+               "code (for example level=4+2)", value);
+  return -1;
+}
+
+static int set_time_ms(const char *key, const char *value, unsigned *out)
+{
+  char *end;
+  double v;
+
+  errno = 0;
+  v = strtod(value, &end);
+  if (errno || end == value || v < 0)
+    goto bad;
+  if (!strcmp(end, "ms"))
+    ;
+  else if (!strcmp(end, "s") || !*end)
+    v *= 1000;
+  else
+    goto bad;
+  if (v < 1 || v > 3600 * 1000)
+    goto bad;
+  *out = (unsigned)v;
+  return 0;
+bad:
+  nbdkit_error("%s: '%s' is not a time: write seconds (5, 2.5s) or milliseconds (500ms), "
+               "up to an hour", key, value);
+  return -1;
+}
+
+static int set_bool(const char *key, const char *value, bool *out)
+{
+  int r = nbdkit_parse_bool(value);
+  if (r < 0)
+    return -1;          /* nbdkit_parse_bool said what was wrong */
+  *out = r;
+  return 0;
+}
+
+int params_set(struct params *p, const char *key, const char *value)
+{
+  if (!strcmp(key, "shelves"))
+    return set_shelves(p, value);
+  if (!strcmp(key, "level"))
+    return set_level(p, value);
+  if (!strcmp(key, "chunk")) {
+    int64_t c = nbdkit_parse_size(value);
+    if (c < 0)
+      return -1;
+    if (c < 4096 || c > 64 * 1024 * 1024 || (c & (c - 1))) {
+      nbdkit_error("chunk: '%s' must be a power of two from 4K to 64M (md's default is 512K)",
+                   value);
+      return -1;
+    }
+    p->raid.chunk_bytes = c;
+    return 0;
+  }
+  if (!strcmp(key, "name")) {
+    if (!*value || strlen(value) >= sizeof p->name) {
+      nbdkit_error("name: must be 1 to %zu characters", sizeof p->name - 1);
+      return -1;
+    }
+    strcpy(p->name, value);
+    p->raid.name = p->name;
+    return 0;
+  }
+  if (!strcmp(key, "iface")) {
+    if (p->n_ifaces == MAX_IFACES) {
+      nbdkit_error("iface: at most %d interfaces", MAX_IFACES);
+      return -1;
+    }
+    p->ifaces[p->n_ifaces++] = value;
+    return 0;
+  }
+  if (!strcmp(key, "control")) {
+    p->control = value;
+    return 0;
+  }
+  if (!strcmp(key, "dead-time") || !strcmp(key, "dead_time"))
+    return set_time_ms(key, value, &p->dead_time_ms);
+  if (!strcmp(key, "discover-time") || !strcmp(key, "discover_time"))
+    return set_time_ms(key, value, &p->discover_ms);
+  if (!strcmp(key, "force"))
+    return set_bool(key, value, &p->force);
+  if (!strcmp(key, "reserve"))
+    return set_bool(key, value, &p->reserve);
+  nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
+               "(shelves, level, chunk, name, iface, control, dead-time, discover-time, "
+               "reserve, force)", key);
+  return -1;
+}
+
+static unsigned min_members(const struct raid_params *rp)
+{
+  switch (rp->level) {
+  case RAID_LEVEL_0: return 1;
+  case RAID_LEVEL_1: return 2;
+  case RAID_LEVEL_5: return 3;
+  case RAID_LEVEL_6: return 4;
+  case RAID_LEVEL_10: return 2;
+  case RAID_LEVEL_EC: return rp->k + rp->m;
+  }
+  return 1;
+}
+
+int params_complete(struct params *p)
+{
+  char lname[32];
+
+  if (p->n_shelves == 0) {
+    nbdkit_error("shelves= is required: list the AoE shelves of the array, for example "
+                 "shelves=e1.1,e2.1");
+    return -1;
+  }
+  if (!p->level_given)
+    return 0;           /* assembling an existing array: its superblock holds the level */
+  if (p->raid.level == RAID_LEVEL_EC && p->raid.k + p->raid.m != p->n_shelves) {
+    nbdkit_error("level=%u+%u needs exactly %u shelves, shelves= lists %zu",
+                 p->raid.k, p->raid.m, p->raid.k + p->raid.m, p->n_shelves);
+    return -1;
+  }
+  if (p->raid.level == RAID_LEVEL_10 && p->n_shelves % 2) {
+    nbdkit_error("level=10 (two copies, md's near-2 layout) needs an even number of "
+                 "shelves, shelves= lists %zu", p->n_shelves);
+    return -1;
+  }
+  if (p->n_shelves < min_members(&p->raid)) {
+    nbdkit_error("level=%s needs at least %u shelves, shelves= lists %zu",
+                 level_name(&p->raid, lname, sizeof lname), min_members(&p->raid),
+                 p->n_shelves);
+    return -1;
+  }
+  return 0;
+}
+
+const char *level_name(const struct raid_params *rp, char *buf, size_t len)
+{
+  if (rp->level == RAID_LEVEL_EC)
+    snprintf(buf, len, "%u+%u", rp->k, rp->m);
+  else
+    snprintf(buf, len, "%d", (int)rp->level);
+  return buf;
+}

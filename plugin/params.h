@@ -1,0 +1,40 @@
+/* Parameters of nbdkit-aoeraid-plugin, parsed and checked before the server starts. */
+#ifndef AOERAID_PARAMS_H
+#define AOERAID_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raid.h"
+
+#define MAX_SHELVES 32
+#define MAX_IFACES 8
+
+struct shelf_addr { unsigned shelf, slot; };
+
+struct params {
+  struct shelf_addr shelves[MAX_SHELVES];
+  size_t n_shelves;
+  bool level_given;
+  struct raid_params raid;          /* level, k, m, chunk, name */
+  char name[64];
+  const char *ifaces[MAX_IFACES];
+  size_t n_ifaces;
+  const char *control;              /* control socket path, or NULL */
+  unsigned dead_time_ms;
+  unsigned discover_ms;             /* how long to wait for every shelf to answer */
+  bool force;
+  bool reserve;                     /* claim the shelves with AoE Reserve/Release */
+};
+
+void params_init(struct params *p);
+/* One key=value; 0, or -1 after nbdkit_error naming the key, the value and what is allowed. */
+int params_set(struct params *p, const char *key, const char *value);
+/* Cross-checks once all are known; 0 or -1 after nbdkit_error. */
+int params_complete(struct params *p);
+/* "e1.1" and "1.1" are both accepted; 0 or -1. */
+int parse_shelf_addr(const char *s, struct shelf_addr *out);
+const char *level_name(const struct raid_params *rp, char *buf, size_t len);
+
+#endif

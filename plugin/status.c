@@ -1,0 +1,100 @@
+/* The array's status: what `aoeraid status` prints, through the control socket. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "status.h"
+
+static struct aoe_initiator *status_ini;
+static struct raid_array *status_array;
+static const struct params *status_params;
+
+void status_set(struct aoe_initiator *ini, struct raid_array *array, const struct params *p)
+{
+  status_ini = ini;
+  status_array = array;
+  status_params = p;
+}
+
+static const char *state_name(enum raid_array_state s)
+{
+  return s == RAID_STATE_CLEAN ? "clean" : s == RAID_STATE_DEGRADED ? "degraded" : "failed";
+}
+
+static const char *role_name(enum raid_role_state r)
+{
+  switch (r) {
+  case RAID_ROLE_ACTIVE: return "active";
+  case RAID_ROLE_SPARE: return "spare";
+  case RAID_ROLE_FAULTY: return "faulty";
+  case RAID_ROLE_MISSING: return "missing";
+  }
+  return "?";
+}
+
+static void level_text(const struct raid_status *st, char *buf, size_t len)
+{
+  if (st->level == RAID_LEVEL_EC)
+    snprintf(buf, len, "ec %u+%u", st->k, st->m);
+  else
+    snprintf(buf, len, "%s", raid_level_name(st->level));
+}
+
+static void print_text(FILE *out, const struct raid_status *st)
+{
+  char uuid[37], level[32];
+
+  raid_uuid_format(st->uuid, uuid);
+  level_text(st, level, sizeof level);
+  fprintf(out, "array %s  uuid %s\n", st->name[0] ? st->name : "(unnamed)", uuid);
+  fprintf(out, "  level %s  chunk %" PRIu32 "K  members %u  size %" PRIu64 " bytes (%.1f GiB)\n",
+          level, st->chunk_bytes / 1024, st->members, st->size, st->size / 1073741824.0);
+  fprintf(out, "  state %s  events %" PRIu64 "\n", state_name(st->state), st->events);
+  fprintf(out, "  %-4s %-8s %-8s %12s %12s\n", "slot", "member", "role", "read-errors",
+          "write-errors");
+  for (unsigned i = 0; i < st->members; i++) {
+    const struct raid_member_status *m = &st->member[i];
+    fprintf(out, "  %-4u %-8s %-8s %12" PRIu64 " %12" PRIu64 "\n", i,
+            m->name[0] ? m->name : "-", role_name(m->role), m->read_errors, m->write_errors);
+  }
+}
+
+static void print_json(FILE *out, const struct raid_status *st)
+{
+  char uuid[37], level[32];
+
+  raid_uuid_format(st->uuid, uuid);
+  level_text(st, level, sizeof level);
+  fprintf(out, "{\"name\":\"%s\",\"uuid\":\"%s\",\"level\":\"%s\",\"k\":%u,\"m\":%u,"
+          "\"chunk\":%" PRIu32 ",\"size\":%" PRIu64 ",\"state\":\"%s\",\"events\":%" PRIu64
+          ",\"members\":[", st->name, uuid, level, st->k, st->m, st->chunk_bytes, st->size,
+          state_name(st->state), st->events);
+  for (unsigned i = 0; i < st->members; i++) {
+    const struct raid_member_status *m = &st->member[i];
+    fprintf(out, "%s{\"slot\":%u,\"name\":\"%s\",\"role\":\"%s\",\"read_errors\":%" PRIu64
+            ",\"write_errors\":%" PRIu64 "}", i ? "," : "", i, m->name, role_name(m->role),
+            m->read_errors, m->write_errors);
+  }
+  fprintf(out, "]}\n");
+}
+
+int status_request(const char *request, FILE *out)
+{
+  struct raid_status st;
+  int json = !strcmp(request, "status json");
+
+  if (strcmp(request, "status") && !json) {
+    fprintf(out, "error: unknown request '%s': this server answers 'status' and "
+            "'status json'\n", request);
+    return -1;
+  }
+  if (!status_array || raid_status(status_array, &st) < 0) {
+    fprintf(out, "error: no array is running\n");
+    return -1;
+  }
+  if (json)
+    print_json(out, &st);
+  else
+    print_text(out, &st);
+  return 0;
+}

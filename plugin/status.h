@@ -1,0 +1,15 @@
+/* The array's status as the control socket tells it (`aoeraid status`). */
+#ifndef AOERAID_STATUS_H
+#define AOERAID_STATUS_H
+
+#include <stdio.h>
+
+#include "aoe.h"
+#include "raid.h"
+#include "params.h"
+
+void status_set(struct aoe_initiator *ini, struct raid_array *array, const struct params *p);
+/* control_request_fn: "status" (text) or "status json". */
+int status_request(const char *request, FILE *out);
+
+#endif

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Every mistake is refused with its own clear line, and nothing is written.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 180
+. "$top_srcdir/tests/plugin-lib.sh"
+
+lab_up -n 4 -s 32M
+lab_exec nbdkit -f -U - "$AOERAID_PLUGIN" --help >"$LAB_DIR/help" 2>&1 ||
+  lab_die "--help failed"
+for key in shelves level chunk name iface control dead-time; do
+  grep -q "^$key=" "$LAB_DIR/help" || lab_die "--help does not show $key="
+done
+nbdkit --dump-plugin "$AOERAID_PLUGIN" | grep -q '^thread_model=parallel' ||
+  lab_die "--dump-plugin: thread model not parallel"
+echo "ok: --help lists the parameters, --dump-plugin works"
+
+before=$(shelves_sum)
+plugin_fails "typo'd parameter" "unknown parameter 'levle'" shelves=e1.1,e2.1 levle=1
+plugin_fails "unknown level" "unknown level '7'" shelves=e1.1,e2.1 level=7
+plugin_fails "bad chunk" "chunk: '3000' must be a power of two" shelves=e1.1,e2.1 level=0 chunk=3000
+plugin_fails "no shelves" "shelves= is required" level=1
+plugin_fails "bad shelf address" "'e1' is not a shelf address" shelves=e1,e2.1 level=1
+plugin_fails "too few shelves" "needs at least 3 shelves" shelves=e1.1,e2.1 level=5
+plugin_fails "no level for a new array" "give level=" shelves=e1.1,e2.1
+plugin_fails "missing shelf" "e9.1 did not answer on h0" shelves=e1.1,e9.1 level=1
+[ "$(shelves_sum)" = "$before" ] || lab_die "a refused start wrote to a shelf"
+echo "ok: nothing written by the refusals above"
+
+# Foreign data: something that is not aoeraid in the first 128 KiB of e4.1.
+printf 'XFSB-not-ours' | dd of="${LAB_IMG[4]}" bs=1 seek=1024 conv=notrunc status=none
+before=$(shelves_sum)
+plugin_fails "foreign data" "e4.1 holds data that is not an aoeraid superblock" \
+  shelves=e3.1,e4.1 level=1
+[ "$(shelves_sum)" = "$before" ] || lab_die "refusing foreign data wrote to a shelf"
+
+# Two arrays, then a mix of their shelves.
+plugin_run shelves=e1.1,e2.1 level=1 name=left -- true
+dd if=/dev/zero of="${LAB_IMG[4]}" bs=1k count=128 conv=notrunc status=none
+plugin_run shelves=e3.1,e4.1 level=1 name=right -- true
+before=$(shelves_sum)
+plugin_fails "mixed arrays" "mixed arrays: e1.1 belongs to array 'left'.*e3.1 to array 'right'" \
+  shelves=e1.1,e3.1
+plugin_fails "level mismatch" "level=5 given, but the array 'left'" shelves=e1.1,e2.1,e3.1 level=5
+[ "$(shelves_sum)" = "$before" ] || lab_die "refusing mixed arrays wrote to a shelf"
+
+# A corrupt superblock: flip a byte inside e2.1's superblock (4 KiB at 4 KiB).
+printf '\xff' | dd of="${LAB_IMG[2]}" bs=1 seek=4200 conv=notrunc status=none
+plugin_fails "corrupt superblock" "e2.1.*(crc|checksum|corrupt)" shelves=e1.1,e2.1 force=false
+
+# A shelf reserved by another initiator (its own MAC on the same SAN).
+lab_host2
+plugin_start "$LAB_DIR/right.sock" shelves=e3.1,e4.1
+set +e
+out=$(ip netns exec "$LAB_NS2" nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discover-time=1 \
+        shelves=e3.1,e4.1 --run true 2>&1)
+rc=$?
+set -e
+holder=$(lab_host_mac h0)
+[ $rc -ne 0 ] && echo "$out" | grep -qi "reserved.*$holder" ||
+  lab_die "reserved shelf: expected a refusal naming holder $holder, got (rc $rc): $out"
+echo "ok: reserved shelf refused, naming the holder $holder"
+plugin_stop
+# Released on clean shutdown: the second host may now take it.
+ip netns exec "$LAB_NS2" nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discover-time=1 \
+   shelves=e3.1,e4.1 --run true || lab_die "shelves not released on clean shutdown"
+echo "ok: released on clean shutdown"
+echo "plugin-errors: passed"

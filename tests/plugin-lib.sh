@@ -1,0 +1,53 @@
+# tests/plugin-lib.sh: run nbdkit-aoeraid-plugin inside the lab (source after tests/lab.sh).
+#   plugin_run ARGS... -- RUN_COMMAND   nbdkit -U - aoeraid iface=h0 ARGS --run RUN_COMMAND,
+#                                       in the initiator netns; $uri, $unixsocket as nbdkit sets
+#   plugin_start SOCK ARGS...           a server in the background on SOCK (waits for it)
+#   plugin_stop                         stop it by PID, wait until it is gone
+#   plugin_fails "what" 'regex' ARGS... the server must refuse with a line matching regex
+AOERAID_PLUGIN=${AOERAID_PLUGIN:-$top_builddir/.libs/nbdkit-aoeraid-plugin.so}
+[ -f "$AOERAID_PLUGIN" ] || lab_die "plugin not built: $AOERAID_PLUGIN"
+command -v nbdkit >/dev/null || lab_die "nbdkit not found: run scripts/install-deps"
+
+plugin_run() {
+  local args=() cmd
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
+  shift
+  cmd=$1
+  lab_exec nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discover-time=2 "${args[@]}" --run "$cmd"
+}
+
+PLUGIN_PID=
+plugin_start() {
+  local sock=$1; shift
+  local pidfile="$LAB_DIR/nbdkit.pid"
+  rm -f "$pidfile"
+  lab_exec nbdkit -U "$sock" -P "$pidfile" "$AOERAID_PLUGIN" iface=h0 discover-time=2 "$@" \
+    2>>"$LAB_DIR/nbdkit.log" || lab_die "nbdkit failed: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+  # nbdkit writes its PID file a moment after the parent returns.
+  for _ in $(seq 50); do [ -s "$pidfile" ] && break; sleep 0.1; done
+  PLUGIN_PID=$(cat "$pidfile")
+  lab_track "$PLUGIN_PID"
+}
+
+plugin_stop() {
+  [ -n "$PLUGIN_PID" ] || return 0
+  kill -TERM "$PLUGIN_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$PLUGIN_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$PLUGIN_PID" 2>/dev/null && lab_die "nbdkit $PLUGIN_PID did not stop"
+  PLUGIN_PID=
+}
+
+plugin_fails() {
+  local what=$1 regex=$2 out rc
+  shift 2
+  set +e
+  out=$(lab_exec nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discover-time=1 "$@" --run true 2>&1)
+  rc=$?
+  set -e
+  [ $rc -ne 0 ] || lab_die "$what: nbdkit accepted it: $out"
+  echo "$out" | grep -Eq "$regex" || lab_die "$what: expected an error matching '$regex', got: $out"
+  echo "ok: $what: $(echo "$out" | grep -E "$regex" | head -n 1)"
+}
+
+# A checksum of every shelf's backing file: proves a refusal wrote nothing.
+shelves_sum() { local i; for i in $(seq 1 "$LAB_N"); do md5sum <"${LAB_IMG[$i]}"; done | md5sum; }

@@ -1,0 +1,7 @@
+/* aoeraid status: the control socket client. */
+#ifndef AOERAID_STATUS_CMD_H
+#define AOERAID_STATUS_CMD_H
+
+int status_main(const char *progname, int argc, char **argv);
+
+#endif

@@ -1,0 +1,70 @@
+/* aoeraid status -c SOCKET [--json]: ask a running nbdkit-aoeraid-plugin for its array's
+ * state through its control socket (the plugin's control= parameter). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "status-cmd.h"
+
+int status_main(const char *progname, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "control", required_argument, NULL, 'c' },
+    { "json", no_argument, NULL, 'j' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *path = NULL;
+  int json = 0, c;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "c:jh", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'c': path = optarg; break;
+    case 'j': json = 1; break;
+    case 'h': printf("usage: %s status -c SOCKET [--json]\n", progname); return 0;
+    default: return 2;
+    }
+  }
+  if (!path) {
+    fprintf(stderr, "%s: status needs -c SOCKET, the control= path given to nbdkit aoeraid\n",
+            progname);
+    return 2;
+  }
+
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (strlen(path) >= sizeof addr.sun_path) {
+    fprintf(stderr, "%s: %s: path too long for a Unix socket\n", progname, path);
+    return 1;
+  }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    fprintf(stderr, "%s: %s: %s (is nbdkit aoeraid running with control=%s?)\n", progname,
+            path, strerror(errno), path);
+    if (fd >= 0)
+      close(fd);
+    return 1;
+  }
+  const char *request = json ? "status json\n" : "status\n";
+  if (write(fd, request, strlen(request)) < 0) {
+    fprintf(stderr, "%s: %s: %s\n", progname, path, strerror(errno));
+    close(fd);
+    return 1;
+  }
+  char buf[4096];
+  ssize_t n;
+  int first = 1, failed = 0;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    if (first && n >= 6 && !memcmp(buf, "error:", 6))
+      failed = 1;
+    first = 0;
+    fwrite(buf, 1, n, failed ? stderr : stdout);
+  }
+  close(fd);
+  return failed;
+}

@@ -92,7 +92,7 @@ add_module() {
 
 # Copy the programs and their shared libraries (resolved inside the stage) into rootfs $1.
 add_programs() {
-  local root=$1 p lib libs= out
+  local root=$1 p lib libs='' out
   local libpath=$STAGE/lib/x86_64-linux-gnu:$STAGE/usr/lib/x86_64-linux-gnu
   for p in $PROGRAMS; do
     [ -x "$STAGE/$p" ] || die "package set lacks /$p"

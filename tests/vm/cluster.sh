@@ -82,9 +82,8 @@ vm_cleanup() {
 
 # vm_stop_pid PID: TERM, wait up to 5 s, KILL.
 vm_stop_pid() {
-  local i
   kill -TERM "$1" 2>/dev/null || return 0
-  for i in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$1" 2>/dev/null
   wait "$1" 2>/dev/null
   return 0
@@ -121,14 +120,15 @@ vm_pick_port() {
 
 # Start NBD_SERVER_CMD and wait until it, by PID, listens on VM_NBD_PORT.
 vm_server_up() {
-  local cmd=${NBD_SERVER_CMD:-'nbdkit -f -i 127.0.0.1 -p $VM_NBD_PORT memory 1G'} try i
-  for try in 1 2 3 4 5; do
+  # shellcheck disable=SC2016 # the server's shell expands $VM_NBD_PORT
+  local cmd=${NBD_SERVER_CMD:-'nbdkit -f -i 127.0.0.1 -p $VM_NBD_PORT memory 1G'}
+  for _ in 1 2 3 4 5; do
     VM_NBD_PORT=$(vm_pick_port)
     export VM_NBD_PORT
     "${VM_NS[@]}" bash -c "exec $cmd" >>"$VM_DIR/server.log" 2>&1 &
     VM_SERVER_PID=$!
     # A server may assemble its volume before it listens: give it 30 s.
-    for i in $(seq 300); do
+    for _ in $(seq 300); do
       if vm_ns ss -Hltnp "sport = :$VM_NBD_PORT" | grep -q "pid=$VM_SERVER_PID,"; then
         vm_log "server pid $VM_SERVER_PID on 127.0.0.1:$VM_NBD_PORT${VM_NETNS:+ in netns $VM_NETNS}: $cmd"
         return 0
@@ -146,13 +146,13 @@ vm_server_up() {
 
 # vm_with_fuse CMD...: run CMD with the export as the file $VM_DISK (nbdfuse), then unmount.
 vm_with_fuse() {
-  local rc i
+  local rc
   VM_FUSE_MNT=$VM_DIR/fuse
   VM_DISK=$VM_FUSE_MNT/disk
   mkdir -p "$VM_FUSE_MNT"
   "${VM_NS[@]}" nbdfuse "$VM_DISK" --tcp 127.0.0.1 "$VM_NBD_PORT" >>"$VM_DIR/nbdfuse.log" 2>&1 &
   VM_FUSE_PID=$!
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     [ -e "$VM_DISK" ] && break
     kill -0 "$VM_FUSE_PID" 2>/dev/null || break
     sleep 0.1
@@ -252,7 +252,7 @@ vm_running() { local p; for p in "${VM_PIDS[@]}"; do kill -0 "$p" 2>/dev/null &&
 # Follow both consoles until the guests exit: note phases, run MIDWAY_ACTION once both
 # are writing, and stop the other guest shortly after one fails.
 vm_watch() {
-  local midway=pending failed_at= p phase
+  local midway=pending failed_at='' p phase
   local phases="booted attached quorate dlm mounted writing write-end verified"
   while vm_running; do
     for phase in $phases; do
@@ -268,7 +268,7 @@ vm_watch() {
           midway=late
         fi
       fi
-      [ $midway = pending ] && midway=done
+      [ $midway = pending ] && midway='done'
     fi
     if [ -z "$failed_at" ] && { vm_console_has 1 "RESULT FAIL" || vm_console_has 2 "RESULT FAIL" ||
       vm_console_has 1 "Kernel panic" || vm_console_has 2 "Kernel panic"; }; then
@@ -283,13 +283,12 @@ vm_watch() {
   for p in "${VM_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   VM_PIDS=()
   vm_mark guests-gone
-  [ "$midway" = done ] || [ "$midway" = pending ]
+  [ "$midway" = 'done' ] || [ "$midway" = pending ]
 }
 
 vm_boot_pair() {
-  local i
   vm_boot 1
-  for i in $(seq 100); do [ -S "$VM_DIR/link.sock" ] && break; sleep 0.1; done
+  for _ in $(seq 100); do [ -S "$VM_DIR/link.sock" ] && break; sleep 0.1; done
   [ -S "$VM_DIR/link.sock" ] || { vm_fail "guest 1 made no link socket: $(tail -2 "$VM_DIR/qemu1.log")"; return 1; }
   vm_boot 2
   vm_log "guests started: pids ${VM_PIDS[*]}"

@@ -87,6 +87,7 @@ attach() {
 
 join_cluster() {
   corosync -f >/tmp/corosync.log 2>&1 &
+  # shellcheck disable=SC2034 # used in the waitfor condition
   cpid=$!
   waitfor 120 'kill -0 $cpid || fail "corosync died"
     corosync-quorumtool -s 2>/dev/null | grep -q "Quorate: *Yes"' || fail "no quorum"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/vm/cluster.sh: a two-node GFS2 cluster in qemu guests on one NBD export.
 #
 # Source it from a test (after tests/lab.sh if the test uses the lab), set what to serve,
@@ -258,7 +259,8 @@ vm_watch() {
     for phase in $phases; do
       if vm_both_have "PHASE $phase "; then vm_mark "$phase"; phases=${phases#"$phase"}; phases=${phases# }; fi
     done
-    if [ $midway = pending ] && vm_both_have "PHASE writing "; then
+    # Once the phase loop above has marked "writing" (both guests print it).
+    if [ $midway = pending ] && [[ " $phases " != *" writing "* ]]; then
       vm_log "both guests are writing: MIDWAY_ACTION: ${MIDWAY_ACTION:-(none)}"
       if [ -n "${MIDWAY_ACTION:-}" ]; then
         eval "$MIDWAY_ACTION" || { vm_fail "MIDWAY_ACTION failed: $MIDWAY_ACTION"; midway=failed; }

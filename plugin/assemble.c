@@ -147,6 +147,24 @@ static int check_level(const struct params *p, const struct raid_sb_summary *sb,
   return -1;
 }
 
+/* An array that starts degraded is served, but the admin must hear of it. */
+static void warn_if_degraded(struct raid_array *a, raid_log_fn *log, void *log_opaque)
+{
+  struct raid_status st;
+  char msg[512];
+  size_t used;
+
+  if (raid_status(a, &st) < 0 || st.state != RAID_STATE_DEGRADED)
+    return;
+  used = snprintf(msg, sizeof msg, "array '%s' is degraded:", st.name);
+  for (unsigned i = 0; i < st.members && used < sizeof msg; i++)
+    if (st.member[i].role != RAID_ROLE_ACTIVE)
+      used += snprintf(msg + used, sizeof msg - used, " slot %u %s%s%s", i,
+                       st.member[i].role == RAID_ROLE_FAULTY ? "faulty" : "missing",
+                       st.member[i].name[0] ? " " : "", st.member[i].name);
+  log(log_opaque, RAID_LOG_WARN, msg);
+}
+
 struct raid_array *assemble_or_create(const struct params *p,
                                       struct aoe_target *const *targets, const char *ifaces,
                                       struct raid_member *members, size_t n,
@@ -185,5 +203,7 @@ struct raid_array *assemble_or_create(const struct params *p,
   struct raid_array *a = raid_assemble(members, n, p->force, log, log_opaque, err, sizeof err);
   if (!a)
     nbdkit_error("%s", err);
+  else
+    warn_if_degraded(a, log, log_opaque);
   return a;
 }

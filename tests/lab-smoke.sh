@@ -70,7 +70,7 @@ read -r cprefix cpids <"$LAB_DIR/child.info"
 left=$(ip netns list | awk '{print $1}' | grep "^$cprefix-" || true)
 [ -z "$left" ] || lab_die "child left namespaces: $left"
 for p in $cpids; do
-  kill -0 "$p" 2>/dev/null && lab_die "child left vblade pid $p running"
+  lab_alive "$p" && lab_die "child left vblade pid $p running"
 done
 echo "ok: a test stopped by its time limit leaves no namespace and no vblade"
 

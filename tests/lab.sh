@@ -78,6 +78,14 @@ lab_init() {
 
 lab_track() { LAB_PIDS+=("$1"); }
 
+# A process is gone once it has exited, even if nobody reaped it yet: a daemon (nbdkit,
+# nbdfuse) is reparented to an init that may leave it a zombie for a while.
+lab_alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 lab_cleanup() {
   local rc=$? p ns
   set +e
@@ -87,7 +95,7 @@ lab_cleanup() {
   done
   for p in "${LAB_PIDS[@]}" "${LAB_SHELF_PIDS[@]}"; do
     [ -n "$p" ] || continue
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in 1 2 3 4 5 6 7 8 9 10; do lab_alive "$p" || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null
   done
   for ns in "${LAB_NETNS[@]}"; do

@@ -52,20 +52,12 @@ void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
   } else if (r->kind == REQ_FLUSH) {
     t->st.flushes++;
   }
-  r->next = NULL;
-  if (ini->done_tail)
-    ini->done_tail->next = r;
-  else
-    ini->done_head = r;
-  ini->done_tail = r;
+  aoe_req_append(&ini->done_head, &ini->done_tail, r);
 }
 
 void aoe_deliver(struct aoe_initiator *ini)
 {
-  pthread_mutex_lock(&ini->lock);
-  struct aoe_req *r = ini->done_head;
-  ini->done_head = ini->done_tail = NULL;
-  pthread_mutex_unlock(&ini->lock);
+  struct aoe_req *r = aoe_req_take(&ini->lock, &ini->done_head, &ini->done_tail);
   while (r) {
     struct aoe_req *next = r->next;
     r->done(r->opaque, r->err);
@@ -452,11 +444,7 @@ static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
   r->pin = p;
   p->identifying = 1;
   ini->identifying++;
-  if (t->ctl_tail)
-    t->ctl_tail->next = r;
-  else
-    t->ctl_head = r;
-  t->ctl_tail = r;
+  aoe_req_append(&t->ctl_head, &t->ctl_tail, r);
 }
 
 /* Re-assert our reservation on a shelf that came back (vblade forgets it on restart). */
@@ -523,6 +511,14 @@ static void queue_reassert(struct aoe_target *t)
   r->t = t;
   r->kind = REQ_RESERVE;
   r->rcmd = AOE_RCMD_SET;
+  aoe_req_our_macs(t, r);
+  r->done = reassert_done;
+  aoe_req_append(&t->q_head, &t->q_tail, r);
+}
+
+/* The reservation list for R: our interfaces' MACs on T's accepted paths. */
+void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r)
+{
   for (size_t i = 0; i < t->npaths && r->nmacs < AOE_MAX_PATHS; i++) {
     const struct aoe_path *p = &t->paths[i];
     int dup = 0;
@@ -533,12 +529,6 @@ static void queue_reassert(struct aoe_target *t)
     if (!dup)
       memcpy(r->macs[r->nmacs++], p->ifc->mac, 6);
   }
-  r->done = reassert_done;
-  if (t->q_tail)
-    t->q_tail->next = r;
-  else
-    t->q_head = r;
-  t->q_tail = r;
 }
 
 /* ---- receive ----------------------------------------------------------------------- */
@@ -935,10 +925,7 @@ static void take_submissions(struct aoe_initiator *ini, int signalled)
   if (signalled && read(ini->evfd, &v, sizeof v) < 0) {
     /* EAGAIN: another step consumed it. */
   }
-  pthread_mutex_lock(&ini->qlock);
-  struct aoe_req *r = ini->sub_head;
-  ini->sub_head = ini->sub_tail = NULL;
-  pthread_mutex_unlock(&ini->qlock);
+  struct aoe_req *r = aoe_req_take(&ini->qlock, &ini->sub_head, &ini->sub_tail);
   while (r) {
     struct aoe_req *next = r->next;
     struct aoe_target *t = r->t;
@@ -949,11 +936,7 @@ static void take_submissions(struct aoe_initiator *ini, int signalled)
                       kind_name(r->kind));
       aoe_req_complete(ini, r, EIO);
     } else {
-      if (t->q_tail)
-        t->q_tail->next = r;
-      else
-        t->q_head = r;
-      t->q_tail = r;
+      aoe_req_append(&t->q_head, &t->q_tail, r);
     }
     r = next;
   }

@@ -96,8 +96,9 @@ struct aoe_initiator *aoe_open(const struct aoe_options *o, char *err, size_t er
 static void *loop_main(void *arg)
 {
   struct aoe_initiator *ini = arg;
+  int timeout_ms = 0;
   while (!atomic_load(&ini->stop))
-    aoe_engine_step(ini, aoe_engine_timeout(ini, 1000));
+    timeout_ms = aoe_ms_until(aoe_engine_step(ini, timeout_ms), 1000);
   return NULL;
 }
 

@@ -163,7 +163,10 @@ void aoe_set_error(struct aoe_target *t, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 
 /* engine.c */
-void aoe_engine_step(struct aoe_initiator *ini, int timeout_ms);
+/* One turn of the loop: wait up to TIMEOUT_MS, then receive, time, send and complete.
+ * Returns when the loop next has timed work (CLOCK_MONOTONIC us). */
+uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms);
+int aoe_ms_until(uint64_t when_us, int max_ms);
 int aoe_engine_timeout(struct aoe_initiator *ini, int max_ms);
 void aoe_broadcast_query(struct aoe_initiator *ini);
 void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err);

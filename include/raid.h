@@ -198,6 +198,7 @@ struct raid_status {
   char name[RAID_NAME_MAX + 1];
   uint64_t events;
   uint64_t resync_offset;        /* stripes (chunks for mirrors) in sync; UINT64_MAX = all */
+  uint64_t resync_units;         /* stripes (chunks for mirrors) in the array */
   struct raid_member_status member[RAID_MAX_MEMBERS];
 };
 int raid_status (struct raid_array *a, struct raid_status *st);

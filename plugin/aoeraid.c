@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ static struct aoe_target *targets[MAX_SHELVES];
 static size_t n_members;
 static struct raid_array *array;
 static struct control *control;
+static pthread_t resync_thread;
+static bool resync_running;
 
 /* Errors go through nbdkit_error; warnings and notices (an array created, a member
  * stale) must reach the admin without -v, so they go to stderr like nbdkit's own. */
@@ -194,6 +197,43 @@ out:
   return r;
 }
 
+/* A new array (or one that crashed dirty) makes its parity consistent in the
+ * background while it serves, as md's initial resync does. */
+static void *resync_main(void *arg)
+{
+  int r = raid_resync(array);
+
+  if (r == 0)
+    fprintf(stderr, "nbdkit: aoeraid: resync finished\n");
+  else if (r != -ECANCELED && r != -EAGAIN)
+    nbdkit_error("resync stopped: %s", strerror(-r));
+  return NULL;
+}
+
+static int start_resync(void)
+{
+  int err;
+
+  if (!raid_needs_resync(array))
+    return 0;
+  err = pthread_create(&resync_thread, NULL, resync_main, NULL);
+  if (err) {
+    nbdkit_error("cannot start the resync thread: %s", strerror(err));
+    return -1;
+  }
+  resync_running = true;
+  return 0;
+}
+
+static void stop_resync(void)
+{
+  if (!resync_running)
+    return;
+  raid_resync_cancel(array);
+  pthread_join(resync_thread, NULL);
+  resync_running = false;
+}
+
 static int aoeraid_after_fork(void)
 {
   int r = aoe_start(initiator);
@@ -206,13 +246,14 @@ static int aoeraid_after_fork(void)
     nbdkit_error("control=%s: cannot start its thread: %m", params.control);
     return -1;
   }
-  return 0;
+  return start_resync();
 }
 
 static void aoeraid_cleanup(void)
 {
   control_close(control);
   control = NULL;
+  stop_resync();
   if (array) {
     raid_close(array);          /* marks the array clean on every member */
     array = NULL;

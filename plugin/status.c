@@ -50,6 +50,10 @@ static void print_text(FILE *out, const struct raid_status *st)
   fprintf(out, "  level %s  chunk %" PRIu32 "K  members %u  size %" PRIu64 " bytes (%.1f GiB)\n",
           level, st->chunk_bytes / 1024, st->members, st->size, st->size / 1073741824.0);
   fprintf(out, "  state %s  events %" PRIu64 "\n", state_name(st->state), st->events);
+  if (st->resync_offset != UINT64_MAX)
+    fprintf(out, "  resync %.1f%% (%" PRIu64 " of %" PRIu64 " %s)\n",
+            st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
+            st->resync_offset, st->resync_units, st->m ? "stripes" : "chunks");
   fprintf(out, "  %-4s %-8s %-8s %12s %12s\n", "slot", "member", "role", "read-errors",
           "write-errors");
   for (unsigned i = 0; i < st->members; i++) {
@@ -67,8 +71,14 @@ static void print_json(FILE *out, const struct raid_status *st)
   level_text(st, level, sizeof level);
   fprintf(out, "{\"name\":\"%s\",\"uuid\":\"%s\",\"level\":\"%s\",\"k\":%u,\"m\":%u,"
           "\"chunk\":%" PRIu32 ",\"size\":%" PRIu64 ",\"state\":\"%s\",\"events\":%" PRIu64
-          ",\"members\":[", st->name, uuid, level, st->k, st->m, st->chunk_bytes, st->size,
+          ",", st->name, uuid, level, st->k, st->m, st->chunk_bytes, st->size,
           state_name(st->state), st->events);
+  if (st->resync_offset != UINT64_MAX)
+    fprintf(out, "\"resync\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64 "},",
+            st->resync_offset, st->resync_units);
+  else
+    fprintf(out, "\"resync\":null,");
+  fprintf(out, "\"members\":[");
   for (unsigned i = 0; i < st->members; i++) {
     const struct raid_member_status *m = &st->member[i];
     fprintf(out, "%s{\"slot\":%u,\"name\":\"%s\",\"role\":\"%s\",\"read_errors\":%" PRIu64

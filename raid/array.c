@@ -545,6 +545,7 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->events = a->sb.events;
   pthread_mutex_unlock (&a->sb_lock);
   st->resync_offset = atomic_load (&a->resync_offset);
+  st->resync_units = resync_units (a);
   return 0;
 }
 

@@ -195,6 +195,8 @@ void array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS]);
 /* Bump events and write the superblock to every working member (in
  * parallel); members that fail it are marked faulty.  Caller holds sb_lock. */
 void sb_write_all (struct raid_array *a);
+/* Units raid_resync walks: stripes (parity levels) or data chunks (mirrors). */
+uint64_t resync_units (const struct raid_array *a);
 /* One synchronous member I/O; 0 or a positive errno. */
 int slot_io (struct raid_slot *s, enum raid_io_op op, uint64_t offset, uint32_t len, void *buf);
 uint64_t slot_offset (const struct raid_array *a, struct raid_loc l, uint32_t within);

@@ -869,10 +869,16 @@ resync_checkpoint (struct raid_array *a, uint64_t next)
   pthread_mutex_unlock (&a->sb_lock);
 }
 
+uint64_t
+resync_units (const struct raid_array *a)
+{
+  return a->g.family == RAID_FAMILY_PARITY ? a->g.rows : geom_data_chunks (&a->g);
+}
+
 int
 raid_resync (struct raid_array *a)
 {
-  uint64_t units = a->g.family == RAID_FAMILY_PARITY ? a->g.rows : geom_data_chunks (&a->g);
+  uint64_t units = resync_units (a);
   uint64_t u = atomic_load (&a->resync_offset);
   uint8_t missing[RAID_MAX_MEMBERS];
   uint8_t *scratch;

@@ -468,6 +468,18 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   char mac[18];
   mac_str(p->mac, mac);
   if (t->identified && (id->sectors != t->ident.sectors || strcmp(id->serial, t->ident.serial))) {
+    if (!t->st.reads && !t->st.writes && !t->st.flushes) {
+      /* Two disks answer as this shelf.slot before we ever used either: nothing says
+       * which one is real, so use neither. */
+      t->conflict = 1;
+      atomic_store(&t->up, 0);
+      aoe_set_error(t, "e%u.%u: two shelves answer as e%u.%u with different disks (%s via "
+                    "%s: %llu sectors, serial '%s'; the other: %llu sectors, serial '%s'): "
+                    "using neither; give one another shelf.slot", t->shelf, t->slot,
+                    t->shelf, t->slot, mac, p->ifc->name, (unsigned long long)id->sectors,
+                    id->serial, (unsigned long long)t->ident.sectors, t->ident.serial);
+      aoe_log(ini, AOE_LOG_ERROR, "%s", t->last_error);
+    }
     p->state = PATH_REJECTED;
     p->up = 0;
     t->st.unexpected++;
@@ -487,7 +499,7 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   p->state = PATH_ACTIVE;
   path_up(ini, t, p);
   target_update_scnt(t);
-  if (!atomic_load(&t->up)) {
+  if (!atomic_load(&t->up) && !t->conflict) {
     atomic_store(&t->up, 1);
     t->st.up_events++;
     t->last_heard_us = aoe_now_us();
@@ -603,7 +615,7 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
     snprintf(p->st.iface, sizeof p->st.iface, "%s", ifc->name);
     memcpy(p->st.mac, p->mac, 6);
   }
-  if (p->state == PATH_REJECTED)
+  if (p->state == PATH_REJECTED || t->conflict)
     return;
   p->bufcnt = m->u.cfg.bufcnt ? m->u.cfg.bufcnt : 1;
   p->cfg_scnt = m->u.cfg.scnt;
@@ -795,12 +807,18 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
   struct aoe_path *p = f->path;
   p->st.timeouts++;
   p->timeouts_since_heard++;
-  aoe_rtt_backoff(&p->rtt);
+  /* One backoff and one window decrease per loss episode, not per frame lost in it:
+   * a burst of drops (a shelf's full receive queue) would otherwise push the RTO to its
+   * ceiling at once. */
   if (now >= p->loss_until_us) {
+    aoe_rtt_backoff(&p->rtt);
     aoe_window_loss(&p->win);
     p->loss_until_us = now + p->rtt.rto_us;
   }
-  if (p->up && p->timeouts_since_heard >= AOE_PATH_DOWN_TIMEOUTS && t->npaths > 1)
+  /* A burst of drops times out several frames at once; only silence over time is a
+   * path that stopped answering. */
+  if (p->up && p->timeouts_since_heard >= AOE_PATH_DOWN_TIMEOUTS && t->npaths > 1 &&
+      now - p->last_heard_us >= AOE_PATH_DOWN_QUIET_MS * 1000ull)
     path_down(ini, t, p, now);
   struct aoe_req *r = f->req;
   if (!r) {
@@ -911,11 +929,11 @@ void aoe_wake(struct aoe_initiator *ini)
 }
 
 /* Move callers' submissions to their targets' queues (or fail them at once). */
-static void take_submissions(struct aoe_initiator *ini)
+static void take_submissions(struct aoe_initiator *ini, int signalled)
 {
   uint64_t v;
-  if (read(ini->evfd, &v, sizeof v) < 0) {
-    /* EAGAIN: nothing signalled. */
+  if (signalled && read(ini->evfd, &v, sizeof v) < 0) {
+    /* EAGAIN: another step consumed it. */
   }
   pthread_mutex_lock(&ini->qlock);
   struct aoe_req *r = ini->sub_head;
@@ -926,8 +944,9 @@ static void take_submissions(struct aoe_initiator *ini)
     struct aoe_target *t = r->t;
     r->next = NULL;
     if (!atomic_load(&t->up)) {
-      aoe_set_error(t, "e%u.%u: shelf is down: %s failed", t->shelf, t->slot,
-                    kind_name(r->kind));
+      if (!t->conflict)
+        aoe_set_error(t, "e%u.%u: shelf is down: %s failed", t->shelf, t->slot,
+                      kind_name(r->kind));
       aoe_req_complete(ini, r, EIO);
     } else {
       if (t->q_tail)
@@ -947,11 +966,11 @@ void aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
   for (size_t i = 0; i < ini->nifaces; i++)
     fds[n++] = (struct pollfd){ .fd = ini->ifaces[i].fd, .events = POLLIN };
   fds[n++] = (struct pollfd){ .fd = ini->evfd, .events = POLLIN };
-  poll(fds, n, timeout_ms);
+  int ready = poll(fds, n, timeout_ms);
 
   pthread_mutex_lock(&ini->lock);
   uint64_t now = aoe_now_us();
-  take_submissions(ini);
+  take_submissions(ini, ready > 0 && (fds[n - 1].revents & POLLIN));
   for (size_t i = 0; i < ini->nifaces; i++) {
     struct rx_ctx c = { ini, &ini->ifaces[i], now };
     /* Drain what is there; bounded so timers and sends still get their turn. */

@@ -295,8 +295,14 @@ static int submit_req(struct aoe_target *t, struct aoe_req *r)
   struct aoe_initiator *ini = t->ini;
   if (atomic_load(&ini->closing))
     return fail_now(r, ESHUTDOWN, "the initiator is closing");
-  if (!atomic_load(&t->up))
+  if (!atomic_load(&t->up)) {
+    if (t->conflict) {       /* keep the message that says why */
+      r->done(r->opaque, EIO);
+      free(r);
+      return -EIO;
+    }
     return fail_now(r, EIO, "shelf is down");
+  }
   pthread_mutex_lock(&ini->qlock);
   int was_empty = !ini->sub_head;
   if (ini->sub_tail)

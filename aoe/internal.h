@@ -15,7 +15,8 @@
 #define AOE_MAX_FRAMES   256    /* frames per target: the tag's low byte indexes them */
 #define AOE_MAX_TARGETS  256
 #define AOE_MAX_HOLDERS  16     /* reservation MACs we report */
-#define AOE_PATH_DOWN_TIMEOUTS 3   /* consecutive timeouts with no answer: path down */
+#define AOE_PATH_DOWN_TIMEOUTS 3   /* consecutive timeouts with no answer ... */
+#define AOE_PATH_DOWN_QUIET_MS 250 /* ... and this long silent: path down */
 #define AOE_IDENTIFY_TRIES 5
 #define AOE_PROBE_MS     1000   /* Query Config period while a target or path is down */
 #define AOE_DEFAULT_DEAD_MS 5000
@@ -104,6 +105,7 @@ struct aoe_target {
   uint32_t taggen;
   struct aoe_req *q_head, *q_tail;      /* requests with frames still to issue */
   struct aoe_req *ctl_head, *ctl_tail;  /* IDENTIFY requests (pinned to a path) */
+  int conflict;                 /* two different disks claimed this address before first use */
   int reserved;                 /* we hold a reservation: re-assert it after a restart */
   struct aoe_stats st;
   char last_error[256];

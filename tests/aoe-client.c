@@ -10,7 +10,8 @@
  *   expect OP LBA N ERRNO      OP (read|write|flush) must fail with ERRNO (EIO, EINVAL, ...)
  *   stream MS AREA             write and verify 64 KiB at a time for MS ms, all must succeed
  *   until-fail MS AREA         the same until an I/O fails with EIO (within MS, else exit 1);
- *                              prints "failed errno=E silent_ms=S": time since the last success
+ *                              prints "failed errno=E silent_ms=S at_ms=T": time since the last
+ *                              success, and the wall clock (ms) at the failure
  *   load LBA FILE | dump LBA N FILE   write FILE's bytes at LBA / read N sectors into FILE
  *   wait-up MS                 wait until the shelf is up again (after being declared down)
  *   wait-target SHELF.SLOT MS  wait until another shelf has been discovered (re-discovery)
@@ -232,10 +233,12 @@ static void cmd_expect(const char *op, uint64_t lba, uint32_t n, const char *err
 
 /* Write and read back 64 KiB rounds for MS ms.  Returns 0, or the errno of the first
  * failure with *silent_ms the time since the last success. */
+static uint64_t stream_slowest_ms;
+
 static int stream(uint64_t ms, uint64_t area, uint64_t *silent_ms, uint64_t *rounds)
 {
   const uint32_t n = 128;
-  uint64_t end = now_ms() + ms, last_ok = now_ms(), lba = 0;
+  uint64_t end = now_ms() + ms, last_ok = now_ms(), lba = 0, slowest = 0;
   uint8_t *b = alloc_sectors(n), *r = alloc_sectors(n);
   int rc = 0;
   *rounds = 0;
@@ -251,12 +254,15 @@ static int stream(uint64_t ms, uint64_t area, uint64_t *silent_ms, uint64_t *rou
       exit(1);
     }
     if (!rc) {
+      if (now_ms() - last_ok > slowest)
+        slowest = now_ms() - last_ok;
       last_ok = now_ms();
       ++*rounds;
       lba += n;
     }
   }
   *silent_ms = now_ms() - last_ok;
+  stream_slowest_ms = slowest;
   free(b);
   free(r);
   return rc;
@@ -268,7 +274,8 @@ static void cmd_stream(uint64_t ms, uint64_t area)
   int rc = stream(ms, area, &silent, &rounds);
   if (rc)
     die("stream: I/O %sfailed", "", rc);
-  printf("stream: %" PRIu64 " write+read rounds verified\n", rounds);
+  printf("stream: %" PRIu64 " write+read rounds verified, slowest %" PRIu64 " ms\n", rounds,
+         stream_slowest_ms);
 }
 
 static void cmd_until_fail(uint64_t ms, uint64_t area)
@@ -280,8 +287,11 @@ static void cmd_until_fail(uint64_t ms, uint64_t area)
             ms, rc ? strerror(rc) : "no failure");
     exit(1);
   }
-  printf("failed errno=%d silent_ms=%" PRIu64 " rounds=%" PRIu64 " msg=%s\n", rc, silent,
-         rounds, aoe_target_last_error(target));
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  printf("failed errno=%d silent_ms=%" PRIu64 " at_ms=%lld rounds=%" PRIu64 " msg=%s\n", rc,
+         silent, (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000, rounds,
+         aoe_target_last_error(target));
   fflush(stdout);
 }
 
@@ -388,8 +398,10 @@ static void cmd_stats(void)
            " win=%u]", s.paths[i].iface, s.paths[i].up, s.paths[i].frames_sent,
            s.paths[i].frames_recv, s.paths[i].retransmits, s.paths[i].srtt_us,
            s.paths[i].rto_us, s.paths[i].window);
-  printf(" rejected=%" PRIu64 "\n", is.rejected_short + is.rejected_flags + is.rejected_count +
-         is.rejected_version + is.rejected_command + is.rejected_ethertype);
+  printf(" rejected: short=%" PRIu64 " flags=%" PRIu64 " count=%" PRIu64 " version=%" PRIu64
+         " command=%" PRIu64 " unknown_target=%" PRIu64 "\n", is.rejected_short,
+         is.rejected_flags, is.rejected_count, is.rejected_version, is.rejected_command,
+         is.unknown_target);
 }
 
 static void cmd_holders(void)
@@ -531,6 +543,7 @@ int main(int argc, char **argv)
       fprintf(stderr, "aoe-client: unknown command %s\n", cmd);
       return 2;
     }
+    fflush(stdout);
   }
   fflush(stdout);
   aoe_close(ini);

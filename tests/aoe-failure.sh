@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Shelf failures: a frozen shelf thawed within the dead time completes its I/O; a killed
+# shelf fails pending I/O with EIO within the dead time plus a margin, new I/O fails at
+# once while it is down, and it is brought back when it answers again.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 120
+
+lab_up -n 2 -s 16M -m 9000
+wait_file() {
+  for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
+  lab_die "$2"
+}
+
+# Frozen (SIGSTOP) for 1.5 s with a 4 s dead time: I/O stalls, then completes and verifies.
+lab_bg c1 aoe-client -i h0 -w 300 -d 4000 1.1 mark "$LAB_DIR/r1" stream 4000 4000 stats \
+  >"$LAB_DIR/c1.out" 2>&1
+wait_file "$LAB_DIR/r1" "client 1 did not start: $(cat "$LAB_DIR/c1.out")"
+sleep 0.5
+lab_freeze 1
+sleep 1.5
+lab_thaw 1
+wait "$c1" || lab_die "frozen then thawed shelf: I/O failed: $(cat "$LAB_DIR/c1.out")"
+grep -q "down=0" "$LAB_DIR/c1.out" || lab_die "thawed shelf was declared down: $(cat "$LAB_DIR/c1.out")"
+grep -q "retransmits=[1-9]" "$LAB_DIR/c1.out" || lab_die "freeze caused no retransmits?"
+echo "ok: frozen 1.5 s, thawed within the 4 s dead time: all I/O completed and verified"
+
+# Killed with a 2 s dead time: pending I/O fails with EIO in 2 s plus a margin.
+dead=2000 margin=1500
+lab_bg c2 aoe-client -i h0 -w 300 -d $dead 1.1 mark "$LAB_DIR/r2" until-fail 20000 4000 \
+  expect write 0 8 EIO mark "$LAB_DIR/down2" wait-up 15000 write 0 64 9 read 0 64 9 stats \
+  >"$LAB_DIR/c2.out" 2>&1
+wait_file "$LAB_DIR/r2" "client 2 did not start: $(cat "$LAB_DIR/c2.out")"
+sleep 0.5
+t0=$(date +%s%3N)
+lab_kill 1
+wait_file "$LAB_DIR/down2" "killed shelf: I/O did not fail: $(cat "$LAB_DIR/c2.out")"
+at=$(sed -n 's/^failed errno=5 .* at_ms=\([0-9]*\).*/\1/p' "$LAB_DIR/c2.out")
+[ -n "$at" ] || lab_die "killed shelf: no EIO: $(cat "$LAB_DIR/c2.out")"
+silent=$((at - t0))
+[ "$silent" -le $((dead + margin)) ] ||
+  lab_die "killed shelf: EIO $silent ms after the kill, more than dead time $dead + $margin ms"
+[ "$silent" -ge $((dead - 300)) ] || lab_die "killed shelf: EIO after only $silent ms"
+grep -q "declared down" "$LAB_DIR/c2.out" || lab_die "no 'declared down' message"
+grep -q "expected failure: write: e1.1: shelf is down" "$LAB_DIR/c2.out" ||
+  lab_die "new I/O to a down shelf did not fail at once: $(cat "$LAB_DIR/c2.out")"
+echo "ok: killed shelf: pending I/O failed with EIO $silent ms after the kill (dead time $dead ms)"
+lab_start 1
+wait "$c2" || lab_die "restarted shelf not brought back: $(cat "$LAB_DIR/c2.out")"
+grep -q "wait-up: ok" "$LAB_DIR/c2.out" || lab_die "wait-up missing"
+echo "ok: restarted shelf is brought back and serves verified I/O"
+
+# Only the failed shelf is affected: e2.1 works throughout.
+lab_exec aoe-client -i h0 -w 300 2.1 write 0 64 4 read 0 64 4 >/dev/null
+echo "aoe-failure: passed"

@@ -50,7 +50,6 @@ struct run {
   unsigned inflight;
   int err;
   uint64_t completed, bytes;
-  double last_done;
   uint32_t *lat_us;                 /* LAT_BUCKETS counters */
 };
 
@@ -118,8 +117,7 @@ static void slot_done(void *opaque, int err)
 {
   struct slot *s = opaque;
   struct run *r = s->run;
-  double t = now_s();
-  uint64_t us = (uint64_t)((t - s->submitted) * 1e6);
+  uint64_t us = (uint64_t)((now_s() - s->submitted) * 1e6);
   pthread_mutex_lock(&r->lock);
   r->inflight--;
   if (err && !r->err)
@@ -128,7 +126,6 @@ static void slot_done(void *opaque, int err)
     r->lat_us[us < LAT_BUCKETS ? us : LAT_BUCKETS - 1]++;
     r->completed++;
     r->bytes += (uint64_t)r->req_sectors * 512;
-    r->last_done = t;
   }
   slot_submit(s);
   if (!r->inflight)
@@ -226,12 +223,18 @@ static int find_shelves(struct aoe_initiator *ini, char **names, size_t n, struc
   return 0;
 }
 
+/* What the timed window achieved: requests completed after it (the drain) do not count,
+ * as with fio's time_based runs, so one late retransmit does not stretch the window. */
+struct window {
+  double secs, cpu_s;
+  uint64_t completed, bytes;
+};
+
 static int run_load(struct run *r, struct slot *slots, unsigned depth, double seconds,
-                    double *elapsed)
+                    struct window *w)
 {
-  double t0 = now_s();
+  double t0 = now_s(), cpu0 = cpu_s();
   pthread_mutex_lock(&r->lock);
-  r->last_done = t0;
   for (unsigned i = 0; i < depth; i++)
     slot_submit(&slots[i]);
   pthread_mutex_unlock(&r->lock);
@@ -239,24 +242,35 @@ static int run_load(struct run *r, struct slot *slots, unsigned depth, double se
   nanosleep(&pause, NULL);
   atomic_store(&r->stopping, true);
   pthread_mutex_lock(&r->lock);
+  *w = (struct window){ now_s() - t0, cpu_s() - cpu0, r->completed, r->bytes };
   while (r->inflight)
     pthread_cond_wait(&r->idle, &r->lock);
-  *elapsed = r->last_done - t0;
   pthread_mutex_unlock(&r->lock);
   return r->err;
 }
 
-static void print_result(const struct run *r, const char *mode, unsigned depth,
-                         double elapsed, double cpu)
+static uint64_t retransmits(const struct run *r)
 {
-  double secs = elapsed > 0 ? elapsed : 1e-9;
+  uint64_t n = 0;
+  for (size_t i = 0; i < r->nshelves; i++) {
+    struct aoe_stats st;
+    if (aoe_target_stats(r->shelves[i].target, &st) == 0)
+      n += st.retransmits;
+  }
+  return n;
+}
+
+static void print_result(const struct run *r, const char *mode, unsigned depth,
+                         const struct window *w)
+{
   printf("{\"mode\":\"%s\",\"bs\":%" PRIu32 ",\"depth\":%u,\"shelves\":%zu,"
          "\"bytes\":%" PRIu64 ",\"secs\":%.6f,\"mbps\":%.3f,\"iops\":%.1f,"
-         "\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"cpu_s\":%.6f}\n",
-         mode, r->req_sectors * 512, depth, r->nshelves, r->bytes, secs,
-         r->bytes / secs / 1e6, r->completed / secs,
+         "\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"cpu_s\":%.6f,"
+         "\"retransmits\":%" PRIu64 "}\n",
+         mode, r->req_sectors * 512, depth, r->nshelves, w->bytes, w->secs,
+         w->bytes / w->secs / 1e6, w->completed / w->secs,
          percentile_us(r->lat_us, r->completed, 50), percentile_us(r->lat_us, r->completed, 99),
-         cpu);
+         w->cpu_s, retransmits(r));
 }
 
 int main(int argc, char **argv)
@@ -328,15 +342,14 @@ int main(int argc, char **argv)
     }
     memset(slots[i].buf, 0xa5 ^ (int)i, bs);
   }
-  double cpu0 = cpu_s(), elapsed;
-  int rc = run_load(&r, slots, depth, seconds, &elapsed);
-  double cpu = cpu_s() - cpu0;
+  struct window w;
+  int rc = run_load(&r, slots, depth, seconds, &w);
   if (rc) {
     fprintf(stderr, "%s: %s failed: %s\n", progname, mode, strerror(rc));
     aoe_close(ini);
     return 1;
   }
-  print_result(&r, mode, depth, elapsed, cpu);
+  print_result(&r, mode, depth, &w);
   aoe_close(ini);
   for (unsigned i = 0; i < depth; i++)
     free(slots[i].buf);

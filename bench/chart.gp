@@ -13,15 +13,17 @@ set boxwidth 0.9
 set ylabel "MB/s"
 set yrange [0:*]
 set grid ytics lc rgb "#dddddd"
-set key top right
+set key top center horizontal
+set offsets 0, 0, graph 0.12, 0
 set xtics nomirror
 # The raw read ceiling as a line across the chart, to read each bar's ratio against it.
 stats datafile using 2 every ::0::0 nooutput
 raw_read = STATS_max
 set arrow from graph 0, first raw_read to graph 1, first raw_read nohead lc rgb "#cc0000" dt 2 lw 2
-set label sprintf("raw read ceiling %.0f MB/s", raw_read) at graph 0.01, first raw_read offset 0,0.7 tc rgb "#cc0000"
+set label sprintf("raw read ceiling %.0f MB/s", raw_read) right at graph 0.99, first raw_read offset 0,0.7 tc rgb "#cc0000"
 plot datafile using 2:xtic(1) title "seq read 1M" lc rgb "#3b75af", \
      '' using 3 title "seq write 1M" lc rgb "#ef8636", \
      '' using 4 title "degraded seq read" lc rgb "#7f7f7f", \
      '' using 0:2:(sprintf("%.0f", $2)) with labels offset -2.6,0.6 font ",8" notitle, \
-     '' using 0:3:(sprintf("%.0f", $3)) with labels offset 0,0.6 font ",8" notitle
+     '' using 0:3:(sprintf("%.0f", $3)) with labels offset 0,0.6 font ",8" notitle, \
+     '' using 0:4:(sprintf("%.0f", $4)) with labels offset 2.6,0.6 font ",8" notitle

@@ -155,7 +155,7 @@ static int aoeraid_get_ready(void)
     .dead_time_ms = params.dead_time_ms,
     .log = aoe_log,
   };
-  char err[512];
+  char err[512], ifaces[256];
   int r = -1;
 
   initiator = aoe_open(&opts, err, sizeof err);
@@ -163,16 +163,19 @@ static int aoeraid_get_ready(void)
     nbdkit_error("%s", err);
     return -1;
   }
-  if (aoe_start(initiator) < 0) {
-    nbdkit_error("aoe: cannot start the initiator thread: %m");
+  r = aoe_start(initiator);
+  if (r < 0) {
+    nbdkit_error("aoe: cannot start the initiator thread: %s", strerror(-r));
     return -1;
   }
+  r = -1;
   discover_shelves();
   if (params.reserve && reserve_shelves() < 0)
     goto out;
   if (make_members() < 0)
     goto out;
-  array = assemble_or_create(&params, targets, members, n_members, raid_log, NULL);
+  aoe_iface_names(initiator, ifaces, sizeof ifaces);
+  array = assemble_or_create(&params, targets, ifaces, members, n_members, raid_log, NULL);
   if (!array)
     goto out;
   if (params.control) {
@@ -193,8 +196,10 @@ out:
 
 static int aoeraid_after_fork(void)
 {
-  if (aoe_start(initiator) < 0) {
-    nbdkit_error("aoe: cannot start the initiator thread: %m");
+  int r = aoe_start(initiator);
+
+  if (r < 0) {
+    nbdkit_error("aoe: cannot start the initiator thread: %s", strerror(-r));
     return -1;
   }
   if (control && control_start(control) < 0) {

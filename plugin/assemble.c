@@ -56,28 +56,14 @@ static void describe_missing(const struct params *p, struct aoe_target *const *t
                        p->shelves[i].shelf, p->shelves[i].slot);
 }
 
-static void describe_ifaces(const struct params *p, char *out, size_t len)
-{
-  size_t used = 0;
-
-  if (p->n_ifaces == 0) {
-    snprintf(out, len, "every up Ethernet interface");
-    return;
-  }
-  out[0] = '\0';
-  for (size_t i = 0; i < p->n_ifaces && used < len; i++)
-    used += snprintf(out + used, len - used, "%s%s", i ? "," : "", p->ifaces[i]);
-}
-
 static struct raid_array *create(const struct params *p, struct aoe_target *const *targets,
-                                 struct raid_member *members, size_t n,
+                                 const char *ifaces, struct raid_member *members, size_t n,
                                  raid_log_fn *log, void *log_opaque)
 {
-  char err[512], missing[256], ifaces[128];
+  char err[512], missing[256];
 
   describe_missing(p, targets, missing, sizeof missing);
   if (missing[0]) {
-    describe_ifaces(p, ifaces, sizeof ifaces);
     nbdkit_error("cannot create the array: %s did not answer on %s within %.1fs; check "
                  "the shelf is running and on this network, or give iface=",
                  missing, ifaces, p->discover_ms / 1000.0);
@@ -161,8 +147,26 @@ static int check_level(const struct params *p, const struct raid_sb_summary *sb,
   return -1;
 }
 
+/* An array that starts degraded is served, but the admin must hear of it. */
+static void warn_if_degraded(struct raid_array *a, raid_log_fn *log, void *log_opaque)
+{
+  struct raid_status st;
+  char msg[512];
+  size_t used;
+
+  if (raid_status(a, &st) < 0 || st.state != RAID_STATE_DEGRADED)
+    return;
+  used = snprintf(msg, sizeof msg, "array '%s' is degraded:", st.name);
+  for (unsigned i = 0; i < st.members && used < sizeof msg; i++)
+    if (st.member[i].role != RAID_ROLE_ACTIVE)
+      used += snprintf(msg + used, sizeof msg - used, " slot %u %s%s%s", i,
+                       st.member[i].role == RAID_ROLE_FAULTY ? "faulty" : "missing",
+                       st.member[i].name[0] ? " " : "", st.member[i].name);
+  log(log_opaque, RAID_LOG_WARN, msg);
+}
+
 struct raid_array *assemble_or_create(const struct params *p,
-                                      struct aoe_target *const *targets,
+                                      struct aoe_target *const *targets, const char *ifaces,
                                       struct raid_member *members, size_t n,
                                       raid_log_fn *log, void *log_opaque)
 {
@@ -171,9 +175,8 @@ struct raid_array *assemble_or_create(const struct params *p,
   char err[512];
 
   if (n == 0) {
-    char missing[256], ifaces[128];
+    char missing[256];
     describe_missing(p, targets, missing, sizeof missing);
-    describe_ifaces(p, ifaces, sizeof ifaces);
     nbdkit_error("no shelf answered: %s not found on %s within %.1fs; check the shelves "
                  "run (vblade SHELF SLOT IFACE FILE) and are on this network, or give "
                  "iface=", missing, ifaces, p->discover_ms / 1000.0);
@@ -191,7 +194,7 @@ struct raid_array *assemble_or_create(const struct params *p,
     n_none += st[i].sb.state == RAID_SB_NONE;
   }
   if (n_none == n)
-    return create(p, targets, members, n, log, log_opaque);
+    return create(p, targets, ifaces, members, n, log, log_opaque);
   if (first_ok < n) {
     if (check_one_array(st, members, n, first_ok) < 0 ||
         check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0)
@@ -200,5 +203,7 @@ struct raid_array *assemble_or_create(const struct params *p,
   struct raid_array *a = raid_assemble(members, n, p->force, log, log_opaque, err, sizeof err);
   if (!a)
     nbdkit_error("%s", err);
+  else
+    warn_if_degraded(a, log, log_opaque);
   return a;
 }

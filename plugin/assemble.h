@@ -10,10 +10,11 @@
 #include "params.h"
 
 /* targets[i] is the discovered shelf for params->shelves[i], or NULL when it did not
- * answer; members[] are the found ones in the same order.  Returns the running array, or
+ * answer; members[] are the found ones in the same order; ifaces names the interfaces
+ * discovery used, for messages.  Returns the running array, or
  * NULL after nbdkit_error. */
 struct raid_array *assemble_or_create(const struct params *params,
-                                      struct aoe_target *const *targets,
+                                      struct aoe_target *const *targets, const char *ifaces,
                                       struct raid_member *members, size_t n_members,
                                       raid_log_fn *log, void *log_opaque);
 

@@ -1,5 +1,6 @@
 /* The control socket of nbdkit-aoeraid-plugin. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -41,7 +41,7 @@ plugin_run shelves=e3.1,e4.1 level=1 name=right -- true
 before=$(shelves_sum)
 plugin_fails "mixed arrays" "mixed arrays: e1.1 belongs to array 'left'.*e3.1 to array 'right'" \
   shelves=e1.1,e3.1
-plugin_fails "level mismatch" "level=5 given, but the array 'left'" shelves=e1.1,e2.1,e3.1 level=5
+plugin_fails "level mismatch" "level=0 given, but the array .left. on e1.1 is raid1" shelves=e1.1,e2.1 level=0
 [ "$(shelves_sum)" = "$before" ] || lab_die "refusing mixed arrays wrote to a shelf"
 
 # A corrupt superblock: flip a byte inside e2.1's superblock (4 KiB at 4 KiB).

@@ -10,7 +10,7 @@ for c in nbdfuse mkfs.gfs2 fsck.gfs2 fusermount3; do
 done
 [ -c /dev/fuse ] || lab_skip "no /dev/fuse"
 
-lab_up -n 3 -s 160M -m 9000
+lab_up -n 3 -s 320M -m 9000
 sock=$LAB_DIR/nbd.sock
 mnt=$LAB_DIR/mnt
 mkdir -p "$mnt"
@@ -32,7 +32,7 @@ gfs2_on() {
   local level=$1 shelves=$2
   plugin_start "$sock" shelves="$shelves" level="$level" name="gfs$level"
   fuse_up
-  mkfs.gfs2 -O -q -p lock_dlm -t demo:gfs -j 6 -J 16 "$mnt/disk" ||
+  mkfs.gfs2 -O -q -p lock_dlm -t demo:gfs -j 6 -J 8 "$mnt/disk" ||
     lab_die "mkfs.gfs2 on level $level failed"
   fsck.gfs2 -n "$mnt/disk" >"$LAB_DIR/fsck.log" 2>&1 ||
     { cat "$LAB_DIR/fsck.log"; lab_die "fsck.gfs2 -n on level $level is not clean"; }

@@ -21,7 +21,8 @@ MODEL_SEED=$RANDOM nbdsh -u "$uri" -c "$(cat "$top_srcdir/tests/nbd-model.py")"
 head -c 256M /dev/urandom >"$LAB_DIR/in.bin"
 nbdcopy --flush "$LAB_DIR/in.bin" "$uri"
 want=$(md5sum <"$LAB_DIR/in.bin")
-got=$(nbdcopy "$uri" - | head -c 256M | md5sum)
+# head stops reading after 256 MiB: nbdcopy's SIGPIPE is expected, not a failure.
+got=$(set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c 256M | md5sum)
 [ "$got" = "$want" ] || lab_die "nbdcopy: 256 MiB read back differ from what was written"
 echo "ok: nbdcopy 256 MiB in and out, md5 equal"
 rm -f "$LAB_DIR/in.bin"

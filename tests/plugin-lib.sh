@@ -20,7 +20,8 @@ PLUGIN_PID=
 plugin_start() {
   local sock=$1; shift
   local pidfile="$LAB_DIR/nbdkit.pid"
-  rm -f "$pidfile"
+  rm -f "$pidfile" "$sock"
+  PLUGIN_SOCK=$sock
   lab_exec nbdkit -U "$sock" -P "$pidfile" "$AOERAID_PLUGIN" iface=h0 discover-time=2 "$@" \
     2>>"$LAB_DIR/nbdkit.log" || lab_die "nbdkit failed: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
   # nbdkit writes its PID file a moment after the parent returns.
@@ -34,6 +35,7 @@ plugin_stop() {
   kill -TERM "$PLUGIN_PID" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$PLUGIN_PID" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$PLUGIN_PID" 2>/dev/null && lab_die "nbdkit $PLUGIN_PID did not stop"
+  rm -f "$PLUGIN_SOCK"
   PLUGIN_PID=
 }
 

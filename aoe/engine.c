@@ -1,0 +1,988 @@
+/* aoe/engine.c: the loop body.  Cuts requests into frames, keeps each path's window
+ * full, matches replies, retransmits on timeout, declares shelves and paths down and
+ * brings them back.  Everything here runs with ini->lock held; completions are queued
+ * and delivered by aoe_deliver after the lock is dropped. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const uint8_t broadcast_mac[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+uint64_t aoe_now_us(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void mac_str(const uint8_t *m, char *out)
+{
+  sprintf(out, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
+{
+  struct aoe_target *t = r->t;
+  if (r->completed)
+    return;
+  r->completed = 1;
+  r->err = err;
+  if (r->kind == REQ_IDENTIFY) {
+    r->pin->identifying = 0;
+    ini->identifying--;
+    free(r);
+    return;
+  }
+  if (err) {
+    t->st.errors++;
+  } else if (r->kind == REQ_READ) {
+    t->st.reads++;
+    t->st.read_bytes += (uint64_t)r->nsect * AOE_SECTOR;
+  } else if (r->kind == REQ_WRITE) {
+    t->st.writes++;
+    t->st.write_bytes += (uint64_t)r->nsect * AOE_SECTOR;
+  } else if (r->kind == REQ_FLUSH) {
+    t->st.flushes++;
+  }
+  r->next = NULL;
+  if (ini->done_tail)
+    ini->done_tail->next = r;
+  else
+    ini->done_head = r;
+  ini->done_tail = r;
+}
+
+void aoe_deliver(struct aoe_initiator *ini)
+{
+  pthread_mutex_lock(&ini->lock);
+  struct aoe_req *r = ini->done_head;
+  ini->done_head = ini->done_tail = NULL;
+  pthread_mutex_unlock(&ini->lock);
+  while (r) {
+    struct aoe_req *next = r->next;
+    r->done(r->opaque, r->err);
+    free(r);
+    r = next;
+  }
+}
+
+static void queue_remove(struct aoe_req **head, struct aoe_req **tail, struct aoe_req *r)
+{
+  struct aoe_req *prev = NULL;
+  for (struct aoe_req *q = *head; q; prev = q, q = q->next)
+    if (q == r) {
+      if (prev)
+        prev->next = q->next;
+      else
+        *head = q->next;
+      if (*tail == q)
+        *tail = prev;
+      return;
+    }
+}
+
+/* ---- frames ------------------------------------------------------------------------ */
+
+static struct aoe_frame *frame_alloc(struct aoe_target *t)
+{
+  if (!t->nfree)
+    return NULL;
+  unsigned idx = t->freelist[--t->nfree];
+  if (idx >= t->hiwater)
+    t->hiwater = idx + 1;
+  struct aoe_frame *f = &t->frames[idx];
+  memset(f, 0, sizeof *f);
+  return f;
+}
+
+static void frame_free(struct aoe_target *t, struct aoe_frame *f)
+{
+  f->state = FRAME_FREE;
+  f->tag = 0;
+  f->req = NULL;
+  t->freelist[t->nfree++] = (uint16_t)(f - t->frames);
+}
+
+/* The frame no longer counts against its path's window. */
+static void frame_settle(struct aoe_target *t, struct aoe_frame *f)
+{
+  f->path->inflight--;
+  t->inflight--;
+}
+
+/* A write that was retransmitted may still have an old copy on the wire: keep its range
+ * fenced for one more RTO so no newer write to it can be overtaken. */
+static void frame_retire(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
+{
+  if (f->write && f->retries) {
+    f->state = FRAME_FENCE;
+    f->tag = 0;
+    f->req = NULL;
+    f->deadline_us = now + f->path->rtt.rto_us;
+  } else {
+    frame_free(t, f);
+  }
+}
+
+static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
+{
+  struct aoe_path *p = f->path;
+  struct aoe_iface *ifc = p->ifc;
+  struct aoe_msg m;
+  size_t len;
+  t->taggen++;
+  f->tag = 0x80000000u | (t->taggen & 0x7fffffu) << 8 | (uint32_t)(f - t->frames);
+  memset(&m.h, 0, sizeof m.h);
+  memcpy(m.h.dst, p->mac, 6);
+  memcpy(m.h.src, ifc->mac, 6);
+  m.h.shelf = (uint16_t)t->shelf;
+  m.h.slot = (uint8_t)t->slot;
+  m.h.cmd = f->cmd;
+  m.h.tag = f->tag;
+  if (f->cmd == AOE_CMD_ATA) {
+    struct aoe_ata a = { .aflags = f->aflags, .scnt = (uint8_t)f->nsect,
+                         .cmdstat = f->ata_cmd, .lba = f->lba };
+    aoe_encode_ata_hdr(ifc->tx, &m.h, &a);
+    len = AOE_ATA_HDR_LEN;
+    if (f->write) {
+      size_t n = (size_t)f->nsect * AOE_SECTOR;
+      memcpy(ifc->tx + len, f->req->buf + (size_t)f->off * AOE_SECTOR, n);
+      len += n;
+    }
+    if (len < AOE_MIN_FRAME) {
+      memset(ifc->tx + len, 0, AOE_MIN_FRAME - len);
+      len = AOE_MIN_FRAME;
+    }
+  } else {
+    m.u.rr.rcmd = f->req->rcmd;
+    m.u.rr.nmacs = f->req->nmacs;
+    m.u.rr.macs = &f->req->macs[0][0];
+    len = aoe_encode(ifc->tx, ifc->txcap, &m);
+  }
+  f->sent_us = now;
+  f->deadline_us = now + p->rtt.rto_us;
+  f->state = FRAME_INFLIGHT;
+  p->st.frames_sent++;
+  p->st.bytes_sent += len;
+  if (aoe_net_send(ifc, NULL, len) < 0) {
+    /* Treated like a lost frame: the timer retransmits it. */
+    p->st.errors++;
+    return -1;
+  }
+  return 0;
+}
+
+/* Put F in flight on P. */
+static void frame_launch(struct aoe_target *t, struct aoe_frame *f, struct aoe_path *p,
+                         uint64_t now)
+{
+  f->path = p;
+  p->inflight++;
+  if (t->inflight++ == 0)
+    t->busy_since_us = now;
+  if (f->req)
+    f->req->inflight++;
+  frame_send(t, f, now);
+}
+
+static int path_usable(const struct aoe_path *p)
+{
+  return p->state == PATH_ACTIVE && p->up;
+}
+
+/* The next usable path with room in its window, round robin. */
+static struct aoe_path *pick_path(struct aoe_target *t)
+{
+  for (size_t i = 0; i < t->npaths; i++) {
+    struct aoe_path *p = &t->paths[(t->rr_next + i) % t->npaths];
+    if (path_usable(p) && p->inflight < p->win.cwnd) {
+      t->rr_next = (unsigned)((t->rr_next + i + 1) % t->npaths);
+      return p;
+    }
+  }
+  return NULL;
+}
+
+/* Is [lba, lba+n) touched by a write frame still in flight or fenced? */
+static int write_fenced(const struct aoe_target *t, uint64_t lba, uint32_t n)
+{
+  for (unsigned i = 0; i < t->hiwater; i++) {
+    const struct aoe_frame *f = &t->frames[i];
+    if (f->state != FRAME_FREE && f->write && f->lba < lba + n && lba < f->lba + f->nsect)
+      return 1;
+  }
+  return 0;
+}
+
+static void ata_rw_args(const struct aoe_target *t, struct aoe_frame *f, int write)
+{
+  f->cmd = AOE_CMD_ATA;
+  f->write = (uint8_t)write;
+  if (t->ident.lba48) {
+    f->aflags = AOE_AFLAG_LBA48 | (write ? AOE_AFLAG_WRITE : 0);
+    f->ata_cmd = write ? ATA_WRITE_EXT : ATA_READ_EXT;
+  } else {
+    f->aflags = write ? AOE_AFLAG_WRITE : 0;
+    f->ata_cmd = write ? ATA_WRITE : ATA_READ;
+  }
+}
+
+/* Issue the next frame of R; returns 0 when it went out, -1 when R must wait. */
+static int issue_rw(struct aoe_target *t, struct aoe_req *r, uint64_t now)
+{
+  uint32_t left = r->nsect - r->issued;
+  uint32_t n = left < t->scnt ? left : t->scnt;
+  uint64_t lba = r->lba + r->issued;
+  if (r->kind == REQ_WRITE && write_fenced(t, lba, n))
+    return -1;
+  struct aoe_path *p = pick_path(t);
+  if (!p)
+    return -1;
+  struct aoe_frame *f = frame_alloc(t);
+  if (!f)
+    return -1;
+  f->req = r;
+  f->lba = lba;
+  f->nsect = (uint16_t)n;
+  f->off = r->issued;
+  ata_rw_args(t, f, r->kind == REQ_WRITE);
+  r->issued += n;
+  r->issued_all = r->issued == r->nsect;
+  frame_launch(t, f, p, now);
+  return 0;
+}
+
+static int issue_flush(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_req *r,
+                       uint64_t now)
+{
+  if (!t->flush_cmd) {          /* the shelf said it has no cache to flush */
+    r->issued_all = 1;
+    aoe_req_complete(ini, r, 0);
+    return 0;
+  }
+  struct aoe_path *p = pick_path(t);
+  struct aoe_frame *f = p ? frame_alloc(t) : NULL;
+  if (!f)
+    return -1;
+  f->req = r;
+  f->cmd = AOE_CMD_ATA;
+  f->ata_cmd = t->flush_cmd;
+  f->aflags = t->flush_cmd == ATA_FLUSH_EXT ? AOE_AFLAG_LBA48 : 0;
+  r->issued_all = 1;
+  frame_launch(t, f, p, now);
+  return 0;
+}
+
+/* A reservation is held per responder: send one frame to every accepted path. */
+static int issue_reserve(struct aoe_target *t, struct aoe_req *r, uint64_t now)
+{
+  for (size_t i = r->issued; i < t->npaths; i++, r->issued++) {
+    struct aoe_path *p = &t->paths[i];
+    if (p->state != PATH_ACTIVE)
+      continue;
+    struct aoe_frame *f = frame_alloc(t);
+    if (!f)
+      return -1;
+    f->req = r;
+    f->cmd = AOE_CMD_RESERVE;
+    frame_launch(t, f, p, now);
+  }
+  r->issued_all = 1;
+  return 0;
+}
+
+static void issue_identify(struct aoe_target *t, struct aoe_req *r, uint64_t now)
+{
+  struct aoe_frame *f = frame_alloc(t);
+  if (!f)
+    return;
+  f->req = r;
+  f->cmd = AOE_CMD_ATA;
+  f->ata_cmd = ATA_IDENTIFY;
+  f->nsect = 1;
+  r->issued_all = 1;
+  frame_launch(t, f, r->pin, now);
+}
+
+static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  struct aoe_req *r;
+  while ((r = t->ctl_head) && t->nfree) {
+    t->ctl_head = r->next;
+    if (!t->ctl_head)
+      t->ctl_tail = NULL;
+    issue_identify(t, r, now);
+  }
+  if (!atomic_load(&t->up))
+    return;
+  /* Strictly in order: a request waits behind one that cannot go yet. */
+  while ((r = t->q_head)) {
+    int rc;
+    if (r->kind == REQ_READ || r->kind == REQ_WRITE)
+      rc = issue_rw(t, r, now);
+    else if (r->kind == REQ_FLUSH)
+      rc = issue_flush(ini, t, r, now);
+    else
+      rc = issue_reserve(t, r, now);
+    if (rc < 0)
+      return;
+    if (r->issued_all) {
+      t->q_head = r->next;
+      if (!t->q_head)
+        t->q_tail = NULL;
+      if (r->issued_all && r->inflight == 0 && !r->completed)
+        aoe_req_complete(ini, r, 0);   /* nothing was needed on the wire */
+    }
+  }
+}
+
+/* Fail R at once; frames of it still in flight become orphans (no buffer access). */
+static void req_fail(struct aoe_initiator *ini, struct aoe_req *r, int err)
+{
+  struct aoe_target *t = r->t;
+  if (r->completed)
+    return;
+  if (!r->issued_all)
+    queue_remove(&t->q_head, &t->q_tail, r);
+  for (unsigned i = 0; i < t->hiwater; i++)
+    if (t->frames[i].req == r) {
+      t->frames[i].req = NULL;
+      t->st.dropped++;
+    }
+  aoe_req_complete(ini, r, err);
+}
+
+/* Fail every queued and in-flight request of T with ERR. */
+void aoe_target_fail_all(struct aoe_target *t, int err)
+{
+  struct aoe_initiator *ini = t->ini;
+  while (t->q_head)
+    req_fail(ini, t->q_head, err);
+  for (unsigned i = 0; i < t->hiwater; i++) {
+    struct aoe_req *r = t->frames[i].req;
+    if (r && r->kind != REQ_IDENTIFY)
+      req_fail(ini, r, err);
+  }
+}
+
+/* ---- paths and targets ------------------------------------------------------------- */
+
+static void path_reset(struct aoe_path *p)
+{
+  aoe_rtt_init(&p->rtt);
+  aoe_window_init(&p->win, p->bufcnt ? p->bufcnt : 1);
+  p->timeouts_since_heard = 0;
+  p->loss_until_us = 0;
+}
+
+static void target_update_scnt(struct aoe_target *t)
+{
+  unsigned scnt = 255, bufcnt = 0;
+  for (size_t i = 0; i < t->npaths; i++) {
+    const struct aoe_path *p = &t->paths[i];
+    if (p->state != PATH_ACTIVE)
+      continue;
+    unsigned mtu_scnt = (p->ifc->mtu - AOE_ATA_HDR_LEN) / AOE_SECTOR;
+    unsigned s = p->cfg_scnt && p->cfg_scnt < mtu_scnt ? p->cfg_scnt : mtu_scnt;
+    if (s < scnt)
+      scnt = s;
+    if (p->bufcnt > bufcnt)
+      bufcnt = p->bufcnt;
+  }
+  t->scnt = scnt ? scnt : 1;
+  t->bufcnt = bufcnt;
+}
+
+static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  uint64_t quiet = now - (t->last_heard_us > t->busy_since_us ? t->last_heard_us
+                                                                 : t->busy_since_us);
+  atomic_store(&t->up, 0);
+  t->st.down_events++;
+  for (size_t i = 0; i < t->npaths; i++) {
+    t->paths[i].up = 0;
+    aoe_window_collapse(&t->paths[i].win);
+  }
+  aoe_set_error(t, "e%u.%u: no answer for %llu ms (dead time %u ms): shelf declared down, "
+                "pending I/O failed", t->shelf, t->slot, (unsigned long long)(quiet / 1000),
+                ini->opt.dead_time_ms);
+  aoe_log(ini, AOE_LOG_WARN, "%s", t->last_error);
+  aoe_target_fail_all(t, EIO);
+  ini->next_discover_us = now;  /* start probing for its return */
+}
+
+static void path_up(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_path *p)
+{
+  char mac[18];
+  path_reset(p);
+  p->up = 1;
+  mac_str(p->mac, mac);
+  aoe_log(ini, AOE_LOG_INFO, "e%u.%u: path %s via %s is up", t->shelf, t->slot, mac,
+          p->ifc->name);
+}
+
+static void path_down(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_path *p,
+                      uint64_t now)
+{
+  char mac[18];
+  p->up = 0;
+  aoe_window_collapse(&p->win);
+  mac_str(p->mac, mac);
+  aoe_log(ini, AOE_LOG_WARN, "e%u.%u: path %s via %s stopped answering; moving its frames",
+          t->shelf, t->slot, mac, p->ifc->name);
+  ini->next_discover_us = now;
+}
+
+static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
+                           struct aoe_path *p)
+{
+  struct aoe_req *r = calloc(1, sizeof *r);
+  if (!r)
+    return;
+  r->t = t;
+  r->kind = REQ_IDENTIFY;
+  r->pin = p;
+  p->identifying = 1;
+  ini->identifying++;
+  if (t->ctl_tail)
+    t->ctl_tail->next = r;
+  else
+    t->ctl_head = r;
+  t->ctl_tail = r;
+}
+
+/* Re-assert our reservation on a shelf that came back (vblade forgets it on restart). */
+static void queue_reassert(struct aoe_target *t);
+
+static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
+                            struct aoe_path *p, const struct aoe_ident *id)
+{
+  char mac[18];
+  mac_str(p->mac, mac);
+  if (t->identified && (id->sectors != t->ident.sectors || strcmp(id->serial, t->ident.serial))) {
+    p->state = PATH_REJECTED;
+    p->up = 0;
+    t->st.unexpected++;
+    aoe_log(ini, AOE_LOG_WARN,
+            "e%u.%u: %s via %s answers with %llu sectors, serial '%s', unlike the shelf "
+            "(%llu sectors, serial '%s'): not accepted as a path (impostor or misconfigured "
+            "shelf address?)", t->shelf, t->slot, mac, p->ifc->name,
+            (unsigned long long)id->sectors, id->serial,
+            (unsigned long long)t->ident.sectors, t->ident.serial);
+    return;
+  }
+  if (!t->identified) {
+    t->ident = *id;
+    t->identified = 1;
+    t->flush_cmd = id->lba48 && id->flush_ext ? ATA_FLUSH_EXT : ATA_FLUSH;
+  }
+  p->state = PATH_ACTIVE;
+  path_up(ini, t, p);
+  target_update_scnt(t);
+  if (!atomic_load(&t->up)) {
+    atomic_store(&t->up, 1);
+    t->st.up_events++;
+    t->last_heard_us = aoe_now_us();
+    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame",
+            t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt);
+    if (t->reserved)
+      queue_reassert(t);
+  }
+}
+
+static void reassert_done(void *opaque, int err)
+{
+  (void)opaque; (void)err;
+}
+
+static void queue_reassert(struct aoe_target *t)
+{
+  struct aoe_req *r = calloc(1, sizeof *r);
+  if (!r)
+    return;
+  r->t = t;
+  r->kind = REQ_RESERVE;
+  r->rcmd = AOE_RCMD_SET;
+  for (size_t i = 0; i < t->npaths && r->nmacs < AOE_MAX_PATHS; i++) {
+    const struct aoe_path *p = &t->paths[i];
+    int dup = 0;
+    if (p->state != PATH_ACTIVE)
+      continue;
+    for (unsigned j = 0; j < r->nmacs; j++)
+      dup |= !memcmp(r->macs[j], p->ifc->mac, 6);
+    if (!dup)
+      memcpy(r->macs[r->nmacs++], p->ifc->mac, 6);
+  }
+  r->done = reassert_done;
+  if (t->q_tail)
+    t->q_tail->next = r;
+  else
+    t->q_head = r;
+  t->q_tail = r;
+}
+
+/* ---- receive ----------------------------------------------------------------------- */
+
+struct rx_ctx {
+  struct aoe_initiator *ini;
+  struct aoe_iface *ifc;
+  uint64_t now;
+};
+
+static struct aoe_target *target_lookup(struct aoe_initiator *ini, unsigned shelf,
+                                        unsigned slot)
+{
+  for (size_t i = 0; i < ini->ntargets; i++)
+    if (ini->targets[i]->shelf == shelf && ini->targets[i]->slot == slot)
+      return ini->targets[i];
+  return NULL;
+}
+
+static struct aoe_target *target_create(struct aoe_initiator *ini, unsigned shelf,
+                                        unsigned slot)
+{
+  if (ini->ntargets >= AOE_MAX_TARGETS)
+    return NULL;
+  struct aoe_target *t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  t->ini = ini;
+  t->shelf = shelf;
+  t->slot = slot;
+  t->st.shelf = shelf;
+  t->st.slot = slot;
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    t->freelist[i] = (uint16_t)(AOE_MAX_FRAMES - 1 - i);
+  t->nfree = AOE_MAX_FRAMES;
+  /* Keep the list ordered by shelf.slot. */
+  size_t pos = ini->ntargets;
+  while (pos > 0 && (ini->targets[pos - 1]->shelf > shelf ||
+                     (ini->targets[pos - 1]->shelf == shelf && ini->targets[pos - 1]->slot > slot))) {
+    ini->targets[pos] = ini->targets[pos - 1];
+    pos--;
+  }
+  ini->targets[pos] = t;
+  ini->ntargets++;
+  return t;
+}
+
+static struct aoe_path *path_lookup(struct aoe_target *t, const struct aoe_iface *ifc,
+                                    const uint8_t *mac)
+{
+  for (size_t i = 0; i < t->npaths; i++)
+    if (t->paths[i].ifc == ifc && !memcmp(t->paths[i].mac, mac, 6))
+      return &t->paths[i];
+  return NULL;
+}
+
+static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
+                      const struct aoe_msg *m, uint64_t now)
+{
+  if (m->h.shelf == 0xffff || m->h.slot == 0xff || (m->h.flags & AOE_FLAG_ERR))
+    return;
+  struct aoe_target *t = target_lookup(ini, m->h.shelf, m->h.slot);
+  if (!t && !(t = target_create(ini, m->h.shelf, m->h.slot)))
+    return;
+  struct aoe_path *p = path_lookup(t, ifc, m->h.src);
+  if (!p) {
+    if (t->npaths >= AOE_MAX_PATHS)
+      return;
+    p = &t->paths[t->npaths++];
+    memset(p, 0, sizeof *p);
+    p->ifc = ifc;
+    memcpy(p->mac, m->h.src, 6);
+    p->state = PATH_CANDIDATE;
+    snprintf(p->st.iface, sizeof p->st.iface, "%s", ifc->name);
+    memcpy(p->st.mac, p->mac, 6);
+  }
+  if (p->state == PATH_REJECTED)
+    return;
+  p->bufcnt = m->u.cfg.bufcnt ? m->u.cfg.bufcnt : 1;
+  p->cfg_scnt = m->u.cfg.scnt;
+  p->last_heard_us = now;
+  t->firmware = m->u.cfg.firmware;
+  memcpy(t->config, m->u.cfg.str, m->u.cfg.len);
+  t->config[m->u.cfg.len] = '\0';
+  if (p->state == PATH_ACTIVE) {
+    t->last_heard_us = now;
+    aoe_window_set_max(&p->win, p->bufcnt);
+    target_update_scnt(t);
+    if (!atomic_load(&t->up))
+      p->state = PATH_CANDIDATE;        /* a shelf back from down: IDENTIFY it again */
+    else if (!p->up)
+      path_up(ini, t, p);
+  }
+  if (p->state == PATH_CANDIDATE && !p->identifying)
+    queue_identify(ini, t, p);
+}
+
+/* Does a read reply carry the data the frame asked for?  A short one is counted and
+ * dropped, leaving the frame to its retransmit timer.  (vblade's reply sector count holds
+ * the sectors remaining, so the length comes from our own request.) */
+static int reply_complete(const struct aoe_frame *f, const struct aoe_msg *m)
+{
+  if ((m->h.flags & AOE_FLAG_ERR) || f->cmd != AOE_CMD_ATA || f->write || !f->nsect ||
+      (m->u.ata.cmdstat & ATA_STATUS_FAIL))
+    return 1;
+  return m->u.ata.datalen >= (size_t)f->nsect * AOE_SECTOR;
+}
+
+static const char *kind_name(enum req_kind k)
+{
+  static const char *const names[] = { "read", "write", "flush", "identify", "reserve" };
+  return names[k];
+}
+
+/* Outcome of an answered ATA frame for its request: 0, or an errno with a message. */
+static int ata_result(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_frame *f,
+                      const struct aoe_msg *m)
+{
+  struct aoe_req *r = f->req;
+  const struct aoe_ata *a = &m->u.ata;
+  if (!(a->cmdstat & ATA_STATUS_FAIL)) {
+    if (r->kind == REQ_READ)
+      memcpy(r->buf + (size_t)f->off * AOE_SECTOR, a->data, (size_t)f->nsect * AOE_SECTOR);
+    else if (r->kind == REQ_IDENTIFY) {
+      struct aoe_ident id;
+      aoe_ident_parse(a->data, &id);
+      identify_result(ini, t, f->path, &id);
+    }
+    return 0;
+  }
+  if (r->kind == REQ_FLUSH && (a->feature & ATA_ERR_ABRT)) {
+    /* An aborted flush means the command is unsupported, not that data was lost. */
+    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: FLUSH CACHE%s aborted: the shelf does not support it%s",
+            t->shelf, t->slot, t->flush_cmd == ATA_FLUSH_EXT ? " EXT" : "",
+            t->flush_cmd == ATA_FLUSH_EXT ? "; using FLUSH CACHE" : "; flush is a no-op");
+    t->flush_cmd = t->flush_cmd == ATA_FLUSH_EXT ? ATA_FLUSH : 0;
+    return 0;
+  }
+  aoe_set_error(t, "e%u.%u: ATA %s of %u sectors at LBA %llu failed: status 0x%02x error "
+                "0x%02x%s", t->shelf, t->slot, kind_name(r->kind), f->nsect,
+                (unsigned long long)f->lba, a->cmdstat, a->feature,
+                (a->feature & 0x10) ? " (IDNF: sector out of range)" :
+                (a->feature & ATA_ERR_ABRT) && r->kind == REQ_WRITE ?
+                " (ABRT: write refused; is the shelf read-only, vblade -r?)" :
+                (a->feature & ATA_ERR_ABRT) ? " (ABRT: command aborted)" : "");
+  return EIO;
+}
+
+static int rr_result(struct aoe_target *t, struct aoe_frame *f, const struct aoe_msg *m)
+{
+  struct rr_result *res = f->req->rr;
+  if (res) {
+    const struct aoe_rr *rr = &m->u.rr;
+    for (unsigned i = 0; i < rr->nmacs && res->nmacs < AOE_MAX_HOLDERS; i++) {
+      int dup = 0;
+      for (unsigned j = 0; j < res->nmacs; j++)
+        dup |= !memcmp(res->macs[j], rr->macs + 6 * i, 6);
+      if (!dup)
+        memcpy(res->macs[res->nmacs++], rr->macs + 6 * i, 6);
+    }
+  }
+  (void)t;
+  return 0;
+}
+
+static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
+                     const struct aoe_msg *m, uint64_t now)
+{
+  struct aoe_target *t = target_lookup(ini, m->h.shelf, m->h.slot);
+  if (!t) {
+    ini->st.unknown_target++;
+    return;
+  }
+  struct aoe_path *p = path_lookup(t, ifc, m->h.src);
+  if (!p || p->state == PATH_REJECTED) {
+    t->st.unexpected++;
+    return;
+  }
+  struct aoe_frame *f = &t->frames[m->h.tag & 0xff];
+  if (f->state != FRAME_INFLIGHT || f->tag != m->h.tag || f->path != p ||
+      f->cmd != m->h.cmd) {
+    p->st.unexpected++;
+    return;
+  }
+  if (!reply_complete(f, m)) {
+    ini->st.rejected_count++;
+    p->st.errors++;
+    return;
+  }
+  p->st.frames_recv++;
+  p->last_heard_us = now;
+  p->timeouts_since_heard = 0;
+  if (p->state == PATH_ACTIVE)
+    t->last_heard_us = now;
+  if (!f->retries)
+    aoe_rtt_sample(&p->rtt, (uint32_t)(now - f->sent_us));
+  aoe_window_ack(&p->win);
+  if (!p->up && p->state == PATH_ACTIVE && atomic_load(&t->up))
+    path_up(ini, t, p);
+  frame_settle(t, f);
+  struct aoe_req *r = f->req;
+  if (!r) {
+    frame_retire(t, f, now);
+    return;
+  }
+  int err = 0;
+  if (m->h.flags & AOE_FLAG_ERR) {
+    err = aoe_error_errno(m->h.error);
+    if (r->kind == REQ_RESERVE)
+      rr_result(t, f, m);
+    aoe_set_error(t, "e%u.%u: %s refused by the shelf: AoE error %u (%s)", t->shelf, t->slot,
+                  kind_name(r->kind), m->h.error, aoe_error_name(m->h.error));
+  } else if (f->cmd == AOE_CMD_ATA) {
+    err = ata_result(ini, t, f, m);
+  } else {
+    err = rr_result(t, f, m);
+  }
+  r->inflight--;
+  frame_retire(t, f, now);
+  if (r->kind == REQ_IDENTIFY) {
+    aoe_req_complete(ini, r, err);
+    return;
+  }
+  if (err) {
+    p->st.errors++;
+    req_fail(ini, r, err);
+  } else if (r->issued_all && !r->inflight) {
+    aoe_req_complete(ini, r, 0);
+  }
+}
+
+static void rx_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+  struct rx_ctx *c = (struct rx_ctx *)user;
+  struct aoe_initiator *ini = c->ini;
+  struct aoe_msg m;
+  ini->st.frames_recv++;
+  if (aoe_parse_counted(bytes, h->caplen, 1, &m, ini->parse_counts) != AOE_PARSE_OK)
+    return;
+  if (m.h.cmd == AOE_CMD_CONFIG)
+    on_config(ini, c->ifc, &m, c->now);
+  else if (m.h.cmd == AOE_CMD_ATA || m.h.cmd == AOE_CMD_RESERVE)
+    on_reply(ini, c->ifc, &m, c->now);
+  else
+    ini->st.unknown_target++;
+}
+
+/* ---- timers ------------------------------------------------------------------------ */
+
+/* A path other than F's current one with room, for moving a frame off a silent path. */
+static struct aoe_path *retransmit_path(struct aoe_target *t, struct aoe_frame *f)
+{
+  if (f->cmd != AOE_CMD_ATA || (f->req && f->req->kind == REQ_IDENTIFY))
+    return f->path;             /* pinned to its responder */
+  for (size_t i = 0; i < t->npaths; i++) {
+    struct aoe_path *p = &t->paths[i];
+    if (p != f->path && path_usable(p) && p->inflight < p->win.cwnd)
+      return p;
+  }
+  return f->path;
+}
+
+static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
+                          struct aoe_frame *f, uint64_t now)
+{
+  struct aoe_path *p = f->path;
+  p->st.timeouts++;
+  p->timeouts_since_heard++;
+  aoe_rtt_backoff(&p->rtt);
+  if (now >= p->loss_until_us) {
+    aoe_window_loss(&p->win);
+    p->loss_until_us = now + p->rtt.rto_us;
+  }
+  if (p->up && p->timeouts_since_heard >= AOE_PATH_DOWN_TIMEOUTS && t->npaths > 1)
+    path_down(ini, t, p, now);
+  struct aoe_req *r = f->req;
+  if (!r) {
+    frame_settle(t, f);
+    frame_retire(t, f, now);
+    return;
+  }
+  if (r->kind == REQ_IDENTIFY && f->retries + 1 >= AOE_IDENTIFY_TRIES) {
+    frame_settle(t, f);
+    frame_free(t, f);
+    aoe_req_complete(ini, r, ETIMEDOUT);
+    return;
+  }
+  struct aoe_path *np = retransmit_path(t, f);
+  if (np != p) {
+    p->inflight--;
+    np->inflight++;
+    f->path = np;
+  }
+  f->retries++;
+  t->st.retransmits++;
+  np->st.retransmits++;
+  frame_send(t, f, now);
+}
+
+/* Retransmit what timed out, free expired fences, declare the shelf down when it has
+ * been silent for the dead time with I/O pending.  Returns the next deadline. */
+static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  uint64_t next = UINT64_MAX;
+  for (unsigned i = 0; i < t->hiwater; i++) {
+    struct aoe_frame *f = &t->frames[i];
+    if (f->state == FRAME_FREE)
+      continue;
+    if (f->deadline_us <= now) {
+      if (f->state == FRAME_FENCE) {
+        frame_free(t, f);
+        continue;
+      }
+      frame_timeout(ini, t, f, now);
+      if (f->state == FRAME_FREE)
+        continue;
+    }
+    if (f->deadline_us < next)
+      next = f->deadline_us;
+  }
+  uint64_t dead_us = (uint64_t)ini->opt.dead_time_ms * 1000u;
+  uint64_t since = t->last_heard_us > t->busy_since_us ? t->last_heard_us : t->busy_since_us;
+  if (atomic_load(&t->up) && t->inflight && now - since >= dead_us)
+    target_down(ini, t, now);
+  else if (atomic_load(&t->up) && t->inflight && since + dead_us < next)
+    next = since + dead_us;
+  return next;
+}
+
+/* ---- discovery --------------------------------------------------------------------- */
+
+void aoe_broadcast_query(struct aoe_initiator *ini)
+{
+  uint8_t frame[AOE_MIN_FRAME];
+  struct aoe_msg m;
+  memset(&m, 0, sizeof m);
+  memcpy(m.h.dst, broadcast_mac, 6);
+  m.h.shelf = 0xffff;
+  m.h.slot = 0xff;
+  m.h.cmd = AOE_CMD_CONFIG;
+  m.h.tag = 0x80000000u;
+  for (size_t i = 0; i < ini->nifaces; i++) {
+    memcpy(m.h.src, ini->ifaces[i].mac, 6);
+    size_t len = aoe_encode(frame, sizeof frame, &m);
+    if (aoe_net_send(&ini->ifaces[i], frame, len) < 0)
+      aoe_log(ini, AOE_LOG_WARN, "interface %s: sending Query Config failed: %s",
+              ini->ifaces[i].name, pcap_geterr(ini->ifaces[i].pcap));
+  }
+}
+
+static int anything_down(const struct aoe_initiator *ini)
+{
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    const struct aoe_target *t = ini->targets[i];
+    if (t->identified && !atomic_load(&t->up))
+      return 1;
+    for (size_t j = 0; j < t->npaths; j++)
+      if (t->paths[j].state == PATH_ACTIVE && !t->paths[j].up)
+        return 1;
+  }
+  return 0;
+}
+
+static uint64_t discovery_timer(struct aoe_initiator *ini, uint64_t now)
+{
+  if (now >= ini->next_discover_us) {
+    aoe_broadcast_query(ini);
+    ini->next_discover_us = now + 1000ull *
+      (anything_down(ini) ? AOE_PROBE_MS : ini->opt.rediscover_ms);
+  }
+  return ini->next_discover_us;
+}
+
+/* ---- the loop body ----------------------------------------------------------------- */
+
+void aoe_wake(struct aoe_initiator *ini)
+{
+  uint64_t one = 1;
+  if (write(ini->evfd, &one, sizeof one) < 0) {
+    /* The counter is saturated only if the loop is far behind; it is awake then. */
+  }
+}
+
+/* Move callers' submissions to their targets' queues (or fail them at once). */
+static void take_submissions(struct aoe_initiator *ini)
+{
+  uint64_t v;
+  if (read(ini->evfd, &v, sizeof v) < 0) {
+    /* EAGAIN: nothing signalled. */
+  }
+  pthread_mutex_lock(&ini->qlock);
+  struct aoe_req *r = ini->sub_head;
+  ini->sub_head = ini->sub_tail = NULL;
+  pthread_mutex_unlock(&ini->qlock);
+  while (r) {
+    struct aoe_req *next = r->next;
+    struct aoe_target *t = r->t;
+    r->next = NULL;
+    if (!atomic_load(&t->up)) {
+      aoe_set_error(t, "e%u.%u: shelf is down: %s failed", t->shelf, t->slot,
+                    kind_name(r->kind));
+      aoe_req_complete(ini, r, EIO);
+    } else {
+      if (t->q_tail)
+        t->q_tail->next = r;
+      else
+        t->q_head = r;
+      t->q_tail = r;
+    }
+    r = next;
+  }
+}
+
+void aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
+{
+  struct pollfd fds[AOE_MAX_IFACES + 1];
+  size_t n = 0;
+  for (size_t i = 0; i < ini->nifaces; i++)
+    fds[n++] = (struct pollfd){ .fd = ini->ifaces[i].fd, .events = POLLIN };
+  fds[n++] = (struct pollfd){ .fd = ini->evfd, .events = POLLIN };
+  poll(fds, n, timeout_ms);
+
+  pthread_mutex_lock(&ini->lock);
+  uint64_t now = aoe_now_us();
+  take_submissions(ini);
+  for (size_t i = 0; i < ini->nifaces; i++) {
+    struct rx_ctx c = { ini, &ini->ifaces[i], now };
+    /* Drain what is there; bounded so timers and sends still get their turn. */
+    for (int rounds = 0; rounds < 16; rounds++)
+      if (pcap_dispatch(ini->ifaces[i].pcap, -1, rx_frame, (u_char *)&c) <= 0)
+        break;
+  }
+  now = aoe_now_us();
+  uint64_t next = discovery_timer(ini, now);
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    uint64_t tn = target_timers(ini, ini->targets[i], now);
+    if (tn < next)
+      next = tn;
+    target_issue(ini, ini->targets[i], now);
+  }
+  for (size_t i = 0; i < ini->ntargets; i++)
+    if (ini->targets[i]->inflight && now + AOE_RTO_MIN_US < next)
+      next = now + AOE_RTO_MIN_US;
+  ini->next_wake_us = next;
+  pthread_mutex_unlock(&ini->lock);
+  aoe_deliver(ini);
+}
+
+/* Milliseconds until the loop has timed work, at most MAX_MS. */
+int aoe_engine_timeout(struct aoe_initiator *ini, int max_ms)
+{
+  pthread_mutex_lock(&ini->lock);
+  uint64_t next = ini->next_wake_us, now = aoe_now_us();
+  pthread_mutex_unlock(&ini->lock);
+  if (next <= now)
+    return 0;
+  uint64_t ms = (next - now + 999) / 1000;
+  return ms < (uint64_t)max_ms ? (int)ms : max_ms;
+}

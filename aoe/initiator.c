@@ -1,0 +1,503 @@
+/* aoe/initiator.c: the public API: lifecycle, discovery, submission, reservations,
+ * information and statistics.  The frame engine is in engine.c. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+void aoe_log(struct aoe_initiator *ini, int level, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+  if (!ini->opt.log)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  ini->opt.log(ini->opt.log_opaque, level, msg);
+}
+
+void aoe_set_error(struct aoe_target *t, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(t->last_error, sizeof t->last_error, fmt, ap);
+  va_end(ap);
+}
+
+static int open_ifaces(struct aoe_initiator *ini, const struct aoe_options *o, char *err,
+                       size_t errlen)
+{
+  char found[AOE_MAX_IFACES][16];
+  const char *names[AOE_MAX_IFACES];
+  size_t n = 0;
+  if (o && o->n_ifaces) {
+    if (o->n_ifaces > AOE_MAX_IFACES) {
+      snprintf(err, errlen, "too many interfaces (%zu): at most %d", o->n_ifaces,
+               AOE_MAX_IFACES);
+      return -1;
+    }
+    for (n = 0; n < o->n_ifaces; n++)
+      names[n] = o->ifaces[n];
+  } else {
+    n = aoe_net_list(found, AOE_MAX_IFACES);
+    for (size_t i = 0; i < n; i++)
+      names[i] = found[i];
+    if (!n) {
+      snprintf(err, errlen, "no up, non-loopback Ethernet interface found: bring one up or "
+               "name one with iface=");
+      return -1;
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (aoe_net_open(&ini->ifaces[i], names[i], err, errlen) < 0)
+      return -1;
+    ini->nifaces++;
+  }
+  return 0;
+}
+
+struct aoe_initiator *aoe_open(const struct aoe_options *o, char *err, size_t errlen)
+{
+  struct aoe_initiator *ini = calloc(1, sizeof *ini);
+  if (!ini) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  if (o)
+    ini->opt = *o;
+  ini->opt.ifaces = NULL;
+  ini->opt.n_ifaces = 0;
+  if (!ini->opt.dead_time_ms)
+    ini->opt.dead_time_ms = AOE_DEFAULT_DEAD_MS;
+  if (!ini->opt.rediscover_ms)
+    ini->opt.rediscover_ms = AOE_DEFAULT_REDISCOVER_MS;
+  pthread_mutex_init(&ini->lock, NULL);
+  pthread_mutex_init(&ini->qlock, NULL);
+  ini->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (ini->evfd < 0) {
+    snprintf(err, errlen, "eventfd: %s", strerror(errno));
+    free(ini);
+    return NULL;
+  }
+  if (open_ifaces(ini, o, err, errlen) < 0) {
+    aoe_close(ini);
+    return NULL;
+  }
+  ini->next_discover_us = aoe_now_us() + 1000ull * ini->opt.rediscover_ms;
+  return ini;
+}
+
+static void *loop_main(void *arg)
+{
+  struct aoe_initiator *ini = arg;
+  while (!atomic_load(&ini->stop))
+    aoe_engine_step(ini, aoe_engine_timeout(ini, 1000));
+  return NULL;
+}
+
+int aoe_start(struct aoe_initiator *ini)
+{
+  if (ini->running)
+    return 0;
+  atomic_store(&ini->stop, 0);
+  int rc = pthread_create(&ini->thread, NULL, loop_main, ini);
+  if (rc)
+    return -rc;
+  ini->running = 1;
+  return 0;
+}
+
+void aoe_stop(struct aoe_initiator *ini)
+{
+  if (!ini->running)
+    return;
+  atomic_store(&ini->stop, 1);
+  aoe_wake(ini);
+  pthread_join(ini->thread, NULL);
+  ini->running = 0;
+}
+
+void aoe_close(struct aoe_initiator *ini)
+{
+  if (!ini)
+    return;
+  aoe_stop(ini);
+  atomic_store(&ini->closing, 1);
+  pthread_mutex_lock(&ini->lock);
+  pthread_mutex_lock(&ini->qlock);
+  struct aoe_req *r = ini->sub_head;
+  ini->sub_head = ini->sub_tail = NULL;
+  pthread_mutex_unlock(&ini->qlock);
+  while (r) {
+    struct aoe_req *next = r->next;
+    aoe_req_complete(ini, r, ESHUTDOWN);
+    r = next;
+  }
+  for (size_t i = 0; i < ini->ntargets; i++)
+    aoe_target_fail_all(ini->targets[i], ESHUTDOWN);
+  pthread_mutex_unlock(&ini->lock);
+  aoe_deliver(ini);
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    while (t->ctl_head) {
+      struct aoe_req *c = t->ctl_head;
+      t->ctl_head = c->next;
+      free(c);
+    }
+    for (unsigned j = 0; j < t->hiwater; j++)
+      if (t->frames[j].req && t->frames[j].req->kind == REQ_IDENTIFY)
+        free(t->frames[j].req);
+    free(t);
+  }
+  for (size_t i = 0; i < ini->nifaces; i++)
+    aoe_net_close(&ini->ifaces[i]);
+  if (ini->evfd >= 0)
+    close(ini->evfd);
+  pthread_mutex_destroy(&ini->lock);
+  pthread_mutex_destroy(&ini->qlock);
+  free(ini);
+}
+
+/* Let time pass for the engine: sleep while the loop thread works, or be the loop. */
+static void run_for(struct aoe_initiator *ini, unsigned ms)
+{
+  uint64_t end = aoe_now_us() + 1000ull * ms;
+  for (uint64_t now; (now = aoe_now_us()) < end;) {
+    unsigned left = (unsigned)((end - now + 999) / 1000);
+    if (ini->running)
+      usleep((left < 10 ? left : 10) * 1000);
+    else
+      aoe_engine_step(ini, aoe_engine_timeout(ini, (int)left));
+  }
+}
+
+int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
+{
+  pthread_mutex_lock(&ini->lock);
+  aoe_broadcast_query(ini);
+  pthread_mutex_unlock(&ini->lock);
+  run_for(ini, wait_ms);
+  /* IDENTIFY of what answered: each try is bounded, so this ends. */
+  for (int i = 0; i < 500; i++) {
+    pthread_mutex_lock(&ini->lock);
+    unsigned pending = ini->identifying;
+    pthread_mutex_unlock(&ini->lock);
+    if (!pending)
+      break;
+    run_for(ini, 10);
+  }
+  int up = 0;
+  pthread_mutex_lock(&ini->lock);
+  for (size_t i = 0; i < ini->ntargets; i++)
+    up += ini->targets[i]->identified && atomic_load(&ini->targets[i]->up);
+  pthread_mutex_unlock(&ini->lock);
+  return up;
+}
+
+size_t aoe_iface_names(struct aoe_initiator *ini, char *buf, size_t len)
+{
+  size_t n = 0;
+  if (len)
+    buf[0] = '\0';
+  for (size_t i = 0; i < ini->nifaces && n < len; i++) {
+    int w = snprintf(buf + n, len - n, "%s%s", i ? ", " : "", ini->ifaces[i].name);
+    if (w < 0)
+      break;
+    n += (size_t)w;
+  }
+  return n < len ? n : len ? len - 1 : 0;
+}
+
+size_t aoe_targets(struct aoe_initiator *ini, struct aoe_target **out, size_t max)
+{
+  size_t n = 0;
+  pthread_mutex_lock(&ini->lock);
+  for (size_t i = 0; i < ini->ntargets; i++)
+    if (ini->targets[i]->identified) {
+      if (n < max)
+        out[n] = ini->targets[i];
+      n++;
+    }
+  pthread_mutex_unlock(&ini->lock);
+  return n < max ? n : max;
+}
+
+struct aoe_target *aoe_target_find(struct aoe_initiator *ini, unsigned shelf, unsigned slot)
+{
+  struct aoe_target *found = NULL;
+  pthread_mutex_lock(&ini->lock);
+  for (size_t i = 0; i < ini->ntargets; i++)
+    if (ini->targets[i]->shelf == shelf && ini->targets[i]->slot == slot &&
+        ini->targets[i]->identified)
+      found = ini->targets[i];
+  pthread_mutex_unlock(&ini->lock);
+  return found;
+}
+
+int aoe_target_info(struct aoe_target *t, struct aoe_target_info *info)
+{
+  struct aoe_initiator *ini = t->ini;
+  memset(info, 0, sizeof *info);
+  pthread_mutex_lock(&ini->lock);
+  info->shelf = t->shelf;
+  info->slot = t->slot;
+  info->sectors = t->ident.sectors;
+  snprintf(info->serial, sizeof info->serial, "%s", t->ident.serial);
+  snprintf(info->model, sizeof info->model, "%s", t->ident.model);
+  snprintf(info->firmware, sizeof info->firmware, "%04x", t->firmware);
+  info->bufcnt = t->bufcnt;
+  info->scnt = t->scnt;
+  info->up = atomic_load(&t->up);
+  for (size_t i = 0; i < t->npaths; i++) {
+    const struct aoe_path *p = &t->paths[i];
+    if (p->state != PATH_ACTIVE)
+      continue;
+    snprintf(info->paths[info->npaths].iface, sizeof info->paths[0].iface, "%s", p->ifc->name);
+    memcpy(info->paths[info->npaths].mac, p->mac, 6);
+    info->npaths++;
+  }
+  snprintf(info->config, sizeof info->config, "%s", t->config);
+  pthread_mutex_unlock(&ini->lock);
+  return 0;
+}
+
+void aoe_target_name(struct aoe_target *t, char *buf, size_t len)
+{
+  snprintf(buf, len, "e%u.%u", t->shelf, t->slot);
+}
+
+const char *aoe_target_last_error(struct aoe_target *t)
+{
+  return t->last_error;
+}
+
+/* Fail R in the caller's thread before it was ever queued. */
+static int fail_now(struct aoe_req *r, int err, const char *why)
+{
+  struct aoe_target *t = r->t;
+  pthread_mutex_lock(&t->ini->lock);
+  aoe_set_error(t, "e%u.%u: %s", t->shelf, t->slot, why);
+  t->st.errors++;
+  pthread_mutex_unlock(&t->ini->lock);
+  r->done(r->opaque, err);
+  free(r);
+  return -err;
+}
+
+static int submit_req(struct aoe_target *t, struct aoe_req *r)
+{
+  struct aoe_initiator *ini = t->ini;
+  if (atomic_load(&ini->closing))
+    return fail_now(r, ESHUTDOWN, "the initiator is closing");
+  if (!atomic_load(&t->up))
+    return fail_now(r, EIO, "shelf is down");
+  pthread_mutex_lock(&ini->qlock);
+  int was_empty = !ini->sub_head;
+  if (ini->sub_tail)
+    ini->sub_tail->next = r;
+  else
+    ini->sub_head = r;
+  ini->sub_tail = r;
+  pthread_mutex_unlock(&ini->qlock);
+  if (was_empty)
+    aoe_wake(ini);
+  return 0;
+}
+
+int aoe_submit(struct aoe_target *t, enum aoe_op op, uint64_t lba, uint32_t nsect, void *buf,
+               aoe_done_fn *done, void *opaque)
+{
+  struct aoe_req *r = calloc(1, sizeof *r);
+  if (!r) {
+    done(opaque, ENOMEM);
+    return -ENOMEM;
+  }
+  r->t = t;
+  r->done = done;
+  r->opaque = opaque;
+  r->lba = lba;
+  r->nsect = nsect;
+  r->buf = buf;
+  switch (op) {
+  case AOE_READ: r->kind = REQ_READ; break;
+  case AOE_WRITE: r->kind = REQ_WRITE; break;
+  case AOE_FLUSH: r->kind = REQ_FLUSH; r->lba = 0; r->nsect = 0; r->buf = NULL; break;
+  default: return fail_now(r, EINVAL, "unknown operation");
+  }
+  if (op != AOE_FLUSH) {
+    if (!buf && nsect)
+      return fail_now(r, EINVAL, "no buffer given for the data");
+    if (lba > t->ident.sectors || nsect > t->ident.sectors - lba)
+      return fail_now(r, EINVAL, "request reaches past the end of the shelf");
+    if (!nsect) {
+      done(opaque, 0);
+      free(r);
+      return 0;
+    }
+  }
+  return submit_req(t, r);
+}
+
+struct waiter {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int done, err;
+};
+
+static void waiter_done(void *opaque, int err)
+{
+  struct waiter *w = opaque;
+  pthread_mutex_lock(&w->lock);
+  w->done = 1;
+  w->err = err;
+  pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
+}
+
+static int waiter_wait(struct aoe_initiator *ini, struct waiter *w)
+{
+  pthread_mutex_lock(&w->lock);
+  while (!w->done) {
+    if (ini->running) {
+      pthread_cond_wait(&w->cond, &w->lock);
+    } else {
+      pthread_mutex_unlock(&w->lock);
+      aoe_engine_step(ini, aoe_engine_timeout(ini, 100));
+      pthread_mutex_lock(&w->lock);
+    }
+  }
+  pthread_mutex_unlock(&w->lock);
+  pthread_mutex_destroy(&w->lock);
+  pthread_cond_destroy(&w->cond);
+  return -w->err;
+}
+
+#define WAITER_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 }
+
+int aoe_io(struct aoe_target *t, enum aoe_op op, uint64_t lba, uint32_t nsect, void *buf)
+{
+  struct waiter w = WAITER_INIT;
+  aoe_submit(t, op, lba, nsect, buf, waiter_done, &w);
+  return waiter_wait(t->ini, &w);
+}
+
+/* Send a Reserve/Release command to every path and wait; the reply lists go in RES. */
+static int reserve_cmd(struct aoe_target *t, uint8_t rcmd, int with_macs, struct rr_result *res)
+{
+  struct waiter w = WAITER_INIT;
+  struct aoe_req *r = calloc(1, sizeof *r);
+  if (!r)
+    return -ENOMEM;
+  r->t = t;
+  r->kind = REQ_RESERVE;
+  r->rcmd = rcmd;
+  r->rr = res;
+  r->done = waiter_done;
+  r->opaque = &w;
+  pthread_mutex_lock(&t->ini->lock);
+  for (size_t i = 0; with_macs && i < t->npaths && r->nmacs < AOE_MAX_PATHS; i++) {
+    const struct aoe_path *p = &t->paths[i];
+    int dup = 0;
+    if (p->state != PATH_ACTIVE)
+      continue;
+    for (unsigned j = 0; j < r->nmacs; j++)
+      dup |= !memcmp(r->macs[j], p->ifc->mac, 6);
+    if (!dup)
+      memcpy(r->macs[r->nmacs++], p->ifc->mac, 6);
+  }
+  pthread_mutex_unlock(&t->ini->lock);
+  submit_req(t, r);
+  return waiter_wait(t->ini, &w);
+}
+
+int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)
+{
+  struct rr_result res = { .nmacs = 0 };
+  int rc = reserve_cmd(t, force ? AOE_RCMD_FORCE : AOE_RCMD_SET, 1, &res);
+  if (rc == 0) {
+    pthread_mutex_lock(&t->ini->lock);
+    t->reserved = 1;
+    pthread_mutex_unlock(&t->ini->lock);
+    return 0;
+  }
+  if (rc == -EBUSY) {
+    size_t n = (size_t)snprintf(err, errlen, "e%u.%u is reserved by", t->shelf, t->slot);
+    for (unsigned i = 0; i < res.nmacs && n < errlen; i++) {
+      const uint8_t *m = res.macs[i];
+      n += (size_t)snprintf(err + n, errlen - n, "%s %02x:%02x:%02x:%02x:%02x:%02x",
+                            i ? "," : "", m[0], m[1], m[2], m[3], m[4], m[5]);
+    }
+    if (n < errlen)
+      snprintf(err + n, errlen - n, "%s; release it there or reserve with force",
+               res.nmacs ? "" : " another host");
+  } else {
+    snprintf(err, errlen, "%s", t->last_error[0] ? t->last_error : strerror(-rc));
+  }
+  return rc;
+}
+
+int aoe_release(struct aoe_target *t)
+{
+  int rc = reserve_cmd(t, AOE_RCMD_SET, 0, NULL);
+  if (rc == 0) {
+    pthread_mutex_lock(&t->ini->lock);
+    t->reserved = 0;
+    pthread_mutex_unlock(&t->ini->lock);
+  }
+  return rc;
+}
+
+int aoe_reserve_read(struct aoe_target *t, uint8_t (*macs)[6], size_t max)
+{
+  struct rr_result res = { .nmacs = 0 };
+  int rc = reserve_cmd(t, AOE_RCMD_READ, 0, &res);
+  if (rc < 0)
+    return rc;
+  for (unsigned i = 0; i < res.nmacs && i < max; i++)
+    memcpy(macs[i], res.macs[i], 6);
+  return (int)res.nmacs;
+}
+
+int aoe_target_stats(struct aoe_target *t, struct aoe_stats *s)
+{
+  pthread_mutex_lock(&t->ini->lock);
+  *s = t->st;
+  s->up = atomic_load(&t->up);
+  s->npaths = 0;
+  for (size_t i = 0; i < t->npaths; i++) {
+    const struct aoe_path *p = &t->paths[i];
+    if (p->state != PATH_ACTIVE)
+      continue;
+    struct aoe_path_stats *ps = &s->paths[s->npaths++];
+    *ps = p->st;
+    ps->up = p->up;
+    ps->srtt_us = p->rtt.srtt_us;
+    ps->rttvar_us = p->rtt.rttvar_us;
+    ps->rto_us = p->rtt.rto_us;
+    ps->window = p->win.cwnd;
+    ps->ssthresh = p->win.ssthresh;
+    ps->inflight = p->inflight;
+  }
+  pthread_mutex_unlock(&t->ini->lock);
+  return 0;
+}
+
+int aoe_initiator_stats(struct aoe_initiator *ini, struct aoe_initiator_stats *s)
+{
+  pthread_mutex_lock(&ini->lock);
+  *s = ini->st;
+  s->rejected_short = ini->parse_counts[AOE_PARSE_SHORT];
+  s->rejected_ethertype = ini->parse_counts[AOE_PARSE_ETHERTYPE];
+  s->rejected_version = ini->parse_counts[AOE_PARSE_VERSION];
+  s->rejected_flags = ini->parse_counts[AOE_PARSE_FLAGS];
+  s->rejected_count += ini->parse_counts[AOE_PARSE_COUNT];
+  s->rejected_command = ini->parse_counts[AOE_PARSE_COMMAND];
+  pthread_mutex_unlock(&ini->lock);
+  return 0;
+}

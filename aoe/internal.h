@@ -1,0 +1,149 @@
+/* aoe/internal.h: the initiator's state, shared by initiator.c (API, lifecycle,
+ * discovery) and engine.c (frames, replies, timers).  All of it is guarded by
+ * ini->lock except the submission queue (ini->qlock) and the atomics. */
+#ifndef AOE_INTERNAL_H
+#define AOE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "aoe.h"
+#include "cc.h"
+#include "frame.h"
+#include "net.h"
+
+#define AOE_MAX_FRAMES   256    /* frames per target: the tag's low byte indexes them */
+#define AOE_MAX_TARGETS  256
+#define AOE_MAX_HOLDERS  16     /* reservation MACs we report */
+#define AOE_PATH_DOWN_TIMEOUTS 3   /* consecutive timeouts with no answer: path down */
+#define AOE_IDENTIFY_TRIES 5
+#define AOE_PROBE_MS     1000   /* Query Config period while a target or path is down */
+#define AOE_DEFAULT_DEAD_MS 5000
+#define AOE_DEFAULT_REDISCOVER_MS 10000
+
+enum path_state { PATH_CANDIDATE, PATH_ACTIVE, PATH_REJECTED };
+
+struct aoe_path {
+  struct aoe_iface *ifc;
+  uint8_t mac[6];
+  enum path_state state;
+  int up;
+  int identifying;              /* an IDENTIFY is queued or in flight on this path */
+  unsigned bufcnt, cfg_scnt;    /* from this path's Query Config reply */
+  struct aoe_rtt rtt;
+  struct aoe_window win;
+  unsigned inflight;
+  unsigned timeouts_since_heard;
+  uint64_t last_heard_us;
+  uint64_t loss_until_us;       /* one window decrease per loss episode */
+  int rejected_logged;
+  struct aoe_path_stats st;
+};
+
+enum req_kind { REQ_READ, REQ_WRITE, REQ_FLUSH, REQ_IDENTIFY, REQ_RESERVE };
+
+/* Where a Reserve/Release reply's MAC list goes. */
+struct rr_result {
+  uint8_t macs[AOE_MAX_HOLDERS][6];
+  unsigned nmacs;
+};
+
+struct aoe_req {
+  struct aoe_req *next;
+  struct aoe_target *t;
+  enum req_kind kind;
+  uint64_t lba;
+  uint32_t nsect;
+  uint8_t *buf;
+  uint32_t issued;              /* sectors (READ/WRITE) or frames (others) handed out */
+  int issued_all;
+  unsigned inflight;            /* frames of this request in flight */
+  int completed;
+  int err;
+  aoe_done_fn *done;
+  void *opaque;
+  struct aoe_path *pin;         /* IDENTIFY: the path being identified */
+  uint8_t rcmd, nmacs;          /* RESERVE request */
+  uint8_t macs[AOE_MAX_PATHS][6];
+  struct rr_result *rr;         /* RESERVE reply list */
+};
+
+enum frame_state { FRAME_FREE, FRAME_INFLIGHT, FRAME_FENCE };
+
+struct aoe_frame {
+  struct aoe_req *req;          /* NULL once its request failed early (orphan) */
+  struct aoe_path *path;
+  uint32_t tag;                 /* current tag; 0 when not awaiting a reply */
+  uint8_t state, cmd, ata_cmd, aflags;
+  uint8_t write;                /* carries data to the target: fenced against overlap */
+  uint16_t nsect;
+  uint32_t off;                 /* sector offset in the request's buffer */
+  uint64_t lba;
+  uint64_t sent_us, deadline_us;
+  unsigned retries;
+};
+
+struct aoe_target {
+  struct aoe_initiator *ini;
+  unsigned shelf, slot;
+  atomic_int up;
+  int identified;
+  struct aoe_ident ident;
+  uint8_t flush_cmd;            /* ATA_FLUSH_EXT, ATA_FLUSH, or 0 when the shelf has none */
+  uint16_t firmware;
+  unsigned bufcnt, scnt;
+  char config[AOE_CFG_MAX + 1];
+  struct aoe_path paths[AOE_MAX_PATHS];
+  size_t npaths;
+  unsigned rr_next;             /* round-robin position over paths */
+  struct aoe_frame frames[AOE_MAX_FRAMES];
+  uint16_t freelist[AOE_MAX_FRAMES];
+  unsigned nfree, hiwater;      /* frames[0..hiwater) have been used */
+  unsigned inflight;
+  uint64_t busy_since_us, last_heard_us;
+  uint32_t taggen;
+  struct aoe_req *q_head, *q_tail;      /* requests with frames still to issue */
+  struct aoe_req *ctl_head, *ctl_tail;  /* IDENTIFY requests (pinned to a path) */
+  int reserved;                 /* we hold a reservation: re-assert it after a restart */
+  struct aoe_stats st;
+  char last_error[256];
+};
+
+struct aoe_initiator {
+  struct aoe_options opt;
+  struct aoe_iface ifaces[AOE_MAX_IFACES];
+  size_t nifaces;
+  struct aoe_target *targets[AOE_MAX_TARGETS];
+  size_t ntargets;
+  pthread_mutex_t lock;
+  pthread_mutex_t qlock;        /* submissions from callers */
+  struct aoe_req *sub_head, *sub_tail;
+  int evfd;
+  pthread_t thread;
+  int running;
+  atomic_int stop;
+  atomic_int closing;
+  uint64_t next_discover_us;
+  uint64_t next_wake_us;        /* earliest timer the loop must wake for */
+  unsigned identifying;         /* IDENTIFY requests outstanding */
+  struct aoe_req *done_head, *done_tail;  /* completions to deliver after unlocking */
+  struct aoe_initiator_stats st;
+  uint64_t parse_counts[AOE_PARSE_NRESULTS];
+};
+
+uint64_t aoe_now_us(void);
+void aoe_log(struct aoe_initiator *ini, int level, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+void aoe_set_error(struct aoe_target *t, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+
+/* engine.c */
+void aoe_engine_step(struct aoe_initiator *ini, int timeout_ms);
+int aoe_engine_timeout(struct aoe_initiator *ini, int max_ms);
+void aoe_broadcast_query(struct aoe_initiator *ini);
+void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err);
+void aoe_deliver(struct aoe_initiator *ini);
+void aoe_target_fail_all(struct aoe_target *t, int err);
+void aoe_wake(struct aoe_initiator *ini);
+
+#endif

@@ -1,0 +1,136 @@
+/* aoe.h: the aoeraid AoE initiator library.
+ *
+ * One struct aoe_initiator per process owns the local interfaces (libpcap handles), the
+ * targets (shelf.slot) it discovered with their paths (local interface + target MAC), and
+ * one loop thread that sends frames, receives replies, retransmits and completes requests.
+ * Callers submit whole requests of any size from any number of threads; the library cuts
+ * them into frames and never blocks the caller on the network.
+ *
+ * nbdkit forks after .get_ready, so the intended sequence is aoe_open, aoe_start,
+ * aoe_discover, (use), aoe_stop in .get_ready and aoe_start again in .after_fork. */
+#ifndef AOE_H
+#define AOE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AOE_MAX_PATHS 8
+
+enum { AOE_LOG_ERROR, AOE_LOG_WARN, AOE_LOG_INFO, AOE_LOG_DEBUG };
+
+struct aoe_initiator;           /* one per process: interfaces, targets, the loop thread */
+struct aoe_target;              /* one shelf.slot, with its paths */
+
+struct aoe_options {
+  const char *const *ifaces;    /* interface names; NULL/0 = every up non-loopback Ethernet iface */
+  size_t n_ifaces;
+  unsigned dead_time_ms;        /* no answer this long with I/O pending = shelf down; 0 = 5000 */
+  unsigned rediscover_ms;       /* periodic Query Config broadcast; 0 = 10000 */
+  void (*log)(void *opaque, int level, const char *msg);   /* NULL = silent */
+  void *log_opaque;
+};
+
+/* Open the interfaces (libpcap, immediate mode, AoE-reply filter).  No threads yet.
+ * On failure returns NULL with a one-line reason in ERR. */
+struct aoe_initiator *aoe_open(const struct aoe_options *, char *err, size_t errlen);
+int  aoe_start(struct aoe_initiator *);    /* start the loop thread; 0 or -errno */
+void aoe_stop(struct aoe_initiator *);     /* stop the loop thread, keep all state */
+void aoe_close(struct aoe_initiator *);    /* stop, fail pending I/O with ESHUTDOWN, free */
+
+/* Broadcast Query Config on every interface, wait WAIT_MS for answers, IDENTIFY new
+ * targets and paths (bounded extra wait), return how many targets are up.  Works with or
+ * without the loop thread running (without it, the caller's thread runs the loop). */
+int aoe_discover(struct aoe_initiator *, unsigned wait_ms);
+
+/* "h0, h1": the interfaces in use, for messages.  Returns the length written. */
+size_t aoe_iface_names(struct aoe_initiator *, char *buf, size_t len);
+
+/* Identified targets (up or down), ordered by shelf.slot. */
+size_t aoe_targets(struct aoe_initiator *, struct aoe_target **out, size_t max);
+struct aoe_target *aoe_target_find(struct aoe_initiator *, unsigned shelf, unsigned slot);
+
+struct aoe_target_info {
+  unsigned shelf, slot;
+  uint64_t sectors;
+  char serial[21], model[41];
+  char firmware[8];             /* Query Config firmware version, hex */
+  unsigned bufcnt;              /* target's buffer count (frames it queues) */
+  unsigned scnt;                /* sectors per frame in use */
+  int up;
+  size_t npaths;                /* accepted paths */
+  struct { char iface[16]; uint8_t mac[6]; } paths[AOE_MAX_PATHS];
+  char config[1025];
+};
+int aoe_target_info(struct aoe_target *, struct aoe_target_info *);
+
+/* err is 0 or a positive errno.  Called exactly once: from the loop thread, or from the
+ * submitting thread when aoe_submit fails at once. */
+typedef void aoe_done_fn(void *opaque, int err);
+
+enum aoe_op { AOE_READ, AOE_WRITE, AOE_FLUSH };
+
+/* Queue an I/O of NSECT 512-byte sectors at LBA (FLUSH: lba, nsect, buf ignored).  BUF
+ * must stay valid until DONE runs.  Returns 0 when queued; on immediate failure (target
+ * down: EIO; range past the end or bad op: EINVAL; closing: ESHUTDOWN) DONE has already
+ * been called with that errno in this thread and -errno is returned. */
+int aoe_submit(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void *buf,
+               aoe_done_fn *done, void *opaque);
+/* Blocking form: 0 or -errno. */
+int aoe_io(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void *buf);
+
+/* Claim the target for this host's MACs (on every path); FORCE takes it from another
+ * holder.  On failure returns -errno with a message naming the holder in ERR. */
+int aoe_reserve(struct aoe_target *, int force, char *err, size_t errlen);
+int aoe_release(struct aoe_target *);
+/* Read the reservation list: up to MAX MACs into MACS; returns the count or -errno. */
+int aoe_reserve_read(struct aoe_target *, uint8_t (*macs)[6], size_t max);
+
+struct aoe_path_stats {
+  char iface[16];
+  uint8_t mac[6];
+  int up;
+  uint64_t frames_sent, frames_recv, bytes_sent, bytes_recv;
+  uint64_t retransmits, timeouts, errors;
+  uint64_t unexpected;          /* replies from this path that matched no frame in flight */
+  uint32_t srtt_us, rttvar_us, rto_us;
+  unsigned window, ssthresh, inflight;
+};
+
+struct aoe_stats {
+  unsigned shelf, slot;
+  int up;
+  uint64_t reads, writes, flushes;          /* requests completed */
+  uint64_t read_bytes, write_bytes;
+  uint64_t errors;                          /* requests failed */
+  uint64_t retransmits;
+  uint64_t dropped;                         /* frames given up (target down or request failed) */
+  uint64_t unexpected;                      /* replies from MACs that are not accepted paths */
+  uint64_t down_events, up_events;
+  size_t npaths;
+  struct aoe_path_stats paths[AOE_MAX_PATHS];
+};
+int aoe_target_stats(struct aoe_target *, struct aoe_stats *);
+
+/* Frames the initiator rejected before matching, by reason (see aoe/frame.h). */
+struct aoe_initiator_stats {
+  uint64_t frames_recv;
+  uint64_t rejected_short, rejected_ethertype, rejected_version, rejected_flags,
+           rejected_count, rejected_command;
+  uint64_t unknown_target;      /* valid replies for a shelf.slot we do not track */
+};
+int aoe_initiator_stats(struct aoe_initiator *, struct aoe_initiator_stats *);
+
+/* The message of the target's last failure ("" if none); valid until the next failure. */
+const char *aoe_target_last_error(struct aoe_target *);
+
+/* Write "eSHELF.SLOT" for messages. */
+void aoe_target_name(struct aoe_target *, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,223 @@
+/* aoeraid RAID engine: layouts, parity, superblocks, assembly, degraded I/O.
+ *
+ * raid/ knows its members only through struct raid_member_ops; it never
+ * includes an AoE header.  Vocabulary follows Linux md: a member holds
+ * chunks; a stripe is one chunk row across the members (k data chunks and
+ * m parity chunks for the parity levels); events counts superblock updates.
+ *
+ * Thread safety: raid_read, raid_write and raid_flush may be called from
+ * many threads at once on one array; each blocks its caller until the
+ * member I/Os it fanned out have completed.  raid_status may be called at
+ * any time.  raid_close must not race with I/O.
+ */
+#ifndef AOERAID_RAID_H
+#define AOERAID_RAID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- The member backend ------------------------------------------------ */
+
+enum raid_io_op { RAID_IO_READ, RAID_IO_WRITE, RAID_IO_FLUSH };
+
+/* err: 0 or a positive errno.  Called exactly once per submit, from any
+ * thread, possibly before submit returns. */
+typedef void raid_io_done_fn (void *opaque, int err);
+
+struct raid_member_ops {
+  /* offset/len in bytes, multiples of 512 (both 0 for RAID_IO_FLUSH). */
+  void (*submit) (void *member, enum raid_io_op op, uint64_t offset,
+                  uint32_t len, void *buf, raid_io_done_fn *done, void *opaque);
+  uint64_t (*size) (void *member);            /* bytes */
+  const char *(*name) (void *member);         /* "e1.1": used in every message */
+  int (*healthy) (void *member);              /* 0 = known down: send no I/O */
+};
+
+struct raid_member {
+  const struct raid_member_ops *ops;
+  void *member;
+};
+
+/* ---- Geometry and limits ------------------------------------------------ */
+
+enum raid_level {
+  RAID_LEVEL_0 = 0,
+  RAID_LEVEL_1 = 1,       /* n-way mirror */
+  RAID_LEVEL_5 = 5,       /* left-symmetric (md's default) */
+  RAID_LEVEL_6 = 6,       /* P+Q, Q as md and ISA-L pq_gen */
+  RAID_LEVEL_10 = 10,     /* md near-2 */
+  RAID_LEVEL_EC = 100,    /* k data + m parity (Cauchy Reed-Solomon), m 1..4 */
+};
+
+#define RAID_MAX_MEMBERS      32
+#define RAID_MAX_PARITY       4
+#define RAID_DEFAULT_CHUNK    (512u * 1024)   /* md's default */
+#define RAID_MIN_CHUNK        4096u
+#define RAID_MAX_CHUNK        (64u * 1024 * 1024)
+#define RAID_NAME_MAX         32              /* bytes stored, NUL not counted */
+#define RAID_SB_OFFSET        4096u           /* superblock: 4 KiB at 4 KiB */
+#define RAID_SB_SIZE          4096u
+#define RAID_DATA_OFFSET      (1024u * 1024)  /* data starts at 1 MiB */
+#define RAID_SB_VERSION       1
+
+struct raid_params {
+  enum raid_level level;
+  unsigned k, m;           /* RAID_LEVEL_EC only (k+m must equal n); derived for others */
+  uint32_t chunk_bytes;    /* 0 = RAID_DEFAULT_CHUNK; power of 2, 4 KiB..64 MiB */
+  const char *name;        /* array name, at most RAID_NAME_MAX bytes; NULL = "" */
+  unsigned flags;          /* RAID_CREATE_* */
+};
+/* The members are known consistent (e.g. all zeros): skip the initial
+ * resync.  Without it, parity (and mirror copies) of a new array are
+ * rebuilt by raid_resync; until then partial writes use reconstruct-write
+ * over whole stripes, so every stripe written is consistent. */
+#define RAID_CREATE_ASSUME_CLEAN 1u
+
+/* ---- Logging ------------------------------------------------------------ */
+
+enum raid_log_level { RAID_LOG_ERROR = 0, RAID_LOG_WARN, RAID_LOG_INFO, RAID_LOG_DEBUG };
+typedef void raid_log_fn (void *opaque, int level, const char *msg);
+
+/* ---- Superblock examination --------------------------------------------- */
+
+enum raid_sb_state {
+  RAID_SB_NONE,       /* no aoeraid magic: blank or something else */
+  RAID_SB_OK,
+  RAID_SB_CORRUPT,    /* magic present, crc32c wrong or fields impossible */
+  RAID_SB_NEWER,      /* format version newer than this program */
+  RAID_SB_IOERR,      /* the superblock could not be read */
+};
+
+/* The role of a slot (a member position in the layout). */
+enum raid_role_state {
+  RAID_ROLE_ACTIVE = 0,
+  RAID_ROLE_SPARE = 1,
+  RAID_ROLE_FAULTY = 2,
+  RAID_ROLE_MISSING = 3,
+};
+
+struct raid_sb_summary {
+  enum raid_sb_state state;
+  uint32_t version;
+  uint8_t array_uuid[16];
+  uint8_t member_uuid[16];
+  char name[RAID_NAME_MAX + 1];
+  uint64_t ctime;             /* seconds since the epoch */
+  enum raid_level level;
+  unsigned k, m;              /* data and parity chunks per stripe (mirrors: k=1) */
+  unsigned members;           /* raid_disks */
+  unsigned role;              /* this member's slot */
+  uint32_t chunk_bytes;
+  uint64_t array_size;        /* bytes exported */
+  uint64_t data_offset, data_size;   /* per member, bytes */
+  uint64_t events;
+  int clean;
+  enum raid_role_state roles[RAID_MAX_MEMBERS];
+};
+
+/* Read one member's superblock without assembling.  Returns 0 when the
+ * superblock could be read (out->state says what it holds), -errno on I/O
+ * failure (out->state = RAID_SB_IOERR). */
+int raid_examine (struct raid_member *m, struct raid_sb_summary *out);
+
+/* ---- Arrays ------------------------------------------------------------- */
+
+struct raid_array;
+
+/* Validate params, write fresh superblocks to all n members (in slot
+ * order), return the running array.  On failure NULL and ONE clear line
+ * in err. */
+struct raid_array *raid_create (const struct raid_params *params,
+                                struct raid_member *members, size_t n,
+                                raid_log_fn *log, void *log_opaque,
+                                char *err, size_t errlen);
+
+/* Assemble from whatever members were found, in any order.  Members with
+ * older events are reported as stale and left out.  Refuses (NULL, one line
+ * in err) when a superblock is missing, corrupt, foreign or newer, or too
+ * few fresh members remain, or the array is dirty and degraded (parity
+ * levels: the write hole).  force=1 leaves out the unusable members instead
+ * of refusing and starts a dirty degraded array (loud). */
+struct raid_array *raid_assemble (struct raid_member *members, size_t n, int force,
+                                  raid_log_fn *log, void *log_opaque,
+                                  char *err, size_t errlen);
+
+/* Blocking I/O.  offset and len multiples of 512, inside raid_size.
+ * Return 0 or -errno (-EINVAL bad range, -EIO data unavailable: the log
+ * names the missing members). */
+#define RAID_WRITE_FUA 1u
+int raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset);
+int raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
+                unsigned flags);
+int raid_flush (struct raid_array *a);   /* flush every working member, wait for all */
+
+/* Make parity (mirror copies) consistent with the data over the whole
+ * array, from the recorded resync point on: needed after create without
+ * RAID_CREATE_ASSUME_CLEAN and after a dirty (crashed) assembly.  Blocking;
+ * runs beside normal I/O, one stripe locked at a time.  Skipped (returns
+ * -EAGAIN) when degraded.  0 or -errno. */
+int raid_resync (struct raid_array *a);
+int raid_needs_resync (struct raid_array *a);
+
+uint64_t raid_size (struct raid_array *a);          /* bytes exported */
+uint32_t raid_stripe_bytes (struct raid_array *a);  /* data bytes in one full stripe */
+uint32_t raid_chunk_bytes (struct raid_array *a);
+
+enum raid_array_state { RAID_STATE_CLEAN, RAID_STATE_DEGRADED, RAID_STATE_FAILED };
+
+struct raid_member_status {
+  enum raid_role_state role;     /* ACTIVE, FAULTY or MISSING */
+  char name[64];                 /* "" when missing */
+  uint64_t read_errors, write_errors;
+};
+
+struct raid_status {
+  enum raid_level level;
+  enum raid_array_state state;
+  unsigned k, m, members;
+  uint32_t chunk_bytes;
+  uint64_t size;
+  uint8_t uuid[16];
+  char name[RAID_NAME_MAX + 1];
+  uint64_t events;
+  uint64_t resync_offset;        /* stripes (chunks for mirrors) in sync; UINT64_MAX = all */
+  struct raid_member_status member[RAID_MAX_MEMBERS];
+};
+int raid_status (struct raid_array *a, struct raid_status *st);
+
+/* Mark clean (when not degraded), rewrite the superblocks, free.  Does not
+ * close the members. */
+void raid_close (struct raid_array *a);
+
+const char *raid_level_name (enum raid_level level);   /* "raid5", "ec" ... */
+void raid_uuid_format (const uint8_t uuid[16], char out[37]);
+
+/* ---- In-memory members for tests (raid/mem-member.c) -------------------- */
+
+struct raid_mem_member;
+struct raid_mem_member *raid_mem_member_new (const char *name, uint64_t size);
+void raid_mem_member_free (struct raid_mem_member *mm);
+struct raid_member raid_mem_member (struct raid_mem_member *mm);
+uint8_t *raid_mem_member_data (struct raid_mem_member *mm);   /* raw bytes */
+/* Fault injection.  fail_reads/fail_writes: every such I/O fails with EIO.
+ * down: healthy() returns 0 and all I/O fails.  bad range: reads touching
+ * [offset, offset+len) fail until that range is rewritten (a bad sector). */
+void raid_mem_member_fail (struct raid_mem_member *mm, int fail_reads, int fail_writes);
+void raid_mem_member_set_down (struct raid_mem_member *mm, int down);
+/* Go down after this many more I/Os (-1: never): a failure in mid-request. */
+void raid_mem_member_fail_after (struct raid_mem_member *mm, int64_t ios);
+void raid_mem_member_bad_range (struct raid_mem_member *mm, uint64_t offset, uint32_t len);
+/* Sleep this long in every submit (to widen races in threaded tests). */
+void raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec);
+/* I/O counters since creation (or the last reset). */
+struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes; };
+void raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, int reset);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AOERAID_RAID_H */

@@ -1,0 +1,571 @@
+/* The array object: create, examine, assemble, member state, superblock
+ * updates, status and close. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include "raid-int.h"
+
+void
+raid_logf (struct raid_array *a, int level, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  if (!a->log)
+    return;
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  a->log (a->log_opaque, level, msg);
+}
+
+const char *
+slot_name (const struct raid_slot *s)
+{
+  return s->m.ops ? s->m.ops->name (s->m.member) : "(missing)";
+}
+
+int
+slot_usable (struct raid_slot *s)
+{
+  return s->m.ops && !atomic_load (&s->faulty) && s->m.ops->healthy (s->m.member);
+}
+
+uint64_t
+slot_offset (const struct raid_array *a, struct raid_loc l, uint32_t within)
+{
+  return RAID_DATA_OFFSET + (l.row << a->g.chunk_shift) + within;
+}
+
+int
+slot_io (struct raid_slot *s, enum raid_io_op op, uint64_t offset, uint32_t len, void *buf)
+{
+  struct io_batch b;
+  int err = ENOMEM;
+
+  batch_init (&b);
+  if (batch_add (&b, s, op, offset, len, buf, 0)) {
+    batch_run (&b);
+    err = b.ios[0].err;
+  }
+  batch_free (&b);
+  return err;
+}
+
+void
+raid_uuid_format (const uint8_t u[16], char out[37])
+{
+  snprintf (out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+            u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+            u[12], u[13], u[14], u[15]);
+}
+
+static void
+uuid_generate (uint8_t u[16])
+{
+  if (getrandom (u, 16, 0) != 16) {
+    /* No entropy source: time and address still make collisions unlikely. */
+    uint64_t t = (uint64_t) time (NULL) ^ (uintptr_t) u;
+    for (int i = 0; i < 16; i++)
+      u[i] = (uint8_t) (t >> (8 * (i % 8))) ^ (uint8_t) (i * 37);
+  }
+  u[6] = (u[6] & 0x0f) | 0x40;     /* RFC 4122 version 4 */
+  u[8] = (u[8] & 0x3f) | 0x80;
+}
+
+void
+sb_write_all (struct raid_array *a)
+{
+  struct io_batch b;
+  unsigned i, failed;
+
+  batch_init (&b);
+  do {
+    batch_reset (&b);
+    a->sb.events++;
+    a->sb.utime = (uint64_t) time (NULL);
+    a->sb.resync_offset = atomic_load (&a->resync_offset);
+    for (i = 0; i < a->g.n; i++) {
+      struct raid_slot *s = &a->slot[i];
+      if (!s->m.ops || atomic_load (&s->faulty))
+        continue;
+      a->sb.role = i;
+      memcpy (a->sb.member_uuid, s->uuid, 16);
+      sb_encode (&a->sb, a->sb_block[i]);
+      if (!batch_add (&b, s, RAID_IO_WRITE, RAID_SB_OFFSET, RAID_SB_SIZE, a->sb_block[i], i))
+        atomic_store (&s->faulty, 1);   /* cannot even queue it: treat as failed */
+    }
+    batch_run (&b);
+    /* A member that misses a state change is stale: fail it, then record
+     * that in a further update to the others. */
+    for (failed = 0, i = 0; i < b.n; i++) {
+      struct raid_slot *s = b.ios[i].slot;
+      if (b.ios[i].err && !atomic_exchange (&s->faulty, 1)) {
+        atomic_fetch_add (&s->write_errors, 1);
+        a->sb.roles[s->index] = RAID_ROLE_FAULTY;
+        raid_logf (a, RAID_LOG_ERROR, "%s: member %s (slot %u) failed a superblock write (%s); "
+                   "marked faulty", a->sb.name, slot_name (s), s->index, strerror (b.ios[i].err));
+        failed++;
+      }
+    }
+  } while (failed);
+  batch_free (&b);
+}
+
+void
+slot_fail (struct raid_array *a, struct raid_slot *s, const char *why)
+{
+  if (atomic_exchange (&s->faulty, 1))
+    return;
+  raid_logf (a, RAID_LOG_ERROR, "%s: member %s (slot %u) failed: %s; marked faulty",
+             a->sb.name, slot_name (s), s->index, why);
+  pthread_mutex_lock (&a->sb_lock);
+  a->sb.roles[s->index] = RAID_ROLE_FAULTY;
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+}
+
+void
+array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS])
+{
+  for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
+    missing[i] = i < a->g.n && !slot_usable (&a->slot[i]);
+}
+
+int
+array_check (struct raid_array *a, const char *what)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+  char names[400] = "";
+  size_t used = 0;
+
+  array_missing (a, missing);
+  if (geom_survives (&a->g, missing))
+    return 1;
+  for (unsigned i = 0; i < a->g.n && used < sizeof names; i++)
+    if (missing[i])
+      used += snprintf (names + used, sizeof names - used, "%s%s (slot %u)", used ? ", " : "",
+                        slot_name (&a->slot[i]), i);
+  raid_logf (a, RAID_LOG_ERROR, "%s: cannot %s: %s has lost too many members: %s",
+             a->sb.name, what, raid_level_name (a->g.level), names);
+  return 0;
+}
+
+static struct raid_array *
+array_new (raid_log_fn *log, void *log_opaque)
+{
+  struct raid_array *a = calloc (1, sizeof *a);
+
+  if (!a)
+    return NULL;
+  a->log = log;
+  a->log_opaque = log_opaque;
+  pthread_mutex_init (&a->sb_lock, NULL);
+  stripe_locks_init (&a->locks);
+  for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
+    a->slot[i].index = i;
+  return a;
+}
+
+static void
+array_free (struct raid_array *a)
+{
+  codec_free (&a->codec);
+  stripe_locks_destroy (&a->locks);
+  pthread_mutex_destroy (&a->sb_lock);
+  free (a);
+}
+
+/* Geometry and codec from the superblock fields. */
+static int
+array_setup (struct raid_array *a, char *err, size_t errlen)
+{
+  const struct raid_sb *sb = &a->sb;
+
+  if (geom_init (&a->g, (enum raid_level) sb->level, sb->raid_disks, sb->k, sb->m, sb->chunk,
+                 sb->data_size, err, errlen) == -1)
+    return -1;
+  if (a->g.m && codec_init (&a->codec, a->g.k, a->g.m, sb->level != RAID_LEVEL_EC) == -1) {
+    snprintf (err, errlen, "out of memory building the parity tables");
+    return -1;
+  }
+  a->size = geom_data_chunks (&a->g) << a->g.chunk_shift;
+  return 0;
+}
+
+struct raid_array *
+raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
+             raid_log_fn *log, void *log_opaque, char *err, size_t errlen)
+{
+  struct raid_array *a;
+  uint64_t data_size = UINT64_MAX;
+  uint32_t chunk = p->chunk_bytes ? p->chunk_bytes : RAID_DEFAULT_CHUNK;
+  const char *name = p->name ? p->name : "";
+  size_t i;
+
+  if (n < 1 || n > RAID_MAX_MEMBERS) {
+    snprintf (err, errlen, "an array needs 1 to %d members, got %zu", RAID_MAX_MEMBERS, n);
+    return NULL;
+  }
+  if (strlen (name) > RAID_NAME_MAX) {
+    snprintf (err, errlen, "array name '%s' is longer than %d bytes: choose a shorter name",
+              name, RAID_NAME_MAX);
+    return NULL;
+  }
+  for (i = 0; i < n; i++) {
+    uint64_t size = members[i].ops->size (members[i].member);
+    if (size < (uint64_t) RAID_DATA_OFFSET + chunk) {
+      snprintf (err, errlen, "member %s is too small (%llu bytes): it needs at least %u bytes "
+                "(1 MiB superblock area and one %u byte chunk)",
+                members[i].ops->name (members[i].member), (unsigned long long) size,
+                RAID_DATA_OFFSET + chunk, chunk);
+      return NULL;
+    }
+    if (size - RAID_DATA_OFFSET < data_size)
+      data_size = size - RAID_DATA_OFFSET;
+  }
+  data_size &= ~(uint64_t) (chunk - 1);
+
+  a = array_new (log, log_opaque);
+  if (!a) {
+    snprintf (err, errlen, "out of memory");
+    return NULL;
+  }
+  a->sb = (struct raid_sb) {
+    .version = RAID_SB_VERSION, .ctime = (uint64_t) time (NULL), .level = p->level,
+    .chunk = chunk, .raid_disks = n, .k = p->k, .m = p->m, .data_offset = RAID_DATA_OFFSET,
+    .data_size = data_size, .clean = 0,
+  };
+  strcpy (a->sb.name, name);
+  uuid_generate (a->sb.array_uuid);
+  if (array_setup (a, err, errlen) == -1) {
+    array_free (a);
+    return NULL;
+  }
+  a->sb.k = a->g.k;
+  a->sb.m = a->g.m;
+  /* layout: md's number where md has the level (near copies, left-symmetric = 2) */
+  a->sb.layout = a->g.family == RAID_FAMILY_NEAR ? 0x100 | a->g.copies : 2;
+  a->sb.array_size = a->size;
+  for (i = 0; i < n; i++) {
+    a->slot[i].m = members[i];
+    uuid_generate (a->slot[i].uuid);
+    memcpy (a->sb.slot_uuid[i], a->slot[i].uuid, 16);
+    a->sb.roles[i] = RAID_ROLE_ACTIVE;
+  }
+  /* Without redundancy there is nothing to make consistent. */
+  atomic_store (&a->resync_offset, (p->flags & RAID_CREATE_ASSUME_CLEAN)
+                || (a->g.m == 0 && a->g.copies == 1) ? RAID_RESYNC_DONE : 0);
+  pthread_mutex_lock (&a->sb_lock);
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+  for (i = 0; i < n; i++)
+    if (atomic_load (&a->slot[i].faulty)) {
+      snprintf (err, errlen, "cannot write the superblock to member %s: check that it is "
+                "writable and answering", slot_name (&a->slot[i]));
+      array_free (a);
+      return NULL;
+    }
+  raid_logf (a, RAID_LOG_INFO, "%s: created %s, %zu members, chunk %u, %llu bytes", name,
+             raid_level_name (a->g.level), n, chunk, (unsigned long long) a->size);
+  return a;
+}
+
+static enum raid_sb_state
+read_sb (struct raid_member *m, struct raid_sb *sb)
+{
+  struct raid_slot tmp = { .m = *m };
+  uint8_t *block = malloc (RAID_SB_SIZE);
+  enum raid_sb_state state = RAID_SB_IOERR;
+
+  memset (sb, 0, sizeof *sb);
+  if (block && slot_io (&tmp, RAID_IO_READ, RAID_SB_OFFSET, RAID_SB_SIZE, block) == 0)
+    state = sb_decode (block, sb);
+  free (block);
+  return state;
+}
+
+int
+raid_examine (struct raid_member *m, struct raid_sb_summary *out)
+{
+  struct raid_sb sb;
+  enum raid_sb_state state = read_sb (m, &sb);
+
+  sb_summarise (&sb, state, out);
+  return state == RAID_SB_IOERR ? -EIO : 0;
+}
+
+static const char *
+sb_state_text (enum raid_sb_state s)
+{
+  switch (s) {
+  case RAID_SB_NONE: return "has no aoeraid superblock";
+  case RAID_SB_CORRUPT: return "has a corrupt superblock (bad crc32c or impossible fields)";
+  case RAID_SB_NEWER: return "has a superblock from a newer aoeraid format";
+  case RAID_SB_IOERR: return "cannot be read";
+  case RAID_SB_OK: break;
+  }
+  return "is fine";
+}
+
+/* What assembly learnt of each member it was given. */
+struct found {
+  struct raid_sb sb;
+  enum raid_sb_state state;
+  int use;
+};
+
+/* The array these members belong to: the uuid most of them carry, ties
+ * broken by the highest events.  Returns the index of its freshest member. */
+static int
+pick_array (struct found *f, size_t n)
+{
+  int best = -1;
+  unsigned best_votes = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    unsigned votes = 0;
+    int fresh = i;
+    if (f[i].state != RAID_SB_OK)
+      continue;
+    for (size_t j = 0; j < n; j++)
+      if (f[j].state == RAID_SB_OK && !memcmp (f[j].sb.array_uuid, f[i].sb.array_uuid, 16)) {
+        votes++;
+        if (f[j].sb.events > f[fresh].sb.events)
+          fresh = j;
+      }
+    if (votes > best_votes
+        || (votes == best_votes && f[fresh].sb.events > f[best].sb.events)) {
+      best = fresh;
+      best_votes = votes;
+    }
+  }
+  return best;
+}
+
+static int
+same_geometry (const struct raid_sb *x, const struct raid_sb *y)
+{
+  return x->level == y->level && x->layout == y->layout && x->chunk == y->chunk
+    && x->raid_disks == y->raid_disks && x->k == y->k && x->m == y->m
+    && x->data_size == y->data_size && x->data_offset == y->data_offset;
+}
+
+/* Decide which members take part; fills err and returns -1 to refuse. */
+static int
+choose_members (struct raid_array *a, struct raid_member *members, struct found *f, size_t n,
+                int best, int force, char *err, size_t errlen)
+{
+  const struct raid_sb *ref = &f[best].sb;
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    const char *name = members[i].ops->name (members[i].member);
+    const char *why = NULL;
+    struct raid_slot *s;
+
+    if (f[i].state == RAID_SB_IOERR) {
+      /* an unreachable member is a missing one, not a reason to refuse */
+      raid_logf (a, RAID_LOG_WARN, "%s: member %s cannot be read; left out", ref->name, name);
+      continue;
+    }
+    if (f[i].state != RAID_SB_OK)
+      why = sb_state_text (f[i].state);
+    else if (memcmp (f[i].sb.array_uuid, ref->array_uuid, 16))
+      why = "belongs to another array (foreign uuid)";
+    else if (!same_geometry (&f[i].sb, ref))
+      why = "disagrees with the array's geometry";
+    else if (memcmp (f[i].sb.member_uuid, ref->slot_uuid[f[i].sb.role], 16))
+      why = "is not the member the array recorded in its slot";
+    if (why && !force) {
+      snprintf (err, errlen, "member %s %s: remove it from the member list, or assemble "
+                "with force to leave it out", name, why);
+      return -1;
+    }
+    if (why) {
+      raid_logf (a, RAID_LOG_WARN, "%s: member %s %s; left out (force)", ref->name, name, why);
+      continue;
+    }
+    if (f[i].sb.events < ref->events || ref->roles[f[i].sb.role] != RAID_ROLE_ACTIVE) {
+      raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u) is stale (events %llu, array at "
+                 "%llu); left out: it needs a rebuild", ref->name, name, f[i].sb.role,
+                 (unsigned long long) f[i].sb.events, (unsigned long long) ref->events);
+      continue;
+    }
+    s = &a->slot[f[i].sb.role];
+    if (s->m.ops) {
+      snprintf (err, errlen, "members %s and %s both claim slot %u: remove the copy",
+                slot_name (s), name, f[i].sb.role);
+      return -1;
+    }
+    s->m = members[i];
+    f[i].use = 1;
+  }
+  return 0;
+}
+
+/* Too few members, a dirty degraded parity array, or a short member. */
+static int
+check_startable (struct raid_array *a, int force, char *err, size_t errlen)
+{
+  uint8_t missing[RAID_MAX_MEMBERS] = { 0 };
+  char names[300] = "";
+  size_t used = 0;
+  unsigned i, nmissing = 0;
+
+  for (i = 0; i < a->g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    missing[i] = !s->m.ops;
+    if (!s->m.ops) {
+      nmissing++;
+      atomic_store (&s->faulty, 1);
+      if (a->sb.roles[i] == RAID_ROLE_ACTIVE)
+        a->sb.roles[i] = RAID_ROLE_MISSING;
+      if (used < sizeof names)
+        used += snprintf (names + used, sizeof names - used, "%sslot %u", used ? ", " : "", i);
+    }
+    else if (s->m.ops->size (s->m.member) < a->sb.data_offset + a->sb.data_size) {
+      snprintf (err, errlen, "member %s is smaller than the array needs (%llu bytes)",
+                slot_name (s), (unsigned long long) (a->sb.data_offset + a->sb.data_size));
+      return -1;
+    }
+  }
+  if (!geom_survives (&a->g, missing)) {
+    snprintf (err, errlen, "%s '%s' cannot start: members missing or stale in %s; "
+              "find them (or their shelves) and assemble again", raid_level_name (a->g.level),
+              a->sb.name, names);
+    return -1;
+  }
+  if (nmissing && !a->sb.clean && a->g.m) {
+    if (!force) {
+      snprintf (err, errlen, "%s '%s' is dirty and degraded (missing %s): parity may not match "
+                "the data (write hole); assemble with force to start it anyway",
+                raid_level_name (a->g.level), a->sb.name, names);
+      return -1;
+    }
+    raid_logf (a, RAID_LOG_WARN, "%s: starting dirty and degraded (force): data in stripes "
+               "written at the crash may be wrong", a->sb.name);
+  }
+  return 0;
+}
+
+struct raid_array *
+raid_assemble (struct raid_member *members, size_t n, int force,
+               raid_log_fn *log, void *log_opaque, char *err, size_t errlen)
+{
+  struct raid_array *a;
+  struct found *f;
+  int best;
+  size_t i;
+
+  if (n < 1 || n > RAID_MAX_MEMBERS) {
+    snprintf (err, errlen, "assembly needs 1 to %d members, got %zu", RAID_MAX_MEMBERS, n);
+    return NULL;
+  }
+  f = calloc (n, sizeof *f);
+  a = array_new (log, log_opaque);
+  if (!f || !a) {
+    snprintf (err, errlen, "out of memory");
+    goto fail;
+  }
+  for (i = 0; i < n; i++)
+    f[i].state = read_sb (&members[i], &f[i].sb);
+  best = pick_array (f, n);
+  if (best < 0) {
+    snprintf (err, errlen, "no member holds a valid aoeraid superblock (member %s %s): "
+              "create the array first", members[0].ops->name (members[0].member),
+              sb_state_text (f[0].state));
+    goto fail;
+  }
+  a->sb = f[best].sb;
+  if (choose_members (a, members, f, n, best, force, err, errlen) == -1
+      || array_setup (a, err, errlen) == -1
+      || check_startable (a, force, err, errlen) == -1)
+    goto fail;
+  for (i = 0; i < a->g.n; i++)
+    memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
+  /* A crash left parity unproven: resync from the start (no bitmap yet). */
+  atomic_store (&a->resync_offset, a->sb.clean ? a->sb.resync_offset : 0);
+  a->sb.clean = 0;
+  pthread_mutex_lock (&a->sb_lock);
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+  raid_logf (a, RAID_LOG_INFO, "%s: assembled %s from %zu of %u members, events %llu",
+             a->sb.name, raid_level_name (a->g.level), n, a->g.n,
+             (unsigned long long) a->sb.events);
+  free (f);
+  return a;
+
+fail:
+  free (f);
+  if (a)
+    array_free (a);
+  return NULL;
+}
+
+int
+raid_status (struct raid_array *a, struct raid_status *st)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+  unsigned i, nmissing = 0;
+
+  memset (st, 0, sizeof *st);
+  array_missing (a, missing);
+  st->level = a->g.level;
+  st->k = a->g.k;
+  st->m = a->g.m;
+  st->members = a->g.n;
+  st->chunk_bytes = a->g.chunk;
+  st->size = a->size;
+  for (i = 0; i < a->g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    nmissing += missing[i];
+    st->member[i].role = !s->m.ops ? RAID_ROLE_MISSING
+      : missing[i] ? RAID_ROLE_FAULTY : RAID_ROLE_ACTIVE;
+    if (s->m.ops)
+      snprintf (st->member[i].name, sizeof st->member[i].name, "%s", slot_name (s));
+    st->member[i].read_errors = atomic_load (&s->read_errors);
+    st->member[i].write_errors = atomic_load (&s->write_errors);
+  }
+  st->state = !geom_survives (&a->g, missing) ? RAID_STATE_FAILED
+    : nmissing ? RAID_STATE_DEGRADED : RAID_STATE_CLEAN;
+  pthread_mutex_lock (&a->sb_lock);
+  memcpy (st->uuid, a->sb.array_uuid, 16);
+  memcpy (st->name, a->sb.name, sizeof st->name);
+  st->events = a->sb.events;
+  pthread_mutex_unlock (&a->sb_lock);
+  st->resync_offset = atomic_load (&a->resync_offset);
+  return 0;
+}
+
+void
+raid_close (struct raid_array *a)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+
+  if (!a)
+    return;
+  array_missing (a, missing);
+  pthread_mutex_lock (&a->sb_lock);
+  /* No I/O is in flight: every acknowledged write is on all its members. */
+  a->sb.clean = geom_survives (&a->g, missing);
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+  array_free (a);
+}
+
+uint64_t raid_size (struct raid_array *a) { return a->size; }
+uint32_t raid_chunk_bytes (struct raid_array *a) { return a->g.chunk; }
+
+uint32_t
+raid_stripe_bytes (struct raid_array *a)
+{
+  if (a->g.family == RAID_FAMILY_PARITY)
+    return a->g.k * a->g.chunk;
+  return a->g.n % a->g.copies ? a->g.chunk : (a->g.n / a->g.copies) * a->g.chunk;
+}

@@ -1,0 +1,184 @@
+/* An in-memory member for unit tests, with fault injection.  I/O completes
+ * inside submit(), which the member interface allows. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "raid.h"
+
+struct raid_mem_member {
+  char name[32];
+  uint64_t size;
+  uint8_t *data;
+  pthread_mutex_t lock;           /* guards the fault settings and counters */
+  int fail_reads, fail_writes, down;
+  uint64_t bad_offset;            /* a bad range: reads fail until rewritten */
+  uint32_t bad_len;
+  unsigned delay_us;
+  int64_t ios_left;               /* >= 0: go down after this many more I/Os */
+  struct raid_mem_stats stats;
+};
+
+static int
+overlaps (uint64_t a, uint32_t alen, uint64_t b, uint32_t blen)
+{
+  return alen && blen && a < b + blen && b < a + alen;
+}
+
+/* Decide the outcome of one I/O and count it, under the lock. */
+static int
+mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  int err = 0;
+
+  pthread_mutex_lock (&mm->lock);
+  if (mm->ios_left == 0)
+    mm->down = 1;
+  else if (mm->ios_left > 0)
+    mm->ios_left--;
+  if (mm->down)
+    err = EIO;
+  else if (op != RAID_IO_FLUSH && (offset + len > mm->size || offset % 512 || len % 512))
+    err = EINVAL;
+  else if (op == RAID_IO_READ && (mm->fail_reads || overlaps (offset, len, mm->bad_offset, mm->bad_len)))
+    err = EIO;
+  else if (op == RAID_IO_WRITE && mm->fail_writes)
+    err = EIO;
+  else if (op == RAID_IO_WRITE && overlaps (offset, len, mm->bad_offset, mm->bad_len)
+           && offset <= mm->bad_offset && offset + len >= mm->bad_offset + mm->bad_len)
+    mm->bad_len = 0;      /* rewritten whole: the sector is remapped */
+  if (!err) {
+    if (op == RAID_IO_READ) { mm->stats.reads++; mm->stats.read_bytes += len; }
+    if (op == RAID_IO_WRITE) { mm->stats.writes++; mm->stats.write_bytes += len; }
+    if (op == RAID_IO_FLUSH) mm->stats.flushes++;
+  }
+  pthread_mutex_unlock (&mm->lock);
+  return err;
+}
+
+static void
+mem_submit (void *member, enum raid_io_op op, uint64_t offset, uint32_t len, void *buf,
+            raid_io_done_fn *done, void *opaque)
+{
+  struct raid_mem_member *mm = member;
+  int err = mem_account (mm, op, offset, len);
+
+  if (mm->delay_us)
+    usleep (mm->delay_us);
+  if (!err && op == RAID_IO_READ)
+    memcpy (buf, mm->data + offset, len);
+  else if (!err && op == RAID_IO_WRITE)
+    memcpy (mm->data + offset, buf, len);
+  done (opaque, err);
+}
+
+static uint64_t mem_size (void *member) { return ((struct raid_mem_member *) member)->size; }
+static const char *mem_name (void *member) { return ((struct raid_mem_member *) member)->name; }
+
+static int
+mem_healthy (void *member)
+{
+  struct raid_mem_member *mm = member;
+  int up;
+
+  pthread_mutex_lock (&mm->lock);
+  up = !mm->down;
+  pthread_mutex_unlock (&mm->lock);
+  return up;
+}
+
+static const struct raid_member_ops mem_ops = {
+  .submit = mem_submit, .size = mem_size, .name = mem_name, .healthy = mem_healthy,
+};
+
+struct raid_mem_member *
+raid_mem_member_new (const char *name, uint64_t size)
+{
+  struct raid_mem_member *mm = calloc (1, sizeof *mm);
+
+  if (!mm)
+    return NULL;
+  mm->data = calloc (1, size);
+  if (!mm->data) {
+    free (mm);
+    return NULL;
+  }
+  strncpy (mm->name, name, sizeof mm->name - 1);
+  mm->size = size;
+  mm->ios_left = -1;
+  pthread_mutex_init (&mm->lock, NULL);
+  return mm;
+}
+
+void
+raid_mem_member_free (struct raid_mem_member *mm)
+{
+  if (!mm)
+    return;
+  pthread_mutex_destroy (&mm->lock);
+  free (mm->data);
+  free (mm);
+}
+
+struct raid_member
+raid_mem_member (struct raid_mem_member *mm)
+{
+  struct raid_member m = { .ops = &mem_ops, .member = mm };
+  return m;
+}
+
+uint8_t *raid_mem_member_data (struct raid_mem_member *mm) { return mm->data; }
+
+void
+raid_mem_member_fail (struct raid_mem_member *mm, int fail_reads, int fail_writes)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->fail_reads = fail_reads;
+  mm->fail_writes = fail_writes;
+  pthread_mutex_unlock (&mm->lock);
+}
+
+void
+raid_mem_member_set_down (struct raid_mem_member *mm, int down)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->down = down;
+  mm->ios_left = -1;
+  pthread_mutex_unlock (&mm->lock);
+}
+
+void
+raid_mem_member_fail_after (struct raid_mem_member *mm, int64_t ios)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->ios_left = ios;
+  pthread_mutex_unlock (&mm->lock);
+}
+
+void
+raid_mem_member_bad_range (struct raid_mem_member *mm, uint64_t offset, uint32_t len)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->bad_offset = offset;
+  mm->bad_len = len;
+  pthread_mutex_unlock (&mm->lock);
+}
+
+void
+raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec)
+{
+  mm->delay_us = usec;
+}
+
+void
+raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, int reset)
+{
+  pthread_mutex_lock (&mm->lock);
+  if (st)
+    *st = mm->stats;
+  if (reset)
+    memset (&mm->stats, 0, sizeof mm->stats);
+  pthread_mutex_unlock (&mm->lock);
+}

@@ -1,0 +1,174 @@
+/* Internal interfaces of the RAID engine, shared by the files in raid/ only. */
+#ifndef AOERAID_RAID_INT_H
+#define AOERAID_RAID_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "raid.h"
+
+/* ---- layout.c: geometry and address mapping (pure functions) ---------- */
+
+enum raid_family { RAID_FAMILY_NEAR, RAID_FAMILY_PARITY };
+
+struct raid_geom {
+  enum raid_level level;
+  enum raid_family family;
+  unsigned n;            /* members (slots) */
+  unsigned k, m;         /* parity family: data and parity chunks per stripe */
+  unsigned copies;       /* near family: 1 (raid0), n (raid1), 2 (raid10) */
+  uint32_t chunk;        /* bytes, power of 2 */
+  unsigned chunk_shift;
+  uint64_t rows;         /* chunks per member */
+};
+
+/* Where one chunk lives: member slot and chunk row on that member. */
+struct raid_loc { unsigned slot; uint64_t row; };
+
+int geom_init (struct raid_geom *g, enum raid_level level, unsigned n, unsigned k,
+               unsigned m, uint32_t chunk, uint64_t member_data_bytes,
+               char *err, size_t errlen);
+uint64_t geom_data_chunks (const struct raid_geom *g);  /* array size in chunks */
+uint64_t geom_lock_unit (const struct raid_geom *g, uint64_t chunk_index);
+/* Near family: copy c (0..copies-1) of array chunk ci. */
+struct raid_loc geom_near (const struct raid_geom *g, uint64_t ci, unsigned c);
+/* Parity family: data chunk i (0..k-1) or parity row j of stripe s. */
+struct raid_loc geom_data (const struct raid_geom *g, uint64_t stripe, unsigned i);
+struct raid_loc geom_parity (const struct raid_geom *g, uint64_t stripe, unsigned j);
+/* 1 when the array can still serve every chunk with the slots in missing[]. */
+int geom_survives (const struct raid_geom *g, const uint8_t *missing);
+
+/* ---- codec.c: parity math (ISA-L) -------------------------------------- */
+
+struct raid_codec {
+  unsigned k, m;
+  int rs;                       /* 1: Vandermonde rows (xor_gen/pq_gen compatible) */
+  uint8_t *matrix;              /* (k+m) x k, identity on top */
+  uint8_t *enc_tables;          /* ec_init_tables of the m parity rows */
+};
+
+int codec_init (struct raid_codec *c, unsigned k, unsigned m, int rs);
+void codec_free (struct raid_codec *c);
+/* parity[j] = sum_i G[k+j][i] * data[i], len bytes each. */
+void codec_encode (const struct raid_codec *c, uint32_t len, uint8_t **data, uint8_t **parity);
+/* parity[j] ^= G[k+j][i] * delta (delta = old ^ new of data chunk i). */
+void codec_update (const struct raid_codec *c, uint32_t len, unsigned i, uint8_t *delta,
+                   uint8_t **parity);
+/* cols[] holds the k+m columns (data then parity) of one stripe range, len
+ * bytes each; valid[] flags those holding good bytes.  Computes every
+ * column with want[] set and valid[] clear (at most m) from k valid ones.
+ * Returns 0, or -1 when fewer than k are valid. */
+int codec_recover (const struct raid_codec *c, uint32_t len, uint8_t **cols,
+                   const uint8_t *valid, const uint8_t *want);
+
+/* ---- superblock.c --------------------------------------------------------- */
+
+#define RAID_RESYNC_DONE UINT64_MAX
+
+struct raid_sb {
+  uint32_t version;
+  uint8_t array_uuid[16], member_uuid[16];
+  char name[RAID_NAME_MAX + 1];
+  uint64_t ctime, utime;
+  uint32_t level, layout, chunk, raid_disks, k, m, role;
+  uint64_t array_size, data_offset, data_size, events;
+  uint32_t clean;
+  /* reshape (reserved: written as "no reshape") */
+  uint32_t new_level, new_layout, new_chunk;
+  int32_t delta_disks;
+  uint64_t reshape_position, new_data_offset;
+  /* room reserved for a write-intent bitmap and a log */
+  uint64_t bitmap_offset, log_offset;
+  uint64_t resync_offset;            /* first stripe not known in sync; RAID_RESYNC_DONE */
+  uint8_t roles[RAID_MAX_MEMBERS];   /* enum raid_role_state per slot */
+  uint8_t slot_uuid[RAID_MAX_MEMBERS][16];
+};
+
+void sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE]);
+enum raid_sb_state sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb);
+void sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb_summary *out);
+
+/* ---- io.c: fan-out batches, synchronous helpers, stripe locks ----------- */
+
+struct raid_slot;
+
+struct member_io {
+  struct io_batch *batch;
+  struct raid_slot *slot;
+  enum raid_io_op op;
+  uint64_t offset;        /* member byte offset (absolute) */
+  uint32_t len;
+  void *buf;
+  int err;
+  unsigned tag;           /* caller's use */
+};
+
+struct io_batch {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  unsigned pending;
+  struct member_io *ios;
+  unsigned n, cap;
+};
+
+void batch_init (struct io_batch *b);
+void batch_reset (struct io_batch *b);
+void batch_free (struct io_batch *b);
+/* Queue one member I/O (not yet submitted); returns it, or NULL (ENOMEM). */
+struct member_io *batch_add (struct io_batch *b, struct raid_slot *slot, enum raid_io_op op,
+                             uint64_t offset, uint32_t len, void *buf, unsigned tag);
+/* Submit everything queued, in parallel, and wait for all completions. */
+void batch_run (struct io_batch *b);
+
+#define STRIPE_LOCKS 256
+struct stripe_locks { pthread_mutex_t lock[STRIPE_LOCKS]; };
+void stripe_locks_init (struct stripe_locks *sl);
+void stripe_locks_destroy (struct stripe_locks *sl);
+/* Lock (unlock) every lock unit in [first, last], in ascending bucket order. */
+void stripe_lock_range (struct stripe_locks *sl, uint64_t first, uint64_t last);
+void stripe_unlock_range (struct stripe_locks *sl, uint64_t first, uint64_t last);
+
+/* ---- array.c: the array object, member state, superblock updates ------- */
+
+struct raid_slot {
+  struct raid_member m;         /* ops NULL when missing */
+  unsigned index;
+  atomic_int faulty;            /* set once; cleared never (a new assembly re-adds) */
+  atomic_uint outstanding;      /* in-flight I/O, for mirror read balancing */
+  atomic_ullong read_errors, write_errors;
+  uint8_t uuid[16];
+};
+
+struct raid_array {
+  struct raid_geom g;
+  struct raid_codec codec;      /* parity family */
+  struct raid_slot slot[RAID_MAX_MEMBERS];
+  struct raid_sb sb;            /* in-memory copy; guarded by sb_lock */
+  pthread_mutex_t sb_lock;
+  struct stripe_locks locks;
+  raid_log_fn *log;
+  void *log_opaque;
+  uint64_t size;
+  atomic_ullong resync_offset;  /* lock units below this are in sync */
+  uint8_t sb_block[RAID_MAX_MEMBERS][RAID_SB_SIZE];  /* write buffers; under sb_lock */
+};
+
+void raid_logf (struct raid_array *a, int level, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+const char *slot_name (const struct raid_slot *s);
+int slot_usable (struct raid_slot *s);            /* present, not faulty, healthy */
+/* Mark a slot faulty (once), bump events, rewrite the superblocks. */
+void slot_fail (struct raid_array *a, struct raid_slot *s, const char *why);
+/* 1 when the array can still serve everything; else logs the missing members. */
+int array_check (struct raid_array *a, const char *what);
+void array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS]);
+/* Bump events and write the superblock to every working member (in
+ * parallel); members that fail it are marked faulty.  Caller holds sb_lock. */
+void sb_write_all (struct raid_array *a);
+/* One synchronous member I/O; 0 or a positive errno. */
+int slot_io (struct raid_slot *s, enum raid_io_op op, uint64_t offset, uint32_t len, void *buf);
+uint64_t slot_offset (const struct raid_array *a, struct raid_loc l, uint32_t within);
+
+#endif /* AOERAID_RAID_INT_H */

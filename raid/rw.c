@@ -1,0 +1,783 @@
+/* The data path: reads, writes, flush and resync for both layout families.
+ *
+ * Every request fans its member I/Os out in one batch per phase and waits
+ * for them together.  Writes hold the stripe locks of the stripes (mirror
+ * levels: chunks) they touch, so read-modify-write and reconstruction see
+ * a stable stripe.  A write returns only after every member the layout
+ * needs has answered; a member that fails a write is marked faulty (which
+ * rewrites the superblocks) before the write is acknowledged degraded. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raid-int.h"
+
+#define ALIGN 64
+
+/* The part of a request inside one chunk. */
+struct piece { uint64_t ci; uint32_t within, len; };
+
+static struct piece
+piece_at (const struct raid_geom *g, uint64_t pos, uint64_t end)
+{
+  struct piece p = { .ci = pos >> g->chunk_shift, .within = pos & (g->chunk - 1) };
+  uint64_t room = g->chunk - p.within;
+
+  p.len = end - pos < room ? end - pos : room;
+  return p;
+}
+
+static int
+check_range (struct raid_array *a, uint32_t len, uint64_t offset)
+{
+  if ((offset | len) & 511 || offset > a->size || len > a->size - offset) {
+    raid_logf (a, RAID_LOG_ERROR, "%s: request of %u bytes at offset %llu is outside the "
+               "array (%llu bytes) or not a multiple of 512", a->sb.name, len,
+               (unsigned long long) offset, (unsigned long long) a->size);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+static int
+in_sync (struct raid_array *a, uint64_t unit)
+{
+  return unit < atomic_load (&a->resync_offset);
+}
+
+static void *
+scratch_alloc (size_t bytes)
+{
+  void *p = NULL;
+  return posix_memalign (&p, ALIGN, bytes ? bytes : ALIGN) == 0 ? p : NULL;
+}
+
+static void
+note_read_error (struct raid_array *a, struct member_io *io)
+{
+  if (io->err == ENODEV)
+    return;
+  atomic_fetch_add (&io->slot->read_errors, 1);
+  raid_logf (a, RAID_LOG_WARN, "%s: member %s: read of %u bytes at %llu failed (%s); "
+             "reconstructing", a->sb.name, slot_name (io->slot), io->len,
+             (unsigned long long) io->offset, strerror (io->err));
+}
+
+/* After a read error, write the good bytes back over the bad ones, as md
+ * does; a member that cannot take even that is failed. */
+static void
+repair (struct raid_array *a, struct member_io *io)
+{
+  int err;
+
+  if (io->err == ENODEV || !slot_usable (io->slot))
+    return;
+  err = slot_io (io->slot, RAID_IO_WRITE, io->offset, io->len, io->buf);
+  if (err == 0) {
+    raid_logf (a, RAID_LOG_INFO, "%s: member %s: rewrote %u bytes at %llu after a read error",
+               a->sb.name, slot_name (io->slot), io->len, (unsigned long long) io->offset);
+    return;
+  }
+  atomic_fetch_add (&io->slot->write_errors, 1);
+  slot_fail (a, io->slot, "rewrite after a read error failed");
+}
+
+/* Mark every member that failed a write in this batch faulty. */
+static void
+fail_writers (struct raid_array *a, struct io_batch *b)
+{
+  for (unsigned i = 0; i < b->n; i++) {
+    struct member_io *io = &b->ios[i];
+    if (!io->err)
+      continue;
+    if (io->err != ENODEV)
+      atomic_fetch_add (&io->slot->write_errors, 1);
+    slot_fail (a, io->slot, io->err == ENODEV ? "it is down and missed a write"
+               : strerror (io->err));
+  }
+}
+
+/* ---- near family: RAID0, RAID1, RAID10 ---------------------------------- */
+
+/* The usable copy with the least outstanding I/O; copy 0 when none is
+ * usable (the batch then fails it with ENODEV). */
+static unsigned
+pick_copy (struct raid_array *a, uint64_t ci)
+{
+  unsigned best = 0, best_load = UINT_MAX;
+
+  for (unsigned c = 0; c < a->g.copies; c++) {
+    struct raid_slot *s = &a->slot[geom_near (&a->g, ci, c).slot];
+    unsigned load = atomic_load (&s->outstanding);
+    if (slot_usable (s) && load < best_load) {
+      best = c;
+      best_load = load;
+    }
+  }
+  return best;
+}
+
+static int
+near_retry (struct raid_array *a, struct member_io *io, uint64_t ci, uint32_t within)
+{
+  int rc = -EIO;
+
+  note_read_error (a, io);
+  stripe_lock_range (&a->locks, ci, ci);
+  for (unsigned c = 0; c < a->g.copies && rc; c++) {
+    struct raid_loc l = geom_near (&a->g, ci, c);
+    struct raid_slot *s = &a->slot[l.slot];
+    int err;
+    if (s == io->slot || !slot_usable (s))
+      continue;
+    err = slot_io (s, RAID_IO_READ, slot_offset (a, l, within), io->len, io->buf);
+    if (err == 0) {
+      repair (a, io);
+      rc = 0;
+    }
+    else if (err != ENODEV)
+      atomic_fetch_add (&s->read_errors, 1);
+  }
+  stripe_unlock_range (&a->locks, ci, ci);
+  if (rc)
+    raid_logf (a, RAID_LOG_ERROR, "%s: no copy of chunk %llu could be read",
+               a->sb.name, (unsigned long long) ci);
+  return rc;
+}
+
+static int
+near_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t off)
+{
+  struct io_batch b;
+  uint64_t pos, end = off + len;
+  int rc = 0;
+
+  batch_init (&b);
+  for (pos = off; pos < end && rc == 0;) {
+    struct piece p = piece_at (&a->g, pos, end);
+    for (unsigned c = 0; c < a->g.copies; c++) {
+      struct raid_loc l = geom_near (&a->g, p.ci, c);
+      if (!batch_add (&b, &a->slot[l.slot], RAID_IO_WRITE, slot_offset (a, l, p.within), p.len,
+                      (void *) (buf + (pos - off)), 0))
+        rc = -ENOMEM;
+    }
+    pos += p.len;
+  }
+  if (rc == 0) {
+    batch_run (&b);
+    fail_writers (a, &b);
+  }
+  batch_free (&b);
+  return rc;
+}
+
+/* ---- parity family: RAID5, RAID6, k+m ----------------------------------- */
+
+static struct raid_slot *
+col_slot (struct raid_array *a, uint64_t stripe, unsigned idx)
+{
+  struct raid_loc l = idx < a->g.k ? geom_data (&a->g, stripe, idx)
+                                   : geom_parity (&a->g, stripe, idx - a->g.k);
+  return &a->slot[l.slot];
+}
+
+static uint64_t
+col_offset (struct raid_array *a, uint64_t stripe, uint32_t within)
+{
+  struct raid_loc l = { .row = stripe };
+  return slot_offset (a, l, within);
+}
+
+/* Make every column with need[] set valid over [lo, lo+len) of stripe s,
+ * reading it, or else reading enough others (k valid) and decoding.
+ * valid[]/bad[] carry what is already known; bad[] columns are not read
+ * again.  errored[] (may be NULL) gets the columns that returned a read
+ * error.  0, or -EIO when fewer than k columns can be read. */
+static int
+stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint8_t **cols,
+               uint8_t *valid, uint8_t *bad, const uint8_t *need, uint8_t *errored)
+{
+  unsigned k = a->g.k, n = a->g.k + a->g.m, idx, nvalid, missing, want;
+  struct io_batch b;
+  int rc = 0;
+
+  batch_init (&b);
+  for (;;) {
+    for (nvalid = missing = idx = 0; idx < n; idx++) {
+      nvalid += valid[idx];
+      missing += need[idx] && !valid[idx];
+    }
+    if (!missing)
+      break;
+    if (nvalid >= k) {
+      rc = codec_recover (&a->codec, len, cols, valid, need) ? -EIO : 0;
+      break;
+    }
+    /* Read the needed columns themselves; if some cannot be read, read
+     * enough others to decode. */
+    batch_reset (&b);
+    for (idx = 0; idx < n; idx++)
+      if (need[idx] && !valid[idx] && !bad[idx])
+        batch_add (&b, col_slot (a, s, idx), RAID_IO_READ, col_offset (a, s, lo), len,
+                   cols[idx], idx);
+    for (want = b.n ? 0 : k - nvalid, idx = 0; idx < n && want; idx++)
+      if (!valid[idx] && !bad[idx] && slot_usable (col_slot (a, s, idx))) {
+        batch_add (&b, col_slot (a, s, idx), RAID_IO_READ, col_offset (a, s, lo), len,
+                   cols[idx], idx);
+        want--;
+      }
+    if (b.n == 0) {
+      rc = -EIO;
+      break;
+    }
+    batch_run (&b);
+    for (unsigned i = 0; i < b.n; i++) {
+      struct member_io *io = &b.ios[i];
+      valid[io->tag] = !io->err;
+      bad[io->tag] = !!io->err;
+      if (io->err && io->err != ENODEV) {
+        note_read_error (a, io);
+        if (errored)
+          errored[io->tag] = 1;
+      }
+    }
+  }
+  batch_free (&b);
+  if (rc)
+    raid_logf (a, RAID_LOG_ERROR, "%s: stripe %llu cannot be reconstructed: fewer than %u "
+               "of its members can be read", a->sb.name, (unsigned long long) s, k);
+  return rc;
+}
+
+static int
+parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, unsigned i,
+                   uint32_t within)
+{
+  unsigned n = a->g.k + a->g.m, idx;
+  uint8_t valid[RAID_MAX_MEMBERS] = { 0 }, bad[RAID_MAX_MEMBERS] = { 0 };
+  uint8_t need[RAID_MAX_MEMBERS] = { 0 };
+  uint8_t *cols[RAID_MAX_MEMBERS];
+  uint8_t *scratch = scratch_alloc ((size_t) n * io->len);
+  int rc;
+
+  if (!scratch)
+    return -ENOMEM;
+  note_read_error (a, io);
+  for (idx = 0; idx < n; idx++)
+    cols[idx] = scratch + (size_t) idx * io->len;
+  need[i] = bad[i] = 1;
+  stripe_lock_range (&a->locks, stripe, stripe);
+  rc = stripe_gather (a, stripe, within, io->len, cols, valid, bad, need, NULL);
+  if (rc == 0) {
+    memcpy (io->buf, cols[i], io->len);
+    repair (a, io);
+  }
+  stripe_unlock_range (&a->locks, stripe, stripe);
+  free (scratch);
+  return rc;
+}
+
+/* Where a piece is read from first: the data chunk, or the least busy copy. */
+static struct raid_loc
+read_source (struct raid_array *a, uint64_t ci)
+{
+  if (a->g.family == RAID_FAMILY_NEAR)
+    return geom_near (&a->g, ci, pick_copy (a, ci));
+  return geom_data (&a->g, ci / a->g.k, ci % a->g.k);
+}
+
+static int
+read_retry (struct raid_array *a, struct member_io *io, struct piece p)
+{
+  if (a->g.family == RAID_FAMILY_NEAR)
+    return near_retry (a, io, p.ci, p.within);
+  return parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within);
+}
+
+/* All pieces in one batch; the ones that fail are reconstructed one by one. */
+static int
+read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
+{
+  struct io_batch b;
+  uint64_t pos, end = off + len;
+  int rc = 0;
+
+  batch_init (&b);
+  for (pos = off; pos < end;) {
+    struct piece p = piece_at (&a->g, pos, end);
+    struct raid_loc l = read_source (a, p.ci);
+    if (!batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within), p.len,
+                    buf + (pos - off), 0))
+      rc = -ENOMEM;
+    pos += p.len;
+  }
+  if (rc == 0)
+    batch_run (&b);
+  for (unsigned i = 0; i < b.n && rc == 0; i++) {
+    struct member_io *io = &b.ios[i];
+    if (io->err)
+      rc = read_retry (a, io, piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end));
+  }
+  batch_free (&b);
+  return rc;
+}
+
+enum job_method { JOB_FULL, JOB_RMW, JOB_RCW };
+
+/* One stripe of a write. */
+struct stripe_job {
+  uint64_t stripe;
+  uint32_t lo, hi;                      /* hull of the write within the chunk */
+  uint32_t wlo[RAID_MAX_MEMBERS], whi[RAID_MAX_MEMBERS];  /* written part of data i */
+  const uint8_t *src[RAID_MAX_MEMBERS]; /* new bytes for [wlo, whi) of data i */
+  uint8_t *cols[RAID_MAX_MEMBERS];      /* data then parity, hull bytes each */
+  uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS], errored[RAID_MAX_MEMBERS];
+  uint8_t need[RAID_MAX_MEMBERS];       /* RCW: data columns to read */
+  enum job_method method;
+  int gather;                           /* pre-reads incomplete: gather before computing */
+};
+
+static void
+job_plan_range (struct raid_array *a, struct stripe_job *j, uint64_t stripe,
+                const uint8_t *buf, uint64_t off, uint64_t end)
+{
+  uint64_t start = stripe * a->g.k * a->g.chunk;
+  unsigned i;
+
+  memset (j, 0, sizeof *j);
+  j->stripe = stripe;
+  j->lo = a->g.chunk;
+  for (i = 0; i < a->g.k; i++) {
+    uint64_t cs = start + (uint64_t) i * a->g.chunk, ce = cs + a->g.chunk;
+    uint64_t ws = off > cs ? off : cs, we = end < ce ? end : ce;
+    if (ws >= we)
+      continue;
+    j->wlo[i] = ws - cs;
+    j->whi[i] = we - cs;
+    j->src[i] = buf + (ws - off);
+    if (j->wlo[i] < j->lo)
+      j->lo = j->wlo[i];
+    if (j->whi[i] > j->hi)
+      j->hi = j->whi[i];
+  }
+  /* A stripe not yet resynced gets all of its parity recomputed. */
+  if (!in_sync (a, stripe)) {
+    j->lo = 0;
+    j->hi = a->g.chunk;
+  }
+}
+
+/* md's handle_stripe_dirtying: count what each method must read, take the
+ * cheaper; reconstruct-write also when read-modify-write cannot run (a
+ * written data member is down, or parity is not known good). */
+static enum job_method
+job_choose (struct raid_array *a, struct stripe_job *j)
+{
+  uint32_t hull = j->hi - j->lo;
+  uint64_t rmw = 0, rcw = 0;
+  int rmw_ok = in_sync (a, j->stripe), full = j->lo == 0 && j->hi == a->g.chunk;
+  unsigned i;
+
+  for (i = 0; i < a->g.k; i++) {
+    uint32_t wl = j->whi[i] - j->wlo[i];
+    if (wl) {
+      rmw += wl;
+      rmw_ok &= slot_usable (col_slot (a, j->stripe, i));
+    }
+    if (wl != hull) {
+      rcw += hull - wl;
+      full = 0;
+    }
+    j->need[i] = wl != hull;
+  }
+  if (full)
+    return JOB_FULL;
+  for (i = 0; i < a->g.m; i++)
+    if (slot_usable (col_slot (a, j->stripe, a->g.k + i)))
+      rmw += hull;
+  return rmw_ok && rmw < rcw ? JOB_RMW : JOB_RCW;
+}
+
+static size_t
+job_scratch (struct raid_array *a, const struct stripe_job *j)
+{
+  unsigned cols = j->method == JOB_FULL ? a->g.m : a->g.k + a->g.m;
+  return (size_t) cols * (j->hi - j->lo);
+}
+
+static void
+job_set_cols (struct raid_array *a, struct stripe_job *j, uint8_t *scratch)
+{
+  uint32_t hull = j->hi - j->lo;
+  unsigned idx = 0;
+
+  if (j->method == JOB_FULL)
+    for (; idx < a->g.k; idx++)
+      j->cols[idx] = (uint8_t *) j->src[idx];
+  for (; idx < a->g.k + a->g.m; idx++, scratch += hull)
+    j->cols[idx] = scratch;
+}
+
+/* Queue the reads a job needs before it can compute parity. */
+static int
+job_queue_reads (struct raid_array *a, struct stripe_job *j, unsigned jn, struct io_batch *b)
+{
+  uint32_t hull = j->hi - j->lo;
+  unsigned i, k = a->g.k;
+  int ok = 1;
+
+  if (j->method == JOB_RMW) {
+    for (i = 0; i < k; i++)
+      if (j->whi[i] > j->wlo[i])
+        ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
+                           col_offset (a, j->stripe, j->wlo[i]), j->whi[i] - j->wlo[i],
+                           j->cols[i] + (j->wlo[i] - j->lo), jn * RAID_MAX_MEMBERS + i);
+    for (i = k; i < k + a->g.m; i++)
+      if (slot_usable (col_slot (a, j->stripe, i)))
+        ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
+                           col_offset (a, j->stripe, j->lo), hull, j->cols[i],
+                           jn * RAID_MAX_MEMBERS + i);
+  }
+  else if (j->method == JOB_RCW) {
+    for (i = 0; i < k; i++)
+      if (j->need[i] && !slot_usable (col_slot (a, j->stripe, i)))
+        j->gather = 1;
+    /* Only the bytes the write leaves alone: before and after its part. */
+    for (i = 0; i < k && !j->gather; i++) {
+      uint32_t before = j->whi[i] > j->wlo[i] ? j->wlo[i] : j->hi;
+      uint32_t after = j->whi[i] > j->wlo[i] ? j->whi[i] : j->hi;
+      if (!j->need[i])
+        continue;
+      if (before > j->lo)
+        ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
+                           col_offset (a, j->stripe, j->lo), before - j->lo, j->cols[i],
+                           jn * RAID_MAX_MEMBERS + i);
+      if (after < j->hi)
+        ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
+                           col_offset (a, j->stripe, after), j->hi - after,
+                           j->cols[i] + (after - j->lo), jn * RAID_MAX_MEMBERS + i);
+    }
+  }
+  return ok ? 0 : -ENOMEM;
+}
+
+static void
+xor_into (uint8_t *dst, const uint8_t *src, uint32_t len)
+{
+  for (uint32_t o = 0; o < len; o += 8) {
+    uint64_t x, y;
+    memcpy (&x, dst + o, 8);
+    memcpy (&y, src + o, 8);
+    x ^= y;
+    memcpy (dst + o, &x, 8);
+  }
+}
+
+/* Parity from the gathered (or given) data. */
+static int
+job_compute (struct raid_array *a, struct stripe_job *j)
+{
+  uint32_t hull = j->hi - j->lo;
+  unsigned i, k = a->g.k;
+  uint8_t *parity[RAID_MAX_PARITY];
+
+  if (j->gather) {
+    if (j->method == JOB_RMW) {       /* its pre-reads were partial: start again */
+      j->method = JOB_RCW;
+      memset (j->valid, 0, sizeof j->valid);
+    }
+    if (stripe_gather (a, j->stripe, j->lo, hull, j->cols, j->valid, j->bad, j->need,
+                       j->errored) == -1)
+      return -EIO;
+  }
+  if (j->method == JOB_RMW) {
+    for (i = 0; i < a->g.m; i++)
+      parity[i] = j->cols[k + i];
+    for (i = 0; i < k; i++) {
+      uint32_t at = j->wlo[i] - j->lo, wl = j->whi[i] - j->wlo[i];
+      uint8_t *shifted[RAID_MAX_PARITY];
+      if (!wl)
+        continue;
+      xor_into (j->cols[i] + at, j->src[i], wl);       /* delta = old ^ new */
+      for (unsigned p = 0; p < a->g.m; p++)
+        shifted[p] = parity[p] + at;
+      codec_update (&a->codec, wl, i, j->cols[i] + at, shifted);
+    }
+    return 0;
+  }
+  if (j->method == JOB_RCW)
+    for (i = 0; i < k; i++)
+      if (j->whi[i] > j->wlo[i])
+        memcpy (j->cols[i] + (j->wlo[i] - j->lo), j->src[i], j->whi[i] - j->wlo[i]);
+  codec_encode (&a->codec, hull, j->cols, j->cols + k);
+  return 0;
+}
+
+/* New data, rebuilt columns of members that had read errors, and parity. */
+static int
+job_queue_writes (struct raid_array *a, struct stripe_job *j, struct io_batch *b)
+{
+  uint32_t hull = j->hi - j->lo;
+  unsigned i, k = a->g.k;
+  int ok = 1;
+
+  for (i = 0; i < k; i++) {
+    struct raid_slot *s = col_slot (a, j->stripe, i);
+    if (j->method == JOB_RCW && j->errored[i] && j->need[i])   /* rebuilt: repair it */
+      ok &= !!batch_add (b, s, RAID_IO_WRITE, col_offset (a, j->stripe, j->lo), hull,
+                         j->cols[i], 0);
+    else if (j->whi[i] > j->wlo[i])
+      ok &= !!batch_add (b, s, RAID_IO_WRITE, col_offset (a, j->stripe, j->wlo[i]),
+                         j->whi[i] - j->wlo[i], (void *) j->src[i], 0);
+  }
+  for (i = k; i < k + a->g.m; i++)
+    ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_WRITE,
+                       col_offset (a, j->stripe, j->lo), hull, j->cols[i], 0);
+  return ok ? 0 : -ENOMEM;
+}
+
+/* Record the outcome of the pre-reads in each job. */
+static void
+jobs_note_reads (struct raid_array *a, struct stripe_job *jobs, struct io_batch *b)
+{
+  for (unsigned i = 0; i < b->n; i++) {
+    struct member_io *io = &b->ios[i];
+    struct stripe_job *j = &jobs[io->tag / RAID_MAX_MEMBERS];
+    unsigned idx = io->tag % RAID_MAX_MEMBERS;
+    /* A column may take two reads: valid only if none of them failed.  A
+     * column the write covers in part was read around that part only: it
+     * serves the write, but cannot serve a decode, so it is not "valid". */
+    if (!io->err) {
+      j->valid[idx] = j->method == JOB_RCW && !j->bad[idx] && j->whi[idx] == j->wlo[idx];
+      continue;
+    }
+    j->gather = 1;
+    j->bad[idx] = 1;
+    j->valid[idx] = 0;
+    if (io->err != ENODEV) {
+      j->errored[idx] = 1;
+      note_read_error (a, io);
+    }
+  }
+}
+
+static int
+parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t off)
+{
+  uint64_t end = off + len, first = (off >> a->g.chunk_shift) / a->g.k;
+  uint64_t last = ((end - 1) >> a->g.chunk_shift) / a->g.k, s;
+  unsigned njobs = last - first + 1, jn;
+  struct stripe_job *jobs = malloc (njobs * sizeof *jobs);
+  uint8_t *scratch = NULL, *at;
+  size_t total = 0;
+  struct io_batch b;
+  int rc = 0;
+
+  if (!jobs)
+    return -ENOMEM;
+  for (jn = 0, s = first; s <= last; s++, jn++) {
+    job_plan_range (a, &jobs[jn], s, buf, off, end);
+    jobs[jn].method = job_choose (a, &jobs[jn]);
+    total += job_scratch (a, &jobs[jn]);
+  }
+  scratch = scratch_alloc (total);
+  if (!scratch) {
+    free (jobs);
+    return -ENOMEM;
+  }
+  for (at = scratch, jn = 0; jn < njobs; jn++) {
+    job_set_cols (a, &jobs[jn], at);
+    at += job_scratch (a, &jobs[jn]);
+  }
+
+  batch_init (&b);
+  for (jn = 0; jn < njobs && rc == 0; jn++)
+    rc = job_queue_reads (a, &jobs[jn], jn, &b);
+  if (rc == 0) {
+    batch_run (&b);
+    jobs_note_reads (a, jobs, &b);
+  }
+  for (jn = 0; jn < njobs && rc == 0; jn++)
+    rc = job_compute (a, &jobs[jn]);
+  /* Nothing is written unless every stripe could be computed. */
+  batch_reset (&b);
+  for (jn = 0; jn < njobs && rc == 0; jn++)
+    rc = job_queue_writes (a, &jobs[jn], &b);
+  if (rc == 0) {
+    batch_run (&b);
+    fail_writers (a, &b);
+  }
+  batch_free (&b);
+  free (scratch);
+  free (jobs);
+  return rc;
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+static void
+lock_units (struct raid_array *a, uint32_t len, uint64_t off, uint64_t *first, uint64_t *last)
+{
+  *first = geom_lock_unit (&a->g, off >> a->g.chunk_shift);
+  *last = geom_lock_unit (&a->g, (off + len - 1) >> a->g.chunk_shift);
+}
+
+int
+raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
+{
+  int rc = check_range (a, len, offset);
+
+  if (rc || len == 0)
+    return rc;
+  if (!array_check (a, "read"))
+    return -EIO;
+  return read_pieces (a, buf, len, offset);
+}
+
+int
+raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
+            unsigned flags)
+{
+  uint64_t first, last;
+  int rc = check_range (a, len, offset);
+
+  if (rc || len == 0)
+    return rc;
+  if (!array_check (a, "write"))
+    return -EIO;
+  lock_units (a, len, offset, &first, &last);
+  stripe_lock_range (&a->locks, first, last);
+  if (a->g.family == RAID_FAMILY_NEAR)
+    rc = near_write (a, buf, len, offset);
+  else
+    rc = parity_write (a, buf, len, offset);
+  stripe_unlock_range (&a->locks, first, last);
+  if (rc == 0 && !array_check (a, "complete a write"))
+    rc = -EIO;
+  if (rc == 0 && (flags & RAID_WRITE_FUA))
+    rc = raid_flush (a);
+  return rc;
+}
+
+int
+raid_flush (struct raid_array *a)
+{
+  struct io_batch b;
+  int rc = 0;
+
+  batch_init (&b);
+  for (unsigned i = 0; i < a->g.n; i++)
+    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
+        && !batch_add (&b, &a->slot[i], RAID_IO_FLUSH, 0, 0, NULL, 0))
+      rc = -ENOMEM;
+  if (rc == 0) {
+    batch_run (&b);
+    fail_writers (a, &b);
+  }
+  batch_free (&b);
+  if (rc == 0 && !array_check (a, "flush"))
+    rc = -EIO;
+  return rc;
+}
+
+/* ---- resync -------------------------------------------------------------- */
+
+static int
+resync_unit (struct raid_array *a, uint64_t u, uint8_t *scratch)
+{
+  struct io_batch b;
+  uint8_t *cols[RAID_MAX_MEMBERS];
+  unsigned i, n = a->g.family == RAID_FAMILY_PARITY ? a->g.k + a->g.m : a->g.copies;
+  int rc = 0;
+
+  for (i = 0; i < n; i++)
+    cols[i] = scratch + (size_t) i * a->g.chunk;
+  batch_init (&b);
+  /* Read the data (mirrors: the first copy), then write the redundancy. */
+  if (a->g.family == RAID_FAMILY_PARITY)
+    for (i = 0; i < a->g.k; i++)
+      batch_add (&b, col_slot (a, u, i), RAID_IO_READ, col_offset (a, u, 0), a->g.chunk, cols[i], i);
+  else {
+    struct raid_loc l = geom_near (&a->g, u, 0);
+    batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, 0), a->g.chunk, cols[0], 0);
+  }
+  batch_run (&b);
+  for (i = 0; i < b.n; i++)
+    if (b.ios[i].err)
+      rc = -EIO;
+  batch_reset (&b);
+  if (rc == 0 && a->g.family == RAID_FAMILY_PARITY) {
+    codec_encode (&a->codec, a->g.chunk, cols, cols + a->g.k);
+    for (i = a->g.k; i < n; i++)
+      batch_add (&b, col_slot (a, u, i), RAID_IO_WRITE, col_offset (a, u, 0), a->g.chunk,
+                 cols[i], i);
+  }
+  else if (rc == 0)
+    for (i = 1; i < n; i++) {
+      struct raid_loc l = geom_near (&a->g, u, i);
+      batch_add (&b, &a->slot[l.slot], RAID_IO_WRITE, slot_offset (a, l, 0), a->g.chunk,
+                 cols[0], i);
+    }
+  batch_run (&b);
+  fail_writers (a, &b);
+  batch_free (&b);
+  return rc;
+}
+
+int
+raid_needs_resync (struct raid_array *a)
+{
+  return atomic_load (&a->resync_offset) != RAID_RESYNC_DONE;
+}
+
+static void
+resync_checkpoint (struct raid_array *a, uint64_t next)
+{
+  atomic_store (&a->resync_offset, next);
+  pthread_mutex_lock (&a->sb_lock);
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+}
+
+int
+raid_resync (struct raid_array *a)
+{
+  uint64_t units = a->g.family == RAID_FAMILY_PARITY ? a->g.rows : geom_data_chunks (&a->g);
+  uint64_t u = atomic_load (&a->resync_offset);
+  uint8_t missing[RAID_MAX_MEMBERS];
+  uint8_t *scratch;
+  int rc = 0;
+
+  if (u == RAID_RESYNC_DONE)
+    return 0;
+  array_missing (a, missing);
+  for (unsigned i = 0; i < a->g.n; i++)
+    if (missing[i]) {
+      raid_logf (a, RAID_LOG_WARN, "%s: resync skipped: member slot %u is missing; "
+                 "the array needs a rebuild, not a resync", a->sb.name, i);
+      return -EAGAIN;
+    }
+  scratch = scratch_alloc ((size_t) (a->g.k + a->g.m + a->g.copies) * a->g.chunk);
+  if (!scratch)
+    return -ENOMEM;
+  raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
+             (unsigned long long) u, (unsigned long long) units);
+  for (; u < units && rc == 0; u++) {
+    stripe_lock_range (&a->locks, u, u);
+    rc = resync_unit (a, u, scratch);
+    /* Writes below the resync point use read-modify-write: advance only
+     * while the unit is still locked. */
+    if (rc == 0)
+      atomic_store (&a->resync_offset, u + 1);
+    stripe_unlock_range (&a->locks, u, u);
+    if (rc == 0 && (u + 1) % 4096 == 0)
+      resync_checkpoint (a, u + 1);
+  }
+  free (scratch);
+  if (rc == 0 && array_check (a, "finish resync"))
+    resync_checkpoint (a, RAID_RESYNC_DONE);
+  else
+    rc = -EIO;
+  return rc;
+}

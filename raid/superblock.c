@@ -1,0 +1,178 @@
+/* The on-member superblock: 4 KiB at RAID_SB_OFFSET, little-endian, fixed
+ * field offsets, crc32c (ISA-L crc32_iscsi, seed ~0) in its last 4 bytes.
+ * The data area starts at RAID_DATA_OFFSET (1 MiB); the space between the
+ * superblock and the data is kept for a write-intent bitmap and a log. */
+#include <stddef.h>
+#include <string.h>
+
+#include <isa-l/crc.h>
+
+#include "raid-int.h"
+
+static const char sb_magic[8] = "aoeraid";   /* with its NUL: 8 bytes */
+
+enum {
+  O_MAGIC = 0, O_VERSION = 8, O_FEATURES = 12, O_ARRAY_UUID = 16, O_NAME = 32,
+  O_CTIME = 64, O_UTIME = 72, O_LEVEL = 80, O_LAYOUT = 84, O_CHUNK = 88,
+  O_RAID_DISKS = 92, O_K = 96, O_M = 100, O_ROLE = 104, O_MEMBER_UUID = 112,
+  O_ARRAY_SIZE = 128, O_DATA_OFFSET = 136, O_DATA_SIZE = 144, O_EVENTS = 152,
+  O_CLEAN = 160, O_NEW_LEVEL = 168, O_NEW_LAYOUT = 172, O_NEW_CHUNK = 176,
+  O_DELTA_DISKS = 180, O_RESHAPE_POS = 184, O_NEW_DATA_OFFSET = 192,
+  O_BITMAP_OFFSET = 200, O_LOG_OFFSET = 208, O_RESYNC = 216,
+  O_ROLES = 512, O_SLOT_UUIDS = 1024, O_CRC = RAID_SB_SIZE - 4,
+};
+
+static void
+put32 (uint8_t *b, unsigned off, uint32_t v)
+{
+  for (int i = 0; i < 4; i++)
+    b[off + i] = v >> (8 * i);
+}
+
+static void
+put64 (uint8_t *b, unsigned off, uint64_t v)
+{
+  put32 (b, off, (uint32_t) v);
+  put32 (b, off + 4, (uint32_t) (v >> 32));
+}
+
+static uint32_t
+get32 (const uint8_t *b, unsigned off)
+{
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--)
+    v = (v << 8) | b[off + i];
+  return v;
+}
+
+static uint64_t
+get64 (const uint8_t *b, unsigned off)
+{
+  return get32 (b, off) | ((uint64_t) get32 (b, off + 4) << 32);
+}
+
+static uint32_t
+sb_crc (const uint8_t *block)
+{
+  return crc32_iscsi ((unsigned char *) block, O_CRC, 0xffffffff);
+}
+
+/* Every field: where it sits in the block, how it is stored (4 or 8 byte
+ * little-endian integer, or raw bytes) and where it lives in struct raid_sb. */
+enum sb_kind { U32, U64, BYTES };
+struct sb_field { unsigned off; enum sb_kind kind; size_t at, bytes; };
+
+#define F(o, kind, field) { o, kind, offsetof (struct raid_sb, field), \
+                            sizeof ((struct raid_sb *) 0)->field }
+static const struct sb_field sb_fields[] = {
+  F (O_ARRAY_UUID, BYTES, array_uuid), F (O_CTIME, U64, ctime), F (O_UTIME, U64, utime),
+  F (O_LEVEL, U32, level), F (O_LAYOUT, U32, layout), F (O_CHUNK, U32, chunk),
+  F (O_RAID_DISKS, U32, raid_disks), F (O_K, U32, k), F (O_M, U32, m), F (O_ROLE, U32, role),
+  F (O_MEMBER_UUID, BYTES, member_uuid), F (O_ARRAY_SIZE, U64, array_size),
+  F (O_DATA_OFFSET, U64, data_offset), F (O_DATA_SIZE, U64, data_size),
+  F (O_EVENTS, U64, events), F (O_CLEAN, U32, clean), F (O_NEW_LEVEL, U32, new_level),
+  F (O_NEW_LAYOUT, U32, new_layout), F (O_NEW_CHUNK, U32, new_chunk),
+  F (O_DELTA_DISKS, U32, delta_disks), F (O_RESHAPE_POS, U64, reshape_position),
+  F (O_NEW_DATA_OFFSET, U64, new_data_offset), F (O_BITMAP_OFFSET, U64, bitmap_offset),
+  F (O_LOG_OFFSET, U64, log_offset), F (O_RESYNC, U64, resync_offset),
+  F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
+};
+#undef F
+#define N_FIELDS (sizeof sb_fields / sizeof sb_fields[0])
+
+void
+sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE])
+{
+  memset (block, 0, RAID_SB_SIZE);
+  memcpy (block + O_MAGIC, sb_magic, 8);
+  put32 (block, O_VERSION, sb->version);
+  memcpy (block + O_NAME, sb->name, strnlen (sb->name, RAID_NAME_MAX));
+  for (size_t i = 0; i < N_FIELDS; i++) {
+    const struct sb_field *f = &sb_fields[i];
+    const uint8_t *from = (const uint8_t *) sb + f->at;
+    uint32_t v32;
+    uint64_t v64;
+    switch (f->kind) {
+    case U32: memcpy (&v32, from, 4); put32 (block, f->off, v32); break;
+    case U64: memcpy (&v64, from, 8); put64 (block, f->off, v64); break;
+    case BYTES: memcpy (block + f->off, from, f->bytes); break;
+    }
+  }
+  put32 (block, O_CRC, sb_crc (block));
+}
+
+static void
+sb_decode_fields (const uint8_t *block, struct raid_sb *sb)
+{
+  memcpy (sb->name, block + O_NAME, RAID_NAME_MAX);
+  sb->name[RAID_NAME_MAX] = '\0';
+  for (size_t i = 0; i < N_FIELDS; i++) {
+    const struct sb_field *f = &sb_fields[i];
+    uint8_t *to = (uint8_t *) sb + f->at;
+    uint32_t v32;
+    uint64_t v64;
+    switch (f->kind) {
+    case U32: v32 = get32 (block, f->off); memcpy (to, &v32, 4); break;
+    case U64: v64 = get64 (block, f->off); memcpy (to, &v64, 8); break;
+    case BYTES: memcpy (to, block + f->off, f->bytes); break;
+    }
+  }
+}
+
+/* Fields no writer of this format produces: the block is damaged. */
+static int
+sb_sane (const struct raid_sb *sb)
+{
+  if (sb->raid_disks < 1 || sb->raid_disks > RAID_MAX_MEMBERS || sb->role >= sb->raid_disks)
+    return 0;
+  if (sb->chunk < RAID_MIN_CHUNK || sb->chunk > RAID_MAX_CHUNK || (sb->chunk & (sb->chunk - 1)))
+    return 0;
+  if (sb->k + sb->m > sb->raid_disks || sb->m > RAID_MAX_PARITY)
+    return 0;
+  for (unsigned i = 0; i < sb->raid_disks; i++)
+    if (sb->roles[i] > RAID_ROLE_MISSING)
+      return 0;
+  return sb->data_offset >= RAID_DATA_OFFSET;
+}
+
+enum raid_sb_state
+sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb)
+{
+  memset (sb, 0, sizeof *sb);
+  if (memcmp (block + O_MAGIC, sb_magic, 8) != 0)
+    return RAID_SB_NONE;
+  sb->version = get32 (block, O_VERSION);
+  if (sb->version > RAID_SB_VERSION)
+    return RAID_SB_NEWER;     /* its crc may cover other bytes: do not judge it */
+  if (get32 (block, O_CRC) != sb_crc (block))
+    return RAID_SB_CORRUPT;
+  sb_decode_fields (block, sb);
+  return sb_sane (sb) ? RAID_SB_OK : RAID_SB_CORRUPT;
+}
+
+void
+sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb_summary *out)
+{
+  memset (out, 0, sizeof *out);
+  out->state = state;
+  out->version = sb->version;
+  if (state != RAID_SB_OK)
+    return;
+  memcpy (out->array_uuid, sb->array_uuid, 16);
+  memcpy (out->member_uuid, sb->member_uuid, 16);
+  memcpy (out->name, sb->name, sizeof out->name);
+  out->ctime = sb->ctime;
+  out->level = (enum raid_level) sb->level;
+  out->k = sb->k;
+  out->m = sb->m;
+  out->members = sb->raid_disks;
+  out->role = sb->role;
+  out->chunk_bytes = sb->chunk;
+  out->array_size = sb->array_size;
+  out->data_offset = sb->data_offset;
+  out->data_size = sb->data_size;
+  out->events = sb->events;
+  out->clean = sb->clean;
+  for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
+    out->roles[i] = i < sb->raid_disks ? (enum raid_role_state) sb->roles[i] : RAID_ROLE_MISSING;
+}

@@ -1,0 +1,354 @@
+/* Unit tests for the AoE codec (aoe/frame.c): round trips of all four commands, and every
+ * malformed or truncated frame kind rejected and counted. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "frame.h"
+
+static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x0a };
+static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x0b };
+
+static void hdr(struct aoe_msg *m, uint8_t cmd, uint8_t flags)
+{
+  memset(m, 0, sizeof *m);
+  memcpy(m->h.dst, mac_a, 6);
+  memcpy(m->h.src, mac_b, 6);
+  m->h.flags = flags;
+  m->h.shelf = 0x1234;
+  m->h.slot = 7;
+  m->h.cmd = cmd;
+  m->h.tag = 0x80abcdefu;
+}
+
+static void check_hdr(const struct aoe_msg *a, const struct aoe_msg *b)
+{
+  cr_assert_arr_eq(a->h.dst, b->h.dst, 6);
+  cr_assert_arr_eq(a->h.src, b->h.src, 6);
+  cr_assert_eq(a->h.flags, b->h.flags);
+  cr_assert_eq(a->h.shelf, b->h.shelf);
+  cr_assert_eq(a->h.slot, b->h.slot);
+  cr_assert_eq(a->h.cmd, b->h.cmd);
+  cr_assert_eq(a->h.tag, b->h.tag);
+}
+
+Test(codec, ata_write_round_trip)
+{
+  uint8_t data[1024], f[2048];
+  for (size_t i = 0; i < sizeof data; i++)
+    data[i] = (uint8_t)(i * 7 + 3);
+  struct aoe_msg m, d;
+  hdr(&m, AOE_CMD_ATA, 0);
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48 | AOE_AFLAG_WRITE, .scnt = 2,
+                              .cmdstat = ATA_WRITE_EXT, .lba = 0xba9876543210ull,
+                              .data = data, .datalen = sizeof data };
+  size_t len = aoe_encode(f, sizeof f, &m);
+  cr_assert_eq(len, AOE_ATA_HDR_LEN + sizeof data);
+  cr_assert_eq(f[12], 0x88);
+  cr_assert_eq(f[13], 0xa2);
+  cr_assert_eq(f[14], 0x10);
+  cr_assert_eq(f[28], 0x10, "LBA is little-endian");
+  cr_assert_eq(f[33], 0xba);
+  cr_assert_eq(aoe_parse(f, len, 0, &d), AOE_PARSE_OK);
+  check_hdr(&m, &d);
+  cr_assert_eq(d.u.ata.aflags, m.u.ata.aflags);
+  cr_assert_eq(d.u.ata.scnt, 2);
+  cr_assert_eq(d.u.ata.cmdstat, ATA_WRITE_EXT);
+  cr_assert_eq(d.u.ata.lba, 0xba9876543210ull);
+  cr_assert_eq(d.u.ata.datalen, sizeof data);
+  cr_assert_arr_eq(d.u.ata.data, data, sizeof data);
+}
+
+Test(codec, ata_read_request_is_padded)
+{
+  uint8_t f[128];
+  memset(f, 0xee, sizeof f);
+  struct aoe_msg m, d;
+  hdr(&m, AOE_CMD_ATA, 0);
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48, .scnt = 17, .cmdstat = ATA_READ_EXT,
+                              .lba = 5 };
+  size_t len = aoe_encode(f, sizeof f, &m);
+  cr_assert_eq(len, AOE_MIN_FRAME);
+  for (size_t i = AOE_ATA_HDR_LEN; i < AOE_MIN_FRAME; i++)
+    cr_assert_eq(f[i], 0, "padding byte %zu is zero", i);
+  cr_assert_eq(aoe_parse(f, len, 0, &d), AOE_PARSE_OK);
+  cr_assert_eq(d.u.ata.lba, 5);
+  cr_assert_eq(d.u.ata.scnt, 17);
+}
+
+Test(codec, ata_response_round_trip)
+{
+  uint8_t f[128];
+  struct aoe_msg m, d;
+  hdr(&m, AOE_CMD_ATA, AOE_FLAG_RESP);
+  m.u.ata = (struct aoe_ata){ .cmdstat = 0x41, .feature = ATA_ERR_ABRT };
+  size_t len = aoe_encode(f, sizeof f, &m);
+  cr_assert_eq(aoe_parse(f, len, 1, &d), AOE_PARSE_OK);
+  cr_assert_eq(d.u.ata.cmdstat, 0x41);
+  cr_assert_eq(d.u.ata.feature, ATA_ERR_ABRT);
+}
+
+Test(codec, config_round_trip)
+{
+  uint8_t f[2048];
+  const char *s = "array=a1 member=2";
+  struct aoe_msg m, d;
+  hdr(&m, AOE_CMD_CONFIG, AOE_FLAG_RESP);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .firmware = 0x4019, .scnt = 17, .version = 1,
+                              .ccmd = AOE_CCMD_SET, .len = (uint16_t)strlen(s),
+                              .str = (const uint8_t *)s };
+  size_t len = aoe_encode(f, sizeof f, &m);
+  cr_assert_eq(len, AOE_MIN_FRAME);
+  cr_assert_eq(aoe_parse(f, len, 1, &d), AOE_PARSE_OK);
+  check_hdr(&m, &d);
+  cr_assert_eq(d.u.cfg.bufcnt, 16);
+  cr_assert_eq(d.u.cfg.firmware, 0x4019);
+  cr_assert_eq(d.u.cfg.scnt, 17);
+  cr_assert_eq(d.u.cfg.version, 1);
+  cr_assert_eq(d.u.cfg.ccmd, AOE_CCMD_SET);
+  cr_assert_eq(d.u.cfg.len, strlen(s));
+  cr_assert_arr_eq(d.u.cfg.str, s, strlen(s));
+}
+
+Test(codec, config_longest_string)
+{
+  uint8_t f[AOE_CFG_HDR_LEN + AOE_CFG_MAX], s[AOE_CFG_MAX];
+  memset(s, 'x', sizeof s);
+  struct aoe_msg m, d;
+  hdr(&m, AOE_CMD_CONFIG, 0);
+  m.u.cfg = (struct aoe_cfg){ .len = AOE_CFG_MAX, .str = s };
+  size_t len = aoe_encode(f, sizeof f, &m);
+  cr_assert_eq(len, sizeof f);
+  cr_assert_eq(aoe_parse(f, len, 0, &d), AOE_PARSE_OK);
+  cr_assert_eq(d.u.cfg.len, AOE_CFG_MAX);
+  m.u.cfg.len = AOE_CFG_MAX + 1;
+  cr_assert_eq(aoe_encode(f, sizeof f, &m), 0, "a string over 1024 bytes is not encoded");
+}
+
+Test(codec, mask_round_trip)
+{
+  uint8_t f[128], dirs[16] = { 0, AOE_DCMD_ADD, 2, 0, 0, 0, 0, 1, 0, AOE_DCMD_DEL, 2, 0, 0, 0, 0, 2 };
+  struct aoe_msg m, d;
+  hdr(&m, AOE_CMD_MASK, 0);
+  m.u.mask = (struct aoe_mask){ .mcmd = AOE_MCMD_EDIT, .merror = 0, .ndir = 2, .dirs = dirs };
+  size_t len = aoe_encode(f, sizeof f, &m);
+  cr_assert_eq(len, AOE_MIN_FRAME);
+  cr_assert_eq(aoe_parse(f, len, 0, &d), AOE_PARSE_OK);
+  check_hdr(&m, &d);
+  cr_assert_eq(d.u.mask.mcmd, AOE_MCMD_EDIT);
+  cr_assert_eq(d.u.mask.ndir, 2);
+  cr_assert_arr_eq(d.u.mask.dirs, dirs, sizeof dirs);
+}
+
+Test(codec, reserve_round_trip)
+{
+  uint8_t f[128], macs[12];
+  memcpy(macs, mac_a, 6);
+  memcpy(macs + 6, mac_b, 6);
+  struct aoe_msg m, d;
+  hdr(&m, AOE_CMD_RESERVE, AOE_FLAG_RESP);
+  m.u.rr = (struct aoe_rr){ .rcmd = AOE_RCMD_FORCE, .nmacs = 2, .macs = macs };
+  size_t len = aoe_encode(f, sizeof f, &m);
+  cr_assert_eq(aoe_parse(f, len, 1, &d), AOE_PARSE_OK);
+  check_hdr(&m, &d);
+  cr_assert_eq(d.u.rr.rcmd, AOE_RCMD_FORCE);
+  cr_assert_eq(d.u.rr.nmacs, 2);
+  cr_assert_arr_eq(d.u.rr.macs, macs, 12);
+}
+
+Test(codec, encode_refuses_small_buffer)
+{
+  uint8_t f[59];
+  struct aoe_msg m;
+  hdr(&m, AOE_CMD_CONFIG, 0);
+  cr_assert_eq(aoe_encode(f, sizeof f, &m), 0);
+  hdr(&m, 9, 0);
+  uint8_t g[128];
+  cr_assert_eq(aoe_encode(g, sizeof g, &m), 0, "unknown command is not encoded");
+}
+
+/* A valid frame of each command, for the truncation tests. */
+static size_t sample(uint8_t cmd, uint8_t *f, size_t cap)
+{
+  static const uint8_t macs[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+  struct aoe_msg m;
+  hdr(&m, cmd, AOE_FLAG_RESP);
+  if (cmd == AOE_CMD_ATA)
+    m.u.ata = (struct aoe_ata){ .scnt = 1, .data = macs, .datalen = 12 };
+  else if (cmd == AOE_CMD_CONFIG)
+    m.u.cfg = (struct aoe_cfg){ .len = 12, .str = macs };
+  else if (cmd == AOE_CMD_MASK)
+    m.u.mask = (struct aoe_mask){ .ndir = 1, .dirs = macs };
+  else
+    m.u.rr = (struct aoe_rr){ .nmacs = 2, .macs = macs };
+  return aoe_encode(f, cap, &m);
+}
+
+Test(reject, every_truncation_is_short_and_counted)
+{
+  static const size_t need[4] = { AOE_ATA_HDR_LEN, AOE_CFG_HDR_LEN, AOE_MASK_HDR_LEN,
+                                  AOE_RR_HDR_LEN };
+  for (uint8_t cmd = 0; cmd < 4; cmd++) {
+    uint8_t f[128];
+    sample(cmd, f, sizeof f);
+    for (size_t len = 0; len < need[cmd]; len++) {
+      uint64_t counts[AOE_PARSE_NRESULTS] = { 0 };
+      struct aoe_msg d;
+      cr_assert_eq(aoe_parse_counted(f, len, 1, &d, counts), AOE_PARSE_SHORT,
+                   "command %u cut to %zu bytes", cmd, len);
+      cr_assert_eq(counts[AOE_PARSE_SHORT], 1);
+    }
+  }
+}
+
+Test(reject, counts_reaching_past_the_frame)
+{
+  uint8_t f[128];
+  struct aoe_msg d;
+  uint64_t counts[AOE_PARSE_NRESULTS] = { 0 };
+  /* Config: string of 12 bytes, frame cut to 12 - 1 bytes of it. */
+  sample(AOE_CMD_CONFIG, f, sizeof f);
+  cr_assert_eq(aoe_parse_counted(f, AOE_CFG_HDR_LEN + 11, 1, &d, counts), AOE_PARSE_COUNT);
+  f[30] = 0x04; f[31] = 0x01;                 /* 1025 > 1024 */
+  cr_assert_eq(aoe_parse_counted(f, sizeof f, 1, &d, counts), AOE_PARSE_COUNT);
+  sample(AOE_CMD_CONFIG, f, sizeof f);
+  f[29] = 0x15;                               /* ccmd 5 does not exist */
+  cr_assert_eq(aoe_parse_counted(f, 60, 1, &d, counts), AOE_PARSE_COUNT);
+  /* Mask: one directive of 8 bytes, frame cut inside it; then a directive count of 5. */
+  sample(AOE_CMD_MASK, f, sizeof f);
+  cr_assert_eq(aoe_parse_counted(f, AOE_MASK_HDR_LEN + 7, 1, &d, counts), AOE_PARSE_COUNT);
+  f[27] = 5;
+  cr_assert_eq(aoe_parse_counted(f, 60, 1, &d, counts), AOE_PARSE_COUNT);
+  /* Reserve: 2 MACs, frame cut inside the second; then a MAC count of 6 in 60 bytes. */
+  sample(AOE_CMD_RESERVE, f, sizeof f);
+  cr_assert_eq(aoe_parse_counted(f, AOE_RR_HDR_LEN + 11, 1, &d, counts), AOE_PARSE_COUNT);
+  f[25] = 6;
+  cr_assert_eq(aoe_parse_counted(f, 60, 1, &d, counts), AOE_PARSE_COUNT);
+  cr_assert_eq(counts[AOE_PARSE_COUNT], 7);
+  cr_assert_eq(counts[AOE_PARSE_OK], 0);
+}
+
+Test(reject, wrong_ethertype_version_flags_command)
+{
+  uint8_t f[128];
+  struct aoe_msg d;
+  uint64_t counts[AOE_PARSE_NRESULTS] = { 0 };
+  size_t len = sample(AOE_CMD_ATA, f, sizeof f);
+  cr_assert_eq(aoe_parse_counted(f, len, 1, &d, counts), AOE_PARSE_OK);
+  f[13] = 0xa3;
+  cr_assert_eq(aoe_parse_counted(f, len, 1, &d, counts), AOE_PARSE_ETHERTYPE);
+  f[13] = 0xa2;
+  f[14] = 0x28;                               /* version 2 */
+  cr_assert_eq(aoe_parse_counted(f, len, 1, &d, counts), AOE_PARSE_VERSION);
+  f[14] = 0x18;
+  cr_assert_eq(aoe_parse_counted(f, len, 0, &d, counts), AOE_PARSE_FLAGS,
+               "a response where a request is expected");
+  f[14] = 0x10;
+  cr_assert_eq(aoe_parse_counted(f, len, 1, &d, counts), AOE_PARSE_FLAGS,
+               "a request where a response is expected");
+  f[14] = 0x19;
+  cr_assert_eq(aoe_parse_counted(f, len, 1, &d, counts), AOE_PARSE_FLAGS, "reserved bit");
+  f[14] = 0x14;
+  cr_assert_eq(aoe_parse_counted(f, len, 0, &d, counts), AOE_PARSE_FLAGS, "error without R");
+  f[14] = 0x18;
+  f[19] = 4;
+  cr_assert_eq(aoe_parse_counted(f, len, 1, &d, counts), AOE_PARSE_COMMAND);
+  cr_assert_eq(counts[AOE_PARSE_OK], 1);
+  cr_assert_eq(counts[AOE_PARSE_ETHERTYPE], 1);
+  cr_assert_eq(counts[AOE_PARSE_VERSION], 1);
+  cr_assert_eq(counts[AOE_PARSE_FLAGS], 4);
+  cr_assert_eq(counts[AOE_PARSE_COMMAND], 1);
+}
+
+Test(reject, error_reply_needs_only_the_header)
+{
+  uint8_t f[128];
+  struct aoe_msg d;
+  sample(AOE_CMD_ATA, f, sizeof f);
+  f[14] = 0x1c;                               /* R | E */
+  f[15] = AOE_ERR_BADARG;
+  cr_assert_eq(aoe_parse(f, AOE_HDR_LEN, 1, &d), AOE_PARSE_OK);
+  cr_assert_eq(d.h.flags & AOE_FLAG_ERR, AOE_FLAG_ERR);
+  cr_assert_eq(d.h.error, AOE_ERR_BADARG);
+  cr_assert_eq(d.u.ata.datalen, 0);
+}
+
+Test(reject, parse_never_reads_past_len)
+{
+  /* The frame sits at the very end of its buffer: any read past LEN would touch the
+   * guard bytes, which are set to values that would make a count valid. */
+  uint8_t buf[256];
+  for (uint8_t cmd = 0; cmd < 4; cmd++) {
+    size_t len = sample(cmd, buf, sizeof buf);
+    for (size_t cut = 0; cut <= len; cut++) {
+      uint8_t copy[256];
+      memset(copy, 0xff, sizeof copy);
+      memcpy(copy, buf, cut);
+      struct aoe_msg d;
+      enum aoe_parse_result r = aoe_parse(copy, cut, 1, &d);
+      if (r == AOE_PARSE_OK && cmd == AOE_CMD_ATA)
+        cr_assert_leq(d.u.ata.datalen, cut);
+      if (r == AOE_PARSE_OK && cmd == AOE_CMD_CONFIG)
+        cr_assert_leq(AOE_CFG_HDR_LEN + (size_t)d.u.cfg.len, cut);
+      if (r == AOE_PARSE_OK && cmd == AOE_CMD_MASK)
+        cr_assert_leq(AOE_MASK_HDR_LEN + 8 * (size_t)d.u.mask.ndir, cut);
+      if (r == AOE_PARSE_OK && cmd == AOE_CMD_RESERVE)
+        cr_assert_leq(AOE_RR_HDR_LEN + 6 * (size_t)d.u.rr.nmacs, cut);
+    }
+  }
+}
+
+static void put_string(uint8_t *id, int word, const char *s, int nwords)
+{
+  for (int i = 0; i < 2 * nwords; i++) {
+    char c = i < (int)strlen(s) ? s[i] : ' ';
+    id[2 * word + (i ^ 1)] = (uint8_t)c;
+  }
+}
+
+Test(identify, lba48_disk)
+{
+  uint8_t id[512] = { 0 };
+  id[2 * 83 + 1] = 0x54;                      /* word 83 = 0x5400: LBA48, FLUSH CACHE */
+  id[2 * 86 + 1] = 0x14;
+  uint64_t sectors = 0x123456789aull;
+  for (int i = 0; i < 8; i++)
+    id[200 + i] = (uint8_t)(sectors >> (8 * i));
+  id[120] = 0xff; id[121] = 0xff; id[122] = 0xff; id[123] = 0x0f;
+  put_string(id, 10, "1.1:host", 10);
+  put_string(id, 27, "Coraid EtherDrive vblade", 20);
+  put_string(id, 23, "V25", 4);
+  struct aoe_ident out;
+  aoe_ident_parse(id, &out);
+  cr_assert(out.lba48);
+  cr_assert_eq(out.sectors, sectors);
+  cr_assert(out.flush);
+  cr_assert_not(out.flush_ext);
+  cr_assert_str_eq(out.serial, "1.1:host");
+  cr_assert_str_eq(out.model, "Coraid EtherDrive vblade");
+  cr_assert_str_eq(out.fwrev, "V25");
+}
+
+Test(identify, lba28_disk)
+{
+  uint8_t id[512] = { 0 };
+  id[120] = 0x00; id[121] = 0x00; id[122] = 0x20; id[123] = 0x00;   /* 0x200000 sectors */
+  id[2 * 83 + 1] = 0x30;                      /* FLUSH CACHE and FLUSH CACHE EXT bits */
+  struct aoe_ident out;
+  aoe_ident_parse(id, &out);
+  cr_assert_not(out.lba48);
+  cr_assert_eq(out.sectors, 0x200000);
+  cr_assert(out.flush_ext);
+  cr_assert_str_eq(out.serial, "");
+}
+
+Test(errors, aoe_errors_map_to_errno)
+{
+  cr_assert_eq(aoe_error_errno(AOE_ERR_BADCMD), EOPNOTSUPP);
+  cr_assert_eq(aoe_error_errno(AOE_ERR_BADARG), EINVAL);
+  cr_assert_eq(aoe_error_errno(AOE_ERR_DEVUNAVAIL), ENXIO);
+  cr_assert_eq(aoe_error_errno(AOE_ERR_RESERVED), EBUSY);
+  cr_assert_eq(aoe_error_errno(AOE_ERR_UNSUPVER), EPROTONOSUPPORT);
+  cr_assert_eq(aoe_error_errno(99), EIO);
+  cr_assert_str_eq(aoe_error_name(AOE_ERR_RESERVED), "target is reserved");
+}

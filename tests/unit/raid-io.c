@@ -1,0 +1,386 @@
+/* The data path: RMW/RCW choice, stripe locks under threads, degraded
+ * writes and refusal, read-error repair, write failures, flush and FUA. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+
+#define CHUNK 4096u
+
+static void
+reset_stats (struct fx *f)
+{
+  for (unsigned i = 0; i < f->n; i++)
+    raid_mem_member_stats (f->mm[i], NULL, 1);
+}
+
+static struct raid_mem_stats
+total_stats (struct fx *f)
+{
+  struct raid_mem_stats t = { 0 }, s;
+  for (unsigned i = 0; i < f->n; i++) {
+    raid_mem_member_stats (f->mm[i], &s, 0);
+    t.reads += s.reads;
+    t.writes += s.writes;
+    t.flushes += s.flushes;
+    t.read_bytes += s.read_bytes;
+    t.write_bytes += s.write_bytes;
+  }
+  return t;
+}
+
+static void
+expect_read (struct fx *f, const uint8_t *ref, uint32_t len, uint64_t off)
+{
+  uint8_t *got = malloc (len);
+  cr_assert_eq (raid_read (f->a, got, len, off), 0);
+  cr_assert (memcmp (got, ref, len) == 0, "read at %llu differs", (unsigned long long) off);
+  free (got);
+}
+
+Test (io, rmw_and_rcw_choice_counts_reads)
+{
+  struct fx f;
+  uint8_t buf[4 * CHUNK];
+  struct raid_mem_stats t;
+  uint64_t seed = 1;
+
+  /* RAID5 4+1, in sync. */
+  fx_create (&f, RAID_LEVEL_5, 5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  fill_random (buf, sizeof buf, &seed);
+
+  reset_stats (&f);                  /* one sector: old data + old parity */
+  cr_assert_eq (raid_write (f.a, buf, 512, 1024, 0), 0);
+  t = total_stats (&f);
+  cr_expect_eq (t.reads, 2, "small write: read-modify-write reads 2, did %llu",
+                (unsigned long long) t.reads);
+  cr_expect_eq (t.read_bytes, 1024);
+  cr_expect_eq (t.writes, 2);
+
+  reset_stats (&f);                  /* three of four chunks: read the fourth */
+  cr_assert_eq (raid_write (f.a, buf, 3 * CHUNK, 0, 0), 0);
+  t = total_stats (&f);
+  cr_expect_eq (t.reads, 1, "3/4 stripe: reconstruct-write reads 1, did %llu",
+                (unsigned long long) t.reads);
+  cr_expect_eq (t.read_bytes, CHUNK);
+  cr_expect_eq (t.writes, 4);
+
+  reset_stats (&f);                  /* full stripe: no reads */
+  cr_assert_eq (raid_write (f.a, buf, 4 * CHUNK, 4 * CHUNK, 0), 0);
+  t = total_stats (&f);
+  cr_expect_eq (t.reads, 0);
+  cr_expect_eq (t.writes, 5);
+  fx_check_redundancy (&f, RAID_LEVEL_5, 4, 1, 1, CHUNK, NULL);
+  fx_free (&f);
+
+  /* RAID6 4+2: a small write reads data, P and Q. */
+  fx_create (&f, RAID_LEVEL_6, 6, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  reset_stats (&f);
+  cr_assert_eq (raid_write (f.a, buf, 512, 8192, 0), 0);
+  t = total_stats (&f);
+  cr_expect_eq (t.reads, 3);
+  cr_expect_eq (t.writes, 3);
+  fx_check_redundancy (&f, RAID_LEVEL_6, 4, 2, 1, CHUNK, NULL);
+  fx_free (&f);
+}
+
+/* Garbage in the members: parity (copies) do not match until written or
+ * resynced. */
+static void
+create_on_garbage (struct fx *f, enum raid_level level, unsigned n, uint64_t *seed)
+{
+  fx_members (f, n, FX_MEMBER_SIZE);
+  for (unsigned i = 0; i < n; i++)
+    fill_random (raid_mem_member_data (f->mm[i]) + RAID_DATA_OFFSET,
+                 FX_MEMBER_SIZE - RAID_DATA_OFFSET, seed);
+  fx_create_on (f, level, 0, 0, CHUNK, 0);
+}
+
+Test (io, unsynced_stripes_use_reconstruct_write_until_resync)
+{
+  struct fx f;
+  uint8_t buf[512];
+  struct raid_mem_stats t;
+  uint64_t seed = 2;
+
+  create_on_garbage (&f, RAID_LEVEL_5, 5, &seed);
+  cr_expect_eq (raid_needs_resync (f.a), 1);
+  fill_random (buf, sizeof buf, &seed);
+  reset_stats (&f);
+  cr_assert_eq (raid_write (f.a, buf, 512, 0, 0), 0);
+  t = total_stats (&f);
+  /* whole stripe recomputed: the 3 other data chunks and the rest of this one */
+  cr_expect_eq (t.reads, 4, "unsynced stripe: reconstruct-write, did %llu reads",
+                (unsigned long long) t.reads);
+  cr_expect_eq (t.read_bytes, 4 * CHUNK - 512);
+  cr_assert_eq (raid_resync (f.a), 0);
+  fx_check_redundancy (&f, RAID_LEVEL_5, 4, 1, 1, CHUNK, NULL);
+  reset_stats (&f);
+  cr_assert_eq (raid_write (f.a, buf, 512, 512, 0), 0);
+  t = total_stats (&f);
+  cr_expect_eq (t.reads, 2, "after resync: read-modify-write");
+  fx_free (&f);
+}
+
+Test (io, mirror_resync_makes_copies_equal)
+{
+  struct fx f;
+  uint64_t seed = 3;
+
+  create_on_garbage (&f, RAID_LEVEL_10, 3, &seed);
+  cr_assert_eq (raid_resync (f.a), 0);
+  fx_check_redundancy (&f, RAID_LEVEL_10, 1, 0, 2, CHUNK, NULL);
+  fx_free (&f);
+}
+
+/* Each thread owns one data chunk of each of two RAID6 4+2 stripes and
+ * writes random sectors of it: all threads update the same parity bytes,
+ * so unserialised read-modify-writes lose each other's parity updates. */
+struct writer { struct fx *f; unsigned id; uint8_t *ref; };
+
+#define WRITERS 4
+#define ROUNDS 40
+
+static void *
+writer_main (void *opaque)
+{
+  struct writer *w = opaque;
+  uint64_t seed = w->id * 1000 + 7;
+  uint8_t sector[512];
+
+  for (unsigned r = 0; r < ROUNDS; r++) {
+    unsigned chunk = (rnd (&seed) % 2) * 4 + w->id, sec = rnd (&seed) % 4;
+    uint64_t off = (uint64_t) chunk * CHUNK + sec * 512;
+    fill_random (sector, sizeof sector, &seed);
+    cr_assert_eq (raid_write (w->f->a, sector, 512, off, 0), 0);
+    memcpy (w->ref + off, sector, 512);
+  }
+  return NULL;
+}
+
+Test (io, stripe_lock_serialises_concurrent_writers)
+{
+  struct fx f;
+  pthread_t th[WRITERS];
+  struct writer w[WRITERS];
+  uint8_t *ref = calloc (1, 8 * CHUNK);
+
+  fx_create (&f, RAID_LEVEL_6, 6, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  for (unsigned i = 0; i < f.n; i++)
+    raid_mem_member_delay (f.mm[i], 200);   /* widen every race window */
+  for (unsigned i = 0; i < WRITERS; i++) {
+    w[i] = (struct writer) { .f = &f, .id = i, .ref = ref };
+    pthread_create (&th[i], NULL, writer_main, &w[i]);
+  }
+  for (unsigned i = 0; i < WRITERS; i++)
+    pthread_join (th[i], NULL);
+  for (unsigned i = 0; i < f.n; i++)
+    raid_mem_member_delay (f.mm[i], 0);
+  fx_check_redundancy (&f, RAID_LEVEL_6, 4, 2, 1, CHUNK, NULL);
+  expect_read (&f, ref, 8 * CHUNK, 0);
+  free (ref);
+  fx_free (&f);
+}
+
+Test (io, degraded_writes_then_refusal_names_members)
+{
+  struct fx f;
+  uint64_t seed = 4, size;
+  uint8_t *ref, buf[CHUNK];
+
+  fx_create (&f, RAID_LEVEL_6, 5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  size = raid_size (f.a);
+  ref = calloc (1, size);
+  raid_mem_member_set_down (f.mm[1], 1);
+  raid_mem_member_set_down (f.mm[3], 1);
+  for (unsigned i = 0; i < 64; i++) {
+    uint32_t len = 512 * (1 + rnd (&seed) % 8);
+    uint64_t off = 512 * (rnd (&seed) % ((size - len) / 512));
+    fill_random (buf, len, &seed);
+    cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0, "degraded write %u", i);
+    memcpy (ref + off, buf, len);
+  }
+  expect_read (&f, ref, size, 0);
+  raid_mem_member_set_down (f.mm[4], 1);
+  f.errors = 0;
+  cr_expect_eq (raid_read (f.a, buf, 512, 0), -EIO);
+  cr_expect_eq (raid_write (f.a, buf, 512, 0, 0), -EIO);
+  cr_expect_gt (f.errors, 0);
+  cr_expect (strstr (f.last_error, "e2.1 (slot 1), e4.1 (slot 3), e5.1 (slot 4)") != NULL,
+             "%s", f.last_error);
+  free (ref);
+  fx_free (&f);
+}
+
+Test (io, raid10_survives_one_per_pair_only)
+{
+  struct fx f;
+  uint8_t buf[CHUNK] = { 1 };
+  struct raid_status st;
+
+  fx_create (&f, RAID_LEVEL_10, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  raid_mem_member_set_down (f.mm[0], 1);
+  raid_mem_member_set_down (f.mm[3], 1);
+  cr_expect_eq (raid_write (f.a, buf, CHUNK, 0, 0), 0);
+  cr_expect_eq (raid_write (f.a, buf, CHUNK, CHUNK, 0), 0);
+  raid_status (f.a, &st);
+  cr_expect_eq (st.state, RAID_STATE_DEGRADED);
+  raid_mem_member_set_down (f.mm[1], 1);     /* pair 0/1 gone */
+  raid_status (f.a, &st);
+  cr_expect_eq (st.state, RAID_STATE_FAILED);
+  cr_expect_eq (raid_read (f.a, buf, CHUNK, 0), -EIO);
+  fx_free (&f);
+}
+
+Test (io, read_error_is_repaired_by_rewrite)
+{
+  static const enum raid_level levels[] = { RAID_LEVEL_1, RAID_LEVEL_5, RAID_LEVEL_EC };
+  for (unsigned l = 0; l < 3; l++) {
+    struct fx f;
+    uint8_t ref[8 * CHUNK], got[8 * CHUNK];
+    uint64_t seed = 5;
+    struct raid_status st;
+    struct raid_mem_stats s;
+    unsigned m = levels[l] == RAID_LEVEL_EC ? 2 : 1;
+    /* the member holding the first data chunk (mirrors: the first copy, read first) */
+    unsigned bad = levels[l] == RAID_LEVEL_1 ? 0 : ref_data_dev (4, m, 0, 0);
+    uint8_t *rot = NULL;
+
+    fx_create (&f, levels[l], 4, 2, 2, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+    fill_random (ref, sizeof ref, &seed);
+    cr_assert_eq (raid_write (f.a, ref, sizeof ref, 0, 0), 0);
+    /* A bad sector inside that chunk, whose bytes have rotted too. */
+    raid_mem_member_bad_range (f.mm[bad], RAID_DATA_OFFSET + 1024, 512);
+    rot = raid_mem_member_data (f.mm[bad]) + RAID_DATA_OFFSET + 1024;
+    memset (rot, 0xee, 512);
+    raid_mem_member_stats (f.mm[bad], NULL, 1);
+    memset (got, 0, sizeof got);
+    cr_assert_eq (raid_read (f.a, got, sizeof got, 0), 0, "%s", raid_level_name (levels[l]));
+    cr_assert (memcmp (got, ref, sizeof got) == 0, "%s: wrong data", raid_level_name (levels[l]));
+    raid_status (f.a, &st);
+    cr_expect_eq (st.member[bad].read_errors, 1, "%s", raid_level_name (levels[l]));
+    cr_expect_eq (st.member[bad].role, RAID_ROLE_ACTIVE, "repaired, not failed");
+    raid_mem_member_stats (f.mm[bad], &s, 0);
+    cr_expect_eq (s.writes, 1, "%s: one rewrite", raid_level_name (levels[l]));
+    cr_expect (memcmp (rot, ref + 1024, 512) == 0, "%s: the bad sector was not rewritten",
+               raid_level_name (levels[l]));
+    fx_free (&f);
+  }
+}
+
+Test (io, failed_write_marks_faulty_and_completes_degraded)
+{
+  struct fx f;
+  uint8_t ref[4 * CHUNK];
+  uint64_t seed = 6;
+  struct raid_status st;
+  struct raid_sb_summary before, after;
+
+  fx_create (&f, RAID_LEVEL_5, 3, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  raid_examine (&f.mem[0], &before);
+  fill_random (ref, sizeof ref, &seed);
+  raid_mem_member_fail (f.mm[2], 0, 1);
+  cr_assert_eq (raid_write (f.a, ref, sizeof ref, 0, 0), 0);
+  raid_status (f.a, &st);
+  cr_expect_eq (st.state, RAID_STATE_DEGRADED);
+  cr_expect_eq (st.member[2].role, RAID_ROLE_FAULTY);
+  cr_expect_gt (st.member[2].write_errors, 0);
+  raid_examine (&f.mem[0], &after);
+  cr_expect_gt (after.events, before.events);
+  cr_expect_eq (after.roles[2], RAID_ROLE_FAULTY, "superblocks record the failure");
+  expect_read (&f, ref, sizeof ref, 0);
+  fx_free (&f);
+
+  fx_create (&f, RAID_LEVEL_0, 2, 0, 0, CHUNK, 0);
+  raid_mem_member_fail (f.mm[1], 0, 1);
+  f.errors = 0;
+  cr_expect_eq (raid_write (f.a, ref, sizeof ref, 0, 0), -EIO, "raid0 cannot lose a member");
+  cr_expect (strstr (f.last_error, "e2.1") != NULL, "%s", f.last_error);
+  fx_free (&f);
+}
+
+Test (io, member_failing_mid_request)
+{
+  struct fx f;
+  uint8_t ref[16 * CHUNK];
+  uint64_t seed = 7;
+
+  fx_create (&f, RAID_LEVEL_6, 6, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  fill_random (ref, sizeof ref, &seed);
+  raid_mem_member_fail_after (f.mm[0], 1);
+  raid_mem_member_fail_after (f.mm[4], 2);
+  cr_assert_eq (raid_write (f.a, ref, sizeof ref, 0, 0), 0);
+  expect_read (&f, ref, sizeof ref, 0);
+  fx_free (&f);
+}
+
+Test (io, flush_and_fua_reach_every_member)
+{
+  struct fx f;
+  uint8_t buf[512] = { 0 };
+  struct raid_mem_stats s;
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  reset_stats (&f);
+  cr_assert_eq (raid_flush (f.a), 0);
+  cr_expect_eq (total_stats (&f).flushes, 4);
+  cr_assert_eq (raid_write (f.a, buf, 512, 0, RAID_WRITE_FUA), 0);
+  cr_expect_eq (total_stats (&f).flushes, 8);
+  raid_mem_member_set_down (f.mm[0], 1);
+  cr_expect_eq (raid_flush (f.a), 0, "flush on a degraded array still succeeds");
+  raid_mem_member_stats (f.mm[1], &s, 0);
+  cr_expect_eq (s.flushes, 3);
+  fx_free (&f);
+}
+
+Test (io, bad_ranges_are_refused)
+{
+  struct fx f;
+  uint8_t buf[1024];
+
+  fx_create (&f, RAID_LEVEL_1, 2, 0, 0, CHUNK, 0);
+  cr_expect_eq (raid_read (f.a, buf, 100, 0), -EINVAL);
+  cr_expect_eq (raid_read (f.a, buf, 512, 3), -EINVAL);
+  cr_expect_eq (raid_write (f.a, buf, 1024, raid_size (f.a) - 512, 0), -EINVAL);
+  cr_expect_eq (raid_read (f.a, buf, 512, raid_size (f.a) - 512), 0);
+  fx_free (&f);
+}
+
+/* Mirror reads go to the member with the least outstanding I/O. */
+struct reader { struct fx *f; };
+
+static void *
+reader_main (void *opaque)
+{
+  struct reader *r = opaque;
+  uint8_t buf[512];
+  for (unsigned i = 0; i < 20; i++)
+    cr_assert_eq (raid_read (r->f->a, buf, 512, 512 * i), 0);
+  return NULL;
+}
+
+Test (io, mirror_reads_spread_over_copies)
+{
+  struct fx f;
+  pthread_t th[4];
+  struct reader r = { &f };
+  struct raid_mem_stats s0, s1;
+
+  fx_create (&f, RAID_LEVEL_1, 2, 0, 0, CHUNK, 0);
+  raid_mem_member_delay (f.mm[0], 2000);
+  raid_mem_member_delay (f.mm[1], 2000);
+  reset_stats (&f);
+  for (unsigned i = 0; i < 4; i++)
+    pthread_create (&th[i], NULL, reader_main, &r);
+  for (unsigned i = 0; i < 4; i++)
+    pthread_join (th[i], NULL);
+  raid_mem_member_stats (f.mm[0], &s0, 0);
+  raid_mem_member_stats (f.mm[1], &s1, 0);
+  cr_expect_eq (s0.reads + s1.reads, 80);
+  cr_expect_gt (s1.reads, 10, "second copy got %llu of 80 reads", (unsigned long long) s1.reads);
+  cr_expect_gt (s0.reads, 10);
+  fx_free (&f);
+}

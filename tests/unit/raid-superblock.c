@@ -1,0 +1,280 @@
+/* Superblock and assembly: round trip, bad crc, foreign uuid, newer
+ * version, stale events, too few members, dirty and degraded. */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+#include "raid-int.h"
+
+#define SB(f, i) (raid_mem_member_data ((f)->mm[i]) + RAID_SB_OFFSET)
+
+Test (superblock, encode_decode_round_trip)
+{
+  struct raid_sb in, out;
+  uint8_t block[RAID_SB_SIZE];
+
+  memset (&in, 0, sizeof in);
+  in.version = RAID_SB_VERSION;
+  for (int i = 0; i < 16; i++) {
+    in.array_uuid[i] = i + 1;
+    in.member_uuid[i] = 0xf0 - i;
+  }
+  strcpy (in.name, "exactly-thirty-two-bytes-long-xx");
+  in.ctime = 1700000000;
+  in.utime = 1700000123;
+  in.level = RAID_LEVEL_6;
+  in.layout = 2;
+  in.chunk = 65536;
+  in.raid_disks = 6;
+  in.k = 4;
+  in.m = 2;
+  in.role = 5;
+  in.array_size = 123456789 * 512ull;
+  in.data_offset = RAID_DATA_OFFSET;
+  in.data_size = 987654321 * 512ull;
+  in.events = 0x1234567890ull;
+  in.clean = 1;
+  in.delta_disks = -1;
+  in.reshape_position = 42;
+  in.resync_offset = RAID_RESYNC_DONE;
+  in.roles[2] = RAID_ROLE_FAULTY;
+  in.roles[3] = RAID_ROLE_MISSING;
+  in.roles[4] = RAID_ROLE_SPARE;
+  memset (in.slot_uuid[3], 0x33, 16);
+  sb_encode (&in, block);
+  cr_assert_eq (sb_decode (block, &out), RAID_SB_OK);
+  cr_assert (memcmp (&in, &out, sizeof in) == 0, "fields changed in the round trip");
+  /* Little-endian at fixed offsets: events at 152. */
+  cr_expect_eq (block[152], 0x90);
+  cr_expect_eq (block[156], 0x12);
+}
+
+Test (superblock, create_then_examine_every_member)
+{
+  struct fx f;
+  struct raid_sb_summary s[4];
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, 8192, 0);
+  for (unsigned i = 0; i < 4; i++) {
+    cr_assert_eq (raid_examine (&f.mem[i], &s[i]), 0);
+    cr_assert_eq (s[i].state, RAID_SB_OK);
+    cr_expect_eq (s[i].role, i);
+    cr_expect_eq (s[i].level, RAID_LEVEL_5);
+    cr_expect_eq (s[i].k, 3);
+    cr_expect_eq (s[i].m, 1);
+    cr_expect_eq (s[i].members, 4);
+    cr_expect_eq (s[i].chunk_bytes, 8192);
+    cr_expect_eq (s[i].data_offset, RAID_DATA_OFFSET);
+    cr_expect_eq (s[i].array_size, raid_size (f.a));
+    cr_expect_str_eq (s[i].name, "test");
+    cr_expect_eq (s[i].roles[i], RAID_ROLE_ACTIVE);
+    cr_expect_eq (s[i].events, s[0].events);
+    cr_expect (memcmp (s[i].array_uuid, s[0].array_uuid, 16) == 0);
+    if (i)
+      cr_expect (memcmp (s[i].member_uuid, s[0].member_uuid, 16) != 0);
+  }
+  fx_close (&f);
+  cr_assert_eq (raid_examine (&f.mem[0], &s[1]), 0);
+  cr_expect_eq (s[1].clean, 1);
+  cr_expect_gt (s[1].events, s[0].events, "close must bump events");
+  fx_free (&f);
+}
+
+Test (superblock, blank_member_examines_as_none)
+{
+  struct fx f;
+  struct raid_sb_summary s;
+
+  fx_members (&f, 1, FX_MEMBER_SIZE);
+  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
+  cr_expect_eq (s.state, RAID_SB_NONE);
+  raid_mem_member_set_down (f.mm[0], 1);
+  cr_expect_lt (raid_examine (&f.mem[0], &s), 0);
+  cr_expect_eq (s.state, RAID_SB_IOERR);
+  fx_free (&f);
+}
+
+/* An array holding random data (ref); then closed, or crashed (never
+ * closed: its memory leaks, its superblocks stay dirty). */
+static void
+make_written (struct fx *f, enum raid_level level, unsigned n, uint8_t *ref, size_t len)
+{
+  uint64_t seed = 99;
+
+  fx_create (f, level, n, 0, 0, 4096, RAID_CREATE_ASSUME_CLEAN);
+  fill_random (ref, len, &seed);
+  cr_assert_eq (raid_write (f->a, ref, len, 0, 0), 0);
+}
+
+static void
+make_closed_raid5 (struct fx *f, uint8_t *ref, size_t len)
+{
+  make_written (f, RAID_LEVEL_5, 4, ref, len);
+  fx_close (f);
+}
+
+static void
+make_crashed (struct fx *f, enum raid_level level, unsigned n, uint8_t *ref, size_t len)
+{
+  make_written (f, level, n, ref, len);
+  f->a = NULL;
+}
+
+static void
+expect_contents (struct fx *f, const uint8_t *ref, size_t len)
+{
+  uint8_t *got = malloc (len);
+  cr_assert_eq (raid_read (f->a, got, len, 0), 0);
+  cr_assert (memcmp (got, ref, len) == 0, "contents differ after assembly");
+  free (got);
+}
+
+Test (superblock, assemble_in_any_order)
+{
+  struct fx f;
+  uint8_t ref[65536];
+  char err[256] = "";
+  struct raid_member tmp;
+  struct raid_status st;
+
+  make_closed_raid5 (&f, ref, sizeof ref);
+  tmp = f.mem[0]; f.mem[0] = f.mem[3]; f.mem[3] = tmp;
+  tmp = f.mem[1]; f.mem[1] = f.mem[2]; f.mem[2] = tmp;
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  raid_status (f.a, &st);
+  cr_expect_eq (st.state, RAID_STATE_CLEAN);
+  cr_expect_str_eq (st.member[0].name, "e1.1");
+  expect_contents (&f, ref, sizeof ref);
+  fx_free (&f);
+}
+
+Test (superblock, bad_crc_is_refused_and_named)
+{
+  struct fx f;
+  uint8_t ref[65536];
+  char err[256] = "";
+  struct raid_sb_summary s;
+
+  make_closed_raid5 (&f, ref, sizeof ref);
+  SB (&f, 2)[40] ^= 1;                 /* one bit of the name */
+  cr_assert_eq (raid_examine (&f.mem[2], &s), 0);
+  cr_expect_eq (s.state, RAID_SB_CORRUPT);
+  cr_expect_null (fx_assemble (&f, 0, err, sizeof err));
+  cr_expect (strstr (err, "member e3.1 has a corrupt superblock") != NULL, "%s", err);
+  /* force leaves it out: a degraded but complete RAID5 */
+  cr_assert_not_null (fx_assemble (&f, 1, err, sizeof err), "%s", err);
+  expect_contents (&f, ref, sizeof ref);
+  fx_free (&f);
+}
+
+Test (superblock, foreign_member_is_refused)
+{
+  struct fx f, g;
+  uint8_t ref[65536];
+  char err[256] = "";
+
+  make_closed_raid5 (&f, ref, sizeof ref);
+  fx_create (&g, RAID_LEVEL_5, 4, 0, 0, 4096, 0);
+  fx_close (&g);
+  f.mem[1] = g.mem[1];
+  cr_expect_null (fx_assemble (&f, 0, err, sizeof err));
+  cr_expect (strstr (err, "member e2.1 belongs to another array") != NULL, "%s", err);
+  fx_free (&g);
+  f.mem[1] = raid_mem_member (f.mm[1]);
+  fx_free (&f);
+}
+
+Test (superblock, newer_format_is_refused)
+{
+  struct fx f;
+  uint8_t ref[65536];
+  char err[256] = "";
+  struct raid_sb_summary s;
+
+  make_closed_raid5 (&f, ref, sizeof ref);
+  SB (&f, 0)[8] = RAID_SB_VERSION + 1;
+  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
+  cr_expect_eq (s.state, RAID_SB_NEWER);
+  cr_expect_null (fx_assemble (&f, 0, err, sizeof err));
+  cr_expect (strstr (err, "member e1.1 has a superblock from a newer aoeraid format") != NULL,
+             "%s", err);
+  fx_free (&f);
+}
+
+Test (superblock, stale_member_is_left_out)
+{
+  struct fx f;
+  uint8_t ref[65536], more[8192];
+  char err[256] = "";
+  struct raid_status st;
+  struct raid_sb_summary s1, s3;
+  uint64_t seed = 5;
+
+  make_closed_raid5 (&f, ref, sizeof ref);
+  /* Run without member 3 and change data: member 3 falls behind. */
+  raid_mem_member_set_down (f.mm[3], 1);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  fill_random (more, sizeof more, &seed);
+  cr_assert_eq (raid_write (f.a, more, sizeof more, 4096, 0), 0);
+  memcpy (ref + 4096, more, sizeof more);
+  fx_close (&f);
+  raid_mem_member_set_down (f.mm[3], 0);
+  raid_examine (&f.mem[1], &s1);
+  raid_examine (&f.mem[3], &s3);
+  cr_expect_lt (s3.events, s1.events);
+  cr_expect_eq (s1.roles[3], RAID_ROLE_MISSING, "the array recorded the member as missing");
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  raid_status (f.a, &st);
+  cr_expect_eq (st.state, RAID_STATE_DEGRADED);
+  cr_expect_eq (st.member[3].role, RAID_ROLE_MISSING);
+  expect_contents (&f, ref, sizeof ref);
+  fx_free (&f);
+}
+
+Test (superblock, too_few_members_is_refused_with_names)
+{
+  struct fx f;
+  uint8_t ref[65536];
+  char err[256] = "";
+
+  make_closed_raid5 (&f, ref, sizeof ref);
+  raid_mem_member_set_down (f.mm[1], 1);
+  raid_mem_member_set_down (f.mm[2], 1);
+  cr_expect_null (fx_assemble (&f, 1, err, sizeof err));
+  cr_expect (strstr (err, "slot 1, slot 2") != NULL, "%s", err);
+  fx_free (&f);
+}
+
+Test (superblock, dirty_degraded_needs_force)
+{
+  struct fx f;
+  uint8_t ref[65536];
+  char err[256] = "";
+
+  make_crashed (&f, RAID_LEVEL_6, 5, ref, sizeof ref);
+  raid_mem_member_set_down (f.mm[4], 1);
+  cr_expect_null (fx_assemble (&f, 0, err, sizeof err));
+  cr_expect (strstr (err, "dirty and degraded") != NULL, "%s", err);
+  cr_assert_not_null (fx_assemble (&f, 1, err, sizeof err), "%s", err);
+  expect_contents (&f, ref, sizeof ref);
+  fx_free (&f);
+}
+
+Test (superblock, dirty_clean_start_needs_resync)
+{
+  struct fx f;
+  uint8_t ref[65536];
+  char err[256] = "";
+
+  make_crashed (&f, RAID_LEVEL_5, 4, ref, sizeof ref);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  cr_expect_eq (raid_needs_resync (f.a), 1);
+  /* Break parity on one stripe the way a torn write would. */
+  raid_mem_member_data (f.mm[3])[RAID_DATA_OFFSET + 10] ^= 0xff;
+  cr_assert_eq (raid_resync (f.a), 0);
+  cr_expect_eq (raid_needs_resync (f.a), 0);
+  fx_check_redundancy (&f, RAID_LEVEL_5, 3, 1, 1, 4096, NULL);
+  expect_contents (&f, ref, sizeof ref);
+  fx_free (&f);
+}

@@ -1,0 +1,207 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+
+void
+fx_log (void *opaque, int level, const char *msg)
+{
+  struct fx *f = opaque;
+
+  if (level == RAID_LOG_ERROR) {
+    snprintf (f->last_error, sizeof f->last_error, "%s", msg);
+    f->errors++;
+  }
+  if (getenv ("RAID_TEST_VERBOSE"))
+    fprintf (stderr, "raid[%d]: %s\n", level, msg);
+}
+
+void
+fx_members (struct fx *f, unsigned n, uint64_t size)
+{
+  char name[16];
+
+  memset (f, 0, sizeof *f);
+  f->n = n;
+  for (unsigned i = 0; i < n; i++) {
+    snprintf (name, sizeof name, "e%u.1", i + 1);
+    f->mm[i] = raid_mem_member_new (name, size);
+    cr_assert_not_null (f->mm[i]);
+    f->mem[i] = raid_mem_member (f->mm[i]);
+  }
+}
+
+struct raid_array *
+fx_create_on (struct fx *f, enum raid_level level, unsigned k, unsigned m, uint32_t chunk,
+              unsigned flags)
+{
+  struct raid_params p = { .level = level, .k = k, .m = m, .chunk_bytes = chunk,
+                           .name = "test", .flags = flags };
+  char err[256] = "";
+
+  f->a = raid_create (&p, f->mem, f->n, fx_log, f, err, sizeof err);
+  cr_assert_not_null (f->a, "raid_create: %s", err);
+  return f->a;
+}
+
+struct raid_array *
+fx_create (struct fx *f, enum raid_level level, unsigned n, unsigned k, unsigned m,
+           uint32_t chunk, unsigned flags)
+{
+  fx_members (f, n, FX_MEMBER_SIZE);
+  return fx_create_on (f, level, k, m, chunk, flags);
+}
+
+struct raid_array *
+fx_assemble (struct fx *f, int force, char *err, size_t errlen)
+{
+  f->a = raid_assemble (f->mem, f->n, force, fx_log, f, err, errlen);
+  return f->a;
+}
+
+void
+fx_close (struct fx *f)
+{
+  raid_close (f->a);
+  f->a = NULL;
+}
+
+void
+fx_free (struct fx *f)
+{
+  fx_close (f);
+  for (unsigned i = 0; i < f->n; i++)
+    raid_mem_member_free (f->mm[i]);
+  f->n = 0;
+}
+
+uint64_t
+rnd (uint64_t *seed)
+{
+  /* splitmix64 */
+  uint64_t z = (*seed += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+void
+fill_random (uint8_t *buf, size_t len, uint64_t *seed)
+{
+  for (size_t i = 0; i < len; i++)
+    buf[i] = (uint8_t) rnd (seed);
+}
+
+/* GF(2^8) with md's and ISA-L's polynomial x^8+x^4+x^3+x^2+1, shift and add. */
+uint8_t
+ref_gf_mul (uint8_t a, uint8_t b)
+{
+  uint8_t p = 0;
+
+  while (b) {
+    if (b & 1)
+      p ^= a;
+    a = (uint8_t) ((a << 1) ^ (a & 0x80 ? 0x1d : 0));
+    b >>= 1;
+  }
+  return p;
+}
+
+uint8_t
+ref_gf_inv (uint8_t a)
+{
+  for (unsigned x = 1; x < 256; x++)
+    if (ref_gf_mul (a, (uint8_t) x) == 1)
+      return (uint8_t) x;
+  return 0;
+}
+
+static uint8_t
+gf_pow (uint8_t a, unsigned e)
+{
+  uint8_t r = 1;
+  while (e--)
+    r = ref_gf_mul (r, a);
+  return r;
+}
+
+uint8_t
+ref_coef (enum raid_level level, unsigned k, unsigned j, unsigned i)
+{
+  if (level == RAID_LEVEL_EC)          /* Cauchy: 1 / (row ^ column) */
+    return ref_gf_inv ((uint8_t) ((k + j) ^ i));
+  return gf_pow (gf_pow (2, j), i);    /* P: 1, Q: 2^i (md's syndrome) */
+}
+
+/* md left-symmetric: parity rotates down from the last member, data
+ * continues after the parity. */
+unsigned
+ref_data_dev (unsigned n, unsigned m, uint64_t stripe, unsigned i)
+{
+  unsigned pd = n - 1 - (unsigned) (stripe % n);
+  return (pd + m + i) % n;
+}
+
+unsigned
+ref_parity_dev (unsigned n, unsigned m, uint64_t stripe, unsigned j)
+{
+  unsigned pd = n - 1 - (unsigned) (stripe % n);
+  return (pd + j) % n;
+}
+
+void
+fx_check_redundancy (struct fx *f, enum raid_level level, unsigned k, unsigned m,
+                     unsigned copies, uint32_t chunk, const uint8_t *skip)
+{
+  uint64_t rows = (FX_MEMBER_SIZE - RAID_DATA_OFFSET) / chunk;
+  uint8_t coef[RAID_MAX_PARITY][RAID_MAX_MEMBERS];
+
+  for (unsigned j = 0; j < m; j++)
+    for (unsigned i = 0; i < k; i++)
+      coef[j][i] = ref_coef (level, k, j, i);
+  if (m == 0) {
+    /* near layout: copy c of chunk ci at sequence ci*copies+c */
+    uint64_t chunks = rows * f->n / copies;
+    for (uint64_t ci = 0; ci < chunks; ci++) {
+      const uint8_t *first = NULL;
+      for (unsigned c = 0; c < copies; c++) {
+        uint64_t seq = ci * copies + c;
+        unsigned dev = seq % f->n;
+        const uint8_t *p = raid_mem_member_data (f->mm[dev]) + RAID_DATA_OFFSET
+          + (seq / f->n) * chunk;
+        if (skip && skip[dev])
+          continue;
+        if (!first)
+          first = p;
+        else
+          cr_assert (memcmp (first, p, chunk) == 0, "chunk %llu: copies differ",
+                     (unsigned long long) ci);
+      }
+    }
+    return;
+  }
+  for (uint64_t s = 0; s < rows; s++)
+    for (unsigned j = 0; j < m; j++) {
+      unsigned i, gone = 0;
+      for (i = 0; i < k; i++)
+        gone += skip && skip[ref_data_dev (f->n, m, s, i)];
+      if (gone)
+        break;        /* a lost data chunk: nothing to compare against */
+      unsigned pdev = ref_parity_dev (f->n, m, s, j);
+      const uint8_t *par = raid_mem_member_data (f->mm[pdev]) + RAID_DATA_OFFSET + s * chunk;
+      if (skip && skip[pdev])
+        continue;
+      for (uint32_t b = 0; b < chunk; b++) {
+        uint8_t x = 0;
+        for (unsigned i = 0; i < k; i++)
+          x ^= ref_gf_mul (coef[j][i], raid_mem_member_data (f->mm[ref_data_dev (f->n, m, s, i)])
+                           [RAID_DATA_OFFSET + s * chunk + b]);
+        if (x != par[b])
+          cr_assert_fail ("stripe %llu parity %u byte %u: member has %02x, expected %02x",
+                    (unsigned long long) s, j, b, par[b], x);
+      }
+    }
+}

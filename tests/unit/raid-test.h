@@ -1,0 +1,47 @@
+/* Shared helpers for the RAID engine's unit tests: in-memory member sets,
+ * a log collector, and an independent reference model (layout and GF(2^8)
+ * parity computed byte at a time, without ISA-L). */
+#ifndef AOERAID_RAID_TEST_H
+#define AOERAID_RAID_TEST_H
+
+#include <stdint.h>
+#include "raid.h"
+
+struct fx {
+  unsigned n;
+  struct raid_mem_member *mm[RAID_MAX_MEMBERS];
+  struct raid_member mem[RAID_MAX_MEMBERS];
+  struct raid_array *a;
+  char last_error[512];
+  unsigned errors;
+};
+
+#define FX_MEMBER_SIZE (RAID_DATA_OFFSET + 128 * 1024)
+
+void fx_members (struct fx *f, unsigned n, uint64_t size);
+struct raid_array *fx_create (struct fx *f, enum raid_level level, unsigned n, unsigned k,
+                              unsigned m, uint32_t chunk, unsigned flags);
+/* the same on the members already in f */
+struct raid_array *fx_create_on (struct fx *f, enum raid_level level, unsigned k, unsigned m,
+                                 uint32_t chunk, unsigned flags);
+struct raid_array *fx_assemble (struct fx *f, int force, char *err, size_t errlen);
+void fx_close (struct fx *f);
+void fx_free (struct fx *f);
+void fx_log (void *opaque, int level, const char *msg);
+
+uint64_t rnd (uint64_t *seed);
+void fill_random (uint8_t *buf, size_t len, uint64_t *seed);
+
+/* Reference model. */
+uint8_t ref_gf_mul (uint8_t a, uint8_t b);
+uint8_t ref_gf_inv (uint8_t a);
+/* Coefficient of data chunk i in parity row j: RS (RAID5/6) or Cauchy (EC). */
+uint8_t ref_coef (enum raid_level level, unsigned k, unsigned j, unsigned i);
+unsigned ref_data_dev (unsigned n, unsigned m, uint64_t stripe, unsigned i);
+unsigned ref_parity_dev (unsigned n, unsigned m, uint64_t stripe, unsigned j);
+/* cr_assert that every stripe's parity (every mirror copy) matches its data
+ * in the members' raw bytes, skipping members flagged in skip[]. */
+void fx_check_redundancy (struct fx *f, enum raid_level level, unsigned k, unsigned m,
+                          unsigned copies, uint32_t chunk, const uint8_t *skip);
+
+#endif

@@ -1,0 +1,397 @@
+/* aoeraid: the command line.
+ *   aoeraid discover [-i IFACE]... [-w MS] [--json]
+ *   aoeraid probe -i IFACE SHELF.SLOT [read|write] [SIZE]
+ * discover lists the AoE shelves that answer, like aoe-stat; probe measures raw sequential
+ * throughput through the initiator library: the ceiling benchmarks compare against. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aoe.h"
+#include "status-cmd.h"
+
+#define MAX_IFACES 16
+
+static const char *progname = "aoeraid";
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: %s discover [-i IFACE]... [-w MILLISECONDS] [--json]\n"
+          "       %s probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n"
+          "       %s status -c SOCKET [--json]\n"
+          "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
+          "            Ethernet interface); exit 0 if any answered\n"
+          "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
+          "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n"
+          "  status    ask a running nbdkit-aoeraid-plugin for its array's state\n",
+          progname, progname, progname);
+}
+
+static void log_stderr(void *opaque, int level, const char *msg)
+{
+  int verbose = *(int *)opaque;
+  if (level <= AOE_LOG_WARN || verbose)
+    fprintf(stderr, "%s: %s\n", progname, msg);
+}
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void format_size(uint64_t bytes, char *out, size_t len)
+{
+  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+  double v = (double)bytes;
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    u++;
+  }
+  snprintf(out, len, "%.1f%s", v, units[u]);
+}
+
+static void mac_text(const uint8_t *m, char *out)
+{
+  sprintf(out, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+static void json_string(const char *s)
+{
+  putchar('"');
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      printf("\\%c", *s);
+    else if ((unsigned char)*s < 0x20)
+      printf("\\u%04x", (unsigned char)*s);
+    else
+      putchar(*s);
+  }
+  putchar('"');
+}
+
+static void print_target_text(const struct aoe_target_info *in)
+{
+  char size[32], ifaces[128] = "", macs[8 * 18 + 8] = "";
+  size_t ni = 0, nm = 0;
+  format_size(in->sectors * 512, size, sizeof size);
+  for (size_t i = 0; i < in->npaths; i++) {
+    char mac[18];
+    mac_text(in->paths[i].mac, mac);
+    if (!strstr(ifaces, in->paths[i].iface))
+      ni += (size_t)snprintf(ifaces + ni, sizeof ifaces - ni, "%s%s", ni ? "," : "",
+                             in->paths[i].iface);
+    nm += (size_t)snprintf(macs + nm, sizeof macs - nm, "%s%s", nm ? "," : "", mac);
+  }
+  printf("e%u.%u %10s %s %s %s bufcnt=%u payload=%u firmware=%s serial=%s\n", in->shelf,
+         in->slot, size, ifaces, in->up ? "up" : "down", macs, in->bufcnt, in->scnt * 512,
+         in->firmware, in->serial);
+}
+
+static void print_target_json(const struct aoe_target_info *in, int first)
+{
+  printf("%s{\"shelf\":%u,\"slot\":%u,\"sectors\":%" PRIu64 ",\"bytes\":%" PRIu64
+         ",\"up\":%s,\"bufcnt\":%u,\"sectors_per_frame\":%u,\"payload\":%u,\"firmware\":",
+         first ? "" : ",", in->shelf, in->slot, in->sectors, in->sectors * 512,
+         in->up ? "true" : "false", in->bufcnt, in->scnt, in->scnt * 512);
+  json_string(in->firmware);
+  printf(",\"serial\":");
+  json_string(in->serial);
+  printf(",\"model\":");
+  json_string(in->model);
+  printf(",\"config\":");
+  json_string(in->config);
+  printf(",\"paths\":[");
+  for (size_t i = 0; i < in->npaths; i++) {
+    char mac[18];
+    mac_text(in->paths[i].mac, mac);
+    printf("%s{\"iface\":\"%s\",\"mac\":\"%s\"}", i ? "," : "", in->paths[i].iface, mac);
+  }
+  printf("]}");
+}
+
+static struct aoe_initiator *open_initiator(const char **ifaces, size_t n, int *verbose)
+{
+  char err[256];
+  struct aoe_options o = { .ifaces = ifaces, .n_ifaces = n, .log = log_stderr,
+                           .log_opaque = verbose };
+  struct aoe_initiator *ini = aoe_open(&o, err, sizeof err);
+  if (!ini) {
+    fprintf(stderr, "%s: %s\n", progname, err);
+    return NULL;
+  }
+  if (aoe_start(ini) < 0) {
+    fprintf(stderr, "%s: cannot start the initiator thread\n", progname);
+    aoe_close(ini);
+    return NULL;
+  }
+  return ini;
+}
+
+static int cmd_discover(int argc, char **argv)
+{
+  const char *ifaces[MAX_IFACES];
+  size_t n = 0;
+  int json = 0, verbose = 0, c;
+  long wait_ms = 1000;
+  static const struct option longopts[] = {
+    { "iface", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
+    { "wait", required_argument, NULL, 'w' }, { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+  };
+  while ((c = getopt_long(argc, argv, "i:w:vh", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'i':
+      if (n == MAX_IFACES) {
+        fprintf(stderr, "%s: at most %d interfaces\n", progname, MAX_IFACES);
+        return 2;
+      }
+      ifaces[n++] = optarg;
+      break;
+    case 'j': json = 1; break;
+    case 'v': verbose = 1; break;
+    case 'w': {
+      char *end;
+      wait_ms = strtol(optarg, &end, 10);
+      if (*end || wait_ms < 1 || wait_ms > 600000) {
+        fprintf(stderr, "%s: -w '%s': give the wait in milliseconds, 1 to 600000\n", progname,
+                optarg);
+        return 2;
+      }
+      break;
+    }
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind != argc) {
+    fprintf(stderr, "%s: discover: unexpected argument '%s'\n", progname, argv[optind]);
+    return 2;
+  }
+  struct aoe_initiator *ini = open_initiator(ifaces, n, &verbose);
+  if (!ini)
+    return 1;
+  aoe_discover(ini, (unsigned)wait_ms);
+  struct aoe_target *targets[256];
+  size_t nt = aoe_targets(ini, targets, 256);
+  if (json)
+    printf("[");
+  for (size_t i = 0; i < nt; i++) {
+    struct aoe_target_info info;
+    aoe_target_info(targets[i], &info);
+    if (json)
+      print_target_json(&info, i == 0);
+    else
+      print_target_text(&info);
+  }
+  if (json)
+    printf("]\n");
+  if (!nt) {
+    char names[256];
+    aoe_iface_names(ini, names, sizeof names);
+    fprintf(stderr, "%s: no AoE shelf answered on %s within %ld ms (is vblade running on that "
+            "segment, does its -m list include this host's MAC, is the link up?)\n",
+            progname, names, wait_ms);
+  }
+  aoe_close(ini);
+  return nt ? 0 : 1;
+}
+
+/* ---- probe --------------------------------------------------------------------------- */
+
+#define PROBE_CHUNK_SECTORS 2048u   /* 1 MiB per request */
+#define PROBE_DEPTH 4               /* requests in flight: keeps every window full */
+
+struct probe {
+  struct aoe_target *t;
+  enum aoe_op op;
+  uint8_t *bufs[PROBE_DEPTH];
+  uint64_t next_lba, end_lba;
+  unsigned inflight;
+  int err;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+};
+
+struct probe_slot {
+  struct probe *p;
+  unsigned i;
+};
+
+static void probe_done(void *opaque, int err);
+
+/* Called with p->lock held. */
+static void probe_next(struct probe_slot *s)
+{
+  struct probe *p = s->p;
+  if (p->err || p->next_lba >= p->end_lba)
+    return;
+  uint64_t left = p->end_lba - p->next_lba;
+  uint32_t n = left < PROBE_CHUNK_SECTORS ? (uint32_t)left : PROBE_CHUNK_SECTORS;
+  uint64_t lba = p->next_lba;
+  p->next_lba += n;
+  p->inflight++;
+  pthread_mutex_unlock(&p->lock);
+  aoe_submit(p->t, p->op, lba, n, p->bufs[s->i], probe_done, s);
+  pthread_mutex_lock(&p->lock);
+}
+
+static void probe_done(void *opaque, int err)
+{
+  struct probe_slot *s = opaque;
+  struct probe *p = s->p;
+  pthread_mutex_lock(&p->lock);
+  p->inflight--;
+  if (err && !p->err)
+    p->err = err;
+  probe_next(s);
+  pthread_cond_signal(&p->cond);
+  pthread_mutex_unlock(&p->lock);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s)
+    return -1;
+  switch (*end) {
+  case 'k': case 'K': v <<= 10; end++; break;
+  case 'm': case 'M': v <<= 20; end++; break;
+  case 'g': case 'G': v <<= 30; end++; break;
+  default: break;
+  }
+  if (*end && strcmp(end, "iB") && strcmp(end, "B"))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int run_probe(struct aoe_target *t, enum aoe_op op, uint64_t bytes, double *secs)
+{
+  struct probe p = { .t = t, .op = op, .end_lba = bytes / 512 };
+  struct probe_slot slots[PROBE_DEPTH];
+  pthread_mutex_init(&p.lock, NULL);
+  pthread_cond_init(&p.cond, NULL);
+  for (unsigned i = 0; i < PROBE_DEPTH; i++) {
+    p.bufs[i] = aligned_alloc(4096, PROBE_CHUNK_SECTORS * 512);
+    if (!p.bufs[i])
+      return ENOMEM;
+    memset(p.bufs[i], 0xa5 ^ (int)i, PROBE_CHUNK_SECTORS * 512);
+    slots[i] = (struct probe_slot){ &p, i };
+  }
+  double t0 = now_s();
+  pthread_mutex_lock(&p.lock);
+  for (unsigned i = 0; i < PROBE_DEPTH; i++)
+    probe_next(&slots[i]);
+  while (p.inflight)
+    pthread_cond_wait(&p.cond, &p.lock);
+  pthread_mutex_unlock(&p.lock);
+  *secs = now_s() - t0;
+  for (unsigned i = 0; i < PROBE_DEPTH; i++)
+    free(p.bufs[i]);
+  return p.err;
+}
+
+static int cmd_probe(int argc, char **argv)
+{
+  const char *iface = NULL;
+  int verbose = 0, c;
+  while ((c = getopt(argc, argv, "i:vh")) != -1) {
+    switch (c) {
+    case 'i': iface = optarg; break;
+    case 'v': verbose = 1; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  unsigned shelf, slot;
+  char tail;
+  if (!iface || optind >= argc) {
+    fprintf(stderr, "%s: probe needs -i IFACE and SHELF.SLOT, e.g. 'probe -i eth0 1.1'\n",
+            progname);
+    return 2;
+  }
+  const char *addr = argv[optind][0] == 'e' ? argv[optind] + 1 : argv[optind];
+  if (sscanf(addr, "%u.%u%c", &shelf, &slot, &tail) != 2 || shelf >= 0xffff || slot >= 0xff) {
+    fprintf(stderr, "%s: '%s' is not a shelf address: give SHELF.SLOT like 1.1 or e1.1\n",
+            progname, argv[optind]);
+    return 2;
+  }
+  enum aoe_op op = AOE_READ;
+  uint64_t bytes = 256ull << 20;
+  for (int i = optind + 1; i < argc; i++) {
+    if (!strcmp(argv[i], "read"))
+      op = AOE_READ;
+    else if (!strcmp(argv[i], "write"))
+      op = AOE_WRITE;
+    else if (parse_size(argv[i], &bytes) < 0 || bytes < 512) {
+      fprintf(stderr, "%s: '%s' is neither read, write nor a size like 64M\n", progname,
+              argv[i]);
+      return 2;
+    }
+  }
+  const char *ifaces[1] = { iface };
+  struct aoe_initiator *ini = open_initiator(ifaces, 1, &verbose);
+  if (!ini)
+    return 1;
+  aoe_discover(ini, 500);
+  struct aoe_target *t = aoe_target_find(ini, shelf, slot);
+  if (!t) {
+    fprintf(stderr, "%s: e%u.%u did not answer on %s\n", progname, shelf, slot, iface);
+    aoe_close(ini);
+    return 1;
+  }
+  struct aoe_target_info info;
+  aoe_target_info(t, &info);
+  if (bytes > info.sectors * 512)
+    bytes = info.sectors * 512;
+  double secs;
+  int err = run_probe(t, op, bytes, &secs);
+  struct aoe_stats st;
+  aoe_target_stats(t, &st);
+  if (err) {
+    fprintf(stderr, "%s: probe %s failed: %s (%s)\n", progname,
+            op == AOE_WRITE ? "write" : "read", strerror(err), aoe_target_last_error(t));
+    aoe_close(ini);
+    return 1;
+  }
+  printf("%s e%u.%u via %s: %" PRIu64 " bytes in %.3f s: %.1f MB/s "
+         "(payload %u, window %u, srtt %u us, retransmits %" PRIu64 ")\n",
+         op == AOE_WRITE ? "write" : "read", shelf, slot, iface, bytes, secs,
+         bytes / secs / 1e6, info.scnt * 512, st.npaths ? st.paths[0].window : 0,
+         st.npaths ? st.paths[0].srtt_us : 0, st.retransmits);
+  aoe_close(ini);
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "discover"))
+    return cmd_discover(argc - 1, argv + 1);
+  if (!strcmp(cmd, "probe"))
+    return cmd_probe(argc - 1, argv + 1);
+  if (!strcmp(cmd, "status"))
+    return status_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "%s: unknown command '%s': use discover, probe or status\n", progname, cmd);
+  usage(stderr);
+  return 2;
+}

@@ -12,7 +12,6 @@
  *
  * `aoeraid probe` measures one shelf; this measures several at once and small frames,
  * which the goals compare against (4 KiB random IOPS, depth-1 latency). */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -144,24 +143,6 @@ static double percentile_us(const uint32_t *lat, uint64_t total, double p)
   return LAT_BUCKETS;
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s)
-    return -1;
-  switch (*end) {
-  case 'k': case 'K': v <<= 10; end++; break;
-  case 'm': case 'M': v <<= 20; end++; break;
-  default: break;
-  }
-  if (*end)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 static int parse_mode(const char *s, struct run *r)
 {
   static const struct { const char *name; enum aoe_op op; bool random; } modes[] = {
@@ -278,6 +259,7 @@ int main(int argc, char **argv)
   static struct run r = { .op = AOE_READ, .req_sectors = 2048 };
   static struct slot slots[MAX_DEPTH];
   const char *iface = NULL, *mode = "read";
+  char *end;
   unsigned depth = 0;
   double seconds = 5;
   uint64_t bs = 1 << 20;
@@ -287,8 +269,9 @@ int main(int argc, char **argv)
     case 'i': iface = optarg; break;
     case 'm': mode = optarg; break;
     case 'b':
-      if (parse_size(optarg, &bs) < 0 || !bs || bs % 512 || bs > (1u << 24)) {
-        fprintf(stderr, "%s: -b '%s': give a multiple of 512 up to 16M, like 4K\n",
+      bs = strtoull(optarg, &end, 10);
+      if (*end || !bs || bs % 512 || bs > (1u << 24)) {
+        fprintf(stderr, "%s: -b '%s': give bytes, a multiple of 512 up to 16777216\n",
                 progname, optarg);
         return 2;
       }

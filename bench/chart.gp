@@ -3,6 +3,10 @@
 #     bench/chart.gp
 # chart.dat: "target" read_MBps write_MBps degraded_read_MBps (NaN when not measured);
 # the first two rows are the raw AoE ceiling and the NBD ceiling.
+# The raw read ceiling (first row), read before any range is set: stats obeys ranges.
+stats datafile using 2 every ::0::0 nooutput
+raw_read = STATS_max
+
 set terminal pngcairo size 1100,620 font "DejaVu Sans,11" noenhanced
 set output outfile
 set title title
@@ -18,9 +22,7 @@ set grid ytics lc rgb "#dddddd"
 set key top right horizontal
 set bmargin 4.5
 set xtics nomirror
-# The raw read ceiling as a line across the chart, to read each bar's ratio against it.
-stats datafile using 2 every ::0::0 nooutput
-raw_read = STATS_max
+# A line across the chart at the raw read ceiling, to read each bar against it.
 set arrow from graph 0, first raw_read to graph 1, first raw_read nohead lc rgb "#cc0000" dt 2 lw 2
 set label sprintf("raw read ceiling %.0f MB/s", raw_read) right at graph 0.99, first raw_read offset 0,0.7 tc rgb "#cc0000"
 tic(name, r, w) = (r > ymax || w > ymax) ? sprintf("%s\n(%.0f / %.0f)", name, r, w) : name

@@ -67,7 +67,7 @@ lab_init() {
   LAB_NS="$LAB_PREFIX-host"
   trap lab_cleanup EXIT
   trap 'lab_log "interrupted"; exit 130' INT
-  trap 'lab_log "terminated (time limit ${seconds}s?)"; exit 124' TERM
+  trap "lab_log 'terminated (time limit ${seconds}s?)'; exit 124" TERM
   # The watchdog stops the foreground command first: bash runs the TERM trap only after it
   # returns.
   ( sleep "$seconds"; echo "lab: error: test exceeded its ${seconds}s limit" >&2
@@ -89,7 +89,11 @@ lab_alive() {
 lab_cleanup() {
   local rc=$? p ns
   set +e
-  [ -n "$LAB_WATCHDOG" ] && kill "$LAB_WATCHDOG" 2>/dev/null
+  # The watchdog's sleep would outlive it and hold the caller's stdout open.
+  if [ -n "$LAB_WATCHDOG" ]; then
+    pkill -P "$LAB_WATCHDOG" 2>/dev/null
+    kill "$LAB_WATCHDOG" 2>/dev/null
+  fi
   for p in "${LAB_PIDS[@]}" "${LAB_SHELF_PIDS[@]}"; do
     [ -n "$p" ] && kill -CONT "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
   done

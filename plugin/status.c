@@ -28,6 +28,7 @@ static const char *role_name(enum raid_role_state r)
   case RAID_ROLE_SPARE: return "spare";
   case RAID_ROLE_FAULTY: return "faulty";
   case RAID_ROLE_MISSING: return "missing";
+  case RAID_ROLE_RECOVERING: return "recovering";
   }
   return "?";
 }

@@ -1,13 +1,64 @@
 /* The array's status: what `aoeraid status` prints, through the control socket. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "status.h"
 
 static struct aoe_initiator *status_ini;
 static struct raid_array *status_array;
 static const struct params *status_params;
+
+/* Where and when the current recovery run started (monitor thread writes, control
+ * thread reads). */
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct timespec rec_start;
+static uint64_t rec_start_offset;
+
+struct recovery_view {
+  double percent, rate_mbs, eta_s;      /* rate and eta < 0: not known yet */
+  uint64_t done, total;
+};
+
+static double now_s(const struct timespec *t)
+{
+  return t->tv_sec + t->tv_nsec / 1e9;
+}
+
+void status_recovery_begin(void)
+{
+  struct raid_status st;
+
+  if (!status_array || raid_status(status_array, &st) < 0)
+    return;
+  pthread_mutex_lock(&rec_lock);
+  clock_gettime(CLOCK_MONOTONIC, &rec_start);
+  rec_start_offset = st.recovery_slot >= 0 ? st.recovery_offset : 0;
+  pthread_mutex_unlock(&rec_lock);
+}
+
+/* Progress, rate (MB/s written to the new member) and time left of a recovery. */
+static void recovery_view(const struct raid_status *st, struct recovery_view *v)
+{
+  struct timespec now;
+  double secs, units;
+
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  v->done = st->recovery_offset;
+  v->total = st->resync_units;
+  v->percent = v->total ? 100.0 * v->done / v->total : 0;
+  v->rate_mbs = v->eta_s = -1;
+  pthread_mutex_lock(&rec_lock);
+  secs = now_s(&now) - now_s(&rec_start);
+  units = v->done > rec_start_offset ? (double)(v->done - rec_start_offset) : 0;
+  pthread_mutex_unlock(&rec_lock);
+  if (secs > 0.2 && units > 0) {
+    v->rate_mbs = units * st->chunk_bytes / secs / 1e6;
+    v->eta_s = (v->total - v->done) / (units / secs);
+  }
+}
 
 void status_set(struct aoe_initiator *ini, struct raid_array *array, const struct params *p)
 {
@@ -55,11 +106,25 @@ static void print_text(FILE *out, const struct raid_status *st)
     fprintf(out, "  resync %.1f%% (%" PRIu64 " of %" PRIu64 " %s)\n",
             st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
             st->resync_offset, st->resync_units, st->m ? "stripes" : "chunks");
-  fprintf(out, "  %-4s %-8s %-8s %12s %12s\n", "slot", "member", "role", "read-errors",
+  if (st->recovery_slot >= 0) {
+    struct recovery_view v;
+    recovery_view(st, &v);
+    fprintf(out, "  recovery slot %d (%s) %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
+            st->recovery_slot, st->member[st->recovery_slot].name, v.percent, v.done, v.total,
+            st->m ? "stripes" : "chunks");
+    if (v.rate_mbs >= 0)
+      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    fprintf(out, "\n");
+  }
+  fprintf(out, "  spares");
+  for (unsigned i = 0; i < st->spares; i++)
+    fprintf(out, " %s", st->spare[i]);
+  fprintf(out, "%s\n", st->spares ? "" : " none");
+  fprintf(out, "  %-4s %-8s %-10s %12s %12s\n", "slot", "member", "role", "read-errors",
           "write-errors");
   for (unsigned i = 0; i < st->members; i++) {
     const struct raid_member_status *m = &st->member[i];
-    fprintf(out, "  %-4u %-8s %-8s %12" PRIu64 " %12" PRIu64 "\n", i,
+    fprintf(out, "  %-4u %-8s %-10s %12" PRIu64 " %12" PRIu64 "\n", i,
             m->name[0] ? m->name : "-", role_name(m->role), m->read_errors, m->write_errors);
   }
 }
@@ -79,6 +144,19 @@ static void print_json(FILE *out, const struct raid_status *st)
             st->resync_offset, st->resync_units);
   else
     fprintf(out, "\"resync\":null,");
+  if (st->recovery_slot >= 0) {
+    struct recovery_view v;
+    recovery_view(st, &v);
+    fprintf(out, "\"recovery\":{\"slot\":%d,\"done\":%" PRIu64 ",\"total\":%" PRIu64
+            ",\"percent\":%.1f,\"rate_mbs\":%.1f,\"eta_s\":%.0f},", st->recovery_slot,
+            v.done, v.total, v.percent, v.rate_mbs, v.eta_s);
+  }
+  else
+    fprintf(out, "\"recovery\":null,");
+  fprintf(out, "\"spares\":[");
+  for (unsigned i = 0; i < st->spares; i++)
+    fprintf(out, "%s\"%s\"", i ? "," : "", st->spare[i]);
+  fprintf(out, "],");
   fprintf(out, "\"members\":[");
   for (unsigned i = 0; i < st->members; i++) {
     const struct raid_member_status *m = &st->member[i];
@@ -95,8 +173,8 @@ int status_request(const char *request, FILE *out)
   int json = !strcmp(request, "status json");
 
   if (strcmp(request, "status") && !json) {
-    fprintf(out, "error: unknown request '%s': this server answers 'status' and "
-            "'status json'\n", request);
+    fprintf(out, "error: unknown request '%s': this server answers 'status', "
+            "'status json' and 'add SHELF.SLOT'\n", request);
     return -1;
   }
   if (!status_array || raid_status(status_array, &st) < 0) {

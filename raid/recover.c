@@ -118,11 +118,19 @@ recovering_slot (struct raid_array *a)
   return -1;
 }
 
-/* A faulty or missing slot a spare could take, or -1. */
+/* A faulty or missing slot a spare could take, or -1.  None while another slot is
+ * still recovering (down for now, but not failed): one recovery_offset serves one
+ * recovery at a time. */
 static int
 replaceable_slot (struct raid_array *a)
 {
-  for (unsigned i = 0; i < a->g.n; i++)
+  unsigned i;
+
+  for (i = 0; i < a->g.n; i++)
+    if (a->slot[i].m.ops && atomic_load (&a->slot[i].recovering)
+        && !atomic_load (&a->slot[i].faulty))
+      return -1;
+  for (i = 0; i < a->g.n; i++)
     if (!a->slot[i].m.ops || atomic_load (&a->slot[i].faulty))
       return (int) i;
   return -1;

@@ -9,16 +9,8 @@ lab_init 240
 . "$top_srcdir/tests/plugin-lib.sh"
 
 lab_up -n 3 -s 64M -m 9000
-sock=$LAB_DIR/nbd.sock ctl=$LAB_DIR/ctl
-uri="nbd+unix:///?socket=$sock"
-aoeraid=$top_builddir/aoeraid
-head -c 48M /dev/urandom >"$LAB_DIR/data"
-head -c 24M /dev/urandom >"$LAB_DIR/more"
-cp "$LAB_DIR/data" "$LAB_DIR/want"
-dd if="$LAB_DIR/more" of="$LAB_DIR/want" conv=notrunc status=none
-want=$(md5sum <"$LAB_DIR/want")
-readback() { (set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c 48M | md5sum); }
-status() { "$aoeraid" status -c "$ctl"; }
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+rebuild_data 48M 24M
 
 plugin_start "$sock" shelves=e1.1,e2.1 level=1 name=mirror control=$ctl dead-time=2
 nbdcopy --flush "$LAB_DIR/data" "$uri"
@@ -33,15 +25,7 @@ lab_bg writer nbdcopy --flush "$LAB_DIR/more" "$uri"
 out=$("$aoeraid" add -c "$ctl" e3.1) || lab_die "add e3.1 failed: $out"
 echo "$out" | grep -q "added e3.1 as a spare" || lab_die "add e3.1: $out"
 wait "$writer" || lab_die "the client's write failed during the hot-add"
-for _ in $(seq 600); do
-  out=$(status)
-  if echo "$out" | grep -Eq "^ +1 +e3.1 +active" && ! echo "$out" | grep -q recovery; then
-    break
-  fi
-  sleep 0.1
-done
-echo "$out" | grep -Eq "^ +1 +e3.1 +active" || lab_die "e3.1 did not take slot 1: $out"
-echo "$out" | grep -q "state clean" || lab_die "not clean after recovery: $out"
+wait_recovered 1 e3.1
 [ "$(readback)" = "$want" ] || lab_die "after recovery: data differs"
 echo "ok: e2.1 killed, e3.1 hot-added while a client wrote: recovered, data verifies"
 

@@ -9,17 +9,8 @@ lab_init 240
 . "$top_srcdir/tests/plugin-lib.sh"
 
 lab_up -n 4 -s 64M -m 9000
-sock=$LAB_DIR/nbd.sock ctl=$LAB_DIR/ctl
-uri="nbd+unix:///?socket=$sock"
-aoeraid=$top_builddir/aoeraid
-head -c 32M /dev/urandom >"$LAB_DIR/data"
-head -c 8M /dev/urandom >"$LAB_DIR/more"
-# what the array must hold: 8 MiB written degraded over the first of the 32
-cp "$LAB_DIR/data" "$LAB_DIR/want"
-dd if="$LAB_DIR/more" of="$LAB_DIR/want" conv=notrunc status=none
-want=$(md5sum <"$LAB_DIR/want")
-readback() { (set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c 32M | md5sum); }
-status() { "$aoeraid" status -c "$ctl"; }
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+rebuild_data 32M 8M
 
 args=(shelves=e1.1,e2.1,e3.1 spares=e4.1 control=$ctl dead-time=2)
 plugin_start "$sock" "${args[@]}" level=5 name=spare
@@ -30,17 +21,7 @@ echo "ok: raid5 of 3 with spare e4.1, 32 MiB written"
 
 lab_kill 2
 nbdcopy --flush "$LAB_DIR/more" "$uri"     # the write finds e2.1 dead: faulty
-seen_recovery=
-for _ in $(seq 600); do
-  out=$(status)
-  echo "$out" | grep -q "recovery slot 1 (e4.1)" && seen_recovery=1
-  if echo "$out" | grep -Eq "^ +1 +e4.1 +active" && ! echo "$out" | grep -q recovery; then
-    break
-  fi
-  sleep 0.1
-done
-echo "$out" | grep -Eq "^ +1 +e4.1 +active" || lab_die "e4.1 did not take slot 1: $out"
-echo "$out" | grep -q "state clean" || lab_die "not clean after recovery: $out"
+wait_recovered 1 e4.1
 echo "$out" | grep -q "spares none" || lab_die "spare still listed: $out"
 [ -n "$seen_recovery" ] || echo "note: recovery finished before the first status poll"
 [ "$(readback)" = "$want" ] || lab_die "after recovery: data differs"

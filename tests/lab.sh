@@ -74,6 +74,7 @@ lab_init() {
     kill -TERM $$ 2>/dev/null
     for c in $(pgrep -P $$); do [ "$c" = "$BASHPID" ] || kill -TERM "$c" 2>/dev/null; done ) >&2 &
   LAB_WATCHDOG=$!
+  disown "$LAB_WATCHDOG"    # killed at cleanup: no "Terminated" job notice
 }
 
 lab_track() { LAB_PIDS+=("$1"); }

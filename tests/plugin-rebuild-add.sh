@@ -19,6 +19,9 @@ echo "ok: raid1 of 2, 48 MiB written"
 out=$("$aoeraid" add -c "$ctl" e1.1 2>&1) && lab_die "adding an active member was accepted: $out"
 echo "$out" | grep -q "e1.1 is already in the array" || lab_die "add e1.1: unclear refusal: $out"
 echo "ok: add of an active member refused: $out"
+out=$("$aoeraid" add -c "$ctl" shelf4 2>&1) && lab_die "add of a bad address accepted: $out"
+echo "$out" | grep -q "'shelf4' is not a shelf address" || lab_die "add shelf4: unclear: $out"
+echo "ok: add of a bad address refused: $out"
 
 lab_kill 2
 lab_bg writer nbdcopy --flush "$LAB_DIR/more" "$uri"

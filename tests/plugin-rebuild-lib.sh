@@ -5,7 +5,8 @@
 #   status                     aoeraid status -c $ctl
 #   wait_recovered SLOT NAME   poll status (bounded) until NAME is active in SLOT and no
 #                              recovery runs; $out holds the last status, $seen_recovery
-#                              is 1 if a poll saw the recovery in progress
+#                              is 1 if a poll saw the recovery in progress (its last
+#                              line is printed: progress, rate, eta)
 sock=$LAB_DIR/nbd.sock ctl=$LAB_DIR/ctl
 uri="nbd+unix:///?socket=$sock"
 aoeraid=$top_builddir/aoeraid
@@ -27,7 +28,10 @@ wait_recovered() {
   seen_recovery=
   for _ in $(seq 600); do
     out=$(status)
-    echo "$out" | grep -q "recovery slot $slot ($name)" && seen_recovery=1
+    if echo "$out" | grep -q "recovery slot $slot ($name)"; then
+      seen_recovery=1
+      echo "$out" | grep "recovery slot" >"$LAB_DIR/recovery-line"
+    fi
     if echo "$out" | grep -Eq "^ +$slot +$name +active" && ! echo "$out" | grep -q recovery; then
       break
     fi
@@ -35,4 +39,5 @@ wait_recovered() {
   done
   echo "$out" | grep -Eq "^ +$slot +$name +active" || lab_die "$name did not take slot $slot: $out"
   echo "$out" | grep -q "state clean" || lab_die "not clean after recovery: $out"
+  [ -z "$seen_recovery" ] || echo "last status seen during recovery:$(cat "$LAB_DIR/recovery-line")"
 }

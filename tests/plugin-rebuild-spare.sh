@@ -12,6 +12,11 @@ lab_up -n 4 -s 64M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 32M 8M
 
+plugin_fails "a shelf in both lists" 'e3.1 is in both shelves= and spares=' \
+  shelves=e1.1,e2.1,e3.1 spares=e3.1 level=5
+plugin_fails "a bad spare address" "spares: 'x4' is not a shelf address" \
+  shelves=e1.1,e2.1,e3.1 spares=x4 level=5
+
 args=(shelves=e1.1,e2.1,e3.1 spares=e4.1 control=$ctl dead-time=2)
 plugin_start "$sock" "${args[@]}" level=5 name=spare
 status | grep -q "spares e4.1" || lab_die "the spare is not shown: $(status)"

@@ -150,6 +150,14 @@ Test (recover, every_level)
     cr_assert_eq (raid_recovery_pending (r.f.a), 0, "no spare yet: nothing to do");
     cr_assert_eq (raid_recover (r.f.a), -EAGAIN);
     rig_add (&r, 0);
+    {
+      struct raid_member sm = raid_mem_member (r.spare[0]);
+      struct raid_sb_summary sb;
+      cr_assert_eq (raid_examine (&sm, &sb), 0);
+      cr_assert_eq (sb.state, RAID_SB_OK);
+      cr_assert_eq (sb.role, RAID_SB_ROLE_SPARE, "a spare's superblock says spare");
+      cr_assert_eq (sb.roles[1], RAID_ROLE_FAULTY);
+    }
     raid_status (r.f.a, &st);
     cr_assert_eq (st.spares, 1);
     cr_assert_str_eq (st.spare[0], "e9.1");
@@ -252,6 +260,14 @@ Test (recover, cancel_and_resume)
     raid_mem_member_delay (r.spare[0], 0);
     rig_adopt (&r, 0);
     fx_close (&r.f);
+    {
+      struct raid_sb_summary sb;
+      cr_assert_eq (raid_examine (&r.f.mem[1], &sb), 0);
+      cr_assert_eq (sb.role, 1);
+      cr_assert_eq (sb.roles[1], RAID_ROLE_RECOVERING);
+      cr_assert_eq (sb.recovery_offset, stopped, "checkpoint saved at the cancel");
+      cr_assert_eq (sb.clean, 1);
+    }
 
     cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
     raid_status (r.f.a, &st);

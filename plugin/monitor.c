@@ -18,6 +18,7 @@
 
 #define MONITOR_POLL_MS 250
 #define MONITOR_RETRY_MS 1000      /* after a failed recovery, before the next try */
+#define MONITOR_FAILED_MS 60000    /* the array lost too much: wait for an add */
 
 static struct raid_array *mon_array;
 static pthread_t mon_thread;
@@ -51,6 +52,7 @@ static bool monitor_wait(unsigned ms)
 /* One recovery run; the pause before the next look, or -1 to stop the thread. */
 static int run_recovery(void)
 {
+  struct raid_status st;
   int r;
 
   status_recovery_begin();
@@ -63,6 +65,9 @@ static int run_recovery(void)
     return -1;
   if (r != -EAGAIN)
     nbdkit_error("recovery stopped: %s", strerror(-r));
+  /* a failed array cannot be rebuilt: try again when kicked (or much later) */
+  if (raid_status(mon_array, &st) == 0 && st.state == RAID_STATE_FAILED)
+    return MONITOR_FAILED_MS;
   return MONITOR_RETRY_MS;
 }
 

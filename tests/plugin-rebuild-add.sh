@@ -24,11 +24,17 @@ echo "$out" | grep -q "'shelf4' is not a shelf address" || lab_die "add shelf4: 
 echo "ok: add of a bad address refused: $out"
 
 lab_kill 2
-lab_bg writer nbdcopy --flush "$LAB_DIR/more" "$uri"
+# The client rewrites the same 24 MiB over and over until the recovery is done.
+: >"$LAB_DIR/passes"
+lab_bg writer bash -c 'while [ ! -e "$1/stop" ]; do
+  nbdcopy --flush "$1/more" "$2" || exit 1; echo >>"$1/passes"; done' _ "$LAB_DIR" "$uri"
 out=$("$aoeraid" add -c "$ctl" e3.1) || lab_die "add e3.1 failed: $out"
 echo "$out" | grep -q "added e3.1 as a spare" || lab_die "add e3.1: $out"
-wait "$writer" || lab_die "the client's write failed during the hot-add"
 wait_recovered 1 e3.1
+touch "$LAB_DIR/stop"
+wait "$writer" || lab_die "the client's writes failed during the hot-add and recovery"
+[ -n "$seen_recovery" ] || lab_die "no status poll saw the recovery running"
+echo "ok: the client wrote $(wc -l <"$LAB_DIR/passes") passes of 24 MiB meanwhile"
 [ "$(readback)" = "$want" ] || lab_die "after recovery: data differs"
 echo "ok: e2.1 killed, e3.1 hot-added while a client wrote: recovered, data verifies"
 

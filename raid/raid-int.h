@@ -209,6 +209,8 @@ uint64_t resync_units (const struct raid_array *a);
 /* Parity family: the slot of column idx (data 0..k-1, then parity) of a stripe. */
 struct raid_slot *col_slot (struct raid_array *a, uint64_t stripe, unsigned idx);
 uint64_t col_offset (struct raid_array *a, uint64_t stripe, uint32_t within);
+/* The column's member holds good data for this stripe (slot_usable_at). */
+int col_usable (struct raid_array *a, uint64_t stripe, unsigned idx);
 /* Make the need[] columns of stripe s valid over [lo, lo+len) (rw.c). */
 int stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint8_t **cols,
                    uint8_t *valid, uint8_t *bad, const uint8_t *need, uint8_t *errored);

@@ -184,83 +184,188 @@ spare_install (struct raid_array *a)
   return i;
 }
 
-/* ---- rebuilding one unit ---------------------------------------------- */
+/* ---- rebuilding a window of units ------------------------------------- */
 
-/* Write one rebuilt chunk; a new member that cannot take it is failed. */
-static int
-recover_write (struct raid_array *a, struct raid_slot *s, uint64_t offset, void *buf)
+/* Units rebuilt per step, and the scratch bytes a step may use: one step reads
+ * the sources of all its units in one batch and writes them in another. */
+#define RECOVERY_WINDOW 16
+#define RECOVERY_SCRATCH (32u << 20)
+
+/* One unit of a window: where its rebuilt chunk goes and what was read for it. */
+struct unit_job {
+  int skip;                         /* mirrors: the slot holds no copy of this chunk */
+  int short_read;                   /* a source read failed or none could be queued */
+  unsigned target;                  /* parity: the slot's column */
+  uint64_t dst;                     /* member offset of the rebuilt chunk */
+  uint8_t *cols[RAID_MAX_MEMBERS];  /* parity: n columns; mirrors: cols[0] */
+  uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS];
+};
+
+static unsigned
+unit_cols (const struct raid_array *a)
 {
-  int err = slot_io (s, RAID_IO_WRITE, offset, a->g.chunk, buf);
-
-  if (err == 0)
-    return 0;
-  if (err != ENODEV)
-    atomic_fetch_add (&s->write_errors, 1);
-  slot_fail (a, s, err == ENODEV ? "it went down during recovery" : strerror (err));
-  return -EIO;
+  return a->g.family == RAID_FAMILY_PARITY ? a->g.k + a->g.m : 1;
 }
 
-/* Parity family: decode the slot's column of stripe u from k others. */
-static int
-recover_stripe (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *scratch)
+static unsigned
+window_units (const struct raid_array *a)
 {
-  unsigned n = a->g.k + a->g.m, idx, target = n;
-  uint8_t valid[RAID_MAX_MEMBERS] = { 0 }, bad[RAID_MAX_MEMBERS] = { 0 };
-  uint8_t need[RAID_MAX_MEMBERS] = { 0 };
-  uint8_t *cols[RAID_MAX_MEMBERS];
+  size_t w = RECOVERY_SCRATCH / ((size_t) unit_cols (a) * a->g.chunk);
+  return w < 1 ? 1 : w > RECOVERY_WINDOW ? RECOVERY_WINDOW : (unsigned) w;
+}
 
-  for (idx = 0; idx < n; idx++) {
-    cols[idx] = scratch + (size_t) idx * a->g.chunk;
+/* Parity: queue reads of k columns of stripe u other than the slot's. */
+static int
+plan_stripe (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_job *j,
+             unsigned jn, struct io_batch *b)
+{
+  unsigned n = a->g.k + a->g.m, idx, want = a->g.k;
+
+  for (idx = 0; idx < n; idx++)
     if (col_slot (a, u, idx) == s)
-      target = idx;
-  }
-  need[target] = bad[target] = 1;
-  if (stripe_gather (a, u, 0, a->g.chunk, cols, valid, bad, need, NULL))
-    return -EIO;
-  return recover_write (a, s, col_offset (a, u, 0), cols[target]);
+      j->target = idx;
+  j->dst = col_offset (a, u, 0);
+  j->bad[j->target] = 1;
+  for (idx = 0; idx < n && want; idx++)
+    if (idx != j->target && col_usable (a, u, idx)) {
+      if (!batch_add (b, col_slot (a, u, idx), RAID_IO_READ, col_offset (a, u, 0), a->g.chunk,
+                      j->cols[idx], jn << 8 | idx))
+        return -ENOMEM;
+      want--;
+    }
+  j->short_read = want > 0;
+  return 0;
 }
 
-/* Near family: copy chunk u from a good copy onto the slot, if it holds one. */
+/* Mirrors: queue a read of chunk u from a good copy, if the slot holds one. */
 static int
-recover_chunk (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *buf)
+plan_chunk (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_job *j,
+            unsigned jn, struct io_batch *b)
 {
-  struct raid_loc dst = { .slot = a->g.n };
+  struct raid_slot *from = NULL;
+  struct raid_loc src = { 0 };
   unsigned c;
+
+  j->skip = 1;
+  for (c = 0; c < a->g.copies; c++) {
+    struct raid_loc l = geom_near (&a->g, u, c);
+    if (&a->slot[l.slot] == s) {
+      j->skip = 0;
+      j->dst = slot_offset (a, l, 0);
+    }
+    else if (!from && slot_usable_at (a, &a->slot[l.slot], u)) {
+      from = &a->slot[l.slot];
+      src = l;
+    }
+  }
+  if (j->skip)
+    return 0;
+  j->short_read = !from;
+  if (from && !batch_add (b, from, RAID_IO_READ, slot_offset (a, src, 0), a->g.chunk,
+                          j->cols[0], jn << 8))
+    return -ENOMEM;
+  return 0;
+}
+
+/* Mirrors, after a failed read: try every other copy in turn. */
+static int
+chunk_retry (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *buf)
+{
   int err = ENODEV;
 
-  for (c = 0; c < a->g.copies; c++)
-    if (&a->slot[geom_near (&a->g, u, c).slot] == s)
-      dst = geom_near (&a->g, u, c);
-  if (dst.slot == a->g.n)
-    return 0;
-  for (c = 0; c < a->g.copies && err; c++) {
+  for (unsigned c = 0; c < a->g.copies && err; c++) {
     struct raid_loc l = geom_near (&a->g, u, c);
     struct raid_slot *from = &a->slot[l.slot];
     if (from != s && slot_usable_at (a, from, u))
       err = slot_io (from, RAID_IO_READ, slot_offset (a, l, 0), a->g.chunk, buf);
   }
-  if (err) {
+  if (err)
     raid_logf (a, RAID_LOG_ERROR, "%s: recovery: no copy of chunk %llu could be read",
                a->sb.name, (unsigned long long) u);
-    return -EIO;
-  }
-  return recover_write (a, s, slot_offset (a, dst, 0), buf);
+  return err ? -EIO : 0;
 }
 
-/* Rebuild unit u under its lock. */
+/* The rebuilt chunk of a planned and read unit: decode (parity, reading more
+ * columns if some failed) or a retry from the other copies (mirrors). */
 static int
-recover_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *scratch)
+finish_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_job *j)
 {
-  int rc;
+  uint8_t need[RAID_MAX_MEMBERS] = { 0 };
 
-  stripe_lock_range (&a->locks, u, u);
-  rc = a->g.family == RAID_FAMILY_PARITY ? recover_stripe (a, s, u, scratch)
-                                         : recover_chunk (a, s, u, scratch);
-  /* Writes below the recovery point read the new member: advance only
-   * while the unit is still locked. */
+  if (a->g.family == RAID_FAMILY_NEAR)
+    return j->short_read ? chunk_retry (a, s, u, j->cols[0]) : 0;
+  need[j->target] = 1;
+  return stripe_gather (a, u, 0, a->g.chunk, j->cols, j->valid, j->bad, need, NULL)
+    ? -EIO : 0;
+}
+
+static void
+note_reads (struct unit_job *jobs, struct io_batch *b)
+{
+  for (unsigned i = 0; i < b->n; i++) {
+    struct unit_job *j = &jobs[b->ios[i].tag >> 8];
+    unsigned idx = b->ios[i].tag & 0xff;
+    j->valid[idx] = !b->ios[i].err;
+    j->bad[idx] = !!b->ios[i].err;
+    j->short_read |= !!b->ios[i].err;
+  }
+}
+
+/* Write the rebuilt chunks; a new member that fails one is failed. */
+static int
+write_units (struct raid_array *a, struct raid_slot *s, struct unit_job *jobs, unsigned w,
+             struct io_batch *b)
+{
+  batch_reset (b);
+  for (unsigned i = 0; i < w; i++)
+    if (!jobs[i].skip && !batch_add (b, s, RAID_IO_WRITE, jobs[i].dst, a->g.chunk,
+                                     jobs[i].cols[a->g.family == RAID_FAMILY_PARITY
+                                                  ? jobs[i].target : 0], 0))
+      return -ENOMEM;
+  batch_run (b);
+  for (unsigned i = 0; i < b->n; i++)
+    if (b->ios[i].err) {
+      fail_writers (a, b);
+      return -EIO;
+    }
+  return 0;
+}
+
+/* Rebuild units [u, u+w) under their stripe locks. */
+static int
+recover_window (struct raid_array *a, struct raid_slot *s, uint64_t u, unsigned w,
+                uint8_t *scratch)
+{
+  struct unit_job jobs[RECOVERY_WINDOW];
+  size_t unit_bytes = (size_t) unit_cols (a) * a->g.chunk;
+  struct io_batch b;
+  unsigned i, idx;
+  int rc = 0;
+
+  memset (jobs, 0, sizeof jobs);
+  batch_init (&b);
+  stripe_lock_range (&a->locks, u, u + w - 1);
+  for (i = 0; i < w && rc == 0; i++) {
+    for (idx = 0; idx < unit_cols (a); idx++)
+      jobs[i].cols[idx] = scratch + i * unit_bytes + (size_t) idx * a->g.chunk;
+    rc = a->g.family == RAID_FAMILY_PARITY ? plan_stripe (a, s, u + i, &jobs[i], i, &b)
+                                           : plan_chunk (a, s, u + i, &jobs[i], i, &b);
+  }
+  if (rc == 0) {
+    batch_run (&b);
+    note_reads (jobs, &b);
+  }
+  for (i = 0; i < w && rc == 0; i++)
+    if (!jobs[i].skip)
+      rc = finish_unit (a, s, u + i, &jobs[i]);
   if (rc == 0)
-    atomic_store (&a->recovery_offset, u + 1);
-  stripe_unlock_range (&a->locks, u, u);
+    rc = write_units (a, s, jobs, w, &b);
+  /* Writes below the recovery point read the new member: advance only
+   * while the units are still locked. */
+  if (rc == 0)
+    atomic_store (&a->recovery_offset, u + w);
+  stripe_unlock_range (&a->locks, u, u + w - 1);
+  batch_free (&b);
   return rc;
 }
 
@@ -281,6 +386,7 @@ int
 raid_recover (struct raid_array *a)
 {
   uint64_t units = resync_units (a), u;
+  unsigned window;
   uint8_t *scratch;
   struct raid_slot *s;
   int slot, rc = 0;
@@ -293,22 +399,26 @@ raid_recover (struct raid_array *a)
   if (slot < 0)
     return -EAGAIN;
   s = &a->slot[slot];
-  scratch = scratch_get (&a->pool, (size_t) (a->g.k + a->g.m + 1) * a->g.chunk);
+  window = window_units (a);
+  scratch = scratch_get (&a->pool, (size_t) window * unit_cols (a) * a->g.chunk);
   if (!scratch)
     return -ENOMEM;
   u = atomic_load (&a->recovery_offset);
   raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %d onto %s from unit %llu of %llu",
              a->sb.name, slot, slot_name (s), (unsigned long long) u,
              (unsigned long long) units);
-  for (; u < units && rc == 0; u++) {
+  while (u < units && rc == 0) {
+    unsigned w = units - u < window ? (unsigned) (units - u) : window;
     if (atomic_load (&a->resync_stop))
       rc = -ECANCELED;
     else if (!slot_usable (s))
       rc = -EIO;
     else
-      rc = recover_unit (a, s, u, scratch);
-    if (rc == 0 && (u + 1) % RECOVERY_CHECKPOINT == 0)
+      rc = recover_window (a, s, u, w, scratch);
+    if (rc == 0 && (u + w) / RECOVERY_CHECKPOINT != u / RECOVERY_CHECKPOINT)
       array_checkpoint (a);
+    if (rc == 0)
+      u += w;
   }
   scratch_put (&a->pool, scratch);
   if (rc == 0 && slot_usable (s))

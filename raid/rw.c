@@ -191,7 +191,7 @@ col_offset (struct raid_array *a, uint64_t stripe, uint32_t within)
   return slot_offset (a, l, within);
 }
 
-static int
+int
 col_usable (struct raid_array *a, uint64_t stripe, unsigned idx)
 {
   return slot_usable_at (a, col_slot (a, stripe, idx), stripe);

@@ -58,22 +58,30 @@ rig_verify (struct rig *r, const char *when)
   free (buf);
 }
 
-/* Create the array, fill it, fail slot 1 (a write marks it faulty). */
+/* Create the array on members of this size, fill it, fail slot 1 (a write marks
+ * it faulty). */
 static void
-rig_setup (struct rig *r, const struct level_case *c)
+rig_setup_sized (struct rig *r, const struct level_case *c, uint64_t member_size)
 {
   memset (r, 0, sizeof *r);
   r->c = c;
   r->seed = 42 + c->level;
-  fx_create (&r->f, c->level, c->n, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  fx_members (&r->f, c->n, member_size);
+  fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
   r->size = raid_size (r->f.a);
   r->ref = calloc (1, r->size);
   cr_assert_not_null (r->ref);
   rig_write (r, 0, r->size);
   raid_mem_member_set_down (r->f.mm[1], 1);
   rig_write (r, 0, 64 * 1024);
-  r->spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-  r->spare[1] = raid_mem_member_new ("e10.1", FX_MEMBER_SIZE);
+  r->spare[0] = raid_mem_member_new ("e9.1", member_size);
+  r->spare[1] = raid_mem_member_new ("e10.1", member_size);
+}
+
+static void
+rig_setup (struct rig *r, const struct level_case *c)
+{
+  rig_setup_sized (r, c, FX_MEMBER_SIZE);
 }
 
 static void
@@ -228,7 +236,8 @@ recover_main (void *arg)
 }
 
 /* Cancel in mid-recovery, close, assemble again: recovery resumes from the
- * checkpoint, reads meanwhile come from the others, and it completes. */
+ * checkpoint, reads meanwhile come from the others, and it completes.  (Members
+ * of 1 MiB data: many recovery windows.) */
 Test (recover, cancel_and_resume)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
@@ -240,7 +249,7 @@ Test (recover, cancel_and_resume)
     uint64_t stopped, units;
     char err[256] = "";
 
-    rig_setup (&r, &cases[i]);
+    rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
     rig_add (&r, 0);
     raid_mem_member_delay (r.spare[0], 2000);
     rc.a = r.f.a;
@@ -367,4 +376,26 @@ Test (recover, add_refusals)
   raid_mem_member_free (small);
   rig_free (&other);
   rig_free (&r);
+}
+
+/* Sources with bad sectors: recovery reads more columns and decodes (parity) or
+ * takes another copy (a three-way mirror). */
+Test (recover, source_read_errors)
+{
+  static const struct level_case more[] = {
+    { RAID_LEVEL_6, 4, 2, 2, 1 },
+    { RAID_LEVEL_EC, 5, 3, 2, 1 },
+    { RAID_LEVEL_1, 3, 1, 0, 3 },
+  };
+  for (unsigned i = 0; i < sizeof more / sizeof more[0]; i++) {
+    struct rig r;
+    rig_setup (&r, &more[i]);
+    rig_add (&r, 0);
+    raid_mem_member_bad_range (r.f.mm[0], RAID_DATA_OFFSET + 8 * CHUNK, CHUNK);
+    raid_mem_member_bad_range (r.f.mm[2], RAID_DATA_OFFSET + 20 * CHUNK, 2 * CHUNK);
+    cr_assert_eq (raid_recover (r.f.a), 0, "%s: recover", raid_level_name (more[i].level));
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_free (&r);
+  }
 }

@@ -429,7 +429,9 @@ raid_recover (struct raid_array *a)
     raid_logf (a, rc == -ECANCELED ? RAID_LOG_INFO : RAID_LOG_ERROR,
                "%s: recovery of slot %d onto %s stopped at unit %llu of %llu: %s", a->sb.name,
                slot, slot_name (s), (unsigned long long) atomic_load (&a->recovery_offset),
-               (unsigned long long) units, rc == -ECANCELED ? "cancelled" : "member failed");
+               (unsigned long long) units, rc == -ECANCELED ? "cancelled"
+               : !slot_usable (s) ? "the new member failed"
+               : "the other members could not be read");
     array_checkpoint (a);
   }
   return rc;

@@ -52,20 +52,12 @@ void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
   } else if (r->kind == REQ_FLUSH) {
     t->st.flushes++;
   }
-  r->next = NULL;
-  if (ini->done_tail)
-    ini->done_tail->next = r;
-  else
-    ini->done_head = r;
-  ini->done_tail = r;
+  aoe_req_append(&ini->done_head, &ini->done_tail, r);
 }
 
 void aoe_deliver(struct aoe_initiator *ini)
 {
-  pthread_mutex_lock(&ini->lock);
-  struct aoe_req *r = ini->done_head;
-  ini->done_head = ini->done_tail = NULL;
-  pthread_mutex_unlock(&ini->lock);
+  struct aoe_req *r = aoe_req_take(&ini->lock, &ini->done_head, &ini->done_tail);
   while (r) {
     struct aoe_req *next = r->next;
     r->done(r->opaque, r->err);
@@ -132,6 +124,19 @@ static void frame_retire(struct aoe_target *t, struct aoe_frame *f, uint64_t now
   }
 }
 
+/* Account for a frame just handed to the interface (RC: the send's result). */
+static int frame_sent(struct aoe_path *p, struct aoe_frame *f, uint64_t now, size_t len, int rc)
+{
+  f->sent_us = now;
+  f->deadline_us = now + p->rtt.rto_us;
+  f->state = FRAME_INFLIGHT;
+  p->st.frames_sent++;
+  p->st.bytes_sent += len;
+  if (rc < 0)
+    p->st.errors++;     /* treated like a lost frame: the timer retransmits it */
+  return rc;
+}
+
 static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
 {
   struct aoe_path *p = f->path;
@@ -150,34 +155,30 @@ static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
   if (f->cmd == AOE_CMD_ATA) {
     struct aoe_ata a = { .aflags = f->aflags, .scnt = (uint8_t)f->nsect,
                          .cmdstat = f->ata_cmd, .lba = f->lba };
+    /* Without LBA48 the fourth LBA byte is the device register: LBA mode (0xe0), as the
+     * Linux driver sends it; IDENTIFY gets 0xa0 there. */
+    if (f->ata_cmd == ATA_IDENTIFY)
+      a.lba = 0xa0ull << 24;
+    else if (!(f->aflags & AOE_AFLAG_LBA48))
+      a.lba = (f->lba & 0x0fffffffull) | 0xe0ull << 24;
     aoe_encode_ata_hdr(ifc->tx, &m.h, &a);
-    len = AOE_ATA_HDR_LEN;
     if (f->write) {
+      /* The data goes from the caller's buffer straight to the socket: no copy here. */
       size_t n = (size_t)f->nsect * AOE_SECTOR;
-      memcpy(ifc->tx + len, f->req->buf + (size_t)f->off * AOE_SECTOR, n);
-      len += n;
+      len = AOE_ATA_HDR_LEN + n;
+      return frame_sent(p, f, now, len,
+                        aoe_net_sendv(ifc, AOE_ATA_HDR_LEN,
+                                      f->req->buf + (size_t)f->off * AOE_SECTOR, n));
     }
-    if (len < AOE_MIN_FRAME) {
-      memset(ifc->tx + len, 0, AOE_MIN_FRAME - len);
-      len = AOE_MIN_FRAME;
-    }
+    memset(ifc->tx + AOE_ATA_HDR_LEN, 0, AOE_MIN_FRAME - AOE_ATA_HDR_LEN);
+    len = AOE_MIN_FRAME;
   } else {
     m.u.rr.rcmd = f->req->rcmd;
     m.u.rr.nmacs = f->req->nmacs;
     m.u.rr.macs = &f->req->macs[0][0];
     len = aoe_encode(ifc->tx, ifc->txcap, &m);
   }
-  f->sent_us = now;
-  f->deadline_us = now + p->rtt.rto_us;
-  f->state = FRAME_INFLIGHT;
-  p->st.frames_sent++;
-  p->st.bytes_sent += len;
-  if (aoe_net_send(ifc, NULL, len) < 0) {
-    /* Treated like a lost frame: the timer retransmits it. */
-    p->st.errors++;
-    return -1;
-  }
-  return 0;
+  return frame_sent(p, f, now, len, aoe_net_send(ifc, NULL, len));
 }
 
 /* Put F in flight on P. */
@@ -452,11 +453,7 @@ static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
   r->pin = p;
   p->identifying = 1;
   ini->identifying++;
-  if (t->ctl_tail)
-    t->ctl_tail->next = r;
-  else
-    t->ctl_head = r;
-  t->ctl_tail = r;
+  aoe_req_append(&t->ctl_head, &t->ctl_tail, r);
 }
 
 /* Re-assert our reservation on a shelf that came back (vblade forgets it on restart). */
@@ -523,6 +520,14 @@ static void queue_reassert(struct aoe_target *t)
   r->t = t;
   r->kind = REQ_RESERVE;
   r->rcmd = AOE_RCMD_SET;
+  aoe_req_our_macs(t, r);
+  r->done = reassert_done;
+  aoe_req_append(&t->q_head, &t->q_tail, r);
+}
+
+/* The reservation list for R: our interfaces' MACs on T's accepted paths. */
+void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r)
+{
   for (size_t i = 0; i < t->npaths && r->nmacs < AOE_MAX_PATHS; i++) {
     const struct aoe_path *p = &t->paths[i];
     int dup = 0;
@@ -533,12 +538,6 @@ static void queue_reassert(struct aoe_target *t)
     if (!dup)
       memcpy(r->macs[r->nmacs++], p->ifc->mac, 6);
   }
-  r->done = reassert_done;
-  if (t->q_tail)
-    t->q_tail->next = r;
-  else
-    t->q_head = r;
-  t->q_tail = r;
 }
 
 /* ---- receive ----------------------------------------------------------------------- */
@@ -935,10 +934,7 @@ static void take_submissions(struct aoe_initiator *ini, int signalled)
   if (signalled && read(ini->evfd, &v, sizeof v) < 0) {
     /* EAGAIN: another step consumed it. */
   }
-  pthread_mutex_lock(&ini->qlock);
-  struct aoe_req *r = ini->sub_head;
-  ini->sub_head = ini->sub_tail = NULL;
-  pthread_mutex_unlock(&ini->qlock);
+  struct aoe_req *r = aoe_req_take(&ini->qlock, &ini->sub_head, &ini->sub_tail);
   while (r) {
     struct aoe_req *next = r->next;
     struct aoe_target *t = r->t;
@@ -949,17 +945,13 @@ static void take_submissions(struct aoe_initiator *ini, int signalled)
                       kind_name(r->kind));
       aoe_req_complete(ini, r, EIO);
     } else {
-      if (t->q_tail)
-        t->q_tail->next = r;
-      else
-        t->q_head = r;
-      t->q_tail = r;
+      aoe_req_append(&t->q_head, &t->q_tail, r);
     }
     r = next;
   }
 }
 
-void aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
+uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
 {
   struct pollfd fds[AOE_MAX_IFACES + 1];
   size_t n = 0;
@@ -990,18 +982,27 @@ void aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
     if (ini->targets[i]->inflight && now + AOE_RTO_MIN_US < next)
       next = now + AOE_RTO_MIN_US;
   ini->next_wake_us = next;
+  int completions = ini->done_head != NULL;
   pthread_mutex_unlock(&ini->lock);
-  aoe_deliver(ini);
+  if (completions)
+    aoe_deliver(ini);
+  return next;
+}
+
+int aoe_ms_until(uint64_t when_us, int max_ms)
+{
+  uint64_t now = aoe_now_us();
+  if (when_us <= now)
+    return 0;
+  uint64_t ms = (when_us - now + 999) / 1000;
+  return ms < (uint64_t)max_ms ? (int)ms : max_ms;
 }
 
 /* Milliseconds until the loop has timed work, at most MAX_MS. */
 int aoe_engine_timeout(struct aoe_initiator *ini, int max_ms)
 {
   pthread_mutex_lock(&ini->lock);
-  uint64_t next = ini->next_wake_us, now = aoe_now_us();
+  uint64_t next = ini->next_wake_us;
   pthread_mutex_unlock(&ini->lock);
-  if (next <= now)
-    return 0;
-  uint64_t ms = (next - now + 999) / 1000;
-  return ms < (uint64_t)max_ms ? (int)ms : max_ms;
+  return aoe_ms_until(next, max_ms);
 }

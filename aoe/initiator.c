@@ -96,8 +96,9 @@ struct aoe_initiator *aoe_open(const struct aoe_options *o, char *err, size_t er
 static void *loop_main(void *arg)
 {
   struct aoe_initiator *ini = arg;
+  int timeout_ms = 0;
   while (!atomic_load(&ini->stop))
-    aoe_engine_step(ini, aoe_engine_timeout(ini, 1000));
+    timeout_ms = aoe_ms_until(aoe_engine_step(ini, timeout_ms), 1000);
   return NULL;
 }
 
@@ -129,11 +130,8 @@ void aoe_close(struct aoe_initiator *ini)
     return;
   aoe_stop(ini);
   atomic_store(&ini->closing, 1);
+  struct aoe_req *r = aoe_req_take(&ini->qlock, &ini->sub_head, &ini->sub_tail);
   pthread_mutex_lock(&ini->lock);
-  pthread_mutex_lock(&ini->qlock);
-  struct aoe_req *r = ini->sub_head;
-  ini->sub_head = ini->sub_tail = NULL;
-  pthread_mutex_unlock(&ini->qlock);
   while (r) {
     struct aoe_req *next = r->next;
     aoe_req_complete(ini, r, ESHUTDOWN);
@@ -305,28 +303,32 @@ static int submit_req(struct aoe_target *t, struct aoe_req *r)
   }
   pthread_mutex_lock(&ini->qlock);
   int was_empty = !ini->sub_head;
-  if (ini->sub_tail)
-    ini->sub_tail->next = r;
-  else
-    ini->sub_head = r;
-  ini->sub_tail = r;
+  aoe_req_append(&ini->sub_head, &ini->sub_tail, r);
   pthread_mutex_unlock(&ini->qlock);
   if (was_empty)
     aoe_wake(ini);
   return 0;
 }
 
+static struct aoe_req *req_new(struct aoe_target *t, aoe_done_fn *done, void *opaque)
+{
+  struct aoe_req *r = calloc(1, sizeof *r);
+  if (r) {
+    r->t = t;
+    r->done = done;
+    r->opaque = opaque;
+  }
+  return r;
+}
+
 int aoe_submit(struct aoe_target *t, enum aoe_op op, uint64_t lba, uint32_t nsect, void *buf,
                aoe_done_fn *done, void *opaque)
 {
-  struct aoe_req *r = calloc(1, sizeof *r);
+  struct aoe_req *r = req_new(t, done, opaque);
   if (!r) {
     done(opaque, ENOMEM);
     return -ENOMEM;
   }
-  r->t = t;
-  r->done = done;
-  r->opaque = opaque;
   r->lba = lba;
   r->nsect = nsect;
   r->buf = buf;
@@ -397,27 +399,17 @@ int aoe_io(struct aoe_target *t, enum aoe_op op, uint64_t lba, uint32_t nsect, v
 static int reserve_cmd(struct aoe_target *t, uint8_t rcmd, int with_macs, struct rr_result *res)
 {
   struct waiter w = WAITER_INIT;
-  struct aoe_req *r = calloc(1, sizeof *r);
+  struct aoe_req *r = req_new(t, waiter_done, &w);
   if (!r)
     return -ENOMEM;
-  r->t = t;
   r->kind = REQ_RESERVE;
   r->rcmd = rcmd;
   r->rr = res;
-  r->done = waiter_done;
-  r->opaque = &w;
-  pthread_mutex_lock(&t->ini->lock);
-  for (size_t i = 0; with_macs && i < t->npaths && r->nmacs < AOE_MAX_PATHS; i++) {
-    const struct aoe_path *p = &t->paths[i];
-    int dup = 0;
-    if (p->state != PATH_ACTIVE)
-      continue;
-    for (unsigned j = 0; j < r->nmacs; j++)
-      dup |= !memcmp(r->macs[j], p->ifc->mac, 6);
-    if (!dup)
-      memcpy(r->macs[r->nmacs++], p->ifc->mac, 6);
+  if (with_macs) {
+    pthread_mutex_lock(&t->ini->lock);
+    aoe_req_our_macs(t, r);
+    pthread_mutex_unlock(&t->ini->lock);
   }
-  pthread_mutex_unlock(&t->ini->lock);
   submit_req(t, r);
   return waiter_wait(t->ini, &w);
 }

@@ -133,6 +133,29 @@ struct aoe_initiator {
   uint64_t parse_counts[AOE_PARSE_NRESULTS];
 };
 
+/* Append R to the singly linked list HEAD..TAIL. */
+static inline void aoe_req_append(struct aoe_req **head, struct aoe_req **tail,
+                                  struct aoe_req *r)
+{
+  r->next = NULL;
+  if (*tail)
+    (*tail)->next = r;
+  else
+    *head = r;
+  *tail = r;
+}
+
+/* Take the whole list HEAD..TAIL, guarded by LOCK. */
+static inline struct aoe_req *aoe_req_take(pthread_mutex_t *lock, struct aoe_req **head,
+                                           struct aoe_req **tail)
+{
+  pthread_mutex_lock(lock);
+  struct aoe_req *r = *head;
+  *head = *tail = NULL;
+  pthread_mutex_unlock(lock);
+  return r;
+}
+
 uint64_t aoe_now_us(void);
 void aoe_log(struct aoe_initiator *ini, int level, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
@@ -140,12 +163,16 @@ void aoe_set_error(struct aoe_target *t, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 
 /* engine.c */
-void aoe_engine_step(struct aoe_initiator *ini, int timeout_ms);
+/* One turn of the loop: wait up to TIMEOUT_MS, then receive, time, send and complete.
+ * Returns when the loop next has timed work (CLOCK_MONOTONIC us). */
+uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms);
+int aoe_ms_until(uint64_t when_us, int max_ms);
 int aoe_engine_timeout(struct aoe_initiator *ini, int max_ms);
 void aoe_broadcast_query(struct aoe_initiator *ini);
 void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err);
 void aoe_deliver(struct aoe_initiator *ini);
 void aoe_target_fail_all(struct aoe_target *t, int err);
 void aoe_wake(struct aoe_initiator *ini);
+void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -158,4 +159,11 @@ void aoe_net_close(struct aoe_iface *ifc)
 int aoe_net_send(struct aoe_iface *ifc, const uint8_t *frame, size_t len)
 {
   return pcap_inject(ifc->pcap, frame ? frame : ifc->tx, len) == (int)len ? 0 : -1;
+}
+
+int aoe_net_sendv(struct aoe_iface *ifc, size_t hdrlen, const uint8_t *data, size_t datalen)
+{
+  struct iovec iov[2] = { { ifc->tx, hdrlen }, { (void *)data, datalen } };
+  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+  return sendmsg(ifc->fd, &msg, 0) == (ssize_t)(hdrlen + datalen) ? 0 : -1;
 }

@@ -29,4 +29,9 @@ void aoe_net_close(struct aoe_iface *ifc);
 /* Send LEN bytes of IFC->tx (or FRAME when not NULL).  0 or -1. */
 int aoe_net_send(struct aoe_iface *ifc, const uint8_t *frame, size_t len);
 
+/* Send the HDRLEN bytes at IFC->tx followed by DATALEN bytes at DATA as one frame, without
+ * copying DATA: sendmsg on the packet socket libpcap opened (the same call pcap_inject
+ * makes, with an iovec).  0 or -1. */
+int aoe_net_sendv(struct aoe_iface *ifc, size_t hdrlen, const uint8_t *data, size_t datalen);
+
 #endif

@@ -136,6 +136,16 @@ static void pending_done(void *opaque, int err)
   pthread_mutex_unlock(&p->lock);
 }
 
+/* Wait until every request counted in P completed; returns the first error. */
+static int pending_wait(struct pending *p)
+{
+  pthread_mutex_lock(&p->lock);
+  while (p->left)
+    pthread_cond_wait(&p->cond, &p->lock);
+  pthread_mutex_unlock(&p->lock);
+  return p->err;
+}
+
 static uint32_t random_len(uint64_t *rng, unsigned scnt, uint64_t area)
 {
   uint32_t n;
@@ -171,15 +181,11 @@ static void cmd_random(uint64_t seed, unsigned count, uint64_t area)
     memcpy(shadow + lba * 512, bufs[i], (size_t)n * 512);
     aoe_submit(target, AOE_WRITE, lba, n, bufs[i], pending_done, &p);
   }
-  pthread_mutex_lock(&p.lock);
-  while (p.left)
-    pthread_cond_wait(&p.cond, &p.lock);
-  pthread_mutex_unlock(&p.lock);
-  if (p.err)
+  if (pending_wait(&p))
     die("random: a write %sfailed", "", p.err);
   for (unsigned i = 0; i < count; i++)
     free(bufs[i]);
-  /* Read back in random pieces, some in parallel, then whole. */
+  /* Read back in random pieces, all in flight at once. */
   uint8_t *back = alloc_sectors(area);
   memset(back, 0, area * 512);
   p.left = 0;
@@ -191,11 +197,7 @@ static void cmd_random(uint64_t seed, unsigned count, uint64_t area)
     aoe_submit(target, AOE_READ, lba, n, back + lba * 512, pending_done, &p);
     lba += n;
   }
-  pthread_mutex_lock(&p.lock);
-  while (p.left)
-    pthread_cond_wait(&p.cond, &p.lock);
-  pthread_mutex_unlock(&p.lock);
-  if (p.err)
+  if (pending_wait(&p))
     die("random: a read %sfailed", "", p.err);
   for (uint64_t s = 0; s < area; s++)
     if (memcmp(back + s * 512, shadow + s * 512, 512)) {

@@ -98,7 +98,12 @@ enum raid_role_state {
   RAID_ROLE_SPARE = 1,
   RAID_ROLE_FAULTY = 2,
   RAID_ROLE_MISSING = 3,
+  RAID_ROLE_RECOVERING = 4,   /* a replacement being rebuilt (md: recovery_offset) */
 };
+/* raid_sb_summary.role of a spare: a member of the array outside the layout,
+ * waiting to replace a faulty or missing one. */
+#define RAID_SB_ROLE_SPARE 0xffffu
+#define RAID_MAX_SPARES    8
 
 struct raid_sb_summary {
   enum raid_sb_state state;
@@ -110,12 +115,13 @@ struct raid_sb_summary {
   enum raid_level level;
   unsigned k, m;              /* data and parity chunks per stripe (mirrors: k=1) */
   unsigned members;           /* raid_disks */
-  unsigned role;              /* this member's slot */
+  unsigned role;              /* this member's slot, or RAID_SB_ROLE_SPARE */
   uint32_t chunk_bytes;
   uint64_t array_size;        /* bytes exported */
   uint64_t data_offset, data_size;   /* per member, bytes */
   uint64_t events;
   int clean;
+  uint64_t recovery_offset;   /* units of the RECOVERING slot rebuilt; UINT64_MAX = none */
   enum raid_role_state roles[RAID_MAX_MEMBERS];
 };
 
@@ -161,6 +167,32 @@ int raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t of
                 unsigned flags);
 int raid_flush (struct raid_array *a);   /* flush every working member, wait for all */
 
+/* ---- Spares and recovery (md: spare, recovery, recovery_offset) -------- */
+
+/* Add a member to a running array as a spare: a blank member, a spare of
+ * this array, or one of its members gone stale (faulty, left out at
+ * assembly).  Its superblock becomes a spare's and events are bumped on
+ * every member.  Refuses (-errno, one line in err) a member that is too
+ * small, in use by the array, or holds another array's (or an unreadable,
+ * corrupt, newer) superblock; at most RAID_MAX_SPARES spares.  The caller
+ * keeps the member open until raid_close. */
+int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen);
+/* 1 when raid_recover has work: a recovery to resume, or a faulty or
+ * missing slot and a spare to put in it. */
+int raid_recovery_pending (struct raid_array *a);
+/* Rebuild one slot: resume the recovery in progress, or move the first
+ * spare into the first faulty or missing slot (role RECOVERING) and rebuild
+ * its contents from the other members (parity decode, or a mirror copy),
+ * one unit (stripe; mirrors: chunk) at a time under its stripe lock,
+ * checkpointing recovery_offset in the superblocks.  Meanwhile writes go to
+ * the new member too and reads of the part not yet rebuilt are served from
+ * the others.  When done the slot is ACTIVE.  Blocking: run it in a
+ * background thread.  0, -EAGAIN (nothing to do), -ECANCELED
+ * (raid_resync_cancel; the position is saved), -EIO (the new member failed:
+ * it is marked faulty; call again to use the next spare; or the array lost
+ * too many members), -ENOMEM. */
+int raid_recover (struct raid_array *a);
+
 /* Make parity (mirror copies) consistent with the data over the whole
  * array, from the recorded resync point on: needed after create without
  * RAID_CREATE_ASSUME_CLEAN and after a dirty (crashed) assembly (see
@@ -170,8 +202,9 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
  * 0 or -errno. */
 int raid_resync (struct raid_array *a);
 int raid_needs_resync (struct raid_array *a);
-/* Make a raid_resync running in another thread stop soon (it returns
- * -ECANCELED; its position is saved).  Call before raid_close. */
+/* Make a raid_resync or raid_recover running in another thread stop soon
+ * (it returns -ECANCELED; its position is saved); later calls of either
+ * return -ECANCELED at once.  Call before raid_close. */
 void raid_resync_cancel (struct raid_array *a);
 
 uint64_t raid_size (struct raid_array *a);          /* bytes exported */
@@ -183,7 +216,7 @@ uint32_t raid_chunk_bytes (struct raid_array *a);
 enum raid_array_state { RAID_STATE_CLEAN, RAID_STATE_DEGRADED, RAID_STATE_FAILED };
 
 struct raid_member_status {
-  enum raid_role_state role;     /* ACTIVE, FAULTY (failed, or down now) or MISSING */
+  enum raid_role_state role;     /* ACTIVE, RECOVERING, FAULTY (failed, or down now) or MISSING */
   char name[64];                 /* "" when missing */
   uint64_t read_errors, write_errors;
 };
@@ -198,7 +231,12 @@ struct raid_status {
   char name[RAID_NAME_MAX + 1];
   uint64_t events;
   uint64_t resync_offset;        /* stripes (chunks for mirrors) in sync; UINT64_MAX = all */
+  uint64_t resync_units;         /* stripes (chunks for mirrors) in the array */
   struct raid_member_status member[RAID_MAX_MEMBERS];
+  int recovery_slot;             /* slot being rebuilt, -1 none */
+  uint64_t recovery_offset;      /* units of it rebuilt, of resync_units */
+  unsigned spares;
+  char spare[RAID_MAX_SPARES][64];
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 

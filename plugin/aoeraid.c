@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "aoe-member.h"
 #include "assemble.h"
 #include "control.h"
+#include "monitor.h"
 #include "params.h"
 #include "status.h"
 #include "unaligned.h"
@@ -27,12 +29,21 @@ NBDKIT_DLL_PUBLIC int aoeraid_debug_io = 0;
 /* -D aoeraid.aoe=1: the initiator's own debug messages (discovery, paths, retransmits). */
 NBDKIT_DLL_PUBLIC int aoeraid_debug_aoe = 0;
 
-/* The plugin's state: one array per nbdkit process. */
+/* Every shelf the plugin may use: shelves=, then spares=, then hot-added ones. */
+#define MAX_ALL (MAX_SHELVES + 2 * RAID_MAX_SPARES)
+
+/* The plugin's state: one array per nbdkit process.  targets[i] is the shelf at
+ * addrs[i] (NULL if it did not answer); members[] wrap the found ones: those of
+ * shelves= first (n_members), then those of spares= (n_spare_members), then hot-added
+ * ones; all stay open until cleanup. */
 static struct params params;
 static struct aoe_initiator *initiator;
-static struct raid_member members[MAX_SHELVES];
-static struct aoe_target *targets[MAX_SHELVES];
-static size_t n_members;
+static struct shelf_addr addrs[MAX_ALL];
+static struct aoe_target *targets[MAX_ALL];
+static size_t n_addrs;
+static struct raid_member members[MAX_ALL];
+static size_t n_members, n_spare_members, n_all_members;
+static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;   /* serialises hot-adds */
 static struct raid_array *array;
 static struct control *control;
 
@@ -74,7 +85,12 @@ static int aoeraid_config(const char *key, const char *value)
 
 static int aoeraid_config_complete(void)
 {
-  return params_complete(&params);
+  if (params_complete(&params) < 0)
+    return -1;
+  memcpy(addrs, params.shelves, params.n_shelves * sizeof *addrs);
+  memcpy(addrs + params.n_shelves, params.spares, params.n_spares * sizeof *addrs);
+  n_addrs = params.n_shelves + params.n_spares;
+  return 0;
 }
 
 /* Wait until every listed shelf has answered discovery, or the discover time is up. */
@@ -87,30 +103,37 @@ static void discover_shelves(void)
   do {
     aoe_discover(initiator, 300);
     found = 0;
-    for (size_t i = 0; i < params.n_shelves; i++) {
-      targets[i] = aoe_target_find(initiator, params.shelves[i].shelf, params.shelves[i].slot);
+    for (size_t i = 0; i < n_addrs; i++) {
+      targets[i] = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
       found += targets[i] != NULL;
     }
     clock_gettime(CLOCK_MONOTONIC, &now);
-  } while (found < params.n_shelves &&
+  } while (found < n_addrs &&
            (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 <
            (long)params.discover_ms);
 }
 
-static int reserve_shelves(void)
+static int reserve_one(struct aoe_target *t, const struct shelf_addr *a, char *msg,
+                       size_t len)
 {
   char err[256];
 
-  for (size_t i = 0; i < params.n_shelves; i++) {
-    if (!targets[i])
-      continue;
-    if (aoe_reserve(targets[i], params.force, err, sizeof err) < 0) {
-      nbdkit_error("e%u.%u: %s; stop the other initiator, or start with reserve=false "
-                   "if the shelf is shared on purpose",
-                   params.shelves[i].shelf, params.shelves[i].slot, err);
+  if (aoe_reserve(t, params.force, err, sizeof err) == 0)
+    return 0;
+  snprintf(msg, len, "e%u.%u: %s; stop the other initiator, or start with reserve=false "
+           "if the shelf is shared on purpose", a->shelf, a->slot, err);
+  return -1;
+}
+
+static int reserve_shelves(void)
+{
+  char msg[512];
+
+  for (size_t i = 0; i < n_addrs; i++)
+    if (targets[i] && reserve_one(targets[i], &addrs[i], msg, sizeof msg) < 0) {
+      nbdkit_error("%s", msg);
       return -1;
     }
-  }
   return 0;
 }
 
@@ -118,31 +141,142 @@ static void release_shelves(void)
 {
   if (!params.reserve)
     return;
-  for (size_t i = 0; i < params.n_shelves; i++)
+  for (size_t i = 0; i < n_addrs; i++)
     if (targets[i])
       aoe_release(targets[i]);
 }
 
-static int make_members(void)
+/* Wrap the found shelves of addrs[from, to) in members[]; the number wrapped or -1. */
+static ssize_t make_members(size_t from, size_t to)
 {
-  n_members = 0;
-  for (size_t i = 0; i < params.n_shelves; i++) {
+  size_t made = 0;
+
+  for (size_t i = from; i < to; i++) {
     if (!targets[i])
       continue;
-    if (aoe_member_init(&members[n_members], targets[i]) < 0) {
-      nbdkit_error("e%u.%u: %m", params.shelves[i].shelf, params.shelves[i].slot);
+    if (aoe_member_init(&members[n_all_members], targets[i]) < 0) {
+      nbdkit_error("e%u.%u: %m", addrs[i].shelf, addrs[i].slot);
       return -1;
     }
-    n_members++;
+    n_all_members++;
+    made++;
   }
+  return made;
+}
+
+static int make_all_members(void)
+{
+  ssize_t r = make_members(0, params.n_shelves);
+
+  if (r < 0)
+    return -1;
+  n_members = r;
+  r = make_members(params.n_shelves, n_addrs);
+  if (r < 0)
+    return -1;
+  n_spare_members = r;
+  if (n_spare_members < params.n_spares)
+    fprintf(stderr, "nbdkit: aoeraid: warning: %zu of the %zu spares= shelves did not "
+            "answer; the array starts without them\n", params.n_spares - n_spare_members,
+            params.n_spares);
   return 0;
 }
 
 static void free_members(void)
 {
-  for (size_t i = 0; i < n_members; i++)
+  for (size_t i = 0; i < n_all_members; i++)
     aoe_member_free(&members[i]);
-  n_members = 0;
+  n_all_members = n_members = n_spare_members = 0;
+}
+
+/* The control request "add SHELF.SLOT": find the shelf, claim it, and give it to the
+ * array as a spare; the monitor starts a recovery if a slot needs it. */
+static struct aoe_target *find_shelf(const struct shelf_addr *a)
+{
+  struct timespec start, now;
+  struct aoe_target *t;
+
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (!(t = aoe_target_find(initiator, a->shelf, a->slot))) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+        (long)params.discover_ms)
+      break;
+    aoe_discover(initiator, 300);
+  }
+  return t;
+}
+
+static int hot_add_locked(const struct shelf_addr *a, FILE *out)
+{
+  struct aoe_target *t = find_shelf(a);
+  size_t known;
+  char err[512];
+
+  if (!t) {
+    fprintf(out, "error: e%u.%u did not answer within %.1fs: check that the shelf runs "
+            "(vblade SHELF SLOT IFACE FILE) and is on this network\n", a->shelf, a->slot,
+            params.discover_ms / 1000.0);
+    return -1;
+  }
+  if (n_all_members == MAX_ALL || n_addrs == MAX_ALL) {
+    fprintf(out, "error: no room for more shelves in this server (%d)\n", MAX_ALL);
+    return -1;
+  }
+  for (known = 0; known < n_addrs && targets[known] != t; known++)
+    ;
+  /* a shelf this server already holds (a member back from the dead) is reserved */
+  if (known == n_addrs && params.reserve && reserve_one(t, a, err, sizeof err) < 0) {
+    fprintf(out, "error: %s\n", err);
+    return -1;
+  }
+  if (aoe_member_init(&members[n_all_members], t) < 0) {
+    fprintf(out, "error: e%u.%u: %s\n", a->shelf, a->slot, strerror(errno));
+    goto release;
+  }
+  if (raid_add_member(array, &members[n_all_members], err, sizeof err) < 0) {
+    fprintf(out, "error: %s\n", err);
+    aoe_member_free(&members[n_all_members]);
+    goto release;
+  }
+  n_all_members++;
+  if (known == n_addrs) {
+    addrs[n_addrs] = *a;
+    targets[n_addrs++] = t;
+  }
+  monitor_kick();
+  fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot,
+          raid_recovery_pending(array) ? "; recovery starts" : "");
+  return 0;
+release:
+  if (known == n_addrs && params.reserve)
+    aoe_release(t);
+  return -1;
+}
+
+static int hot_add(const char *arg, FILE *out)
+{
+  struct shelf_addr a;
+  int r;
+
+  while (*arg == ' ')
+    arg++;
+  if (parse_shelf_addr(arg, &a) < 0) {
+    fprintf(out, "error: add: '%s' is not a shelf address: write SHELF.SLOT, as in "
+            "add e6.1\n", arg);
+    return -1;
+  }
+  pthread_mutex_lock(&add_lock);
+  r = hot_add_locked(&a, out);
+  pthread_mutex_unlock(&add_lock);
+  return r;
+}
+
+static int control_request(const char *request, FILE *out)
+{
+  if (!strncmp(request, "add ", 4))
+    return hot_add(request + 4, out);
+  return status_request(request, out);
 }
 
 /* Discovery, reservation and assembly happen here, so every error reaches the user
@@ -172,14 +306,15 @@ static int aoeraid_get_ready(void)
   discover_shelves();
   if (params.reserve && reserve_shelves() < 0)
     goto out;
-  if (make_members() < 0)
+  if (make_all_members() < 0)
     goto out;
   aoe_iface_names(initiator, ifaces, sizeof ifaces);
-  array = assemble_or_create(&params, targets, ifaces, members, n_members, raid_log, NULL);
+  array = assemble_or_create(&params, targets, ifaces, members, n_members,
+                             members + n_members, n_spare_members, raid_log, NULL);
   if (!array)
     goto out;
   if (params.control) {
-    control = control_open(params.control, status_request);
+    control = control_open(params.control, control_request);
     if (!control) {
       nbdkit_error("control=%s: %m", params.control);
       goto out;
@@ -206,13 +341,17 @@ static int aoeraid_after_fork(void)
     nbdkit_error("control=%s: cannot start its thread: %m", params.control);
     return -1;
   }
-  return 0;
+  /* A new array (or one that crashed dirty) makes its parity consistent in the
+   * background while it serves, as md's initial resync does; a hot spare replaces a
+   * member that fails. */
+  return monitor_start(array);
 }
 
 static void aoeraid_cleanup(void)
 {
   control_close(control);
   control = NULL;
+  monitor_stop();
   if (array) {
     raid_close(array);          /* marks the array clean on every member */
     array = NULL;
@@ -322,6 +461,7 @@ static void aoeraid_dump_plugin(void)
 
 #define aoeraid_config_help \
   "shelves=e1.1,e2.1[,...]  (required) AoE shelves of the array, SHELF.SLOT\n" \
+  "spares=e4.1[,...]        hot spares: replace a failed member automatically\n" \
   "level=0|1|5|6|10|K+M      RAID level; needed to create an array\n" \
   "chunk=SIZE               chunk size for a new array (default 512K)\n" \
   "name=NAME                array name for a new array\n" \

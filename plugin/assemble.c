@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <nbdkit-plugin.h>
 
@@ -44,20 +45,56 @@ static int shelf_is_blank(struct aoe_target *t)
   return r;
 }
 
+/* The listed shelves (members, then spares: targets[] follows that order) that did not
+ * answer. */
 static void describe_missing(const struct params *p, struct aoe_target *const *targets,
                              char *out, size_t len)
 {
   size_t used = 0;
 
   out[0] = '\0';
-  for (size_t i = 0; i < p->n_shelves && used < len; i++)
+  for (size_t i = 0; i < p->n_shelves + p->n_spares && used < len; i++) {
+    const struct shelf_addr *a = i < p->n_shelves ? &p->shelves[i]
+                                                  : &p->spares[i - p->n_shelves];
     if (!targets[i])
-      used += snprintf(out + used, len - used, "%se%u.%u", used ? ", " : "",
-                       p->shelves[i].shelf, p->shelves[i].slot);
+      used += snprintf(out + used, len - used, "%se%u.%u", used ? ", " : "", a->shelf, a->slot);
+  }
+}
+
+/* Refuse to overwrite a shelf holding something else (unless force=true); 0 or -1. */
+static int check_blank(const struct params *p, struct aoe_target *t, struct raid_member *m)
+{
+  int blank = shelf_is_blank(t);
+
+  if (blank < 0) {
+    nbdkit_error("%s: cannot read its first sectors: %s", member_name(m), strerror(-blank));
+    return -1;
+  }
+  if (!blank && !p->force) {
+    nbdkit_error("%s holds data that is not an aoeraid superblock (a filesystem, "
+                 "partition table or other RAID in its first 128 KiB): creating an "
+                 "array would destroy it; wipe it or add force=true", member_name(m));
+    return -1;
+  }
+  return 0;
+}
+
+/* Give each of the shelves a spare's superblock; 0, or -1 after nbdkit_error. */
+static int add_spares(struct raid_array *a, struct raid_member *spares, size_t n)
+{
+  char err[512];
+
+  for (size_t i = 0; i < n; i++)
+    if (raid_add_member(a, &spares[i], err, sizeof err) < 0) {
+      nbdkit_error("spares: %s", err);
+      return -1;
+    }
+  return 0;
 }
 
 static struct raid_array *create(const struct params *p, struct aoe_target *const *targets,
                                  const char *ifaces, struct raid_member *members, size_t n,
+                                 struct raid_member *spares, size_t n_spares,
                                  raid_log_fn *log, void *log_opaque)
 {
   char err[512], missing[256];
@@ -74,24 +111,17 @@ static struct raid_array *create(const struct params *p, struct aoe_target *cons
                  "one", n == 1 ? "this shelf" : "these shelves");
     return NULL;
   }
-  for (size_t i = 0; i < n; i++) {
-    int blank = shelf_is_blank(targets[i]);
-    if (blank < 0) {
-      nbdkit_error("%s: cannot read its first sectors: %s", member_name(&members[i]),
-                   strerror(-blank));
+  /* every listed shelf answered: targets[] is members then spares, in order */
+  for (size_t i = 0; i < n + n_spares; i++)
+    if (check_blank(p, targets[i], i < n ? &members[i] : &spares[i - n]) < 0)
       return NULL;
-    }
-    if (!blank && !p->force) {
-      nbdkit_error("%s holds data that is not an aoeraid superblock (a filesystem, "
-                   "partition table or other RAID in its first 128 KiB): creating an "
-                   "array would destroy it; wipe it or add force=true",
-                   member_name(&members[i]));
-      return NULL;
-    }
-  }
   struct raid_array *a = raid_create(&p->raid, members, n, log, log_opaque, err, sizeof err);
   if (!a)
     nbdkit_error("%s", err);
+  else if (add_spares(a, spares, n_spares) < 0) {
+    raid_close(a);
+    a = NULL;
+  }
   return a;
 }
 
@@ -160,18 +190,44 @@ static void warn_if_degraded(struct raid_array *a, raid_log_fn *log, void *log_o
   for (unsigned i = 0; i < st.members && used < sizeof msg; i++)
     if (st.member[i].role != RAID_ROLE_ACTIVE)
       used += snprintf(msg + used, sizeof msg - used, " slot %u %s%s%s", i,
-                       st.member[i].role == RAID_ROLE_FAULTY ? "faulty" : "missing",
+                       st.member[i].role == RAID_ROLE_FAULTY ? "faulty"
+                       : st.member[i].role == RAID_ROLE_RECOVERING ? "recovering" : "missing",
                        st.member[i].name[0] ? " " : "", st.member[i].name);
   log(log_opaque, RAID_LOG_WARN, msg);
 }
 
+/* Sort the spares: this array's superblock (a spare, or a member after a recovery)
+ * joins the assembly list members[n..]; blank ones go to fresh[] to be added.  The
+ * number now in members[], or -1 after nbdkit_error. */
+static ssize_t sort_spares(struct raid_member *members, size_t n, struct raid_member *spares,
+                           size_t n_spares, struct raid_member *fresh, size_t *n_fresh)
+{
+  struct raid_sb_summary sb;
+
+  *n_fresh = 0;
+  for (size_t i = 0; i < n_spares; i++) {
+    if (raid_examine(&spares[i], &sb) < 0) {
+      nbdkit_error("spares: %s: cannot read its superblock", member_name(&spares[i]));
+      return -1;
+    }
+    if (sb.state == RAID_SB_NONE)
+      fresh[(*n_fresh)++] = spares[i];
+    else
+      members[n++] = spares[i];   /* judged with the members: same array or refused */
+  }
+  return n;
+}
+
 struct raid_array *assemble_or_create(const struct params *p,
                                       struct aoe_target *const *targets, const char *ifaces,
-                                      struct raid_member *members, size_t n,
+                                      struct raid_member *listed, size_t n,
+                                      struct raid_member *spares, size_t n_spares,
                                       raid_log_fn *log, void *log_opaque)
 {
-  struct shelf_state st[MAX_SHELVES];
-  size_t first_ok = n, n_none = 0;
+  struct shelf_state st[MAX_SHELVES + RAID_MAX_SPARES];
+  struct raid_member members[MAX_SHELVES + RAID_MAX_SPARES], fresh[RAID_MAX_SPARES];
+  size_t first_ok, n_none = 0, n_fresh = 0, n_listed = n;
+  ssize_t total;
   char err[512];
 
   if (n == 0) {
@@ -182,6 +238,8 @@ struct raid_array *assemble_or_create(const struct params *p,
                  "iface=", missing, ifaces, p->discover_ms / 1000.0);
     return NULL;
   }
+  memcpy(members, listed, n * sizeof *members);
+  first_ok = n;
   for (size_t i = 0; i < n; i++) {
     st[i].examine_err = raid_examine(&members[i], &st[i].sb);
     if (st[i].examine_err < 0) {
@@ -194,7 +252,13 @@ struct raid_array *assemble_or_create(const struct params *p,
     n_none += st[i].sb.state == RAID_SB_NONE;
   }
   if (n_none == n)
-    return create(p, targets, ifaces, members, n, log, log_opaque);
+    return create(p, targets, ifaces, members, n, spares, n_spares, log, log_opaque);
+  total = sort_spares(members, n, spares, n_spares, fresh, &n_fresh);
+  if (total < 0)
+    return NULL;
+  for (n = n_listed; n < (size_t)total; n++)
+    if ((st[n].examine_err = raid_examine(&members[n], &st[n].sb)) < 0)
+      return NULL;
   if (first_ok < n) {
     if (check_one_array(st, members, n, first_ok) < 0 ||
         check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0)
@@ -203,6 +267,10 @@ struct raid_array *assemble_or_create(const struct params *p,
   struct raid_array *a = raid_assemble(members, n, p->force, log, log_opaque, err, sizeof err);
   if (!a)
     nbdkit_error("%s", err);
+  else if (add_spares(a, fresh, n_fresh) < 0) {
+    raid_close(a);
+    a = NULL;
+  }
   else
     warn_if_degraded(a, log, log_opaque);
   return a;

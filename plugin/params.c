@@ -33,7 +33,9 @@ int parse_shelf_addr(const char *s, struct shelf_addr *out)
   return 0;
 }
 
-static int set_shelves(struct params *p, const char *value)
+/* shelves= or spares=: a comma-separated list of shelf addresses into list[*n]. */
+static int set_shelf_list(const char *key, const char *value, struct shelf_addr *list,
+                          size_t *n, size_t max)
 {
   char *copy = strdup(value), *save = NULL, *tok;
 
@@ -44,20 +46,20 @@ static int set_shelves(struct params *p, const char *value)
   for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     struct shelf_addr a;
     if (parse_shelf_addr(tok, &a) < 0) {
-      nbdkit_error("shelves: '%s' is not a shelf address: write SHELF.SLOT as in "
-                   "shelves=e1.1,e2.1", tok);
+      nbdkit_error("%s: '%s' is not a shelf address: write SHELF.SLOT as in "
+                   "%s=e1.1,e2.1", key, tok, key);
       goto fail;
     }
-    for (size_t i = 0; i < p->n_shelves; i++)
-      if (p->shelves[i].shelf == a.shelf && p->shelves[i].slot == a.slot) {
-        nbdkit_error("shelves: e%u.%u is listed twice", a.shelf, a.slot);
+    for (size_t i = 0; i < *n; i++)
+      if (list[i].shelf == a.shelf && list[i].slot == a.slot) {
+        nbdkit_error("%s: e%u.%u is listed twice", key, a.shelf, a.slot);
         goto fail;
       }
-    if (p->n_shelves == MAX_SHELVES) {
-      nbdkit_error("shelves: at most %d shelves in one array", MAX_SHELVES);
+    if (*n == max) {
+      nbdkit_error("%s: at most %zu shelves", key, max);
       goto fail;
     }
-    p->shelves[p->n_shelves++] = a;
+    list[(*n)++] = a;
   }
   free(copy);
   return 0;
@@ -139,7 +141,9 @@ static int set_bool(const char *key, const char *value, bool *out)
 int params_set(struct params *p, const char *key, const char *value)
 {
   if (!strcmp(key, "shelves"))
-    return set_shelves(p, value);
+    return set_shelf_list(key, value, p->shelves, &p->n_shelves, MAX_SHELVES);
+  if (!strcmp(key, "spares"))
+    return set_shelf_list(key, value, p->spares, &p->n_spares, RAID_MAX_SPARES);
   if (!strcmp(key, "level"))
     return set_level(p, value);
   if (!strcmp(key, "chunk")) {
@@ -184,7 +188,7 @@ int params_set(struct params *p, const char *key, const char *value)
   if (!strcmp(key, "reserve"))
     return set_bool(key, value, &p->reserve);
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
-               "(shelves, level, chunk, name, iface, control, dead-time, discover-time, "
+               "(shelves, spares, level, chunk, name, iface, control, dead-time, discover-time, "
                "reserve, force)", key);
   return -1;
 }
@@ -211,6 +215,13 @@ int params_complete(struct params *p)
                  "shelves=e1.1,e2.1");
     return -1;
   }
+  for (size_t i = 0; i < p->n_spares; i++)
+    for (size_t j = 0; j < p->n_shelves; j++)
+      if (p->spares[i].shelf == p->shelves[j].shelf && p->spares[i].slot == p->shelves[j].slot) {
+        nbdkit_error("e%u.%u is in both shelves= and spares=: a shelf is a member or a "
+                     "spare, list it once", p->spares[i].shelf, p->spares[i].slot);
+        return -1;
+      }
   if (!p->level_given)
     return 0;           /* assembling an existing array: its superblock holds the level */
   if (p->raid.level == RAID_LEVEL_EC && p->raid.k + p->raid.m != p->n_shelves) {

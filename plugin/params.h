@@ -16,6 +16,8 @@ struct shelf_addr { unsigned shelf, slot; };
 struct params {
   struct shelf_addr shelves[MAX_SHELVES];
   size_t n_shelves;
+  struct shelf_addr spares[RAID_MAX_SPARES];   /* spares=: hot spares of the array */
+  size_t n_spares;
   bool level_given;
   struct raid_params raid;          /* level, k, m, chunk, name */
   char name[64];

@@ -1,13 +1,64 @@
 /* The array's status: what `aoeraid status` prints, through the control socket. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "status.h"
 
 static struct aoe_initiator *status_ini;
 static struct raid_array *status_array;
 static const struct params *status_params;
+
+/* Where and when the current recovery run started (monitor thread writes, control
+ * thread reads). */
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct timespec rec_start;
+static uint64_t rec_start_offset;
+
+struct recovery_view {
+  double percent, rate_mbs, eta_s;      /* rate and eta < 0: not known yet */
+  uint64_t done, total;
+};
+
+static double now_s(const struct timespec *t)
+{
+  return t->tv_sec + t->tv_nsec / 1e9;
+}
+
+void status_recovery_begin(void)
+{
+  struct raid_status st;
+
+  if (!status_array || raid_status(status_array, &st) < 0)
+    return;
+  pthread_mutex_lock(&rec_lock);
+  clock_gettime(CLOCK_MONOTONIC, &rec_start);
+  rec_start_offset = st.recovery_slot >= 0 ? st.recovery_offset : 0;
+  pthread_mutex_unlock(&rec_lock);
+}
+
+/* Progress, rate (MB/s written to the new member) and time left of a recovery. */
+static void recovery_view(const struct raid_status *st, struct recovery_view *v)
+{
+  struct timespec now;
+  double secs, units;
+
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  v->done = st->recovery_offset;
+  v->total = st->resync_units;
+  v->percent = v->total ? 100.0 * v->done / v->total : 0;
+  v->rate_mbs = v->eta_s = -1;
+  pthread_mutex_lock(&rec_lock);
+  secs = now_s(&now) - now_s(&rec_start);
+  units = v->done > rec_start_offset ? (double)(v->done - rec_start_offset) : 0;
+  pthread_mutex_unlock(&rec_lock);
+  if (secs > 0.2 && units > 0) {
+    v->rate_mbs = units * st->chunk_bytes / secs / 1e6;
+    v->eta_s = (v->total - v->done) / (units / secs);
+  }
+}
 
 void status_set(struct aoe_initiator *ini, struct raid_array *array, const struct params *p)
 {
@@ -28,6 +79,7 @@ static const char *role_name(enum raid_role_state r)
   case RAID_ROLE_SPARE: return "spare";
   case RAID_ROLE_FAULTY: return "faulty";
   case RAID_ROLE_MISSING: return "missing";
+  case RAID_ROLE_RECOVERING: return "recovering";
   }
   return "?";
 }
@@ -40,6 +92,44 @@ static void level_text(const struct raid_status *st, char *buf, size_t len)
     snprintf(buf, len, "%s", raid_level_name(st->level));
 }
 
+/* What the initiator knows of a member's shelf: is it answering, over how many paths, how
+ * fast, and how lossy the link has been. */
+struct link_view {
+  int up;
+  size_t paths_up, paths;
+  uint32_t srtt_us;             /* of the fastest path that is up */
+  unsigned window;              /* summed over the paths */
+  uint64_t retransmits, frames;
+};
+
+static int link_view(const char *member, struct link_view *v)
+{
+  struct shelf_addr addr;
+  struct aoe_target *t;
+  struct aoe_stats as;
+
+  memset(v, 0, sizeof *v);
+  if (!status_ini || !member[0] || parse_shelf_addr(member, &addr) < 0)
+    return -1;
+  t = aoe_target_find(status_ini, addr.shelf, addr.slot);
+  if (!t || aoe_target_stats(t, &as) < 0)
+    return -1;
+  v->up = as.up;
+  v->paths = as.npaths;
+  v->retransmits = as.retransmits;
+  for (size_t i = 0; i < as.npaths; i++) {
+    const struct aoe_path_stats *p = &as.paths[i];
+    v->frames += p->frames_sent;
+    if (!p->up)
+      continue;
+    v->paths_up++;
+    v->window += p->window;
+    if (!v->srtt_us || p->srtt_us < v->srtt_us)
+      v->srtt_us = p->srtt_us;
+  }
+  return 0;
+}
+
 static void print_text(FILE *out, const struct raid_status *st)
 {
   char uuid[37], level[32];
@@ -50,12 +140,37 @@ static void print_text(FILE *out, const struct raid_status *st)
   fprintf(out, "  level %s  chunk %" PRIu32 "K  members %u  size %" PRIu64 " bytes (%.1f GiB)\n",
           level, st->chunk_bytes / 1024, st->members, st->size, st->size / 1073741824.0);
   fprintf(out, "  state %s  events %" PRIu64 "\n", state_name(st->state), st->events);
-  fprintf(out, "  %-4s %-8s %-8s %12s %12s\n", "slot", "member", "role", "read-errors",
-          "write-errors");
+  if (st->resync_offset != UINT64_MAX)
+    fprintf(out, "  resync %.1f%% (%" PRIu64 " of %" PRIu64 " %s)%s\n",
+            st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
+            st->resync_offset, st->resync_units, st->m ? "stripes" : "chunks",
+            st->state == RAID_STATE_CLEAN ? "" : ", pending until the array is whole");
+  if (st->recovery_slot >= 0) {
+    struct recovery_view v;
+    recovery_view(st, &v);
+    fprintf(out, "  recovery slot %d (%s) %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
+            st->recovery_slot, st->member[st->recovery_slot].name, v.percent, v.done, v.total,
+            st->m ? "stripes" : "chunks");
+    if (v.rate_mbs >= 0)
+      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    fprintf(out, "\n");
+  }
+  fprintf(out, "  spares");
+  for (unsigned i = 0; i < st->spares; i++)
+    fprintf(out, " %s", st->spare[i]);
+  fprintf(out, "%s\n", st->spares ? "" : " none");
+  fprintf(out, "  %-4s %-8s %-10s %11s %12s  %-5s %5s %7s %6s %11s\n", "slot", "member",
+          "role", "read-errors", "write-errors", "shelf", "paths", "rtt-us", "window",
+          "retransmits");
   for (unsigned i = 0; i < st->members; i++) {
     const struct raid_member_status *m = &st->member[i];
-    fprintf(out, "  %-4u %-8s %-8s %12" PRIu64 " %12" PRIu64 "\n", i,
-            m->name[0] ? m->name : "-", role_name(m->role), m->read_errors, m->write_errors);
+    struct link_view v;
+    fprintf(out, "  %-4u %-8s %-10s %11" PRIu64 " %12" PRIu64, i, m->name[0] ? m->name : "-",
+            role_name(m->role), m->read_errors, m->write_errors);
+    if (link_view(m->name, &v) == 0)
+      fprintf(out, "  %-5s %2zu/%-2zu %7" PRIu32 " %6u %11" PRIu64, v.up ? "up" : "down",
+              v.paths_up, v.paths, v.srtt_us, v.window, v.retransmits);
+    fprintf(out, "\n");
   }
 }
 
@@ -67,13 +182,39 @@ static void print_json(FILE *out, const struct raid_status *st)
   level_text(st, level, sizeof level);
   fprintf(out, "{\"name\":\"%s\",\"uuid\":\"%s\",\"level\":\"%s\",\"k\":%u,\"m\":%u,"
           "\"chunk\":%" PRIu32 ",\"size\":%" PRIu64 ",\"state\":\"%s\",\"events\":%" PRIu64
-          ",\"members\":[", st->name, uuid, level, st->k, st->m, st->chunk_bytes, st->size,
+          ",", st->name, uuid, level, st->k, st->m, st->chunk_bytes, st->size,
           state_name(st->state), st->events);
+  if (st->resync_offset != UINT64_MAX)
+    fprintf(out, "\"resync\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64 "},",
+            st->resync_offset, st->resync_units);
+  else
+    fprintf(out, "\"resync\":null,");
+  if (st->recovery_slot >= 0) {
+    struct recovery_view v;
+    recovery_view(st, &v);
+    fprintf(out, "\"recovery\":{\"slot\":%d,\"done\":%" PRIu64 ",\"total\":%" PRIu64
+            ",\"percent\":%.1f,\"rate_mbs\":%.1f,\"eta_s\":%.0f},", st->recovery_slot,
+            v.done, v.total, v.percent, v.rate_mbs, v.eta_s);
+  }
+  else
+    fprintf(out, "\"recovery\":null,");
+  fprintf(out, "\"spares\":[");
+  for (unsigned i = 0; i < st->spares; i++)
+    fprintf(out, "%s\"%s\"", i ? "," : "", st->spare[i]);
+  fprintf(out, "],");
+  fprintf(out, "\"members\":[");
   for (unsigned i = 0; i < st->members; i++) {
     const struct raid_member_status *m = &st->member[i];
+    struct link_view v;
     fprintf(out, "%s{\"slot\":%u,\"name\":\"%s\",\"role\":\"%s\",\"read_errors\":%" PRIu64
-            ",\"write_errors\":%" PRIu64 "}", i ? "," : "", i, m->name, role_name(m->role),
+            ",\"write_errors\":%" PRIu64, i ? "," : "", i, m->name, role_name(m->role),
             m->read_errors, m->write_errors);
+    if (link_view(m->name, &v) == 0)
+      fprintf(out, ",\"shelf\":{\"up\":%s,\"paths_up\":%zu,\"paths\":%zu,\"srtt_us\":%"
+              PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64 ",\"frames\":%" PRIu64 "}",
+              v.up ? "true" : "false", v.paths_up, v.paths, v.srtt_us, v.window,
+              v.retransmits, v.frames);
+    fprintf(out, "}");
   }
   fprintf(out, "]}\n");
 }
@@ -84,8 +225,8 @@ int status_request(const char *request, FILE *out)
   int json = !strcmp(request, "status json");
 
   if (strcmp(request, "status") && !json) {
-    fprintf(out, "error: unknown request '%s': this server answers 'status' and "
-            "'status json'\n", request);
+    fprintf(out, "error: unknown request '%s': this server answers 'status', "
+            "'status json' and 'add SHELF.SLOT'\n", request);
     return -1;
   }
   if (!status_array || raid_status(status_array, &st) < 0) {

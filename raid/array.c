@@ -36,6 +36,13 @@ slot_usable (struct raid_slot *s)
   return s->m.ops && !atomic_load (&s->faulty) && s->m.ops->healthy (s->m.member);
 }
 
+int
+slot_usable_at (struct raid_array *a, struct raid_slot *s, uint64_t u)
+{
+  return slot_usable (s) && (!atomic_load (&s->recovering)
+                             || u < atomic_load (&a->recovery_offset));
+}
+
 uint64_t
 slot_offset (const struct raid_array *a, struct raid_loc l, uint32_t within)
 {
@@ -78,6 +85,44 @@ uuid_generate (uint8_t u[16])
   u[8] = (u[8] & 0x3f) | 0x80;
 }
 
+/* Queue this member's copy of the superblock (role: its slot, or spare). */
+static void
+sb_queue (struct raid_array *a, struct io_batch *b, struct raid_slot *s, unsigned role)
+{
+  if (!s->m.ops || atomic_load (&s->faulty))
+    return;
+  a->sb.role = role;
+  memcpy (a->sb.member_uuid, s->uuid, 16);
+  sb_encode (&a->sb, a->sb_block[s->index]);
+  if (!batch_add (b, s, RAID_IO_WRITE, RAID_SB_OFFSET, RAID_SB_SIZE, a->sb_block[s->index], 0))
+    atomic_store (&s->faulty, 1);   /* cannot even queue it: treat as failed */
+}
+
+void
+spare_remove (struct raid_array *a, unsigned i)
+{
+  for (; i + 1 < a->nspares; i++) {
+    a->spare[i].m = a->spare[i + 1].m;
+    memcpy (a->spare[i].uuid, a->spare[i + 1].uuid, 16);
+    atomic_store (&a->spare[i].faulty, atomic_load (&a->spare[i + 1].faulty));
+  }
+  a->nspares--;
+  memset (&a->spare[a->nspares].m, 0, sizeof a->spare[a->nspares].m);
+  atomic_store (&a->spare[a->nspares].faulty, 0);
+}
+
+/* A spare that cannot take a superblock is dropped from the list. */
+static void
+spares_prune (struct raid_array *a)
+{
+  for (unsigned i = a->nspares; i-- > 0;)
+    if (atomic_load (&a->spare[i].faulty)) {
+      raid_logf (a, RAID_LOG_ERROR, "%s: spare %s failed a superblock write; dropped",
+                 a->sb.name, slot_name (&a->spare[i]));
+      spare_remove (a, i);
+    }
+}
+
 void
 sb_write_all (struct raid_array *a)
 {
@@ -90,22 +135,19 @@ sb_write_all (struct raid_array *a)
     a->sb.events++;
     a->sb.utime = (uint64_t) time (NULL);
     a->sb.resync_offset = atomic_load (&a->resync_offset);
-    for (i = 0; i < a->g.n; i++) {
-      struct raid_slot *s = &a->slot[i];
-      if (!s->m.ops || atomic_load (&s->faulty))
-        continue;
-      a->sb.role = i;
-      memcpy (a->sb.member_uuid, s->uuid, 16);
-      sb_encode (&a->sb, a->sb_block[i]);
-      if (!batch_add (&b, s, RAID_IO_WRITE, RAID_SB_OFFSET, RAID_SB_SIZE, a->sb_block[i], i))
-        atomic_store (&s->faulty, 1);   /* cannot even queue it: treat as failed */
-    }
+    a->sb.recovery_offset = atomic_load (&a->recovery_offset);
+    for (i = 0; i < a->g.n; i++)
+      sb_queue (a, &b, &a->slot[i], i);
+    for (i = 0; i < a->nspares; i++)
+      sb_queue (a, &b, &a->spare[i], RAID_SB_ROLE_SPARE);
     batch_run (&b);
     /* A member that misses a state change is stale: fail it, then record
      * that in a further update to the others. */
     for (failed = 0, i = 0; i < b.n; i++) {
       struct raid_slot *s = b.ios[i].slot;
-      if (b.ios[i].err && !atomic_exchange (&s->faulty, 1)) {
+      if (s->index >= RAID_MAX_MEMBERS)
+        atomic_store (&s->faulty, b.ios[i].err != 0);   /* a spare: pruned below */
+      else if (b.ios[i].err && !atomic_exchange (&s->faulty, 1)) {
         atomic_fetch_add (&s->write_errors, 1);
         a->sb.roles[s->index] = RAID_ROLE_FAULTY;
         raid_logf (a, RAID_LOG_ERROR, "%s: member %s (slot %u) failed a superblock write (%s); "
@@ -115,6 +157,15 @@ sb_write_all (struct raid_array *a)
     }
   } while (failed);
   batch_free (&b);
+  spares_prune (a);
+}
+
+void
+array_checkpoint (struct raid_array *a)
+{
+  pthread_mutex_lock (&a->sb_lock);
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
 }
 
 void
@@ -134,7 +185,8 @@ void
 array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS])
 {
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
-    missing[i] = i < a->g.n && !slot_usable (&a->slot[i]);
+    missing[i] = i < a->g.n && (!slot_usable (&a->slot[i])
+                                || atomic_load (&a->slot[i].recovering));
 }
 
 int
@@ -170,6 +222,9 @@ array_new (raid_log_fn *log, void *log_opaque)
   scratch_pool_init (&a->pool);
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     a->slot[i].index = i;
+  for (unsigned i = 0; i < RAID_MAX_SPARES; i++)
+    a->spare[i].index = RAID_MAX_MEMBERS + i;
+  atomic_store (&a->recovery_offset, RAID_RESYNC_DONE);
   return a;
 }
 
@@ -358,6 +413,23 @@ same_geometry (const struct raid_sb *x, const struct raid_sb *y)
     && x->data_size == y->data_size && x->data_offset == y->data_offset;
 }
 
+/* Append a spare (the caller holds sb_lock, or the array is not yet running). */
+static void
+spare_take (struct raid_array *a, struct raid_member *m, const uint8_t uuid[16])
+{
+  struct raid_slot *s;
+
+  if (a->nspares == RAID_MAX_SPARES) {
+    raid_logf (a, RAID_LOG_WARN, "%s: spare %s left out: the array already has %d spares",
+               a->sb.name, m->ops->name (m->member), RAID_MAX_SPARES);
+    return;
+  }
+  s = &a->spare[a->nspares++];
+  s->m = *m;
+  memcpy (s->uuid, uuid, 16);
+  atomic_store (&s->faulty, 0);
+}
+
 /* Decide which members take part; fills err and returns -1 to refuse. */
 static int
 choose_members (struct raid_array *a, struct raid_member *members, struct found *f, size_t n,
@@ -382,7 +454,8 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       why = "belongs to another array (foreign uuid)";
     else if (!same_geometry (&f[i].sb, ref))
       why = "disagrees with the array's geometry";
-    else if (memcmp (f[i].sb.member_uuid, ref->slot_uuid[f[i].sb.role], 16))
+    else if (f[i].sb.role != RAID_SB_ROLE_SPARE
+             && memcmp (f[i].sb.member_uuid, ref->slot_uuid[f[i].sb.role], 16))
       why = "is not the member the array recorded in its slot";
     if (why && !force) {
       snprintf (err, errlen, "member %s %s: remove it from the member list, or assemble "
@@ -393,7 +466,12 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       raid_logf (a, RAID_LOG_WARN, "%s: member %s %s; left out (force)", ref->name, name, why);
       continue;
     }
-    if (f[i].sb.events < ref->events || ref->roles[f[i].sb.role] != RAID_ROLE_ACTIVE) {
+    if (f[i].sb.role == RAID_SB_ROLE_SPARE) {
+      spare_take (a, &members[i], f[i].sb.member_uuid);
+      continue;
+    }
+    if (f[i].sb.events < ref->events || (ref->roles[f[i].sb.role] != RAID_ROLE_ACTIVE
+                                         && ref->roles[f[i].sb.role] != RAID_ROLE_RECOVERING)) {
       raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u) is stale (events %llu, array at "
                  "%llu); left out: it needs a rebuild", ref->name, name, f[i].sb.role,
                  (unsigned long long) f[i].sb.events, (unsigned long long) ref->events);
@@ -406,6 +484,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       return -1;
     }
     s->m = members[i];
+    atomic_store (&s->recovering, ref->roles[f[i].sb.role] == RAID_ROLE_RECOVERING);
     f[i].use = 1;
   }
   return 0;
@@ -422,11 +501,11 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
 
   for (i = 0; i < a->g.n; i++) {
     struct raid_slot *s = &a->slot[i];
-    missing[i] = !s->m.ops;
+    missing[i] = !s->m.ops || atomic_load (&s->recovering);
+    nmissing += missing[i];
     if (!s->m.ops) {
-      nmissing++;
       atomic_store (&s->faulty, 1);
-      if (a->sb.roles[i] == RAID_ROLE_ACTIVE)
+      if (a->sb.roles[i] == RAID_ROLE_ACTIVE || a->sb.roles[i] == RAID_ROLE_RECOVERING)
         a->sb.roles[i] = RAID_ROLE_MISSING;
       if (used < sizeof names)
         used += snprintf (names + used, sizeof names - used, "%sslot %u", used ? ", " : "", i);
@@ -496,6 +575,7 @@ raid_assemble (struct raid_member *members, size_t n, int force,
     memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
   /* A crash left parity unproven: resync from the start (no bitmap yet). */
   atomic_store (&a->resync_offset, a->sb.clean ? a->sb.resync_offset : 0);
+  atomic_store (&a->recovery_offset, a->sb.recovery_offset);
   a->sb.clean = 0;
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
@@ -520,6 +600,7 @@ raid_status (struct raid_array *a, struct raid_status *st)
   unsigned i, nmissing = 0;
 
   memset (st, 0, sizeof *st);
+  st->recovery_slot = -1;
   array_missing (a, missing);
   st->level = a->g.level;
   st->k = a->g.k;
@@ -531,7 +612,10 @@ raid_status (struct raid_array *a, struct raid_status *st)
     struct raid_slot *s = &a->slot[i];
     nmissing += missing[i];
     st->member[i].role = !s->m.ops ? RAID_ROLE_MISSING
-      : missing[i] ? RAID_ROLE_FAULTY : RAID_ROLE_ACTIVE;
+      : !slot_usable (s) ? RAID_ROLE_FAULTY
+      : atomic_load (&s->recovering) ? RAID_ROLE_RECOVERING : RAID_ROLE_ACTIVE;
+    if (st->member[i].role == RAID_ROLE_RECOVERING)
+      st->recovery_slot = (int) i;
     if (s->m.ops)
       snprintf (st->member[i].name, sizeof st->member[i].name, "%s", slot_name (s));
     st->member[i].read_errors = atomic_load (&s->read_errors);
@@ -543,8 +627,13 @@ raid_status (struct raid_array *a, struct raid_status *st)
   memcpy (st->uuid, a->sb.array_uuid, 16);
   memcpy (st->name, a->sb.name, sizeof st->name);
   st->events = a->sb.events;
+  st->spares = a->nspares;
+  for (i = 0; i < a->nspares; i++)
+    snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));
   pthread_mutex_unlock (&a->sb_lock);
+  st->recovery_offset = atomic_load (&a->recovery_offset);
   st->resync_offset = atomic_load (&a->resync_offset);
+  st->resync_units = resync_units (a);
   return 0;
 }
 

@@ -92,6 +92,7 @@ struct raid_sb {
   /* room reserved for a write-intent bitmap and a log */
   uint64_t bitmap_offset, log_offset;
   uint64_t resync_offset;            /* first stripe not known in sync; RAID_RESYNC_DONE */
+  uint64_t recovery_offset;          /* units of the RECOVERING slot rebuilt; RAID_RESYNC_DONE */
   uint8_t roles[RAID_MAX_MEMBERS];   /* enum raid_role_state per slot */
   uint8_t slot_uuid[RAID_MAX_MEMBERS][16];
 };
@@ -161,7 +162,8 @@ void stripe_unlock_range (struct stripe_locks *sl, uint64_t first, uint64_t last
 struct raid_slot {
   struct raid_member m;         /* ops NULL when missing */
   unsigned index;
-  atomic_int faulty;            /* set once; cleared never (a new assembly re-adds) */
+  atomic_int faulty;            /* set once; cleared only when a spare takes the slot */
+  atomic_int recovering;        /* a replacement: usable below a->recovery_offset only */
   atomic_uint outstanding;      /* in-flight I/O, for mirror read balancing */
   atomic_ullong read_errors, write_errors;
   uint8_t uuid[16];
@@ -180,13 +182,20 @@ struct raid_array {
   uint64_t size;
   atomic_ullong resync_offset;  /* lock units below this are in sync */
   atomic_int resync_stop;       /* raid_resync_cancel was called */
-  uint8_t sb_block[RAID_MAX_MEMBERS][RAID_SB_SIZE];  /* write buffers; under sb_lock */
+  atomic_ullong recovery_offset;  /* units of the recovering slot rebuilt */
+  struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */
+  unsigned nspares;
+  /* superblock write buffers, slots then spares; under sb_lock */
+  uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES][RAID_SB_SIZE];
 };
 
 void raid_logf (struct raid_array *a, int level, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 const char *slot_name (const struct raid_slot *s);
 int slot_usable (struct raid_slot *s);            /* present, not faulty, healthy */
+/* slot_usable, and holding good data for lock unit u (a recovering slot:
+ * only below the recovery point). */
+int slot_usable_at (struct raid_array *a, struct raid_slot *s, uint64_t u);
 /* Mark a slot faulty (once), bump events, rewrite the superblocks. */
 void slot_fail (struct raid_array *a, struct raid_slot *s, const char *why);
 /* 1 when the array can still serve everything; else logs the missing members. */
@@ -195,6 +204,22 @@ void array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS]);
 /* Bump events and write the superblock to every working member (in
  * parallel); members that fail it are marked faulty.  Caller holds sb_lock. */
 void sb_write_all (struct raid_array *a);
+/* Units raid_resync walks: stripes (parity levels) or data chunks (mirrors). */
+uint64_t resync_units (const struct raid_array *a);
+/* Parity family: the slot of column idx (data 0..k-1, then parity) of a stripe. */
+struct raid_slot *col_slot (struct raid_array *a, uint64_t stripe, unsigned idx);
+uint64_t col_offset (struct raid_array *a, uint64_t stripe, uint32_t within);
+/* The column's member holds good data for this stripe (slot_usable_at). */
+int col_usable (struct raid_array *a, uint64_t stripe, unsigned idx);
+/* Make the need[] columns of stripe s valid over [lo, lo+len) (rw.c). */
+int stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint8_t **cols,
+                   uint8_t *valid, uint8_t *bad, const uint8_t *need, uint8_t *errored);
+/* Mark every member that failed a write in this batch faulty (rw.c). */
+void fail_writers (struct raid_array *a, struct io_batch *b);
+/* Drop spare i from the list (caller holds sb_lock). */
+void spare_remove (struct raid_array *a, unsigned i);
+/* Save resync and recovery positions in the superblocks. */
+void array_checkpoint (struct raid_array *a);
 /* One synchronous member I/O; 0 or a positive errno. */
 int slot_io (struct raid_slot *s, enum raid_io_op op, uint64_t offset, uint32_t len, void *buf);
 uint64_t slot_offset (const struct raid_array *a, struct raid_loc l, uint32_t within);

@@ -79,7 +79,7 @@ repair (struct raid_array *a, struct member_io *io)
 }
 
 /* Mark every member that failed a write in this batch faulty. */
-static void
+void
 fail_writers (struct raid_array *a, struct io_batch *b)
 {
   for (unsigned i = 0; i < b->n; i++) {
@@ -112,7 +112,7 @@ pick_copy (struct raid_array *a, uint64_t ci)
   for (unsigned c = 0; c < a->g.copies; c++) {
     struct raid_slot *s = &a->slot[geom_near (&a->g, ci, c).slot];
     unsigned load = atomic_load (&s->outstanding);
-    if (slot_usable (s) && load < best_load) {
+    if (slot_usable_at (a, s, ci) && load < best_load) {
       best = c;
       best_load = load;
     }
@@ -131,7 +131,7 @@ near_retry (struct raid_array *a, struct member_io *io, uint64_t ci, uint32_t wi
     struct raid_loc l = geom_near (&a->g, ci, c);
     struct raid_slot *s = &a->slot[l.slot];
     int err;
-    if (s == io->slot || !slot_usable (s))
+    if (s == io->slot || !slot_usable_at (a, s, ci))
       continue;
     err = slot_io (s, RAID_IO_READ, slot_offset (a, l, within), io->len, io->buf);
     if (err == 0) {
@@ -176,7 +176,7 @@ near_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t off
 
 /* ---- parity family: RAID5, RAID6, k+m ----------------------------------- */
 
-static struct raid_slot *
+struct raid_slot *
 col_slot (struct raid_array *a, uint64_t stripe, unsigned idx)
 {
   struct raid_loc l = idx < a->g.k ? geom_data (&a->g, stripe, idx)
@@ -184,11 +184,17 @@ col_slot (struct raid_array *a, uint64_t stripe, unsigned idx)
   return &a->slot[l.slot];
 }
 
-static uint64_t
+uint64_t
 col_offset (struct raid_array *a, uint64_t stripe, uint32_t within)
 {
   struct raid_loc l = { .row = stripe };
   return slot_offset (a, l, within);
+}
+
+int
+col_usable (struct raid_array *a, uint64_t stripe, unsigned idx)
+{
+  return slot_usable_at (a, col_slot (a, stripe, idx), stripe);
 }
 
 /* Make every column with need[] set valid over [lo, lo+len) of stripe s,
@@ -196,7 +202,7 @@ col_offset (struct raid_array *a, uint64_t stripe, uint32_t within)
  * valid[]/bad[] carry what is already known; bad[] columns are not read
  * again.  errored[] (may be NULL) gets the columns that returned a read
  * error.  0, or -EIO when fewer than k columns can be read. */
-static int
+int
 stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint8_t **cols,
                uint8_t *valid, uint8_t *bad, const uint8_t *need, uint8_t *errored)
 {
@@ -204,6 +210,10 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
   struct io_batch b;
   int rc = 0;
 
+  /* A member without good data here (down, or not yet rebuilt) is never read. */
+  for (idx = 0; idx < n; idx++)
+    if (!valid[idx] && !col_usable (a, s, idx))
+      bad[idx] = 1;
   batch_init (&b);
   for (;;) {
     for (nvalid = missing = idx = 0; idx < n; idx++) {
@@ -224,7 +234,7 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
         batch_add (&b, col_slot (a, s, idx), RAID_IO_READ, col_offset (a, s, lo), len,
                    cols[idx], idx);
     for (want = b.n ? 0 : k - nvalid, idx = 0; idx < n && want; idx++)
-      if (!valid[idx] && !bad[idx] && slot_usable (col_slot (a, s, idx))) {
+      if (!valid[idx] && !bad[idx] && col_usable (a, s, idx)) {
         batch_add (&b, col_slot (a, s, idx), RAID_IO_READ, col_offset (a, s, lo), len,
                    cols[idx], idx);
         want--;
@@ -250,7 +260,7 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
     char names[300] = "";
     size_t used = 0;
     for (idx = 0; idx < n && used < sizeof names; idx++)
-      if (bad[idx] || !slot_usable (col_slot (a, s, idx)))
+      if (bad[idx] || !col_usable (a, s, idx))
         used += snprintf (names + used, sizeof names - used, "%s%s", used ? ", " : "",
                           slot_name (col_slot (a, s, idx)));
     raid_logf (a, RAID_LOG_ERROR, "%s: stripe %llu cannot be reconstructed: fewer than %u of "
@@ -299,6 +309,13 @@ read_source (struct raid_array *a, uint64_t ci)
   return geom_data (&a->g, ci / a->g.k, ci % a->g.k);
 }
 
+/* The piece's first source holds good data for it. */
+static int
+source_usable (struct raid_array *a, uint64_t ci)
+{
+  return slot_usable_at (a, &a->slot[read_source (a, ci).slot], geom_lock_unit (&a->g, ci));
+}
+
 static int
 read_retry (struct raid_array *a, struct member_io *io, struct piece p, int locked)
 {
@@ -336,7 +353,7 @@ recon_plan (struct raid_array *a, struct recon *r, unsigned rn, struct piece p, 
   for (idx = 0; idx < n; idx++)
     r->cols[idx] = scratch + (size_t) idx * p.len;
   for (idx = 0; idx < n && want; idx++)
-    if (!r->bad[idx] && slot_usable (col_slot (a, r->stripe, idx))) {
+    if (!r->bad[idx] && col_usable (a, r->stripe, idx)) {
       if (!batch_add (b, col_slot (a, r->stripe, idx), RAID_IO_READ,
                       col_offset (a, r->stripe, p.within), p.len, r->cols[idx],
                       RECON_TAG | rn << 8 | idx))
@@ -366,7 +383,7 @@ degraded_bytes (struct raid_array *a, uint32_t len, uint64_t off)
 
   for (pos = off; pos < end;) {
     struct piece p = piece_at (&a->g, pos, end);
-    if (!slot_usable (&a->slot[read_source (a, p.ci).slot]))
+    if (!source_usable (a, p.ci))
       bytes += p.len;
     pos += p.len;
   }
@@ -431,7 +448,7 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
     struct piece p = piece_at (&a->g, pos, end);
     struct raid_loc l = read_source (a, p.ci);
     /* (a member that went down since degraded_bytes() takes the retry path) */
-    if (locked && p.len <= rebuild && !slot_usable (&a->slot[l.slot])) {
+    if (locked && p.len <= rebuild && !source_usable (a, p.ci)) {
       rc = recon_plan (a, &recon[nrecon], nrecon, p, buf + (pos - off), at, &b);
       nrecon++;
       at += (size_t) n * p.len;
@@ -518,7 +535,7 @@ job_choose (struct raid_array *a, struct stripe_job *j)
     uint32_t wl = j->whi[i] - j->wlo[i];
     if (wl) {
       rmw += wl;
-      rmw_ok &= slot_usable (col_slot (a, j->stripe, i));
+      rmw_ok &= col_usable (a, j->stripe, i);
     }
     if (wl != hull) {
       rcw += hull - wl;
@@ -529,7 +546,7 @@ job_choose (struct raid_array *a, struct stripe_job *j)
   if (full)
     return JOB_FULL;
   for (i = 0; i < a->g.m; i++)
-    if (slot_usable (col_slot (a, j->stripe, a->g.k + i)))
+    if (col_usable (a, j->stripe, a->g.k + i))
       rmw += hull;
   return rmw_ok && rmw < rcw ? JOB_RMW : JOB_RCW;
 }
@@ -569,14 +586,14 @@ job_queue_reads (struct raid_array *a, struct stripe_job *j, unsigned jn, struct
                            col_offset (a, j->stripe, j->wlo[i]), j->whi[i] - j->wlo[i],
                            j->cols[i] + (j->wlo[i] - j->lo), jn * RAID_MAX_MEMBERS + i);
     for (i = k; i < k + a->g.m; i++)
-      if (slot_usable (col_slot (a, j->stripe, i)))
+      if (col_usable (a, j->stripe, i))
         ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
                            col_offset (a, j->stripe, j->lo), hull, j->cols[i],
                            jn * RAID_MAX_MEMBERS + i);
   }
   else if (j->method == JOB_RCW) {
     for (i = 0; i < k; i++)
-      if (j->need[i] && !slot_usable (col_slot (a, j->stripe, i)))
+      if (j->need[i] && !col_usable (a, j->stripe, i))
         j->gather = 1;
     /* Only the bytes the write leaves alone: before and after its part. */
     for (i = 0; i < k && !j->gather; i++) {
@@ -864,15 +881,19 @@ static void
 resync_checkpoint (struct raid_array *a, uint64_t next)
 {
   atomic_store (&a->resync_offset, next);
-  pthread_mutex_lock (&a->sb_lock);
-  sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  array_checkpoint (a);
+}
+
+uint64_t
+resync_units (const struct raid_array *a)
+{
+  return a->g.family == RAID_FAMILY_PARITY ? a->g.rows : geom_data_chunks (&a->g);
 }
 
 int
 raid_resync (struct raid_array *a)
 {
-  uint64_t units = a->g.family == RAID_FAMILY_PARITY ? a->g.rows : geom_data_chunks (&a->g);
+  uint64_t units = resync_units (a);
   uint64_t u = atomic_load (&a->resync_offset);
   uint8_t missing[RAID_MAX_MEMBERS];
   uint8_t *scratch;

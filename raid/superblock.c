@@ -18,7 +18,7 @@ enum {
   O_ARRAY_SIZE = 128, O_DATA_OFFSET = 136, O_DATA_SIZE = 144, O_EVENTS = 152,
   O_CLEAN = 160, O_NEW_LEVEL = 168, O_NEW_LAYOUT = 172, O_NEW_CHUNK = 176,
   O_DELTA_DISKS = 180, O_RESHAPE_POS = 184, O_NEW_DATA_OFFSET = 192,
-  O_BITMAP_OFFSET = 200, O_LOG_OFFSET = 208, O_RESYNC = 216,
+  O_BITMAP_OFFSET = 200, O_LOG_OFFSET = 208, O_RESYNC = 216, O_RECOVERY = 224,
   O_ROLES = 512, O_SLOT_UUIDS = 1024, O_CRC = RAID_SB_SIZE - 4,
 };
 
@@ -75,6 +75,7 @@ static const struct sb_field sb_fields[] = {
   F (O_DELTA_DISKS, U32, delta_disks), F (O_RESHAPE_POS, U64, reshape_position),
   F (O_NEW_DATA_OFFSET, U64, new_data_offset), F (O_BITMAP_OFFSET, U64, bitmap_offset),
   F (O_LOG_OFFSET, U64, log_offset), F (O_RESYNC, U64, resync_offset),
+  F (O_RECOVERY, U64, recovery_offset),
   F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
 };
 #undef F
@@ -123,14 +124,15 @@ sb_decode_fields (const uint8_t *block, struct raid_sb *sb)
 static int
 sb_sane (const struct raid_sb *sb)
 {
-  if (sb->raid_disks < 1 || sb->raid_disks > RAID_MAX_MEMBERS || sb->role >= sb->raid_disks)
+  if (sb->raid_disks < 1 || sb->raid_disks > RAID_MAX_MEMBERS
+      || (sb->role >= sb->raid_disks && sb->role != RAID_SB_ROLE_SPARE))
     return 0;
   if (sb->chunk < RAID_MIN_CHUNK || sb->chunk > RAID_MAX_CHUNK || (sb->chunk & (sb->chunk - 1)))
     return 0;
   if (sb->k + sb->m > sb->raid_disks || sb->m > RAID_MAX_PARITY)
     return 0;
   for (unsigned i = 0; i < sb->raid_disks; i++)
-    if (sb->roles[i] > RAID_ROLE_MISSING)
+    if (sb->roles[i] > RAID_ROLE_RECOVERING)
       return 0;
   return sb->data_offset >= RAID_DATA_OFFSET;
 }
@@ -173,6 +175,7 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
   out->data_size = sb->data_size;
   out->events = sb->events;
   out->clean = sb->clean;
+  out->recovery_offset = sb->recovery_offset;
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     out->roles[i] = i < sb->raid_disks ? (enum raid_role_state) sb->roles[i] : RAID_ROLE_MISSING;
 }

@@ -67,13 +67,14 @@ lab_init() {
   LAB_NS="$LAB_PREFIX-host"
   trap lab_cleanup EXIT
   trap 'lab_log "interrupted"; exit 130' INT
-  trap 'lab_log "terminated (time limit ${seconds}s?)"; exit 124' TERM
+  trap "lab_log 'terminated (time limit ${seconds}s?)'; exit 124" TERM
   # The watchdog stops the foreground command first: bash runs the TERM trap only after it
   # returns.
   ( sleep "$seconds"; echo "lab: error: test exceeded its ${seconds}s limit" >&2
     kill -TERM $$ 2>/dev/null
     for c in $(pgrep -P $$); do [ "$c" = "$BASHPID" ] || kill -TERM "$c" 2>/dev/null; done ) >&2 &
   LAB_WATCHDOG=$!
+  disown "$LAB_WATCHDOG"    # killed at cleanup: no "Terminated" job notice
 }
 
 lab_track() { LAB_PIDS+=("$1"); }
@@ -89,7 +90,12 @@ lab_alive() {
 lab_cleanup() {
   local rc=$? p ns
   set +e
-  [ -n "$LAB_WATCHDOG" ] && kill "$LAB_WATCHDOG" 2>/dev/null
+  disown -a 2>/dev/null     # stopped below by PID; no "Terminated" notices for them
+  # The watchdog's sleep would outlive it and hold the caller's stdout open.
+  if [ -n "$LAB_WATCHDOG" ]; then
+    pkill -P "$LAB_WATCHDOG" 2>/dev/null
+    kill "$LAB_WATCHDOG" 2>/dev/null
+  fi
   for p in "${LAB_PIDS[@]}" "${LAB_SHELF_PIDS[@]}"; do
     [ -n "$p" ] && kill -CONT "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
   done

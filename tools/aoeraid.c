@@ -25,12 +25,15 @@ static void usage(FILE *f)
           "usage: %s discover [-i IFACE]... [-w MILLISECONDS] [--json]\n"
           "       %s probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n"
           "       %s status -c SOCKET [--json]\n"
+          "       %s add -c SOCKET SHELF.SLOT\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
           "            Ethernet interface); exit 0 if any answered\n"
           "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
           "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n"
-          "  status    ask a running nbdkit-aoeraid-plugin for its array's state\n",
-          progname, progname, progname);
+          "  status    ask a running nbdkit-aoeraid-plugin for its array's state\n"
+          "  add       give a running array a shelf as a spare (hot-add); it replaces a\n"
+          "            faulty or missing member at once, else waits for one to fail\n",
+          progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -387,11 +390,13 @@ int main(int argc, char **argv)
     return cmd_probe(argc - 1, argv + 1);
   if (!strcmp(cmd, "status"))
     return status_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "add"))
+    return add_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "%s: unknown command '%s': use discover, probe or status\n", progname, cmd);
+  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status or add\n", progname, cmd);
   usage(stderr);
   return 2;
 }

@@ -1,5 +1,6 @@
-/* aoeraid status -c SOCKET [--json]: ask a running nbdkit-aoeraid-plugin for its array's
- * state through its control socket (the plugin's control= parameter). */
+/* aoeraid status -c SOCKET [--json] and aoeraid add -c SOCKET SHELF.SLOT: requests to a
+ * running nbdkit-aoeraid-plugin through its control socket (the plugin's control=
+ * parameter): one request line, the answer copied out ("error: ..." to stderr). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include "status-cmd.h"
+
+static int control_call(const char *progname, const char *path, const char *request);
 
 int status_main(const char *progname, int argc, char **argv)
 {
@@ -35,7 +38,46 @@ int status_main(const char *progname, int argc, char **argv)
             progname);
     return 2;
   }
+  return control_call(progname, path, json ? "status json\n" : "status\n");
+}
 
+int add_main(const char *progname, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "control", required_argument, NULL, 'c' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *path = NULL;
+  char request[128];
+  int c;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'c': path = optarg; break;
+    case 'h': printf("usage: %s add -c SOCKET SHELF.SLOT\n", progname); return 0;
+    default: return 2;
+    }
+  }
+  if (!path || optind + 1 != argc) {
+    fprintf(stderr, "%s: usage: %s add -c SOCKET SHELF.SLOT (the control= path given to "
+            "nbdkit aoeraid, and one shelf, for example e6.1)\n", progname, progname);
+    return 2;
+  }
+  if (snprintf(request, sizeof request, "add %s\n", argv[optind]) >= (int)sizeof request ||
+      strchr(argv[optind], '\n')) {
+    fprintf(stderr, "%s: add: '%s' is not a shelf address: write SHELF.SLOT\n", progname,
+            argv[optind]);
+    return 2;
+  }
+  return control_call(progname, path, request);
+}
+
+/* Send one request line, copy the answer out; 0, or 1 when the server answered with
+ * an error or could not be reached. */
+static int control_call(const char *progname, const char *path, const char *request)
+{
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   if (strlen(path) >= sizeof addr.sun_path) {
     fprintf(stderr, "%s: %s: path too long for a Unix socket\n", progname, path);
@@ -50,7 +92,6 @@ int status_main(const char *progname, int argc, char **argv)
       close(fd);
     return 1;
   }
-  const char *request = json ? "status json\n" : "status\n";
   if (write(fd, request, strlen(request)) < 0) {
     fprintf(stderr, "%s: %s: %s\n", progname, path, strerror(errno));
     close(fd);

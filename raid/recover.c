@@ -1,0 +1,438 @@
+/* Spares and recovery: a member added to a running array waits as a spare;
+ * when a slot is faulty or missing the spare takes it (role RECOVERING)
+ * and raid_recover rebuilds its contents from the other members, unit by
+ * unit (the lock units of rw.c: stripes, or chunks for mirrors), as md's
+ * recovery does.  Below recovery_offset the new member is as good as any
+ * (rw.c: slot_usable_at); above it, it takes writes but is never read. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "raid-int.h"
+
+/* Checkpoint the recovery position every this many units (and at the end). */
+#define RECOVERY_CHECKPOINT 64
+
+/* ---- adding a member -------------------------------------------------- */
+
+/* The member's name is already in use by a slot or a spare. */
+static int
+member_in_use (struct raid_array *a, const char *name)
+{
+  unsigned i;
+
+  for (i = 0; i < a->g.n; i++)
+    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
+        && !strcmp (slot_name (&a->slot[i]), name))
+      return 1;
+  for (i = 0; i < a->nspares; i++)
+    if (!strcmp (slot_name (&a->spare[i]), name))
+      return 1;
+  return 0;
+}
+
+/* Why this superblock makes the member unfit to be a spare; NULL if fit. */
+static const char *
+add_refusal (struct raid_array *a, const struct raid_sb_summary *sb)
+{
+  switch (sb->state) {
+  case RAID_SB_NONE:
+    return NULL;
+  case RAID_SB_OK:
+    return memcmp (sb->array_uuid, a->sb.array_uuid, 16)
+      ? "holds another array's superblock: wipe its first 1 MiB if that array is gone" : NULL;
+  case RAID_SB_CORRUPT:
+    return "has a corrupt aoeraid superblock: wipe its first 1 MiB to use it";
+  case RAID_SB_NEWER:
+    return "has a superblock from a newer aoeraid format: use a newer aoeraid";
+  case RAID_SB_IOERR:
+    break;
+  }
+  return "cannot be read: check that it is up and answering";
+}
+
+int
+raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen)
+{
+  const char *name = m->ops->name (m->member);
+  uint64_t need = a->sb.data_offset + a->sb.data_size;
+  struct raid_sb_summary sb;
+  const char *why;
+  uint8_t uuid[16];
+  int rc = 0;
+
+  if (m->ops->size (m->member) < need) {
+    snprintf (err, errlen, "member %s is too small (%llu bytes): the array needs %llu bytes",
+              name, (unsigned long long) m->ops->size (m->member), (unsigned long long) need);
+    return -EINVAL;
+  }
+  raid_examine (m, &sb);
+  why = add_refusal (a, &sb);
+  if (why) {
+    snprintf (err, errlen, "member %s %s", name, why);
+    return sb.state == RAID_SB_IOERR ? -EIO : -EINVAL;
+  }
+  if (getrandom (uuid, 16, 0) != 16)
+    memcpy (uuid, &m, sizeof m < 16 ? sizeof m : 16);   /* unique enough within one array */
+  uuid[6] = (uuid[6] & 0x0f) | 0x40;
+  uuid[8] = (uuid[8] & 0x3f) | 0x80;
+
+  pthread_mutex_lock (&a->sb_lock);
+  if (member_in_use (a, name)) {
+    snprintf (err, errlen, "member %s is already in the array", name);
+    rc = -EEXIST;
+  }
+  else if (a->nspares == RAID_MAX_SPARES) {
+    snprintf (err, errlen, "the array already has %d spares: remove one first",
+              RAID_MAX_SPARES);
+    rc = -ENOSPC;
+  }
+  else {
+    struct raid_slot *s = &a->spare[a->nspares++];
+    s->m = *m;
+    memcpy (s->uuid, uuid, 16);
+    atomic_store (&s->faulty, 0);
+    sb_write_all (a);
+    if (!member_in_use (a, name)) {     /* pruned: its superblock write failed */
+      snprintf (err, errlen, "cannot write the superblock to member %s: check that it is "
+                "writable and answering", name);
+      rc = -EIO;
+    }
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  if (rc == 0)
+    raid_logf (a, RAID_LOG_INFO, "%s: added %s as a spare", a->sb.name, name);
+  return rc;
+}
+
+/* ---- choosing what to rebuild ----------------------------------------- */
+
+/* The slot under recovery, or -1.  A faulty one no longer is. */
+static int
+recovering_slot (struct raid_array *a)
+{
+  for (unsigned i = 0; i < a->g.n; i++)
+    if (atomic_load (&a->slot[i].recovering) && slot_usable (&a->slot[i]))
+      return (int) i;
+  return -1;
+}
+
+/* A faulty or missing slot a spare could take, or -1.  None while another slot is
+ * still recovering (down for now, but not failed): one recovery_offset serves one
+ * recovery at a time. */
+static int
+replaceable_slot (struct raid_array *a)
+{
+  unsigned i;
+
+  for (i = 0; i < a->g.n; i++)
+    if (a->slot[i].m.ops && atomic_load (&a->slot[i].recovering)
+        && !atomic_load (&a->slot[i].faulty))
+      return -1;
+  for (i = 0; i < a->g.n; i++)
+    if (!a->slot[i].m.ops || atomic_load (&a->slot[i].faulty))
+      return (int) i;
+  return -1;
+}
+
+int
+raid_recovery_pending (struct raid_array *a)
+{
+  int pending;
+
+  pthread_mutex_lock (&a->sb_lock);
+  pending = recovering_slot (a) >= 0 || (a->nspares && replaceable_slot (a) >= 0);
+  pthread_mutex_unlock (&a->sb_lock);
+  return pending;
+}
+
+/* Move the first spare into the slot.  Every stripe lock is held, so no
+ * write is in flight on the slot's old member while it changes hands. */
+static int
+spare_install (struct raid_array *a)
+{
+  struct raid_slot *s, *spare;
+  int i;
+
+  stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
+  pthread_mutex_lock (&a->sb_lock);
+  i = replaceable_slot (a);
+  if (i < 0 || !a->nspares) {
+    pthread_mutex_unlock (&a->sb_lock);
+    stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
+    return -1;
+  }
+  s = &a->slot[i];
+  spare = &a->spare[0];
+  atomic_store (&s->faulty, 1);           /* readers ignore s->m while faulty */
+  atomic_store (&s->recovering, 1);
+  atomic_store (&a->recovery_offset, 0);
+  s->m = spare->m;
+  memcpy (s->uuid, spare->uuid, 16);
+  raid_logf (a, RAID_LOG_INFO, "%s: spare %s takes slot %d; recovery starts", a->sb.name,
+             slot_name (s), i);
+  atomic_store (&s->read_errors, 0);
+  atomic_store (&s->write_errors, 0);
+  memcpy (a->sb.slot_uuid[i], s->uuid, 16);
+  a->sb.roles[i] = RAID_ROLE_RECOVERING;
+  spare_remove (a, 0);
+  atomic_store (&s->faulty, 0);
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+  stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
+  return i;
+}
+
+/* ---- rebuilding a window of units ------------------------------------- */
+
+/* Units rebuilt per step, and the scratch bytes a step may use: one step reads
+ * the sources of all its units in one batch and writes them in another. */
+#define RECOVERY_WINDOW 16
+#define RECOVERY_SCRATCH (32u << 20)
+
+/* One unit of a window: where its rebuilt chunk goes and what was read for it. */
+struct unit_job {
+  int skip;                         /* mirrors: the slot holds no copy of this chunk */
+  int short_read;                   /* a source read failed or none could be queued */
+  unsigned target;                  /* parity: the slot's column */
+  uint64_t dst;                     /* member offset of the rebuilt chunk */
+  uint8_t *cols[RAID_MAX_MEMBERS];  /* parity: n columns; mirrors: cols[0] */
+  uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS];
+};
+
+static unsigned
+unit_cols (const struct raid_array *a)
+{
+  return a->g.family == RAID_FAMILY_PARITY ? a->g.k + a->g.m : 1;
+}
+
+static unsigned
+window_units (const struct raid_array *a)
+{
+  size_t w = RECOVERY_SCRATCH / ((size_t) unit_cols (a) * a->g.chunk);
+  return w < 1 ? 1 : w > RECOVERY_WINDOW ? RECOVERY_WINDOW : (unsigned) w;
+}
+
+/* Parity: queue reads of k columns of stripe u other than the slot's. */
+static int
+plan_stripe (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_job *j,
+             unsigned jn, struct io_batch *b)
+{
+  unsigned n = a->g.k + a->g.m, idx, want = a->g.k;
+
+  for (idx = 0; idx < n; idx++)
+    if (col_slot (a, u, idx) == s)
+      j->target = idx;
+  j->dst = col_offset (a, u, 0);
+  j->bad[j->target] = 1;
+  for (idx = 0; idx < n && want; idx++)
+    if (idx != j->target && col_usable (a, u, idx)) {
+      if (!batch_add (b, col_slot (a, u, idx), RAID_IO_READ, col_offset (a, u, 0), a->g.chunk,
+                      j->cols[idx], jn << 8 | idx))
+        return -ENOMEM;
+      want--;
+    }
+  j->short_read = want > 0;
+  return 0;
+}
+
+/* Mirrors: queue a read of chunk u from a good copy, if the slot holds one. */
+static int
+plan_chunk (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_job *j,
+            unsigned jn, struct io_batch *b)
+{
+  struct raid_slot *from = NULL;
+  struct raid_loc src = { 0 };
+  unsigned c;
+
+  j->skip = 1;
+  for (c = 0; c < a->g.copies; c++) {
+    struct raid_loc l = geom_near (&a->g, u, c);
+    if (&a->slot[l.slot] == s) {
+      j->skip = 0;
+      j->dst = slot_offset (a, l, 0);
+    }
+    else if (!from && slot_usable_at (a, &a->slot[l.slot], u)) {
+      from = &a->slot[l.slot];
+      src = l;
+    }
+  }
+  if (j->skip)
+    return 0;
+  j->short_read = !from;
+  if (from && !batch_add (b, from, RAID_IO_READ, slot_offset (a, src, 0), a->g.chunk,
+                          j->cols[0], jn << 8))
+    return -ENOMEM;
+  return 0;
+}
+
+/* Mirrors, after a failed read: try every other copy in turn. */
+static int
+chunk_retry (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *buf)
+{
+  int err = ENODEV;
+
+  for (unsigned c = 0; c < a->g.copies && err; c++) {
+    struct raid_loc l = geom_near (&a->g, u, c);
+    struct raid_slot *from = &a->slot[l.slot];
+    if (from != s && slot_usable_at (a, from, u))
+      err = slot_io (from, RAID_IO_READ, slot_offset (a, l, 0), a->g.chunk, buf);
+  }
+  if (err)
+    raid_logf (a, RAID_LOG_ERROR, "%s: recovery: no copy of chunk %llu could be read",
+               a->sb.name, (unsigned long long) u);
+  return err ? -EIO : 0;
+}
+
+/* The rebuilt chunk of a planned and read unit: decode (parity, reading more
+ * columns if some failed) or a retry from the other copies (mirrors). */
+static int
+finish_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_job *j)
+{
+  uint8_t need[RAID_MAX_MEMBERS] = { 0 };
+
+  if (a->g.family == RAID_FAMILY_NEAR)
+    return j->short_read ? chunk_retry (a, s, u, j->cols[0]) : 0;
+  need[j->target] = 1;
+  return stripe_gather (a, u, 0, a->g.chunk, j->cols, j->valid, j->bad, need, NULL)
+    ? -EIO : 0;
+}
+
+static void
+note_reads (struct unit_job *jobs, struct io_batch *b)
+{
+  for (unsigned i = 0; i < b->n; i++) {
+    struct unit_job *j = &jobs[b->ios[i].tag >> 8];
+    unsigned idx = b->ios[i].tag & 0xff;
+    j->valid[idx] = !b->ios[i].err;
+    j->bad[idx] = !!b->ios[i].err;
+    j->short_read |= !!b->ios[i].err;
+  }
+}
+
+/* Write the rebuilt chunks; a new member that fails one is failed. */
+static int
+write_units (struct raid_array *a, struct raid_slot *s, struct unit_job *jobs, unsigned w,
+             struct io_batch *b)
+{
+  batch_reset (b);
+  for (unsigned i = 0; i < w; i++)
+    if (!jobs[i].skip && !batch_add (b, s, RAID_IO_WRITE, jobs[i].dst, a->g.chunk,
+                                     jobs[i].cols[a->g.family == RAID_FAMILY_PARITY
+                                                  ? jobs[i].target : 0], 0))
+      return -ENOMEM;
+  batch_run (b);
+  for (unsigned i = 0; i < b->n; i++)
+    if (b->ios[i].err) {
+      fail_writers (a, b);
+      return -EIO;
+    }
+  return 0;
+}
+
+/* Rebuild units [u, u+w) under their stripe locks. */
+static int
+recover_window (struct raid_array *a, struct raid_slot *s, uint64_t u, unsigned w,
+                uint8_t *scratch)
+{
+  struct unit_job jobs[RECOVERY_WINDOW];
+  size_t unit_bytes = (size_t) unit_cols (a) * a->g.chunk;
+  struct io_batch b;
+  unsigned i, idx;
+  int rc = 0;
+
+  memset (jobs, 0, sizeof jobs);
+  batch_init (&b);
+  stripe_lock_range (&a->locks, u, u + w - 1);
+  for (i = 0; i < w && rc == 0; i++) {
+    for (idx = 0; idx < unit_cols (a); idx++)
+      jobs[i].cols[idx] = scratch + i * unit_bytes + (size_t) idx * a->g.chunk;
+    rc = a->g.family == RAID_FAMILY_PARITY ? plan_stripe (a, s, u + i, &jobs[i], i, &b)
+                                           : plan_chunk (a, s, u + i, &jobs[i], i, &b);
+  }
+  if (rc == 0) {
+    batch_run (&b);
+    note_reads (jobs, &b);
+  }
+  for (i = 0; i < w && rc == 0; i++)
+    if (!jobs[i].skip)
+      rc = finish_unit (a, s, u + i, &jobs[i]);
+  if (rc == 0)
+    rc = write_units (a, s, jobs, w, &b);
+  /* Writes below the recovery point read the new member: advance only
+   * while the units are still locked. */
+  if (rc == 0)
+    atomic_store (&a->recovery_offset, u + w);
+  stripe_unlock_range (&a->locks, u, u + w - 1);
+  batch_free (&b);
+  return rc;
+}
+
+static void
+recovery_done (struct raid_array *a, struct raid_slot *s)
+{
+  pthread_mutex_lock (&a->sb_lock);
+  a->sb.roles[s->index] = RAID_ROLE_ACTIVE;
+  atomic_store (&s->recovering, 0);
+  atomic_store (&a->recovery_offset, RAID_RESYNC_DONE);
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+  raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %u onto %s finished", a->sb.name,
+             s->index, slot_name (s));
+}
+
+int
+raid_recover (struct raid_array *a)
+{
+  uint64_t units = resync_units (a), u;
+  unsigned window;
+  uint8_t *scratch;
+  struct raid_slot *s;
+  int slot, rc = 0;
+
+  if (atomic_load (&a->resync_stop))
+    return -ECANCELED;
+  slot = recovering_slot (a);
+  if (slot < 0)
+    slot = spare_install (a);
+  if (slot < 0)
+    return -EAGAIN;
+  s = &a->slot[slot];
+  window = window_units (a);
+  scratch = scratch_get (&a->pool, (size_t) window * unit_cols (a) * a->g.chunk);
+  if (!scratch)
+    return -ENOMEM;
+  u = atomic_load (&a->recovery_offset);
+  raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %d onto %s from unit %llu of %llu",
+             a->sb.name, slot, slot_name (s), (unsigned long long) u,
+             (unsigned long long) units);
+  while (u < units && rc == 0) {
+    unsigned w = units - u < window ? (unsigned) (units - u) : window;
+    if (atomic_load (&a->resync_stop))
+      rc = -ECANCELED;
+    else if (!slot_usable (s))
+      rc = -EIO;
+    else
+      rc = recover_window (a, s, u, w, scratch);
+    if (rc == 0 && (u + w) / RECOVERY_CHECKPOINT != u / RECOVERY_CHECKPOINT)
+      array_checkpoint (a);
+    if (rc == 0)
+      u += w;
+  }
+  scratch_put (&a->pool, scratch);
+  if (rc == 0 && slot_usable (s))
+    recovery_done (a, s);
+  else {
+    if (rc == 0)
+      rc = -EIO;
+    raid_logf (a, rc == -ECANCELED ? RAID_LOG_INFO : RAID_LOG_ERROR,
+               "%s: recovery of slot %d onto %s stopped at unit %llu of %llu: %s", a->sb.name,
+               slot, slot_name (s), (unsigned long long) atomic_load (&a->recovery_offset),
+               (unsigned long long) units, rc == -ECANCELED ? "cancelled"
+               : !slot_usable (s) ? "the new member failed"
+               : "the other members could not be read");
+    array_checkpoint (a);
+  }
+  return rc;
+}

@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+exec bash "$top_srcdir/tests/gfs2-cluster-aoeraid.sh" 1 2

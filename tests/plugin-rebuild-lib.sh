@@ -1,0 +1,43 @@
+# tests/plugin-rebuild-lib.sh: shared by the recovery tests (source after plugin-lib.sh).
+#   rebuild_data BASE MORE     random files of BASE and MORE bytes ($LAB_DIR/data, more)
+#                              and $want, the md5 of data with more written over its start
+#   readback                   md5 of the first BASE bytes the array serves
+#   status                     aoeraid status -c $ctl
+#   wait_recovered SLOT NAME   poll status (bounded) until NAME is active in SLOT and no
+#                              recovery runs; $out holds the last status, $seen_recovery
+#                              is 1 if a poll saw the recovery in progress (its last
+#                              line is printed: progress, rate, eta)
+sock=$LAB_DIR/nbd.sock ctl=$LAB_DIR/ctl
+uri="nbd+unix:///?socket=$sock"
+aoeraid=$top_builddir/aoeraid
+
+rebuild_data() {
+  REBUILD_BASE=$1
+  head -c "$1" /dev/urandom >"$LAB_DIR/data"
+  head -c "$2" /dev/urandom >"$LAB_DIR/more"
+  cp "$LAB_DIR/data" "$LAB_DIR/want"
+  dd if="$LAB_DIR/more" of="$LAB_DIR/want" conv=notrunc status=none
+  want=$(md5sum <"$LAB_DIR/want")
+}
+
+readback() { (set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c "$REBUILD_BASE" | md5sum); }
+status() { "$aoeraid" status -c "$ctl"; }
+
+wait_recovered() {
+  local slot=$1 name=$2
+  seen_recovery=
+  for _ in $(seq 600); do
+    out=$(status)
+    if echo "$out" | grep -q "recovery slot $slot ($name)"; then
+      seen_recovery=1
+      echo "$out" | grep "recovery slot" >"$LAB_DIR/recovery-line"
+    fi
+    if echo "$out" | grep -Eq "^ +$slot +$name +active" && ! echo "$out" | grep -q recovery; then
+      break
+    fi
+    sleep 0.1
+  done
+  echo "$out" | grep -Eq "^ +$slot +$name +active" || lab_die "$name did not take slot $slot: $out"
+  echo "$out" | grep -q "state clean" || lab_die "not clean after recovery: $out"
+  [ -z "$seen_recovery" ] || echo "last status seen during recovery:$(cat "$LAB_DIR/recovery-line")"
+}

@@ -1,0 +1,401 @@
+/* Spares and recovery on in-memory members, for every level with
+ * redundancy: a member fails, a spare is added, raid_recover rebuilds the
+ * slot; the array's data must equal a reference copy, the rebuilt member's
+ * raw bytes must agree with the others' (parity or mirror copies), and the
+ * rebuilt member must serve alone where the layout lets it. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+
+#define CHUNK 4096u
+
+struct level_case { enum raid_level level; unsigned n, k, m, copies; };
+
+static const struct level_case cases[] = {
+  { RAID_LEVEL_1, 2, 1, 0, 2 },
+  { RAID_LEVEL_5, 3, 2, 1, 1 },
+  { RAID_LEVEL_6, 4, 2, 2, 1 },
+  { RAID_LEVEL_10, 4, 1, 0, 2 },
+  { RAID_LEVEL_EC, 5, 3, 2, 1 },
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+/* The array, its reference contents, and the spares handed to it. */
+struct rig {
+  struct fx f;
+  const struct level_case *c;
+  uint8_t *ref;
+  uint64_t size, seed;
+  struct raid_mem_member *spare[2], *failed;
+};
+
+static void
+rig_write (struct rig *r, uint64_t off, uint32_t len)
+{
+  fill_random (r->ref + off, len, &r->seed);
+  cr_assert_eq (raid_write (r->f.a, r->ref + off, len, off, 0), 0, "write at %llu",
+                (unsigned long long) off);
+}
+
+static void
+rig_verify (struct rig *r, const char *when)
+{
+  uint8_t *buf = malloc (r->size);
+
+  cr_assert_not_null (buf);
+  cr_assert_eq (raid_read (r->f.a, buf, r->size, 0), 0, "%s: read failed", when);
+  for (uint64_t o = 0; o < r->size; o += 512)
+    if (memcmp (buf + o, r->ref + o, 512))
+      cr_assert_fail ("%s: array data differs from the reference at %llu", when,
+                      (unsigned long long) o);
+  free (buf);
+}
+
+/* Create the array on members of this size, fill it, fail slot 1 (a write marks
+ * it faulty). */
+static void
+rig_setup_sized (struct rig *r, const struct level_case *c, uint64_t member_size)
+{
+  memset (r, 0, sizeof *r);
+  r->c = c;
+  r->seed = 42 + c->level;
+  fx_members (&r->f, c->n, member_size);
+  fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  r->size = raid_size (r->f.a);
+  r->ref = calloc (1, r->size);
+  cr_assert_not_null (r->ref);
+  rig_write (r, 0, r->size);
+  raid_mem_member_set_down (r->f.mm[1], 1);
+  rig_write (r, 0, 64 * 1024);
+  r->spare[0] = raid_mem_member_new ("e9.1", member_size);
+  r->spare[1] = raid_mem_member_new ("e10.1", member_size);
+}
+
+static void
+rig_setup (struct rig *r, const struct level_case *c)
+{
+  rig_setup_sized (r, c, FX_MEMBER_SIZE);
+}
+
+static void
+rig_add (struct rig *r, unsigned i)
+{
+  struct raid_member m = raid_mem_member (r->spare[i]);
+  char err[256] = "";
+
+  cr_assert_eq (raid_add_member (r->f.a, &m, err, sizeof err), 0, "add: %s", err);
+}
+
+/* The spare now sits in slot 1: swap it into the fixture so fx_check_redundancy
+ * and reassembly see it. */
+static void
+rig_adopt (struct rig *r, unsigned i)
+{
+  r->failed = r->f.mm[1];
+  r->f.mm[1] = r->spare[i];
+  r->f.mem[1] = raid_mem_member (r->spare[i]);
+  r->spare[i] = NULL;
+}
+
+static void
+rig_check_done (struct rig *r, const char *spare_name)
+{
+  struct raid_status st;
+
+  raid_status (r->f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_CLEAN, "not clean after recovery");
+  cr_assert_eq (st.recovery_slot, -1);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_ACTIVE);
+  cr_assert_str_eq (st.member[1].name, spare_name);
+  cr_assert_eq (raid_recovery_pending (r->f.a), 0);
+  rig_verify (r, "after recovery");
+  fx_check_redundancy (&r->f, r->c->level, r->c->k, r->c->m, r->c->copies, CHUNK, NULL);
+}
+
+static void
+rig_free (struct rig *r)
+{
+  fx_free (&r->f);
+  for (unsigned i = 0; i < 2; i++)
+    if (r->spare[i])
+      raid_mem_member_free (r->spare[i]);
+  if (r->failed)
+    raid_mem_member_free (r->failed);
+  free (r->ref);
+}
+
+/* The rebuilt member must carry data on its own: fail every other member
+ * the layout can lose, then read everything. */
+static void
+rig_lean_on_rebuilt (struct rig *r)
+{
+  unsigned can_lose = r->c->m ? r->c->m : r->c->copies - 1, lost = 0;
+
+  for (unsigned i = 0; i < r->c->n && lost < can_lose; i++) {
+    if (i == 1 || (r->c->level == RAID_LEVEL_10 && i == 0))
+      continue;           /* raid10: slot 0 mirrors slot 1 */
+    raid_mem_member_set_down (r->f.mm[i], 1);
+    lost++;
+  }
+  rig_verify (r, "served with the rebuilt member and the fewest others");
+}
+
+Test (recover, every_level)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct raid_status st;
+    rig_setup (&r, &cases[i]);
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.state, RAID_STATE_DEGRADED);
+    cr_assert_eq (raid_recovery_pending (r.f.a), 0, "no spare yet: nothing to do");
+    cr_assert_eq (raid_recover (r.f.a), -EAGAIN);
+    rig_add (&r, 0);
+    {
+      struct raid_member sm = raid_mem_member (r.spare[0]);
+      struct raid_sb_summary sb;
+      cr_assert_eq (raid_examine (&sm, &sb), 0);
+      cr_assert_eq (sb.state, RAID_SB_OK);
+      cr_assert_eq (sb.role, RAID_SB_ROLE_SPARE, "a spare's superblock says spare");
+      cr_assert_eq (sb.roles[1], RAID_ROLE_FAULTY);
+    }
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.spares, 1);
+    cr_assert_str_eq (st.spare[0], "e9.1");
+    cr_assert_eq (raid_recovery_pending (r.f.a), 1);
+    cr_assert_eq (raid_recover (r.f.a), 0, "%s: recover", raid_level_name (cases[i].level));
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.spares, 0);
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
+}
+
+/* A writer runs over the whole array while recovery walks it. */
+struct writer { struct rig *r; atomic_int stop; unsigned writes; };
+
+static void *
+writer_main (void *arg)
+{
+  struct writer *w = arg;
+  uint64_t seed = 7;
+
+  while (!atomic_load (&w->stop) || w->writes < 20) {
+    uint64_t off = (rnd (&seed) % (w->r->size / 512)) * 512;
+    uint32_t len = 512 * (1 + rnd (&seed) % 24);
+    if (len > w->r->size - off)
+      len = w->r->size - off;
+    fill_random (w->r->ref + off, len, &seed);
+    if (raid_write (w->r->f.a, w->r->ref + off, len, off, 0) != 0)
+      abort ();
+    w->writes++;
+  }
+  return NULL;
+}
+
+Test (recover, concurrent_writes)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct writer w = { .r = &r };
+    pthread_t t;
+    rig_setup (&r, &cases[i]);
+    rig_add (&r, 0);
+    for (unsigned j = 0; j < cases[i].n; j++)
+      raid_mem_member_delay (r.f.mm[j], 50);
+    raid_mem_member_delay (r.spare[0], 50);
+    cr_assert_eq (pthread_create (&t, NULL, writer_main, &w), 0);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    atomic_store (&w.stop, 1);
+    pthread_join (t, NULL);
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
+}
+
+struct recoverer { struct raid_array *a; int rc; };
+
+static void *
+recover_main (void *arg)
+{
+  struct recoverer *rc = arg;
+
+  rc->rc = raid_recover (rc->a);
+  return NULL;
+}
+
+/* Cancel in mid-recovery, close, assemble again: recovery resumes from the
+ * checkpoint, reads meanwhile come from the others, and it completes.  (Members
+ * of 1 MiB data: many recovery windows.) */
+Test (recover, cancel_and_resume)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct recoverer rc;
+    struct raid_status st;
+    struct raid_mem_stats ms;
+    pthread_t t;
+    uint64_t stopped, units;
+    char err[256] = "";
+
+    rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
+    rig_add (&r, 0);
+    raid_mem_member_delay (r.spare[0], 2000);
+    rc.a = r.f.a;
+    cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
+    do {
+      usleep (1000);
+      raid_status (r.f.a, &st);
+    } while (st.recovery_slot < 0 || st.recovery_offset < 3);
+    raid_resync_cancel (r.f.a);
+    pthread_join (t, NULL);
+    cr_assert_eq (rc.rc, -ECANCELED);
+    raid_status (r.f.a, &st);
+    stopped = st.recovery_offset;
+    units = st.resync_units;
+    cr_assert (stopped >= 3 && stopped < units, "stopped at %llu of %llu",
+               (unsigned long long) stopped, (unsigned long long) units);
+    raid_mem_member_delay (r.spare[0], 0);
+    rig_adopt (&r, 0);
+    fx_close (&r.f);
+    {
+      struct raid_sb_summary sb;
+      cr_assert_eq (raid_examine (&r.f.mem[1], &sb), 0);
+      cr_assert_eq (sb.role, 1);
+      cr_assert_eq (sb.roles[1], RAID_ROLE_RECOVERING);
+      cr_assert_eq (sb.recovery_offset, stopped, "checkpoint saved at the cancel");
+      cr_assert_eq (sb.clean, 1);
+    }
+
+    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.recovery_slot, 1, "the rebuilt slot is still recovering");
+    cr_assert_eq (st.recovery_offset, stopped, "resumes at the checkpoint");
+    cr_assert_eq (st.state, RAID_STATE_DEGRADED);
+    rig_verify (&r, "during recovery");       /* not yet rebuilt parts: from the others */
+    raid_mem_member_stats (r.f.mm[1], &ms, 1);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    raid_mem_member_stats (r.f.mm[1], &ms, 0);
+    cr_assert (ms.write_bytes < units * CHUNK, "resumed, not restarted: wrote %llu bytes",
+               (unsigned long long) ms.write_bytes);
+    rig_check_done (&r, "e9.1");
+    rig_free (&r);
+  }
+}
+
+/* The replacement fails in mid-recovery: it is marked faulty, the array
+ * stays degraded and serving; the next spare completes the job. */
+Test (recover, replacement_fails_midway)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct raid_status st;
+    rig_setup (&r, &cases[i]);
+    rig_add (&r, 0);
+    rig_add (&r, 1);
+    raid_mem_member_fail_after (r.spare[0], 12);
+    cr_assert_eq (raid_recover (r.f.a), -EIO);
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.state, RAID_STATE_DEGRADED);
+    cr_assert_eq (st.member[1].role, RAID_ROLE_FAULTY);
+    cr_assert_eq (st.spares, 1);
+    rig_verify (&r, "after the replacement failed");
+    cr_assert_eq (raid_recovery_pending (r.f.a), 1);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    rig_adopt (&r, 1);
+    rig_check_done (&r, "e10.1");
+    rig_free (&r);
+  }
+}
+
+/* Spares are found at assembly by their superblocks and take over a slot
+ * that went missing while the array was stopped. */
+Test (recover, spare_found_at_assembly)
+{
+  struct rig r;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig_setup (&r, &cases[1]);
+  rig_add (&r, 0);
+  rig_adopt (&r, 0);     /* slot 1's member is now the spare: assemble e1, e9, e3 */
+  fx_close (&r.f);
+  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  raid_status (r.f.a, &st);
+  cr_assert_eq (st.spares, 1);
+  cr_assert_str_eq (st.spare[0], "e9.1");
+  cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING);
+  cr_assert_eq (raid_recovery_pending (r.f.a), 1);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  rig_check_done (&r, "e9.1");
+  fx_close (&r.f);
+  /* and after a restart it is an ordinary active member */
+  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  raid_status (r.f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_CLEAN);
+  cr_assert_eq (st.spares, 0);
+  rig_verify (&r, "after restart");
+  rig_free (&r);
+}
+
+Test (recover, add_refusals)
+{
+  struct rig r, other;
+  struct raid_mem_member *small = raid_mem_member_new ("e11.1", RAID_DATA_OFFSET);
+  struct raid_member m;
+  char err[256] = "";
+
+  rig_setup (&r, &cases[1]);
+  m = r.f.mem[0];
+  cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EEXIST);
+  cr_assert (strstr (err, "e1.1") && strstr (err, "already"), "%s", err);
+  m = raid_mem_member (small);
+  cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EINVAL);
+  cr_assert (strstr (err, "too small"), "%s", err);
+  rig_setup (&other, &cases[0]);      /* another array's member */
+  m = other.f.mem[0];
+  cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EINVAL);
+  cr_assert (strstr (err, "another array"), "%s", err);
+  /* its own stale member (slot 1, failed) is welcome back as a spare */
+  raid_mem_member_set_down (r.f.mm[1], 0);
+  m = r.f.mem[1];
+  cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  rig_check_done (&r, "e2.1");
+  raid_mem_member_free (small);
+  rig_free (&other);
+  rig_free (&r);
+}
+
+/* Sources with bad sectors: recovery reads more columns and decodes (parity) or
+ * takes another copy (a three-way mirror). */
+Test (recover, source_read_errors)
+{
+  static const struct level_case more[] = {
+    { RAID_LEVEL_6, 4, 2, 2, 1 },
+    { RAID_LEVEL_EC, 5, 3, 2, 1 },
+    { RAID_LEVEL_1, 3, 1, 0, 3 },
+  };
+  for (unsigned i = 0; i < sizeof more / sizeof more[0]; i++) {
+    struct rig r;
+    rig_setup (&r, &more[i]);
+    rig_add (&r, 0);
+    raid_mem_member_bad_range (r.f.mm[0], RAID_DATA_OFFSET + 8 * CHUNK, CHUNK);
+    raid_mem_member_bad_range (r.f.mm[2], RAID_DATA_OFFSET + 20 * CHUNK, 2 * CHUNK);
+    cr_assert_eq (raid_recover (r.f.a), 0, "%s: recover", raid_level_name (more[i].level));
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_free (&r);
+  }
+}

@@ -265,6 +265,11 @@ int aoe_target_info(struct aoe_target *t, struct aoe_target_info *info)
   return 0;
 }
 
+int aoe_target_up(struct aoe_target *t)
+{
+  return atomic_load(&t->up);
+}
+
 void aoe_target_name(struct aoe_target *t, char *buf, size_t len)
 {
   snprintf(buf, len, "e%u.%u", t->shelf, t->slot);

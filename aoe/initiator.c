@@ -177,10 +177,13 @@ static void run_for(struct aoe_initiator *ini, unsigned ms)
 
 int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
 {
-  pthread_mutex_lock(&ini->lock);
-  aoe_broadcast_query(ini);
-  pthread_mutex_unlock(&ini->lock);
-  run_for(ini, wait_ms);
+  /* Frames are unreliable: ask twice, at the start and halfway. */
+  for (int round = 0; round < 2; round++) {
+    pthread_mutex_lock(&ini->lock);
+    aoe_broadcast_query(ini);
+    pthread_mutex_unlock(&ini->lock);
+    run_for(ini, round ? wait_ms - wait_ms / 2 : wait_ms / 2);
+  }
   /* IDENTIFY of what answered: each try is bounded, so this ends. */
   for (int i = 0; i < 500; i++) {
     pthread_mutex_lock(&ini->lock);

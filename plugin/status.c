@@ -92,6 +92,44 @@ static void level_text(const struct raid_status *st, char *buf, size_t len)
     snprintf(buf, len, "%s", raid_level_name(st->level));
 }
 
+/* What the initiator knows of a member's shelf: is it answering, over how many paths, how
+ * fast, and how lossy the link has been. */
+struct link_view {
+  int up;
+  size_t paths_up, paths;
+  uint32_t srtt_us;             /* of the fastest path that is up */
+  unsigned window;              /* summed over the paths */
+  uint64_t retransmits, frames;
+};
+
+static int link_view(const char *member, struct link_view *v)
+{
+  struct shelf_addr addr;
+  struct aoe_target *t;
+  struct aoe_stats as;
+
+  memset(v, 0, sizeof *v);
+  if (!status_ini || !member[0] || parse_shelf_addr(member, &addr) < 0)
+    return -1;
+  t = aoe_target_find(status_ini, addr.shelf, addr.slot);
+  if (!t || aoe_target_stats(t, &as) < 0)
+    return -1;
+  v->up = as.up;
+  v->paths = as.npaths;
+  v->retransmits = as.retransmits;
+  for (size_t i = 0; i < as.npaths; i++) {
+    const struct aoe_path_stats *p = &as.paths[i];
+    v->frames += p->frames_sent;
+    if (!p->up)
+      continue;
+    v->paths_up++;
+    v->window += p->window;
+    if (!v->srtt_us || p->srtt_us < v->srtt_us)
+      v->srtt_us = p->srtt_us;
+  }
+  return 0;
+}
+
 static void print_text(FILE *out, const struct raid_status *st)
 {
   char uuid[37], level[32];
@@ -103,9 +141,10 @@ static void print_text(FILE *out, const struct raid_status *st)
           level, st->chunk_bytes / 1024, st->members, st->size, st->size / 1073741824.0);
   fprintf(out, "  state %s  events %" PRIu64 "\n", state_name(st->state), st->events);
   if (st->resync_offset != UINT64_MAX)
-    fprintf(out, "  resync %.1f%% (%" PRIu64 " of %" PRIu64 " %s)\n",
+    fprintf(out, "  resync %.1f%% (%" PRIu64 " of %" PRIu64 " %s)%s\n",
             st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
-            st->resync_offset, st->resync_units, st->m ? "stripes" : "chunks");
+            st->resync_offset, st->resync_units, st->m ? "stripes" : "chunks",
+            st->state == RAID_STATE_CLEAN ? "" : ", pending until the array is whole");
   if (st->recovery_slot >= 0) {
     struct recovery_view v;
     recovery_view(st, &v);
@@ -120,12 +159,18 @@ static void print_text(FILE *out, const struct raid_status *st)
   for (unsigned i = 0; i < st->spares; i++)
     fprintf(out, " %s", st->spare[i]);
   fprintf(out, "%s\n", st->spares ? "" : " none");
-  fprintf(out, "  %-4s %-8s %-10s %12s %12s\n", "slot", "member", "role", "read-errors",
-          "write-errors");
+  fprintf(out, "  %-4s %-8s %-10s %11s %12s  %-5s %5s %7s %6s %11s\n", "slot", "member",
+          "role", "read-errors", "write-errors", "shelf", "paths", "rtt-us", "window",
+          "retransmits");
   for (unsigned i = 0; i < st->members; i++) {
     const struct raid_member_status *m = &st->member[i];
-    fprintf(out, "  %-4u %-8s %-10s %12" PRIu64 " %12" PRIu64 "\n", i,
-            m->name[0] ? m->name : "-", role_name(m->role), m->read_errors, m->write_errors);
+    struct link_view v;
+    fprintf(out, "  %-4u %-8s %-10s %11" PRIu64 " %12" PRIu64, i, m->name[0] ? m->name : "-",
+            role_name(m->role), m->read_errors, m->write_errors);
+    if (link_view(m->name, &v) == 0)
+      fprintf(out, "  %-5s %2zu/%-2zu %7" PRIu32 " %6u %11" PRIu64, v.up ? "up" : "down",
+              v.paths_up, v.paths, v.srtt_us, v.window, v.retransmits);
+    fprintf(out, "\n");
   }
 }
 
@@ -160,9 +205,16 @@ static void print_json(FILE *out, const struct raid_status *st)
   fprintf(out, "\"members\":[");
   for (unsigned i = 0; i < st->members; i++) {
     const struct raid_member_status *m = &st->member[i];
+    struct link_view v;
     fprintf(out, "%s{\"slot\":%u,\"name\":\"%s\",\"role\":\"%s\",\"read_errors\":%" PRIu64
-            ",\"write_errors\":%" PRIu64 "}", i ? "," : "", i, m->name, role_name(m->role),
+            ",\"write_errors\":%" PRIu64, i ? "," : "", i, m->name, role_name(m->role),
             m->read_errors, m->write_errors);
+    if (link_view(m->name, &v) == 0)
+      fprintf(out, ",\"shelf\":{\"up\":%s,\"paths_up\":%zu,\"paths\":%zu,\"srtt_us\":%"
+              PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64 ",\"frames\":%" PRIu64 "}",
+              v.up ? "true" : "false", v.paths_up, v.paths, v.srtt_us, v.window,
+              v.retransmits, v.frames);
+    fprintf(out, "}");
   }
   fprintf(out, "]}\n");
 }

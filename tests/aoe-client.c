@@ -9,6 +9,7 @@
  *   flush                      FLUSH, must succeed
  *   expect OP LBA N ERRNO      OP (read|write|flush) must fail with ERRNO (EIO, EINVAL, ...)
  *   stream MS AREA             write and verify 64 KiB at a time for MS ms, all must succeed
+ *   threads N MS AREA          N threads streaming at once, each on its own slice of AREA
  *   until-fail MS AREA         the same until an I/O fails with EIO (within MS, else exit 1);
  *                              prints "failed errno=E silent_ms=S at_ms=T": time since the last
  *                              success, and the wall clock (ms) at the failure
@@ -237,16 +238,17 @@ static void cmd_expect(const char *op, uint64_t lba, uint32_t n, const char *err
  * failure with *silent_ms the time since the last success. */
 static uint64_t stream_slowest_ms;
 
-static int stream(uint64_t ms, uint64_t area, uint64_t *silent_ms, uint64_t *rounds)
+static int stream_at(uint64_t base, uint64_t ms, uint64_t area, uint64_t *silent_ms,
+                     uint64_t *rounds)
 {
   const uint32_t n = 128;
-  uint64_t end = now_ms() + ms, last_ok = now_ms(), lba = 0, slowest = 0;
+  uint64_t end = now_ms() + ms, last_ok = now_ms(), lba = base, slowest = 0;
   uint8_t *b = alloc_sectors(n), *r = alloc_sectors(n);
   int rc = 0;
   *rounds = 0;
   while (!rc && now_ms() < end) {
-    if (lba + n > area)
-      lba = 0;
+    if (lba + n > base + area)
+      lba = base;
     pattern(b, lba, n, *rounds);
     rc = -aoe_io(target, AOE_WRITE, lba, n, b);
     if (!rc)
@@ -264,10 +266,51 @@ static int stream(uint64_t ms, uint64_t area, uint64_t *silent_ms, uint64_t *rou
     }
   }
   *silent_ms = now_ms() - last_ok;
-  stream_slowest_ms = slowest;
+  if (slowest > stream_slowest_ms)
+    stream_slowest_ms = slowest;
   free(b);
   free(r);
   return rc;
+}
+
+static int stream(uint64_t ms, uint64_t area, uint64_t *silent_ms, uint64_t *rounds)
+{
+  return stream_at(0, ms, area, silent_ms, rounds);
+}
+
+struct streamer {
+  pthread_t thread;
+  uint64_t base, ms, area, rounds, silent;
+  int err;
+};
+
+static void *streamer_main(void *arg)
+{
+  struct streamer *s = arg;
+  s->err = stream_at(s->base, s->ms, s->area, &s->silent, &s->rounds);
+  return NULL;
+}
+
+/* N threads at once, each writing and verifying its own slice of AREA sectors. */
+static void cmd_threads(unsigned n, uint64_t ms, uint64_t area)
+{
+  struct streamer s[64];
+  uint64_t total = 0;
+  if (n < 1 || n > 64 || area / n < 128) {
+    fprintf(stderr, "aoe-client: threads: 1 to 64 threads, 128 sectors each at least\n");
+    exit(2);
+  }
+  for (unsigned i = 0; i < n; i++) {
+    s[i] = (struct streamer){ .base = i * (area / n), .ms = ms, .area = area / n };
+    pthread_create(&s[i].thread, NULL, streamer_main, &s[i]);
+  }
+  for (unsigned i = 0; i < n; i++) {
+    pthread_join(s[i].thread, NULL);
+    if (s[i].err)
+      die("threads: a stream %sfailed", "", s[i].err);
+    total += s[i].rounds;
+  }
+  printf("threads: %u threads, %" PRIu64 " write+read rounds verified\n", n, total);
 }
 
 static void cmd_stream(uint64_t ms, uint64_t area)
@@ -499,6 +542,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(cmd, "stream")) {
       cmd_stream(num(argv, i + 1, argc), num(argv, i + 2, argc));
       i += 2;
+    } else if (!strcmp(cmd, "threads")) {
+      cmd_threads((unsigned)num(argv, i + 1, argc), num(argv, i + 2, argc), num(argv, i + 3, argc));
+      i += 3;
     } else if (!strcmp(cmd, "until-fail")) {
       cmd_until_fail(num(argv, i + 1, argc), num(argv, i + 2, argc));
       i += 2;

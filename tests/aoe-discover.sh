@@ -10,7 +10,7 @@ lab_up -n 3 -s 48M -m 9000
 lab_kill 2; truncate -s 80M "${LAB_IMG[2]}"; lab_start 2
 lab_kill 3; truncate -s 20M "${LAB_IMG[3]}"; lab_start 3
 
-out=$(lab_exec aoeraid discover -i h0)
+out=$(lab_exec aoeraid discover -v -i h0)
 echo "$out"
 [ "$(echo "$out" | wc -l)" = 3 ] || lab_die "expected 3 shelves, got: $out"
 echo "$out" | grep -q '^e1\.1  *48\.0MiB h0 up .* bufcnt=16 payload=8704 ' || lab_die "e1.1 line wrong"

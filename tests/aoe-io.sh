@@ -40,9 +40,10 @@ run_mtu() {
     cmp -s "$LAB_DIR/r$j" "$LAB_DIR/d$j" || lab_die "MTU $mtu: read $j differs from the disk"
   done
   echo "ok: MTU $mtu: reads return what is on the disk"
-  # Many overlapping writes in flight at once land in submission order; the last sectors
-  # of the disk work and a request past the end is refused.
-  lab_exec aoe-client -i h0 -w 300 1.1 random 11 200 3000 \
+  # Many threads submitting at once (nbdkit's PARALLEL model) each verify their data; many
+  # overlapping writes in flight at once land in submission order; the last sectors of the
+  # disk work and a request past the end is refused.
+  lab_exec aoe-client -i h0 -w 300 1.1 threads 8 1500 8192 random 11 200 3000 \
     write 32760 8 3 read 32760 8 3 expect read 32760 9 EINVAL
   lab_kill 1
   local ns

@@ -90,6 +90,7 @@ lab_alive() {
 lab_cleanup() {
   local rc=$? p ns
   set +e
+  disown -a 2>/dev/null     # stopped below by PID; no "Terminated" notices for them
   # The watchdog's sleep would outlive it and hold the caller's stdout open.
   if [ -n "$LAB_WATCHDOG" ]; then
     pkill -P "$LAB_WATCHDOG" 2>/dev/null

@@ -27,11 +27,23 @@ echo "ok: reassembled from superblocks with only shelves=, data intact"
 
 lab_kill 2
 : >"$LAB_DIR/nbdkit.log"
-plugin_start "$sock" shelves=e1.1,e2.1,e3.1
+ctl=$LAB_DIR/control.sock
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1 control="$ctl"
 grep -qi "degraded" "$LAB_DIR/nbdkit.log" ||
   lab_die "no degraded warning: $(cat "$LAB_DIR/nbdkit.log")"
 [ "$(readback)" = "$want" ] || lab_die "degraded array: data differs"
 echo "ok: e2.1 missing: served degraded with a warning, data intact"
+# The status view agrees: degraded, slot 1 missing, the other shelves up and answering.
+aoeraid status -c "$ctl" >"$LAB_DIR/status.txt"
+cat "$LAB_DIR/status.txt"
+grep -q "state degraded" "$LAB_DIR/status.txt" || lab_die "status does not say degraded"
+grep -Eq "^ +1 +- +missing" "$LAB_DIR/status.txt" || lab_die "status does not show slot 1 missing"
+aoeraid status -c "$ctl" --json >"$LAB_DIR/status.json"
+[ "$(jq -r '[.members[] | select(.shelf.up == true) | .name] | join(",")' "$LAB_DIR/status.json")" = \
+  "e1.1,e3.1" ] || lab_die "status json: expected e1.1,e3.1 up: $(cat "$LAB_DIR/status.json")"
+[ "$(jq -r '.members[0].shelf.frames > 0' "$LAB_DIR/status.json")" = true ] ||
+  lab_die "status json: no frames counted for e1.1"
+echo "ok: aoeraid status (text and json) shows degraded, slot 1 missing, e1.1 and e3.1 up"
 # Writes while e2.1 is gone make it stale.
 head -c 4M /dev/urandom >"$LAB_DIR/more"
 nbdcopy --flush "$LAB_DIR/more" "$uri"

@@ -951,6 +951,27 @@ static void take_submissions(struct aoe_initiator *ini, int signalled)
   }
 }
 
+/* From a submitting thread: when the loop is not inside a step, move the submissions to
+ * their targets and send T's first window from here, so a request goes on the wire
+ * without waiting for the loop thread to be scheduled.  The loop need not be woken for
+ * the frames' timers: it never sleeps longer than AOE_LOOP_MAX_SLEEP_MS, shorter than any
+ * RTO, so it sees every new frame before its deadline.  It is woken only for completions
+ * made here (a flush with nothing to flush, a target found down): those are delivered by
+ * the loop, never inside the caller's aoe_submit.  Returns 0 when the lock was busy: the
+ * loop is running a step and the caller must wake it as before. */
+int aoe_issue_direct(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  if (pthread_mutex_trylock(&ini->lock) != 0)
+    return 0;
+  take_submissions(ini, 0);     /* earlier submissions first: the queues stay in order */
+  target_issue(ini, t, aoe_now_us());
+  int completions = ini->done_head != NULL;
+  pthread_mutex_unlock(&ini->lock);
+  if (completions)
+    aoe_wake(ini);
+  return 1;
+}
+
 uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
 {
   struct pollfd fds[AOE_MAX_IFACES + 1];

@@ -98,7 +98,7 @@ static void *loop_main(void *arg)
   struct aoe_initiator *ini = arg;
   int timeout_ms = 0;
   while (!atomic_load(&ini->stop))
-    timeout_ms = aoe_ms_until(aoe_engine_step(ini, timeout_ms), 1000);
+    timeout_ms = aoe_ms_until(aoe_engine_step(ini, timeout_ms), AOE_LOOP_MAX_SLEEP_MS);
   return NULL;
 }
 
@@ -268,6 +268,11 @@ int aoe_target_info(struct aoe_target *t, struct aoe_target_info *info)
   return 0;
 }
 
+int aoe_target_up(struct aoe_target *t)
+{
+  return atomic_load(&t->up);
+}
+
 void aoe_target_name(struct aoe_target *t, char *buf, size_t len)
 {
   snprintf(buf, len, "e%u.%u", t->shelf, t->slot);
@@ -308,7 +313,9 @@ static int submit_req(struct aoe_target *t, struct aoe_req *r)
   int was_empty = !ini->sub_head;
   aoe_req_append(&ini->sub_head, &ini->sub_tail, r);
   pthread_mutex_unlock(&ini->qlock);
-  if (was_empty)
+  /* Whoever appended to an empty queue either takes it under ini->lock (direct issue)
+   * or wakes the loop; a later appender finds its request taken by one of the two. */
+  if (!aoe_issue_direct(ini, t) && was_empty)
     aoe_wake(ini);
   return 0;
 }

@@ -21,6 +21,11 @@
 #define AOE_PROBE_MS     1000   /* Query Config period while a target or path is down */
 #define AOE_DEFAULT_DEAD_MS 5000
 #define AOE_DEFAULT_REDISCOVER_MS 10000
+/* The loop thread's longest sleep: below AOE_RTO_MIN_US, so frames sent by a submitting
+ * thread (aoe_issue_direct) are timed without waking it; 100 idle wake-ups a second. */
+#define AOE_LOOP_MAX_SLEEP_MS 10
+_Static_assert(AOE_LOOP_MAX_SLEEP_MS * 1000u < AOE_RTO_MIN_US,
+               "the loop must look at a new frame before its first deadline");
 
 enum path_state { PATH_CANDIDATE, PATH_ACTIVE, PATH_REJECTED };
 
@@ -173,6 +178,7 @@ void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err);
 void aoe_deliver(struct aoe_initiator *ini);
 void aoe_target_fail_all(struct aoe_target *t, int err);
 void aoe_wake(struct aoe_initiator *ini);
+int aoe_issue_direct(struct aoe_initiator *ini, struct aoe_target *t);
 void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r);
 
 #endif

@@ -66,6 +66,9 @@ struct aoe_target_info {
   char config[1025];
 };
 int aoe_target_info(struct aoe_target *, struct aoe_target_info *);
+/* 1 while the target answers, 0 once it was declared down: one atomic read, no lock, for
+ * hot paths that ask before every I/O (aoe_target_info copies ~1.2 KiB under a lock). */
+int aoe_target_up(struct aoe_target *);
 
 /* err is 0 or a positive errno.  Called exactly once: from the loop thread, or from the
  * submitting thread when aoe_submit fails at once. */
@@ -73,7 +76,9 @@ typedef void aoe_done_fn(void *opaque, int err);
 
 enum aoe_op { AOE_READ, AOE_WRITE, AOE_FLUSH };
 
-/* Queue an I/O of NSECT 512-byte sectors at LBA (FLUSH: lba, nsect, buf ignored).  BUF
+/* Queue an I/O of NSECT 512-byte sectors at LBA (FLUSH: lba, nsect, buf ignored).  When
+ * the loop thread is idle, the caller's thread sends the request's first frames itself
+ * (non-blocking sends; DONE still runs on the loop thread).  BUF
  * must stay valid until DONE runs.  Returns 0 when queued; on immediate failure (target
  * down: EIO; range past the end or bad op: EINVAL; closing: ESHUTDOWN) DONE has already
  * been called with that errno in this thread and -errno is returned. */

@@ -36,9 +36,7 @@ static const char *member_name(void *opaque)
 
 static int member_healthy(void *opaque)
 {
-  struct aoe_target_info info;
-  struct aoe_member *m = opaque;
-  return aoe_target_info(m->target, &info) == 0 && info.up;
+  return aoe_target_up(((struct aoe_member *)opaque)->target);
 }
 
 static const struct raid_member_ops aoe_member_ops = {

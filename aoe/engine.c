@@ -137,6 +137,23 @@ static int frame_sent(struct aoe_path *p, struct aoe_frame *f, uint64_t now, siz
   return rc;
 }
 
+/* One debug line per frame, when the caller asked for them (-D aoeraid.frames=1). */
+static void frame_trace(struct aoe_target *t, const struct aoe_frame *f, const char *dir,
+                        const struct aoe_path *p)
+{
+  const int *trace = t->ini->opt.trace_frames;
+  char mac[18];
+
+  if (!trace || !*trace)
+    return;
+  snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1], p->mac[2],
+           p->mac[3], p->mac[4], p->mac[5]);
+  aoe_log(t->ini, AOE_LOG_DEBUG, "%s e%u.%u tag %08x cmd %u ata %02x lba %llu sectors %u via %s %s%s",
+          dir, t->shelf, t->slot, f->tag, f->cmd, f->ata_cmd,
+          (unsigned long long)f->lba, f->nsect, p->ifc->name, mac,
+          f->retries ? " (retransmit)" : "");
+}
+
 static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
 {
   struct aoe_path *p = f->path;
@@ -145,6 +162,7 @@ static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
   size_t len;
   t->taggen++;
   f->tag = 0x80000000u | (t->taggen & 0x7fffffu) << 8 | (uint32_t)(f - t->frames);
+  frame_trace(t, f, "tx", p);
   memset(&m.h, 0, sizeof m.h);
   memcpy(m.h.dst, p->mac, 6);
   memcpy(m.h.src, ifc->mac, 6);
@@ -728,6 +746,7 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
     return;
   }
   p->st.frames_recv++;
+  frame_trace(t, f, "rx", p);
   p->last_heard_us = now;
   p->timeouts_since_heard = 0;
   if (p->state == PATH_ACTIVE)

@@ -32,6 +32,9 @@ struct aoe_options {
   unsigned rediscover_ms;       /* periodic Query Config broadcast; 0 = 10000 */
   void (*log)(void *opaque, int level, const char *msg);   /* NULL = silent */
   void *log_opaque;
+  /* While *trace_frames is non-zero, one AOE_LOG_DEBUG line per frame sent ("tx") and per
+   * reply matched ("rx"): a flag the caller may flip at any time (nbdkit's -D). */
+  const int *trace_frames;
 };
 
 /* Open the interfaces (libpcap, immediate mode, AoE-reply filter).  No threads yet.

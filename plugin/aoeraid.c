@@ -28,6 +28,8 @@
 NBDKIT_DLL_PUBLIC int aoeraid_debug_io = 0;
 /* -D aoeraid.aoe=1: the initiator's own debug messages (discovery, paths, retransmits). */
 NBDKIT_DLL_PUBLIC int aoeraid_debug_aoe = 0;
+/* -D aoeraid.frames=1: one debug line per AoE frame sent and per reply matched. */
+NBDKIT_DLL_PUBLIC int aoeraid_debug_frames = 0;
 
 /* Every shelf the plugin may use: shelves=, then spares=, then hot-added ones. */
 #define MAX_ALL (MAX_SHELVES + 2 * RAID_MAX_SPARES)
@@ -62,7 +64,7 @@ static void log_line(const char *module, int is_error, int is_warning, int is_de
 
 static void aoe_log(void *opaque, int level, const char *msg)
 {
-  if (level == AOE_LOG_DEBUG && !aoeraid_debug_aoe)
+  if (level == AOE_LOG_DEBUG && !aoeraid_debug_aoe && !aoeraid_debug_frames)
     return;
   log_line("aoe: ", level == AOE_LOG_ERROR, level == AOE_LOG_WARN, level == AOE_LOG_DEBUG,
            msg);
@@ -288,6 +290,7 @@ static int aoeraid_get_ready(void)
     .ifaces = params.ifaces, .n_ifaces = params.n_ifaces,
     .dead_time_ms = params.dead_time_ms,
     .log = aoe_log,
+    .trace_frames = &aoeraid_debug_frames,
   };
   char err[512], ifaces[256];
   int r = -1;

@@ -65,4 +65,18 @@ plugin_stop
 ip netns exec "$LAB_NS2" nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discover-time=1 \
    shelves=e3.1,e4.1 --run true || lab_die "shelves not released on clean shutdown"
 echo "ok: released on clean shutdown"
+
+# Debug flags: -D aoeraid.frames=1 traces every frame; without it there is no trace.
+trace() {
+  lab_exec nbdkit -f -v -U - "$AOERAID_PLUGIN" iface=h0 discover-time=1 shelves=e3.1,e4.1 "$@" \
+    --run 'nbdsh -u "$uri" -c "h.pread(4096, 1 << 20)"' >"$LAB_DIR/trace.log" 2>&1 ||
+    lab_die "nbdkit -v $*: $(tail -n 3 "$LAB_DIR/trace.log")"
+}
+trace -D aoeraid.frames=1
+grep -Eq 'aoe: tx e[34]\.1 tag [0-9a-f]{8} cmd 0 ata 2[04] lba [0-9]+ sectors [0-9]+ via h0 ' \
+  "$LAB_DIR/trace.log" || lab_die "-D aoeraid.frames=1: no tx line for the read"
+grep -Eq 'aoe: rx e[34]\.1 tag ' "$LAB_DIR/trace.log" || lab_die "-D aoeraid.frames=1: no rx line"
+trace
+grep -q 'aoe: tx ' "$LAB_DIR/trace.log" && lab_die "frames traced without -D aoeraid.frames=1"
+echo "ok: -D aoeraid.frames=1 traces frames sent and replies matched, and only then"
 echo "plugin-errors: passed"

@@ -507,8 +507,12 @@ int main(int argc, char **argv)
     return 1;
   }
   aoe_start(ini);
-  aoe_discover(ini, wait_ms);
-  target = aoe_target_find(ini, shelf, slot);
+  /* Ask again until the shelf answered or the wait is over: on an impaired link a
+   * query or its answer may be lost. */
+  for (unsigned waited = 0; waited < wait_ms && !target; waited += 250) {
+    aoe_discover(ini, 250);
+    target = aoe_target_find(ini, shelf, slot);
+  }
   if (!target) {
     fprintf(stderr, "aoe-client: e%u.%u not found\n", shelf, slot);
     return 1;

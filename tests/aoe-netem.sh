@@ -10,7 +10,7 @@ for mtu in 9000 1500; do
   lab_up -n 1 -s 16M -m "$mtu"
   lab_netem loss 5% reorder 25% duplicate 5% delay 2ms
   head -c $((700 * 512)) /dev/urandom >"$LAB_DIR/w"
-  out=$(lab_exec aoe-client -i h0 -w 1000 -d 10000 1.1 random 21 200 3000 \
+  out=$(lab_exec aoe-client -i h0 -w 3000 -d 10000 1.1 random 21 200 3000 \
           load 5000 "$LAB_DIR/w" dump 5000 700 "$LAB_DIR/d" stream 2000 4000 flush stats)
   echo "$out"
   cmp -s "$LAB_DIR/w" "$LAB_DIR/d" || lab_die "MTU $mtu: data read back differs under netem"

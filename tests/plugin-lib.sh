@@ -1,7 +1,8 @@
 # tests/plugin-lib.sh: run nbdkit-aoeraid-plugin inside the lab (source after tests/lab.sh).
 #   plugin_run ARGS... -- RUN_COMMAND   nbdkit -U - aoeraid iface=h0 ARGS --run RUN_COMMAND,
 #                                       in the initiator netns; $uri, $unixsocket as nbdkit sets
-#   plugin_start SOCK ARGS...           a server in the background on SOCK (waits for it)
+#   plugin_start SOCK ARGS...           a server in the background on SOCK (waits until it
+#                                       listens; its log: $LAB_DIR/nbdkit.log)
 #   plugin_stop                         stop it by PID, wait until it is gone
 #   plugin_fails "what" 'regex' ARGS... the server must refuse with a line matching regex
 AOERAID_PLUGIN=${AOERAID_PLUGIN:-$top_builddir/.libs/nbdkit-aoeraid-plugin.so}
@@ -17,17 +18,28 @@ plugin_run() {
 }
 
 PLUGIN_PID=
+# nbdkit stays in the foreground (-f), as our child: everything it logs, also from its
+# background threads after start-up, lands in $LAB_DIR/nbdkit.log, and it is reaped when
+# stopped.  It is ready once its socket exists (bound after the plugin's get_ready).
 plugin_start() {
   local sock=$1; shift
   local pidfile="$LAB_DIR/nbdkit.pid"
   rm -f "$pidfile" "$sock"
   PLUGIN_SOCK=$sock
-  lab_exec nbdkit -U "$sock" -P "$pidfile" "$AOERAID_PLUGIN" iface=h0 discover-time=2 "$@" \
-    2>>"$LAB_DIR/nbdkit.log" || lab_die "nbdkit failed: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
-  # nbdkit writes its PID file a moment after the parent returns.
-  for _ in $(seq 50); do [ -s "$pidfile" ] && break; sleep 0.1; done
-  PLUGIN_PID=$(cat "$pidfile")
+  lab_exec nbdkit -f -U "$sock" -P "$pidfile" "$AOERAID_PLUGIN" iface=h0 discover-time=2 "$@" \
+    2>>"$LAB_DIR/nbdkit.log" &
+  PLUGIN_PID=$!
   lab_track "$PLUGIN_PID"
+  for _ in $(seq 300); do
+    [ -S "$sock" ] && return 0
+    if ! lab_alive "$PLUGIN_PID"; then
+      wait "$PLUGIN_PID" 2>/dev/null || true
+      PLUGIN_PID=
+      lab_die "nbdkit failed: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+    fi
+    sleep 0.05
+  done
+  lab_die "nbdkit did not listen on $sock within 15 s: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
 }
 
 plugin_stop() {
@@ -35,6 +47,7 @@ plugin_stop() {
   kill -TERM "$PLUGIN_PID" 2>/dev/null || true
   for _ in $(seq 100); do lab_alive "$PLUGIN_PID" || break; sleep 0.1; done
   lab_alive "$PLUGIN_PID" && lab_die "nbdkit $PLUGIN_PID did not stop"
+  wait "$PLUGIN_PID" 2>/dev/null || true
   rm -f "$PLUGIN_SOCK"
   PLUGIN_PID=
 }

@@ -28,6 +28,19 @@ static void mac_str(const uint8_t *m, char *out)
 
 /* ---- requests ---------------------------------------------------------------------- */
 
+struct aoe_req *aoe_req_new(struct aoe_target *t, enum req_kind kind, aoe_done_fn *done,
+                            void *opaque)
+{
+  struct aoe_req *r = calloc(1, sizeof *r);
+  if (r) {
+    r->t = t;
+    r->kind = kind;
+    r->done = done;
+    r->opaque = opaque;
+  }
+  return r;
+}
+
 void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
 {
   struct aoe_target *t = r->t;
@@ -463,11 +476,9 @@ static void path_down(struct aoe_initiator *ini, struct aoe_target *t, struct ao
 static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
                            struct aoe_path *p)
 {
-  struct aoe_req *r = calloc(1, sizeof *r);
+  struct aoe_req *r = aoe_req_new(t, REQ_IDENTIFY, NULL, NULL);
   if (!r)
     return;
-  r->t = t;
-  r->kind = REQ_IDENTIFY;
   r->pin = p;
   p->identifying = 1;
   ini->identifying++;
@@ -532,14 +543,11 @@ static void reassert_done(void *opaque, int err)
 
 static void queue_reassert(struct aoe_target *t)
 {
-  struct aoe_req *r = calloc(1, sizeof *r);
+  struct aoe_req *r = aoe_req_new(t, REQ_RESERVE, reassert_done, NULL);
   if (!r)
     return;
-  r->t = t;
-  r->kind = REQ_RESERVE;
   r->rcmd = AOE_RCMD_SET;
   aoe_req_our_macs(t, r);
-  r->done = reassert_done;
   aoe_req_append(&t->q_head, &t->q_tail, r);
 }
 

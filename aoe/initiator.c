@@ -320,21 +320,10 @@ static int submit_req(struct aoe_target *t, struct aoe_req *r)
   return 0;
 }
 
-static struct aoe_req *req_new(struct aoe_target *t, aoe_done_fn *done, void *opaque)
-{
-  struct aoe_req *r = calloc(1, sizeof *r);
-  if (r) {
-    r->t = t;
-    r->done = done;
-    r->opaque = opaque;
-  }
-  return r;
-}
-
 int aoe_submit(struct aoe_target *t, enum aoe_op op, uint64_t lba, uint32_t nsect, void *buf,
                aoe_done_fn *done, void *opaque)
 {
-  struct aoe_req *r = req_new(t, done, opaque);
+  struct aoe_req *r = aoe_req_new(t, REQ_READ, done, opaque);
   if (!r) {
     done(opaque, ENOMEM);
     return -ENOMEM;
@@ -409,10 +398,9 @@ int aoe_io(struct aoe_target *t, enum aoe_op op, uint64_t lba, uint32_t nsect, v
 static int reserve_cmd(struct aoe_target *t, uint8_t rcmd, int with_macs, struct rr_result *res)
 {
   struct waiter w = WAITER_INIT;
-  struct aoe_req *r = req_new(t, waiter_done, &w);
+  struct aoe_req *r = aoe_req_new(t, REQ_RESERVE, waiter_done, &w);
   if (!r)
     return -ENOMEM;
-  r->kind = REQ_RESERVE;
   r->rcmd = rcmd;
   r->rr = res;
   if (with_macs) {

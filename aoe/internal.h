@@ -179,6 +179,9 @@ void aoe_deliver(struct aoe_initiator *ini);
 void aoe_target_fail_all(struct aoe_target *t, int err);
 void aoe_wake(struct aoe_initiator *ini);
 int aoe_issue_direct(struct aoe_initiator *ini, struct aoe_target *t);
+/* A zeroed request of KIND on T; NULL when out of memory. */
+struct aoe_req *aoe_req_new(struct aoe_target *t, enum req_kind kind, aoe_done_fn *done,
+                            void *opaque);
 void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r);
 
 #endif

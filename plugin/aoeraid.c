@@ -95,10 +95,18 @@ static int aoeraid_config_complete(void)
   return 0;
 }
 
+static long elapsed_ms(const struct timespec *start)
+{
+  struct timespec now;
+
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
 /* Wait until every listed shelf has answered discovery, or the discover time is up. */
 static void discover_shelves(void)
 {
-  struct timespec start, now;
+  struct timespec start;
   size_t found = 0;
 
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -109,10 +117,7 @@ static void discover_shelves(void)
       targets[i] = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
       found += targets[i] != NULL;
     }
-    clock_gettime(CLOCK_MONOTONIC, &now);
-  } while (found < n_addrs &&
-           (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 <
-           (long)params.discover_ms);
+  } while (found < n_addrs && elapsed_ms(&start) < (long)params.discover_ms);
 }
 
 static int reserve_one(struct aoe_target *t, const struct shelf_addr *a, char *msg,
@@ -195,17 +200,13 @@ static void free_members(void)
  * array as a spare; the monitor starts a recovery if a slot needs it. */
 static struct aoe_target *find_shelf(const struct shelf_addr *a)
 {
-  struct timespec start, now;
+  struct timespec start;
   struct aoe_target *t;
 
   clock_gettime(CLOCK_MONOTONIC, &start);
-  while (!(t = aoe_target_find(initiator, a->shelf, a->slot))) {
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
-        (long)params.discover_ms)
-      break;
+  while (!(t = aoe_target_find(initiator, a->shelf, a->slot)) &&
+         elapsed_ms(&start) < (long)params.discover_ms)
     aoe_discover(initiator, 300);
-  }
   return t;
 }
 

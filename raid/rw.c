@@ -324,38 +324,78 @@ read_retry (struct raid_array *a, struct member_io *io, struct piece p, int lock
   return parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within, locked);
 }
 
-/* A piece of a degraded read whose own member is down: rebuilt from k
- * others, read in the same batch as the rest of the request. */
+/* The part of a degraded read inside one stripe that has a piece whose own
+ * member is down.  The stripe is rebuilt once for all its pieces: k columns
+ * read over the hull of the pieces (the usable data columns the request
+ * wants among them, so no column is read twice), then decoded.  A column
+ * the request wants whole over the hull is read straight into the request's
+ * buffer; the others go through scratch. */
 struct recon {
-  uint64_t stripe;
-  unsigned i;
-  uint32_t within, len;
-  uint8_t *dst;
+  uint64_t stripe, pos, end;            /* the request's bytes in this stripe */
+  uint8_t *dst;                         /* where pos lands in the request's buffer */
+  uint32_t lo, len;                     /* the hull, within the chunk */
   uint8_t *cols[RAID_MAX_MEMBERS];
   uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS], need[RAID_MAX_MEMBERS];
 };
 
 #define RECON_TAG 0x80000000u
 
+static uint64_t
+stripe_end (const struct raid_geom *g, uint64_t pos, uint64_t end)
+{
+  uint64_t data = (uint64_t) g->k << g->chunk_shift;
+  uint64_t next = (pos / data + 1) * data;
+  return next < end ? next : end;
+}
+
+/* 1 when a piece of [pos, end), inside one stripe, must be rebuilt; its hull. */
 static int
-recon_plan (struct raid_array *a, struct recon *r, unsigned rn, struct piece p, uint8_t *dst,
-            uint8_t *scratch, struct io_batch *b)
+span_hull (struct raid_array *a, uint64_t pos, uint64_t end, uint32_t *lo, uint32_t *hi)
+{
+  int degraded = 0;
+
+  *lo = a->g.chunk, *hi = 0;
+  while (pos < end) {
+    struct piece p = piece_at (&a->g, pos, end);
+    degraded |= !source_usable (a, p.ci);
+    if (p.within < *lo)
+      *lo = p.within;
+    if (p.within + p.len > *hi)
+      *hi = p.within + p.len;
+    pos += p.len;
+  }
+  return degraded;
+}
+
+static int
+recon_plan (struct raid_array *a, struct recon *r, unsigned rn, uint64_t pos, uint64_t end,
+            uint8_t *dst, uint8_t *scratch, struct io_batch *b)
 {
   unsigned n = a->g.k + a->g.m, idx, want = a->g.k;
+  uint32_t hi;
 
   memset (r, 0, sizeof *r);
-  r->stripe = p.ci / a->g.k;
-  r->i = p.ci % a->g.k;
-  r->within = p.within;
-  r->len = p.len;
-  r->dst = dst;
-  r->need[r->i] = r->bad[r->i] = 1;
+  span_hull (a, pos, end, &r->lo, &hi);
+  r->stripe = (pos >> a->g.chunk_shift) / a->g.k;
+  r->pos = pos, r->end = end, r->dst = dst;
+  r->len = hi - r->lo;
   for (idx = 0; idx < n; idx++)
-    r->cols[idx] = scratch + (size_t) idx * p.len;
+    r->cols[idx] = scratch + (size_t) idx * r->len;
+  for (uint64_t at = pos; at < end;) {
+    struct piece p = piece_at (&a->g, at, end);
+    idx = p.ci % a->g.k;
+    r->need[idx] = 1;
+    if (!source_usable (a, p.ci))
+      r->bad[idx] = 1;
+    else if (p.within == r->lo && p.len == r->len)
+      r->cols[idx] = dst + (at - pos);
+    at += p.len;
+  }
+  /* Data columns first: every usable one the request wants is among the k. */
   for (idx = 0; idx < n && want; idx++)
     if (!r->bad[idx] && col_usable (a, r->stripe, idx)) {
       if (!batch_add (b, col_slot (a, r->stripe, idx), RAID_IO_READ,
-                      col_offset (a, r->stripe, p.within), p.len, r->cols[idx],
+                      col_offset (a, r->stripe, r->lo), r->len, r->cols[idx],
                       RECON_TAG | rn << 8 | idx))
         return -ENOMEM;
       want--;
@@ -375,22 +415,27 @@ array_degraded (struct raid_array *a)
   return 0;
 }
 
-/* Bytes of the request whose data member is down (parity family). */
+/* Scratch bytes for the stripes of [off, off+len) that must be rebuilt, and
+ * how many there are. */
 static uint64_t
-degraded_bytes (struct raid_array *a, uint32_t len, uint64_t off)
+recon_bytes (struct raid_array *a, uint32_t len, uint64_t off, unsigned *nrecon)
 {
-  uint64_t pos, end = off + len, bytes = 0;
+  uint64_t pos, next, end = off + len, bytes = 0;
+  uint32_t lo, hi;
 
-  for (pos = off; pos < end;) {
-    struct piece p = piece_at (&a->g, pos, end);
-    if (!source_usable (a, p.ci))
-      bytes += p.len;
-    pos += p.len;
+  *nrecon = 0;
+  for (pos = off; pos < end; pos = next) {
+    next = stripe_end (&a->g, pos, end);
+    if (span_hull (a, pos, next, &lo, &hi)) {
+      bytes += (uint64_t) (a->g.k + a->g.m) * (hi - lo);
+      ++*nrecon;
+    }
   }
   return bytes;
 }
 
-/* Record the reconstruction reads' outcome, and finish those pieces. */
+/* Record the reconstruction reads' outcome, rebuild each stripe, and copy
+ * out what went through scratch. */
 static int
 recon_finish (struct raid_array *a, struct recon *recon, unsigned nrecon, struct io_batch *b)
 {
@@ -412,22 +457,44 @@ recon_finish (struct raid_array *a, struct recon *recon, unsigned nrecon, struct
   }
   for (i = 0; i < nrecon && rc == 0; i++) {
     struct recon *r = &recon[i];
-    rc = stripe_gather (a, r->stripe, r->within, r->len, r->cols, r->valid, r->bad, r->need, NULL);
-    if (rc == 0)
-      memcpy (r->dst, r->cols[r->i], r->len);
+    rc = stripe_gather (a, r->stripe, r->lo, r->len, r->cols, r->valid, r->bad, r->need, NULL);
+    for (uint64_t at = r->pos; at < r->end && rc == 0;) {
+      struct piece p = piece_at (&a->g, at, r->end);
+      uint8_t *to = r->dst + (at - r->pos), *from = r->cols[p.ci % a->g.k] + (p.within - r->lo);
+      if (to != from)
+        memcpy (to, from, p.len);
+      at += p.len;
+    }
   }
   return rc;
 }
 
+static int
+add_direct_reads (struct raid_array *a, struct io_batch *b, uint8_t *dst, uint64_t pos,
+                  uint64_t end)
+{
+  while (pos < end) {
+    struct piece p = piece_at (&a->g, pos, end);
+    struct raid_loc l = read_source (a, p.ci);
+    if (!batch_add (b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within), p.len,
+                    dst, 0))
+      return -ENOMEM;
+    dst += p.len;
+    pos += p.len;
+  }
+  return 0;
+}
+
 /* All pieces in one batch.  On a degraded parity array the request holds
- * its stripe locks and reads the other members of pieces whose own member
- * is down in that same batch.  Pieces whose read fails are rebuilt after. */
+ * its stripe locks, and the stripes with a piece whose own member is down
+ * are rebuilt from reads in that same batch.  Pieces whose read fails are
+ * rebuilt after. */
 static int
 read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
 {
-  uint64_t pos, end = off + len, first = 0, last = 0, rebuild = 0;
+  uint64_t pos, next, end = off + len, first = 0, last = 0, bytes = 0;
   int locked = a->g.family == RAID_FAMILY_PARITY && array_degraded (a), rc = 0;
-  unsigned nrecon = 0, n = a->g.k + a->g.m;
+  unsigned nrecon = 0, planned = 0;
   struct recon *recon = NULL;
   uint8_t *scratch = NULL, *at;
   struct io_batch b;
@@ -435,29 +502,29 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
   if (locked) {
     lock_units (a, len, off, &first, &last);
     stripe_lock_range (&a->locks, first, last);
-    rebuild = degraded_bytes (a, len, off);
-    /* the piece records, then n columns for every piece to rebuild */
-    size_t head = (((len >> a->g.chunk_shift) + 2) * sizeof *recon + 63) & ~(size_t) 63;
-    recon = scratch_get (&a->pool, head + rebuild * n);
-    scratch = recon ? (uint8_t *) recon + head : NULL;
-    if (!recon)
-      rc = -ENOMEM;
+    bytes = recon_bytes (a, len, off, &nrecon);
+    size_t head = ((nrecon + 1) * sizeof *recon + 63) & ~(size_t) 63;
+    if (nrecon) {
+      recon = scratch_get (&a->pool, head + bytes);
+      scratch = recon ? (uint8_t *) recon + head : NULL;
+      if (!recon)
+        rc = -ENOMEM;
+    }
   }
   batch_init (&b);
-  for (at = scratch, pos = off; pos < end && rc == 0;) {
-    struct piece p = piece_at (&a->g, pos, end);
-    struct raid_loc l = read_source (a, p.ci);
-    /* (a member that went down since degraded_bytes() takes the retry path) */
-    if (locked && p.len <= rebuild && !source_usable (a, p.ci)) {
-      rc = recon_plan (a, &recon[nrecon], nrecon, p, buf + (pos - off), at, &b);
-      nrecon++;
-      at += (size_t) n * p.len;
-      rebuild -= p.len;
+  for (at = scratch, pos = off; pos < end && rc == 0; pos = next) {
+    uint32_t lo, hi;
+    next = locked ? stripe_end (&a->g, pos, end) : end;
+    /* (a member that went down since recon_bytes() takes the retry path) */
+    if (locked && planned < nrecon && span_hull (a, pos, next, &lo, &hi)
+        && (uint64_t) (a->g.k + a->g.m) * (hi - lo) <= bytes) {
+      rc = recon_plan (a, &recon[planned], planned, pos, next, buf + (pos - off), at, &b);
+      at += (size_t) (a->g.k + a->g.m) * recon[planned].len;
+      bytes -= (uint64_t) (a->g.k + a->g.m) * recon[planned].len;
+      planned++;
     }
-    else if (!batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within),
-                         p.len, buf + (pos - off), 0))
-      rc = -ENOMEM;
-    pos += p.len;
+    else
+      rc = add_direct_reads (a, &b, buf + (pos - off), pos, next);
   }
   if (rc == 0)
     batch_run (&b);
@@ -466,8 +533,8 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
     if (io->err && !(io->tag & RECON_TAG))
       rc = read_retry (a, io, piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end), locked);
   }
-  if (rc == 0 && nrecon)
-    rc = recon_finish (a, recon, nrecon, &b);
+  if (rc == 0 && planned)
+    rc = recon_finish (a, recon, planned, &b);
   batch_free (&b);
   if (locked)
     stripe_unlock_range (&a->locks, first, last);

@@ -216,6 +216,50 @@ Test (io, degraded_writes_then_refusal_names_members)
   fx_free (&f);
 }
 
+/* A degraded read rebuilds each stripe once: whole stripes read k columns
+ * each, as healthy ones do, whichever columns are down. */
+static void
+degraded_read_costs_k_columns (enum raid_level level, unsigned n, unsigned k,
+                               const unsigned *down, unsigned ndown)
+{
+  struct fx f;
+  uint64_t seed = 9, size;
+  uint8_t *ref;
+  struct raid_mem_stats t;
+
+  fx_create (&f, level, n, level == RAID_LEVEL_EC ? k : 0, level == RAID_LEVEL_EC ? n - k : 0,
+             CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  size = raid_size (f.a);
+  ref = malloc (size);
+  fill_random (ref, size, &seed);
+  cr_assert_eq (raid_write (f.a, ref, size, 0, 0), 0);
+  for (unsigned i = 0; i < ndown; i++)
+    raid_mem_member_set_down (f.mm[down[i]], 1);
+  reset_stats (&f);
+  expect_read (&f, ref, size, 0);
+  t = total_stats (&f);
+  cr_expect_eq (t.read_bytes, size, "%s, %u down: read %llu bytes for %llu of data",
+                raid_level_name (level), ndown, (unsigned long long) t.read_bytes,
+                (unsigned long long) size);
+  /* Stripe by stripe, the same. */
+  reset_stats (&f);
+  for (uint64_t off = 0; off < size; off += k * CHUNK)
+    expect_read (&f, ref + off, k * CHUNK, off);
+  t = total_stats (&f);
+  cr_expect_eq (t.read_bytes, size);
+  free (ref);
+  fx_free (&f);
+}
+
+Test (io, degraded_read_reads_each_column_once)
+{
+  static const unsigned one[] = { 2 }, two[] = { 2, 3 };
+  degraded_read_costs_k_columns (RAID_LEVEL_5, 4, 3, one, 1);
+  degraded_read_costs_k_columns (RAID_LEVEL_6, 4, 2, two, 2);
+  degraded_read_costs_k_columns (RAID_LEVEL_6, 6, 4, two, 2);
+  degraded_read_costs_k_columns (RAID_LEVEL_EC, 4, 2, two, 2);
+}
+
 Test (io, raid10_survives_one_per_pair_only)
 {
   struct fx f;

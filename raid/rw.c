@@ -324,71 +324,90 @@ read_retry (struct raid_array *a, struct member_io *io, struct piece p, int lock
   return parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within, locked);
 }
 
-/* The part of a degraded read inside one stripe that has a piece whose own
- * member is down.  The stripe is rebuilt once for all its pieces: k columns
- * read over the hull of the pieces (the usable data columns the request
- * wants among them, so no column is read twice), then decoded.  A column
- * the request wants whole over the hull is read straight into the request's
- * buffer; the others go through scratch. */
+/* The part of a read on a degraded parity array inside one stripe.  When one
+ * of its pieces has its own member down, the stripe is rebuilt once for all
+ * of them: k columns read over the hull of the pieces (the usable data
+ * columns the request wants among them, so no column is read twice), then
+ * decoded.  A column the request wants whole over the hull is read straight
+ * into the request's buffer; the others go through scratch.  Planned once
+ * per stripe, before any I/O, as parity_write plans its stripe jobs. */
 struct recon {
   uint64_t stripe, pos, end;            /* the request's bytes in this stripe */
   uint8_t *dst;                         /* where pos lands in the request's buffer */
   uint32_t lo, len;                     /* the hull, within the chunk */
+  int rebuild;                          /* a piece's own member is down */
   uint8_t *cols[RAID_MAX_MEMBERS];
   uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS], need[RAID_MAX_MEMBERS];
 };
 
 #define RECON_TAG 0x80000000u
 
-static uint64_t
-stripe_end (const struct raid_geom *g, uint64_t pos, uint64_t end)
+static void
+recon_plan (struct raid_array *a, struct recon *r, uint64_t stripe, uint8_t *buf,
+            uint64_t off, uint64_t end)
 {
-  uint64_t data = (uint64_t) g->k << g->chunk_shift;
-  uint64_t next = (pos / data + 1) * data;
-  return next < end ? next : end;
-}
-
-/* 1 when a piece of [pos, end), inside one stripe, must be rebuilt; its hull. */
-static int
-span_hull (struct raid_array *a, uint64_t pos, uint64_t end, uint32_t *lo, uint32_t *hi)
-{
-  int degraded = 0;
-
-  *lo = a->g.chunk, *hi = 0;
-  while (pos < end) {
-    struct piece p = piece_at (&a->g, pos, end);
-    degraded |= !source_usable (a, p.ci);
-    if (p.within < *lo)
-      *lo = p.within;
-    if (p.within + p.len > *hi)
-      *hi = p.within + p.len;
-    pos += p.len;
-  }
-  return degraded;
-}
-
-static int
-recon_plan (struct raid_array *a, struct recon *r, unsigned rn, uint64_t pos, uint64_t end,
-            uint8_t *dst, uint8_t *scratch, struct io_batch *b)
-{
-  unsigned n = a->g.k + a->g.m, idx, want = a->g.k;
-  uint32_t hi;
+  uint64_t start = stripe * a->g.k * a->g.chunk, stop = start + a->g.k * a->g.chunk;
+  uint32_t hi = 0;
 
   memset (r, 0, sizeof *r);
-  span_hull (a, pos, end, &r->lo, &hi);
-  r->stripe = (pos >> a->g.chunk_shift) / a->g.k;
-  r->pos = pos, r->end = end, r->dst = dst;
+  r->stripe = stripe;
+  r->pos = off > start ? off : start;
+  r->end = end < stop ? end : stop;
+  r->dst = buf + (r->pos - off);
+  r->lo = a->g.chunk;
+  for (uint64_t at = r->pos; at < r->end;) {
+    struct piece p = piece_at (&a->g, at, r->end);
+    unsigned idx = p.ci % a->g.k;
+    r->need[idx] = 1;
+    r->bad[idx] = !source_usable (a, p.ci);
+    r->rebuild |= r->bad[idx];
+    if (p.within < r->lo)
+      r->lo = p.within;
+    if (p.within + p.len > hi)
+      hi = p.within + p.len;
+    at += p.len;
+  }
   r->len = hi - r->lo;
+}
+
+static size_t
+recon_scratch (const struct raid_array *a, const struct recon *r)
+{
+  return r->rebuild ? (size_t) (a->g.k + a->g.m) * r->len : 0;
+}
+
+static int
+add_direct_reads (struct raid_array *a, struct io_batch *b, uint8_t *dst, uint64_t pos,
+                  uint64_t end)
+{
+  while (pos < end) {
+    struct piece p = piece_at (&a->g, pos, end);
+    struct raid_loc l = read_source (a, p.ci);
+    if (!batch_add (b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within), p.len,
+                    dst, 0))
+      return -ENOMEM;
+    dst += p.len;
+    pos += p.len;
+  }
+  return 0;
+}
+
+/* Queue a stripe's reads: its pieces themselves, or k columns to rebuild it. */
+static int
+recon_queue (struct raid_array *a, struct recon *r, unsigned rn, uint8_t *scratch,
+             struct io_batch *b)
+{
+  unsigned n = a->g.k + a->g.m, idx, want = a->g.k;
+
+  if (!r->rebuild)
+    return add_direct_reads (a, b, r->dst, r->pos, r->end);
   for (idx = 0; idx < n; idx++)
     r->cols[idx] = scratch + (size_t) idx * r->len;
-  for (uint64_t at = pos; at < end;) {
-    struct piece p = piece_at (&a->g, at, end);
+  for (uint64_t at = r->pos; at < r->end;) {
+    struct piece p = piece_at (&a->g, at, r->end);
     idx = p.ci % a->g.k;
-    r->need[idx] = 1;
-    if (!source_usable (a, p.ci))
-      r->bad[idx] = 1;
-    else if (p.within == r->lo && p.len == r->len)
-      r->cols[idx] = dst + (at - pos);
+    if (!r->bad[idx] && p.within == r->lo && p.len == r->len)
+      r->cols[idx] = r->dst + (at - r->pos);
     at += p.len;
   }
   /* Data columns first: every usable one the request wants is among the k. */
@@ -415,25 +434,6 @@ array_degraded (struct raid_array *a)
   return 0;
 }
 
-/* Scratch bytes for the stripes of [off, off+len) that must be rebuilt, and
- * how many there are. */
-static uint64_t
-recon_bytes (struct raid_array *a, uint32_t len, uint64_t off, unsigned *nrecon)
-{
-  uint64_t pos, next, end = off + len, bytes = 0;
-  uint32_t lo, hi;
-
-  *nrecon = 0;
-  for (pos = off; pos < end; pos = next) {
-    next = stripe_end (&a->g, pos, end);
-    if (span_hull (a, pos, next, &lo, &hi)) {
-      bytes += (uint64_t) (a->g.k + a->g.m) * (hi - lo);
-      ++*nrecon;
-    }
-  }
-  return bytes;
-}
-
 /* Record the reconstruction reads' outcome, rebuild each stripe, and copy
  * out what went through scratch. */
 static int
@@ -457,6 +457,8 @@ recon_finish (struct raid_array *a, struct recon *recon, unsigned nrecon, struct
   }
   for (i = 0; i < nrecon && rc == 0; i++) {
     struct recon *r = &recon[i];
+    if (!r->rebuild)
+      continue;
     rc = stripe_gather (a, r->stripe, r->lo, r->len, r->cols, r->valid, r->bad, r->need, NULL);
     for (uint64_t at = r->pos; at < r->end && rc == 0;) {
       struct piece p = piece_at (&a->g, at, r->end);
@@ -469,63 +471,60 @@ recon_finish (struct raid_array *a, struct recon *recon, unsigned nrecon, struct
   return rc;
 }
 
+/* On a degraded parity array: plan stripes FIRST..LAST of the request,
+ * then queue their reads into B.  *RECON and *SCRATCH are the caller's to
+ * put back. */
 static int
-add_direct_reads (struct raid_array *a, struct io_batch *b, uint8_t *dst, uint64_t pos,
-                  uint64_t end)
+plan_degraded (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off, uint64_t first,
+               uint64_t last, struct recon **recon, unsigned *nrecon, uint8_t **scratch,
+               struct io_batch *b)
 {
-  while (pos < end) {
-    struct piece p = piece_at (&a->g, pos, end);
-    struct raid_loc l = read_source (a, p.ci);
-    if (!batch_add (b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within), p.len,
-                    dst, 0))
-      return -ENOMEM;
-    dst += p.len;
-    pos += p.len;
+  uint64_t end = off + len;
+  size_t total = 0;
+  uint8_t *at;
+  unsigned rn;
+  int rc = 0;
+
+  *nrecon = last - first + 1;
+  *recon = scratch_get (&a->pool, *nrecon * sizeof **recon);
+  if (!*recon)
+    return -ENOMEM;
+  for (rn = 0; rn < *nrecon; rn++) {
+    recon_plan (a, &(*recon)[rn], first + rn, buf, off, end);
+    total += recon_scratch (a, &(*recon)[rn]);
   }
-  return 0;
+  if (total && !(*scratch = scratch_get (&a->pool, total)))
+    return -ENOMEM;
+  for (at = *scratch, rn = 0; rn < *nrecon && rc == 0; rn++) {
+    rc = recon_queue (a, &(*recon)[rn], rn, at, b);
+    at += recon_scratch (a, &(*recon)[rn]);
+  }
+  return rc;
 }
 
 /* All pieces in one batch.  On a degraded parity array the request holds
  * its stripe locks, and the stripes with a piece whose own member is down
- * are rebuilt from reads in that same batch.  Pieces whose read fails are
- * rebuilt after. */
+ * are rebuilt from reads in that same batch (a member that goes down after
+ * planning fails its read with ENODEV: the retry path).  Pieces whose read
+ * fails are rebuilt after. */
 static int
 read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
 {
-  uint64_t pos, next, end = off + len, first = 0, last = 0, bytes = 0;
-  int locked = a->g.family == RAID_FAMILY_PARITY && array_degraded (a), rc = 0;
-  unsigned nrecon = 0, planned = 0;
+  uint64_t end = off + len, first = 0, last = 0;
+  int locked = a->g.family == RAID_FAMILY_PARITY && array_degraded (a), rc;
+  unsigned nrecon = 0;
   struct recon *recon = NULL;
-  uint8_t *scratch = NULL, *at;
+  uint8_t *scratch = NULL;
   struct io_batch b;
 
+  batch_init (&b);
   if (locked) {
     lock_units (a, len, off, &first, &last);
     stripe_lock_range (&a->locks, first, last);
-    bytes = recon_bytes (a, len, off, &nrecon);
-    size_t head = ((nrecon + 1) * sizeof *recon + 63) & ~(size_t) 63;
-    if (nrecon) {
-      recon = scratch_get (&a->pool, head + bytes);
-      scratch = recon ? (uint8_t *) recon + head : NULL;
-      if (!recon)
-        rc = -ENOMEM;
-    }
+    rc = plan_degraded (a, buf, len, off, first, last, &recon, &nrecon, &scratch, &b);
   }
-  batch_init (&b);
-  for (at = scratch, pos = off; pos < end && rc == 0; pos = next) {
-    uint32_t lo, hi;
-    next = locked ? stripe_end (&a->g, pos, end) : end;
-    /* (a member that went down since recon_bytes() takes the retry path) */
-    if (locked && planned < nrecon && span_hull (a, pos, next, &lo, &hi)
-        && (uint64_t) (a->g.k + a->g.m) * (hi - lo) <= bytes) {
-      rc = recon_plan (a, &recon[planned], planned, pos, next, buf + (pos - off), at, &b);
-      at += (size_t) (a->g.k + a->g.m) * recon[planned].len;
-      bytes -= (uint64_t) (a->g.k + a->g.m) * recon[planned].len;
-      planned++;
-    }
-    else
-      rc = add_direct_reads (a, &b, buf + (pos - off), pos, next);
-  }
+  else
+    rc = add_direct_reads (a, &b, buf, off, end);
   if (rc == 0)
     batch_run (&b);
   for (unsigned i = 0; i < b.n && rc == 0; i++) {
@@ -533,11 +532,12 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
     if (io->err && !(io->tag & RECON_TAG))
       rc = read_retry (a, io, piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end), locked);
   }
-  if (rc == 0 && planned)
-    rc = recon_finish (a, recon, planned, &b);
+  if (rc == 0 && nrecon)
+    rc = recon_finish (a, recon, nrecon, &b);
   batch_free (&b);
   if (locked)
     stripe_unlock_range (&a->locks, first, last);
+  scratch_put (&a->pool, scratch);
   scratch_put (&a->pool, recon);
   return rc;
 }

@@ -999,6 +999,40 @@ int aoe_issue_direct(struct aoe_initiator *ini, struct aoe_target *t)
   return 1;
 }
 
+/* Receive what the interfaces hold, at most ROUNDS pcap buffers each so that timers and
+ * sends still get their turn.  Caller holds ini->lock.  Returns the frames received. */
+static int receive_all(struct aoe_initiator *ini, uint64_t now, int rounds)
+{
+  int frames = 0;
+  for (size_t i = 0; i < ini->nifaces; i++) {
+    struct rx_ctx c = { ini, &ini->ifaces[i], now };
+    for (int round = 0; round < rounds; round++) {
+      int n = pcap_dispatch(ini->ifaces[i].pcap, -1, rx_frame, (u_char *)&c);
+      if (n <= 0)
+        break;
+      frames += n;
+    }
+  }
+  return frames;
+}
+
+/* From a thread about to wait: the replies that have arrived are matched and completed
+ * here, so a waiter that polls is not woken by the loop thread, which would first have to
+ * be woken itself (two hand-offs, each a scheduler wake-up).  Never blocks: returns 0 when
+ * the loop holds the lock (it delivers what is there). */
+int aoe_poll(struct aoe_target *t)
+{
+  struct aoe_initiator *ini = t->ini;
+  if (pthread_mutex_trylock(&ini->lock) != 0)
+    return 0;
+  int frames = receive_all(ini, aoe_now_us(), 1);
+  int completions = ini->done_head != NULL;
+  pthread_mutex_unlock(&ini->lock);
+  if (completions)
+    aoe_deliver(ini);
+  return frames;
+}
+
 uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
 {
   struct pollfd fds[AOE_MAX_IFACES + 1];
@@ -1011,13 +1045,7 @@ uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
   pthread_mutex_lock(&ini->lock);
   uint64_t now = aoe_now_us();
   take_submissions(ini, ready > 0 && (fds[n - 1].revents & POLLIN));
-  for (size_t i = 0; i < ini->nifaces; i++) {
-    struct rx_ctx c = { ini, &ini->ifaces[i], now };
-    /* Drain what is there; bounded so timers and sends still get their turn. */
-    for (int rounds = 0; rounds < 16; rounds++)
-      if (pcap_dispatch(ini->ifaces[i].pcap, -1, rx_frame, (u_char *)&c) <= 0)
-        break;
-  }
+  receive_all(ini, now, 16);
   now = aoe_now_us();
   uint64_t next = discovery_timer(ini, now);
   for (size_t i = 0; i < ini->ntargets; i++) {

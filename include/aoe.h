@@ -87,6 +87,12 @@ enum aoe_op { AOE_READ, AOE_WRITE, AOE_FLUSH };
  * been called with that errno in this thread and -errno is returned. */
 int aoe_submit(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void *buf,
                aoe_done_fn *done, void *opaque);
+/* Match and complete, on the caller's thread, the replies that have already arrived for
+ * any target of T's initiator (DONE callbacks run here).  Never blocks or sends.  For a
+ * caller about to wait on a request it expects answered within microseconds: polling a
+ * few times first saves two scheduler wake-ups (the loop thread's, then the caller's).
+ * Returns the frames received; 0 also when the loop thread is busy receiving them. */
+int aoe_poll(struct aoe_target *);
 /* Blocking form: 0 or -errno. */
 int aoe_io(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void *buf);
 

@@ -35,6 +35,11 @@ struct raid_member_ops {
   uint64_t (*size) (void *member);            /* bytes */
   const char *(*name) (void *member);         /* "e1.1": used in every message */
   int (*healthy) (void *member);              /* 0 = known down: send no I/O */
+  /* Optional (NULL: completions come on their own).  Run, on the caller's
+   * thread and without blocking, the completions that have arrived; returns
+   * how many replies it found.  A request waiting alone calls it in a loop
+   * for a short while before it sleeps (see batch_run). */
+  int (*poll) (void *member);
 };
 
 struct raid_member {
@@ -264,8 +269,10 @@ void raid_mem_member_fail_after (struct raid_mem_member *mm, int64_t ios);
 void raid_mem_member_bad_range (struct raid_mem_member *mm, uint64_t offset, uint32_t len);
 /* Sleep this long in every submit (to widen races in threaded tests). */
 void raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec);
-/* I/O counters since creation (or the last reset). */
-struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes; };
+/* Hold completions until the member is polled (its ops->poll). */
+void raid_mem_member_defer (struct raid_mem_member *mm, int defer);
+/* I/O counters (and polls) since creation (or the last reset). */
+struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes, polls; };
 void raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, int reset);
 
 #ifdef __cplusplus

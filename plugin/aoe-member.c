@@ -39,14 +39,28 @@ static int member_healthy(void *opaque)
   return aoe_target_up(((struct aoe_member *)opaque)->target);
 }
 
+static int member_poll(void *opaque)
+{
+  return aoe_poll(((struct aoe_member *)opaque)->target);
+}
+
 static const struct raid_member_ops aoe_member_ops = {
+  .submit = member_submit,
+  .size = member_size,
+  .name = member_name,
+  .healthy = member_healthy,
+  .poll = member_poll,
+};
+
+/* poll=off: waiters always sleep until the loop thread hands them their completions. */
+static const struct raid_member_ops aoe_member_ops_nopoll = {
   .submit = member_submit,
   .size = member_size,
   .name = member_name,
   .healthy = member_healthy,
 };
 
-int aoe_member_init(struct raid_member *out, struct aoe_target *target)
+int aoe_member_init(struct raid_member *out, struct aoe_target *target, bool poll)
 {
   struct aoe_target_info info;
   struct aoe_member *m;
@@ -59,7 +73,7 @@ int aoe_member_init(struct raid_member *out, struct aoe_target *target)
   m->target = target;
   m->bytes = info.sectors * 512;
   snprintf(m->name, sizeof m->name, "e%u.%u", info.shelf, info.slot);
-  out->ops = &aoe_member_ops;
+  out->ops = poll ? &aoe_member_ops : &aoe_member_ops_nopoll;
   out->member = m;
   return 0;
 }

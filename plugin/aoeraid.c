@@ -161,7 +161,7 @@ static ssize_t make_members(size_t from, size_t to)
   for (size_t i = from; i < to; i++) {
     if (!targets[i])
       continue;
-    if (aoe_member_init(&members[n_all_members], targets[i]) < 0) {
+    if (aoe_member_init(&members[n_all_members], targets[i], params.poll) < 0) {
       nbdkit_error("e%u.%u: %m", addrs[i].shelf, addrs[i].slot);
       return -1;
     }
@@ -233,7 +233,7 @@ static int hot_add_locked(const struct shelf_addr *a, FILE *out)
     fprintf(out, "error: %s\n", err);
     return -1;
   }
-  if (aoe_member_init(&members[n_all_members], t) < 0) {
+  if (aoe_member_init(&members[n_all_members], t, params.poll) < 0) {
     fprintf(out, "error: e%u.%u: %s\n", a->shelf, a->slot, strerror(errno));
     goto release;
   }
@@ -474,6 +474,7 @@ static void aoeraid_dump_plugin(void)
   "dead-time=SECS           a silent shelf is down after this (default 5s)\n" \
   "discover-time=SECS       how long to wait for the shelves (default 3s)\n" \
   "reserve=true|false       claim the shelves with AoE Reserve (default true)\n" \
+  "poll=true|false          a lone request polls for its replies (default true)\n" \
   "force=true               override refusals md would let you override"
 
 static struct nbdkit_plugin plugin = {

@@ -16,6 +16,7 @@ void params_init(struct params *p)
   p->dead_time_ms = 5000;
   p->discover_ms = 3000;
   p->reserve = true;
+  p->poll = true;
 }
 
 int parse_shelf_addr(const char *s, struct shelf_addr *out)
@@ -129,13 +130,23 @@ bad:
   return -1;
 }
 
+/* nbdkit_parse_bool's words, with an error that names the parameter. */
 static int set_bool(const char *key, const char *value, bool *out)
 {
-  int r = nbdkit_parse_bool(value);
-  if (r < 0)
-    return -1;          /* nbdkit_parse_bool said what was wrong */
-  *out = r;
-  return 0;
+  static const char *const yes[] = { "1", "true", "t", "yes", "y", "on" };
+  static const char *const no[] = { "0", "false", "f", "no", "n", "off" };
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+    if (!strcasecmp(value, yes[i])) {
+      *out = true;
+      return 0;
+    }
+    if (!strcasecmp(value, no[i])) {
+      *out = false;
+      return 0;
+    }
+  }
+  nbdkit_error("%s: '%s' is not true or false (on/off, yes/no and 1/0 work too)", key, value);
+  return -1;
 }
 
 int params_set(struct params *p, const char *key, const char *value)
@@ -187,9 +198,11 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_bool(key, value, &p->force);
   if (!strcmp(key, "reserve"))
     return set_bool(key, value, &p->reserve);
+  if (!strcmp(key, "poll"))
+    return set_bool(key, value, &p->poll);
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
                "(shelves, spares, level, chunk, name, iface, control, dead-time, discover-time, "
-               "reserve, force)", key);
+               "reserve, force, poll)", key);
   return -1;
 }
 

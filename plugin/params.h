@@ -28,6 +28,7 @@ struct params {
   unsigned discover_ms;             /* how long to wait for every shelf to answer */
   bool force;
   bool reserve;                     /* claim the shelves with AoE Reserve/Release */
+  bool poll;                        /* a lone request polls for its replies (aoe_poll) */
 };
 
 void params_init(struct params *p);

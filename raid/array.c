@@ -55,7 +55,7 @@ slot_io (struct raid_slot *s, enum raid_io_op op, uint64_t offset, uint32_t len,
   struct io_batch b;
   int err = ENOMEM;
 
-  batch_init (&b);
+  batch_init (&b, NULL);
   if (batch_add (&b, s, op, offset, len, buf, 0)) {
     batch_run (&b);
     err = b.ios[0].err;
@@ -129,7 +129,7 @@ sb_write_all (struct raid_array *a)
   struct io_batch b;
   unsigned i, failed;
 
-  batch_init (&b);
+  batch_init (&b, NULL);
   do {
     batch_reset (&b);
     a->sb.events++;

@@ -4,14 +4,40 @@
  * before waiting (so they run in parallel on the members) and waits on one
  * counter.  Completions may arrive on any thread, even inside submit(). */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "raid-int.h"
 
-void
-batch_init (struct io_batch *b)
+static uint64_t
+now_us (void)
 {
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+int
+poll_gate_open (struct poll_gate *g, unsigned others)
+{
+  return g && others == 0 && atomic_load (&g->lone_wait_us) < POLL_MAX_US;
+}
+
+void
+poll_gate_record (struct poll_gate *g, unsigned waited_us)
+{
+  /* An average over about the last eight lone waits; two waiters racing
+   * here lose one sample, which an average can afford. */
+  unsigned avg = atomic_load (&g->lone_wait_us);
+  atomic_store (&g->lone_wait_us, avg - avg / 8 + waited_us / 8);
+}
+
+void
+batch_init (struct io_batch *b, struct poll_gate *gate)
+{
+  b->gate = gate;
   b->pending = b->n = 0;
   b->ios = b->inline_ios;
   b->cap = BATCH_INLINE;
@@ -71,6 +97,41 @@ io_done (void *opaque, int err)
   pthread_mutex_unlock (&b->lock);
 }
 
+static unsigned
+batch_pending (struct io_batch *b)
+{
+  pthread_mutex_lock (&b->lock);
+  unsigned pending = b->pending;
+  pthread_mutex_unlock (&b->lock);
+  return pending;
+}
+
+/* Poll the members of the batch's I/Os until none is pending, POLL_MAX_US
+ * have passed or another request waits too.  Returns at once when no member
+ * can be polled. */
+static void
+batch_poll (struct io_batch *b, uint64_t start_us)
+{
+  while (batch_pending (b)) {
+    int pollable = 0, replies = 0;
+    for (unsigned i = 0; i < b->n; i++) {
+      struct raid_member *m = &b->ios[i].slot->m;
+      if (!m->ops || !m->ops->poll
+          || (i > 0 && m->member == b->ios[i - 1].slot->m.member))
+        continue;
+      pollable = 1;
+      replies += m->ops->poll (m->member);
+    }
+    if (!pollable || now_us () - start_us >= POLL_MAX_US
+        || atomic_load (&b->gate->waiters) > 1)     /* company came: sleep */
+      return;
+    /* The member's server may be runnable on this CPU (a shelf on this
+     * host is often woken where its request was sent from): let it run. */
+    if (!replies)
+      sched_yield ();
+  }
+}
+
 void
 batch_run (struct io_batch *b)
 {
@@ -78,6 +139,8 @@ batch_run (struct io_batch *b)
 
   if (b->n == 0)
     return;
+  uint64_t start_us = now_us ();
+  unsigned others = b->gate ? atomic_fetch_add (&b->gate->waiters, 1) : 1;
   pthread_mutex_lock (&b->lock);
   b->pending = b->n;
   pthread_mutex_unlock (&b->lock);
@@ -91,10 +154,17 @@ batch_run (struct io_batch *b)
     else
       m->ops->submit (m->member, io->op, io->offset, io->len, io->buf, io_done, io);
   }
+  if (poll_gate_open (b->gate, others))
+    batch_poll (b, start_us);
   pthread_mutex_lock (&b->lock);
   while (b->pending)
     pthread_cond_wait (&b->cond, &b->lock);
   pthread_mutex_unlock (&b->lock);
+  if (b->gate) {
+    if (others == 0)
+      poll_gate_record (b->gate, (unsigned) (now_us () - start_us));
+    atomic_fetch_sub (&b->gate->waiters, 1);
+  }
 }
 
 void

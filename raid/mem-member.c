@@ -1,5 +1,7 @@
 /* An in-memory member for unit tests, with fault injection.  I/O completes
- * inside submit(), which the member interface allows. */
+ * inside submit(), which the member interface allows, or, when deferred,
+ * only when the member is polled (as a network member's replies wait in its
+ * socket until someone receives them). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -7,6 +9,8 @@
 #include <unistd.h>
 
 #include "raid.h"
+
+#define MEM_HELD_MAX 64
 
 struct raid_mem_member {
   char name[32];
@@ -17,6 +21,9 @@ struct raid_mem_member {
   uint64_t bad_offset;            /* a bad range: reads fail until rewritten */
   uint32_t bad_len;
   unsigned delay_us;
+  int defer;                      /* hold completions until poll() */
+  struct mem_completion { raid_io_done_fn *done; void *opaque; int err; } held[MEM_HELD_MAX];
+  unsigned nheld;
   int64_t ios_left;               /* >= 0: go down after this many more I/Os */
   struct raid_mem_stats stats;
 };
@@ -71,7 +78,31 @@ mem_submit (void *member, enum raid_io_op op, uint64_t offset, uint32_t len, voi
     memcpy (buf, mm->data + offset, len);
   else if (!err && op == RAID_IO_WRITE)
     memcpy (mm->data + offset, buf, len);
-  done (opaque, err);
+  pthread_mutex_lock (&mm->lock);
+  int held = mm->defer && mm->nheld < MEM_HELD_MAX;
+  if (held)
+    mm->held[mm->nheld++] = (struct mem_completion) { done, opaque, err };
+  pthread_mutex_unlock (&mm->lock);
+  if (!held)
+    done (opaque, err);
+}
+
+static int
+mem_poll (void *member)
+{
+  struct raid_mem_member *mm = member;
+  struct mem_completion held[MEM_HELD_MAX];
+  unsigned n;
+
+  pthread_mutex_lock (&mm->lock);
+  mm->stats.polls++;
+  n = mm->nheld;
+  memcpy (held, mm->held, n * sizeof held[0]);
+  mm->nheld = 0;
+  pthread_mutex_unlock (&mm->lock);
+  for (unsigned i = 0; i < n; i++)
+    held[i].done (held[i].opaque, held[i].err);
+  return (int) n;
 }
 
 static uint64_t mem_size (void *member) { return ((struct raid_mem_member *) member)->size; }
@@ -91,6 +122,7 @@ mem_healthy (void *member)
 
 static const struct raid_member_ops mem_ops = {
   .submit = mem_submit, .size = mem_size, .name = mem_name, .healthy = mem_healthy,
+  .poll = mem_poll,
 };
 
 struct raid_mem_member *
@@ -170,6 +202,14 @@ void
 raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec)
 {
   mm->delay_us = usec;
+}
+
+void
+raid_mem_member_defer (struct raid_mem_member *mm, int defer)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->defer = defer;
+  pthread_mutex_unlock (&mm->lock);
 }
 
 void

@@ -116,8 +116,24 @@ struct member_io {
   unsigned tag;           /* caller's use */
 };
 
+/* When a waiter polls its members instead of sleeping.  Only a request that
+ * waits alone (a depth-1 client) polls, and only while such waits have been
+ * short: then polling saves two scheduler wake-ups per request (the
+ * member's receiver, then the waiter); with company, the wake-ups are shared
+ * and a poller would take a CPU from the others.  One per array. */
+#define POLL_MAX_US 200
+struct poll_gate {
+  atomic_uint waiters;          /* batches waiting now */
+  atomic_uint lone_wait_us;     /* moving average of the waits of lone batches */
+};
+/* 1 when a batch that found OTHERS waiters besides itself should poll. */
+int poll_gate_open (struct poll_gate *g, unsigned others);
+/* A lone batch waited WAITED_US: update the average. */
+void poll_gate_record (struct poll_gate *g, unsigned waited_us);
+
 #define BATCH_INLINE 16
 struct io_batch {
+  struct poll_gate *gate;       /* NULL: never poll */
   pthread_mutex_t lock;
   pthread_cond_t cond;
   unsigned pending;
@@ -126,7 +142,7 @@ struct io_batch {
   struct member_io inline_ios[BATCH_INLINE];
 };
 
-void batch_init (struct io_batch *b);
+void batch_init (struct io_batch *b, struct poll_gate *gate);
 void batch_reset (struct io_batch *b);
 void batch_free (struct io_batch *b);
 /* Queue one member I/O (not yet submitted); returns it, or NULL (ENOMEM). */
@@ -177,6 +193,7 @@ struct raid_array {
   pthread_mutex_t sb_lock;
   struct stripe_locks locks;
   struct scratch_pool pool;
+  struct poll_gate poll_gate;
   raid_log_fn *log;
   void *log_opaque;
   uint64_t size;

@@ -343,7 +343,7 @@ recover_window (struct raid_array *a, struct raid_slot *s, uint64_t u, unsigned 
   int rc = 0;
 
   memset (jobs, 0, sizeof jobs);
-  batch_init (&b);
+  batch_init (&b, NULL);
   stripe_lock_range (&a->locks, u, u + w - 1);
   for (i = 0; i < w && rc == 0; i++) {
     for (idx = 0; idx < unit_cols (a); idx++)

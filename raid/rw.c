@@ -155,7 +155,7 @@ near_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t off
   uint64_t pos, end = off + len;
   int rc = 0;
 
-  batch_init (&b);
+  batch_init (&b, &a->poll_gate);
   for (pos = off; pos < end && rc == 0;) {
     struct piece p = piece_at (&a->g, pos, end);
     for (unsigned c = 0; c < a->g.copies; c++) {
@@ -214,7 +214,7 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
   for (idx = 0; idx < n; idx++)
     if (!valid[idx] && !col_usable (a, s, idx))
       bad[idx] = 1;
-  batch_init (&b);
+  batch_init (&b, &a->poll_gate);
   for (;;) {
     for (nvalid = missing = idx = 0; idx < n; idx++) {
       nvalid += valid[idx];
@@ -517,7 +517,7 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
   uint8_t *scratch = NULL;
   struct io_batch b;
 
-  batch_init (&b);
+  batch_init (&b, &a->poll_gate);
   if (locked) {
     lock_units (a, len, off, &first, &last);
     stripe_lock_range (&a->locks, first, last);
@@ -810,7 +810,7 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
     at += job_scratch (a, &jobs[jn]);
   }
 
-  batch_init (&b);
+  batch_init (&b, &a->poll_gate);
   for (jn = 0; jn < njobs && rc == 0; jn++)
     rc = job_queue_reads (a, &jobs[jn], jn, &b);
   if (rc == 0) {
@@ -879,7 +879,7 @@ raid_flush (struct raid_array *a)
   struct io_batch b;
   int rc = 0;
 
-  batch_init (&b);
+  batch_init (&b, &a->poll_gate);
   for (unsigned i = 0; i < a->g.n; i++)
     if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
         && !batch_add (&b, &a->slot[i], RAID_IO_FLUSH, 0, 0, NULL, 0))
@@ -906,7 +906,7 @@ resync_unit (struct raid_array *a, uint64_t u, uint8_t *scratch)
 
   for (i = 0; i < n; i++)
     cols[i] = scratch + (size_t) i * a->g.chunk;
-  batch_init (&b);
+  batch_init (&b, NULL);   /* background work: never polls */
   /* Read the data (mirrors: the first copy), then write the redundancy. */
   if (a->g.family == RAID_FAMILY_PARITY)
     for (i = 0; i < a->g.k; i++)

@@ -8,7 +8,7 @@ lab_init 180
 lab_up -n 4 -s 32M
 lab_exec nbdkit -f -U - "$AOERAID_PLUGIN" --help >"$LAB_DIR/help" 2>&1 ||
   lab_die "--help failed"
-for key in shelves level chunk name iface control dead-time; do
+for key in shelves level chunk name iface control dead-time reserve poll; do
   grep -q "^$key=" "$LAB_DIR/help" || lab_die "--help does not show $key="
 done
 nbdkit --dump-plugin "$AOERAID_PLUGIN" | grep -q '^thread_model=parallel' ||
@@ -18,6 +18,7 @@ echo "ok: --help lists the parameters, --dump-plugin works"
 before=$(shelves_sum)
 plugin_fails "typo'd parameter" "unknown parameter 'levle'" shelves=e1.1,e2.1 levle=1
 plugin_fails "unknown level" "unknown level '7'" shelves=e1.1,e2.1 level=7
+plugin_fails "bad boolean" "poll: 'maybe' is not true or false" shelves=e1.1,e2.1 level=1 poll=maybe
 plugin_fails "bad chunk" "chunk: '3000' must be a power of two" shelves=e1.1,e2.1 level=0 chunk=3000
 plugin_fails "no shelves" "shelves= is required" level=1
 plugin_fails "bad shelf address" "'e1' is not a shelf address" shelves=e1,e2.1 level=1

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "raid-test.h"
+#include "raid-int.h"
 
 #define CHUNK 4096u
 
@@ -29,6 +30,7 @@ total_stats (struct fx *f)
     t.flushes += s.flushes;
     t.read_bytes += s.read_bytes;
     t.write_bytes += s.write_bytes;
+    t.polls += s.polls;
   }
   return t;
 }
@@ -379,6 +381,51 @@ Test (io, flush_and_fua_reach_every_member)
   raid_mem_member_stats (f.mm[1], &s, 0);
   cr_expect_eq (s.flushes, 3);
   fx_free (&f);
+}
+
+/* Members whose replies wait until someone polls them (as a shelf's wait in
+ * the initiator's socket): a request waiting alone must poll, or it would
+ * sleep here until the test's timeout. */
+Test (io, lone_request_polls_members_for_replies, .timeout = 20)
+{
+  struct fx f;
+  uint8_t ref[3 * CHUNK + 1024];
+  uint64_t seed = 7;
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  fill_random (ref, sizeof ref, &seed);
+  for (unsigned i = 0; i < f.n; i++)
+    raid_mem_member_defer (f.mm[i], 1);
+  reset_stats (&f);
+  /* A partial stripe: reads for the parity update, then the writes. */
+  cr_assert_eq (raid_write (f.a, ref, sizeof ref, 512, 0), 0);
+  expect_read (&f, ref, sizeof ref, 512);
+  cr_assert_eq (raid_flush (f.a), 0);
+  cr_expect_geq (total_stats (&f).polls, 3, "every phase polled its members");
+  for (unsigned i = 0; i < f.n; i++)
+    raid_mem_member_defer (f.mm[i], 0);
+  fx_check_redundancy (&f, RAID_LEVEL_5, 3, 1, 1, CHUNK, NULL);
+  fx_free (&f);
+}
+
+/* Polling pays only for a request alone whose waits are short: with company
+ * the wake-ups are shared, and a slow member would make a poller burn its
+ * CPU for nothing. */
+Test (io, poll_gate_opens_for_short_lone_waits_only)
+{
+  struct poll_gate g = { 0 };
+
+  cr_expect (poll_gate_open (&g, 0), "a lone waiter polls at first");
+  cr_expect (!poll_gate_open (&g, 1), "a waiter with company sleeps");
+  cr_expect (!poll_gate_open (NULL, 0), "background work never polls");
+  for (int i = 0; i < 32; i++)
+    poll_gate_record (&g, 5 * POLL_MAX_US);
+  cr_expect (!poll_gate_open (&g, 0), "after slow waits a lone waiter sleeps (%u us)",
+             atomic_load (&g.lone_wait_us));
+  for (int i = 0; i < 32; i++)
+    poll_gate_record (&g, POLL_MAX_US / 4);
+  cr_expect (poll_gate_open (&g, 0), "fast waits open the gate again (%u us)",
+             atomic_load (&g.lone_wait_us));
 }
 
 Test (io, bad_ranges_are_refused)

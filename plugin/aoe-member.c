@@ -9,6 +9,7 @@
 #include "aoe-member.h"
 
 struct aoe_member {
+  struct raid_member_ops ops;   /* aoe_member_ops, without poll when poll=false */
   struct aoe_target *target;
   uint64_t bytes;
   char name[24];
@@ -52,14 +53,6 @@ static const struct raid_member_ops aoe_member_ops = {
   .poll = member_poll,
 };
 
-/* poll=off: waiters always sleep until the loop thread hands them their completions. */
-static const struct raid_member_ops aoe_member_ops_nopoll = {
-  .submit = member_submit,
-  .size = member_size,
-  .name = member_name,
-  .healthy = member_healthy,
-};
-
 int aoe_member_init(struct raid_member *out, struct aoe_target *target, bool poll)
 {
   struct aoe_target_info info;
@@ -73,7 +66,10 @@ int aoe_member_init(struct raid_member *out, struct aoe_target *target, bool pol
   m->target = target;
   m->bytes = info.sectors * 512;
   snprintf(m->name, sizeof m->name, "e%u.%u", info.shelf, info.slot);
-  out->ops = poll ? &aoe_member_ops : &aoe_member_ops_nopoll;
+  m->ops = aoe_member_ops;
+  if (!poll)
+    m->ops.poll = NULL;         /* waiters sleep until the loop thread completes them */
+  out->ops = &m->ops;
   out->member = m;
   return 0;
 }

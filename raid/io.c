@@ -92,37 +92,41 @@ io_done (void *opaque, int err)
   io->err = err;
   atomic_fetch_sub (&io->slot->outstanding, 1);
   pthread_mutex_lock (&b->lock);
+  io->done = 1;
   if (--b->pending == 0)
     pthread_cond_signal (&b->cond);
   pthread_mutex_unlock (&b->lock);
 }
 
-static unsigned
-batch_pending (struct io_batch *b)
+/* The first I/O of the batch not yet completed, or NULL. */
+static struct member_io *
+first_pending (struct io_batch *b)
 {
+  struct member_io *io = NULL;
+
   pthread_mutex_lock (&b->lock);
-  unsigned pending = b->pending;
+  for (unsigned i = 0; i < b->n && !io; i++)
+    if (!b->ios[i].done)
+      io = &b->ios[i];
   pthread_mutex_unlock (&b->lock);
-  return pending;
+  return io;
 }
 
-/* Poll the members of the batch's I/Os until none is pending, POLL_MAX_US
- * have passed or another request waits too.  Returns at once when no member
- * can be polled. */
+/* Poll until every I/O of the batch completed, POLL_MAX_US have passed or
+ * another request waits too.  One poll per round, on the member of the
+ * first I/O still pending: members sharing a receiver (AoE shelves of one
+ * initiator) are then not polled once each for the same socket. */
 static void
 batch_poll (struct io_batch *b, uint64_t start_us)
 {
-  while (batch_pending (b)) {
-    int pollable = 0, replies = 0;
-    for (unsigned i = 0; i < b->n; i++) {
-      struct raid_member *m = &b->ios[i].slot->m;
-      if (!m->ops || !m->ops->poll
-          || (i > 0 && m->member == b->ios[i - 1].slot->m.member))
-        continue;
-      pollable = 1;
-      replies += m->ops->poll (m->member);
-    }
-    if (!pollable || now_us () - start_us >= POLL_MAX_US
+  struct member_io *io;
+
+  while ((io = first_pending (b))) {
+    struct raid_member *m = &io->slot->m;
+    if (!m->ops || !m->ops->poll)
+      return;
+    int replies = m->ops->poll (m->member);
+    if (now_us () - start_us >= POLL_MAX_US
         || atomic_load (&b->gate->waiters) > 1)     /* company came: sleep */
       return;
     /* The member's server may be runnable on this CPU (a shelf on this

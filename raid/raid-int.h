@@ -113,6 +113,7 @@ struct member_io {
   uint32_t len;
   void *buf;
   int err;
+  int done;               /* completed; under batch->lock */
   unsigned tag;           /* caller's use */
 };
 

@@ -211,6 +211,13 @@ int raid_needs_resync (struct raid_array *a);
  * (it returns -ECANCELED; its position is saved); later calls of either
  * return -ECANCELED at once.  Call before raid_close. */
 void raid_resync_cancel (struct raid_array *a);
+/* md's speed_limit_min and speed_limit_max, for resync and recovery alike,
+ * in bytes per second of units rebuilt (the rate status shows): while other
+ * I/O comes in, the work keeps under MIN (when set and below MAX), else
+ * under MAX; 0 = no limit.  New arrays have no limits.  Any thread, any
+ * time: a running resync or recovery follows within a tenth of a second. */
+void raid_set_sync_speed (struct raid_array *a, uint64_t min_bps, uint64_t max_bps);
+void raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max_bps);
 
 uint64_t raid_size (struct raid_array *a);          /* bytes exported */
 /* Data bytes in one full stripe: k chunks (parity levels), n/copies chunks
@@ -242,6 +249,7 @@ struct raid_status {
   uint64_t recovery_offset;      /* units of it rebuilt, of resync_units */
   unsigned spares;
   char spare[RAID_MAX_SPARES][64];
+  uint64_t sync_speed_min, sync_speed_max;   /* raid_set_sync_speed; 0 = none */
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 

@@ -634,6 +634,7 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->recovery_offset = atomic_load (&a->recovery_offset);
   st->resync_offset = atomic_load (&a->resync_offset);
   st->resync_units = resync_units (a);
+  raid_get_sync_speed (a, &st->sync_speed_min, &st->sync_speed_max);
   return 0;
 }
 

@@ -11,7 +11,7 @@
 
 #include "raid-int.h"
 
-static uint64_t
+uint64_t
 now_us (void)
 {
   struct timespec ts;

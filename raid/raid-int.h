@@ -174,6 +174,25 @@ void stripe_locks_destroy (struct stripe_locks *sl);
 void stripe_lock_range (struct stripe_locks *sl, uint64_t first, uint64_t last);
 void stripe_unlock_range (struct stripe_locks *sl, uint64_t first, uint64_t last);
 
+uint64_t now_us (void);         /* CLOCK_MONOTONIC */
+
+/* ---- pace.c: resync and recovery speed (md: speed_limit_min/max) ------- */
+
+/* The limit that applies: MIN while the array is busy with other I/O (when
+ * it is set and below MAX), else MAX; 0 = none. */
+uint64_t pace_limit (int busy, uint64_t min_bps, uint64_t max_bps);
+/* When BYTES of work started at FROM_US are paid for at LIMIT_BPS (0: at once). */
+uint64_t pace_due_us (uint64_t from_us, uint64_t bytes, uint64_t limit_bps);
+
+struct sync_pace {
+  uint64_t due_us;              /* the work done so far is paid for at this time */
+  uint64_t fg_seen;             /* a->fg_begun at the last look */
+  uint64_t busy_until_us;       /* counts as busy until then */
+};
+void sync_pace_init (struct raid_array *a, struct sync_pace *p);
+/* After a step of BYTES: sleep as long as the limits ask (not past a cancel). */
+void sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes);
+
 /* ---- array.c: the array object, member state, superblock updates ------- */
 
 struct raid_slot {
@@ -201,6 +220,8 @@ struct raid_array {
   atomic_ullong resync_offset;  /* lock units below this are in sync */
   atomic_int resync_stop;       /* raid_resync_cancel was called */
   atomic_ullong recovery_offset;  /* units of the recovering slot rebuilt */
+  atomic_ullong sync_speed_min, sync_speed_max;  /* bytes/s; 0 = no limit (pace.c) */
+  atomic_ullong fg_begun, fg_ended;   /* requests from above (raid_read/write/flush) */
   struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */
   unsigned nspares;
   /* superblock write buffers, slots then spares; under sb_lock */

@@ -389,6 +389,7 @@ raid_recover (struct raid_array *a)
   unsigned window;
   uint8_t *scratch;
   struct raid_slot *s;
+  struct sync_pace pace;
   int slot, rc = 0;
 
   if (atomic_load (&a->resync_stop))
@@ -407,6 +408,7 @@ raid_recover (struct raid_array *a)
   raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %d onto %s from unit %llu of %llu",
              a->sb.name, slot, slot_name (s), (unsigned long long) u,
              (unsigned long long) units);
+  sync_pace_init (a, &pace);
   while (u < units && rc == 0) {
     unsigned w = units - u < window ? (unsigned) (units - u) : window;
     if (atomic_load (&a->resync_stop))
@@ -417,8 +419,10 @@ raid_recover (struct raid_array *a)
       rc = recover_window (a, s, u, w, scratch);
     if (rc == 0 && (u + w) / RECOVERY_CHECKPOINT != u / RECOVERY_CHECKPOINT)
       array_checkpoint (a);
-    if (rc == 0)
+    if (rc == 0) {
       u += w;
+      sync_pace (a, &pace, (uint64_t) w * a->g.chunk);
+    }
   }
   scratch_put (&a->pool, scratch);
   if (rc == 0 && slot_usable (s))

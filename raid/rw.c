@@ -836,8 +836,8 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
 /* ---- entry points -------------------------------------------------------- */
 
 
-int
-raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
+static int
+read_request (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
 {
   int rc = check_range (a, len, offset);
 
@@ -848,9 +848,9 @@ raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
   return read_pieces (a, buf, len, offset);
 }
 
-int
-raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
-            unsigned flags)
+static int
+write_request (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
+               unsigned flags)
 {
   uint64_t first, last;
   int rc = check_range (a, len, offset);
@@ -873,8 +873,8 @@ raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset
   return rc;
 }
 
-int
-raid_flush (struct raid_array *a)
+static int
+flush_request (struct raid_array *a)
 {
   struct io_batch b;
   int rc = 0;
@@ -891,6 +891,37 @@ raid_flush (struct raid_array *a)
   batch_free (&b);
   if (rc == 0 && !array_check (a, "flush"))
     rc = -EIO;
+  return rc;
+}
+
+/* Requests from above are counted as they begin and end, so that resync and
+ * recovery see the array busy even while a request waits for a stripe lock
+ * they hold (pace.c). */
+int
+raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
+{
+  atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
+  int rc = read_request (a, buf, len, offset);
+  atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
+  return rc;
+}
+
+int
+raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
+            unsigned flags)
+{
+  atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
+  int rc = write_request (a, buf, len, offset, flags);
+  atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
+  return rc;
+}
+
+int
+raid_flush (struct raid_array *a)
+{
+  atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
+  int rc = flush_request (a);
+  atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
   return rc;
 }
 
@@ -963,6 +994,7 @@ raid_resync (struct raid_array *a)
   uint64_t units = resync_units (a);
   uint64_t u = atomic_load (&a->resync_offset);
   uint8_t missing[RAID_MAX_MEMBERS];
+  struct sync_pace pace;
   uint8_t *scratch;
   int rc = 0;
 
@@ -980,6 +1012,7 @@ raid_resync (struct raid_array *a)
     return -ENOMEM;
   raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
              (unsigned long long) u, (unsigned long long) units);
+  sync_pace_init (a, &pace);
   for (; u < units && rc == 0; u++) {
     if (atomic_load (&a->resync_stop)) {
       rc = -ECANCELED;
@@ -994,6 +1027,8 @@ raid_resync (struct raid_array *a)
     stripe_unlock_range (&a->locks, u, u);
     if (rc == 0 && (u + 1) % 4096 == 0)
       resync_checkpoint (a, u + 1);
+    if (rc == 0)
+      sync_pace (a, &pace, a->g.chunk);
   }
   scratch_put (&a->pool, scratch);
   if (rc == 0 && !array_check (a, "finish resync"))

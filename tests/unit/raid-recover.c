@@ -8,11 +8,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "raid-test.h"
+#include "raid-int.h"
 
 #define CHUNK 4096u
 
@@ -398,4 +400,153 @@ Test (recover, source_read_errors)
     rig_check_done (&r, "e9.1");
     rig_free (&r);
   }
+}
+
+/* ---- speed limits (md: speed_limit_min / speed_limit_max) ------------- */
+
+static double
+secs_since (const struct timespec *t0)
+{
+  struct timespec t;
+
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return (double) (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+Test (pace, limit_rules)
+{
+  /* idle: max; busy: min when it is set and below max; 0 = no limit */
+  cr_assert_eq (pace_limit (0, 1000, 5000), 5000);
+  cr_assert_eq (pace_limit (1, 1000, 5000), 1000);
+  cr_assert_eq (pace_limit (1, 0, 5000), 5000);
+  cr_assert_eq (pace_limit (1, 9000, 5000), 5000, "min above max: max rules");
+  cr_assert_eq (pace_limit (1, 1000, 0), 1000, "busy, no max: min");
+  cr_assert_eq (pace_limit (0, 1000, 0), 0, "idle, no max: no limit");
+  cr_assert_eq (pace_due_us (7, 123456, 0), 7, "no limit: paid at once");
+  cr_assert_eq (pace_due_us (100, 1000000, 2000000), 500100, "1 MB at 2 MB/s: half a second");
+}
+
+/* Members of 1 MiB of data: 256 units of 4 KiB, 1 MiB rebuilt. */
+#define PACED_MEMBER (RAID_DATA_OFFSET + 1024 * 1024)
+
+Test (pace, max_speed_holds_an_idle_rebuild)
+{
+  struct rig r;
+  struct timespec t0;
+  uint64_t lo, hi;
+
+  rig_setup_sized (&r, &cases[0], PACED_MEMBER);
+  raid_set_sync_speed (r.f.a, 0, 4u << 20);
+  raid_get_sync_speed (r.f.a, &lo, &hi);
+  cr_assert (lo == 0 && hi == 4u << 20);
+  rig_add (&r, 0);
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  /* 1 MiB at 4 MiB/s is 0.25 s, less the 0.1 s of credit an idle start may spend. */
+  cr_assert (secs_since (&t0) >= 0.14, "1 MiB rebuilt in %.3f s under a 4 MiB/s limit",
+             secs_since (&t0));
+  rig_adopt (&r, 0);
+  rig_check_done (&r, "e9.1");
+  rig_free (&r);
+}
+
+struct reader { struct rig *r; atomic_int stop; atomic_uint reads; };
+
+static void *
+reader_main (void *arg)
+{
+  struct reader *rd = arg;
+  uint8_t buf[4096];
+
+  while (!atomic_load (&rd->stop)) {
+    uint64_t off = atomic_fetch_add (&rd->reads, 1) * 4096ull % rd->r->size;
+    cr_assert_eq (raid_read (rd->r->f.a, buf, sizeof buf, off), 0);
+  }
+  return NULL;
+}
+
+/* With no max, a rebuild beside foreground reads keeps to min; the data is right. */
+Test (pace, min_speed_holds_while_busy)
+{
+  struct rig r;
+  struct reader rd = { .r = &r };
+  struct timespec t0;
+  pthread_t t;
+
+  rig_setup_sized (&r, &cases[1], PACED_MEMBER);    /* raid5 of 3: 256 stripes */
+  raid_set_sync_speed (r.f.a, 4u << 20, 0);
+  rig_add (&r, 0);
+  cr_assert_eq (pthread_create (&t, NULL, reader_main, &rd), 0);
+  while (atomic_load (&rd.reads) < 10)
+    usleep (1000);
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  double secs = secs_since (&t0);
+  atomic_store (&rd.stop, 1);
+  pthread_join (t, NULL);
+  cr_assert (secs >= 0.14, "1 MiB rebuilt in %.3f s beside %u reads under a 4 MiB/s min",
+             secs, atomic_load (&rd.reads));
+  rig_adopt (&r, 0);
+  rig_check_done (&r, "e9.1");
+  rig_free (&r);
+}
+
+/* A limit that would take an hour does not hold up a cancel. */
+Test (pace, cancel_ends_a_paced_rebuild, .timeout = 20)
+{
+  struct rig r;
+  struct recoverer rc;
+  struct raid_status st;
+  pthread_t t;
+
+  rig_setup_sized (&r, &cases[0], PACED_MEMBER);
+  raid_set_sync_speed (r.f.a, 0, 300);
+  rig_add (&r, 0);
+  rc.a = r.f.a;
+  cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
+  do {
+    usleep (1000);
+    raid_status (r.f.a, &st);
+  } while (st.recovery_slot < 0 || st.recovery_offset == 0);
+  raid_resync_cancel (r.f.a);
+  pthread_join (t, NULL);
+  cr_assert_eq (rc.rc, -ECANCELED);
+  raid_status (r.f.a, &st);
+  cr_assert (st.recovery_offset < st.resync_units, "stopped at %llu of %llu",
+             (unsigned long long) st.recovery_offset, (unsigned long long) st.resync_units);
+  rig_free (&r);
+}
+
+/* The initial resync of a new array follows the same limits. */
+Test (pace, max_speed_holds_a_resync)
+{
+  struct fx f;
+  struct timespec t0;
+
+  fx_members (&f, 3, PACED_MEMBER);
+  fx_create_on (&f, RAID_LEVEL_5, 2, 1, CHUNK, 0);
+  cr_assert (raid_needs_resync (f.a));
+  raid_set_sync_speed (f.a, 0, 4u << 20);
+  clock_gettime (CLOCK_MONOTONIC, &t0);
+  cr_assert_eq (raid_resync (f.a), 0);
+  cr_assert (secs_since (&t0) >= 0.14, "256 stripes of 4 KiB resynced in %.3f s under "
+             "a 4 MiB/s limit", secs_since (&t0));
+  cr_assert_eq (raid_needs_resync (f.a), 0);
+  fx_check_redundancy (&f, RAID_LEVEL_5, 2, 1, 1, CHUNK, NULL);
+  fx_free (&f);
+}
+
+/* min is for a busy array only: idle, a 1 KiB/s min (an hour for this rebuild) must
+ * not apply (the test's timeout would end it). */
+Test (pace, min_speed_leaves_an_idle_rebuild_alone, .timeout = 30)
+{
+  struct rig r;
+
+  rig_setup_sized (&r, &cases[0], PACED_MEMBER);
+  raid_set_sync_speed (r.f.a, 1024, 0);
+  rig_add (&r, 0);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  rig_adopt (&r, 0);
+  rig_check_done (&r, "e9.1");
+  rig_free (&r);
 }

@@ -1,0 +1,94 @@
+/* Pacing of resync and recovery: md's speed_limit_min and speed_limit_max.
+ *
+ * The background work runs at up to max while the array serves nothing
+ * else; while foreground requests come in it runs at up to min, so that a
+ * rebuild does not starve the filesystem on top, yet always moves on.
+ * Speeds count what status shows as the rate: lock units done times the
+ * chunk size, per second.  Each step's bytes are charged against a budget
+ * (a due time); the worker naps until the due time, looking again at every
+ * nap, so a change of load or of the limits, or a cancel, takes effect
+ * within PACE_NAP_US. */
+#include <time.h>
+
+#include "raid-int.h"
+
+#define PACE_NAP_US 50000u       /* longest sleep between looks */
+#define PACE_CREDIT_US 100000u   /* idle time that may be spent later as a burst */
+#define PACE_BUSY_US 500000u     /* the array counts as busy this long after a request */
+
+uint64_t
+pace_limit (int busy, uint64_t min_bps, uint64_t max_bps)
+{
+  if (busy && min_bps && (!max_bps || min_bps < max_bps))
+    return min_bps;
+  return max_bps;
+}
+
+uint64_t
+pace_due_us (uint64_t from_us, uint64_t bytes, uint64_t limit_bps)
+{
+  if (!limit_bps)
+    return from_us;
+  return from_us + (uint64_t) ((double) bytes * 1e6 / (double) limit_bps);
+}
+
+void
+raid_set_sync_speed (struct raid_array *a, uint64_t min_bps, uint64_t max_bps)
+{
+  atomic_store (&a->sync_speed_min, min_bps);
+  atomic_store (&a->sync_speed_max, max_bps);
+}
+
+void
+raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max_bps)
+{
+  *min_bps = atomic_load (&a->sync_speed_min);
+  *max_bps = atomic_load (&a->sync_speed_max);
+}
+
+void
+sync_pace_init (struct raid_array *a, struct sync_pace *p)
+{
+  p->due_us = 0;
+  p->busy_until_us = 0;
+  p->fg_seen = atomic_load (&a->fg_begun);
+}
+
+/* Requests from above began since the last look, are still running, or ran
+ * within PACE_BUSY_US: a client's think time between requests is no lull. */
+static int
+array_busy (struct raid_array *a, struct sync_pace *p, uint64_t now)
+{
+  uint64_t seen = atomic_load (&a->fg_begun);
+
+  if (seen != p->fg_seen || atomic_load (&a->fg_ended) != seen)
+    p->busy_until_us = now + PACE_BUSY_US;
+  p->fg_seen = seen;
+  return now < p->busy_until_us;
+}
+
+static void
+nap_us (uint64_t us)
+{
+  struct timespec ts = { .tv_sec = us / 1000000u, .tv_nsec = (long) (us % 1000000u) * 1000 };
+  nanosleep (&ts, NULL);
+}
+
+void
+sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes)
+{
+  uint64_t now = now_us (), from = p->due_us, due;
+
+  if (from + PACE_CREDIT_US < now)
+    from = now - PACE_CREDIT_US;
+  for (;;) {
+    uint64_t limit = pace_limit (array_busy (a, p, now), atomic_load (&a->sync_speed_min),
+                                 atomic_load (&a->sync_speed_max));
+    due = pace_due_us (from, bytes, limit);
+    now = now_us ();
+    if (due <= now || atomic_load (&a->resync_stop))
+      break;
+    nap_us (due - now < PACE_NAP_US ? due - now : PACE_NAP_US);
+  }
+  p->due_us = due;
+}

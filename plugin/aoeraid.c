@@ -275,10 +275,46 @@ static int hot_add(const char *arg, FILE *out)
   return r;
 }
 
+/* The control request "speed [min=RATE] [max=RATE]": set md's speed_limit_min/max of
+ * resync and recovery (both checked before either changes); print the limits. */
+static int speed_request(const char *args, FILE *out)
+{
+  uint64_t min, max;
+  char *copy = strdup(args), *save = NULL, *tok, a[32], b[32];
+  int r = 0;
+
+  if (!copy) {
+    fprintf(out, "error: speed: %s\n", strerror(errno));
+    return -1;
+  }
+  raid_get_sync_speed(array, &min, &max);
+  for (tok = strtok_r(copy, " ", &save); tok && r == 0; tok = strtok_r(NULL, " ", &save)) {
+    uint64_t *to = !strncmp(tok, "min=", 4) ? &min : !strncmp(tok, "max=", 4) ? &max : NULL;
+    if (!to) {
+      fprintf(out, "error: speed: '%s' is not min=RATE or max=RATE\n", tok);
+      r = -1;
+    }
+    else if (parse_rate(tok + 4, to) < 0) {
+      fprintf(out, "error: speed: '%s' is not a rate: write bytes per second with K, M or "
+              "G (1000K, 200M), or 0 for no limit\n", tok + 4);
+      r = -1;
+    }
+  }
+  free(copy);
+  if (r < 0)
+    return r;
+  raid_set_sync_speed(array, min, max);
+  fprintf(out, "resync and recovery speed: min %s while busy, max %s\n",
+          rate_text(min, a, sizeof a), rate_text(max, b, sizeof b));
+  return 0;
+}
+
 static int control_request(const char *request, FILE *out)
 {
   if (!strncmp(request, "add ", 4))
     return hot_add(request + 4, out);
+  if (!strcmp(request, "speed") || !strncmp(request, "speed ", 6))
+    return speed_request(request + 5, out);
   return status_request(request, out);
 }
 
@@ -317,6 +353,7 @@ static int aoeraid_get_ready(void)
                              members + n_members, n_spare_members, raid_log, NULL);
   if (!array)
     goto out;
+  raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
   if (params.control) {
     control = control_open(params.control, control_request);
     if (!control) {
@@ -475,6 +512,8 @@ static void aoeraid_dump_plugin(void)
   "discover-time=SECS       how long to wait for the shelves (default 3s)\n" \
   "reserve=true|false       claim the shelves with AoE Reserve (default true)\n" \
   "poll=true|false          a lone request polls for its replies (default true)\n" \
+  "sync-speed-min=RATE      resync/recovery speed while clients do I/O (50M)\n" \
+  "sync-speed-max=RATE      resync/recovery speed otherwise (default 0: no limit)\n" \
   "force=true               override refusals md would let you override"
 
 static struct nbdkit_plugin plugin = {

@@ -17,6 +17,8 @@ void params_init(struct params *p)
   p->discover_ms = 3000;
   p->reserve = true;
   p->poll = true;
+  p->sync_speed_min = SYNC_SPEED_MIN_DEFAULT;
+  p->sync_speed_max = SYNC_SPEED_MAX_DEFAULT;
 }
 
 int parse_shelf_addr(const char *s, struct shelf_addr *out)
@@ -130,6 +132,59 @@ bad:
   return -1;
 }
 
+int parse_rate(const char *s, uint64_t *out)
+{
+  static const char units[] = "KMG";
+  unsigned long long v;
+  char *end;
+
+  if (!strcasecmp(s, "none")) {
+    *out = 0;
+    return 0;
+  }
+  if (*s < '0' || *s > '9')
+    return -1;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno)
+    return -1;
+  if (*end && strchr(units, *end & ~0x20)) {
+    int shift = 10 * (int)(strchr(units, *end & ~0x20) - units + 1);
+    if (v > UINT64_MAX >> shift)
+      return -1;
+    v <<= shift;
+    end++;
+  }
+  if (*end && strcmp(end, "/s"))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+const char *rate_text(uint64_t bps, char *buf, size_t len)
+{
+  if (!bps)
+    snprintf(buf, len, "none");
+  else if (bps % (1u << 30) == 0)
+    snprintf(buf, len, "%lluG/s", (unsigned long long)(bps >> 30));
+  else if (bps % (1u << 20) == 0)
+    snprintf(buf, len, "%lluM/s", (unsigned long long)(bps >> 20));
+  else if (bps % 1024 == 0)
+    snprintf(buf, len, "%lluK/s", (unsigned long long)(bps >> 10));
+  else
+    snprintf(buf, len, "%llu/s", (unsigned long long)bps);
+  return buf;
+}
+
+static int set_rate(const char *key, const char *value, uint64_t *out)
+{
+  if (parse_rate(value, out) == 0)
+    return 0;
+  nbdkit_error("%s: '%s' is not a rate: write bytes per second with K, M or G "
+               "(1000K, 200M), or 0 for no limit", key, value);
+  return -1;
+}
+
 /* nbdkit_parse_bool's words, with an error that names the parameter. */
 static int set_bool(const char *key, const char *value, bool *out)
 {
@@ -200,9 +255,13 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_bool(key, value, &p->reserve);
   if (!strcmp(key, "poll"))
     return set_bool(key, value, &p->poll);
+  if (!strcmp(key, "sync-speed-min") || !strcmp(key, "sync_speed_min"))
+    return set_rate(key, value, &p->sync_speed_min);
+  if (!strcmp(key, "sync-speed-max") || !strcmp(key, "sync_speed_max"))
+    return set_rate(key, value, &p->sync_speed_max);
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
                "(shelves, spares, level, chunk, name, iface, control, dead-time, discover-time, "
-               "reserve, force, poll)", key);
+               "reserve, force, poll, sync-speed-min, sync-speed-max)", key);
   return -1;
 }
 

@@ -29,6 +29,8 @@ struct params {
   bool force;
   bool reserve;                     /* claim the shelves with AoE Reserve/Release */
   bool poll;                        /* a lone request polls for its replies (aoe_poll) */
+  uint64_t sync_speed_min;          /* resync/recovery bytes/s while busy; 0 = no limit */
+  uint64_t sync_speed_max;          /* ... and otherwise (md: speed_limit_min/max) */
 };
 
 void params_init(struct params *p);
@@ -39,5 +41,14 @@ int params_complete(struct params *p);
 /* "e1.1" and "1.1" are both accepted; 0 or -1. */
 int parse_shelf_addr(const char *s, struct shelf_addr *out);
 const char *level_name(const struct raid_params *rp, char *buf, size_t len);
+/* A rate in bytes per second: digits with an optional K, M or G (powers of 1024) and an
+ * optional "/s"; "0" (or "none") is no limit.  0, or -1 when it is not one. */
+int parse_rate(const char *s, uint64_t *out);
+/* "1000K/s", "50M/s", "none": the form parse_rate reads. */
+const char *rate_text(uint64_t bps, char *buf, size_t len);
+/* The defaults: 50 MiB/s while busy (md: 1000 KiB/s, too slow for a rebuild of today's
+ * shelves under steady load), no max (md: 200000 KiB/s). */
+#define SYNC_SPEED_MIN_DEFAULT (50u << 20)
+#define SYNC_SPEED_MAX_DEFAULT 0
 
 #endif

@@ -132,7 +132,7 @@ static int link_view(const char *member, struct link_view *v)
 
 static void print_text(FILE *out, const struct raid_status *st)
 {
-  char uuid[37], level[32];
+  char uuid[37], level[32], min[32], max[32];
 
   raid_uuid_format(st->uuid, uuid);
   level_text(st, level, sizeof level);
@@ -155,6 +155,9 @@ static void print_text(FILE *out, const struct raid_status *st)
       fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
     fprintf(out, "\n");
   }
+  fprintf(out, "  sync speed  min %s  max %s\n",
+          rate_text(st->sync_speed_min, min, sizeof min),
+          rate_text(st->sync_speed_max, max, sizeof max));
   fprintf(out, "  spares");
   for (unsigned i = 0; i < st->spares; i++)
     fprintf(out, " %s", st->spare[i]);
@@ -198,6 +201,8 @@ static void print_json(FILE *out, const struct raid_status *st)
   }
   else
     fprintf(out, "\"recovery\":null,");
+  fprintf(out, "\"sync_speed_min\":%" PRIu64 ",\"sync_speed_max\":%" PRIu64 ",",
+          st->sync_speed_min, st->sync_speed_max);
   fprintf(out, "\"spares\":[");
   for (unsigned i = 0; i < st->spares; i++)
     fprintf(out, "%s\"%s\"", i ? "," : "", st->spare[i]);
@@ -226,7 +231,7 @@ int status_request(const char *request, FILE *out)
 
   if (strcmp(request, "status") && !json) {
     fprintf(out, "error: unknown request '%s': this server answers 'status', "
-            "'status json' and 'add SHELF.SLOT'\n", request);
+            "'status json', 'add SHELF.SLOT' and 'speed [min=RATE] [max=RATE]'\n", request);
     return -1;
   }
   if (!status_array || raid_status(status_array, &st) < 0) {

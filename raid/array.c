@@ -190,6 +190,18 @@ array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS])
 }
 
 int
+array_degraded (struct raid_array *a)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+
+  array_missing (a, missing);
+  for (unsigned i = 0; i < a->g.n; i++)
+    if (missing[i])
+      return 1;
+  return 0;
+}
+
+int
 array_check (struct raid_array *a, const char *what)
 {
   uint8_t missing[RAID_MAX_MEMBERS];

@@ -240,6 +240,7 @@ void slot_fail (struct raid_array *a, struct raid_slot *s, const char *why);
 /* 1 when the array can still serve everything; else logs the missing members. */
 int array_check (struct raid_array *a, const char *what);
 void array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS]);
+int array_degraded (struct raid_array *a);        /* some slot missing, faulty or recovering */
 /* Bump events and write the superblock to every working member (in
  * parallel); members that fail it are marked faulty.  Caller holds sb_lock. */
 void sb_write_all (struct raid_array *a);

@@ -422,18 +422,6 @@ recon_queue (struct raid_array *a, struct recon *r, unsigned rn, uint8_t *scratc
   return 0;
 }
 
-static int
-array_degraded (struct raid_array *a)
-{
-  uint8_t missing[RAID_MAX_MEMBERS];
-
-  array_missing (a, missing);
-  for (unsigned i = 0; i < a->g.n; i++)
-    if (missing[i])
-      return 1;
-  return 0;
-}
-
 /* Record the reconstruction reads' outcome, rebuild each stripe, and copy
  * out what went through scratch. */
 static int
@@ -1016,6 +1004,15 @@ raid_resync (struct raid_array *a)
   for (; u < units && rc == 0; u++) {
     if (atomic_load (&a->resync_stop)) {
       rc = -ECANCELED;
+      break;
+    }
+    /* A member lost on the way: stop, so that its recovery (which the
+     * caller runs next) does not wait behind a paced resync. */
+    if (array_degraded (a)) {
+      raid_logf (a, RAID_LOG_WARN, "%s: resync paused at unit %llu of %llu: a member "
+                 "failed; it resumes once the array is whole", a->sb.name,
+                 (unsigned long long) u, (unsigned long long) units);
+      rc = -EAGAIN;
       break;
     }
     stripe_lock_range (&a->locks, u, u);

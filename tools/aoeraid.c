@@ -26,14 +26,18 @@ static void usage(FILE *f)
           "       %s probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n"
           "       %s status -c SOCKET [--json]\n"
           "       %s add -c SOCKET SHELF.SLOT\n"
+          "       %s speed -c SOCKET [min=RATE] [max=RATE]\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
           "            Ethernet interface); exit 0 if any answered\n"
           "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
           "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n"
           "  status    ask a running nbdkit-aoeraid-plugin for its array's state\n"
           "  add       give a running array a shelf as a spare (hot-add); it replaces a\n"
-          "            faulty or missing member at once, else waits for one to fail\n",
-          progname, progname, progname, progname);
+          "            faulty or missing member at once, else waits for one to fail\n"
+          "  speed     show or set the resync and recovery speed limits (md's\n"
+          "            speed_limit_min while clients do I/O, speed_limit_max otherwise);\n"
+          "            RATE in bytes per second: 1000K, 200M; 0 for no limit\n",
+          progname, progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -392,11 +396,14 @@ int main(int argc, char **argv)
     return status_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "add"))
     return add_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "speed"))
+    return speed_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status or add\n", progname, cmd);
+  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status, add or speed\n",
+          progname, cmd);
   usage(stderr);
   return 2;
 }

@@ -1,8 +1,9 @@
-/* aoeraid status and aoeraid add: the control socket client. */
+/* aoeraid status, add and speed: the control socket client. */
 #ifndef AOERAID_STATUS_CMD_H
 #define AOERAID_STATUS_CMD_H
 
 int status_main(const char *progname, int argc, char **argv);
 int add_main(const char *progname, int argc, char **argv);
+int speed_main(const char *progname, int argc, char **argv);
 
 #endif

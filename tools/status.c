@@ -1,4 +1,5 @@
-/* aoeraid status -c SOCKET [--json] and aoeraid add -c SOCKET SHELF.SLOT: requests to a
+/* aoeraid status -c SOCKET [--json], aoeraid add -c SOCKET SHELF.SLOT and aoeraid speed
+ * -c SOCKET [min=RATE] [max=RATE]: requests to a
  * running nbdkit-aoeraid-plugin through its control socket (the plugin's control=
  * parameter): one request line, the answer copied out ("error: ..." to stderr). */
 #include <errno.h>
@@ -71,6 +72,47 @@ int add_main(const char *progname, int argc, char **argv)
             argv[optind]);
     return 2;
   }
+  return control_call(progname, path, request);
+}
+
+int speed_main(const char *progname, int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "control", required_argument, NULL, 'c' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  const char *path = NULL;
+  char request[256] = "speed";
+  int c;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'c': path = optarg; break;
+    case 'h': printf("usage: %s speed -c SOCKET [min=RATE] [max=RATE]\n", progname); return 0;
+    default: return 2;
+    }
+  }
+  if (!path) {
+    fprintf(stderr, "%s: usage: %s speed -c SOCKET [min=RATE] [max=RATE] (the control= "
+            "path given to nbdkit aoeraid; RATE as 1000K or 200M, 0 for no limit)\n",
+            progname, progname);
+    return 2;
+  }
+  for (; optind < argc; optind++) {
+    const char *arg = argv[optind];
+    if ((strncmp(arg, "min=", 4) && strncmp(arg, "max=", 4)) || strpbrk(arg, " \n")) {
+      fprintf(stderr, "%s: speed: '%s' is not min=RATE or max=RATE\n", progname, arg);
+      return 2;
+    }
+    if (strlen(request) + 1 + strlen(arg) + 2 > sizeof request) {
+      fprintf(stderr, "%s: speed: arguments too long\n", progname);
+      return 2;
+    }
+    strcat(strcat(request, " "), arg);
+  }
+  strcat(request, "\n");
   return control_call(progname, path, request);
 }
 

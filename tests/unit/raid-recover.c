@@ -550,3 +550,45 @@ Test (pace, min_speed_leaves_an_idle_rebuild_alone, .timeout = 30)
   rig_check_done (&r, "e9.1");
   rig_free (&r);
 }
+
+struct resyncer { struct raid_array *a; int rc; };
+
+static void *
+resync_main (void *arg)
+{
+  struct resyncer *rs = arg;
+
+  rs->rc = raid_resync (rs->a);
+  return NULL;
+}
+
+/* A member lost during a (slow) resync stops it at once, so that the recovery the
+ * array now needs is not kept waiting; the position is kept for later. */
+Test (pace, resync_pauses_when_a_member_fails, .timeout = 20)
+{
+  struct fx f;
+  struct resyncer rs;
+  struct raid_status st;
+  pthread_t t;
+
+  fx_members (&f, 3, PACED_MEMBER);
+  fx_create_on (&f, RAID_LEVEL_5, 2, 1, CHUNK, 0);
+  raid_set_sync_speed (f.a, 0, 64 * 1024);          /* 256 stripes: 16 s */
+  rs.a = f.a;
+  cr_assert_eq (pthread_create (&t, NULL, resync_main, &rs), 0);
+  do {
+    usleep (1000);
+    raid_status (f.a, &st);
+  } while (st.resync_offset == 0);
+  raid_mem_member_set_down (f.mm[2], 1);
+  pthread_join (t, NULL);
+  cr_assert_eq (rs.rc, -EAGAIN);
+  raid_status (f.a, &st);
+  cr_assert (st.resync_offset > 0 && st.resync_offset < st.resync_units,
+             "paused at %llu of %llu", (unsigned long long) st.resync_offset,
+             (unsigned long long) st.resync_units);
+  cr_assert (raid_needs_resync (f.a));
+  cr_assert (f.last_warning[0] && strstr (f.last_warning, "resync paused"),
+             "warning: %s", f.last_warning);
+  fx_free (&f);
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Speed limits of recovery (md's speed_limit_min / speed_limit_max): RAID1 of two shelves
+# started with sync-speed-max=2M; e2.1 dies and e3.1 is hot-added.  The idle rebuild keeps
+# to 2 MiB/s; then `aoeraid speed max=0 min=2M` lifts the max, and while a client writes
+# the rebuild keeps to the min; when the client stops it runs free and completes.  The
+# status view and `aoeraid speed` show the limits; bad rates are refused with a clear line.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 180
+. "$top_srcdir/tests/plugin-lib.sh"
+
+lab_up -n 3 -s 64M -m 9000
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+rebuild_data 32M 8M
+
+plugin_fails "bad rate" "sync-speed-max: 'fast' is not a rate" shelves=e1.1,e2.1 level=1 \
+  sync-speed-max=fast
+echo "ok: sync-speed-max=fast refused"
+
+# 64K chunks: a recovery step is 16 chunks, 1 MiB, so the pace shows within seconds.
+plugin_start "$sock" shelves=e1.1,e2.1 level=1 chunk=64K control=$ctl dead-time=2 \
+  sync-speed-max=2M
+nbdcopy --flush "$LAB_DIR/data" "$uri"
+status | grep -q "sync speed  min 50M/s  max 2M/s" || lab_die "limits not in status: $(status)"
+out=$("$aoeraid" speed -c "$ctl") || lab_die "aoeraid speed failed: $out"
+[ "$out" = "resync and recovery speed: min 50M/s while busy, max 2M/s" ] ||
+  lab_die "aoeraid speed: $out"
+echo "ok: status and aoeraid speed show min 50M/s, max 2M/s"
+out=$("$aoeraid" speed -c "$ctl" max=fast 2>&1) && lab_die "max=fast accepted: $out"
+echo "$out" | grep -q "speed: 'fast' is not a rate" || lab_die "max=fast: unclear refusal: $out"
+out=$("$aoeraid" speed -c "$ctl" maximum=1M 2>&1) && lab_die "maximum=1M accepted: $out"
+echo "$out" | grep -q "'maximum=1M' is not min=RATE or max=RATE" || lab_die "maximum=1M: $out"
+"$aoeraid" speed -c "$ctl" | grep -q "max 2M/s" || lab_die "a refused change changed the limits"
+echo "ok: bad rates refused, the limits unchanged"
+
+# percent and MB/s of the recovery line of the status view
+recovery_figures() {
+  status | awk '$1 == "recovery" { p = $5; sub("%", "", p); r = $(NF - 3); print p, r }'
+}
+
+lab_kill 2
+out=$("$aoeraid" add -c "$ctl" e3.1) || lab_die "add e3.1 failed: $out"
+sleep 3
+read -r pct rate <<<"$(recovery_figures)"
+[ -n "$pct" ] || lab_die "no recovery running 3 s after the add: $(status)"
+awk -v p="$pct" -v r="$rate" 'BEGIN { exit !(p < 30 && r <= 3.0) }' ||
+  lab_die "idle recovery under max 2M/s at ${pct}% and ${rate} MB/s after 3 s"
+echo "ok: idle recovery keeps to max 2M/s: ${pct}% at ${rate} MB/s after 3 s"
+
+"$aoeraid" speed -c "$ctl" min=2M max=0 | grep -q "min 2M/s while busy, max none" ||
+  lab_die "aoeraid speed min=2M max=0 did not take"
+: >"$LAB_DIR/passes"
+lab_bg writer bash -c 'while [ ! -e "$1/stop" ]; do
+  nbdcopy --flush "$1/more" "$2" || exit 1; echo >>"$1/passes"; done' _ "$LAB_DIR" "$uri"
+sleep 1
+read -r pct0 _ <<<"$(recovery_figures)"
+sleep 3
+read -r pct1 _ <<<"$(recovery_figures)"
+[ -n "$pct1" ] || lab_die "the recovery ended while a client wrote under min 2M/s: $(status)"
+# 3 s at 2 MiB/s is 6 MiB, 10% of the 63 MiB member: allow twice that.
+awk -v a="$pct0" -v b="$pct1" 'BEGIN { exit !(b - a < 20) }' ||
+  lab_die "busy recovery under min 2M/s went from ${pct0}% to ${pct1}% in 3 s"
+echo "ok: recovery beside a writing client keeps to min 2M/s: ${pct0}% -> ${pct1}% in 3 s"
+
+touch "$LAB_DIR/stop"
+wait "$writer" || lab_die "the client's writes failed during the recovery"
+wait_recovered 1 e3.1
+[ "$(readback)" = "$want" ] || lab_die "after recovery: data differs"
+echo "ok: the client stopped, the recovery ran free and completed; data verifies"
+plugin_stop
+echo "plugin-rebuild-speed: passed"

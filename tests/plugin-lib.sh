@@ -26,8 +26,11 @@ plugin_start() {
   local pidfile="$LAB_DIR/nbdkit.pid"
   rm -f "$pidfile" "$sock"
   PLUGIN_SOCK=$sock
-  lab_exec nbdkit -f -U "$sock" -P "$pidfile" "$AOERAID_PLUGIN" iface=h0 discover-time=2 "$@" \
-    2>>"$LAB_DIR/nbdkit.log" &
+  # Not through the lab_exec function: in the background that would be a bash subshell,
+  # and $! its PID, which plugin_stop would kill leaving nbdkit running.  `ip netns exec`
+  # execs nbdkit, so $! is nbdkit's own PID.
+  ip netns exec "$LAB_NS" nbdkit -f -U "$sock" -P "$pidfile" "$AOERAID_PLUGIN" iface=h0 \
+    discover-time=2 "$@" 2>>"$LAB_DIR/nbdkit.log" &
   PLUGIN_PID=$!
   lab_track "$PLUGIN_PID"
   for _ in $(seq 300); do

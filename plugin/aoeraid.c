@@ -19,6 +19,7 @@
 #include "aoe-member.h"
 #include "assemble.h"
 #include "control.h"
+#include "log.h"
 #include "monitor.h"
 #include "params.h"
 #include "status.h"
@@ -58,8 +59,10 @@ static void log_line(const char *module, int is_error, int is_warning, int is_de
     nbdkit_error("%s%s", module, msg);
   else if (is_debug)
     nbdkit_debug("%s%s", module, msg);
+  else if (is_warning)
+    log_warning("%s%s", module, msg);
   else
-    fprintf(stderr, "nbdkit: aoeraid: %s%s%s\n", is_warning ? "warning: " : "", module, msg);
+    log_notice("%s%s", module, msg);
 }
 
 static void aoe_log(void *opaque, int level, const char *msg)
@@ -183,9 +186,8 @@ static int make_all_members(void)
     return -1;
   n_spare_members = r;
   if (n_spare_members < params.n_spares)
-    fprintf(stderr, "nbdkit: aoeraid: warning: %zu of the %zu spares= shelves did not "
-            "answer; the array starts without them\n", params.n_spares - n_spare_members,
-            params.n_spares);
+    log_warning("%zu of the %zu spares= shelves did not answer; the array starts without "
+                "them", params.n_spares - n_spare_members, params.n_spares);
   return 0;
 }
 
@@ -372,7 +374,10 @@ out:
 
 static int aoeraid_after_fork(void)
 {
-  int r = aoe_start(initiator);
+  int r;
+
+  log_after_fork();       /* before any thread of ours logs */
+  r = aoe_start(initiator);
 
   if (r < 0) {
     nbdkit_error("aoe: cannot start the initiator thread: %s", strerror(-r));

@@ -13,6 +13,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "log.h"
 #include "monitor.h"
 #include "status.h"
 
@@ -58,7 +59,7 @@ static int run_recovery(void)
   status_recovery_begin();
   r = raid_recover(mon_array);
   if (r == 0) {
-    fprintf(stderr, "nbdkit: aoeraid: recovery finished\n");
+    log_notice("recovery finished");
     return 0;
   }
   if (r == -ECANCELED)
@@ -94,7 +95,7 @@ static void *monitor_main(void *arg)
       if (r == -ECANCELED)
         break;
       if (r == 0)
-        fprintf(stderr, "nbdkit: aoeraid: resync finished\n");
+        log_notice("resync finished");
       else if (r != -EAGAIN) {
         nbdkit_error("resync stopped: %s", strerror(-r));
         resync_gave_up = true;

@@ -21,7 +21,8 @@ raid_logf (struct raid_array *a, int level, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  a->log (a->log_opaque, level, msg);
+  /* Messages start "NAME: "; an unnamed array's would start with a bare ": ". */
+  a->log (a->log_opaque, level, strncmp (msg, ": ", 2) ? msg : msg + 2);
 }
 
 const char *

@@ -592,3 +592,23 @@ Test (pace, resync_pauses_when_a_member_fails, .timeout = 20)
              "warning: %s", f.last_warning);
   fx_free (&f);
 }
+
+/* Log lines start with the array's name; an unnamed array's start with the message. */
+Test (log, unnamed_array_lines_have_no_bare_colon)
+{
+  struct fx f;
+  struct raid_params p = { .level = RAID_LEVEL_1, .chunk_bytes = CHUNK,
+                           .flags = RAID_CREATE_ASSUME_CLEAN };
+  char err[256] = "";
+  uint8_t buf[4096] = { 1 };
+
+  fx_members (&f, 2, FX_MEMBER_SIZE);
+  f.a = raid_create (&p, f.mem, f.n, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "raid_create: %s", err);
+  raid_mem_member_set_down (f.mm[1], 1);
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0);
+  cr_assert (f.last_error[0], "no error logged for the failed member");
+  cr_assert (strncmp (f.last_error, ": ", 2) && strstr (f.last_error, "member e2.1"),
+             "error line: '%s'", f.last_error);
+  fx_free (&f);
+}

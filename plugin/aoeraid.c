@@ -297,8 +297,7 @@ static int speed_request(const char *args, FILE *out)
       r = -1;
     }
     else if (parse_rate(tok + 4, to) < 0) {
-      fprintf(out, "error: speed: '%s' is not a rate: write bytes per second with K, M or "
-              "G (1000K, 200M), or 0 for no limit\n", tok + 4);
+      fprintf(out, "error: speed: '%s' is not a rate: " RATE_HINT "\n", tok + 4);
       r = -1;
     }
   }

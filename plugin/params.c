@@ -180,8 +180,7 @@ static int set_rate(const char *key, const char *value, uint64_t *out)
 {
   if (parse_rate(value, out) == 0)
     return 0;
-  nbdkit_error("%s: '%s' is not a rate: write bytes per second with K, M or G "
-               "(1000K, 200M), or 0 for no limit", key, value);
+  nbdkit_error("%s: '%s' is not a rate: " RATE_HINT, key, value);
   return -1;
 }
 

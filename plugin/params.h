@@ -41,6 +41,8 @@ int params_complete(struct params *p);
 /* "e1.1" and "1.1" are both accepted; 0 or -1. */
 int parse_shelf_addr(const char *s, struct shelf_addr *out);
 const char *level_name(const struct raid_params *rp, char *buf, size_t len);
+/* What a rate looks like, for the errors that refuse one. */
+#define RATE_HINT "write bytes per second with K, M or G (1000K, 200M), or 0 for no limit"
 /* A rate in bytes per second: digits with an optional K, M or G (powers of 1024) and an
  * optional "/s"; "0" (or "none") is no limit.  0, or -1 when it is not one. */
 int parse_rate(const char *s, uint64_t *out);

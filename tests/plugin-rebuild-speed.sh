@@ -37,13 +37,15 @@ echo "ok: bad rates refused, the limits unchanged"
 recovery_figures() {
   status | awk '$1 == "recovery" { p = $5; sub("%", "", p); r = $(NF - 3); print p, r }'
 }
+# holds A B 'CONDITION on a and b': awk's verdict on two figures
+holds() { awk -v a="$1" -v b="$2" "BEGIN { exit !($3) }"; }
 
 lab_kill 2
 out=$("$aoeraid" add -c "$ctl" e3.1) || lab_die "add e3.1 failed: $out"
 sleep 3
 read -r pct rate <<<"$(recovery_figures)"
 [ -n "$pct" ] || lab_die "no recovery running 3 s after the add: $(status)"
-awk -v p="$pct" -v r="$rate" 'BEGIN { exit !(p < 30 && r <= 3.0) }' ||
+holds "$pct" "$rate" 'a < 30 && b <= 3.0' ||
   lab_die "idle recovery under max 2M/s at ${pct}% and ${rate} MB/s after 3 s"
 echo "ok: idle recovery keeps to max 2M/s: ${pct}% at ${rate} MB/s after 3 s"
 
@@ -58,7 +60,7 @@ sleep 3
 read -r pct1 _ <<<"$(recovery_figures)"
 [ -n "$pct1" ] || lab_die "the recovery ended while a client wrote under min 2M/s: $(status)"
 # 3 s at 2 MiB/s is 6 MiB, 10% of the 63 MiB member: allow twice that.
-awk -v a="$pct0" -v b="$pct1" 'BEGIN { exit !(b - a < 20) }' ||
+holds "$pct0" "$pct1" 'b - a < 20' ||
   lab_die "busy recovery under min 2M/s went from ${pct0}% to ${pct1}% in 3 s"
 echo "ok: recovery beside a writing client keeps to min 2M/s: ${pct0}% -> ${pct1}% in 3 s"
 

@@ -226,14 +226,15 @@ Test (recover, concurrent_writes)
   }
 }
 
-struct recoverer { struct raid_array *a; int rc; };
+/* raid_recover or raid_resync on a thread of its own. */
+struct recoverer { struct raid_array *a; int (*run) (struct raid_array *); int rc; };
 
 static void *
 recover_main (void *arg)
 {
   struct recoverer *rc = arg;
 
-  rc->rc = raid_recover (rc->a);
+  rc->rc = (rc->run ? rc->run : raid_recover) (rc->a);
   return NULL;
 }
 
@@ -244,7 +245,7 @@ Test (recover, cancel_and_resume)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
-    struct recoverer rc;
+    struct recoverer rc = { 0 };
     struct raid_status st;
     struct raid_mem_stats ms;
     pthread_t t;
@@ -495,7 +496,7 @@ Test (pace, min_speed_holds_while_busy)
 Test (pace, cancel_ends_a_paced_rebuild, .timeout = 20)
 {
   struct rig r;
-  struct recoverer rc;
+  struct recoverer rc = { 0 };
   struct raid_status st;
   pthread_t t;
 
@@ -551,23 +552,12 @@ Test (pace, min_speed_leaves_an_idle_rebuild_alone, .timeout = 30)
   rig_free (&r);
 }
 
-struct resyncer { struct raid_array *a; int rc; };
-
-static void *
-resync_main (void *arg)
-{
-  struct resyncer *rs = arg;
-
-  rs->rc = raid_resync (rs->a);
-  return NULL;
-}
-
 /* A member lost during a (slow) resync stops it at once, so that the recovery the
  * array now needs is not kept waiting; the position is kept for later. */
 Test (pace, resync_pauses_when_a_member_fails, .timeout = 20)
 {
   struct fx f;
-  struct resyncer rs;
+  struct recoverer rs = { .run = raid_resync };
   struct raid_status st;
   pthread_t t;
 
@@ -575,7 +565,7 @@ Test (pace, resync_pauses_when_a_member_fails, .timeout = 20)
   fx_create_on (&f, RAID_LEVEL_5, 2, 1, CHUNK, 0);
   raid_set_sync_speed (f.a, 0, 64 * 1024);          /* 256 stripes: 16 s */
   rs.a = f.a;
-  cr_assert_eq (pthread_create (&t, NULL, resync_main, &rs), 0);
+  cr_assert_eq (pthread_create (&t, NULL, recover_main, &rs), 0);
   do {
     usleep (1000);
     raid_status (f.a, &st);

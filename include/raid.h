@@ -67,7 +67,11 @@ enum raid_level {
 #define RAID_SB_OFFSET        4096u           /* superblock: 4 KiB at 4 KiB */
 #define RAID_SB_SIZE          4096u
 #define RAID_DATA_OFFSET      (1024u * 1024)  /* data starts at 1 MiB */
-#define RAID_SB_VERSION       1
+#define RAID_BITMAP_OFFSET    8192u           /* write-intent bitmap: 4 KiB at 8 KiB */
+#define RAID_BITMAP_SIZE      4096u
+#define RAID_BITMAP_MAX_BITS  ((RAID_BITMAP_SIZE - 64 - 4) * 8)
+#define RAID_BITMAP_REGION    (64u << 20)     /* default region per bit (md's 64M) */
+#define RAID_SB_VERSION       2               /* 2: may carry a write-intent bitmap */
 
 struct raid_params {
   enum raid_level level;
@@ -75,12 +79,15 @@ struct raid_params {
   uint32_t chunk_bytes;    /* 0 = RAID_DEFAULT_CHUNK; power of 2, 4 KiB..64 MiB */
   const char *name;        /* array name, at most RAID_NAME_MAX bytes; NULL = "" */
   unsigned flags;          /* RAID_CREATE_* */
+  uint64_t bitmap_region;  /* bytes of each member per bitmap bit; 0 = RAID_BITMAP_REGION */
 };
 /* The members are known consistent (e.g. all zeros): skip the initial
  * resync.  Without it, parity (and mirror copies) of a new array are
  * rebuilt by raid_resync; until then partial writes use reconstruct-write
  * over whole stripes, so every stripe written is consistent. */
 #define RAID_CREATE_ASSUME_CLEAN 1u
+/* No write-intent bitmap: a member that comes back is rebuilt in full. */
+#define RAID_CREATE_NO_BITMAP 2u
 
 /* ---- Logging ------------------------------------------------------------ */
 
@@ -218,6 +225,10 @@ void raid_resync_cancel (struct raid_array *a);
  * time: a running resync or recovery follows within a tenth of a second. */
 void raid_set_sync_speed (struct raid_array *a, uint64_t min_bps, uint64_t max_bps);
 void raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max_bps);
+/* Clear the write-intent bitmap's bits that saw no write for a while, if
+ * the array is whole and in sync.  Call every second or so from a
+ * background thread; it does a pass every 5 s. */
+void raid_bitmap_tick (struct raid_array *a);
 
 uint64_t raid_size (struct raid_array *a);          /* bytes exported */
 /* Data bytes in one full stripe: k chunks (parity levels), n/copies chunks
@@ -250,6 +261,8 @@ struct raid_status {
   unsigned spares;
   char spare[RAID_MAX_SPARES][64];
   uint64_t sync_speed_min, sync_speed_max;   /* raid_set_sync_speed; 0 = none */
+  uint64_t bitmap_bits, bitmap_dirty;        /* 0 bits: no write-intent bitmap */
+  uint64_t bitmap_region;                    /* bytes of each member per bit */
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 

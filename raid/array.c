@@ -104,11 +104,13 @@ spare_remove (struct raid_array *a, unsigned i)
 {
   for (; i + 1 < a->nspares; i++) {
     a->spare[i].m = a->spare[i + 1].m;
+    a->spare[i].readd = a->spare[i + 1].readd;
     memcpy (a->spare[i].uuid, a->spare[i + 1].uuid, 16);
     atomic_store (&a->spare[i].faulty, atomic_load (&a->spare[i + 1].faulty));
   }
   a->nspares--;
   memset (&a->spare[a->nspares].m, 0, sizeof a->spare[a->nspares].m);
+  a->spare[a->nspares].readd = 0;
   atomic_store (&a->spare[a->nspares].faulty, 0);
 }
 
@@ -244,6 +246,7 @@ array_new (raid_log_fn *log, void *log_opaque)
 static void
 array_free (struct raid_array *a)
 {
+  bitmap_free (&a->bitmap);
   codec_free (&a->codec);
   scratch_pool_destroy (&a->pool);
   stripe_locks_destroy (&a->locks);
@@ -322,6 +325,15 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   /* layout: md's number where md has the level (near copies, left-symmetric = 2) */
   a->sb.layout = a->g.family == RAID_FAMILY_NEAR ? 0x100 | a->g.copies : 2;
   a->sb.array_size = a->size;
+  /* A bitmap serves members that come back; RAID0 has no member to come back. */
+  if (!(p->flags & RAID_CREATE_NO_BITMAP) && (a->g.m || a->g.copies > 1)) {
+    a->sb.bitmap_offset = RAID_BITMAP_OFFSET;
+    if (bitmap_create (a, p->bitmap_region) < 0) {
+      snprintf (err, errlen, "out of memory");
+      array_free (a);
+      return NULL;
+    }
+  }
   for (i = 0; i < n; i++) {
     a->slot[i].m = members[i];
     uuid_generate (a->slot[i].uuid);
@@ -333,11 +345,17 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
                 || (a->g.m == 0 && a->g.copies == 1) ? RAID_RESYNC_DONE : 0);
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
+  a->bitmap.events_cleared = a->sb.events;
   pthread_mutex_unlock (&a->sb_lock);
+  if (a->bitmap.nbits) {
+    pthread_mutex_lock (&a->bitmap.lock);
+    bitmap_store (a, NULL);
+    pthread_mutex_unlock (&a->bitmap.lock);
+  }
   for (i = 0; i < n; i++)
     if (atomic_load (&a->slot[i].faulty)) {
-      snprintf (err, errlen, "cannot write the superblock to member %s: check that it is "
-                "writable and answering", slot_name (&a->slot[i]));
+      snprintf (err, errlen, "cannot write the superblock and bitmap to member %s: check "
+                "that it is writable and answering", slot_name (&a->slot[i]));
       array_free (a);
       return NULL;
     }
@@ -503,6 +521,31 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
   return 0;
 }
 
+/* The bitmap of the freshest member; one that cannot be read or makes no
+ * sense becomes all dirty (a member coming back is then rebuilt in full). */
+static int
+array_bitmap_read (struct raid_array *a, struct raid_member *m)
+{
+  uint8_t *block = aligned_alloc (4096, RAID_BITMAP_SIZE);
+  struct raid_slot tmp = { .m = *m };
+  int rc = -EIO;
+
+  if (!block)
+    return -1;
+  if (slot_io (&tmp, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, block) == 0)
+    rc = bitmap_load (a, block);
+  free (block);
+  if (rc == 0)
+    return 0;
+  raid_logf (a, RAID_LOG_WARN, "%s: the write-intent bitmap on %s %s; all of it counts as "
+             "dirty", a->sb.name, m->ops->name (m->member),
+             rc == -EIO ? "cannot be read" : "is damaged");
+  if (bitmap_create (a, 0) < 0)
+    return -1;
+  bitmap_set_all (&a->bitmap);
+  return 0;
+}
+
 /* Too few members, a dirty degraded parity array, or a short member. */
 static int
 check_startable (struct raid_array *a, int force, char *err, size_t errlen)
@@ -586,7 +629,10 @@ raid_assemble (struct raid_member *members, size_t n, int force,
     goto fail;
   for (i = 0; i < a->g.n; i++)
     memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
-  /* A crash left parity unproven: resync from the start (no bitmap yet). */
+  if (a->sb.bitmap_offset && array_bitmap_read (a, &members[best]) < 0)
+    goto fail;
+  /* A crash left parity unproven: resync from the start (the bitmap is not
+   * used for that yet). */
   atomic_store (&a->resync_offset, a->sb.clean ? a->sb.resync_offset : 0);
   atomic_store (&a->recovery_offset, a->sb.recovery_offset);
   a->sb.clean = 0;
@@ -648,6 +694,9 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->resync_offset = atomic_load (&a->resync_offset);
   st->resync_units = resync_units (a);
   raid_get_sync_speed (a, &st->sync_speed_min, &st->sync_speed_max);
+  st->bitmap_bits = a->bitmap.nbits;
+  st->bitmap_dirty = bitmap_dirty_bits (a);
+  st->bitmap_region = a->bitmap.nbits ? (uint64_t) a->g.chunk << a->bitmap.shift : 0;
   return 0;
 }
 

@@ -193,6 +193,44 @@ void sync_pace_init (struct raid_array *a, struct sync_pace *p);
 /* After a step of BYTES: sleep as long as the limits ask (not past a cancel). */
 void sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes);
 
+/* ---- bitmap.c: the write-intent bitmap (md: internal bitmap) ------------ */
+
+enum { BIT_CLEAN = 0, BIT_SET = 1, BIT_CLEARING = 2 };
+
+struct raid_bitmap {
+  uint64_t nbits;               /* 0: the array has no bitmap */
+  unsigned shift;               /* lock units per bit: 1 << shift */
+  uint64_t events_cleared;      /* events when bits were last cleared; under lock */
+  atomic_uchar *state;          /* BIT_* per bit */
+  atomic_uint *pending;         /* writes in flight per bit */
+  atomic_uchar *recent;         /* written since the last clearing pass */
+  pthread_mutex_t lock;         /* setting and clearing bits, writing the block */
+  uint8_t *block;               /* RAID_BITMAP_SIZE bytes, aligned */
+  uint64_t next_pass_us;        /* raid_bitmap_tick's timer */
+  int ready;                    /* lock initialised */
+};
+
+struct raid_array;
+/* A new array's bitmap: regions of about REGION_BYTES per member (0: the
+ * default), every bit clean. */
+int bitmap_create (struct raid_array *a, uint64_t region_bytes);
+/* From a member's block; -EINVAL when it is not one for this array. */
+int bitmap_load (struct raid_array *a, const uint8_t *block);
+void bitmap_free (struct raid_bitmap *bm);
+void bitmap_encode (struct raid_bitmap *bm, uint8_t *block);
+void bitmap_set_all (struct raid_bitmap *bm);
+struct poll_gate;
+/* Write the block to every working member, durably; caller holds bitmap.lock. */
+void bitmap_store (struct raid_array *a, struct poll_gate *gate);
+/* Around a write of lock units [first, last]: begin returns once their bits
+ * are durable on every working member. */
+void bitmap_write_begin (struct raid_array *a, uint64_t first, uint64_t last);
+void bitmap_write_end (struct raid_array *a, uint64_t first, uint64_t last);
+int bitmap_unit_dirty (struct raid_array *a, uint64_t unit);   /* 1 without a bitmap */
+uint64_t bitmap_dirty_bits (struct raid_array *a);
+/* One clearing pass now (raid_bitmap_tick without its timer); bits cleared. */
+uint64_t bitmap_pass (struct raid_array *a);
+
 /* ---- array.c: the array object, member state, superblock updates ------- */
 
 struct raid_slot {
@@ -203,6 +241,7 @@ struct raid_slot {
   atomic_uint outstanding;      /* in-flight I/O, for mirror read balancing */
   atomic_ullong read_errors, write_errors;
   uint8_t uuid[16];
+  int readd;                    /* spares: 1 + the slot this member left, to re-add it */
 };
 
 struct raid_array {
@@ -222,6 +261,8 @@ struct raid_array {
   atomic_ullong recovery_offset;  /* units of the recovering slot rebuilt */
   atomic_ullong sync_speed_min, sync_speed_max;  /* bytes/s; 0 = no limit (pace.c) */
   atomic_ullong fg_begun, fg_ended;   /* requests from above (raid_read/write/flush) */
+  struct raid_bitmap bitmap;
+  atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
   struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */
   unsigned nspares;
   /* superblock write buffers, slots then spares; under sb_lock */

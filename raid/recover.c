@@ -52,6 +52,29 @@ add_refusal (struct raid_array *a, const struct raid_sb_summary *sb)
   return "cannot be read: check that it is up and answering";
 }
 
+/* The slot (1 + index) this member left and may come back to with only the
+ * regions its bitmap marks dirty rebuilt, or 0: the slot recorded it, it is
+ * out of the array now, and no bit was cleared since it last heard from the
+ * array (md: re-add).  Caller holds sb_lock. */
+static int
+readd_slot (struct raid_array *a, const struct raid_sb_summary *sb)
+{
+  struct raid_slot *s;
+  uint64_t cleared;
+
+  if (sb->state != RAID_SB_OK || sb->role >= a->g.n || !a->bitmap.nbits
+      || memcmp (sb->array_uuid, a->sb.array_uuid, 16)
+      || memcmp (sb->member_uuid, a->sb.slot_uuid[sb->role], 16))
+    return 0;
+  s = &a->slot[sb->role];
+  if (s->m.ops && !atomic_load (&s->faulty))
+    return 0;
+  pthread_mutex_lock (&a->bitmap.lock);
+  cleared = a->bitmap.events_cleared;
+  pthread_mutex_unlock (&a->bitmap.lock);
+  return sb->events >= cleared ? (int) sb->role + 1 : 0;
+}
+
 int
 raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen)
 {
@@ -91,7 +114,8 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
   else {
     struct raid_slot *s = &a->spare[a->nspares++];
     s->m = *m;
-    memcpy (s->uuid, uuid, 16);
+    s->readd = readd_slot (a, &sb);
+    memcpy (s->uuid, s->readd ? sb.member_uuid : uuid, 16);
     atomic_store (&s->faulty, 0);
     sb_write_all (a);
     if (!member_in_use (a, name)) {     /* pruned: its superblock write failed */
@@ -155,6 +179,8 @@ spare_install (struct raid_array *a)
   struct raid_slot *s, *spare;
   int i;
 
+  unsigned j = 0;
+
   stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   pthread_mutex_lock (&a->sb_lock);
   i = replaceable_slot (a);
@@ -163,20 +189,36 @@ spare_install (struct raid_array *a)
     stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
     return -1;
   }
+  /* A member coming back to the slot it left goes there first. */
+  for (unsigned k = 0; k < a->nspares; k++) {
+    struct raid_slot *back = &a->slot[a->spare[k].readd - 1];
+    if (a->spare[k].readd && (!back->m.ops || atomic_load (&back->faulty))) {
+      i = a->spare[k].readd - 1;
+      j = k;
+      break;
+    }
+  }
   s = &a->slot[i];
-  spare = &a->spare[0];
+  spare = &a->spare[j];
   atomic_store (&s->faulty, 1);           /* readers ignore s->m while faulty */
   atomic_store (&s->recovering, 1);
   atomic_store (&a->recovery_offset, 0);
+  atomic_store (&a->recovery_bitmap, spare->readd == i + 1);
   s->m = spare->m;
   memcpy (s->uuid, spare->uuid, 16);
-  raid_logf (a, RAID_LOG_INFO, "%s: spare %s takes slot %d; recovery starts", a->sb.name,
-             slot_name (s), i);
+  if (spare->readd == i + 1)
+    raid_logf (a, RAID_LOG_INFO, "%s: %s comes back to slot %d; recovery of the %llu of %llu "
+               "regions written meanwhile (write-intent bitmap) starts", a->sb.name,
+               slot_name (s), i, (unsigned long long) bitmap_dirty_bits (a),
+               (unsigned long long) a->bitmap.nbits);
+  else
+    raid_logf (a, RAID_LOG_INFO, "%s: spare %s takes slot %d; recovery starts", a->sb.name,
+               slot_name (s), i);
   atomic_store (&s->read_errors, 0);
   atomic_store (&s->write_errors, 0);
   memcpy (a->sb.slot_uuid[i], s->uuid, 16);
   a->sb.roles[i] = RAID_ROLE_RECOVERING;
-  spare_remove (a, 0);
+  spare_remove (a, j);
   atomic_store (&s->faulty, 0);
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);
@@ -348,8 +390,12 @@ recover_window (struct raid_array *a, struct raid_slot *s, uint64_t u, unsigned 
   for (i = 0; i < w && rc == 0; i++) {
     for (idx = 0; idx < unit_cols (a); idx++)
       jobs[i].cols[idx] = scratch + i * unit_bytes + (size_t) idx * a->g.chunk;
-    rc = a->g.family == RAID_FAMILY_PARITY ? plan_stripe (a, s, u + i, &jobs[i], i, &b)
-                                           : plan_chunk (a, s, u + i, &jobs[i], i, &b);
+    /* A member come back holds every unit its bitmap left clean. */
+    if (atomic_load (&a->recovery_bitmap) && !bitmap_unit_dirty (a, u + i))
+      jobs[i].skip = 1;
+    else
+      rc = a->g.family == RAID_FAMILY_PARITY ? plan_stripe (a, s, u + i, &jobs[i], i, &b)
+                                             : plan_chunk (a, s, u + i, &jobs[i], i, &b);
   }
   if (rc == 0) {
     batch_run (&b);
@@ -376,6 +422,7 @@ recovery_done (struct raid_array *a, struct raid_slot *s)
   a->sb.roles[s->index] = RAID_ROLE_ACTIVE;
   atomic_store (&s->recovering, 0);
   atomic_store (&a->recovery_offset, RAID_RESYNC_DONE);
+  atomic_store (&a->recovery_bitmap, 0);
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);
   raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %u onto %s finished", a->sb.name,

@@ -849,10 +849,12 @@ write_request (struct raid_array *a, const void *buf, uint32_t len, uint64_t off
     return -EIO;
   lock_units (a, len, offset, &first, &last);
   stripe_lock_range (&a->locks, first, last);
+  bitmap_write_begin (a, first, last);
   if (a->g.family == RAID_FAMILY_NEAR)
     rc = near_write (a, buf, len, offset);
   else
     rc = parity_write (a, buf, len, offset);
+  bitmap_write_end (a, first, last);
   stripe_unlock_range (&a->locks, first, last);
   if (rc == 0 && !array_check (a, "complete a write"))
     rc = -EIO;

@@ -1,0 +1,280 @@
+/* The write-intent bitmap (md: internal bitmap).  One bit per region of
+ * lock units; every member holds the same 4 KiB block at RAID_BITMAP_OFFSET.
+ * A write sets its regions' bits, durably on every member, before it
+ * touches the data; bits are cleared lazily, only while the array is whole
+ * and in sync, once a region has seen no write for a whole pass.  So while
+ * a member is away every region it missed stays set, and when it comes back
+ * (raid_add_member of the member a slot recorded) only those regions are
+ * rebuilt instead of the whole member.
+ *
+ * Block: "aoeraidB" magic, u32 version, u32 shift (units per bit = 1 <<
+ * shift), u64 bits, u64 events_cleared, bits from byte 64, crc32c last. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <isa-l/crc.h>
+
+#include "raid-int.h"
+
+#define BITMAP_PASS_US 5000000u   /* a bit is cleared after this long without writes */
+enum { O_BM_MAGIC = 0, O_BM_VERSION = 8, O_BM_SHIFT = 12, O_BM_BITS = 16,
+       O_BM_EVENTS = 24, O_BM_DATA = 64, O_BM_CRC = RAID_BITMAP_SIZE - 4 };
+static const char bm_magic[8] = { 'a', 'o', 'e', 'r', 'a', 'i', 'd', 'B' };
+
+static void
+put64 (uint8_t *b, uint64_t v)
+{
+  for (int i = 0; i < 8; i++)
+    b[i] = v >> (8 * i);
+}
+
+static uint64_t
+get64 (const uint8_t *b)
+{
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = (v << 8) | b[i];
+  return v;
+}
+
+static uint32_t
+bm_crc (const uint8_t *block)
+{
+  return crc32_iscsi ((unsigned char *) block, O_BM_CRC, 0xffffffff);
+}
+
+static int
+bitmap_alloc (struct raid_bitmap *bm, uint64_t nbits)
+{
+  bm->nbits = nbits;
+  bm->state = calloc (nbits, sizeof *bm->state);
+  bm->pending = calloc (nbits, sizeof *bm->pending);
+  bm->recent = calloc (nbits, sizeof *bm->recent);
+  bm->block = aligned_alloc (4096, RAID_BITMAP_SIZE);
+  if (!bm->state || !bm->pending || !bm->recent || !bm->block) {
+    bitmap_free (bm);
+    return -ENOMEM;
+  }
+  pthread_mutex_init (&bm->lock, NULL);
+  bm->ready = 1;
+  return 0;
+}
+
+void
+bitmap_free (struct raid_bitmap *bm)
+{
+  free (bm->state);
+  free (bm->pending);
+  free (bm->recent);
+  free (bm->block);
+  if (bm->ready)
+    pthread_mutex_destroy (&bm->lock);
+  memset (bm, 0, sizeof *bm);
+}
+
+int
+bitmap_create (struct raid_array *a, uint64_t region_bytes)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+  uint64_t units = resync_units (a), upb = 1;
+  unsigned shift = 0;
+
+  if (region_bytes == 0)
+    region_bytes = RAID_BITMAP_REGION;
+  while ((upb << a->g.chunk_shift) < region_bytes
+         || (units + upb - 1) / upb > RAID_BITMAP_MAX_BITS) {
+    upb <<= 1;
+    shift++;
+  }
+  bm->shift = shift;
+  bm->events_cleared = a->sb.events;
+  return bitmap_alloc (bm, (units + upb - 1) / upb);
+}
+
+void
+bitmap_encode (struct raid_bitmap *bm, uint8_t *block)
+{
+  memset (block, 0, RAID_BITMAP_SIZE);
+  memcpy (block + O_BM_MAGIC, bm_magic, 8);
+  block[O_BM_VERSION] = 1;
+  block[O_BM_SHIFT] = (uint8_t) bm->shift;
+  put64 (block + O_BM_BITS, bm->nbits);
+  put64 (block + O_BM_EVENTS, bm->events_cleared);
+  for (uint64_t i = 0; i < bm->nbits; i++)
+    if (atomic_load (&bm->state[i]) != BIT_CLEAN)     /* clearing: still set on disk */
+      block[O_BM_DATA + i / 8] |= (uint8_t) (1u << (i % 8));
+  uint32_t crc = bm_crc (block);
+  for (int i = 0; i < 4; i++)
+    block[O_BM_CRC + i] = crc >> (8 * i);
+}
+
+int
+bitmap_load (struct raid_array *a, const uint8_t *block)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+  uint64_t units = resync_units (a), nbits = get64 (block + O_BM_BITS);
+  unsigned shift = block[O_BM_SHIFT];
+  uint32_t crc = 0;
+  int rc;
+
+  for (int i = 3; i >= 0; i--)
+    crc = (crc << 8) | block[O_BM_CRC + i];
+  if (memcmp (block, bm_magic, 8) || block[O_BM_VERSION] != 1 || crc != bm_crc (block)
+      || shift > 40 || nbits != ((units + (1ull << shift) - 1) >> shift)
+      || nbits > RAID_BITMAP_MAX_BITS)
+    return -EINVAL;
+  bm->shift = shift;
+  bm->events_cleared = get64 (block + O_BM_EVENTS);
+  rc = bitmap_alloc (bm, nbits);
+  if (rc == 0)
+    for (uint64_t i = 0; i < nbits; i++)
+      if (block[O_BM_DATA + i / 8] & (1u << (i % 8)))
+        atomic_store (&bm->state[i], BIT_SET);
+  return rc;
+}
+
+void
+bitmap_set_all (struct raid_bitmap *bm)
+{
+  for (uint64_t i = 0; i < bm->nbits; i++)
+    atomic_store (&bm->state[i], BIT_SET);
+  bm->events_cleared = 0;
+}
+
+/* Write the block to every working member and flush it there.  Caller holds
+ * bm->lock.  A member that fails it is marked faulty.  GATE: the array's
+ * poll gate when a request waits on it (it may poll), else NULL. */
+void
+bitmap_store (struct raid_array *a, struct poll_gate *gate)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+  struct io_batch b;
+
+  bitmap_encode (bm, bm->block);
+  batch_init (&b, gate);
+  for (unsigned i = 0; i < a->g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    if (!s->m.ops || atomic_load (&s->faulty))
+      continue;
+    /* in order on each member: the flush makes the block durable */
+    batch_add (&b, s, RAID_IO_WRITE, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, bm->block, 0);
+    batch_add (&b, s, RAID_IO_FLUSH, 0, 0, NULL, 0);
+  }
+  batch_run (&b);
+  fail_writers (a, &b);
+  batch_free (&b);
+}
+
+void
+bitmap_write_begin (struct raid_array *a, uint64_t first, uint64_t last)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+  uint64_t lo, hi, i;
+  int need = 0;
+
+  if (!bm->nbits)
+    return;
+  lo = first >> bm->shift;
+  hi = last >> bm->shift;
+  /* Count the write in before looking at the bit: a clearing pass that
+   * looks at the count after marking the bit either sees this write, or
+   * this write sees the bit no longer SET and takes the lock. */
+  for (i = lo; i <= hi; i++) {
+    atomic_fetch_add (&bm->pending[i], 1);
+    if (atomic_load (&bm->state[i]) != BIT_SET)
+      need = 1;
+  }
+  if (!need)
+    return;
+  pthread_mutex_lock (&bm->lock);
+  need = 0;
+  for (i = lo; i <= hi; i++)
+    if (atomic_load (&bm->state[i]) != BIT_SET) {
+      atomic_store (&bm->state[i], BIT_SET);
+      need = 1;
+    }
+  if (need)
+    bitmap_store (a, &a->poll_gate);
+  pthread_mutex_unlock (&bm->lock);
+}
+
+void
+bitmap_write_end (struct raid_array *a, uint64_t first, uint64_t last)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+
+  if (!bm->nbits)
+    return;
+  for (uint64_t i = first >> bm->shift; i <= last >> bm->shift; i++) {
+    atomic_store (&bm->recent[i], 1);
+    atomic_fetch_sub (&bm->pending[i], 1);
+  }
+}
+
+int
+bitmap_unit_dirty (struct raid_array *a, uint64_t unit)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+
+  return !bm->nbits || atomic_load (&bm->state[unit >> bm->shift]) != BIT_CLEAN;
+}
+
+uint64_t
+bitmap_dirty_bits (struct raid_array *a)
+{
+  uint64_t n = 0;
+
+  for (uint64_t i = 0; i < a->bitmap.nbits; i++)
+    n += atomic_load (&a->bitmap.state[i]) != BIT_CLEAN;
+  return n;
+}
+
+/* Clear one bit if it saw no write for a pass and none is in flight. */
+static int
+bit_clear_idle (struct raid_bitmap *bm, uint64_t i)
+{
+  if (atomic_load (&bm->state[i]) != BIT_SET || atomic_exchange (&bm->recent[i], 0))
+    return 0;
+  atomic_store (&bm->state[i], BIT_CLEARING);
+  if (atomic_load (&bm->pending[i])) {
+    atomic_store (&bm->state[i], BIT_SET);
+    return 0;
+  }
+  atomic_store (&bm->state[i], BIT_CLEAN);
+  return 1;
+}
+
+void
+raid_bitmap_tick (struct raid_array *a)
+{
+  uint64_t now = now_us ();
+
+  if (!a->bitmap.nbits || now < a->bitmap.next_pass_us)
+    return;
+  a->bitmap.next_pass_us = now + BITMAP_PASS_US;
+  bitmap_pass (a);
+}
+
+uint64_t
+bitmap_pass (struct raid_array *a)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+  uint64_t cleared = 0;
+
+  /* A bit may go only while every member holds its region in sync. */
+  if (!bm->nbits || array_degraded (a)
+      || atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
+    return 0;
+  pthread_mutex_lock (&bm->lock);
+  for (uint64_t i = 0; i < bm->nbits; i++)
+    cleared += bit_clear_idle (bm, i);
+  if (cleared) {
+    pthread_mutex_lock (&a->sb_lock);
+    bm->events_cleared = a->sb.events;
+    pthread_mutex_unlock (&a->sb_lock);
+    bitmap_store (a, NULL);
+  }
+  pthread_mutex_unlock (&bm->lock);
+  return cleared;
+}

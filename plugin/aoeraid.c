@@ -205,11 +205,12 @@ static struct aoe_target *find_shelf(const struct shelf_addr *a)
   struct timespec start;
   struct aoe_target *t;
 
+  /* A shelf this server knew and saw go down answers again only after it is asked. */
   clock_gettime(CLOCK_MONOTONIC, &start);
-  while (!(t = aoe_target_find(initiator, a->shelf, a->slot)) &&
+  while ((!(t = aoe_target_find(initiator, a->shelf, a->slot)) || !aoe_target_up(t)) &&
          elapsed_ms(&start) < (long)params.discover_ms)
     aoe_discover(initiator, 300);
-  return t;
+  return t && aoe_target_up(t) ? t : NULL;
 }
 
 static int hot_add_locked(const struct shelf_addr *a, FILE *out)
@@ -518,6 +519,7 @@ static void aoeraid_dump_plugin(void)
   "poll=true|false          a lone request polls for its replies (default true)\n" \
   "sync-speed-min=RATE      resync/recovery speed while clients do I/O (50M)\n" \
   "sync-speed-max=RATE      resync/recovery speed otherwise (default 0: no limit)\n" \
+  "bitmap-chunk=SIZE        write-intent bitmap region of a new array (64M; 0: none)\n" \
   "force=true               override refusals md would let you override"
 
 static struct nbdkit_plugin plugin = {

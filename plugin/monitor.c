@@ -85,6 +85,7 @@ static void *monitor_main(void *arg)
 
   while (!monitor_wait(pause)) {
     pause = MONITOR_POLL_MS;
+    raid_bitmap_tick(mon_array);      /* clears regions idle for a while */
     if (raid_recovery_pending(mon_array)) {
       pause = run_recovery();
       if (pause < 0)

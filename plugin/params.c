@@ -254,13 +254,27 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_bool(key, value, &p->reserve);
   if (!strcmp(key, "poll"))
     return set_bool(key, value, &p->poll);
+  if (!strcmp(key, "bitmap-chunk") || !strcmp(key, "bitmap_chunk")) {
+    int64_t c = nbdkit_parse_size(value);
+    if (c < 0)
+      return -1;
+    if (c != 0 && (c < 64 * 1024 || c > (int64_t)1 << 40)) {
+      nbdkit_error("%s: '%s' must be 0 (no write-intent bitmap) or from 64K to 1T "
+                   "(md's default is 64M)", key, value);
+      return -1;
+    }
+    p->raid.bitmap_region = (uint64_t)c;
+    p->raid.flags = c ? p->raid.flags & ~RAID_CREATE_NO_BITMAP
+                      : p->raid.flags | RAID_CREATE_NO_BITMAP;
+    return 0;
+  }
   if (!strcmp(key, "sync-speed-min") || !strcmp(key, "sync_speed_min"))
     return set_rate(key, value, &p->sync_speed_min);
   if (!strcmp(key, "sync-speed-max") || !strcmp(key, "sync_speed_max"))
     return set_rate(key, value, &p->sync_speed_max);
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
                "(shelves, spares, level, chunk, name, iface, control, dead-time, discover-time, "
-               "reserve, force, poll, sync-speed-min, sync-speed-max)", key);
+               "reserve, force, poll, sync-speed-min, sync-speed-max, bitmap-chunk)", key);
   return -1;
 }
 

@@ -155,6 +155,11 @@ static void print_text(FILE *out, const struct raid_status *st)
       fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
     fprintf(out, "\n");
   }
+  if (st->bitmap_bits)
+    fprintf(out, "  bitmap %" PRIu64 " of %" PRIu64 " regions dirty, %" PRIu64 "K each\n",
+            st->bitmap_dirty, st->bitmap_bits, st->bitmap_region / 1024);
+  else
+    fprintf(out, "  bitmap none\n");
   fprintf(out, "  sync speed  min %s  max %s\n",
           rate_text(st->sync_speed_min, min, sizeof min),
           rate_text(st->sync_speed_max, max, sizeof max));
@@ -203,6 +208,12 @@ static void print_json(FILE *out, const struct raid_status *st)
     fprintf(out, "\"recovery\":null,");
   fprintf(out, "\"sync_speed_min\":%" PRIu64 ",\"sync_speed_max\":%" PRIu64 ",",
           st->sync_speed_min, st->sync_speed_max);
+  if (st->bitmap_bits)
+    fprintf(out, "\"bitmap\":{\"regions\":%" PRIu64 ",\"dirty\":%" PRIu64
+            ",\"region_bytes\":%" PRIu64 "},", st->bitmap_bits, st->bitmap_dirty,
+            st->bitmap_region);
+  else
+    fprintf(out, "\"bitmap\":null,");
   fprintf(out, "\"spares\":[");
   for (unsigned i = 0; i < st->spares; i++)
     fprintf(out, "%s\"%s\"", i ? "," : "", st->spare[i]);

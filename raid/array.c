@@ -521,24 +521,28 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
   return 0;
 }
 
-/* The bitmap of the freshest member; one that cannot be read or makes no
- * sense becomes all dirty (a member coming back is then rebuilt in full). */
+/* The bitmap of the first active member (every member that took part got
+ * each update; spares get none).  One that cannot be read or makes no sense
+ * becomes all dirty: a member coming back is then rebuilt in full. */
 static int
-array_bitmap_read (struct raid_array *a, struct raid_member *m)
+array_bitmap_read (struct raid_array *a)
 {
   uint8_t *block = aligned_alloc (4096, RAID_BITMAP_SIZE);
-  struct raid_slot tmp = { .m = *m };
+  struct raid_slot *from = NULL;
   int rc = -EIO;
 
   if (!block)
     return -1;
-  if (slot_io (&tmp, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, block) == 0)
+  for (unsigned i = 0; i < a->g.n && !from; i++)
+    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].recovering))
+      from = &a->slot[i];
+  if (from && slot_io (from, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, block) == 0)
     rc = bitmap_load (a, block);
   free (block);
   if (rc == 0)
     return 0;
   raid_logf (a, RAID_LOG_WARN, "%s: the write-intent bitmap on %s %s; all of it counts as "
-             "dirty", a->sb.name, m->ops->name (m->member),
+             "dirty", a->sb.name, from ? slot_name (from) : "(no member)",
              rc == -EIO ? "cannot be read" : "is damaged");
   if (bitmap_create (a, 0) < 0)
     return -1;
@@ -629,8 +633,10 @@ raid_assemble (struct raid_member *members, size_t n, int force,
     goto fail;
   for (i = 0; i < a->g.n; i++)
     memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
-  if (a->sb.bitmap_offset && array_bitmap_read (a, &members[best]) < 0)
+  if (a->sb.bitmap_offset && array_bitmap_read (a) < 0) {
+    snprintf (err, errlen, "out of memory");
     goto fail;
+  }
   /* A crash left parity unproven: resync from the start (the bitmap is not
    * used for that yet). */
   atomic_store (&a->resync_offset, a->sb.clean ? a->sb.resync_offset : 0);

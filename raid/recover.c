@@ -62,7 +62,10 @@ readd_slot (struct raid_array *a, const struct raid_sb_summary *sb)
   struct raid_slot *s;
   uint64_t cleared;
 
+  /* It must have left as an active member: one still being rebuilt holds
+   * good data below its recovery point only, whatever the bitmap says. */
   if (sb->state != RAID_SB_OK || sb->role >= a->g.n || !a->bitmap.nbits
+      || sb->roles[sb->role] != RAID_ROLE_ACTIVE
       || memcmp (sb->array_uuid, a->sb.array_uuid, 16)
       || memcmp (sb->member_uuid, a->sb.slot_uuid[sb->role], 16))
     return 0;

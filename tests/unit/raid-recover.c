@@ -796,3 +796,36 @@ Test (bitmap, a_write_in_flight_keeps_its_bit, .timeout = 60)
     rig_free (&r);
   }
 }
+
+/* A member that failed while it was being rebuilt holds good data below its
+ * recovery point only: when it comes back it is rebuilt in full. */
+Test (bitmap, a_member_half_rebuilt_comes_back_in_full)
+{
+  struct rig r;
+  struct raid_member back;
+  struct raid_mem_stats ms;
+  char err[256] = "";
+
+  bitmap_rig (&r, &cases[0]);
+  rig_write (&r, 0, r.size);
+  bitmap_pass (r.f.a);
+  bitmap_pass (r.f.a);                              /* all clean */
+  raid_mem_member_set_down (r.f.mm[1], 1);
+  rig_write (&r, 0, 4096);
+  r.spare[0] = raid_mem_member_new ("e9.1", PACED_MEMBER);
+  rig_add (&r, 0);
+  raid_mem_member_fail_after (r.spare[0], 20);     /* a few windows in */
+  cr_assert_eq (raid_recover (r.f.a), -EIO);
+  raid_mem_member_fail_after (r.spare[0], -1);
+  raid_mem_member_set_down (r.spare[0], 0);
+  back = raid_mem_member (r.spare[0]);
+  cr_assert_eq (raid_add_member (r.f.a, &back, err, sizeof err), 0, "add: %s", err);
+  raid_mem_member_stats (r.spare[0], &ms, 1);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  raid_mem_member_stats (r.spare[0], &ms, 0);
+  cr_assert (ms.write_bytes >= r.size, "rebuilt %llu bytes of %llu",
+             (unsigned long long) ms.write_bytes, (unsigned long long) r.size);
+  rig_adopt (&r, 0);
+  rig_check_done (&r, "e9.1");
+  rig_free (&r);
+}

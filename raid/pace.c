@@ -49,22 +49,17 @@ raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max_bps)
 void
 sync_pace_init (struct raid_array *a, struct sync_pace *p)
 {
+  (void) a;
   p->due_us = 0;
-  p->busy_until_us = 0;
-  p->fg_seen = atomic_load (&a->fg_begun);
 }
 
-/* Requests from above began since the last look, are still running, or ran
- * within PACE_BUSY_US: a client's think time between requests is no lull. */
+/* A request from above is running, or one ended within PACE_BUSY_US: a
+ * client's think time between requests is no lull. */
 static int
-array_busy (struct raid_array *a, struct sync_pace *p, uint64_t now)
+array_busy (struct raid_array *a, uint64_t now)
 {
-  uint64_t seen = atomic_load (&a->fg_begun);
-
-  if (seen != p->fg_seen || atomic_load (&a->fg_ended) != seen)
-    p->busy_until_us = now + PACE_BUSY_US;
-  p->fg_seen = seen;
-  return now < p->busy_until_us;
+  return atomic_load (&a->fg_begun) != atomic_load (&a->fg_ended)
+    || now < atomic_load (&a->fg_last_us) + PACE_BUSY_US;
 }
 
 static void
@@ -82,7 +77,7 @@ sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes)
   if (from + PACE_CREDIT_US < now)
     from = now - PACE_CREDIT_US;
   for (;;) {
-    uint64_t limit = pace_limit (array_busy (a, p, now), atomic_load (&a->sync_speed_min),
+    uint64_t limit = pace_limit (array_busy (a, now), atomic_load (&a->sync_speed_min),
                                  atomic_load (&a->sync_speed_max));
     due = pace_due_us (from, bytes, limit);
     now = now_us ();

@@ -186,8 +186,6 @@ uint64_t pace_due_us (uint64_t from_us, uint64_t bytes, uint64_t limit_bps);
 
 struct sync_pace {
   uint64_t due_us;              /* the work done so far is paid for at this time */
-  uint64_t fg_seen;             /* a->fg_begun at the last look */
-  uint64_t busy_until_us;       /* counts as busy until then */
 };
 void sync_pace_init (struct raid_array *a, struct sync_pace *p);
 /* After a step of BYTES: sleep as long as the limits ask (not past a cancel). */
@@ -261,6 +259,7 @@ struct raid_array {
   atomic_ullong recovery_offset;  /* units of the recovering slot rebuilt */
   atomic_ullong sync_speed_min, sync_speed_max;  /* bytes/s; 0 = no limit (pace.c) */
   atomic_ullong fg_begun, fg_ended;   /* requests from above (raid_read/write/flush) */
+  atomic_ullong fg_last_us;     /* when the last of them ended */
   struct raid_bitmap bitmap;
   atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
   struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */

@@ -884,15 +884,22 @@ flush_request (struct raid_array *a)
   return rc;
 }
 
-/* Requests from above are counted as they begin and end, so that resync and
- * recovery see the array busy even while a request waits for a stripe lock
- * they hold (pace.c). */
+/* Requests from above are counted as they begin and end, and the time of the
+ * last end is kept, so that resync and recovery see the array busy even
+ * while a request waits for a stripe lock they hold (pace.c). */
+static void
+fg_end (struct raid_array *a)
+{
+  atomic_store_explicit (&a->fg_last_us, now_us (), memory_order_relaxed);
+  atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
+}
+
 int
 raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
 {
   atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
   int rc = read_request (a, buf, len, offset);
-  atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
+  fg_end (a);
   return rc;
 }
 
@@ -902,7 +909,7 @@ raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset
 {
   atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
   int rc = write_request (a, buf, len, offset, flags);
-  atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
+  fg_end (a);
   return rc;
 }
 
@@ -911,7 +918,7 @@ raid_flush (struct raid_array *a)
 {
   atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
   int rc = flush_request (a);
-  atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
+  fg_end (a);
   return rc;
 }
 

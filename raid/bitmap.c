@@ -230,14 +230,20 @@ bitmap_dirty_bits (struct raid_array *a)
   return n;
 }
 
-/* Clear one bit if it saw no write for a pass and none is in flight. */
+/* Clear one bit if it saw no write for a pass, none is in flight, and every
+ * member is still there.  The last look matters: a write that failed on a
+ * member marks it faulty before it counts itself out, so a pass that sees
+ * the count at zero and then no member missing knows that no write of this
+ * region failed anywhere since the pass began. */
 static int
-bit_clear_idle (struct raid_bitmap *bm, uint64_t i)
+bit_clear_idle (struct raid_array *a, uint64_t i)
 {
+  struct raid_bitmap *bm = &a->bitmap;
+
   if (atomic_load (&bm->state[i]) != BIT_SET || atomic_exchange (&bm->recent[i], 0))
     return 0;
   atomic_store (&bm->state[i], BIT_CLEARING);
-  if (atomic_load (&bm->pending[i])) {
+  if (atomic_load (&bm->pending[i]) || array_degraded (a)) {
     atomic_store (&bm->state[i], BIT_SET);
     return 0;
   }
@@ -268,7 +274,7 @@ bitmap_pass (struct raid_array *a)
     return 0;
   pthread_mutex_lock (&bm->lock);
   for (uint64_t i = 0; i < bm->nbits; i++)
-    cleared += bit_clear_idle (bm, i);
+    cleared += bit_clear_idle (a, i);
   if (cleared) {
     pthread_mutex_lock (&a->sb_lock);
     bm->events_cleared = a->sb.events;

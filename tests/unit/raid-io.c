@@ -393,7 +393,10 @@ Test (io, lone_request_polls_members_for_replies, .timeout = 20)
   uint8_t ref[3 * CHUNK + 1024];
   uint64_t seed = 7;
 
-  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  /* No bitmap: its update is one more lone batch whose waits, on a loaded
+   * machine, can push the gate's average over the mark and close it (these
+   * members then never complete). */
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_NO_BITMAP);
   fill_random (ref, sizeof ref, &seed);
   for (unsigned i = 0; i < f.n; i++)
     raid_mem_member_defer (f.mm[i], 1);

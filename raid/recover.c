@@ -194,9 +194,9 @@ spare_install (struct raid_array *a)
   }
   /* A member coming back to the slot it left goes there first. */
   for (unsigned k = 0; k < a->nspares; k++) {
-    struct raid_slot *back = &a->slot[a->spare[k].readd - 1];
-    if (a->spare[k].readd && (!back->m.ops || atomic_load (&back->faulty))) {
-      i = a->spare[k].readd - 1;
+    int left = a->spare[k].readd - 1;
+    if (left >= 0 && (!a->slot[left].m.ops || atomic_load (&a->slot[left].faulty))) {
+      i = left;
       j = k;
       break;
     }

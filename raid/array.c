@@ -233,6 +233,7 @@ array_new (raid_log_fn *log, void *log_opaque)
   a->log = log;
   a->log_opaque = log_opaque;
   pthread_mutex_init (&a->sb_lock, NULL);
+  pthread_mutex_init (&a->bitmap.lock, NULL);
   stripe_locks_init (&a->locks);
   scratch_pool_init (&a->pool);
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
@@ -247,6 +248,7 @@ static void
 array_free (struct raid_array *a)
 {
   bitmap_free (&a->bitmap);
+  pthread_mutex_destroy (&a->bitmap.lock);
   codec_free (&a->codec);
   scratch_pool_destroy (&a->pool);
   stripe_locks_destroy (&a->locks);
@@ -345,7 +347,7 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
                 || (a->g.m == 0 && a->g.copies == 1) ? RAID_RESYNC_DONE : 0);
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
-  a->bitmap.events_cleared = a->sb.events;
+  atomic_store (&a->bitmap.events_cleared, a->sb.events);
   pthread_mutex_unlock (&a->sb_lock);
   if (a->bitmap.nbits) {
     pthread_mutex_lock (&a->bitmap.lock);

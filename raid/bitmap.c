@@ -22,22 +22,6 @@ enum { O_BM_MAGIC = 0, O_BM_VERSION = 8, O_BM_SHIFT = 12, O_BM_BITS = 16,
        O_BM_EVENTS = 24, O_BM_DATA = 64, O_BM_CRC = RAID_BITMAP_SIZE - 4 };
 static const char bm_magic[8] = { 'a', 'o', 'e', 'r', 'a', 'i', 'd', 'B' };
 
-static void
-put64 (uint8_t *b, uint64_t v)
-{
-  for (int i = 0; i < 8; i++)
-    b[i] = v >> (8 * i);
-}
-
-static uint64_t
-get64 (const uint8_t *b)
-{
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = (v << 8) | b[i];
-  return v;
-}
-
 static uint32_t
 bm_crc (const uint8_t *block)
 {
@@ -56,11 +40,10 @@ bitmap_alloc (struct raid_bitmap *bm, uint64_t nbits)
     bitmap_free (bm);
     return -ENOMEM;
   }
-  pthread_mutex_init (&bm->lock, NULL);
-  bm->ready = 1;
   return 0;
 }
 
+/* The bits and buffers; the lock lives as long as the array (array.c). */
 void
 bitmap_free (struct raid_bitmap *bm)
 {
@@ -68,9 +51,11 @@ bitmap_free (struct raid_bitmap *bm)
   free (bm->pending);
   free (bm->recent);
   free (bm->block);
-  if (bm->ready)
-    pthread_mutex_destroy (&bm->lock);
-  memset (bm, 0, sizeof *bm);
+  bm->state = NULL;
+  bm->pending = NULL;
+  bm->recent = NULL;
+  bm->block = NULL;
+  bm->nbits = 0;
 }
 
 int
@@ -88,7 +73,7 @@ bitmap_create (struct raid_array *a, uint64_t region_bytes)
     shift++;
   }
   bm->shift = shift;
-  bm->events_cleared = a->sb.events;
+  atomic_store (&bm->events_cleared, a->sb.events);
   return bitmap_alloc (bm, (units + upb - 1) / upb);
 }
 
@@ -97,35 +82,31 @@ bitmap_encode (struct raid_bitmap *bm, uint8_t *block)
 {
   memset (block, 0, RAID_BITMAP_SIZE);
   memcpy (block + O_BM_MAGIC, bm_magic, 8);
-  block[O_BM_VERSION] = 1;
-  block[O_BM_SHIFT] = (uint8_t) bm->shift;
-  put64 (block + O_BM_BITS, bm->nbits);
-  put64 (block + O_BM_EVENTS, bm->events_cleared);
+  le_put32 (block, O_BM_VERSION, 1);
+  le_put32 (block, O_BM_SHIFT, bm->shift);
+  le_put64 (block, O_BM_BITS, bm->nbits);
+  le_put64 (block, O_BM_EVENTS, atomic_load (&bm->events_cleared));
   for (uint64_t i = 0; i < bm->nbits; i++)
     if (atomic_load (&bm->state[i]) != BIT_CLEAN)     /* clearing: still set on disk */
       block[O_BM_DATA + i / 8] |= (uint8_t) (1u << (i % 8));
-  uint32_t crc = bm_crc (block);
-  for (int i = 0; i < 4; i++)
-    block[O_BM_CRC + i] = crc >> (8 * i);
+  le_put32 (block, O_BM_CRC, bm_crc (block));
 }
 
 int
 bitmap_load (struct raid_array *a, const uint8_t *block)
 {
   struct raid_bitmap *bm = &a->bitmap;
-  uint64_t units = resync_units (a), nbits = get64 (block + O_BM_BITS);
-  unsigned shift = block[O_BM_SHIFT];
-  uint32_t crc = 0;
+  uint64_t units = resync_units (a), nbits = le_get64 (block, O_BM_BITS);
+  uint32_t shift = le_get32 (block, O_BM_SHIFT);
   int rc;
 
-  for (int i = 3; i >= 0; i--)
-    crc = (crc << 8) | block[O_BM_CRC + i];
-  if (memcmp (block, bm_magic, 8) || block[O_BM_VERSION] != 1 || crc != bm_crc (block)
+  if (memcmp (block, bm_magic, 8) || le_get32 (block, O_BM_VERSION) != 1
+      || le_get32 (block, O_BM_CRC) != bm_crc (block)
       || shift > 40 || nbits != ((units + (1ull << shift) - 1) >> shift)
       || nbits > RAID_BITMAP_MAX_BITS)
     return -EINVAL;
   bm->shift = shift;
-  bm->events_cleared = get64 (block + O_BM_EVENTS);
+  atomic_store (&bm->events_cleared, le_get64 (block, O_BM_EVENTS));
   rc = bitmap_alloc (bm, nbits);
   if (rc == 0)
     for (uint64_t i = 0; i < nbits; i++)
@@ -139,7 +120,7 @@ bitmap_set_all (struct raid_bitmap *bm)
 {
   for (uint64_t i = 0; i < bm->nbits; i++)
     atomic_store (&bm->state[i], BIT_SET);
-  bm->events_cleared = 0;
+  atomic_store (&bm->events_cleared, 0);
 }
 
 /* Write the block to every working member and flush it there.  Caller holds
@@ -277,7 +258,7 @@ bitmap_pass (struct raid_array *a)
     cleared += bit_clear_idle (a, i);
   if (cleared) {
     pthread_mutex_lock (&a->sb_lock);
-    bm->events_cleared = a->sb.events;
+    atomic_store (&bm->events_cleared, a->sb.events);
     pthread_mutex_unlock (&a->sb_lock);
     bitmap_store (a, NULL);
   }

@@ -46,11 +46,21 @@ raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max_bps)
   *max_bps = atomic_load (&a->sync_speed_max);
 }
 
+/* Requests are counted as they begin and end, and the time of the last end
+ * is kept: a request waiting on a stripe lock the walk holds counts as
+ * running, and one that ended a moment before the walk began still counts. */
 void
-sync_pace_init (struct raid_array *a, struct sync_pace *p)
+pace_request_begin (struct raid_array *a)
 {
-  (void) a;
-  p->due_us = 0;
+  atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
+}
+
+int
+pace_request_end (struct raid_array *a, int rc)
+{
+  atomic_store_explicit (&a->fg_last_us, now_us (), memory_order_relaxed);
+  atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
+  return rc;
 }
 
 /* A request from above is running, or one ended within PACE_BUSY_US: a

@@ -97,6 +97,12 @@ struct raid_sb {
   uint8_t slot_uuid[RAID_MAX_MEMBERS][16];
 };
 
+/* Little-endian fields of the on-member blocks (superblock, bitmap). */
+void le_put32 (uint8_t *b, unsigned off, uint32_t v);
+void le_put64 (uint8_t *b, unsigned off, uint64_t v);
+uint32_t le_get32 (const uint8_t *b, unsigned off);
+uint64_t le_get64 (const uint8_t *b, unsigned off);
+
 void sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE]);
 enum raid_sb_state sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb);
 void sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb_summary *out);
@@ -184,10 +190,14 @@ uint64_t pace_limit (int busy, uint64_t min_bps, uint64_t max_bps);
 /* When BYTES of work started at FROM_US are paid for at LIMIT_BPS (0: at once). */
 uint64_t pace_due_us (uint64_t from_us, uint64_t bytes, uint64_t limit_bps);
 
-struct sync_pace {
+/* Around every request from above (raid_read, raid_write, raid_flush):
+ * what tells resync and recovery that the array is busy.  End returns RC. */
+void pace_request_begin (struct raid_array *a);
+int pace_request_end (struct raid_array *a, int rc);
+
+struct sync_pace {               /* start from { 0 } */
   uint64_t due_us;              /* the work done so far is paid for at this time */
 };
-void sync_pace_init (struct raid_array *a, struct sync_pace *p);
 /* After a step of BYTES: sleep as long as the limits ask (not past a cancel). */
 void sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes);
 
@@ -198,14 +208,13 @@ enum { BIT_CLEAN = 0, BIT_SET = 1, BIT_CLEARING = 2 };
 struct raid_bitmap {
   uint64_t nbits;               /* 0: the array has no bitmap */
   unsigned shift;               /* lock units per bit: 1 << shift */
-  uint64_t events_cleared;      /* events when bits were last cleared; under lock */
+  atomic_ullong events_cleared; /* events when bits were last cleared; set under lock */
   atomic_uchar *state;          /* BIT_* per bit */
   atomic_uint *pending;         /* writes in flight per bit */
   atomic_uchar *recent;         /* written since the last clearing pass */
   pthread_mutex_t lock;         /* setting and clearing bits, writing the block */
   uint8_t *block;               /* RAID_BITMAP_SIZE bytes, aligned */
   uint64_t next_pass_us;        /* raid_bitmap_tick's timer */
-  int ready;                    /* lock initialised */
 };
 
 struct raid_array;

@@ -60,7 +60,6 @@ static int
 readd_slot (struct raid_array *a, const struct raid_sb_summary *sb)
 {
   struct raid_slot *s;
-  uint64_t cleared;
 
   /* It must have left as an active member: one still being rebuilt holds
    * good data below its recovery point only, whatever the bitmap says. */
@@ -72,10 +71,9 @@ readd_slot (struct raid_array *a, const struct raid_sb_summary *sb)
   s = &a->slot[sb->role];
   if (s->m.ops && !atomic_load (&s->faulty))
     return 0;
-  pthread_mutex_lock (&a->bitmap.lock);
-  cleared = a->bitmap.events_cleared;
-  pthread_mutex_unlock (&a->bitmap.lock);
-  return sb->events >= cleared ? (int) sb->role + 1 : 0;
+  /* No bitmap lock here: its holders take sb_lock (clearing passes, failed
+   * bitmap writes), so the order is bitmap lock, then sb_lock. */
+  return sb->events >= atomic_load (&a->bitmap.events_cleared) ? (int) sb->role + 1 : 0;
 }
 
 int
@@ -439,7 +437,7 @@ raid_recover (struct raid_array *a)
   unsigned window;
   uint8_t *scratch;
   struct raid_slot *s;
-  struct sync_pace pace;
+  struct sync_pace pace = { 0 };
   int slot, rc = 0;
 
   if (atomic_load (&a->resync_stop))
@@ -458,7 +456,6 @@ raid_recover (struct raid_array *a)
   raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %d onto %s from unit %llu of %llu",
              a->sb.name, slot, slot_name (s), (unsigned long long) u,
              (unsigned long long) units);
-  sync_pace_init (a, &pace);
   while (u < units && rc == 0) {
     unsigned w = units - u < window ? (unsigned) (units - u) : window;
     if (atomic_load (&a->resync_stop))

@@ -884,42 +884,28 @@ flush_request (struct raid_array *a)
   return rc;
 }
 
-/* Requests from above are counted as they begin and end, and the time of the
- * last end is kept, so that resync and recovery see the array busy even
- * while a request waits for a stripe lock they hold (pace.c). */
-static void
-fg_end (struct raid_array *a)
-{
-  atomic_store_explicit (&a->fg_last_us, now_us (), memory_order_relaxed);
-  atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
-}
-
+/* Every request from above is counted in and out for the speed limits of
+ * resync and recovery (pace.c). */
 int
 raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
 {
-  atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
-  int rc = read_request (a, buf, len, offset);
-  fg_end (a);
-  return rc;
+  pace_request_begin (a);
+  return pace_request_end (a, read_request (a, buf, len, offset));
 }
 
 int
 raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
             unsigned flags)
 {
-  atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
-  int rc = write_request (a, buf, len, offset, flags);
-  fg_end (a);
-  return rc;
+  pace_request_begin (a);
+  return pace_request_end (a, write_request (a, buf, len, offset, flags));
 }
 
 int
 raid_flush (struct raid_array *a)
 {
-  atomic_fetch_add_explicit (&a->fg_begun, 1, memory_order_relaxed);
-  int rc = flush_request (a);
-  fg_end (a);
-  return rc;
+  pace_request_begin (a);
+  return pace_request_end (a, flush_request (a));
 }
 
 /* ---- resync -------------------------------------------------------------- */
@@ -991,7 +977,7 @@ raid_resync (struct raid_array *a)
   uint64_t units = resync_units (a);
   uint64_t u = atomic_load (&a->resync_offset);
   uint8_t missing[RAID_MAX_MEMBERS];
-  struct sync_pace pace;
+  struct sync_pace pace = { 0 };
   uint8_t *scratch;
   int rc = 0;
 
@@ -1009,7 +995,6 @@ raid_resync (struct raid_array *a)
     return -ENOMEM;
   raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
              (unsigned long long) u, (unsigned long long) units);
-  sync_pace_init (a, &pace);
   for (; u < units && rc == 0; u++) {
     if (atomic_load (&a->resync_stop)) {
       rc = -ECANCELED;

@@ -22,22 +22,22 @@ enum {
   O_ROLES = 512, O_SLOT_UUIDS = 1024, O_CRC = RAID_SB_SIZE - 4,
 };
 
-static void
-put32 (uint8_t *b, unsigned off, uint32_t v)
+void
+le_put32 (uint8_t *b, unsigned off, uint32_t v)
 {
   for (int i = 0; i < 4; i++)
     b[off + i] = v >> (8 * i);
 }
 
-static void
-put64 (uint8_t *b, unsigned off, uint64_t v)
+void
+le_put64 (uint8_t *b, unsigned off, uint64_t v)
 {
-  put32 (b, off, (uint32_t) v);
-  put32 (b, off + 4, (uint32_t) (v >> 32));
+  le_put32 (b, off, (uint32_t) v);
+  le_put32 (b, off + 4, (uint32_t) (v >> 32));
 }
 
-static uint32_t
-get32 (const uint8_t *b, unsigned off)
+uint32_t
+le_get32 (const uint8_t *b, unsigned off)
 {
   uint32_t v = 0;
   for (int i = 3; i >= 0; i--)
@@ -45,10 +45,10 @@ get32 (const uint8_t *b, unsigned off)
   return v;
 }
 
-static uint64_t
-get64 (const uint8_t *b, unsigned off)
+uint64_t
+le_get64 (const uint8_t *b, unsigned off)
 {
-  return get32 (b, off) | ((uint64_t) get32 (b, off + 4) << 32);
+  return le_get32 (b, off) | ((uint64_t) le_get32 (b, off + 4) << 32);
 }
 
 static uint32_t
@@ -86,7 +86,7 @@ sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE])
 {
   memset (block, 0, RAID_SB_SIZE);
   memcpy (block + O_MAGIC, sb_magic, 8);
-  put32 (block, O_VERSION, sb->version);
+  le_put32 (block, O_VERSION, sb->version);
   memcpy (block + O_NAME, sb->name, strnlen (sb->name, RAID_NAME_MAX));
   for (size_t i = 0; i < N_FIELDS; i++) {
     const struct sb_field *f = &sb_fields[i];
@@ -94,12 +94,12 @@ sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE])
     uint32_t v32;
     uint64_t v64;
     switch (f->kind) {
-    case U32: memcpy (&v32, from, 4); put32 (block, f->off, v32); break;
-    case U64: memcpy (&v64, from, 8); put64 (block, f->off, v64); break;
+    case U32: memcpy (&v32, from, 4); le_put32 (block, f->off, v32); break;
+    case U64: memcpy (&v64, from, 8); le_put64 (block, f->off, v64); break;
     case BYTES: memcpy (block + f->off, from, f->bytes); break;
     }
   }
-  put32 (block, O_CRC, sb_crc (block));
+  le_put32 (block, O_CRC, sb_crc (block));
 }
 
 static void
@@ -113,8 +113,8 @@ sb_decode_fields (const uint8_t *block, struct raid_sb *sb)
     uint32_t v32;
     uint64_t v64;
     switch (f->kind) {
-    case U32: v32 = get32 (block, f->off); memcpy (to, &v32, 4); break;
-    case U64: v64 = get64 (block, f->off); memcpy (to, &v64, 8); break;
+    case U32: v32 = le_get32 (block, f->off); memcpy (to, &v32, 4); break;
+    case U64: v64 = le_get64 (block, f->off); memcpy (to, &v64, 8); break;
     case BYTES: memcpy (to, block + f->off, f->bytes); break;
     }
   }
@@ -143,10 +143,10 @@ sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb)
   memset (sb, 0, sizeof *sb);
   if (memcmp (block + O_MAGIC, sb_magic, 8) != 0)
     return RAID_SB_NONE;
-  sb->version = get32 (block, O_VERSION);
+  sb->version = le_get32 (block, O_VERSION);
   if (sb->version > RAID_SB_VERSION)
     return RAID_SB_NEWER;     /* its crc may cover other bytes: do not judge it */
-  if (get32 (block, O_CRC) != sb_crc (block))
+  if (le_get32 (block, O_CRC) != sb_crc (block))
     return RAID_SB_CORRUPT;
   sb_decode_fields (block, sb);
   return sb_sane (sb) ? RAID_SB_OK : RAID_SB_CORRUPT;

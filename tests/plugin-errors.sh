@@ -20,6 +20,8 @@ plugin_fails "typo'd parameter" "unknown parameter 'levle'" shelves=e1.1,e2.1 le
 plugin_fails "unknown level" "unknown level '7'" shelves=e1.1,e2.1 level=7
 plugin_fails "bad boolean" "poll: 'maybe' is not true or false" shelves=e1.1,e2.1 level=1 poll=maybe
 plugin_fails "bad chunk" "chunk: '3000' must be a power of two" shelves=e1.1,e2.1 level=0 chunk=3000
+plugin_fails "bad bitmap chunk" "bitmap-chunk: '1K' must be 0 \\(no write-intent bitmap\\) or from 64K" \
+  shelves=e1.1,e2.1 level=1 bitmap-chunk=1K
 plugin_fails "no shelves" "shelves= is required" level=1
 plugin_fails "bad shelf address" "'e1' is not a shelf address" shelves=e1,e2.1 level=1
 plugin_fails "too few shelves" "needs at least 3 shelves" shelves=e1.1,e2.1 level=5

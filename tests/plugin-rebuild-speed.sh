@@ -30,6 +30,8 @@ out=$("$aoeraid" speed -c "$ctl" max=fast 2>&1) && lab_die "max=fast accepted: $
 echo "$out" | grep -q "speed: 'fast' is not a rate" || lab_die "max=fast: unclear refusal: $out"
 out=$("$aoeraid" speed -c "$ctl" maximum=1M 2>&1) && lab_die "maximum=1M accepted: $out"
 echo "$out" | grep -q "'maximum=1M' is not min=RATE or max=RATE" || lab_die "maximum=1M: $out"
+out=$("$aoeraid" speed min=1M 2>&1) && lab_die "speed without -c accepted: $out"
+echo "$out" | grep -q "usage: .* speed -c SOCKET" || lab_die "speed without -c: $out"
 "$aoeraid" speed -c "$ctl" | grep -q "max 2M/s" || lab_die "a refused change changed the limits"
 echo "ok: bad rates refused, the limits unchanged"
 

@@ -14,7 +14,11 @@
 
 static int control_call(const char *progname, const char *path, const char *request);
 
-int status_main(const char *progname, int argc, char **argv)
+/* -c SOCKET (and --json where JSON is not NULL) of a control command whose
+ * usage line, after "PROG ", is USAGE.  Returns the socket path; NULL with *rc
+ * set (0 after --help, 2 for a usage error) when the command is done. */
+static const char *control_opts(const char *progname, int argc, char **argv,
+                                const char *usage, int *json, int *rc)
 {
   static const struct option longopts[] = {
     { "control", required_argument, NULL, 'c' },
@@ -23,47 +27,48 @@ int status_main(const char *progname, int argc, char **argv)
     { NULL, 0, NULL, 0 },
   };
   const char *path = NULL;
-  int json = 0, c;
+  int c;
 
   optind = 1;
-  while ((c = getopt_long(argc, argv, "c:jh", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'c': path = optarg; break;
-    case 'j': json = 1; break;
-    case 'h': printf("usage: %s status -c SOCKET [--json]\n", progname); return 0;
-    default: return 2;
+  while ((c = getopt_long(argc, argv, json ? "c:jh" : "c:h", longopts, NULL)) != -1) {
+    if (c == 'c')
+      path = optarg;
+    else if (c == 'j' && json)
+      *json = 1;
+    else {
+      fprintf(c == 'h' ? stdout : stderr, "usage: %s %s\n", progname, usage);
+      *rc = c == 'h' ? 0 : 2;
+      return NULL;
     }
   }
   if (!path) {
-    fprintf(stderr, "%s: status needs -c SOCKET, the control= path given to nbdkit aoeraid\n",
-            progname);
-    return 2;
+    fprintf(stderr, "%s: usage: %s %s (SOCKET: the control= path given to nbdkit aoeraid)\n",
+            progname, progname, usage);
+    *rc = 2;
   }
+  return path;
+}
+
+int status_main(const char *progname, int argc, char **argv)
+{
+  int json = 0, rc;
+  const char *path = control_opts(progname, argc, argv, "status -c SOCKET [--json]", &json, &rc);
+
+  if (!path)
+    return rc;
   return control_call(progname, path, json ? "status json\n" : "status\n");
 }
 
 int add_main(const char *progname, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "control", required_argument, NULL, 'c' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  const char *path = NULL;
   char request[128];
-  int c;
+  int rc;
+  const char *path = control_opts(progname, argc, argv, "add -c SOCKET SHELF.SLOT", NULL, &rc);
 
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'c': path = optarg; break;
-    case 'h': printf("usage: %s add -c SOCKET SHELF.SLOT\n", progname); return 0;
-    default: return 2;
-    }
-  }
-  if (!path || optind + 1 != argc) {
-    fprintf(stderr, "%s: usage: %s add -c SOCKET SHELF.SLOT (the control= path given to "
-            "nbdkit aoeraid, and one shelf, for example e6.1)\n", progname, progname);
+  if (!path)
+    return rc;
+  if (optind + 1 != argc) {
+    fprintf(stderr, "%s: add: give one shelf, SHELF.SLOT, for example e6.1\n", progname);
     return 2;
   }
   if (snprintf(request, sizeof request, "add %s\n", argv[optind]) >= (int)sizeof request ||
@@ -77,29 +82,13 @@ int add_main(const char *progname, int argc, char **argv)
 
 int speed_main(const char *progname, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "control", required_argument, NULL, 'c' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  const char *path = NULL;
   char request[256] = "speed";
-  int c;
+  int rc;
+  const char *path = control_opts(progname, argc, argv,
+                                  "speed -c SOCKET [min=RATE] [max=RATE]", NULL, &rc);
 
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'c': path = optarg; break;
-    case 'h': printf("usage: %s speed -c SOCKET [min=RATE] [max=RATE]\n", progname); return 0;
-    default: return 2;
-    }
-  }
-  if (!path) {
-    fprintf(stderr, "%s: usage: %s speed -c SOCKET [min=RATE] [max=RATE] (the control= "
-            "path given to nbdkit aoeraid; RATE as 1000K or 200M, 0 for no limit)\n",
-            progname, progname);
-    return 2;
-  }
+  if (!path)
+    return rc;
   for (; optind < argc; optind++) {
     const char *arg = argv[optind];
     if ((strncmp(arg, "min=", 4) && strncmp(arg, "max=", 4)) || strpbrk(arg, " \n")) {

@@ -634,6 +634,22 @@ disk_bits (struct rig *r, unsigned i)
   return b[0] | b[1] << 8;
 }
 
+/* Recover onto spare e9.1, which must be written whole, check and free. */
+static void
+rig_recover_in_full (struct rig *r)
+{
+  struct raid_mem_stats ms;
+
+  raid_mem_member_stats (r->spare[0], &ms, 1);
+  cr_assert_eq (raid_recover (r->f.a), 0);
+  raid_mem_member_stats (r->spare[0], &ms, 0);
+  cr_assert (ms.write_bytes >= r->size, "rebuilt %llu bytes of %llu",
+             (unsigned long long) ms.write_bytes, (unsigned long long) r->size);
+  rig_adopt (r, 0);
+  rig_check_done (r, "e9.1");
+  rig_free (r);
+}
+
 Test (bitmap, writes_set_bits_on_every_member)
 {
   struct rig r;
@@ -710,7 +726,6 @@ Test (bitmap, a_member_back_rebuilds_what_it_missed)
 Test (bitmap, a_new_member_is_rebuilt_in_full)
 {
   struct rig r;
-  struct raid_mem_stats ms;
 
   bitmap_rig (&r, &cases[0]);
   rig_write (&r, 0, r.size);
@@ -718,13 +733,7 @@ Test (bitmap, a_new_member_is_rebuilt_in_full)
   rig_write (&r, 0, 4096);
   r.spare[0] = raid_mem_member_new ("e9.1", PACED_MEMBER);
   rig_add (&r, 0);
-  cr_assert_eq (raid_recover (r.f.a), 0);
-  raid_mem_member_stats (r.spare[0], &ms, 0);
-  cr_assert (ms.write_bytes >= r.size, "wrote %llu bytes of %llu",
-             (unsigned long long) ms.write_bytes, (unsigned long long) r.size);
-  rig_adopt (&r, 0);
-  rig_check_done (&r, "e9.1");
-  rig_free (&r);
+  rig_recover_in_full (&r);
 }
 
 /* The bits outlive a restart: assembly reads them back. */
@@ -811,7 +820,6 @@ Test (bitmap, a_member_half_rebuilt_comes_back_in_full)
 {
   struct rig r;
   struct raid_member back;
-  struct raid_mem_stats ms;
   char err[256] = "";
 
   bitmap_rig (&r, &cases[0]);
@@ -828,12 +836,27 @@ Test (bitmap, a_member_half_rebuilt_comes_back_in_full)
   raid_mem_member_set_down (r.spare[0], 0);
   back = raid_mem_member (r.spare[0]);
   cr_assert_eq (raid_add_member (r.f.a, &back, err, sizeof err), 0, "add: %s", err);
-  raid_mem_member_stats (r.spare[0], &ms, 1);
-  cr_assert_eq (raid_recover (r.f.a), 0);
-  raid_mem_member_stats (r.spare[0], &ms, 0);
-  cr_assert (ms.write_bytes >= r.size, "rebuilt %llu bytes of %llu",
-             (unsigned long long) ms.write_bytes, (unsigned long long) r.size);
-  rig_adopt (&r, 0);
-  rig_check_done (&r, "e9.1");
+  rig_recover_in_full (&r);
+}
+
+/* A damaged bitmap at assembly: a warning, and every region counts as dirty (a member
+ * coming back is then rebuilt in full, never trusted on a bit read wrong). */
+Test (bitmap, a_damaged_bitmap_counts_all_dirty)
+{
+  struct rig r;
+  struct raid_status st;
+  char err[256] = "";
+
+  bitmap_rig (&r, &cases[0]);
+  rig_write (&r, 0, 4096);
+  fx_close (&r.f);
+  raid_mem_member_data (r.f.mm[0])[RAID_BITMAP_OFFSET + 64] ^= 0x80; /* crc now wrong */
+  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  raid_status (r.f.a, &st);
+  /* its region size was in the damaged block: the new one has the default */
+  cr_assert (st.bitmap_bits > 0 && st.bitmap_dirty == st.bitmap_bits, "bits %llu dirty %llu",
+             (unsigned long long) st.bitmap_bits, (unsigned long long) st.bitmap_dirty);
+  cr_assert (strstr (r.f.last_warning, "write-intent bitmap on e1.1 is damaged"),
+             "warning: %s", r.f.last_warning);
   rig_free (&r);
 }

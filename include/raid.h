@@ -71,7 +71,10 @@ enum raid_level {
 #define RAID_BITMAP_SIZE      4096u
 #define RAID_BITMAP_MAX_BITS  ((RAID_BITMAP_SIZE - 64 - 4) * 8)
 #define RAID_BITMAP_REGION    (64u << 20)     /* default region per bit (md's 64M) */
-#define RAID_SB_VERSION       2               /* 2: may carry a write-intent bitmap */
+#define RAID_META_END         (64u * 1024)    /* data never starts below this */
+/* 2: may carry a write-intent bitmap; 3: grown (reshape fields, data below 1 MiB) */
+#define RAID_SB_VERSION       3
+#define RAID_RESHAPE_NONE     UINT64_MAX
 
 struct raid_params {
   enum raid_level level;
@@ -80,6 +83,9 @@ struct raid_params {
   const char *name;        /* array name, at most RAID_NAME_MAX bytes; NULL = "" */
   unsigned flags;          /* RAID_CREATE_* */
   uint64_t bitmap_region;  /* bytes of each member per bitmap bit; 0 = RAID_BITMAP_REGION */
+  /* where the data starts on each member; 0 = RAID_DATA_OFFSET.  Each grow
+   * (raid_grow) moves it down one chunk: room for more grows. */
+  uint64_t data_offset;
 };
 /* The members are known consistent (e.g. all zeros): skip the initial
  * resync.  Without it, parity (and mirror copies) of a new array are
@@ -134,6 +140,7 @@ struct raid_sb_summary {
   uint64_t events;
   int clean;
   uint64_t recovery_offset;   /* units of the RECOVERING slot rebuilt; UINT64_MAX = none */
+  uint64_t reshape_position;  /* array bytes moved to the new layout; RAID_RESHAPE_NONE */
   enum raid_role_state roles[RAID_MAX_MEMBERS];
 };
 
@@ -230,6 +237,34 @@ void raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max
  * background thread; it does a pass every 5 s. */
 void raid_bitmap_tick (struct raid_array *a);
 
+/* ---- Growing (md: --grow, reshape) ------------------------------------- */
+
+/* Grow the array onto the spares named NAMES[0..n-1] (as their ops->name
+ * gives them), at the level NEW_LEVEL (the array's own level to keep it).
+ * RAID1 to RAID1 adds mirrors: the new slots start missing and recovery puts
+ * the spares in them.  Every other grow is a reshape: the spares become
+ * members at once and raid_reshape moves the data, stripe by stripe, into
+ * the new layout one chunk lower on every member (md's reshape with a new
+ * data offset: no backup file), while the array serves I/O; the new space
+ * appears (raid_size) when it is done, and is resynced after.  Any level
+ * may become any other whose data chunks per row are at least as many
+ * (raid1 of 2 -> raid5 of 3, raid5 -> raid6 with one more member, raid0 ->
+ * raid5); ec keeps its m.  Refuses (-errno, one line in err): a reshape,
+ * recovery or resync still to run, a degraded array, a name that is not a
+ * spare, too many members, no room below the data, a level that would need
+ * fewer data chunks per row. */
+int raid_grow (struct raid_array *a, const char *const *names, unsigned n,
+               enum raid_level new_level, char *err, size_t errlen);
+/* 1 while a reshape has data left to move. */
+int raid_reshape_pending (struct raid_array *a);
+/* Move the data into the new layout from the recorded position on (after a
+ * restart too), recording the position in the superblocks as it must
+ * (before a step would overwrite old data not yet recorded as moved).
+ * Blocking: run it in a background thread.  0, -EAGAIN (no reshape),
+ * -ECANCELED (raid_resync_cancel; position saved), -EIO (lost too many
+ * members; position saved), -ENOMEM. */
+int raid_reshape (struct raid_array *a);
+
 uint64_t raid_size (struct raid_array *a);          /* bytes exported */
 /* Data bytes in one full stripe: k chunks (parity levels), n/copies chunks
  * (near levels; one chunk when copies does not divide n). */
@@ -263,6 +298,11 @@ struct raid_status {
   uint64_t sync_speed_min, sync_speed_max;   /* raid_set_sync_speed; 0 = none */
   uint64_t bitmap_bits, bitmap_dirty;        /* 0 bits: no write-intent bitmap */
   uint64_t bitmap_region;                    /* bytes of each member per bit */
+  /* a reshape: level and members above reshape_position (the old layout),
+   * bytes moved of reshape_size; reshape_position RAID_RESHAPE_NONE = none */
+  enum raid_level reshape_from_level;
+  unsigned reshape_from_members;
+  uint64_t reshape_position, reshape_size;
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 
@@ -288,6 +328,9 @@ void raid_mem_member_set_down (struct raid_mem_member *mm, int down);
 /* Go down after this many more I/Os (-1: never): a failure in mid-request. */
 void raid_mem_member_fail_after (struct raid_mem_member *mm, int64_t ios);
 void raid_mem_member_bad_range (struct raid_mem_member *mm, uint64_t offset, uint32_t len);
+/* A power cut shared by members: each I/O takes one from *budget, and once
+ * it is spent every I/O fails unapplied (NULL: no budget). */
+void raid_mem_member_power (struct raid_mem_member *mm, int64_t *budget);
 /* Sleep this long in every submit (to widen races in threaded tests). */
 void raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec);
 /* Hold completions until the member is polled (its ops->poll). */

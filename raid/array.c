@@ -45,9 +45,9 @@ slot_usable_at (struct raid_array *a, struct raid_slot *s, uint64_t u)
 }
 
 uint64_t
-slot_offset (const struct raid_array *a, struct raid_loc l, uint32_t within)
+slot_offset (const struct raid_layout *L, struct raid_loc l, uint32_t within)
 {
-  return RAID_DATA_OFFSET + (l.row << a->g.chunk_shift) + within;
+  return L->data_offset + (l.row << L->g.chunk_shift) + within;
 }
 
 int
@@ -139,7 +139,7 @@ sb_write_all (struct raid_array *a)
     a->sb.utime = (uint64_t) time (NULL);
     a->sb.resync_offset = atomic_load (&a->resync_offset);
     a->sb.recovery_offset = atomic_load (&a->recovery_offset);
-    for (i = 0; i < a->g.n; i++)
+    for (i = 0; i < a->lay.g.n; i++)
       sb_queue (a, &b, &a->slot[i], i);
     for (i = 0; i < a->nspares; i++)
       sb_queue (a, &b, &a->spare[i], RAID_SB_ROLE_SPARE);
@@ -188,7 +188,7 @@ void
 array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS])
 {
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
-    missing[i] = i < a->g.n && (!slot_usable (&a->slot[i])
+    missing[i] = i < a->lay.g.n && (!slot_usable (&a->slot[i])
                                 || atomic_load (&a->slot[i].recovering));
 }
 
@@ -198,10 +198,27 @@ array_degraded (struct raid_array *a)
   uint8_t missing[RAID_MAX_MEMBERS];
 
   array_missing (a, missing);
-  for (unsigned i = 0; i < a->g.n; i++)
+  for (unsigned i = 0; i < a->lay.g.n; i++)
     if (missing[i])
       return 1;
   return 0;
+}
+
+int
+array_survives (struct raid_array *a, const uint8_t missing[RAID_MAX_MEMBERS])
+{
+  return geom_survives (&a->lay.g, missing)
+    && (!atomic_load (&a->reshape.active) || geom_survives (&a->prev.g, missing));
+}
+
+uint64_t
+array_member_bytes (struct raid_array *a)
+{
+  uint64_t off = a->sb.data_offset;
+
+  if ((a->sb.features & RAID_FEATURE_RESHAPE) && a->sb.prev_data_offset > off)
+    off = a->sb.prev_data_offset;
+  return off + a->sb.data_size;
 }
 
 int
@@ -212,14 +229,14 @@ array_check (struct raid_array *a, const char *what)
   size_t used = 0;
 
   array_missing (a, missing);
-  if (geom_survives (&a->g, missing))
+  if (array_survives (a, missing))
     return 1;
-  for (unsigned i = 0; i < a->g.n && used < sizeof names; i++)
+  for (unsigned i = 0; i < a->lay.g.n && used < sizeof names; i++)
     if (missing[i])
       used += snprintf (names + used, sizeof names - used, "%s%s (slot %u)", used ? ", " : "",
                         slot_name (&a->slot[i]), i);
   raid_logf (a, RAID_LOG_ERROR, "%s: cannot %s: %s has lost too many members: %s",
-             a->sb.name, what, raid_level_name (a->g.level), names);
+             a->sb.name, what, raid_level_name (a->lay.g.level), names);
   return 0;
 }
 
@@ -236,6 +253,7 @@ array_new (raid_log_fn *log, void *log_opaque)
   pthread_mutex_init (&a->bitmap.lock, NULL);
   stripe_locks_init (&a->locks);
   scratch_pool_init (&a->pool);
+  reshape_init (a);
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     a->slot[i].index = i;
   for (unsigned i = 0; i < RAID_MAX_SPARES; i++)
@@ -249,28 +267,50 @@ array_free (struct raid_array *a)
 {
   bitmap_free (&a->bitmap);
   pthread_mutex_destroy (&a->bitmap.lock);
-  codec_free (&a->codec);
+  layout_free (&a->lay);
+  layout_free (&a->prev);
+  reshape_destroy (a);
   scratch_pool_destroy (&a->pool);
   stripe_locks_destroy (&a->locks);
   pthread_mutex_destroy (&a->sb_lock);
   free (a);
 }
 
-/* Geometry and codec from the superblock fields. */
+int
+layout_init (struct raid_layout *L, enum raid_level level, unsigned n, unsigned k, unsigned m,
+             uint32_t chunk, uint64_t data_size, uint64_t data_offset, char *err, size_t errlen)
+{
+  memset (L, 0, sizeof *L);
+  if (geom_init (&L->g, level, n, k, m, chunk, data_size, err, errlen) == -1)
+    return -1;
+  if (L->g.m && codec_init (&L->codec, L->g.k, L->g.m, level != RAID_LEVEL_EC) == -1) {
+    snprintf (err, errlen, "out of memory building the parity tables");
+    return -1;
+  }
+  L->data_offset = data_offset;
+  L->size = geom_data_chunks (&L->g) << L->g.chunk_shift;
+  return 0;
+}
+
+void
+layout_free (struct raid_layout *L)
+{
+  if (L->g.m)
+    codec_free (&L->codec);
+  memset (L, 0, sizeof *L);
+}
+
+/* Layouts from the superblock fields. */
 static int
 array_setup (struct raid_array *a, char *err, size_t errlen)
 {
   const struct raid_sb *sb = &a->sb;
 
-  if (geom_init (&a->g, (enum raid_level) sb->level, sb->raid_disks, sb->k, sb->m, sb->chunk,
-                 sb->data_size, err, errlen) == -1)
+  if (layout_init (&a->lay, (enum raid_level) sb->level, sb->raid_disks, sb->k, sb->m,
+                   sb->chunk, sb->data_size, sb->data_offset, err, errlen) == -1)
     return -1;
-  if (a->g.m && codec_init (&a->codec, a->g.k, a->g.m, sb->level != RAID_LEVEL_EC) == -1) {
-    snprintf (err, errlen, "out of memory building the parity tables");
-    return -1;
-  }
-  a->size = geom_data_chunks (&a->g) << a->g.chunk_shift;
-  return 0;
+  a->size = a->lay.size;
+  return reshape_setup (a, err, errlen);
 }
 
 struct raid_array *
@@ -280,11 +320,17 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   struct raid_array *a;
   uint64_t data_size = UINT64_MAX;
   uint32_t chunk = p->chunk_bytes ? p->chunk_bytes : RAID_DEFAULT_CHUNK;
+  uint64_t data_offset = p->data_offset ? p->data_offset : RAID_DATA_OFFSET;
   const char *name = p->name ? p->name : "";
   size_t i;
 
   if (n < 1 || n > RAID_MAX_MEMBERS) {
     snprintf (err, errlen, "an array needs 1 to %d members, got %zu", RAID_MAX_MEMBERS, n);
+    return NULL;
+  }
+  if (data_offset < RAID_META_END || data_offset % 4096) {
+    snprintf (err, errlen, "data offset %llu is not a multiple of 4096 of at least %u",
+              (unsigned long long) data_offset, RAID_META_END);
     return NULL;
   }
   if (strlen (name) > RAID_NAME_MAX) {
@@ -294,15 +340,16 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   }
   for (i = 0; i < n; i++) {
     uint64_t size = members[i].ops->size (members[i].member);
-    if (size < (uint64_t) RAID_DATA_OFFSET + chunk) {
-      snprintf (err, errlen, "member %s is too small (%llu bytes): it needs at least %u bytes "
-                "(1 MiB superblock area and one %u byte chunk)",
+    if (size < data_offset + chunk) {
+      snprintf (err, errlen, "member %s is too small (%llu bytes): it needs at least %llu "
+                "bytes (%llu byte superblock area and one %u byte chunk)",
                 members[i].ops->name (members[i].member), (unsigned long long) size,
-                RAID_DATA_OFFSET + chunk, chunk);
+                (unsigned long long) (data_offset + chunk), (unsigned long long) data_offset,
+                chunk);
       return NULL;
     }
-    if (size - RAID_DATA_OFFSET < data_size)
-      data_size = size - RAID_DATA_OFFSET;
+    if (size - data_offset < data_size)
+      data_size = size - data_offset;
   }
   data_size &= ~(uint64_t) (chunk - 1);
 
@@ -312,8 +359,8 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
     return NULL;
   }
   a->sb = (struct raid_sb) {
-    .version = RAID_SB_VERSION, .ctime = (uint64_t) time (NULL), .level = p->level,
-    .chunk = chunk, .raid_disks = n, .k = p->k, .m = p->m, .data_offset = RAID_DATA_OFFSET,
+    .version = 2, .ctime = (uint64_t) time (NULL), .level = p->level,
+    .chunk = chunk, .raid_disks = n, .k = p->k, .m = p->m, .data_offset = data_offset,
     .data_size = data_size, .clean = 0,
   };
   strcpy (a->sb.name, name);
@@ -322,13 +369,13 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
     array_free (a);
     return NULL;
   }
-  a->sb.k = a->g.k;
-  a->sb.m = a->g.m;
+  a->sb.k = a->lay.g.k;
+  a->sb.m = a->lay.g.m;
   /* layout: md's number where md has the level (near copies, left-symmetric = 2) */
-  a->sb.layout = a->g.family == RAID_FAMILY_NEAR ? 0x100 | a->g.copies : 2;
+  a->sb.layout = a->lay.g.family == RAID_FAMILY_NEAR ? 0x100 | a->lay.g.copies : 2;
   a->sb.array_size = a->size;
   /* A bitmap serves members that come back; RAID0 has no member to come back. */
-  if (!(p->flags & RAID_CREATE_NO_BITMAP) && (a->g.m || a->g.copies > 1)) {
+  if (!(p->flags & RAID_CREATE_NO_BITMAP) && (a->lay.g.m || a->lay.g.copies > 1)) {
     a->sb.bitmap_offset = RAID_BITMAP_OFFSET;
     if (bitmap_create (a, p->bitmap_region) < 0) {
       snprintf (err, errlen, "out of memory");
@@ -344,7 +391,7 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   }
   /* Without redundancy there is nothing to make consistent. */
   atomic_store (&a->resync_offset, (p->flags & RAID_CREATE_ASSUME_CLEAN)
-                || (a->g.m == 0 && a->g.copies == 1) ? RAID_RESYNC_DONE : 0);
+                || (a->lay.g.m == 0 && a->lay.g.copies == 1) ? RAID_RESYNC_DONE : 0);
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
   atomic_store (&a->bitmap.events_cleared, a->sb.events);
@@ -362,7 +409,7 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
       return NULL;
     }
   raid_logf (a, RAID_LOG_INFO, "%s: created %s, %zu members, chunk %u, %llu bytes", name,
-             raid_level_name (a->g.level), n, chunk, (unsigned long long) a->size);
+             raid_level_name (a->lay.g.level), n, chunk, (unsigned long long) a->size);
   return a;
 }
 
@@ -443,7 +490,13 @@ same_geometry (const struct raid_sb *x, const struct raid_sb *y)
 {
   return x->level == y->level && x->layout == y->layout && x->chunk == y->chunk
     && x->raid_disks == y->raid_disks && x->k == y->k && x->m == y->m
-    && x->data_size == y->data_size && x->data_offset == y->data_offset;
+    && x->data_size == y->data_size && x->data_offset == y->data_offset
+    && x->features == y->features
+    && (!(x->features & RAID_FEATURE_RESHAPE)
+        || (x->prev_level == y->prev_level && x->prev_layout == y->prev_layout
+            && x->prev_k == y->prev_k && x->prev_m == y->prev_m
+            && x->delta_disks == y->delta_disks
+            && x->prev_data_offset == y->prev_data_offset));
 }
 
 /* Append a spare (the caller holds sb_lock, or the array is not yet running). */
@@ -464,6 +517,19 @@ spare_take (struct raid_array *a, struct raid_member *m, const uint8_t uuid[16])
 }
 
 /* Decide which members take part; fills err and returns -1 to refuse. */
+/* The slot the array records this member in: its own, or, when it missed
+ * the last update (md allows one event behind), the one a grow gave it
+ * while it was a spare. */
+static unsigned
+recorded_role (const struct raid_sb *ref, const struct raid_sb *sb)
+{
+  if (sb->role == RAID_SB_ROLE_SPARE && sb->events + 1 == ref->events)
+    for (unsigned j = 0; j < ref->raid_disks; j++)
+      if (!memcmp (ref->slot_uuid[j], sb->member_uuid, 16) && ref->roles[j] == RAID_ROLE_ACTIVE)
+        return j;
+  return sb->role;
+}
+
 static int
 choose_members (struct raid_array *a, struct raid_member *members, struct found *f, size_t n,
                 int best, int force, char *err, size_t errlen)
@@ -475,6 +541,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
     const char *name = members[i].ops->name (members[i].member);
     const char *why = NULL;
     struct raid_slot *s;
+    unsigned role = recorded_role (ref, &f[i].sb);
 
     if (f[i].state == RAID_SB_IOERR) {
       /* an unreachable member is a missing one, not a reason to refuse */
@@ -485,10 +552,9 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       why = sb_state_text (f[i].state);
     else if (memcmp (f[i].sb.array_uuid, ref->array_uuid, 16))
       why = "belongs to another array (foreign uuid)";
-    else if (!same_geometry (&f[i].sb, ref))
-      why = "disagrees with the array's geometry";
-    else if (f[i].sb.role != RAID_SB_ROLE_SPARE
-             && memcmp (f[i].sb.member_uuid, ref->slot_uuid[f[i].sb.role], 16))
+    else if (!same_geometry (&f[i].sb, ref) && f[i].sb.events >= ref->events)
+      why = "disagrees with the array's geometry";   /* older: stale, below */
+    else if (role != RAID_SB_ROLE_SPARE && memcmp (f[i].sb.member_uuid, ref->slot_uuid[role], 16))
       why = "is not the member the array recorded in its slot";
     if (why && !force) {
       snprintf (err, errlen, "member %s %s: remove it from the member list, or assemble "
@@ -499,25 +565,27 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       raid_logf (a, RAID_LOG_WARN, "%s: member %s %s; left out (force)", ref->name, name, why);
       continue;
     }
-    if (f[i].sb.role == RAID_SB_ROLE_SPARE) {
+    if (role == RAID_SB_ROLE_SPARE) {
       spare_take (a, &members[i], f[i].sb.member_uuid);
       continue;
     }
-    if (f[i].sb.events < ref->events || (ref->roles[f[i].sb.role] != RAID_ROLE_ACTIVE
-                                         && ref->roles[f[i].sb.role] != RAID_ROLE_RECOVERING)) {
+    /* One event behind is a superblock update cut short by a crash (md's
+     * rule too); more is a member that missed state changes. */
+    if (f[i].sb.events + 1 < ref->events || (ref->roles[role] != RAID_ROLE_ACTIVE
+                                             && ref->roles[role] != RAID_ROLE_RECOVERING)) {
       raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u) is stale (events %llu, array at "
-                 "%llu); left out: it needs a rebuild", ref->name, name, f[i].sb.role,
+                 "%llu); left out: it needs a rebuild", ref->name, name, role,
                  (unsigned long long) f[i].sb.events, (unsigned long long) ref->events);
       continue;
     }
-    s = &a->slot[f[i].sb.role];
+    s = &a->slot[role];
     if (s->m.ops) {
       snprintf (err, errlen, "members %s and %s both claim slot %u: remove the copy",
-                slot_name (s), name, f[i].sb.role);
+                slot_name (s), name, role);
       return -1;
     }
     s->m = members[i];
-    atomic_store (&s->recovering, ref->roles[f[i].sb.role] == RAID_ROLE_RECOVERING);
+    atomic_store (&s->recovering, ref->roles[role] == RAID_ROLE_RECOVERING);
     f[i].use = 1;
   }
   return 0;
@@ -535,7 +603,7 @@ array_bitmap_read (struct raid_array *a)
 
   if (!block)
     return -1;
-  for (unsigned i = 0; i < a->g.n && !from; i++)
+  for (unsigned i = 0; i < a->lay.g.n && !from; i++)
     if (a->slot[i].m.ops && !atomic_load (&a->slot[i].recovering))
       from = &a->slot[i];
   if (from && slot_io (from, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, block) == 0)
@@ -561,7 +629,7 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
   size_t used = 0;
   unsigned i, nmissing = 0;
 
-  for (i = 0; i < a->g.n; i++) {
+  for (i = 0; i < a->lay.g.n; i++) {
     struct raid_slot *s = &a->slot[i];
     missing[i] = !s->m.ops || atomic_load (&s->recovering);
     nmissing += missing[i];
@@ -572,23 +640,23 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
       if (used < sizeof names)
         used += snprintf (names + used, sizeof names - used, "%sslot %u", used ? ", " : "", i);
     }
-    else if (s->m.ops->size (s->m.member) < a->sb.data_offset + a->sb.data_size) {
+    else if (s->m.ops->size (s->m.member) < array_member_bytes (a)) {
       snprintf (err, errlen, "member %s is smaller than the array needs (%llu bytes)",
-                slot_name (s), (unsigned long long) (a->sb.data_offset + a->sb.data_size));
+                slot_name (s), (unsigned long long) array_member_bytes (a));
       return -1;
     }
   }
-  if (!geom_survives (&a->g, missing)) {
+  if (!array_survives (a, missing)) {
     snprintf (err, errlen, "%s '%s' cannot start: members missing or stale in %s; "
-              "find them (or their shelves) and assemble again", raid_level_name (a->g.level),
+              "find them (or their shelves) and assemble again", raid_level_name (a->lay.g.level),
               a->sb.name, names);
     return -1;
   }
-  if (nmissing && !a->sb.clean && a->g.m) {
+  if (nmissing && !a->sb.clean && a->lay.g.m) {
     if (!force) {
       snprintf (err, errlen, "%s '%s' is dirty and degraded (missing %s): parity may not match "
                 "the data (write hole); assemble with force to start it anyway",
-                raid_level_name (a->g.level), a->sb.name, names);
+                raid_level_name (a->lay.g.level), a->sb.name, names);
       return -1;
     }
     raid_logf (a, RAID_LOG_WARN, "%s: starting dirty and degraded (force): data in stripes "
@@ -596,7 +664,7 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
   }
   if (nmissing)
     raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s missing; redundancy is reduced "
-               "until the array is rebuilt", a->sb.name, raid_level_name (a->g.level), names);
+               "until the array is rebuilt", a->sb.name, raid_level_name (a->lay.g.level), names);
   return 0;
 }
 
@@ -633,9 +701,9 @@ raid_assemble (struct raid_member *members, size_t n, int force,
       || array_setup (a, err, errlen) == -1
       || check_startable (a, force, err, errlen) == -1)
     goto fail;
-  for (i = 0; i < a->g.n; i++)
+  for (i = 0; i < a->lay.g.n; i++)
     memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
-  if (a->sb.bitmap_offset && array_bitmap_read (a) < 0) {
+  if (a->sb.bitmap_offset && !atomic_load (&a->reshape.active) && array_bitmap_read (a) < 0) {
     snprintf (err, errlen, "out of memory");
     goto fail;
   }
@@ -648,7 +716,7 @@ raid_assemble (struct raid_member *members, size_t n, int force,
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);
   raid_logf (a, RAID_LOG_INFO, "%s: assembled %s from %zu of %u members, events %llu",
-             a->sb.name, raid_level_name (a->g.level), n, a->g.n,
+             a->sb.name, raid_level_name (a->lay.g.level), n, a->lay.g.n,
              (unsigned long long) a->sb.events);
   free (f);
   return a;
@@ -669,13 +737,13 @@ raid_status (struct raid_array *a, struct raid_status *st)
   memset (st, 0, sizeof *st);
   st->recovery_slot = -1;
   array_missing (a, missing);
-  st->level = a->g.level;
-  st->k = a->g.k;
-  st->m = a->g.m;
-  st->members = a->g.n;
-  st->chunk_bytes = a->g.chunk;
+  st->level = a->lay.g.level;
+  st->k = a->lay.g.k;
+  st->m = a->lay.g.m;
+  st->members = a->lay.g.n;
+  st->chunk_bytes = a->lay.g.chunk;
   st->size = a->size;
-  for (i = 0; i < a->g.n; i++) {
+  for (i = 0; i < a->lay.g.n; i++) {
     struct raid_slot *s = &a->slot[i];
     nmissing += missing[i];
     st->member[i].role = !s->m.ops ? RAID_ROLE_MISSING
@@ -688,7 +756,7 @@ raid_status (struct raid_array *a, struct raid_status *st)
     st->member[i].read_errors = atomic_load (&s->read_errors);
     st->member[i].write_errors = atomic_load (&s->write_errors);
   }
-  st->state = !geom_survives (&a->g, missing) ? RAID_STATE_FAILED
+  st->state = !array_survives (a, missing) ? RAID_STATE_FAILED
     : nmissing ? RAID_STATE_DEGRADED : RAID_STATE_CLEAN;
   pthread_mutex_lock (&a->sb_lock);
   memcpy (st->uuid, a->sb.array_uuid, 16);
@@ -702,9 +770,20 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->resync_offset = atomic_load (&a->resync_offset);
   st->resync_units = resync_units (a);
   raid_get_sync_speed (a, &st->sync_speed_min, &st->sync_speed_max);
+  pthread_mutex_lock (&a->bitmap.lock);     /* a reshape replaces it */
   st->bitmap_bits = a->bitmap.nbits;
   st->bitmap_dirty = bitmap_dirty_bits (a);
-  st->bitmap_region = a->bitmap.nbits ? (uint64_t) a->g.chunk << a->bitmap.shift : 0;
+  st->bitmap_region = a->bitmap.nbits ? (uint64_t) a->lay.g.chunk << a->bitmap.shift : 0;
+  pthread_mutex_unlock (&a->bitmap.lock);
+  pthread_rwlock_rdlock (&a->reshape.lock);
+  st->reshape_position = RAID_RESHAPE_NONE;
+  if (atomic_load (&a->reshape.active)) {
+    st->reshape_from_level = a->prev.g.level;
+    st->reshape_from_members = a->prev.g.n;
+    st->reshape_position = atomic_load (&a->reshape.pos);
+    st->reshape_size = a->prev.size;
+  }
+  pthread_rwlock_unlock (&a->reshape.lock);
   return 0;
 }
 
@@ -715,22 +794,24 @@ raid_close (struct raid_array *a)
 
   if (!a)
     return;
+  if (atomic_load (&a->reshape.active))
+    reshape_record (a, atomic_load (&a->reshape.pos));
   array_missing (a, missing);
   pthread_mutex_lock (&a->sb_lock);
   /* No I/O is in flight: every acknowledged write is on all its members. */
-  a->sb.clean = geom_survives (&a->g, missing);
+  a->sb.clean = array_survives (a, missing);
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);
   array_free (a);
 }
 
 uint64_t raid_size (struct raid_array *a) { return a->size; }
-uint32_t raid_chunk_bytes (struct raid_array *a) { return a->g.chunk; }
+uint32_t raid_chunk_bytes (struct raid_array *a) { return a->lay.g.chunk; }
 
 uint32_t
 raid_stripe_bytes (struct raid_array *a)
 {
-  if (a->g.family == RAID_FAMILY_PARITY)
-    return a->g.k * a->g.chunk;
-  return a->g.n % a->g.copies ? a->g.chunk : (a->g.n / a->g.copies) * a->g.chunk;
+  if (a->lay.g.family == RAID_FAMILY_PARITY)
+    return a->lay.g.k * a->lay.g.chunk;
+  return a->lay.g.n % a->lay.g.copies ? a->lay.g.chunk : (a->lay.g.n / a->lay.g.copies) * a->lay.g.chunk;
 }

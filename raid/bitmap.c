@@ -67,7 +67,7 @@ bitmap_create (struct raid_array *a, uint64_t region_bytes)
 
   if (region_bytes == 0)
     region_bytes = RAID_BITMAP_REGION;
-  while ((upb << a->g.chunk_shift) < region_bytes
+  while ((upb << a->lay.g.chunk_shift) < region_bytes
          || (units + upb - 1) / upb > RAID_BITMAP_MAX_BITS) {
     upb <<= 1;
     shift++;
@@ -134,7 +134,7 @@ bitmap_store (struct raid_array *a, struct poll_gate *gate)
 
   bitmap_encode (bm, bm->block);
   batch_init (&b, gate);
-  for (unsigned i = 0; i < a->g.n; i++) {
+  for (unsigned i = 0; i < a->lay.g.n; i++) {
     struct raid_slot *s = &a->slot[i];
     if (!s->m.ops || atomic_load (&s->faulty))
       continue;
@@ -253,7 +253,7 @@ bitmap_pass (struct raid_array *a)
   if (!bm->nbits || array_degraded (a)
       || atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
     return 0;
-  pthread_mutex_lock (&bm->lock);
+  pthread_mutex_lock (&bm->lock);     /* nbits: a reshape replaces the bitmap under it */
   for (uint64_t i = 0; i < bm->nbits; i++)
     cleared += bit_clear_idle (a, i);
   if (cleared) {

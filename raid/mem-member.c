@@ -25,6 +25,7 @@ struct raid_mem_member {
   struct mem_completion { raid_io_done_fn *done; void *opaque; int err; } held[MEM_HELD_MAX];
   unsigned nheld;
   int64_t ios_left;               /* >= 0: go down after this many more I/Os */
+  int64_t *power;                 /* shared I/O budget: none applies once it runs out */
   struct raid_mem_stats stats;
 };
 
@@ -45,7 +46,7 @@ mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, ui
     mm->down = 1;
   else if (mm->ios_left > 0)
     mm->ios_left--;
-  if (mm->down)
+  if (mm->down || (mm->power && __atomic_sub_fetch (mm->power, 1, __ATOMIC_SEQ_CST) < 0))
     err = EIO;
   else if (op != RAID_IO_FLUSH && (offset + len > mm->size || offset % 512 || len % 512))
     err = EINVAL;
@@ -178,6 +179,14 @@ raid_mem_member_set_down (struct raid_mem_member *mm, int down)
   pthread_mutex_lock (&mm->lock);
   mm->down = down;
   mm->ios_left = -1;
+  pthread_mutex_unlock (&mm->lock);
+}
+
+void
+raid_mem_member_power (struct raid_mem_member *mm, int64_t *budget)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->power = budget;
   pthread_mutex_unlock (&mm->lock);
 }
 

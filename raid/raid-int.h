@@ -73,9 +73,20 @@ void codec_update (const struct raid_codec *c, uint32_t len, unsigned i, uint8_t
 int codec_recover (struct raid_codec *c, uint32_t len, uint8_t **cols,
                    const uint8_t *valid, const uint8_t *want);
 
+/* One arrangement of the array's data on its members: geometry, parity
+ * tables and where row 0 starts.  An array has one (lay); during a reshape
+ * a second (prev) holds the part not yet moved. */
+struct raid_layout {
+  struct raid_geom g;
+  struct raid_codec codec;      /* parity family */
+  uint64_t data_offset;         /* member byte of row 0 */
+  uint64_t size;                /* array bytes it holds */
+};
+
 /* ---- superblock.c --------------------------------------------------------- */
 
 #define RAID_RESYNC_DONE UINT64_MAX
+#define RAID_FEATURE_RESHAPE 1u        /* a reshape is in progress */
 
 struct raid_sb {
   uint32_t version;
@@ -85,10 +96,11 @@ struct raid_sb {
   uint32_t level, layout, chunk, raid_disks, k, m, role;
   uint64_t array_size, data_offset, data_size, events;
   uint32_t clean;
-  /* reshape (reserved: written as "no reshape") */
-  uint32_t new_level, new_layout, new_chunk;
-  int32_t delta_disks;
-  uint64_t reshape_position, new_data_offset;
+  uint32_t features;                 /* RAID_FEATURE_* */
+  /* reshape: the old layout, above reshape_position (array bytes) */
+  uint32_t prev_level, prev_layout, prev_chunk, prev_k, prev_m;
+  int32_t delta_disks;               /* raid_disks - the old layout's members */
+  uint64_t reshape_position, prev_data_offset;
   /* room reserved for a write-intent bitmap and a log */
   uint64_t bitmap_offset, log_offset;
   uint64_t resync_offset;            /* first stripe not known in sync; RAID_RESYNC_DONE */
@@ -251,9 +263,21 @@ struct raid_slot {
   int readd;                    /* spares: 1 + the slot this member left, to re-add it */
 };
 
+/* A reshape in progress (reshape.c): the array's bytes below pos are in
+ * a->lay, the rest in a->prev. */
+struct raid_reshape {
+  pthread_rwlock_t lock;        /* requests hold it shared; a step of the copy, exclusive */
+  pthread_mutex_t record_lock;  /* recording pos in the superblocks */
+  atomic_int active;            /* prev is in use; changes under lock, exclusive */
+  atomic_ullong pos;            /* changes under lock, exclusive */
+  atomic_ullong recorded;       /* pos as the members' superblocks have it */
+  uint64_t bitmap_region;       /* the bitmap comes back with this region */
+};
+
 struct raid_array {
-  struct raid_geom g;
-  struct raid_codec codec;      /* parity family */
+  struct raid_layout lay;       /* the layout (during a reshape: the new one) */
+  struct raid_layout prev;      /* during a reshape: the old one */
+  struct raid_reshape reshape;
   struct raid_slot slot[RAID_MAX_MEMBERS];
   struct raid_sb sb;            /* in-memory copy; guarded by sb_lock */
   pthread_mutex_t sb_lock;
@@ -296,13 +320,15 @@ void sb_write_all (struct raid_array *a);
 /* Units raid_resync walks: stripes (parity levels) or data chunks (mirrors). */
 uint64_t resync_units (const struct raid_array *a);
 /* Parity family: the slot of column idx (data 0..k-1, then parity) of a stripe. */
-struct raid_slot *col_slot (struct raid_array *a, uint64_t stripe, unsigned idx);
-uint64_t col_offset (struct raid_array *a, uint64_t stripe, uint32_t within);
+struct raid_slot *col_slot (struct raid_array *a, struct raid_layout *L, uint64_t stripe,
+                            unsigned idx);
+uint64_t col_offset (const struct raid_layout *L, uint64_t stripe, uint32_t within);
 /* The column's member holds good data for this stripe (slot_usable_at). */
-int col_usable (struct raid_array *a, uint64_t stripe, unsigned idx);
+int col_usable (struct raid_array *a, struct raid_layout *L, uint64_t stripe, unsigned idx);
 /* Make the need[] columns of stripe s valid over [lo, lo+len) (rw.c). */
-int stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint8_t **cols,
-                   uint8_t *valid, uint8_t *bad, const uint8_t *need, uint8_t *errored);
+int stripe_gather (struct raid_array *a, struct raid_layout *L, uint64_t s, uint32_t lo,
+                   uint32_t len, uint8_t **cols, uint8_t *valid, uint8_t *bad,
+                   const uint8_t *need, uint8_t *errored);
 /* Mark every member that failed a write in this batch faulty (rw.c). */
 void fail_writers (struct raid_array *a, struct io_batch *b);
 /* Drop spare i from the list (caller holds sb_lock). */
@@ -311,6 +337,35 @@ void spare_remove (struct raid_array *a, unsigned i);
 void array_checkpoint (struct raid_array *a);
 /* One synchronous member I/O; 0 or a positive errno. */
 int slot_io (struct raid_slot *s, enum raid_io_op op, uint64_t offset, uint32_t len, void *buf);
-uint64_t slot_offset (const struct raid_array *a, struct raid_loc l, uint32_t within);
+uint64_t slot_offset (const struct raid_layout *L, struct raid_loc l, uint32_t within);
+int layout_init (struct raid_layout *L, enum raid_level level, unsigned n, unsigned k,
+                 unsigned m, uint32_t chunk, uint64_t data_size, uint64_t data_offset,
+                 char *err, size_t errlen);
+void layout_free (struct raid_layout *L);
+/* 1 when both layouts (one outside a reshape) can serve every chunk. */
+int array_survives (struct raid_array *a, const uint8_t missing[RAID_MAX_MEMBERS]);
+/* Bytes each member needs: the furthest data offset plus the data. */
+uint64_t array_member_bytes (struct raid_array *a);
+
+/* ---- rw.c: requests on one layout (reshape.c moves data with them) ----- */
+
+int layout_read (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32_t len,
+                 uint64_t off);
+int layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf,
+                  uint32_t len, uint64_t off);
+int flush_members (struct raid_array *a);
+
+/* ---- reshape.c ---------------------------------------------------------- */
+
+void reshape_init (struct raid_array *a);
+void reshape_destroy (struct raid_array *a);
+/* At assembly: the old layout from the superblock, if a reshape was running. */
+int reshape_setup (struct raid_array *a, char *err, size_t errlen);
+/* Make the superblocks say that every byte below pos is in the new layout
+ * (members flushed first), if they say less than UPTO. */
+int reshape_record (struct raid_array *a, uint64_t upto);
+/* Lock units of L below this are in sync (md: resync_offset), counting
+ * that the new layout is in sync only where the reshape has written it. */
+uint64_t layout_sync_units (struct raid_array *a, const struct raid_layout *L);
 
 #endif /* AOERAID_RAID_INT_H */

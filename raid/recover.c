@@ -22,7 +22,7 @@ member_in_use (struct raid_array *a, const char *name)
 {
   unsigned i;
 
-  for (i = 0; i < a->g.n; i++)
+  for (i = 0; i < a->lay.g.n; i++)
     if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
         && !strcmp (slot_name (&a->slot[i]), name))
       return 1;
@@ -63,7 +63,7 @@ readd_slot (struct raid_array *a, const struct raid_sb_summary *sb)
 
   /* It must have left as an active member: one still being rebuilt holds
    * good data below its recovery point only, whatever the bitmap says. */
-  if (sb->state != RAID_SB_OK || sb->role >= a->g.n || !a->bitmap.nbits
+  if (sb->state != RAID_SB_OK || sb->role >= a->lay.g.n || !a->bitmap.nbits
       || sb->roles[sb->role] != RAID_ROLE_ACTIVE
       || memcmp (sb->array_uuid, a->sb.array_uuid, 16)
       || memcmp (sb->member_uuid, a->sb.slot_uuid[sb->role], 16))
@@ -80,7 +80,7 @@ int
 raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen)
 {
   const char *name = m->ops->name (m->member);
-  uint64_t need = a->sb.data_offset + a->sb.data_size;
+  uint64_t need = array_member_bytes (a);
   struct raid_sb_summary sb;
   const char *why;
   uint8_t uuid[16];
@@ -137,7 +137,7 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
 static int
 recovering_slot (struct raid_array *a)
 {
-  for (unsigned i = 0; i < a->g.n; i++)
+  for (unsigned i = 0; i < a->lay.g.n; i++)
     if (atomic_load (&a->slot[i].recovering) && slot_usable (&a->slot[i]))
       return (int) i;
   return -1;
@@ -151,11 +151,11 @@ replaceable_slot (struct raid_array *a)
 {
   unsigned i;
 
-  for (i = 0; i < a->g.n; i++)
+  for (i = 0; i < a->lay.g.n; i++)
     if (a->slot[i].m.ops && atomic_load (&a->slot[i].recovering)
         && !atomic_load (&a->slot[i].faulty))
       return -1;
-  for (i = 0; i < a->g.n; i++)
+  for (i = 0; i < a->lay.g.n; i++)
     if (!a->slot[i].m.ops || atomic_load (&a->slot[i].faulty))
       return (int) i;
   return -1;
@@ -167,7 +167,9 @@ raid_recovery_pending (struct raid_array *a)
   int pending;
 
   pthread_mutex_lock (&a->sb_lock);
-  pending = recovering_slot (a) >= 0 || (a->nspares && replaceable_slot (a) >= 0);
+  /* A reshape finishes first: a rebuild works on one layout. */
+  pending = !atomic_load (&a->reshape.active)
+    && (recovering_slot (a) >= 0 || (a->nspares && replaceable_slot (a) >= 0));
   pthread_mutex_unlock (&a->sb_lock);
   return pending;
 }
@@ -185,7 +187,7 @@ spare_install (struct raid_array *a)
   stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   pthread_mutex_lock (&a->sb_lock);
   i = replaceable_slot (a);
-  if (i < 0 || !a->nspares) {
+  if (i < 0 || !a->nspares || atomic_load (&a->reshape.active)) {
     pthread_mutex_unlock (&a->sb_lock);
     stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
     return -1;
@@ -247,13 +249,13 @@ struct unit_job {
 static unsigned
 unit_cols (const struct raid_array *a)
 {
-  return a->g.family == RAID_FAMILY_PARITY ? a->g.k + a->g.m : 1;
+  return a->lay.g.family == RAID_FAMILY_PARITY ? a->lay.g.k + a->lay.g.m : 1;
 }
 
 static unsigned
 window_units (const struct raid_array *a)
 {
-  size_t w = RECOVERY_SCRATCH / ((size_t) unit_cols (a) * a->g.chunk);
+  size_t w = RECOVERY_SCRATCH / ((size_t) unit_cols (a) * a->lay.g.chunk);
   return w < 1 ? 1 : w > RECOVERY_WINDOW ? RECOVERY_WINDOW : (unsigned) w;
 }
 
@@ -262,16 +264,16 @@ static int
 plan_stripe (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_job *j,
              unsigned jn, struct io_batch *b)
 {
-  unsigned n = a->g.k + a->g.m, idx, want = a->g.k;
+  unsigned n = a->lay.g.k + a->lay.g.m, idx, want = a->lay.g.k;
 
   for (idx = 0; idx < n; idx++)
-    if (col_slot (a, u, idx) == s)
+    if (col_slot (a, &a->lay, u, idx) == s)
       j->target = idx;
-  j->dst = col_offset (a, u, 0);
+  j->dst = col_offset (&a->lay, u, 0);
   j->bad[j->target] = 1;
   for (idx = 0; idx < n && want; idx++)
-    if (idx != j->target && col_usable (a, u, idx)) {
-      if (!batch_add (b, col_slot (a, u, idx), RAID_IO_READ, col_offset (a, u, 0), a->g.chunk,
+    if (idx != j->target && col_usable (a, &a->lay, u, idx)) {
+      if (!batch_add (b, col_slot (a, &a->lay, u, idx), RAID_IO_READ, col_offset (&a->lay, u, 0), a->lay.g.chunk,
                       j->cols[idx], jn << 8 | idx))
         return -ENOMEM;
       want--;
@@ -290,11 +292,11 @@ plan_chunk (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_j
   unsigned c;
 
   j->skip = 1;
-  for (c = 0; c < a->g.copies; c++) {
-    struct raid_loc l = geom_near (&a->g, u, c);
+  for (c = 0; c < a->lay.g.copies; c++) {
+    struct raid_loc l = geom_near (&a->lay.g, u, c);
     if (&a->slot[l.slot] == s) {
       j->skip = 0;
-      j->dst = slot_offset (a, l, 0);
+      j->dst = slot_offset (&a->lay, l, 0);
     }
     else if (!from && slot_usable_at (a, &a->slot[l.slot], u)) {
       from = &a->slot[l.slot];
@@ -304,7 +306,7 @@ plan_chunk (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_j
   if (j->skip)
     return 0;
   j->short_read = !from;
-  if (from && !batch_add (b, from, RAID_IO_READ, slot_offset (a, src, 0), a->g.chunk,
+  if (from && !batch_add (b, from, RAID_IO_READ, slot_offset (&a->lay, src, 0), a->lay.g.chunk,
                           j->cols[0], jn << 8))
     return -ENOMEM;
   return 0;
@@ -316,11 +318,11 @@ chunk_retry (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *buf
 {
   int err = ENODEV;
 
-  for (unsigned c = 0; c < a->g.copies && err; c++) {
-    struct raid_loc l = geom_near (&a->g, u, c);
+  for (unsigned c = 0; c < a->lay.g.copies && err; c++) {
+    struct raid_loc l = geom_near (&a->lay.g, u, c);
     struct raid_slot *from = &a->slot[l.slot];
     if (from != s && slot_usable_at (a, from, u))
-      err = slot_io (from, RAID_IO_READ, slot_offset (a, l, 0), a->g.chunk, buf);
+      err = slot_io (from, RAID_IO_READ, slot_offset (&a->lay, l, 0), a->lay.g.chunk, buf);
   }
   if (err)
     raid_logf (a, RAID_LOG_ERROR, "%s: recovery: no copy of chunk %llu could be read",
@@ -335,10 +337,10 @@ finish_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, struct unit_
 {
   uint8_t need[RAID_MAX_MEMBERS] = { 0 };
 
-  if (a->g.family == RAID_FAMILY_NEAR)
+  if (a->lay.g.family == RAID_FAMILY_NEAR)
     return j->short_read ? chunk_retry (a, s, u, j->cols[0]) : 0;
   need[j->target] = 1;
-  return stripe_gather (a, u, 0, a->g.chunk, j->cols, j->valid, j->bad, need, NULL)
+  return stripe_gather (a, &a->lay, u, 0, a->lay.g.chunk, j->cols, j->valid, j->bad, need, NULL)
     ? -EIO : 0;
 }
 
@@ -361,8 +363,8 @@ write_units (struct raid_array *a, struct raid_slot *s, struct unit_job *jobs, u
 {
   batch_reset (b);
   for (unsigned i = 0; i < w; i++)
-    if (!jobs[i].skip && !batch_add (b, s, RAID_IO_WRITE, jobs[i].dst, a->g.chunk,
-                                     jobs[i].cols[a->g.family == RAID_FAMILY_PARITY
+    if (!jobs[i].skip && !batch_add (b, s, RAID_IO_WRITE, jobs[i].dst, a->lay.g.chunk,
+                                     jobs[i].cols[a->lay.g.family == RAID_FAMILY_PARITY
                                                   ? jobs[i].target : 0], 0))
       return -ENOMEM;
   batch_run (b);
@@ -380,7 +382,7 @@ recover_window (struct raid_array *a, struct raid_slot *s, uint64_t u, unsigned 
                 uint8_t *scratch)
 {
   struct unit_job jobs[RECOVERY_WINDOW];
-  size_t unit_bytes = (size_t) unit_cols (a) * a->g.chunk;
+  size_t unit_bytes = (size_t) unit_cols (a) * a->lay.g.chunk;
   struct io_batch b;
   unsigned i, idx;
   int rc = 0;
@@ -390,12 +392,12 @@ recover_window (struct raid_array *a, struct raid_slot *s, uint64_t u, unsigned 
   stripe_lock_range (&a->locks, u, u + w - 1);
   for (i = 0; i < w && rc == 0; i++) {
     for (idx = 0; idx < unit_cols (a); idx++)
-      jobs[i].cols[idx] = scratch + i * unit_bytes + (size_t) idx * a->g.chunk;
+      jobs[i].cols[idx] = scratch + i * unit_bytes + (size_t) idx * a->lay.g.chunk;
     /* A member come back holds every unit its bitmap left clean. */
     if (atomic_load (&a->recovery_bitmap) && !bitmap_unit_dirty (a, u + i))
       jobs[i].skip = 1;
     else
-      rc = a->g.family == RAID_FAMILY_PARITY ? plan_stripe (a, s, u + i, &jobs[i], i, &b)
+      rc = a->lay.g.family == RAID_FAMILY_PARITY ? plan_stripe (a, s, u + i, &jobs[i], i, &b)
                                              : plan_chunk (a, s, u + i, &jobs[i], i, &b);
   }
   if (rc == 0) {
@@ -442,6 +444,8 @@ raid_recover (struct raid_array *a)
 
   if (atomic_load (&a->resync_stop))
     return -ECANCELED;
+  if (atomic_load (&a->reshape.active))
+    return -EAGAIN;
   slot = recovering_slot (a);
   if (slot < 0)
     slot = spare_install (a);
@@ -449,7 +453,7 @@ raid_recover (struct raid_array *a)
     return -EAGAIN;
   s = &a->slot[slot];
   window = window_units (a);
-  scratch = scratch_get (&a->pool, (size_t) window * unit_cols (a) * a->g.chunk);
+  scratch = scratch_get (&a->pool, (size_t) window * unit_cols (a) * a->lay.g.chunk);
   if (!scratch)
     return -ENOMEM;
   u = atomic_load (&a->recovery_offset);
@@ -468,7 +472,7 @@ raid_recover (struct raid_array *a)
       array_checkpoint (a);
     if (rc == 0) {
       u += w;
-      sync_pace (a, &pace, (uint64_t) w * a->g.chunk);
+      sync_pace (a, &pace, (uint64_t) w * a->lay.g.chunk);
     }
   }
   scratch_put (&a->pool, scratch);

@@ -42,9 +42,9 @@ check_range (struct raid_array *a, uint32_t len, uint64_t offset)
 }
 
 static int
-in_sync (struct raid_array *a, uint64_t unit)
+in_sync (struct raid_array *a, struct raid_layout *L, uint64_t unit)
 {
-  return unit < atomic_load (&a->resync_offset);
+  return unit < layout_sync_units (a, L);
 }
 
 
@@ -94,10 +94,10 @@ fail_writers (struct raid_array *a, struct io_batch *b)
 }
 
 static void
-lock_units (struct raid_array *a, uint32_t len, uint64_t off, uint64_t *first, uint64_t *last)
+lock_units (const struct raid_layout *L, uint32_t len, uint64_t off, uint64_t *first, uint64_t *last)
 {
-  *first = geom_lock_unit (&a->g, off >> a->g.chunk_shift);
-  *last = geom_lock_unit (&a->g, (off + len - 1) >> a->g.chunk_shift);
+  *first = geom_lock_unit (&L->g, off >> L->g.chunk_shift);
+  *last = geom_lock_unit (&L->g, (off + len - 1) >> L->g.chunk_shift);
 }
 
 /* ---- near family: RAID0, RAID1, RAID10 ---------------------------------- */
@@ -105,12 +105,12 @@ lock_units (struct raid_array *a, uint32_t len, uint64_t off, uint64_t *first, u
 /* The usable copy with the least outstanding I/O; copy 0 when none is
  * usable (the batch then fails it with ENODEV). */
 static unsigned
-pick_copy (struct raid_array *a, uint64_t ci)
+pick_copy (struct raid_array *a, struct raid_layout *L, uint64_t ci)
 {
   unsigned best = 0, best_load = UINT_MAX;
 
-  for (unsigned c = 0; c < a->g.copies; c++) {
-    struct raid_slot *s = &a->slot[geom_near (&a->g, ci, c).slot];
+  for (unsigned c = 0; c < L->g.copies; c++) {
+    struct raid_slot *s = &a->slot[geom_near (&L->g, ci, c).slot];
     unsigned load = atomic_load (&s->outstanding);
     if (slot_usable_at (a, s, ci) && load < best_load) {
       best = c;
@@ -121,19 +121,19 @@ pick_copy (struct raid_array *a, uint64_t ci)
 }
 
 static int
-near_retry (struct raid_array *a, struct member_io *io, uint64_t ci, uint32_t within)
+near_retry (struct raid_array *a, struct raid_layout *L, struct member_io *io, uint64_t ci, uint32_t within)
 {
   int rc = -EIO;
 
   note_read_error (a, io);
   stripe_lock_range (&a->locks, ci, ci);
-  for (unsigned c = 0; c < a->g.copies && rc; c++) {
-    struct raid_loc l = geom_near (&a->g, ci, c);
+  for (unsigned c = 0; c < L->g.copies && rc; c++) {
+    struct raid_loc l = geom_near (&L->g, ci, c);
     struct raid_slot *s = &a->slot[l.slot];
     int err;
     if (s == io->slot || !slot_usable_at (a, s, ci))
       continue;
-    err = slot_io (s, RAID_IO_READ, slot_offset (a, l, within), io->len, io->buf);
+    err = slot_io (s, RAID_IO_READ, slot_offset (L, l, within), io->len, io->buf);
     if (err == 0) {
       repair (a, io);
       rc = 0;
@@ -149,7 +149,7 @@ near_retry (struct raid_array *a, struct member_io *io, uint64_t ci, uint32_t wi
 }
 
 static int
-near_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t off)
+near_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, uint32_t len, uint64_t off)
 {
   struct io_batch b;
   uint64_t pos, end = off + len;
@@ -157,10 +157,10 @@ near_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t off
 
   batch_init (&b, &a->poll_gate);
   for (pos = off; pos < end && rc == 0;) {
-    struct piece p = piece_at (&a->g, pos, end);
-    for (unsigned c = 0; c < a->g.copies; c++) {
-      struct raid_loc l = geom_near (&a->g, p.ci, c);
-      if (!batch_add (&b, &a->slot[l.slot], RAID_IO_WRITE, slot_offset (a, l, p.within), p.len,
+    struct piece p = piece_at (&L->g, pos, end);
+    for (unsigned c = 0; c < L->g.copies; c++) {
+      struct raid_loc l = geom_near (&L->g, p.ci, c);
+      if (!batch_add (&b, &a->slot[l.slot], RAID_IO_WRITE, slot_offset (L, l, p.within), p.len,
                       (void *) (buf + (pos - off)), 0))
         rc = -ENOMEM;
     }
@@ -177,24 +177,24 @@ near_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t off
 /* ---- parity family: RAID5, RAID6, k+m ----------------------------------- */
 
 struct raid_slot *
-col_slot (struct raid_array *a, uint64_t stripe, unsigned idx)
+col_slot (struct raid_array *a, struct raid_layout *L, uint64_t stripe, unsigned idx)
 {
-  struct raid_loc l = idx < a->g.k ? geom_data (&a->g, stripe, idx)
-                                   : geom_parity (&a->g, stripe, idx - a->g.k);
+  struct raid_loc l = idx < L->g.k ? geom_data (&L->g, stripe, idx)
+                                   : geom_parity (&L->g, stripe, idx - L->g.k);
   return &a->slot[l.slot];
 }
 
 uint64_t
-col_offset (struct raid_array *a, uint64_t stripe, uint32_t within)
+col_offset (const struct raid_layout *L, uint64_t stripe, uint32_t within)
 {
   struct raid_loc l = { .row = stripe };
-  return slot_offset (a, l, within);
+  return slot_offset (L, l, within);
 }
 
 int
-col_usable (struct raid_array *a, uint64_t stripe, unsigned idx)
+col_usable (struct raid_array *a, struct raid_layout *L, uint64_t stripe, unsigned idx)
 {
-  return slot_usable_at (a, col_slot (a, stripe, idx), stripe);
+  return slot_usable_at (a, col_slot (a, L, stripe, idx), stripe);
 }
 
 /* Make every column with need[] set valid over [lo, lo+len) of stripe s,
@@ -203,16 +203,16 @@ col_usable (struct raid_array *a, uint64_t stripe, unsigned idx)
  * again.  errored[] (may be NULL) gets the columns that returned a read
  * error.  0, or -EIO when fewer than k columns can be read. */
 int
-stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint8_t **cols,
+stripe_gather (struct raid_array *a, struct raid_layout *L, uint64_t s, uint32_t lo, uint32_t len, uint8_t **cols,
                uint8_t *valid, uint8_t *bad, const uint8_t *need, uint8_t *errored)
 {
-  unsigned k = a->g.k, n = a->g.k + a->g.m, idx, nvalid, missing, want;
+  unsigned k = L->g.k, n = L->g.k + L->g.m, idx, nvalid, missing, want;
   struct io_batch b;
   int rc = 0;
 
   /* A member without good data here (down, or not yet rebuilt) is never read. */
   for (idx = 0; idx < n; idx++)
-    if (!valid[idx] && !col_usable (a, s, idx))
+    if (!valid[idx] && !col_usable (a, L, s, idx))
       bad[idx] = 1;
   batch_init (&b, &a->poll_gate);
   for (;;) {
@@ -223,7 +223,7 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
     if (!missing)
       break;
     if (nvalid >= k) {
-      rc = codec_recover (&a->codec, len, cols, valid, need) ? -EIO : 0;
+      rc = codec_recover (&L->codec, len, cols, valid, need) ? -EIO : 0;
       break;
     }
     /* Read the needed columns themselves; if some cannot be read, read
@@ -231,11 +231,11 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
     batch_reset (&b);
     for (idx = 0; idx < n; idx++)
       if (need[idx] && !valid[idx] && !bad[idx])
-        batch_add (&b, col_slot (a, s, idx), RAID_IO_READ, col_offset (a, s, lo), len,
+        batch_add (&b, col_slot (a, L, s, idx), RAID_IO_READ, col_offset (L, s, lo), len,
                    cols[idx], idx);
     for (want = b.n ? 0 : k - nvalid, idx = 0; idx < n && want; idx++)
-      if (!valid[idx] && !bad[idx] && col_usable (a, s, idx)) {
-        batch_add (&b, col_slot (a, s, idx), RAID_IO_READ, col_offset (a, s, lo), len,
+      if (!valid[idx] && !bad[idx] && col_usable (a, L, s, idx)) {
+        batch_add (&b, col_slot (a, L, s, idx), RAID_IO_READ, col_offset (L, s, lo), len,
                    cols[idx], idx);
         want--;
       }
@@ -260,9 +260,9 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
     char names[300] = "";
     size_t used = 0;
     for (idx = 0; idx < n && used < sizeof names; idx++)
-      if (bad[idx] || !col_usable (a, s, idx))
+      if (bad[idx] || !col_usable (a, L, s, idx))
         used += snprintf (names + used, sizeof names - used, "%s%s", used ? ", " : "",
-                          slot_name (col_slot (a, s, idx)));
+                          slot_name (col_slot (a, L, s, idx)));
     raid_logf (a, RAID_LOG_ERROR, "%s: stripe %llu cannot be reconstructed: fewer than %u of "
                "its members can be read (unreadable: %s)", a->sb.name, (unsigned long long) s,
                k, names);
@@ -271,10 +271,10 @@ stripe_gather (struct raid_array *a, uint64_t s, uint32_t lo, uint32_t len, uint
 }
 
 static int
-parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, unsigned i,
+parity_read_piece (struct raid_array *a, struct raid_layout *L, struct member_io *io, uint64_t stripe, unsigned i,
                    uint32_t within, int locked)
 {
-  unsigned n = a->g.k + a->g.m, idx;
+  unsigned n = L->g.k + L->g.m, idx;
   uint8_t valid[RAID_MAX_MEMBERS] = { 0 }, bad[RAID_MAX_MEMBERS] = { 0 };
   uint8_t need[RAID_MAX_MEMBERS] = { 0 };
   uint8_t *cols[RAID_MAX_MEMBERS];
@@ -289,7 +289,7 @@ parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, 
   need[i] = bad[i] = 1;
   if (!locked)
     stripe_lock_range (&a->locks, stripe, stripe);
-  rc = stripe_gather (a, stripe, within, io->len, cols, valid, bad, need, NULL);
+  rc = stripe_gather (a, L, stripe, within, io->len, cols, valid, bad, need, NULL);
   if (rc == 0) {
     memcpy (io->buf, cols[i], io->len);
     repair (a, io);
@@ -302,26 +302,26 @@ parity_read_piece (struct raid_array *a, struct member_io *io, uint64_t stripe, 
 
 /* Where a piece is read from first: the data chunk, or the least busy copy. */
 static struct raid_loc
-read_source (struct raid_array *a, uint64_t ci)
+read_source (struct raid_array *a, struct raid_layout *L, uint64_t ci)
 {
-  if (a->g.family == RAID_FAMILY_NEAR)
-    return geom_near (&a->g, ci, pick_copy (a, ci));
-  return geom_data (&a->g, ci / a->g.k, ci % a->g.k);
+  if (L->g.family == RAID_FAMILY_NEAR)
+    return geom_near (&L->g, ci, pick_copy (a, L, ci));
+  return geom_data (&L->g, ci / L->g.k, ci % L->g.k);
 }
 
 /* The piece's first source holds good data for it. */
 static int
-source_usable (struct raid_array *a, uint64_t ci)
+source_usable (struct raid_array *a, struct raid_layout *L, uint64_t ci)
 {
-  return slot_usable_at (a, &a->slot[read_source (a, ci).slot], geom_lock_unit (&a->g, ci));
+  return slot_usable_at (a, &a->slot[read_source (a, L, ci).slot], geom_lock_unit (&L->g, ci));
 }
 
 static int
-read_retry (struct raid_array *a, struct member_io *io, struct piece p, int locked)
+read_retry (struct raid_array *a, struct raid_layout *L, struct member_io *io, struct piece p, int locked)
 {
-  if (a->g.family == RAID_FAMILY_NEAR)
-    return near_retry (a, io, p.ci, p.within);
-  return parity_read_piece (a, io, p.ci / a->g.k, p.ci % a->g.k, p.within, locked);
+  if (L->g.family == RAID_FAMILY_NEAR)
+    return near_retry (a, L, io, p.ci, p.within);
+  return parity_read_piece (a, L, io, p.ci / L->g.k, p.ci % L->g.k, p.within, locked);
 }
 
 /* The part of a read on a degraded parity array inside one stripe.  When one
@@ -343,10 +343,10 @@ struct recon {
 #define RECON_TAG 0x80000000u
 
 static void
-recon_plan (struct raid_array *a, struct recon *r, uint64_t stripe, uint8_t *buf,
+recon_plan (struct raid_array *a, struct raid_layout *L, struct recon *r, uint64_t stripe, uint8_t *buf,
             uint64_t off, uint64_t end)
 {
-  uint64_t start = stripe * a->g.k * a->g.chunk, stop = start + a->g.k * a->g.chunk;
+  uint64_t start = stripe * L->g.k * L->g.chunk, stop = start + L->g.k * L->g.chunk;
   uint32_t hi = 0;
 
   memset (r, 0, sizeof *r);
@@ -354,12 +354,12 @@ recon_plan (struct raid_array *a, struct recon *r, uint64_t stripe, uint8_t *buf
   r->pos = off > start ? off : start;
   r->end = end < stop ? end : stop;
   r->dst = buf + (r->pos - off);
-  r->lo = a->g.chunk;
+  r->lo = L->g.chunk;
   for (uint64_t at = r->pos; at < r->end;) {
-    struct piece p = piece_at (&a->g, at, r->end);
-    unsigned idx = p.ci % a->g.k;
+    struct piece p = piece_at (&L->g, at, r->end);
+    unsigned idx = p.ci % L->g.k;
     r->need[idx] = 1;
-    r->bad[idx] = !source_usable (a, p.ci);
+    r->bad[idx] = !source_usable (a, L, p.ci);
     r->rebuild |= r->bad[idx];
     if (p.within < r->lo)
       r->lo = p.within;
@@ -371,19 +371,19 @@ recon_plan (struct raid_array *a, struct recon *r, uint64_t stripe, uint8_t *buf
 }
 
 static size_t
-recon_scratch (const struct raid_array *a, const struct recon *r)
+recon_scratch (struct raid_array *a, struct raid_layout *L, const struct recon *r)
 {
-  return r->rebuild ? (size_t) (a->g.k + a->g.m) * r->len : 0;
+  return r->rebuild ? (size_t) (L->g.k + L->g.m) * r->len : 0;
 }
 
 static int
-add_direct_reads (struct raid_array *a, struct io_batch *b, uint8_t *dst, uint64_t pos,
+add_direct_reads (struct raid_array *a, struct raid_layout *L, struct io_batch *b, uint8_t *dst, uint64_t pos,
                   uint64_t end)
 {
   while (pos < end) {
-    struct piece p = piece_at (&a->g, pos, end);
-    struct raid_loc l = read_source (a, p.ci);
-    if (!batch_add (b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, p.within), p.len,
+    struct piece p = piece_at (&L->g, pos, end);
+    struct raid_loc l = read_source (a, L, p.ci);
+    if (!batch_add (b, &a->slot[l.slot], RAID_IO_READ, slot_offset (L, l, p.within), p.len,
                     dst, 0))
       return -ENOMEM;
     dst += p.len;
@@ -394,27 +394,27 @@ add_direct_reads (struct raid_array *a, struct io_batch *b, uint8_t *dst, uint64
 
 /* Queue a stripe's reads: its pieces themselves, or k columns to rebuild it. */
 static int
-recon_queue (struct raid_array *a, struct recon *r, unsigned rn, uint8_t *scratch,
+recon_queue (struct raid_array *a, struct raid_layout *L, struct recon *r, unsigned rn, uint8_t *scratch,
              struct io_batch *b)
 {
-  unsigned n = a->g.k + a->g.m, idx, want = a->g.k;
+  unsigned n = L->g.k + L->g.m, idx, want = L->g.k;
 
   if (!r->rebuild)
-    return add_direct_reads (a, b, r->dst, r->pos, r->end);
+    return add_direct_reads (a, L, b, r->dst, r->pos, r->end);
   for (idx = 0; idx < n; idx++)
     r->cols[idx] = scratch + (size_t) idx * r->len;
   for (uint64_t at = r->pos; at < r->end;) {
-    struct piece p = piece_at (&a->g, at, r->end);
-    idx = p.ci % a->g.k;
+    struct piece p = piece_at (&L->g, at, r->end);
+    idx = p.ci % L->g.k;
     if (!r->bad[idx] && p.within == r->lo && p.len == r->len)
       r->cols[idx] = r->dst + (at - r->pos);
     at += p.len;
   }
   /* Data columns first: every usable one the request wants is among the k. */
   for (idx = 0; idx < n && want; idx++)
-    if (!r->bad[idx] && col_usable (a, r->stripe, idx)) {
-      if (!batch_add (b, col_slot (a, r->stripe, idx), RAID_IO_READ,
-                      col_offset (a, r->stripe, r->lo), r->len, r->cols[idx],
+    if (!r->bad[idx] && col_usable (a, L, r->stripe, idx)) {
+      if (!batch_add (b, col_slot (a, L, r->stripe, idx), RAID_IO_READ,
+                      col_offset (L, r->stripe, r->lo), r->len, r->cols[idx],
                       RECON_TAG | rn << 8 | idx))
         return -ENOMEM;
       want--;
@@ -425,7 +425,7 @@ recon_queue (struct raid_array *a, struct recon *r, unsigned rn, uint8_t *scratc
 /* Record the reconstruction reads' outcome, rebuild each stripe, and copy
  * out what went through scratch. */
 static int
-recon_finish (struct raid_array *a, struct recon *recon, unsigned nrecon, struct io_batch *b)
+recon_finish (struct raid_array *a, struct raid_layout *L, struct recon *recon, unsigned nrecon, struct io_batch *b)
 {
   unsigned i;
   int rc = 0;
@@ -447,10 +447,10 @@ recon_finish (struct raid_array *a, struct recon *recon, unsigned nrecon, struct
     struct recon *r = &recon[i];
     if (!r->rebuild)
       continue;
-    rc = stripe_gather (a, r->stripe, r->lo, r->len, r->cols, r->valid, r->bad, r->need, NULL);
+    rc = stripe_gather (a, L, r->stripe, r->lo, r->len, r->cols, r->valid, r->bad, r->need, NULL);
     for (uint64_t at = r->pos; at < r->end && rc == 0;) {
-      struct piece p = piece_at (&a->g, at, r->end);
-      uint8_t *to = r->dst + (at - r->pos), *from = r->cols[p.ci % a->g.k] + (p.within - r->lo);
+      struct piece p = piece_at (&L->g, at, r->end);
+      uint8_t *to = r->dst + (at - r->pos), *from = r->cols[p.ci % L->g.k] + (p.within - r->lo);
       if (to != from)
         memcpy (to, from, p.len);
       at += p.len;
@@ -463,7 +463,7 @@ recon_finish (struct raid_array *a, struct recon *recon, unsigned nrecon, struct
  * then queue their reads into B.  *RECON and *SCRATCH are the caller's to
  * put back. */
 static int
-plan_degraded (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off, uint64_t first,
+plan_degraded (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32_t len, uint64_t off, uint64_t first,
                uint64_t last, struct recon **recon, unsigned *nrecon, uint8_t **scratch,
                struct io_batch *b)
 {
@@ -478,14 +478,14 @@ plan_degraded (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off, u
   if (!*recon)
     return -ENOMEM;
   for (rn = 0; rn < *nrecon; rn++) {
-    recon_plan (a, &(*recon)[rn], first + rn, buf, off, end);
-    total += recon_scratch (a, &(*recon)[rn]);
+    recon_plan (a, L, &(*recon)[rn], first + rn, buf, off, end);
+    total += recon_scratch (a, L, &(*recon)[rn]);
   }
   if (total && !(*scratch = scratch_get (&a->pool, total)))
     return -ENOMEM;
   for (at = *scratch, rn = 0; rn < *nrecon && rc == 0; rn++) {
-    rc = recon_queue (a, &(*recon)[rn], rn, at, b);
-    at += recon_scratch (a, &(*recon)[rn]);
+    rc = recon_queue (a, L, &(*recon)[rn], rn, at, b);
+    at += recon_scratch (a, L, &(*recon)[rn]);
   }
   return rc;
 }
@@ -496,10 +496,10 @@ plan_degraded (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off, u
  * planning fails its read with ENODEV: the retry path).  Pieces whose read
  * fails are rebuilt after. */
 static int
-read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
+read_pieces (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32_t len, uint64_t off)
 {
   uint64_t end = off + len, first = 0, last = 0;
-  int locked = a->g.family == RAID_FAMILY_PARITY && array_degraded (a), rc;
+  int locked = L->g.family == RAID_FAMILY_PARITY && array_degraded (a), rc;
   unsigned nrecon = 0;
   struct recon *recon = NULL;
   uint8_t *scratch = NULL;
@@ -507,21 +507,21 @@ read_pieces (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off)
 
   batch_init (&b, &a->poll_gate);
   if (locked) {
-    lock_units (a, len, off, &first, &last);
+    lock_units (L, len, off, &first, &last);
     stripe_lock_range (&a->locks, first, last);
-    rc = plan_degraded (a, buf, len, off, first, last, &recon, &nrecon, &scratch, &b);
+    rc = plan_degraded (a, L, buf, len, off, first, last, &recon, &nrecon, &scratch, &b);
   }
   else
-    rc = add_direct_reads (a, &b, buf, off, end);
+    rc = add_direct_reads (a, L, &b, buf, off, end);
   if (rc == 0)
     batch_run (&b);
   for (unsigned i = 0; i < b.n && rc == 0; i++) {
     struct member_io *io = &b.ios[i];
     if (io->err && !(io->tag & RECON_TAG))
-      rc = read_retry (a, io, piece_at (&a->g, off + ((uint8_t *) io->buf - buf), end), locked);
+      rc = read_retry (a, L, io, piece_at (&L->g, off + ((uint8_t *) io->buf - buf), end), locked);
   }
   if (rc == 0 && nrecon)
-    rc = recon_finish (a, recon, nrecon, &b);
+    rc = recon_finish (a, L, recon, nrecon, &b);
   batch_free (&b);
   if (locked)
     stripe_unlock_range (&a->locks, first, last);
@@ -546,17 +546,17 @@ struct stripe_job {
 };
 
 static void
-job_plan_range (struct raid_array *a, struct stripe_job *j, uint64_t stripe,
+job_plan_range (struct raid_array *a, struct raid_layout *L, struct stripe_job *j, uint64_t stripe,
                 const uint8_t *buf, uint64_t off, uint64_t end)
 {
-  uint64_t start = stripe * a->g.k * a->g.chunk;
+  uint64_t start = stripe * L->g.k * L->g.chunk;
   unsigned i;
 
   memset (j, 0, sizeof *j);
   j->stripe = stripe;
-  j->lo = a->g.chunk;
-  for (i = 0; i < a->g.k; i++) {
-    uint64_t cs = start + (uint64_t) i * a->g.chunk, ce = cs + a->g.chunk;
+  j->lo = L->g.chunk;
+  for (i = 0; i < L->g.k; i++) {
+    uint64_t cs = start + (uint64_t) i * L->g.chunk, ce = cs + L->g.chunk;
     uint64_t ws = off > cs ? off : cs, we = end < ce ? end : ce;
     if (ws >= we)
       continue;
@@ -569,9 +569,9 @@ job_plan_range (struct raid_array *a, struct stripe_job *j, uint64_t stripe,
       j->hi = j->whi[i];
   }
   /* A stripe not yet resynced gets all of its parity recomputed. */
-  if (!in_sync (a, stripe)) {
+  if (!in_sync (a, L, stripe)) {
     j->lo = 0;
-    j->hi = a->g.chunk;
+    j->hi = L->g.chunk;
   }
 }
 
@@ -579,18 +579,18 @@ job_plan_range (struct raid_array *a, struct stripe_job *j, uint64_t stripe,
  * cheaper; reconstruct-write also when read-modify-write cannot run (a
  * written data member is down, or parity is not known good). */
 static enum job_method
-job_choose (struct raid_array *a, struct stripe_job *j)
+job_choose (struct raid_array *a, struct raid_layout *L, struct stripe_job *j)
 {
   uint32_t hull = j->hi - j->lo;
   uint64_t rmw = 0, rcw = 0;
-  int rmw_ok = in_sync (a, j->stripe), full = j->lo == 0 && j->hi == a->g.chunk;
+  int rmw_ok = in_sync (a, L, j->stripe), full = j->lo == 0 && j->hi == L->g.chunk;
   unsigned i;
 
-  for (i = 0; i < a->g.k; i++) {
+  for (i = 0; i < L->g.k; i++) {
     uint32_t wl = j->whi[i] - j->wlo[i];
     if (wl) {
       rmw += wl;
-      rmw_ok &= col_usable (a, j->stripe, i);
+      rmw_ok &= col_usable (a, L, j->stripe, i);
     }
     if (wl != hull) {
       rcw += hull - wl;
@@ -600,55 +600,55 @@ job_choose (struct raid_array *a, struct stripe_job *j)
   }
   if (full)
     return JOB_FULL;
-  for (i = 0; i < a->g.m; i++)
-    if (col_usable (a, j->stripe, a->g.k + i))
+  for (i = 0; i < L->g.m; i++)
+    if (col_usable (a, L, j->stripe, L->g.k + i))
       rmw += hull;
   return rmw_ok && rmw < rcw ? JOB_RMW : JOB_RCW;
 }
 
 static size_t
-job_scratch (struct raid_array *a, const struct stripe_job *j)
+job_scratch (struct raid_array *a, struct raid_layout *L, const struct stripe_job *j)
 {
-  unsigned cols = j->method == JOB_FULL ? a->g.m : a->g.k + a->g.m;
+  unsigned cols = j->method == JOB_FULL ? L->g.m : L->g.k + L->g.m;
   return (size_t) cols * (j->hi - j->lo);
 }
 
 static void
-job_set_cols (struct raid_array *a, struct stripe_job *j, uint8_t *scratch)
+job_set_cols (struct raid_array *a, struct raid_layout *L, struct stripe_job *j, uint8_t *scratch)
 {
   uint32_t hull = j->hi - j->lo;
   unsigned idx = 0;
 
   if (j->method == JOB_FULL)
-    for (; idx < a->g.k; idx++)
+    for (; idx < L->g.k; idx++)
       j->cols[idx] = (uint8_t *) j->src[idx];
-  for (; idx < a->g.k + a->g.m; idx++, scratch += hull)
+  for (; idx < L->g.k + L->g.m; idx++, scratch += hull)
     j->cols[idx] = scratch;
 }
 
 /* Queue the reads a job needs before it can compute parity. */
 static int
-job_queue_reads (struct raid_array *a, struct stripe_job *j, unsigned jn, struct io_batch *b)
+job_queue_reads (struct raid_array *a, struct raid_layout *L, struct stripe_job *j, unsigned jn, struct io_batch *b)
 {
   uint32_t hull = j->hi - j->lo;
-  unsigned i, k = a->g.k;
+  unsigned i, k = L->g.k;
   int ok = 1;
 
   if (j->method == JOB_RMW) {
     for (i = 0; i < k; i++)
       if (j->whi[i] > j->wlo[i])
-        ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
-                           col_offset (a, j->stripe, j->wlo[i]), j->whi[i] - j->wlo[i],
+        ok &= !!batch_add (b, col_slot (a, L, j->stripe, i), RAID_IO_READ,
+                           col_offset (L, j->stripe, j->wlo[i]), j->whi[i] - j->wlo[i],
                            j->cols[i] + (j->wlo[i] - j->lo), jn * RAID_MAX_MEMBERS + i);
-    for (i = k; i < k + a->g.m; i++)
-      if (col_usable (a, j->stripe, i))
-        ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
-                           col_offset (a, j->stripe, j->lo), hull, j->cols[i],
+    for (i = k; i < k + L->g.m; i++)
+      if (col_usable (a, L, j->stripe, i))
+        ok &= !!batch_add (b, col_slot (a, L, j->stripe, i), RAID_IO_READ,
+                           col_offset (L, j->stripe, j->lo), hull, j->cols[i],
                            jn * RAID_MAX_MEMBERS + i);
   }
   else if (j->method == JOB_RCW) {
     for (i = 0; i < k; i++)
-      if (j->need[i] && !col_usable (a, j->stripe, i))
+      if (j->need[i] && !col_usable (a, L, j->stripe, i))
         j->gather = 1;
     /* Only the bytes the write leaves alone: before and after its part. */
     for (i = 0; i < k && !j->gather; i++) {
@@ -657,12 +657,12 @@ job_queue_reads (struct raid_array *a, struct stripe_job *j, unsigned jn, struct
       if (!j->need[i])
         continue;
       if (before > j->lo)
-        ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
-                           col_offset (a, j->stripe, j->lo), before - j->lo, j->cols[i],
+        ok &= !!batch_add (b, col_slot (a, L, j->stripe, i), RAID_IO_READ,
+                           col_offset (L, j->stripe, j->lo), before - j->lo, j->cols[i],
                            jn * RAID_MAX_MEMBERS + i);
       if (after < j->hi)
-        ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_READ,
-                           col_offset (a, j->stripe, after), j->hi - after,
+        ok &= !!batch_add (b, col_slot (a, L, j->stripe, i), RAID_IO_READ,
+                           col_offset (L, j->stripe, after), j->hi - after,
                            j->cols[i] + (after - j->lo), jn * RAID_MAX_MEMBERS + i);
     }
   }
@@ -683,10 +683,10 @@ xor_into (uint8_t *dst, const uint8_t *src, uint32_t len)
 
 /* Parity from the gathered (or given) data. */
 static int
-job_compute (struct raid_array *a, struct stripe_job *j)
+job_compute (struct raid_array *a, struct raid_layout *L, struct stripe_job *j)
 {
   uint32_t hull = j->hi - j->lo;
-  unsigned i, k = a->g.k;
+  unsigned i, k = L->g.k;
   uint8_t *parity[RAID_MAX_PARITY];
 
   if (j->gather) {
@@ -694,12 +694,12 @@ job_compute (struct raid_array *a, struct stripe_job *j)
       j->method = JOB_RCW;
       memset (j->valid, 0, sizeof j->valid);
     }
-    if (stripe_gather (a, j->stripe, j->lo, hull, j->cols, j->valid, j->bad, j->need,
+    if (stripe_gather (a, L, j->stripe, j->lo, hull, j->cols, j->valid, j->bad, j->need,
                        j->errored) == -1)
       return -EIO;
   }
   if (j->method == JOB_RMW) {
-    for (i = 0; i < a->g.m; i++)
+    for (i = 0; i < L->g.m; i++)
       parity[i] = j->cols[k + i];
     for (i = 0; i < k; i++) {
       uint32_t at = j->wlo[i] - j->lo, wl = j->whi[i] - j->wlo[i];
@@ -707,9 +707,9 @@ job_compute (struct raid_array *a, struct stripe_job *j)
       if (!wl)
         continue;
       xor_into (j->cols[i] + at, j->src[i], wl);       /* delta = old ^ new */
-      for (unsigned p = 0; p < a->g.m; p++)
+      for (unsigned p = 0; p < L->g.m; p++)
         shifted[p] = parity[p] + at;
-      codec_update (&a->codec, wl, i, j->cols[i] + at, shifted);
+      codec_update (&L->codec, wl, i, j->cols[i] + at, shifted);
     }
     return 0;
   }
@@ -717,36 +717,36 @@ job_compute (struct raid_array *a, struct stripe_job *j)
     for (i = 0; i < k; i++)
       if (j->whi[i] > j->wlo[i])
         memcpy (j->cols[i] + (j->wlo[i] - j->lo), j->src[i], j->whi[i] - j->wlo[i]);
-  codec_encode (&a->codec, hull, j->cols, j->cols + k);
+  codec_encode (&L->codec, hull, j->cols, j->cols + k);
   return 0;
 }
 
 /* New data, rebuilt columns of members that had read errors, and parity. */
 static int
-job_queue_writes (struct raid_array *a, struct stripe_job *j, struct io_batch *b)
+job_queue_writes (struct raid_array *a, struct raid_layout *L, struct stripe_job *j, struct io_batch *b)
 {
   uint32_t hull = j->hi - j->lo;
-  unsigned i, k = a->g.k;
+  unsigned i, k = L->g.k;
   int ok = 1;
 
   for (i = 0; i < k; i++) {
-    struct raid_slot *s = col_slot (a, j->stripe, i);
+    struct raid_slot *s = col_slot (a, L, j->stripe, i);
     if (j->method == JOB_RCW && j->errored[i] && j->need[i])   /* rebuilt: repair it */
-      ok &= !!batch_add (b, s, RAID_IO_WRITE, col_offset (a, j->stripe, j->lo), hull,
+      ok &= !!batch_add (b, s, RAID_IO_WRITE, col_offset (L, j->stripe, j->lo), hull,
                          j->cols[i], 0);
     else if (j->whi[i] > j->wlo[i])
-      ok &= !!batch_add (b, s, RAID_IO_WRITE, col_offset (a, j->stripe, j->wlo[i]),
+      ok &= !!batch_add (b, s, RAID_IO_WRITE, col_offset (L, j->stripe, j->wlo[i]),
                          j->whi[i] - j->wlo[i], (void *) j->src[i], 0);
   }
-  for (i = k; i < k + a->g.m; i++)
-    ok &= !!batch_add (b, col_slot (a, j->stripe, i), RAID_IO_WRITE,
-                       col_offset (a, j->stripe, j->lo), hull, j->cols[i], 0);
+  for (i = k; i < k + L->g.m; i++)
+    ok &= !!batch_add (b, col_slot (a, L, j->stripe, i), RAID_IO_WRITE,
+                       col_offset (L, j->stripe, j->lo), hull, j->cols[i], 0);
   return ok ? 0 : -ENOMEM;
 }
 
 /* Record the outcome of the pre-reads in each job. */
 static void
-jobs_note_reads (struct raid_array *a, struct stripe_job *jobs, struct io_batch *b)
+jobs_note_reads (struct raid_array *a, struct raid_layout *L, struct stripe_job *jobs, struct io_batch *b)
 {
   for (unsigned i = 0; i < b->n; i++) {
     struct member_io *io = &b->ios[i];
@@ -770,10 +770,10 @@ jobs_note_reads (struct raid_array *a, struct stripe_job *jobs, struct io_batch 
 }
 
 static int
-parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t off)
+parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, uint32_t len, uint64_t off)
 {
-  uint64_t end = off + len, first = (off >> a->g.chunk_shift) / a->g.k;
-  uint64_t last = ((end - 1) >> a->g.chunk_shift) / a->g.k, s;
+  uint64_t end = off + len, first = (off >> L->g.chunk_shift) / L->g.k;
+  uint64_t last = ((end - 1) >> L->g.chunk_shift) / L->g.k, s;
   unsigned njobs = last - first + 1, jn;
   struct stripe_job *jobs = scratch_get (&a->pool, njobs * sizeof *jobs);
   uint8_t *scratch = NULL, *at;
@@ -784,9 +784,9 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
   if (!jobs)
     return -ENOMEM;
   for (jn = 0, s = first; s <= last; s++, jn++) {
-    job_plan_range (a, &jobs[jn], s, buf, off, end);
-    jobs[jn].method = job_choose (a, &jobs[jn]);
-    total += job_scratch (a, &jobs[jn]);
+    job_plan_range (a, L, &jobs[jn], s, buf, off, end);
+    jobs[jn].method = job_choose (a, L, &jobs[jn]);
+    total += job_scratch (a, L, &jobs[jn]);
   }
   scratch = scratch_get (&a->pool, total);
   if (!scratch) {
@@ -794,23 +794,23 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
     return -ENOMEM;
   }
   for (at = scratch, jn = 0; jn < njobs; jn++) {
-    job_set_cols (a, &jobs[jn], at);
-    at += job_scratch (a, &jobs[jn]);
+    job_set_cols (a, L, &jobs[jn], at);
+    at += job_scratch (a, L, &jobs[jn]);
   }
 
   batch_init (&b, &a->poll_gate);
   for (jn = 0; jn < njobs && rc == 0; jn++)
-    rc = job_queue_reads (a, &jobs[jn], jn, &b);
+    rc = job_queue_reads (a, L, &jobs[jn], jn, &b);
   if (rc == 0) {
     batch_run (&b);
-    jobs_note_reads (a, jobs, &b);
+    jobs_note_reads (a, L, jobs, &b);
   }
   for (jn = 0; jn < njobs && rc == 0; jn++)
-    rc = job_compute (a, &jobs[jn]);
+    rc = job_compute (a, L, &jobs[jn]);
   /* Nothing is written unless every stripe could be computed. */
   batch_reset (&b);
   for (jn = 0; jn < njobs && rc == 0; jn++)
-    rc = job_queue_writes (a, &jobs[jn], &b);
+    rc = job_queue_writes (a, L, &jobs[jn], &b);
   if (rc == 0) {
     batch_run (&b);
     fail_writers (a, &b);
@@ -823,6 +823,58 @@ parity_write (struct raid_array *a, const uint8_t *buf, uint32_t len, uint64_t o
 
 /* ---- entry points -------------------------------------------------------- */
 
+int
+layout_read (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32_t len,
+             uint64_t off)
+{
+  return read_pieces (a, L, buf, len, off);
+}
+
+int
+layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, uint32_t len,
+              uint64_t off)
+{
+  uint64_t first, last;
+  int rc;
+
+  lock_units (L, len, off, &first, &last);
+  stripe_lock_range (&a->locks, first, last);
+  bitmap_write_begin (a, first, last);
+  if (L->g.family == RAID_FAMILY_NEAR)
+    rc = near_write (a, L, buf, len, off);
+  else
+    rc = parity_write (a, L, buf, len, off);
+  bitmap_write_end (a, first, last);
+  stripe_unlock_range (&a->locks, first, last);
+  return rc;
+}
+
+/* A request on the layouts that hold its bytes: during a reshape the part
+ * below the reshape position is in the new layout, the rest in the old.
+ * A write into the new layout beyond what the superblocks record as moved
+ * records it first: after a crash the reshape copies again from the
+ * recorded position, and must not copy stale old bytes over this write. */
+static int
+layouts_io (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off, int write)
+{
+  uint64_t end = off + len, pos;
+  uint32_t low;
+  int rc = 0, reshaping;
+
+  pthread_rwlock_rdlock (&a->reshape.lock);
+  reshaping = atomic_load (&a->reshape.active);
+  pos = reshaping ? atomic_load (&a->reshape.pos) : UINT64_MAX;
+  low = pos <= off ? 0 : end <= pos ? len : (uint32_t) (pos - off);
+  if (reshaping && low && write && off + low > atomic_load (&a->reshape.recorded))
+    rc = reshape_record (a, off + low);
+  if (low && rc == 0)
+    rc = write ? layout_write (a, &a->lay, buf, low, off) : layout_read (a, &a->lay, buf, low, off);
+  if (low < len && rc == 0)
+    rc = write ? layout_write (a, &a->prev, buf + low, len - low, off + low)
+               : layout_read (a, &a->prev, buf + low, len - low, off + low);
+  pthread_rwlock_unlock (&a->reshape.lock);
+  return rc;
+}
 
 static int
 read_request (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
@@ -833,29 +885,20 @@ read_request (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
     return rc;
   if (!array_check (a, "read"))
     return -EIO;
-  return read_pieces (a, buf, len, offset);
+  return layouts_io (a, buf, len, offset, 0);
 }
 
 static int
 write_request (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
                unsigned flags)
 {
-  uint64_t first, last;
   int rc = check_range (a, len, offset);
 
   if (rc || len == 0)
     return rc;
   if (!array_check (a, "write"))
     return -EIO;
-  lock_units (a, len, offset, &first, &last);
-  stripe_lock_range (&a->locks, first, last);
-  bitmap_write_begin (a, first, last);
-  if (a->g.family == RAID_FAMILY_NEAR)
-    rc = near_write (a, buf, len, offset);
-  else
-    rc = parity_write (a, buf, len, offset);
-  bitmap_write_end (a, first, last);
-  stripe_unlock_range (&a->locks, first, last);
+  rc = layouts_io (a, (uint8_t *) buf, len, offset, 1);
   if (rc == 0 && !array_check (a, "complete a write"))
     rc = -EIO;
   if (rc == 0 && (flags & RAID_WRITE_FUA))
@@ -863,14 +906,15 @@ write_request (struct raid_array *a, const void *buf, uint32_t len, uint64_t off
   return rc;
 }
 
-static int
-flush_request (struct raid_array *a)
+/* Flush every working member and wait for all. */
+int
+flush_members (struct raid_array *a)
 {
   struct io_batch b;
   int rc = 0;
 
   batch_init (&b, &a->poll_gate);
-  for (unsigned i = 0; i < a->g.n; i++)
+  for (unsigned i = 0; i < a->lay.g.n; i++)
     if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
         && !batch_add (&b, &a->slot[i], RAID_IO_FLUSH, 0, 0, NULL, 0))
       rc = -ENOMEM;
@@ -879,6 +923,14 @@ flush_request (struct raid_array *a)
     fail_writers (a, &b);
   }
   batch_free (&b);
+  return rc;
+}
+
+static int
+flush_request (struct raid_array *a)
+{
+  int rc = flush_members (a);
+
   if (rc == 0 && !array_check (a, "flush"))
     rc = -EIO;
   return rc;
@@ -911,39 +963,39 @@ raid_flush (struct raid_array *a)
 /* ---- resync -------------------------------------------------------------- */
 
 static int
-resync_unit (struct raid_array *a, uint64_t u, uint8_t *scratch)
+resync_unit (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *scratch)
 {
   struct io_batch b;
   uint8_t *cols[RAID_MAX_MEMBERS];
-  unsigned i, n = a->g.family == RAID_FAMILY_PARITY ? a->g.k + a->g.m : a->g.copies;
+  unsigned i, n = L->g.family == RAID_FAMILY_PARITY ? L->g.k + L->g.m : L->g.copies;
   int rc = 0;
 
   for (i = 0; i < n; i++)
-    cols[i] = scratch + (size_t) i * a->g.chunk;
+    cols[i] = scratch + (size_t) i * L->g.chunk;
   batch_init (&b, NULL);   /* background work: never polls */
   /* Read the data (mirrors: the first copy), then write the redundancy. */
-  if (a->g.family == RAID_FAMILY_PARITY)
-    for (i = 0; i < a->g.k; i++)
-      batch_add (&b, col_slot (a, u, i), RAID_IO_READ, col_offset (a, u, 0), a->g.chunk, cols[i], i);
+  if (L->g.family == RAID_FAMILY_PARITY)
+    for (i = 0; i < L->g.k; i++)
+      batch_add (&b, col_slot (a, L, u, i), RAID_IO_READ, col_offset (L, u, 0), L->g.chunk, cols[i], i);
   else {
-    struct raid_loc l = geom_near (&a->g, u, 0);
-    batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (a, l, 0), a->g.chunk, cols[0], 0);
+    struct raid_loc l = geom_near (&L->g, u, 0);
+    batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (L, l, 0), L->g.chunk, cols[0], 0);
   }
   batch_run (&b);
   for (i = 0; i < b.n; i++)
     if (b.ios[i].err)
       rc = -EIO;
   batch_reset (&b);
-  if (rc == 0 && a->g.family == RAID_FAMILY_PARITY) {
-    codec_encode (&a->codec, a->g.chunk, cols, cols + a->g.k);
-    for (i = a->g.k; i < n; i++)
-      batch_add (&b, col_slot (a, u, i), RAID_IO_WRITE, col_offset (a, u, 0), a->g.chunk,
+  if (rc == 0 && L->g.family == RAID_FAMILY_PARITY) {
+    codec_encode (&L->codec, L->g.chunk, cols, cols + L->g.k);
+    for (i = L->g.k; i < n; i++)
+      batch_add (&b, col_slot (a, L, u, i), RAID_IO_WRITE, col_offset (L, u, 0), L->g.chunk,
                  cols[i], i);
   }
   else if (rc == 0)
     for (i = 1; i < n; i++) {
-      struct raid_loc l = geom_near (&a->g, u, i);
-      batch_add (&b, &a->slot[l.slot], RAID_IO_WRITE, slot_offset (a, l, 0), a->g.chunk,
+      struct raid_loc l = geom_near (&L->g, u, i);
+      batch_add (&b, &a->slot[l.slot], RAID_IO_WRITE, slot_offset (L, l, 0), L->g.chunk,
                  cols[0], i);
     }
   batch_run (&b);
@@ -968,12 +1020,15 @@ resync_checkpoint (struct raid_array *a, uint64_t next)
 uint64_t
 resync_units (const struct raid_array *a)
 {
-  return a->g.family == RAID_FAMILY_PARITY ? a->g.rows : geom_data_chunks (&a->g);
+  const struct raid_layout *L = &a->lay;
+
+  return L->g.family == RAID_FAMILY_PARITY ? L->g.rows : geom_data_chunks (&L->g);
 }
 
 int
 raid_resync (struct raid_array *a)
 {
+  struct raid_layout *L = &a->lay;
   uint64_t units = resync_units (a);
   uint64_t u = atomic_load (&a->resync_offset);
   uint8_t missing[RAID_MAX_MEMBERS];
@@ -983,14 +1038,16 @@ raid_resync (struct raid_array *a)
 
   if (u == RAID_RESYNC_DONE)
     return 0;
+  if (atomic_load (&a->reshape.active))
+    return -EAGAIN;       /* the reshape rewrites parity; the resync follows it */
   array_missing (a, missing);
-  for (unsigned i = 0; i < a->g.n; i++)
+  for (unsigned i = 0; i < L->g.n; i++)
     if (missing[i]) {
       raid_logf (a, RAID_LOG_WARN, "%s: resync skipped: member slot %u is missing; "
                  "the array needs a rebuild, not a resync", a->sb.name, i);
       return -EAGAIN;
     }
-  scratch = scratch_get (&a->pool, (size_t) (a->g.k + a->g.m + a->g.copies) * a->g.chunk);
+  scratch = scratch_get (&a->pool, (size_t) (L->g.k + L->g.m + L->g.copies) * L->g.chunk);
   if (!scratch)
     return -ENOMEM;
   raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
@@ -1010,7 +1067,7 @@ raid_resync (struct raid_array *a)
       break;
     }
     stripe_lock_range (&a->locks, u, u);
-    rc = resync_unit (a, u, scratch);
+    rc = resync_unit (a, L, u, scratch);
     /* Writes below the resync point use read-modify-write: advance only
      * while the unit is still locked. */
     if (rc == 0)
@@ -1019,7 +1076,7 @@ raid_resync (struct raid_array *a)
     if (rc == 0 && (u + 1) % 4096 == 0)
       resync_checkpoint (a, u + 1);
     if (rc == 0)
-      sync_pace (a, &pace, a->g.chunk);
+      sync_pace (a, &pace, L->g.chunk);
   }
   scratch_put (&a->pool, scratch);
   if (rc == 0 && !array_check (a, "finish resync"))

@@ -1,7 +1,13 @@
 /* The on-member superblock: 4 KiB at RAID_SB_OFFSET, little-endian, fixed
  * field offsets, crc32c (ISA-L crc32_iscsi, seed ~0) in its last 4 bytes.
- * The data area starts at RAID_DATA_OFFSET (1 MiB); the space between the
- * superblock and the data is kept for a write-intent bitmap and a log. */
+ * The data area starts at data_offset (1 MiB for a new array; each grow
+ * moves it down a chunk, never below RAID_META_END); the space between the
+ * superblock and the data holds the write-intent bitmap.
+ *
+ * During a reshape (features & RAID_FEATURE_RESHAPE) the main geometry
+ * fields describe the new layout, which holds the array's bytes below
+ * reshape_position, and the prev_* fields the old one, which holds the rest
+ * (md keeps the same pair: new_level ... delta_disks, reshape_position). */
 #include <stddef.h>
 #include <string.h>
 
@@ -16,9 +22,9 @@ enum {
   O_CTIME = 64, O_UTIME = 72, O_LEVEL = 80, O_LAYOUT = 84, O_CHUNK = 88,
   O_RAID_DISKS = 92, O_K = 96, O_M = 100, O_ROLE = 104, O_MEMBER_UUID = 112,
   O_ARRAY_SIZE = 128, O_DATA_OFFSET = 136, O_DATA_SIZE = 144, O_EVENTS = 152,
-  O_CLEAN = 160, O_NEW_LEVEL = 168, O_NEW_LAYOUT = 172, O_NEW_CHUNK = 176,
-  O_DELTA_DISKS = 180, O_RESHAPE_POS = 184, O_NEW_DATA_OFFSET = 192,
-  O_BITMAP_OFFSET = 200, O_LOG_OFFSET = 208, O_RESYNC = 216, O_RECOVERY = 224,
+  O_CLEAN = 160, O_PREV_LEVEL = 168, O_PREV_LAYOUT = 172, O_PREV_CHUNK = 176,
+  O_DELTA_DISKS = 180, O_RESHAPE_POS = 184, O_PREV_DATA_OFFSET = 192,
+  O_BITMAP_OFFSET = 200, O_LOG_OFFSET = 208, O_RESYNC = 216, O_RECOVERY = 224, O_PREV_K = 232, O_PREV_M = 236,
   O_ROLES = 512, O_SLOT_UUIDS = 1024, O_CRC = RAID_SB_SIZE - 4,
 };
 
@@ -70,10 +76,12 @@ static const struct sb_field sb_fields[] = {
   F (O_RAID_DISKS, U32, raid_disks), F (O_K, U32, k), F (O_M, U32, m), F (O_ROLE, U32, role),
   F (O_MEMBER_UUID, BYTES, member_uuid), F (O_ARRAY_SIZE, U64, array_size),
   F (O_DATA_OFFSET, U64, data_offset), F (O_DATA_SIZE, U64, data_size),
-  F (O_EVENTS, U64, events), F (O_CLEAN, U32, clean), F (O_NEW_LEVEL, U32, new_level),
-  F (O_NEW_LAYOUT, U32, new_layout), F (O_NEW_CHUNK, U32, new_chunk),
+  F (O_EVENTS, U64, events), F (O_CLEAN, U32, clean), F (O_FEATURES, U32, features),
+  F (O_PREV_LEVEL, U32, prev_level),
+  F (O_PREV_LAYOUT, U32, prev_layout), F (O_PREV_CHUNK, U32, prev_chunk),
   F (O_DELTA_DISKS, U32, delta_disks), F (O_RESHAPE_POS, U64, reshape_position),
-  F (O_NEW_DATA_OFFSET, U64, new_data_offset), F (O_BITMAP_OFFSET, U64, bitmap_offset),
+  F (O_PREV_DATA_OFFSET, U64, prev_data_offset),
+  F (O_PREV_K, U32, prev_k), F (O_PREV_M, U32, prev_m), F (O_BITMAP_OFFSET, U64, bitmap_offset),
   F (O_LOG_OFFSET, U64, log_offset), F (O_RESYNC, U64, resync_offset),
   F (O_RECOVERY, U64, recovery_offset),
   F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
@@ -134,7 +142,12 @@ sb_sane (const struct raid_sb *sb)
   for (unsigned i = 0; i < sb->raid_disks; i++)
     if (sb->roles[i] > RAID_ROLE_RECOVERING)
       return 0;
-  return sb->data_offset >= RAID_DATA_OFFSET;
+  if (sb->features & RAID_FEATURE_RESHAPE
+      && (sb->delta_disks < 1 || (unsigned) sb->delta_disks >= sb->raid_disks
+          || sb->prev_k + sb->prev_m > sb->raid_disks - sb->delta_disks
+          || sb->prev_data_offset <= sb->data_offset || sb->prev_chunk != sb->chunk))
+    return 0;
+  return sb->data_offset >= RAID_META_END && sb->data_offset % 4096 == 0;
 }
 
 enum raid_sb_state
@@ -176,6 +189,8 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
   out->events = sb->events;
   out->clean = sb->clean;
   out->recovery_offset = sb->recovery_offset;
+  out->reshape_position = sb->features & RAID_FEATURE_RESHAPE ? sb->reshape_position
+                                                               : RAID_RESHAPE_NONE;
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     out->roles[i] = i < sb->raid_disks ? (enum raid_role_state) sb->roles[i] : RAID_ROLE_MISSING;
 }

@@ -35,7 +35,14 @@ Test (superblock, encode_decode_round_trip)
   in.data_size = 987654321 * 512ull;
   in.events = 0x1234567890ull;
   in.clean = 1;
-  in.delta_disks = -1;
+  in.features = RAID_FEATURE_RESHAPE;
+  in.prev_level = RAID_LEVEL_5;
+  in.prev_layout = 2;
+  in.prev_chunk = 65536;
+  in.prev_k = 4;
+  in.prev_m = 1;
+  in.delta_disks = 1;
+  in.prev_data_offset = RAID_DATA_OFFSET + 65536;
   in.reshape_position = 42;
   in.resync_offset = RAID_RESYNC_DONE;
   in.roles[2] = RAID_ROLE_FAULTY;

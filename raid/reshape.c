@@ -1,0 +1,493 @@
+/* Growing an array onto new members (md: --grow, reshape).
+ *
+ * A reshape moves the array's bytes, in order from the start, out of the
+ * old layout (a->prev) into the new one (a->lay), which starts one chunk
+ * lower on every member: new row r sits where old row r - 1 was.  The new
+ * layout holds at least as many data chunks per row as the old, so a new
+ * row only ever lands on old rows whose bytes were moved before (md's
+ * reshape with a smaller data offset, which needs no backup file).  Each
+ * step of the copy holds the reshape lock exclusively, so requests see the
+ * array either before or after it; below reshape.pos they go to the new
+ * layout, above it to the old.
+ *
+ * After a crash the copy starts again at the position the superblocks
+ * record.  So before a step may overwrite an old row, every byte that row
+ * held must be below the recorded position (reshape_record: members
+ * flushed, then the superblocks), and a request writing into the new
+ * layout above the recorded position records first (rw.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "raid-int.h"
+
+/* Bytes moved per step at most: one exclusive hold of the reshape lock. */
+#define RESHAPE_STEP (4u << 20)
+
+void
+reshape_init (struct raid_array *a)
+{
+  pthread_rwlockattr_t attr;
+
+  /* A steady stream of requests must not starve the copy. */
+  pthread_rwlockattr_init (&attr);
+  pthread_rwlockattr_setkind_np (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init (&a->reshape.lock, &attr);
+  pthread_rwlockattr_destroy (&attr);
+  pthread_mutex_init (&a->reshape.record_lock, NULL);
+}
+
+void
+reshape_destroy (struct raid_array *a)
+{
+  pthread_rwlock_destroy (&a->reshape.lock);
+  pthread_mutex_destroy (&a->reshape.record_lock);
+}
+
+/* Data chunks per row, as a fraction num/den: k for the parity family,
+ * members/copies for the near family. */
+static void
+row_density (const struct raid_geom *g, uint64_t *num, uint64_t *den)
+{
+  *num = g->family == RAID_FAMILY_PARITY ? g->k : g->n;
+  *den = g->family == RAID_FAMILY_PARITY ? 1 : g->copies;
+}
+
+/* Rows of layout g that hold any byte of the array's first e bytes. */
+static uint64_t
+rows_touched (const struct raid_geom *g, uint64_t e)
+{
+  uint64_t ci;
+
+  if (e == 0)
+    return 0;
+  ci = (e - 1) >> g->chunk_shift;
+  if (g->family == RAID_FAMILY_PARITY)
+    return ci / g->k + 1;
+  return (ci * g->copies + g->copies - 1) / g->n + 1;
+}
+
+/* The end of the array bytes rows 0..r of layout g hold (a copy of). */
+static uint64_t
+rows_data_end (const struct raid_geom *g, uint64_t r)
+{
+  uint64_t chunks = g->family == RAID_FAMILY_PARITY
+    ? (r + 1) * g->k : ((r + 1) * g->n + g->copies - 1) / g->copies;
+  uint64_t all = geom_data_chunks (g);
+
+  return (chunks < all ? chunks : all) << g->chunk_shift;
+}
+
+/* Writing the new layout's bytes below e overwrites only old rows whose
+ * bytes all lie below RECORDED. */
+static int
+step_safe (struct raid_array *a, uint64_t e, uint64_t recorded)
+{
+  uint64_t shift = (a->prev.data_offset - a->lay.data_offset) >> a->lay.g.chunk_shift;
+  uint64_t rows = rows_touched (&a->lay.g, e);
+
+  return rows <= shift || rows_data_end (&a->prev.g, rows - 1 - shift) <= recorded;
+}
+
+uint64_t
+layout_sync_units (struct raid_array *a, const struct raid_layout *L)
+{
+  uint64_t u = atomic_load (&a->resync_offset), moved;
+
+  if (L != &a->lay || !atomic_load (&a->reshape.active))
+    return u;
+  /* Stripes the copy has not written whole hold old bytes under parity
+   * that does not match them: write those by reconstruction. */
+  moved = atomic_load (&a->reshape.pos) >> L->g.chunk_shift;
+  if (L->g.family == RAID_FAMILY_PARITY)
+    moved /= L->g.k;
+  return moved < u ? moved : u;
+}
+
+int
+reshape_record (struct raid_array *a, uint64_t upto)
+{
+  int rc = 0;
+
+  pthread_mutex_lock (&a->reshape.record_lock);
+  if (atomic_load (&a->reshape.recorded) < upto) {
+    uint64_t pos = atomic_load (&a->reshape.pos);
+    /* The moved bytes are durable before the superblocks say so, and the
+     * superblocks before any old row they free is overwritten. */
+    rc = flush_members (a);
+    if (rc == 0) {
+      pthread_mutex_lock (&a->sb_lock);
+      a->sb.reshape_position = pos;
+      sb_write_all (a);
+      pthread_mutex_unlock (&a->sb_lock);
+      rc = flush_members (a);
+    }
+    if (rc == 0 && !array_check (a, "record the reshape position"))
+      rc = -EIO;
+    if (rc == 0)
+      atomic_store (&a->reshape.recorded, pos);
+  }
+  pthread_mutex_unlock (&a->reshape.record_lock);
+  return rc;
+}
+
+int
+reshape_setup (struct raid_array *a, char *err, size_t errlen)
+{
+  const struct raid_sb *sb = &a->sb;
+
+  if (!(sb->features & RAID_FEATURE_RESHAPE))
+    return 0;
+  if (layout_init (&a->prev, (enum raid_level) sb->prev_level,
+                   sb->raid_disks - sb->delta_disks, sb->prev_k, sb->prev_m, sb->prev_chunk,
+                   sb->data_size, sb->prev_data_offset, err, errlen) == -1)
+    return -1;
+  if ((sb->prev_data_offset - sb->data_offset) & (sb->chunk - 1)
+      || sb->reshape_position > a->prev.size) {
+    snprintf (err, errlen, "the superblocks of '%s' describe an impossible reshape "
+              "(position %llu of %llu, data offsets %llu and %llu)", sb->name,
+              (unsigned long long) sb->reshape_position, (unsigned long long) a->prev.size,
+              (unsigned long long) sb->prev_data_offset, (unsigned long long) sb->data_offset);
+    return -1;
+  }
+  atomic_store (&a->reshape.pos, sb->reshape_position);
+  atomic_store (&a->reshape.recorded, sb->reshape_position);
+  atomic_store (&a->reshape.active, 1);
+  a->reshape.bitmap_region = sb->bitmap_offset ? RAID_BITMAP_REGION : 0;
+  a->size = a->prev.size;
+  return 0;
+}
+
+int
+raid_reshape_pending (struct raid_array *a)
+{
+  return atomic_load (&a->reshape.active);
+}
+
+/* ---- starting a grow ---------------------------------------------------- */
+
+static int
+spare_index (struct raid_array *a, const char *name)
+{
+  for (unsigned i = 0; i < a->nspares; i++)
+    if (!strcmp (slot_name (&a->spare[i]), name))
+      return (int) i;
+  return -1;
+}
+
+/* Why the array cannot grow now (caller holds sb_lock), or NULL. */
+static const char *
+grow_refusal (struct raid_array *a)
+{
+  if (atomic_load (&a->reshape.active))
+    return "a reshape is still running: wait until it has finished";
+  if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
+    return "it is not in sync yet: grow it once its resync has finished";
+  if (array_degraded (a))
+    return "it is degraded or rebuilding: grow it once it is whole";
+  return NULL;
+}
+
+/* The layout the array grows into, checked; -1 with err filled. */
+static int
+grow_layout (struct raid_array *a, struct raid_layout *nl, unsigned n, enum raid_level level,
+             uint64_t data_offset, char *err, size_t errlen)
+{
+  const struct raid_geom *og = &a->lay.g;
+  unsigned m = 0, k = 0;
+  uint64_t on, od, nn, nd;
+
+  if (level == RAID_LEVEL_EC) {
+    if (og->level != RAID_LEVEL_EC) {
+      snprintf (err, errlen, "an array becomes ec only by growing an ec array");
+      return -1;
+    }
+    m = og->m;
+    k = n > m ? n - m : 0;
+  }
+  if (layout_init (nl, level, n, k, m, og->chunk, a->sb.data_size, data_offset, err,
+                   errlen) == -1)
+    return -1;
+  row_density (og, &on, &od);
+  row_density (&nl->g, &nn, &nd);
+  if (nn * od < on * nd) {
+    snprintf (err, errlen, "%s of %u holds fewer data chunks per row than %s of %u: "
+              "a grow cannot move the data there", raid_level_name (level), n,
+              raid_level_name (og->level), og->n);
+    layout_free (nl);
+    return -1;
+  }
+  return 0;
+}
+
+/* RAID1 to RAID1: the new slots start missing; recovery fills them from
+ * the spares. */
+static void
+grow_mirrors (struct raid_array *a, struct raid_layout *nl)
+{
+  for (unsigned i = a->lay.g.n; i < nl->g.n; i++) {
+    atomic_store (&a->slot[i].faulty, 1);
+    a->sb.roles[i] = RAID_ROLE_MISSING;
+    memset (a->sb.slot_uuid[i], 0, 16);
+  }
+  layout_free (&a->lay);
+  a->lay = *nl;
+  a->sb.raid_disks = nl->g.n;
+  sb_write_all (a);
+}
+
+/* The spares become the new slots; the old layout becomes prev. */
+static void
+grow_reshape (struct raid_array *a, struct raid_layout *nl, const char *const *names)
+{
+  struct raid_sb *sb = &a->sb;
+  unsigned n_old = a->lay.g.n;
+
+  for (unsigned i = n_old; i < nl->g.n; i++) {
+    int j = spare_index (a, names[i - n_old]);
+    struct raid_slot *s = &a->slot[i], *spare = &a->spare[j];
+    s->m = spare->m;
+    memcpy (s->uuid, spare->uuid, 16);
+    atomic_store (&s->recovering, 0);
+    atomic_store (&s->read_errors, 0);
+    atomic_store (&s->write_errors, 0);
+    atomic_store (&s->faulty, 0);
+    memcpy (sb->slot_uuid[i], s->uuid, 16);
+    sb->roles[i] = RAID_ROLE_ACTIVE;
+    spare_remove (a, j);
+  }
+  sb->features |= RAID_FEATURE_RESHAPE;
+  sb->version = RAID_SB_VERSION;
+  sb->prev_level = sb->level;
+  sb->prev_layout = sb->layout;
+  sb->prev_chunk = sb->chunk;
+  sb->prev_k = sb->k;
+  sb->prev_m = sb->m;
+  sb->prev_data_offset = sb->data_offset;
+  sb->delta_disks = nl->g.n - n_old;
+  sb->raid_disks = nl->g.n;
+  sb->level = nl->g.level;
+  sb->layout = nl->g.family == RAID_FAMILY_NEAR ? 0x100 | nl->g.copies : 2;
+  sb->k = nl->g.k;
+  sb->m = nl->g.m;
+  sb->data_offset = nl->data_offset;
+  sb->reshape_position = 0;
+  a->prev = a->lay;
+  a->lay = *nl;
+  atomic_store (&a->reshape.pos, 0);
+  atomic_store (&a->reshape.recorded, 0);
+  atomic_store (&a->reshape.active, 1);
+  sb_write_all (a);
+}
+
+int
+raid_grow (struct raid_array *a, const char *const *names, unsigned n,
+           enum raid_level new_level, char *err, size_t errlen)
+{
+  unsigned n_new = a->lay.g.n + n;
+  int mirrors = a->lay.g.level == RAID_LEVEL_1 && new_level == RAID_LEVEL_1;
+  uint64_t data_offset = a->lay.data_offset - (mirrors ? 0 : a->lay.g.chunk);
+  struct raid_layout nl;
+  const char *why;
+  int rc = -EINVAL;
+
+  if (n < 1 || n_new > RAID_MAX_MEMBERS) {
+    snprintf (err, errlen, "a grow adds 1 to %u members, got %u",
+              RAID_MAX_MEMBERS - a->lay.g.n, n);
+    return -EINVAL;
+  }
+  /* Requests, then the bitmap (its users take sb_lock after it), then sb_lock. */
+  pthread_rwlock_wrlock (&a->reshape.lock);
+  pthread_mutex_lock (&a->bitmap.lock);
+  pthread_mutex_lock (&a->sb_lock);
+  why = grow_refusal (a);
+  for (unsigned i = 0; i < n && !why; i++)
+    for (unsigned j = 0; j < i && !why; j++)
+      if (!strcmp (names[i], names[j]))
+        why = "names the same member twice";
+  if (why)
+    snprintf (err, errlen, "cannot grow '%s': %s", a->sb.name, why);
+  for (unsigned i = 0; i < n && !why; i++)
+    if (spare_index (a, names[i]) < 0) {
+      snprintf (err, errlen, "cannot grow '%s': %s is not a spare of the array: add it "
+                "first", a->sb.name, names[i]);
+      why = "";
+    }
+  if (!why && !mirrors && (a->lay.data_offset < RAID_META_END + a->lay.g.chunk)) {
+    snprintf (err, errlen, "cannot grow '%s': its data starts at byte %llu of each member, "
+              "and a grow moves it down one chunk (%u bytes) but not below %u; create "
+              "arrays that will grow with more room (data-offset=)", a->sb.name,
+              (unsigned long long) a->lay.data_offset, a->lay.g.chunk, RAID_META_END);
+    why = "";
+  }
+  if (!why && grow_layout (a, &nl, n_new, new_level, data_offset, err, errlen) == 0) {
+    char from[64];
+    snprintf (from, sizeof from, "%s of %u", raid_level_name (a->lay.g.level), a->lay.g.n);
+    if (mirrors)
+      grow_mirrors (a, &nl);
+    else {
+      a->reshape.bitmap_region = a->bitmap.nbits
+        ? (uint64_t) a->lay.g.chunk << a->bitmap.shift : 0;
+      bitmap_free (&a->bitmap);     /* its regions are the old layout's */
+      grow_reshape (a, &nl, names);
+    }
+    raid_logf (a, RAID_LOG_INFO, "%s: grows from %s to %s of %u%s", a->sb.name, from,
+               raid_level_name (new_level), n_new, mirrors ? ": recovery fills the new "
+               "mirrors from the spares" : "; the reshape starts");
+    rc = 0;
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  pthread_mutex_unlock (&a->bitmap.lock);
+  pthread_rwlock_unlock (&a->reshape.lock);
+  return rc;
+}
+
+/* ---- moving the data ---------------------------------------------------- */
+
+/* Bytes moved per step come in whole stripes of the new layout: the copy
+ * computes each stripe's parity from its data. */
+static uint64_t
+step_grain (const struct raid_layout *L)
+{
+  return (uint64_t) L->g.chunk * (L->g.family == RAID_FAMILY_PARITY ? L->g.k : 1);
+}
+
+static uint64_t
+step_bytes (const struct raid_layout *L)
+{
+  uint64_t grain = step_grain (L);
+  return RESHAPE_STEP > grain ? RESHAPE_STEP / grain * grain : grain;
+}
+
+/* Where the step from pos may end: as far as is safe with what the
+ * superblocks record, recording pos first when that is not far enough. */
+static int
+step_end (struct raid_array *a, uint64_t pos, uint64_t *end)
+{
+  uint64_t grain = step_grain (&a->lay), e = pos + step_bytes (&a->lay);
+  int rc;
+
+  if (e > a->prev.size)
+    e = a->prev.size;
+  if (!step_safe (a, e, atomic_load (&a->reshape.recorded))
+      && (rc = reshape_record (a, pos)) != 0)
+    return rc;
+  while (!step_safe (a, e, atomic_load (&a->reshape.recorded)) && e - pos > grain)
+    e = (e - pos) % grain ? e - (e - pos) % grain : e - grain;
+  if (!step_safe (a, e, atomic_load (&a->reshape.recorded))) {
+    raid_logf (a, RAID_LOG_ERROR, "%s: reshape cannot move on safely at byte %llu",
+               a->sb.name, (unsigned long long) pos);
+    return -EIO;
+  }
+  *end = e;
+  return 0;
+}
+
+/* One step, under the reshape lock: pos moves to *moved. */
+static int
+reshape_step (struct raid_array *a, uint8_t *buf, uint64_t *moved)
+{
+  uint64_t pos = atomic_load (&a->reshape.pos), end;
+  int rc;
+
+  if (!array_check (a, "reshape"))
+    return -EIO;
+  rc = step_end (a, pos, &end);
+  if (rc == 0)
+    rc = layout_read (a, &a->prev, buf, end - pos, pos);
+  if (rc == 0)
+    rc = layout_write (a, &a->lay, buf, end - pos, pos);
+  if (rc == 0 && !array_check (a, "reshape"))
+    rc = -EIO;
+  if (rc == 0)
+    atomic_store (&a->reshape.pos, end);
+  *moved = rc == 0 ? end - pos : 0;
+  return rc;
+}
+
+/* The new layout takes over everything; its new space needs a resync
+ * (it holds old bytes under parity that does not match), and the bitmap
+ * comes back with the new layout's regions. */
+static void
+reshape_finish (struct raid_array *a)
+{
+  uint64_t in_sync = layout_sync_units (a, &a->lay);
+  int redundant = a->lay.g.m || a->lay.g.copies > 1;
+
+  pthread_mutex_lock (&a->bitmap.lock);
+  pthread_mutex_lock (&a->sb_lock);
+  atomic_store (&a->resync_offset, redundant ? in_sync : RAID_RESYNC_DONE);
+  atomic_store (&a->reshape.active, 0);
+  layout_free (&a->prev);
+  a->size = a->lay.size;
+  a->sb.features &= ~RAID_FEATURE_RESHAPE;
+  a->sb.prev_level = a->sb.prev_layout = a->sb.prev_chunk = a->sb.prev_k = a->sb.prev_m = 0;
+  a->sb.delta_disks = 0;
+  a->sb.prev_data_offset = a->sb.reshape_position = 0;
+  a->sb.array_size = a->size;
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+  if (a->reshape.bitmap_region && bitmap_create (a, a->reshape.bitmap_region) == 0) {
+    /* dirty until the resync of the new space has run with every member */
+    bitmap_set_all (&a->bitmap);
+    pthread_mutex_lock (&a->sb_lock);
+    atomic_store (&a->bitmap.events_cleared, a->sb.events);
+    pthread_mutex_unlock (&a->sb_lock);
+    bitmap_store (a, NULL);
+  }
+  pthread_mutex_unlock (&a->bitmap.lock);
+  raid_logf (a, RAID_LOG_INFO, "%s: reshape finished: %s of %u members, %llu bytes%s",
+             a->sb.name, raid_level_name (a->lay.g.level), a->lay.g.n,
+             (unsigned long long) a->size, redundant ? "; the new space is resynced next" : "");
+}
+
+int
+raid_reshape (struct raid_array *a)
+{
+  struct sync_pace pace = { 0 };
+  uint64_t moved = 0;
+  uint8_t *buf;
+  int rc = 0;
+
+  if (!atomic_load (&a->reshape.active))
+    return -EAGAIN;
+  if (atomic_load (&a->resync_stop))
+    return -ECANCELED;
+  buf = scratch_get (&a->pool, step_bytes (&a->lay));
+  if (!buf)
+    return -ENOMEM;
+  raid_logf (a, RAID_LOG_INFO, "%s: reshape from %s of %u to %s of %u at byte %llu of %llu",
+             a->sb.name, raid_level_name (a->prev.g.level), a->prev.g.n,
+             raid_level_name (a->lay.g.level), a->lay.g.n,
+             (unsigned long long) atomic_load (&a->reshape.pos),
+             (unsigned long long) a->prev.size);
+  for (;;) {
+    if (atomic_load (&a->resync_stop)) {
+      rc = -ECANCELED;
+      break;
+    }
+    pthread_rwlock_wrlock (&a->reshape.lock);
+    if (atomic_load (&a->reshape.pos) >= a->prev.size) {
+      reshape_finish (a);
+      pthread_rwlock_unlock (&a->reshape.lock);
+      break;
+    }
+    rc = reshape_step (a, buf, &moved);
+    pthread_rwlock_unlock (&a->reshape.lock);
+    if (rc)
+      break;
+    sync_pace (a, &pace, moved);
+  }
+  scratch_put (&a->pool, buf);
+  if (rc) {
+    raid_logf (a, rc == -ECANCELED ? RAID_LOG_INFO : RAID_LOG_ERROR,
+               "%s: reshape stopped at byte %llu of %llu: %s", a->sb.name,
+               (unsigned long long) atomic_load (&a->reshape.pos),
+               (unsigned long long) a->prev.size,
+               rc == -ECANCELED ? "cancelled" : "the array lost too many members");
+    pthread_rwlock_wrlock (&a->reshape.lock);
+    reshape_record (a, atomic_load (&a->reshape.pos));
+    pthread_rwlock_unlock (&a->reshape.lock);
+  }
+  return rc;
+}

@@ -1,0 +1,324 @@
+/* Growing arrays onto new members, on in-memory members: every level and
+ * the level changes a grow allows, with requests running beside the
+ * reshape; the data must equal a reference copy throughout, the array must
+ * survive the loss of any one member afterwards (redundant levels), and
+ * a power cut at any point of the reshape must lose no acknowledged write. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+
+#define CHUNK 4096u
+#define ROWS 32u                       /* FX_MEMBER_SIZE holds 32 chunks of data */
+
+struct grow_case {
+  enum raid_level level; unsigned n, k, m;
+  enum raid_level to; unsigned add;
+  unsigned data_chunks;                /* per row after the grow */
+};
+
+static const struct grow_case cases[] = {
+  { RAID_LEVEL_0, 2, 0, 0, RAID_LEVEL_0, 1, 3 },
+  { RAID_LEVEL_1, 2, 0, 0, RAID_LEVEL_5, 1, 2 },
+  { RAID_LEVEL_1, 2, 0, 0, RAID_LEVEL_1, 1, 1 },
+  { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 1, 3 },
+  { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 2, 4 },
+  { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_6, 1, 2 },
+  { RAID_LEVEL_6, 4, 0, 0, RAID_LEVEL_6, 1, 3 },
+  { RAID_LEVEL_10, 4, 0, 0, RAID_LEVEL_10, 1, 0 },   /* 2.5 per row: 80 chunks */
+  { RAID_LEVEL_EC, 5, 3, 2, RAID_LEVEL_EC, 1, 4 },
+  { RAID_LEVEL_0, 2, 0, 0, RAID_LEVEL_5, 1, 2 },
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+struct rig {
+  struct fx f;
+  const struct grow_case *c;
+  uint8_t *ref;                        /* the array's bytes, as large as it will grow */
+  uint8_t *maybe;                      /* bytes a failed write may have left instead */
+  uint64_t size, seed;
+};
+
+/* The array (on the first c->n members), filled with random bytes. */
+static void
+rig_fill (struct rig *r, const struct grow_case *c)
+{
+  r->c = c;
+  r->seed = 7 + c->n * 31 + c->to;
+  r->size = raid_size (r->f.a);
+  r->ref = calloc (1, 64 * ROWS * CHUNK);
+  r->maybe = calloc (1, 64 * ROWS * CHUNK);
+  cr_assert (r->ref && r->maybe);
+  fill_random (r->ref, r->size, &r->seed);
+  cr_assert_eq (raid_write (r->f.a, r->ref, r->size, 0, 0), 0);
+}
+
+static void
+rig_setup (struct rig *r, const struct grow_case *c)
+{
+  char err[256];
+
+  memset (r, 0, sizeof *r);
+  fx_members (&r->f, c->n + c->add, FX_MEMBER_SIZE);
+  r->f.n = c->n;
+  fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  r->f.n = c->n + c->add;
+  rig_fill (r, c);
+  for (unsigned i = c->n; i < c->n + c->add; i++)
+    cr_assert_eq (raid_add_member (r->f.a, &r->f.mem[i], err, sizeof err), 0, "%s", err);
+  /* slow enough that requests meet the reshape at every stage */
+  raid_set_sync_speed (r->f.a, 0, 1u << 20);
+}
+
+static void
+rig_free (struct rig *r)
+{
+  fx_free (&r->f);
+  free (r->ref);
+  free (r->maybe);
+}
+
+static int
+rig_grow (struct rig *r, char *err, size_t errlen)
+{
+  const char *names[4];
+
+  for (unsigned i = 0; i < r->c->add; i++)
+    names[i] = r->f.mem[r->c->n + i].ops->name (r->f.mem[r->c->n + i].member);
+  return raid_grow (r->f.a, names, r->c->add, r->c->to, err, errlen);
+}
+
+/* Every byte equals the reference, or where a write failed, what it wrote. */
+static void
+rig_verify (struct rig *r, const char *when)
+{
+  uint8_t *buf = malloc (r->size);
+
+  cr_assert_not_null (buf);
+  cr_assert_eq (raid_read (r->f.a, buf, r->size, 0), 0, "%s: read failed", when);
+  for (uint64_t o = 0; o < r->size; o += 512)
+    if (memcmp (buf + o, r->ref + o, 512) && memcmp (buf + o, r->maybe + o, 512))
+      cr_assert_fail ("%s: %s of %u -> %s: array data differs from the reference at %llu",
+                      when, raid_level_name (r->c->level), r->c->n,
+                      raid_level_name (r->c->to), (unsigned long long) o);
+  free (buf);
+}
+
+static void *
+reshape_thread (void *arg)
+{
+  struct rig *r = arg;
+  return (void *) (intptr_t) raid_reshape (r->f.a);
+}
+
+/* Random writes and checked reads inside the old size while the reshape
+ * runs; returns when it has finished (or I/O fails: a power cut; in the
+ * other tests the reshape's result then says what went wrong). */
+static int
+rig_traffic (struct rig *r, pthread_t th, unsigned *writes)
+{
+  uint8_t buf[3 * CHUNK];
+  void *ret;
+
+  *writes = 0;
+  for (int i = 0; i < 4000 && raid_reshape_pending (r->f.a); i++) {
+    uint64_t off = rnd (&r->seed) % (r->size / 512) * 512;
+    uint32_t len = (1 + rnd (&r->seed) % 24) * 512;
+    if (len > r->size - off)
+      len = r->size - off;
+    if (i % 3 == 0) {
+      if (raid_read (r->f.a, buf, len, off) != 0)
+        break;                                 /* a power cut */
+      cr_assert (memcmp (buf, r->ref + off, len) == 0, "read at %llu during the reshape",
+                 (unsigned long long) off);
+      continue;
+    }
+    fill_random (buf, len, &r->seed);
+    if (raid_write (r->f.a, buf, len, off, 0) != 0) {
+      memcpy (r->maybe + off, buf, len);     /* cut short: old or new bytes */
+      break;
+    }
+    memcpy (r->ref + off, buf, len);
+    ++*writes;
+  }
+  pthread_join (th, &ret);
+  return (int) (intptr_t) ret;
+}
+
+/* With redundancy: each member in turn down, and everything still reads. */
+static void
+rig_check_each_member (struct rig *r)
+{
+  if (r->c->to == RAID_LEVEL_0)
+    return;
+  for (unsigned i = 0; i < r->f.n; i++) {
+    raid_mem_member_set_down (r->f.mm[i], 1);
+    rig_verify (r, "one member down after the grow");
+    raid_mem_member_set_down (r->f.mm[i], 0);
+  }
+}
+
+Test (reshape, every_level_grows_under_load)
+{
+  for (unsigned ci = 0; ci < N_CASES; ci++) {
+    const struct grow_case *c = &cases[ci];
+    uint64_t want = c->data_chunks ? (uint64_t) ROWS * c->data_chunks * CHUNK
+                                   : (uint64_t) ROWS * 5 / 2 * CHUNK;
+    struct raid_status st;
+    struct rig r;
+    pthread_t th;
+    char err[256] = "";
+
+    rig_setup (&r, c);
+    cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "grow: %s", err);
+    cr_assert_eq (raid_status (r.f.a, &st), 0);
+    cr_assert_eq (st.members, c->n + c->add);
+    if (c->level == RAID_LEVEL_1 && c->to == RAID_LEVEL_1) {
+      /* mirrors: recovery fills the new slot from the spare */
+      cr_assert_eq (st.state, RAID_STATE_DEGRADED);
+      cr_assert_eq (raid_recover (r.f.a), 0);
+    }
+    else {
+      cr_assert_eq (st.reshape_position, 0);
+      cr_assert_eq (st.reshape_from_members, c->n);
+      unsigned writes;
+      pthread_create (&th, NULL, reshape_thread, &r);
+      cr_assert_eq (rig_traffic (&r, th, &writes), 0, "%s of %u -> %s: reshape failed",
+                    raid_level_name (c->level), c->n, raid_level_name (c->to));
+      cr_assert_gt (writes, 20, "only %u writes met the reshape", writes);
+    }
+    cr_assert_eq (raid_size (r.f.a), want, "%s of %u -> %s of %u: size %llu, want %llu",
+                  raid_level_name (c->level), c->n, raid_level_name (c->to), c->n + c->add,
+                  (unsigned long long) raid_size (r.f.a), (unsigned long long) want);
+    rig_verify (&r, "after the reshape");
+    cr_assert_eq (raid_resync (r.f.a), 0);
+    /* the new space takes data like the old */
+    fill_random (r.ref + r.size, want - r.size, &r.seed);
+    cr_assert_eq (raid_write (r.f.a, r.ref + r.size - CHUNK, want - r.size + CHUNK,
+                              r.size - CHUNK, 0), 0);
+    r.size = want;
+    rig_verify (&r, "after writing the new space");
+    rig_check_each_member (&r);
+    cr_assert_eq (raid_status (r.f.a, &st), 0);
+    cr_assert_eq (st.reshape_position, RAID_RESHAPE_NONE);
+    cr_assert_eq (st.state, RAID_STATE_CLEAN);
+    fx_close (&r.f);
+    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+    cr_assert_eq (raid_size (r.f.a), want);
+    rig_verify (&r, "reassembled");
+    rig_free (&r);
+  }
+}
+
+/* A power cut after BUDGET member I/Os of the reshape, a restart, the rest
+ * of the reshape: every write acknowledged before the cut reads back. */
+static int
+cut_and_resume (const struct grow_case *c, int64_t budget)
+{
+  struct rig r;
+  pthread_t th;
+  char err[256] = "";
+  int64_t power = budget;
+  unsigned writes;
+  int resumed;
+
+  rig_setup (&r, c);
+  memcpy (r.maybe, r.ref, r.size);
+  cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "grow: %s", err);
+  for (unsigned i = 0; i < r.f.n; i++)
+    raid_mem_member_power (r.f.mm[i], &power);
+  pthread_create (&th, NULL, reshape_thread, &r);
+  rig_traffic (&r, th, &writes);
+  raid_close (r.f.a);                  /* its superblock writes fail too */
+  for (unsigned i = 0; i < r.f.n; i++)
+    raid_mem_member_power (r.f.mm[i], NULL);
+  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err),
+                      "budget %lld: assemble after the cut: %s", (long long) budget, err);
+  resumed = raid_reshape_pending (r.f.a);
+  if (resumed)
+    cr_assert_eq (raid_reshape (r.f.a), 0, "budget %lld: the reshape does not resume",
+                  (long long) budget);
+  cr_assert_eq (raid_resync (r.f.a), 0);
+  rig_verify (&r, "after a power cut and a restart");
+  rig_check_each_member (&r);
+  rig_free (&r);
+  return resumed;
+}
+
+Test (reshape, power_cut_loses_no_acknowledged_write)
+{
+  static const int64_t budgets[] = { 3, 40, 150, 400, 900, 2000, 5000 };
+  static const struct grow_case cut_cases[] = {
+    { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 1, 3 },
+    { RAID_LEVEL_1, 2, 0, 0, RAID_LEVEL_5, 1, 2 },
+    { RAID_LEVEL_6, 4, 0, 0, RAID_LEVEL_6, 1, 3 },
+    { RAID_LEVEL_10, 4, 0, 0, RAID_LEVEL_10, 1, 0 },
+  };
+
+  for (unsigned ci = 0; ci < sizeof cut_cases / sizeof cut_cases[0]; ci++) {
+    unsigned resumed = 0;
+    for (unsigned b = 0; b < sizeof budgets / sizeof budgets[0]; b++)
+      resumed += cut_and_resume (&cut_cases[ci], budgets[b]);
+    /* most cuts must land inside the reshape, or this tests nothing */
+    cr_assert_geq (resumed, 4, "only %u of the cuts came during the reshape", resumed);
+  }
+}
+
+Test (reshape, refusals_say_why)
+{
+  static const struct grow_case degraded = { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 1, 3 };
+  static const struct grow_case sparser = { RAID_LEVEL_5, 4, 0, 0, RAID_LEVEL_10, 1, 0 };
+  const char *ghost[] = { "e9.9" };
+  struct rig r;
+  char err[256] = "";
+
+  rig_setup (&r, &degraded);
+  cr_assert_eq (raid_grow (r.f.a, ghost, 1, RAID_LEVEL_5, err, sizeof err), -EINVAL);
+  cr_expect (strstr (err, "e9.9 is not a spare"), "%s", err);
+  raid_mem_member_set_down (r.f.mm[0], 1);
+  cr_assert_eq (rig_grow (&r, err, sizeof err), -EINVAL);
+  cr_expect (strstr (err, "degraded"), "%s", err);
+  raid_mem_member_set_down (r.f.mm[0], 0);
+  rig_free (&r);
+
+  rig_setup (&r, &sparser);
+  cr_assert_eq (rig_grow (&r, err, sizeof err), -EINVAL);
+  cr_expect (strstr (err, "fewer data chunks per row"), "%s", err);
+  rig_free (&r);
+}
+
+/* Each grow moves the data down a chunk: with room for one, a second grow
+ * is refused with the reason, and the first's data is intact. */
+Test (reshape, grows_until_no_room_is_left)
+{
+  static const struct grow_case c = { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 1, 3 };
+  struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = CHUNK, .name = "tight",
+                           .flags = RAID_CREATE_ASSUME_CLEAN,
+                           .data_offset = RAID_META_END + CHUNK };
+  struct rig r;
+  char err[256] = "";
+
+  memset (&r, 0, sizeof r);
+  fx_members (&r.f, 5, FX_MEMBER_SIZE);
+  r.f.a = raid_create (&p, r.f.mem, 3, fx_log, &r.f, err, sizeof err);
+  cr_assert_not_null (r.f.a, "%s", err);
+  rig_fill (&r, &c);
+  cr_assert_eq (raid_add_member (r.f.a, &r.f.mem[3], err, sizeof err), 0, "%s", err);
+  cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_grow (r.f.a, (const char *[]) { "e9.9" }, 1, RAID_LEVEL_5, err,
+                           sizeof err), -EINVAL);
+  cr_expect (strstr (err, "still running"), "%s", err);
+  cr_assert_eq (raid_reshape (r.f.a), 0);
+  rig_verify (&r, "after the first grow");
+  cr_assert_eq (raid_resync (r.f.a), 0);
+  cr_assert_eq (raid_add_member (r.f.a, &r.f.mem[4], err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_grow (r.f.a, (const char *[]) { "e5.1" }, 1, RAID_LEVEL_5, err,
+                           sizeof err), -EINVAL);
+  cr_expect (strstr (err, "moves it down one chunk"), "%s", err);
+  rig_verify (&r, "after the refused grow");
+  rig_free (&r);
+}

@@ -311,10 +311,78 @@ static int speed_request(const char *args, FILE *out)
   return 0;
 }
 
+/* The control request "grow [level=LEVEL] SHELF.SLOT...": add each shelf as a spare (as
+ * "add" does), then grow the array onto them (md: --add, then --grow); the monitor runs
+ * the reshape.  Shelves added before a refusal stay spares. */
+static int grow_request(const char *args, FILE *out)
+{
+  struct raid_status st;
+  struct params want = { .raid.level = -1 };
+  char *copy = strdup(args), *save = NULL, *tok, err[512];
+  char names[RAID_MAX_MEMBERS][16];
+  const char *name_ptrs[RAID_MAX_MEMBERS];
+  unsigned n = 0;
+  int r = 0;
+
+  if (!copy || raid_status(array, &st) < 0) {
+    free(copy);
+    fprintf(out, "error: grow: %s\n", strerror(ENOMEM));
+    return -1;
+  }
+  want.raid.level = st.level;
+  for (tok = strtok_r(copy, " ", &save); tok && r == 0; tok = strtok_r(NULL, " ", &save)) {
+    struct shelf_addr a;
+    if (!strncmp(tok, "level=", 6)) {
+      if (set_level(&want, tok + 6) < 0) {
+        fprintf(out, "error: grow: '%s' is not a level: use 0, 1, 5, 6 or 10\n", tok + 6);
+        r = -1;
+      }
+    }
+    else if (parse_shelf_addr(tok, &a) < 0) {
+      fprintf(out, "error: grow: '%s' is not a shelf address or level=LEVEL: write, as "
+              "in, grow level=5 e3.1\n", tok);
+      r = -1;
+    }
+    else if (n == RAID_MAX_MEMBERS) {
+      fprintf(out, "error: grow: more than %d shelves\n", RAID_MAX_MEMBERS);
+      r = -1;
+    }
+    else {
+      snprintf(names[n], sizeof names[n], "e%u.%u", a.shelf, a.slot);
+      name_ptrs[n] = names[n];
+      n++;
+    }
+  }
+  free(copy);
+  if (r == 0 && n == 0) {
+    fprintf(out, "error: grow: name the shelves to grow onto, as in grow e3.1\n");
+    r = -1;
+  }
+  for (unsigned i = 0; i < n && r == 0; i++) {
+    bool spare = false;     /* added before (md's way: add, then grow) */
+    for (unsigned j = 0; j < st.spares; j++)
+      spare |= !strcmp(st.spare[j], names[i]);
+    if (!spare)
+      r = hot_add(names[i], out);
+  }
+  if (r == 0 && raid_grow(array, name_ptrs, n, want.raid.level, err, sizeof err) < 0) {
+    fprintf(out, "error: %s\n", err);
+    r = -1;
+  }
+  if (r == 0) {
+    monitor_kick();
+    fprintf(out, "growing onto %u more shelves; add them to shelves= for the next start; "
+            "aoeraid status shows the progress\n", n);
+  }
+  return r;
+}
+
 static int control_request(const char *request, FILE *out)
 {
   if (!strncmp(request, "add ", 4))
     return hot_add(request + 4, out);
+  if (!strncmp(request, "grow ", 5))
+    return grow_request(request + 5, out);
   if (!strcmp(request, "speed") || !strncmp(request, "speed ", 6))
     return speed_request(request + 5, out);
   return status_request(request, out);

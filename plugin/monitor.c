@@ -1,10 +1,12 @@
 /* The array's background worker.  It polls raid/ for work (a member that went faulty is
  * noticed within MONITOR_POLL_MS) rather than taking a callback from the data path, so a
- * failing write never waits on it: recovery first (a hot spare replaces a faulty or
- * missing member at once, as md does), then resync once the array is whole.  No rate
+ * failing write never waits on it: a reshape (a grow) first, then recovery (a hot spare
+ * replaces a faulty or missing member at once, as md does), then resync once the array
+ * is whole.  No rate
  * limit: recovery runs one stripe (mirrors: one chunk) at a time beside normal I/O,
  * which takes the stripe lock between units. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -72,6 +74,23 @@ static int run_recovery(void)
   return MONITOR_RETRY_MS;
 }
 
+/* One reshape run (a grow); the pause before the next look, or -1 to stop the thread. */
+static int run_reshape(void)
+{
+  int r = raid_reshape(mon_array);
+
+  if (r == 0) {
+    log_notice("reshape finished: %" PRIu64 " bytes; clients that connect now see the "
+               "new size", raid_size(mon_array));
+    return 0;
+  }
+  if (r == -ECANCELED)
+    return -1;
+  if (r != -EAGAIN)
+    nbdkit_error("reshape stopped: %s", strerror(-r));
+  return r == -EIO ? MONITOR_FAILED_MS : MONITOR_RETRY_MS;
+}
+
 static bool array_whole(void)
 {
   struct raid_status st;
@@ -86,7 +105,12 @@ static void *monitor_main(void *arg)
   while (!monitor_wait(pause)) {
     pause = MONITOR_POLL_MS;
     raid_bitmap_tick(mon_array);      /* clears regions idle for a while */
-    if (raid_recovery_pending(mon_array)) {
+    if (raid_reshape_pending(mon_array)) {
+      pause = run_reshape();
+      if (pause < 0)
+        break;
+    }
+    else if (raid_recovery_pending(mon_array)) {
       pause = run_recovery();
       if (pause < 0)
         break;

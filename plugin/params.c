@@ -72,7 +72,7 @@ fail:
 }
 
 /* level=0|1|5|6|10|raid0|raid1|mirror|stripe|raid5|raid6|raid10|K+M (erasure code) */
-static int set_level(struct params *p, const char *value)
+int set_level(struct params *p, const char *value)
 {
   static const struct { const char *name; enum raid_level level; } names[] = {
     { "0", RAID_LEVEL_0 }, { "raid0", RAID_LEVEL_0 }, { "stripe", RAID_LEVEL_0 },
@@ -291,6 +291,8 @@ static unsigned min_members(const struct raid_params *rp)
   return 1;
 }
 
+#define GROW_ROOM 8
+
 int params_complete(struct params *p)
 {
   char lname[32];
@@ -309,6 +311,8 @@ int params_complete(struct params *p)
       }
   if (!p->level_given)
     return 0;           /* assembling an existing array: its superblock holds the level */
+  /* Each grow moves the data down one chunk: a new array leaves room for GROW_ROOM. */
+  p->raid.data_offset = RAID_DATA_OFFSET + (uint64_t)GROW_ROOM * p->raid.chunk_bytes;
   if (p->raid.level == RAID_LEVEL_EC && p->raid.k + p->raid.m != p->n_shelves) {
     nbdkit_error("level=%u+%u needs exactly %u shelves, shelves= lists %zu",
                  p->raid.k, p->raid.m, p->raid.k + p->raid.m, p->n_shelves);

@@ -36,6 +36,8 @@ struct params {
 void params_init(struct params *p);
 /* One key=value; 0, or -1 after nbdkit_error naming the key, the value and what is allowed. */
 int params_set(struct params *p, const char *key, const char *value);
+/* level=VALUE alone (also for the control request grow); 0 or -1 after nbdkit_error. */
+int set_level(struct params *p, const char *value);
 /* Cross-checks once all are known; 0 or -1 after nbdkit_error. */
 int params_complete(struct params *p);
 /* "e1.1" and "1.1" are both accepted; 0 or -1. */

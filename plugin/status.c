@@ -145,6 +145,12 @@ static void print_text(FILE *out, const struct raid_status *st)
             st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
             st->resync_offset, st->resync_units, st->m ? "stripes" : "chunks",
             st->state == RAID_STATE_CLEAN ? "" : ", pending until the array is whole");
+  if (st->reshape_position != RAID_RESHAPE_NONE)
+    fprintf(out, "  reshape %s of %u -> %s of %u  %.1f%% (%" PRIu64 " of %" PRIu64
+            " bytes)\n", raid_level_name(st->reshape_from_level), st->reshape_from_members,
+            raid_level_name(st->level), st->members,
+            st->reshape_size ? 100.0 * st->reshape_position / st->reshape_size : 0.0,
+            st->reshape_position, st->reshape_size);
   if (st->recovery_slot >= 0) {
     struct recovery_view v;
     recovery_view(st, &v);
@@ -197,6 +203,12 @@ static void print_json(FILE *out, const struct raid_status *st)
             st->resync_offset, st->resync_units);
   else
     fprintf(out, "\"resync\":null,");
+  if (st->reshape_position != RAID_RESHAPE_NONE)
+    fprintf(out, "\"reshape\":{\"from_level\":\"%s\",\"from_members\":%u,\"done\":%" PRIu64
+            ",\"total\":%" PRIu64 "},", raid_level_name(st->reshape_from_level),
+            st->reshape_from_members, st->reshape_position, st->reshape_size);
+  else
+    fprintf(out, "\"reshape\":null,");
   if (st->recovery_slot >= 0) {
     struct recovery_view v;
     recovery_view(st, &v);

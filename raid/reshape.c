@@ -175,6 +175,16 @@ spare_index (struct raid_array *a, const char *name)
   return -1;
 }
 
+/* 'NAME', or "the array" when it has none: for messages. */
+static const char *
+array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3])
+{
+  if (!a->sb.name[0])
+    return "the array";
+  snprintf (label, RAID_NAME_MAX + 3, "'%s'", a->sb.name);
+  return label;
+}
+
 /* Why the array cannot grow now (caller holds sb_lock), or NULL. */
 static const char *
 grow_refusal (struct raid_array *a)
@@ -288,6 +298,7 @@ raid_grow (struct raid_array *a, const char *const *names, unsigned n,
   int mirrors = a->lay.g.level == RAID_LEVEL_1 && new_level == RAID_LEVEL_1;
   uint64_t data_offset = a->lay.data_offset - (mirrors ? 0 : a->lay.g.chunk);
   struct raid_layout nl;
+  char label[RAID_NAME_MAX + 3];
   const char *why;
   int rc = -EINVAL;
 
@@ -306,17 +317,17 @@ raid_grow (struct raid_array *a, const char *const *names, unsigned n,
       if (!strcmp (names[i], names[j]))
         why = "names the same member twice";
   if (why)
-    snprintf (err, errlen, "cannot grow '%s': %s", a->sb.name, why);
+    snprintf (err, errlen, "cannot grow %s: %s", array_label (a, label), why);
   for (unsigned i = 0; i < n && !why; i++)
     if (spare_index (a, names[i]) < 0) {
-      snprintf (err, errlen, "cannot grow '%s': %s is not a spare of the array: add it "
-                "first", a->sb.name, names[i]);
+      snprintf (err, errlen, "cannot grow %s: %s is not a spare of the array: add it "
+                "first", array_label (a, label), names[i]);
       why = "";
     }
   if (!why && !mirrors && (a->lay.data_offset < RAID_META_END + a->lay.g.chunk)) {
-    snprintf (err, errlen, "cannot grow '%s': its data starts at byte %llu of each member, "
-              "and a grow moves it down one chunk (%u bytes) but not below %u; create "
-              "arrays that will grow with more room (data-offset=)", a->sb.name,
+    snprintf (err, errlen, "cannot grow %s: its data starts at byte %llu of each member, "
+              "and a grow moves it down one chunk (%u bytes) but not below %u; a new "
+              "array leaves room for more grows", array_label (a, label),
               (unsigned long long) a->lay.data_offset, a->lay.g.chunk, RAID_META_END);
     why = "";
   }

@@ -27,6 +27,7 @@ static void usage(FILE *f)
           "       %s status -c SOCKET [--json]\n"
           "       %s add -c SOCKET SHELF.SLOT\n"
           "       %s speed -c SOCKET [min=RATE] [max=RATE]\n"
+          "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
           "            Ethernet interface); exit 0 if any answered\n"
           "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
@@ -36,8 +37,11 @@ static void usage(FILE *f)
           "            faulty or missing member at once, else waits for one to fail\n"
           "  speed     show or set the resync and recovery speed limits (md's\n"
           "            speed_limit_min while clients do I/O, speed_limit_max otherwise);\n"
-          "            RATE in bytes per second: 1000K, 200M; 0 for no limit\n",
-          progname, progname, progname, progname, progname);
+          "            RATE in bytes per second: 1000K, 200M; 0 for no limit\n"
+          "  grow      add the shelves to a running array as new members and reshape it\n"
+          "            onto them (md's --grow), optionally to another level (raid1 of 2\n"
+          "            to level=5 of 3); the new space appears when the reshape is done\n",
+          progname, progname, progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -398,11 +402,13 @@ int main(int argc, char **argv)
     return add_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "speed"))
     return speed_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "grow"))
+    return grow_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status, add or speed\n",
+  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status, add, speed or grow\n",
           progname, cmd);
   usage(stderr);
   return 2;

@@ -1,9 +1,10 @@
-/* aoeraid status, add and speed: the control socket client. */
+/* aoeraid status, add, speed and grow: the control socket client. */
 #ifndef AOERAID_STATUS_CMD_H
 #define AOERAID_STATUS_CMD_H
 
 int status_main(const char *progname, int argc, char **argv);
 int add_main(const char *progname, int argc, char **argv);
 int speed_main(const char *progname, int argc, char **argv);
+int grow_main(const char *progname, int argc, char **argv);
 
 #endif

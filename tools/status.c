@@ -1,5 +1,5 @@
-/* aoeraid status -c SOCKET [--json], aoeraid add -c SOCKET SHELF.SLOT and aoeraid speed
- * -c SOCKET [min=RATE] [max=RATE]: requests to a
+/* aoeraid status -c SOCKET [--json], add -c SOCKET SHELF.SLOT, speed -c SOCKET
+ * [min=RATE] [max=RATE] and grow -c SOCKET [level=LEVEL] SHELF.SLOT...: requests to a
  * running nbdkit-aoeraid-plugin through its control socket (the plugin's control=
  * parameter): one request line, the answer copied out ("error: ..." to stderr). */
 #include <errno.h>
@@ -80,28 +80,69 @@ int add_main(const char *progname, int argc, char **argv)
   return control_call(progname, path, request);
 }
 
+/* The request "VERB ARG..." from the words left on the command line; 0, or 2 after a
+ * usage message (a word that OK refuses, or too many). */
+static int join_words(const char *progname, const char *verb, int argc, char **argv,
+                      int (*ok)(const char *), const char *hint, char *request, size_t size)
+{
+  snprintf(request, size, "%s", verb);
+  for (; optind < argc; optind++) {
+    const char *arg = argv[optind];
+    if (!ok(arg) || strpbrk(arg, " \n")) {
+      fprintf(stderr, "%s: %s: '%s' is not %s\n", progname, verb, arg, hint);
+      return 2;
+    }
+    if (strlen(request) + 1 + strlen(arg) + 2 > size) {
+      fprintf(stderr, "%s: %s: arguments too long\n", progname, verb);
+      return 2;
+    }
+    strcat(strcat(request, " "), arg);
+  }
+  strcat(request, "\n");
+  return 0;
+}
+
+static int speed_word(const char *arg)
+{
+  return !strncmp(arg, "min=", 4) || !strncmp(arg, "max=", 4);
+}
+
 int speed_main(const char *progname, int argc, char **argv)
 {
-  char request[256] = "speed";
+  char request[256];
   int rc;
   const char *path = control_opts(progname, argc, argv,
                                   "speed -c SOCKET [min=RATE] [max=RATE]", NULL, &rc);
 
   if (!path)
     return rc;
-  for (; optind < argc; optind++) {
-    const char *arg = argv[optind];
-    if ((strncmp(arg, "min=", 4) && strncmp(arg, "max=", 4)) || strpbrk(arg, " \n")) {
-      fprintf(stderr, "%s: speed: '%s' is not min=RATE or max=RATE\n", progname, arg);
-      return 2;
-    }
-    if (strlen(request) + 1 + strlen(arg) + 2 > sizeof request) {
-      fprintf(stderr, "%s: speed: arguments too long\n", progname);
-      return 2;
-    }
-    strcat(strcat(request, " "), arg);
+  if (join_words(progname, "speed", argc, argv, speed_word, "min=RATE or max=RATE",
+                 request, sizeof request))
+    return 2;
+  return control_call(progname, path, request);
+}
+
+static int grow_word(const char *arg)
+{
+  return !strncmp(arg, "level=", 6) || arg[0] == 'e';
+}
+
+int grow_main(const char *progname, int argc, char **argv)
+{
+  char request[512];
+  int rc;
+  const char *path = control_opts(progname, argc, argv,
+                                  "grow -c SOCKET [level=LEVEL] SHELF.SLOT...", NULL, &rc);
+
+  if (!path)
+    return rc;
+  if (optind == argc) {
+    fprintf(stderr, "%s: grow: name the shelves to grow onto, for example e3.1\n", progname);
+    return 2;
   }
-  strcat(request, "\n");
+  if (join_words(progname, "grow", argc, argv, grow_word, "a shelf (SHELF.SLOT) or level=LEVEL",
+                 request, sizeof request))
+    return 2;
   return control_call(progname, path, request);
 }
 
@@ -132,7 +173,8 @@ static int control_call(const char *progname, const char *path, const char *requ
   ssize_t n;
   int first = 1, failed = 0;
   while ((n = read(fd, buf, sizeof buf)) > 0) {
-    if (first && n >= 6 && !memcmp(buf, "error:", 6))
+    /* "error:" at the start of any line: grow answers for each shelf it adds first */
+    if ((first && n >= 6 && !memcmp(buf, "error:", 6)) || memmem(buf, n, "\nerror:", 7))
       failed = 1;
     first = 0;
     fwrite(buf, 1, n, failed ? stderr : stdout);

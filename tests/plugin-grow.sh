@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Growing a running array onto new shelves (md's --grow): a RAID1 of two shelves becomes
+# a RAID5 of three while a client writes, then a RAID5 of four, stopped in the middle of
+# its reshape and started again (it resumes where the superblocks say).  After each
+# step every byte reads back, new clients see the new size, and a shelf can die.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 240
+. "$top_srcdir/tests/plugin-lib.sh"
+
+lab_up -n 4 -s 64M -m 9000
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+rebuild_data 48M 2M
+size() { nbdinfo --size "$uri"; }
+wait_resynced() {
+  for _ in $(seq 900); do status | grep -q resync || break; sleep 0.1; done
+  status | grep -q "state clean" || lab_die "not clean: $(status)"
+}
+reshape_done() {
+  for _ in $(seq 900); do
+    out=$(status)
+    echo "$out" | grep -q reshape || ! echo "$out" | grep -q "state clean" || break
+    sleep 0.1
+  done
+  echo "$out" | grep -q reshape && lab_die "the reshape did not finish: $out"
+  wait_resynced      # the resync of the new space follows
+}
+
+plugin_start "$sock" shelves=e1.1,e2.1 level=1 chunk=64K control=$ctl sync-speed-max=15M
+nbdcopy --flush "$LAB_DIR/data" "$uri"
+size1=$(size)
+wait_resynced      # a new mirror's first resync; a grow waits for it
+echo "ok: raid1 of 2, $size1 bytes, 48 MiB written"
+
+out=$("$aoeraid" grow -c "$ctl" level=5 e3.1) || lab_die "grow to raid5 of 3 failed: $out"
+echo "ok: $out"
+status | grep -q "reshape raid1 of 2 -> raid5 of 3" || lab_die "no reshape in status: $(status)"
+# A write while the data moves: the first 2 MiB (moved by now) and 2 MiB at 40 MiB (not yet).
+nbdsh -u "$uri" -c "
+data = open('$LAB_DIR/more', 'rb').read()
+h.pwrite(data, 0)
+h.pwrite(data, 40 << 20)
+h.flush()
+" || lab_die "writing during the reshape failed"
+dd if="$LAB_DIR/more" of="$LAB_DIR/want" bs=1M seek=40 conv=notrunc status=none
+want=$(md5sum <"$LAB_DIR/want")
+echo "ok: written during the reshape: $(status | grep reshape)"
+out=$("$aoeraid" grow -c "$ctl" e4.1 2>&1) && lab_die "a second grow during the reshape was taken"
+echo "$out" | grep -q "still running" || lab_die "refusal does not say why: $out"
+echo "ok: refused: $out"
+reshape_done
+[ "$(size)" -eq $((2 * size1)) ] || lab_die "raid5 of 3: size $(size), want $((2 * size1))"
+[ "$(readback)" = "$want" ] || lab_die "raid5 of 3: data differs"
+echo "ok: raid5 of 3, $(size) bytes, every byte right"
+
+# e4.1 was left a spare by the refused grow: grow onto it, slowly, and stop midway.
+"$aoeraid" speed -c "$ctl" max=4M >/dev/null
+out=$("$aoeraid" grow -c "$ctl" e4.1) || lab_die "grow to raid5 of 4 failed: $out"
+sleep 3
+status | grep -q "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
+plugin_stop
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 control=$ctl
+grep -Eq "reshape from raid5 of 3 to raid5 of 4 at byte [1-9]" "$LAB_DIR/nbdkit.log" ||
+  lab_die "the reshape did not resume from its position: $(grep -i reshape "$LAB_DIR/nbdkit.log")"
+echo "ok: restarted midway: $(grep -o "reshape from.*" "$LAB_DIR/nbdkit.log" | tail -1)"
+[ "$(readback)" = "$want" ] || lab_die "during the resumed reshape: data differs"
+reshape_done
+plugin_stop
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 control=$ctl
+[ "$(size)" -eq $((3 * size1)) ] || lab_die "raid5 of 4: size $(size), want $((3 * size1))"
+[ "$(readback)" = "$want" ] || lab_die "raid5 of 4: data differs"
+echo "ok: raid5 of 4 after a restart, $(size) bytes, every byte right"
+
+lab_kill 2
+[ "$(readback)" = "$want" ] || lab_die "raid5 of 4 without e2.1: data differs"
+echo "ok: e2.1 killed: every byte still right"
+plugin_stop
+echo "plugin-grow: passed"

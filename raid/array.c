@@ -371,8 +371,7 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   }
   a->sb.k = a->lay.g.k;
   a->sb.m = a->lay.g.m;
-  /* layout: md's number where md has the level (near copies, left-symmetric = 2) */
-  a->sb.layout = a->lay.g.family == RAID_FAMILY_NEAR ? 0x100 | a->lay.g.copies : 2;
+  a->sb.layout = geom_md_layout (&a->lay.g);
   a->sb.array_size = a->size;
   /* A bitmap serves members that come back; RAID0 has no member to come back. */
   if (!(p->flags & RAID_CREATE_NO_BITMAP) && (a->lay.g.m || a->lay.g.copies > 1)) {

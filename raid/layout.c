@@ -88,6 +88,12 @@ geom_init (struct raid_geom *g, enum raid_level level, unsigned n, unsigned k,
   return 0;
 }
 
+uint32_t
+geom_md_layout (const struct raid_geom *g)
+{
+  return g->family == RAID_FAMILY_NEAR ? 0x100 | g->copies : 2;
+}
+
 uint64_t
 geom_data_chunks (const struct raid_geom *g)
 {

@@ -31,6 +31,9 @@ int geom_init (struct raid_geom *g, enum raid_level level, unsigned n, unsigned 
                unsigned m, uint32_t chunk, uint64_t member_data_bytes,
                char *err, size_t errlen);
 uint64_t geom_data_chunks (const struct raid_geom *g);  /* array size in chunks */
+/* The superblock's layout: md's number where md has the level (near copies,
+ * left-symmetric = 2). */
+uint32_t geom_md_layout (const struct raid_geom *g);
 uint64_t geom_lock_unit (const struct raid_geom *g, uint64_t chunk_index);
 /* Near family: copy c (0..copies-1) of array chunk ci. */
 struct raid_loc geom_near (const struct raid_geom *g, uint64_t ci, unsigned c);
@@ -331,6 +334,9 @@ int stripe_gather (struct raid_array *a, struct raid_layout *L, uint64_t s, uint
                    const uint8_t *need, uint8_t *errored);
 /* Mark every member that failed a write in this batch faulty (rw.c). */
 void fail_writers (struct raid_array *a, struct io_batch *b);
+/* Spare j takes slot i in this role, its superblock fields too (caller holds
+ * sb_lock, and keeps writes off the slot: stripe locks or the reshape lock). */
+void slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_role_state role);
 /* Drop spare i from the list (caller holds sb_lock). */
 void spare_remove (struct raid_array *a, unsigned i);
 /* Save resync and recovery positions in the superblocks. */

@@ -174,14 +174,30 @@ raid_recovery_pending (struct raid_array *a)
   return pending;
 }
 
+void
+slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_role_state role)
+{
+  struct raid_slot *s = &a->slot[i], *spare = &a->spare[j];
+
+  atomic_store (&s->faulty, 1);           /* readers ignore s->m while faulty */
+  atomic_store (&s->recovering, role == RAID_ROLE_RECOVERING);
+  s->m = spare->m;
+  memcpy (s->uuid, spare->uuid, 16);
+  atomic_store (&s->read_errors, 0);
+  atomic_store (&s->write_errors, 0);
+  memcpy (a->sb.slot_uuid[i], s->uuid, 16);
+  a->sb.roles[i] = role;
+  spare_remove (a, j);
+  atomic_store (&s->faulty, 0);
+}
+
 /* Move the first spare into the slot.  Every stripe lock is held, so no
  * write is in flight on the slot's old member while it changes hands. */
 static int
 spare_install (struct raid_array *a)
 {
-  struct raid_slot *s, *spare;
-  int i;
-
+  struct raid_slot *s;
+  int i, readd;
   unsigned j = 0;
 
   stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
@@ -202,14 +218,11 @@ spare_install (struct raid_array *a)
     }
   }
   s = &a->slot[i];
-  spare = &a->spare[j];
-  atomic_store (&s->faulty, 1);           /* readers ignore s->m while faulty */
-  atomic_store (&s->recovering, 1);
+  readd = a->spare[j].readd == i + 1;
   atomic_store (&a->recovery_offset, 0);
-  atomic_store (&a->recovery_bitmap, spare->readd == i + 1);
-  s->m = spare->m;
-  memcpy (s->uuid, spare->uuid, 16);
-  if (spare->readd == i + 1)
+  atomic_store (&a->recovery_bitmap, readd);
+  slot_take_spare (a, i, j, RAID_ROLE_RECOVERING);
+  if (readd)
     raid_logf (a, RAID_LOG_INFO, "%s: %s comes back to slot %d; recovery of the %llu of %llu "
                "regions written meanwhile (write-intent bitmap) starts", a->sb.name,
                slot_name (s), i, (unsigned long long) bitmap_dirty_bits (a),
@@ -217,12 +230,6 @@ spare_install (struct raid_array *a)
   else
     raid_logf (a, RAID_LOG_INFO, "%s: spare %s takes slot %d; recovery starts", a->sb.name,
                slot_name (s), i);
-  atomic_store (&s->read_errors, 0);
-  atomic_store (&s->write_errors, 0);
-  memcpy (a->sb.slot_uuid[i], s->uuid, 16);
-  a->sb.roles[i] = RAID_ROLE_RECOVERING;
-  spare_remove (a, j);
-  atomic_store (&s->faulty, 0);
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);
   stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);

@@ -185,17 +185,45 @@ array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3])
   return label;
 }
 
-/* Why the array cannot grow now (caller holds sb_lock), or NULL. */
-static const char *
-grow_refusal (struct raid_array *a)
+/* 0 when the array can grow onto these spares now, else -1 with err filled
+ * (caller holds sb_lock). */
+static int
+grow_check (struct raid_array *a, const char *const *names, unsigned n, int mirrors,
+            char *err, size_t errlen)
 {
+  char label[RAID_NAME_MAX + 3];
+  const char *who = array_label (a, label);
+
   if (atomic_load (&a->reshape.active))
-    return "a reshape is still running: wait until it has finished";
-  if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
-    return "it is not in sync yet: grow it once its resync has finished";
-  if (array_degraded (a))
-    return "it is degraded or rebuilding: grow it once it is whole";
-  return NULL;
+    snprintf (err, errlen, "cannot grow %s: a reshape is still running: wait until it "
+              "has finished", who);
+  else if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
+    snprintf (err, errlen, "cannot grow %s: it is not in sync yet: grow it once its resync "
+              "has finished", who);
+  else if (array_degraded (a))
+    snprintf (err, errlen, "cannot grow %s: it is degraded or rebuilding: grow it once it "
+              "is whole", who);
+  else if (!mirrors && a->lay.data_offset < RAID_META_END + a->lay.g.chunk)
+    snprintf (err, errlen, "cannot grow %s: its data starts at byte %llu of each member, "
+              "and a grow moves it down one chunk (%u bytes) but not below %u; a new "
+              "array leaves room for more grows", who,
+              (unsigned long long) a->lay.data_offset, a->lay.g.chunk, RAID_META_END);
+  else {
+    for (unsigned i = 0; i < n; i++) {
+      if (spare_index (a, names[i]) < 0) {
+        snprintf (err, errlen, "cannot grow %s: %s is not a spare of the array: add it "
+                  "first", who, names[i]);
+        return -1;
+      }
+      for (unsigned j = 0; j < i; j++)
+        if (!strcmp (names[i], names[j])) {
+          snprintf (err, errlen, "cannot grow %s: %s is named twice", who, names[i]);
+          return -1;
+        }
+    }
+    return 0;
+  }
+  return -1;
 }
 
 /* The layout the array grows into, checked; -1 with err filled. */
@@ -253,19 +281,8 @@ grow_reshape (struct raid_array *a, struct raid_layout *nl, const char *const *n
   struct raid_sb *sb = &a->sb;
   unsigned n_old = a->lay.g.n;
 
-  for (unsigned i = n_old; i < nl->g.n; i++) {
-    int j = spare_index (a, names[i - n_old]);
-    struct raid_slot *s = &a->slot[i], *spare = &a->spare[j];
-    s->m = spare->m;
-    memcpy (s->uuid, spare->uuid, 16);
-    atomic_store (&s->recovering, 0);
-    atomic_store (&s->read_errors, 0);
-    atomic_store (&s->write_errors, 0);
-    atomic_store (&s->faulty, 0);
-    memcpy (sb->slot_uuid[i], s->uuid, 16);
-    sb->roles[i] = RAID_ROLE_ACTIVE;
-    spare_remove (a, j);
-  }
+  for (unsigned i = n_old; i < nl->g.n; i++)
+    slot_take_spare (a, i, spare_index (a, names[i - n_old]), RAID_ROLE_ACTIVE);
   sb->features |= RAID_FEATURE_RESHAPE;
   sb->version = RAID_SB_VERSION;
   sb->prev_level = sb->level;
@@ -277,7 +294,7 @@ grow_reshape (struct raid_array *a, struct raid_layout *nl, const char *const *n
   sb->delta_disks = nl->g.n - n_old;
   sb->raid_disks = nl->g.n;
   sb->level = nl->g.level;
-  sb->layout = nl->g.family == RAID_FAMILY_NEAR ? 0x100 | nl->g.copies : 2;
+  sb->layout = geom_md_layout (&nl->g);
   sb->k = nl->g.k;
   sb->m = nl->g.m;
   sb->data_offset = nl->data_offset;
@@ -298,8 +315,6 @@ raid_grow (struct raid_array *a, const char *const *names, unsigned n,
   int mirrors = a->lay.g.level == RAID_LEVEL_1 && new_level == RAID_LEVEL_1;
   uint64_t data_offset = a->lay.data_offset - (mirrors ? 0 : a->lay.g.chunk);
   struct raid_layout nl;
-  char label[RAID_NAME_MAX + 3];
-  const char *why;
   int rc = -EINVAL;
 
   if (n < 1 || n_new > RAID_MAX_MEMBERS) {
@@ -311,27 +326,8 @@ raid_grow (struct raid_array *a, const char *const *names, unsigned n,
   pthread_rwlock_wrlock (&a->reshape.lock);
   pthread_mutex_lock (&a->bitmap.lock);
   pthread_mutex_lock (&a->sb_lock);
-  why = grow_refusal (a);
-  for (unsigned i = 0; i < n && !why; i++)
-    for (unsigned j = 0; j < i && !why; j++)
-      if (!strcmp (names[i], names[j]))
-        why = "names the same member twice";
-  if (why)
-    snprintf (err, errlen, "cannot grow %s: %s", array_label (a, label), why);
-  for (unsigned i = 0; i < n && !why; i++)
-    if (spare_index (a, names[i]) < 0) {
-      snprintf (err, errlen, "cannot grow %s: %s is not a spare of the array: add it "
-                "first", array_label (a, label), names[i]);
-      why = "";
-    }
-  if (!why && !mirrors && (a->lay.data_offset < RAID_META_END + a->lay.g.chunk)) {
-    snprintf (err, errlen, "cannot grow %s: its data starts at byte %llu of each member, "
-              "and a grow moves it down one chunk (%u bytes) but not below %u; a new "
-              "array leaves room for more grows", array_label (a, label),
-              (unsigned long long) a->lay.data_offset, a->lay.g.chunk, RAID_META_END);
-    why = "";
-  }
-  if (!why && grow_layout (a, &nl, n_new, new_level, data_offset, err, errlen) == 0) {
+  if (grow_check (a, names, n, mirrors, err, errlen) == 0
+      && grow_layout (a, &nl, n_new, new_level, data_offset, err, errlen) == 0) {
     char from[64];
     snprintf (from, sizeof from, "%s of %u", raid_level_name (a->lay.g.level), a->lay.g.n);
     if (mirrors)

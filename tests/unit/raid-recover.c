@@ -49,15 +49,7 @@ rig_write (struct rig *r, uint64_t off, uint32_t len)
 static void
 rig_verify (struct rig *r, const char *when)
 {
-  uint8_t *buf = malloc (r->size);
-
-  cr_assert_not_null (buf);
-  cr_assert_eq (raid_read (r->f.a, buf, r->size, 0), 0, "%s: read failed", when);
-  for (uint64_t o = 0; o < r->size; o += 512)
-    if (memcmp (buf + o, r->ref + o, 512))
-      cr_assert_fail ("%s: array data differs from the reference at %llu", when,
-                      (unsigned long long) o);
-  free (buf);
+  fx_expect_data (r->f.a, r->ref, NULL, r->size, when);
 }
 
 /* Create the array on members of this size, fill it, fail slot 1 (a write marks

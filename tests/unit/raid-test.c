@@ -80,6 +80,21 @@ fx_free (struct fx *f)
   f->n = 0;
 }
 
+void
+fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *alt, uint64_t size,
+                const char *when)
+{
+  uint8_t *buf = malloc (size);
+
+  cr_assert_not_null (buf);
+  cr_assert_eq (raid_read (a, buf, size, 0), 0, "%s: read failed", when);
+  for (uint64_t o = 0; o < size; o += 512)
+    if (memcmp (buf + o, ref + o, 512) && (!alt || memcmp (buf + o, alt + o, 512)))
+      cr_assert_fail ("%s: array data differs from the reference at %llu", when,
+                      (unsigned long long) o);
+  free (buf);
+}
+
 uint64_t
 rnd (uint64_t *seed)
 {

@@ -30,6 +30,11 @@ void fx_close (struct fx *f);
 void fx_free (struct fx *f);
 void fx_log (void *opaque, int level, const char *msg);
 
+/* cr_assert that the array's first SIZE bytes equal REF, or, sector by sector,
+ * ALT (NULL: none) where a write cut short may have left its bytes. */
+void fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *alt,
+                     uint64_t size, const char *when);
+
 uint64_t rnd (uint64_t *seed);
 void fill_random (uint8_t *buf, size_t len, uint64_t *seed);
 

@@ -491,7 +491,8 @@ raid_reshape (struct raid_array *a)
                "%s: reshape stopped at byte %llu of %llu: %s", a->sb.name,
                (unsigned long long) atomic_load (&a->reshape.pos),
                (unsigned long long) a->prev.size,
-               rc == -ECANCELED ? "cancelled" : "the array lost too many members");
+               rc == -ECANCELED ? "cancelled"
+               : rc == -EIO ? "the array lost too many members" : strerror (-rc));
     pthread_rwlock_wrlock (&a->reshape.lock);
     reshape_record (a, atomic_load (&a->reshape.pos));
     pthread_rwlock_unlock (&a->reshape.lock);

@@ -391,6 +391,9 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   /* Without redundancy there is nothing to make consistent. */
   atomic_store (&a->resync_offset, (p->flags & RAID_CREATE_ASSUME_CLEAN)
                 || (a->lay.g.m == 0 && a->lay.g.copies == 1) ? RAID_RESYNC_DONE : 0);
+  /* Not yet in sync: every region dirty until the resync has been over it. */
+  if (a->bitmap.nbits && atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
+    bitmap_set_all (&a->bitmap);
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
   atomic_store (&a->bitmap.events_cleared, a->sb.events);
@@ -608,14 +611,19 @@ array_bitmap_read (struct raid_array *a)
   if (from && slot_io (from, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, block) == 0)
     rc = bitmap_load (a, block);
   free (block);
-  if (rc == 0)
-    return 0;
-  raid_logf (a, RAID_LOG_WARN, "%s: the write-intent bitmap on %s %s; all of it counts as "
-             "dirty", a->sb.name, from ? slot_name (from) : "(no member)",
-             rc == -EIO ? "cannot be read" : "is damaged");
-  if (bitmap_create (a, 0) < 0)
-    return -1;
-  bitmap_set_all (&a->bitmap);
+  if (rc < 0) {
+    raid_logf (a, RAID_LOG_WARN, "%s: the write-intent bitmap on %s %s; all of it counts as "
+               "dirty", a->sb.name, from ? slot_name (from) : "(no member)",
+               rc == -EIO ? "cannot be read" : "is damaged");
+    if (bitmap_create (a, 0) < 0)
+      return -1;
+    bitmap_set_all (&a->bitmap);
+  }
+  /* Every member holds the same block again, in this version: the resync
+   * after a crash trusts its clean bits. */
+  pthread_mutex_lock (&a->bitmap.lock);
+  bitmap_store (a, NULL);
+  pthread_mutex_unlock (&a->bitmap.lock);
   return 0;
 }
 
@@ -706,8 +714,8 @@ raid_assemble (struct raid_member *members, size_t n, int force,
     snprintf (err, errlen, "out of memory");
     goto fail;
   }
-  /* A crash left parity unproven: resync from the start (the bitmap is not
-   * used for that yet). */
+  /* A crash left parity unproven where writes were under way: resync from
+   * the start, over the bitmap's dirty regions only (all without a bitmap). */
   atomic_store (&a->resync_offset, a->sb.clean ? a->sb.resync_offset : 0);
   atomic_store (&a->recovery_offset, a->sb.recovery_offset);
   a->sb.clean = 0;

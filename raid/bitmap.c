@@ -7,6 +7,14 @@
  * (raid_add_member of the member a slot recorded) only those regions are
  * rebuilt instead of the whole member.
  *
+ * A clean bit also means the region is in sync (md's resync with a bitmap):
+ * a new array that needs a resync starts with every bit set, and bits are
+ * cleared only once the resync is done.  So after a crash only the regions
+ * dirty at assembly (bm->unsynced) are resynced; a write since keeps its
+ * region in sync.  Version 1 blocks (older aoeraid) left a new array's bits
+ * clean before its first resync: there only the regions below the
+ * superblock's resync point count as in sync.
+ *
  * Block: "aoeraidB" magic, u32 version, u32 shift (units per bit = 1 <<
  * shift), u64 bits, u64 events_cleared, bits from byte 64, crc32c last. */
 #include <errno.h>
@@ -18,6 +26,7 @@
 #include "raid-int.h"
 
 #define BITMAP_PASS_US 5000000u   /* a bit is cleared after this long without writes */
+#define BITMAP_VERSION 2          /* 2: clean bits are in sync too (see above) */
 enum { O_BM_MAGIC = 0, O_BM_VERSION = 8, O_BM_SHIFT = 12, O_BM_BITS = 16,
        O_BM_EVENTS = 24, O_BM_DATA = 64, O_BM_CRC = RAID_BITMAP_SIZE - 4 };
 static const char bm_magic[8] = { 'a', 'o', 'e', 'r', 'a', 'i', 'd', 'B' };
@@ -35,12 +44,22 @@ bitmap_alloc (struct raid_bitmap *bm, uint64_t nbits)
   bm->state = calloc (nbits, sizeof *bm->state);
   bm->pending = calloc (nbits, sizeof *bm->pending);
   bm->recent = calloc (nbits, sizeof *bm->recent);
+  bm->unsynced = calloc (nbits, sizeof *bm->unsynced);
   bm->block = aligned_alloc (4096, RAID_BITMAP_SIZE);
-  if (!bm->state || !bm->pending || !bm->recent || !bm->block) {
+  if (!bm->state || !bm->pending || !bm->recent || !bm->unsynced || !bm->block) {
     bitmap_free (bm);
     return -ENOMEM;
   }
   return 0;
+}
+
+/* Set while no request runs (start-up, the end of a reshape): unsynced is
+ * read without atomics. */
+static void
+bit_set_unsynced (struct raid_bitmap *bm, uint64_t i)
+{
+  atomic_store (&bm->state[i], BIT_SET);
+  bm->unsynced[i] = 1;
 }
 
 /* The bits and buffers; the lock lives as long as the array (array.c). */
@@ -50,10 +69,12 @@ bitmap_free (struct raid_bitmap *bm)
   free (bm->state);
   free (bm->pending);
   free (bm->recent);
+  free (bm->unsynced);
   free (bm->block);
   bm->state = NULL;
   bm->pending = NULL;
   bm->recent = NULL;
+  bm->unsynced = NULL;
   bm->block = NULL;
   bm->nbits = 0;
 }
@@ -82,7 +103,7 @@ bitmap_encode (struct raid_bitmap *bm, uint8_t *block)
 {
   memset (block, 0, RAID_BITMAP_SIZE);
   memcpy (block + O_BM_MAGIC, bm_magic, 8);
-  le_put32 (block, O_BM_VERSION, 1);
+  le_put32 (block, O_BM_VERSION, BITMAP_VERSION);
   le_put32 (block, O_BM_SHIFT, bm->shift);
   le_put64 (block, O_BM_BITS, bm->nbits);
   le_put64 (block, O_BM_EVENTS, atomic_load (&bm->events_cleared));
@@ -97,10 +118,10 @@ bitmap_load (struct raid_array *a, const uint8_t *block)
 {
   struct raid_bitmap *bm = &a->bitmap;
   uint64_t units = resync_units (a), nbits = le_get64 (block, O_BM_BITS);
-  uint32_t shift = le_get32 (block, O_BM_SHIFT);
+  uint32_t shift = le_get32 (block, O_BM_SHIFT), version = le_get32 (block, O_BM_VERSION);
   int rc;
 
-  if (memcmp (block, bm_magic, 8) || le_get32 (block, O_BM_VERSION) != 1
+  if (memcmp (block, bm_magic, 8) || version < 1 || version > BITMAP_VERSION
       || le_get32 (block, O_BM_CRC) != bm_crc (block)
       || shift > 40 || nbits != ((units + (1ull << shift) - 1) >> shift)
       || nbits > RAID_BITMAP_MAX_BITS)
@@ -111,7 +132,10 @@ bitmap_load (struct raid_array *a, const uint8_t *block)
   if (rc == 0)
     for (uint64_t i = 0; i < nbits; i++)
       if (block[O_BM_DATA + i / 8] & (1u << (i % 8)))
-        atomic_store (&bm->state[i], BIT_SET);
+        bit_set_unsynced (bm, i);
+  if (rc == 0 && version == 1)
+    for (uint64_t i = a->sb.resync_offset >> shift; i < nbits; i++)
+      bit_set_unsynced (bm, i);
   return rc;
 }
 
@@ -119,7 +143,7 @@ void
 bitmap_set_all (struct raid_bitmap *bm)
 {
   for (uint64_t i = 0; i < bm->nbits; i++)
-    atomic_store (&bm->state[i], BIT_SET);
+    bit_set_unsynced (bm, i);
   atomic_store (&bm->events_cleared, 0);
 }
 
@@ -191,6 +215,35 @@ bitmap_write_end (struct raid_array *a, uint64_t first, uint64_t last)
     atomic_store (&bm->recent[i], 1);
     atomic_fetch_sub (&bm->pending[i], 1);
   }
+}
+
+uint64_t
+bitmap_next_unsynced (struct raid_array *a, uint64_t unit, uint64_t units)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+
+  if (!bm->nbits)
+    return unit;
+  for (uint64_t i = unit >> bm->shift; i < bm->nbits; i++)
+    if (bm->unsynced[i])
+      return (i << bm->shift) > unit ? i << bm->shift : unit;
+  return units;
+}
+
+int
+bitmap_unit_unsynced (struct raid_array *a, uint64_t unit)
+{
+  return !a->bitmap.nbits || a->bitmap.unsynced[unit >> a->bitmap.shift];
+}
+
+uint64_t
+bitmap_unsynced_bits (struct raid_array *a)
+{
+  uint64_t n = 0;
+
+  for (uint64_t i = 0; i < a->bitmap.nbits; i++)
+    n += a->bitmap.unsynced[i];
+  return n;
 }
 
 int

@@ -227,6 +227,9 @@ struct raid_bitmap {
   atomic_uchar *state;          /* BIT_* per bit */
   atomic_uint *pending;         /* writes in flight per bit */
   atomic_uchar *recent;         /* written since the last clearing pass */
+  /* dirty when the array started (assembly, create, end of a reshape): not
+   * known in sync; the resync visits these regions only.  Set before I/O. */
+  uint8_t *unsynced;
   pthread_mutex_t lock;         /* setting and clearing bits, writing the block */
   uint8_t *block;               /* RAID_BITMAP_SIZE bytes, aligned */
   uint64_t next_pass_us;        /* raid_bitmap_tick's timer */
@@ -236,10 +239,13 @@ struct raid_array;
 /* A new array's bitmap: regions of about REGION_BYTES per member (0: the
  * default), every bit clean. */
 int bitmap_create (struct raid_array *a, uint64_t region_bytes);
-/* From a member's block; -EINVAL when it is not one for this array. */
+/* From a member's block; -EINVAL when it is not one for this array.  A
+ * version 1 block gets the regions from a->sb.resync_offset on set.  The
+ * bits set are the unsynced ones too. */
 int bitmap_load (struct raid_array *a, const uint8_t *block);
 void bitmap_free (struct raid_bitmap *bm);
 void bitmap_encode (struct raid_bitmap *bm, uint8_t *block);
+/* Every bit set and unsynced (while no request runs). */
 void bitmap_set_all (struct raid_bitmap *bm);
 struct poll_gate;
 /* Write the block to every working member, durably; caller holds bitmap.lock. */
@@ -249,6 +255,12 @@ void bitmap_store (struct raid_array *a, struct poll_gate *gate);
 void bitmap_write_begin (struct raid_array *a, uint64_t first, uint64_t last);
 void bitmap_write_end (struct raid_array *a, uint64_t first, uint64_t last);
 int bitmap_unit_dirty (struct raid_array *a, uint64_t unit);   /* 1 without a bitmap */
+/* Unsynced regions: 1 for every unit without a bitmap; the first lock unit
+ * from UNIT on in one (UNIT itself without a bitmap; UNITS when none is
+ * left); how many. */
+int bitmap_unit_unsynced (struct raid_array *a, uint64_t unit);
+uint64_t bitmap_next_unsynced (struct raid_array *a, uint64_t unit, uint64_t units);
+uint64_t bitmap_unsynced_bits (struct raid_array *a);
 uint64_t bitmap_dirty_bits (struct raid_array *a);
 /* One clearing pass now (raid_bitmap_tick without its timer); bits cleared. */
 uint64_t bitmap_pass (struct raid_array *a);

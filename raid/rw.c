@@ -41,10 +41,12 @@ check_range (struct raid_array *a, uint32_t len, uint64_t offset)
   return 0;
 }
 
+/* Below the resync point, or in a region the write-intent bitmap held clean
+ * when the array started (bitmap.c: a clean bit means in sync). */
 static int
 in_sync (struct raid_array *a, struct raid_layout *L, uint64_t unit)
 {
-  return unit < layout_sync_units (a, L);
+  return unit < layout_sync_units (a, L) || (L == &a->lay && !bitmap_unit_unsynced (a, unit));
 }
 
 
@@ -1030,7 +1032,7 @@ raid_resync (struct raid_array *a)
 {
   struct raid_layout *L = &a->lay;
   uint64_t units = resync_units (a);
-  uint64_t u = atomic_load (&a->resync_offset);
+  uint64_t u = atomic_load (&a->resync_offset), done = 0;
   uint8_t missing[RAID_MAX_MEMBERS];
   struct sync_pace pace = { 0 };
   uint8_t *scratch;
@@ -1050,9 +1052,21 @@ raid_resync (struct raid_array *a)
   scratch = scratch_get (&a->pool, (size_t) (L->g.k + L->g.m + L->g.copies) * L->g.chunk);
   if (!scratch)
     return -ENOMEM;
-  raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
-             (unsigned long long) u, (unsigned long long) units);
-  for (; u < units && rc == 0; u++) {
+  if (a->bitmap.nbits)
+    raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu, over the %llu of %llu "
+               "regions the write-intent bitmap held dirty", a->sb.name,
+               (unsigned long long) u, (unsigned long long) units,
+               (unsigned long long) bitmap_unsynced_bits (a),
+               (unsigned long long) a->bitmap.nbits);
+  else
+    raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
+               (unsigned long long) u, (unsigned long long) units);
+  for (; rc == 0; u++) {
+    /* Clean regions are in sync: the resync point passes them unlocked. */
+    u = bitmap_next_unsynced (a, u, units);
+    atomic_store (&a->resync_offset, u);
+    if (u >= units)
+      break;
     if (atomic_load (&a->resync_stop)) {
       rc = -ECANCELED;
       break;
@@ -1073,7 +1087,7 @@ raid_resync (struct raid_array *a)
     if (rc == 0)
       atomic_store (&a->resync_offset, u + 1);
     stripe_unlock_range (&a->locks, u, u);
-    if (rc == 0 && (u + 1) % 4096 == 0)
+    if (rc == 0 && ++done % 4096 == 0)
       resync_checkpoint (a, u + 1);
     if (rc == 0)
       sync_pace (a, &pace, L->g.chunk);

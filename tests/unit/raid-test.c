@@ -11,6 +11,10 @@ fx_log (void *opaque, int level, const char *msg)
 {
   struct fx *f = opaque;
 
+  if (level == RAID_LOG_INFO) {
+    size_t used = strlen (f->info);
+    snprintf (f->info + used, sizeof f->info - used, "%s\n", msg);
+  }
   if (level == RAID_LOG_WARN)
     snprintf (f->last_warning, sizeof f->last_warning, "%s", msg);
   if (level == RAID_LOG_ERROR) {

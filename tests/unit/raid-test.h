@@ -14,6 +14,7 @@ struct fx {
   struct raid_array *a;
   char last_error[512];
   char last_warning[512];
+  char info[4096];              /* the info lines, as long as they fit */
   unsigned errors;
 };
 

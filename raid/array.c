@@ -139,6 +139,10 @@ sb_write_all (struct raid_array *a)
     a->sb.utime = (uint64_t) time (NULL);
     a->sb.resync_offset = atomic_load (&a->resync_offset);
     a->sb.recovery_offset = atomic_load (&a->recovery_offset);
+    if (atomic_load (&a->recovery_bitmap))
+      a->sb.features |= RAID_FEATURE_RECOVERY_BITMAP;
+    else
+      a->sb.features &= ~RAID_FEATURE_RECOVERY_BITMAP;
     for (i = 0; i < a->lay.g.n; i++)
       sb_queue (a, &b, &a->slot[i], i);
     for (i = 0; i < a->nspares; i++)
@@ -718,6 +722,9 @@ raid_assemble (struct raid_member *members, size_t n, int force,
    * the start, over the bitmap's dirty regions only (all without a bitmap). */
   atomic_store (&a->resync_offset, a->sb.clean ? a->sb.resync_offset : 0);
   atomic_store (&a->recovery_offset, a->sb.recovery_offset);
+  /* a re-add's recovery resumes from the bitmap: no bit clears while degraded */
+  atomic_store (&a->recovery_bitmap, (a->sb.features & RAID_FEATURE_RECOVERY_BITMAP)
+                && a->bitmap.nbits);
   a->sb.clean = 0;
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);

@@ -90,6 +90,9 @@ struct raid_layout {
 
 #define RAID_RESYNC_DONE UINT64_MAX
 #define RAID_FEATURE_RESHAPE 1u        /* a reshape is in progress */
+/* the recovering slot's member came back: only the bitmap's dirty regions
+ * are rebuilt (older aoeraid ignores it and rebuilds in full) */
+#define RAID_FEATURE_RECOVERY_BITMAP 2u
 
 struct raid_sb {
   uint32_t version;

@@ -716,6 +716,53 @@ Test (bitmap, a_member_back_rebuilds_what_it_missed)
   }
 }
 
+/* A re-add's recovery stopped by a restart resumes from the bitmap: still only
+ * the regions written while the member was away. */
+Test (bitmap, a_readd_resumes_from_the_bitmap_after_a_restart)
+{
+  for (unsigned c = 0; c < 2; c++) {
+    struct rig r;
+    struct recoverer rc = { 0 };
+    struct raid_member back;
+    struct raid_status st;
+    struct raid_mem_stats ms;
+    pthread_t t;
+    char err[256] = "";
+
+    bitmap_rig (&r, &cases[c]);
+    rig_write (&r, 0, r.size);
+    bitmap_pass (r.f.a);
+    bitmap_pass (r.f.a);                            /* all clean */
+    raid_mem_member_set_down (r.f.mm[1], 1);
+    rig_write (&r, 130 * 1024, 4096);
+    rig_write (&r, r.size - 4096, 4096);
+    raid_mem_member_set_down (r.f.mm[1], 0);
+    back = raid_mem_member (r.f.mm[1]);
+    cr_assert_eq (raid_add_member (r.f.a, &back, err, sizeof err), 0, "add: %s", err);
+    raid_mem_member_delay (r.f.mm[1], 2000);
+    rc.a = r.f.a;
+    cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
+    do {
+      usleep (1000);
+      raid_status (r.f.a, &st);
+    } while (st.recovery_slot < 0 || st.recovery_offset < 1);
+    raid_resync_cancel (r.f.a);
+    pthread_join (t, NULL);
+    cr_assert_eq (rc.rc, -ECANCELED, "case %u: the recovery ended before the cancel", c);
+    raid_mem_member_delay (r.f.mm[1], 0);
+    fx_close (&r.f);
+    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+    raid_mem_member_stats (r.f.mm[1], &ms, 1);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    raid_mem_member_stats (r.f.mm[1], &ms, 0);
+    cr_assert (ms.write_bytes <= 2 * 65536 + 16 * 8192, "case %u: resumed in full: wrote %llu "
+               "bytes", c, (unsigned long long) ms.write_bytes);
+    rig_check_done (&r, "e2.1");
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
+}
+
 /* A member the slot did not record (a new shelf) is rebuilt in full. */
 Test (bitmap, a_new_member_is_rebuilt_in_full)
 {

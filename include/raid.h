@@ -237,6 +237,24 @@ void raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max
  * background thread; it does a pass every 5 s. */
 void raid_bitmap_tick (struct raid_array *a);
 
+/* ---- Scrubbing (md: sync_action check and repair, mismatch_cnt) -------- */
+
+enum raid_check_action { RAID_CHECK_NONE = 0, RAID_CHECK = 1, RAID_CHECK_REPAIR = 2 };
+/* Read every unit (stripe; mirrors: chunk) of a whole array that is in sync
+ * on every member and compare its redundancy (parity, mirror copies) with
+ * its data, one unit at a time under its stripe lock, beside normal I/O and
+ * within the speed limits.  A unit that does not match is a mismatch (md's
+ * mismatch_cnt, counted in units); RAID_CHECK_REPAIR rewrites its
+ * redundancy from its data (mirrors: from the first copy).  In both modes a
+ * member chunk that fails to read is rebuilt from the others and written
+ * back, as md does.  Blocking: run it in a background thread.  0 when it
+ * went through, -EAGAIN (not whole, not in sync, a reshape runs, no
+ * redundancy: logged), -ECANCELED (raid_check_stop, raid_resync_cancel),
+ * -EIO (a unit could not be read from enough members), -ENOMEM. */
+int raid_check (struct raid_array *a, enum raid_check_action action);
+/* Make a running raid_check return -ECANCELED soon (md: idle). */
+void raid_check_stop (struct raid_array *a);
+
 /* ---- Growing (md: --grow, reshape) ------------------------------------- */
 
 /* Grow the array onto the spares named NAMES[0..n-1] (as their ops->name
@@ -303,6 +321,11 @@ struct raid_status {
   enum raid_level reshape_from_level;
   unsigned reshape_from_members;
   uint64_t reshape_position, reshape_size;
+  /* raid_check: the running one, or the last (RAID_CHECK_NONE: none yet);
+   * its position in units of resync_units, and what it found */
+  enum raid_check_action check_action;
+  int check_running, check_complete;
+  uint64_t check_offset, check_mismatches, check_read_errors;
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 

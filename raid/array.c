@@ -798,6 +798,12 @@ raid_status (struct raid_array *a, struct raid_status *st)
     st->reshape_size = a->prev.size;
   }
   pthread_rwlock_unlock (&a->reshape.lock);
+  st->check_action = atomic_load (&a->check.action);
+  st->check_running = atomic_load (&a->check.running);
+  st->check_complete = atomic_load (&a->check.complete);
+  st->check_offset = atomic_load (&a->check.pos);
+  st->check_mismatches = atomic_load (&a->check.mismatches);
+  st->check_read_errors = atomic_load (&a->check.read_errors);
   return 0;
 }
 

@@ -292,6 +292,16 @@ struct raid_reshape {
   uint64_t bitmap_region;       /* the bitmap comes back with this region */
 };
 
+/* check.c: a check or repair (md's sync_action); read by raid_status. */
+struct raid_check_state {
+  atomic_int action;            /* enum raid_check_action of the running or last one */
+  atomic_int running, complete; /* complete: the last one went through to the end */
+  atomic_int stop;              /* raid_check_stop */
+  atomic_ullong pos;            /* units checked */
+  atomic_ullong mismatches;     /* units whose redundancy did not match (md: mismatch_cnt) */
+  atomic_ullong read_errors;    /* member chunks rebuilt and rewritten after read errors */
+};
+
 struct raid_array {
   struct raid_layout lay;       /* the layout (during a reshape: the new one) */
   struct raid_layout prev;      /* during a reshape: the old one */
@@ -313,6 +323,7 @@ struct raid_array {
   atomic_ullong fg_last_us;     /* when the last of them ended */
   struct raid_bitmap bitmap;
   atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
+  struct raid_check_state check;
   struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */
   unsigned nspares;
   /* superblock write buffers, slots then spares; under sb_lock */

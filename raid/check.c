@@ -1,0 +1,246 @@
+/* Scrubbing: md's sync_action "check" and "repair".  Every unit (stripe;
+ * mirrors: chunk) of a whole array in sync is read on every member and its
+ * redundancy compared with its data: a unit that does not match counts as a
+ * mismatch (md's mismatch_cnt), which a repair puts right by rewriting the
+ * parity (mirrors: the other copies) from the data (the first copy).  A read
+ * that fails is rebuilt from the other members and written back in both
+ * modes, so latent bad sectors are found and mended before a member is lost
+ * and they would be needed.  One unit at a time under its stripe lock, like
+ * the resync, within the speed limits; nothing is saved across a restart. */
+#include <errno.h>
+#include <string.h>
+
+#include "raid-int.h"
+
+static const char *
+action_name (enum raid_check_action action)
+{
+  return action == RAID_CHECK_REPAIR ? "repair" : "check";
+}
+
+/* Write the columns (mirrors: copies) REWRITE names: those rebuilt after a
+ * read error, and a repair's new redundancy.  A member that fails it is
+ * failed. */
+static void
+write_back (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t **cols,
+            const uint8_t *rewrite)
+{
+  struct io_batch b;
+  unsigned n = L->g.family == RAID_FAMILY_PARITY ? L->g.k + L->g.m : L->g.copies;
+
+  batch_init (&b, NULL);
+  for (unsigned i = 0; i < n; i++) {
+    if (!rewrite[i])
+      continue;
+    if (L->g.family == RAID_FAMILY_PARITY)
+      batch_add (&b, col_slot (a, L, u, i), RAID_IO_WRITE, col_offset (L, u, 0), L->g.chunk,
+                 cols[i], i);
+    else {
+      struct raid_loc l = geom_near (&L->g, u, i);
+      batch_add (&b, &a->slot[l.slot], RAID_IO_WRITE, slot_offset (L, l, 0), L->g.chunk,
+                 cols[i], i);
+    }
+  }
+  batch_run (&b);
+  fail_writers (a, &b);
+  batch_free (&b);
+}
+
+/* Parity levels: read all k+m columns (stripe_gather rebuilds any that fail
+ * to read), encode the data again and compare. */
+static int
+check_stripe (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *scratch,
+              enum raid_check_action action, int *mismatch, unsigned *read_errors)
+{
+  unsigned k = L->g.k, n = k + L->g.m, i;
+  uint8_t *cols[RAID_MAX_MEMBERS], *want[RAID_MAX_PARITY];
+  uint8_t valid[RAID_MAX_MEMBERS] = { 0 }, bad[RAID_MAX_MEMBERS] = { 0 };
+  uint8_t need[RAID_MAX_MEMBERS], errored[RAID_MAX_MEMBERS] = { 0 };
+  uint8_t rewrite[RAID_MAX_MEMBERS];
+  int any;
+
+  for (i = 0; i < n; i++) {
+    cols[i] = scratch + (size_t) i * L->g.chunk;
+    need[i] = 1;
+  }
+  for (i = 0; i < L->g.m; i++)
+    want[i] = scratch + (size_t) (n + i) * L->g.chunk;
+  if (stripe_gather (a, L, u, 0, L->g.chunk, cols, valid, bad, need, errored) < 0)
+    return -EIO;
+  codec_encode (&L->codec, L->g.chunk, cols, want);
+  memcpy (rewrite, errored, n);
+  *mismatch = 0;
+  for (i = 0; i < L->g.m; i++)
+    if (memcmp (want[i], cols[k + i], L->g.chunk)) {
+      *mismatch = 1;
+      if (action == RAID_CHECK_REPAIR) {
+        memcpy (cols[k + i], want[i], L->g.chunk);
+        rewrite[k + i] = 1;
+      }
+    }
+  for (*read_errors = 0, any = 0, i = 0; i < n; i++) {
+    *read_errors += errored[i];
+    any |= rewrite[i];
+  }
+  if (any)
+    write_back (a, L, u, cols, rewrite);
+  return 0;
+}
+
+/* Mirrors: read every copy (a copy that fails is taken from another) and
+ * compare them with the first that could be read. */
+static int
+check_chunk (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *scratch,
+             enum raid_check_action action, int *mismatch, unsigned *read_errors)
+{
+  uint8_t *copy[RAID_MAX_MEMBERS], redo[RAID_MAX_MEMBERS] = { 0 };
+  unsigned c, first = L->g.copies;
+  struct io_batch b;
+  int any = 0;
+
+  batch_init (&b, NULL);
+  for (c = 0; c < L->g.copies; c++) {
+    struct raid_loc l = geom_near (&L->g, u, c);
+    copy[c] = scratch + (size_t) c * L->g.chunk;
+    batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (L, l, 0), L->g.chunk, copy[c], c);
+  }
+  batch_run (&b);
+  for (unsigned i = 0; i < b.n; i++) {
+    struct member_io *io = &b.ios[i];
+    if (io->err) {
+      atomic_fetch_add (&io->slot->read_errors, 1);
+      raid_logf (a, RAID_LOG_WARN, "%s: member %s: read of %u bytes at %llu failed (%s); "
+                 "rewriting it from another copy", a->sb.name, slot_name (io->slot), io->len,
+                 (unsigned long long) io->offset, strerror (io->err));
+      redo[io->tag] = 1;
+      (*read_errors)++;
+    }
+    else if (io->tag < first)
+      first = io->tag;
+  }
+  batch_free (&b);
+  if (first == L->g.copies)
+    return -EIO;
+  for (c = 0; c < L->g.copies; c++) {
+    if (!redo[c] && memcmp (copy[c], copy[first], L->g.chunk)) {
+      *mismatch = 1;
+      redo[c] = action == RAID_CHECK_REPAIR;
+    }
+    if (redo[c])
+      memcpy (copy[c], copy[first], L->g.chunk);
+    any |= redo[c];
+  }
+  if (any)
+    write_back (a, L, u, copy, redo);
+  return 0;
+}
+
+/* Why a check cannot run (or go on) now; NULL when it can. */
+static const char *
+check_blocker (struct raid_array *a)
+{
+  if (atomic_load (&a->reshape.active))
+    return "a reshape runs";
+  if (array_degraded (a))
+    return "the array is degraded (a recovery, not a check, is what it needs)";
+  if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
+    return "the array is not in sync yet (the resync comes first)";
+  return NULL;
+}
+
+/* One unit under its stripe lock, and the reshape lock shared as requests
+ * hold it (a grow may not start under the check's feet). */
+static int
+check_unit (struct raid_array *a, uint64_t u, uint8_t *scratch, enum raid_check_action action)
+{
+  struct raid_layout *L = &a->lay;
+  unsigned read_errors = 0;
+  int mismatch = 0, rc;
+
+  pthread_rwlock_rdlock (&a->reshape.lock);
+  if (check_blocker (a)) {
+    pthread_rwlock_unlock (&a->reshape.lock);
+    return -EAGAIN;
+  }
+  stripe_lock_range (&a->locks, u, u);
+  rc = L->g.family == RAID_FAMILY_PARITY
+    ? check_stripe (a, L, u, scratch, action, &mismatch, &read_errors)
+    : check_chunk (a, L, u, scratch, action, &mismatch, &read_errors);
+  stripe_unlock_range (&a->locks, u, u);
+  pthread_rwlock_unlock (&a->reshape.lock);
+  if (rc == 0 && mismatch) {
+    atomic_fetch_add (&a->check.mismatches, 1);
+    raid_logf (a, RAID_LOG_WARN, "%s: %s: %s %llu: redundancy does not match the data%s",
+               a->sb.name, action_name (action), L->g.m ? "stripe" : "chunk",
+               (unsigned long long) u, action == RAID_CHECK_REPAIR ? "; rewritten" : "");
+  }
+  atomic_fetch_add (&a->check.read_errors, read_errors);
+  return rc;
+}
+
+int
+raid_check (struct raid_array *a, enum raid_check_action action)
+{
+  uint64_t units = resync_units (a), u;
+  struct sync_pace pace = { 0 };
+  const char *why = check_blocker (a);
+  uint8_t *scratch;
+  int rc = 0;
+
+  if (action != RAID_CHECK && action != RAID_CHECK_REPAIR)
+    return -EINVAL;
+  if (atomic_load (&a->resync_stop))
+    return -ECANCELED;
+  if (a->lay.g.m == 0 && a->lay.g.copies < 2)
+    why = "it has no redundancy to compare";
+  if (why) {
+    raid_logf (a, RAID_LOG_WARN, "%s: %s not started: %s", a->sb.name, action_name (action), why);
+    return -EAGAIN;
+  }
+  scratch = scratch_get (&a->pool, (size_t) (a->lay.g.k + 2 * a->lay.g.m + a->lay.g.copies)
+                         * a->lay.g.chunk);
+  if (!scratch)
+    return -ENOMEM;
+  atomic_store (&a->check.stop, 0);
+  atomic_store (&a->check.pos, 0);
+  atomic_store (&a->check.mismatches, 0);
+  atomic_store (&a->check.read_errors, 0);
+  atomic_store (&a->check.complete, 0);
+  atomic_store (&a->check.action, action);
+  atomic_store (&a->check.running, 1);
+  raid_logf (a, RAID_LOG_INFO, "%s: %s of %llu %s starts", a->sb.name, action_name (action),
+             (unsigned long long) units, a->lay.g.m ? "stripes" : "chunks");
+  for (u = 0; u < units && rc == 0; u++) {
+    if (atomic_load (&a->check.stop) || atomic_load (&a->resync_stop))
+      rc = -ECANCELED;
+    else
+      rc = check_unit (a, u, scratch, action);
+    if (rc == 0) {
+      atomic_store (&a->check.pos, u + 1);
+      sync_pace (a, &pace, a->lay.g.chunk);
+    }
+  }
+  scratch_put (&a->pool, scratch);
+  atomic_store (&a->check.complete, rc == 0);
+  atomic_store (&a->check.running, 0);
+  if (rc == 0)
+    raid_logf (a, RAID_LOG_INFO, "%s: %s finished: %llu mismatches%s, %llu read errors "
+               "rewritten", a->sb.name, action_name (action),
+               (unsigned long long) atomic_load (&a->check.mismatches),
+               action == RAID_CHECK_REPAIR ? " repaired" : "",
+               (unsigned long long) atomic_load (&a->check.read_errors));
+  else {
+    why = rc == -ECANCELED ? "stopped" : rc == -EAGAIN ? check_blocker (a) : NULL;
+    raid_logf (a, rc == -ECANCELED ? RAID_LOG_INFO : RAID_LOG_WARN,
+               "%s: %s stopped at unit %llu of %llu: %s", a->sb.name, action_name (action),
+               (unsigned long long) atomic_load (&a->check.pos), (unsigned long long) units,
+               why ? why : "a unit could not be read from enough members");
+  }
+  return rc;
+}
+
+void
+raid_check_stop (struct raid_array *a)
+{
+  atomic_store (&a->check.stop, 1);
+}

@@ -1,0 +1,247 @@
+/* Scrubbing (md's sync_action check and repair) on in-memory members, for
+ * every level with redundancy: a check finds redundancy that does not match
+ * and changes nothing, a repair puts it right, read errors are rewritten in
+ * both, writes running beside a check are never taken for mismatches, and
+ * a check refuses what md refuses. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+#include "raid-int.h"
+
+#define CHUNK 4096u
+
+struct level_case { enum raid_level level; unsigned n, k, m, copies; };
+
+static const struct level_case cases[] = {
+  { RAID_LEVEL_1, 2, 1, 0, 2 },
+  { RAID_LEVEL_5, 3, 2, 1, 1 },
+  { RAID_LEVEL_6, 4, 2, 2, 1 },
+  { RAID_LEVEL_10, 4, 1, 0, 2 },
+  { RAID_LEVEL_EC, 5, 3, 2, 1 },
+};
+#define N_CASES (sizeof cases / sizeof cases[0])
+
+struct rig {
+  struct fx f;
+  const struct level_case *c;
+  uint8_t *ref;
+  uint64_t size, seed;
+};
+
+static void
+rig_setup (struct rig *r, const struct level_case *c)
+{
+  memset (r, 0, sizeof *r);
+  r->c = c;
+  r->seed = 11 + c->level;
+  fx_members (&r->f, c->n, FX_MEMBER_SIZE);
+  fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  r->size = raid_size (r->f.a);
+  r->ref = malloc (r->size);
+  cr_assert_not_null (r->ref);
+  fill_random (r->ref, r->size, &r->seed);
+  cr_assert_eq (raid_write (r->f.a, r->ref, r->size, 0, 0), 0);
+}
+
+static void
+rig_free (struct rig *r)
+{
+  fx_free (&r->f);
+  free (r->ref);
+}
+
+static void
+rig_expect (struct rig *r, enum raid_check_action action, int rc, uint64_t mismatches,
+            uint64_t read_errors)
+{
+  struct raid_status st;
+
+  cr_assert_eq (raid_check (r->f.a, action), rc, "%s: %s returned otherwise",
+                raid_level_name (r->c->level), action == RAID_CHECK ? "check" : "repair");
+  raid_status (r->f.a, &st);
+  cr_assert (st.check_action == action && !st.check_running && st.check_complete == (rc == 0),
+             "%s: status action %d running %d complete %d", raid_level_name (r->c->level),
+             st.check_action, st.check_running, st.check_complete);
+  cr_assert (st.check_mismatches == mismatches && st.check_read_errors == read_errors,
+             "%s: %llu mismatches (want %llu), %llu read errors (want %llu)",
+             raid_level_name (r->c->level), (unsigned long long) st.check_mismatches,
+             (unsigned long long) mismatches, (unsigned long long) st.check_read_errors,
+             (unsigned long long) read_errors);
+  if (rc == 0)
+    cr_assert_eq (st.check_offset, st.resync_units, "went through to the end");
+}
+
+/* Raw bytes of redundancy only: unit u's parity chunk (parity levels), or
+ * row u*copies/n of slot 1, which holds only second copies (raid1 of 2,
+ * raid10 near-2 of 4), each of a different chunk for different rows. */
+static uint8_t *
+redundancy_of (struct rig *r, uint64_t u)
+{
+  unsigned slot = r->c->m ? ref_parity_dev (r->c->n, r->c->m, u, 0) : 1;
+  uint64_t row = r->c->m ? u : u * r->c->copies / r->c->n;
+
+  return raid_mem_member_data (r->f.mm[slot]) + RAID_DATA_OFFSET + row * CHUNK;
+}
+
+Test (check, finds_mismatches_and_repair_mends_them)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    uint8_t *units[3];
+
+    rig_setup (&r, &cases[i]);
+    rig_expect (&r, RAID_CHECK, 0, 0, 0);
+    units[0] = redundancy_of (&r, 1);
+    units[1] = redundancy_of (&r, 6);
+    units[2] = redundancy_of (&r, 13);
+    for (unsigned j = 0; j < 3; j++)
+      units[j][100 + j] ^= 0x40;
+    rig_expect (&r, RAID_CHECK, 0, 3, 0);
+    rig_expect (&r, RAID_CHECK, 0, 3, 0);              /* a check changed nothing */
+    rig_expect (&r, RAID_CHECK_REPAIR, 0, 3, 0);
+    fx_check_redundancy (&r.f, cases[i].level, cases[i].k, cases[i].m, cases[i].copies, CHUNK,
+                         NULL);
+    fx_expect_data (r.f.a, r.ref, NULL, r.size, "after the repair");
+    rig_expect (&r, RAID_CHECK, 0, 0, 0);
+    rig_free (&r);
+  }
+}
+
+/* A latent bad sector: the check reads it, rebuilds it from the others and
+ * writes it back, after which the member reads there again. */
+Test (check, rewrites_read_errors)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    uint8_t buf[CHUNK];
+    uint64_t at = RAID_DATA_OFFSET + 5 * CHUNK;
+
+    rig_setup (&r, &cases[i]);
+    raid_mem_member_bad_range (r.f.mm[0], at + 512, 1024);
+    cr_assert_neq (slot_io (&r.f.a->slot[0], RAID_IO_READ, at, CHUNK, buf), 0, "not bad");
+    rig_expect (&r, RAID_CHECK, 0, 0, 1);
+    cr_assert_eq (slot_io (&r.f.a->slot[0], RAID_IO_READ, at, CHUNK, buf), 0,
+                  "%s: the bad sector was not rewritten", raid_level_name (cases[i].level));
+    fx_check_redundancy (&r.f, cases[i].level, cases[i].k, cases[i].m, cases[i].copies, CHUNK,
+                         NULL);
+    fx_expect_data (r.f.a, r.ref, NULL, r.size, "after the check");
+    rig_free (&r);
+  }
+}
+
+struct writer { struct rig *r; atomic_int stop; unsigned writes; };
+
+static void *
+writer_main (void *arg)
+{
+  struct writer *w = arg;
+  uint64_t seed = 77;
+  uint8_t buf[3 * CHUNK];
+
+  while (!atomic_load (&w->stop)) {
+    uint32_t len = 512 * (1 + rnd (&seed) % 24);
+    uint64_t off = 512 * (rnd (&seed) % ((w->r->size - len) / 512));
+    fill_random (buf, len, &seed);
+    cr_assert_eq (raid_write (w->r->f.a, buf, len, off, 0), 0);
+    w->writes++;
+  }
+  return NULL;
+}
+
+/* Writes beside a check and a repair: never a mismatch, nothing lost. */
+Test (check, writes_beside_it_are_no_mismatch, .timeout = 60)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct writer w = { .r = &r };
+    pthread_t t;
+
+    rig_setup (&r, &cases[i]);
+    for (unsigned j = 0; j < r.f.n; j++)
+      raid_mem_member_delay (r.f.mm[j], 20);
+    cr_assert_eq (pthread_create (&t, NULL, writer_main, &w), 0);
+    rig_expect (&r, RAID_CHECK, 0, 0, 0);
+    rig_expect (&r, RAID_CHECK_REPAIR, 0, 0, 0);
+    atomic_store (&w.stop, 1);
+    pthread_join (t, NULL);
+    cr_assert (w.writes > 10, "%s: only %u writes met the check",
+               raid_level_name (cases[i].level), w.writes);
+    fx_check_redundancy (&r.f, cases[i].level, cases[i].k, cases[i].m, cases[i].copies, CHUNK,
+                         NULL);
+    rig_free (&r);
+  }
+}
+
+struct stopper { struct raid_array *a; int rc; };
+
+static void *
+check_main (void *arg)
+{
+  struct stopper *s = arg;
+
+  s->rc = raid_check (s->a, RAID_CHECK);
+  return NULL;
+}
+
+Test (check, stops_when_asked)
+{
+  struct rig r;
+  struct stopper s = { 0 };
+  struct raid_status st;
+  pthread_t t;
+
+  rig_setup (&r, &cases[1]);
+  raid_mem_member_delay (r.f.mm[0], 2000);
+  s.a = r.f.a;
+  cr_assert_eq (pthread_create (&t, NULL, check_main, &s), 0);
+  do {
+    usleep (1000);
+    raid_status (r.f.a, &st);
+  } while (st.check_offset < 2);
+  raid_check_stop (r.f.a);
+  pthread_join (t, NULL);
+  cr_assert_eq (s.rc, -ECANCELED);
+  raid_status (r.f.a, &st);
+  cr_assert (!st.check_running && !st.check_complete && st.check_offset < st.resync_units,
+             "running %d complete %d at %llu of %llu", st.check_running, st.check_complete,
+             (unsigned long long) st.check_offset, (unsigned long long) st.resync_units);
+  raid_mem_member_delay (r.f.mm[0], 0);
+  rig_expect (&r, RAID_CHECK, 0, 0, 0);                /* and starts again from the top */
+  rig_free (&r);
+}
+
+/* As md: nothing to compare on RAID0, a degraded array needs a recovery and
+ * one not yet in sync its resync; each refusal says so in the log. */
+Test (check, refuses_what_md_refuses)
+{
+  struct fx f;
+  struct rig r;
+
+  fx_create (&f, RAID_LEVEL_0, 2, 2, 0, CHUNK, 0);
+  cr_assert_eq (raid_check (f.a, RAID_CHECK), -EAGAIN);
+  cr_assert (strstr (f.last_warning, "check not started: it has no redundancy"), "%s",
+             f.last_warning);
+  fx_free (&f);
+
+  fx_create (&f, RAID_LEVEL_5, 3, 2, 1, CHUNK, 0);
+  cr_assert_eq (raid_check (f.a, RAID_CHECK_REPAIR), -EAGAIN);
+  cr_assert (strstr (f.last_warning, "repair not started: the array is not in sync"), "%s",
+             f.last_warning);
+  fx_free (&f);
+
+  rig_setup (&r, &cases[1]);
+  raid_mem_member_set_down (r.f.mm[2], 1);
+  cr_assert_eq (raid_write (r.f.a, r.ref, 4096, 0, 0), 0);
+  cr_assert_eq (raid_check (r.f.a, RAID_CHECK), -EAGAIN);
+  cr_assert (strstr (r.f.last_warning, "check not started: the array is degraded"), "%s",
+             r.f.last_warning);
+  cr_assert_eq (raid_check (r.f.a, RAID_CHECK_NONE), -EINVAL);
+  rig_free (&r);
+}

@@ -252,8 +252,11 @@ enum raid_check_action { RAID_CHECK_NONE = 0, RAID_CHECK = 1, RAID_CHECK_REPAIR 
  * redundancy: logged), -ECANCELED (raid_check_stop, raid_resync_cancel),
  * -EIO (a unit could not be read from enough members), -ENOMEM. */
 int raid_check (struct raid_array *a, enum raid_check_action action);
-/* Make a running raid_check return -ECANCELED soon (md: idle). */
+/* Make a running raid_check return -ECANCELED soon (md: idle); called
+ * before it starts, it stops the next one at once. */
 void raid_check_stop (struct raid_array *a);
+/* Why raid_check would refuse to start now (one line), NULL when it would not. */
+const char *raid_check_refusal (struct raid_array *a);
 
 /* ---- Growing (md: --grow, reshape) ------------------------------------- */
 

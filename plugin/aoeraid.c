@@ -377,8 +377,47 @@ static int grow_request(const char *args, FILE *out)
   return r;
 }
 
+/* The control request "check [repair|stop]": md's sync_action check, repair and idle.
+ * The monitor runs it once recovery and resync have nothing left to do. */
+static int check_request(const char *args, FILE *out)
+{
+  enum raid_check_action action = RAID_CHECK;
+  const char *why;
+
+  if (!strcmp(args, "stop")) {
+    if (!monitor_check_stop()) {
+      fprintf(out, "error: check: no check or repair is running or waiting\n");
+      return -1;
+    }
+    fprintf(out, "check stopped\n");
+    return 0;
+  }
+  if (!strcmp(args, "repair"))
+    action = RAID_CHECK_REPAIR;
+  else if (args[0]) {
+    fprintf(out, "error: check: '%s' is not repair or stop: write check, check repair or "
+            "check stop\n", args);
+    return -1;
+  }
+  why = raid_check_refusal(array);
+  if (why) {
+    fprintf(out, "error: check: not now: %s\n", why);
+    return -1;
+  }
+  if (monitor_check(action) < 0) {
+    fprintf(out, "error: check: a check or repair is already running or waiting; stop it "
+            "first with 'aoeraid check -c SOCKET stop'\n");
+    return -1;
+  }
+  fprintf(out, "%s started; aoeraid status shows its progress and what it finds\n",
+          action == RAID_CHECK_REPAIR ? "repair" : "check");
+  return 0;
+}
+
 static int control_request(const char *request, FILE *out)
 {
+  if (!strcmp(request, "check") || !strncmp(request, "check ", 6))
+    return check_request(request[5] ? request + 6 : "", out);
   if (!strncmp(request, "add ", 4))
     return hot_add(request + 4, out);
   if (!strncmp(request, "grow ", 5))

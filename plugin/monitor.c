@@ -2,7 +2,7 @@
  * noticed within MONITOR_POLL_MS) rather than taking a callback from the data path, so a
  * failing write never waits on it: a reshape (a grow) first, then recovery (a hot spare
  * replaces a faulty or missing member at once, as md does), then resync once the array
- * is whole.  No rate
+ * is whole, then a check or repair when one was asked for (md's sync_action).  No rate
  * limit: recovery runs one stripe (mirrors: one chunk) at a time beside normal I/O,
  * which takes the stripe lock between units. */
 #include <errno.h>
@@ -26,6 +26,9 @@
 static struct raid_array *mon_array;
 static pthread_t mon_thread;
 static bool mon_running, mon_stop, mon_kicked;
+/* A check or repair asked for and not yet begun, or running (under mon_lock). */
+static enum raid_check_action mon_check;
+static bool mon_checking;
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mon_cond;
 
@@ -91,6 +94,24 @@ static int run_reshape(void)
   return r == -EIO ? MONITOR_FAILED_MS : MONITOR_RETRY_MS;
 }
 
+/* The check or repair asked for, now running; false when none was asked for. */
+static bool check_take(enum raid_check_action *action)
+{
+  pthread_mutex_lock(&mon_lock);
+  *action = mon_check;
+  mon_checking = mon_check != RAID_CHECK_NONE;
+  mon_check = RAID_CHECK_NONE;
+  pthread_mutex_unlock(&mon_lock);
+  return *action != RAID_CHECK_NONE;
+}
+
+static void check_done(void)
+{
+  pthread_mutex_lock(&mon_lock);
+  mon_checking = false;
+  pthread_mutex_unlock(&mon_lock);
+}
+
 static bool array_whole(void)
 {
   struct raid_status st;
@@ -99,6 +120,7 @@ static bool array_whole(void)
 
 static void *monitor_main(void *arg)
 {
+  enum raid_check_action check;
   bool resync_gave_up = false;
   int pause = 0, r;
 
@@ -127,6 +149,12 @@ static void *monitor_main(void *arg)
       }
       pause = 0;
     }
+    else if (check_take(&check)) {
+      status_check_begin();
+      raid_check(mon_array, check);      /* it logs how it ended */
+      check_done();
+      pause = 0;
+    }
   }
   return NULL;
 }
@@ -149,6 +177,44 @@ int monitor_start(struct raid_array *array)
   }
   mon_running = true;
   return 0;
+}
+
+int monitor_check(enum raid_check_action action)
+{
+  int r = -1;
+
+  pthread_mutex_lock(&mon_lock);
+  if (mon_check == RAID_CHECK_NONE && !mon_checking) {
+    mon_check = action;
+    mon_kicked = true;
+    pthread_cond_signal(&mon_cond);
+    r = 0;
+  }
+  pthread_mutex_unlock(&mon_lock);
+  return r;
+}
+
+enum raid_check_action monitor_check_waiting(void)
+{
+  enum raid_check_action action;
+
+  pthread_mutex_lock(&mon_lock);
+  action = mon_check;
+  pthread_mutex_unlock(&mon_lock);
+  return action;
+}
+
+bool monitor_check_stop(void)
+{
+  bool had;
+
+  pthread_mutex_lock(&mon_lock);
+  had = mon_check != RAID_CHECK_NONE || mon_checking;
+  mon_check = RAID_CHECK_NONE;
+  if (mon_checking)
+    raid_check_stop(mon_array);
+  pthread_mutex_unlock(&mon_lock);
+  return had;
 }
 
 void monitor_kick(void)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "monitor.h"
 #include "status.h"
 
 static struct aoe_initiator *status_ini;
@@ -12,12 +13,15 @@ static struct raid_array *status_array;
 static const struct params *status_params;
 
 /* Where and when the current recovery run started (monitor thread writes, control
- * thread reads). */
+ * thread reads), and the same of a check: the base of their rates. */
+struct run_start {
+  struct timespec when;
+  uint64_t offset;
+};
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct timespec rec_start;
-static uint64_t rec_start_offset;
+static struct run_start rec_start, check_start;
 
-struct recovery_view {
+struct progress_view {
   double percent, rate_mbs, eta_s;      /* rate and eta < 0: not known yet */
   uint64_t done, total;
 };
@@ -34,30 +38,45 @@ void status_recovery_begin(void)
   if (!status_array || raid_status(status_array, &st) < 0)
     return;
   pthread_mutex_lock(&rec_lock);
-  clock_gettime(CLOCK_MONOTONIC, &rec_start);
-  rec_start_offset = st.recovery_slot >= 0 ? st.recovery_offset : 0;
+  clock_gettime(CLOCK_MONOTONIC, &rec_start.when);
+  rec_start.offset = st.recovery_slot >= 0 ? st.recovery_offset : 0;
   pthread_mutex_unlock(&rec_lock);
 }
 
-/* Progress, rate (MB/s written to the new member) and time left of a recovery. */
-static void recovery_view(const struct raid_status *st, struct recovery_view *v)
+void status_check_begin(void)
+{
+  pthread_mutex_lock(&rec_lock);
+  clock_gettime(CLOCK_MONOTONIC, &check_start.when);
+  check_start.offset = 0;
+  pthread_mutex_unlock(&rec_lock);
+}
+
+/* Progress, rate (MB/s of units: chunks, per member) and time left of a run that
+ * started at START and has done DONE of the array's units. */
+static void progress_view(const struct raid_status *st, const struct run_start *start,
+                          uint64_t done, struct progress_view *v)
 {
   struct timespec now;
   double secs, units;
 
   clock_gettime(CLOCK_MONOTONIC, &now);
-  v->done = st->recovery_offset;
+  v->done = done;
   v->total = st->resync_units;
   v->percent = v->total ? 100.0 * v->done / v->total : 0;
   v->rate_mbs = v->eta_s = -1;
   pthread_mutex_lock(&rec_lock);
-  secs = now_s(&now) - now_s(&rec_start);
-  units = v->done > rec_start_offset ? (double)(v->done - rec_start_offset) : 0;
+  secs = now_s(&now) - now_s(&start->when);
+  units = v->done > start->offset ? (double)(v->done - start->offset) : 0;
   pthread_mutex_unlock(&rec_lock);
   if (secs > 0.2 && units > 0) {
     v->rate_mbs = units * st->chunk_bytes / secs / 1e6;
     v->eta_s = (v->total - v->done) / (units / secs);
   }
+}
+
+static const char *check_name(enum raid_check_action a)
+{
+  return a == RAID_CHECK_REPAIR ? "repair" : "check";
 }
 
 void status_set(struct aoe_initiator *ini, struct raid_array *array, const struct params *p)
@@ -152,8 +171,8 @@ static void print_text(FILE *out, const struct raid_status *st)
             st->reshape_size ? 100.0 * st->reshape_position / st->reshape_size : 0.0,
             st->reshape_position, st->reshape_size);
   if (st->recovery_slot >= 0) {
-    struct recovery_view v;
-    recovery_view(st, &v);
+    struct progress_view v;
+    progress_view(st, &rec_start, st->recovery_offset, &v);
     fprintf(out, "  recovery slot %d (%s) %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
             st->recovery_slot, st->member[st->recovery_slot].name, v.percent, v.done, v.total,
             st->m ? "stripes" : "chunks");
@@ -161,6 +180,26 @@ static void print_text(FILE *out, const struct raid_status *st)
       fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
     fprintf(out, "\n");
   }
+  if (st->check_running) {
+    struct progress_view v;
+    progress_view(st, &check_start, st->check_offset, &v);
+    fprintf(out, "  %s %.1f%% (%" PRIu64 " of %" PRIu64 " %s)", check_name(st->check_action),
+            v.percent, v.done, v.total, st->m ? "stripes" : "chunks");
+    if (v.rate_mbs >= 0)
+      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    fprintf(out, "  mismatches %" PRIu64 "  read errors rewritten %" PRIu64 "\n",
+            st->check_mismatches, st->check_read_errors);
+  }
+  if (monitor_check_waiting() != RAID_CHECK_NONE)
+    fprintf(out, "  %s waiting to start\n",
+            check_name(monitor_check_waiting()));
+  if (!st->check_running && st->check_action != RAID_CHECK_NONE)
+    fprintf(out, "  last %s %s at %.1f%%: mismatches %" PRIu64 "%s  read errors rewritten %"
+            PRIu64 "\n", check_name(st->check_action),
+            st->check_complete ? "complete" : "stopped",
+            st->resync_units ? 100.0 * st->check_offset / st->resync_units : 0.0,
+            st->check_mismatches, st->check_action == RAID_CHECK_REPAIR ? " (repaired)" : "",
+            st->check_read_errors);
   if (st->bitmap_bits)
     fprintf(out, "  bitmap %" PRIu64 " of %" PRIu64 " regions dirty, %" PRIu64 "K each\n",
             st->bitmap_dirty, st->bitmap_bits, st->bitmap_region / 1024);
@@ -210,14 +249,22 @@ static void print_json(FILE *out, const struct raid_status *st)
   else
     fprintf(out, "\"reshape\":null,");
   if (st->recovery_slot >= 0) {
-    struct recovery_view v;
-    recovery_view(st, &v);
+    struct progress_view v;
+    progress_view(st, &rec_start, st->recovery_offset, &v);
     fprintf(out, "\"recovery\":{\"slot\":%d,\"done\":%" PRIu64 ",\"total\":%" PRIu64
             ",\"percent\":%.1f,\"rate_mbs\":%.1f,\"eta_s\":%.0f},", st->recovery_slot,
             v.done, v.total, v.percent, v.rate_mbs, v.eta_s);
   }
   else
     fprintf(out, "\"recovery\":null,");
+  if (st->check_action != RAID_CHECK_NONE)
+    fprintf(out, "\"check\":{\"action\":\"%s\",\"running\":%s,\"complete\":%s,\"done\":%"
+            PRIu64 ",\"total\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"read_errors\":%"
+            PRIu64 "},", check_name(st->check_action), st->check_running ? "true" : "false",
+            st->check_complete ? "true" : "false", st->check_offset, st->resync_units,
+            st->check_mismatches, st->check_read_errors);
+  else
+    fprintf(out, "\"check\":null,");
   fprintf(out, "\"sync_speed_min\":%" PRIu64 ",\"sync_speed_max\":%" PRIu64 ",",
           st->sync_speed_min, st->sync_speed_max);
   if (st->bitmap_bits)
@@ -254,7 +301,8 @@ int status_request(const char *request, FILE *out)
 
   if (strcmp(request, "status") && !json) {
     fprintf(out, "error: unknown request '%s': this server answers 'status', "
-            "'status json', 'add SHELF.SLOT' and 'speed [min=RATE] [max=RATE]'\n", request);
+            "'status json', 'add SHELF.SLOT', 'speed [min=RATE] [max=RATE]', "
+            "'grow [level=LEVEL] SHELF.SLOT...' and 'check [repair|stop]'\n", request);
     return -1;
   }
   if (!status_array || raid_status(status_array, &st) < 0) {

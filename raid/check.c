@@ -135,7 +135,7 @@ check_chunk (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *s
   return 0;
 }
 
-/* Why a check cannot run (or go on) now; NULL when it can. */
+/* Why a check cannot go on now; NULL when it can. */
 static const char *
 check_blocker (struct raid_array *a)
 {
@@ -178,12 +178,20 @@ check_unit (struct raid_array *a, uint64_t u, uint8_t *scratch, enum raid_check_
   return rc;
 }
 
+const char *
+raid_check_refusal (struct raid_array *a)
+{
+  if (a->lay.g.m == 0 && a->lay.g.copies < 2)
+    return "it has no redundancy to compare";
+  return check_blocker (a);
+}
+
 int
 raid_check (struct raid_array *a, enum raid_check_action action)
 {
   uint64_t units = resync_units (a), u;
   struct sync_pace pace = { 0 };
-  const char *why = check_blocker (a);
+  const char *why = raid_check_refusal (a);
   uint8_t *scratch;
   int rc = 0;
 
@@ -191,8 +199,6 @@ raid_check (struct raid_array *a, enum raid_check_action action)
     return -EINVAL;
   if (atomic_load (&a->resync_stop))
     return -ECANCELED;
-  if (a->lay.g.m == 0 && a->lay.g.copies < 2)
-    why = "it has no redundancy to compare";
   if (why) {
     raid_logf (a, RAID_LOG_WARN, "%s: %s not started: %s", a->sb.name, action_name (action), why);
     return -EAGAIN;
@@ -201,7 +207,6 @@ raid_check (struct raid_array *a, enum raid_check_action action)
                          * a->lay.g.chunk);
   if (!scratch)
     return -ENOMEM;
-  atomic_store (&a->check.stop, 0);
   atomic_store (&a->check.pos, 0);
   atomic_store (&a->check.mismatches, 0);
   atomic_store (&a->check.read_errors, 0);
@@ -221,6 +226,9 @@ raid_check (struct raid_array *a, enum raid_check_action action)
     }
   }
   scratch_put (&a->pool, scratch);
+  /* A stop from before the start counted for this check (the caller may
+   * stop one it has asked for, not yet begun); none outlives it. */
+  atomic_store (&a->check.stop, 0);
   atomic_store (&a->check.complete, rc == 0);
   atomic_store (&a->check.running, 0);
   if (rc == 0)

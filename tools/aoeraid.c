@@ -28,6 +28,7 @@ static void usage(FILE *f)
           "       %s add -c SOCKET SHELF.SLOT\n"
           "       %s speed -c SOCKET [min=RATE] [max=RATE]\n"
           "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
+          "       %s check -c SOCKET [repair|stop]\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
           "            Ethernet interface); exit 0 if any answered\n"
           "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
@@ -40,8 +41,11 @@ static void usage(FILE *f)
           "            RATE in bytes per second: 1000K, 200M; 0 for no limit\n"
           "  grow      add the shelves to a running array as new members and reshape it\n"
           "            onto them (md's --grow), optionally to another level (raid1 of 2\n"
-          "            to level=5 of 3); the new space appears when the reshape is done\n",
-          progname, progname, progname, progname, progname, progname);
+          "            to level=5 of 3); the new space appears when the reshape is done\n"
+          "  check     read the whole array and compare its parity (mirror copies) with\n"
+          "            the data (md's sync_action check); repair also rewrites what does\n"
+          "            not match; stop ends either; status shows the mismatches found\n",
+          progname, progname, progname, progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -404,11 +408,13 @@ int main(int argc, char **argv)
     return speed_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "grow"))
     return grow_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "check"))
+    return check_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status, add, speed or grow\n",
+  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status, add, speed, grow or check\n",
           progname, cmd);
   usage(stderr);
   return 2;

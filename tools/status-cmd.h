@@ -1,4 +1,4 @@
-/* aoeraid status, add, speed and grow: the control socket client. */
+/* aoeraid status, add, speed, grow and check: the control socket client. */
 #ifndef AOERAID_STATUS_CMD_H
 #define AOERAID_STATUS_CMD_H
 
@@ -6,5 +6,6 @@ int status_main(const char *progname, int argc, char **argv);
 int add_main(const char *progname, int argc, char **argv);
 int speed_main(const char *progname, int argc, char **argv);
 int grow_main(const char *progname, int argc, char **argv);
+int check_main(const char *progname, int argc, char **argv);
 
 #endif

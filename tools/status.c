@@ -1,5 +1,6 @@
 /* aoeraid status -c SOCKET [--json], add -c SOCKET SHELF.SLOT, speed -c SOCKET
- * [min=RATE] [max=RATE] and grow -c SOCKET [level=LEVEL] SHELF.SLOT...: requests to a
+ * [min=RATE] [max=RATE], grow -c SOCKET [level=LEVEL] SHELF.SLOT... and check -c SOCKET
+ * [repair|stop]: requests to a
  * running nbdkit-aoeraid-plugin through its control socket (the plugin's control=
  * parameter): one request line, the answer copied out ("error: ..." to stderr). */
 #include <errno.h>
@@ -142,6 +143,30 @@ int grow_main(const char *progname, int argc, char **argv)
   }
   if (join_words(progname, "grow", argc, argv, grow_word, "a shelf (SHELF.SLOT) or level=LEVEL",
                  request, sizeof request))
+    return 2;
+  return control_call(progname, path, request);
+}
+
+static int check_word(const char *arg)
+{
+  return !strcmp(arg, "repair") || !strcmp(arg, "stop");
+}
+
+int check_main(const char *progname, int argc, char **argv)
+{
+  char request[64];
+  int rc;
+  const char *path = control_opts(progname, argc, argv, "check -c SOCKET [repair|stop]",
+                                  NULL, &rc);
+
+  if (!path)
+    return rc;
+  if (argc - optind > 1) {
+    fprintf(stderr, "%s: check: give at most one word, repair or stop\n", progname);
+    return 2;
+  }
+  if (join_words(progname, "check", argc, argv, check_word, "repair or stop", request,
+                 sizeof request))
     return 2;
   return control_call(progname, path, request);
 }

@@ -17,16 +17,8 @@
 
 #define CHUNK 4096u
 
-struct level_case { enum raid_level level; unsigned n, k, m, copies; };
-
-static const struct level_case cases[] = {
-  { RAID_LEVEL_1, 2, 1, 0, 2 },
-  { RAID_LEVEL_5, 3, 2, 1, 1 },
-  { RAID_LEVEL_6, 4, 2, 2, 1 },
-  { RAID_LEVEL_10, 4, 1, 0, 2 },
-  { RAID_LEVEL_EC, 5, 3, 2, 1 },
-};
-#define N_CASES (sizeof cases / sizeof cases[0])
+static const struct level_case *const cases = fx_redundant;
+#define N_CASES FX_N_REDUNDANT
 
 struct rig {
   struct fx f;

@@ -14,13 +14,13 @@
 #include "raid-test.h"
 #include "raid-int.h"
 
-struct level_case {
+struct random_case {
   enum raid_level level;
   unsigned n, k, m;
   uint32_t chunk;
 };
 
-static const struct level_case cases[] = {
+static const struct random_case cases[] = {
   { RAID_LEVEL_0, 3, 0, 0, 4096 },
   { RAID_LEVEL_1, 3, 0, 0, 4096 },
   { RAID_LEVEL_10, 4, 0, 0, 4096 },
@@ -120,7 +120,7 @@ random_io (struct run *r, unsigned ops)
 }
 
 static void
-run_case (const struct level_case *c, uint64_t seed)
+run_case (const struct random_case *c, uint64_t seed)
 {
   struct run r;
   char err[256];

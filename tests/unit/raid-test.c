@@ -6,6 +6,14 @@
 
 #include "raid-test.h"
 
+const struct level_case fx_redundant[FX_N_REDUNDANT] = {
+  { RAID_LEVEL_1, 2, 1, 0, 2 },
+  { RAID_LEVEL_5, 3, 2, 1, 1 },
+  { RAID_LEVEL_6, 4, 2, 2, 1 },
+  { RAID_LEVEL_10, 4, 1, 0, 2 },
+  { RAID_LEVEL_EC, 5, 3, 2, 1 },
+};
+
 void
 fx_log (void *opaque, int level, const char *msg)
 {

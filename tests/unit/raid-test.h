@@ -20,6 +20,12 @@ struct fx {
 
 #define FX_MEMBER_SIZE (RAID_DATA_OFFSET + 128 * 1024)
 
+/* The redundant levels the recovery and check tests walk: raid1 of 2, raid5 of 3,
+ * raid6 of 4, raid10 (near-2) of 4, ec 3+2. */
+struct level_case { enum raid_level level; unsigned n, k, m, copies; };
+#define FX_N_REDUNDANT 5
+extern const struct level_case fx_redundant[FX_N_REDUNDANT];
+
 void fx_members (struct fx *f, unsigned n, uint64_t size);
 struct raid_array *fx_create (struct fx *f, enum raid_level level, unsigned n, unsigned k,
                               unsigned m, uint32_t chunk, unsigned flags);

@@ -588,6 +588,7 @@ static void aoeraid_dump_plugin(void)
   "sync-speed-min=RATE      resync/recovery speed while clients do I/O (50M)\n" \
   "sync-speed-max=RATE      resync/recovery speed otherwise (default 0: no limit)\n" \
   "bitmap-chunk=SIZE        write-intent bitmap region of a new array (64M; 0: none)\n" \
+  "auto-readd=true|false    re-add a member whose shelf comes back (default true)\n" \
   "force=true               override refusals md would let you override"
 
 static struct nbdkit_plugin plugin = {

@@ -5,8 +5,9 @@
 
 #include "raid.h"
 
-/* Start the thread (after the fork); 0, or -1 after nbdkit_error. */
-int monitor_start(struct raid_array *array);
+/* Start the thread (after the fork); 0, or -1 after nbdkit_error.  LOOK (or NULL) runs
+ * at the start of every round, before the thread looks for work: it may add spares. */
+int monitor_start(struct raid_array *array, void (*look)(void));
 /* Look for work now (a spare was added), not at the next poll. */
 void monitor_kick(void);
 /* Cancel a running resync or recovery (its position is saved) and join the thread. */

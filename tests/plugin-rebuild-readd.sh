@@ -4,6 +4,7 @@
 # bits go clean while the array idles; e2.1 dies, 2 MiB are written, e2.1's vblade comes
 # back on the same disk and `aoeraid add e2.1` puts it back in its slot, where only the
 # dirty regions are rebuilt.  Then e1.1 dies and e2.1 alone must serve every byte.
+# auto-readd=false: the add by hand is the subject here (plugin-rebuild-autoreadd: without).
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -14,7 +15,7 @@ lab_up -n 2 -s 64M -m 9000
 rebuild_data 48M 2M
 
 plugin_start "$sock" shelves=e1.1,e2.1 level=1 chunk=64K bitmap-chunk=1M control=$ctl \
-  dead-time=2
+  dead-time=2 auto-readd=false
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 status | grep -Eq "bitmap [0-9]+ of 63 regions dirty, 1024K each" ||
   lab_die "no bitmap in status: $(status)"

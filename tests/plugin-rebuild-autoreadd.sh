@@ -3,7 +3,8 @@
 # rule running mdadm --incremental): RAID1 of two shelves with 1 MiB bitmap regions; the
 # bits go clean while the array idles; e2.1 dies, 2 MiB are written, e2.1's vblade comes
 # back on the same disk and, with no `aoeraid add`, e2.1 goes back to its slot where only
-# the dirty regions are rebuilt.  Then e1.1 dies and e2.1 alone must serve every byte.
+# the dirty regions are rebuilt.  Then e1.1 dies and e2.1 alone must serve every byte;
+# e1.1 comes back read-only: re-added once, refused once, and left out.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 90
@@ -40,5 +41,18 @@ sleep 1
 lab_kill 1
 [ "$(readback)" = "$want" ] || lab_die "e2.1 alone: data differs"
 echo "ok: e1.1 killed: e2.1 alone serves every byte right"
+
+# A shelf that comes back with a disk that fails writes (vblade -r): one try, one warning,
+# then it stays out; never re-added again and again while it stays up.
+nbdcopy --flush "$LAB_DIR/more" "$uri" || lab_die "writing with e1.1 gone failed"
+LAB_FLAGS[1]="-r"
+lab_start 1
+for _ in $(seq 50); do grep -q "e1.1 is back but was not re-added" "$log" && break; sleep 0.1; done
+sleep 2
+[ "$(grep -c "e1.1 is back: re-adding" "$log")" = 1 ] &&
+  [ "$(grep -c "e1.1 is back but was not re-added: cannot write the superblock" "$log")" = 1 ] ||
+  lab_die "e1.1 (read-only) not tried exactly once: $(grep "e1.1 is back" "$log")"
+status | grep -Eq "^ +0 +e1.1 +faulty .* up " || lab_die "e1.1 should be up and faulty: $(status)"
+echo "ok: $(grep -o "e1.1 is back but.*" "$log")"
 plugin_stop
 echo "plugin-rebuild-autoreadd: passed"

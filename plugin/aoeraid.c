@@ -47,6 +47,9 @@ static size_t n_addrs;
 static struct raid_member members[MAX_ALL];
 static size_t n_members, n_spare_members, n_all_members;
 static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;   /* serialises hot-adds */
+/* How many times aoe saw each shelf of addrs[] come up, when last looked at (0: never
+ * seen): a count that grew is a shelf that came back, however short its absence. */
+static uint64_t ups_seen[MAX_ALL];
 static struct raid_array *array;
 static struct control *control;
 
@@ -106,6 +109,14 @@ static long elapsed_ms(const struct timespec *start)
   return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
+/* How many times the shelf came up (aoe counts each start of an up spell); 0 if unknown. */
+static uint64_t shelf_ups(struct aoe_target *t)
+{
+  struct aoe_stats st;
+
+  return t && aoe_target_stats(t, &st) == 0 ? st.up_events : 0;
+}
+
 /* Wait until every listed shelf has answered discovery, or the discover time is up. */
 static void discover_shelves(void)
 {
@@ -121,6 +132,8 @@ static void discover_shelves(void)
       found += targets[i] != NULL;
     }
   } while (found < n_addrs && elapsed_ms(&start) < (long)params.discover_ms);
+  for (size_t i = 0; i < n_addrs; i++)
+    ups_seen[i] = shelf_ups(targets[i]);
 }
 
 static int reserve_one(struct aoe_target *t, const struct shelf_addr *a, char *msg,
@@ -213,10 +226,21 @@ static struct aoe_target *find_shelf(const struct shelf_addr *a)
   return t && aoe_target_up(t) ? t : NULL;
 }
 
+/* The index of a shelf in addrs[], or n_addrs. */
+static size_t addr_index(const struct shelf_addr *a)
+{
+  size_t i;
+
+  for (i = 0; i < n_addrs && (addrs[i].shelf != a->shelf || addrs[i].slot != a->slot); i++)
+    ;
+  return i;
+}
+
 static int hot_add_locked(const struct shelf_addr *a, FILE *out)
 {
   struct aoe_target *t = find_shelf(a);
   size_t known;
+  bool held;
   char err[512];
 
   if (!t) {
@@ -229,10 +253,11 @@ static int hot_add_locked(const struct shelf_addr *a, FILE *out)
     fprintf(out, "error: no room for more shelves in this server (%d)\n", MAX_ALL);
     return -1;
   }
-  for (known = 0; known < n_addrs && targets[known] != t; known++)
-    ;
-  /* a shelf this server already holds (a member back from the dead) is reserved */
-  if (known == n_addrs && params.reserve && reserve_one(t, a, err, sizeof err) < 0) {
+  known = addr_index(a);
+  /* a shelf this server already holds (a member back from the dead) is reserved; one of
+   * shelves= that did not answer at the start is not yet */
+  held = known < n_addrs && targets[known];
+  if (!held && params.reserve && reserve_one(t, a, err, sizeof err) < 0) {
     fprintf(out, "error: %s\n", err);
     return -1;
   }
@@ -246,16 +271,16 @@ static int hot_add_locked(const struct shelf_addr *a, FILE *out)
     goto release;
   }
   n_all_members++;
-  if (known == n_addrs) {
-    addrs[n_addrs] = *a;
-    targets[n_addrs++] = t;
-  }
+  if (known == n_addrs)
+    addrs[n_addrs++] = *a;
+  targets[known] = t;
+  ups_seen[known] = shelf_ups(t);       /* this add is its re-add */
   monitor_kick();
   fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot,
           raid_recovery_pending(array) ? "; recovery starts" : "");
   return 0;
 release:
-  if (known == n_addrs && params.reserve)
+  if (!held && params.reserve)
     aoe_release(t);
   return -1;
 }
@@ -276,6 +301,85 @@ static int hot_add(const char *arg, FILE *out)
   r = hot_add_locked(&a, out);
   pthread_mutex_unlock(&add_lock);
   return r;
+}
+
+/* Does the array lack the shelf NAME: a slot holds it as faulty, or a slot is missing
+ * and NAME is neither a working member nor a spare (whether it fits that slot is for
+ * raid/ to say)? */
+static bool array_lacks(const char *name)
+{
+  struct raid_status st;
+  bool lacked = false, held = false;
+
+  if (raid_status(array, &st) < 0)
+    return false;
+  for (unsigned i = 0; i < st.members; i++) {
+    bool its = !strcmp(st.member[i].name, name);
+    lacked |= st.member[i].role == RAID_ROLE_MISSING ||
+              (its && st.member[i].role == RAID_ROLE_FAULTY);
+    held |= its && st.member[i].role != RAID_ROLE_FAULTY;
+  }
+  for (unsigned i = 0; i < st.spares; i++)
+    held |= !strcmp(st.spare[i], name);
+  return lacked && !held;
+}
+
+/* Did the shelf of addrs[i] come up again since the last look (and is it up now)?  Each
+ * return answers true once: a shelf that stays up while its disk fails never does. */
+static bool shelf_came_back(size_t i)
+{
+  struct aoe_target *t = targets[i];
+  uint64_t ups;
+
+  if (!t)       /* a shelf of shelves= that did not answer at the start may answer now */
+    t = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
+  ups = shelf_ups(t);
+  if (ups == ups_seen[i])
+    return false;
+  ups_seen[i] = ups;
+  return aoe_target_up(t);
+}
+
+/* Re-add the shelf of addrs[i] as the control request "add" does; a refusal is logged
+ * with raid/'s one-line reason. */
+static void readd_shelf(size_t i)
+{
+  struct shelf_addr a = addrs[i];
+  char why[512] = "", *msg = why;
+  FILE *out;
+  int r;
+
+  log_notice("e%u.%u is back: re-adding it to the array", a.shelf, a.slot);
+  out = fmemopen(why, sizeof why - 1, "w");     /* the last byte stays '\0' */
+  if (!out) {
+    log_warning("e%u.%u is back but was not re-added: %m", a.shelf, a.slot);
+    return;
+  }
+  r = hot_add_locked(&a, out);
+  fclose(out);
+  if (r == 0)
+    return;
+  if (!strncmp(msg, "error: ", 7))
+    msg += 7;
+  msg[strcspn(msg, "\n")] = '\0';
+  log_warning("e%u.%u is back but was not re-added: %s", a.shelf, a.slot, msg);
+}
+
+/* auto-readd: the monitor's look, every round.  A member's shelf that went down and came
+ * back is re-added once, as md's udev rule re-adds a returning disk (mdadm --incremental);
+ * raid/ puts it back in its slot and rebuilds only what its bitmap marks, or in full. */
+static void readd_returning_shelves(void)
+{
+  char name[24];
+
+  if (pthread_mutex_trylock(&add_lock))
+    return;     /* an add is running (it may wait for discovery): look next round */
+  for (size_t i = 0; i < n_addrs; i++) {
+    snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
+    if (shelf_came_back(i) && array_lacks(name))
+      readd_shelf(i);
+  }
+  pthread_mutex_unlock(&add_lock);
 }
 
 /* The control request "speed [min=RATE] [max=RATE]": set md's speed_limit_min/max of
@@ -497,7 +601,7 @@ static int aoeraid_after_fork(void)
   /* A new array (or one that crashed dirty) makes its parity consistent in the
    * background while it serves, as md's initial resync does; a hot spare replaces a
    * member that fails. */
-  return monitor_start(array);
+  return monitor_start(array, params.auto_readd ? readd_returning_shelves : NULL);
 }
 
 static void aoeraid_cleanup(void)
@@ -627,6 +731,7 @@ static void aoeraid_dump_plugin(void)
   "sync-speed-min=RATE      resync/recovery speed while clients do I/O (50M)\n" \
   "sync-speed-max=RATE      resync/recovery speed otherwise (default 0: no limit)\n" \
   "bitmap-chunk=SIZE        write-intent bitmap region of a new array (64M; 0: none)\n" \
+  "auto-readd=true|false    re-add a member whose shelf comes back (default true)\n" \
   "force=true               override refusals md would let you override"
 
 static struct nbdkit_plugin plugin = {

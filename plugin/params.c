@@ -17,6 +17,7 @@ void params_init(struct params *p)
   p->discover_ms = 3000;
   p->reserve = true;
   p->poll = true;
+  p->auto_readd = true;
   p->sync_speed_min = SYNC_SPEED_MIN_DEFAULT;
   p->sync_speed_max = SYNC_SPEED_MAX_DEFAULT;
 }
@@ -254,6 +255,8 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_bool(key, value, &p->reserve);
   if (!strcmp(key, "poll"))
     return set_bool(key, value, &p->poll);
+  if (!strcmp(key, "auto-readd") || !strcmp(key, "auto_readd"))
+    return set_bool(key, value, &p->auto_readd);
   if (!strcmp(key, "bitmap-chunk") || !strcmp(key, "bitmap_chunk")) {
     int64_t c = nbdkit_parse_size(value);
     if (c < 0)
@@ -274,7 +277,8 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_rate(key, value, &p->sync_speed_max);
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
                "(shelves, spares, level, chunk, name, iface, control, dead-time, discover-time, "
-               "reserve, force, poll, sync-speed-min, sync-speed-max, bitmap-chunk)", key);
+               "reserve, force, poll, sync-speed-min, sync-speed-max, bitmap-chunk, "
+               "auto-readd)", key);
   return -1;
 }
 

@@ -8,7 +8,7 @@ lab_init 180
 lab_up -n 4 -s 32M
 lab_exec nbdkit -f -U - "$AOERAID_PLUGIN" --help >"$LAB_DIR/help" 2>&1 ||
   lab_die "--help failed"
-for key in shelves level chunk name iface control dead-time reserve poll; do
+for key in shelves level chunk name iface control dead-time reserve poll auto-readd; do
   grep -q "^$key=" "$LAB_DIR/help" || lab_die "--help does not show $key="
 done
 nbdkit --dump-plugin "$AOERAID_PLUGIN" | grep -q '^thread_model=parallel' ||
@@ -19,6 +19,8 @@ before=$(shelves_sum)
 plugin_fails "typo'd parameter" "unknown parameter 'levle'" shelves=e1.1,e2.1 levle=1
 plugin_fails "unknown level" "unknown level '7'" shelves=e1.1,e2.1 level=7
 plugin_fails "bad boolean" "poll: 'maybe' is not true or false" shelves=e1.1,e2.1 level=1 poll=maybe
+plugin_fails "bad auto-readd" "auto-readd: 'sometimes' is not true or false" \
+  shelves=e1.1,e2.1 level=1 auto-readd=sometimes
 plugin_fails "bad chunk" "chunk: '3000' must be a power of two" shelves=e1.1,e2.1 level=0 chunk=3000
 plugin_fails "bad bitmap chunk" "bitmap-chunk: '1K' must be 0 \\(no write-intent bitmap\\) or from 64K" \
   shelves=e1.1,e2.1 level=1 bitmap-chunk=1K

@@ -7,6 +7,11 @@
 #                              recovery runs; $out holds the last status, $seen_recovery
 #                              is 1 if a poll saw the recovery in progress (its last
 #                              line is printed: progress, rate, eta)
+#   wait_bitmap_clean REGIONS  poll status (bounded) until none of the bitmap's REGIONS
+#                              is dirty (two idle passes 5 s apart, once the resync is done)
+#   write_away I REGIONS       kill shelf I, then write $LAB_DIR/more (2 MiB) at 8 MiB: two
+#                              1 MiB regions, which status must show dirty; $want becomes
+#                              the md5 of data with more written there
 sock=$LAB_DIR/nbd.sock ctl=$LAB_DIR/ctl
 uri="nbd+unix:///?socket=$sock"
 aoeraid=$top_builddir/aoeraid
@@ -40,4 +45,22 @@ wait_recovered() {
   echo "$out" | grep -Eq "^ +$slot +$name +active" || lab_die "$name did not take slot $slot: $out"
   echo "$out" | grep -q "state clean" || lab_die "not clean after recovery: $out"
   [ -z "$seen_recovery" ] || echo "last status seen during recovery:$(cat "$LAB_DIR/recovery-line")"
+}
+
+wait_bitmap_clean() {
+  for _ in $(seq 200); do status | grep -q "bitmap 0 of $1" && break; sleep 0.1; done
+  status | grep -q "bitmap 0 of $1" || lab_die "the bits did not clear while idle: $(status)"
+}
+
+write_away() {
+  lab_kill "$1"
+  nbdsh -u "$uri" -c "
+data = open('$LAB_DIR/more', 'rb').read()
+h.pwrite(data, 8 << 20)
+h.flush()
+" || lab_die "writing with e$1.1 gone failed"
+  cp "$LAB_DIR/data" "$LAB_DIR/want"
+  dd if="$LAB_DIR/more" of="$LAB_DIR/want" bs=1M seek=8 conv=notrunc status=none
+  want=$(md5sum <"$LAB_DIR/want")
+  status | grep -q "bitmap 2 of $2 regions dirty" || lab_die "expected 2 dirty regions: $(status)"
 }

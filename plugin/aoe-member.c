@@ -79,3 +79,19 @@ void aoe_member_free(struct raid_member *member)
   free(member->member);
   member->member = NULL;
 }
+
+int aoe_member_refresh(struct raid_member *member)
+{
+  struct aoe_member *m = member->member;
+  struct aoe_target_info info;
+
+  if (aoe_target_info(m->target, &info) < 0)
+    return -1;
+  m->bytes = info.sectors * 512;
+  return 0;
+}
+
+bool aoe_member_wraps(const struct raid_member *member, const struct aoe_target *target)
+{
+  return member->member && ((struct aoe_member *)member->member)->target == target;
+}

@@ -236,11 +236,35 @@ static size_t addr_index(const struct shelf_addr *a)
   return i;
 }
 
+/* The member made for the shelf before (it left and comes back), or -1. */
+static ssize_t member_of(const struct aoe_target *t)
+{
+  for (size_t i = 0; i < n_all_members; i++)
+    if (aoe_member_wraps(&members[i], t))
+      return i;
+  return -1;
+}
+
+/* The member for shelf T: the one made for it before, its size read again (so a shelf
+ * that comes back and back takes no new room), else a new one in members[].  -1 with
+ * errno. */
+static ssize_t member_for(struct aoe_target *t)
+{
+  ssize_t i = member_of(t);
+
+  if (i >= 0)
+    return aoe_member_refresh(&members[i]) < 0 ? -1 : i;
+  if (aoe_member_init(&members[n_all_members], t, params.poll) < 0)
+    return -1;
+  return n_all_members++;
+}
+
 static int hot_add_locked(const struct shelf_addr *a, FILE *out)
 {
   struct aoe_target *t = find_shelf(a);
   size_t known;
-  bool held;
+  ssize_t m;
+  bool held, made;
   char err[512];
 
   if (!t) {
@@ -249,11 +273,12 @@ static int hot_add_locked(const struct shelf_addr *a, FILE *out)
             params.discover_ms / 1000.0);
     return -1;
   }
-  if (n_all_members == MAX_ALL || n_addrs == MAX_ALL) {
+  known = addr_index(a);
+  if ((member_of(t) < 0 && n_all_members == MAX_ALL) ||
+      (known == n_addrs && n_addrs == MAX_ALL)) {
     fprintf(out, "error: no room for more shelves in this server (%d)\n", MAX_ALL);
     return -1;
   }
-  known = addr_index(a);
   /* a shelf this server already holds (a member back from the dead) is reserved; one of
    * shelves= that did not answer at the start is not yet */
   held = known < n_addrs && targets[known];
@@ -261,16 +286,18 @@ static int hot_add_locked(const struct shelf_addr *a, FILE *out)
     fprintf(out, "error: %s\n", err);
     return -1;
   }
-  if (aoe_member_init(&members[n_all_members], t, params.poll) < 0) {
+  made = member_of(t) < 0;
+  m = member_for(t);
+  if (m < 0) {
     fprintf(out, "error: e%u.%u: %s\n", a->shelf, a->slot, strerror(errno));
     goto release;
   }
-  if (raid_add_member(array, &members[n_all_members], err, sizeof err) < 0) {
+  if (raid_add_member(array, &members[m], err, sizeof err) < 0) {
     fprintf(out, "error: %s\n", err);
-    aoe_member_free(&members[n_all_members]);
+    if (made)
+      aoe_member_free(&members[--n_all_members]);
     goto release;
   }
-  n_all_members++;
   if (known == n_addrs)
     addrs[n_addrs++] = *a;
   targets[known] = t;

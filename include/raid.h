@@ -196,6 +196,14 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
  * corrupt, newer) superblock; at most RAID_MAX_SPARES spares.  The caller
  * keeps the member open until raid_close. */
 int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen);
+/* md's --fail: mark the working member named NAME faulty, as if it had
+ * failed (a spare then takes its slot).  Refuses (-errno, one line in err)
+ * a name that is no working member (-ENOENT) and a member the array cannot
+ * do without (-EBUSY, as md). */
+int raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen);
+/* md's --remove of a spare: the array forgets it (the caller may close the
+ * member).  -ENOENT (one line in err) when NAME is not a spare. */
+int raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* 1 when raid_recover has work: a recovery to resume, or a faulty or
  * missing slot and a spare to put in it. */
 int raid_recovery_pending (struct raid_array *a);

@@ -131,6 +131,67 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
   return rc;
 }
 
+/* md's --fail: the admin takes a working member out (a disk going bad, to
+ * be replaced); its slot then takes a spare like any faulty one.  Checked
+ * and failed under sb_lock, so two of these cannot both pass the check. */
+int
+raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+  struct raid_slot *s = NULL;
+  int rc = 0;
+
+  pthread_mutex_lock (&a->sb_lock);
+  for (unsigned i = 0; i < a->lay.g.n && !s; i++)
+    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
+        && !strcmp (slot_name (&a->slot[i]), name))
+      s = &a->slot[i];
+  if (!s) {
+    snprintf (err, errlen, "%s is not a working member of the array (aoeraid status lists "
+              "them)", name);
+    rc = -ENOENT;
+  }
+  else {
+    array_missing (a, missing);
+    missing[s->index] = 1;
+    if (!array_survives (a, missing)) {
+      snprintf (err, errlen, "failing %s would leave %s '%s' without the members it needs: "
+                "rebuild or add the missing ones first", name,
+                raid_level_name (a->lay.g.level), a->sb.name);
+      rc = -EBUSY;
+    }
+    else if (!atomic_exchange (&s->faulty, 1)) {
+      a->sb.roles[s->index] = RAID_ROLE_FAULTY;
+      sb_write_all (a);
+      raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u) failed by the administrator; "
+                 "marked faulty", a->sb.name, name, s->index);
+    }
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  return rc;
+}
+
+/* md's --remove of a spare. */
+int
+raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen)
+{
+  int rc = -ENOENT;
+
+  pthread_mutex_lock (&a->sb_lock);
+  for (unsigned i = 0; i < a->nspares && rc; i++)
+    if (!strcmp (slot_name (&a->spare[i]), name)) {
+      spare_remove (a, i);
+      sb_write_all (a);     /* its own superblock, not written, is now a stale spare's */
+      rc = 0;
+    }
+  pthread_mutex_unlock (&a->sb_lock);
+  if (rc)
+    snprintf (err, errlen, "%s is not a spare of the array", name);
+  else
+    raid_logf (a, RAID_LOG_INFO, "%s: spare %s removed", a->sb.name, name);
+  return rc;
+}
+
 /* ---- choosing what to rebuild ----------------------------------------- */
 
 /* The slot under recovery, or -1.  A faulty one no longer is. */

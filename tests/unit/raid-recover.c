@@ -1078,3 +1078,99 @@ Test (bitmap, clean_regions_take_small_writes_before_the_resync)
   fx_check_redundancy (&r.f, RAID_LEVEL_5, 2, 1, 1, 64 * 1024, NULL);
   rig_free (&r);
 }
+
+/* ---- fail and remove (md's --fail, --remove) ------------------------------ */
+
+/* A filled array of case C, every member working. */
+static void
+rig_whole (struct rig *r, const struct level_case *c)
+{
+  memset (r, 0, sizeof *r);
+  r->c = c;
+  r->seed = 5 + c->level;
+  fx_members (&r->f, c->n, FX_MEMBER_SIZE);
+  fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  r->size = raid_size (r->f.a);
+  r->ref = calloc (1, r->size);
+  cr_assert_not_null (r->ref);
+  rig_write (r, 0, r->size);
+}
+
+/* The admin fails a working member: its slot goes faulty and the spare takes it. */
+Test (manage, a_failed_member_is_replaced_by_the_spare)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct raid_status st;
+    char err[256] = "";
+
+    rig_whole (&r, &cases[i]);
+    r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+    rig_add (&r, 0);
+    cr_assert_eq (raid_recovery_pending (r.f.a), 0, "a spare alone is no work");
+    cr_assert_eq (raid_fail_member (r.f.a, "e2.1", err, sizeof err), 0, "fail: %s", err);
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.member[1].role, RAID_ROLE_FAULTY, "%s", raid_level_name (cases[i].level));
+    cr_assert (strstr (r.f.last_warning, "member e2.1 (slot 1) failed by the administrator"),
+               "%s", r.f.last_warning);
+    rig_verify (&r, "degraded by the admin");
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_free (&r);
+  }
+}
+
+/* md refuses to fail a member the array cannot do without, and a name that
+ * is no working member; the array serves on. */
+Test (manage, fail_refuses_what_the_array_cannot_lose)
+{
+  struct rig r;
+  char err[256] = "";
+
+  rig_whole (&r, &cases[1]);                        /* raid5 of 3 */
+  cr_assert_eq (raid_fail_member (r.f.a, "e7.1", err, sizeof err), -ENOENT);
+  cr_assert (strstr (err, "e7.1 is not a working member"), "%s", err);
+  cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), -ENOENT, "failed twice");
+  cr_assert_eq (raid_fail_member (r.f.a, "e3.1", err, sizeof err), -EBUSY);
+  cr_assert (strstr (err, "failing e3.1 would leave raid5 'test' without the members it "
+                     "needs"), "%s", err);
+  rig_verify (&r, "after the refusal");
+  rig_free (&r);
+
+  rig_whole (&r, &cases[2]);                        /* raid6 of 4: two may go */
+  cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_fail_member (r.f.a, "e4.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_fail_member (r.f.a, "e2.1", err, sizeof err), -EBUSY);
+  rig_verify (&r, "raid6 with two failed");
+  rig_free (&r);
+}
+
+Test (manage, a_spare_is_removed_and_may_come_back)
+{
+  struct rig r;
+  struct raid_status st;
+  struct raid_member back;
+  char err[256] = "";
+
+  rig_whole (&r, &cases[0]);
+  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  rig_add (&r, 0);
+  cr_assert_eq (raid_remove_spare (r.f.a, "e2.1", err, sizeof err), -ENOENT,
+                "a member is not a spare");
+  cr_assert (strstr (err, "e2.1 is not a spare of the array"), "%s", err);
+  cr_assert_eq (raid_remove_spare (r.f.a, "e9.1", err, sizeof err), 0, "%s", err);
+  raid_status (r.f.a, &st);
+  cr_assert_eq (st.spares, 0);
+  cr_assert_eq (raid_remove_spare (r.f.a, "e9.1", err, sizeof err), -ENOENT);
+  raid_mem_member_set_down (r.f.mm[1], 1);
+  rig_write (&r, 0, 4096);
+  cr_assert_eq (raid_recovery_pending (r.f.a), 0, "a removed spare took the slot");
+  back = raid_mem_member (r.spare[0]);
+  cr_assert_eq (raid_add_member (r.f.a, &back, err, sizeof err), 0, "add again: %s", err);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  rig_adopt (&r, 0);
+  rig_check_done (&r, "e9.1");
+  rig_free (&r);
+}

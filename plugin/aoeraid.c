@@ -50,6 +50,9 @@ static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;   /* serialises hot
 /* How many times aoe saw each shelf of addrs[] come up, when last looked at (0: never
  * seen): a count that grew is a shelf that came back, however short its absence. */
 static uint64_t ups_seen[MAX_ALL];
+/* Shelves of addrs[] the admin failed or removed: auto-readd leaves them out, and only
+ * "add" brings one back. */
+static bool held_out[MAX_ALL];
 static struct raid_array *array;
 static struct control *control;
 
@@ -302,6 +305,7 @@ static int hot_add_locked(const struct shelf_addr *a, FILE *out)
     addrs[n_addrs++] = *a;
   targets[known] = t;
   ups_seen[known] = shelf_ups(t);       /* this add is its re-add */
+  held_out[known] = false;
   monitor_kick();
   fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot,
           raid_recovery_pending(array) ? "; recovery starts" : "");
@@ -312,18 +316,26 @@ release:
   return -1;
 }
 
+/* The shelf a control request VERB names in ARG; -1 after an error line. */
+static int shelf_arg(const char *verb, const char *arg, struct shelf_addr *a, FILE *out)
+{
+  while (*arg == ' ')
+    arg++;
+  if (parse_shelf_addr(arg, a) < 0) {
+    fprintf(out, "error: %s: '%s' is not a shelf address: write SHELF.SLOT, as in "
+            "%s e6.1\n", verb, arg, verb);
+    return -1;
+  }
+  return 0;
+}
+
 static int hot_add(const char *arg, FILE *out)
 {
   struct shelf_addr a;
   int r;
 
-  while (*arg == ' ')
-    arg++;
-  if (parse_shelf_addr(arg, &a) < 0) {
-    fprintf(out, "error: add: '%s' is not a shelf address: write SHELF.SLOT, as in "
-            "add e6.1\n", arg);
+  if (shelf_arg("add", arg, &a, out) < 0)
     return -1;
-  }
   pthread_mutex_lock(&add_lock);
   r = hot_add_locked(&a, out);
   pthread_mutex_unlock(&add_lock);
@@ -403,10 +415,98 @@ static void readd_returning_shelves(void)
     return;     /* an add is running (it may wait for discovery): look next round */
   for (size_t i = 0; i < n_addrs; i++) {
     snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
-    if (shelf_came_back(i) && array_lacks(name))
+    if (shelf_came_back(i) && !held_out[i] && array_lacks(name))
       readd_shelf(i);
   }
   pthread_mutex_unlock(&add_lock);
+}
+
+/* The control request "fail SHELF.SLOT" (md's --fail): take a working member out, as if
+ * it had failed; a spare takes its slot.  auto-readd leaves the shelf out from then on. */
+static int fail_request(const char *arg, FILE *out)
+{
+  struct shelf_addr a;
+  char name[24], err[512];
+  size_t i;
+  int r;
+
+  if (shelf_arg("fail", arg, &a, out) < 0)
+    return -1;
+  snprintf(name, sizeof name, "e%u.%u", a.shelf, a.slot);
+  pthread_mutex_lock(&add_lock);
+  r = raid_fail_member(array, name, err, sizeof err);
+  i = addr_index(&a);
+  if (r == 0 && i < n_addrs)
+    held_out[i] = true;
+  pthread_mutex_unlock(&add_lock);
+  if (r < 0) {
+    fprintf(out, "error: %s\n", err);
+    return -1;
+  }
+  monitor_kick();
+  fprintf(out, "%s marked faulty; %s\n", name, raid_recovery_pending(array) ?
+          "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
+          "aoeraid add");
+  return 0;
+}
+
+/* What the array holds of the shelf NAME: a working member, a faulty one, a spare. */
+enum holding { HOLDS_NOTHING, HOLDS_WORKING, HOLDS_FAULTY, HOLDS_SPARE };
+
+static enum holding array_holds(const char *name)
+{
+  struct raid_status st;
+
+  if (raid_status(array, &st) < 0)
+    return HOLDS_NOTHING;
+  for (unsigned i = 0; i < st.spares; i++)
+    if (!strcmp(st.spare[i], name))
+      return HOLDS_SPARE;
+  for (unsigned i = 0; i < st.members; i++)
+    if (!strcmp(st.member[i].name, name))
+      return st.member[i].role == RAID_ROLE_FAULTY ? HOLDS_FAULTY : HOLDS_WORKING;
+  return HOLDS_NOTHING;
+}
+
+/* The control request "remove SHELF.SLOT" (md's --remove): drop a spare, or let go of a
+ * failed member's shelf (its slot stays faulty until a spare takes it).  The shelf's
+ * reservation is released, and auto-readd leaves it out. */
+static int remove_request(const char *arg, FILE *out)
+{
+  struct shelf_addr a;
+  char name[24], err[512];
+  enum holding holds;
+  size_t i;
+  int r = 0;
+
+  if (shelf_arg("remove", arg, &a, out) < 0)
+    return -1;
+  snprintf(name, sizeof name, "e%u.%u", a.shelf, a.slot);
+  pthread_mutex_lock(&add_lock);
+  holds = array_holds(name);
+  if (holds == HOLDS_WORKING)
+    snprintf(err, sizeof err, "%s is a working member: fail it first (aoeraid fail -c "
+             "SOCKET %s)", name, name);
+  else if (holds == HOLDS_NOTHING)
+    snprintf(err, sizeof err, "%s is not in the array (aoeraid status lists its shelves)",
+             name);
+  r = holds == HOLDS_SPARE ? raid_remove_spare(array, name, err, sizeof err)
+    : holds == HOLDS_FAULTY ? 0 : -1;
+  i = addr_index(&a);
+  if (r == 0 && i < n_addrs) {
+    held_out[i] = true;
+    if (params.reserve && targets[i])
+      aoe_release(targets[i]);
+    targets[i] = NULL;          /* an add later reserves it again */
+  }
+  pthread_mutex_unlock(&add_lock);
+  if (r < 0) {
+    fprintf(out, "error: remove: %s\n", err);
+    return -1;
+  }
+  fprintf(out, "removed %s%s; its shelf is released\n", name, holds == HOLDS_FAULTY ?
+          " (its slot stays faulty until a spare takes it)" : "");
+  return 0;
 }
 
 /* The control request "speed [min=RATE] [max=RATE]": set md's speed_limit_min/max of
@@ -551,6 +651,10 @@ static int control_request(const char *request, FILE *out)
     return check_request(request[5] ? request + 6 : "", out);
   if (!strncmp(request, "add ", 4))
     return hot_add(request + 4, out);
+  if (!strncmp(request, "fail ", 5))
+    return fail_request(request + 5, out);
+  if (!strncmp(request, "remove ", 7))
+    return remove_request(request + 7, out);
   if (!strncmp(request, "grow ", 5))
     return grow_request(request + 5, out);
   if (!strcmp(request, "speed") || !strncmp(request, "speed ", 6))

@@ -301,7 +301,7 @@ int status_request(const char *request, FILE *out)
 
   if (strcmp(request, "status") && !json) {
     fprintf(out, "error: unknown request '%s': this server answers 'status', "
-            "'status json', 'add SHELF.SLOT', 'speed [min=RATE] [max=RATE]', "
+            "'status json', 'add|fail|remove SHELF.SLOT', 'speed [min=RATE] [max=RATE]', "
             "'grow [level=LEVEL] SHELF.SLOT...' and 'check [repair|stop]'\n", request);
     return -1;
   }

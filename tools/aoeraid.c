@@ -26,6 +26,8 @@ static void usage(FILE *f)
           "       %s probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n"
           "       %s status -c SOCKET [--json]\n"
           "       %s add -c SOCKET SHELF.SLOT\n"
+          "       %s fail -c SOCKET SHELF.SLOT\n"
+          "       %s remove -c SOCKET SHELF.SLOT\n"
           "       %s speed -c SOCKET [min=RATE] [max=RATE]\n"
           "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
           "       %s check -c SOCKET [repair|stop]\n"
@@ -36,6 +38,10 @@ static void usage(FILE *f)
           "  status    ask a running nbdkit-aoeraid-plugin for its array's state\n"
           "  add       give a running array a shelf as a spare (hot-add); it replaces a\n"
           "            faulty or missing member at once, else waits for one to fail\n"
+          "  fail      mark a working member faulty (md's --fail), to replace it: a spare\n"
+          "            takes its slot; refused if the array cannot do without it\n"
+          "  remove    drop a spare, or let go of a failed member's shelf (md's --remove);\n"
+          "            the shelf is released and not re-added by itself\n"
           "  speed     show or set the resync and recovery speed limits (md's\n"
           "            speed_limit_min while clients do I/O, speed_limit_max otherwise);\n"
           "            RATE in bytes per second: 1000K, 200M; 0 for no limit\n"
@@ -45,7 +51,8 @@ static void usage(FILE *f)
           "  check     read the whole array and compare its parity (mirror copies) with\n"
           "            the data (md's sync_action check); repair also rewrites what does\n"
           "            not match; stop ends either; status shows the mismatches found\n",
-          progname, progname, progname, progname, progname, progname, progname);
+          progname, progname, progname, progname, progname, progname, progname, progname,
+          progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -404,6 +411,10 @@ int main(int argc, char **argv)
     return status_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "add"))
     return add_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "fail"))
+    return fail_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "remove"))
+    return remove_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "speed"))
     return speed_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "grow"))
@@ -414,7 +425,8 @@ int main(int argc, char **argv)
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status, add, speed, grow or check\n",
+  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status, add, fail, remove, speed, "
+          "grow or check\n",
           progname, cmd);
   usage(stderr);
   return 2;

@@ -1,9 +1,11 @@
-/* aoeraid status, add, speed, grow and check: the control socket client. */
+/* aoeraid status, add, fail, remove, speed, grow and check: the control socket client. */
 #ifndef AOERAID_STATUS_CMD_H
 #define AOERAID_STATUS_CMD_H
 
 int status_main(const char *progname, int argc, char **argv);
 int add_main(const char *progname, int argc, char **argv);
+int fail_main(const char *progname, int argc, char **argv);
+int remove_main(const char *progname, int argc, char **argv);
 int speed_main(const char *progname, int argc, char **argv);
 int grow_main(const char *progname, int argc, char **argv);
 int check_main(const char *progname, int argc, char **argv);

@@ -1,4 +1,4 @@
-/* aoeraid status -c SOCKET [--json], add -c SOCKET SHELF.SLOT, speed -c SOCKET
+/* aoeraid status -c SOCKET [--json], add|fail|remove -c SOCKET SHELF.SLOT, speed -c SOCKET
  * [min=RATE] [max=RATE], grow -c SOCKET [level=LEVEL] SHELF.SLOT... and check -c SOCKET
  * [repair|stop]: requests to a
  * running nbdkit-aoeraid-plugin through its control socket (the plugin's control=
@@ -60,25 +60,43 @@ int status_main(const char *progname, int argc, char **argv)
   return control_call(progname, path, json ? "status json\n" : "status\n");
 }
 
-int add_main(const char *progname, int argc, char **argv)
+/* "VERB -c SOCKET SHELF.SLOT": add, fail and remove. */
+static int shelf_main(const char *progname, const char *verb, int argc, char **argv)
 {
-  char request[128];
+  char request[128], usage[64];
   int rc;
-  const char *path = control_opts(progname, argc, argv, "add -c SOCKET SHELF.SLOT", NULL, &rc);
+  const char *path;
 
+  snprintf(usage, sizeof usage, "%s -c SOCKET SHELF.SLOT", verb);
+  path = control_opts(progname, argc, argv, usage, NULL, &rc);
   if (!path)
     return rc;
   if (optind + 1 != argc) {
-    fprintf(stderr, "%s: add: give one shelf, SHELF.SLOT, for example e6.1\n", progname);
+    fprintf(stderr, "%s: %s: give one shelf, SHELF.SLOT, for example e6.1\n", progname, verb);
     return 2;
   }
-  if (snprintf(request, sizeof request, "add %s\n", argv[optind]) >= (int)sizeof request ||
-      strchr(argv[optind], '\n')) {
-    fprintf(stderr, "%s: add: '%s' is not a shelf address: write SHELF.SLOT\n", progname,
-            argv[optind]);
+  if (snprintf(request, sizeof request, "%s %s\n", verb, argv[optind]) >= (int)sizeof request
+      || strchr(argv[optind], '\n')) {
+    fprintf(stderr, "%s: %s: '%s' is not a shelf address: write SHELF.SLOT\n", progname,
+            verb, argv[optind]);
     return 2;
   }
   return control_call(progname, path, request);
+}
+
+int add_main(const char *progname, int argc, char **argv)
+{
+  return shelf_main(progname, "add", argc, argv);
+}
+
+int fail_main(const char *progname, int argc, char **argv)
+{
+  return shelf_main(progname, "fail", argc, argv);
+}
+
+int remove_main(const char *progname, int argc, char **argv)
+{
+  return shelf_main(progname, "remove", argc, argv);
 }
 
 /* The request "VERB ARG..." from the words left on the command line; 0, or 2 after a

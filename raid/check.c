@@ -12,6 +12,8 @@
 
 #include "raid-int.h"
 
+#define CHECK_LOG_MAX 10          /* mismatches named in the log per check */
+
 static const char *
 action_name (enum raid_check_action action)
 {
@@ -168,12 +170,13 @@ check_unit (struct raid_array *a, uint64_t u, uint8_t *scratch, enum raid_check_
     : check_chunk (a, L, u, scratch, action, &mismatch, &read_errors);
   stripe_unlock_range (&a->locks, u, u);
   pthread_rwlock_unlock (&a->reshape.lock);
-  if (rc == 0 && mismatch) {
-    atomic_fetch_add (&a->check.mismatches, 1);
-    raid_logf (a, RAID_LOG_WARN, "%s: %s: %s %llu: redundancy does not match the data%s",
+  /* The first few are named; a disk that lies everywhere would flood the log. */
+  if (rc == 0 && mismatch && atomic_fetch_add (&a->check.mismatches, 1) < CHECK_LOG_MAX)
+    raid_logf (a, RAID_LOG_WARN, "%s: %s: %s %llu: redundancy does not match the data%s%s",
                a->sb.name, action_name (action), L->g.m ? "stripe" : "chunk",
-               (unsigned long long) u, action == RAID_CHECK_REPAIR ? "; rewritten" : "");
-  }
+               (unsigned long long) u, action == RAID_CHECK_REPAIR ? "; rewritten" : "",
+               atomic_load (&a->check.mismatches) == CHECK_LOG_MAX
+               ? " (further ones are counted, not named)" : "");
   atomic_fetch_add (&a->check.read_errors, read_errors);
   return rc;
 }

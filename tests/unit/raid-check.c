@@ -108,6 +108,22 @@ Test (check, finds_mismatches_and_repair_mends_them)
 
 /* A latent bad sector: the check reads it, rebuilds it from the others and
  * writes it back, after which the member reads there again. */
+/* Past ten, mismatches are counted but not each named in the log. */
+Test (check, names_the_first_ten_mismatches)
+{
+  struct rig r;
+
+  rig_setup (&r, &cases[1]);
+  for (uint64_t u = 0; u < 25; u++)
+    redundancy_of (&r, u)[7] ^= 1;
+  r.f.warnings = 0;
+  rig_expect (&r, RAID_CHECK, 0, 25, 0);
+  cr_assert_eq (r.f.warnings, 10, "%u warnings for 25 mismatches", r.f.warnings);
+  cr_assert (strstr (r.f.last_warning, "stripe 9: redundancy does not match the data "
+                     "(further ones are counted, not named)"), "%s", r.f.last_warning);
+  rig_free (&r);
+}
+
 Test (check, rewrites_read_errors)
 {
   for (unsigned i = 0; i < N_CASES; i++) {

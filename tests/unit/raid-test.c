@@ -23,8 +23,10 @@ fx_log (void *opaque, int level, const char *msg)
     size_t used = strlen (f->info);
     snprintf (f->info + used, sizeof f->info - used, "%s\n", msg);
   }
-  if (level == RAID_LOG_WARN)
+  if (level == RAID_LOG_WARN) {
     snprintf (f->last_warning, sizeof f->last_warning, "%s", msg);
+    f->warnings++;
+  }
   if (level == RAID_LOG_ERROR) {
     snprintf (f->last_error, sizeof f->last_error, "%s", msg);
     f->errors++;

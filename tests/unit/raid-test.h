@@ -15,7 +15,7 @@ struct fx {
   char last_error[512];
   char last_warning[512];
   char info[4096];              /* the info lines, as long as they fit */
-  unsigned errors;
+  unsigned errors, warnings;
 };
 
 #define FX_MEMBER_SIZE (RAID_DATA_OFFSET + 128 * 1024)

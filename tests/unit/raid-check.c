@@ -144,7 +144,7 @@ Test (check, rewrites_read_errors)
   }
 }
 
-struct writer { struct rig *r; atomic_int stop; unsigned writes; };
+struct writer { struct rig *r; atomic_int stop; atomic_uint writes; };
 
 static void *
 writer_main (void *arg)
@@ -174,13 +174,22 @@ Test (check, writes_beside_it_are_no_mismatch, .timeout = 60)
     rig_setup (&r, &cases[i]);
     for (unsigned j = 0; j < r.f.n; j++)
       raid_mem_member_delay (r.f.mm[j], 20);
+    unsigned during = 0, rounds;
+
     cr_assert_eq (pthread_create (&t, NULL, writer_main, &w), 0);
-    rig_expect (&r, RAID_CHECK, 0, 0, 0);
-    rig_expect (&r, RAID_CHECK_REPAIR, 0, 0, 0);
+    while (atomic_load (&w.writes) < 3)
+      usleep (100);
+    /* checks and repairs in turn until enough writes ran beside them (a loaded
+     * machine may schedule the writer seldom) */
+    for (rounds = 0; rounds < 200 && during < 20; rounds++) {
+      unsigned before = atomic_load (&w.writes);
+      rig_expect (&r, rounds % 2 ? RAID_CHECK_REPAIR : RAID_CHECK, 0, 0, 0);
+      during += atomic_load (&w.writes) - before;
+    }
     atomic_store (&w.stop, 1);
     pthread_join (t, NULL);
-    cr_assert (w.writes > 10, "%s: only %u writes met the check",
-               raid_level_name (cases[i].level), w.writes);
+    cr_assert (during >= 20, "%s: only %u writes met %u checks",
+               raid_level_name (cases[i].level), during, rounds);
     fx_check_redundancy (&r.f, cases[i].level, cases[i].k, cases[i].m, cases[i].copies, CHUNK,
                          NULL);
     rig_free (&r);

@@ -13,7 +13,9 @@
 #include <time.h>
 
 #include "aoe.h"
+#include "aoe-member.h"
 #include "status-cmd.h"
+#include "text.h"
 
 #define MAX_IFACES 16
 
@@ -62,35 +64,9 @@ static double now_s(void)
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void format_size(uint64_t bytes, char *out, size_t len)
-{
-  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-  double v = (double)bytes;
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    u++;
-  }
-  snprintf(out, len, "%.1f%s", v, units[u]);
-}
-
 static void mac_text(const uint8_t *m, char *out)
 {
   sprintf(out, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-}
-
-static void json_string(const char *s)
-{
-  putchar('"');
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      printf("\\%c", *s);
-    else if ((unsigned char)*s < 0x20)
-      printf("\\u%04x", (unsigned char)*s);
-    else
-      putchar(*s);
-  }
-  putchar('"');
 }
 
 static void print_target_text(const struct aoe_target_info *in)
@@ -329,15 +305,13 @@ static int cmd_probe(int argc, char **argv)
     default: usage(stderr); return 2;
     }
   }
-  unsigned shelf, slot;
-  char tail;
+  struct shelf_addr a;
   if (!iface || optind >= argc) {
     fprintf(stderr, "%s: probe needs -i IFACE and SHELF.SLOT, e.g. 'probe -i eth0 1.1'\n",
             progname);
     return 2;
   }
-  const char *addr = argv[optind][0] == 'e' ? argv[optind] + 1 : argv[optind];
-  if (sscanf(addr, "%u.%u%c", &shelf, &slot, &tail) != 2 || shelf >= 0xffff || slot >= 0xff) {
+  if (parse_shelf_addr(argv[optind], &a) < 0) {
     fprintf(stderr, "%s: '%s' is not a shelf address: give SHELF.SLOT like 1.1 or e1.1\n",
             progname, argv[optind]);
     return 2;
@@ -360,9 +334,9 @@ static int cmd_probe(int argc, char **argv)
   if (!ini)
     return 1;
   aoe_discover(ini, 500);
-  struct aoe_target *t = aoe_target_find(ini, shelf, slot);
+  struct aoe_target *t = aoe_target_find(ini, a.shelf, a.slot);
   if (!t) {
-    fprintf(stderr, "%s: e%u.%u did not answer on %s\n", progname, shelf, slot, iface);
+    fprintf(stderr, "%s: e%u.%u did not answer on %s\n", progname, a.shelf, a.slot, iface);
     aoe_close(ini);
     return 1;
   }
@@ -382,7 +356,7 @@ static int cmd_probe(int argc, char **argv)
   }
   printf("%s e%u.%u via %s: %" PRIu64 " bytes in %.3f s: %.1f MB/s "
          "(payload %u, window %u, srtt %u us, retransmits %" PRIu64 ")\n",
-         op == AOE_WRITE ? "write" : "read", shelf, slot, iface, bytes, secs,
+         op == AOE_WRITE ? "write" : "read", a.shelf, a.slot, iface, bytes, secs,
          bytes / secs / 1e6, info.scnt * 512, st.npaths ? st.paths[0].window : 0,
          st.npaths ? st.paths[0].srtt_us : 0, st.retransmits);
   aoe_close(ini);

@@ -1,8 +1,10 @@
 /* aoeraid: the command line.
  *   aoeraid discover [-i IFACE]... [-w MS] [--json]
+ *   aoeraid examine [-i IFACE]... [-w MS] [--json] [SHELF.SLOT...]
  *   aoeraid probe -i IFACE SHELF.SLOT [read|write] [SIZE]
- * discover lists the AoE shelves that answer, like aoe-stat; probe measures raw sequential
- * throughput through the initiator library: the ceiling benchmarks compare against. */
+ * discover lists the AoE shelves that answer, like aoe-stat; examine reads their
+ * superblocks (tools/examine.c); probe measures raw sequential throughput through the
+ * initiator library: the ceiling benchmarks compare against. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,6 +16,7 @@
 
 #include "aoe.h"
 #include "aoe-member.h"
+#include "examine.h"
 #include "status-cmd.h"
 #include "text.h"
 
@@ -25,6 +28,7 @@ static void usage(FILE *f)
 {
   fprintf(f,
           "usage: %s discover [-i IFACE]... [-w MILLISECONDS] [--json]\n"
+          "       %s examine [-i IFACE]... [-w MILLISECONDS] [--json] [SHELF.SLOT...]\n"
           "       %s probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n"
           "       %s status -c SOCKET [--json]\n"
           "       %s add -c SOCKET SHELF.SLOT\n"
@@ -33,6 +37,11 @@ static void usage(FILE *f)
           "       %s check -c SOCKET [repair|stop]\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
           "            Ethernet interface); exit 0 if any answered\n"
+          "  examine   read the aoeraid superblock of the shelves named (default: every\n"
+          "            one that answers; reads only) and say which array each belongs\n"
+          "            to, its slot, events, clean or dirty (md's --examine); then per\n"
+          "            array its shelves, the stale and missing ones, and the nbdkit\n"
+          "            command that starts it (md's --examine --scan)\n"
           "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
           "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n"
           "  status    ask a running nbdkit-aoeraid-plugin for its array's state\n"
@@ -47,7 +56,7 @@ static void usage(FILE *f)
           "  check     read the whole array and compare its parity (mirror copies) with\n"
           "            the data (md's sync_action check); repair also rewrites what does\n"
           "            not match; stop ends either; status shows the mismatches found\n",
-          progname, progname, progname, progname, progname, progname, progname);
+          progname, progname, progname, progname, progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -127,32 +136,39 @@ static struct aoe_initiator *open_initiator(const char **ifaces, size_t n, int *
   return ini;
 }
 
-static int cmd_discover(int argc, char **argv)
-{
+/* The options discover and examine share: -i IFACE..., -w MS, --json, -v. */
+struct scan_opts {
   const char *ifaces[MAX_IFACES];
-  size_t n = 0;
-  int json = 0, verbose = 0, c;
-  long wait_ms = 1000;
+  size_t n;
+  int json, verbose;
+  long wait_ms;
+};
+
+/* Parse them into *o; returns -1 to go on (operands from optind), else the exit code. */
+static int scan_opts(int argc, char **argv, struct scan_opts *o)
+{
   static const struct option longopts[] = {
     { "iface", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
     { "wait", required_argument, NULL, 'w' }, { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
   };
+  int c;
+  *o = (struct scan_opts){ .wait_ms = 1000 };
   while ((c = getopt_long(argc, argv, "i:w:vh", longopts, NULL)) != -1) {
     switch (c) {
     case 'i':
-      if (n == MAX_IFACES) {
+      if (o->n == MAX_IFACES) {
         fprintf(stderr, "%s: at most %d interfaces\n", progname, MAX_IFACES);
         return 2;
       }
-      ifaces[n++] = optarg;
+      o->ifaces[o->n++] = optarg;
       break;
-    case 'j': json = 1; break;
-    case 'v': verbose = 1; break;
+    case 'j': o->json = 1; break;
+    case 'v': o->verbose = 1; break;
     case 'w': {
       char *end;
-      wait_ms = strtol(optarg, &end, 10);
-      if (*end || wait_ms < 1 || wait_ms > 600000) {
+      o->wait_ms = strtol(optarg, &end, 10);
+      if (*end || o->wait_ms < 1 || o->wait_ms > 600000) {
         fprintf(stderr, "%s: -w '%s': give the wait in milliseconds, 1 to 600000\n", progname,
                 optarg);
         return 2;
@@ -163,37 +179,84 @@ static int cmd_discover(int argc, char **argv)
     default: usage(stderr); return 2;
     }
   }
+  return -1;
+}
+
+static void say_none_answered(struct aoe_initiator *ini, long wait_ms)
+{
+  char names[256];
+  aoe_iface_names(ini, names, sizeof names);
+  fprintf(stderr, "%s: no AoE shelf answered on %s within %ld ms (is vblade running on that "
+          "segment, does its -m list include this host's MAC, is the link up?)\n",
+          progname, names, wait_ms);
+}
+
+static int cmd_discover(int argc, char **argv)
+{
+  struct scan_opts o;
+  int rc = scan_opts(argc, argv, &o);
+  if (rc >= 0)
+    return rc;
   if (optind != argc) {
     fprintf(stderr, "%s: discover: unexpected argument '%s'\n", progname, argv[optind]);
     return 2;
   }
-  struct aoe_initiator *ini = open_initiator(ifaces, n, &verbose);
+  struct aoe_initiator *ini = open_initiator(o.ifaces, o.n, &o.verbose);
   if (!ini)
     return 1;
-  aoe_discover(ini, (unsigned)wait_ms);
+  aoe_discover(ini, (unsigned)o.wait_ms);
   struct aoe_target *targets[256];
   size_t nt = aoe_targets(ini, targets, 256);
-  if (json)
+  if (o.json)
     printf("[");
   for (size_t i = 0; i < nt; i++) {
     struct aoe_target_info info;
     aoe_target_info(targets[i], &info);
-    if (json)
+    if (o.json)
       print_target_json(&info, i == 0);
     else
       print_target_text(&info);
   }
-  if (json)
+  if (o.json)
     printf("]\n");
-  if (!nt) {
-    char names[256];
-    aoe_iface_names(ini, names, sizeof names);
-    fprintf(stderr, "%s: no AoE shelf answered on %s within %ld ms (is vblade running on that "
-            "segment, does its -m list include this host's MAC, is the link up?)\n",
-            progname, names, wait_ms);
-  }
+  if (!nt)
+    say_none_answered(ini, o.wait_ms);
   aoe_close(ini);
   return nt ? 0 : 1;
+}
+
+/* examine: the shelves named are checked here (usage errors before any network); the
+ * reading and printing is tools/examine.c's. */
+static int cmd_examine(int argc, char **argv)
+{
+  struct scan_opts o;
+  struct shelf_addr addrs[256];
+  size_t na = 0;
+  int rc = scan_opts(argc, argv, &o);
+  if (rc >= 0)
+    return rc;
+  for (int i = optind; i < argc; i++) {
+    if (na == 256) {
+      fprintf(stderr, "%s: examine: at most 256 shelves at once\n", progname);
+      return 2;
+    }
+    if (parse_shelf_addr(argv[i], &addrs[na++]) < 0) {
+      fprintf(stderr, "%s: examine: '%s' is not a shelf address: give SHELF.SLOT like 1.1 "
+              "or e1.1\n", progname, argv[i]);
+      return 2;
+    }
+  }
+  struct aoe_initiator *ini = open_initiator(o.ifaces, o.n, &o.verbose);
+  if (!ini)
+    return 1;
+  aoe_discover(ini, (unsigned)o.wait_ms);
+  rc = examine_main(progname, ini, addrs, na, (unsigned)o.wait_ms, o.json);
+  if (rc == EXAMINE_NONE_ANSWERED) {
+    say_none_answered(ini, o.wait_ms);
+    rc = 1;
+  }
+  aoe_close(ini);
+  return rc;
 }
 
 /* ---- probe --------------------------------------------------------------------------- */
@@ -372,6 +435,8 @@ int main(int argc, char **argv)
   const char *cmd = argv[1];
   if (!strcmp(cmd, "discover"))
     return cmd_discover(argc - 1, argv + 1);
+  if (!strcmp(cmd, "examine"))
+    return cmd_examine(argc - 1, argv + 1);
   if (!strcmp(cmd, "probe"))
     return cmd_probe(argc - 1, argv + 1);
   if (!strcmp(cmd, "status"))
@@ -388,8 +453,8 @@ int main(int argc, char **argv)
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status, add, speed, grow or check\n",
-          progname, cmd);
+  fprintf(stderr, "%s: unknown command '%s': use discover, examine, probe, status, add, speed, "
+          "grow or check\n", progname, cmd);
   usage(stderr);
   return 2;
 }

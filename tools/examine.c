@@ -373,13 +373,20 @@ static void print_all(const struct exam *ex, size_t n, int json)
 
   if (json)
     printf("{\"shelves\":[");
-  for (size_t i = 0; i < n; i++)
-    json ? print_exam_json(&ex[i], i == 0) : print_exam_text(&ex[i]);
+  for (size_t i = 0; i < n; i++) {
+    if (json)
+      print_exam_json(&ex[i], i == 0);
+    else
+      print_exam_text(&ex[i]);
+  }
   if (json)
     printf("],\"arrays\":[");
   for (size_t i = 0; i < n; i++)
     if (first_of_array(ex, i)) {
-      json ? print_array_json(ex, n, i, first) : print_array_text(ex, n, i);
+      if (json)
+        print_array_json(ex, n, i, first);
+      else
+        print_array_text(ex, n, i);
       first = 0;
     }
   if (json)

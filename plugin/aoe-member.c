@@ -1,5 +1,6 @@
 /* The AoE member backend: lets raid/ drive an AoE shelf through struct raid_member_ops.
- * raid/ speaks bytes, aoe/ speaks sectors; this is the only place the two meet. */
+ * raid/ speaks bytes, aoe/ speaks sectors; this is the only place the two meet.  Linked
+ * into the plugin and into the aoeraid command: no nbdkit here. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,46 @@
 #include "aoe.h"
 #include "raid.h"
 #include "aoe-member.h"
+
+/* Where a shelf without an aoeraid superblock may still hold something worth keeping:
+ * partition tables (0, 512), ext4 (1024), md 1.2 (4096) and GFS2 (64K) all start in the
+ * first 128 KiB. */
+#define FOREIGN_SCAN_SECTORS 256u
+
+int parse_shelf_addr(const char *s, struct shelf_addr *out)
+{
+  unsigned shelf, slot;
+  int used = 0;
+
+  if (*s == 'e' || *s == 'E')
+    s++;
+  if (sscanf(s, "%u.%u%n", &shelf, &slot, &used) != 2 || s[used] != '\0' ||
+      shelf >= 0xffff || slot >= 0xff)
+    return -1;
+  out->shelf = shelf;
+  out->slot = slot;
+  return 0;
+}
+
+int aoe_shelf_blank(struct aoe_target *t)
+{
+  char *buf = malloc(FOREIGN_SCAN_SECTORS * 512);
+  int r;
+
+  if (!buf)
+    return -ENOMEM;
+  r = aoe_io(t, AOE_READ, 0, FOREIGN_SCAN_SECTORS, buf);
+  if (r == 0) {
+    r = 1;
+    for (size_t i = 0; i < FOREIGN_SCAN_SECTORS * 512; i++)
+      if (buf[i]) {
+        r = 0;
+        break;
+      }
+  }
+  free(buf);
+  return r;
+}
 
 struct aoe_member {
   struct raid_member_ops ops;   /* aoe_member_ops, without poll when poll=false */

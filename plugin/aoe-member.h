@@ -1,4 +1,5 @@
-/* The AoE member backend (plugin-internal). */
+/* The AoE member backend, shelf addresses and the blank check: shared by the plugin and
+ * the aoeraid command (no nbdkit here). */
 #ifndef AOERAID_AOE_MEMBER_H
 #define AOERAID_AOE_MEMBER_H
 
@@ -6,6 +7,15 @@
 
 #include "aoe.h"
 #include "raid.h"
+
+struct shelf_addr { unsigned shelf, slot; };
+
+/* "e1.1" and "1.1" are both accepted; 0 or -1. */
+int parse_shelf_addr(const char *s, struct shelf_addr *out);
+
+/* 1 if the start of the shelf (its first 128 KiB) is all zeros, 0 if not, -errno if it
+ * cannot be read.  Blocking; reads only. */
+int aoe_shelf_blank(struct aoe_target *t);
 
 /* Fill *out so raid/ reaches the shelf through aoe/; POLL lets a lone waiter poll the
  * initiator for its replies (aoe_poll) before it sleeps.  0, or -1 with errno. */

@@ -9,11 +9,6 @@
 
 #include "assemble.h"
 
-/* Where a shelf without an aoeraid superblock may still hold something worth keeping:
- * partition tables (0, 512), ext4 (1024), md 1.2 (4096) and GFS2 (64K) all start in the
- * first 128 KiB. */
-#define FOREIGN_SCAN_SECTORS 256u
-
 struct shelf_state {
   struct raid_sb_summary sb;
   int examine_err;          /* -errno when the superblock could not be read */
@@ -22,27 +17,6 @@ struct shelf_state {
 static const char *member_name(struct raid_member *m)
 {
   return m->ops->name(m->member);
-}
-
-/* 1 if the start of the shelf is all zeros, 0 if not, -errno if it cannot be read. */
-static int shelf_is_blank(struct aoe_target *t)
-{
-  char *buf = malloc(FOREIGN_SCAN_SECTORS * 512);
-  int r;
-
-  if (!buf)
-    return -ENOMEM;
-  r = aoe_io(t, AOE_READ, 0, FOREIGN_SCAN_SECTORS, buf);
-  if (r == 0) {
-    r = 1;
-    for (size_t i = 0; i < FOREIGN_SCAN_SECTORS * 512; i++)
-      if (buf[i]) {
-        r = 0;
-        break;
-      }
-  }
-  free(buf);
-  return r;
 }
 
 /* The listed shelves (members, then spares: targets[] follows that order) that did not
@@ -64,7 +38,7 @@ static void describe_missing(const struct params *p, struct aoe_target *const *t
 /* Refuse to overwrite a shelf holding something else (unless force=true); 0 or -1. */
 static int check_blank(const struct params *p, struct aoe_target *t, struct raid_member *m)
 {
-  int blank = shelf_is_blank(t);
+  int blank = aoe_shelf_blank(t);
 
   if (blank < 0) {
     nbdkit_error("%s: cannot read its first sectors: %s", member_name(m), strerror(-blank));

@@ -22,21 +22,6 @@ void params_init(struct params *p)
   p->sync_speed_max = SYNC_SPEED_MAX_DEFAULT;
 }
 
-int parse_shelf_addr(const char *s, struct shelf_addr *out)
-{
-  unsigned shelf, slot;
-  int used = 0;
-
-  if (*s == 'e' || *s == 'E')
-    s++;
-  if (sscanf(s, "%u.%u%n", &shelf, &slot, &used) != 2 || s[used] != '\0' ||
-      shelf >= 0xffff || slot >= 0xff)
-    return -1;
-  out->shelf = shelf;
-  out->slot = slot;
-  return 0;
-}
-
 /* shelves= or spares=: a comma-separated list of shelf addresses into list[*n]. */
 static int set_shelf_list(const char *key, const char *value, struct shelf_addr *list,
                           size_t *n, size_t max)

@@ -6,12 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aoe-member.h"
 #include "raid.h"
 
 #define MAX_SHELVES 32
 #define MAX_IFACES 8
-
-struct shelf_addr { unsigned shelf, slot; };
 
 struct params {
   struct shelf_addr shelves[MAX_SHELVES];
@@ -41,8 +40,6 @@ int params_set(struct params *p, const char *key, const char *value);
 int set_level(struct params *p, const char *value);
 /* Cross-checks once all are known; 0 or -1 after nbdkit_error. */
 int params_complete(struct params *p);
-/* "e1.1" and "1.1" are both accepted; 0 or -1. */
-int parse_shelf_addr(const char *s, struct shelf_addr *out);
 const char *level_name(const struct raid_params *rp, char *buf, size_t len);
 /* What a rate looks like, for the errors that refuse one. */
 #define RATE_HINT "write bytes per second with K, M or G (1000K, 200M), or 0 for no limit"

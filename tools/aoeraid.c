@@ -1,8 +1,10 @@
 /* aoeraid: the command line.
  *   aoeraid discover [-i IFACE]... [-w MS] [--json]
+ *   aoeraid examine [-i IFACE]... [-w MS] [--json] [SHELF.SLOT...]
  *   aoeraid probe -i IFACE SHELF.SLOT [read|write] [SIZE]
- * discover lists the AoE shelves that answer, like aoe-stat; probe measures raw sequential
- * throughput through the initiator library: the ceiling benchmarks compare against. */
+ * discover lists the AoE shelves that answer, like aoe-stat; examine reads their
+ * superblocks (tools/examine.c); probe measures raw sequential throughput through the
+ * initiator library: the ceiling benchmarks compare against. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -13,7 +15,10 @@
 #include <time.h>
 
 #include "aoe.h"
+#include "aoe-member.h"
+#include "examine.h"
 #include "status-cmd.h"
+#include "text.h"
 
 #define MAX_IFACES 16
 
@@ -23,6 +28,7 @@ static void usage(FILE *f)
 {
   fprintf(f,
           "usage: %s discover [-i IFACE]... [-w MILLISECONDS] [--json]\n"
+          "       %s examine [-i IFACE]... [-w MILLISECONDS] [--json] [SHELF.SLOT...]\n"
           "       %s probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n"
           "       %s status -c SOCKET [--json]\n"
           "       %s add -c SOCKET SHELF.SLOT\n"
@@ -33,6 +39,11 @@ static void usage(FILE *f)
           "       %s check -c SOCKET [repair|stop]\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
           "            Ethernet interface); exit 0 if any answered\n"
+          "  examine   read the aoeraid superblock of the shelves named (default: every\n"
+          "            one that answers; reads only) and say which array each belongs\n"
+          "            to, its slot, events, clean or dirty (md's --examine); then per\n"
+          "            array its shelves, the stale and missing ones, and the nbdkit\n"
+          "            command that starts it (md's --examine --scan)\n"
           "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
           "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n"
           "  status    ask a running nbdkit-aoeraid-plugin for its array's state\n"
@@ -52,7 +63,7 @@ static void usage(FILE *f)
           "            the data (md's sync_action check); repair also rewrites what does\n"
           "            not match; stop ends either; status shows the mismatches found\n",
           progname, progname, progname, progname, progname, progname, progname, progname,
-          progname);
+          progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -69,35 +80,9 @@ static double now_s(void)
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void format_size(uint64_t bytes, char *out, size_t len)
-{
-  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-  double v = (double)bytes;
-  int u = 0;
-  while (v >= 1024 && u < 5) {
-    v /= 1024;
-    u++;
-  }
-  snprintf(out, len, "%.1f%s", v, units[u]);
-}
-
 static void mac_text(const uint8_t *m, char *out)
 {
   sprintf(out, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-}
-
-static void json_string(const char *s)
-{
-  putchar('"');
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      printf("\\%c", *s);
-    else if ((unsigned char)*s < 0x20)
-      printf("\\u%04x", (unsigned char)*s);
-    else
-      putchar(*s);
-  }
-  putchar('"');
 }
 
 static void print_target_text(const struct aoe_target_info *in)
@@ -158,32 +143,39 @@ static struct aoe_initiator *open_initiator(const char **ifaces, size_t n, int *
   return ini;
 }
 
-static int cmd_discover(int argc, char **argv)
-{
+/* The options discover and examine share: -i IFACE..., -w MS, --json, -v. */
+struct scan_opts {
   const char *ifaces[MAX_IFACES];
-  size_t n = 0;
-  int json = 0, verbose = 0, c;
-  long wait_ms = 1000;
+  size_t n;
+  int json, verbose;
+  long wait_ms;
+};
+
+/* Parse them into *o; returns -1 to go on (operands from optind), else the exit code. */
+static int scan_opts(int argc, char **argv, struct scan_opts *o)
+{
   static const struct option longopts[] = {
     { "iface", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
     { "wait", required_argument, NULL, 'w' }, { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
   };
+  int c;
+  *o = (struct scan_opts){ .wait_ms = 1000 };
   while ((c = getopt_long(argc, argv, "i:w:vh", longopts, NULL)) != -1) {
     switch (c) {
     case 'i':
-      if (n == MAX_IFACES) {
+      if (o->n == MAX_IFACES) {
         fprintf(stderr, "%s: at most %d interfaces\n", progname, MAX_IFACES);
         return 2;
       }
-      ifaces[n++] = optarg;
+      o->ifaces[o->n++] = optarg;
       break;
-    case 'j': json = 1; break;
-    case 'v': verbose = 1; break;
+    case 'j': o->json = 1; break;
+    case 'v': o->verbose = 1; break;
     case 'w': {
       char *end;
-      wait_ms = strtol(optarg, &end, 10);
-      if (*end || wait_ms < 1 || wait_ms > 600000) {
+      o->wait_ms = strtol(optarg, &end, 10);
+      if (*end || o->wait_ms < 1 || o->wait_ms > 600000) {
         fprintf(stderr, "%s: -w '%s': give the wait in milliseconds, 1 to 600000\n", progname,
                 optarg);
         return 2;
@@ -194,37 +186,84 @@ static int cmd_discover(int argc, char **argv)
     default: usage(stderr); return 2;
     }
   }
+  return -1;
+}
+
+static void say_none_answered(struct aoe_initiator *ini, long wait_ms)
+{
+  char names[256];
+  aoe_iface_names(ini, names, sizeof names);
+  fprintf(stderr, "%s: no AoE shelf answered on %s within %ld ms (is vblade running on that "
+          "segment, does its -m list include this host's MAC, is the link up?)\n",
+          progname, names, wait_ms);
+}
+
+static int cmd_discover(int argc, char **argv)
+{
+  struct scan_opts o;
+  int rc = scan_opts(argc, argv, &o);
+  if (rc >= 0)
+    return rc;
   if (optind != argc) {
     fprintf(stderr, "%s: discover: unexpected argument '%s'\n", progname, argv[optind]);
     return 2;
   }
-  struct aoe_initiator *ini = open_initiator(ifaces, n, &verbose);
+  struct aoe_initiator *ini = open_initiator(o.ifaces, o.n, &o.verbose);
   if (!ini)
     return 1;
-  aoe_discover(ini, (unsigned)wait_ms);
+  aoe_discover(ini, (unsigned)o.wait_ms);
   struct aoe_target *targets[256];
   size_t nt = aoe_targets(ini, targets, 256);
-  if (json)
+  if (o.json)
     printf("[");
   for (size_t i = 0; i < nt; i++) {
     struct aoe_target_info info;
     aoe_target_info(targets[i], &info);
-    if (json)
+    if (o.json)
       print_target_json(&info, i == 0);
     else
       print_target_text(&info);
   }
-  if (json)
+  if (o.json)
     printf("]\n");
-  if (!nt) {
-    char names[256];
-    aoe_iface_names(ini, names, sizeof names);
-    fprintf(stderr, "%s: no AoE shelf answered on %s within %ld ms (is vblade running on that "
-            "segment, does its -m list include this host's MAC, is the link up?)\n",
-            progname, names, wait_ms);
-  }
+  if (!nt)
+    say_none_answered(ini, o.wait_ms);
   aoe_close(ini);
   return nt ? 0 : 1;
+}
+
+/* examine: the shelves named are checked here (usage errors before any network); the
+ * reading and printing is tools/examine.c's. */
+static int cmd_examine(int argc, char **argv)
+{
+  struct scan_opts o;
+  struct shelf_addr addrs[256];
+  size_t na = 0;
+  int rc = scan_opts(argc, argv, &o);
+  if (rc >= 0)
+    return rc;
+  for (int i = optind; i < argc; i++) {
+    if (na == 256) {
+      fprintf(stderr, "%s: examine: at most 256 shelves at once\n", progname);
+      return 2;
+    }
+    if (parse_shelf_addr(argv[i], &addrs[na++]) < 0) {
+      fprintf(stderr, "%s: examine: '%s' is not a shelf address: give SHELF.SLOT like 1.1 "
+              "or e1.1\n", progname, argv[i]);
+      return 2;
+    }
+  }
+  struct aoe_initiator *ini = open_initiator(o.ifaces, o.n, &o.verbose);
+  if (!ini)
+    return 1;
+  aoe_discover(ini, (unsigned)o.wait_ms);
+  rc = examine_main(progname, ini, addrs, na, (unsigned)o.wait_ms, o.json);
+  if (rc == EXAMINE_NONE_ANSWERED) {
+    say_none_answered(ini, o.wait_ms);
+    rc = 1;
+  }
+  aoe_close(ini);
+  return rc;
 }
 
 /* ---- probe --------------------------------------------------------------------------- */
@@ -336,15 +375,13 @@ static int cmd_probe(int argc, char **argv)
     default: usage(stderr); return 2;
     }
   }
-  unsigned shelf, slot;
-  char tail;
+  struct shelf_addr a;
   if (!iface || optind >= argc) {
     fprintf(stderr, "%s: probe needs -i IFACE and SHELF.SLOT, e.g. 'probe -i eth0 1.1'\n",
             progname);
     return 2;
   }
-  const char *addr = argv[optind][0] == 'e' ? argv[optind] + 1 : argv[optind];
-  if (sscanf(addr, "%u.%u%c", &shelf, &slot, &tail) != 2 || shelf >= 0xffff || slot >= 0xff) {
+  if (parse_shelf_addr(argv[optind], &a) < 0) {
     fprintf(stderr, "%s: '%s' is not a shelf address: give SHELF.SLOT like 1.1 or e1.1\n",
             progname, argv[optind]);
     return 2;
@@ -367,9 +404,9 @@ static int cmd_probe(int argc, char **argv)
   if (!ini)
     return 1;
   aoe_discover(ini, 500);
-  struct aoe_target *t = aoe_target_find(ini, shelf, slot);
+  struct aoe_target *t = aoe_target_find(ini, a.shelf, a.slot);
   if (!t) {
-    fprintf(stderr, "%s: e%u.%u did not answer on %s\n", progname, shelf, slot, iface);
+    fprintf(stderr, "%s: e%u.%u did not answer on %s\n", progname, a.shelf, a.slot, iface);
     aoe_close(ini);
     return 1;
   }
@@ -389,7 +426,7 @@ static int cmd_probe(int argc, char **argv)
   }
   printf("%s e%u.%u via %s: %" PRIu64 " bytes in %.3f s: %.1f MB/s "
          "(payload %u, window %u, srtt %u us, retransmits %" PRIu64 ")\n",
-         op == AOE_WRITE ? "write" : "read", shelf, slot, iface, bytes, secs,
+         op == AOE_WRITE ? "write" : "read", a.shelf, a.slot, iface, bytes, secs,
          bytes / secs / 1e6, info.scnt * 512, st.npaths ? st.paths[0].window : 0,
          st.npaths ? st.paths[0].srtt_us : 0, st.retransmits);
   aoe_close(ini);
@@ -405,6 +442,8 @@ int main(int argc, char **argv)
   const char *cmd = argv[1];
   if (!strcmp(cmd, "discover"))
     return cmd_discover(argc - 1, argv + 1);
+  if (!strcmp(cmd, "examine"))
+    return cmd_examine(argc - 1, argv + 1);
   if (!strcmp(cmd, "probe"))
     return cmd_probe(argc - 1, argv + 1);
   if (!strcmp(cmd, "status"))
@@ -425,9 +464,8 @@ int main(int argc, char **argv)
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "%s: unknown command '%s': use discover, probe, status, add, fail, remove, speed, "
-          "grow or check\n",
-          progname, cmd);
+  fprintf(stderr, "%s: unknown command '%s': use discover, examine, probe, status, add, fail, "
+          "remove, speed, grow or check\n", progname, cmd);
   usage(stderr);
   return 2;
 }

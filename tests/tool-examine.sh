@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# aoeraid examine (md's --examine and --examine --scan): each shelf's superblock (array,
+# level, slot, state), a blank shelf said blank, the array's summary with the command that
+# starts it; a member that missed writes marked stale (text and JSON); examining writes
+# nothing; a bad address is a usage error, a shelf that does not answer is named.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 90
+. "$top_srcdir/tests/plugin-lib.sh"
+
+lab_up -n 4 -s 64M -m 9000
+sock=$LAB_DIR/nbd.sock
+uri="nbd+unix:///?socket=$sock"
+aoeraid=$top_builddir/aoeraid
+examine() { lab_exec "$aoeraid" examine -i h0 "$@"; }
+# The block of one shelf in the text output: from its "eS.S  SIZE" line to the blank line.
+block() { awk -v s="$1" '$1 == s { on = 1 } on && /^$/ { exit } on' "$LAB_DIR/ex.txt"; }
+field() { block "$1" | sed -n "s/^ *$2 : //p"; }
+
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 name=ex
+head -c 1M /dev/urandom | nbdcopy --flush - "$uri"
+plugin_stop
+
+before=$(shelves_sum)
+examine >"$LAB_DIR/ex.txt" || lab_die "examine failed: $(cat "$LAB_DIR/ex.txt")"
+cat "$LAB_DIR/ex.txt"
+for i in 1 2 3; do
+  s=e$i.1
+  [ "$(field $s array)" = ex ] || lab_die "$s: array is not 'ex': $(block $s)"
+  [ "$(field $s level)" = raid5 ] || lab_die "$s: level is not raid5: $(block $s)"
+  [ "$(field $s role)" = "slot $((i - 1))" ] || lab_die "$s: not in slot $((i - 1)): $(block $s)"
+  [ "$(field $s state)" = clean ] || lab_die "$s: not clean: $(block $s)"
+done
+block e4.1 | grep -q "no aoeraid superblock: blank" || lab_die "e4.1 not said blank: $(block e4.1)"
+grep -q "^ARRAY name=ex .* level=raid5 members=3" "$LAB_DIR/ex.txt" || lab_die "no ARRAY line"
+grep -qF "start: nbdkit aoeraid shelves=e1.1,e2.1,e3.1" "$LAB_DIR/ex.txt" ||
+  lab_die "the summary does not give the start command"
+[ "$(shelves_sum)" = "$before" ] || lab_die "examine wrote to a shelf"
+echo "ok: e1.1..e3.1 in array ex (raid5, slots 0-2, clean), e4.1 blank, start command given"
+
+# e2.1 misses writes: it is behind the others.
+lab_kill 2
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1
+head -c 1M /dev/urandom | nbdcopy --flush - "$uri"
+plugin_stop
+lab_start 2
+before=$(shelves_sum)
+examine >"$LAB_DIR/ex.txt" || lab_die "examine failed: $(cat "$LAB_DIR/ex.txt")"
+sed -n '/^ARRAY/,$p' "$LAB_DIR/ex.txt"
+grep -Eq "^  slot 1 +e2.1 +events [0-9]+ .*stale" "$LAB_DIR/ex.txt" ||
+  lab_die "e2.1 not marked stale in slot 1"
+grep -Eq "^  slot 0 +e1.1 .*stale" "$LAB_DIR/ex.txt" && lab_die "e1.1 marked stale"
+grep -qF "start: nbdkit aoeraid shelves=e1.1,e3.1" "$LAB_DIR/ex.txt" ||
+  lab_die "the start command does not leave the stale e2.1 out"
+[ "$(field e2.1 events)" -lt "$(field e1.1 events)" ] || lab_die "e2.1's events are not behind"
+examine --json >"$LAB_DIR/ex.json" || lab_die "examine --json failed"
+jq -e . "$LAB_DIR/ex.json" >/dev/null || lab_die "examine --json does not parse: $(cat "$LAB_DIR/ex.json")"
+q() { jq -r "$1" "$LAB_DIR/ex.json"; }
+[ "$(q '.arrays | length')" = 1 ] || lab_die "json: not one array"
+[ "$(q '.arrays[0].slots[] | select(.shelf == "e2.1") | .stale')" = true ] ||
+  lab_die "json: e2.1 not stale"
+[ "$(q '[.arrays[0].slots[] | select(.stale) | .shelf] | join(",")')" = e2.1 ] ||
+  lab_die "json: another shelf than e2.1 stale"
+[ "$(q '.arrays[0].slots[1].slot')" = 1 ] || lab_die "json: slot 1 not named"
+[ "$(q '.shelves[] | select(.name == "e3.1") | "\(.array_name) \(.level) \(.slot)"')" = "ex raid5 2" ] ||
+  lab_die "json: e3.1 is not slot 2 of ex"
+[ "$(q '.shelves[] | select(.name == "e4.1") | "\(.superblock) \(.blank)"')" = "none true" ] ||
+  lab_die "json: e4.1 not blank"
+[ "$(shelves_sum)" = "$before" ] || lab_die "examine wrote to a shelf"
+echo "ok: e2.1 stale in slot 1 (text and json), left out of the start command; nothing written"
+
+set +e
+out=$(examine e1 2>&1); rc=$?
+set -e
+[ $rc = 2 ] || lab_die "a bad address: exit $rc, not 2: $out"
+echo "$out" | grep -q "'e1' is not a shelf address: give SHELF.SLOT" || lab_die "bad address: $out"
+set +e
+out=$(examine -w 300 e9.1 2>&1); rc=$?
+set -e
+[ $rc = 1 ] || lab_die "a shelf that does not answer: exit $rc, not 1: $out"
+echo "$out" | grep -q "e9.1 did not answer on h0" || lab_die "e9.1 not named: $out"
+echo "ok: a bad address is a usage error (2), e9.1 not answering is named (1)"
+echo "tool-examine: passed"

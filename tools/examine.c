@@ -1,0 +1,446 @@
+/* aoeraid examine [SHELF.SLOT...]: md's --examine and --examine --scan for AoE shelves.
+ * Reads each shelf's aoeraid superblock (raid_examine through the AoE member backend,
+ * reads only: nothing is reserved or written), prints what it holds, then one summary per
+ * array found: which shelf holds each slot, the stale ones assembly would leave out, the
+ * missing slots, the spares, and the nbdkit command that starts it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aoe.h"
+#include "aoe-member.h"
+#include "examine.h"
+#include "raid.h"
+#include "text.h"
+
+#define MAX_EXAM 256
+
+/* One shelf looked at. */
+struct exam {
+  char name[24];
+  uint64_t bytes;
+  struct raid_sb_summary sb;   /* sb.state says what the superblock holds */
+  int blank;                   /* RAID_SB_NONE: 1 all zeros, 0 other data, -errno unread */
+  char error[200];             /* RAID_SB_IOERR: why */
+};
+
+static const char *role_text(enum raid_role_state r)
+{
+  static const char *const names[] = { "active", "spare", "faulty", "missing", "recovering" };
+  return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "unknown";
+}
+
+/* raid5, or 2+2 for ec (the plugin's level= takes both). */
+static const char *level_text(const struct raid_sb_summary *sb, char *buf, size_t len)
+{
+  if (sb->level != RAID_LEVEL_EC)
+    return raid_level_name(sb->level);
+  snprintf(buf, len, "%u+%u", sb->k, sb->m);
+  return buf;
+}
+
+static void exam_one(struct exam *e, struct aoe_target *t)
+{
+  struct aoe_target_info info;
+  struct raid_member m;
+  int err;
+
+  aoe_target_info(t, &info);
+  snprintf(e->name, sizeof e->name, "e%u.%u", info.shelf, info.slot);
+  e->bytes = info.sectors * 512;
+  /* poll=false: one read at a time, nothing to gain from polling. */
+  if (aoe_member_init(&m, t, false) < 0) {
+    e->sb.state = RAID_SB_IOERR;
+    snprintf(e->error, sizeof e->error, "%s", strerror(errno));
+    return;
+  }
+  err = raid_examine(&m, &e->sb);
+  aoe_member_free(&m);
+  if (err < 0)
+    snprintf(e->error, sizeof e->error, "%s%s%s", strerror(-err),
+             *aoe_target_last_error(t) ? ": " : "", aoe_target_last_error(t));
+  else if (e->sb.state == RAID_SB_NONE)
+    e->blank = aoe_shelf_blank(t);
+}
+
+/* ---- per shelf ------------------------------------------------------------------------ */
+
+/* What a shelf without a usable superblock holds instead: one line. */
+static const char *exam_instead(const struct exam *e, char *buf, size_t len)
+{
+  switch (e->sb.state) {
+  case RAID_SB_NONE:
+    return e->blank > 0 ? "no aoeraid superblock: blank (its first 128 KiB are zeros)"
+         : e->blank == 0 ? "no aoeraid superblock: holds other data (a filesystem, partition "
+                           "table or other RAID?)"
+         : "no aoeraid superblock (its first 128 KiB could not be read)";
+  case RAID_SB_CORRUPT:
+    return "damaged aoeraid superblock (bad checksum or impossible fields)";
+  case RAID_SB_NEWER:
+    snprintf(buf, len, "aoeraid superblock from a newer aoeraid (format %u): use a newer "
+             "aoeraid", e->sb.version);
+    return buf;
+  case RAID_SB_IOERR:
+    snprintf(buf, len, "unreadable: %s", e->error);
+    return buf;
+  case RAID_SB_OK:
+    break;
+  }
+  return "";
+}
+
+static int recovering_slot(const struct raid_sb_summary *sb)
+{
+  for (unsigned i = 0; i < sb->members && i < RAID_MAX_MEMBERS; i++)
+    if (sb->roles[i] == RAID_ROLE_RECOVERING)
+      return (int)i;
+  return -1;
+}
+
+static void print_sb_text(const struct raid_sb_summary *sb)
+{
+  char uuid[37], level[16], size[32], when[32] = "?";
+  time_t ctime = (time_t)sb->ctime;
+  struct tm tm;
+
+  raid_uuid_format(sb->array_uuid, uuid);
+  printf("        array : %s\n         uuid : %s\n", sb->name, uuid);
+  printf("        level : %s\n      members : %u\n", level_text(sb, level, sizeof level),
+         sb->members);
+  format_size(sb->chunk_bytes, size, sizeof size);
+  printf("        chunk : %s\n", size);
+  format_size(sb->array_size, size, sizeof size);
+  printf("   array size : %s (%" PRIu64 " bytes)\n", size, sb->array_size);
+  if (gmtime_r(&ctime, &tm))
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  printf("      created : %s\n", when);
+  if (sb->role == RAID_SB_ROLE_SPARE)
+    printf("         role : spare\n");
+  else
+    printf("         role : slot %u\n", sb->role);
+  raid_uuid_format(sb->member_uuid, uuid);
+  printf("  member uuid : %s\n       events : %" PRIu64 "\n        state : %s\n", uuid,
+         sb->events, sb->clean ? "clean" : "dirty");
+  printf("      version : %u\n  data offset : %" PRIu64 " (data size %" PRIu64 ")\n",
+         sb->version, sb->data_offset, sb->data_size);
+  printf("        slots :");
+  for (unsigned i = 0; i < sb->members && i < RAID_MAX_MEMBERS; i++)
+    printf("%s %u %s", i ? "," : "", i, role_text(sb->roles[i]));
+  printf("\n");
+  if (recovering_slot(sb) >= 0)
+    printf("     recovery : slot %d, %" PRIu64 " units rebuilt\n", recovering_slot(sb),
+           sb->recovery_offset == UINT64_MAX ? 0 : sb->recovery_offset);
+  if (sb->reshape_position != RAID_RESHAPE_NONE)
+    printf("      reshape : %" PRIu64 " bytes of the array moved to the new layout\n",
+           sb->reshape_position);
+}
+
+static void print_exam_text(const struct exam *e)
+{
+  char size[32], buf[300];
+
+  format_size(e->bytes, size, sizeof size);
+  printf("%s  %s\n", e->name, size);
+  if (e->sb.state == RAID_SB_OK)
+    print_sb_text(&e->sb);
+  else
+    printf("  %s\n", exam_instead(e, buf, sizeof buf));
+  printf("\n");
+}
+
+static const char *const sb_state_json[] = {
+  [RAID_SB_NONE] = "none", [RAID_SB_OK] = "ok", [RAID_SB_CORRUPT] = "damaged",
+  [RAID_SB_NEWER] = "newer", [RAID_SB_IOERR] = "unreadable",
+};
+
+/* null for UINT64_MAX (none). */
+static void json_u64_or_null(const char *key, uint64_t v, uint64_t none)
+{
+  if (v == none)
+    printf(",\"%s\":null", key);
+  else
+    printf(",\"%s\":%" PRIu64, key, v);
+}
+
+static void print_sb_json(const struct raid_sb_summary *sb)
+{
+  char uuid[37], level[16];
+
+  printf(",\"array_name\":");
+  json_string(sb->name);
+  raid_uuid_format(sb->array_uuid, uuid);
+  printf(",\"array_uuid\":\"%s\",\"level\":\"%s\",\"k\":%u,\"m\":%u,\"members\":%u,"
+         "\"chunk\":%u,\"array_size\":%" PRIu64 ",\"created\":%" PRIu64, uuid,
+         level_text(sb, level, sizeof level), sb->k, sb->m, sb->members, sb->chunk_bytes,
+         sb->array_size, sb->ctime);
+  raid_uuid_format(sb->member_uuid, uuid);
+  if (sb->role == RAID_SB_ROLE_SPARE)
+    printf(",\"role\":\"spare\",\"slot\":null");
+  else
+    printf(",\"role\":\"slot\",\"slot\":%u", sb->role);
+  printf(",\"member_uuid\":\"%s\",\"events\":%" PRIu64 ",\"clean\":%s,\"version\":%u,"
+         "\"data_offset\":%" PRIu64 ",\"data_size\":%" PRIu64 ",\"slots\":[", uuid, sb->events,
+         sb->clean ? "true" : "false", sb->version, sb->data_offset, sb->data_size);
+  for (unsigned i = 0; i < sb->members && i < RAID_MAX_MEMBERS; i++)
+    printf("%s\"%s\"", i ? "," : "", role_text(sb->roles[i]));
+  printf("]");
+  if (recovering_slot(sb) >= 0)
+    printf(",\"recovery_slot\":%d", recovering_slot(sb));
+  else
+    printf(",\"recovery_slot\":null");
+  json_u64_or_null("recovery_offset", recovering_slot(sb) >= 0 ? sb->recovery_offset
+                                                                : UINT64_MAX, UINT64_MAX);
+  json_u64_or_null("reshape_position", sb->reshape_position, RAID_RESHAPE_NONE);
+}
+
+static void print_exam_json(const struct exam *e, int first)
+{
+  char buf[300];
+
+  printf("%s{\"name\":\"%s\",\"bytes\":%" PRIu64 ",\"superblock\":\"%s\"", first ? "" : ",",
+         e->name, e->bytes, sb_state_json[e->sb.state]);
+  if (e->sb.state == RAID_SB_OK)
+    print_sb_json(&e->sb);
+  else {
+    printf(",\"what\":");
+    json_string(exam_instead(e, buf, sizeof buf));
+  }
+  if (e->sb.state == RAID_SB_NONE)
+    printf(",\"blank\":%s", e->blank > 0 ? "true" : e->blank == 0 ? "false" : "null");
+  if (e->sb.state == RAID_SB_NEWER)
+    printf(",\"version\":%u", e->sb.version);
+  if (e->sb.state == RAID_SB_IOERR) {
+    printf(",\"error\":");
+    json_string(e->error);
+  }
+  printf("}");
+}
+
+/* ---- per array (--scan) --------------------------------------------------------------- */
+
+static int same_array(const struct exam *a, const struct exam *b)
+{
+  return a->sb.state == RAID_SB_OK && b->sb.state == RAID_SB_OK &&
+         !memcmp(a->sb.array_uuid, b->sb.array_uuid, 16);
+}
+
+/* The first shelf of E's array: each array is summarised once, at its first shelf. */
+static int first_of_array(const struct exam *ex, size_t i)
+{
+  for (size_t j = 0; j < i; j++)
+    if (same_array(&ex[j], &ex[i]))
+      return 0;
+  return ex[i].sb.state == RAID_SB_OK;
+}
+
+/* The freshest superblock of E's array: what assembly goes by. */
+static const struct raid_sb_summary *freshest(const struct exam *ex, size_t n, size_t i)
+{
+  const struct raid_sb_summary *ref = &ex[i].sb;
+  for (size_t j = 0; j < n; j++)
+    if (same_array(&ex[j], &ex[i]) && ex[j].sb.events > ref->events)
+      ref = &ex[j].sb;
+  return ref;
+}
+
+/* Assembly's rule (raid/array.c, choose_members): a member more than one event behind
+ * the freshest (one behind is an update cut short: md's rule), or in a slot the freshest
+ * records as neither active nor recovering, missed state changes and is left out. */
+static int stale(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  if (sb->role == RAID_SB_ROLE_SPARE)
+    return 0;
+  return sb->events + 1 < ref->events || sb->role >= ref->members ||
+         (ref->roles[sb->role] != RAID_ROLE_ACTIVE &&
+          ref->roles[sb->role] != RAID_ROLE_RECOVERING);
+}
+
+/* "nbdkit aoeraid shelves=...[ spares=...]": the fresh holders of the slots in slot order
+ * (the first where two claim one), then the spares.  Empty shelves= when none is fresh. */
+static void start_command(const struct exam *ex, size_t n, size_t first, char *out,
+                          size_t len)
+{
+  const struct raid_sb_summary *ref = freshest(ex, n, first);
+  size_t used = (size_t)snprintf(out, len, "nbdkit aoeraid shelves=");
+  const char *sep = "";
+
+  for (unsigned s = 0; s < ref->members; s++)
+    for (size_t j = 0; j < n; j++)
+      if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == s && !stale(ref, &ex[j].sb)) {
+        used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", sep,
+                                 ex[j].name);
+        sep = ",";
+        break;
+      }
+  sep = " spares=";
+  for (size_t j = 0; j < n; j++)
+    if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == RAID_SB_ROLE_SPARE) {
+      used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", sep,
+                               ex[j].name);
+      sep = ",";
+    }
+}
+
+static void print_array_text(const struct exam *ex, size_t n, size_t first)
+{
+  const struct raid_sb_summary *ref = freshest(ex, n, first);
+  char uuid[37], level[16], cmd[1200];
+
+  raid_uuid_format(ref->array_uuid, uuid);
+  printf("ARRAY name=%s uuid=%s level=%s members=%u events=%" PRIu64 "\n", ref->name, uuid,
+         level_text(ref, level, sizeof level), ref->members, ref->events);
+  for (unsigned s = 0; s < ref->members; s++) {
+    int held = 0;
+    for (size_t j = 0; j < n; j++) {
+      const struct raid_sb_summary *sb = &ex[j].sb;
+      if (!same_array(&ex[j], &ex[first]) || sb->role != s)
+        continue;
+      held = 1;
+      printf("  slot %-2u %-8s events %-6" PRIu64 " %s", s, ex[j].name, sb->events,
+             stale(ref, sb) ? "stale" : role_text(ref->roles[s]));
+      if (stale(ref, sb))
+        printf(": the array is at events %" PRIu64 " and records this slot %s; assembly "
+               "leaves it out: re-add it once started (aoeraid add -c SOCK %s)", ref->events,
+               role_text(ref->roles[s]), ex[j].name);
+      printf("\n");
+    }
+    if (!held)
+      printf("  slot %-2u %-8s missing: no shelf examined holds it (recorded %s)\n", s, "-",
+             role_text(ref->roles[s]));
+  }
+  for (size_t j = 0; j < n; j++)
+    if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == RAID_SB_ROLE_SPARE)
+      printf("  spare   %-8s events %" PRIu64 "\n", ex[j].name, ex[j].sb.events);
+  start_command(ex, n, first, cmd, sizeof cmd);
+  printf("  start: %s\n", cmd);
+}
+
+static void print_slot_json(const struct exam *e, unsigned s, const char *state, int stale_,
+                            int *first)
+{
+  printf("%s{\"slot\":%u,\"shelf\":", *first ? "" : ",", s);
+  if (e)
+    printf("\"%s\",\"events\":%" PRIu64 ",\"missing\":false", e->name, e->sb.events);
+  else
+    printf("null,\"events\":null,\"missing\":true");
+  printf(",\"stale\":%s,\"recorded\":\"%s\"}", stale_ ? "true" : "false", state);
+  *first = 0;
+}
+
+static void print_array_json(const struct exam *ex, size_t n, size_t first, int first_out)
+{
+  const struct raid_sb_summary *ref = freshest(ex, n, first);
+  char uuid[37], level[16], cmd[1200];
+  int f = 1;
+
+  raid_uuid_format(ref->array_uuid, uuid);
+  printf("%s{\"name\":", first_out ? "" : ",");
+  json_string(ref->name);
+  printf(",\"uuid\":\"%s\",\"level\":\"%s\",\"members\":%u,\"events\":%" PRIu64 ",\"slots\":[",
+         uuid, level_text(ref, level, sizeof level), ref->members, ref->events);
+  for (unsigned s = 0; s < ref->members; s++) {
+    int held = 0;
+    for (size_t j = 0; j < n; j++)
+      if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == s) {
+        held = 1;
+        print_slot_json(&ex[j], s, role_text(ref->roles[s]), stale(ref, &ex[j].sb), &f);
+      }
+    if (!held)
+      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, &f);
+  }
+  printf("],\"spares\":[");
+  f = 1;
+  for (size_t j = 0; j < n; j++)
+    if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == RAID_SB_ROLE_SPARE) {
+      printf("%s{\"shelf\":\"%s\",\"events\":%" PRIu64 "}", f ? "" : ",", ex[j].name,
+             ex[j].sb.events);
+      f = 0;
+    }
+  start_command(ex, n, first, cmd, sizeof cmd);
+  printf("],\"command\":");
+  json_string(cmd);
+  printf("}");
+}
+
+/* ---- the verb ------------------------------------------------------------------------- */
+
+static void print_all(const struct exam *ex, size_t n, int json)
+{
+  int first = 1;
+
+  if (json)
+    printf("{\"shelves\":[");
+  for (size_t i = 0; i < n; i++) {
+    if (json)
+      print_exam_json(&ex[i], i == 0);
+    else
+      print_exam_text(&ex[i]);
+  }
+  if (json)
+    printf("],\"arrays\":[");
+  for (size_t i = 0; i < n; i++)
+    if (first_of_array(ex, i)) {
+      if (json)
+        print_array_json(ex, n, i, first);
+      else
+        print_array_text(ex, n, i);
+      first = 0;
+    }
+  if (json)
+    printf("]}\n");
+}
+
+/* The shelves to examine: those named, in that order (each once), else every one
+ * discovered.  A named shelf that did not answer is said on stderr. */
+static size_t pick_targets(const char *progname, struct aoe_initiator *ini,
+                           const struct shelf_addr *addrs, size_t naddrs, unsigned wait_ms,
+                           struct aoe_target **out)
+{
+  size_t n = 0;
+  char ifaces[128];
+
+  if (!naddrs)
+    return aoe_targets(ini, out, MAX_EXAM);
+  aoe_iface_names(ini, ifaces, sizeof ifaces);
+  for (size_t i = 0; i < naddrs && n < MAX_EXAM; i++) {
+    struct aoe_target *t = aoe_target_find(ini, addrs[i].shelf, addrs[i].slot);
+    int dup = 0;
+    for (size_t j = 0; j < n; j++)
+      dup |= out[j] == t;
+    if (!t)
+      fprintf(stderr, "%s: e%u.%u did not answer on %s within %u ms: is its vblade running, "
+              "on that segment?\n", progname, addrs[i].shelf, addrs[i].slot, ifaces, wait_ms);
+    else if (!dup)
+      out[n++] = t;
+  }
+  return n;
+}
+
+int examine_main(const char *progname, struct aoe_initiator *ini,
+                 const struct shelf_addr *addrs, size_t naddrs, unsigned wait_ms, int json)
+{
+  struct aoe_target *targets[MAX_EXAM];
+  size_t n = pick_targets(progname, ini, addrs, naddrs, wait_ms, targets), read_ok = 0;
+  struct exam *ex;
+
+  if (!n)
+    return naddrs ? 1 : EXAMINE_NONE_ANSWERED;
+  ex = calloc(n, sizeof *ex);
+  if (!ex) {
+    fprintf(stderr, "%s: examine: out of memory\n", progname);
+    return 1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    exam_one(&ex[i], targets[i]);
+    read_ok += ex[i].sb.state != RAID_SB_IOERR;
+  }
+  print_all(ex, n, json);
+  free(ex);
+  if (!read_ok)
+    fprintf(stderr, "%s: examine: no shelf could be read (see each one's error above): "
+            "is another host holding them reserved?\n", progname);
+  return read_ok ? 0 : 1;
+}

@@ -245,6 +245,25 @@ void raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max
  * background thread; it does a pass every 5 s. */
 void raid_bitmap_tick (struct raid_array *a);
 
+/* ---- Replacing a member in place (md: --replace) ------------------------ */
+
+/* Start replacing the working member OLD with the spare WITH (NULL: the first
+ * spare): the spare leaves the spare list, and from now on every data write
+ * and flush of OLD's slot goes to it too.  raid_replace then copies the slot's
+ * chunks while OLD keeps serving; the array never loses redundancy.  Refuses
+ * (-errno, one line in err): OLD no working member, no such spare, a replace
+ * or reshape running.  Not saved across a restart (the spare is one again). */
+int raid_replace_start (struct raid_array *a, const char *old, const char *with, char *err,
+                        size_t errlen);
+int raid_replace_pending (struct raid_array *a);
+/* The copy, one unit at a time under its stripe lock, within the speed limits;
+ * then the new member takes the slot and OLD leaves the array.  Blocking: run
+ * it in a background thread.  0, -EAGAIN (nothing to replace), -ECANCELED
+ * (raid_resync_cancel; raid_replace resumes), -EIO (OLD or the new member
+ * failed: the replace is given up, the new member a spare again unless it
+ * failed), -ENOMEM. */
+int raid_replace (struct raid_array *a);
+
 /* ---- Scrubbing (md: sync_action check and repair, mismatch_cnt) -------- */
 
 enum raid_check_action { RAID_CHECK_NONE = 0, RAID_CHECK = 1, RAID_CHECK_REPAIR = 2 };
@@ -337,6 +356,11 @@ struct raid_status {
   enum raid_check_action check_action;
   int check_running, check_complete;
   uint64_t check_offset, check_mismatches, check_read_errors;
+  /* raid_replace: the slot replaced (-1: none), units copied of resync_units,
+   * the new member */
+  int replace_slot;
+  uint64_t replace_offset;
+  char replace_name[64];
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 

@@ -263,6 +263,8 @@ array_new (raid_log_fn *log, void *log_opaque)
   for (unsigned i = 0; i < RAID_MAX_SPARES; i++)
     a->spare[i].index = RAID_MAX_MEMBERS + i;
   atomic_store (&a->recovery_offset, RAID_RESYNC_DONE);
+  atomic_store (&a->repl.slot, -1);
+  a->repl.member.index = RAID_MAX_MEMBERS + RAID_MAX_SPARES;
   return a;
 }
 
@@ -804,6 +806,12 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->check_offset = atomic_load (&a->check.pos);
   st->check_mismatches = atomic_load (&a->check.mismatches);
   st->check_read_errors = atomic_load (&a->check.read_errors);
+  pthread_mutex_lock (&a->sb_lock);     /* the new member changes under it */
+  st->replace_slot = atomic_load (&a->repl.slot);
+  st->replace_offset = atomic_load (&a->repl.pos);
+  if (st->replace_slot >= 0)
+    snprintf (st->replace_name, sizeof st->replace_name, "%s", slot_name (&a->repl.member));
+  pthread_mutex_unlock (&a->sb_lock);
   return 0;
 }
 

@@ -136,13 +136,37 @@ batch_poll (struct io_batch *b, uint64_t start_us)
   }
 }
 
+/* md's replacement: a data write or a flush of a slot being replaced goes to the new
+ * member too, as an extra I/O queued after the caller's own (superblocks and bitmap stay
+ * the old member's: the new one gets its own when it takes the slot).  Returns how
+ * many; batch_run hides them again, so callers see only their I/Os. */
+static unsigned
+add_shadows (struct io_batch *b)
+{
+  unsigned n = b->n, shadows = 0;
+
+  for (unsigned i = 0; i < n; i++) {
+    struct member_io io = b->ios[i];       /* a copy: batch_add may move the array */
+    struct raid_slot *r = atomic_load (&io.slot->replacement);
+    if (!r || atomic_load (&r->faulty) || io.op == RAID_IO_READ
+        || (io.op == RAID_IO_WRITE && io.offset < RAID_META_END))
+      continue;
+    if (!batch_add (b, r, io.op, io.offset, io.len, io.buf, io.tag))
+      atomic_store (&r->faulty, 1);         /* it would miss this write */
+    else
+      shadows++;
+  }
+  return shadows;
+}
+
 void
 batch_run (struct io_batch *b)
 {
-  unsigned i;
+  unsigned i, n = b->n;
 
   if (b->n == 0)
     return;
+  add_shadows (b);
   uint64_t start_us = now_us ();
   unsigned others = b->gate ? atomic_fetch_add (&b->gate->waiters, 1) : 1;
   pthread_mutex_lock (&b->lock);
@@ -169,6 +193,11 @@ batch_run (struct io_batch *b)
       poll_gate_record (b->gate, (unsigned) (now_us () - start_us));
     atomic_fetch_sub (&b->gate->waiters, 1);
   }
+  /* A new member that missed a write is no replacement (replace.c gives up on it). */
+  for (i = n; i < b->n; i++)
+    if (b->ios[i].err)
+      atomic_store (&b->ios[i].slot->faulty, 1);
+  b->n = n;
 }
 
 void

@@ -279,6 +279,18 @@ struct raid_slot {
   atomic_ullong read_errors, write_errors;
   uint8_t uuid[16];
   int readd;                    /* spares: 1 + the slot this member left, to re-add it */
+  /* md's replacement (replace.c): while set, every data write and flush of this slot
+   * goes to it too (io.c) */
+  _Atomic (struct raid_slot *) replacement;
+};
+
+/* A member being replaced in place (md's --replace, replace.c): the new member copies
+ * the slot's chunks while the old one keeps serving, then takes the slot. */
+struct raid_replace {
+  atomic_int slot;              /* the slot replaced, -1: none */
+  atomic_ullong pos;            /* units copied */
+  atomic_int failed;            /* a write to the new member failed (io.c) */
+  struct raid_slot member;      /* the new member, out of the spare list meanwhile */
 };
 
 /* A reshape in progress (reshape.c): the array's bytes below pos are in
@@ -324,6 +336,7 @@ struct raid_array {
   struct raid_bitmap bitmap;
   atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
   struct raid_check_state check;
+  struct raid_replace repl;
   struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */
   unsigned nspares;
   /* superblock write buffers, slots then spares; under sb_lock */
@@ -360,8 +373,11 @@ int stripe_gather (struct raid_array *a, struct raid_layout *L, uint64_t s, uint
                    const uint8_t *need, uint8_t *errored);
 /* Mark every member that failed a write in this batch faulty (rw.c). */
 void fail_writers (struct raid_array *a, struct io_batch *b);
-/* Spare j takes slot i in this role, its superblock fields too (caller holds
- * sb_lock, and keeps writes off the slot: stripe locks or the reshape lock). */
+/* Member FROM (a spare, a replacement) takes slot i in this role, its superblock
+ * fields too (caller holds sb_lock, and keeps writes off the slot: stripe locks or the
+ * reshape lock); slot_take_spare also drops spare j from the list. */
+void slot_take (struct raid_array *a, unsigned i, struct raid_slot *from,
+                enum raid_role_state role);
 void slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_role_state role);
 /* Drop spare i from the list (caller holds sb_lock). */
 void spare_remove (struct raid_array *a, unsigned i);

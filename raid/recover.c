@@ -236,20 +236,26 @@ raid_recovery_pending (struct raid_array *a)
 }
 
 void
-slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_role_state role)
+slot_take (struct raid_array *a, unsigned i, struct raid_slot *from, enum raid_role_state role)
 {
-  struct raid_slot *s = &a->slot[i], *spare = &a->spare[j];
+  struct raid_slot *s = &a->slot[i];
 
   atomic_store (&s->faulty, 1);           /* readers ignore s->m while faulty */
   atomic_store (&s->recovering, role == RAID_ROLE_RECOVERING);
-  s->m = spare->m;
-  memcpy (s->uuid, spare->uuid, 16);
+  s->m = from->m;
+  memcpy (s->uuid, from->uuid, 16);
   atomic_store (&s->read_errors, 0);
   atomic_store (&s->write_errors, 0);
   memcpy (a->sb.slot_uuid[i], s->uuid, 16);
   a->sb.roles[i] = role;
-  spare_remove (a, j);
   atomic_store (&s->faulty, 0);
+}
+
+void
+slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_role_state role)
+{
+  slot_take (a, i, &a->spare[j], role);
+  spare_remove (a, j);
 }
 
 /* Move the first spare into the slot.  Every stripe lock is held, so no

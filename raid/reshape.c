@@ -197,6 +197,9 @@ grow_check (struct raid_array *a, const char *const *names, unsigned n, int mirr
   if (atomic_load (&a->reshape.active))
     snprintf (err, errlen, "cannot grow %s: a reshape is still running: wait until it "
               "has finished", who);
+  else if (raid_replace_pending (a))
+    snprintf (err, errlen, "cannot grow %s: a member is being replaced: grow it once "
+              "that has finished", who);
   else if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
     snprintf (err, errlen, "cannot grow %s: it is not in sync yet: grow it once its resync "
               "has finished", who);

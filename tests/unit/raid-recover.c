@@ -169,7 +169,7 @@ Test (recover, every_level)
 }
 
 /* A writer runs over the whole array while recovery walks it. */
-struct writer { struct rig *r; atomic_int stop; unsigned writes; };
+struct writer { struct rig *r; atomic_int stop; atomic_uint writes; };
 
 static void *
 writer_main (void *arg)
@@ -1170,6 +1170,176 @@ Test (manage, a_spare_is_removed_and_may_come_back)
   back = raid_mem_member (r.spare[0]);
   cr_assert_eq (raid_add_member (r.f.a, &back, err, sizeof err), 0, "add again: %s", err);
   cr_assert_eq (raid_recover (r.f.a), 0);
+  rig_adopt (&r, 0);
+  rig_check_done (&r, "e9.1");
+  rig_free (&r);
+}
+
+/* ---- replace in place (md's --replace) ------------------------------------ */
+
+/* Writes run while e9.1 replaces e2.1: the array stays whole throughout, e9.1
+ * ends in slot 1 with every byte right, e2.1 gets no write after, and a
+ * reassembly finds e9.1 in the slot. */
+Test (replace, a_member_is_replaced_while_written)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct writer w = { .r = &r };
+    struct raid_status st;
+    pthread_t t;
+    char err[256] = "";
+    uint8_t *before;
+    unsigned writes;
+
+    rig_whole (&r, &cases[i]);
+    r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+    rig_add (&r, 0);
+    cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+    raid_status (r.f.a, &st);
+    cr_assert (st.replace_slot == 1 && !strcmp (st.replace_name, "e9.1") && st.spares == 0,
+               "replace slot %d name %s spares %u", st.replace_slot, st.replace_name,
+               st.spares);
+    for (unsigned j = 0; j < cases[i].n; j++)
+      raid_mem_member_delay (r.f.mm[j], 50);
+    raid_mem_member_delay (r.spare[0], 300);       /* the copy is slow: writes meet it */
+    cr_assert_eq (pthread_create (&t, NULL, writer_main, &w), 0);
+    while (atomic_load (&w.writes) < 3)
+      usleep (100);
+    writes = atomic_load (&w.writes);
+    cr_assert_eq (raid_replace (r.f.a), 0, "%s: replace", raid_level_name (cases[i].level));
+    writes = atomic_load (&w.writes) - writes;
+    atomic_store (&w.stop, 1);
+    pthread_join (t, NULL);
+    raid_mem_member_delay (r.spare[0], 0);
+    cr_assert (writes >= 10, "%s: only %u writes met the replace",
+               raid_level_name (cases[i].level), writes);
+    cr_assert (strstr (r.f.info, "e9.1 replaced e2.1 in slot 1"), "%s", r.f.info);
+    cr_assert_eq (r.f.errors, 0, "an error was logged: %s", r.f.last_error);
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.replace_slot, -1);
+    rig_adopt (&r, 0);                      /* slot 1 is e9.1 now; e2.1 is r.failed */
+    rig_check_done (&r, "e9.1");
+    before = malloc (FX_MEMBER_SIZE);
+    cr_assert_not_null (before);
+    memcpy (before, raid_mem_member_data (r.failed), FX_MEMBER_SIZE);
+    rig_write (&r, 0, r.size);
+    cr_assert (!memcmp (before, raid_mem_member_data (r.failed), FX_MEMBER_SIZE),
+               "%s: the old member was written after it left", raid_level_name (cases[i].level));
+    free (before);
+    fx_close (&r.f);
+    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+    rig_check_done (&r, "e9.1");
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
+}
+
+/* The new member fails midway: the replace is given up, the old member keeps
+ * the slot and the array stays whole. */
+Test (replace, a_failing_new_member_is_dropped)
+{
+  struct rig r;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig_whole (&r, &cases[1]);
+  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  rig_add (&r, 0);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e9.1", err, sizeof err), 0, "%s", err);
+  raid_mem_member_fail_after (r.spare[0], 6);
+  cr_assert_eq (raid_replace (r.f.a), -EIO);
+  raid_status (r.f.a, &st);
+  cr_assert (st.state == RAID_STATE_CLEAN && st.replace_slot == -1 && st.spares == 0
+             && !strcmp (st.member[1].name, "e2.1"), "state %d replace %d spares %u slot 1 %s",
+             st.state, st.replace_slot, st.spares, st.member[1].name);
+  cr_assert (strstr (r.f.last_warning, "replacing e2.1 stopped: the new member failed; the "
+                     "new member is dropped"), "%s", r.f.last_warning);
+  rig_write (&r, 0, r.size);
+  rig_verify (&r, "after the new member failed");
+  fx_check_redundancy (&r.f, cases[1].level, cases[1].k, cases[1].m, cases[1].copies, CHUNK,
+                       NULL);
+  rig_free (&r);
+}
+
+/* The member being replaced fails midway: the new one goes back to the
+ * spares, and the recovery rebuilds the slot onto it. */
+Test (replace, the_old_member_failing_ends_in_a_recovery)
+{
+  struct rig r;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig_whole (&r, &cases[2]);                        /* raid6 of 4 */
+  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  rig_add (&r, 0);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+  raid_mem_member_fail_after (r.f.mm[1], 5);
+  cr_assert_eq (raid_replace (r.f.a), -EIO);
+  raid_status (r.f.a, &st);
+  cr_assert (st.replace_slot == -1 && st.spares == 1 && !strcmp (st.spare[0], "e9.1"),
+             "replace %d spares %u", st.replace_slot, st.spares);
+  rig_write (&r, 0, 8192);                          /* marks e2.1 faulty */
+  cr_assert_eq (raid_recovery_pending (r.f.a), 1);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  rig_adopt (&r, 0);
+  rig_check_done (&r, "e9.1");
+  rig_free (&r);
+}
+
+/* Nothing of a replace is saved: stopped by a restart, the new member is a
+ * spare again (its superblock never took the old member's) and the old one
+ * still holds the slot. */
+Test (replace, a_restart_leaves_the_new_member_a_spare)
+{
+  struct rig r;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig_whole (&r, &cases[0]);
+  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  rig_add (&r, 0);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+  rig_write (&r, 0, 4096);
+  raid_mem_member_set_down (r.f.mm[0], 1);
+  rig_write (&r, 8192, 4096);                       /* a superblock update, e1.1 faulty */
+  raid_mem_member_set_down (r.f.mm[0], 0);
+  raid_resync_cancel (r.f.a);
+  cr_assert_eq (raid_replace (r.f.a), -ECANCELED);
+  fx_close (&r.f);
+  r.f.mem[r.f.n] = raid_mem_member (r.spare[0]);
+  r.f.n++;
+  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  r.f.n--;
+  raid_status (r.f.a, &st);
+  cr_assert (st.spares == 1 && !strcmp (st.spare[0], "e9.1") && !strcmp (st.member[1].name,
+             "e2.1"), "spares %u slot 1 %s", st.spares, st.member[1].name);
+  rig_free (&r);
+}
+
+Test (replace, refusals)
+{
+  struct rig r;
+  char err[256] = "";
+  const char *name = "e9.1";
+
+  rig_whole (&r, &cases[1]);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), -ENOENT);
+  cr_assert (strstr (err, "the array has no spare to replace e2.1 with: add one first"), "%s",
+             err);
+  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  rig_add (&r, 0);
+  cr_assert_eq (raid_replace_start (r.f.a, "e7.1", NULL, err, sizeof err), -ENOENT);
+  cr_assert (strstr (err, "e7.1 is not a working member"), "%s", err);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e8.1", err, sizeof err), -ENOENT);
+  cr_assert (strstr (err, "e8.1 is not a spare of the array: add it first"), "%s", err);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_replace_start (r.f.a, "e3.1", NULL, err, sizeof err), -EBUSY);
+  cr_assert (strstr (err, "a replace runs"), "%s", err);
+  r.spare[1] = raid_mem_member_new ("e10.1", FX_MEMBER_SIZE);
+  rig_add (&r, 1);
+  cr_assert_neq (raid_grow (r.f.a, &name, 1, RAID_LEVEL_5, err, sizeof err), 0);
+  cr_assert (strstr (err, "a member is being replaced"), "%s", err);
+  cr_assert_eq (raid_replace (r.f.a), 0);
   rig_adopt (&r, 0);
   rig_check_done (&r, "e9.1");
   rig_free (&r);

@@ -1,0 +1,240 @@
+/* Replacing a member in place (md's --replace): a spare copies the chunks of one slot
+ * from the member there, which keeps serving reads and taking writes, so the array keeps
+ * all its redundancy the whole time (a fail and a recovery would go without it while the
+ * new member is rebuilt).  Meanwhile every data write and flush of the slot goes to the
+ * new member too (io.c's shadows), so the units already copied stay current; at the end
+ * the new member takes the slot and the old one leaves the array.  One unit at a time
+ * under its stripe lock, within the speed limits.  Not saved across a restart: after
+ * one the new member is a spare again and the old one still holds the slot (its own
+ * superblock said spare throughout). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "raid-int.h"
+
+/* A working member of the layout, by name; NULL if none. */
+static struct raid_slot *
+working_slot (struct raid_array *a, const char *name)
+{
+  for (unsigned i = 0; i < a->lay.g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    if (s->m.ops && !atomic_load (&s->faulty) && !atomic_load (&s->recovering)
+        && !strcmp (slot_name (s), name))
+      return s;
+  }
+  return NULL;
+}
+
+/* The spare named NAME (the first spare when NULL), or -1. */
+static int
+spare_named (struct raid_array *a, const char *name)
+{
+  for (unsigned j = 0; j < a->nspares; j++)
+    if (!name || !strcmp (slot_name (&a->spare[j]), name))
+      return (int) j;
+  return -1;
+}
+
+int
+raid_replace_start (struct raid_array *a, const char *old, const char *with, char *err,
+                    size_t errlen)
+{
+  struct raid_slot *s;
+  int j, rc = 0;
+
+  pthread_mutex_lock (&a->sb_lock);
+  s = working_slot (a, old);
+  j = spare_named (a, with);
+  if (atomic_load (&a->reshape.active) || atomic_load (&a->repl.slot) >= 0) {
+    snprintf (err, errlen, "a %s runs: wait until it is done",
+              atomic_load (&a->reshape.active) ? "reshape" : "replace");
+    rc = -EBUSY;
+  }
+  else if (!s) {
+    snprintf (err, errlen, "%s is not a working member of the array (aoeraid status lists "
+              "them)", old);
+    rc = -ENOENT;
+  }
+  else if (j < 0) {
+    snprintf (err, errlen, with ? "%s is not a spare of the array: add it first"
+              : "the array has no spare to replace %s with: add one first", with ? with : old);
+    rc = -ENOENT;
+  }
+  else {
+    struct raid_slot *r = &a->repl.member;
+    r->m = a->spare[j].m;
+    memcpy (r->uuid, a->spare[j].uuid, 16);
+    atomic_store (&r->faulty, 0);
+    atomic_store (&r->read_errors, 0);
+    atomic_store (&r->write_errors, 0);
+    spare_remove (a, j);
+    atomic_store (&a->repl.pos, 0);
+    atomic_store (&a->repl.slot, (int) s->index);
+    /* Writes from now on reach it; a unit written before is copied after, under its lock. */
+    atomic_store (&s->replacement, r);
+    raid_logf (a, RAID_LOG_INFO, "%s: replacing %s (slot %u) with %s", a->sb.name, old,
+               s->index, slot_name (r));
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  return rc;
+}
+
+int
+raid_replace_pending (struct raid_array *a)
+{
+  return atomic_load (&a->repl.slot) >= 0;
+}
+
+/* Copy the slot's chunks of unit u from the old member (rebuilt from the others where it
+ * cannot be read) to the new one.  Caller holds the unit's stripe lock. */
+static int
+replace_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *scratch)
+{
+  struct raid_layout *L = &a->lay;
+  unsigned n = L->g.family == RAID_FAMILY_PARITY ? L->g.k + L->g.m : L->g.copies;
+
+  for (unsigned c = 0; c < n; c++) {
+    uint8_t *cols[RAID_MAX_MEMBERS], valid[RAID_MAX_MEMBERS] = { 0 };
+    uint8_t bad[RAID_MAX_MEMBERS] = { 0 }, need[RAID_MAX_MEMBERS] = { 0 };
+    uint64_t off;
+    int err;
+
+    if (L->g.family == RAID_FAMILY_PARITY) {
+      if (col_slot (a, L, u, c) != s)
+        continue;
+      off = col_offset (L, u, 0);
+    }
+    else {
+      struct raid_loc l = geom_near (&L->g, u, c);
+      if (&a->slot[l.slot] != s)
+        continue;
+      off = slot_offset (L, l, 0);
+    }
+    for (unsigned i = 0; i < n; i++)
+      cols[i] = scratch + (size_t) i * L->g.chunk;
+    err = slot_io (s, RAID_IO_READ, off, L->g.chunk, cols[c]);
+    if (err && L->g.family == RAID_FAMILY_PARITY) {
+      /* the old member's bad sector: the parity still has it */
+      bad[c] = need[c] = 1;
+      err = stripe_gather (a, L, u, 0, L->g.chunk, cols, valid, bad, need, NULL) ? EIO : 0;
+    }
+    for (unsigned o = 0; err && L->g.family == RAID_FAMILY_NEAR && o < n; o++) {
+      struct raid_loc l = geom_near (&L->g, u, o);
+      if (&a->slot[l.slot] != s && slot_usable_at (a, &a->slot[l.slot], u))
+        err = slot_io (&a->slot[l.slot], RAID_IO_READ, slot_offset (L, l, 0), L->g.chunk,
+                       cols[c]);
+    }
+    if (err)
+      return -EIO;
+    if (slot_io (&a->repl.member, RAID_IO_WRITE, off, L->g.chunk, cols[c])) {
+      atomic_store (&a->repl.member.faulty, 1);
+      return -EIO;
+    }
+  }
+  return 0;
+}
+
+/* Stop replacing: the new member goes back to the spares unless it failed. */
+static void
+replace_abort (struct raid_array *a, struct raid_slot *s, const char *why)
+{
+  struct raid_slot *r = &a->repl.member;
+  int back;
+
+  pthread_mutex_lock (&a->sb_lock);
+  atomic_store (&s->replacement, NULL);
+  atomic_store (&a->repl.slot, -1);
+  back = !atomic_load (&r->faulty) && a->nspares < RAID_MAX_SPARES;
+  if (back) {
+    struct raid_slot *sp = &a->spare[a->nspares++];
+    sp->m = r->m;
+    memcpy (sp->uuid, r->uuid, 16);
+    sp->readd = 0;
+    atomic_store (&sp->faulty, 0);
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  raid_logf (a, RAID_LOG_WARN, "%s: replacing %s stopped: %s; %s", a->sb.name, slot_name (s),
+             why, back ? "the new member is a spare again" : "the new member is dropped");
+}
+
+/* The new member takes the slot: with every stripe locked no write is in flight, its
+ * chunks are flushed, it gets the bitmap, then the superblocks name it. */
+static int
+replace_finish (struct raid_array *a, struct raid_slot *s)
+{
+  struct raid_slot *r = &a->repl.member;
+  char old[64];
+  int rc = 0;
+
+  stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
+  pthread_mutex_lock (&a->bitmap.lock);
+  if (a->bitmap.nbits) {
+    bitmap_encode (&a->bitmap, a->bitmap.block);
+    rc = slot_io (r, RAID_IO_WRITE, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, a->bitmap.block);
+  }
+  if (rc == 0)
+    rc = slot_io (r, RAID_IO_FLUSH, 0, 0, NULL);
+  if (rc == 0 && !atomic_load (&r->faulty)) {
+    pthread_mutex_lock (&a->sb_lock);
+    snprintf (old, sizeof old, "%s", slot_name (s));
+    atomic_store (&s->replacement, NULL);
+    slot_take (a, s->index, r, RAID_ROLE_ACTIVE);
+    atomic_store (&a->repl.slot, -1);
+    sb_write_all (a);
+    pthread_mutex_unlock (&a->sb_lock);
+  }
+  pthread_mutex_unlock (&a->bitmap.lock);
+  stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
+  if (rc || atomic_load (&r->faulty)) {
+    atomic_store (&r->faulty, 1);
+    replace_abort (a, s, "the new member failed the last writes");
+    return -EIO;
+  }
+  raid_logf (a, RAID_LOG_INFO, "%s: %s replaced %s in slot %u; %s has left the array",
+             a->sb.name, slot_name (s), old, s->index, old);
+  return 0;
+}
+
+int
+raid_replace (struct raid_array *a)
+{
+  int i = atomic_load (&a->repl.slot), rc = 0;
+  uint64_t units = resync_units (a), u;
+  struct sync_pace pace = { 0 };
+  struct raid_slot *s;
+  uint8_t *scratch;
+
+  if (i < 0)
+    return -EAGAIN;
+  if (atomic_load (&a->resync_stop))
+    return -ECANCELED;
+  s = &a->slot[i];
+  scratch = scratch_get (&a->pool, (size_t) (a->lay.g.k + a->lay.g.m + a->lay.g.copies)
+                         * a->lay.g.chunk);
+  if (!scratch)
+    return -ENOMEM;
+  for (u = atomic_load (&a->repl.pos); u < units && rc == 0; u++) {
+    if (atomic_load (&a->resync_stop))
+      rc = -ECANCELED;
+    else if (!slot_usable (s) || atomic_load (&a->repl.member.faulty))
+      rc = -EIO;
+    else {
+      stripe_lock_range (&a->locks, u, u);
+      rc = replace_unit (a, s, u, scratch);
+      stripe_unlock_range (&a->locks, u, u);
+    }
+    if (rc == 0) {
+      atomic_store (&a->repl.pos, u + 1);
+      sync_pace (a, &pace, a->lay.g.chunk);
+    }
+  }
+  scratch_put (&a->pool, scratch);
+  if (rc == 0)
+    return replace_finish (a, s);
+  if (rc == -EIO)
+    replace_abort (a, s, !slot_usable (s) ? "the member replaced failed"
+                   : atomic_load (&a->repl.member.faulty) ? "the new member failed"
+                   : "a unit could not be read from the member or the others");
+  return rc;
+}

@@ -451,7 +451,7 @@ static int fail_request(const char *arg, FILE *out)
 }
 
 /* What the array holds of the shelf NAME: a working member, a faulty one, a spare. */
-enum holding { HOLDS_NOTHING, HOLDS_WORKING, HOLDS_FAULTY, HOLDS_SPARE };
+enum holding { HOLDS_NOTHING, HOLDS_WORKING, HOLDS_FAULTY, HOLDS_SPARE, HOLDS_LEFT };
 
 static enum holding array_holds(const char *name)
 {
@@ -490,9 +490,12 @@ static int remove_request(const char *arg, FILE *out)
   else if (holds == HOLDS_NOTHING)
     snprintf(err, sizeof err, "%s is not in the array (aoeraid status lists its shelves)",
              name);
-  r = holds == HOLDS_SPARE ? raid_remove_spare(array, name, err, sizeof err)
-    : holds == HOLDS_FAULTY ? 0 : -1;
   i = addr_index(&a);
+  /* A shelf the array let go of (replaced) that this server still holds */
+  if (holds == HOLDS_NOTHING && i < n_addrs && targets[i])
+    holds = HOLDS_LEFT;
+  r = holds == HOLDS_SPARE ? raid_remove_spare(array, name, err, sizeof err)
+    : holds == HOLDS_FAULTY || holds == HOLDS_LEFT ? 0 : -1;
   if (r == 0 && i < n_addrs) {
     held_out[i] = true;
     if (params.reserve && targets[i])
@@ -505,8 +508,59 @@ static int remove_request(const char *arg, FILE *out)
     return -1;
   }
   fprintf(out, "removed %s%s; its shelf is released\n", name, holds == HOLDS_FAULTY ?
-          " (its slot stays faulty until a spare takes it)" : "");
+          " (its slot stays faulty until a spare takes it)" : holds == HOLDS_LEFT ?
+          " (the array no longer used it)" : "");
   return 0;
+}
+
+/* The control request "replace OLD [NEW]" (md's --replace OLD --with NEW): NEW (added as
+ * a spare first unless it is one), or the first spare, copies OLD's slot while OLD serves
+ * on, then takes its place; the monitor runs the copy. */
+static int replace_request(const char *args, FILE *out)
+{
+  char *copy = strdup(args), *save = NULL, *tok, names[2][24], err[512];
+  struct shelf_addr a[2];
+  struct raid_status st;
+  unsigned n = 0;
+  int r = 0;
+
+  if (!copy) {
+    fprintf(out, "error: replace: %s\n", strerror(ENOMEM));
+    return -1;
+  }
+  for (tok = strtok_r(copy, " ", &save); tok && r == 0; tok = strtok_r(NULL, " ", &save)) {
+    if (n == 2) {
+      fprintf(out, "error: replace: too many shelves: write replace OLD [NEW], as in "
+              "replace e2.1 e5.1\n");
+      r = -1;
+    }
+    else if ((r = shelf_arg("replace", tok, &a[n], out)) == 0) {
+      snprintf(names[n], sizeof names[n], "e%u.%u", a[n].shelf, a[n].slot);
+      n++;
+    }
+  }
+  free(copy);
+  if (r == 0 && n == 0) {
+    fprintf(out, "error: replace: name the member to replace, as in replace e2.1 [e5.1]\n");
+    r = -1;
+  }
+  if (r == 0 && n == 2 && raid_status(array, &st) == 0) {
+    bool spare = false;
+    for (unsigned j = 0; j < st.spares; j++)
+      spare |= !strcmp(st.spare[j], names[1]);
+    if (!spare)
+      r = hot_add(names[1], out);
+  }
+  if (r == 0 && raid_replace_start(array, names[0], n == 2 ? names[1] : NULL, err,
+                                   sizeof err) < 0) {
+    fprintf(out, "error: replace: %s\n", err);
+    r = -1;
+  }
+  if (r == 0) {
+    monitor_kick();
+    fprintf(out, "replacing %s; aoeraid status shows the progress\n", names[0]);
+  }
+  return r;
 }
 
 /* The control request "speed [min=RATE] [max=RATE]": set md's speed_limit_min/max of
@@ -655,6 +709,8 @@ static int control_request(const char *request, FILE *out)
     return fail_request(request + 5, out);
   if (!strncmp(request, "remove ", 7))
     return remove_request(request + 7, out);
+  if (!strcmp(request, "replace") || !strncmp(request, "replace ", 8))
+    return replace_request(request[7] ? request + 8 : "", out);
   if (!strncmp(request, "grow ", 5))
     return grow_request(request + 5, out);
   if (!strcmp(request, "speed") || !strncmp(request, "speed ", 6))

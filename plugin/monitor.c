@@ -2,8 +2,8 @@
  * noticed within MONITOR_POLL_MS) rather than taking a callback from the data path, so a
  * failing write never waits on it: first the caller's look (shelves that came back are
  * re-added), then a reshape (a grow), then recovery (a hot spare replaces a faulty or
- * missing member at once, as md does), then resync once the array is whole, then a check
- * or repair when one was asked for (md's sync_action).  Each runs beside normal I/O, a
+ * missing member at once, as md does), then resync once the array is whole, then a
+ * replace in place, then a check or repair when one was asked for (md's sync_action).  Each runs beside normal I/O, a
  * few units at a time under their stripe locks, within the speed limits (raid/pace.c). */
 #include <errno.h>
 #include <inttypes.h>
@@ -150,6 +150,12 @@ static void *monitor_main(void *arg)
         nbdkit_error("resync stopped: %s", strerror(-r));
         resync_gave_up = true;
       }
+      pause = 0;
+    }
+    else if (raid_replace_pending(mon_array)) {
+      status_replace_begin();
+      if (raid_replace(mon_array) == -ECANCELED)   /* it logs how it ended */
+        break;
       pause = 0;
     }
     else if (check_take(&check)) {

@@ -19,7 +19,7 @@ struct run_start {
   uint64_t offset;
 };
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct run_start rec_start, check_start;
+static struct run_start rec_start, check_start, replace_start;
 
 struct progress_view {
   double percent, rate_mbs, eta_s;      /* rate and eta < 0: not known yet */
@@ -72,6 +72,18 @@ static void progress_view(const struct raid_status *st, const struct run_start *
     v->rate_mbs = units * st->chunk_bytes / secs / 1e6;
     v->eta_s = (v->total - v->done) / (units / secs);
   }
+}
+
+void status_replace_begin(void)
+{
+  struct raid_status st;
+
+  if (!status_array || raid_status(status_array, &st) < 0)
+    return;
+  pthread_mutex_lock(&rec_lock);
+  clock_gettime(CLOCK_MONOTONIC, &replace_start.when);
+  replace_start.offset = st.replace_offset;
+  pthread_mutex_unlock(&rec_lock);
 }
 
 static const char *check_name(enum raid_check_action a)
@@ -180,6 +192,16 @@ static void print_text(FILE *out, const struct raid_status *st)
       fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
     fprintf(out, "\n");
   }
+  if (st->replace_slot >= 0) {
+    struct progress_view v;
+    progress_view(st, &replace_start, st->replace_offset, &v);
+    fprintf(out, "  replace slot %d (%s -> %s) %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
+            st->replace_slot, st->member[st->replace_slot].name, st->replace_name, v.percent,
+            v.done, v.total, st->m ? "stripes" : "chunks");
+    if (v.rate_mbs >= 0)
+      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    fprintf(out, "\n");
+  }
   if (st->check_running) {
     struct progress_view v;
     progress_view(st, &check_start, st->check_offset, &v);
@@ -257,6 +279,12 @@ static void print_json(FILE *out, const struct raid_status *st)
   }
   else
     fprintf(out, "\"recovery\":null,");
+  if (st->replace_slot >= 0)
+    fprintf(out, "\"replace\":{\"slot\":%d,\"from\":\"%s\",\"to\":\"%s\",\"done\":%" PRIu64
+            ",\"total\":%" PRIu64 "},", st->replace_slot, st->member[st->replace_slot].name,
+            st->replace_name, st->replace_offset, st->resync_units);
+  else
+    fprintf(out, "\"replace\":null,");
   if (st->check_action != RAID_CHECK_NONE)
     fprintf(out, "\"check\":{\"action\":\"%s\",\"running\":%s,\"complete\":%s,\"done\":%"
             PRIu64 ",\"total\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"read_errors\":%"
@@ -301,8 +329,9 @@ int status_request(const char *request, FILE *out)
 
   if (strcmp(request, "status") && !json) {
     fprintf(out, "error: unknown request '%s': this server answers 'status', "
-            "'status json', 'add|fail|remove SHELF.SLOT', 'speed [min=RATE] [max=RATE]', "
-            "'grow [level=LEVEL] SHELF.SLOT...' and 'check [repair|stop]'\n", request);
+            "'status json', 'add|fail|remove SHELF.SLOT', 'replace OLD [NEW]', "
+            "'speed [min=RATE] [max=RATE]', 'grow [level=LEVEL] SHELF.SLOT...' and "
+            "'check [repair|stop]'\n", request);
     return -1;
   }
   if (!status_array || raid_status(status_array, &st) < 0) {

@@ -13,6 +13,8 @@ void status_set(struct aoe_initiator *ini, struct raid_array *array, const struc
 void status_recovery_begin(void);
 /* A check or repair starts now: the base of its rate. */
 void status_check_begin(void);
+/* A replace run starts now: the base of its rate. */
+void status_replace_begin(void);
 /* control_request_fn: "status" (text) or "status json". */
 int status_request(const char *request, FILE *out);
 

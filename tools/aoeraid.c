@@ -34,6 +34,7 @@ static void usage(FILE *f)
           "       %s add -c SOCKET SHELF.SLOT\n"
           "       %s fail -c SOCKET SHELF.SLOT\n"
           "       %s remove -c SOCKET SHELF.SLOT\n"
+          "       %s replace -c SOCKET OLD [NEW]\n"
           "       %s speed -c SOCKET [min=RATE] [max=RATE]\n"
           "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
           "       %s check -c SOCKET [repair|stop]\n"
@@ -53,6 +54,9 @@ static void usage(FILE *f)
           "            takes its slot; refused if the array cannot do without it\n"
           "  remove    drop a spare, or let go of a failed member's shelf (md's --remove);\n"
           "            the shelf is released and not re-added by itself\n"
+          "  replace   put the shelf NEW (added as a spare first), or the first spare, in\n"
+          "            the place of member OLD while OLD keeps serving (md's --replace):\n"
+          "            the array keeps its redundancy the whole time\n"
           "  speed     show or set the resync and recovery speed limits (md's\n"
           "            speed_limit_min while clients do I/O, speed_limit_max otherwise);\n"
           "            RATE in bytes per second: 1000K, 200M; 0 for no limit\n"
@@ -63,7 +67,7 @@ static void usage(FILE *f)
           "            the data (md's sync_action check); repair also rewrites what does\n"
           "            not match; stop ends either; status shows the mismatches found\n",
           progname, progname, progname, progname, progname, progname, progname, progname,
-          progname, progname);
+          progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -454,6 +458,8 @@ int main(int argc, char **argv)
     return fail_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "remove"))
     return remove_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "replace"))
+    return replace_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "speed"))
     return speed_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "grow"))
@@ -465,7 +471,7 @@ int main(int argc, char **argv)
     return 0;
   }
   fprintf(stderr, "%s: unknown command '%s': use discover, examine, probe, status, add, fail, "
-          "remove, speed, grow or check\n", progname, cmd);
+          "remove, replace, speed, grow or check\n", progname, cmd);
   usage(stderr);
   return 2;
 }

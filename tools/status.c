@@ -1,4 +1,5 @@
-/* aoeraid status -c SOCKET [--json], add|fail|remove -c SOCKET SHELF.SLOT, speed -c SOCKET
+/* aoeraid status -c SOCKET [--json], add|fail|remove -c SOCKET SHELF.SLOT, replace -c
+ * SOCKET OLD [NEW], speed -c SOCKET
  * [min=RATE] [max=RATE], grow -c SOCKET [level=LEVEL] SHELF.SLOT... and check -c SOCKET
  * [repair|stop]: requests to a
  * running nbdkit-aoeraid-plugin through its control socket (the plugin's control=
@@ -161,6 +162,31 @@ int grow_main(const char *progname, int argc, char **argv)
   }
   if (join_words(progname, "grow", argc, argv, grow_word, "a shelf (SHELF.SLOT) or level=LEVEL",
                  request, sizeof request))
+    return 2;
+  return control_call(progname, path, request);
+}
+
+static int shelf_word(const char *arg)
+{
+  return arg[0] == 'e' || (arg[0] >= '0' && arg[0] <= '9');
+}
+
+int replace_main(const char *progname, int argc, char **argv)
+{
+  char request[128];
+  int rc;
+  const char *path = control_opts(progname, argc, argv, "replace -c SOCKET OLD [NEW]", NULL,
+                                  &rc);
+
+  if (!path)
+    return rc;
+  if (argc - optind < 1 || argc - optind > 2) {
+    fprintf(stderr, "%s: replace: give the member to replace and, if you like, the shelf "
+            "to put in its place: replace -c SOCKET e2.1 [e5.1]\n", progname);
+    return 2;
+  }
+  if (join_words(progname, "replace", argc, argv, shelf_word, "a shelf (SHELF.SLOT)", request,
+                 sizeof request))
     return 2;
   return control_call(progname, path, request);
 }

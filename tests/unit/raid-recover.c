@@ -1096,6 +1096,14 @@ rig_whole (struct rig *r, const struct level_case *c)
   rig_write (r, 0, r->size);
 }
 
+/* Give the array the spare e9.1 (the rig keeps it as spare[0]). */
+static void
+rig_spare (struct rig *r)
+{
+  r->spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  rig_add (r, 0);
+}
+
 /* The admin fails a working member: its slot goes faulty and the spare takes it. */
 Test (manage, a_failed_member_is_replaced_by_the_spare)
 {
@@ -1105,8 +1113,7 @@ Test (manage, a_failed_member_is_replaced_by_the_spare)
     char err[256] = "";
 
     rig_whole (&r, &cases[i]);
-    r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-    rig_add (&r, 0);
+    rig_spare (&r);
     cr_assert_eq (raid_recovery_pending (r.f.a), 0, "a spare alone is no work");
     cr_assert_eq (raid_fail_member (r.f.a, "e2.1", err, sizeof err), 0, "fail: %s", err);
     raid_status (r.f.a, &st);
@@ -1155,8 +1162,7 @@ Test (manage, a_spare_is_removed_and_may_come_back)
   char err[256] = "";
 
   rig_whole (&r, &cases[0]);
-  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-  rig_add (&r, 0);
+  rig_spare (&r);
   cr_assert_eq (raid_remove_spare (r.f.a, "e2.1", err, sizeof err), -ENOENT,
                 "a member is not a spare");
   cr_assert (strstr (err, "e2.1 is not a spare of the array"), "%s", err);
@@ -1192,8 +1198,7 @@ Test (replace, a_member_is_replaced_while_written)
     unsigned writes;
 
     rig_whole (&r, &cases[i]);
-    r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-    rig_add (&r, 0);
+    rig_spare (&r);
     cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
     raid_status (r.f.a, &st);
     cr_assert (st.replace_slot == 1 && !strcmp (st.replace_name, "e9.1") && st.spares == 0,
@@ -1243,8 +1248,7 @@ Test (replace, a_failing_new_member_is_dropped)
   char err[256] = "";
 
   rig_whole (&r, &cases[1]);
-  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-  rig_add (&r, 0);
+  rig_spare (&r);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e9.1", err, sizeof err), 0, "%s", err);
   raid_mem_member_fail_after (r.spare[0], 6);
   cr_assert_eq (raid_replace (r.f.a), -EIO);
@@ -1270,8 +1274,7 @@ Test (replace, the_old_member_failing_ends_in_a_recovery)
   char err[256] = "";
 
   rig_whole (&r, &cases[2]);                        /* raid6 of 4 */
-  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-  rig_add (&r, 0);
+  rig_spare (&r);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
   raid_mem_member_fail_after (r.f.mm[1], 5);
   cr_assert_eq (raid_replace (r.f.a), -EIO);
@@ -1296,8 +1299,7 @@ Test (replace, a_restart_leaves_the_new_member_a_spare)
   char err[256] = "";
 
   rig_whole (&r, &cases[0]);
-  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-  rig_add (&r, 0);
+  rig_spare (&r);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
   rig_write (&r, 0, 4096);
   raid_mem_member_set_down (r.f.mm[0], 1);
@@ -1326,8 +1328,7 @@ Test (replace, refusals)
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), -ENOENT);
   cr_assert (strstr (err, "the array has no spare to replace e2.1 with: add one first"), "%s",
              err);
-  r.spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-  rig_add (&r, 0);
+  rig_spare (&r);
   cr_assert_eq (raid_replace_start (r.f.a, "e7.1", NULL, err, sizeof err), -ENOENT);
   cr_assert (strstr (err, "e7.1 is not a working member"), "%s", err);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e8.1", err, sizeof err), -ENOENT);

@@ -3,7 +3,9 @@
  * all its redundancy the whole time (a fail and a recovery would go without it while the
  * new member is rebuilt).  Meanwhile every data write and flush of the slot goes to the
  * new member too (io.c's shadows), so the units already copied stay current; at the end
- * the new member takes the slot and the old one leaves the array.  One unit at a time
+ * the new member takes the slot and the old one leaves the array (if the old one fails
+ * first, the new one takes the slot as a recovering member from where the copy was).  One
+ * unit at a time
  * under its stripe lock, within the speed limits.  Not saved across a restart: after
  * one the new member is a spare again and the old one still holds the slot (its own
  * superblock said spare throughout). */
@@ -158,6 +160,39 @@ replace_abort (struct raid_array *a, struct raid_slot *s, const char *why)
              why, back ? "the new member is a spare again" : "the new member is dropped");
 }
 
+/* The old member failed midway: the new one holds every unit below the copy's position
+ * (copied, or written since through the shadows), so it takes the slot as a recovering
+ * member from there, as md's replacement does, unless another slot is recovering (one
+ * recovery position serves one slot).  1 when it took the slot. */
+static int
+replace_takeover (struct raid_array *a, struct raid_slot *s)
+{
+  struct raid_slot *r = &a->repl.member;
+  uint64_t pos = atomic_load (&a->repl.pos);
+  int other = 0;
+
+  stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
+  pthread_mutex_lock (&a->sb_lock);
+  for (unsigned i = 0; i < a->lay.g.n; i++)
+    other |= &a->slot[i] != s && a->slot[i].m.ops && atomic_load (&a->slot[i].recovering);
+  if (!other && !atomic_load (&r->faulty)) {
+    atomic_store (&s->replacement, NULL);
+    atomic_store (&a->recovery_offset, pos);
+    atomic_store (&a->recovery_bitmap, 0);
+    slot_take (a, s->index, r, RAID_ROLE_RECOVERING);
+    atomic_store (&a->repl.slot, -1);
+    sb_write_all (a);
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
+  if (other || atomic_load (&r->faulty))
+    return 0;
+  raid_logf (a, RAID_LOG_WARN, "%s: the member replaced in slot %u failed; %s takes the slot "
+             "and is rebuilt from unit %llu, where the copy was", a->sb.name, s->index,
+             slot_name (s), (unsigned long long) pos);
+  return 1;
+}
+
 /* The new member takes the slot: with every stripe locked no write is in flight, its
  * chunks are flushed, it gets the bitmap, then the superblocks name it. */
 static int
@@ -232,7 +267,7 @@ raid_replace (struct raid_array *a)
   scratch_put (&a->pool, scratch);
   if (rc == 0)
     return replace_finish (a, s);
-  if (rc == -EIO)
+  if (rc == -EIO && !(!slot_usable (s) && replace_takeover (a, s)))
     replace_abort (a, s, !slot_usable (s) ? "the member replaced failed"
                    : atomic_load (&a->repl.member.faulty) ? "the new member failed"
                    : "a unit could not be read from the member or the others");

@@ -1265,28 +1265,45 @@ Test (replace, a_failing_new_member_is_dropped)
   rig_free (&r);
 }
 
-/* The member being replaced fails midway: the new one goes back to the
- * spares, and the recovery rebuilds the slot onto it. */
+/* The member being replaced fails midway: the new one takes the slot as a
+ * recovering member from where the copy was (writes kept reaching it), and the
+ * recovery rebuilds only the rest. */
 Test (replace, the_old_member_failing_ends_in_a_recovery)
 {
-  struct rig r;
-  struct raid_status st;
-  char err[256] = "";
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct raid_status st;
+    struct raid_mem_stats ms;
+    char err[256] = "";
+    uint64_t at;
 
-  rig_whole (&r, &cases[2]);                        /* raid6 of 4 */
-  rig_spare (&r);
-  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
-  raid_mem_member_fail_after (r.f.mm[1], 5);
-  cr_assert_eq (raid_replace (r.f.a), -EIO);
-  raid_status (r.f.a, &st);
-  cr_assert (st.replace_slot == -1 && st.spares == 1 && !strcmp (st.spare[0], "e9.1"),
-             "replace %d spares %u", st.replace_slot, st.spares);
-  rig_write (&r, 0, 8192);                          /* marks e2.1 faulty */
-  cr_assert_eq (raid_recovery_pending (r.f.a), 1);
-  cr_assert_eq (raid_recover (r.f.a), 0);
-  rig_adopt (&r, 0);
-  rig_check_done (&r, "e9.1");
-  rig_free (&r);
+    rig_whole (&r, &cases[i]);
+    rig_spare (&r);
+    cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+    raid_mem_member_fail_after (r.f.mm[1], 12);
+    cr_assert_eq (raid_replace (r.f.a), -EIO);
+    raid_status (r.f.a, &st);
+    at = st.recovery_offset;
+    cr_assert (st.replace_slot == -1 && st.spares == 0 && st.recovery_slot == 1
+               && !strcmp (st.member[1].name, "e9.1") && at > 0 && at < st.resync_units,
+               "%s: replace %d spares %u recovering %d (%s) at %llu",
+               raid_level_name (cases[i].level), st.replace_slot, st.spares, st.recovery_slot,
+               st.member[1].name, (unsigned long long) at);
+    rig_write (&r, 0, r.size);                      /* below and above where it was */
+    raid_mem_member_stats (r.spare[0], &ms, 1);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    raid_mem_member_stats (r.spare[0], &ms, 0);
+    /* from where the copy was, not from the start (the units below it are not rewritten);
+     * a superblock update or two besides */
+    cr_assert (ms.write_bytes <= (st.resync_units - at + 2) * CHUNK, "%s: the recovery wrote "
+               "%llu bytes, more than the %llu units from %llu on",
+               raid_level_name (cases[i].level), (unsigned long long) ms.write_bytes,
+               (unsigned long long) (st.resync_units - at), (unsigned long long) at);
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
 }
 
 /* Nothing of a replace is saved: stopped by a restart, the new member is a

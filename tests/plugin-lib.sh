@@ -2,7 +2,8 @@
 #   plugin_run ARGS... -- RUN_COMMAND   nbdkit -U - aoeraid iface=h0 ARGS --run RUN_COMMAND,
 #                                       in the initiator netns; $uri, $unixsocket as nbdkit sets
 #   plugin_start SOCK ARGS...           a server in the background on SOCK (waits until it
-#                                       listens; its log: $LAB_DIR/nbdkit.log)
+#                                       listens; its log: $LAB_DIR/nbdkit.log); with
+#                                       PLUGIN_SOFT=1 a failure returns 1 instead of lab_die
 #   plugin_stop                         stop it by PID, wait until it is gone
 #   plugin_fails "what" 'regex' ARGS... the server must refuse with a line matching regex
 AOERAID_PLUGIN=${AOERAID_PLUGIN:-$top_builddir/.libs/nbdkit-aoeraid-plugin.so}
@@ -38,11 +39,19 @@ plugin_start() {
     if ! lab_alive "$PLUGIN_PID"; then
       wait "$PLUGIN_PID" 2>/dev/null || true
       PLUGIN_PID=
-      lab_die "nbdkit failed: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+      plugin_start_failed "nbdkit failed: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+      return 1
     fi
     sleep 0.05
   done
-  lab_die "nbdkit did not listen on $sock within 15 s: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+  plugin_start_failed "nbdkit did not listen on $sock within 15 s: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+}
+
+# Not in a subshell, for a caller that goes on after a failure (bench/run): an nbdkit
+# started in a subshell was sent SIGTERM when that subshell ended, here.
+plugin_start_failed() {
+  [ "${PLUGIN_SOFT:-0}" = 1 ] || lab_die "$1"
+  lab_log "$1"
 }
 
 plugin_stop() {

@@ -28,21 +28,11 @@ write_back (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t **c
             const uint8_t *rewrite)
 {
   struct io_batch b;
-  unsigned n = L->g.family == RAID_FAMILY_PARITY ? L->g.k + L->g.m : L->g.copies;
 
   batch_init (&b, NULL);
-  for (unsigned i = 0; i < n; i++) {
-    if (!rewrite[i])
-      continue;
-    if (L->g.family == RAID_FAMILY_PARITY)
-      batch_add (&b, col_slot (a, L, u, i), RAID_IO_WRITE, col_offset (L, u, 0), L->g.chunk,
-                 cols[i], i);
-    else {
-      struct raid_loc l = geom_near (&L->g, u, i);
-      batch_add (&b, &a->slot[l.slot], RAID_IO_WRITE, slot_offset (L, l, 0), L->g.chunk,
-                 cols[i], i);
-    }
-  }
+  for (unsigned i = 0; i < unit_pieces (L); i++)
+    if (rewrite[i])
+      unit_piece_io (&b, a, L, u, i, RAID_IO_WRITE, cols[i]);
   batch_run (&b);
   fail_writers (a, &b);
   batch_free (&b);
@@ -102,9 +92,8 @@ check_chunk (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *s
 
   batch_init (&b, NULL);
   for (c = 0; c < L->g.copies; c++) {
-    struct raid_loc l = geom_near (&L->g, u, c);
     copy[c] = scratch + (size_t) c * L->g.chunk;
-    batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (L, l, 0), L->g.chunk, copy[c], c);
+    unit_piece_io (&b, a, L, u, c, RAID_IO_READ, copy[c]);
   }
   batch_run (&b);
   for (unsigned i = 0; i < b.n; i++) {

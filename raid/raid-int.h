@@ -365,6 +365,14 @@ uint64_t resync_units (const struct raid_array *a);
 struct raid_slot *col_slot (struct raid_array *a, struct raid_layout *L, uint64_t stripe,
                             unsigned idx);
 uint64_t col_offset (const struct raid_layout *L, uint64_t stripe, uint32_t within);
+/* A lock unit's pieces: the k+m columns of a stripe (parity levels) or the copies of a
+ * chunk (mirrors); piece c's slot, and in *off its member offset (whole chunks). */
+unsigned unit_pieces (const struct raid_layout *L);
+struct raid_slot *unit_piece (struct raid_array *a, struct raid_layout *L, uint64_t u,
+                              unsigned c, uint64_t *off);
+/* Queue OP of all of piece c of unit u, from or into BUF, tagged c. */
+void unit_piece_io (struct io_batch *b, struct raid_array *a, struct raid_layout *L,
+                    uint64_t u, unsigned c, enum raid_io_op op, uint8_t *buf);
 /* The column's member holds good data for this stripe (slot_usable_at). */
 int col_usable (struct raid_array *a, struct raid_layout *L, uint64_t stripe, unsigned idx);
 /* Make the need[] columns of stripe s valid over [lo, lo+len) (rw.c). */

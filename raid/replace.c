@@ -94,25 +94,16 @@ static int
 replace_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *scratch)
 {
   struct raid_layout *L = &a->lay;
-  unsigned n = L->g.family == RAID_FAMILY_PARITY ? L->g.k + L->g.m : L->g.copies;
+  unsigned n = unit_pieces (L);
 
   for (unsigned c = 0; c < n; c++) {
     uint8_t *cols[RAID_MAX_MEMBERS], valid[RAID_MAX_MEMBERS] = { 0 };
     uint8_t bad[RAID_MAX_MEMBERS] = { 0 }, need[RAID_MAX_MEMBERS] = { 0 };
-    uint64_t off;
+    uint64_t off, other_off;
     int err;
 
-    if (L->g.family == RAID_FAMILY_PARITY) {
-      if (col_slot (a, L, u, c) != s)
-        continue;
-      off = col_offset (L, u, 0);
-    }
-    else {
-      struct raid_loc l = geom_near (&L->g, u, c);
-      if (&a->slot[l.slot] != s)
-        continue;
-      off = slot_offset (L, l, 0);
-    }
+    if (unit_piece (a, L, u, c, &off) != s)
+      continue;
     for (unsigned i = 0; i < n; i++)
       cols[i] = scratch + (size_t) i * L->g.chunk;
     err = slot_io (s, RAID_IO_READ, off, L->g.chunk, cols[c]);
@@ -122,10 +113,9 @@ replace_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *sc
       err = stripe_gather (a, L, u, 0, L->g.chunk, cols, valid, bad, need, NULL) ? EIO : 0;
     }
     for (unsigned o = 0; err && L->g.family == RAID_FAMILY_NEAR && o < n; o++) {
-      struct raid_loc l = geom_near (&L->g, u, o);
-      if (&a->slot[l.slot] != s && slot_usable_at (a, &a->slot[l.slot], u))
-        err = slot_io (&a->slot[l.slot], RAID_IO_READ, slot_offset (L, l, 0), L->g.chunk,
-                       cols[c]);
+      struct raid_slot *other = unit_piece (a, L, u, o, &other_off);
+      if (other != s && slot_usable_at (a, other, u))
+        err = slot_io (other, RAID_IO_READ, other_off, L->g.chunk, cols[c]);
     }
     if (err)
       return -EIO;

@@ -193,6 +193,37 @@ col_offset (const struct raid_layout *L, uint64_t stripe, uint32_t within)
   return slot_offset (L, l, within);
 }
 
+unsigned
+unit_pieces (const struct raid_layout *L)
+{
+  return L->g.family == RAID_FAMILY_PARITY ? L->g.k + L->g.m : L->g.copies;
+}
+
+struct raid_slot *
+unit_piece (struct raid_array *a, struct raid_layout *L, uint64_t u, unsigned c, uint64_t *off)
+{
+  struct raid_loc l;
+
+  if (L->g.family == RAID_FAMILY_PARITY) {
+    *off = col_offset (L, u, 0);
+    return col_slot (a, L, u, c);
+  }
+  l = geom_near (&L->g, u, c);
+  *off = slot_offset (L, l, 0);
+  return &a->slot[l.slot];
+}
+
+/* Queue OP of piece c of unit u, the whole chunk, into BUF. */
+void
+unit_piece_io (struct io_batch *b, struct raid_array *a, struct raid_layout *L, uint64_t u,
+               unsigned c, enum raid_io_op op, uint8_t *buf)
+{
+  uint64_t off;
+  struct raid_slot *s = unit_piece (a, L, u, c, &off);
+
+  batch_add (b, s, op, off, L->g.chunk, buf, c);
+}
+
 int
 col_usable (struct raid_array *a, struct raid_layout *L, uint64_t stripe, unsigned idx)
 {
@@ -969,37 +1000,25 @@ resync_unit (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *s
 {
   struct io_batch b;
   uint8_t *cols[RAID_MAX_MEMBERS];
-  unsigned i, n = L->g.family == RAID_FAMILY_PARITY ? L->g.k + L->g.m : L->g.copies;
+  int parity = L->g.family == RAID_FAMILY_PARITY;
+  unsigned i, n = unit_pieces (L), data = parity ? L->g.k : 1;
   int rc = 0;
 
   for (i = 0; i < n; i++)
     cols[i] = scratch + (size_t) i * L->g.chunk;
   batch_init (&b, NULL);   /* background work: never polls */
   /* Read the data (mirrors: the first copy), then write the redundancy. */
-  if (L->g.family == RAID_FAMILY_PARITY)
-    for (i = 0; i < L->g.k; i++)
-      batch_add (&b, col_slot (a, L, u, i), RAID_IO_READ, col_offset (L, u, 0), L->g.chunk, cols[i], i);
-  else {
-    struct raid_loc l = geom_near (&L->g, u, 0);
-    batch_add (&b, &a->slot[l.slot], RAID_IO_READ, slot_offset (L, l, 0), L->g.chunk, cols[0], 0);
-  }
+  for (i = 0; i < data; i++)
+    unit_piece_io (&b, a, L, u, i, RAID_IO_READ, cols[i]);
   batch_run (&b);
   for (i = 0; i < b.n; i++)
     if (b.ios[i].err)
       rc = -EIO;
   batch_reset (&b);
-  if (rc == 0 && L->g.family == RAID_FAMILY_PARITY) {
+  if (rc == 0 && parity)
     codec_encode (&L->codec, L->g.chunk, cols, cols + L->g.k);
-    for (i = L->g.k; i < n; i++)
-      batch_add (&b, col_slot (a, L, u, i), RAID_IO_WRITE, col_offset (L, u, 0), L->g.chunk,
-                 cols[i], i);
-  }
-  else if (rc == 0)
-    for (i = 1; i < n; i++) {
-      struct raid_loc l = geom_near (&L->g, u, i);
-      batch_add (&b, &a->slot[l.slot], RAID_IO_WRITE, slot_offset (L, l, 0), L->g.chunk,
-                 cols[0], i);
-    }
+  for (i = data; i < n && rc == 0; i++)
+    unit_piece_io (&b, a, L, u, i, RAID_IO_WRITE, parity ? cols[i] : cols[0]);
   batch_run (&b);
   fail_writers (a, &b);
   batch_free (&b);

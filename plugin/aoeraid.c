@@ -342,25 +342,39 @@ static int hot_add(const char *arg, FILE *out)
   return r;
 }
 
+/* What the array holds of the shelf NAME: a working member, a faulty one (only), a spare,
+ * or nothing; *MISSING (may be NULL) says whether some slot has no member at all. */
+enum holding { HOLDS_NOTHING, HOLDS_WORKING, HOLDS_FAULTY, HOLDS_SPARE, HOLDS_LEFT };
+
+static enum holding array_holds(const char *name, bool *missing)
+{
+  bool spare = false, working = false, faulty = false, none = false;
+  struct raid_status st;
+
+  if (raid_status(array, &st) == 0) {
+    for (unsigned i = 0; i < st.spares; i++)
+      spare |= !strcmp(st.spare[i], name);
+    for (unsigned i = 0; i < st.members; i++) {
+      bool its = !strcmp(st.member[i].name, name);
+      none |= st.member[i].role == RAID_ROLE_MISSING;
+      working |= its && st.member[i].role != RAID_ROLE_FAULTY;
+      faulty |= its && st.member[i].role == RAID_ROLE_FAULTY;
+    }
+  }
+  if (missing)
+    *missing = none;
+  return spare ? HOLDS_SPARE : working ? HOLDS_WORKING : faulty ? HOLDS_FAULTY : HOLDS_NOTHING;
+}
+
 /* Does the array lack the shelf NAME: a slot holds it as faulty, or a slot is missing
  * and NAME is neither a working member nor a spare (whether it fits that slot is for
  * raid/ to say)? */
 static bool array_lacks(const char *name)
 {
-  struct raid_status st;
-  bool lacked = false, held = false;
+  bool missing;
+  enum holding h = array_holds(name, &missing);
 
-  if (raid_status(array, &st) < 0)
-    return false;
-  for (unsigned i = 0; i < st.members; i++) {
-    bool its = !strcmp(st.member[i].name, name);
-    lacked |= st.member[i].role == RAID_ROLE_MISSING ||
-              (its && st.member[i].role == RAID_ROLE_FAULTY);
-    held |= its && st.member[i].role != RAID_ROLE_FAULTY;
-  }
-  for (unsigned i = 0; i < st.spares; i++)
-    held |= !strcmp(st.spare[i], name);
-  return lacked && !held;
+  return h == HOLDS_FAULTY || (h == HOLDS_NOTHING && missing);
 }
 
 /* Did the shelf of addrs[i] come up again since the last look (and is it up now)?  Each
@@ -450,23 +464,6 @@ static int fail_request(const char *arg, FILE *out)
   return 0;
 }
 
-/* What the array holds of the shelf NAME: a working member, a faulty one, a spare. */
-enum holding { HOLDS_NOTHING, HOLDS_WORKING, HOLDS_FAULTY, HOLDS_SPARE, HOLDS_LEFT };
-
-static enum holding array_holds(const char *name)
-{
-  struct raid_status st;
-
-  if (raid_status(array, &st) < 0)
-    return HOLDS_NOTHING;
-  for (unsigned i = 0; i < st.spares; i++)
-    if (!strcmp(st.spare[i], name))
-      return HOLDS_SPARE;
-  for (unsigned i = 0; i < st.members; i++)
-    if (!strcmp(st.member[i].name, name))
-      return st.member[i].role == RAID_ROLE_FAULTY ? HOLDS_FAULTY : HOLDS_WORKING;
-  return HOLDS_NOTHING;
-}
 
 /* The control request "remove SHELF.SLOT" (md's --remove): drop a spare, or let go of a
  * failed member's shelf (its slot stays faulty until a spare takes it).  The shelf's
@@ -483,7 +480,7 @@ static int remove_request(const char *arg, FILE *out)
     return -1;
   snprintf(name, sizeof name, "e%u.%u", a.shelf, a.slot);
   pthread_mutex_lock(&add_lock);
-  holds = array_holds(name);
+  holds = array_holds(name, NULL);
   if (holds == HOLDS_WORKING)
     snprintf(err, sizeof err, "%s is a working member: fail it first (aoeraid fail -c "
              "SOCKET %s)", name, name);

@@ -69,6 +69,20 @@ err=$("$aoeraid" check -c "$ctl" stop 2>&1) && lab_die "stop with none running s
 echo "$err" | grep -q "no check or repair is running" || lab_die "stop: $err"
 set +e; err=$("$aoeraid" check -c "$ctl" scrub 2>&1); rc=$?; set -e
 [ $rc -eq 2 ] && echo "$err" | grep -q "'scrub' is not repair or stop" || lab_die "scrub: $rc $err"
+# One at a time, and stop (md's idle): a check slowed to 2 MB/s runs while asked again.
+"$aoeraid" speed -c "$ctl" max=2M >/dev/null
+out=$("$aoeraid" check -c "$ctl") || lab_die "a slow check did not start: $out"
+for _ in $(seq 100); do status | grep -Eq "^  check [0-9.]+%" && break; sleep 0.1; done
+status | grep -Eq "^  check [0-9.]+% .* mismatches 0" || lab_die "no running check: $(status)"
+err=$("$aoeraid" check -c "$ctl" repair 2>&1) && lab_die "a second check started"
+echo "$err" | grep -q "already running or waiting" || lab_die "second check: $err"
+before=$(ended)
+out=$("$aoeraid" check -c "$ctl" stop) || lab_die "stop failed: $out"
+for _ in $(seq 100); do [ "$(ended)" -gt "$before" ] && break; sleep 0.1; done
+status | grep -Eq "last check stopped at [0-9.]+%" || lab_die "not stopped: $(status)"
+"$aoeraid" speed -c "$ctl" max=0 >/dev/null
+echo "ok: a second check refused while one runs; stop ends it: $(status | grep 'last check')"
+
 lab_kill 1
 [ "$(readback)" = "$want" ] || lab_die "e1.1 gone: data through the repaired parity differs"
 for _ in $(seq 100); do status | grep -q "state degraded" && break; sleep 0.1; done

@@ -781,6 +781,11 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->spares = a->nspares;
   for (i = 0; i < a->nspares; i++)
     snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));
+  /* the replacement, like the spares, changes under sb_lock */
+  st->replace_slot = atomic_load (&a->repl.slot);
+  st->replace_offset = atomic_load (&a->repl.pos);
+  if (st->replace_slot >= 0)
+    snprintf (st->replace_name, sizeof st->replace_name, "%s", slot_name (&a->repl.member));
   pthread_mutex_unlock (&a->sb_lock);
   st->recovery_offset = atomic_load (&a->recovery_offset);
   st->resync_offset = atomic_load (&a->resync_offset);
@@ -806,12 +811,6 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->check_offset = atomic_load (&a->check.pos);
   st->check_mismatches = atomic_load (&a->check.mismatches);
   st->check_read_errors = atomic_load (&a->check.read_errors);
-  pthread_mutex_lock (&a->sb_lock);     /* the new member changes under it */
-  st->replace_slot = atomic_load (&a->repl.slot);
-  st->replace_offset = atomic_load (&a->repl.pos);
-  if (st->replace_slot >= 0)
-    snprintf (st->replace_name, sizeof st->replace_name, "%s", slot_name (&a->repl.member));
-  pthread_mutex_unlock (&a->sb_lock);
   return 0;
 }
 

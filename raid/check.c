@@ -99,10 +99,7 @@ check_chunk (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *s
   for (unsigned i = 0; i < b.n; i++) {
     struct member_io *io = &b.ios[i];
     if (io->err) {
-      atomic_fetch_add (&io->slot->read_errors, 1);
-      raid_logf (a, RAID_LOG_WARN, "%s: member %s: read of %u bytes at %llu failed (%s); "
-                 "rewriting it from another copy", a->sb.name, slot_name (io->slot), io->len,
-                 (unsigned long long) io->offset, strerror (io->err));
+      note_read_error (a, io);
       redo[io->tag] = 1;
       (*read_errors)++;
     }

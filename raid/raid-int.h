@@ -379,6 +379,8 @@ int col_usable (struct raid_array *a, struct raid_layout *L, uint64_t stripe, un
 int stripe_gather (struct raid_array *a, struct raid_layout *L, uint64_t s, uint32_t lo,
                    uint32_t len, uint8_t **cols, uint8_t *valid, uint8_t *bad,
                    const uint8_t *need, uint8_t *errored);
+/* Count and log a failed member read (not one of a member known down) (rw.c). */
+void note_read_error (struct raid_array *a, struct member_io *io);
 /* Mark every member that failed a write in this batch faulty (rw.c). */
 void fail_writers (struct raid_array *a, struct io_batch *b);
 /* Member FROM (a spare, a replacement) takes slot i in this role, its superblock

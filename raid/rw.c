@@ -50,7 +50,7 @@ in_sync (struct raid_array *a, struct raid_layout *L, uint64_t unit)
 }
 
 
-static void
+void
 note_read_error (struct raid_array *a, struct member_io *io)
 {
   if (io->err == ENODEV)

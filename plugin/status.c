@@ -31,24 +31,34 @@ static double now_s(const struct timespec *t)
   return t->tv_sec + t->tv_nsec / 1e9;
 }
 
+/* A run starts now from OFFSET: the base of its rate. */
+static void run_begin(struct run_start *run, uint64_t offset)
+{
+  pthread_mutex_lock(&rec_lock);
+  clock_gettime(CLOCK_MONOTONIC, &run->when);
+  run->offset = offset;
+  pthread_mutex_unlock(&rec_lock);
+}
+
 void status_recovery_begin(void)
 {
   struct raid_status st;
 
-  if (!status_array || raid_status(status_array, &st) < 0)
-    return;
-  pthread_mutex_lock(&rec_lock);
-  clock_gettime(CLOCK_MONOTONIC, &rec_start.when);
-  rec_start.offset = st.recovery_slot >= 0 ? st.recovery_offset : 0;
-  pthread_mutex_unlock(&rec_lock);
+  if (status_array && raid_status(status_array, &st) == 0)
+    run_begin(&rec_start, st.recovery_slot >= 0 ? st.recovery_offset : 0);
 }
 
 void status_check_begin(void)
 {
-  pthread_mutex_lock(&rec_lock);
-  clock_gettime(CLOCK_MONOTONIC, &check_start.when);
-  check_start.offset = 0;
-  pthread_mutex_unlock(&rec_lock);
+  run_begin(&check_start, 0);
+}
+
+void status_replace_begin(void)
+{
+  struct raid_status st;
+
+  if (status_array && raid_status(status_array, &st) == 0)
+    run_begin(&replace_start, st.replace_offset);
 }
 
 /* Progress, rate (MB/s of units: chunks, per member) and time left of a run that
@@ -72,18 +82,6 @@ static void progress_view(const struct raid_status *st, const struct run_start *
     v->rate_mbs = units * st->chunk_bytes / secs / 1e6;
     v->eta_s = (v->total - v->done) / (units / secs);
   }
-}
-
-void status_replace_begin(void)
-{
-  struct raid_status st;
-
-  if (!status_array || raid_status(status_array, &st) < 0)
-    return;
-  pthread_mutex_lock(&rec_lock);
-  clock_gettime(CLOCK_MONOTONIC, &replace_start.when);
-  replace_start.offset = st.replace_offset;
-  pthread_mutex_unlock(&rec_lock);
 }
 
 static const char *check_name(enum raid_check_action a)

@@ -324,6 +324,7 @@ enum raid_array_state { RAID_STATE_CLEAN, RAID_STATE_DEGRADED, RAID_STATE_FAILED
 struct raid_member_status {
   enum raid_role_state role;     /* ACTIVE, RECOVERING, FAULTY (failed, or down now) or MISSING */
   char name[64];                 /* "" when missing */
+  int failed;                    /* FAULTY because the array failed it (else: down now) */
   uint64_t read_errors, write_errors;
 };
 
@@ -364,11 +365,25 @@ struct raid_status {
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 
+/* What changed from WAS to NOW, named as mdadm --monitor names it (raid/events.c):
+ * Fail, FailSpare, SpareActive, DegradedArray, RebuildStarted, Rebuild20 ... Rebuild80,
+ * RebuildFinished, and two of aoeraid's own: ShelfDown and ShelfUp (a member whose
+ * backend stopped or started answering before the array failed it), FailedArray (the
+ * array lost too many members to serve).  DETAIL is the member for member events and
+ * the run (recovery, resync, reshape, check, repair, replace) for the Rebuild ones, NULL
+ * for the array's; EXTRA is "mismatches=N" when a check or repair finishes, else NULL.
+ * WAS NULL: the array was just started (DegradedArray, FailedArray, runs going on). */
+typedef void raid_event_fn (void *opaque, const char *event, const char *detail,
+                            const char *extra);
+void raid_status_events (const struct raid_status *was, const struct raid_status *now,
+                         raid_event_fn *fn, void *opaque);
+
 /* Mark clean (unless failed), rewrite the superblocks, free.  Does not
  * close the members.  Cancel and join a running raid_resync first. */
 void raid_close (struct raid_array *a);
 
 const char *raid_level_name (enum raid_level level);   /* "raid5", "ec" ... */
+const char *raid_check_action_name (enum raid_check_action action);   /* "check", "repair" */
 void raid_uuid_format (const uint8_t uuid[16], char out[37]);
 
 /* ---- In-memory members for tests (raid/mem-member.c) -------------------- */

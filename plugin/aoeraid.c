@@ -16,6 +16,7 @@
 
 #include "aoe.h"
 #include "raid.h"
+#include "alert.h"
 #include "aoe-member.h"
 #include "assemble.h"
 #include "control.h"
@@ -785,6 +786,8 @@ static int aoeraid_after_fork(void)
   /* A new array (or one that crashed dirty) makes its parity consistent in the
    * background while it serves, as md's initial resync does; a hot spare replaces a
    * member that fails. */
+  if (alert_start(array, params.alert, params.alert_test) < 0)
+    return -1;
   return monitor_start(array, params.auto_readd ? readd_returning_shelves : NULL);
 }
 
@@ -793,6 +796,7 @@ static void aoeraid_cleanup(void)
   control_close(control);
   control = NULL;
   monitor_stop();
+  alert_stop();
   if (array) {
     raid_close(array);          /* marks the array clean on every member */
     array = NULL;
@@ -916,6 +920,8 @@ static void aoeraid_dump_plugin(void)
   "sync-speed-max=RATE      resync/recovery speed otherwise (default 0: no limit)\n" \
   "bitmap-chunk=SIZE        write-intent bitmap region of a new array (64M; 0: none)\n" \
   "auto-readd=true|false    re-add a member whose shelf comes back (default true)\n" \
+  "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER] on each event (mdadm's)\n" \
+  "alert-test=true          send a TestMessage event at start\n" \
   "force=true               override refusals md would let you override"
 
 static struct nbdkit_plugin plugin = {

@@ -15,6 +15,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "deadline.h"
 #include "log.h"
 #include "monitor.h"
 #include "status.h"
@@ -36,16 +37,9 @@ static pthread_cond_t mon_cond;
 /* Sleep up to ms, or until kicked or stopped; true when stopping. */
 static bool monitor_wait(unsigned ms)
 {
-  struct timespec until;
+  struct timespec until = deadline_in_ms(ms);
   bool stop;
 
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += ms / 1000;
-  until.tv_nsec += (long)(ms % 1000) * 1000000;
-  if (until.tv_nsec >= 1000000000) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000;
-  }
   pthread_mutex_lock(&mon_lock);
   while (!mon_stop && !mon_kicked &&
          pthread_cond_timedwait(&mon_cond, &mon_lock, &until) != ETIMEDOUT)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <nbdkit-plugin.h>
 
@@ -171,6 +173,31 @@ static int set_rate(const char *key, const char *value, uint64_t *out)
 }
 
 /* nbdkit_parse_bool's words, with an error that names the parameter. */
+/* The program is run after nbdkit went into the background (cwd /), so its path is
+ * made absolute now, and checked now rather than at the first failure. */
+static int set_alert(struct params *p, const char *value)
+{
+  struct stat sb;
+  char *path = nbdkit_absolute_path(value);
+
+  if (!path)
+    return -1;
+  if (stat(path, &sb) < 0 || access(path, X_OK) < 0) {
+    nbdkit_error("alert=%s: %m: give an executable program (it is run as PROGRAM EVENT "
+                 "ARRAY [MEMBER])", value);
+    free(path);
+    return -1;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    nbdkit_error("alert=%s: not a regular file: give an executable program", value);
+    free(path);
+    return -1;
+  }
+  free(p->alert);
+  p->alert = path;
+  return 0;
+}
+
 static int set_bool(const char *key, const char *value, bool *out)
 {
   static const char *const yes[] = { "1", "true", "t", "yes", "y", "on" };
@@ -242,6 +269,10 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_bool(key, value, &p->poll);
   if (!strcmp(key, "auto-readd") || !strcmp(key, "auto_readd"))
     return set_bool(key, value, &p->auto_readd);
+  if (!strcmp(key, "alert"))
+    return set_alert(p, value);
+  if (!strcmp(key, "alert-test") || !strcmp(key, "alert_test"))
+    return set_bool(key, value, &p->alert_test);
   if (!strcmp(key, "bitmap-chunk") || !strcmp(key, "bitmap_chunk")) {
     int64_t c = nbdkit_parse_size(value);
     if (c < 0)
@@ -263,7 +294,7 @@ int params_set(struct params *p, const char *key, const char *value)
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
                "(shelves, spares, level, chunk, name, iface, control, dead-time, discover-time, "
                "reserve, force, poll, sync-speed-min, sync-speed-max, bitmap-chunk, "
-               "auto-readd)", key);
+               "auto-readd, alert, alert-test)", key);
   return -1;
 }
 

@@ -29,6 +29,8 @@ struct params {
   bool reserve;                     /* claim the shelves with AoE Reserve/Release */
   bool poll;                        /* a lone request polls for its replies (aoe_poll) */
   bool auto_readd;                  /* a member whose shelf comes back is re-added */
+  char *alert;                      /* mdadm's PROGRAM: run with each event, or NULL */
+  bool alert_test;                  /* mdadm --test: a TestMessage event at start */
   uint64_t sync_speed_min;          /* resync/recovery bytes/s while busy; 0 = no limit */
   uint64_t sync_speed_max;          /* ... and otherwise (md: speed_limit_min/max) */
 };

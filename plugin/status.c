@@ -84,11 +84,6 @@ static void progress_view(const struct raid_status *st, const struct run_start *
   }
 }
 
-static const char *check_name(enum raid_check_action a)
-{
-  return a == RAID_CHECK_REPAIR ? "repair" : "check";
-}
-
 void status_set(struct aoe_initiator *ini, struct raid_array *array, const struct params *p)
 {
   status_ini = ini;
@@ -203,7 +198,8 @@ static void print_text(FILE *out, const struct raid_status *st)
   if (st->check_running) {
     struct progress_view v;
     progress_view(st, &check_start, st->check_offset, &v);
-    fprintf(out, "  %s %.1f%% (%" PRIu64 " of %" PRIu64 " %s)", check_name(st->check_action),
+    fprintf(out, "  %s %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
+            raid_check_action_name(st->check_action),
             v.percent, v.done, v.total, st->m ? "stripes" : "chunks");
     if (v.rate_mbs >= 0)
       fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
@@ -212,10 +208,10 @@ static void print_text(FILE *out, const struct raid_status *st)
   }
   if (monitor_check_waiting() != RAID_CHECK_NONE)
     fprintf(out, "  %s waiting to start\n",
-            check_name(monitor_check_waiting()));
+            raid_check_action_name(monitor_check_waiting()));
   if (!st->check_running && st->check_action != RAID_CHECK_NONE)
     fprintf(out, "  last %s %s at %.1f%%: mismatches %" PRIu64 "%s  read errors rewritten %"
-            PRIu64 "\n", check_name(st->check_action),
+            PRIu64 "\n", raid_check_action_name(st->check_action),
             st->check_complete ? "complete" : "stopped",
             st->resync_units ? 100.0 * st->check_offset / st->resync_units : 0.0,
             st->check_mismatches, st->check_action == RAID_CHECK_REPAIR ? " (repaired)" : "",
@@ -286,7 +282,8 @@ static void print_json(FILE *out, const struct raid_status *st)
   if (st->check_action != RAID_CHECK_NONE)
     fprintf(out, "\"check\":{\"action\":\"%s\",\"running\":%s,\"complete\":%s,\"done\":%"
             PRIu64 ",\"total\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"read_errors\":%"
-            PRIu64 "},", check_name(st->check_action), st->check_running ? "true" : "false",
+            PRIu64 "},", raid_check_action_name(st->check_action),
+            st->check_running ? "true" : "false",
             st->check_complete ? "true" : "false", st->check_offset, st->resync_units,
             st->check_mismatches, st->check_read_errors);
   else

@@ -769,6 +769,7 @@ raid_status (struct raid_array *a, struct raid_status *st)
       st->recovery_slot = (int) i;
     if (s->m.ops)
       snprintf (st->member[i].name, sizeof st->member[i].name, "%s", slot_name (s));
+    st->member[i].failed = s->m.ops && atomic_load (&s->faulty);
     st->member[i].read_errors = atomic_load (&s->read_errors);
     st->member[i].write_errors = atomic_load (&s->write_errors);
   }

@@ -167,10 +167,16 @@ struct raid_array *raid_create (const struct raid_params *params,
  * line in err naming the member) when a given member is blank, corrupt,
  * foreign (another array's uuid) or from a newer format, when too few fresh
  * members remain (naming the missing slots), or when a parity array is
- * dirty and degraded (the write hole).  force=1 leaves the unusable members
- * out instead of refusing, and starts a dirty degraded array (with a
- * warning).  A successful assembly marks the array dirty until raid_close. */
-struct raid_array *raid_assemble (struct raid_member *members, size_t n, int force,
+ * dirty and degraded (the write hole).  RAID_ASSEMBLE_FORCE leaves the unusable
+ * members out instead of refusing, and starts a dirty degraded array (with a
+ * warning).  A successful assembly marks the array dirty until raid_close.
+ * RAID_ASSEMBLE_READONLY (md's --readonly): nothing is ever written to a member,
+ * not even a superblock; writes fail with -EROFS, flushes do nothing, and
+ * everything that would change the array (resync, recovery, reshape, check,
+ * replace, add, fail, remove, grow) is refused with -EROFS. */
+#define RAID_ASSEMBLE_FORCE 1u
+#define RAID_ASSEMBLE_READONLY 2u
+struct raid_array *raid_assemble (struct raid_member *members, size_t n, unsigned flags,
                                   raid_log_fn *log, void *log_opaque,
                                   char *err, size_t errlen);
 
@@ -337,6 +343,7 @@ struct raid_status {
   uint8_t uuid[16];
   char name[RAID_NAME_MAX + 1];
   uint64_t events;
+  int readonly;                  /* RAID_ASSEMBLE_READONLY */
   uint64_t resync_offset;        /* stripes (chunks for mirrors) in sync; UINT64_MAX = all */
   uint64_t resync_units;         /* stripes (chunks for mirrors) in the array */
   struct raid_member_status member[RAID_MAX_MEMBERS];

@@ -132,6 +132,8 @@ sb_write_all (struct raid_array *a)
   struct io_batch b;
   unsigned i, failed;
 
+  if (a->readonly)
+    return;
   batch_init (&b, NULL);
   do {
     batch_reset (&b);
@@ -223,6 +225,16 @@ array_member_bytes (struct raid_array *a)
   if ((a->sb.features & RAID_FEATURE_RESHAPE) && a->sb.prev_data_offset > off)
     off = a->sb.prev_data_offset;
   return off + a->sb.data_size;
+}
+
+int
+array_readonly (struct raid_array *a, char *err, size_t errlen)
+{
+  if (!a->readonly)
+    return 0;
+  if (err)
+    snprintf (err, errlen, "the array is read-only: assemble it without readonly to change it");
+  return -EROFS;
 }
 
 int
@@ -682,9 +694,10 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
 }
 
 struct raid_array *
-raid_assemble (struct raid_member *members, size_t n, int force,
+raid_assemble (struct raid_member *members, size_t n, unsigned flags,
                raid_log_fn *log, void *log_opaque, char *err, size_t errlen)
 {
+  int force = !!(flags & RAID_ASSEMBLE_FORCE);
   struct raid_array *a;
   struct found *f;
   int best;
@@ -700,6 +713,7 @@ raid_assemble (struct raid_member *members, size_t n, int force,
     snprintf (err, errlen, "out of memory");
     goto fail;
   }
+  a->readonly = !!(flags & RAID_ASSEMBLE_READONLY);   /* before anything could write */
   for (i = 0; i < n; i++)
     f[i].state = read_sb (&members[i], &f[i].sb);
   best = pick_array (f, n);
@@ -727,13 +741,13 @@ raid_assemble (struct raid_member *members, size_t n, int force,
   /* a re-add's recovery resumes from the bitmap: no bit clears while degraded */
   atomic_store (&a->recovery_bitmap, (a->sb.features & RAID_FEATURE_RECOVERY_BITMAP)
                 && a->bitmap.nbits);
-  a->sb.clean = 0;
+  a->sb.clean = a->readonly && a->sb.clean;
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);
-  raid_logf (a, RAID_LOG_INFO, "%s: assembled %s from %zu of %u members, events %llu",
+  raid_logf (a, RAID_LOG_INFO, "%s: assembled %s from %zu of %u members, events %llu%s",
              a->sb.name, raid_level_name (a->lay.g.level), n, a->lay.g.n,
-             (unsigned long long) a->sb.events);
+             (unsigned long long) a->sb.events, a->readonly ? ", read-only" : "");
   free (f);
   return a;
 
@@ -779,6 +793,7 @@ raid_status (struct raid_array *a, struct raid_status *st)
   memcpy (st->uuid, a->sb.array_uuid, 16);
   memcpy (st->name, a->sb.name, sizeof st->name);
   st->events = a->sb.events;
+  st->readonly = a->readonly;
   st->spares = a->nspares;
   for (i = 0; i < a->nspares; i++)
     snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));

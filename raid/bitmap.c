@@ -156,6 +156,8 @@ bitmap_store (struct raid_array *a, struct poll_gate *gate)
   struct raid_bitmap *bm = &a->bitmap;
   struct io_batch b;
 
+  if (a->readonly)
+    return;
   bitmap_encode (bm, bm->block);
   batch_init (&b, gate);
   for (unsigned i = 0; i < a->lay.g.n; i++) {

@@ -170,6 +170,8 @@ check_unit (struct raid_array *a, uint64_t u, uint8_t *scratch, enum raid_check_
 const char *
 raid_check_refusal (struct raid_array *a)
 {
+  if (a->readonly)
+    return "the array is read-only";
   if (a->lay.g.m == 0 && a->lay.g.copies < 2)
     return "it has no redundancy to compare";
   return check_blocker (a);

@@ -326,6 +326,7 @@ struct raid_array {
   struct poll_gate poll_gate;
   raid_log_fn *log;
   void *log_opaque;
+  int readonly;                 /* RAID_ASSEMBLE_READONLY: nothing is written to a member */
   uint64_t size;
   atomic_ullong resync_offset;  /* lock units below this are in sync */
   atomic_int resync_stop;       /* raid_resync_cancel was called */
@@ -356,8 +357,12 @@ void slot_fail (struct raid_array *a, struct raid_slot *s, const char *why);
 int array_check (struct raid_array *a, const char *what);
 void array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS]);
 int array_degraded (struct raid_array *a);        /* some slot missing, faulty or recovering */
+/* -EROFS with a line in err when the array is read-only (RAID_ASSEMBLE_READONLY), else 0:
+ * what would change the array asks first. */
+int array_readonly (struct raid_array *a, char *err, size_t errlen);
 /* Bump events and write the superblock to every working member (in
- * parallel); members that fail it are marked faulty.  Caller holds sb_lock. */
+ * parallel); members that fail it are marked faulty.  Caller holds sb_lock.
+ * A read-only array writes nothing (its state changes stay in memory). */
 void sb_write_all (struct raid_array *a);
 /* Units raid_resync walks: stripes (parity levels) or data chunks (mirrors). */
 uint64_t resync_units (const struct raid_array *a);

@@ -84,8 +84,10 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
   struct raid_sb_summary sb;
   const char *why;
   uint8_t uuid[16];
-  int rc = 0;
+  int rc = array_readonly (a, err, errlen);
 
+  if (rc)
+    return rc;
   if (m->ops->size (m->member) < need) {
     snprintf (err, errlen, "member %s is too small (%llu bytes): the array needs %llu bytes",
               name, (unsigned long long) m->ops->size (m->member), (unsigned long long) need);
@@ -141,6 +143,8 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
   struct raid_slot *s = NULL;
   int rc = 0;
 
+  if ((rc = array_readonly (a, err, errlen)) != 0)
+    return rc;
   pthread_mutex_lock (&a->sb_lock);
   for (unsigned i = 0; i < a->lay.g.n && !s; i++)
     if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
@@ -177,6 +181,8 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
 {
   int rc = -ENOENT;
 
+  if (array_readonly (a, err, errlen))
+    return -EROFS;
   pthread_mutex_lock (&a->sb_lock);
   for (unsigned i = 0; i < a->nspares && rc; i++)
     if (!strcmp (slot_name (&a->spare[i]), name)) {
@@ -227,6 +233,8 @@ raid_recovery_pending (struct raid_array *a)
 {
   int pending;
 
+  if (a->readonly)
+    return 0;
   pthread_mutex_lock (&a->sb_lock);
   /* A reshape finishes first: a rebuild works on one layout. */
   pending = !atomic_load (&a->reshape.active)
@@ -518,6 +526,8 @@ raid_recover (struct raid_array *a)
 
   if (atomic_load (&a->resync_stop))
     return -ECANCELED;
+  if (a->readonly)
+    return -EROFS;
   if (atomic_load (&a->reshape.active))
     return -EAGAIN;
   slot = recovering_slot (a);

@@ -45,6 +45,8 @@ raid_replace_start (struct raid_array *a, const char *old, const char *with, cha
   struct raid_slot *s;
   int j, rc = 0;
 
+  if (array_readonly (a, err, errlen))
+    return -EROFS;
   pthread_mutex_lock (&a->sb_lock);
   s = working_slot (a, old);
   j = spare_named (a, with);
@@ -234,6 +236,8 @@ raid_replace (struct raid_array *a)
     return -EAGAIN;
   if (atomic_load (&a->resync_stop))
     return -ECANCELED;
+  if (a->readonly)
+    return -EROFS;
   s = &a->slot[i];
   scratch = scratch_get (&a->pool, (size_t) (a->lay.g.k + a->lay.g.m + a->lay.g.copies)
                          * a->lay.g.chunk);

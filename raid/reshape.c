@@ -320,6 +320,8 @@ raid_grow (struct raid_array *a, const char *const *names, unsigned n,
   struct raid_layout nl;
   int rc = -EINVAL;
 
+  if (array_readonly (a, err, errlen))
+    return -EROFS;
   if (n < 1 || n_new > RAID_MAX_MEMBERS) {
     snprintf (err, errlen, "a grow adds 1 to %u members, got %u",
               RAID_MAX_MEMBERS - a->lay.g.n, n);
@@ -463,6 +465,8 @@ raid_reshape (struct raid_array *a)
     return -EAGAIN;
   if (atomic_load (&a->resync_stop))
     return -ECANCELED;
+  if (a->readonly)
+    return -EROFS;
   buf = scratch_get (&a->pool, step_bytes (&a->lay));
   if (!buf)
     return -ENOMEM;

@@ -68,7 +68,7 @@ repair (struct raid_array *a, struct member_io *io)
 {
   int err;
 
-  if (io->err == ENODEV || !slot_usable (io->slot))
+  if (io->err == ENODEV || !slot_usable (io->slot) || a->readonly)
     return;
   err = slot_io (io->slot, RAID_IO_WRITE, io->offset, io->len, io->buf);
   if (err == 0) {
@@ -929,6 +929,8 @@ write_request (struct raid_array *a, const void *buf, uint32_t len, uint64_t off
 
   if (rc || len == 0)
     return rc;
+  if ((rc = array_readonly (a, NULL, 0)) != 0)
+    return rc;
   if (!array_check (a, "write"))
     return -EIO;
   rc = layouts_io (a, (uint8_t *) buf, len, offset, 1);
@@ -962,7 +964,7 @@ flush_members (struct raid_array *a)
 static int
 flush_request (struct raid_array *a)
 {
-  int rc = flush_members (a);
+  int rc = a->readonly ? 0 : flush_members (a);     /* nothing was written */
 
   if (rc == 0 && !array_check (a, "flush"))
     rc = -EIO;
@@ -1028,7 +1030,7 @@ resync_unit (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *s
 int
 raid_needs_resync (struct raid_array *a)
 {
-  return atomic_load (&a->resync_offset) != RAID_RESYNC_DONE;
+  return !a->readonly && atomic_load (&a->resync_offset) != RAID_RESYNC_DONE;
 }
 
 static void
@@ -1059,6 +1061,8 @@ raid_resync (struct raid_array *a)
 
   if (u == RAID_RESYNC_DONE)
     return 0;
+  if (a->readonly)
+    return -EROFS;
   if (atomic_load (&a->reshape.active))
     return -EAGAIN;       /* the reshape rewrites parity; the resync follows it */
   array_missing (a, missing);

@@ -697,8 +697,26 @@ static int check_request(const char *args, FILE *out)
   return 0;
 }
 
+/* The requests that would change the array (all but status and speed). */
+static bool changes_array(const char *request)
+{
+  static const char *const verbs[] = { "check", "add", "fail", "remove", "replace", "grow" };
+
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+    size_t len = strlen(verbs[i]);
+    if (!strncmp(request, verbs[i], len) && (request[len] == 0 || request[len] == ' '))
+      return true;
+  }
+  return false;
+}
+
 static int control_request(const char *request, FILE *out)
 {
+  if (params.readonly && changes_array(request)) {
+    fprintf(out, "error: the array is read-only (readonly=true): restart nbdkit without "
+            "readonly= to change it\n");
+    return -1;
+  }
   if (!strcmp(request, "check") || !strncmp(request, "check ", 6))
     return check_request(request[5] ? request + 6 : "", out);
   if (!strncmp(request, "add ", 4))
@@ -788,6 +806,8 @@ static int aoeraid_after_fork(void)
    * member that fails. */
   if (alert_start(array, params.alert, params.alert_test) < 0)
     return -1;
+  if (params.readonly)          /* no resync, recovery, reshape or auto-readd: all write */
+    return 0;
   return monitor_start(array, params.auto_readd ? readd_returning_shelves : NULL);
 }
 
@@ -843,6 +863,7 @@ static int aoeraid_can_multi_conn(void *handle)
   return 1;
 }
 
+static int aoeraid_can_write(void *handle) { return !params.readonly; }
 static int aoeraid_can_fua(void *handle) { return NBDKIT_FUA_NATIVE; }
 static int aoeraid_can_flush(void *handle) { return 1; }
 static int aoeraid_can_trim(void *handle) { return 1; }
@@ -920,6 +941,7 @@ static void aoeraid_dump_plugin(void)
   "sync-speed-max=RATE      resync/recovery speed otherwise (default 0: no limit)\n" \
   "bitmap-chunk=SIZE        write-intent bitmap region of a new array (64M; 0: none)\n" \
   "auto-readd=true|false    re-add a member whose shelf comes back (default true)\n" \
+  "readonly=true            assemble read-only: nothing is written to any shelf\n" \
   "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER] on each event (mdadm's)\n" \
   "alert-test=true          send a TestMessage event at start\n" \
   "force=true               override refusals md would let you override"
@@ -941,6 +963,7 @@ static struct nbdkit_plugin plugin = {
   .get_size = aoeraid_get_size,
   .block_size = aoeraid_block_size,
   .can_multi_conn = aoeraid_can_multi_conn,
+  .can_write = aoeraid_can_write,
   .can_fua = aoeraid_can_fua,
   .can_flush = aoeraid_can_flush,
   .can_trim = aoeraid_can_trim,

@@ -80,6 +80,11 @@ static struct raid_array *create(const struct params *p, struct aoe_target *cons
                  missing, ifaces, p->discover_ms / 1000.0);
     return NULL;
   }
+  if (p->readonly) {
+    nbdkit_error("no aoeraid array on %s, and readonly=true never creates one: start "
+                 "without readonly= to create it", n == 1 ? "this shelf" : "these shelves");
+    return NULL;
+  }
   if (!p->level_given) {
     nbdkit_error("no aoeraid array on %s: give level= (0, 1, 5, 6, 10 or K+M) to create "
                  "one", n == 1 ? "this shelf" : "these shelves");
@@ -238,9 +243,14 @@ struct raid_array *assemble_or_create(const struct params *p,
         check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0)
       return NULL;
   }
-  struct raid_array *a = raid_assemble(members, n, p->force, log, log_opaque, err, sizeof err);
+  unsigned flags = (p->force ? RAID_ASSEMBLE_FORCE : 0)
+                   | (p->readonly ? RAID_ASSEMBLE_READONLY : 0);
+  struct raid_array *a = raid_assemble(members, n, flags, log, log_opaque, err, sizeof err);
   if (!a)
     nbdkit_error("%s", err);
+  else if (p->readonly && n_fresh)
+    log(log_opaque, RAID_LOG_WARN, "readonly=true: the blank shelves of spares= are not made "
+        "spares (that writes their superblocks)");
   else if (add_spares(a, fresh, n_fresh) < 0) {
     raid_close(a);
     a = NULL;

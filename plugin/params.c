@@ -269,6 +269,8 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_bool(key, value, &p->poll);
   if (!strcmp(key, "auto-readd") || !strcmp(key, "auto_readd"))
     return set_bool(key, value, &p->auto_readd);
+  if (!strcmp(key, "readonly") || !strcmp(key, "read-only") || !strcmp(key, "read_only"))
+    return set_bool(key, value, &p->readonly);
   if (!strcmp(key, "alert"))
     return set_alert(p, value);
   if (!strcmp(key, "alert-test") || !strcmp(key, "alert_test"))
@@ -294,7 +296,7 @@ int params_set(struct params *p, const char *key, const char *value)
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
                "(shelves, spares, level, chunk, name, iface, control, dead-time, discover-time, "
                "reserve, force, poll, sync-speed-min, sync-speed-max, bitmap-chunk, "
-               "auto-readd, alert, alert-test)", key);
+               "auto-readd, readonly, alert, alert-test)", key);
   return -1;
 }
 

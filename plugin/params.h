@@ -29,6 +29,7 @@ struct params {
   bool reserve;                     /* claim the shelves with AoE Reserve/Release */
   bool poll;                        /* a lone request polls for its replies (aoe_poll) */
   bool auto_readd;                  /* a member whose shelf comes back is re-added */
+  bool readonly;                    /* md's --readonly: nothing is written to a shelf */
   char *alert;                      /* mdadm's PROGRAM: run with each event, or NULL */
   bool alert_test;                  /* mdadm --test: a TestMessage event at start */
   uint64_t sync_speed_min;          /* resync/recovery bytes/s while busy; 0 = no limit */

@@ -163,7 +163,8 @@ static void print_text(FILE *out, const struct raid_status *st)
   fprintf(out, "array %s  uuid %s\n", st->name[0] ? st->name : "(unnamed)", uuid);
   fprintf(out, "  level %s  chunk %" PRIu32 "K  members %u  size %" PRIu64 " bytes (%.1f GiB)\n",
           level, st->chunk_bytes / 1024, st->members, st->size, st->size / 1073741824.0);
-  fprintf(out, "  state %s  events %" PRIu64 "\n", state_name(st->state), st->events);
+  fprintf(out, "  state %s%s  events %" PRIu64 "\n", state_name(st->state),
+          st->readonly ? ", read-only" : "", st->events);
   if (st->resync_offset != UINT64_MAX)
     fprintf(out, "  resync %.1f%% (%" PRIu64 " of %" PRIu64 " %s)%s\n",
             st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
@@ -251,8 +252,8 @@ static void print_json(FILE *out, const struct raid_status *st)
   level_text(st, level, sizeof level);
   fprintf(out, "{\"name\":\"%s\",\"uuid\":\"%s\",\"level\":\"%s\",\"k\":%u,\"m\":%u,"
           "\"chunk\":%" PRIu32 ",\"size\":%" PRIu64 ",\"state\":\"%s\",\"events\":%" PRIu64
-          ",", st->name, uuid, level, st->k, st->m, st->chunk_bytes, st->size,
-          state_name(st->state), st->events);
+          ",\"readonly\":%s,", st->name, uuid, level, st->k, st->m, st->chunk_bytes, st->size,
+          state_name(st->state), st->events, st->readonly ? "true" : "false");
   if (st->resync_offset != UINT64_MAX)
     fprintf(out, "\"resync\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64 "},",
             st->resync_offset, st->resync_units);

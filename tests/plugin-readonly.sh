@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# readonly=true (md's --readonly): a RAID5 of e1.1-e3.1 holding data is stopped cleanly and
+# e3.1's shelf dies; started read-only (with a blank e4.1 in spares=) it serves the data
+# degraded to a read-only NBD export, refuses a client write and every control request
+# that would change it (add, check, fail, remove, replace, grow), starts no recovery, and
+# not one byte of any shelf's disk changes, superblocks and bitmap included.  On blank
+# shelves it refuses to start (it never creates).
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 120
+. "$top_srcdir/tests/plugin-lib.sh"
+
+lab_up -n 4 -s 64M -m 9000
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+rebuild_data 32M 0
+want=$(md5sum <"$LAB_DIR/data")
+
+plugin_fails "readonly on blank shelves" \
+  "no aoeraid array on these shelves, and readonly=true never creates one" \
+  shelves=e1.1,e2.1,e3.1 level=5 readonly=true
+plugin_fails "readonly= not a boolean" "readonly: 'maybe' is not true or false" \
+  shelves=e1.1,e2.1,e3.1 readonly=maybe
+
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
+nbdcopy --flush "$LAB_DIR/data" "$uri"
+for _ in $(seq 300); do status | grep -q "  resync" || break; sleep 0.1; done
+status | grep -q "  resync" && lab_die "the initial resync did not finish: $(status)"
+plugin_stop
+lab_kill 3
+before=$(shelves_sum)
+
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1 spares=e4.1 control="$ctl" readonly=true
+status | grep -q "state degraded, read-only" || lab_die "status: $(status)"
+[ "$(readback)" = "$want" ] || lab_die "the data read back differs"
+nbdsh -u "$uri" -c 'assert h.is_read_only()' || lab_die "the export is not read-only"
+nbdsh -u "$uri" -c 'h.pwrite(b"x" * 512, 0)' 2>/dev/null && lab_die "a client write went through"
+for req in "add e4.1" "check" "fail e1.1" "remove e4.1" "replace e1.1 e4.1" "grow e4.1"; do
+  # shellcheck disable=SC2086
+  set -- $req
+  verb=$1; shift
+  out=$("$aoeraid" "$verb" -c "$ctl" "$@" 2>&1) && lab_die "aoeraid $req was not refused: $out"
+  echo "$out" | grep -q "the array is read-only (readonly=true)" ||
+    lab_die "aoeraid $req answered: $out"
+done
+echo "ok: every change refused"
+grep -q "readonly=true: the blank shelves of spares= are not made spares" "$LAB_DIR/nbdkit.log" ||
+  lab_die "the log does not say the blank spare was left alone"
+sleep 1                                  # a monitor, if one ran, would have started a recovery
+plugin_stop
+[ "$(shelves_sum)" = "$before" ] || lab_die "a shelf's disk changed during the read-only run"
+echo "plugin-readonly: passed"

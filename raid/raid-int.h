@@ -295,13 +295,30 @@ struct raid_replace {
 
 /* A reshape in progress (reshape.c): the array's bytes below pos are in
  * a->lay, the rest in a->prev. */
+/* A request in flight during a reshape, on the array bytes [lo, hi). */
+struct reshape_ticket {
+  uint64_t lo, hi;
+  struct reshape_ticket *prev, *next;
+};
+
 struct raid_reshape {
-  pthread_rwlock_t lock;        /* requests hold it shared; a step of the copy, exclusive */
+  /* Requests and steps of the copy hold it shared; a grow and the end of a reshape,
+   * which change the layouts, exclusive. */
+  pthread_rwlock_t lock;
   pthread_mutex_t record_lock;  /* recording pos in the superblocks */
   atomic_int active;            /* prev is in use; changes under lock, exclusive */
-  atomic_ullong pos;            /* changes under lock, exclusive */
+  atomic_ullong pos;            /* moves only inside a step's window */
   atomic_ullong recorded;       /* pos as the members' superblocks have it */
   uint64_t bitmap_region;       /* the bitmap comes back with this region */
+  uint64_t step_max;            /* bytes per step at most (RESHAPE_STEP; tests set less) */
+  /* The step's window, the array bytes [win_lo, win_hi) it moves (empty: no step), and
+   * the requests in flight: a request touching the window waits for the step, the step
+   * waits for the requests in it; the rest of the array is served meanwhile. */
+  pthread_mutex_t win_lock;
+  pthread_cond_t win_cond;
+  uint64_t win_lo, win_hi;
+  int step_waiting;
+  struct reshape_ticket *busy;
 };
 
 /* check.c: a check or repair (md's sync_action); read by raid_status. */
@@ -427,6 +444,12 @@ int reshape_setup (struct raid_array *a, char *err, size_t errlen);
 /* Make the superblocks say that every byte below pos is in the new layout
  * (members flushed first), if they say less than UPTO. */
 int reshape_record (struct raid_array *a, uint64_t upto);
+/* A request on the array bytes [lo, hi) during a reshape (caller holds reshape.lock
+ * shared): waits while a step moves any of them, then is in flight until reshape_leave.
+ * Returns the reshape position to split it at (below: the new layout). */
+uint64_t reshape_enter (struct raid_array *a, struct reshape_ticket *t, uint64_t lo,
+                        uint64_t hi);
+void reshape_leave (struct raid_array *a, struct reshape_ticket *t);
 /* Lock units of L below this are in sync (md: resync_offset), counting
  * that the new layout is in sync only where the reshape has written it. */
 uint64_t layout_sync_units (struct raid_array *a, const struct raid_layout *L);

@@ -5,10 +5,15 @@
  * lower on every member: new row r sits where old row r - 1 was.  The new
  * layout holds at least as many data chunks per row as the old, so a new
  * row only ever lands on old rows whose bytes were moved before (md's
- * reshape with a smaller data offset, which needs no backup file).  Each
- * step of the copy holds the reshape lock exclusively, so requests see the
- * array either before or after it; below reshape.pos they go to the new
- * layout, above it to the old.
+ * reshape with a smaller data offset, which needs no backup file).  Below
+ * reshape.pos requests go to the new layout, above it to the old.  Each
+ * step of the copy moves a window [pos, end) of whole new stripes: requests
+ * that touch the window wait for the step, and the step for the requests in
+ * flight there, while the rest of the array is served (md holds only the
+ * stripes under reshape, too).  Nothing outside the window is touched by the
+ * step: the new rows it writes sit on old rows moved by earlier steps, and the
+ * old rows it reads hold bytes of the window (an old row that also holds bytes
+ * above it is only read, under its stripe lock when degraded).
  *
  * After a crash the copy starts again at the position the superblocks
  * record.  So before a step may overwrite an old row, every byte that row
@@ -21,7 +26,7 @@
 
 #include "raid-int.h"
 
-/* Bytes moved per step at most: one exclusive hold of the reshape lock. */
+/* Bytes moved per step at most: the requests in one window wait that long. */
 #define RESHAPE_STEP (4u << 20)
 
 void
@@ -35,6 +40,9 @@ reshape_init (struct raid_array *a)
   pthread_rwlock_init (&a->reshape.lock, &attr);
   pthread_rwlockattr_destroy (&attr);
   pthread_mutex_init (&a->reshape.record_lock, NULL);
+  pthread_mutex_init (&a->reshape.win_lock, NULL);
+  pthread_cond_init (&a->reshape.win_cond, NULL);
+  a->reshape.step_max = RESHAPE_STEP;
 }
 
 void
@@ -42,6 +50,88 @@ reshape_destroy (struct raid_array *a)
 {
   pthread_rwlock_destroy (&a->reshape.lock);
   pthread_mutex_destroy (&a->reshape.record_lock);
+  pthread_mutex_destroy (&a->reshape.win_lock);
+  pthread_cond_destroy (&a->reshape.win_cond);
+}
+
+/* ---- the step's window and the requests in flight ---------------------- */
+
+static int
+in_window (const struct raid_reshape *r, uint64_t lo, uint64_t hi)
+{
+  return lo < r->win_hi && r->win_lo < hi;
+}
+
+uint64_t
+reshape_enter (struct raid_array *a, struct reshape_ticket *t, uint64_t lo, uint64_t hi)
+{
+  struct raid_reshape *r = &a->reshape;
+  uint64_t pos;
+
+  pthread_mutex_lock (&r->win_lock);
+  while (in_window (r, lo, hi))
+    pthread_cond_wait (&r->win_cond, &r->win_lock);
+  *t = (struct reshape_ticket) { .lo = lo, .hi = hi, .next = r->busy };
+  if (r->busy)
+    r->busy->prev = t;
+  r->busy = t;
+  pos = atomic_load (&r->pos);
+  pthread_mutex_unlock (&r->win_lock);
+  return pos;
+}
+
+void
+reshape_leave (struct raid_array *a, struct reshape_ticket *t)
+{
+  struct raid_reshape *r = &a->reshape;
+
+  pthread_mutex_lock (&r->win_lock);
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    r->busy = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  if (r->step_waiting)
+    pthread_cond_broadcast (&r->win_cond);
+  pthread_mutex_unlock (&r->win_lock);
+}
+
+static int
+busy_in_window (const struct raid_reshape *r)
+{
+  for (const struct reshape_ticket *t = r->busy; t; t = t->next)
+    if (in_window (r, t->lo, t->hi))
+      return 1;
+  return 0;
+}
+
+/* Claim [lo, hi) for a step: new requests there wait from now on, and the ones in
+ * flight there finish first. */
+static void
+window_open (struct raid_array *a, uint64_t lo, uint64_t hi)
+{
+  struct raid_reshape *r = &a->reshape;
+
+  pthread_mutex_lock (&r->win_lock);
+  r->win_lo = lo;
+  r->win_hi = hi;
+  r->step_waiting = 1;
+  while (busy_in_window (r))
+    pthread_cond_wait (&r->win_cond, &r->win_lock);
+  r->step_waiting = 0;
+  pthread_mutex_unlock (&r->win_lock);
+}
+
+static void
+window_close (struct raid_array *a)
+{
+  struct raid_reshape *r = &a->reshape;
+
+  pthread_mutex_lock (&r->win_lock);
+  r->win_lo = r->win_hi = 0;
+  pthread_cond_broadcast (&r->win_cond);
+  pthread_mutex_unlock (&r->win_lock);
 }
 
 /* Data chunks per row, as a fraction num/den: k for the parity family,
@@ -365,10 +455,10 @@ step_grain (const struct raid_layout *L)
 }
 
 static uint64_t
-step_bytes (const struct raid_layout *L)
+step_bytes (const struct raid_array *a, const struct raid_layout *L)
 {
-  uint64_t grain = step_grain (L);
-  return RESHAPE_STEP > grain ? RESHAPE_STEP / grain * grain : grain;
+  uint64_t grain = step_grain (L), most = a->reshape.step_max;
+  return most > grain ? most / grain * grain : grain;
 }
 
 /* Where the step from pos may end: as far as is safe with what the
@@ -376,7 +466,7 @@ step_bytes (const struct raid_layout *L)
 static int
 step_end (struct raid_array *a, uint64_t pos, uint64_t *end)
 {
-  uint64_t grain = step_grain (&a->lay), e = pos + step_bytes (&a->lay);
+  uint64_t grain = step_grain (&a->lay), e = pos + step_bytes (a, &a->lay);
   int rc;
 
   if (e > a->prev.size)
@@ -395,15 +485,17 @@ step_end (struct raid_array *a, uint64_t pos, uint64_t *end)
   return 0;
 }
 
-/* One step, under the reshape lock: pos moves to *moved. */
+/* One step, in its window (caller holds the reshape lock shared): pos moves by *moved. */
 static int
 reshape_step (struct raid_array *a, uint8_t *buf, uint64_t *moved)
 {
-  uint64_t pos = atomic_load (&a->reshape.pos), end;
+  uint64_t pos = atomic_load (&a->reshape.pos), end = pos + step_bytes (a, &a->lay);
   int rc;
 
   if (!array_check (a, "reshape"))
     return -EIO;
+  /* the most this step can move; step_end may make it less */
+  window_open (a, pos, end < a->prev.size ? end : a->prev.size);
   rc = step_end (a, pos, &end);
   if (rc == 0)
     rc = layout_read (a, &a->prev, buf, end - pos, pos);
@@ -413,6 +505,7 @@ reshape_step (struct raid_array *a, uint8_t *buf, uint64_t *moved)
     rc = -EIO;
   if (rc == 0)
     atomic_store (&a->reshape.pos, end);
+  window_close (a);
   *moved = rc == 0 ? end - pos : 0;
   return rc;
 }
@@ -467,7 +560,7 @@ raid_reshape (struct raid_array *a)
     return -ECANCELED;
   if (a->readonly)
     return -EROFS;
-  buf = scratch_get (&a->pool, step_bytes (&a->lay));
+  buf = scratch_get (&a->pool, step_bytes (a, &a->lay));
   if (!buf)
     return -ENOMEM;
   raid_logf (a, RAID_LOG_INFO, "%s: reshape from %s of %u to %s of %u at byte %llu of %llu",
@@ -480,12 +573,14 @@ raid_reshape (struct raid_array *a)
       rc = -ECANCELED;
       break;
     }
-    pthread_rwlock_wrlock (&a->reshape.lock);
+    /* only this thread moves pos */
     if (atomic_load (&a->reshape.pos) >= a->prev.size) {
+      pthread_rwlock_wrlock (&a->reshape.lock);
       reshape_finish (a);
       pthread_rwlock_unlock (&a->reshape.lock);
       break;
     }
+    pthread_rwlock_rdlock (&a->reshape.lock);
     rc = reshape_step (a, buf, &moved);
     pthread_rwlock_unlock (&a->reshape.lock);
     if (rc)

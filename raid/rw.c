@@ -891,12 +891,13 @@ static int
 layouts_io (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off, int write)
 {
   uint64_t end = off + len, pos;
+  struct reshape_ticket ticket;
   uint32_t low;
   int rc = 0, reshaping;
 
   pthread_rwlock_rdlock (&a->reshape.lock);
   reshaping = atomic_load (&a->reshape.active);
-  pos = reshaping ? atomic_load (&a->reshape.pos) : UINT64_MAX;
+  pos = reshaping ? reshape_enter (a, &ticket, off, end) : UINT64_MAX;
   low = pos <= off ? 0 : end <= pos ? len : (uint32_t) (pos - off);
   if (reshaping && low && write && off + low > atomic_load (&a->reshape.recorded))
     rc = reshape_record (a, off + low);
@@ -905,6 +906,8 @@ layouts_io (struct raid_array *a, uint8_t *buf, uint32_t len, uint64_t off, int 
   if (low < len && rc == 0)
     rc = write ? layout_write (a, &a->prev, buf + low, len - low, off + low)
                : layout_read (a, &a->prev, buf + low, len - low, off + low);
+  if (reshaping)
+    reshape_leave (a, &ticket);
   pthread_rwlock_unlock (&a->reshape.lock);
   return rc;
 }

@@ -2,16 +2,19 @@
  * the level changes a grow allows, with requests running beside the
  * reshape; the data must equal a reference copy throughout, the array must
  * survive the loss of any one member afterwards (redundant levels), and
- * a power cut at any point of the reshape must lose no acknowledged write. */
+ * a power cut at any point of the reshape must lose no acknowledged write.
+ * Steps here move one new stripe each, so requests meet many windows. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "raid-test.h"
+#include "raid-int.h"
 
 #define CHUNK 4096u
 #define ROWS 32u                       /* FX_MEMBER_SIZE holds 32 chunks of data */
@@ -74,6 +77,7 @@ rig_setup (struct rig *r, const struct grow_case *c)
     cr_assert_eq (raid_add_member (r->f.a, &r->f.mem[i], err, sizeof err), 0, "%s", err);
   /* slow enough that requests meet the reshape at every stage */
   raid_set_sync_speed (r->f.a, 0, 1u << 20);
+  r->f.a->reshape.step_max = CHUNK;      /* one new stripe per step */
 }
 
 static void
@@ -210,6 +214,118 @@ Test (reshape, every_level_grows_under_load)
     rig_verify (&r, "reassembled");
     rig_free (&r);
   }
+}
+
+/* Several threads, each writing and reading its own lane (every LANES-th chunk), while
+ * the reshape moves the windows under them. */
+#define LANES 3u
+
+struct lane {
+  struct rig *r;
+  unsigned lane, writes;
+  uint64_t seed;
+};
+
+static void *
+lane_traffic (void *arg)
+{
+  struct lane *l = arg;
+  struct rig *r = l->r;
+  uint64_t chunks = r->size / CHUNK;
+  uint8_t buf[CHUNK];
+
+  for (int i = 0; i < 3000 && raid_reshape_pending (r->f.a); i++) {
+    uint64_t chunk = (rnd (&l->seed) % (chunks / LANES)) * LANES + l->lane;
+    uint32_t at = (uint32_t) (rnd (&l->seed) % (CHUNK / 512)) * 512;
+    uint32_t len = CHUNK - at;
+    uint64_t off = chunk * CHUNK + at;
+    if (i % 2) {
+      cr_assert_eq (raid_read (r->f.a, buf, len, off), 0);
+      cr_assert (memcmp (buf, r->ref + off, len) == 0, "lane %u: read at %llu", l->lane,
+                 (unsigned long long) off);
+      continue;
+    }
+    fill_random (buf, len, &l->seed);
+    cr_assert_eq (raid_write (r->f.a, buf, len, off, 0), 0);
+    memcpy (r->ref + off, buf, len);
+    l->writes++;
+  }
+  return NULL;
+}
+
+Test (reshape, every_level_grows_under_concurrent_load)
+{
+  for (unsigned ci = 0; ci < N_CASES; ci++) {
+    const struct grow_case *c = &cases[ci];
+    struct lane lanes[LANES];
+    pthread_t th, lt[LANES];
+    struct rig r;
+    char err[256] = "";
+
+    if (c->level == RAID_LEVEL_1 && c->to == RAID_LEVEL_1)
+      continue;                          /* no reshape: recovery fills the mirror */
+    rig_setup (&r, c);
+    cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "grow: %s", err);
+    pthread_create (&th, NULL, reshape_thread, &r);
+    for (unsigned i = 0; i < LANES; i++) {
+      lanes[i] = (struct lane) { .r = &r, .lane = i, .seed = 100 + i + ci };
+      pthread_create (&lt[i], NULL, lane_traffic, &lanes[i]);
+    }
+    for (unsigned i = 0; i < LANES; i++) {
+      pthread_join (lt[i], NULL);
+      cr_assert_gt (lanes[i].writes, 5, "lane %u: only %u writes met the reshape", i,
+                    lanes[i].writes);
+    }
+    void *ret;
+    pthread_join (th, &ret);
+    cr_assert_eq ((intptr_t) ret, 0, "%s of %u -> %s: reshape failed",
+                  raid_level_name (c->level), c->n, raid_level_name (c->to));
+    rig_verify (&r, "after a reshape under concurrent load");
+    rig_check_each_member (&r);
+    rig_free (&r);
+  }
+}
+
+/* A step holds only its window: a request elsewhere is served while the step is stuck
+ * on a slow new member (which the old layout does not use), one inside it waits for
+ * the step to end. */
+Test (reshape, only_the_window_waits_for_a_step)
+{
+  static const struct grow_case c = { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 1, 3 };
+  struct raid_mem_stats ms = { 0 };
+  struct raid_status before, after;
+  uint8_t buf[CHUNK];
+  struct rig r;
+  pthread_t th;
+  char err[256] = "";
+  void *ret;
+
+  rig_setup (&r, &c);
+  raid_set_sync_speed (r.f.a, 0, 0);
+  cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "grow: %s", err);
+  raid_mem_member_stats (r.f.mm[3], NULL, 1);
+  raid_mem_member_delay (r.f.mm[3], 300 * 1000);
+  pthread_create (&th, NULL, reshape_thread, &r);
+  while (ms.writes + ms.flushes == 0) {  /* the first step has reached the new member */
+    usleep (1000);
+    raid_mem_member_stats (r.f.mm[3], &ms, 0);
+  }
+  raid_status (r.f.a, &before);
+  cr_assert_eq (raid_read (r.f.a, buf, CHUNK, r.size - CHUNK), 0);
+  raid_status (r.f.a, &after);
+  cr_assert (memcmp (buf, r.ref + r.size - CHUNK, CHUNK) == 0);
+  cr_assert_eq (before.reshape_position, 0);
+  cr_assert_eq (after.reshape_position, 0, "a read at the end of the array waited for the "
+                "step at its start");
+  cr_assert_eq (raid_read (r.f.a, buf, CHUNK, 0), 0);
+  raid_status (r.f.a, &after);
+  cr_assert (memcmp (buf, r.ref, CHUNK) == 0);
+  cr_assert_gt (after.reshape_position, 0, "a read inside the step's window did not wait");
+  raid_mem_member_delay (r.f.mm[3], 0);
+  pthread_join (th, &ret);
+  cr_assert_eq ((intptr_t) ret, 0);
+  rig_verify (&r, "after the reshape");
+  rig_free (&r);
 }
 
 /* A power cut after BUDGET member I/Os of the reshape, a restart, the rest

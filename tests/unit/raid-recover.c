@@ -1306,33 +1306,108 @@ Test (replace, the_old_member_failing_ends_in_a_recovery)
   }
 }
 
-/* Nothing of a replace is saved: stopped by a restart, the new member is a
- * spare again (its superblock never took the old member's) and the old one
- * still holds the slot. */
-Test (replace, a_restart_leaves_the_new_member_a_spare)
+/* Run the replace on a thread until it has copied half the units (the new member is
+ * slow), then cancel it: the position is checkpointed.  Returns it. */
+static uint64_t
+rig_replace_half (struct rig *r)
 {
-  struct rig r;
+  struct recoverer rc = { .a = r->f.a, .run = raid_replace };
   struct raid_status st;
   char err[256] = "";
+  pthread_t t;
 
-  rig_whole (&r, &cases[0]);
-  rig_spare (&r);
-  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
-  rig_write (&r, 0, 4096);
-  raid_mem_member_set_down (r.f.mm[0], 1);
-  rig_write (&r, 8192, 4096);                       /* a superblock update, e1.1 faulty */
-  raid_mem_member_set_down (r.f.mm[0], 0);
-  raid_resync_cancel (r.f.a);
-  cr_assert_eq (raid_replace (r.f.a), -ECANCELED);
-  fx_close (&r.f);
-  r.f.mem[r.f.n] = raid_mem_member (r.spare[0]);
-  r.f.n++;
-  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
-  r.f.n--;
-  raid_status (r.f.a, &st);
-  cr_assert (st.spares == 1 && !strcmp (st.spare[0], "e9.1") && !strcmp (st.member[1].name,
-             "e2.1"), "spares %u slot 1 %s", st.spares, st.member[1].name);
-  rig_free (&r);
+  cr_assert_eq (raid_replace_start (r->f.a, "e2.1", "e9.1", err, sizeof err), 0, "%s", err);
+  raid_mem_member_delay (r->spare[0], 2000);
+  cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
+  do {
+    usleep (500);
+    raid_status (r->f.a, &st);
+  } while (st.replace_offset < st.resync_units / 2);
+  raid_resync_cancel (r->f.a);
+  pthread_join (t, NULL);
+  raid_mem_member_delay (r->spare[0], 0);
+  cr_assert_eq (rc.rc, -ECANCELED, "the replace ended before the cancel");
+  raid_status (r->f.a, &st);
+  cr_assert (st.replace_slot == 1 && st.replace_offset < st.resync_units, "replace %d at %llu",
+             st.replace_slot, (unsigned long long) st.replace_offset);
+  return st.replace_offset;
+}
+
+/* Assemble the rig's members and the new member e9.1 (spare[0]); NULL on refusal. */
+static struct raid_array *
+rig_reassemble_with_new (struct rig *r, char *err, size_t errlen)
+{
+  r->f.mem[r->f.n] = raid_mem_member (r->spare[0]);
+  r->f.n++;
+  fx_assemble (&r->f, 0, err, errlen);
+  r->f.n--;
+  return r->f.a;
+}
+
+/* Let the replace run to its end (after a crash, the resync first, as the monitor does),
+ * with the bytes the new member was written; then slot 1 must be e9.1's, every byte right
+ * (also read through e9.1 alone) and e2.1 out. */
+static uint64_t
+rig_replace_finish (struct rig *r)
+{
+  struct raid_mem_stats ms;
+
+  if (raid_needs_resync (r->f.a))
+    cr_assert_eq (raid_resync (r->f.a), 0, "the resync after the crash");
+  raid_mem_member_stats (r->spare[0], NULL, 1);
+  cr_assert_eq (raid_replace (r->f.a), 0, "%s: the resumed replace", r->f.last_warning);
+  raid_mem_member_stats (r->spare[0], &ms, 0);
+  cr_assert (strstr (r->f.info, "e9.1 replaced e2.1 in slot 1"), "%s", r->f.info);
+  rig_adopt (r, 0);
+  rig_check_done (r, "e9.1");
+  rig_lean_on_rebuilt (r);
+  return ms.write_bytes;
+}
+
+/* md saves a replacement: stopped by a restart, the replace resumes from its checkpoint
+ * (the new member is written only the units from there on) before any request, and ends
+ * with every byte right. */
+Test (replace, a_restart_resumes_from_the_checkpoint)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    const char *lvl = raid_level_name (cases[i].level);
+    struct rig r;
+    struct raid_status st;
+    struct raid_sb_summary sb;
+    char err[256] = "";
+    uint64_t at, wrote, slot_bytes = FX_MEMBER_SIZE - RAID_DATA_OFFSET;
+
+    rig_whole (&r, &cases[i]);
+    rig_spare (&r);
+    at = rig_replace_half (&r);
+    fx_close (&r.f);
+    struct raid_member new_member = raid_mem_member (r.spare[0]);
+    cr_assert_eq (raid_examine (&new_member, &sb), 0);
+    /* a spare's role, as older aoeraid reads it; the record says what it is */
+    cr_assert (sb.role == RAID_SB_ROLE_SPARE && sb.replacement && sb.replace_slot == 1
+               && sb.replace_offset == at && sb.replace_units > at, "%s: e9.1's superblock: "
+               "role %u replacement %d slot %d at %llu of %llu", lvl, sb.role, sb.replacement,
+               sb.replace_slot, (unsigned long long) sb.replace_offset,
+               (unsigned long long) sb.replace_units);
+    cr_assert_not_null (rig_reassemble_with_new (&r, err, sizeof err), "assemble: %s", err);
+    raid_status (r.f.a, &st);
+    cr_assert (st.replace_slot == 1 && !strcmp (st.replace_name, "e9.1")
+               && st.replace_offset == at && st.spares == 0 && st.state == RAID_STATE_CLEAN,
+               "%s: after the restart: replace %d (%s) at %llu, spares %u", lvl,
+               st.replace_slot, st.replace_name, (unsigned long long) st.replace_offset,
+               st.spares);
+    cr_assert (strstr (r.f.info, "replacing e2.1 (slot 1) with e9.1 resumes at unit"), "%s",
+               r.f.info);
+    rig_write (&r, 0, r.size);          /* before the copy goes on: the shadows take it */
+    wrote = rig_replace_finish (&r);
+    /* the units from the checkpoint on (raid10: about half of them are slot 1's), the
+     * bitmap and a superblock: not the whole slot */
+    cr_assert (wrote <= slot_bytes - at * CHUNK / 2 + 3 * 4096 && wrote < slot_bytes, "%s: "
+               "the resumed copy wrote %llu bytes, the slot holds %llu (resumed at %llu of "
+               "%llu units)", lvl, (unsigned long long) wrote, (unsigned long long) slot_bytes,
+               (unsigned long long) at, (unsigned long long) st.resync_units);
+    rig_free (&r);
+  }
 }
 
 Test (replace, refusals)

@@ -166,11 +166,11 @@ sb_write_all (struct raid_array *a)
       a->sb.features |= RAID_FEATURE_RECOVERY_BITMAP;
     else
       a->sb.features &= ~RAID_FEATURE_RECOVERY_BITMAP;
+    r = sb_set_replacement (a);     /* before any block is encoded */
     for (i = 0; i < a->lay.g.n; i++)
       sb_queue (a, &b, &a->slot[i], i);
     for (i = 0; i < a->nspares; i++)
       sb_queue (a, &b, &a->spare[i], RAID_SB_ROLE_SPARE);
-    r = sb_set_replacement (a);
     if (r)
       sb_queue (a, &b, r, RAID_SB_ROLE_SPARE);
     batch_run (&b);

@@ -315,6 +315,10 @@ replace_resume (struct raid_array *a, int crashed)
   struct raid_slot *s, *r = &a->repl.member;
 
   if (i < 0) {
+    /* found, but a spare again: assembly said why */
+    for (unsigned j = 0; j < a->nspares; j++)
+      if (!memcmp (a->spare[j].uuid, a->sb.replace_uuid, 16))
+        return;
     if (a->sb.features & RAID_FEATURE_REPLACEMENT)
       raid_logf (a, RAID_LOG_WARN, "%s: the member replacing slot %u was not among those "
                  "given; the replace is given up: ask it again (aoeraid replace)", a->sb.name,

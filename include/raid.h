@@ -142,6 +142,12 @@ struct raid_sb_summary {
   uint64_t recovery_offset;   /* units of the RECOVERING slot rebuilt; UINT64_MAX = none */
   uint64_t reshape_position;  /* array bytes moved to the new layout; RAID_RESHAPE_NONE */
   enum raid_role_state roles[RAID_MAX_MEMBERS];
+  /* a replace in place (md: a replacement) the array records: the slot replaced (-1:
+   * none), units copied of replace_units; replacement: this member is the new one (its
+   * role says spare, as older aoeraid reads it) */
+  int replace_slot;
+  uint64_t replace_offset, replace_units;
+  int replacement;
 };
 
 /* Read one member's superblock without assembling.  Returns 0 when the
@@ -258,7 +264,7 @@ void raid_bitmap_tick (struct raid_array *a);
  * and flush of OLD's slot goes to it too.  raid_replace then copies the slot's
  * chunks while OLD keeps serving; the array never loses redundancy.  Refuses
  * (-errno, one line in err): OLD no working member, no such spare, a replace
- * or reshape running.  Not saved across a restart (the spare is one again). */
+ * or reshape running.  Saved in the superblocks: assembly resumes it where it was. */
 int raid_replace_start (struct raid_array *a, const char *old, const char *with, char *err,
                         size_t errlen);
 int raid_replace_pending (struct raid_array *a);

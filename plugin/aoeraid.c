@@ -556,7 +556,8 @@ static int replace_request(const char *args, FILE *out)
   }
   if (r == 0) {
     monitor_kick();
-    fprintf(out, "replacing %s; aoeraid status shows the progress\n", names[0]);
+    fprintf(out, "replacing %s; aoeraid status shows the progress; a restart resumes it "
+            "if the new shelf is in spares=\n", names[0]);
   }
   return r;
 }

@@ -126,10 +126,33 @@ spares_prune (struct raid_array *a)
     }
 }
 
+/* Record the replace in progress (md: the replacement's role and recovery_offset): none
+ * once its new member failed.  The new member's own copy keeps a spare's role. */
+static struct raid_slot *
+sb_set_replacement (struct raid_array *a)
+{
+  struct raid_slot *r = &a->repl.member;
+  int i = atomic_load (&a->repl.slot);
+
+  if (i < 0 || atomic_load (&r->faulty)) {
+    a->sb.features &= ~RAID_FEATURE_REPLACEMENT;
+    a->sb.replace_slot = 0;
+    a->sb.replace_offset = 0;
+    memset (a->sb.replace_uuid, 0, 16);
+    return NULL;
+  }
+  a->sb.features |= RAID_FEATURE_REPLACEMENT;
+  a->sb.replace_slot = (uint32_t) i;
+  a->sb.replace_offset = atomic_load (&a->repl.recorded);
+  memcpy (a->sb.replace_uuid, r->uuid, 16);
+  return r;
+}
+
 void
 sb_write_all (struct raid_array *a)
 {
   struct io_batch b;
+  struct raid_slot *r;
   unsigned i, failed;
 
   if (a->readonly)
@@ -145,16 +168,27 @@ sb_write_all (struct raid_array *a)
       a->sb.features |= RAID_FEATURE_RECOVERY_BITMAP;
     else
       a->sb.features &= ~RAID_FEATURE_RECOVERY_BITMAP;
+    r = sb_set_replacement (a);     /* before any block is encoded */
     for (i = 0; i < a->lay.g.n; i++)
       sb_queue (a, &b, &a->slot[i], i);
     for (i = 0; i < a->nspares; i++)
       sb_queue (a, &b, &a->spare[i], RAID_SB_ROLE_SPARE);
+    if (r)
+      sb_queue (a, &b, r, RAID_SB_ROLE_SPARE);
     batch_run (&b);
     /* A member that misses a state change is stale: fail it, then record
      * that in a further update to the others. */
     for (failed = 0, i = 0; i < b.n; i++) {
       struct raid_slot *s = b.ios[i].slot;
-      if (s->index >= RAID_MAX_MEMBERS)
+      if (s == &a->repl.member) {
+        /* its record would outlive it: the others drop it in the next round */
+        if (b.ios[i].err && !atomic_exchange (&s->faulty, 1)) {
+          raid_logf (a, RAID_LOG_ERROR, "%s: replacement %s failed a superblock write (%s)",
+                     a->sb.name, slot_name (s), strerror (b.ios[i].err));
+          failed++;
+        }
+      }
+      else if (s->index >= RAID_MAX_MEMBERS)
         atomic_store (&s->faulty, b.ios[i].err != 0);   /* a spare: pruned below */
       else if (b.ios[i].err && !atomic_exchange (&s->faulty, 1)) {
         atomic_fetch_add (&s->write_errors, 1);
@@ -536,6 +570,38 @@ spare_take (struct raid_array *a, struct raid_member *m, const uint8_t uuid[16])
   atomic_store (&s->faulty, 0);
 }
 
+/* A spare the array records as replacing a slot (md: a replacement) waits in repl.member
+ * for replace_resume, unless that record cannot hold: it is then a spare again, which is
+ * safe (the old member held the whole slot throughout); only the copy is lost. */
+static void
+replacement_take (struct raid_array *a, struct raid_member *m, const struct raid_sb *sb)
+{
+  const struct raid_sb *ref = &a->sb;
+  const char *name = m->ops->name (m->member);
+  struct raid_slot *r = &a->repl.member;
+  const char *again = "it is a spare again: ask the replace again (aoeraid replace)";
+
+  if (ref->replace_slot >= ref->raid_disks || (ref->features & RAID_FEATURE_RESHAPE))
+    raid_logf (a, RAID_LOG_WARN, "%s: %s was recorded replacing slot %u, but the array %s; %s",
+               ref->name, name, ref->replace_slot, ref->features & RAID_FEATURE_RESHAPE
+               ? "is being reshaped" : "has no such slot", again);
+  else if (sb->events + 1 < ref->events)
+    raid_logf (a, RAID_LOG_WARN, "%s: %s was replacing slot %u but its superblock is stale "
+               "(events %llu, array at %llu); %s", ref->name, name, ref->replace_slot,
+               (unsigned long long) sb->events, (unsigned long long) ref->events, again);
+  else if (r->m.ops)
+    raid_logf (a, RAID_LOG_WARN, "%s: %s and %s both claim to replace slot %u; %s is a spare",
+               ref->name, slot_name (r), name, ref->replace_slot, name);
+  else {
+    r->m = *m;
+    memcpy (r->uuid, sb->member_uuid, 16);
+    atomic_store (&r->faulty, 0);
+    atomic_store (&a->repl.slot, (int) ref->replace_slot);
+    return;
+  }
+  spare_take (a, m, sb->member_uuid);
+}
+
 /* Decide which members take part; fills err and returns -1 to refuse. */
 /* The slot the array records this member in: its own, or, when it missed
  * the last update (md allows one event behind), the one a grow gave it
@@ -586,7 +652,11 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       continue;
     }
     if (role == RAID_SB_ROLE_SPARE) {
-      spare_take (a, &members[i], f[i].sb.member_uuid);
+      if ((ref->features & RAID_FEATURE_REPLACEMENT)
+          && !memcmp (f[i].sb.member_uuid, ref->replace_uuid, 16))
+        replacement_take (a, &members[i], &f[i].sb);
+      else
+        spare_take (a, &members[i], f[i].sb.member_uuid);
       continue;
     }
     /* One event behind is a superblock update cut short by a crash (md's
@@ -700,7 +770,7 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   int force = !!(flags & RAID_ASSEMBLE_FORCE);
   struct raid_array *a;
   struct found *f;
-  int best;
+  int best, crashed;
   size_t i;
 
   if (n < 1 || n > RAID_MAX_MEMBERS) {
@@ -741,7 +811,9 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   /* a re-add's recovery resumes from the bitmap: no bit clears while degraded */
   atomic_store (&a->recovery_bitmap, (a->sb.features & RAID_FEATURE_RECOVERY_BITMAP)
                 && a->bitmap.nbits);
+  crashed = !a->sb.clean;
   a->sb.clean = a->readonly && a->sb.clean;
+  replace_resume (a, crashed);
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);

@@ -93,6 +93,10 @@ struct raid_layout {
 /* the recovering slot's member came back: only the bitmap's dirty regions
  * are rebuilt (older aoeraid ignores it and rebuilds in full) */
 #define RAID_FEATURE_RECOVERY_BITMAP 2u
+/* a member is replacing slot replace_slot in place (replace.c): the member whose uuid is
+ * replace_uuid holds that slot's chunks below replace_offset and takes every write of the
+ * slot; it keeps a spare's role, so older aoeraid ignores the bit and finds a spare */
+#define RAID_FEATURE_REPLACEMENT 4u
 
 struct raid_sb {
   uint32_t version;
@@ -111,6 +115,10 @@ struct raid_sb {
   uint64_t bitmap_offset, log_offset;
   uint64_t resync_offset;            /* first stripe not known in sync; RAID_RESYNC_DONE */
   uint64_t recovery_offset;          /* units of the RECOVERING slot rebuilt; RAID_RESYNC_DONE */
+  /* RAID_FEATURE_REPLACEMENT: the slot, the units copied (and flushed), the new member */
+  uint32_t replace_slot;
+  uint64_t replace_offset;
+  uint8_t replace_uuid[16];
   uint8_t roles[RAID_MAX_MEMBERS];   /* enum raid_role_state per slot */
   uint8_t slot_uuid[RAID_MAX_MEMBERS][16];
 };
@@ -289,6 +297,10 @@ struct raid_slot {
 struct raid_replace {
   atomic_int slot;              /* the slot replaced, -1: none */
   atomic_ullong pos;            /* units copied */
+  atomic_ullong recorded;       /* units copied and flushed: what the superblocks say */
+  /* resumed after a crash: below this, only the regions the bitmap held dirty at the
+   * crash are copied again (the others the new member holds already) */
+  atomic_ullong redo_below;
   atomic_int failed;            /* a write to the new member failed (io.c) */
   struct raid_slot member;      /* the new member, out of the spare list meanwhile */
 };
@@ -357,8 +369,8 @@ struct raid_array {
   struct raid_replace repl;
   struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */
   unsigned nspares;
-  /* superblock write buffers, slots then spares; under sb_lock */
-  uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES][RAID_SB_SIZE];
+  /* superblock write buffers, slots, spares, then the replacement; under sb_lock */
+  uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1][RAID_SB_SIZE];
 };
 
 void raid_logf (struct raid_array *a, int level, const char *fmt, ...)
@@ -413,8 +425,10 @@ void slot_take (struct raid_array *a, unsigned i, struct raid_slot *from,
 void slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_role_state role);
 /* Drop spare i from the list (caller holds sb_lock). */
 void spare_remove (struct raid_array *a, unsigned i);
-/* Save resync and recovery positions in the superblocks. */
+/* Save resync, recovery and replace positions in the superblocks. */
 void array_checkpoint (struct raid_array *a);
+/* Recovery and replace save their position every this many units (and at the end). */
+#define RECOVERY_CHECKPOINT 64
 /* One synchronous member I/O; 0 or a positive errno. */
 int slot_io (struct raid_slot *s, enum raid_io_op op, uint64_t offset, uint32_t len, void *buf);
 uint64_t slot_offset (const struct raid_layout *L, struct raid_loc l, uint32_t within);
@@ -434,6 +448,14 @@ int layout_read (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint
 int layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf,
                   uint32_t len, uint64_t off);
 int flush_members (struct raid_array *a);
+
+/* ---- replace.c ---------------------------------------------------------- */
+
+/* At assembly, once the members, the bitmap and the recovery are set up (no request yet):
+ * put the member found replacing a slot back as its replacement, so every write from
+ * now on reaches it too, from the recorded position (CRASHED: from the regions the
+ * bitmap held dirty below it); the old member missing, it takes the slot instead. */
+void replace_resume (struct raid_array *a, int crashed);
 
 /* ---- reshape.c ---------------------------------------------------------- */
 

@@ -11,9 +11,6 @@
 
 #include "raid-int.h"
 
-/* Checkpoint the recovery position every this many units (and at the end). */
-#define RECOVERY_CHECKPOINT 64
-
 /* ---- adding a member -------------------------------------------------- */
 
 /* The member's name is already in use by a slot or a spare. */

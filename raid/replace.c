@@ -5,10 +5,14 @@
  * new member too (io.c's shadows), so the units already copied stay current; at the end
  * the new member takes the slot and the old one leaves the array (if the old one fails
  * first, the new one takes the slot as a recovering member from where the copy was).  One
- * unit at a time
- * under its stripe lock, within the speed limits.  Not saved across a restart: after
- * one the new member is a spare again and the old one still holds the slot (its own
- * superblock said spare throughout). */
+ * unit at a time under its stripe lock, within the speed limits.
+ *
+ * Saved across a restart as md saves a replacement: the superblocks record the slot, the
+ * new member's uuid and the units copied (RAID_FEATURE_REPLACEMENT; the new member keeps
+ * a spare's role, so an older aoeraid just finds a spare), checkpointed like a recovery's
+ * position once the copied units are flushed on the new member.  Assembly puts the new
+ * member back as the replacement before any request (replace_resume), and the copy goes
+ * on from the recorded position. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,9 +78,12 @@ raid_replace_start (struct raid_array *a, const char *old, const char *with, cha
     atomic_store (&r->write_errors, 0);
     spare_remove (a, j);
     atomic_store (&a->repl.pos, 0);
+    atomic_store (&a->repl.recorded, 0);
+    atomic_store (&a->repl.redo_below, 0);
     atomic_store (&a->repl.slot, (int) s->index);
     /* Writes from now on reach it; a unit written before is copied after, under its lock. */
     atomic_store (&s->replacement, r);
+    sb_write_all (a);           /* a restart finds it replacing the slot from unit 0 */
     raid_logf (a, RAID_LOG_INFO, "%s: replacing %s (slot %u) with %s", a->sb.name, old,
                s->index, slot_name (r));
   }
@@ -147,17 +154,18 @@ replace_abort (struct raid_array *a, struct raid_slot *s, const char *why)
     sp->readd = 0;
     atomic_store (&sp->faulty, 0);
   }
+  sb_write_all (a);             /* the record of the replace goes */
   pthread_mutex_unlock (&a->sb_lock);
   raid_logf (a, RAID_LOG_WARN, "%s: replacing %s stopped: %s; %s", a->sb.name, slot_name (s),
              why, back ? "the new member is a spare again" : "the new member is dropped");
 }
 
-/* The old member failed midway: the new one holds every unit below the copy's position
- * (copied, or written since through the shadows), so it takes the slot as a recovering
- * member from there, as md's replacement does, unless another slot is recovering (one
- * recovery position serves one slot).  1 when it took the slot. */
+/* The old member failed midway (or is missing at assembly): the new one holds every unit
+ * below the copy's position (copied, or written since through the shadows), so it takes
+ * the slot as a recovering member from there, as md's replacement does, unless another
+ * slot is recovering (one recovery position serves one slot).  1 when it took the slot. */
 static int
-replace_takeover (struct raid_array *a, struct raid_slot *s)
+replace_takeover (struct raid_array *a, struct raid_slot *s, const char *why)
 {
   struct raid_slot *r = &a->repl.member;
   uint64_t pos = atomic_load (&a->repl.pos);
@@ -179,8 +187,8 @@ replace_takeover (struct raid_array *a, struct raid_slot *s)
   stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   if (other || atomic_load (&r->faulty))
     return 0;
-  raid_logf (a, RAID_LOG_WARN, "%s: the member replaced in slot %u failed; %s takes the slot "
-             "and is rebuilt from unit %llu, where the copy was", a->sb.name, s->index,
+  raid_logf (a, RAID_LOG_WARN, "%s: the member replaced in slot %u %s; %s takes the slot "
+             "and is rebuilt from unit %llu, where the copy was", a->sb.name, s->index, why,
              slot_name (s), (unsigned long long) pos);
   return 1;
 }
@@ -223,6 +231,35 @@ replace_finish (struct raid_array *a, struct raid_slot *s)
   return 0;
 }
 
+/* Record the copy's position, once the units below it are durable on the new member (md
+ * writes its superblock with a preflush): a restart then trusts them. */
+static void
+replace_checkpoint (struct raid_array *a)
+{
+  uint64_t pos = atomic_load (&a->repl.pos);
+
+  if (slot_io (&a->repl.member, RAID_IO_FLUSH, 0, 0, NULL)) {
+    atomic_store (&a->repl.member.faulty, 1);
+    return;
+  }
+  atomic_store (&a->repl.recorded, pos);
+  array_checkpoint (a);
+}
+
+/* The next unit to copy from u on: after a crash, below redo_below only the units of the
+ * regions the bitmap held dirty (writes in flight may have reached the old member and not
+ * the new one there); every unit above. */
+static uint64_t
+replace_next (struct raid_array *a, uint64_t u)
+{
+  uint64_t redo_below = atomic_load (&a->repl.redo_below), next;
+
+  if (u >= redo_below || bitmap_unit_unsynced (a, u))
+    return u;
+  next = bitmap_next_unsynced (a, u, redo_below);   /* may be a region past redo_below */
+  return next < redo_below ? next : redo_below;
+}
+
 int
 raid_replace (struct raid_array *a)
 {
@@ -243,7 +280,9 @@ raid_replace (struct raid_array *a)
                          * a->lay.g.chunk);
   if (!scratch)
     return -ENOMEM;
-  for (u = atomic_load (&a->repl.pos); u < units && rc == 0; u++) {
+  for (u = replace_next (a, atomic_load (&a->repl.pos)); u < units && rc == 0;
+       u = replace_next (a, u + 1)) {
+    atomic_store (&a->repl.pos, u);
     if (atomic_load (&a->resync_stop))
       rc = -ECANCELED;
     else if (!slot_usable (s) || atomic_load (&a->repl.member.faulty))
@@ -255,15 +294,66 @@ raid_replace (struct raid_array *a)
     }
     if (rc == 0) {
       atomic_store (&a->repl.pos, u + 1);
+      if (u + 1 - atomic_load (&a->repl.recorded) >= RECOVERY_CHECKPOINT)
+        replace_checkpoint (a);
       sync_pace (a, &pace, a->lay.g.chunk);
     }
   }
   scratch_put (&a->pool, scratch);
   if (rc == 0)
     return replace_finish (a, s);
-  if (rc == -EIO && !(!slot_usable (s) && replace_takeover (a, s)))
+  if (rc == -ECANCELED)
+    replace_checkpoint (a);
+  if (rc == -EIO && !(!slot_usable (s) && replace_takeover (a, s, "failed")))
     replace_abort (a, s, !slot_usable (s) ? "the member replaced failed"
                    : atomic_load (&a->repl.member.faulty) ? "the new member failed"
                    : "a unit could not be read from the member or the others");
   return rc;
+}
+
+void
+replace_resume (struct raid_array *a, int crashed)
+{
+  int i = atomic_load (&a->repl.slot);
+  uint64_t units = resync_units (a), at = a->sb.replace_offset, from;
+  struct raid_slot *s, *r = &a->repl.member;
+
+  if (i < 0) {
+    /* found, but a spare again: assembly said why */
+    for (unsigned j = 0; j < a->nspares; j++)
+      if (!memcmp (a->spare[j].uuid, a->sb.replace_uuid, 16))
+        return;
+    if (a->sb.features & RAID_FEATURE_REPLACEMENT)
+      raid_logf (a, RAID_LOG_WARN, "%s: the member replacing slot %u was not among those "
+                 "given; the replace is given up: ask it again (aoeraid replace)", a->sb.name,
+                 a->sb.replace_slot);
+    return;
+  }
+  if (at > units)
+    at = units;
+  /* Writes in flight at a crash may have reached the old member and not the new one.
+   * The bitmap knows where they were: its regions dirty at the crash are copied again,
+   * the clean ones below the recorded position are trusted, as a re-add trusts them;
+   * without a bitmap every unit counts as dirty, so the copy starts again from 0. */
+  atomic_store (&a->repl.redo_below, crashed ? at : 0);
+  from = crashed ? replace_next (a, 0) : at;
+  atomic_store (&a->repl.pos, from);
+  atomic_store (&a->repl.recorded, from);
+  s = &a->slot[i];
+  if (!s->m.ops || atomic_load (&s->faulty)) {
+    /* md too: a replacement without its original becomes the original */
+    if (!replace_takeover (a, s, "is missing"))
+      replace_abort (a, s, "the member replaced is missing and another slot is recovering");
+    return;
+  }
+  if (atomic_load (&s->recovering)) {
+    replace_abort (a, s, "the member replaced is itself being rebuilt");
+    return;
+  }
+  atomic_store (&s->replacement, r);
+  raid_logf (a, RAID_LOG_INFO, "%s: replacing %s (slot %u) with %s resumes at unit %llu of "
+             "%llu%s", a->sb.name, slot_name (s), s->index, slot_name (r),
+             (unsigned long long) from, (unsigned long long) units,
+             crashed && from < at ? " (the regions dirty at the crash below the recorded "
+             "position are copied again)" : "");
 }

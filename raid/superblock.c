@@ -25,6 +25,7 @@ enum {
   O_CLEAN = 160, O_PREV_LEVEL = 168, O_PREV_LAYOUT = 172, O_PREV_CHUNK = 176,
   O_DELTA_DISKS = 180, O_RESHAPE_POS = 184, O_PREV_DATA_OFFSET = 192,
   O_BITMAP_OFFSET = 200, O_LOG_OFFSET = 208, O_RESYNC = 216, O_RECOVERY = 224, O_PREV_K = 232, O_PREV_M = 236,
+  O_REPLACE_SLOT = 240, O_REPLACE_OFFSET = 248, O_REPLACE_UUID = 256,
   O_ROLES = 512, O_SLOT_UUIDS = 1024, O_CRC = RAID_SB_SIZE - 4,
 };
 
@@ -83,7 +84,8 @@ static const struct sb_field sb_fields[] = {
   F (O_PREV_DATA_OFFSET, U64, prev_data_offset),
   F (O_PREV_K, U32, prev_k), F (O_PREV_M, U32, prev_m), F (O_BITMAP_OFFSET, U64, bitmap_offset),
   F (O_LOG_OFFSET, U64, log_offset), F (O_RESYNC, U64, resync_offset),
-  F (O_RECOVERY, U64, recovery_offset),
+  F (O_RECOVERY, U64, recovery_offset), F (O_REPLACE_SLOT, U32, replace_slot),
+  F (O_REPLACE_OFFSET, U64, replace_offset), F (O_REPLACE_UUID, BYTES, replace_uuid),
   F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
 };
 #undef F
@@ -170,6 +172,7 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
 {
   memset (out, 0, sizeof *out);
   out->state = state;
+  out->replace_slot = -1;
   out->version = sb->version;
   if (state != RAID_SB_OK)
     return;
@@ -193,4 +196,14 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
                                                                : RAID_RESHAPE_NONE;
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     out->roles[i] = i < sb->raid_disks ? (enum raid_role_state) sb->roles[i] : RAID_ROLE_MISSING;
+  if (sb->features & RAID_FEATURE_REPLACEMENT) {
+    struct raid_geom g;
+    char err[128];
+    out->replace_slot = (int) sb->replace_slot;
+    out->replace_offset = sb->replace_offset;
+    out->replacement = !memcmp (sb->replace_uuid, sb->member_uuid, 16);
+    if (geom_init (&g, (enum raid_level) sb->level, sb->raid_disks, sb->k, sb->m, sb->chunk,
+                   sb->data_size, err, sizeof err) == 0)
+      out->replace_units = g.family == RAID_FAMILY_PARITY ? g.rows : geom_data_chunks (&g);
+  }
 }

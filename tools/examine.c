@@ -100,8 +100,20 @@ static int recovering_slot(const struct raid_sb_summary *sb)
   return -1;
 }
 
+/* "replacement of slot 1, 37% copied": the member the array records as replacing a slot
+ * (md: a replacement), whose role reads spare to an older aoeraid; NULL for any other. */
+static const char *replacement_text(const struct raid_sb_summary *sb, char *buf, size_t len)
+{
+  if (!sb->replacement || sb->replace_slot < 0)
+    return NULL;
+  snprintf(buf, len, "replacement of slot %d, %u%% copied", sb->replace_slot,
+           sb->replace_units ? (unsigned)(sb->replace_offset * 100 / sb->replace_units) : 0);
+  return buf;
+}
+
 static void print_sb_text(const struct raid_sb_summary *sb)
 {
+  char repl[80];
   char uuid[37], level[16], size[32], when[32] = "?";
   time_t ctime = (time_t)sb->ctime;
   struct tm tm;
@@ -117,7 +129,9 @@ static void print_sb_text(const struct raid_sb_summary *sb)
   if (gmtime_r(&ctime, &tm))
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
   printf("      created : %s\n", when);
-  if (sb->role == RAID_SB_ROLE_SPARE)
+  if (replacement_text(sb, repl, sizeof repl))
+    printf("         role : %s\n", repl);
+  else if (sb->role == RAID_SB_ROLE_SPARE)
     printf("         role : spare\n");
   else
     printf("         role : slot %u\n", sb->role);
@@ -136,6 +150,9 @@ static void print_sb_text(const struct raid_sb_summary *sb)
   if (sb->reshape_position != RAID_RESHAPE_NONE)
     printf("      reshape : %" PRIu64 " bytes of the array moved to the new layout\n",
            sb->reshape_position);
+  if (sb->replace_slot >= 0)
+    printf("      replace : slot %d, %" PRIu64 " of %" PRIu64 " units copied\n",
+           sb->replace_slot, sb->replace_offset, sb->replace_units);
 }
 
 static void print_exam_text(const struct exam *e)
@@ -177,7 +194,9 @@ static void print_sb_json(const struct raid_sb_summary *sb)
          level_text(sb, level, sizeof level), sb->k, sb->m, sb->members, sb->chunk_bytes,
          sb->array_size, sb->ctime);
   raid_uuid_format(sb->member_uuid, uuid);
-  if (sb->role == RAID_SB_ROLE_SPARE)
+  if (sb->replacement && sb->replace_slot >= 0)
+    printf(",\"role\":\"replacement\",\"slot\":%d", sb->replace_slot);
+  else if (sb->role == RAID_SB_ROLE_SPARE)
     printf(",\"role\":\"spare\",\"slot\":null");
   else
     printf(",\"role\":\"slot\",\"slot\":%u", sb->role);
@@ -194,6 +213,11 @@ static void print_sb_json(const struct raid_sb_summary *sb)
   json_u64_or_null("recovery_offset", recovering_slot(sb) >= 0 ? sb->recovery_offset
                                                                 : UINT64_MAX, UINT64_MAX);
   json_u64_or_null("reshape_position", sb->reshape_position, RAID_RESHAPE_NONE);
+  if (sb->replace_slot >= 0)
+    printf(",\"replace\":{\"slot\":%d,\"done\":%" PRIu64 ",\"total\":%" PRIu64 "}",
+           sb->replace_slot, sb->replace_offset, sb->replace_units);
+  else
+    printf(",\"replace\":null");
 }
 
 static void print_exam_json(const struct exam *e, int first)
@@ -312,8 +336,13 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
              role_text(ref->roles[s]));
   }
   for (size_t j = 0; j < n; j++)
-    if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == RAID_SB_ROLE_SPARE)
-      printf("  spare   %-8s events %" PRIu64 "\n", ex[j].name, ex[j].sb.events);
+    if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == RAID_SB_ROLE_SPARE) {
+      char repl[80];
+      printf("  spare   %-8s events %" PRIu64, ex[j].name, ex[j].sb.events);
+      if (ref->replace_slot >= 0 && replacement_text(&ex[j].sb, repl, sizeof repl))
+        printf(": %s (resumes when started)", repl);
+      printf("\n");
+    }
   start_command(ex, n, first, cmd, sizeof cmd);
   printf("  start: %s\n", cmd);
 }
@@ -355,8 +384,12 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
   f = 1;
   for (size_t j = 0; j < n; j++)
     if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == RAID_SB_ROLE_SPARE) {
-      printf("%s{\"shelf\":\"%s\",\"events\":%" PRIu64 "}", f ? "" : ",", ex[j].name,
-             ex[j].sb.events);
+      printf("%s{\"shelf\":\"%s\",\"events\":%" PRIu64 ",\"replacement_of\":", f ? "" : ",",
+             ex[j].name, ex[j].sb.events);
+      if (ref->replace_slot >= 0 && ex[j].sb.replacement)
+        printf("%d}", ex[j].sb.replace_slot);
+      else
+        printf("null}");
       f = 0;
     }
   start_command(ex, n, first, cmd, sizeof cmd);

@@ -1306,33 +1306,254 @@ Test (replace, the_old_member_failing_ends_in_a_recovery)
   }
 }
 
-/* Nothing of a replace is saved: stopped by a restart, the new member is a
- * spare again (its superblock never took the old member's) and the old one
- * still holds the slot. */
-Test (replace, a_restart_leaves_the_new_member_a_spare)
+/* Run the replace on a thread until it has copied half the units (the new member is
+ * slow), then cancel it: the position is checkpointed.  Returns it. */
+static uint64_t
+rig_replace_half (struct rig *r)
 {
-  struct rig r;
+  struct recoverer rc = { .a = r->f.a, .run = raid_replace };
   struct raid_status st;
   char err[256] = "";
+  pthread_t t;
 
-  rig_whole (&r, &cases[0]);
-  rig_spare (&r);
-  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
-  rig_write (&r, 0, 4096);
-  raid_mem_member_set_down (r.f.mm[0], 1);
-  rig_write (&r, 8192, 4096);                       /* a superblock update, e1.1 faulty */
-  raid_mem_member_set_down (r.f.mm[0], 0);
-  raid_resync_cancel (r.f.a);
-  cr_assert_eq (raid_replace (r.f.a), -ECANCELED);
-  fx_close (&r.f);
-  r.f.mem[r.f.n] = raid_mem_member (r.spare[0]);
-  r.f.n++;
-  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
-  r.f.n--;
-  raid_status (r.f.a, &st);
-  cr_assert (st.spares == 1 && !strcmp (st.spare[0], "e9.1") && !strcmp (st.member[1].name,
-             "e2.1"), "spares %u slot 1 %s", st.spares, st.member[1].name);
-  rig_free (&r);
+  cr_assert_eq (raid_replace_start (r->f.a, "e2.1", "e9.1", err, sizeof err), 0, "%s", err);
+  raid_mem_member_delay (r->spare[0], 2000);
+  cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
+  do {
+    usleep (500);
+    raid_status (r->f.a, &st);
+  } while (st.replace_offset < st.resync_units / 2);
+  raid_resync_cancel (r->f.a);
+  pthread_join (t, NULL);
+  raid_mem_member_delay (r->spare[0], 0);
+  cr_assert_eq (rc.rc, -ECANCELED, "the replace ended before the cancel");
+  raid_status (r->f.a, &st);
+  cr_assert (st.replace_slot == 1 && st.replace_offset < st.resync_units, "replace %d at %llu",
+             st.replace_slot, (unsigned long long) st.replace_offset);
+  return st.replace_offset;
+}
+
+/* Assemble the rig's members and the new member e9.1 (spare[0]); NULL on refusal. */
+static struct raid_array *
+rig_reassemble_with_new (struct rig *r, char *err, size_t errlen)
+{
+  r->f.mem[r->f.n] = raid_mem_member (r->spare[0]);
+  r->f.n++;
+  fx_assemble (&r->f, 0, err, errlen);
+  r->f.n--;
+  return r->f.a;
+}
+
+/* Let the replace run to its end (after a crash, the resync first, as the monitor does),
+ * with the bytes the new member was written; then slot 1 must be e9.1's, every byte right
+ * (also read through e9.1 alone) and e2.1 out. */
+static uint64_t
+rig_replace_finish (struct rig *r)
+{
+  struct raid_mem_stats ms;
+
+  if (raid_needs_resync (r->f.a))
+    cr_assert_eq (raid_resync (r->f.a), 0, "the resync after the crash");
+  raid_mem_member_stats (r->spare[0], NULL, 1);
+  cr_assert_eq (raid_replace (r->f.a), 0, "%s: the resumed replace", r->f.last_warning);
+  raid_mem_member_stats (r->spare[0], &ms, 0);
+  cr_assert (strstr (r->f.info, "e9.1 replaced e2.1 in slot 1"), "%s", r->f.info);
+  rig_adopt (r, 0);
+  rig_check_done (r, "e9.1");
+  rig_lean_on_rebuilt (r);
+  return ms.write_bytes;
+}
+
+/* md saves a replacement: stopped by a restart, the replace resumes from its checkpoint
+ * (the new member is written only the units from there on) before any request, and ends
+ * with every byte right. */
+Test (replace, a_restart_resumes_from_the_checkpoint)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    const char *lvl = raid_level_name (cases[i].level);
+    struct rig r;
+    struct raid_status st;
+    struct raid_sb_summary sb;
+    char err[256] = "";
+    uint64_t at, wrote, slot_bytes = FX_MEMBER_SIZE - RAID_DATA_OFFSET;
+
+    rig_whole (&r, &cases[i]);
+    rig_spare (&r);
+    at = rig_replace_half (&r);
+    fx_close (&r.f);
+    struct raid_member new_member = raid_mem_member (r.spare[0]);
+    cr_assert_eq (raid_examine (&new_member, &sb), 0);
+    /* a spare's role, as older aoeraid reads it; the record says what it is */
+    cr_assert (sb.role == RAID_SB_ROLE_SPARE && sb.replacement && sb.replace_slot == 1
+               && sb.replace_offset == at && sb.replace_units > at, "%s: e9.1's superblock: "
+               "role %u replacement %d slot %d at %llu of %llu", lvl, sb.role, sb.replacement,
+               sb.replace_slot, (unsigned long long) sb.replace_offset,
+               (unsigned long long) sb.replace_units);
+    cr_assert_not_null (rig_reassemble_with_new (&r, err, sizeof err), "assemble: %s", err);
+    raid_status (r.f.a, &st);
+    cr_assert (st.replace_slot == 1 && !strcmp (st.replace_name, "e9.1")
+               && st.replace_offset == at && st.spares == 0 && st.state == RAID_STATE_CLEAN,
+               "%s: after the restart: replace %d (%s) at %llu, spares %u", lvl,
+               st.replace_slot, st.replace_name, (unsigned long long) st.replace_offset,
+               st.spares);
+    cr_assert (strstr (r.f.info, "replacing e2.1 (slot 1) with e9.1 resumes at unit"), "%s",
+               r.f.info);
+    rig_write (&r, 0, r.size);          /* before the copy goes on: the shadows take it */
+    wrote = rig_replace_finish (&r);
+    /* the units from the checkpoint on (raid10: about half of them are slot 1's), the
+     * bitmap and a superblock: not the whole slot */
+    cr_assert (wrote <= slot_bytes - at * CHUNK / 2 + 3 * 4096 && wrote < slot_bytes, "%s: "
+               "the resumed copy wrote %llu bytes, the slot holds %llu (resumed at %llu of "
+               "%llu units)", lvl, (unsigned long long) wrote, (unsigned long long) slot_bytes,
+               (unsigned long long) at, (unsigned long long) st.resync_units);
+    rig_free (&r);
+  }
+}
+
+/* A crash with a write in flight: it reached the old member (and the others) but not the
+ * new one, whose shelf lost power first, in a region below the recorded position.  After
+ * the restart the regions the bitmap held dirty at the crash are copied again, then the
+ * rest from the checkpoint: every byte is right, read through the new member too, and the
+ * clean regions below the checkpoint are not copied again. */
+Test (replace, a_crash_copies_the_dirty_regions_again, .timeout = 120)
+{
+  for (unsigned c = 0; c < N_CASES; c++) {
+    const char *lvl = raid_level_name (cases[c].level);
+    struct rig r;
+    struct raid_status st;
+    char err[256] = "";
+    int64_t new_power = 0;
+    uint64_t at, unit, wrote, stripe = (uint64_t) cases[c].k * CHUNK;
+    uint64_t slot_bytes = PACED_MEMBER - RAID_DATA_OFFSET;
+
+    bitmap_rig (&r, &cases[c]);
+    rig_write (&r, 0, r.size);
+    bitmap_pass (r.f.a);
+    bitmap_pass (r.f.a);                            /* all clean */
+    r.spare[0] = raid_mem_member_new ("e9.1", PACED_MEMBER);
+    rig_add (&r, 0);
+    at = rig_replace_half (&r);
+    unit = at / 3 & ~(uint64_t) 1;                  /* raid10: an even chunk is slot 1's */
+    raid_mem_member_power (r.spare[0], &new_power); /* its shelf goes first */
+    rig_write (&r, unit * stripe, stripe);          /* in flight: the others take it */
+    rig_write (&r, r.size - stripe, stripe);        /* above the checkpoint */
+    rig_crash (&r);
+    raid_mem_member_power (r.spare[0], NULL);
+    cr_assert_not_null (rig_reassemble_with_new (&r, err, sizeof err), "assemble: %s", err);
+    raid_status (r.f.a, &st);
+    cr_assert (st.replace_slot == 1 && st.replace_offset > 0 && st.replace_offset <= unit,
+               "%s: after the crash the copy resumes at %llu: not at the dirty region of unit "
+               "%llu (checkpoint %llu)", lvl, (unsigned long long) st.replace_offset,
+               (unsigned long long) unit, (unsigned long long) at);
+    cr_assert (strstr (r.f.info, "copied again"), "%s: %s", lvl, r.f.info);
+    wrote = rig_replace_finish (&r);
+    cr_assert (wrote < slot_bytes * 3 / 4, "%s: the copy after the crash wrote %llu bytes of "
+               "the slot's %llu: it started again from 0", lvl, (unsigned long long) wrote,
+               (unsigned long long) slot_bytes);
+    rig_free (&r);
+  }
+}
+
+/* The old member is missing at assembly: as in md, the replacement takes the slot as a
+ * recovering member from where the copy was, and the recovery rebuilds only the rest. */
+Test (replace, the_old_member_missing_at_assembly_ends_in_a_recovery)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    const char *lvl = raid_level_name (cases[i].level);
+    struct rig r;
+    struct raid_status st;
+    struct raid_mem_stats ms;
+    char err[256] = "";
+    uint64_t at, slot_bytes = FX_MEMBER_SIZE - RAID_DATA_OFFSET;
+
+    rig_whole (&r, &cases[i]);
+    rig_spare (&r);
+    at = rig_replace_half (&r);
+    fx_close (&r.f);
+    r.f.mem[1] = raid_mem_member (r.spare[0]);      /* e2.1's shelf is gone */
+    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "%s: assemble: %s", lvl, err);
+    raid_status (r.f.a, &st);
+    cr_assert (st.replace_slot == -1 && st.recovery_slot == 1 && st.recovery_offset == at
+               && !strcmp (st.member[1].name, "e9.1"), "%s: replace %d, recovering %d (%s) "
+               "at %llu, copy was at %llu", lvl, st.replace_slot, st.recovery_slot,
+               st.member[1].name, (unsigned long long) st.recovery_offset,
+               (unsigned long long) at);
+    cr_assert (strstr (r.f.last_warning, "slot 1 is missing; e9.1 takes the slot and is "
+                       "rebuilt from unit"), "%s: %s", lvl, r.f.last_warning);
+    rig_verify (&r, "the new member recovering");
+    raid_mem_member_stats (r.spare[0], &ms, 1);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    raid_mem_member_stats (r.spare[0], &ms, 0);
+    cr_assert (ms.write_bytes <= slot_bytes - at * CHUNK / 2 + 3 * 4096, "%s: the recovery "
+               "wrote %llu bytes: not from unit %llu", lvl, (unsigned long long) ms.write_bytes,
+               (unsigned long long) at);
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
+}
+
+/* Rewrite member mm's superblock (a valid one, crc and all) through EDIT. */
+static void
+sb_rewrite (struct raid_mem_member *mm, void (*edit) (struct raid_sb *))
+{
+  uint8_t *block = raid_mem_member_data (mm) + RAID_SB_OFFSET;
+  struct raid_sb sb;
+
+  cr_assert_eq (sb_decode (block, &sb), RAID_SB_OK);
+  edit (&sb);
+  sb_encode (&sb, block);
+}
+
+static void sb_older (struct raid_sb *sb) { sb->events -= 3; }
+static void sb_slot_gone (struct raid_sb *sb) { sb->replace_slot = 7; }
+
+/* Records that cannot hold at assembly: a one-line warning, the old member keeps the slot
+ * whole and the new one is a spare again (only the copy is lost), and the record is gone
+ * from the superblocks.  0: the new member's superblock is older than the array's; 1: the
+ * slot recorded does not exist; 2: the new member is not among those given. */
+Test (replace, records_that_cannot_hold_leave_a_spare)
+{
+  static const char *const warned[] = {
+    "e9.1 was replacing slot 1 but its superblock is stale (events",
+    "e9.1 was recorded replacing slot 7, but the array has no such slot; it is a spare "
+    "again: ask the replace again",
+    "the member replacing slot 1 was not among those given; the replace is given up",
+  };
+  for (unsigned k = 0; k < 3; k++) {
+    struct rig r;
+    struct raid_status st;
+    struct raid_sb_summary sb;
+    char err[256] = "";
+
+    rig_whole (&r, &cases[1]);                      /* raid5 of 3 */
+    rig_spare (&r);
+    rig_replace_half (&r);
+    fx_close (&r.f);
+    if (k == 0)
+      sb_rewrite (r.spare[0], sb_older);
+    for (unsigned i = 0; k == 1 && i < r.f.n; i++)
+      sb_rewrite (r.f.mm[i], sb_slot_gone);
+    if (k == 1)
+      sb_rewrite (r.spare[0], sb_slot_gone);
+    if (k == 2)
+      fx_assemble (&r.f, 0, err, sizeof err);
+    else
+      rig_reassemble_with_new (&r, err, sizeof err);
+    cr_assert_not_null (r.f.a, "case %u: assemble: %s", k, err);
+    cr_assert (strstr (r.f.last_warning, warned[k]), "case %u: %s", k, r.f.last_warning);
+    raid_status (r.f.a, &st);
+    cr_assert (st.replace_slot == -1 && st.state == RAID_STATE_CLEAN
+               && !strcmp (st.member[1].name, "e2.1") && st.spares == (k < 2)
+               && raid_replace_pending (r.f.a) == 0, "case %u: replace %d, slot 1 %s, spares %u",
+               k, st.replace_slot, st.member[1].name, st.spares);
+    cr_assert_eq (raid_examine (&r.f.mem[0], &sb), 0);
+    cr_assert_eq (sb.replace_slot, -1, "case %u: the record stayed", k);
+    rig_write (&r, 0, r.size);
+    rig_verify (&r, "after the record was dropped");
+    rig_free (&r);
+  }
 }
 
 Test (replace, refusals)

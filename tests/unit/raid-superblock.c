@@ -35,7 +35,10 @@ Test (superblock, encode_decode_round_trip)
   in.data_size = 987654321 * 512ull;
   in.events = 0x1234567890ull;
   in.clean = 1;
-  in.features = RAID_FEATURE_RESHAPE;
+  in.features = RAID_FEATURE_RESHAPE | RAID_FEATURE_REPLACEMENT;
+  in.replace_slot = 4;
+  in.replace_offset = 0xabcdef012ull;
+  memset (in.replace_uuid, 0x5e, 16);
   in.prev_level = RAID_LEVEL_5;
   in.prev_layout = 2;
   in.prev_chunk = 65536;
@@ -55,6 +58,10 @@ Test (superblock, encode_decode_round_trip)
   /* Little-endian at fixed offsets: events at 152. */
   cr_expect_eq (block[152], 0x90);
   cr_expect_eq (block[156], 0x12);
+  /* the replacement's record: slot at 240, units copied at 248, uuid at 256 */
+  cr_expect_eq (block[240], 4);
+  cr_expect_eq (block[248], 0x12);
+  cr_expect_eq (block[256], 0x5e);
 }
 
 Test (superblock, create_then_examine_every_member)

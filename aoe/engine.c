@@ -957,7 +957,8 @@ static uint64_t target_keepalives(struct aoe_initiator *ini, struct aoe_target *
 }
 
 /* Retransmit what timed out, free expired fences, declare the shelf down when it has
- * been silent for the dead time with I/O pending.  Returns the next deadline. */
+ * been silent for the dead time with I/O pending, and ask idle paths whether they live
+ * (target_keepalives).  Returns the next deadline. */
 static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   uint64_t next = UINT64_MAX;

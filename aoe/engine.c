@@ -433,19 +433,22 @@ static void target_update_scnt(struct aoe_target *t)
   t->bufcnt = bufcnt;
 }
 
-static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+/* T answered nothing for QUIET_US: down, its pending I/O failed.  KEEPALIVES: the silence
+ * was of an idle shelf to its keepalives, not to I/O. */
+static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
+                        uint64_t quiet_us, int keepalives)
 {
-  uint64_t quiet = now - (t->last_heard_us > t->busy_since_us ? t->last_heard_us
-                                                                 : t->busy_since_us);
+  int pending = t->inflight || t->q_head;
   atomic_store(&t->up, 0);
   t->st.down_events++;
   for (size_t i = 0; i < t->npaths; i++) {
     t->paths[i].up = 0;
     aoe_window_collapse(&t->paths[i].win);
   }
-  aoe_set_error(t, "e%u.%u: no answer for %llu ms (dead time %u ms): shelf declared down, "
-                "pending I/O failed", t->shelf, t->slot, (unsigned long long)(quiet / 1000),
-                ini->opt.dead_time_ms);
+  aoe_set_error(t, "e%u.%u: no answer%s for %llu ms (dead time %u ms): shelf declared down%s",
+                t->shelf, t->slot, keepalives ? " to keepalives" : "",
+                (unsigned long long)(quiet_us / 1000), ini->opt.dead_time_ms,
+                pending ? ", pending I/O failed" : "");
   aoe_log(ini, AOE_LOG_WARN, "%s", t->last_error);
   aoe_target_fail_all(t, EIO);
   ini->next_discover_us = now;  /* start probing for its return */
@@ -461,15 +464,17 @@ static void path_up(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_
           p->ifc->name);
 }
 
+/* P stopped answering (WHY: its frames, or its keepalives for so long): frames go to the
+ * other paths, and discovery probes for its return. */
 static void path_down(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_path *p,
-                      uint64_t now)
+                      uint64_t now, const char *why)
 {
   char mac[18];
   p->up = 0;
   aoe_window_collapse(&p->win);
   mac_str(p->mac, mac);
-  aoe_log(ini, AOE_LOG_WARN, "e%u.%u: path %s via %s stopped answering; moving its frames",
-          t->shelf, t->slot, mac, p->ifc->name);
+  aoe_log(ini, AOE_LOG_WARN, "e%u.%u: path %s via %s stopped answering%s", t->shelf, t->slot,
+          mac, p->ifc->name, why);
   ini->next_discover_us = now;
 }
 
@@ -845,7 +850,7 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
    * path that stopped answering. */
   if (p->up && p->timeouts_since_heard >= AOE_PATH_DOWN_TIMEOUTS && t->npaths > 1 &&
       now - p->last_heard_us >= AOE_PATH_DOWN_QUIET_MS * 1000ull)
-    path_down(ini, t, p, now);
+    path_down(ini, t, p, now, "; moving its frames");
   struct aoe_req *r = f->req;
   if (!r) {
     frame_settle(t, f);
@@ -870,8 +875,90 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
   frame_send(t, f, now);
 }
 
+/* ---- keepalives (see keepalive.h) --------------------------------------------------- */
+
+static void keepalive_send(struct aoe_target *t, struct aoe_path *p, uint64_t now)
+{
+  const int *trace = t->ini->opt.trace_frames;
+  uint8_t frame[AOE_MIN_FRAME];
+  size_t len = aoe_encode_query(frame, sizeof frame, p->mac, p->ifc->mac, t->shelf, t->slot);
+  aoe_keepalive_sent(&p->ka, p->last_heard_us, now);
+  p->st.keepalives++;
+  if (trace && *trace) {
+    char mac[18];
+    mac_str(p->mac, mac);
+    aoe_log(t->ini, AOE_LOG_DEBUG, "tx e%u.%u keepalive (Query Config) via %s %s", t->shelf,
+            t->slot, p->ifc->name, mac);
+  }
+  if (aoe_net_send(p->ifc, frame, len) < 0)
+    p->st.errors++;     /* like a lost frame: unanswered, it is asked again */
+}
+
+/* Has T a path that is up besides those in the bit set SILENT? */
+static int target_reachable(const struct aoe_target *t, unsigned silent)
+{
+  for (size_t i = 0; i < t->npaths; i++)
+    if (path_usable(&t->paths[i]) && !(silent & 1u << i))
+      return 1;
+  return 0;
+}
+
+/* Ask every idle path of T that has been quiet for a keepalive interval whether it is
+ * alive; a path whose keepalives went unanswered for the dead time goes down, and T with
+ * its last one.  Paths with frames in flight are not asked: their frames time out.
+ * Returns when to look again. */
+static uint64_t target_keepalives(struct aoe_initiator *ini, struct aoe_target *t,
+                                  uint64_t now)
+{
+  _Static_assert(AOE_MAX_PATHS <= 8 * sizeof(unsigned), "a bit per path");
+  const unsigned dead_ms = ini->opt.dead_time_ms;
+  uint64_t next = UINT64_MAX, quiet_us = 0;
+  unsigned silent = 0;          /* bit i: path i's keepalives went unanswered too long */
+  if (!atomic_load(&t->up))
+    return next;                /* discovery probes for its return */
+  for (size_t i = 0; i < t->npaths; i++) {
+    struct aoe_path *p = &t->paths[i];
+    uint64_t when = UINT64_MAX;
+    if (!path_usable(p))
+      continue;
+    enum aoe_keepalive_due due = aoe_keepalive_due(&p->ka, p->last_heard_us, now, dead_ms,
+                                                   &when);
+    if (due == AOE_KEEPALIVE_DEAD) {
+      silent |= 1u << i;
+      quiet_us = aoe_keepalive_unanswered_us(&p->ka, p->last_heard_us, now);
+      continue;
+    }
+    if (due == AOE_KEEPALIVE_SEND) {
+      if (p->inflight)
+        continue;
+      keepalive_send(t, p, now);
+      aoe_keepalive_due(&p->ka, p->last_heard_us, now, dead_ms, &when);
+    }
+    if (when < next)
+      next = when;
+  }
+  if (!silent)
+    return next;
+  if (!target_reachable(t, silent)) {
+    target_down(ini, t, now, quiet_us, 1);
+    return UINT64_MAX;
+  }
+  for (size_t i = 0; i < t->npaths; i++) {
+    struct aoe_path *p = &t->paths[i];
+    char why[96];
+    if (!(silent & 1u << i))
+      continue;
+    snprintf(why, sizeof why, ": no answer to keepalives for %llu ms (dead time %u ms)",
+             (unsigned long long)aoe_keepalive_unanswered_us(&p->ka, p->last_heard_us, now)
+             / 1000, dead_ms);
+    path_down(ini, t, p, now, why);
+  }
+  return next;
+}
+
 /* Retransmit what timed out, free expired fences, declare the shelf down when it has
- * been silent for the dead time with I/O pending.  Returns the next deadline. */
+ * been silent for the dead time with I/O pending, and ask idle paths whether they live
+ * (target_keepalives).  Returns the next deadline. */
 static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   uint64_t next = UINT64_MAX;
@@ -894,10 +981,11 @@ static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, u
   uint64_t dead_us = (uint64_t)ini->opt.dead_time_ms * 1000u;
   uint64_t since = t->last_heard_us > t->busy_since_us ? t->last_heard_us : t->busy_since_us;
   if (atomic_load(&t->up) && t->inflight && now - since >= dead_us)
-    target_down(ini, t, now);
+    target_down(ini, t, now, now - since, 0);
   else if (atomic_load(&t->up) && t->inflight && since + dead_us < next)
     next = since + dead_us;
-  return next;
+  uint64_t ka_next = target_keepalives(ini, t, now);
+  return ka_next < next ? ka_next : next;
 }
 
 /* ---- discovery --------------------------------------------------------------------- */
@@ -905,16 +993,9 @@ static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, u
 void aoe_broadcast_query(struct aoe_initiator *ini)
 {
   uint8_t frame[AOE_MIN_FRAME];
-  struct aoe_msg m;
-  memset(&m, 0, sizeof m);
-  memcpy(m.h.dst, broadcast_mac, 6);
-  m.h.shelf = 0xffff;
-  m.h.slot = 0xff;
-  m.h.cmd = AOE_CMD_CONFIG;
-  m.h.tag = 0x80000000u;
   for (size_t i = 0; i < ini->nifaces; i++) {
-    memcpy(m.h.src, ini->ifaces[i].mac, 6);
-    size_t len = aoe_encode(frame, sizeof frame, &m);
+    size_t len = aoe_encode_query(frame, sizeof frame, broadcast_mac, ini->ifaces[i].mac,
+                                  0xffff, 0xff);
     if (aoe_net_send(&ini->ifaces[i], frame, len) < 0)
       aoe_log(ini, AOE_LOG_WARN, "interface %s: sending Query Config failed: %s",
               ini->ifaces[i].name, pcap_geterr(ini->ifaces[i].pcap));

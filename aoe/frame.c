@@ -157,6 +157,21 @@ void aoe_encode_ata_hdr(uint8_t *b, const struct aoe_hdr *h, const struct aoe_at
   b[34] = b[35] = 0;
 }
 
+size_t aoe_encode_query(uint8_t *buf, size_t cap, const uint8_t dst[6], const uint8_t src[6],
+                        unsigned shelf, unsigned slot)
+{
+  struct aoe_msg m;
+  memset(&m, 0, sizeof m);
+  memcpy(m.h.dst, dst, 6);
+  memcpy(m.h.src, src, 6);
+  m.h.shelf = (uint16_t)shelf;
+  m.h.slot = (uint8_t)slot;
+  m.h.cmd = AOE_CMD_CONFIG;
+  m.h.tag = 0x80000000u;        /* a query's reply is matched on shelf.slot and path, not tag */
+  m.u.cfg.ccmd = AOE_CCMD_READ;
+  return aoe_encode(buf, cap, &m);
+}
+
 /* Header length and variable part of M: what aoe_encode must copy after the header. */
 static int encode_layout(const struct aoe_msg *m, size_t *hdrlen, const uint8_t **var,
                          size_t *varlen)

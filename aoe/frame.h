@@ -135,6 +135,12 @@ enum aoe_parse_result aoe_parse_counted(const uint8_t *frame, size_t len, int wa
  * is out of range. */
 size_t aoe_encode(uint8_t *buf, size_t cap, const struct aoe_msg *m);
 
+/* A Query Config read from SRC to DST for shelf.slot SHELF.SLOT (0xffff.0xff: every
+ * shelf): discovery broadcasts it, keepalives send it to one path.  Returns the frame
+ * length (AOE_MIN_FRAME), or 0 if CAP is too small. */
+size_t aoe_encode_query(uint8_t *buf, size_t cap, const uint8_t dst[6], const uint8_t src[6],
+                        unsigned shelf, unsigned slot);
+
 /* Write only the common and ATA headers (36 bytes) for the hot path, where the caller
  * places the data itself. */
 void aoe_encode_ata_hdr(uint8_t *buf, const struct aoe_hdr *h, const struct aoe_ata *a);

@@ -10,6 +10,7 @@
 #include "aoe.h"
 #include "cc.h"
 #include "frame.h"
+#include "keepalive.h"
 #include "net.h"
 
 #define AOE_MAX_FRAMES   256    /* frames per target: the tag's low byte indexes them */
@@ -41,6 +42,7 @@ struct aoe_path {
   unsigned inflight;
   unsigned timeouts_since_heard;
   uint64_t last_heard_us;
+  struct aoe_keepalive ka;      /* Query Configs asking an idle path whether it is alive */
   uint64_t loss_until_us;       /* one window decrease per loss episode */
   int rejected_logged;
   struct aoe_path_stats st;

@@ -28,7 +28,9 @@ struct aoe_target;              /* one shelf.slot, with its paths */
 struct aoe_options {
   const char *const *ifaces;    /* interface names; NULL/0 = every up non-loopback Ethernet iface */
   size_t n_ifaces;
-  unsigned dead_time_ms;        /* no answer this long with I/O pending = shelf down; 0 = 5000 */
+  /* No answer this long to I/O, or to the keepalives an idle path is sent, = shelf (or
+   * path) down; 0 = 5000. */
+  unsigned dead_time_ms;
   unsigned rediscover_ms;       /* periodic Query Config broadcast; 0 = 10000 */
   void (*log)(void *opaque, int level, const char *msg);   /* NULL = silent */
   void *log_opaque;
@@ -110,6 +112,7 @@ struct aoe_path_stats {
   uint64_t frames_sent, frames_recv, bytes_sent, bytes_recv;
   uint64_t retransmits, timeouts, errors;
   uint64_t unexpected;          /* replies from this path that matched no frame in flight */
+  uint64_t keepalives;          /* Query Configs sent while the path was idle */
   uint32_t srtt_us, rttvar_us, rto_us;
   unsigned window, ssthresh, inflight;
 };

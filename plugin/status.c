@@ -226,8 +226,12 @@ static void print_text(FILE *out, const struct raid_status *st)
           rate_text(st->sync_speed_min, min, sizeof min),
           rate_text(st->sync_speed_max, max, sizeof max));
   fprintf(out, "  spares");
-  for (unsigned i = 0; i < st->spares; i++)
-    fprintf(out, " %s", st->spare[i]);
+  for (unsigned i = 0; i < st->spares; i++) {
+    struct link_view v;
+    /* A spare's shelf that is down is not rebuilt onto: say so before it is needed. */
+    fprintf(out, " %s%s", st->spare[i],
+            link_view(st->spare[i], &v) == 0 && !v.up ? " (shelf down)" : "");
+  }
   fprintf(out, "%s\n", st->spares ? "" : " none");
   fprintf(out, "  %-4s %-8s %-10s %11s %12s  %-5s %5s %7s %6s %11s\n", "slot", "member",
           "role", "read-errors", "write-errors", "shelf", "paths", "rtt-us", "window",
@@ -300,6 +304,15 @@ static void print_json(FILE *out, const struct raid_status *st)
   fprintf(out, "\"spares\":[");
   for (unsigned i = 0; i < st->spares; i++)
     fprintf(out, "%s\"%s\"", i ? "," : "", st->spare[i]);
+  fprintf(out, "],\"spare_shelves\":[");
+  for (unsigned i = 0; i < st->spares; i++) {
+    struct link_view v;
+    fprintf(out, "%s{\"name\":\"%s\"", i ? "," : "", st->spare[i]);
+    if (link_view(st->spare[i], &v) == 0)
+      fprintf(out, ",\"up\":%s,\"paths_up\":%zu,\"paths\":%zu", v.up ? "true" : "false",
+              v.paths_up, v.paths);
+    fprintf(out, "}");
+  }
   fprintf(out, "],");
   fprintf(out, "\"members\":[");
   for (unsigned i = 0; i < st->members; i++) {

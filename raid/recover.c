@@ -225,6 +225,17 @@ replaceable_slot (struct raid_array *a)
   return -1;
 }
 
+/* Is some spare fit to be rebuilt onto now?  One whose member is down (healthy() says so)
+ * waits: taking it would only fail the rebuild at its first write. */
+static int
+spare_ready (struct raid_array *a)
+{
+  for (unsigned k = 0; k < a->nspares; k++)
+    if (slot_usable (&a->spare[k]))
+      return 1;
+  return 0;
+}
+
 int
 raid_recovery_pending (struct raid_array *a)
 {
@@ -235,7 +246,7 @@ raid_recovery_pending (struct raid_array *a)
   pthread_mutex_lock (&a->sb_lock);
   /* A reshape finishes first: a rebuild works on one layout. */
   pending = !atomic_load (&a->reshape.active)
-    && (recovering_slot (a) >= 0 || (a->nspares && replaceable_slot (a) >= 0));
+    && (recovering_slot (a) >= 0 || (spare_ready (a) && replaceable_slot (a) >= 0));
   pthread_mutex_unlock (&a->sb_lock);
   return pending;
 }
@@ -263,27 +274,31 @@ slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_role_st
   spare_remove (a, j);
 }
 
-/* Move the first spare into the slot.  Every stripe lock is held, so no
+/* Move the first spare that is up into the slot.  Every stripe lock is held, so no
  * write is in flight on the slot's old member while it changes hands. */
 static int
 spare_install (struct raid_array *a)
 {
   struct raid_slot *s;
   int i, readd;
-  unsigned j = 0;
+  unsigned j;
 
   stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   pthread_mutex_lock (&a->sb_lock);
   i = replaceable_slot (a);
-  if (i < 0 || !a->nspares || atomic_load (&a->reshape.active)) {
+  if (i < 0 || !spare_ready (a) || atomic_load (&a->reshape.active)) {
     pthread_mutex_unlock (&a->sb_lock);
     stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
     return -1;
   }
-  /* A member coming back to the slot it left goes there first. */
+  /* The first spare that is up; but a member coming back to the slot it left goes there
+   * first. */
+  for (j = 0; !slot_usable (&a->spare[j]); j++)
+    ;
   for (unsigned k = 0; k < a->nspares; k++) {
     int left = a->spare[k].readd - 1;
-    if (left >= 0 && (!a->slot[left].m.ops || atomic_load (&a->slot[left].faulty))) {
+    if (left >= 0 && slot_usable (&a->spare[k])
+        && (!a->slot[left].m.ops || atomic_load (&a->slot[left].faulty))) {
       i = left;
       j = k;
       break;

@@ -15,6 +15,9 @@
  *                              success, and the wall clock (ms) at the failure
  *   load LBA FILE | dump LBA N FILE   write FILE's bytes at LBA / read N sectors into FILE
  *   wait-up MS                 wait until the shelf is up again (after being declared down)
+ *   wait-down MS               wait until the shelf is declared down; prints "down at_ms=T"
+ *   wait-path-down IFACE MS    wait until the shelf's path via IFACE is down
+ *   idle MS                    send nothing for MS ms (keepalives may flow)
  *   wait-target SHELF.SLOT MS  wait until another shelf has been discovered (re-discovery)
  *   wait-paths N MS            wait until N paths of the shelf are up
  *   mark FILE | await FILE     create FILE / wait (30 s at most) until FILE exists
@@ -38,6 +41,14 @@ static uint64_t now_ms(void)
 {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The wall clock in ms, to compare with the test script's `date +%s%3N`. */
+static uint64_t wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -332,10 +343,8 @@ static void cmd_until_fail(uint64_t ms, uint64_t area)
             ms, rc ? strerror(rc) : "no failure");
     exit(1);
   }
-  struct timespec wall;
-  clock_gettime(CLOCK_REALTIME, &wall);
-  printf("failed errno=%d silent_ms=%" PRIu64 " at_ms=%lld rounds=%" PRIu64 " msg=%s\n", rc,
-         silent, (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000, rounds,
+  printf("failed errno=%d silent_ms=%" PRIu64 " at_ms=%" PRIu64 " rounds=%" PRIu64 " msg=%s\n", rc,
+         silent, wall_ms(), rounds,
          aoe_target_last_error(target));
   fflush(stdout);
 }
@@ -408,6 +417,21 @@ static int paths_up(const void *arg)
   return up >= *(const size_t *)arg;
 }
 
+static int target_down(const void *arg)
+{
+  return !target_up(arg);
+}
+
+static int path_down(const void *arg)
+{
+  struct aoe_stats s;
+  aoe_target_stats(target, &s);
+  for (size_t i = 0; i < s.npaths; i++)
+    if (!strcmp(s.paths[i].iface, arg) && !s.paths[i].up)
+      return 1;
+  return 0;
+}
+
 static void cmd_wait(const char *what, int (*cond)(const void *), const void *arg, uint64_t ms)
 {
   if (wait_for(cond, arg, ms) < 0) {
@@ -440,9 +464,9 @@ static void cmd_stats(void)
          s.npaths);
   for (size_t i = 0; i < s.npaths; i++)
     printf(" [%s up=%d sent=%" PRIu64 " recv=%" PRIu64 " rexmit=%" PRIu64 " srtt=%u rto=%u"
-           " win=%u]", s.paths[i].iface, s.paths[i].up, s.paths[i].frames_sent,
-           s.paths[i].frames_recv, s.paths[i].retransmits, s.paths[i].srtt_us,
-           s.paths[i].rto_us, s.paths[i].window);
+           " win=%u keepalives=%" PRIu64 "]", s.paths[i].iface, s.paths[i].up,
+           s.paths[i].frames_sent, s.paths[i].frames_recv, s.paths[i].retransmits,
+           s.paths[i].srtt_us, s.paths[i].rto_us, s.paths[i].window, s.paths[i].keepalives);
   printf(" rejected: short=%" PRIu64 " flags=%" PRIu64 " count=%" PRIu64 " version=%" PRIu64
          " command=%" PRIu64 " unknown_target=%" PRIu64 "\n", is.rejected_short,
          is.rejected_flags, is.rejected_count, is.rejected_version, is.rejected_command,
@@ -560,6 +584,14 @@ int main(int argc, char **argv)
       i += 3;
     } else if (!strcmp(cmd, "wait-up")) {
       cmd_wait("wait-up", target_up, target, num(argv, ++i, argc));
+    } else if (!strcmp(cmd, "wait-down")) {
+      cmd_wait("wait-down", target_down, target, num(argv, ++i, argc));
+      printf("down at_ms=%" PRIu64 "\n", wall_ms());
+    } else if (!strcmp(cmd, "wait-path-down") && i + 2 < argc) {
+      cmd_wait("wait-path-down", path_down, argv[i + 1], num(argv, i + 2, argc));
+      i += 2;
+    } else if (!strcmp(cmd, "idle")) {
+      usleep((useconds_t)num(argv, ++i, argc) * 1000);
     } else if (!strcmp(cmd, "wait-target") && i + 2 < argc) {
       unsigned ss[2];
       if (sscanf(argv[i + 1], "%u.%u", &ss[0], &ss[1]) != 2)

@@ -110,6 +110,34 @@ Test(codec, config_round_trip)
   cr_assert_arr_eq(d.u.cfg.str, s, strlen(s));
 }
 
+/* Discovery's broadcast and a keepalive are the same Query Config read, addressed
+ * differently: a request (R clear) a target parses, 60 bytes. */
+Test(codec, query_config_read_broadcast_and_keepalive)
+{
+  static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+  uint8_t f[AOE_MIN_FRAME];
+  struct aoe_msg d;
+  size_t len = aoe_encode_query(f, sizeof f, mac_a, mac_b, 12, 3);
+  cr_assert_eq(len, AOE_MIN_FRAME);
+  cr_assert_eq(aoe_parse(f, len, 0, &d), AOE_PARSE_OK);
+  cr_assert_arr_eq(d.h.dst, mac_a, 6);
+  cr_assert_arr_eq(d.h.src, mac_b, 6);
+  cr_assert_eq(d.h.flags, 0);
+  cr_assert_eq(d.h.shelf, 12);
+  cr_assert_eq(d.h.slot, 3);
+  cr_assert_eq(d.h.cmd, AOE_CMD_CONFIG);
+  cr_assert_eq(d.u.cfg.ccmd, AOE_CCMD_READ);
+  cr_assert_eq(d.u.cfg.len, 0);
+  cr_assert_eq(f[14] >> 4, AOE_VERSION);
+  cr_assert_eq(f[12] << 8 | f[13], AOE_ETHERTYPE);
+  len = aoe_encode_query(f, sizeof f, bcast, mac_b, 0xffff, 0xff);
+  cr_assert_eq(aoe_parse(f, len, 0, &d), AOE_PARSE_OK);
+  cr_assert_arr_eq(d.h.dst, bcast, 6);
+  cr_assert_eq(d.h.shelf, 0xffff);
+  cr_assert_eq(d.h.slot, 0xff);
+  cr_assert_eq(aoe_encode_query(f, AOE_MIN_FRAME - 1, mac_a, mac_b, 1, 1), 0);
+}
+
 Test(codec, config_longest_string)
 {
   uint8_t f[AOE_CFG_HDR_LEN + AOE_CFG_MAX], s[AOE_CFG_MAX];

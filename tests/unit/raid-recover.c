@@ -338,6 +338,31 @@ Test (recover, spare_found_at_assembly)
   rig_free (&r);
 }
 
+/* A spare whose member is down is not rebuilt onto (its first write would fail the
+ * rebuild): the next spare that is up is; with only down spares there is no recovery to
+ * run until one comes back. */
+Test (recover, a_down_spare_is_passed_over)
+{
+  struct rig r;
+  struct raid_status st;
+
+  rig_setup (&r, &cases[1]);
+  rig_add (&r, 0);
+  raid_mem_member_set_down (r.spare[0], 1);
+  cr_assert_eq (raid_recovery_pending (r.f.a), 0, "only a down spare: nothing to run");
+  raid_status (r.f.a, &st);
+  cr_assert_eq (st.spares, 1, "a down spare is still listed");
+  raid_mem_member_set_down (r.spare[0], 0);
+  cr_assert_eq (raid_recovery_pending (r.f.a), 1, "the spare is back");
+  rig_add (&r, 1);
+  raid_mem_member_set_down (r.spare[0], 1);     /* the first spare dies again */
+  cr_assert_eq (raid_recovery_pending (r.f.a), 1);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  rig_adopt (&r, 1);
+  rig_check_done (&r, "e10.1");
+  rig_free (&r);
+}
+
 Test (recover, add_refusals)
 {
   struct rig r, other;

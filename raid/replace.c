@@ -32,12 +32,12 @@ working_slot (struct raid_array *a, const char *name)
   return NULL;
 }
 
-/* The spare named NAME (the first spare when NULL), or -1. */
+/* The spare named NAME (the first one up when NULL), or -1. */
 static int
 spare_named (struct raid_array *a, const char *name)
 {
   for (unsigned j = 0; j < a->nspares; j++)
-    if (!name || !strcmp (slot_name (&a->spare[j]), name))
+    if (name ? !strcmp (slot_name (&a->spare[j]), name) : slot_usable (&a->spare[j]))
       return (int) j;
   return -1;
 }
@@ -66,7 +66,8 @@ raid_replace_start (struct raid_array *a, const char *old, const char *with, cha
   }
   else if (j < 0) {
     snprintf (err, errlen, with ? "%s is not a spare of the array: add it first"
-              : "the array has no spare to replace %s with: add one first", with ? with : old);
+              : "the array has no spare that is up to replace %s "
+              "with: add one first", with ? with : old);
     rc = -ENOENT;
   }
   else {

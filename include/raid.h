@@ -142,6 +142,7 @@ struct raid_sb_summary {
   uint64_t recovery_offset;   /* units of the RECOVERING slot rebuilt; UINT64_MAX = none */
   uint64_t reshape_position;  /* array bytes moved to the new layout; RAID_RESHAPE_NONE */
   enum raid_role_state roles[RAID_MAX_MEMBERS];
+  uint8_t slot_uuid[RAID_MAX_MEMBERS][16];   /* the member each slot holds, by its uuid */
   /* a replace in place (md: a replacement) the array records: the slot replaced (-1:
    * none), units copied of replace_units; replacement: this member is the new one (its
    * role says spare, as older aoeraid reads it) */

@@ -640,7 +640,8 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       why = "belongs to another array (foreign uuid)";
     else if (!same_geometry (&f[i].sb, ref) && f[i].sb.events >= ref->events)
       why = "disagrees with the array's geometry";   /* older: stale, below */
-    else if (role != RAID_SB_ROLE_SPARE && memcmp (f[i].sb.member_uuid, ref->slot_uuid[role], 16))
+    else if (role != RAID_SB_ROLE_SPARE && memcmp (f[i].sb.member_uuid, ref->slot_uuid[role], 16)
+             && f[i].sb.events >= ref->events)
       why = "is not the member the array recorded in its slot";
     if (why && !force) {
       snprintf (err, errlen, "member %s %s: remove it from the member list, or assemble "
@@ -657,6 +658,16 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
         replacement_take (a, &members[i], &f[i].sb);
       else
         spare_take (a, &members[i], f[i].sb.member_uuid);
+      continue;
+    }
+    /* A former member whose slot another took since (a spare's recovery, a replace):
+     * its superblock, not written since it left, still names the slot.  Stale, as md
+     * has it; never one event behind trusted in another member's place. */
+    if (memcmp (f[i].sb.member_uuid, ref->slot_uuid[role], 16)) {
+      raid_logf (a, RAID_LOG_WARN, "%s: member %s left slot %u, which another member holds "
+                 "since (events %llu, array at %llu); left out: add it again to use it",
+                 ref->name, name, role, (unsigned long long) f[i].sb.events,
+                 (unsigned long long) ref->events);
       continue;
     }
     /* One event behind is a superblock update cut short by a crash (md's

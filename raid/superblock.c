@@ -196,6 +196,7 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
                                                                : RAID_RESHAPE_NONE;
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     out->roles[i] = i < sb->raid_disks ? (enum raid_role_state) sb->roles[i] : RAID_ROLE_MISSING;
+  memcpy (out->slot_uuid, sb->slot_uuid, sizeof out->slot_uuid);
   if (sb->features & RAID_FEATURE_REPLACEMENT) {
     struct raid_geom g;
     char err[128];

@@ -271,15 +271,17 @@ static const struct raid_sb_summary *freshest(const struct exam *ex, size_t n, s
 }
 
 /* Assembly's rule (raid/array.c, choose_members): a member more than one event behind
- * the freshest (one behind is an update cut short: md's rule), or in a slot the freshest
- * records as neither active nor recovering, missed state changes and is left out. */
+ * the freshest (one behind is an update cut short: md's rule), in a slot the freshest
+ * records as neither active nor recovering, or in a slot another member took since (its
+ * uuid is not the one recorded there), missed state changes and is left out. */
 static int stale(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
 {
   if (sb->role == RAID_SB_ROLE_SPARE)
     return 0;
   return sb->events + 1 < ref->events || sb->role >= ref->members ||
          (ref->roles[sb->role] != RAID_ROLE_ACTIVE &&
-          ref->roles[sb->role] != RAID_ROLE_RECOVERING);
+          ref->roles[sb->role] != RAID_ROLE_RECOVERING) ||
+         (sb->events < ref->events && memcmp(sb->member_uuid, ref->slot_uuid[sb->role], 16));
 }
 
 /* "nbdkit aoeraid shelves=...[ spares=...]": the fresh holders of the slots in slot order

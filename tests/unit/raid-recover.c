@@ -363,6 +363,33 @@ Test (recover, a_down_spare_is_passed_over)
   rig_free (&r);
 }
 
+/* The failed member's shelf comes back while the array is stopped, after a spare took
+ * its slot: listed again at the next start, it is left out as stale (its superblock,
+ * never written since it failed, still names the slot), not a reason to refuse. */
+Test (recover, a_member_replaced_while_away_is_left_out)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct raid_member all[RAID_MAX_MEMBERS + 1];
+    char err[256] = "";
+
+    rig_setup (&r, &cases[i]);
+    rig_add (&r, 0);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    rig_adopt (&r, 0);
+    fx_close (&r.f);
+    raid_mem_member_set_down (r.failed, 0);
+    memcpy (all, r.f.mem, r.f.n * sizeof *all);
+    all[r.f.n] = raid_mem_member (r.failed);
+    r.f.a = raid_assemble (all, r.f.n + 1, 0, fx_log, &r.f, err, sizeof err);
+    cr_assert_not_null (r.f.a, "%s: refused: %s", raid_level_name (cases[i].level), err);
+    cr_assert (strstr (r.f.last_warning, "member e2.1 left slot 1, which another member "
+                       "holds since"), "%s", r.f.last_warning);
+    rig_check_done (&r, "e9.1");
+    rig_free (&r);
+  }
+}
+
 Test (recover, add_refusals)
 {
   struct rig r, other;

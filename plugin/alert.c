@@ -151,13 +151,9 @@ static void *alert_main(void *arg)
 
 int alert_start(struct raid_array *array, const char *program, bool test)
 {
-  pthread_condattr_t attr;
   int err;
 
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&alert_cond, &attr);
-  pthread_condattr_destroy(&attr);
+  cond_init_monotonic(&alert_cond);
   alert_array = array;
   alert_program = program;
   alert_test = test;

@@ -1,9 +1,20 @@
-/* A CLOCK_MONOTONIC deadline for pthread_cond_timedwait on a condition made with that
- * clock (pthread_condattr_setclock). */
+/* Timed waits of the plugin's threads on the monotonic clock: a condition made with it, and
+ * a deadline for pthread_cond_timedwait on such a condition (the wall clock may jump). */
 #ifndef AOERAID_DEADLINE_H
 #define AOERAID_DEADLINE_H
 
+#include <pthread.h>
 #include <time.h>
+
+static inline void cond_init_monotonic(pthread_cond_t *cond)
+{
+  pthread_condattr_t attr;
+
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(cond, &attr);
+  pthread_condattr_destroy(&attr);
+}
 
 static inline struct timespec deadline_in_ms(unsigned ms)
 {

@@ -164,13 +164,9 @@ static void *monitor_main(void *arg)
 
 int monitor_start(struct raid_array *array, void (*look)(void))
 {
-  pthread_condattr_t attr;
   int err;
 
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&mon_cond, &attr);
-  pthread_condattr_destroy(&attr);
+  cond_init_monotonic(&mon_cond);
   mon_array = array;
   mon_look = look;
   mon_stop = false;

@@ -75,6 +75,16 @@ rig_assemble_ro (struct rig *r, unsigned flags)
                                    sizeof err), "read-only assembly: %s", err);
 }
 
+/* A clean array of level C, stopped, its bytes noted, started read-only. */
+static void
+rig_start_ro (struct rig *r, const struct level_case *c)
+{
+  rig_create (r, c);
+  fx_close (&r->f);
+  rig_snapshot (r);
+  rig_assemble_ro (r, 0);
+}
+
 static void
 rig_free (struct rig *r)
 {
@@ -114,10 +124,7 @@ Test (readonly, reads_right_and_writes_nothing)
     struct rig r;
     struct raid_status st;
 
-    rig_create (&r, &cases[c]);
-    fx_close (&r.f);
-    rig_snapshot (&r);
-    rig_assemble_ro (&r, 0);
+    rig_start_ro (&r, &cases[c]);
     raid_status (r.f.a, &st);
     cr_assert (st.readonly, "case %u: status does not say read-only", c);
     fx_expect_data (r.f.a, r.ref, NULL, r.size, "read-only");
@@ -136,10 +143,7 @@ Test (readonly, read_error_and_member_loss_write_nothing)
     struct rig r;
     struct raid_status st;
 
-    rig_create (&r, &cases[c]);
-    fx_close (&r.f);
-    rig_snapshot (&r);
-    rig_assemble_ro (&r, 0);
+    rig_start_ro (&r, &cases[c]);
     raid_mem_member_bad_range (r.f.mm[1], RAID_DATA_OFFSET, 2 * CHUNK);
     fx_expect_data (r.f.a, r.ref, NULL, r.size, "around a bad sector");
     raid_mem_member_set_down (r.f.mm[1], 1);

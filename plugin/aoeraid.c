@@ -23,6 +23,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "params.h"
+#include "readd.h"
 #include "status.h"
 #include "unaligned.h"
 
@@ -419,7 +420,8 @@ static void readd_shelf(size_t i)
   log_warning("e%u.%u is back but was not re-added: %s", a.shelf, a.slot, msg);
 }
 
-/* auto-readd: the monitor's look, every round.  A member's shelf that went down and came
+/* auto-readd: the look of its own thread (readd.c), every round, also while the monitor
+ * runs a long recovery, check or replace.  A member's shelf that went down and came
  * back is re-added once, as md's udev rule re-adds a returning disk (mdadm --incremental);
  * raid/ puts it back in its slot and rebuilds only what its bitmap marks, or in full. */
 static void readd_returning_shelves(void)
@@ -809,13 +811,17 @@ static int aoeraid_after_fork(void)
     return -1;
   if (params.readonly)          /* no resync, recovery, reshape or auto-readd: all write */
     return 0;
-  return monitor_start(array, params.auto_readd ? readd_returning_shelves : NULL);
+  if (monitor_start(array) < 0)
+    return -1;
+  /* a re-added shelf waits as a spare while a run goes on: the monitor takes it after */
+  return params.auto_readd ? readd_start(readd_returning_shelves) : 0;
 }
 
 static void aoeraid_cleanup(void)
 {
   control_close(control);
   control = NULL;
+  readd_stop();                 /* before the monitor: a re-add kicks it */
   monitor_stop();
   alert_stop();
   if (array) {

@@ -101,7 +101,11 @@ grep -Eq "^  slot 3 +e7.1 +events $((events - 1)) +active: its superblock says s
 grep -q "^  spare" "$LAB_DIR/ex.txt" && lab_die "e7.1 still listed as a spare"
 grep -q "^  start: nbdkit aoeraid shelves=e4.1,e5.1,e6.1,e7.1$" "$LAB_DIR/ex.txt" ||
   lab_die "the start command does not hold e7.1 in shelves="
-echo "ok: examine puts e7.1 in slot 3, as assembly does"
+lab_exec "$aoeraid" examine -i h0 --json e4.1 e5.1 e6.1 e7.1 >"$LAB_DIR/ex.json" ||
+  lab_die "examine --json failed"
+[ "$(jq -r '.arrays[0] | "\(.slots[3].shelf) \(.slots[3].stale) \(.spares | length)"' \
+  "$LAB_DIR/ex.json")" = "e7.1 false 0" ] || lab_die "json: e7.1 not in slot 3: $(cat "$LAB_DIR/ex.json")"
+echo "ok: examine puts e7.1 in slot 3, as assembly does (text and json)"
 plugin_start "$sock" $(sed -n 's/^  start: nbdkit aoeraid //p' "$LAB_DIR/ex.txt") control=$ctl
 out=$(status)
 echo "$out" | grep -Eq "^ +3 +e7.1 +active" || lab_die "assembly did not put e7.1 in slot 3: $out"

@@ -34,9 +34,9 @@ lab_start 2
 for _ in $(seq 100); do grep -q "e2.1 is back: re-adding it" "$log" && break; sleep 0.1; done
 grep -q "e2.1 is back: re-adding it" "$log" || lab_die "e2.1 not re-added within 10 s: $(status)"
 out=$(status)
-echo "$out" | grep -q "recovery slot 2 (e4.1)" ||
+grep -q "recovery slot 2 (e4.1)" <<<"$out" ||
   lab_die "the recovery of slot 2 ended before e2.1 was re-added: $out"
-echo "$out" | grep -q "spares e2.1" || lab_die "e2.1 does not wait as a spare: $out"
+grep -q "spares e2.1" <<<"$out" || lab_die "e2.1 does not wait as a spare: $out"
 echo "ok: e2.1 re-added while slot 2 recovers; it waits as a spare: $(echo "$out" | grep "recovery slot")"
 
 "$aoeraid" speed -c "$ctl" max=0 >/dev/null

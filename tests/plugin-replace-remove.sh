@@ -25,7 +25,7 @@ status | grep -q "replace slot 1 (e2.1 -> e4.1)" || lab_die "no replace running:
 echo "ok: replacing e2.1 with e4.1, slowly"
 
 out=$("$aoeraid" remove -c "$ctl" e4.1 2>&1) && lab_die "remove of the replacing e4.1 taken: $out"
-echo "$out" | grep -q "e4.1 is replacing e2.1: wait for the replace to finish, or fail e4.1 first" ||
+grep -q "e4.1 is replacing e2.1: wait for the replace to finish, or fail e4.1 first" <<<"$out" ||
   lab_die "remove e4.1 answered: $out"
 [ "$(echo "$out" | wc -l)" = 1 ] || lab_die "not one line: $out"
 [ "$(holders 4.1)" = "$mac" ] || lab_die "e4.1 released all the same: $(holders 4.1)"
@@ -33,19 +33,19 @@ status | grep -q "replace slot 1 (e2.1 -> e4.1)" || lab_die "the replace stopped
 echo "ok: refused: $out"
 
 out=$("$aoeraid" fail -c "$ctl" e4.1) || lab_die "fail e4.1 refused: $out"
-echo "$out" | grep -q "e4.1 marked faulty: the replace of e2.1 stops" || lab_die "fail e4.1 answered: $out"
+grep -q "e4.1 marked faulty: the replace of e2.1 stops" <<<"$out" || lab_die "fail e4.1 answered: $out"
 for _ in $(seq 50); do status | grep -q "replace slot" || break; sleep 0.1; done
 out=$(status)
-echo "$out" | grep -q "replace slot" && lab_die "the replace goes on: $out"
-echo "$out" | grep -Eq "^ +1 +e2.1 +active" || lab_die "e2.1 does not serve slot 1: $out"
-echo "$out" | grep -q "state clean" || lab_die "not clean: $out"
-echo "$out" | grep -q "spares none" || lab_die "e4.1 back as a spare: $out"
+grep -q "replace slot" <<<"$out" && lab_die "the replace goes on: $out"
+grep -Eq "^ +1 +e2.1 +active" <<<"$out" || lab_die "e2.1 does not serve slot 1: $out"
+grep -q "state clean" <<<"$out" || lab_die "not clean: $out"
+grep -q "spares none" <<<"$out" || lab_die "e4.1 back as a spare: $out"
 grep -q "e4.1, replacing e2.1 (slot 1), failed by the administrator; the replace stops" "$log" ||
   lab_die "no line says the replace was stopped: $(grep e4.1 "$log")"
 echo "ok: fail e4.1 stopped the replace; e2.1 serves slot 1"
 
 out=$("$aoeraid" remove -c "$ctl" e4.1) || lab_die "remove e4.1 after fail: $out"
-echo "$out" | grep -q "removed e4.1" || lab_die "remove answered: $out"
+grep -q "removed e4.1" <<<"$out" || lab_die "remove answered: $out"
 [ -z "$(holders 4.1)" ] || lab_die "e4.1 still reserved: $(holders 4.1)"
 echo "ok: $out"
 

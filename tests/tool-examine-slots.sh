@@ -45,8 +45,8 @@ plugin_start "$sock" shelves=e1.1,e2.1 spares=e3.1 control=$ctl dead-time=2
 grep -q "member e2.1 left slot 1, which another member holds since" "$log" ||
   lab_die "no line says e2.1 was left out: $(grep e2.1 "$log")"
 out=$(status)
-echo "$out" | grep -Eq "^ +1 +e3.1 +active" || lab_die "e3.1 not in slot 1: $out"
-echo "$out" | grep -q "spares none" || lab_die "e2.1 (or another) made a spare: $out"
+grep -Eq "^ +1 +e3.1 +active" <<<"$out" || lab_die "e3.1 not in slot 1: $out"
+grep -q "spares none" <<<"$out" || lab_die "e2.1 (or another) made a spare: $out"
 [ "$(readback)" = "$want" ] || lab_die "assembled from the old command line: data differs"
 sleep 1.5       # a few monitor rounds: auto-readd must not take it (it never left this run)
 grep -q "e2.1 is back" "$log" && lab_die "auto-readd took e2.1: $(grep e2.1 "$log")"
@@ -108,8 +108,8 @@ lab_exec "$aoeraid" examine -i h0 --json e4.1 e5.1 e6.1 e7.1 >"$LAB_DIR/ex.json"
 echo "ok: examine puts e7.1 in slot 3, as assembly does (text and json)"
 plugin_start "$sock" $(sed -n 's/^  start: nbdkit aoeraid //p' "$LAB_DIR/ex.txt") control=$ctl
 out=$(status)
-echo "$out" | grep -Eq "^ +3 +e7.1 +active" || lab_die "assembly did not put e7.1 in slot 3: $out"
-echo "$out" | grep -q "state clean" || lab_die "not clean: $out"
+grep -Eq "^ +3 +e7.1 +active" <<<"$out" || lab_die "assembly did not put e7.1 in slot 3: $out"
+grep -q "state clean" <<<"$out" || lab_die "not clean: $out"
 [ "$(readback)" = "$want" ] || lab_die "raid5 of 4 from examine's command: data differs"
 plugin_stop
 echo "ok: started with examine's command, e7.1 serves slot 3, every byte right"

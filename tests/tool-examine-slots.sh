@@ -7,7 +7,9 @@
 #   spare) until the admin adds it, as a spare;
 # - a spare one event behind that a grow made a member (RAID5 of e4.1..e6.1 grown onto the
 #   spare e7.1, whose last superblock update was cut short) is put in its slot, as
-#   assembly does, not listed as a spare.
+#   assembly does, not listed as a spare;
+# - a shelf as fresh as the array in a slot recorded for another uuid (a copy) is refused
+#   by assembly: examine says so and leaves it out.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 150
@@ -61,19 +63,10 @@ grep -q "^  start: nbdkit aoeraid shelves=e1.1,e3.1 spares=e2.1$" "$LAB_DIR/ex.t
 echo "ok: added by the admin, e2.1 is a spare ($out)"
 
 # ---- a spare one event behind that a grow made a member ------------------------------
-sbblock() { dd if="${LAB_IMG[$1]}" bs=4096 skip=1 count=1 status=none; }
-plugin_start "$sock" shelves=e4.1,e5.1,e6.1 spares=e7.1 level=5 chunk=64K control=$ctl
-nbdcopy --flush "$LAB_DIR/want" "$uri"
-for _ in $(seq 300); do status | grep -q resync || break; sleep 0.1; done
-sbblock 7 >"$LAB_DIR/e7-spare.sb"           # e7.1's superblock as the spare it is
-out=$("$aoeraid" grow -c "$ctl" e7.1) || lab_die "grow onto e7.1 failed: $out"
-for _ in $(seq 600); do status | grep -Eq "reshape|resync" || break; sleep 0.1; done
-status | grep -Eq "reshape|resync" && lab_die "the grow did not finish: $(status)"
-plugin_stop
-# A power cut as the grow's superblock update reached all but e7.1 would leave it one
-# event behind with its spare's superblock: write that over its own.
-events=$(sbblock 4 | od -An -tu8 -j152 -N8 | tr -d ' ')
-python3 - "$LAB_DIR/e7-spare.sb" "$((events - 1))" <<'EOF' >"$LAB_DIR/e7-cut.sb"
+# sb_patch BLOCK FIELD VALUE: the superblock BLOCK (4 KiB) with events (a number) or
+# member_uuid (uuid: 32 hex digits) set, its crc32c made right again (raid/superblock.c).
+sb_patch() {
+  python3 - "$@" <<'EOF'
 import struct, sys
 table = []
 for i in range(256):
@@ -88,10 +81,27 @@ def crc32c_noxor(data):          # ISA-L crc32_iscsi with seed ~0, as raid/super
     return c
 b = bytearray(open(sys.argv[1], 'rb').read())
 assert struct.unpack_from('<I', b, 4092)[0] == crc32c_noxor(b[:4092]), "crc helper is wrong"
-struct.pack_into('<Q', b, 152, int(sys.argv[2]))
+if sys.argv[2] == 'events':
+    struct.pack_into('<Q', b, 152, int(sys.argv[3]))
+else:
+    b[112:128] = bytes.fromhex(sys.argv[3])
 struct.pack_into('<I', b, 4092, crc32c_noxor(b[:4092]))
 sys.stdout.buffer.write(b)
 EOF
+}
+sbblock() { dd if="${LAB_IMG[$1]}" bs=4096 skip=1 count=1 status=none; }
+plugin_start "$sock" shelves=e4.1,e5.1,e6.1 spares=e7.1 level=5 chunk=64K control=$ctl
+nbdcopy --flush "$LAB_DIR/want" "$uri"
+for _ in $(seq 300); do status | grep -q resync || break; sleep 0.1; done
+sbblock 7 >"$LAB_DIR/e7-spare.sb"           # e7.1's superblock as the spare it is
+out=$("$aoeraid" grow -c "$ctl" e7.1) || lab_die "grow onto e7.1 failed: $out"
+for _ in $(seq 600); do status | grep -Eq "reshape|resync" || break; sleep 0.1; done
+status | grep -Eq "reshape|resync" && lab_die "the grow did not finish: $(status)"
+plugin_stop
+# A power cut as the grow's superblock update reached all but e7.1 would leave it one
+# event behind with its spare's superblock: write that over its own.
+events=$(sbblock 4 | od -An -tu8 -j152 -N8 | tr -d ' ')
+sb_patch "$LAB_DIR/e7-spare.sb" events $((events - 1)) >"$LAB_DIR/e7-cut.sb"
 dd if="$LAB_DIR/e7-cut.sb" of="${LAB_IMG[7]}" bs=4096 seek=1 conv=notrunc status=none
 echo "ok: raid5 of e4.1..e6.1 grown onto e7.1; e7.1's superblock now its spare's, events $((events - 1)) of $events"
 
@@ -113,4 +123,21 @@ grep -q "state clean" <<<"$out" || lab_die "not clean: $out"
 [ "$(readback)" = "$want" ] || lab_die "raid5 of 4 from examine's command: data differs"
 plugin_stop
 echo "ok: started with examine's command, e7.1 serves slot 3, every byte right"
+
+# ---- a shelf as fresh as the array, but not the member it records in the slot ----------
+# (a copy of a shelf): assembly refuses it, so examine leaves it out of the command.
+sbblock 6 >"$LAB_DIR/e6.sb"
+sb_patch "$LAB_DIR/e6.sb" uuid 0123456789abcdef0123456789abcdef >"$LAB_DIR/e6-other.sb"
+dd if="$LAB_DIR/e6-other.sb" of="${LAB_IMG[6]}" bs=4096 seek=1 conv=notrunc status=none
+examine e4.1 e5.1 e6.1 e7.1
+grep -Eq "^  slot 2 +e6.1 +events [0-9]+ +refused: as fresh as the array .* not the member it records" \
+  "$LAB_DIR/ex.txt" || lab_die "e6.1 not said refused"
+grep -q "^  start: nbdkit aoeraid shelves=e4.1,e5.1,e7.1$" "$LAB_DIR/ex.txt" ||
+  lab_die "the start command does not leave e6.1 out"
+plugin_fails "e6.1 listed" "member e6.1 is not the member the array recorded in its slot" \
+  shelves=e4.1,e5.1,e6.1,e7.1
+plugin_start "$sock" $(sed -n 's/^  start: nbdkit aoeraid //p' "$LAB_DIR/ex.txt") control=$ctl
+[ "$(readback)" = "$want" ] || lab_die "raid5 of 4 without e6.1: data differs"
+plugin_stop
+echo "ok: examine calls e6.1 refused and starts the array without it, degraded"
 echo "tool-examine-slots: passed"

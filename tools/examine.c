@@ -300,6 +300,16 @@ static int displaced(const struct raid_sb_summary *ref, const struct raid_sb_sum
          memcmp(sb->member_uuid, ref->slot_uuid[role], 16);
 }
 
+/* A shelf as fresh as the freshest in a slot recorded for another uuid (a copy of a
+ * shelf, or two arrays that went apart): assembly refuses to start with it listed. */
+static int refused(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  unsigned role = assembly_role(ref, sb);
+
+  return role < ref->members && role < RAID_MAX_MEMBERS && sb->events >= ref->events &&
+         memcmp(sb->member_uuid, ref->slot_uuid[role], 16);
+}
+
 /* Assembly's rule (raid/array.c, choose_members): a member more than one event behind
  * the freshest (one behind is an update cut short: md's rule), in a slot the freshest
  * records as neither active nor recovering, or displaced (another member holds its slot
@@ -333,7 +343,7 @@ static void start_command(const struct exam *ex, size_t n, size_t first, char *o
 
   for (unsigned s = 0; s < ref->members; s++)
     for (size_t j = 0; j < n; j++)
-      if (goes_to(ex, first, ref, j, s) && !stale(ref, &ex[j].sb)) {
+      if (goes_to(ex, first, ref, j, s) && !stale(ref, &ex[j].sb) && !refused(ref, &ex[j].sb)) {
         used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", sep,
                                  ex[j].name);
         sep = ",";
@@ -351,7 +361,11 @@ static void start_command(const struct exam *ex, size_t n, size_t first, char *o
 /* Why assembly leaves a shelf out of its slot, or moves a spare into one. */
 static void print_slot_why(const struct raid_sb_summary *ref, const struct exam *e)
 {
-  if (displaced(ref, &e->sb))
+  if (refused(ref, &e->sb))
+    printf(": as fresh as the array (events %" PRIu64 ") but not the member it records in "
+           "this slot (another uuid: a copy of a shelf?); assembly refuses to start with it: "
+           "leave it out of shelves=", e->sb.events);
+  else if (displaced(ref, &e->sb))
     printf(": it left this slot, which another member holds since (events %" PRIu64 ", the "
            "array at %" PRIu64 "); assembly leaves it out: add it once started to use it as "
            "a spare (aoeraid add -c SOCK %s)", e->sb.events, ref->events, e->name);
@@ -380,7 +394,7 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
         continue;
       held = 1;
       printf("  slot %-2u %-8s events %-6" PRIu64 " %s", s, ex[j].name, sb->events,
-             stale(ref, sb) ? "stale" : role_text(ref->roles[s]));
+             refused(ref, sb) ? "refused" : stale(ref, sb) ? "stale" : role_text(ref->roles[s]));
       print_slot_why(ref, &ex[j]);
       printf("\n");
     }
@@ -401,14 +415,15 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
 }
 
 static void print_slot_json(const struct exam *e, unsigned s, const char *state, int stale_,
-                            int *first)
+                            int refused_, int *first)
 {
   printf("%s{\"slot\":%u,\"shelf\":", *first ? "" : ",", s);
   if (e)
     printf("\"%s\",\"events\":%" PRIu64 ",\"missing\":false", e->name, e->sb.events);
   else
     printf("null,\"events\":null,\"missing\":true");
-  printf(",\"stale\":%s,\"recorded\":\"%s\"}", stale_ ? "true" : "false", state);
+  printf(",\"stale\":%s,\"refused\":%s,\"recorded\":\"%s\"}", stale_ ? "true" : "false",
+         refused_ ? "true" : "false", state);
   *first = 0;
 }
 
@@ -428,10 +443,11 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
     for (size_t j = 0; j < n; j++)
       if (goes_to(ex, first, ref, j, s)) {
         held = 1;
-        print_slot_json(&ex[j], s, role_text(ref->roles[s]), stale(ref, &ex[j].sb), &f);
+        print_slot_json(&ex[j], s, role_text(ref->roles[s]), stale(ref, &ex[j].sb),
+                        refused(ref, &ex[j].sb), &f);
       }
     if (!held)
-      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, &f);
+      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, 0, &f);
   }
   printf("],\"spares\":[");
   f = 1;

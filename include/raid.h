@@ -210,7 +210,9 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
  * keeps the member open until raid_close. */
 int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen);
 /* md's --fail: mark the working member named NAME faulty, as if it had
- * failed (a spare then takes its slot).  Refuses (-errno, one line in err)
+ * failed (a spare then takes its slot).  NAME may be the new member of a
+ * replace: the replace stops, as md's does when its replacement fails, and
+ * the new member is dropped.  Refuses (-errno, one line in err)
  * a name that is no working member (-ENOENT) and a member the array cannot
  * do without (-EBUSY, as md). */
 int raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen);
@@ -376,6 +378,7 @@ struct raid_status {
   int replace_slot;
   uint64_t replace_offset;
   char replace_name[64];
+  int replace_failed;            /* the new member failed: the replace stops */
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "params.h"
+#include "readd.h"
 #include "status.h"
 #include "unaligned.h"
 
@@ -344,15 +345,23 @@ static int hot_add(const char *arg, FILE *out)
 }
 
 /* What the array holds of the shelf NAME: a working member, a faulty one (only), a spare,
- * or nothing; *MISSING (may be NULL) says whether some slot has no member at all. */
-enum holding { HOLDS_NOTHING, HOLDS_WORKING, HOLDS_FAULTY, HOLDS_SPARE, HOLDS_LEFT };
+ * the new member of a replace (copying OLD's slot: *REPLACED, may be NULL, names OLD), or
+ * nothing; *MISSING (may be NULL) says whether some slot has no member at all. */
+enum holding { HOLDS_NOTHING, HOLDS_WORKING, HOLDS_FAULTY, HOLDS_SPARE, HOLDS_LEFT,
+               HOLDS_REPLACING };
 
-static enum holding array_holds(const char *name, bool *missing)
+static enum holding array_holds_replaced(const char *name, bool *missing, char *replaced,
+                                         size_t len)
 {
-  bool spare = false, working = false, faulty = false, none = false;
+  bool spare = false, working = false, faulty = false, none = false, replacing = false;
   struct raid_status st;
 
   if (raid_status(array, &st) == 0) {
+    /* a failed new member takes no more writes: it is held by nothing */
+    replacing = st.replace_slot >= 0 && !st.replace_failed && !strcmp(st.replace_name, name);
+    if (replacing && replaced)
+      snprintf(replaced, len, "%s", st.member[st.replace_slot].name[0]
+               ? st.member[st.replace_slot].name : "(missing)");
     for (unsigned i = 0; i < st.spares; i++)
       spare |= !strcmp(st.spare[i], name);
     for (unsigned i = 0; i < st.members; i++) {
@@ -364,7 +373,13 @@ static enum holding array_holds(const char *name, bool *missing)
   }
   if (missing)
     *missing = none;
-  return spare ? HOLDS_SPARE : working ? HOLDS_WORKING : faulty ? HOLDS_FAULTY : HOLDS_NOTHING;
+  return replacing ? HOLDS_REPLACING : spare ? HOLDS_SPARE : working ? HOLDS_WORKING
+    : faulty ? HOLDS_FAULTY : HOLDS_NOTHING;
+}
+
+static enum holding array_holds(const char *name, bool *missing)
+{
+  return array_holds_replaced(name, missing, NULL, 0);
 }
 
 /* Does the array lack the shelf NAME: a slot holds it as faulty, or a slot is missing
@@ -419,7 +434,8 @@ static void readd_shelf(size_t i)
   log_warning("e%u.%u is back but was not re-added: %s", a.shelf, a.slot, msg);
 }
 
-/* auto-readd: the monitor's look, every round.  A member's shelf that went down and came
+/* auto-readd: the look of its own thread (readd.c), every round, also while the monitor
+ * runs a long recovery, check or replace.  A member's shelf that went down and came
  * back is re-added once, as md's udev rule re-adds a returning disk (mdadm --incremental);
  * raid/ puts it back in its slot and rebuilds only what its bitmap marks, or in full. */
 static void readd_returning_shelves(void)
@@ -441,7 +457,8 @@ static void readd_returning_shelves(void)
 static int fail_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
-  char name[24], err[512];
+  char name[24], err[512], replaced[64];
+  bool replacing;
   size_t i;
   int r;
 
@@ -449,6 +466,7 @@ static int fail_request(const char *arg, FILE *out)
     return -1;
   snprintf(name, sizeof name, "e%u.%u", a.shelf, a.slot);
   pthread_mutex_lock(&add_lock);
+  replacing = array_holds_replaced(name, NULL, replaced, sizeof replaced) == HOLDS_REPLACING;
   r = raid_fail_member(array, name, err, sizeof err);
   i = addr_index(&a);
   if (r == 0 && i < n_addrs)
@@ -459,7 +477,11 @@ static int fail_request(const char *arg, FILE *out)
     return -1;
   }
   monitor_kick();
-  fprintf(out, "%s marked faulty; %s\n", name, raid_recovery_pending(array) ?
+  if (replacing)
+    fprintf(out, "%s marked faulty: the replace of %s stops, %s serves on; remove %s to "
+            "release its shelf\n", name, replaced, replaced, name);
+  else
+    fprintf(out, "%s marked faulty; %s\n", name, raid_recovery_pending(array) ?
           "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
           "aoeraid add");
   return 0;
@@ -472,7 +494,7 @@ static int fail_request(const char *arg, FILE *out)
 static int remove_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
-  char name[24], err[512];
+  char name[24], err[512], replaced[64];
   enum holding holds;
   size_t i;
   int r = 0;
@@ -481,8 +503,12 @@ static int remove_request(const char *arg, FILE *out)
     return -1;
   snprintf(name, sizeof name, "e%u.%u", a.shelf, a.slot);
   pthread_mutex_lock(&add_lock);
-  holds = array_holds(name, NULL);
-  if (holds == HOLDS_WORKING)
+  holds = array_holds_replaced(name, NULL, replaced, sizeof replaced);
+  /* md refuses to remove a replacement that works (EBUSY): the array writes to it */
+  if (holds == HOLDS_REPLACING)
+    snprintf(err, sizeof err, "%s is replacing %s: wait for the replace to finish, or fail "
+             "%s first to stop it (aoeraid fail -c SOCKET %s)", name, replaced, name, name);
+  else if (holds == HOLDS_WORKING)
     snprintf(err, sizeof err, "%s is a working member: fail it first (aoeraid fail -c "
              "SOCKET %s)", name, name);
   else if (holds == HOLDS_NOTHING)
@@ -809,13 +835,17 @@ static int aoeraid_after_fork(void)
     return -1;
   if (params.readonly)          /* no resync, recovery, reshape or auto-readd: all write */
     return 0;
-  return monitor_start(array, params.auto_readd ? readd_returning_shelves : NULL);
+  if (monitor_start(array) < 0)
+    return -1;
+  /* a re-added shelf waits as a spare while a run goes on: the monitor takes it after */
+  return params.auto_readd ? readd_start(readd_returning_shelves) : 0;
 }
 
 static void aoeraid_cleanup(void)
 {
   control_close(control);
   control = NULL;
+  readd_stop();                 /* before the monitor: a re-add kicks it */
   monitor_stop();
   alert_stop();
   if (array) {

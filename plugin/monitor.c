@@ -1,7 +1,6 @@
 /* The array's background worker.  It polls raid/ for work (a member that went faulty is
  * noticed within MONITOR_POLL_MS) rather than taking a callback from the data path, so a
- * failing write never waits on it: first the caller's look (shelves that came back are
- * re-added), then a reshape (a grow), then recovery (a hot spare replaces a faulty or
+ * failing write never waits on it: a reshape (a grow), then recovery (a hot spare replaces a faulty or
  * missing member at once, as md does), then resync once the array is whole, then a
  * replace in place, then a check or repair when one was asked for (md's sync_action).  Each runs beside normal I/O, a
  * few units at a time under their stripe locks, within the speed limits (raid/pace.c). */
@@ -25,7 +24,6 @@
 #define MONITOR_FAILED_MS 60000    /* the array lost too much: wait for an add */
 
 static struct raid_array *mon_array;
-static void (*mon_look)(void);
 static pthread_t mon_thread;
 static bool mon_running, mon_stop, mon_kicked;
 /* A check or repair asked for and not yet begun, or running (under mon_lock). */
@@ -122,8 +120,6 @@ static void *monitor_main(void *arg)
   while (!monitor_wait(pause)) {
     pause = MONITOR_POLL_MS;
     raid_bitmap_tick(mon_array);      /* clears regions idle for a while */
-    if (mon_look)
-      mon_look();                     /* may add a spare: recovery below takes it */
     if (raid_reshape_pending(mon_array)) {
       pause = run_reshape();
       if (pause < 0)
@@ -162,13 +158,12 @@ static void *monitor_main(void *arg)
   return NULL;
 }
 
-int monitor_start(struct raid_array *array, void (*look)(void))
+int monitor_start(struct raid_array *array)
 {
   int err;
 
   cond_init_monotonic(&mon_cond);
   mon_array = array;
-  mon_look = look;
   mon_stop = false;
   err = pthread_create(&mon_thread, NULL, monitor_main, NULL);
   if (err) {

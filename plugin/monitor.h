@@ -7,9 +7,9 @@
 
 #include "raid.h"
 
-/* Start the thread (after the fork); 0, or -1 after nbdkit_error.  LOOK (or NULL) runs
- * at the start of every round, before the thread looks for work: it may add spares. */
-int monitor_start(struct raid_array *array, void (*look)(void));
+/* Start the thread (after the fork); 0, or -1 after nbdkit_error.  A spare added
+ * (monitor_kick) is taken at once. */
+int monitor_start(struct raid_array *array);
 /* Run a check or repair (md's sync_action) once recovery and resync are done; -1 when
  * one is already asked for or running. */
 int monitor_check(enum raid_check_action action);

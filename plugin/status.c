@@ -192,7 +192,9 @@ static void print_text(FILE *out, const struct raid_status *st)
     fprintf(out, "  replace slot %d (%s -> %s) %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
             st->replace_slot, st->member[st->replace_slot].name, st->replace_name, v.percent,
             v.done, v.total, st->m ? "stripes" : "chunks");
-    if (v.rate_mbs >= 0)
+    if (st->replace_failed)     /* until the replace, running or next, stops on it */
+      fprintf(out, "  %s failed: stopping", st->replace_name);
+    else if (v.rate_mbs >= 0)
       fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
     fprintf(out, "\n");
   }
@@ -280,8 +282,9 @@ static void print_json(FILE *out, const struct raid_status *st)
     fprintf(out, "\"recovery\":null,");
   if (st->replace_slot >= 0)
     fprintf(out, "\"replace\":{\"slot\":%d,\"from\":\"%s\",\"to\":\"%s\",\"done\":%" PRIu64
-            ",\"total\":%" PRIu64 "},", st->replace_slot, st->member[st->replace_slot].name,
-            st->replace_name, st->replace_offset, st->resync_units);
+            ",\"total\":%" PRIu64 ",\"failed\":%s},", st->replace_slot,
+            st->member[st->replace_slot].name, st->replace_name, st->replace_offset,
+            st->resync_units, st->replace_failed ? "true" : "false");
   else
     fprintf(out, "\"replace\":null,");
   if (st->check_action != RAID_CHECK_NONE)

@@ -883,8 +883,10 @@ raid_status (struct raid_array *a, struct raid_status *st)
   /* the replacement, like the spares, changes under sb_lock */
   st->replace_slot = atomic_load (&a->repl.slot);
   st->replace_offset = atomic_load (&a->repl.pos);
-  if (st->replace_slot >= 0)
+  if (st->replace_slot >= 0) {
     snprintf (st->replace_name, sizeof st->replace_name, "%s", slot_name (&a->repl.member));
+    st->replace_failed = atomic_load (&a->repl.member.faulty);
+  }
   pthread_mutex_unlock (&a->sb_lock);
   st->recovery_offset = atomic_load (&a->recovery_offset);
   st->resync_offset = atomic_load (&a->resync_offset);

@@ -130,6 +130,32 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
   return rc;
 }
 
+/* The admin fails the new member of a replace (md: failing the replacement stops the
+ * replace).  Faulty, it takes no more writes (the shadows skip it) and the next
+ * superblocks drop the record of the replace; raid_replace, running or next, stops on it
+ * and drops it.  Caller holds sb_lock. */
+static void
+replacement_fail (struct raid_array *a)
+{
+  struct raid_slot *r = &a->repl.member;
+  int i = atomic_load (&a->repl.slot);
+
+  if (atomic_exchange (&r->faulty, 1))
+    return;
+  sb_write_all (a);
+  raid_logf (a, RAID_LOG_WARN, "%s: %s, replacing %s (slot %d), failed by the "
+             "administrator; the replace stops", a->sb.name, slot_name (r),
+             slot_name (&a->slot[i]), i);
+}
+
+/* Is NAME the new member of the replace in progress, not yet failed?  Under sb_lock. */
+static int
+replacing (struct raid_array *a, const char *name)
+{
+  return atomic_load (&a->repl.slot) >= 0 && !atomic_load (&a->repl.member.faulty)
+    && !strcmp (slot_name (&a->repl.member), name);
+}
+
 /* md's --fail: the admin takes a working member out (a disk going bad, to
  * be replaced); its slot then takes a spare like any faulty one.  Checked
  * and failed under sb_lock, so two of these cannot both pass the check. */
@@ -147,7 +173,9 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
     if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
         && !strcmp (slot_name (&a->slot[i]), name))
       s = &a->slot[i];
-  if (!s) {
+  if (!s && replacing (a, name))
+    replacement_fail (a);
+  else if (!s) {
     snprintf (err, errlen, "%s is not a working member of the array (aoeraid status lists "
               "them)", name);
     rc = -ENOENT;

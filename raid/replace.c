@@ -137,9 +137,10 @@ replace_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *sc
   return 0;
 }
 
-/* Stop replacing: the new member goes back to the spares unless it failed. */
-static void
-replace_abort (struct raid_array *a, struct raid_slot *s, const char *why)
+/* Stop replacing: the new member goes back to the spares unless it failed; 1 when it
+ * did. */
+static int
+replace_stop (struct raid_array *a, struct raid_slot *s)
 {
   struct raid_slot *r = &a->repl.member;
   int back;
@@ -157,8 +158,47 @@ replace_abort (struct raid_array *a, struct raid_slot *s, const char *why)
   }
   sb_write_all (a);             /* the record of the replace goes */
   pthread_mutex_unlock (&a->sb_lock);
+  return back;
+}
+
+static void
+replace_abort (struct raid_array *a, struct raid_slot *s, const char *why)
+{
+  int back = replace_stop (a, s);
+
   raid_logf (a, RAID_LOG_WARN, "%s: replacing %s stopped: %s; %s", a->sb.name, slot_name (s),
              why, back ? "the new member is a spare again" : "the new member is dropped");
+}
+
+/* The slot other than S being rebuilt, or -1. */
+static int
+other_recovering (struct raid_array *a, struct raid_slot *s)
+{
+  for (unsigned i = 0; i < a->lay.g.n; i++)
+    if (&a->slot[i] != s && a->slot[i].m.ops && atomic_load (&a->slot[i].recovering))
+      return (int) i;
+  return -1;
+}
+
+/* At assembly the member replaced is missing, and the new one cannot take its slot over:
+ * another slot is being rebuilt, or the new member failed.  The slot has no member to
+ * name, so the line names the slot. */
+static void
+replace_abort_missing (struct raid_array *a, struct raid_slot *s)
+{
+  int other = other_recovering (a, s), back;
+  char new_name[64];
+
+  snprintf (new_name, sizeof new_name, "%s", slot_name (&a->repl.member));
+  back = replace_stop (a, s);
+  if (other >= 0)
+    raid_logf (a, RAID_LOG_WARN, "%s: replacing slot %u stopped: its member is missing, and "
+               "%s cannot take the slot over while slot %d is being rebuilt (one recovery at "
+               "a time); %s", a->sb.name, s->index, new_name, other, back
+               ? "it is a spare again and rebuilds the slot in full after" : "it is dropped");
+  else
+    raid_logf (a, RAID_LOG_WARN, "%s: replacing slot %u stopped: its member is missing and "
+               "the new member %s failed; it is dropped", a->sb.name, s->index, new_name);
 }
 
 /* The old member failed midway (or is missing at assembly): the new one holds every unit
@@ -170,12 +210,11 @@ replace_takeover (struct raid_array *a, struct raid_slot *s, const char *why)
 {
   struct raid_slot *r = &a->repl.member;
   uint64_t pos = atomic_load (&a->repl.pos);
-  int other = 0;
+  int other;
 
   stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   pthread_mutex_lock (&a->sb_lock);
-  for (unsigned i = 0; i < a->lay.g.n; i++)
-    other |= &a->slot[i] != s && a->slot[i].m.ops && atomic_load (&a->slot[i].recovering);
+  other = other_recovering (a, s) >= 0;
   if (!other && !atomic_load (&r->faulty)) {
     atomic_store (&s->replacement, NULL);
     atomic_store (&a->recovery_offset, pos);
@@ -344,7 +383,7 @@ replace_resume (struct raid_array *a, int crashed)
   if (!s->m.ops || atomic_load (&s->faulty)) {
     /* md too: a replacement without its original becomes the original */
     if (!replace_takeover (a, s, "is missing"))
-      replace_abort (a, s, "the member replaced is missing and another slot is recovering");
+      replace_abort_missing (a, s);
     return;
   }
   if (atomic_load (&s->recovering)) {

@@ -33,17 +33,17 @@ wait_recovered() {
   seen_recovery=
   for _ in $(seq 600); do
     out=$(status)
-    if echo "$out" | grep -q "recovery slot $slot ($name)"; then
+    if grep -q "recovery slot $slot ($name)" <<<"$out"; then
       seen_recovery=1
       echo "$out" | grep "recovery slot" >"$LAB_DIR/recovery-line"
     fi
-    if echo "$out" | grep -Eq "^ +$slot +$name +active" && ! echo "$out" | grep -q recovery; then
+    if grep -Eq "^ +$slot +$name +active" <<<"$out" && ! grep -q recovery <<<"$out"; then
       break
     fi
     sleep 0.1
   done
-  echo "$out" | grep -Eq "^ +$slot +$name +active" || lab_die "$name did not take slot $slot: $out"
-  echo "$out" | grep -q "state clean" || lab_die "not clean after recovery: $out"
+  grep -Eq "^ +$slot +$name +active" <<<"$out" || lab_die "$name did not take slot $slot: $out"
+  grep -q "state clean" <<<"$out" || lab_die "not clean after recovery: $out"
   [ -z "$seen_recovery" ] || echo "last status seen during recovery:$(cat "$LAB_DIR/recovery-line")"
 }
 

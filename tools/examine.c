@@ -270,18 +270,66 @@ static const struct raid_sb_summary *freshest(const struct exam *ex, size_t n, s
   return ref;
 }
 
+/* The slot assembly puts a shelf in (raid/array.c, recorded_role): the one its superblock
+ * names, or, for a spare one event behind the freshest (its last update cut short, md's
+ * rule), the slot the freshest records for its uuid: an interrupted grow made it a member
+ * there.  RAID_SB_ROLE_SPARE for a spare. */
+static unsigned assembly_role(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  if (sb->role == RAID_SB_ROLE_SPARE && sb->events + 1 == ref->events)
+    for (unsigned j = 0; j < ref->members && j < RAID_MAX_MEMBERS; j++)
+      if (!memcmp(ref->slot_uuid[j], sb->member_uuid, 16) && ref->roles[j] == RAID_ROLE_ACTIVE)
+        return j;
+  return sb->role;
+}
+
+/* A spare the freshest records in a slot: assembly moves it there. */
+static int moved_in(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  return sb->role == RAID_SB_ROLE_SPARE && assembly_role(ref, sb) != RAID_SB_ROLE_SPARE;
+}
+
+/* A former member whose slot another took since (a spare's recovery, a replace): its
+ * superblock, not written since it left, still names the slot, but the freshest records
+ * another member's uuid there. */
+static int displaced(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  unsigned role = assembly_role(ref, sb);
+
+  return role < ref->members && role < RAID_MAX_MEMBERS && sb->events < ref->events &&
+         memcmp(sb->member_uuid, ref->slot_uuid[role], 16);
+}
+
+/* A shelf as fresh as the freshest in a slot recorded for another uuid (a copy of a
+ * shelf, or two arrays that went apart): assembly refuses to start with it listed. */
+static int refused(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  unsigned role = assembly_role(ref, sb);
+
+  return role < ref->members && role < RAID_MAX_MEMBERS && sb->events >= ref->events &&
+         memcmp(sb->member_uuid, ref->slot_uuid[role], 16);
+}
+
 /* Assembly's rule (raid/array.c, choose_members): a member more than one event behind
  * the freshest (one behind is an update cut short: md's rule), in a slot the freshest
- * records as neither active nor recovering, or in a slot another member took since (its
- * uuid is not the one recorded there), missed state changes and is left out. */
+ * records as neither active nor recovering, or displaced (another member holds its slot
+ * since) missed state changes and is left out. */
 static int stale(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
 {
-  if (sb->role == RAID_SB_ROLE_SPARE)
+  unsigned role = assembly_role(ref, sb);
+
+  if (role == RAID_SB_ROLE_SPARE)
     return 0;
-  return sb->events + 1 < ref->events || sb->role >= ref->members ||
-         (ref->roles[sb->role] != RAID_ROLE_ACTIVE &&
-          ref->roles[sb->role] != RAID_ROLE_RECOVERING) ||
-         (sb->events < ref->events && memcmp(sb->member_uuid, ref->slot_uuid[sb->role], 16));
+  return displaced(ref, sb) || sb->events + 1 < ref->events || role >= ref->members ||
+         (ref->roles[role] != RAID_ROLE_ACTIVE && ref->roles[role] != RAID_ROLE_RECOVERING);
+}
+
+/* Does shelf J of E's array (the one of ex[first]) go to slot S at assembly (a spare:
+ * RAID_SB_ROLE_SPARE)? */
+static int goes_to(const struct exam *ex, size_t first, const struct raid_sb_summary *ref,
+                   size_t j, unsigned s)
+{
+  return same_array(&ex[j], &ex[first]) && assembly_role(ref, &ex[j].sb) == s;
 }
 
 /* "nbdkit aoeraid shelves=...[ spares=...]": the fresh holders of the slots in slot order
@@ -295,7 +343,7 @@ static void start_command(const struct exam *ex, size_t n, size_t first, char *o
 
   for (unsigned s = 0; s < ref->members; s++)
     for (size_t j = 0; j < n; j++)
-      if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == s && !stale(ref, &ex[j].sb)) {
+      if (goes_to(ex, first, ref, j, s) && !stale(ref, &ex[j].sb) && !refused(ref, &ex[j].sb)) {
         used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", sep,
                                  ex[j].name);
         sep = ",";
@@ -303,11 +351,31 @@ static void start_command(const struct exam *ex, size_t n, size_t first, char *o
       }
   sep = " spares=";
   for (size_t j = 0; j < n; j++)
-    if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == RAID_SB_ROLE_SPARE) {
+    if (goes_to(ex, first, ref, j, RAID_SB_ROLE_SPARE)) {
       used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", sep,
                                ex[j].name);
       sep = ",";
     }
+}
+
+/* Why assembly leaves a shelf out of its slot, or moves a spare into one. */
+static void print_slot_why(const struct raid_sb_summary *ref, const struct exam *e)
+{
+  if (refused(ref, &e->sb))
+    printf(": as fresh as the array (events %" PRIu64 ") but not the member it records in "
+           "this slot (another uuid: a copy of a shelf?); assembly refuses to start with it: "
+           "leave it out of shelves=", e->sb.events);
+  else if (displaced(ref, &e->sb))
+    printf(": it left this slot, which another member holds since (events %" PRIu64 ", the "
+           "array at %" PRIu64 "); assembly leaves it out: add it once started to use it as "
+           "a spare (aoeraid add -c SOCK %s)", e->sb.events, ref->events, e->name);
+  else if (stale(ref, &e->sb))
+    printf(": the array is at events %" PRIu64 " and records this slot %s; assembly "
+           "leaves it out: re-add it once started (aoeraid add -c SOCK %s)", ref->events,
+           role_text(ref->roles[e->sb.role]), e->name);
+  else if (moved_in(ref, &e->sb))
+    printf(": its superblock says spare, one event behind (an update cut short); the "
+           "array records it in this slot (a grow), and assembly puts it there");
 }
 
 static void print_array_text(const struct exam *ex, size_t n, size_t first)
@@ -322,15 +390,12 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
     int held = 0;
     for (size_t j = 0; j < n; j++) {
       const struct raid_sb_summary *sb = &ex[j].sb;
-      if (!same_array(&ex[j], &ex[first]) || sb->role != s)
+      if (!goes_to(ex, first, ref, j, s))
         continue;
       held = 1;
       printf("  slot %-2u %-8s events %-6" PRIu64 " %s", s, ex[j].name, sb->events,
-             stale(ref, sb) ? "stale" : role_text(ref->roles[s]));
-      if (stale(ref, sb))
-        printf(": the array is at events %" PRIu64 " and records this slot %s; assembly "
-               "leaves it out: re-add it once started (aoeraid add -c SOCK %s)", ref->events,
-               role_text(ref->roles[s]), ex[j].name);
+             refused(ref, sb) ? "refused" : stale(ref, sb) ? "stale" : role_text(ref->roles[s]));
+      print_slot_why(ref, &ex[j]);
       printf("\n");
     }
     if (!held)
@@ -338,7 +403,7 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
              role_text(ref->roles[s]));
   }
   for (size_t j = 0; j < n; j++)
-    if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == RAID_SB_ROLE_SPARE) {
+    if (goes_to(ex, first, ref, j, RAID_SB_ROLE_SPARE)) {
       char repl[80];
       printf("  spare   %-8s events %" PRIu64, ex[j].name, ex[j].sb.events);
       if (ref->replace_slot >= 0 && replacement_text(&ex[j].sb, repl, sizeof repl))
@@ -350,14 +415,15 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
 }
 
 static void print_slot_json(const struct exam *e, unsigned s, const char *state, int stale_,
-                            int *first)
+                            int refused_, int *first)
 {
   printf("%s{\"slot\":%u,\"shelf\":", *first ? "" : ",", s);
   if (e)
     printf("\"%s\",\"events\":%" PRIu64 ",\"missing\":false", e->name, e->sb.events);
   else
     printf("null,\"events\":null,\"missing\":true");
-  printf(",\"stale\":%s,\"recorded\":\"%s\"}", stale_ ? "true" : "false", state);
+  printf(",\"stale\":%s,\"refused\":%s,\"recorded\":\"%s\"}", stale_ ? "true" : "false",
+         refused_ ? "true" : "false", state);
   *first = 0;
 }
 
@@ -375,17 +441,18 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
   for (unsigned s = 0; s < ref->members; s++) {
     int held = 0;
     for (size_t j = 0; j < n; j++)
-      if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == s) {
+      if (goes_to(ex, first, ref, j, s)) {
         held = 1;
-        print_slot_json(&ex[j], s, role_text(ref->roles[s]), stale(ref, &ex[j].sb), &f);
+        print_slot_json(&ex[j], s, role_text(ref->roles[s]), stale(ref, &ex[j].sb),
+                        refused(ref, &ex[j].sb), &f);
       }
     if (!held)
-      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, &f);
+      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, 0, &f);
   }
   printf("],\"spares\":[");
   f = 1;
   for (size_t j = 0; j < n; j++)
-    if (same_array(&ex[j], &ex[first]) && ex[j].sb.role == RAID_SB_ROLE_SPARE) {
+    if (goes_to(ex, first, ref, j, RAID_SB_ROLE_SPARE)) {
       printf("%s{\"shelf\":\"%s\",\"events\":%" PRIu64 ",\"replacement_of\":", f ? "" : ",",
              ex[j].name, ex[j].sb.events);
       if (ref->replace_slot >= 0 && ex[j].sb.replacement)

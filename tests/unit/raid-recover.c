@@ -1546,6 +1546,95 @@ Test (replace, the_old_member_missing_at_assembly_ends_in_a_recovery)
   }
 }
 
+/* The old member is missing at assembly while another slot is being rebuilt: the new
+ * member cannot take the slot over (one recovery at a time), so the replace stops with a
+ * line naming the slot and why (the slot has no member to name), the new member is a spare
+ * again, and once slot 0 is rebuilt it rebuilds slot 1. */
+Test (replace, the_old_member_missing_while_another_slot_recovers)
+{
+  struct rig r;
+  struct recoverer rc = { 0 };
+  struct raid_status st;
+  pthread_t t;
+  char err[256] = "";
+
+  rig_whole (&r, &cases[2]);                        /* raid6 of 4: two may go */
+  rig_spare (&r);
+  rig_replace_half (&r);
+  fx_close (&r.f);                                  /* the cancel holds until a restart */
+  cr_assert_not_null (rig_reassemble_with_new (&r, err, sizeof err), "assemble: %s", err);
+  cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), 0, "%s", err);
+  r.spare[1] = raid_mem_member_new ("e10.1", FX_MEMBER_SIZE);
+  rig_add (&r, 1);
+  raid_mem_member_delay (r.spare[1], 200000);       /* cancelled in its first window */
+  rc.a = r.f.a;
+  cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
+  do {
+    usleep (1000);
+    raid_status (r.f.a, &st);
+  } while (st.recovery_slot != 0);
+  raid_resync_cancel (r.f.a);
+  pthread_join (t, NULL);
+  raid_mem_member_delay (r.spare[1], 0);
+  cr_assert_eq (rc.rc, -ECANCELED, "recovery: %d %s", rc.rc, r.f.last_warning);
+  fx_close (&r.f);
+  r.f.mem[0] = raid_mem_member (r.spare[1]);        /* slot 0: e10.1, recovering */
+  r.f.mem[1] = raid_mem_member (r.spare[0]);        /* e2.1's shelf is gone; e9.1 given */
+  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  cr_assert (strstr (r.f.last_warning, "replacing slot 1 stopped: its member is missing, and "
+                     "e9.1 cannot take the slot over while slot 0 is being rebuilt (one "
+                     "recovery at a time); it is a spare again"), "%s", r.f.last_warning);
+  raid_status (r.f.a, &st);
+  cr_assert (st.replace_slot == -1 && st.recovery_slot == 0 && st.spares == 1
+             && !strcmp (st.spare[0], "e9.1"), "replace %d recovering %d spares %u",
+             st.replace_slot, st.recovery_slot, st.spares);
+  rig_verify (&r, "slot 0 recovering, slot 1 missing");
+  cr_assert_eq (raid_recover (r.f.a), 0, "slot 0");
+  cr_assert_eq (raid_recover (r.f.a), 0, "slot 1 onto e9.1");
+  raid_status (r.f.a, &st);
+  cr_assert (st.state == RAID_STATE_CLEAN && !strcmp (st.member[0].name, "e10.1")
+             && !strcmp (st.member[1].name, "e9.1"), "state %d: %s %s", st.state,
+             st.member[0].name, st.member[1].name);
+  rig_verify (&r, "both slots rebuilt");
+  rig_free (&r);
+}
+
+/* The admin fails the new member (md: failing the replacement stops the replace): it is
+ * faulty at once, takes no more writes, the superblocks drop the record of the replace,
+ * and the replace stops on it; the old member serves on and the array stays whole. */
+Test (replace, the_admin_fails_the_new_member)
+{
+  struct rig r;
+  struct raid_status st;
+  struct raid_mem_stats ms;
+  struct raid_sb_summary sb;
+  char err[256] = "";
+
+  rig_whole (&r, &cases[1]);
+  rig_spare (&r);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e9.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_fail_member (r.f.a, "e9.1", err, sizeof err), 0, "%s", err);
+  cr_assert (strstr (r.f.last_warning, "e9.1, replacing e2.1 (slot 1), failed by the "
+                     "administrator; the replace stops"), "%s", r.f.last_warning);
+  raid_status (r.f.a, &st);
+  cr_assert (st.replace_slot == 1 && st.replace_failed, "replace %d failed %d",
+             st.replace_slot, st.replace_failed);
+  cr_assert_eq (raid_examine (&r.f.mem[0], &sb), 0);
+  cr_assert_eq (sb.replace_slot, -1, "the superblocks still record the replace");
+  raid_mem_member_stats (r.spare[0], NULL, 1);
+  rig_write (&r, 0, 64 * 1024);
+  raid_mem_member_stats (r.spare[0], &ms, 0);
+  cr_assert_eq (ms.write_bytes, 0, "the failed new member was written");
+  cr_assert_eq (raid_fail_member (r.f.a, "e9.1", err, sizeof err), -ENOENT, "failed twice");
+  cr_assert_eq (raid_replace (r.f.a), -EIO);
+  raid_status (r.f.a, &st);
+  cr_assert (st.state == RAID_STATE_CLEAN && st.replace_slot == -1 && st.spares == 0
+             && !strcmp (st.member[1].name, "e2.1"), "state %d replace %d spares %u slot 1 %s",
+             st.state, st.replace_slot, st.spares, st.member[1].name);
+  rig_verify (&r, "after the new member was failed");
+  rig_free (&r);
+}
+
 /* Rewrite member mm's superblock (a valid one, crc and all) through EDIT. */
 static void
 sb_rewrite (struct raid_mem_member *mm, void (*edit) (struct raid_sb *))

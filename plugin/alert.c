@@ -19,8 +19,8 @@
 #include <nbdkit-plugin.h>
 
 #include "alert.h"
-#include "deadline.h"
 #include "log.h"
+#include "ticker.h"
 
 #define ALERT_POLL_MS 500
 #define ALERT_PROGRAM_MS 60000
@@ -30,21 +30,12 @@ extern char **environ;
 static struct raid_array *alert_array;
 static const char *alert_program;
 static bool alert_test;
-static pthread_t alert_thread;
-static bool alert_running;
-static bool alert_stopping;       /* under alert_lock */
-static pthread_mutex_t alert_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t alert_cond;
+/* the last look (NULL: none yet) and the next, two snapshots that take turns */
+static struct raid_status *alert_snap, *alert_was;
 
-static bool stopping(void)
-{
-  bool stop;
-
-  pthread_mutex_lock(&alert_lock);
-  stop = alert_stopping;
-  pthread_mutex_unlock(&alert_lock);
-  return stop;
-}
+static void look(void *opaque);
+static struct ticker alert_ticker = { .what = "the events thread", .period_ms = ALERT_POLL_MS,
+                                      .tick = look };
 
 static void sleep_ms(unsigned ms)
 {
@@ -60,7 +51,7 @@ static void program_wait(pid_t pid, const char *event)
   pid_t r;
 
   while ((r = waitpid(pid, &status, WNOHANG)) == 0 && waited < ALERT_PROGRAM_MS) {
-    if (stopping())
+    if (ticker_stopping(&alert_ticker))
       return;
     sleep_ms(20);
     waited += 20;
@@ -111,70 +102,36 @@ static void on_event(void *opaque, const char *event, const char *detail, const 
     program_run(event, array, detail, extra);
 }
 
-/* Sleep ms unless told to stop; true when stopping. */
-static bool alert_wait(unsigned ms)
+static void look(void *opaque)
 {
-  struct timespec until = deadline_in_ms(ms);
-  bool stop;
+  struct raid_status *now = alert_was == alert_snap ? alert_snap + 1 : alert_snap;
 
-  pthread_mutex_lock(&alert_lock);
-  while (!alert_stopping &&
-         pthread_cond_timedwait(&alert_cond, &alert_lock, &until) != ETIMEDOUT)
-    ;
-  stop = alert_stopping;
-  pthread_mutex_unlock(&alert_lock);
-  return stop;
-}
-
-static void *alert_main(void *arg)
-{
-  struct raid_status *snap = calloc(2, sizeof *snap);
-  struct raid_status *was = NULL, *now = snap;
-
-  (void)arg;
-  if (!snap) {
-    log_warning("events: out of memory: no alerts will be sent");
-    return NULL;
-  }
-  do {
-    if (raid_status(alert_array, now) != 0)
-      continue;
-    if (!was && alert_test)
-      on_event(now->name, "TestMessage", NULL, NULL);
-    raid_status_events(was, now, on_event, now->name);
-    was = now;
-    now = now == snap ? snap + 1 : snap;
-  } while (!alert_wait(ALERT_POLL_MS));
-  free(snap);
-  return NULL;
+  (void)opaque;
+  if (raid_status(alert_array, now) != 0)
+    return;
+  if (!alert_was && alert_test)
+    on_event(now->name, "TestMessage", NULL, NULL);
+  raid_status_events(alert_was, now, on_event, now->name);
+  alert_was = now;
 }
 
 int alert_start(struct raid_array *array, const char *program, bool test)
 {
-  int err;
-
-  cond_init_monotonic(&alert_cond);
+  alert_snap = calloc(2, sizeof *alert_snap);
+  if (!alert_snap) {
+    nbdkit_error("the events thread: %m");
+    return -1;
+  }
   alert_array = array;
   alert_program = program;
   alert_test = test;
-  alert_stopping = false;
-  err = pthread_create(&alert_thread, NULL, alert_main, NULL);
-  if (err) {
-    nbdkit_error("cannot start the events thread: %s", strerror(err));
-    return -1;
-  }
-  alert_running = true;
-  return 0;
+  alert_was = NULL;
+  return ticker_start(&alert_ticker);
 }
 
 void alert_stop(void)
 {
-  if (!alert_running)
-    return;
-  pthread_mutex_lock(&alert_lock);
-  alert_stopping = true;
-  pthread_cond_signal(&alert_cond);
-  pthread_mutex_unlock(&alert_lock);
-  pthread_join(alert_thread, NULL);
-  alert_running = false;
+  ticker_stop(&alert_ticker);
+  free(alert_snap);
+  alert_snap = alert_was = NULL;
 }

@@ -28,18 +28,24 @@ struct rig {
 };
 
 static void
-rig_setup (struct rig *r, const struct level_case *c)
+rig_setup_sized (struct rig *r, const struct level_case *c, uint64_t member_size)
 {
   memset (r, 0, sizeof *r);
   r->c = c;
   r->seed = 11 + c->level;
-  fx_members (&r->f, c->n, FX_MEMBER_SIZE);
+  fx_members (&r->f, c->n, member_size);
   fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
   r->size = raid_size (r->f.a);
   r->ref = malloc (r->size);
   cr_assert_not_null (r->ref);
   fill_random (r->ref, r->size, &r->seed);
   cr_assert_eq (raid_write (r->f.a, r->ref, r->size, 0, 0), 0);
+}
+
+static void
+rig_setup (struct rig *r, const struct level_case *c)
+{
+  rig_setup_sized (r, c, FX_MEMBER_SIZE);
 }
 
 static void
@@ -214,7 +220,8 @@ Test (check, stops_when_asked)
   struct raid_status st;
   pthread_t t;
 
-  rig_setup (&r, &cases[1]);
+  /* Many windows of units (a stop takes effect between two). */
+  rig_setup_sized (&r, &cases[1], RAID_DATA_OFFSET + 1024 * 1024);
   raid_mem_member_delay (r.f.mm[0], 2000);
   s.a = r.f.a;
   cr_assert_eq (pthread_create (&t, NULL, check_main, &s), 0);

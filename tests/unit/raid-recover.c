@@ -283,6 +283,95 @@ Test (recover, cancel_and_resume)
   }
 }
 
+/* Recovery writes one window while it reads the next, the next window locked before
+ * the one before it is let go.  A writer hammers the units at window boundaries (every
+ * 16 units), and above all the boundary where the stripe lock buckets wrap (unit 255 to
+ * 256: a write there takes bucket 0 before bucket 255), besides writes anywhere: no
+ * deadlock, and the rebuilt member ends up with every write. */
+struct edge_writer { struct rig *r; uint64_t unit_bytes; atomic_int stop; atomic_uint writes; };
+
+static void *
+edge_writer_main (void *arg)
+{
+  struct edge_writer *w = arg;
+  uint64_t seed = 11, units = w->r->size / w->unit_bytes;
+
+  while (!atomic_load (&w->stop) || w->writes < 50) {
+    uint64_t edge = (w->writes % 2 ? 256 : 16 * (1 + rnd (&seed) % (units / 16 - 1)));
+    uint64_t off = edge * w->unit_bytes - 512 * (1 + rnd (&seed) % 4);
+    uint32_t len = 512 * (2 + rnd (&seed) % 8);
+    if (w->writes % 3 == 2)           /* anywhere */
+      off = (rnd (&seed) % (w->r->size / 512)) * 512;
+    if (len > w->r->size - off)
+      len = w->r->size - off;
+    fill_random (w->r->ref + off, len, &seed);
+    if (raid_write (w->r->f.a, w->r->ref + off, len, off, 0) != 0)
+      abort ();
+    w->writes++;
+  }
+  return NULL;
+}
+
+Test (recover, writes_race_the_pipeline_at_window_edges, .timeout = 60)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct edge_writer w = { .r = &r };
+    pthread_t t;
+    /* 2 MiB per member: past unit 256, where the buckets wrap */
+    rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 2 * 1024 * 1024);
+    w.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
+    rig_add (&r, 0);
+    for (unsigned j = 0; j < cases[i].n; j++)
+      raid_mem_member_delay (r.f.mm[j], 20);
+    raid_mem_member_delay (r.spare[0], 20);
+    cr_assert_eq (pthread_create (&t, NULL, edge_writer_main, &w), 0);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    atomic_store (&w.stop, 1);
+    pthread_join (t, NULL);
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
+}
+
+/* A source that cannot be read in a window read while the window before it is written:
+ * the recovery stops at the start of that window (the one before is written and the
+ * recovery point passed it; not the one that failed), the checkpoint says so, and once
+ * the source reads again the recovery resumes there and completes. */
+Test (recover, a_source_failing_mid_pipeline_stops_at_its_window)
+{
+  for (unsigned i = 0; i < 2; i++) {       /* raid1 of 2, raid5 of 3: nothing else to read */
+    const uint64_t bad = 40;
+    struct rig r;
+    struct raid_status st;
+    struct raid_mem_stats ms;
+    struct raid_sb_summary sb;
+    uint64_t stopped;
+    rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
+    rig_add (&r, 0);
+    raid_mem_member_bad_range (r.f.mm[0], RAID_DATA_OFFSET + bad * CHUNK, CHUNK);
+    cr_assert_eq (raid_recover (r.f.a), -EIO, "%s", raid_level_name (cases[i].level));
+    raid_status (r.f.a, &st);
+    stopped = st.recovery_offset;
+    cr_assert (stopped <= bad && bad - stopped < 16, "%s: stopped at %llu, the bad unit is %llu",
+               raid_level_name (cases[i].level), (unsigned long long) stopped,
+               (unsigned long long) bad);
+    cr_assert_eq (st.recovery_slot, 1, "the new member is still recovering");
+    cr_assert_eq (raid_examine (&r.f.mem[0], &sb), 0);
+    cr_assert_eq (sb.recovery_offset, stopped, "checkpoint saved where it stopped");
+    raid_mem_member_bad_range (r.f.mm[0], 0, 0);
+    raid_mem_member_stats (r.spare[0], &ms, 1);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    raid_mem_member_stats (r.spare[0], &ms, 0);
+    cr_assert (ms.write_bytes < st.resync_units * CHUNK, "resumed, not restarted");
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_free (&r);
+  }
+}
+
 /* The replacement fails in mid-recovery: it is marked faulty, the array
  * stays degraded and serving; the next spare completes the job. */
 Test (recover, replacement_fails_midway)

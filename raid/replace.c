@@ -4,8 +4,9 @@
  * new member is rebuilt).  Meanwhile every data write and flush of the slot goes to the
  * new member too (io.c's shadows), so the units already copied stay current; at the end
  * the new member takes the slot and the old one leaves the array (if the old one fails
- * first, the new one takes the slot as a recovering member from where the copy was).  One
- * unit at a time under its stripe lock, within the speed limits.
+ * first, the new one takes the slot as a recovering member from where the copy was).  A
+ * window of units at a time under their stripe locks (the old member's chunks read in one
+ * batch, the new member's written in another), within the speed limits.
  *
  * Saved across a restart as md saves a replacement: the superblocks record the slot, the
  * new member's uuid and the units copied (RAID_FEATURE_REPLACEMENT; the new member keeps
@@ -134,6 +135,71 @@ replace_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *sc
       return -EIO;
     }
   }
+  return 0;
+}
+
+/* Units a step copies at most, and the scratch bytes it may use: a chunk per unit, and a
+ * unit's pieces for rebuilding one the old member cannot give. */
+#define REPLACE_WINDOW 16
+#define REPLACE_SCRATCH (16u << 20)
+
+static unsigned
+replace_window_units (const struct raid_layout *L)
+{
+  size_t w = REPLACE_SCRATCH / L->g.chunk - unit_pieces (L);
+  return w < 1 ? 1 : w > REPLACE_WINDOW ? REPLACE_WINDOW : (unsigned) w;
+}
+
+/* Copy the slot's chunks of units [u, u+w) (caller holds their stripe locks): every read
+ * from the old member in one batch (B), every write to the new one in another.  If the
+ * old member fails a read, the window goes unit by unit as replace_unit does (rebuilding
+ * what it cannot give).  *DONE: the units copied. */
+static int
+replace_window (struct raid_array *a, struct raid_slot *s, uint64_t u, unsigned w,
+                uint8_t *scratch, struct io_batch *b, unsigned *done)
+{
+  struct raid_layout *L = &a->lay;
+  unsigned i, c, n = unit_pieces (L);
+  uint8_t *spare_cols = scratch + (size_t) w * L->g.chunk;
+  int rc = 0;
+
+  *done = 0;
+  batch_reset (b);
+  for (i = 0; i < w; i++)
+    for (c = 0; c < n; c++) {
+      uint64_t off;
+      if (unit_piece (a, L, u + i, c, &off) == s
+          && !batch_add (b, s, RAID_IO_READ, off, L->g.chunk, scratch + (size_t) i * L->g.chunk,
+                         i))
+        rc = -ENOMEM;
+    }
+  batch_run (b);
+  for (i = 0; i < b->n; i++)
+    rc |= b->ios[i].err ? -EIO : 0;
+  if (rc) {
+    for (i = 0; i < w; i++) {
+      if ((rc = replace_unit (a, s, u + i, spare_cols)) != 0)
+        return rc;
+      ++*done;
+    }
+    return 0;
+  }
+  batch_reset (b);
+  for (i = 0; i < w; i++)
+    for (c = 0; c < n; c++) {
+      uint64_t off;
+      if (unit_piece (a, L, u + i, c, &off) == s
+          && !batch_add (b, &a->repl.member, RAID_IO_WRITE, off, L->g.chunk,
+                         scratch + (size_t) i * L->g.chunk, i))
+        return -ENOMEM;
+    }
+  batch_run (b);
+  for (i = 0; i < b->n; i++)
+    if (b->ios[i].err) {
+      atomic_store (&a->repl.member.faulty, 1);
+      return -EIO;
+    }
+  *done = w;
   return 0;
 }
 
@@ -267,6 +333,8 @@ raid_replace (struct raid_array *a)
   int i = atomic_load (&a->repl.slot), rc = 0;
   uint64_t units = resync_units (a), u;
   struct sync_pace pace = { 0 };
+  unsigned window, done = 0;
+  struct io_batch b;
   struct raid_slot *s;
   uint8_t *scratch;
 
@@ -277,29 +345,36 @@ raid_replace (struct raid_array *a)
   if (a->readonly)
     return -EROFS;
   s = &a->slot[i];
-  scratch = scratch_get (&a->pool, (size_t) (a->lay.g.k + a->lay.g.m + a->lay.g.copies)
-                         * a->lay.g.chunk);
+  window = replace_window_units (&a->lay);
+  scratch = scratch_get (&a->pool, ((size_t) window + unit_pieces (&a->lay)) * a->lay.g.chunk);
   if (!scratch)
     return -ENOMEM;
+  batch_init (&b, NULL);      /* background work: never polls */
   for (u = replace_next (a, atomic_load (&a->repl.pos)); u < units && rc == 0;
-       u = replace_next (a, u + 1)) {
+       u = replace_next (a, u + done)) {
+    unsigned w = 1;
+    done = 0;
     atomic_store (&a->repl.pos, u);
+    /* a window of units to copy, none of them skipped */
+    while (w < window && u + w < units && replace_next (a, u + w) == u + w)
+      w++;
     if (atomic_load (&a->resync_stop))
       rc = -ECANCELED;
     else if (!slot_usable (s) || atomic_load (&a->repl.member.faulty))
       rc = -EIO;
     else {
-      stripe_lock_range (&a->locks, u, u);
-      rc = replace_unit (a, s, u, scratch);
-      stripe_unlock_range (&a->locks, u, u);
+      stripe_lock_range (&a->locks, u, u + w - 1);
+      rc = replace_window (a, s, u, w, scratch, &b, &done);
+      stripe_unlock_range (&a->locks, u, u + w - 1);
     }
+    atomic_store (&a->repl.pos, u + done);
     if (rc == 0) {
-      atomic_store (&a->repl.pos, u + 1);
-      if (u + 1 - atomic_load (&a->repl.recorded) >= RECOVERY_CHECKPOINT)
+      if (u + w - atomic_load (&a->repl.recorded) >= RECOVERY_CHECKPOINT)
         replace_checkpoint (a);
-      sync_pace (a, &pace, a->lay.g.chunk);
+      sync_pace (a, &pace, (uint64_t) w * a->lay.g.chunk);
     }
   }
+  batch_free (&b);
   scratch_put (&a->pool, scratch);
   if (rc == 0)
     return replace_finish (a, s);

@@ -1228,17 +1228,23 @@ Test (bitmap, clean_regions_take_small_writes_before_the_resync)
 #define WHOLE_MEMBER (RAID_DATA_OFFSET + 512 * 1024)
 
 static void
-rig_whole (struct rig *r, const struct level_case *c)
+rig_whole_sized (struct rig *r, const struct level_case *c, uint64_t member_size)
 {
   memset (r, 0, sizeof *r);
   r->c = c;
   r->seed = 5 + c->level;
-  fx_members (&r->f, c->n, WHOLE_MEMBER);
+  fx_members (&r->f, c->n, member_size);
   fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
   r->size = raid_size (r->f.a);
   r->ref = calloc (1, r->size);
   cr_assert_not_null (r->ref);
   rig_write (r, 0, r->size);
+}
+
+static void
+rig_whole (struct rig *r, const struct level_case *c)
+{
+  rig_whole_sized (r, c, WHOLE_MEMBER);
 }
 
 /* Give the array the spare e9.1 (the rig keeps it as spare[0]). */
@@ -1509,6 +1515,42 @@ rig_replace_finish (struct rig *r)
   rig_check_done (r, "e9.1");
   rig_lean_on_rebuilt (r);
   return ms.write_bytes;
+}
+
+/* The replace writes one window to the new member while it reads the next from the old
+ * one, as the recovery does: writes at window edges and across the bucket wrap (unit
+ * 255 to 256) meet it without a deadlock, and the new member ends up with all of them;
+ * a bad sector of the old member in a window read mid-pipeline is rebuilt from the
+ * others. */
+Test (replace, writes_race_the_pipeline_at_window_edges, .timeout = 60)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    const uint64_t member = RAID_DATA_OFFSET + 2 * 1024 * 1024;
+    struct rig r;
+    struct edge_writer w = { .r = &r };
+    char err[256] = "";
+    pthread_t t;
+
+    rig_whole_sized (&r, &cases[i], member);
+    w.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
+    r.spare[0] = raid_mem_member_new ("e9.1", member);
+    rig_add (&r, 0);
+    cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+    if (cases[i].m)                 /* parity: rebuilt from the others; not raid1 of 2 */
+      raid_mem_member_bad_range (r.f.mm[1], RAID_DATA_OFFSET + 40 * CHUNK + 512, 512);
+    for (unsigned j = 0; j < cases[i].n; j++)
+      raid_mem_member_delay (r.f.mm[j], 20);
+    raid_mem_member_delay (r.spare[0], 20);
+    cr_assert_eq (pthread_create (&t, NULL, edge_writer_main, &w), 0);
+    cr_assert_eq (raid_replace (r.f.a), 0, "%s: replace", raid_level_name (cases[i].level));
+    atomic_store (&w.stop, 1);
+    pthread_join (t, NULL);
+    cr_assert (strstr (r.f.info, "e9.1 replaced e2.1 in slot 1"), "%s", r.f.info);
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
 }
 
 /* md saves a replacement: stopped by a restart, the replace resumes from its checkpoint

@@ -5,14 +5,22 @@
  * parity (mirrors: the other copies) from the data (the first copy).  A read
  * that fails is rebuilt from the other members and written back in both
  * modes, so latent bad sectors are found and mended before a member is lost
- * and they would be needed.  One unit at a time under its stripe lock, like
- * the resync, within the speed limits; nothing is saved across a restart. */
+ * and they would be needed.  A window of units at a time under their stripe
+ * locks, every member read of the window in one batch (one unit at a time left
+ * the members idle between units), within the speed limits; nothing is saved
+ * across a restart. */
 #include <errno.h>
 #include <string.h>
 
 #include "raid-int.h"
 
 #define CHECK_LOG_MAX 10          /* mismatches named in the log per check */
+/* Units per window, and the scratch bytes a window may use for its pieces. */
+#define CHECK_WINDOW 16
+#define CHECK_SCRATCH (16u << 20)
+
+/* A window's reads, by unit and piece (NULL: none could be queued). */
+typedef struct member_io *window_ios[CHECK_WINDOW][RAID_MAX_MEMBERS];
 
 static const char *
 action_name (enum raid_check_action action)
@@ -38,28 +46,33 @@ write_back (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t **c
   batch_free (&b);
 }
 
-/* Parity levels: read all k+m columns (stripe_gather rebuilds any that fail
- * to read), encode the data again and compare. */
+/* Parity levels: all k+m columns were read (stripe_gather rebuilds any that
+ * failed), encode the data again and compare.  WANT: m chunks of scratch. */
 static int
-check_stripe (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *scratch,
-              enum raid_check_action action, int *mismatch, unsigned *read_errors)
+check_stripe (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t **cols,
+              uint8_t *const *want, struct member_io **ios, enum raid_check_action action,
+              int *mismatch, unsigned *read_errors)
 {
   unsigned k = L->g.k, n = k + L->g.m, i;
-  uint8_t *cols[RAID_MAX_MEMBERS], *want[RAID_MAX_PARITY];
   uint8_t valid[RAID_MAX_MEMBERS] = { 0 }, bad[RAID_MAX_MEMBERS] = { 0 };
   uint8_t need[RAID_MAX_MEMBERS], errored[RAID_MAX_MEMBERS] = { 0 };
   uint8_t rewrite[RAID_MAX_MEMBERS];
   int any;
 
   for (i = 0; i < n; i++) {
-    cols[i] = scratch + (size_t) i * L->g.chunk;
     need[i] = 1;
+    if (!ios[i])
+      continue;
+    valid[i] = !ios[i]->err;
+    bad[i] = !!ios[i]->err;
+    if (ios[i]->err && ios[i]->err != ENODEV) {
+      note_read_error (a, ios[i]);
+      errored[i] = 1;
+    }
   }
-  for (i = 0; i < L->g.m; i++)
-    want[i] = scratch + (size_t) (n + i) * L->g.chunk;
   if (stripe_gather (a, L, u, 0, L->g.chunk, cols, valid, bad, need, errored) < 0)
     return -EIO;
-  codec_encode (&L->codec, L->g.chunk, cols, want);
+  codec_encode (&L->codec, L->g.chunk, cols, (uint8_t **) want);
   memcpy (rewrite, errored, n);
   *mismatch = 0;
   for (i = 0; i < L->g.m; i++)
@@ -79,34 +92,26 @@ check_stripe (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *
   return 0;
 }
 
-/* Mirrors: read every copy (a copy that fails is taken from another) and
- * compare them with the first that could be read. */
+/* Mirrors: every copy was read (a copy that failed is taken from another); compare
+ * them with the first that could be read. */
 static int
-check_chunk (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *scratch,
-             enum raid_check_action action, int *mismatch, unsigned *read_errors)
+check_chunk (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t **copy,
+             struct member_io **ios, enum raid_check_action action, int *mismatch,
+             unsigned *read_errors)
 {
-  uint8_t *copy[RAID_MAX_MEMBERS], redo[RAID_MAX_MEMBERS] = { 0 };
+  uint8_t redo[RAID_MAX_MEMBERS] = { 0 };
   unsigned c, first = L->g.copies;
-  struct io_batch b;
   int any = 0;
 
-  batch_init (&b, NULL);
-  for (c = 0; c < L->g.copies; c++) {
-    copy[c] = scratch + (size_t) c * L->g.chunk;
-    unit_piece_io (&b, a, L, u, c, RAID_IO_READ, copy[c]);
-  }
-  batch_run (&b);
-  for (unsigned i = 0; i < b.n; i++) {
-    struct member_io *io = &b.ios[i];
-    if (io->err) {
-      note_read_error (a, io);
-      redo[io->tag] = 1;
+  for (c = 0; c < L->g.copies; c++)
+    if (!ios[c] || ios[c]->err) {
+      if (ios[c])
+        note_read_error (a, ios[c]);
+      redo[c] = 1;
       (*read_errors)++;
     }
-    else if (io->tag < first)
-      first = io->tag;
-  }
-  batch_free (&b);
+    else if (c < first)
+      first = c;
   if (first == L->g.copies)
     return -EIO;
   for (c = 0; c < L->g.copies; c++) {
@@ -136,26 +141,39 @@ check_blocker (struct raid_array *a)
   return NULL;
 }
 
-/* One unit under its stripe lock, and the reshape lock shared as requests
- * hold it (a grow may not start under the check's feet). */
+/* Units per window: as many as CHECK_SCRATCH holds, CHECK_WINDOW at most. */
+static unsigned
+check_window_units (struct raid_array *a)
+{
+  size_t w = CHECK_SCRATCH / ((size_t) unit_pieces (&a->lay) * a->lay.g.chunk);
+  return w < 1 ? 1 : w > CHECK_WINDOW ? CHECK_WINDOW : (unsigned) w;
+}
+
+/* Piece c of the window's unit i in the scratch; the m chunks after the window's
+ * pieces take a parity unit's encoded redundancy. */
+static uint8_t *
+piece_buf (struct raid_array *a, uint8_t *scratch, unsigned i, unsigned c)
+{
+  return scratch + ((size_t) i * unit_pieces (&a->lay) + c) * a->lay.g.chunk;
+}
+
+/* Compare unit u (the window's unit i, read) and count what was found. */
 static int
-check_unit (struct raid_array *a, uint64_t u, uint8_t *scratch, enum raid_check_action action)
+check_unit (struct raid_array *a, uint64_t u, unsigned i, uint8_t *scratch,
+            struct member_io **ios, enum raid_check_action action)
 {
   struct raid_layout *L = &a->lay;
-  unsigned read_errors = 0;
+  uint8_t *cols[RAID_MAX_MEMBERS], *want[RAID_MAX_PARITY];
+  unsigned read_errors = 0, c;
   int mismatch = 0, rc;
 
-  pthread_rwlock_rdlock (&a->reshape.lock);
-  if (check_blocker (a)) {
-    pthread_rwlock_unlock (&a->reshape.lock);
-    return -EAGAIN;
-  }
-  stripe_lock_range (&a->locks, u, u);
+  for (c = 0; c < unit_pieces (L); c++)
+    cols[c] = piece_buf (a, scratch, i, c);
+  for (c = 0; c < L->g.m; c++)
+    want[c] = piece_buf (a, scratch, check_window_units (a), c);
   rc = L->g.family == RAID_FAMILY_PARITY
-    ? check_stripe (a, L, u, scratch, action, &mismatch, &read_errors)
-    : check_chunk (a, L, u, scratch, action, &mismatch, &read_errors);
-  stripe_unlock_range (&a->locks, u, u);
-  pthread_rwlock_unlock (&a->reshape.lock);
+    ? check_stripe (a, L, u, cols, want, ios, action, &mismatch, &read_errors)
+    : check_chunk (a, L, u, cols, ios, action, &mismatch, &read_errors);
   /* The first few are named; a disk that lies everywhere would flood the log. */
   if (rc == 0 && mismatch && atomic_fetch_add (&a->check.mismatches, 1) < CHECK_LOG_MAX)
     raid_logf (a, RAID_LOG_WARN, "%s: %s: %s %llu: redundancy does not match the data%s%s",
@@ -164,6 +182,45 @@ check_unit (struct raid_array *a, uint64_t u, uint8_t *scratch, enum raid_check_
                atomic_load (&a->check.mismatches) == CHECK_LOG_MAX
                ? " (further ones are counted, not named)" : "");
   atomic_fetch_add (&a->check.read_errors, read_errors);
+  return rc;
+}
+
+/* Units [u, u+w) under their stripe locks, and the reshape lock shared as requests
+ * hold it (a grow may not start under the check's feet): every piece read in one
+ * batch (B, reused), then each unit compared.  *DONE: the units checked. */
+static int
+check_window (struct raid_array *a, uint64_t u, unsigned w, uint8_t *scratch,
+              struct io_batch *b, enum raid_check_action action, unsigned *done)
+{
+  struct raid_layout *L = &a->lay;
+  window_ios ios;
+  unsigned i, c;
+  int rc = 0;
+
+  *done = 0;
+  pthread_rwlock_rdlock (&a->reshape.lock);
+  if (check_blocker (a)) {
+    pthread_rwlock_unlock (&a->reshape.lock);
+    return -EAGAIN;
+  }
+  stripe_lock_range (&a->locks, u, u + w - 1);
+  memset (ios, 0, sizeof ios);
+  batch_reset (b);
+  for (i = 0; i < w; i++)
+    for (c = 0; c < unit_pieces (L); c++) {
+      unsigned n = b->n;
+      unit_piece_io (b, a, L, u + i, c, RAID_IO_READ, piece_buf (a, scratch, i, c));
+      if (b->n > n)
+        b->ios[n].tag = i << 8 | c;
+    }
+  batch_run (b);
+  for (unsigned k = 0; k < b->n; k++)
+    ios[b->ios[k].tag >> 8][b->ios[k].tag & 0xff] = &b->ios[k];
+  for (i = 0; i < w && rc == 0; i++)
+    if ((rc = check_unit (a, u + i, i, scratch, ios[i], action)) == 0)
+      (*done)++;
+  stripe_unlock_range (&a->locks, u, u + w - 1);
+  pthread_rwlock_unlock (&a->reshape.lock);
   return rc;
 }
 
@@ -183,6 +240,8 @@ raid_check (struct raid_array *a, enum raid_check_action action)
   uint64_t units = resync_units (a), u;
   struct sync_pace pace = { 0 };
   const char *why = raid_check_refusal (a);
+  unsigned window, done;
+  struct io_batch b;
   uint8_t *scratch;
   int rc = 0;
 
@@ -194,10 +253,12 @@ raid_check (struct raid_array *a, enum raid_check_action action)
     raid_logf (a, RAID_LOG_WARN, "%s: %s not started: %s", a->sb.name, action_name (action), why);
     return -EAGAIN;
   }
-  scratch = scratch_get (&a->pool, (size_t) (a->lay.g.k + 2 * a->lay.g.m + a->lay.g.copies)
+  window = check_window_units (a);
+  scratch = scratch_get (&a->pool, ((size_t) window * unit_pieces (&a->lay) + a->lay.g.m)
                          * a->lay.g.chunk);
   if (!scratch)
     return -ENOMEM;
+  batch_init (&b, NULL);    /* background work: never polls */
   atomic_store (&a->check.pos, 0);
   atomic_store (&a->check.mismatches, 0);
   atomic_store (&a->check.read_errors, 0);
@@ -206,16 +267,18 @@ raid_check (struct raid_array *a, enum raid_check_action action)
   atomic_store (&a->check.running, 1);
   raid_logf (a, RAID_LOG_INFO, "%s: %s of %llu %s starts", a->sb.name, action_name (action),
              (unsigned long long) units, a->lay.g.m ? "stripes" : "chunks");
-  for (u = 0; u < units && rc == 0; u++) {
+  for (u = 0; u < units && rc == 0; u += done) {
+    unsigned w = units - u < window ? (unsigned) (units - u) : window;
+    done = 0;
     if (atomic_load (&a->check.stop) || atomic_load (&a->resync_stop))
       rc = -ECANCELED;
     else
-      rc = check_unit (a, u, scratch, action);
-    if (rc == 0) {
-      atomic_store (&a->check.pos, u + 1);
-      sync_pace (a, &pace, a->lay.g.chunk);
-    }
+      rc = check_window (a, u, w, scratch, &b, action, &done);
+    atomic_store (&a->check.pos, u + done);
+    if (rc == 0)
+      sync_pace (a, &pace, (uint64_t) w * a->lay.g.chunk);
   }
+  batch_free (&b);
   scratch_put (&a->pool, scratch);
   /* A stop from before the start counted for this check (the caller may
    * stop one it has asked for, not yet begun); none outlives it. */

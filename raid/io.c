@@ -38,7 +38,7 @@ void
 batch_init (struct io_batch *b, struct poll_gate *gate)
 {
   b->gate = gate;
-  b->pending = b->n = 0;
+  b->pending = b->n = b->own = 0;
   b->ios = b->inline_ios;
   b->cap = BATCH_INLINE;
   pthread_mutex_init (&b->lock, NULL);
@@ -48,7 +48,7 @@ batch_init (struct io_batch *b, struct poll_gate *gate)
 void
 batch_reset (struct io_batch *b)
 {
-  b->n = 0;
+  b->n = b->own = 0;
 }
 
 void
@@ -160,19 +160,18 @@ add_shadows (struct io_batch *b)
 }
 
 void
-batch_run (struct io_batch *b)
+batch_start (struct io_batch *b)
 {
-  unsigned i, n = b->n;
-
+  b->own = b->n;
   if (b->n == 0)
     return;
   add_shadows (b);
-  uint64_t start_us = now_us ();
-  unsigned others = b->gate ? atomic_fetch_add (&b->gate->waiters, 1) : 1;
+  b->start_us = now_us ();
+  b->others = b->gate ? atomic_fetch_add (&b->gate->waiters, 1) : 1;
   pthread_mutex_lock (&b->lock);
   b->pending = b->n;
   pthread_mutex_unlock (&b->lock);
-  for (i = 0; i < b->n; i++) {
+  for (unsigned i = 0; i < b->n; i++) {
     struct member_io *io = &b->ios[i];
     struct raid_member *m = &io->slot->m;
 
@@ -182,15 +181,24 @@ batch_run (struct io_batch *b)
     else
       m->ops->submit (m->member, io->op, io->offset, io->len, io->buf, io_done, io);
   }
-  if (poll_gate_open (b->gate, others))
-    batch_poll (b, start_us);
+}
+
+void
+batch_wait (struct io_batch *b)
+{
+  unsigned i, n = b->own;
+
+  if (n == 0)
+    return;
+  if (poll_gate_open (b->gate, b->others))
+    batch_poll (b, b->start_us);
   pthread_mutex_lock (&b->lock);
   while (b->pending)
     pthread_cond_wait (&b->cond, &b->lock);
   pthread_mutex_unlock (&b->lock);
   if (b->gate) {
-    if (others == 0)
-      poll_gate_record (b->gate, (unsigned) (now_us () - start_us));
+    if (b->others == 0)
+      poll_gate_record (b->gate, (unsigned) (now_us () - b->start_us));
     atomic_fetch_sub (&b->gate->waiters, 1);
   }
   /* A new member that missed a write is no replacement (replace.c gives up on it). */
@@ -198,6 +206,13 @@ batch_run (struct io_batch *b)
     if (b->ios[i].err)
       atomic_store (&b->ios[i].slot->faulty, 1);
   b->n = n;
+}
+
+void
+batch_run (struct io_batch *b)
+{
+  batch_start (b);
+  batch_wait (b);
 }
 
 void

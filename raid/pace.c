@@ -79,13 +79,32 @@ nap_us (uint64_t us)
   nanosleep (&ts, NULL);
 }
 
+/* Where the next step's budget starts: idle time beyond the credit is lost. */
+static uint64_t
+pace_from (const struct sync_pace *p, uint64_t now)
+{
+  return p->due_us + PACE_CREDIT_US < now ? now - PACE_CREDIT_US : p->due_us;
+}
+
+int
+sync_pace_ahead (struct raid_array *a, struct sync_pace *p, uint64_t bytes)
+{
+  uint64_t now = now_us ();
+  uint64_t limit = pace_limit (array_busy (a, now), atomic_load (&a->sync_speed_min),
+                               atomic_load (&a->sync_speed_max));
+  uint64_t due = pace_due_us (pace_from (p, now), bytes, limit);
+
+  if (due > now)
+    return 0;
+  p->due_us = due;
+  return 1;
+}
+
 void
 sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes)
 {
-  uint64_t now = now_us (), from = p->due_us, due;
+  uint64_t now = now_us (), from = pace_from (p, now), due;
 
-  if (from + PACE_CREDIT_US < now)
-    from = now - PACE_CREDIT_US;
   for (;;) {
     uint64_t limit = pace_limit (array_busy (a, now), atomic_load (&a->sync_speed_min),
                                  atomic_load (&a->sync_speed_max));

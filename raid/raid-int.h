@@ -172,6 +172,9 @@ struct io_batch {
   unsigned pending;
   struct member_io *ios;        /* inline_ios until it outgrows them */
   unsigned n, cap;
+  unsigned own;                 /* batch_start..batch_wait: the caller's I/Os, no shadows */
+  unsigned others;              /* batches waiting besides this one when it started */
+  uint64_t start_us;
   struct member_io inline_ios[BATCH_INLINE];
 };
 
@@ -183,6 +186,11 @@ struct member_io *batch_add (struct io_batch *b, struct raid_slot *slot, enum ra
                              uint64_t offset, uint32_t len, void *buf, unsigned tag);
 /* Submit everything queued, in parallel, and wait for all completions. */
 void batch_run (struct io_batch *b);
+/* batch_run in two halves, so that a caller may keep two batches in flight at once (a
+ * background run writing one window while it reads the next).  Nothing may be added
+ * between them. */
+void batch_start (struct io_batch *b);
+void batch_wait (struct io_batch *b);
 
 /* Aligned scratch buffers kept for reuse, so the data path does not go to
  * malloc (and mmap, for big buffers) on every request. */
@@ -226,6 +234,10 @@ struct sync_pace {               /* start from { 0 } */
 };
 /* After a step of BYTES: sleep as long as the limits ask (not past a cancel). */
 void sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes);
+/* A step of BYTES that sync_pace would not sleep after: charge it and return 1; else
+ * charge nothing and return 0 (a worker holding stripe locks lets them go before it
+ * sleeps, and calls sync_pace then). */
+int sync_pace_ahead (struct raid_array *a, struct sync_pace *p, uint64_t bytes);
 
 /* ---- bitmap.c: the write-intent bitmap (md: internal bitmap) ------------ */
 

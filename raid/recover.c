@@ -353,8 +353,10 @@ spare_install (struct raid_array *a)
 
 /* ---- rebuilding a window of units ------------------------------------- */
 
-/* Units rebuilt per step, and the scratch bytes a step may use: one step reads
- * the sources of all its units in one batch and writes them in another. */
+/* Units rebuilt per window, and the scratch bytes recovery may use in all.  The
+ * sources of a window are read in one batch, its rebuilt chunks written in another; the
+ * writes of one window overlap the reads of the next, so the new member and the others
+ * all stay busy.  Two windows are in flight: each gets half the scratch. */
 #define RECOVERY_WINDOW 16
 #define RECOVERY_SCRATCH (32u << 20)
 
@@ -368,16 +370,31 @@ struct unit_job {
   uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS];
 };
 
+/* Units [u, u+w) under their stripe locks (w 0: none held), their scratch and batch. */
+struct recovery_window {
+  uint64_t u;
+  unsigned w;
+  uint8_t *scratch;
+  struct io_batch b;
+  struct unit_job jobs[RECOVERY_WINDOW];
+};
+
 static unsigned
 unit_cols (const struct raid_array *a)
 {
   return a->lay.g.family == RAID_FAMILY_PARITY ? a->lay.g.k + a->lay.g.m : 1;
 }
 
+static size_t
+unit_bytes (const struct raid_array *a)
+{
+  return (size_t) unit_cols (a) * a->lay.g.chunk;
+}
+
 static unsigned
 window_units (const struct raid_array *a)
 {
-  size_t w = RECOVERY_SCRATCH / ((size_t) unit_cols (a) * a->lay.g.chunk);
+  size_t w = RECOVERY_SCRATCH / 2 / unit_bytes (a);
   return w < 1 ? 1 : w > RECOVERY_WINDOW ? RECOVERY_WINDOW : (unsigned) w;
 }
 
@@ -478,65 +495,184 @@ note_reads (struct unit_job *jobs, struct io_batch *b)
   }
 }
 
-/* Write the rebuilt chunks; a new member that fails one is failed. */
+/* Lock units [u, u+w) and start the reads of their sources.  Whatever it returns, the
+ * window holds its locks until window_release. */
 static int
-write_units (struct raid_array *a, struct raid_slot *s, struct unit_job *jobs, unsigned w,
-             struct io_batch *b)
+window_read_start (struct raid_array *a, struct raid_slot *s, struct recovery_window *win,
+                   uint64_t u, unsigned w)
 {
-  batch_reset (b);
-  for (unsigned i = 0; i < w; i++)
-    if (!jobs[i].skip && !batch_add (b, s, RAID_IO_WRITE, jobs[i].dst, a->lay.g.chunk,
-                                     jobs[i].cols[a->lay.g.family == RAID_FAMILY_PARITY
-                                                  ? jobs[i].target : 0], 0))
+  int rc = 0;
+
+  memset (win->jobs, 0, sizeof win->jobs);
+  win->u = u;
+  win->w = w;
+  batch_reset (&win->b);
+  stripe_lock_range (&a->locks, u, u + w - 1);
+  for (unsigned i = 0; i < w && rc == 0; i++) {
+    struct unit_job *j = &win->jobs[i];
+    for (unsigned idx = 0; idx < unit_cols (a); idx++)
+      j->cols[idx] = win->scratch + i * unit_bytes (a) + (size_t) idx * a->lay.g.chunk;
+    /* A member come back holds every unit its bitmap left clean. */
+    if (atomic_load (&a->recovery_bitmap) && !bitmap_unit_dirty (a, u + i))
+      j->skip = 1;
+    else
+      rc = a->lay.g.family == RAID_FAMILY_PARITY ? plan_stripe (a, s, u + i, j, i, &win->b)
+                                                 : plan_chunk (a, s, u + i, j, i, &win->b);
+  }
+  if (rc == 0)
+    batch_start (&win->b);
+  return rc;
+}
+
+/* Wait for the window's reads (RC: window_read_start's) and rebuild its chunks. */
+static int
+window_read_finish (struct raid_array *a, struct raid_slot *s, struct recovery_window *win,
+                    int rc)
+{
+  batch_wait (&win->b);
+  if (rc)
+    return rc;
+  note_reads (win->jobs, &win->b);
+  for (unsigned i = 0; i < win->w && rc == 0; i++)
+    if (!win->jobs[i].skip)
+      rc = finish_unit (a, s, win->u + i, &win->jobs[i]);
+  return rc;
+}
+
+/* Start writing the window's rebuilt chunks to the new member. */
+static int
+window_write_start (struct raid_array *a, struct raid_slot *s, struct recovery_window *win)
+{
+  batch_reset (&win->b);
+  for (unsigned i = 0; i < win->w; i++) {
+    struct unit_job *j = &win->jobs[i];
+    if (!j->skip && !batch_add (&win->b, s, RAID_IO_WRITE, j->dst, a->lay.g.chunk,
+                                j->cols[a->lay.g.family == RAID_FAMILY_PARITY ? j->target : 0],
+                                0))
       return -ENOMEM;
-  batch_run (b);
-  for (unsigned i = 0; i < b->n; i++)
-    if (b->ios[i].err) {
-      fail_writers (a, b);
-      return -EIO;
-    }
+  }
+  batch_start (&win->b);
   return 0;
 }
 
-/* Rebuild units [u, u+w) under their stripe locks. */
+/* Wait for the writes (RC: window_write_start's); a new member that failed one is failed. */
 static int
-recover_window (struct raid_array *a, struct raid_slot *s, uint64_t u, unsigned w,
-                uint8_t *scratch)
+window_write_finish (struct raid_array *a, struct recovery_window *win, int rc)
 {
-  struct unit_job jobs[RECOVERY_WINDOW];
-  size_t unit_bytes = (size_t) unit_cols (a) * a->lay.g.chunk;
-  struct io_batch b;
-  unsigned i, idx;
+  batch_wait (&win->b);
+  for (unsigned i = 0; i < win->b.n && rc == 0; i++)
+    if (win->b.ios[i].err) {
+      fail_writers (a, &win->b);
+      rc = -EIO;
+    }
+  return rc;
+}
+
+/* Let the window's units go.  Writes below the recovery point read the new member: it
+ * passes a rebuilt window only while the window is still locked. */
+static void
+window_release (struct raid_array *a, struct recovery_window *win, int rebuilt)
+{
+  if (rebuilt)
+    atomic_store (&a->recovery_offset, win->u + win->w);
+  stripe_unlock_range (&a->locks, win->u, win->u + win->w - 1);
+  win->w = 0;
+}
+
+/* Why the recovery cannot go on: -ECANCELED, -EIO (the new member failed), or 0. */
+static int
+recovery_blocker (struct raid_array *a, struct raid_slot *s)
+{
+  if (atomic_load (&a->resync_stop))
+    return -ECANCELED;
+  return slot_usable (s) ? 0 : -EIO;
+}
+
+/* The next window from unit u: at most WINDOW units, and none past the last bucket of
+ * the stripe locks (u % STRIPE_LOCKS == STRIPE_LOCKS - 1), so that its buckets run in
+ * the units' order and all lie above those of the window before it unless it starts at
+ * bucket 0 (recovery_overlap). */
+static unsigned
+window_width (uint64_t u, uint64_t units, unsigned window)
+{
+  uint64_t w = units - u < window ? units - u : window;
+  uint64_t to_wrap = STRIPE_LOCKS - u % STRIPE_LOCKS;
+  return (unsigned) (w < to_wrap ? w : to_wrap);
+}
+
+/* May the window from unit u be locked while the one before it is still held?  Every
+ * other holder of stripe locks takes its buckets in one ascending pass (requests, and
+ * the passes over all of them: spare_install, replace.c).  Taking the next window's
+ * buckets while holding this one's keeps the recovery's own order ascending too, if
+ * they all lie above this one's: then no holder waits for a bucket below one it holds,
+ * and no cycle of waits can form.  They do unless the next window starts again at
+ * bucket 0; that window waits until this one is let go.  A nap of the speed limits
+ * waits too: no stripe lock is held through it. */
+static int
+recovery_overlap (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_t units,
+                  struct sync_pace *pace, uint64_t bytes)
+{
+  return u < units && u % STRIPE_LOCKS != 0 && recovery_blocker (a, s) == 0
+    && sync_pace_ahead (a, pace, bytes);
+}
+
+/* CUR is locked, read and rebuilt: write it, reading the window from *u meanwhile (NEXT)
+ * when recovery_overlap allows; the recovery point passes CUR.  Returns with NEXT locked,
+ * read and rebuilt, or nothing held (NEXT->w 0). */
+static int
+recovery_step (struct raid_array *a, struct raid_slot *s, struct recovery_window *cur,
+               struct recovery_window *next, uint64_t *u, uint64_t units,
+               struct sync_pace *pace)
+{
+  uint64_t bytes = (uint64_t) cur->w * a->lay.g.chunk, end = cur->u + cur->w;
+  int overlap = recovery_overlap (a, s, *u, units, pace, bytes);
+  int rc, next_rc = 0;
+
+  rc = window_write_start (a, s, cur);
+  if (overlap) {
+    unsigned w = window_width (*u, units, window_units (a));
+    next_rc = window_read_start (a, s, next, *u, w);
+    *u += w;
+  }
+  rc = window_write_finish (a, cur, rc);
+  if (overlap)
+    next_rc = window_read_finish (a, s, next, next_rc);
+  window_release (a, cur, rc == 0);
+  if (rc == 0 && end / RECOVERY_CHECKPOINT != cur->u / RECOVERY_CHECKPOINT)
+    array_checkpoint (a);
+  if (rc == 0)
+    rc = next_rc;
+  if (rc && next->w)
+    window_release (a, next, 0);
+  if (rc == 0 && !overlap)
+    sync_pace (a, pace, bytes);
+  return rc;
+}
+
+/* Rebuild units [u, units): a window is started alone, then each step writes one while
+ * it reads the next, until the end, a nap of the speed limits, or a bucket wrap lets
+ * the pipeline run dry. */
+static int
+recover_units (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_t units,
+               struct recovery_window win[2])
+{
+  struct recovery_window *cur = &win[0], *next = &win[1], *t;
+  struct sync_pace pace = { 0 };
   int rc = 0;
 
-  memset (jobs, 0, sizeof jobs);
-  batch_init (&b, NULL);
-  stripe_lock_range (&a->locks, u, u + w - 1);
-  for (i = 0; i < w && rc == 0; i++) {
-    for (idx = 0; idx < unit_cols (a); idx++)
-      jobs[i].cols[idx] = scratch + i * unit_bytes + (size_t) idx * a->lay.g.chunk;
-    /* A member come back holds every unit its bitmap left clean. */
-    if (atomic_load (&a->recovery_bitmap) && !bitmap_unit_dirty (a, u + i))
-      jobs[i].skip = 1;
-    else
-      rc = a->lay.g.family == RAID_FAMILY_PARITY ? plan_stripe (a, s, u + i, &jobs[i], i, &b)
-                                             : plan_chunk (a, s, u + i, &jobs[i], i, &b);
+  while (rc == 0 && (cur->w || u < units)) {
+    if (cur->w) {
+      rc = recovery_step (a, s, cur, next, &u, units, &pace);
+      t = cur, cur = next, next = t;
+    }
+    else if ((rc = recovery_blocker (a, s)) == 0) {
+      unsigned w = window_width (u, units, window_units (a));
+      rc = window_read_finish (a, s, cur, window_read_start (a, s, cur, u, w));
+      u += w;
+      if (rc)
+        window_release (a, cur, 0);
+    }
   }
-  if (rc == 0) {
-    batch_run (&b);
-    note_reads (jobs, &b);
-  }
-  for (i = 0; i < w && rc == 0; i++)
-    if (!jobs[i].skip)
-      rc = finish_unit (a, s, u + i, &jobs[i]);
-  if (rc == 0)
-    rc = write_units (a, s, jobs, w, &b);
-  /* Writes below the recovery point read the new member: advance only
-   * while the units are still locked. */
-  if (rc == 0)
-    atomic_store (&a->recovery_offset, u + w);
-  stripe_unlock_range (&a->locks, u, u + w - 1);
-  batch_free (&b);
   return rc;
 }
 
@@ -558,10 +694,10 @@ int
 raid_recover (struct raid_array *a)
 {
   uint64_t units = resync_units (a), u;
-  unsigned window;
+  struct recovery_window win[2];
   uint8_t *scratch;
   struct raid_slot *s;
-  struct sync_pace pace = { 0 };
+  size_t window_bytes;
   int slot, rc = 0;
 
   if (atomic_load (&a->resync_stop))
@@ -576,29 +712,22 @@ raid_recover (struct raid_array *a)
   if (slot < 0)
     return -EAGAIN;
   s = &a->slot[slot];
-  window = window_units (a);
-  scratch = scratch_get (&a->pool, (size_t) window * unit_cols (a) * a->lay.g.chunk);
+  window_bytes = (size_t) window_units (a) * unit_bytes (a);
+  scratch = scratch_get (&a->pool, 2 * window_bytes);
   if (!scratch)
     return -ENOMEM;
+  for (unsigned i = 0; i < 2; i++) {
+    win[i].scratch = scratch + i * window_bytes;
+    win[i].w = 0;
+    batch_init (&win[i].b, NULL);     /* background work: never polls */
+  }
   u = atomic_load (&a->recovery_offset);
   raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %d onto %s from unit %llu of %llu",
              a->sb.name, slot, slot_name (s), (unsigned long long) u,
              (unsigned long long) units);
-  while (u < units && rc == 0) {
-    unsigned w = units - u < window ? (unsigned) (units - u) : window;
-    if (atomic_load (&a->resync_stop))
-      rc = -ECANCELED;
-    else if (!slot_usable (s))
-      rc = -EIO;
-    else
-      rc = recover_window (a, s, u, w, scratch);
-    if (rc == 0 && (u + w) / RECOVERY_CHECKPOINT != u / RECOVERY_CHECKPOINT)
-      array_checkpoint (a);
-    if (rc == 0) {
-      u += w;
-      sync_pace (a, &pace, (uint64_t) w * a->lay.g.chunk);
-    }
-  }
+  rc = recover_units (a, s, u, units, win);
+  for (unsigned i = 0; i < 2; i++)
+    batch_free (&win[i].b);
   scratch_put (&a->pool, scratch);
   if (rc == 0 && slot_usable (s))
     recovery_done (a, s);

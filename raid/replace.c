@@ -4,8 +4,9 @@
  * new member is rebuilt).  Meanwhile every data write and flush of the slot goes to the
  * new member too (io.c's shadows), so the units already copied stay current; at the end
  * the new member takes the slot and the old one leaves the array (if the old one fails
- * first, the new one takes the slot as a recovering member from where the copy was).  One
- * unit at a time under its stripe lock, within the speed limits.
+ * first, the new one takes the slot as a recovering member from where the copy was).  A
+ * window of units at a time under their stripe locks (the old member's chunks read in one
+ * batch, the new member's written in another), within the speed limits.
  *
  * Saved across a restart as md saves a replacement: the superblocks record the slot, the
  * new member's uuid and the units copied (RAID_FEATURE_REPLACEMENT; the new member keeps
@@ -135,6 +136,213 @@ replace_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *sc
     }
   }
   return 0;
+}
+
+static void replace_checkpoint (struct raid_array *a);
+static uint64_t replace_next (struct raid_array *a, uint64_t u);
+
+/* Units a window copies at most, and the scratch bytes the copy may use: two windows of a
+ * chunk per unit (while one is written to the new member the next is read from the old),
+ * and a unit's pieces for rebuilding a chunk the old member cannot give. */
+#define REPLACE_WINDOW 16
+#define REPLACE_SCRATCH (16u << 20)
+
+/* Units [u, u+w) under their stripe locks (w 0: none held), the slot's chunks of them on
+ * their way from the old member to the new one; done: the units copied. */
+struct replace_window {
+  uint64_t u;
+  unsigned w, done;
+  int written;                  /* copied unit by unit already (a read failed) */
+  uint8_t *buf;
+  struct io_batch b;
+};
+
+static unsigned
+replace_window_units (const struct raid_layout *L)
+{
+  size_t chunks = REPLACE_SCRATCH / L->g.chunk;
+  size_t w = chunks > unit_pieces (L) ? (chunks - unit_pieces (L)) / 2 : 0;
+  return w < 1 ? 1 : w > REPLACE_WINDOW ? REPLACE_WINDOW : (unsigned) w;
+}
+
+/* Queue OP of the slot's chunk of every unit of the window on member M. */
+static int
+replace_queue (struct raid_array *a, struct raid_slot *s, struct replace_window *win,
+               struct raid_slot *m, enum raid_io_op op)
+{
+  struct raid_layout *L = &a->lay;
+
+  batch_reset (&win->b);
+  for (unsigned i = 0; i < win->w; i++)
+    for (unsigned c = 0; c < unit_pieces (L); c++) {
+      uint64_t off;
+      if (unit_piece (a, L, win->u + i, c, &off) == s
+          && !batch_add (&win->b, m, op, off, L->g.chunk, win->buf + (size_t) i * L->g.chunk,
+                         i))
+        return -ENOMEM;
+    }
+  return 0;
+}
+
+/* Lock units [u, u+w) and start reading the slot's chunks from the old member.  Whatever
+ * it returns, the window holds its locks until replace_release. */
+static int
+replace_read_start (struct raid_array *a, struct raid_slot *s, struct replace_window *win,
+                    uint64_t u, unsigned w)
+{
+  int rc;
+
+  win->u = u;
+  win->w = w;
+  win->done = 0;
+  win->written = 0;
+  stripe_lock_range (&a->locks, u, u + w - 1);
+  if ((rc = replace_queue (a, s, win, s, RAID_IO_READ)) == 0)
+    batch_start (&win->b);
+  return rc;
+}
+
+/* Wait for the reads (RC: replace_read_start's).  If the old member failed one, the
+ * window is copied unit by unit as replace_unit does (rebuilding what it cannot give),
+ * with SPARE_COLS for the unit's pieces. */
+static int
+replace_read_finish (struct raid_array *a, struct raid_slot *s, struct replace_window *win,
+                     int rc, uint8_t *spare_cols)
+{
+  batch_wait (&win->b);
+  for (unsigned i = 0; i < win->b.n && rc == 0; i++)
+    if (win->b.ios[i].err)
+      rc = -EIO;
+  if (rc != -EIO)
+    return rc;
+  win->written = 1;
+  for (rc = 0; win->done < win->w && rc == 0; win->done += rc == 0)
+    rc = replace_unit (a, s, win->u + win->done, spare_cols);
+  return rc;
+}
+
+/* Start writing the window's chunks to the new member (none if copied already). */
+static int
+replace_write_start (struct raid_array *a, struct raid_slot *s, struct replace_window *win)
+{
+  int rc = 0;
+
+  if (win->written)
+    batch_reset (&win->b);
+  else if ((rc = replace_queue (a, s, win, &a->repl.member, RAID_IO_WRITE)) == 0)
+    batch_start (&win->b);
+  return rc;
+}
+
+static int
+replace_write_finish (struct raid_array *a, struct replace_window *win, int rc)
+{
+  batch_wait (&win->b);
+  for (unsigned i = 0; i < win->b.n && rc == 0; i++)
+    if (win->b.ios[i].err) {
+      atomic_store (&a->repl.member.faulty, 1);
+      rc = -EIO;
+    }
+  if (rc == 0 && !win->written)
+    win->done = win->w;
+  return rc;
+}
+
+/* Let the window's units go; RECORD: the copy's position passes the units it copied. */
+static void
+replace_release (struct raid_array *a, struct replace_window *win, int record)
+{
+  if (record)
+    atomic_store (&a->repl.pos, win->u + win->done);
+  stripe_unlock_range (&a->locks, win->u, win->u + win->w - 1);
+  win->w = 0;
+}
+
+/* Why the copy cannot go on: -ECANCELED, -EIO (either member failed), or 0. */
+static int
+replace_blocker (struct raid_array *a, struct raid_slot *s)
+{
+  if (atomic_load (&a->resync_stop))
+    return -ECANCELED;
+  return !slot_usable (s) || atomic_load (&a->repl.member.faulty) ? -EIO : 0;
+}
+
+/* The window from unit u: units to copy in a row (replace_next skips none of them), at
+ * most WINDOW, none past the last bucket of the stripe locks (see recovery_overlap in
+ * recover.c: the same rule lets the next window be locked while this one is held). */
+static unsigned
+replace_width (struct raid_array *a, uint64_t u, uint64_t units, unsigned window)
+{
+  unsigned w = 1;
+
+  while (w < window && u + w < units && (u + w) % STRIPE_LOCKS != 0
+         && replace_next (a, u + w) == u + w)
+    w++;
+  return w;
+}
+
+/* CUR is locked and read: write it to the new member, reading the window from *u (NEXT)
+ * meanwhile when it follows CUR at once within the bucket cycle and no stop, failure or
+ * nap of the speed limits comes first.  Returns with NEXT locked and read, or nothing
+ * held. */
+static int
+replace_step (struct raid_array *a, struct raid_slot *s, struct replace_window *cur,
+              struct replace_window *next, uint64_t *u, uint64_t units, unsigned window,
+              uint8_t *spare_cols, struct sync_pace *pace)
+{
+  uint64_t bytes = (uint64_t) cur->w * a->lay.g.chunk;
+  int overlap = *u == cur->u + cur->w && *u < units && *u % STRIPE_LOCKS != 0
+    && replace_blocker (a, s) == 0 && sync_pace_ahead (a, pace, bytes);
+  int rc, next_rc = 0;
+
+  rc = replace_write_start (a, s, cur);
+  if (overlap) {
+    unsigned w = replace_width (a, *u, units, window);
+    next_rc = replace_read_start (a, s, next, *u, w);
+    *u = replace_next (a, *u + w);
+  }
+  rc = replace_write_finish (a, cur, rc);
+  if (overlap)
+    next_rc = replace_read_finish (a, s, next, next_rc, spare_cols);
+  replace_release (a, cur, 1);
+  if (rc == 0)
+    rc = next_rc;
+  if (rc && next->w)
+    replace_release (a, next, cur->done == cur->w);
+  if (rc == 0 && atomic_load (&a->repl.pos) - atomic_load (&a->repl.recorded)
+      >= RECOVERY_CHECKPOINT)
+    replace_checkpoint (a);
+  if (rc == 0 && !overlap)
+    sync_pace (a, pace, bytes);
+  return rc;
+}
+
+/* Copy from unit u on: a window is read alone, then each step writes one while it reads
+ * the next (as the recovery does). */
+static int
+replace_units (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_t units,
+               struct replace_window win[2], uint8_t *spare_cols)
+{
+  struct replace_window *cur = &win[0], *next = &win[1], *t;
+  unsigned window = replace_window_units (&a->lay);
+  struct sync_pace pace = { 0 };
+  int rc = 0;
+
+  while (rc == 0 && (cur->w || u < units)) {
+    if (cur->w) {
+      rc = replace_step (a, s, cur, next, &u, units, window, spare_cols, &pace);
+      t = cur, cur = next, next = t;
+    }
+    else if ((rc = replace_blocker (a, s)) == 0) {
+      unsigned w = replace_width (a, u, units, window);
+      atomic_store (&a->repl.pos, u);
+      rc = replace_read_finish (a, s, cur, replace_read_start (a, s, cur, u, w), spare_cols);
+      u = replace_next (a, u + w);
+      if (rc)
+        replace_release (a, cur, 1);
+    }
+  }
+  return rc;
 }
 
 /* Stop replacing: the new member goes back to the spares unless it failed; 1 when it
@@ -304,10 +512,11 @@ int
 raid_replace (struct raid_array *a)
 {
   int i = atomic_load (&a->repl.slot), rc = 0;
-  uint64_t units = resync_units (a), u;
-  struct sync_pace pace = { 0 };
+  uint64_t units = resync_units (a);
+  struct replace_window win[2];
   struct raid_slot *s;
   uint8_t *scratch;
+  unsigned window;
 
   if (i < 0)
     return -EAGAIN;
@@ -316,29 +525,20 @@ raid_replace (struct raid_array *a)
   if (a->readonly)
     return -EROFS;
   s = &a->slot[i];
-  scratch = scratch_get (&a->pool, (size_t) (a->lay.g.k + a->lay.g.m + a->lay.g.copies)
+  window = replace_window_units (&a->lay);
+  scratch = scratch_get (&a->pool, (2 * (size_t) window + unit_pieces (&a->lay))
                          * a->lay.g.chunk);
   if (!scratch)
     return -ENOMEM;
-  for (u = replace_next (a, atomic_load (&a->repl.pos)); u < units && rc == 0;
-       u = replace_next (a, u + 1)) {
-    atomic_store (&a->repl.pos, u);
-    if (atomic_load (&a->resync_stop))
-      rc = -ECANCELED;
-    else if (!slot_usable (s) || atomic_load (&a->repl.member.faulty))
-      rc = -EIO;
-    else {
-      stripe_lock_range (&a->locks, u, u);
-      rc = replace_unit (a, s, u, scratch);
-      stripe_unlock_range (&a->locks, u, u);
-    }
-    if (rc == 0) {
-      atomic_store (&a->repl.pos, u + 1);
-      if (u + 1 - atomic_load (&a->repl.recorded) >= RECOVERY_CHECKPOINT)
-        replace_checkpoint (a);
-      sync_pace (a, &pace, a->lay.g.chunk);
-    }
+  for (unsigned k = 0; k < 2; k++) {
+    win[k].buf = scratch + (size_t) k * window * a->lay.g.chunk;
+    win[k].w = 0;
+    batch_init (&win[k].b, NULL);     /* background work: never polls */
   }
+  rc = replace_units (a, s, replace_next (a, atomic_load (&a->repl.pos)), units, win,
+                      scratch + 2 * (size_t) window * a->lay.g.chunk);
+  for (unsigned k = 0; k < 2; k++)
+    batch_free (&win[k].b);
   scratch_put (&a->pool, scratch);
   if (rc == 0)
     return replace_finish (a, s);

@@ -1000,34 +1000,61 @@ raid_flush (struct raid_array *a)
 
 /* ---- resync -------------------------------------------------------------- */
 
-static int
-resync_unit (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t *scratch)
-{
-  struct io_batch b;
-  uint8_t *cols[RAID_MAX_MEMBERS];
-  int parity = L->g.family == RAID_FAMILY_PARITY;
-  unsigned i, n = unit_pieces (L), data = parity ? L->g.k : 1;
-  int rc = 0;
+/* Units a resync step takes at most, and the scratch bytes it may use for them.  One
+ * unit at a time left the members idle between units. */
+#define RESYNC_WINDOW 16
+#define RESYNC_SCRATCH (16u << 20)
 
-  for (i = 0; i < n; i++)
-    cols[i] = scratch + (size_t) i * L->g.chunk;
-  batch_init (&b, NULL);   /* background work: never polls */
+static unsigned
+resync_window_units (const struct raid_layout *L)
+{
+  size_t w = RESYNC_SCRATCH / ((size_t) unit_pieces (L) * L->g.chunk);
+  return w < 1 ? 1 : w > RESYNC_WINDOW ? RESYNC_WINDOW : (unsigned) w;
+}
+
+/* Resync units [u, u+w) (caller holds their stripe locks): the data of all of them
+ * (mirrors: the first copy) read in one batch, then their redundancy written in
+ * another.  Returns the units done: all, or those before the first whose data could
+ * not be read (*rc = -EIO). */
+static unsigned
+resync_window (struct raid_array *a, struct raid_layout *L, uint64_t u, unsigned w,
+               uint8_t *scratch, struct io_batch *b, int *rc)
+{
+  int parity = L->g.family == RAID_FAMILY_PARITY;
+  unsigned i, c, n = unit_pieces (L), data = parity ? L->g.k : 1, good = w;
+  size_t unit_bytes = (size_t) n * L->g.chunk;
+
   /* Read the data (mirrors: the first copy), then write the redundancy. */
-  for (i = 0; i < data; i++)
-    unit_piece_io (&b, a, L, u, i, RAID_IO_READ, cols[i]);
-  batch_run (&b);
-  for (i = 0; i < b.n; i++)
-    if (b.ios[i].err)
-      rc = -EIO;
-  batch_reset (&b);
-  if (rc == 0 && parity)
-    codec_encode (&L->codec, L->g.chunk, cols, cols + L->g.k);
-  for (i = data; i < n && rc == 0; i++)
-    unit_piece_io (&b, a, L, u, i, RAID_IO_WRITE, parity ? cols[i] : cols[0]);
-  batch_run (&b);
-  fail_writers (a, &b);
-  batch_free (&b);
-  return rc;
+  batch_reset (b);
+  for (i = 0; i < w; i++)
+    for (c = 0; c < data; c++) {
+      unsigned before = b->n;
+      unit_piece_io (b, a, L, u + i, c, RAID_IO_READ, scratch + i * unit_bytes
+                     + (size_t) c * L->g.chunk);
+      if (b->n > before)
+        b->ios[before].tag = i;
+      else
+        good = i < good ? i : good;
+    }
+  batch_run (b);
+  for (i = 0; i < b->n; i++)
+    if (b->ios[i].err && b->ios[i].tag < good)
+      good = b->ios[i].tag;
+  if (good < w)
+    *rc = -EIO;
+  batch_reset (b);
+  for (i = 0; i < good; i++) {
+    uint8_t *cols[RAID_MAX_MEMBERS];
+    for (c = 0; c < n; c++)
+      cols[c] = scratch + i * unit_bytes + (size_t) c * L->g.chunk;
+    if (parity)
+      codec_encode (&L->codec, L->g.chunk, cols, cols + L->g.k);
+    for (c = data; c < n; c++)
+      unit_piece_io (b, a, L, u + i, c, RAID_IO_WRITE, parity ? cols[c] : cols[0]);
+  }
+  batch_run (b);
+  fail_writers (a, b);
+  return good;
 }
 
 int
@@ -1059,6 +1086,8 @@ raid_resync (struct raid_array *a)
   uint64_t u = atomic_load (&a->resync_offset), done = 0;
   uint8_t missing[RAID_MAX_MEMBERS];
   struct sync_pace pace = { 0 };
+  struct io_batch b;
+  unsigned window;
   uint8_t *scratch;
   int rc = 0;
 
@@ -1075,9 +1104,11 @@ raid_resync (struct raid_array *a)
                  "the array needs a rebuild, not a resync", a->sb.name, i);
       return -EAGAIN;
     }
-  scratch = scratch_get (&a->pool, (size_t) (L->g.k + L->g.m + L->g.copies) * L->g.chunk);
+  window = resync_window_units (L);
+  scratch = scratch_get (&a->pool, (size_t) window * unit_pieces (L) * L->g.chunk);
   if (!scratch)
     return -ENOMEM;
+  batch_init (&b, NULL);   /* background work: never polls */
   if (a->bitmap.nbits)
     raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu, over the %llu of %llu "
                "regions the write-intent bitmap held dirty", a->sb.name,
@@ -1087,7 +1118,8 @@ raid_resync (struct raid_array *a)
   else
     raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
                (unsigned long long) u, (unsigned long long) units);
-  for (; rc == 0; u++) {
+  while (rc == 0) {
+    unsigned w, good;
     /* Clean regions are in sync: the resync point passes them unlocked. */
     u = bitmap_next_unsynced (a, u, units);
     atomic_store (&a->resync_offset, u);
@@ -1106,18 +1138,23 @@ raid_resync (struct raid_array *a)
       rc = -EAGAIN;
       break;
     }
-    stripe_lock_range (&a->locks, u, u);
-    rc = resync_unit (a, L, u, scratch);
+    /* A window of units, none of them in a clean region. */
+    for (w = 1; w < window && u + w < units && bitmap_unit_unsynced (a, u + w); w++)
+      ;
+    stripe_lock_range (&a->locks, u, u + w - 1);
+    good = resync_window (a, L, u, w, scratch, &b, &rc);
     /* Writes below the resync point use read-modify-write: advance only
-     * while the unit is still locked. */
+     * while the units are still locked. */
+    atomic_store (&a->resync_offset, u + good);
+    stripe_unlock_range (&a->locks, u, u + w - 1);
+    if (rc == 0 && (done + w) / 4096 != done / 4096)
+      resync_checkpoint (a, u + w);
+    done += w;
+    u += good;
     if (rc == 0)
-      atomic_store (&a->resync_offset, u + 1);
-    stripe_unlock_range (&a->locks, u, u);
-    if (rc == 0 && ++done % 4096 == 0)
-      resync_checkpoint (a, u + 1);
-    if (rc == 0)
-      sync_pace (a, &pace, L->g.chunk);
+      sync_pace (a, &pace, (uint64_t) w * L->g.chunk);
   }
+  batch_free (&b);
   scratch_put (&a->pool, scratch);
   if (rc == 0 && !array_check (a, "finish resync"))
     rc = -EIO;

@@ -28,18 +28,24 @@ struct rig {
 };
 
 static void
-rig_setup (struct rig *r, const struct level_case *c)
+rig_setup_sized (struct rig *r, const struct level_case *c, uint64_t member_size)
 {
   memset (r, 0, sizeof *r);
   r->c = c;
   r->seed = 11 + c->level;
-  fx_members (&r->f, c->n, FX_MEMBER_SIZE);
+  fx_members (&r->f, c->n, member_size);
   fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
   r->size = raid_size (r->f.a);
   r->ref = malloc (r->size);
   cr_assert_not_null (r->ref);
   fill_random (r->ref, r->size, &r->seed);
   cr_assert_eq (raid_write (r->f.a, r->ref, r->size, 0, 0), 0);
+}
+
+static void
+rig_setup (struct rig *r, const struct level_case *c)
+{
+  rig_setup_sized (r, c, FX_MEMBER_SIZE);
 }
 
 static void
@@ -144,6 +150,36 @@ Test (check, rewrites_read_errors)
   }
 }
 
+/* A check reads a window of units in one batch: mismatches at the first and last units
+ * of windows (every 16), and bad sectors in other windows, are each found in their own
+ * unit, counted once, and mended. */
+Test (check, mismatches_and_bad_sectors_at_window_edges)
+{
+  /* even units: raid10's second copies of odd chunks sit in the rows of even ones */
+  static const uint64_t odd[] = { 0, 14, 16, 30, 32, 200, 254 };
+  static const uint64_t bad_rows[] = { 17, 47 };
+  const unsigned n_odd = sizeof odd / sizeof odd[0];
+
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+
+    rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
+    for (unsigned j = 0; j < n_odd; j++)
+      redundancy_of (&r, odd[j])[300 + j] ^= 0x11;
+    for (unsigned j = 0; j < 2; j++)      /* one bad range per member */
+      raid_mem_member_bad_range (r.f.mm[j ? r.f.n - 1 : 0],
+                                 RAID_DATA_OFFSET + bad_rows[j] * CHUNK + 1024, 512);
+    rig_expect (&r, RAID_CHECK, 0, n_odd, 2);
+    rig_expect (&r, RAID_CHECK, 0, n_odd, 0);          /* the bad sectors were rewritten */
+    rig_expect (&r, RAID_CHECK_REPAIR, 0, n_odd, 0);
+    rig_expect (&r, RAID_CHECK, 0, 0, 0);
+    fx_check_redundancy (&r.f, cases[i].level, cases[i].k, cases[i].m, cases[i].copies, CHUNK,
+                         NULL);
+    fx_expect_data (r.f.a, r.ref, NULL, r.size, "after the repair");
+    rig_free (&r);
+  }
+}
+
 struct writer { struct rig *r; atomic_int stop; atomic_uint writes; };
 
 static void *
@@ -214,7 +250,8 @@ Test (check, stops_when_asked)
   struct raid_status st;
   pthread_t t;
 
-  rig_setup (&r, &cases[1]);
+  /* Many windows of units (a stop takes effect between two). */
+  rig_setup_sized (&r, &cases[1], RAID_DATA_OFFSET + 1024 * 1024);
   raid_mem_member_delay (r.f.mm[0], 2000);
   s.a = r.f.a;
   cr_assert_eq (pthread_create (&t, NULL, check_main, &s), 0);

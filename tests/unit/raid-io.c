@@ -1,6 +1,8 @@
 /* The data path: RMW/RCW choice, stripe locks under threads, degraded
  * writes and refusal, read-error repair, write failures, flush and FUA. */
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <string.h>
@@ -93,13 +95,20 @@ Test (io, rmw_and_rcw_choice_counts_reads)
 /* Garbage in the members: parity (copies) do not match until written or
  * resynced. */
 static void
-create_on_garbage (struct fx *f, enum raid_level level, unsigned n, uint64_t *seed)
+create_on_garbage_sized (struct fx *f, enum raid_level level, unsigned n, uint64_t *seed,
+                         uint64_t member_size)
 {
-  fx_members (f, n, FX_MEMBER_SIZE);
+  fx_members (f, n, member_size);
   for (unsigned i = 0; i < n; i++)
     fill_random (raid_mem_member_data (f->mm[i]) + RAID_DATA_OFFSET,
-                 FX_MEMBER_SIZE - RAID_DATA_OFFSET, seed);
+                 member_size - RAID_DATA_OFFSET, seed);
   fx_create_on (f, level, 0, 0, CHUNK, 0);
+}
+
+static void
+create_on_garbage (struct fx *f, enum raid_level level, unsigned n, uint64_t *seed)
+{
+  create_on_garbage_sized (f, level, n, seed, FX_MEMBER_SIZE);
 }
 
 Test (io, unsynced_stripes_use_reconstruct_write_until_resync)
@@ -570,6 +579,76 @@ Test (io, overlapping_writers_keep_parity_consistent, .timeout = 60)
     pthread_join (th[i], NULL);
   fx_check_redundancy (&f, RAID_LEVEL_5, 4, 1, 1, CHUNK, NULL);
   fx_free (&f);
+}
+
+/* The resync takes a window of units per step: a unit whose data cannot be read stops
+ * it there (the units before it in the window are done, the resync point passes them,
+ * not it); writers beside it leave the redundancy right; at both levels families. */
+struct resync_race { struct fx *f; atomic_int done; };
+
+static void *
+resync_main (void *opaque)
+{
+  struct resync_race *r = opaque;
+  intptr_t rc = raid_resync (r->f->a);
+  atomic_store (&r->done, 1);
+  return (void *) rc;
+}
+
+/* Small writes anywhere until the resync is done. */
+static void *
+resync_writer_main (void *opaque)
+{
+  struct resync_race *r = opaque;
+  uint64_t seed = (uintptr_t) &seed, size = raid_size (r->f->a);
+  uint8_t src[4096];
+
+  while (!atomic_load (&r->done)) {
+    uint32_t len = 512 * (1 + rnd (&seed) % 8);
+    uint64_t off = 512 * (rnd (&seed) % ((size - len) / 512 + 1));
+    fill_random (src, len, &seed);
+    cr_assert_eq (raid_write (r->f->a, src, len, off, 0), 0);
+  }
+  return NULL;
+}
+
+Test (io, resync_windows_stop_at_a_bad_unit_and_race_writes, .timeout = 60)
+{
+  static const struct { enum raid_level level; unsigned n, k, m, copies; } lv[] = {
+    { RAID_LEVEL_5, 4, 3, 1, 1 }, { RAID_LEVEL_10, 4, 1, 0, 2 },
+  };
+  for (unsigned i = 0; i < 2; i++) {
+    const uint64_t bad = 37;                  /* inside a window (every 16 units) */
+    struct fx f;
+    struct raid_status st;
+    pthread_t th[4], rs;
+    void *rc;
+    uint64_t seed = 21;
+
+    create_on_garbage_sized (&f, lv[i].level, lv[i].n, &seed, RAID_DATA_OFFSET + 1024 * 1024);
+    /* parity: stripe 37's chunk on member 0; raid10: chunk 74, member 0's row 37 */
+    raid_mem_member_bad_range (f.mm[0], RAID_DATA_OFFSET + bad * CHUNK, 512);
+    cr_assert_eq (raid_resync (f.a), -EIO);
+    raid_status (f.a, &st);
+    uint64_t want = lv[i].m ? bad : 2 * bad;
+    cr_assert_eq (st.resync_offset, want, "%s: stopped at %llu, the bad unit is %llu",
+                  raid_level_name (lv[i].level), (unsigned long long) st.resync_offset,
+                  (unsigned long long) want);
+    raid_mem_member_bad_range (f.mm[0], 0, 0);
+    for (unsigned j = 0; j < f.n; j++)
+      raid_mem_member_delay (f.mm[j], 100);
+    struct resync_race race = { .f = &f };
+    cr_assert_eq (pthread_create (&rs, NULL, resync_main, &race), 0);
+    for (unsigned j = 0; j < 4; j++)
+      pthread_create (&th[j], NULL, resync_writer_main, &race);
+    for (unsigned j = 0; j < 4; j++)
+      pthread_join (th[j], NULL);
+    pthread_join (rs, &rc);
+    cr_assert_eq ((intptr_t) rc, 0, "%s: resync", raid_level_name (lv[i].level));
+    cr_assert_eq (raid_needs_resync (f.a), 0);
+    fx_check_redundancy (&f, lv[i].level, lv[i].k, lv[i].m, lv[i].copies, CHUNK, NULL);
+    fx_free (&f);
+  }
 }
 
 Test (io, resync_can_be_cancelled_and_resumes)

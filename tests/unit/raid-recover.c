@@ -283,6 +283,95 @@ Test (recover, cancel_and_resume)
   }
 }
 
+/* Recovery writes one window while it reads the next, the next window locked before
+ * the one before it is let go.  A writer hammers the units at window boundaries (every
+ * 16 units), and above all the boundary where the stripe lock buckets wrap (unit 255 to
+ * 256: a write there takes bucket 0 before bucket 255), besides writes anywhere: no
+ * deadlock, and the rebuilt member ends up with every write. */
+struct edge_writer { struct rig *r; uint64_t unit_bytes; atomic_int stop; atomic_uint writes; };
+
+static void *
+edge_writer_main (void *arg)
+{
+  struct edge_writer *w = arg;
+  uint64_t seed = 11, units = w->r->size / w->unit_bytes;
+
+  while (!atomic_load (&w->stop) || w->writes < 50) {
+    uint64_t edge = (w->writes % 2 ? 256 : 16 * (1 + rnd (&seed) % (units / 16 - 1)));
+    uint64_t off = edge * w->unit_bytes - 512 * (1 + rnd (&seed) % 4);
+    uint32_t len = 512 * (2 + rnd (&seed) % 8);
+    if (w->writes % 3 == 2)           /* anywhere */
+      off = (rnd (&seed) % (w->r->size / 512)) * 512;
+    if (len > w->r->size - off)
+      len = w->r->size - off;
+    fill_random (w->r->ref + off, len, &seed);
+    if (raid_write (w->r->f.a, w->r->ref + off, len, off, 0) != 0)
+      abort ();
+    w->writes++;
+  }
+  return NULL;
+}
+
+Test (recover, writes_race_the_pipeline_at_window_edges, .timeout = 60)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct edge_writer w = { .r = &r };
+    pthread_t t;
+    /* 2 MiB per member: past unit 256, where the buckets wrap */
+    rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 2 * 1024 * 1024);
+    w.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
+    rig_add (&r, 0);
+    for (unsigned j = 0; j < cases[i].n; j++)
+      raid_mem_member_delay (r.f.mm[j], 20);
+    raid_mem_member_delay (r.spare[0], 20);
+    cr_assert_eq (pthread_create (&t, NULL, edge_writer_main, &w), 0);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    atomic_store (&w.stop, 1);
+    pthread_join (t, NULL);
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
+}
+
+/* A source that cannot be read in a window read while the window before it is written:
+ * the recovery stops at the start of that window (the one before is written and the
+ * recovery point passed it; not the one that failed), the checkpoint says so, and once
+ * the source reads again the recovery resumes there and completes. */
+Test (recover, a_source_failing_mid_pipeline_stops_at_its_window)
+{
+  for (unsigned i = 0; i < 2; i++) {       /* raid1 of 2, raid5 of 3: nothing else to read */
+    const uint64_t bad = 40;
+    struct rig r;
+    struct raid_status st;
+    struct raid_mem_stats ms;
+    struct raid_sb_summary sb;
+    uint64_t stopped;
+    rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
+    rig_add (&r, 0);
+    raid_mem_member_bad_range (r.f.mm[0], RAID_DATA_OFFSET + bad * CHUNK, CHUNK);
+    cr_assert_eq (raid_recover (r.f.a), -EIO, "%s", raid_level_name (cases[i].level));
+    raid_status (r.f.a, &st);
+    stopped = st.recovery_offset;
+    cr_assert (stopped <= bad && bad - stopped < 16, "%s: stopped at %llu, the bad unit is %llu",
+               raid_level_name (cases[i].level), (unsigned long long) stopped,
+               (unsigned long long) bad);
+    cr_assert_eq (st.recovery_slot, 1, "the new member is still recovering");
+    cr_assert_eq (raid_examine (&r.f.mem[0], &sb), 0);
+    cr_assert_eq (sb.recovery_offset, stopped, "checkpoint saved where it stopped");
+    raid_mem_member_bad_range (r.f.mm[0], 0, 0);
+    raid_mem_member_stats (r.spare[0], &ms, 1);
+    cr_assert_eq (raid_recover (r.f.a), 0);
+    raid_mem_member_stats (r.spare[0], &ms, 0);
+    cr_assert (ms.write_bytes < st.resync_units * CHUNK, "resumed, not restarted");
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_free (&r);
+  }
+}
+
 /* The replacement fails in mid-recovery: it is marked faulty, the array
  * stays degraded and serving; the next spare completes the job. */
 Test (recover, replacement_fails_midway)
@@ -1133,14 +1222,18 @@ Test (bitmap, clean_regions_take_small_writes_before_the_resync)
 
 /* ---- fail and remove (md's --fail, --remove) ------------------------------ */
 
+/* Members of the whole arrays: enough units for a replace of many windows (a cancel, a
+ * writer or a failure meets it midway). */
+#define WHOLE_MEMBER (RAID_DATA_OFFSET + 512 * 1024)
+
 /* A filled array of case C, every member working. */
 static void
-rig_whole (struct rig *r, const struct level_case *c)
+rig_whole_sized (struct rig *r, const struct level_case *c, uint64_t member_size)
 {
   memset (r, 0, sizeof *r);
   r->c = c;
   r->seed = 5 + c->level;
-  fx_members (&r->f, c->n, FX_MEMBER_SIZE);
+  fx_members (&r->f, c->n, member_size);
   fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
   r->size = raid_size (r->f.a);
   r->ref = calloc (1, r->size);
@@ -1148,11 +1241,17 @@ rig_whole (struct rig *r, const struct level_case *c)
   rig_write (r, 0, r->size);
 }
 
+static void
+rig_whole (struct rig *r, const struct level_case *c)
+{
+  rig_whole_sized (r, c, WHOLE_MEMBER);
+}
+
 /* Give the array the spare e9.1 (the rig keeps it as spare[0]). */
 static void
 rig_spare (struct rig *r)
 {
-  r->spare[0] = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  r->spare[0] = raid_mem_member_new ("e9.1", WHOLE_MEMBER);
   rig_add (r, 0);
 }
 
@@ -1276,11 +1375,11 @@ Test (replace, a_member_is_replaced_while_written)
     cr_assert_eq (st.replace_slot, -1);
     rig_adopt (&r, 0);                      /* slot 1 is e9.1 now; e2.1 is r.failed */
     rig_check_done (&r, "e9.1");
-    before = malloc (FX_MEMBER_SIZE);
+    before = malloc (WHOLE_MEMBER);
     cr_assert_not_null (before);
-    memcpy (before, raid_mem_member_data (r.failed), FX_MEMBER_SIZE);
+    memcpy (before, raid_mem_member_data (r.failed), WHOLE_MEMBER);
     rig_write (&r, 0, r.size);
-    cr_assert (!memcmp (before, raid_mem_member_data (r.failed), FX_MEMBER_SIZE),
+    cr_assert (!memcmp (before, raid_mem_member_data (r.failed), WHOLE_MEMBER),
                "%s: the old member was written after it left", raid_level_name (cases[i].level));
     free (before);
     fx_close (&r.f);
@@ -1346,8 +1445,10 @@ Test (replace, the_old_member_failing_ends_in_a_recovery)
     cr_assert_eq (raid_recover (r.f.a), 0);
     raid_mem_member_stats (r.spare[0], &ms, 0);
     /* from where the copy was, not from the start (the units below it are not rewritten);
-     * a superblock update or two besides */
-    cr_assert (ms.write_bytes <= (st.resync_units - at + 2) * CHUNK, "%s: the recovery wrote "
+     * a superblock update or two besides, and one per checkpoint on the way */
+    cr_assert (ms.write_bytes <= (st.resync_units - at + 3
+                                  + (st.resync_units - at) / RECOVERY_CHECKPOINT) * CHUNK,
+               "%s: the recovery wrote "
                "%llu bytes, more than the %llu units from %llu on",
                raid_level_name (cases[i].level), (unsigned long long) ms.write_bytes,
                (unsigned long long) (st.resync_units - at), (unsigned long long) at);
@@ -1416,6 +1517,42 @@ rig_replace_finish (struct rig *r)
   return ms.write_bytes;
 }
 
+/* The replace writes one window to the new member while it reads the next from the old
+ * one, as the recovery does: writes at window edges and across the bucket wrap (unit
+ * 255 to 256) meet it without a deadlock, and the new member ends up with all of them;
+ * a bad sector of the old member in a window read mid-pipeline is rebuilt from the
+ * others. */
+Test (replace, writes_race_the_pipeline_at_window_edges, .timeout = 60)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    const uint64_t member = RAID_DATA_OFFSET + 2 * 1024 * 1024;
+    struct rig r;
+    struct edge_writer w = { .r = &r };
+    char err[256] = "";
+    pthread_t t;
+
+    rig_whole_sized (&r, &cases[i], member);
+    w.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
+    r.spare[0] = raid_mem_member_new ("e9.1", member);
+    rig_add (&r, 0);
+    cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+    if (cases[i].m)                 /* parity: rebuilt from the others; not raid1 of 2 */
+      raid_mem_member_bad_range (r.f.mm[1], RAID_DATA_OFFSET + 40 * CHUNK + 512, 512);
+    for (unsigned j = 0; j < cases[i].n; j++)
+      raid_mem_member_delay (r.f.mm[j], 20);
+    raid_mem_member_delay (r.spare[0], 20);
+    cr_assert_eq (pthread_create (&t, NULL, edge_writer_main, &w), 0);
+    cr_assert_eq (raid_replace (r.f.a), 0, "%s: replace", raid_level_name (cases[i].level));
+    atomic_store (&w.stop, 1);
+    pthread_join (t, NULL);
+    cr_assert (strstr (r.f.info, "e9.1 replaced e2.1 in slot 1"), "%s", r.f.info);
+    rig_adopt (&r, 0);
+    rig_check_done (&r, "e9.1");
+    rig_lean_on_rebuilt (&r);
+    rig_free (&r);
+  }
+}
+
 /* md saves a replacement: stopped by a restart, the replace resumes from its checkpoint
  * (the new member is written only the units from there on) before any request, and ends
  * with every byte right. */
@@ -1427,7 +1564,7 @@ Test (replace, a_restart_resumes_from_the_checkpoint)
     struct raid_status st;
     struct raid_sb_summary sb;
     char err[256] = "";
-    uint64_t at, wrote, slot_bytes = FX_MEMBER_SIZE - RAID_DATA_OFFSET;
+    uint64_t at, wrote, slot_bytes = WHOLE_MEMBER - RAID_DATA_OFFSET;
 
     rig_whole (&r, &cases[i]);
     rig_spare (&r);
@@ -1453,8 +1590,10 @@ Test (replace, a_restart_resumes_from_the_checkpoint)
     rig_write (&r, 0, r.size);          /* before the copy goes on: the shadows take it */
     wrote = rig_replace_finish (&r);
     /* the units from the checkpoint on (raid10: about half of them are slot 1's), the
-     * bitmap and a superblock: not the whole slot */
-    cr_assert (wrote <= slot_bytes - at * CHUNK / 2 + 3 * 4096 && wrote < slot_bytes, "%s: "
+     * bitmap and a superblock, one per checkpoint on the way: not the whole slot */
+    cr_assert (wrote <= slot_bytes - at * CHUNK / 2
+               + (3 + (st.resync_units - at) / RECOVERY_CHECKPOINT) * 4096
+               && wrote < slot_bytes, "%s: "
                "the resumed copy wrote %llu bytes, the slot holds %llu (resumed at %llu of "
                "%llu units)", lvl, (unsigned long long) wrote, (unsigned long long) slot_bytes,
                (unsigned long long) at, (unsigned long long) st.resync_units);
@@ -1516,7 +1655,7 @@ Test (replace, the_old_member_missing_at_assembly_ends_in_a_recovery)
     struct raid_status st;
     struct raid_mem_stats ms;
     char err[256] = "";
-    uint64_t at, slot_bytes = FX_MEMBER_SIZE - RAID_DATA_OFFSET;
+    uint64_t at, slot_bytes = WHOLE_MEMBER - RAID_DATA_OFFSET;
 
     rig_whole (&r, &cases[i]);
     rig_spare (&r);
@@ -1564,7 +1703,7 @@ Test (replace, the_old_member_missing_while_another_slot_recovers)
   fx_close (&r.f);                                  /* the cancel holds until a restart */
   cr_assert_not_null (rig_reassemble_with_new (&r, err, sizeof err), "assemble: %s", err);
   cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), 0, "%s", err);
-  r.spare[1] = raid_mem_member_new ("e10.1", FX_MEMBER_SIZE);
+  r.spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
   rig_add (&r, 1);
   raid_mem_member_delay (r.spare[1], 200000);       /* cancelled in its first window */
   rc.a = r.f.a;
@@ -1709,7 +1848,7 @@ Test (replace, a_down_spare_is_passed_over)
   raid_mem_member_set_down (r.spare[0], 1);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), -ENOENT);
   cr_assert (strstr (err, "no spare that is up"), "%s", err);
-  r.spare[1] = raid_mem_member_new ("e10.1", FX_MEMBER_SIZE);
+  r.spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
   rig_add (&r, 1);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
   raid_status (r.f.a, &st);
@@ -1738,7 +1877,7 @@ Test (replace, refusals)
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_replace_start (r.f.a, "e3.1", NULL, err, sizeof err), -EBUSY);
   cr_assert (strstr (err, "a replace runs"), "%s", err);
-  r.spare[1] = raid_mem_member_new ("e10.1", FX_MEMBER_SIZE);
+  r.spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
   rig_add (&r, 1);
   cr_assert_neq (raid_grow (r.f.a, &name, 1, RAID_LEVEL_5, err, sizeof err), 0);
   cr_assert (strstr (err, "a member is being replaced"), "%s", err);

@@ -187,7 +187,13 @@ void
 fx_check_redundancy (struct fx *f, enum raid_level level, unsigned k, unsigned m,
                      unsigned copies, uint32_t chunk, const uint8_t *skip)
 {
-  uint64_t rows = (FX_MEMBER_SIZE - RAID_DATA_OFFSET) / chunk;
+  /* every row of the members (the smallest of them: a spare may be larger) */
+  uint64_t size = UINT64_MAX, rows;
+
+  for (unsigned i = 0; i < f->n; i++)
+    if (f->mem[i].ops->size (f->mem[i].member) < size)
+      size = f->mem[i].ops->size (f->mem[i].member);
+  rows = (size - RAID_DATA_OFFSET) / chunk;
   uint8_t coef[RAID_MAX_PARITY][RAID_MAX_MEMBERS];
 
   for (unsigned j = 0; j < m; j++)

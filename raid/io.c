@@ -138,12 +138,12 @@ batch_poll (struct io_batch *b, uint64_t start_us)
 
 /* md's replacement: a data write or a flush of a slot being replaced goes to the new
  * member too, as an extra I/O queued after the caller's own (superblocks and bitmap stay
- * the old member's: the new one gets its own when it takes the slot).  Returns how
- * many; batch_run hides them again, so callers see only their I/Os. */
-static unsigned
+ * the old member's: the new one gets its own when it takes the slot).  batch_wait hides
+ * them again, so callers see only their I/Os. */
+static void
 add_shadows (struct io_batch *b)
 {
-  unsigned n = b->n, shadows = 0;
+  unsigned n = b->n;
 
   for (unsigned i = 0; i < n; i++) {
     struct member_io io = b->ios[i];       /* a copy: batch_add may move the array */
@@ -153,10 +153,7 @@ add_shadows (struct io_batch *b)
       continue;
     if (!batch_add (b, r, io.op, io.offset, io.len, io.buf, io.tag))
       atomic_store (&r->faulty, 1);         /* it would miss this write */
-    else
-      shadows++;
   }
-  return shadows;
 }
 
 void

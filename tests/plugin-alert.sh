@@ -7,7 +7,7 @@
 # shelf dying and coming back while the array idles (ShelfDown, DegradedArray, ShelfUp),
 # in that order; each event is in the log too, and a program that exits non-zero is
 # named there.
-# Refused at start: a program that does not exist, one that cannot be run.
+# Refused at start: a program that does not exist, a directory, one that cannot be run.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -28,6 +28,9 @@ touch "$LAB_DIR/not-executable"
 plugin_fails "alert= a missing program" \
   "alert=$LAB_DIR/nope: No such file or directory: give an executable program" \
   shelves=e1.1,e2.1 level=1 alert="$LAB_DIR/nope"
+plugin_fails "alert= a directory" \
+  "alert=$LAB_DIR: not a regular file: give an executable program" \
+  shelves=e1.1,e2.1 level=1 alert="$LAB_DIR"
 plugin_fails "alert= a file that cannot be run" \
   "alert=$LAB_DIR/not-executable: Permission denied: give an executable program" \
   shelves=e1.1,e2.1 level=1 alert="$LAB_DIR/not-executable"

@@ -135,21 +135,31 @@ Test (events, start_of_a_degraded_array)
   fx_free (&f);
 }
 
+/* The spare e9.1, added to the array. */
+static struct raid_mem_member *
+add_spare (struct raid_array *a)
+{
+  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  struct raid_member m = raid_mem_member (spare);
+  char err[256] = "";
+
+  cr_assert_eq (raid_add_member (a, &m, err, sizeof err), 0, "add: %s", err);
+  return spare;
+}
+
 /* The rebuild ran between two looks: the spare that now holds the slot is active. */
 Test (events, a_spare_rebuilt_into_the_slot)
 {
   struct fx f;
   struct raid_status was;
   struct seen s;
-  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-  struct raid_member m = raid_mem_member (spare);
-  char err[256] = "";
+  struct raid_mem_member *spare;
 
   raid5_of_4 (&f);
   raid_mem_member_fail (f.mm[1], 1, 1);
   write_some (f.a);
   raid_status (f.a, &was);
-  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), 0, "add: %s", err);
+  spare = add_spare (f.a);
   cr_assert_eq (raid_recover (f.a), 0);
   cr_assert_str_eq (events_since (f.a, &was, &s), "SpareActive e9.1\n");
   fx_free (&f);
@@ -161,12 +171,11 @@ Test (events, a_replace_that_took_its_slot)
   struct fx f;
   struct raid_status was;
   struct seen s;
-  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
-  struct raid_member m = raid_mem_member (spare);
+  struct raid_mem_member *spare;
   char err[256] = "";
 
   raid5_of_4 (&f);
-  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), 0, "add: %s", err);
+  spare = add_spare (f.a);
   cr_assert_eq (raid_replace_start (f.a, "e2.1", "e9.1", err, sizeof err), 0, "%s", err);
   raid_status (f.a, &was);
   cr_assert_eq (raid_replace (f.a), 0);

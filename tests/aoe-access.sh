@@ -12,17 +12,17 @@ lab_up -n 4 -s 16M -m 9000
 
 out=$(lab_exec aoeraid discover -i h0)
 echo "$out"
-echo "$out" | grep -q '^e1\.1 ' || lab_die "read-only e1.1 not discovered"
-echo "$out" | grep -q '^e3\.1 ' || lab_die "e3.1 not discovered"
-echo "$out" | grep -q '^e4\.1 ' || lab_die "e4.1 not discovered"
-echo "$out" | grep -q '^e2\.1 ' && lab_die "e2.1 excludes us with -m, yet was discovered"
+echo "$out" | grep >/dev/null '^e1\.1 ' || lab_die "read-only e1.1 not discovered"
+echo "$out" | grep >/dev/null '^e3\.1 ' || lab_die "e3.1 not discovered"
+echo "$out" | grep >/dev/null '^e4\.1 ' || lab_die "e4.1 not discovered"
+echo "$out" | grep >/dev/null '^e2\.1 ' && lab_die "e2.1 excludes us with -m, yet was discovered"
 echo "ok: a shelf whose -m list excludes us is not discovered"
 
 head -c $((40 * 512)) /dev/urandom >"$LAB_DIR/img"
 dd if="$LAB_DIR/img" of="${LAB_IMG[1]}" conv=notrunc status=none
 out=$(lab_exec aoe-client -i h0 -w 300 1.1 expect write 8 20 EIO dump 0 40 "$LAB_DIR/d")
 echo "$out"
-echo "$out" | grep -q "write refused; is the shelf read-only" || lab_die "unclear read-only error"
+echo "$out" | grep >/dev/null "write refused; is the shelf read-only" || lab_die "unclear read-only error"
 cmp -s "$LAB_DIR/img" "$LAB_DIR/d" || lab_die "read-only shelf: reads wrong or write landed"
 echo "ok: read-only shelf: writes fail with EIO and a clear message, reads work"
 
@@ -48,7 +48,7 @@ echo "ok: impostor claiming e3.1 with another size is rejected as a path"
 set +e
 out=$(lab_exec aoe-client -i h0 -w 500 3.1 expect read 0 8 EIO 2>&1); rc=$?
 set -e
-echo "$out" | grep -q "expected failure: read: e3.1: two shelves answer as e3.1 with different disks" ||
+echo "$out" | grep >/dev/null "expected failure: read: e3.1: two shelves answer as e3.1 with different disks" ||
   lab_die "fresh discovery with an impostor present: rc=$rc $out"
 echo "ok: two different disks claiming e3.1 at discovery: neither is used, clear error"
 
@@ -57,19 +57,19 @@ lab_host2
 mac1=$(lab_host_mac h0)
 mac2=$(ip -n "$LAB_NS2" -o link show h0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 out=$(lab_exec aoe-client -i h0 -w 300 4.1 reserve holders write 0 8 1)
-echo "$out" | grep -q "holders: $mac1" || lab_die "reserve: holder is not us: $out"
+echo "$out" | grep >/dev/null "holders: $mac1" || lab_die "reserve: holder is not us: $out"
 set +e
 out2=$(ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 reserve 2>&1); rc=$?
 set -e
-[ $rc = 1 ] && echo "$out2" | grep -q "reserve-failed: e4.1 is reserved by $mac1" ||
+[ $rc = 1 ] && echo "$out2" | grep >/dev/null "reserve-failed: e4.1 is reserved by $mac1" ||
   lab_die "second initiator: reserve did not fail naming the holder: $out2"
 echo "ok: a second initiator's reserve fails naming the holder: $(echo "$out2" | grep reserve-failed)"
 ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 expect write 0 8 EBUSY expect read 0 8 EBUSY >/dev/null ||
   lab_die "second initiator could use a shelf reserved by another"
 out2=$(ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 reserve force holders write 0 8 2)
-echo "$out2" | grep -q "holders: $mac2" || lab_die "force reserve did not take it: $out2"
+echo "$out2" | grep >/dev/null "holders: $mac2" || lab_die "force reserve did not take it: $out2"
 lab_exec aoe-client -i h0 -w 300 4.1 expect write 0 8 EBUSY >/dev/null
-ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 release holders | grep -q "^holders:$" ||
+ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 release holders | grep >/dev/null "^holders:$" ||
   lab_die "release left holders"
 lab_exec aoe-client -i h0 -w 300 4.1 write 0 8 3 read 0 8 3 >/dev/null
 echo "ok: reserve, force reserve and release"

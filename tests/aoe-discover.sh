@@ -13,9 +13,9 @@ lab_kill 3; truncate -s 20M "${LAB_IMG[3]}"; lab_start 3
 out=$(lab_exec aoeraid discover -v -i h0)
 echo "$out"
 [ "$(echo "$out" | wc -l)" = 3 ] || lab_die "expected 3 shelves, got: $out"
-echo "$out" | grep -q '^e1\.1  *48\.0MiB h0 up .* bufcnt=16 payload=8704 ' || lab_die "e1.1 line wrong"
-echo "$out" | grep -q '^e2\.1  *80\.0MiB h0 up ' || lab_die "e2.1 line wrong"
-echo "$out" | grep -q '^e3\.1  *20\.0MiB h0 up ' || lab_die "e3.1 line wrong"
+echo "$out" | grep >/dev/null '^e1\.1  *48\.0MiB h0 up .* bufcnt=16 payload=8704 ' || lab_die "e1.1 line wrong"
+echo "$out" | grep >/dev/null '^e2\.1  *80\.0MiB h0 up ' || lab_die "e2.1 line wrong"
+echo "$out" | grep >/dev/null '^e3\.1  *20\.0MiB h0 up ' || lab_die "e3.1 line wrong"
 echo "ok: three shelves with their sizes, 17 sectors (8704 bytes) per frame at MTU 9000"
 
 json=$(lab_exec aoeraid discover --json)
@@ -30,14 +30,14 @@ echo "ok: --json, every up Ethernet interface by default"
 set +e
 err=$(lab_exec aoeraid discover -i nosuch0 2>&1); rc=$?
 set -e
-[ $rc != 0 ] && echo "$err" | grep -q "nosuch0" || lab_die "unknown interface: rc=$rc '$err'"
+[ $rc != 0 ] && echo "$err" | grep >/dev/null "nosuch0" || lab_die "unknown interface: rc=$rc '$err'"
 echo "ok: unknown interface: $err"
 
 lab_kill 1; lab_kill 2; lab_kill 3
 set +e
 err=$(lab_exec aoeraid discover -i h0 -w 300 2>&1); rc=$?
 set -e
-[ $rc = 1 ] && echo "$err" | grep -q "no AoE shelf answered on h0" ||
+[ $rc = 1 ] && echo "$err" | grep >/dev/null "no AoE shelf answered on h0" ||
   lab_die "no shelves: rc=$rc '$err'"
 echo "ok: none found: $err"
 

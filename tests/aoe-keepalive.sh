@@ -23,7 +23,7 @@ lab_netem loss 5% delay 20ms
 out=$(lab_exec aoe-client -i h0 -i h1 -w 500 -d $dead 1.1 write 0 8 1 idle 4000 stats)
 echo "$out"
 lab_netem_clear
-echo "$out" | grep -q "stats: up=1 .* down=0 " || lab_die "an idle, lossy but live shelf went down"
+echo "$out" | grep >/dev/null "stats: up=1 .* down=0 " || lab_die "an idle, lossy but live shelf went down"
 for ifc in h0 h1; do
   n=$(keepalives $ifc <(echo "$out"))
   [ -n "$n" ] && [ "$n" -ge 6 ] && [ "$n" -le 12 ] ||

@@ -10,7 +10,7 @@ lab_up -n 1 -s 16M -m 9000 -p 2
 out=$(lab_exec aoeraid discover)
 echo "$out"
 # Paths are listed in the order they answered: either interface may come first.
-echo "$out" | grep -Eq '^e1\.1 .* (h0,h1|h1,h0) up [0-9a-f:]{17},[0-9a-f:]{17} ' ||
+echo "$out" | grep >/dev/null -E '^e1\.1 .* (h0,h1|h1,h0) up [0-9a-f:]{17},[0-9a-f:]{17} ' ||
   lab_die "expected e1.1 with two paths over h0 and h1"
 echo "ok: one shelf, two paths"
 
@@ -29,7 +29,7 @@ awk '/via h1 stopped answering/ {down=1} down && /via h1 is up/ {up=1} END {exit
   "$LAB_DIR/c.out" || lab_die "path h1 did not come back"
 stats=$(grep '^stats:' "$LAB_DIR/c.out")
 for ifc in h0 h1; do
-  echo "$stats" | grep -Eq "\[$ifc up=1 sent=[0-9]+ recv=[1-9][0-9]{2,} " ||
+  echo "$stats" | grep >/dev/null -E "\[$ifc up=1 sent=[0-9]+ recv=[1-9][0-9]{2,} " ||
     lab_die "path $ifc carried no frames or is not up: $stats"
 done
 echo "ok: frames spread over both paths, moved off the silent one, and back when it answered"

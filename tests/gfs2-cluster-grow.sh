@@ -23,7 +23,7 @@ midway() {
   out=$(aoeraid grow -c "$ctl" level=5 e3.1 2>&1) || { echo "grow failed: $out" >"$LAB_DIR/midway"; return 1; }
   echo "grew at $(vm_elapsed)s: $out" >"$LAB_DIR/midway"
   for _ in $(seq 40); do
-    status | grep -Eq "reshape raid1 of 2 -> raid5 of 3 +[0-9.]+%" && break
+    status | grep >/dev/null -E "reshape raid1 of 2 -> raid5 of 3 +[0-9.]+%" && break
     sleep 0.25
   done
   echo "at $(vm_elapsed)s: $(status | grep -E 'level|reshape' | tr -s ' ' | tr '\n' ' ')" \
@@ -41,9 +41,9 @@ echo "ok: reshaped raid1 of 2 -> raid5 of 3 while both guests wrote and verified
 
 sock=$LAB_DIR/nbd.sock
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 control="$ctl"
-status | grep -Eq "level raid5 .* members 3 " || lab_die "not a raid5 of 3: $(status)"
+status | grep >/dev/null -E "level raid5 .* members 3 " || lab_die "not a raid5 of 3: $(status)"
 size=$(nbdinfo --size "nbd+unix:///?socket=$sock")
-status | grep -q "state clean" || lab_die "not clean: $(status)"
+status | grep >/dev/null "state clean" || lab_die "not clean: $(status)"
 plugin_stop
 echo "ok: the next start assembles raid5 of 3, $size bytes"
 echo "gfs2-cluster-grow: passed"

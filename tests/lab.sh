@@ -171,7 +171,7 @@ lab_wait_links() {
   for _ in $(seq 50); do
     local ok=1
     for ifc in $LAB_IFACES; do
-      ip -n "$LAB_NS" link show "$ifc" | grep -q 'state UP' || ok=0
+      ip -n "$LAB_NS" link show "$ifc" | grep >/dev/null 'state UP' || ok=0
     done
     [ $ok = 1 ] && return 0
     sleep 0.1
@@ -196,7 +196,7 @@ lab_wait_vblade() {
   local p
   for p in "$@"; do
     for _ in $(seq 100); do
-      ls -l "/proc/$p/fd" 2>/dev/null | grep -q 'socket:' && break
+      ls -l "/proc/$p/fd" 2>/dev/null | grep >/dev/null 'socket:' && break
       kill -0 "$p" 2>/dev/null || lab_die "vblade $p exited: $(tail -n 2 "$LAB_DIR"/vblade*.log)"
       sleep 0.05
     done

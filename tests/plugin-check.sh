@@ -17,8 +17,8 @@ want=$(md5sum <"$LAB_DIR/data")
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep -q "  resync" || break; sleep 0.1; done
-status | grep -q "  resync" && lab_die "the initial resync did not finish: $(status)"
+for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
+status | grep >/dev/null "  resync" && lab_die "the initial resync did not finish: $(status)"
 
 # Run a check or repair ($1: "" or repair) and wait for it to end (the log says so);
 # $last: its status line.
@@ -27,7 +27,7 @@ run_check() {
   local before
   before=$(ended)
   out=$("$aoeraid" check -c "$ctl" $1) || lab_die "aoeraid check $1 failed: $out"
-  echo "$out" | grep -q "started" || lab_die "aoeraid check $1 answered: $out"
+  echo "$out" | grep >/dev/null "started" || lab_die "aoeraid check $1 answered: $out"
   for _ in $(seq 300); do
     [ "$(ended)" -gt "$before" ] && break
     sleep 0.1
@@ -37,7 +37,7 @@ run_check() {
 }
 
 run_check ""
-echo "$last" | grep -q "last check complete at 100.0%: mismatches 0 " ||
+echo "$last" | grep >/dev/null "last check complete at 100.0%: mismatches 0 " ||
   lab_die "a healthy array: $last"
 echo "ok: healthy: $last"
 
@@ -50,7 +50,7 @@ head -c 4096 /dev/urandom | dd of="${LAB_IMG[2]}" bs=4096 seek=$parity_block con
 damaged=$(md5sum <"${LAB_IMG[2]}")
 [ "$before" != "$damaged" ] || lab_die "the damage changed nothing"
 run_check ""
-echo "$last" | grep -q "complete at 100.0%: mismatches 1 " || lab_die "the damage: $last"
+echo "$last" | grep >/dev/null "complete at 100.0%: mismatches 1 " || lab_die "the damage: $last"
 grep -q "check: stripe 64: redundancy does not match the data$" "$LAB_DIR/nbdkit.log" ||
   lab_die "no log line names stripe 64: $(grep -i check "$LAB_DIR/nbdkit.log")"
 [ "$(md5sum <"${LAB_IMG[2]}")" = "$damaged" ] || lab_die "a check changed the shelf"
@@ -59,35 +59,35 @@ grep -q "check: stripe 64: redundancy does not match the data$" "$LAB_DIR/nbdkit
 echo "ok: damaged parity: $last (the shelf unchanged)"
 
 run_check repair
-echo "$last" | grep -q "last repair complete at 100.0%: mismatches 1 (repaired)" ||
+echo "$last" | grep >/dev/null "last repair complete at 100.0%: mismatches 1 (repaired)" ||
   lab_die "repair: $last"
 run_check ""
-echo "$last" | grep -q "mismatches 0 " || lab_die "after the repair: $last"
+echo "$last" | grep >/dev/null "mismatches 0 " || lab_die "after the repair: $last"
 echo "ok: repaired, and a check after it finds none"
 
 err=$("$aoeraid" check -c "$ctl" stop 2>&1) && lab_die "stop with none running succeeded"
-echo "$err" | grep -q "no check or repair is running" || lab_die "stop: $err"
+echo "$err" | grep >/dev/null "no check or repair is running" || lab_die "stop: $err"
 set +e; err=$("$aoeraid" check -c "$ctl" scrub 2>&1); rc=$?; set -e
-[ $rc -eq 2 ] && echo "$err" | grep -q "'scrub' is not repair or stop" || lab_die "scrub: $rc $err"
+[ $rc -eq 2 ] && echo "$err" | grep >/dev/null "'scrub' is not repair or stop" || lab_die "scrub: $rc $err"
 # One at a time, and stop (md's idle): a check slowed to 2 MB/s runs while asked again.
 "$aoeraid" speed -c "$ctl" max=2M >/dev/null
 out=$("$aoeraid" check -c "$ctl") || lab_die "a slow check did not start: $out"
-for _ in $(seq 100); do status | grep -Eq "^  check [0-9.]+%" && break; sleep 0.1; done
-status | grep -Eq "^  check [0-9.]+% .* mismatches 0" || lab_die "no running check: $(status)"
+for _ in $(seq 100); do status | grep >/dev/null -E "^  check [0-9.]+%" && break; sleep 0.1; done
+status | grep >/dev/null -E "^  check [0-9.]+% .* mismatches 0" || lab_die "no running check: $(status)"
 err=$("$aoeraid" check -c "$ctl" repair 2>&1) && lab_die "a second check started"
-echo "$err" | grep -q "already running or waiting" || lab_die "second check: $err"
+echo "$err" | grep >/dev/null "already running or waiting" || lab_die "second check: $err"
 before=$(ended)
 out=$("$aoeraid" check -c "$ctl" stop) || lab_die "stop failed: $out"
 for _ in $(seq 100); do [ "$(ended)" -gt "$before" ] && break; sleep 0.1; done
-status | grep -Eq "last check stopped at [0-9.]+%" || lab_die "not stopped: $(status)"
+status | grep >/dev/null -E "last check stopped at [0-9.]+%" || lab_die "not stopped: $(status)"
 "$aoeraid" speed -c "$ctl" max=0 >/dev/null
 echo "ok: a second check refused while one runs; stop ends it: $(status | grep 'last check')"
 
 lab_kill 1
 [ "$(readback)" = "$want" ] || lab_die "e1.1 gone: data through the repaired parity differs"
-for _ in $(seq 100); do status | grep -q "state degraded" && break; sleep 0.1; done
+for _ in $(seq 100); do status | grep >/dev/null "state degraded" && break; sleep 0.1; done
 err=$("$aoeraid" check -c "$ctl" 2>&1) && lab_die "a check of a degraded array started"
-echo "$err" | grep -q "not now: the array is degraded" || lab_die "degraded: $err"
+echo "$err" | grep >/dev/null "not now: the array is degraded" || lab_die "degraded: $err"
 echo "ok: refusals; e1.1 killed: every byte reads right through the repaired parity"
 plugin_stop
 echo "plugin-check: passed"

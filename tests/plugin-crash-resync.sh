@@ -19,8 +19,8 @@ args=(shelves=e1.1,e2.1,e3.1 level=5 chunk=64K bitmap-chunk=1M control=$ctl)
 plugin_start "$sock" "${args[@]}"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 # Regions clear after two passes (5 s apart) without writes, once the resync is done.
-for _ in $(seq 300); do status | grep -q "bitmap 0 of 63" && break; sleep 0.1; done
-status | grep -q "bitmap 0 of 63" || lab_die "the bits did not clear while idle: $(status)"
+for _ in $(seq 300); do status | grep >/dev/null "bitmap 0 of 63" && break; sleep 0.1; done
+status | grep >/dev/null "bitmap 0 of 63" || lab_die "the bits did not clear while idle: $(status)"
 nbdsh -u "$uri" -c "
 h.pwrite(open('$LAB_DIR/more', 'rb').read(), 8 << 20)
 h.flush()
@@ -28,7 +28,7 @@ h.flush()
 cp "$LAB_DIR/data" "$LAB_DIR/want"
 dd if="$LAB_DIR/more" of="$LAB_DIR/want" bs=1M seek=8 conv=notrunc status=none
 want=$(md5sum <"$LAB_DIR/want")
-status | grep -q "bitmap 1 of 63 regions dirty" || lab_die "expected 1 dirty region: $(status)"
+status | grep >/dev/null "bitmap 1 of 63 regions dirty" || lab_die "expected 1 dirty region: $(status)"
 kill -KILL "$PLUGIN_PID"
 wait "$PLUGIN_PID" 2>/dev/null || true
 PLUGIN_PID=

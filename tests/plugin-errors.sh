@@ -11,7 +11,7 @@ lab_exec nbdkit -f -U - "$AOERAID_PLUGIN" --help >"$LAB_DIR/help" 2>&1 ||
 for key in shelves level chunk name iface control dead-time reserve poll auto-readd; do
   grep -q "^$key=" "$LAB_DIR/help" || lab_die "--help does not show $key="
 done
-nbdkit --dump-plugin "$AOERAID_PLUGIN" | grep -q '^thread_model=parallel' ||
+nbdkit --dump-plugin "$AOERAID_PLUGIN" | grep >/dev/null '^thread_model=parallel' ||
   lab_die "--dump-plugin: thread model not parallel"
 echo "ok: --help lists the parameters, --dump-plugin works"
 
@@ -62,7 +62,7 @@ out=$(ip netns exec "$LAB_NS2" nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discove
 rc=$?
 set -e
 holder=$(lab_host_mac h0)
-[ $rc -ne 0 ] && echo "$out" | grep -qi "reserved.*$holder" ||
+[ $rc -ne 0 ] && echo "$out" | grep >/dev/null -i "reserved.*$holder" ||
   lab_die "reserved shelf: expected a refusal naming holder $holder, got (rc $rc): $out"
 echo "ok: reserved shelf refused, naming the holder $holder"
 plugin_stop

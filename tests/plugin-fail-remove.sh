@@ -20,7 +20,7 @@ ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; 
 ctl_refused() {
   local regex=$1; shift
   out=$("$aoeraid" "$@" -c "$ctl" 2>&1) && lab_die "aoeraid $* was not refused: $out"
-  echo "$out" | grep -Eq "$regex" || lab_die "aoeraid $*: expected '$regex', got: $out"
+  echo "$out" | grep >/dev/null -E "$regex" || lab_die "aoeraid $*: expected '$regex', got: $out"
   echo "ok: refused: $*: $out"
 }
 
@@ -30,13 +30,13 @@ nbdcopy --flush "$LAB_DIR/data" "$uri"
 [ "$(holders 4.1)" = "$mac" ] || lab_die "the spare e4.1 is not reserved by us: $(holders 4.1)"
 
 ctl_ok remove e4.1
-status | grep -q "spares none" || lab_die "e4.1 still a spare: $(status)"
+status | grep >/dev/null "spares none" || lab_die "e4.1 still a spare: $(status)"
 [ -z "$(holders 4.1)" ] || lab_die "removed e4.1 is still reserved: $(holders 4.1)"
 
 ctl_ok fail e2.1
-echo "$out" | grep -q "e2.1 marked faulty; give the array a shelf to rebuild onto" ||
+echo "$out" | grep >/dev/null "e2.1 marked faulty; give the array a shelf to rebuild onto" ||
   lab_die "fail e2.1 answered: $out"
-status | grep -Eq "^ +1 +e2.1 +faulty" || lab_die "e2.1 not faulty: $(status)"
+status | grep >/dev/null -E "^ +1 +e2.1 +faulty" || lab_die "e2.1 not faulty: $(status)"
 grep -q "member e2.1 (slot 1) failed by the administrator" "$LAB_DIR/nbdkit.log" ||
   lab_die "the log does not say who failed e2.1"
 ctl_refused "failing e3.1 would leave raid5 .* without the members it needs" fail e3.1
@@ -52,7 +52,7 @@ wait_recovered 1 e4.1
 lab_kill 3
 nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0); h.flush()" ||
   lab_die "writing with e3.1 gone failed"
-shelf_is() { status | grep -Eq "^ +2 +e3.1 +[a-z]+ .* $1 "; }
+shelf_is() { status | grep >/dev/null -E "^ +2 +e3.1 +[a-z]+ .* $1 "; }
 for _ in $(seq 100); do shelf_is down && break; sleep 0.1; done
 shelf_is down || lab_die "e3.1 not faulty and down: $(status)"
 ctl_ok remove e3.1
@@ -60,7 +60,7 @@ lab_start 3
 for _ in $(seq 200); do shelf_is up && break; sleep 0.1; done
 shelf_is up || lab_die "e3.1's shelf not seen up again: $(status)"
 sleep 2          # the monitor looks every 250 ms
-status | grep -Eq "^ +2 +e3.1 +faulty .* up " || lab_die "removed e3.1 came back by itself: $(status)"
+status | grep >/dev/null -E "^ +2 +e3.1 +faulty .* up " || lab_die "removed e3.1 came back by itself: $(status)"
 grep -q "e3.1 is back" "$LAB_DIR/nbdkit.log" && lab_die "auto-readd took a removed shelf"
 echo "ok: removed e3.1 came back up and stayed out"
 ctl_ok add e3.1
@@ -68,10 +68,10 @@ wait_recovered 2 e3.1
 [ "$(readback)" = "$want" ] || lab_die "e3.1 added back: data differs"
 
 ctl_ok add e2.1
-status | grep -q "spares e2.1" || lab_die "e2.1 not a spare: $(status)"
+status | grep >/dev/null "spares e2.1" || lab_die "e2.1 not a spare: $(status)"
 [ "$(holders 2.1)" = "$mac" ] || lab_die "e2.1 added back is not reserved: $(holders 2.1)"
 ctl_ok fail e4.1
-echo "$out" | grep -q "recovery onto a spare starts" || lab_die "fail e4.1 answered: $out"
+echo "$out" | grep >/dev/null "recovery onto a spare starts" || lab_die "fail e4.1 answered: $out"
 wait_recovered 1 e2.1
 [ "$(readback)" = "$want" ] || lab_die "rebuilt onto e2.1: data differs"
 plugin_stop

@@ -13,16 +13,16 @@ lab_up -n 4 -s 64M -m 9000
 rebuild_data 48M 2M
 size() { nbdinfo --size "$uri"; }
 wait_resynced() {
-  for _ in $(seq 900); do status | grep -q resync || break; sleep 0.1; done
-  status | grep -q "state clean" || lab_die "not clean: $(status)"
+  for _ in $(seq 900); do status | grep >/dev/null resync || break; sleep 0.1; done
+  status | grep >/dev/null "state clean" || lab_die "not clean: $(status)"
 }
 reshape_done() {
   for _ in $(seq 900); do
     out=$(status)
-    echo "$out" | grep -q reshape || ! echo "$out" | grep -q "state clean" || break
+    echo "$out" | grep >/dev/null reshape || ! echo "$out" | grep >/dev/null "state clean" || break
     sleep 0.1
   done
-  echo "$out" | grep -q reshape && lab_die "the reshape did not finish: $out"
+  echo "$out" | grep >/dev/null reshape && lab_die "the reshape did not finish: $out"
   wait_resynced      # the resync of the new space follows
 }
 
@@ -34,7 +34,7 @@ echo "ok: raid1 of 2, $size1 bytes, 48 MiB written"
 
 out=$("$aoeraid" grow -c "$ctl" level=5 e3.1) || lab_die "grow to raid5 of 3 failed: $out"
 echo "ok: $out"
-status | grep -q "reshape raid1 of 2 -> raid5 of 3" || lab_die "no reshape in status: $(status)"
+status | grep >/dev/null "reshape raid1 of 2 -> raid5 of 3" || lab_die "no reshape in status: $(status)"
 # A write while the data moves: the first 2 MiB (moved by now) and 2 MiB at 40 MiB (not yet).
 nbdsh -u "$uri" -c "
 data = open('$LAB_DIR/more', 'rb').read()
@@ -46,12 +46,12 @@ dd if="$LAB_DIR/more" of="$LAB_DIR/want" bs=1M seek=40 conv=notrunc status=none
 want=$(md5sum <"$LAB_DIR/want")
 echo "ok: written during the reshape: $(status | grep reshape)"
 out=$("$aoeraid" grow -c "$ctl" e4.1 2>&1) && lab_die "a second grow during the reshape was taken"
-echo "$out" | grep -q "still running" || lab_die "refusal does not say why: $out"
+echo "$out" | grep >/dev/null "still running" || lab_die "refusal does not say why: $out"
 echo "ok: refused: $out"
 out=$("$aoeraid" grow -c "$ctl" 2>&1) && lab_die "grow without shelves was taken"
-echo "$out" | grep -q "name the shelves" || lab_die "grow without shelves: $out"
+echo "$out" | grep >/dev/null "name the shelves" || lab_die "grow without shelves: $out"
 out=$("$aoeraid" grow -c "$ctl" level=7 e4.1 2>&1) && lab_die "grow to level 7 was taken"
-echo "$out" | grep -q "'7' is not a level" || lab_die "grow level=7: $out"
+echo "$out" | grep >/dev/null "'7' is not a level" || lab_die "grow level=7: $out"
 echo "ok: usage errors refused: $out"
 reshape_done
 [ "$(size)" -eq $((2 * size1)) ] || lab_die "raid5 of 3: size $(size), want $((2 * size1))"
@@ -62,7 +62,7 @@ echo "ok: raid5 of 3, $(size) bytes, every byte right"
 "$aoeraid" speed -c "$ctl" max=4M >/dev/null
 out=$("$aoeraid" grow -c "$ctl" e4.1) || lab_die "grow to raid5 of 4 failed: $out"
 sleep 3
-status | grep -q "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
+status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
 plugin_stop
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 control=$ctl
 grep -Eq "reshape from raid5 of 3 to raid5 of 4 at byte [1-9]" "$LAB_DIR/nbdkit.log" ||

@@ -23,14 +23,14 @@ plugin_fails "readonly= not a boolean" "readonly: 'maybe' is not true or false" 
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep -q "  resync" || break; sleep 0.1; done
-status | grep -q "  resync" && lab_die "the initial resync did not finish: $(status)"
+for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
+status | grep >/dev/null "  resync" && lab_die "the initial resync did not finish: $(status)"
 plugin_stop
 lab_kill 3
 before=$(shelves_sum)
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 spares=e4.1 control="$ctl" readonly=true
-status | grep -q "state degraded, read-only" || lab_die "status: $(status)"
+status | grep >/dev/null "state degraded, read-only" || lab_die "status: $(status)"
 [ "$(readback)" = "$want" ] || lab_die "the data read back differs"
 nbdsh -u "$uri" -c 'assert h.is_read_only()' || lab_die "the export is not read-only"
 nbdsh -u "$uri" -c 'h.pwrite(b"x" * 512, 0)' 2>/dev/null && lab_die "a client write went through"
@@ -39,7 +39,7 @@ for req in "add e4.1" "check" "fail e1.1" "remove e4.1" "replace e1.1 e4.1" "gro
   set -- $req
   verb=$1; shift
   out=$("$aoeraid" "$verb" -c "$ctl" "$@" 2>&1) && lab_die "aoeraid $req was not refused: $out"
-  echo "$out" | grep -q "the array is read-only (readonly=true)" ||
+  echo "$out" | grep >/dev/null "the array is read-only (readonly=true)" ||
     lab_die "aoeraid $req answered: $out"
 done
 echo "ok: every change refused"

@@ -17,10 +17,10 @@ nbdcopy --flush "$LAB_DIR/data" "$uri"
 echo "ok: raid1 of 2, 48 MiB written"
 
 out=$("$aoeraid" add -c "$ctl" e1.1 2>&1) && lab_die "adding an active member was accepted: $out"
-echo "$out" | grep -q "e1.1 is already in the array" || lab_die "add e1.1: unclear refusal: $out"
+echo "$out" | grep >/dev/null "e1.1 is already in the array" || lab_die "add e1.1: unclear refusal: $out"
 echo "ok: add of an active member refused: $out"
 out=$("$aoeraid" add -c "$ctl" shelf4 2>&1) && lab_die "add of a bad address accepted: $out"
-echo "$out" | grep -q "'shelf4' is not a shelf address" || lab_die "add shelf4: unclear: $out"
+echo "$out" | grep >/dev/null "'shelf4' is not a shelf address" || lab_die "add shelf4: unclear: $out"
 echo "ok: add of a bad address refused: $out"
 
 lab_kill 2
@@ -29,7 +29,7 @@ lab_kill 2
 lab_bg writer bash -c 'while [ ! -e "$1/stop" ]; do
   nbdcopy --flush "$1/more" "$2" || exit 1; echo >>"$1/passes"; done' _ "$LAB_DIR" "$uri"
 out=$("$aoeraid" add -c "$ctl" e3.1) || lab_die "add e3.1 failed: $out"
-echo "$out" | grep -q "added e3.1 as a spare" || lab_die "add e3.1: $out"
+echo "$out" | grep >/dev/null "added e3.1 as a spare" || lab_die "add e3.1: $out"
 wait_recovered 1 e3.1
 touch "$LAB_DIR/stop"
 wait "$writer" || lab_die "the client's writes failed during the hot-add and recovery"
@@ -40,7 +40,7 @@ echo "ok: e2.1 killed, e3.1 hot-added while a client wrote: recovered, data veri
 
 lab_kill 1
 [ "$(readback)" = "$want" ] || lab_die "with e1.1 gone too: data differs"
-status | grep -Eq "^ +1 +e3.1 +active" || lab_die "e3.1 not serving: $(status)"
+status | grep >/dev/null -E "^ +1 +e3.1 +active" || lab_die "e3.1 not serving: $(status)"
 plugin_stop
 echo "ok: e1.1 killed as well: served from e3.1 alone, data verifies"
 echo "plugin-rebuild-add: passed"

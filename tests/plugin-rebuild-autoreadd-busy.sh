@@ -14,14 +14,14 @@ lab_up -n 4 -s 32M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 16M 2M
 log=$LAB_DIR/nbdkit.log
-recovering_slot2() { status | grep -q "recovery slot 2 (e4.1)"; }
+recovering_slot2() { status | grep >/dev/null "recovery slot 2 (e4.1)"; }
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=1 chunk=64K bitmap-chunk=1M \
   control=$ctl dead-time=2
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 wait_bitmap_clean 31
 "$aoeraid" fail -c "$ctl" e3.1 >/dev/null
-status | grep -Eq "^ +2 +e3.1 +faulty" || lab_die "e3.1 is not faulty: $(status)"
+status | grep >/dev/null -E "^ +2 +e3.1 +faulty" || lab_die "e3.1 is not faulty: $(status)"
 "$aoeraid" speed -c "$ctl" max=1M >/dev/null
 out=$("$aoeraid" add -c "$ctl" e4.1) || lab_die "add e4.1 failed: $out"
 for _ in $(seq 50); do recovering_slot2 && break; sleep 0.1; done
@@ -29,7 +29,7 @@ recovering_slot2 || lab_die "no recovery of slot 2 onto e4.1: $(status)"
 echo "ok: e3.1 failed, e4.1 added: slow recovery of slot 2 runs: $(status | grep "recovery slot")"
 
 write_away 2 31
-status | grep -Eq "^ +1 +e2.1 +faulty" || lab_die "e2.1 is not faulty: $(status)"
+status | grep >/dev/null -E "^ +1 +e2.1 +faulty" || lab_die "e2.1 is not faulty: $(status)"
 lab_start 2
 for _ in $(seq 100); do grep -q "e2.1 is back: re-adding it" "$log" && break; sleep 0.1; done
 grep -q "e2.1 is back: re-adding it" "$log" || lab_die "e2.1 not re-added within 10 s: $(status)"

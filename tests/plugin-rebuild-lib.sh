@@ -48,8 +48,8 @@ wait_recovered() {
 }
 
 wait_bitmap_clean() {
-  for _ in $(seq 200); do status | grep -q "bitmap 0 of $1" && break; sleep 0.1; done
-  status | grep -q "bitmap 0 of $1" || lab_die "the bits did not clear while idle: $(status)"
+  for _ in $(seq 200); do status | grep >/dev/null "bitmap 0 of $1" && break; sleep 0.1; done
+  status | grep >/dev/null "bitmap 0 of $1" || lab_die "the bits did not clear while idle: $(status)"
 }
 
 write_away() {
@@ -62,5 +62,5 @@ h.flush()
   cp "$LAB_DIR/data" "$LAB_DIR/want"
   dd if="$LAB_DIR/more" of="$LAB_DIR/want" bs=1M seek=8 conv=notrunc status=none
   want=$(md5sum <"$LAB_DIR/want")
-  status | grep -q "bitmap 2 of $2 regions dirty" || lab_die "expected 2 dirty regions: $(status)"
+  status | grep >/dev/null "bitmap 2 of $2 regions dirty" || lab_die "expected 2 dirty regions: $(status)"
 }

@@ -18,10 +18,10 @@ log=$LAB_DIR/nbdkit.log
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep -q "  resync" || break; sleep 0.1; done
+for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
 "$aoeraid" speed -c "$ctl" max=1M >/dev/null     # the copy takes ~30 s
 out=$("$aoeraid" replace -c "$ctl" e2.1 e4.1) || lab_die "replace failed: $out"
-status | grep -q "replace slot 1 (e2.1 -> e4.1)" || lab_die "no replace running: $(status)"
+status | grep >/dev/null "replace slot 1 (e2.1 -> e4.1)" || lab_die "no replace running: $(status)"
 echo "ok: replacing e2.1 with e4.1, slowly"
 
 out=$("$aoeraid" remove -c "$ctl" e4.1 2>&1) && lab_die "remove of the replacing e4.1 taken: $out"
@@ -29,12 +29,12 @@ grep -q "e4.1 is replacing e2.1: wait for the replace to finish, or fail e4.1 fi
   lab_die "remove e4.1 answered: $out"
 [ "$(echo "$out" | wc -l)" = 1 ] || lab_die "not one line: $out"
 [ "$(holders 4.1)" = "$mac" ] || lab_die "e4.1 released all the same: $(holders 4.1)"
-status | grep -q "replace slot 1 (e2.1 -> e4.1)" || lab_die "the replace stopped: $(status)"
+status | grep >/dev/null "replace slot 1 (e2.1 -> e4.1)" || lab_die "the replace stopped: $(status)"
 echo "ok: refused: $out"
 
 out=$("$aoeraid" fail -c "$ctl" e4.1) || lab_die "fail e4.1 refused: $out"
 grep -q "e4.1 marked faulty: the replace of e2.1 stops" <<<"$out" || lab_die "fail e4.1 answered: $out"
-for _ in $(seq 50); do status | grep -q "replace slot" || break; sleep 0.1; done
+for _ in $(seq 50); do status | grep >/dev/null "replace slot" || break; sleep 0.1; done
 out=$(status)
 grep -q "replace slot" <<<"$out" && lab_die "the replace goes on: $out"
 grep -Eq "^ +1 +e2.1 +active" <<<"$out" || lab_die "e2.1 does not serve slot 1: $out"

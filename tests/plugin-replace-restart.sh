@@ -32,11 +32,11 @@ wait_replace_at() {
 
 plugin_start "$sock" "${args[@]}"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep -q "  resync" || break; sleep 0.1; done
+for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
 # The regions written so far go clean (two idle passes): after the crash below, only the
 # region written then is dirty.
-for _ in $(seq 200); do status | grep -q "bitmap 0 of " && break; sleep 0.1; done
-status | grep -q "bitmap 0 of " || lab_die "the bits did not clear while idle: $(status)"
+for _ in $(seq 200); do status | grep >/dev/null "bitmap 0 of " && break; sleep 0.1; done
+status | grep >/dev/null "bitmap 0 of " || lab_die "the bits did not clear while idle: $(status)"
 "$aoeraid" speed -c "$ctl" max=3M >/dev/null
 out=$("$aoeraid" replace -c "$ctl" e2.1 e4.1) || lab_die "replace failed: $out"
 wait_replace_at 25
@@ -46,7 +46,7 @@ echo "ok: stopped with the replace mid-way"
 
 examine e4.1 >"$LAB_DIR/ex.txt" || lab_die "examine failed: $(cat "$LAB_DIR/ex.txt")"
 role=$(sed -n 's/^ *role : //p' "$LAB_DIR/ex.txt")
-echo "$role" | grep -Eq "^replacement of slot 1, ([2-9][0-9])% copied$" ||
+echo "$role" | grep >/dev/null -E "^replacement of slot 1, ([2-9][0-9])% copied$" ||
   lab_die "examine does not show e4.1 as the replacement of slot 1: $(cat "$LAB_DIR/ex.txt")"
 examine --json e4.1 >"$LAB_DIR/ex.json" || lab_die "examine --json failed"
 [ "$(jq -r '.shelves[0] | "\(.role) \(.slot) \(.replace.done > 0)"' "$LAB_DIR/ex.json")" = \
@@ -60,7 +60,7 @@ resumed=$(grep -o "with e4.1 resumes at unit [0-9]* of [0-9]*" "$LAB_DIR/nbdkit.
 [ "$(echo "$resumed" | awk '{print $6}')" -gt 0 ] || lab_die "resumed from 0: $resumed"
 p=$(replace_pct)
 [ -n "$p" ] && [ "$p" -ge 25 ] || lab_die "status does not show the replace at 25 % or more: $(status)"
-status | grep -q "state clean" || lab_die "not clean while replacing: $(status)"
+status | grep >/dev/null "state clean" || lab_die "not clean while replacing: $(status)"
 "$aoeraid" status -c "$ctl" --json |
   jq -e '.replace.slot == 1 and .replace.to == "e4.1" and .replace.done > 0' >/dev/null ||
   lab_die "status --json: $("$aoeraid" status -c "$ctl" --json)"
@@ -92,11 +92,11 @@ at=$(echo "$resumed" | awk '{print $6}')
 echo "ok: after the crash: $resumed"
 for _ in $(seq 600); do
   out=$(status)
-  echo "$out" | grep -Eq "^ +1 +e4.1 +active" && ! echo "$out" | grep -q "replace slot" && break
+  echo "$out" | grep >/dev/null -E "^ +1 +e4.1 +active" && ! echo "$out" | grep >/dev/null "replace slot" && break
   sleep 0.1
 done
-echo "$out" | grep -Eq "^ +1 +e4.1 +active" || lab_die "e4.1 did not take slot 1: $out"
-echo "$out" | grep -q "e2.1" && lab_die "e2.1 still in the array: $out"
+echo "$out" | grep >/dev/null -E "^ +1 +e4.1 +active" || lab_die "e4.1 did not take slot 1: $out"
+echo "$out" | grep >/dev/null "e2.1" && lab_die "e2.1 still in the array: $out"
 grep -q "e4.1 replaced e2.1 in slot 1; e2.1 has left the array" "$LAB_DIR/nbdkit.log" ||
   lab_die "the log does not say the replace finished"
 [ "$(readback)" = "$want" ] || lab_die "the data differs after the replace"

@@ -17,44 +17,44 @@ rebuild_data 32M 2M
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl" \
   sync-speed-max=20M
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep -q "  resync" || break; sleep 0.1; done
+for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
 
 out=$("$aoeraid" replace -c "$ctl" e2.1 e4.1) || lab_die "replace failed: $out"
-echo "$out" | grep -q "added e4.1 as a spare" && echo "$out" | grep -q "replacing e2.1" ||
+echo "$out" | grep >/dev/null "added e4.1 as a spare" && echo "$out" | grep >/dev/null "replacing e2.1" ||
   lab_die "replace answered: $out"
 # Once the copy is past the first 2 MiB of the array, they are written again: only the
 # writes reaching e4.1 as well (md's replacement writes) keep its copy right.
 seen= written=
 for _ in $(seq 600); do
   out=$(status)
-  if echo "$out" | grep -q "replace slot 1 (e2.1 -> e4.1)"; then
-    echo "$out" | grep -q "state clean" || lab_die "not clean while replacing: $out"
+  if echo "$out" | grep >/dev/null "replace slot 1 (e2.1 -> e4.1)"; then
+    echo "$out" | grep >/dev/null "state clean" || lab_die "not clean while replacing: $out"
     seen=$(echo "$out" | grep "replace slot")
-    if [ -z "$written" ] && echo "$seen" | grep -Eq " ([2-9][0-9])\.[0-9]% "; then
+    if [ -z "$written" ] && echo "$seen" | grep >/dev/null -E " ([2-9][0-9])\.[0-9]% "; then
       nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0); h.flush()" ||
         lab_die "the write beside the replace failed"
       written=$seen
     fi
   fi
-  echo "$out" | grep -Eq "^ +1 +e4.1 +active" && ! echo "$out" | grep -q "replace slot" && break
+  echo "$out" | grep >/dev/null -E "^ +1 +e4.1 +active" && ! echo "$out" | grep >/dev/null "replace slot" && break
   sleep 0.1
 done
 [ -n "$written" ] || lab_die "no write met the replace past 20 %: last seen '$seen'"
 echo "ok: 2 MiB written at 0 while the copy was at:$written"
 echo "ok: while replacing, the array stayed clean:$seen"
-echo "$out" | grep -Eq "^ +1 +e4.1 +active" || lab_die "e4.1 did not take slot 1: $out"
-echo "$out" | grep -q "e2.1" && lab_die "e2.1 still in the array: $out"
+echo "$out" | grep >/dev/null -E "^ +1 +e4.1 +active" || lab_die "e4.1 did not take slot 1: $out"
+echo "$out" | grep >/dev/null "e2.1" && lab_die "e2.1 still in the array: $out"
 grep -q "e4.1 replaced e2.1 in slot 1; e2.1 has left the array" "$LAB_DIR/nbdkit.log" ||
   lab_die "the log does not say the replace finished"
 
 out=$("$aoeraid" remove -c "$ctl" e2.1) || lab_die "remove e2.1 after the replace: $out"
-echo "$out" | grep -q "the array no longer used it" || lab_die "remove answered: $out"
+echo "$out" | grep >/dev/null "the array no longer used it" || lab_die "remove answered: $out"
 [ -z "$(lab_exec aoe-client -i h0 -w 300 2.1 holders | sed -n 's/^holders: *//p')" ] ||
   lab_die "e2.1 still reserved after remove"
 echo "ok: e2.1 left the array and its shelf is released"
 
 err=$("$aoeraid" replace -c "$ctl" e9.1 2>&1) && lab_die "replace of e9.1 succeeded"
-echo "$err" | grep -q "e9.1 is not a working member" || lab_die "replace e9.1: $err"
+echo "$err" | grep >/dev/null "e9.1 is not a working member" || lab_die "replace e9.1: $err"
 set +e; err=$("$aoeraid" replace -c "$ctl" 2>&1); rc=$?; set -e
 [ $rc -eq 2 ] || lab_die "replace without a shelf: exit $rc: $err"
 echo "ok: refusals"

@@ -52,10 +52,10 @@ grep -q "spares none" <<<"$out" || lab_die "e2.1 (or another) made a spare: $out
 [ "$(readback)" = "$want" ] || lab_die "assembled from the old command line: data differs"
 sleep 1.5       # a few monitor rounds: auto-readd must not take it (it never left this run)
 grep -q "e2.1 is back" "$log" && lab_die "auto-readd took e2.1: $(grep e2.1 "$log")"
-status | grep -q "spares none" || lab_die "e2.1 taken after all: $(status)"
+status | grep >/dev/null "spares none" || lab_die "e2.1 taken after all: $(status)"
 echo "ok: old command line: assembled without e2.1, which is left alone"
 out=$("$aoeraid" add -c "$ctl" e2.1) || lab_die "add e2.1 failed: $out"
-status | grep -q "spares e2.1" || lab_die "e2.1 not a spare once added: $(status)"
+status | grep >/dev/null "spares e2.1" || lab_die "e2.1 not a spare once added: $(status)"
 plugin_stop
 examine e1.1 e2.1 e3.1
 grep -q "^  start: nbdkit aoeraid shelves=e1.1,e3.1 spares=e2.1$" "$LAB_DIR/ex.txt" ||
@@ -92,11 +92,11 @@ EOF
 sbblock() { dd if="${LAB_IMG[$1]}" bs=4096 skip=1 count=1 status=none; }
 plugin_start "$sock" shelves=e4.1,e5.1,e6.1 spares=e7.1 level=5 chunk=64K control=$ctl
 nbdcopy --flush "$LAB_DIR/want" "$uri"
-for _ in $(seq 300); do status | grep -q resync || break; sleep 0.1; done
+for _ in $(seq 300); do status | grep >/dev/null resync || break; sleep 0.1; done
 sbblock 7 >"$LAB_DIR/e7-spare.sb"           # e7.1's superblock as the spare it is
 out=$("$aoeraid" grow -c "$ctl" e7.1) || lab_die "grow onto e7.1 failed: $out"
-for _ in $(seq 600); do status | grep -Eq "reshape|resync" || break; sleep 0.1; done
-status | grep -Eq "reshape|resync" && lab_die "the grow did not finish: $(status)"
+for _ in $(seq 600); do status | grep >/dev/null -E "reshape|resync" || break; sleep 0.1; done
+status | grep >/dev/null -E "reshape|resync" && lab_die "the grow did not finish: $(status)"
 plugin_stop
 # A power cut as the grow's superblock update reached all but e7.1 would leave it one
 # event behind with its spare's superblock: write that over its own.

@@ -31,7 +31,7 @@ for i in 1 2 3; do
   [ "$(field $s role)" = "slot $((i - 1))" ] || lab_die "$s: not in slot $((i - 1)): $(block $s)"
   [ "$(field $s state)" = clean ] || lab_die "$s: not clean: $(block $s)"
 done
-block e4.1 | grep -q "no aoeraid superblock: blank" || lab_die "e4.1 not said blank: $(block e4.1)"
+block e4.1 | grep >/dev/null "no aoeraid superblock: blank" || lab_die "e4.1 not said blank: $(block e4.1)"
 grep -q "^ARRAY name=ex .* level=raid5 members=3" "$LAB_DIR/ex.txt" || lab_die "no ARRAY line"
 grep -qF "start: nbdkit aoeraid shelves=e1.1,e2.1,e3.1" "$LAB_DIR/ex.txt" ||
   lab_die "the summary does not give the start command"
@@ -73,11 +73,11 @@ set +e
 out=$(examine e1 2>&1); rc=$?
 set -e
 [ $rc = 2 ] || lab_die "a bad address: exit $rc, not 2: $out"
-echo "$out" | grep -q "'e1' is not a shelf address: give SHELF.SLOT" || lab_die "bad address: $out"
+echo "$out" | grep >/dev/null "'e1' is not a shelf address: give SHELF.SLOT" || lab_die "bad address: $out"
 set +e
 out=$(examine -w 300 e9.1 2>&1); rc=$?
 set -e
 [ $rc = 1 ] || lab_die "a shelf that does not answer: exit $rc, not 1: $out"
-echo "$out" | grep -q "e9.1 did not answer on h0" || lab_die "e9.1 not named: $out"
+echo "$out" | grep >/dev/null "e9.1 did not answer on h0" || lab_die "e9.1 not named: $out"
 echo "ok: a bad address is a usage error (2), e9.1 not answering is named (1)"
 echo "tool-examine: passed"

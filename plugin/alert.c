@@ -2,7 +2,7 @@
  * ALERT_POLL_MS (raid_status_events), logs each event and runs the alert program with
  * it, as mdadm runs its PROGRAM: PROGRAM EVENT ARRAY [MEMBER-OR-RUN [EXTRA]].  The
  * program runs to its end before the next look (mdadm waits too), within
- * ALERT_PROGRAM_MS, so a hung one delays alerts but never I/O. */
+ * a minute (alert_start's WAIT_MS), so a hung one delays alerts but never I/O. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,13 +23,13 @@
 #include "ticker.h"
 
 #define ALERT_POLL_MS 500
-#define ALERT_PROGRAM_MS 60000
 
 extern char **environ;
 
 static struct raid_array *alert_array;
 static const char *alert_program;
 static bool alert_test;
+static int alert_wait_ms;
 /* the last look (NULL: none yet) and the next, two snapshots that take turns */
 static struct raid_status *alert_snap, *alert_was;
 
@@ -43,22 +43,22 @@ static void sleep_ms(unsigned ms)
   nanosleep(&ts, NULL);
 }
 
-/* Wait for the program within ALERT_PROGRAM_MS; kill it after that.  A server going
+/* Wait for the program within alert_wait_ms; kill it after that.  A server going
  * down does not wait for it: it is left to finish on its own. */
 static void program_wait(pid_t pid, const char *event)
 {
   int status, waited = 0;
   pid_t r;
 
-  while ((r = waitpid(pid, &status, WNOHANG)) == 0 && waited < ALERT_PROGRAM_MS) {
+  while ((r = waitpid(pid, &status, WNOHANG)) == 0 && waited < alert_wait_ms) {
     if (ticker_stopping(&alert_ticker))
       return;
     sleep_ms(20);
     waited += 20;
   }
   if (r == 0) {
-    log_warning("alert=%s: still running after %d s for %s: killed it", alert_program,
-                ALERT_PROGRAM_MS / 1000, event);
+    log_warning("alert=%s: still running after %.1f s for %s: killed it", alert_program,
+                alert_wait_ms / 1000.0, event);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
   }
@@ -115,7 +115,7 @@ static void look(void *opaque)
   alert_was = now;
 }
 
-int alert_start(struct raid_array *array, const char *program, bool test)
+int alert_start(struct raid_array *array, const char *program, bool test, int wait_ms)
 {
   alert_snap = calloc(2, sizeof *alert_snap);
   if (!alert_snap) {
@@ -125,6 +125,7 @@ int alert_start(struct raid_array *array, const char *program, bool test)
   alert_array = array;
   alert_program = program;
   alert_test = test;
+  alert_wait_ms = wait_ms;
   alert_was = NULL;
   return ticker_start(&alert_ticker);
 }

@@ -33,6 +33,9 @@ NBDKIT_DLL_PUBLIC int aoeraid_debug_io = 0;
 NBDKIT_DLL_PUBLIC int aoeraid_debug_aoe = 0;
 /* -D aoeraid.frames=1: one debug line per AoE frame sent and per reply matched. */
 NBDKIT_DLL_PUBLIC int aoeraid_debug_frames = 0;
+/* -D aoeraid.alert_wait_ms=N: how long the alert program may run before it is killed
+ * (default a minute; tests shorten it). */
+NBDKIT_DLL_PUBLIC int aoeraid_debug_alert_wait_ms = 60000;
 
 /* Every shelf the plugin may use: shelves=, then spares=, then hot-added ones. */
 #define MAX_ALL (MAX_SHELVES + 2 * RAID_MAX_SPARES)
@@ -831,7 +834,7 @@ static int aoeraid_after_fork(void)
   /* A new array (or one that crashed dirty) makes its parity consistent in the
    * background while it serves, as md's initial resync does; a hot spare replaces a
    * member that fails. */
-  if (alert_start(array, params.alert, params.alert_test) < 0)
+  if (alert_start(array, params.alert, params.alert_test, aoeraid_debug_alert_wait_ms) < 0)
     return -1;
   if (params.readonly)          /* no resync, recovery, reshape or auto-readd: all write */
     return 0;

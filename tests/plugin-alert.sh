@@ -8,6 +8,7 @@
 # in that order; each event is in the log too, and a program that exits non-zero is
 # named there.
 # Refused at start: a program that does not exist, a directory, one that cannot be run.
+# A program that hangs is killed after its time, and the next event reaches it again.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -80,4 +81,29 @@ EOS
 grep -q "event Fail vol e2.1" "$LAB_DIR/nbdkit.log" || lab_die "the log does not name the events"
 grep -q "alert=$LAB_DIR/alert.sh: exited with status 3 for TestMessage" "$LAB_DIR/nbdkit.log" ||
   lab_die "the log does not say the program failed"
+# A program that hangs is killed after its time (-D aoeraid.alert_wait_ms, a minute by
+# default) and the events after it still reach it.
+cat >"$LAB_DIR/hang.sh" <<EOH
+#!/bin/sh
+echo "\$\$ \$*" >>"$LAB_DIR/hang.calls"
+exec sleep 60
+EOH
+chmod +x "$LAB_DIR/hang.sh"
+AOERAID_NBDKIT_OPTS="-D aoeraid.alert_wait_ms=500" \
+  plugin_start "$sock" shelves=e1.1,e2.1,e3.1 spares=e4.1 control="$ctl" \
+  sync-speed-min=20M sync-speed-max=20M alert="$LAB_DIR/hang.sh" alert-test=true
+for _ in $(seq 100); do
+  grep -q "hang.sh: still running after 0.5 s for TestMessage: killed it" "$LAB_DIR/nbdkit.log" &&
+    break
+  sleep 0.1
+done
+grep -q "hang.sh: still running after 0.5 s for TestMessage: killed it" "$LAB_DIR/nbdkit.log" ||
+  lab_die "a hung alert program was not killed: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+read -r hung _ <"$LAB_DIR/hang.calls"
+! lab_alive "$hung" || lab_die "the hung program $hung still runs"
+out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"
+for _ in $(seq 100); do grep -q " RebuildStarted vol check$" "$LAB_DIR/hang.calls" && break; sleep 0.1; done
+grep -q " RebuildStarted vol check$" "$LAB_DIR/hang.calls" ||
+  lab_die "no event reached the program after the kill: $(cat "$LAB_DIR/hang.calls")"
+plugin_stop
 echo "plugin-alert: passed"

@@ -30,7 +30,9 @@ plugin_start() {
   # Not through the lab_exec function: in the background that would be a bash subshell,
   # and $! its PID, which plugin_stop would kill leaving nbdkit running.  `ip netns exec`
   # execs nbdkit, so $! is nbdkit's own PID.
-  ip netns exec "$LAB_NS" nbdkit -f -U "$sock" -P "$pidfile" "$AOERAID_PLUGIN" iface=h0 \
+  # shellcheck disable=SC2086 # AOERAID_NBDKIT_OPTS: nbdkit's own options, split
+  ip netns exec "$LAB_NS" nbdkit -f -U "$sock" -P "$pidfile" ${AOERAID_NBDKIT_OPTS:-} \
+    "$AOERAID_PLUGIN" iface=h0 \
     discover-time=2 "$@" 2>>"$LAB_DIR/nbdkit.log" &
   PLUGIN_PID=$!
   lab_track "$PLUGIN_PID"

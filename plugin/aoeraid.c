@@ -861,6 +861,7 @@ static void aoeraid_cleanup(void)
     initiator = NULL;
   }
   free_members();
+  params_free(&params);
 }
 
 static void *aoeraid_open(int readonly)

@@ -198,6 +198,12 @@ static int set_alert(struct params *p, const char *value)
   return 0;
 }
 
+void params_free(struct params *p)
+{
+  free(p->alert);
+  p->alert = NULL;
+}
+
 static int set_bool(const char *key, const char *value, bool *out)
 {
   static const char *const yes[] = { "1", "true", "t", "yes", "y", "on" };

@@ -37,6 +37,8 @@ struct params {
 };
 
 void params_init(struct params *p);
+/* What params_set allocated. */
+void params_free(struct params *p);
 /* One key=value; 0, or -1 after nbdkit_error naming the key, the value and what is allowed. */
 int params_set(struct params *p, const char *key, const char *value);
 /* level=VALUE alone (also for the control request grow); 0 or -1 after nbdkit_error. */

@@ -107,11 +107,16 @@ static void look(void *opaque)
   struct raid_status *now = alert_was == alert_snap ? alert_snap + 1 : alert_snap;
 
   (void)opaque;
+  char uuid[37];
+
   if (raid_status(alert_array, now) != 0)
     return;
+  /* the ARRAY argument: its name, or its uuid when it has none (never an empty word) */
+  raid_uuid_format(now->uuid, uuid);
+  const char *array = now->name[0] ? now->name : uuid;
   if (!alert_was && alert_test)
-    on_event(now->name, "TestMessage", NULL, NULL);
-  raid_status_events(alert_was, now, on_event, now->name);
+    on_event((void *)array, "TestMessage", NULL, NULL);
+  raid_status_events(alert_was, now, on_event, (void *)array);
   alert_was = now;
 }
 

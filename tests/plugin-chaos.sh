@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# No acknowledged write is lost while shelves fail, freeze, come back and are rebuilt under
+# load: RAID6 of e1.1-e5.1, 1 MiB bitmap regions.  fio writes 96 MiB at random (every
+# block once, crc32c headers, 4 MiB/s so that it runs through all of it) over the first
+# half of the array while, one after the other:
+#   e2.1's vblade dies, writes go on degraded, it comes back and is re-added by itself
+#     (only the regions written meanwhile rebuilt);
+#   e6.1 is added as a spare, e3.1 is failed by the administrator and e6.1 rebuilds its
+#     slot;
+#   e4.1 freezes for less than dead-time (retransmits, nothing fails);
+#   e5.1 dies while e2.1 is away again: two members missing, the most RAID6 allows, then
+#     both come back;
+#   e3.1 is added back (a spare now: e6.1 holds its slot).
+# Then every block fio wrote must read back (fio --verify_only), a check must find no
+# mismatch, and the same must hold after nbdkit is restarted on the superblocks.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 240
+. "$top_srcdir/tests/plugin-lib.sh"
+
+lab_up -n 6 -s 64M -m 9000
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+log=$LAB_DIR/nbdkit.log
+params=(shelves=e1.1,e2.1,e3.1,e4.1,e5.1 level=6 chunk=64K bitmap-chunk=1M control="$ctl"
+        dead-time=1)
+
+# The same job writes, then verifies: randrepeat (fio's default) replays the same offsets.
+fio_job() {
+  timeout -k 5 120 fio --name=chaos --ioengine=nbd --uri="$uri" --rw=randwrite \
+    --bsrange=4k-64k --size=96M --iodepth=16 --verify=crc32c --verify_fatal=1 \
+    --output="$LAB_DIR/fio-$1.out" "${@:2}"
+}
+# Until no recovery runs and the array is clean (every slot active).
+wait_clean() {
+  for _ in $(seq 600); do
+    out=$(status)
+    grep -q "state clean" <<<"$out" && ! grep -q recovery <<<"$out" && return 0
+    sleep 0.1
+  done
+  lab_die "$1: the array did not become clean: $out"
+}
+# Until status matches $1 (an extended regex).
+wait_status() {
+  for _ in $(seq 300); do out=$(status); grep -Eq "$1" <<<"$out" && return 0; sleep 0.1; done
+  lab_die "status never matched '$1': $out"
+}
+
+plugin_start "$sock" "${params[@]}"
+wait_clean "the initial resync"
+wait_bitmap_clean 63
+
+fio_job write --do_verify=0 --rate=4m &
+fio_pid=$!
+lab_track "$fio_pid"
+sleep 2
+
+lab_kill 2
+wait_status "^ +1 +e2.1 +faulty"
+# an unnamed array is named by its uuid in events
+for _ in $(seq 50); do grep -Eq "event Fail [0-9a-f-]{36} e2.1$" "$log" && break; sleep 0.1; done
+grep -Eq "event Fail [0-9a-f-]{36} e2.1$" "$log" || lab_die "no Fail event: $(grep event "$log")"
+echo "ok: e2.1 died under writes and is faulty"
+sleep 1
+lab_start 2
+wait_clean "e2.1's return"
+grep -Eq "e2.1 comes back to slot 1; recovery of the [0-9]+ of 63 regions" "$log" ||
+  lab_die "e2.1 was not re-added from the bitmap: $(grep e2.1 "$log")"
+echo "ok: $(grep -Eo "e2.1 comes back to slot 1; recovery of the [0-9]+ of 63 regions" "$log")"
+
+out=$("$aoeraid" add -c "$ctl" e6.1) || lab_die "aoeraid add e6.1: $out"
+wait_status "spares e6.1"
+
+out=$("$aoeraid" fail -c "$ctl" e3.1) || lab_die "aoeraid fail e3.1: $out"
+wait_status "^ +2 +e6.1 "
+wait_clean "e6.1's recovery of slot 2"
+echo "ok: e3.1 failed, the spare e6.1 rebuilt slot 2 under writes"
+
+lab_freeze 4
+sleep 0.5
+lab_thaw 4
+sleep 1
+status | grep >/dev/null -E "^ +3 +e4.1 +active" || lab_die "a freeze shorter than dead-time failed e4.1: $(status)"
+echo "ok: e4.1 froze for 0.5 s and stayed in"
+
+lab_kill 5
+wait_status "^ +4 +e5.1 +faulty"
+lab_kill 2
+wait_status "^ +1 +e2.1 +faulty"
+echo "ok: e2.1 and e5.1 both gone under writes: $(status | grep -E '^ *state')"
+lab_start 5
+lab_start 2
+wait_clean "the return of e2.1 and e5.1"
+echo "ok: both back and rebuilt"
+
+out=$("$aoeraid" add -c "$ctl" e3.1) || lab_die "aoeraid add e3.1: $out"
+wait_status "spares e3.1"
+kill -0 "$fio_pid" 2>/dev/null || lab_die "fio ended before the last failure: make it write slower"
+wait "$fio_pid" || { cat "$LAB_DIR/fio-write.out"; lab_die "fio writing under failures failed"; }
+echo "ok: fio wrote 96 MiB through every failure"
+
+fio_job verify --verify_only || { cat "$LAB_DIR/fio-verify.out"; lab_die "a written block is lost"; }
+echo "ok: every block fio wrote reads back"
+out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"
+wait_status "last check complete at 100.0%: mismatches 0 "
+
+plugin_stop
+plugin_start "$sock" "${params[@]}" spares=e6.1
+wait_status "^ +2 +e6.1 +active"
+fio_job verify2 --verify_only || { cat "$LAB_DIR/fio-verify2.out"; lab_die "lost after a restart"; }
+plugin_stop
+echo "plugin-chaos: passed"

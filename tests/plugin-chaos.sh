@@ -24,27 +24,6 @@ log=$LAB_DIR/nbdkit.log
 params=(shelves=e1.1,e2.1,e3.1,e4.1,e5.1 level=6 chunk=64K bitmap-chunk=1M control="$ctl"
         dead-time=1)
 
-# The same job writes, then verifies: randrepeat (fio's default) replays the same offsets.
-fio_job() {
-  timeout -k 5 120 fio --name=chaos --ioengine=nbd --uri="$uri" --rw=randwrite \
-    --bsrange=4k-64k --size=96M --iodepth=16 --verify=crc32c --verify_fatal=1 \
-    --output="$LAB_DIR/fio-$1.out" "${@:2}"
-}
-# Until no recovery runs and the array is clean (every slot active).
-wait_clean() {
-  for _ in $(seq 600); do
-    out=$(status)
-    grep -q "state clean" <<<"$out" && ! grep -q recovery <<<"$out" && return 0
-    sleep 0.1
-  done
-  lab_die "$1: the array did not become clean: $out"
-}
-# Until status matches $1 (an extended regex).
-wait_status() {
-  for _ in $(seq 300); do out=$(status); grep -Eq "$1" <<<"$out" && return 0; sleep 0.1; done
-  lab_die "status never matched '$1': $out"
-}
-
 plugin_start "$sock" "${params[@]}"
 wait_clean "the initial resync"
 wait_bitmap_clean 63

@@ -12,6 +12,11 @@
 #   write_away I REGIONS       kill shelf I, then write $LAB_DIR/more (2 MiB) at 8 MiB: two
 #                              1 MiB regions, which status must show dirty; $want becomes
 #                              the md5 of data with more written there
+#   fio_job NAME [FIO-ARGS]    fio writing (or with --verify_only checking) 96 MiB at random
+#                              with crc32c headers; output in $LAB_DIR/fio-NAME.out
+#   wait_clean WHAT            poll status (bounded) until clean, no resync, recovery or
+#                              reshape running
+#   wait_status REGEX          poll status (bounded) until a line matches; $out holds it
 sock=$LAB_DIR/nbd.sock ctl=$LAB_DIR/ctl
 uri="nbd+unix:///?socket=$sock"
 aoeraid=$top_builddir/aoeraid
@@ -63,4 +68,26 @@ h.flush()
   dd if="$LAB_DIR/more" of="$LAB_DIR/want" bs=1M seek=8 conv=notrunc status=none
   want=$(md5sum <"$LAB_DIR/want")
   status | grep >/dev/null "bitmap 2 of $2 regions dirty" || lab_die "expected 2 dirty regions: $(status)"
+}
+
+# The same job writes, then verifies: randrepeat (fio's default) replays the same offsets.
+fio_job() {
+  timeout -k 5 120 fio --name=chaos --ioengine=nbd --uri="$uri" --rw=randwrite \
+    --bsrange=4k-64k --size=96M --iodepth=16 --verify=crc32c --verify_fatal=1 \
+    --output="$LAB_DIR/fio-$1.out" "${@:2}"
+}
+# Until the array is clean (every slot active) and no resync, recovery or reshape runs.
+wait_clean() {
+  for _ in $(seq 600); do
+    out=$(status)
+    grep -q "state clean" <<<"$out" && ! grep -Eq "^ +(resync|recovery|reshape) " <<<"$out" &&
+      return 0
+    sleep 0.1
+  done
+  lab_die "$1: the array did not become clean: $out"
+}
+# Until status matches $1 (an extended regex).
+wait_status() {
+  for _ in $(seq 300); do out=$(status); grep -Eq "$1" <<<"$out" && return 0; sleep 0.1; done
+  lab_die "status never matched '$1': $out"
 }

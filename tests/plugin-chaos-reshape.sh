@@ -20,9 +20,7 @@ plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 level=5 chunk=64K control="$ctl
   dead-time=1 sync-speed-min=15M
 wait_clean "the initial resync"
 
-fio_job write --do_verify=0 --rate=4m &
-fio_pid=$!
-lab_track "$fio_pid"
+writer_start
 sleep 1
 
 out=$("$aoeraid" grow -c "$ctl" e5.1) || lab_die "aoeraid grow e5.1: $out"
@@ -41,18 +39,11 @@ wait_status "^ +0 +e6.1 +active"
 out=$("$aoeraid" remove -c "$ctl" e1.1) || lab_die "aoeraid remove e1.1: $out"
 echo "ok: e1.1 replaced by e6.1 under writes, and removed"
 
-kill -0 "$fio_pid" 2>/dev/null || lab_die "fio ended before the replace: make it write slower"
-wait "$fio_pid" || { cat "$LAB_DIR/fio-write.out"; lab_die "fio writing under the changes failed"; }
-echo "ok: fio wrote 96 MiB through the reshape, the failure and the replace"
-
-fio_job verify --verify_only || { cat "$LAB_DIR/fio-verify.out"; lab_die "a written block is lost"; }
-echo "ok: every block fio wrote reads back"
-out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"
-wait_status "last check complete at 100.0%: mismatches 0 "
+writer_verify "the reshape, the failure and the replace"
 
 plugin_stop
 plugin_start "$sock" shelves=e6.1,e2.1,e3.1,e4.1,e5.1 control="$ctl"
 wait_status "level raid5 .* members 5 "
-fio_job verify2 --verify_only || { cat "$LAB_DIR/fio-verify2.out"; lab_die "lost after a restart"; }
+verify_blocks verify2 "lost after a restart"
 plugin_stop
 echo "plugin-chaos-reshape: passed"

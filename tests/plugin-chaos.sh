@@ -28,9 +28,7 @@ plugin_start "$sock" "${params[@]}"
 wait_clean "the initial resync"
 wait_bitmap_clean 63
 
-fio_job write --do_verify=0 --rate=4m &
-fio_pid=$!
-lab_track "$fio_pid"
+writer_start
 sleep 2
 
 lab_kill 2
@@ -73,18 +71,11 @@ echo "ok: both back and rebuilt"
 
 out=$("$aoeraid" add -c "$ctl" e3.1) || lab_die "aoeraid add e3.1: $out"
 wait_status "spares e3.1"
-kill -0 "$fio_pid" 2>/dev/null || lab_die "fio ended before the last failure: make it write slower"
-wait "$fio_pid" || { cat "$LAB_DIR/fio-write.out"; lab_die "fio writing under failures failed"; }
-echo "ok: fio wrote 96 MiB through every failure"
-
-fio_job verify --verify_only || { cat "$LAB_DIR/fio-verify.out"; lab_die "a written block is lost"; }
-echo "ok: every block fio wrote reads back"
-out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"
-wait_status "last check complete at 100.0%: mismatches 0 "
+writer_verify "every failure"
 
 plugin_stop
 plugin_start "$sock" "${params[@]}" spares=e6.1
 wait_status "^ +2 +e6.1 +active"
-fio_job verify2 --verify_only || { cat "$LAB_DIR/fio-verify2.out"; lab_die "lost after a restart"; }
+verify_blocks verify2 "lost after a restart"
 plugin_stop
 echo "plugin-chaos: passed"

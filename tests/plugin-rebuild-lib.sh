@@ -14,6 +14,10 @@
 #                              the md5 of data with more written there
 #   fio_job NAME [FIO-ARGS]    fio writing (or with --verify_only checking) 96 MiB at random
 #                              with crc32c headers; output in $LAB_DIR/fio-NAME.out
+#   writer_start               fio_job writing in the background at 4 MiB/s ($fio_pid)
+#   writer_verify WHAT         wait for it (it must still run: WHAT happened under it),
+#                              then every block must read back and a check find no mismatch
+#   verify_blocks NAME WHY     every block fio wrote reads back, or lab_die WHY
 #   wait_clean WHAT            poll status (bounded) until clean, no resync, recovery or
 #                              reshape running
 #   wait_status REGEX          poll status (bounded) until a line matches; $out holds it
@@ -90,4 +94,23 @@ wait_clean() {
 wait_status() {
   for _ in $(seq 300); do out=$(status); grep -Eq "$1" <<<"$out" && return 0; sleep 0.1; done
   lab_die "status never matched '$1': $out"
+}
+
+writer_start() {
+  fio_job write --do_verify=0 --rate=4m &
+  fio_pid=$!
+  lab_track "$fio_pid"
+}
+verify_blocks() {
+  fio_job "$1" --verify_only || { cat "$LAB_DIR/fio-$1.out"; lab_die "$2"; }
+}
+writer_verify() {
+  kill -0 "$fio_pid" 2>/dev/null || lab_die "fio ended before $1 was over: make it write slower"
+  wait "$fio_pid" || { cat "$LAB_DIR/fio-write.out"; lab_die "fio writing through $1 failed"; }
+  echo "ok: fio wrote 96 MiB through $1"
+  verify_blocks verify "a written block is lost"
+  echo "ok: every block fio wrote reads back"
+  out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"
+  wait_status "last check complete at 100.0%: mismatches 0 "
+  echo "ok: a check found no mismatch"
 }

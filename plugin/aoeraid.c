@@ -621,9 +621,49 @@ static int speed_request(const char *args, FILE *out)
   return 0;
 }
 
+/* The control request "grow size=SIZE|max" (md: --grow --size): the array uses the room
+ * its bigger members have; the monitor resyncs the new space.  SIZE is per member, as
+ * md's --size is per device. */
+static int grow_size_request(const char *value, FILE *out)
+{
+  char err[512];
+  uint64_t size;
+
+  if (parse_member_size(value, &size) < 0) {
+    fprintf(out, "error: grow: '%s' is not a member size: " SIZE_HINT "\n", value);
+    return -1;
+  }
+  if (raid_grow_size(array, size, err, sizeof err) < 0) {
+    fprintf(out, "error: grow: %s\n", err);
+    return -1;
+  }
+  monitor_kick();
+  fprintf(out, "grown to %" PRIu64 " bytes; clients that connect now see the new size; "
+          "aoeraid status shows the resync of the new space\n", raid_size(array));
+  return 0;
+}
+
+/* "size=" among the words of a grow request: the value, else NULL; *other: some word
+ * is not size=. */
+static const char *grow_size_word(const char *args, bool *other)
+{
+  const char *value = NULL;
+
+  *other = false;
+  for (const char *w = args; *w; w += strcspn(w, " ")) {
+    w += strspn(w, " ");
+    if (!strncmp(w, "size=", 5))
+      value = w + 5;
+    else if (*w)
+      *other = true;
+  }
+  return value;
+}
+
 /* The control request "grow [level=LEVEL] SHELF.SLOT...": add each shelf as a spare (as
  * "add" does), then grow the array onto them (md: --add, then --grow); the monitor runs
- * the reshape.  Shelves added before a refusal stay spares. */
+ * the reshape.  Shelves added before a refusal stay spares.  "grow size=..." is
+ * grow_size_request. */
 static int grow_request(const char *args, FILE *out)
 {
   struct raid_status st;
@@ -634,6 +674,21 @@ static int grow_request(const char *args, FILE *out)
   unsigned n = 0;
   int r = 0;
 
+  bool other;
+  const char *size = grow_size_word(args, &other);
+
+  if (size && other) {
+    free(copy);
+    fprintf(out, "error: grow: size= takes no shelves or level: grow onto shelves and "
+            "grow the member size in two requests\n");
+    return -1;
+  }
+  if (size) {
+    char value[64];
+    snprintf(value, sizeof value, "%.*s", (int)strcspn(size, " "), size);
+    free(copy);
+    return grow_size_request(value, out);
+  }
   if (!copy || raid_status(array, &st) < 0) {
     free(copy);
     fprintf(out, "error: grow: %s\n", strerror(ENOMEM));
@@ -649,8 +704,8 @@ static int grow_request(const char *args, FILE *out)
       }
     }
     else if (parse_shelf_addr(tok, &a) < 0) {
-      fprintf(out, "error: grow: '%s' is not a shelf address or level=LEVEL: write, as "
-              "in, grow level=5 e3.1\n", tok);
+      fprintf(out, "error: grow: '%s' is not a shelf address, level=LEVEL or size=SIZE: "
+              "write, as in, grow level=5 e3.1, or grow size=max\n", tok);
       r = -1;
     }
     else if (n == RAID_MAX_MEMBERS) {

@@ -19,18 +19,23 @@
 
 #include "raid-int.h"
 
-/* "64 MiB", or the bytes when not a whole number of KiB. */
+/* "64 MiB", "30.5 MiB" (to a tenth), or the bytes below 1 KiB. */
 static const char *
 size_text (uint64_t bytes, char buf[32])
 {
-  static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+  static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+  double v = (double) bytes / 1024;
   unsigned u = 0;
 
-  while (u < 4 && bytes && bytes % 1024 == 0) {
-    bytes /= 1024;
+  if (bytes < 1024) {
+    snprintf (buf, 32, "%llu bytes", (unsigned long long) bytes);
+    return buf;
+  }
+  while (u < 4 && v >= 1024) {
+    v /= 1024;
     u++;
   }
-  snprintf (buf, 32, "%llu %s", (unsigned long long) bytes, unit[u]);
+  snprintf (buf, 32, v == (double) (uint64_t) v ? "%.0f %s" : "%.1f %s", v, unit[u]);
   return buf;
 }
 

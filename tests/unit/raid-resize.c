@@ -78,16 +78,22 @@ reassemble (struct fx *f, const char *when)
   cr_assert_not_null (fx_assemble (f, 0, err, sizeof err), "%s: assemble: %s", when, err);
 }
 
-/* An array on small members, all of it random (REF holds it, as large as it grows). */
+/* An array on small members, all of it random (REF holds it, as large as it grows).
+ * A bitmap bit per unit: the new space's bits are its own. */
 static uint8_t *
 setup (struct fx *f, const struct size_case *c, uint64_t *seed, unsigned flags)
 {
+  struct raid_params p = { .level = c->level, .chunk_bytes = CHUNK, .name = "test",
+                           .flags = flags, .bitmap_region = CHUNK,
+                           .k = c->level == RAID_LEVEL_EC ? c->k : 0,
+                           .m = c->level == RAID_LEVEL_EC ? c->m : 0 };
   uint8_t *ref = calloc (1, 64 * 64 * CHUNK);
+  char err[256] = "";
 
   cr_assert_not_null (ref);
   fx_members (f, c->n, SMALL);
-  fx_create_on (f, c->level, c->level == RAID_LEVEL_EC ? c->k : 0,
-                c->level == RAID_LEVEL_EC ? c->m : 0, CHUNK, flags);
+  f->a = raid_create (&p, f->mem, f->n, fx_log, f, err, sizeof err);
+  cr_assert_not_null (f->a, "raid_create: %s", err);
   fill_random (ref, raid_size (f->a), seed);
   cr_assert_eq (raid_write (f->a, ref, raid_size (f->a), 0, 0), 0);
   return ref;

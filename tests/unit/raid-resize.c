@@ -283,69 +283,76 @@ Test (resize, refusals_say_why)
   free (ref);
 }
 
+/* A RAID5 on members swapped for bigger ones, and a spare e9.1 of SPARE_SIZE bytes
+ * added (in *extra, freed by the caller). */
+static uint8_t *
+setup_with_spare (struct fx *f, uint64_t *seed, uint64_t spare_size,
+                  struct raid_mem_member **extra)
+{
+  uint8_t *ref = setup (f, &cases[2], seed, RAID_CREATE_ASSUME_CLEAN);
+  struct raid_member m;
+  char err[256] = "";
+
+  restart_bigger (f, BIG, seed);
+  *extra = raid_mem_member_new ("e9.1", spare_size);
+  m = raid_mem_member (*extra);
+  cr_assert_eq (raid_add_member (f->a, &m, err, sizeof err), 0, "%s", err);
+  return ref;
+}
+
+static void
+free_with_spare (struct fx *f, uint8_t *ref, struct raid_mem_member *extra)
+{
+  fx_free (f);
+  raid_mem_member_free (extra);
+  free (ref);
+}
+
 /* A reshape or a replace running: refused until it is done. */
 Test (resize, refused_while_a_reshape_or_replace_runs)
 {
-  const struct size_case *c = &cases[2];
+  struct raid_mem_member *extra;
   uint64_t seed = 9;
   struct fx f;
   char err[256] = "";
-  uint8_t *ref = setup (&f, c, &seed, RAID_CREATE_ASSUME_CLEAN);
-  struct raid_mem_member *extra = raid_mem_member_new ("e9.1", 2 * BIG);
-  struct raid_member em = raid_mem_member (extra);
+  uint8_t *ref = setup_with_spare (&f, &seed, 2 * BIG, &extra);
 
-  restart_bigger (&f, BIG, &seed);
-  cr_assert_eq (raid_add_member (f.a, &em, err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_replace_start (f.a, "e1.1", "e9.1", err, sizeof err), 0, "%s", err);
   expect_refusal (&f, 0, -EINVAL, "a member is being replaced");
-  fx_free (&f);
-  raid_mem_member_free (extra);
-  free (ref);
+  free_with_spare (&f, ref, extra);
 
-  ref = setup (&f, c, &seed, RAID_CREATE_ASSUME_CLEAN);
-  extra = raid_mem_member_new ("e9.1", 2 * BIG);
-  em = raid_mem_member (extra);
-  restart_bigger (&f, BIG, &seed);
-  cr_assert_eq (raid_add_member (f.a, &em, err, sizeof err), 0, "%s", err);
+  ref = setup_with_spare (&f, &seed, 2 * BIG, &extra);
   cr_assert_eq (raid_grow (f.a, (const char *[]) { "e9.1" }, 1, RAID_LEVEL_5, err, sizeof err),
                 0, "%s", err);
   expect_refusal (&f, 0, -EINVAL, "a reshape is still running");
-  fx_free (&f);
-  raid_mem_member_free (extra);
-  free (ref);
+  free_with_spare (&f, ref, extra);
 }
 
 /* A spare as small as the old members: a warning at the grow; it never takes a slot
  * (recovery passes it by, a replace onto it is refused), and a new small one is refused. */
 Test (resize, spares_too_small_for_the_new_size)
 {
-  const struct size_case *c = &cases[2];
+  struct raid_mem_member *extra, *small = raid_mem_member_new ("e7.1", SMALL);
+  struct raid_member sm = raid_mem_member (small);
   uint64_t seed = 13;
   struct fx f;
   char err[256] = "";
-  uint8_t *ref = setup (&f, c, &seed, RAID_CREATE_ASSUME_CLEAN);
-  struct raid_mem_member *small = raid_mem_member_new ("e8.1", SMALL);
-  struct raid_mem_member *small2 = raid_mem_member_new ("e7.1", SMALL);
-  struct raid_member sm = raid_mem_member (small), sm2 = raid_mem_member (small2);
+  uint8_t *ref = setup_with_spare (&f, &seed, SMALL, &extra);
 
-  restart_bigger (&f, BIG, &seed);
-  cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_grow_size (f.a, 0, err, sizeof err), 0, "%s", err);
-  cr_expect (strstr (f.last_warning, "spare e8.1 (1179648 bytes) is now too small to take a "
+  cr_expect (strstr (f.last_warning, "spare e9.1 (1179648 bytes) is now too small to take a "
                      "slot"), "%s", f.last_warning);
   cr_assert_eq (raid_resync (f.a), 0);
-  cr_assert_eq (raid_replace_start (f.a, "e1.1", "e8.1", err, sizeof err), -ENOSPC);
-  cr_expect (strstr (err, "spare e8.1 is too small"), "%s", err);
-  cr_assert_eq (raid_add_member (f.a, &sm2, err, sizeof err), -EINVAL);
+  cr_assert_eq (raid_replace_start (f.a, "e1.1", "e9.1", err, sizeof err), -ENOSPC);
+  cr_expect (strstr (err, "spare e9.1 is too small"), "%s", err);
+  cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), -EINVAL);
   cr_expect (strstr (err, "too small"), "%s", err);
   cr_assert_eq (raid_fail_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_recovery_pending (f.a), 0, "a too small spare must not take a slot");
   cr_assert_eq (raid_recover (f.a), -EAGAIN);
   fx_expect_data (f.a, ref, NULL, SMALL - RAID_DATA_OFFSET, "degraded, the spare left alone");
-  fx_free (&f);
+  free_with_spare (&f, ref, extra);
   raid_mem_member_free (small);
-  raid_mem_member_free (small2);
-  free (ref);
 }
 
 /* The bitmap's bits grow with the members; when they would not fit in its block its

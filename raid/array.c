@@ -845,6 +845,7 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   raid_logf (a, RAID_LOG_INFO, "%s: assembled %s from %zu of %u members, events %llu%s",
              a->sb.name, raid_level_name (a->lay.g.level), n, a->lay.g.n,
              (unsigned long long) a->sb.events, a->readonly ? ", read-only" : "");
+  spares_warn_small (a);
   free (f);
   return a;
 

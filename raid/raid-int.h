@@ -481,6 +481,12 @@ int flush_members (struct raid_array *a);
  * bitmap held dirty below it); the old member missing, it takes the slot instead. */
 void replace_resume (struct raid_array *a, int crashed);
 
+/* ---- resize.c ----------------------------------------------------------- */
+
+/* Warn of each spare too small to take a slot (after raid_grow_size, at assembly): it
+ * stays a spare, but recovery and replace pass it by. */
+void spares_warn_small (struct raid_array *a);
+
 /* ---- reshape.c ---------------------------------------------------------- */
 
 void reshape_init (struct raid_array *a);

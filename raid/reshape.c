@@ -301,7 +301,7 @@ grow_check (struct raid_array *a, const char *const *names, unsigned n, int mirr
               "array leaves room for more grows", who,
               (unsigned long long) a->lay.data_offset, a->lay.g.chunk, RAID_META_END);
   else {
-    uint64_t need = array_member_bytes (a) - (mirrors ? 0 : a->lay.g.chunk);
+    uint64_t need = array_member_bytes (a);    /* what assembly asks of each during the reshape */
     for (unsigned i = 0; i < n; i++) {
       int j = spare_index (a, names[i]);
       if (j < 0) {

@@ -101,9 +101,8 @@ size_target (struct raid_array *a, uint64_t want, uint64_t *to, char *err, size_
   return -1;
 }
 
-/* Spares too small for the new member size stay spares, but never take a slot. */
-static void
-warn_small_spares (struct raid_array *a)
+void
+spares_warn_small (struct raid_array *a)
 {
   pthread_mutex_lock (&a->sb_lock);
   for (unsigned i = 0; i < a->nspares; i++)
@@ -149,7 +148,7 @@ size_apply (struct raid_array *a, struct raid_layout *nl)
 int
 raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errlen)
 {
-  uint64_t to, was_data = a->sb.data_size, was_size = a->size;
+  uint64_t to, was_data, was_size;
   struct raid_layout nl;
   char t[4][32];
   int rc = -EINVAL;
@@ -160,6 +159,8 @@ raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errl
   pthread_rwlock_wrlock (&a->reshape.lock);
   pthread_mutex_lock (&a->bitmap.lock);
   pthread_mutex_lock (&a->sb_lock);
+  was_data = a->sb.data_size;
+  was_size = a->size;
   if (size_target (a, data_size, &to, err, errlen) == 0
       && layout_init (&nl, a->lay.g.level, a->lay.g.n, a->lay.g.k, a->lay.g.m,
                       a->lay.g.chunk, to, a->lay.data_offset, err, errlen) == 0) {
@@ -177,6 +178,6 @@ raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errl
   pthread_mutex_unlock (&a->bitmap.lock);
   pthread_rwlock_unlock (&a->reshape.lock);
   if (rc == 0)
-    warn_small_spares (a);
+    spares_warn_small (a);
   return rc;
 }

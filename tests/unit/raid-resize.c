@@ -328,8 +328,9 @@ Test (resize, refused_while_a_reshape_or_replace_runs)
   free_with_spare (&f, ref, extra);
 }
 
-/* A spare as small as the old members: a warning at the grow; it never takes a slot
- * (recovery passes it by, a replace onto it is refused), and a new small one is refused. */
+/* A spare as small as the old members: a warning at the grow and at assembly; it never
+ * takes a slot (recovery passes it by, a replace onto it is refused), and a new small
+ * one is refused. */
 Test (resize, spares_too_small_for_the_new_size)
 {
   struct raid_mem_member *extra, *small = raid_mem_member_new ("e7.1", SMALL);
@@ -343,6 +344,15 @@ Test (resize, spares_too_small_for_the_new_size)
   cr_expect (strstr (f.last_warning, "spare e9.1 (1179648 bytes) is now too small to take a "
                      "slot"), "%s", f.last_warning);
   cr_assert_eq (raid_resync (f.a), 0);
+  /* assembled again with it: the same warning */
+  fx_close (&f);
+  f.last_warning[0] = 0;
+  f.mem[f.n] = raid_mem_member (extra);
+  f.a = raid_assemble (f.mem, f.n + 1, 0, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  cr_expect (strstr (f.last_warning, "spare e9.1 (1179648 bytes) is now too small to take a "
+                     "slot (a member needs 1310720 bytes): remove it and add a bigger shelf"),
+             "%s", f.last_warning);
   cr_assert_eq (raid_replace_start (f.a, "e1.1", "e9.1", err, sizeof err), -ENOSPC);
   cr_expect (strstr (err, "spare e9.1 is too small"), "%s", err);
   cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), -EINVAL);

@@ -4,8 +4,8 @@
 # replace), then grown: new clients see the bigger size, the old data is intact, the new
 # space is resynced (a check finds no mismatch), written and read, and a restart keeps
 # the size.  Then the shelves' files grow in place to 96 MiB while nbdkit is stopped
-# (vblade restarted on them): size=max again.  Refusals: nothing to grow, size= with
-# shelves, shrinking, a bad size.
+# (vblade restarted on them): size=80M, then size=max again.  Refusals: nothing to grow,
+# size= with shelves, shrinking, more than the shelves hold, a bad size.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 240
@@ -127,8 +127,14 @@ for i in 4 5 6; do
   lab_start $i
 done
 plugin_start "$sock" shelves=e4.1,e5.1,e6.1 control="$ctl"
+refused "more than the shelves hold" "to 95 MiB per member: e4.1 has room for 94.5 MiB only" \
+  size=95M
+out=$("$aoeraid" grow -c "$ctl" size=80M) || lab_die "grow size=80M failed: $out"
+grep -q "grown to $((160 << 20)) bytes" <<<"$out" || lab_die "grow size=80M: $out"
+echo "ok: shelves grown in place, a given member size: $out"
+wait_resynced
 out=$("$aoeraid" grow -c "$ctl" size=max) || lab_die "the second grow size=max failed: $out"
-echo "ok: shelves grown in place: $out"
+echo "ok: then size=max: $out"
 wait_resynced
 size3=$(size)
 [ "$size3" -eq $((189 << 20)) ] || lab_die "after the second grow: $size3 bytes"

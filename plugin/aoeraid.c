@@ -662,8 +662,7 @@ static const char *grow_size_word(const char *args, bool *other)
 
 /* The control request "grow [level=LEVEL] SHELF.SLOT...": add each shelf as a spare (as
  * "add" does), then grow the array onto them (md: --add, then --grow); the monitor runs
- * the reshape.  Shelves added before a refusal stay spares.  "grow size=..." is
- * grow_size_request. */
+ * the reshape.  Shelves added before a refusal stay spares. */
 static int grow_request(const char *args, FILE *out)
 {
   struct raid_status st;
@@ -674,21 +673,6 @@ static int grow_request(const char *args, FILE *out)
   unsigned n = 0;
   int r = 0;
 
-  bool other;
-  const char *size = grow_size_word(args, &other);
-
-  if (size && other) {
-    free(copy);
-    fprintf(out, "error: grow: size= takes no shelves or level: grow onto shelves and "
-            "grow the member size in two requests\n");
-    return -1;
-  }
-  if (size) {
-    char value[64];
-    snprintf(value, sizeof value, "%.*s", (int)strcspn(size, " "), size);
-    free(copy);
-    return grow_size_request(value, out);
-  }
   if (!copy || raid_status(array, &st) < 0) {
     free(copy);
     fprintf(out, "error: grow: %s\n", strerror(ENOMEM));
@@ -740,6 +724,24 @@ static int grow_request(const char *args, FILE *out)
             "aoeraid status shows the progress\n", n);
   }
   return r;
+}
+
+/* "grow ...": onto shelves (grow_request), or to a member size (grow_size_request). */
+static int grow_any_request(const char *args, FILE *out)
+{
+  bool other;
+  const char *size = grow_size_word(args, &other);
+  char value[64];
+
+  if (!size)
+    return grow_request(args, out);
+  if (other) {
+    fprintf(out, "error: grow: size= takes no shelves or level: grow onto shelves and "
+            "grow the member size in two requests\n");
+    return -1;
+  }
+  snprintf(value, sizeof value, "%.*s", (int)strcspn(size, " "), size);
+  return grow_size_request(value, out);
 }
 
 /* The control request "check [repair|stop]": md's sync_action check, repair and idle.
@@ -810,7 +812,7 @@ static int control_request(const char *request, FILE *out)
   if (!strcmp(request, "replace") || !strncmp(request, "replace ", 8))
     return replace_request(request[7] ? request + 8 : "", out);
   if (!strncmp(request, "grow ", 5))
-    return grow_request(request + 5, out);
+    return grow_any_request(request + 5, out);
   if (!strcmp(request, "speed") || !strncmp(request, "speed ", 6))
     return speed_request(request + 5, out);
   return status_request(request, out);

@@ -318,6 +318,20 @@ const char *raid_check_refusal (struct raid_array *a);
  * fewer data chunks per row. */
 int raid_grow (struct raid_array *a, const char *const *names, unsigned n,
                enum raid_level new_level, char *err, size_t errlen);
+/* Use bigger members (md: --grow --size): raise the member data size the superblocks
+ * record to DATA_SIZE bytes per member (rounded down to whole chunks; 0 = max: the most
+ * every active member has room for past the data offset, as raid_create computes it),
+ * and with it the array size (raid_size: clients that connect after see it).  The data
+ * stays in place; on the redundant levels the new space is not in sync: the resync
+ * point moves to the old end and the write-intent bitmap holds the new regions dirty
+ * (its regions grow when its bits would not fit), so raid_resync covers the new space
+ * only.  Spares too small for the new size stay spares (a warning) but never take a
+ * slot.  Refuses (-errno, one line in err): read-only (-EROFS); a reshape, replace,
+ * recovery, resync or check to run or running, a degraded array; a size below the
+ * current one (no shrinking), above what the smallest member holds, or no member
+ * bigger than the data it holds now ("nothing to grow").  A member whose shelf grew in
+ * place counts with the size its backend reports (ops->size). */
+int raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errlen);
 /* 1 while a reshape has data left to move. */
 int raid_reshape_pending (struct raid_array *a);
 /* Move the data into the new layout from the recorded position on (after a

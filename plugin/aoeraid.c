@@ -624,6 +624,45 @@ static int speed_request(const char *args, FILE *out)
   return 0;
 }
 
+/* The control request "grow size=SIZE|max" (md: --grow --size): the array uses the room
+ * its bigger members have; the monitor resyncs the new space.  SIZE is per member, as
+ * md's --size is per device. */
+static int grow_size_request(const char *value, FILE *out)
+{
+  char err[512];
+  uint64_t size;
+
+  if (parse_member_size(value, &size) < 0) {
+    fprintf(out, "error: grow: '%s' is not a member size: " SIZE_HINT "\n", value);
+    return -1;
+  }
+  if (raid_grow_size(array, size, err, sizeof err) < 0) {
+    fprintf(out, "error: grow: %s\n", err);
+    return -1;
+  }
+  monitor_kick();
+  fprintf(out, "grown to %" PRIu64 " bytes; clients that connect now see the new size; "
+          "aoeraid status shows the resync of the new space\n", raid_size(array));
+  return 0;
+}
+
+/* "size=" among the words of a grow request: the value, else NULL; *other: some word
+ * is not size=. */
+static const char *grow_size_word(const char *args, bool *other)
+{
+  const char *value = NULL;
+
+  *other = false;
+  for (const char *w = args; *w; w += strcspn(w, " ")) {
+    w += strspn(w, " ");
+    if (!strncmp(w, "size=", 5))
+      value = w + 5;
+    else if (*w)
+      *other = true;
+  }
+  return value;
+}
+
 /* The control request "grow [level=LEVEL] SHELF.SLOT...": add each shelf as a spare (as
  * "add" does), then grow the array onto them (md: --add, then --grow); the monitor runs
  * the reshape.  Shelves added before a refusal stay spares. */
@@ -652,8 +691,8 @@ static int grow_request(const char *args, FILE *out)
       }
     }
     else if (parse_shelf_addr(tok, &a) < 0) {
-      fprintf(out, "error: grow: '%s' is not a shelf address or level=LEVEL: write, as "
-              "in, grow level=5 e3.1\n", tok);
+      fprintf(out, "error: grow: '%s' is not a shelf address, level=LEVEL or size=SIZE: "
+              "write, as in, grow level=5 e3.1, or grow size=max\n", tok);
       r = -1;
     }
     else if (n == RAID_MAX_MEMBERS) {
@@ -688,6 +727,24 @@ static int grow_request(const char *args, FILE *out)
             "aoeraid status shows the progress\n", n);
   }
   return r;
+}
+
+/* "grow ...": onto shelves (grow_request), or to a member size (grow_size_request). */
+static int grow_any_request(const char *args, FILE *out)
+{
+  bool other;
+  const char *size = grow_size_word(args, &other);
+  char value[64];
+
+  if (!size)
+    return grow_request(args, out);
+  if (other) {
+    fprintf(out, "error: grow: size= takes no shelves or level: grow onto shelves and "
+            "grow the member size in two requests\n");
+    return -1;
+  }
+  snprintf(value, sizeof value, "%.*s", (int)strcspn(size, " "), size);
+  return grow_size_request(value, out);
 }
 
 /* The control request "check [repair|stop]": md's sync_action check, repair and idle.
@@ -758,7 +815,7 @@ static int control_request(const char *request, FILE *out)
   if (!strcmp(request, "replace") || !strncmp(request, "replace ", 8))
     return replace_request(request[7] ? request + 8 : "", out);
   if (!strncmp(request, "grow ", 5))
-    return grow_request(request + 5, out);
+    return grow_any_request(request + 5, out);
   if (!strcmp(request, "speed") || !strncmp(request, "speed ", 6))
     return speed_request(request + 5, out);
   return status_request(request, out);

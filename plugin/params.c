@@ -120,33 +120,53 @@ bad:
   return -1;
 }
 
-int parse_rate(const char *s, uint64_t *out)
+/* Digits with an optional K, M or G (powers of 1024); *end: what follows. */
+static int parse_bytes(const char *s, uint64_t *out, const char **end)
 {
   static const char units[] = "KMG";
   unsigned long long v;
-  char *end;
+  char *e;
+
+  if (*s < '0' || *s > '9')
+    return -1;
+  errno = 0;
+  v = strtoull(s, &e, 10);
+  if (errno)
+    return -1;
+  if (*e && strchr(units, *e & ~0x20)) {
+    int shift = 10 * (int)(strchr(units, *e & ~0x20) - units + 1);
+    if (v > UINT64_MAX >> shift)
+      return -1;
+    v <<= shift;
+    e++;
+  }
+  *out = v;
+  *end = e;
+  return 0;
+}
+
+int parse_rate(const char *s, uint64_t *out)
+{
+  const char *end;
 
   if (!strcasecmp(s, "none")) {
     *out = 0;
     return 0;
   }
-  if (*s < '0' || *s > '9')
+  if (parse_bytes(s, out, &end) < 0 || (*end && strcmp(end, "/s")))
     return -1;
-  errno = 0;
-  v = strtoull(s, &end, 10);
-  if (errno)
-    return -1;
-  if (*end && strchr(units, *end & ~0x20)) {
-    int shift = 10 * (int)(strchr(units, *end & ~0x20) - units + 1);
-    if (v > UINT64_MAX >> shift)
-      return -1;
-    v <<= shift;
-    end++;
-  }
-  if (*end && strcmp(end, "/s"))
-    return -1;
-  *out = v;
   return 0;
+}
+
+int parse_member_size(const char *s, uint64_t *out)
+{
+  const char *end;
+
+  if (!strcmp(s, "max")) {
+    *out = 0;
+    return 0;
+  }
+  return parse_bytes(s, out, &end) < 0 || *end || *out == 0 ? -1 : 0;
 }
 
 const char *rate_text(uint64_t bps, char *buf, size_t len)

@@ -51,6 +51,10 @@ const char *level_name(const struct raid_params *rp, char *buf, size_t len);
 /* A rate in bytes per second: digits with an optional K, M or G (powers of 1024) and an
  * optional "/s"; "0" (or "none") is no limit.  0, or -1 when it is not one. */
 int parse_rate(const char *s, uint64_t *out);
+/* The member data size of the control request "grow size=SIZE": digits with an optional
+ * K, M or G (powers of 1024), or "max" (*out = 0).  0, or -1 when it is not one. */
+int parse_member_size(const char *s, uint64_t *out);
+#define SIZE_HINT "write bytes per member with K, M or G (512M, 2G), or max"
 /* "1000K/s", "50M/s", "none": the form parse_rate reads. */
 const char *rate_text(uint64_t bps, char *buf, size_t len);
 /* The defaults: 50 MiB/s while busy (md: 1000 KiB/s, too slow for a rebuild of today's

@@ -342,7 +342,7 @@ int status_request(const char *request, FILE *out)
   if (strcmp(request, "status") && !json) {
     fprintf(out, "error: unknown request '%s': this server answers 'status', "
             "'status json', 'add|fail|remove SHELF.SLOT', 'replace OLD [NEW]', "
-            "'speed [min=RATE] [max=RATE]', 'grow [level=LEVEL] SHELF.SLOT...' and "
+            "'speed [min=RATE] [max=RATE]', 'grow [level=LEVEL] SHELF.SLOT...', 'grow size=SIZE|max' and "
             "'check [repair|stop]'\n", request);
     return -1;
   }

@@ -262,6 +262,12 @@ array_member_bytes (struct raid_array *a)
 }
 
 int
+member_fits (struct raid_array *a, const struct raid_slot *s)
+{
+  return s->m.ops && s->m.ops->size (s->m.member) >= array_member_bytes (a);
+}
+
+int
 array_readonly (struct raid_array *a, char *err, size_t errlen)
 {
   if (!a->readonly)
@@ -365,6 +371,14 @@ array_setup (struct raid_array *a, char *err, size_t errlen)
   return reshape_setup (a, err, errlen);
 }
 
+uint64_t
+member_data_room (const struct raid_member *m, uint64_t data_offset, uint32_t chunk)
+{
+  uint64_t size = m->ops->size (m->member);
+
+  return size < data_offset ? 0 : (size - data_offset) & ~(uint64_t) (chunk - 1);
+}
+
 struct raid_array *
 raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
              raid_log_fn *log, void *log_opaque, char *err, size_t errlen)
@@ -391,19 +405,19 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
     return NULL;
   }
   for (i = 0; i < n; i++) {
-    uint64_t size = members[i].ops->size (members[i].member);
-    if (size < data_offset + chunk) {
+    uint64_t room = member_data_room (&members[i], data_offset, chunk);
+    if (room == 0) {
       snprintf (err, errlen, "member %s is too small (%llu bytes): it needs at least %llu "
                 "bytes (%llu byte superblock area and one %u byte chunk)",
-                members[i].ops->name (members[i].member), (unsigned long long) size,
+                members[i].ops->name (members[i].member),
+                (unsigned long long) members[i].ops->size (members[i].member),
                 (unsigned long long) (data_offset + chunk), (unsigned long long) data_offset,
                 chunk);
       return NULL;
     }
-    if (size - data_offset < data_size)
-      data_size = size - data_offset;
+    if (room < data_size)
+      data_size = room;
   }
-  data_size &= ~(uint64_t) (chunk - 1);
 
   a = array_new (log, log_opaque);
   if (!a) {
@@ -831,6 +845,7 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   raid_logf (a, RAID_LOG_INFO, "%s: assembled %s from %zu of %u members, events %llu%s",
              a->sb.name, raid_level_name (a->lay.g.level), n, a->lay.g.n,
              (unsigned long long) a->sb.events, a->readonly ? ", read-only" : "");
+  spares_warn_small (a);
   free (f);
   return a;
 

@@ -79,23 +79,63 @@ bitmap_free (struct raid_bitmap *bm)
   bm->nbits = 0;
 }
 
+/* Fewest bits per lock unit from SHIFT on that fit UNITS in the block. */
+static unsigned
+shift_for (uint64_t units, unsigned shift)
+{
+  while (((units + (1ull << shift) - 1) >> shift) > RAID_BITMAP_MAX_BITS)
+    shift++;
+  return shift;
+}
+
 int
 bitmap_create (struct raid_array *a, uint64_t region_bytes)
 {
   struct raid_bitmap *bm = &a->bitmap;
-  uint64_t units = resync_units (a), upb = 1;
+  uint64_t units = resync_units (a);
   unsigned shift = 0;
 
   if (region_bytes == 0)
     region_bytes = RAID_BITMAP_REGION;
-  while ((upb << a->lay.g.chunk_shift) < region_bytes
-         || (units + upb - 1) / upb > RAID_BITMAP_MAX_BITS) {
-    upb <<= 1;
+  while (((uint64_t) a->lay.g.chunk << shift) < region_bytes)
     shift++;
-  }
-  bm->shift = shift;
+  bm->shift = shift = shift_for (units, shift);
   atomic_store (&bm->events_cleared, a->sb.events);
-  return bitmap_alloc (bm, (units + upb - 1) / upb);
+  return bitmap_alloc (bm, (units + (1ull << shift) - 1) >> shift);
+}
+
+int
+bitmap_grow (struct raid_array *a, uint64_t old_units)
+{
+  struct raid_bitmap *bm = &a->bitmap, nb = { 0 };
+  uint64_t units = resync_units (a);
+  unsigned shift = shift_for (units, bm->shift);
+
+  if (!bm->nbits)
+    return 0;
+  if (bitmap_alloc (&nb, (units + (1ull << shift) - 1) >> shift) < 0)
+    return -ENOMEM;
+  for (uint64_t i = 0; i < bm->nbits; i++) {
+    uint64_t j = (i << bm->shift) >> shift;
+    if (atomic_load (&bm->state[i]) != BIT_CLEAN)
+      atomic_store (&nb.state[j], BIT_SET);
+    nb.unsynced[j] |= bm->unsynced[i];
+  }
+  for (uint64_t j = old_units >> shift; j < nb.nbits; j++)
+    bit_set_unsynced (&nb, j);
+  free (bm->state);
+  free (bm->pending);
+  free (bm->recent);
+  free (bm->unsynced);
+  free (bm->block);
+  bm->state = nb.state;
+  bm->pending = nb.pending;
+  bm->recent = nb.recent;
+  bm->unsynced = nb.unsynced;
+  bm->block = nb.block;
+  bm->nbits = nb.nbits;
+  bm->shift = shift;
+  return 0;
 }
 
 void

@@ -285,6 +285,12 @@ int bitmap_unit_unsynced (struct raid_array *a, uint64_t unit);
 uint64_t bitmap_next_unsynced (struct raid_array *a, uint64_t unit, uint64_t units);
 uint64_t bitmap_unsynced_bits (struct raid_array *a);
 uint64_t bitmap_dirty_bits (struct raid_array *a);
+/* The array's member data grew (raid_grow_size; a->lay is the new layout, no request
+ * runs, caller holds the bitmap lock): as many bits as the new units need, in regions
+ * made larger when they would not fit in the block; the old dirty bits carry over, the
+ * regions from lock unit OLD_UNITS on are dirty and unsynced until the resync.  In
+ * memory only (bitmap_store writes it).  0 or -ENOMEM (the bitmap is unchanged). */
+int bitmap_grow (struct raid_array *a, uint64_t old_units);
 /* One clearing pass now (raid_bitmap_tick without its timer); bits cleared. */
 uint64_t bitmap_pass (struct raid_array *a);
 
@@ -452,6 +458,12 @@ void layout_free (struct raid_layout *L);
 int array_survives (struct raid_array *a, const uint8_t missing[RAID_MAX_MEMBERS]);
 /* Bytes each member needs: the furthest data offset plus the data. */
 uint64_t array_member_bytes (struct raid_array *a);
+/* The data a member has room for past DATA_OFFSET, in whole chunks (0: not one chunk):
+ * the member data size of an array created on it (raid_create) or grown onto it
+ * (raid_grow_size). */
+uint64_t member_data_room (const struct raid_member *m, uint64_t data_offset, uint32_t chunk);
+/* The member is big enough to hold a slot of the array (array_member_bytes). */
+int member_fits (struct raid_array *a, const struct raid_slot *s);
 
 /* ---- rw.c: requests on one layout (reshape.c moves data with them) ----- */
 
@@ -468,6 +480,12 @@ int flush_members (struct raid_array *a);
  * now on reaches it too, from the recorded position (CRASHED: from the regions the
  * bitmap held dirty below it); the old member missing, it takes the slot instead. */
 void replace_resume (struct raid_array *a, int crashed);
+
+/* ---- resize.c ----------------------------------------------------------- */
+
+/* Warn of each spare too small to take a slot (after raid_grow_size, at assembly): it
+ * stays a spare, but recovery and replace pass it by. */
+void spares_warn_small (struct raid_array *a);
 
 /* ---- reshape.c ---------------------------------------------------------- */
 
@@ -487,5 +505,7 @@ void reshape_leave (struct raid_array *a, struct reshape_ticket *t);
 /* Lock units of L below this are in sync (md: resync_offset), counting
  * that the new layout is in sync only where the reshape has written it. */
 uint64_t layout_sync_units (struct raid_array *a, const struct raid_layout *L);
+/* 'NAME', or "the array" when it has none: for messages. */
+const char *array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3]);
 
 #endif /* AOERAID_RAID_INT_H */

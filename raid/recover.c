@@ -253,13 +253,20 @@ replaceable_slot (struct raid_array *a)
   return -1;
 }
 
-/* Is some spare fit to be rebuilt onto now?  One whose member is down (healthy() says so)
- * waits: taking it would only fail the rebuild at its first write. */
+/* Can spare k be rebuilt onto now?  One whose member is down (healthy() says so)
+ * waits: taking it would only fail the rebuild at its first write.  One smaller than a
+ * member must be (the array grew its member size since it was added) never takes a slot. */
+static int
+spare_fit (struct raid_array *a, unsigned k)
+{
+  return slot_usable (&a->spare[k]) && member_fits (a, &a->spare[k]);
+}
+
 static int
 spare_ready (struct raid_array *a)
 {
   for (unsigned k = 0; k < a->nspares; k++)
-    if (slot_usable (&a->spare[k]))
+    if (spare_fit (a, k))
       return 1;
   return 0;
 }
@@ -321,11 +328,11 @@ spare_install (struct raid_array *a)
   }
   /* The first spare that is up; but a member coming back to the slot it left goes there
    * first. */
-  for (j = 0; !slot_usable (&a->spare[j]); j++)
+  for (j = 0; !spare_fit (a, j); j++)
     ;
   for (unsigned k = 0; k < a->nspares; k++) {
     int left = a->spare[k].readd - 1;
-    if (left >= 0 && slot_usable (&a->spare[k])
+    if (left >= 0 && spare_fit (a, k)
         && (!a->slot[left].m.ops || atomic_load (&a->slot[left].faulty))) {
       i = left;
       j = k;

@@ -38,7 +38,8 @@ static int
 spare_named (struct raid_array *a, const char *name)
 {
   for (unsigned j = 0; j < a->nspares; j++)
-    if (name ? !strcmp (slot_name (&a->spare[j]), name) : slot_usable (&a->spare[j]))
+    if (name ? !strcmp (slot_name (&a->spare[j]), name)
+        : slot_usable (&a->spare[j]) && member_fits (a, &a->spare[j]))
       return (int) j;
   return -1;
 }
@@ -70,6 +71,13 @@ raid_replace_start (struct raid_array *a, const char *old, const char *with, cha
               : "the array has no spare that is up to replace %s "
               "with: add one first", with ? with : old);
     rc = -ENOENT;
+  }
+  else if (!member_fits (a, &a->spare[j])) {
+    snprintf (err, errlen, "spare %s is too small (%llu bytes): a member of the array needs "
+              "%llu bytes; add a bigger shelf", slot_name (&a->spare[j]),
+              (unsigned long long) a->spare[j].m.ops->size (a->spare[j].m.member),
+              (unsigned long long) array_member_bytes (a));
+    rc = -ENOSPC;
   }
   else {
     struct raid_slot *r = &a->repl.member;

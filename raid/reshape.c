@@ -265,8 +265,7 @@ spare_index (struct raid_array *a, const char *name)
   return -1;
 }
 
-/* 'NAME', or "the array" when it has none: for messages. */
-static const char *
+const char *
 array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3])
 {
   if (!a->sb.name[0])
@@ -302,10 +301,17 @@ grow_check (struct raid_array *a, const char *const *names, unsigned n, int mirr
               "array leaves room for more grows", who,
               (unsigned long long) a->lay.data_offset, a->lay.g.chunk, RAID_META_END);
   else {
+    uint64_t need = array_member_bytes (a);    /* what assembly asks of each during the reshape */
     for (unsigned i = 0; i < n; i++) {
-      if (spare_index (a, names[i]) < 0) {
+      int j = spare_index (a, names[i]);
+      if (j < 0) {
         snprintf (err, errlen, "cannot grow %s: %s is not a spare of the array: add it "
                   "first", who, names[i]);
+        return -1;
+      }
+      if (a->spare[j].m.ops->size (a->spare[j].m.member) < need) {
+        snprintf (err, errlen, "cannot grow %s: spare %s is too small: a member needs %llu "
+                  "bytes", who, names[i], (unsigned long long) need);
         return -1;
       }
       for (unsigned j = 0; j < i; j++)

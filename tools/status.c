@@ -144,7 +144,7 @@ int speed_main(const char *progname, int argc, char **argv)
 
 static int grow_word(const char *arg)
 {
-  return !strncmp(arg, "level=", 6) || arg[0] == 'e';
+  return !strncmp(arg, "level=", 6) || !strncmp(arg, "size=", 5) || arg[0] == 'e';
 }
 
 int grow_main(const char *progname, int argc, char **argv)
@@ -152,15 +152,17 @@ int grow_main(const char *progname, int argc, char **argv)
   char request[512];
   int rc;
   const char *path = control_opts(progname, argc, argv,
-                                  "grow -c SOCKET [level=LEVEL] SHELF.SLOT...", NULL, &rc);
+                                  "grow -c SOCKET [level=LEVEL] SHELF.SLOT... | "
+                                  "grow -c SOCKET size=SIZE|max", NULL, &rc);
 
   if (!path)
     return rc;
   if (optind == argc) {
-    fprintf(stderr, "%s: grow: name the shelves to grow onto, for example e3.1\n", progname);
+    fprintf(stderr, "%s: grow: name the shelves to grow onto, for example e3.1, or the "
+            "member size to grow to, size=max\n", progname);
     return 2;
   }
-  if (join_words(progname, "grow", argc, argv, grow_word, "a shelf (SHELF.SLOT) or level=LEVEL",
+  if (join_words(progname, "grow", argc, argv, grow_word, "a shelf (SHELF.SLOT), level=LEVEL or size=SIZE",
                  request, sizeof request))
     return 2;
   return control_call(progname, path, request);

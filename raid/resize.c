@@ -1,0 +1,183 @@
+/* Using bigger members (md: --grow --size=max).  Once every member of an array was
+ * replaced by a bigger one (raid_replace_start), raid_grow_size raises the member data
+ * size the superblocks record, and with it the array size, in place: the data offset
+ * and the layout stay, so every byte the array held stays where it was, and the new
+ * rows at the end of each member hold the new space.  On the redundant levels that
+ * space is not in sync (its parity, its mirror copies, are whatever the members held):
+ * the resync point moves to the old end, the bitmap marks the new regions dirty, and
+ * the resync (raid_resync) covers only them, as after a reshape.
+ *
+ * Crash safety: the superblocks are written (and the members flushed) before the
+ * bitmap.  A crash before any superblock is written leaves the old size; during or
+ * after their write, the freshest superblock (the new size) wins at assembly, the
+ * array was dirty, so it resyncs from the start over the bitmap's dirty regions, and a
+ * bitmap not yet rewritten (its bits do not match the new size) counts as all dirty.
+ * Either way no stripe of the new space is taken as in sync before a resync wrote it. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "raid-int.h"
+
+/* "64 MiB", "30.5 MiB" (to a tenth), or the bytes below 1 KiB. */
+static const char *
+size_text (uint64_t bytes, char buf[32])
+{
+  static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+  double v = (double) bytes / 1024;
+  unsigned u = 0;
+
+  if (bytes < 1024) {
+    snprintf (buf, 32, "%llu bytes", (unsigned long long) bytes);
+    return buf;
+  }
+  while (u < 4 && v >= 1024) {
+    v /= 1024;
+    u++;
+  }
+  snprintf (buf, 32, v == (double) (uint64_t) v ? "%.0f %s" : "%.1f %s", v, unit[u]);
+  return buf;
+}
+
+/* The member data size every slot's member has room for, and the member with least. */
+static uint64_t
+slots_room (struct raid_array *a, const char **smallest)
+{
+  uint64_t room = UINT64_MAX;
+
+  for (unsigned i = 0; i < a->lay.g.n; i++) {
+    uint64_t r = member_data_room (&a->slot[i].m, a->lay.data_offset, a->lay.g.chunk);
+    if (r < room) {
+      room = r;
+      *smallest = slot_name (&a->slot[i]);
+    }
+  }
+  return room;
+}
+
+/* What keeps the array from changing its size now (one line), or NULL. */
+static const char *
+size_blocker (struct raid_array *a)
+{
+  if (atomic_load (&a->reshape.active))
+    return "a reshape is still running: wait until it has finished";
+  if (raid_replace_pending (a))
+    return "a member is being replaced: grow it once that has finished";
+  if (array_degraded (a))
+    return "it is degraded or rebuilding: grow it once it is whole";
+  if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
+    return "it is not in sync yet: grow it once its resync has finished";
+  if (atomic_load (&a->check.running))
+    return "a check or repair is running: stop it (aoeraid check stop) or wait";
+  return NULL;
+}
+
+/* The member data size to grow to (WANT, 0: the most every member holds), checked;
+ * -1 with err filled (caller holds sb_lock). */
+static int
+size_target (struct raid_array *a, uint64_t want, uint64_t *to, char *err, size_t errlen)
+{
+  char label[RAID_NAME_MAX + 3], t1[32], t2[32];
+  const char *who = array_label (a, label), *why = size_blocker (a), *smallest = "";
+  uint64_t cur = a->sb.data_size, room = slots_room (a, &smallest);
+
+  *to = want ? want & ~(uint64_t) (a->lay.g.chunk - 1) : room;
+  if (why)
+    snprintf (err, errlen, "cannot grow %s: %s", who, why);
+  else if (want && want < cur)
+    snprintf (err, errlen, "cannot grow %s to %s per member: shrinking is not supported "
+              "(its member data size is %s)", who, size_text (want, t1), size_text (cur, t2));
+  else if (room <= cur)
+    snprintf (err, errlen, "nothing to grow: every member's data area is already %s; "
+              "replace members with bigger shelves first", size_text (cur, t1));
+  else if (*to > room)
+    snprintf (err, errlen, "cannot grow %s to %s per member: %s has room for %s only",
+              who, size_text (*to, t1), smallest, size_text (room, t2));
+  else if (*to <= cur)
+    snprintf (err, errlen, "nothing to grow: %s per member, in whole chunks of %u bytes, "
+              "is the member data size already", size_text (want, t1), a->lay.g.chunk);
+  else
+    return 0;
+  return -1;
+}
+
+void
+spares_warn_small (struct raid_array *a)
+{
+  pthread_mutex_lock (&a->sb_lock);
+  for (unsigned i = 0; i < a->nspares; i++)
+    if (!member_fits (a, &a->spare[i]))
+      raid_logf (a, RAID_LOG_WARN, "%s: spare %s (%llu bytes) is now too small to take a "
+                 "slot (a member needs %llu bytes): remove it and add a bigger shelf",
+                 a->sb.name, slot_name (&a->spare[i]),
+                 (unsigned long long) a->spare[i].m.ops->size (a->spare[i].m.member),
+                 (unsigned long long) array_member_bytes (a));
+  pthread_mutex_unlock (&a->sb_lock);
+}
+
+/* The new layout takes over (caller holds the reshape lock exclusive, the bitmap lock
+ * and sb_lock): the superblocks first, then the bitmap (see the top). */
+static int
+size_apply (struct raid_array *a, struct raid_layout *nl)
+{
+  struct raid_layout old = a->lay;
+  uint64_t old_units = resync_units (a);
+  int redundant = nl->g.m || nl->g.copies > 1;
+
+  a->lay = *nl;
+  if (bitmap_grow (a, old_units) < 0) {
+    a->lay = old;
+    return -ENOMEM;
+  }
+  layout_free (&old);
+  a->size = a->lay.size;
+  if (redundant)
+    atomic_store (&a->resync_offset, old_units);
+  a->sb.data_size = a->lay.g.rows << a->lay.g.chunk_shift;
+  a->sb.array_size = a->size;
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+  /* durable before the bitmap changes; a member failing it is marked faulty */
+  flush_members (a);
+  if (a->bitmap.nbits)
+    bitmap_store (a, NULL);
+  pthread_mutex_lock (&a->sb_lock);
+  return 0;
+}
+
+int
+raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errlen)
+{
+  uint64_t to, was_data, was_size;
+  struct raid_layout nl;
+  char t[4][32];
+  int rc = -EINVAL;
+
+  if (array_readonly (a, err, errlen))
+    return -EROFS;
+  /* Requests, then the bitmap (its users take sb_lock after it), then sb_lock. */
+  pthread_rwlock_wrlock (&a->reshape.lock);
+  pthread_mutex_lock (&a->bitmap.lock);
+  pthread_mutex_lock (&a->sb_lock);
+  was_data = a->sb.data_size;
+  was_size = a->size;
+  if (size_target (a, data_size, &to, err, errlen) == 0
+      && layout_init (&nl, a->lay.g.level, a->lay.g.n, a->lay.g.k, a->lay.g.m,
+                      a->lay.g.chunk, to, a->lay.data_offset, err, errlen) == 0) {
+    raid_logf (a, RAID_LOG_INFO, "%s: grow: member data size %s -> %s, array %s -> %s%s",
+               a->sb.name, size_text (was_data, t[0]), size_text (to, t[1]),
+               size_text (was_size, t[2]), size_text (nl.size, t[3]),
+               nl.g.m || nl.g.copies > 1 ? "; the new space is resynced next" : "");
+    rc = size_apply (a, &nl);
+    if (rc) {
+      layout_free (&nl);
+      snprintf (err, errlen, "cannot grow: out of memory for the bitmap");
+    }
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  pthread_mutex_unlock (&a->bitmap.lock);
+  pthread_rwlock_unlock (&a->reshape.lock);
+  if (rc == 0)
+    spares_warn_small (a);
+  return rc;
+}

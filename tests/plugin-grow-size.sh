@@ -24,9 +24,9 @@ rebuild_data 48M 2M
 want=$(md5sum <"$LAB_DIR/data")
 size() { nbdinfo --size "$uri"; }
 wait_resynced() {
-  for _ in $(seq 600); do status | grep -q "  resync" || break; sleep 0.1; done
-  status | grep -q "  resync" && lab_die "the resync did not finish: $(status)"
-  status | grep -q "state clean" || lab_die "not clean: $(status)"
+  for _ in $(seq 600); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
+  status | grep >/dev/null "  resync" && lab_die "the resync did not finish: $(status)"
+  status | grep >/dev/null "state clean" || lab_die "not clean: $(status)"
 }
 refused() {     # refused WHAT REGEX ARGS...: one line, matching
   local what=$1 regex=$2 out
@@ -42,7 +42,7 @@ check_clean() {  # a check of the whole array finds no mismatch
   before=$(ended)
   "$aoeraid" check -c "$ctl" >/dev/null || lab_die "aoeraid check: $(status)"
   for _ in $(seq 300); do [ "$(ended)" -gt "$before" ] && break; sleep 0.1; done
-  status | grep -q "last check complete at 100.0%: mismatches 0 " ||
+  status | grep >/dev/null "last check complete at 100.0%: mismatches 0 " ||
     lab_die "$1: the check found mismatches: $(status)"
   echo "ok: $1: a check of the whole array finds no mismatch"
 }

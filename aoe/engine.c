@@ -493,12 +493,30 @@ static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
 /* Re-assert our reservation on a shelf that came back (vblade forgets it on restart). */
 static void queue_reassert(struct aoe_target *t);
 
+/* A shelf declared down that answers again with the same serial and more sectors: its
+ * disk grew while it was away (a volume or file extended, vblade restarted on it).  It is
+ * the same shelf; what it holds is the RAID layer's to judge, as for any return.  Fewer
+ * sectors, another serial, or a second path answering differently while the shelf is up,
+ * stay refused. */
+static int disk_grew(struct aoe_initiator *ini, struct aoe_target *t, const struct aoe_ident *id)
+{
+  if (atomic_load(&t->up) || t->conflict || id->sectors <= t->ident.sectors ||
+      strcmp(id->serial, t->ident.serial))
+    return 0;
+  aoe_log(ini, AOE_LOG_INFO, "e%u.%u: comes back with %llu sectors, %llu before: its disk "
+          "grew", t->shelf, t->slot, (unsigned long long)id->sectors,
+          (unsigned long long)t->ident.sectors);
+  t->ident.sectors = id->sectors;
+  return 1;
+}
+
 static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
                             struct aoe_path *p, const struct aoe_ident *id)
 {
   char mac[18];
   mac_str(p->mac, mac);
-  if (t->identified && (id->sectors != t->ident.sectors || strcmp(id->serial, t->ident.serial))) {
+  if (t->identified && (id->sectors != t->ident.sectors || strcmp(id->serial, t->ident.serial))
+      && !disk_grew(ini, t, id)) {
     if (!t->st.reads && !t->st.writes && !t->st.flushes) {
       /* Two disks answer as this shelf.slot before we ever used either: nothing says
        * which one is real, so use neither. */

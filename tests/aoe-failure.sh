@@ -52,4 +52,31 @@ echo "ok: restarted shelf is brought back and serves verified I/O"
 
 # Only the failed shelf is affected: e2.1 works throughout.
 lab_exec aoe-client -i h0 -w 300 2.1 write 0 64 4 read 0 64 4 >/dev/null
+
+# A shelf whose disk grew while it was down (its file extended, vblade restarted on it)
+# comes back, at its new size; one that comes back smaller is refused as another disk.
+lab_bg c3 aoe-client -i h0 -w 300 -d 1000 2.1 info write 0 64 5 mark "$LAB_DIR/r3" \
+  wait-down 10000 mark "$LAB_DIR/down3" wait-up 15000 info read 0 64 5 mark "$LAB_DIR/up3" \
+  wait-down 10000 mark "$LAB_DIR/down3b" idle 3000 info >"$LAB_DIR/c3.out" 2>&1
+wait_file "$LAB_DIR/r3" "client 3 did not start: $(cat "$LAB_DIR/c3.out")"
+lab_kill 2
+wait_file "$LAB_DIR/down3" "e2.1 was not declared down: $(cat "$LAB_DIR/c3.out")"
+truncate -s 24M "${LAB_IMG[2]}"
+lab_start 2
+wait_file "$LAB_DIR/up3" "e2.1 grown did not come back: $(cat "$LAB_DIR/c3.out")"
+lab_kill 2
+wait_file "$LAB_DIR/down3b" "e2.1 was not declared down again: $(cat "$LAB_DIR/c3.out")"
+truncate -s 16M "${LAB_IMG[2]}"
+lab_start 2
+wait "$c3" || lab_die "client 3 failed: $(cat "$LAB_DIR/c3.out")"
+[ "$(grep -o 'sectors=[0-9]* ' "$LAB_DIR/c3.out" | tr -d '\n')" = \
+  "sectors=32768 sectors=49152 sectors=49152 " ] ||
+  lab_die "sizes seen: $(grep sectors= "$LAB_DIR/c3.out")"
+grep -q "e2.1: comes back with 49152 sectors, 32768 before: its disk grew" "$LAB_DIR/c3.out" ||
+  lab_die "no word of the growth: $(cat "$LAB_DIR/c3.out")"
+grep -q "answers with 32768 sectors, .* not accepted as a path" "$LAB_DIR/c3.out" ||
+  lab_die "a shrunk disk was not refused: $(cat "$LAB_DIR/c3.out")"
+grep -q "up=0" <<<"$(grep 'sectors=' "$LAB_DIR/c3.out" | tail -n 1)" ||
+  lab_die "a shrunk disk was taken: $(cat "$LAB_DIR/c3.out")"
+echo "ok: e2.1 grown while down comes back at 24 MiB; shrunk back to 16 MiB it is refused"
 echo "aoe-failure: passed"

@@ -24,6 +24,7 @@
 #include "monitor.h"
 #include "params.h"
 #include "readd.h"
+#include "scan.h"
 #include "status.h"
 #include "unaligned.h"
 
@@ -96,13 +97,19 @@ static int aoeraid_config(const char *key, const char *value)
   return params_set(&params, key, value);
 }
 
+/* The shelves to use: those of shelves=, then spares= (listed, or found by a scan). */
+static void set_addrs(void)
+{
+  memcpy(addrs, params.shelves, params.n_shelves * sizeof *addrs);
+  memcpy(addrs + params.n_shelves, params.spares, params.n_spares * sizeof *addrs);
+  n_addrs = params.n_shelves + params.n_spares;
+}
+
 static int aoeraid_config_complete(void)
 {
   if (params_complete(&params) < 0)
     return -1;
-  memcpy(addrs, params.shelves, params.n_shelves * sizeof *addrs);
-  memcpy(addrs + params.n_shelves, params.spares, params.n_spares * sizeof *addrs);
-  n_addrs = params.n_shelves + params.n_spares;
+  set_addrs();          /* a scan sets them again once it found the shelves */
   return 0;
 }
 
@@ -129,14 +136,16 @@ static void discover_shelves(void)
   size_t found = 0;
 
   clock_gettime(CLOCK_MONOTONIC, &start);
-  do {
-    aoe_discover(initiator, 300);
+  for (;;) {            /* after a scan every shelf is known already */
     found = 0;
     for (size_t i = 0; i < n_addrs; i++) {
       targets[i] = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
       found += targets[i] != NULL;
     }
-  } while (found < n_addrs && elapsed_ms(&start) < (long)params.discover_ms);
+    if (found == n_addrs || elapsed_ms(&start) >= (long)params.discover_ms)
+      break;
+    aoe_discover(initiator, 300);
+  }
   for (size_t i = 0; i < n_addrs; i++)
     ups_seen[i] = shelf_ups(targets[i]);
 }
@@ -786,6 +795,11 @@ static int aoeraid_get_ready(void)
     return -1;
   }
   r = -1;
+  if (params.scan) {
+    if (scan_shelves(initiator, &params) < 0)
+      goto out;
+    set_addrs();
+  }
   discover_shelves();
   if (params.reserve && reserve_shelves() < 0)
     goto out;
@@ -957,11 +971,12 @@ static void aoeraid_dump_plugin(void)
 }
 
 #define aoeraid_config_help \
-  "shelves=e1.1,e2.1[,...]  (required) AoE shelves of the array, SHELF.SLOT\n" \
+  "shelves=e1.1,e2.1[,...]  AoE shelves of the array, SHELF.SLOT (or name=/uuid=)\n" \
   "spares=e4.1[,...]        hot spares: replace a failed member automatically\n" \
   "level=0|1|5|6|10|K+M      RAID level; needed to create an array\n" \
   "chunk=SIZE               chunk size for a new array (default 512K)\n" \
-  "name=NAME                array name for a new array\n" \
+  "name=NAME                name of a new array; alone: find and assemble it\n" \
+  "uuid=UUID                find the array's shelves by uuid (aoeraid examine)\n" \
   "iface=IFACE              network interface to use (repeatable; default all)\n" \
   "control=PATH             Unix socket for the aoeraid status command\n" \
   "dead-time=SECS           a silent shelf is down after this (default 5s)\n" \

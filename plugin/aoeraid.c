@@ -443,6 +443,73 @@ static void readd_shelf(size_t i)
   log_warning("e%u.%u is back but was not re-added: %s", a.shelf, a.slot, msg);
 }
 
+/* An array assembled by scan has no list of its shelves: a shelf that answers later
+ * (it was down at the start, or rediscovery found it since) and carries the array's
+ * uuid is taken in addrs[] as if it had been listed, once per up spell (md's incremental
+ * assembly, by udev).  The shelves looked at, with their up count then. */
+#define MAX_LOOKED 256
+static struct { struct aoe_target *t; uint64_t ups; } looked[MAX_LOOKED];
+static size_t n_looked;
+
+/* Was T looked at in this up spell?  If not, it is noted as looked at now. */
+static bool looked_at(struct aoe_target *t)
+{
+  uint64_t ups = shelf_ups(t);
+  size_t i;
+
+  for (i = 0; i < n_looked && looked[i].t != t; i++)
+    ;
+  if (i < n_looked && looked[i].ups == ups)
+    return true;
+  if (i == n_looked && n_looked == MAX_LOOKED)
+    return true;                /* no room to remember it: leave it to aoeraid add */
+  looked[i].t = t;
+  looked[i].ups = ups;
+  n_looked += i == n_looked;
+  return false;
+}
+
+/* Does the shelf T carry the array's uuid?  Reads its superblock only. */
+static bool carries_array(struct aoe_target *t, const uint8_t uuid[16])
+{
+  struct raid_member m;
+  struct raid_sb_summary sb;
+  int r;
+
+  if (aoe_member_init(&m, t, false) < 0)
+    return false;
+  r = raid_examine(&m, &sb);
+  aoe_member_free(&m);
+  return r == 0 && sb.state == RAID_SB_OK && !memcmp(sb.array_uuid, uuid, 16);
+}
+
+/* A scan-assembled array: shelves that answer now, unknown so far, carrying its uuid,
+ * join addrs[] with no up seen (the look below sees them as come back). */
+static void adopt_new_shelves(void)
+{
+  struct aoe_target *all[MAX_LOOKED];
+  struct raid_status st;
+  size_t n;
+
+  if (!params.scan || raid_status(array, &st) < 0)
+    return;
+  n = aoe_targets(initiator, all, MAX_LOOKED);
+  for (size_t i = 0; i < n && n_addrs < MAX_ALL; i++) {
+    struct aoe_target_info info;
+    if (!aoe_target_up(all[i]) || aoe_target_info(all[i], &info) < 0)
+      continue;
+    struct shelf_addr a = { info.shelf, info.slot };
+    if (addr_index(&a) < n_addrs || looked_at(all[i]) || !carries_array(all[i], st.uuid))
+      continue;
+    log_notice("e%u.%u answers and carries array '%s': taking it as one of its shelves",
+               a.shelf, a.slot, st.name);
+    addrs[n_addrs] = a;
+    targets[n_addrs] = NULL;
+    ups_seen[n_addrs] = 0;
+    held_out[n_addrs++] = false;
+  }
+}
+
 /* auto-readd: the look of its own thread (readd.c), every round, also while the monitor
  * runs a long recovery, check or replace.  A member's shelf that went down and came
  * back is re-added once, as md's udev rule re-adds a returning disk (mdadm --incremental);
@@ -453,6 +520,7 @@ static void readd_returning_shelves(void)
 
   if (pthread_mutex_trylock(&add_lock))
     return;     /* an add is running (it may wait for discovery): look next round */
+  adopt_new_shelves();
   for (size_t i = 0; i < n_addrs; i++) {
     snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
     if (shelf_came_back(i) && !held_out[i] && array_lacks(name))

@@ -57,6 +57,7 @@ refuse_ambiguous (const struct raid_sb_summary *sb, size_t n, const char *name,
                   char *err, size_t errlen)
 {
   size_t used = (size_t) snprintf (err, errlen, "two arrays are named '%s':", name);
+  const char *sep = " ";
   char uuid[37];
 
   for (size_t i = 0; i < n; i++) {
@@ -69,7 +70,9 @@ refuse_ambiguous (const struct raid_sb_summary *sb, size_t n, const char *name,
     if (seen)
       continue;
     raid_uuid_format (sb[i].array_uuid, uuid);
-    used += (size_t) snprintf (err + used, used < errlen ? errlen - used : 0, " %s", uuid);
+    used += (size_t) snprintf (err + used, used < errlen ? errlen - used : 0, "%s%s", sep,
+                               uuid);
+    sep = " and ";
   }
   snprintf (err + used, used < errlen ? errlen - used : 0,
             "; start with uuid= one of them (aoeraid examine lists their shelves)");

@@ -660,7 +660,8 @@ static int replace_request(const char *args, FILE *out)
   if (r == 0) {
     monitor_kick();
     fprintf(out, "replacing %s; aoeraid status shows the progress; a restart resumes it "
-            "if the new shelf is in spares=\n", names[0]);
+            "%s\n", names[0], params.scan ? "(a start by name= or uuid= finds the new shelf)"
+            : "if the new shelf is in spares=");
   }
   return r;
 }
@@ -758,8 +759,9 @@ static int grow_request(const char *args, FILE *out)
   }
   if (r == 0) {
     monitor_kick();
-    fprintf(out, "growing onto %u more shelves; add them to shelves= for the next start; "
-            "aoeraid status shows the progress\n", n);
+    fprintf(out, "growing onto %u more shelves; %s; aoeraid status shows the progress\n",
+            n, params.scan ? "a start by name= or uuid= finds them"
+            : "add them to shelves= for the next start (or start by name= or uuid=)");
   }
   return r;
 }

@@ -332,9 +332,9 @@ int params_complete(struct params *p)
   /* md's --assemble --scan: the shelves are found by their superblocks at get_ready */
   p->scan = p->n_shelves == 0 && (p->name[0] || p->uuid_given);
   if (p->n_shelves == 0 && !p->scan) {
-    nbdkit_error("shelves= or name= is required: list the AoE shelves of the array "
-                 "(shelves=e1.1,e2.1), or give the name= or uuid= of an existing array "
-                 "to find its shelves");
+    nbdkit_error("shelves= is required to create an array: list its AoE shelves "
+                 "(shelves=e1.1,e2.1); an existing array is found by its name= or uuid= "
+                 "alone");
     return -1;
   }
   for (size_t i = 0; i < p->n_spares; i++)

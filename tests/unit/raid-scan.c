@@ -31,6 +31,15 @@ sb_of (const char *name, uint8_t uuid_byte, unsigned slot, uint8_t member_byte,
   return sb;
 }
 
+/* Array vol whole: its three members in slots 0-2 and a spare. */
+static void
+whole_vol (struct raid_sb_summary sb[4])
+{
+  for (unsigned s = 0; s < 3; s++)
+    sb[s] = sb_of ("vol", 0xa1, s, (uint8_t) (s + 1), 10);
+  sb[3] = sb_of ("vol", 0xa1, RAID_SB_ROLE_SPARE, 7, 10);
+}
+
 static struct raid_sb_summary
 blank (enum raid_sb_state state)
 {
@@ -155,12 +164,11 @@ Test (scan, two_arrays_of_one_name_are_refused_naming_both)
 
 Test (scan, complete_once_every_recorded_member_is_found)
 {
-  struct raid_sb_summary sb[] = {
-    sb_of ("vol", 0xa1, 0, 1, 10), sb_of ("vol", 0xa1, 1, 2, 10),
-    sb_of ("vol", 0xa1, 2, 3, 10), sb_of ("vol", 0xa1, RAID_SB_ROLE_SPARE, 7, 10),
-  };
+  struct raid_sb_summary sb[4];
   enum raid_scan_pick pick[4];
   char err[256];
+
+  whole_vol (sb);
 
   cr_assert_eq (raid_scan_pick (sb, 4, "vol", NULL, pick, err, sizeof err), 4);
   cr_expect (raid_scan_complete (sb, 4, pick));
@@ -181,12 +189,11 @@ Test (scan, complete_once_every_recorded_member_is_found)
 
 Test (scan, a_replace_in_progress_waits_for_its_new_member)
 {
-  struct raid_sb_summary sb[] = {
-    sb_of ("vol", 0xa1, 0, 1, 10), sb_of ("vol", 0xa1, 1, 2, 10),
-    sb_of ("vol", 0xa1, 2, 3, 10), sb_of ("vol", 0xa1, RAID_SB_ROLE_SPARE, 7, 10),
-  };
+  struct raid_sb_summary sb[4];
   enum raid_scan_pick pick[4];
   char err[256];
+
+  whole_vol (sb);
 
   for (unsigned i = 0; i < 4; i++)
     sb[i].replace_slot = 1;

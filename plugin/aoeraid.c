@@ -450,6 +450,9 @@ static void readd_shelf(size_t i)
 #define MAX_LOOKED 256
 static struct { struct aoe_target *t; uint64_t ups; } looked[MAX_LOOKED];
 static size_t n_looked;
+/* Shelves of addrs[] so taken whose superblock says spare: added as spares, though the
+ * array lacks nothing they could fill (md's incremental assembly adds a spare too). */
+static bool adopted_spare[MAX_ALL];
 
 /* Was T looked at in this up spell?  If not, it is noted as looked at now. */
 static bool looked_at(struct aoe_target *t)
@@ -469,8 +472,9 @@ static bool looked_at(struct aoe_target *t)
   return false;
 }
 
-/* Does the shelf T carry the array's uuid?  Reads its superblock only. */
-static bool carries_array(struct aoe_target *t, const uint8_t uuid[16])
+/* Does the shelf T carry the array's uuid?  Reads its superblock only; *SPARE says
+ * whether it is one of the array's spares. */
+static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], bool *spare)
 {
   struct raid_member m;
   struct raid_sb_summary sb;
@@ -480,6 +484,7 @@ static bool carries_array(struct aoe_target *t, const uint8_t uuid[16])
     return false;
   r = raid_examine(&m, &sb);
   aoe_member_free(&m);
+  *spare = sb.role == RAID_SB_ROLE_SPARE;
   return r == 0 && sb.state == RAID_SB_OK && !memcmp(sb.array_uuid, uuid, 16);
 }
 
@@ -499,13 +504,16 @@ static void adopt_new_shelves(void)
     if (!aoe_target_up(all[i]) || aoe_target_info(all[i], &info) < 0)
       continue;
     struct shelf_addr a = { info.shelf, info.slot };
-    if (addr_index(&a) < n_addrs || looked_at(all[i]) || !carries_array(all[i], st.uuid))
+    bool spare;
+    if (addr_index(&a) < n_addrs || looked_at(all[i]) ||
+        !carries_array(all[i], st.uuid, &spare))
       continue;
     log_notice("e%u.%u answers and carries array '%s': taking it as one of its shelves",
                a.shelf, a.slot, st.name);
     addrs[n_addrs] = a;
     targets[n_addrs] = NULL;
     ups_seen[n_addrs] = 0;
+    adopted_spare[n_addrs] = spare;
     held_out[n_addrs++] = false;
   }
 }
@@ -523,8 +531,9 @@ static void readd_returning_shelves(void)
   adopt_new_shelves();
   for (size_t i = 0; i < n_addrs; i++) {
     snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
-    if (shelf_came_back(i) && !held_out[i] && array_lacks(name))
+    if (shelf_came_back(i) && !held_out[i] && (array_lacks(name) || adopted_spare[i]))
       readd_shelf(i);
+    adopted_spare[i] = false;
   }
   pthread_mutex_unlock(&add_lock);
 }

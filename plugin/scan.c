@@ -149,16 +149,22 @@ static int discover(struct aoe_initiator *ini, const struct params *p, struct fo
 }
 
 /* The shelves answering but unreadable or of a format this aoeraid cannot judge: one of
- * them may be the array's, the admin must hear of it. */
-static void warn_unjudged(const struct found *f)
+ * them may be a member the array lacks, and the admin must hear of it; once every member
+ * is found they are only debug lines (another host's array, reserved there, is no news). */
+static void warn_unjudged(const struct found *f, bool complete)
 {
-  for (size_t i = 0; i < f->n; i++)
-    if (f->sb[i].state == RAID_SB_IOERR || f->sb[i].state == RAID_SB_NEWER ||
-        f->sb[i].state == RAID_SB_CORRUPT)
+  for (size_t i = 0; i < f->n; i++) {
+    enum raid_sb_state st = f->sb[i].state;
+    const char *what = st == RAID_SB_IOERR ? "unreadable (reserved by another host?)"
+                     : st == RAID_SB_NEWER ? "from a newer aoeraid"
+                     : st == RAID_SB_CORRUPT ? "damaged" : NULL;
+    if (what && complete)
+      nbdkit_debug("scan: e%u.%u left out: its superblock is %s", f->a[i].shelf,
+                   f->a[i].slot, what);
+    else if (what)
       log_warning("scan: e%u.%u left out: its superblock is %s", f->a[i].shelf,
-                  f->a[i].slot, f->sb[i].state == RAID_SB_IOERR ? "unreadable (reserved "
-                  "by another host?)" : f->sb[i].state == RAID_SB_NEWER ? "from a newer "
-                  "aoeraid" : "damaged");
+                  f->a[i].slot, what);
+  }
 }
 
 static bool listed(const struct shelf_addr *list, size_t n, const struct shelf_addr *a)
@@ -251,7 +257,7 @@ int scan_shelves(struct aoe_initiator *ini, struct params *p)
   }
   r = discover(ini, p, f);
   if (r >= 0)
-    warn_unjudged(f);
+    warn_unjudged(f, r > 0 && raid_scan_complete(f->sb, f->n, f->pick));
   if (r == 0) {
     aoe_iface_names(ini, ifaces, sizeof ifaces);
     nbdkit_error("scan: no shelf holds the array %s: %zu shel%s answered on %s within "

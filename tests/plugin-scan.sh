@@ -13,7 +13,7 @@ set -euo pipefail
 lab_init 420
 . "$top_srcdir/tests/plugin-lib.sh"
 
-lab_up -n 8 -s 64M -m 9000
+lab_up -n 9 -s 64M -m 9000
 lab_host2
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 16M 1M
@@ -41,14 +41,15 @@ reshape_done() {
   return 0
 }
 
-# Another array (a mirror named "other") on e5.1, e6.1; e7.1 stays blank; e8.1 is for a grow.
+# Another array (a mirror named "other") on e5.1, e6.1; e7.1 stays blank; e8.1 is for a
+# grow, e9.1 a spare added later.
 plugin_run shelves=e5.1,e6.1 level=1 name=other -- true
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 spares=e4.1 level=5 name=vol control=$ctl
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 plugin_stop
 echo "ok: raid5 'vol' on e1.1-e3.1 with spare e4.1, 16 MiB written; mirror 'other' on e5.1, e6.1"
 
-others=$(sum_of 5 6 7 8)
+others=$(sum_of 5 6 7 8 9)
 blank7=$(sum_of 7)
 : >"$log"
 plugin_start "$sock" name=vol control=$ctl
@@ -70,7 +71,7 @@ echo "ok: name=vol alone: $line; data intact, status lists the members and spare
 
 # The other array's shelves are not reserved: a second host starts it while vol runs;
 # vol's own are (the check can fail).
-[ "$(sum_of 5 6 7 8)" = "$others" ] || lab_die "a shelf outside the array was written"
+[ "$(sum_of 5 6 7 8 9)" = "$others" ] || lab_die "a shelf outside the array was written"
 out=$(host2 shelves=e1.1,e2.1,e3.1 --run true 2>&1) && lab_die "host2 took vol's shelves: $out"
 grep -qi reserved <<<"$out" || lab_die "host2 on vol's shelves: not refused as reserved: $out"
 host2 shelves=e5.1,e6.1 --run 'nbdsh -u "$uri" -c "h.pread(4096, 0)"' ||
@@ -112,8 +113,19 @@ lab_start 3
 wait_recovered 2 e3.1
 grep -q "e3.1 answers and carries array 'vol'" "$log" || lab_die "e3.1 not adopted: $(cat "$log")"
 [ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "after the re-add: data differs"
-plugin_stop
 echo "ok: e3.1 down at the start, back later: taken and re-added by auto-readd"
+# ... and a spare down at the start is taken as a spare when it answers.
+"$aoeraid" add -c "$ctl" e9.1 >/dev/null
+plugin_stop
+lab_kill 9
+: >"$log"
+plugin_start "$sock" name=vol control=$ctl
+status | grep -q "spares none" || lab_die "e9.1 down: a spare listed: $(status)"
+lab_start 9
+for _ in $(seq 300); do status | grep -q "spares e9.1" && break; sleep 0.1; done
+status | grep -q "spares e9.1" || lab_die "e9.1 back: not taken as a spare: $(status)"
+plugin_stop
+echo "ok: spare e9.1 down at the start, back later: taken as a spare"
 
 # examine prints the scan command (text and JSON); it starts the array by uuid.
 lab_exec "$aoeraid" examine -i h0 >"$LAB_DIR/ex.txt"
@@ -132,7 +144,7 @@ echo "ok: examine prints 'nbdkit aoeraid uuid=$uuid'; it starts the array"
 # Errors: one line each, nothing written.
 before=$(shelves_sum)
 plugin_fails "no such array" \
-  "scan: no shelf holds the array 'nothing': 7 shelves answered on h0 .*give shelves= and level=" \
+  "scan: no shelf holds the array 'nothing': 8 shelves answered on h0 .*give shelves= and level=" \
   name=nothing
 plugin_fails "a bad uuid" "uuid: 'not-a-uuid' is not an array uuid" uuid=not-a-uuid
 plugin_fails "name= and uuid= of two arrays" \
@@ -152,7 +164,7 @@ plugin_fails "two arrays named vol" "two arrays are named 'vol':.*$uuid.*uuid= o
   name=vol
 : >"$log"
 plugin_start "$sock" uuid="$uuid" control=$ctl
-grep -q "scan: array 'vol' (uuid $uuid) on e1.1, e3.1, e4.1, e8.1$" "$log" ||
+grep -q "scan: array 'vol' (uuid $uuid) on e1.1, e3.1, e4.1, e8.1, spare e9.1$" "$log" ||
   lab_die "uuid= among two arrays named vol: $(scan_line)"
 [ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "started by uuid: data differs"
 plugin_stop

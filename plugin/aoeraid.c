@@ -20,6 +20,7 @@
 #include "aoe-member.h"
 #include "assemble.h"
 #include "control.h"
+#include "deadline.h"
 #include "log.h"
 #include "monitor.h"
 #include "params.h"
@@ -111,14 +112,6 @@ static int aoeraid_config_complete(void)
     return -1;
   set_addrs();          /* a scan sets them again once it found the shelves */
   return 0;
-}
-
-static long elapsed_ms(const struct timespec *start)
-{
-  struct timespec now;
-
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
 /* How many times the shelf came up (aoe counts each start of an up spell); 0 if unknown. */

@@ -10,6 +10,7 @@
 #include <nbdkit-plugin.h>
 
 #include "aoe-member.h"
+#include "deadline.h"
 #include "log.h"
 #include "scan.h"
 
@@ -24,14 +25,6 @@ struct found {
   struct raid_sb_summary sb[MAX_SCAN];
   enum raid_scan_pick pick[MAX_SCAN];
 };
-
-static long elapsed_ms(const struct timespec *start)
-{
-  struct timespec now;
-
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
 
 /* Read T's superblock into *SB (state RAID_SB_IOERR when it cannot be read). */
 static void examine(struct aoe_target *t, struct raid_sb_summary *sb)
@@ -54,7 +47,26 @@ static bool known(const struct found *f, const struct aoe_target *t)
   return false;
 }
 
-/* Examine the shelves that answered since the last round, in shelf.slot order. */
+static bool before(const struct shelf_addr *a, const struct shelf_addr *b)
+{
+  return a->shelf < b->shelf || (a->shelf == b->shelf && a->slot < b->slot);
+}
+
+/* Make room at F's entry I, the place of address A in shelf.slot order. */
+static size_t make_room(struct found *f, const struct shelf_addr *a)
+{
+  size_t i = 0;
+
+  while (i < f->n && before(&f->a[i], a))
+    i++;
+  memmove(&f->t[i + 1], &f->t[i], (f->n - i) * sizeof f->t[0]);
+  memmove(&f->a[i + 1], &f->a[i], (f->n - i) * sizeof f->a[0]);
+  memmove(&f->sb[i + 1], &f->sb[i], (f->n - i) * sizeof f->sb[0]);
+  f->n++;
+  return i;
+}
+
+/* Examine the shelves that answered since the last round; F stays in shelf.slot order. */
 static void examine_new(struct aoe_initiator *ini, struct found *f)
 {
   struct aoe_target *all[MAX_SCAN];
@@ -64,19 +76,12 @@ static void examine_new(struct aoe_initiator *ini, struct found *f)
     struct aoe_target_info info;
     if (known(f, all[i]) || !aoe_target_up(all[i]) || aoe_target_info(all[i], &info) < 0)
       continue;
-    f->t[f->n] = all[i];
-    f->a[f->n] = (struct shelf_addr){ info.shelf, info.slot };
-    examine(all[i], &f->sb[f->n]);
-    f->n++;
+    struct shelf_addr a = { info.shelf, info.slot };
+    size_t at = make_room(f, &a);
+    f->t[at] = all[i];
+    f->a[at] = a;
+    examine(all[i], &f->sb[at]);
   }
-}
-
-static int by_addr(const void *x, const void *y)
-{
-  const struct shelf_addr *a = x, *b = y;
-
-  return a->shelf != b->shelf ? (a->shelf > b->shelf) - (a->shelf < b->shelf)
-                              : (a->slot > b->slot) - (a->slot < b->slot);
 }
 
 /* "'vol'", "uuid U" or "'vol' (uuid U)": the array asked for, in messages. */
@@ -108,11 +113,11 @@ static int pick(const struct params *p, struct found *f)
 }
 
 /* Discover and examine until the array's recorded members all answered and a round
- * brought no new shelf, or the discover time is up; then pick in shelf.slot order. */
+ * brought no new shelf, or the discover time is up; the number picked or -1. */
 static int discover(struct aoe_initiator *ini, const struct params *p, struct found *f)
 {
   struct timespec start;
-  size_t before = (size_t)-1;
+  size_t last = (size_t)-1;         /* shelves found by the round before */
   int r;
 
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -121,31 +126,12 @@ static int discover(struct aoe_initiator *ini, const struct params *p, struct fo
     examine_new(ini, f);
     if ((r = pick(p, f)) < 0)
       return -1;
-    if ((r > 0 && f->n == before && raid_scan_complete(f->sb, f->n, f->pick)) ||
+    if ((r > 0 && f->n == last && raid_scan_complete(f->sb, f->n, f->pick)) ||
         elapsed_ms(&start) >= (long)p->discover_ms)
       break;
-    before = f->n;
+    last = f->n;
   }
-  /* order by address: the sort moves whole entries, then pick again */
-  struct { struct shelf_addr a; struct aoe_target *t; struct raid_sb_summary sb; } *tmp;
-  tmp = calloc(f->n, sizeof *tmp);
-  if (!tmp) {
-    nbdkit_error("scan: %m");
-    return -1;
-  }
-  for (size_t i = 0; i < f->n; i++) {
-    tmp[i].a = f->a[i];
-    tmp[i].t = f->t[i];
-    tmp[i].sb = f->sb[i];
-  }
-  qsort(tmp, f->n, sizeof *tmp, by_addr);       /* a is the first field */
-  for (size_t i = 0; i < f->n; i++) {
-    f->a[i] = tmp[i].a;
-    f->t[i] = tmp[i].t;
-    f->sb[i] = tmp[i].sb;
-  }
-  free(tmp);
-  return pick(p, f);
+  return r;
 }
 
 /* The shelves answering but unreadable or of a format this aoeraid cannot judge: one of

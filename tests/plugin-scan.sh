@@ -4,10 +4,11 @@
 # its shelves among all that answer, assembles it (data intact, the spare a spare), and
 # leaves a blank shelf and another array's shelves alone (never reserved: a second host
 # starts the other array meanwhile; never written).  After a spare's recovery and after a
-# grow, a restart by name finds the new layout; a member down at the start is taken back
-# when its shelf answers later (auto-readd); examine prints the scan command, which
-# starts the array by uuid.  Each error (no such array, two arrays of that name, name=
-# and uuid= of two arrays, a bad uuid, shelves= of another array with uuid=) is one line.
+# grow, a restart by name finds the new layout; a member, and a spare, down at the start
+# are taken when their shelves answer later (auto-readd); examine prints the scan
+# command, which starts the array by uuid, also with a replace in progress.  Each error
+# (no such array, two arrays of that name, name= and uuid= of two arrays, a bad uuid,
+# shelves= of another array with uuid=, a level= not the array's) is one line.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 420
@@ -169,4 +170,23 @@ grep -q "scan: array 'vol' (uuid $uuid) on e1.1, e3.1, e4.1, e8.1, spare e9.1$" 
 [ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "started by uuid: data differs"
 plugin_stop
 echo "ok: two arrays named vol: name= refused, uuid= starts the right one"
+
+# A replace stopped mid-way: a start by uuid finds the new shelf (its superblock says
+# spare, the array records it as replacing slot 2) and resumes the copy.
+pct() { status | sed -n 's/^  replace slot 2 (e3.1 -> e9.1) \([0-9]*\)\..*/\1/p'; }
+plugin_start "$sock" uuid="$uuid" control=$ctl sync-speed-max=2M
+"$aoeraid" replace -c "$ctl" e3.1 e9.1 >/dev/null || lab_die "replace e3.1 e9.1 refused"
+for _ in $(seq 200); do p=$(pct); [ -n "$p" ] && [ "$p" -ge 5 ] && break; sleep 0.1; done
+[ -n "$p" ] && [ "$p" -ge 5 ] || lab_die "the replace did not reach 5 %: $(status)"
+plugin_stop
+: >"$log"
+plugin_start "$sock" uuid="$uuid" control=$ctl sync-speed-max=2M
+grep -q "scan: array 'vol' (uuid $uuid) on e1.1, e3.1, e4.1, e8.1, spare e9.1$" "$log" ||
+  lab_die "replace mid-way: $(scan_line)"
+grep -Eq "with e9.1 resumes at unit [1-9]" "$log" ||
+  lab_die "the replace did not resume: $(cat "$log")"
+[ -n "$(pct)" ] || lab_die "no replace after the start by uuid: $(status)"
+[ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "replace mid-way: data differs"
+plugin_stop
+echo "ok: a replace stopped at $p %: the start by uuid finds e9.1 and resumes it"
 echo "plugin-scan: passed"

@@ -477,8 +477,10 @@ static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], bool *sp
     return false;
   r = raid_examine(&m, &sb);
   aoe_member_free(&m);
+  if (r < 0 || sb.state != RAID_SB_OK || memcmp(sb.array_uuid, uuid, 16))
+    return false;
   *spare = sb.role == RAID_SB_ROLE_SPARE;
-  return r == 0 && sb.state == RAID_SB_OK && !memcmp(sb.array_uuid, uuid, 16);
+  return true;
 }
 
 /* A scan-assembled array: shelves that answer now, unknown so far, carrying its uuid,

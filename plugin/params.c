@@ -304,9 +304,9 @@ int params_set(struct params *p, const char *key, const char *value)
   if (!strcmp(key, "sync-speed-max") || !strcmp(key, "sync_speed_max"))
     return set_rate(key, value, &p->sync_speed_max);
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
-               "(shelves, spares, level, chunk, name, uuid, iface, control, dead-time, discover-time, "
-               "reserve, force, poll, sync-speed-min, sync-speed-max, bitmap-chunk, "
-               "auto-readd, readonly, alert, alert-test)", key);
+               "(shelves, spares, level, chunk, name, uuid, iface, control, dead-time, "
+               "discover-time, reserve, force, poll, sync-speed-min, sync-speed-max, "
+               "bitmap-chunk, auto-readd, readonly, alert, alert-test)", key);
   return -1;
 }
 

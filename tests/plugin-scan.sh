@@ -134,10 +134,12 @@ uuid=$(sed -n 's/^ARRAY name=vol uuid=\([^ ]*\) .*/\1/p' "$LAB_DIR/ex.txt")
 [ -n "$uuid" ] || lab_die "examine: no ARRAY line for vol: $(cat "$LAB_DIR/ex.txt")"
 grep -qx "  scan:  nbdkit aoeraid uuid=$uuid" "$LAB_DIR/ex.txt" ||
   lab_die "examine does not print the scan command: $(cat "$LAB_DIR/ex.txt")"
-[ "$(lab_exec "$aoeraid" examine -i h0 --json | jq -r '.arrays[] | select(.name == "vol") | .scan_command')" = \
+lab_exec "$aoeraid" examine -i h0 --json >"$LAB_DIR/ex.json"
+[ "$(jq -r '.arrays[] | select(.name == "vol") | .scan_command' "$LAB_DIR/ex.json")" = \
   "nbdkit aoeraid uuid=$uuid" ] || lab_die "examine --json: no scan_command"
 : >"$log"
-plugin_start "$sock" $(sed -n 's/^  scan:  nbdkit aoeraid //p' "$LAB_DIR/ex.txt" | grep "$uuid") control=$ctl
+scan_args=$(sed -n 's/^  scan:  nbdkit aoeraid //p' "$LAB_DIR/ex.txt" | grep "$uuid")
+plugin_start "$sock" $scan_args control=$ctl
 [ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "started by uuid: data differs"
 plugin_stop
 echo "ok: examine prints 'nbdkit aoeraid uuid=$uuid'; it starts the array"

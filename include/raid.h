@@ -156,6 +156,31 @@ struct raid_sb_summary {
  * failure (out->state = RAID_SB_IOERR). */
 int raid_examine (struct raid_member *m, struct raid_sb_summary *out);
 
+/* ---- Scan (md's --assemble --scan) -------------------------------------- */
+
+/* An array uuid as raid_uuid_format writes it (8-4-4-4-12 hex digits, either case; the
+ * dashes may be left out) into OUT.  0, or -1 when S is not one. */
+int raid_uuid_parse (const char *s, uint8_t out[16]);
+
+/* What a scan makes of one examined superblock: not the array's (blank, unreadable,
+ * damaged, another array), a member (its superblock names a slot: assembly judges it
+ * fresh, stale or displaced) or a spare (a spare, or the new member of a replace). */
+enum raid_scan_pick { RAID_SCAN_OTHER = 0, RAID_SCAN_MEMBER, RAID_SCAN_SPARE };
+
+/* Pick, from the superblocks SB[0..N) of every shelf found, those of the array named NAME
+ * or with uuid UUID (either may be NULL, not both) into PICK[0..N).  Returns how many were
+ * picked, 0 when none holds that array, or -1 with one line in ERR when two arrays (two
+ * uuids) carry NAME, or when the array of UUID is not named NAME. */
+int raid_scan_pick (const struct raid_sb_summary *sb, size_t n, const char *name,
+                    const uint8_t *uuid, enum raid_scan_pick *pick, char *err,
+                    size_t errlen);
+
+/* Has the scan found all it must wait for: the member the freshest picked superblock
+ * records in each active or recovering slot, and the new member of a replace in progress?
+ * (Spares are recorded nowhere: a scan cannot know them all.) */
+int raid_scan_complete (const struct raid_sb_summary *sb, size_t n,
+                        const enum raid_scan_pick *pick);
+
 /* ---- Arrays ------------------------------------------------------------- */
 
 struct raid_array;

@@ -20,10 +20,12 @@
 #include "aoe-member.h"
 #include "assemble.h"
 #include "control.h"
+#include "deadline.h"
 #include "log.h"
 #include "monitor.h"
 #include "params.h"
 #include "readd.h"
+#include "scan.h"
 #include "status.h"
 #include "unaligned.h"
 
@@ -99,22 +101,20 @@ static int aoeraid_config(const char *key, const char *value)
   return params_set(&params, key, value);
 }
 
+/* The shelves to use: those of shelves=, then spares= (listed, or found by a scan). */
+static void set_addrs(void)
+{
+  memcpy(addrs, params.shelves, params.n_shelves * sizeof *addrs);
+  memcpy(addrs + params.n_shelves, params.spares, params.n_spares * sizeof *addrs);
+  n_addrs = params.n_shelves + params.n_spares;
+}
+
 static int aoeraid_config_complete(void)
 {
   if (params_complete(&params) < 0)
     return -1;
-  memcpy(addrs, params.shelves, params.n_shelves * sizeof *addrs);
-  memcpy(addrs + params.n_shelves, params.spares, params.n_spares * sizeof *addrs);
-  n_addrs = params.n_shelves + params.n_spares;
+  set_addrs();          /* a scan sets them again once it found the shelves */
   return 0;
-}
-
-static long elapsed_ms(const struct timespec *start)
-{
-  struct timespec now;
-
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
 /* How many times the shelf came up (aoe counts each start of an up spell); 0 if unknown. */
@@ -132,14 +132,16 @@ static void discover_shelves(void)
   size_t found = 0;
 
   clock_gettime(CLOCK_MONOTONIC, &start);
-  do {
-    aoe_discover(initiator, 300);
+  for (;;) {            /* after a scan every shelf is known already */
     found = 0;
     for (size_t i = 0; i < n_addrs; i++) {
       targets[i] = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
       found += targets[i] != NULL;
     }
-  } while (found < n_addrs && elapsed_ms(&start) < (long)params.discover_ms);
+    if (found == n_addrs || elapsed_ms(&start) >= (long)params.discover_ms)
+      break;
+    aoe_discover(initiator, 300);
+  }
   for (size_t i = 0; i < n_addrs; i++)
     ups_seen[i] = shelf_ups(targets[i]);
 }
@@ -437,6 +439,83 @@ static void readd_shelf(size_t i)
   log_warning("e%u.%u is back but was not re-added: %s", a.shelf, a.slot, msg);
 }
 
+/* An array assembled by scan has no list of its shelves: a shelf that answers later
+ * (it was down at the start, or rediscovery found it since) and carries the array's
+ * uuid is taken in addrs[] as if it had been listed, once per up spell (md's incremental
+ * assembly, by udev).  The shelves looked at, with their up count then. */
+#define MAX_LOOKED 256
+static struct { struct aoe_target *t; uint64_t ups; } looked[MAX_LOOKED];
+static size_t n_looked;
+/* Shelves of addrs[] so taken whose superblock says spare: added as spares, though the
+ * array lacks nothing they could fill (md's incremental assembly adds a spare too). */
+static bool adopted_spare[MAX_ALL];
+
+/* Was T looked at in this up spell?  If not, it is noted as looked at now. */
+static bool looked_at(struct aoe_target *t)
+{
+  uint64_t ups = shelf_ups(t);
+  size_t i;
+
+  for (i = 0; i < n_looked && looked[i].t != t; i++)
+    ;
+  if (i < n_looked && looked[i].ups == ups)
+    return true;
+  if (i == n_looked && n_looked == MAX_LOOKED)
+    return true;                /* no room to remember it: leave it to aoeraid add */
+  looked[i].t = t;
+  looked[i].ups = ups;
+  n_looked += i == n_looked;
+  return false;
+}
+
+/* Does the shelf T carry the array's uuid?  Reads its superblock only; *SPARE says
+ * whether it is one of the array's spares. */
+static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], bool *spare)
+{
+  struct raid_member m;
+  struct raid_sb_summary sb;
+  int r;
+
+  if (aoe_member_init(&m, t, false) < 0)
+    return false;
+  r = raid_examine(&m, &sb);
+  aoe_member_free(&m);
+  if (r < 0 || sb.state != RAID_SB_OK || memcmp(sb.array_uuid, uuid, 16))
+    return false;
+  *spare = sb.role == RAID_SB_ROLE_SPARE;
+  return true;
+}
+
+/* A scan-assembled array: shelves that answer now, unknown so far, carrying its uuid,
+ * join addrs[] with no up seen (the look below sees them as come back). */
+static void adopt_new_shelves(void)
+{
+  struct aoe_target *all[MAX_LOOKED];
+  struct raid_status st;
+  size_t n;
+
+  if (!params.scan || raid_status(array, &st) < 0)
+    return;
+  n = aoe_targets(initiator, all, MAX_LOOKED);
+  for (size_t i = 0; i < n && n_addrs < MAX_ALL; i++) {
+    struct aoe_target_info info;
+    if (!aoe_target_up(all[i]) || aoe_target_info(all[i], &info) < 0)
+      continue;
+    struct shelf_addr a = { info.shelf, info.slot };
+    bool spare;
+    if (addr_index(&a) < n_addrs || looked_at(all[i]) ||
+        !carries_array(all[i], st.uuid, &spare))
+      continue;
+    log_notice("e%u.%u answers and carries array '%s': taking it as one of its shelves",
+               a.shelf, a.slot, st.name);
+    addrs[n_addrs] = a;
+    targets[n_addrs] = NULL;
+    ups_seen[n_addrs] = 0;
+    adopted_spare[n_addrs] = spare;
+    held_out[n_addrs++] = false;
+  }
+}
+
 /* auto-readd: the look of its own thread (readd.c), every round, also while the monitor
  * runs a long recovery, check or replace.  A member's shelf that went down and came
  * back is re-added once, as md's udev rule re-adds a returning disk (mdadm --incremental);
@@ -447,10 +526,12 @@ static void readd_returning_shelves(void)
 
   if (pthread_mutex_trylock(&add_lock))
     return;     /* an add is running (it may wait for discovery): look next round */
+  adopt_new_shelves();
   for (size_t i = 0; i < n_addrs; i++) {
     snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
-    if (shelf_came_back(i) && !held_out[i] && array_lacks(name))
+    if (shelf_came_back(i) && !held_out[i] && (array_lacks(name) || adopted_spare[i]))
       readd_shelf(i);
+    adopted_spare[i] = false;
   }
   pthread_mutex_unlock(&add_lock);
 }
@@ -586,7 +667,8 @@ static int replace_request(const char *args, FILE *out)
   if (r == 0) {
     monitor_kick();
     fprintf(out, "replacing %s; aoeraid status shows the progress; a restart resumes it "
-            "if the new shelf is in spares=\n", names[0]);
+            "%s\n", names[0], params.scan ? "(a start by name= or uuid= finds the new shelf)"
+            : "if the new shelf is in spares=");
   }
   return r;
 }
@@ -723,8 +805,9 @@ static int grow_request(const char *args, FILE *out)
   }
   if (r == 0) {
     monitor_kick();
-    fprintf(out, "growing onto %u more shelves; add them to shelves= for the next start; "
-            "aoeraid status shows the progress\n", n);
+    fprintf(out, "growing onto %u more shelves; %s; aoeraid status shows the progress\n",
+            n, params.scan ? "a start by name= or uuid= finds them"
+            : "add them to shelves= for the next start (or start by name= or uuid=)");
   }
   return r;
 }
@@ -846,6 +929,11 @@ static int aoeraid_get_ready(void)
     return -1;
   }
   r = -1;
+  if (params.scan) {
+    if (scan_shelves(initiator, &params) < 0)
+      goto out;
+    set_addrs();
+  }
   discover_shelves();
   if (params.reserve && reserve_shelves() < 0)
     goto out;
@@ -1018,11 +1106,12 @@ static void aoeraid_dump_plugin(void)
 }
 
 #define aoeraid_config_help \
-  "shelves=e1.1,e2.1[,...]  (required) AoE shelves of the array, SHELF.SLOT\n" \
+  "shelves=e1.1,e2.1[,...]  AoE shelves of the array, SHELF.SLOT (or name=/uuid=)\n" \
   "spares=e4.1[,...]        hot spares: replace a failed member automatically\n" \
   "level=0|1|5|6|10|K+M      RAID level; needed to create an array\n" \
   "chunk=SIZE               chunk size for a new array (default 512K)\n" \
-  "name=NAME                array name for a new array\n" \
+  "name=NAME                name of a new array; alone: find and assemble it\n" \
+  "uuid=UUID                find the array's shelves by uuid (aoeraid examine)\n" \
   "iface=IFACE              network interface to use (repeatable; default all)\n" \
   "control=PATH             Unix socket for the aoeraid status command\n" \
   "dead-time=SECS           a silent shelf is down after this (default 5s)\n" \

@@ -85,6 +85,12 @@ static struct raid_array *create(const struct params *p, struct aoe_target *cons
                  "without readonly= to create it", n == 1 ? "this shelf" : "these shelves");
     return NULL;
   }
+  if (p->uuid_given) {
+    nbdkit_error("uuid= names an existing array, but no aoeraid array is on %s: drop "
+                 "uuid= to create a new one (it gets a new uuid)",
+                 n == 1 ? "this shelf" : "these shelves");
+    return NULL;
+  }
   if (!p->level_given) {
     nbdkit_error("no aoeraid array on %s: give level= (0, 1, 5, 6, 10 or K+M) to create "
                  "one", n == 1 ? "this shelf" : "these shelves");
@@ -153,6 +159,21 @@ static int check_level(const struct params *p, const struct raid_sb_summary *sb,
   else
     nbdkit_error("level=%s given, but the array '%s' on %s is %s: drop level= or give "
                  "level=%d", given, sb->name, shelf, raid_level_name(sb->level), (int)sb->level);
+  return -1;
+}
+
+/* uuid= with shelves=: the listed shelves must hold that array. */
+static int check_uuid(const struct params *p, const struct raid_sb_summary *sb,
+                      const char *shelf)
+{
+  char given[37], found[37];
+
+  if (!p->uuid_given || !memcmp(sb->array_uuid, p->uuid, sizeof p->uuid))
+    return 0;
+  raid_uuid_format(p->uuid, given);
+  raid_uuid_format(sb->array_uuid, found);
+  nbdkit_error("uuid=%s given, but %s holds array '%s' (%s): list the shelves of that "
+               "array, or give uuid= alone to find them", given, shelf, sb->name, found);
   return -1;
 }
 
@@ -240,7 +261,8 @@ struct raid_array *assemble_or_create(const struct params *p,
       return NULL;
   if (first_ok < n) {
     if (check_one_array(st, members, n, first_ok) < 0 ||
-        check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0)
+        check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
+        check_uuid(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0)
       return NULL;
   }
   unsigned flags = (p->force ? RAID_ASSEMBLE_FORCE : 0)

@@ -30,4 +30,13 @@ static inline struct timespec deadline_in_ms(unsigned ms)
   return t;
 }
 
+/* Milliseconds since START (taken with clock_gettime(CLOCK_MONOTONIC)). */
+static inline long elapsed_ms(const struct timespec *start)
+{
+  struct timespec now;
+
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
 #endif

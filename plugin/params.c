@@ -271,6 +271,16 @@ int params_set(struct params *p, const char *key, const char *value)
     p->raid.name = p->name;
     return 0;
   }
+  if (!strcmp(key, "uuid")) {
+    if (raid_uuid_parse(value, p->uuid) < 0) {
+      nbdkit_error("uuid: '%s' is not an array uuid: write it as aoeraid examine prints "
+                   "it, 8-4-4-4-12 hex digits (uuid=0123abcd-0123-4567-89ab-0123456789ab)",
+                   value);
+      return -1;
+    }
+    p->uuid_given = true;
+    return 0;
+  }
   if (!strcmp(key, "iface")) {
     if (p->n_ifaces == MAX_IFACES) {
       nbdkit_error("iface: at most %d interfaces", MAX_IFACES);
@@ -320,9 +330,9 @@ int params_set(struct params *p, const char *key, const char *value)
   if (!strcmp(key, "sync-speed-max") || !strcmp(key, "sync_speed_max"))
     return set_rate(key, value, &p->sync_speed_max);
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
-               "(shelves, spares, level, chunk, name, iface, control, dead-time, discover-time, "
-               "reserve, force, poll, sync-speed-min, sync-speed-max, bitmap-chunk, "
-               "auto-readd, readonly, alert, alert-test)", key);
+               "(shelves, spares, level, chunk, name, uuid, iface, control, dead-time, "
+               "discover-time, reserve, force, poll, sync-speed-min, sync-speed-max, "
+               "bitmap-chunk, auto-readd, readonly, alert, alert-test)", key);
   return -1;
 }
 
@@ -345,9 +355,12 @@ int params_complete(struct params *p)
 {
   char lname[32];
 
-  if (p->n_shelves == 0) {
-    nbdkit_error("shelves= is required: list the AoE shelves of the array, for example "
-                 "shelves=e1.1,e2.1");
+  /* md's --assemble --scan: the shelves are found by their superblocks at get_ready */
+  p->scan = p->n_shelves == 0 && (p->name[0] || p->uuid_given);
+  if (p->n_shelves == 0 && !p->scan) {
+    nbdkit_error("shelves= is required to create an array: list its AoE shelves "
+                 "(shelves=e1.1,e2.1); an existing array is found by its name= or uuid= "
+                 "alone");
     return -1;
   }
   for (size_t i = 0; i < p->n_spares; i++)
@@ -357,8 +370,10 @@ int params_complete(struct params *p)
                      "spare, list it once", p->spares[i].shelf, p->spares[i].slot);
         return -1;
       }
-  if (!p->level_given)
-    return 0;           /* assembling an existing array: its superblock holds the level */
+  /* assembling an existing array (also a scan, which never creates): its superblock
+   * holds the level, level= is only checked against it */
+  if (!p->level_given || p->scan)
+    return 0;
   /* Each grow moves the data down one chunk: a new array leaves room for GROW_ROOM. */
   p->raid.data_offset = RAID_DATA_OFFSET + (uint64_t)GROW_ROOM * p->raid.chunk_bytes;
   if (p->raid.level == RAID_LEVEL_EC && p->raid.k + p->raid.m != p->n_shelves) {

@@ -20,6 +20,9 @@ struct params {
   bool level_given;
   struct raid_params raid;          /* level, k, m, chunk, name */
   char name[64];
+  bool uuid_given;                  /* uuid=: the array to assemble (or check) */
+  uint8_t uuid[16];
+  bool scan;                        /* no shelves=: find the shelves of name= or uuid= */
   const char *ifaces[MAX_IFACES];
   size_t n_ifaces;
   const char *control;              /* control socket path, or NULL */

@@ -2,7 +2,8 @@
  * Reads each shelf's aoeraid superblock (raid_examine through the AoE member backend,
  * reads only: nothing is reserved or written), prints what it holds, then one summary per
  * array found: which shelf holds each slot, the stale ones assembly would leave out, the
- * missing slots, the spares, and the nbdkit command that starts it. */
+ * missing slots, the spares, and the nbdkit commands that start it: with its shelves
+ * listed, and by uuid alone (the plugin's scan, md's ARRAY line for mdadm.conf). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -412,6 +413,7 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
     }
   start_command(ex, n, first, cmd, sizeof cmd);
   printf("  start: %s\n", cmd);
+  printf("  scan:  nbdkit aoeraid uuid=%s\n", uuid);
 }
 
 static void print_slot_json(const struct exam *e, unsigned s, const char *state, int stale_,
@@ -464,7 +466,7 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
   start_command(ex, n, first, cmd, sizeof cmd);
   printf("],\"command\":");
   json_string(cmd);
-  printf("}");
+  printf(",\"scan_command\":\"nbdkit aoeraid uuid=%s\"}", uuid);
 }
 
 /* ---- the verb ------------------------------------------------------------------------- */

@@ -1,0 +1,265 @@
+/* name= or uuid= without shelves=: find the array's shelves by their superblocks, as
+ * mdadm --assemble --scan finds an array's disks.  Then assembly goes on as if the shelves
+ * found had been listed in shelves= and spares=. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nbdkit-plugin.h>
+
+#include "aoe-member.h"
+#include "deadline.h"
+#include "log.h"
+#include "scan.h"
+
+#define MAX_SCAN 256          /* shelves looked at, as aoeraid examine */
+#define SCAN_ROUND_MS 300
+
+/* What the scan found: the shelves that answered and their superblocks. */
+struct found {
+  size_t n;
+  struct aoe_target *t[MAX_SCAN];
+  struct shelf_addr a[MAX_SCAN];
+  struct raid_sb_summary sb[MAX_SCAN];
+  enum raid_scan_pick pick[MAX_SCAN];
+};
+
+/* Read T's superblock into *SB (state RAID_SB_IOERR when it cannot be read). */
+static void examine(struct aoe_target *t, struct raid_sb_summary *sb)
+{
+  struct raid_member m;
+
+  memset(sb, 0, sizeof *sb);
+  sb->state = RAID_SB_IOERR;
+  if (aoe_member_init(&m, t, false) < 0)
+    return;
+  raid_examine(&m, sb);
+  aoe_member_free(&m);
+}
+
+static bool known(const struct found *f, const struct aoe_target *t)
+{
+  for (size_t i = 0; i < f->n; i++)
+    if (f->t[i] == t)
+      return true;
+  return false;
+}
+
+static bool before(const struct shelf_addr *a, const struct shelf_addr *b)
+{
+  return a->shelf < b->shelf || (a->shelf == b->shelf && a->slot < b->slot);
+}
+
+/* Make room at F's entry I, the place of address A in shelf.slot order. */
+static size_t make_room(struct found *f, const struct shelf_addr *a)
+{
+  size_t i = 0;
+
+  while (i < f->n && before(&f->a[i], a))
+    i++;
+  memmove(&f->t[i + 1], &f->t[i], (f->n - i) * sizeof f->t[0]);
+  memmove(&f->a[i + 1], &f->a[i], (f->n - i) * sizeof f->a[0]);
+  memmove(&f->sb[i + 1], &f->sb[i], (f->n - i) * sizeof f->sb[0]);
+  f->n++;
+  return i;
+}
+
+/* Examine the shelves that answered since the last round; F stays in shelf.slot order. */
+static void examine_new(struct aoe_initiator *ini, struct found *f)
+{
+  struct aoe_target *all[MAX_SCAN];
+  size_t n = aoe_targets(ini, all, MAX_SCAN);
+
+  for (size_t i = 0; i < n && f->n < MAX_SCAN; i++) {
+    struct aoe_target_info info;
+    if (known(f, all[i]) || !aoe_target_up(all[i]) || aoe_target_info(all[i], &info) < 0)
+      continue;
+    struct shelf_addr a = { info.shelf, info.slot };
+    size_t at = make_room(f, &a);
+    f->t[at] = all[i];
+    f->a[at] = a;
+    examine(all[i], &f->sb[at]);
+  }
+}
+
+/* "'vol'", "uuid U" or "'vol' (uuid U)": the array asked for, in messages. */
+static const char *wanted_text(const struct params *p, char *buf, size_t len)
+{
+  char u[37];
+
+  if (p->uuid_given)
+    raid_uuid_format(p->uuid, u);
+  if (p->name[0] && p->uuid_given)
+    snprintf(buf, len, "'%s' (uuid %s)", p->name, u);
+  else if (p->uuid_given)
+    snprintf(buf, len, "uuid %s", u);
+  else
+    snprintf(buf, len, "'%s'", p->name);
+  return buf;
+}
+
+/* Pick the array's shelves from F; the number picked, or -1 after nbdkit_error. */
+static int pick(const struct params *p, struct found *f)
+{
+  char err[512];
+  int r = raid_scan_pick(f->sb, f->n, p->name[0] ? p->name : NULL,
+                         p->uuid_given ? p->uuid : NULL, f->pick, err, sizeof err);
+
+  if (r < 0)
+    nbdkit_error("%s", err);
+  return r;
+}
+
+/* Discover and examine until the array's recorded members all answered and a round
+ * brought no new shelf, or the discover time is up; the number picked or -1. */
+static int discover(struct aoe_initiator *ini, const struct params *p, struct found *f)
+{
+  struct timespec start;
+  size_t last = (size_t)-1;         /* shelves found by the round before */
+  int r;
+
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    aoe_discover(ini, SCAN_ROUND_MS);
+    examine_new(ini, f);
+    if ((r = pick(p, f)) < 0)
+      return -1;
+    if ((r > 0 && f->n == last && raid_scan_complete(f->sb, f->n, f->pick)) ||
+        elapsed_ms(&start) >= (long)p->discover_ms)
+      break;
+    last = f->n;
+  }
+  return r;
+}
+
+/* The shelves answering but unreadable or of a format this aoeraid cannot judge: one of
+ * them may be a member the array lacks, and the admin must hear of it; once every member
+ * is found they are only debug lines (another host's array, reserved there, is no news). */
+static void warn_unjudged(const struct found *f, bool complete)
+{
+  for (size_t i = 0; i < f->n; i++) {
+    enum raid_sb_state st = f->sb[i].state;
+    const char *what = st == RAID_SB_IOERR ? "unreadable (reserved by another host?)"
+                     : st == RAID_SB_NEWER ? "from a newer aoeraid"
+                     : st == RAID_SB_CORRUPT ? "damaged" : NULL;
+    if (what && complete)
+      nbdkit_debug("scan: e%u.%u left out: its superblock is %s", f->a[i].shelf,
+                   f->a[i].slot, what);
+    else if (what)
+      log_warning("scan: e%u.%u left out: its superblock is %s", f->a[i].shelf,
+                  f->a[i].slot, what);
+  }
+}
+
+static bool listed(const struct shelf_addr *list, size_t n, const struct shelf_addr *a)
+{
+  for (size_t i = 0; i < n; i++)
+    if (list[i].shelf == a->shelf && list[i].slot == a->slot)
+      return true;
+  return false;
+}
+
+/* Members to p->shelves, spares to p->spares, then those of spares= not found; with no
+ * member at all the spares go to shelves=, for assembly to refuse with its reason. */
+static int fill_params(struct params *p, const struct found *f)
+{
+  struct shelf_addr given[RAID_MAX_SPARES];
+  size_t n_given = p->n_spares, n_members = 0;
+
+  memcpy(given, p->spares, sizeof given);
+  p->n_spares = 0;
+  for (size_t i = 0; i < f->n; i++)
+    n_members += f->pick[i] == RAID_SCAN_MEMBER;
+  for (size_t i = 0; i < f->n; i++) {
+    bool member = f->pick[i] == RAID_SCAN_MEMBER || (f->pick[i] && !n_members);
+    if (f->pick[i] == RAID_SCAN_OTHER)
+      continue;
+    if (member ? p->n_shelves == MAX_SHELVES : p->n_spares == RAID_MAX_SPARES) {
+      nbdkit_error("scan: more than %d %s of the array found: list the shelves to use in "
+                   "shelves= and spares=", member ? MAX_SHELVES : RAID_MAX_SPARES,
+                   member ? "members" : "spares");
+      return -1;
+    }
+    if (member)
+      p->shelves[p->n_shelves++] = f->a[i];
+    else
+      p->spares[p->n_spares++] = f->a[i];
+  }
+  for (size_t i = 0; i < n_given; i++) {
+    if (listed(p->shelves, p->n_shelves, &given[i]) || listed(p->spares, p->n_spares, &given[i]))
+      continue;
+    if (p->n_spares == RAID_MAX_SPARES) {
+      nbdkit_error("spares: at most %d spares, with those the scan found", RAID_MAX_SPARES);
+      return -1;
+    }
+    p->spares[p->n_spares++] = given[i];
+  }
+  return 0;
+}
+
+/* Append the shelves F picked as WANT to LINE: ", e1.1, e2.1" after PREFIX. */
+static size_t append_picked(const struct found *f, enum raid_scan_pick want,
+                            const char *prefix, char *line, size_t used, size_t len)
+{
+  const char *sep = prefix;
+
+  for (size_t i = 0; i < f->n; i++)
+    if (f->pick[i] == want) {
+      used += snprintf(line + used, used < len ? len - used : 0, "%se%u.%u", sep,
+                       f->a[i].shelf, f->a[i].slot);
+      sep = ", ";
+    }
+  return used;
+}
+
+/* "scan: array 'vol' (uuid U) on e1.1, e2.1, spare e4.1" */
+static void log_found(const struct found *f, size_t n_spares)
+{
+  char line[1024], u[37];
+  size_t used, first = 0;
+
+  while (f->pick[first] == RAID_SCAN_OTHER)
+    first++;
+  raid_uuid_format(f->sb[first].array_uuid, u);
+  used = snprintf(line, sizeof line, "scan: array '%s' (uuid %s) on", f->sb[first].name, u);
+  size_t before = used;
+  used = append_picked(f, RAID_SCAN_MEMBER, " ", line, used, sizeof line);
+  append_picked(f, RAID_SCAN_SPARE, n_spares == 1 ? (used == before ? " spare " : ", spare ")
+                : (used == before ? " spares " : ", spares "), line, used, sizeof line);
+  log_notice("%s", line);
+}
+
+int scan_shelves(struct aoe_initiator *ini, struct params *p)
+{
+  struct found *f = calloc(1, sizeof *f);
+  char ifaces[256], what[128];
+  int r;
+
+  if (!f) {
+    nbdkit_error("scan: %m");
+    return -1;
+  }
+  r = discover(ini, p, f);
+  if (r >= 0)
+    warn_unjudged(f, r > 0 && raid_scan_complete(f->sb, f->n, f->pick));
+  if (r == 0) {
+    aoe_iface_names(ini, ifaces, sizeof ifaces);
+    nbdkit_error("scan: no shelf holds the array %s: %zu shel%s answered on %s within "
+                 "%.1fs; check its shelves run and are on this network, or give iface=; "
+                 "to create a new array give shelves= and level=",
+                 wanted_text(p, what, sizeof what), f->n, f->n == 1 ? "f" : "ves", ifaces,
+                 p->discover_ms / 1000.0);
+    r = -1;
+  }
+  if (r > 0) {
+    size_t n_spares = 0;
+    for (size_t i = 0; i < f->n; i++)
+      n_spares += f->pick[i] == RAID_SCAN_SPARE;
+    log_found(f, n_spares);
+    r = fill_params(p, f);
+  }
+  free(f);
+  return r < 0 ? -1 : 0;
+}

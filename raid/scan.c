@@ -1,0 +1,139 @@
+/* md's --assemble --scan: which of the superblocks a scan found belong to the array
+ * asked for by name or uuid, and whether every member it records was found.  Pure
+ * functions over raid_sb_summary: the caller finds and reads the members. */
+#include <stdio.h>
+#include <string.h>
+
+#include "raid-int.h"
+
+static int
+hex_digit (char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* 36 characters with dashes at 8, 13, 18 and 23, or 32 hex digits. */
+int
+raid_uuid_parse (const char *s, uint8_t out[16])
+{
+  size_t len = strlen (s), digits = 0;
+  uint8_t u[16];
+
+  if (len != 32 && len != 36)
+    return -1;
+  for (size_t i = 0; i < len; i++) {
+    int dash_here = len == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+    int v = hex_digit (s[i]);
+    if (dash_here != (s[i] == '-') || (!dash_here && v < 0))
+      return -1;
+    if (dash_here)
+      continue;
+    u[digits / 2] = digits % 2 ? (uint8_t) (u[digits / 2] | v) : (uint8_t) (v << 4);
+    digits++;
+  }
+  memcpy (out, u, 16);
+  return 0;
+}
+
+static int
+wanted (const struct raid_sb_summary *sb, const char *name, const uint8_t *uuid)
+{
+  if (sb->state != RAID_SB_OK)
+    return 0;
+  if (uuid)
+    return memcmp (sb->array_uuid, uuid, 16) == 0;
+  return name && strcmp (sb->name, name) == 0;
+}
+
+/* Another uuid than the first picked carries NAME: list them all in ERR. */
+static int
+refuse_ambiguous (const struct raid_sb_summary *sb, size_t n, const char *name,
+                  char *err, size_t errlen)
+{
+  size_t used = (size_t) snprintf (err, errlen, "two arrays are named '%s':", name);
+  const char *sep = " ";
+  char uuid[37];
+
+  for (size_t i = 0; i < n; i++) {
+    int seen = 0;
+    if (!wanted (&sb[i], name, NULL))
+      continue;
+    for (size_t j = 0; j < i; j++)
+      seen |= wanted (&sb[j], name, NULL)
+              && !memcmp (sb[j].array_uuid, sb[i].array_uuid, 16);
+    if (seen)
+      continue;
+    raid_uuid_format (sb[i].array_uuid, uuid);
+    used += (size_t) snprintf (err + used, used < errlen ? errlen - used : 0, "%s%s", sep,
+                               uuid);
+    sep = " and ";
+  }
+  snprintf (err + used, used < errlen ? errlen - used : 0,
+            "; start with uuid= one of them (aoeraid examine lists their shelves)");
+  return -1;
+}
+
+int
+raid_scan_pick (const struct raid_sb_summary *sb, size_t n, const char *name,
+                const uint8_t *uuid, enum raid_scan_pick *pick, char *err, size_t errlen)
+{
+  const struct raid_sb_summary *first = NULL;
+  char u[37];
+  int picked = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    pick[i] = RAID_SCAN_OTHER;
+    if (!wanted (&sb[i], name, uuid))
+      continue;
+    if (!first)
+      first = &sb[i];
+    else if (memcmp (first->array_uuid, sb[i].array_uuid, 16))
+      return refuse_ambiguous (sb, n, name, err, errlen);
+    if (uuid && name && strcmp (sb[i].name, name)) {
+      raid_uuid_format (uuid, u);
+      snprintf (err, errlen, "uuid=%s is the array named '%s', not '%s': give name= and "
+                "uuid= of one array, or only one of them", u, sb[i].name, name);
+      return -1;
+    }
+    pick[i] = sb[i].role == RAID_SB_ROLE_SPARE ? RAID_SCAN_SPARE : RAID_SCAN_MEMBER;
+    picked++;
+  }
+  return picked;
+}
+
+/* Is there a picked superblock with the member uuid UUID (or, UUID NULL, the new member
+ * of a replace)? */
+static int
+found (const struct raid_sb_summary *sb, size_t n, const enum raid_scan_pick *pick,
+       const uint8_t *uuid)
+{
+  for (size_t i = 0; i < n; i++)
+    if (pick[i] != RAID_SCAN_OTHER
+        && (uuid ? !memcmp (sb[i].member_uuid, uuid, 16) : sb[i].replacement))
+      return 1;
+  return 0;
+}
+
+int
+raid_scan_complete (const struct raid_sb_summary *sb, size_t n,
+                    const enum raid_scan_pick *pick)
+{
+  const struct raid_sb_summary *ref = NULL;
+
+  for (size_t i = 0; i < n; i++)
+    if (pick[i] != RAID_SCAN_OTHER && (!ref || sb[i].events > ref->events))
+      ref = &sb[i];
+  if (!ref)
+    return 0;
+  for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
+    if ((ref->roles[s] == RAID_ROLE_ACTIVE || ref->roles[s] == RAID_ROLE_RECOVERING)
+        && !found (sb, n, pick, ref->slot_uuid[s]))
+      return 0;
+  return ref->replace_slot < 0 || found (sb, n, pick, NULL);
+}

@@ -2,6 +2,7 @@
  * raid/ speaks bytes, aoe/ speaks sectors; this is the only place the two meet.  Linked
  * into the plugin and into the aoeraid command: no nbdkit here. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -52,7 +53,7 @@ int aoe_shelf_blank(struct aoe_target *t)
 struct aoe_member {
   struct raid_member_ops ops;   /* aoe_member_ops, without poll when poll=false */
   struct aoe_target *target;
-  uint64_t bytes;
+  _Atomic uint64_t bytes;       /* as last identified: a shelf comes back grown */
   char name[24];
 };
 
@@ -68,7 +69,7 @@ static void member_submit(void *opaque, enum raid_io_op op, uint64_t offset, uin
 
 static uint64_t member_size(void *opaque)
 {
-  return ((struct aoe_member *)opaque)->bytes;
+  return atomic_load(&((struct aoe_member *)opaque)->bytes);
 }
 
 static const char *member_name(void *opaque)
@@ -105,7 +106,7 @@ int aoe_member_init(struct raid_member *out, struct aoe_target *target, bool pol
   if (!m)
     return -1;
   m->target = target;
-  m->bytes = info.sectors * 512;
+  atomic_store(&m->bytes, info.sectors * 512);
   snprintf(m->name, sizeof m->name, "e%u.%u", info.shelf, info.slot);
   m->ops = aoe_member_ops;
   if (!poll)
@@ -128,7 +129,7 @@ int aoe_member_refresh(struct raid_member *member)
 
   if (aoe_target_info(m->target, &info) < 0)
     return -1;
-  m->bytes = info.sectors * 512;
+  atomic_store(&m->bytes, info.sectors * 512);
   return 0;
 }
 

@@ -718,6 +718,11 @@ static int grow_size_request(const char *value, FILE *out)
     fprintf(out, "error: grow: '%s' is not a member size: " SIZE_HINT "\n", value);
     return -1;
   }
+  /* a shelf that came back with a bigger disk (aoe/: "its disk grew") counts as such */
+  pthread_mutex_lock(&add_lock);
+  for (size_t i = 0; i < n_all_members; i++)
+    aoe_member_refresh(&members[i]);
+  pthread_mutex_unlock(&add_lock);
   if (raid_grow_size(array, size, err, sizeof err) < 0) {
     fprintf(out, "error: grow: %s\n", err);
     return -1;

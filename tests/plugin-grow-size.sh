@@ -112,21 +112,37 @@ new_space_reads "after the grow"
 check_clean "after the resync of the new space"
 
 plugin_stop
-plugin_start "$sock" shelves=e4.1,e5.1,e6.1 control="$ctl"
+plugin_start "$sock" shelves=e4.1,e5.1,e6.1 control="$ctl" dead-time=1
 [ "$(size)" -eq "$size2" ] || lab_die "after a restart: $(size) bytes, want $size2"
 [ "$(readback)" = "$want" ] || lab_die "after a restart: the old data differs"
 new_space_reads "after a restart"
 echo "ok: restarted: $size2 bytes, old data and new space intact"
 
 # The shelves' disks grow in place (vblade restarted on bigger files) while the server
-# is stopped: discovery at the next start sees their new size.
-plugin_stop
+# runs: each is declared down, comes back bigger, and counts at its new size.
 for i in 4 5 6; do
   lab_kill $i
+  for _ in $(seq 100); do status | grep >/dev/null -E "^ +[0-9] +e$i.1 .* down " && break; sleep 0.1; done
+  status | grep >/dev/null -E "^ +[0-9] +e$i.1 .* down " || lab_die "e$i.1 not seen down: $(status)"
   head -c 32M /dev/urandom >>"${LAB_IMG[$i]}"
   lab_start $i
+  for _ in $(seq 100); do
+    grep -q "e$i.1: comes back with 196608 sectors, 131072 before: its disk grew" "$LAB_DIR/nbdkit.log" &&
+      break
+    sleep 0.1
+  done
+  grep -q "e$i.1: comes back with 196608 sectors, 131072 before" "$LAB_DIR/nbdkit.log" ||
+    lab_die "e$i.1 did not come back grown: $(grep "e$i.1" "$LAB_DIR/nbdkit.log" | tail -n 3)"
 done
-plugin_start "$sock" shelves=e4.1,e5.1,e6.1 control="$ctl"
+for _ in $(seq 300); do
+  out=$(status)
+  [ "$(grep -cE "^ +[0-9] +e[456].1 +active .* up " <<<"$out")" = 3 ] &&
+    ! grep -q "recovery" <<<"$out" && break
+  sleep 0.1
+done
+[ "$(grep -cE "^ +[0-9] +e[456].1 +active .* up " <<<"$out")" = 3 ] ||
+  lab_die "the shelves did not all come back: $out"
+echo "ok: e4.1, e5.1 and e6.1 each went down, grew by 32 MiB and came back while serving"
 refused "more than the shelves hold" "to 95 MiB per member: e4.1 has room for 94.5 MiB only" \
   size=95M
 out=$("$aoeraid" grow -c "$ctl" size=80M) || lab_die "grow size=80M failed: $out"

@@ -830,7 +830,7 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
               members[0].ops->name (members[0].member),
               sb_problem_text (f[0].state, f[0].why, text, sizeof text),
               f[0].state == RAID_SB_NONE ? "create the array first"
-              : "check the member list; these superblocks cannot be used");
+              : "examine the members (aoeraid examine); do not create over them");
     goto fail;
   }
   a->sb = f[best].sb;

@@ -560,6 +560,19 @@ Test (fuzz, refusals_name_member_field_and_value)
   rig_reset (&r, &tmpl[1]);
   r.g[3].size = MEMBER - CHUNK;      /* the spare: it could never be rebuilt onto */
   refusal_names (&r, "member e4.1 has 258048 bytes");
+  /* a hot add of a shelf whose superblock is damaged says what is */
+  rig_reset (&r, &tmpl[1]);
+  char err[512] = "";
+  struct raid_array *a = raid_assemble (r.mem, 3, 0, quiet_log, &r, err, sizeof err);
+  cr_assert_not_null (a, "%s", err);
+  struct raid_sb sb;
+  cr_assert_eq (sb_decode (sb_of (&r, 3), &sb, NULL, 0), RAID_SB_OK);
+  sb.roles[2] = 9;
+  sb_encode (&sb, sb_of (&r, 3));
+  cr_assert_eq (raid_add_member (a, &r.mem[3], err, sizeof err), -EINVAL);
+  cr_assert (strstr (err, "member e4.1 has a corrupt aoeraid superblock (roles[2] is 9, no "
+                     "role): wipe"), "%s", err);
+  raid_close (a);
   tmpl_free_all ();
 }
 

@@ -397,6 +397,12 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
               name, RAID_NAME_MAX);
     return NULL;
   }
+  for (i = 0; name[i]; i++)
+    if ((unsigned char) name[i] < 0x20 || name[i] == 0x7f) {
+      snprintf (err, errlen, "array name holds control byte 0x%02x at %zu: choose a name of "
+                "printable characters", (unsigned char) name[i], i);
+      return NULL;
+    }
   for (i = 0; i < n; i++) {
     uint64_t size = members[i].ops->size (members[i].member);
     if (size < data_offset + chunk) {

@@ -119,6 +119,11 @@ sb_decode_fields (const uint8_t *block, struct raid_sb *sb)
 {
   memcpy (sb->name, block + O_NAME, RAID_NAME_MAX);
   sb->name[RAID_NAME_MAX] = '\0';
+  /* The name goes into every message, one line each: a control byte (create refuses
+   * them; older aoeraid took any) reads as '?', and is written back so. */
+  for (unsigned i = 0; sb->name[i]; i++)
+    if ((unsigned char) sb->name[i] < 0x20 || sb->name[i] == 0x7f)
+      sb->name[i] = '?';
   for (size_t i = 0; i < N_FIELDS; i++) {
     const struct sb_field *f = &sb_fields[i];
     uint8_t *to = (uint8_t *) sb + f->at;
@@ -240,10 +245,6 @@ sb_sane (const struct raid_sb *sb, char *why, size_t len)
     return sb_bad (why, len, "format version 0");
   if (sb->features & ~SB_FEATURES_KNOWN)
     return sb_bad (why, len, "unknown feature bits 0x%x", sb->features & ~SB_FEATURES_KNOWN);
-  for (unsigned i = 0; sb->name[i]; i++)
-    if ((unsigned char) sb->name[i] < 0x20 || sb->name[i] == 0x7f)
-      return sb_bad (why, len, "the array name holds control byte 0x%02x",
-                     (unsigned char) sb->name[i]);
   if (sb->data_offset < RAID_META_END || sb->data_offset % 4096 || sb->data_offset > SB_BYTES_MAX)
     return sb_bad (why, len, "data_offset %llu is not a multiple of 4096 from %u on",
                    (unsigned long long) sb->data_offset, RAID_META_END);

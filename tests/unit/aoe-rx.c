@@ -180,92 +180,97 @@ static void read_finish(struct rig *r, uint64_t lba, const uint8_t *buf, struct 
 
 /* ---- spoofed and stale replies ----------------------------------------------------------- */
 
+/* A read of READ_SECTORS at LBA in flight; f its first frame, tag that frame's tag. */
+struct spoof {
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR], junk[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+  uint64_t lba;
+  struct aoe_frame *f;
+  uint32_t tag;
+};
+
+static void spoof_start(struct spoof *s, uint64_t seed, uint64_t lba)
+{
+  rig_open(&s->r, seed);
+  memset(s->junk, 0x6a, sizeof s->junk);
+  s->lba = lba;
+  read_start(&s->r, lba, s->buf, &s->res);
+  s->f = inflight(&s->r, 0);
+  s->tag = s->f->tag;
+}
+
+/* The reply in r.frame was taken for none of the read's: its frame waits as it was. */
+static void spoof_ignored(struct spoof *s, const char *what)
+{
+  rx(&s->r, s->r.frame, s->r.len);
+  cr_assert(s->f->state == FRAME_INFLIGHT && s->f->tag == s->tag && !s->res.done,
+            "%s answered a frame of the read at LBA %llu", what, (unsigned long long)s->lba);
+}
+
+/* The right replies then complete the read with the shelf's bytes. */
+static void spoof_finish(struct spoof *s, const char *after)
+{
+  read_finish(&s->r, s->lba, s->buf, &s->res, after);
+  rig_close(&s->r);
+}
+
 Test(spoof, another_mac_with_the_tag_completes_nothing)
 {
-  struct rig r;
-  uint8_t buf[READ_SECTORS * AOE_SECTOR], junk[2 * AOE_SECTOR];
-  struct result res;
+  struct spoof s;
 
-  rig_open(&r, 1);
-  memset(junk, 0x6a, sizeof junk);
-  read_start(&r, 100, buf, &res);
-  struct aoe_frame *f = inflight(&r, 0);
-  uint32_t tag = f->tag;
-  ata_reply(&r, other_mac, tag, f->lba, junk, 2);
-  rx(&r, r.frame, r.len);
-  cr_assert_eq(res.done, 0);
-  cr_assert(f->state == FRAME_INFLIGHT && f->tag == tag, "a stranger's reply took the frame");
-  read_finish(&r, 100, buf, &res, "after a reply from another MAC");
-  rig_close(&r);
+  spoof_start(&s, 1, 100);
+  ata_reply(&s.r, other_mac, s.tag, s.f->lba, s.junk, s.f->nsect);
+  spoof_ignored(&s, "a reply from another MAC");
+  spoof_finish(&s, "after a reply from another MAC");
 }
 
 Test(spoof, wrong_lba_completes_nothing)
 {
-  struct rig r;
-  uint8_t buf[READ_SECTORS * AOE_SECTOR];
-  struct result res;
+  struct spoof s;
 
-  rig_open(&r, 2);
-  read_start(&r, 200, buf, &res);
-  struct aoe_frame *f = inflight(&r, 0);
-  uint32_t tag = f->tag;
+  spoof_start(&s, 2, 200);
   /* a misdirected answer: another sector's bytes, saying so in its LBA */
-  ata_reply(&r, shelf_mac, tag, 900, r.disk + 900 * AOE_SECTOR, f->nsect);
-  rx(&r, r.frame, r.len);
-  cr_assert(f->state == FRAME_INFLIGHT && f->tag == tag, "a reply for LBA 900 answered LBA %llu",
-            (unsigned long long)f->lba);
+  ata_reply(&s.r, shelf_mac, s.tag, 900, s.r.disk + 900 * AOE_SECTOR, s.f->nsect);
+  spoof_ignored(&s, "a reply for LBA 900");
   /* vblade's own way: the LBA after the sectors read, and the count left (0) */
-  answer(&r, 0);
-  uint64_t after = f->lba + f->nsect;
+  answer(&s.r, 0);
+  uint64_t after = s.f->lba + s.f->nsect;
   for (int i = 0; i < 6; i++)
-    r.frame[28 + i] = (uint8_t)(after >> (8 * i));
-  rx(&r, r.frame, r.len);
-  cr_assert(f->state != FRAME_INFLIGHT || f->tag != tag, "vblade's reply (LBA + sectors) was refused");
-  read_finish(&r, 200, buf, &res, "after a reply for another LBA");
-  rig_close(&r);
+    s.r.frame[28 + i] = (uint8_t)(after >> (8 * i));
+  rx(&s.r, s.r.frame, s.r.len);
+  cr_assert(s.f->state != FRAME_INFLIGHT || s.f->tag != s.tag,
+            "vblade's reply (LBA + sectors) was refused");
+  spoof_finish(&s, "after a reply for another LBA");
 }
 
 Test(spoof, short_data_and_wrong_command_complete_nothing)
 {
-  struct rig r;
-  uint8_t buf[READ_SECTORS * AOE_SECTOR];
-  struct result res;
+  struct spoof s;
 
-  rig_open(&r, 3);
-  read_start(&r, 300, buf, &res);
-  struct aoe_frame *f = answer(&r, 0);
-  uint32_t tag = f->tag;
-  rx(&r, r.frame, r.len - AOE_SECTOR);              /* one sector short */
-  r.frame[19] = AOE_CMD_RESERVE;                     /* same tag, another command */
-  rx(&r, r.frame, r.len);
-  cr_assert(f->state == FRAME_INFLIGHT && f->tag == tag);
-  cr_assert_eq(res.done, 0);
-  read_finish(&r, 300, buf, &res, "after short and wrong-command replies");
-  rig_close(&r);
+  spoof_start(&s, 3, 300);
+  answer(&s.r, 0);
+  s.r.len -= AOE_SECTOR;
+  spoof_ignored(&s, "a reply one sector short");
+  s.r.len += AOE_SECTOR;
+  s.r.frame[19] = AOE_CMD_RESERVE;
+  spoof_ignored(&s, "a reply with the tag but another command");
+  spoof_finish(&s, "after short and wrong-command replies");
 }
 
 Test(spoof, reply_to_a_retransmitted_tag_is_dropped)
 {
-  struct rig r;
-  uint8_t buf[READ_SECTORS * AOE_SECTOR], junk[2 * AOE_SECTOR];
-  struct result res;
+  struct spoof s;
 
-  rig_open(&r, 4);
-  memset(junk, 0x3c, sizeof junk);
-  read_start(&r, 400, buf, &res);
-  struct aoe_frame *f = inflight(&r, 0);
-  uint32_t old = f->tag;
-  f->deadline_us = 0;                                /* its timer has run out */
-  aoe_engine_step(r.ini, 0);
-  cr_assert_neq(f->tag, old, "a retransmission kept its tag");
-  cr_assert_eq(f->state, FRAME_INFLIGHT);
-  ata_reply(&r, shelf_mac, old, f->lba, junk, f->nsect);   /* late answer to the old tag */
-  uint32_t tag = f->tag;
-  rx(&r, r.frame, r.len);
-  cr_assert(f->state == FRAME_INFLIGHT && f->tag == tag,
-            "the old tag's reply took the retransmitted frame");
-  read_finish(&r, 400, buf, &res, "after a reply to the old tag");
-  rig_close(&r);
+  spoof_start(&s, 4, 400);
+  s.f->deadline_us = 0;                              /* its timer has run out */
+  aoe_engine_step(s.r.ini, 0);
+  cr_assert(s.f->state == FRAME_INFLIGHT && s.f->tag != s.tag,
+            "a retransmission kept its tag");
+  ata_reply(&s.r, shelf_mac, s.tag, s.f->lba, s.junk, s.f->nsect);  /* to the old tag */
+  s.tag = s.f->tag;
+  spoof_ignored(&s, "a late reply to the old tag");
+  spoof_finish(&s, "after a reply to the old tag");
 }
 
 /* ---- a stream of random and mutated frames ----------------------------------------------- */

@@ -684,13 +684,29 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
     queue_identify(ini, t, p);
 }
 
-/* Does a read reply carry the data the frame asked for?  A short one is counted and
- * dropped, leaving the frame to its retransmit timer.  (vblade's reply sector count holds
- * the sectors remaining, so the length comes from our own request.) */
+/* Is a read or write reply about the sectors the frame asked for?  Its LBA is the one
+ * asked (a target that echoes it), the last sector (an ATA disk's registers after the
+ * command) or the one after (vblade adds the sectors done); any other is an answer to
+ * another request (a misdirected or forged reply) and must not complete this one. */
+static int reply_lba_matches(const struct aoe_frame *f, const struct aoe_msg *m)
+{
+  uint64_t mask = f->aflags & AOE_AFLAG_LBA48 ? 0xffffffffffffull : 0x0fffffffull;
+  uint64_t got = m->u.ata.lba & mask;
+  return got == (f->lba & mask) || got == ((f->lba + f->nsect - 1) & mask) ||
+         got == ((f->lba + f->nsect) & mask);
+}
+
+/* Does a reply answer the frame: its sectors, and for a read the data asked for?  One
+ * that does not is counted and dropped, leaving the frame to its retransmit timer.
+ * (vblade's reply sector count holds the sectors remaining, so the length comes from our
+ * own request.) */
 static int reply_complete(const struct aoe_frame *f, const struct aoe_msg *m)
 {
-  if ((m->h.flags & AOE_FLAG_ERR) || f->cmd != AOE_CMD_ATA || f->write || !f->nsect ||
-      (m->u.ata.cmdstat & ATA_STATUS_FAIL))
+  if ((m->h.flags & AOE_FLAG_ERR) || f->cmd != AOE_CMD_ATA || !f->nsect)
+    return 1;
+  if (f->ata_cmd != ATA_IDENTIFY && !reply_lba_matches(f, m))
+    return 0;
+  if (f->write || (m->u.ata.cmdstat & ATA_STATUS_FAIL))
     return 1;
   return m->u.ata.datalen >= (size_t)f->nsect * AOE_SECTOR;
 }
@@ -819,20 +835,25 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
   }
 }
 
+void aoe_engine_rx(struct aoe_initiator *ini, struct aoe_iface *ifc, const uint8_t *frame,
+                   size_t len, uint64_t now)
+{
+  struct aoe_msg m;
+  ini->st.frames_recv++;
+  if (aoe_parse_counted(frame, len, 1, &m, ini->parse_counts) != AOE_PARSE_OK)
+    return;
+  if (m.h.cmd == AOE_CMD_CONFIG)
+    on_config(ini, ifc, &m, now);
+  else if (m.h.cmd == AOE_CMD_ATA || m.h.cmd == AOE_CMD_RESERVE)
+    on_reply(ini, ifc, &m, now);
+  else
+    ini->st.unknown_target++;
+}
+
 static void rx_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
   struct rx_ctx *c = (struct rx_ctx *)user;
-  struct aoe_initiator *ini = c->ini;
-  struct aoe_msg m;
-  ini->st.frames_recv++;
-  if (aoe_parse_counted(bytes, h->caplen, 1, &m, ini->parse_counts) != AOE_PARSE_OK)
-    return;
-  if (m.h.cmd == AOE_CMD_CONFIG)
-    on_config(ini, c->ifc, &m, c->now);
-  else if (m.h.cmd == AOE_CMD_ATA || m.h.cmd == AOE_CMD_RESERVE)
-    on_reply(ini, c->ifc, &m, c->now);
-  else
-    ini->st.unknown_target++;
+  aoe_engine_rx(c->ini, c->ifc, bytes, h->caplen, c->now);
 }
 
 /* ---- timers ------------------------------------------------------------------------ */

@@ -173,6 +173,11 @@ void aoe_set_error(struct aoe_target *t, const char *fmt, ...)
 /* One turn of the loop: wait up to TIMEOUT_MS, then receive, time, send and complete.
  * Returns when the loop next has timed work (CLOCK_MONOTONIC us). */
 uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms);
+/* One received frame of LEN bytes on IFC, as the receive loop hands it over (caller holds
+ * ini->lock): parsed, then matched to a target and a frame in flight, or counted and
+ * dropped.  Also the unit tests' way in (tests/unit/aoe-rx.c). */
+void aoe_engine_rx(struct aoe_initiator *ini, struct aoe_iface *ifc, const uint8_t *frame,
+                   size_t len, uint64_t now);
 int aoe_ms_until(uint64_t when_us, int max_ms);
 int aoe_engine_timeout(struct aoe_initiator *ini, int max_ms);
 void aoe_broadcast_query(struct aoe_initiator *ini);

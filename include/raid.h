@@ -149,6 +149,7 @@ struct raid_sb_summary {
   int replace_slot;
   uint64_t replace_offset, replace_units;
   int replacement;
+  char problem[128];          /* RAID_SB_CORRUPT: what is wrong ("bad crc32c", a field) */
 };
 
 /* Read one member's superblock without assembling.  Returns 0 when the

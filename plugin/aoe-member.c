@@ -15,15 +15,31 @@
  * first 128 KiB. */
 #define FOREIGN_SCAN_SECTORS 256u
 
+/* A decimal number, digits only, below LIMIT; *END after it.  (sscanf's %u takes a sign
+ * and wraps: "4294967297.1" would be e1.1.) */
+static int parse_below(const char *s, char **end, unsigned long limit, unsigned *out)
+{
+  unsigned long v;
+
+  if (*s < '0' || *s > '9')
+    return -1;
+  errno = 0;
+  v = strtoul(s, end, 10);
+  if (errno || v >= limit)
+    return -1;
+  *out = (unsigned)v;
+  return 0;
+}
+
 int parse_shelf_addr(const char *s, struct shelf_addr *out)
 {
   unsigned shelf, slot;
-  int used = 0;
+  char *end;
 
   if (*s == 'e' || *s == 'E')
     s++;
-  if (sscanf(s, "%u.%u%n", &shelf, &slot, &used) != 2 || s[used] != '\0' ||
-      shelf >= 0xffff || slot >= 0xff)
+  if (parse_below(s, &end, 0xffff, &shelf) < 0 || *end != '.' ||
+      parse_below(end + 1, &end, 0xff, &slot) < 0 || *end)
     return -1;
   out->shelf = shelf;
   out->slot = slot;

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -62,30 +64,103 @@ fail:
   return NULL;
 }
 
+#define REQUEST_MAX 255           /* longest request line, its newline not counted */
+#define CLIENT_WAIT_MS 1000       /* the server never waits longer on one client */
+
+static uint64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait for FD to be ready for EVENTS until DEADLINE (now_ms); 1 when it is. */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+  struct pollfd p = { .fd = fd, .events = events };
+  uint64_t now = now_ms();
+
+  return now < deadline && poll(&p, 1, (int)(deadline - now)) > 0;
+}
+
+/* Read one request line into REQUEST (REQUEST_MAX + 1 bytes), within a second in all
+ * (however slowly it trickles in).  NULL when it is no request (an error line in WHY):
+ * too long, cut off by the deadline, or holding bytes that are not text. */
+static const char *read_request(int fd, char *request, char *why, size_t whylen)
+{
+  uint64_t deadline = now_ms() + CLIENT_WAIT_MS;
+  size_t len = 0;
+  char *nl = NULL;
+  int eof = 0;
+
+  while (!nl && len <= REQUEST_MAX && wait_fd(fd, POLLIN, deadline)) {
+    ssize_t n = read(fd, request + len, REQUEST_MAX + 1 - len);
+    if (n <= 0) {
+      eof = 1;
+      break;
+    }
+    nl = memchr(request + len, '\n', (size_t)n);
+    len += (size_t)n;
+  }
+  if (nl)
+    len = (size_t)(nl - request);
+  else if (len > REQUEST_MAX) {
+    snprintf(why, whylen, "error: request longer than %d bytes: send one short line\n",
+             REQUEST_MAX);
+    return NULL;
+  }
+  else if (!eof && len) {
+    snprintf(why, whylen, "error: no whole request line within %d ms: end it with a "
+             "newline\n", CLIENT_WAIT_MS);
+    return NULL;
+  }
+  if (len && request[len - 1] == '\r')
+    len--;
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)request[i] < 0x20 || request[i] == 0x7f) {
+      snprintf(why, whylen, "error: request holds byte 0x%02x at %zu, not text: send one "
+               "line such as 'status'\n", (unsigned char)request[i], i);
+      return NULL;
+    }
+  request[len] = '\0';
+  return request;
+}
+
+/* Send the answer without blocking past the deadline, and without SIGPIPE when the
+ * client has gone. */
+static void send_answer(int fd, const char *answer, size_t len)
+{
+  uint64_t deadline = now_ms() + CLIENT_WAIT_MS;
+
+  while (len && wait_fd(fd, POLLOUT, deadline)) {
+    ssize_t n = send(fd, answer, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      break;
+    if (n > 0) {
+      answer += n;
+      len -= (size_t)n;
+    }
+  }
+}
+
 static void serve_one(struct control *c, int fd)
 {
-  char request[256];
+  char request[REQUEST_MAX + 1], why[160];
+  const char *line = read_request(fd, request, why, sizeof why);
+  char *answer = NULL;
   size_t len = 0;
-  struct pollfd p = { .fd = fd, .events = POLLIN };
+  FILE *out = open_memstream(&answer, &len);
 
-  /* A client gets a second to send its line; the server never waits on it longer. */
-  while (len < sizeof request - 1 && poll(&p, 1, 1000) > 0) {
-    ssize_t n = read(fd, request + len, sizeof request - 1 - len);
-    if (n <= 0)
-      break;
-    len += n;
-    if (memchr(request, '\n', len))
-      break;
+  if (out) {
+    if (line)
+      c->handler(line, out);
+    else
+      fputs(why, out);
+    if (fclose(out) == 0)
+      send_answer(fd, answer, len);
   }
-  request[len] = '\0';
-  request[strcspn(request, "\r\n")] = '\0';
-  FILE *out = fdopen(fd, "w");
-  if (!out) {
-    close(fd);
-    return;
-  }
-  c->handler(request, out);
-  fclose(out);
+  free(answer);
+  close(fd);
 }
 
 static void *accept_loop(void *arg)

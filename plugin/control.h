@@ -1,5 +1,8 @@
 /* The control socket: a Unix socket the `aoeraid` command talks to.  One request line per
- * connection ("status", "status json"), the answer, then close. */
+ * connection ("status", "status json"), the answer, then close.  A line longer than 255
+ * bytes, one not whole within a second, or one holding control bytes is answered with an
+ * error line and never reaches the handler; no client holds the server longer than a
+ * second to send its line and one to take the answer. */
 #ifndef AOERAID_CONTROL_H
 #define AOERAID_CONTROL_H
 

@@ -69,8 +69,8 @@ int set_level(struct params *p, const char *value)
     { "6", RAID_LEVEL_6 }, { "raid6", RAID_LEVEL_6 },
     { "10", RAID_LEVEL_10 }, { "raid10", RAID_LEVEL_10 },
   };
-  unsigned k, m;
-  int used = 0;
+  unsigned long k, m;
+  char *end;
 
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (!strcasecmp(value, names[i].name)) {
@@ -78,15 +78,18 @@ int set_level(struct params *p, const char *value)
       p->level_given = true;
       return 0;
     }
-  if (sscanf(value, "%u+%u%n", &k, &m, &used) == 2 && value[used] == '\0') {
-    if (k < 1 || m < 1 || m > 4 || k + m > MAX_SHELVES) {
+  /* K+M: digits only (sscanf's %u would take a sign and wrap: 4294967298+2 is not 2+2) */
+  errno = 0;
+  if (value[0] >= '0' && value[0] <= '9' && (k = strtoul(value, &end, 10), *end == '+') &&
+      end[1] >= '0' && end[1] <= '9' && (m = strtoul(end + 1, &end, 10), *end == '\0')) {
+    if (errno || k < 1 || m < 1 || m > 4 || k + m > MAX_SHELVES) {
       nbdkit_error("level: erasure code '%s' out of range: K data + M parity with "
                    "K >= 1 and M from 1 to 4", value);
       return -1;
     }
     p->raid.level = RAID_LEVEL_EC;
-    p->raid.k = k;
-    p->raid.m = m;
+    p->raid.k = (unsigned)k;
+    p->raid.m = (unsigned)m;
     p->level_given = true;
     return 0;
   }

@@ -251,14 +251,21 @@ array_survives (struct raid_array *a, const uint8_t missing[RAID_MAX_MEMBERS])
     && (!atomic_load (&a->reshape.active) || geom_survives (&a->prev.g, missing));
 }
 
+/* Member bytes the superblock's data area needs: its end in either layout. */
+static uint64_t
+sb_member_bytes (const struct raid_sb *sb)
+{
+  uint64_t off = sb->data_offset;
+
+  if ((sb->features & RAID_FEATURE_RESHAPE) && sb->prev_data_offset > off)
+    off = sb->prev_data_offset;
+  return off + sb->data_size;
+}
+
 uint64_t
 array_member_bytes (struct raid_array *a)
 {
-  uint64_t off = a->sb.data_offset;
-
-  if ((a->sb.features & RAID_FEATURE_RESHAPE) && a->sb.prev_data_offset > off)
-    off = a->sb.prev_data_offset;
-  return off + a->sb.data_size;
+  return sb_member_bytes (&a->sb);
 }
 
 int
@@ -404,6 +411,12 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
               name, RAID_NAME_MAX);
     return NULL;
   }
+  for (i = 0; name[i]; i++)
+    if ((unsigned char) name[i] < 0x20 || name[i] == 0x7f) {
+      snprintf (err, errlen, "array name holds control byte 0x%02x at %zu: choose a name of "
+                "printable characters", (unsigned char) name[i], i);
+      return NULL;
+    }
   for (i = 0; i < n; i++) {
     uint64_t room = member_data_room (&members[i], data_offset, chunk);
     if (room == 0) {
@@ -481,16 +494,19 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   return a;
 }
 
+/* WHY (RAID_SB_CORRUPT: what is wrong) holds at least RAID_SB_WHY bytes. */
+#define RAID_SB_WHY 128
 static enum raid_sb_state
-read_sb (struct raid_member *m, struct raid_sb *sb)
+read_sb (struct raid_member *m, struct raid_sb *sb, char *why)
 {
   struct raid_slot tmp = { .m = *m };
   uint8_t *block = malloc (RAID_SB_SIZE);
   enum raid_sb_state state = RAID_SB_IOERR;
 
   memset (sb, 0, sizeof *sb);
+  *why = '\0';
   if (block && slot_io (&tmp, RAID_IO_READ, RAID_SB_OFFSET, RAID_SB_SIZE, block) == 0)
-    state = sb_decode (block, sb);
+    state = sb_decode (block, sb, why, RAID_SB_WHY);
   free (block);
   return state;
 }
@@ -499,9 +515,12 @@ int
 raid_examine (struct raid_member *m, struct raid_sb_summary *out)
 {
   struct raid_sb sb;
-  enum raid_sb_state state = read_sb (m, &sb);
+  char why[RAID_SB_WHY];
+  enum raid_sb_state state = read_sb (m, &sb, why);
 
   sb_summarise (&sb, state, out);
+  if (state == RAID_SB_CORRUPT)
+    snprintf (out->problem, sizeof out->problem, "%s", why);
   return state == RAID_SB_IOERR ? -EIO : 0;
 }
 
@@ -518,10 +537,21 @@ sb_state_text (enum raid_sb_state s)
   return "is fine";
 }
 
+/* sb_state_text, with what is wrong in a corrupt one. */
+static const char *
+sb_problem_text (enum raid_sb_state s, const char *why, char *buf, size_t len)
+{
+  if (s != RAID_SB_CORRUPT || !*why)
+    return sb_state_text (s);
+  snprintf (buf, len, "has a corrupt superblock (%s)", why);
+  return buf;
+}
+
 /* What assembly learnt of each member it was given. */
 struct found {
   struct raid_sb sb;
   enum raid_sb_state state;
+  char why[RAID_SB_WHY];      /* RAID_SB_CORRUPT: what is wrong */
   int use;
 };
 
@@ -640,8 +670,10 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
   for (i = 0; i < n; i++) {
     const char *name = members[i].ops->name (members[i].member);
     const char *why = NULL;
+    char text[RAID_SB_WHY + 64];
     struct raid_slot *s;
     unsigned role = recorded_role (ref, &f[i].sb);
+    uint64_t size = members[i].ops->size (members[i].member);
 
     if (f[i].state == RAID_SB_IOERR) {
       /* an unreachable member is a missing one, not a reason to refuse */
@@ -649,7 +681,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       continue;
     }
     if (f[i].state != RAID_SB_OK)
-      why = sb_state_text (f[i].state);
+      why = sb_problem_text (f[i].state, f[i].why, text, sizeof text);
     else if (memcmp (f[i].sb.array_uuid, ref->array_uuid, 16))
       why = "belongs to another array (foreign uuid)";
     else if (!same_geometry (&f[i].sb, ref) && f[i].sb.events >= ref->events)
@@ -657,6 +689,11 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
     else if (role != RAID_SB_ROLE_SPARE && memcmp (f[i].sb.member_uuid, ref->slot_uuid[role], 16)
              && f[i].sb.events >= ref->events)
       why = "is not the member the array recorded in its slot";
+    else if (size < sb_member_bytes (ref)) {
+      snprintf (text, sizeof text, "has %llu bytes, smaller than the array needs (%llu)",
+                (unsigned long long) size, (unsigned long long) sb_member_bytes (ref));
+      why = text;
+    }
     if (why && !force) {
       snprintf (err, errlen, "member %s %s: remove it from the member list, or assemble "
                 "with force to leave it out", name, why);
@@ -740,7 +777,7 @@ array_bitmap_read (struct raid_array *a)
   return 0;
 }
 
-/* Too few members, a dirty degraded parity array, or a short member. */
+/* Too few members, or a dirty degraded parity array (choose_members refused short ones). */
 static int
 check_startable (struct raid_array *a, int force, char *err, size_t errlen)
 {
@@ -759,11 +796,6 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
         a->sb.roles[i] = RAID_ROLE_MISSING;
       if (used < sizeof names)
         used += snprintf (names + used, sizeof names - used, "%sslot %u", used ? ", " : "", i);
-    }
-    else if (s->m.ops->size (s->m.member) < array_member_bytes (a)) {
-      snprintf (err, errlen, "member %s is smaller than the array needs (%llu bytes)",
-                slot_name (s), (unsigned long long) array_member_bytes (a));
-      return -1;
     }
   }
   if (!array_survives (a, missing)) {
@@ -810,12 +842,15 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   }
   a->readonly = !!(flags & RAID_ASSEMBLE_READONLY);   /* before anything could write */
   for (i = 0; i < n; i++)
-    f[i].state = read_sb (&members[i], &f[i].sb);
+    f[i].state = read_sb (&members[i], &f[i].sb, f[i].why);
   best = pick_array (f, n);
   if (best < 0) {
-    snprintf (err, errlen, "no member holds a valid aoeraid superblock (member %s %s): "
-              "create the array first", members[0].ops->name (members[0].member),
-              sb_state_text (f[0].state));
+    char text[RAID_SB_WHY + 64];
+    snprintf (err, errlen, "no member holds a valid aoeraid superblock (member %s %s): %s",
+              members[0].ops->name (members[0].member),
+              sb_problem_text (f[0].state, f[0].why, text, sizeof text),
+              f[0].state == RAID_SB_NONE ? "create the array first"
+              : "examine the members (aoeraid examine); do not create over them");
     goto fail;
   }
   a->sb = f[best].sb;

@@ -34,9 +34,9 @@ check_members (enum raid_level level, unsigned n, unsigned *k, unsigned *m,
   case RAID_LEVEL_5: need = 3; *k = n - 1; *m = 1; *copies = 1; break;
   case RAID_LEVEL_6: need = 4; *k = n - 2; *m = 2; *copies = 1; break;
   case RAID_LEVEL_EC:
-    if (*m < 1 || *m > RAID_MAX_PARITY || *k < 1) {
-      snprintf (err, errlen, "erasure coding needs k >= 1 data and m = 1..%d parity chunks, "
-                "got k=%u m=%u", RAID_MAX_PARITY, *k, *m);
+    if (*m < 1 || *m > RAID_MAX_PARITY || *k < 1 || *k > RAID_MAX_MEMBERS) {
+      snprintf (err, errlen, "erasure coding needs k = 1..%d data and m = 1..%d parity chunks, "
+                "got k=%u m=%u", RAID_MAX_MEMBERS, RAID_MAX_PARITY, *k, *m);
       return -1;
     }
     if (*k + *m != n) {

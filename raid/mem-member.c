@@ -48,7 +48,8 @@ mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, ui
     mm->ios_left--;
   if (mm->down || (mm->power && __atomic_sub_fetch (mm->power, 1, __ATOMIC_SEQ_CST) < 0))
     err = EIO;
-  else if (op != RAID_IO_FLUSH && (offset + len > mm->size || offset % 512 || len % 512))
+  else if (op != RAID_IO_FLUSH && (offset > mm->size || len > mm->size - offset
+                                    || offset % 512 || len % 512))
     err = EINVAL;
   else if (op == RAID_IO_READ && (mm->fail_reads || overlaps (offset, len, mm->bad_offset, mm->bad_len)))
     err = EIO;

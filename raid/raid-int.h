@@ -130,7 +130,10 @@ uint32_t le_get32 (const uint8_t *b, unsigned off);
 uint64_t le_get64 (const uint8_t *b, unsigned off);
 
 void sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE]);
-enum raid_sb_state sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb);
+/* RAID_SB_CORRUPT: WHY (may be NULL) names what is wrong, one phrase ("bad crc32c",
+ * "chunk 3000 ..."): every field a reader relies on is checked here. */
+enum raid_sb_state sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb,
+                              char *why, size_t len);
 void sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb_summary *out);
 
 /* ---- io.c: fan-out batches, synchronous helpers, stripe locks ----------- */

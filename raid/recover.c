@@ -29,9 +29,10 @@ member_in_use (struct raid_array *a, const char *name)
   return 0;
 }
 
-/* Why this superblock makes the member unfit to be a spare; NULL if fit. */
+/* Why this superblock makes the member unfit to be a spare (in BUF when it says what
+ * is damaged); NULL if fit. */
 static const char *
-add_refusal (struct raid_array *a, const struct raid_sb_summary *sb)
+add_refusal (struct raid_array *a, const struct raid_sb_summary *sb, char *buf, size_t len)
 {
   switch (sb->state) {
   case RAID_SB_NONE:
@@ -40,7 +41,9 @@ add_refusal (struct raid_array *a, const struct raid_sb_summary *sb)
     return memcmp (sb->array_uuid, a->sb.array_uuid, 16)
       ? "holds another array's superblock: wipe its first 1 MiB if that array is gone" : NULL;
   case RAID_SB_CORRUPT:
-    return "has a corrupt aoeraid superblock: wipe its first 1 MiB to use it";
+    snprintf (buf, len, "has a corrupt aoeraid superblock (%s): wipe its first 1 MiB to use "
+              "it", sb->problem);
+    return buf;
   case RAID_SB_NEWER:
     return "has a superblock from a newer aoeraid format: use a newer aoeraid";
   case RAID_SB_IOERR:
@@ -80,6 +83,7 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
   uint64_t need = array_member_bytes (a);
   struct raid_sb_summary sb;
   const char *why;
+  char text[sizeof sb.problem + 80];
   uint8_t uuid[16];
   int rc = array_readonly (a, err, errlen);
 
@@ -91,7 +95,7 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
     return -EINVAL;
   }
   raid_examine (m, &sb);
-  why = add_refusal (a, &sb);
+  why = add_refusal (a, &sb, text, sizeof text);
   if (why) {
     snprintf (err, errlen, "member %s %s", name, why);
     return sb.state == RAID_SB_IOERR ? -EIO : -EINVAL;

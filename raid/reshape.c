@@ -232,14 +232,7 @@ reshape_setup (struct raid_array *a, char *err, size_t errlen)
                    sb->raid_disks - sb->delta_disks, sb->prev_k, sb->prev_m, sb->prev_chunk,
                    sb->data_size, sb->prev_data_offset, err, errlen) == -1)
     return -1;
-  if ((sb->prev_data_offset - sb->data_offset) & (sb->chunk - 1)
-      || sb->reshape_position > a->prev.size) {
-    snprintf (err, errlen, "the superblocks of '%s' describe an impossible reshape "
-              "(position %llu of %llu, data offsets %llu and %llu)", sb->name,
-              (unsigned long long) sb->reshape_position, (unsigned long long) a->prev.size,
-              (unsigned long long) sb->prev_data_offset, (unsigned long long) sb->data_offset);
-    return -1;
-  }
+  /* sb_decode checked the rest: offsets whole chunks apart, the position inside */
   atomic_store (&a->reshape.pos, sb->reshape_position);
   atomic_store (&a->reshape.recorded, sb->reshape_position);
   atomic_store (&a->reshape.active, 1);

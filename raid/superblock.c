@@ -8,7 +8,9 @@
  * fields describe the new layout, which holds the array's bytes below
  * reshape_position, and the prev_* fields the old one, which holds the rest
  * (md keeps the same pair: new_level ... delta_disks, reshape_position). */
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <isa-l/crc.h>
@@ -117,6 +119,11 @@ sb_decode_fields (const uint8_t *block, struct raid_sb *sb)
 {
   memcpy (sb->name, block + O_NAME, RAID_NAME_MAX);
   sb->name[RAID_NAME_MAX] = '\0';
+  /* The name goes into every message, one line each: a control byte (create refuses
+   * them; older aoeraid took any) reads as '?', and is written back so. */
+  for (unsigned i = 0; sb->name[i]; i++)
+    if ((unsigned char) sb->name[i] < 0x20 || sb->name[i] == 0x7f)
+      sb->name[i] = '?';
   for (size_t i = 0; i < N_FIELDS; i++) {
     const struct sb_field *f = &sb_fields[i];
     uint8_t *to = (uint8_t *) sb + f->at;
@@ -130,31 +137,141 @@ sb_decode_fields (const uint8_t *block, struct raid_sb *sb)
   }
 }
 
-/* Fields no writer of this format produces: the block is damaged. */
+/* ---- validation: every field a reader trusts, checked here once ---------- */
+
+#define SB_FEATURES_KNOWN (RAID_FEATURE_RESHAPE | RAID_FEATURE_RECOVERY_BITMAP \
+                           | RAID_FEATURE_REPLACEMENT)
+/* No member is this large: sums of offsets and sizes below it never overflow. */
+#define SB_BYTES_MAX (1ull << 56)
+
+/* Fill WHY (one phrase naming the field and its value); returns 0 for the caller's
+ * return.  WHY may be NULL. */
 static int
-sb_sane (const struct raid_sb *sb)
+sb_bad (char *why, size_t len, const char *fmt, ...)
 {
-  if (sb->raid_disks < 1 || sb->raid_disks > RAID_MAX_MEMBERS
-      || (sb->role >= sb->raid_disks && sb->role != RAID_SB_ROLE_SPARE))
+  va_list ap;
+
+  if (why && len) {
+    va_start (ap, fmt);
+    vsnprintf (why, len, fmt, ap);
+    va_end (ap);
+  }
+  return 0;
+}
+
+/* The layout LEVEL, N, K, M, CHUNK describe, or 0 with WHY filled.  K and M must be
+ * the ones the level gives (ec: k+m = n). */
+static int
+sb_geom (struct raid_geom *g, const char *pre, uint32_t level, uint32_t n, uint32_t k,
+         uint32_t m, uint32_t chunk, uint64_t data_size, char *why, size_t len)
+{
+  char err[160];
+
+  if (n < 1 || n > RAID_MAX_MEMBERS)
+    return sb_bad (why, len, "%sraid_disks is %u, not 1..%d", pre, n, RAID_MAX_MEMBERS);
+  if (level != RAID_LEVEL_0 && level != RAID_LEVEL_1 && level != RAID_LEVEL_5
+      && level != RAID_LEVEL_6 && level != RAID_LEVEL_10 && level != RAID_LEVEL_EC)
+    return sb_bad (why, len, "%slevel %u is no RAID level", pre, level);
+  if (data_size < chunk)
+    return sb_bad (why, len, "data_size %llu is below one %u byte chunk",
+                   (unsigned long long) data_size, chunk);
+  if (geom_init (g, (enum raid_level) level, n, k, m, chunk, data_size, err, sizeof err) < 0)
+    return sb_bad (why, len, "%s%s", pre, err);
+  if (g->k != k || g->m != m)
+    return sb_bad (why, len, "%sk=%u m=%u do not fit %s of %u members (k=%u m=%u)", pre, k, m,
+                   raid_level_name (g->level), n, g->k, g->m);
+  return 1;
+}
+
+static uint64_t
+sb_units (const struct raid_geom *g)
+{
+  return g->family == RAID_FAMILY_PARITY ? g->rows : geom_data_chunks (g);
+}
+
+static int
+sb_reshape_sane (const struct raid_sb *sb, char *why, size_t len)
+{
+  struct raid_geom pg;
+
+  if (sb->delta_disks < 1 || (unsigned) sb->delta_disks >= sb->raid_disks)
+    return sb_bad (why, len, "reshape: delta_disks %d of %u members", sb->delta_disks,
+                   sb->raid_disks);
+  if (sb->prev_chunk != sb->chunk)
+    return sb_bad (why, len, "reshape: prev_chunk %u differs from chunk %u", sb->prev_chunk,
+                   sb->chunk);
+  if (!sb_geom (&pg, "reshape: previous ", sb->prev_level, sb->raid_disks - sb->delta_disks,
+                sb->prev_k, sb->prev_m, sb->prev_chunk, sb->data_size, why, len))
     return 0;
-  if (sb->chunk < RAID_MIN_CHUNK || sb->chunk > RAID_MAX_CHUNK || (sb->chunk & (sb->chunk - 1)))
+  if (sb->prev_data_offset <= sb->data_offset || sb->prev_data_offset > SB_BYTES_MAX
+      || (sb->prev_data_offset - sb->data_offset) % sb->chunk)
+    return sb_bad (why, len, "reshape: prev_data_offset %llu is not whole chunks above "
+                   "data_offset %llu", (unsigned long long) sb->prev_data_offset,
+                   (unsigned long long) sb->data_offset);
+  if (sb->reshape_position > geom_data_chunks (&pg) << pg.chunk_shift)
+    return sb_bad (why, len, "reshape_position %llu is beyond the %llu bytes reshaped",
+                   (unsigned long long) sb->reshape_position,
+                   (unsigned long long) (geom_data_chunks (&pg) << pg.chunk_shift));
+  return 1;
+}
+
+static int
+sb_offsets_sane (const struct raid_sb *sb, uint64_t units, char *why, size_t len)
+{
+  if (sb->resync_offset != RAID_RESYNC_DONE && sb->resync_offset > units)
+    return sb_bad (why, len, "resync_offset %llu is beyond the array's %llu units",
+                   (unsigned long long) sb->resync_offset, (unsigned long long) units);
+  if (sb->recovery_offset != RAID_RESYNC_DONE && sb->recovery_offset > units)
+    return sb_bad (why, len, "recovery_offset %llu is beyond the array's %llu units",
+                   (unsigned long long) sb->recovery_offset, (unsigned long long) units);
+  /* a replace_slot out of range is no damage: assembly makes the new member a spare
+   * again (replacement_take), losing nothing */
+  if (!(sb->features & RAID_FEATURE_REPLACEMENT))
+    return 1;
+  if (sb->replace_offset > units)
+    return sb_bad (why, len, "replace_offset %llu is beyond the array's %llu units",
+                   (unsigned long long) sb->replace_offset, (unsigned long long) units);
+  return 1;
+}
+
+/* 1 when a writer of this format could have produced these fields; else 0, and WHY
+ * names the first that no writer produces (the block is damaged). */
+static int
+sb_sane (const struct raid_sb *sb, char *why, size_t len)
+{
+  struct raid_geom g;
+
+  if (sb->version < 1)
+    return sb_bad (why, len, "format version 0");
+  if (sb->features & ~SB_FEATURES_KNOWN)
+    return sb_bad (why, len, "unknown feature bits 0x%x", sb->features & ~SB_FEATURES_KNOWN);
+  if (sb->data_offset < RAID_META_END || sb->data_offset % 4096 || sb->data_offset > SB_BYTES_MAX)
+    return sb_bad (why, len, "data_offset %llu is not a multiple of 4096 from %u on",
+                   (unsigned long long) sb->data_offset, RAID_META_END);
+  if (sb->data_size > SB_BYTES_MAX)
+    return sb_bad (why, len, "data_size %llu is beyond any member",
+                   (unsigned long long) sb->data_size);
+  if (sb->bitmap_offset != 0 && sb->bitmap_offset != RAID_BITMAP_OFFSET)
+    return sb_bad (why, len, "bitmap_offset %llu is not %u", (unsigned long long) sb->bitmap_offset,
+                   RAID_BITMAP_OFFSET);
+  if (!sb_geom (&g, "", sb->level, sb->raid_disks, sb->k, sb->m, sb->chunk, sb->data_size,
+                why, len))
     return 0;
-  if (sb->k + sb->m > sb->raid_disks || sb->m > RAID_MAX_PARITY)
-    return 0;
+  if (sb->role >= sb->raid_disks && sb->role != RAID_SB_ROLE_SPARE)
+    return sb_bad (why, len, "role %u is beyond raid_disks %u", sb->role, sb->raid_disks);
   for (unsigned i = 0; i < sb->raid_disks; i++)
     if (sb->roles[i] > RAID_ROLE_RECOVERING)
-      return 0;
-  if (sb->features & RAID_FEATURE_RESHAPE
-      && (sb->delta_disks < 1 || (unsigned) sb->delta_disks >= sb->raid_disks
-          || sb->prev_k + sb->prev_m > sb->raid_disks - sb->delta_disks
-          || sb->prev_data_offset <= sb->data_offset || sb->prev_chunk != sb->chunk))
+      return sb_bad (why, len, "roles[%u] is %u, no role", i, sb->roles[i]);
+  if ((sb->features & RAID_FEATURE_RESHAPE) && !sb_reshape_sane (sb, why, len))
     return 0;
-  return sb->data_offset >= RAID_META_END && sb->data_offset % 4096 == 0;
+  return sb_offsets_sane (sb, sb_units (&g), why, len);
 }
 
 enum raid_sb_state
-sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb)
+sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb, char *why, size_t len)
 {
+  if (why && len)
+    *why = '\0';
   memset (sb, 0, sizeof *sb);
   if (memcmp (block + O_MAGIC, sb_magic, 8) != 0)
     return RAID_SB_NONE;
@@ -162,9 +279,9 @@ sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb)
   if (sb->version > RAID_SB_VERSION)
     return RAID_SB_NEWER;     /* its crc may cover other bytes: do not judge it */
   if (le_get32 (block, O_CRC) != sb_crc (block))
-    return RAID_SB_CORRUPT;
+    return sb_bad (why, len, "bad crc32c"), RAID_SB_CORRUPT;
   sb_decode_fields (block, sb);
-  return sb_sane (sb) ? RAID_SB_OK : RAID_SB_CORRUPT;
+  return sb_sane (sb, why, len) ? RAID_SB_OK : RAID_SB_CORRUPT;
 }
 
 void

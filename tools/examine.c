@@ -79,7 +79,9 @@ static const char *exam_instead(const struct exam *e, char *buf, size_t len)
                            "table or other RAID?)"
          : "no aoeraid superblock (its first 128 KiB could not be read)";
   case RAID_SB_CORRUPT:
-    return "damaged aoeraid superblock (bad checksum or impossible fields)";
+    snprintf(buf, len, "damaged aoeraid superblock (%s)",
+             *e->sb.problem ? e->sb.problem : "bad checksum or impossible fields");
+    return buf;
   case RAID_SB_NEWER:
     snprintf(buf, len, "aoeraid superblock from a newer aoeraid (format %u): use a newer "
              "aoeraid", e->sb.version);

@@ -2,6 +2,7 @@
  * malformed or truncated frame kind rejected and counted. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
@@ -379,4 +380,77 @@ Test(errors, aoe_errors_map_to_errno)
   cr_assert_eq(aoe_error_errno(AOE_ERR_UNSUPVER), EPROTONOSUPPORT);
   cr_assert_eq(aoe_error_errno(99), EIO);
   cr_assert_str_eq(aoe_error_name(AOE_ERR_RESERVED), "target is reserved");
+}
+
+/* ---- fuzz: random and mutated frames of every command ---------------------------------- */
+
+static uint64_t fuzz_rnd(uint64_t *s)
+{
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* Every variable part of an accepted frame lies inside its LEN bytes at F. */
+static void check_inside(const uint8_t *f, size_t len, const struct aoe_msg *d, unsigned c)
+{
+  const uint8_t *end = f + len, *p = NULL;
+  size_t n = 0;
+  switch (d->h.cmd) {
+  case AOE_CMD_ATA: p = d->u.ata.data; n = d->u.ata.datalen; break;
+  case AOE_CMD_CONFIG: p = d->u.cfg.str; n = d->u.cfg.len; break;
+  case AOE_CMD_MASK: p = d->u.mask.dirs; n = (size_t)d->u.mask.ndir * 8; break;
+  case AOE_CMD_RESERVE: p = d->u.rr.macs; n = (size_t)d->u.rr.nmacs * 6; break;
+  default: cr_assert_fail("case %u: command %u accepted", c, d->h.cmd);
+  }
+  cr_assert(n == 0 || (p >= f && p <= end && n <= (size_t)(end - p)),
+            "case %u: command %u: %zu bytes of its variable part reach past the %zu byte frame",
+            c, d->h.cmd, n, len);
+  cr_assert(d->h.cmd != AOE_CMD_CONFIG || d->u.cfg.len <= AOE_CFG_MAX);
+}
+
+/* A frame of each command (error replies too), mangled: random bytes at random places,
+ * the counts set to boundary values, cut anywhere or padded; parsed from a buffer of
+ * exactly its length (so that a sanitizer sees any read past it), both as a reply and as
+ * a request.  Whatever is accepted stays inside the frame and encodes back. */
+Test(fuzz, mangled_frames_stay_inside_their_length)
+{
+  static const uint8_t counts[] = { 0, 1, 2, 7, 8, 0x7f, 0x80, 0xfe, 0xff };
+  uint64_t s = 0xf4a3e5;
+  unsigned accepted = 0;
+  for (unsigned c = 0; c < 200000; c++) {
+    uint8_t f[1600];
+    uint8_t cmd = (uint8_t)(c % 4);
+    size_t len = sample(cmd, f, sizeof f);
+    uint64_t x = fuzz_rnd(&s);
+    if (x & 1)
+      f[14] |= AOE_FLAG_ERR;
+    if (x & 2)                                   /* a boundary count where counts live */
+      f[25 + (x >> 8) % 7] = counts[(x >> 16) % sizeof counts];
+    for (unsigned n = (x >> 24) % 6; n; n--)
+      f[fuzz_rnd(&s) % len] = (uint8_t)fuzz_rnd(&s);
+    if (x & 4)
+      len = (size_t)(fuzz_rnd(&s) % (len + 1));
+    else if (x & 8) {
+      size_t more = (size_t)(fuzz_rnd(&s) % (sizeof f - len));
+      memset(f + len, (int)(x >> 32), more);
+      len += more;
+    }
+    uint8_t *exact = malloc(len ? len : 1);
+    cr_assert_not_null(exact);
+    memcpy(exact, f, len);
+    for (int want = 0; want < 2; want++) {
+      struct aoe_msg d;
+      if (aoe_parse(exact, len, want, &d) != AOE_PARSE_OK)
+        continue;
+      accepted++;
+      check_inside(exact, len, &d, c);
+      uint8_t again[1600];
+      cr_assert_gt(aoe_encode(again, sizeof again, &d), 0, "case %u: accepted, not encodable", c);
+    }
+    free(exact);
+  }
+  cr_assert_gt(accepted, 20000, "only %u frames were accepted: the mutations are too crude",
+               accepted);
 }

@@ -1781,7 +1781,7 @@ sb_rewrite (struct raid_mem_member *mm, void (*edit) (struct raid_sb *))
   uint8_t *block = raid_mem_member_data (mm) + RAID_SB_OFFSET;
   struct raid_sb sb;
 
-  cr_assert_eq (sb_decode (block, &sb), RAID_SB_OK);
+  cr_assert_eq (sb_decode (block, &sb, NULL, 0), RAID_SB_OK);
   edit (&sb);
   sb_encode (&sb, block);
 }

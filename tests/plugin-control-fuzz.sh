@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Garbage on the control socket: empty lines, a 1 MiB line, binary and control bytes,
+# unknown requests, half a request then close, a client trickling one byte at a time,
+# many clients at once, arguments out of range (a shelf past 65535, one that wraps round
+# 2^32 to e1.1, negative and huge rates, a level that is no level).  Each is answered with
+# one error line (or, for a client gone, nothing), no client holds the server, nothing
+# changes in the array, status still answers and the data reads back over NBD.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 120
+. "$top_srcdir/tests/plugin-lib.sh"
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+
+lab_up -n 3 -s 32M
+rebuild_data 8M 0
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
+nbdcopy --flush "$LAB_DIR/data" "$uri"
+# What must not change: the state, the spares, each slot's member and role.
+shape() { status | grep -E '^  (state|spares|[0-9]+ )' | awk '{ print $1, $2, $3 }'; }
+before=$(shape)
+
+# ask MODE PAYLOAD: send PAYLOAD (a Python bytes expression) as MODE says, print the answer.
+#   line: send it, read the answer   close: send it, close our side, read the answer
+#   trickle: one byte every 0.3 s    hold: send it and wait, without a newline
+ask() {
+  python3 - "$ctl" "$1" "$2" <<'EOF'
+import socket, sys, time
+path, mode, payload = sys.argv[1], sys.argv[2], eval(sys.argv[3])   # our own literals
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(path)
+start = time.monotonic()
+try:
+    if mode == "trickle":
+        for b in payload:
+            s.send(bytes([b]))
+            time.sleep(0.3)
+    else:
+        s.sendall(payload)
+    if mode == "close":
+        s.shutdown(socket.SHUT_WR)
+except (BrokenPipeError, ConnectionResetError, OSError):
+    pass                                  # the server stopped reading: its answer waits
+answer = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+except (ConnectionResetError, socket.timeout):
+    pass
+sys.stdout.write(answer.decode("utf-8", "replace"))
+sys.stderr.write("%.1f\n" % (time.monotonic() - start))
+EOF
+}
+
+# The answer to MODE PAYLOAD is one error line matching REGEX.
+refused() {
+  local mode=$1 payload=$2 regex=$3 out
+  out=$(ask "$mode" "$payload" 2>"$LAB_DIR/took") ||
+    lab_die "$payload: the client failed: $(cat "$LAB_DIR/took")"
+  [ "$(grep -c '' <<<"$out")" = 1 ] || lab_die "$payload: not one line: $out"
+  grep -Eq "^error: $regex" <<<"$out" || lab_die "$payload: answered: $out"
+  echo "ok: $mode ${payload:0:40}: ${out:0:100}"
+}
+
+refused line "b'\\n'" "unknown request ''"
+refused line "b'\\r\\n'" "unknown request ''"
+refused line "b'x' * (1 << 20) + b'\\n'" "request longer than 255 bytes"
+refused line "b'status' + b' ' * 300 + b'\\n'" "request longer than 255 bytes"
+refused line "b'\\x00\\xff\\x1b[31mstatus\\n'" "request holds byte 0x00 at 0, not text"
+refused line "b'status\\x00json\\n'" "request holds byte 0x00 at 6"
+refused line "b'fail e1.1\\x1b\\n'" "request holds byte 0x1b at 9"
+refused line "bytes(range(256))" "request holds byte 0x00"
+refused line "b'frobnicate --all\\n'" "unknown request 'frobnicate --all'"
+refused close "b'stat'" "unknown request 'stat'"
+refused hold "b'status'" "no whole request line within 1000 ms"
+refused trickle "b'status json and more'" "no whole request line within 1000 ms"
+awk -v t="$(cat "$LAB_DIR/took")" 'BEGIN { exit !(t < 2.5) }' ||
+  lab_die "a trickling client held the server $(cat "$LAB_DIR/took") s"
+refused line "b'add 65536.1\\n'" "add: '65536.1' is not a shelf address"
+refused line "b'fail 4294967297.1\\n'" "fail: '4294967297.1' is not a shelf address"
+refused line "b'remove e1.-1\\n'" "remove: 'e1.-1' is not a shelf address"
+refused line "b'fail -4294967295.1\\n'" "fail: '-4294967295.1' is not a shelf address"
+refused line "b'speed min=-1\\n'" "speed: '-1' is not a rate"
+refused line "b'speed max=99999999999999999999G\\n'" "speed: '99999999999999999999G' is not a rate"
+refused line "b'speed min=1Q\\n'" "speed: '1Q' is not a rate"
+refused line "b'grow level=banana e3.1\\n'" "grow: 'banana' is not a level"
+refused line "b'grow level=4294967298+2 e3.1\\n'" "grow: '4294967298\\+2' is not a level"
+refused line "b'check sideways\\n'" "check: 'sideways' is not repair or stop"
+refused line "b'replace e9.9\\n'" ".*e9.9"
+refused line "b'status json please\\n'" "unknown request 'status json please'"
+
+# Many clients at once, some of them silent: every status answer comes.
+python3 - "$ctl" <<'EOF'
+import socket, sys, threading
+path, answers, silent = sys.argv[1], [], []
+def client(i):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)                       # blocking, as aoeraid's: waits for the backlog
+    s.settimeout(30)
+    if i % 5 == 0:
+        silent.append(s)                  # connects and says nothing
+        return
+    s.sendall(b"status\n")
+    out = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        out += c
+    answers.append(out)
+threads = [threading.Thread(target=client, args=(i,)) for i in range(40)]
+for t in threads: t.start()
+for t in threads: t.join()
+good = [a for a in answers if b"raid5" in a and not a.startswith(b"error")]
+if len(good) != 32:
+    sys.exit("only %d of 32 status answers came: %r" % (len(good), answers[:2]))
+EOF
+echo "ok: 40 clients at once, 8 of them silent: all 32 status answers came"
+
+after=$(shape)
+[ "$after" = "$before" ] || lab_die "the array changed: before: $before; after: $after"
+grep -q "state clean" <<<"$after" || lab_die "status: $after"
+[ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "the data read back differs"
+nbdsh -u "$uri" -c 'assert h.get_size() > 0' || lab_die "nbdsh cannot talk to the server"
+lab_alive "$PLUGIN_PID" || lab_die "nbdkit died"
+plugin_stop
+echo "plugin-control-fuzz: passed"

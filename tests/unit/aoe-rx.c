@@ -1,0 +1,346 @@
+/* The initiator's receive path (aoe_engine_rx) without a network: an initiator on a dead
+ * pcap handle (its sends fail and count as lost frames), a shelf made of a buffer, and
+ * replies built here.  Spoofed, stale, misdirected and mangled replies must never complete
+ * a request with wrong data; a random and mutated stream of frames must never crash the
+ * engine or complete a read with bytes the shelf does not hold.  Deterministic. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SHELF 7
+#define SLOT 3
+#define SECTORS 4096u
+#define READ_SECTORS 6                  /* three frames of two sectors (MTU 1500) */
+
+static const uint8_t our_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t shelf_mac[6] = { 0x02, 0, 0, 0, 0, 0x5e };
+static const uint8_t other_mac[6] = { 0x02, 0, 0, 0, 0, 0x66 };
+
+struct rig {
+  struct aoe_initiator *ini;
+  struct aoe_target *t;
+  uint8_t *disk;                        /* the shelf's sectors */
+  uint8_t frame[1600];
+  size_t len;
+};
+
+struct result { int done, err; };
+
+static void on_done(void *opaque, int err)
+{
+  struct result *r = opaque;
+  r->done++;
+  r->err = err;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* One frame received, then what the loop would do next: send what the windows allow. */
+static void rx(struct rig *r, const uint8_t *frame, size_t len)
+{
+  pthread_mutex_lock(&r->ini->lock);
+  aoe_engine_rx(r->ini, &r->ini->ifaces[0], frame, len, aoe_now_us());
+  pthread_mutex_unlock(&r->ini->lock);
+  aoe_deliver(r->ini);
+  if (r->t)
+    aoe_issue_direct(r->ini, r->t);
+}
+
+static void hdr(struct aoe_msg *m, const uint8_t *src, uint8_t cmd, uint32_t tag)
+{
+  memset(m, 0, sizeof *m);
+  memcpy(m->h.dst, our_mac, 6);
+  memcpy(m->h.src, src, 6);
+  m->h.flags = AOE_FLAG_RESP;
+  m->h.shelf = SHELF;
+  m->h.slot = SLOT;
+  m->h.cmd = cmd;
+  m->h.tag = tag;
+}
+
+/* Build, in r->frame, an ATA reply to tag TAG from SRC for LBA with DATA of N sectors. */
+static void ata_reply(struct rig *r, const uint8_t *src, uint32_t tag, uint64_t lba,
+                      const uint8_t *data, unsigned n)
+{
+  struct aoe_msg m;
+  hdr(&m, src, AOE_CMD_ATA, tag);
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48, .cmdstat = 0x40, .lba = lba,
+                              .data = data, .datalen = (size_t)n * AOE_SECTOR };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  cr_assert(r->len > 0);
+}
+
+static struct aoe_frame *inflight(struct rig *r, unsigned nth)
+{
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    if (r->t->frames[i].state == FRAME_INFLIGHT && nth-- == 0)
+      return &r->t->frames[i];
+  return NULL;
+}
+
+static void identify(struct rig *r, const uint8_t *src)
+{
+  uint8_t id[AOE_SECTOR] = { 0 };
+  struct aoe_frame *f = inflight(r, 0);
+
+  cr_assert_not_null(f, "no IDENTIFY in flight");
+  id[2 * 83 + 1] = 0x24;                /* word 83: LBA48, FLUSH CACHE EXT */
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  memcpy(id + 20, "1 fuzz", 6);         /* serial: words 10.. (byte-swapped) */
+  ata_reply(r, src, f->tag, 0, id, 1);
+  rx(r, r->frame, r->len);
+}
+
+static void rig_open(struct rig *r, uint64_t seed)
+{
+  struct aoe_msg m;
+
+  memset(r, 0, sizeof *r);
+  r->ini = calloc(1, sizeof *r->ini);
+  cr_assert_not_null(r->ini);
+  r->ini->opt.dead_time_ms = AOE_DEFAULT_DEAD_MS;
+  r->ini->opt.rediscover_ms = AOE_DEFAULT_REDISCOVER_MS;
+  pthread_mutex_init(&r->ini->lock, NULL);
+  pthread_mutex_init(&r->ini->qlock, NULL);
+  r->ini->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  r->ini->next_discover_us = UINT64_MAX;
+  struct aoe_iface *ifc = &r->ini->ifaces[r->ini->nifaces++];
+  snprintf(ifc->name, sizeof ifc->name, "fuzz0");
+  memcpy(ifc->mac, our_mac, 6);
+  ifc->mtu = 1500;
+  ifc->pcap = pcap_open_dead(DLT_EN10MB, 65535);
+  ifc->fd = -1;
+  ifc->txcap = 9216;
+  ifc->tx = malloc(ifc->txcap);
+  cr_assert(ifc->pcap && ifc->tx);
+  r->disk = malloc((size_t)SECTORS * AOE_SECTOR);
+  cr_assert_not_null(r->disk);
+  for (size_t i = 0; i < (size_t)SECTORS * AOE_SECTOR; i++)
+    r->disk[i] = (uint8_t)rnd(&seed);
+  /* the shelf answers discovery, then its IDENTIFY */
+  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx(r, r->frame, r->len);
+  cr_assert_eq(r->ini->ntargets, 1, "the config reply made no target");
+  r->t = r->ini->targets[0];
+  aoe_issue_direct(r->ini, r->t);
+  identify(r, shelf_mac);
+  cr_assert(aoe_target_up(r->t), "the shelf did not come up");
+}
+
+static void rig_close(struct rig *r)
+{
+  aoe_close(r->ini);
+  free(r->disk);
+}
+
+/* The right reply to the Nth frame in flight, in r->frame. */
+static struct aoe_frame *answer(struct rig *r, unsigned nth)
+{
+  struct aoe_frame *f = inflight(r, nth);
+  cr_assert_not_null(f);
+  ata_reply(r, shelf_mac, f->tag, f->lba, r->disk + f->lba * AOE_SECTOR, f->nsect);
+  return f;
+}
+
+static void read_start(struct rig *r, uint64_t lba, uint8_t *buf, struct result *res)
+{
+  memset(res, 0, sizeof *res);
+  memset(buf, 0xee, READ_SECTORS * AOE_SECTOR);
+  cr_assert_eq(aoe_submit(r->t, AOE_READ, lba, READ_SECTORS, buf, on_done, res), 0);
+  cr_assert_not_null(inflight(r, 0), "the read sent nothing");
+}
+
+/* Answer every frame in flight rightly; the read completes with the shelf's bytes. */
+static void read_finish(struct rig *r, uint64_t lba, const uint8_t *buf, struct result *res,
+                        const char *after)
+{
+  while (!res->done && inflight(r, 0)) {
+    answer(r, 0);
+    rx(r, r->frame, r->len);
+  }
+  cr_assert_eq(res->done, 1, "%s: the read did not complete", after);
+  cr_assert_eq(res->err, 0, "%s: the read failed: %d", after, res->err);
+  cr_assert(!memcmp(buf, r->disk + lba * AOE_SECTOR, READ_SECTORS * AOE_SECTOR),
+            "%s: the read returned bytes the shelf does not hold", after);
+}
+
+/* ---- spoofed and stale replies ----------------------------------------------------------- */
+
+/* A read of READ_SECTORS at LBA in flight; f its first frame, tag that frame's tag. */
+struct spoof {
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR], junk[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+  uint64_t lba;
+  struct aoe_frame *f;
+  uint32_t tag;
+};
+
+static void spoof_start(struct spoof *s, uint64_t seed, uint64_t lba)
+{
+  rig_open(&s->r, seed);
+  memset(s->junk, 0x6a, sizeof s->junk);
+  s->lba = lba;
+  read_start(&s->r, lba, s->buf, &s->res);
+  s->f = inflight(&s->r, 0);
+  s->tag = s->f->tag;
+}
+
+/* The reply in r.frame was taken for none of the read's: its frame waits as it was. */
+static void spoof_ignored(struct spoof *s, const char *what)
+{
+  rx(&s->r, s->r.frame, s->r.len);
+  cr_assert(s->f->state == FRAME_INFLIGHT && s->f->tag == s->tag && !s->res.done,
+            "%s answered a frame of the read at LBA %llu", what, (unsigned long long)s->lba);
+}
+
+/* The right replies then complete the read with the shelf's bytes. */
+static void spoof_finish(struct spoof *s, const char *after)
+{
+  read_finish(&s->r, s->lba, s->buf, &s->res, after);
+  rig_close(&s->r);
+}
+
+Test(spoof, another_mac_with_the_tag_completes_nothing)
+{
+  struct spoof s;
+
+  spoof_start(&s, 1, 100);
+  ata_reply(&s.r, other_mac, s.tag, s.f->lba, s.junk, s.f->nsect);
+  spoof_ignored(&s, "a reply from another MAC");
+  spoof_finish(&s, "after a reply from another MAC");
+}
+
+Test(spoof, wrong_lba_completes_nothing)
+{
+  struct spoof s;
+
+  spoof_start(&s, 2, 200);
+  /* a misdirected answer: another sector's bytes, saying so in its LBA */
+  ata_reply(&s.r, shelf_mac, s.tag, 900, s.r.disk + 900 * AOE_SECTOR, s.f->nsect);
+  spoof_ignored(&s, "a reply for LBA 900");
+  /* vblade's own way: the LBA after the sectors read, and the count left (0) */
+  answer(&s.r, 0);
+  uint64_t after = s.f->lba + s.f->nsect;
+  for (int i = 0; i < 6; i++)
+    s.r.frame[28 + i] = (uint8_t)(after >> (8 * i));
+  rx(&s.r, s.r.frame, s.r.len);
+  cr_assert(s.f->state != FRAME_INFLIGHT || s.f->tag != s.tag,
+            "vblade's reply (LBA + sectors) was refused");
+  spoof_finish(&s, "after a reply for another LBA");
+}
+
+Test(spoof, short_data_and_wrong_command_complete_nothing)
+{
+  struct spoof s;
+
+  spoof_start(&s, 3, 300);
+  answer(&s.r, 0);
+  s.r.len -= AOE_SECTOR;
+  spoof_ignored(&s, "a reply one sector short");
+  s.r.len += AOE_SECTOR;
+  s.r.frame[19] = AOE_CMD_RESERVE;
+  spoof_ignored(&s, "a reply with the tag but another command");
+  spoof_finish(&s, "after short and wrong-command replies");
+}
+
+Test(spoof, reply_to_a_retransmitted_tag_is_dropped)
+{
+  struct spoof s;
+
+  spoof_start(&s, 4, 400);
+  s.f->deadline_us = 0;                              /* its timer has run out */
+  aoe_engine_step(s.r.ini, 0);
+  cr_assert(s.f->state == FRAME_INFLIGHT && s.f->tag != s.tag,
+            "a retransmission kept its tag");
+  ata_reply(&s.r, shelf_mac, s.tag, s.f->lba, s.junk, s.f->nsect);  /* to the old tag */
+  s.tag = s.f->tag;
+  spoof_ignored(&s, "a late reply to the old tag");
+  spoof_finish(&s, "after a reply to the old tag");
+}
+
+/* ---- a stream of random and mutated frames ----------------------------------------------- */
+
+/* One hostile frame in r->frame: random bytes, or a right reply (to a frame in flight, or
+ * a config or reserve reply) with its header mangled and its length cut or padded.  A
+ * mangled LBA brings that LBA's bytes with it (a misdirected reply). */
+static void hostile(struct rig *r, uint64_t *s)
+{
+  uint64_t x = rnd(s);
+  struct aoe_frame *f = inflight(r, (unsigned)(x >> 8) % 3);
+
+  if (x % 8 == 0 || !f) {
+    r->len = (size_t)(rnd(s) % sizeof r->frame);
+    for (size_t i = 0; i < r->len; i++)
+      r->frame[i] = (uint8_t)rnd(s);
+    if (r->len >= 14 && x & 0x100) {
+      r->frame[12] = 0x88;
+      r->frame[13] = 0xa2;
+      r->frame[14] = 0x18;
+    }
+    return;
+  }
+  answer(r, (unsigned)(x >> 8) % 3);
+  if (x % 8 == 1) {
+    /* clearly elsewhere: the LBA asked, the last sector and the one after are taken as
+     * the target's ways of answering this frame */
+    uint64_t lba = (f->lba + f->nsect + 1 + rnd(s) % (SECTORS - 8)) % (SECTORS - 2);
+    for (int i = 0; i < 6; i++)
+      r->frame[28 + i] = (uint8_t)(lba >> (8 * i));
+    memcpy(r->frame + AOE_ATA_HDR_LEN, r->disk + lba * AOE_SECTOR, (size_t)f->nsect * AOE_SECTOR);
+  } else if (x % 8 == 2) {
+    r->frame[19] = (uint8_t)(rnd(s) % 5);            /* another command, same tag */
+    r->len = AOE_HDR_LEN + rnd(s) % 64;
+  }
+  for (unsigned n = rnd(s) % 4; n; n--)
+    r->frame[rnd(s) % AOE_ATA_HDR_LEN] ^= (uint8_t)(1u << (rnd(s) % 8));
+  if (rnd(s) % 4 == 0)
+    r->len = (size_t)(rnd(s) % (r->len + 1));
+}
+
+Test(fuzz, hostile_stream_never_completes_a_read_with_wrong_bytes, .timeout = 60)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res = { 0 };
+  uint64_t seed = 0xa0e5eed, lba = 0;
+  unsigned reads = 0, failed = 0;
+
+  rig_open(&r, 5);
+  unsigned i;
+  for (i = 0; i < 100000; i++) {
+    if (!res.done && i) {
+      hostile(&r, &seed);
+      rx(&r, r.frame, r.len);
+    }
+    if (i == 0 || res.done) {
+      if (i && !res.err)
+        cr_assert(!memcmp(buf, r.disk + lba * AOE_SECTOR, sizeof buf),
+                  "frame %u: a read of LBA %llu completed with bytes the shelf does not "
+                  "hold", i, (unsigned long long)lba);
+      failed += i && res.err;
+      reads += i != 0;
+      cr_assert(aoe_target_up(r.t), "frame %u: the shelf went down", i);
+      lba = rnd(&seed) % (SECTORS - READ_SECTORS);
+      read_start(&r, lba, buf, &res);
+    }
+  }
+  cr_assert(reads > 1000 && failed < reads / 4, "%u reads completed, %u failed", reads, failed);
+  cr_log_info("%u frames: %u reads completed under fire, %u of them failed by error replies",
+              i, reads, failed);
+  rig_close(&r);
+}

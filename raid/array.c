@@ -636,6 +636,10 @@ replacement_take (struct raid_array *a, struct raid_member *m, const struct raid
   else if (r->m.ops)
     raid_logf (a, RAID_LOG_WARN, "%s: %s and %s both claim to replace slot %u; %s is a spare",
                ref->name, slot_name (r), name, ref->replace_slot, name);
+  else if (m->ops->size (m->member) < array_member_bytes (a))
+    raid_logf (a, RAID_LOG_WARN, "%s: %s was replacing slot %u but is smaller than a member "
+               "needs (%llu bytes); %s", ref->name, name, ref->replace_slot,
+               (unsigned long long) array_member_bytes (a), again);
   else {
     r->m = *m;
     memcpy (r->uuid, sb->member_uuid, 16);
@@ -689,7 +693,8 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
     else if (role != RAID_SB_ROLE_SPARE && memcmp (f[i].sb.member_uuid, ref->slot_uuid[role], 16)
              && f[i].sb.events >= ref->events)
       why = "is not the member the array recorded in its slot";
-    else if (size < sb_member_bytes (ref)) {
+    else if (role != RAID_SB_ROLE_SPARE && size < sb_member_bytes (ref)) {
+      /* a spare too small stays a spare that never takes a slot (spare_fit), warned of */
       snprintf (text, sizeof text, "has %llu bytes, smaller than the array needs (%llu)",
                 (unsigned long long) size, (unsigned long long) sb_member_bytes (ref));
       why = text;

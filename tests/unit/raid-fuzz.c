@@ -557,9 +557,29 @@ Test (fuzz, refusals_name_member_field_and_value)
   rig_reset (&r, &tmpl[1]);
   r.g[2].size = MEMBER - CHUNK;
   refusal_names (&r, "member e3.1 has 258048 bytes, smaller than the array needs (262144)");
+  /* a spare too small starts as a spare that never takes a slot (raid-resize), warned of */
   rig_reset (&r, &tmpl[1]);
-  r.g[3].size = MEMBER - CHUNK;      /* the spare: it could never be rebuilt onto */
-  refusal_names (&r, "member e4.1 has 258048 bytes");
+  r.g[3].size = MEMBER - CHUNK;
+  {
+    char why[512] = "";
+    struct raid_array *sa = raid_assemble (r.mem, r.t->n, 0, quiet_log, &r, why, sizeof why);
+    cr_assert_not_null (sa, "a small spare refused the array: %s", why);
+    cr_assert (strstr (r.log, "spare e4.1 (258048 bytes) is now too small to take a slot"),
+               "no warning of the small spare: %s", r.log);
+    raid_close (sa);
+  }
+  /* so does the new member of a replace under way: the replace is given up */
+  rig_reset (&r, &tmpl[N_TMPL - 1]);
+  r.g[3].size = MEMBER - CHUNK;
+  {
+    char why[512] = "";
+    struct raid_array *sa = raid_assemble (r.mem, r.t->n, 0, quiet_log, &r, why, sizeof why);
+    cr_assert_not_null (sa, "a small replacement refused the array: %s", why);
+    cr_assert (strstr (r.log, "e4.1 (258048 bytes) is now too small to take a slot"),
+               "no warning of the small replacement: %s", r.log);
+    cr_assert_eq (raid_replace_pending (sa), 0, "a replace onto a small member resumed");
+    raid_close (sa);
+  }
   /* a hot add of a shelf whose superblock is damaged says what is */
   rig_reset (&r, &tmpl[1]);
   char err[512] = "";

@@ -773,7 +773,7 @@ static int grow_request(const char *args, FILE *out)
     struct shelf_addr a;
     if (!strncmp(tok, "level=", 6)) {
       if (set_level(&want, tok + 6) < 0) {
-        fprintf(out, "error: grow: '%s' is not a level: use 0, 1, 5, 6 or 10\n", tok + 6);
+        fprintf(out, "error: grow: '%s' is not a level: use 0, 1, 5, 6, 10 or K+M\n", tok + 6);
         r = -1;
       }
     }

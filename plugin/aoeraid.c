@@ -773,7 +773,7 @@ static int grow_request(const char *args, FILE *out)
     struct shelf_addr a;
     if (!strncmp(tok, "level=", 6)) {
       if (set_level(&want, tok + 6) < 0) {
-        fprintf(out, "error: grow: '%s' is not a level: use 0, 1, 5, 6 or 10\n", tok + 6);
+        fprintf(out, "error: grow: '%s' is not a level: use 0, 1, 5, 6, 10 or K+M\n", tok + 6);
         r = -1;
       }
     }
@@ -1113,22 +1113,22 @@ static void aoeraid_dump_plugin(void)
 #define aoeraid_config_help \
   "shelves=e1.1,e2.1[,...]  AoE shelves of the array, SHELF.SLOT (or name=/uuid=)\n" \
   "spares=e4.1[,...]        hot spares: replace a failed member automatically\n" \
-  "level=0|1|5|6|10|K+M      RAID level; needed to create an array\n" \
+  "level=0|1|5|6|10|K+M     RAID level; needed to create an array\n" \
   "chunk=SIZE               chunk size for a new array (default 512K)\n" \
   "name=NAME                name of a new array; alone: find and assemble it\n" \
   "uuid=UUID                find the array's shelves by uuid (aoeraid examine)\n" \
   "iface=IFACE              network interface to use (repeatable; default all)\n" \
-  "control=PATH             Unix socket for the aoeraid status command\n" \
+  "control=SOCKET           Unix socket for aoeraid status, add, fail, grow, check...\n" \
   "dead-time=SECS           a silent shelf is down after this (default 5s)\n" \
   "discover-time=SECS       how long to wait for the shelves (default 3s)\n" \
   "reserve=true|false       claim the shelves with AoE Reserve (default true)\n" \
   "poll=true|false          a lone request polls for its replies (default true)\n" \
-  "sync-speed-min=RATE      resync/recovery speed while clients do I/O (50M)\n" \
-  "sync-speed-max=RATE      resync/recovery speed otherwise (default 0: no limit)\n" \
-  "bitmap-chunk=SIZE        write-intent bitmap region of a new array (64M; 0: none)\n" \
+  "sync-speed-min=RATE      resync/recovery speed while clients do I/O (default 50M)\n" \
+  "sync-speed-max=RATE      resync/recovery speed otherwise (default none: no limit)\n" \
+  "bitmap-chunk=SIZE        write-intent bitmap region, new array (default 64M; 0: none)\n" \
   "auto-readd=true|false    re-add a member whose shelf comes back (default true)\n" \
   "readonly=true            assemble read-only: nothing is written to any shelf\n" \
-  "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER] on each event (mdadm's)\n" \
+  "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER-OR-RUN [EXTRA]] per event\n" \
   "alert-test=true          send a TestMessage event at start\n" \
   "force=true               override refusals md would let you override"
 

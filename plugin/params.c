@@ -207,7 +207,7 @@ static int set_alert(struct params *p, const char *value)
     return -1;
   if (stat(path, &sb) < 0 || access(path, X_OK) < 0) {
     nbdkit_error("alert=%s: %m: give an executable program (it is run as PROGRAM EVENT "
-                 "ARRAY [MEMBER])", value);
+                 "ARRAY [MEMBER-OR-RUN [EXTRA]])", value);
     free(path);
     return -1;
   }
@@ -266,8 +266,9 @@ int params_set(struct params *p, const char *key, const char *value)
     return 0;
   }
   if (!strcmp(key, "name")) {
-    if (!*value || strlen(value) >= sizeof p->name) {
-      nbdkit_error("name: must be 1 to %zu characters", sizeof p->name - 1);
+    /* the superblock holds RAID_NAME_MAX bytes: a longer name could never be found */
+    if (!*value || strlen(value) > RAID_NAME_MAX || strlen(value) >= sizeof p->name) {
+      nbdkit_error("name: must be 1 to %d bytes", RAID_NAME_MAX);
       return -1;
     }
     strcpy(p->name, value);

@@ -882,6 +882,10 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);
+  /* the slots that have a member: the shelves given may be more (stale ones, left out) */
+  n = 0;
+  for (i = 0; i < a->lay.g.n; i++)
+    n += a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty);
   raid_logf (a, RAID_LOG_INFO, "%s: assembled %s from %zu of %u members, events %llu%s",
              a->sb.name, raid_level_name (a->lay.g.level), n, a->lay.g.n,
              (unsigned long long) a->sb.events, a->readonly ? ", read-only" : "");

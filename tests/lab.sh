@@ -90,11 +90,17 @@ lab_alive() {
 lab_cleanup() {
   local rc=$? p ns
   set +e
+  local dog_kids
+  trap '' TERM INT          # a late watchdog or ^C must not cut the cleanup short
   disown -a 2>/dev/null     # stopped below by PID; no "Terminated" notices for them
-  # The watchdog's sleep would outlive it and hold the caller's stdout open.
+  # The watchdog first, then its sleep, which would outlive it and hold the caller's
+  # stdout open: its sleep killed first, the watchdog would wake and call a test that
+  # ended in time "exceeded its limit", and kill the cleanup.
   if [ -n "$LAB_WATCHDOG" ]; then
-    pkill -P "$LAB_WATCHDOG" 2>/dev/null
+    dog_kids=$(pgrep -P "$LAB_WATCHDOG")
     kill "$LAB_WATCHDOG" 2>/dev/null
+    # shellcheck disable=SC2086 # PIDs, split
+    [ -z "$dog_kids" ] || kill $dog_kids 2>/dev/null
   fi
   for p in "${LAB_PIDS[@]}" "${LAB_SHELF_PIDS[@]}"; do
     [ -n "$p" ] && kill -CONT "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null

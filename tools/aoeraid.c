@@ -36,7 +36,8 @@ static void usage(FILE *f)
           "       %s remove -c SOCKET SHELF.SLOT\n"
           "       %s replace -c SOCKET OLD [NEW]\n"
           "       %s speed -c SOCKET [min=RATE] [max=RATE]\n"
-          "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT... | size=SIZE|max\n"
+          "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
+          "       %s grow -c SOCKET size=SIZE|max\n"
           "       %s check -c SOCKET [repair|stop]\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
           "            Ethernet interface); exit 0 if any answered\n"
@@ -71,7 +72,7 @@ static void usage(FILE *f)
           "            the data (md's sync_action check); repair also rewrites what does\n"
           "            not match; stop ends either; status shows the mismatches found\n",
           progname, progname, progname, progname, progname, progname, progname, progname,
-          progname, progname, progname);
+          progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -373,9 +374,13 @@ static int run_probe(struct aoe_target *t, enum aoe_op op, uint64_t bytes, doubl
 
 static int cmd_probe(int argc, char **argv)
 {
+  static const struct option longopts[] = {
+    { "iface", required_argument, NULL, 'i' }, { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+  };
   const char *iface = NULL;
   int verbose = 0, c;
-  while ((c = getopt(argc, argv, "i:vh")) != -1) {
+  while ((c = getopt_long(argc, argv, "i:vh", longopts, NULL)) != -1) {
     switch (c) {
     case 'i': iface = optarg; break;
     case 'v': verbose = 1; break;

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The docs name what the code takes, both ways, with no lab:
+#  - every plugin parameter params.c accepts is in `nbdkit aoeraid --help`, in the man
+#    page's PARAMETERS (=item B<name=>) and SYNOPSIS, and in params.c's "unknown parameter"
+#    list; each of those names only parameters params.c accepts; a default --help gives
+#    is the one the man page gives;
+#  - every aoeraid subcommand main() runs is in `aoeraid --help`, in its "unknown command"
+#    list, in aoeraid.pod's DESCRIPTION (=item B<cmd>) and in README.md; the usage lines
+#    of `aoeraid --help` are aoeraid.pod's SYNOPSIS, line for line; `aoeraid CMD --help`
+#    answers for each;
+#  - every control request the plugin understands is an aoeraid subcommand, and the ones
+#    refused on a read-only array are those the man page lists under readonly=.
+set -euo pipefail
+src=$top_srcdir
+plugin=${AOERAID_PLUGIN:-$top_builddir/.libs/nbdkit-aoeraid-plugin.so}
+aoeraid=$top_builddir/aoeraid
+pod=$src/docs/nbdkit-aoeraid-plugin.pod
+toolpod=$src/docs/aoeraid.pod
+fails=0
+
+command -v nbdkit >/dev/null || { echo "skip: nbdkit not found"; exit 77; }
+[ -f "$plugin" ] || { echo "error: plugin not built: $plugin"; exit 1; }
+[ -x "$aoeraid" ] || { echo "error: aoeraid not built: $aoeraid"; exit 1; }
+
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# same WHAT A B: two sorted word lists must be equal; say what each lacks.
+same() {
+  local what=$1 only_a only_b
+  only_a=$(comm -23 <(tr ' ' '\n' <<<"$2" | sed '/^$/d' | sort -u) \
+                    <(tr ' ' '\n' <<<"$3" | sed '/^$/d' | sort -u) | tr '\n' ' ')
+  only_b=$(comm -13 <(tr ' ' '\n' <<<"$2" | sed '/^$/d' | sort -u) \
+                    <(tr ' ' '\n' <<<"$3" | sed '/^$/d' | sort -u) | tr '\n' ' ')
+  [ -z "$only_a$only_b" ] && { echo "ok: $what"; return 0; }
+  [ -z "$only_a" ] || bad "$what: only in the first: $only_a"
+  [ -z "$only_b" ] || bad "$what: only in the second: $only_b"
+}
+# The =head1 section $2 of pod $1, without its heading.
+section() { awk -v h="=head1 $2" '$0 == h { on = 1; next } /^=head1 / { on = 0 } on' "$1"; }
+
+# ---- plugin parameters ------------------------------------------------------------------
+# params.c: the first name each `if (!strcmp(key, "NAME")` line tests (the rest are aliases)
+code=$(sed -n 's/^ *if (!strcmp(key, "\([a-z-]*\)").*/\1/p' "$src/plugin/params.c" | tr '\n' ' ')
+[ "$(wc -w <<<"$code")" -ge 10 ] || bad "found only '$code' in plugin/params.c: is the pattern stale?"
+# params.c's own list in its "unknown parameter" error
+unknown=$(tr -d '\n' <"$src/plugin/params.c" |
+  sed -n 's/.*unknown parameter[^(]*(\([a-z, "-]*\))".*/\1/p' | tr -d ',"' | tr -s ' ')
+# --help: the plugin's lines come after "plugin: aoeraid"
+help=$(nbdkit "$plugin" --help 2>&1 | sed -n '/^plugin: aoeraid/,$p')
+helpnames=$(sed -n 's/^\([a-z][a-z-]*\)=.*/\1/p' <<<"$help" | tr '\n' ' ')
+podnames=$(section "$pod" PARAMETERS | sed -n 's/^=item B<\([a-z-]*\)=.*/\1/p' | tr '\n' ' ')
+synopsis=$(section "$pod" SYNOPSIS | grep -o '[a-z][a-z-]*=' | tr -d '=' | sort -u | tr '\n' ' ')
+same "params.c vs nbdkit aoeraid --help" "$code" "$helpnames"
+same "params.c vs the man page's PARAMETERS" "$code" "$podnames"
+same "params.c vs the man page's SYNOPSIS" "$code" "$synopsis"
+same "params.c vs its 'unknown parameter' list" "$code" "$unknown"
+
+# The defaults --help gives, "(default VALUE" (VALUE: a number with its unit, true, false
+# or none), must be in the man page's paragraph of that parameter (or of the next =item,
+# when two share one), beside the word default.
+para() {
+  section "$pod" PARAMETERS | awk -v k="=item B<$1=" '
+    index($0, k) == 1 { on = 1; next }
+    on && /^=item / && text != "" { exit }
+    on && /^=(item|back)/ { next }
+    on && NF { text = text " " $0 }
+    END { print text }' | sed 's/[A-Z]<\([^<>]*\)>/\1/g'
+}
+while read -r name value; do
+  [ -n "$name" ] || continue
+  v=$(sed 's/^\([0-9][0-9.]*\)s$/\1/' <<<"$value")   # 5s: the man page says 5 seconds
+  if grep -Eiq "default[^.]*[^0-9A-Za-z]$v([^0-9A-Za-z]|$)" <<<"$(para "$name")"; then
+    echo "ok: $name= defaults to $value in --help and the man page"
+  else
+    bad "$name=: --help says default $value, the man page's paragraph does not: $(para "$name")"
+  fi
+done < <(sed -n 's/^\([a-z][a-z-]*\)=.*(default \([0-9][0-9.]*[A-Za-z]*\|true\|false\|none\)[;:)].*/\1 \2/p' <<<"$help")
+ndefaults=$(grep -c '(default ' <<<"$help" || true)
+[ "$ndefaults" -ge 8 ] || bad "--help gives only $ndefaults defaults: is the pattern stale?"
+
+# ---- aoeraid subcommands ----------------------------------------------------------------
+usage=$("$aoeraid" --help)
+uselines=$(sed -n 's/^usage: //p; s/^       \(aoeraid \)/\1/p' <<<"$usage" | tr -s ' ')
+cmds=$(sed -n 's/^aoeraid \([a-z]*\).*/\1/p' <<<"$uselines" | sort -u | tr '\n' ' ')
+main=$(sed -n 's/^ *if (!strcmp(cmd, "\([a-z]*\)")).*/\1/p' "$src/tools/aoeraid.c" |
+  grep -vx help | tr '\n' ' ')
+unknowncmd=$(tr -d '\n' <"$src/tools/aoeraid.c" |
+  sed -n "s/.*unknown command '%s': use \([a-z, \"]*\)\\\\n.*/\1/p" | sed 's/[,"]\| or / /g')
+podcmds=$(section "$toolpod" DESCRIPTION | sed -n 's/^=item B<\([a-z]*\)>$/\1/p' | tr '\n' ' ')
+same "aoeraid's main() vs aoeraid --help" "$main" "$cmds"
+same "aoeraid's main() vs its 'unknown command' list" "$main" "$unknowncmd"
+same "aoeraid's main() vs aoeraid.pod's DESCRIPTION" "$main" "$podcmds"
+for c in $main; do
+  grep -q "\`$c\`\|\`aoeraid $c\`" "$src/README.md" || bad "README.md does not name aoeraid $c"
+  out=$("$aoeraid" "$c" --help 2>&1) || bad "aoeraid $c --help failed: $(head -n 1 <<<"$out")"
+  grep -q "aoeraid $c" <<<"$out" || bad "aoeraid $c --help does not show its usage"
+done
+podsyn=$(section "$toolpod" SYNOPSIS | sed -n 's/^ \(aoeraid \)/\1/p' | tr -s ' ')
+if [ "$uselines" = "$podsyn" ]; then
+  echo "ok: aoeraid --help's usage is aoeraid.pod's SYNOPSIS"
+else
+  bad "aoeraid --help's usage differs from aoeraid.pod's SYNOPSIS:"
+  diff <(echo "$uselines") <(echo "$podsyn") || true
+fi
+
+# ---- control requests -------------------------------------------------------------------
+body=$(sed -n '/^static int control_request(/,/^}/p' "$src/plugin/aoeraid.c")
+requests=$(grep -o 'request, "[a-z]*' <<<"$body" | sed 's/.*"//' | sort -u | tr '\n' ' ')
+requests="$requests$(grep -o 'strcmp(request, "[a-z]*' "$src/plugin/status.c" | sed 's/.*"//' |
+  sort -u | tr '\n' ' ')"
+[ "$(wc -w <<<"$requests")" -ge 6 ] || bad "found only '$requests' in control_request: is the pattern stale?"
+for r in $requests; do
+  grep -qw "$r" <<<"$main" || bad "the control request '$r' has no aoeraid subcommand"
+done
+echo "ok: every control request ($requests) has an aoeraid subcommand"
+changing=$(sed -n '/^static bool changes_array(/,/^}/p' "$src/plugin/aoeraid.c" |
+  sed -n 's/.*verbs\[\] = { \(.*\) };/\1/p' | tr -d '",')
+readonly_para=$(para readonly)
+listed=$(grep -o 'would change the array ([^)]*)' <<<"$readonly_para" | grep -o '[a-z]*' |
+  grep -vx -e would -e change -e the -e array | tr '\n' ' ')
+same "requests refused when read-only: changes_array() vs the man page's readonly=" \
+  "$changing" "$listed"
+
+[ "$fails" -eq 0 ] || { echo "$fails mismatches between the docs and the code"; exit 1; }
+echo "ok: the docs name every parameter and command the code takes, and only those"

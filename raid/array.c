@@ -211,6 +211,21 @@ array_checkpoint (struct raid_array *a)
   pthread_mutex_unlock (&a->sb_lock);
 }
 
+const char *
+array_quoted (struct raid_array *a, char label[RAID_NAME_MAX + 3])
+{
+  if (!a->sb.name[0])
+    return "(unnamed)";
+  snprintf (label, RAID_NAME_MAX + 3, "'%s'", a->sb.name);
+  return label;
+}
+
+const char *
+array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3])
+{
+  return a->sb.name[0] ? array_quoted (a, label) : "the array";
+}
+
 void
 slot_fail (struct raid_array *a, struct raid_slot *s, const char *why)
 {
@@ -787,7 +802,7 @@ static int
 check_startable (struct raid_array *a, int force, char *err, size_t errlen)
 {
   uint8_t missing[RAID_MAX_MEMBERS] = { 0 };
-  char names[300] = "";
+  char names[300] = "", label[RAID_NAME_MAX + 3];
   size_t used = 0;
   unsigned i, nmissing = 0;
 
@@ -804,16 +819,16 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
     }
   }
   if (!array_survives (a, missing)) {
-    snprintf (err, errlen, "%s '%s' cannot start: members missing or stale in %s; "
+    snprintf (err, errlen, "%s %s cannot start: members missing or stale in %s; "
               "find them (or their shelves) and assemble again", raid_level_name (a->lay.g.level),
-              a->sb.name, names);
+              array_quoted (a, label), names);
     return -1;
   }
   if (nmissing && !a->sb.clean && a->lay.g.m) {
     if (!force) {
-      snprintf (err, errlen, "%s '%s' is dirty and degraded (missing %s): parity may not match "
+      snprintf (err, errlen, "%s %s is dirty and degraded (missing %s): parity may not match "
                 "the data (write hole); assemble with force to start it anyway",
-                raid_level_name (a->lay.g.level), a->sb.name, names);
+                raid_level_name (a->lay.g.level), array_quoted (a, label), names);
       return -1;
     }
     raid_logf (a, RAID_LOG_WARN, "%s: starting dirty and degraded (force): data in stripes "

@@ -509,6 +509,8 @@ void reshape_leave (struct raid_array *a, struct reshape_ticket *t);
  * that the new layout is in sync only where the reshape has written it. */
 uint64_t layout_sync_units (struct raid_array *a, const struct raid_layout *L);
 /* 'NAME', or "the array" when it has none: for messages. */
+/* 'NAME', or "(unnamed)" / "the array" when it has none: for messages. */
+const char *array_quoted (struct raid_array *a, char label[RAID_NAME_MAX + 3]);
 const char *array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3]);
 
 #endif /* AOERAID_RAID_INT_H */

@@ -188,9 +188,10 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
     array_missing (a, missing);
     missing[s->index] = 1;
     if (!array_survives (a, missing)) {
-      snprintf (err, errlen, "failing %s would leave %s '%s' without the members it needs: "
+      char label[RAID_NAME_MAX + 3];
+      snprintf (err, errlen, "failing %s would leave %s %s without the members it needs: "
                 "rebuild or add the missing ones first", name,
-                raid_level_name (a->lay.g.level), a->sb.name);
+                raid_level_name (a->lay.g.level), array_quoted (a, label));
       rc = -EBUSY;
     }
     else if (!atomic_exchange (&s->faulty, 1)) {

@@ -258,15 +258,6 @@ spare_index (struct raid_array *a, const char *name)
   return -1;
 }
 
-const char *
-array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3])
-{
-  if (!a->sb.name[0])
-    return "the array";
-  snprintf (label, RAID_NAME_MAX + 3, "'%s'", a->sb.name);
-  return label;
-}
-
 /* 0 when the array can grow onto these spares now, else -1 with err filled
  * (caller holds sb_lock). */
 static int

@@ -727,6 +727,9 @@ Test (log, unnamed_array_lines_have_no_bare_colon)
   cr_assert (f.last_error[0], "no error logged for the failed member");
   cr_assert (strncmp (f.last_error, ": ", 2) && strstr (f.last_error, "member e2.1"),
              "error line: '%s'", f.last_error);
+  /* and a refusal names it (unnamed), never '' */
+  cr_assert_eq (raid_fail_member (f.a, "e1.1", err, sizeof err), -EBUSY);
+  cr_assert (strstr (err, "failing e1.1 would leave raid1 (unnamed) without"), "%s", err);
   fx_free (&f);
 }
 

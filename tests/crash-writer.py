@@ -1,7 +1,8 @@
 # tests/crash-writer.py: what a server crash may and may not take away.
 #
-#   python3 crash-writer.py write URI STATE REGION SEED   write until the server dies
-#   python3 crash-writer.py check URI STATE               every sector as the writes left it
+#   python3 crash-writer.py write URI STATE REGION SEED [MB/S]
+#                                     write until the server dies or STATE.stop exists
+#   python3 crash-writer.py check URI STATE    every sector as the writes left it
 #
 # write keeps 16 writes in flight (4 KiB to 64 KiB, at random 512-byte aligned offsets in
 # the first REGION bytes, never two in flight over the same sector, as a filesystem
@@ -12,6 +13,7 @@
 # (cut short by the crash) put there; anything else (a lost acknowledged write, stale or
 # torn data) fails.  It saves what it found for the next round.
 import json
+import os
 import random
 import struct
 import sys
@@ -40,7 +42,7 @@ def save(state, st):
         json.dump(st, f)
 
 
-def write(uri, state, region, seed):
+def write(uri, state, region, seed, mbps=0):
     st = load(state, region)
     if st["done"] or st["cut"]:
         print("crash-writer: the last writes were not checked yet: run check first")
@@ -51,10 +53,17 @@ def write(uri, state, region, seed):
     busy = set()                      # sectors under a write in flight
     inflight = {}                     # cookie -> (first sector, sectors, seq)
     done, cut = [], []
-    seq, deadline = st["seq"], time.monotonic() + 120
+    seq, start = st["seq"], time.monotonic()
+    issued = 0                        # bytes, for the rate limit
+    stop = state + ".stop"
     try:
-        while time.monotonic() < deadline:
-            while len(inflight) < 16:
+        while True:
+            going = not os.path.exists(stop) and time.monotonic() < start + 200
+            if not going and not inflight:
+                break
+            while going and len(inflight) < 16:
+                if mbps and issued > mbps * 1e6 * (time.monotonic() - start):
+                    break
                 n = rnd.choice([8, 16, 32, 64, 128])
                 first = rnd.randrange(0, region // SECTOR - n)
                 if any(s in busy for s in range(first, first + n)):
@@ -63,7 +72,8 @@ def write(uri, state, region, seed):
                 buf = b"".join(stamp(s, seq) for s in range(first, first + n))
                 inflight[h.aio_pwrite(buf, first * SECTOR)] = (first, n, seq)
                 busy.update(range(first, first + n))
-            h.poll(-1)
+                issued += n * SECTOR
+            h.poll(10)
             for cookie in list(inflight):
                 try:
                     if not h.aio_command_completed(cookie):
@@ -121,5 +131,6 @@ def check(uri, state):
 
 if __name__ == "__main__":
     if sys.argv[1] == "write":
-        sys.exit(write(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
+        sys.exit(write(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
+                       float(sys.argv[6]) if len(sys.argv) > 6 else 0))
     sys.exit(check(sys.argv[2], sys.argv[3]))

@@ -17,7 +17,6 @@ lab_up -n 4 -s 64M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 params=(shelves=e1.1,e2.1,e3.1,e4.1 level=5 chunk=64K bitmap-chunk=1M control="$ctl"
         dead-time=1)
-writer() { /usr/bin/python3 "$top_srcdir/tests/crash-writer.py" "$@"; }
 
 plugin_start "$sock" "${params[@]}"
 wait_clean "the initial resync"

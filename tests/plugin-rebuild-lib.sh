@@ -12,12 +12,13 @@
 #   write_away I REGIONS       kill shelf I, then write $LAB_DIR/more (2 MiB) at 8 MiB: two
 #                              1 MiB regions, which status must show dirty; $want becomes
 #                              the md5 of data with more written there
-#   fio_job NAME [FIO-ARGS]    fio writing (or with --verify_only checking) 96 MiB at random
-#                              with crc32c headers; output in $LAB_DIR/fio-NAME.out
-#   writer_start               fio_job writing in the background at 4 MiB/s ($fio_pid)
-#   writer_verify WHAT         wait for it (it must still run: WHAT happened under it),
-#                              then every block must read back and a check find no mismatch
-#   verify_blocks NAME WHY     every block fio wrote reads back, or lab_die WHY
+#   writer ARGS                tests/crash-writer.py (write, or check what was written)
+#   writer_start               crash-writer writing over the first 96 MiB in the background,
+#                              16 writes in flight, 8 MB/s, until writer_verify
+#   writer_verify WHAT         stop it (it must still run: WHAT happened under it; no write
+#                              may have failed), then every sector must hold what it wrote
+#                              last and a check find no mismatch
+#   verify_blocks WHY          every sector holds what the writer wrote last, or lab_die WHY
 #   wait_clean WHAT            poll status (bounded) until clean, no resync, recovery or
 #                              reshape running
 #   wait_status REGEX          poll status (bounded) until a line matches; $out holds it
@@ -74,12 +75,6 @@ h.flush()
   status | grep >/dev/null "bitmap 2 of $2 regions dirty" || lab_die "expected 2 dirty regions: $(status)"
 }
 
-# The same job writes, then verifies: randrepeat (fio's default) replays the same offsets.
-fio_job() {
-  timeout -k 5 120 fio --name=chaos --ioengine=nbd --uri="$uri" --rw=randwrite \
-    --bsrange=4k-64k --size=96M --iodepth=16 --verify=crc32c --verify_fatal=1 \
-    --output="$LAB_DIR/fio-$1.out" "${@:2}"
-}
 # Until the array is clean (every slot active) and no resync, recovery or reshape runs.
 wait_clean() {
   for _ in $(seq 600); do
@@ -96,20 +91,25 @@ wait_status() {
   lab_die "status never matched '$1': $out"
 }
 
+writer() { /usr/bin/python3 "$top_srcdir/tests/crash-writer.py" "$@"; }
 writer_start() {
-  fio_job write --do_verify=0 --rate=4m &
-  fio_pid=$!
-  lab_track "$fio_pid"
+  rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop"
+  writer write "$uri" "$LAB_DIR/writer.state" $((96 << 20)) 1 8 >"$LAB_DIR/writer.out" 2>&1 &
+  writer_pid=$!
+  lab_track "$writer_pid"
 }
 verify_blocks() {
-  fio_job "$1" --verify_only || { cat "$LAB_DIR/fio-$1.out"; lab_die "$2"; }
+  writer check "$uri" "$LAB_DIR/writer.state" || lab_die "$1"
 }
 writer_verify() {
-  kill -0 "$fio_pid" 2>/dev/null || lab_die "fio ended before $1 was over: make it write slower"
-  wait "$fio_pid" || { cat "$LAB_DIR/fio-write.out"; lab_die "fio writing through $1 failed"; }
-  echo "ok: fio wrote 96 MiB through $1"
-  verify_blocks verify "a written block is lost"
-  echo "ok: every block fio wrote reads back"
+  kill -0 "$writer_pid" 2>/dev/null || lab_die "the writer ended before $1 was over: $(cat "$LAB_DIR/writer.out")"
+  touch "$LAB_DIR/writer.state.stop"
+  wait "$writer_pid" || lab_die "the writer failed: $(cat "$LAB_DIR/writer.out")"
+  grep -q " 0 cut short" "$LAB_DIR/writer.out" ||
+    lab_die "writes failed through $1: $(cat "$LAB_DIR/writer.out")"
+  echo "ok: through $1: $(tail -n 1 "$LAB_DIR/writer.out")"
+  verify_blocks "a written block is lost"
+  echo "ok: every block written reads back"
   out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"
   wait_status "last check complete at 100.0%: mismatches 0 "
   echo "ok: a check found no mismatch"

@@ -11,7 +11,9 @@
  * bitmap.  A crash before any superblock is written leaves the old size; during or
  * after their write, the freshest superblock (the new size) wins at assembly, the
  * array was dirty, so it resyncs from the start over the bitmap's dirty regions, and a
- * bitmap not yet rewritten (its bits do not match the new size) counts as all dirty.
+ * bitmap not yet rewritten (its bits do not match the new size) counts as all dirty; when
+ * the new space starts inside the old last region, the bit count matches, and that
+ * region's bit was set on the members before the superblocks (size_dirty_tail).
  * Either way no stripe of the new space is taken as in sync before a resync wrote it. */
 #include <errno.h>
 #include <stdio.h>
@@ -115,6 +117,23 @@ spares_warn_small (struct raid_array *a)
   pthread_mutex_unlock (&a->sb_lock);
 }
 
+/* The old last region, part full, takes in new space: a bitmap block of the old size
+ * then has as many bits as one of the new size, and assembly would take it with that
+ * region clean.  Its bit is set on the members before any superblock says the new size
+ * (caller holds the bitmap lock and sb_lock). */
+static void
+size_dirty_tail (struct raid_array *a, uint64_t old_units)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+
+  if (!bm->nbits || old_units >= bm->nbits << bm->shift)
+    return;
+  atomic_store (&bm->state[old_units >> bm->shift], BIT_SET);
+  pthread_mutex_unlock (&a->sb_lock);
+  bitmap_store (a, NULL);
+  pthread_mutex_lock (&a->sb_lock);
+}
+
 /* The new layout takes over (caller holds the reshape lock exclusive, the bitmap lock
  * and sb_lock): the superblocks first, then the bitmap (see the top). */
 static int
@@ -124,6 +143,8 @@ size_apply (struct raid_array *a, struct raid_layout *nl)
   uint64_t old_units = resync_units (a);
   int redundant = nl->g.m || nl->g.copies > 1;
 
+  if (redundant)
+    size_dirty_tail (a, old_units);
   a->lay = *nl;
   if (bitmap_grow (a, old_units) < 0) {
     a->lay = old;

@@ -468,6 +468,13 @@ static bool looked_at(struct aoe_target *t)
   return false;
 }
 
+/* A former member a scan start left out (scan.c): auto-readd adopts it only once it
+ * comes back (a new up spell), as it would a shelf down at the start. */
+static void scan_left_out(struct aoe_target *t)
+{
+  looked_at(t);
+}
+
 /* Does the shelf T carry the array's uuid?  Reads its superblock only; *SPARE says
  * whether it is one of the array's spares. */
 static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], bool *spare)
@@ -935,7 +942,7 @@ static int aoeraid_get_ready(void)
   }
   r = -1;
   if (params.scan) {
-    if (scan_shelves(initiator, &params) < 0)
+    if (scan_shelves(initiator, &params, scan_left_out) < 0)
       goto out;
     set_addrs();
   }

@@ -347,15 +347,16 @@ spare_install (struct raid_array *a)
   stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   pthread_mutex_lock (&a->sb_lock);
   i = replaceable_slot (a);
-  if (i < 0 || !spare_ready (a) || atomic_load (&a->reshape.active)) {
+  /* The first spare that is up (looked at once: one going down meanwhile must not send
+   * the search past the list); but a member coming back to the slot it left goes there
+   * first. */
+  for (j = 0; j < a->nspares && !spare_fit (a, j); j++)
+    ;
+  if (i < 0 || j == a->nspares || atomic_load (&a->reshape.active)) {
     pthread_mutex_unlock (&a->sb_lock);
     stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
     return -1;
   }
-  /* The first spare that is up; but a member coming back to the slot it left goes there
-   * first. */
-  for (j = 0; !spare_fit (a, j); j++)
-    ;
   for (unsigned k = 0; k < a->nspares; k++) {
     int left = a->spare[k].readd - 1;
     if (left >= 0 && spare_fit (a, k)

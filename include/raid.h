@@ -155,6 +155,10 @@ struct raid_sb_summary {
  * superblock could be read (out->state says what it holds), -errno on I/O
  * failure (out->state = RAID_SB_IOERR). */
 int raid_examine (struct raid_member *m, struct raid_sb_summary *out);
+/* Wipe one member's superblock (md's --zero-superblock), durably: a shelf the array is
+ * done with (removed) is then blank, never found or taken again as the array's.  0, or
+ * -errno when it could not be written. */
+int raid_wipe (struct raid_member *m);
 
 /* ---- Scan (md's --assemble --scan) -------------------------------------- */
 

@@ -579,6 +579,22 @@ static int fail_request(const char *arg, FILE *out)
 }
 
 
+/* A shelf the array let go of (replaced, a failed replacement, left out at assembly),
+ * removed: its superblock is wiped, as raid_remove_spare wipes a spare's, so no later
+ * start by name finds it (an old copy of the array, or a spare) and takes it back. */
+static void wipe_left(size_t i)
+{
+  ssize_t m = member_of(targets[i]);
+  int r = params.readonly ? -EROFS : m < 0 ? -ENOENT : raid_wipe(&members[m]);
+
+  if (r < 0)
+    log_warning("e%u.%u removed, but its superblock could not be wiped (%s): a start by "
+                "name may find it again; wipe its first 1 MiB", addrs[i].shelf,
+                addrs[i].slot, strerror(-r));
+  else
+    log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
+}
+
 /* The control request "remove SHELF.SLOT" (md's --remove): drop a spare, or let go of a
  * failed member's shelf (its slot stays faulty until a spare takes it).  The shelf's
  * reservation is released, and auto-readd leaves it out. */
@@ -611,6 +627,8 @@ static int remove_request(const char *arg, FILE *out)
     holds = HOLDS_LEFT;
   r = holds == HOLDS_SPARE ? raid_remove_spare(array, name, err, sizeof err)
     : holds == HOLDS_FAULTY || holds == HOLDS_LEFT ? 0 : -1;
+  if (r == 0 && holds == HOLDS_LEFT)
+    wipe_left(i);
   if (r == 0 && i < n_addrs) {
     held_out[i] = true;
     if (params.reserve && targets[i])

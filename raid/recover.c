@@ -6,7 +6,6 @@
  * (rw.c: slot_usable_at); above it, it takes writes but is never read. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -201,25 +200,6 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
   return rc;
 }
 
-/* The superblock of spare S wiped (a spare holds no data): no later assembly, start by
- * name or auto-readd takes a removed spare back for the array; it is a blank shelf, for
- * aoeraid add or another array.  0, or an errno when it could not be written. */
-static int
-spare_wipe (struct raid_slot *s)
-{
-  uint8_t *zero = aligned_alloc (4096, RAID_SB_SIZE);
-  int rc = ENOMEM;
-
-  if (zero) {
-    memset (zero, 0, RAID_SB_SIZE);
-    rc = slot_io (s, RAID_IO_WRITE, RAID_SB_OFFSET, RAID_SB_SIZE, zero);
-    if (rc == 0)
-      rc = slot_io (s, RAID_IO_FLUSH, 0, 0, NULL);
-    free (zero);
-  }
-  return rc;
-}
-
 /* md's --remove of a spare. */
 int
 raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen)
@@ -231,7 +211,8 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
   pthread_mutex_lock (&a->sb_lock);
   for (unsigned i = 0; i < a->nspares && rc; i++)
     if (!strcmp (slot_name (&a->spare[i]), name)) {
-      wiped = spare_wipe (&a->spare[i]);
+      /* a spare holds no data: wiped, no later start takes it back for the array */
+      wiped = raid_wipe (&a->spare[i].m);
       spare_remove (a, i);
       sb_write_all (a);
       rc = 0;
@@ -242,7 +223,7 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
   else if (wiped)
     raid_logf (a, RAID_LOG_WARN, "%s: spare %s removed, but its superblock could not be "
                "wiped (%s): a start by name may take it back; wipe its first 1 MiB",
-               a->sb.name, name, strerror (wiped));
+               a->sb.name, name, strerror (-wiped));
   else
     raid_logf (a, RAID_LOG_INFO, "%s: spare %s removed (its superblock wiped)", a->sb.name,
                name);

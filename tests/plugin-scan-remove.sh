@@ -3,7 +3,8 @@
 # shelves: auto-readd takes shelves that answer later carrying its uuid) has its spare
 # e3.1 removed and its member e2.1 failed and removed; each shelf then goes away and comes
 # back: neither is taken back (adopted, re-added or reserved) until `aoeraid add`.  After
-# a restart by name the removed spare stays out too (its superblock was wiped).
+# a restart by name the removed spare stays out too (its superblock was wiped), and so
+# does a replaced member once removed: no start by name serves the old copy it holds.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -73,4 +74,17 @@ echo "ok: restart by name: the removed spare e3.1 stays out"
 ctl_ok add e3.1
 wait_recovered 1 e3.1
 echo "ok: e3.1 added by the admin: it rebuilds slot 1"
+
+# A replaced member, removed, is wiped too: with the array's shelves away, a start by
+# name must not find it and serve the old copy it holds (nor take it back later).
+ctl_ok add e2.1
+ctl_ok replace e1.1 e2.1
+wait_recovered 0 e2.1
+ctl_ok remove e1.1
+grep -q "e1.1 removed: its superblock is wiped" "$log" || lab_die "e1.1 not wiped: $(cat "$log")"
 plugin_stop
+lab_kill 2
+lab_kill 3
+out=$(plugin_run name=vol -- true 2>&1) && lab_die "started from the removed e1.1 alone: $out"
+grep -q "no shelf holds the array 'vol'" <<<"$out" || lab_die "e1.1 alone: $out"
+echo "ok: replaced e1.1 removed: a start by name without the array's shelves finds nothing"

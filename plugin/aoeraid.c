@@ -580,13 +580,24 @@ static int fail_request(const char *arg, FILE *out)
 
 
 /* A shelf the array let go of (replaced, a failed replacement, left out at assembly),
- * removed: its superblock is wiped, as raid_remove_spare wipes a spare's, so no later
- * start by name finds it (an old copy of the array, or a spare) and takes it back. */
+ * removed: its superblock, if it is this array's, is wiped, as raid_remove_spare wipes a
+ * spare's, so no later start by name finds it (an old copy of the array, or a spare) and
+ * takes it back.  Another array's (a shelf listed by mistake, left out with force=) is
+ * never touched. */
 static void wipe_left(size_t i)
 {
   ssize_t m = member_of(targets[i]);
-  int r = params.readonly ? -EROFS : m < 0 ? -ENOENT : raid_wipe(&members[m]);
+  struct raid_sb_summary sb;
+  struct raid_status st;
+  int r;
 
+  if (m < 0 || raid_status(array, &st) < 0)
+    return;
+  r = raid_examine(&members[m], &sb);
+  if (r == 0 && (sb.state != RAID_SB_OK || memcmp(sb.array_uuid, st.uuid, 16)))
+    return;             /* blank, or not this array's: nothing of ours to wipe */
+  if (r == 0)
+    r = params.readonly ? -EROFS : raid_wipe(&members[m]);
   if (r < 0)
     log_warning("e%u.%u removed, but its superblock could not be wiped (%s): a start by "
                 "name may find it again; wipe its first 1 MiB", addrs[i].shelf,

@@ -156,6 +156,10 @@ struct raid_sb_summary {
  * superblock could be read (out->state says what it holds), -errno on I/O
  * failure (out->state = RAID_SB_IOERR). */
 int raid_examine (struct raid_member *m, struct raid_sb_summary *out);
+/* Wipe one member's superblock (md's --zero-superblock), durably: a shelf the array is
+ * done with (removed) is then blank, never found or taken again as the array's.  0, or
+ * -errno when it could not be written. */
+int raid_wipe (struct raid_member *m);
 
 /* ---- Scan (md's --assemble --scan) -------------------------------------- */
 
@@ -165,13 +169,17 @@ int raid_uuid_parse (const char *s, uint8_t out[16]);
 
 /* What a scan makes of one examined superblock: not the array's (blank, unreadable,
  * damaged, another array), a member (its superblock names a slot: assembly judges it
- * fresh, stale or displaced) or a spare (a spare, or the new member of a replace). */
-enum raid_scan_pick { RAID_SCAN_OTHER = 0, RAID_SCAN_MEMBER, RAID_SCAN_SPARE };
+ * fresh or stale), a spare (a spare, or the new member of a replace), or a former member
+ * (older than the freshest picked superblock, which records another member in each slot
+ * it could hold: replaced, or failed and rebuilt onto a spare; assembly would leave it
+ * out, so the scan leaves it to its next owner). */
+enum raid_scan_pick { RAID_SCAN_OTHER = 0, RAID_SCAN_MEMBER, RAID_SCAN_SPARE,
+                      RAID_SCAN_FORMER };
 
 /* Pick, from the superblocks SB[0..N) of every shelf found, those of the array named NAME
  * or with uuid UUID (either may be NULL, not both) into PICK[0..N).  Returns how many were
- * picked, 0 when none holds that array, or -1 with one line in ERR when two arrays (two
- * uuids) carry NAME, or when the array of UUID is not named NAME. */
+ * picked as members or spares, 0 when none holds that array, or -1 with one line in ERR
+ * when two arrays (two uuids) carry NAME, or when the array of UUID is not named NAME. */
 int raid_scan_pick (const struct raid_sb_summary *sb, size_t n, const char *name,
                     const uint8_t *uuid, enum raid_scan_pick *pick, char *err,
                     size_t errlen);

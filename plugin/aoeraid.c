@@ -468,6 +468,13 @@ static bool looked_at(struct aoe_target *t)
   return false;
 }
 
+/* A former member a scan start left out (scan.c): auto-readd adopts it only once it
+ * comes back (a new up spell), as it would a shelf down at the start. */
+static void scan_left_out(struct aoe_target *t)
+{
+  looked_at(t);
+}
+
 /* Does the shelf T carry the array's uuid?  Reads its superblock only; *SPARE says
  * whether it is one of the array's spares. */
 static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], bool *spare)
@@ -572,6 +579,33 @@ static int fail_request(const char *arg, FILE *out)
 }
 
 
+/* A shelf the array let go of (replaced, a failed replacement, left out at assembly),
+ * removed: its superblock, if it is this array's, is wiped, as raid_remove_spare wipes a
+ * spare's, so no later start by name finds it (an old copy of the array, or a spare) and
+ * takes it back.  Another array's (a shelf listed by mistake, left out with force=) is
+ * never touched. */
+static void wipe_left(size_t i)
+{
+  ssize_t m = member_of(targets[i]);
+  struct raid_sb_summary sb;
+  struct raid_status st;
+  int r;
+
+  if (m < 0 || raid_status(array, &st) < 0)
+    return;
+  r = raid_examine(&members[m], &sb);
+  if (r == 0 && (sb.state != RAID_SB_OK || memcmp(sb.array_uuid, st.uuid, 16)))
+    return;             /* blank, or not this array's: nothing of ours to wipe */
+  if (r == 0)
+    r = params.readonly ? -EROFS : raid_wipe(&members[m]);
+  if (r < 0)
+    log_warning("e%u.%u removed, but its superblock could not be wiped (%s): a start by "
+                "name may find it again; wipe its first 1 MiB", addrs[i].shelf,
+                addrs[i].slot, strerror(-r));
+  else
+    log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
+}
+
 /* The control request "remove SHELF.SLOT" (md's --remove): drop a spare, or let go of a
  * failed member's shelf (its slot stays faulty until a spare takes it).  The shelf's
  * reservation is released, and auto-readd leaves it out. */
@@ -604,6 +638,8 @@ static int remove_request(const char *arg, FILE *out)
     holds = HOLDS_LEFT;
   r = holds == HOLDS_SPARE ? raid_remove_spare(array, name, err, sizeof err)
     : holds == HOLDS_FAULTY || holds == HOLDS_LEFT ? 0 : -1;
+  if (r == 0 && holds == HOLDS_LEFT)
+    wipe_left(i);
   if (r == 0 && i < n_addrs) {
     held_out[i] = true;
     if (params.reserve && targets[i])
@@ -935,7 +971,7 @@ static int aoeraid_get_ready(void)
   }
   r = -1;
   if (params.scan) {
-    if (scan_shelves(initiator, &params) < 0)
+    if (scan_shelves(initiator, &params, scan_left_out) < 0)
       goto out;
     set_addrs();
   }

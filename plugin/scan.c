@@ -174,7 +174,7 @@ static int fill_params(struct params *p, const struct found *f)
     n_members += f->pick[i] == RAID_SCAN_MEMBER;
   for (size_t i = 0; i < f->n; i++) {
     bool member = f->pick[i] == RAID_SCAN_MEMBER || (f->pick[i] && !n_members);
-    if (f->pick[i] == RAID_SCAN_OTHER)
+    if (f->pick[i] == RAID_SCAN_OTHER || f->pick[i] == RAID_SCAN_FORMER)
       continue;
     if (member ? p->n_shelves == MAX_SHELVES : p->n_spares == RAID_MAX_SPARES) {
       nbdkit_error("scan: more than %d %s of the array found: list the shelves to use in "
@@ -220,7 +220,7 @@ static void log_found(const struct found *f, size_t n_spares)
   char line[1024], u[37];
   size_t used, first = 0;
 
-  while (f->pick[first] == RAID_SCAN_OTHER)
+  while (f->pick[first] != RAID_SCAN_MEMBER && f->pick[first] != RAID_SCAN_SPARE)
     first++;
   raid_uuid_format(f->sb[first].array_uuid, u);
   used = snprintf(line, sizeof line, "scan: array '%s' (uuid %s) on", f->sb[first].name, u);
@@ -231,7 +231,20 @@ static void log_found(const struct found *f, size_t n_spares)
   log_notice("%s", line);
 }
 
-int scan_shelves(struct aoe_initiator *ini, struct params *p)
+/* The former members found: logged, and handed to LEFT (auto-readd looks at them again
+ * only when they come back). */
+static void leave_former(const struct found *f, void (*left)(struct aoe_target *))
+{
+  for (size_t i = 0; i < f->n; i++)
+    if (f->pick[i] == RAID_SCAN_FORMER) {
+      log_notice("scan: e%u.%u left out: a former member of the array (its slot is "
+                 "another's since); not reserved", f->a[i].shelf, f->a[i].slot);
+      left(f->t[i]);
+    }
+}
+
+int scan_shelves(struct aoe_initiator *ini, struct params *p,
+                 void (*left)(struct aoe_target *))
 {
   struct found *f = calloc(1, sizeof *f);
   char ifaces[256], what[128];
@@ -258,6 +271,7 @@ int scan_shelves(struct aoe_initiator *ini, struct params *p)
     for (size_t i = 0; i < f->n; i++)
       n_spares += f->pick[i] == RAID_SCAN_SPARE;
     log_found(f, n_spares);
+    leave_former(f, left);
     r = fill_params(p, f);
   }
   free(f);

@@ -539,6 +539,23 @@ raid_examine (struct raid_member *m, struct raid_sb_summary *out)
   return state == RAID_SB_IOERR ? -EIO : 0;
 }
 
+int
+raid_wipe (struct raid_member *m)
+{
+  struct raid_slot tmp = { .m = *m };
+  uint8_t *zero = aligned_alloc (4096, RAID_SB_SIZE);
+  int err = ENOMEM;
+
+  if (zero) {
+    memset (zero, 0, RAID_SB_SIZE);
+    err = slot_io (&tmp, RAID_IO_WRITE, RAID_SB_OFFSET, RAID_SB_SIZE, zero);
+    if (!err)
+      err = slot_io (&tmp, RAID_IO_FLUSH, 0, 0, NULL);
+    free (zero);
+  }
+  return -err;
+}
+
 static const char *
 sb_state_text (enum raid_sb_state s)
 {

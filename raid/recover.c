@@ -209,22 +209,29 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
 int
 raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen)
 {
-  int rc = -ENOENT;
+  int rc = -ENOENT, wiped = 0;
 
   if (array_readonly (a, err, errlen))
     return -EROFS;
   pthread_mutex_lock (&a->sb_lock);
   for (unsigned i = 0; i < a->nspares && rc; i++)
     if (!strcmp (slot_name (&a->spare[i]), name)) {
+      /* a spare holds no data: wiped, no later start takes it back for the array */
+      wiped = raid_wipe (&a->spare[i].m);
       spare_remove (a, i);
-      sb_write_all (a);     /* its own superblock, not written, is now a stale spare's */
+      sb_write_all (a);
       rc = 0;
     }
   pthread_mutex_unlock (&a->sb_lock);
   if (rc)
     snprintf (err, errlen, "%s is not a spare of the array", name);
+  else if (wiped)
+    raid_logf (a, RAID_LOG_WARN, "%s: spare %s removed, but its superblock could not be "
+               "wiped (%s): a start by name may take it back; wipe its first 1 MiB",
+               a->sb.name, name, strerror (-wiped));
   else
-    raid_logf (a, RAID_LOG_INFO, "%s: spare %s removed", a->sb.name, name);
+    raid_logf (a, RAID_LOG_INFO, "%s: spare %s removed (its superblock wiped)", a->sb.name,
+               name);
   return rc;
 }
 
@@ -326,15 +333,16 @@ spare_install (struct raid_array *a)
   stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   pthread_mutex_lock (&a->sb_lock);
   i = replaceable_slot (a);
-  if (i < 0 || !spare_ready (a) || atomic_load (&a->reshape.active)) {
+  /* The first spare that is up (looked at once: one going down meanwhile must not send
+   * the search past the list); but a member coming back to the slot it left goes there
+   * first. */
+  for (j = 0; j < a->nspares && !spare_fit (a, j); j++)
+    ;
+  if (i < 0 || j == a->nspares || atomic_load (&a->reshape.active)) {
     pthread_mutex_unlock (&a->sb_lock);
     stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
     return -1;
   }
-  /* The first spare that is up; but a member coming back to the slot it left goes there
-   * first. */
-  for (j = 0; !spare_fit (a, j); j++)
-    ;
   for (unsigned k = 0; k < a->nspares; k++) {
     int left = a->spare[k].readd - 1;
     if (left >= 0 && spare_fit (a, k)

@@ -11,7 +11,9 @@
  * bitmap.  A crash before any superblock is written leaves the old size; during or
  * after their write, the freshest superblock (the new size) wins at assembly, the
  * array was dirty, so it resyncs from the start over the bitmap's dirty regions, and a
- * bitmap not yet rewritten (its bits do not match the new size) counts as all dirty.
+ * bitmap not yet rewritten (its bits do not match the new size) counts as all dirty; when
+ * the new space starts inside the old last region, the bit count matches, and that
+ * region's bit was set on the members before the superblocks (size_dirty_tail).
  * Either way no stripe of the new space is taken as in sync before a resync wrote it. */
 #include <errno.h>
 #include <stdio.h>
@@ -115,6 +117,27 @@ spares_warn_small (struct raid_array *a)
   pthread_mutex_unlock (&a->sb_lock);
 }
 
+/* The old last region, part full, takes in new space: a bitmap block of the old size
+ * then has as many bits as one of the new size, and assembly would take it with that
+ * region clean.  Its bit is set on the members before any superblock says the new size
+ * (caller holds the bitmap lock and sb_lock).  1 when sb_lock was let go meanwhile (a
+ * member may have failed, a replace started: the caller looks again), else 0. */
+static int
+size_dirty_tail (struct raid_array *a)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+  uint64_t old_units = resync_units (a);
+
+  if (!bm->nbits || old_units >= bm->nbits << bm->shift
+      || (!a->lay.g.m && a->lay.g.copies < 2))
+    return 0;
+  atomic_store (&bm->state[old_units >> bm->shift], BIT_SET);
+  pthread_mutex_unlock (&a->sb_lock);
+  bitmap_store (a, NULL);
+  pthread_mutex_lock (&a->sb_lock);
+  return 1;
+}
+
 /* The new layout takes over (caller holds the reshape lock exclusive, the bitmap lock
  * and sb_lock): the superblocks first, then the bitmap (see the top). */
 static int
@@ -151,7 +174,7 @@ raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errl
   uint64_t to, was_data, was_size;
   struct raid_layout nl;
   char t[4][32];
-  int rc = -EINVAL;
+  int rc;
 
   if (array_readonly (a, err, errlen))
     return -EROFS;
@@ -161,9 +184,14 @@ raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errl
   pthread_mutex_lock (&a->sb_lock);
   was_data = a->sb.data_size;
   was_size = a->size;
-  if (size_target (a, data_size, &to, err, errlen) == 0
+  rc = size_target (a, data_size, &to, err, errlen) ? -EINVAL : 0;
+  if (rc == 0 && size_dirty_tail (a))         /* sb_lock was let go: look again */
+    rc = size_target (a, data_size, &to, err, errlen) ? -EINVAL : 0;
+  if (rc == 0
       && layout_init (&nl, a->lay.g.level, a->lay.g.n, a->lay.g.k, a->lay.g.m,
-                      a->lay.g.chunk, to, a->lay.data_offset, err, errlen) == 0) {
+                      a->lay.g.chunk, to, a->lay.data_offset, err, errlen) < 0)
+    rc = -EINVAL;
+  if (rc == 0) {
     raid_logf (a, RAID_LOG_INFO, "%s: grow: member data size %s -> %s, array %s -> %s%s",
                a->sb.name, size_text (was_data, t[0]), size_text (to, t[1]),
                size_text (was_size, t[2]), size_text (nl.size, t[3]),

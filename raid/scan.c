@@ -79,6 +79,46 @@ refuse_ambiguous (const struct raid_sb_summary *sb, size_t n, const char *name,
   return -1;
 }
 
+/* Is member MEMBER_UUID recorded in one of REF's slots? */
+static int
+recorded (const struct raid_sb_summary *ref, const uint8_t *member_uuid)
+{
+  for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
+    if (!memcmp (ref->slot_uuid[s], member_uuid, 16))
+      return 1;
+  return 0;
+}
+
+/* The freshest picked superblock, or NULL. */
+static const struct raid_sb_summary *
+freshest (const struct raid_sb_summary *sb, size_t n, const enum raid_scan_pick *pick)
+{
+  const struct raid_sb_summary *ref = NULL;
+
+  for (size_t i = 0; i < n; i++)
+    if ((pick[i] == RAID_SCAN_MEMBER || pick[i] == RAID_SCAN_SPARE)
+        && (!ref || sb[i].events > ref->events))
+      ref = &sb[i];
+  return ref;
+}
+
+/* Members older than the freshest whose slot it gives to no one of their uuid become
+ * RAID_SCAN_FORMER; how many. */
+static size_t
+leave_former (const struct raid_sb_summary *sb, size_t n, enum raid_scan_pick *pick)
+{
+  const struct raid_sb_summary *ref = freshest (sb, n, pick);
+  size_t left = 0;
+
+  for (size_t i = 0; i < n && ref; i++)
+    if (pick[i] == RAID_SCAN_MEMBER && sb[i].events < ref->events
+        && !recorded (ref, sb[i].member_uuid)) {
+      pick[i] = RAID_SCAN_FORMER;
+      left++;
+    }
+  return left;
+}
+
 int
 raid_scan_pick (const struct raid_sb_summary *sb, size_t n, const char *name,
                 const uint8_t *uuid, enum raid_scan_pick *pick, char *err, size_t errlen)
@@ -104,7 +144,7 @@ raid_scan_pick (const struct raid_sb_summary *sb, size_t n, const char *name,
     pick[i] = sb[i].role == RAID_SB_ROLE_SPARE ? RAID_SCAN_SPARE : RAID_SCAN_MEMBER;
     picked++;
   }
-  return picked;
+  return picked - leave_former (sb, n, pick);
 }
 
 /* Is there a picked superblock with the member uuid UUID (or, UUID NULL, the new member
@@ -114,7 +154,7 @@ found (const struct raid_sb_summary *sb, size_t n, const enum raid_scan_pick *pi
        const uint8_t *uuid)
 {
   for (size_t i = 0; i < n; i++)
-    if (pick[i] != RAID_SCAN_OTHER
+    if ((pick[i] == RAID_SCAN_MEMBER || pick[i] == RAID_SCAN_SPARE)
         && (uuid ? !memcmp (sb[i].member_uuid, uuid, 16) : sb[i].replacement))
       return 1;
   return 0;
@@ -124,11 +164,8 @@ int
 raid_scan_complete (const struct raid_sb_summary *sb, size_t n,
                     const enum raid_scan_pick *pick)
 {
-  const struct raid_sb_summary *ref = NULL;
+  const struct raid_sb_summary *ref = freshest (sb, n, pick);
 
-  for (size_t i = 0; i < n; i++)
-    if (pick[i] != RAID_SCAN_OTHER && (!ref || sb[i].events > ref->events))
-      ref = &sb[i];
   if (!ref)
     return 0;
   for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)

@@ -99,9 +99,14 @@ out=$("$aoeraid" grow -c "$ctl" size=max) || lab_die "grow size=max failed: $out
 echo "ok: $out"
 grep -q "grow: member data size 30.5 MiB -> 62.5 MiB, array 61 MiB -> 125 MiB; the new space is resynced next" \
   "$LAB_DIR/nbdkit.log" || lab_die "no grow line in the log: $(grep grow "$LAB_DIR/nbdkit.log")"
+# The resync starts at the old end (the log says where; status, read later on a loaded
+# machine, may already be past 48.8%).
+started() { grep -q "resync from unit 488 of 1000" "$LAB_DIR/nbdkit.log"; }
+for _ in $(seq 100); do started && break; sleep 0.1; done
+started ||
+  lab_die "no resync of the new space only: $(grep "resync" "$LAB_DIR/nbdkit.log")"
 st=$(status)
-grep -Eq "  resync 4[89]\.[0-9]%" <<<"$st" || lab_die "no resync of the new space only: $st"
-echo "ok: status right after the grow: $(grep "  resync" <<<"$st")"
+echo "ok: the resync starts at the old end; status: $(grep "  resync" <<<"$st" || echo done)"
 size2=$(size)
 [ "$size2" -eq $((125 << 20)) ] || lab_die "a new client sees $size2 bytes after the grow"
 echo "ok: a new client sees $size2 bytes"

@@ -1312,6 +1312,7 @@ Test (manage, a_spare_is_removed_and_may_come_back)
 {
   struct rig r;
   struct raid_status st;
+  struct raid_sb_summary sb;
   struct raid_member back;
   char err[256] = "";
 
@@ -1323,6 +1324,11 @@ Test (manage, a_spare_is_removed_and_may_come_back)
   cr_assert_eq (raid_remove_spare (r.f.a, "e9.1", err, sizeof err), 0, "%s", err);
   raid_status (r.f.a, &st);
   cr_assert_eq (st.spares, 0);
+  /* md: a removed device stays removed.  Its superblock is wiped (a spare holds no data):
+   * a start by name, or auto-readd, finds a blank shelf, not a spare of the array. */
+  back = raid_mem_member (r.spare[0]);
+  raid_examine (&back, &sb);
+  cr_assert_eq (sb.state, RAID_SB_NONE, "the removed spare still carries the array");
   cr_assert_eq (raid_remove_spare (r.f.a, "e9.1", err, sizeof err), -ENOENT);
   raid_mem_member_set_down (r.f.mm[1], 1);
   rig_write (&r, 0, 4096);

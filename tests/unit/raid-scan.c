@@ -203,3 +203,36 @@ Test (scan, a_replace_in_progress_waits_for_its_new_member)
   cr_expect (raid_scan_complete (sb, 4, pick));
   cr_expect (!raid_scan_complete (sb, 3, pick));
 }
+
+/* A shelf that left the array (replaced, or failed and rebuilt onto a spare) keeps its old
+ * superblock: older than the array's, naming a slot the array gives another member.
+ * Assembly would leave it out; the scan leaves it to whoever takes it next (never
+ * reserved, never counted among the members), while an old member still recorded in its
+ * slot (down for a while, or failed) stays assembly's to judge. */
+Test (scan, a_former_member_is_left_out)
+{
+  struct raid_sb_summary sb[6];
+  enum raid_scan_pick pick[6];
+  char err[256] = "";
+
+  whole_vol (sb);
+  sb[4] = sb_of ("vol", 0xa1, 1, 9, 6);         /* slot 1's member before 2 took it */
+  sb[5] = sb_of ("vol", 0xa1, 2, 3, 7);         /* slot 2's member, still recorded there */
+  sb[4].events = 6;
+  cr_assert_eq (raid_scan_pick (sb, 6, "vol", NULL, pick, err, sizeof err), 5, "%s", err);
+  cr_expect_eq (pick[4], RAID_SCAN_FORMER);
+  cr_expect_eq (pick[5], RAID_SCAN_MEMBER, "an old member still in its slot is assembly's");
+  cr_expect_eq (pick[1], RAID_SCAN_MEMBER);
+  cr_expect (raid_scan_complete (sb, 6, pick));
+  /* as fresh as the array: not former, assembly refuses it or the array (a copy) */
+  sb[4].events = 10;
+  cr_assert_eq (raid_scan_pick (sb, 6, "vol", NULL, pick, err, sizeof err), 6, "%s", err);
+  cr_expect_eq (pick[4], RAID_SCAN_MEMBER);
+  /* a former member of a shrunk array: its slot is past the array's last */
+  sb[4] = sb_of ("vol", 0xa1, 3, 9, 6);
+  cr_assert_eq (raid_scan_pick (sb, 6, "vol", NULL, pick, err, sizeof err), 5, "%s", err);
+  cr_expect_eq (pick[4], RAID_SCAN_FORMER);
+  /* alone, it is still found: the freshest it has is its own */
+  cr_assert_eq (raid_scan_pick (&sb[4], 1, "vol", NULL, pick, err, sizeof err), 1, "%s", err);
+  cr_expect_eq (pick[0], RAID_SCAN_MEMBER);
+}

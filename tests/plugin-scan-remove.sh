@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# md: a removed device stays removed.  A mirror started by name alone (no list of its
+# shelves: auto-readd takes shelves that answer later carrying its uuid) has its spare
+# e3.1 removed and its member e2.1 failed and removed; each shelf then goes away and comes
+# back: neither is taken back (adopted, re-added or reserved) until `aoeraid add`.  After
+# a restart by name the removed spare stays out too (its superblock was wiped), and so
+# does a replaced member once removed: no start by name serves the old copy it holds.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 180
+. "$top_srcdir/tests/plugin-lib.sh"
+
+lab_up -n 3 -s 64M -m 9000
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+rebuild_data 8M 1M
+log=$LAB_DIR/nbdkit.log
+holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
+ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
+ups() { grep -c "aoe: e$1: up:" "$log" || true; }
+downs() { grep -c "aoe: e$1: no answer.*shelf declared down" "$log" || true; }
+# Kill shelf I until the plugin declares it down, start it again; wait until the plugin
+# saw it come back, then for a few rounds of auto-readd (one a second).
+bounce() {
+  local i=$1 before gone
+  before=$(ups "$i.1") gone=$(downs "$i.1")
+  lab_kill "$i"
+  for _ in $(seq 300); do [ "$(downs "$i.1")" -gt "$gone" ] && break; sleep 0.1; done
+  [ "$(downs "$i.1")" -gt "$gone" ] || lab_die "e$i.1 not declared down: $(tail -n 5 "$log")"
+  lab_start "$i"
+  for _ in $(seq 300); do [ "$(ups "$i.1")" -gt "$before" ] && break; sleep 0.1; done
+  [ "$(ups "$i.1")" -gt "$before" ] || lab_die "e$i.1 not seen back: $(tail -n 5 "$log")"
+  sleep 4
+}
+taken_back() {
+  ! grep -Eq "e$1 (answers and carries|is back: re-adding)" "$log" ||
+    lab_die "removed $1 taken back: $(grep "e$1" "$log" | tail -n 3)"
+  [ -z "$(holders "${1#e}")" ] || lab_die "removed $1 is reserved again: $(holders "${1#e}")"
+}
+
+plugin_start "$sock" shelves=e1.1,e2.1 spares=e3.1 level=1 name=vol
+nbdcopy --flush "$LAB_DIR/data" "$uri"
+plugin_stop
+: >"$log"
+plugin_start "$sock" name=vol control="$ctl" dead-time=2
+grep -q "scan: array 'vol' .* on e1.1, e2.1, spare e3.1$" "$log" || lab_die "scan: $(cat "$log")"
+
+ctl_ok remove e3.1
+bounce 3
+status | grep >/dev/null "spares none" || lab_die "removed spare e3.1 is back: $(status)"
+taken_back e3.1
+echo "ok: spare e3.1 removed, its shelf back: it stays out"
+
+ctl_ok fail e2.1
+ctl_ok remove e2.1
+bounce 2
+status | grep >/dev/null -E "^ +1 +(e2.1 +)?faulty" || lab_die "e2.1 back in slot 1: $(status)"
+taken_back e2.1
+[ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "data differs"
+echo "ok: member e2.1 failed and removed, its shelf back: it stays out"
+
+# ... also after a restart by name: the removed spare's superblock was wiped (a spare
+# holds no data), so the scan finds a blank shelf, not a spare to rebuild slot 1 onto.
+plugin_stop
+: >"$log"
+plugin_start "$sock" name=vol control="$ctl" dead-time=2
+grep -q "scan: array 'vol' .* on e1.1, e2.1$" "$log" ||
+  lab_die "restart by name: the removed spare e3.1 is found: $(grep "scan:" "$log")"
+sleep 2
+status | grep >/dev/null "spares none" || lab_die "restart: removed e3.1 a spare again: $(status)"
+status | grep >/dev/null -E "^ +1 +e3.1" && lab_die "restart: removed e3.1 in slot 1: $(status)"
+taken_back e3.1
+echo "ok: restart by name: the removed spare e3.1 stays out"
+
+ctl_ok add e3.1
+wait_recovered 1 e3.1
+echo "ok: e3.1 added by the admin: it rebuilds slot 1"
+
+# A replaced member, removed, is wiped too: with the array's shelves away, a start by
+# name must not find it and serve the old copy it holds (nor take it back later).
+ctl_ok add e2.1
+ctl_ok replace e1.1 e2.1
+wait_recovered 0 e2.1
+ctl_ok remove e1.1
+grep -q "e1.1 removed: its superblock is wiped" "$log" || lab_die "e1.1 not wiped: $(cat "$log")"
+plugin_stop
+lab_kill 2
+lab_kill 3
+out=$(plugin_run name=vol -- true 2>&1) && lab_die "started from the removed e1.1 alone: $out"
+grep -q "no shelf holds the array 'vol'" <<<"$out" || lab_die "e1.1 alone: $out"
+echo "ok: replaced e1.1 removed: a start by name without the array's shelves finds nothing"

@@ -608,7 +608,7 @@ static void wipe_left(size_t i)
 
 /* The control request "remove SHELF.SLOT" (md's --remove): drop a spare, or let go of a
  * failed member's shelf (its slot stays faulty until a spare takes it).  The shelf's
- * reservation is released, and auto-readd leaves it out. */
+ * reservation is released, auto-readd leaves it out, and its superblock is wiped. */
 static int remove_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
@@ -638,7 +638,9 @@ static int remove_request(const char *arg, FILE *out)
     holds = HOLDS_LEFT;
   r = holds == HOLDS_SPARE ? raid_remove_spare(array, name, err, sizeof err)
     : holds == HOLDS_FAULTY || holds == HOLDS_LEFT ? 0 : -1;
-  if (r == 0 && holds == HOLDS_LEFT)
+  /* a failed member too: its stale superblock would put it back at a start by name (and
+   * auto-readd with it), where the administrator took it out */
+  if (r == 0 && (holds == HOLDS_LEFT || holds == HOLDS_FAULTY))
     wipe_left(i);
   if (r == 0 && i < n_addrs) {
     held_out[i] = true;

@@ -507,6 +507,25 @@ refusal_names (struct rig *r, const char *want)
   cr_assert (strstr (err, want) && !strchr (err, '\n'), "'%s' does not say '%s'", err, want);
 }
 
+/* The array of T starts with its spare (or the new member of its replace), e4.1, one
+ * chunk too small: a warning, no refusal, and no replace resumed onto it. */
+static void
+small_spare_starts (struct tmpl *t)
+{
+  char why[512] = "";
+  struct rig r;
+
+  rig_reset (&r, t);
+  r.g[3].size = MEMBER - CHUNK;
+  struct raid_array *a = raid_assemble (r.mem, r.t->n, 0, quiet_log, &r, why, sizeof why);
+  cr_assert_not_null (a, "%s: a small e4.1 refused the array: %s", t->what, why);
+  cr_assert (strstr (r.log, "spare e4.1 (258048 bytes) is now too small to take a slot"),
+             "%s: no warning of the small e4.1: %s", t->what, r.log);
+  cr_assert_eq (raid_replace_pending (a), 0, "%s: a replace onto a small member resumed",
+                t->what);
+  raid_close (a);
+}
+
 /* One field set on every member, the crc made valid again. */
 static void
 set_all (struct rig *r, size_t at, unsigned bytes, uint64_t v)
@@ -557,29 +576,10 @@ Test (fuzz, refusals_name_member_field_and_value)
   rig_reset (&r, &tmpl[1]);
   r.g[2].size = MEMBER - CHUNK;
   refusal_names (&r, "member e3.1 has 258048 bytes, smaller than the array needs (262144)");
-  /* a spare too small starts as a spare that never takes a slot (raid-resize), warned of */
-  rig_reset (&r, &tmpl[1]);
-  r.g[3].size = MEMBER - CHUNK;
-  {
-    char why[512] = "";
-    struct raid_array *sa = raid_assemble (r.mem, r.t->n, 0, quiet_log, &r, why, sizeof why);
-    cr_assert_not_null (sa, "a small spare refused the array: %s", why);
-    cr_assert (strstr (r.log, "spare e4.1 (258048 bytes) is now too small to take a slot"),
-               "no warning of the small spare: %s", r.log);
-    raid_close (sa);
-  }
-  /* so does the new member of a replace under way: the replace is given up */
-  rig_reset (&r, &tmpl[N_TMPL - 1]);
-  r.g[3].size = MEMBER - CHUNK;
-  {
-    char why[512] = "";
-    struct raid_array *sa = raid_assemble (r.mem, r.t->n, 0, quiet_log, &r, why, sizeof why);
-    cr_assert_not_null (sa, "a small replacement refused the array: %s", why);
-    cr_assert (strstr (r.log, "e4.1 (258048 bytes) is now too small to take a slot"),
-               "no warning of the small replacement: %s", r.log);
-    cr_assert_eq (raid_replace_pending (sa), 0, "a replace onto a small member resumed");
-    raid_close (sa);
-  }
+  /* a spare too small starts as a spare that never takes a slot (raid-resize), warned of;
+   * so does the new member of a replace under way, whose replace is given up */
+  small_spare_starts (&tmpl[1]);
+  small_spare_starts (&tmpl[N_TMPL - 1]);
   /* a hot add of a shelf whose superblock is damaged says what is */
   rig_reset (&r, &tmpl[1]);
   char err[512] = "";

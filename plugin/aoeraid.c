@@ -766,8 +766,9 @@ static int grow_size_request(const char *value, FILE *out)
     return -1;
   }
   monitor_kick();
-  fprintf(out, "grown to %" PRIu64 " bytes; clients that connect now see the new size; "
-          "aoeraid status shows the resync of the new space\n", raid_size(array));
+  fprintf(out, "grown to %" PRIu64 " bytes; clients that connect now see the new size%s\n",
+          raid_size(array), raid_needs_resync(array) ? "; aoeraid status shows the resync "
+          "of the new space" : "");
   return 0;
 }
 

@@ -811,8 +811,10 @@ static int grow_request(const char *args, FILE *out)
   for (tok = strtok_r(copy, " ", &save); tok && r == 0; tok = strtok_r(NULL, " ", &save)) {
     struct shelf_addr a;
     if (!strncmp(tok, "level=", 6)) {
-      if (set_level(&want, tok + 6) < 0) {
-        fprintf(out, "error: grow: '%s' is not a level: use 0, 1, 5, 6, 10 or K+M\n", tok + 6);
+      char why[160];
+      if (parse_level(tok + 6, &want.raid, why, sizeof why) < 0) {
+        fprintf(out, "error: grow: '%s' is not a level: use 0, 1, 5, 6, 10 or K+M (K >= 1, M "
+                "from 1 to 4)\n", tok + 6);
         r = -1;
       }
     }

@@ -59,8 +59,9 @@ fail:
   return -1;
 }
 
-/* level=0|1|5|6|10|raid0|raid1|mirror|stripe|raid5|raid6|raid10|K+M (erasure code) */
-int set_level(struct params *p, const char *value)
+/* level=0|1|5|6|10|raid0|raid1|mirror|stripe|raid5|raid6|raid10|K+M (erasure code) into
+ * RAID's level, k and m; -1 with what is wrong in ERR. */
+int parse_level(const char *value, struct raid_params *raid, char *err, size_t errlen)
 {
   static const struct { const char *name; enum raid_level level; } names[] = {
     { "0", RAID_LEVEL_0 }, { "raid0", RAID_LEVEL_0 }, { "stripe", RAID_LEVEL_0 },
@@ -74,8 +75,7 @@ int set_level(struct params *p, const char *value)
 
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (!strcasecmp(value, names[i].name)) {
-      p->raid.level = names[i].level;
-      p->level_given = true;
+      raid->level = names[i].level;
       return 0;
     }
   /* K+M: digits only (sscanf's %u would take a sign and wrap: 4294967298+2 is not 2+2) */
@@ -83,19 +83,30 @@ int set_level(struct params *p, const char *value)
   if (value[0] >= '0' && value[0] <= '9' && (k = strtoul(value, &end, 10), *end == '+') &&
       end[1] >= '0' && end[1] <= '9' && (m = strtoul(end + 1, &end, 10), *end == '\0')) {
     if (errno || k < 1 || m < 1 || m > 4 || k + m > MAX_SHELVES) {
-      nbdkit_error("level: erasure code '%s' out of range: K data + M parity with "
-                   "K >= 1 and M from 1 to 4", value);
+      snprintf(err, errlen, "erasure code '%s' out of range: K data + M parity with K >= 1 "
+               "and M from 1 to 4", value);
       return -1;
     }
-    p->raid.level = RAID_LEVEL_EC;
-    p->raid.k = (unsigned)k;
-    p->raid.m = (unsigned)m;
-    p->level_given = true;
+    raid->level = RAID_LEVEL_EC;
+    raid->k = (unsigned)k;
+    raid->m = (unsigned)m;
     return 0;
   }
-  nbdkit_error("level: unknown level '%s': use 0, 1, 5, 6, 10, or K+M for an erasure "
-               "code (for example level=4+2)", value);
+  snprintf(err, errlen, "unknown level '%s': use 0, 1, 5, 6, 10, or K+M for an erasure "
+           "code (for example level=4+2)", value);
   return -1;
+}
+
+int set_level(struct params *p, const char *value)
+{
+  char err[160];
+
+  if (parse_level(value, &p->raid, err, sizeof err) < 0) {
+    nbdkit_error("level: %s", err);
+    return -1;
+  }
+  p->level_given = true;
+  return 0;
 }
 
 static int set_time_ms(const char *key, const char *value, unsigned *out)

@@ -45,6 +45,8 @@ void params_free(struct params *p);
 /* One key=value; 0, or -1 after nbdkit_error naming the key, the value and what is allowed. */
 int params_set(struct params *p, const char *key, const char *value);
 /* level=VALUE alone (also for the control request grow); 0 or -1 after nbdkit_error. */
+/* level=VALUE into RAID (level, k, m); -1 with the reason in ERR (nothing logged). */
+int parse_level(const char *value, struct raid_params *raid, char *err, size_t errlen);
 int set_level(struct params *p, const char *value);
 /* Cross-checks once all are known; 0 or -1 after nbdkit_error. */
 int params_complete(struct params *p);

@@ -126,5 +126,8 @@ grep -q "state clean" <<<"$after" || lab_die "status: $after"
 [ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "the data read back differs"
 nbdsh -u "$uri" -c 'assert h.get_size() > 0' || lab_die "nbdsh cannot talk to the server"
 lab_alive "$PLUGIN_PID" || lab_die "nbdkit died"
+# a client's mistake is answered to the client, not logged as the server's error
+! grep -q "error: level:" "$LAB_DIR/nbdkit.log" ||
+  lab_die "a bad grow level= was logged as a server error: $(grep "error: level:" "$LAB_DIR/nbdkit.log")"
 plugin_stop
 echo "plugin-control-fuzz: passed"

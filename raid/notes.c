@@ -31,10 +31,15 @@ notes_destroy (struct raid_notes *nb)
   pthread_mutex_destroy (&nb->lock);
 }
 
+/* An end of a run that is not open (ended already) is dropped. */
 static void
 note_add (struct raid_notes *nb, const struct raid_note *n)
 {
   pthread_mutex_lock (&nb->lock);
+  if (n->kind == RAID_NOTE_RUN_END && nb->started[n->run] == nb->ended[n->run]) {
+    pthread_mutex_unlock (&nb->lock);
+    return;
+  }
   nb->note[nb->n % RAID_NOTES] = *n;
   nb->n++;
   if (n->kind == RAID_NOTE_RUN_START)
@@ -64,6 +69,10 @@ slot_set_faulty (struct raid_slot *s)
   }
   snprintf (n.name, sizeof n.name, "%s", slot_name (s));
   note_add (&a->notes, &n);
+  /* the member being rebuilt failed: its recovery is over (raid_recover, if it runs,
+   * stops on it; one tried again later would wait for it in vain) */
+  if (n.spare && s != &a->repl.member)
+    run_end (a, RAID_RUN_RECOVERY, NULL, 0);
   return 1;
 }
 
@@ -71,6 +80,17 @@ void
 run_begin (struct raid_array *a, enum raid_run_kind kind)
 {
   note_add (&a->notes, &(struct raid_note) { .kind = RAID_NOTE_RUN_START, .run = kind });
+}
+
+int
+run_open (struct raid_array *a, enum raid_run_kind kind)
+{
+  int open;
+
+  pthread_mutex_lock (&a->notes.lock);
+  open = a->notes.started[kind] > a->notes.ended[kind];
+  pthread_mutex_unlock (&a->notes.lock);
+  return open;
 }
 
 void

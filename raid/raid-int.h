@@ -487,8 +487,10 @@ void notes_destroy (struct raid_notes *nb);
  * rebuilt and the replacement); a spare waiting is dropped (sb_write_all), not noted. */
 int slot_set_faulty (struct raid_slot *s);
 /* A background run begins working, and ends (ACTIVE: the member it made active, NULL
- * none; MISMATCHES: what a check or repair found). */
+ * none; MISMATCHES: what a check or repair found); an end of a run not open is dropped.
+ * A recovery ends too when its member fails. */
 void run_begin (struct raid_array *a, enum raid_run_kind kind);
+int run_open (struct raid_array *a, enum raid_run_kind kind);   /* begun, not ended */
 void run_end (struct raid_array *a, enum raid_run_kind kind, const char *active,
               uint64_t mismatches);
 void notes_copy (struct raid_array *a, struct raid_status *st);   /* for raid_status */

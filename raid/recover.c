@@ -728,9 +728,9 @@ raid_recover (struct raid_array *a)
   if (atomic_load (&a->reshape.active))
     return -EAGAIN;
   slot = recovering_slot (a);
-  if (slot >= 0)
+  if (slot >= 0 && !run_open (a, RAID_RUN_RECOVERY))
     run_begin (a, RAID_RUN_RECOVERY);
-  else
+  else if (slot < 0)
     slot = spare_install (a);             /* begins the run */
   if (slot < 0)
     return -EAGAIN;
@@ -768,7 +768,9 @@ raid_recover (struct raid_array *a)
                : !slot_usable (s) ? "the new member failed"
                : "the other members could not be read");
     array_checkpoint (a);
-    run_end (a, RAID_RUN_RECOVERY, NULL, 0);
+    /* the others could not be read: the same recovery is tried again (monitor.c) */
+    if (rc != -EIO || !slot_usable (s))
+      run_end (a, RAID_RUN_RECOVERY, NULL, 0);
   }
   return rc;
 }

@@ -567,3 +567,39 @@ Test (events, more_notes_than_kept)
   }
   cr_assert_str_eq (events (&a, &b, &s), want);
 }
+
+/* A recovery that cannot read a unit from the others stops, to be tried again: the same
+ * run, told once, not a new one per try. */
+static void
+recovery_stuck (struct rig *r)
+{
+  rig_start (r);
+  cr_assert_eq (raid_fail_member (r->f.a, "e2.1", r->err, sizeof r->err), 0, "%s", r->err);
+  raid_mem_member_bad_range (r->f.mm[0], RAID_DATA_OFFSET + 3 * CHUNK, 512);
+  cr_assert_eq (raid_recover (r->f.a), -EIO);
+  cr_assert_str_eq (events_since (r->f.a, &r->was, &r->s),
+                    "Fail e2.1\nDegradedArray\nRebuildStarted recovery\n");
+  cr_assert_eq (raid_recover (r->f.a), -EIO);
+  cr_assert_eq (raid_recover (r->f.a), -EIO);
+  cr_assert_str_eq (events_since (r->f.a, &r->was, &r->s), "");
+}
+
+Test (events, a_recovery_tried_again_is_one_run)
+{
+  struct rig r;
+
+  recovery_stuck (&r);
+  raid_mem_member_bad_range (r.f.mm[0], 0, 0);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  rig_expect_end (&r, "SpareActive e9.1\nRebuildFinished recovery\n");
+}
+
+/* Its member fails between two tries: the recovery is over. */
+Test (events, a_recovery_between_tries_ends_with_its_member)
+{
+  struct rig r;
+
+  recovery_stuck (&r);
+  cr_assert_eq (raid_fail_member (r.f.a, "e9.1", r.err, sizeof r.err), 0, "%s", r.err);
+  rig_expect_end (&r, "FailSpare e9.1\nRebuildFinished recovery\n");
+}

@@ -391,6 +391,28 @@ struct raid_member_status {
   uint64_t read_errors, write_errors;
 };
 
+/* The background runs, each told as RebuildStarted ... RebuildFinished. */
+enum raid_run_kind { RAID_RUN_RECOVERY, RAID_RUN_RESYNC, RAID_RUN_RESHAPE, RAID_RUN_CHECK,
+                     RAID_RUN_REPAIR, RAID_RUN_REPLACE, RAID_RUN_KINDS };
+const char *raid_run_name (enum raid_run_kind kind);   /* "recovery", "resync" ... */
+
+/* What the engine did, noted the moment it did it, so that the events of a change that
+ * came and went between two looks at raid_status are still told, once each. */
+enum raid_note_kind {
+  RAID_NOTE_FAIL,               /* a member failed (md: Fail, FailSpare) */
+  RAID_NOTE_RUN_START,          /* a run began working */
+  RAID_NOTE_RUN_END,            /* a run ended, whole or not */
+};
+struct raid_note {
+  enum raid_note_kind kind;
+  enum raid_run_kind run;       /* RUN_START, RUN_END */
+  int slot;                     /* FAIL: the slot (a replacement: the slot it replaced) */
+  int spare;                    /* FAIL: a spare being rebuilt, or a replacement */
+  char name[64];                /* FAIL: the member; RUN_END: the one it made active, or "" */
+  uint64_t mismatches;          /* RUN_END of a check or repair */
+};
+#define RAID_NOTES 16
+
 struct raid_status {
   enum raid_level level;
   enum raid_array_state state;
@@ -427,6 +449,12 @@ struct raid_status {
   uint64_t replace_offset;
   char replace_name[64];
   int replace_failed;            /* the new member failed: the replace stops */
+  /* Counters that never go back while the array runs.  notes: how many the engine has
+   * noted; note n (from 0) is note[n % RAID_NOTES] while it is one of the last
+   * RAID_NOTES.  Runs of each kind begun and ended (one of a kind runs at a time). */
+  uint64_t notes;
+  struct raid_note note[RAID_NOTES];
+  uint64_t runs_started[RAID_RUN_KINDS], runs_ended[RAID_RUN_KINDS];
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 
@@ -437,7 +465,10 @@ int raid_status (struct raid_array *a, struct raid_status *st);
  * array lost too many members to serve).  DETAIL is the member for member events and
  * the run (recovery, resync, reshape, check, repair, replace) for the Rebuild ones, NULL
  * for the array's; EXTRA is "mismatches=N" when a check or repair finishes, else NULL.
- * WAS NULL: the array was just started (DegradedArray, FailedArray, runs going on). */
+ * Failures and the starts and ends of runs come from NOW's notes taken since WAS (each
+ * told once, in order, even one that came and went between the two), the rest from
+ * comparing the two.  WAS NULL: the array was just started (DegradedArray, FailedArray,
+ * runs going on). */
 typedef void raid_event_fn (void *opaque, const char *event, const char *detail,
                             const char *extra);
 void raid_status_events (const struct raid_status *was, const struct raid_status *now,

@@ -96,7 +96,7 @@ sb_queue (struct raid_array *a, struct io_batch *b, struct raid_slot *s, unsigne
   memcpy (a->sb.member_uuid, s->uuid, 16);
   sb_encode (&a->sb, a->sb_block[s->index]);
   if (!batch_add (b, s, RAID_IO_WRITE, RAID_SB_OFFSET, RAID_SB_SIZE, a->sb_block[s->index], 0))
-    atomic_store (&s->faulty, 1);   /* cannot even queue it: treat as failed */
+    slot_set_faulty (s);            /* cannot even queue it: treat as failed */
 }
 
 void
@@ -182,7 +182,7 @@ sb_write_all (struct raid_array *a)
       struct raid_slot *s = b.ios[i].slot;
       if (s == &a->repl.member) {
         /* its record would outlive it: the others drop it in the next round */
-        if (b.ios[i].err && !atomic_exchange (&s->faulty, 1)) {
+        if (b.ios[i].err && slot_set_faulty (s)) {
           raid_logf (a, RAID_LOG_ERROR, "%s: replacement %s failed a superblock write (%s)",
                      a->sb.name, slot_name (s), strerror (b.ios[i].err));
           failed++;
@@ -190,7 +190,7 @@ sb_write_all (struct raid_array *a)
       }
       else if (s->index >= RAID_MAX_MEMBERS)
         atomic_store (&s->faulty, b.ios[i].err != 0);   /* a spare: pruned below */
-      else if (b.ios[i].err && !atomic_exchange (&s->faulty, 1)) {
+      else if (b.ios[i].err && slot_set_faulty (s)) {
         atomic_fetch_add (&s->write_errors, 1);
         a->sb.roles[s->index] = RAID_ROLE_FAULTY;
         raid_logf (a, RAID_LOG_ERROR, "%s: member %s (slot %u) failed a superblock write (%s); "
@@ -229,7 +229,7 @@ array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3])
 void
 slot_fail (struct raid_array *a, struct raid_slot *s, const char *why)
 {
-  if (atomic_exchange (&s->faulty, 1))
+  if (!slot_set_faulty (s))
     return;
   raid_logf (a, RAID_LOG_ERROR, "%s: member %s (slot %u) failed: %s; marked faulty",
              a->sb.name, slot_name (s), s->index, why);
@@ -332,13 +332,19 @@ array_new (raid_log_fn *log, void *log_opaque)
   stripe_locks_init (&a->locks);
   scratch_pool_init (&a->pool);
   reshape_init (a);
-  for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
+  notes_init (&a->notes);
+  for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++) {
     a->slot[i].index = i;
-  for (unsigned i = 0; i < RAID_MAX_SPARES; i++)
+    a->slot[i].array = a;
+  }
+  for (unsigned i = 0; i < RAID_MAX_SPARES; i++) {
     a->spare[i].index = RAID_MAX_MEMBERS + i;
+    a->spare[i].array = a;
+  }
   atomic_store (&a->recovery_offset, RAID_RESYNC_DONE);
   atomic_store (&a->repl.slot, -1);
   a->repl.member.index = RAID_MAX_MEMBERS + RAID_MAX_SPARES;
+  a->repl.member.array = a;
   return a;
 }
 
@@ -350,6 +356,7 @@ array_free (struct raid_array *a)
   layout_free (&a->lay);
   layout_free (&a->prev);
   reshape_destroy (a);
+  notes_destroy (&a->notes);
   scratch_pool_destroy (&a->pool);
   stripe_locks_destroy (&a->locks);
   pthread_mutex_destroy (&a->sb_lock);
@@ -1003,6 +1010,7 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->check_offset = atomic_load (&a->check.pos);
   st->check_mismatches = atomic_load (&a->check.mismatches);
   st->check_read_errors = atomic_load (&a->check.read_errors);
+  notes_copy (a, st);
   return 0;
 }
 

@@ -234,6 +234,12 @@ raid_check_refusal (struct raid_array *a)
   return check_blocker (a);
 }
 
+static enum raid_run_kind
+check_run (enum raid_check_action action)
+{
+  return action == RAID_CHECK_REPAIR ? RAID_RUN_REPAIR : RAID_RUN_CHECK;
+}
+
 int
 raid_check (struct raid_array *a, enum raid_check_action action)
 {
@@ -265,6 +271,7 @@ raid_check (struct raid_array *a, enum raid_check_action action)
   atomic_store (&a->check.complete, 0);
   atomic_store (&a->check.action, action);
   atomic_store (&a->check.running, 1);
+  run_begin (a, check_run (action));
   raid_logf (a, RAID_LOG_INFO, "%s: %s of %llu %s starts", a->sb.name, action_name (action),
              (unsigned long long) units, a->lay.g.m ? "stripes" : "chunks");
   for (u = 0; u < units && rc == 0; u += done) {
@@ -285,6 +292,7 @@ raid_check (struct raid_array *a, enum raid_check_action action)
   atomic_store (&a->check.stop, 0);
   atomic_store (&a->check.complete, rc == 0);
   atomic_store (&a->check.running, 0);
+  run_end (a, check_run (action), NULL, atomic_load (&a->check.mismatches));
   if (rc == 0)
     raid_logf (a, RAID_LOG_INFO, "%s: %s finished: %llu mismatches%s, %llu read errors "
                "rewritten", a->sb.name, action_name (action),

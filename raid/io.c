@@ -152,7 +152,7 @@ add_shadows (struct io_batch *b)
         || (io.op == RAID_IO_WRITE && io.offset < RAID_META_END))
       continue;
     if (!batch_add (b, r, io.op, io.offset, io.len, io.buf, io.tag))
-      atomic_store (&r->faulty, 1);         /* it would miss this write */
+      slot_set_faulty (r);                  /* it would miss this write */
   }
 }
 
@@ -201,7 +201,7 @@ batch_wait (struct io_batch *b)
   /* A new member that missed a write is no replacement (replace.c gives up on it). */
   for (i = n; i < b->n; i++)
     if (b->ios[i].err)
-      atomic_store (&b->ios[i].slot->faulty, 1);
+      slot_set_faulty (b->ios[i].slot);
   b->n = n;
 }
 

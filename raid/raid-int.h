@@ -300,6 +300,7 @@ uint64_t bitmap_pass (struct raid_array *a);
 /* ---- array.c: the array object, member state, superblock updates ------- */
 
 struct raid_slot {
+  struct raid_array *array;     /* the array it belongs to (set once) */
   struct raid_member m;         /* ops NULL when missing */
   unsigned index;
   atomic_int faulty;            /* set once; cleared only when a spare takes the slot */
@@ -364,6 +365,14 @@ struct raid_check_state {
   atomic_ullong read_errors;    /* member chunks rebuilt and rewritten after read errors */
 };
 
+/* notes.c: what the engine did (struct raid_note), the last RAID_NOTES of it. */
+struct raid_notes {
+  pthread_mutex_t lock;         /* a leaf: nothing is taken under it */
+  uint64_t n;                   /* notes taken: note n is note[n % RAID_NOTES] */
+  struct raid_note note[RAID_NOTES];
+  uint64_t started[RAID_RUN_KINDS], ended[RAID_RUN_KINDS];
+};
+
 struct raid_array {
   struct raid_layout lay;       /* the layout (during a reshape: the new one) */
   struct raid_layout prev;      /* during a reshape: the old one */
@@ -388,6 +397,7 @@ struct raid_array {
   atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
   struct raid_check_state check;
   struct raid_replace repl;
+  struct raid_notes notes;
   struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */
   unsigned nspares;
   /* superblock write buffers, slots, spares, then the replacement; under sb_lock */
@@ -467,6 +477,23 @@ uint64_t array_member_bytes (struct raid_array *a);
 uint64_t member_data_room (const struct raid_member *m, uint64_t data_offset, uint32_t chunk);
 /* The member is big enough to hold a slot of the array (array_member_bytes). */
 int member_fits (struct raid_array *a, const struct raid_slot *s);
+
+/* ---- notes.c ------------------------------------------------------------- */
+
+void notes_init (struct raid_notes *nb);
+void notes_destroy (struct raid_notes *nb);
+/* Mark S faulty; 1 when this call did (it was not yet).  The one way a member fails: a
+ * slot's member or the replacement is noted (Fail, or FailSpare for a spare being
+ * rebuilt and the replacement); a spare waiting is dropped (sb_write_all), not noted. */
+int slot_set_faulty (struct raid_slot *s);
+/* A background run begins working, and ends (ACTIVE: the member it made active, NULL
+ * none; MISMATCHES: what a check or repair found); an end of a run not open is dropped.
+ * A recovery ends too when its member fails. */
+void run_begin (struct raid_array *a, enum raid_run_kind kind);
+int run_open (struct raid_array *a, enum raid_run_kind kind);   /* begun, not ended */
+void run_end (struct raid_array *a, enum raid_run_kind kind, const char *active,
+              uint64_t mismatches);
+void notes_copy (struct raid_array *a, struct raid_status *st);   /* for raid_status */
 
 /* ---- rw.c: requests on one layout (reshape.c moves data with them) ----- */
 

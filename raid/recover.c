@@ -144,7 +144,7 @@ replacement_fail (struct raid_array *a)
   struct raid_slot *r = &a->repl.member;
   int i = atomic_load (&a->repl.slot);
 
-  if (atomic_exchange (&r->faulty, 1))
+  if (!slot_set_faulty (r))
     return;
   sb_write_all (a);
   raid_logf (a, RAID_LOG_WARN, "%s: %s, replacing %s (slot %d), failed by the "
@@ -194,7 +194,7 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
                 raid_level_name (a->lay.g.level), array_quoted (a, label));
       rc = -EBUSY;
     }
-    else if (!atomic_exchange (&s->faulty, 1)) {
+    else if (slot_set_faulty (s)) {
       a->sb.roles[s->index] = RAID_ROLE_FAULTY;
       sb_write_all (a);
       raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u) failed by the administrator; "
@@ -357,6 +357,7 @@ spare_install (struct raid_array *a)
   atomic_store (&a->recovery_offset, 0);
   atomic_store (&a->recovery_bitmap, readd);
   slot_take_spare (a, i, j, RAID_ROLE_RECOVERING);
+  run_begin (a, RAID_RUN_RECOVERY);       /* before its superblock write could fail it */
   if (readd)
     raid_logf (a, RAID_LOG_INFO, "%s: %s comes back to slot %d; recovery of the %llu of %llu "
                "regions written meanwhile (write-intent bitmap) starts", a->sb.name,
@@ -727,15 +728,19 @@ raid_recover (struct raid_array *a)
   if (atomic_load (&a->reshape.active))
     return -EAGAIN;
   slot = recovering_slot (a);
-  if (slot < 0)
-    slot = spare_install (a);
+  if (slot >= 0 && !run_open (a, RAID_RUN_RECOVERY))
+    run_begin (a, RAID_RUN_RECOVERY);
+  else if (slot < 0)
+    slot = spare_install (a);             /* begins the run */
   if (slot < 0)
     return -EAGAIN;
   s = &a->slot[slot];
   window_bytes = (size_t) window_units (a) * unit_bytes (a);
   scratch = scratch_get (&a->pool, 2 * window_bytes);
-  if (!scratch)
+  if (!scratch) {
+    run_end (a, RAID_RUN_RECOVERY, NULL, 0);
     return -ENOMEM;
+  }
   for (unsigned i = 0; i < 2; i++) {
     win[i].scratch = scratch + i * window_bytes;
     win[i].w = 0;
@@ -749,8 +754,10 @@ raid_recover (struct raid_array *a)
   for (unsigned i = 0; i < 2; i++)
     batch_free (&win[i].b);
   scratch_put (&a->pool, scratch);
-  if (rc == 0 && slot_usable (s))
+  if (rc == 0 && slot_usable (s)) {
     recovery_done (a, s);
+    run_end (a, RAID_RUN_RECOVERY, slot_name (s), 0);
+  }
   else {
     if (rc == 0)
       rc = -EIO;
@@ -761,6 +768,9 @@ raid_recover (struct raid_array *a)
                : !slot_usable (s) ? "the new member failed"
                : "the other members could not be read");
     array_checkpoint (a);
+    /* the others could not be read: the same recovery is tried again (monitor.c) */
+    if (rc != -EIO || !slot_usable (s))
+      run_end (a, RAID_RUN_RECOVERY, NULL, 0);
   }
   return rc;
 }

@@ -139,7 +139,7 @@ replace_unit (struct raid_array *a, struct raid_slot *s, uint64_t u, uint8_t *sc
     if (err)
       return -EIO;
     if (slot_io (&a->repl.member, RAID_IO_WRITE, off, L->g.chunk, cols[c])) {
-      atomic_store (&a->repl.member.faulty, 1);
+      slot_set_faulty (&a->repl.member);
       return -EIO;
     }
   }
@@ -248,7 +248,7 @@ replace_write_finish (struct raid_array *a, struct replace_window *win, int rc)
   batch_wait (&win->b);
   for (unsigned i = 0; i < win->b.n && rc == 0; i++)
     if (win->b.ios[i].err) {
-      atomic_store (&a->repl.member.faulty, 1);
+      slot_set_faulty (&a->repl.member);
       rc = -EIO;
     }
   if (rc == 0 && !win->written)
@@ -435,6 +435,7 @@ replace_takeover (struct raid_array *a, struct raid_slot *s, const char *why)
     atomic_store (&s->replacement, NULL);
     atomic_store (&a->recovery_offset, pos);
     atomic_store (&a->recovery_bitmap, 0);
+    slot_set_faulty (s);        /* down, it leaves the array as failed (noted once) */
     slot_take (a, s->index, r, RAID_ROLE_RECOVERING);
     atomic_store (&a->repl.slot, -1);
     sb_write_all (a);
@@ -478,7 +479,7 @@ replace_finish (struct raid_array *a, struct raid_slot *s)
   pthread_mutex_unlock (&a->bitmap.lock);
   stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   if (rc || atomic_load (&r->faulty)) {
-    atomic_store (&r->faulty, 1);
+    slot_set_faulty (r);
     replace_abort (a, s, "the new member failed the last writes");
     return -EIO;
   }
@@ -495,7 +496,7 @@ replace_checkpoint (struct raid_array *a)
   uint64_t pos = atomic_load (&a->repl.pos);
 
   if (slot_io (&a->repl.member, RAID_IO_FLUSH, 0, 0, NULL)) {
-    atomic_store (&a->repl.member.faulty, 1);
+    slot_set_faulty (&a->repl.member);
     return;
   }
   atomic_store (&a->repl.recorded, pos);
@@ -543,19 +544,24 @@ raid_replace (struct raid_array *a)
     win[k].w = 0;
     batch_init (&win[k].b, NULL);     /* background work: never polls */
   }
+  run_begin (a, RAID_RUN_REPLACE);
   rc = replace_units (a, s, replace_next (a, atomic_load (&a->repl.pos)), units, win,
                       scratch + 2 * (size_t) window * a->lay.g.chunk);
   for (unsigned k = 0; k < 2; k++)
     batch_free (&win[k].b);
   scratch_put (&a->pool, scratch);
-  if (rc == 0)
-    return replace_finish (a, s);
+  if (rc == 0) {
+    rc = replace_finish (a, s);
+    run_end (a, RAID_RUN_REPLACE, rc == 0 ? slot_name (s) : NULL, 0);
+    return rc;
+  }
   if (rc == -ECANCELED)
     replace_checkpoint (a);
   if (rc == -EIO && !(!slot_usable (s) && replace_takeover (a, s, "failed")))
     replace_abort (a, s, !slot_usable (s) ? "the member replaced failed"
                    : atomic_load (&a->repl.member.faulty) ? "the new member failed"
                    : "a unit could not be read from the member or the others");
+  run_end (a, RAID_RUN_REPLACE, NULL, 0);
   return rc;
 }
 

@@ -553,6 +553,7 @@ raid_reshape (struct raid_array *a)
   buf = scratch_get (&a->pool, step_bytes (a, &a->lay));
   if (!buf)
     return -ENOMEM;
+  run_begin (a, RAID_RUN_RESHAPE);
   raid_logf (a, RAID_LOG_INFO, "%s: reshape from %s of %u to %s of %u at byte %llu of %llu",
              a->sb.name, raid_level_name (a->prev.g.level), a->prev.g.n,
              raid_level_name (a->lay.g.level), a->lay.g.n,
@@ -589,5 +590,6 @@ raid_reshape (struct raid_array *a)
     reshape_record (a, atomic_load (&a->reshape.pos));
     pthread_rwlock_unlock (&a->reshape.lock);
   }
+  run_end (a, RAID_RUN_RESHAPE, NULL, 0);
   return rc;
 }

@@ -1109,6 +1109,7 @@ raid_resync (struct raid_array *a)
   if (!scratch)
     return -ENOMEM;
   batch_init (&b, NULL);   /* background work: never polls */
+  run_begin (a, RAID_RUN_RESYNC);
   if (a->bitmap.nbits)
     raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu, over the %llu of %llu "
                "regions the write-intent bitmap held dirty", a->sb.name,
@@ -1159,6 +1160,7 @@ raid_resync (struct raid_array *a)
   if (rc == 0 && !array_check (a, "finish resync"))
     rc = -EIO;
   resync_checkpoint (a, rc == 0 ? RAID_RESYNC_DONE : atomic_load (&a->resync_offset));
+  run_end (a, RAID_RUN_RESYNC, NULL, 0);
   return rc;
 }
 

@@ -40,6 +40,24 @@ events_since (struct raid_array *a, struct raid_status *was, struct seen *s)
   return s->text;
 }
 
+/* TEXT without its progress steps (RebuildNN lines): how far a run got by a look depends
+ * on how soon the look came. */
+static const char *
+without_steps (const char *text, struct seen *out)
+{
+  size_t len = 0;
+
+  out->text[0] = 0;
+  for (const char *line = text; *line;) {
+    const char *end = strchr (line, '\n');
+    size_t n = end ? (size_t) (end - line) + 1 : strlen (line);
+    if (!(strncmp (line, "Rebuild", 7) == 0 && line[7] >= '0' && line[7] <= '9'))
+      len += (size_t) snprintf (out->text + len, sizeof out->text - len, "%.*s", (int) n, line);
+    line += n;
+  }
+  return out->text;
+}
+
 static void
 write_some (struct raid_array *a)
 {
@@ -318,7 +336,7 @@ Test (events, a_look_during_the_recovery_is_not_told_again)
   struct raid_member m = raid_mem_member (spare);
   struct recovery_thread t;
   pthread_t th;
-  struct seen s;
+  struct seen s, steps;
   char err[256] = "";
 
   fx_members (&f, 4, RAID_DATA_OFFSET + (1u << 20));
@@ -332,13 +350,14 @@ Test (events, a_look_during_the_recovery_is_not_told_again)
   do
     raid_status (f.a, &st);
   while (st.recovery_slot < 0 || st.recovery_offset == 0);
-  cr_assert_str_eq (events_since (f.a, &was, &s),
+  /* a loaded machine may look late: a progress step may come, nothing else */
+  cr_assert_str_eq (without_steps (events_since (f.a, &was, &s), &steps),
                     "Fail e2.1\nDegradedArray\nRebuildStarted recovery\n");
   pthread_join (th, NULL);
   cr_assert_eq (t.rc, 0);
   raid_set_sync_speed (f.a, 0, 0);
   cr_assert_eq (raid_check (f.a, RAID_CHECK), 0);
-  cr_assert_str_eq (events_since (f.a, &was, &s),
+  cr_assert_str_eq (without_steps (events_since (f.a, &was, &s), &steps),
                     "SpareActive e9.1\nRebuildFinished recovery\n"
                     "RebuildStarted check\nRebuildFinished check mismatches=0\n");
   fx_free (&f);

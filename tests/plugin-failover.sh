@@ -3,8 +3,8 @@
 # by the AoE reservations.  RAID5 of e1.1..e3.1 with the spare e4.1.
 #  1. Head 1 writes, is killed (SIGKILL: its reservations stay, the superblocks say dirty)
 #     and e3.1 goes down with it.  Head 2 without force=true is refused with one line
-#     naming head 1's MAC; with it, it takes the shelves, e4.1 rebuilds e3.1's slot, and
-#     the data reads intact.
+#     naming head 1's MAC; by name= it cannot read the shelves and says to list them; with
+#     shelves= and force=true it takes them, e4.1 rebuilds e3.1's slot, data intact.
 #  2. A partial takeover while head 2 runs: e1.1 alone is reserved away from it.  Its next
 #     write finds the conflict: head 2 fences the array (EIO, one line naming the holder,
 #     status "fenced") and writes nothing more: not a superblock failing e1.1 on e2.1 and
@@ -65,8 +65,14 @@ line=$(grep "is reserved by $mac1" <<<"$out" | head -n 1) ||
   lab_die "head 2's refusal does not name head 1's MAC $mac1: $out"
 grep -q "make sure that head is down.*force=true" <<<"$line" ||
   lab_die "the refusal does not say how to take over safely: $line"
-[ "$(shelves_sum)" = "$before" ] || lab_die "the refused start wrote to a shelf"
 echo "ok: without force=true: ${line#*nbdkit: }"
+# A scan by name cannot read the shelves another head holds: a takeover lists them.
+out=$(ip netns exec "$LAB_NS2" nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discover-time=1 \
+        name=vol force=true --run true 2>&1) && lab_die "a scan read shelves reserved by head 1"
+grep -q "unreadable (reserved by another head? a takeover cannot scan them: list the shelves" \
+  <<<"$out" || lab_die "the scan by name does not say to list the shelves: $out"
+[ "$(shelves_sum)" = "$before" ] || lab_die "the refused starts wrote to a shelf"
+echo "ok: name=vol force=true: $(grep -o 'scan: no shelf.*' <<<"$out" | cut -c1-150)..."
 
 head2 "${args[@]}" force=true
 grep -q "e1.1: reserved with force=true; $mac1 held it" "$log2" ||

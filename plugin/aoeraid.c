@@ -941,6 +941,11 @@ static int control_request(const char *request, FILE *out)
             "readonly= to change it\n");
     return -1;
   }
+  if (raid_fenced(array) && changes_array(request)) {
+    fprintf(out, "error: the array is fenced: another head took it over (see status); "
+            "stop this server\n");
+    return -1;
+  }
   if (!strcmp(request, "check") || !strncmp(request, "check ", 6))
     return check_request(request[5] ? request + 6 : "", out);
   if (!strncmp(request, "add ", 4))

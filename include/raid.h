@@ -443,9 +443,10 @@ int raid_fenced (struct raid_array *a);
 
 /* What changed from WAS to NOW, named as mdadm --monitor names it (raid/events.c):
  * Fail, FailSpare, SpareActive, DegradedArray, RebuildStarted, Rebuild20 ... Rebuild80,
- * RebuildFinished, and two of aoeraid's own: ShelfDown and ShelfUp (a member whose
+ * RebuildFinished, and aoeraid's own: ShelfDown and ShelfUp (a member whose
  * backend stopped or started answering before the array failed it), FailedArray (the
- * array lost too many members to serve).  DETAIL is the member for member events and
+ * array lost too many members to serve), Fenced (another host took MEMBER over:
+ * RAID_EFENCED).  DETAIL is the member for member events and
  * the run (recovery, resync, reshape, check, repair, replace) for the Rebuild ones, NULL
  * for the array's; EXTRA is "mismatches=N" when a check or repair finishes, else NULL.
  * WAS NULL: the array was just started (DegradedArray, FailedArray, runs going on). */

@@ -34,7 +34,8 @@ static void look(void *opaque)
   char mac[32];
 
   (void)opaque;
-  if (fence_told || raid_status(fence_array, &st) < 0 || !st.fenced_by[0])
+  if (fence_told || !raid_fenced(fence_array) || raid_status(fence_array, &st) < 0 ||
+      !st.fenced_by[0])
     return;
   holder(st.fenced_by, mac, sizeof mac);
   nbdkit_error("%s is now reserved by %s: another head took the array over; this server "

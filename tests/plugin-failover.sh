@@ -92,6 +92,7 @@ grep -q "holders: $mac1" <<<"$out" || lab_die "could not take e1.1 from head 2: 
 write_fails "$uri2" $((20 << 20)) "e1.1 taken"
 wait_log "$log2" "e1.1 is now reserved by $mac1: another head took the array over; this server stops serving it"
 wait_status "fenced: e1.1 is reserved by another head"
+wait_log "$log2" "event Fenced vol e1.1"
 grep -q "marked faulty" "$log2" && lab_die "head 2 failed a member on the conflict: $(grep faulty "$log2")"
 [ "$(sb_of 2)" = "$sb2" ] && [ "$(sb_of 4)" = "$sb4" ] ||
   lab_die "head 2 wrote a superblock to e2.1 or e4.1 after the conflict on e1.1"

@@ -2,6 +2,7 @@
  * members for what members do (fail, go down, come back, rebuild, replace), and on
  * made-up status snapshots for the progress of runs, whose in-between states a test
  * cannot stop at. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,24 @@ Test (events, a_member_down_then_up_then_failed)
   cr_assert_str_eq (events_since (f.a, &was, &s), "Fail e2.1\n");
   raid_mem_member_set_down (f.mm[1], 0);
   cr_assert_str_eq (events_since (f.a, &was, &s), "", "a failed member stays failed");
+  fx_free (&f);
+}
+
+/* A member taken over by another host fences the array: Fenced, once, and no Fail. */
+Test (events, a_member_taken_over_fences_the_array)
+{
+  struct fx f;
+  struct raid_status was;
+  struct seen s;
+  uint8_t buf[8192] = { 0 };
+
+  raid5_of_4 (&f);
+  raid_status (f.a, &was);
+  raid_mem_member_fence (f.mm[1], 1);
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), -EIO);
+  cr_assert_str_eq (events_since (f.a, &was, &s), "Fenced e2.1\n");
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), -EIO);
+  cr_assert_str_eq (events_since (f.a, &was, &s), "", "a fence is told once");
   fx_free (&f);
 }
 

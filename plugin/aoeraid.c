@@ -545,7 +545,7 @@ static void readd_returning_shelves(void)
   if (raid_fenced(array) || pthread_mutex_trylock(&add_lock))
     return;     /* an add is running (it may wait for discovery): look next round */
   adopt_new_shelves();
-  for (size_t i = 0; i < n_addrs; i++) {
+  for (size_t i = 0; i < n_addrs && !raid_fenced(array); i++) {
     snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
     if (shelf_came_back(i) && !held_out[i] && (array_lacks(name) || adopted_spare[i]))
       readd_shelf(i);

@@ -546,9 +546,9 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
 /* WHY (RAID_SB_CORRUPT: what is wrong) holds at least RAID_SB_WHY bytes. */
 #define RAID_SB_WHY 128
 static enum raid_sb_state
-read_sb (struct raid_member *m, struct raid_sb *sb, char *why)
+read_sb_as (struct raid_array *owner, struct raid_member *m, struct raid_sb *sb, char *why)
 {
-  struct raid_slot tmp = { .m = *m };
+  struct raid_slot tmp = { .m = *m, .array = owner };
   uint8_t *block = malloc (RAID_SB_SIZE);
   enum raid_sb_state state = RAID_SB_IOERR;
 
@@ -560,17 +560,29 @@ read_sb (struct raid_member *m, struct raid_sb *sb, char *why)
   return state;
 }
 
+static enum raid_sb_state
+read_sb (struct raid_member *m, struct raid_sb *sb, char *why)
+{
+  return read_sb_as (NULL, m, sb, why);
+}
+
 int
-raid_examine (struct raid_member *m, struct raid_sb_summary *out)
+examine_as (struct raid_array *owner, struct raid_member *m, struct raid_sb_summary *out)
 {
   struct raid_sb sb;
   char why[RAID_SB_WHY];
-  enum raid_sb_state state = read_sb (m, &sb, why);
+  enum raid_sb_state state = read_sb_as (owner, m, &sb, why);
 
   sb_summarise (&sb, state, out);
   if (state == RAID_SB_CORRUPT)
     snprintf (out->problem, sizeof out->problem, "%s", why);
   return state == RAID_SB_IOERR ? -EIO : 0;
+}
+
+int
+raid_examine (struct raid_member *m, struct raid_sb_summary *out)
+{
+  return examine_as (NULL, m, out);
 }
 
 int

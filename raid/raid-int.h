@@ -417,6 +417,9 @@ int array_degraded (struct raid_array *a);        /* some slot missing, faulty o
 /* -EROFS with a line in err when the array is read-only (RAID_ASSEMBLE_READONLY) or
  * fenced (RAID_EFENCED), else 0: what would change the array asks first. */
 int array_readonly (struct raid_array *a, char *err, size_t errlen);
+/* raid_examine, for OWNER (NULL: none): a read that finds the member taken over by
+ * another host (RAID_EFENCED) fences OWNER. */
+int examine_as (struct raid_array *owner, struct raid_member *m, struct raid_sb_summary *out);
 /* Bump events and write the superblock to every working member (in
  * parallel); members that fail it are marked faulty.  Caller holds sb_lock.
  * A read-only array writes nothing (its state changes stay in memory). */

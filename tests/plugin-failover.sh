@@ -12,6 +12,8 @@
 #     1 takes the rest with force=true: the dirty regions are resynced, data intact.
 #  3. Head 1 hangs (SIGSTOP), head 2 takes over and writes; head 1 resumed cannot write
 #     (EIO, fenced); head 2's data, a check and the superblocks are untouched by it.
+#  4. Head 1 is cut off the SAN, head 2 takes over; when the cut heals, head 1's re-add
+#     of its returning members finds them taken: fenced; head 2 untouched.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 120
@@ -146,4 +148,22 @@ grep -q "stale\|faulty" "$LAB_DIR/ex.txt" && lab_die "a member is stale or fault
   lab_die "the superblocks do not agree on a clean array: $(cat "$LAB_DIR/ex.txt")"
 echo "ok: head 1 hung, head 2 took over; head 1 resumed: fenced, head 2's data, check and superblocks intact"
 grep "now reserved" "$log1"
+
+# ---- 4. head 1 is cut off the SAN; head 2 takes over; the cut heals ----
+: >"$log1"
+head1 shelves=e1.1,e2.1,e4.1 name=vol dead-time=1
+ip -n "$LAB_NS" link set h0 down
+write_fails "$uri1" 0 "head 1 cut off"        # its members fail, in its memory only
+: >"$log2"
+head2 shelves=e1.1,e2.1,e4.1 name=vol force=true
+head -c 8M /dev/urandom >"$LAB_DIR/want4"
+nbdcopy --flush "$LAB_DIR/want4" "$uri2"
+want=$(md5sum <"$LAB_DIR/want4")
+ip -n "$LAB_NS" link set h0 up
+# auto-readd takes the shelves back as they answer: the first it reads is another's
+wait_log "$log1" "e[0-9]\.1 is now reserved by $mac2: another head took the array over"
+ctl=$ctl2 uri=$uri2
+[ "$(readback)" = "$want" ] || lab_die "head 2's data changed after head 1's cut healed"
+grep -q "fenced" <<<"$(st "$ctl2")" && lab_die "head 2 fenced: $(st "$ctl2")"
+echo "ok: head 1 cut off, head 2 took over; the cut healed: head 1 fenced, head 2 intact"
 echo "plugin-failover: passed"

@@ -814,6 +814,8 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
     err = aoe_error_errno(m->h.error);
     if (r->kind == REQ_RESERVE)
       rr_result(t, f, m);
+    else if (m->h.error == AOE_ERR_RESERVED)
+      t->reserved = 0;          /* another host holds it now: never re-assert ours */
     aoe_set_error(t, "e%u.%u: %s refused by the shelf: AoE error %u (%s)", t->shelf, t->slot,
                   kind_name(r->kind), m->h.error, aoe_error_name(m->h.error));
   } else if (f->cmd == AOE_CMD_ATA) {

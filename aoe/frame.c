@@ -280,7 +280,7 @@ int aoe_error_errno(unsigned e)
   case AOE_ERR_DEVUNAVAIL: return ENXIO;
   case AOE_ERR_CFGSET: return EEXIST;
   case AOE_ERR_UNSUPVER: return EPROTONOSUPPORT;
-  case AOE_ERR_RESERVED: return EBUSY;
+  case AOE_ERR_RESERVED: return EBADE;    /* Linux's reservation conflict */
   default: return EIO;
   }
 }

@@ -422,16 +422,15 @@ int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)
     pthread_mutex_unlock(&t->ini->lock);
     return 0;
   }
-  if (rc == -EBUSY) {
+  if (rc == -EBADE) {
     size_t n = (size_t)snprintf(err, errlen, "e%u.%u is reserved by", t->shelf, t->slot);
     for (unsigned i = 0; i < res.nmacs && n < errlen; i++) {
       const uint8_t *m = res.macs[i];
       n += (size_t)snprintf(err + n, errlen - n, "%s %02x:%02x:%02x:%02x:%02x:%02x",
                             i ? "," : "", m[0], m[1], m[2], m[3], m[4], m[5]);
     }
-    if (n < errlen)
-      snprintf(err + n, errlen - n, "%s; release it there or reserve with force",
-               res.nmacs ? "" : " another host");
+    if (n < errlen && !res.nmacs)
+      snprintf(err + n, errlen - n, " another host");
   } else {
     snprintf(err, errlen, "%s", t->last_error[0] ? t->last_error : strerror(-rc));
   }

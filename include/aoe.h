@@ -99,7 +99,10 @@ int aoe_poll(struct aoe_target *);
 int aoe_io(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void *buf);
 
 /* Claim the target for this host's MACs (on every path); FORCE takes it from another
- * holder.  On failure returns -errno with a message naming the holder in ERR. */
+ * holder.  On failure returns -errno (-EBADE: another host holds it) with a message
+ * naming the holder in ERR.  I/O to a target another host reserved fails with EBADE (the
+ * shelf's AoE error 6, a reservation conflict) and ends our claim on it: it is not
+ * re-asserted when the shelf comes back. */
 int aoe_reserve(struct aoe_target *, int force, char *err, size_t errlen);
 int aoe_release(struct aoe_target *);
 /* Read the reservation list: up to MAX MACs into MACS; returns the count or -errno. */

@@ -13,6 +13,7 @@
 #ifndef AOERAID_RAID_H
 #define AOERAID_RAID_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,13 @@ struct raid_member {
   const struct raid_member_ops *ops;
   void *member;
 };
+
+/* A member I/O that fails with RAID_EFENCED (EBADE, Linux's reservation conflict) found
+ * the member taken over by another host (an AoE reservation held by another head, say).
+ * From then on the array is fenced: no member I/O is sent (reads neither), no member is
+ * failed, no superblock or bitmap is written, background runs stop and every request
+ * fails with EIO.  The other host owns the array now. */
+#define RAID_EFENCED EBADE
 
 /* ---- Geometry and limits ------------------------------------------------ */
 
@@ -455,14 +463,18 @@ struct raid_status {
   uint64_t notes;
   struct raid_note note[RAID_NOTES];
   uint64_t runs_started[RAID_RUN_KINDS], runs_ended[RAID_RUN_KINDS];
+  char fenced_by[64];            /* "": serving; else the member found taken (RAID_EFENCED) */
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
+/* 1 once the array is fenced (RAID_EFENCED): cheap, for paths that ask often. */
+int raid_fenced (struct raid_array *a);
 
 /* What changed from WAS to NOW, named as mdadm --monitor names it (raid/events.c):
  * Fail, FailSpare, SpareActive, DegradedArray, RebuildStarted, Rebuild20 ... Rebuild80,
- * RebuildFinished, and two of aoeraid's own: ShelfDown and ShelfUp (a member whose
+ * RebuildFinished, and aoeraid's own: ShelfDown and ShelfUp (a member whose
  * backend stopped or started answering before the array failed it), FailedArray (the
- * array lost too many members to serve).  DETAIL is the member for member events and
+ * array lost too many members to serve), Fenced (another host took MEMBER over:
+ * RAID_EFENCED).  DETAIL is the member for member events and
  * the run (recovery, resync, reshape, check, repair, replace) for the Rebuild ones, NULL
  * for the array's; EXTRA is "mismatches=N" when a check or repair finishes, else NULL.
  * Failures and the starts and ends of runs come from NOW's notes taken since WAS (each
@@ -494,6 +506,8 @@ uint8_t *raid_mem_member_data (struct raid_mem_member *mm);   /* raw bytes */
  * [offset, offset+len) fail until that range is rewritten (a bad sector). */
 void raid_mem_member_fail (struct raid_mem_member *mm, int fail_reads, int fail_writes);
 void raid_mem_member_set_down (struct raid_mem_member *mm, int down);
+/* Another host took the member over: every I/O fails with RAID_EFENCED. */
+void raid_mem_member_fence (struct raid_mem_member *mm, int fenced);
 /* Go down after this many more I/Os (-1: never): a failure in mid-request. */
 void raid_mem_member_fail_after (struct raid_mem_member *mm, int64_t ios);
 void raid_mem_member_bad_range (struct raid_mem_member *mm, uint64_t offset, uint32_t len);

@@ -66,6 +66,18 @@ int aoe_shelf_blank(struct aoe_target *t)
   return r;
 }
 
+int shelf_holder(struct aoe_target *t, char *buf, size_t len)
+{
+  uint8_t macs[1][6];
+
+  buf[0] = 0;
+  if (aoe_reserve_read(t, macs, 1) < 1)
+    return 0;
+  snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", macs[0][0], macs[0][1], macs[0][2],
+           macs[0][3], macs[0][4], macs[0][5]);
+  return 1;
+}
+
 struct aoe_member {
   struct raid_member_ops ops;   /* aoe_member_ops, without poll when poll=false */
   struct aoe_target *target;

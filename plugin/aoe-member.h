@@ -17,6 +17,10 @@ int parse_shelf_addr(const char *s, struct shelf_addr *out);
  * cannot be read.  Blocking; reads only. */
 int aoe_shelf_blank(struct aoe_target *t);
 
+/* The MAC of the first host holding T's AoE reservation ("02:00:00:00:00:01") in BUF:
+ * 1, or 0 when none does or it cannot be read (BUF empty).  Blocking. */
+int shelf_holder(struct aoe_target *t, char *buf, size_t len);
+
 /* Fill *out so raid/ reaches the shelf through aoe/; POLL lets a lone waiter poll the
  * initiator for its replies (aoe_poll) before it sleeps.  0, or -1 with errno. */
 int aoe_member_init(struct raid_member *out, struct aoe_target *target, bool poll);

@@ -21,6 +21,7 @@
 #include "assemble.h"
 #include "control.h"
 #include "deadline.h"
+#include "fence.h"
 #include "log.h"
 #include "monitor.h"
 #include "params.h"
@@ -146,15 +147,25 @@ static void discover_shelves(void)
     ups_seen[i] = shelf_ups(targets[i]);
 }
 
-static int reserve_one(struct aoe_target *t, const struct shelf_addr *a, char *msg,
-                       size_t len)
+static int reserve_one(struct aoe_target *t, char *msg, size_t len)
 {
-  char err[256];
+  char err[256], name[24], before[24];
+  int r;
 
-  if (aoe_reserve(t, params.force, err, sizeof err) == 0)
+  if (!params.force || !shelf_holder(t, before, sizeof before))
+    before[0] = 0;              /* force=true: the head that held it, for the log */
+  r = aoe_reserve(t, params.force, err, sizeof err);
+  aoe_target_name(t, name, sizeof name);
+  if (r == 0 && before[0])
+    log_notice("%s: reserved with force=true; %s held it", name, before);
+  if (r == 0)
     return 0;
-  snprintf(msg, len, "e%u.%u: %s; stop the other initiator, or start with reserve=false "
-           "if the shelf is shared on purpose", a->shelf, a->slot, err);
+  if (r == -EBADE)
+    snprintf(msg, len, "%s, another head: to take the array over, first make sure that head "
+             "is down (powered off, or cut off the SAN), then start with force=true; "
+             "reserve=false if the shelf is shared on purpose", err);
+  else
+    snprintf(msg, len, "%s: cannot reserve it: %s", name, err);
   return -1;
 }
 
@@ -163,7 +174,7 @@ static int reserve_shelves(void)
   char msg[512];
 
   for (size_t i = 0; i < n_addrs; i++)
-    if (targets[i] && reserve_one(targets[i], &addrs[i], msg, sizeof msg) < 0) {
+    if (targets[i] && reserve_one(targets[i], msg, sizeof msg) < 0) {
       nbdkit_error("%s", msg);
       return -1;
     }
@@ -292,7 +303,7 @@ static int hot_add_locked(const struct shelf_addr *a, FILE *out)
   /* a shelf this server already holds (a member back from the dead) is reserved; one of
    * shelves= that did not answer at the start is not yet */
   held = known < n_addrs && targets[known];
-  if (!held && params.reserve && reserve_one(t, a, err, sizeof err) < 0) {
+  if (!held && params.reserve && reserve_one(t, err, sizeof err) < 0) {
     fprintf(out, "error: %s\n", err);
     return -1;
   }
@@ -531,10 +542,10 @@ static void readd_returning_shelves(void)
 {
   char name[24];
 
-  if (pthread_mutex_trylock(&add_lock))
+  if (raid_fenced(array) || pthread_mutex_trylock(&add_lock))
     return;     /* an add is running (it may wait for discovery): look next round */
   adopt_new_shelves();
-  for (size_t i = 0; i < n_addrs; i++) {
+  for (size_t i = 0; i < n_addrs && !raid_fenced(array); i++) {
     snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
     if (shelf_came_back(i) && !held_out[i] && (array_lacks(name) || adopted_spare[i]))
       readd_shelf(i);
@@ -933,6 +944,11 @@ static int control_request(const char *request, FILE *out)
             "readonly= to change it\n");
     return -1;
   }
+  if (raid_fenced(array) && changes_array(request)) {
+    fprintf(out, "error: the array is fenced: another head took it over (see status); "
+            "stop this server\n");
+    return -1;
+  }
   if (!strcmp(request, "check") || !strncmp(request, "check ", 6))
     return check_request(request[5] ? request + 6 : "", out);
   if (!strncmp(request, "add ", 4))
@@ -1025,7 +1041,8 @@ static int aoeraid_after_fork(void)
   /* A new array (or one that crashed dirty) makes its parity consistent in the
    * background while it serves, as md's initial resync does; a hot spare replaces a
    * member that fails. */
-  if (alert_start(array, params.alert, params.alert_test, aoeraid_debug_alert_wait_ms) < 0)
+  if (alert_start(array, params.alert, params.alert_test, aoeraid_debug_alert_wait_ms) < 0 ||
+      fence_start(initiator, array) < 0)
     return -1;
   if (params.readonly)          /* no resync, recovery, reshape or auto-readd: all write */
     return 0;
@@ -1037,17 +1054,22 @@ static int aoeraid_after_fork(void)
 
 static void aoeraid_cleanup(void)
 {
+  bool fenced = false;
+
   control_close(control);
   control = NULL;
   readd_stop();                 /* before the monitor: a re-add kicks it */
   monitor_stop();
   alert_stop();
+  fence_stop();
   if (array) {
-    raid_close(array);          /* marks the array clean on every member */
+    fenced = raid_fenced(array);
+    raid_close(array);          /* marks the array clean on every member (not if fenced) */
     array = NULL;
   }
   if (initiator) {
-    release_shelves();
+    if (!fenced)                /* else the reservations are the new head's */
+      release_shelves();
     aoe_close(initiator);
     initiator = NULL;
   }

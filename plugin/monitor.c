@@ -117,7 +117,7 @@ static void *monitor_main(void *arg)
   bool resync_gave_up = false;
   int pause = 0, r;
 
-  while (!monitor_wait(pause)) {
+  while (!monitor_wait(pause) && !raid_fenced(mon_array)) {
     pause = MONITOR_POLL_MS;
     raid_bitmap_tick(mon_array);      /* clears regions idle for a while */
     if (raid_reshape_pending(mon_array)) {

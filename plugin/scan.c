@@ -243,11 +243,28 @@ static void leave_former(const struct found *f, void (*left)(struct aoe_target *
     }
 }
 
+/* ", 3 of them unreadable (reserved by another head? ...)" for the not-found error: a
+ * scan cannot read shelves another head holds, so a takeover names them. */
+static const char *unreadable_text(const struct found *f, const struct params *p, char *buf,
+                                   size_t len)
+{
+  size_t n = 0;
+
+  for (size_t i = 0; i < f->n; i++)
+    n += f->sb[i].state == RAID_SB_IOERR;
+  buf[0] = 0;
+  if (n)
+    snprintf(buf, len, ", %zu of them unreadable (reserved by another head?%s)", n,
+             p->force ? " a takeover cannot scan them: list the shelves in shelves= and "
+             "spares= with force=true" : "");
+  return buf;
+}
+
 int scan_shelves(struct aoe_initiator *ini, struct params *p,
                  void (*left)(struct aoe_target *))
 {
   struct found *f = calloc(1, sizeof *f);
-  char ifaces[256], what[128];
+  char ifaces[256], what[128], unread[256];
   int r;
 
   if (!f) {
@@ -260,10 +277,10 @@ int scan_shelves(struct aoe_initiator *ini, struct params *p,
   if (r == 0) {
     aoe_iface_names(ini, ifaces, sizeof ifaces);
     nbdkit_error("scan: no shelf holds the array %s: %zu shel%s answered on %s within "
-                 "%.1fs; check its shelves run and are on this network, or give iface=; "
+                 "%.1fs%s; check its shelves run and are on this network, or give iface=; "
                  "to create a new array give shelves= and level=",
                  wanted_text(p, what, sizeof what), f->n, f->n == 1 ? "f" : "ves", ifaces,
-                 p->discover_ms / 1000.0);
+                 p->discover_ms / 1000.0, unreadable_text(f, p, unread, sizeof unread));
     r = -1;
   }
   if (r > 0) {

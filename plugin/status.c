@@ -165,6 +165,9 @@ static void print_text(FILE *out, const struct raid_status *st)
           level, st->chunk_bytes / 1024, st->members, st->size, st->size / 1073741824.0);
   fprintf(out, "  state %s%s  events %" PRIu64 "\n", state_name(st->state),
           st->readonly ? ", read-only" : "", st->events);
+  if (st->fenced_by[0])
+    fprintf(out, "  fenced: %s is reserved by another head, which took the array over; "
+            "this server no longer serves it\n", st->fenced_by);
   if (st->resync_offset != UINT64_MAX)
     fprintf(out, "  resync %.1f%% (%" PRIu64 " of %" PRIu64 " %s)%s\n",
             st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
@@ -260,6 +263,10 @@ static void print_json(FILE *out, const struct raid_status *st)
           "\"chunk\":%" PRIu32 ",\"size\":%" PRIu64 ",\"state\":\"%s\",\"events\":%" PRIu64
           ",\"readonly\":%s,", st->name, uuid, level, st->k, st->m, st->chunk_bytes, st->size,
           state_name(st->state), st->events, st->readonly ? "true" : "false");
+  if (st->fenced_by[0])
+    fprintf(out, "\"fenced\":\"%s\",", st->fenced_by);
+  else
+    fprintf(out, "\"fenced\":null,");
   if (st->resync_offset != UINT64_MAX)
     fprintf(out, "\"resync\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64 "},",
             st->resync_offset, st->resync_units);

@@ -31,6 +31,25 @@ slot_name (const struct raid_slot *s)
   return s->m.ops ? s->m.ops->name (s->m.member) : "(missing)";
 }
 
+void
+array_fence (struct raid_array *a, struct raid_slot *s)
+{
+  struct raid_slot *none = NULL;
+
+  if (!atomic_compare_exchange_strong (&a->fenced_by, &none, s))
+    return;
+  /* resync, recovery, check, reshape and replace stop; the caller tells (raid_status) */
+  atomic_store (&a->resync_stop, 1);
+}
+
+int
+array_fenced (struct raid_array *a)
+{
+  return atomic_load (&a->fenced_by) != NULL;
+}
+
+int raid_fenced (struct raid_array *a) { return array_fenced (a); }
+
 int
 slot_usable (struct raid_slot *s)
 {
@@ -155,7 +174,7 @@ sb_write_all (struct raid_array *a)
   struct raid_slot *r;
   unsigned i, failed;
 
-  if (a->readonly)
+  if (a->readonly || array_fenced (a))
     return;
   batch_init (&b, NULL);
   do {
@@ -176,6 +195,8 @@ sb_write_all (struct raid_array *a)
     if (r)
       sb_queue (a, &b, r, RAID_SB_ROLE_SPARE);
     batch_run (&b);
+    if (array_fenced (a))
+      break;                    /* another host owns the members: fail none */
     /* A member that misses a state change is stale: fail it, then record
      * that in a further update to the others. */
     for (failed = 0, i = 0; i < b.n; i++) {
@@ -229,7 +250,7 @@ array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3])
 void
 slot_fail (struct raid_array *a, struct raid_slot *s, const char *why)
 {
-  if (!slot_set_faulty (s))
+  if (array_fenced (a) || !slot_set_faulty (s))
     return;
   raid_logf (a, RAID_LOG_ERROR, "%s: member %s (slot %u) failed: %s; marked faulty",
              a->sb.name, slot_name (s), s->index, why);
@@ -292,6 +313,14 @@ member_fits (struct raid_array *a, const struct raid_slot *s)
 int
 array_readonly (struct raid_array *a, char *err, size_t errlen)
 {
+  struct raid_slot *taken = atomic_load (&a->fenced_by);
+
+  if (taken) {
+    if (err)
+      snprintf (err, errlen, "the array is fenced: %s belongs to another head now, which "
+                "took the array over; stop this server", slot_name (taken));
+    return -EROFS;
+  }
   if (!a->readonly)
     return 0;
   if (err)
@@ -519,9 +548,9 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
 /* WHY (RAID_SB_CORRUPT: what is wrong) holds at least RAID_SB_WHY bytes. */
 #define RAID_SB_WHY 128
 static enum raid_sb_state
-read_sb (struct raid_member *m, struct raid_sb *sb, char *why)
+read_sb_as (struct raid_array *owner, struct raid_member *m, struct raid_sb *sb, char *why)
 {
-  struct raid_slot tmp = { .m = *m };
+  struct raid_slot tmp = { .m = *m, .array = owner };
   uint8_t *block = malloc (RAID_SB_SIZE);
   enum raid_sb_state state = RAID_SB_IOERR;
 
@@ -533,17 +562,29 @@ read_sb (struct raid_member *m, struct raid_sb *sb, char *why)
   return state;
 }
 
+static enum raid_sb_state
+read_sb (struct raid_member *m, struct raid_sb *sb, char *why)
+{
+  return read_sb_as (NULL, m, sb, why);
+}
+
 int
-raid_examine (struct raid_member *m, struct raid_sb_summary *out)
+examine_as (struct raid_array *owner, struct raid_member *m, struct raid_sb_summary *out)
 {
   struct raid_sb sb;
   char why[RAID_SB_WHY];
-  enum raid_sb_state state = read_sb (m, &sb, why);
+  enum raid_sb_state state = read_sb_as (owner, m, &sb, why);
 
   sb_summarise (&sb, state, out);
   if (state == RAID_SB_CORRUPT)
     snprintf (out->problem, sizeof out->problem, "%s", why);
   return state == RAID_SB_IOERR ? -EIO : 0;
+}
+
+int
+raid_examine (struct raid_member *m, struct raid_sb_summary *out)
+{
+  return examine_as (NULL, m, out);
 }
 
 int
@@ -979,6 +1020,8 @@ raid_status (struct raid_array *a, struct raid_status *st)
   for (i = 0; i < a->nspares; i++)
     snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));
   /* the replacement, like the spares, changes under sb_lock */
+  if (array_fenced (a))
+    snprintf (st->fenced_by, sizeof st->fenced_by, "%s", slot_name (atomic_load (&a->fenced_by)));
   st->replace_slot = atomic_load (&a->repl.slot);
   st->replace_offset = atomic_load (&a->repl.pos);
   if (st->replace_slot >= 0) {

@@ -177,6 +177,8 @@ void
 raid_status_events (const struct raid_status *was, const struct raid_status *now,
                     raid_event_fn *fn, void *opaque)
 {
+  if (now->fenced_by[0] && (!was || !was->fenced_by[0]))
+    fn (opaque, "Fenced", now->fenced_by, NULL);
   if (!was) {
     if (now->state == RAID_STATE_DEGRADED)
       fn (opaque, "DegradedArray", NULL, NULL);

@@ -89,6 +89,9 @@ io_done (void *opaque, int err)
   struct member_io *io = opaque;
   struct io_batch *b = io->batch;
 
+  /* before the batch sees it: no I/O is sent after this one */
+  if (err == RAID_EFENCED && io->slot->array)
+    array_fence (io->slot->array, io->slot);
   io->err = err;
   atomic_fetch_sub (&io->slot->outstanding, 1);
   pthread_mutex_lock (&b->lock);
@@ -175,6 +178,8 @@ batch_start (struct io_batch *b)
     atomic_fetch_add (&io->slot->outstanding, 1);
     if (!m->ops || atomic_load (&io->slot->faulty) || !m->ops->healthy (m->member))
       io_done (io, ENODEV);
+    else if (io->slot->array && array_fenced (io->slot->array))
+      io_done (io, RAID_EFENCED);
     else
       m->ops->submit (m->member, io->op, io->offset, io->len, io->buf, io_done, io);
   }

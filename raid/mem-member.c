@@ -18,6 +18,7 @@ struct raid_mem_member {
   uint8_t *data;
   pthread_mutex_t lock;           /* guards the fault settings and counters */
   int fail_reads, fail_writes, down;
+  int fenced;                     /* every I/O fails with RAID_EFENCED */
   uint64_t bad_offset;            /* a bad range: reads fail until rewritten */
   uint32_t bad_len;
   unsigned delay_us;
@@ -46,7 +47,9 @@ mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, ui
     mm->down = 1;
   else if (mm->ios_left > 0)
     mm->ios_left--;
-  if (mm->down || (mm->power && __atomic_sub_fetch (mm->power, 1, __ATOMIC_SEQ_CST) < 0))
+  if (mm->fenced)
+    err = RAID_EFENCED;
+  else if (mm->down || (mm->power && __atomic_sub_fetch (mm->power, 1, __ATOMIC_SEQ_CST) < 0))
     err = EIO;
   else if (op != RAID_IO_FLUSH && (offset > mm->size || len > mm->size - offset
                                     || offset % 512 || len % 512))
@@ -171,6 +174,14 @@ raid_mem_member_fail (struct raid_mem_member *mm, int fail_reads, int fail_write
   pthread_mutex_lock (&mm->lock);
   mm->fail_reads = fail_reads;
   mm->fail_writes = fail_writes;
+  pthread_mutex_unlock (&mm->lock);
+}
+
+void
+raid_mem_member_fence (struct raid_mem_member *mm, int fenced)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->fenced = fenced;
   pthread_mutex_unlock (&mm->lock);
 }
 

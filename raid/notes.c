@@ -55,7 +55,8 @@ slot_set_faulty (struct raid_slot *s)
   struct raid_array *a = s->array;
   struct raid_note n = { .kind = RAID_NOTE_FAIL };
 
-  if (atomic_exchange (&s->faulty, 1))
+  /* a fenced array marks nothing faulty: another head holds its members now */
+  if ((a && array_fenced (a)) || atomic_exchange (&s->faulty, 1))
     return 0;
   if (!s->m.ops || (s->index >= RAID_MAX_MEMBERS && s != &a->repl.member))
     return 1;                   /* no member, or a spare waiting: nothing failed in a slot */

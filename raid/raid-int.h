@@ -300,7 +300,7 @@ uint64_t bitmap_pass (struct raid_array *a);
 /* ---- array.c: the array object, member state, superblock updates ------- */
 
 struct raid_slot {
-  struct raid_array *array;     /* the array it belongs to (set once) */
+  struct raid_array *array;     /* the array it belongs to (set once; NULL: examine's) */
   struct raid_member m;         /* ops NULL when missing */
   unsigned index;
   atomic_int faulty;            /* set once; cleared only when a spare takes the slot */
@@ -388,7 +388,9 @@ struct raid_array {
   int readonly;                 /* RAID_ASSEMBLE_READONLY: nothing is written to a member */
   uint64_t size;
   atomic_ullong resync_offset;  /* lock units below this are in sync */
-  atomic_int resync_stop;       /* raid_resync_cancel was called */
+  atomic_int resync_stop;       /* raid_resync_cancel was called, or the array is fenced */
+  /* the member whose I/O failed with RAID_EFENCED first: set once, the array is fenced */
+  _Atomic (struct raid_slot *) fenced_by;
   atomic_ullong recovery_offset;  /* units of the recovering slot rebuilt */
   atomic_ullong sync_speed_min, sync_speed_max;  /* bytes/s; 0 = no limit (pace.c) */
   atomic_ullong fg_begun, fg_ended;   /* requests from above (raid_read/write/flush) */
@@ -407,6 +409,10 @@ struct raid_array {
 void raid_logf (struct raid_array *a, int level, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 const char *slot_name (const struct raid_slot *s);
+/* S's member was taken over by another host: fence the array (see RAID_EFENCED); from
+ * any thread, I/O completions included.  array_fenced: 1 once fenced. */
+void array_fence (struct raid_array *a, struct raid_slot *s);
+int array_fenced (struct raid_array *a);
 int slot_usable (struct raid_slot *s);            /* present, not faulty, healthy */
 /* slot_usable, and holding good data for lock unit u (a recovering slot:
  * only below the recovery point). */
@@ -417,9 +423,12 @@ void slot_fail (struct raid_array *a, struct raid_slot *s, const char *why);
 int array_check (struct raid_array *a, const char *what);
 void array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS]);
 int array_degraded (struct raid_array *a);        /* some slot missing, faulty or recovering */
-/* -EROFS with a line in err when the array is read-only (RAID_ASSEMBLE_READONLY), else 0:
- * what would change the array asks first. */
+/* -EROFS with a line in err when the array is read-only (RAID_ASSEMBLE_READONLY) or
+ * fenced (RAID_EFENCED), else 0: what would change the array asks first. */
 int array_readonly (struct raid_array *a, char *err, size_t errlen);
+/* raid_examine, for OWNER (NULL: none): a read that finds the member taken over by
+ * another host (RAID_EFENCED) fences OWNER. */
+int examine_as (struct raid_array *owner, struct raid_member *m, struct raid_sb_summary *out);
 /* Bump events and write the superblock to every working member (in
  * parallel); members that fail it are marked faulty.  Caller holds sb_lock.
  * A read-only array writes nothing (its state changes stay in memory). */

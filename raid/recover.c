@@ -29,6 +29,16 @@ member_in_use (struct raid_array *a, const char *name)
   return 0;
 }
 
+/* Does one of A's slots hold (or held, failed) the member NAME? */
+static int
+slot_of (struct raid_array *a, const char *name)
+{
+  for (unsigned i = 0; i < a->lay.g.n; i++)
+    if (a->slot[i].m.ops && !strcmp (slot_name (&a->slot[i]), name))
+      return 1;
+  return 0;
+}
+
 /* Why this superblock makes the member unfit to be a spare (in BUF when it says what
  * is damaged); NULL if fit. */
 static const char *
@@ -94,7 +104,11 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
               name, (unsigned long long) m->ops->size (m->member), (unsigned long long) need);
     return -EINVAL;
   }
-  raid_examine (m, &sb);
+  /* one of the array's members coming back, found taken by another host: the array is
+   * that host's now */
+  examine_as (slot_of (a, name) ? a : NULL, m, &sb);
+  if ((rc = array_readonly (a, err, errlen)) != 0)
+    return rc;
   why = add_refusal (a, &sb, text, sizeof text);
   if (why) {
     snprintf (err, errlen, "member %s %s", name, why);

@@ -975,10 +975,13 @@ flush_request (struct raid_array *a)
 }
 
 /* Every request from above is counted in and out for the speed limits of
- * resync and recovery (pace.c). */
+ * resync and recovery (pace.c).  A fenced array sends nothing (see RAID_EFENCED): a
+ * request that raced with the fence fails in pace_request_end. */
 int
 raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
 {
+  if (array_fenced (a))
+    return -EIO;
   pace_request_begin (a);
   return pace_request_end (a, read_request (a, buf, len, offset));
 }
@@ -987,6 +990,8 @@ int
 raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
             unsigned flags)
 {
+  if (array_fenced (a))
+    return -EIO;
   pace_request_begin (a);
   return pace_request_end (a, write_request (a, buf, len, offset, flags));
 }
@@ -994,6 +999,8 @@ raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset
 int
 raid_flush (struct raid_array *a)
 {
+  if (array_fenced (a))
+    return -EIO;
   pace_request_begin (a);
   return pace_request_end (a, flush_request (a));
 }

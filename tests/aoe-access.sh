@@ -64,11 +64,11 @@ set -e
 [ $rc = 1 ] && echo "$out2" | grep >/dev/null "reserve-failed: e4.1 is reserved by $mac1" ||
   lab_die "second initiator: reserve did not fail naming the holder: $out2"
 echo "ok: a second initiator's reserve fails naming the holder: $(echo "$out2" | grep reserve-failed)"
-ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 expect write 0 8 EBUSY expect read 0 8 EBUSY >/dev/null ||
+ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 expect write 0 8 EBADE expect read 0 8 EBADE >/dev/null ||
   lab_die "second initiator could use a shelf reserved by another"
 out2=$(ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 reserve force holders write 0 8 2)
 echo "$out2" | grep >/dev/null "holders: $mac2" || lab_die "force reserve did not take it: $out2"
-lab_exec aoe-client -i h0 -w 300 4.1 expect write 0 8 EBUSY >/dev/null
+lab_exec aoe-client -i h0 -w 300 4.1 expect write 0 8 EBADE >/dev/null
 ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 release holders | grep >/dev/null "^holders:$" ||
   lab_die "release left holders"
 lab_exec aoe-client -i h0 -w 300 4.1 write 0 8 3 read 0 8 3 >/dev/null

@@ -91,8 +91,8 @@ static uint8_t *alloc_sectors(uint64_t n)
 static int errno_by_name(const char *s)
 {
   static const struct { const char *name; int err; } names[] = {
-    { "EIO", EIO }, { "EINVAL", EINVAL }, { "EBUSY", EBUSY }, { "ENXIO", ENXIO },
-    { "EROFS", EROFS }, { "ETIMEDOUT", ETIMEDOUT },
+    { "EIO", EIO }, { "EINVAL", EINVAL }, { "EBUSY", EBUSY }, { "EBADE", EBADE },
+    { "ENXIO", ENXIO }, { "EROFS", EROFS }, { "ETIMEDOUT", ETIMEDOUT },
   };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (!strcmp(names[i].name, s))

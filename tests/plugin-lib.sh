@@ -22,18 +22,20 @@ PLUGIN_PID=
 # nbdkit stays in the foreground (-f), as our child: everything it logs, also from its
 # background threads after start-up, lands in $LAB_DIR/nbdkit.log, and it is reaped when
 # stopped.  It is ready once its socket exists (bound after the plugin's get_ready).
+# PLUGIN_NS (default LAB_NS) and PLUGIN_LOG (default $LAB_DIR/nbdkit.log) run it elsewhere:
+# a second head in LAB_NS2.
 plugin_start() {
   local sock=$1; shift
-  local pidfile="$LAB_DIR/nbdkit.pid"
+  local pidfile="$LAB_DIR/nbdkit.pid" log=${PLUGIN_LOG:-$LAB_DIR/nbdkit.log}
   rm -f "$pidfile" "$sock"
   PLUGIN_SOCK=$sock
   # Not through the lab_exec function: in the background that would be a bash subshell,
   # and $! its PID, which plugin_stop would kill leaving nbdkit running.  `ip netns exec`
   # execs nbdkit, so $! is nbdkit's own PID.
   # shellcheck disable=SC2086 # AOERAID_NBDKIT_OPTS: nbdkit's own options, split
-  ip netns exec "$LAB_NS" nbdkit -f -U "$sock" -P "$pidfile" ${AOERAID_NBDKIT_OPTS:-} \
-    "$AOERAID_PLUGIN" iface=h0 \
-    discover-time=2 "$@" 2>>"$LAB_DIR/nbdkit.log" &
+  ip netns exec "${PLUGIN_NS:-$LAB_NS}" nbdkit -f -U "$sock" -P "$pidfile" \
+    ${AOERAID_NBDKIT_OPTS:-} "$AOERAID_PLUGIN" iface=h0 \
+    discover-time=2 "$@" 2>>"$log" &
   PLUGIN_PID=$!
   lab_track "$PLUGIN_PID"
   for _ in $(seq 300); do
@@ -41,12 +43,12 @@ plugin_start() {
     if ! lab_alive "$PLUGIN_PID"; then
       wait "$PLUGIN_PID" 2>/dev/null || true
       PLUGIN_PID=
-      plugin_start_failed "nbdkit failed: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+      plugin_start_failed "nbdkit failed: $(tail -n 3 "$log")"
       return 1
     fi
     sleep 0.05
   done
-  plugin_start_failed "nbdkit did not listen on $sock within 15 s: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+  plugin_start_failed "nbdkit did not listen on $sock within 15 s: $(tail -n 3 "$log")"
 }
 
 # Not in a subshell, for a caller that goes on after a failure (bench/run): an nbdkit

@@ -376,7 +376,7 @@ Test(errors, aoe_errors_map_to_errno)
   cr_assert_eq(aoe_error_errno(AOE_ERR_BADCMD), EOPNOTSUPP);
   cr_assert_eq(aoe_error_errno(AOE_ERR_BADARG), EINVAL);
   cr_assert_eq(aoe_error_errno(AOE_ERR_DEVUNAVAIL), ENXIO);
-  cr_assert_eq(aoe_error_errno(AOE_ERR_RESERVED), EBUSY);
+  cr_assert_eq(aoe_error_errno(AOE_ERR_RESERVED), EBADE);
   cr_assert_eq(aoe_error_errno(AOE_ERR_UNSUPVER), EPROTONOSUPPORT);
   cr_assert_eq(aoe_error_errno(99), EIO);
   cr_assert_str_eq(aoe_error_name(AOE_ERR_RESERVED), "target is reserved");

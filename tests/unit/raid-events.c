@@ -125,6 +125,24 @@ Test (events, a_member_down_then_up_then_failed)
   fx_free (&f);
 }
 
+/* A member taken over by another host fences the array: Fenced, once, and no Fail. */
+Test (events, a_member_taken_over_fences_the_array)
+{
+  struct fx f;
+  struct raid_status was;
+  struct seen s;
+  uint8_t buf[8192] = { 0 };
+
+  raid5_of_4 (&f);
+  raid_status (f.a, &was);
+  raid_mem_member_fence (f.mm[1], 1);
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), -EIO);
+  cr_assert_str_eq (events_since (f.a, &was, &s), "Fenced e2.1\n");
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), -EIO);
+  cr_assert_str_eq (events_since (f.a, &was, &s), "", "a fence is told once");
+  fx_free (&f);
+}
+
 Test (events, too_many_lost_fails_the_array)
 {
   struct fx f;

@@ -1,7 +1,8 @@
 /* A read-only assembly (md's --readonly): every byte of every member, superblocks and
  * bitmap included, is the same after it as before, whatever happens meanwhile (reads,
  * refused writes and administration, a read error, a member going down, a dirty degraded
- * array started with force), and the data reads right. */
+ * array started with force), and the data reads right.  A fenced array (a member taken
+ * over by another host) writes nothing either, from the first conflict on. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,4 +183,37 @@ Test (readonly, dirty_degraded_needs_force_and_stays_untouched)
   fx_close (&r.f);
   rig_unchanged (&r, "a dirty degraded array started read-only");
   rig_free (&r);
+}
+
+/* A member that another host took over (RAID_EFENCED) fences the array: the request that
+ * found it fails, and from then on every request fails with EIO, no member is failed and
+ * nothing is written, to any member, even at the close. */
+Test (readonly, fenced_array_writes_nothing)
+{
+  for (unsigned c = 0; c < FX_N_REDUNDANT; c++) {
+    struct rig r;
+    struct raid_status st;
+    char err[256] = "";
+    uint8_t *buf = calloc (1, 64 * 1024);
+
+    cr_assert_not_null (buf);
+    rig_create (&r, &cases[c]);
+    raid_mem_member_fence (r.f.mm[0], 1);
+    cr_assert_eq (raid_write (r.f.a, buf, 64 * 1024, 0, 0), -EIO, "case %u", c);
+    rig_snapshot (&r);
+    cr_assert_eq (raid_write (r.f.a, buf, 64 * 1024, 128 * 1024, 0), -EIO, "case %u", c);
+    cr_assert_eq (raid_read (r.f.a, buf, 4096, 0), -EIO, "case %u", c);
+    cr_assert_eq (raid_flush (r.f.a), -EIO, "case %u", c);
+    raid_status (r.f.a, &st);
+    cr_assert_str_eq (st.fenced_by, raid_mem_member (r.f.mm[0]).ops->name (r.f.mm[0]));
+    for (unsigned i = 0; i < r.f.n; i++)
+      cr_assert_eq (st.member[i].role, RAID_ROLE_ACTIVE, "case %u: member %u failed", c, i);
+    cr_assert_eq (r.f.errors, 0, "case %u: %s", c, r.f.last_error);
+    cr_assert_eq (raid_fail_member (r.f.a, "e2.1", err, sizeof err), -EROFS);
+    cr_assert (strstr (err, "fenced"), "case %u: refused for another reason: %s", c, err);
+    fx_close (&r.f);
+    rig_unchanged (&r, "fenced");
+    rig_free (&r);
+    free (buf);
+  }
 }

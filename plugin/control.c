@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "deadline.h"
 
 struct control {
   int listen_fd;
@@ -67,20 +68,13 @@ fail:
 #define REQUEST_MAX 255           /* longest request line, its newline not counted */
 #define CLIENT_WAIT_MS 1000       /* the server never waits longer on one client */
 
-static uint64_t now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Wait for FD to be ready for EVENTS until DEADLINE (now_ms); 1 when it is. */
-static int wait_fd(int fd, short events, uint64_t deadline)
+/* Wait for FD to be ready for EVENTS within CLIENT_WAIT_MS of START; 1 when it is. */
+static int wait_fd(int fd, short events, const struct timespec *start)
 {
   struct pollfd p = { .fd = fd, .events = events };
-  uint64_t now = now_ms();
+  long left = CLIENT_WAIT_MS - elapsed_ms(start);
 
-  return now < deadline && poll(&p, 1, (int)(deadline - now)) > 0;
+  return left > 0 && poll(&p, 1, (int)left) > 0;
 }
 
 /* Read one request line into REQUEST (REQUEST_MAX + 1 bytes), within a second in all
@@ -88,12 +82,13 @@ static int wait_fd(int fd, short events, uint64_t deadline)
  * too long, cut off by the deadline, or holding bytes that are not text. */
 static const char *read_request(int fd, char *request, char *why, size_t whylen)
 {
-  uint64_t deadline = now_ms() + CLIENT_WAIT_MS;
+  struct timespec start;
   size_t len = 0;
   char *nl = NULL;
   int eof = 0;
 
-  while (!nl && len <= REQUEST_MAX && wait_fd(fd, POLLIN, deadline)) {
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (!nl && len <= REQUEST_MAX && wait_fd(fd, POLLIN, &start)) {
     ssize_t n = read(fd, request + len, REQUEST_MAX + 1 - len);
     if (n <= 0) {
       eof = 1;
@@ -130,9 +125,10 @@ static const char *read_request(int fd, char *request, char *why, size_t whylen)
  * client has gone. */
 static void send_answer(int fd, const char *answer, size_t len)
 {
-  uint64_t deadline = now_ms() + CLIENT_WAIT_MS;
+  struct timespec start;
 
-  while (len && wait_fd(fd, POLLOUT, deadline)) {
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (len && wait_fd(fd, POLLOUT, &start)) {
     ssize_t n = send(fd, answer, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno != EAGAIN && errno != EINTR)
       break;

@@ -42,12 +42,6 @@ array_fence (struct raid_array *a, struct raid_slot *s)
   atomic_store (&a->resync_stop, 1);
 }
 
-int
-array_fenced (struct raid_array *a)
-{
-  return atomic_load (&a->fenced_by) != NULL;
-}
-
 int raid_fenced (struct raid_array *a) { return array_fenced (a); }
 
 int

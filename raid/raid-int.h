@@ -412,7 +412,12 @@ const char *slot_name (const struct raid_slot *s);
 /* S's member was taken over by another host: fence the array (see RAID_EFENCED); from
  * any thread, I/O completions included.  array_fenced: 1 once fenced. */
 void array_fence (struct raid_array *a, struct raid_slot *s);
-int array_fenced (struct raid_array *a);
+/* inline: asked before every member I/O (batch_start) */
+static inline int
+array_fenced (struct raid_array *a)
+{
+  return atomic_load (&a->fenced_by) != NULL;
+}
 int slot_usable (struct raid_slot *s);            /* present, not faulty, healthy */
 /* slot_usable, and holding good data for lock unit u (a recovering slot:
  * only below the recovery point). */

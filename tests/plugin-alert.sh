@@ -92,13 +92,8 @@ chmod +x "$LAB_DIR/hang.sh"
 AOERAID_NBDKIT_OPTS="-D aoeraid.alert_wait_ms=500" \
   plugin_start "$sock" shelves=e1.1,e2.1,e3.1 spares=e4.1 control="$ctl" \
   sync-speed-min=20M sync-speed-max=20M alert="$LAB_DIR/hang.sh" alert-test=true
-for _ in $(seq 100); do
-  grep -q "hang.sh: still running after 0.5 s for TestMessage: killed it" "$LAB_DIR/nbdkit.log" &&
-    break
-  sleep 0.1
-done
-grep -q "hang.sh: still running after 0.5 s for TestMessage: killed it" "$LAB_DIR/nbdkit.log" ||
-  lab_die "a hung alert program was not killed: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+wait_log "hang.sh: still running after 0\.5 s for TestMessage: killed it" \
+  "a hung alert program was not killed"
 read -r hung _ <"$LAB_DIR/hang.calls"
 ! lab_alive "$hung" || lab_die "the hung program $hung still runs"
 out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"

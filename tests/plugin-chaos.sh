@@ -34,8 +34,7 @@ sleep 2
 lab_kill 2
 wait_status "^ +1 +e2.1 +faulty"
 # an unnamed array is named by its uuid in events
-for _ in $(seq 50); do grep -Eq "event Fail [0-9a-f-]{36} e2.1$" "$log" && break; sleep 0.1; done
-grep -Eq "event Fail [0-9a-f-]{36} e2.1$" "$log" || lab_die "no Fail event: $(grep event "$log")"
+wait_log "event Fail [0-9a-f-]{36} e2.1$" "no Fail event"
 echo "ok: e2.1 died under writes and is faulty"
 sleep 1
 lab_start 2

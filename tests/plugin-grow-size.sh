@@ -131,13 +131,8 @@ for i in 4 5 6; do
   status | grep >/dev/null -E "^ +[0-9] +e$i.1 .* down " || lab_die "e$i.1 not seen down: $(status)"
   head -c 32M /dev/urandom >>"${LAB_IMG[$i]}"
   lab_start $i
-  for _ in $(seq 100); do
-    grep -q "e$i.1: comes back with 196608 sectors, 131072 before: its disk grew" "$LAB_DIR/nbdkit.log" &&
-      break
-    sleep 0.1
-  done
-  grep -q "e$i.1: comes back with 196608 sectors, 131072 before" "$LAB_DIR/nbdkit.log" ||
-    lab_die "e$i.1 did not come back grown: $(grep "e$i.1" "$LAB_DIR/nbdkit.log" | tail -n 3)"
+  wait_log "e$i.1: comes back with 196608 sectors, 131072 before: its disk grew" \
+    "e$i.1 did not come back grown"
 done
 for _ in $(seq 300); do
   out=$(status)

@@ -6,6 +6,8 @@
 #                                       PLUGIN_SOFT=1 a failure returns 1 instead of lab_die
 #   plugin_stop                         stop it by PID, wait until it is gone
 #   plugin_fails "what" 'regex' ARGS... the server must refuse with a line matching regex
+#   wait_log 'regex' "what"             poll nbdkit.log (10 s at most) for a line matching
+#                                       regex, else lab_die "what" with the log's tail
 AOERAID_PLUGIN=${AOERAID_PLUGIN:-$top_builddir/.libs/nbdkit-aoeraid-plugin.so}
 [ -f "$AOERAID_PLUGIN" ] || lab_die "plugin not built: $AOERAID_PLUGIN"
 command -v nbdkit >/dev/null || lab_die "nbdkit not found: run scripts/install-deps"
@@ -82,3 +84,8 @@ plugin_fails() {
 
 # A checksum of every shelf's backing file: proves a refusal wrote nothing.
 shelves_sum() { local i; for i in $(seq 1 "$LAB_N"); do md5sum <"${LAB_IMG[$i]}"; done | md5sum; }
+
+wait_log() {
+  for _ in $(seq 100); do grep -Eq "$1" "$LAB_DIR/nbdkit.log" && return 0; sleep 0.1; done
+  lab_die "$2: no line '$1' in the log: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+}

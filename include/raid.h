@@ -130,6 +130,8 @@ enum raid_role_state {
  * waiting to replace a faulty or missing one. */
 #define RAID_SB_ROLE_SPARE 0xffffu
 #define RAID_MAX_SPARES    8
+/* Members the admin removed that the superblocks remember (oldest forgotten first). */
+#define RAID_MAX_REMOVED   16
 
 struct raid_sb_summary {
   enum raid_sb_state state;
@@ -157,6 +159,9 @@ struct raid_sb_summary {
   int replace_slot;
   uint64_t replace_offset, replace_units;
   int replacement;
+  /* the members the admin removed (md: a removed device stays removed), oldest first */
+  unsigned removed;
+  uint8_t removed_uuid[RAID_MAX_REMOVED][16];
   char problem[128];          /* RAID_SB_CORRUPT: what is wrong ("bad crc32c", a field) */
 };
 
@@ -168,6 +173,9 @@ int raid_examine (struct raid_member *m, struct raid_sb_summary *out);
  * done with (removed) is then blank, never found or taken again as the array's.  0, or
  * -errno when it could not be written. */
 int raid_wipe (struct raid_member *m);
+/* Was the member MEMBER_UUID removed by the admin, as the superblock REF records (1: it
+ * is not taken back by itself, only by an explicit raid_add_member)? */
+int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);
 
 /* ---- Scan (md's --assemble --scan) -------------------------------------- */
 
@@ -177,12 +185,14 @@ int raid_uuid_parse (const char *s, uint8_t out[16]);
 
 /* What a scan makes of one examined superblock: not the array's (blank, unreadable,
  * damaged, another array), a member (its superblock names a slot: assembly judges it
- * fresh or stale), a spare (a spare, or the new member of a replace), or a former member
+ * fresh or stale), a spare (a spare, or the new member of a replace), a former member
  * (older than the freshest picked superblock, which records another member in each slot
  * it could hold: replaced, or failed and rebuilt onto a spare; assembly would leave it
- * out, so the scan leaves it to its next owner). */
+ * out, so the scan leaves it to its next owner), or a member or spare the admin removed
+ * (the freshest picked superblock lists it: raid_sb_removed; only an explicit add takes
+ * it again). */
 enum raid_scan_pick { RAID_SCAN_OTHER = 0, RAID_SCAN_MEMBER, RAID_SCAN_SPARE,
-                      RAID_SCAN_FORMER };
+                      RAID_SCAN_FORMER, RAID_SCAN_REMOVED };
 
 /* Pick, from the superblocks SB[0..N) of every shelf found, those of the array named NAME
  * or with uuid UUID (either may be NULL, not both) into PICK[0..N).  Returns how many were
@@ -249,8 +259,25 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
  * every member.  Refuses (-errno, one line in err) a member that is too
  * small, in use by the array, or holds another array's (or an unreadable,
  * corrupt, newer) superblock; at most RAID_MAX_SPARES spares.  The caller
- * keeps the member open until raid_close. */
+ * keeps the member open until raid_close.  A member the admin removed is
+ * added as a new one (rebuilt in full, never re-added from the bitmap) and
+ * leaves the removed list. */
 int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen);
+/* raid_add_member with RAID_ADD_* flags.  RAID_ADD_INCREMENTAL: the member came
+ * back by itself (md's --incremental, aoeraid's auto-readd), nobody asked for
+ * it: one the admin removed is refused (-EPERM, one line in err). */
+#define RAID_ADD_INCREMENTAL 1u
+/* 1 when SB (raid_examine's) is this array's, of a member the admin removed: an
+ * incremental add would refuse it. */
+int raid_member_removed (struct raid_array *a, const struct raid_sb_summary *sb);
+int raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned flags,
+                           char *err, size_t errlen);
+/* md's --remove of a member the array no longer uses: the faulty member NAME
+ * of a slot (its slot stays faulty until a spare takes it).  The superblocks
+ * record its uuid as removed (raid_sb_removed): whatever its own superblock
+ * still says, it is never taken back by itself.  -ENOENT (one line in err)
+ * when NAME is no faulty member; -EROFS read-only. */
+int raid_remove_member (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* md's --fail: mark the working member named NAME faulty, as if it had
  * failed (a spare then takes its slot).  NAME may be the new member of a
  * replace: the replace stops, as md's does when its replacement fails, and
@@ -259,7 +286,8 @@ int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, siz
  * do without (-EBUSY, as md). */
 int raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* md's --remove of a spare: the array forgets it (the caller may close the
- * member).  -ENOENT (one line in err) when NAME is not a spare. */
+ * member), wipes its superblock and records it removed as raid_remove_member
+ * does.  -ENOENT (one line in err) when NAME is not a spare. */
 int raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* 1 when raid_recover has work: a recovery to resume, or a faulty or
  * missing slot and a spare to put in it. */

@@ -758,6 +758,16 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       raid_logf (a, RAID_LOG_WARN, "%s: member %s cannot be read; left out", ref->name, name);
       continue;
     }
+    /* md: a removed device stays removed.  Its superblock, not written since (it was away
+     * when removed, or could not be wiped), may still name its slot or a spare's role. */
+    if (f[i].state == RAID_SB_OK && !memcmp (f[i].sb.array_uuid, ref->array_uuid, 16)
+        && f[i].sb.events < ref->events && sb_removed_index (ref, f[i].sb.member_uuid) >= 0) {
+      raid_logf (a, RAID_LOG_WARN, "%s: member %s was removed by the administrator (events "
+                 "%llu, array at %llu); left out: only an explicit add (aoeraid add) takes it "
+                 "again", ref->name, name, (unsigned long long) f[i].sb.events,
+                 (unsigned long long) ref->events);
+      continue;
+    }
     if (f[i].state != RAID_SB_OK)
       why = sb_problem_text (f[i].state, f[i].why, text, sizeof text);
     else if (memcmp (f[i].sb.array_uuid, ref->array_uuid, 16))

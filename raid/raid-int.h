@@ -121,6 +121,10 @@ struct raid_sb {
   uint8_t replace_uuid[16];
   uint8_t roles[RAID_MAX_MEMBERS];   /* enum raid_role_state per slot */
   uint8_t slot_uuid[RAID_MAX_MEMBERS][16];
+  /* the members the admin removed, oldest first (raid_remove_member, raid_remove_spare):
+   * never taken back by themselves (assembly, a scan, an incremental add) */
+  uint32_t removed_count;
+  uint8_t removed_uuid[RAID_MAX_REMOVED][16];
 };
 
 /* Little-endian fields of the on-member blocks (superblock, bitmap). */
@@ -135,6 +139,11 @@ void sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE]);
 enum raid_sb_state sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb,
                               char *why, size_t len);
 void sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb_summary *out);
+/* The removed list: UUID's index on it or -1; add it (the oldest dropped when full; a
+ * uuid on it already stays where it is); drop it (1 if it was on it). */
+int sb_removed_index (const struct raid_sb *sb, const uint8_t uuid[16]);
+void sb_removed_add (struct raid_sb *sb, const uint8_t uuid[16]);
+int sb_removed_drop (struct raid_sb *sb, const uint8_t uuid[16]);
 
 /* ---- io.c: fan-out batches, synchronous helpers, stripe locks ----------- */
 

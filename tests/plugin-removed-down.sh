@@ -8,13 +8,15 @@
 # auto-readd does not adopt it when it comes and goes), not by a restart listing it in
 # shelves= (left out, not re-added when it comes and goes).  `aoeraid add` takes it: as a
 # new spare rebuilt in full, after which it is no longer on the removed list (a restart by
-# name finds the array whole on e1.1 and e2.1).
+# name finds the array whole on e1.1 and e2.1).  aoeraid examine shows the removed member
+# as such, and out of its start command; examined alone, a spare gives no start command
+# with an empty shelves=.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 240
 . "$top_srcdir/tests/plugin-lib.sh"
 
-lab_up -n 2 -s 64M -m 9000
+lab_up -n 3 -s 64M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 8M 1M
 log=$LAB_DIR/nbdkit.log
@@ -94,6 +96,15 @@ grep -Eq "$left_out_line" "$log" || lab_die "restart with shelves=: the return o
 grep -E "e2.1 .*(removed|left out)" "$log"
 echo "ok: restart with shelves=e1.1,e2.1: removed e2.1 left out, not re-added"
 
+# aoeraid examine: e2.1 removed, out of the start command; e1.1 lists it removed.
+lab_exec "$aoeraid" examine -i h0 e1.1 e2.1 >"$LAB_DIR/ex.txt" || lab_die "examine: $(cat "$LAB_DIR/ex.txt")"
+grep -Eq "^  slot 1  +e2.1 +events [0-9]+ +removed: removed by the administrator.*aoeraid add -c SOCK e2.1" \
+  "$LAB_DIR/ex.txt" || lab_die "examine: e2.1 not shown removed: $(cat "$LAB_DIR/ex.txt")"
+grep -q "^  start: nbdkit aoeraid shelves=e1.1$" "$LAB_DIR/ex.txt" ||
+  lab_die "examine: the start command takes e2.1: $(cat "$LAB_DIR/ex.txt")"
+grep -Eq "^ +removed : [0-9a-f-]{36}$" "$LAB_DIR/ex.txt" || lab_die "examine: no removed list"
+echo "ok: examine shows e2.1 removed and leaves it out of the start command"
+
 # 4. The admin adds it: a new spare, rebuilt in full, off the removed list.
 ctl_ok add e2.1
 grep >/dev/null "added e2.1 as a spare" <<<"$out" || lab_die "add e2.1 answered: $out"
@@ -107,5 +118,15 @@ grep -q "scan: array 'vol' .* on e1.1, e2.1$" "$log" ||
 grep -q "left out" "$log" && lab_die "e2.1 added back still left out: $(grep "left out" "$log")"
 status | grep >/dev/null -E "^ +1 +e2.1 +active" || lab_die "e2.1 not active: $(status)"
 [ "$(readback)" = "$want" ] || lab_die "restart: data differs"
+grep -Eq "^ +removed : " <(lab_exec "$aoeraid" examine -i h0 e1.1) && lab_die "e2.1 still listed removed"
+
+# A spare examined alone: no member to start from, no empty shelves=.
+ctl_ok add e3.1
+lab_exec "$aoeraid" examine -i h0 e3.1 >"$LAB_DIR/ex.txt" || lab_die "examine e3.1: $(cat "$LAB_DIR/ex.txt")"
+grep -q "^  start: none: no shelf examined is a member" "$LAB_DIR/ex.txt" ||
+  lab_die "examine of a lone spare: $(grep "start:" "$LAB_DIR/ex.txt")"
+lab_exec "$aoeraid" examine -i h0 --json e3.1 | grep -q '"command":null' ||
+  lab_die "examine --json of a lone spare: a command"
+echo "ok: a spare examined alone: no start command"
 plugin_stop
 echo "plugin-removed-down: passed"

@@ -435,15 +435,16 @@ const char *raid_run_name (enum raid_run_kind kind);   /* "recovery", "resync" .
 /* What the engine did, noted the moment it did it, so that the events of a change that
  * came and went between two looks at raid_status are still told, once each. */
 enum raid_note_kind {
-  RAID_NOTE_FAIL,               /* a member failed (md: Fail, FailSpare) */
+  RAID_NOTE_FAIL,               /* a member or spare failed (md: Fail, FailSpare) */
   RAID_NOTE_RUN_START,          /* a run began working */
   RAID_NOTE_RUN_END,            /* a run ended, whole or not */
 };
 struct raid_note {
   enum raid_note_kind kind;
   enum raid_run_kind run;       /* RUN_START, RUN_END */
-  int slot;                     /* FAIL: the slot (a replacement: the slot it replaced) */
-  int spare;                    /* FAIL: a spare being rebuilt, or a replacement */
+  int slot;                     /* FAIL: the slot (a replacement: the slot it replaced;
+                                 * a spare waiting: -1) */
+  int spare;                    /* FAIL: a spare being rebuilt or waiting, or a replacement */
   char name[64];                /* FAIL: the member; RUN_END: the one it made active, or "" */
   uint64_t mismatches;          /* RUN_END of a check or repair */
 };

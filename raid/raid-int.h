@@ -507,8 +507,12 @@ void notes_init (struct raid_notes *nb);
 void notes_destroy (struct raid_notes *nb);
 /* Mark S faulty; 1 when this call did (it was not yet).  The one way a member fails: a
  * slot's member or the replacement is noted (Fail, or FailSpare for a spare being
- * rebuilt and the replacement); a spare waiting is dropped (sb_write_all), not noted. */
+ * rebuilt and the replacement); a spare waiting is dropped (sb_write_all), and noted
+ * then (note_spare_failed). */
 int slot_set_faulty (struct raid_slot *s);
+/* The spare S, waiting, failed (a superblock write) and is dropped: FailSpare, as md's
+ * monitor tells a spare that fails (slot -1). */
+void note_spare_failed (struct raid_array *a, struct raid_slot *s);
 /* A background run begins working, and ends (ACTIVE: the member it made active, NULL
  * none; MISMATCHES: what a check or repair found); an end of a run not open is dropped.
  * A recovery ends too when its member fails. */

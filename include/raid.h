@@ -273,10 +273,13 @@ int raid_member_removed (struct raid_array *a, const struct raid_sb_summary *sb)
 int raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned flags,
                            char *err, size_t errlen);
 /* md's --remove of a member the array no longer uses: the faulty member NAME
- * of a slot (its slot stays faulty until a spare takes it).  The superblocks
- * record its uuid as removed (raid_sb_removed): whatever its own superblock
- * still says, it is never taken back by itself.  -ENOENT (one line in err)
- * when NAME is no faulty member; -EROFS read-only. */
+ * of a slot (its slot stays faulty until a spare takes it), a failed new
+ * member of a replace, or one that left the array (its slot taken by a spare
+ * or a replace, or left out at assembly; the last RAID_MAX_SPARES such are
+ * known).  The superblocks record its uuid as removed (raid_sb_removed):
+ * whatever its own superblock still says, it is never taken back by itself.
+ * -EBUSY (one line in err) for a working member or a spare, -ENOENT when
+ * NAME is none of these; -EROFS read-only. */
 int raid_remove_member (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* md's --fail: mark the working member named NAME faulty, as if it had
  * failed (a spare then takes its slot).  NAME may be the new member of a

@@ -670,6 +670,7 @@ static int remove_request(const char *arg, FILE *out)
   enum holding holds;
   size_t i;
   int r = 0;
+  bool recorded;
 
   if (shelf_arg("remove", arg, &a, out) < 0)
     return -1;
@@ -693,15 +694,24 @@ static int remove_request(const char *arg, FILE *out)
   /* a faulty member is recorded removed in the array's superblocks: should its own not
    * be wiped (its shelf away), it still never comes back by itself */
   r = holds == HOLDS_SPARE ? raid_remove_spare(array, name, err, sizeof err)
-    : holds == HOLDS_FAULTY ? raid_remove_member(array, name, err, sizeof err)
-    : holds == HOLDS_LEFT ? 0 : -1;
+    : holds == HOLDS_FAULTY || holds == HOLDS_LEFT ? raid_remove_member(array, name, err,
+                                                                        sizeof err)
+    : -1;
+  /* raid/ knows no uuid of this shelf let go of (a blank one, another array's): nothing
+   * to remember, only the reservation to release */
+  recorded = r == 0;
+  if (r == -ENOENT && holds == HOLDS_LEFT)
+    r = 0;
+  else if (r == -EBUSY && holds == HOLDS_FAULTY)       /* shown faulty as its shelf is down */
+    snprintf(err, sizeof err, "%s is a working member whose shelf is down (the array has "
+             "not failed it): fail it first (aoeraid fail -c SOCKET %s)", name, name);
   /* a failed member too: its stale superblock would put it back at a start by name (and
    * auto-readd with it), where the administrator took it out */
   if (r == 0 && (holds == HOLDS_LEFT || holds == HOLDS_FAULTY))
-    wipe_left(i, holds == HOLDS_FAULTY);
+    wipe_left(i, recorded);
   if (r == 0 && i < n_addrs) {
     held_out[i] = true;
-    removed_out[i] = holds != HOLDS_LEFT;
+    removed_out[i] = recorded;
     if (params.reserve && targets[i])
       aoe_release(targets[i]);
     targets[i] = NULL;          /* an add later reserves it again */

@@ -127,6 +127,23 @@ spare_remove (struct raid_array *a, unsigned i)
   atomic_store (&a->spare[a->nspares].faulty, 0);
 }
 
+void
+array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16])
+{
+  unsigned i, n = sizeof a->left / sizeof a->left[0];
+
+  for (i = 0; i < a->nleft && strcmp (a->left[i].name, name); i++)
+    ;
+  if (i == a->nleft && a->nleft == n) {           /* full: the oldest goes */
+    memmove (&a->left[0], &a->left[1], (n - 1) * sizeof a->left[0]);
+    i = --a->nleft;
+  }
+  if (i == a->nleft)
+    a->nleft++;
+  snprintf (a->left[i].name, sizeof a->left[i].name, "%s", name);
+  memcpy (a->left[i].uuid, uuid, 16);
+}
+
 /* A spare that cannot take a superblock is dropped from the list. */
 static void
 spares_prune (struct raid_array *a)
@@ -810,6 +827,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
                  "since (events %llu, array at %llu); left out: add it again to use it",
                  ref->name, name, role, (unsigned long long) f[i].sb.events,
                  (unsigned long long) ref->events);
+      array_note_left (a, name, f[i].sb.member_uuid);
       continue;
     }
     /* One event behind is a superblock update cut short by a crash (md's
@@ -819,6 +837,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u) is stale (events %llu, array at "
                  "%llu); left out: it needs a rebuild", ref->name, name, role,
                  (unsigned long long) f[i].sb.events, (unsigned long long) ref->events);
+      array_note_left (a, name, f[i].sb.member_uuid);
       continue;
     }
     s = &a->slot[role];

@@ -411,6 +411,11 @@ struct raid_array {
   struct raid_notes notes;
   struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */
   unsigned nspares;
+  /* the last members that left the array (a spare or a replace took their slot, left out
+   * at assembly), by name: raid_remove_member records the uuid of one removed later;
+   * under sb_lock */
+  struct { char name[64]; uint8_t uuid[16]; } left[RAID_MAX_SPARES];
+  unsigned nleft;
   /* superblock write buffers, slots, spares, then the replacement; under sb_lock */
   uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1][RAID_SB_SIZE];
 };
@@ -477,6 +482,9 @@ void fail_writers (struct raid_array *a, struct io_batch *b);
 void slot_take (struct raid_array *a, unsigned i, struct raid_slot *from,
                 enum raid_role_state role);
 void slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_role_state role);
+/* Member NAME (uuid UUID) left the array: remembered for raid_remove_member (caller
+ * holds sb_lock, or the array is not yet running). */
+void array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16]);
 /* Drop spare i from the list (caller holds sb_lock). */
 void spare_remove (struct raid_array *a, unsigned i);
 /* Save resync, recovery and replace positions in the superblocks. */

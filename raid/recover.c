@@ -264,25 +264,73 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
 /* md's --remove of a faulty member.  Its slot keeps it (faulty) until a spare takes the
  * slot; the superblocks remember it removed, so that its own, which may still name its
  * slot (it was away, and could not be wiped), never brings it back by itself. */
+/* Is UUID the member of a working slot, as the superblock records it?  (Never listed
+ * removed: sb_decode would refuse the block.) */
+static int
+uuid_working (struct raid_array *a, const uint8_t uuid[16])
+{
+  for (unsigned i = 0; i < a->sb.raid_disks && i < RAID_MAX_MEMBERS; i++)
+    if ((a->sb.roles[i] == RAID_ROLE_ACTIVE || a->sb.roles[i] == RAID_ROLE_RECOVERING)
+        && !memcmp (a->sb.slot_uuid[i], uuid, 16))
+      return 1;
+  return 0;
+}
+
+/* The uuid of the member NAME that raid_remove_member records: a faulty slot's (marked
+ * faulty in the superblock too), a failed replacement's, or one that left the array;
+ * NULL, -EBUSY or -ENOENT in *RC when none.  Caller holds sb_lock. */
+static const uint8_t *
+removable_uuid (struct raid_array *a, const char *name, int *rc)
+{
+  struct raid_slot *r = &a->repl.member;
+  unsigned i;
+
+  for (i = 0; i < a->lay.g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    if (!s->m.ops || strcmp (slot_name (s), name))
+      continue;
+    if (!atomic_load (&s->faulty)) {
+      *rc = -EBUSY;             /* a working member, its shelf down maybe: fail it first */
+      return NULL;
+    }
+    if (a->sb.roles[i] == RAID_ROLE_ACTIVE || a->sb.roles[i] == RAID_ROLE_RECOVERING)
+      a->sb.roles[i] = RAID_ROLE_FAULTY;
+    return s->uuid;
+  }
+  for (i = 0; i < a->nspares; i++)
+    if (!strcmp (slot_name (&a->spare[i]), name)) {
+      *rc = -EBUSY;             /* a spare: raid_remove_spare */
+      return NULL;
+    }
+  if (r->m.ops && atomic_load (&r->faulty) && !strcmp (slot_name (r), name))
+    return uuid_working (a, r->uuid) ? NULL : r->uuid;
+  for (i = a->nleft; i-- > 0;)
+    if (!strcmp (a->left[i].name, name))
+      return uuid_working (a, a->left[i].uuid) ? NULL : a->left[i].uuid;
+  return NULL;
+}
+
 int
 raid_remove_member (struct raid_array *a, const char *name, char *err, size_t errlen)
 {
+  const uint8_t *uuid;
   int rc = -ENOENT;
 
   if (array_readonly (a, err, errlen))
     return -EROFS;
   pthread_mutex_lock (&a->sb_lock);
-  for (unsigned i = 0; i < a->lay.g.n && rc; i++) {
-    struct raid_slot *s = &a->slot[i];
-    if (s->m.ops && atomic_load (&s->faulty) && !strcmp (slot_name (s), name)) {
-      sb_removed_add (&a->sb, s->uuid);
-      sb_write_all (a);
-      rc = 0;
-    }
+  uuid = removable_uuid (a, name, &rc);
+  if (uuid) {
+    sb_removed_add (&a->sb, uuid);
+    sb_write_all (a);
+    rc = 0;
   }
   pthread_mutex_unlock (&a->sb_lock);
-  if (rc)
-    snprintf (err, errlen, "%s is no faulty member of the array", name);
+  if (rc == -EBUSY)
+    snprintf (err, errlen, "%s is a working member or a spare of the array: fail it first, "
+              "or remove it as a spare", name);
+  else if (rc)
+    snprintf (err, errlen, "%s is no member the array failed or let go of", name);
   else
     raid_logf (a, RAID_LOG_INFO, "%s: member %s removed by the administrator; the array "
                "will not take it back unless it is added again", a->sb.name, name);
@@ -390,6 +438,8 @@ slot_take (struct raid_array *a, unsigned i, struct raid_slot *from, enum raid_r
 {
   struct raid_slot *s = &a->slot[i];
 
+  if (s->m.ops)                           /* its member leaves the array */
+    array_note_left (a, slot_name (s), s->uuid);
   atomic_store (&s->faulty, 1);           /* readers ignore s->m while faulty */
   atomic_store (&s->recovering, role == RAID_ROLE_RECOVERING);
   s->m = from->m;

@@ -80,8 +80,11 @@ remove_while_down (struct fx *f, uint8_t *ref)
   raid_mem_member_set_down (f->mm[1], 1);
   write_some (f, ref, 8192);                      /* fails it: it missed a write */
   cr_assert_eq (raid_fail_member (f->a, "e2.1", err, sizeof err), -ENOENT, "already faulty");
-  cr_assert_eq (raid_remove_member (f->a, "e1.1", err, sizeof err), -ENOENT);
-  cr_assert (strstr (err, "e1.1 is no faulty member of the array"), "%s", err);
+  cr_assert_eq (raid_remove_member (f->a, "e1.1", err, sizeof err), -EBUSY);
+  cr_assert (strstr (err, "e1.1 is a working member or a spare of the array: fail it first"),
+             "%s", err);
+  cr_assert_eq (raid_remove_member (f->a, "e7.1", err, sizeof err), -ENOENT);
+  cr_assert (strstr (err, "e7.1 is no member the array failed or let go of"), "%s", err);
   cr_assert_eq (raid_remove_member (f->a, "e2.1", err, sizeof err), 0, "%s", err);
   write_some (f, ref, 200 * 1024);
   raid_mem_member_set_down (f->mm[1], 0);
@@ -230,6 +233,36 @@ Test (removed, not_readded_by_itself_but_added_by_the_admin)
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "rebuilt e2.1 alone");
   free (ref);
   fx_free (&f);
+}
+
+/* A member whose slot a spare took while it was away, removed then (the plugin: a shelf
+ * the array let go of): recorded too, so that it does not come back as a spare by itself. */
+Test (removed, a_member_whose_slot_was_taken_is_recorded_too)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", MEMBER);
+  struct raid_member sm = raid_mem_member (spare), back;
+  struct raid_sb_summary sb;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
+  raid_mem_member_set_down (f.mm[1], 1);
+  write_some (&f, ref, 8192);
+  cr_assert_eq (raid_recover (f.a), 0);           /* e9.1 holds slot 1 now */
+  cr_assert_eq (raid_remove_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  raid_mem_member_set_down (f.mm[1], 0);
+  sb = examined (&f, 0);
+  cr_assert_eq (sb.removed, 1);
+  cr_assert (raid_sb_removed (&sb, examined (&f, 1).member_uuid));
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
+                -EPERM, "%s", err);
+  cr_assert_eq (raid_remove_member (f.a, "e9.1", err, sizeof err), -EBUSY, "working");
+  free (ref);
+  fx_free (&f);
+  raid_mem_member_free (spare);
 }
 
 /* A member that merely dropped out (not removed) is re-added from its bitmap, as before. */

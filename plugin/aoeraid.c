@@ -1023,6 +1023,26 @@ static int control_request(const char *request, FILE *out)
   return status_request(request, out);
 }
 
+/* Listed shelves (shelves=, spares=) the administrator removed from the array, which
+ * assembly left out (its log says so): released and held out, as the scan leaves them
+ * unreserved; auto-readd tells their return, and an add takes them again. */
+static void release_removed(void)
+{
+  struct raid_sb_summary sb;
+
+  for (size_t i = 0; i < n_addrs; i++) {
+    ssize_t m = targets[i] ? member_of(targets[i]) : -1;
+    if (m < 0 || raid_examine(&members[m], &sb) < 0 || !raid_member_removed(array, &sb))
+      continue;
+    nbdkit_debug("e%u.%u: removed by the administrator; released", addrs[i].shelf,
+                 addrs[i].slot);
+    held_out[i] = removed_out[i] = true;
+    if (params.reserve)
+      aoe_release(targets[i]);
+    targets[i] = NULL;
+  }
+}
+
 /* Discovery, reservation and assembly happen here, so every error reaches the user
  * before nbdkit forks and answers clients.  The initiator's thread runs only for this
  * and starts again in after_fork. */
@@ -1063,6 +1083,7 @@ static int aoeraid_get_ready(void)
                              members + n_members, n_spare_members, raid_log, NULL);
   if (!array)
     goto out;
+  release_removed();
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
   if (params.control) {
     control = control_open(params.control, control_request);

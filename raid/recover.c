@@ -180,6 +180,10 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
       snprintf (err, errlen, "cannot write the superblock to member %s: check that it is "
                 "writable and answering", name);
       rc = -EIO;
+      if (removed) {                    /* not added: it stays removed */
+        sb_removed_add (&a->sb, sb.member_uuid);
+        sb_write_all (a);
+      }
     }
   }
   pthread_mutex_unlock (&a->sb_lock);

@@ -6,7 +6,7 @@
 # back by itself: not by auto-readd when its shelf comes back (one log line says how to
 # use it again), not by a restart by name (the scan leaves it out, unreserved, and
 # auto-readd does not adopt it when it comes and goes), not by a restart listing it in
-# shelves= (left out, not re-added when it comes and goes).  `aoeraid add` takes it: as a
+# shelves= (left out, released, not re-added when it comes and goes).  `aoeraid add` takes it: as a
 # new spare rebuilt in full, after which it is no longer on the removed list (a restart by
 # name finds the array whole on e1.1 and e2.1).  aoeraid examine shows the removed member
 # as such, and out of its start command; examined alone, a spare gives no start command
@@ -90,6 +90,7 @@ echo "ok: restart by name: removed e2.1 left out, not adopted when it comes back
 restart shelves=e1.1,e2.1
 grep -Eq "member e2.1 .*removed.*by the administrator.*left out" "$log" ||
   lab_die "restart with shelves=: no line for e2.1: $(cat "$log")"
+[ -z "$(holders 2.1)" ] || lab_die "restart with shelves=: removed e2.1 reserved: $(holders 2.1)"
 bounce 2
 stays_out "restart with shelves="
 grep -Eq "$left_out_line" "$log" || lab_die "restart with shelves=: the return of e2.1 untold"

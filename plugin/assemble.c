@@ -126,7 +126,8 @@ static int check_one_array(struct shelf_state *st, struct raid_member *members, 
     if (st[i].sb.state == RAID_SB_OK && !same_uuid(&st[i].sb, &st[first_ok].sb)) {
       raid_uuid_format(st[i].sb.array_uuid, uuid_b);
       nbdkit_error("mixed arrays: %s belongs to array '%s' (%s) but %s to array '%s' (%s); "
-                   "list the shelves of one array in shelves=",
+                   "list the shelves of one array in shelves= (a shelf of an array that "
+                   "is gone is wiped with 'aoeraid zero-superblock -i IFACE SHELF.SLOT')",
                    member_name(&members[first_ok]), st[first_ok].sb.name, uuid_a,
                    member_name(&members[i]), st[i].sb.name, uuid_b);
       return -1;

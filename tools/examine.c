@@ -14,10 +14,11 @@
 #include "aoe.h"
 #include "aoe-member.h"
 #include "examine.h"
+#include "shelves.h"
 #include "raid.h"
 #include "text.h"
 
-#define MAX_EXAM 256
+#define MAX_EXAM MAX_NAMED
 
 /* One shelf looked at. */
 struct exam {
@@ -499,30 +500,16 @@ static void print_all(const struct exam *ex, size_t n, int json)
     printf("]}\n");
 }
 
-/* The shelves to examine: those named, in that order (each once), else every one
- * discovered.  A named shelf that did not answer is said on stderr. */
+/* The shelves to examine: those named (find_named), else every one discovered. */
 static size_t pick_targets(const char *progname, struct aoe_initiator *ini,
                            const struct shelf_addr *addrs, size_t naddrs, unsigned wait_ms,
                            struct aoe_target **out)
 {
-  size_t n = 0;
-  char ifaces[128];
+  size_t missing;
 
   if (!naddrs)
     return aoe_targets(ini, out, MAX_EXAM);
-  aoe_iface_names(ini, ifaces, sizeof ifaces);
-  for (size_t i = 0; i < naddrs && n < MAX_EXAM; i++) {
-    struct aoe_target *t = aoe_target_find(ini, addrs[i].shelf, addrs[i].slot);
-    int dup = 0;
-    for (size_t j = 0; j < n; j++)
-      dup |= out[j] == t;
-    if (!t)
-      fprintf(stderr, "%s: e%u.%u did not answer on %s within %u ms: is its vblade running, "
-              "on that segment?\n", progname, addrs[i].shelf, addrs[i].slot, ifaces, wait_ms);
-    else if (!dup)
-      out[n++] = t;
-  }
-  return n;
+  return find_named(progname, ini, addrs, naddrs, wait_ms, out, &missing);
 }
 
 int examine_main(const char *progname, struct aoe_initiator *ini,

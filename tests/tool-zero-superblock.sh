@@ -44,6 +44,7 @@ refused_nothing_written() {
   local before
   before=$(shelves_sum)
   refused "$@"
+  shift 2
   [ "$(shelves_sum)" = "$before" ] || lab_die "a refused zero-superblock $* wrote to a shelf"
 }
 rebuild_data 4M 1M
@@ -80,12 +81,12 @@ refused_nothing_written 1 "e1.1 is slot 0 of array 'vol'" -i h0 e6.1 e1.1
 echo "ok: e1.1 (slot 0 of vol) refused without --force, examine still shows it; e6.1 named beside it not written"
 
 # ---- a damaged superblock: wiped; a blank shelf: nothing to do ----
-out=$(zero -i h0 e6.1) || lab_die "wiping e6.1's damaged superblock failed: $out"
+out=$(zero -i h0 e6.1 2>&1) || lab_die "wiping e6.1's damaged superblock failed: $out"
 grep -q "^e6.1: wiped a damaged aoeraid superblock (bad crc32c)" <<<"$out" || lab_die "e6.1: $out"
 examine e6.1 | grep >/dev/null "no aoeraid superblock: blank" || lab_die "e6.1 not blank: $(examine e6.1)"
 echo "ok: $out"
 before=$(shelves_sum)
-out=$(zero -i h0 --force e6.1) || lab_die "a blank shelf: $out"
+out=$(zero -i h0 --force e6.1 2>&1) || lab_die "a blank shelf: $out"
 grep -q "^e6.1: no aoeraid superblock: nothing to do" <<<"$out" || lab_die "blank e6.1: $out"
 [ "$(shelves_sum)" = "$before" ] || lab_die "zero-superblock of a blank shelf wrote"
 echo "ok: $out (exit 0, nothing written, --force or not)"
@@ -102,7 +103,7 @@ grep -q "e4.1 holds the superblock of another array, 'old' ($old_uuid, slot 0): 
 echo "ok: add: $out"
 refused 1 "e4.1 is slot 0 of array 'old' \($old_uuid\).*pass --force" -i h0 e4.1
 head4=$(region 4 0 4096) data4=$(region 4 65536 $((32 * 1048576 - 65536)))
-out=$(zero -i h0 --force e4.1) || lab_die "zero-superblock --force e4.1 failed: $out"
+out=$(zero -i h0 --force e4.1 2>&1) || lab_die "zero-superblock --force e4.1 failed: $out"
 grep -q "^e4.1: wiped slot 0 of array 'old' ($old_uuid), events [0-9]* (--force): no aoeraid superblock or bitmap is left" <<<"$out" ||
   lab_die "e4.1: $out"
 echo "ok: $out"
@@ -117,7 +118,7 @@ echo "ok: add took the wiped e4.1; it rebuilt slot 2; data verifies"
 plugin_stop
 
 # ---- e3.1 held slot 2 before: a former member, wiped without --force ----
-out=$(zero -i h0 e3.1) || lab_die "the former member e3.1 was refused: $out"
+out=$(zero -i h0 e3.1 2>&1) || lab_die "the former member e3.1 was refused: $out"
 grep -q "^e3.1: wiped a former member (slot 2) of array 'vol' ($vol_uuid), whose slot another holds since" <<<"$out" ||
   lab_die "e3.1: $out"
 examine e3.1 | grep >/dev/null "no aoeraid superblock: blank" || lab_die "e3.1 not blank: $(examine e3.1)"

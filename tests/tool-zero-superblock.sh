@@ -22,7 +22,7 @@ lab_up -n 6 -s 32M
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 lab_host2
 mac1=$(lab_host_mac h0)
-mac2=$(ip -n "$LAB_NS2" -o link show h0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+mac2=$(lab_host_mac h0 "$LAB_NS2")
 zero() { lab_exec "$aoeraid" zero-superblock -w 500 "$@"; }
 examine() { lab_exec "$aoeraid" examine -i h0 -w 500 "$@"; }
 # One region of shelf I's backing file: BYTES at OFFSET, as an md5.
@@ -65,7 +65,7 @@ echo "ok: vol ($vol_uuid) on e1.1..e3.1, old ($old_uuid) on e4.1 e5.1, e6.1 dama
 # ---- usage errors: one line each, nothing written ----
 refused_nothing_written 2 "^aoeraid: zero-superblock: 'e1' is not a shelf address: give SHELF.SLOT" -i h0 e1
 [ "$(wc -l <<<"$out")" = 1 ] || lab_die "a bad address: not one line: $out"
-refused_nothing_written 2 "needs -i IFACE" e1.1
+refused_nothing_written 2 "zero-superblock needs -i IFACE and the shelves" e1.1
 refused_nothing_written 1 "^aoeraid: interface nosuch0: .*check the name with 'ip link'" -i nosuch0 e1.1
 [ "$(wc -l <<<"$out")" = 1 ] || lab_die "an unknown interface: not one line: $out"
 refused_nothing_written 1 "e9.1 did not answer on h0" -i h0 e9.1

@@ -262,23 +262,42 @@ static int cmd_discover(int argc, char **argv)
   return nt ? 0 : 1;
 }
 
-/* examine: the shelves named are checked here (usage errors before any network); the
- * reading and printing is tools/examine.c's. */
+/* examine and zero-superblock: the options (TAKES), the shelves named (usage errors
+ * before any network; NEED: -i and a shelf are required), then the initiator, after a
+ * discovery of -w, in *INI.  Returns -1 to go on, else the exit code. */
+static int open_named(int argc, char **argv, unsigned takes, int need, struct scan_opts *o,
+                      struct shelf_addr *addrs, size_t *na, struct aoe_initiator **ini)
+{
+  int rc = scan_opts(argc, argv, takes, o), n;
+  if (rc >= 0)
+    return rc;
+  if (need && (!o->n || optind == argc)) {
+    fprintf(stderr, "%s: %s needs -i IFACE and the shelves, e.g. '%s -i eth0 e3.1'\n",
+            progname, argv[0], argv[0]);
+    return 2;
+  }
+  n = parse_shelf_args(progname, argv[0], argc - optind, argv + optind, addrs);
+  if (n < 0)
+    return 2;
+  *na = (size_t)n;
+  *ini = open_initiator(o->ifaces, o->n, &o->verbose);
+  if (!*ini)
+    return 1;
+  aoe_discover(*ini, (unsigned)o->wait_ms);
+  return -1;
+}
+
+/* examine: the reading and printing is tools/examine.c's. */
 static int cmd_examine(int argc, char **argv)
 {
   struct scan_opts o;
   struct shelf_addr addrs[MAX_NAMED];
-  int rc = scan_opts(argc, argv, TAKES_JSON, &o), na;
+  struct aoe_initiator *ini;
+  size_t na;
+  int rc = open_named(argc, argv, TAKES_JSON, 0, &o, addrs, &na, &ini);
   if (rc >= 0)
     return rc;
-  na = parse_shelf_args(progname, "examine", argc - optind, argv + optind, addrs);
-  if (na < 0)
-    return 2;
-  struct aoe_initiator *ini = open_initiator(o.ifaces, o.n, &o.verbose);
-  if (!ini)
-    return 1;
-  aoe_discover(ini, (unsigned)o.wait_ms);
-  rc = examine_main(progname, ini, addrs, (size_t)na, (unsigned)o.wait_ms, o.json);
+  rc = examine_main(progname, ini, addrs, na, (unsigned)o.wait_ms, o.json);
   if (rc == EXAMINE_NONE_ANSWERED) {
     say_none_answered(ini, o.wait_ms);
     rc = 1;
@@ -287,28 +306,17 @@ static int cmd_examine(int argc, char **argv)
   return rc;
 }
 
-/* zero-superblock: the options and shelves checked here (usage errors before any
- * network); the judging and wiping is tools/zero.c's. */
+/* zero-superblock: the judging and wiping is tools/zero.c's. */
 static int cmd_zero(int argc, char **argv)
 {
   struct scan_opts o;
   struct shelf_addr addrs[MAX_NAMED];
-  int rc = scan_opts(argc, argv, TAKES_FORCE, &o), na;
+  struct aoe_initiator *ini;
+  size_t na;
+  int rc = open_named(argc, argv, TAKES_FORCE, 1, &o, addrs, &na, &ini);
   if (rc >= 0)
     return rc;
-  if (!o.n || optind == argc) {
-    fprintf(stderr, "%s: zero-superblock needs -i IFACE and the shelves to wipe, e.g. "
-            "'zero-superblock -i eth0 e3.1'\n", progname);
-    return 2;
-  }
-  na = parse_shelf_args(progname, "zero-superblock", argc - optind, argv + optind, addrs);
-  if (na < 0)
-    return 2;
-  struct aoe_initiator *ini = open_initiator(o.ifaces, o.n, &o.verbose);
-  if (!ini)
-    return 1;
-  aoe_discover(ini, (unsigned)o.wait_ms);
-  rc = zero_main(progname, ini, addrs, (size_t)na, (unsigned)o.wait_ms, o.force);
+  rc = zero_main(progname, ini, addrs, na, (unsigned)o.wait_ms, o.force);
   aoe_close(ini);
   return rc;
 }

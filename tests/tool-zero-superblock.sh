@@ -12,7 +12,9 @@
 #  - add refuses e4.1 (another array's) naming zero-superblock; wiped with --force (only
 #    4 KiB..64 KiB written: its data area and first 4 KiB unchanged), add takes it and it
 #    rebuilds vol's missing slot 2;
-#  - then e3.1, which held slot 2 before, is a former member: wiped without --force.
+#  - then e3.1, which held slot 2 before, is a former member: wiped without --force;
+#  - a bitmap left without its superblock (e5.1) is said by examine and by a create's
+#    refusal, and wiped without --force.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 150
@@ -122,6 +124,18 @@ out=$(zero -i h0 e3.1 2>&1) || lab_die "the former member e3.1 was refused: $out
 grep -q "^e3.1: wiped a former member (slot 2) of array 'vol' ($vol_uuid), whose slot another holds since" <<<"$out" ||
   lab_die "e3.1: $out"
 examine e3.1 | grep >/dev/null "no aoeraid superblock: blank" || lab_die "e3.1 not blank: $(examine e3.1)"
+echo "ok: $out"
+
+# ---- a stale bitmap without its superblock (an older aoeraid's remove wiped only that) ----
+dd if=/dev/zero of="${LAB_IMG[5]}" bs=4096 seek=1 count=1 conv=notrunc status=none
+examine e5.1 | grep >/dev/null "no aoeraid superblock, but a stale aoeraid write-intent bitmap" ||
+  lab_die "e5.1's stale bitmap not said: $(examine e5.1)"
+plugin_fails "create on a stale bitmap" \
+  "e5.1 holds an aoeraid write-intent bitmap without its superblock.*'aoeraid zero-superblock -i IFACE e5.1'" \
+  shelves=e5.1,e6.1 level=1
+out=$(zero -i h0 e5.1 2>&1) || lab_die "wiping e5.1's stale bitmap failed: $out"
+grep -q "^e5.1: wiped a stale aoeraid write-intent bitmap (no superblock)" <<<"$out" || lab_die "e5.1: $out"
+examine e5.1 | grep >/dev/null "no aoeraid superblock: blank" || lab_die "e5.1 not blank: $(examine e5.1)"
 echo "ok: $out"
 
 # ---- reserved by another head: refused, --force or not ----

@@ -195,8 +195,8 @@ static void judge(struct zero *z, size_t i, const struct peers *p, int force)
   case RAID_SB_NONE:
     if (y->meta == RAID_META_AOERAID) {
       y->verdict = Z_WIPE;
-      snprintf(y->what, sizeof y->what, "no aoeraid superblock, but a stale aoeraid "
-               "write-intent bitmap");
+      snprintf(y->what, sizeof y->what, "a stale aoeraid write-intent bitmap (no "
+               "superblock)");
     } else {
       y->verdict = Z_NOTHING;
       snprintf(y->what, sizeof y->what, "no aoeraid superblock%s: nothing to do",

@@ -26,6 +26,7 @@
  * unreadable) and none is written. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,8 @@ static void read_peers(struct aoe_initiator *ini, struct zero *z, size_t nz, str
   size_t n = aoe_targets(ini, all, MAX_NAMED);
 
   p->n = 0;
+  for (size_t j = 0; j < nz; j++)
+    p->at[j] = SIZE_MAX;        /* not among them (past MAX_NAMED): judged alone */
   for (size_t i = 0; i < n; i++) {
     struct raid_sb_summary *sb = &p->sb[p->n++];
     struct raid_member m;
@@ -181,7 +184,8 @@ static int former(struct zero *z, size_t i, const struct peers *p)
   enum raid_scan_pick pick[MAX_NAMED];
   char err[256];
 
-  if (raid_scan_pick(p->sb, p->n, NULL, z[i].sb.array_uuid, pick, err, sizeof err) < 0)
+  if (p->at[i] == SIZE_MAX ||
+      raid_scan_pick(p->sb, p->n, NULL, z[i].sb.array_uuid, pick, err, sizeof err) < 0)
     return 0;
   return pick[p->at[i]] == RAID_SCAN_FORMER;
 }

@@ -611,8 +611,9 @@ static void wipe_left(size_t i)
     r = params.readonly ? -EROFS : raid_wipe(&members[m]);
   if (r < 0)
     log_warning("e%u.%u removed, but its superblock could not be wiped (%s): a start by "
-                "name may find it again; wipe its first 1 MiB", addrs[i].shelf,
-                addrs[i].slot, strerror(-r));
+                "name may find it again; wipe it with 'aoeraid zero-superblock -i IFACE "
+                "e%u.%u'", addrs[i].shelf, addrs[i].slot, strerror(-r), addrs[i].shelf,
+                addrs[i].slot);
   else
     log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
 }

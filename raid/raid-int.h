@@ -135,6 +135,8 @@ void sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE]);
 enum raid_sb_state sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb,
                               char *why, size_t len);
 void sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb_summary *out);
+/* Does BLOCK start with the superblock's magic (whatever the rest holds)? */
+int sb_magic_at (const uint8_t *block);
 
 /* ---- io.c: fan-out batches, synchronous helpers, stripe locks ----------- */
 
@@ -269,6 +271,8 @@ int bitmap_create (struct raid_array *a, uint64_t region_bytes);
  * version 1 block gets the regions from a->sb.resync_offset on set.  The
  * bits set are the unsynced ones too. */
 int bitmap_load (struct raid_array *a, const uint8_t *block);
+/* Does BLOCK start with the bitmap's magic (whatever the rest holds)? */
+int bitmap_magic_at (const uint8_t *block);
 void bitmap_free (struct raid_bitmap *bm);
 void bitmap_encode (struct raid_bitmap *bm, uint8_t *block);
 /* Every bit set and unsynced (while no request runs). */

@@ -459,6 +459,14 @@ int aoe_reserve_read(struct aoe_target *t, uint8_t (*macs)[6], size_t max)
   return (int)res.nmacs;
 }
 
+int aoe_local_mac(struct aoe_initiator *ini, const uint8_t mac[6])
+{
+  for (size_t i = 0; i < ini->nifaces; i++)
+    if (!memcmp(ini->ifaces[i].mac, mac, 6))
+      return 1;
+  return 0;
+}
+
 int aoe_target_stats(struct aoe_target *t, struct aoe_stats *s)
 {
   pthread_mutex_lock(&t->ini->lock);

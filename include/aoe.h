@@ -107,6 +107,8 @@ int aoe_reserve(struct aoe_target *, int force, char *err, size_t errlen);
 int aoe_release(struct aoe_target *);
 /* Read the reservation list: up to MAX MACs into MACS; returns the count or -errno. */
 int aoe_reserve_read(struct aoe_target *, uint8_t (*macs)[6], size_t max);
+/* 1 when MAC is the address of one of the initiator's interfaces (this host), else 0. */
+int aoe_local_mac(struct aoe_initiator *, const uint8_t mac[6]);
 
 struct aoe_path_stats {
   char iface[16];

@@ -169,13 +169,31 @@ struct raid_sb_summary {
  * superblock could be read (out->state says what it holds), -errno on I/O
  * failure (out->state = RAID_SB_IOERR). */
 int raid_examine (struct raid_member *m, struct raid_sb_summary *out);
-/* Wipe one member's superblock (md's --zero-superblock), durably: a shelf the array is
- * done with (removed) is then blank, never found or taken again as the array's.  0, or
+/* aoeraid's metadata area on a member: [RAID_META_START, RAID_META_END), the superblock,
+ * the write-intent bitmap and the room after them; no format puts data below
+ * RAID_META_END, nor anything of aoeraid's below RAID_META_START (the first 4 KiB are left
+ * to whatever was there, as md 1.2 leaves them). */
+#define RAID_META_START RAID_SB_OFFSET
+/* Wipe one member's metadata area (md's --zero-superblock), durably: zeros over
+ * [RAID_META_START, RAID_META_END), then a flush.  The member then carries no superblock
+ * and no stale bitmap: a shelf the array is done with (removed) is blank, never found or
+ * taken again as the array's; its data (from the data offset on) is untouched.  0, or
  * -errno when it could not be written. */
 int raid_wipe (struct raid_member *m);
 /* Was the member MEMBER_UUID removed by the admin, as the superblock REF records (1: it
  * is not taken back by itself, only by an explicit raid_add_member)? */
 int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);
+/* The command that wipes a member, for messages: a printf format taking its name.  IFACE
+ * is left for the admin: raid/ knows no interface. */
+#define RAID_ZERO_SB_HINT "aoeraid zero-superblock -i IFACE %s"
+/* What a member's metadata area holds (reads only). */
+enum raid_meta_state {
+  RAID_META_BLANK,      /* all zeros */
+  RAID_META_AOERAID,    /* a superblock's or a bitmap's magic at its place, sound or not */
+  RAID_META_OTHER,      /* other bytes: a filesystem, another RAID's metadata ... */
+};
+/* 0 with *OUT, or -errno when it cannot be read. */
+int raid_meta_probe (struct raid_member *m, enum raid_meta_state *out);
 
 /* ---- Scan (md's --assemble --scan) -------------------------------------- */
 

@@ -652,10 +652,11 @@ static void wipe_left(size_t i, bool recorded)
   if (r == 0)
     r = params.readonly ? -EROFS : raid_wipe(&members[m]);
   if (r < 0)
-    log_warning("e%u.%u removed, but its superblock could not be wiped (%s): %s",
-                addrs[i].shelf, addrs[i].slot, strerror(-r), recorded
-                ? "the array remembers it removed and leaves it out; wipe its first 1 MiB to "
-                "use it elsewhere" : "a start by name may find it again; wipe its first 1 MiB");
+    log_warning("e%u.%u removed, but its superblock could not be wiped (%s): %s; wipe it "
+                "with 'aoeraid zero-superblock -i IFACE e%u.%u'%s", addrs[i].shelf,
+                addrs[i].slot, strerror(-r), recorded ? "the array remembers it removed and "
+                "leaves it out" : "a start by name may find it again", addrs[i].shelf,
+                addrs[i].slot, recorded ? " to use it elsewhere" : "");
   else
     log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
 }

@@ -45,9 +45,15 @@ static int check_blank(const struct params *p, struct aoe_target *t, struct raid
     return -1;
   }
   if (!blank && !p->force) {
-    nbdkit_error("%s holds data that is not an aoeraid superblock (a filesystem, "
-                 "partition table or other RAID in its first 128 KiB): creating an "
-                 "array would destroy it; wipe it or add force=true", member_name(m));
+    enum raid_meta_state meta;
+    if (raid_meta_probe(m, &meta) == 0 && meta == RAID_META_AOERAID)
+      nbdkit_error("%s holds an aoeraid write-intent bitmap without its superblock (an "
+                   "older aoeraid's remove left it): wipe it with 'aoeraid zero-superblock "
+                   "-i IFACE %s', or add force=true", member_name(m), member_name(m));
+    else
+      nbdkit_error("%s holds data that is not an aoeraid superblock (a filesystem, "
+                   "partition table or other RAID in its first 128 KiB): creating an "
+                   "array would destroy it; wipe it or add force=true", member_name(m));
     return -1;
   }
   return 0;
@@ -126,7 +132,8 @@ static int check_one_array(struct shelf_state *st, struct raid_member *members, 
     if (st[i].sb.state == RAID_SB_OK && !same_uuid(&st[i].sb, &st[first_ok].sb)) {
       raid_uuid_format(st[i].sb.array_uuid, uuid_b);
       nbdkit_error("mixed arrays: %s belongs to array '%s' (%s) but %s to array '%s' (%s); "
-                   "list the shelves of one array in shelves=",
+                   "list the shelves of one array in shelves= (a shelf of an array that "
+                   "is gone is wiped with 'aoeraid zero-superblock -i IFACE SHELF.SLOT')",
                    member_name(&members[first_ok]), st[first_ok].sb.name, uuid_a,
                    member_name(&members[i]), st[i].sb.name, uuid_b);
       return -1;

@@ -600,19 +600,47 @@ raid_examine (struct raid_member *m, struct raid_sb_summary *out)
   return examine_as (NULL, m, out);
 }
 
+#define META_BYTES (RAID_META_END - RAID_META_START)
+_Static_assert (RAID_BITMAP_OFFSET >= RAID_META_START + RAID_SB_SIZE
+                && RAID_BITMAP_OFFSET + RAID_BITMAP_SIZE <= RAID_META_END,
+                "the superblock and the bitmap lie in the metadata area");
+
 int
 raid_wipe (struct raid_member *m)
 {
   struct raid_slot tmp = { .m = *m };
-  uint8_t *zero = aligned_alloc (4096, RAID_SB_SIZE);
+  uint8_t *zero = aligned_alloc (4096, META_BYTES);
   int err = ENOMEM;
 
   if (zero) {
-    memset (zero, 0, RAID_SB_SIZE);
-    err = slot_io (&tmp, RAID_IO_WRITE, RAID_SB_OFFSET, RAID_SB_SIZE, zero);
+    memset (zero, 0, META_BYTES);
+    err = slot_io (&tmp, RAID_IO_WRITE, RAID_META_START, META_BYTES, zero);
     if (!err)
       err = slot_io (&tmp, RAID_IO_FLUSH, 0, 0, NULL);
     free (zero);
+  }
+  return -err;
+}
+
+int
+raid_meta_probe (struct raid_member *m, enum raid_meta_state *out)
+{
+  struct raid_slot tmp = { .m = *m };
+  uint8_t *block = aligned_alloc (4096, META_BYTES);
+  int err = ENOMEM;
+
+  if (block) {
+    err = slot_io (&tmp, RAID_IO_READ, RAID_META_START, META_BYTES, block);
+    if (!err) {
+      *out = RAID_META_BLANK;
+      for (size_t i = 0; i < META_BYTES && *out == RAID_META_BLANK; i++)
+        if (block[i])
+          *out = RAID_META_OTHER;
+      if (sb_magic_at (block + RAID_SB_OFFSET - RAID_META_START)
+          || bitmap_magic_at (block + RAID_BITMAP_OFFSET - RAID_META_START))
+        *out = RAID_META_AOERAID;
+    }
+    free (block);
   }
   return -err;
 }
@@ -803,8 +831,14 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       why = text;
     }
     if (why && !force) {
+      /* another array's or a damaged superblock: aoeraid can wipe it for a later use */
+      int wipe = f[i].state == RAID_SB_CORRUPT
+                 || (f[i].state == RAID_SB_OK
+                     && memcmp (f[i].sb.array_uuid, ref->array_uuid, 16));
       snprintf (err, errlen, "member %s %s: remove it from the member list, or assemble "
-                "with force to leave it out", name, why);
+                "with force to leave it out%s", name, why,
+                wipe ? " (if its superblock is of no use, 'aoeraid zero-superblock' wipes "
+                "it)" : "");
       return -1;
     }
     if (why) {

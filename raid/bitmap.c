@@ -161,7 +161,7 @@ bitmap_load (struct raid_array *a, const uint8_t *block)
   uint32_t shift = le_get32 (block, O_BM_SHIFT), version = le_get32 (block, O_BM_VERSION);
   int rc;
 
-  if (memcmp (block, bm_magic, 8) || version < 1 || version > BITMAP_VERSION
+  if (!bitmap_magic_at (block) || version < 1 || version > BITMAP_VERSION
       || le_get32 (block, O_BM_CRC) != bm_crc (block)
       || shift > 40 || nbits != ((units + (1ull << shift) - 1) >> shift)
       || nbits > RAID_BITMAP_MAX_BITS)
@@ -177,6 +177,12 @@ bitmap_load (struct raid_array *a, const uint8_t *block)
     for (uint64_t i = a->sb.resync_offset >> shift; i < nbits; i++)
       bit_set_unsynced (bm, i);
   return rc;
+}
+
+int
+bitmap_magic_at (const uint8_t *block)
+{
+  return memcmp (block + O_BM_MAGIC, bm_magic, 8) == 0;
 }
 
 void

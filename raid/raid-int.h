@@ -144,6 +144,8 @@ void sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct ra
 int sb_removed_index (const struct raid_sb *sb, const uint8_t uuid[16]);
 void sb_removed_add (struct raid_sb *sb, const uint8_t uuid[16]);
 int sb_removed_drop (struct raid_sb *sb, const uint8_t uuid[16]);
+/* Does BLOCK start with the superblock's magic (whatever the rest holds)? */
+int sb_magic_at (const uint8_t *block);
 
 /* ---- io.c: fan-out batches, synchronous helpers, stripe locks ----------- */
 
@@ -278,6 +280,8 @@ int bitmap_create (struct raid_array *a, uint64_t region_bytes);
  * version 1 block gets the regions from a->sb.resync_offset on set.  The
  * bits set are the unsynced ones too. */
 int bitmap_load (struct raid_array *a, const uint8_t *block);
+/* Does BLOCK start with the bitmap's magic (whatever the rest holds)? */
+int bitmap_magic_at (const uint8_t *block);
 void bitmap_free (struct raid_bitmap *bm);
 void bitmap_encode (struct raid_bitmap *bm, uint8_t *block);
 /* Every bit set and unsynced (while no request runs). */

@@ -39,20 +39,32 @@ slot_of (struct raid_array *a, const char *name)
   return 0;
 }
 
-/* Why this superblock makes the member unfit to be a spare (in BUF when it says what
- * is damaged); NULL if fit. */
+/* Why this superblock makes the member NAME unfit to be a spare (in BUF when it says
+ * more than a fixed phrase); NULL if fit. */
 static const char *
-add_refusal (struct raid_array *a, const struct raid_sb_summary *sb, char *buf, size_t len)
+add_refusal (struct raid_array *a, const char *name, const struct raid_sb_summary *sb,
+             char *buf, size_t len)
 {
+  char uuid[37], role[24];
+
   switch (sb->state) {
   case RAID_SB_NONE:
     return NULL;
   case RAID_SB_OK:
-    return memcmp (sb->array_uuid, a->sb.array_uuid, 16)
-      ? "holds another array's superblock: wipe its first 1 MiB if that array is gone" : NULL;
+    if (!memcmp (sb->array_uuid, a->sb.array_uuid, 16))
+      return NULL;
+    raid_uuid_format (sb->array_uuid, uuid);
+    if (sb->role == RAID_SB_ROLE_SPARE)
+      snprintf (role, sizeof role, "a spare");
+    else
+      snprintf (role, sizeof role, "slot %u", sb->role);
+    snprintf (buf, len, "holds the superblock of another array, '%s' (%s, %s): if that "
+              "array is gone, wipe it with '" RAID_ZERO_SB_HINT "'", sb->name, uuid, role,
+              name);
+    return buf;
   case RAID_SB_CORRUPT:
-    snprintf (buf, len, "has a corrupt aoeraid superblock (%s): wipe its first 1 MiB to use "
-              "it", sb->problem);
+    snprintf (buf, len, "has a corrupt aoeraid superblock (%s): wipe it with '"
+              RAID_ZERO_SB_HINT "' to use it", sb->problem, name);
     return buf;
   case RAID_SB_NEWER:
     return "has a superblock from a newer aoeraid format: use a newer aoeraid";
@@ -124,7 +136,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   uint64_t need = array_member_bytes (a);
   struct raid_sb_summary sb;
   const char *why;
-  char text[sizeof sb.problem + 80];
+  char text[sizeof sb.problem + 2 * RAID_NAME_MAX + 200];
   uint8_t uuid[16];
   int removed = 0, rc = array_readonly (a, err, errlen);
 
@@ -140,7 +152,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   examine_as (slot_of (a, name) ? a : NULL, m, &sb);
   if ((rc = array_readonly (a, err, errlen)) != 0)
     return rc;
-  why = add_refusal (a, &sb, text, sizeof text);
+  why = add_refusal (a, name, &sb, text, sizeof text);
   if (why) {
     snprintf (err, errlen, "member %s %s", name, why);
     return sb.state == RAID_SB_IOERR ? -EIO : -EINVAL;
@@ -365,9 +377,9 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
     snprintf (err, errlen, "%s is not a spare of the array", name);
   else if (wiped)
     raid_logf (a, RAID_LOG_WARN, "%s: spare %s removed, but its superblock could not be "
-               "wiped (%s): the array remembers it removed and leaves it out; wipe its "
-               "first 1 MiB to use it elsewhere",
-               a->sb.name, name, strerror (-wiped));
+               "wiped (%s): the array remembers it removed and leaves it out; wipe it with '"
+               RAID_ZERO_SB_HINT "' to use it elsewhere", a->sb.name, name, strerror (-wiped),
+               name);
   else
     raid_logf (a, RAID_LOG_INFO, "%s: spare %s removed (its superblock wiped)", a->sb.name,
                name);

@@ -550,6 +550,12 @@ raid_reshape (struct raid_array *a)
     return -ECANCELED;
   if (a->readonly)
     return -EROFS;
+  /* A failed array has nothing to move until a member comes back: no run
+   * begins, so the monitor's retries tell no RebuildStarted/Finished pairs. */
+  uint8_t missing[RAID_MAX_MEMBERS];
+  array_missing (a, missing);
+  if (!array_survives (a, missing))
+    return -EIO;
   buf = scratch_get (&a->pool, step_bytes (a, &a->lay));
   if (!buf)
     return -ENOMEM;

@@ -310,13 +310,19 @@ sb_sane (const struct raid_sb *sb, char *why, size_t len)
   return sb_offsets_sane (sb, sb_units (&g), why, len);
 }
 
+int
+sb_magic_at (const uint8_t *block)
+{
+  return memcmp (block + O_MAGIC, sb_magic, 8) == 0;
+}
+
 enum raid_sb_state
 sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb, char *why, size_t len)
 {
   if (why && len)
     *why = '\0';
   memset (sb, 0, sizeof *sb);
-  if (memcmp (block + O_MAGIC, sb_magic, 8) != 0)
+  if (!sb_magic_at (block))
     return RAID_SB_NONE;
   sb->version = le_get32 (block, O_VERSION);
   if (sb->version > RAID_SB_VERSION)

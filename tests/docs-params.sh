@@ -80,12 +80,12 @@ ndefaults=$(grep -c '(default ' <<<"$help" || true)
 # ---- aoeraid subcommands ----------------------------------------------------------------
 usage=$("$aoeraid" --help)
 uselines=$(sed -n 's/^usage: //p; s/^       \(aoeraid \)/\1/p' <<<"$usage" | tr -s ' ')
-cmds=$(sed -n 's/^aoeraid \([a-z]*\).*/\1/p' <<<"$uselines" | sort -u | tr '\n' ' ')
-main=$(sed -n 's/^ *if (!strcmp(cmd, "\([a-z]*\)")).*/\1/p' "$src/tools/aoeraid.c" |
+cmds=$(sed -n 's/^aoeraid \([a-z-]*\).*/\1/p' <<<"$uselines" | sort -u | tr '\n' ' ')
+main=$(sed -n 's/^ *if (!strcmp(cmd, "\([a-z-]*\)")).*/\1/p' "$src/tools/aoeraid.c" |
   grep -vx help | tr '\n' ' ')
 unknowncmd=$(tr -d '\n' <"$src/tools/aoeraid.c" |
-  sed -n "s/.*unknown command '%s': use \([a-z, \"]*\)\\\\n.*/\1/p" | sed 's/[,"]\| or / /g')
-podcmds=$(section "$toolpod" DESCRIPTION | sed -n 's/^=item B<\([a-z]*\)>$/\1/p' | tr '\n' ' ')
+  sed -n "s/.*unknown command '%s': use \([a-z, \"-]*\)\\\\n.*/\1/p" | sed 's/[,"]\| or / /g')
+podcmds=$(section "$toolpod" DESCRIPTION | sed -n 's/^=item B<\([a-z-]*\)>$/\1/p' | tr '\n' ' ')
 same "aoeraid's main() vs aoeraid --help" "$main" "$cmds"
 same "aoeraid's main() vs its 'unknown command' list" "$main" "$unknowncmd"
 same "aoeraid's main() vs aoeraid.pod's DESCRIPTION" "$main" "$podcmds"

@@ -15,6 +15,7 @@
 #                             a second vblade in its own netns on a new file of SIZE claiming
 #                             shelf.slot eSHELF.SLOT (default eI.1)
 #   lab_host2                 a second initiator netns LAB_NS2 (iface h0, its own MAC) on br0
+#   lab_host_mac [IFACE [NS]] the MAC of IFACE (h0) in NS (the initiator netns)
 #   lab_netem ARGS...         tc netem on the initiator's link(s) (lab_netem_clear to undo)
 #   lab_exec CMD...           run CMD inside the initiator netns
 #   lab_bg VAR CMD...         run CMD in the background inside the initiator netns; its PID
@@ -275,7 +276,9 @@ lab_host2() {
   lab_link "$LAB_NS2" h0 h0b-br br0
 }
 
-lab_host_mac() { ip -n "$LAB_NS" -o link show "${1:-h0}" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'; }
+lab_host_mac() {
+  ip -n "${2:-$LAB_NS}" -o link show "${1:-h0}" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'
+}
 
 lab_exec() { ip netns exec "$LAB_NS" "$@"; }
 

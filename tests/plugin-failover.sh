@@ -23,7 +23,7 @@ lab_up -n 4 -s 32M
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 lab_host2
 mac1=$(lab_host_mac h0)
-mac2=$(ip -n "$LAB_NS2" -o link show h0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+mac2=$(lab_host_mac h0 "$LAB_NS2")
 sock1=$LAB_DIR/h1.sock ctl1=$LAB_DIR/h1.ctl log1=$LAB_DIR/h1.log
 sock2=$LAB_DIR/h2.sock ctl2=$LAB_DIR/h2.ctl log2=$LAB_DIR/h2.log
 uri1="nbd+unix:///?socket=$sock1" uri2="nbd+unix:///?socket=$sock2"

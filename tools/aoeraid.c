@@ -2,9 +2,11 @@
  *   aoeraid discover [-i IFACE]... [-w MS] [--json]
  *   aoeraid examine [-i IFACE]... [-w MS] [--json] [SHELF.SLOT...]
  *   aoeraid probe -i IFACE SHELF.SLOT [read|write] [SIZE]
+ *   aoeraid zero-superblock -i IFACE... [-w MS] [--force] SHELF.SLOT...
  * discover lists the AoE shelves that answer, like aoe-stat; examine reads their
  * superblocks (tools/examine.c); probe measures raw sequential throughput through the
- * initiator library: the ceiling benchmarks compare against. */
+ * initiator library: the ceiling benchmarks compare against; zero-superblock wipes
+ * aoeraid's metadata off shelves (tools/zero.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,8 +19,10 @@
 #include "aoe.h"
 #include "aoe-member.h"
 #include "examine.h"
+#include "shelves.h"
 #include "status-cmd.h"
 #include "text.h"
+#include "zero.h"
 
 #define MAX_IFACES 16
 
@@ -39,6 +43,7 @@ static void usage(FILE *f)
           "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
           "       %s grow -c SOCKET size=SIZE|max\n"
           "       %s check -c SOCKET [repair|stop]\n"
+          "       %s zero-superblock -i IFACE... [-w MILLISECONDS] [--force] SHELF.SLOT...\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
           "            Ethernet interface); exit 0 if any answered\n"
           "  examine   read the aoeraid superblock of the shelves named (default: every\n"
@@ -70,9 +75,14 @@ static void usage(FILE *f)
           "            resyncs the new space\n"
           "  check     read the whole array and compare its parity (mirror copies) with\n"
           "            the data (md's sync_action check); repair also rewrites what does\n"
-          "            not match; stop ends either; status shows the mismatches found\n",
+          "            not match; stop ends either; status shows the mismatches found\n"
+          "  zero-superblock  erase aoeraid's superblock and bitmap (its metadata area,\n"
+          "            4 KiB to 64 KiB) from shelves whose array is gone (md's\n"
+          "            --zero-superblock), then read back that none is left; refused, and\n"
+          "            nothing written, for a shelf another head holds reserved, and,\n"
+          "            without --force, for a member or spare of an array not known gone\n",
           progname, progname, progname, progname, progname, progname, progname, progname,
-          progname, progname, progname, progname);
+          progname, progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -152,19 +162,22 @@ static struct aoe_initiator *open_initiator(const char **ifaces, size_t n, int *
   return ini;
 }
 
-/* The options discover and examine share: -i IFACE..., -w MS, --json, -v. */
+/* The options discover, examine and zero-superblock share: -i IFACE..., -w MS, -v, and
+ * --json or --force for the verbs that take them (TAKES). */
+enum { TAKES_JSON = 1, TAKES_FORCE = 2 };
 struct scan_opts {
   const char *ifaces[MAX_IFACES];
   size_t n;
-  int json, verbose;
+  int json, force, verbose;
   long wait_ms;
 };
 
 /* Parse them into *o; returns -1 to go on (operands from optind), else the exit code. */
-static int scan_opts(int argc, char **argv, struct scan_opts *o)
+static int scan_opts(int argc, char **argv, unsigned takes, struct scan_opts *o)
 {
   static const struct option longopts[] = {
     { "iface", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
+    { "force", no_argument, NULL, 'f' },
     { "wait", required_argument, NULL, 'w' }, { "verbose", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
   };
@@ -179,7 +192,15 @@ static int scan_opts(int argc, char **argv, struct scan_opts *o)
       }
       o->ifaces[o->n++] = optarg;
       break;
-    case 'j': o->json = 1; break;
+    case 'j':
+    case 'f':
+      if (!(takes & (c == 'j' ? TAKES_JSON : TAKES_FORCE))) {
+        fprintf(stderr, "%s: %s: no option --%s\n", progname, argv[0],
+                c == 'j' ? "json" : "force");
+        return 2;
+      }
+      *(c == 'j' ? &o->json : &o->force) = 1;
+      break;
     case 'v': o->verbose = 1; break;
     case 'w': {
       char *end;
@@ -210,7 +231,7 @@ static void say_none_answered(struct aoe_initiator *ini, long wait_ms)
 static int cmd_discover(int argc, char **argv)
 {
   struct scan_opts o;
-  int rc = scan_opts(argc, argv, &o);
+  int rc = scan_opts(argc, argv, TAKES_JSON, &o);
   if (rc >= 0)
     return rc;
   if (optind != argc) {
@@ -241,36 +262,61 @@ static int cmd_discover(int argc, char **argv)
   return nt ? 0 : 1;
 }
 
-/* examine: the shelves named are checked here (usage errors before any network); the
- * reading and printing is tools/examine.c's. */
+/* examine and zero-superblock: the options (TAKES), the shelves named (usage errors
+ * before any network; NEED: -i and a shelf are required), then the initiator, after a
+ * discovery of -w, in *INI.  Returns -1 to go on, else the exit code. */
+static int open_named(int argc, char **argv, unsigned takes, int need, struct scan_opts *o,
+                      struct shelf_addr *addrs, size_t *na, struct aoe_initiator **ini)
+{
+  int rc = scan_opts(argc, argv, takes, o), n;
+  if (rc >= 0)
+    return rc;
+  if (need && (!o->n || optind == argc)) {
+    fprintf(stderr, "%s: %s needs -i IFACE and the shelves, e.g. '%s -i eth0 e3.1'\n",
+            progname, argv[0], argv[0]);
+    return 2;
+  }
+  n = parse_shelf_args(progname, argv[0], argc - optind, argv + optind, addrs);
+  if (n < 0)
+    return 2;
+  *na = (size_t)n;
+  *ini = open_initiator(o->ifaces, o->n, &o->verbose);
+  if (!*ini)
+    return 1;
+  aoe_discover(*ini, (unsigned)o->wait_ms);
+  return -1;
+}
+
+/* examine: the reading and printing is tools/examine.c's. */
 static int cmd_examine(int argc, char **argv)
 {
   struct scan_opts o;
-  struct shelf_addr addrs[256];
-  size_t na = 0;
-  int rc = scan_opts(argc, argv, &o);
+  struct shelf_addr addrs[MAX_NAMED];
+  struct aoe_initiator *ini;
+  size_t na;
+  int rc = open_named(argc, argv, TAKES_JSON, 0, &o, addrs, &na, &ini);
   if (rc >= 0)
     return rc;
-  for (int i = optind; i < argc; i++) {
-    if (na == 256) {
-      fprintf(stderr, "%s: examine: at most 256 shelves at once\n", progname);
-      return 2;
-    }
-    if (parse_shelf_addr(argv[i], &addrs[na++]) < 0) {
-      fprintf(stderr, "%s: examine: '%s' is not a shelf address: give SHELF.SLOT like 1.1 "
-              "or e1.1\n", progname, argv[i]);
-      return 2;
-    }
-  }
-  struct aoe_initiator *ini = open_initiator(o.ifaces, o.n, &o.verbose);
-  if (!ini)
-    return 1;
-  aoe_discover(ini, (unsigned)o.wait_ms);
   rc = examine_main(progname, ini, addrs, na, (unsigned)o.wait_ms, o.json);
   if (rc == EXAMINE_NONE_ANSWERED) {
     say_none_answered(ini, o.wait_ms);
     rc = 1;
   }
+  aoe_close(ini);
+  return rc;
+}
+
+/* zero-superblock: the judging and wiping is tools/zero.c's. */
+static int cmd_zero(int argc, char **argv)
+{
+  struct scan_opts o;
+  struct shelf_addr addrs[MAX_NAMED];
+  struct aoe_initiator *ini;
+  size_t na;
+  int rc = open_named(argc, argv, TAKES_FORCE, 1, &o, addrs, &na, &ini);
+  if (rc >= 0)
+    return rc;
+  rc = zero_main(progname, ini, addrs, na, (unsigned)o.wait_ms, o.force);
   aoe_close(ini);
   return rc;
 }
@@ -394,11 +440,8 @@ static int cmd_probe(int argc, char **argv)
             progname);
     return 2;
   }
-  if (parse_shelf_addr(argv[optind], &a) < 0) {
-    fprintf(stderr, "%s: '%s' is not a shelf address: give SHELF.SLOT like 1.1 or e1.1\n",
-            progname, argv[optind]);
+  if (parse_shelf_args(progname, "probe", 1, argv + optind, &a) < 0)
     return 2;
-  }
   enum aoe_op op = AOE_READ;
   uint64_t bytes = 256ull << 20;
   for (int i = optind + 1; i < argc; i++) {
@@ -475,12 +518,14 @@ int main(int argc, char **argv)
     return grow_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "check"))
     return check_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "zero-superblock"))
+    return cmd_zero(argc - 1, argv + 1);
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;
   }
   fprintf(stderr, "%s: unknown command '%s': use discover, examine, probe, status, add, fail, "
-          "remove, replace, speed, grow or check\n", progname, cmd);
+          "remove, replace, speed, grow, check or zero-superblock\n", progname, cmd);
   usage(stderr);
   return 2;
 }

@@ -14,10 +14,11 @@
 #include "aoe.h"
 #include "aoe-member.h"
 #include "examine.h"
+#include "shelves.h"
 #include "raid.h"
 #include "text.h"
 
-#define MAX_EXAM 256
+#define MAX_EXAM MAX_NAMED
 
 /* One shelf looked at. */
 struct exam {
@@ -25,6 +26,7 @@ struct exam {
   uint64_t bytes;
   struct raid_sb_summary sb;   /* sb.state says what the superblock holds */
   int blank;                   /* RAID_SB_NONE: 1 all zeros, 0 other data, -errno unread */
+  int stale_bitmap;            /* RAID_SB_NONE: the other data is an aoeraid bitmap */
   char error[200];             /* RAID_SB_IOERR: why */
 };
 
@@ -59,12 +61,16 @@ static void exam_one(struct exam *e, struct aoe_target *t)
     return;
   }
   err = raid_examine(&m, &e->sb);
-  aoe_member_free(&m);
   if (err < 0)
     snprintf(e->error, sizeof e->error, "%s%s%s", strerror(-err),
              *aoe_target_last_error(t) ? ": " : "", aoe_target_last_error(t));
-  else if (e->sb.state == RAID_SB_NONE)
+  else if (e->sb.state == RAID_SB_NONE) {
+    enum raid_meta_state meta;
     e->blank = aoe_shelf_blank(t);
+    e->stale_bitmap = e->blank == 0 && raid_meta_probe(&m, &meta) == 0 &&
+                      meta == RAID_META_AOERAID;
+  }
+  aoe_member_free(&m);
 }
 
 /* ---- per shelf ------------------------------------------------------------------------ */
@@ -74,6 +80,9 @@ static const char *exam_instead(const struct exam *e, char *buf, size_t len)
 {
   switch (e->sb.state) {
   case RAID_SB_NONE:
+    if (e->stale_bitmap)
+      return "no aoeraid superblock, but a stale aoeraid write-intent bitmap (an older "
+             "aoeraid's remove left it): 'aoeraid zero-superblock' wipes it";
     return e->blank > 0 ? "no aoeraid superblock: blank (its first 128 KiB are zeros)"
          : e->blank == 0 ? "no aoeraid superblock: holds other data (a filesystem, partition "
                            "table or other RAID?)"
@@ -248,7 +257,9 @@ static void print_exam_json(const struct exam *e, int first)
     json_string(exam_instead(e, buf, sizeof buf));
   }
   if (e->sb.state == RAID_SB_NONE)
-    printf(",\"blank\":%s", e->blank > 0 ? "true" : e->blank == 0 ? "false" : "null");
+    printf(",\"blank\":%s,\"stale_bitmap\":%s",
+           e->blank > 0 ? "true" : e->blank == 0 ? "false" : "null",
+           e->stale_bitmap ? "true" : "false");
   if (e->sb.state == RAID_SB_NEWER)
     printf(",\"version\":%u", e->sb.version);
   if (e->sb.state == RAID_SB_IOERR) {
@@ -542,30 +553,16 @@ static void print_all(const struct exam *ex, size_t n, int json)
     printf("]}\n");
 }
 
-/* The shelves to examine: those named, in that order (each once), else every one
- * discovered.  A named shelf that did not answer is said on stderr. */
+/* The shelves to examine: those named (find_named), else every one discovered. */
 static size_t pick_targets(const char *progname, struct aoe_initiator *ini,
                            const struct shelf_addr *addrs, size_t naddrs, unsigned wait_ms,
                            struct aoe_target **out)
 {
-  size_t n = 0;
-  char ifaces[128];
+  size_t missing;
 
   if (!naddrs)
     return aoe_targets(ini, out, MAX_EXAM);
-  aoe_iface_names(ini, ifaces, sizeof ifaces);
-  for (size_t i = 0; i < naddrs && n < MAX_EXAM; i++) {
-    struct aoe_target *t = aoe_target_find(ini, addrs[i].shelf, addrs[i].slot);
-    int dup = 0;
-    for (size_t j = 0; j < n; j++)
-      dup |= out[j] == t;
-    if (!t)
-      fprintf(stderr, "%s: e%u.%u did not answer on %s within %u ms: is its vblade running, "
-              "on that segment?\n", progname, addrs[i].shelf, addrs[i].slot, ifaces, wait_ms);
-    else if (!dup)
-      out[n++] = t;
-  }
-  return n;
+  return find_named(progname, ini, addrs, naddrs, wait_ms, out, &missing);
 }
 
 int examine_main(const char *progname, struct aoe_initiator *ini,

@@ -454,3 +454,31 @@ Test (reshape, grows_until_no_room_is_left)
   rig_verify (&r, "after the refused grow");
   rig_free (&r);
 }
+
+/* Two members lost mid-reshape: the run stops with EIO, once.  Asked again
+ * (the monitor retries), a failed array begins no run: no event pair per try. */
+Test (reshape, a_failed_array_begins_no_run)
+{
+  static const struct grow_case c = { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 1, 3 };
+  struct raid_status st;
+  uint64_t started;
+  struct rig r;
+  char err[256] = "";
+
+  rig_setup (&r, &c);
+  cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "%s", err);
+  raid_mem_member_set_down (r.f.mm[0], 1);
+  raid_mem_member_set_down (r.f.mm[1], 1);
+  cr_assert_eq (raid_reshape (r.f.a), -EIO);
+  cr_assert_eq (raid_status (r.f.a, &st), 0);
+  cr_assert_eq (st.state, RAID_STATE_FAILED);
+  started = st.runs_started[RAID_RUN_RESHAPE];
+  cr_assert_eq (started, st.runs_ended[RAID_RUN_RESHAPE]);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq (raid_reshape (r.f.a), -EIO);
+  cr_assert_eq (raid_status (r.f.a, &st), 0);
+  cr_expect_eq (st.runs_started[RAID_RUN_RESHAPE], started, "a failed array began %llu runs",
+                (unsigned long long) (st.runs_started[RAID_RUN_RESHAPE] - started));
+  cr_expect (raid_reshape_pending (r.f.a), "the reshape is still to finish");
+  rig_free (&r);
+}

@@ -294,3 +294,48 @@ Test (superblock, dirty_clean_start_needs_resync)
   expect_contents (&f, ref, sizeof ref);
   fx_free (&f);
 }
+
+/* raid_wipe (zero-superblock, remove) erases the whole metadata area, superblock and
+ * bitmap, and nothing else: not the first 4 KiB, not a byte from RAID_META_END on. */
+Test (superblock, wipe_erases_the_metadata_area_only)
+{
+  struct fx f;
+  uint8_t ref[65536], *raw, *head = malloc (RAID_META_START), *rest;
+  uint64_t size = FX_MEMBER_SIZE, seed = 7;
+  struct raid_sb_summary s;
+  enum raid_meta_state meta;
+
+  make_closed_raid5 (&f, ref, sizeof ref);
+  raw = raid_mem_member_data (f.mm[0]);
+  fill_random (raw, RAID_META_START, &seed);          /* whatever was there before */
+  memcpy (head, raw, RAID_META_START);
+  rest = malloc (size - RAID_META_END);
+  memcpy (rest, raw + RAID_META_END, size - RAID_META_END);
+  cr_assert_eq (raid_meta_probe (&f.mem[0], &meta), 0);
+  cr_expect_eq (meta, RAID_META_AOERAID);
+  cr_assert_eq (raid_wipe (&f.mem[0]), 0);
+  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
+  cr_expect_eq (s.state, RAID_SB_NONE);
+  cr_assert_eq (raid_meta_probe (&f.mem[0], &meta), 0);
+  cr_expect_eq (meta, RAID_META_BLANK, "the bitmap (or more) is left");
+  cr_expect (memcmp (raw, head, RAID_META_START) == 0, "the first 4 KiB were written");
+  cr_expect (memcmp (raw + RAID_META_END, rest, size - RAID_META_END) == 0,
+             "bytes from RAID_META_END on were written");
+
+  /* only the superblock gone (an older aoeraid's remove): the bitmap is still aoeraid's */
+  memset (SB (&f, 1), 0, RAID_SB_SIZE);
+  cr_assert_eq (raid_examine (&f.mem[1], &s), 0);
+  cr_expect_eq (s.state, RAID_SB_NONE);
+  cr_assert_eq (raid_meta_probe (&f.mem[1], &meta), 0);
+  cr_expect_eq (meta, RAID_META_AOERAID);
+  /* other bytes in the area (a filesystem's) are not aoeraid's */
+  raw[RAID_META_START + 20000] = 1;
+  cr_assert_eq (raid_meta_probe (&f.mem[0], &meta), 0);
+  cr_expect_eq (meta, RAID_META_OTHER);
+  raid_mem_member_set_down (f.mm[2], 1);
+  cr_expect_lt (raid_meta_probe (&f.mem[2], &meta), 0);
+  cr_expect_lt (raid_wipe (&f.mem[2]), 0);
+  free (head);
+  free (rest);
+  fx_free (&f);
+}

@@ -10,7 +10,8 @@
 # new spare rebuilt in full, after which it is no longer on the removed list (a restart by
 # name finds the array whole on e1.1 and e2.1).  aoeraid examine shows the removed member
 # as such, and out of its start command; examined alone, a spare gives no start command
-# with an empty shelves=.
+# with an empty shelves=.  A spare removed while its shelf is down is left out likewise,
+# and zero-superblock wipes it without --force (its array lists it removed).
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 240
@@ -129,5 +130,20 @@ grep -q "^  start: none: no shelf examined is a member" "$LAB_DIR/ex.txt" ||
 lab_exec "$aoeraid" examine -i h0 --json e3.1 | grep -q '"command":null' ||
   lab_die "examine --json of a lone spare: a command"
 echo "ok: a spare examined alone: no start command"
+
+# The spare e3.1 removed while its shelf is down (not wiped) and back: left out, and
+# zero-superblock wipes it without --force, as the array lists it removed.
+down 3
+ctl_ok remove e3.1
+grep -q "spare e3.1 removed, but its superblock could not be wiped" "$log" ||
+  lab_die "remove of the down spare e3.1: $(tail -n 3 "$log")"
+up 3
+grep -Eq "${left_out_line//e2.1/e3.1}" "$log" || lab_die "the removed spare e3.1 back: untold"
+status | grep >/dev/null "spares none" || lab_die "removed e3.1 a spare again: $(status)"
+[ -z "$(holders 3.1)" ] || lab_die "removed e3.1 reserved: $(holders 3.1)"
+out=$(lab_exec "$aoeraid" zero-superblock -i h0 e3.1 2>&1) || lab_die "zero-superblock e3.1: $out"
+grep -q "^e3.1: wiped a member (a spare) of array 'vol' .* that its administrator removed" <<<"$out" ||
+  lab_die "zero-superblock e3.1 answered: $out"
+echo "ok: removed spare e3.1: left out when back, wiped by zero-superblock without --force"
 plugin_stop
 echo "plugin-removed-down: passed"

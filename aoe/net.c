@@ -214,8 +214,19 @@ void aoe_net_flush(struct aoe_iface *ifc, void (*failed)(void *cookie))
 {
   struct aoe_txq *q = ifc->txq;
   unsigned i = 0;
-  if (!q)
+  if (!q || !q->n)
     return;
+  if (q->n == 1) {
+    /* A lone frame (depth 1): send and sendmsg cost 0.1-0.3 us less than sendmmsg. */
+    struct msghdr *m = &q->msg[0].msg_hdr;
+    size_t len = q->iov[0][0].iov_len + (m->msg_iovlen > 1 ? q->iov[0][1].iov_len : 0);
+    ssize_t sent = m->msg_iovlen > 1 ? sendmsg(ifc->fd, m, 0)
+                                     : send(ifc->fd, q->hdr[0], q->iov[0][0].iov_len, 0);
+    if (sent != (ssize_t)len)
+      failed(q->cookie[0]);
+    q->n = 0;
+    return;
+  }
   while (i < q->n) {
     int sent = sendmmsg(ifc->fd, &q->msg[i], q->n - i, 0);
     if (sent <= 0) {

@@ -400,6 +400,18 @@ Test(send_queue, frames_go_out_in_order_and_the_rest_are_reported)
             "needs both", received, queue_failed);
   cr_assert_eq(received + queue_failed, AOE_TX_BATCH + 5, "%u received, %u reported failed",
                received, queue_failed);
+  /* a lone frame (its own send or sendmsg), with and without data */
+  queue_failed = 0;
+  for (unsigned with_data = 0; with_data < 2; with_data++) {
+    uint8_t *h = aoe_net_queue_hdr(&ifc, count_failed);
+    memset(h, 0x77, AOE_MIN_FRAME);
+    aoe_net_queue(&ifc, AOE_MIN_FRAME, with_data ? data : NULL, with_data ? sizeof data : 0, NULL);
+    aoe_net_flush(&ifc, count_failed);
+    n = recv(sv[1], got, sizeof got, 0);
+    cr_assert_eq(n, (ssize_t)(AOE_MIN_FRAME + (with_data ? sizeof data : 0)), "%zd bytes", n);
+    cr_assert(got[0] == 0x77 && (!with_data || !memcmp(got + AOE_MIN_FRAME, data, sizeof data)));
+  }
+  cr_assert_eq(queue_failed, 0);
   close(sv[0]);
   close(sv[1]);
   free(ifc.txq);

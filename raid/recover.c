@@ -301,6 +301,14 @@ removable_uuid (struct raid_array *a, const char *name, int *rc)
   struct raid_slot *r = &a->repl.member;
   unsigned i;
 
+  /* a spare first: the faulty member of a slot added back is a spare of the same name,
+   * and of the same uuid (to be re-added from the bitmap): listed, it would be a listed
+   * uuid in a working slot once re-added, a superblock sb_decode refuses */
+  for (i = 0; i < a->nspares; i++)
+    if (!strcmp (slot_name (&a->spare[i]), name)) {
+      *rc = -EBUSY;             /* a spare: raid_remove_spare */
+      return NULL;
+    }
   for (i = 0; i < a->lay.g.n; i++) {
     struct raid_slot *s = &a->slot[i];
     if (!s->m.ops || strcmp (slot_name (s), name))
@@ -313,11 +321,6 @@ removable_uuid (struct raid_array *a, const char *name, int *rc)
       a->sb.roles[i] = RAID_ROLE_FAULTY;
     return s->uuid;
   }
-  for (i = 0; i < a->nspares; i++)
-    if (!strcmp (slot_name (&a->spare[i]), name)) {
-      *rc = -EBUSY;             /* a spare: raid_remove_spare */
-      return NULL;
-    }
   if (r->m.ops && atomic_load (&r->faulty) && !strcmp (slot_name (r), name))
     return uuid_working (a, r->uuid) ? NULL : r->uuid;
   for (i = a->nleft; i-- > 0;)

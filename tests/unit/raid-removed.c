@@ -366,3 +366,39 @@ Test (removed, a_scan_leaves_it_out)
   fx_free (&f);
   raid_mem_member_free (spare);
 }
+
+/* A member that dropped out and was added back (a spare now, to be re-added from its
+ * bitmap into the slot that still holds it as faulty) is a spare: raid_remove_member
+ * refuses it (-EBUSY), as it refuses any spare.  Taken for the faulty slot's member, its
+ * uuid went on the list while the spare kept it: the re-add then put a listed uuid in a
+ * working slot, and every superblock written after was one sb_decode refuses (damaged):
+ * no start could assemble the array again. */
+Test (removed, a_member_added_back_is_a_spare_not_the_faulty_slots)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_member back;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  bitmap_pass (f.a);
+  bitmap_pass (f.a);
+  raid_mem_member_set_down (f.mm[1], 1);
+  write_some (&f, ref, 8192);                     /* fails e2.1: slot 1 faulty */
+  raid_mem_member_set_down (f.mm[1], 0);
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
+  raid_status (f.a, &st);
+  cr_assert (st.spares == 1 && !strcmp (st.spare[0], "e2.1"), "e2.1 not a spare");
+  cr_expect_eq (raid_remove_member (f.a, "e2.1", err, sizeof err), -EBUSY,
+                "e2.1, a spare, taken for the faulty member of slot 1");
+  cr_assert_eq (raid_recover (f.a), 0);
+  for (unsigned i = 0; i < 2; i++)
+    examined (&f, i);                             /* RAID_SB_OK, or it says why */
+  fx_close (&f);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the re-add and a restart");
+  free (ref);
+  fx_free (&f);
+}

@@ -152,7 +152,7 @@ spares_prune (struct raid_array *a)
     if (atomic_load (&a->spare[i].faulty)) {
       raid_logf (a, RAID_LOG_ERROR, "%s: spare %s failed a superblock write; dropped",
                  a->sb.name, slot_name (&a->spare[i]));
-      if (!array_fenced (a))
+      if (!array_fenced (a) && !(a->adding && !strcmp (a->adding, slot_name (&a->spare[i]))))
         note_spare_failed (a, &a->spare[i]);
       spare_remove (a, i);
     }

@@ -187,7 +187,9 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
     atomic_store (&s->faulty, 0);
     if (removed)                        /* the admin takes it again: off the list */
       sb_removed_drop (&a->sb, sb.member_uuid);
+    a->adding = name;
     sb_write_all (a);
+    a->adding = NULL;
     if (!member_in_use (a, name)) {     /* pruned: its superblock write failed */
       snprintf (err, errlen, "cannot write the superblock to member %s: check that it is "
                 "writable and answering", name);

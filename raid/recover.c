@@ -358,6 +358,15 @@ raid_remove_member (struct raid_array *a, const char *name, char *err, size_t er
   return rc;
 }
 
+void
+raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16])
+{
+  pthread_mutex_lock (&a->sb_lock);
+  if (!a->readonly && sb_removed_drop (&a->sb, uuid))
+    sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+}
+
 /* md's --remove of a spare. */
 int
 raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen)
@@ -369,10 +378,12 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
   pthread_mutex_lock (&a->sb_lock);
   for (unsigned i = 0; i < a->nspares && rc; i++)
     if (!strcmp (slot_name (&a->spare[i]), name)) {
-      /* a spare holds no data: wiped, no later start takes it back for the array; and
-       * remembered, should it be away now (the wipe fails) and come back unwiped */
+      /* a spare holds no data: wiped, no later start takes it back for the array; or
+       * remembered, when it is away now (the wipe fails) and may come back unwiped (a
+       * wiped one takes no entry: it would push out one that can come back) */
       wiped = raid_wipe (&a->spare[i].m);
-      sb_removed_add (&a->sb, a->spare[i].uuid);
+      if (wiped)
+        sb_removed_add (&a->sb, a->spare[i].uuid);
       spare_remove (a, i);
       sb_write_all (a);
       rc = 0;

@@ -189,7 +189,8 @@ int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uui
 /* What a member's metadata area holds (reads only). */
 enum raid_meta_state {
   RAID_META_BLANK,      /* all zeros */
-  RAID_META_AOERAID,    /* a superblock's or a bitmap's magic at its place, sound or not */
+  RAID_META_AOERAID,    /* a superblock's magic at its place, sound or not, or a bitmap's
+                         * with nothing else in the area (a stale bitmap alone) */
   RAID_META_OTHER,      /* other bytes: a filesystem, another RAID's metadata ... */
 };
 /* 0 with *OUT, or -errno when it cannot be read. */

@@ -189,7 +189,8 @@ int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uui
 /* What a member's metadata area holds (reads only). */
 enum raid_meta_state {
   RAID_META_BLANK,      /* all zeros */
-  RAID_META_AOERAID,    /* a superblock's or a bitmap's magic at its place, sound or not */
+  RAID_META_AOERAID,    /* a superblock's magic at its place, sound or not, or a bitmap's
+                         * with nothing else in the area (a stale bitmap alone) */
   RAID_META_OTHER,      /* other bytes: a filesystem, another RAID's metadata ... */
 };
 /* 0 with *OUT, or -errno when it cannot be read. */
@@ -299,6 +300,11 @@ int raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned
  * -EBUSY (one line in err) for a working member or a spare, -ENOENT when
  * NAME is none of these; -EROFS read-only. */
 int raid_remove_member (struct raid_array *a, const char *name, char *err, size_t errlen);
+/* The member of uuid UUID, recorded removed (raid_remove_member), was wiped since
+ * (raid_wipe): nothing of it can come back, so the list forgets it (its 16 entries are
+ * for the members whose superblock could not be wiped).  Call after the wipe: a crash
+ * between the two leaves it remembered, which is safe. */
+void raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16]);
 /* md's --fail: mark the working member named NAME faulty, as if it had
  * failed (a spare then takes its slot).  NAME may be the new member of a
  * replace: the replace stops, as md's does when its replacement fails, and
@@ -307,8 +313,9 @@ int raid_remove_member (struct raid_array *a, const char *name, char *err, size_
  * do without (-EBUSY, as md). */
 int raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* md's --remove of a spare: the array forgets it (the caller may close the
- * member), wipes its superblock and records it removed as raid_remove_member
- * does.  -ENOENT (one line in err) when NAME is not a spare. */
+ * member) and wipes its superblock; one that cannot be wiped (its shelf away) is
+ * recorded removed as raid_remove_member does.  -ENOENT (one line in err) when
+ * NAME is not a spare. */
 int raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* 1 when raid_recover has work: a recovery to resume, or a faulty or
  * missing slot and a spare to put in it. */

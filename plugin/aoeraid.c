@@ -657,8 +657,11 @@ static void wipe_left(size_t i, bool recorded)
                 addrs[i].slot, strerror(-r), recorded ? "the array remembers it removed and "
                 "leaves it out" : "a start by name may find it again", addrs[i].shelf,
                 addrs[i].slot, recorded ? " to use it elsewhere" : "");
-  else
+  else {
     log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
+    if (recorded)       /* nothing of it can come back: the list keeps its room */
+      raid_removed_wiped(array, sb.member_uuid);
+  }
 }
 
 /* The control request "remove SHELF.SLOT" (md's --remove): drop a spare, or let go of a

@@ -152,7 +152,7 @@ spares_prune (struct raid_array *a)
     if (atomic_load (&a->spare[i].faulty)) {
       raid_logf (a, RAID_LOG_ERROR, "%s: spare %s failed a superblock write; dropped",
                  a->sb.name, slot_name (&a->spare[i]));
-      if (!array_fenced (a))
+      if (!array_fenced (a) && !(a->adding && !strcmp (a->adding, slot_name (&a->spare[i]))))
         note_spare_failed (a, &a->spare[i]);
       spare_remove (a, i);
     }
@@ -632,12 +632,19 @@ raid_meta_probe (struct raid_member *m, enum raid_meta_state *out)
   if (block) {
     err = slot_io (&tmp, RAID_IO_READ, RAID_META_START, META_BYTES, block);
     if (!err) {
+      const size_t bm_at = RAID_BITMAP_OFFSET - RAID_META_START;
+      int beside_bitmap = 0;          /* bytes set outside the bitmap's block */
       *out = RAID_META_BLANK;
-      for (size_t i = 0; i < META_BYTES && *out == RAID_META_BLANK; i++)
-        if (block[i])
+      for (size_t i = 0; i < META_BYTES; i++)
+        if (block[i]) {
           *out = RAID_META_OTHER;
+          beside_bitmap |= i < bm_at || i >= bm_at + RAID_BITMAP_SIZE;
+        }
+      /* a superblock; or a stale bitmap alone (an older remove zeroed only the
+       * superblock): its magic among other data is what wrote there since (a
+       * filesystem, a boot loader), not aoeraid's */
       if (sb_magic_at (block + RAID_SB_OFFSET - RAID_META_START)
-          || bitmap_magic_at (block + RAID_BITMAP_OFFSET - RAID_META_START))
+          || (bitmap_magic_at (block + bm_at) && !beside_bitmap))
         *out = RAID_META_AOERAID;
     }
     free (block);

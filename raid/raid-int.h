@@ -420,6 +420,9 @@ struct raid_array {
    * under sb_lock */
   struct { char name[64]; uint8_t uuid[16]; } left[RAID_MAX_SPARES];
   unsigned nleft;
+  /* the member raid_add_member is adding, while its first superblock write runs: one that
+   * fails it is no spare that failed (no FailSpare), the add is refused; under sb_lock */
+  const char *adding;
   /* superblock write buffers, slots, spares, then the replacement; under sb_lock */
   uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1][RAID_SB_SIZE];
 };

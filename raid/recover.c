@@ -187,7 +187,9 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
     atomic_store (&s->faulty, 0);
     if (removed)                        /* the admin takes it again: off the list */
       sb_removed_drop (&a->sb, sb.member_uuid);
+    a->adding = name;
     sb_write_all (a);
+    a->adding = NULL;
     if (!member_in_use (a, name)) {     /* pruned: its superblock write failed */
       snprintf (err, errlen, "cannot write the superblock to member %s: check that it is "
                 "writable and answering", name);
@@ -301,6 +303,14 @@ removable_uuid (struct raid_array *a, const char *name, int *rc)
   struct raid_slot *r = &a->repl.member;
   unsigned i;
 
+  /* a spare first: the faulty member of a slot added back is a spare of the same name,
+   * and of the same uuid (to be re-added from the bitmap): listed, it would be a listed
+   * uuid in a working slot once re-added, a superblock sb_decode refuses */
+  for (i = 0; i < a->nspares; i++)
+    if (!strcmp (slot_name (&a->spare[i]), name)) {
+      *rc = -EBUSY;             /* a spare: raid_remove_spare */
+      return NULL;
+    }
   for (i = 0; i < a->lay.g.n; i++) {
     struct raid_slot *s = &a->slot[i];
     if (!s->m.ops || strcmp (slot_name (s), name))
@@ -313,11 +323,6 @@ removable_uuid (struct raid_array *a, const char *name, int *rc)
       a->sb.roles[i] = RAID_ROLE_FAULTY;
     return s->uuid;
   }
-  for (i = 0; i < a->nspares; i++)
-    if (!strcmp (slot_name (&a->spare[i]), name)) {
-      *rc = -EBUSY;             /* a spare: raid_remove_spare */
-      return NULL;
-    }
   if (r->m.ops && atomic_load (&r->faulty) && !strcmp (slot_name (r), name))
     return uuid_working (a, r->uuid) ? NULL : r->uuid;
   for (i = a->nleft; i-- > 0;)
@@ -353,6 +358,15 @@ raid_remove_member (struct raid_array *a, const char *name, char *err, size_t er
   return rc;
 }
 
+void
+raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16])
+{
+  pthread_mutex_lock (&a->sb_lock);
+  if (!a->readonly && sb_removed_drop (&a->sb, uuid))
+    sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+}
+
 /* md's --remove of a spare. */
 int
 raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen)
@@ -364,10 +378,12 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
   pthread_mutex_lock (&a->sb_lock);
   for (unsigned i = 0; i < a->nspares && rc; i++)
     if (!strcmp (slot_name (&a->spare[i]), name)) {
-      /* a spare holds no data: wiped, no later start takes it back for the array; and
-       * remembered, should it be away now (the wipe fails) and come back unwiped */
+      /* a spare holds no data: wiped, no later start takes it back for the array; or
+       * remembered, when it is away now (the wipe fails) and may come back unwiped (a
+       * wiped one takes no entry: it would push out one that can come back) */
       wiped = raid_wipe (&a->spare[i].m);
-      sb_removed_add (&a->sb, a->spare[i].uuid);
+      if (wiped)
+        sb_removed_add (&a->sb, a->spare[i].uuid);
       spare_remove (a, i);
       sb_write_all (a);
       rc = 0;

@@ -53,6 +53,10 @@ echo "ok: spare e3.1 removed, its shelf back: it stays out"
 ctl_ok fail e2.1
 ctl_ok remove e2.1
 grep -q "e2.1 removed: its superblock is wiped" "$log" || lab_die "e2.1 not wiped: $(cat "$log")"
+# both wiped: nothing of them can come back, so the removed list keeps its room for those
+# that could (a shelf away when removed)
+! grep -Eq "^ +removed : " <(lab_exec "$aoeraid" examine -i h0 e1.1) ||
+  lab_die "wiped e2.1 or e3.1 still listed removed: $(lab_exec "$aoeraid" examine -i h0 e1.1)"
 bounce 2
 status | grep >/dev/null -E "^ +1 +(e2.1 +)?faulty" || lab_die "e2.1 back in slot 1: $(status)"
 taken_back e2.1

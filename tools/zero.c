@@ -10,8 +10,10 @@
  * array is visible only by its AoE reservations, and an array started with reserve=false
  * holds none.  So, shelf by shelf:
  *  - reserved by any host (another head, or an nbdkit aoeraid on this one): refused,
- *    --force or not; otherwise it is reserved for the wipe (a head starting meanwhile is
- *    refused by the shelf) and released after;
+ *    --force or not; the others are judged unreserved (a reservation of ours would fence
+ *    an array running with reserve=false on another head), and those to be wiped are
+ *    reserved once all are judged (a head starting meanwhile is refused by the shelf),
+ *    read again (unchanged, or refused), wiped and released;
  *  - a sound superblock: a member or spare of its array (raid_scan_pick over every shelf
  *    that answers) is refused without --force, naming the array, its uuid and the role;
  *    a former member (the freshest superblock of its array, on another shelf, records
@@ -48,6 +50,7 @@ struct zero {
   char name[24];
   struct raid_member m;         /* m.member NULL until made */
   int reserved;                 /* we hold its reservation, for the wipe */
+  int no_rr;                    /* it has no AoE Reserve/Release */
   struct raid_sb_summary sb;
   enum raid_meta_state meta;
   enum verdict verdict;
@@ -77,25 +80,39 @@ static void refuse_in_use(struct zero *z, const char *holders)
            holders);
 }
 
-/* Refuse a shelf reserved by any host; reserve the others for the wipe.  A shelf that
- * cannot say who holds it (no Reserve/Release) is judged without a reservation. */
-static void claim(struct aoe_initiator *ini, struct zero *z)
+/* Refuse a shelf reserved by any host (reads its reservation list only: a running array
+ * started with reserve=false, on another head, would be fenced by a reservation of ours,
+ * and stop serving, for as long as it lasted). */
+static void held(struct aoe_initiator *ini, struct zero *z)
 {
   uint8_t macs[MAX_HOLDERS][6];
-  char holders[MAX_HOLDERS * 64], err[256];
-  int n = aoe_reserve_read(z->t, macs, MAX_HOLDERS), r;
+  char holders[MAX_HOLDERS * 64];
+  int n = aoe_reserve_read(z->t, macs, MAX_HOLDERS);
 
   if (n > 0) {
     holders_text(ini, macs, n, holders, sizeof holders);
     refuse_in_use(z, holders);
-    return;
   }
-  if (n < 0)
-    return;
+  z->no_rr = n < 0;
+}
+
+/* Reserve a shelf judged to be wiped, so that a head starting meanwhile is refused by the
+ * shelf; only then, as such a shelf serves no running array.  A shelf that cannot say who
+ * holds it (no Reserve/Release) is wiped without.  0, or -1 refused. */
+static int claim(struct aoe_initiator *ini, struct zero *z)
+{
+  uint8_t macs[MAX_HOLDERS][6];
+  char holders[MAX_HOLDERS * 64], err[256];
+  int n, r;
+
+  if (z->no_rr)
+    return 0;
   r = aoe_reserve(z->t, 0, err, sizeof err);
-  if (r == 0)
+  if (r == 0) {
     z->reserved = 1;
-  else if (r == -EBADE) {      /* taken since we looked */
+    return 0;
+  }
+  if (r == -EBADE) {           /* taken since we looked */
     n = aoe_reserve_read(z->t, macs, MAX_HOLDERS);
     holders_text(ini, macs, n, holders, sizeof holders);
     refuse_in_use(z, n > 0 ? holders : "another host");
@@ -103,6 +120,32 @@ static void claim(struct aoe_initiator *ini, struct zero *z)
     z->verdict = Z_REFUSED;
     snprintf(z->what, sizeof z->what, "%s: cannot reserve it for the wipe: %s", z->name, err);
   }
+  return -1;
+}
+
+/* Reserved: does Z hold still what it was judged on?  A head that started meanwhile
+ * (reserve=false) and took it would have written its superblock.  0, or -1 refused. */
+static int unchanged(struct zero *z)
+{
+  struct raid_sb_summary sb;
+  enum raid_meta_state meta;
+  int r = raid_examine(&z->m, &sb);
+
+  if (r == 0)
+    r = raid_meta_probe(&z->m, &meta);
+  if (r == 0 && sb.state == z->sb.state && meta == z->meta &&
+      (sb.state != RAID_SB_OK ||
+       (sb.events == z->sb.events && sb.role == z->sb.role &&
+        !memcmp(sb.array_uuid, z->sb.array_uuid, 16) &&
+        !memcmp(sb.member_uuid, z->sb.member_uuid, 16))))
+    return 0;
+  z->verdict = Z_REFUSED;
+  if (r < 0)
+    snprintf(z->what, sizeof z->what, "%s cannot be read: %s", z->name, strerror(-r));
+  else
+    snprintf(z->what, sizeof z->what, "%s changed while it was judged (a head started on "
+             "it?): run zero-superblock again", z->name);
+  return -1;
 }
 
 /* Read what Z holds: its superblock and its metadata area.  0, or -1 refused. */
@@ -306,7 +349,7 @@ int zero_main(const char *progname, struct aoe_initiator *ini, const struct shel
   for (size_t i = 0; i < n; i++) {
     z[i].t = targets[i];
     aoe_target_name(targets[i], z[i].name, sizeof z[i].name);
-    claim(ini, &z[i]);
+    held(ini, &z[i]);
     if (z[i].verdict != Z_REFUSED)
       look(&z[i]);
   }
@@ -319,6 +362,12 @@ int zero_main(const char *progname, struct aoe_initiator *ini, const struct shel
       refused++;
     }
   }
+  /* reserved only now, the shelves to wipe, each checked again under the reservation */
+  for (size_t i = 0; i < n && !refused && !missing; i++)
+    if (z[i].verdict == Z_WIPE && (claim(ini, &z[i]) < 0 || unchanged(&z[i]) < 0)) {
+      fprintf(stderr, "%s: %s\n", progname, z[i].what);
+      refused++;
+    }
   if (refused || missing)
     fprintf(stderr, "%s: zero-superblock: nothing written to any shelf\n", progname);
   for (size_t i = 0; i < n && !refused && !missing; i++)

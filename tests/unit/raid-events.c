@@ -210,6 +210,28 @@ Test (events, an_idle_spare_that_fails_a_superblock_write)
   raid_mem_member_free (other);
 }
 
+/* An add whose first superblock write fails is refused (-EIO, the admin is told): the
+ * shelf never was a spare of the array, and no FailSpare is told for it. */
+Test (events, a_failed_add_is_no_failed_spare)
+{
+  struct fx f;
+  struct raid_status was, now;
+  struct seen s;
+  struct raid_mem_member *bad = raid_mem_member_new ("e8.1", FX_MEMBER_SIZE);
+  struct raid_member m = raid_mem_member (bad);
+  char err[256] = "";
+
+  raid5_of_4 (&f);
+  raid_status (f.a, &was);
+  raid_mem_member_fail (bad, 0, 1);
+  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), -EIO, "add: %s", err);
+  raid_status (f.a, &now);
+  cr_assert_eq (now.spares, 0);
+  cr_assert_str_eq (events_since (f.a, &was, &s), "", "a refused add told as an event");
+  fx_free (&f);
+  raid_mem_member_free (bad);
+}
+
 /* The rebuild ran between two looks: the spare that now holds the slot is active. */
 Test (events, a_spare_rebuilt_into_the_slot)
 {

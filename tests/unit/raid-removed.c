@@ -366,3 +366,82 @@ Test (removed, a_scan_leaves_it_out)
   fx_free (&f);
   raid_mem_member_free (spare);
 }
+
+/* A member that dropped out and was added back (a spare now, to be re-added from its
+ * bitmap into the slot that still holds it as faulty) is a spare: raid_remove_member
+ * refuses it (-EBUSY), as it refuses any spare.  Taken for the faulty slot's member, its
+ * uuid went on the list while the spare kept it: the re-add then put a listed uuid in a
+ * working slot, and every superblock written after was one sb_decode refuses (damaged):
+ * no start could assemble the array again. */
+Test (removed, a_member_added_back_is_a_spare_not_the_faulty_slots)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_member back;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  bitmap_pass (f.a);
+  bitmap_pass (f.a);
+  raid_mem_member_set_down (f.mm[1], 1);
+  write_some (&f, ref, 8192);                     /* fails e2.1: slot 1 faulty */
+  raid_mem_member_set_down (f.mm[1], 0);
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
+  raid_status (f.a, &st);
+  cr_assert (st.spares == 1 && !strcmp (st.spare[0], "e2.1"), "e2.1 not a spare");
+  cr_expect_eq (raid_remove_member (f.a, "e2.1", err, sizeof err), -EBUSY,
+                "e2.1, a spare, taken for the faulty member of slot 1");
+  cr_assert_eq (raid_recover (f.a), 0);
+  for (unsigned i = 0; i < 2; i++)
+    examined (&f, i);                             /* RAID_SB_OK, or it says why */
+  fx_close (&f);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the re-add and a restart");
+  free (ref);
+  fx_free (&f);
+}
+
+/* The list remembers the members whose own superblock could not be wiped: a removal
+ * whose wipe worked leaves nothing behind that could come back, and takes no entry; so
+ * routine removals (spares swapped, members removed and wiped) never push out a member
+ * removed while it was down, which would then be taken back by itself. */
+Test (removed, wiped_removals_do_not_push_out_one_that_could_come_back)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", MEMBER);
+  struct raid_member sm = raid_mem_member (spare), back;
+  struct raid_sb_summary e2;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  e2 = examined (&f, 1);
+  remove_while_down (&f, ref);                    /* e2.1: listed, not wiped */
+  for (unsigned i = 0; i < RAID_MAX_REMOVED; i++) {
+    cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (raid_remove_spare (f.a, "e9.1", err, sizeof err), 0, "%s", err);
+  }
+  cr_expect (raid_sb_removed ((struct raid_sb_summary[]) { examined (&f, 0) }, e2.member_uuid),
+             "e2.1 pushed off the list by %d spares removed and wiped", RAID_MAX_REMOVED);
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
+                -EPERM, "e2.1, removed, taken back by itself");
+  /* a member removed, then wiped (the plugin's remove of a shelf that answers) */
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recover (f.a), 0);
+  e2 = examined (&f, 1);
+  raid_mem_member_fail (f.mm[1], 0, 1);
+  write_some (&f, ref, 8192);                     /* fails e2.1 */
+  raid_mem_member_fail (f.mm[1], 0, 0);
+  cr_assert_eq (raid_remove_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  cr_assert (raid_sb_removed ((struct raid_sb_summary[]) { examined (&f, 0) }, e2.member_uuid),
+             "recorded before the wipe (a crash between leaves it remembered)");
+  cr_assert_eq (raid_wipe (&f.mem[1]), 0);
+  raid_removed_wiped (f.a, e2.member_uuid);
+  cr_assert_eq (examined (&f, 0).removed, 0, "wiped: nothing left to remember");
+  free (ref);
+  fx_free (&f);
+  raid_mem_member_free (spare);
+}

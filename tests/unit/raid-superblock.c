@@ -332,6 +332,12 @@ Test (superblock, wipe_erases_the_metadata_area_only)
   raw[RAID_META_START + 20000] = 1;
   cr_assert_eq (raid_meta_probe (&f.mem[0], &meta), 0);
   cr_expect_eq (meta, RAID_META_OTHER);
+  /* nor is a stale bitmap's magic among other data: something else (a filesystem, a
+   * boot loader) wrote the area since, and that is not aoeraid's to erase */
+  raw = raid_mem_member_data (f.mm[1]);
+  raw[RAID_META_START + 20000] = 1;
+  cr_assert_eq (raid_meta_probe (&f.mem[1], &meta), 0);
+  cr_expect_eq (meta, RAID_META_OTHER, "a bitmap's magic among other data taken for aoeraid's");
   raid_mem_member_set_down (f.mm[2], 1);
   cr_expect_lt (raid_meta_probe (&f.mem[2], &meta), 0);
   cr_expect_lt (raid_wipe (&f.mem[2]), 0);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# aoeraid zero-superblock beside a running array started with reserve=false on another
+# head (it holds no reservation, so zero-superblock cannot see that it runs).  Its refusal of a member must
+# leave the running array alone: no write of the array may meet a reservation while the
+# shelves are judged (a reservation conflict fences the array: it stops serving).  RAID5
+# 'vol' on e1.1..e3.1 with reserve=false, writes under way; zero-superblock of e1.1 and of
+# e2.1, without --force, is refused every time, the array is never fenced, no member fails,
+# and every write lands.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 150
+. "$top_srcdir/tests/plugin-lib.sh"
+
+lab_up -n 3 -s 128M
+lab_host2
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+log=$LAB_DIR/nbdkit.log
+
+# the array runs on the second head: its MAC is not the one zero-superblock reserves with
+PLUGIN_NS=$LAB_NS2 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 name=vol chunk=64K reserve=false \
+  control="$ctl"
+rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop"
+writer write "$uri" "$LAB_DIR/writer.state" $((96 << 20)) 1 >"$LAB_DIR/writer.out" 2>&1 &
+writer_pid=$!
+lab_track "$writer_pid"
+sleep 1
+for i in $(seq 40); do
+  for s in e1.1 e2.1; do
+    if out=$(lab_exec "$aoeraid" zero-superblock -i h0 -w 300 "$s" 2>&1); then
+      lab_die "zero-superblock of $s, a member of the running vol, not refused: $out"
+    fi
+    grep -q "$s is slot [0-9] of array 'vol'" <<<"$out" || lab_die "zero-superblock $s: $out"
+  done
+done
+echo "ok: zero-superblock of e1.1 and e2.1 refused 40 times each under writes"
+! grep -Eiq "fenced|reserved by|marked faulty" "$log" ||
+  lab_die "the running array was hurt by a refused zero-superblock: $(grep -Ei "fenced|reserved by|faulty" "$log" | head -n 3)"
+status | grep >/dev/null "state clean" || lab_die "vol not clean: $(status)"
+echo "ok: vol never fenced, no member failed: $(status | head -n 1)"
+writer_verify "zero-superblock refusals"
+plugin_stop
+echo "tool-zero-live: passed"

@@ -245,34 +245,30 @@ static const uint8_t no_uuid[16];
 /* The removed list: at most RAID_MAX_REMOVED entries, each a member uuid (not zero), none
  * twice, none this member's own nor an active or recovering slot's (a member is failed
  * before it is removed, and one added again is dropped from the list), the entries past
- * the count zero. */
-static int
-sb_removed_sane (const struct raid_sb *sb, char *why, size_t len)
+ * the count zero.  It only says whom not to take back by itself, so an entry that breaks
+ * these rules is dropped, not held against the superblock: a list written wrong (a bug,
+ * a later format with more entries) must not make a sound array unstartable. */
+static void
+sb_removed_clean (struct raid_sb *sb)
 {
-  if (sb->removed_count > RAID_MAX_REMOVED)
-    return sb_bad (why, len, "removed_count %u is beyond %d", sb->removed_count,
-                   RAID_MAX_REMOVED);
-  for (unsigned i = 0; i < RAID_MAX_REMOVED; i++) {
+  uint8_t kept[RAID_MAX_REMOVED][16];
+  unsigned n = 0, count = sb->removed_count < RAID_MAX_REMOVED ? sb->removed_count
+                                                                : RAID_MAX_REMOVED;
+
+  memset (kept, 0, sizeof kept);
+  for (unsigned i = 0; i < count; i++) {
     const uint8_t *u = sb->removed_uuid[i];
-    if (i >= sb->removed_count) {
-      if (memcmp (u, no_uuid, 16))
-        return sb_bad (why, len, "removed_uuid[%u] is set past removed_count %u", i,
-                       sb->removed_count);
-      continue;
-    }
-    if (!memcmp (u, no_uuid, 16))
-      return sb_bad (why, len, "removed_uuid[%u] is zero", i);
-    if (!memcmp (u, sb->member_uuid, 16))
-      return sb_bad (why, len, "removed_uuid[%u] is this member's own uuid", i);
-    for (unsigned j = 0; j < i; j++)
-      if (!memcmp (u, sb->removed_uuid[j], 16))
-        return sb_bad (why, len, "removed_uuid[%u] repeats removed_uuid[%u]", i, j);
-    for (unsigned s = 0; s < sb->raid_disks; s++)
-      if ((sb->roles[s] == RAID_ROLE_ACTIVE || sb->roles[s] == RAID_ROLE_RECOVERING)
-          && !memcmp (u, sb->slot_uuid[s], 16))
-        return sb_bad (why, len, "removed_uuid[%u] is the member of working slot %u", i, s);
+    int keep = memcmp (u, no_uuid, 16) && memcmp (u, sb->member_uuid, 16);
+    for (unsigned j = 0; j < n && keep; j++)
+      keep = memcmp (u, kept[j], 16) != 0;
+    for (unsigned s = 0; s < sb->raid_disks && s < RAID_MAX_MEMBERS && keep; s++)
+      keep = !((sb->roles[s] == RAID_ROLE_ACTIVE || sb->roles[s] == RAID_ROLE_RECOVERING)
+               && !memcmp (u, sb->slot_uuid[s], 16));
+    if (keep)
+      memcpy (kept[n++], u, 16);
   }
-  return 1;
+  memcpy (sb->removed_uuid, kept, sizeof kept);
+  sb->removed_count = n;
 }
 
 /* 1 when a writer of this format could have produced these fields; else 0, and WHY
@@ -305,8 +301,6 @@ sb_sane (const struct raid_sb *sb, char *why, size_t len)
       return sb_bad (why, len, "roles[%u] is %u, no role", i, sb->roles[i]);
   if ((sb->features & RAID_FEATURE_RESHAPE) && !sb_reshape_sane (sb, why, len))
     return 0;
-  if (!sb_removed_sane (sb, why, len))
-    return 0;
   return sb_offsets_sane (sb, sb_units (&g), why, len);
 }
 
@@ -330,6 +324,7 @@ sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb, char *why, siz
   if (le_get32 (block, O_CRC) != sb_crc (block))
     return sb_bad (why, len, "bad crc32c"), RAID_SB_CORRUPT;
   sb_decode_fields (block, sb);
+  sb_removed_clean (sb);
   return sb_sane (sb, why, len) ? RAID_SB_OK : RAID_SB_CORRUPT;
 }
 

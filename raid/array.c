@@ -86,14 +86,19 @@ raid_uuid_format (const uint8_t u[16], char out[37])
             u[12], u[13], u[14], u[15]);
 }
 
-static void
-uuid_generate (uint8_t u[16])
+void
+raid_uuid_new (uint8_t u[16])
 {
   if (getrandom (u, 16, 0) != 16) {
-    /* No entropy source: time and address still make collisions unlikely. */
-    uint64_t t = (uint64_t) time (NULL) ^ (uintptr_t) u;
-    for (int i = 0; i < 16; i++)
-      u[i] = (uint8_t) (t >> (8 * (i % 8))) ^ (uint8_t) (i * 37);
+    /* No entropy source: the wall clock's nanoseconds, the CPU time used and the
+     * address still make two calls differ. */
+    struct timespec wall, cpu;
+    clock_gettime (CLOCK_REALTIME, &wall);
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    uint64_t t = (uint64_t) wall.tv_sec * 1000000000u + (uint64_t) wall.tv_nsec;
+    uint64_t c = ((uint64_t) cpu.tv_sec * 1000000000u + (uint64_t) cpu.tv_nsec) ^ (uintptr_t) u;
+    memcpy (u, &t, 8);
+    memcpy (u + 8, &c, 8);
   }
   u[6] = (u[6] & 0x0f) | 0x40;     /* RFC 4122 version 4 */
   u[8] = (u[8] & 0x3f) | 0x80;
@@ -507,7 +512,7 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
     .data_size = data_size, .clean = 0,
   };
   strcpy (a->sb.name, name);
-  uuid_generate (a->sb.array_uuid);
+  raid_uuid_new (a->sb.array_uuid);
   if (array_setup (a, err, errlen) == -1) {
     array_free (a);
     return NULL;
@@ -527,7 +532,7 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   }
   for (i = 0; i < n; i++) {
     a->slot[i].m = members[i];
-    uuid_generate (a->slot[i].uuid);
+    raid_uuid_new (a->slot[i].uuid);
     memcpy (a->sb.slot_uuid[i], a->slot[i].uuid, 16);
     a->sb.roles[i] = RAID_ROLE_ACTIVE;
   }

@@ -507,6 +507,8 @@ int layout_init (struct raid_layout *L, enum raid_level level, unsigned n, unsig
 void layout_free (struct raid_layout *L);
 /* 1 when both layouts (one outside a reshape) can serve every chunk. */
 int array_survives (struct raid_array *a, const uint8_t missing[RAID_MAX_MEMBERS]);
+/* A new random (RFC 4122 version 4) uuid for an array or a member. */
+void raid_uuid_new (uint8_t u[16]);
 /* Bytes each member needs: the furthest data offset plus the data. */
 uint64_t array_member_bytes (struct raid_array *a);
 /* The data a member has room for past DATA_OFFSET, in whole chunks (0: not one chunk):

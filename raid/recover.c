@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "raid-int.h"
 
@@ -157,10 +156,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
     snprintf (err, errlen, "member %s %s", name, why);
     return sb.state == RAID_SB_IOERR ? -EIO : -EINVAL;
   }
-  if (getrandom (uuid, 16, 0) != 16)
-    memcpy (uuid, &m, sizeof m < 16 ? sizeof m : 16);   /* unique enough within one array */
-  uuid[6] = (uuid[6] & 0x0f) | 0x40;
-  uuid[8] = (uuid[8] & 0x3f) | 0x80;
+  raid_uuid_new (uuid);
 
   pthread_mutex_lock (&a->sb_lock);
   removed = removed_member (a, &sb);

@@ -31,6 +31,8 @@ static enum raid_check_action mon_check;
 static bool mon_checking;
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mon_cond;
+/* The reshape waits on a failed array: said once, not at every retry. */
+static bool mon_reshape_waiting;
 
 /* Sleep up to ms, or until kicked or stopped; true when stopping. */
 static bool monitor_wait(unsigned ms)
@@ -75,6 +77,15 @@ static int run_reshape(void)
 {
   int r = raid_reshape(mon_array);
 
+  if (r == -EIO) {
+    if (!mon_reshape_waiting)
+      nbdkit_error("reshape waits: the array has failed (too many members lost) and "
+                   "nothing more is moved; restart nbdkit with the members back, and the "
+                   "reshape resumes from its recorded position");
+    mon_reshape_waiting = true;
+    return MONITOR_FAILED_MS;
+  }
+  mon_reshape_waiting = false;
   if (r == 0) {
     log_notice("reshape finished: %" PRIu64 " bytes; clients that connect now see the "
                "new size", raid_size(mon_array));
@@ -84,7 +95,7 @@ static int run_reshape(void)
     return -1;
   if (r != -EAGAIN)
     nbdkit_error("reshape stopped: %s", strerror(-r));
-  return r == -EIO ? MONITOR_FAILED_MS : MONITOR_RETRY_MS;
+  return MONITOR_RETRY_MS;
 }
 
 /* The check or repair asked for, now running; false when none was asked for. */

@@ -272,11 +272,21 @@ static void judge(struct zero *z, size_t i, const struct peers *p, int force)
       snprintf(y->what, sizeof y->what, "%s of array '%s' (%s), events %" PRIu64 " "
                "(--force)", role, y->sb.name, uuid, y->sb.events);
     } else {
+      size_t unread = 0;
+      for (size_t j = 0; j < p->n; j++)
+        unread += p->sb[j].state == RAID_SB_IOERR;
       y->verdict = Z_REFUSED;
-      snprintf(y->what, sizeof y->what, "%s is %s of array '%s' (%s), events %" PRIu64
-               ": that array may be running (started with reserve=false, it holds no "
-               "reservation); if it is gone, pass --force", y->name, role, y->sb.name,
-               uuid, y->sb.events);
+      if (unread)   /* whether its array moved on is on shelves we cannot read */
+        snprintf(y->what, sizeof y->what, "%s is %s of array '%s' (%s), events %" PRIu64
+                 ": %zu other shelves could not be read (held by another head?), so "
+                 "whether that array still counts on it cannot be told; if the array is "
+                 "gone, pass --force", y->name, role, y->sb.name, uuid, y->sb.events,
+                 unread);
+      else
+        snprintf(y->what, sizeof y->what, "%s is %s of array '%s' (%s), events %" PRIu64
+                 ": that array may be running (started with reserve=false, it holds no "
+                 "reservation); if it is gone, pass --force", y->name, role, y->sb.name,
+                 uuid, y->sb.events);
     }
     return;
   case RAID_SB_CORRUPT:

@@ -344,6 +344,14 @@ static void issue_identify(struct aoe_target *t, struct aoe_req *r, uint64_t now
   frame_launch(t, f, r->pin, now);
 }
 
+static const char *kind_name(enum req_kind k)
+{
+  static const char *const names[] = { "read", "write", "flush", "identify", "reserve" };
+  return names[k];
+}
+
+static void fail_claimed_io(struct aoe_initiator *ini, struct aoe_target *t);
+
 static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   struct aoe_req *r;
@@ -355,6 +363,8 @@ static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64
   }
   if (!atomic_load(&t->up))
     return;
+  if (ini->rr_taken && t->claimed)
+    fail_claimed_io(ini, t);
   /* Strictly in order: a request waits behind one that cannot go yet. */
   while ((r = t->q_head)) {
     int rc;
@@ -490,8 +500,11 @@ static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
   aoe_req_append(&t->ctl_head, &t->ctl_tail, r);
 }
 
-/* Re-assert our reservation on a shelf that came back (vblade forgets it on restart). */
-static void queue_reassert(struct aoe_target *t);
+/* A shelf we hold forgot our reservation (vblade keeps it in memory only): re-assert it,
+ * once the rest of our claim is known not to be taken (see "reservations kept"). */
+static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
+                         const char *why);
+static void rr_set_taken(struct aoe_initiator *ini, struct aoe_target *t, const uint8_t *holder);
 
 /* A shelf declared down that answers again with the same serial and more sectors: its
  * disk grew while it was away (a volume or file extended, vblade restarted on it).  It is
@@ -555,23 +568,8 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame",
             t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt);
     if (t->reserved)
-      queue_reassert(t);
+      rr_mark_lost(ini, t, t->last_heard_us, "came back");
   }
-}
-
-static void reassert_done(void *opaque, int err)
-{
-  (void)opaque; (void)err;
-}
-
-static void queue_reassert(struct aoe_target *t)
-{
-  struct aoe_req *r = aoe_req_new(t, REQ_RESERVE, reassert_done, NULL);
-  if (!r)
-    return;
-  r->rcmd = AOE_RCMD_SET;
-  aoe_req_our_macs(t, r);
-  aoe_req_append(&t->q_head, &t->q_tail, r);
 }
 
 /* The reservation list for R: our interfaces' MACs on T's accepted paths. */
@@ -586,6 +584,188 @@ void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r)
       dup |= !memcmp(r->macs[j], p->ifc->mac, 6);
     if (!dup)
       memcpy(r->macs[r->nmacs++], p->ifc->mac, 6);
+  }
+}
+
+/* ---- reservations kept ------------------------------------------------------------- */
+
+/* vblade keeps its reservation list in memory only: restarted, a shelf is open to every
+ * host, and a restart quicker than the dead time is never seen as the shelf going down.
+ * So every target we hold is checked: its list is read every keepalive interval, and a
+ * responder that announces itself (it just started) or comes back from down is taken to
+ * have forgotten us at once.  A responder listing nobody has forgotten us (RR_LOST): our
+ * reservation is re-asserted, but only once every other target of our claim has been read
+ * since and none is held by another host: a head that hung while another took its shelves
+ * over, then resumed after one of them restarted, must not take that one back.  One
+ * listing another host (RR_TAKEN), or an AoE error 6, means the claim was taken: nothing
+ * is re-asserted any more and no I/O goes to the claimed targets (fail_claimed_io).
+ * Residual window: between a restart and our re-assert (one round trip after the
+ * announce; a check interval when the announce is lost) the shelf takes any host's
+ * writes. */
+
+enum rr_verdict rr_judge(const struct rr_result *res)
+{
+  if (res->foreign)
+    return RR_TAKEN;
+  if (!res->replies)
+    return RR_UNKNOWN;
+  return res->without_us ? RR_LOST : RR_HELD;
+}
+
+static uint64_t rr_interval_us(const struct aoe_initiator *ini)
+{
+  return 1000ull * aoe_keepalive_interval_ms(ini->opt.dead_time_ms);
+}
+
+/* Another host holds T (HOLDER: its MAC, NULL when unknown). */
+static void rr_set_taken(struct aoe_initiator *ini, struct aoe_target *t, const uint8_t *holder)
+{
+  char mac[18];
+  t->reserved = 0;
+  t->rr_lost_us = 0;
+  if (!t->claimed || ini->rr_taken)
+    return;
+  ini->rr_taken = 1;
+  if (holder)
+    mac_str(holder, mac);
+  snprintf(ini->rr_taken_by, sizeof ini->rr_taken_by, "e%u.%u is reserved by %s", t->shelf,
+           t->slot, holder ? mac : "another host");
+  aoe_log(ini, AOE_LOG_WARN, "%s: our reservations were taken over; no more I/O goes to the "
+          "shelves we reserved, nothing is re-asserted", ini->rr_taken_by);
+}
+
+static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
+                         const char *why)
+{
+  if (!t->claimed || !t->reserved || ini->rr_taken)
+    return;
+  if (!t->rr_lost_us)
+    aoe_log(ini, AOE_LOG_WARN, "e%u.%u: %s: the shelf forgot our reservation; re-asserting it",
+            t->shelf, t->slot, why);
+  if (!t->rr_lost_us || now < t->rr_lost_us)
+    t->rr_lost_us = now ? now : 1;
+}
+
+struct rr_check {
+  struct aoe_target *t;
+  uint8_t rcmd;
+  uint64_t queued_us;
+  struct rr_result res;
+};
+
+static void rr_done(void *opaque, int err);
+
+/* Queue a reservation read (READ) or our re-assert (SET) on T. */
+static void rr_queue(struct aoe_target *t, uint8_t rcmd, uint64_t now)
+{
+  struct rr_check *c = calloc(1, sizeof *c);
+  struct aoe_req *r = c ? aoe_req_new(t, REQ_RESERVE, rr_done, c) : NULL;
+  if (!r) {
+    free(c);
+    t->rr_next_us = now + rr_interval_us(t->ini);
+    return;
+  }
+  c->t = t;
+  c->rcmd = rcmd;
+  c->queued_us = now;
+  r->rcmd = rcmd;
+  r->rr = &c->res;
+  if (rcmd == AOE_RCMD_SET)
+    aoe_req_our_macs(t, r);
+  t->rr_busy = 1;
+  aoe_req_append(&t->q_head, &t->q_tail, r);
+}
+
+/* Is T kept: reserved by us, claimed, up, and our claim not taken? */
+static int rr_kept(const struct aoe_initiator *ini, const struct aoe_target *t)
+{
+  return t->claimed && t->reserved && atomic_load(&t->up) && !ini->rr_taken &&
+         !atomic_load(&ini->closing);
+}
+
+/* May the lost T be re-asserted: every other target we keep read since T was lost (none
+ * was found taken, or rr_taken would be set)?  Asks those not read since. */
+static int rr_claim_intact(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  int intact = 1;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *u = ini->targets[i];
+    if (u == t || !rr_kept(ini, u) || u->rr_read_us >= t->rr_lost_us)
+      continue;
+    intact = 0;
+    if (!u->rr_busy && u->rr_next_us > now)
+      u->rr_next_us = now;
+  }
+  return intact;
+}
+
+/* Re-assert every lost target whose claim is known intact; returns the next check due. */
+static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now)
+{
+  uint64_t next = UINT64_MAX;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (!rr_kept(ini, t) || t->rr_busy)
+      continue;
+    if (t->rr_lost_us && rr_claim_intact(ini, t, now))
+      rr_queue(t, AOE_RCMD_SET, now);
+  }
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (!rr_kept(ini, t) || t->rr_busy || t->rr_lost_us)
+      continue;
+    if (now >= t->rr_next_us)
+      rr_queue(t, AOE_RCMD_READ, now);
+    else if (t->rr_next_us < next)
+      next = t->rr_next_us;
+  }
+  return next;
+}
+
+static void rr_done(void *opaque, int err)
+{
+  struct rr_check *c = opaque;
+  struct aoe_target *t = c->t;
+  struct aoe_initiator *ini = t->ini;
+  enum rr_verdict v = rr_judge(&c->res);
+
+  pthread_mutex_lock(&ini->lock);
+  uint64_t now = aoe_now_us();
+  t->rr_busy = 0;
+  t->rr_next_us = now + rr_interval_us(ini);
+  if (v == RR_TAKEN) {
+    rr_set_taken(ini, t, c->res.holder);
+  } else if (err || v == RR_UNKNOWN || !t->reserved) {
+    /* down, shut down, released meanwhile: nothing learnt */
+  } else if (c->rcmd == AOE_RCMD_SET) {
+    if (v == RR_HELD && t->rr_lost_us) {
+      t->rr_lost_us = 0;
+      aoe_log(ini, AOE_LOG_INFO, "e%u.%u: our reservation is re-asserted", t->shelf, t->slot);
+    }
+    t->rr_read_us = c->queued_us;
+  } else {
+    t->rr_read_us = c->queued_us;
+    if (v == RR_LOST)
+      rr_mark_lost(ini, t, c->queued_us, "its reservation list lacks us");
+  }
+  if (!atomic_load(&ini->closing))
+    rr_progress(ini, now);
+  pthread_mutex_unlock(&ini->lock);
+  free(c);
+  aoe_wake(ini);
+}
+
+/* Our claim was taken: what is queued for a claimed target fails with EBADE, unsent. */
+static void fail_claimed_io(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  struct aoe_req *next;
+  for (struct aoe_req *r = t->q_head; r; r = next) {
+    next = r->next;
+    if (r->kind == REQ_RESERVE || r->kind == REQ_IDENTIFY)
+      continue;
+    aoe_set_error(t, "e%u.%u: %s not sent: %s, another host: our reservations were taken "
+                  "over", t->shelf, t->slot, kind_name(r->kind), ini->rr_taken_by);
+    req_fail(ini, r, EBADE);
   }
 }
 
@@ -665,6 +845,11 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
   }
   if (p->state == PATH_REJECTED || t->conflict)
     return;
+  /* Unsolicited: a Query Config reply to nobody (broadcast, or vblade's version-0
+   * announce): the responder just started, with an empty reservation list. */
+  if ((m->h.version == 0 || !memcmp(m->h.dst, broadcast_mac, 6)) && p->state == PATH_ACTIVE &&
+      t->reserved && atomic_load(&t->up))
+    rr_mark_lost(ini, t, now, "announced itself (restarted?)");
   p->bufcnt = m->u.cfg.bufcnt ? m->u.cfg.bufcnt : 1;
   p->cfg_scnt = m->u.cfg.scnt;
   p->last_heard_us = now;
@@ -711,12 +896,6 @@ static int reply_complete(const struct aoe_frame *f, const struct aoe_msg *m)
   return m->u.ata.datalen >= (size_t)f->nsect * AOE_SECTOR;
 }
 
-static const char *kind_name(enum req_kind k)
-{
-  static const char *const names[] = { "read", "write", "flush", "identify", "reserve" };
-  return names[k];
-}
-
 /* Outcome of an answered ATA frame for its request: 0, or an errno with a message. */
 static int ata_result(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_frame *f,
                       const struct aoe_msg *m)
@@ -756,15 +935,23 @@ static int rr_result(struct aoe_target *t, struct aoe_frame *f, const struct aoe
   struct rr_result *res = f->req->rr;
   if (res) {
     const struct aoe_rr *rr = &m->u.rr;
-    for (unsigned i = 0; i < rr->nmacs && res->nmacs < AOE_MAX_HOLDERS; i++) {
+    int ours = 0, foreign = 0;
+    for (unsigned i = 0; i < rr->nmacs; i++) {
+      const uint8_t *mac = rr->macs + 6 * i;
       int dup = 0;
+      if (aoe_local_mac(t->ini, mac))
+        ours = 1;
+      else if (!foreign++ && !res->foreign)
+        memcpy(res->holder, mac, 6);
       for (unsigned j = 0; j < res->nmacs; j++)
-        dup |= !memcmp(res->macs[j], rr->macs + 6 * i, 6);
-      if (!dup)
-        memcpy(res->macs[res->nmacs++], rr->macs + 6 * i, 6);
+        dup |= !memcmp(res->macs[j], mac, 6);
+      if (!dup && res->nmacs < AOE_MAX_HOLDERS)
+        memcpy(res->macs[res->nmacs++], mac, 6);
     }
+    res->replies++;
+    res->without_us += !ours;
+    res->foreign += foreign != 0;
   }
-  (void)t;
   return 0;
 }
 
@@ -815,7 +1002,7 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
     if (r->kind == REQ_RESERVE)
       rr_result(t, f, m);
     else if (m->h.error == AOE_ERR_RESERVED)
-      t->reserved = 0;          /* another host holds it now: never re-assert ours */
+      rr_set_taken(ini, t, NULL);       /* another host holds it now: never re-assert ours */
     aoe_set_error(t, "e%u.%u: %s refused by the shelf: AoE error %u (%s)", t->shelf, t->slot,
                   kind_name(r->kind), m->h.error, aoe_error_name(m->h.error));
   } else if (f->cmd == AOE_CMD_ATA) {
@@ -1170,6 +1357,9 @@ uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
   receive_all(ini, now, 16);
   now = aoe_now_us();
   uint64_t next = discovery_timer(ini, now);
+  uint64_t rr_next = rr_progress(ini, now);
+  if (rr_next < next)
+    next = rr_next;
   for (size_t i = 0; i < ini->ntargets; i++) {
     uint64_t tn = target_timers(ini, ini->targets[i], now);
     if (tn < next)

@@ -417,8 +417,13 @@ int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)
   struct rr_result res = { .nmacs = 0 };
   int rc = reserve_cmd(t, force ? AOE_RCMD_FORCE : AOE_RCMD_SET, 1, &res);
   if (rc == 0) {
+    uint64_t now = aoe_now_us();
     pthread_mutex_lock(&t->ini->lock);
     t->reserved = 1;
+    t->claimed = 1;
+    t->rr_lost_us = 0;
+    t->rr_read_us = now;
+    t->rr_next_us = now + 1000ull * aoe_keepalive_interval_ms(t->ini->opt.dead_time_ms);
     pthread_mutex_unlock(&t->ini->lock);
     return 0;
   }
@@ -443,6 +448,8 @@ int aoe_release(struct aoe_target *t)
   if (rc == 0) {
     pthread_mutex_lock(&t->ini->lock);
     t->reserved = 0;
+    t->claimed = 0;
+    t->rr_lost_us = 0;
     pthread_mutex_unlock(&t->ini->lock);
   }
   return rc;

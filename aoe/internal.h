@@ -50,11 +50,25 @@ struct aoe_path {
 
 enum req_kind { REQ_READ, REQ_WRITE, REQ_FLUSH, REQ_IDENTIFY, REQ_RESERVE };
 
-/* Where a Reserve/Release reply's MAC list goes. */
+/* Where a Reserve/Release reply's MAC list goes (every path's reply, merged), with what
+ * the replies said about us: each path's responder keeps its own list. */
 struct rr_result {
   uint8_t macs[AOE_MAX_HOLDERS][6];
   unsigned nmacs;
+  unsigned replies;             /* paths that answered */
+  unsigned without_us;          /* answers whose list names none of our interfaces */
+  unsigned foreign;             /* answers naming a MAC that is not ours */
+  uint8_t holder[6];            /* the first MAC not ours, when foreign */
 };
+
+/* What a reservation read says of a target we hold (rr_judge). */
+enum rr_verdict {
+  RR_UNKNOWN,                   /* no path answered */
+  RR_HELD,                      /* every answer lists us */
+  RR_LOST,                      /* a responder lists nobody: it forgot us (restarted) */
+  RR_TAKEN,                     /* a responder lists another host: our claim was taken */
+};
+enum rr_verdict rr_judge(const struct rr_result *res);
 
 struct aoe_req {
   struct aoe_req *next;
@@ -114,6 +128,13 @@ struct aoe_target {
   struct aoe_req *ctl_head, *ctl_tail;  /* IDENTIFY requests (pinned to a path) */
   int conflict;                 /* two different disks claimed this address before first use */
   int reserved;                 /* we hold a reservation: re-assert it after a restart */
+  int claimed;                  /* reserved by aoe_reserve and not released since: part of
+                                   the initiator's claim (its I/O stops once it is taken) */
+  /* Keeping the reservation (engine.c, "reservations kept"): */
+  uint64_t rr_next_us;          /* when to read the reservation list next */
+  int rr_busy;                  /* a read or a re-assert of ours is queued or in flight */
+  uint64_t rr_lost_us;          /* the shelf forgot our reservation (seen then); 0: no */
+  uint64_t rr_read_us;          /* sent then, the last read that found no other host */
   struct aoe_stats st;
   char last_error[256];
 };
@@ -138,6 +159,10 @@ struct aoe_initiator {
   struct aoe_req *done_head, *done_tail;  /* completions to deliver after unlocking */
   struct aoe_initiator_stats st;
   uint64_t parse_counts[AOE_PARSE_NRESULTS];
+  /* Another host holds a target of our claim (a read listed it, or AoE error 6): nothing
+   * is re-asserted any more and no I/O goes to a claimed target.  Sticky. */
+  int rr_taken;
+  char rr_taken_by[64];         /* "eS.S is reserved by MAC" for messages */
 };
 
 /* Append R to the singly linked list HEAD..TAIL. */

@@ -683,14 +683,15 @@ static int rr_kept(const struct aoe_initiator *ini, const struct aoe_target *t)
          !atomic_load(&ini->closing);
 }
 
-/* May the lost T be re-asserted: every other target we keep read since T was lost (none
- * was found taken, or rr_taken would be set)?  Asks those not read since. */
+/* May the lost T be re-asserted: has every other target we keep been read by a read sent
+ * after T was found lost, none found taken (rr_taken would be set)?  Asks those not read
+ * since.  Strictly after: a read sent in the same microsecond is not. */
 static int rr_claim_intact(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   int intact = 1;
   for (size_t i = 0; i < ini->ntargets; i++) {
     struct aoe_target *u = ini->targets[i];
-    if (u == t || !rr_kept(ini, u) || u->rr_read_us >= t->rr_lost_us)
+    if (u == t || !rr_kept(ini, u) || u->rr_read_us > t->rr_lost_us)
       continue;
     intact = 0;
     if (!u->rr_busy && u->rr_next_us > now)

@@ -2,7 +2,10 @@
  * pcap handle (its sends fail and count as lost frames), a shelf made of a buffer, and
  * replies built here.  Spoofed, stale, misdirected and mangled replies must never complete
  * a request with wrong data; a random and mutated stream of frames must never crash the
- * engine or complete a read with bytes the shelf does not hold.  Deterministic. */
+ * engine or complete a read with bytes the shelf does not hold.  Reservations we hold are
+ * kept across a shelf restart (its announce, or a read of its list, finds it forgot us:
+ * re-asserted once the rest of the claim is read intact) and never taken back from a head
+ * that took them over.  Deterministic. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 static const uint8_t our_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t shelf_mac[6] = { 0x02, 0, 0, 0, 0, 0x5e };
 static const uint8_t other_mac[6] = { 0x02, 0, 0, 0, 0, 0x66 };
+static unsigned cur_slot = SLOT;        /* the slot hdr() answers as */
 
 struct rig {
   struct aoe_initiator *ini;
@@ -64,7 +68,7 @@ static void hdr(struct aoe_msg *m, const uint8_t *src, uint8_t cmd, uint32_t tag
   memcpy(m->h.src, src, 6);
   m->h.flags = AOE_FLAG_RESP;
   m->h.shelf = SHELF;
-  m->h.slot = SLOT;
+  m->h.slot = (uint8_t)cur_slot;
   m->h.cmd = cmd;
   m->h.tag = tag;
 }
@@ -342,5 +346,318 @@ Test(fuzz, hostile_stream_never_completes_a_read_with_wrong_bytes, .timeout = 60
   cr_assert(reads > 1000 && failed < reads / 4, "%u reads completed, %u failed", reads, failed);
   cr_log_info("%u frames: %u reads completed under fire, %u of them failed by error replies",
               i, reads, failed);
+  rig_close(&r);
+}
+
+/* ---- reservations kept across a shelf restart --------------------------------------------- */
+
+static const uint8_t shelf2_mac[6] = { 0x02, 0, 0, 0, 0, 0x5f };
+
+/* A second shelf, e7.4 at shelf2_mac, discovered and identified beside the rig's. */
+static struct aoe_target *second_target(struct rig *r)
+{
+  struct aoe_msg m;
+  struct aoe_target *t1 = r->t;
+
+  cur_slot = SLOT + 1;
+  hdr(&m, shelf2_mac, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx(r, r->frame, r->len);
+  r->t = NULL;
+  for (size_t i = 0; i < r->ini->ntargets; i++)
+    if (r->ini->targets[i]->slot == SLOT + 1)
+      r->t = r->ini->targets[i];
+  cr_assert_not_null(r->t, "the second shelf was not discovered");
+  aoe_issue_direct(r->ini, r->t);
+  identify(r, shelf2_mac);
+  cr_assert(aoe_target_up(r->t), "the second shelf did not come up");
+  struct aoe_target *t2 = r->t;
+  r->t = t1;
+  cur_slot = SLOT;
+  return t2;
+}
+
+/* T reserved by us, as aoe_reserve leaves it; its next check a second away. */
+static void claim(struct rig *r, struct aoe_target *t)
+{
+  pthread_mutex_lock(&r->ini->lock);
+  t->reserved = t->claimed = 1;
+  t->rr_read_us = aoe_now_us();
+  t->rr_next_us = t->rr_read_us + 1000000;
+  pthread_mutex_unlock(&r->ini->lock);
+}
+
+/* Make T's reservation check due now (the time passed, or the head was stopped). */
+static void check_due(struct rig *r, struct aoe_target *t)
+{
+  pthread_mutex_lock(&r->ini->lock);
+  t->rr_next_us = 0;
+  pthread_mutex_unlock(&r->ini->lock);
+}
+
+/* One turn of the loop: timers, checks, and what is queued goes out. */
+static void step(struct rig *r)
+{
+  aoe_engine_step(r->ini, 0);
+}
+
+/* T's Reserve/Release frame in flight with sub-command RCMD, or NULL. */
+static struct aoe_frame *rr_frame(struct aoe_target *t, uint8_t rcmd)
+{
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++) {
+    struct aoe_frame *f = &t->frames[i];
+    if (f->state == FRAME_INFLIGHT && f->cmd == AOE_CMD_RESERVE && f->req &&
+        f->req->rcmd == rcmd)
+      return f;
+  }
+  return NULL;
+}
+
+/* The shelf at SRC (slot SLOT_) answers F with the list MACS[N]; ERR6: refuses it (error
+ * 6, a reservation conflict, with the holder's list). */
+static void rr_answer(struct rig *r, unsigned slot, const uint8_t *src, struct aoe_frame *f,
+                      const uint8_t (*macs)[6], unsigned n, int err6)
+{
+  struct aoe_msg m;
+  uint8_t list[4 * 6];
+
+  cr_assert_not_null(f);
+  cur_slot = slot;
+  hdr(&m, src, AOE_CMD_RESERVE, f->tag);
+  cur_slot = SLOT;
+  if (err6) {
+    m.h.flags |= AOE_FLAG_ERR;
+    m.h.error = AOE_ERR_RESERVED;
+  }
+  for (unsigned i = 0; i < n; i++)
+    memcpy(list + 6 * i, macs[i], 6);
+  m.u.rr = (struct aoe_rr){ .rcmd = f->req->rcmd, .nmacs = (uint8_t)n, .macs = list };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  cr_assert(r->len > 0);
+  rx(r, r->frame, r->len);
+}
+
+/* vblade's start-up announce from SRC as slot SLOT_: broadcast, version 0. */
+static void announce(struct rig *r, unsigned slot, const uint8_t *src)
+{
+  struct aoe_msg m;
+
+  cur_slot = slot;
+  hdr(&m, src, AOE_CMD_CONFIG, 0);
+  cur_slot = SLOT;
+  memset(m.h.dst, 0xff, 6);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2, .version = 1 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  r->frame[14] = AOE_FLAG_RESP;                     /* vblade's aoead: no version */
+  rx(r, r->frame, r->len);
+}
+
+static const uint8_t ours[1][6] = { { 0x02, 0, 0, 0, 0, 0x01 } };
+static const uint8_t theirs[1][6] = { { 0x02, 0, 0, 0, 0, 0x66 } };
+
+/* A write of 8 sectors to T; its result in *RES (done: 1 once completed). */
+static void write8(struct aoe_target *t, uint8_t *buf, struct result *res)
+{
+  memset(res, 0, sizeof *res);
+  aoe_submit(t, AOE_WRITE, 0, 8, buf, on_done, res);
+}
+
+Test(reserve, announce_of_a_held_shelf_reasserts_at_once)
+{
+  struct rig r;
+
+  rig_open(&r, 11);
+  claim(&r, r.t);
+  announce(&r, SLOT, shelf_mac);
+  cr_assert_eq(r.ini->parse_counts[AOE_PARSE_VERSION], 0, "the announce was rejected");
+  step(&r);
+  struct aoe_frame *f = rr_frame(r.t, AOE_RCMD_SET);
+  cr_assert_not_null(f, "a restarted shelf we hold was not re-asserted");
+  cr_assert_eq(f->req->nmacs, 1);
+  cr_assert_arr_eq(f->req->macs[0], our_mac, 6);
+  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  cr_assert_eq(r.t->rr_lost_us, 0, "the re-assert was not taken as done");
+  cr_assert(r.t->reserved && !r.ini->rr_taken);
+  rig_close(&r);
+}
+
+Test(reserve, announce_of_a_shelf_not_held_changes_nothing)
+{
+  struct rig r;
+
+  rig_open(&r, 12);
+  announce(&r, SLOT, shelf_mac);
+  step(&r);
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET));
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_READ));
+  cr_assert(aoe_target_up(r.t));
+  rig_close(&r);
+}
+
+Test(reserve, held_shelf_is_read_each_interval)
+{
+  struct rig r;
+
+  rig_open(&r, 13);
+  claim(&r, r.t);
+  step(&r);
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_READ), "read before its interval");
+  check_due(&r, r.t);
+  step(&r);
+  struct aoe_frame *f = rr_frame(r.t, AOE_RCMD_READ);
+  cr_assert_not_null(f, "a held shelf's list was not read");
+  cr_assert_eq(f->req->nmacs, 0);
+  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  step(&r);
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET), "re-asserted a reservation that was there");
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_READ), "read again at once");
+  cr_assert(r.t->rr_next_us > aoe_now_us() + 500000, "next read not an interval away");
+  rig_close(&r);
+}
+
+/* The announce was lost: the next read finds the list empty. */
+Test(reserve, read_finding_nobody_reasserts)
+{
+  struct rig r;
+
+  rig_open(&r, 14);
+  claim(&r, r.t);
+  check_due(&r, r.t);
+  step(&r);
+  rr_answer(&r, SLOT, shelf_mac, rr_frame(r.t, AOE_RCMD_READ), NULL, 0, 0);
+  step(&r);
+  struct aoe_frame *f = rr_frame(r.t, AOE_RCMD_SET);
+  cr_assert_not_null(f, "an empty list was not re-asserted");
+  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  cr_assert_eq(r.t->rr_lost_us, 0);
+  rig_close(&r);
+}
+
+/* A read listing another host: the takeover.  Nothing is re-asserted, and no I/O goes to
+ * the shelves of our claim: it fails with EBADE (raid/: RAID_EFENCED) unsent. */
+Test(reserve, read_finding_another_host_stops_io)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 15);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  check_due(&r, r.t);
+  step(&r);
+  rr_answer(&r, SLOT, shelf_mac, rr_frame(r.t, AOE_RCMD_READ), theirs, 1, 0);
+  step(&r);
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET), "took back a shelf another host holds");
+  cr_assert(r.ini->rr_taken && !r.t->reserved);
+  write8(t2, buf, &res);
+  step(&r);
+  cr_assert_eq(res.done, 1, "a write to a shelf of a taken claim was not failed");
+  cr_assert_eq(res.err, EBADE);
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    cr_assert(t2->frames[i].state == FRAME_FREE || t2->frames[i].cmd != AOE_CMD_ATA ||
+              !t2->frames[i].write, "a write went out to a shelf of a taken claim");
+  cr_assert(strstr(aoe_target_last_error(t2), "02:00:00:00:00:66"),
+            "the error does not name the holder: %s", aoe_target_last_error(t2));
+  rig_close(&r);
+}
+
+/* The split brain this guards against: a head hung while another took its shelves over
+ * with force; one shelf restarted (its list now empty); the hung head resumes and its
+ * checks are all due at once.  It must not take the restarted shelf back: the other
+ * shelf's list names the new head. */
+Test(reserve, resumed_old_head_does_not_take_back_a_restarted_shelf)
+{
+  struct rig r;
+
+  rig_open(&r, 16);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  check_due(&r, r.t);
+  check_due(&r, t2);
+  step(&r);
+  struct aoe_frame *f2 = rr_frame(t2, AOE_RCMD_READ);
+  cr_assert_not_null(f2);
+  rr_answer(&r, SLOT, shelf_mac, rr_frame(r.t, AOE_RCMD_READ), NULL, 0, 0);  /* restarted */
+  step(&r);
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET),
+                 "re-asserted before the rest of the claim was read");
+  rr_answer(&r, SLOT + 1, shelf2_mac, f2, theirs, 1, 0);                    /* taken */
+  for (int i = 0; i < 3; i++)
+    step(&r);
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET), "took the restarted shelf back from the new head");
+  cr_assert(r.ini->rr_taken);
+  rig_close(&r);
+}
+
+/* The new head, on the announce: the rest of its claim is read first, then the restarted
+ * shelf re-asserted. */
+Test(reserve, new_head_reasserts_once_the_rest_is_read)
+{
+  struct rig r;
+
+  rig_open(&r, 17);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  announce(&r, SLOT, shelf_mac);
+  step(&r);
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET), "re-asserted before the rest was read");
+  struct aoe_frame *f2 = rr_frame(t2, AOE_RCMD_READ);
+  cr_assert_not_null(f2, "the rest of the claim was not read");
+  rr_answer(&r, SLOT + 1, shelf2_mac, f2, ours, 1, 0);
+  step(&r);
+  cr_assert_not_null(rr_frame(r.t, AOE_RCMD_SET), "not re-asserted once the rest was read");
+  rig_close(&r);
+}
+
+/* Our re-assert refused (another host got there first): taken. */
+Test(reserve, refused_reassert_is_a_takeover)
+{
+  struct rig r;
+
+  rig_open(&r, 18);
+  claim(&r, r.t);
+  announce(&r, SLOT, shelf_mac);
+  step(&r);
+  rr_answer(&r, SLOT, shelf_mac, rr_frame(r.t, AOE_RCMD_SET), theirs, 1, 1);
+  cr_assert(r.ini->rr_taken && !r.t->reserved);
+  for (int i = 0; i < 3; i++)
+    step(&r);
+  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET));
+  rig_close(&r);
+}
+
+/* AoE error 6 on a write to one shelf: the other shelves of the claim get no more I/O. */
+Test(reserve, conflict_on_io_stops_io_to_the_whole_claim)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res, res2;
+  struct aoe_msg m;
+
+  rig_open(&r, 19);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  write8(r.t, buf, &res);
+  struct aoe_frame *f = inflight(&r, 0);
+  cr_assert_not_null(f);
+  hdr(&m, shelf_mac, AOE_CMD_ATA, f->tag);
+  m.h.flags |= AOE_FLAG_ERR;
+  m.h.error = AOE_ERR_RESERVED;
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  step(&r);
+  cr_assert_eq(res.done, 1);
+  cr_assert_eq(res.err, EBADE);
+  cr_assert(r.ini->rr_taken);
+  write8(t2, buf, &res2);
+  step(&r);
+  cr_assert_eq(res2.done, 1);
+  cr_assert_eq(res2.err, EBADE, "a write to another shelf of the claim went on: %d", res2.err);
   rig_close(&r);
 }

@@ -100,9 +100,16 @@ int aoe_io(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void 
 
 /* Claim the target for this host's MACs (on every path); FORCE takes it from another
  * holder.  On failure returns -errno (-EBADE: another host holds it) with a message
- * naming the holder in ERR.  I/O to a target another host reserved fails with EBADE (the
- * shelf's AoE error 6, a reservation conflict) and ends our claim on it: it is not
- * re-asserted when the shelf comes back. */
+ * naming the holder in ERR.
+ * The reservations held are kept: a shelf forgets them when it restarts (vblade keeps
+ * them in memory only), so the list of every target we hold is read every keepalive
+ * interval, and a target that announces itself (vblade does when it starts) or comes
+ * back from down is taken to have forgotten us.  Ours is re-asserted, once every other
+ * target we hold has been read since and none is held by another host.
+ * The targets reserved here (until aoe_release) are one claim: once another host holds
+ * one of them (a read lists it, our re-assert is refused, or I/O gets the shelf's AoE
+ * error 6, a reservation conflict), nothing is re-asserted any more and every I/O to a
+ * target of the claim fails with EBADE, unsent (a shelf that restarted would take it). */
 int aoe_reserve(struct aoe_target *, int force, char *err, size_t errlen);
 int aoe_release(struct aoe_target *);
 /* Read the reservation list: up to MAX MACs into MACS; returns the count or -errno. */

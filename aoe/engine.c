@@ -500,8 +500,9 @@ static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
   aoe_req_append(&t->ctl_head, &t->ctl_tail, r);
 }
 
-/* A shelf we hold forgot our reservation (vblade keeps it in memory only): re-assert it,
- * once the rest of our claim is known not to be taken (see "reservations kept"). */
+/* A shelf we hold forgot our reservation (vblade keeps it in memory only), WHY (NULL: it
+ * came back from down, and may have): re-assert it, once the rest of our claim is known
+ * not to be taken (see "reservations kept"). */
 static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
                          const char *why);
 static void rr_set_taken(struct aoe_initiator *ini, struct aoe_target *t, const uint8_t *holder);
@@ -568,7 +569,7 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame",
             t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt);
     if (t->reserved)
-      rr_mark_lost(ini, t, t->last_heard_us, "came back");
+      rr_mark_lost(ini, t, t->last_heard_us, NULL);
   }
 }
 
@@ -639,7 +640,10 @@ static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64
 {
   if (!t->claimed || !t->reserved || ini->rr_taken)
     return;
-  if (!t->rr_lost_us)
+  if (!t->rr_lost_us && !why)
+    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: came back: re-asserting our reservation", t->shelf,
+            t->slot);
+  else if (!t->rr_lost_us)
     aoe_log(ini, AOE_LOG_WARN, "e%u.%u: %s: the shelf forgot our reservation; re-asserting it",
             t->shelf, t->slot, why);
   if (!t->rr_lost_us || now < t->rr_lost_us)

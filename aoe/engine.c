@@ -363,7 +363,7 @@ static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64
   }
   if (!atomic_load(&t->up))
     return;
-  if (ini->rr_taken && t->claimed)
+  if (ini->rr_taken && t->claimed && (t->rr_lost_us || !t->reserved))
     fail_claimed_io(ini, t);
   /* Strictly in order: a request waits behind one that cannot go yet. */
   while ((r = t->q_head)) {
@@ -506,6 +506,8 @@ static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
 static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
                          const char *why);
 static void rr_set_taken(struct aoe_initiator *ini, struct aoe_target *t, const uint8_t *holder);
+static void rr_tally(struct aoe_initiator *ini, struct rr_result *res, const struct aoe_rr *rr);
+static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now);
 
 /* A shelf declared down that answers again with the same serial and more sectors: its
  * disk grew while it was away (a volume or file extended, vblade restarted on it).  It is
@@ -592,14 +594,16 @@ void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r)
 
 /* vblade keeps its reservation list in memory only: restarted, a shelf is open to every
  * host, and a restart quicker than the dead time is never seen as the shelf going down.
- * So every target we hold is checked: its list is read every keepalive interval, and a
- * responder that announces itself (it just started) or comes back from down is taken to
- * have forgotten us at once.  A responder listing nobody has forgotten us (RR_LOST): our
- * reservation is re-asserted, but only once every other target of our claim has been read
- * since and none is held by another host: a head that hung while another took its shelves
- * over, then resumed after one of them restarted, must not take that one back.  One
- * listing another host (RR_TAKEN), or an AoE error 6, means the claim was taken: nothing
- * is re-asserted any more and no I/O goes to the claimed targets (fail_claimed_io).
+ * So every target we hold is checked: its list is read every keepalive interval by a
+ * probe (a Reserve/Release read sent raw to each usable path, as a keepalive is: not I/O,
+ * no frame slot, no retransmit), and a responder that announces itself (it just started)
+ * or comes back from down is taken to have forgotten us at once.  A responder listing
+ * nobody has forgotten us (RR_LOST): our reservation is re-asserted, but only once every
+ * other target of our claim has been read since and none is held by another host: a head
+ * that hung while another took its shelves over, then resumed after one of them restarted,
+ * must not take that one back.  One listing another host (RR_TAKEN), a re-assert refused,
+ * or AoE error 6 on I/O, means the claim was taken: nothing is re-asserted any more, and
+ * no I/O goes to a claimed target that does not hold our reservation (fail_claimed_io).
  * Residual window: between a restart and our re-assert (one round trip after the
  * announce; a check interval when the announce is lost) the shelf takes any host's
  * writes. */
@@ -638,12 +642,14 @@ static void rr_set_taken(struct aoe_initiator *ini, struct aoe_target *t, const 
 static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
                          const char *why)
 {
-  if (!t->claimed || !t->reserved || ini->rr_taken)
+  if (!t->claimed || !t->reserved)
     return;
-  if (!t->rr_lost_us && !why)
+  if (t->rr_lost_us || ini->rr_taken)
+    ;                           /* said, or never re-asserted: its I/O fails unsent */
+  else if (!why)
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: came back: re-asserting our reservation", t->shelf,
             t->slot);
-  else if (!t->rr_lost_us)
+  else
     aoe_log(ini, AOE_LOG_WARN, "e%u.%u: %s: the shelf forgot our reservation; re-asserting it",
             t->shelf, t->slot, why);
   if (!t->rr_lost_us || now < t->rr_lost_us)
@@ -652,32 +658,119 @@ static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64
 
 struct rr_check {
   struct aoe_target *t;
-  uint8_t rcmd;
   uint64_t queued_us;
   struct rr_result res;
 };
 
 static void rr_done(void *opaque, int err);
 
-/* Queue a reservation read (READ) or our re-assert (SET) on T. */
-static void rr_queue(struct aoe_target *t, uint8_t rcmd, uint64_t now)
+/* Queue our re-assert (a Reserve/Release set with our MACs) on T: a request, retransmitted
+ * as I/O is, until every path answered. */
+static void rr_reassert(struct aoe_target *t, uint64_t now)
 {
   struct rr_check *c = calloc(1, sizeof *c);
   struct aoe_req *r = c ? aoe_req_new(t, REQ_RESERVE, rr_done, c) : NULL;
   if (!r) {
     free(c);
-    t->rr_next_us = now + rr_interval_us(t->ini);
     return;
   }
   c->t = t;
-  c->rcmd = rcmd;
   c->queued_us = now;
-  r->rcmd = rcmd;
+  r->rcmd = AOE_RCMD_SET;
   r->rr = &c->res;
-  if (rcmd == AOE_RCMD_SET)
-    aoe_req_our_macs(t, r);
+  aoe_req_our_macs(t, r);
   t->rr_busy = 1;
   aoe_req_append(&t->q_head, &t->q_tail, r);
+}
+
+/* Read T's reservation list: a probe to every usable path. */
+static void rr_probe_send(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  _Static_assert(AOE_MAX_PATHS <= 8 * sizeof(unsigned), "a bit per path");
+  const int *trace = ini->opt.trace_frames;
+  uint8_t frame[AOE_MIN_FRAME];
+  struct aoe_msg m;
+
+  t->rr_probe_seq = (t->rr_probe_seq + 1) & 0x3fffffffu;
+  t->rr_probe_tag = AOE_RR_PROBE_TAG | t->rr_probe_seq;
+  t->rr_probe_us = now;
+  t->rr_probe_sent = t->rr_probe_got = 0;
+  memset(&t->rr_probe, 0, sizeof t->rr_probe);
+  for (size_t i = 0; i < t->npaths; i++) {
+    struct aoe_path *p = &t->paths[i];
+    if (!path_usable(p))
+      continue;
+    memset(&m, 0, sizeof m);
+    memcpy(m.h.dst, p->mac, 6);
+    memcpy(m.h.src, p->ifc->mac, 6);
+    m.h.shelf = (uint16_t)t->shelf;
+    m.h.slot = (uint8_t)t->slot;
+    m.h.cmd = AOE_CMD_RESERVE;
+    m.h.tag = t->rr_probe_tag;
+    m.u.rr.rcmd = AOE_RCMD_READ;
+    size_t len = aoe_encode(frame, sizeof frame, &m);
+    t->rr_probe_sent |= 1u << i;
+    if (trace && *trace) {
+      char mac[18];
+      mac_str(p->mac, mac);
+      aoe_log(ini, AOE_LOG_DEBUG, "tx e%u.%u reservation read tag %08x via %s %s", t->shelf,
+              t->slot, t->rr_probe_tag, p->ifc->name, mac);
+    }
+    if (!len || aoe_net_send(p->ifc, frame, len) < 0)
+      p->st.errors++;     /* like a lost frame: judged unanswered, asked again */
+  }
+  t->rr_busy = t->rr_probe_sent != 0;
+  if (!t->rr_busy) {
+    t->rr_probe_tag = 0;
+    t->rr_next_us = now + rr_interval_us(ini);
+  }
+}
+
+/* T's probe is over: every path answered (COMPLETE), or its time ran out.  What the
+ * answers say: see rr_judge. */
+static void rr_probe_finish(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
+                            int complete)
+{
+  enum rr_verdict v = rr_judge(&t->rr_probe);
+  uint64_t sent = t->rr_probe_us;
+
+  t->rr_probe_tag = 0;
+  t->rr_busy = 0;
+  if (v == RR_HELD && !complete)
+    v = RR_UNKNOWN;             /* a path that did not answer may list another host */
+  /* Unknown: asked again soon (a path down is the keepalives' to find). */
+  t->rr_next_us = now + (v == RR_UNKNOWN ? 1000ull * AOE_RR_PROBE_TIMEOUT_MS
+                                         : rr_interval_us(ini));
+  if (v == RR_TAKEN) {
+    rr_set_taken(ini, t, t->rr_probe.holder);
+  } else if (v == RR_LOST && t->reserved) {
+    t->rr_read_us = sent;
+    rr_mark_lost(ini, t, sent, "its reservation list lacks us");
+  } else if (v == RR_HELD && t->reserved) {
+    t->rr_read_us = sent;
+  }
+}
+
+/* An answer of path P to T's probe. */
+static void rr_probe_reply(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_path *p,
+                           const struct aoe_msg *m, uint64_t now)
+{
+  unsigned bit = 1u << (p - t->paths);
+  if (!t->rr_probe_tag || m->h.tag != t->rr_probe_tag || !(t->rr_probe_sent & bit) ||
+      (t->rr_probe_got & bit) || (m->h.flags & AOE_FLAG_ERR)) {
+    p->st.unexpected++;
+    return;
+  }
+  p->st.frames_recv++;
+  p->last_heard_us = now;       /* an answer is life, as a keepalive's is */
+  if (p->state == PATH_ACTIVE)
+    t->last_heard_us = now;
+  t->rr_probe_got |= bit;
+  rr_tally(ini, &t->rr_probe, &m->u.rr);
+  if (t->rr_probe_got == t->rr_probe_sent) {
+    rr_probe_finish(ini, t, now, 1);
+    rr_progress(ini, now);
+  }
 }
 
 /* Is T kept: reserved by us, claimed, up, and our claim not taken? */
@@ -704,29 +797,40 @@ static int rr_claim_intact(struct aoe_initiator *ini, struct aoe_target *t, uint
   return intact;
 }
 
-/* Re-assert every lost target whose claim is known intact; returns the next check due. */
+/* Judge probes whose time ran out, re-assert every lost target whose claim is known
+ * intact, probe the targets due; returns when the next is due. */
 static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now)
 {
   uint64_t next = UINT64_MAX;
+  const uint64_t timeout_us = 1000ull * AOE_RR_PROBE_TIMEOUT_MS;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (t->rr_probe_tag && (now >= t->rr_probe_us + timeout_us || !atomic_load(&t->up)))
+      rr_probe_finish(ini, t, now, 0);
+  }
   for (size_t i = 0; i < ini->ntargets; i++) {
     struct aoe_target *t = ini->targets[i];
     if (!rr_kept(ini, t) || t->rr_busy)
       continue;
     if (t->rr_lost_us && rr_claim_intact(ini, t, now))
-      rr_queue(t, AOE_RCMD_SET, now);
+      rr_reassert(t, now);
   }
   for (size_t i = 0; i < ini->ntargets; i++) {
     struct aoe_target *t = ini->targets[i];
-    if (!rr_kept(ini, t) || t->rr_busy || t->rr_lost_us)
+    if (!rr_kept(ini, t))
       continue;
-    if (now >= t->rr_next_us)
-      rr_queue(t, AOE_RCMD_READ, now);
-    else if (t->rr_next_us < next)
-      next = t->rr_next_us;
+    /* a lost one too: it may be found taken, and a read of it counts for the others */
+    if (!t->rr_busy && now >= t->rr_next_us)
+      rr_probe_send(ini, t, now);
+    uint64_t due = t->rr_probe_tag ? t->rr_probe_us + timeout_us
+                 : t->rr_busy ? UINT64_MAX : t->rr_next_us;
+    if (due < next)
+      next = due;
   }
   return next;
 }
 
+/* Our re-assert is answered (or failed: the shelf went down, the initiator closes). */
 static void rr_done(void *opaque, int err)
 {
   struct rr_check *c = opaque;
@@ -739,19 +843,12 @@ static void rr_done(void *opaque, int err)
   t->rr_busy = 0;
   t->rr_next_us = now + rr_interval_us(ini);
   if (v == RR_TAKEN) {
-    rr_set_taken(ini, t, c->res.holder);
-  } else if (err || v == RR_UNKNOWN || !t->reserved) {
-    /* down, shut down, released meanwhile: nothing learnt */
-  } else if (c->rcmd == AOE_RCMD_SET) {
-    if (v == RR_HELD && t->rr_lost_us) {
-      t->rr_lost_us = 0;
+    rr_set_taken(ini, t, c->res.holder);        /* refused: another host got there first */
+  } else if (!err && v == RR_HELD && t->reserved) {
+    if (t->rr_lost_us)
       aoe_log(ini, AOE_LOG_INFO, "e%u.%u: our reservation is re-asserted", t->shelf, t->slot);
-    }
+    t->rr_lost_us = 0;
     t->rr_read_us = c->queued_us;
-  } else {
-    t->rr_read_us = c->queued_us;
-    if (v == RR_LOST)
-      rr_mark_lost(ini, t, c->queued_us, "its reservation list lacks us");
   }
   if (!atomic_load(&ini->closing))
     rr_progress(ini, now);
@@ -760,7 +857,10 @@ static void rr_done(void *opaque, int err)
   aoe_wake(ini);
 }
 
-/* Our claim was taken: what is queued for a claimed target fails with EBADE, unsent. */
+/* Our claim was taken, and T does not hold our reservation (it forgot it, or another
+ * host holds it): what is queued for it fails with EBADE, unsent.  A restarted shelf
+ * would take it; a taken one would refuse it the same way.  The targets still ours get
+ * their I/O (the caller stops at its first EBADE: raid/ fences on it). */
 static void fail_claimed_io(struct aoe_initiator *ini, struct aoe_target *t)
 {
   struct aoe_req *next;
@@ -935,28 +1035,31 @@ static int ata_result(struct aoe_initiator *ini, struct aoe_target *t, struct ao
   return EIO;
 }
 
+/* Add one responder's reservation list RR to RES. */
+static void rr_tally(struct aoe_initiator *ini, struct rr_result *res, const struct aoe_rr *rr)
+{
+  int ours = 0, foreign = 0;
+  for (unsigned i = 0; i < rr->nmacs; i++) {
+    const uint8_t *mac = rr->macs + 6 * i;
+    int dup = 0;
+    if (aoe_local_mac(ini, mac))
+      ours = 1;
+    else if (!foreign++ && !res->foreign)
+      memcpy(res->holder, mac, 6);
+    for (unsigned j = 0; j < res->nmacs; j++)
+      dup |= !memcmp(res->macs[j], mac, 6);
+    if (!dup && res->nmacs < AOE_MAX_HOLDERS)
+      memcpy(res->macs[res->nmacs++], mac, 6);
+  }
+  res->replies++;
+  res->without_us += !ours;
+  res->foreign += foreign != 0;
+}
+
 static int rr_result(struct aoe_target *t, struct aoe_frame *f, const struct aoe_msg *m)
 {
-  struct rr_result *res = f->req->rr;
-  if (res) {
-    const struct aoe_rr *rr = &m->u.rr;
-    int ours = 0, foreign = 0;
-    for (unsigned i = 0; i < rr->nmacs; i++) {
-      const uint8_t *mac = rr->macs + 6 * i;
-      int dup = 0;
-      if (aoe_local_mac(t->ini, mac))
-        ours = 1;
-      else if (!foreign++ && !res->foreign)
-        memcpy(res->holder, mac, 6);
-      for (unsigned j = 0; j < res->nmacs; j++)
-        dup |= !memcmp(res->macs[j], mac, 6);
-      if (!dup && res->nmacs < AOE_MAX_HOLDERS)
-        memcpy(res->macs[res->nmacs++], mac, 6);
-    }
-    res->replies++;
-    res->without_us += !ours;
-    res->foreign += foreign != 0;
-  }
+  if (f->req->rr)
+    rr_tally(t->ini, f->req->rr, &m->u.rr);
   return 0;
 }
 
@@ -971,6 +1074,10 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
   struct aoe_path *p = path_lookup(t, ifc, m->h.src);
   if (!p || p->state == PATH_REJECTED) {
     t->st.unexpected++;
+    return;
+  }
+  if (m->h.cmd == AOE_CMD_RESERVE && (m->h.tag & 0xc0000000u) == AOE_RR_PROBE_TAG) {
+    rr_probe_reply(ini, t, p, m, now);
     return;
   }
   struct aoe_frame *f = &t->frames[m->h.tag & 0xff];

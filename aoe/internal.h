@@ -25,6 +25,10 @@
 /* The loop thread's longest sleep: below AOE_RTO_MIN_US, so frames sent by a submitting
  * thread (aoe_issue_direct) are timed without waking it; 100 idle wake-ups a second. */
 #define AOE_LOOP_MAX_SLEEP_MS 10
+/* Reservation probes: their tags have bit 31 clear (frames' have it set), bit 30 set; a
+ * probe unanswered this long is judged on the answers it has (and asked again). */
+#define AOE_RR_PROBE_TAG 0x40000000u
+#define AOE_RR_PROBE_TIMEOUT_MS 250
 _Static_assert(AOE_LOOP_MAX_SLEEP_MS * 1000u < AOE_RTO_MIN_US,
                "the loop must look at a new frame before its first deadline");
 
@@ -132,9 +136,16 @@ struct aoe_target {
                                    the initiator's claim (its I/O stops once it is taken) */
   /* Keeping the reservation (engine.c, "reservations kept"): */
   uint64_t rr_next_us;          /* when to read the reservation list next */
-  int rr_busy;                  /* a read or a re-assert of ours is queued or in flight */
+  int rr_busy;                  /* a probe or a re-assert of ours is outstanding */
   uint64_t rr_lost_us;          /* the shelf forgot our reservation (seen then); 0: no */
   uint64_t rr_read_us;          /* sent then, the last read that found no other host */
+  /* The outstanding probe: a Reserve/Release read sent raw to every usable path, as a
+   * keepalive is (no frame slot, no window, no retransmit: not I/O). */
+  uint32_t rr_probe_tag;        /* 0: none; else AOE_RR_PROBE_TAG | sequence */
+  uint32_t rr_probe_seq;
+  uint64_t rr_probe_us;         /* sent then */
+  unsigned rr_probe_sent, rr_probe_got;   /* bit i: path i asked, answered */
+  struct rr_result rr_probe;    /* the answers so far */
   struct aoe_stats st;
   char last_error[256];
 };

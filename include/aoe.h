@@ -108,8 +108,10 @@ int aoe_io(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void 
  * target we hold has been read since and none is held by another host.
  * The targets reserved here (until aoe_release) are one claim: once another host holds
  * one of them (a read lists it, our re-assert is refused, or I/O gets the shelf's AoE
- * error 6, a reservation conflict), nothing is re-asserted any more and every I/O to a
- * target of the claim fails with EBADE, unsent (a shelf that restarted would take it). */
+ * error 6, a reservation conflict), nothing is re-asserted any more, and I/O to a target
+ * of the claim that does not hold our reservation (the one taken, one that forgot it)
+ * fails with EBADE, unsent: a restarted shelf would take it.  Targets still ours get
+ * their I/O: stopping at the first EBADE is the caller's. */
 int aoe_reserve(struct aoe_target *, int force, char *err, size_t errlen);
 int aoe_release(struct aoe_target *);
 /* Read the reservation list: up to MAX MACs into MACS; returns the count or -errno. */

@@ -402,29 +402,28 @@ static void step(struct rig *r)
   aoe_engine_step(r->ini, 0);
 }
 
-/* T's Reserve/Release frame in flight with sub-command RCMD, or NULL. */
-static struct aoe_frame *rr_frame(struct aoe_target *t, uint8_t rcmd)
+/* T's re-assert (a Reserve/Release set) in flight, or NULL. */
+static struct aoe_frame *reassert_frame(struct aoe_target *t)
 {
   for (unsigned i = 0; i < AOE_MAX_FRAMES; i++) {
     struct aoe_frame *f = &t->frames[i];
     if (f->state == FRAME_INFLIGHT && f->cmd == AOE_CMD_RESERVE && f->req &&
-        f->req->rcmd == rcmd)
+        f->req->rcmd == AOE_RCMD_SET)
       return f;
   }
   return NULL;
 }
 
-/* The shelf at SRC (slot SLOT_) answers F with the list MACS[N]; ERR6: refuses it (error
- * 6, a reservation conflict, with the holder's list). */
-static void rr_answer(struct rig *r, unsigned slot, const uint8_t *src, struct aoe_frame *f,
-                      const uint8_t (*macs)[6], unsigned n, int err6)
+/* The shelf at SRC as slot SLOT_ answers tag TAG (sub-command RCMD) with the list
+ * MACS[N]; ERR6: refuses it (error 6, a reservation conflict, with the holder's list). */
+static void rr_answer_tag(struct rig *r, unsigned slot, const uint8_t *src, uint32_t tag,
+                          uint8_t rcmd, const uint8_t (*macs)[6], unsigned n, int err6)
 {
   struct aoe_msg m;
   uint8_t list[4 * 6];
 
-  cr_assert_not_null(f);
   cur_slot = slot;
-  hdr(&m, src, AOE_CMD_RESERVE, f->tag);
+  hdr(&m, src, AOE_CMD_RESERVE, tag);
   cur_slot = SLOT;
   if (err6) {
     m.h.flags |= AOE_FLAG_ERR;
@@ -432,10 +431,33 @@ static void rr_answer(struct rig *r, unsigned slot, const uint8_t *src, struct a
   }
   for (unsigned i = 0; i < n; i++)
     memcpy(list + 6 * i, macs[i], 6);
-  m.u.rr = (struct aoe_rr){ .rcmd = f->req->rcmd, .nmacs = (uint8_t)n, .macs = list };
+  m.u.rr = (struct aoe_rr){ .rcmd = rcmd, .nmacs = (uint8_t)n, .macs = list };
   r->len = aoe_encode(r->frame, sizeof r->frame, &m);
   cr_assert(r->len > 0);
   rx(r, r->frame, r->len);
+}
+
+/* Answer our re-assert F. */
+static void rr_answer(struct rig *r, unsigned slot, const uint8_t *src, struct aoe_frame *f,
+                      const uint8_t (*macs)[6], unsigned n, int err6)
+{
+  cr_assert_not_null(f, "no re-assert in flight");
+  rr_answer_tag(r, slot, src, f->tag, AOE_RCMD_SET, macs, n, err6);
+}
+
+/* T's reservation read (a probe, sent raw as a keepalive is) is out: its tag. */
+static uint32_t probe(struct aoe_target *t)
+{
+  cr_assert_neq(t->rr_probe_tag, 0, "e%u.%u's reservation list was not read", t->shelf,
+                t->slot);
+  return t->rr_probe_tag;
+}
+
+/* Answer T's probe with the list MACS[N]. */
+static void probe_answer(struct rig *r, struct aoe_target *t, const uint8_t *src,
+                         const uint8_t (*macs)[6], unsigned n)
+{
+  rr_answer_tag(r, t->slot, src, probe(t), AOE_RCMD_READ, macs, n, 0);
 }
 
 /* vblade's start-up announce from SRC as slot SLOT_: broadcast, version 0. */
@@ -472,7 +494,7 @@ Test(reserve, announce_of_a_held_shelf_reasserts_at_once)
   announce(&r, SLOT, shelf_mac);
   cr_assert_eq(r.ini->parse_counts[AOE_PARSE_VERSION], 0, "the announce was rejected");
   step(&r);
-  struct aoe_frame *f = rr_frame(r.t, AOE_RCMD_SET);
+  struct aoe_frame *f = reassert_frame(r.t);
   cr_assert_not_null(f, "a restarted shelf we hold was not re-asserted");
   cr_assert_eq(f->req->nmacs, 1);
   cr_assert_arr_eq(f->req->macs[0], our_mac, 6);
@@ -489,8 +511,8 @@ Test(reserve, announce_of_a_shelf_not_held_changes_nothing)
   rig_open(&r, 12);
   announce(&r, SLOT, shelf_mac);
   step(&r);
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET));
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_READ));
+  cr_assert_null(reassert_frame(r.t));
+  cr_assert_eq(r.t->rr_probe_tag, 0, "read the list of a shelf we do not hold");
   cr_assert(aoe_target_up(r.t));
   rig_close(&r);
 }
@@ -502,16 +524,22 @@ Test(reserve, held_shelf_is_read_each_interval)
   rig_open(&r, 13);
   claim(&r, r.t);
   step(&r);
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_READ), "read before its interval");
+  cr_assert_eq(r.t->rr_probe_tag, 0, "read before its interval");
   check_due(&r, r.t);
   step(&r);
-  struct aoe_frame *f = rr_frame(r.t, AOE_RCMD_READ);
-  cr_assert_not_null(f, "a held shelf's list was not read");
-  cr_assert_eq(f->req->nmacs, 0);
-  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  uint32_t tag = probe(r.t);
+  cr_assert_eq(tag & 0xc0000000u, AOE_RR_PROBE_TAG);
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    cr_assert_eq(r.t->frames[i].state, FRAME_FREE, "the read took a frame: it is not I/O");
+  rr_answer_tag(&r, SLOT, other_mac, tag, AOE_RCMD_READ, ours, 1, 0);
+  cr_assert_eq(r.t->rr_probe_tag, tag, "an answer from another MAC was taken");
+  rr_answer_tag(&r, SLOT, shelf_mac, tag ^ 1, AOE_RCMD_READ, theirs, 1, 0);
+  cr_assert(r.t->rr_probe_tag == tag && !r.ini->rr_taken, "an answer to another tag was taken");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  cr_assert_eq(r.t->rr_probe_tag, 0);
   step(&r);
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET), "re-asserted a reservation that was there");
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_READ), "read again at once");
+  cr_assert_null(reassert_frame(r.t), "re-asserted a reservation that was there");
+  cr_assert_eq(r.t->rr_probe_tag, 0, "read again at once");
   cr_assert(r.t->rr_next_us > aoe_now_us() + 500000, "next read not an interval away");
   rig_close(&r);
 }
@@ -525,18 +553,19 @@ Test(reserve, read_finding_nobody_reasserts)
   claim(&r, r.t);
   check_due(&r, r.t);
   step(&r);
-  rr_answer(&r, SLOT, shelf_mac, rr_frame(r.t, AOE_RCMD_READ), NULL, 0, 0);
+  probe_answer(&r, r.t, shelf_mac, NULL, 0);
   step(&r);
-  struct aoe_frame *f = rr_frame(r.t, AOE_RCMD_SET);
+  struct aoe_frame *f = reassert_frame(r.t);
   cr_assert_not_null(f, "an empty list was not re-asserted");
   rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
   cr_assert_eq(r.t->rr_lost_us, 0);
   rig_close(&r);
 }
 
-/* A read listing another host: the takeover.  Nothing is re-asserted, and no I/O goes to
- * the shelves of our claim: it fails with EBADE (raid/: RAID_EFENCED) unsent. */
-Test(reserve, read_finding_another_host_stops_io)
+/* A read listing another host: the takeover.  Nothing is re-asserted, and no I/O goes
+ * to a shelf of our claim that does not hold our reservation, the taken one or one that
+ * restarted (it would take it): it fails with EBADE (raid/: RAID_EFENCED) unsent. */
+Test(reserve, read_finding_another_host_stops_io_to_shelves_not_ours)
 {
   struct rig r;
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
@@ -546,21 +575,26 @@ Test(reserve, read_finding_another_host_stops_io)
   struct aoe_target *t2 = second_target(&r);
   claim(&r, r.t);
   claim(&r, t2);
+  announce(&r, SLOT + 1, shelf2_mac);                   /* t2 restarted */
   check_due(&r, r.t);
   step(&r);
-  rr_answer(&r, SLOT, shelf_mac, rr_frame(r.t, AOE_RCMD_READ), theirs, 1, 0);
+  probe_answer(&r, r.t, shelf_mac, theirs, 1);
   step(&r);
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET), "took back a shelf another host holds");
+  cr_assert_null(reassert_frame(r.t), "took back a shelf another host holds");
+  cr_assert_null(reassert_frame(t2), "re-asserted a shelf once the claim was taken");
   cr_assert(r.ini->rr_taken && !r.t->reserved);
-  write8(t2, buf, &res);
-  step(&r);
-  cr_assert_eq(res.done, 1, "a write to a shelf of a taken claim was not failed");
-  cr_assert_eq(res.err, EBADE);
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
-    cr_assert(t2->frames[i].state == FRAME_FREE || t2->frames[i].cmd != AOE_CMD_ATA ||
-              !t2->frames[i].write, "a write went out to a shelf of a taken claim");
-  cr_assert(strstr(aoe_target_last_error(t2), "02:00:00:00:00:66"),
-            "the error does not name the holder: %s", aoe_target_last_error(t2));
+  struct aoe_target *ts[2] = { r.t, t2 };
+  for (int k = 0; k < 2; k++) {
+    write8(ts[k], buf, &res);
+    step(&r);
+    cr_assert_eq(res.done, 1, "a write to e7.%u was not failed", ts[k]->slot);
+    cr_assert_eq(res.err, EBADE);
+    for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+      cr_assert(ts[k]->frames[i].state == FRAME_FREE || ts[k]->frames[i].cmd != AOE_CMD_ATA ||
+                !ts[k]->frames[i].write, "a write went out to e7.%u", ts[k]->slot);
+    cr_assert(strstr(aoe_target_last_error(ts[k]), "e7.3 is reserved by 02:00:00:00:00:66"),
+              "the error does not name the holder: %s", aoe_target_last_error(ts[k]));
+  }
   rig_close(&r);
 }
 
@@ -579,16 +613,14 @@ Test(reserve, resumed_old_head_does_not_take_back_a_restarted_shelf)
   check_due(&r, r.t);
   check_due(&r, t2);
   step(&r);
-  struct aoe_frame *f2 = rr_frame(t2, AOE_RCMD_READ);
-  cr_assert_not_null(f2);
-  rr_answer(&r, SLOT, shelf_mac, rr_frame(r.t, AOE_RCMD_READ), NULL, 0, 0);  /* restarted */
+  probe(t2);
+  probe_answer(&r, r.t, shelf_mac, NULL, 0);                    /* restarted */
   step(&r);
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET),
-                 "re-asserted before the rest of the claim was read");
-  rr_answer(&r, SLOT + 1, shelf2_mac, f2, theirs, 1, 0);                    /* taken */
+  cr_assert_null(reassert_frame(r.t), "re-asserted before the rest of the claim was read");
+  probe_answer(&r, t2, shelf2_mac, theirs, 1);                  /* taken */
   for (int i = 0; i < 3; i++)
     step(&r);
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET), "took the restarted shelf back from the new head");
+  cr_assert_null(reassert_frame(r.t), "took the restarted shelf back from the new head");
   cr_assert(r.ini->rr_taken);
   rig_close(&r);
 }
@@ -605,12 +637,11 @@ Test(reserve, new_head_reasserts_once_the_rest_is_read)
   claim(&r, t2);
   announce(&r, SLOT, shelf_mac);
   step(&r);
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET), "re-asserted before the rest was read");
-  struct aoe_frame *f2 = rr_frame(t2, AOE_RCMD_READ);
-  cr_assert_not_null(f2, "the rest of the claim was not read");
-  rr_answer(&r, SLOT + 1, shelf2_mac, f2, ours, 1, 0);
+  cr_assert_null(reassert_frame(r.t), "re-asserted before the rest was read");
+  probe(t2);
+  probe_answer(&r, t2, shelf2_mac, ours, 1);
   step(&r);
-  cr_assert_not_null(rr_frame(r.t, AOE_RCMD_SET), "not re-asserted once the rest was read");
+  cr_assert_not_null(reassert_frame(r.t), "not re-asserted once the rest was read");
   rig_close(&r);
 }
 
@@ -623,16 +654,17 @@ Test(reserve, refused_reassert_is_a_takeover)
   claim(&r, r.t);
   announce(&r, SLOT, shelf_mac);
   step(&r);
-  rr_answer(&r, SLOT, shelf_mac, rr_frame(r.t, AOE_RCMD_SET), theirs, 1, 1);
+  rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), theirs, 1, 1);
   cr_assert(r.ini->rr_taken && !r.t->reserved);
   for (int i = 0; i < 3; i++)
     step(&r);
-  cr_assert_null(rr_frame(r.t, AOE_RCMD_SET));
+  cr_assert_null(reassert_frame(r.t));
   rig_close(&r);
 }
 
-/* AoE error 6 on a write to one shelf: the other shelves of the claim get no more I/O. */
-Test(reserve, conflict_on_io_stops_io_to_the_whole_claim)
+/* AoE error 6 on a write to one shelf: a shelf of the claim that forgot us gets no more
+ * I/O; one still ours does (the caller fences at its first EBADE). */
+Test(reserve, conflict_on_io_stops_io_to_a_shelf_that_forgot_us)
 {
   struct rig r;
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
@@ -643,6 +675,7 @@ Test(reserve, conflict_on_io_stops_io_to_the_whole_claim)
   struct aoe_target *t2 = second_target(&r);
   claim(&r, r.t);
   claim(&r, t2);
+  announce(&r, SLOT + 1, shelf2_mac);                   /* t2 restarted */
   write8(r.t, buf, &res);
   struct aoe_frame *f = inflight(&r, 0);
   cr_assert_not_null(f);
@@ -651,13 +684,89 @@ Test(reserve, conflict_on_io_stops_io_to_the_whole_claim)
   m.h.error = AOE_ERR_RESERVED;
   r.len = aoe_encode(r.frame, sizeof r.frame, &m);
   rx(&r, r.frame, r.len);
-  step(&r);
   cr_assert_eq(res.done, 1);
   cr_assert_eq(res.err, EBADE);
   cr_assert(r.ini->rr_taken);
+  step(&r);
+  cr_assert_null(reassert_frame(t2), "re-asserted a shelf once the claim was taken");
   write8(t2, buf, &res2);
   step(&r);
   cr_assert_eq(res2.done, 1);
-  cr_assert_eq(res2.err, EBADE, "a write to another shelf of the claim went on: %d", res2.err);
+  cr_assert_eq(res2.err, EBADE, "a write went on to a shelf that forgot us: %d", res2.err);
+  rig_close(&r);
+}
+
+/* The claim taken, a shelf still ours keeps its I/O: it is the caller's to stop. */
+Test(reserve, shelf_still_ours_keeps_its_io_after_the_claim_is_taken)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 22);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  check_due(&r, r.t);
+  step(&r);
+  probe_answer(&r, r.t, shelf_mac, theirs, 1);
+  cr_assert(r.ini->rr_taken);
+  write8(t2, buf, &res);
+  aoe_issue_direct(r.ini, t2);
+  cr_assert_eq(res.done, 0, "a write to a shelf still ours failed: %d", res.err);
+  rig_close(&r);
+}
+
+/* Each responder (path) keeps its own list: one that restarted lists nobody while the
+ * other still lists us.  Lost: re-asserted on every path. */
+Test(reserve, one_responder_of_two_forgot_us)
+{
+  static const uint8_t path2_mac[6] = { 0x02, 0, 0, 0, 0, 0x60 };
+  struct rig r;
+  struct aoe_msg m;
+
+  rig_open(&r, 20);
+  hdr(&m, path2_mac, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  aoe_issue_direct(r.ini, r.t);
+  identify(&r, path2_mac);
+  cr_assert_eq(r.t->npaths, 2);
+  cr_assert(r.t->paths[1].state == PATH_ACTIVE && r.t->paths[1].up);
+  claim(&r, r.t);
+  check_due(&r, r.t);
+  step(&r);
+  cr_assert_eq(r.t->rr_probe_sent, 3, "not every path was asked");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  cr_assert_neq(r.t->rr_probe_tag, 0, "judged before every path answered");
+  probe_answer(&r, r.t, path2_mac, NULL, 0);
+  step(&r);
+  unsigned sets = 0;
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    sets += r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].cmd == AOE_CMD_RESERVE;
+  cr_assert_eq(sets, 2, "the re-assert did not go to both responders: %u", sets);
+  rig_close(&r);
+}
+
+/* A read nobody answers says nothing: no re-assert, no takeover, asked again soon. */
+Test(reserve, unanswered_read_says_nothing)
+{
+  struct rig r;
+
+  rig_open(&r, 21);
+  claim(&r, r.t);
+  check_due(&r, r.t);
+  step(&r);
+  uint32_t tag = probe(r.t);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->rr_probe_us -= 1000ull * (AOE_RR_PROBE_TIMEOUT_MS + 1);
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  cr_assert_neq(r.t->rr_probe_tag, tag, "the unanswered read was not given up");
+  cr_assert(!r.ini->rr_taken && r.t->reserved && !r.t->rr_lost_us);
+  cr_assert_null(reassert_frame(r.t));
+  cr_assert(r.t->rr_next_us <= aoe_now_us() + 1000ull * AOE_RR_PROBE_TIMEOUT_MS,
+            "not asked again soon");
   rig_close(&r);
 }

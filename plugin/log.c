@@ -54,3 +54,11 @@ void log_warning(const char *fmt, ...)
   log_line(LOG_WARNING, fmt, ap);
   va_end(ap);
 }
+
+void log_removed_shelf(const char *prefix, unsigned shelf, unsigned slot, const char *name,
+                       const char *control)
+{
+  log_warning("%se%u.%u left out: the administrator removed it from array '%s'; to use it "
+              "again: aoeraid add -c %s e%u.%u", prefix, shelf, slot, name,
+              control ? control : "SOCKET (start with control=)", shelf, slot);
+}

@@ -174,7 +174,8 @@ static int fill_params(struct params *p, const struct found *f)
     n_members += f->pick[i] == RAID_SCAN_MEMBER;
   for (size_t i = 0; i < f->n; i++) {
     bool member = f->pick[i] == RAID_SCAN_MEMBER || (f->pick[i] && !n_members);
-    if (f->pick[i] == RAID_SCAN_OTHER || f->pick[i] == RAID_SCAN_FORMER)
+    if (f->pick[i] == RAID_SCAN_OTHER || f->pick[i] == RAID_SCAN_FORMER ||
+        f->pick[i] == RAID_SCAN_REMOVED)
       continue;
     if (member ? p->n_shelves == MAX_SHELVES : p->n_spares == RAID_MAX_SPARES) {
       nbdkit_error("scan: more than %d %s of the array found: list the shelves to use in "
@@ -231,14 +232,19 @@ static void log_found(const struct found *f, size_t n_spares)
   log_notice("%s", line);
 }
 
-/* The former members found: logged, and handed to LEFT (auto-readd looks at them again
- * only when they come back). */
-static void leave_former(const struct found *f, void (*left)(struct aoe_target *))
+/* The former members and those the admin removed found: logged, and handed to LEFT
+ * (auto-readd looks at them again only when they come back). */
+static void leave_former(const struct found *f, const struct params *p,
+                         void (*left)(struct aoe_target *))
 {
   for (size_t i = 0; i < f->n; i++)
     if (f->pick[i] == RAID_SCAN_FORMER) {
       log_notice("scan: e%u.%u left out: a former member of the array (its slot is "
                  "another's since); not reserved", f->a[i].shelf, f->a[i].slot);
+      left(f->t[i]);
+    }
+    else if (f->pick[i] == RAID_SCAN_REMOVED) {
+      log_removed_shelf("scan: ", f->a[i].shelf, f->a[i].slot, f->sb[i].name, p->control);
       left(f->t[i]);
     }
 }
@@ -288,7 +294,7 @@ int scan_shelves(struct aoe_initiator *ini, struct params *p,
     for (size_t i = 0; i < f->n; i++)
       n_spares += f->pick[i] == RAID_SCAN_SPARE;
     log_found(f, n_spares);
-    leave_former(f, left);
+    leave_former(f, p, left);
     r = fill_params(p, f);
   }
   free(f);

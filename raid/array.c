@@ -127,6 +127,23 @@ spare_remove (struct raid_array *a, unsigned i)
   atomic_store (&a->spare[a->nspares].faulty, 0);
 }
 
+void
+array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16])
+{
+  unsigned i, n = sizeof a->left / sizeof a->left[0];
+
+  for (i = 0; i < a->nleft && strcmp (a->left[i].name, name); i++)
+    ;
+  if (i == a->nleft && a->nleft == n) {           /* full: the oldest goes */
+    memmove (&a->left[0], &a->left[1], (n - 1) * sizeof a->left[0]);
+    i = --a->nleft;
+  }
+  if (i == a->nleft)
+    a->nleft++;
+  snprintf (a->left[i].name, sizeof a->left[i].name, "%s", name);
+  memcpy (a->left[i].uuid, uuid, 16);
+}
+
 /* A spare that cannot take a superblock is dropped from the list. */
 static void
 spares_prune (struct raid_array *a)
@@ -135,6 +152,8 @@ spares_prune (struct raid_array *a)
     if (atomic_load (&a->spare[i].faulty)) {
       raid_logf (a, RAID_LOG_ERROR, "%s: spare %s failed a superblock write; dropped",
                  a->sb.name, slot_name (&a->spare[i]));
+      if (!array_fenced (a))
+        note_spare_failed (a, &a->spare[i]);
       spare_remove (a, i);
     }
 }
@@ -786,6 +805,16 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       raid_logf (a, RAID_LOG_WARN, "%s: member %s cannot be read; left out", ref->name, name);
       continue;
     }
+    /* md: a removed device stays removed.  Its superblock, not written since (it was away
+     * when removed, or could not be wiped), may still name its slot or a spare's role. */
+    if (f[i].state == RAID_SB_OK && !memcmp (f[i].sb.array_uuid, ref->array_uuid, 16)
+        && f[i].sb.events < ref->events && sb_removed_index (ref, f[i].sb.member_uuid) >= 0) {
+      raid_logf (a, RAID_LOG_WARN, "%s: member %s was removed by the administrator (events "
+                 "%llu, array at %llu); left out: only an explicit add (aoeraid add) takes it "
+                 "again", ref->name, name, (unsigned long long) f[i].sb.events,
+                 (unsigned long long) ref->events);
+      continue;
+    }
     if (f[i].state != RAID_SB_OK)
       why = sb_problem_text (f[i].state, f[i].why, text, sizeof text);
     else if (memcmp (f[i].sb.array_uuid, ref->array_uuid, 16))
@@ -832,6 +861,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
                  "since (events %llu, array at %llu); left out: add it again to use it",
                  ref->name, name, role, (unsigned long long) f[i].sb.events,
                  (unsigned long long) ref->events);
+      array_note_left (a, name, f[i].sb.member_uuid);
       continue;
     }
     /* One event behind is a superblock update cut short by a crash (md's
@@ -841,6 +871,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
       raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u) is stale (events %llu, array at "
                  "%llu); left out: it needs a rebuild", ref->name, name, role,
                  (unsigned long long) f[i].sb.events, (unsigned long long) ref->events);
+      array_note_left (a, name, f[i].sb.member_uuid);
       continue;
     }
     s = &a->slot[role];

@@ -78,6 +78,15 @@ slot_set_faulty (struct raid_slot *s)
 }
 
 void
+note_spare_failed (struct raid_array *a, struct raid_slot *s)
+{
+  struct raid_note n = { .kind = RAID_NOTE_FAIL, .slot = -1, .spare = 1 };
+
+  snprintf (n.name, sizeof n.name, "%s", slot_name (s));
+  note_add (&a->notes, &n);
+}
+
+void
 run_begin (struct raid_array *a, enum raid_run_kind kind)
 {
   note_add (&a->notes, &(struct raid_note) { .kind = RAID_NOTE_RUN_START, .run = kind });

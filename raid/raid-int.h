@@ -121,6 +121,10 @@ struct raid_sb {
   uint8_t replace_uuid[16];
   uint8_t roles[RAID_MAX_MEMBERS];   /* enum raid_role_state per slot */
   uint8_t slot_uuid[RAID_MAX_MEMBERS][16];
+  /* the members the admin removed, oldest first (raid_remove_member, raid_remove_spare):
+   * never taken back by themselves (assembly, a scan, an incremental add) */
+  uint32_t removed_count;
+  uint8_t removed_uuid[RAID_MAX_REMOVED][16];
 };
 
 /* Little-endian fields of the on-member blocks (superblock, bitmap). */
@@ -135,6 +139,11 @@ void sb_encode (const struct raid_sb *sb, uint8_t block[RAID_SB_SIZE]);
 enum raid_sb_state sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb,
                               char *why, size_t len);
 void sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb_summary *out);
+/* The removed list: UUID's index on it or -1; add it (the oldest dropped when full; a
+ * uuid on it already stays where it is); drop it (1 if it was on it). */
+int sb_removed_index (const struct raid_sb *sb, const uint8_t uuid[16]);
+void sb_removed_add (struct raid_sb *sb, const uint8_t uuid[16]);
+int sb_removed_drop (struct raid_sb *sb, const uint8_t uuid[16]);
 /* Does BLOCK start with the superblock's magic (whatever the rest holds)? */
 int sb_magic_at (const uint8_t *block);
 
@@ -406,6 +415,11 @@ struct raid_array {
   struct raid_notes notes;
   struct raid_slot spare[RAID_MAX_SPARES];   /* index RAID_MAX_MEMBERS + i; under sb_lock */
   unsigned nspares;
+  /* the last members that left the array (a spare or a replace took their slot, left out
+   * at assembly), by name: raid_remove_member records the uuid of one removed later;
+   * under sb_lock */
+  struct { char name[64]; uint8_t uuid[16]; } left[RAID_MAX_SPARES];
+  unsigned nleft;
   /* superblock write buffers, slots, spares, then the replacement; under sb_lock */
   uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1][RAID_SB_SIZE];
 };
@@ -472,6 +486,9 @@ void fail_writers (struct raid_array *a, struct io_batch *b);
 void slot_take (struct raid_array *a, unsigned i, struct raid_slot *from,
                 enum raid_role_state role);
 void slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_role_state role);
+/* Member NAME (uuid UUID) left the array: remembered for raid_remove_member (caller
+ * holds sb_lock, or the array is not yet running). */
+void array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16]);
 /* Drop spare i from the list (caller holds sb_lock). */
 void spare_remove (struct raid_array *a, unsigned i);
 /* Save resync, recovery and replace positions in the superblocks. */
@@ -502,8 +519,12 @@ void notes_init (struct raid_notes *nb);
 void notes_destroy (struct raid_notes *nb);
 /* Mark S faulty; 1 when this call did (it was not yet).  The one way a member fails: a
  * slot's member or the replacement is noted (Fail, or FailSpare for a spare being
- * rebuilt and the replacement); a spare waiting is dropped (sb_write_all), not noted. */
+ * rebuilt and the replacement); a spare waiting is dropped (sb_write_all), and noted
+ * then (note_spare_failed). */
 int slot_set_faulty (struct raid_slot *s);
+/* The spare S, waiting, failed (a superblock write) and is dropped: FailSpare, as md's
+ * monitor tells a spare that fails (slot -1). */
+void note_spare_failed (struct raid_array *a, struct raid_slot *s);
 /* A background run begins working, and ends (ACTIVE: the member it made active, NULL
  * none; MISMATCHES: what a check or repair found); an end of a run not open is dropped.
  * A recovery ends too when its member fails. */

@@ -74,14 +74,38 @@ add_refusal (struct raid_array *a, const char *name, const struct raid_sb_summar
   return "cannot be read: check that it is up and answering";
 }
 
+/* Did the admin remove this member of the array (its uuid on the removed list)?  Caller
+ * holds sb_lock. */
+static int
+removed_member (struct raid_array *a, const struct raid_sb_summary *sb)
+{
+  return sb->state == RAID_SB_OK && !memcmp (sb->array_uuid, a->sb.array_uuid, 16)
+    && sb_removed_index (&a->sb, sb->member_uuid) >= 0;
+}
+
+int
+raid_member_removed (struct raid_array *a, const struct raid_sb_summary *sb)
+{
+  int removed;
+
+  pthread_mutex_lock (&a->sb_lock);
+  removed = removed_member (a, sb);
+  pthread_mutex_unlock (&a->sb_lock);
+  return removed;
+}
+
 /* The slot (1 + index) this member left and may come back to with only the
  * regions its bitmap marks dirty rebuilt, or 0: the slot recorded it, it is
- * out of the array now, and no bit was cleared since it last heard from the
- * array (md: re-add).  Caller holds sb_lock. */
+ * out of the array now, the admin did not remove it, and no bit was cleared
+ * since it last heard from the array (md: re-add).  Caller holds sb_lock. */
 static int
 readd_slot (struct raid_array *a, const struct raid_sb_summary *sb)
 {
   struct raid_slot *s;
+
+  /* one the admin removed comes back as a new member, rebuilt in full */
+  if (removed_member (a, sb))
+    return 0;
 
   /* It must have left as an active member: one still being rebuilt holds
    * good data below its recovery point only, whatever the bitmap says. */
@@ -101,13 +125,20 @@ readd_slot (struct raid_array *a, const struct raid_sb_summary *sb)
 int
 raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen)
 {
+  return raid_add_member_flags (a, m, 0, err, errlen);
+}
+
+int
+raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned flags,
+                       char *err, size_t errlen)
+{
   const char *name = m->ops->name (m->member);
   uint64_t need = array_member_bytes (a);
   struct raid_sb_summary sb;
   const char *why;
   char text[sizeof sb.problem + 2 * RAID_NAME_MAX + 200];
   uint8_t uuid[16];
-  int rc = array_readonly (a, err, errlen);
+  int removed = 0, rc = array_readonly (a, err, errlen);
 
   if (rc)
     return rc;
@@ -132,9 +163,16 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
   uuid[8] = (uuid[8] & 0x3f) | 0x80;
 
   pthread_mutex_lock (&a->sb_lock);
+  removed = removed_member (a, &sb);
   if (member_in_use (a, name)) {
     snprintf (err, errlen, "member %s is already in the array", name);
     rc = -EEXIST;
+  }
+  else if (removed && (flags & RAID_ADD_INCREMENTAL)) {
+    /* md: a device removed is not taken back by mdadm --incremental */
+    snprintf (err, errlen, "member %s was removed from the array by the administrator: "
+              "only an explicit add takes it again", name);
+    rc = -EPERM;
   }
   else if (a->nspares == RAID_MAX_SPARES) {
     snprintf (err, errlen, "the array already has %d spares: remove one first",
@@ -147,16 +185,24 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
     s->readd = readd_slot (a, &sb);
     memcpy (s->uuid, s->readd ? sb.member_uuid : uuid, 16);
     atomic_store (&s->faulty, 0);
+    if (removed)                        /* the admin takes it again: off the list */
+      sb_removed_drop (&a->sb, sb.member_uuid);
     sb_write_all (a);
     if (!member_in_use (a, name)) {     /* pruned: its superblock write failed */
       snprintf (err, errlen, "cannot write the superblock to member %s: check that it is "
                 "writable and answering", name);
       rc = -EIO;
+      if (removed) {                    /* not added: it stays removed */
+        sb_removed_add (&a->sb, sb.member_uuid);
+        sb_write_all (a);
+      }
     }
   }
   pthread_mutex_unlock (&a->sb_lock);
   if (rc == 0)
-    raid_logf (a, RAID_LOG_INFO, "%s: added %s as a spare", a->sb.name, name);
+    raid_logf (a, RAID_LOG_INFO, "%s: added %s as a spare%s", a->sb.name, name, removed
+               ? " (the administrator had removed it: it is a new member now, rebuilt in "
+               "full)" : "");
   return rc;
 }
 
@@ -231,6 +277,82 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
   return rc;
 }
 
+/* md's --remove of a faulty member.  Its slot keeps it (faulty) until a spare takes the
+ * slot; the superblocks remember it removed, so that its own, which may still name its
+ * slot (it was away, and could not be wiped), never brings it back by itself. */
+/* Is UUID the member of a working slot, as the superblock records it?  (Never listed
+ * removed: sb_decode would refuse the block.) */
+static int
+uuid_working (struct raid_array *a, const uint8_t uuid[16])
+{
+  for (unsigned i = 0; i < a->sb.raid_disks && i < RAID_MAX_MEMBERS; i++)
+    if ((a->sb.roles[i] == RAID_ROLE_ACTIVE || a->sb.roles[i] == RAID_ROLE_RECOVERING)
+        && !memcmp (a->sb.slot_uuid[i], uuid, 16))
+      return 1;
+  return 0;
+}
+
+/* The uuid of the member NAME that raid_remove_member records: a faulty slot's (marked
+ * faulty in the superblock too), a failed replacement's, or one that left the array;
+ * NULL, -EBUSY or -ENOENT in *RC when none.  Caller holds sb_lock. */
+static const uint8_t *
+removable_uuid (struct raid_array *a, const char *name, int *rc)
+{
+  struct raid_slot *r = &a->repl.member;
+  unsigned i;
+
+  for (i = 0; i < a->lay.g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    if (!s->m.ops || strcmp (slot_name (s), name))
+      continue;
+    if (!atomic_load (&s->faulty)) {
+      *rc = -EBUSY;             /* a working member, its shelf down maybe: fail it first */
+      return NULL;
+    }
+    if (a->sb.roles[i] == RAID_ROLE_ACTIVE || a->sb.roles[i] == RAID_ROLE_RECOVERING)
+      a->sb.roles[i] = RAID_ROLE_FAULTY;
+    return s->uuid;
+  }
+  for (i = 0; i < a->nspares; i++)
+    if (!strcmp (slot_name (&a->spare[i]), name)) {
+      *rc = -EBUSY;             /* a spare: raid_remove_spare */
+      return NULL;
+    }
+  if (r->m.ops && atomic_load (&r->faulty) && !strcmp (slot_name (r), name))
+    return uuid_working (a, r->uuid) ? NULL : r->uuid;
+  for (i = a->nleft; i-- > 0;)
+    if (!strcmp (a->left[i].name, name))
+      return uuid_working (a, a->left[i].uuid) ? NULL : a->left[i].uuid;
+  return NULL;
+}
+
+int
+raid_remove_member (struct raid_array *a, const char *name, char *err, size_t errlen)
+{
+  const uint8_t *uuid;
+  int rc = -ENOENT;
+
+  if (array_readonly (a, err, errlen))
+    return -EROFS;
+  pthread_mutex_lock (&a->sb_lock);
+  uuid = removable_uuid (a, name, &rc);
+  if (uuid) {
+    sb_removed_add (&a->sb, uuid);
+    sb_write_all (a);
+    rc = 0;
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  if (rc == -EBUSY)
+    snprintf (err, errlen, "%s is a working member or a spare of the array: fail it first, "
+              "or remove it as a spare", name);
+  else if (rc)
+    snprintf (err, errlen, "%s is no member the array failed or let go of", name);
+  else
+    raid_logf (a, RAID_LOG_INFO, "%s: member %s removed by the administrator; the array "
+               "will not take it back unless it is added again", a->sb.name, name);
+  return rc;
+}
+
 /* md's --remove of a spare. */
 int
 raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen)
@@ -242,8 +364,10 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
   pthread_mutex_lock (&a->sb_lock);
   for (unsigned i = 0; i < a->nspares && rc; i++)
     if (!strcmp (slot_name (&a->spare[i]), name)) {
-      /* a spare holds no data: wiped, no later start takes it back for the array */
+      /* a spare holds no data: wiped, no later start takes it back for the array; and
+       * remembered, should it be away now (the wipe fails) and come back unwiped */
       wiped = raid_wipe (&a->spare[i].m);
+      sb_removed_add (&a->sb, a->spare[i].uuid);
       spare_remove (a, i);
       sb_write_all (a);
       rc = 0;
@@ -253,8 +377,9 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
     snprintf (err, errlen, "%s is not a spare of the array", name);
   else if (wiped)
     raid_logf (a, RAID_LOG_WARN, "%s: spare %s removed, but its superblock could not be "
-               "wiped (%s): a start by name may take it back; wipe it with '"
-               RAID_ZERO_SB_HINT "'", a->sb.name, name, strerror (-wiped), name);
+               "wiped (%s): the array remembers it removed and leaves it out; wipe it with '"
+               RAID_ZERO_SB_HINT "' to use it elsewhere", a->sb.name, name, strerror (-wiped),
+               name);
   else
     raid_logf (a, RAID_LOG_INFO, "%s: spare %s removed (its superblock wiped)", a->sb.name,
                name);
@@ -329,6 +454,8 @@ slot_take (struct raid_array *a, unsigned i, struct raid_slot *from, enum raid_r
 {
   struct raid_slot *s = &a->slot[i];
 
+  if (s->m.ops)                           /* its member leaves the array */
+    array_note_left (a, slot_name (s), s->uuid);
   atomic_store (&s->faulty, 1);           /* readers ignore s->m while faulty */
   atomic_store (&s->recovering, role == RAID_ROLE_RECOVERING);
   s->m = from->m;

@@ -119,6 +119,23 @@ leave_former (const struct raid_sb_summary *sb, size_t n, enum raid_scan_pick *p
   return left;
 }
 
+/* Members and spares the freshest lists as removed by the admin become RAID_SCAN_REMOVED
+ * (before the former ones are judged: the freshest must not be one of them); how many. */
+static size_t
+leave_removed (const struct raid_sb_summary *sb, size_t n, enum raid_scan_pick *pick)
+{
+  const struct raid_sb_summary *ref = freshest (sb, n, pick);
+  size_t left = 0;
+
+  for (size_t i = 0; i < n && ref; i++)
+    if ((pick[i] == RAID_SCAN_MEMBER || pick[i] == RAID_SCAN_SPARE)
+        && sb[i].events < ref->events && raid_sb_removed (ref, sb[i].member_uuid)) {
+      pick[i] = RAID_SCAN_REMOVED;
+      left++;
+    }
+  return left;
+}
+
 int
 raid_scan_pick (const struct raid_sb_summary *sb, size_t n, const char *name,
                 const uint8_t *uuid, enum raid_scan_pick *pick, char *err, size_t errlen)
@@ -144,7 +161,8 @@ raid_scan_pick (const struct raid_sb_summary *sb, size_t n, const char *name,
     pick[i] = sb[i].role == RAID_SB_ROLE_SPARE ? RAID_SCAN_SPARE : RAID_SCAN_MEMBER;
     picked++;
   }
-  return picked - leave_former (sb, n, pick);
+  picked -= (int) leave_removed (sb, n, pick);
+  return picked - (int) leave_former (sb, n, pick);
 }
 
 /* Is there a picked superblock with the member uuid UUID (or, UUID NULL, the new member

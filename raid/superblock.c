@@ -28,7 +28,12 @@ enum {
   O_DELTA_DISKS = 180, O_RESHAPE_POS = 184, O_PREV_DATA_OFFSET = 192,
   O_BITMAP_OFFSET = 200, O_LOG_OFFSET = 208, O_RESYNC = 216, O_RECOVERY = 224, O_PREV_K = 232, O_PREV_M = 236,
   O_REPLACE_SLOT = 240, O_REPLACE_OFFSET = 248, O_REPLACE_UUID = 256,
-  O_ROLES = 512, O_SLOT_UUIDS = 1024, O_CRC = RAID_SB_SIZE - 4,
+  O_ROLES = 512, O_SLOT_UUIDS = 1024,
+  /* the members the admin removed (raid_remove_member): in bytes every writer before left
+   * zero, so a count of 0 is an older block's empty list, and an older aoeraid, which
+   * reads neither, takes the block as it always did */
+  O_REMOVED_COUNT = 1536, O_REMOVED_UUIDS = 1552,
+  O_CRC = RAID_SB_SIZE - 4,
 };
 
 void
@@ -89,6 +94,7 @@ static const struct sb_field sb_fields[] = {
   F (O_RECOVERY, U64, recovery_offset), F (O_REPLACE_SLOT, U32, replace_slot),
   F (O_REPLACE_OFFSET, U64, replace_offset), F (O_REPLACE_UUID, BYTES, replace_uuid),
   F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
+  F (O_REMOVED_COUNT, U32, removed_count), F (O_REMOVED_UUIDS, BYTES, removed_uuid),
 };
 #undef F
 #define N_FIELDS (sizeof sb_fields / sizeof sb_fields[0])
@@ -234,6 +240,41 @@ sb_offsets_sane (const struct raid_sb *sb, uint64_t units, char *why, size_t len
   return 1;
 }
 
+static const uint8_t no_uuid[16];
+
+/* The removed list: at most RAID_MAX_REMOVED entries, each a member uuid (not zero), none
+ * twice, none this member's own nor an active or recovering slot's (a member is failed
+ * before it is removed, and one added again is dropped from the list), the entries past
+ * the count zero. */
+static int
+sb_removed_sane (const struct raid_sb *sb, char *why, size_t len)
+{
+  if (sb->removed_count > RAID_MAX_REMOVED)
+    return sb_bad (why, len, "removed_count %u is beyond %d", sb->removed_count,
+                   RAID_MAX_REMOVED);
+  for (unsigned i = 0; i < RAID_MAX_REMOVED; i++) {
+    const uint8_t *u = sb->removed_uuid[i];
+    if (i >= sb->removed_count) {
+      if (memcmp (u, no_uuid, 16))
+        return sb_bad (why, len, "removed_uuid[%u] is set past removed_count %u", i,
+                       sb->removed_count);
+      continue;
+    }
+    if (!memcmp (u, no_uuid, 16))
+      return sb_bad (why, len, "removed_uuid[%u] is zero", i);
+    if (!memcmp (u, sb->member_uuid, 16))
+      return sb_bad (why, len, "removed_uuid[%u] is this member's own uuid", i);
+    for (unsigned j = 0; j < i; j++)
+      if (!memcmp (u, sb->removed_uuid[j], 16))
+        return sb_bad (why, len, "removed_uuid[%u] repeats removed_uuid[%u]", i, j);
+    for (unsigned s = 0; s < sb->raid_disks; s++)
+      if ((sb->roles[s] == RAID_ROLE_ACTIVE || sb->roles[s] == RAID_ROLE_RECOVERING)
+          && !memcmp (u, sb->slot_uuid[s], 16))
+        return sb_bad (why, len, "removed_uuid[%u] is the member of working slot %u", i, s);
+  }
+  return 1;
+}
+
 /* 1 when a writer of this format could have produced these fields; else 0, and WHY
  * names the first that no writer produces (the block is damaged). */
 static int
@@ -264,6 +305,8 @@ sb_sane (const struct raid_sb *sb, char *why, size_t len)
       return sb_bad (why, len, "roles[%u] is %u, no role", i, sb->roles[i]);
   if ((sb->features & RAID_FEATURE_RESHAPE) && !sb_reshape_sane (sb, why, len))
     return 0;
+  if (!sb_removed_sane (sb, why, len))
+    return 0;
   return sb_offsets_sane (sb, sb_units (&g), why, len);
 }
 
@@ -288,6 +331,51 @@ sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb, char *why, siz
     return sb_bad (why, len, "bad crc32c"), RAID_SB_CORRUPT;
   sb_decode_fields (block, sb);
   return sb_sane (sb, why, len) ? RAID_SB_OK : RAID_SB_CORRUPT;
+}
+
+int
+sb_removed_index (const struct raid_sb *sb, const uint8_t uuid[16])
+{
+  for (unsigned i = 0; i < sb->removed_count && i < RAID_MAX_REMOVED; i++)
+    if (!memcmp (sb->removed_uuid[i], uuid, 16))
+      return (int) i;
+  return -1;
+}
+
+void
+sb_removed_add (struct raid_sb *sb, const uint8_t uuid[16])
+{
+  if (sb_removed_index (sb, uuid) >= 0 || !memcmp (uuid, no_uuid, 16))
+    return;
+  if (sb->removed_count == RAID_MAX_REMOVED) {       /* the oldest goes */
+    memmove (sb->removed_uuid[0], sb->removed_uuid[1], (RAID_MAX_REMOVED - 1) * 16);
+    sb->removed_count--;
+  }
+  memcpy (sb->removed_uuid[sb->removed_count++], uuid, 16);
+}
+
+int
+sb_removed_drop (struct raid_sb *sb, const uint8_t uuid[16])
+{
+  int i = sb_removed_index (sb, uuid);
+
+  if (i < 0)
+    return 0;
+  memmove (sb->removed_uuid[i], sb->removed_uuid[i + 1],
+           (sb->removed_count - 1 - (unsigned) i) * 16);
+  memset (sb->removed_uuid[--sb->removed_count], 0, 16);
+  return 1;
+}
+
+int
+raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16])
+{
+  if (ref->state != RAID_SB_OK)
+    return 0;
+  for (unsigned i = 0; i < ref->removed && i < RAID_MAX_REMOVED; i++)
+    if (!memcmp (ref->removed_uuid[i], member_uuid, 16))
+      return 1;
+  return 0;
 }
 
 void
@@ -320,6 +408,8 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     out->roles[i] = i < sb->raid_disks ? (enum raid_role_state) sb->roles[i] : RAID_ROLE_MISSING;
   memcpy (out->slot_uuid, sb->slot_uuid, sizeof out->slot_uuid);
+  out->removed = sb->removed_count;
+  memcpy (out->removed_uuid, sb->removed_uuid, sizeof out->removed_uuid);
   if (sb->features & RAID_FEATURE_REPLACEMENT) {
     struct raid_geom g;
     char err[128];

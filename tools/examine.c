@@ -165,6 +165,12 @@ static void print_sb_text(const struct raid_sb_summary *sb)
   if (sb->replace_slot >= 0)
     printf("      replace : slot %d, %" PRIu64 " of %" PRIu64 " units copied\n",
            sb->replace_slot, sb->replace_offset, sb->replace_units);
+  for (unsigned i = 0; i < sb->removed && i < RAID_MAX_REMOVED; i++) {
+    raid_uuid_format(sb->removed_uuid[i], uuid);
+    printf("%s%s", i ? ", " : "      removed : ", uuid);
+  }
+  if (sb->removed)
+    printf("\n");
 }
 
 static void print_exam_text(const struct exam *e)
@@ -230,6 +236,12 @@ static void print_sb_json(const struct raid_sb_summary *sb)
            sb->replace_slot, sb->replace_offset, sb->replace_units);
   else
     printf(",\"replace\":null");
+  printf(",\"removed\":[");
+  for (unsigned i = 0; i < sb->removed && i < RAID_MAX_REMOVED; i++) {
+    raid_uuid_format(sb->removed_uuid[i], uuid);
+    printf("%s\"%s\"", i ? "," : "", uuid);
+  }
+  printf("]");
 }
 
 static void print_exam_json(const struct exam *e, int first)
@@ -324,6 +336,13 @@ static int refused(const struct raid_sb_summary *ref, const struct raid_sb_summa
          memcmp(sb->member_uuid, ref->slot_uuid[role], 16);
 }
 
+/* A member or spare the administrator removed (the freshest lists its uuid): assembly
+ * and a scan leave it out, only aoeraid add takes it again (raid/array.c, choose_members). */
+static int removed(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  return sb->events < ref->events && raid_sb_removed(ref, sb->member_uuid);
+}
+
 /* Assembly's rule (raid/array.c, choose_members): a member more than one event behind
  * the freshest (one behind is an update cut short: md's rule), in a slot the freshest
  * records as neither active nor recovering, or displaced (another member holds its slot
@@ -334,7 +353,7 @@ static int stale(const struct raid_sb_summary *ref, const struct raid_sb_summary
 
   if (role == RAID_SB_ROLE_SPARE)
     return 0;
-  return displaced(ref, sb) || sb->events + 1 < ref->events || role >= ref->members ||
+  return removed(ref, sb) || displaced(ref, sb) || sb->events + 1 < ref->events || role >= ref->members ||
          (ref->roles[role] != RAID_ROLE_ACTIVE && ref->roles[role] != RAID_ROLE_RECOVERING);
 }
 
@@ -347,12 +366,14 @@ static int goes_to(const struct exam *ex, size_t first, const struct raid_sb_sum
 }
 
 /* "nbdkit aoeraid shelves=...[ spares=...]": the fresh holders of the slots in slot order
- * (the first where two claim one), then the spares.  Empty shelves= when none is fresh. */
+ * (the first where two claim one), then the spares but those removed.  "" when no shelf
+ * examined is a fresh member (a lone spare, or the new shelf of a replace): there is no
+ * shelves= to give. */
 static void start_command(const struct exam *ex, size_t n, size_t first, char *out,
                           size_t len)
 {
   const struct raid_sb_summary *ref = freshest(ex, n, first);
-  size_t used = (size_t)snprintf(out, len, "nbdkit aoeraid shelves=");
+  size_t used = (size_t)snprintf(out, len, "nbdkit aoeraid shelves="), empty = used;
   const char *sep = "";
 
   for (unsigned s = 0; s < ref->members; s++)
@@ -363,19 +384,29 @@ static void start_command(const struct exam *ex, size_t n, size_t first, char *o
         sep = ",";
         break;
       }
+  if (used == empty) {
+    out[0] = '\0';
+    return;
+  }
   sep = " spares=";
   for (size_t j = 0; j < n; j++)
-    if (goes_to(ex, first, ref, j, RAID_SB_ROLE_SPARE)) {
+    if (goes_to(ex, first, ref, j, RAID_SB_ROLE_SPARE) && !removed(ref, &ex[j].sb)) {
       used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", sep,
                                ex[j].name);
       sep = ",";
     }
 }
 
+static const char removed_why[] = ": removed by the administrator (the array lists it, "
+  "events %" PRIu64 ", the array at %" PRIu64 "); the start leaves it out: add it once "
+  "started to use it again, rebuilt in full (aoeraid add -c SOCK %s)";
+
 /* Why assembly leaves a shelf out of its slot, or moves a spare into one. */
 static void print_slot_why(const struct raid_sb_summary *ref, const struct exam *e)
 {
-  if (refused(ref, &e->sb))
+  if (removed(ref, &e->sb))
+    printf(removed_why, e->sb.events, ref->events, e->name);
+  else if (refused(ref, &e->sb))
     printf(": as fresh as the array (events %" PRIu64 ") but not the member it records in "
            "this slot (another uuid: a copy of a shelf?); assembly refuses to start with it: "
            "leave it out of shelves=", e->sb.events);
@@ -408,7 +439,8 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
         continue;
       held = 1;
       printf("  slot %-2u %-8s events %-6" PRIu64 " %s", s, ex[j].name, sb->events,
-             refused(ref, sb) ? "refused" : stale(ref, sb) ? "stale" : role_text(ref->roles[s]));
+             refused(ref, sb) ? "refused" : removed(ref, sb) ? "removed"
+             : stale(ref, sb) ? "stale" : role_text(ref->roles[s]));
       print_slot_why(ref, &ex[j]);
       printf("\n");
     }
@@ -420,25 +452,32 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
     if (goes_to(ex, first, ref, j, RAID_SB_ROLE_SPARE)) {
       char repl[80];
       printf("  spare   %-8s events %" PRIu64, ex[j].name, ex[j].sb.events);
-      if (ref->replace_slot >= 0 && replacement_text(&ex[j].sb, repl, sizeof repl))
+      if (removed(ref, &ex[j].sb))
+        printf(removed_why, ex[j].sb.events, ref->events, ex[j].name);
+      else if (ref->replace_slot >= 0 && replacement_text(&ex[j].sb, repl, sizeof repl))
         printf(": %s (resumes when started)", repl);
       printf("\n");
     }
   start_command(ex, n, first, cmd, sizeof cmd);
-  printf("  start: %s\n", cmd);
+  if (cmd[0])
+    printf("  start: %s\n", cmd);
+  else
+    printf("  start: none: no shelf examined is a member the array would start from; "
+           "examine its other shelves too, or start it by uuid (scan:)\n");
   printf("  scan:  nbdkit aoeraid uuid=%s\n", uuid);
 }
 
 static void print_slot_json(const struct exam *e, unsigned s, const char *state, int stale_,
-                            int refused_, int *first)
+                            int refused_, int removed_, int *first)
 {
   printf("%s{\"slot\":%u,\"shelf\":", *first ? "" : ",", s);
   if (e)
     printf("\"%s\",\"events\":%" PRIu64 ",\"missing\":false", e->name, e->sb.events);
   else
     printf("null,\"events\":null,\"missing\":true");
-  printf(",\"stale\":%s,\"refused\":%s,\"recorded\":\"%s\"}", stale_ ? "true" : "false",
-         refused_ ? "true" : "false", state);
+  printf(",\"stale\":%s,\"refused\":%s,\"removed\":%s,\"recorded\":\"%s\"}",
+         stale_ ? "true" : "false", refused_ ? "true" : "false", removed_ ? "true" : "false",
+         state);
   *first = 0;
 }
 
@@ -459,17 +498,18 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
       if (goes_to(ex, first, ref, j, s)) {
         held = 1;
         print_slot_json(&ex[j], s, role_text(ref->roles[s]), stale(ref, &ex[j].sb),
-                        refused(ref, &ex[j].sb), &f);
+                        refused(ref, &ex[j].sb), removed(ref, &ex[j].sb), &f);
       }
     if (!held)
-      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, 0, &f);
+      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, 0, 0, &f);
   }
   printf("],\"spares\":[");
   f = 1;
   for (size_t j = 0; j < n; j++)
     if (goes_to(ex, first, ref, j, RAID_SB_ROLE_SPARE)) {
-      printf("%s{\"shelf\":\"%s\",\"events\":%" PRIu64 ",\"replacement_of\":", f ? "" : ",",
-             ex[j].name, ex[j].sb.events);
+      printf("%s{\"shelf\":\"%s\",\"events\":%" PRIu64 ",\"removed\":%s,\"replacement_of\":",
+             f ? "" : ",", ex[j].name, ex[j].sb.events,
+             removed(ref, &ex[j].sb) ? "true" : "false");
       if (ref->replace_slot >= 0 && ex[j].sb.replacement)
         printf("%d}", ex[j].sb.replace_slot);
       else
@@ -478,7 +518,10 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
     }
   start_command(ex, n, first, cmd, sizeof cmd);
   printf("],\"command\":");
-  json_string(cmd);
+  if (cmd[0])
+    json_string(cmd);
+  else
+    printf("null");
   printf(",\"scan_command\":\"nbdkit aoeraid uuid=%s\"}", uuid);
 }
 

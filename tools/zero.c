@@ -16,6 +16,7 @@
  *    that answers) is refused without --force, naming the array, its uuid and the role;
  *    a former member (the freshest superblock of its array, on another shelf, records
  *    another member in each slot it could hold) is wiped: its array moved on without it;
+ *    so is a member or spare that superblock lists as removed by the administrator;
  *  - a damaged superblock (the magic, a bad checksum or impossible fields) is wiped: no
  *    array can take it back, and add tells the admin to wipe it;
  *  - a newer aoeraid's superblock, which this one cannot judge: refused without --force;
@@ -177,23 +178,27 @@ static void read_peers(struct aoe_initiator *ini, struct zero *z, size_t nz, str
   }
 }
 
-/* Is Z, whose superblock is sound, a former member of its array: older than the freshest
- * superblock of that array among the shelves that answer, which records it in no slot? */
-static int former(struct zero *z, size_t i, const struct peers *p)
+/* Did the array of Z, whose superblock is sound, leave Z behind: RAID_SCAN_FORMER (older
+ * than the freshest superblock of that array among the shelves that answer, which records
+ * it in no slot), RAID_SCAN_REMOVED (that superblock lists it removed by the
+ * administrator), else RAID_SCAN_OTHER? */
+static enum raid_scan_pick left_behind(struct zero *z, size_t i, const struct peers *p)
 {
   enum raid_scan_pick pick[MAX_NAMED];
   char err[256];
 
   if (p->at[i] == SIZE_MAX ||
       raid_scan_pick(p->sb, p->n, NULL, z[i].sb.array_uuid, pick, err, sizeof err) < 0)
-    return 0;
-  return pick[p->at[i]] == RAID_SCAN_FORMER;
+    return RAID_SCAN_OTHER;
+  return pick[p->at[i]] == RAID_SCAN_FORMER || pick[p->at[i]] == RAID_SCAN_REMOVED
+    ? pick[p->at[i]] : RAID_SCAN_OTHER;
 }
 
 static void judge(struct zero *z, size_t i, const struct peers *p, int force)
 {
   struct zero *y = &z[i];
   char uuid[37], role[64];
+  enum raid_scan_pick left;
 
   switch (y->sb.state) {
   case RAID_SB_NONE:
@@ -210,10 +215,15 @@ static void judge(struct zero *z, size_t i, const struct peers *p, int force)
   case RAID_SB_OK:
     raid_uuid_format(y->sb.array_uuid, uuid);
     role_text(&y->sb, role, sizeof role);
-    if (former(z, i, p)) {
+    left = left_behind(z, i, p);
+    if (left == RAID_SCAN_FORMER) {
       y->verdict = Z_WIPE;
       snprintf(y->what, sizeof y->what, "a former member (%s) of array '%s' (%s), whose "
                "slot another holds since", role, y->sb.name, uuid);
+    } else if (left == RAID_SCAN_REMOVED) {
+      y->verdict = Z_WIPE;
+      snprintf(y->what, sizeof y->what, "a member (%s) of array '%s' (%s) that its "
+               "administrator removed (the array lists it)", role, y->sb.name, uuid);
     } else if (force) {
       y->verdict = Z_WIPE;
       snprintf(y->what, sizeof y->what, "%s of array '%s' (%s), events %" PRIu64 " "

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -129,6 +130,7 @@ static void rig_open(struct rig *r, uint64_t seed)
   ifc->txcap = 9216;
   ifc->tx = malloc(ifc->txcap);
   cr_assert(ifc->pcap && ifc->tx);
+  cr_assert_eq(aoe_net_txq_alloc(ifc), 0);      /* ATA frames go through the send queue */
   r->disk = malloc((size_t)SECTORS * AOE_SECTOR);
   cr_assert_not_null(r->disk);
   for (size_t i = 0; i < (size_t)SECTORS * AOE_SECTOR; i++)
@@ -768,5 +770,102 @@ Test(reserve, unanswered_read_says_nothing)
   cr_assert_null(reassert_frame(r.t));
   cr_assert(r.t->rr_next_us <= aoe_now_us() + 1000ull * AOE_RR_PROBE_TIMEOUT_MS,
             "not asked again soon");
+  rig_close(&r);
+}
+
+/* ---- the send queue (one sendmmsg per batch of frames) ------------------------------------- */
+
+static unsigned queue_failed;
+static void count_failed(void *cookie)
+{
+  (void)cookie;
+  queue_failed++;
+}
+
+/* Frames queued on an interface reach the socket in order, header and data as queued; when
+ * the socket takes only some of them, exactly the others are reported as not sent. */
+Test(send_queue, frames_go_out_in_order_and_the_rest_are_reported)
+{
+  struct aoe_iface ifc;
+  int sv[2];
+  uint8_t data[AOE_SECTOR], got[AOE_TX_HDR_MAX + AOE_SECTOR];
+
+  memset(&ifc, 0, sizeof ifc);
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
+  int small = 1;                /* the kernel's least send buffer: a few frames, then EAGAIN */
+  cr_assert_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  ifc.fd = sv[0];
+  cr_assert_eq(aoe_net_txq_alloc(&ifc), 0);
+  memset(data, 0xd5, sizeof data);
+  /* more frames than the queue holds, so that it is also sent once when full */
+  for (unsigned i = 0; i < AOE_TX_BATCH + 5; i++) {
+    uint8_t *h = aoe_net_queue_hdr(&ifc, count_failed);
+    cr_assert_not_null(h);
+    memset(h, (int)i, AOE_MIN_FRAME);
+    aoe_net_queue(&ifc, AOE_MIN_FRAME, i % 2 ? data : NULL, i % 2 ? sizeof data : 0,
+                  (void *)(uintptr_t)i);
+  }
+  aoe_net_flush(&ifc, count_failed);
+  cr_assert_eq(ifc.txq->n, 0, "the queue was not emptied");
+  /* the first batch went out when the queue was full, the rest at the flush: each batch
+   * delivers a prefix, in order */
+  unsigned received = 0, expect = 0;
+  ssize_t n;
+  while ((n = recv(sv[1], got, sizeof got, 0)) > 0) {
+    while (expect < AOE_TX_BATCH + 5 && got[0] != (uint8_t)expect)
+      expect++;                 /* frames the socket refused */
+    cr_assert(expect < AOE_TX_BATCH + 5, "a frame out of order");
+    cr_assert_eq((size_t)n, AOE_MIN_FRAME + (expect % 2 ? sizeof data : 0),
+                 "frame %u has %zd bytes", expect, n);
+    if (expect % 2)
+      cr_assert(!memcmp(got + AOE_MIN_FRAME, data, sizeof data), "frame %u's data", expect);
+    received++;
+    expect++;
+  }
+  cr_assert(received > 0 && queue_failed > 0, "%u received, %u reported failed: the test "
+            "needs both", received, queue_failed);
+  cr_assert_eq(received + queue_failed, AOE_TX_BATCH + 5, "%u received, %u reported failed",
+               received, queue_failed);
+  /* a lone frame (its own send or sendmsg), with and without data */
+  queue_failed = 0;
+  for (unsigned with_data = 0; with_data < 2; with_data++) {
+    uint8_t *h = aoe_net_queue_hdr(&ifc, count_failed);
+    memset(h, 0x77, AOE_MIN_FRAME);
+    aoe_net_queue(&ifc, AOE_MIN_FRAME, with_data ? data : NULL, with_data ? sizeof data : 0, NULL);
+    aoe_net_flush(&ifc, count_failed);
+    n = recv(sv[1], got, sizeof got, 0);
+    cr_assert_eq(n, (ssize_t)(AOE_MIN_FRAME + (with_data ? sizeof data : 0)), "%zd bytes", n);
+    cr_assert(got[0] == 0x77 && (!with_data || !memcmp(got + AOE_MIN_FRAME, data, sizeof data)));
+  }
+  cr_assert_eq(queue_failed, 0);
+  close(sv[0]);
+  close(sv[1]);
+  free(ifc.txq);
+}
+
+/* The rig's sends fail: a queued frame that did not go out is counted on its path and
+ * stays in flight, and its timer sends it again; the read then completes. */
+Test(send_queue, a_frame_not_sent_is_counted_and_retransmitted)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open(&r, 6);
+  uint64_t errors = r.t->paths[0].st.errors;
+  read_start(&r, 50, buf, &res);
+  unsigned frames = 0;
+  while (inflight(&r, frames))
+    frames++;
+  cr_assert(frames > 0, "the read sent nothing");     /* as many as the window allows */
+  cr_assert_eq(r.ini->ifaces[0].txq->n, 0, "frames left queued after aoe_submit");
+  cr_assert_eq(r.t->paths[0].st.errors - errors, frames, "failed sends were not counted");
+  uint32_t tag = inflight(&r, 0)->tag;
+  for (unsigned i = 0; i < frames; i++)
+    inflight(&r, i)->deadline_us = 0;
+  aoe_engine_step(r.ini, 0);
+  cr_assert(inflight(&r, 0)->tag != tag, "the timer did not send the frame again");
+  cr_assert_eq(r.t->paths[0].st.errors - errors, 2 * frames, "failed resends not counted");
+  read_finish(&r, 50, buf, &res, "after failed sends");
   rig_close(&r);
 }

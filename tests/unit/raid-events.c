@@ -185,6 +185,31 @@ add_spare (struct raid_array *a)
   return spare;
 }
 
+/* md's monitor tells FailSpare for a spare that fails while it waits, too: here one
+ * that cannot take a superblock write, and is dropped from the array. */
+Test (events, an_idle_spare_that_fails_a_superblock_write)
+{
+  struct fx f;
+  struct raid_status was, now;
+  struct seen s;
+  struct raid_mem_member *spare, *other = raid_mem_member_new ("e8.1", FX_MEMBER_SIZE);
+  struct raid_member m = raid_mem_member (other);
+  char err[256] = "";
+
+  raid5_of_4 (&f);
+  spare = add_spare (f.a);
+  raid_status (f.a, &was);
+  raid_mem_member_fail (spare, 0, 1);
+  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), 0, "add: %s", err);
+  raid_status (f.a, &now);
+  cr_assert (now.spares == 1 && !strcmp (now.spare[0], "e8.1"), "e9.1 not dropped");
+  cr_assert_str_eq (events_since (f.a, &was, &s), "FailSpare e9.1\n");
+  cr_assert_str_eq (events_since (f.a, &was, &s), "", "told once");
+  fx_free (&f);
+  raid_mem_member_free (spare);
+  raid_mem_member_free (other);
+}
+
 /* The rebuild ran between two looks: the spare that now holds the slot is active. */
 Test (events, a_spare_rebuilt_into_the_slot)
 {

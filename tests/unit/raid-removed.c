@@ -1,0 +1,368 @@
+/* md: a removed device stays removed.  The superblocks list the members the admin removed
+ * (by member uuid, at most RAID_MAX_REMOVED, the oldest dropped first); the decoder
+ * validates the list; a removed member, back with its old superblock (it was away when
+ * removed: nothing could wipe it), is refused by an incremental add (auto-readd), left out
+ * by assembly and by a scan, and taken again only by an explicit add, as a new member
+ * rebuilt in full, which drops it from the list.  A member that merely dropped out is
+ * still re-added from the bitmap. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+#include "raid-int.h"
+
+#define SB(f, i) (raid_mem_member_data ((f)->mm[i]) + RAID_SB_OFFSET)
+#define CHUNK 4096u
+#define DATA (1024u * 1024)                    /* member data bytes */
+#define MEMBER (RAID_DATA_OFFSET + DATA)
+#define REGION (64u * 1024)                    /* bitmap region: 16 bits */
+
+/* RAID1 of N (2 or 3) on e1.1 ... with a bitmap of 64 KiB regions, written whole with
+ * REF (array bytes, allocated), all bits clean again. */
+static void
+rig (struct fx *f, unsigned n, uint8_t **ref)
+{
+  struct raid_params p = { .level = RAID_LEVEL_1, .chunk_bytes = CHUNK, .name = "vol",
+                           .flags = RAID_CREATE_ASSUME_CLEAN, .bitmap_region = REGION };
+  char err[256] = "";
+  uint64_t seed = 7;
+
+  fx_members (f, n, MEMBER);
+  f->a = raid_create (&p, f->mem, n, fx_log, f, err, sizeof err);
+  cr_assert_not_null (f->a, "raid_create: %s", err);
+  *ref = malloc (raid_size (f->a));
+  cr_assert_not_null (*ref);
+  fill_random (*ref, raid_size (f->a), &seed);
+  cr_assert_eq (raid_write (f->a, *ref, raid_size (f->a), 0, 0), 0);
+}
+
+static void
+write_some (struct fx *f, uint8_t *ref, uint64_t off)
+{
+  memset (ref + off, 0x5c, 4096);
+  cr_assert_eq (raid_write (f->a, ref + off, 4096, off, 0), 0);
+}
+
+/* Every warning, for a test that looks past the last one. */
+static char warnings[4096];
+
+static void
+log_all (void *opaque, int level, const char *msg)
+{
+  size_t used = strlen (warnings);
+
+  if (level == RAID_LOG_WARN)
+    snprintf (warnings + used, sizeof warnings - used, "%s\n", msg);
+  fx_log (opaque, level, msg);
+}
+
+static struct raid_sb_summary
+examined (struct fx *f, unsigned i)
+{
+  struct raid_sb_summary sb;
+
+  cr_assert_eq (raid_examine (&f->mem[i], &sb), 0);
+  cr_assert_eq (sb.state, RAID_SB_OK, "e%u.1: state %d (%s)", i + 1, sb.state, sb.problem);
+  return sb;
+}
+
+/* e2.1 (slot 1) goes down, is written past, failed and removed while down: its own
+ * superblock still says it is the active member of slot 1.  It comes back up. */
+static void
+remove_while_down (struct fx *f, uint8_t *ref)
+{
+  char err[256] = "";
+
+  raid_mem_member_set_down (f->mm[1], 1);
+  write_some (f, ref, 8192);                      /* fails it: it missed a write */
+  cr_assert_eq (raid_fail_member (f->a, "e2.1", err, sizeof err), -ENOENT, "already faulty");
+  cr_assert_eq (raid_remove_member (f->a, "e1.1", err, sizeof err), -EBUSY);
+  cr_assert (strstr (err, "e1.1 is a working member or a spare of the array: fail it first"),
+             "%s", err);
+  cr_assert_eq (raid_remove_member (f->a, "e7.1", err, sizeof err), -ENOENT);
+  cr_assert (strstr (err, "e7.1 is no member the array failed or let go of"), "%s", err);
+  cr_assert_eq (raid_remove_member (f->a, "e2.1", err, sizeof err), 0, "%s", err);
+  write_some (f, ref, 200 * 1024);
+  raid_mem_member_set_down (f->mm[1], 0);
+}
+
+/* ---- the list in the superblock ------------------------------------------- */
+
+Test (removed, the_list_is_kept_in_every_superblock)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_sb_summary e1, e2;
+
+  rig (&f, 3, &ref);
+  e2 = examined (&f, 1);
+  cr_assert_eq (examined (&f, 0).removed, 0, "a new array has removed no one");
+  remove_while_down (&f, ref);
+  e1 = examined (&f, 0);
+  cr_assert_eq (e1.removed, 1);
+  cr_assert (!memcmp (e1.removed_uuid[0], e2.member_uuid, 16));
+  cr_assert (raid_sb_removed (&e1, e2.member_uuid));
+  cr_assert (!raid_sb_removed (&e1, e1.member_uuid));
+  cr_assert_eq (examined (&f, 2).removed, 1);
+  e2 = examined (&f, 1);
+  cr_assert_eq (e2.removed, 0, "e2.1 was away: its own superblock is the old one");
+  cr_assert_eq (e2.role, 1);
+  cr_assert_eq (e2.roles[1], RAID_ROLE_ACTIVE);
+  /* and across a restart */
+  fx_close (&f);
+  cr_assert_not_null (fx_assemble (&f, 0, (char[256]) { 0 }, 256));
+  cr_assert_eq (examined (&f, 0).removed, 1);
+  free (ref);
+  fx_free (&f);
+}
+
+Test (removed, oldest_dropped_first)
+{
+  struct raid_sb sb;
+  uint8_t u[16];
+
+  memset (&sb, 0, sizeof sb);
+  for (unsigned i = 0; i < RAID_MAX_REMOVED + 2; i++) {
+    memset (u, (int) i + 1, 16);
+    sb_removed_add (&sb, u);
+  }
+  cr_assert_eq (sb.removed_count, RAID_MAX_REMOVED);
+  cr_assert_eq (sb.removed_uuid[0][0], 3, "the two oldest went");
+  cr_assert_eq (sb.removed_uuid[RAID_MAX_REMOVED - 1][0], RAID_MAX_REMOVED + 2);
+  sb_removed_add (&sb, u);
+  cr_assert_eq (sb.removed_count, RAID_MAX_REMOVED, "a uuid on the list is not added twice");
+  memset (u, 5, 16);
+  cr_assert_eq (sb_removed_drop (&sb, u), 1);
+  cr_assert_eq (sb_removed_drop (&sb, u), 0);
+  cr_assert_eq (sb.removed_count, RAID_MAX_REMOVED - 1);
+  cr_assert_eq (sb.removed_uuid[2][0], 6, "the rest moved up in order");
+  for (unsigned i = 0; i < 16; i++)
+    cr_assert_eq (sb.removed_uuid[RAID_MAX_REMOVED - 1][i], 0, "the freed entry is zero");
+}
+
+/* What no writer produces is refused, naming the field. */
+Test (removed, the_decoder_validates_the_list)
+{
+  struct fx f;
+  uint8_t *ref, block[RAID_SB_SIZE];
+  struct raid_sb good, sb;
+  char why[160];
+
+  rig (&f, 3, &ref);
+  remove_while_down (&f, ref);
+  cr_assert_eq (sb_decode (SB (&f, 0), &good, why, sizeof why), RAID_SB_OK, "%s", why);
+  cr_assert_eq (good.removed_count, 1);
+  static const char *const field[] = {
+    "removed_count 17", "removed_uuid[1] is zero", "removed_uuid[2] is set past",
+    "removed_uuid[1] repeats removed_uuid[0]", "removed_uuid[0] is this member's own",
+    "removed_uuid[0] is the member of working slot 2",
+  };
+  for (unsigned i = 0; i < sizeof field / sizeof field[0]; i++) {
+    sb = good;
+    switch (i) {
+    case 0: sb.removed_count = 17; break;
+    case 1: sb.removed_count = 2; break;
+    case 2: sb.removed_uuid[2][3] = 1; break;
+    case 3: sb.removed_count = 2; memcpy (sb.removed_uuid[1], sb.removed_uuid[0], 16); break;
+    case 4: memcpy (sb.removed_uuid[0], sb.member_uuid, 16); break;
+    case 5: memcpy (sb.removed_uuid[0], sb.slot_uuid[2], 16); break;
+    }
+    sb_encode (&sb, block);
+    cr_expect_eq (sb_decode (block, &sb, why, sizeof why), RAID_SB_CORRUPT, "%s taken",
+                  field[i]);
+    cr_expect (strstr (why, field[i]), "%s: why '%s'", field[i], why);
+  }
+  /* a block of a writer before the list: those bytes zero, an empty list */
+  sb = good;
+  sb.removed_count = 0;
+  memset (sb.removed_uuid, 0, sizeof sb.removed_uuid);
+  sb_encode (&sb, block);
+  cr_assert_eq (sb_decode (block, &sb, why, sizeof why), RAID_SB_OK, "%s", why);
+  cr_assert_eq (sb.removed_count, 0);
+  free (ref);
+  fx_free (&f);
+}
+
+/* ---- the decisions --------------------------------------------------------- */
+
+/* auto-readd (an incremental add) refuses it; the admin's add takes it, in full. */
+Test (removed, not_readded_by_itself_but_added_by_the_admin)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_member back;
+  struct raid_sb_summary sb;
+  struct raid_mem_stats ms;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  remove_while_down (&f, ref);
+  back = f.mem[1];
+  sb = examined (&f, 1);
+  cr_assert (raid_member_removed (f.a, &sb));
+  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
+                -EPERM);
+  cr_assert (strstr (err, "member e2.1 was removed from the array by the administrator"),
+             "%s", err);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.spares, 0);
+  cr_assert_eq (raid_recovery_pending (f.a), 0);
+  cr_assert_eq (examined (&f, 0).removed, 1, "a refusal writes nothing");
+
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
+  cr_assert (strstr (f.info, "added e2.1 as a spare (the administrator had removed it"),
+             "%s", f.info);
+  cr_assert_eq (examined (&f, 0).removed, 0, "added again: off the list");
+  sb = examined (&f, 1);
+  cr_assert_eq (sb.role, RAID_SB_ROLE_SPARE);
+  cr_assert (!raid_member_removed (f.a, &sb));
+  raid_mem_member_stats (f.mm[1], &ms, 1);
+  cr_assert_eq (raid_recover (f.a), 0);
+  raid_mem_member_stats (f.mm[1], &ms, 0);
+  cr_assert (ms.write_bytes >= DATA, "rebuilt %llu bytes: not in full",
+             (unsigned long long) ms.write_bytes);
+  cr_assert (strstr (f.info, "spare e2.1 takes slot 1"), "%s", f.info);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_ACTIVE);
+  raid_mem_member_set_down (f.mm[0], 1);          /* served by e2.1 alone */
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "rebuilt e2.1 alone");
+  free (ref);
+  fx_free (&f);
+}
+
+/* A member whose slot a spare took while it was away, removed then (the plugin: a shelf
+ * the array let go of): recorded too, so that it does not come back as a spare by itself. */
+Test (removed, a_member_whose_slot_was_taken_is_recorded_too)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", MEMBER);
+  struct raid_member sm = raid_mem_member (spare), back;
+  struct raid_sb_summary sb;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
+  raid_mem_member_set_down (f.mm[1], 1);
+  write_some (&f, ref, 8192);
+  cr_assert_eq (raid_recover (f.a), 0);           /* e9.1 holds slot 1 now */
+  cr_assert_eq (raid_remove_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  raid_mem_member_set_down (f.mm[1], 0);
+  sb = examined (&f, 0);
+  cr_assert_eq (sb.removed, 1);
+  cr_assert (raid_sb_removed (&sb, examined (&f, 1).member_uuid));
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
+                -EPERM, "%s", err);
+  cr_assert_eq (raid_remove_member (f.a, "e9.1", err, sizeof err), -EBUSY, "working");
+  free (ref);
+  fx_free (&f);
+  raid_mem_member_free (spare);
+}
+
+/* A member that merely dropped out (not removed) is re-added from its bitmap, as before. */
+Test (removed, a_member_that_dropped_out_comes_back_from_its_bitmap)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_member back;
+  struct raid_mem_stats ms;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  bitmap_pass (f.a);
+  bitmap_pass (f.a);
+  raid_mem_member_set_down (f.mm[1], 1);
+  write_some (&f, ref, 8192);
+  raid_mem_member_set_down (f.mm[1], 0);
+  back = f.mem[1];
+  cr_assert (!raid_member_removed (f.a, (struct raid_sb_summary[]) { examined (&f, 1) }));
+  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err), 0,
+                "%s", err);
+  raid_mem_member_stats (f.mm[1], &ms, 1);
+  cr_assert_eq (raid_recover (f.a), 0);
+  raid_mem_member_stats (f.mm[1], &ms, 0);
+  cr_assert (ms.write_bytes < DATA / 2, "rebuilt %llu bytes: not from the bitmap",
+             (unsigned long long) ms.write_bytes);
+  cr_assert (strstr (f.info, "e2.1 comes back to slot 1"), "%s", f.info);
+  raid_mem_member_set_down (f.mm[0], 1);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "re-added e2.1 alone");
+  free (ref);
+  fx_free (&f);
+}
+
+/* A start given every shelf (shelves=) leaves it out, with a line; the admin adds it. */
+Test (removed, assembly_leaves_it_out)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_status st;
+  struct raid_member back;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  remove_while_down (&f, ref);
+  fx_close (&f);
+  warnings[0] = '\0';
+  f.a = raid_assemble (f.mem, f.n, 0, log_all, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  cr_assert (strstr (warnings, "vol: member e2.1 was removed by the administrator (events "),
+             "%s", warnings);
+  cr_assert (strstr (warnings, "left out: only an explicit add (aoeraid add) takes it again"),
+             "%s", warnings);
+  cr_assert (!strstr (warnings, "stale"), "%s", warnings);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING);
+  cr_assert_eq (st.spares, 0);
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
+                -EPERM, "after a restart too");
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recover (f.a), 0);
+  raid_mem_member_set_down (f.mm[0], 1);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "e2.1 added after the restart");
+  free (ref);
+  fx_free (&f);
+}
+
+/* A scan by name leaves out a removed member and a removed spare that could not be
+ * wiped (away when removed); a member that dropped out is still picked. */
+Test (removed, a_scan_leaves_it_out)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", MEMBER);
+  struct raid_member sm = raid_mem_member (spare);
+  struct raid_sb_summary sb[4];
+  enum raid_scan_pick pick[4];
+  char err[256] = "";
+
+  rig (&f, 3, &ref);
+  cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
+  raid_mem_member_set_down (spare, 1);
+  cr_assert_eq (raid_remove_spare (f.a, "e9.1", err, sizeof err), 0, "%s", err);
+  cr_assert (strstr (f.last_warning, "the array remembers it removed"), "%s", f.last_warning);
+  raid_mem_member_set_down (spare, 0);
+  remove_while_down (&f, ref);
+  raid_mem_member_set_down (f.mm[2], 1);          /* e3.1 drops out, not removed */
+  write_some (&f, ref, 300 * 1024);
+  raid_mem_member_set_down (f.mm[2], 0);
+  for (unsigned i = 0; i < 3; i++)
+    cr_assert_eq (raid_examine (&f.mem[i], &sb[i]), 0);
+  cr_assert_eq (raid_examine (&sm, &sb[3]), 0);
+  cr_assert_eq (sb[3].role, RAID_SB_ROLE_SPARE, "the spare's old superblock, not wiped");
+  cr_assert_eq (raid_scan_pick (sb, 4, "vol", NULL, pick, err, sizeof err), 2, "%s", err);
+  cr_assert_eq (pick[0], RAID_SCAN_MEMBER);
+  cr_assert_eq (pick[1], RAID_SCAN_REMOVED);
+  cr_assert_eq (pick[2], RAID_SCAN_MEMBER, "dropped out: assembly's to judge, a re-add");
+  cr_assert_eq (pick[3], RAID_SCAN_REMOVED);
+  cr_assert (raid_scan_complete (sb, 4, pick), "a removed member is waited for by no one");
+  free (ref);
+  fx_free (&f);
+  raid_mem_member_free (spare);
+}

@@ -84,7 +84,11 @@ t0=$(date +%s%3N)
 lab_kill 1
 lab_start 1
 echo "ok: e1.1's vblade restarted in $(( $(date +%s%3N) - t0 )) ms"
-sleep 1
+# Head 2 re-asserts at its announce (or, were that lost, at its next reservation read, a
+# keepalive interval later).  Not holding it in time is judged below, after head 1's write:
+# the damage is the point.
+for _ in $(seq 10); do [ "$(holders 1)" = "$mac2" ] && break; sleep 0.2; done
+echo "ok: e1.1 held by '$(holders 1)' $(( $(date +%s%3N) - t0 )) ms after the restart"
 
 kill -CONT "$pid1"
 wait "$client" || true

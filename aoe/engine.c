@@ -383,6 +383,8 @@ static const char *kind_name(enum req_kind k)
 }
 
 static void fail_claimed_io(struct aoe_initiator *ini, struct aoe_target *t);
+static int rr_hold(const struct aoe_initiator *ini, const struct aoe_target *t, uint64_t now);
+static void rr_resumed(struct aoe_initiator *ini, uint64_t now);
 
 static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
@@ -397,9 +399,12 @@ static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64
     return;
   if (ini->rr_taken && t->claimed && (t->rr_lost_us || !t->reserved))
     fail_claimed_io(ini, t);
+  int hold = rr_hold(ini, t, now);
   /* Strictly in order: a request waits behind one that cannot go yet. */
   while ((r = t->q_head)) {
     int rc;
+    if (hold && r->kind != REQ_RESERVE)
+      return;
     if (r->kind == REQ_READ || r->kind == REQ_WRITE)
       rc = issue_rw(t, r, now);
     else if (r->kind == REQ_FLUSH)
@@ -663,10 +668,11 @@ static void rr_set_taken(struct aoe_initiator *ini, struct aoe_target *t, const 
   if (!t->claimed || ini->rr_taken)
     return;
   ini->rr_taken = 1;
+  ini->rr_taken_t = t;
   if (holder)
     mac_str(holder, mac);
-  snprintf(ini->rr_taken_by, sizeof ini->rr_taken_by, "e%u.%u is reserved by %s", t->shelf,
-           t->slot, holder ? mac : "another host");
+  snprintf(ini->rr_taken_by, sizeof ini->rr_taken_by, "e%u.%u is now reserved by %s",
+           t->shelf, t->slot, holder ? mac : "another host");
   aoe_log(ini, AOE_LOG_WARN, "%s: our reservations were taken over; nothing is re-asserted, "
           "no I/O goes to a shelf that lost ours", ini->rr_taken_by);
 }
@@ -712,7 +718,11 @@ static void rr_reassert(struct aoe_target *t, uint64_t now)
   r->rr = &c->res;
   aoe_req_our_macs(t, r);
   t->rr_busy = 1;
-  aoe_req_append(&t->q_head, &t->q_tail, r);
+  /* first in the queue: the I/O held for it (rr_hold) waits behind it */
+  r->next = t->q_head;
+  t->q_head = r;
+  if (!t->q_tail)
+    t->q_tail = r;
 }
 
 /* Read T's reservation list: a probe to every usable path. */
@@ -904,6 +914,46 @@ static void fail_claimed_io(struct aoe_initiator *ini, struct aoe_target *t)
                   "over", t->shelf, t->slot, kind_name(r->kind), ini->rr_taken_by);
     req_fail(ini, r, EBADE);
   }
+}
+
+/* Must T's I/O wait?  While T forgot our reservation and it is not re-asserted yet, and
+ * after a stall (the initiator resumed from being stopped) until a read sent since says T
+ * is still ours: a shelf that restarted meanwhile would take writes from anyone, and our
+ * claim may have been taken.  Never longer than the dead time: a hold is not a hang. */
+static int rr_hold(const struct aoe_initiator *ini, const struct aoe_target *t, uint64_t now)
+{
+  if (!t->claimed || !t->reserved || ini->rr_taken)
+    return 0;
+  uint64_t since = t->rr_lost_us;
+  if (ini->rr_stall_us && t->rr_read_us < ini->rr_stall_us &&
+      (!since || ini->rr_stall_us < since))
+    since = ini->rr_stall_us;
+  return since && now - since < 1000ull * ini->opt.dead_time_ms;
+}
+
+/* Did the initiator just resume from a stall (see AOE_RR_STALL_MS)?  Then every target
+ * we hold is read now, and its I/O held until then (rr_hold). */
+static void rr_resumed(struct aoe_initiator *ini, uint64_t now)
+{
+  uint64_t last = ini->last_step_us;
+  ini->last_step_us = now;
+  if (!last || now - last < 1000ull * AOE_RR_STALL_MS || ini->rr_taken)
+    return;
+  int held = 0;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (!t->claimed || !t->reserved)
+      continue;
+    held = 1;
+    if (!t->rr_busy)
+      t->rr_next_us = now;
+  }
+  if (!held)
+    return;
+  ini->rr_stall_us = now;
+  aoe_log(ini, AOE_LOG_WARN, "the initiator did not run for %llu ms (stopped?): I/O to the "
+          "shelves we reserved waits until their reservations are read",
+          (unsigned long long)((now - last) / 1000));
 }
 
 /* ---- receive ----------------------------------------------------------------------- */
@@ -1444,7 +1494,9 @@ int aoe_issue_direct(struct aoe_initiator *ini, struct aoe_target *t)
   if (pthread_mutex_trylock(&ini->lock) != 0)
     return 0;
   take_submissions(ini, 0);     /* earlier submissions first: the queues stay in order */
-  target_issue(ini, t, aoe_now_us());
+  uint64_t now = aoe_now_us();
+  rr_resumed(ini, now);
+  target_issue(ini, t, now);
   tx_flush(ini);
   int completions = ini->done_head != NULL;
   pthread_mutex_unlock(&ini->lock);
@@ -1498,6 +1550,7 @@ uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
 
   pthread_mutex_lock(&ini->lock);
   uint64_t now = aoe_now_us();
+  rr_resumed(ini, now);
   take_submissions(ini, ready > 0 && (fds[n - 1].revents & POLLIN));
   receive_all(ini, now, 16);
   now = aoe_now_us();

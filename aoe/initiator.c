@@ -107,6 +107,7 @@ int aoe_start(struct aoe_initiator *ini)
   if (ini->running)
     return 0;
   atomic_store(&ini->stop, 0);
+  ini->last_step_us = 0;        /* stopped on purpose (nbdkit's fork): not a stall */
   int rc = pthread_create(&ini->thread, NULL, loop_main, ini);
   if (rc)
     return -rc;
@@ -464,6 +465,16 @@ int aoe_reserve_read(struct aoe_target *t, uint8_t (*macs)[6], size_t max)
   for (unsigned i = 0; i < res.nmacs && i < max; i++)
     memcpy(macs[i], res.macs[i], 6);
   return (int)res.nmacs;
+}
+
+struct aoe_target *aoe_claim_taken(struct aoe_initiator *ini, char *buf, size_t len)
+{
+  pthread_mutex_lock(&ini->lock);
+  struct aoe_target *t = ini->rr_taken ? ini->rr_taken_t : NULL;
+  if (t)
+    snprintf(buf, len, "%s", ini->rr_taken_by);
+  pthread_mutex_unlock(&ini->lock);
+  return t;
 }
 
 int aoe_local_mac(struct aoe_initiator *ini, const uint8_t mac[6])

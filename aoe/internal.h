@@ -29,6 +29,10 @@
  * probe unanswered this long is judged on the answers it has (and asked again). */
 #define AOE_RR_PROBE_TAG 0x40000000u
 #define AOE_RR_PROBE_TIMEOUT_MS 250
+/* The loop steps at least every AOE_LOOP_MAX_SLEEP_MS: a gap this long means the process
+ * did not run (stopped, a hung host, a paused VM): its shelves may have been taken over
+ * meanwhile, and I/O to them waits for a reservation read sent after it resumed. */
+#define AOE_RR_STALL_MS 1000
 _Static_assert(AOE_LOOP_MAX_SLEEP_MS * 1000u < AOE_RTO_MIN_US,
                "the loop must look at a new frame before its first deadline");
 
@@ -173,7 +177,10 @@ struct aoe_initiator {
   /* Another host holds a target of our claim (a read listed it, or AoE error 6): nothing
    * is re-asserted any more and no I/O goes to a claimed target.  Sticky. */
   int rr_taken;
-  char rr_taken_by[64];         /* "eS.S is reserved by MAC" for messages */
+  char rr_taken_by[64];         /* "eS.S is now reserved by MAC" for messages */
+  struct aoe_target *rr_taken_t;  /* that eS.S */
+  uint64_t last_step_us;        /* the loop's last step (0: not measured, after a start) */
+  uint64_t rr_stall_us;         /* when the initiator last resumed from a stall (0: never) */
 };
 
 /* Append R to the singly linked list HEAD..TAIL. */

@@ -594,7 +594,7 @@ Test(reserve, read_finding_another_host_stops_io_to_shelves_not_ours)
     for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
       cr_assert(ts[k]->frames[i].state == FRAME_FREE || ts[k]->frames[i].cmd != AOE_CMD_ATA ||
                 !ts[k]->frames[i].write, "a write went out to e7.%u", ts[k]->slot);
-    cr_assert(strstr(aoe_target_last_error(ts[k]), "e7.3 is reserved by 02:00:00:00:00:66"),
+    cr_assert(strstr(aoe_target_last_error(ts[k]), "e7.3 is now reserved by 02:00:00:00:00:66"),
               "the error does not name the holder: %s", aoe_target_last_error(ts[k]));
   }
   rig_close(&r);
@@ -770,6 +770,133 @@ Test(reserve, unanswered_read_says_nothing)
   cr_assert_null(reassert_frame(r.t));
   cr_assert(r.t->rr_next_us <= aoe_now_us() + 1000ull * AOE_RR_PROBE_TIMEOUT_MS,
             "not asked again soon");
+  rig_close(&r);
+}
+
+/* A write to T in flight (an ATA write frame), or NULL. */
+static struct aoe_frame *write_frame(struct aoe_target *t)
+{
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].cmd == AOE_CMD_ATA &&
+        t->frames[i].write)
+      return &t->frames[i];
+  return NULL;
+}
+
+/* The initiator did not run for two seconds (its process was stopped), as the loop sees
+ * it on its next turn. */
+static void stall(struct rig *r)
+{
+  pthread_mutex_lock(&r->ini->lock);
+  r->ini->last_step_us = aoe_now_us() - 2000000;
+  pthread_mutex_unlock(&r->ini->lock);
+}
+
+/* A head resumed from a stall sends no I/O to a shelf it holds before a reservation read
+ * sent since says the shelf is still its own. */
+Test(reserve, resumed_head_holds_io_until_its_reservation_is_read)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 23);
+  claim(&r, r.t);
+  step(&r);
+  stall(&r);
+  write8(r.t, buf, &res);                       /* the request pending when it stopped */
+  cr_assert_null(write_frame(r.t), "a write went out before the reservation was read");
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out before the reservation was read");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "the write was not released once the shelf was ours");
+  cr_assert_eq(res.done, 0);
+  rig_close(&r);
+}
+
+/* The split brain of tests/plugin-failover-restart.sh inside its window: the old head
+ * resumes after a shelf restarted and before the new head re-asserted it.  Its write to
+ * the restarted shelf (which would take it) never goes out: the other shelf's list names
+ * the new head, and the write fails with EBADE. */
+Test(reserve, resumed_old_head_writes_nothing_to_a_restarted_shelf)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 24);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  step(&r);
+  stall(&r);
+  write8(r.t, buf, &res);
+  step(&r);
+  probe_answer(&r, r.t, shelf_mac, NULL, 0);    /* restarted: open to anyone */
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out to a shelf that forgot us");
+  probe_answer(&r, t2, shelf2_mac, theirs, 1);  /* the new head's */
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out to a shelf that forgot us");
+  cr_assert_null(reassert_frame(r.t), "took the restarted shelf back");
+  cr_assert_eq(res.done, 1, "the held write was not failed once the claim was taken");
+  cr_assert_eq(res.err, EBADE);
+  rig_close(&r);
+}
+
+/* The new head, after a shelf's announce: its I/O there waits for the re-assert. */
+Test(reserve, io_to_a_shelf_that_forgot_us_waits_for_the_reassert)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 25);
+  claim(&r, r.t);
+  write8(r.t, buf, &res);
+  struct aoe_frame *w = write_frame(r.t);
+  cr_assert_not_null(w);
+  ata_reply(&r, shelf_mac, w->tag, w->lba, NULL, 0);
+  rx(&r, r.frame, r.len);
+  while (!res.done && (w = write_frame(r.t))) {
+    ata_reply(&r, shelf_mac, w->tag, w->lba, NULL, 0);
+    rx(&r, r.frame, r.len);
+  }
+  cr_assert_eq(res.done, 1, "the first write did not complete");
+  announce(&r, SLOT, shelf_mac);
+  write8(r.t, buf, &res);
+  cr_assert_null(write_frame(r.t), "a write went out before the re-assert");
+  step(&r);
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f, "not re-asserted");
+  cr_assert_null(write_frame(r.t), "a write went out before the re-assert was answered");
+  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "the write was not released by the re-assert");
+  rig_close(&r);
+}
+
+/* A hold never outlasts the dead time: a shelf whose reservation cannot be read is the
+ * keepalives' to judge, not a hang. */
+Test(reserve, hold_ends_after_the_dead_time)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 26);
+  claim(&r, r.t);
+  step(&r);
+  stall(&r);
+  write8(r.t, buf, &res);
+  step(&r);
+  cr_assert_null(write_frame(r.t));
+  pthread_mutex_lock(&r.ini->lock);
+  r.ini->rr_stall_us -= 1000ull * r.ini->opt.dead_time_ms;
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "held past the dead time");
   rig_close(&r);
 }
 

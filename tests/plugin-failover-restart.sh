@@ -15,9 +15,10 @@
 # holds all three reservations and still serves.
 # Then inside the window (phase 2): the new head hangs too, the old one resumes first; it
 # must see it was stopped and read its reservations before any I/O.
-# Without the fix e1.1 stays unreserved (the holders check fails, always), and head 1's
-# write lands on it before a refusal from e2.1 or e3.1 fences it in most runs (3 of 5
-# here): head 2 then reads head 1's bytes back.  Which member's frames go first is a race.
+# e2.1 and e3.1 are frozen (SIGSTOP) for 1.5 s across each resume, so that their refusals
+# cannot come before what the old head sends e1.1: without the fix that lands there, every
+# time (head 2 reads head 1's bytes back; phase 2: e1.1's image changes).  Unfrozen it is
+# a race (3 of 5 runs landed here).
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 240
@@ -102,7 +103,13 @@ echo "ok: e1.1's vblade restarted in $(( $(date +%s%3N) - t0 )) ms"
 for _ in 1 2 3; do [ "$(holders 1)" = "$mac2" ] && break; done
 echo "ok: e1.1 held by '$(holders 1)' $(( $(date +%s%3N) - t0 )) ms after the restart"
 
+# e2.1 and e3.1 frozen across the resume, as in phase 2: their refusals cannot come first.
+lab_freeze 2
+lab_freeze 3
 kill -CONT "$pid1"
+sleep 1.5
+lab_thaw 2
+lab_thaw 3
 wait "$client" || true
 out=$(cat "$LAB_DIR/c1.out")
 grep -q "^failed" <<<"$out" || lab_die "head 1's queued write succeeded after the takeover: $out"
@@ -128,8 +135,9 @@ PLUGIN_PID=$pid1 PLUGIN_SOCK=$sock1 plugin_stop
 # Head 2 hangs with a write queued; head 1 takes over and writes, then hangs as well; e1.1
 # restarts (its announce waits in head 1's socket); head 2 resumes.  It did not run for
 # seconds: it must read its reservations before any I/O.  e1.1 lists nobody, e2.1 and
-# e3.1 name head 1: fenced, and not a byte to e1.1 (nobody else can write it now: its
-# image must not change).  Head 1 resumes and takes e1.1 back at the announce.
+# e3.1 (frozen for 1.5 s across the resume, so they answer late) name head 1: fenced, and
+# not a byte to e1.1 (nobody else can write it now: its image must not change).  Head 1
+# resumes and takes e1.1 back at the announce.
 client "$uri2" c2
 client=$client_pid
 kill -STOP "$pid2"
@@ -147,7 +155,16 @@ lab_kill 1
 lab_start 1
 img1=$(md5sum <"${LAB_IMG[1]}")
 [ -z "$(holders 1)" ] || lab_die "e1.1 restarted holds a reservation: $(holders 1)"
+# e2.1 and e3.1 frozen across the resume: their refusals cannot come before what head 2
+# sends e1.1 (deterministic: without the wait for its reads, head 2's write lands there).
+lab_freeze 2
+lab_freeze 3
 kill -CONT "$pid2"
+sleep 1.5
+[ "$(md5sum <"${LAB_IMG[1]}")" = "$img1" ] ||
+  lab_die "head 2 wrote to e1.1, restarted and unreserved, before anything refused it"
+lab_thaw 2
+lab_thaw 3
 wait "$client" || true
 out=$(cat "$LAB_DIR/c2.out")
 grep -q "^failed" <<<"$out" || lab_die "head 2's queued write succeeded after the takeover: $out"

@@ -376,6 +376,16 @@ static void issue_identify(struct aoe_target *t, struct aoe_req *r, uint64_t now
   frame_launch(t, f, r->pin, now);
 }
 
+static const char *kind_name(enum req_kind k)
+{
+  static const char *const names[] = { "read", "write", "flush", "identify", "reserve" };
+  return names[k];
+}
+
+static void fail_claimed_io(struct aoe_initiator *ini, struct aoe_target *t);
+static int rr_hold(const struct aoe_initiator *ini, const struct aoe_target *t, uint64_t now);
+static void rr_resumed(struct aoe_initiator *ini, uint64_t now);
+
 static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   struct aoe_req *r;
@@ -387,9 +397,14 @@ static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64
   }
   if (!atomic_load(&t->up))
     return;
+  if (ini->rr_taken && t->claimed && (t->rr_lost_us || !t->reserved))
+    fail_claimed_io(ini, t);
+  int hold = rr_hold(ini, t, now);
   /* Strictly in order: a request waits behind one that cannot go yet. */
   while ((r = t->q_head)) {
     int rc;
+    if (hold && r->kind != REQ_RESERVE)
+      return;
     if (r->kind == REQ_READ || r->kind == REQ_WRITE)
       rc = issue_rw(t, r, now);
     else if (r->kind == REQ_FLUSH)
@@ -522,8 +537,14 @@ static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
   aoe_req_append(&t->ctl_head, &t->ctl_tail, r);
 }
 
-/* Re-assert our reservation on a shelf that came back (vblade forgets it on restart). */
-static void queue_reassert(struct aoe_target *t);
+/* A shelf we hold forgot our reservation (vblade keeps it in memory only), WHY (NULL: it
+ * came back from down, and may have): re-assert it, once the rest of our claim is known
+ * not to be taken (see "reservations kept"). */
+static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
+                         const char *why);
+static void rr_set_taken(struct aoe_initiator *ini, struct aoe_target *t, const uint8_t *holder);
+static void rr_tally(struct aoe_initiator *ini, struct rr_result *res, const struct aoe_rr *rr);
+static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now);
 
 /* A shelf declared down that answers again with the same serial and more sectors: its
  * disk grew while it was away (a volume or file extended, vblade restarted on it).  It is
@@ -587,23 +608,8 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame",
             t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt);
     if (t->reserved)
-      queue_reassert(t);
+      rr_mark_lost(ini, t, t->last_heard_us, NULL);
   }
-}
-
-static void reassert_done(void *opaque, int err)
-{
-  (void)opaque; (void)err;
-}
-
-static void queue_reassert(struct aoe_target *t)
-{
-  struct aoe_req *r = aoe_req_new(t, REQ_RESERVE, reassert_done, NULL);
-  if (!r)
-    return;
-  r->rcmd = AOE_RCMD_SET;
-  aoe_req_our_macs(t, r);
-  aoe_req_append(&t->q_head, &t->q_tail, r);
 }
 
 /* The reservation list for R: our interfaces' MACs on T's accepted paths. */
@@ -619,6 +625,335 @@ void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r)
     if (!dup)
       memcpy(r->macs[r->nmacs++], p->ifc->mac, 6);
   }
+}
+
+/* ---- reservations kept ------------------------------------------------------------- */
+
+/* vblade keeps its reservation list in memory only: restarted, a shelf is open to every
+ * host, and a restart quicker than the dead time is never seen as the shelf going down.
+ * So every target we hold is checked: its list is read every keepalive interval by a
+ * probe (a Reserve/Release read sent raw to each usable path, as a keepalive is: not I/O,
+ * no frame slot, no retransmit), and a responder that announces itself (it just started)
+ * or comes back from down is taken to have forgotten us at once.  A responder listing
+ * nobody has forgotten us (RR_LOST): our reservation is re-asserted, but only once every
+ * other target of our claim has been read since and none is held by another host: a head
+ * that hung while another took its shelves over, then resumed after one of them restarted,
+ * must not take that one back.  One listing another host (RR_TAKEN), a re-assert refused,
+ * or AoE error 6 on I/O, means the claim was taken: nothing is re-asserted any more, and
+ * no I/O goes to a claimed target that does not hold our reservation (fail_claimed_io).
+ * Residual window: between a restart and our re-assert (one round trip after the
+ * announce; a check interval when the announce is lost) the shelf takes any host's
+ * writes. */
+
+enum rr_verdict rr_judge(const struct rr_result *res)
+{
+  if (res->foreign)
+    return RR_TAKEN;
+  if (!res->replies)
+    return RR_UNKNOWN;
+  return res->without_us ? RR_LOST : RR_HELD;
+}
+
+static uint64_t rr_interval_us(const struct aoe_initiator *ini)
+{
+  return 1000ull * aoe_keepalive_interval_ms(ini->opt.dead_time_ms);
+}
+
+/* Another host holds T (HOLDER: its MAC, NULL when unknown). */
+static void rr_set_taken(struct aoe_initiator *ini, struct aoe_target *t, const uint8_t *holder)
+{
+  char mac[18];
+  t->reserved = 0;
+  t->rr_lost_us = 0;
+  if (!t->claimed || ini->rr_taken)
+    return;
+  ini->rr_taken = 1;
+  ini->rr_taken_t = t;
+  if (holder)
+    mac_str(holder, mac);
+  snprintf(ini->rr_taken_by, sizeof ini->rr_taken_by, "e%u.%u is now reserved by %s",
+           t->shelf, t->slot, holder ? mac : "another host");
+  aoe_log(ini, AOE_LOG_WARN, "%s: our reservations were taken over; nothing is re-asserted, "
+          "no I/O goes to a shelf that lost ours", ini->rr_taken_by);
+}
+
+static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
+                         const char *why)
+{
+  if (!t->claimed || !t->reserved)
+    return;
+  if (t->rr_lost_us || ini->rr_taken)
+    ;                           /* said, or never re-asserted: its I/O fails unsent */
+  else if (!why)
+    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: came back: re-asserting our reservation", t->shelf,
+            t->slot);
+  else
+    aoe_log(ini, AOE_LOG_WARN, "e%u.%u: %s: the shelf forgot our reservation; re-asserting it",
+            t->shelf, t->slot, why);
+  if (!t->rr_lost_us || now < t->rr_lost_us)
+    t->rr_lost_us = now ? now : 1;
+}
+
+struct rr_check {
+  struct aoe_target *t;
+  uint64_t queued_us;
+  struct rr_result res;
+};
+
+static void rr_done(void *opaque, int err);
+
+/* Queue our re-assert (a Reserve/Release set with our MACs) on T: a request, retransmitted
+ * as I/O is, until every path answered. */
+static void rr_reassert(struct aoe_target *t, uint64_t now)
+{
+  struct rr_check *c = calloc(1, sizeof *c);
+  struct aoe_req *r = c ? aoe_req_new(t, REQ_RESERVE, rr_done, c) : NULL;
+  if (!r) {
+    free(c);
+    return;
+  }
+  c->t = t;
+  c->queued_us = now;
+  r->rcmd = AOE_RCMD_SET;
+  r->rr = &c->res;
+  aoe_req_our_macs(t, r);
+  t->rr_busy = 1;
+  /* first in the queue: the I/O held for it (rr_hold) waits behind it */
+  r->next = t->q_head;
+  t->q_head = r;
+  if (!t->q_tail)
+    t->q_tail = r;
+}
+
+/* Read T's reservation list: a probe to every usable path. */
+static void rr_probe_send(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  _Static_assert(AOE_MAX_PATHS <= 8 * sizeof(unsigned), "a bit per path");
+  const int *trace = ini->opt.trace_frames;
+  uint8_t frame[AOE_MIN_FRAME];
+  struct aoe_msg m;
+
+  t->rr_probe_seq = (t->rr_probe_seq + 1) & 0x3fffffffu;
+  t->rr_probe_tag = AOE_RR_PROBE_TAG | t->rr_probe_seq;
+  t->rr_probe_us = now;
+  t->rr_probe_sent = t->rr_probe_got = 0;
+  memset(&t->rr_probe, 0, sizeof t->rr_probe);
+  for (size_t i = 0; i < t->npaths; i++) {
+    struct aoe_path *p = &t->paths[i];
+    if (!path_usable(p))
+      continue;
+    memset(&m, 0, sizeof m);
+    memcpy(m.h.dst, p->mac, 6);
+    memcpy(m.h.src, p->ifc->mac, 6);
+    m.h.shelf = (uint16_t)t->shelf;
+    m.h.slot = (uint8_t)t->slot;
+    m.h.cmd = AOE_CMD_RESERVE;
+    m.h.tag = t->rr_probe_tag;
+    m.u.rr.rcmd = AOE_RCMD_READ;
+    size_t len = aoe_encode(frame, sizeof frame, &m);
+    t->rr_probe_sent |= 1u << i;
+    if (trace && *trace) {
+      char mac[18];
+      mac_str(p->mac, mac);
+      aoe_log(ini, AOE_LOG_DEBUG, "tx e%u.%u reservation read tag %08x via %s %s", t->shelf,
+              t->slot, t->rr_probe_tag, p->ifc->name, mac);
+    }
+    if (!len || aoe_net_send(p->ifc, frame, len) < 0)
+      p->st.errors++;     /* like a lost frame: judged unanswered, asked again */
+  }
+  t->rr_busy = t->rr_probe_sent != 0;
+  if (!t->rr_busy) {
+    t->rr_probe_tag = 0;
+    t->rr_next_us = now + rr_interval_us(ini);
+  }
+}
+
+/* T's probe is over: every path answered (COMPLETE), or its time ran out.  What the
+ * answers say: see rr_judge. */
+static void rr_probe_finish(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
+                            int complete)
+{
+  enum rr_verdict v = rr_judge(&t->rr_probe);
+  uint64_t sent = t->rr_probe_us;
+
+  t->rr_probe_tag = 0;
+  t->rr_busy = 0;
+  if (v == RR_HELD && !complete)
+    v = RR_UNKNOWN;             /* a path that did not answer may list another host */
+  /* Unknown: asked again soon (a path down is the keepalives' to find). */
+  t->rr_next_us = now + (v == RR_UNKNOWN ? 1000ull * AOE_RR_PROBE_TIMEOUT_MS
+                                         : rr_interval_us(ini));
+  if (v == RR_TAKEN) {
+    rr_set_taken(ini, t, t->rr_probe.holder);
+  } else if (v == RR_LOST && t->reserved) {
+    t->rr_read_us = sent;
+    rr_mark_lost(ini, t, sent, "its reservation list lacks us");
+  } else if (v == RR_HELD && t->reserved) {
+    t->rr_read_us = sent;
+  }
+}
+
+/* An answer of path P to T's probe. */
+static void rr_probe_reply(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_path *p,
+                           const struct aoe_msg *m, uint64_t now)
+{
+  unsigned bit = 1u << (p - t->paths);
+  if (!t->rr_probe_tag || m->h.tag != t->rr_probe_tag || !(t->rr_probe_sent & bit) ||
+      (t->rr_probe_got & bit) || (m->h.flags & AOE_FLAG_ERR)) {
+    p->st.unexpected++;
+    return;
+  }
+  p->st.frames_recv++;
+  p->last_heard_us = now;       /* an answer is life, as a keepalive's is */
+  if (p->state == PATH_ACTIVE)
+    t->last_heard_us = now;
+  t->rr_probe_got |= bit;
+  rr_tally(ini, &t->rr_probe, &m->u.rr);
+  if (t->rr_probe_got == t->rr_probe_sent) {
+    rr_probe_finish(ini, t, now, 1);
+    rr_progress(ini, now);
+  }
+}
+
+/* Is T kept: reserved by us, claimed, up, and our claim not taken? */
+static int rr_kept(const struct aoe_initiator *ini, const struct aoe_target *t)
+{
+  return t->claimed && t->reserved && atomic_load(&t->up) && !ini->rr_taken &&
+         !atomic_load(&ini->closing);
+}
+
+/* May the lost T be re-asserted: has every other target we keep been read by a read sent
+ * after T was found lost, none found taken (rr_taken would be set)?  Asks those not read
+ * since.  Strictly after: a read sent in the same microsecond is not. */
+static int rr_claim_intact(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  int intact = 1;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *u = ini->targets[i];
+    if (u == t || !rr_kept(ini, u) || u->rr_read_us > t->rr_lost_us)
+      continue;
+    intact = 0;
+    if (!u->rr_busy && u->rr_next_us > now)
+      u->rr_next_us = now;
+  }
+  return intact;
+}
+
+/* Judge probes whose time ran out, re-assert every lost target whose claim is known
+ * intact, probe the targets due; returns when the next is due. */
+static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now)
+{
+  uint64_t next = UINT64_MAX;
+  const uint64_t timeout_us = 1000ull * AOE_RR_PROBE_TIMEOUT_MS;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (t->rr_probe_tag && (now >= t->rr_probe_us + timeout_us || !atomic_load(&t->up)))
+      rr_probe_finish(ini, t, now, 0);
+  }
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (!rr_kept(ini, t) || t->rr_busy)
+      continue;
+    if (t->rr_lost_us && rr_claim_intact(ini, t, now))
+      rr_reassert(t, now);
+  }
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (!rr_kept(ini, t))
+      continue;
+    /* a lost one too: it may be found taken, and a read of it counts for the others */
+    if (!t->rr_busy && now >= t->rr_next_us)
+      rr_probe_send(ini, t, now);
+    uint64_t due = t->rr_probe_tag ? t->rr_probe_us + timeout_us
+                 : t->rr_busy ? UINT64_MAX : t->rr_next_us;
+    if (due < next)
+      next = due;
+  }
+  return next;
+}
+
+/* Our re-assert is answered (or failed: the shelf went down, the initiator closes). */
+static void rr_done(void *opaque, int err)
+{
+  struct rr_check *c = opaque;
+  struct aoe_target *t = c->t;
+  struct aoe_initiator *ini = t->ini;
+  enum rr_verdict v = rr_judge(&c->res);
+
+  pthread_mutex_lock(&ini->lock);
+  uint64_t now = aoe_now_us();
+  t->rr_busy = 0;
+  t->rr_next_us = now + rr_interval_us(ini);
+  if (v == RR_TAKEN) {
+    rr_set_taken(ini, t, c->res.holder);        /* refused: another host got there first */
+  } else if (!err && v == RR_HELD && t->reserved) {
+    if (t->rr_lost_us)
+      aoe_log(ini, AOE_LOG_INFO, "e%u.%u: our reservation is re-asserted", t->shelf, t->slot);
+    t->rr_lost_us = 0;
+    t->rr_read_us = c->queued_us;
+  }
+  if (!atomic_load(&ini->closing))
+    rr_progress(ini, now);
+  pthread_mutex_unlock(&ini->lock);
+  free(c);
+  aoe_wake(ini);
+}
+
+/* Our claim was taken, and T does not hold our reservation (it forgot it, or another
+ * host holds it): what is queued for it fails with EBADE, unsent.  A restarted shelf
+ * would take it; a taken one would refuse it the same way.  The targets still ours get
+ * their I/O (the caller stops at its first EBADE: raid/ fences on it). */
+static void fail_claimed_io(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  struct aoe_req *next;
+  for (struct aoe_req *r = t->q_head; r; r = next) {
+    next = r->next;
+    if (r->kind == REQ_RESERVE || r->kind == REQ_IDENTIFY)
+      continue;
+    aoe_set_error(t, "e%u.%u: %s not sent: %s, another host: our reservations were taken "
+                  "over", t->shelf, t->slot, kind_name(r->kind), ini->rr_taken_by);
+    req_fail(ini, r, EBADE);
+  }
+}
+
+/* Must T's I/O wait?  While T forgot our reservation and it is not re-asserted yet, and
+ * after a stall (the initiator resumed from being stopped) until a read sent since says T
+ * is still ours: a shelf that restarted meanwhile would take writes from anyone, and our
+ * claim may have been taken.  Never longer than the dead time: a hold is not a hang. */
+static int rr_hold(const struct aoe_initiator *ini, const struct aoe_target *t, uint64_t now)
+{
+  if (!t->claimed || !t->reserved || ini->rr_taken)
+    return 0;
+  uint64_t since = t->rr_lost_us;
+  if (ini->rr_stall_us && t->rr_read_us < ini->rr_stall_us &&
+      (!since || ini->rr_stall_us < since))
+    since = ini->rr_stall_us;
+  return since && now - since < 1000ull * ini->opt.dead_time_ms;
+}
+
+/* Did the initiator just resume from a stall (see AOE_RR_STALL_MS)?  Then every target
+ * we hold is read now, and its I/O held until then (rr_hold). */
+static void rr_resumed(struct aoe_initiator *ini, uint64_t now)
+{
+  uint64_t last = ini->last_step_us;
+  ini->last_step_us = now;
+  if (!last || now - last < 1000ull * AOE_RR_STALL_MS || ini->rr_taken)
+    return;
+  int held = 0;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (!t->claimed || !t->reserved)
+      continue;
+    held = 1;
+    if (!t->rr_busy)
+      t->rr_next_us = now;
+  }
+  if (!held)
+    return;
+  ini->rr_stall_us = now;
+  aoe_log(ini, AOE_LOG_WARN, "the initiator did not run for %llu ms (stopped?): I/O to the "
+          "shelves we reserved waits until their reservations are read",
+          (unsigned long long)((now - last) / 1000));
 }
 
 /* ---- receive ----------------------------------------------------------------------- */
@@ -697,6 +1032,11 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
   }
   if (p->state == PATH_REJECTED || t->conflict)
     return;
+  /* Unsolicited: a Query Config reply to nobody (broadcast, or vblade's version-0
+   * announce): the responder just started, with an empty reservation list. */
+  if ((m->h.version == 0 || !memcmp(m->h.dst, broadcast_mac, 6)) && p->state == PATH_ACTIVE &&
+      t->reserved && atomic_load(&t->up))
+    rr_mark_lost(ini, t, now, "announced itself (restarted?)");
   p->bufcnt = m->u.cfg.bufcnt ? m->u.cfg.bufcnt : 1;
   p->cfg_scnt = m->u.cfg.scnt;
   p->last_heard_us = now;
@@ -743,12 +1083,6 @@ static int reply_complete(const struct aoe_frame *f, const struct aoe_msg *m)
   return m->u.ata.datalen >= (size_t)f->nsect * AOE_SECTOR;
 }
 
-static const char *kind_name(enum req_kind k)
-{
-  static const char *const names[] = { "read", "write", "flush", "identify", "reserve" };
-  return names[k];
-}
-
 /* Outcome of an answered ATA frame for its request: 0, or an errno with a message. */
 static int ata_result(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_frame *f,
                       const struct aoe_msg *m)
@@ -783,20 +1117,31 @@ static int ata_result(struct aoe_initiator *ini, struct aoe_target *t, struct ao
   return EIO;
 }
 
+/* Add one responder's reservation list RR to RES. */
+static void rr_tally(struct aoe_initiator *ini, struct rr_result *res, const struct aoe_rr *rr)
+{
+  int ours = 0, foreign = 0;
+  for (unsigned i = 0; i < rr->nmacs; i++) {
+    const uint8_t *mac = rr->macs + 6 * i;
+    int dup = 0;
+    if (aoe_local_mac(ini, mac))
+      ours = 1;
+    else if (!foreign++ && !res->foreign)
+      memcpy(res->holder, mac, 6);
+    for (unsigned j = 0; j < res->nmacs; j++)
+      dup |= !memcmp(res->macs[j], mac, 6);
+    if (!dup && res->nmacs < AOE_MAX_HOLDERS)
+      memcpy(res->macs[res->nmacs++], mac, 6);
+  }
+  res->replies++;
+  res->without_us += !ours;
+  res->foreign += foreign != 0;
+}
+
 static int rr_result(struct aoe_target *t, struct aoe_frame *f, const struct aoe_msg *m)
 {
-  struct rr_result *res = f->req->rr;
-  if (res) {
-    const struct aoe_rr *rr = &m->u.rr;
-    for (unsigned i = 0; i < rr->nmacs && res->nmacs < AOE_MAX_HOLDERS; i++) {
-      int dup = 0;
-      for (unsigned j = 0; j < res->nmacs; j++)
-        dup |= !memcmp(res->macs[j], rr->macs + 6 * i, 6);
-      if (!dup)
-        memcpy(res->macs[res->nmacs++], rr->macs + 6 * i, 6);
-    }
-  }
-  (void)t;
+  if (f->req->rr)
+    rr_tally(t->ini, f->req->rr, &m->u.rr);
   return 0;
 }
 
@@ -811,6 +1156,10 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
   struct aoe_path *p = path_lookup(t, ifc, m->h.src);
   if (!p || p->state == PATH_REJECTED) {
     t->st.unexpected++;
+    return;
+  }
+  if (m->h.cmd == AOE_CMD_RESERVE && (m->h.tag & 0xc0000000u) == AOE_RR_PROBE_TAG) {
+    rr_probe_reply(ini, t, p, m, now);
     return;
   }
   struct aoe_frame *f = &t->frames[m->h.tag & 0xff];
@@ -847,7 +1196,7 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
     if (r->kind == REQ_RESERVE)
       rr_result(t, f, m);
     else if (m->h.error == AOE_ERR_RESERVED)
-      t->reserved = 0;          /* another host holds it now: never re-assert ours */
+      rr_set_taken(ini, t, NULL);       /* another host holds it now: never re-assert ours */
     aoe_set_error(t, "e%u.%u: %s refused by the shelf: AoE error %u (%s)", t->shelf, t->slot,
                   kind_name(r->kind), m->h.error, aoe_error_name(m->h.error));
   } else if (f->cmd == AOE_CMD_ATA) {
@@ -1145,7 +1494,9 @@ int aoe_issue_direct(struct aoe_initiator *ini, struct aoe_target *t)
   if (pthread_mutex_trylock(&ini->lock) != 0)
     return 0;
   take_submissions(ini, 0);     /* earlier submissions first: the queues stay in order */
-  target_issue(ini, t, aoe_now_us());
+  uint64_t now = aoe_now_us();
+  rr_resumed(ini, now);
+  target_issue(ini, t, now);
   tx_flush(ini);
   int completions = ini->done_head != NULL;
   pthread_mutex_unlock(&ini->lock);
@@ -1199,10 +1550,14 @@ uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
 
   pthread_mutex_lock(&ini->lock);
   uint64_t now = aoe_now_us();
+  rr_resumed(ini, now);
   take_submissions(ini, ready > 0 && (fds[n - 1].revents & POLLIN));
   receive_all(ini, now, 16);
   now = aoe_now_us();
   uint64_t next = discovery_timer(ini, now);
+  uint64_t rr_next = rr_progress(ini, now);
+  if (rr_next < next)
+    next = rr_next;
   for (size_t i = 0; i < ini->ntargets; i++) {
     uint64_t tn = target_timers(ini, ini->targets[i], now);
     if (tn < next)

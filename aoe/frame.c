@@ -99,9 +99,13 @@ enum aoe_parse_result aoe_parse(const uint8_t *f, size_t len, int want_response,
     return AOE_PARSE_SHORT;
   if (get16(f + 12) != AOE_ETHERTYPE)
     return AOE_PARSE_ETHERTYPE;
-  if (f[14] >> 4 != AOE_VERSION)
+  /* vblade's start-up announce (aoead) sets the flags byte to Resp alone: version 0. */
+  int announce0 = f[14] == AOE_FLAG_RESP && f[19] == AOE_CMD_CONFIG &&
+                  len >= AOE_CFG_HDR_LEN && f[29] >> 4 == AOE_VERSION;
+  if (f[14] >> 4 != AOE_VERSION && !announce0)
     return AOE_PARSE_VERSION;
   struct aoe_hdr *h = &out->h;
+  h->version = f[14] >> 4;
   memcpy(h->dst, f, 6);
   memcpy(h->src, f + 6, 6);
   h->flags = f[14] & 0x0f;

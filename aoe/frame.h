@@ -61,6 +61,7 @@ enum aoe_dcmd { AOE_DCMD_NONE = 0, AOE_DCMD_ADD = 1, AOE_DCMD_DEL = 2 };
 
 struct aoe_hdr {
   uint8_t dst[6], src[6];
+  uint8_t version;              /* high nibble of byte 14: AOE_VERSION (0: see aoe_parse) */
   uint8_t flags;                /* low nibble of byte 14: AOE_FLAG_* */
   uint8_t error;
   uint16_t shelf;
@@ -121,7 +122,9 @@ const char *aoe_parse_result_name(enum aoe_parse_result);
 /* Decode LEN bytes at FRAME.  WANT_RESPONSE selects whether the R flag must be set (an
  * initiator reading replies) or clear (a target reading requests).  Never reads past LEN.
  * Error replies (E set) are accepted with only the common header and whatever of the
- * command's argument fits. */
+ * command's argument fits.  One frame of version 0 is accepted: a Query Config response
+ * whose own argument says version 1, as vblade announces itself when it starts (its
+ * header's version nibble left 0); h.version says so. */
 enum aoe_parse_result aoe_parse(const uint8_t *frame, size_t len, int want_response,
                                 struct aoe_msg *out);
 

@@ -107,6 +107,7 @@ int aoe_start(struct aoe_initiator *ini)
   if (ini->running)
     return 0;
   atomic_store(&ini->stop, 0);
+  ini->last_step_us = 0;        /* stopped on purpose (nbdkit's fork): not a stall */
   int rc = pthread_create(&ini->thread, NULL, loop_main, ini);
   if (rc)
     return -rc;
@@ -417,8 +418,13 @@ int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)
   struct rr_result res = { .nmacs = 0 };
   int rc = reserve_cmd(t, force ? AOE_RCMD_FORCE : AOE_RCMD_SET, 1, &res);
   if (rc == 0) {
+    uint64_t now = aoe_now_us();
     pthread_mutex_lock(&t->ini->lock);
     t->reserved = 1;
+    t->claimed = 1;
+    t->rr_lost_us = 0;
+    t->rr_read_us = now;
+    t->rr_next_us = now + 1000ull * aoe_keepalive_interval_ms(t->ini->opt.dead_time_ms);
     pthread_mutex_unlock(&t->ini->lock);
     return 0;
   }
@@ -443,6 +449,8 @@ int aoe_release(struct aoe_target *t)
   if (rc == 0) {
     pthread_mutex_lock(&t->ini->lock);
     t->reserved = 0;
+    t->claimed = 0;
+    t->rr_lost_us = 0;
     pthread_mutex_unlock(&t->ini->lock);
   }
   return rc;
@@ -457,6 +465,16 @@ int aoe_reserve_read(struct aoe_target *t, uint8_t (*macs)[6], size_t max)
   for (unsigned i = 0; i < res.nmacs && i < max; i++)
     memcpy(macs[i], res.macs[i], 6);
   return (int)res.nmacs;
+}
+
+struct aoe_target *aoe_claim_taken(struct aoe_initiator *ini, char *buf, size_t len)
+{
+  pthread_mutex_lock(&ini->lock);
+  struct aoe_target *t = ini->rr_taken ? ini->rr_taken_t : NULL;
+  if (t)
+    snprintf(buf, len, "%s", ini->rr_taken_by);
+  pthread_mutex_unlock(&ini->lock);
+  return t;
 }
 
 int aoe_local_mac(struct aoe_initiator *ini, const uint8_t mac[6])

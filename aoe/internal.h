@@ -25,6 +25,14 @@
 /* The loop thread's longest sleep: below AOE_RTO_MIN_US, so frames sent by a submitting
  * thread (aoe_issue_direct) are timed without waking it; 100 idle wake-ups a second. */
 #define AOE_LOOP_MAX_SLEEP_MS 10
+/* Reservation probes: their tags have bit 31 clear (frames' have it set), bit 30 set; a
+ * probe unanswered this long is judged on the answers it has (and asked again). */
+#define AOE_RR_PROBE_TAG 0x40000000u
+#define AOE_RR_PROBE_TIMEOUT_MS 250
+/* The loop steps at least every AOE_LOOP_MAX_SLEEP_MS: a gap this long means the process
+ * did not run (stopped, a hung host, a paused VM): its shelves may have been taken over
+ * meanwhile, and I/O to them waits for a reservation read sent after it resumed. */
+#define AOE_RR_STALL_MS 1000
 _Static_assert(AOE_LOOP_MAX_SLEEP_MS * 1000u < AOE_RTO_MIN_US,
                "the loop must look at a new frame before its first deadline");
 
@@ -50,11 +58,25 @@ struct aoe_path {
 
 enum req_kind { REQ_READ, REQ_WRITE, REQ_FLUSH, REQ_IDENTIFY, REQ_RESERVE };
 
-/* Where a Reserve/Release reply's MAC list goes. */
+/* Where a Reserve/Release reply's MAC list goes (every path's reply, merged), with what
+ * the replies said about us: each path's responder keeps its own list. */
 struct rr_result {
   uint8_t macs[AOE_MAX_HOLDERS][6];
   unsigned nmacs;
+  unsigned replies;             /* paths that answered */
+  unsigned without_us;          /* answers whose list names none of our interfaces */
+  unsigned foreign;             /* answers naming a MAC that is not ours */
+  uint8_t holder[6];            /* the first MAC not ours, when foreign */
 };
+
+/* What a reservation read says of a target we hold (rr_judge). */
+enum rr_verdict {
+  RR_UNKNOWN,                   /* no path answered */
+  RR_HELD,                      /* every answer lists us */
+  RR_LOST,                      /* a responder lists nobody: it forgot us (restarted) */
+  RR_TAKEN,                     /* a responder lists another host: our claim was taken */
+};
+enum rr_verdict rr_judge(const struct rr_result *res);
 
 struct aoe_req {
   struct aoe_req *next;
@@ -114,6 +136,20 @@ struct aoe_target {
   struct aoe_req *ctl_head, *ctl_tail;  /* IDENTIFY requests (pinned to a path) */
   int conflict;                 /* two different disks claimed this address before first use */
   int reserved;                 /* we hold a reservation: re-assert it after a restart */
+  int claimed;                  /* reserved by aoe_reserve and not released since: part of
+                                   the initiator's claim (its I/O stops once it is taken) */
+  /* Keeping the reservation (engine.c, "reservations kept"): */
+  uint64_t rr_next_us;          /* when to read the reservation list next */
+  int rr_busy;                  /* a probe or a re-assert of ours is outstanding */
+  uint64_t rr_lost_us;          /* the shelf forgot our reservation (seen then); 0: no */
+  uint64_t rr_read_us;          /* sent then, the last read that found no other host */
+  /* The outstanding probe: a Reserve/Release read sent raw to every usable path, as a
+   * keepalive is (no frame slot, no window, no retransmit: not I/O). */
+  uint32_t rr_probe_tag;        /* 0: none; else AOE_RR_PROBE_TAG | sequence */
+  uint32_t rr_probe_seq;
+  uint64_t rr_probe_us;         /* sent then */
+  unsigned rr_probe_sent, rr_probe_got;   /* bit i: path i asked, answered */
+  struct rr_result rr_probe;    /* the answers so far */
   struct aoe_stats st;
   char last_error[256];
 };
@@ -138,6 +174,13 @@ struct aoe_initiator {
   struct aoe_req *done_head, *done_tail;  /* completions to deliver after unlocking */
   struct aoe_initiator_stats st;
   uint64_t parse_counts[AOE_PARSE_NRESULTS];
+  /* Another host holds a target of our claim (a read listed it, or AoE error 6): nothing
+   * is re-asserted any more and no I/O goes to a claimed target.  Sticky. */
+  int rr_taken;
+  char rr_taken_by[64];         /* "eS.S is now reserved by MAC" for messages */
+  struct aoe_target *rr_taken_t;  /* that eS.S */
+  uint64_t last_step_us;        /* the loop's last step (0: not measured, after a start) */
+  uint64_t rr_stall_us;         /* when the initiator last resumed from a stall (0: never) */
 };
 
 /* Append R to the singly linked list HEAD..TAIL. */

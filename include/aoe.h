@@ -100,10 +100,26 @@ int aoe_io(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void 
 
 /* Claim the target for this host's MACs (on every path); FORCE takes it from another
  * holder.  On failure returns -errno (-EBADE: another host holds it) with a message
- * naming the holder in ERR.  I/O to a target another host reserved fails with EBADE (the
- * shelf's AoE error 6, a reservation conflict) and ends our claim on it: it is not
- * re-asserted when the shelf comes back. */
+ * naming the holder in ERR.
+ * The reservations held are kept: a shelf forgets them when it restarts (vblade keeps
+ * them in memory only), so the list of every target we hold is read every keepalive
+ * interval, and a target that announces itself (vblade does when it starts) or comes
+ * back from down is taken to have forgotten us.  Ours is re-asserted, once every other
+ * target we hold has been read since and none is held by another host; I/O to it waits
+ * for that.  After the initiator did not run for a second or more (its process was
+ * stopped), I/O to every target we hold waits until its list was read again.  No wait
+ * lasts longer than the dead time.
+ * The targets reserved here (until aoe_release) are one claim: once another host holds
+ * one of them (a read lists it, our re-assert is refused, or I/O gets the shelf's AoE
+ * error 6, a reservation conflict), nothing is re-asserted any more, and I/O to a target
+ * of the claim that does not hold our reservation (the one taken, one that forgot it)
+ * fails with EBADE, unsent: a restarted shelf would take it.  Targets still ours get
+ * their I/O: stopping at the first EBADE is the caller's. */
 int aoe_reserve(struct aoe_target *, int force, char *err, size_t errlen);
+/* Once the claim was taken: the target seen taken first, with "eS.S is now reserved by
+ * MAC" in BUF ("... by another host" when it refused I/O: aoe_reserve_read names the
+ * holder); else NULL. */
+struct aoe_target *aoe_claim_taken(struct aoe_initiator *, char *buf, size_t len);
 int aoe_release(struct aoe_target *);
 /* Read the reservation list: up to MAX MACs into MACS; returns the count or -errno. */
 int aoe_reserve_read(struct aoe_target *, uint8_t (*macs)[6], size_t max);

@@ -1,5 +1,6 @@
 /* Failover fencing: the line the old head logs when it finds its array taken over. */
 #include <stdio.h>
+#include <string.h>
 
 #include <nbdkit-plugin.h>
 
@@ -31,15 +32,28 @@ static void holder(const char *shelf, char *buf, size_t len)
 static void look(void *opaque)
 {
   struct raid_status st;
-  char mac[32];
+  char mac[32], taken[80];
 
   (void)opaque;
   if (fence_told || !raid_fenced(fence_array) || raid_status(fence_array, &st) < 0 ||
       !st.fenced_by[0])
     return;
-  holder(st.fenced_by, mac, sizeof mac);
-  nbdkit_error("%s is now reserved by %s: another head took the array over; this server "
-               "stops serving it (every request fails with EIO; stop it)", st.fenced_by, mac);
+  /* what the initiator saw taken first (the member raid/ names may only have lost our
+   * reservation: a shelf that restarted), else who holds that member now */
+  struct aoe_target *t = aoe_claim_taken(fence_ini, taken, sizeof taken);
+  char name[24];
+  if (t && strstr(taken, " another host") && shelf_holder(t, mac, sizeof mac)) {
+    aoe_target_name(t, name, sizeof name);
+    snprintf(taken, sizeof taken, "%s is now reserved by %s", name, mac);
+  }
+  if (t) {
+    nbdkit_error("%s: another head took the array over; this server stops serving it "
+                 "(every request fails with EIO; stop it)", taken);
+  } else {
+    holder(st.fenced_by, mac, sizeof mac);
+    nbdkit_error("%s is now reserved by %s: another head took the array over; this server "
+                 "stops serving it (every request fails with EIO; stop it)", st.fenced_by, mac);
+  }
   fence_told = true;
 }
 

@@ -289,6 +289,45 @@ Test(reject, wrong_ethertype_version_flags_command)
   cr_assert_eq(counts[AOE_PARSE_COMMAND], 1);
 }
 
+/* vblade announces itself when it starts with a Query Config reply broadcast from its
+ * aoead(), whose flags byte is Resp alone: version 0.  That frame, and no other of version
+ * 0, is accepted (h.version 0), so the initiator sees a shelf restart. */
+Test(codec, vblade_announce_of_version_0)
+{
+  static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+  /* captured from vblade 25 starting as e1.1: bufcnt 16, firmware 0x4019, scnt 2 */
+  uint8_t f[AOE_MIN_FRAME] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0a, 0x17, 0x31, 0xc4, 0xc7, 0x64, 0x88, 0xa2,
+    0x08, 0x00, 0x00, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x10, 0x40, 0x19, 0x02, 0x10, 0x00, 0x00 };
+  struct aoe_msg d;
+  uint64_t counts[AOE_PARSE_NRESULTS] = { 0 };
+  cr_assert_eq(aoe_parse_counted(f, 32, 1, &d, counts), AOE_PARSE_OK);
+  cr_assert_eq(d.h.version, 0);
+  cr_assert_arr_eq(d.h.dst, bcast, 6);
+  cr_assert_eq(d.h.flags, AOE_FLAG_RESP);
+  cr_assert_eq(d.h.shelf, 1);
+  cr_assert_eq(d.h.slot, 1);
+  cr_assert_eq(d.h.cmd, AOE_CMD_CONFIG);
+  cr_assert_eq(d.u.cfg.bufcnt, 16);
+  cr_assert_eq(d.u.cfg.version, 1);
+  cr_assert_eq(aoe_parse(f, sizeof f, 1, &d), AOE_PARSE_OK, "padded to 60 bytes");
+  cr_assert_eq(aoe_parse(f, 31, 1, &d), AOE_PARSE_VERSION, "no config argument");
+  f[29] = 0x00;                                 /* the argument's version 0 too */
+  cr_assert_eq(aoe_parse(f, 32, 1, &d), AOE_PARSE_VERSION);
+  f[29] = 0x10;
+  f[19] = AOE_CMD_RESERVE;                      /* not a Query Config */
+  cr_assert_eq(aoe_parse(f, 32, 1, &d), AOE_PARSE_VERSION);
+  f[19] = AOE_CMD_CONFIG;
+  f[14] = 0x0c;                                 /* an error reply */
+  cr_assert_eq(aoe_parse(f, 32, 1, &d), AOE_PARSE_VERSION);
+  f[14] = 0x00;                                 /* a request */
+  cr_assert_eq(aoe_parse(f, 32, 0, &d), AOE_PARSE_VERSION);
+  f[14] = 0x18;                                 /* a version-1 reply says so */
+  cr_assert_eq(aoe_parse(f, 32, 1, &d), AOE_PARSE_OK);
+  cr_assert_eq(d.h.version, AOE_VERSION);
+}
+
 Test(reject, error_reply_needs_only_the_header)
 {
   uint8_t f[128];

@@ -2,7 +2,10 @@
  * pcap handle (its sends fail and count as lost frames), a shelf made of a buffer, and
  * replies built here.  Spoofed, stale, misdirected and mangled replies must never complete
  * a request with wrong data; a random and mutated stream of frames must never crash the
- * engine or complete a read with bytes the shelf does not hold.  Deterministic. */
+ * engine or complete a read with bytes the shelf does not hold.  Reservations we hold are
+ * kept across a shelf restart (its announce, or a read of its list, finds it forgot us:
+ * re-asserted once the rest of the claim is read intact) and never taken back from a head
+ * that took them over.  Deterministic. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 static const uint8_t our_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t shelf_mac[6] = { 0x02, 0, 0, 0, 0, 0x5e };
 static const uint8_t other_mac[6] = { 0x02, 0, 0, 0, 0, 0x66 };
+static unsigned cur_slot = SLOT;        /* the slot hdr() answers as */
 
 struct rig {
   struct aoe_initiator *ini;
@@ -65,7 +69,7 @@ static void hdr(struct aoe_msg *m, const uint8_t *src, uint8_t cmd, uint32_t tag
   memcpy(m->h.src, src, 6);
   m->h.flags = AOE_FLAG_RESP;
   m->h.shelf = SHELF;
-  m->h.slot = SLOT;
+  m->h.slot = (uint8_t)cur_slot;
   m->h.cmd = cmd;
   m->h.tag = tag;
 }
@@ -344,6 +348,555 @@ Test(fuzz, hostile_stream_never_completes_a_read_with_wrong_bytes, .timeout = 60
   cr_assert(reads > 1000 && failed < reads / 4, "%u reads completed, %u failed", reads, failed);
   cr_log_info("%u frames: %u reads completed under fire, %u of them failed by error replies",
               i, reads, failed);
+  rig_close(&r);
+}
+
+/* ---- reservations kept across a shelf restart --------------------------------------------- */
+
+static const uint8_t shelf2_mac[6] = { 0x02, 0, 0, 0, 0, 0x5f };
+
+/* A second shelf, e7.4 at shelf2_mac, discovered and identified beside the rig's. */
+static struct aoe_target *second_target(struct rig *r)
+{
+  struct aoe_msg m;
+  struct aoe_target *t1 = r->t;
+
+  cur_slot = SLOT + 1;
+  hdr(&m, shelf2_mac, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx(r, r->frame, r->len);
+  r->t = NULL;
+  for (size_t i = 0; i < r->ini->ntargets; i++)
+    if (r->ini->targets[i]->slot == SLOT + 1)
+      r->t = r->ini->targets[i];
+  cr_assert_not_null(r->t, "the second shelf was not discovered");
+  aoe_issue_direct(r->ini, r->t);
+  identify(r, shelf2_mac);
+  cr_assert(aoe_target_up(r->t), "the second shelf did not come up");
+  struct aoe_target *t2 = r->t;
+  r->t = t1;
+  cur_slot = SLOT;
+  return t2;
+}
+
+/* T reserved by us, as aoe_reserve leaves it; its next check a second away. */
+static void claim(struct rig *r, struct aoe_target *t)
+{
+  pthread_mutex_lock(&r->ini->lock);
+  t->reserved = t->claimed = 1;
+  t->rr_read_us = aoe_now_us();
+  t->rr_next_us = t->rr_read_us + 1000000;
+  pthread_mutex_unlock(&r->ini->lock);
+}
+
+/* Make T's reservation check due now (the time passed, or the head was stopped). */
+static void check_due(struct rig *r, struct aoe_target *t)
+{
+  pthread_mutex_lock(&r->ini->lock);
+  t->rr_next_us = 0;
+  pthread_mutex_unlock(&r->ini->lock);
+}
+
+/* One turn of the loop: timers, checks, and what is queued goes out. */
+static void step(struct rig *r)
+{
+  aoe_engine_step(r->ini, 0);
+}
+
+/* T's re-assert (a Reserve/Release set) in flight, or NULL. */
+static struct aoe_frame *reassert_frame(struct aoe_target *t)
+{
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++) {
+    struct aoe_frame *f = &t->frames[i];
+    if (f->state == FRAME_INFLIGHT && f->cmd == AOE_CMD_RESERVE && f->req &&
+        f->req->rcmd == AOE_RCMD_SET)
+      return f;
+  }
+  return NULL;
+}
+
+/* The shelf at SRC as slot SLOT_ answers tag TAG (sub-command RCMD) with the list
+ * MACS[N]; ERR6: refuses it (error 6, a reservation conflict, with the holder's list). */
+static void rr_answer_tag(struct rig *r, unsigned slot, const uint8_t *src, uint32_t tag,
+                          uint8_t rcmd, const uint8_t (*macs)[6], unsigned n, int err6)
+{
+  struct aoe_msg m;
+  uint8_t list[4 * 6];
+
+  cur_slot = slot;
+  hdr(&m, src, AOE_CMD_RESERVE, tag);
+  cur_slot = SLOT;
+  if (err6) {
+    m.h.flags |= AOE_FLAG_ERR;
+    m.h.error = AOE_ERR_RESERVED;
+  }
+  for (unsigned i = 0; i < n; i++)
+    memcpy(list + 6 * i, macs[i], 6);
+  m.u.rr = (struct aoe_rr){ .rcmd = rcmd, .nmacs = (uint8_t)n, .macs = list };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  cr_assert(r->len > 0);
+  rx(r, r->frame, r->len);
+}
+
+/* Answer our re-assert F. */
+static void rr_answer(struct rig *r, unsigned slot, const uint8_t *src, struct aoe_frame *f,
+                      const uint8_t (*macs)[6], unsigned n, int err6)
+{
+  cr_assert_not_null(f, "no re-assert in flight");
+  rr_answer_tag(r, slot, src, f->tag, AOE_RCMD_SET, macs, n, err6);
+}
+
+/* T's reservation read (a probe, sent raw as a keepalive is) is out: its tag. */
+static uint32_t probe(struct aoe_target *t)
+{
+  cr_assert_neq(t->rr_probe_tag, 0, "e%u.%u's reservation list was not read", t->shelf,
+                t->slot);
+  return t->rr_probe_tag;
+}
+
+/* Answer T's probe with the list MACS[N]. */
+static void probe_answer(struct rig *r, struct aoe_target *t, const uint8_t *src,
+                         const uint8_t (*macs)[6], unsigned n)
+{
+  rr_answer_tag(r, t->slot, src, probe(t), AOE_RCMD_READ, macs, n, 0);
+}
+
+/* vblade's start-up announce from SRC as slot SLOT_: broadcast, version 0. */
+static void announce(struct rig *r, unsigned slot, const uint8_t *src)
+{
+  struct aoe_msg m;
+
+  cur_slot = slot;
+  hdr(&m, src, AOE_CMD_CONFIG, 0);
+  cur_slot = SLOT;
+  memset(m.h.dst, 0xff, 6);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2, .version = 1 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  r->frame[14] = AOE_FLAG_RESP;                     /* vblade's aoead: no version */
+  rx(r, r->frame, r->len);
+}
+
+static const uint8_t ours[1][6] = { { 0x02, 0, 0, 0, 0, 0x01 } };
+static const uint8_t theirs[1][6] = { { 0x02, 0, 0, 0, 0, 0x66 } };
+
+/* A write of 8 sectors to T; its result in *RES (done: 1 once completed). */
+static void write8(struct aoe_target *t, uint8_t *buf, struct result *res)
+{
+  memset(res, 0, sizeof *res);
+  aoe_submit(t, AOE_WRITE, 0, 8, buf, on_done, res);
+}
+
+Test(reserve, announce_of_a_held_shelf_reasserts_at_once)
+{
+  struct rig r;
+
+  rig_open(&r, 11);
+  claim(&r, r.t);
+  announce(&r, SLOT, shelf_mac);
+  cr_assert_eq(r.ini->parse_counts[AOE_PARSE_VERSION], 0, "the announce was rejected");
+  step(&r);
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f, "a restarted shelf we hold was not re-asserted");
+  cr_assert_eq(f->req->nmacs, 1);
+  cr_assert_arr_eq(f->req->macs[0], our_mac, 6);
+  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  cr_assert_eq(r.t->rr_lost_us, 0, "the re-assert was not taken as done");
+  cr_assert(r.t->reserved && !r.ini->rr_taken);
+  rig_close(&r);
+}
+
+Test(reserve, announce_of_a_shelf_not_held_changes_nothing)
+{
+  struct rig r;
+
+  rig_open(&r, 12);
+  announce(&r, SLOT, shelf_mac);
+  step(&r);
+  cr_assert_null(reassert_frame(r.t));
+  cr_assert_eq(r.t->rr_probe_tag, 0, "read the list of a shelf we do not hold");
+  cr_assert(aoe_target_up(r.t));
+  rig_close(&r);
+}
+
+Test(reserve, held_shelf_is_read_each_interval)
+{
+  struct rig r;
+
+  rig_open(&r, 13);
+  claim(&r, r.t);
+  step(&r);
+  cr_assert_eq(r.t->rr_probe_tag, 0, "read before its interval");
+  check_due(&r, r.t);
+  step(&r);
+  uint32_t tag = probe(r.t);
+  cr_assert_eq(tag & 0xc0000000u, AOE_RR_PROBE_TAG);
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    cr_assert_eq(r.t->frames[i].state, FRAME_FREE, "the read took a frame: it is not I/O");
+  rr_answer_tag(&r, SLOT, other_mac, tag, AOE_RCMD_READ, ours, 1, 0);
+  cr_assert_eq(r.t->rr_probe_tag, tag, "an answer from another MAC was taken");
+  rr_answer_tag(&r, SLOT, shelf_mac, tag ^ 1, AOE_RCMD_READ, theirs, 1, 0);
+  cr_assert(r.t->rr_probe_tag == tag && !r.ini->rr_taken, "an answer to another tag was taken");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  cr_assert_eq(r.t->rr_probe_tag, 0);
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "re-asserted a reservation that was there");
+  cr_assert_eq(r.t->rr_probe_tag, 0, "read again at once");
+  cr_assert(r.t->rr_next_us > aoe_now_us() + 500000, "next read not an interval away");
+  rig_close(&r);
+}
+
+/* The announce was lost: the next read finds the list empty. */
+Test(reserve, read_finding_nobody_reasserts)
+{
+  struct rig r;
+
+  rig_open(&r, 14);
+  claim(&r, r.t);
+  check_due(&r, r.t);
+  step(&r);
+  probe_answer(&r, r.t, shelf_mac, NULL, 0);
+  step(&r);
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f, "an empty list was not re-asserted");
+  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  cr_assert_eq(r.t->rr_lost_us, 0);
+  rig_close(&r);
+}
+
+/* A read listing another host: the takeover.  Nothing is re-asserted, and no I/O goes
+ * to a shelf of our claim that does not hold our reservation, the taken one or one that
+ * restarted (it would take it): it fails with EBADE (raid/: RAID_EFENCED) unsent. */
+Test(reserve, read_finding_another_host_stops_io_to_shelves_not_ours)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 15);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  announce(&r, SLOT + 1, shelf2_mac);                   /* t2 restarted */
+  check_due(&r, r.t);
+  step(&r);
+  probe_answer(&r, r.t, shelf_mac, theirs, 1);
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "took back a shelf another host holds");
+  cr_assert_null(reassert_frame(t2), "re-asserted a shelf once the claim was taken");
+  cr_assert(r.ini->rr_taken && !r.t->reserved);
+  struct aoe_target *ts[2] = { r.t, t2 };
+  for (int k = 0; k < 2; k++) {
+    write8(ts[k], buf, &res);
+    step(&r);
+    cr_assert_eq(res.done, 1, "a write to e7.%u was not failed", ts[k]->slot);
+    cr_assert_eq(res.err, EBADE);
+    for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+      cr_assert(ts[k]->frames[i].state == FRAME_FREE || ts[k]->frames[i].cmd != AOE_CMD_ATA ||
+                !ts[k]->frames[i].write, "a write went out to e7.%u", ts[k]->slot);
+    cr_assert(strstr(aoe_target_last_error(ts[k]), "e7.3 is now reserved by 02:00:00:00:00:66"),
+              "the error does not name the holder: %s", aoe_target_last_error(ts[k]));
+  }
+  rig_close(&r);
+}
+
+/* The split brain this guards against: a head hung while another took its shelves over
+ * with force; one shelf restarted (its list now empty); the hung head resumes and its
+ * checks are all due at once.  It must not take the restarted shelf back: the other
+ * shelf's list names the new head. */
+Test(reserve, resumed_old_head_does_not_take_back_a_restarted_shelf)
+{
+  struct rig r;
+
+  rig_open(&r, 16);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  check_due(&r, r.t);
+  check_due(&r, t2);
+  step(&r);
+  probe(t2);
+  probe_answer(&r, r.t, shelf_mac, NULL, 0);                    /* restarted */
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "re-asserted before the rest of the claim was read");
+  probe_answer(&r, t2, shelf2_mac, theirs, 1);                  /* taken */
+  for (int i = 0; i < 3; i++)
+    step(&r);
+  cr_assert_null(reassert_frame(r.t), "took the restarted shelf back from the new head");
+  cr_assert(r.ini->rr_taken);
+  rig_close(&r);
+}
+
+/* The new head, on the announce: the rest of its claim is read first, then the restarted
+ * shelf re-asserted. */
+Test(reserve, new_head_reasserts_once_the_rest_is_read)
+{
+  struct rig r;
+
+  rig_open(&r, 17);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  announce(&r, SLOT, shelf_mac);
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "re-asserted before the rest was read");
+  probe(t2);
+  probe_answer(&r, t2, shelf2_mac, ours, 1);
+  step(&r);
+  cr_assert_not_null(reassert_frame(r.t), "not re-asserted once the rest was read");
+  rig_close(&r);
+}
+
+/* Our re-assert refused (another host got there first): taken. */
+Test(reserve, refused_reassert_is_a_takeover)
+{
+  struct rig r;
+
+  rig_open(&r, 18);
+  claim(&r, r.t);
+  announce(&r, SLOT, shelf_mac);
+  step(&r);
+  rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), theirs, 1, 1);
+  cr_assert(r.ini->rr_taken && !r.t->reserved);
+  for (int i = 0; i < 3; i++)
+    step(&r);
+  cr_assert_null(reassert_frame(r.t));
+  rig_close(&r);
+}
+
+/* AoE error 6 on a write to one shelf: a shelf of the claim that forgot us gets no more
+ * I/O; one still ours does (the caller fences at its first EBADE). */
+Test(reserve, conflict_on_io_stops_io_to_a_shelf_that_forgot_us)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res, res2;
+  struct aoe_msg m;
+
+  rig_open(&r, 19);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  announce(&r, SLOT + 1, shelf2_mac);                   /* t2 restarted */
+  write8(r.t, buf, &res);
+  struct aoe_frame *f = inflight(&r, 0);
+  cr_assert_not_null(f);
+  hdr(&m, shelf_mac, AOE_CMD_ATA, f->tag);
+  m.h.flags |= AOE_FLAG_ERR;
+  m.h.error = AOE_ERR_RESERVED;
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  cr_assert_eq(res.done, 1);
+  cr_assert_eq(res.err, EBADE);
+  cr_assert(r.ini->rr_taken);
+  step(&r);
+  cr_assert_null(reassert_frame(t2), "re-asserted a shelf once the claim was taken");
+  write8(t2, buf, &res2);
+  step(&r);
+  cr_assert_eq(res2.done, 1);
+  cr_assert_eq(res2.err, EBADE, "a write went on to a shelf that forgot us: %d", res2.err);
+  rig_close(&r);
+}
+
+/* The claim taken, a shelf still ours keeps its I/O: it is the caller's to stop. */
+Test(reserve, shelf_still_ours_keeps_its_io_after_the_claim_is_taken)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 22);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  check_due(&r, r.t);
+  step(&r);
+  probe_answer(&r, r.t, shelf_mac, theirs, 1);
+  cr_assert(r.ini->rr_taken);
+  write8(t2, buf, &res);
+  aoe_issue_direct(r.ini, t2);
+  cr_assert_eq(res.done, 0, "a write to a shelf still ours failed: %d", res.err);
+  rig_close(&r);
+}
+
+/* Each responder (path) keeps its own list: one that restarted lists nobody while the
+ * other still lists us.  Lost: re-asserted on every path. */
+Test(reserve, one_responder_of_two_forgot_us)
+{
+  static const uint8_t path2_mac[6] = { 0x02, 0, 0, 0, 0, 0x60 };
+  struct rig r;
+  struct aoe_msg m;
+
+  rig_open(&r, 20);
+  hdr(&m, path2_mac, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  aoe_issue_direct(r.ini, r.t);
+  identify(&r, path2_mac);
+  cr_assert_eq(r.t->npaths, 2);
+  cr_assert(r.t->paths[1].state == PATH_ACTIVE && r.t->paths[1].up);
+  claim(&r, r.t);
+  check_due(&r, r.t);
+  step(&r);
+  cr_assert_eq(r.t->rr_probe_sent, 3, "not every path was asked");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  cr_assert_neq(r.t->rr_probe_tag, 0, "judged before every path answered");
+  probe_answer(&r, r.t, path2_mac, NULL, 0);
+  step(&r);
+  unsigned sets = 0;
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    sets += r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].cmd == AOE_CMD_RESERVE;
+  cr_assert_eq(sets, 2, "the re-assert did not go to both responders: %u", sets);
+  rig_close(&r);
+}
+
+/* A read nobody answers says nothing: no re-assert, no takeover, asked again soon. */
+Test(reserve, unanswered_read_says_nothing)
+{
+  struct rig r;
+
+  rig_open(&r, 21);
+  claim(&r, r.t);
+  check_due(&r, r.t);
+  step(&r);
+  uint32_t tag = probe(r.t);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->rr_probe_us -= 1000ull * (AOE_RR_PROBE_TIMEOUT_MS + 1);
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  cr_assert_neq(r.t->rr_probe_tag, tag, "the unanswered read was not given up");
+  cr_assert(!r.ini->rr_taken && r.t->reserved && !r.t->rr_lost_us);
+  cr_assert_null(reassert_frame(r.t));
+  cr_assert(r.t->rr_next_us <= aoe_now_us() + 1000ull * AOE_RR_PROBE_TIMEOUT_MS,
+            "not asked again soon");
+  rig_close(&r);
+}
+
+/* A write to T in flight (an ATA write frame), or NULL. */
+static struct aoe_frame *write_frame(struct aoe_target *t)
+{
+  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].cmd == AOE_CMD_ATA &&
+        t->frames[i].write)
+      return &t->frames[i];
+  return NULL;
+}
+
+/* The initiator did not run for two seconds (its process was stopped), as the loop sees
+ * it on its next turn. */
+static void stall(struct rig *r)
+{
+  pthread_mutex_lock(&r->ini->lock);
+  r->ini->last_step_us = aoe_now_us() - 2000000;
+  pthread_mutex_unlock(&r->ini->lock);
+}
+
+/* A head resumed from a stall sends no I/O to a shelf it holds before a reservation read
+ * sent since says the shelf is still its own. */
+Test(reserve, resumed_head_holds_io_until_its_reservation_is_read)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 23);
+  claim(&r, r.t);
+  step(&r);
+  stall(&r);
+  write8(r.t, buf, &res);                       /* the request pending when it stopped */
+  cr_assert_null(write_frame(r.t), "a write went out before the reservation was read");
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out before the reservation was read");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "the write was not released once the shelf was ours");
+  cr_assert_eq(res.done, 0);
+  rig_close(&r);
+}
+
+/* The split brain of tests/plugin-failover-restart.sh inside its window: the old head
+ * resumes after a shelf restarted and before the new head re-asserted it.  Its write to
+ * the restarted shelf (which would take it) never goes out: the other shelf's list names
+ * the new head, and the write fails with EBADE. */
+Test(reserve, resumed_old_head_writes_nothing_to_a_restarted_shelf)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 24);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  step(&r);
+  stall(&r);
+  write8(r.t, buf, &res);
+  step(&r);
+  probe_answer(&r, r.t, shelf_mac, NULL, 0);    /* restarted: open to anyone */
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out to a shelf that forgot us");
+  probe_answer(&r, t2, shelf2_mac, theirs, 1);  /* the new head's */
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out to a shelf that forgot us");
+  cr_assert_null(reassert_frame(r.t), "took the restarted shelf back");
+  cr_assert_eq(res.done, 1, "the held write was not failed once the claim was taken");
+  cr_assert_eq(res.err, EBADE);
+  rig_close(&r);
+}
+
+/* The new head, after a shelf's announce: its I/O there waits for the re-assert. */
+Test(reserve, io_to_a_shelf_that_forgot_us_waits_for_the_reassert)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 25);
+  claim(&r, r.t);
+  write8(r.t, buf, &res);
+  struct aoe_frame *w = write_frame(r.t);
+  cr_assert_not_null(w);
+  ata_reply(&r, shelf_mac, w->tag, w->lba, NULL, 0);
+  rx(&r, r.frame, r.len);
+  while (!res.done && (w = write_frame(r.t))) {
+    ata_reply(&r, shelf_mac, w->tag, w->lba, NULL, 0);
+    rx(&r, r.frame, r.len);
+  }
+  cr_assert_eq(res.done, 1, "the first write did not complete");
+  announce(&r, SLOT, shelf_mac);
+  write8(r.t, buf, &res);
+  cr_assert_null(write_frame(r.t), "a write went out before the re-assert");
+  step(&r);
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f, "not re-asserted");
+  cr_assert_null(write_frame(r.t), "a write went out before the re-assert was answered");
+  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "the write was not released by the re-assert");
+  rig_close(&r);
+}
+
+/* A hold never outlasts the dead time: a shelf whose reservation cannot be read is the
+ * keepalives' to judge, not a hang. */
+Test(reserve, hold_ends_after_the_dead_time)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 26);
+  claim(&r, r.t);
+  step(&r);
+  stall(&r);
+  write8(r.t, buf, &res);
+  step(&r);
+  cr_assert_null(write_frame(r.t));
+  pthread_mutex_lock(&r.ini->lock);
+  r.ini->rr_stall_us -= 1000ull * r.ini->opt.dead_time_ms;
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "held past the dead time");
   rig_close(&r);
 }
 

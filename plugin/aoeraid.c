@@ -155,17 +155,17 @@ static int reserve_one(struct aoe_target *t, char *msg, size_t len)
   char err[256], name[24], before[24];
   int r;
 
-  if (!params.force || !shelf_holder(t, before, sizeof before))
-    before[0] = 0;              /* force=true: the head that held it, for the log */
-  r = aoe_reserve(t, params.force, err, sizeof err);
+  if (!params.takeover || !shelf_holder(t, before, sizeof before))
+    before[0] = 0;              /* takeover=true: the head that held it, for the log */
+  r = aoe_reserve(t, params.takeover, err, sizeof err);
   aoe_target_name(t, name, sizeof name);
   if (r == 0 && before[0])
-    log_notice("%s: reserved with force=true; %s held it", name, before);
+    log_notice("%s: reserved with takeover=true; %s held it", name, before);
   if (r == 0)
     return 0;
   if (r == -EBADE)
     snprintf(msg, len, "%s, another head: to take the array over, first make sure that head "
-             "is down (powered off, or cut off the SAN), then start with force=true; "
+             "is down (powered off, or cut off the SAN), then start with takeover=true; "
              "reserve=false if the shelf is shared on purpose", err);
   else
     snprintf(msg, len, "%s: cannot reserve it: %s", name, err);
@@ -1275,6 +1275,7 @@ static void aoeraid_dump_plugin(void)
   "readonly=true            assemble read-only: nothing is written to any shelf\n" \
   "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER-OR-RUN [EXTRA]] per event\n" \
   "alert-test=true          send a TestMessage event at start\n" \
+  "takeover=true            take the shelves another head reserved (failover)\n" \
   "force=true               override refusals md would let you override"
 
 static struct nbdkit_plugin plugin = {

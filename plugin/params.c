@@ -314,6 +314,8 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_time_ms(key, value, &p->discover_ms);
   if (!strcmp(key, "force"))
     return set_bool(key, value, &p->force);
+  if (!strcmp(key, "takeover"))
+    return set_bool(key, value, &p->takeover);
   if (!strcmp(key, "reserve"))
     return set_bool(key, value, &p->reserve);
   if (!strcmp(key, "poll"))
@@ -346,7 +348,7 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_rate(key, value, &p->sync_speed_max);
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
                "(shelves, spares, level, chunk, name, uuid, iface, control, dead-time, "
-               "discover-time, reserve, force, poll, sync-speed-min, sync-speed-max, "
+               "discover-time, reserve, takeover, force, poll, sync-speed-min, sync-speed-max, "
                "bitmap-chunk, auto-readd, readonly, alert, alert-test)", key);
   return -1;
 }
@@ -372,6 +374,11 @@ int params_complete(struct params *p)
 
   /* md's --assemble --scan: the shelves are found by their superblocks at get_ready */
   p->scan = p->n_shelves == 0 && (p->name[0] || p->uuid_given);
+  if (p->takeover && !p->reserve) {
+    nbdkit_error("takeover=true takes the shelves' AoE reservations, and reserve=false "
+                 "takes none: drop one of them");
+    return -1;
+  }
   if (p->n_shelves == 0 && !p->scan) {
     nbdkit_error("shelves= is required to create an array: list its AoE shelves "
                  "(shelves=e1.1,e2.1); an existing array is found by its name= or uuid= "

@@ -28,7 +28,8 @@ struct params {
   const char *control;              /* control socket path, or NULL */
   unsigned dead_time_ms;
   unsigned discover_ms;             /* how long to wait for every shelf to answer */
-  bool force;
+  bool force;                       /* override md's refusals */
+  bool takeover;                    /* take reservations another head holds */
   bool reserve;                     /* claim the shelves with AoE Reserve/Release */
   bool poll;                        /* a lone request polls for its replies (aoe_poll) */
   bool auto_readd;                  /* a member whose shelf comes back is re-added */

@@ -261,8 +261,8 @@ static const char *unreadable_text(const struct found *f, const struct params *p
   buf[0] = 0;
   if (n)
     snprintf(buf, len, ", %zu of them unreadable (reserved by another head?%s)", n,
-             p->force ? " a takeover cannot scan them: list the shelves in shelves= and "
-             "spares= with force=true" : "");
+             p->takeover ? " a takeover cannot scan them: list the shelves in shelves= "
+             "and spares= with takeover=true" : "");
   return buf;
 }
 

@@ -25,6 +25,8 @@ plugin_fails "bad chunk" "chunk: '3000' must be a power of two" shelves=e1.1,e2.
 plugin_fails "bad bitmap chunk" "bitmap-chunk: '1K' must be 0 \\(no write-intent bitmap\\) or from 64K" \
   shelves=e1.1,e2.1 level=1 bitmap-chunk=1K
 plugin_fails "no shelves" "shelves= is required" level=1
+plugin_fails "takeover without reservations" "takeover=true takes the shelves' AoE reservations, and reserve=false takes none" \
+  shelves=e1.1,e2.1 level=1 takeover=true reserve=false
 plugin_fails "bad shelf address" "'e1' is not a shelf address" shelves=e1,e2.1 level=1
 plugin_fails "too few shelves" "needs at least 3 shelves" shelves=e1.1,e2.1 level=5
 plugin_fails "no level for a new array" "give level=" shelves=e1.1,e2.1

@@ -6,7 +6,7 @@
 #   bitmap bit stays dirty in head 1's memory, so its next write there needs no bitmap
 #   update: full stripes go straight to the three shelves).  Head 1 hangs (SIGSTOP) with
 #   the client's next write (1 MiB of 'x' at 0) queued on its socket.  Head 2 takes over
-#   with force=true and writes.  e1.1's vblade is restarted (same file, same address),
+#   with takeover=true and writes.  e1.1's vblade is restarted (same file, same address),
 #   quickly: head 2's keepalives never see it down.  Head 1 resumes and serves the queued
 #   write.
 # Head 2 must have taken e1.1 back at once (vblade announces itself when it starts): e1.1
@@ -82,7 +82,7 @@ kill -STOP "$pid1"
 touch "$LAB_DIR/c1.go"          # its write now waits on head 1's socket
 echo "ok: head 1 hung with a write queued"
 
-head2 "${args[@]}" force=true
+head2 "${args[@]}" takeover=true
 ctl=$ctl2 uri=$uri2
 wait_log "$log2" "resync finished"
 head -c 8M /dev/urandom >"$LAB_DIR/want2"
@@ -91,7 +91,7 @@ want=$(md5sum <"$LAB_DIR/want2")
 for i in 1 2 3; do
   [ "$(holders $i)" = "$mac2" ] || lab_die "e$i.1 is not held by head 2 after the takeover: $(holders $i)"
 done
-echo "ok: head 2 took over with force=true and wrote"
+echo "ok: head 2 took over with takeover=true and wrote"
 
 t0=$(date +%s%3N)
 lab_kill 1
@@ -143,7 +143,7 @@ client=$client_pid
 kill -STOP "$pid2"
 touch "$LAB_DIR/c2.go"
 : >"$log1"
-head1 "${args[@]}" force=true
+head1 "${args[@]}" takeover=true
 ctl=$ctl1 uri=$uri1
 wait_log "$log1" "resync finished"
 head -c 8M /dev/urandom >"$LAB_DIR/want3"

@@ -2,14 +2,16 @@
 # Failover between two heads (two initiators, each its own MAC, on one SAN), and fencing
 # by the AoE reservations.  RAID5 of e1.1..e3.1 with the spare e4.1.
 #  1. Head 1 writes, is killed (SIGKILL: its reservations stay, the superblocks say dirty)
-#     and e3.1 goes down with it.  Head 2 without force=true is refused with one line
-#     naming head 1's MAC; by name= it cannot read the shelves and says to list them; with
-#     shelves= and force=true it takes them, e4.1 rebuilds e3.1's slot, data intact.
+#     and e3.1 goes down with it.  Head 2 without takeover=true is refused with one line
+#     naming head 1's MAC (force=true takes no reservation); by name= it cannot read the
+#     shelves and says to list them; takeover=true alone takes them but meets md's
+#     refusal (dirty and degraded: the write hole); with takeover=true force=true it
+#     starts, e4.1 rebuilds e3.1's slot, data intact.
 #  2. A partial takeover while head 2 runs: e1.1 alone is reserved away from it.  Its next
 #     write finds the conflict: head 2 fences the array (EIO, one line naming the holder,
 #     status "fenced") and writes nothing more: not a superblock failing e1.1 on e2.1 and
 #     e4.1 (not yet taken, they would tell the new head e1.1 is stale), not a byte.  Head
-#     1 takes the rest with force=true: the dirty regions are resynced, data intact.
+#     1 takes the rest with takeover=true: the dirty regions are resynced, data intact.
 #  3. Head 1 hangs (SIGSTOP), head 2 takes over and writes; head 1 resumed cannot write
 #     (EIO, fenced); head 2's data, a check and the superblocks are untouched by it.
 #  4. Head 1 is cut off the SAN, head 2 takes over; when the cut heals, head 1's re-add
@@ -51,7 +53,7 @@ wait_log() {
 }
 args=(shelves=e1.1,e2.1,e3.1 spares=e4.1 level=5 chunk=64K bitmap-chunk=1M name=vol)
 
-# ---- 1. head 1 dies; head 2 takes over, with force=true only ----
+# ---- 1. head 1 dies; head 2 takes over: takeover=true, and force=true for the write hole ----
 head1 "${args[@]}"
 nbdcopy --flush "$LAB_DIR/want" "$uri1"
 kill -KILL "$pid1"; wait "$pid1" 2>/dev/null || true
@@ -62,27 +64,43 @@ out=$(ip netns exec "$LAB_NS2" nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discove
         "${args[@]}" --run true 2>&1)
 rc=$?
 set -e
-[ $rc -ne 0 ] || lab_die "head 2 took the shelves without force=true: $out"
+[ $rc -ne 0 ] || lab_die "head 2 took the shelves without takeover=true: $out"
 line=$(grep "is reserved by $mac1" <<<"$out" | head -n 1) ||
   lab_die "head 2's refusal does not name head 1's MAC $mac1: $out"
-grep -q "make sure that head is down.*force=true" <<<"$line" ||
+grep -q "make sure that head is down.*takeover=true" <<<"$line" ||
   lab_die "the refusal does not say how to take over safely: $line"
-echo "ok: without force=true: ${line#*nbdkit: }"
+echo "ok: without takeover=true: ${line#*nbdkit: }"
 # A scan by name cannot read the shelves another head holds: a takeover lists them.
 out=$(ip netns exec "$LAB_NS2" nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discover-time=1 \
-        name=vol force=true --run true 2>&1) && lab_die "a scan read shelves reserved by head 1"
+        name=vol takeover=true --run true 2>&1) && lab_die "a scan read shelves reserved by head 1"
 grep -q "unreadable (reserved by another head? a takeover cannot scan them: list the shelves" \
   <<<"$out" || lab_die "the scan by name does not say to list the shelves: $out"
 [ "$(shelves_sum)" = "$before" ] || lab_die "the refused starts wrote to a shelf"
-echo "ok: name=vol force=true: $(grep -o 'scan: no shelf.*' <<<"$out" | cut -c1-150)..."
+echo "ok: name=vol takeover=true: $(grep -o 'scan: no shelf.*' <<<"$out" | cut -c1-150)..."
 
-head2 "${args[@]}" force=true
-grep -q "e1.1: reserved with force=true; $mac1 held it" "$log2" ||
-  lab_die "head 2 did not log the takeover of e1.1: $(cat "$log2")"
+# force=true overrides md's refusals only: it takes no reservation.
+out=$(ip netns exec "$LAB_NS2" nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discover-time=1 \
+        "${args[@]}" force=true --run true 2>&1) && lab_die "force=true took head 1's shelves"
+grep -q "is reserved by $mac1, another head: .*start with takeover=true" <<<"$out" ||
+  lab_die "force=true alone: no refusal naming head 1 and takeover=true: $out"
+[ "$(shelves_sum)" = "$before" ] || lab_die "the start with force=true wrote to a shelf"
+echo "ok: force=true alone takes no reservation"
+# takeover=true takes the shelves; head 1 died with the array dirty and e3.1 is down:
+# dirty and degraded, md's refusal stands (the write hole is a decision of its own).
+out=$(ip netns exec "$LAB_NS2" nbdkit -f -U - "$AOERAID_PLUGIN" iface=h0 discover-time=1 \
+        "${args[@]}" takeover=true --run true 2>&1) &&
+  lab_die "takeover=true alone started a dirty degraded RAID5: $out"
+grep -q "e1.1: reserved with takeover=true; $mac1 held it" <<<"$out" ||
+  lab_die "takeover=true did not log the takeover of e1.1: $out"
+grep -q "is dirty and degraded.*write hole" <<<"$out" ||
+  lab_die "takeover=true alone: no write-hole refusal: $out"
+[ "$(shelves_sum)" = "$before" ] || lab_die "the refused takeover wrote to a shelf"
+echo "ok: takeover=true alone: $(grep -o 'is dirty and degraded.*' <<<"$out" | cut -c1-110)..."
+head2 "${args[@]}" takeover=true force=true
 ctl=$ctl2 uri=$uri2
 wait_recovered 2 e4.1
 [ "$(readback)" = "$want" ] || lab_die "head 2 serves other data than head 1 wrote"
-echo "ok: head 1 killed, e3.1 down: head 2 took over with force=true, e4.1 rebuilt slot 2, data intact"
+echo "ok: head 1 killed, e3.1 down: head 2 took over with takeover=true force=true, e4.1 rebuilt slot 2, data intact"
 
 # ---- 2. e1.1 alone is taken from head 2 while it runs ----
 wait_clean "head 2 after the recovery"  # no superblock update is due
@@ -106,15 +124,15 @@ nbdcopy "$uri2" - >/dev/null 2>&1 && lab_die "head 2 still serves reads once fen
 echo "ok: e1.1 taken: head 2 fenced itself (EIO), wrote no superblock, no byte; it logged:"
 grep "now reserved" "$log2"
 
-head1 shelves=e1.1,e2.1,e4.1 name=vol force=true
-grep -q "e2.1: reserved with force=true; $mac2 held it" "$log1" ||
+head1 shelves=e1.1,e2.1,e4.1 name=vol takeover=true
+grep -q "e2.1: reserved with takeover=true; $mac2 held it" "$log1" ||
   lab_die "head 1 did not log the takeover of e2.1: $(cat "$log1")"
 ctl=$ctl1 uri=$uri1
 wait_log "$log1" "resync finished"
 grep -q "regions the write-intent bitmap held dirty" "$log1" ||
   lab_die "head 1 did not resync the dirty regions: $(grep resync "$log1")"
 [ "$(readback)" = "$want" ] || lab_die "head 1 took over other data than head 2 served"
-echo "ok: head 1 took the rest with force=true: dirty regions resynced, data intact"
+echo "ok: head 1 took the rest with takeover=true: dirty regions resynced, data intact"
 PLUGIN_PID=$pid2 plugin_stop          # fenced: it releases nothing, writes nothing
 out=$(lab_exec aoe-client -i h0 -w 300 2.1 holders 2>/dev/null)
 grep -q "holders: $mac1" <<<"$out" || lab_die "head 2's shutdown took head 1's reservation of e2.1: $out"
@@ -122,7 +140,7 @@ grep -q "holders: $mac1" <<<"$out" || lab_die "head 2's shutdown took head 1's r
 # ---- 3. head 1 hangs; head 2 takes over; head 1 resumes, fenced ----
 kill -STOP "$pid1"
 : >"$log2"
-head2 shelves=e1.1,e2.1,e4.1 name=vol force=true
+head2 shelves=e1.1,e2.1,e4.1 name=vol takeover=true
 ctl=$ctl2 uri=$uri2
 wait_log "$log2" "resync finished"
 head -c 8M /dev/urandom >"$LAB_DIR/want2"
@@ -155,7 +173,7 @@ head1 shelves=e1.1,e2.1,e4.1 name=vol dead-time=1
 ip -n "$LAB_NS" link set h0 down
 write_fails "$uri1" 0 "head 1 cut off"        # its members fail, in its memory only
 : >"$log2"
-head2 shelves=e1.1,e2.1,e4.1 name=vol force=true
+head2 shelves=e1.1,e2.1,e4.1 name=vol takeover=true
 head -c 8M /dev/urandom >"$LAB_DIR/want4"
 nbdcopy --flush "$LAB_DIR/want4" "$uri2"
 want=$(md5sum <"$LAB_DIR/want4")

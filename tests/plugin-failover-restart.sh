@@ -27,23 +27,10 @@ lab_init 240
 lab_up -n 3 -s 32M
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 lab_host2
-mac1=$(lab_host_mac h0)
-mac2=$(lab_host_mac h0 "$LAB_NS2")
-sock1=$LAB_DIR/h1.sock ctl1=$LAB_DIR/h1.ctl log1=$LAB_DIR/h1.log
-sock2=$LAB_DIR/h2.sock ctl2=$LAB_DIR/h2.ctl log2=$LAB_DIR/h2.log
-uri1="nbd+unix:///?socket=$sock1" uri2="nbd+unix:///?socket=$sock2"
+heads_init
 rebuild_data 8M 1M
 args=(shelves=e1.1,e2.1,e3.1 level=5 chunk=64K bitmap-chunk=1M name=vol)
 
-head1() { PLUGIN_LOG=$log1 plugin_start "$sock1" control="$ctl1" "$@"; pid1=$PLUGIN_PID; }
-head2() {
-  PLUGIN_NS=$LAB_NS2 PLUGIN_LOG=$log2 plugin_start "$sock2" control="$ctl2" "$@"
-  pid2=$PLUGIN_PID
-}
-wait_log() {
-  for _ in $(seq 100); do grep -Eq "$2" "$1" && return 0; sleep 0.1; done
-  lab_die "no line matching '$2' in $1: $(tail -n 5 "$1")"
-}
 # wait_file FILE WHAT OUT: until FILE exists, else lab_die WHAT with OUT's content.
 wait_file() {
   for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
@@ -84,7 +71,7 @@ echo "ok: head 1 hung with a write queued"
 
 head2 "${args[@]}" takeover=true
 ctl=$ctl2 uri=$uri2
-wait_log "$log2" "resync finished"
+wait_log "resync finished" "head 2" "$log2"
 head -c 8M /dev/urandom >"$LAB_DIR/want2"
 nbdcopy --flush "$LAB_DIR/want2" "$uri2"
 want=$(md5sum <"$LAB_DIR/want2")
@@ -113,7 +100,7 @@ lab_thaw 3
 wait "$client" || true
 out=$(cat "$LAB_DIR/c1.out")
 grep -q "^failed" <<<"$out" || lab_die "head 1's queued write succeeded after the takeover: $out"
-wait_log "$log1" "e[0-9]\.1 is now reserved by $mac2: another head took the array over"
+wait_log "e[0-9]\.1 is now reserved by $mac2: another head took the array over" "head 1" "$log1"
 ctl=$ctl1 wait_status "fenced: e[0-9].1 is reserved by another head"
 echo "ok: head 1 resumed: its write failed, fenced: $(grep -o 'e[0-9]\.1 is now reserved by [0-9a-f:]*' "$log1")"
 
@@ -145,7 +132,7 @@ touch "$LAB_DIR/c2.go"
 : >"$log1"
 head1 "${args[@]}" takeover=true
 ctl=$ctl1 uri=$uri1
-wait_log "$log1" "resync finished"
+wait_log "resync finished" "head 1" "$log1"
 head -c 8M /dev/urandom >"$LAB_DIR/want3"
 nbdcopy --flush "$LAB_DIR/want3" "$uri1"
 want=$(md5sum <"$LAB_DIR/want3")
@@ -168,7 +155,7 @@ lab_thaw 3
 wait "$client" || true
 out=$(cat "$LAB_DIR/c2.out")
 grep -q "^failed" <<<"$out" || lab_die "head 2's queued write succeeded after the takeover: $out"
-wait_log "$log2" "e[0-9]\.1 is now reserved by $mac1: another head took the array over"
+wait_log "e[0-9]\.1 is now reserved by $mac1: another head took the array over" "head 2" "$log2"
 sleep 0.5
 [ "$(md5sum <"${LAB_IMG[1]}")" = "$img1" ] ||
   lab_die "head 2 wrote to e1.1, restarted and unreserved, after the takeover"

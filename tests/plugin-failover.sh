@@ -24,19 +24,9 @@ lab_init 120
 lab_up -n 4 -s 32M
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 lab_host2
-mac1=$(lab_host_mac h0)
-mac2=$(lab_host_mac h0 "$LAB_NS2")
-sock1=$LAB_DIR/h1.sock ctl1=$LAB_DIR/h1.ctl log1=$LAB_DIR/h1.log
-sock2=$LAB_DIR/h2.sock ctl2=$LAB_DIR/h2.ctl log2=$LAB_DIR/h2.log
-uri1="nbd+unix:///?socket=$sock1" uri2="nbd+unix:///?socket=$sock2"
+heads_init
 rebuild_data 8M 1M
 
-# head N ARGS...: start head N (1: LAB_NS, 2: LAB_NS2) on its socket, control and log.
-head1() { PLUGIN_LOG=$log1 plugin_start "$sock1" control="$ctl1" "$@"; pid1=$PLUGIN_PID; }
-head2() {
-  PLUGIN_NS=$LAB_NS2 PLUGIN_LOG=$log2 plugin_start "$sock2" control="$ctl2" "$@"
-  pid2=$PLUGIN_PID
-}
 st() { "$aoeraid" status -c "$1"; }
 md5_of() { (set +o pipefail; nbdcopy "$1" - 2>/dev/null | head -c "$2" | md5sum); }
 sb_of() { dd if="${LAB_IMG[$1]}" bs=4096 skip=1 count=1 status=none | md5sum; }
@@ -45,11 +35,6 @@ write_fails() {
   if nbdsh -u "$1" -c "h.pwrite(b'x' * (1 << 20), $2); h.flush()" 2>"$LAB_DIR/err"; then
     lab_die "$3: a write through the fenced head succeeded"
   fi
-}
-# Until LOG has a line matching REGEX.
-wait_log() {
-  for _ in $(seq 100); do grep -Eq "$2" "$1" && return 0; sleep 0.1; done
-  lab_die "no line matching '$2' in $1: $(tail -n 5 "$1")"
 }
 args=(shelves=e1.1,e2.1,e3.1 spares=e4.1 level=5 chunk=64K bitmap-chunk=1M name=vol)
 
@@ -110,9 +95,9 @@ sb2=$(sb_of 2) sb4=$(sb_of 4)
 out=$(lab_exec aoe-client -i h0 -w 300 1.1 reserve force holders 2>/dev/null)
 grep -q "holders: $mac1" <<<"$out" || lab_die "could not take e1.1 from head 2: $out"
 write_fails "$uri2" $((20 << 20)) "e1.1 taken"
-wait_log "$log2" "e1.1 is now reserved by $mac1: another head took the array over; this server stops serving it"
+wait_log "e1.1 is now reserved by $mac1: another head took the array over; this server stops serving it" "head 2" "$log2"
 wait_status "fenced: e1.1 is reserved by another head"
-wait_log "$log2" "event Fenced vol e1.1"
+wait_log "event Fenced vol e1.1" "head 2" "$log2"
 grep -q "marked faulty" "$log2" && lab_die "head 2 failed a member on the conflict: $(grep faulty "$log2")"
 [ "$(sb_of 2)" = "$sb2" ] && [ "$(sb_of 4)" = "$sb4" ] ||
   lab_die "head 2 wrote a superblock to e2.1 or e4.1 after the conflict on e1.1"
@@ -128,7 +113,7 @@ head1 shelves=e1.1,e2.1,e4.1 name=vol takeover=true
 grep -q "e2.1: reserved with takeover=true; $mac2 held it" "$log1" ||
   lab_die "head 1 did not log the takeover of e2.1: $(cat "$log1")"
 ctl=$ctl1 uri=$uri1
-wait_log "$log1" "resync finished"
+wait_log "resync finished" "head 1" "$log1"
 grep -q "regions the write-intent bitmap held dirty" "$log1" ||
   lab_die "head 1 did not resync the dirty regions: $(grep resync "$log1")"
 [ "$(readback)" = "$want" ] || lab_die "head 1 took over other data than head 2 served"
@@ -142,13 +127,13 @@ kill -STOP "$pid1"
 : >"$log2"
 head2 shelves=e1.1,e2.1,e4.1 name=vol takeover=true
 ctl=$ctl2 uri=$uri2
-wait_log "$log2" "resync finished"
+wait_log "resync finished" "head 2" "$log2"
 head -c 8M /dev/urandom >"$LAB_DIR/want2"
 nbdcopy --flush "$LAB_DIR/want2" "$uri2"
 want=$(md5sum <"$LAB_DIR/want2")
 kill -CONT "$pid1"
 write_fails "$uri1" 0 "head 1 resumed"
-wait_log "$log1" "e[0-9]\.1 is now reserved by $mac2: another head took the array over"
+wait_log "e[0-9]\.1 is now reserved by $mac2: another head took the array over" "head 1" "$log1"
 ctl=$ctl1 wait_status "fenced: e[0-9].1 is reserved by another head"
 out=$("$aoeraid" check -c "$ctl1" 2>&1) && lab_die "fenced head 1 started a check: $out"
 grep -q "the array is fenced: another head took it over" <<<"$out" ||
@@ -179,7 +164,7 @@ nbdcopy --flush "$LAB_DIR/want4" "$uri2"
 want=$(md5sum <"$LAB_DIR/want4")
 ip -n "$LAB_NS" link set h0 up
 # auto-readd takes the shelves back as they answer: the first it reads is another's
-wait_log "$log1" "e[0-9]\.1 is now reserved by $mac2: another head took the array over"
+wait_log "e[0-9]\.1 is now reserved by $mac2: another head took the array over" "head 1" "$log1"
 ctl=$ctl2 uri=$uri2
 [ "$(readback)" = "$want" ] || lab_die "head 2's data changed after head 1's cut healed"
 grep -q "fenced" <<<"$(st "$ctl2")" && lab_die "head 2 fenced: $(st "$ctl2")"

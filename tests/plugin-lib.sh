@@ -6,8 +6,12 @@
 #                                       PLUGIN_SOFT=1 a failure returns 1 instead of lab_die
 #   plugin_stop                         stop it by PID, wait until it is gone
 #   plugin_fails "what" 'regex' ARGS... the server must refuse with a line matching regex
-#   wait_log 'regex' "what"             poll nbdkit.log (10 s at most) for a line matching
-#                                       regex, else lab_die "what" with the log's tail
+#   wait_log 'regex' "what" [LOG]       poll LOG (nbdkit.log) (10 s at most) for a line
+#                                       matching regex, else lab_die "what" with its tail
+#   head1 ARGS... / head2 ARGS...       two heads on one SAN (after lab_host2 and
+#                                       heads_init): head 1 in LAB_NS, head 2 in LAB_NS2,
+#                                       each its own socket, control socket and log;
+#                                       $pid1 / $pid2, $mac1 / $mac2, $uri1 / $uri2
 AOERAID_PLUGIN=${AOERAID_PLUGIN:-$top_builddir/.libs/nbdkit-aoeraid-plugin.so}
 [ -f "$AOERAID_PLUGIN" ] || lab_die "plugin not built: $AOERAID_PLUGIN"
 command -v nbdkit >/dev/null || lab_die "nbdkit not found: run scripts/install-deps"
@@ -86,6 +90,21 @@ plugin_fails() {
 shelves_sum() { local i; for i in $(seq 1 "$LAB_N"); do md5sum <"${LAB_IMG[$i]}"; done | md5sum; }
 
 wait_log() {
-  for _ in $(seq 100); do grep -Eq "$1" "$LAB_DIR/nbdkit.log" && return 0; sleep 0.1; done
-  lab_die "$2: no line '$1' in the log: $(tail -n 3 "$LAB_DIR/nbdkit.log")"
+  local log=${3:-$LAB_DIR/nbdkit.log}
+  for _ in $(seq 100); do grep -Eq "$1" "$log" && return 0; sleep 0.1; done
+  lab_die "$2: no line '$1' in $log: $(tail -n 3 "$log")"
+}
+
+# Two heads (two initiators, each its own MAC) on one SAN: the failover tests.
+heads_init() {
+  mac1=$(lab_host_mac h0)
+  mac2=$(lab_host_mac h0 "$LAB_NS2")
+  sock1=$LAB_DIR/h1.sock ctl1=$LAB_DIR/h1.ctl log1=$LAB_DIR/h1.log
+  sock2=$LAB_DIR/h2.sock ctl2=$LAB_DIR/h2.ctl log2=$LAB_DIR/h2.log
+  uri1="nbd+unix:///?socket=$sock1" uri2="nbd+unix:///?socket=$sock2"
+}
+head1() { PLUGIN_LOG=$log1 plugin_start "$sock1" control="$ctl1" "$@"; pid1=$PLUGIN_PID; }
+head2() {
+  PLUGIN_NS=$LAB_NS2 PLUGIN_LOG=$log2 plugin_start "$sock2" control="$ctl2" "$@"
+  pid2=$PLUGIN_PID
 }

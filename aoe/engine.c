@@ -783,6 +783,8 @@ static void rr_probe_finish(struct aoe_initiator *ini, struct aoe_target *t, uin
   /* Unknown: asked again soon (a path down is the keepalives' to find). */
   t->rr_next_us = now + (v == RR_UNKNOWN ? 1000ull * AOE_RR_PROBE_TIMEOUT_MS
                                          : rr_interval_us(ini));
+  if (sent < ini->rr_stall_us)
+    t->rr_next_us = now;        /* sent before a stall: its I/O waits for one sent since */
   if (v == RR_TAKEN) {
     rr_set_taken(ini, t, t->rr_probe.holder);
   } else if (v == RR_LOST && t->reserved) {
@@ -884,6 +886,8 @@ static void rr_done(void *opaque, int err)
   uint64_t now = aoe_now_us();
   t->rr_busy = 0;
   t->rr_next_us = now + rr_interval_us(ini);
+  if (c->queued_us < ini->rr_stall_us)
+    t->rr_next_us = now;        /* sent before a stall: its I/O waits for a read sent since */
   if (v == RR_TAKEN) {
     rr_set_taken(ini, t, c->res.holder);        /* refused: another host got there first */
   } else if (!err && v == RR_HELD && t->reserved) {

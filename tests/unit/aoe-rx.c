@@ -815,6 +815,35 @@ Test(reserve, resumed_head_holds_io_until_its_reservation_is_read)
   rig_close(&r);
 }
 
+/* The head stopped while a reservation read was out; its answer, read on resuming, was
+ * sent before the stall and says nothing of it: the list is read again at once, and the
+ * held I/O goes out one round trip later, not a keepalive interval later. */
+Test(reserve, read_outstanding_at_a_stall_is_asked_again_at_once)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 27);
+  claim(&r, r.t);
+  check_due(&r, r.t);
+  step(&r);
+  uint32_t old = probe(r.t);
+  stall(&r);
+  write8(r.t, buf, &res);
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out before the reservation was read");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);    /* the answer to the read sent before */
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a read sent before the stall released the write");
+  cr_assert(r.t->rr_probe_tag && r.t->rr_probe_tag != old,
+            "the list was not read again after the stall: I/O waits a keepalive interval");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "the write was not released once the shelf was ours");
+  rig_close(&r);
+}
+
 /* The split brain of tests/plugin-failover-restart.sh inside its window: the old head
  * resumes after a shelf restarted and before the new head re-asserted it.  Its write to
  * the restarted shelf (which would take it) never goes out: the other shelf's list names

@@ -841,15 +841,29 @@ static int rr_claim_intact(struct aoe_initiator *ini, struct aoe_target *t, uint
   return intact;
 }
 
+/* How long T's probe waits for its answers: AOE_RR_PROBE_TIMEOUT_MS, or as long as a
+ * frame of T's slowest usable path does (its rto): a slow shelf (a loaded disk behind a
+ * single-threaded vblade) answers every read late, and a read always judged unanswered
+ * would hold I/O for the dead time after a stall, and never let a restarted shelf be
+ * re-asserted. */
+static uint64_t rr_probe_timeout_us(const struct aoe_target *t)
+{
+  uint64_t us = 1000ull * AOE_RR_PROBE_TIMEOUT_MS;
+  for (size_t i = 0; i < t->npaths; i++)
+    if ((t->rr_probe_sent & 1u << i) && t->paths[i].rtt.rto_us > us)
+      us = t->paths[i].rtt.rto_us;
+  return us;
+}
+
 /* Judge probes whose time ran out, re-assert every lost target whose claim is known
  * intact, probe the targets due; returns when the next is due. */
 static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now)
 {
   uint64_t next = UINT64_MAX;
-  const uint64_t timeout_us = 1000ull * AOE_RR_PROBE_TIMEOUT_MS;
   for (size_t i = 0; i < ini->ntargets; i++) {
     struct aoe_target *t = ini->targets[i];
-    if (t->rr_probe_tag && (now >= t->rr_probe_us + timeout_us || !atomic_load(&t->up)))
+    if (t->rr_probe_tag && (now >= t->rr_probe_us + rr_probe_timeout_us(t) ||
+                            !atomic_load(&t->up)))
       rr_probe_finish(ini, t, now, 0);
   }
   for (size_t i = 0; i < ini->ntargets; i++) {
@@ -866,7 +880,7 @@ static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now)
     /* a lost one too: it may be found taken, and a read of it counts for the others */
     if (!t->rr_busy && now >= t->rr_next_us)
       rr_probe_send(ini, t, now);
-    uint64_t due = t->rr_probe_tag ? t->rr_probe_us + timeout_us
+    uint64_t due = t->rr_probe_tag ? t->rr_probe_us + rr_probe_timeout_us(t)
                  : t->rr_busy ? UINT64_MAX : t->rr_next_us;
     if (due < next)
       next = due;

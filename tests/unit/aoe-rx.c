@@ -844,6 +844,68 @@ Test(reserve, read_outstanding_at_a_stall_is_asked_again_at_once)
   rig_close(&r);
 }
 
+/* A storage host reboots: both shelves announce.  Each one's read finds the other empty
+ * (not another host's): both are re-asserted, and nothing is fenced. */
+Test(reserve, two_shelves_restarting_together_are_both_reasserted)
+{
+  struct rig r;
+
+  rig_open(&r, 28);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  step(&r);
+  announce(&r, SLOT, shelf_mac);
+  announce(&r, SLOT + 1, shelf2_mac);
+  for (int i = 0; i < 4 && (r.t->rr_lost_us || t2->rr_lost_us); i++) {
+    step(&r);
+    if (r.t->rr_probe_tag)
+      probe_answer(&r, r.t, shelf_mac, NULL, 0);
+    if (t2->rr_probe_tag)
+      probe_answer(&r, t2, shelf2_mac, NULL, 0);
+    step(&r);
+    struct aoe_frame *f = reassert_frame(r.t);
+    if (f)
+      rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+    f = reassert_frame(t2);
+    if (f)
+      rr_answer(&r, SLOT + 1, shelf2_mac, f, ours, 1, 0);
+    usleep(1000);
+  }
+  cr_assert(!r.ini->rr_taken, "a restart of both shelves was taken for a takeover");
+  cr_assert(!r.t->rr_lost_us && !t2->rr_lost_us, "not both re-asserted");
+  cr_assert(r.t->reserved && t2->reserved);
+  rig_close(&r);
+}
+
+/* A slow shelf (its frames take 400 ms: a loaded disk behind a single-threaded vblade)
+ * answers reservation reads as late: they are waited for as long as its I/O is, not
+ * judged unanswered at 250 ms, every time, which would hold I/O for the dead time after
+ * any stall and never let a restarted shelf be re-asserted. */
+Test(reserve, slow_shelf_read_is_waited_for_as_long_as_its_io)
+{
+  struct rig r;
+
+  rig_open(&r, 29);
+  claim(&r, r.t);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->paths[0].rtt.srtt_us = 400000;
+  r.t->paths[0].rtt.rttvar_us = 50000;
+  r.t->paths[0].rtt.rto_us = 600000;
+  pthread_mutex_unlock(&r.ini->lock);
+  check_due(&r, r.t);
+  step(&r);
+  probe(r.t);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->rr_probe_us -= 400000;                   /* its answer is 400 ms away */
+  uint64_t sent = r.t->rr_probe_us;
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  cr_assert_eq(r.t->rr_read_us, sent, "the slow shelf's answer was not taken");
+  rig_close(&r);
+}
+
 /* The split brain of tests/plugin-failover-restart.sh inside its window: the old head
  * resumes after a shelf restarted and before the new head re-asserted it.  Its write to
  * the restarted shelf (which would take it) never goes out: the other shelf's list names

@@ -906,6 +906,40 @@ Test(reserve, slow_shelf_read_is_waited_for_as_long_as_its_io)
   rig_close(&r);
 }
 
+/* aoeraid remove of a shelf that is down: its release cannot be sent, but the shelf is
+ * out of our claim all the same.  Back (another head may have it by now), it is neither
+ * re-asserted nor taken for a takeover of the array: the healthy rest keeps its claim. */
+Test(reserve, shelf_released_while_down_is_out_of_the_claim)
+{
+  struct rig r;
+  struct aoe_msg m;
+
+  rig_open(&r, 30);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  step(&r);
+  atomic_store(&r.t->up, 0);                    /* declared down */
+  cr_assert_lt(aoe_release(r.t), 0, "a release was sent to a shelf that is down");
+  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);  /* back */
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  aoe_issue_direct(r.ini, r.t);
+  identify(&r, shelf_mac);
+  cr_assert(aoe_target_up(r.t));
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "a released shelf was re-asserted");
+  if (r.t->rr_probe_tag)
+    probe_answer(&r, r.t, shelf_mac, theirs, 1);    /* another head's now */
+  if (t2->rr_probe_tag)
+    probe_answer(&r, t2, shelf2_mac, ours, 1);
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "a released shelf was re-asserted");
+  cr_assert(!r.ini->rr_taken, "a released shelf held by another host fenced the claim");
+  rig_close(&r);
+}
+
 /* The split brain of tests/plugin-failover-restart.sh inside its window: the old head
  * resumes after a shelf restarted and before the new head re-asserted it.  Its write to
  * the restarted shelf (which would take it) never goes out: the other shelf's list names

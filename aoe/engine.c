@@ -810,7 +810,18 @@ static void rr_probe_reply(struct aoe_initiator *ini, struct aoe_target *t, stru
   if (p->state == PATH_ACTIVE)
     t->last_heard_us = now;
   t->rr_probe_got |= bit;
+  /* The responder refuses this path's I/O (error 6, taken for a takeover) unless its
+   * list names this path's interface: one naming only our others (the path was found
+   * after we reserved) has not got our reservation whole, and it is re-asserted. */
+  int ours = 0, this_if = 0;
+  for (unsigned i = 0; i < m->u.rr.nmacs; i++) {
+    const uint8_t *mac = m->u.rr.macs + 6 * i;
+    ours |= aoe_local_mac(ini, mac);
+    this_if |= !memcmp(mac, p->ifc->mac, 6);
+  }
   rr_tally(ini, &t->rr_probe, &m->u.rr);
+  if (ours && !this_if)
+    t->rr_probe.without_us++;
   if (t->rr_probe_got == t->rr_probe_sent) {
     rr_probe_finish(ini, t, now, 1);
     rr_progress(ini, now);

@@ -940,6 +940,68 @@ Test(reserve, shelf_released_while_down_is_out_of_the_claim)
   rig_close(&r);
 }
 
+/* FRAME in r->frame (our_mac as its destination) as interface 1 receives it. */
+static void rx_if1(struct rig *r)
+{
+  memcpy(r->frame, r->ini->ifaces[1].mac, 6);
+  pthread_mutex_lock(&r->ini->lock);
+  aoe_engine_rx(r->ini, &r->ini->ifaces[1], r->frame, r->len, aoe_now_us());
+  pthread_mutex_unlock(&r->ini->lock);
+  aoe_deliver(r->ini);
+  aoe_issue_direct(r->ini, r->t);
+}
+
+/* Multipath: the shelf was reserved before our second interface's path to it was found
+ * (its config reply came late).  The list names our first interface only: the shelf
+ * would refuse the second path's I/O with error 6, taken for a takeover (the array
+ * fenced, no other head anywhere).  The read on that path finds the list lacking that
+ * path's interface: the reservation is re-asserted with both. */
+Test(reserve, list_lacking_a_paths_interface_is_reasserted)
+{
+  static const uint8_t our_mac2[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+  struct rig r;
+  struct aoe_msg m;
+
+  rig_open(&r, 31);
+  claim(&r, r.t);                               /* reserved with our_mac only */
+  struct aoe_iface *ifc = &r.ini->ifaces[r.ini->nifaces++];
+  snprintf(ifc->name, sizeof ifc->name, "fuzz1");
+  memcpy(ifc->mac, our_mac2, 6);
+  ifc->mtu = 1500;
+  ifc->pcap = pcap_open_dead(DLT_EN10MB, 65535);
+  ifc->fd = -1;
+  ifc->txcap = 9216;
+  ifc->tx = malloc(ifc->txcap);
+  cr_assert_eq(aoe_net_txq_alloc(ifc), 0);
+  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx_if1(&r);
+  cr_assert_eq(r.t->npaths, 2, "no path via the second interface");
+  struct aoe_frame *f = inflight(&r, 0);
+  cr_assert_not_null(f, "no IDENTIFY on the new path");
+  uint8_t id[AOE_SECTOR] = { 0 };
+  id[2 * 83 + 1] = 0x24;
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  memcpy(id + 20, "1 fuzz", 6);
+  ata_reply(&r, shelf_mac, f->tag, 0, id, 1);
+  rx_if1(&r);
+  cr_assert(r.t->paths[1].state == PATH_ACTIVE && r.t->paths[1].up, "the path is not up");
+  check_due(&r, r.t);
+  step(&r);
+  cr_assert_eq(r.t->rr_probe_sent, 3, "not every path was asked");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);    /* via interface 0 */
+  rx_if1(&r);                                   /* the same answer, via interface 1 */
+  cr_assert_eq(r.t->rr_probe_tag, 0, "the read was not judged");
+  step(&r);
+  f = reassert_frame(r.t);
+  cr_assert_not_null(f, "a list lacking the second path's interface was not re-asserted");
+  cr_assert_eq(f->req->nmacs, 2);
+  cr_assert(!r.ini->rr_taken);
+  rig_close(&r);
+}
+
 /* The split brain of tests/plugin-failover-restart.sh inside its window: the old head
  * resumes after a shelf restarted and before the new head re-asserted it.  Its write to
  * the restarted shelf (which would take it) never goes out: the other shelf's list names

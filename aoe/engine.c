@@ -598,9 +598,19 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     t->identified = 1;
     t->flush_cmd = id->lba48 && id->flush_ext ? ATA_FLUSH_EXT : ATA_FLUSH;
   }
+  int new_path = p->state != PATH_ACTIVE;
   p->state = PATH_ACTIVE;
   path_up(ini, t, p);
   target_update_scnt(t);
+  /* A path found after we reserved the shelf: the list lacks its interface (when it is
+   * not one of the others'), and the shelf would refuse its I/O with error 6, taken for a
+   * takeover.  Re-asserted with it before its I/O goes (the hold). */
+  if (new_path && atomic_load(&t->up) && t->reserved && t->claimed && !ini->rr_taken) {
+    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: new path via %s %s: adding it to our reservation",
+            t->shelf, t->slot, p->ifc->name, mac);
+    if (!t->rr_lost_us)
+      t->rr_lost_us = aoe_now_us();
+  }
   if (!atomic_load(&t->up) && !t->conflict) {
     atomic_store(&t->up, 1);
     t->st.up_events++;

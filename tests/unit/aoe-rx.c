@@ -956,15 +956,12 @@ static void rx_if1(struct rig *r)
  * would refuse the second path's I/O with error 6, taken for a takeover (the array
  * fenced, no other head anywhere).  The read on that path finds the list lacking that
  * path's interface: the reservation is re-asserted with both. */
-Test(reserve, list_lacking_a_paths_interface_is_reasserted)
+/* A path to the rig's shelf via a second interface, found (and up) now. */
+static void second_iface_path(struct rig *r)
 {
   static const uint8_t our_mac2[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-  struct rig r;
   struct aoe_msg m;
-
-  rig_open(&r, 31);
-  claim(&r, r.t);                               /* reserved with our_mac only */
-  struct aoe_iface *ifc = &r.ini->ifaces[r.ini->nifaces++];
+  struct aoe_iface *ifc = &r->ini->ifaces[r->ini->nifaces++];
   snprintf(ifc->name, sizeof ifc->name, "fuzz1");
   memcpy(ifc->mac, our_mac2, 6);
   ifc->mtu = 1500;
@@ -975,19 +972,47 @@ Test(reserve, list_lacking_a_paths_interface_is_reasserted)
   cr_assert_eq(aoe_net_txq_alloc(ifc), 0);
   hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);
   m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
-  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
-  rx_if1(&r);
-  cr_assert_eq(r.t->npaths, 2, "no path via the second interface");
-  struct aoe_frame *f = inflight(&r, 0);
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx_if1(r);
+  cr_assert_eq(r->t->npaths, 2, "no path via the second interface");
+  struct aoe_frame *f = inflight(r, 0);
   cr_assert_not_null(f, "no IDENTIFY on the new path");
   uint8_t id[AOE_SECTOR] = { 0 };
   id[2 * 83 + 1] = 0x24;
   for (int i = 0; i < 4; i++)
     id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
   memcpy(id + 20, "1 fuzz", 6);
-  ata_reply(&r, shelf_mac, f->tag, 0, id, 1);
-  rx_if1(&r);
-  cr_assert(r.t->paths[1].state == PATH_ACTIVE && r.t->paths[1].up, "the path is not up");
+  ata_reply(r, shelf_mac, f->tag, 0, id, 1);
+  rx_if1(r);
+  cr_assert(r->t->paths[1].state == PATH_ACTIVE && r->t->paths[1].up, "the path is not up");
+}
+
+/* A path found after we reserved the shelf: its interface is added to the reservation
+ * at once (re-asserted; I/O waits for it), before any I/O goes that way and is refused. */
+Test(reserve, path_found_after_reserving_is_added_to_the_reservation)
+{
+  struct rig r;
+
+  rig_open(&r, 32);
+  claim(&r, r.t);
+  second_iface_path(&r);
+  step(&r);
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f, "the new path's interface was not added to the reservation");
+  cr_assert_eq(f->req->nmacs, 2);
+  rig_close(&r);
+}
+
+Test(reserve, list_lacking_a_paths_interface_is_reasserted)
+{
+  struct rig r;
+
+  rig_open(&r, 31);
+  claim(&r, r.t);                               /* reserved with our_mac only */
+  second_iface_path(&r);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->rr_lost_us = 0;          /* the read alone finds it (a list set by another of us) */
+  pthread_mutex_unlock(&r.ini->lock);
   check_due(&r, r.t);
   step(&r);
   cr_assert_eq(r.t->rr_probe_sent, 3, "not every path was asked");
@@ -995,7 +1020,7 @@ Test(reserve, list_lacking_a_paths_interface_is_reasserted)
   rx_if1(&r);                                   /* the same answer, via interface 1 */
   cr_assert_eq(r.t->rr_probe_tag, 0, "the read was not judged");
   step(&r);
-  f = reassert_frame(r.t);
+  struct aoe_frame *f = reassert_frame(r.t);
   cr_assert_not_null(f, "a list lacking the second path's interface was not re-asserted");
   cr_assert_eq(f->req->nmacs, 2);
   cr_assert(!r.ini->rr_taken);

@@ -891,8 +891,12 @@ static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now)
     struct aoe_target *t = ini->targets[i];
     if (!rr_kept(ini, t) || t->rr_busy)
       continue;
-    if (t->rr_lost_us && rr_claim_intact(ini, t, now))
+    if (t->rr_lost_us && now < t->rr_retry_us) {
+      if (t->rr_retry_us < next)
+        next = t->rr_retry_us;
+    } else if (t->rr_lost_us && rr_claim_intact(ini, t, now)) {
       rr_reassert(t, now);
+    }
   }
   for (size_t i = 0; i < ini->ntargets; i++) {
     struct aoe_target *t = ini->targets[i];
@@ -930,6 +934,9 @@ static void rr_done(void *opaque, int err)
       aoe_log(ini, AOE_LOG_INFO, "e%u.%u: our reservation is re-asserted", t->shelf, t->slot);
     t->rr_lost_us = 0;
     t->rr_read_us = c->queued_us;
+  } else {
+    t->rr_retry_us = now + 1000ull * AOE_RR_PROBE_TIMEOUT_MS;  /* not round trip after
+                                                                   round trip */
   }
   if (!atomic_load(&ini->closing))
     rr_progress(ini, now);

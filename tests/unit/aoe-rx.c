@@ -1027,6 +1027,32 @@ Test(reserve, list_lacking_a_paths_interface_is_reasserted)
   rig_close(&r);
 }
 
+/* A re-assert the shelf refuses with an error other than a conflict (it says nothing of
+ * who holds it) is tried again after a pause, not at once, round trip after round trip. */
+Test(reserve, failed_reassert_is_not_retried_at_once)
+{
+  struct rig r;
+
+  rig_open(&r, 33);
+  claim(&r, r.t);
+  announce(&r, SLOT, shelf_mac);
+  step(&r);
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f);
+  struct aoe_msg m;
+  hdr(&m, shelf_mac, AOE_CMD_RESERVE, f->tag);
+  m.h.flags |= AOE_FLAG_ERR;
+  m.h.error = AOE_ERR_DEVUNAVAIL;
+  m.u.rr = (struct aoe_rr){ .rcmd = AOE_RCMD_SET, .nmacs = 0, .macs = NULL };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again at once");
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again at once");
+  cr_assert_neq(r.t->rr_lost_us, 0);
+  rig_close(&r);
+}
+
 /* The split brain of tests/plugin-failover-restart.sh inside its window: the old head
  * resumes after a shelf restarted and before the new head re-asserted it.  Its write to
  * the restarted shelf (which would take it) never goes out: the other shelf's list names

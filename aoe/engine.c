@@ -617,8 +617,10 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     t->last_heard_us = aoe_now_us();
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame",
             t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt);
-    if (t->reserved)
+    if (t->reserved) {
+      t->rr_lost_us = 0;        /* lost anew: its hold counts from now, not an old loss */
       rr_mark_lost(ini, t, t->last_heard_us, NULL);
+    }
   }
 }
 

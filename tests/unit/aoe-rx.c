@@ -1053,6 +1053,42 @@ Test(reserve, failed_reassert_is_not_retried_at_once)
   rig_close(&r);
 }
 
+/* A shelf found lost long ago (never re-asserted: it went down first) comes back: its
+ * I/O waits for the re-assert again, as that of any shelf back from down does; the hold
+ * counts from its return, not from the old loss (over by then). */
+Test(reserve, shelf_back_from_down_holds_io_from_its_return)
+{
+  struct rig r;
+  struct aoe_msg m;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 34);
+  claim(&r, r.t);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->rr_lost_us = aoe_now_us() - 2000ull * r.ini->opt.dead_time_ms;
+  pthread_mutex_unlock(&r.ini->lock);
+  atomic_store(&r.t->up, 0);                    /* declared down */
+  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);  /* back */
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  aoe_issue_direct(r.ini, r.t);
+  identify(&r, shelf_mac);
+  cr_assert(aoe_target_up(r.t));
+  write8(r.t, buf, &res);
+  cr_assert_null(write_frame(r.t), "a write went out to a shelf back from down before the "
+                 "re-assert");
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out before the re-assert");
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f, "not re-asserted");
+  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "the write was not released by the re-assert");
+  rig_close(&r);
+}
+
 /* The split brain of tests/plugin-failover-restart.sh inside its window: the old head
  * resumes after a shelf restarted and before the new head re-asserted it.  Its write to
  * the restarted shelf (which would take it) never goes out: the other shelf's list names

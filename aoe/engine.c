@@ -598,17 +598,29 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     t->identified = 1;
     t->flush_cmd = id->lba48 && id->flush_ext ? ATA_FLUSH_EXT : ATA_FLUSH;
   }
+  int new_path = p->state != PATH_ACTIVE;
   p->state = PATH_ACTIVE;
   path_up(ini, t, p);
   target_update_scnt(t);
+  /* A path found after we reserved the shelf: the list lacks its interface (when it is
+   * not one of the others'), and the shelf would refuse its I/O with error 6, taken for a
+   * takeover.  Re-asserted with it before its I/O goes (the hold). */
+  if (new_path && atomic_load(&t->up) && t->reserved && t->claimed && !ini->rr_taken) {
+    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: new path via %s %s: adding it to our reservation",
+            t->shelf, t->slot, p->ifc->name, mac);
+    if (!t->rr_lost_us)
+      t->rr_lost_us = aoe_now_us();
+  }
   if (!atomic_load(&t->up) && !t->conflict) {
     atomic_store(&t->up, 1);
     t->st.up_events++;
     t->last_heard_us = aoe_now_us();
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame",
             t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt);
-    if (t->reserved)
+    if (t->reserved) {
+      t->rr_lost_us = 0;        /* lost anew: its hold counts from now, not an old loss */
       rr_mark_lost(ini, t, t->last_heard_us, NULL);
+    }
   }
 }
 
@@ -783,6 +795,8 @@ static void rr_probe_finish(struct aoe_initiator *ini, struct aoe_target *t, uin
   /* Unknown: asked again soon (a path down is the keepalives' to find). */
   t->rr_next_us = now + (v == RR_UNKNOWN ? 1000ull * AOE_RR_PROBE_TIMEOUT_MS
                                          : rr_interval_us(ini));
+  if (sent < ini->rr_stall_us)
+    t->rr_next_us = now;        /* sent before a stall: its I/O waits for one sent since */
   if (v == RR_TAKEN) {
     rr_set_taken(ini, t, t->rr_probe.holder);
   } else if (v == RR_LOST && t->reserved) {
@@ -808,7 +822,18 @@ static void rr_probe_reply(struct aoe_initiator *ini, struct aoe_target *t, stru
   if (p->state == PATH_ACTIVE)
     t->last_heard_us = now;
   t->rr_probe_got |= bit;
+  /* The responder refuses this path's I/O (error 6, taken for a takeover) unless its
+   * list names this path's interface: one naming only our others (the path was found
+   * after we reserved) has not got our reservation whole, and it is re-asserted. */
+  int ours = 0, this_if = 0;
+  for (unsigned i = 0; i < m->u.rr.nmacs; i++) {
+    const uint8_t *mac = m->u.rr.macs + 6 * i;
+    ours |= aoe_local_mac(ini, mac);
+    this_if |= !memcmp(mac, p->ifc->mac, 6);
+  }
   rr_tally(ini, &t->rr_probe, &m->u.rr);
+  if (ours && !this_if)
+    t->rr_probe.without_us++;
   if (t->rr_probe_got == t->rr_probe_sent) {
     rr_probe_finish(ini, t, now, 1);
     rr_progress(ini, now);
@@ -839,23 +864,41 @@ static int rr_claim_intact(struct aoe_initiator *ini, struct aoe_target *t, uint
   return intact;
 }
 
+/* How long T's probe waits for its answers: AOE_RR_PROBE_TIMEOUT_MS, or as long as a
+ * frame of T's slowest usable path does (its rto): a slow shelf (a loaded disk behind a
+ * single-threaded vblade) answers every read late, and a read always judged unanswered
+ * would hold I/O for the dead time after a stall, and never let a restarted shelf be
+ * re-asserted. */
+static uint64_t rr_probe_timeout_us(const struct aoe_target *t)
+{
+  uint64_t us = 1000ull * AOE_RR_PROBE_TIMEOUT_MS;
+  for (size_t i = 0; i < t->npaths; i++)
+    if ((t->rr_probe_sent & 1u << i) && t->paths[i].rtt.rto_us > us)
+      us = t->paths[i].rtt.rto_us;
+  return us;
+}
+
 /* Judge probes whose time ran out, re-assert every lost target whose claim is known
  * intact, probe the targets due; returns when the next is due. */
 static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now)
 {
   uint64_t next = UINT64_MAX;
-  const uint64_t timeout_us = 1000ull * AOE_RR_PROBE_TIMEOUT_MS;
   for (size_t i = 0; i < ini->ntargets; i++) {
     struct aoe_target *t = ini->targets[i];
-    if (t->rr_probe_tag && (now >= t->rr_probe_us + timeout_us || !atomic_load(&t->up)))
+    if (t->rr_probe_tag && (now >= t->rr_probe_us + rr_probe_timeout_us(t) ||
+                            !atomic_load(&t->up)))
       rr_probe_finish(ini, t, now, 0);
   }
   for (size_t i = 0; i < ini->ntargets; i++) {
     struct aoe_target *t = ini->targets[i];
     if (!rr_kept(ini, t) || t->rr_busy)
       continue;
-    if (t->rr_lost_us && rr_claim_intact(ini, t, now))
+    if (t->rr_lost_us && now < t->rr_retry_us) {
+      if (t->rr_retry_us < next)
+        next = t->rr_retry_us;
+    } else if (t->rr_lost_us && rr_claim_intact(ini, t, now)) {
       rr_reassert(t, now);
+    }
   }
   for (size_t i = 0; i < ini->ntargets; i++) {
     struct aoe_target *t = ini->targets[i];
@@ -864,7 +907,7 @@ static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now)
     /* a lost one too: it may be found taken, and a read of it counts for the others */
     if (!t->rr_busy && now >= t->rr_next_us)
       rr_probe_send(ini, t, now);
-    uint64_t due = t->rr_probe_tag ? t->rr_probe_us + timeout_us
+    uint64_t due = t->rr_probe_tag ? t->rr_probe_us + rr_probe_timeout_us(t)
                  : t->rr_busy ? UINT64_MAX : t->rr_next_us;
     if (due < next)
       next = due;
@@ -884,6 +927,8 @@ static void rr_done(void *opaque, int err)
   uint64_t now = aoe_now_us();
   t->rr_busy = 0;
   t->rr_next_us = now + rr_interval_us(ini);
+  if (c->queued_us < ini->rr_stall_us)
+    t->rr_next_us = now;        /* sent before a stall: its I/O waits for a read sent since */
   if (v == RR_TAKEN) {
     rr_set_taken(ini, t, c->res.holder);        /* refused: another host got there first */
   } else if (!err && v == RR_HELD && t->reserved) {
@@ -891,6 +936,9 @@ static void rr_done(void *opaque, int err)
       aoe_log(ini, AOE_LOG_INFO, "e%u.%u: our reservation is re-asserted", t->shelf, t->slot);
     t->rr_lost_us = 0;
     t->rr_read_us = c->queued_us;
+  } else {
+    t->rr_retry_us = now + 1000ull * AOE_RR_PROBE_TIMEOUT_MS;  /* not round trip after
+                                                                   round trip */
   }
   if (!atomic_load(&ini->closing))
     rr_progress(ini, now);

@@ -445,15 +445,15 @@ int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)
 
 int aoe_release(struct aoe_target *t)
 {
-  int rc = reserve_cmd(t, AOE_RCMD_SET, 0, NULL);
-  if (rc == 0) {
-    pthread_mutex_lock(&t->ini->lock);
-    t->reserved = 0;
-    t->claimed = 0;
-    t->rr_lost_us = 0;
-    pthread_mutex_unlock(&t->ini->lock);
-  }
-  return rc;
+  /* Out of our claim before the release is sent, whether or not it gets through (the
+   * shelf may be down: aoeraid remove): never re-asserted again, and what another host
+   * does with it later is not a takeover of the rest. */
+  pthread_mutex_lock(&t->ini->lock);
+  t->reserved = 0;
+  t->claimed = 0;
+  t->rr_lost_us = 0;
+  pthread_mutex_unlock(&t->ini->lock);
+  return reserve_cmd(t, AOE_RCMD_SET, 0, NULL);
 }
 
 int aoe_reserve_read(struct aoe_target *t, uint8_t (*macs)[6], size_t max)

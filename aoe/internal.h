@@ -142,6 +142,7 @@ struct aoe_target {
   uint64_t rr_next_us;          /* when to read the reservation list next */
   int rr_busy;                  /* a probe or a re-assert of ours is outstanding */
   uint64_t rr_lost_us;          /* the shelf forgot our reservation (seen then); 0: no */
+  uint64_t rr_retry_us;         /* a re-assert failed: none again before then */
   uint64_t rr_read_us;          /* sent then, the last read that found no other host */
   /* The outstanding probe: a Reserve/Release read sent raw to every usable path, as a
    * keepalive is (no frame slot, no window, no retransmit: not I/O). */

@@ -120,6 +120,8 @@ int aoe_reserve(struct aoe_target *, int force, char *err, size_t errlen);
  * MAC" in BUF ("... by another host" when it refused I/O: aoe_reserve_read names the
  * holder); else NULL. */
 struct aoe_target *aoe_claim_taken(struct aoe_initiator *, char *buf, size_t len);
+/* Release our reservation: the target leaves the claim at once, even when the release
+ * cannot be sent (the shelf is down; call again once it is back). */
 int aoe_release(struct aoe_target *);
 /* Read the reservation list: up to MAX MACs into MACS; returns the count or -errno. */
 int aoe_reserve_read(struct aoe_target *, uint8_t (*macs)[6], size_t max);

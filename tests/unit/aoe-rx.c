@@ -815,6 +815,280 @@ Test(reserve, resumed_head_holds_io_until_its_reservation_is_read)
   rig_close(&r);
 }
 
+/* The head stopped while a reservation read was out; its answer, read on resuming, was
+ * sent before the stall and says nothing of it: the list is read again at once, and the
+ * held I/O goes out one round trip later, not a keepalive interval later. */
+Test(reserve, read_outstanding_at_a_stall_is_asked_again_at_once)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 27);
+  claim(&r, r.t);
+  check_due(&r, r.t);
+  step(&r);
+  uint32_t old = probe(r.t);
+  stall(&r);
+  write8(r.t, buf, &res);
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out before the reservation was read");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);    /* the answer to the read sent before */
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a read sent before the stall released the write");
+  cr_assert(r.t->rr_probe_tag && r.t->rr_probe_tag != old,
+            "the list was not read again after the stall: I/O waits a keepalive interval");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "the write was not released once the shelf was ours");
+  rig_close(&r);
+}
+
+/* A storage host reboots: both shelves announce.  Each one's read finds the other empty
+ * (not another host's): both are re-asserted, and nothing is fenced. */
+Test(reserve, two_shelves_restarting_together_are_both_reasserted)
+{
+  struct rig r;
+
+  rig_open(&r, 28);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  step(&r);
+  announce(&r, SLOT, shelf_mac);
+  announce(&r, SLOT + 1, shelf2_mac);
+  for (int i = 0; i < 4 && (r.t->rr_lost_us || t2->rr_lost_us); i++) {
+    step(&r);
+    if (r.t->rr_probe_tag)
+      probe_answer(&r, r.t, shelf_mac, NULL, 0);
+    if (t2->rr_probe_tag)
+      probe_answer(&r, t2, shelf2_mac, NULL, 0);
+    step(&r);
+    struct aoe_frame *f = reassert_frame(r.t);
+    if (f)
+      rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+    f = reassert_frame(t2);
+    if (f)
+      rr_answer(&r, SLOT + 1, shelf2_mac, f, ours, 1, 0);
+    usleep(1000);
+  }
+  cr_assert(!r.ini->rr_taken, "a restart of both shelves was taken for a takeover");
+  cr_assert(!r.t->rr_lost_us && !t2->rr_lost_us, "not both re-asserted");
+  cr_assert(r.t->reserved && t2->reserved);
+  rig_close(&r);
+}
+
+/* A slow shelf (its frames take 400 ms: a loaded disk behind a single-threaded vblade)
+ * answers reservation reads as late: they are waited for as long as its I/O is, not
+ * judged unanswered at 250 ms, every time, which would hold I/O for the dead time after
+ * any stall and never let a restarted shelf be re-asserted. */
+Test(reserve, slow_shelf_read_is_waited_for_as_long_as_its_io)
+{
+  struct rig r;
+
+  rig_open(&r, 29);
+  claim(&r, r.t);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->paths[0].rtt.srtt_us = 400000;
+  r.t->paths[0].rtt.rttvar_us = 50000;
+  r.t->paths[0].rtt.rto_us = 600000;
+  pthread_mutex_unlock(&r.ini->lock);
+  check_due(&r, r.t);
+  step(&r);
+  probe(r.t);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->rr_probe_us -= 400000;                   /* its answer is 400 ms away */
+  uint64_t sent = r.t->rr_probe_us;
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  cr_assert_eq(r.t->rr_read_us, sent, "the slow shelf's answer was not taken");
+  rig_close(&r);
+}
+
+/* aoeraid remove of a shelf that is down: its release cannot be sent, but the shelf is
+ * out of our claim all the same.  Back (another head may have it by now), it is neither
+ * re-asserted nor taken for a takeover of the array: the healthy rest keeps its claim. */
+Test(reserve, shelf_released_while_down_is_out_of_the_claim)
+{
+  struct rig r;
+  struct aoe_msg m;
+
+  rig_open(&r, 30);
+  struct aoe_target *t2 = second_target(&r);
+  claim(&r, r.t);
+  claim(&r, t2);
+  step(&r);
+  atomic_store(&r.t->up, 0);                    /* declared down */
+  cr_assert_lt(aoe_release(r.t), 0, "a release was sent to a shelf that is down");
+  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);  /* back */
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  aoe_issue_direct(r.ini, r.t);
+  identify(&r, shelf_mac);
+  cr_assert(aoe_target_up(r.t));
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "a released shelf was re-asserted");
+  if (r.t->rr_probe_tag)
+    probe_answer(&r, r.t, shelf_mac, theirs, 1);    /* another head's now */
+  if (t2->rr_probe_tag)
+    probe_answer(&r, t2, shelf2_mac, ours, 1);
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "a released shelf was re-asserted");
+  cr_assert(!r.ini->rr_taken, "a released shelf held by another host fenced the claim");
+  rig_close(&r);
+}
+
+/* FRAME in r->frame (our_mac as its destination) as interface 1 receives it. */
+static void rx_if1(struct rig *r)
+{
+  memcpy(r->frame, r->ini->ifaces[1].mac, 6);
+  pthread_mutex_lock(&r->ini->lock);
+  aoe_engine_rx(r->ini, &r->ini->ifaces[1], r->frame, r->len, aoe_now_us());
+  pthread_mutex_unlock(&r->ini->lock);
+  aoe_deliver(r->ini);
+  aoe_issue_direct(r->ini, r->t);
+}
+
+/* Multipath: the shelf was reserved before our second interface's path to it was found
+ * (its config reply came late).  The list names our first interface only: the shelf
+ * would refuse the second path's I/O with error 6, taken for a takeover (the array
+ * fenced, no other head anywhere).  The read on that path finds the list lacking that
+ * path's interface: the reservation is re-asserted with both. */
+/* A path to the rig's shelf via a second interface, found (and up) now. */
+static void second_iface_path(struct rig *r)
+{
+  static const uint8_t our_mac2[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+  struct aoe_msg m;
+  struct aoe_iface *ifc = &r->ini->ifaces[r->ini->nifaces++];
+  snprintf(ifc->name, sizeof ifc->name, "fuzz1");
+  memcpy(ifc->mac, our_mac2, 6);
+  ifc->mtu = 1500;
+  ifc->pcap = pcap_open_dead(DLT_EN10MB, 65535);
+  ifc->fd = -1;
+  ifc->txcap = 9216;
+  ifc->tx = malloc(ifc->txcap);
+  cr_assert_eq(aoe_net_txq_alloc(ifc), 0);
+  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx_if1(r);
+  cr_assert_eq(r->t->npaths, 2, "no path via the second interface");
+  struct aoe_frame *f = inflight(r, 0);
+  cr_assert_not_null(f, "no IDENTIFY on the new path");
+  uint8_t id[AOE_SECTOR] = { 0 };
+  id[2 * 83 + 1] = 0x24;
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  memcpy(id + 20, "1 fuzz", 6);
+  ata_reply(r, shelf_mac, f->tag, 0, id, 1);
+  rx_if1(r);
+  cr_assert(r->t->paths[1].state == PATH_ACTIVE && r->t->paths[1].up, "the path is not up");
+}
+
+/* A path found after we reserved the shelf: its interface is added to the reservation
+ * at once (re-asserted; I/O waits for it), before any I/O goes that way and is refused. */
+Test(reserve, path_found_after_reserving_is_added_to_the_reservation)
+{
+  struct rig r;
+
+  rig_open(&r, 32);
+  claim(&r, r.t);
+  second_iface_path(&r);
+  step(&r);
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f, "the new path's interface was not added to the reservation");
+  cr_assert_eq(f->req->nmacs, 2);
+  rig_close(&r);
+}
+
+Test(reserve, list_lacking_a_paths_interface_is_reasserted)
+{
+  struct rig r;
+
+  rig_open(&r, 31);
+  claim(&r, r.t);                               /* reserved with our_mac only */
+  second_iface_path(&r);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->rr_lost_us = 0;          /* the read alone finds it (a list set by another of us) */
+  pthread_mutex_unlock(&r.ini->lock);
+  check_due(&r, r.t);
+  step(&r);
+  cr_assert_eq(r.t->rr_probe_sent, 3, "not every path was asked");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);    /* via interface 0 */
+  rx_if1(&r);                                   /* the same answer, via interface 1 */
+  cr_assert_eq(r.t->rr_probe_tag, 0, "the read was not judged");
+  step(&r);
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f, "a list lacking the second path's interface was not re-asserted");
+  cr_assert_eq(f->req->nmacs, 2);
+  cr_assert(!r.ini->rr_taken);
+  rig_close(&r);
+}
+
+/* A re-assert the shelf refuses with an error other than a conflict (it says nothing of
+ * who holds it) is tried again after a pause, not at once, round trip after round trip. */
+Test(reserve, failed_reassert_is_not_retried_at_once)
+{
+  struct rig r;
+
+  rig_open(&r, 33);
+  claim(&r, r.t);
+  announce(&r, SLOT, shelf_mac);
+  step(&r);
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f);
+  struct aoe_msg m;
+  hdr(&m, shelf_mac, AOE_CMD_RESERVE, f->tag);
+  m.h.flags |= AOE_FLAG_ERR;
+  m.h.error = AOE_ERR_DEVUNAVAIL;
+  m.u.rr = (struct aoe_rr){ .rcmd = AOE_RCMD_SET, .nmacs = 0, .macs = NULL };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again at once");
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again at once");
+  cr_assert_neq(r.t->rr_lost_us, 0);
+  rig_close(&r);
+}
+
+/* A shelf found lost long ago (never re-asserted: it went down first) comes back: its
+ * I/O waits for the re-assert again, as that of any shelf back from down does; the hold
+ * counts from its return, not from the old loss (over by then). */
+Test(reserve, shelf_back_from_down_holds_io_from_its_return)
+{
+  struct rig r;
+  struct aoe_msg m;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open(&r, 34);
+  claim(&r, r.t);
+  pthread_mutex_lock(&r.ini->lock);
+  r.t->rr_lost_us = aoe_now_us() - 2000ull * r.ini->opt.dead_time_ms;
+  pthread_mutex_unlock(&r.ini->lock);
+  atomic_store(&r.t->up, 0);                    /* declared down */
+  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);  /* back */
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  aoe_issue_direct(r.ini, r.t);
+  identify(&r, shelf_mac);
+  cr_assert(aoe_target_up(r.t));
+  write8(r.t, buf, &res);
+  cr_assert_null(write_frame(r.t), "a write went out to a shelf back from down before the "
+                 "re-assert");
+  step(&r);
+  cr_assert_null(write_frame(r.t), "a write went out before the re-assert");
+  struct aoe_frame *f = reassert_frame(r.t);
+  cr_assert_not_null(f, "not re-asserted");
+  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
+  step(&r);
+  cr_assert_not_null(write_frame(r.t), "the write was not released by the re-assert");
+  rig_close(&r);
+}
+
 /* The split brain of tests/plugin-failover-restart.sh inside its window: the old head
  * resumes after a shelf restarted and before the new head re-asserted it.  Its write to
  * the restarted shelf (which would take it) never goes out: the other shelf's list names

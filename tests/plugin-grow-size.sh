@@ -78,7 +78,7 @@ echo "ok: raid5 of 3 x 32 MiB: $size1 bytes, 48 MiB written"
 refused "size=max with no bigger member" \
   "nothing to grow: every member's data area is already 30.5 MiB; replace members with bigger shelves first" \
   size=max
-refused "size= with shelves" "size= takes no shelves or level" size=max e4.1
+refused "size= with shelves" "size= takes no shelves, level or other change" size=max e4.1
 refused "size=lots" "'lots' is not a member size" size=lots
 
 for pair in 1:4 2:5 3:6; do

@@ -854,7 +854,7 @@ static int grow_bitmap_request(const char *value, FILE *out)
 
   if (parse_bitmap_region(value, &region) < 0) {
     fprintf(out, "error: grow: '%s' is not a bitmap region size: write none, or "
-            BITMAP_HINT " with K, M, G or T\n", value);
+            BITMAP_HINT "\n", value);
     return -1;
   }
   if (raid_grow_bitmap(array, region, err, sizeof err) < 0) {

@@ -176,6 +176,28 @@ size_apply (struct raid_array *a, struct raid_layout *nl)
   return 0;
 }
 
+/* -EROFS (err filled) when the array may not change; else 0, with no request running,
+ * and the bitmap lock and sb_lock held, in their order: requests, then the bitmap (its
+ * users take sb_lock after it), then sb_lock. */
+static int
+grow_lock (struct raid_array *a, char *err, size_t errlen)
+{
+  if (array_readonly (a, err, errlen))
+    return -EROFS;
+  pthread_rwlock_wrlock (&a->reshape.lock);
+  pthread_mutex_lock (&a->bitmap.lock);
+  pthread_mutex_lock (&a->sb_lock);
+  return 0;
+}
+
+static void
+grow_unlock (struct raid_array *a)
+{
+  pthread_mutex_unlock (&a->sb_lock);
+  pthread_mutex_unlock (&a->bitmap.lock);
+  pthread_rwlock_unlock (&a->reshape.lock);
+}
+
 int
 raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errlen)
 {
@@ -184,12 +206,8 @@ raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errl
   char t[4][32];
   int rc;
 
-  if (array_readonly (a, err, errlen))
+  if (grow_lock (a, err, errlen))
     return -EROFS;
-  /* Requests, then the bitmap (its users take sb_lock after it), then sb_lock. */
-  pthread_rwlock_wrlock (&a->reshape.lock);
-  pthread_mutex_lock (&a->bitmap.lock);
-  pthread_mutex_lock (&a->sb_lock);
   was_data = a->sb.data_size;
   was_size = a->size;
   rc = size_target (a, data_size, &to, err, errlen) ? -EINVAL : 0;
@@ -210,9 +228,7 @@ raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errl
       snprintf (err, errlen, "cannot grow: out of memory for the bitmap");
     }
   }
-  pthread_mutex_unlock (&a->sb_lock);
-  pthread_mutex_unlock (&a->bitmap.lock);
-  pthread_rwlock_unlock (&a->reshape.lock);
+  grow_unlock (a);
   if (rc == 0)
     spares_warn_small (a);
   return rc;
@@ -287,12 +303,8 @@ raid_grow_bitmap (struct raid_array *a, uint64_t region, char *err, size_t errle
   char t[32];
   int rc;
 
-  if (array_readonly (a, err, errlen))
+  if (grow_lock (a, err, errlen))
     return -EROFS;
-  /* Requests, then the bitmap (its users take sb_lock after it), then sb_lock. */
-  pthread_rwlock_wrlock (&a->reshape.lock);
-  pthread_mutex_lock (&a->bitmap.lock);
-  pthread_mutex_lock (&a->sb_lock);
   rc = bitmap_refused (a, region, err, errlen) ? -EINVAL : 0;
   if (rc == 0 && region) {
     rc = bitmap_add (a, region);
@@ -309,8 +321,6 @@ raid_grow_bitmap (struct raid_array *a, uint64_t region, char *err, size_t errle
     raid_logf (a, RAID_LOG_INFO, "%s: write-intent bitmap removed: a member that comes "
                "back is rebuilt in full, and a crash resyncs the whole array", a->sb.name);
   }
-  pthread_mutex_unlock (&a->sb_lock);
-  pthread_mutex_unlock (&a->bitmap.lock);
-  pthread_rwlock_unlock (&a->reshape.lock);
+  grow_unlock (a);
   return rc;
 }

@@ -14,31 +14,23 @@ lab_init 300
 lab_up -n 4 -s 128M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 48M 2M
-refused() {     # refused WHAT REGEX ARGS...: one line, matching
-  local what=$1 regex=$2 out
-  shift 2
-  out=$("$aoeraid" grow -c "$ctl" "$@" 2>&1) && lab_die "$what was taken: $out"
-  grep -Eq "$regex" <<<"$out" || lab_die "$what: expected '$regex', got: $out"
-  [ "$(wc -l <<<"$out")" -eq 1 ] || lab_die "$what: more than one line: $out"
-  echo "ok: $what refused: $out"
-}
 
 # A raid0 has no member that comes back: no bitmap (md refuses one too).
 plugin_start "$sock" shelves=e3.1,e4.1 level=0 chunk=64K control="$ctl"
-refused "a bitmap on a raid0" "is a raid0, without redundancy: no member of it comes back" \
+grow_refused "a bitmap on a raid0" "is a raid0, without redundancy: no member of it comes back" \
   bitmap=1M
 plugin_stop
 
 plugin_start "$sock" shelves=e1.1,e2.1 level=1 chunk=64K bitmap-chunk=0 control="$ctl" \
   dead-time=2 auto-readd=false sync-speed-max=20M
 status | grep >/dev/null "  bitmap none" || lab_die "created with a bitmap: $(status)"
-refused "a bitmap during the initial resync" "it is not in sync yet" bitmap=1M
+grow_refused "a bitmap during the initial resync" "it is not in sync yet" bitmap=1M
 wait_clean "the initial resync"
-refused "bitmap=lots" "'lots' is not a bitmap region size" bitmap=lots
-refused "bitmap=32K" "'32K' is not a bitmap region size: write none, or from 64K to 1T" \
+grow_refused "bitmap=lots" "'lots' is not a bitmap region size" bitmap=lots
+grow_refused "bitmap=32K" "'32K' is not a bitmap region size: write none, or from 64K to 1T" \
   bitmap=32K
-refused "bitmap= with shelves" "bitmap= takes no shelves" bitmap=1M e3.1
-refused "none to remove" "has no write-intent bitmap to remove" bitmap=none
+grow_refused "bitmap= with shelves" "bitmap= takes no shelves" bitmap=1M e3.1
+grow_refused "none to remove" "has no write-intent bitmap to remove" bitmap=none
 
 writer_start
 sleep 1
@@ -52,8 +44,8 @@ status | grep >/dev/null -E "  bitmap [0-9]+ of 127 regions dirty, 1024K each" |
 echo "ok: $(status | grep bitmap) while the writer writes"
 sleep 1
 writer_verify "adding the bitmap"
-refused "the same bitmap again" "has a write-intent bitmap of 1 MiB regions already" bitmap=1M
-refused "another region size" \
+grow_refused "the same bitmap again" "has a write-intent bitmap of 1 MiB regions already" bitmap=1M
+grow_refused "another region size" \
   "its region size cannot change in place; remove it \(bitmap=none\), then add one of 2 MiB" \
   bitmap=2M
 
@@ -68,11 +60,7 @@ echo "ok: idle, every region clean"
 
 write_away 2 127
 echo "ok: e2.1 gone, 2 MiB written: $(status | grep bitmap)"
-lab_start 2
-out=$("$aoeraid" add -c "$ctl" e2.1) || lab_die "add e2.1 failed: $out"
-wait_recovered 1 e2.1
-grep -q "e2.1 comes back to slot 1; recovery of the 2 of 127 regions" "$LAB_DIR/nbdkit.log" ||
-  lab_die "e2.1 was not re-added from the bitmap: $(grep -i "slot 1" "$LAB_DIR/nbdkit.log")"
+readd_back 2 127
 [ "$(readback)" = "$want" ] || lab_die "after the re-add: data differs"
 echo "ok: e2.1 back in slot 1, only the 2 dirty regions rebuilt"
 

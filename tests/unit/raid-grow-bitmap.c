@@ -245,6 +245,14 @@ Test (grow_bitmap, refusals_say_why)
   expect_refusal (&f, REGION, -EINVAL, "cannot add the write-intent bitmap of 'test': it is "
                   "degraded or rebuilding");
   fx_free (&f);
+  free (ref);
+
+  /* fenced: another head took a member over */
+  ref = setup (&f, 0, REGION, &seed);
+  raid_mem_member_fence (f.mm[0], 1);
+  cr_assert_eq (raid_write (f.a, ref, CHUNK, 0, 0), -EIO);
+  expect_refusal (&f, 0, -EROFS, "the array is fenced");
+  fx_free (&f);
 
   /* raid0: no member ever comes back */
   fx_members (&f, 2, FX_MEMBER_SIZE);

@@ -430,6 +430,16 @@ int raid_grow (struct raid_array *a, const char *const *names, unsigned n,
  * bigger than the data it holds now ("nothing to grow").  A member whose shelf grew in
  * place counts with the size its backend reports (ops->size). */
 int raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errlen);
+/* Add or remove the write-intent bitmap of a running array (md: --grow
+ * --bitmap=internal|none): REGION_BYTES per bit (as raid_params.bitmap_region, rounded
+ * up to whole chunks) adds one, every bit clean; 0 removes it (a member that comes back
+ * is then rebuilt in full, a crash resyncs the whole array).  Crash-safe: the new block
+ * is on every member before the superblocks name it; the superblocks stop naming the old
+ * one before it is forgotten.  Refuses (-errno, one line in err): read-only or fenced
+ * (-EROFS); a level without redundancy (raid0); a reshape, replace, recovery, resync or
+ * check to run or running, a degraded array; a bitmap already there (its region size
+ * cannot change: remove it, then add one), none to remove. */
+int raid_grow_bitmap (struct raid_array *a, uint64_t region_bytes, char *err, size_t errlen);
 /* 1 while a reshape has data left to move. */
 int raid_reshape_pending (struct raid_array *a);
 /* Move the data into the new layout from the recorded position on (after a

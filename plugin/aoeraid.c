@@ -844,17 +844,46 @@ static int grow_size_request(const char *value, FILE *out)
   return 0;
 }
 
-/* "size=" among the words of a grow request: the value, else NULL; *other: some word
- * is not size=. */
-static const char *grow_size_word(const char *args, bool *other)
+/* The control request "grow bitmap=SIZE|none" (md: --grow --bitmap=internal|none): add
+ * a write-intent bitmap of SIZE bytes per bit, or remove it. */
+static int grow_bitmap_request(const char *value, FILE *out)
+{
+  char err[512];
+  uint64_t region;
+  struct raid_status st;
+
+  if (parse_bitmap_region(value, &region) < 0) {
+    fprintf(out, "error: grow: '%s' is not a bitmap region size: write none, or "
+            BITMAP_HINT "\n", value);
+    return -1;
+  }
+  if (raid_grow_bitmap(array, region, err, sizeof err) < 0) {
+    fprintf(out, "error: grow: %s\n", err);
+    return -1;
+  }
+  if (!region)
+    fprintf(out, "write-intent bitmap removed: a member that comes back is rebuilt in "
+            "full\n");
+  else if (raid_status(array, &st) == 0)
+    fprintf(out, "write-intent bitmap added: %" PRIu64 " regions of %" PRIu64 "K, every "
+            "one clean\n", st.bitmap_bits, st.bitmap_region >> 10);
+  else
+    fprintf(out, "write-intent bitmap added\n");
+  return 0;
+}
+
+/* KEY (as "size=") among the words of a grow request: its value, else NULL; *other: some
+ * word is not KEY. */
+static const char *grow_key_word(const char *args, const char *key, bool *other)
 {
   const char *value = NULL;
+  size_t len = strlen(key);
 
   *other = false;
   for (const char *w = args; *w; w += strcspn(w, " ")) {
     w += strspn(w, " ");
-    if (!strncmp(w, "size=", 5))
-      value = w + 5;
+    if (!strncmp(w, key, len))
+      value = w + len;
     else if (*w)
       *other = true;
   }
@@ -891,8 +920,8 @@ static int grow_request(const char *args, FILE *out)
       }
     }
     else if (parse_shelf_addr(tok, &a) < 0) {
-      fprintf(out, "error: grow: '%s' is not a shelf address, level=LEVEL or size=SIZE: "
-              "write, as in, grow level=5 e3.1, or grow size=max\n", tok);
+      fprintf(out, "error: grow: '%s' is not a shelf address, level=LEVEL, size=SIZE or "
+              "bitmap=SIZE|none: write, as in, grow level=5 e3.1, or grow size=max\n", tok);
       r = -1;
     }
     else if (n == RAID_MAX_MEMBERS) {
@@ -930,22 +959,27 @@ static int grow_request(const char *args, FILE *out)
   return r;
 }
 
-/* "grow ...": onto shelves (grow_request), or to a member size (grow_size_request). */
+/* "grow ...": onto shelves (grow_request), to a member size (grow_size_request), or a
+ * bitmap added or removed (grow_bitmap_request). */
 static int grow_any_request(const char *args, FILE *out)
 {
   bool other;
-  const char *size = grow_size_word(args, &other);
+  const char *key = "size=", *v = grow_key_word(args, key, &other);
   char value[64];
 
-  if (!size)
+  if (!v) {
+    key = "bitmap=";
+    v = grow_key_word(args, key, &other);
+  }
+  if (!v)
     return grow_request(args, out);
   if (other) {
-    fprintf(out, "error: grow: size= takes no shelves or level: grow onto shelves and "
-            "grow the member size in two requests\n");
+    fprintf(out, "error: grow: %s takes no shelves, level or other change: make each "
+            "change in a request of its own\n", key);
     return -1;
   }
-  snprintf(value, sizeof value, "%.*s", (int)strcspn(size, " "), size);
-  return grow_size_request(value, out);
+  snprintf(value, sizeof value, "%.*s", (int)strcspn(v, " "), v);
+  return key[0] == 's' ? grow_size_request(value, out) : grow_bitmap_request(value, out);
 }
 
 /* The control request "check [repair|stop]": md's sync_action check, repair and idle.

@@ -134,10 +134,10 @@ bad:
   return -1;
 }
 
-/* Digits with an optional K, M or G (powers of 1024); *end: what follows. */
+/* Digits with an optional K, M, G or T (powers of 1024); *end: what follows. */
 static int parse_bytes(const char *s, uint64_t *out, const char **end)
 {
-  static const char units[] = "KMG";
+  static const char units[] = "KMGT";
   unsigned long long v;
   char *e;
 
@@ -181,6 +181,23 @@ int parse_member_size(const char *s, uint64_t *out)
     return 0;
   }
   return parse_bytes(s, out, &end) < 0 || *end || *out == 0 ? -1 : 0;
+}
+
+/* 0 (none), or the bytes per bit md's --bitmap-chunk takes. */
+static bool bitmap_region_ok(uint64_t c)
+{
+  return c == 0 || (c >= 64 * 1024 && c <= (uint64_t)1 << 40);
+}
+
+int parse_bitmap_region(const char *s, uint64_t *out)
+{
+  const char *end;
+
+  if (!strcmp(s, "none")) {
+    *out = 0;
+    return 0;
+  }
+  return parse_bytes(s, out, &end) < 0 || *end || !bitmap_region_ok(*out) ? -1 : 0;
 }
 
 const char *rate_text(uint64_t bps, char *buf, size_t len)
@@ -332,9 +349,8 @@ int params_set(struct params *p, const char *key, const char *value)
     int64_t c = nbdkit_parse_size(value);
     if (c < 0)
       return -1;
-    if (c != 0 && (c < 64 * 1024 || c > (int64_t)1 << 40)) {
-      nbdkit_error("%s: '%s' must be 0 (no write-intent bitmap) or from 64K to 1T "
-                   "(md's default is 64M)", key, value);
+    if (!bitmap_region_ok((uint64_t)c)) {
+      nbdkit_error("%s: '%s' must be 0 (no write-intent bitmap) or " BITMAP_HINT, key, value);
       return -1;
     }
     p->raid.bitmap_region = (uint64_t)c;

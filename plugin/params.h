@@ -61,6 +61,11 @@ int parse_rate(const char *s, uint64_t *out);
  * K, M or G (powers of 1024), or "max" (*out = 0).  0, or -1 when it is not one. */
 int parse_member_size(const char *s, uint64_t *out);
 #define SIZE_HINT "write bytes per member with K, M or G (512M, 2G), or max"
+/* The bytes per bit of the control request "grow bitmap=SIZE|none": digits with an
+ * optional K, M, G or T (powers of 1024) from 64K to 1T, or "none" (*out = 0).  0, or -1
+ * when it is not one. */
+int parse_bitmap_region(const char *s, uint64_t *out);
+#define BITMAP_HINT "from 64K to 1T (md's default is 64M)"
 /* "1000K/s", "50M/s", "none": the form parse_rate reads. */
 const char *rate_text(uint64_t bps, char *buf, size_t len);
 /* The defaults: 50 MiB/s while busy (md: 1000 KiB/s, too slow for a rebuild of today's

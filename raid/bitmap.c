@@ -88,18 +88,26 @@ shift_for (uint64_t units, unsigned shift)
   return shift;
 }
 
-int
-bitmap_create (struct raid_array *a, uint64_t region_bytes)
+unsigned
+bitmap_shift (struct raid_array *a, uint64_t region_bytes)
 {
-  struct raid_bitmap *bm = &a->bitmap;
-  uint64_t units = resync_units (a);
   unsigned shift = 0;
 
   if (region_bytes == 0)
     region_bytes = RAID_BITMAP_REGION;
   while (((uint64_t) a->lay.g.chunk << shift) < region_bytes)
     shift++;
-  bm->shift = shift = shift_for (units, shift);
+  return shift_for (resync_units (a), shift);
+}
+
+int
+bitmap_create (struct raid_array *a, uint64_t region_bytes)
+{
+  struct raid_bitmap *bm = &a->bitmap;
+  uint64_t units = resync_units (a);
+  unsigned shift;
+
+  bm->shift = shift = bitmap_shift (a, region_bytes);
   atomic_store (&bm->events_cleared, a->sb.events);
   return bitmap_alloc (bm, (units + (1ull << shift) - 1) >> shift);
 }

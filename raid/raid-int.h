@@ -276,6 +276,9 @@ struct raid_array;
 /* A new array's bitmap: regions of about REGION_BYTES per member (0: the
  * default), every bit clean. */
 int bitmap_create (struct raid_array *a, uint64_t region_bytes);
+/* The bits' shift (lock units per bit = 1 << shift) bitmap_create gives regions of
+ * REGION_BYTES (0: RAID_BITMAP_REGION): at least that big, and few enough to fit. */
+unsigned bitmap_shift (struct raid_array *a, uint64_t region_bytes);
 /* From a member's block; -EINVAL when it is not one for this array.  A
  * version 1 block gets the regions from a->sb.resync_offset on set.  The
  * bits set are the unsynced ones too. */

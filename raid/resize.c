@@ -14,7 +14,15 @@
  * bitmap not yet rewritten (its bits do not match the new size) counts as all dirty; when
  * the new space starts inside the old last region, the bit count matches, and that
  * region's bit was set on the members before the superblocks (size_dirty_tail).
- * Either way no stripe of the new space is taken as in sync before a resync wrote it. */
+ * Either way no stripe of the new space is taken as in sync before a resync wrote it.
+ *
+ * Adding or removing the write-intent bitmap (md: --grow --bitmap=internal|none),
+ * raid_grow_bitmap, online too, on a whole array in sync only (md refuses it while a
+ * resync or recovery runs).  A new bitmap's block goes to every member, flushed there
+ * (with every write before it), before the superblocks point at it: a crash leaves no
+ * bitmap, or a valid one whose bits are all clean (the array was in sync; every write
+ * since set its bits first).  A removal writes the superblocks without it first, then
+ * forgets it: after a crash the array has none, and resyncs in full. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,9 +65,9 @@ slots_room (struct raid_array *a, const char **smallest)
   return room;
 }
 
-/* What keeps the array from changing its size now (one line), or NULL. */
+/* What keeps the array from changing its size or its bitmap now (one line), or NULL. */
 static const char *
-size_blocker (struct raid_array *a)
+grow_blocker (struct raid_array *a)
 {
   if (atomic_load (&a->reshape.active))
     return "a reshape is still running: wait until it has finished";
@@ -80,7 +88,7 @@ static int
 size_target (struct raid_array *a, uint64_t want, uint64_t *to, char *err, size_t errlen)
 {
   char label[RAID_NAME_MAX + 3], t1[32], t2[32];
-  const char *who = array_label (a, label), *why = size_blocker (a), *smallest = "";
+  const char *who = array_label (a, label), *why = grow_blocker (a), *smallest = "";
   uint64_t cur = a->sb.data_size, room = slots_room (a, &smallest);
 
   *to = want ? want & ~(uint64_t) (a->lay.g.chunk - 1) : room;
@@ -168,6 +176,28 @@ size_apply (struct raid_array *a, struct raid_layout *nl)
   return 0;
 }
 
+/* -EROFS (err filled) when the array may not change; else 0, with no request running,
+ * and the bitmap lock and sb_lock held, in their order: requests, then the bitmap (its
+ * users take sb_lock after it), then sb_lock. */
+static int
+grow_lock (struct raid_array *a, char *err, size_t errlen)
+{
+  if (array_readonly (a, err, errlen))
+    return -EROFS;
+  pthread_rwlock_wrlock (&a->reshape.lock);
+  pthread_mutex_lock (&a->bitmap.lock);
+  pthread_mutex_lock (&a->sb_lock);
+  return 0;
+}
+
+static void
+grow_unlock (struct raid_array *a)
+{
+  pthread_mutex_unlock (&a->sb_lock);
+  pthread_mutex_unlock (&a->bitmap.lock);
+  pthread_rwlock_unlock (&a->reshape.lock);
+}
+
 int
 raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errlen)
 {
@@ -176,12 +206,8 @@ raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errl
   char t[4][32];
   int rc;
 
-  if (array_readonly (a, err, errlen))
+  if (grow_lock (a, err, errlen))
     return -EROFS;
-  /* Requests, then the bitmap (its users take sb_lock after it), then sb_lock. */
-  pthread_rwlock_wrlock (&a->reshape.lock);
-  pthread_mutex_lock (&a->bitmap.lock);
-  pthread_mutex_lock (&a->sb_lock);
   was_data = a->sb.data_size;
   was_size = a->size;
   rc = size_target (a, data_size, &to, err, errlen) ? -EINVAL : 0;
@@ -202,10 +228,99 @@ raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t errl
       snprintf (err, errlen, "cannot grow: out of memory for the bitmap");
     }
   }
-  pthread_mutex_unlock (&a->sb_lock);
-  pthread_mutex_unlock (&a->bitmap.lock);
-  pthread_rwlock_unlock (&a->reshape.lock);
+  grow_unlock (a);
   if (rc == 0)
     spares_warn_small (a);
+  return rc;
+}
+
+/* A bitmap of regions of REGION bytes (caller holds the reshape lock exclusive, the
+ * bitmap lock and sb_lock; the array is whole and in sync): every bit clean; the block
+ * on every member (flushed there) before the superblocks name it.  0 or -ENOMEM. */
+static int
+bitmap_add (struct raid_array *a, uint64_t region)
+{
+  if (bitmap_create (a, region) < 0)
+    return -ENOMEM;
+  atomic_store (&a->bitmap.events_cleared, a->sb.events);
+  pthread_mutex_unlock (&a->sb_lock);     /* a member failing the write takes it */
+  bitmap_store (a, NULL);
+  pthread_mutex_lock (&a->sb_lock);
+  a->sb.bitmap_offset = RAID_BITMAP_OFFSET;
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+  flush_members (a);
+  pthread_mutex_lock (&a->sb_lock);
+  return 0;
+}
+
+/* The superblocks without the bitmap, durably, then the bitmap forgotten (same locks). */
+static void
+bitmap_drop (struct raid_array *a)
+{
+  a->sb.bitmap_offset = 0;
+  sb_write_all (a);
+  pthread_mutex_unlock (&a->sb_lock);
+  flush_members (a);
+  bitmap_free (&a->bitmap);
+  pthread_mutex_lock (&a->sb_lock);
+}
+
+/* Why the bitmap cannot become one of REGION bytes (0: none) now (one line in err), or 0
+ * (caller holds sb_lock and the bitmap lock). */
+static int
+bitmap_refused (struct raid_array *a, uint64_t region, char *err, size_t errlen)
+{
+  char label[RAID_NAME_MAX + 3], t1[32], t2[32];
+  const char *who = array_label (a, label), *why = grow_blocker (a);
+  struct raid_bitmap *bm = &a->bitmap;
+  uint64_t have = (uint64_t) a->lay.g.chunk << bm->shift;
+
+  if (!a->lay.g.m && a->lay.g.copies < 2)
+    snprintf (err, errlen, "cannot %s a write-intent bitmap: %s is a %s, without redundancy: "
+              "no member of it comes back to be re-added from one (md refuses it too)",
+              region ? "add" : "remove", who, raid_level_name (a->lay.g.level));
+  else if (why)
+    snprintf (err, errlen, "cannot %s the write-intent bitmap of %s: %s",
+              region ? "add" : "remove", who, why);
+  else if (!region && !bm->nbits)
+    snprintf (err, errlen, "%s has no write-intent bitmap to remove", who);
+  else if (region && bm->nbits && bitmap_shift (a, region) == bm->shift)
+    snprintf (err, errlen, "%s has a write-intent bitmap of %s regions already", who,
+              size_text (have, t1));
+  else if (region && bm->nbits)
+    snprintf (err, errlen, "%s has a write-intent bitmap of %s regions: its region size "
+              "cannot change in place; remove it (bitmap=none), then add one of %s",
+              who, size_text (have, t1), size_text (region, t2));
+  else
+    return 0;
+  return -1;
+}
+
+int
+raid_grow_bitmap (struct raid_array *a, uint64_t region, char *err, size_t errlen)
+{
+  char t[32];
+  int rc;
+
+  if (grow_lock (a, err, errlen))
+    return -EROFS;
+  rc = bitmap_refused (a, region, err, errlen) ? -EINVAL : 0;
+  if (rc == 0 && region) {
+    rc = bitmap_add (a, region);
+    if (rc)
+      snprintf (err, errlen, "cannot add a write-intent bitmap: out of memory");
+    else
+      raid_logf (a, RAID_LOG_INFO, "%s: write-intent bitmap added: %llu regions of %s, "
+                 "every one clean (the array is in sync)", a->sb.name,
+                 (unsigned long long) a->bitmap.nbits,
+                 size_text ((uint64_t) a->lay.g.chunk << a->bitmap.shift, t));
+  }
+  else if (rc == 0) {
+    bitmap_drop (a);
+    raid_logf (a, RAID_LOG_INFO, "%s: write-intent bitmap removed: a member that comes "
+               "back is rebuilt in full, and a crash resyncs the whole array", a->sb.name);
+  }
+  grow_unlock (a);
   return rc;
 }

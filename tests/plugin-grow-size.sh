@@ -28,14 +28,6 @@ wait_resynced() {
   status | grep >/dev/null "  resync" && lab_die "the resync did not finish: $(status)"
   status | grep >/dev/null "state clean" || lab_die "not clean: $(status)"
 }
-refused() {     # refused WHAT REGEX ARGS...: one line, matching
-  local what=$1 regex=$2 out
-  shift 2
-  out=$("$aoeraid" grow -c "$ctl" "$@" 2>&1) && lab_die "$what was taken: $out"
-  grep -Eq "$regex" <<<"$out" || lab_die "$what: expected '$regex', got: $out"
-  [ "$(wc -l <<<"$out")" -eq 1 ] || lab_die "$what: more than one line: $out"
-  echo "ok: $what refused: $out"
-}
 ended() { grep -Ec ": check (finished|stopped)" "$LAB_DIR/nbdkit.log" || true; }
 check_clean() {  # a check of the whole array finds no mismatch
   local before
@@ -75,11 +67,11 @@ size1=$(size)
 [ "$size1" -eq $((61 << 20)) ] || lab_die "raid5 of three 32 MiB shelves: $size1 bytes"
 echo "ok: raid5 of 3 x 32 MiB: $size1 bytes, 48 MiB written"
 
-refused "size=max with no bigger member" \
+grow_refused "size=max with no bigger member" \
   "nothing to grow: every member's data area is already 30.5 MiB; replace members with bigger shelves first" \
   size=max
-refused "size= with shelves" "size= takes no shelves or level" size=max e4.1
-refused "size=lots" "'lots' is not a member size" size=lots
+grow_refused "size= with shelves" "size= takes no shelves, level or other change" size=max e4.1
+grow_refused "size=lots" "'lots' is not a member size" size=lots
 
 for pair in 1:4 2:5 3:6; do
   old=e${pair%:*}.1 new=e${pair#*:}.1 slot=$((${pair%:*} - 1))
@@ -93,7 +85,7 @@ for pair in 1:4 2:5 3:6; do
   echo "ok: $new (64 MiB) replaced $old"
 done
 [ "$(size)" -eq "$size1" ] || lab_die "the size changed before the grow: $(size)"
-refused "a shrink" "shrinking is not supported" size=16M
+grow_refused "a shrink" "shrinking is not supported" size=16M
 
 out=$("$aoeraid" grow -c "$ctl" size=max) || lab_die "grow size=max failed: $out"
 echo "ok: $out"
@@ -143,7 +135,7 @@ done
 [ "$(grep -cE "^ +[0-9] +e[456].1 +active .* up " <<<"$out")" = 3 ] ||
   lab_die "the shelves did not all come back: $out"
 echo "ok: e4.1, e5.1 and e6.1 each went down, grew by 32 MiB and came back while serving"
-refused "more than the shelves hold" "to 95 MiB per member: e4.1 has room for 94.5 MiB only" \
+grow_refused "more than the shelves hold" "to 95 MiB per member: e4.1 has room for 94.5 MiB only" \
   size=95M
 out=$("$aoeraid" grow -c "$ctl" size=80M) || lab_die "grow size=80M failed: $out"
 grep -q "grown to $((160 << 20)) bytes" <<<"$out" || lab_die "grow size=80M: $out"

@@ -12,6 +12,9 @@
 #   write_away I REGIONS       kill shelf I, then write $LAB_DIR/more (2 MiB) at 8 MiB: two
 #                              1 MiB regions, which status must show dirty; $want becomes
 #                              the md5 of data with more written there
+#   readd_back I REGIONS       start shelf I again and `aoeraid add` it: it must come back to
+#                              slot I-1 and be rebuilt over the 2 regions write_away dirtied
+#   grow_refused WHAT REGEX ARGS...  `aoeraid grow ARGS` must fail with one line matching REGEX
 #   writer ARGS                tests/crash-writer.py (write, or check what was written)
 #   writer_start               crash-writer writing over the first 96 MiB in the background,
 #                              16 writes in flight, 8 MB/s, until writer_verify
@@ -73,6 +76,24 @@ h.flush()
   dd if="$LAB_DIR/more" of="$LAB_DIR/want" bs=1M seek=8 conv=notrunc status=none
   want=$(md5sum <"$LAB_DIR/want")
   status | grep >/dev/null "bitmap 2 of $2 regions dirty" || lab_die "expected 2 dirty regions: $(status)"
+}
+
+readd_back() {
+  local slot=$(($1 - 1))
+  lab_start "$1"
+  out=$("$aoeraid" add -c "$ctl" "e$1.1") || lab_die "add e$1.1 failed: $out"
+  wait_recovered "$slot" "e$1.1"
+  grep -q "e$1.1 comes back to slot $slot; recovery of the 2 of $2 regions" "$LAB_DIR/nbdkit.log" ||
+    lab_die "e$1.1 was not re-added from the bitmap: $(grep -i "slot $slot" "$LAB_DIR/nbdkit.log")"
+}
+
+grow_refused() {
+  local what=$1 regex=$2 out
+  shift 2
+  out=$("$aoeraid" grow -c "$ctl" "$@" 2>&1) && lab_die "$what was taken: $out"
+  grep -Eq "$regex" <<<"$out" || lab_die "$what: expected '$regex', got: $out"
+  [ "$(wc -l <<<"$out")" -eq 1 ] || lab_die "$what: more than one line: $out"
+  echo "ok: $what refused: $out"
 }
 
 # Until the array is clean (every slot active) and no resync, recovery or reshape runs.

@@ -26,11 +26,7 @@ echo "ok: idle, every region clean again"
 write_away 2 63
 echo "ok: e2.1 gone, 2 MiB written: $(status | grep bitmap)"
 
-lab_start 2
-out=$("$aoeraid" add -c "$ctl" e2.1) || lab_die "add e2.1 failed: $out"
-wait_recovered 1 e2.1
-grep -q "e2.1 comes back to slot 1; recovery of the 2 of 63 regions" "$LAB_DIR/nbdkit.log" ||
-  lab_die "e2.1 was not re-added from the bitmap: $(grep -i "slot 1" "$LAB_DIR/nbdkit.log")"
+readd_back 2 63
 echo "ok: e2.1 back in slot 1, only the 2 dirty regions rebuilt"
 
 lab_kill 1

@@ -42,6 +42,7 @@ static void usage(FILE *f)
           "       %s speed -c SOCKET [min=RATE] [max=RATE]\n"
           "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
           "       %s grow -c SOCKET size=SIZE|max\n"
+          "       %s grow -c SOCKET bitmap=SIZE|none\n"
           "       %s check -c SOCKET [repair|stop]\n"
           "       %s zero-superblock -i IFACE... [-w MILLISECONDS] [--force] SHELF.SLOT...\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
@@ -72,7 +73,9 @@ static void usage(FILE *f)
           "            to level=5 of 3); the new space appears when the reshape is done;\n"
           "            size=max (or size=SIZE per member, K M G) uses the room of members\n"
           "            replaced by bigger shelves (md's --grow --size=max) at once, and\n"
-          "            resyncs the new space\n"
+          "            resyncs the new space; bitmap=SIZE adds a write-intent bitmap of\n"
+          "            SIZE bytes per bit (64K to 1T) to an array in sync, bitmap=none\n"
+          "            removes it (md's --grow --bitmap=internal|none)\n"
           "  check     read the whole array and compare its parity (mirror copies) with\n"
           "            the data (md's sync_action check); repair also rewrites what does\n"
           "            not match; stop ends either; status shows the mismatches found\n"
@@ -82,7 +85,7 @@ static void usage(FILE *f)
           "            nothing written, for a shelf another head holds reserved, and,\n"
           "            without --force, for a member or spare of an array not known gone\n",
           progname, progname, progname, progname, progname, progname, progname, progname,
-          progname, progname, progname, progname, progname);
+          progname, progname, progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)

@@ -1,6 +1,6 @@
 /* aoeraid status -c SOCKET [--json], add|fail|remove -c SOCKET SHELF.SLOT, replace -c
  * SOCKET OLD [NEW], speed -c SOCKET
- * [min=RATE] [max=RATE], grow -c SOCKET [level=LEVEL] SHELF.SLOT... and check -c SOCKET
+ * [min=RATE] [max=RATE], grow -c SOCKET [level=LEVEL] SHELF.SLOT... (or size=SIZE|max, bitmap=SIZE|none) and check -c SOCKET
  * [repair|stop]: requests to a
  * running nbdkit-aoeraid-plugin through its control socket (the plugin's control=
  * parameter): one request line, the answer copied out ("error: ..." to stderr). */
@@ -144,7 +144,8 @@ int speed_main(const char *progname, int argc, char **argv)
 
 static int grow_word(const char *arg)
 {
-  return !strncmp(arg, "level=", 6) || !strncmp(arg, "size=", 5) || arg[0] == 'e';
+  return !strncmp(arg, "level=", 6) || !strncmp(arg, "size=", 5)
+         || !strncmp(arg, "bitmap=", 7) || arg[0] == 'e';
 }
 
 int grow_main(const char *progname, int argc, char **argv)
@@ -153,16 +154,17 @@ int grow_main(const char *progname, int argc, char **argv)
   int rc;
   const char *path = control_opts(progname, argc, argv,
                                   "grow -c SOCKET [level=LEVEL] SHELF.SLOT... | "
-                                  "grow -c SOCKET size=SIZE|max", NULL, &rc);
+                                  "grow -c SOCKET size=SIZE|max | "
+                                  "grow -c SOCKET bitmap=SIZE|none", NULL, &rc);
 
   if (!path)
     return rc;
   if (optind == argc) {
     fprintf(stderr, "%s: grow: name the shelves to grow onto, for example e3.1, or the "
-            "member size to grow to, size=max\n", progname);
+            "member size to grow to, size=max, or bitmap=SIZE|none\n", progname);
     return 2;
   }
-  if (join_words(progname, "grow", argc, argv, grow_word, "a shelf (SHELF.SLOT), level=LEVEL or size=SIZE",
+  if (join_words(progname, "grow", argc, argv, grow_word, "a shelf (SHELF.SLOT), level=LEVEL, size=SIZE or bitmap=SIZE|none",
                  request, sizeof request))
     return 2;
   return control_call(progname, path, request);

@@ -1,0 +1,336 @@
+/* Adding and removing the write-intent bitmap of a running array (raid_grow_bitmap,
+ * md's --grow --bitmap=internal|none), on in-memory members.  A bitmap added to an array
+ * created without one starts clean, survives a restart and re-adds a member that comes
+ * back over the regions it missed only; once removed, a member that comes back is
+ * rebuilt in full and a crash resyncs every unit; every refusal says why; a power cut at
+ * any write of the change leaves an array that assembles with no bitmap or a valid one,
+ * and a crash after it loses no acknowledged write. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+#include "raid-int.h"
+
+#define CHUNK 4096u
+#define REGION (4 * CHUNK)              /* 16 KiB: 8 regions on 32 chunks per member */
+#define DATA (FX_MEMBER_SIZE - RAID_DATA_OFFSET)
+
+/* A RAID5 of 3 (or RAID1 of 2, MIRROR) in sync, bitmap regions of REGION bytes (0:
+ * none), every byte random (in the returned reference), every bit clean. */
+static uint8_t *
+setup (struct fx *f, int mirror, uint64_t region, uint64_t *seed)
+{
+  struct raid_params p = { .level = mirror ? RAID_LEVEL_1 : RAID_LEVEL_5,
+                           .chunk_bytes = CHUNK, .name = "test", .bitmap_region = region,
+                           .flags = RAID_CREATE_ASSUME_CLEAN
+                                    | (region ? 0 : RAID_CREATE_NO_BITMAP) };
+  char err[256] = "";
+  uint8_t *ref;
+
+  fx_members (f, mirror ? 2 : 3, FX_MEMBER_SIZE);
+  f->a = raid_create (&p, f->mem, f->n, fx_log, f, err, sizeof err);
+  cr_assert_not_null (f->a, "raid_create: %s", err);
+  ref = malloc (raid_size (f->a));
+  cr_assert_not_null (ref);
+  fill_random (ref, raid_size (f->a), seed);
+  cr_assert_eq (raid_write (f->a, ref, raid_size (f->a), 0, 0), 0);
+  bitmap_pass (f->a);
+  bitmap_pass (f->a);
+  return ref;
+}
+
+static void
+reassemble (struct fx *f, const char *when)
+{
+  char err[256] = "";
+
+  fx_close (f);
+  cr_assert_not_null (fx_assemble (f, 0, err, sizeof err), "%s: assemble: %s", when, err);
+}
+
+/* Every member stops taking I/O after BUDGET more; what runs meanwhile is cut there. */
+static void
+power (struct fx *f, int64_t *budget)
+{
+  for (unsigned i = 0; i < f->n; i++)
+    raid_mem_member_power (f->mm[i], budget);
+}
+
+/* A crash: the close's superblock writes fail, the superblocks stay dirty. */
+static void
+crash (struct fx *f)
+{
+  int64_t none = 0;
+
+  power (f, &none);
+  fx_close (f);
+  power (f, NULL);
+}
+
+static void
+expect_bitmap (struct fx *f, uint64_t bits, uint64_t dirty, const char *when)
+{
+  struct raid_status st;
+
+  cr_assert_eq (raid_status (f->a, &st), 0);
+  cr_assert_eq (st.bitmap_bits, bits, "%s: %llu bits", when, (unsigned long long) st.bitmap_bits);
+  cr_assert_eq (st.bitmap_dirty, dirty, "%s: %llu dirty", when,
+                (unsigned long long) st.bitmap_dirty);
+  if (bits)
+    cr_assert_eq (st.bitmap_region, REGION, "%s: regions of %llu", when,
+                  (unsigned long long) st.bitmap_region);
+}
+
+/* No unit's redundancy differs from its data. */
+static void
+expect_consistent (struct fx *f, const char *when)
+{
+  struct raid_status st;
+  int mirror = f->n == 2;
+
+  cr_assert_eq (raid_check (f->a, RAID_CHECK), 0, "%s: check", when);
+  raid_status (f->a, &st);
+  cr_assert_eq (st.check_mismatches, 0, "%s: %llu units mismatch", when,
+                (unsigned long long) st.check_mismatches);
+  fx_check_redundancy (f, mirror ? RAID_LEVEL_1 : RAID_LEVEL_5, mirror ? 1 : 2,
+                       mirror ? 0 : 1, mirror ? 2 : 1, CHUNK, NULL);
+}
+
+/* Member 1 leaves, LEN bytes are written at OFF, it comes back (added by hand) and is
+ * recovered: the bytes the recovery wrote to it. */
+static uint64_t
+away_and_back (struct fx *f, uint8_t *ref, uint64_t off, uint32_t len, uint64_t *seed)
+{
+  struct raid_member back = raid_mem_member (f->mm[1]);
+  struct raid_mem_stats ms;
+  char err[256] = "";
+
+  raid_mem_member_set_down (f->mm[1], 1);
+  fill_random (ref + off, len, seed);
+  cr_assert_eq (raid_write (f->a, ref + off, len, off, 0), 0);
+  raid_mem_member_set_down (f->mm[1], 0);
+  cr_assert_eq (raid_add_member (f->a, &back, err, sizeof err), 0, "add: %s", err);
+  raid_mem_member_stats (f->mm[1], &ms, 1);
+  cr_assert_eq (raid_recover (f->a), 0);
+  raid_mem_member_stats (f->mm[1], &ms, 0);
+  fx_expect_data (f->a, ref, NULL, raid_size (f->a), "after the member came back");
+  expect_consistent (f, "after the member came back");
+  return ms.write_bytes;
+}
+
+Test (grow_bitmap, added_it_starts_clean_and_readds_what_was_missed)
+{
+  uint64_t seed = 1, wrote;
+  struct fx f;
+  char err[256] = "";
+  uint8_t *ref = setup (&f, 0, 0, &seed);
+
+  expect_bitmap (&f, 0, 0, "created without a bitmap");
+  cr_assert_eq (raid_grow_bitmap (f.a, REGION, err, sizeof err), 0, "%s", err);
+  expect_bitmap (&f, 8, 0, "added to an array in sync");
+  cr_expect (strstr (f.info, "write-intent bitmap added: 8 regions of 16 KiB, every one "
+                     "clean"), "%s", f.info);
+  reassemble (&f, "after the add");
+  cr_assert_eq (f.warnings, 0, "%s", f.last_warning);
+  expect_bitmap (&f, 8, 0, "after a restart");
+  wrote = away_and_back (&f, ref, 5 * CHUNK, CHUNK, &seed);
+  /* one region (2 rows: 8 KiB on each member) rebuilt, plus a few 4 KiB superblocks and
+   * bitmaps; in full it would be 128 KiB */
+  cr_assert (wrote <= REGION / 2 + 8 * 4096, "the re-add wrote %llu bytes",
+             (unsigned long long) wrote);
+  fx_free (&f);
+  free (ref);
+}
+
+/* Removed: a member that comes back is rebuilt in full, and after a crash the resync
+ * covers every unit (here one whose copies differ, written by no one since). */
+Test (grow_bitmap, removed_a_return_is_a_full_rebuild_and_a_crash_a_full_resync)
+{
+  uint64_t seed = 2, wrote, at = RAID_DATA_OFFSET + 20 * CHUNK + 7;
+  struct fx f;
+  char err[256] = "";
+  uint8_t *ref = setup (&f, 1, REGION, &seed), *alt;
+  struct raid_status st;
+
+  expect_bitmap (&f, 8, 0, "created with a bitmap, idle");
+  cr_assert_eq (raid_grow_bitmap (f.a, 0, err, sizeof err), 0, "%s", err);
+  expect_bitmap (&f, 0, 0, "removed");
+  cr_expect (strstr (f.info, "write-intent bitmap removed: a member that comes back is "
+                     "rebuilt in full"), "%s", f.info);
+  reassemble (&f, "after the removal");
+  expect_bitmap (&f, 0, 0, "after a restart");
+  wrote = away_and_back (&f, ref, 5 * CHUNK, CHUNK, &seed);
+  cr_assert (wrote >= DATA, "a full rebuild wrote %llu bytes only", (unsigned long long) wrote);
+
+  /* the copies of one unit differ; a crash; the resync must find it */
+  alt = malloc (raid_size (f.a));
+  cr_assert_not_null (alt);
+  memcpy (alt, ref, raid_size (f.a));
+  raid_mem_member_data (f.mm[1])[at] ^= 0xff;
+  alt[at - RAID_DATA_OFFSET] ^= 0xff;
+  crash (&f);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.resync_offset, 0, "a crash without a bitmap resyncs from the start");
+  cr_assert_eq (raid_resync (f.a), 0);
+  fx_expect_data (f.a, ref, alt, raid_size (f.a), "after the crash and the resync");
+  expect_consistent (&f, "after a crash and a full resync");
+  fx_free (&f);
+  free (ref);
+  free (alt);
+}
+
+static void
+expect_refusal (struct fx *f, uint64_t region, int rc, const char *text)
+{
+  struct raid_status before, after;
+  char err[256] = "";
+
+  raid_status (f->a, &before);
+  cr_assert_eq (raid_grow_bitmap (f->a, region, err, sizeof err), rc,
+                "'%s' returned otherwise: %s", text, err);
+  cr_expect (strstr (err, text), "wanted '%s', got: %s", text, err);
+  cr_expect (!strchr (err, '\n'), "one line: %s", err);
+  raid_status (f->a, &after);
+  cr_assert_eq (after.bitmap_bits, before.bitmap_bits, "a refusal changed the bitmap");
+  cr_assert_eq (after.bitmap_region, before.bitmap_region, "a refusal changed the bitmap");
+}
+
+Test (grow_bitmap, refusals_say_why)
+{
+  struct raid_params p0 = { .level = RAID_LEVEL_0, .chunk_bytes = CHUNK, .name = "r0" };
+  struct raid_mem_member *extra;
+  struct raid_member m;
+  uint64_t seed = 3;
+  struct fx f;
+  char err[256] = "";
+  uint8_t *ref = setup (&f, 0, REGION, &seed);
+
+  expect_refusal (&f, REGION, -EINVAL, "has a write-intent bitmap of 16 KiB regions already");
+  expect_refusal (&f, 2 * REGION, -EINVAL, "has a write-intent bitmap of 16 KiB regions: its "
+                  "region size cannot change in place; remove it (bitmap=none), then add one "
+                  "of 32 KiB");
+  cr_assert_eq (raid_grow_bitmap (f.a, 0, err, sizeof err), 0, "%s", err);
+  expect_refusal (&f, 0, -EINVAL, "has no write-intent bitmap to remove");
+  atomic_store (&f.a->resync_offset, 3);
+  expect_refusal (&f, REGION, -EINVAL, "it is not in sync yet");
+  atomic_store (&f.a->resync_offset, RAID_RESYNC_DONE);
+  atomic_store (&f.a->check.running, 1);
+  expect_refusal (&f, REGION, -EINVAL, "a check or repair is running");
+  atomic_store (&f.a->check.running, 0);
+  /* a reshape: the bitmap is off until it has finished */
+  extra = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  m = raid_mem_member (extra);
+  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_grow (f.a, (const char *[]) { "e9.1" }, 1, RAID_LEVEL_5, err, sizeof err),
+                0, "%s", err);
+  expect_refusal (&f, REGION, -EINVAL, "a reshape is still running");
+  fx_close (&f);
+  raid_mem_member_free (extra);
+
+  /* read-only */
+  f.a = raid_assemble (f.mem, f.n, RAID_ASSEMBLE_READONLY, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  expect_refusal (&f, REGION, -EROFS, "read-only");
+  fx_free (&f);
+  free (ref);
+
+  /* degraded: a member that comes back must be rebuilt in full */
+  ref = setup (&f, 0, 0, &seed);
+  cr_assert_eq (raid_fail_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  expect_refusal (&f, REGION, -EINVAL, "cannot add the write-intent bitmap of 'test': it is "
+                  "degraded or rebuilding");
+  fx_free (&f);
+  free (ref);
+
+  /* fenced: another head took a member over */
+  ref = setup (&f, 0, REGION, &seed);
+  raid_mem_member_fence (f.mm[0], 1);
+  cr_assert_eq (raid_write (f.a, ref, CHUNK, 0, 0), -EIO);
+  expect_refusal (&f, 0, -EROFS, "the array is fenced");
+  fx_free (&f);
+
+  /* raid0: no member ever comes back */
+  fx_members (&f, 2, FX_MEMBER_SIZE);
+  f.a = raid_create (&p0, f.mem, f.n, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  expect_refusal (&f, REGION, -EINVAL, "cannot add a write-intent bitmap: 'r0' is a raid0, "
+                  "without redundancy");
+  fx_free (&f);
+  free (ref);
+}
+
+/* A power cut after BUDGET member I/Os of the change (ADD: to an array without a bitmap;
+ * else its removal), a restart, then writes cut short by a crash and the resync after:
+ * the array assembles with no bitmap or a valid one (no warning of a damaged one), and
+ * no acknowledged write is lost, every unit consistent.  1 when the change survived. */
+static int
+cut_and_restart (int mirror, int add, int64_t budget)
+{
+  uint64_t seed = 40 + budget, off = 9 * CHUNK + 512, len = 3 * CHUNK;
+  int64_t left = budget;
+  struct raid_status st;
+  struct fx f;
+  char err[256] = "";
+  uint8_t *ref = setup (&f, mirror, add ? 0 : REGION, &seed), *alt;
+  int changed;
+
+  power (&f, &left);
+  raid_grow_bitmap (f.a, add ? REGION : 0, err, sizeof err);
+  fx_close (&f);
+  power (&f, NULL);
+  f.warnings = 0;
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "budget %lld: %s",
+                      (long long) budget, err);
+  cr_assert_eq (f.warnings, 0, "budget %lld: %s", (long long) budget, f.last_warning);
+  raid_status (f.a, &st);
+  cr_assert (st.bitmap_bits == 0 || st.bitmap_bits == 8, "budget %lld: %llu bits",
+             (long long) budget, (unsigned long long) st.bitmap_bits);
+  changed = (st.bitmap_bits != 0) == add;
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a power cut in the change");
+  cr_assert_eq (raid_resync (f.a), 0);
+
+  /* a write cut short by a crash, then one acknowledged before another crash */
+  alt = malloc (raid_size (f.a));
+  cr_assert_not_null (alt);
+  memcpy (alt, ref, raid_size (f.a));
+  fill_random (alt + off, len, &seed);
+  left = 4;
+  power (&f, &left);
+  if (raid_write (f.a, alt + off, len, off, 0) == 0)
+    memcpy (ref + off, alt + off, len);
+  fx_close (&f);
+  power (&f, NULL);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  cr_assert_eq (raid_resync (f.a), 0);
+  fx_expect_data (f.a, ref, alt, raid_size (f.a), "after a write cut short");
+  fill_random (ref + off, len, &seed);
+  cr_assert_eq (raid_write (f.a, ref + off, len, off, 0), 0);
+  crash (&f);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  cr_assert_eq (raid_resync (f.a), 0);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a crash");
+  snprintf (err, sizeof err, "budget %lld: after the crashes and resyncs", (long long) budget);
+  expect_consistent (&f, err);
+  fx_free (&f);
+  free (ref);
+  free (alt);
+  return changed;
+}
+
+Test (grow_bitmap, power_cut_at_every_write_of_the_change)
+{
+  for (int mirror = 0; mirror < 2; mirror++)
+    for (int add = 0; add < 2; add++) {
+      unsigned changed = 0, cuts = 0;
+      for (int64_t budget = 0; budget <= 24; budget++, cuts++)
+        changed += cut_and_restart (mirror, add, budget);
+      /* the cuts land before, inside and after the superblock writes */
+      cr_assert (changed > 0 && changed < cuts, "%s %s: %u of %u cuts left the change",
+                 mirror ? "raid1" : "raid5", add ? "add" : "remove", changed, cuts);
+    }
+}

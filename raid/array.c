@@ -899,22 +899,49 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
   return 0;
 }
 
-/* The bitmap of the first active member (every member that took part got
- * each update; spares get none).  One that cannot be read or makes no sense
- * becomes all dirty: a member coming back is then rebuilt in full. */
+/* The bitmap block of the first active member among the first N slots
+ * (every member that took part got each update; spares get none) into BLOCK;
+ * *FROM is that member, NULL if none.  0, or -EIO. */
+static int
+bitmap_block_read (struct raid_array *a, unsigned n, uint8_t *block, struct raid_slot **from)
+{
+  *from = NULL;
+  for (unsigned i = 0; i < n && !*from; i++)
+    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].recovering))
+      *from = &a->slot[i];
+  return *from && slot_io (*from, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE,
+                           block) == 0 ? 0 : -EIO;
+}
+
+/* Restarted mid-reshape: the bitmap is off until the reshape is done, and
+ * comes back with the regions it had, which its old block (the old layout's
+ * members still hold it) tells. */
+static void
+reshape_bitmap_region (struct raid_array *a)
+{
+  uint8_t *block = aligned_alloc (4096, RAID_BITMAP_SIZE);
+  struct raid_slot *from;
+  uint32_t shift;
+
+  if (block && bitmap_block_read (a, a->prev.g.n, block, &from) == 0
+      && bitmap_block_shift (block, &shift) == 0)
+    a->reshape.bitmap_region = (uint64_t) a->prev.g.chunk << shift;
+  free (block);
+}
+
+/* The bitmap of the first active member.  One that cannot be read or makes
+ * no sense becomes all dirty: a member coming back is then rebuilt in full. */
 static int
 array_bitmap_read (struct raid_array *a)
 {
   uint8_t *block = aligned_alloc (4096, RAID_BITMAP_SIZE);
-  struct raid_slot *from = NULL;
-  int rc = -EIO;
+  struct raid_slot *from;
+  int rc;
 
   if (!block)
     return -1;
-  for (unsigned i = 0; i < a->lay.g.n && !from; i++)
-    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].recovering))
-      from = &a->slot[i];
-  if (from && slot_io (from, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, block) == 0)
+  rc = bitmap_block_read (a, a->lay.g.n, block, &from);
+  if (rc == 0)
     rc = bitmap_load (a, block);
   free (block);
   if (rc < 0) {
@@ -1016,7 +1043,9 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
     goto fail;
   for (i = 0; i < a->lay.g.n; i++)
     memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
-  if (a->sb.bitmap_offset && !atomic_load (&a->reshape.active) && array_bitmap_read (a) < 0) {
+  if (a->sb.bitmap_offset && atomic_load (&a->reshape.active))
+    reshape_bitmap_region (a);
+  else if (a->sb.bitmap_offset && array_bitmap_read (a) < 0) {
     snprintf (err, errlen, "out of memory");
     goto fail;
   }

@@ -162,16 +162,27 @@ bitmap_encode (struct raid_bitmap *bm, uint8_t *block)
 }
 
 int
+bitmap_block_shift (const uint8_t *block, uint32_t *shift)
+{
+  uint32_t version = le_get32 (block, O_BM_VERSION);
+
+  *shift = le_get32 (block, O_BM_SHIFT);
+  if (!bitmap_magic_at (block) || version < 1 || version > BITMAP_VERSION
+      || le_get32 (block, O_BM_CRC) != bm_crc (block) || *shift > 40)
+    return -EINVAL;
+  return 0;
+}
+
+int
 bitmap_load (struct raid_array *a, const uint8_t *block)
 {
   struct raid_bitmap *bm = &a->bitmap;
   uint64_t units = resync_units (a), nbits = le_get64 (block, O_BM_BITS);
-  uint32_t shift = le_get32 (block, O_BM_SHIFT), version = le_get32 (block, O_BM_VERSION);
+  uint32_t shift, version = le_get32 (block, O_BM_VERSION);
   int rc;
 
-  if (!bitmap_magic_at (block) || version < 1 || version > BITMAP_VERSION
-      || le_get32 (block, O_BM_CRC) != bm_crc (block)
-      || shift > 40 || nbits != ((units + (1ull << shift) - 1) >> shift)
+  if (bitmap_block_shift (block, &shift) < 0
+      || nbits != ((units + (1ull << shift) - 1) >> shift)
       || nbits > RAID_BITMAP_MAX_BITS)
     return -EINVAL;
   bm->shift = shift;

@@ -285,6 +285,8 @@ unsigned bitmap_shift (struct raid_array *a, uint64_t region_bytes);
 int bitmap_load (struct raid_array *a, const uint8_t *block);
 /* Does BLOCK start with the bitmap's magic (whatever the rest holds)? */
 int bitmap_magic_at (const uint8_t *block);
+/* A sound bitmap block's shift (units per bit = 1 << shift): 0, else -EINVAL. */
+int bitmap_block_shift (const uint8_t *block, uint32_t *shift);
 void bitmap_free (struct raid_bitmap *bm);
 void bitmap_encode (struct raid_bitmap *bm, uint8_t *block);
 /* Every bit set and unsynced (while no request runs). */

@@ -482,3 +482,36 @@ Test (reshape, a_failed_array_begins_no_run)
   cr_expect (raid_reshape_pending (r.f.a), "the reshape is still to finish");
   rig_free (&r);
 }
+
+/* Restarted in the middle of a reshape, the array gets its bitmap back when
+ * the reshape is done with the regions it had before the grow, read from
+ * the old members' bitmap block, not the default 64 MiB. */
+Test (reshape, a_restart_keeps_the_bitmap_regions)
+{
+  static const struct grow_case c = { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 1, 3 };
+  struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = CHUNK, .name = "regions",
+                           .flags = RAID_CREATE_ASSUME_CLEAN, .bitmap_region = 4 * CHUNK };
+  struct raid_status st;
+  struct rig r;
+  char err[256] = "";
+
+  memset (&r, 0, sizeof r);
+  fx_members (&r.f, 4, FX_MEMBER_SIZE);
+  r.f.a = raid_create (&p, r.f.mem, 3, fx_log, &r.f, err, sizeof err);
+  cr_assert_not_null (r.f.a, "%s", err);
+  rig_fill (&r, &c);
+  cr_assert_eq (raid_status (r.f.a, &st), 0);
+  cr_assert_eq (st.bitmap_region, 4 * CHUNK, "created with regions of %llu",
+                (unsigned long long) st.bitmap_region);
+  cr_assert_eq (raid_add_member (r.f.a, &r.f.mem[3], err, sizeof err), 0, "%s", err);
+  cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "%s", err);
+  fx_close (&r.f);                       /* before the reshape moved anything */
+  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "%s", err);
+  cr_assert (raid_reshape_pending (r.f.a));
+  cr_assert_eq (raid_reshape (r.f.a), 0);
+  cr_assert_eq (raid_status (r.f.a, &st), 0);
+  cr_expect_eq (st.bitmap_region, 4 * CHUNK, "the bitmap came back with regions of %llu",
+                (unsigned long long) st.bitmap_region);
+  rig_verify (&r, "after the restarted reshape");
+  rig_free (&r);
+}

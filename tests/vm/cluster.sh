@@ -310,6 +310,9 @@ vm_verdict() {
       echo "no verdict (last line: $(tr -d '\r' <"$VM_DIR/vm$n.log" | grep -av '^$' | tail -1))")
     vm_fail "guest $n: $why" || true
     [ -s "$VM_DIR/qemu$n.log" ] && vm_log "qemu $n said: $(tail -2 "$VM_DIR/qemu$n.log" | tr '\n' ' ')"
+    # A hung task: which one, and where it waited (the kernel prints it before the panic).
+    tr -d '\r' <"$VM_DIR/vm$n.log" | grep -a -A 12 -m 2 'blocked for more than' |
+      sed "s/^/vm$n| /" >&2 || true
   done
   return $ok
 }
@@ -332,6 +335,8 @@ vm_cluster_run() {
     rc=1
   fi
   vm_mark fsck
+  # On a failure, what the server said besides debug lines: its side of a stall.
+  [ $rc = 0 ] || grep -v 'debug' "$VM_DIR/server.log" | tail -n 15 | sed 's/^/server| /' >&2
   vm_stop_pid "$VM_SERVER_PID"
   VM_SERVER_PID=
   vm_log "timings (s since start): $VM_TIMES"

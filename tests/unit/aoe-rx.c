@@ -783,6 +783,17 @@ static struct aoe_frame *write_frame(struct aoe_target *t)
   return NULL;
 }
 
+/* T's re-assert is out and its held write not: answered with our list, the write goes. */
+static void reassert_releases_write(struct rig *r, struct aoe_target *t)
+{
+  struct aoe_frame *f = reassert_frame(t);
+  cr_assert_not_null(f, "not re-asserted");
+  cr_assert_null(write_frame(t), "a write went out before the re-assert was answered");
+  rr_answer(r, SLOT, shelf_mac, f, ours, 1, 0);
+  step(r);
+  cr_assert_not_null(write_frame(t), "the write was not released by the re-assert");
+}
+
 /* The initiator did not run for two seconds (its process was stopped), as the loop sees
  * it on its next turn. */
 static void stall(struct rig *r)
@@ -1081,11 +1092,7 @@ Test(reserve, shelf_back_from_down_holds_io_from_its_return)
                  "re-assert");
   step(&r);
   cr_assert_null(write_frame(r.t), "a write went out before the re-assert");
-  struct aoe_frame *f = reassert_frame(r.t);
-  cr_assert_not_null(f, "not re-asserted");
-  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
-  step(&r);
-  cr_assert_not_null(write_frame(r.t), "the write was not released by the re-assert");
+  reassert_releases_write(&r, r.t);
   rig_close(&r);
 }
 
@@ -1142,12 +1149,7 @@ Test(reserve, io_to_a_shelf_that_forgot_us_waits_for_the_reassert)
   write8(r.t, buf, &res);
   cr_assert_null(write_frame(r.t), "a write went out before the re-assert");
   step(&r);
-  struct aoe_frame *f = reassert_frame(r.t);
-  cr_assert_not_null(f, "not re-asserted");
-  cr_assert_null(write_frame(r.t), "a write went out before the re-assert was answered");
-  rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
-  step(&r);
-  cr_assert_not_null(write_frame(r.t), "the write was not released by the re-assert");
+  reassert_releases_write(&r, r.t);
   rig_close(&r);
 }
 

@@ -378,6 +378,7 @@ array_new (raid_log_fn *log, void *log_opaque)
   pthread_mutex_init (&a->bitmap.lock, NULL);
   stripe_locks_init (&a->locks);
   scratch_pool_init (&a->pool);
+  stripe_cache_init (&a->stripe_cache);
   reshape_init (a);
   notes_init (&a->notes);
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++) {
@@ -405,6 +406,7 @@ array_free (struct raid_array *a)
   reshape_destroy (a);
   notes_destroy (&a->notes);
   scratch_pool_destroy (&a->pool);
+  stripe_cache_destroy (&a->stripe_cache);
   stripe_locks_destroy (&a->locks);
   pthread_mutex_destroy (&a->sb_lock);
   free (a);

@@ -209,6 +209,40 @@ void batch_wait (struct io_batch *b);
 /* Aligned scratch buffers kept for reuse, so the data path does not go to
  * malloc (and mmap, for big buffers) on every request. */
 #define SCRATCH_POOL 16
+/* ---- stripe-cache.c: whole stripes a degraded read rebuilt, for the next reader ---- */
+
+#define STRIPE_CACHE_ENTRIES 4
+#define STRIPE_CACHE_MAX_STRIPE (8u << 20)   /* larger stripes are not kept */
+
+struct stripe_cache_entry {
+  struct raid_geom g;                   /* the layout it was read in */
+  uint64_t gen, stripe, used;
+  uint64_t lo, hi;                      /* the stripe's data bytes held, from its start */
+  uint8_t *buf;
+  size_t cap;
+};
+
+struct stripe_cache {
+  pthread_mutex_t lock;
+  atomic_ullong gen;                    /* bumped by every write of a parity layout */
+  uint64_t tick;
+  struct stripe_cache_entry e[STRIPE_CACHE_ENTRIES];
+};
+
+void stripe_cache_init (struct stripe_cache *c);
+void stripe_cache_destroy (struct stripe_cache *c);
+uint64_t stripe_cache_gen (struct stripe_cache *c);
+/* From a writer holding the stripe locks of what it wrote, after writing. */
+void stripe_cache_invalidate (struct stripe_cache *c);
+uint64_t stripe_cache_stripe_bytes (const struct raid_geom *g);
+/* Copy bytes [LO, HI) of STRIPE (from its first data byte) to DST: 1 when held. */
+int stripe_cache_get (struct stripe_cache *c, const struct raid_geom *g, uint64_t stripe,
+                      uint64_t lo, uint64_t hi, uint8_t *dst);
+/* Keep bytes [LO, HI) of STRIPE, read in generation GEN; COLS: its k data columns,
+ * whole chunks. */
+void stripe_cache_put (struct stripe_cache *c, const struct raid_geom *g, uint64_t gen,
+                       uint64_t stripe, uint64_t lo, uint64_t hi, uint8_t *const cols[]);
+
 struct scratch_pool {
   pthread_mutex_t lock;
   void *buf[SCRATCH_POOL];
@@ -400,6 +434,7 @@ struct raid_array {
   pthread_mutex_t sb_lock;
   struct stripe_locks locks;
   struct scratch_pool pool;
+  struct stripe_cache stripe_cache;
   struct poll_gate poll_gate;
   raid_log_fn *log;
   void *log_opaque;

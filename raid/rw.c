@@ -369,6 +369,9 @@ struct recon {
   uint8_t *dst;                         /* where pos lands in the request's buffer */
   uint32_t lo, len;                     /* the hull, within the chunk */
   int rebuild;                          /* a piece's own member is down */
+  int cached;                           /* copied from the stripe cache: nothing to read */
+  uint64_t gen;                         /* the stripe cache's generation, read under the lock */
+  uint64_t keep_lo, keep_hi;            /* the stripe's bytes to leave in the stripe cache */
   uint8_t *cols[RAID_MAX_MEMBERS];
   uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS], need[RAID_MAX_MEMBERS];
 };
@@ -403,6 +406,45 @@ recon_plan (struct raid_array *a, struct raid_layout *L, struct recon *r, uint64
   r->len = hi - r->lo;
 }
 
+/* A stripe of a sequential reader (the request covers one end of the stripe, a chunk
+ * or more) with a data column down: the request before or after it wants the rest.
+ * Copy the request's part from the stripe cache if it is there; else rebuild the
+ * whole stripe and keep the rest in the cache (see stripe-cache.c). */
+static void
+recon_whole_stripe (struct raid_array *a, struct raid_layout *L, struct recon *r)
+{
+  uint64_t bytes = stripe_cache_stripe_bytes (&L->g), start = r->stripe * bytes;
+  uint64_t lo = r->pos - start, hi = r->end - start, keep_lo, keep_hi;
+  unsigned idx, down = 0;
+
+  if (!bytes)
+    return;
+  if (stripe_cache_get (&a->stripe_cache, &L->g, r->stripe, lo, hi, r->dst)) {
+    r->cached = 1;
+    r->rebuild = 0;
+    return;
+  }
+  keep_lo = lo > 0 ? 0 : hi;
+  keep_hi = lo > 0 ? lo : bytes;
+  if (start + keep_hi > L->size)
+    keep_hi = L->size - start;          /* the stripe holds the array's end */
+  if (hi - lo < L->g.chunk || (lo > 0) == (hi < bytes) || keep_hi <= keep_lo)
+    return;
+  for (idx = 0; idx < L->g.k; idx++)
+    down += !source_usable (a, L, r->stripe * L->g.k + idx);
+  if (!down)
+    return;
+  for (idx = 0; idx < L->g.k; idx++) {
+    r->need[idx] = 1;
+    r->bad[idx] = !source_usable (a, L, r->stripe * L->g.k + idx);
+  }
+  r->lo = 0;
+  r->len = L->g.chunk;
+  r->rebuild = 1;
+  r->keep_lo = keep_lo;
+  r->keep_hi = keep_hi;
+}
+
 static size_t
 recon_scratch (struct raid_array *a, struct raid_layout *L, const struct recon *r)
 {
@@ -432,6 +474,8 @@ recon_queue (struct raid_array *a, struct raid_layout *L, struct recon *r, unsig
 {
   unsigned n = L->g.k + L->g.m, idx, want = L->g.k;
 
+  if (r->cached)
+    return 0;
   if (!r->rebuild)
     return add_direct_reads (a, L, b, r->dst, r->pos, r->end);
   for (idx = 0; idx < n; idx++)
@@ -488,6 +532,9 @@ recon_finish (struct raid_array *a, struct raid_layout *L, struct recon *recon, 
         memcpy (to, from, p.len);
       at += p.len;
     }
+    if (rc == 0)
+      stripe_cache_put (&a->stripe_cache, &L->g, r->gen, r->stripe, r->keep_lo, r->keep_hi,
+                        r->cols);
   }
   return rc;
 }
@@ -500,7 +547,8 @@ plan_degraded (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32
                uint64_t last, struct recon **recon, unsigned *nrecon, uint8_t **scratch,
                struct io_batch *b)
 {
-  uint64_t end = off + len;
+  uint64_t end = off + len, gen = stripe_cache_gen (&a->stripe_cache);
+  int cache = L == &a->lay && !atomic_load (&a->reshape.active);
   size_t total = 0;
   uint8_t *at;
   unsigned rn;
@@ -512,6 +560,9 @@ plan_degraded (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32
     return -ENOMEM;
   for (rn = 0; rn < *nrecon; rn++) {
     recon_plan (a, L, &(*recon)[rn], first + rn, buf, off, end);
+    (*recon)[rn].gen = gen;
+    if (cache)
+      recon_whole_stripe (a, L, &(*recon)[rn]);
     total += recon_scratch (a, L, &(*recon)[rn]);
   }
   if (total && !(*scratch = scratch_get (&a->pool, total)))
@@ -877,6 +928,8 @@ layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
     rc = near_write (a, L, buf, len, off);
   else
     rc = parity_write (a, L, buf, len, off);
+  if (L->g.family == RAID_FAMILY_PARITY)
+    stripe_cache_invalidate (&a->stripe_cache);   /* written or not, under the locks */
   bitmap_write_end (a, first, last);
   stripe_unlock_range (&a->locks, first, last);
   return rc;

@@ -258,6 +258,17 @@ degraded_read_costs_k_columns (enum raid_level level, unsigned n, unsigned k,
     expect_read (&f, ref + off, k * CHUNK, off);
   t = total_stats (&f);
   cr_expect_eq (t.read_bytes, size);
+  /* In requests of k + 1 chunks, which cut the stripes, the same: the stripe cache keeps
+   * for each request what the one before it rebuilt and did not want. */
+  reset_stats (&f);
+  for (uint64_t off = 0, len; off < size; off += len) {
+    len = size - off < (k + 1) * CHUNK ? size - off : (k + 1) * CHUNK;
+    expect_read (&f, ref + off, len, off);
+  }
+  t = total_stats (&f);
+  cr_expect_eq (t.read_bytes, size, "%s, %u down, requests of %u chunks: read %llu bytes "
+                "for %llu of data", raid_level_name (level), ndown, k + 1,
+                (unsigned long long) t.read_bytes, (unsigned long long) size);
   free (ref);
   fx_free (&f);
 }
@@ -269,6 +280,34 @@ Test (io, degraded_read_reads_each_column_once)
   degraded_read_costs_k_columns (RAID_LEVEL_6, 4, 2, two, 2);
   degraded_read_costs_k_columns (RAID_LEVEL_6, 6, 4, two, 2);
   degraded_read_costs_k_columns (RAID_LEVEL_EC, 4, 2, two, 2);
+}
+
+/* A stripe the cache holds is not served after a write changed it: the write is read
+ * back whether it went to the part of the stripe kept or to another stripe, and
+ * through the cache or not. */
+Test (io, stripe_cache_never_serves_a_written_stripe)
+{
+  struct fx f;
+  uint64_t seed = 11, stripe = 3 * CHUNK;
+  uint8_t *ref = malloc (4 * stripe), got[CHUNK];
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  fill_random (ref, 4 * stripe, &seed);
+  cr_assert_eq (raid_write (f.a, ref, 4 * stripe, 0, 0), 0);
+  raid_mem_member_set_down (f.mm[ref_data_dev (4, 1, 0, 2)], 1);  /* stripe 0's last data */
+  for (unsigned round = 0; round < 3; round++) {
+    /* the head of stripe 0 rebuilds it whole; its last chunk stays in the cache */
+    expect_read (&f, ref, 2 * CHUNK, 0);
+    /* into the kept part; a sector of it; another stripe (the cache may miss, never lie) */
+    uint64_t at = round == 0 ? 2 * CHUNK : round == 1 ? 2 * CHUNK + 512 : stripe;
+    uint32_t len = round == 1 ? 512 : CHUNK;
+    fill_random (got, len, &seed);
+    memcpy (ref + at, got, len);
+    cr_assert_eq (raid_write (f.a, got, len, at, 0), 0);
+    expect_read (&f, ref + 2 * CHUNK, CHUNK + stripe, 2 * CHUNK);
+  }
+  free (ref);
+  fx_free (&f);
 }
 
 Test (io, raid10_survives_one_per_pair_only)

@@ -224,7 +224,7 @@ struct stripe_cache_entry {
 
 struct stripe_cache {
   pthread_mutex_t lock;
-  atomic_ullong gen;                    /* bumped by every write of a parity layout */
+  atomic_ullong gen;                    /* bumped by every write */
   uint64_t tick;
   struct stripe_cache_entry e[STRIPE_CACHE_ENTRIES];
 };

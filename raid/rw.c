@@ -928,8 +928,7 @@ layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
     rc = near_write (a, L, buf, len, off);
   else
     rc = parity_write (a, L, buf, len, off);
-  if (L->g.family == RAID_FAMILY_PARITY)
-    stripe_cache_invalidate (&a->stripe_cache);   /* written or not, under the locks */
+  stripe_cache_invalidate (&a->stripe_cache);   /* written or not, under the locks */
   bitmap_write_end (a, first, last);
   stripe_unlock_range (&a->locks, first, last);
   return rc;

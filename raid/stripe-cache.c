@@ -8,11 +8,12 @@
  * 1.5 MiB stripes read 4/3 of the data they deliver.
  *
  * Entries hold array bytes, not member bytes, so only a write can make one stale: every
- * write (of any layout: a level change can come back to the same geometry) bumps the generation while it holds its stripe locks, and an
- * entry is good only in the generation it was filled in.  A filler reads the generation
- * after taking its stripe locks, so a write to its stripe either ended before (and is in
- * what it read) or bumps the generation after.  The layout's geometry is part of the
- * key: a reshape or a grow makes every entry a miss. */
+ * write (of any layout: a level change can come back to the same geometry) bumps the
+ * generation while it holds its stripe locks, and an entry is good only in the
+ * generation it was filled in.  A filler reads the generation after taking its stripe
+ * locks, so a write to its stripe either ended before (and is in what it read) or bumps
+ * the generation after.  The layout's geometry is part of the key, and no entry is made
+ * or served during a reshape. */
 #include <stdlib.h>
 #include <string.h>
 

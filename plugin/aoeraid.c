@@ -1061,8 +1061,7 @@ static int check_request(const char *args, FILE *out)
 /* The requests that would change the array (all but status and speed). */
 static bool changes_array(const char *request)
 {
-  static const char *const verbs[] = { "check", "add", "fail", "remove", "replace", "grow",
-                                        "writemostly" };
+  static const char *const verbs[] = { "check", "add", "fail", "remove", "replace", "grow", "writemostly" };
 
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
     size_t len = strlen(verbs[i]);
@@ -1377,6 +1376,7 @@ static void aoeraid_dump_plugin(void)
   "readonly=true            assemble read-only: nothing is written to any shelf\n" \
   "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER-OR-RUN [EXTRA]] per event\n" \
   "alert-test=true          send a TestMessage event at start\n" \
+  "writemostly=e2.1[,...]   raid1/raid10 members reads avoid while another copy serves\n" \
   "takeover=true            take the shelves another head reserved (failover)\n" \
   "force=true               override refusals md would let you override"
 

@@ -518,7 +518,7 @@ int main(int argc, char **argv)
     return fail_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "remove"))
     return remove_main(progname, argc - 1, argv + 1);
-  if (!strcmp(cmd, "writemostly") || !strcmp(cmd, "write-mostly"))
+  if (!strcmp(cmd, "writemostly"))
     return writemostly_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "replace"))
     return replace_main(progname, argc - 1, argv + 1);

@@ -4,6 +4,7 @@
  * is the member's (a spare taking its slot starts without it, the member re-added keeps
  * it), and only the levels with copies take it. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,81 @@ Test (writemostly, raid1_reads_avoid_it_while_the_other_copy_serves)
   read_all (&f, ref, reads);
   cr_assert_eq (reads[0], chunks, "after off: e1.1 served %llu", (unsigned long long) reads[0]);
   free (ref);
+  fx_free (&f);
+}
+
+/* Readers at once, the normal copy slow: its queue grows, and still no read goes to the
+ * write-mostly one (it ranks above any load); without the flag the same load spreads. */
+struct reader { struct raid_array *a; uint64_t size; unsigned seed; };
+
+static void *
+reader_main (void *opaque)
+{
+  struct reader *r = opaque;
+  uint8_t buf[CHUNK];
+
+  for (unsigned i = 0; i < 64; i++) {
+    uint64_t off = (uint64_t) (rand_r (&r->seed) % (r->size / CHUNK)) * CHUNK;
+    cr_assert_eq (raid_read (r->a, buf, CHUNK, off), 0);
+  }
+  return NULL;
+}
+
+static uint64_t
+busy_reads_of (struct fx *f, unsigned member)
+{
+  struct reader r[8];
+  pthread_t t[8];
+  struct raid_mem_stats st;
+
+  raid_mem_member_stats (f->mm[member], &st, 1);
+  for (unsigned i = 0; i < 8; i++) {
+    r[i] = (struct reader) { .a = f->a, .size = raid_size (f->a), .seed = i + 1 };
+    cr_assert_eq (pthread_create (&t[i], NULL, reader_main, &r[i]), 0);
+  }
+  for (unsigned i = 0; i < 8; i++)
+    pthread_join (t[i], NULL);
+  raid_mem_member_stats (f->mm[member], &st, 1);
+  return st.reads;
+}
+
+Test (writemostly, no_read_reaches_it_under_load)
+{
+  struct fx f;
+  uint64_t spread;
+  uint8_t *ref;
+
+  fx_create (&f, RAID_LEVEL_1, 2, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  ref = fill (&f);
+  raid_mem_member_delay (f.mm[0], 300);
+  spread = busy_reads_of (&f, 1);
+  cr_assert (spread > 0, "no flag: the busy e1.1 left e2.1 no read: the load does not spread");
+  set_wm (&f, "e2.1", 1);
+  cr_assert_eq (busy_reads_of (&f, 1), 0, "write-mostly e2.1 served reads under load");
+  free (ref);
+  fx_free (&f);
+}
+
+/* A grow to a level without copies (raid1 of 2 to raid5 of 3) drops the flags. */
+Test (writemostly, grow_to_parity_drops_it)
+{
+  struct raid_params p = { .level = RAID_LEVEL_1, .chunk_bytes = CHUNK, .name = "test",
+                           .flags = RAID_CREATE_ASSUME_CLEAN,
+                           .data_offset = RAID_DATA_OFFSET };
+  struct raid_sb_summary sb;
+  struct fx f;
+  char err[256] = "";
+
+  fx_members (&f, 3, FX_MEMBER_SIZE);
+  f.a = raid_create (&p, f.mem, 2, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  set_wm (&f, "e1.1", 1);
+  cr_assert_eq (raid_add_member (f.a, &f.mem[2], err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_grow (f.a, (const char *[]) { "e3.1" }, 1, RAID_LEVEL_5, err,
+                           sizeof err), 0, "%s", err);
+  cr_assert_not (status_wm (&f, 0), "raid5 kept a write-mostly member");
+  cr_assert_eq (raid_examine (&f.mem[0], &sb), 0);
+  cr_assert_eq (sb.writemostly, 0);
   fx_free (&f);
 }
 

@@ -66,7 +66,7 @@ raid_set_writemostly (struct raid_array *a, const char *name, int on, char *err,
   }
   else if (i < 0) {
     snprintf (err, errlen, "%s is not a member of %s (aoeraid status lists them; a spare "
-              "gets the flag once it is a member)", name, array_quoted (a, label));
+              "can be made write-mostly once it takes a slot)", name, array_quoted (a, label));
     rc = -ENOENT;
   }
   else if (!!((a->sb.writemostly >> i) & 1) != !!on) {

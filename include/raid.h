@@ -159,6 +159,8 @@ struct raid_sb_summary {
   int replace_slot;
   uint64_t replace_offset, replace_units;
   int replacement;
+  /* the slots whose member is write-mostly (bit i: slot i; raid_set_writemostly) */
+  uint32_t writemostly;
   /* the members the admin removed (md: a removed device stays removed), oldest first */
   unsigned removed;
   uint8_t removed_uuid[RAID_MAX_REMOVED][16];
@@ -317,6 +319,18 @@ int raid_fail_member (struct raid_array *a, const char *name, char *err, size_t 
  * recorded removed as raid_remove_member does.  -ENOENT (one line in err) when
  * NAME is not a spare. */
 int raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen);
+/* md's writemostly (mdadm --write-mostly, dev-N/state writemostly): ON 1 makes the
+ * member NAME of a slot write-mostly, 0 makes it a normal member again.  Reads then go to
+ * the other copies while any of them can serve the chunk (a write-mostly copy serves
+ * only when none other is usable, and read retries fall back to it); writes, resync,
+ * recovery and check use it as always.  Recorded in the superblocks (events bumped): it
+ * survives a restart.  The flag is the member's: a spare or a replace that takes its slot
+ * starts without it, the member itself re-added keeps it.  Refuses (-errno, one line in
+ * err): a level without copies to choose from (-EINVAL: raid0, the parity levels), NAME
+ * no member of a slot (-ENOENT), a fenced array (-EROFS).  A read-only array takes it in
+ * memory only.  Setting it as it is already is 0, with nothing written. */
+int raid_set_writemostly (struct raid_array *a, const char *name, int on, char *err,
+                          size_t errlen);
 /* 1 when raid_recover has work: a recovery to resume, or a faulty or
  * missing slot and a spare to put in it. */
 int raid_recovery_pending (struct raid_array *a);
@@ -462,6 +476,7 @@ struct raid_member_status {
   enum raid_role_state role;     /* ACTIVE, RECOVERING, FAULTY (failed, or down now) or MISSING */
   char name[64];                 /* "" when missing */
   int failed;                    /* FAULTY because the array failed it (else: down now) */
+  int writemostly;               /* raid_set_writemostly (md: "(W)") */
   uint64_t read_errors, write_errors;
 };
 

@@ -631,6 +631,45 @@ static int fail_request(const char *arg, FILE *out)
   return 0;
 }
 
+/* The control request "writemostly SHELF.SLOT on|off" (md's --write-mostly, and
+ * dev-N/state writemostly / -writemostly): reads avoid the member while another copy can
+ * serve them; recorded in the superblocks. */
+static int writemostly_request(const char *arg, FILE *out)
+{
+  struct shelf_addr a;
+  char shelf[24], name[24], err[512];
+  const char *word;
+  int on;
+
+  while (*arg == ' ')
+    arg++;
+  word = strchr(arg, ' ');
+  if (!word || (size_t)(word - arg) >= sizeof shelf) {
+    fprintf(out, "error: writemostly: write SHELF.SLOT on|off, as in writemostly e6.1 on\n");
+    return -1;
+  }
+  snprintf(shelf, sizeof shelf, "%.*s", (int)(word - arg), arg);
+  while (*word == ' ')
+    word++;
+  if (shelf_arg("writemostly", shelf, &a, out) < 0)
+    return -1;
+  if (!strcmp(word, "on"))
+    on = 1;
+  else if (!strcmp(word, "off"))
+    on = 0;
+  else {
+    fprintf(out, "error: writemostly: '%s' is neither on nor off\n", word);
+    return -1;
+  }
+  snprintf(name, sizeof name, "e%u.%u", a.shelf, a.slot);
+  if (raid_set_writemostly(array, name, on, err, sizeof err) < 0) {
+    fprintf(out, "error: %s\n", err);
+    return -1;
+  }
+  fprintf(out, "%s is %s\n", name, on ? "write-mostly: reads go to the other copies while "
+          "they can serve" : "no longer write-mostly: it serves reads again");
+  return 0;
+}
 
 /* A shelf the array let go of (replaced, a failed replacement, left out at assembly),
  * removed: its superblock, if it is this array's, is wiped, as raid_remove_spare wipes a
@@ -1022,7 +1061,7 @@ static int check_request(const char *args, FILE *out)
 /* The requests that would change the array (all but status and speed). */
 static bool changes_array(const char *request)
 {
-  static const char *const verbs[] = { "check", "add", "fail", "remove", "replace", "grow" };
+  static const char *const verbs[] = { "check", "add", "fail", "remove", "replace", "grow", "writemostly" };
 
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
     size_t len = strlen(verbs[i]);
@@ -1056,6 +1095,8 @@ static int control_request(const char *request, FILE *out)
     return replace_request(request[7] ? request + 8 : "", out);
   if (!strncmp(request, "grow ", 5))
     return grow_any_request(request + 5, out);
+  if (!strncmp(request, "writemostly ", 12))
+    return writemostly_request(request + 12, out);
   if (!strcmp(request, "speed") || !strncmp(request, "speed ", 6))
     return speed_request(request + 5, out);
   return status_request(request, out);
@@ -1079,6 +1120,30 @@ static void release_removed(void)
       aoe_release(targets[i]);
     targets[i] = NULL;
   }
+}
+
+/* writemostly=: md's --write-mostly on the shelves named, as the array starts.  It adds
+ * to the flags the superblocks hold (a restart keeps them without it); aoeraid
+ * writemostly ... off clears one.  A listed shelf assembly left out (missing, stale) gets
+ * a warning: a read preference is no reason to refuse the array. */
+static int apply_writemostly(void)
+{
+  char name[24], err[512];
+
+  for (size_t i = 0; i < params.n_writemostly; i++) {
+    snprintf(name, sizeof name, "e%u.%u", params.writemostly[i].shelf,
+             params.writemostly[i].slot);
+    int r = raid_set_writemostly(array, name, 1, err, sizeof err);
+    if (r == -ENOENT && params.n_shelves)
+      log_warning("writemostly: %s is not in the array now (left out at assembly): it is "
+                  "not made write-mostly; aoeraid writemostly -c SOCKET %s on, once it is "
+                  "back", name, name);
+    else if (r < 0) {
+      nbdkit_error("writemostly: %s", err);
+      return -1;
+    }
+  }
+  return 0;
 }
 
 /* Discovery, reservation and assembly happen here, so every error reaches the user
@@ -1123,6 +1188,8 @@ static int aoeraid_get_ready(void)
     goto out;
   release_removed();
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
+  if (apply_writemostly() < 0)
+    goto out;
   if (params.control) {
     control = control_open(params.control, control_request);
     if (!control) {
@@ -1309,6 +1376,7 @@ static void aoeraid_dump_plugin(void)
   "readonly=true            assemble read-only: nothing is written to any shelf\n" \
   "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER-OR-RUN [EXTRA]] per event\n" \
   "alert-test=true          send a TestMessage event at start\n" \
+  "writemostly=e2.1[,...]   raid1/raid10 members reads avoid while another copy serves\n" \
   "takeover=true            take the shelves another head reserved (failover)\n" \
   "force=true               override refusals md would let you override"
 

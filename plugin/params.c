@@ -279,6 +279,10 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_shelf_list(key, value, p->shelves, &p->n_shelves, MAX_SHELVES);
   if (!strcmp(key, "spares"))
     return set_shelf_list(key, value, p->spares, &p->n_spares, RAID_MAX_SPARES);
+  if (!strcmp(key, "writemostly") || !strcmp(key, "write-mostly") ||
+      !strcmp(key, "write_mostly"))
+    return set_shelf_list("writemostly", value, p->writemostly, &p->n_writemostly,
+                          MAX_SHELVES);
   if (!strcmp(key, "level"))
     return set_level(p, value);
   if (!strcmp(key, "chunk")) {
@@ -365,7 +369,7 @@ int params_set(struct params *p, const char *key, const char *value)
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
                "(shelves, spares, level, chunk, name, uuid, iface, control, dead-time, "
                "discover-time, reserve, takeover, force, poll, sync-speed-min, sync-speed-max, "
-               "bitmap-chunk, auto-readd, readonly, alert, alert-test)", key);
+               "bitmap-chunk, auto-readd, readonly, alert, alert-test, writemostly)", key);
   return -1;
 }
 
@@ -383,6 +387,40 @@ static unsigned min_members(const struct raid_params *rp)
 }
 
 #define GROW_ROOM 8
+
+static bool listed(const struct shelf_addr *list, size_t n, const struct shelf_addr *a)
+{
+  for (size_t i = 0; i < n; i++)
+    if (list[i].shelf == a->shelf && list[i].slot == a->slot)
+      return true;
+  return false;
+}
+
+/* writemostly=: members (of shelves=, when it is given: a spare has no copy to spare
+ * reads from until it takes a slot), of a level with mirror copies; the array's own
+ * level, and its members in a scan, are checked once it is assembled. */
+static int check_writemostly(const struct params *p)
+{
+  char lname[32];
+
+  for (size_t i = 0; i < p->n_writemostly && p->n_shelves; i++)
+    if (!listed(p->shelves, p->n_shelves, &p->writemostly[i])) {
+      nbdkit_error("writemostly: e%u.%u is not in shelves=: write-mostly is for members "
+                   "of the array (md's --write-mostly)%s", p->writemostly[i].shelf,
+                   p->writemostly[i].slot,
+                   listed(p->spares, p->n_spares, &p->writemostly[i]) ?
+                   "; a spare can be made write-mostly once it takes a slot (aoeraid writemostly)" : "");
+      return -1;
+    }
+  if (p->n_writemostly && p->level_given && p->raid.level != RAID_LEVEL_1 &&
+      p->raid.level != RAID_LEVEL_10) {
+    nbdkit_error("writemostly: level=%s keeps each chunk on one member: write-mostly needs "
+                 "mirror copies to read from (level=1 or level=10)",
+                 level_name(&p->raid, lname, sizeof lname));
+    return -1;
+  }
+  return 0;
+}
 
 int params_complete(struct params *p)
 {
@@ -408,6 +446,8 @@ int params_complete(struct params *p)
                      "spare, list it once", p->spares[i].shelf, p->spares[i].slot);
         return -1;
       }
+  if (check_writemostly(p) < 0)
+    return -1;
   /* assembling an existing array (also a scan, which never creates): its superblock
    * holds the level, level= is only checked against it */
   if (!p->level_given || p->scan)

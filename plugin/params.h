@@ -17,6 +17,8 @@ struct params {
   size_t n_shelves;
   struct shelf_addr spares[RAID_MAX_SPARES];   /* spares=: hot spares of the array */
   size_t n_spares;
+  struct shelf_addr writemostly[MAX_SHELVES];  /* writemostly=: md's --write-mostly */
+  size_t n_writemostly;
   bool level_given;
   struct raid_params raid;          /* level, k, m, chunk, name */
   char name[64];

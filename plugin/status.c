@@ -124,6 +124,7 @@ struct link_view {
   uint32_t srtt_us;             /* of the fastest path that is up */
   unsigned window;              /* summed over the paths */
   uint64_t retransmits, frames;
+  uint64_t reads, writes;       /* requests the shelf completed (aoe_target_stats) */
 };
 
 static int link_view(const char *member, struct link_view *v)
@@ -141,6 +142,8 @@ static int link_view(const char *member, struct link_view *v)
   v->up = as.up;
   v->paths = as.npaths;
   v->retransmits = as.retransmits;
+  v->reads = as.reads;
+  v->writes = as.writes;
   for (size_t i = 0; i < as.npaths; i++) {
     const struct aoe_path_stats *p = &as.paths[i];
     v->frames += p->frames_sent;
@@ -249,7 +252,8 @@ static void print_text(FILE *out, const struct raid_status *st)
     if (link_view(m->name, &v) == 0)
       fprintf(out, "  %-5s %2zu/%-2zu %7" PRIu32 " %6u %11" PRIu64, v.up ? "up" : "down",
               v.paths_up, v.paths, v.srtt_us, v.window, v.retransmits);
-    fprintf(out, "\n");
+    /* md: "(W)" in /proc/mdstat, "writemostly" in --detail */
+    fprintf(out, "%s\n", m->writemostly ? "  writemostly" : "");
   }
 }
 
@@ -328,14 +332,16 @@ static void print_json(FILE *out, const struct raid_status *st)
   for (unsigned i = 0; i < st->members; i++) {
     const struct raid_member_status *m = &st->member[i];
     struct link_view v;
-    fprintf(out, "%s{\"slot\":%u,\"name\":\"%s\",\"role\":\"%s\",\"read_errors\":%" PRIu64
-            ",\"write_errors\":%" PRIu64, i ? "," : "", i, m->name, role_name(m->role),
-            m->read_errors, m->write_errors);
+    fprintf(out, "%s{\"slot\":%u,\"name\":\"%s\",\"role\":\"%s\",\"writemostly\":%s,"
+            "\"read_errors\":%" PRIu64 ",\"write_errors\":%" PRIu64, i ? "," : "", i, m->name,
+            role_name(m->role), m->writemostly ? "true" : "false", m->read_errors,
+            m->write_errors);
     if (link_view(m->name, &v) == 0)
       fprintf(out, ",\"shelf\":{\"up\":%s,\"paths_up\":%zu,\"paths\":%zu,\"srtt_us\":%"
-              PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64 ",\"frames\":%" PRIu64 "}",
+              PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64 ",\"frames\":%" PRIu64
+              ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 "}",
               v.up ? "true" : "false", v.paths_up, v.paths, v.srtt_us, v.window,
-              v.retransmits, v.frames);
+              v.retransmits, v.frames, v.reads, v.writes);
     fprintf(out, "}");
   }
   fprintf(out, "]}\n");
@@ -348,7 +354,7 @@ int status_request(const char *request, FILE *out)
 
   if (strcmp(request, "status") && !json) {
     fprintf(out, "error: unknown request '%s': this server answers 'status', "
-            "'status json', 'add|fail|remove SHELF.SLOT', 'replace OLD [NEW]', "
+            "'status json', 'add|fail|remove SHELF.SLOT', 'writemostly SHELF.SLOT on|off', 'replace OLD [NEW]', "
             "'speed [min=RATE] [max=RATE]', 'grow [level=LEVEL] SHELF.SLOT...', 'grow size=SIZE|max' and "
             "'check [repair|stop]'\n", request);
     return -1;

@@ -1045,6 +1045,7 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
     goto fail;
   for (i = 0; i < a->lay.g.n; i++)
     memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
+  writemostly_load (a);
   if (a->sb.bitmap_offset && atomic_load (&a->reshape.active))
     reshape_bitmap_region (a);
   else if (a->sb.bitmap_offset && array_bitmap_read (a) < 0) {
@@ -1108,6 +1109,7 @@ raid_status (struct raid_array *a, struct raid_status *st)
     if (s->m.ops)
       snprintf (st->member[i].name, sizeof st->member[i].name, "%s", slot_name (s));
     st->member[i].failed = s->m.ops && atomic_load (&s->faulty);
+    st->member[i].writemostly = atomic_load (&s->writemostly);
     st->member[i].read_errors = atomic_load (&s->read_errors);
     st->member[i].write_errors = atomic_load (&s->write_errors);
   }

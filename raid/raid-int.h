@@ -125,6 +125,10 @@ struct raid_sb {
    * never taken back by themselves (assembly, a scan, an incremental add) */
   uint32_t removed_count;
   uint8_t removed_uuid[RAID_MAX_REMOVED][16];
+  /* the slots whose member the admin made write-mostly (bit i: slot i; raid1, raid10):
+   * reads go elsewhere while another copy can serve them.  The member's, not the slot's:
+   * a spare or a replacement that takes the slot starts without it */
+  uint32_t writemostly;
 };
 
 /* Little-endian fields of the on-member blocks (superblock, bitmap). */
@@ -358,6 +362,7 @@ struct raid_slot {
   atomic_int faulty;            /* set once; cleared only when a spare takes the slot */
   atomic_int recovering;        /* a replacement: usable below a->recovery_offset only */
   atomic_uint outstanding;      /* in-flight I/O, for mirror read balancing */
+  atomic_int writemostly;       /* md's write-mostly: read only when no other copy can be */
   atomic_ullong read_errors, write_errors;
   uint8_t uuid[16];
   int readd;                    /* spares: 1 + the slot this member left, to re-add it */
@@ -586,6 +591,18 @@ int layout_read (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint
 int layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf,
                   uint32_t len, uint64_t off);
 int flush_members (struct raid_array *a);
+
+/* ---- writemostly.c -------------------------------------------------------- */
+
+/* Slot i's member is write-mostly (ON) or not, in memory and in a->sb (caller holds
+ * sb_lock, or the array is not yet running). */
+void slot_set_writemostly (struct raid_array *a, unsigned i, int on);
+/* The layout keeps more than one copy of each chunk (raid1, raid10): write-mostly means
+ * something there only. */
+int layout_has_copies (const struct raid_layout *L);
+/* At assembly, and when a grow changes the level: every slot's flag from a->sb (all
+ * dropped where the layout has no copies). */
+void writemostly_load (struct raid_array *a);
 
 /* ---- replace.c ---------------------------------------------------------- */
 

@@ -465,6 +465,9 @@ void
 slot_take (struct raid_array *a, unsigned i, struct raid_slot *from, enum raid_role_state role)
 {
   struct raid_slot *s = &a->slot[i];
+  /* the write-mostly flag is the member's: kept when the same member comes back (a
+   * re-add), a new one starts without it (md) */
+  int keep_writemostly = !memcmp (s->uuid, from->uuid, 16) && ((a->sb.writemostly >> i) & 1);
 
   if (s->m.ops)                           /* its member leaves the array */
     array_note_left (a, slot_name (s), s->uuid);
@@ -476,6 +479,7 @@ slot_take (struct raid_array *a, unsigned i, struct raid_slot *from, enum raid_r
   atomic_store (&s->write_errors, 0);
   memcpy (a->sb.slot_uuid[i], s->uuid, 16);
   a->sb.roles[i] = role;
+  slot_set_writemostly (a, i, keep_writemostly);
   atomic_store (&s->faulty, 0);
 }
 

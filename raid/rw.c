@@ -104,19 +104,23 @@ lock_units (const struct raid_layout *L, uint32_t len, uint64_t off, uint64_t *f
 
 /* ---- near family: RAID0, RAID1, RAID10 ---------------------------------- */
 
-/* The usable copy with the least outstanding I/O; copy 0 when none is
- * usable (the batch then fails it with ENODEV). */
+/* The usable copy with the least outstanding I/O, a write-mostly one only when no other
+ * is usable (md: a far or slow mirror serves reads only when it must); copy 0 when none
+ * is usable (the batch then fails it with ENODEV). */
 static unsigned
 pick_copy (struct raid_array *a, struct raid_layout *L, uint64_t ci)
 {
-  unsigned best = 0, best_load = UINT_MAX;
+  unsigned best = 0;
+  uint64_t best_cost = UINT64_MAX;
 
   for (unsigned c = 0; c < L->g.copies; c++) {
     struct raid_slot *s = &a->slot[geom_near (&L->g, ci, c).slot];
-    unsigned load = atomic_load (&s->outstanding);
-    if (slot_usable_at (a, s, ci) && load < best_load) {
+    /* write-mostly above any load a normal copy can have */
+    uint64_t cost = ((uint64_t) atomic_load (&s->writemostly) << 32)
+                    + atomic_load (&s->outstanding);
+    if (slot_usable_at (a, s, ci) && cost < best_cost) {
       best = c;
-      best_load = load;
+      best_cost = cost;
     }
   }
   return best;

@@ -33,6 +33,10 @@ enum {
    * zero, so a count of 0 is an older block's empty list, and an older aoeraid, which
    * reads neither, takes the block as it always did */
   O_REMOVED_COUNT = 1536, O_REMOVED_UUIDS = 1552,
+  /* the slots whose member is write-mostly (md: WriteMostly1), bit i slot i: likewise in
+   * bytes older writers left zero (none is), which an older aoeraid neither reads nor
+   * keeps (its next write drops them: reads balance over every copy again) */
+  O_WRITEMOSTLY = 1808,
   O_CRC = RAID_SB_SIZE - 4,
 };
 
@@ -95,6 +99,7 @@ static const struct sb_field sb_fields[] = {
   F (O_REPLACE_OFFSET, U64, replace_offset), F (O_REPLACE_UUID, BYTES, replace_uuid),
   F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
   F (O_REMOVED_COUNT, U32, removed_count), F (O_REMOVED_UUIDS, BYTES, removed_uuid),
+  F (O_WRITEMOSTLY, U32, writemostly),
 };
 #undef F
 #define N_FIELDS (sizeof sb_fields / sizeof sb_fields[0])
@@ -271,6 +276,18 @@ sb_removed_clean (struct raid_sb *sb)
   sb->removed_count = n;
 }
 
+/* The write-mostly bits: only for a slot that exists, of a level with copies to choose
+ * from (raid1, raid10).  Like the removed list it only steers reads, so a bit no writer
+ * sets (a bug, a later format) is dropped, not held against the superblock. */
+static void
+sb_writemostly_clean (struct raid_sb *sb)
+{
+  if (sb->level != RAID_LEVEL_1 && sb->level != RAID_LEVEL_10)
+    sb->writemostly = 0;
+  else if (sb->raid_disks < 32)
+    sb->writemostly &= (1u << sb->raid_disks) - 1;
+}
+
 /* 1 when a writer of this format could have produced these fields; else 0, and WHY
  * names the first that no writer produces (the block is damaged). */
 static int
@@ -325,6 +342,7 @@ sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb, char *why, siz
     return sb_bad (why, len, "bad crc32c"), RAID_SB_CORRUPT;
   sb_decode_fields (block, sb);
   sb_removed_clean (sb);
+  sb_writemostly_clean (sb);
   return sb_sane (sb, why, len) ? RAID_SB_OK : RAID_SB_CORRUPT;
 }
 
@@ -403,6 +421,7 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
     out->roles[i] = i < sb->raid_disks ? (enum raid_role_state) sb->roles[i] : RAID_ROLE_MISSING;
   memcpy (out->slot_uuid, sb->slot_uuid, sizeof out->slot_uuid);
+  out->writemostly = sb->writemostly;
   out->removed = sb->removed_count;
   memcpy (out->removed_uuid, sb->removed_uuid, sizeof out->removed_uuid);
   if (sb->features & RAID_FEATURE_REPLACEMENT) {

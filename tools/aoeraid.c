@@ -38,6 +38,7 @@ static void usage(FILE *f)
           "       %s add -c SOCKET SHELF.SLOT\n"
           "       %s fail -c SOCKET SHELF.SLOT\n"
           "       %s remove -c SOCKET SHELF.SLOT\n"
+          "       %s writemostly -c SOCKET SHELF.SLOT on|off\n"
           "       %s replace -c SOCKET OLD [NEW]\n"
           "       %s speed -c SOCKET [min=RATE] [max=RATE]\n"
           "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
@@ -62,6 +63,10 @@ static void usage(FILE *f)
           "            takes its slot; refused if the array cannot do without it\n"
           "  remove    drop a spare, or let go of a failed member's shelf (md's --remove);\n"
           "            the shelf is released and not re-added by itself\n"
+          "  writemostly  on: reads of a raid1 or raid10 avoid the member while another\n"
+          "            copy can serve them, writes reach it as always (md's\n"
+          "            --write-mostly: a far or slow shelf); off: it serves reads again;\n"
+          "            kept in the superblocks\n"
           "  replace   put the shelf NEW (added as a spare first), or the first spare, in\n"
           "            the place of member OLD while OLD keeps serving (md's --replace):\n"
           "            the array keeps its redundancy the whole time\n"
@@ -85,7 +90,7 @@ static void usage(FILE *f)
           "            nothing written, for a shelf another head holds reserved, and,\n"
           "            without --force, for a member or spare of an array not known gone\n",
           progname, progname, progname, progname, progname, progname, progname, progname,
-          progname, progname, progname, progname, progname, progname);
+          progname, progname, progname, progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -513,6 +518,8 @@ int main(int argc, char **argv)
     return fail_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "remove"))
     return remove_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "writemostly"))
+    return writemostly_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "replace"))
     return replace_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "speed"))
@@ -528,7 +535,7 @@ int main(int argc, char **argv)
     return 0;
   }
   fprintf(stderr, "%s: unknown command '%s': use discover, examine, probe, status, add, fail, "
-          "remove, replace, speed, grow, check or zero-superblock\n", progname, cmd);
+          "remove, writemostly, replace, speed, grow, check or zero-superblock\n", progname, cmd);
   usage(stderr);
   return 2;
 }

@@ -123,6 +123,12 @@ static const char *replacement_text(const struct raid_sb_summary *sb, char *buf,
   return buf;
 }
 
+/* Is slot I's member write-mostly (md's --write-mostly), as SB records it? */
+static int writemostly_slot(const struct raid_sb_summary *sb, unsigned i)
+{
+  return i < RAID_MAX_MEMBERS && ((sb->writemostly >> i) & 1);
+}
+
 static void print_sb_text(const struct raid_sb_summary *sb)
 {
   char repl[80];
@@ -146,7 +152,8 @@ static void print_sb_text(const struct raid_sb_summary *sb)
   else if (sb->role == RAID_SB_ROLE_SPARE)
     printf("         role : spare\n");
   else
-    printf("         role : slot %u\n", sb->role);
+    printf("         role : slot %u%s\n", sb->role,
+           writemostly_slot(sb, sb->role) ? ", write-mostly" : "");
   raid_uuid_format(sb->member_uuid, uuid);
   printf("  member uuid : %s\n       events : %" PRIu64 "\n        state : %s\n", uuid,
          sb->events, sb->clean ? "clean" : "dirty");
@@ -154,7 +161,8 @@ static void print_sb_text(const struct raid_sb_summary *sb)
          sb->version, sb->data_offset, sb->data_size);
   printf("        slots :");
   for (unsigned i = 0; i < sb->members && i < RAID_MAX_MEMBERS; i++)
-    printf("%s %u %s", i ? "," : "", i, role_text(sb->roles[i]));
+    printf("%s %u %s%s", i ? "," : "", i, role_text(sb->roles[i]),
+           writemostly_slot(sb, i) ? " (W)" : "");     /* md's mark in /proc/mdstat */
   printf("\n");
   if (recovering_slot(sb) >= 0)
     printf("     recovery : slot %d, %" PRIu64 " units rebuilt\n", recovering_slot(sb),
@@ -223,6 +231,10 @@ static void print_sb_json(const struct raid_sb_summary *sb)
          sb->clean ? "true" : "false", sb->version, sb->data_offset, sb->data_size);
   for (unsigned i = 0; i < sb->members && i < RAID_MAX_MEMBERS; i++)
     printf("%s\"%s\"", i ? "," : "", role_text(sb->roles[i]));
+  printf("],\"writemostly\":[");
+  for (unsigned i = 0, any = 0; i < sb->members && i < RAID_MAX_MEMBERS; i++)
+    if (writemostly_slot(sb, i))
+      printf("%s%u", any++ ? "," : "", i);
   printf("]");
   if (recovering_slot(sb) >= 0)
     printf(",\"recovery_slot\":%d", recovering_slot(sb));
@@ -438,9 +450,10 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
       if (!goes_to(ex, first, ref, j, s))
         continue;
       held = 1;
-      printf("  slot %-2u %-8s events %-6" PRIu64 " %s", s, ex[j].name, sb->events,
+      printf("  slot %-2u %-8s events %-6" PRIu64 " %s%s", s, ex[j].name, sb->events,
              refused(ref, sb) ? "refused" : removed(ref, sb) ? "removed"
-             : stale(ref, sb) ? "stale" : role_text(ref->roles[s]));
+             : stale(ref, sb) ? "stale" : role_text(ref->roles[s]),
+             writemostly_slot(ref, s) ? " writemostly" : "");
       print_slot_why(ref, &ex[j]);
       printf("\n");
     }

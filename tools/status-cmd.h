@@ -1,4 +1,4 @@
-/* aoeraid status, add, fail, remove, replace, speed, grow and check: the control socket
+/* aoeraid status, add, fail, remove, writemostly, replace, speed, grow and check: the control socket
  * client. */
 #ifndef AOERAID_STATUS_CMD_H
 #define AOERAID_STATUS_CMD_H
@@ -7,6 +7,7 @@ int status_main(const char *progname, int argc, char **argv);
 int add_main(const char *progname, int argc, char **argv);
 int fail_main(const char *progname, int argc, char **argv);
 int remove_main(const char *progname, int argc, char **argv);
+int writemostly_main(const char *progname, int argc, char **argv);
 int replace_main(const char *progname, int argc, char **argv);
 int speed_main(const char *progname, int argc, char **argv);
 int grow_main(const char *progname, int argc, char **argv);

@@ -1,4 +1,5 @@
-/* aoeraid status -c SOCKET [--json], add|fail|remove -c SOCKET SHELF.SLOT, replace -c
+/* aoeraid status -c SOCKET [--json], add|fail|remove -c SOCKET SHELF.SLOT, writemostly -c
+ * SOCKET SHELF.SLOT on|off, replace -c
  * SOCKET OLD [NEW], speed -c SOCKET
  * [min=RATE] [max=RATE], grow -c SOCKET [level=LEVEL] SHELF.SLOT... (or size=SIZE|max, bitmap=SIZE|none) and check -c SOCKET
  * [repair|stop]: requests to a
@@ -98,6 +99,30 @@ int fail_main(const char *progname, int argc, char **argv)
 int remove_main(const char *progname, int argc, char **argv)
 {
   return shelf_main(progname, "remove", argc, argv);
+}
+
+/* "writemostly -c SOCKET SHELF.SLOT on|off" (md's --write-mostly). */
+int writemostly_main(const char *progname, int argc, char **argv)
+{
+  static const char usage[] = "writemostly -c SOCKET SHELF.SLOT on|off";
+  char request[128];
+  int rc;
+  const char *path = control_opts(progname, argc, argv, usage, NULL, &rc);
+
+  if (!path)
+    return rc;
+  if (optind + 2 != argc || (strcmp(argv[optind + 1], "on") && strcmp(argv[optind + 1], "off"))) {
+    fprintf(stderr, "%s: writemostly: give one shelf and on or off, for example "
+            "writemostly -c SOCKET e6.1 on\n", progname);
+    return 2;
+  }
+  if (snprintf(request, sizeof request, "writemostly %s %s\n", argv[optind],
+               argv[optind + 1]) >= (int)sizeof request || strpbrk(argv[optind], " \n")) {
+    fprintf(stderr, "%s: writemostly: '%s' is not a shelf address: write SHELF.SLOT\n",
+            progname, argv[optind]);
+    return 2;
+  }
+  return control_call(progname, path, request);
 }
 
 /* The request "VERB ARG..." from the words left on the command line; 0, or 2 after a

@@ -365,8 +365,8 @@ read_retry (struct raid_array *a, struct raid_layout *L, struct member_io *io, s
  * of its pieces has its own member down, the stripe is rebuilt once for all
  * of them: k columns read over the hull of the pieces (the usable data
  * columns the request wants among them, so no column is read twice), then
- * decoded.  A column the request wants whole over the hull is read straight
- * into the request's buffer; the others go through scratch.  Planned once
+ * decoded.  A column the request wants whole over the hull is read (or
+ * decoded) straight into the request's buffer; the others go through scratch.  Planned once
  * per stripe, before any I/O, as parity_write plans its stripe jobs. */
 struct recon {
   uint64_t stripe, pos, end;            /* the request's bytes in this stripe */
@@ -487,7 +487,7 @@ recon_queue (struct raid_array *a, struct raid_layout *L, struct recon *r, unsig
   for (uint64_t at = r->pos; at < r->end;) {
     struct piece p = piece_at (&L->g, at, r->end);
     idx = p.ci % L->g.k;
-    if (!r->bad[idx] && p.within == r->lo && p.len == r->len)
+    if (p.within == r->lo && p.len == r->len)    /* read, or decoded, in place */
       r->cols[idx] = r->dst + (at - r->pos);
     at += p.len;
   }

@@ -96,9 +96,35 @@ static void queue_remove(struct aoe_req **head, struct aoe_req **tail, struct ao
 
 /* ---- frames ------------------------------------------------------------------------ */
 
+/* Double T's frame table (the first: AOE_FIRST_FRAMES), up to AOE_MAX_FRAMES; the new
+ * frames go on the free list lowest first.  -1 when at the top or out of memory. */
+static int frames_grow(struct aoe_target *t)
+{
+  unsigned n = t->nframes ? 2 * t->nframes : AOE_FIRST_FRAMES;
+  if (t->nframes >= AOE_MAX_FRAMES)
+    return -1;
+  if (n > AOE_MAX_FRAMES)
+    n = AOE_MAX_FRAMES;
+  struct aoe_frame *frames = realloc(t->frames, n * sizeof *frames);
+  if (!frames)
+    return -1;
+  t->frames = frames;
+  uint16_t *freelist = realloc(t->freelist, n * sizeof *freelist);
+  if (!freelist)
+    return -1;
+  t->freelist = freelist;
+  memset(frames + t->nframes, 0, (n - t->nframes) * sizeof *frames);
+  for (unsigned i = n; i-- > t->nframes;)
+    t->freelist[t->nfree++] = (uint16_t)i;
+  t->nframes = n;
+  return 0;
+}
+
+/* A free frame of T (the table grows when all are taken: callers hold no frame pointer
+ * across this call). */
 static struct aoe_frame *frame_alloc(struct aoe_target *t)
 {
-  if (!t->nfree)
+  if (!t->nfree && frames_grow(t) < 0)
     return NULL;
   unsigned idx = t->freelist[--t->nfree];
   if (idx >= t->hiwater)
@@ -389,7 +415,7 @@ static void rr_resumed(struct aoe_initiator *ini, uint64_t now);
 static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   struct aoe_req *r;
-  while ((r = t->ctl_head) && t->nfree) {
+  while ((r = t->ctl_head) && (t->nfree || t->nframes < AOE_MAX_FRAMES)) {
     t->ctl_head = r->next;
     if (!t->ctl_head)
       t->ctl_tail = NULL;
@@ -1012,19 +1038,163 @@ struct rx_ctx {
   uint64_t now;
 };
 
-static struct aoe_target *target_lookup(struct aoe_initiator *ini, unsigned shelf,
-                                        unsigned slot)
+static size_t bucket_of(unsigned shelf, unsigned slot)
 {
-  for (size_t i = 0; i < ini->ntargets; i++)
-    if (ini->targets[i]->shelf == shelf && ini->targets[i]->slot == slot)
-      return ini->targets[i];
+  uint32_t key = (uint32_t)shelf << 8 | (slot & 0xff);
+  return (key * 2654435761u) >> 20 & (AOE_TARGET_BUCKETS - 1);   /* Fibonacci hashing */
+}
+_Static_assert(AOE_TARGET_BUCKETS == 1u << 12, "bucket_of keeps 12 bits");
+
+struct aoe_target *aoe_target_lookup(struct aoe_initiator *ini, unsigned shelf, unsigned slot)
+{
+  for (struct aoe_target *t = ini->buckets[bucket_of(shelf, slot)]; t; t = t->hnext)
+    if (t->shelf == shelf && t->slot == slot)
+      return t;
   return NULL;
 }
 
-static struct aoe_target *target_create(struct aoe_initiator *ini, unsigned shelf,
-                                        unsigned slot)
+/* May T be evicted: nobody can hold its pointer or is waiting on it?  Never handed to a
+ * caller, not part of our claim, no request of a caller's or reservation work queued or
+ * in flight, and no frame of ours still on the wire for it (a fenced write).  An IDENTIFY
+ * of a target never identified is ours alone: abandoned with it. */
+static int target_evictable(const struct aoe_initiator *ini, const struct aoe_target *t)
 {
-  if (ini->ntargets >= AOE_MAX_TARGETS)
+  if (t->handed || t->claimed || t->reserved || t->rr_busy || t->rr_probe_tag || t->q_head ||
+      t == ini->rr_taken_t)
+    return 0;
+  if (!t->identified)
+    return 1;
+  for (unsigned i = 0; i < t->hiwater; i++)
+    if (t->frames[i].state != FRAME_FREE)
+      return 0;
+  return !t->ctl_head;
+}
+
+/* The target to evict: one never identified (made up, or gone before it answered) before
+ * one that answered as a disk, each the one heard from longest ago.  NULL: all in use. */
+static struct aoe_target *eviction_victim(struct aoe_initiator *ini)
+{
+  struct aoe_target *victim = NULL;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (!target_evictable(ini, t))
+      continue;
+    if (!victim || (victim->identified && !t->identified) ||
+        (victim->identified == t->identified && t->seen_us < victim->seen_us))
+      victim = t;
+  }
+  return victim;
+}
+
+static void target_unlink(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  struct aoe_target **pp = &ini->buckets[bucket_of(t->shelf, t->slot)];
+  while (*pp != t)
+    pp = &(*pp)->hnext;
+  *pp = t->hnext;
+  for (size_t i = 0; i < ini->ntargets; i++)
+    if (ini->targets[i] == t) {
+      memmove(&ini->targets[i], &ini->targets[i + 1],
+              (ini->ntargets - i - 1) * sizeof ini->targets[0]);
+      ini->ntargets--;
+      break;
+    }
+}
+
+/* Drop T's IDENTIFYs (queued, or in flight: their frames go with T). */
+static void target_forget_identifies(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  for (struct aoe_req *r = t->ctl_head; r; r = r->next)
+    ini->identifying--;
+  for (unsigned i = 0; i < t->hiwater; i++) {
+    struct aoe_req *r = t->frames[i].req;
+    if (t->frames[i].state == FRAME_INFLIGHT && r && r->kind == REQ_IDENTIFY && !r->completed)
+      ini->identifying--;
+  }
+}
+
+/* One line, at most every AOE_TABLE_FULL_LOG_MS, for what the full table cost: a flood
+ * of made-up addresses must not become a flood of log lines. */
+static void table_full_log(struct aoe_initiator *ini, struct aoe_iface *ifc, const uint8_t *src,
+                           unsigned shelf, unsigned slot, uint64_t now)
+{
+  char mac[18];
+  if (ini->table_full_logged_us && now - ini->table_full_logged_us < AOE_TABLE_FULL_LOG_MS * 1000ull)
+    return;
+  mac_str(src, mac);
+  aoe_log(ini, AOE_LOG_WARN, "interface %s: the AoE target table is full (%d shelf.slot "
+          "addresses): e%u.%u from %s %s; %llu unused targets evicted, %llu new addresses not "
+          "tracked since the last such line: more shelves answer than aoeraid tracks, or a "
+          "host floods the SAN with made-up Query Config replies (find it: tcpdump -e -i %s "
+          "ether proto 0x88a2); repeated at most once a minute",
+          ifc->name, AOE_MAX_TARGETS, shelf, slot, mac,
+          ini->table_refused ? "not tracked: every target is in use" : "evicted an unused one",
+          (unsigned long long)ini->table_evicted, (unsigned long long)ini->table_refused,
+          ifc->name);
+  ini->table_full_logged_us = now;
+  ini->table_evicted = ini->table_refused = 0;
+}
+
+/* Room in the table for one more target: grown, or at AOE_MAX_TARGETS an unused target
+ * evicted (see target_evictable).  0, or -1 when there is none. */
+static int target_make_room(struct aoe_initiator *ini, struct aoe_iface *ifc, const uint8_t *src,
+                            unsigned shelf, unsigned slot, uint64_t now)
+{
+  if (ini->ntargets < ini->targets_cap)
+    return 0;
+  if (ini->targets_cap < AOE_MAX_TARGETS) {
+    size_t cap = ini->targets_cap ? 2 * ini->targets_cap : 64;
+    if (cap > AOE_MAX_TARGETS)
+      cap = AOE_MAX_TARGETS;
+    struct aoe_target **targets = realloc(ini->targets, cap * sizeof *targets);
+    if (!targets)
+      return -1;
+    ini->targets = targets;
+    ini->targets_cap = cap;
+    return 0;
+  }
+  struct aoe_target *victim = eviction_victim(ini);
+  if (!victim) {
+    ini->st.targets_refused++;
+    ini->table_refused++;
+    table_full_log(ini, ifc, src, shelf, slot, now);
+    return -1;
+  }
+  ini->st.targets_evicted++;
+  ini->table_evicted++;
+  table_full_log(ini, ifc, src, shelf, slot, now);
+  if (victim->identified)
+    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: evicted from the full target table (unused, heard "
+            "from %llu ms ago) for e%u.%u", victim->shelf, victim->slot,
+            (unsigned long long)((now - victim->seen_us) / 1000), shelf, slot);
+  target_unlink(ini, victim);
+  target_forget_identifies(ini, victim);
+  aoe_target_free(victim);
+  return 0;
+}
+
+void aoe_target_free(struct aoe_target *t)
+{
+  while (t->ctl_head) {
+    struct aoe_req *c = t->ctl_head;
+    t->ctl_head = c->next;
+    free(c);
+  }
+  for (unsigned j = 0; j < t->hiwater; j++)
+    if (t->frames[j].state != FRAME_FREE && t->frames[j].req &&
+        t->frames[j].req->kind == REQ_IDENTIFY)
+      free(t->frames[j].req);
+  free(t->frames);
+  free(t->freelist);
+  free(t->config);
+  free(t);
+}
+
+static struct aoe_target *target_create(struct aoe_initiator *ini, struct aoe_iface *ifc,
+                                        const uint8_t *src, unsigned shelf, unsigned slot,
+                                        uint64_t now)
+{
+  if (target_make_room(ini, ifc, src, shelf, slot, now) < 0)
     return NULL;
   struct aoe_target *t = calloc(1, sizeof *t);
   if (!t)
@@ -1032,11 +1202,6 @@ static struct aoe_target *target_create(struct aoe_initiator *ini, unsigned shel
   t->ini = ini;
   t->shelf = shelf;
   t->slot = slot;
-  t->st.shelf = shelf;
-  t->st.slot = slot;
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
-    t->freelist[i] = (uint16_t)(AOE_MAX_FRAMES - 1 - i);
-  t->nfree = AOE_MAX_FRAMES;
   /* Keep the list ordered by shelf.slot. */
   size_t pos = ini->ntargets;
   while (pos > 0 && (ini->targets[pos - 1]->shelf > shelf ||
@@ -1046,6 +1211,9 @@ static struct aoe_target *target_create(struct aoe_initiator *ini, unsigned shel
   }
   ini->targets[pos] = t;
   ini->ntargets++;
+  size_t b = bucket_of(shelf, slot);
+  t->hnext = ini->buckets[b];
+  ini->buckets[b] = t;
   return t;
 }
 
@@ -1058,14 +1226,33 @@ static struct aoe_path *path_lookup(struct aoe_target *t, const struct aoe_iface
   return NULL;
 }
 
+/* T's config string: most shelves have none, so none is kept (NULL) for them. */
+static void target_set_config(struct aoe_target *t, const uint8_t *str, size_t len)
+{
+  if (!len || (t->config && strlen(t->config) == len && !memcmp(t->config, str, len))) {
+    if (!len) {
+      free(t->config);
+      t->config = NULL;
+    }
+    return;
+  }
+  char *config = realloc(t->config, len + 1);
+  if (!config)
+    return;
+  memcpy(config, str, len);
+  config[len] = '\0';
+  t->config = config;
+}
+
 static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
                       const struct aoe_msg *m, uint64_t now)
 {
   if (m->h.shelf == 0xffff || m->h.slot == 0xff || (m->h.flags & AOE_FLAG_ERR))
     return;
-  struct aoe_target *t = target_lookup(ini, m->h.shelf, m->h.slot);
-  if (!t && !(t = target_create(ini, m->h.shelf, m->h.slot)))
+  struct aoe_target *t = aoe_target_lookup(ini, m->h.shelf, m->h.slot);
+  if (!t && !(t = target_create(ini, ifc, m->h.src, m->h.shelf, m->h.slot, now)))
     return;
+  t->seen_us = now;
   struct aoe_path *p = path_lookup(t, ifc, m->h.src);
   if (!p) {
     if (t->npaths >= AOE_MAX_PATHS)
@@ -1089,8 +1276,7 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
   p->cfg_scnt = m->u.cfg.scnt;
   p->last_heard_us = now;
   t->firmware = m->u.cfg.firmware;
-  memcpy(t->config, m->u.cfg.str, m->u.cfg.len);
-  t->config[m->u.cfg.len] = '\0';
+  target_set_config(t, m->u.cfg.str, m->u.cfg.len);
   if (p->state == PATH_ACTIVE) {
     t->last_heard_us = now;
     aoe_window_set_max(&p->win, p->bufcnt);
@@ -1196,7 +1382,7 @@ static int rr_result(struct aoe_target *t, struct aoe_frame *f, const struct aoe
 static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
                      const struct aoe_msg *m, uint64_t now)
 {
-  struct aoe_target *t = target_lookup(ini, m->h.shelf, m->h.slot);
+  struct aoe_target *t = aoe_target_lookup(ini, m->h.shelf, m->h.slot);
   if (!t) {
     ini->st.unknown_target++;
     return;
@@ -1208,6 +1394,10 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
   }
   if (m->h.cmd == AOE_CMD_RESERVE && (m->h.tag & 0xc0000000u) == AOE_RR_PROBE_TAG) {
     rr_probe_reply(ini, t, p, m, now);
+    return;
+  }
+  if ((m->h.tag & 0xff) >= t->nframes) {
+    p->st.unexpected++;         /* no frame of ours ever had that index */
     return;
   }
   struct aoe_frame *f = &t->frames[m->h.tag & 0xff];

@@ -88,7 +88,7 @@ static void ata_reply(struct rig *r, const uint8_t *src, uint32_t tag, uint64_t 
 
 static struct aoe_frame *inflight(struct rig *r, unsigned nth)
 {
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+  for (unsigned i = 0; i < r->t->nframes; i++)
     if (r->t->frames[i].state == FRAME_INFLIGHT && nth-- == 0)
       return &r->t->frames[i];
   return NULL;
@@ -407,7 +407,7 @@ static void step(struct rig *r)
 /* T's re-assert (a Reserve/Release set) in flight, or NULL. */
 static struct aoe_frame *reassert_frame(struct aoe_target *t)
 {
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++) {
+  for (unsigned i = 0; i < t->nframes; i++) {
     struct aoe_frame *f = &t->frames[i];
     if (f->state == FRAME_INFLIGHT && f->cmd == AOE_CMD_RESERVE && f->req &&
         f->req->rcmd == AOE_RCMD_SET)
@@ -531,7 +531,7 @@ Test(reserve, held_shelf_is_read_each_interval)
   step(&r);
   uint32_t tag = probe(r.t);
   cr_assert_eq(tag & 0xc0000000u, AOE_RR_PROBE_TAG);
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+  for (unsigned i = 0; i < r.t->nframes; i++)
     cr_assert_eq(r.t->frames[i].state, FRAME_FREE, "the read took a frame: it is not I/O");
   rr_answer_tag(&r, SLOT, other_mac, tag, AOE_RCMD_READ, ours, 1, 0);
   cr_assert_eq(r.t->rr_probe_tag, tag, "an answer from another MAC was taken");
@@ -591,7 +591,7 @@ Test(reserve, read_finding_another_host_stops_io_to_shelves_not_ours)
     step(&r);
     cr_assert_eq(res.done, 1, "a write to e7.%u was not failed", ts[k]->slot);
     cr_assert_eq(res.err, EBADE);
-    for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    for (unsigned i = 0; i < ts[k]->nframes; i++)
       cr_assert(ts[k]->frames[i].state == FRAME_FREE || ts[k]->frames[i].cmd != AOE_CMD_ATA ||
                 !ts[k]->frames[i].write, "a write went out to e7.%u", ts[k]->slot);
     cr_assert(strstr(aoe_target_last_error(ts[k]), "e7.3 is now reserved by 02:00:00:00:00:66"),
@@ -745,7 +745,7 @@ Test(reserve, one_responder_of_two_forgot_us)
   probe_answer(&r, r.t, path2_mac, NULL, 0);
   step(&r);
   unsigned sets = 0;
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+  for (unsigned i = 0; i < r.t->nframes; i++)
     sets += r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].cmd == AOE_CMD_RESERVE;
   cr_assert_eq(sets, 2, "the re-assert did not go to both responders: %u", sets);
   rig_close(&r);
@@ -776,7 +776,7 @@ Test(reserve, unanswered_read_says_nothing)
 /* A write to T in flight (an ATA write frame), or NULL. */
 static struct aoe_frame *write_frame(struct aoe_target *t)
 {
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+  for (unsigned i = 0; i < t->nframes; i++)
     if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].cmd == AOE_CMD_ATA &&
         t->frames[i].write)
       return &t->frames[i];

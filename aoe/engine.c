@@ -621,7 +621,9 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   }
   if (!t->identified) {
     t->ident = *id;
+    aoe_lru_remove(ini, t);
     t->identified = 1;
+    aoe_lru_touch(ini, t);
     t->flush_cmd = id->lba48 && id->flush_ext ? ATA_FLUSH_EXT : ATA_FLUSH;
   }
   int new_path = p->state != PATH_ACTIVE;
@@ -1070,20 +1072,75 @@ static int target_evictable(const struct aoe_initiator *ini, const struct aoe_ta
   return !t->ctl_head;
 }
 
+static int in_lru(const struct aoe_initiator *ini, const struct aoe_target *t)
+{
+  return t->lru_prev || t->lru_next || ini->lru[t->identified != 0].head == t;
+}
+
+void aoe_lru_remove(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  if (!in_lru(ini, t))
+    return;
+  int l = t->identified != 0;
+  if (t->lru_prev)
+    t->lru_prev->lru_next = t->lru_next;
+  else
+    ini->lru[l].head = t->lru_next;
+  if (t->lru_next)
+    t->lru_next->lru_prev = t->lru_prev;
+  else
+    ini->lru[l].tail = t->lru_prev;
+  t->lru_prev = t->lru_next = NULL;
+}
+
+/* Callers must remove T before its list changes (it is identified). */
+void aoe_lru_touch(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  if (t->handed)
+    return;
+  aoe_lru_remove(ini, t);
+  int l = t->identified != 0;
+  t->lru_prev = ini->lru[l].tail;
+  if (t->lru_prev)
+    t->lru_prev->lru_next = t;
+  else
+    ini->lru[l].head = t;
+  ini->lru[l].tail = t;
+}
+
+void aoe_target_hand(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  aoe_lru_remove(ini, t);
+  t->handed = 1;
+}
+
 /* The target to evict: one never identified (made up, or gone before it answered) before
- * one that answered as a disk, each the one heard from longest ago.  NULL: all in use. */
+ * one that answered as a disk, each the one heard from longest ago.  NULL: all in use.
+ * Targets handed to callers are in neither list: the walk meets only those that may be
+ * busy for a moment (an IDENTIFY of a new path). */
 static struct aoe_target *eviction_victim(struct aoe_initiator *ini)
 {
-  struct aoe_target *victim = NULL;
-  for (size_t i = 0; i < ini->ntargets; i++) {
-    struct aoe_target *t = ini->targets[i];
-    if (!target_evictable(ini, t))
-      continue;
-    if (!victim || (victim->identified && !t->identified) ||
-        (victim->identified == t->identified && t->seen_us < victim->seen_us))
-      victim = t;
+  for (int l = 0; l < 2; l++)
+    for (struct aoe_target *t = ini->lru[l].head; t; t = t->lru_next)
+      if (target_evictable(ini, t))
+        return t;
+  return NULL;
+}
+
+/* Where shelf.slot is, or goes, in the ordered ini->targets. */
+static size_t target_index(const struct aoe_initiator *ini, unsigned shelf, unsigned slot)
+{
+  uint32_t key = (uint32_t)shelf << 8 | slot;
+  size_t lo = 0, hi = ini->ntargets;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const struct aoe_target *m = ini->targets[mid];
+    if (((uint32_t)m->shelf << 8 | m->slot) < key)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
-  return victim;
+  return lo;
 }
 
 static void target_unlink(struct aoe_initiator *ini, struct aoe_target *t)
@@ -1092,13 +1149,10 @@ static void target_unlink(struct aoe_initiator *ini, struct aoe_target *t)
   while (*pp != t)
     pp = &(*pp)->hnext;
   *pp = t->hnext;
-  for (size_t i = 0; i < ini->ntargets; i++)
-    if (ini->targets[i] == t) {
-      memmove(&ini->targets[i], &ini->targets[i + 1],
-              (ini->ntargets - i - 1) * sizeof ini->targets[0]);
-      ini->ntargets--;
-      break;
-    }
+  aoe_lru_remove(ini, t);
+  size_t i = target_index(ini, t->shelf, t->slot);
+  memmove(&ini->targets[i], &ini->targets[i + 1], (ini->ntargets - i - 1) * sizeof ini->targets[0]);
+  ini->ntargets--;
 }
 
 /* Drop T's IDENTIFYs (queued, or in flight: their frames go with T). */
@@ -1113,26 +1167,27 @@ static void target_forget_identifies(struct aoe_initiator *ini, struct aoe_targe
   }
 }
 
-/* One line, at most every AOE_TABLE_FULL_LOG_MS, for what the full table cost: a flood
- * of made-up addresses must not become a flood of log lines. */
+/* One line, at most every AOE_TABLE_FULL_LOG_MS for each of EVICTED or not, for what the
+ * full table cost: a flood of made-up addresses must not become a flood of log lines, nor
+ * hide that an address could not be tracked at all. */
 static void table_full_log(struct aoe_initiator *ini, struct aoe_iface *ifc, const uint8_t *src,
-                           unsigned shelf, unsigned slot, uint64_t now)
+                           unsigned shelf, unsigned slot, int evicted, uint64_t now)
 {
   char mac[18];
-  if (ini->table_full_logged_us && now - ini->table_full_logged_us < AOE_TABLE_FULL_LOG_MS * 1000ull)
+  uint64_t *logged = &ini->table_full_logged_us[evicted != 0];
+  if (*logged && now - *logged < AOE_TABLE_FULL_LOG_MS * 1000ull)
     return;
+  *logged = now;
   mac_str(src, mac);
   aoe_log(ini, AOE_LOG_WARN, "interface %s: the AoE target table is full (%d shelf.slot "
-          "addresses): e%u.%u from %s %s; %llu unused targets evicted, %llu new addresses not "
-          "tracked since the last such line: more shelves answer than aoeraid tracks, or a "
-          "host floods the SAN with made-up Query Config replies (find it: tcpdump -e -i %s "
-          "ether proto 0x88a2); repeated at most once a minute",
-          ifc->name, AOE_MAX_TARGETS, shelf, slot, mac,
-          ini->table_refused ? "not tracked: every target is in use" : "evicted an unused one",
-          (unsigned long long)ini->table_evicted, (unsigned long long)ini->table_refused,
+          "addresses; %llu unused evicted, %llu new not tracked so far): e%u.%u from %s %s; "
+          "more shelves answer than aoeraid tracks, or a host floods the SAN with made-up "
+          "Query Config replies: find its MAC with tcpdump -e -i %s ether proto 0x88a2 "
+          "(said at most once a minute)", ifc->name, AOE_MAX_TARGETS,
+          (unsigned long long)ini->st.targets_evicted,
+          (unsigned long long)ini->st.targets_refused, shelf, slot, mac,
+          evicted ? "took the place of an unused target" : "is not tracked: every target is in use",
           ifc->name);
-  ini->table_full_logged_us = now;
-  ini->table_evicted = ini->table_refused = 0;
 }
 
 /* Room in the table for one more target: grown, or at AOE_MAX_TARGETS an unused target
@@ -1156,13 +1211,11 @@ static int target_make_room(struct aoe_initiator *ini, struct aoe_iface *ifc, co
   struct aoe_target *victim = eviction_victim(ini);
   if (!victim) {
     ini->st.targets_refused++;
-    ini->table_refused++;
-    table_full_log(ini, ifc, src, shelf, slot, now);
+    table_full_log(ini, ifc, src, shelf, slot, 0, now);
     return -1;
   }
   ini->st.targets_evicted++;
-  ini->table_evicted++;
-  table_full_log(ini, ifc, src, shelf, slot, now);
+  table_full_log(ini, ifc, src, shelf, slot, 1, now);
   if (victim->identified)
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: evicted from the full target table (unused, heard "
             "from %llu ms ago) for e%u.%u", victim->shelf, victim->slot,
@@ -1203,17 +1256,14 @@ static struct aoe_target *target_create(struct aoe_initiator *ini, struct aoe_if
   t->shelf = shelf;
   t->slot = slot;
   /* Keep the list ordered by shelf.slot. */
-  size_t pos = ini->ntargets;
-  while (pos > 0 && (ini->targets[pos - 1]->shelf > shelf ||
-                     (ini->targets[pos - 1]->shelf == shelf && ini->targets[pos - 1]->slot > slot))) {
-    ini->targets[pos] = ini->targets[pos - 1];
-    pos--;
-  }
+  size_t pos = target_index(ini, shelf, slot);
+  memmove(&ini->targets[pos + 1], &ini->targets[pos], (ini->ntargets - pos) * sizeof ini->targets[0]);
   ini->targets[pos] = t;
   ini->ntargets++;
   size_t b = bucket_of(shelf, slot);
   t->hnext = ini->buckets[b];
   ini->buckets[b] = t;
+  aoe_lru_touch(ini, t);
   return t;
 }
 
@@ -1253,6 +1303,7 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
   if (!t && !(t = target_create(ini, ifc, m->h.src, m->h.shelf, m->h.slot, now)))
     return;
   t->seen_us = now;
+  aoe_lru_touch(ini, t);
   struct aoe_path *p = path_lookup(t, ifc, m->h.src);
   if (!p) {
     if (t->npaths >= AOE_MAX_PATHS)

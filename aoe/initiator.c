@@ -215,7 +215,7 @@ size_t aoe_targets(struct aoe_initiator *ini, struct aoe_target **out, size_t ma
     if (ini->targets[i]->identified) {
       if (n < max) {
         out[n] = ini->targets[i];
-        out[n]->handed = 1;     /* the caller keeps it: never evicted */
+        aoe_target_hand(ini, out[n]);   /* the caller keeps it: never evicted */
       }
       n++;
     }
@@ -230,7 +230,7 @@ struct aoe_target *aoe_target_find(struct aoe_initiator *ini, unsigned shelf, un
   if (found && !found->identified)
     found = NULL;
   if (found)
-    found->handed = 1;          /* the caller keeps it: never evicted */
+    aoe_target_hand(ini, found);        /* the caller keeps it: never evicted */
   pthread_mutex_unlock(&ini->lock);
   return found;
 }

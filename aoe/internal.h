@@ -132,7 +132,10 @@ struct aoe_target {
    * reference count, so from then on the target is never evicted or freed before
    * aoe_close. */
   int handed;
-  uint64_t seen_us;             /* its last Query Config reply: eviction takes the oldest */
+  uint64_t seen_us;             /* its last Query Config reply */
+  /* Its place in its eviction list (ini->lru[identified]), oldest first; out of both once
+   * handed: such a target is never evicted. */
+  struct aoe_target *lru_prev, *lru_next;
   atomic_int up;
   int identified;
   struct aoe_ident ident;
@@ -185,8 +188,13 @@ struct aoe_initiator {
   struct aoe_target **targets;
   size_t ntargets, targets_cap;
   struct aoe_target *buckets[AOE_TARGET_BUCKETS];
-  uint64_t table_full_logged_us;        /* the last "target table is full" line (0: none) */
-  uint64_t table_evicted, table_refused;        /* since that line */
+  /* Targets not handed to a caller, heard from longest ago first: [0] never identified
+   * (made-up addresses among them), [1] identified.  Evictions take [0]'s head, else the
+   * first of [1] that is unused: O(1) per made-up address in a flood. */
+  struct { struct aoe_target *head, *tail; } lru[2];
+  /* The last "target table is full" line (0: none): [0] of an address not tracked, [1]
+   * of one that evicted an unused target. */
+  uint64_t table_full_logged_us[2];
   pthread_mutex_t lock;
   pthread_mutex_t qlock;        /* submissions from callers */
   struct aoe_req *sub_head, *sub_tail;
@@ -262,6 +270,12 @@ struct aoe_req *aoe_req_new(struct aoe_target *t, enum req_kind kind, aoe_done_f
 void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r);
 /* The target at shelf.slot, or NULL: a hash lookup (every reply received does one). */
 struct aoe_target *aoe_target_lookup(struct aoe_initiator *ini, unsigned shelf, unsigned slot);
+/* T's place in the eviction lists (engine.c): out of them (T was handed to a caller), or
+ * to the tail of its list (T was just heard from, or identified). */
+void aoe_lru_remove(struct aoe_initiator *ini, struct aoe_target *t);
+void aoe_lru_touch(struct aoe_initiator *ini, struct aoe_target *t);
+/* T goes to a caller, who keeps it: never evicted from now on. */
+void aoe_target_hand(struct aoe_initiator *ini, struct aoe_target *t);
 /* Free T and what only it holds (its pending IDENTIFYs); not its caller requests. */
 void aoe_target_free(struct aoe_target *t);
 

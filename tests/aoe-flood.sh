@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# A host on the SAN floods it with made-up Query Config replies: thousands of shelf.slot
+# addresses that do not exist, more than the initiator tracks (AOE_MAX_TARGETS, 4096).  A
+# running initiator keeps serving the shelf it uses through the flood, still finds a shelf
+# started after it (an online add), says so in one line naming the interface, and a fresh
+# `aoeraid discover` during a flood lists the real shelves.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 120
+
+FLOOD=6000      # past the cap: the table is full and made-up targets are evicted
+lab_up -n 2 -s 32M
+lab_kill 2                      # e2.1 appears after the flood
+spoof_ns="$LAB_PREFIX-spoof"
+lab_netns_add "$spoof_ns"
+lab_link "$spoof_ns" eth0 spoof br0
+# the spoofer's bridge port must forward before its frames count
+for _ in $(seq 50); do
+  ip -n "$spoof_ns" link show eth0 | grep >/dev/null 'state UP' && break; sleep 0.1
+done
+
+# An initiator in use: e1.1 written, streamed during the flood, read back after it.
+lab_bg client aoe-client -i h0 -w 2000 1.1 write 0 256 5 mark "$LAB_DIR/ready" \
+  stream 1500 4096 await "$LAB_DIR/flooded" write 0 256 5 wait-target 2.1 15000 \
+  read 0 256 5 >"$LAB_DIR/client.out" 2>&1
+for _ in $(seq 100); do [ -e "$LAB_DIR/ready" ] && break; sleep 0.05; done
+[ -e "$LAB_DIR/ready" ] || lab_die "client did not start: $(cat "$LAB_DIR/client.out")"
+
+out=$(timeout 60 ip netns exec "$spoof_ns" lab-spoof eth0 "$FLOOD" 20000) ||
+  lab_die "lab-spoof: $out"
+echo "ok: $out made-up Query Config replies on br0"
+touch "$LAB_DIR/flooded"
+lab_start 2
+wait "$client" || lab_die "the initiator after the flood: $(tail -n 5 "$LAB_DIR/client.out")"
+grep -q "wait-target: ok" "$LAB_DIR/client.out" ||
+  lab_die "e2.1 not found after the flood: $(tail -n 5 "$LAB_DIR/client.out")"
+echo "ok: e1.1 served I/O through the flood, and e2.1, started after it, was found"
+
+lines=$(grep -c "target table is full" "$LAB_DIR/client.out" || true)
+[ "$lines" = 1 ] || lab_die "expected one table-full line, got $lines: $(cat "$LAB_DIR/client.out")"
+grep "target table is full" "$LAB_DIR/client.out" | grep >/dev/null "interface h0" ||
+  lab_die "the table-full line names no interface: $(grep "table is full" "$LAB_DIR/client.out")"
+echo "ok: said once: $(grep "target table is full" "$LAB_DIR/client.out" | cut -c1-160)..."
+
+# A discovery while a spoofer floods (it started first: its made-up shelves come first).
+ip netns exec "$spoof_ns" lab-spoof eth0 100000 20000 >/dev/null 2>&1 &
+spoofer=$!
+lab_track "$spoofer"
+sleep 0.5
+out=$(lab_exec aoeraid discover -i h0 -w 1000 2>&1) || lab_die "discover during a flood: $out"
+kill "$spoofer" 2>/dev/null || true
+grep -q '^e1\.1 .* up ' <<<"$out" && grep -q '^e2\.1 .* up ' <<<"$out" ||
+  lab_die "discover during a flood: $out"
+echo "ok: aoeraid discover during a flood lists e1.1 and e2.1"
+echo "aoe-flood: passed"

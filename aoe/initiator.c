@@ -176,8 +176,11 @@ int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
     pthread_mutex_unlock(&ini->lock);
     run_for(ini, round ? wait_ms - wait_ms / 2 : wait_ms / 2);
   }
-  /* IDENTIFY of what answered: each try is bounded, so this ends. */
-  for (int i = 0; i < 500; i++) {
+  /* IDENTIFY of what answered: each try is bounded, so this ends; and at most 5 s by the
+   * clock, not by rounds: a flood of made-up addresses (their IDENTIFYs never answered)
+   * keeps some pending, and slows each round. */
+  uint64_t identify_end = aoe_now_us() + 5000000u;
+  while (aoe_now_us() < identify_end) {
     pthread_mutex_lock(&ini->lock);
     unsigned pending = ini->identifying;
     pthread_mutex_unlock(&ini->lock);

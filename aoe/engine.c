@@ -51,6 +51,8 @@ void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
   if (r->kind == REQ_IDENTIFY) {
     r->pin->identifying = 0;
     ini->identifying--;
+    if (err && !t->identified)
+      ini->reap_pending = 1;
     free(r);
     return;
   }
@@ -1738,6 +1740,32 @@ static uint64_t discovery_timer(struct aoe_initiator *ini, uint64_t now)
 
 /* ---- the loop body ----------------------------------------------------------------- */
 
+/* Drop the targets never identified whose IDENTIFYs are all over (unanswered: made-up
+ * addresses after a flood, or a shelf gone before it answered).  Nobody holds them (only
+ * identified targets are handed out), and each costs the loop a look every step; a real
+ * shelf among them is tracked again at its next Query Config reply (rediscovery). */
+static void reap_unidentified(struct aoe_initiator *ini)
+{
+  size_t kept = 0;
+  if (!ini->reap_pending)
+    return;
+  ini->reap_pending = 0;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (t->identified || t->ctl_head || t->inflight || !target_evictable(ini, t)) {
+      ini->targets[kept++] = t;
+      continue;
+    }
+    struct aoe_target **pp = &ini->buckets[bucket_of(t->shelf, t->slot)];
+    while (*pp != t)
+      pp = &(*pp)->hnext;
+    *pp = t->hnext;
+    aoe_lru_remove(ini, t);
+    aoe_target_free(t);
+  }
+  ini->ntargets = kept;
+}
+
 void aoe_wake(struct aoe_initiator *ini)
 {
   uint64_t one = 1;
@@ -1853,6 +1881,7 @@ uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
       next = tn;
     target_issue(ini, ini->targets[i], now);
   }
+  reap_unidentified(ini);
   for (size_t i = 0; i < ini->ntargets; i++)
     if (ini->targets[i]->inflight && now + AOE_RTO_MIN_US < next)
       next = now + AOE_RTO_MIN_US;

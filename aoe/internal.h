@@ -195,6 +195,9 @@ struct aoe_initiator {
   /* The last "target table is full" line (0: none): [0] of an address not tracked, [1]
    * of one that evicted an unused target. */
   uint64_t table_full_logged_us[2];
+  /* An IDENTIFY of a target never identified failed: aoe_engine_step drops such targets
+   * (engine.c, reap_unidentified). */
+  int reap_pending;
   pthread_mutex_t lock;
   pthread_mutex_t qlock;        /* submissions from callers */
   struct aoe_req *sub_head, *sub_tail;

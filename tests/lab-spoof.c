@@ -1,6 +1,7 @@
 /* lab-spoof: flood a lab's Ethernet with made-up AoE Query Config replies, as any host on
  * a SAN can: COUNT replies, each as another shelf.slot (e1000.0 on, 250 slots a shelf) from
- * another made-up MAC, broadcast, at most RATE a second.  Prints "sent N".
+ * another made-up MAC, broadcast, at most RATE a second (0: at full speed).  Prints
+ * "sent N".
  *   lab-spoof IFACE COUNT [RATE] */
 #include <arpa/inet.h>
 #include <linux/if_packet.h>

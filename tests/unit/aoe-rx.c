@@ -1435,6 +1435,46 @@ Test(table, flood_at_the_cap_lets_a_new_shelf_in_and_evicts_none_in_use, .timeou
   cr_assert(strstr(table_full_line, "interface fuzz0") && strstr(table_full_line, "tcpdump"),
             "the line names neither the interface nor what to do: %s", table_full_line);
   read_finish(&r, 100, buf, &res, "the flood");
+
+  /* The made-up targets' IDENTIFYs go unanswered to their last try: they are dropped, and
+   * the loop walks the real shelves alone again. */
+  pthread_mutex_lock(&r.ini->lock);
+  for (size_t i = 0; i < r.ini->ntargets; i++) {
+    struct aoe_target *t = r.ini->targets[i];
+    for (unsigned j = 0; j < t->hiwater; j++)
+      if (t->frames[j].state == FRAME_INFLIGHT && t->frames[j].ata_cmd == ATA_IDENTIFY) {
+        t->frames[j].retries = AOE_IDENTIFY_TRIES - 1;
+        t->frames[j].deadline_us = 0;
+      }
+  }
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  step(&r);                     /* the IDENTIFYs queued behind the first ones */
+  pthread_mutex_lock(&r.ini->lock);
+  for (size_t i = 0; i < r.ini->ntargets; i++) {
+    struct aoe_target *t = r.ini->targets[i];
+    for (unsigned j = 0; j < t->hiwater; j++)
+      if (t->frames[j].state == FRAME_INFLIGHT && t->frames[j].ata_cmd == ATA_IDENTIFY) {
+        t->frames[j].retries = AOE_IDENTIFY_TRIES - 1;
+        t->frames[j].deadline_us = 0;
+      }
+  }
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  cr_assert_eq(r.ini->ntargets, 4, "%zu targets after the made-up ones went unanswered, not "
+               "the 4 real ones", r.ini->ntargets);
+  cr_assert_eq(r.ini->identifying, 0);
+  pthread_mutex_lock(&r.ini->lock);
+  cr_assert_eq(aoe_target_lookup(r.ini, SHELF, SLOT), r.t);
+  cr_assert_eq(aoe_target_lookup(r.ini, SHELF, SLOT + 1), held);
+  cr_assert_eq(aoe_target_lookup(r.ini, 8, 1), idle);
+  cr_assert_eq(aoe_target_lookup(r.ini, 9, 1), late);
+  for (size_t i = 0; i < AOE_TARGET_BUCKETS; i++)
+    for (struct aoe_target *t = r.ini->buckets[i]; t; t = t->hnext)
+      cr_assert(t->identified, "e%u.%u dropped but still hashed", t->shelf, t->slot);
+  pthread_mutex_unlock(&r.ini->lock);
+  read_start(&r, 300, buf, &res);
+  read_finish(&r, 300, buf, &res, "the made-up targets dropped");
   rig_close(&r);
 }
 

@@ -417,7 +417,8 @@ static void rr_resumed(struct aoe_initiator *ini, uint64_t now);
 static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   struct aoe_req *r;
-  while ((r = t->ctl_head) && (t->nfree || t->nframes < AOE_MAX_FRAMES)) {
+  /* a free frame first: issue_identify cannot put its request back */
+  while ((r = t->ctl_head) && (t->nfree || frames_grow(t) == 0)) {
     t->ctl_head = r->next;
     if (!t->ctl_head)
       t->ctl_tail = NULL;

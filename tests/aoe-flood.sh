@@ -2,15 +2,19 @@
 # A host on the SAN floods it with made-up Query Config replies: thousands of shelf.slot
 # addresses that do not exist, more than the initiator tracks (AOE_MAX_TARGETS, 4096).  A
 # running initiator keeps serving the shelf it uses through the flood, still finds a shelf
-# started after it (an online add), says so in one line naming the interface, and a fresh
-# `aoeraid discover` during a flood lists the real shelves.
+# started after it, says so in one line naming the interface; a running array (the
+# plugin) serves through a flood and `aoeraid add` finds a shelf started after it; a fresh
+# `aoeraid discover` during a flood lists the real shelves.  With a fixed table of 256
+# (before) the shelves started after a flood were never found.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
-lab_init 120
+lab_init 180
+. "$top_srcdir/tests/plugin-lib.sh"
 
 FLOOD=6000      # past the cap: the table is full and made-up targets are evicted
-lab_up -n 2 -s 32M
-lab_kill 2                      # e2.1 appears after the flood
+lab_up -n 3 -s 32M
+lab_kill 2                      # e2.1 appears after the first flood
+lab_kill 3                      # e3.1 after the second
 spoof_ns="$LAB_PREFIX-spoof"
 lab_netns_add "$spoof_ns"
 lab_link "$spoof_ns" eth0 spoof br0
@@ -51,6 +55,33 @@ lines=$(grep -c "target table is full" "$LAB_DIR/client.out" || true)
 grep "target table is full" "$LAB_DIR/client.out" | grep >/dev/null "interface h0" ||
   lab_die "the table-full line names no interface: $(grep "table is full" "$LAB_DIR/client.out")"
 echo "ok: said once: $(grep "target table is full" "$LAB_DIR/client.out" | cut -c1-160)..."
+
+# The plugin: a raid1 of e1.1 and e2.1 serving a client; a flood; `aoeraid add` of e3.1,
+# started after it, finds it, and the array rebuilds onto it.
+sock=$LAB_DIR/nbd.sock ctl=$LAB_DIR/ctl
+uri="nbd+unix:///?socket=$sock"
+plugin_start "$sock" shelves=e1.1,e2.1 level=1 name=mirror control="$ctl" force=true
+head -c 8M /dev/urandom >"$LAB_DIR/data"
+nbdcopy --flush "$LAB_DIR/data" "$uri"
+out=$(timeout 60 ip netns exec "$spoof_ns" lab-spoof eth0 "$FLOOD" 0) || lab_die "lab-spoof: $out"
+lab_start 3
+out=$(aoeraid add -c "$ctl" e3.1 2>&1) || lab_die "add e3.1 after a flood: $out"
+grep -q "added e3.1 as a spare" <<<"$out" || lab_die "add e3.1 after a flood: $out"
+lab_kill 2                      # e3.1 takes its slot: rebuilt from e1.1
+for _ in $(seq 300); do
+  st=$(aoeraid status -c "$ctl" 2>&1) || true
+  grep -qE "^ +1 +e3\.1 +active" <<<"$st" && ! grep -q "recover" <<<"$st" && break
+  sleep 0.1
+done
+grep -qE "^ +1 +e3\.1 +active" <<<"$st" || lab_die "e3.1 did not take e2.1's slot: $st"
+nbdcopy "$uri" "$LAB_DIR/back" 2>/dev/null || true
+[ "$(head -c 8M "$LAB_DIR/back" | md5sum)" = "$(md5sum <"$LAB_DIR/data")" ] ||
+  lab_die "the array's data differs after the flood and the rebuild"
+lines=$(grep -c "target table is full" "$LAB_DIR/nbdkit.log" || true)
+[ "$lines" = 1 ] || lab_die "plugin: expected one table-full line, got $lines"
+plugin_stop
+echo "ok: the plugin served through a flood; aoeraid add found e3.1 started after it, rebuilt"
+lab_start 2
 
 # A discovery while a spoofer floods: the real shelves are listed, in bounded time.  (Not
 # a check of the cap: a fresh initiator's table fills only after the shelves answered.)

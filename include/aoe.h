@@ -23,7 +23,8 @@ extern "C" {
  * beyond a real SAN, yet a bound on what made-up Query Config replies can cost (~3 KiB
  * each until used for I/O).  Past it, a new address evicts the target heard from longest
  * ago among those nobody uses (never handed to a caller, never reserved, nothing in
- * flight); with none such, it is not tracked, and one line a minute says so. */
+ * flight), one never identified (a made-up address) before one that answered IDENTIFY;
+ * with none such, it is not tracked.  One line a minute says so (docs/design.md). */
 #define AOE_MAX_TARGETS 4096
 
 enum { AOE_LOG_ERROR, AOE_LOG_WARN, AOE_LOG_INFO, AOE_LOG_DEBUG };

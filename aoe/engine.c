@@ -51,6 +51,8 @@ void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
   if (r->kind == REQ_IDENTIFY) {
     r->pin->identifying = 0;
     ini->identifying--;
+    if (err && !t->identified)
+      ini->reap_pending = 1;
     free(r);
     return;
   }
@@ -96,9 +98,35 @@ static void queue_remove(struct aoe_req **head, struct aoe_req **tail, struct ao
 
 /* ---- frames ------------------------------------------------------------------------ */
 
+/* Double T's frame table (the first: AOE_FIRST_FRAMES), up to AOE_MAX_FRAMES; the new
+ * frames go on the free list lowest first.  -1 when at the top or out of memory. */
+static int frames_grow(struct aoe_target *t)
+{
+  unsigned n = t->nframes ? 2 * t->nframes : AOE_FIRST_FRAMES;
+  if (t->nframes >= AOE_MAX_FRAMES)
+    return -1;
+  if (n > AOE_MAX_FRAMES)
+    n = AOE_MAX_FRAMES;
+  struct aoe_frame *frames = realloc(t->frames, n * sizeof *frames);
+  if (!frames)
+    return -1;
+  t->frames = frames;
+  uint16_t *freelist = realloc(t->freelist, n * sizeof *freelist);
+  if (!freelist)
+    return -1;
+  t->freelist = freelist;
+  memset(frames + t->nframes, 0, (n - t->nframes) * sizeof *frames);
+  for (unsigned i = n; i-- > t->nframes;)
+    t->freelist[t->nfree++] = (uint16_t)i;
+  t->nframes = n;
+  return 0;
+}
+
+/* A free frame of T (the table grows when all are taken: callers hold no frame pointer
+ * across this call). */
 static struct aoe_frame *frame_alloc(struct aoe_target *t)
 {
-  if (!t->nfree)
+  if (!t->nfree && frames_grow(t) < 0)
     return NULL;
   unsigned idx = t->freelist[--t->nfree];
   if (idx >= t->hiwater)
@@ -389,7 +417,8 @@ static void rr_resumed(struct aoe_initiator *ini, uint64_t now);
 static void target_issue(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   struct aoe_req *r;
-  while ((r = t->ctl_head) && t->nfree) {
+  /* a free frame first: issue_identify cannot put its request back */
+  while ((r = t->ctl_head) && (t->nfree || frames_grow(t) == 0)) {
     t->ctl_head = r->next;
     if (!t->ctl_head)
       t->ctl_tail = NULL;
@@ -595,7 +624,9 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   }
   if (!t->identified) {
     t->ident = *id;
+    aoe_lru_remove(ini, t);
     t->identified = 1;
+    aoe_lru_touch(ini, t);
     t->flush_cmd = id->lba48 && id->flush_ext ? ATA_FLUSH_EXT : ATA_FLUSH;
   }
   int new_path = p->state != PATH_ACTIVE;
@@ -1012,19 +1043,214 @@ struct rx_ctx {
   uint64_t now;
 };
 
-static struct aoe_target *target_lookup(struct aoe_initiator *ini, unsigned shelf,
-                                        unsigned slot)
+static size_t bucket_of(unsigned shelf, unsigned slot)
 {
-  for (size_t i = 0; i < ini->ntargets; i++)
-    if (ini->targets[i]->shelf == shelf && ini->targets[i]->slot == slot)
-      return ini->targets[i];
+  uint32_t key = (uint32_t)shelf << 8 | (slot & 0xff);
+  return (key * 2654435761u) >> 20 & (AOE_TARGET_BUCKETS - 1);   /* Fibonacci hashing */
+}
+_Static_assert(AOE_TARGET_BUCKETS == 1u << 12, "bucket_of keeps 12 bits");
+
+struct aoe_target *aoe_target_lookup(struct aoe_initiator *ini, unsigned shelf, unsigned slot)
+{
+  for (struct aoe_target *t = ini->buckets[bucket_of(shelf, slot)]; t; t = t->hnext)
+    if (t->shelf == shelf && t->slot == slot)
+      return t;
   return NULL;
 }
 
-static struct aoe_target *target_create(struct aoe_initiator *ini, unsigned shelf,
-                                        unsigned slot)
+/* May T be evicted: nobody can hold its pointer or is waiting on it?  Never handed to a
+ * caller, not part of our claim, no request of a caller's or reservation work queued or
+ * in flight, and no frame of ours still on the wire for it (a fenced write).  An IDENTIFY
+ * of a target never identified is ours alone: abandoned with it. */
+static int target_evictable(const struct aoe_initiator *ini, const struct aoe_target *t)
 {
-  if (ini->ntargets >= AOE_MAX_TARGETS)
+  if (t->handed || t->claimed || t->reserved || t->rr_busy || t->rr_probe_tag || t->q_head ||
+      t == ini->rr_taken_t)
+    return 0;
+  if (!t->identified)
+    return 1;
+  for (unsigned i = 0; i < t->hiwater; i++)
+    if (t->frames[i].state != FRAME_FREE)
+      return 0;
+  return !t->ctl_head;
+}
+
+static int in_lru(const struct aoe_initiator *ini, const struct aoe_target *t)
+{
+  return t->lru_prev || t->lru_next || ini->lru[t->identified != 0].head == t;
+}
+
+void aoe_lru_remove(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  if (!in_lru(ini, t))
+    return;
+  int l = t->identified != 0;
+  if (t->lru_prev)
+    t->lru_prev->lru_next = t->lru_next;
+  else
+    ini->lru[l].head = t->lru_next;
+  if (t->lru_next)
+    t->lru_next->lru_prev = t->lru_prev;
+  else
+    ini->lru[l].tail = t->lru_prev;
+  t->lru_prev = t->lru_next = NULL;
+}
+
+/* Callers must remove T before its list changes (it is identified). */
+void aoe_lru_touch(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  if (t->handed)
+    return;
+  aoe_lru_remove(ini, t);
+  int l = t->identified != 0;
+  t->lru_prev = ini->lru[l].tail;
+  if (t->lru_prev)
+    t->lru_prev->lru_next = t;
+  else
+    ini->lru[l].head = t;
+  ini->lru[l].tail = t;
+}
+
+void aoe_target_hand(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  aoe_lru_remove(ini, t);
+  t->handed = 1;
+}
+
+/* The target to evict: one never identified (made up, or gone before it answered) before
+ * one that answered as a disk, each the one heard from longest ago.  NULL: all in use.
+ * Targets handed to callers are in neither list: the walk meets only those that may be
+ * busy for a moment (an IDENTIFY of a new path). */
+static struct aoe_target *eviction_victim(struct aoe_initiator *ini)
+{
+  for (int l = 0; l < 2; l++)
+    for (struct aoe_target *t = ini->lru[l].head; t; t = t->lru_next)
+      if (target_evictable(ini, t))
+        return t;
+  return NULL;
+}
+
+/* Where shelf.slot is, or goes, in the ordered ini->targets. */
+static size_t target_index(const struct aoe_initiator *ini, unsigned shelf, unsigned slot)
+{
+  uint32_t key = (uint32_t)shelf << 8 | slot;
+  size_t lo = 0, hi = ini->ntargets;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const struct aoe_target *m = ini->targets[mid];
+    if (((uint32_t)m->shelf << 8 | m->slot) < key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static void target_unlink(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  struct aoe_target **pp = &ini->buckets[bucket_of(t->shelf, t->slot)];
+  while (*pp != t)
+    pp = &(*pp)->hnext;
+  *pp = t->hnext;
+  aoe_lru_remove(ini, t);
+  size_t i = target_index(ini, t->shelf, t->slot);
+  memmove(&ini->targets[i], &ini->targets[i + 1], (ini->ntargets - i - 1) * sizeof ini->targets[0]);
+  ini->ntargets--;
+}
+
+/* Drop T's IDENTIFYs (queued, or in flight: their frames go with T). */
+static void target_forget_identifies(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  for (struct aoe_req *r = t->ctl_head; r; r = r->next)
+    ini->identifying--;
+  for (unsigned i = 0; i < t->hiwater; i++) {
+    struct aoe_req *r = t->frames[i].req;
+    if (t->frames[i].state == FRAME_INFLIGHT && r && r->kind == REQ_IDENTIFY && !r->completed)
+      ini->identifying--;
+  }
+}
+
+/* One line, at most every AOE_TABLE_FULL_LOG_MS for each of EVICTED or not, for what the
+ * full table cost: a flood of made-up addresses must not become a flood of log lines, nor
+ * hide that an address could not be tracked at all. */
+static void table_full_log(struct aoe_initiator *ini, struct aoe_iface *ifc, const uint8_t *src,
+                           unsigned shelf, unsigned slot, int evicted, uint64_t now)
+{
+  char mac[18];
+  uint64_t *logged = &ini->table_full_logged_us[evicted != 0];
+  if (*logged && now - *logged < AOE_TABLE_FULL_LOG_MS * 1000ull)
+    return;
+  *logged = now;
+  mac_str(src, mac);
+  aoe_log(ini, AOE_LOG_WARN, "interface %s: the AoE target table is full (%d shelf.slot "
+          "addresses; %llu unused evicted, %llu new not tracked so far): e%u.%u from %s %s; "
+          "more shelves answer than aoeraid tracks, or a host floods the SAN with made-up "
+          "Query Config replies: find its MAC with tcpdump -e -i %s ether proto 0x88a2 "
+          "(said at most once a minute)", ifc->name, AOE_MAX_TARGETS,
+          (unsigned long long)ini->st.targets_evicted,
+          (unsigned long long)ini->st.targets_refused, shelf, slot, mac,
+          evicted ? "took the place of an unused target" : "is not tracked: every target is in use",
+          ifc->name);
+}
+
+/* Room in the table for one more target: grown, or at AOE_MAX_TARGETS an unused target
+ * evicted (see target_evictable).  0, or -1 when there is none. */
+static int target_make_room(struct aoe_initiator *ini, struct aoe_iface *ifc, const uint8_t *src,
+                            unsigned shelf, unsigned slot, uint64_t now)
+{
+  if (ini->ntargets < ini->targets_cap)
+    return 0;
+  if (ini->targets_cap < AOE_MAX_TARGETS) {
+    size_t cap = ini->targets_cap ? 2 * ini->targets_cap : 64;
+    if (cap > AOE_MAX_TARGETS)
+      cap = AOE_MAX_TARGETS;
+    struct aoe_target **targets = realloc(ini->targets, cap * sizeof *targets);
+    if (!targets)
+      return -1;
+    ini->targets = targets;
+    ini->targets_cap = cap;
+    return 0;
+  }
+  struct aoe_target *victim = eviction_victim(ini);
+  if (!victim) {
+    ini->st.targets_refused++;
+    table_full_log(ini, ifc, src, shelf, slot, 0, now);
+    return -1;
+  }
+  ini->st.targets_evicted++;
+  table_full_log(ini, ifc, src, shelf, slot, 1, now);
+  if (victim->identified)
+    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: evicted from the full target table (unused, heard "
+            "from %llu ms ago) for e%u.%u", victim->shelf, victim->slot,
+            (unsigned long long)((now - victim->seen_us) / 1000), shelf, slot);
+  target_unlink(ini, victim);
+  target_forget_identifies(ini, victim);
+  aoe_target_free(victim);
+  return 0;
+}
+
+void aoe_target_free(struct aoe_target *t)
+{
+  while (t->ctl_head) {
+    struct aoe_req *c = t->ctl_head;
+    t->ctl_head = c->next;
+    free(c);
+  }
+  for (unsigned j = 0; j < t->hiwater; j++)
+    if (t->frames[j].state != FRAME_FREE && t->frames[j].req &&
+        t->frames[j].req->kind == REQ_IDENTIFY)
+      free(t->frames[j].req);
+  free(t->frames);
+  free(t->freelist);
+  free(t->config);
+  free(t);
+}
+
+static struct aoe_target *target_create(struct aoe_initiator *ini, struct aoe_iface *ifc,
+                                        const uint8_t *src, unsigned shelf, unsigned slot,
+                                        uint64_t now)
+{
+  if (target_make_room(ini, ifc, src, shelf, slot, now) < 0)
     return NULL;
   struct aoe_target *t = calloc(1, sizeof *t);
   if (!t)
@@ -1032,20 +1258,15 @@ static struct aoe_target *target_create(struct aoe_initiator *ini, unsigned shel
   t->ini = ini;
   t->shelf = shelf;
   t->slot = slot;
-  t->st.shelf = shelf;
-  t->st.slot = slot;
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
-    t->freelist[i] = (uint16_t)(AOE_MAX_FRAMES - 1 - i);
-  t->nfree = AOE_MAX_FRAMES;
   /* Keep the list ordered by shelf.slot. */
-  size_t pos = ini->ntargets;
-  while (pos > 0 && (ini->targets[pos - 1]->shelf > shelf ||
-                     (ini->targets[pos - 1]->shelf == shelf && ini->targets[pos - 1]->slot > slot))) {
-    ini->targets[pos] = ini->targets[pos - 1];
-    pos--;
-  }
+  size_t pos = target_index(ini, shelf, slot);
+  memmove(&ini->targets[pos + 1], &ini->targets[pos], (ini->ntargets - pos) * sizeof ini->targets[0]);
   ini->targets[pos] = t;
   ini->ntargets++;
+  size_t b = bucket_of(shelf, slot);
+  t->hnext = ini->buckets[b];
+  ini->buckets[b] = t;
+  aoe_lru_touch(ini, t);
   return t;
 }
 
@@ -1058,14 +1279,34 @@ static struct aoe_path *path_lookup(struct aoe_target *t, const struct aoe_iface
   return NULL;
 }
 
+/* T's config string: most shelves have none, so none is kept (NULL) for them. */
+static void target_set_config(struct aoe_target *t, const uint8_t *str, size_t len)
+{
+  if (!len || (t->config && strlen(t->config) == len && !memcmp(t->config, str, len))) {
+    if (!len) {
+      free(t->config);
+      t->config = NULL;
+    }
+    return;
+  }
+  char *config = realloc(t->config, len + 1);
+  if (!config)
+    return;
+  memcpy(config, str, len);
+  config[len] = '\0';
+  t->config = config;
+}
+
 static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
                       const struct aoe_msg *m, uint64_t now)
 {
   if (m->h.shelf == 0xffff || m->h.slot == 0xff || (m->h.flags & AOE_FLAG_ERR))
     return;
-  struct aoe_target *t = target_lookup(ini, m->h.shelf, m->h.slot);
-  if (!t && !(t = target_create(ini, m->h.shelf, m->h.slot)))
+  struct aoe_target *t = aoe_target_lookup(ini, m->h.shelf, m->h.slot);
+  if (!t && !(t = target_create(ini, ifc, m->h.src, m->h.shelf, m->h.slot, now)))
     return;
+  t->seen_us = now;
+  aoe_lru_touch(ini, t);
   struct aoe_path *p = path_lookup(t, ifc, m->h.src);
   if (!p) {
     if (t->npaths >= AOE_MAX_PATHS)
@@ -1089,8 +1330,7 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
   p->cfg_scnt = m->u.cfg.scnt;
   p->last_heard_us = now;
   t->firmware = m->u.cfg.firmware;
-  memcpy(t->config, m->u.cfg.str, m->u.cfg.len);
-  t->config[m->u.cfg.len] = '\0';
+  target_set_config(t, m->u.cfg.str, m->u.cfg.len);
   if (p->state == PATH_ACTIVE) {
     t->last_heard_us = now;
     aoe_window_set_max(&p->win, p->bufcnt);
@@ -1196,7 +1436,7 @@ static int rr_result(struct aoe_target *t, struct aoe_frame *f, const struct aoe
 static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
                      const struct aoe_msg *m, uint64_t now)
 {
-  struct aoe_target *t = target_lookup(ini, m->h.shelf, m->h.slot);
+  struct aoe_target *t = aoe_target_lookup(ini, m->h.shelf, m->h.slot);
   if (!t) {
     ini->st.unknown_target++;
     return;
@@ -1208,6 +1448,10 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
   }
   if (m->h.cmd == AOE_CMD_RESERVE && (m->h.tag & 0xc0000000u) == AOE_RR_PROBE_TAG) {
     rr_probe_reply(ini, t, p, m, now);
+    return;
+  }
+  if ((m->h.tag & 0xff) >= t->nframes) {
+    p->st.unexpected++;         /* no frame of ours ever had that index */
     return;
   }
   struct aoe_frame *f = &t->frames[m->h.tag & 0xff];
@@ -1497,6 +1741,32 @@ static uint64_t discovery_timer(struct aoe_initiator *ini, uint64_t now)
 
 /* ---- the loop body ----------------------------------------------------------------- */
 
+/* Drop the targets never identified whose IDENTIFYs are all over (unanswered: made-up
+ * addresses after a flood, or a shelf gone before it answered).  Nobody holds them (only
+ * identified targets are handed out), and each costs the loop a look every step; a real
+ * shelf among them is tracked again at its next Query Config reply (rediscovery). */
+static void reap_unidentified(struct aoe_initiator *ini)
+{
+  size_t kept = 0;
+  if (!ini->reap_pending)
+    return;
+  ini->reap_pending = 0;
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (t->identified || t->ctl_head || t->inflight || !target_evictable(ini, t)) {
+      ini->targets[kept++] = t;
+      continue;
+    }
+    struct aoe_target **pp = &ini->buckets[bucket_of(t->shelf, t->slot)];
+    while (*pp != t)
+      pp = &(*pp)->hnext;
+    *pp = t->hnext;
+    aoe_lru_remove(ini, t);
+    aoe_target_free(t);
+  }
+  ini->ntargets = kept;
+}
+
 void aoe_wake(struct aoe_initiator *ini)
 {
   uint64_t one = 1;
@@ -1612,6 +1882,7 @@ uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
       next = tn;
     target_issue(ini, ini->targets[i], now);
   }
+  reap_unidentified(ini);
   for (size_t i = 0; i < ini->ntargets; i++)
     if (ini->targets[i]->inflight && now + AOE_RTO_MIN_US < next)
       next = now + AOE_RTO_MIN_US;

@@ -142,18 +142,9 @@ void aoe_close(struct aoe_initiator *ini)
     aoe_target_fail_all(ini->targets[i], ESHUTDOWN);
   pthread_mutex_unlock(&ini->lock);
   aoe_deliver(ini);
-  for (size_t i = 0; i < ini->ntargets; i++) {
-    struct aoe_target *t = ini->targets[i];
-    while (t->ctl_head) {
-      struct aoe_req *c = t->ctl_head;
-      t->ctl_head = c->next;
-      free(c);
-    }
-    for (unsigned j = 0; j < t->hiwater; j++)
-      if (t->frames[j].req && t->frames[j].req->kind == REQ_IDENTIFY)
-        free(t->frames[j].req);
-    free(t);
-  }
+  for (size_t i = 0; i < ini->ntargets; i++)
+    aoe_target_free(ini->targets[i]);
+  free(ini->targets);
   for (size_t i = 0; i < ini->nifaces; i++)
     aoe_net_close(&ini->ifaces[i]);
   if (ini->evfd >= 0)
@@ -185,8 +176,11 @@ int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
     pthread_mutex_unlock(&ini->lock);
     run_for(ini, round ? wait_ms - wait_ms / 2 : wait_ms / 2);
   }
-  /* IDENTIFY of what answered: each try is bounded, so this ends. */
-  for (int i = 0; i < 500; i++) {
+  /* IDENTIFY of what answered: each try is bounded, so this ends; and at most 5 s by the
+   * clock, not by rounds: a flood of made-up addresses (their IDENTIFYs never answered)
+   * keeps some pending, and slows each round. */
+  uint64_t identify_end = aoe_now_us() + 5000000u;
+  while (aoe_now_us() < identify_end) {
     pthread_mutex_lock(&ini->lock);
     unsigned pending = ini->identifying;
     pthread_mutex_unlock(&ini->lock);
@@ -222,8 +216,10 @@ size_t aoe_targets(struct aoe_initiator *ini, struct aoe_target **out, size_t ma
   pthread_mutex_lock(&ini->lock);
   for (size_t i = 0; i < ini->ntargets; i++)
     if (ini->targets[i]->identified) {
-      if (n < max)
+      if (n < max) {
         out[n] = ini->targets[i];
+        aoe_target_hand(ini, out[n]);   /* the caller keeps it: never evicted */
+      }
       n++;
     }
   pthread_mutex_unlock(&ini->lock);
@@ -232,12 +228,12 @@ size_t aoe_targets(struct aoe_initiator *ini, struct aoe_target **out, size_t ma
 
 struct aoe_target *aoe_target_find(struct aoe_initiator *ini, unsigned shelf, unsigned slot)
 {
-  struct aoe_target *found = NULL;
   pthread_mutex_lock(&ini->lock);
-  for (size_t i = 0; i < ini->ntargets; i++)
-    if (ini->targets[i]->shelf == shelf && ini->targets[i]->slot == slot &&
-        ini->targets[i]->identified)
-      found = ini->targets[i];
+  struct aoe_target *found = aoe_target_lookup(ini, shelf, slot);
+  if (found && !found->identified)
+    found = NULL;
+  if (found)
+    aoe_target_hand(ini, found);        /* the caller keeps it: never evicted */
   pthread_mutex_unlock(&ini->lock);
   return found;
 }
@@ -264,7 +260,7 @@ int aoe_target_info(struct aoe_target *t, struct aoe_target_info *info)
     memcpy(info->paths[info->npaths].mac, p->mac, 6);
     info->npaths++;
   }
-  snprintf(info->config, sizeof info->config, "%s", t->config);
+  snprintf(info->config, sizeof info->config, "%s", t->config ? t->config : "");
   pthread_mutex_unlock(&ini->lock);
   return 0;
 }
@@ -487,10 +483,23 @@ int aoe_local_mac(struct aoe_initiator *ini, const uint8_t mac[6])
 
 int aoe_target_stats(struct aoe_target *t, struct aoe_stats *s)
 {
+  const struct aoe_target_counts *c = &t->st;
+  memset(s, 0, sizeof *s);
   pthread_mutex_lock(&t->ini->lock);
-  *s = t->st;
+  s->shelf = t->shelf;
+  s->slot = t->slot;
+  s->reads = c->reads;
+  s->writes = c->writes;
+  s->flushes = c->flushes;
+  s->read_bytes = c->read_bytes;
+  s->write_bytes = c->write_bytes;
+  s->errors = c->errors;
+  s->retransmits = c->retransmits;
+  s->dropped = c->dropped;
+  s->unexpected = c->unexpected;
+  s->down_events = c->down_events;
+  s->up_events = c->up_events;
   s->up = atomic_load(&t->up);
-  s->npaths = 0;
   for (size_t i = 0; i < t->npaths; i++) {
     const struct aoe_path *p = &t->paths[i];
     if (p->state != PATH_ACTIVE)

@@ -14,7 +14,12 @@
 #include "net.h"
 
 #define AOE_MAX_FRAMES   256    /* frames per target: the tag's low byte indexes them */
-#define AOE_MAX_TARGETS  256
+#define AOE_FIRST_FRAMES 4      /* a target's frame table starts this big, on its first frame */
+/* The target table's hash buckets (a power of two): shelf.slot to target in O(1) for
+ * every reply received, one bucket per target at AOE_MAX_TARGETS (include/aoe.h). */
+#define AOE_TARGET_BUCKETS 4096
+/* At most one "target table is full" line this often (engine.c, target_make_room). */
+#define AOE_TABLE_FULL_LOG_MS 60000
 #define AOE_MAX_HOLDERS  16     /* reservation MACs we report */
 #define AOE_PATH_DOWN_TIMEOUTS 3   /* consecutive timeouts with no answer ... */
 #define AOE_PATH_DOWN_QUIET_MS 250 /* ... and this long silent: path down */
@@ -113,21 +118,40 @@ struct aoe_frame {
   unsigned retries;
 };
 
+/* A target's counters (struct aoe_stats without the per-path part: paths keep their own). */
+struct aoe_target_counts {
+  uint64_t reads, writes, flushes, read_bytes, write_bytes, errors, retransmits, dropped,
+           unexpected, down_events, up_events;
+};
+
 struct aoe_target {
   struct aoe_initiator *ini;
+  struct aoe_target *hnext;     /* next in its hash bucket (ini->buckets) */
   unsigned shelf, slot;
+  /* Its pointer went to a caller (aoe_targets, aoe_target_find): callers keep it with no
+   * reference count, so from then on the target is never evicted or freed before
+   * aoe_close. */
+  int handed;
+  uint64_t seen_us;             /* its last Query Config reply */
+  /* Its place in its eviction list (ini->lru[identified]), oldest first; out of both once
+   * handed: such a target is never evicted. */
+  struct aoe_target *lru_prev, *lru_next;
   atomic_int up;
   int identified;
   struct aoe_ident ident;
   uint8_t flush_cmd;            /* ATA_FLUSH_EXT, ATA_FLUSH, or 0 when the shelf has none */
   uint16_t firmware;
   unsigned bufcnt, scnt;
-  char config[AOE_CFG_MAX + 1];
+  char *config;                 /* its config string; NULL while empty (most shelves) */
   struct aoe_path paths[AOE_MAX_PATHS];
   size_t npaths;
   unsigned rr_next;             /* round-robin position over paths */
-  struct aoe_frame frames[AOE_MAX_FRAMES];
-  uint16_t freelist[AOE_MAX_FRAMES];
+  /* The frame table: allocated at the first frame and doubled as the window grows (to
+   * AOE_MAX_FRAMES), so a target never used for I/O (an idle spare, a made-up address)
+   * costs ~3 KiB, not ~20.  Frames are indexed, never pointed to across a growth. */
+  struct aoe_frame *frames;
+  uint16_t *freelist;
+  unsigned nframes;             /* frames[0..nframes) allocated */
   unsigned nfree, hiwater;      /* frames[0..hiwater) have been used */
   unsigned inflight;
   uint64_t busy_since_us, last_heard_us;
@@ -151,7 +175,7 @@ struct aoe_target {
   uint64_t rr_probe_us;         /* sent then */
   unsigned rr_probe_sent, rr_probe_got;   /* bit i: path i asked, answered */
   struct rr_result rr_probe;    /* the answers so far */
-  struct aoe_stats st;
+  struct aoe_target_counts st;
   char last_error[256];
 };
 
@@ -159,8 +183,21 @@ struct aoe_initiator {
   struct aoe_options opt;
   struct aoe_iface ifaces[AOE_MAX_IFACES];
   size_t nifaces;
-  struct aoe_target *targets[AOE_MAX_TARGETS];
-  size_t ntargets;
+  /* Every target heard of, ordered by shelf.slot; grown as needed up to AOE_MAX_TARGETS,
+   * beyond which a new address evicts an unused target (engine.c, target_make_room). */
+  struct aoe_target **targets;
+  size_t ntargets, targets_cap;
+  struct aoe_target *buckets[AOE_TARGET_BUCKETS];
+  /* Targets not handed to a caller, heard from longest ago first: [0] never identified
+   * (made-up addresses among them), [1] identified.  Evictions take [0]'s head, else the
+   * first of [1] that is unused: O(1) per made-up address in a flood. */
+  struct { struct aoe_target *head, *tail; } lru[2];
+  /* The last "target table is full" line (0: none): [0] of an address not tracked, [1]
+   * of one that evicted an unused target. */
+  uint64_t table_full_logged_us[2];
+  /* An IDENTIFY of a target never identified failed: aoe_engine_step drops such targets
+   * (engine.c, reap_unidentified). */
+  int reap_pending;
   pthread_mutex_t lock;
   pthread_mutex_t qlock;        /* submissions from callers */
   struct aoe_req *sub_head, *sub_tail;
@@ -234,5 +271,15 @@ int aoe_issue_direct(struct aoe_initiator *ini, struct aoe_target *t);
 struct aoe_req *aoe_req_new(struct aoe_target *t, enum req_kind kind, aoe_done_fn *done,
                             void *opaque);
 void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r);
+/* The target at shelf.slot, or NULL: a hash lookup (every reply received does one). */
+struct aoe_target *aoe_target_lookup(struct aoe_initiator *ini, unsigned shelf, unsigned slot);
+/* T's place in the eviction lists (engine.c): out of them (T was handed to a caller), or
+ * to the tail of its list (T was just heard from, or identified). */
+void aoe_lru_remove(struct aoe_initiator *ini, struct aoe_target *t);
+void aoe_lru_touch(struct aoe_initiator *ini, struct aoe_target *t);
+/* T goes to a caller, who keeps it: never evicted from now on. */
+void aoe_target_hand(struct aoe_initiator *ini, struct aoe_target *t);
+/* Free T and what only it holds (its pending IDENTIFYs); not its caller requests. */
+void aoe_target_free(struct aoe_target *t);
 
 #endif

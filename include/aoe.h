@@ -19,6 +19,13 @@ extern "C" {
 #endif
 
 #define AOE_MAX_PATHS 8
+/* Targets (shelf.slot addresses) an initiator tracks at most: 170 shelves of 24 slots, far
+ * beyond a real SAN, yet a bound on what made-up Query Config replies can cost (~3 KiB
+ * each until used for I/O).  Past it, a new address evicts the target heard from longest
+ * ago among those nobody uses (never handed to a caller, never reserved, nothing in
+ * flight), one never identified (a made-up address) before one that answered IDENTIFY;
+ * with none such, it is not tracked.  One line a minute says so (docs/design.md). */
+#define AOE_MAX_TARGETS 4096
 
 enum { AOE_LOG_ERROR, AOE_LOG_WARN, AOE_LOG_INFO, AOE_LOG_DEBUG };
 
@@ -54,7 +61,9 @@ int aoe_discover(struct aoe_initiator *, unsigned wait_ms);
 /* "h0, h1": the interfaces in use, for messages.  Returns the length written. */
 size_t aoe_iface_names(struct aoe_initiator *, char *buf, size_t len);
 
-/* Identified targets (up or down), ordered by shelf.slot. */
+/* Identified targets (up or down), ordered by shelf.slot: at most MAX of them (up to
+ * AOE_MAX_TARGETS exist).  A target returned here or by aoe_target_find stays valid until
+ * aoe_close: it is never evicted. */
 size_t aoe_targets(struct aoe_initiator *, struct aoe_target **out, size_t max);
 struct aoe_target *aoe_target_find(struct aoe_initiator *, unsigned shelf, unsigned slot);
 
@@ -161,6 +170,9 @@ struct aoe_initiator_stats {
   uint64_t rejected_short, rejected_ethertype, rejected_version, rejected_flags,
            rejected_count, rejected_command;
   uint64_t unknown_target;      /* valid replies for a shelf.slot we do not track */
+  /* The target table at AOE_MAX_TARGETS: targets evicted for a new address, and new
+   * addresses not tracked (every target was in use). */
+  uint64_t targets_evicted, targets_refused;
 };
 int aoe_initiator_stats(struct aoe_initiator *, struct aoe_initiator_stats *);
 

@@ -459,7 +459,7 @@ static void readd_shelf(size_t i)
  * (it was down at the start, or rediscovery found it since) and carries the array's
  * uuid is taken in addrs[] as if it had been listed, once per up spell (md's incremental
  * assembly, by udev).  The shelves looked at, with their up count then. */
-#define MAX_LOOKED 256
+#define MAX_LOOKED AOE_MAX_TARGETS   /* every shelf the initiator tracks */
 static struct { struct aoe_target *t; uint64_t ups; } looked[MAX_LOOKED];
 static size_t n_looked;
 /* Shelves of addrs[] so taken whose superblock says spare: added as spares, though the
@@ -530,7 +530,7 @@ static void removed_back(size_t i, const char *name)
  * join addrs[] with no up seen (the look below sees them as come back). */
 static void adopt_new_shelves(void)
 {
-  struct aoe_target *all[MAX_LOOKED];
+  static struct aoe_target *all[MAX_LOOKED];  /* 32 KiB, off the stack: under add_lock */
   struct raid_status st;
   size_t n;
 

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "scan.h"
 
-#define MAX_SCAN 256          /* shelves looked at, as aoeraid examine */
+#define MAX_SCAN AOE_MAX_TARGETS  /* shelves looked at: all the initiator tracks, as aoeraid examine */
 #define SCAN_ROUND_MS 300
 
 /* What the scan found: the shelves that answered and their superblocks. */
@@ -69,7 +69,7 @@ static size_t make_room(struct found *f, const struct shelf_addr *a)
 /* Examine the shelves that answered since the last round; F stays in shelf.slot order. */
 static void examine_new(struct aoe_initiator *ini, struct found *f)
 {
-  struct aoe_target *all[MAX_SCAN];
+  static struct aoe_target *all[MAX_SCAN];  /* 32 KiB: not on the stack */
   size_t n = aoe_targets(ini, all, MAX_SCAN);
 
   for (size_t i = 0; i < n && f->n < MAX_SCAN; i++) {

@@ -468,9 +468,10 @@ static void cmd_stats(void)
            s.paths[i].frames_sent, s.paths[i].frames_recv, s.paths[i].retransmits,
            s.paths[i].srtt_us, s.paths[i].rto_us, s.paths[i].window, s.paths[i].keepalives);
   printf(" rejected: short=%" PRIu64 " flags=%" PRIu64 " count=%" PRIu64 " version=%" PRIu64
-         " command=%" PRIu64 " unknown_target=%" PRIu64 "\n", is.rejected_short,
+         " command=%" PRIu64 " unknown_target=%" PRIu64 " targets_evicted=%" PRIu64
+         " targets_refused=%" PRIu64 "\n", is.rejected_short,
          is.rejected_flags, is.rejected_count, is.rejected_version, is.rejected_command,
-         is.unknown_target);
+         is.unknown_target, is.targets_evicted, is.targets_refused);
 }
 
 static void cmd_holders(void)

@@ -250,8 +250,9 @@ static int cmd_discover(int argc, char **argv)
   if (!ini)
     return 1;
   aoe_discover(ini, (unsigned)o.wait_ms);
-  struct aoe_target *targets[256];
-  size_t nt = aoe_targets(ini, targets, 256);
+  /* every shelf that answered: the initiator tracks up to AOE_MAX_TARGETS */
+  static struct aoe_target *targets[AOE_MAX_TARGETS];
+  size_t nt = aoe_targets(ini, targets, AOE_MAX_TARGETS);
   if (o.json)
     printf("[");
   for (size_t i = 0; i < nt; i++) {

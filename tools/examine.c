@@ -18,7 +18,10 @@
 #include "raid.h"
 #include "text.h"
 
-#define MAX_EXAM MAX_NAMED
+/* every shelf that answered when none is named (the initiator tracks up to
+ * AOE_MAX_TARGETS), at most MAX_NAMED named */
+#define MAX_EXAM AOE_MAX_TARGETS
+_Static_assert(MAX_EXAM >= MAX_NAMED, "room for every shelf named");
 
 /* One shelf looked at. */
 struct exam {
@@ -581,7 +584,7 @@ static size_t pick_targets(const char *progname, struct aoe_initiator *ini,
 int examine_main(const char *progname, struct aoe_initiator *ini,
                  const struct shelf_addr *addrs, size_t naddrs, unsigned wait_ms, int json)
 {
-  struct aoe_target *targets[MAX_EXAM];
+  static struct aoe_target *targets[MAX_EXAM];
   size_t n = pick_targets(progname, ini, addrs, naddrs, wait_ms, targets), read_ok = 0;
   struct exam *ex;
 

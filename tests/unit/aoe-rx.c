@@ -88,7 +88,7 @@ static void ata_reply(struct rig *r, const uint8_t *src, uint32_t tag, uint64_t 
 
 static struct aoe_frame *inflight(struct rig *r, unsigned nth)
 {
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+  for (unsigned i = 0; i < r->t->nframes; i++)
     if (r->t->frames[i].state == FRAME_INFLIGHT && nth-- == 0)
       return &r->t->frames[i];
   return NULL;
@@ -407,7 +407,7 @@ static void step(struct rig *r)
 /* T's re-assert (a Reserve/Release set) in flight, or NULL. */
 static struct aoe_frame *reassert_frame(struct aoe_target *t)
 {
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++) {
+  for (unsigned i = 0; i < t->nframes; i++) {
     struct aoe_frame *f = &t->frames[i];
     if (f->state == FRAME_INFLIGHT && f->cmd == AOE_CMD_RESERVE && f->req &&
         f->req->rcmd == AOE_RCMD_SET)
@@ -531,7 +531,7 @@ Test(reserve, held_shelf_is_read_each_interval)
   step(&r);
   uint32_t tag = probe(r.t);
   cr_assert_eq(tag & 0xc0000000u, AOE_RR_PROBE_TAG);
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+  for (unsigned i = 0; i < r.t->nframes; i++)
     cr_assert_eq(r.t->frames[i].state, FRAME_FREE, "the read took a frame: it is not I/O");
   rr_answer_tag(&r, SLOT, other_mac, tag, AOE_RCMD_READ, ours, 1, 0);
   cr_assert_eq(r.t->rr_probe_tag, tag, "an answer from another MAC was taken");
@@ -591,7 +591,7 @@ Test(reserve, read_finding_another_host_stops_io_to_shelves_not_ours)
     step(&r);
     cr_assert_eq(res.done, 1, "a write to e7.%u was not failed", ts[k]->slot);
     cr_assert_eq(res.err, EBADE);
-    for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+    for (unsigned i = 0; i < ts[k]->nframes; i++)
       cr_assert(ts[k]->frames[i].state == FRAME_FREE || ts[k]->frames[i].cmd != AOE_CMD_ATA ||
                 !ts[k]->frames[i].write, "a write went out to e7.%u", ts[k]->slot);
     cr_assert(strstr(aoe_target_last_error(ts[k]), "e7.3 is now reserved by 02:00:00:00:00:66"),
@@ -745,7 +745,7 @@ Test(reserve, one_responder_of_two_forgot_us)
   probe_answer(&r, r.t, path2_mac, NULL, 0);
   step(&r);
   unsigned sets = 0;
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+  for (unsigned i = 0; i < r.t->nframes; i++)
     sets += r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].cmd == AOE_CMD_RESERVE;
   cr_assert_eq(sets, 2, "the re-assert did not go to both responders: %u", sets);
   rig_close(&r);
@@ -776,7 +776,7 @@ Test(reserve, unanswered_read_says_nothing)
 /* A write to T in flight (an ATA write frame), or NULL. */
 static struct aoe_frame *write_frame(struct aoe_target *t)
 {
-  for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)
+  for (unsigned i = 0; i < t->nframes; i++)
     if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].cmd == AOE_CMD_ATA &&
         t->frames[i].write)
       return &t->frames[i];
@@ -1270,5 +1270,275 @@ Test(send_queue, a_frame_not_sent_is_counted_and_retransmitted)
   cr_assert(inflight(&r, 0)->tag != tag, "the timer did not send the frame again");
   cr_assert_eq(r.t->paths[0].st.errors - errors, 2 * frames, "failed resends not counted");
   read_finish(&r, 50, buf, &res, "after failed sends");
+  rig_close(&r);
+}
+
+/* ---- the target table: a large SAN, and a flood of made-up addresses ----------------------- */
+
+static unsigned table_full_lines;
+static char table_full_line[512];
+
+static void count_table_full(void *opaque, int level, const char *msg)
+{
+  (void)opaque;
+  (void)level;
+  if (strstr(msg, "target table is full")) {
+    table_full_lines++;
+    snprintf(table_full_line, sizeof table_full_line, "%s", msg);
+  }
+}
+
+/* The MAC of made-up or extra shelf number N. */
+static void mac_of(unsigned n, uint8_t *mac)
+{
+  const uint8_t m[6] = { 0x02, 0x01, 0, (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+  memcpy(mac, m, 6);
+}
+
+/* A Query Config reply of eSHELF.SLOT from SRC received; the target it made or found (NULL:
+ * not tracked), its IDENTIFY sent. */
+static struct aoe_target *config_from(struct rig *r, unsigned shelf, unsigned slot,
+                                      const uint8_t *src)
+{
+  struct aoe_msg m;
+  hdr(&m, src, AOE_CMD_CONFIG, 0x80000000u);
+  m.h.shelf = (uint16_t)shelf;
+  m.h.slot = (uint8_t)slot;
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx(r, r->frame, r->len);
+  pthread_mutex_lock(&r->ini->lock);
+  struct aoe_target *t = aoe_target_lookup(r->ini, shelf, slot);
+  pthread_mutex_unlock(&r->ini->lock);
+  if (t)
+    aoe_issue_direct(r->ini, t);
+  return t;
+}
+
+/* T (found at SRC by config_from) answers its IDENTIFY as a disk: up. */
+static void identify_as_disk(struct rig *r, struct aoe_target *t, const uint8_t *src)
+{
+  uint8_t id[AOE_SECTOR] = { 0 };
+  struct aoe_frame *f = NULL;
+  struct aoe_msg m;
+
+  for (unsigned i = 0; i < t->nframes && !f; i++)
+    if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].ata_cmd == ATA_IDENTIFY)
+      f = &t->frames[i];
+  cr_assert_not_null(f, "e%u.%u: no IDENTIFY in flight", t->shelf, t->slot);
+  id[2 * 83 + 1] = 0x24;
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  hdr(&m, src, AOE_CMD_ATA, f->tag);
+  m.h.shelf = (uint16_t)t->shelf;
+  m.h.slot = (uint8_t)t->slot;
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48, .cmdstat = 0x40, .data = id,
+                              .datalen = AOE_SECTOR };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx(r, r->frame, r->len);
+  cr_assert(aoe_target_up(t), "e%u.%u did not come up", t->shelf, t->slot);
+}
+
+/* N real shelves beside the rig's, e100.0 on, 24 slots a shelf, discovered and identified. */
+static void many_shelves(struct rig *r, unsigned n)
+{
+  uint8_t mac[6];
+  for (unsigned i = 0; i < n; i++) {
+    mac_of(i, mac);
+    struct aoe_target *t = config_from(r, 100 + i / 24, i % 24, mac);
+    cr_assert_not_null(t, "e%u.%u (shelf %u of %u) was not tracked", 100 + i / 24, i % 24,
+                       i + 1, n);
+    identify_as_disk(r, t, mac);
+  }
+}
+
+/* A SAN of more than 256 targets (42 shelves of 24 slots): every one is found, in order,
+ * each costing its table entry and a few frames, not a full frame table. */
+Test(table, more_than_256_targets_are_found, .timeout = 60)
+{
+  struct rig r;
+  static struct aoe_target *all[AOE_MAX_TARGETS];
+
+  rig_open(&r, 21);
+  r.ini->opt.log = count_table_full;
+  table_full_lines = 0;
+  many_shelves(&r, 1000);
+  size_t n = aoe_targets(r.ini, all, AOE_MAX_TARGETS);
+  cr_assert_eq(n, 1001, "aoe_targets: %zu of 1001 shelves", n);
+  for (size_t i = 1; i < n; i++)
+    cr_assert(all[i - 1]->shelf < all[i]->shelf ||
+              (all[i - 1]->shelf == all[i]->shelf && all[i - 1]->slot < all[i]->slot),
+              "not in shelf.slot order at %zu", i);
+  for (unsigned i = 0; i < 1000; i += 37) {
+    struct aoe_target *t = aoe_target_find(r.ini, 100 + i / 24, i % 24);
+    cr_assert_not_null(t, "e%u.%u not found", 100 + i / 24, i % 24);
+    cr_assert(aoe_target_up(t));
+    cr_assert_leq(t->nframes, AOE_FIRST_FRAMES, "an idle target holds %u frames", t->nframes);
+  }
+  cr_assert_eq(table_full_lines, 0, "a table of 1001 said it was full: %s", table_full_line);
+  /* and the rig's shelf, among them, still serves I/O */
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+  read_start(&r, 40, buf, &res);
+  read_finish(&r, 40, buf, &res, "1001 targets");
+  rig_close(&r);
+}
+
+/* Anyone on the SAN can answer Query Config as any shelf.slot.  A flood of made-up
+ * addresses past the cap evicts only targets nobody uses: the shelf handed to a caller with
+ * a read in flight, the one we reserved, and a real shelf found but not yet used all stay;
+ * a real shelf appearing during the flood is tracked and comes up; one line is logged. */
+Test(table, flood_at_the_cap_lets_a_new_shelf_in_and_evicts_none_in_use, .timeout = 60)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR], mac[6];
+  struct result res;
+  const unsigned flood = AOE_MAX_TARGETS + 3000;
+
+  rig_open(&r, 22);
+  r.ini->opt.log = count_table_full;
+  table_full_lines = 0;
+  cr_assert_eq(aoe_target_find(r.ini, SHELF, SLOT), r.t);       /* handed to a caller */
+  struct aoe_target *held = second_target(&r);                  /* e7.4, reserved by us */
+  claim(&r, held);
+  mac_of(0xfffff0, mac);
+  struct aoe_target *idle = config_from(&r, 8, 1, mac);         /* found, never looked at */
+  identify_as_disk(&r, idle, mac);
+  read_start(&r, 100, buf, &res);                               /* in flight during the flood */
+
+  for (unsigned i = 0; i < flood; i++) {
+    mac_of(i, mac);
+    config_from(&r, 1000 + i / 250, i % 250, mac);
+    if (i == flood / 2) {       /* a real shelf appears in the middle of it */
+      mac_of(0xfffff1, mac);
+      struct aoe_target *late = config_from(&r, 9, 1, mac);
+      cr_assert_not_null(late, "a shelf appearing during the flood was not tracked");
+      identify_as_disk(&r, late, mac);
+    }
+  }
+  cr_assert_eq(r.ini->ntargets, AOE_MAX_TARGETS, "the table holds %zu targets",
+               r.ini->ntargets);
+  pthread_mutex_lock(&r.ini->lock);
+  cr_assert_eq(aoe_target_lookup(r.ini, SHELF, SLOT), r.t, "the shelf in use was evicted");
+  cr_assert_eq(aoe_target_lookup(r.ini, SHELF, SLOT + 1), held, "the reserved shelf was evicted");
+  cr_assert_eq(aoe_target_lookup(r.ini, 8, 1), idle, "a real shelf was evicted for made-up ones");
+  cr_assert_leq(r.ini->identifying, r.ini->ntargets, "IDENTIFYs of evicted targets still counted");
+  pthread_mutex_unlock(&r.ini->lock);
+  struct aoe_target *late = aoe_target_find(r.ini, 9, 1);
+  cr_assert_not_null(late, "the shelf that appeared during the flood is gone");
+  cr_assert(aoe_target_up(late));
+  /* the rig's, the reserved, the idle and the late shelves, and the flood: all but a
+   * table's worth evicted */
+  cr_assert_eq(r.ini->st.targets_evicted, 4 + flood - AOE_MAX_TARGETS,
+               "evicted %llu", (unsigned long long)r.ini->st.targets_evicted);
+  cr_assert_eq(table_full_lines, 1, "%u table-full lines, not one", table_full_lines);
+  cr_assert(strstr(table_full_line, "interface fuzz0") && strstr(table_full_line, "tcpdump"),
+            "the line names neither the interface nor what to do: %s", table_full_line);
+  read_finish(&r, 100, buf, &res, "the flood");
+
+  /* The made-up targets' IDENTIFYs go unanswered to their last try: they are dropped, and
+   * the loop walks the real shelves alone again. */
+  pthread_mutex_lock(&r.ini->lock);
+  for (size_t i = 0; i < r.ini->ntargets; i++) {
+    struct aoe_target *t = r.ini->targets[i];
+    for (unsigned j = 0; j < t->hiwater; j++)
+      if (t->frames[j].state == FRAME_INFLIGHT && t->frames[j].ata_cmd == ATA_IDENTIFY) {
+        t->frames[j].retries = AOE_IDENTIFY_TRIES - 1;
+        t->frames[j].deadline_us = 0;
+      }
+  }
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  step(&r);                     /* the IDENTIFYs queued behind the first ones */
+  pthread_mutex_lock(&r.ini->lock);
+  for (size_t i = 0; i < r.ini->ntargets; i++) {
+    struct aoe_target *t = r.ini->targets[i];
+    for (unsigned j = 0; j < t->hiwater; j++)
+      if (t->frames[j].state == FRAME_INFLIGHT && t->frames[j].ata_cmd == ATA_IDENTIFY) {
+        t->frames[j].retries = AOE_IDENTIFY_TRIES - 1;
+        t->frames[j].deadline_us = 0;
+      }
+  }
+  pthread_mutex_unlock(&r.ini->lock);
+  step(&r);
+  cr_assert_eq(r.ini->ntargets, 4, "%zu targets after the made-up ones went unanswered, not "
+               "the 4 real ones", r.ini->ntargets);
+  cr_assert_eq(r.ini->identifying, 0);
+  pthread_mutex_lock(&r.ini->lock);
+  cr_assert_eq(aoe_target_lookup(r.ini, SHELF, SLOT), r.t);
+  cr_assert_eq(aoe_target_lookup(r.ini, SHELF, SLOT + 1), held);
+  cr_assert_eq(aoe_target_lookup(r.ini, 8, 1), idle);
+  cr_assert_eq(aoe_target_lookup(r.ini, 9, 1), late);
+  for (size_t i = 0; i < AOE_TARGET_BUCKETS; i++)
+    for (struct aoe_target *t = r.ini->buckets[i]; t; t = t->hnext)
+      cr_assert(t->identified, "e%u.%u dropped but still hashed", t->shelf, t->slot);
+  pthread_mutex_unlock(&r.ini->lock);
+  read_start(&r, 300, buf, &res);
+  read_finish(&r, 300, buf, &res, "the made-up targets dropped");
+  rig_close(&r);
+}
+
+/* A full table of real shelves: a new address evicts the one heard from longest ago
+ * among those nobody uses, never the shelf with a read in flight or the one we reserved
+ * (its caller gone); once every target was handed to a caller, a new address is not
+ * tracked.  Each said once. */
+Test(table, full_table_evicts_only_unused_then_refuses, .timeout = 60)
+{
+  struct rig r;
+  static struct aoe_target *all[AOE_MAX_TARGETS];
+  uint8_t buf[READ_SECTORS * AOE_SECTOR], mac[6];
+  struct result res;
+
+  rig_open(&r, 23);
+  r.ini->opt.log = count_table_full;
+  table_full_lines = 0;
+  cr_assert_eq(aoe_target_find(r.ini, SHELF, SLOT), r.t);
+  read_start(&r, 200, buf, &res);
+  struct aoe_target *held = second_target(&r);
+  claim(&r, held);
+  pthread_mutex_lock(&r.ini->lock);
+  held->handed = 0;             /* as if its caller were gone: only the claim keeps it */
+  aoe_lru_touch(r.ini, held);
+  cr_assert_eq(r.ini->lru[1].head, held, "the reserved shelf is not the oldest unused");
+  pthread_mutex_unlock(&r.ini->lock);
+  many_shelves(&r, AOE_MAX_TARGETS - 2);
+  cr_assert_eq(r.ini->ntargets, AOE_MAX_TARGETS);
+  cr_assert_eq(table_full_lines, 0);
+
+  for (unsigned i = 0; i < 10; i++) {   /* new real shelves: each evicts an old unused one */
+    mac_of(0x800000 + i, mac);
+    struct aoe_target *t = config_from(&r, 6000, i, mac);
+    cr_assert_not_null(t, "e6000.%u not tracked", i);
+    identify_as_disk(&r, t, mac);
+    pthread_mutex_lock(&r.ini->lock);
+    cr_assert_null(aoe_target_lookup(r.ini, 100, i), "e100.%u, the oldest unused, stays", i);
+    pthread_mutex_unlock(&r.ini->lock);
+  }
+  pthread_mutex_lock(&r.ini->lock);
+  cr_assert_eq(aoe_target_lookup(r.ini, SHELF, SLOT), r.t, "the shelf in use was evicted");
+  cr_assert_eq(aoe_target_lookup(r.ini, SHELF, SLOT + 1), held, "the reserved shelf was evicted");
+  pthread_mutex_unlock(&r.ini->lock);
+  cr_assert_eq(r.ini->st.targets_evicted, 10);
+  cr_assert_eq(table_full_lines, 1, "%u table-full lines, not one", table_full_lines);
+  cr_assert(strstr(table_full_line, "took the place of an unused target"), "%s", table_full_line);
+
+  /* every shelf handed to a caller (aoe_targets: aoeraid discover, a scan) */
+  cr_assert_eq(aoe_targets(r.ini, all, AOE_MAX_TARGETS), AOE_MAX_TARGETS);
+  for (unsigned i = 0; i < 100; i++) {
+    mac_of(0x900000 + i, mac);
+    cr_assert_null(config_from(&r, 5000, i, mac), "e5000.%u was tracked in a full table", i);
+  }
+  cr_assert_eq(r.ini->ntargets, AOE_MAX_TARGETS);
+  cr_assert_eq(r.ini->st.targets_refused, 100);
+  cr_assert_eq(r.ini->st.targets_evicted, 10);
+  cr_assert_eq(table_full_lines, 2, "%u table-full lines, not two", table_full_lines);
+  cr_assert(strstr(table_full_line, "is not tracked: every target is in use"), "%s",
+            table_full_line);
+  for (size_t i = 0; i < AOE_MAX_TARGETS; i++) {
+    pthread_mutex_lock(&r.ini->lock);
+    cr_assert_eq(aoe_target_lookup(r.ini, all[i]->shelf, all[i]->slot), all[i]);
+    pthread_mutex_unlock(&r.ini->lock);
+  }
+  read_finish(&r, 200, buf, &res, "a full table");
   rig_close(&r);
 }

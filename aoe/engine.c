@@ -1223,6 +1223,8 @@ static int target_make_room(struct aoe_initiator *ini, struct aoe_iface *ifc, co
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: evicted from the full target table (unused, heard "
             "from %llu ms ago) for e%u.%u", victim->shelf, victim->slot,
             (unsigned long long)((now - victim->seen_us) / 1000), shelf, slot);
+  /* a frame of it still queued for sendmmsg would name its path to tx_failed */
+  tx_flush(ini);
   target_unlink(ini, victim);
   target_forget_identifies(ini, victim);
   aoe_target_free(victim);

@@ -392,7 +392,6 @@ Test(fuzz, hostile_stream_never_completes_a_read_with_wrong_bytes, .timeout = 60
 
 static const uint8_t shelf2_mac[6] = { 0x02, 0, 0, 0, 0, 0x5f };
 
-
 /* T reserved by us, as aoe_reserve leaves it; its next check a second away. */
 static void claim(struct rig *r, struct aoe_target *t)
 {

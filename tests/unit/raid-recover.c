@@ -115,18 +115,6 @@ rig_check_done (struct rig *r, const char *spare_name)
   fx_check_redundancy (&r->f, r->c->level, r->c->k, r->c->m, r->c->copies, CHUNK, NULL);
 }
 
-/* Run the recovery to its end: the bytes it wrote to MM. */
-static uint64_t
-recover_writes (struct raid_array *a, struct raid_mem_member *mm)
-{
-  struct raid_mem_stats ms;
-
-  raid_mem_member_stats (mm, NULL, 1);
-  cr_assert_eq (raid_recover (a), 0);
-  raid_mem_member_stats (mm, &ms, 0);
-  return ms.write_bytes;
-}
-
 /* Assemble the rig's members (r->f.mem) again: the array must start. */
 static void
 rig_assemble (struct rig *r)
@@ -343,7 +331,7 @@ Test (recover, cancel_and_resume)
     cr_assert_eq (st.recovery_offset, stopped, "resumes at the checkpoint");
     cr_assert_eq (st.state, RAID_STATE_DEGRADED);
     rig_verify (&r, "during recovery");       /* not yet rebuilt parts: from the others */
-    uint64_t wrote = recover_writes (r.f.a, r.f.mm[1]);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.f.mm[1]);
     cr_assert (wrote < units * CHUNK, "resumed, not restarted: wrote %llu bytes",
                (unsigned long long) wrote);
     rig_check_done (&r, "e9.1");
@@ -420,7 +408,7 @@ Test (recover, a_source_failing_mid_pipeline_stops_at_its_window)
     cr_assert_eq (raid_examine (&r.f.mem[0], &sb), 0);
     cr_assert_eq (sb.recovery_offset, stopped, "checkpoint saved where it stopped");
     raid_mem_member_bad_range (r.f.mm[0], 0, 0);
-    uint64_t wrote = recover_writes (r.f.a, r.spare[0]);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.spare[0]);
     cr_assert (wrote < st.resync_units * CHUNK, "resumed, not restarted");
     rig_adopt_done (&r, 0, "e9.1");
     rig_free (&r);
@@ -832,7 +820,7 @@ disk_bits (struct rig *r, unsigned i)
 static void
 rig_recover_in_full (struct rig *r)
 {
-  uint64_t wrote = recover_writes (r->f.a, r->spare[0]);
+  uint64_t wrote = fx_recover_writes (r->f.a, r->spare[0]);
   cr_assert (wrote >= r->size, "rebuilt %llu bytes of %llu",
              (unsigned long long) wrote, (unsigned long long) r->size);
   rig_adopt_done (r, 0, "e9.1");
@@ -886,7 +874,7 @@ Test (bitmap, a_member_back_rebuilds_what_it_missed)
 
     bitmap_rig_clean (&r, &cases[c]);
     rig_away_and_back (&r);
-    uint64_t wrote = recover_writes (r.f.a, r.f.mm[1]);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.f.mm[1]);
     /* two regions of 64 KiB rebuilt, plus superblocks and bitmaps */
     cr_assert (wrote <= 2 * 65536 + 16 * 8192, "case %u: wrote %llu bytes", c,
                (unsigned long long) wrote);
@@ -912,7 +900,7 @@ Test (bitmap, a_readd_resumes_from_the_bitmap_after_a_restart)
     raid_mem_member_delay (r.f.mm[1], 0);
     fx_close (&r.f);
     rig_assemble (&r);
-    uint64_t wrote = recover_writes (r.f.a, r.f.mm[1]);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.f.mm[1]);
     cr_assert (wrote <= 2 * 65536 + 16 * 8192, "case %u: resumed in full: wrote %llu "
                "bytes", c, (unsigned long long) wrote);
     rig_check_done (&r, "e2.1");
@@ -1463,7 +1451,7 @@ Test (replace, the_old_member_failing_ends_in_a_recovery)
                raid_level_name (cases[i].level), st.replace_slot, st.spares, st.recovery_slot,
                st.member[1].name, (unsigned long long) at);
     rig_write (&r, 0, r.size);                      /* below and above where it was */
-    uint64_t wrote = recover_writes (r.f.a, r.spare[0]);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.spare[0]);
     /* from where the copy was, not from the start (the units below it are not rewritten);
      * a superblock update or two besides, and one per checkpoint on the way */
     cr_assert (wrote <= (st.resync_units - at + 3
@@ -1666,7 +1654,7 @@ Test (replace, the_old_member_missing_at_assembly_ends_in_a_recovery)
     cr_assert (strstr (r.f.last_warning, "slot 1 is missing; e9.1 takes the slot and is "
                        "rebuilt from unit"), "%s: %s", lvl, r.f.last_warning);
     rig_verify (&r, "the new member recovering");
-    uint64_t wrote = recover_writes (r.f.a, r.spare[0]);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.spare[0]);
     cr_assert (wrote <= slot_bytes - at * CHUNK / 2 + 3 * 4096, "%s: the recovery "
                "wrote %llu bytes: not from unit %llu", lvl, (unsigned long long) wrote,
                (unsigned long long) at);

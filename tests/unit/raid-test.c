@@ -110,6 +110,17 @@ fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *alt, ui
 }
 
 uint64_t
+fx_recover_writes (struct raid_array *a, struct raid_mem_member *mm)
+{
+  struct raid_mem_stats ms;
+
+  raid_mem_member_stats (mm, NULL, 1);
+  cr_assert_eq (raid_recover (a), 0, "the recovery failed");
+  raid_mem_member_stats (mm, &ms, 0);
+  return ms.write_bytes;
+}
+
+uint64_t
 rnd (uint64_t *seed)
 {
   /* splitmix64 */

@@ -42,6 +42,9 @@ void fx_log (void *opaque, int level, const char *msg);
 void fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *alt,
                      uint64_t size, const char *when);
 
+/* Run the recovery to its end (cr_assert it succeeds): the bytes it wrote to MM. */
+uint64_t fx_recover_writes (struct raid_array *a, struct raid_mem_member *mm);
+
 uint64_t rnd (uint64_t *seed);
 void fill_random (uint8_t *buf, size_t len, uint64_t *seed);
 

@@ -192,59 +192,43 @@ Test (recover, every_level)
   }
 }
 
-/* A writer runs over the whole array while recovery walks it. */
-struct writer {
-  struct rig *r;
-  uint64_t unit_bytes;          /* edge_writer_main: a unit of the layout, in bytes */
-  atomic_int stop;
-  atomic_uint writes;
-};
-
-static void *
-writer_main (void *arg)
+/* W, a writer over the whole array (its bytes kept in the rig's reference copy), from
+ * SEED on, at least MIN_WRITES writes. */
+static void
+rig_writer (struct rig *r, struct fx_writer *w, uint64_t seed, unsigned min_writes)
 {
-  struct writer *w = arg;
-  uint64_t seed = 7;
-
-  while (!atomic_load (&w->stop) || w->writes < 20) {
-    uint64_t off = (rnd (&seed) % (w->r->size / 512)) * 512;
-    uint32_t len = 512 * (1 + rnd (&seed) % 24);
-    if (len > w->r->size - off)
-      len = w->r->size - off;
-    fill_random (w->r->ref + off, len, &seed);
-    if (raid_write (w->r->f.a, w->r->ref + off, len, off, 0) != 0)
-      abort ();
-    w->writes++;
-  }
-  return NULL;
+  memset (w, 0, sizeof *w);
+  w->a = r->f.a;
+  w->ref = r->ref;
+  w->size = r->size;
+  w->seed = seed;
+  w->min_writes = min_writes;
 }
 
 /* RUN (raid_recover, raid_replace) onto spare 0, to its end, while W writes from a thread
  * of MAIN's; every member and the spare take DELAY_US an I/O, so that the writes meet it. */
 static void
-rig_run_under_writes (struct rig *r, int (*run) (struct raid_array *), void *(*main) (void *),
-                      struct writer *w, unsigned delay_us)
+rig_run_under_writes (struct rig *r, int (*run) (struct raid_array *), struct fx_writer *w,
+                      void *(*main) (void *), unsigned delay_us)
 {
-  pthread_t t;
-
   for (unsigned j = 0; j < r->c->n; j++)
     raid_mem_member_delay (r->f.mm[j], delay_us);
   raid_mem_member_delay (r->spare[0], delay_us);
-  cr_assert_eq (pthread_create (&t, NULL, main, w), 0);
+  fx_writer_start (w, main, 0);
   cr_assert_eq (run (r->f.a), 0, "%s", raid_level_name (r->c->level));
-  atomic_store (&w->stop, 1);
-  pthread_join (t, NULL);
+  fx_writer_stop (w);
 }
 
 Test (recover, concurrent_writes)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
-    struct writer w = { .r = &r };
+    struct fx_writer w;
 
     rig_setup (&r, &cases[i]);
     rig_add (&r, 0);
-    rig_run_under_writes (&r, raid_recover, writer_main, &w, 50);
+    rig_writer (&r, &w, 7, 20);
+    rig_run_under_writes (&r, raid_recover, &w, fx_writer_main, 50);
     rig_adopt_done (&r, 0, "e9.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
@@ -344,23 +328,31 @@ Test (recover, cancel_and_resume)
  * 16 units), and above all the boundary where the stripe lock buckets wrap (unit 255 to
  * 256: a write there takes bucket 0 before bucket 255), besides writes anywhere: no
  * deadlock, and the rebuilt member ends up with every write. */
+struct edge_writer {
+  struct fx_writer w;           /* first: the thread is given &w */
+  uint64_t unit_bytes;          /* a unit of the layout */
+};
+
 static void *
 edge_writer_main (void *arg)
 {
-  struct writer *w = arg;
-  uint64_t seed = 11, units = w->r->size / w->unit_bytes;
+  struct edge_writer *e = arg;
+  struct fx_writer *w = &e->w;
+  uint64_t units = w->size / e->unit_bytes;
 
-  while (!atomic_load (&w->stop) || w->writes < 50) {
-    uint64_t edge = (w->writes % 2 ? 256 : 16 * (1 + rnd (&seed) % (units / 16 - 1)));
-    uint64_t off = edge * w->unit_bytes - 512 * (1 + rnd (&seed) % 4);
-    uint32_t len = 512 * (2 + rnd (&seed) % 8);
+  while (!atomic_load (&w->stop) || w->writes < w->min_writes) {
+    uint64_t edge = (w->writes % 2 ? 256 : 16 * (1 + rnd (&w->seed) % (units / 16 - 1)));
+    uint64_t off = edge * e->unit_bytes - 512 * (1 + rnd (&w->seed) % 4);
+    uint32_t len = 512 * (2 + rnd (&w->seed) % 8);
     if (w->writes % 3 == 2)           /* anywhere */
-      off = (rnd (&seed) % (w->r->size / 512)) * 512;
-    if (len > w->r->size - off)
-      len = w->r->size - off;
-    fill_random (w->r->ref + off, len, &seed);
-    if (raid_write (w->r->f.a, w->r->ref + off, len, off, 0) != 0)
-      abort ();
+      off = (rnd (&w->seed) % (w->size / 512)) * 512;
+    if (len > w->size - off)
+      len = w->size - off;
+    fill_random (w->ref + off, len, &w->seed);
+    if (raid_write (w->a, w->ref + off, len, off, 0) != 0) {
+      atomic_store (&w->failed, 1);
+      break;
+    }
     w->writes++;
   }
   return NULL;
@@ -370,13 +362,14 @@ Test (recover, writes_race_the_pipeline_at_window_edges, .timeout = 60)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
-    struct writer w = { .r = &r };
+    struct edge_writer e;
 
     /* 2 MiB per member: past unit 256, where the buckets wrap */
     rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 2 * 1024 * 1024);
-    w.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
+    rig_writer (&r, &e.w, 11, 50);
+    e.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
     rig_add (&r, 0);
-    rig_run_under_writes (&r, raid_recover, edge_writer_main, &w, 20);
+    rig_run_under_writes (&r, raid_recover, &e.w, edge_writer_main, 20);
     rig_adopt_done (&r, 0, "e9.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
@@ -1359,9 +1352,8 @@ Test (replace, a_member_is_replaced_while_written)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
-    struct writer w = { .r = &r };
+    struct fx_writer w;
     struct raid_status st;
-    pthread_t t;
     uint8_t *before;
     unsigned writes;
 
@@ -1374,14 +1366,12 @@ Test (replace, a_member_is_replaced_while_written)
     for (unsigned j = 0; j < cases[i].n; j++)
       raid_mem_member_delay (r.f.mm[j], 50);
     raid_mem_member_delay (r.spare[0], 300);       /* the copy is slow: writes meet it */
-    cr_assert_eq (pthread_create (&t, NULL, writer_main, &w), 0);
-    while (atomic_load (&w.writes) < 3)
-      usleep (100);
+    rig_writer (&r, &w, 7, 20);
+    fx_writer_start (&w, fx_writer_main, 3);
     writes = atomic_load (&w.writes);
     cr_assert_eq (raid_replace (r.f.a), 0, "%s: replace", raid_level_name (cases[i].level));
     writes = atomic_load (&w.writes) - writes;
-    atomic_store (&w.stop, 1);
-    pthread_join (t, NULL);
+    fx_writer_stop (&w);
     raid_mem_member_delay (r.spare[0], 0);
     cr_assert (writes >= 10, "%s: only %u writes met the replace",
                raid_level_name (cases[i].level), writes);
@@ -1524,16 +1514,17 @@ Test (replace, writes_race_the_pipeline_at_window_edges, .timeout = 60)
   for (unsigned i = 0; i < N_CASES; i++) {
     const uint64_t member = RAID_DATA_OFFSET + 2 * 1024 * 1024;
     struct rig r;
-    struct writer w = { .r = &r };
+    struct edge_writer e;
 
     rig_whole_sized (&r, &cases[i], member);
-    w.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
+    rig_writer (&r, &e.w, 11, 50);
+    e.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
     r.spare[0] = raid_mem_member_new ("e9.1", member);
     rig_add (&r, 0);
     rig_replace_start (&r, NULL);
     if (cases[i].m)                 /* parity: rebuilt from the others; not raid1 of 2 */
       raid_mem_member_bad_range (r.f.mm[1], RAID_DATA_OFFSET + 40 * CHUNK + 512, 512);
-    rig_run_under_writes (&r, raid_replace, edge_writer_main, &w, 20);
+    rig_run_under_writes (&r, raid_replace, &e.w, edge_writer_main, 20);
     cr_assert (strstr (r.f.info, "e9.1 replaced e2.1 in slot 1"), "%s", r.f.info);
     rig_adopt_done (&r, 0, "e9.1");
     rig_lean_on_rebuilt (&r);

@@ -36,10 +36,7 @@ rig_setup_sized (struct rig *r, const struct level_case *c, uint64_t member_size
   fx_members (&r->f, c->n, member_size);
   fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
   r->size = raid_size (r->f.a);
-  r->ref = malloc (r->size);
-  cr_assert_not_null (r->ref);
-  fill_random (r->ref, r->size, &r->seed);
-  cr_assert_eq (raid_write (r->f.a, r->ref, r->size, 0, 0), 0);
+  r->ref = fx_fill (r->f.a, &r->seed);
 }
 
 static void

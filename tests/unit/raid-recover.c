@@ -57,9 +57,7 @@ rig_filled (struct rig *r, const struct level_case *c, uint64_t member_size, uin
   fx_members (&r->f, c->n, member_size);
   fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
   r->size = raid_size (r->f.a);
-  r->ref = calloc (1, r->size);
-  cr_assert_not_null (r->ref);
-  rig_write (r, 0, r->size);
+  r->ref = fx_fill (r->f.a, &r->seed);
 }
 
 /* Create the array on members of this size, fill it, fail slot 1 (a write marks

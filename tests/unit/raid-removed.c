@@ -34,10 +34,7 @@ rig (struct fx *f, unsigned n, uint8_t **ref)
   fx_members (f, n, MEMBER);
   f->a = raid_create (&p, f->mem, n, fx_log, f, err, sizeof err);
   cr_assert_not_null (f->a, "raid_create: %s", err);
-  *ref = malloc (raid_size (f->a));
-  cr_assert_not_null (*ref);
-  fill_random (*ref, raid_size (f->a), &seed);
-  cr_assert_eq (raid_write (f->a, *ref, raid_size (f->a), 0, 0), 0);
+  *ref = fx_fill (f->a, &seed);
 }
 
 static void

@@ -110,6 +110,18 @@ fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *alt, ui
   free (buf);
 }
 
+uint8_t *
+fx_fill (struct raid_array *a, uint64_t *seed)
+{
+  uint64_t size = raid_size (a);
+  uint8_t *ref = malloc (size);
+
+  cr_assert_not_null (ref);
+  fill_random (ref, size, seed);
+  cr_assert_eq (raid_write (a, ref, size, 0, 0), 0, "filling the array failed");
+  return ref;
+}
+
 uint64_t
 fx_recover_writes (struct raid_array *a, struct raid_mem_member *mm)
 {

@@ -44,6 +44,10 @@ void fx_log (void *opaque, int level, const char *msg);
 void fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *alt,
                      uint64_t size, const char *when);
 
+/* Write the whole array with random bytes from *SEED on: a copy of them (malloc'd, the
+ * array's size), the reference its reads are held to. */
+uint8_t *fx_fill (struct raid_array *a, uint64_t *seed);
+
 /* Run the recovery to its end (cr_assert it succeeds): the bytes it wrote to MM. */
 uint64_t fx_recover_writes (struct raid_array *a, struct raid_mem_member *mm);
 

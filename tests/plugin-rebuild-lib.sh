@@ -25,6 +25,10 @@
 #   wait_clean WHAT            poll status (bounded) until clean, no resync, recovery or
 #                              reshape running
 #   wait_status REGEX          poll status (bounded) until a line matches; $out holds it
+#   holders SHELF              the MACs holding SHELF's reservation, as h0 reads them
+#   ctl_ok ARGS...             `aoeraid ARGS -c $ctl` must succeed; $out holds its answer
+#   ups SHELF, downs SHELF     how often the plugin's log says SHELF came up, was declared
+#                              down
 sock=$LAB_DIR/nbd.sock ctl=$LAB_DIR/ctl
 uri="nbd+unix:///?socket=$sock"
 aoeraid=$top_builddir/aoeraid
@@ -40,6 +44,10 @@ rebuild_data() {
 
 readback() { (set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c "$REBUILD_BASE" | md5sum); }
 status() { "$aoeraid" status -c "$ctl"; }
+holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
+ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
+ups() { grep -c "aoe: e$1: up:" "$LAB_DIR/nbdkit.log" || true; }
+downs() { grep -c "aoe: e$1: no answer.*shelf declared down" "$LAB_DIR/nbdkit.log" || true; }
 
 wait_recovered() {
   local slot=$1 name=$2

@@ -21,10 +21,6 @@ lab_up -n 3 -s 64M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 8M 1M
 log=$LAB_DIR/nbdkit.log
-holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
-ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
-ups() { grep -c "aoe: e$1: up:" "$log" || true; }
-downs() { grep -c "aoe: e$1: no answer.*shelf declared down" "$log" || true; }
 down() {
   local i=$1 gone
   gone=$(downs "$i.1")

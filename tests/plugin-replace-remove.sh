@@ -13,7 +13,6 @@ lab_up -n 4 -s 32M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 8M 2M
 mac=$(lab_host_mac h0)
-holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
 log=$LAB_DIR/nbdkit.log
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"

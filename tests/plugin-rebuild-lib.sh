@@ -22,8 +22,8 @@
 #                              may have failed), then every sector must hold what it wrote
 #                              last and a check find no mismatch
 #   verify_blocks WHY          every sector holds what the writer wrote last, or lab_die WHY
-#   wait_clean WHAT            poll status (bounded) until clean, no resync, recovery or
-#                              reshape running
+#   wait_clean WHAT [SECS]     poll status (SECS, 60 by default) until clean, no resync,
+#                              recovery or reshape running; lab_die naming WHAT if not
 #   wait_status REGEX          poll status (bounded) until a line matches; $out holds it
 #   holders SHELF              the MACs holding SHELF's reservation, as h0 reads them
 #   ctl_ok ARGS...             `aoeraid ARGS -c $ctl` must succeed; $out holds its answer
@@ -106,7 +106,7 @@ grow_refused() {
 
 # Until the array is clean (every slot active) and no resync, recovery or reshape runs.
 wait_clean() {
-  for _ in $(seq 600); do
+  for _ in $(seq $((${2:-60} * 10))); do
     out=$(status)
     grep -q "state clean" <<<"$out" && ! grep -Eq "^ +(resync|recovery|reshape) " <<<"$out" &&
       return 0

@@ -17,7 +17,7 @@ log=$LAB_DIR/nbdkit.log
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
+wait_clean "the initial resync"
 "$aoeraid" speed -c "$ctl" max=1M >/dev/null     # the copy takes ~30 s
 out=$("$aoeraid" replace -c "$ctl" e2.1 e4.1) || lab_die "replace failed: $out"
 status | grep >/dev/null "replace slot 1 (e2.1 -> e4.1)" || lab_die "no replace running: $(status)"

@@ -17,8 +17,7 @@ want=$(md5sum <"$LAB_DIR/data")
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
-status | grep >/dev/null "  resync" && lab_die "the initial resync did not finish: $(status)"
+wait_clean "the initial resync"
 
 # Run a check or repair ($1: "" or repair) and wait for it to end (the log says so);
 # $last: its status line.

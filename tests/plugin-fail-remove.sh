@@ -15,8 +15,6 @@ lab_up -n 4 -s 64M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 32M 1M
 mac=$(lab_host_mac h0)
-holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
-ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
 ctl_refused() {
   local regex=$1; shift
   out=$("$aoeraid" "$@" -c "$ctl" 2>&1) && lab_die "aoeraid $* was not refused: $out"

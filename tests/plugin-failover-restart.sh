@@ -70,11 +70,8 @@ touch "$LAB_DIR/c1.go"          # its write now waits on head 1's socket
 echo "ok: head 1 hung with a write queued"
 
 head2 "${args[@]}" takeover=true
-ctl=$ctl2 uri=$uri2
-wait_log "resync finished" "head 2" "$log2"
-head -c 8M /dev/urandom >"$LAB_DIR/want2"
-nbdcopy --flush "$LAB_DIR/want2" "$uri2"
-want=$(md5sum <"$LAB_DIR/want2")
+head_serves 2
+fresh_data want2 "$uri2"
 for i in 1 2 3; do
   [ "$(holders $i)" = "$mac2" ] || lab_die "e$i.1 is not held by head 2 after the takeover: $(holders $i)"
 done
@@ -131,11 +128,8 @@ kill -STOP "$pid2"
 touch "$LAB_DIR/c2.go"
 : >"$log1"
 head1 "${args[@]}" takeover=true
-ctl=$ctl1 uri=$uri1
-wait_log "resync finished" "head 1" "$log1"
-head -c 8M /dev/urandom >"$LAB_DIR/want3"
-nbdcopy --flush "$LAB_DIR/want3" "$uri1"
-want=$(md5sum <"$LAB_DIR/want3")
+head_serves 1
+fresh_data want3 "$uri1"
 kill -STOP "$pid1"
 echo "ok: head 2 hung with a write queued, head 1 took over and wrote, then hung too"
 lab_kill 1

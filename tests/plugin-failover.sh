@@ -112,8 +112,7 @@ grep "now reserved" "$log2"
 head1 shelves=e1.1,e2.1,e4.1 name=vol takeover=true
 grep -q "e2.1: reserved with takeover=true; $mac2 held it" "$log1" ||
   lab_die "head 1 did not log the takeover of e2.1: $(cat "$log1")"
-ctl=$ctl1 uri=$uri1
-wait_log "resync finished" "head 1" "$log1"
+head_serves 1
 grep -q "regions the write-intent bitmap held dirty" "$log1" ||
   lab_die "head 1 did not resync the dirty regions: $(grep resync "$log1")"
 [ "$(readback)" = "$want" ] || lab_die "head 1 took over other data than head 2 served"
@@ -126,11 +125,8 @@ grep -q "holders: $mac1" <<<"$out" || lab_die "head 2's shutdown took head 1's r
 kill -STOP "$pid1"
 : >"$log2"
 head2 shelves=e1.1,e2.1,e4.1 name=vol takeover=true
-ctl=$ctl2 uri=$uri2
-wait_log "resync finished" "head 2" "$log2"
-head -c 8M /dev/urandom >"$LAB_DIR/want2"
-nbdcopy --flush "$LAB_DIR/want2" "$uri2"
-want=$(md5sum <"$LAB_DIR/want2")
+head_serves 2
+fresh_data want2 "$uri2"
 kill -CONT "$pid1"
 write_fails "$uri1" 0 "head 1 resumed"
 wait_log "e[0-9]\.1 is now reserved by $mac2: another head took the array over" "head 1" "$log1"
@@ -159,9 +155,7 @@ ip -n "$LAB_NS" link set h0 down
 write_fails "$uri1" 0 "head 1 cut off"        # its members fail, in its memory only
 : >"$log2"
 head2 shelves=e1.1,e2.1,e4.1 name=vol takeover=true
-head -c 8M /dev/urandom >"$LAB_DIR/want4"
-nbdcopy --flush "$LAB_DIR/want4" "$uri2"
-want=$(md5sum <"$LAB_DIR/want4")
+fresh_data want4 "$uri2"
 ip -n "$LAB_NS" link set h0 up
 # auto-readd takes the shelves back as they answer: the first it reads is another's
 wait_log "e[0-9]\.1 is now reserved by $mac2: another head took the array over" "head 1" "$log1"

@@ -23,11 +23,6 @@ done
 rebuild_data 48M 2M
 want=$(md5sum <"$LAB_DIR/data")
 size() { nbdinfo --size "$uri"; }
-wait_resynced() {
-  for _ in $(seq 600); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
-  status | grep >/dev/null "  resync" && lab_die "the resync did not finish: $(status)"
-  status | grep >/dev/null "state clean" || lab_die "not clean: $(status)"
-}
 ended() { grep -Ec ": check (finished|stopped)" "$LAB_DIR/nbdkit.log" || true; }
 check_clean() {  # a check of the whole array finds no mismatch
   local before
@@ -60,7 +55,7 @@ for off in [${pieces// /, }]:
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl" \
   sync-speed-max=20M
-wait_resynced
+wait_clean "the resync"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 size1=$(size)
 # the data starts at 1.5 MiB (room for 8 grows onto shelves of 64K chunks): 30.5 MiB each
@@ -102,7 +97,7 @@ echo "ok: the resync starts at the old end; status: $(grep "  resync" <<<"$st" |
 size2=$(size)
 [ "$size2" -eq $((125 << 20)) ] || lab_die "a new client sees $size2 bytes after the grow"
 echo "ok: a new client sees $size2 bytes"
-wait_resynced
+wait_clean "the resync"
 [ "$(readback)" = "$want" ] || lab_die "the old data differs after the grow"
 new_space_write "$size1" "$size2"
 new_space_reads "after the grow"
@@ -140,10 +135,10 @@ grow_refused "more than the shelves hold" "to 95 MiB per member: e4.1 has room f
 out=$("$aoeraid" grow -c "$ctl" size=80M) || lab_die "grow size=80M failed: $out"
 grep -q "grown to $((160 << 20)) bytes" <<<"$out" || lab_die "grow size=80M: $out"
 echo "ok: shelves grown in place, a given member size: $out"
-wait_resynced
+wait_clean "the resync"
 out=$("$aoeraid" grow -c "$ctl" size=max) || lab_die "the second grow size=max failed: $out"
 echo "ok: then size=max: $out"
-wait_resynced
+wait_clean "the resync"
 size3=$(size)
 [ "$size3" -eq $((189 << 20)) ] || lab_die "after the second grow: $size3 bytes"
 [ "$(readback)" = "$want" ] || lab_die "after the second grow: the old data differs"

@@ -12,10 +12,6 @@ lab_up -n 4 -s 64M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 48M 2M
 size() { nbdinfo --size "$uri"; }
-wait_resynced() {
-  for _ in $(seq 900); do status | grep >/dev/null resync || break; sleep 0.1; done
-  status | grep >/dev/null "state clean" || lab_die "not clean: $(status)"
-}
 reshape_done() {
   for _ in $(seq 900); do
     out=$(status)
@@ -23,13 +19,13 @@ reshape_done() {
     sleep 0.1
   done
   echo "$out" | grep >/dev/null reshape && lab_die "the reshape did not finish: $out"
-  wait_resynced      # the resync of the new space follows
+  wait_clean "the resync of the new space" 90
 }
 
 plugin_start "$sock" shelves=e1.1,e2.1 level=1 chunk=64K control=$ctl sync-speed-max=15M
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 size1=$(size)
-wait_resynced      # a new mirror's first resync; a grow waits for it
+wait_clean "a new mirror's first resync" 90     # a grow waits for it
 echo "ok: raid1 of 2, $size1 bytes, 48 MiB written"
 
 out=$("$aoeraid" grow -c "$ctl" level=5 e3.1) || lab_die "grow to raid5 of 3 failed: $out"

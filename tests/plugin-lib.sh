@@ -12,6 +12,10 @@
 #                                       heads_init): head 1 in LAB_NS, head 2 in LAB_NS2,
 #                                       each its own socket, control socket and log;
 #                                       $pid1 / $pid2, $mac1 / $mac2, $uri1 / $uri2
+#   head_serves N                       head N (1 or 2) serves now: $ctl and $uri are its,
+#                                       and its log says its resync finished
+#   fresh_data NAME URI                 8 MiB of new random data ($LAB_DIR/NAME) written
+#                                       through URI; $want: their md5
 AOERAID_PLUGIN=${AOERAID_PLUGIN:-$top_builddir/.libs/nbdkit-aoeraid-plugin.so}
 [ -f "$AOERAID_PLUGIN" ] || lab_die "plugin not built: $AOERAID_PLUGIN"
 command -v nbdkit >/dev/null || lab_die "nbdkit not found: run scripts/install-deps"
@@ -107,4 +111,15 @@ head1() { PLUGIN_LOG=$log1 plugin_start "$sock1" control="$ctl1" "$@"; pid1=$PLU
 head2() {
   PLUGIN_NS=$LAB_NS2 PLUGIN_LOG=$log2 plugin_start "$sock2" control="$ctl2" "$@"
   pid2=$PLUGIN_PID
+}
+head_serves() {
+  local head_log=$log2
+  ctl=$ctl2 uri=$uri2
+  if [ "$1" = 1 ]; then ctl=$ctl1 uri=$uri1 head_log=$log1; fi
+  wait_log "resync finished" "head $1" "$head_log"
+}
+fresh_data() {
+  head -c 8M /dev/urandom >"$LAB_DIR/$1"
+  nbdcopy --flush "$LAB_DIR/$1" "$2"
+  want=$(md5sum <"$LAB_DIR/$1")
 }

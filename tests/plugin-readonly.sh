@@ -23,8 +23,7 @@ plugin_fails "readonly= not a boolean" "readonly: 'maybe' is not true or false" 
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
-status | grep >/dev/null "  resync" && lab_die "the initial resync did not finish: $(status)"
+wait_clean "the initial resync"
 plugin_stop
 lab_kill 3
 before=$(shelves_sum)

@@ -22,9 +22,17 @@
 #                              may have failed), then every sector must hold what it wrote
 #                              last and a check find no mismatch
 #   verify_blocks WHY          every sector holds what the writer wrote last, or lab_die WHY
-#   wait_clean WHAT            poll status (bounded) until clean, no resync, recovery or
-#                              reshape running
+#   wait_clean WHAT [SECS]     poll status (SECS, 60 by default) until clean, no resync,
+#                              recovery or reshape running; lab_die naming WHAT if not
 #   wait_status REGEX          poll status (bounded) until a line matches; $out holds it
+#   holders SHELF              the MACs holding SHELF's reservation, as h0 reads them
+#   ctl_ok ARGS...             `aoeraid ARGS -c $ctl` must succeed; $out holds its answer
+#   ups SHELF, downs SHELF     how often the plugin's log says SHELF came up, was declared
+#                              down
+#   shelf_down I               kill shelf I; poll (bounded) until the plugin declares it down
+#   shelf_up I [SECS]          start shelf I again; poll (bounded) until the plugin saw it
+#                              come back, then wait SECS (3) for a few rounds of auto-readd
+#   shelf_bounce I [SECS]      shelf_down I, then shelf_up I SECS
 sock=$LAB_DIR/nbd.sock ctl=$LAB_DIR/ctl
 uri="nbd+unix:///?socket=$sock"
 aoeraid=$top_builddir/aoeraid
@@ -40,6 +48,26 @@ rebuild_data() {
 
 readback() { (set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c "$REBUILD_BASE" | md5sum); }
 status() { "$aoeraid" status -c "$ctl"; }
+holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
+ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
+ups() { grep -c "aoe: e$1: up:" "$LAB_DIR/nbdkit.log" || true; }
+downs() { grep -c "aoe: e$1: no answer.*shelf declared down" "$LAB_DIR/nbdkit.log" || true; }
+shelf_down() {
+  local i=$1 gone
+  gone=$(downs "$i.1")
+  lab_kill "$i"
+  for _ in $(seq 300); do [ "$(downs "$i.1")" -gt "$gone" ] && return 0; sleep 0.1; done
+  lab_die "e$i.1 not declared down: $(tail -n 5 "$LAB_DIR/nbdkit.log")"
+}
+shelf_up() {
+  local i=$1 before
+  before=$(ups "$i.1")
+  lab_start "$i"
+  for _ in $(seq 300); do [ "$(ups "$i.1")" -gt "$before" ] && break; sleep 0.1; done
+  [ "$(ups "$i.1")" -gt "$before" ] || lab_die "e$i.1 not seen back: $(tail -n 5 "$LAB_DIR/nbdkit.log")"
+  sleep "${2:-3}"
+}
+shelf_bounce() { shelf_down "$1"; shelf_up "$@"; }
 
 wait_recovered() {
   local slot=$1 name=$2
@@ -98,7 +126,7 @@ grow_refused() {
 
 # Until the array is clean (every slot active) and no resync, recovery or reshape runs.
 wait_clean() {
-  for _ in $(seq 600); do
+  for _ in $(seq $((${2:-60} * 10))); do
     out=$(status)
     grep -q "state clean" <<<"$out" && ! grep -Eq "^ +(resync|recovery|reshape) " <<<"$out" &&
       return 0

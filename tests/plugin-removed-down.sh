@@ -21,28 +21,6 @@ lab_up -n 3 -s 64M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 8M 1M
 log=$LAB_DIR/nbdkit.log
-holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
-ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
-ups() { grep -c "aoe: e$1: up:" "$log" || true; }
-downs() { grep -c "aoe: e$1: no answer.*shelf declared down" "$log" || true; }
-down() {
-  local i=$1 gone
-  gone=$(downs "$i.1")
-  lab_kill "$i"
-  for _ in $(seq 300); do [ "$(downs "$i.1")" -gt "$gone" ] && break; sleep 0.1; done
-  [ "$(downs "$i.1")" -gt "$gone" ] || lab_die "e$i.1 not declared down: $(tail -n 5 "$log")"
-}
-# Start shelf I again; wait until the plugin saw it come back, then for a few rounds of
-# auto-readd (four a second).
-up() {
-  local i=$1 before
-  before=$(ups "$i.1")
-  lab_start "$i"
-  for _ in $(seq 300); do [ "$(ups "$i.1")" -gt "$before" ] && break; sleep 0.1; done
-  [ "$(ups "$i.1")" -gt "$before" ] || lab_die "e$i.1 not seen back: $(tail -n 5 "$log")"
-  sleep 3
-}
-bounce() { down "$1"; up "$1"; }
 # e2.1 is not taken back: no re-add or adoption in the log, slot 1 not active, no
 # recovery, the data right.
 stays_out() {
@@ -60,7 +38,7 @@ plugin_start "$sock" shelves=e1.1,e2.1 level=1 name=vol control="$ctl" dead-time
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 
 # 1. e2.1's shelf is down when the admin fails and removes it: nothing can be wiped.
-down 2
+shelf_down 2
 # a write may have failed it already (the bitmap): then fail says it is no working member
 "$aoeraid" fail e2.1 -c "$ctl" || true
 status | grep >/dev/null -E "^ +1 +e2.1 +faulty" || lab_die "e2.1 not faulty: $(status)"
@@ -68,7 +46,7 @@ ctl_ok remove e2.1
 grep -q "e2.1 removed, but its superblock could not be wiped" "$log" ||
   lab_die "remove of the down e2.1: $(tail -n 3 "$log")"
 nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0); h.flush()"
-up 2
+shelf_up 2
 stays_out "its shelf back"
 wait_log "$left_out_line" "the shelf back: no line says why e2.1 stays out"
 grep -E "e2.1 (removed|left out)" "$log"
@@ -82,7 +60,7 @@ grep -q "scan: array 'vol' .* on e1.1$" "$log" ||
 grep -Eq "scan: $left_out_line" "$log" || lab_die "restart by name: no line for e2.1: $(cat "$log")"
 [ -z "$(holders 2.1)" ] || lab_die "restart by name: removed e2.1 reserved: $(holders 2.1)"
 grep -E "scan:" "$log"
-bounce 2
+shelf_bounce 2
 stays_out "restart by name"
 [ -z "$(holders 2.1)" ] || lab_die "restart by name: removed e2.1 reserved: $(holders 2.1)"
 echo "ok: restart by name: removed e2.1 left out, not adopted when it comes back"
@@ -92,7 +70,7 @@ restart shelves=e1.1,e2.1
 grep -Eq "member e2.1 .*removed.*by the administrator.*left out" "$log" ||
   lab_die "restart with shelves=: no line for e2.1: $(cat "$log")"
 [ -z "$(holders 2.1)" ] || lab_die "restart with shelves=: removed e2.1 reserved: $(holders 2.1)"
-bounce 2
+shelf_bounce 2
 stays_out "restart with shelves="
 grep -Eq "$left_out_line" "$log" || lab_die "restart with shelves=: the return of e2.1 untold"
 grep -E "e2.1 .*(removed|left out)" "$log"
@@ -133,11 +111,11 @@ echo "ok: a spare examined alone: no start command"
 
 # The spare e3.1 removed while its shelf is down (not wiped) and back: left out, and
 # zero-superblock wipes it without --force, as the array lists it removed.
-down 3
+shelf_down 3
 ctl_ok remove e3.1
 grep -q "spare e3.1 removed, but its superblock could not be wiped" "$log" ||
   lab_die "remove of the down spare e3.1: $(tail -n 3 "$log")"
-up 3
+shelf_up 3
 grep -Eq "${left_out_line//e2.1/e3.1}" "$log" || lab_die "the removed spare e3.1 back: untold"
 status | grep >/dev/null "spares none" || lab_die "removed e3.1 a spare again: $(status)"
 [ -z "$(holders 3.1)" ] || lab_die "removed e3.1 reserved: $(holders 3.1)"

@@ -13,12 +13,11 @@ lab_up -n 4 -s 32M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 8M 2M
 mac=$(lab_host_mac h0)
-holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
 log=$LAB_DIR/nbdkit.log
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
+wait_clean "the initial resync"
 "$aoeraid" speed -c "$ctl" max=1M >/dev/null     # the copy takes ~30 s
 out=$("$aoeraid" replace -c "$ctl" e2.1 e4.1) || lab_die "replace failed: $out"
 status | grep >/dev/null "replace slot 1 (e2.1 -> e4.1)" || lab_die "no replace running: $(status)"

@@ -32,7 +32,7 @@ wait_replace_at() {
 
 plugin_start "$sock" "${args[@]}"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
+wait_clean "the initial resync"
 # The regions written so far go clean (two idle passes): after the crash below, only the
 # region written then is dirty.
 for _ in $(seq 200); do status | grep >/dev/null "bitmap 0 of " && break; sleep 0.1; done

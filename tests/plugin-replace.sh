@@ -17,7 +17,7 @@ rebuild_data 32M 2M
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl" \
   sync-speed-max=20M
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-for _ in $(seq 300); do status | grep >/dev/null "  resync" || break; sleep 0.1; done
+wait_clean "the initial resync"
 
 out=$("$aoeraid" replace -c "$ctl" e2.1 e4.1) || lab_die "replace failed: $out"
 echo "$out" | grep >/dev/null "added e4.1 as a spare" && echo "$out" | grep >/dev/null "replacing e2.1" ||

@@ -14,23 +14,6 @@ lab_up -n 3 -s 64M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 8M 1M
 log=$LAB_DIR/nbdkit.log
-holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
-ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
-ups() { grep -c "aoe: e$1: up:" "$log" || true; }
-downs() { grep -c "aoe: e$1: no answer.*shelf declared down" "$log" || true; }
-# Kill shelf I until the plugin declares it down, start it again; wait until the plugin
-# saw it come back, then for a few rounds of auto-readd (one a second).
-bounce() {
-  local i=$1 before gone
-  before=$(ups "$i.1") gone=$(downs "$i.1")
-  lab_kill "$i"
-  for _ in $(seq 300); do [ "$(downs "$i.1")" -gt "$gone" ] && break; sleep 0.1; done
-  [ "$(downs "$i.1")" -gt "$gone" ] || lab_die "e$i.1 not declared down: $(tail -n 5 "$log")"
-  lab_start "$i"
-  for _ in $(seq 300); do [ "$(ups "$i.1")" -gt "$before" ] && break; sleep 0.1; done
-  [ "$(ups "$i.1")" -gt "$before" ] || lab_die "e$i.1 not seen back: $(tail -n 5 "$log")"
-  sleep 4
-}
 taken_back() {
   ! grep -Eq "e$1 (answers and carries|is back: re-adding)" "$log" ||
     lab_die "removed $1 taken back: $(grep "e$1" "$log" | tail -n 3)"
@@ -45,7 +28,7 @@ plugin_start "$sock" name=vol control="$ctl" dead-time=2
 grep -q "scan: array 'vol' .* on e1.1, e2.1, spare e3.1$" "$log" || lab_die "scan: $(cat "$log")"
 
 ctl_ok remove e3.1
-bounce 3
+shelf_bounce 3 4       # and 4 s: a few rounds of auto-readd (one a second)
 status | grep >/dev/null "spares none" || lab_die "removed spare e3.1 is back: $(status)"
 taken_back e3.1
 echo "ok: spare e3.1 removed, its shelf back: it stays out"
@@ -57,7 +40,7 @@ grep -q "e2.1 removed: its superblock is wiped" "$log" || lab_die "e2.1 not wipe
 # that could (a shelf away when removed)
 ! grep -Eq "^ +removed : " <(lab_exec "$aoeraid" examine -i h0 e1.1) ||
   lab_die "wiped e2.1 or e3.1 still listed removed: $(lab_exec "$aoeraid" examine -i h0 e1.1)"
-bounce 2
+shelf_bounce 2 4
 status | grep >/dev/null -E "^ +1 +(e2.1 +)?faulty" || lab_die "e2.1 back in slot 1: $(status)"
 taken_back e2.1
 [ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "data differs"
@@ -71,7 +54,7 @@ plugin_stop
 plugin_start "$sock" name=vol control="$ctl" dead-time=2
 grep -q "scan: array 'vol' .* on e1.1$" "$log" ||
   lab_die "restart by name: a removed shelf is found: $(grep "scan:" "$log")"
-bounce 2
+shelf_bounce 2 4
 taken_back e2.1
 status | grep >/dev/null -E "^ +1 +(-|e2.1) +(faulty|missing)" || lab_die "restart: removed e2.1 back: $(status)"
 status | grep >/dev/null "spares none" || lab_die "restart: removed e3.1 a spare again: $(status)"

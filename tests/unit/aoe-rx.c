@@ -94,7 +94,8 @@ static struct aoe_frame *inflight(struct rig *r, unsigned nth)
   return NULL;
 }
 
-static void identify(struct rig *r, const uint8_t *src)
+/* The shelf's reply from SRC to the IDENTIFY in flight, in r->frame. */
+static void identify_reply(struct rig *r, const uint8_t *src)
 {
   uint8_t id[AOE_SECTOR] = { 0 };
   struct aoe_frame *f = inflight(r, 0);
@@ -105,13 +106,66 @@ static void identify(struct rig *r, const uint8_t *src)
     id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
   memcpy(id + 20, "1 fuzz", 6);         /* serial: words 10.. (byte-swapped) */
   ata_reply(r, src, f->tag, 0, id, 1);
+}
+
+/* The shelf at SRC answers the IDENTIFY in flight. */
+static void identify(struct rig *r, const uint8_t *src)
+{
+  identify_reply(r, src);
   rx(r, r->frame, r->len);
+}
+
+/* The shelf at SRC answers our discovery (a config reply), in r->frame. */
+static void config_reply(struct rig *r, const uint8_t *src)
+{
+  struct aoe_msg m;
+
+  hdr(&m, src, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+}
+
+/* The shelf at SRC as slot SLOT_ answers our discovery, then its IDENTIFY: its target (a
+ * new one, or one we know by another path or from before it went down), up.  r->t stays
+ * the rig's shelf once there is one. */
+static struct aoe_target *discover(struct rig *r, unsigned slot, const uint8_t *src)
+{
+  struct aoe_target *rig_t = r->t, *t = NULL;
+
+  cur_slot = slot;
+  config_reply(r, src);
+  rx(r, r->frame, r->len);
+  for (size_t i = 0; i < r->ini->ntargets; i++)
+    if (r->ini->targets[i]->slot == slot)
+      t = r->ini->targets[i];
+  cr_assert_not_null(t, "the config reply of e%u.%u made no target", SHELF, slot);
+  r->t = t;
+  aoe_issue_direct(r->ini, t);
+  identify(r, src);
+  cr_assert(aoe_target_up(t), "e%u.%u did not come up", SHELF, slot);
+  r->t = rig_t ? rig_t : t;
+  cur_slot = SLOT;
+  return t;
+}
+
+/* An interface NAME with MAC on a dead pcap handle: its sends fail. */
+static void iface_add(struct rig *r, const char *name, const uint8_t *mac)
+{
+  struct aoe_iface *ifc = &r->ini->ifaces[r->ini->nifaces++];
+
+  snprintf(ifc->name, sizeof ifc->name, "%s", name);
+  memcpy(ifc->mac, mac, 6);
+  ifc->mtu = 1500;
+  ifc->pcap = pcap_open_dead(DLT_EN10MB, 65535);
+  ifc->fd = -1;
+  ifc->txcap = 9216;
+  ifc->tx = malloc(ifc->txcap);
+  cr_assert(ifc->pcap && ifc->tx);
+  cr_assert_eq(aoe_net_txq_alloc(ifc), 0);      /* ATA frames go through the send queue */
 }
 
 static void rig_open(struct rig *r, uint64_t seed)
 {
-  struct aoe_msg m;
-
   memset(r, 0, sizeof *r);
   r->ini = calloc(1, sizeof *r->ini);
   cr_assert_not_null(r->ini);
@@ -121,30 +175,13 @@ static void rig_open(struct rig *r, uint64_t seed)
   pthread_mutex_init(&r->ini->qlock, NULL);
   r->ini->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   r->ini->next_discover_us = UINT64_MAX;
-  struct aoe_iface *ifc = &r->ini->ifaces[r->ini->nifaces++];
-  snprintf(ifc->name, sizeof ifc->name, "fuzz0");
-  memcpy(ifc->mac, our_mac, 6);
-  ifc->mtu = 1500;
-  ifc->pcap = pcap_open_dead(DLT_EN10MB, 65535);
-  ifc->fd = -1;
-  ifc->txcap = 9216;
-  ifc->tx = malloc(ifc->txcap);
-  cr_assert(ifc->pcap && ifc->tx);
-  cr_assert_eq(aoe_net_txq_alloc(ifc), 0);      /* ATA frames go through the send queue */
+  iface_add(r, "fuzz0", our_mac);
   r->disk = malloc((size_t)SECTORS * AOE_SECTOR);
   cr_assert_not_null(r->disk);
   for (size_t i = 0; i < (size_t)SECTORS * AOE_SECTOR; i++)
     r->disk[i] = (uint8_t)rnd(&seed);
-  /* the shelf answers discovery, then its IDENTIFY */
-  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);
-  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
-  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
-  rx(r, r->frame, r->len);
-  cr_assert_eq(r->ini->ntargets, 1, "the config reply made no target");
-  r->t = r->ini->targets[0];
-  aoe_issue_direct(r->ini, r->t);
-  identify(r, shelf_mac);
-  cr_assert(aoe_target_up(r->t), "the shelf did not come up");
+  discover(r, SLOT, shelf_mac);
+  cr_assert_eq(r->ini->ntargets, 1);
 }
 
 static void rig_close(struct rig *r)
@@ -355,31 +392,6 @@ Test(fuzz, hostile_stream_never_completes_a_read_with_wrong_bytes, .timeout = 60
 
 static const uint8_t shelf2_mac[6] = { 0x02, 0, 0, 0, 0, 0x5f };
 
-/* A second shelf, e7.4 at shelf2_mac, discovered and identified beside the rig's. */
-static struct aoe_target *second_target(struct rig *r)
-{
-  struct aoe_msg m;
-  struct aoe_target *t1 = r->t;
-
-  cur_slot = SLOT + 1;
-  hdr(&m, shelf2_mac, AOE_CMD_CONFIG, 0x80000000u);
-  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
-  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
-  rx(r, r->frame, r->len);
-  r->t = NULL;
-  for (size_t i = 0; i < r->ini->ntargets; i++)
-    if (r->ini->targets[i]->slot == SLOT + 1)
-      r->t = r->ini->targets[i];
-  cr_assert_not_null(r->t, "the second shelf was not discovered");
-  aoe_issue_direct(r->ini, r->t);
-  identify(r, shelf2_mac);
-  cr_assert(aoe_target_up(r->t), "the second shelf did not come up");
-  struct aoe_target *t2 = r->t;
-  r->t = t1;
-  cur_slot = SLOT;
-  return t2;
-}
-
 /* T reserved by us, as aoe_reserve leaves it; its next check a second away. */
 static void claim(struct rig *r, struct aoe_target *t)
 {
@@ -388,6 +400,24 @@ static void claim(struct rig *r, struct aoe_target *t)
   t->rr_read_us = aoe_now_us();
   t->rr_next_us = t->rr_read_us + 1000000;
   pthread_mutex_unlock(&r->ini->lock);
+}
+
+/* The rig, its shelf reserved by us. */
+static void rig_open_held(struct rig *r, uint64_t seed)
+{
+  rig_open(r, seed);
+  claim(r, r->t);
+}
+
+/* The rig, and a second shelf (e7.4 at shelf2_mac: returned) beside its shelf: both
+ * reserved by us. */
+static struct aoe_target *rig_open_two_held(struct rig *r, uint64_t seed)
+{
+  rig_open(r, seed);
+  struct aoe_target *t2 = discover(r, SLOT + 1, shelf2_mac);
+  claim(r, r->t);
+  claim(r, t2);
+  return t2;
 }
 
 /* Make T's reservation check due now (the time passed, or the head was stopped). */
@@ -417,9 +447,10 @@ static struct aoe_frame *reassert_frame(struct aoe_target *t)
 }
 
 /* The shelf at SRC as slot SLOT_ answers tag TAG (sub-command RCMD) with the list
- * MACS[N]; ERR6: refuses it (error 6, a reservation conflict, with the holder's list). */
+ * MACS[N]; ERROR (0: none): refuses it with that AoE error (AOE_ERR_RESERVED, a
+ * reservation conflict, comes with the holder's list). */
 static void rr_answer_tag(struct rig *r, unsigned slot, const uint8_t *src, uint32_t tag,
-                          uint8_t rcmd, const uint8_t (*macs)[6], unsigned n, int err6)
+                          uint8_t rcmd, const uint8_t (*macs)[6], unsigned n, uint8_t error)
 {
   struct aoe_msg m;
   uint8_t list[4 * 6];
@@ -427,9 +458,9 @@ static void rr_answer_tag(struct rig *r, unsigned slot, const uint8_t *src, uint
   cur_slot = slot;
   hdr(&m, src, AOE_CMD_RESERVE, tag);
   cur_slot = SLOT;
-  if (err6) {
+  if (error) {
     m.h.flags |= AOE_FLAG_ERR;
-    m.h.error = AOE_ERR_RESERVED;
+    m.h.error = error;
   }
   for (unsigned i = 0; i < n; i++)
     memcpy(list + 6 * i, macs[i], 6);
@@ -441,10 +472,10 @@ static void rr_answer_tag(struct rig *r, unsigned slot, const uint8_t *src, uint
 
 /* Answer our re-assert F. */
 static void rr_answer(struct rig *r, unsigned slot, const uint8_t *src, struct aoe_frame *f,
-                      const uint8_t (*macs)[6], unsigned n, int err6)
+                      const uint8_t (*macs)[6], unsigned n, uint8_t error)
 {
   cr_assert_not_null(f, "no re-assert in flight");
-  rr_answer_tag(r, slot, src, f->tag, AOE_RCMD_SET, macs, n, err6);
+  rr_answer_tag(r, slot, src, f->tag, AOE_RCMD_SET, macs, n, error);
 }
 
 /* T's reservation read (a probe, sent raw as a keepalive is) is out: its tag. */
@@ -491,8 +522,7 @@ Test(reserve, announce_of_a_held_shelf_reasserts_at_once)
 {
   struct rig r;
 
-  rig_open(&r, 11);
-  claim(&r, r.t);
+  rig_open_held(&r, 11);
   announce(&r, SLOT, shelf_mac);
   cr_assert_eq(r.ini->parse_counts[AOE_PARSE_VERSION], 0, "the announce was rejected");
   step(&r);
@@ -523,8 +553,7 @@ Test(reserve, held_shelf_is_read_each_interval)
 {
   struct rig r;
 
-  rig_open(&r, 13);
-  claim(&r, r.t);
+  rig_open_held(&r, 13);
   step(&r);
   cr_assert_eq(r.t->rr_probe_tag, 0, "read before its interval");
   check_due(&r, r.t);
@@ -551,8 +580,7 @@ Test(reserve, read_finding_nobody_reasserts)
 {
   struct rig r;
 
-  rig_open(&r, 14);
-  claim(&r, r.t);
+  rig_open_held(&r, 14);
   check_due(&r, r.t);
   step(&r);
   probe_answer(&r, r.t, shelf_mac, NULL, 0);
@@ -573,10 +601,7 @@ Test(reserve, read_finding_another_host_stops_io_to_shelves_not_ours)
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
   struct result res;
 
-  rig_open(&r, 15);
-  struct aoe_target *t2 = second_target(&r);
-  claim(&r, r.t);
-  claim(&r, t2);
+  struct aoe_target *t2 = rig_open_two_held(&r, 15);
   announce(&r, SLOT + 1, shelf2_mac);                   /* t2 restarted */
   check_due(&r, r.t);
   step(&r);
@@ -608,10 +633,7 @@ Test(reserve, resumed_old_head_does_not_take_back_a_restarted_shelf)
 {
   struct rig r;
 
-  rig_open(&r, 16);
-  struct aoe_target *t2 = second_target(&r);
-  claim(&r, r.t);
-  claim(&r, t2);
+  struct aoe_target *t2 = rig_open_two_held(&r, 16);
   check_due(&r, r.t);
   check_due(&r, t2);
   step(&r);
@@ -633,10 +655,7 @@ Test(reserve, new_head_reasserts_once_the_rest_is_read)
 {
   struct rig r;
 
-  rig_open(&r, 17);
-  struct aoe_target *t2 = second_target(&r);
-  claim(&r, r.t);
-  claim(&r, t2);
+  struct aoe_target *t2 = rig_open_two_held(&r, 17);
   announce(&r, SLOT, shelf_mac);
   step(&r);
   cr_assert_null(reassert_frame(r.t), "re-asserted before the rest was read");
@@ -652,11 +671,10 @@ Test(reserve, refused_reassert_is_a_takeover)
 {
   struct rig r;
 
-  rig_open(&r, 18);
-  claim(&r, r.t);
+  rig_open_held(&r, 18);
   announce(&r, SLOT, shelf_mac);
   step(&r);
-  rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), theirs, 1, 1);
+  rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), theirs, 1, AOE_ERR_RESERVED);
   cr_assert(r.ini->rr_taken && !r.t->reserved);
   for (int i = 0; i < 3; i++)
     step(&r);
@@ -673,10 +691,7 @@ Test(reserve, conflict_on_io_stops_io_to_a_shelf_that_forgot_us)
   struct result res, res2;
   struct aoe_msg m;
 
-  rig_open(&r, 19);
-  struct aoe_target *t2 = second_target(&r);
-  claim(&r, r.t);
-  claim(&r, t2);
+  struct aoe_target *t2 = rig_open_two_held(&r, 19);
   announce(&r, SLOT + 1, shelf2_mac);                   /* t2 restarted */
   write8(r.t, buf, &res);
   struct aoe_frame *f = inflight(&r, 0);
@@ -705,10 +720,7 @@ Test(reserve, shelf_still_ours_keeps_its_io_after_the_claim_is_taken)
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
   struct result res;
 
-  rig_open(&r, 22);
-  struct aoe_target *t2 = second_target(&r);
-  claim(&r, r.t);
-  claim(&r, t2);
+  struct aoe_target *t2 = rig_open_two_held(&r, 22);
   check_due(&r, r.t);
   step(&r);
   probe_answer(&r, r.t, shelf_mac, theirs, 1);
@@ -725,15 +737,9 @@ Test(reserve, one_responder_of_two_forgot_us)
 {
   static const uint8_t path2_mac[6] = { 0x02, 0, 0, 0, 0, 0x60 };
   struct rig r;
-  struct aoe_msg m;
 
   rig_open(&r, 20);
-  hdr(&m, path2_mac, AOE_CMD_CONFIG, 0x80000000u);
-  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
-  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
-  rx(&r, r.frame, r.len);
-  aoe_issue_direct(r.ini, r.t);
-  identify(&r, path2_mac);
+  discover(&r, SLOT, path2_mac);
   cr_assert_eq(r.t->npaths, 2);
   cr_assert(r.t->paths[1].state == PATH_ACTIVE && r.t->paths[1].up);
   claim(&r, r.t);
@@ -756,8 +762,7 @@ Test(reserve, unanswered_read_says_nothing)
 {
   struct rig r;
 
-  rig_open(&r, 21);
-  claim(&r, r.t);
+  rig_open_held(&r, 21);
   check_due(&r, r.t);
   step(&r);
   uint32_t tag = probe(r.t);
@@ -794,13 +799,18 @@ static void reassert_releases_write(struct rig *r, struct aoe_target *t)
   cr_assert_not_null(write_frame(t), "the write was not released by the re-assert");
 }
 
-/* The initiator did not run for two seconds (its process was stopped), as the loop sees
- * it on its next turn. */
-static void stall(struct rig *r)
+/* The initiator did not run for two seconds (its process was stopped) with a write of 8
+ * sectors to the rig's shelf pending (its result in *RES); it resumes, and on the loop's
+ * next turn the write is held: no reservation read has said since that the shelf is ours. */
+static void stall_with_write(struct rig *r, uint8_t *buf, struct result *res)
 {
   pthread_mutex_lock(&r->ini->lock);
   r->ini->last_step_us = aoe_now_us() - 2000000;
   pthread_mutex_unlock(&r->ini->lock);
+  write8(r->t, buf, res);
+  cr_assert_null(write_frame(r->t), "a write went out before the reservation was read");
+  step(r);
+  cr_assert_null(write_frame(r->t), "a write went out before the reservation was read");
 }
 
 /* A head resumed from a stall sends no I/O to a shelf it holds before a reservation read
@@ -811,14 +821,9 @@ Test(reserve, resumed_head_holds_io_until_its_reservation_is_read)
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
   struct result res;
 
-  rig_open(&r, 23);
-  claim(&r, r.t);
+  rig_open_held(&r, 23);
   step(&r);
-  stall(&r);
-  write8(r.t, buf, &res);                       /* the request pending when it stopped */
-  cr_assert_null(write_frame(r.t), "a write went out before the reservation was read");
-  step(&r);
-  cr_assert_null(write_frame(r.t), "a write went out before the reservation was read");
+  stall_with_write(&r, buf, &res);
   probe_answer(&r, r.t, shelf_mac, ours, 1);
   step(&r);
   cr_assert_not_null(write_frame(r.t), "the write was not released once the shelf was ours");
@@ -835,15 +840,11 @@ Test(reserve, read_outstanding_at_a_stall_is_asked_again_at_once)
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
   struct result res;
 
-  rig_open(&r, 27);
-  claim(&r, r.t);
+  rig_open_held(&r, 27);
   check_due(&r, r.t);
   step(&r);
   uint32_t old = probe(r.t);
-  stall(&r);
-  write8(r.t, buf, &res);
-  step(&r);
-  cr_assert_null(write_frame(r.t), "a write went out before the reservation was read");
+  stall_with_write(&r, buf, &res);
   probe_answer(&r, r.t, shelf_mac, ours, 1);    /* the answer to the read sent before */
   step(&r);
   cr_assert_null(write_frame(r.t), "a read sent before the stall released the write");
@@ -861,10 +862,7 @@ Test(reserve, two_shelves_restarting_together_are_both_reasserted)
 {
   struct rig r;
 
-  rig_open(&r, 28);
-  struct aoe_target *t2 = second_target(&r);
-  claim(&r, r.t);
-  claim(&r, t2);
+  struct aoe_target *t2 = rig_open_two_held(&r, 28);
   step(&r);
   announce(&r, SLOT, shelf_mac);
   announce(&r, SLOT + 1, shelf2_mac);
@@ -897,8 +895,7 @@ Test(reserve, slow_shelf_read_is_waited_for_as_long_as_its_io)
 {
   struct rig r;
 
-  rig_open(&r, 29);
-  claim(&r, r.t);
+  rig_open_held(&r, 29);
   pthread_mutex_lock(&r.ini->lock);
   r.t->paths[0].rtt.srtt_us = 400000;
   r.t->paths[0].rtt.rttvar_us = 50000;
@@ -923,22 +920,12 @@ Test(reserve, slow_shelf_read_is_waited_for_as_long_as_its_io)
 Test(reserve, shelf_released_while_down_is_out_of_the_claim)
 {
   struct rig r;
-  struct aoe_msg m;
 
-  rig_open(&r, 30);
-  struct aoe_target *t2 = second_target(&r);
-  claim(&r, r.t);
-  claim(&r, t2);
+  struct aoe_target *t2 = rig_open_two_held(&r, 30);
   step(&r);
   atomic_store(&r.t->up, 0);                    /* declared down */
   cr_assert_lt(aoe_release(r.t), 0, "a release was sent to a shelf that is down");
-  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);  /* back */
-  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
-  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
-  rx(&r, r.frame, r.len);
-  aoe_issue_direct(r.ini, r.t);
-  identify(&r, shelf_mac);
-  cr_assert(aoe_target_up(r.t));
+  discover(&r, SLOT, shelf_mac);                /* back */
   step(&r);
   cr_assert_null(reassert_frame(r.t), "a released shelf was re-asserted");
   if (r.t->rr_probe_tag)
@@ -971,29 +958,12 @@ static void rx_if1(struct rig *r)
 static void second_iface_path(struct rig *r)
 {
   static const uint8_t our_mac2[6] = { 0x02, 0, 0, 0, 0, 0x02 };
-  struct aoe_msg m;
-  struct aoe_iface *ifc = &r->ini->ifaces[r->ini->nifaces++];
-  snprintf(ifc->name, sizeof ifc->name, "fuzz1");
-  memcpy(ifc->mac, our_mac2, 6);
-  ifc->mtu = 1500;
-  ifc->pcap = pcap_open_dead(DLT_EN10MB, 65535);
-  ifc->fd = -1;
-  ifc->txcap = 9216;
-  ifc->tx = malloc(ifc->txcap);
-  cr_assert_eq(aoe_net_txq_alloc(ifc), 0);
-  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);
-  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
-  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+
+  iface_add(r, "fuzz1", our_mac2);
+  config_reply(r, shelf_mac);
   rx_if1(r);
   cr_assert_eq(r->t->npaths, 2, "no path via the second interface");
-  struct aoe_frame *f = inflight(r, 0);
-  cr_assert_not_null(f, "no IDENTIFY on the new path");
-  uint8_t id[AOE_SECTOR] = { 0 };
-  id[2 * 83 + 1] = 0x24;
-  for (int i = 0; i < 4; i++)
-    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
-  memcpy(id + 20, "1 fuzz", 6);
-  ata_reply(r, shelf_mac, f->tag, 0, id, 1);
+  identify_reply(r, shelf_mac);
   rx_if1(r);
   cr_assert(r->t->paths[1].state == PATH_ACTIVE && r->t->paths[1].up, "the path is not up");
 }
@@ -1004,8 +974,7 @@ Test(reserve, path_found_after_reserving_is_added_to_the_reservation)
 {
   struct rig r;
 
-  rig_open(&r, 32);
-  claim(&r, r.t);
+  rig_open_held(&r, 32);
   second_iface_path(&r);
   step(&r);
   struct aoe_frame *f = reassert_frame(r.t);
@@ -1018,8 +987,7 @@ Test(reserve, list_lacking_a_paths_interface_is_reasserted)
 {
   struct rig r;
 
-  rig_open(&r, 31);
-  claim(&r, r.t);                               /* reserved with our_mac only */
+  rig_open_held(&r, 31);                       /* reserved with our_mac only */
   second_iface_path(&r);
   pthread_mutex_lock(&r.ini->lock);
   r.t->rr_lost_us = 0;          /* the read alone finds it (a list set by another of us) */
@@ -1044,19 +1012,10 @@ Test(reserve, failed_reassert_is_not_retried_at_once)
 {
   struct rig r;
 
-  rig_open(&r, 33);
-  claim(&r, r.t);
+  rig_open_held(&r, 33);
   announce(&r, SLOT, shelf_mac);
   step(&r);
-  struct aoe_frame *f = reassert_frame(r.t);
-  cr_assert_not_null(f);
-  struct aoe_msg m;
-  hdr(&m, shelf_mac, AOE_CMD_RESERVE, f->tag);
-  m.h.flags |= AOE_FLAG_ERR;
-  m.h.error = AOE_ERR_DEVUNAVAIL;
-  m.u.rr = (struct aoe_rr){ .rcmd = AOE_RCMD_SET, .nmacs = 0, .macs = NULL };
-  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
-  rx(&r, r.frame, r.len);
+  rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), NULL, 0, AOE_ERR_DEVUNAVAIL);
   cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again at once");
   step(&r);
   cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again at once");
@@ -1070,23 +1029,15 @@ Test(reserve, failed_reassert_is_not_retried_at_once)
 Test(reserve, shelf_back_from_down_holds_io_from_its_return)
 {
   struct rig r;
-  struct aoe_msg m;
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
   struct result res;
 
-  rig_open(&r, 34);
-  claim(&r, r.t);
+  rig_open_held(&r, 34);
   pthread_mutex_lock(&r.ini->lock);
   r.t->rr_lost_us = aoe_now_us() - 2000ull * r.ini->opt.dead_time_ms;
   pthread_mutex_unlock(&r.ini->lock);
   atomic_store(&r.t->up, 0);                    /* declared down */
-  hdr(&m, shelf_mac, AOE_CMD_CONFIG, 0x80000000u);  /* back */
-  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 2 };
-  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
-  rx(&r, r.frame, r.len);
-  aoe_issue_direct(r.ini, r.t);
-  identify(&r, shelf_mac);
-  cr_assert(aoe_target_up(r.t));
+  discover(&r, SLOT, shelf_mac);                /* back */
   write8(r.t, buf, &res);
   cr_assert_null(write_frame(r.t), "a write went out to a shelf back from down before the "
                  "re-assert");
@@ -1106,14 +1057,9 @@ Test(reserve, resumed_old_head_writes_nothing_to_a_restarted_shelf)
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
   struct result res;
 
-  rig_open(&r, 24);
-  struct aoe_target *t2 = second_target(&r);
-  claim(&r, r.t);
-  claim(&r, t2);
+  struct aoe_target *t2 = rig_open_two_held(&r, 24);
   step(&r);
-  stall(&r);
-  write8(r.t, buf, &res);
-  step(&r);
+  stall_with_write(&r, buf, &res);
   probe_answer(&r, r.t, shelf_mac, NULL, 0);    /* restarted: open to anyone */
   step(&r);
   cr_assert_null(write_frame(r.t), "a write went out to a shelf that forgot us");
@@ -1133,8 +1079,7 @@ Test(reserve, io_to_a_shelf_that_forgot_us_waits_for_the_reassert)
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
   struct result res;
 
-  rig_open(&r, 25);
-  claim(&r, r.t);
+  rig_open_held(&r, 25);
   write8(r.t, buf, &res);
   struct aoe_frame *w = write_frame(r.t);
   cr_assert_not_null(w);
@@ -1161,13 +1106,9 @@ Test(reserve, hold_ends_after_the_dead_time)
   uint8_t buf[8 * AOE_SECTOR] = { 0 };
   struct result res;
 
-  rig_open(&r, 26);
-  claim(&r, r.t);
+  rig_open_held(&r, 26);
   step(&r);
-  stall(&r);
-  write8(r.t, buf, &res);
-  step(&r);
-  cr_assert_null(write_frame(r.t));
+  stall_with_write(&r, buf, &res);
   pthread_mutex_lock(&r.ini->lock);
   r.ini->rr_stall_us -= 1000ull * r.ini->opt.dead_time_ms;
   pthread_mutex_unlock(&r.ini->lock);

@@ -34,10 +34,7 @@ setup (struct fx *f, int mirror, uint64_t region, uint64_t *seed)
   fx_members (f, mirror ? 2 : 3, FX_MEMBER_SIZE);
   f->a = raid_create (&p, f->mem, f->n, fx_log, f, err, sizeof err);
   cr_assert_not_null (f->a, "raid_create: %s", err);
-  ref = malloc (raid_size (f->a));
-  cr_assert_not_null (ref);
-  fill_random (ref, raid_size (f->a), seed);
-  cr_assert_eq (raid_write (f->a, ref, raid_size (f->a), 0, 0), 0);
+  ref = fx_fill (f->a, seed);
   bitmap_pass (f->a);
   bitmap_pass (f->a);
   return ref;

@@ -241,9 +241,7 @@ degraded_read_costs_k_columns (enum raid_level level, unsigned n, unsigned k,
   fx_create (&f, level, n, level == RAID_LEVEL_EC ? k : 0, level == RAID_LEVEL_EC ? n - k : 0,
              CHUNK, RAID_CREATE_ASSUME_CLEAN);
   size = raid_size (f.a);
-  ref = malloc (size);
-  fill_random (ref, size, &seed);
-  cr_assert_eq (raid_write (f.a, ref, size, 0, 0), 0);
+  ref = fx_fill (f.a, &seed);
   for (unsigned i = 0; i < ndown; i++)
     raid_mem_member_set_down (f.mm[down[i]], 1);
   reset_stats (&f);

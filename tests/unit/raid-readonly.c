@@ -31,10 +31,7 @@ rig_create (struct rig *r, const struct level_case *c)
   memset (r, 0, sizeof *r);
   fx_create (&r->f, c->level, c->n, c->k, c->m, CHUNK, 0);
   r->size = raid_size (r->f.a);
-  r->ref = malloc (r->size);
-  cr_assert_not_null (r->ref);
-  fill_random (r->ref, r->size, &seed);
-  cr_assert_eq (raid_write (r->f.a, r->ref, r->size, 0, 0), 0);
+  r->ref = fx_fill (r->f.a, &seed);
   cr_assert_eq (raid_resync (r->f.a), 0);
 }
 

@@ -46,20 +46,26 @@ rig_verify (struct rig *r, const char *when)
   fx_expect_data (r->f.a, r->ref, NULL, r->size, when);
 }
 
+/* Create the array of case C on members of this size and fill it (its bytes drawn from
+ * SEED on). */
+static void
+rig_filled (struct rig *r, const struct level_case *c, uint64_t member_size, uint64_t seed)
+{
+  memset (r, 0, sizeof *r);
+  r->c = c;
+  r->seed = seed;
+  fx_members (&r->f, c->n, member_size);
+  fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  r->size = raid_size (r->f.a);
+  r->ref = fx_fill (r->f.a, &r->seed);
+}
+
 /* Create the array on members of this size, fill it, fail slot 1 (a write marks
  * it faulty). */
 static void
 rig_setup_sized (struct rig *r, const struct level_case *c, uint64_t member_size)
 {
-  memset (r, 0, sizeof *r);
-  r->c = c;
-  r->seed = 42 + c->level;
-  fx_members (&r->f, c->n, member_size);
-  fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
-  r->size = raid_size (r->f.a);
-  r->ref = calloc (1, r->size);
-  cr_assert_not_null (r->ref);
-  rig_write (r, 0, r->size);
+  rig_filled (r, c, member_size, 42 + c->level);
   raid_mem_member_set_down (r->f.mm[1], 1);
   rig_write (r, 0, 64 * 1024);
   r->spare[0] = raid_mem_member_new ("e9.1", member_size);
@@ -105,6 +111,23 @@ rig_check_done (struct rig *r, const char *spare_name)
   cr_assert_eq (raid_recovery_pending (r->f.a), 0);
   rig_verify (r, "after recovery");
   fx_check_redundancy (&r->f, r->c->level, r->c->k, r->c->m, r->c->copies, CHUNK, NULL);
+}
+
+/* Assemble the rig's members (r->f.mem) again: the array must start. */
+static void
+rig_assemble (struct rig *r)
+{
+  char err[256] = "";
+
+  cr_assert_not_null (fx_assemble (&r->f, 0, err, sizeof err), "assemble: %s", err);
+}
+
+/* Spare I (named NAME) rebuilt slot 1: adopt it, and the array must be done with it. */
+static void
+rig_adopt_done (struct rig *r, unsigned i, const char *name)
+{
+  rig_adopt (r, i);
+  rig_check_done (r, name);
 }
 
 static void
@@ -159,8 +182,7 @@ Test (recover, every_level)
     cr_assert_str_eq (st.spare[0], "e9.1");
     cr_assert_eq (raid_recovery_pending (r.f.a), 1);
     cr_assert_eq (raid_recover (r.f.a), 0, "%s: recover", raid_level_name (cases[i].level));
-    rig_adopt (&r, 0);
-    rig_check_done (&r, "e9.1");
+    rig_adopt_done (&r, 0, "e9.1");
     raid_status (r.f.a, &st);
     cr_assert_eq (st.spares, 0);
     rig_lean_on_rebuilt (&r);
@@ -168,45 +190,44 @@ Test (recover, every_level)
   }
 }
 
-/* A writer runs over the whole array while recovery walks it. */
-struct writer { struct rig *r; atomic_int stop; atomic_uint writes; };
-
-static void *
-writer_main (void *arg)
+/* W, a writer over the whole array (its bytes kept in the rig's reference copy), from
+ * SEED on, at least MIN_WRITES writes. */
+static void
+rig_writer (struct rig *r, struct fx_writer *w, uint64_t seed, unsigned min_writes)
 {
-  struct writer *w = arg;
-  uint64_t seed = 7;
+  memset (w, 0, sizeof *w);
+  w->a = r->f.a;
+  w->ref = r->ref;
+  w->size = r->size;
+  w->seed = seed;
+  w->min_writes = min_writes;
+}
 
-  while (!atomic_load (&w->stop) || w->writes < 20) {
-    uint64_t off = (rnd (&seed) % (w->r->size / 512)) * 512;
-    uint32_t len = 512 * (1 + rnd (&seed) % 24);
-    if (len > w->r->size - off)
-      len = w->r->size - off;
-    fill_random (w->r->ref + off, len, &seed);
-    if (raid_write (w->r->f.a, w->r->ref + off, len, off, 0) != 0)
-      abort ();
-    w->writes++;
-  }
-  return NULL;
+/* RUN (raid_recover, raid_replace) onto spare 0, to its end, while W writes from a thread
+ * of MAIN's; every member and the spare take DELAY_US an I/O, so that the writes meet it. */
+static void
+rig_run_under_writes (struct rig *r, int (*run) (struct raid_array *), struct fx_writer *w,
+                      void *(*main) (void *), unsigned delay_us)
+{
+  for (unsigned j = 0; j < r->c->n; j++)
+    raid_mem_member_delay (r->f.mm[j], delay_us);
+  raid_mem_member_delay (r->spare[0], delay_us);
+  fx_writer_start (w, main, 0);
+  cr_assert_eq (run (r->f.a), 0, "%s", raid_level_name (r->c->level));
+  fx_writer_stop (w);
 }
 
 Test (recover, concurrent_writes)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
-    struct writer w = { .r = &r };
-    pthread_t t;
+    struct fx_writer w;
+
     rig_setup (&r, &cases[i]);
     rig_add (&r, 0);
-    for (unsigned j = 0; j < cases[i].n; j++)
-      raid_mem_member_delay (r.f.mm[j], 50);
-    raid_mem_member_delay (r.spare[0], 50);
-    cr_assert_eq (pthread_create (&t, NULL, writer_main, &w), 0);
-    cr_assert_eq (raid_recover (r.f.a), 0);
-    atomic_store (&w.stop, 1);
-    pthread_join (t, NULL);
-    rig_adopt (&r, 0);
-    rig_check_done (&r, "e9.1");
+    rig_writer (&r, &w, 7, 20);
+    rig_run_under_writes (&r, raid_recover, &w, fx_writer_main, 50);
+    rig_adopt_done (&r, 0, "e9.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
   }
@@ -224,6 +245,37 @@ recover_main (void *arg)
   return NULL;
 }
 
+/* Where the replace or the recovery of SLOT (-1: any slot) is, in units; -1: none runs. */
+static int64_t
+run_position (const struct raid_status *st, int slot)
+{
+  if (st->replace_slot >= 0 && (slot < 0 || st->replace_slot == slot))
+    return (int64_t) st->replace_offset;
+  if (st->recovery_slot >= 0 && (slot < 0 || st->recovery_slot == slot))
+    return (int64_t) st->recovery_offset;
+  return -1;
+}
+
+/* Run RUN (raid_recover, raid_replace) on a thread until its work on SLOT (-1: any) has
+ * reached unit AT, then cancel it: it must end cancelled, not done. */
+static void
+rig_cancel_at (struct rig *r, int (*run) (struct raid_array *), int slot, uint64_t at)
+{
+  struct recoverer rc = { .a = r->f.a, .run = run };
+  struct raid_status st;
+  pthread_t t;
+
+  cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
+  do {
+    usleep (500);
+    raid_status (r->f.a, &st);
+  } while (run_position (&st, slot) < (int64_t) at);
+  raid_resync_cancel (r->f.a);
+  pthread_join (t, NULL);
+  cr_assert_eq (rc.rc, -ECANCELED, "the run ended before the cancel: %d (%s)", rc.rc,
+                r->f.last_warning);
+}
+
 /* Cancel in mid-recovery, close, assemble again: recovery resumes from the
  * checkpoint, reads meanwhile come from the others, and it completes.  (Members
  * of 1 MiB data: many recovery windows.) */
@@ -231,25 +283,13 @@ Test (recover, cancel_and_resume)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
-    struct recoverer rc = { 0 };
     struct raid_status st;
-    struct raid_mem_stats ms;
-    pthread_t t;
     uint64_t stopped, units;
-    char err[256] = "";
 
     rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
     rig_add (&r, 0);
     raid_mem_member_delay (r.spare[0], 2000);
-    rc.a = r.f.a;
-    cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
-    do {
-      usleep (1000);
-      raid_status (r.f.a, &st);
-    } while (st.recovery_slot < 0 || st.recovery_offset < 3);
-    raid_resync_cancel (r.f.a);
-    pthread_join (t, NULL);
-    cr_assert_eq (rc.rc, -ECANCELED);
+    rig_cancel_at (&r, raid_recover, -1, 3);
     raid_status (r.f.a, &st);
     stopped = st.recovery_offset;
     units = st.resync_units;
@@ -267,17 +307,15 @@ Test (recover, cancel_and_resume)
       cr_assert_eq (sb.clean, 1);
     }
 
-    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+    rig_assemble (&r);
     raid_status (r.f.a, &st);
     cr_assert_eq (st.recovery_slot, 1, "the rebuilt slot is still recovering");
     cr_assert_eq (st.recovery_offset, stopped, "resumes at the checkpoint");
     cr_assert_eq (st.state, RAID_STATE_DEGRADED);
     rig_verify (&r, "during recovery");       /* not yet rebuilt parts: from the others */
-    raid_mem_member_stats (r.f.mm[1], &ms, 1);
-    cr_assert_eq (raid_recover (r.f.a), 0);
-    raid_mem_member_stats (r.f.mm[1], &ms, 0);
-    cr_assert (ms.write_bytes < units * CHUNK, "resumed, not restarted: wrote %llu bytes",
-               (unsigned long long) ms.write_bytes);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.f.mm[1]);
+    cr_assert (wrote < units * CHUNK, "resumed, not restarted: wrote %llu bytes",
+               (unsigned long long) wrote);
     rig_check_done (&r, "e9.1");
     rig_free (&r);
   }
@@ -288,25 +326,31 @@ Test (recover, cancel_and_resume)
  * 16 units), and above all the boundary where the stripe lock buckets wrap (unit 255 to
  * 256: a write there takes bucket 0 before bucket 255), besides writes anywhere: no
  * deadlock, and the rebuilt member ends up with every write. */
-struct edge_writer { struct rig *r; uint64_t unit_bytes; atomic_int stop; atomic_uint writes; };
+struct edge_writer {
+  struct fx_writer w;           /* first: the thread is given &w */
+  uint64_t unit_bytes;          /* a unit of the layout */
+};
 
 static void *
 edge_writer_main (void *arg)
 {
-  struct edge_writer *w = arg;
-  uint64_t seed = 11, units = w->r->size / w->unit_bytes;
+  struct edge_writer *e = arg;
+  struct fx_writer *w = &e->w;
+  uint64_t units = w->size / e->unit_bytes;
 
-  while (!atomic_load (&w->stop) || w->writes < 50) {
-    uint64_t edge = (w->writes % 2 ? 256 : 16 * (1 + rnd (&seed) % (units / 16 - 1)));
-    uint64_t off = edge * w->unit_bytes - 512 * (1 + rnd (&seed) % 4);
-    uint32_t len = 512 * (2 + rnd (&seed) % 8);
+  while (!atomic_load (&w->stop) || w->writes < w->min_writes) {
+    uint64_t edge = (w->writes % 2 ? 256 : 16 * (1 + rnd (&w->seed) % (units / 16 - 1)));
+    uint64_t off = edge * e->unit_bytes - 512 * (1 + rnd (&w->seed) % 4);
+    uint32_t len = 512 * (2 + rnd (&w->seed) % 8);
     if (w->writes % 3 == 2)           /* anywhere */
-      off = (rnd (&seed) % (w->r->size / 512)) * 512;
-    if (len > w->r->size - off)
-      len = w->r->size - off;
-    fill_random (w->r->ref + off, len, &seed);
-    if (raid_write (w->r->f.a, w->r->ref + off, len, off, 0) != 0)
-      abort ();
+      off = (rnd (&w->seed) % (w->size / 512)) * 512;
+    if (len > w->size - off)
+      len = w->size - off;
+    fill_random (w->ref + off, len, &w->seed);
+    if (raid_write (w->a, w->ref + off, len, off, 0) != 0) {
+      atomic_store (&w->failed, 1);
+      break;
+    }
     w->writes++;
   }
   return NULL;
@@ -316,21 +360,15 @@ Test (recover, writes_race_the_pipeline_at_window_edges, .timeout = 60)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
-    struct edge_writer w = { .r = &r };
-    pthread_t t;
+    struct edge_writer e;
+
     /* 2 MiB per member: past unit 256, where the buckets wrap */
     rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 2 * 1024 * 1024);
-    w.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
+    rig_writer (&r, &e.w, 11, 50);
+    e.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
     rig_add (&r, 0);
-    for (unsigned j = 0; j < cases[i].n; j++)
-      raid_mem_member_delay (r.f.mm[j], 20);
-    raid_mem_member_delay (r.spare[0], 20);
-    cr_assert_eq (pthread_create (&t, NULL, edge_writer_main, &w), 0);
-    cr_assert_eq (raid_recover (r.f.a), 0);
-    atomic_store (&w.stop, 1);
-    pthread_join (t, NULL);
-    rig_adopt (&r, 0);
-    rig_check_done (&r, "e9.1");
+    rig_run_under_writes (&r, raid_recover, &e.w, edge_writer_main, 20);
+    rig_adopt_done (&r, 0, "e9.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
   }
@@ -346,7 +384,6 @@ Test (recover, a_source_failing_mid_pipeline_stops_at_its_window)
     const uint64_t bad = 40;
     struct rig r;
     struct raid_status st;
-    struct raid_mem_stats ms;
     struct raid_sb_summary sb;
     uint64_t stopped;
     rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
@@ -362,12 +399,9 @@ Test (recover, a_source_failing_mid_pipeline_stops_at_its_window)
     cr_assert_eq (raid_examine (&r.f.mem[0], &sb), 0);
     cr_assert_eq (sb.recovery_offset, stopped, "checkpoint saved where it stopped");
     raid_mem_member_bad_range (r.f.mm[0], 0, 0);
-    raid_mem_member_stats (r.spare[0], &ms, 1);
-    cr_assert_eq (raid_recover (r.f.a), 0);
-    raid_mem_member_stats (r.spare[0], &ms, 0);
-    cr_assert (ms.write_bytes < st.resync_units * CHUNK, "resumed, not restarted");
-    rig_adopt (&r, 0);
-    rig_check_done (&r, "e9.1");
+    uint64_t wrote = fx_recover_writes (r.f.a, r.spare[0]);
+    cr_assert (wrote < st.resync_units * CHUNK, "resumed, not restarted");
+    rig_adopt_done (&r, 0, "e9.1");
     rig_free (&r);
   }
 }
@@ -391,8 +425,7 @@ Test (recover, replacement_fails_midway)
     rig_verify (&r, "after the replacement failed");
     cr_assert_eq (raid_recovery_pending (r.f.a), 1);
     cr_assert_eq (raid_recover (r.f.a), 0);
-    rig_adopt (&r, 1);
-    rig_check_done (&r, "e10.1");
+    rig_adopt_done (&r, 1, "e10.1");
     rig_free (&r);
   }
 }
@@ -403,13 +436,12 @@ Test (recover, spare_found_at_assembly)
 {
   struct rig r;
   struct raid_status st;
-  char err[256] = "";
 
   rig_setup (&r, &cases[1]);
   rig_add (&r, 0);
   rig_adopt (&r, 0);     /* slot 1's member is now the spare: assemble e1, e9, e3 */
   fx_close (&r.f);
-  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  rig_assemble (&r);
   raid_status (r.f.a, &st);
   cr_assert_eq (st.spares, 1);
   cr_assert_str_eq (st.spare[0], "e9.1");
@@ -419,7 +451,7 @@ Test (recover, spare_found_at_assembly)
   rig_check_done (&r, "e9.1");
   fx_close (&r.f);
   /* and after a restart it is an ordinary active member */
-  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  rig_assemble (&r);
   raid_status (r.f.a, &st);
   cr_assert_eq (st.state, RAID_STATE_CLEAN);
   cr_assert_eq (st.spares, 0);
@@ -447,8 +479,7 @@ Test (recover, a_down_spare_is_passed_over)
   raid_mem_member_set_down (r.spare[0], 1);     /* the first spare dies again */
   cr_assert_eq (raid_recovery_pending (r.f.a), 1);
   cr_assert_eq (raid_recover (r.f.a), 0);
-  rig_adopt (&r, 1);
-  rig_check_done (&r, "e10.1");
+  rig_adopt_done (&r, 1, "e10.1");
   rig_free (&r);
 }
 
@@ -524,8 +555,7 @@ Test (recover, source_read_errors)
     raid_mem_member_bad_range (r.f.mm[0], RAID_DATA_OFFSET + 8 * CHUNK, CHUNK);
     raid_mem_member_bad_range (r.f.mm[2], RAID_DATA_OFFSET + 20 * CHUNK, 2 * CHUNK);
     cr_assert_eq (raid_recover (r.f.a), 0, "%s: recover", raid_level_name (more[i].level));
-    rig_adopt (&r, 0);
-    rig_check_done (&r, "e9.1");
+    rig_adopt_done (&r, 0, "e9.1");
     rig_free (&r);
   }
 }
@@ -573,8 +603,7 @@ Test (pace, max_speed_holds_an_idle_rebuild)
   /* 1 MiB at 4 MiB/s is 0.25 s, less the 0.1 s of credit an idle start may spend. */
   cr_assert (secs_since (&t0) >= 0.14, "1 MiB rebuilt in %.3f s under a 4 MiB/s limit",
              secs_since (&t0));
-  rig_adopt (&r, 0);
-  rig_check_done (&r, "e9.1");
+  rig_adopt_done (&r, 0, "e9.1");
   rig_free (&r);
 }
 
@@ -614,8 +643,7 @@ Test (pace, min_speed_holds_while_busy)
   pthread_join (t, NULL);
   cr_assert (secs >= 0.14, "1 MiB rebuilt in %.3f s beside %u reads under a 4 MiB/s min",
              secs, atomic_load (&rd.reads));
-  rig_adopt (&r, 0);
-  rig_check_done (&r, "e9.1");
+  rig_adopt_done (&r, 0, "e9.1");
   rig_free (&r);
 }
 
@@ -623,22 +651,12 @@ Test (pace, min_speed_holds_while_busy)
 Test (pace, cancel_ends_a_paced_rebuild, .timeout = 20)
 {
   struct rig r;
-  struct recoverer rc = { 0 };
   struct raid_status st;
-  pthread_t t;
 
   rig_setup_sized (&r, &cases[0], PACED_MEMBER);
   raid_set_sync_speed (r.f.a, 0, 300);
   rig_add (&r, 0);
-  rc.a = r.f.a;
-  cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
-  do {
-    usleep (1000);
-    raid_status (r.f.a, &st);
-  } while (st.recovery_slot < 0 || st.recovery_offset == 0);
-  raid_resync_cancel (r.f.a);
-  pthread_join (t, NULL);
-  cr_assert_eq (rc.rc, -ECANCELED);
+  rig_cancel_at (&r, raid_recover, -1, 1);
   raid_status (r.f.a, &st);
   cr_assert (st.recovery_offset < st.resync_units, "stopped at %llu of %llu",
              (unsigned long long) st.recovery_offset, (unsigned long long) st.resync_units);
@@ -674,8 +692,7 @@ Test (pace, min_speed_leaves_an_idle_rebuild_alone, .timeout = 30)
   raid_set_sync_speed (r.f.a, 1024, 0);
   rig_add (&r, 0);
   cr_assert_eq (raid_recover (r.f.a), 0);
-  rig_adopt (&r, 0);
-  rig_check_done (&r, "e9.1");
+  rig_adopt_done (&r, 0, "e9.1");
   rig_free (&r);
 }
 
@@ -756,6 +773,32 @@ bitmap_rig (struct rig *r, const struct level_case *c)
   cr_assert_not_null (r->ref);
 }
 
+/* A bitmap rig of case C written in full, its bits all clean again (a bit written since
+ * the last pass stays for one pass more). */
+static void
+bitmap_rig_clean (struct rig *r, const struct level_case *c)
+{
+  bitmap_rig (r, c);
+  rig_write (r, 0, r->size);
+  bitmap_pass (r->f.a);
+  bitmap_pass (r->f.a);
+}
+
+/* Slot 1's member leaves; two regions (one low, the last) are written; it is back and
+ * added again. */
+static void
+rig_away_and_back (struct rig *r)
+{
+  struct raid_member back = raid_mem_member (r->f.mm[1]);
+  char err[256] = "";
+
+  raid_mem_member_set_down (r->f.mm[1], 1);
+  rig_write (r, 130 * 1024, 4096);
+  rig_write (r, r->size - 4096, 4096);
+  raid_mem_member_set_down (r->f.mm[1], 0);
+  cr_assert_eq (raid_add_member (r->f.a, &back, err, sizeof err), 0, "add: %s", err);
+}
+
 /* The bits member I holds on disk, as a 16-bit mask. */
 static unsigned
 disk_bits (struct rig *r, unsigned i)
@@ -768,15 +811,10 @@ disk_bits (struct rig *r, unsigned i)
 static void
 rig_recover_in_full (struct rig *r)
 {
-  struct raid_mem_stats ms;
-
-  raid_mem_member_stats (r->spare[0], &ms, 1);
-  cr_assert_eq (raid_recover (r->f.a), 0);
-  raid_mem_member_stats (r->spare[0], &ms, 0);
-  cr_assert (ms.write_bytes >= r->size, "rebuilt %llu bytes of %llu",
-             (unsigned long long) ms.write_bytes, (unsigned long long) r->size);
-  rig_adopt (r, 0);
-  rig_check_done (r, "e9.1");
+  uint64_t wrote = fx_recover_writes (r->f.a, r->spare[0]);
+  cr_assert (wrote >= r->size, "rebuilt %llu bytes of %llu",
+             (unsigned long long) wrote, (unsigned long long) r->size);
+  rig_adopt_done (r, 0, "e9.1");
   rig_free (r);
 }
 
@@ -824,28 +862,15 @@ Test (bitmap, a_member_back_rebuilds_what_it_missed)
 {
   for (unsigned c = 0; c < 2; c++) {
     struct rig r;
-    struct raid_member back;
-    struct raid_mem_stats ms;
-    char err[256] = "";
 
-    bitmap_rig (&r, &cases[c]);
-    rig_write (&r, 0, r.size);
-    bitmap_pass (r.f.a);
-    bitmap_pass (r.f.a);                            /* all clean again */
-    raid_mem_member_set_down (r.f.mm[1], 1);
-    rig_write (&r, 130 * 1024, 4096);
-    rig_write (&r, r.size - 4096, 4096);
-    raid_mem_member_set_down (r.f.mm[1], 0);         /* the shelf is back */
-    back = raid_mem_member (r.f.mm[1]);
-    cr_assert_eq (raid_add_member (r.f.a, &back, err, sizeof err), 0, "add: %s", err);
-    raid_mem_member_stats (r.f.mm[1], &ms, 1);
-    cr_assert_eq (raid_recover (r.f.a), 0);
-    raid_mem_member_stats (r.f.mm[1], &ms, 0);
+    bitmap_rig_clean (&r, &cases[c]);
+    rig_away_and_back (&r);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.f.mm[1]);
     /* two regions of 64 KiB rebuilt, plus superblocks and bitmaps */
-    cr_assert (ms.write_bytes <= 2 * 65536 + 16 * 8192, "case %u: wrote %llu bytes", c,
-               (unsigned long long) ms.write_bytes);
-    cr_assert (ms.write_bytes >= 2 * 65536 / (cases[c].k), "case %u: wrote %llu bytes", c,
-               (unsigned long long) ms.write_bytes);
+    cr_assert (wrote <= 2 * 65536 + 16 * 8192, "case %u: wrote %llu bytes", c,
+               (unsigned long long) wrote);
+    cr_assert (wrote >= 2 * 65536 / (cases[c].k), "case %u: wrote %llu bytes", c,
+               (unsigned long long) wrote);
     rig_check_done (&r, "e2.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
@@ -858,41 +883,17 @@ Test (bitmap, a_readd_resumes_from_the_bitmap_after_a_restart)
 {
   for (unsigned c = 0; c < 2; c++) {
     struct rig r;
-    struct recoverer rc = { 0 };
-    struct raid_member back;
-    struct raid_status st;
-    struct raid_mem_stats ms;
-    pthread_t t;
-    char err[256] = "";
 
-    bitmap_rig (&r, &cases[c]);
-    rig_write (&r, 0, r.size);
-    bitmap_pass (r.f.a);
-    bitmap_pass (r.f.a);                            /* all clean */
-    raid_mem_member_set_down (r.f.mm[1], 1);
-    rig_write (&r, 130 * 1024, 4096);
-    rig_write (&r, r.size - 4096, 4096);
-    raid_mem_member_set_down (r.f.mm[1], 0);
-    back = raid_mem_member (r.f.mm[1]);
-    cr_assert_eq (raid_add_member (r.f.a, &back, err, sizeof err), 0, "add: %s", err);
+    bitmap_rig_clean (&r, &cases[c]);
+    rig_away_and_back (&r);
     raid_mem_member_delay (r.f.mm[1], 2000);
-    rc.a = r.f.a;
-    cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
-    do {
-      usleep (1000);
-      raid_status (r.f.a, &st);
-    } while (st.recovery_slot < 0 || st.recovery_offset < 1);
-    raid_resync_cancel (r.f.a);
-    pthread_join (t, NULL);
-    cr_assert_eq (rc.rc, -ECANCELED, "case %u: the recovery ended before the cancel", c);
+    rig_cancel_at (&r, raid_recover, -1, 1);
     raid_mem_member_delay (r.f.mm[1], 0);
     fx_close (&r.f);
-    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
-    raid_mem_member_stats (r.f.mm[1], &ms, 1);
-    cr_assert_eq (raid_recover (r.f.a), 0);
-    raid_mem_member_stats (r.f.mm[1], &ms, 0);
-    cr_assert (ms.write_bytes <= 2 * 65536 + 16 * 8192, "case %u: resumed in full: wrote %llu "
-               "bytes", c, (unsigned long long) ms.write_bytes);
+    rig_assemble (&r);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.f.mm[1]);
+    cr_assert (wrote <= 2 * 65536 + 16 * 8192, "case %u: resumed in full: wrote %llu "
+               "bytes", c, (unsigned long long) wrote);
     rig_check_done (&r, "e2.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
@@ -918,12 +919,11 @@ Test (bitmap, bits_survive_reassembly)
 {
   struct rig r;
   struct raid_status st;
-  char err[256] = "";
 
   bitmap_rig (&r, &cases[1]);
   rig_write (&r, 300 * 1024, 4096);
   fx_close (&r.f);
-  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  rig_assemble (&r);
   raid_status (r.f.a, &st);
   cr_assert (st.bitmap_bits == 16 && st.bitmap_dirty == 1, "bits %llu dirty %llu",
              (unsigned long long) st.bitmap_bits, (unsigned long long) st.bitmap_dirty);
@@ -1022,13 +1022,12 @@ Test (bitmap, a_damaged_bitmap_counts_all_dirty)
 {
   struct rig r;
   struct raid_status st;
-  char err[256] = "";
 
   bitmap_rig (&r, &cases[0]);
   rig_write (&r, 0, 4096);
   fx_close (&r.f);
   raid_mem_member_data (r.f.mm[0])[RAID_BITMAP_OFFSET + 64] ^= 0x80; /* crc now wrong */
-  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  rig_assemble (&r);
   raid_status (r.f.a, &st);
   /* its region size was in the damaged block: the new one has the default */
   cr_assert (st.bitmap_bits > 0 && st.bitmap_dirty == st.bitmap_bits, "bits %llu dirty %llu",
@@ -1089,17 +1088,13 @@ Test (bitmap, a_crash_resyncs_only_dirty_regions)
 {
   for (unsigned c = 0; c < 2; c++) {
     struct rig r;
-    char err[256] = "";
     uint64_t read, whole;
 
-    bitmap_rig (&r, &cases[c]);
-    rig_write (&r, 0, r.size);
-    bitmap_pass (r.f.a);
-    bitmap_pass (r.f.a);                            /* all clean */
+    bitmap_rig_clean (&r, &cases[c]);
     rig_write (&r, 200 * 1024, 4096);
     rig_crash (&r);
     *redundancy_byte (&r, 200 * 1024) ^= 0x5a;      /* the torn write's other half */
-    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+    rig_assemble (&r);
     cr_assert (raid_needs_resync (r.f.a), "case %u: a crashed array needs a resync", c);
     read = rig_resync_reads (&r);
     whole = r.size / cases[c].k * cases[c].n;
@@ -1143,7 +1138,7 @@ Test (bitmap, a_new_array_resyncs_in_full_across_a_crash)
     for (unsigned i = 0; i < r.f.n; i++)
       raid_mem_member_power (r.f.mm[i], NULL);
     rig_crash (&r);
-    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+    rig_assemble (&r);
     rig_resync_reads (&r);
     fx_check_redundancy (&r.f, cases[c].level, cases[c].k, cases[c].m, cases[c].copies, CHUNK,
                          NULL);
@@ -1205,7 +1200,7 @@ Test (bitmap, clean_regions_take_small_writes_before_the_resync)
   cr_assert_not_null (r.ref);
   rig_write (&r, 0, 4096);                          /* region 0 dirty */
   rig_crash (&r);
-  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  rig_assemble (&r);
   cr_assert (raid_needs_resync (r.f.a));
   for (unsigned i = 0; i < 3; i++)
     raid_mem_member_stats (r.f.mm[i], NULL, 1);
@@ -1233,15 +1228,7 @@ Test (bitmap, clean_regions_take_small_writes_before_the_resync)
 static void
 rig_whole_sized (struct rig *r, const struct level_case *c, uint64_t member_size)
 {
-  memset (r, 0, sizeof *r);
-  r->c = c;
-  r->seed = 5 + c->level;
-  fx_members (&r->f, c->n, member_size);
-  fx_create_on (&r->f, c->level, c->k, c->m, CHUNK, RAID_CREATE_ASSUME_CLEAN);
-  r->size = raid_size (r->f.a);
-  r->ref = calloc (1, r->size);
-  cr_assert_not_null (r->ref);
-  rig_write (r, 0, r->size);
+  rig_filled (r, c, member_size, 5 + c->level);
 }
 
 static void
@@ -1258,6 +1245,23 @@ rig_spare (struct rig *r)
   rig_add (r, 0);
 }
 
+/* rig_whole, then rig_spare. */
+static void
+rig_whole_spare (struct rig *r, const struct level_case *c)
+{
+  rig_whole (r, c);
+  rig_spare (r);
+}
+
+/* Start replacing e2.1 (slot 1) with NEW (NULL: the first spare that is up). */
+static void
+rig_replace_start (struct rig *r, const char *new)
+{
+  char err[256] = "";
+
+  cr_assert_eq (raid_replace_start (r->f.a, "e2.1", new, err, sizeof err), 0, "%s", err);
+}
+
 /* The admin fails a working member: its slot goes faulty and the spare takes it. */
 Test (manage, a_failed_member_is_replaced_by_the_spare)
 {
@@ -1266,8 +1270,7 @@ Test (manage, a_failed_member_is_replaced_by_the_spare)
     struct raid_status st;
     char err[256] = "";
 
-    rig_whole (&r, &cases[i]);
-    rig_spare (&r);
+    rig_whole_spare (&r, &cases[i]);
     cr_assert_eq (raid_recovery_pending (r.f.a), 0, "a spare alone is no work");
     cr_assert_eq (raid_fail_member (r.f.a, "e2.1", err, sizeof err), 0, "fail: %s", err);
     raid_status (r.f.a, &st);
@@ -1276,8 +1279,7 @@ Test (manage, a_failed_member_is_replaced_by_the_spare)
                "%s", r.f.last_warning);
     rig_verify (&r, "degraded by the admin");
     cr_assert_eq (raid_recover (r.f.a), 0);
-    rig_adopt (&r, 0);
-    rig_check_done (&r, "e9.1");
+    rig_adopt_done (&r, 0, "e9.1");
     rig_free (&r);
   }
 }
@@ -1316,8 +1318,7 @@ Test (manage, a_spare_is_removed_and_may_come_back)
   struct raid_member back;
   char err[256] = "";
 
-  rig_whole (&r, &cases[0]);
-  rig_spare (&r);
+  rig_whole_spare (&r, &cases[0]);
   cr_assert_eq (raid_remove_spare (r.f.a, "e2.1", err, sizeof err), -ENOENT,
                 "a member is not a spare");
   cr_assert (strstr (err, "e2.1 is not a spare of the array"), "%s", err);
@@ -1336,8 +1337,7 @@ Test (manage, a_spare_is_removed_and_may_come_back)
   back = raid_mem_member (r.spare[0]);
   cr_assert_eq (raid_add_member (r.f.a, &back, err, sizeof err), 0, "add again: %s", err);
   cr_assert_eq (raid_recover (r.f.a), 0);
-  rig_adopt (&r, 0);
-  rig_check_done (&r, "e9.1");
+  rig_adopt_done (&r, 0, "e9.1");
   rig_free (&r);
 }
 
@@ -1350,16 +1350,13 @@ Test (replace, a_member_is_replaced_while_written)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
-    struct writer w = { .r = &r };
+    struct fx_writer w;
     struct raid_status st;
-    pthread_t t;
-    char err[256] = "";
     uint8_t *before;
     unsigned writes;
 
-    rig_whole (&r, &cases[i]);
-    rig_spare (&r);
-    cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+    rig_whole_spare (&r, &cases[i]);
+    rig_replace_start (&r, NULL);
     raid_status (r.f.a, &st);
     cr_assert (st.replace_slot == 1 && !strcmp (st.replace_name, "e9.1") && st.spares == 0,
                "replace slot %d name %s spares %u", st.replace_slot, st.replace_name,
@@ -1367,14 +1364,12 @@ Test (replace, a_member_is_replaced_while_written)
     for (unsigned j = 0; j < cases[i].n; j++)
       raid_mem_member_delay (r.f.mm[j], 50);
     raid_mem_member_delay (r.spare[0], 300);       /* the copy is slow: writes meet it */
-    cr_assert_eq (pthread_create (&t, NULL, writer_main, &w), 0);
-    while (atomic_load (&w.writes) < 3)
-      usleep (100);
+    rig_writer (&r, &w, 7, 20);
+    fx_writer_start (&w, fx_writer_main, 3);
     writes = atomic_load (&w.writes);
     cr_assert_eq (raid_replace (r.f.a), 0, "%s: replace", raid_level_name (cases[i].level));
     writes = atomic_load (&w.writes) - writes;
-    atomic_store (&w.stop, 1);
-    pthread_join (t, NULL);
+    fx_writer_stop (&w);
     raid_mem_member_delay (r.spare[0], 0);
     cr_assert (writes >= 10, "%s: only %u writes met the replace",
                raid_level_name (cases[i].level), writes);
@@ -1382,8 +1377,7 @@ Test (replace, a_member_is_replaced_while_written)
     cr_assert_eq (r.f.errors, 0, "an error was logged: %s", r.f.last_error);
     raid_status (r.f.a, &st);
     cr_assert_eq (st.replace_slot, -1);
-    rig_adopt (&r, 0);                      /* slot 1 is e9.1 now; e2.1 is r.failed */
-    rig_check_done (&r, "e9.1");
+    rig_adopt_done (&r, 0, "e9.1");                      /* slot 1 is e9.1 now; e2.1 is r.failed */
     before = malloc (WHOLE_MEMBER);
     cr_assert_not_null (before);
     memcpy (before, raid_mem_member_data (r.failed), WHOLE_MEMBER);
@@ -1392,7 +1386,7 @@ Test (replace, a_member_is_replaced_while_written)
                "%s: the old member was written after it left", raid_level_name (cases[i].level));
     free (before);
     fx_close (&r.f);
-    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+    rig_assemble (&r);
     rig_check_done (&r, "e9.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
@@ -1405,11 +1399,9 @@ Test (replace, a_failing_new_member_is_dropped)
 {
   struct rig r;
   struct raid_status st;
-  char err[256] = "";
 
-  rig_whole (&r, &cases[1]);
-  rig_spare (&r);
-  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e9.1", err, sizeof err), 0, "%s", err);
+  rig_whole_spare (&r, &cases[1]);
+  rig_replace_start (&r, "e9.1");
   raid_mem_member_fail_after (r.spare[0], 6);
   cr_assert_eq (raid_replace (r.f.a), -EIO);
   raid_status (r.f.a, &st);
@@ -1433,13 +1425,10 @@ Test (replace, the_old_member_failing_ends_in_a_recovery)
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
     struct raid_status st;
-    struct raid_mem_stats ms;
-    char err[256] = "";
     uint64_t at;
 
-    rig_whole (&r, &cases[i]);
-    rig_spare (&r);
-    cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+    rig_whole_spare (&r, &cases[i]);
+    rig_replace_start (&r, NULL);
     raid_mem_member_fail_after (r.f.mm[1], 12);
     cr_assert_eq (raid_replace (r.f.a), -EIO);
     raid_status (r.f.a, &st);
@@ -1450,19 +1439,16 @@ Test (replace, the_old_member_failing_ends_in_a_recovery)
                raid_level_name (cases[i].level), st.replace_slot, st.spares, st.recovery_slot,
                st.member[1].name, (unsigned long long) at);
     rig_write (&r, 0, r.size);                      /* below and above where it was */
-    raid_mem_member_stats (r.spare[0], &ms, 1);
-    cr_assert_eq (raid_recover (r.f.a), 0);
-    raid_mem_member_stats (r.spare[0], &ms, 0);
+    uint64_t wrote = fx_recover_writes (r.f.a, r.spare[0]);
     /* from where the copy was, not from the start (the units below it are not rewritten);
      * a superblock update or two besides, and one per checkpoint on the way */
-    cr_assert (ms.write_bytes <= (st.resync_units - at + 3
-                                  + (st.resync_units - at) / RECOVERY_CHECKPOINT) * CHUNK,
+    cr_assert (wrote <= (st.resync_units - at + 3
+                         + (st.resync_units - at) / RECOVERY_CHECKPOINT) * CHUNK,
                "%s: the recovery wrote "
                "%llu bytes, more than the %llu units from %llu on",
-               raid_level_name (cases[i].level), (unsigned long long) ms.write_bytes,
+               raid_level_name (cases[i].level), (unsigned long long) wrote,
                (unsigned long long) (st.resync_units - at), (unsigned long long) at);
-    rig_adopt (&r, 0);
-    rig_check_done (&r, "e9.1");
+    rig_adopt_done (&r, 0, "e9.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
   }
@@ -1473,22 +1459,13 @@ Test (replace, the_old_member_failing_ends_in_a_recovery)
 static uint64_t
 rig_replace_half (struct rig *r)
 {
-  struct recoverer rc = { .a = r->f.a, .run = raid_replace };
   struct raid_status st;
-  char err[256] = "";
-  pthread_t t;
 
-  cr_assert_eq (raid_replace_start (r->f.a, "e2.1", "e9.1", err, sizeof err), 0, "%s", err);
+  rig_replace_start (r, "e9.1");
   raid_mem_member_delay (r->spare[0], 2000);
-  cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
-  do {
-    usleep (500);
-    raid_status (r->f.a, &st);
-  } while (st.replace_offset < st.resync_units / 2);
-  raid_resync_cancel (r->f.a);
-  pthread_join (t, NULL);
+  raid_status (r->f.a, &st);
+  rig_cancel_at (r, raid_replace, 1, st.resync_units / 2);
   raid_mem_member_delay (r->spare[0], 0);
-  cr_assert_eq (rc.rc, -ECANCELED, "the replace ended before the cancel");
   raid_status (r->f.a, &st);
   cr_assert (st.replace_slot == 1 && st.replace_offset < st.resync_units, "replace %d at %llu",
              st.replace_slot, (unsigned long long) st.replace_offset);
@@ -1520,8 +1497,7 @@ rig_replace_finish (struct rig *r)
   cr_assert_eq (raid_replace (r->f.a), 0, "%s: the resumed replace", r->f.last_warning);
   raid_mem_member_stats (r->spare[0], &ms, 0);
   cr_assert (strstr (r->f.info, "e9.1 replaced e2.1 in slot 1"), "%s", r->f.info);
-  rig_adopt (r, 0);
-  rig_check_done (r, "e9.1");
+  rig_adopt_done (r, 0, "e9.1");
   rig_lean_on_rebuilt (r);
   return ms.write_bytes;
 }
@@ -1536,27 +1512,19 @@ Test (replace, writes_race_the_pipeline_at_window_edges, .timeout = 60)
   for (unsigned i = 0; i < N_CASES; i++) {
     const uint64_t member = RAID_DATA_OFFSET + 2 * 1024 * 1024;
     struct rig r;
-    struct edge_writer w = { .r = &r };
-    char err[256] = "";
-    pthread_t t;
+    struct edge_writer e;
 
     rig_whole_sized (&r, &cases[i], member);
-    w.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
+    rig_writer (&r, &e.w, 11, 50);
+    e.unit_bytes = (uint64_t) (cases[i].m ? cases[i].k : 1) * CHUNK;
     r.spare[0] = raid_mem_member_new ("e9.1", member);
     rig_add (&r, 0);
-    cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+    rig_replace_start (&r, NULL);
     if (cases[i].m)                 /* parity: rebuilt from the others; not raid1 of 2 */
       raid_mem_member_bad_range (r.f.mm[1], RAID_DATA_OFFSET + 40 * CHUNK + 512, 512);
-    for (unsigned j = 0; j < cases[i].n; j++)
-      raid_mem_member_delay (r.f.mm[j], 20);
-    raid_mem_member_delay (r.spare[0], 20);
-    cr_assert_eq (pthread_create (&t, NULL, edge_writer_main, &w), 0);
-    cr_assert_eq (raid_replace (r.f.a), 0, "%s: replace", raid_level_name (cases[i].level));
-    atomic_store (&w.stop, 1);
-    pthread_join (t, NULL);
+    rig_run_under_writes (&r, raid_replace, &e.w, edge_writer_main, 20);
     cr_assert (strstr (r.f.info, "e9.1 replaced e2.1 in slot 1"), "%s", r.f.info);
-    rig_adopt (&r, 0);
-    rig_check_done (&r, "e9.1");
+    rig_adopt_done (&r, 0, "e9.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
   }
@@ -1575,8 +1543,7 @@ Test (replace, a_restart_resumes_from_the_checkpoint)
     char err[256] = "";
     uint64_t at, wrote, slot_bytes = WHOLE_MEMBER - RAID_DATA_OFFSET;
 
-    rig_whole (&r, &cases[i]);
-    rig_spare (&r);
+    rig_whole_spare (&r, &cases[i]);
     at = rig_replace_half (&r);
     fx_close (&r.f);
     struct raid_member new_member = raid_mem_member (r.spare[0]);
@@ -1626,10 +1593,7 @@ Test (replace, a_crash_copies_the_dirty_regions_again, .timeout = 120)
     uint64_t at, unit, wrote, stripe = (uint64_t) cases[c].k * CHUNK;
     uint64_t slot_bytes = PACED_MEMBER - RAID_DATA_OFFSET;
 
-    bitmap_rig (&r, &cases[c]);
-    rig_write (&r, 0, r.size);
-    bitmap_pass (r.f.a);
-    bitmap_pass (r.f.a);                            /* all clean */
+    bitmap_rig_clean (&r, &cases[c]);
     r.spare[0] = raid_mem_member_new ("e9.1", PACED_MEMBER);
     rig_add (&r, 0);
     at = rig_replace_half (&r);
@@ -1662,12 +1626,10 @@ Test (replace, the_old_member_missing_at_assembly_ends_in_a_recovery)
     const char *lvl = raid_level_name (cases[i].level);
     struct rig r;
     struct raid_status st;
-    struct raid_mem_stats ms;
     char err[256] = "";
     uint64_t at, slot_bytes = WHOLE_MEMBER - RAID_DATA_OFFSET;
 
-    rig_whole (&r, &cases[i]);
-    rig_spare (&r);
+    rig_whole_spare (&r, &cases[i]);
     at = rig_replace_half (&r);
     fx_close (&r.f);
     r.f.mem[1] = raid_mem_member (r.spare[0]);      /* e2.1's shelf is gone */
@@ -1681,14 +1643,11 @@ Test (replace, the_old_member_missing_at_assembly_ends_in_a_recovery)
     cr_assert (strstr (r.f.last_warning, "slot 1 is missing; e9.1 takes the slot and is "
                        "rebuilt from unit"), "%s: %s", lvl, r.f.last_warning);
     rig_verify (&r, "the new member recovering");
-    raid_mem_member_stats (r.spare[0], &ms, 1);
-    cr_assert_eq (raid_recover (r.f.a), 0);
-    raid_mem_member_stats (r.spare[0], &ms, 0);
-    cr_assert (ms.write_bytes <= slot_bytes - at * CHUNK / 2 + 3 * 4096, "%s: the recovery "
-               "wrote %llu bytes: not from unit %llu", lvl, (unsigned long long) ms.write_bytes,
+    uint64_t wrote = fx_recover_writes (r.f.a, r.spare[0]);
+    cr_assert (wrote <= slot_bytes - at * CHUNK / 2 + 3 * 4096, "%s: the recovery "
+               "wrote %llu bytes: not from unit %llu", lvl, (unsigned long long) wrote,
                (unsigned long long) at);
-    rig_adopt (&r, 0);
-    rig_check_done (&r, "e9.1");
+    rig_adopt_done (&r, 0, "e9.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
   }
@@ -1701,13 +1660,10 @@ Test (replace, the_old_member_missing_at_assembly_ends_in_a_recovery)
 Test (replace, the_old_member_missing_while_another_slot_recovers)
 {
   struct rig r;
-  struct recoverer rc = { 0 };
   struct raid_status st;
-  pthread_t t;
   char err[256] = "";
 
-  rig_whole (&r, &cases[2]);                        /* raid6 of 4: two may go */
-  rig_spare (&r);
+  rig_whole_spare (&r, &cases[2]);                        /* raid6 of 4: two may go */
   rig_replace_half (&r);
   fx_close (&r.f);                                  /* the cancel holds until a restart */
   cr_assert_not_null (rig_reassemble_with_new (&r, err, sizeof err), "assemble: %s", err);
@@ -1715,20 +1671,12 @@ Test (replace, the_old_member_missing_while_another_slot_recovers)
   r.spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
   rig_add (&r, 1);
   raid_mem_member_delay (r.spare[1], 200000);       /* cancelled in its first window */
-  rc.a = r.f.a;
-  cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
-  do {
-    usleep (1000);
-    raid_status (r.f.a, &st);
-  } while (st.recovery_slot != 0);
-  raid_resync_cancel (r.f.a);
-  pthread_join (t, NULL);
+  rig_cancel_at (&r, raid_recover, 0, 0);
   raid_mem_member_delay (r.spare[1], 0);
-  cr_assert_eq (rc.rc, -ECANCELED, "recovery: %d %s", rc.rc, r.f.last_warning);
   fx_close (&r.f);
   r.f.mem[0] = raid_mem_member (r.spare[1]);        /* slot 0: e10.1, recovering */
   r.f.mem[1] = raid_mem_member (r.spare[0]);        /* e2.1's shelf is gone; e9.1 given */
-  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "assemble: %s", err);
+  rig_assemble (&r);
   cr_assert (strstr (r.f.last_warning, "replacing slot 1 stopped: its member is missing, and "
                      "e9.1 cannot take the slot over while slot 0 is being rebuilt (one "
                      "recovery at a time); it is a spare again"), "%s", r.f.last_warning);
@@ -1758,9 +1706,8 @@ Test (replace, the_admin_fails_the_new_member)
   struct raid_sb_summary sb;
   char err[256] = "";
 
-  rig_whole (&r, &cases[1]);
-  rig_spare (&r);
-  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e9.1", err, sizeof err), 0, "%s", err);
+  rig_whole_spare (&r, &cases[1]);
+  rig_replace_start (&r, "e9.1");
   cr_assert_eq (raid_fail_member (r.f.a, "e9.1", err, sizeof err), 0, "%s", err);
   cr_assert (strstr (r.f.last_warning, "e9.1, replacing e2.1 (slot 1), failed by the "
                      "administrator; the replace stops"), "%s", r.f.last_warning);
@@ -1816,8 +1763,7 @@ Test (replace, records_that_cannot_hold_leave_a_spare)
     struct raid_sb_summary sb;
     char err[256] = "";
 
-    rig_whole (&r, &cases[1]);                      /* raid5 of 3 */
-    rig_spare (&r);
+    rig_whole_spare (&r, &cases[1]);                      /* raid5 of 3 */
     rig_replace_half (&r);
     fx_close (&r.f);
     if (k == 0)
@@ -1852,19 +1798,17 @@ Test (replace, a_down_spare_is_passed_over)
   struct raid_status st;
   char err[256] = "";
 
-  rig_whole (&r, &cases[1]);
-  rig_spare (&r);
+  rig_whole_spare (&r, &cases[1]);
   raid_mem_member_set_down (r.spare[0], 1);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), -ENOENT);
   cr_assert (strstr (err, "no spare that is up"), "%s", err);
   r.spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
   rig_add (&r, 1);
-  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+  rig_replace_start (&r, NULL);
   raid_status (r.f.a, &st);
   cr_assert_str_eq (st.replace_name, "e10.1");
   cr_assert_eq (raid_replace (r.f.a), 0);
-  rig_adopt (&r, 1);
-  rig_check_done (&r, "e10.1");
+  rig_adopt_done (&r, 1, "e10.1");
   rig_free (&r);
 }
 
@@ -1883,7 +1827,7 @@ Test (replace, refusals)
   cr_assert (strstr (err, "e7.1 is not a working member"), "%s", err);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e8.1", err, sizeof err), -ENOENT);
   cr_assert (strstr (err, "e8.1 is not a spare of the array: add it first"), "%s", err);
-  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", NULL, err, sizeof err), 0, "%s", err);
+  rig_replace_start (&r, NULL);
   cr_assert_eq (raid_replace_start (r.f.a, "e3.1", NULL, err, sizeof err), -EBUSY);
   cr_assert (strstr (err, "a replace runs"), "%s", err);
   r.spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
@@ -1891,7 +1835,6 @@ Test (replace, refusals)
   cr_assert_neq (raid_grow (r.f.a, &name, 1, RAID_LEVEL_5, err, sizeof err), 0);
   cr_assert (strstr (err, "a member is being replaced"), "%s", err);
   cr_assert_eq (raid_replace (r.f.a), 0);
-  rig_adopt (&r, 0);
-  rig_check_done (&r, "e9.1");
+  rig_adopt_done (&r, 0, "e9.1");
   rig_free (&r);
 }

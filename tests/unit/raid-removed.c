@@ -34,10 +34,7 @@ rig (struct fx *f, unsigned n, uint8_t **ref)
   fx_members (f, n, MEMBER);
   f->a = raid_create (&p, f->mem, n, fx_log, f, err, sizeof err);
   cr_assert_not_null (f->a, "raid_create: %s", err);
-  *ref = malloc (raid_size (f->a));
-  cr_assert_not_null (*ref);
-  fill_random (*ref, raid_size (f->a), &seed);
-  cr_assert_eq (raid_write (f->a, *ref, raid_size (f->a), 0, 0), 0);
+  *ref = fx_fill (f->a, &seed);
 }
 
 static void
@@ -68,6 +65,32 @@ examined (struct fx *f, unsigned i)
   cr_assert_eq (raid_examine (&f->mem[i], &sb), 0);
   cr_assert_eq (sb.state, RAID_SB_OK, "e%u.1: state %d (%s)", i + 1, sb.state, sb.problem);
   return sb;
+}
+
+/* Member I drops out (down while a write at OFF goes past it: faulty) and is back up. */
+static void
+drop_out (struct fx *f, uint8_t *ref, unsigned i, uint64_t off)
+{
+  raid_mem_member_set_down (f->mm[i], 1);
+  write_some (f, ref, off);
+  raid_mem_member_set_down (f->mm[i], 0);
+}
+
+/* e2.1 asked back by an incremental add (auto-readd, or a start finding it): its result. */
+static int
+auto_readd (struct fx *f, char *err, size_t errlen)
+{
+  struct raid_member back = f->mem[1];
+
+  return raid_add_member_flags (f->a, &back, RAID_ADD_INCREMENTAL, err, errlen);
+}
+
+/* e2.1 (slot 1), rebuilt, serves alone: e1.1 down, every byte right. */
+static void
+expect_e2_alone (struct fx *f, const uint8_t *ref, const char *when)
+{
+  raid_mem_member_set_down (f->mm[0], 1);
+  fx_expect_data (f->a, ref, NULL, raid_size (f->a), when);
 }
 
 /* e2.1 (slot 1) goes down, is written past, failed and removed while down: its own
@@ -204,7 +227,6 @@ Test (removed, not_readded_by_itself_but_added_by_the_admin)
   uint8_t *ref;
   struct raid_member back;
   struct raid_sb_summary sb;
-  struct raid_mem_stats ms;
   struct raid_status st;
   char err[256] = "";
 
@@ -213,8 +235,7 @@ Test (removed, not_readded_by_itself_but_added_by_the_admin)
   back = f.mem[1];
   sb = examined (&f, 1);
   cr_assert (raid_member_removed (f.a, &sb));
-  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
-                -EPERM);
+  cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM);
   cr_assert (strstr (err, "member e2.1 was removed from the array by the administrator"),
              "%s", err);
   raid_status (f.a, &st);
@@ -229,16 +250,12 @@ Test (removed, not_readded_by_itself_but_added_by_the_admin)
   sb = examined (&f, 1);
   cr_assert_eq (sb.role, RAID_SB_ROLE_SPARE);
   cr_assert (!raid_member_removed (f.a, &sb));
-  raid_mem_member_stats (f.mm[1], &ms, 1);
-  cr_assert_eq (raid_recover (f.a), 0);
-  raid_mem_member_stats (f.mm[1], &ms, 0);
-  cr_assert (ms.write_bytes >= DATA, "rebuilt %llu bytes: not in full",
-             (unsigned long long) ms.write_bytes);
+  uint64_t wrote = fx_recover_writes (f.a, f.mm[1]);
+  cr_assert (wrote >= DATA, "rebuilt %llu bytes: not in full", (unsigned long long) wrote);
   cr_assert (strstr (f.info, "spare e2.1 takes slot 1"), "%s", f.info);
   raid_status (f.a, &st);
   cr_assert_eq (st.member[1].role, RAID_ROLE_ACTIVE);
-  raid_mem_member_set_down (f.mm[0], 1);          /* served by e2.1 alone */
-  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "rebuilt e2.1 alone");
+  expect_e2_alone (&f, ref, "rebuilt e2.1 alone");
   free (ref);
   fx_free (&f);
 }
@@ -250,7 +267,7 @@ Test (removed, a_member_whose_slot_was_taken_is_recorded_too)
   struct fx f;
   uint8_t *ref;
   struct raid_mem_member *spare = raid_mem_member_new ("e9.1", MEMBER);
-  struct raid_member sm = raid_mem_member (spare), back;
+  struct raid_member sm = raid_mem_member (spare);
   struct raid_sb_summary sb;
   char err[256] = "";
 
@@ -264,9 +281,7 @@ Test (removed, a_member_whose_slot_was_taken_is_recorded_too)
   sb = examined (&f, 0);
   cr_assert_eq (sb.removed, 1);
   cr_assert (raid_sb_removed (&sb, examined (&f, 1).member_uuid));
-  back = f.mem[1];
-  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
-                -EPERM, "%s", err);
+  cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "%s", err);
   cr_assert_eq (raid_remove_member (f.a, "e9.1", err, sizeof err), -EBUSY, "working");
   free (ref);
   fx_free (&f);
@@ -278,28 +293,19 @@ Test (removed, a_member_that_dropped_out_comes_back_from_its_bitmap)
 {
   struct fx f;
   uint8_t *ref;
-  struct raid_member back;
-  struct raid_mem_stats ms;
   char err[256] = "";
 
   rig (&f, 2, &ref);
   bitmap_pass (f.a);
   bitmap_pass (f.a);
-  raid_mem_member_set_down (f.mm[1], 1);
-  write_some (&f, ref, 8192);
-  raid_mem_member_set_down (f.mm[1], 0);
-  back = f.mem[1];
+  drop_out (&f, ref, 1, 8192);
   cr_assert (!raid_member_removed (f.a, (struct raid_sb_summary[]) { examined (&f, 1) }));
-  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err), 0,
-                "%s", err);
-  raid_mem_member_stats (f.mm[1], &ms, 1);
-  cr_assert_eq (raid_recover (f.a), 0);
-  raid_mem_member_stats (f.mm[1], &ms, 0);
-  cr_assert (ms.write_bytes < DATA / 2, "rebuilt %llu bytes: not from the bitmap",
-             (unsigned long long) ms.write_bytes);
+  cr_assert_eq (auto_readd (&f, err, sizeof err), 0, "%s", err);
+  uint64_t wrote = fx_recover_writes (f.a, f.mm[1]);
+  cr_assert (wrote < DATA / 2, "rebuilt %llu bytes: not from the bitmap",
+             (unsigned long long) wrote);
   cr_assert (strstr (f.info, "e2.1 comes back to slot 1"), "%s", f.info);
-  raid_mem_member_set_down (f.mm[0], 1);
-  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "re-added e2.1 alone");
+  expect_e2_alone (&f, ref, "re-added e2.1 alone");
   free (ref);
   fx_free (&f);
 }
@@ -328,12 +334,10 @@ Test (removed, assembly_leaves_it_out)
   cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING);
   cr_assert_eq (st.spares, 0);
   back = f.mem[1];
-  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
-                -EPERM, "after a restart too");
+  cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "after a restart too");
   cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_recover (f.a), 0);
-  raid_mem_member_set_down (f.mm[0], 1);
-  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "e2.1 added after the restart");
+  expect_e2_alone (&f, ref, "e2.1 added after the restart");
   free (ref);
   fx_free (&f);
 }
@@ -357,9 +361,7 @@ Test (removed, a_scan_leaves_it_out)
   cr_assert (strstr (f.last_warning, "the array remembers it removed"), "%s", f.last_warning);
   raid_mem_member_set_down (spare, 0);
   remove_while_down (&f, ref);
-  raid_mem_member_set_down (f.mm[2], 1);          /* e3.1 drops out, not removed */
-  write_some (&f, ref, 300 * 1024);
-  raid_mem_member_set_down (f.mm[2], 0);
+  drop_out (&f, ref, 2, 300 * 1024);              /* e3.1 drops out, not removed */
   for (unsigned i = 0; i < 3; i++)
     cr_assert_eq (raid_examine (&f.mem[i], &sb[i]), 0);
   cr_assert_eq (raid_examine (&sm, &sb[3]), 0);
@@ -392,9 +394,7 @@ Test (removed, a_member_added_back_is_a_spare_not_the_faulty_slots)
   rig (&f, 2, &ref);
   bitmap_pass (f.a);
   bitmap_pass (f.a);
-  raid_mem_member_set_down (f.mm[1], 1);
-  write_some (&f, ref, 8192);                     /* fails e2.1: slot 1 faulty */
-  raid_mem_member_set_down (f.mm[1], 0);
+  drop_out (&f, ref, 1, 8192);                    /* fails e2.1: slot 1 faulty */
   back = f.mem[1];
   cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
   raid_status (f.a, &st);
@@ -434,8 +434,7 @@ Test (removed, wiped_removals_do_not_push_out_one_that_could_come_back)
   cr_expect (raid_sb_removed ((struct raid_sb_summary[]) { examined (&f, 0) }, e2.member_uuid),
              "e2.1 pushed off the list by %d spares removed and wiped", RAID_MAX_REMOVED);
   back = f.mem[1];
-  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
-                -EPERM, "e2.1, removed, taken back by itself");
+  cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "e2.1, removed, taken back by itself");
   /* a member removed, then wiped (the plugin's remove of a shelf that answers) */
   cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_recover (f.a), 0);

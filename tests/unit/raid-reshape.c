@@ -63,6 +63,21 @@ rig_fill (struct rig *r, const struct grow_case *c)
   cr_assert_eq (raid_write (r->f.a, r->ref, r->size, 0, 0), 0);
 }
 
+/* Case C's array, created with P (a name, data offset or regions of its own) on the first
+ * c->n of N members, filled. */
+static void
+rig_create_with (struct rig *r, const struct raid_params *p, unsigned n,
+                 const struct grow_case *c)
+{
+  char err[256] = "";
+
+  memset (r, 0, sizeof *r);
+  fx_members (&r->f, n, FX_MEMBER_SIZE);
+  r->f.a = raid_create (p, r->f.mem, c->n, fx_log, &r->f, err, sizeof err);
+  cr_assert_not_null (r->f.a, "%s", err);
+  rig_fill (r, c);
+}
+
 static void
 rig_setup (struct rig *r, const struct grow_case *c)
 {
@@ -434,11 +449,7 @@ Test (reshape, grows_until_no_room_is_left)
   struct rig r;
   char err[256] = "";
 
-  memset (&r, 0, sizeof r);
-  fx_members (&r.f, 5, FX_MEMBER_SIZE);
-  r.f.a = raid_create (&p, r.f.mem, 3, fx_log, &r.f, err, sizeof err);
-  cr_assert_not_null (r.f.a, "%s", err);
-  rig_fill (&r, &c);
+  rig_create_with (&r, &p, 5, &c);
   cr_assert_eq (raid_add_member (r.f.a, &r.f.mem[3], err, sizeof err), 0, "%s", err);
   cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_grow (r.f.a, (const char *[]) { "e9.9" }, 1, RAID_LEVEL_5, err,
@@ -495,11 +506,7 @@ Test (reshape, a_restart_keeps_the_bitmap_regions)
   struct rig r;
   char err[256] = "";
 
-  memset (&r, 0, sizeof r);
-  fx_members (&r.f, 4, FX_MEMBER_SIZE);
-  r.f.a = raid_create (&p, r.f.mem, 3, fx_log, &r.f, err, sizeof err);
-  cr_assert_not_null (r.f.a, "%s", err);
-  rig_fill (&r, &c);
+  rig_create_with (&r, &p, 4, &c);
   cr_assert_eq (raid_status (r.f.a, &st), 0);
   cr_assert_eq (st.bitmap_region, 4 * CHUNK, "created with regions of %llu",
                 (unsigned long long) st.bitmap_region);

@@ -64,6 +64,26 @@ Test (superblock, encode_decode_round_trip)
   cr_expect_eq (block[256], 0x5e);
 }
 
+/* Assembly of F's members (FORCE: with force) is refused with an error that says WHY. */
+static void
+expect_refused (struct fx *f, int force, const char *why)
+{
+  char err[256] = "";
+
+  cr_expect_null (fx_assemble (f, force, err, sizeof err), "assembled, not refused: %s", why);
+  cr_expect (strstr (err, why) != NULL, "%s", err);
+}
+
+/* Member I's superblock examines as STATE. */
+static void
+expect_sb_state (struct fx *f, unsigned i, enum raid_sb_state state)
+{
+  struct raid_sb_summary s;
+
+  cr_assert_eq (raid_examine (&f->mem[i], &s), 0);
+  cr_expect_eq (s.state, state, "e%u.1: superblock state %d, not %d", i + 1, s.state, state);
+}
+
 Test (superblock, create_then_examine_every_member)
 {
   struct fx f;
@@ -101,8 +121,7 @@ Test (superblock, blank_member_examines_as_none)
   struct raid_sb_summary s;
 
   fx_members (&f, 1, FX_MEMBER_SIZE);
-  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
-  cr_expect_eq (s.state, RAID_SB_NONE);
+  expect_sb_state (&f, 0, RAID_SB_NONE);
   raid_mem_member_set_down (f.mm[0], 1);
   cr_expect_lt (raid_examine (&f.mem[0], &s), 0);
   cr_expect_eq (s.state, RAID_SB_IOERR);
@@ -168,14 +187,11 @@ Test (superblock, bad_crc_is_refused_and_named)
   struct fx f;
   uint8_t ref[65536];
   char err[256] = "";
-  struct raid_sb_summary s;
 
   make_closed_raid5 (&f, ref, sizeof ref);
   SB (&f, 2)[40] ^= 1;                 /* one bit of the name */
-  cr_assert_eq (raid_examine (&f.mem[2], &s), 0);
-  cr_expect_eq (s.state, RAID_SB_CORRUPT);
-  cr_expect_null (fx_assemble (&f, 0, err, sizeof err));
-  cr_expect (strstr (err, "member e3.1 has a corrupt superblock") != NULL, "%s", err);
+  expect_sb_state (&f, 2, RAID_SB_CORRUPT);
+  expect_refused (&f, 0, "member e3.1 has a corrupt superblock");
   /* force leaves it out: a degraded but complete RAID5 */
   cr_assert_not_null (fx_assemble (&f, 1, err, sizeof err), "%s", err);
   expect_contents (&f, ref, sizeof ref);
@@ -186,14 +202,12 @@ Test (superblock, foreign_member_is_refused)
 {
   struct fx f, g;
   uint8_t ref[65536];
-  char err[256] = "";
 
   make_closed_raid5 (&f, ref, sizeof ref);
   fx_create (&g, RAID_LEVEL_5, 4, 0, 0, 4096, 0);
   fx_close (&g);
   f.mem[1] = g.mem[1];
-  cr_expect_null (fx_assemble (&f, 0, err, sizeof err));
-  cr_expect (strstr (err, "member e2.1 belongs to another array") != NULL, "%s", err);
+  expect_refused (&f, 0, "member e2.1 belongs to another array");
   fx_free (&g);
   f.mem[1] = raid_mem_member (f.mm[1]);
   fx_free (&f);
@@ -203,16 +217,11 @@ Test (superblock, newer_format_is_refused)
 {
   struct fx f;
   uint8_t ref[65536];
-  char err[256] = "";
-  struct raid_sb_summary s;
 
   make_closed_raid5 (&f, ref, sizeof ref);
   SB (&f, 0)[8] = RAID_SB_VERSION + 1;
-  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
-  cr_expect_eq (s.state, RAID_SB_NEWER);
-  cr_expect_null (fx_assemble (&f, 0, err, sizeof err));
-  cr_expect (strstr (err, "member e1.1 has a superblock from a newer aoeraid format") != NULL,
-             "%s", err);
+  expect_sb_state (&f, 0, RAID_SB_NEWER);
+  expect_refused (&f, 0, "member e1.1 has a superblock from a newer aoeraid format");
   fx_free (&f);
 }
 
@@ -252,13 +261,11 @@ Test (superblock, too_few_members_is_refused_with_names)
 {
   struct fx f;
   uint8_t ref[65536];
-  char err[256] = "";
 
   make_closed_raid5 (&f, ref, sizeof ref);
   raid_mem_member_set_down (f.mm[1], 1);
   raid_mem_member_set_down (f.mm[2], 1);
-  cr_expect_null (fx_assemble (&f, 1, err, sizeof err));
-  cr_expect (strstr (err, "slot 1, slot 2") != NULL, "%s", err);
+  expect_refused (&f, 1, "slot 1, slot 2");
   fx_free (&f);
 }
 
@@ -270,8 +277,7 @@ Test (superblock, dirty_degraded_needs_force)
 
   make_crashed (&f, RAID_LEVEL_6, 5, ref, sizeof ref);
   raid_mem_member_set_down (f.mm[4], 1);
-  cr_expect_null (fx_assemble (&f, 0, err, sizeof err));
-  cr_expect (strstr (err, "dirty and degraded") != NULL, "%s", err);
+  expect_refused (&f, 0, "dirty and degraded");
   cr_assert_not_null (fx_assemble (&f, 1, err, sizeof err), "%s", err);
   expect_contents (&f, ref, sizeof ref);
   fx_free (&f);
@@ -302,7 +308,6 @@ Test (superblock, wipe_erases_the_metadata_area_only)
   struct fx f;
   uint8_t ref[65536], *raw, *head = malloc (RAID_META_START), *rest;
   uint64_t size = FX_MEMBER_SIZE, seed = 7;
-  struct raid_sb_summary s;
   enum raid_meta_state meta;
 
   make_closed_raid5 (&f, ref, sizeof ref);
@@ -314,8 +319,7 @@ Test (superblock, wipe_erases_the_metadata_area_only)
   cr_assert_eq (raid_meta_probe (&f.mem[0], &meta), 0);
   cr_expect_eq (meta, RAID_META_AOERAID);
   cr_assert_eq (raid_wipe (&f.mem[0]), 0);
-  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
-  cr_expect_eq (s.state, RAID_SB_NONE);
+  expect_sb_state (&f, 0, RAID_SB_NONE);
   cr_assert_eq (raid_meta_probe (&f.mem[0], &meta), 0);
   cr_expect_eq (meta, RAID_META_BLANK, "the bitmap (or more) is left");
   cr_expect (memcmp (raw, head, RAID_META_START) == 0, "the first 4 KiB were written");
@@ -324,8 +328,7 @@ Test (superblock, wipe_erases_the_metadata_area_only)
 
   /* only the superblock gone (an older aoeraid's remove): the bitmap is still aoeraid's */
   memset (SB (&f, 1), 0, RAID_SB_SIZE);
-  cr_assert_eq (raid_examine (&f.mem[1], &s), 0);
-  cr_expect_eq (s.state, RAID_SB_NONE);
+  expect_sb_state (&f, 1, RAID_SB_NONE);
   cr_assert_eq (raid_meta_probe (&f.mem[1], &meta), 0);
   cr_expect_eq (meta, RAID_META_AOERAID);
   /* other bytes in the area (a filesystem's) are not aoeraid's */

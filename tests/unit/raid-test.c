@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -107,6 +108,66 @@ fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *alt, ui
       cr_assert_fail ("%s: array data differs from the reference at %llu", when,
                       (unsigned long long) o);
   free (buf);
+}
+
+uint8_t *
+fx_fill (struct raid_array *a, uint64_t *seed)
+{
+  uint64_t size = raid_size (a);
+  uint8_t *ref = malloc (size);
+
+  cr_assert_not_null (ref);
+  fill_random (ref, size, seed);
+  cr_assert_eq (raid_write (a, ref, size, 0, 0), 0, "filling the array failed");
+  return ref;
+}
+
+uint64_t
+fx_recover_writes (struct raid_array *a, struct raid_mem_member *mm)
+{
+  struct raid_mem_stats ms;
+
+  raid_mem_member_stats (mm, NULL, 1);
+  cr_assert_eq (raid_recover (a), 0, "the recovery failed");
+  raid_mem_member_stats (mm, &ms, 0);
+  return ms.write_bytes;
+}
+
+void *
+fx_writer_main (void *arg)
+{
+  struct fx_writer *w = arg;
+
+  while (!atomic_load (&w->stop) || w->writes < w->min_writes) {
+    uint64_t off = (rnd (&w->seed) % (w->size / 512)) * 512;
+    uint32_t len = 512 * (1 + rnd (&w->seed) % 24);
+    uint8_t scratch[512 * 24], *buf = w->ref ? w->ref + off : scratch;
+    if (len > w->size - off)
+      len = w->size - off;
+    fill_random (buf, len, &w->seed);
+    if (raid_write (w->a, buf, len, off, 0) != 0) {
+      atomic_store (&w->failed, 1);
+      break;
+    }
+    w->writes++;
+  }
+  return NULL;
+}
+
+void
+fx_writer_start (struct fx_writer *w, void *(*main) (void *), unsigned wait)
+{
+  cr_assert_eq (pthread_create (&w->thread, NULL, main, w), 0);
+  while (atomic_load (&w->writes) < wait && !atomic_load (&w->failed))
+    usleep (100);
+}
+
+void
+fx_writer_stop (struct fx_writer *w)
+{
+  atomic_store (&w->stop, 1);
+  pthread_join (w->thread, NULL);
+  cr_assert (!atomic_load (&w->failed), "a write beside the run failed");
 }
 
 uint64_t

@@ -4,6 +4,8 @@
 #ifndef AOERAID_RAID_TEST_H
 #define AOERAID_RAID_TEST_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include "raid.h"
 
@@ -41,6 +43,32 @@ void fx_log (void *opaque, int level, const char *msg);
  * ALT (NULL: none) where a write cut short may have left its bytes. */
 void fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *alt,
                      uint64_t size, const char *when);
+
+/* Write the whole array with random bytes from *SEED on: a copy of them (malloc'd, the
+ * array's size), the reference its reads are held to. */
+uint8_t *fx_fill (struct raid_array *a, uint64_t *seed);
+
+/* Run the recovery to its end (cr_assert it succeeds): the bytes it wrote to MM. */
+uint64_t fx_recover_writes (struct raid_array *a, struct raid_mem_member *mm);
+
+/* Writes beside what a test runs, from a thread of their own: fx_writer_main writes
+ * random lengths at random offsets of the array's first SIZE bytes, each write's bytes
+ * kept in REF (NULL: not kept), until fx_writer_stop and at least MIN_WRITES of them. */
+struct fx_writer {
+  struct raid_array *a;
+  uint8_t *ref;
+  uint64_t size, seed;
+  unsigned min_writes;
+  atomic_int stop;
+  atomic_uint writes;
+  atomic_int failed;            /* a write failed: fx_writer_stop says so */
+  pthread_t thread;
+};
+void *fx_writer_main (void *w);
+/* Start W's thread on MAIN (fx_writer_main, or a test's own on W) and wait for its
+ * first WAIT writes. */
+void fx_writer_start (struct fx_writer *w, void *(*main) (void *), unsigned wait);
+void fx_writer_stop (struct fx_writer *w);
 
 uint64_t rnd (uint64_t *seed);
 void fill_random (uint8_t *buf, size_t len, uint64_t *seed);

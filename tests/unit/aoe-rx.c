@@ -1340,7 +1340,7 @@ Test(table, flood_at_the_cap_lets_a_new_shelf_in_and_evicts_none_in_use, .timeou
   r.ini->opt.log = count_table_full;
   table_full_lines = 0;
   cr_assert_eq(aoe_target_find(r.ini, SHELF, SLOT), r.t);       /* handed to a caller */
-  struct aoe_target *held = second_target(&r);                  /* e7.4, reserved by us */
+  struct aoe_target *held = discover(&r, SLOT + 1, shelf2_mac);    /* e7.4, reserved by us */
   claim(&r, held);
   mac_of(0xfffff0, mac);
   struct aoe_target *idle = config_from(&r, 8, 1, mac);         /* found, never looked at */
@@ -1435,7 +1435,7 @@ Test(table, full_table_evicts_only_unused_then_refuses, .timeout = 60)
   table_full_lines = 0;
   cr_assert_eq(aoe_target_find(r.ini, SHELF, SLOT), r.t);
   read_start(&r, 200, buf, &res);
-  struct aoe_target *held = second_target(&r);
+  struct aoe_target *held = discover(&r, SLOT + 1, shelf2_mac);
   claim(&r, held);
   pthread_mutex_lock(&r.ini->lock);
   held->handed = 0;             /* as if its caller were gone: only the claim keeps it */

@@ -218,9 +218,16 @@ void batch_wait (struct io_batch *b);
 #define STRIPE_CACHE_ENTRIES 4
 #define STRIPE_CACHE_MAX_STRIPE (8u << 20)   /* larger stripes are not kept */
 
+/* What an entry was read as: the stripe, in which geometry, with which columns usable. */
+struct stripe_key {
+  struct raid_geom g;
+  uint64_t stripe;
+  uint32_t usable;                      /* bit per column (data, then parity) */
+};
+
 struct stripe_cache_entry {
-  struct raid_geom g;                   /* the layout it was read in */
-  uint64_t gen, stripe, used;
+  struct stripe_key key;
+  uint64_t used;                        /* LRU tick */
   uint64_t lo, hi;                      /* the stripe's data bytes held, from its start */
   uint8_t *buf;
   size_t cap;
@@ -228,24 +235,26 @@ struct stripe_cache_entry {
 
 struct stripe_cache {
   pthread_mutex_t lock;
-  atomic_ullong gen;                    /* bumped by every write */
+  atomic_uint live;                     /* entries holding bytes: 0 lets writers skip the lock */
+  atomic_ullong stream_next;            /* where the last degraded read ended (a hint) */
   uint64_t tick;
   struct stripe_cache_entry e[STRIPE_CACHE_ENTRIES];
 };
 
 void stripe_cache_init (struct stripe_cache *c);
 void stripe_cache_destroy (struct stripe_cache *c);
-uint64_t stripe_cache_gen (struct stripe_cache *c);
-/* From a writer holding the stripe locks of what it wrote, after writing. */
-void stripe_cache_invalidate (struct stripe_cache *c);
+/* From a writer holding the locks of stripes FIRST..LAST, after writing: drop theirs. */
+void stripe_cache_invalidate (struct stripe_cache *c, uint64_t first, uint64_t last);
+void stripe_cache_flush (struct stripe_cache *c);
 uint64_t stripe_cache_stripe_bytes (const struct raid_geom *g);
-/* Copy bytes [LO, HI) of STRIPE (from its first data byte) to DST: 1 when held. */
-int stripe_cache_get (struct stripe_cache *c, const struct raid_geom *g, uint64_t stripe,
-                      uint64_t lo, uint64_t hi, uint8_t *dst);
-/* Keep bytes [LO, HI) of STRIPE, read in generation GEN; COLS: its k data columns,
- * whole chunks. */
-void stripe_cache_put (struct stripe_cache *c, const struct raid_geom *g, uint64_t gen,
-                       uint64_t stripe, uint64_t lo, uint64_t hi, uint8_t *const cols[]);
+/* Copy bytes [LO, HI) of KEY's stripe (from its first data byte) to DST: 1 when held.
+ * The caller holds the stripe's lock. */
+int stripe_cache_get (struct stripe_cache *c, const struct stripe_key *key, uint64_t lo,
+                      uint64_t hi, uint8_t *dst);
+/* Keep bytes [LO, HI) of KEY's stripe, read under its lock, which the caller still
+ * holds; COLS: its k data columns, whole chunks. */
+void stripe_cache_put (struct stripe_cache *c, const struct stripe_key *key, uint64_t lo,
+                       uint64_t hi, uint8_t *const cols[]);
 
 struct scratch_pool {
   pthread_mutex_t lock;

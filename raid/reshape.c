@@ -385,6 +385,7 @@ grow_reshape (struct raid_array *a, struct raid_layout *nl, const char *const *n
   a->prev = a->lay;
   a->lay = *nl;
   writemostly_load (a);         /* a level without copies drops the flags */
+  stripe_cache_flush (&a->stripe_cache);   /* stripes are numbered anew */
   atomic_store (&a->reshape.pos, 0);
   atomic_store (&a->reshape.recorded, 0);
   atomic_store (&a->reshape.active, 1);

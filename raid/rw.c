@@ -374,7 +374,7 @@ struct recon {
   uint32_t lo, len;                     /* the hull, within the chunk */
   int rebuild;                          /* a piece's own member is down */
   int cached;                           /* copied from the stripe cache: nothing to read */
-  uint64_t gen;                         /* the stripe cache's generation, read under the lock */
+  struct stripe_key key;                /* its stripe cache entry's */
   uint64_t keep_lo, keep_hi;            /* the stripe's bytes to leave in the stripe cache */
   uint8_t *cols[RAID_MAX_MEMBERS];
   uint8_t valid[RAID_MAX_MEMBERS], bad[RAID_MAX_MEMBERS], need[RAID_MAX_MEMBERS];
@@ -410,12 +410,15 @@ recon_plan (struct raid_array *a, struct raid_layout *L, struct recon *r, uint64
   r->len = hi - r->lo;
 }
 
-/* A stripe of a sequential reader (the request covers one end of the stripe, a chunk
- * or more) with a data column down: the request before or after it wants the rest.
- * Copy the request's part from the stripe cache if it is there; else rebuild the
- * whole stripe and keep the rest in the cache (see stripe-cache.c). */
+/* Copy the request's part of R's stripe from the stripe cache if it is there.  Else,
+ * when the request covers one end of the stripe (a chunk or more) and a data column
+ * there is down, the request next to it wants the rest: rebuild the whole stripe and
+ * keep the rest in the cache (see stripe-cache.c).  That costs no read when the request
+ * rebuilds the stripe anyway (it covers every offset of the chunk); else (the down
+ * column is in the part it does not want) only when it continues a sequential STREAM,
+ * so that a random reader never pays for a stripe nobody reads. */
 static void
-recon_whole_stripe (struct raid_array *a, struct raid_layout *L, struct recon *r)
+recon_whole_stripe (struct raid_array *a, struct raid_layout *L, struct recon *r, int stream)
 {
   uint64_t bytes = stripe_cache_stripe_bytes (&L->g), start = r->stripe * bytes;
   uint64_t lo = r->pos - start, hi = r->end - start, keep_lo, keep_hi;
@@ -423,7 +426,10 @@ recon_whole_stripe (struct raid_array *a, struct raid_layout *L, struct recon *r
 
   if (!bytes)
     return;
-  if (stripe_cache_get (&a->stripe_cache, &L->g, r->stripe, lo, hi, r->dst)) {
+  r->key = (struct stripe_key) { .g = L->g, .stripe = r->stripe };
+  for (idx = 0; idx < L->g.k + L->g.m; idx++)
+    r->key.usable |= (uint32_t) col_usable (a, L, r->stripe, idx) << idx;
+  if (stripe_cache_get (&a->stripe_cache, &r->key, lo, hi, r->dst)) {
     r->cached = 1;
     r->rebuild = 0;
     return;
@@ -432,16 +438,15 @@ recon_whole_stripe (struct raid_array *a, struct raid_layout *L, struct recon *r
   keep_hi = lo > 0 ? lo : bytes;
   if (start + keep_hi > L->size)
     keep_hi = L->size - start;          /* the stripe holds the array's end */
-  if (hi - lo < L->g.chunk || (lo > 0) == (hi < bytes) || keep_hi <= keep_lo)
+  if (hi - lo < L->g.chunk || (lo > 0) == (hi < bytes) || keep_hi <= keep_lo
+      || !(r->rebuild || stream))
     return;
   for (idx = 0; idx < L->g.k; idx++)
     down += !source_usable (a, L, r->stripe * L->g.k + idx);
   if (!down)
     return;
-  for (idx = 0; idx < L->g.k; idx++) {
-    r->need[idx] = 1;
+  for (idx = 0; idx < L->g.k; idx++)        /* need[] stays the request's own columns */
     r->bad[idx] = !source_usable (a, L, r->stripe * L->g.k + idx);
-  }
   r->lo = 0;
   r->len = L->g.chunk;
   r->rebuild = 1;
@@ -529,6 +534,16 @@ recon_finish (struct raid_array *a, struct raid_layout *L, struct recon *recon, 
     if (!r->rebuild)
       continue;
     rc = stripe_gather (a, L, r->stripe, r->lo, r->len, r->cols, r->valid, r->bad, r->need, NULL);
+    if (rc == 0 && r->keep_hi > r->keep_lo) {
+      /* the rest of the stripe for the cache, only if what was read can give it */
+      uint8_t all[RAID_MAX_MEMBERS] = { 0 };
+      for (unsigned idx = 0; idx < L->g.k + L->g.m; idx++) {
+        r->valid[idx] |= r->need[idx];
+        all[idx] = idx < L->g.k;
+      }
+      if (codec_recover (&L->codec, r->len, r->cols, r->valid, all))
+        r->keep_hi = r->keep_lo;
+    }
     for (uint64_t at = r->pos; at < r->end && rc == 0;) {
       struct piece p = piece_at (&L->g, at, r->end);
       uint8_t *to = r->dst + (at - r->pos), *from = r->cols[p.ci % L->g.k] + (p.within - r->lo);
@@ -537,8 +552,7 @@ recon_finish (struct raid_array *a, struct raid_layout *L, struct recon *recon, 
       at += p.len;
     }
     if (rc == 0)
-      stripe_cache_put (&a->stripe_cache, &L->g, r->gen, r->stripe, r->keep_lo, r->keep_hi,
-                        r->cols);
+      stripe_cache_put (&a->stripe_cache, &r->key, r->keep_lo, r->keep_hi, r->cols);
   }
   return rc;
 }
@@ -551,8 +565,10 @@ plan_degraded (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32
                uint64_t last, struct recon **recon, unsigned *nrecon, uint8_t **scratch,
                struct io_batch *b)
 {
-  uint64_t end = off + len, gen = stripe_cache_gen (&a->stripe_cache);
+  uint64_t end = off + len;
   int cache = L == &a->lay && !atomic_load (&a->reshape.active);
+  /* a hint, raced by other readers at worst: it never decides what is read back */
+  int stream = atomic_exchange (&a->stripe_cache.stream_next, end) == off;
   size_t total = 0;
   uint8_t *at;
   unsigned rn;
@@ -564,9 +580,8 @@ plan_degraded (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32
     return -ENOMEM;
   for (rn = 0; rn < *nrecon; rn++) {
     recon_plan (a, L, &(*recon)[rn], first + rn, buf, off, end);
-    (*recon)[rn].gen = gen;
     if (cache)
-      recon_whole_stripe (a, L, &(*recon)[rn]);
+      recon_whole_stripe (a, L, &(*recon)[rn], stream);
     total += recon_scratch (a, L, &(*recon)[rn]);
   }
   if (total && !(*scratch = scratch_get (&a->pool, total)))
@@ -932,7 +947,7 @@ layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
     rc = near_write (a, L, buf, len, off);
   else
     rc = parity_write (a, L, buf, len, off);
-  stripe_cache_invalidate (&a->stripe_cache);   /* written or not, under the locks */
+  stripe_cache_invalidate (&a->stripe_cache, first, last);   /* written or not */
   bitmap_write_end (a, first, last);
   stripe_unlock_range (&a->locks, first, last);
   return rc;
@@ -1117,6 +1132,7 @@ resync_window (struct raid_array *a, struct raid_layout *L, uint64_t u, unsigned
   }
   batch_run (b);
   fail_writers (a, b);
+  stripe_cache_invalidate (&a->stripe_cache, u, u + w - 1);  /* decodes from new parity */
   return good;
 }
 

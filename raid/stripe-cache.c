@@ -7,13 +7,13 @@
  * so no stripe is read or rebuilt twice.  Without it, 1 MiB reads of a RAID5 of 4 with
  * 1.5 MiB stripes read 4/3 of the data they deliver.
  *
- * Entries hold array bytes, not member bytes, so only a write can make one stale: every
- * write (of any layout: a level change can come back to the same geometry) bumps the
- * generation while it holds its stripe locks, and an entry is good only in the
- * generation it was filled in.  A filler reads the generation after taking its stripe
- * locks, so a write to its stripe either ended before (and is in what it read) or bumps
- * the generation after.  The layout's geometry is part of the key, and no entry is made
- * or served during a reshape. */
+ * Entries hold array bytes, not member bytes, so only a write makes one stale.  A filler
+ * reads its stripe and puts the entry while it holds the stripe's lock, and every writer
+ * of array bytes or parity (a request, a resync, a repair) drops the entries of the
+ * stripes it wrote before it lets go of their locks: an entry never outlives a write.
+ * The key holds the layout's geometry and which columns were usable when the stripe was
+ * read (a member that came back may hold what parity did not), and a reshape drops
+ * everything (no entry is made or served meanwhile). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +23,7 @@ void
 stripe_cache_init (struct stripe_cache *c)
 {
   memset (c, 0, sizeof *c);
+  atomic_store (&c->stream_next, UINT64_MAX);       /* no read yet: no stream */
   pthread_mutex_init (&c->lock, NULL);
 }
 
@@ -34,23 +35,43 @@ stripe_cache_destroy (struct stripe_cache *c)
   pthread_mutex_destroy (&c->lock);
 }
 
-uint64_t
-stripe_cache_gen (struct stripe_cache *c)
+static int
+same_key (const struct stripe_key *a, const struct stripe_key *b)
 {
-  return atomic_load (&c->gen);
+  return a->stripe == b->stripe && a->usable == b->usable && a->g.level == b->g.level
+    && a->g.n == b->g.n && a->g.k == b->g.k && a->g.m == b->g.m && a->g.chunk == b->g.chunk
+    && a->g.rows == b->g.rows;
+}
+
+static void
+drop (struct stripe_cache *c, struct stripe_cache_entry *e)
+{
+  if (e->hi > e->lo)
+    atomic_fetch_sub (&c->live, 1);
+  e->lo = e->hi = 0;
 }
 
 void
-stripe_cache_invalidate (struct stripe_cache *c)
+stripe_cache_invalidate (struct stripe_cache *c, uint64_t first, uint64_t last)
 {
-  atomic_fetch_add (&c->gen, 1);
+  /* An entry of these stripes could only be put under their locks, which the caller
+   * holds: with none live there is none to drop, and no mutex to take. */
+  if (atomic_load (&c->live) == 0)
+    return;
+  pthread_mutex_lock (&c->lock);
+  for (unsigned i = 0; i < STRIPE_CACHE_ENTRIES; i++)
+    if (c->e[i].key.stripe >= first && c->e[i].key.stripe <= last)
+      drop (c, &c->e[i]);
+  pthread_mutex_unlock (&c->lock);
 }
 
-static int
-same_geom (const struct raid_geom *a, const struct raid_geom *b)
+void
+stripe_cache_flush (struct stripe_cache *c)
 {
-  return a->level == b->level && a->n == b->n && a->k == b->k && a->m == b->m
-    && a->chunk == b->chunk && a->rows == b->rows;
+  pthread_mutex_lock (&c->lock);
+  for (unsigned i = 0; i < STRIPE_CACHE_ENTRIES; i++)
+    drop (c, &c->e[i]);
+  pthread_mutex_unlock (&c->lock);
 }
 
 /* Bytes of one stripe's data, or 0 when the cache does not keep stripes this big. */
@@ -62,17 +83,17 @@ stripe_cache_stripe_bytes (const struct raid_geom *g)
 }
 
 int
-stripe_cache_get (struct stripe_cache *c, const struct raid_geom *g, uint64_t stripe,
-                  uint64_t lo, uint64_t hi, uint8_t *dst)
+stripe_cache_get (struct stripe_cache *c, const struct stripe_key *key, uint64_t lo,
+                  uint64_t hi, uint8_t *dst)
 {
-  uint64_t gen = stripe_cache_gen (c);
   int found = 0;
 
+  if (atomic_load (&c->live) == 0)
+    return 0;
   pthread_mutex_lock (&c->lock);
   for (unsigned i = 0; i < STRIPE_CACHE_ENTRIES && !found; i++) {
     struct stripe_cache_entry *e = &c->e[i];
-    if (e->hi > e->lo && e->gen == gen && e->stripe == stripe && same_geom (&e->g, g)
-        && e->lo <= lo && hi <= e->hi) {
+    if (e->hi > e->lo && same_key (&e->key, key) && e->lo <= lo && hi <= e->hi) {
       memcpy (dst, e->buf + (lo - e->lo), hi - lo);
       e->used = ++c->tick;
       found = 1;
@@ -82,7 +103,7 @@ stripe_cache_get (struct stripe_cache *c, const struct raid_geom *g, uint64_t st
   return found;
 }
 
-/* The entry to fill: one already holding STRIPE, else an empty one, else the least
+/* The entry to fill: one already holding the stripe, else an empty one, else the least
  * recently used. */
 static struct stripe_cache_entry *
 victim (struct stripe_cache *c, uint64_t stripe)
@@ -91,7 +112,7 @@ victim (struct stripe_cache *c, uint64_t stripe)
 
   for (unsigned i = 0; i < STRIPE_CACHE_ENTRIES; i++) {
     struct stripe_cache_entry *e = &c->e[i];
-    if (e->hi > e->lo && e->stripe == stripe)
+    if (e->hi > e->lo && e->key.stripe == stripe)
       return e;
     if (e->hi <= e->lo || e->used < v->used)
       v = e;
@@ -100,37 +121,37 @@ victim (struct stripe_cache *c, uint64_t stripe)
 }
 
 void
-stripe_cache_put (struct stripe_cache *c, const struct raid_geom *g, uint64_t gen,
-                  uint64_t stripe, uint64_t lo, uint64_t hi, uint8_t *const cols[])
+stripe_cache_put (struct stripe_cache *c, const struct stripe_key *key, uint64_t lo,
+                  uint64_t hi, uint8_t *const cols[])
 {
+  uint64_t bytes = stripe_cache_stripe_bytes (&key->g);
   struct stripe_cache_entry *e;
 
-  if (hi <= lo || gen != stripe_cache_gen (c))
-    return;                             /* a write came: it would be stale at once */
+  if (hi <= lo)
+    return;
   pthread_mutex_lock (&c->lock);
-  e = victim (c, stripe);
-  e->lo = e->hi = 0;
-  if (e->cap < stripe_cache_stripe_bytes (g)) {
+  e = victim (c, key->stripe);
+  drop (c, e);
+  if (e->cap < bytes) {
     /* once per entry and geometry: every entry grows to a whole stripe */
-    uint8_t *buf = realloc (e->buf, stripe_cache_stripe_bytes (g));
+    uint8_t *buf = realloc (e->buf, bytes);
     if (!buf) {
       pthread_mutex_unlock (&c->lock);
       return;
     }
     e->buf = buf;
-    e->cap = stripe_cache_stripe_bytes (g);
+    e->cap = bytes;
   }
   for (uint64_t at = lo; at < hi;) {
-    uint64_t col = at / g->chunk, within = at % g->chunk;
-    uint64_t len = g->chunk - within < hi - at ? g->chunk - within : hi - at;
+    uint64_t col = at / key->g.chunk, within = at % key->g.chunk;
+    uint64_t len = key->g.chunk - within < hi - at ? key->g.chunk - within : hi - at;
     memcpy (e->buf + (at - lo), cols[col] + within, len);
     at += len;
   }
-  e->g = *g;
-  e->gen = gen;
-  e->stripe = stripe;
+  e->key = *key;
   e->lo = lo;
   e->hi = hi;
   e->used = ++c->tick;
+  atomic_fetch_add (&c->live, 1);
   pthread_mutex_unlock (&c->lock);
 }

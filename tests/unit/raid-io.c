@@ -256,17 +256,19 @@ degraded_read_costs_k_columns (enum raid_level level, unsigned n, unsigned k,
     expect_read (&f, ref + off, k * CHUNK, off);
   t = total_stats (&f);
   cr_expect_eq (t.read_bytes, size);
-  /* In requests of k + 1 chunks, which cut the stripes, the same: the stripe cache keeps
-   * for each request what the one before it rebuilt and did not want. */
+  /* In requests of k + 1 chunks, which cut the stripes, the same but for one chunk: the
+   * stripe cache keeps for each request what the one before it rebuilt and did not want,
+   * once the stream is known (the second request continues the first: the stripe the
+   * first cut is rebuilt whole by the second, one chunk more than it delivers). */
   reset_stats (&f);
   for (uint64_t off = 0, len; off < size; off += len) {
     len = size - off < (k + 1) * CHUNK ? size - off : (k + 1) * CHUNK;
     expect_read (&f, ref + off, len, off);
   }
   t = total_stats (&f);
-  cr_expect_eq (t.read_bytes, size, "%s, %u down, requests of %u chunks: read %llu bytes "
-                "for %llu of data", raid_level_name (level), ndown, k + 1,
-                (unsigned long long) t.read_bytes, (unsigned long long) size);
+  cr_expect (t.read_bytes >= size && t.read_bytes <= size + CHUNK, "%s, %u down, requests of "
+             "%u chunks: read %llu bytes for %llu of data", raid_level_name (level), ndown,
+             k + 1, (unsigned long long) t.read_bytes, (unsigned long long) size);
   free (ref);
   fx_free (&f);
 }
@@ -292,9 +294,10 @@ Test (io, stripe_cache_never_serves_a_written_stripe)
   fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
   fill_random (ref, 4 * stripe, &seed);
   cr_assert_eq (raid_write (f.a, ref, 4 * stripe, 0, 0), 0);
-  raid_mem_member_set_down (f.mm[ref_data_dev (4, 1, 0, 2)], 1);  /* stripe 0's last data */
+  raid_mem_member_set_down (f.mm[ref_data_dev (4, 1, 0, 0)], 1);  /* stripe 0's first data */
   for (unsigned round = 0; round < 3; round++) {
-    /* the head of stripe 0 rebuilds it whole; its last chunk stays in the cache */
+    /* the head of stripe 0 rebuilds it (its first chunk is down) whole: its last chunk
+     * stays in the cache */
     expect_read (&f, ref, 2 * CHUNK, 0);
     /* into the kept part; a sector of it; another stripe (the cache may miss, never lie) */
     uint64_t at = round == 0 ? 2 * CHUNK : round == 1 ? 2 * CHUNK + 512 : stripe;
@@ -765,5 +768,248 @@ Test (io, unreadable_stripe_fails_naming_members)
   cr_expect (strstr (f.last_error, "e1.1, e2.1") != NULL, "%s", f.last_error);
   /* the rest of the stripe still reads */
   cr_expect_eq (raid_read (f.a, buf, 512, 512), 0);
+  fx_free (&f);
+}
+
+/* RAID5 of 4: stripe 1's third data column down, a bad sector on stripe 1's parity.  Its
+ * first two chunks are on working members: a sequential reader's request for them works,
+ * though the rest of the stripe cannot be rebuilt for the stripe cache. */
+Test (stripe_cache, whole_stripe_rebuild_fails_a_readable_request)
+{
+  struct fx f;
+  uint64_t seed = 21;
+  uint8_t *ref = malloc (6 * CHUNK), got[2 * CHUNK];
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  fill_random (ref, 6 * CHUNK, &seed);
+  cr_assert_eq (raid_write (f.a, ref, 6 * CHUNK, 0, 0), 0);
+  raid_mem_member_set_down (f.mm[ref_data_dev (4, 1, 1, 2)], 1);
+  raid_mem_member_bad_range (f.mm[ref_parity_dev (4, 1, 1, 0)], f.a->lay.data_offset + CHUNK,
+                             512);
+  expect_read (&f, ref + 2 * CHUNK, CHUNK, 2 * CHUNK);      /* the stream's first request */
+  int rc = raid_read (f.a, got, 2 * CHUNK, 3 * CHUNK);
+  cr_expect_eq (rc, 0, "2-chunk read of readable columns failed: %d (%s)", rc, f.last_error);
+  cr_expect (memcmp (got, ref + 3 * CHUNK, 2 * CHUNK) == 0);
+  free (ref);
+  fx_free (&f);
+}
+
+/* Random chunk-sized reads on a degraded RAID6 of 6 (k=4), each of a chunk whose own
+ * member works: before the cache each read one chunk. */
+Test (stripe_cache, whole_stripe_rebuild_amplifies_random_reads)
+{
+  struct fx f;
+  uint64_t seed = 22;
+  uint8_t *ref, got[CHUNK];
+  struct raid_mem_stats t;
+  unsigned down = ref_data_dev (6, 2, 0, 3), nreads = 0;
+
+  fx_create (&f, RAID_LEVEL_6, 6, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  ref = malloc (raid_size (f.a));
+  fill_random (ref, raid_size (f.a), &seed);
+  cr_assert_eq (raid_write (f.a, ref, raid_size (f.a), 0, 0), 0);
+  raid_mem_member_set_down (f.mm[down], 1);
+  reset_stats (&f);
+  for (uint64_t s = 0; s < 8; s++) {
+    if (ref_data_dev (6, 2, s, 0) == down)
+      continue;
+    cr_assert_eq (raid_read (f.a, got, CHUNK, s * 4 * CHUNK), 0);
+    cr_assert (memcmp (got, ref + s * 4 * CHUNK, CHUNK) == 0);
+    nreads++;
+  }
+  t = total_stats (&f);
+  cr_expect_eq (t.read_bytes, (uint64_t) nreads * CHUNK, "%u one-chunk reads of working "
+                "columns read %llu bytes (%.1f x)", nreads, (unsigned long long) t.read_bytes,
+                (double) t.read_bytes / (nreads * CHUNK));
+  free (ref);
+  fx_free (&f);
+}
+
+/* An entry outlives a change of the members: parity that did not match its data (a
+ * write hole, a bad block) is put right by a repair or a resync, which write no array
+ * bytes and bump no generation; the entry keeps the bytes decoded from the bad parity. */
+enum parity_fix { FIX_NONE, FIX_REPAIR, FIX_RESYNC };
+
+static void
+stale_after_parity_fix (enum parity_fix fix, int same_down)
+{
+  struct fx f;
+  uint64_t seed = 23;
+  uint8_t *ref = malloc (6 * CHUNK), got[CHUNK], two[2 * CHUNK];
+  unsigned d0 = ref_data_dev (4, 1, 1, 0), d2 = ref_data_dev (4, 1, 1, 2);
+  unsigned p = ref_parity_dev (4, 1, 1, 0);
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK,
+             RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_NO_BITMAP);
+  fill_random (ref, 6 * CHUNK, &seed);
+  cr_assert_eq (raid_write (f.a, ref, 6 * CHUNK, 0, 0), 0);
+  /* stripe 1's parity does not match (a lost parity write) */
+  raid_mem_member_data (f.mm[p])[f.a->lay.data_offset + CHUNK + 100] ^= 0xff;
+  if (fix == FIX_RESYNC)
+    atomic_store (&f.a->resync_offset, 0);   /* as after an unclean shutdown */
+  /* column 2's shelf away for a while: a sequential reader (its second request) rebuilds
+   * stripe 1 whole, and keeps column 2, decoded from the bad parity */
+  raid_mem_member_set_down (f.mm[d2], 1);
+  cr_assert_eq (raid_read (f.a, got, CHUNK, 2 * CHUNK), 0);
+  cr_assert_eq (raid_read (f.a, two, 2 * CHUNK, 3 * CHUNK), 0);
+  raid_mem_member_set_down (f.mm[d2], 0);                 /* back: nothing was written */
+  if (fix == FIX_RESYNC)
+    cr_assert_eq (raid_resync (f.a), 0);
+  else if (fix == FIX_REPAIR)
+    cr_assert_eq (raid_check (f.a, RAID_CHECK_REPAIR), 0);
+  expect_read (&f, ref + 5 * CHUNK, CHUNK, 5 * CHUNK);   /* the array holds ref */
+  /* another shelf away (column 2 is on a working member still), or the same again (its
+   * column decoded from the parity put right) */
+  raid_mem_member_set_down (f.mm[same_down ? d2 : d0], 1);
+  cr_assert_eq (raid_read (f.a, got, CHUNK, 5 * CHUNK), 0);
+  cr_expect (memcmp (got, ref + 5 * CHUNK, CHUNK) == 0,
+             "%s, then %s down: column 2 served from a stale stripe cache entry",
+             fix == FIX_RESYNC ? "resync" : fix == FIX_REPAIR ? "repair" : "nothing",
+             same_down ? "the same" : "another");
+  free (ref);
+  fx_free (&f);
+}
+
+Test (stripe_cache, stale_entry_after_repair)
+{
+  stale_after_parity_fix (FIX_REPAIR, 0);
+  stale_after_parity_fix (FIX_REPAIR, 1);
+}
+
+Test (stripe_cache, stale_entry_after_resync)
+{
+  stale_after_parity_fix (FIX_RESYNC, 0);
+  stale_after_parity_fix (FIX_RESYNC, 1);
+}
+
+/* Nobody put the parity right, but the member came back with its own (right) bytes:
+ * another member away, column 2 is read from it, not from the entry the bad parity
+ * made while it was away. */
+Test (stripe_cache, stale_entry_after_a_member_came_back)
+{
+  stale_after_parity_fix (FIX_NONE, 0);
+}
+
+/* One writer tags every sector it writes with (sector, version); readers walking the
+ * degraded array in requests that cut the stripes check no sector is older than what had
+ * been written (acknowledged) before their read began. */
+#define ST_SECT 512u
+static atomic_uint_fast32_t st_done[2048];
+static atomic_int st_stop;
+struct st_arg { struct raid_array *a; uint64_t size; unsigned seed; unsigned stale, bad; };
+
+static void
+st_tag (uint8_t *p, uint32_t sector, uint32_t version)
+{
+  for (unsigned o = 0; o < ST_SECT; o += 8) {
+    memcpy (p + o, &sector, 4);
+    memcpy (p + o + 4, &version, 4);
+  }
+}
+
+static void *
+st_writer (void *opaque)
+{
+  struct st_arg *w = opaque;
+  uint8_t *buf = malloc (24 * ST_SECT);
+  uint32_t version = 1;
+  for (unsigned it = 0; it < 4000; it++, version++) {
+    uint64_t sectors = w->size / ST_SECT;
+    uint32_t len = 1 + rand_r (&w->seed) % 24;
+    uint64_t at = rand_r (&w->seed) % (sectors - len);
+    for (uint32_t i = 0; i < len; i++)
+      st_tag (buf + i * ST_SECT, at + i, version);
+    cr_assert_eq (raid_write (w->a, buf, len * ST_SECT, at * ST_SECT, 0), 0);
+    for (uint32_t i = 0; i < len; i++)
+      atomic_store (&st_done[at + i], version);
+  }
+  atomic_store (&st_stop, 1);
+  free (buf);
+  return NULL;
+}
+
+static void *
+st_reader (void *opaque)
+{
+  struct st_arg *r = opaque;
+  uint32_t len = 4 * CHUNK;     /* stripes are 3 chunks: requests cut them */
+  uint8_t *buf = malloc (len);
+  uint32_t *snap = malloc (len / ST_SECT * 4);
+  uint64_t off = (uint64_t) (r->seed % 3) * CHUNK;
+  while (!atomic_load (&st_stop)) {
+    if (off + len > r->size)
+      off = 0;
+    for (uint32_t i = 0; i < len / ST_SECT; i++)
+      snap[i] = atomic_load (&st_done[off / ST_SECT + i]);
+    cr_assert_eq (raid_read (r->a, buf, len, off), 0);
+    for (uint32_t i = 0; i < len / ST_SECT; i++) {
+      uint32_t s, v;
+      memcpy (&s, buf + i * ST_SECT, 4);
+      memcpy (&v, buf + i * ST_SECT + 4, 4);
+      if (v == 0 && snap[i] == 0)
+        continue;
+      if (s != off / ST_SECT + i)
+        r->bad++;
+      else if (v < snap[i])
+        r->stale++;
+    }
+    off += len;
+  }
+  free (buf);
+  free (snap);
+  return NULL;
+}
+
+Test (stripe_cache, concurrent_writer_and_degraded_sequential_readers)
+{
+  struct fx f;
+  pthread_t t[4];
+  struct st_arg arg[4];
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  cr_assert (raid_size (f.a) / ST_SECT <= 2048);
+  raid_mem_member_set_down (f.mm[1], 1);
+  for (unsigned i = 0; i < 4; i++) {
+    arg[i] = (struct st_arg) { .a = f.a, .size = raid_size (f.a), .seed = i + 7 };
+    cr_assert_eq (pthread_create (&t[i], NULL, i ? st_reader : st_writer, &arg[i]), 0);
+  }
+  for (unsigned i = 0; i < 4; i++)
+    pthread_join (t[i], NULL);
+  for (unsigned i = 1; i < 4; i++)
+    cr_expect (arg[i].stale == 0 && arg[i].bad == 0, "reader %u: %u stale, %u torn sectors",
+               i, arg[i].stale, arg[i].bad);
+  fx_free (&f);
+}
+
+/* A sequential degraded reader with a small write elsewhere between its requests (any
+ * write anywhere bumps the generation): every entry is lost, and the whole-stripe
+ * rebuilds are paid for nothing. */
+Test (stripe_cache, sequential_reader_with_unrelated_writes)
+{
+  struct fx f;
+  uint64_t seed = 24, size, read_bytes = 0, delivered = 0;
+  uint8_t *ref, small[512];
+  struct raid_mem_stats t;
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  size = raid_size (f.a);
+  ref = malloc (size);
+  fill_random (ref, size, &seed);
+  cr_assert_eq (raid_write (f.a, ref, size, 0, 0), 0);
+  raid_mem_member_set_down (f.mm[1], 1);
+  size -= 3 * CHUNK;                     /* the last stripe takes the writes */
+  for (uint64_t off = 0, len; off < size; off += len) {
+    len = size - off < 4 * CHUNK ? size - off : 4 * CHUNK;
+    reset_stats (&f);
+    expect_read (&f, ref + off, len, off);
+    t = total_stats (&f);
+    read_bytes += t.read_bytes;
+    delivered += len;
+    cr_assert_eq (raid_write (f.a, small, sizeof small, size, 0), 0);
+  }
+  cr_expect (read_bytes <= delivered * 4 / 3, "read %llu bytes to deliver %llu (%.2f x)",
+             (unsigned long long) read_bytes, (unsigned long long) delivered,
+             (double) read_bytes / delivered);
+  free (ref);
   fx_free (&f);
 }

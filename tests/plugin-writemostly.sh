@@ -105,4 +105,14 @@ plugin_start "$sock" uuid="$uuid" control="$ctl"
 expect_wm true "restart by uuid"
 avoided "restarted by uuid"
 plugin_stop
+
+# by name, degraded: writemostly= naming the member that is down warns, and it starts
+lab_kill 1
+: >"$LAB_DIR/nbdkit.log"
+plugin_start "$sock" name=wm writemostly=e1.1 control="$ctl" auto-readd=false
+grep -q "writemostly: e1.1 is not in the array now" "$LAB_DIR/nbdkit.log" ||
+  lab_die "no warning for the missing write-mostly e1.1: $(tail -n 5 "$LAB_DIR/nbdkit.log")"
+cmp <(nbdcopy "$uri" - | head -c 16M) "$LAB_DIR/data" || lab_die "degraded read differs"
+echo "ok: by name with e1.1 down and writemostly=e1.1: a warning, and it serves"
+plugin_stop
 echo "plugin-writemostly: passed"

@@ -346,3 +346,36 @@ Test (writemostly, refused_without_copies_and_for_non_members)
   cr_assert (strstr (err, "e9.1 is not a member"), "%s", err);
   fx_free (&f);
 }
+
+/* The member back in another slot (its own was rebuilt meanwhile) is a new member, rebuilt
+ * in full with a new uuid: it starts without the flag, as a device md's --add takes afresh. */
+Test (writemostly, a_member_back_in_another_slot_is_a_new_one)
+{
+  struct raid_params p = { .level = RAID_LEVEL_1, .chunk_bytes = CHUNK, .name = "test",
+                           .flags = RAID_CREATE_ASSUME_CLEAN };
+  struct fx f;
+  struct raid_status st;
+  char err[256] = "";
+  uint8_t *ref;
+
+  fx_members (&f, 4, FX_MEMBER_SIZE);
+  f.a = raid_create (&p, f.mem, 3, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  ref = fill (&f);
+  set_wm (&f, "e2.1", 1);
+  raid_mem_member_set_down (f.mm[1], 1);
+  cr_assert_eq (raid_write (f.a, ref, CHUNK, 0, 0), 0);           /* e2.1 fails */
+  cr_assert_eq (raid_add_member (f.a, &f.mem[3], err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recover (f.a), 0);                            /* e4.1 takes slot 1 */
+  raid_mem_member_set_down (f.mm[2], 1);
+  cr_assert_eq (raid_write (f.a, ref, CHUNK, 0, 0), 0);           /* e3.1 fails */
+  raid_mem_member_set_down (f.mm[1], 0);
+  cr_assert_eq (raid_add_member (f.a, &f.mem[1], err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recover (f.a), 0);
+  cr_assert_eq (raid_status (f.a, &st), 0);
+  cr_assert_str_eq (st.member[2].name, "e2.1");
+  cr_expect (!st.member[2].writemostly, "e2.1 back as a new member kept its old flag");
+  cr_expect (!st.member[1].writemostly, "e4.1 took slot 1 with e2.1's flag");
+  free (ref);
+  fx_free (&f);
+}

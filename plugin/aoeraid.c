@@ -1126,12 +1126,6 @@ static void release_removed(void)
  * to the flags the superblocks hold (a restart keeps them without it); aoeraid
  * writemostly ... off clears one.  A listed shelf assembly left out (missing, stale) gets
  * a warning: a read preference is no reason to refuse the array. */
-static int array_degraded_now(void)
-{
-  struct raid_status st;
-  return raid_status(array, &st) == 0 && st.state != RAID_STATE_CLEAN;
-}
-
 static int apply_writemostly(void)
 {
   char name[24], err[512];
@@ -1140,9 +1134,7 @@ static int apply_writemostly(void)
     snprintf(name, sizeof name, "e%u.%u", params.writemostly[i].shelf,
              params.writemostly[i].slot);
     int r = raid_set_writemostly(array, name, 1, err, sizeof err);
-    /* A member missing at start is no typo: with shelves= the check is made there; started
-     * by name, a degraded array may miss it, and must start all the same. */
-    if (r == -ENOENT && (params.n_shelves || array_degraded_now()))
+    if (r == -ENOENT && params.n_shelves)
       log_warning("writemostly: %s is not in the array now (left out at assembly): it is "
                   "not made write-mostly; aoeraid writemostly -c SOCKET %s on, once it is "
                   "back", name, name);

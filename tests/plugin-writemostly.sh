@@ -107,6 +107,8 @@ avoided "restarted by uuid"
 plugin_stop
 
 # by name, degraded: writemostly= naming the member that is down warns, and it starts
+# (the scan's shelves stand for shelves=: a degraded array must not stay down for a
+# read preference)
 lab_kill 1
 : >"$LAB_DIR/nbdkit.log"
 plugin_start "$sock" name=wm writemostly=e1.1 control="$ctl" auto-readd=false

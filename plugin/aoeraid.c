@@ -167,6 +167,9 @@ static int reserve_one(struct aoe_target *t, char *msg, size_t len)
     snprintf(msg, len, "%s, another head: to take the array over, first make sure that head "
              "is down (powered off, or cut off the SAN), then start with takeover=true; "
              "reserve=false if the shelf is shared on purpose", err);
+  else if (r == -EBUSY)
+    snprintf(msg, len, "%s (another nbdkit aoeraid serving it?): name shelves no other "
+             "server on this host holds, or stop that one first", err);
   else
     snprintf(msg, len, "%s: cannot reserve it: %s", name, err);
   return -1;

@@ -1021,6 +1021,19 @@ static struct aoe_target *target_lookup(struct aoe_initiator *ini, unsigned shel
   return NULL;
 }
 
+/* Where a target's tags start.  Two initiators on one interface (two arrays served from
+ * one head) both receive every reply to its MAC, and one's scan reads the other's shelves:
+ * counting from 0 in both, their frames to one shelf would carry the same tags, and a
+ * reply to the other's read of a sector could complete our write of it.  A start of its
+ * own per process and target (time, pid) keeps their tags apart. */
+static uint32_t tag_base(unsigned shelf, unsigned slot)
+{
+  uint64_t z = aoe_now_us() ^ (uint64_t)getpid() << 32 ^ (uint64_t)shelf << 8 ^ slot;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return (uint32_t)(z ^ (z >> 31));
+}
+
 static struct aoe_target *target_create(struct aoe_initiator *ini, unsigned shelf,
                                         unsigned slot)
 {
@@ -1032,6 +1045,7 @@ static struct aoe_target *target_create(struct aoe_initiator *ini, unsigned shel
   t->ini = ini;
   t->shelf = shelf;
   t->slot = slot;
+  t->taggen = tag_base(shelf, slot);
   t->st.shelf = shelf;
   t->st.slot = slot;
   for (unsigned i = 0; i < AOE_MAX_FRAMES; i++)

@@ -93,6 +93,7 @@ assert h.pread(65536, 40 << 20) == b'b' * 65536" || lab_die "alpha degraded: I/O
 members_are "$ctlB" "beta with alpha's e1.1 down" 0 e3.1 1 e4.1 2 e5.1
 fio_verify "$uriB" fioB2
 [ "$(md5_of "$uriB" 24M)" = "$wantB" ] || lab_die "beta with e1.1 down: data differs"
+grep -Ei "degraded|faulty|fenced|reservation" "$logB" && lab_die "beta's log: alpha's e1.1 touched it"
 echo "ok: e1.1 killed: alpha degraded serves, beta clean with all members, its I/O verified"
 lab_start 1
 for _ in $(seq 150); do

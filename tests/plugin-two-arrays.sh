@@ -11,7 +11,8 @@
 #  4. a third process naming one of alpha's shelves is refused with one line (the shelf is
 #     claimed by another process on this host), writes nothing and releases nothing:
 #     alpha keeps its reservation and serves its data; `aoeraid add` of alpha's shelf to
-#     beta is refused the same way.
+#     beta is refused the same way;
+#  5. alpha started in the background (nbdkit forks): a refusal names the forked server.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 90
@@ -145,4 +146,16 @@ members_are "$ctlA" "alpha after the refusals" 0 e1.1 1 e2.1
 echo "ok: a third process on alpha's e2.1 refused in one line; nothing written, alpha serves"
 stopA
 stopB
+
+# 5. Without -f nbdkit forks after the start: the refusal names the process that serves.
+ip netns exec "$LAB_NS" nbdkit -U "$sockA" -P "$LAB_DIR/bg.pid" "$AOERAID_PLUGIN" iface=h0 \
+  discover-time=2 name=alpha 2>>"$logA" || lab_die "alpha did not start in the background"
+for _ in $(seq 100); do [ -s "$LAB_DIR/bg.pid" ] && break; sleep 0.05; done
+bg=$(cat "$LAB_DIR/bg.pid")
+lab_track "$bg"
+plugin_fails "alpha's e1.1 while alpha runs in the background" \
+  "e1.1 is claimed by process $bg on this host" shelves=e1.1
+kill -TERM "$bg"
+for _ in $(seq 100); do lab_alive "$bg" || break; sleep 0.1; done
+lab_alive "$bg" && lab_die "nbdkit $bg did not stop"
 echo "plugin-two-arrays: passed"

@@ -98,3 +98,14 @@ void aoe_claim_owner(struct aoe_initiator *ini)
       listen(t->claim_fds[j], CLAIM_BACKLOG);
   }
 }
+
+int aoe_claim_free(struct aoe_target *t, char *err, size_t errlen)
+{
+  pthread_mutex_lock(&t->ini->lock);
+  int held = t->nclaim_fds > 0;
+  int rc = aoe_claim_take(t, err, errlen);
+  if (rc == 0 && !held)
+    aoe_claim_drop(t);
+  pthread_mutex_unlock(&t->ini->lock);
+  return rc;
+}

@@ -126,6 +126,10 @@ struct aoe_target *aoe_claim_taken(struct aoe_initiator *, char *buf, size_t len
  * cannot be sent (the shelf is down; call again once it is back).  A target another
  * process of this host holds is not released (its reservation, under our MAC): -EBUSY. */
 int aoe_release(struct aoe_target *);
+/* 0 when no other process of this host holds the target (aoe_reserve's claim), else
+ * -EBUSY with a line naming it in ERR: for a user that reserves nothing, which the shelf
+ * cannot refuse while it refuses other hosts (the reservation names this host's MAC). */
+int aoe_claim_free(struct aoe_target *, char *err, size_t errlen);
 /* Read the reservation list: up to MAX MACs into MACS; returns the count or -errno. */
 int aoe_reserve_read(struct aoe_target *, uint8_t (*macs)[6], size_t max);
 /* 1 when MAC is the address of one of the initiator's interfaces (this host), else 0. */

@@ -8,10 +8,10 @@
 #  2. e1.1 killed (alpha's dead-time short): alpha degraded keeps serving, beta shows all
 #     its members and its I/O passes; e1.1 back is re-added to alpha, not taken by beta;
 #  3. both stopped, started again by name= alone: each assembles its own shelves, only;
-#  4. a third process naming one of alpha's shelves is refused with one line (the shelf is
-#     claimed by another process on this host), writes nothing and releases nothing:
-#     alpha keeps its reservation and serves its data; `aoeraid add` of alpha's shelf to
-#     beta is refused the same way;
+#  4. a third process naming one of alpha's shelves (by shelves=, by name=, with
+#     reserve=false) is refused with one line (the shelf is claimed by another process on
+#     this host), writes nothing and releases nothing: alpha keeps its reservation and
+#     serves its data; `aoeraid add` of alpha's shelf to beta is refused the same way;
 #  5. alpha started in the background (nbdkit forks): a refusal names the forked server.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
@@ -126,7 +126,8 @@ echo "ok: restarted by name= alone: alpha on e1.1, e2.1, beta on e3.1-e5.1, data
 
 # 4. A third process naming alpha's e2.1 (with blank e6.1) while alpha runs.
 sb2=$(dd if="${LAB_IMG[2]}" bs=4096 count=2 status=none | md5sum)
-for args in "shelves=e2.1" "shelves=e6.1,e2.1 level=1 name=gamma" "name=alpha"; do
+for args in "shelves=e2.1" "shelves=e6.1,e2.1 level=1 name=gamma" "name=alpha" \
+            "shelves=e2.1 reserve=false"; do
   # shellcheck disable=SC2086 # args, split
   plugin_fails "a third process on alpha's e2.1 ($args)" \
     "^nbdkit: error: e[12].1 is claimed by process $pidA on this host, which holds its reservation" $args

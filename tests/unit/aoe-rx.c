@@ -1276,8 +1276,8 @@ Test(send_queue, a_frame_not_sent_is_counted_and_retransmitted)
 /* Two initiators on one interface (two arrays served from one head) share its MAC, and a
  * shelf's reservation cannot tell them apart: the second's Reserve of a shelf the first
  * holds would be taken, its Release would drop the first's reservation.  The local claim
- * refuses both, unsent, naming the process that holds the shelf; once that one lets go,
- * the shelf is free to claim. */
+ * refuses both, unsent, naming the process that holds the shelf, and tells one that
+ * reserves nothing the shelf is held; once that one lets go, the shelf is free. */
 Test(claim, a_second_initiator_on_one_mac_is_refused_and_releases_nothing, .timeout = 30)
 {
   static const uint8_t claim_mac[6] = { 0x02, 0, 0, 0, 0xc1, 0x01 };   /* this test's own */
@@ -1301,7 +1301,12 @@ Test(claim, a_second_initiator_on_one_mac_is_refused_and_releases_nothing, .time
   }
   cr_assert_eq(aoe_release(b.t), -EBUSY, "the second initiator released the first's shelf");
   cr_assert_null(inflight(&b, 0), "a Release of the first's shelf was sent");
+  cr_assert_eq(aoe_claim_free(b.t, err, sizeof err), -EBUSY,
+               "a shelf the first holds is free to a second that reserves nothing");
+  cr_assert(strstr(err, want), "the check does not name the holder: '%s'", err);
   aoe_claim_drop(a.t);
+  cr_assert_eq(aoe_claim_free(b.t, err, sizeof err), 0, "a claim let go is not free: %s", err);
+  cr_assert_eq(b.t->nclaim_fds, 0, "the check kept the claim");
   cr_assert_eq(aoe_claim_take(b.t, err, sizeof err), 0, "a claim let go is not free: %s", err);
   rig_close(&a);
   rig_close(&b);

@@ -468,9 +468,9 @@ int aoe_release(struct aoe_target *t)
   t->rr_lost_us = 0;
   int rc = aoe_claim_take(t, err, sizeof err);
   pthread_mutex_unlock(&t->ini->lock);
-  if (rc < 0)
+  if (rc == -EBUSY)
     return rc;
-  rc = reserve_cmd(t, AOE_RCMD_SET, 0, NULL);
+  rc = reserve_cmd(t, AOE_RCMD_SET, 0, NULL);   /* also when no claim could be taken */
   pthread_mutex_lock(&t->ini->lock);
   aoe_claim_drop(t);
   pthread_mutex_unlock(&t->ini->lock);

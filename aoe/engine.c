@@ -1058,6 +1058,19 @@ struct aoe_target *aoe_target_lookup(struct aoe_initiator *ini, unsigned shelf, 
   return NULL;
 }
 
+/* Where a target's tags start.  Two initiators on one interface (two arrays served from
+ * one head) both receive every reply to its MAC, and one's scan reads the other's shelves:
+ * counting from 0 in both, their frames to one shelf would carry the same tags, and a
+ * reply to the other's read of a sector could complete our write of it.  A start of its
+ * own per process and target (time, pid) keeps their tags apart. */
+static uint32_t tag_base(unsigned shelf, unsigned slot)
+{
+  uint64_t z = aoe_now_us() ^ (uint64_t)getpid() << 32 ^ (uint64_t)shelf << 8 ^ slot;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return (uint32_t)(z ^ (z >> 31));
+}
+
 /* May T be evicted: nobody can hold its pointer or is waiting on it?  Never handed to a
  * caller, not part of our claim, no request of a caller's or reservation work queued or
  * in flight, and no frame of ours still on the wire for it (a fenced write).  An IDENTIFY
@@ -1245,6 +1258,7 @@ void aoe_target_free(struct aoe_target *t)
   free(t->frames);
   free(t->freelist);
   free(t->config);
+  aoe_claim_drop(t);
   free(t);
 }
 
@@ -1260,6 +1274,7 @@ static struct aoe_target *target_create(struct aoe_initiator *ini, struct aoe_if
   t->ini = ini;
   t->shelf = shelf;
   t->slot = slot;
+  t->taggen = tag_base(shelf, slot);
   /* Keep the list ordered by shelf.slot. */
   size_t pos = target_index(ini, shelf, slot);
   memmove(&ini->targets[pos + 1], &ini->targets[pos], (ini->ntargets - pos) * sizeof ini->targets[0]);

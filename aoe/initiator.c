@@ -107,6 +107,7 @@ int aoe_start(struct aoe_initiator *ini)
   if (ini->running)
     return 0;
   atomic_store(&ini->stop, 0);
+  aoe_claim_owner(ini);         /* nbdkit's fork: the child serves, the parent is gone */
   ini->last_step_us = 0;        /* stopped on purpose (nbdkit's fork): not a stall */
   int rc = pthread_create(&ini->thread, NULL, loop_main, ini);
   if (rc)
@@ -412,7 +413,13 @@ static int reserve_cmd(struct aoe_target *t, uint8_t rcmd, int with_macs, struct
 int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)
 {
   struct rr_result res = { .nmacs = 0 };
-  int rc = reserve_cmd(t, force ? AOE_RCMD_FORCE : AOE_RCMD_SET, 1, &res);
+  pthread_mutex_lock(&t->ini->lock);
+  int had_claim = t->nclaim_fds > 0;
+  int rc = aoe_claim_take(t, err, errlen);
+  pthread_mutex_unlock(&t->ini->lock);
+  if (rc < 0)                   /* another process of ours: the shelf would take it */
+    return rc;
+  rc = reserve_cmd(t, force ? AOE_RCMD_FORCE : AOE_RCMD_SET, 1, &res);
   if (rc == 0) {
     uint64_t now = aoe_now_us();
     pthread_mutex_lock(&t->ini->lock);
@@ -424,6 +431,10 @@ int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)
     pthread_mutex_unlock(&t->ini->lock);
     return 0;
   }
+  pthread_mutex_lock(&t->ini->lock);
+  if (!had_claim)
+    aoe_claim_drop(t);
+  pthread_mutex_unlock(&t->ini->lock);
   if (rc == -EBADE) {
     size_t n = (size_t)snprintf(err, errlen, "e%u.%u is reserved by", t->shelf, t->slot);
     for (unsigned i = 0; i < res.nmacs && n < errlen; i++) {
@@ -441,15 +452,24 @@ int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)
 
 int aoe_release(struct aoe_target *t)
 {
+  char err[256];
   /* Out of our claim before the release is sent, whether or not it gets through (the
    * shelf may be down: aoeraid remove): never re-asserted again, and what another host
-   * does with it later is not a takeover of the rest. */
+   * does with it later is not a takeover of the rest.  Another process of this host
+   * holding it (one we were refused for): the reservation is its, not ours to drop. */
   pthread_mutex_lock(&t->ini->lock);
   t->reserved = 0;
   t->claimed = 0;
   t->rr_lost_us = 0;
+  int rc = aoe_claim_take(t, err, sizeof err);
   pthread_mutex_unlock(&t->ini->lock);
-  return reserve_cmd(t, AOE_RCMD_SET, 0, NULL);
+  if (rc == -EBUSY)
+    return rc;
+  rc = reserve_cmd(t, AOE_RCMD_SET, 0, NULL);   /* also when no claim could be taken */
+  pthread_mutex_lock(&t->ini->lock);
+  aoe_claim_drop(t);
+  pthread_mutex_unlock(&t->ini->lock);
+  return rc;
 }
 
 int aoe_reserve_read(struct aoe_target *t, uint8_t (*macs)[6], size_t max)

@@ -175,6 +175,10 @@ struct aoe_target {
   uint64_t rr_probe_us;         /* sent then */
   unsigned rr_probe_sent, rr_probe_got;   /* bit i: path i asked, answered */
   struct rr_result rr_probe;    /* the answers so far */
+  /* This process's claim of the target among those of this host (claim.c): one bound
+   * socket per interface, held from aoe_reserve until aoe_release or aoe_close. */
+  int claim_fds[AOE_MAX_IFACES];
+  unsigned nclaim_fds;
   struct aoe_target_counts st;
   char last_error[256];
 };
@@ -249,6 +253,14 @@ void aoe_log(struct aoe_initiator *ini, int level, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 void aoe_set_error(struct aoe_target *t, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
+
+/* claim.c */
+/* Take T's claim on this host for every interface's MAC (held already: 0).  Another
+ * process holding it: -EBUSY with a line naming it in ERR; other errors -errno. */
+int aoe_claim_take(struct aoe_target *t, char *err, size_t errlen);
+void aoe_claim_drop(struct aoe_target *t);
+/* After a fork: the claims held name this process as their holder. */
+void aoe_claim_owner(struct aoe_initiator *ini);
 
 /* engine.c */
 /* One turn of the loop: wait up to TIMEOUT_MS, then receive, time, send and complete.

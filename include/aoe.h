@@ -109,7 +109,9 @@ int aoe_io(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void 
 
 /* Claim the target for this host's MACs (on every path); FORCE takes it from another
  * holder.  On failure returns -errno (-EBADE: another host holds it) with a message
- * naming the holder in ERR.
+ * naming the holder in ERR.  The shelf cannot tell two processes on one interface apart
+ * (one MAC), so the claim is also taken on this host: -EBUSY when another process here
+ * holds the target (FORCE or not), ERR naming it; nothing is sent then.
  * The reservations held are kept: a shelf forgets them when it restarts (vblade keeps
  * them in memory only), so the list of every target we hold is read every keepalive
  * interval, and a target that announces itself (vblade does when it starts) or comes
@@ -130,8 +132,13 @@ int aoe_reserve(struct aoe_target *, int force, char *err, size_t errlen);
  * holder); else NULL. */
 struct aoe_target *aoe_claim_taken(struct aoe_initiator *, char *buf, size_t len);
 /* Release our reservation: the target leaves the claim at once, even when the release
- * cannot be sent (the shelf is down; call again once it is back). */
+ * cannot be sent (the shelf is down; call again once it is back).  A target another
+ * process of this host holds is not released (its reservation, under our MAC): -EBUSY. */
 int aoe_release(struct aoe_target *);
+/* 0 when no other process of this host holds the target (aoe_reserve's claim), else
+ * -EBUSY with a line naming it in ERR: for a user that reserves nothing, which the shelf
+ * cannot refuse while it refuses other hosts (the reservation names this host's MAC). */
+int aoe_claim_free(struct aoe_target *, char *err, size_t errlen);
 /* Read the reservation list: up to MAX MACs into MACS; returns the count or -errno. */
 int aoe_reserve_read(struct aoe_target *, uint8_t (*macs)[6], size_t max);
 /* 1 when MAC is the address of one of the initiator's interfaces (this host), else 0. */

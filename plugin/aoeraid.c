@@ -150,6 +150,13 @@ static void discover_shelves(void)
     ups_seen[i] = shelf_ups(targets[i]);
 }
 
+/* ERR, aoe's "eS.S is claimed by process N on this host ...", as the line for the user. */
+static void claimed_here(const char *err, char *msg, size_t len)
+{
+  snprintf(msg, len, "%s (another nbdkit aoeraid serving it?): name shelves no other "
+           "server on this host holds, or stop that one first", err);
+}
+
 static int reserve_one(struct aoe_target *t, char *msg, size_t len)
 {
   char err[256], name[24], before[24];
@@ -167,17 +174,37 @@ static int reserve_one(struct aoe_target *t, char *msg, size_t len)
     snprintf(msg, len, "%s, another head: to take the array over, first make sure that head "
              "is down (powered off, or cut off the SAN), then start with takeover=true; "
              "reserve=false if the shelf is shared on purpose", err);
+  else if (r == -EBUSY)
+    claimed_here(err, msg, len);
   else
     snprintf(msg, len, "%s: cannot reserve it: %s", name, err);
   return -1;
 }
 
-static int reserve_shelves(void)
+/* Reserve T; with reserve=false, which holds nothing, only check that no server on this
+ * host holds it: the shelf refuses another host's commands then, and cannot refuse ours
+ * (its reservation names this host's MAC).  0, or -1 with a line in MSG. */
+static int claim_one(struct aoe_target *t, char *msg, size_t len)
+{
+  char err[256];
+  int r;
+
+  if (params.reserve)
+    return reserve_one(t, msg, len);
+  r = aoe_claim_free(t, err, sizeof err);
+  if (r == -EBUSY)
+    claimed_here(err, msg, len);
+  else if (r < 0)
+    snprintf(msg, len, "%s", err);
+  return r < 0 ? -1 : 0;
+}
+
+static int claim_shelves(void)
 {
   char msg[512];
 
   for (size_t i = 0; i < n_addrs; i++)
-    if (targets[i] && reserve_one(targets[i], msg, sizeof msg) < 0) {
+    if (targets[i] && claim_one(targets[i], msg, sizeof msg) < 0) {
       nbdkit_error("%s", msg);
       return -1;
     }
@@ -306,7 +333,7 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   /* a shelf this server already holds (a member back from the dead) is reserved; one of
    * shelves= that did not answer at the start is not yet */
   held = known < n_addrs && targets[known];
-  if (!held && params.reserve && reserve_one(t, err, sizeof err) < 0) {
+  if (!held && claim_one(t, err, sizeof err) < 0) {
     fprintf(out, "error: %s\n", err);
     return -1;
   }
@@ -1177,7 +1204,7 @@ static int aoeraid_get_ready(void)
     set_addrs();
   }
   discover_shelves();
-  if (params.reserve && reserve_shelves() < 0)
+  if (claim_shelves() < 0)
     goto out;
   if (make_all_members() < 0)
     goto out;

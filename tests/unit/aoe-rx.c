@@ -1483,3 +1483,64 @@ Test(table, full_table_evicts_only_unused_then_refuses, .timeout = 60)
   read_finish(&r, 200, buf, &res, "a full table");
   rig_close(&r);
 }
+
+/* Two initiators on one interface (two arrays served from one head) share its MAC, and a
+ * shelf's reservation cannot tell them apart: the second's Reserve of a shelf the first
+ * holds would be taken, its Release would drop the first's reservation.  The local claim
+ * refuses both, unsent, naming the process that holds the shelf, and tells one that
+ * reserves nothing the shelf is held; once that one lets go, the shelf is free. */
+Test(claim, a_second_initiator_on_one_mac_is_refused_and_releases_nothing, .timeout = 30)
+{
+  static const uint8_t claim_mac[6] = { 0x02, 0, 0, 0, 0xc1, 0x01 };   /* this test's own */
+  struct rig a, b;
+  char err[256] = "", want[96];
+
+  rig_open(&a, 41);
+  rig_open(&b, 42);
+  memcpy(a.ini->ifaces[0].mac, claim_mac, 6);
+  memcpy(b.ini->ifaces[0].mac, claim_mac, 6);
+  cr_assert_eq(aoe_claim_take(a.t, err, sizeof err), 0, "the first claim failed: %s", err);
+  cr_assert_eq(aoe_claim_take(a.t, err, sizeof err), 0, "a claim held is not taken again");
+  snprintf(want, sizeof want, "e%u.%u is claimed by process %d on this host", SHELF, SLOT,
+           (int)getpid());
+  for (int force = 0; force < 2; force++) {
+    err[0] = 0;
+    cr_assert_eq(aoe_reserve(b.t, force, err, sizeof err), -EBUSY,
+                 "a second initiator reserved a shelf the first holds (force %d)", force);
+    cr_assert(strstr(err, want), "the refusal does not name the holder: '%s'", err);
+    cr_assert_null(inflight(&b, 0), "the refused Reserve was sent");
+  }
+  cr_assert_eq(aoe_release(b.t), -EBUSY, "the second initiator released the first's shelf");
+  cr_assert_null(inflight(&b, 0), "a Release of the first's shelf was sent");
+  cr_assert_eq(aoe_claim_free(b.t, err, sizeof err), -EBUSY,
+               "a shelf the first holds is free to a second that reserves nothing");
+  cr_assert(strstr(err, want), "the check does not name the holder: '%s'", err);
+  aoe_claim_drop(a.t);
+  cr_assert_eq(aoe_claim_free(b.t, err, sizeof err), 0, "a claim let go is not free: %s", err);
+  cr_assert_eq(b.t->nclaim_fds, 0, "the check kept the claim");
+  cr_assert_eq(aoe_claim_take(b.t, err, sizeof err), 0, "a claim let go is not free: %s", err);
+  rig_close(&a);
+  rig_close(&b);
+}
+
+/* Two initiators on one interface both receive every reply to its MAC: their frames to one
+ * shelf (one's scan reads the other's) must not carry the same tags, or a reply to one's
+ * read could complete the other's frame (a write of the same sectors). */
+Test(claim, two_initiators_on_one_mac_tag_their_frames_apart)
+{
+  struct rig a, b;
+  uint8_t bufa[READ_SECTORS * AOE_SECTOR], bufb[READ_SECTORS * AOE_SECTOR];
+  struct result ra, rb;
+
+  rig_open(&a, 43);
+  rig_open(&b, 44);
+  read_start(&a, 0, bufa, &ra);
+  read_start(&b, 0, bufb, &rb);
+  for (unsigned i = 0; inflight(&a, i); i++)
+    for (unsigned j = 0; inflight(&b, j); j++)
+      cr_assert_neq(inflight(&a, i)->tag, inflight(&b, j)->tag,
+                    "both initiators sent tag %08x to e%u.%u", inflight(&a, i)->tag, SHELF,
+                    SLOT);
+  rig_close(&a);
+  rig_close(&b);
+}

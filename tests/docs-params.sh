@@ -59,8 +59,9 @@ same "params.c vs its 'unknown parameter' list" "$code" "$unknown"
 # when two share one), beside the word default.
 para() {
   section "$pod" PARAMETERS | awk -v k="=item B<$1=" '
+    done { next }               # read on: an exit here could give section a SIGPIPE
     index($0, k) == 1 { on = 1; next }
-    on && /^=item / && text != "" { exit }
+    on && /^=item / && text != "" { done = 1; next }
     on && /^=(item|back)/ { next }
     on && NF { text = text " " $0 }
     END { print text }' | sed 's/[A-Z]<\([^<>]*\)>/\1/g'

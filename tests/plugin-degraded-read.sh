@@ -55,11 +55,8 @@ for s in range(40, 48):
 "
 echo "ok: writes into the rest of a stripe a read kept are read back"
 
-fio --name=verify --ioengine=nbd --uri="$uri" --rw=randrw --bsrange=64k-256k \
-    --size=16M --offset_increment=16M --numjobs=3 --iodepth=8 --verify=crc32c \
-    --verify_fatal=1 --do_verify=1 --group_reporting --output="$LAB_DIR/fio.out" ||
-  { cat "$LAB_DIR/fio.out"; lab_die "fio randrw verify failed"; }
-grep -q 'err= 0' "$LAB_DIR/fio.out" || { cat "$LAB_DIR/fio.out"; lab_die "fio reported errors"; }
+fio_verify "$uri" verify --bsrange=64k-256k --size=16M --offset_increment=16M --numjobs=3 \
+  --iodepth=8
 echo "ok: fio randrw degraded, 64-256 KiB, crc32c verified"
 plugin_stop
 echo "plugin-degraded-read: passed"

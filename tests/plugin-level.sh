@@ -27,11 +27,8 @@ got=$(set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c 256M | md5sum)
 echo "ok: nbdcopy 256 MiB in and out, md5 equal"
 rm -f "$LAB_DIR/in.bin"
 
-fio --name=verify --ioengine=nbd --uri="$uri" --rw=randrw --bsrange=4k-64k \
-    --size=24M --offset_increment=32M --numjobs=3 --iodepth=32 --verify=crc32c \
-    --verify_fatal=1 --do_verify=1 --group_reporting --output="$LAB_DIR/fio.out" ||
-  { cat "$LAB_DIR/fio.out"; lab_die "fio randrw verify failed"; }
-grep -q 'err= 0' "$LAB_DIR/fio.out" || { cat "$LAB_DIR/fio.out"; lab_die "fio reported errors"; }
+fio_verify "$uri" verify --bsrange=4k-64k --size=24M --offset_increment=32M --numjobs=3 \
+  --iodepth=32
 echo "ok: fio randrw, 3 jobs x iodepth 32, crc32c verified"
 plugin_stop
 echo "plugin-level $level: passed"

@@ -123,3 +123,13 @@ fresh_data() {
   nbdcopy --flush "$LAB_DIR/$1" "$2"
   want=$(md5sum <"$LAB_DIR/$1")
 }
+
+# fio_verify URI NAME FIO-OPTION...: fio's nbd engine, random reads and writes checked with
+# crc32c (the options give sizes and depths); dies naming NAME when a block reads back wrong.
+fio_verify() {
+  local uri=$1 name=$2; shift 2
+  fio --name="$name" --ioengine=nbd --uri="$uri" --rw=randrw --verify=crc32c --verify_fatal=1 \
+      --do_verify=1 --group_reporting "$@" --output="$LAB_DIR/$name.out" >/dev/null 2>&1 ||
+    { cat "$LAB_DIR/$name.out"; lab_die "$name: fio randrw verify failed"; }
+  grep -q 'err= 0' "$LAB_DIR/$name.out" || { cat "$LAB_DIR/$name.out"; lab_die "$name: fio reported errors"; }
+}

@@ -46,13 +46,7 @@ members_are() {
 }
 # Every eS.S the status of CTL names: its shelves, sorted, one line.
 shelves_of() { st "$1" | grep -o 'e[0-9]*\.[0-9]*' | sort -u | tr '\n' ' '; }
-fio_verify() {
-  fio --name="$2" --ioengine=nbd --uri="$1" --rw=randrw --bsrange=4k-64k --offset=32M \
-      --size=16M --iodepth=16 --verify=crc32c --verify_fatal=1 --do_verify=1 \
-      --output="$LAB_DIR/$2.out" >/dev/null 2>&1 ||
-    { cat "$LAB_DIR/$2.out"; lab_die "$2: fio randrw verify failed"; }
-  grep -q 'err= 0' "$LAB_DIR/$2.out" || { cat "$LAB_DIR/$2.out"; lab_die "$2: fio errors"; }
-}
+fio_opts=(--bsrange=4k-64k --offset=32M --size=16M --iodepth=16)
 
 startA shelves=e1.1,e2.1 "${argsA[@]}"
 startB shelves=e3.1,e4.1,e5.1 "${argsB[@]}"
@@ -69,11 +63,11 @@ nbdcopy --flush "$LAB_DIR/dataB" "$uriB" & cpB=$!
 lab_track "$cpA"; lab_track "$cpB"
 wait "$cpA" || lab_die "nbdcopy into alpha failed"
 wait "$cpB" || lab_die "nbdcopy into beta failed"
-fio_verify "$uriB" fioB & fB=$!
+fio_verify "$uriB" fioB "${fio_opts[@]}" & fB=$!
 lab_track "$fB"
 [ "$(md5_of "$uriA" 24M)" = "$wantA" ] || lab_die "alpha read back (beta busy): data differs"
 wait "$fB" || exit 1
-fio_verify "$uriA" fioA & fA=$!
+fio_verify "$uriA" fioA "${fio_opts[@]}" & fA=$!
 lab_track "$fA"
 [ "$(md5_of "$uriB" 24M)" = "$wantB" ] || lab_die "beta read back (alpha busy): data differs"
 wait "$fA" || exit 1
@@ -92,7 +86,7 @@ nbdsh -u "$uriA" -c "h.pwrite(b'b' * 65536, 40 << 20); h.flush()
 assert h.pread(65536, 40 << 20) == b'b' * 65536" || lab_die "alpha degraded: I/O failed"
 [ "$(md5_of "$uriA" 24M)" = "$wantA" ] || lab_die "alpha degraded: data differs"
 members_are "$ctlB" "beta with alpha's e1.1 down" 0 e3.1 1 e4.1 2 e5.1
-fio_verify "$uriB" fioB2
+fio_verify "$uriB" fioB2 "${fio_opts[@]}"
 [ "$(md5_of "$uriB" 24M)" = "$wantB" ] || lab_die "beta with e1.1 down: data differs"
 grep -Ei "degraded|faulty|fenced|reservation" "$logB" && lab_die "beta's log: alpha's e1.1 touched it"
 echo "ok: e1.1 killed: alpha degraded serves, beta clean with all members, its I/O verified"

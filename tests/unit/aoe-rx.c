@@ -1216,6 +1216,22 @@ Test(send_queue, a_frame_not_sent_is_counted_and_retransmitted)
 
 /* ---- the target table: a large SAN, and a flood of made-up addresses ----------------------- */
 
+/* Every IDENTIFY in flight to its last try, timed out now: the next step gives up on it. */
+static void identifies_last_try(struct rig *r)
+{
+  pthread_mutex_lock(&r->ini->lock);
+  for (size_t i = 0; i < r->ini->ntargets; i++) {
+    struct aoe_target *t = r->ini->targets[i];
+    for (unsigned j = 0; j < t->hiwater; j++)
+      if (t->frames[j].state == FRAME_INFLIGHT && t->frames[j].ata_cmd == ATA_IDENTIFY) {
+        t->frames[j].retries = AOE_IDENTIFY_TRIES - 1;
+        t->frames[j].deadline_us = 0;
+      }
+  }
+  pthread_mutex_unlock(&r->ini->lock);
+  step(r);
+}
+
 static unsigned table_full_lines;
 static char table_full_line[512];
 
@@ -1379,29 +1395,9 @@ Test(table, flood_at_the_cap_lets_a_new_shelf_in_and_evicts_none_in_use, .timeou
 
   /* The made-up targets' IDENTIFYs go unanswered to their last try: they are dropped, and
    * the loop walks the real shelves alone again. */
-  pthread_mutex_lock(&r.ini->lock);
-  for (size_t i = 0; i < r.ini->ntargets; i++) {
-    struct aoe_target *t = r.ini->targets[i];
-    for (unsigned j = 0; j < t->hiwater; j++)
-      if (t->frames[j].state == FRAME_INFLIGHT && t->frames[j].ata_cmd == ATA_IDENTIFY) {
-        t->frames[j].retries = AOE_IDENTIFY_TRIES - 1;
-        t->frames[j].deadline_us = 0;
-      }
-  }
-  pthread_mutex_unlock(&r.ini->lock);
-  step(&r);
+  identifies_last_try(&r);
   step(&r);                     /* the IDENTIFYs queued behind the first ones */
-  pthread_mutex_lock(&r.ini->lock);
-  for (size_t i = 0; i < r.ini->ntargets; i++) {
-    struct aoe_target *t = r.ini->targets[i];
-    for (unsigned j = 0; j < t->hiwater; j++)
-      if (t->frames[j].state == FRAME_INFLIGHT && t->frames[j].ata_cmd == ATA_IDENTIFY) {
-        t->frames[j].retries = AOE_IDENTIFY_TRIES - 1;
-        t->frames[j].deadline_us = 0;
-      }
-  }
-  pthread_mutex_unlock(&r.ini->lock);
-  step(&r);
+  identifies_last_try(&r);
   cr_assert_eq(r.ini->ntargets, 4, "%zu targets after the made-up ones went unanswered, not "
                "the 4 real ones", r.ini->ntargets);
   cr_assert_eq(r.ini->identifying, 0);

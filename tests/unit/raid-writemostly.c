@@ -44,13 +44,8 @@ read_all (struct fx *f, const uint8_t *ref, uint64_t reads[RAID_MAX_MEMBERS])
 static uint8_t *
 fill (struct fx *f)
 {
-  uint64_t seed = 11, size = raid_size (f->a);
-  uint8_t *ref = malloc (size);
-
-  cr_assert_not_null (ref);
-  fill_random (ref, size, &seed);
-  cr_assert_eq (raid_write (f->a, ref, size, 0, 0), 0);
-  return ref;
+  uint64_t seed = 11;
+  return fx_fill (f->a, &seed);
 }
 
 static void
@@ -59,6 +54,24 @@ set_wm (struct fx *f, const char *name, int on)
   char err[256] = "";
 
   cr_assert_eq (raid_set_writemostly (f->a, name, on, err, sizeof err), 0, "%s", err);
+}
+
+/* A RAID1 of SLOTS on the first of N members (the rest free to add), filled, with e2.1
+ * write-mostly: its reference bytes. */
+static uint8_t *
+raid1_e2_writemostly (struct fx *f, unsigned n, unsigned slots)
+{
+  struct raid_params p = { .level = RAID_LEVEL_1, .chunk_bytes = CHUNK, .name = "test",
+                           .flags = RAID_CREATE_ASSUME_CLEAN };
+  char err[256] = "";
+  uint8_t *ref;
+
+  fx_members (f, n, FX_MEMBER_SIZE);
+  f->a = raid_create (&p, f->mem, slots, fx_log, f, err, sizeof err);
+  cr_assert_not_null (f->a, "%s", err);
+  ref = fill (f);
+  set_wm (f, "e2.1", 1);
+  return ref;
 }
 
 static int
@@ -289,18 +302,11 @@ Test (writemostly, survives_reassembly)
  * itself, re-added, keeps it. */
 Test (writemostly, follows_the_member_not_the_slot)
 {
-  struct raid_params p = { .level = RAID_LEVEL_1, .chunk_bytes = CHUNK, .name = "test",
-                           .flags = RAID_CREATE_ASSUME_CLEAN };
   struct fx f;
   struct raid_status st;
   char err[256] = "";
-  uint8_t *ref;
+  uint8_t *ref = raid1_e2_writemostly (&f, 3, 2);
 
-  fx_members (&f, 3, FX_MEMBER_SIZE);
-  f.a = raid_create (&p, f.mem, 2, fx_log, &f, err, sizeof err);
-  cr_assert_not_null (f.a, "%s", err);
-  ref = fill (&f);
-  set_wm (&f, "e2.1", 1);
   /* e2.1 drops out and comes back: re-added to its slot, still write-mostly */
   raid_mem_member_set_down (f.mm[1], 1);
   cr_assert_eq (raid_write (f.a, ref, CHUNK, 0, 0), 0);
@@ -351,18 +357,11 @@ Test (writemostly, refused_without_copies_and_for_non_members)
  * in full with a new uuid: it starts without the flag, as a device md's --add takes afresh. */
 Test (writemostly, a_member_back_in_another_slot_is_a_new_one)
 {
-  struct raid_params p = { .level = RAID_LEVEL_1, .chunk_bytes = CHUNK, .name = "test",
-                           .flags = RAID_CREATE_ASSUME_CLEAN };
   struct fx f;
   struct raid_status st;
   char err[256] = "";
-  uint8_t *ref;
+  uint8_t *ref = raid1_e2_writemostly (&f, 4, 3);
 
-  fx_members (&f, 4, FX_MEMBER_SIZE);
-  f.a = raid_create (&p, f.mem, 3, fx_log, &f, err, sizeof err);
-  cr_assert_not_null (f.a, "%s", err);
-  ref = fill (&f);
-  set_wm (&f, "e2.1", 1);
   raid_mem_member_set_down (f.mm[1], 1);
   cr_assert_eq (raid_write (f.a, ref, CHUNK, 0, 0), 0);           /* e2.1 fails */
   cr_assert_eq (raid_add_member (f.a, &f.mem[3], err, sizeof err), 0, "%s", err);

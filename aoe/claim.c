@@ -12,6 +12,7 @@
 #define _GNU_SOURCE        /* struct ucred */
 #endif
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,36 +57,62 @@ void aoe_claim_drop(struct aoe_target *t)
   t->nclaim_fds = 0;
 }
 
+/* Interface I shares its MAC with an earlier one (VLANs of one NIC): one claim names both. */
+static int mac_seen(const struct aoe_initiator *ini, size_t i)
+{
+  for (size_t j = 0; j < i; j++)
+    if (!memcmp(ini->ifaces[j].mac, ini->ifaces[i].mac, 6))
+      return 1;
+  return 0;
+}
+
+/* A held name is still T's when its holder is this process and T held it before (a fork
+ * of ours, nbdkit's --run command, keeps a copy after we let go), or is gone (such a copy
+ * outlived the server that held it): the kernel frees the name only when the last copy
+ * closes. */
+static int held_by_us_or_nobody(const struct aoe_target *t, pid_t pid)
+{
+  if (pid <= 0)
+    return 0;
+  return pid == getpid() ? t->claim_known : kill(pid, 0) < 0 && errno == ESRCH;
+}
+
 int aoe_claim_take(struct aoe_target *t, char *err, size_t errlen)
 {
   struct aoe_initiator *ini = t->ini;
   if (t->nclaim_fds)
     return 0;
   for (size_t i = 0; i < ini->nifaces; i++) {
+    if (mac_seen(ini, i))
+      continue;
     struct sockaddr_un a;
     socklen_t len = claim_addr(&a, ini->ifaces[i].mac, t->shelf, t->slot);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int e = 0;
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, len) < 0 || listen(fd, CLAIM_BACKLOG) < 0)
       e = errno;
-    if (e) {
-      if (fd >= 0)
-        close(fd);
-      aoe_claim_drop(t);
-      if (e != EADDRINUSE) {
-        snprintf(err, errlen, "e%u.%u: cannot take its claim on this host: %s", t->shelf,
-                 t->slot, strerror(e));
-        return -e;
-      }
-      pid_t pid = claim_holder(&a, len);
-      char who[32] = "another process";
-      if (pid > 0)
-        snprintf(who, sizeof who, "process %d", (int)pid);
-      snprintf(err, errlen, "e%u.%u is claimed by %s on this host, which holds its "
-               "reservation through %s", t->shelf, t->slot, who, ini->ifaces[i].name);
-      return -EBUSY;
+    if (!e) {
+      t->claim_fds[t->nclaim_fds++] = fd;
+      t->claim_known = 1;
+      continue;
     }
-    t->claim_fds[t->nclaim_fds++] = fd;
+    if (fd >= 0)
+      close(fd);
+    pid_t pid = e == EADDRINUSE ? claim_holder(&a, len) : 0;     /* before we let go */
+    if (e == EADDRINUSE && held_by_us_or_nobody(t, pid))
+      continue;
+    aoe_claim_drop(t);
+    if (e != EADDRINUSE) {
+      snprintf(err, errlen, "e%u.%u: cannot take its claim on this host: %s", t->shelf,
+               t->slot, strerror(e));
+      return -e;
+    }
+    char who[32] = "another process";
+    if (pid > 0)
+      snprintf(who, sizeof who, "process %d", (int)pid);
+    snprintf(err, errlen, "e%u.%u is claimed by %s on this host, which holds its "
+             "reservation through %s", t->shelf, t->slot, who, ini->ifaces[i].name);
+    return -EBUSY;
   }
   return 0;
 }

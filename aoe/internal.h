@@ -179,6 +179,7 @@ struct aoe_target {
    * socket per interface, held from aoe_reserve until aoe_release or aoe_close. */
   int claim_fds[AOE_MAX_IFACES];
   unsigned nclaim_fds;
+  int claim_known;              /* held once here: a copy a fork of ours still holds is ours */
   struct aoe_target_counts st;
   char last_error[256];
 };

@@ -1540,3 +1540,216 @@ Test(claim, two_initiators_on_one_mac_tag_their_frames_apart)
   rig_close(&a);
   rig_close(&b);
 }
+
+/* ---- claims: several interfaces, forks ------------------------------------------------------------------ */
+#include <signal.h>
+#include <sys/wait.h>
+
+/* Two interfaces of one initiator sharing a MAC (VLANs on one NIC, a bridge and its
+ * port): aoe_req_our_macs dedups them, but the claim binds one name per interface and
+ * is refused by itself. */
+Test(claim, with_two_interfaces_on_one_mac_is_not_refused_by_itself, .timeout = 30)
+{
+  static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0xc2, 0x01 };
+  struct rig a;
+  char err[256] = "";
+
+  rig_open(&a, 51);
+  memcpy(a.ini->ifaces[0].mac, mac, 6);
+  iface_add(&a, "fuzz0.10", mac);
+  int rc = aoe_claim_take(a.t, err, sizeof err);
+  cr_assert_eq(rc, 0, "claim refused: rc %d: %s", rc, err);
+  rig_close(&a);
+}
+
+/* A fork that does not exec keeps a copy of the claim's socket (nbdkit --run: the
+ * captive parent runs system(cmd) and lives as long as the command; the server is the
+ * child).  The server's own release closes its fd only: the name stays bound, and the
+ * same process cannot reserve the shelf again (aoeraid remove, then add). */
+Test(claim, dropped_can_be_taken_again_while_a_forked_copy_lives, .timeout = 30)
+{
+  static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0xc2, 0x02 };
+  struct rig a;
+  char err[256] = "";
+  int p[2];
+
+  rig_open(&a, 52);
+  memcpy(a.ini->ifaces[0].mac, mac, 6);
+  cr_assert_eq(aoe_claim_take(a.t, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(pipe(p), 0);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {               /* like nbdkit's captive parent: no exec, waits */
+    char c;
+    close(p[1]);
+    if (read(p[0], &c, 1) < 0)
+      _exit(1);
+    _exit(0);
+  }
+  close(p[0]);
+  aoe_claim_drop(a.t);          /* aoe_release's drop */
+  int rc = aoe_claim_take(a.t, err, sizeof err);
+  close(p[1]);
+  waitpid(pid, NULL, 0);
+  cr_assert_eq(rc, 0, "claim dropped but not free: rc %d: %s", rc, err);
+  rig_close(&a);
+}
+
+/* ---- the table under churn ----------------------------------------------------------- */
+static void table_check(struct aoe_initiator *ini)
+{
+  size_t inlru = 0, handed = 0;
+  cr_assert(ini->ntargets <= AOE_MAX_TARGETS);
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    struct aoe_target *t = ini->targets[i];
+    if (i)
+      cr_assert(((uint32_t)ini->targets[i - 1]->shelf << 8 | ini->targets[i - 1]->slot) <
+                ((uint32_t)t->shelf << 8 | t->slot), "table out of order at %zu", i);
+    cr_assert_eq(aoe_target_lookup(ini, t->shelf, t->slot), t, "e%u.%u not hashed",
+                 t->shelf, t->slot);
+    handed += t->handed != 0;
+    cr_assert(t->nfree <= t->nframes);
+  }
+  for (int l = 0; l < 2; l++) {
+    struct aoe_target *prev = NULL;
+    for (struct aoe_target *t = ini->lru[l].head; t; prev = t, t = t->lru_next) {
+      cr_assert_eq(t->lru_prev, prev);
+      cr_assert_eq(t->identified != 0, l, "list %d holds e%u.%u identified %d", l, t->shelf,
+                   t->slot, t->identified);
+      cr_assert(!t->handed);
+      cr_assert_eq(aoe_target_lookup(ini, t->shelf, t->slot), t, "LRU holds a freed target");
+      inlru++;
+    }
+    cr_assert_eq(ini->lru[l].tail, prev);
+  }
+  cr_assert_eq(inlru + handed, ini->ntargets, "lru %zu + handed %zu != %zu", inlru, handed,
+               ini->ntargets);
+  size_t hashed = 0;
+  for (size_t b = 0; b < AOE_TARGET_BUCKETS; b++)
+    for (struct aoe_target *t = ini->buckets[b]; t; t = t->hnext)
+      hashed++;
+  cr_assert_eq(hashed, ini->ntargets);
+}
+
+Test(table, churn_keeps_hash_lru_and_order_consistent, .timeout = 240)
+{
+  struct rig r;
+  uint64_t s = 77;
+  uint8_t mac[6];
+
+  rig_open(&r, 61);
+  aoe_target_hand(r.ini, r.t);
+  for (unsigned op = 0; op < 60000; op++) {
+    unsigned n = (unsigned)(rnd(&s) % 6000);
+    mac_of(n, mac);
+    struct aoe_target *t = config_from(&r, 200 + n / 24, n % 24, mac);
+    unsigned k = (unsigned)(rnd(&s) % 16);
+    if (t && !t->identified && k < 4) {
+      int has = 0;
+      for (unsigned i = 0; i < t->nframes; i++)
+        has |= t->frames[i].state == FRAME_INFLIGHT && t->frames[i].ata_cmd == ATA_IDENTIFY;
+      if (has)
+        identify_as_disk(&r, t, mac);
+    }
+    if (t && t->identified && k == 5)
+      cr_assert_eq(aoe_target_find(r.ini, t->shelf, t->slot), t);
+    if (op % 3000 == 0)
+      identifies_last_try(&r);
+    if (op % 500 == 0) {
+      pthread_mutex_lock(&r.ini->lock);
+      table_check(r.ini);
+      pthread_mutex_unlock(&r.ini->lock);
+    }
+  }
+  pthread_mutex_lock(&r.ini->lock);
+  table_check(r.ini);
+  fprintf(stderr, "churn: %zu targets, %llu evicted, %llu refused\n", r.ini->ntargets,
+          (unsigned long long)r.ini->st.targets_evicted,
+          (unsigned long long)r.ini->st.targets_refused);
+  pthread_mutex_unlock(&r.ini->lock);
+  rig_close(&r);
+}
+
+/* Frames answered in random order while the table grows under them. */
+Test(table, frame_table_grows_with_frames_in_flight, .timeout = 60)
+{
+  struct rig r;
+  enum { N = 60 };
+  static uint8_t bufs[N][READ_SECTORS * AOE_SECTOR];
+  struct result res[N];
+  uint64_t s = 5;
+
+  rig_open(&r, 71);
+  memset(res, 0, sizeof res);
+  for (int i = 0; i < N; i++)
+    cr_assert_eq(aoe_submit(r.t, AOE_READ, 6u * i, READ_SECTORS, bufs[i], on_done, &res[i]), 0);
+  unsigned maxn = 0;
+  for (int guard = 0; guard < 100000; guard++) {
+    unsigned k = 0;
+    while (inflight(&r, k))
+      k++;
+    if (r.t->nframes > maxn)
+      maxn = r.t->nframes;
+    if (!k) {
+      pthread_mutex_lock(&r.ini->lock);
+      int q = r.t->q_head != NULL;
+      pthread_mutex_unlock(&r.ini->lock);
+      if (!q)
+        break;
+      step(&r);
+      continue;
+    }
+    answer(&r, (unsigned)(rnd(&s) % k));
+    rx(&r, r.frame, r.len);
+  }
+  for (int i = 0; i < N; i++) {
+    cr_assert_eq(res[i].done, 1, "read %d: done %d", i, res[i].done);
+    cr_assert_eq(res[i].err, 0);
+    cr_assert(!memcmp(bufs[i], r.disk + 6u * i * AOE_SECTOR, sizeof bufs[i]), "read %d", i);
+  }
+  fprintf(stderr, "grow: table reached %u frames\n", maxn);
+  rig_close(&r);
+}
+
+/* nbdkit's background fork: the parent exits, the child (after_fork: aoe_start) holds the
+ * claim and is named as its holder. */
+Test(claim, kept_and_named_across_the_background_fork, .timeout = 30)
+{
+  static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0xc2, 0x05 };
+  struct rig a, b;
+  char err[256] = "", want[96];
+  int up[2], down[2];
+
+  rig_open(&a, 57);
+  rig_open(&b, 58);
+  memcpy(a.ini->ifaces[0].mac, mac, 6);
+  memcpy(b.ini->ifaces[0].mac, mac, 6);
+  cr_assert_eq(aoe_claim_take(a.t, err, sizeof err), 0, "%s", err);
+  cr_assert_eq(pipe(up), 0);
+  cr_assert_eq(pipe(down), 0);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    char c = 1;
+    close(down[1]);
+    close(up[0]);
+    aoe_claim_owner(a.ini);
+    if (write(up[1], &c, 1) < 0 || read(down[0], &c, 1) < 0)
+      _exit(1);
+    _exit(0);
+  }
+  char c;
+  close(down[0]);
+  close(up[1]);
+  cr_assert_eq(read(up[0], &c, 1), 1);
+  aoe_claim_drop(a.t);                  /* the parent exits */
+  int rc = aoe_claim_free(b.t, err, sizeof err);
+  snprintf(want, sizeof want, "claimed by process %d", (int)pid);
+  close(down[1]);
+  waitpid(pid, NULL, 0);
+  cr_assert_eq(rc, -EBUSY, "the child's claim is not seen");
+  cr_assert(strstr(err, want), "holder not the child: '%s'", err);
+  cr_assert_eq(aoe_claim_free(b.t, err, sizeof err), 0, "not free after the child exits: %s", err);
+  rig_close(&a);
+  rig_close(&b);
+}

@@ -426,6 +426,8 @@ recon_whole_stripe (struct raid_array *a, struct raid_layout *L, struct recon *r
 
   if (!bytes)
     return;
+  /* col_usable of a data column is source_usable of its chunk: one test serves the key,
+   * and which columns are down below */
   r->key = (struct stripe_key) { .g = L->g, .stripe = r->stripe };
   for (idx = 0; idx < L->g.k + L->g.m; idx++)
     r->key.usable |= (uint32_t) col_usable (a, L, r->stripe, idx) << idx;
@@ -442,11 +444,11 @@ recon_whole_stripe (struct raid_array *a, struct raid_layout *L, struct recon *r
       || !(r->rebuild || stream))
     return;
   for (idx = 0; idx < L->g.k; idx++)
-    down += !source_usable (a, L, r->stripe * L->g.k + idx);
+    down += !(r->key.usable >> idx & 1);
   if (!down)
     return;
   for (idx = 0; idx < L->g.k; idx++)        /* need[] stays the request's own columns */
-    r->bad[idx] = !source_usable (a, L, r->stripe * L->g.k + idx);
+    r->bad[idx] = !(r->key.usable >> idx & 1);
   r->lo = 0;
   r->len = L->g.chunk;
   r->rebuild = 1;
@@ -508,6 +510,22 @@ recon_queue (struct raid_array *a, struct raid_layout *L, struct recon *r, unsig
   return 0;
 }
 
+/* The rest of R's stripe, whole (recon_whole_stripe), into the stripe cache: decoded
+ * from the columns read, or not kept when they cannot give it (the request's own
+ * columns decided its outcome already). */
+static void
+recon_keep (struct raid_array *a, struct raid_layout *L, struct recon *r)
+{
+  uint8_t data[RAID_MAX_MEMBERS] = { 0 };
+
+  for (unsigned idx = 0; idx < L->g.k + L->g.m; idx++) {
+    r->valid[idx] |= r->need[idx];      /* stripe_gather made them valid */
+    data[idx] = idx < L->g.k;
+  }
+  if (codec_recover (&L->codec, r->len, r->cols, r->valid, data) == 0)
+    stripe_cache_put (&a->stripe_cache, &r->key, r->keep_lo, r->keep_hi, r->cols);
+}
+
 /* Record the reconstruction reads' outcome, rebuild each stripe, and copy
  * out what went through scratch. */
 static int
@@ -534,16 +552,6 @@ recon_finish (struct raid_array *a, struct raid_layout *L, struct recon *recon, 
     if (!r->rebuild)
       continue;
     rc = stripe_gather (a, L, r->stripe, r->lo, r->len, r->cols, r->valid, r->bad, r->need, NULL);
-    if (rc == 0 && r->keep_hi > r->keep_lo) {
-      /* the rest of the stripe for the cache, only if what was read can give it */
-      uint8_t all[RAID_MAX_MEMBERS] = { 0 };
-      for (unsigned idx = 0; idx < L->g.k + L->g.m; idx++) {
-        r->valid[idx] |= r->need[idx];
-        all[idx] = idx < L->g.k;
-      }
-      if (codec_recover (&L->codec, r->len, r->cols, r->valid, all))
-        r->keep_hi = r->keep_lo;
-    }
     for (uint64_t at = r->pos; at < r->end && rc == 0;) {
       struct piece p = piece_at (&L->g, at, r->end);
       uint8_t *to = r->dst + (at - r->pos), *from = r->cols[p.ci % L->g.k] + (p.within - r->lo);
@@ -551,8 +559,8 @@ recon_finish (struct raid_array *a, struct raid_layout *L, struct recon *recon, 
         memcpy (to, from, p.len);
       at += p.len;
     }
-    if (rc == 0)
-      stripe_cache_put (&a->stripe_cache, &r->key, r->keep_lo, r->keep_hi, r->cols);
+    if (rc == 0 && r->keep_hi > r->keep_lo)
+      recon_keep (a, L, r);
   }
   return rc;
 }

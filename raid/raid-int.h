@@ -555,6 +555,8 @@ void array_checkpoint (struct raid_array *a);
 /* One synchronous member I/O; 0 or a positive errno. */
 int slot_io (struct raid_slot *s, enum raid_io_op op, uint64_t offset, uint32_t len, void *buf);
 uint64_t slot_offset (const struct raid_layout *L, struct raid_loc l, uint32_t within);
+/* The slot whose member is NAME (faulty ones too); -1 when none. */
+int slot_index (struct raid_array *a, const char *name);
 int layout_init (struct raid_layout *L, enum raid_level level, unsigned n, unsigned k,
                  unsigned m, uint32_t chunk, uint64_t data_size, uint64_t data_offset,
                  char *err, size_t errlen);

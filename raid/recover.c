@@ -28,14 +28,14 @@ member_in_use (struct raid_array *a, const char *name)
   return 0;
 }
 
-/* Does one of A's slots hold (or held, failed) the member NAME? */
-static int
-slot_of (struct raid_array *a, const char *name)
+/* The slot that holds (or held, failed) the member NAME; -1 when none. */
+int
+slot_index (struct raid_array *a, const char *name)
 {
   for (unsigned i = 0; i < a->lay.g.n; i++)
     if (a->slot[i].m.ops && !strcmp (slot_name (&a->slot[i]), name))
-      return 1;
-  return 0;
+      return (int) i;
+  return -1;
 }
 
 /* Why this superblock makes the member NAME unfit to be a spare (in BUF when it says
@@ -148,7 +148,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   }
   /* one of the array's members coming back, found taken by another host: the array is
    * that host's now */
-  examine_as (slot_of (a, name) ? a : NULL, m, &sb);
+  examine_as (slot_index (a, name) >= 0 ? a : NULL, m, &sb);
   if ((rc = array_readonly (a, err, errlen)) != 0)
     return rc;
   why = add_refusal (a, name, &sb, text, sizeof text);

@@ -36,17 +36,6 @@ writemostly_load (struct raid_array *a)
     atomic_store (&a->slot[i].writemostly, (a->sb.writemostly >> i) & 1);
 }
 
-/* The slot whose member is NAME (faulty ones too: the flag stays the member's for a
- * re-add); -1 when none. */
-static int
-writemostly_slot (struct raid_array *a, const char *name)
-{
-  for (unsigned i = 0; i < a->lay.g.n; i++)
-    if (a->slot[i].m.ops && !strcmp (slot_name (&a->slot[i]), name))
-      return (int) i;
-  return -1;
-}
-
 int
 raid_set_writemostly (struct raid_array *a, const char *name, int on, char *err,
                       size_t errlen)
@@ -57,7 +46,7 @@ raid_set_writemostly (struct raid_array *a, const char *name, int on, char *err,
   if (array_fenced (a))
     return array_readonly (a, err, errlen);
   pthread_mutex_lock (&a->sb_lock);
-  i = writemostly_slot (a, name);
+  i = slot_index (a, name);     /* faulty ones too: the flag stays the member's for a re-add */
   if (!layout_has_copies (&a->lay)) {
     snprintf (err, errlen, "write-mostly needs mirror copies to read from (raid1, raid10): "
               "%s %s keeps each chunk on one member", raid_level_name (a->lay.g.level),

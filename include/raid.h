@@ -102,6 +102,10 @@ struct raid_params {
 #define RAID_CREATE_ASSUME_CLEAN 1u
 /* No write-intent bitmap: a member that comes back is rebuilt in full. */
 #define RAID_CREATE_NO_BITMAP 2u
+/* raid5: the partial parity log (md's consistency policy "ppl"): a crash with a member
+ * missing (a dirty degraded start) loses no byte the crash did not write; the array
+ * keeps its write-intent bitmap too.  Partial-stripe writes cost a log write first. */
+#define RAID_CREATE_PPL 4u
 
 /* ---- Logging ------------------------------------------------------------ */
 
@@ -164,6 +168,7 @@ struct raid_sb_summary {
   /* the members the admin removed (md: a removed device stays removed), oldest first */
   unsigned removed;
   uint8_t removed_uuid[RAID_MAX_REMOVED][16];
+  int ppl;                    /* the array keeps a partial parity log (RAID_CREATE_PPL) */
   char problem[128];          /* RAID_SB_CORRUPT: what is wrong ("bad crc32c", a field) */
 };
 
@@ -546,8 +551,15 @@ struct raid_status {
   struct raid_note note[RAID_NOTES];
   uint64_t runs_started[RAID_RUN_KINDS], runs_ended[RAID_RUN_KINDS];
   char fenced_by[64];            /* "": serving; else the member found taken (RAID_EFENCED) */
+  int ppl;                       /* the partial parity log is kept (RAID_CREATE_PPL) */
+  uint64_t ppl_log_bytes;        /* its ring on each member */
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
+/* md's --consistency-policy on a running array: PPL 1 keeps the partial parity log
+ * (raid5, room for its ring between the metadata and the data, no reshape), 0 drops it
+ * (the write-intent bitmap and resync stay).  Waits for the writes in flight.  0, or
+ * -errno with a line in err. */
+int raid_set_ppl (struct raid_array *a, int ppl, char *err, size_t errlen);
 /* 1 once the array is fenced (RAID_EFENCED): cheap, for paths that ask often. */
 int raid_fenced (struct raid_array *a);
 

@@ -379,6 +379,7 @@ array_new (raid_log_fn *log, void *log_opaque)
   stripe_locks_init (&a->locks);
   scratch_pool_init (&a->pool);
   stripe_cache_init (&a->stripe_cache);
+  ppl_init (a);
   reshape_init (a);
   notes_init (&a->notes);
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++) {
@@ -407,6 +408,7 @@ array_free (struct raid_array *a)
   notes_destroy (&a->notes);
   scratch_pool_destroy (&a->pool);
   stripe_cache_destroy (&a->stripe_cache);
+  ppl_destroy (a);
   stripe_locks_destroy (&a->locks);
   pthread_mutex_destroy (&a->sb_lock);
   free (a);
@@ -446,6 +448,7 @@ array_setup (struct raid_array *a, char *err, size_t errlen)
                    sb->chunk, sb->data_size, sb->data_offset, err, errlen) == -1)
     return -1;
   a->size = a->lay.size;
+  ppl_setup (a);
   return reshape_setup (a, err, errlen);
 }
 
@@ -457,6 +460,40 @@ member_data_room (const struct raid_member *m, uint64_t data_offset, uint32_t ch
   return size < data_offset ? 0 : (size - data_offset) & ~(uint64_t) (chunk - 1);
 }
 
+/* Where a new array with the partial parity log starts its data: the ring that CHUNK
+ * wants after the metadata area, at 1 MiB or the next MiB above. */
+static uint64_t
+ppl_data_offset (uint32_t chunk)
+{
+  uint64_t end = RAID_META_END + ppl_ring_needs (chunk);
+
+  return end <= RAID_DATA_OFFSET ? RAID_DATA_OFFSET : (end + (1u << 20) - 1) & ~(uint64_t) ((1u << 20) - 1);
+}
+
+/* Why the array P asks for cannot have the log (err filled, 1), or 0. */
+static int
+create_ppl_unfit (const struct raid_params *p, size_t n, uint32_t chunk, uint64_t data_offset,
+                  char *err, size_t errlen)
+{
+  struct raid_geom g;
+  const char *unfit;
+
+  if (geom_init (&g, p->level, n, p->k, p->m, chunk, (uint64_t) chunk * 1024, err, errlen) == -1)
+    return 1;
+  unfit = ppl_unfit (&g);
+  if (unfit) {
+    snprintf (err, errlen, "%s", unfit);
+    return 1;
+  }
+  if (data_offset < RAID_META_END + PPL_HEADER + chunk) {
+    snprintf (err, errlen, "data offset %llu leaves no room for the partial parity log: it "
+              "needs at least %llu bytes from %u", (unsigned long long) data_offset,
+              (unsigned long long) (PPL_HEADER + chunk), RAID_META_END);
+    return 1;
+  }
+  return 0;
+}
+
 struct raid_array *
 raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
              raid_log_fn *log, void *log_opaque, char *err, size_t errlen)
@@ -464,7 +501,9 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   struct raid_array *a;
   uint64_t data_size = UINT64_MAX;
   uint32_t chunk = p->chunk_bytes ? p->chunk_bytes : RAID_DEFAULT_CHUNK;
-  uint64_t data_offset = p->data_offset ? p->data_offset : RAID_DATA_OFFSET;
+  int ppl = !!(p->flags & RAID_CREATE_PPL);
+  uint64_t data_offset = p->data_offset ? p->data_offset
+                         : ppl ? ppl_data_offset (chunk) : RAID_DATA_OFFSET;
   const char *name = p->name ? p->name : "";
   size_t i;
 
@@ -472,6 +511,8 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
     snprintf (err, errlen, "an array needs 1 to %d members, got %zu", RAID_MAX_MEMBERS, n);
     return NULL;
   }
+  if (ppl && create_ppl_unfit (p, n, chunk, data_offset, err, errlen))
+    return NULL;
   if (data_offset < RAID_META_END || data_offset % 4096) {
     snprintf (err, errlen, "data offset %llu is not a multiple of 4096 of at least %u",
               (unsigned long long) data_offset, RAID_META_END);
@@ -515,6 +556,12 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   };
   strcpy (a->sb.name, name);
   raid_uuid_new (a->sb.array_uuid);
+  if (ppl) {
+    a->sb.features |= RAID_FEATURE_PPL;
+    a->sb.log_offset = RAID_META_END;
+    a->sb.log_size = data_offset - RAID_META_END;
+    a->sb.ppl_gen = 1;
+  }
   if (array_setup (a, err, errlen) == -1) {
     array_free (a);
     return NULL;
@@ -989,7 +1036,11 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
               array_quoted (a, label), names);
     return -1;
   }
-  if (nmissing && !a->sb.clean && a->lay.g.m) {
+  if (nmissing && !a->sb.clean && a->lay.g.m && (a->sb.features & RAID_FEATURE_PPL)
+      && !a->readonly)
+    raid_logf (a, RAID_LOG_WARN, "%s: dirty and degraded: the partial parity log makes the "
+               "parity of the stripes written at the crash again", a->sb.name);
+  else if (nmissing && !a->sb.clean && a->lay.g.m) {
     if (!force) {
       snprintf (err, errlen, "%s %s is dirty and degraded (missing %s): parity may not match "
                 "the data (write hole); assemble with force to start it anyway",
@@ -1002,6 +1053,24 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
   if (nmissing)
     raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s missing; redundancy is reduced "
                "until the array is rebuilt", a->sb.name, raid_level_name (a->lay.g.level), names);
+  return 0;
+}
+
+/* A crash: the partial parity log makes again the parity of the stripes it was writing.
+ * Without force, an array that cannot is not started (its members hold what they held). */
+static int
+assemble_replay (struct raid_array *a, int force, char *err, size_t errlen)
+{
+  char why[256];
+
+  if (!(a->sb.features & RAID_FEATURE_PPL) || ppl_replay (a, why, sizeof why) == 0)
+    return 0;
+  if (!force) {
+    snprintf (err, errlen, "%s; assemble with force to start without it (parity of stripes "
+              "written at the crash may be wrong)", why);
+    return -1;
+  }
+  raid_logf (a, RAID_LOG_WARN, "%s: %s; starting anyway (force)", a->sb.name, why);
   return 0;
 }
 
@@ -1062,7 +1131,11 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   crashed = !a->sb.clean;
   a->sb.clean = a->readonly && a->sb.clean;
   replace_resume (a, crashed);
+  if (crashed && !a->readonly && assemble_replay (a, force, err, errlen) == -1)
+    goto fail;
   pthread_mutex_lock (&a->sb_lock);
+  if (a->sb.features & RAID_FEATURE_PPL)
+    ppl_new_generation (a);     /* this run's entries only: none written yet */
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);
   /* the slots that have a member: the shelves given may be more (stale ones, left out) */
@@ -1139,6 +1212,8 @@ raid_status (struct raid_array *a, struct raid_status *st)
   raid_get_sync_speed (a, &st->sync_speed_min, &st->sync_speed_max);
   pthread_mutex_lock (&a->bitmap.lock);     /* a reshape replaces it */
   st->bitmap_bits = a->bitmap.nbits;
+  st->ppl = atomic_load (&a->ppl.on);
+  st->ppl_log_bytes = st->ppl ? a->ppl.log_size : 0;
   st->bitmap_dirty = bitmap_dirty_bits (a);
   st->bitmap_region = a->bitmap.nbits ? (uint64_t) a->lay.g.chunk << a->bitmap.shift : 0;
   pthread_mutex_unlock (&a->bitmap.lock);

@@ -97,6 +97,10 @@ struct raid_layout {
  * replace_uuid holds that slot's chunks below replace_offset and takes every write of the
  * slot; it keeps a spare's role, so older aoeraid ignores the bit and finds a spare */
 #define RAID_FEATURE_REPLACEMENT 4u
+/* the partial parity log (ppl.c) closes the write hole: every write logs on its stripe's
+ * parity member first, in [log_offset, log_offset + log_size); entries of generations
+ * other than ppl_gen are never replayed */
+#define RAID_FEATURE_PPL 8u
 
 struct raid_sb {
   uint32_t version;
@@ -112,7 +116,8 @@ struct raid_sb {
   int32_t delta_disks;               /* raid_disks - the old layout's members */
   uint64_t reshape_position, prev_data_offset;
   /* room reserved for a write-intent bitmap and a log */
-  uint64_t bitmap_offset, log_offset;
+  uint64_t bitmap_offset, log_offset, log_size;
+  uint64_t ppl_gen;                  /* RAID_FEATURE_PPL: the log entries that count */
   uint64_t resync_offset;            /* first stripe not known in sync; RAID_RESYNC_DONE */
   uint64_t recovery_offset;          /* units of the RECOVERING slot rebuilt; RAID_RESYNC_DONE */
   /* RAID_FEATURE_REPLACEMENT: the slot, the units copied (and flushed), the new member */
@@ -362,6 +367,76 @@ int bitmap_grow (struct raid_array *a, uint64_t old_units);
 /* One clearing pass now (raid_bitmap_tick without its timer); bits cleared. */
 uint64_t bitmap_pass (struct raid_array *a);
 
+/* ---- ppl.c: the partial parity log (raid5's consistency policy "ppl") ------ */
+
+#define PPL_HEADER 4096u              /* an entry's header; entries are whole ones */
+#define PPL_QUEUE 256                 /* entries in flight per member at most */
+#define PPL_LOG_IO (1u << 20)         /* the ring is read in pieces of this at replay */
+#define PPL_RECS 126                  /* stripes an entry's header holds: (4096 - 64) / 32 */
+
+/* One stripe a write logs: columns first_col..last_col written, the first from row
+ * first_lo, the last up to last_hi, those between whole; parity rows [lo, hi) made
+ * again from PP (hi - lo bytes; NULL: zeros, a full-stripe write) and the columns the
+ * write covers at each row.  SLOT: the stripe's parity member. */
+struct ppl_rec {
+  unsigned slot;
+  uint64_t stripe;
+  uint32_t lo, hi, first_lo, last_hi;
+  unsigned first_col, last_col;
+  const uint8_t *pp;
+};
+
+/* A member's ring: entries at increasing virtual positions, those of writes still
+ * running queued oldest first (their room cannot be taken yet). */
+struct ppl_ring {
+  pthread_mutex_t lock;
+  pthread_cond_t room;
+  uint64_t head;                       /* the next entry's virtual position */
+  struct { uint64_t pos; int done; } q[PPL_QUEUE];
+  unsigned first, queued;
+};
+
+struct raid_ppl {
+  atomic_int on;                       /* changes with every stripe lock held */
+  atomic_ullong gen;                   /* a->sb.ppl_gen, for the writers */
+  uint64_t log_offset, log_size;
+  struct ppl_ring ring[RAID_MAX_MEMBERS];
+};
+
+/* The room one write took in the rings, given back by ppl_done. */
+struct ppl_hold { unsigned slot, at; uint64_t pos; };
+struct ppl_req {
+  struct ppl_hold hold[RAID_MAX_MEMBERS];
+  unsigned nhold;
+  uint8_t *buf;
+};
+
+struct raid_array;
+struct raid_layout;
+struct raid_geom;
+void ppl_init (struct raid_array *a);
+void ppl_destroy (struct raid_array *a);
+/* From the superblock (assembly, create, a switch of the policy). */
+void ppl_setup (struct raid_array *a);
+/* Writes to L log (caller holds the stripe locks of the write). */
+int ppl_active (struct raid_array *a, const struct raid_layout *L);
+/* Queue the entries logging RECS into B, room taken in the rings (waits for it);
+ * ppl_done once every write the entries log has ended, whatever came of them. */
+int ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec,
+             struct io_batch *b, struct ppl_req *req);
+void ppl_done (struct raid_array *a, struct ppl_req *req);
+/* At assembly of a dirty array, members and recovery state set up, no request yet:
+ * make the parity of the stripes the log says were written at the crash.  0, or -errno
+ * with a line in err. */
+int ppl_replay (struct raid_array *a, char *err, size_t errlen);
+/* The ring a chunk of CHUNK bytes wants (a new array gets it); why a layout cannot
+ * have the log (NULL: it can). */
+uint64_t ppl_ring_needs (uint32_t chunk);
+const char *ppl_unfit (const struct raid_geom *g);
+/* Entries written so far stop counting (caller holds sb_lock with no write in flight,
+ * and writes the superblocks next). */
+void ppl_new_generation (struct raid_array *a);
+
 /* ---- array.c: the array object, member state, superblock updates ------- */
 
 struct raid_slot {
@@ -449,6 +524,7 @@ struct raid_array {
   struct stripe_locks locks;
   struct scratch_pool pool;
   struct stripe_cache stripe_cache;
+  struct raid_ppl ppl;
   struct poll_gate poll_gate;
   raid_log_fn *log;
   void *log_opaque;

@@ -480,6 +480,10 @@ slot_take (struct raid_array *a, unsigned i, struct raid_slot *from, enum raid_r
   memcpy (a->sb.slot_uuid[i], s->uuid, 16);
   a->sb.roles[i] = role;
   slot_set_writemostly (a, i, keep_writemostly);
+  /* the log on a member back in a slot holds entries older than the writes made while
+   * it was out, which were not logged on it: they must never be replayed */
+  if (a->sb.features & RAID_FEATURE_PPL)
+    ppl_new_generation (a);
   atomic_store (&s->faulty, 0);
 }
 

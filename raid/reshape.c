@@ -279,6 +279,10 @@ grow_check (struct raid_array *a, const char *const *names, unsigned n, int mirr
   else if (array_degraded (a))
     snprintf (err, errlen, "cannot grow %s: it is degraded or rebuilding: grow it once it "
               "is whole", who);
+  else if (a->sb.features & RAID_FEATURE_PPL)
+    snprintf (err, errlen, "cannot grow %s: it keeps a partial parity log, which a reshape "
+              "cannot keep (md's neither): start it with consistency-policy=bitmap, grow it, "
+              "then start it with consistency-policy=ppl again", who);
   else if (!mirrors && a->lay.data_offset < RAID_META_END + a->lay.g.chunk)
     snprintf (err, errlen, "cannot grow %s: its data starts at byte %llu of each member, "
               "and a grow moves it down one chunk (%u bytes) but not below %u; a new "

@@ -880,18 +880,96 @@ jobs_note_reads (struct raid_array *a, struct raid_layout *L, struct stripe_job 
   }
 }
 
+/* The log record of job J (ppl.c), its pp (if partial) put at *PP, which moves on: the
+ * new parity with the new bytes of the columns it writes taken out again, so that the
+ * columns it leaves alone make it.  0 when its parity member is not in sync: nothing to
+ * make again there. */
+static int
+job_log_rec (struct raid_array *a, struct raid_layout *L, const struct stripe_job *j,
+             struct ppl_rec *rec, uint8_t **pp)
+{
+  unsigned i, k = L->g.k;
+
+  if (!col_usable (a, L, j->stripe, k))
+    return 0;
+  *rec = (struct ppl_rec) { .slot = col_slot (a, L, j->stripe, k)->index, .stripe = j->stripe,
+                            .lo = j->lo, .hi = j->hi, .first_col = k, .last_col = 0 };
+  for (i = 0; i < k; i++)
+    if (j->whi[i] > j->wlo[i]) {
+      if (i < rec->first_col)
+        rec->first_col = i, rec->first_lo = j->wlo[i];
+      rec->last_col = i;
+      rec->last_hi = j->whi[i];
+    }
+  if (j->method == JOB_FULL)
+    return 1;
+  memcpy (*pp, j->cols[k], j->hi - j->lo);
+  for (i = 0; i < k; i++)
+    if (j->whi[i] > j->wlo[i])
+      xor_into (*pp + (j->wlo[i] - j->lo), j->src[i], j->whi[i] - j->wlo[i]);
+  rec->pp = *pp;
+  *pp += j->hi - j->lo;
+  return 1;
+}
+
+/* Queue the log entries of the jobs into B; *PARTIAL: one of them leaves columns alone
+ * (its entry must be on the member before any of its data goes out). */
+static int
+jobs_log (struct raid_array *a, struct raid_layout *L, struct stripe_job *jobs, unsigned njobs,
+          struct io_batch *b, struct ppl_req *req, int *partial)
+{
+  size_t pp_bytes = 0;
+  unsigned jn, nrec = 0;
+  struct ppl_rec *recs;
+  uint8_t *pp;
+  int rc;
+
+  for (jn = 0; jn < njobs; jn++)
+    if (jobs[jn].method != JOB_FULL)
+      pp_bytes += jobs[jn].hi - jobs[jn].lo;
+  recs = scratch_get (&a->pool, njobs * sizeof *recs + pp_bytes);
+  if (!recs)
+    return -ENOMEM;
+  pp = (uint8_t *) (recs + njobs);
+  for (jn = 0; jn < njobs; jn++)
+    if (job_log_rec (a, L, &jobs[jn], &recs[nrec], &pp)) {
+      *partial |= recs[nrec].pp != NULL;
+      nrec++;
+    }
+  rc = ppl_log (a, recs, nrec, b, req);
+  scratch_put (&a->pool, recs);
+  return rc;
+}
+
+/* A write too big for the log's rings in one go: whole stripes, in two halves.  The
+ * entries of one write on one member must fit in half a ring: two partial stripes, and
+ * a header per PPL_RECS stripes. */
+static int
+ppl_too_big (struct raid_array *a, struct raid_layout *L, unsigned njobs)
+{
+  uint64_t worst = 2 * (uint64_t) L->g.chunk + PPL_HEADER * (njobs / PPL_RECS + 2);
+  return njobs > 1 && ppl_active (a, L) && worst > a->ppl.log_size / 2;
+}
+
 static int
 parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, uint32_t len, uint64_t off)
 {
   uint64_t end = off + len, first = (off >> L->g.chunk_shift) / L->g.k;
   uint64_t last = ((end - 1) >> L->g.chunk_shift) / L->g.k, s;
   unsigned njobs = last - first + 1, jn;
-  struct stripe_job *jobs = scratch_get (&a->pool, njobs * sizeof *jobs);
+  struct stripe_job *jobs;
   uint8_t *scratch = NULL, *at;
+  struct ppl_req ppl = { 0 };
   size_t total = 0;
   struct io_batch b;
-  int rc = 0;
+  int rc = 0, partial = 0;
 
+  if (ppl_too_big (a, L, njobs)) {
+    uint64_t cut = (first + njobs / 2) * L->g.k * L->g.chunk;
+    rc = parity_write (a, L, buf, (uint32_t) (cut - off), off);
+    return rc ? rc : parity_write (a, L, buf + (cut - off), (uint32_t) (end - cut), cut);
+  }
+  jobs = scratch_get (&a->pool, njobs * sizeof *jobs);
   if (!jobs)
     return -ENOMEM;
   for (jn = 0, s = first; s <= last; s++, jn++) {
@@ -920,12 +998,21 @@ parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
     rc = job_compute (a, L, &jobs[jn]);
   /* Nothing is written unless every stripe could be computed. */
   batch_reset (&b);
+  if (rc == 0 && ppl_active (a, L)) {
+    rc = jobs_log (a, L, jobs, njobs, &b, &ppl, &partial);
+    if (rc == 0 && partial) {     /* a crash after any data went out must find the entry */
+      batch_run (&b);
+      fail_writers (a, &b);
+      batch_reset (&b);
+    }
+  }
   for (jn = 0; jn < njobs && rc == 0; jn++)
     rc = job_queue_writes (a, L, &jobs[jn], &b);
   if (rc == 0) {
     batch_run (&b);
     fail_writers (a, &b);
   }
+  ppl_done (a, &ppl);             /* every write it logged has ended */
   batch_free (&b);
   scratch_put (&a->pool, scratch);
   scratch_put (&a->pool, jobs);

@@ -28,6 +28,7 @@ enum {
   O_DELTA_DISKS = 180, O_RESHAPE_POS = 184, O_PREV_DATA_OFFSET = 192,
   O_BITMAP_OFFSET = 200, O_LOG_OFFSET = 208, O_RESYNC = 216, O_RECOVERY = 224, O_PREV_K = 232, O_PREV_M = 236,
   O_REPLACE_SLOT = 240, O_REPLACE_OFFSET = 248, O_REPLACE_UUID = 256,
+  O_LOG_SIZE = 272, O_PPL_GEN = 280,
   O_ROLES = 512, O_SLOT_UUIDS = 1024,
   /* the members the admin removed (raid_remove_member): in bytes every writer before left
    * zero, so a count of 0 is an older block's empty list, and an older aoeraid, which
@@ -100,6 +101,7 @@ static const struct sb_field sb_fields[] = {
   F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
   F (O_REMOVED_COUNT, U32, removed_count), F (O_REMOVED_UUIDS, BYTES, removed_uuid),
   F (O_WRITEMOSTLY, U32, writemostly),
+  F (O_LOG_SIZE, U64, log_size), F (O_PPL_GEN, U64, ppl_gen),
 };
 #undef F
 #define N_FIELDS (sizeof sb_fields / sizeof sb_fields[0])
@@ -151,7 +153,7 @@ sb_decode_fields (const uint8_t *block, struct raid_sb *sb)
 /* ---- validation: every field a reader trusts, checked here once ---------- */
 
 #define SB_FEATURES_KNOWN (RAID_FEATURE_RESHAPE | RAID_FEATURE_RECOVERY_BITMAP \
-                           | RAID_FEATURE_REPLACEMENT)
+                           | RAID_FEATURE_REPLACEMENT | RAID_FEATURE_PPL)
 /* No member is this large: sums of offsets and sizes below it never overflow. */
 #define SB_BYTES_MAX (1ull << 56)
 
@@ -223,6 +225,26 @@ sb_reshape_sane (const struct raid_sb *sb, char *why, size_t len)
     return sb_bad (why, len, "reshape_position %llu is beyond the %llu bytes reshaped",
                    (unsigned long long) sb->reshape_position,
                    (unsigned long long) (geom_data_chunks (&pg) << pg.chunk_shift));
+  return 1;
+}
+
+/* The log's ring lies between the metadata and the data, and holds one stripe's entry. */
+static int
+sb_ppl_sane (const struct raid_sb *sb, const struct raid_geom *g, char *why, size_t len)
+{
+  const char *unfit = ppl_unfit (g);
+
+  if (unfit)
+    return sb_bad (why, len, "%s", unfit);
+  if (sb->features & RAID_FEATURE_RESHAPE)
+    return sb_bad (why, len, "a reshape with the partial parity log");
+  if (sb->log_offset < RAID_META_END || sb->log_offset % PPL_HEADER
+      || sb->log_size % PPL_HEADER || sb->log_size < PPL_HEADER + sb->chunk
+      || sb->log_size > SB_BYTES_MAX || sb->log_offset + sb->log_size > sb->data_offset)
+    return sb_bad (why, len, "partial parity log at %llu, %llu bytes, does not fit between "
+                   "%u and the data at %llu", (unsigned long long) sb->log_offset,
+                   (unsigned long long) sb->log_size, RAID_META_END,
+                   (unsigned long long) sb->data_offset);
   return 1;
 }
 
@@ -317,6 +339,8 @@ sb_sane (const struct raid_sb *sb, char *why, size_t len)
     if (sb->roles[i] > RAID_ROLE_RECOVERING)
       return sb_bad (why, len, "roles[%u] is %u, no role", i, sb->roles[i]);
   if ((sb->features & RAID_FEATURE_RESHAPE) && !sb_reshape_sane (sb, why, len))
+    return 0;
+  if ((sb->features & RAID_FEATURE_PPL) && !sb_ppl_sane (sb, &g, why, len))
     return 0;
   return sb_offsets_sane (sb, sb_units (&g), why, len);
 }
@@ -422,6 +446,7 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
     out->roles[i] = i < sb->raid_disks ? (enum raid_role_state) sb->roles[i] : RAID_ROLE_MISSING;
   memcpy (out->slot_uuid, sb->slot_uuid, sizeof out->slot_uuid);
   out->writemostly = sb->writemostly;
+  out->ppl = !!(sb->features & RAID_FEATURE_PPL);
   out->removed = sb->removed_count;
   memcpy (out->removed_uuid, sb->removed_uuid, sizeof out->removed_uuid);
   if (sb->features & RAID_FEATURE_REPLACEMENT) {

@@ -1,0 +1,592 @@
+/* The partial parity log (md's consistency policy "ppl", RAID5 only): closes the write
+ * hole.  A write that leaves some data columns of a stripe alone first logs, on the
+ * stripe's parity member, the partial parity of the columns it leaves: their XOR over
+ * the rows it writes (pp).  After a crash, on whatever members came back, the parity of
+ * the stripes written at the crash is made again from pp and the columns the write
+ * covers, as they are on the members (old or new): so a member missing at the start
+ * (a dirty degraded array) is rebuilt from parity that matches its stripe, and the
+ * columns no write touched come back as they were.
+ *
+ * The log is a ring on each member, [log_offset, log_offset + log_size), entries one
+ * after another: a 4 KiB header of up to PPL_RECS records (a stripe each) and the pp
+ * bytes of its partial records.  Entries sit at increasing virtual positions (their
+ * sequence), wrapping over the ring; a position is taken again only once every write
+ * logged there has ended.  Writes to a stripe are serialised by its stripe lock and
+ * every write to a stripe whose parity member is in sync logs a record (a full-stripe
+ * write too, without pp: "the data columns make the parity"), so the newest record of a
+ * stripe found in the ring is the last write to it, and replaying it is right whether
+ * that write ended or not.  An entry of an older generation (ppl_gen: bumped at every
+ * start and whenever a member takes a slot, with no write in flight) is never replayed:
+ * writes made while a member was out were not logged on it.
+ *
+ * A partial write waits for its log entry before its data goes out (a crash between
+ * the two must find the entry); a full-stripe write sends its entry with its data: its
+ * replay only matters once it ended. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <isa-l/crc.h>
+
+#include "raid-int.h"
+
+static const char ppl_magic[8] = "aoeppl";   /* with its NULs: 8 bytes */
+
+enum {
+  H_MAGIC = 0, H_CRC = 8, H_NREC = 12, H_UUID = 16, H_GEN = 32, H_SEQ = 40, H_SLOT = 48,
+  H_PP_BYTES = 52, H_PP_CRC = 56, H_RECS = 64,
+  R_STRIPE = 0, R_LO = 8, R_HI = 12, R_FIRST_LO = 16, R_LAST_HI = 20, R_FIRST_COL = 24,
+  R_LAST_COL = 25, R_FLAGS = 26, R_SIZE = 32,
+};
+_Static_assert (PPL_RECS == (PPL_HEADER - H_RECS) / R_SIZE, "a header holds PPL_RECS records");
+#define REC_PP 1u                         /* the record carries pp (else: all zeros) */
+
+static uint32_t
+pp_crc (const uint8_t *pp, uint32_t len, uint32_t seed)
+{
+  return crc32_iscsi ((unsigned char *) pp, (int) len, seed);
+}
+
+static uint32_t
+header_crc (const uint8_t *h)
+{
+  uint8_t zero[4] = { 0 };
+  uint32_t c = crc32_iscsi ((unsigned char *) h, H_CRC, 0xffffffff);
+  c = crc32_iscsi (zero, 4, c);
+  return crc32_iscsi ((unsigned char *) h + H_CRC + 4, PPL_HEADER - H_CRC - 4, c);
+}
+
+/* ---- the ring's room, per slot -------------------------------------------- */
+
+void
+ppl_init (struct raid_array *a)
+{
+  for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++) {
+    struct ppl_ring *r = &a->ppl.ring[i];
+    pthread_mutex_init (&r->lock, NULL);
+    pthread_cond_init (&r->room, NULL);
+  }
+}
+
+void
+ppl_destroy (struct raid_array *a)
+{
+  for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++) {
+    pthread_mutex_destroy (&a->ppl.ring[i].lock);
+    pthread_cond_destroy (&a->ppl.ring[i].room);
+  }
+}
+
+/* Take BYTES of the ring at its head, once no write logged there is still running:
+ * the entry's virtual position, and its place in the queue in *AT. */
+static uint64_t
+ring_take (struct ppl_ring *r, uint64_t ring_bytes, uint64_t bytes, unsigned *at)
+{
+  uint64_t pos;
+
+  pthread_mutex_lock (&r->lock);
+  for (;;) {
+    uint64_t tail = r->queued ? r->q[r->first].pos : r->head;
+    if (r->queued < PPL_QUEUE && r->head + bytes - tail <= ring_bytes)
+      break;
+    pthread_cond_wait (&r->room, &r->lock);
+  }
+  pos = r->head;
+  r->head += bytes;
+  *at = (r->first + r->queued++) % PPL_QUEUE;
+  r->q[*at].pos = pos;
+  r->q[*at].done = 0;
+  pthread_mutex_unlock (&r->lock);
+  return pos;
+}
+
+/* The writes logged at queue place AT ended: their room may be taken again, once every
+ * older one's has. */
+static void
+ring_give (struct ppl_ring *r, unsigned at)
+{
+  pthread_mutex_lock (&r->lock);
+  r->q[at].done = 1;
+  while (r->queued && r->q[r->first].done) {
+    r->first = (r->first + 1) % PPL_QUEUE;
+    r->queued--;
+  }
+  pthread_cond_broadcast (&r->room);
+  pthread_mutex_unlock (&r->lock);
+}
+
+/* ---- logging a write ------------------------------------------------------ */
+
+static uint32_t
+rec_pp_bytes (const struct ppl_rec *rec)
+{
+  return rec->pp ? rec->hi - rec->lo : 0;
+}
+
+/* Bytes of the entries logging records [from, to) of one slot: a header per PPL_RECS. */
+static uint64_t
+entries_bytes (const struct ppl_rec *recs, const unsigned *idx, unsigned n)
+{
+  uint64_t bytes = 0, pp = 0;
+
+  for (unsigned i = 0; i < n; i++) {
+    pp += rec_pp_bytes (&recs[idx[i]]);
+    if (i % PPL_RECS == PPL_RECS - 1 || i == n - 1) {
+      bytes += PPL_HEADER + ((pp + PPL_HEADER - 1) & ~(uint64_t) (PPL_HEADER - 1));
+      pp = 0;
+    }
+  }
+  return bytes;
+}
+
+static void
+put_rec (uint8_t *r, const struct ppl_rec *rec)
+{
+  le_put64 (r, R_STRIPE, rec->stripe);
+  le_put32 (r, R_LO, rec->lo);
+  le_put32 (r, R_HI, rec->hi);
+  le_put32 (r, R_FIRST_LO, rec->first_lo);
+  le_put32 (r, R_LAST_HI, rec->last_hi);
+  r[R_FIRST_COL] = (uint8_t) rec->first_col;
+  r[R_LAST_COL] = (uint8_t) rec->last_col;
+  r[R_FLAGS] = rec->pp ? REC_PP : 0;
+}
+
+/* Encode the entries of records IDX[0..n) into BUF (entries_bytes long), the first at
+ * virtual position POS. */
+static void
+entries_encode (struct raid_array *a, unsigned slot, const struct ppl_rec *recs,
+                const unsigned *idx, unsigned n, uint64_t pos, uint8_t *buf)
+{
+  for (unsigned i = 0; i < n;) {
+    unsigned nrec = n - i < PPL_RECS ? n - i : PPL_RECS;
+    uint8_t *h = buf, *pp = buf + PPL_HEADER;
+    uint32_t pp_bytes = 0, crc = 0xffffffff;
+
+    memset (h, 0, PPL_HEADER);
+    for (unsigned r = 0; r < nrec; r++) {
+      const struct ppl_rec *rec = &recs[idx[i + r]];
+      put_rec (h + H_RECS + r * R_SIZE, rec);
+      if (rec->pp) {
+        memcpy (pp + pp_bytes, rec->pp, rec_pp_bytes (rec));
+        crc = pp_crc (rec->pp, rec_pp_bytes (rec), crc);
+        pp_bytes += rec_pp_bytes (rec);
+      }
+    }
+    memcpy (h + H_MAGIC, ppl_magic, 8);
+    le_put32 (h, H_NREC, nrec);
+    memcpy (h + H_UUID, a->sb.array_uuid, 16);
+    le_put64 (h, H_GEN, atomic_load (&a->ppl.gen));
+    le_put64 (h, H_SEQ, pos);
+    le_put32 (h, H_SLOT, slot);
+    le_put32 (h, H_PP_BYTES, pp_bytes);
+    le_put32 (h, H_PP_CRC, crc);
+    le_put32 (h, H_CRC, header_crc (h));
+    uint64_t size = PPL_HEADER + ((pp_bytes + PPL_HEADER - 1) & ~(uint64_t) (PPL_HEADER - 1));
+    memset (pp + pp_bytes, 0, size - PPL_HEADER - pp_bytes);
+    buf += size;
+    pos += size;
+    i += nrec;
+  }
+}
+
+/* Queue the write of BYTES of BUF at virtual position POS of SLOT's ring: in two parts
+ * when it wraps. */
+static int
+ring_queue (struct raid_array *a, struct io_batch *b, unsigned slot, uint64_t pos,
+            uint64_t bytes, uint8_t *buf)
+{
+  uint64_t ring = a->ppl.log_size, at = pos % ring;
+  uint64_t first = bytes < ring - at ? bytes : ring - at;
+  struct raid_slot *s = &a->slot[slot];
+  int ok = !!batch_add (b, s, RAID_IO_WRITE, a->ppl.log_offset + at, (uint32_t) first, buf, 0);
+
+  if (first < bytes)
+    ok &= !!batch_add (b, s, RAID_IO_WRITE, a->ppl.log_offset, (uint32_t) (bytes - first),
+                       buf + first, 0);
+  return ok ? 0 : -ENOMEM;
+}
+
+int
+ppl_active (struct raid_array *a, const struct raid_layout *L)
+{
+  return L == &a->lay && atomic_load (&a->ppl.on);
+}
+
+int
+ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct io_batch *b,
+         struct ppl_req *req)
+{
+  unsigned idx[nrec ? nrec : 1], n;
+  uint64_t bytes[RAID_MAX_MEMBERS] = { 0 }, total = 0;
+  uint8_t *at;
+  int rc = 0;
+
+  memset (req, 0, sizeof *req);
+  for (unsigned s = 0; s < RAID_MAX_MEMBERS; s++) {
+    n = 0;
+    for (unsigned i = 0; i < nrec; i++)
+      if (recs[i].slot == s)
+        idx[n++] = i;
+    if (n)
+      total += bytes[s] = entries_bytes (recs, idx, n);
+  }
+  if (!total)
+    return 0;
+  req->buf = scratch_get (&a->pool, total);
+  if (!req->buf)
+    return -ENOMEM;
+  /* slots in ascending order: a writer waits for room only on slots above those it
+   * holds room on, so no two wait on each other */
+  at = req->buf;
+  for (unsigned s = 0; s < RAID_MAX_MEMBERS && rc == 0; s++) {
+    if (!bytes[s])
+      continue;
+    n = 0;
+    for (unsigned i = 0; i < nrec; i++)
+      if (recs[i].slot == s)
+        idx[n++] = i;
+    struct ppl_hold *h = &req->hold[req->nhold++];
+    h->slot = s;
+    h->pos = ring_take (&a->ppl.ring[s], a->ppl.log_size, bytes[s], &h->at);
+    entries_encode (a, s, recs, idx, n, h->pos, at);
+    rc = ring_queue (a, b, s, h->pos, bytes[s], at);
+    at += bytes[s];
+  }
+  return rc;
+}
+
+void
+ppl_done (struct raid_array *a, struct ppl_req *req)
+{
+  for (unsigned i = 0; i < req->nhold; i++)
+    ring_give (&a->ppl.ring[req->hold[i].slot], req->hold[i].at);
+  scratch_put (&a->pool, req->buf);
+  memset (req, 0, sizeof *req);
+}
+
+/* ---- replay after a crash ------------------------------------------------- */
+
+/* A record found in a ring, with where its pp is (NULL: zeros). */
+struct found_rec {
+  struct ppl_rec rec;
+  uint64_t seq;
+};
+
+static int
+found_cmp (const void *x, const void *y)
+{
+  const struct found_rec *p = x, *q = y;
+  if (p->rec.stripe != q->rec.stripe)
+    return p->rec.stripe < q->rec.stripe ? -1 : 1;
+  return p->seq > q->seq ? -1 : p->seq < q->seq;     /* newest first */
+}
+
+/* Copy LEN bytes at ring byte AT (wrapping) of the ring image LOG. */
+static void
+ring_read (const uint8_t *log, uint64_t ring, uint64_t at, uint8_t *dst, uint64_t len)
+{
+  at %= ring;
+  uint64_t first = len < ring - at ? len : ring - at;
+  memcpy (dst, log + at, first);
+  memcpy (dst + first, log, len - first);
+}
+
+/* The records of the sound entry whose header is at ring byte AT of slot SLOT's image
+ * LOG, appended to *OUT (PP pointing into PPBUF, which keeps its pp); how many, or 0
+ * when no entry of this array, generation and slot starts there. */
+static unsigned
+entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t at,
+             struct found_rec *out, uint8_t *ppbuf)
+{
+  const struct raid_layout *L = &a->lay;
+  const uint8_t *h = log + at;
+  uint32_t nrec, pp_bytes, used = 0;
+
+  if (memcmp (h + H_MAGIC, ppl_magic, 8) || le_get32 (h, H_CRC) != header_crc (h)
+      || memcmp (h + H_UUID, a->sb.array_uuid, 16) || le_get64 (h, H_GEN) != a->sb.ppl_gen
+      || le_get32 (h, H_SLOT) != slot)
+    return 0;
+  nrec = le_get32 (h, H_NREC);
+  pp_bytes = le_get32 (h, H_PP_BYTES);
+  if (nrec == 0 || nrec > PPL_RECS || pp_bytes > a->ppl.log_size - PPL_HEADER)
+    return 0;
+  ring_read (log, a->ppl.log_size, at + PPL_HEADER, ppbuf, pp_bytes);
+  if (pp_crc (ppbuf, pp_bytes, 0xffffffff) != le_get32 (h, H_PP_CRC))
+    return 0;                           /* overwritten since: its write ended */
+  for (unsigned i = 0; i < nrec; i++) {
+    const uint8_t *r = h + H_RECS + i * R_SIZE;
+    struct ppl_rec rec = {
+      .slot = slot, .stripe = le_get64 (r, R_STRIPE), .lo = le_get32 (r, R_LO),
+      .hi = le_get32 (r, R_HI), .first_lo = le_get32 (r, R_FIRST_LO),
+      .last_hi = le_get32 (r, R_LAST_HI), .first_col = r[R_FIRST_COL],
+      .last_col = r[R_LAST_COL],
+    };
+    if (rec.stripe >= L->g.rows || rec.lo >= rec.hi || rec.hi > L->g.chunk
+        || rec.first_col > rec.last_col || rec.last_col >= L->g.k
+        || rec.first_lo >= L->g.chunk || rec.last_hi > L->g.chunk || rec.last_hi == 0
+        || col_slot (a, (struct raid_layout *) L, rec.stripe, L->g.k)->index != slot)
+      return 0;                         /* no writer made it: not trusted at all */
+    if (r[R_FLAGS] & REC_PP) {
+      if (used + (rec.hi - rec.lo) > pp_bytes)
+        return 0;
+      rec.pp = ppbuf + used;
+      used += rec.hi - rec.lo;
+    }
+    out[i] = (struct found_rec) { .rec = rec, .seq = le_get64 (h, H_SEQ) };
+  }
+  return nrec;
+}
+
+/* Columns the record's write covers at row R of its stripe: a bit each. */
+static uint32_t
+rec_cols_at (const struct ppl_rec *rec, uint32_t row)
+{
+  uint32_t cols = 0;
+  for (unsigned c = rec->first_col; c <= rec->last_col; c++)
+    if ((c != rec->first_col || row >= rec->first_lo) && (c != rec->last_col || row < rec->last_hi))
+      cols |= 1u << c;
+  return cols;
+}
+
+/* Make parity rows [lo, hi) of the record's stripe from its pp and the columns COLS as
+ * the members hold them; 1 when written, 0 when a column is not there (that write never
+ * ended: whatever the column holds is its old or new bytes), -errno. */
+static int
+replay_range (struct raid_array *a, const struct ppl_rec *rec, uint32_t lo, uint32_t hi,
+              uint32_t cols, uint8_t *parity, uint8_t *col)
+{
+  struct raid_layout *L = &a->lay;
+  uint32_t len = hi - lo;
+  int err;
+
+  if (!col_usable (a, L, rec->stripe, L->g.k))
+    return 0;
+  for (unsigned c = 0; c < L->g.k; c++)
+    if ((cols >> c & 1) && !col_usable (a, L, rec->stripe, c))
+      return 0;
+  if (rec->pp)
+    memcpy (parity, rec->pp + (lo - rec->lo), len);
+  else
+    memset (parity, 0, len);
+  for (unsigned c = 0; c < L->g.k; c++) {
+    if (!(cols >> c & 1))
+      continue;
+    err = slot_io (col_slot (a, L, rec->stripe, c), RAID_IO_READ, col_offset (L, rec->stripe, lo),
+                   len, col);
+    if (err)
+      return -err;
+    for (uint32_t o = 0; o < len; o++)
+      parity[o] ^= col[o];
+  }
+  err = slot_io (col_slot (a, L, rec->stripe, L->g.k), RAID_IO_WRITE,
+                 col_offset (L, rec->stripe, lo), len, parity);
+  return err ? -err : 1;
+}
+
+/* Replay one record: its rows cut where the columns it covers change. */
+static int
+replay_rec (struct raid_array *a, const struct ppl_rec *rec, uint8_t *parity, uint8_t *col)
+{
+  uint32_t cut[4] = { rec->lo, rec->first_lo, rec->last_hi, rec->hi }, applied = 0;
+
+  /* sorted cut points within [lo, hi] */
+  for (unsigned i = 1; i < 4; i++)
+    for (unsigned j = i; j > 0 && cut[j] < cut[j - 1]; j--) {
+      uint32_t t = cut[j]; cut[j] = cut[j - 1]; cut[j - 1] = t;
+    }
+  for (unsigned i = 0; i < 3; i++) {
+    uint32_t lo = cut[i] < rec->lo ? rec->lo : cut[i];
+    uint32_t hi = cut[i + 1] > rec->hi ? rec->hi : cut[i + 1];
+    if (lo >= hi)
+      continue;
+    int r = replay_range (a, rec, lo, hi, rec_cols_at (rec, lo), parity, col);
+    if (r < 0)
+      return r;
+    applied |= r;
+  }
+  return applied;
+}
+
+/* Read slot SLOT's ring into LOG and append its records to *FOUND. */
+static int
+ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
+           struct found_rec **found, size_t *nfound, size_t *cap)
+{
+  uint64_t ring = a->ppl.log_size;
+  uint8_t *ppat = pp;
+  int err;
+
+  for (uint64_t at = 0; at < ring; at += PPL_LOG_IO) {
+    uint64_t len = ring - at < PPL_LOG_IO ? ring - at : PPL_LOG_IO;
+    err = slot_io (&a->slot[slot], RAID_IO_READ, a->ppl.log_offset + at, (uint32_t) len, log + at);
+    if (err)
+      return -err;
+  }
+  for (uint64_t at = 0; at < ring; at += PPL_HEADER) {
+    if (*nfound + PPL_RECS > *cap) {
+      size_t ncap = *cap * 2 + PPL_RECS;
+      struct found_rec *grown = realloc (*found, ncap * sizeof **found);
+      if (!grown)
+        return -ENOMEM;
+      *found = grown;
+      *cap = ncap;
+    }
+    /* each entry's pp is copied out whole (it may wrap): PP has a ring's room per
+     * slot, more than the sound entries' pp together */
+    unsigned n = entry_parse (a, slot, log, at, *found + *nfound, ppat);
+    for (unsigned i = 0; i < n; i++)
+      ppat += rec_pp_bytes (&(*found)[*nfound + i].rec);
+    *nfound += n;
+  }
+  return 0;
+}
+
+int
+ppl_replay (struct raid_array *a, char *err, size_t errlen)
+{
+  uint64_t ring = a->ppl.log_size;
+  unsigned nslots = a->lay.g.n, replayed = 0;
+  struct found_rec *found = NULL;
+  size_t nfound = 0, cap = 0;
+  uint8_t *log = malloc (ring), *pp = malloc (ring * nslots);
+  uint8_t *parity = malloc (a->lay.g.chunk), *col = malloc (a->lay.g.chunk);
+  int rc = 0;
+
+  if (!log || !pp || !parity || !col) {
+    snprintf (err, errlen, "out of memory replaying the partial parity log");
+    rc = -ENOMEM;
+  }
+  /* pp of slot s goes at pp + s * ring: each ring's sound entries hold less than it */
+  for (unsigned s = 0; s < nslots && rc == 0; s++) {
+    if (!slot_usable (&a->slot[s]))
+      continue;
+    rc = ring_scan (a, s, log, pp + (uint64_t) s * ring, &found, &nfound, &cap);
+    if (rc)
+      snprintf (err, errlen, "cannot read the partial parity log of member %s: %s",
+                slot_name (&a->slot[s]), strerror (-rc));
+  }
+  if (rc == 0)
+    qsort (found, nfound, sizeof *found, found_cmp);
+  for (size_t i = 0; i < nfound && rc == 0; i++) {
+    if (i && found[i].rec.stripe == found[i - 1].rec.stripe)
+      continue;                         /* an older write to the stripe: it ended */
+    int r = replay_rec (a, &found[i].rec, parity, col);
+    if (r < 0) {
+      rc = r;
+      snprintf (err, errlen, "cannot replay the partial parity log for stripe %llu: %s",
+                (unsigned long long) found[i].rec.stripe, strerror (-r));
+    }
+    replayed += r > 0;
+  }
+  if (rc == 0 && replayed) {
+    rc = flush_members (a);
+    if (rc)
+      snprintf (err, errlen, "cannot flush the parity the partial parity log rebuilt: %s",
+                strerror (-rc));
+    raid_logf (a, RAID_LOG_WARN, "%s: partial parity log replayed: parity of %u stripe%s "
+               "written at the crash made again", a->sb.name, replayed, replayed == 1 ? "" : "s");
+  }
+  free (found);
+  free (log);
+  free (pp);
+  free (parity);
+  free (col);
+  return rc;
+}
+
+/* ---- the policy: where the ring goes, switching it ----------------------- */
+
+uint64_t
+ppl_ring_needs (uint32_t chunk)
+{
+  /* two partial stripes of a request on one member, twice: room for a second request
+   * while the first one's writes run */
+  return 4 * ((uint64_t) chunk + PPL_HEADER);
+}
+
+const char *
+ppl_unfit (const struct raid_geom *g)
+{
+  if (g->level != RAID_LEVEL_5)
+    return "the partial parity log is for raid5 only (md's too): raid6 and k+m keep the "
+           "write-intent bitmap and resync";
+  return NULL;
+}
+
+void
+ppl_setup (struct raid_array *a)
+{
+  a->ppl.log_offset = a->sb.log_offset;
+  a->ppl.log_size = a->sb.log_size;
+  atomic_store (&a->ppl.gen, a->sb.ppl_gen);
+  atomic_store (&a->ppl.on, !!(a->sb.features & RAID_FEATURE_PPL));
+}
+
+void
+ppl_new_generation (struct raid_array *a)
+{
+  a->sb.ppl_gen++;
+  atomic_store (&a->ppl.gen, a->sb.ppl_gen);
+}
+
+/* Why the running array cannot take the log now (err filled), or NULL. */
+static int
+ppl_refused (struct raid_array *a, char *err, size_t errlen)
+{
+  char label[RAID_NAME_MAX + 3];
+  const char *who = array_label (a, label), *unfit = ppl_unfit (&a->lay.g);
+  uint64_t room = a->lay.data_offset > RAID_META_END ? a->lay.data_offset - RAID_META_END : 0;
+
+  if (unfit)
+    snprintf (err, errlen, "%s", unfit);
+  else if (atomic_load (&a->reshape.active))
+    snprintf (err, errlen, "cannot keep a partial parity log on %s: a reshape is running: "
+              "ask again once it has finished", who);
+  else if (room < PPL_HEADER + a->lay.g.chunk)
+    snprintf (err, errlen, "cannot keep a partial parity log on %s: its data starts at byte "
+              "%llu of each member, leaving %llu bytes after the metadata, and the log needs "
+              "%llu (a chunk and a header): create the array with consistency-policy=ppl",
+              who, (unsigned long long) a->lay.data_offset, (unsigned long long) room,
+              (unsigned long long) (PPL_HEADER + a->lay.g.chunk));
+  else
+    return 0;
+  return 1;
+}
+
+int
+raid_set_ppl (struct raid_array *a, int ppl, char *err, size_t errlen)
+{
+  int rc = array_readonly (a, err, errlen);
+
+  if (rc)
+    return rc;
+  /* with every stripe lock held no write is in flight: each one logs all or nothing */
+  stripe_lock_range (&a->locks, 0, STRIPE_LOCKS - 1);
+  pthread_mutex_lock (&a->sb_lock);
+  if (ppl && !(a->sb.features & RAID_FEATURE_PPL)) {
+    if (ppl_refused (a, err, errlen))
+      rc = -EINVAL;
+    else {
+      a->sb.features |= RAID_FEATURE_PPL;
+      a->sb.log_offset = RAID_META_END;
+      a->sb.log_size = (a->lay.data_offset - RAID_META_END) & ~(uint64_t) (PPL_HEADER - 1);
+      ppl_new_generation (a);
+      ppl_setup (a);
+      sb_write_all (a);
+      raid_logf (a, RAID_LOG_INFO, "%s: consistency policy ppl: a partial parity log of %llu "
+                 "bytes on each member", a->sb.name, (unsigned long long) a->sb.log_size);
+    }
+  }
+  else if (!ppl && (a->sb.features & RAID_FEATURE_PPL)) {
+    a->sb.features &= ~RAID_FEATURE_PPL;
+    ppl_setup (a);
+    sb_write_all (a);
+    raid_logf (a, RAID_LOG_INFO, "%s: consistency policy %s: the partial parity log is "
+               "dropped", a->sb.name, a->bitmap.nbits ? "bitmap" : "resync");
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
+  return rc;
+}

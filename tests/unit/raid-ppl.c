@@ -1,0 +1,385 @@
+/* The partial parity log (raid/ppl.c): a crash that tears a stripe's write (data on
+ * one member, parity not, or the other way), then a start without a member whose
+ * column no write touched (a dirty degraded start): its bytes must come back as they
+ * were.  Tears are made on in-memory members by putting back a member's bytes as they
+ * were before the write, and by power cuts at every I/O of a write. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+#include "raid-int.h"
+
+#define CHUNK (16u * 1024)
+#define N 4                             /* raid5 of 4: 3 data columns and parity */
+#define K 3
+
+static struct raid_array *
+create5 (struct fx *f, unsigned flags)
+{
+  fx_members (f, N, FX_MEMBER_SIZE);
+  return fx_create_on (f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | flags);
+}
+
+static unsigned
+col_dev (uint64_t stripe, unsigned col)
+{
+  return col < K ? ref_data_dev (N, 1, stripe, col) : ref_parity_dev (N, 1, stripe, 0);
+}
+
+/* The host dies: the superblocks keep saying dirty. */
+static void
+crash (struct fx *f)
+{
+  int64_t power = 0;
+
+  for (unsigned i = 0; i < f->n; i++)
+    raid_mem_member_power (f->mm[i], &power);
+  fx_close (f);
+  for (unsigned i = 0; i < f->n; i++)
+    raid_mem_member_power (f->mm[i], NULL);
+}
+
+/* Start from every member but MISSING; NULL with err filled when refused. */
+static struct raid_array *
+assemble_without (struct fx *f, unsigned missing, unsigned flags, char *err, size_t errlen)
+{
+  struct raid_member m[RAID_MAX_MEMBERS];
+  unsigned n = 0;
+
+  for (unsigned i = 0; i < f->n; i++)
+    if (i != missing)
+      m[n++] = f->mem[i];
+  f->a = raid_assemble (m, n, flags, fx_log, f, err, errlen);
+  return f->a;
+}
+
+/* Write LEN random bytes at array offset OFF (also into REF), the data of the members
+ * in DEVS (a bit each) put back as it was before: the write torn on them. */
+static void
+torn_write (struct fx *f, uint8_t *ref, uint64_t off, uint32_t len, uint64_t seed, unsigned devs)
+{
+  uint8_t *before[N], *buf = malloc (len);
+  uint64_t data = FX_MEMBER_SIZE - RAID_DATA_OFFSET;
+
+  fill_random (buf, len, &seed);
+  for (unsigned d = 0; d < N; d++) {
+    before[d] = malloc (data);
+    memcpy (before[d], raid_mem_member_data (f->mm[d]) + RAID_DATA_OFFSET, data);
+  }
+  cr_assert_eq (raid_write (f->a, buf, len, off, 0), 0, "the write failed");
+  for (unsigned d = 0; d < N; d++) {
+    if (devs >> d & 1)
+      memcpy (raid_mem_member_data (f->mm[d]) + RAID_DATA_OFFSET, before[d], data);
+    free (before[d]);
+  }
+  memcpy (ref + off, buf, len);
+  free (buf);
+}
+
+/* The array must read OLD outside [off, off + len); inside, each sector old or new (REF)
+ * unless WRITTEN_MISSING: a column the write covered is gone, and its rows there are
+ * undefined (md's too: the write never ended). */
+static void
+expect_around (struct fx *f, const uint8_t *ref, const uint8_t *old, uint64_t off, uint64_t len,
+               int written_missing, const char *when)
+{
+  uint64_t size = raid_size (f->a);
+  uint8_t *got = malloc (size);
+
+  cr_assert_eq (raid_read (f->a, got, size, 0), 0, "%s: read failed", when);
+  cr_assert (!memcmp (got, old, off), "%s: bytes before the write changed", when);
+  cr_assert (!memcmp (got + off + len, old + off + len, size - off - len),
+             "%s: bytes after the write changed", when);
+  if (!written_missing)
+    fx_expect_data (f->a, ref, old, size, when);
+  free (got);
+}
+
+/* The write at stripe 0, column 0, rows [4K, 8K): its parity does not reach the member;
+ * then a start without column 1's member.  Column 1's bytes must be what they were. */
+static void
+parity_torn_then_degraded (unsigned flags, int expect_right)
+{
+  struct fx f;
+  uint64_t seed = 11;
+  uint8_t *ref, *got = malloc (CHUNK);
+  char err[512] = "";
+
+  create5 (&f, flags);
+  ref = fx_fill (f.a, &seed);
+  torn_write (&f, ref, 4096, 4096, 99, 1u << col_dev (0, K));
+  crash (&f);
+  if (!assemble_without (&f, col_dev (0, 1), flags & RAID_CREATE_PPL ? 0 : RAID_ASSEMBLE_FORCE,
+                         err, sizeof err))
+    cr_assert_fail ("the dirty degraded start was refused: %s", err);
+  cr_assert_eq (raid_read (f.a, got, CHUNK, CHUNK), 0);     /* column 1 of stripe 0 */
+  if (expect_right)
+    cr_assert (!memcmp (got, ref + CHUNK, CHUNK), "column 1, which no write touched, came "
+               "back wrong from the torn stripe");
+  else
+    cr_assert (memcmp (got, ref + CHUNK, CHUNK), "without the log the torn stripe came back "
+               "right: the test makes no tear");
+  free (got);
+  free (ref);
+  fx_free (&f);
+}
+
+Test (ppl, without_the_log_a_torn_stripe_loses_a_column_no_write_touched)
+{
+  parity_torn_then_degraded (0, 0);
+}
+
+Test (ppl, a_torn_stripe_comes_back_whole_when_its_parity_missed_the_write)
+{
+  parity_torn_then_degraded (RAID_CREATE_PPL, 1);
+}
+
+Test (ppl, without_the_log_a_dirty_degraded_start_needs_force)
+{
+  struct fx f;
+  uint64_t seed = 1;
+  char err[512] = "";
+
+  create5 (&f, 0);
+  free (fx_fill (f.a, &seed));
+  crash (&f);
+  cr_assert_null (assemble_without (&f, 1, 0, err, sizeof err));
+  cr_assert (strstr (err, "write hole"), "refusal: %s", err);
+  fx_free (&f);
+}
+
+/* The data column missed the write, the parity took it: the column reads its old bytes
+ * (the write never ended), every other one is right. */
+Test (ppl, a_torn_stripe_comes_back_whole_when_its_data_missed_the_write)
+{
+  struct fx f;
+  uint64_t seed = 12;
+  uint8_t *ref, *old;
+  char err[512] = "";
+
+  create5 (&f, RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  old = malloc (raid_size (f.a));
+  memcpy (old, ref, raid_size (f.a));
+  torn_write (&f, ref, 2 * CHUNK + 8192, 8192, 98, 1u << col_dev (0, 2));  /* column 2, rows 8K.. */
+  memcpy (ref + 2 * CHUNK + 8192, old + 2 * CHUNK + 8192, 8192);    /* it keeps its old bytes */
+  crash (&f);
+  cr_assert_not_null (assemble_without (&f, col_dev (0, 0), 0, err, sizeof err), "%s", err);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the replay");
+  cr_assert (strstr (f.last_warning, "partial parity log replayed"), "warning: %s",
+             f.last_warning);
+  free (old);
+  free (ref);
+  fx_free (&f);
+}
+
+/* A write across two stripes, columns partly written, both parities torn: without any
+ * member in turn, every row of every column it left alone comes back. */
+Test (ppl, a_write_across_stripes_torn_everywhere_loses_nothing_it_left_alone)
+{
+  /* stripe 0 column 2 from row 4K to stripe 1 column 1 row 4K */
+  uint64_t off = 2 * CHUNK + 4096, len = 2 * CHUNK;
+  unsigned written = 1u << col_dev (0, 2) | 1u << col_dev (1, 0) | 1u << col_dev (1, 1);
+
+  for (unsigned missing = 0; missing < N; missing++) {
+    struct fx f;
+    uint64_t seed = 13;
+    uint8_t *ref, *old;
+    char err[512] = "";
+
+    create5 (&f, RAID_CREATE_PPL);
+    ref = fx_fill (f.a, &seed);
+    old = malloc (raid_size (f.a));
+    memcpy (old, ref, raid_size (f.a));
+    torn_write (&f, ref, off, (uint32_t) len, 97, 1u << col_dev (0, K) | 1u << col_dev (1, K));
+    crash (&f);
+    cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
+    expect_around (&f, ref, old, off, len, written >> missing & 1, "after the replay");
+    free (old);
+    free (ref);
+    fx_free (&f);
+  }
+}
+
+/* A power cut at every I/O of a partial write (the log entry, the reads, the data, the
+ * parity), then a start without each member in turn: no byte outside the write moves. */
+Test (ppl, a_power_cut_at_any_point_of_a_write_loses_nothing_it_left_alone)
+{
+  for (int64_t cut = 0; cut < 12; cut++)
+    for (unsigned missing = 0; missing < N; missing++) {
+      struct fx f;
+      uint64_t seed = 14, off = CHUNK + 4096, s2 = 5;
+      uint32_t len = 8192;
+      uint8_t *ref, *old, *buf = malloc (len);
+      int64_t power = cut;
+      char err[512] = "";
+
+      create5 (&f, RAID_CREATE_PPL);
+      ref = fx_fill (f.a, &seed);
+      old = malloc (raid_size (f.a));
+      memcpy (old, ref, raid_size (f.a));
+      fill_random (buf, len, &s2);
+      memcpy (ref + off, buf, len);
+      for (unsigned i = 0; i < N; i++)
+        raid_mem_member_power (f.mm[i], &power);
+      raid_write (f.a, buf, len, off, 0);        /* may fail: the power went */
+      for (unsigned i = 0; i < N; i++)
+        raid_mem_member_power (f.mm[i], NULL);
+      crash (&f);
+      if (!assemble_without (&f, missing, 0, err, sizeof err))
+        cr_assert_fail ("cut %lld, missing %u: %s", (long long) cut, missing, err);
+      expect_around (&f, ref, old, off, len, missing == col_dev (0, 1), "after the cut");
+      free (buf);
+      free (old);
+      free (ref);
+      fx_free (&f);
+    }
+}
+
+/* A partial write, then a full-stripe one over the same stripe, both ended: the first
+ * one's entry must not be replayed over the second (the full write logs too). */
+Test (ppl, a_full_stripe_write_supersedes_an_older_partial_one)
+{
+  struct fx f;
+  uint64_t seed = 15, s2 = 6;
+  uint8_t *ref, *buf = malloc (K * CHUNK);
+  char err[512] = "";
+
+  create5 (&f, RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  fill_random (buf, 4096, &s2);
+  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);
+  fill_random (buf, K * CHUNK, &s2);
+  cr_assert_eq (raid_write (f.a, buf, K * CHUNK, 0, 0), 0);
+  memcpy (ref, buf, K * CHUNK);
+  crash (&f);
+  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err), "%s", err);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a full write over a partial one");
+  free (buf);
+  free (ref);
+  fx_free (&f);
+}
+
+/* Many writes wrap the rings (each about twice); every newest entry is replayed: the
+ * array must read what was written, without any member in turn. */
+Test (ppl, entries_of_writes_that_ended_replay_right_after_the_rings_wrap)
+{
+  for (unsigned missing = 0; missing < N; missing++) {
+    struct fx f;
+    uint64_t seed = 16, s2 = 7 + missing;
+    uint8_t *ref, buf[3 * 4096];
+    char err[512] = "";
+
+    create5 (&f, RAID_CREATE_PPL);
+    ref = fx_fill (f.a, &seed);
+    for (unsigned w = 0; w < 600; w++) {
+      uint32_t len = 4096 * (1 + (uint32_t) (rnd (&s2) % 3));
+      uint64_t off = (rnd (&s2) % ((raid_size (f.a) - len) / 4096)) * 4096;
+      fill_random (buf, len, &s2);
+      cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0);
+      memcpy (ref + off, buf, len);
+    }
+    crash (&f);
+    cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
+    fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after 600 writes and a crash");
+    free (ref);
+    fx_free (&f);
+  }
+}
+
+/* Stripe 0's parity member fails; a write to stripe 0 while it is out is not logged on
+ * it; it comes back (recovery from the bitmap).  Its old entry of stripe 0 must never be
+ * replayed: a crash, then a start without a column both writes left alone. */
+Test (ppl, a_member_back_in_its_slot_never_replays_its_old_entries)
+{
+  struct fx f;
+  uint64_t seed = 17, s2 = 8;
+  unsigned pdev = col_dev (0, K);
+  uint8_t *ref, buf[4096];
+  char err[512] = "", name[16];
+
+  create5 (&f, RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  fill_random (buf, 4096, &s2);
+  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);          /* column 0: logged */
+  memcpy (ref, buf, 4096);
+  snprintf (name, sizeof name, "e%u.1", pdev + 1);
+  cr_assert_eq (raid_fail_member (f.a, name, err, sizeof err), 0, "%s", err);
+  fill_random (buf, 4096, &s2);
+  cr_assert_eq (raid_write (f.a, buf, 4096, CHUNK, 0), 0);      /* column 1: parity is out */
+  memcpy (ref + CHUNK, buf, 4096);
+  cr_assert_eq (raid_add_member (f.a, &f.mem[pdev], err, sizeof err), 0, "%s", err);
+  fx_recover_writes (f.a, f.mm[pdev]);
+  crash (&f);
+  cr_assert_not_null (assemble_without (&f, col_dev (0, 2), 0, err, sizeof err), "%s", err);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the member came back and a crash");
+  free (ref);
+  fx_free (&f);
+}
+
+/* md's --grow --consistency-policy=ppl on a running array, and back. */
+Test (ppl, the_policy_switches_on_a_running_array_and_is_kept)
+{
+  struct fx f;
+  struct raid_status st;
+  struct raid_sb_summary sum;
+  uint64_t seed = 18;
+  uint8_t *ref;
+  char err[512] = "";
+
+  create5 (&f, 0);
+  ref = fx_fill (f.a, &seed);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.ppl, 0);
+  cr_assert_eq (raid_set_ppl (f.a, 1, err, sizeof err), 0, "%s", err);
+  raid_status (f.a, &st);
+  cr_assert (st.ppl && st.ppl_log_bytes == RAID_DATA_OFFSET - RAID_META_END,
+             "ppl %d, %llu bytes", st.ppl, (unsigned long long) st.ppl_log_bytes);
+  cr_assert_eq (raid_examine (&f.mem[0], &sum), 0);
+  cr_assert (sum.ppl, "the superblock does not say ppl");
+  torn_write (&f, ref, 4096, 4096, 55, 1u << col_dev (0, K));
+  crash (&f);
+  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err), "%s", err);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "switched on, torn, degraded");
+  cr_assert_eq (raid_set_ppl (f.a, 0, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_examine (&f.mem[0], &sum), 0);
+  cr_assert (!sum.ppl, "the superblock still says ppl");
+  free (ref);
+  fx_free (&f);
+}
+
+Test (ppl, raid6_and_a_grow_are_refused_with_a_reason)
+{
+  struct fx f;
+  struct raid_params p = { .level = RAID_LEVEL_6, .chunk_bytes = CHUNK, .flags = RAID_CREATE_PPL };
+  const char *names[] = { "e5.1" };
+  char err[512] = "";
+
+  fx_members (&f, N, FX_MEMBER_SIZE);
+  cr_assert_null (raid_create (&p, f.mem, N, fx_log, &f, err, sizeof err));
+  cr_assert (strstr (err, "raid5 only"), "raid6 refusal: %s", err);
+  fx_free (&f);
+
+  create5 (&f, RAID_CREATE_PPL);
+  cr_assert_neq (raid_grow (f.a, names, 1, RAID_LEVEL_5, err, sizeof err), 0);
+  cr_assert (strstr (err, "partial parity log"), "grow refusal: %s", err);
+  fx_free (&f);
+}
+
+/* A bigger chunk gets a bigger ring: the data starts past it. */
+Test (ppl, a_new_array_leaves_room_for_the_ring)
+{
+  struct fx f;
+  struct raid_sb_summary sum;
+  uint32_t chunk = 512 * 1024;
+
+  fx_members (&f, N, 8u << 20);
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, chunk, RAID_CREATE_PPL);
+  cr_assert_eq (raid_examine (&f.mem[0], &sum), 0);
+  cr_assert (sum.ppl && sum.data_offset >= RAID_META_END + ppl_ring_needs (chunk),
+             "data at %llu", (unsigned long long) sum.data_offset);
+  fx_free (&f);
+}

@@ -1173,6 +1173,27 @@ static int apply_writemostly(void)
   return 0;
 }
 
+/* consistency-policy=: md's --grow --consistency-policy, as the array starts (a new array
+ * was created with it).  The superblocks keep it: a restart without it keeps the log. */
+static int apply_policy(void)
+{
+  char err[512];
+
+  if (params.policy == POLICY_KEEP)
+    return 0;
+  if (params.readonly) {
+    log_warning("consistency-policy: readonly=true changes nothing on the shelves: the "
+                "array keeps its policy");
+    return 0;
+  }
+  if (raid_set_ppl(array, params.policy == POLICY_PPL, err, sizeof err) < 0) {
+    nbdkit_error("consistency-policy=%s: %s",
+                 params.policy == POLICY_PPL ? "ppl" : "bitmap", err);
+    return -1;
+  }
+  return 0;
+}
+
 /* Discovery, reservation and assembly happen here, so every error reaches the user
  * before nbdkit forks and answers clients.  The initiator's thread runs only for this
  * and starts again in after_fork. */
@@ -1215,7 +1236,7 @@ static int aoeraid_get_ready(void)
     goto out;
   release_removed();
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
-  if (apply_writemostly() < 0)
+  if (apply_writemostly() < 0 || apply_policy() < 0)
     goto out;
   if (params.control) {
     control = control_open(params.control, control_request);
@@ -1399,6 +1420,7 @@ static void aoeraid_dump_plugin(void)
   "sync-speed-min=RATE      resync/recovery speed while clients do I/O (default 50M)\n" \
   "sync-speed-max=RATE      resync/recovery speed otherwise (default none: no limit)\n" \
   "bitmap-chunk=SIZE        write-intent bitmap region, new array (default 64M; 0: none)\n" \
+  "consistency-policy=ppl   raid5: a partial parity log closes the write hole (or bitmap)\n" \
   "auto-readd=true|false    re-add a member whose shelf comes back (default true)\n" \
   "readonly=true            assemble read-only: nothing is written to any shelf\n" \
   "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER-OR-RUN [EXTRA]] per event\n" \

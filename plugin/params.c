@@ -273,6 +273,26 @@ static int set_bool(const char *key, const char *value, bool *out)
   return -1;
 }
 
+/* md's --consistency-policy: ppl keeps the partial parity log (raid5); bitmap and resync
+ * keep none (the write-intent bitmap is bitmap-chunk='s). */
+static int set_policy(struct params *p, const char *key, const char *value)
+{
+  if (!strcmp(value, "ppl"))
+    p->policy = POLICY_PPL;
+  else if (!strcmp(value, "bitmap") || !strcmp(value, "resync"))
+    p->policy = POLICY_OFF;
+  else {
+    nbdkit_error("%s: '%s' is no consistency policy: ppl (a partial parity log closes "
+                 "raid5's write hole), or bitmap or resync (none)", key, value);
+    return -1;
+  }
+  if (p->policy == POLICY_PPL)
+    p->raid.flags |= RAID_CREATE_PPL;
+  else
+    p->raid.flags &= ~RAID_CREATE_PPL;
+  return 0;
+}
+
 int params_set(struct params *p, const char *key, const char *value)
 {
   if (!strcmp(key, "shelves"))
@@ -362,6 +382,8 @@ int params_set(struct params *p, const char *key, const char *value)
                       : p->raid.flags | RAID_CREATE_NO_BITMAP;
     return 0;
   }
+  if (!strcmp(key, "consistency-policy") || !strcmp(key, "consistency_policy"))
+    return set_policy(p, key, value);
   if (!strcmp(key, "sync-speed-min") || !strcmp(key, "sync_speed_min"))
     return set_rate(key, value, &p->sync_speed_min);
   if (!strcmp(key, "sync-speed-max") || !strcmp(key, "sync_speed_max"))
@@ -369,7 +391,8 @@ int params_set(struct params *p, const char *key, const char *value)
   nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
                "(shelves, spares, level, chunk, name, uuid, iface, control, dead-time, "
                "discover-time, reserve, takeover, force, poll, sync-speed-min, sync-speed-max, "
-               "bitmap-chunk, auto-readd, readonly, alert, alert-test, writemostly)", key);
+               "bitmap-chunk, consistency-policy, auto-readd, readonly, alert, alert-test, "
+               "writemostly)", key);
   return -1;
 }
 
@@ -448,6 +471,12 @@ int params_complete(struct params *p)
       }
   if (check_writemostly(p) < 0)
     return -1;
+  if (p->policy == POLICY_PPL && p->level_given && p->raid.level != RAID_LEVEL_5) {
+    nbdkit_error("consistency-policy=ppl: level=%s; the partial parity log is for raid5 "
+                 "only (md's too): raid6 and k+m keep the write-intent bitmap and resync",
+                 level_name(&p->raid, lname, sizeof lname));
+    return -1;
+  }
   /* assembling an existing array (also a scan, which never creates): its superblock
    * holds the level, level= is only checked against it */
   if (!p->level_given || p->scan)

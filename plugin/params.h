@@ -40,6 +40,9 @@ struct params {
   bool alert_test;                  /* mdadm --test: a TestMessage event at start */
   uint64_t sync_speed_min;          /* resync/recovery bytes/s while busy; 0 = no limit */
   uint64_t sync_speed_max;          /* ... and otherwise (md: speed_limit_min/max) */
+  /* consistency-policy= (md's --consistency-policy): POLICY_KEEP what the array has (off
+   * for a new one), POLICY_PPL the partial parity log, POLICY_OFF none (bitmap, resync) */
+  enum { POLICY_KEEP, POLICY_PPL, POLICY_OFF } policy;
 };
 
 void params_init(struct params *p);

@@ -230,6 +230,11 @@ static void print_text(FILE *out, const struct raid_status *st)
             st->bitmap_dirty, st->bitmap_bits, st->bitmap_region / 1024);
   else
     fprintf(out, "  bitmap none\n");
+  if (st->ppl)
+    fprintf(out, "  consistency policy ppl (a %" PRIu64 "K partial parity log on each "
+            "member)\n", st->ppl_log_bytes / 1024);
+  else
+    fprintf(out, "  consistency policy %s\n", st->bitmap_bits ? "bitmap" : "resync");
   fprintf(out, "  sync speed  min %s  max %s\n",
           rate_text(st->sync_speed_min, min, sizeof min),
           rate_text(st->sync_speed_max, max, sizeof max));
@@ -315,6 +320,8 @@ static void print_json(FILE *out, const struct raid_status *st)
             st->bitmap_region);
   else
     fprintf(out, "\"bitmap\":null,");
+  fprintf(out, "\"consistency_policy\":\"%s\",\"ppl_log_bytes\":%" PRIu64 ",",
+          st->ppl ? "ppl" : st->bitmap_bits ? "bitmap" : "resync", st->ppl_log_bytes);
   fprintf(out, "\"spares\":[");
   for (unsigned i = 0; i < st->spares; i++)
     fprintf(out, "%s\"%s\"", i ? "," : "", st->spare[i]);

@@ -162,6 +162,8 @@ static void print_sb_text(const struct raid_sb_summary *sb)
          sb->events, sb->clean ? "clean" : "dirty");
   printf("      version : %u\n  data offset : %" PRIu64 " (data size %" PRIu64 ")\n",
          sb->version, sb->data_offset, sb->data_size);
+  if (sb->ppl)
+    printf("  consistency : ppl (partial parity log)\n");
   printf("        slots :");
   for (unsigned i = 0; i < sb->members && i < RAID_MAX_MEMBERS; i++)
     printf("%s %u %s%s", i ? "," : "", i, role_text(sb->roles[i]),
@@ -234,7 +236,7 @@ static void print_sb_json(const struct raid_sb_summary *sb)
          sb->clean ? "true" : "false", sb->version, sb->data_offset, sb->data_size);
   for (unsigned i = 0; i < sb->members && i < RAID_MAX_MEMBERS; i++)
     printf("%s\"%s\"", i ? "," : "", role_text(sb->roles[i]));
-  printf("],\"writemostly\":[");
+  printf("],\"ppl\":%s,\"writemostly\":[", sb->ppl ? "true" : "false");
   for (unsigned i = 0, any = 0; i < sb->members && i < RAID_MAX_MEMBERS; i++)
     if (writemostly_slot(sb, i))
       printf("%s%u", any++ ? "," : "", i);

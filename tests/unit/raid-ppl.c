@@ -23,6 +23,23 @@ create5 (struct fx *f, unsigned flags)
   return fx_create_on (f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | flags);
 }
 
+/* A new raid5 of 4 (FLAGS), written all over with random bytes from SEED: their copy, the
+ * reference; in *OLD (when not NULL) a second copy, the bytes before a test's write. */
+static uint8_t *
+create_filled (struct fx *f, unsigned flags, uint64_t seed, uint8_t **old)
+{
+  uint8_t *ref;
+
+  create5 (f, flags);
+  ref = fx_fill (f->a, &seed);
+  if (old) {
+    *old = malloc (raid_size (f->a));
+    cr_assert_not_null (*old);
+    memcpy (*old, ref, raid_size (f->a));
+  }
+  return ref;
+}
+
 static unsigned
 col_dev (uint64_t stripe, unsigned col)
 {
@@ -104,12 +121,10 @@ static void
 parity_torn_then_degraded (unsigned flags, int expect_right)
 {
   struct fx f;
-  uint64_t seed = 11;
   uint8_t *ref, *got = malloc (CHUNK);
   char err[512] = "";
 
-  create5 (&f, flags);
-  ref = fx_fill (f.a, &seed);
+  ref = create_filled (&f, flags, 11, NULL);
   torn_write (&f, ref, 4096, 4096, 99, 1u << col_dev (0, K));
   crash (&f);
   if (!assemble_without (&f, col_dev (0, 1), flags & RAID_CREATE_PPL ? 0 : RAID_ASSEMBLE_FORCE,
@@ -140,11 +155,9 @@ Test (ppl, a_torn_stripe_comes_back_whole_when_its_parity_missed_the_write)
 Test (ppl, without_the_log_a_dirty_degraded_start_needs_force)
 {
   struct fx f;
-  uint64_t seed = 1;
   char err[512] = "";
 
-  create5 (&f, 0);
-  free (fx_fill (f.a, &seed));
+  free (create_filled (&f, 0, 1, NULL));
   crash (&f);
   cr_assert_null (assemble_without (&f, 1, 0, err, sizeof err));
   cr_assert (strstr (err, "write hole"), "refusal: %s", err);
@@ -160,10 +173,7 @@ Test (ppl, a_torn_stripe_comes_back_whole_when_its_data_missed_the_write)
   uint8_t *ref, *old;
   char err[512] = "";
 
-  create5 (&f, RAID_CREATE_PPL);
-  ref = fx_fill (f.a, &seed);
-  old = malloc (raid_size (f.a));
-  memcpy (old, ref, raid_size (f.a));
+  ref = create_filled (&f, RAID_CREATE_PPL, seed, &old);
   torn_write (&f, ref, 2 * CHUNK + 8192, 8192, 98, 1u << col_dev (0, 2));  /* column 2, rows 8K.. */
   memcpy (ref + 2 * CHUNK + 8192, old + 2 * CHUNK + 8192, 8192);    /* it keeps its old bytes */
   crash (&f);
@@ -190,10 +200,7 @@ Test (ppl, a_write_across_stripes_torn_everywhere_loses_nothing_it_left_alone)
     uint8_t *ref, *old;
     char err[512] = "";
 
-    create5 (&f, RAID_CREATE_PPL);
-    ref = fx_fill (f.a, &seed);
-    old = malloc (raid_size (f.a));
-    memcpy (old, ref, raid_size (f.a));
+    ref = create_filled (&f, RAID_CREATE_PPL, seed, &old);
     torn_write (&f, ref, off, (uint32_t) len, 97, 1u << col_dev (0, K) | 1u << col_dev (1, K));
     crash (&f);
     cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
@@ -217,10 +224,7 @@ Test (ppl, a_power_cut_at_any_point_of_a_write_loses_nothing_it_left_alone)
       int64_t power = cut;
       char err[512] = "";
 
-      create5 (&f, RAID_CREATE_PPL);
-      ref = fx_fill (f.a, &seed);
-      old = malloc (raid_size (f.a));
-      memcpy (old, ref, raid_size (f.a));
+      ref = create_filled (&f, RAID_CREATE_PPL, seed, &old);
       fill_random (buf, len, &s2);
       memcpy (ref + off, buf, len);
       for (unsigned i = 0; i < N; i++)
@@ -248,8 +252,7 @@ Test (ppl, a_full_stripe_write_supersedes_an_older_partial_one)
   uint8_t *ref, *buf = malloc (K * CHUNK);
   char err[512] = "";
 
-  create5 (&f, RAID_CREATE_PPL);
-  ref = fx_fill (f.a, &seed);
+  ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
   fill_random (buf, 4096, &s2);
   cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);
   fill_random (buf, K * CHUNK, &s2);
@@ -273,8 +276,7 @@ Test (ppl, entries_of_writes_that_ended_replay_right_after_the_rings_wrap)
     uint8_t *ref, buf[3 * 4096];
     char err[512] = "";
 
-    create5 (&f, RAID_CREATE_PPL);
-    ref = fx_fill (f.a, &seed);
+    ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
     for (unsigned w = 0; w < 600; w++) {
       uint32_t len = 4096 * (1 + (uint32_t) (rnd (&s2) % 3));
       uint64_t off = (rnd (&s2) % ((raid_size (f.a) - len) / 4096)) * 4096;
@@ -301,8 +303,7 @@ Test (ppl, a_member_back_in_its_slot_never_replays_its_old_entries)
   uint8_t *ref, buf[4096];
   char err[512] = "", name[16];
 
-  create5 (&f, RAID_CREATE_PPL);
-  ref = fx_fill (f.a, &seed);
+  ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
   fill_random (buf, 4096, &s2);
   cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);          /* column 0: logged */
   memcpy (ref, buf, 4096);
@@ -330,8 +331,7 @@ Test (ppl, the_policy_switches_on_a_running_array_and_is_kept)
   uint8_t *ref;
   char err[512] = "";
 
-  create5 (&f, 0);
-  ref = fx_fill (f.a, &seed);
+  ref = create_filled (&f, 0, seed, NULL);
   raid_status (f.a, &st);
   cr_assert_eq (st.ppl, 0);
   cr_assert_eq (raid_set_ppl (f.a, 1, err, sizeof err), 0, "%s", err);

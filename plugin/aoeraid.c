@@ -938,6 +938,27 @@ static int grow_bitmap_request(const char *value, FILE *out)
   return 0;
 }
 
+/* The control request "grow consistency-policy=ppl|bitmap|resync" (md: --grow
+ * --consistency-policy): keep a partial parity log, or drop it. */
+static int grow_policy_request(const char *value, FILE *out)
+{
+  char err[512];
+  int ppl = !strcmp(value, "ppl");
+
+  if (!ppl && strcmp(value, "bitmap") && strcmp(value, "resync")) {
+    fprintf(out, "error: grow: '%s' is no consistency policy: ppl (a partial parity log "
+            "closes raid5's write hole), or bitmap or resync (none)\n", value);
+    return -1;
+  }
+  if (raid_set_ppl(array, ppl, err, sizeof err) < 0) {
+    fprintf(out, "error: grow: %s\n", err);
+    return -1;
+  }
+  fprintf(out, "%s\n", ppl ? "consistency policy ppl: every write logs its partial parity "
+          "first; a dirty degraded start needs no force" : "the partial parity log is dropped");
+  return 0;
+}
+
 /* KEY (as "size=") among the words of a grow request: its value, else NULL; *other: some
  * word is not KEY. */
 static const char *grow_key_word(const char *args, const char *key, bool *other)
@@ -987,7 +1008,8 @@ static int grow_request(const char *args, FILE *out)
     }
     else if (parse_shelf_addr(tok, &a) < 0) {
       fprintf(out, "error: grow: '%s' is not a shelf address, level=LEVEL, size=SIZE or "
-              "bitmap=SIZE|none: write, as in, grow level=5 e3.1, or grow size=max\n", tok);
+              "bitmap=SIZE|none or consistency-policy=ppl|bitmap: write, as in, grow level=5 e3.1, "
+              "or grow size=max\n", tok);
       r = -1;
     }
     else if (n == RAID_MAX_MEMBERS) {
@@ -1025,8 +1047,8 @@ static int grow_request(const char *args, FILE *out)
   return r;
 }
 
-/* "grow ...": onto shelves (grow_request), to a member size (grow_size_request), or a
- * bitmap added or removed (grow_bitmap_request). */
+/* "grow ...": onto shelves (grow_request), to a member size (grow_size_request), a bitmap
+ * added or removed (grow_bitmap_request), or the consistency policy (grow_policy_request). */
 static int grow_any_request(const char *args, FILE *out)
 {
   bool other;
@@ -1037,6 +1059,10 @@ static int grow_any_request(const char *args, FILE *out)
     key = "bitmap=";
     v = grow_key_word(args, key, &other);
   }
+  if (!v) {
+    key = "consistency-policy=";
+    v = grow_key_word(args, key, &other);
+  }
   if (!v)
     return grow_request(args, out);
   if (other) {
@@ -1045,6 +1071,8 @@ static int grow_any_request(const char *args, FILE *out)
     return -1;
   }
   snprintf(value, sizeof value, "%.*s", (int)strcspn(v, " "), v);
+  if (key[0] == 'c')
+    return grow_policy_request(value, out);
   return key[0] == 's' ? grow_size_request(value, out) : grow_bitmap_request(value, out);
 }
 

@@ -109,6 +109,13 @@ status | grep -q "consistency policy ppl" || lab_die "status: $(status)"
 # everything past the torn 4 KiB reads as written
 [ "$(array_bytes 4096 $((8 * 1024 * 1024 - 4096)))" = "$(tail -c +4097 "$LAB_DIR/data" | md5sum)" ] ||
   lab_die "with the log, bytes past the torn write differ"
+# md's --grow --consistency-policy on the running array, both ways
+ctl_ok grow consistency-policy=bitmap
+status | grep -q "consistency policy bitmap" || lab_die "policy not dropped: $(status)"
+ctl_ok grow consistency-policy=ppl
+status | grep -q "consistency policy ppl" || lab_die "policy not taken again: $(status)"
+out=$("$aoeraid" grow -c "$ctl" consistency-policy=journal 2>&1) && lab_die "journal taken: $out"
+grep -q "'journal' is no consistency policy" <<<"$out" || lab_die "journal refused with: $out"
 plugin_stop
 echo "ok: with the log: started dirty and degraded without force, every byte no write touched right"
 echo "plugin-ppl: passed"

@@ -44,6 +44,7 @@ static void usage(FILE *f)
           "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
           "       %s grow -c SOCKET size=SIZE|max\n"
           "       %s grow -c SOCKET bitmap=SIZE|none\n"
+          "       %s grow -c SOCKET consistency-policy=ppl|bitmap|resync\n"
           "       %s check -c SOCKET [repair|stop]\n"
           "       %s zero-superblock -i IFACE... [-w MILLISECONDS] [--force] SHELF.SLOT...\n"
           "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
@@ -80,7 +81,9 @@ static void usage(FILE *f)
           "            replaced by bigger shelves (md's --grow --size=max) at once, and\n"
           "            resyncs the new space; bitmap=SIZE adds a write-intent bitmap of\n"
           "            SIZE bytes per bit (64K to 1T) to an array in sync, bitmap=none\n"
-          "            removes it (md's --grow --bitmap=internal|none)\n"
+          "            removes it (md's --grow --bitmap=internal|none);\n"
+          "            consistency-policy=ppl keeps a partial parity log on a raid5 (md's\n"
+          "            --grow --consistency-policy=ppl), bitmap drops it\n"
           "  check     read the whole array and compare its parity (mirror copies) with\n"
           "            the data (md's sync_action check); repair also rewrites what does\n"
           "            not match; stop ends either; status shows the mismatches found\n"
@@ -90,7 +93,7 @@ static void usage(FILE *f)
           "            nothing written, for a shelf another head holds reserved, and,\n"
           "            without --force, for a member or spare of an array not known gone\n",
           progname, progname, progname, progname, progname, progname, progname, progname,
-          progname, progname, progname, progname, progname, progname, progname);
+          progname, progname, progname, progname, progname, progname, progname, progname);
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)

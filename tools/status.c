@@ -170,7 +170,8 @@ int speed_main(const char *progname, int argc, char **argv)
 static int grow_word(const char *arg)
 {
   return !strncmp(arg, "level=", 6) || !strncmp(arg, "size=", 5)
-         || !strncmp(arg, "bitmap=", 7) || arg[0] == 'e';
+         || !strncmp(arg, "bitmap=", 7) || !strncmp(arg, "consistency-policy=", 19)
+         || arg[0] == 'e';
 }
 
 int grow_main(const char *progname, int argc, char **argv)
@@ -180,16 +181,21 @@ int grow_main(const char *progname, int argc, char **argv)
   const char *path = control_opts(progname, argc, argv,
                                   "grow -c SOCKET [level=LEVEL] SHELF.SLOT... | "
                                   "grow -c SOCKET size=SIZE|max | "
-                                  "grow -c SOCKET bitmap=SIZE|none", NULL, &rc);
+                                  "grow -c SOCKET bitmap=SIZE|none | "
+                                  "grow -c SOCKET consistency-policy=ppl|bitmap|resync",
+                                  NULL, &rc);
 
   if (!path)
     return rc;
   if (optind == argc) {
     fprintf(stderr, "%s: grow: name the shelves to grow onto, for example e3.1, or the "
-            "member size to grow to, size=max, or bitmap=SIZE|none\n", progname);
+            "member size to grow to, size=max, bitmap=SIZE|none, or "
+            "consistency-policy=ppl|bitmap|resync\n", progname);
     return 2;
   }
-  if (join_words(progname, "grow", argc, argv, grow_word, "a shelf (SHELF.SLOT), level=LEVEL, size=SIZE or bitmap=SIZE|none",
+  if (join_words(progname, "grow", argc, argv, grow_word,
+                 "a shelf (SHELF.SLOT), level=LEVEL, size=SIZE, bitmap=SIZE|none or "
+                 "consistency-policy=ppl|bitmap|resync",
                  request, sizeof request))
     return 2;
   return control_call(progname, path, request);

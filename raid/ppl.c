@@ -485,8 +485,10 @@ ppl_replay (struct raid_array *a, char *err, size_t errlen)
     if (rc)
       snprintf (err, errlen, "cannot flush the parity the partial parity log rebuilt: %s",
                 strerror (-rc));
-    raid_logf (a, RAID_LOG_WARN, "%s: partial parity log replayed: parity of %u stripe%s "
-               "written at the crash made again", a->sb.name, replayed, replayed == 1 ? "" : "s");
+    raid_logf (a, RAID_LOG_WARN, "%s: partial parity log replayed: the parity of %u "
+               "stripe%s made again from %s last write%s", a->sb.name, replayed,
+               replayed == 1 ? "" : "s", replayed == 1 ? "its" : "their",
+               replayed == 1 ? "" : "s");
   }
   free (found);
   free (log);

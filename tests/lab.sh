@@ -198,12 +198,14 @@ lab_start() {
   lab_wait_vblade $pids
 }
 
-# vblade is ready once it holds its raw socket; a query sent earlier goes unanswered.
+# vblade is ready once it holds its raw socket; a query sent earlier goes unanswered.  The
+# PID is first `ip netns exec`'s, which holds netlink sockets until it execs vblade.
 lab_wait_vblade() {
   local p
   for p in "$@"; do
     for _ in $(seq 100); do
-      ls -l "/proc/$p/fd" 2>/dev/null | grep >/dev/null 'socket:' && break
+      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = vblade ] &&
+        ls -l "/proc/$p/fd" 2>/dev/null | grep >/dev/null 'socket:' && break
       kill -0 "$p" 2>/dev/null || lab_die "vblade $p exited: $(tail -n 2 "$LAB_DIR"/vblade*.log)"
       sleep 0.05
     done
@@ -235,6 +237,7 @@ lab_impostor() {
   ip netns exec "$ns" vblade "$shelf" "$slot" eth0 "$LAB_DIR/impostor$i.img" \
     >>"$LAB_DIR/impostor$i.log" 2>&1 &
   lab_track $!
+  lab_wait_vblade $!      # as lab_start: a query sent before it holds its socket goes unanswered
 }
 
 # Impair the initiator's link(s).  The kernel has no sch_netem, so a relay (lab-netem)

@@ -109,6 +109,7 @@ nbdcopy "$uri2" - >/dev/null 2>&1 && lab_die "head 2 still serves reads once fen
 echo "ok: e1.1 taken: head 2 fenced itself (EIO), wrote no superblock, no byte; it logged:"
 grep "now reserved" "$log2"
 
+: >"$log1"              # head 1's first run logged a resync too: head_serves must see this one
 head1 shelves=e1.1,e2.1,e4.1 name=vol takeover=true
 grep -q "e2.1: reserved with takeover=true; $mac2 held it" "$log1" ||
   lab_die "head 1 did not log the takeover of e2.1: $(cat "$log1")"

@@ -61,8 +61,9 @@ sleep 3
 status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
 plugin_stop
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 control=$ctl
-grep -Eq "reshape from raid5 of 3 to raid5 of 4 at byte [1-9]" "$LAB_DIR/nbdkit.log" ||
-  lab_die "the reshape did not resume from its position: $(grep -i reshape "$LAB_DIR/nbdkit.log")"
+# polled: the monitor thread logs it, started after nbdkit listens (after_fork)
+wait_log "reshape from raid5 of 3 to raid5 of 4 at byte [1-9]" \
+  "the reshape did not resume from its position"
 echo "ok: restarted midway: $(grep -o "reshape from.*" "$LAB_DIR/nbdkit.log" | tail -1)"
 [ "$(readback)" = "$want" ] || lab_die "during the resumed reshape: data differs"
 reshape_done

@@ -33,7 +33,8 @@ status | grep >/dev/null -E "^ +1 +e2.1 +faulty" || lab_die "e2.1 is not faulty:
 lab_start 2
 for _ in $(seq 100); do grep -q "e2.1 is back: re-adding it" "$log" && break; sleep 0.1; done
 grep -q "e2.1 is back: re-adding it" "$log" || lab_die "e2.1 not re-added within 10 s: $(status)"
-out=$(status)
+# that line comes before the add itself (its superblock read over AoE): poll for the spare
+for _ in $(seq 50); do out=$(status); grep -q "spares e2.1" <<<"$out" && break; sleep 0.1; done
 grep -q "recovery slot 2 (e4.1)" <<<"$out" ||
   lab_die "the recovery of slot 2 ended before e2.1 was re-added: $out"
 grep -q "spares e2.1" <<<"$out" || lab_die "e2.1 does not wait as a spare: $out"

@@ -72,7 +72,7 @@ grep -Eq "member e2.1 .*removed.*by the administrator.*left out" "$log" ||
 [ -z "$(holders 2.1)" ] || lab_die "restart with shelves=: removed e2.1 reserved: $(holders 2.1)"
 shelf_bounce 2
 stays_out "restart with shelves="
-grep -Eq "$left_out_line" "$log" || lab_die "restart with shelves=: the return of e2.1 untold"
+wait_log "$left_out_line" "restart with shelves=: the return of e2.1 untold"
 grep -E "e2.1 .*(removed|left out)" "$log"
 echo "ok: restart with shelves=e1.1,e2.1: removed e2.1 left out, not re-added"
 
@@ -116,7 +116,7 @@ ctl_ok remove e3.1
 grep -q "spare e3.1 removed, but its superblock could not be wiped" "$log" ||
   lab_die "remove of the down spare e3.1: $(tail -n 3 "$log")"
 shelf_up 3
-grep -Eq "${left_out_line//e2.1/e3.1}" "$log" || lab_die "the removed spare e3.1 back: untold"
+wait_log "${left_out_line//e2.1/e3.1}" "the removed spare e3.1 back: untold"
 status | grep >/dev/null "spares none" || lab_die "removed e3.1 a spare again: $(status)"
 [ -z "$(holders 3.1)" ] || lab_die "removed e3.1 reserved: $(holders 3.1)"
 out=$(lab_exec "$aoeraid" zero-superblock -i h0 e3.1 2>&1) || lab_die "zero-superblock e3.1: $out"

@@ -185,12 +185,24 @@ int monitor_start(struct raid_array *array)
   return 0;
 }
 
+/* A check runs now.  mon_checking alone would also say so for the moment after a check
+ * ended (its line logged) before the monitor comes back from it: a request then would be
+ * refused, or a stop accepted, against what the log and status say.  (A stop in the
+ * moment before one starts finds none running, and it runs.) */
+static bool check_running(void)
+{
+  struct raid_status st;
+
+  return raid_status(mon_array, &st) == 0 && st.check_running;
+}
+
 int monitor_check(enum raid_check_action action)
 {
+  bool running = check_running();
   int r = -1;
 
   pthread_mutex_lock(&mon_lock);
-  if (mon_check == RAID_CHECK_NONE && !mon_checking) {
+  if (mon_check == RAID_CHECK_NONE && !(mon_checking && running)) {
     mon_check = action;
     mon_kicked = true;
     pthread_cond_signal(&mon_cond);
@@ -212,12 +224,12 @@ enum raid_check_action monitor_check_waiting(void)
 
 bool monitor_check_stop(void)
 {
-  bool had;
+  bool running = check_running(), had;
 
   pthread_mutex_lock(&mon_lock);
-  had = mon_check != RAID_CHECK_NONE || mon_checking;
+  had = mon_check != RAID_CHECK_NONE || (mon_checking && running);
   mon_check = RAID_CHECK_NONE;
-  if (mon_checking)
+  if (mon_checking && running)     /* not one that ended: its stop would cancel the next */
     raid_check_stop(mon_array);
   pthread_mutex_unlock(&mon_lock);
   return had;

@@ -942,12 +942,12 @@ jobs_log (struct raid_array *a, struct raid_layout *L, struct stripe_job *jobs, 
 }
 
 /* A write too big for the log's rings in one go: whole stripes, in two halves.  The
- * entries of one write on one member must fit in half a ring: two partial stripes, and
- * a header per PPL_RECS stripes. */
+ * entries of one write on one member must fit in half a ring: two partial stripes, a
+ * header per PPL_RECS stripes, and each of two entries' pp rounded up to a header. */
 static int
 ppl_too_big (struct raid_array *a, struct raid_layout *L, unsigned njobs)
 {
-  uint64_t worst = 2 * (uint64_t) L->g.chunk + PPL_HEADER * (njobs / PPL_RECS + 2);
+  uint64_t worst = 2 * (uint64_t) L->g.chunk + PPL_HEADER * (njobs / PPL_RECS + 3);
   return njobs > 1 && ppl_active (a, L) && worst > a->ppl.log_size / 2;
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include <criterion/criterion.h>
 
 #include "raid-test.h"
@@ -382,4 +384,125 @@ Test (ppl, a_new_array_leaves_room_for_the_ring)
   cr_assert (sum.ppl && sum.data_offset >= RAID_META_END + ppl_ring_needs (chunk),
              "data at %llu", (unsigned long long) sum.data_offset);
   fx_free (&f);
+}
+
+/* A ring of 128 KiB for 64 KiB chunks (the least a start takes is a chunk and a header):
+ * a write whose entries would take more than half of it goes in halves. */
+#define SMALL_CHUNK (64u * 1024)
+#define SMALL_MEMBER (RAID_META_END + 128 * 1024 + 64 * SMALL_CHUNK)
+
+static uint8_t *
+create_small_ring (struct fx *f, uint64_t seed)
+{
+  struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = SMALL_CHUNK, .name = "small",
+                           .flags = RAID_CREATE_PPL | RAID_CREATE_ASSUME_CLEAN,
+                           .data_offset = RAID_META_END + 128 * 1024 };
+  struct raid_status st;
+  char err[256] = "";
+
+  fx_members (f, N, SMALL_MEMBER);
+  f->a = raid_create (&p, f->mem, N, fx_log, f, err, sizeof err);
+  cr_assert_not_null (f->a, "raid_create: %s", err);
+  raid_status (f->a, &st);
+  cr_assert_eq (st.ppl_log_bytes, 128 * 1024);
+  return fx_fill (f->a, &seed);
+}
+
+/* Member bytes of the array's stripe S parity, for a tear. */
+static uint8_t *
+parity_at (struct fx *f, uint64_t stripe)
+{
+  return raid_mem_member_data (f->mm[col_dev (stripe, K)]) + RAID_META_END + 128 * 1024
+         + stripe * SMALL_CHUNK;
+}
+
+/* Stripes 1 and 5 share their parity member, and the write leaves part of each alone
+ * over a whole chunk of rows: in one go their entry (a header and two chunks of pp) would
+ * not fit the ring at all, and the writer would wait for room forever.  In halves, each
+ * ends before the next begins: a crash can tear the last one only (stripe 5). */
+Test (ppl, a_write_bigger_than_half_the_ring_goes_in_halves_and_replays_right, .timeout = 60)
+{
+  uint64_t stripe_bytes = (uint64_t) K * SMALL_CHUNK;
+  uint64_t off = stripe_bytes + 4096, len = 4 * stripe_bytes + SMALL_CHUNK;
+  uint64_t last = (off + len - 1) / stripe_bytes;
+
+  for (unsigned missing = 0; missing < N; missing++) {
+    struct fx f;
+    uint64_t s2 = 9;
+    uint8_t *ref = create_small_ring (&f, 20 + missing), *buf = malloc (len);
+    uint8_t *old_parity = malloc (SMALL_CHUNK), *old = malloc (raid_size (f.a));
+    /* a column the torn write covers, gone: its bytes there are undefined */
+    int written_missing = missing == col_dev (last, 0) || missing == col_dev (last, 1);
+    char err[512] = "";
+
+    memcpy (old, ref, raid_size (f.a));
+    fill_random (buf, len, &s2);
+    memcpy (old_parity, parity_at (&f, last), SMALL_CHUNK);
+    cr_assert_eq (raid_write (f.a, buf, (uint32_t) len, off, 0), 0);
+    memcpy (ref + off, buf, len);
+    memcpy (parity_at (&f, last), old_parity, SMALL_CHUNK);    /* stripe 5 torn */
+    crash (&f);
+    cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
+    expect_around (&f, ref, old, off, len, written_missing, "a split write, its end torn");
+    free (old);
+    free (old_parity);
+    free (buf);
+    free (ref);
+    fx_free (&f);
+  }
+}
+
+/* Writers on their own stripes, all at once, on a small ring: they wait for its room and
+ * none for another's; then a crash and every member missing in turn. */
+#define WRITERS 4
+struct ring_writer {
+  struct raid_array *a;
+  uint8_t *ref;
+  unsigned id;
+  uint64_t seed;
+  int failed;
+};
+
+static void *
+ring_writer_main (void *arg)
+{
+  struct ring_writer *w = arg;
+  uint64_t stripe_bytes = (uint64_t) K * SMALL_CHUNK, stripes = raid_size (w->a) / stripe_bytes;
+  uint8_t *buf = malloc (stripe_bytes);
+
+  for (unsigned i = 0; i < 150 && !w->failed; i++) {
+    uint64_t s = (rnd (&w->seed) % (stripes / WRITERS)) * WRITERS + w->id;
+    uint32_t len = 4096 * (1 + (uint32_t) (rnd (&w->seed) % (stripe_bytes / 4096)));
+    uint64_t off = s * stripe_bytes + 4096 * (rnd (&w->seed) % ((stripe_bytes - len) / 4096 + 1));
+    fill_random (buf, len, &w->seed);
+    w->failed = raid_write (w->a, buf, len, off, 0) != 0;
+    memcpy (w->ref + off, buf, len);
+  }
+  free (buf);
+  return NULL;
+}
+
+Test (ppl, concurrent_writers_share_a_small_ring_and_replay_right)
+{
+  for (unsigned missing = 0; missing < N; missing++) {
+    struct fx f;
+    uint8_t *ref = create_small_ring (&f, 30 + missing);
+    struct ring_writer w[WRITERS];
+    pthread_t t[WRITERS];
+    char err[512] = "";
+
+    for (unsigned i = 0; i < WRITERS; i++) {
+      w[i] = (struct ring_writer) { .a = f.a, .ref = ref, .id = i, .seed = 40 + i + missing };
+      cr_assert_eq (pthread_create (&t[i], NULL, ring_writer_main, &w[i]), 0);
+    }
+    for (unsigned i = 0; i < WRITERS; i++) {
+      pthread_join (t[i], NULL);
+      cr_assert (!w[i].failed, "writer %u: a write failed", i);
+    }
+    crash (&f);
+    cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
+    fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after concurrent writers and a crash");
+    free (ref);
+    fx_free (&f);
+  }
 }

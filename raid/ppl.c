@@ -294,11 +294,11 @@ ring_read (const uint8_t *log, uint64_t ring, uint64_t at, uint8_t *dst, uint64_
 }
 
 /* The records of the sound entry whose header is at ring byte AT of slot SLOT's image
- * LOG, appended to *OUT (PP pointing into PPBUF, which keeps its pp); how many, or 0
- * when no entry of this array, generation and slot starts there. */
+ * LOG, appended to *OUT (PP pointing into PPBUF, which keeps its pp and has ROOM bytes
+ * left); how many, or 0 when no entry of this array, generation and slot starts there. */
 static unsigned
 entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t at,
-             struct found_rec *out, uint8_t *ppbuf)
+             struct found_rec *out, uint8_t *ppbuf, uint64_t room)
 {
   const struct raid_layout *L = &a->lay;
   const uint8_t *h = log + at;
@@ -310,7 +310,9 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
     return 0;
   nrec = le_get32 (h, H_NREC);
   pp_bytes = le_get32 (h, H_PP_BYTES);
-  if (nrec == 0 || nrec > PPL_RECS || pp_bytes > a->ppl.log_size - PPL_HEADER)
+  /* sound entries of one ring never hold more pp than the ring: more is entries nested
+   * in each other's pp (a log written by someone else), not to be copied past ROOM */
+  if (nrec == 0 || nrec > PPL_RECS || pp_bytes > a->ppl.log_size - PPL_HEADER || pp_bytes > room)
     return 0;
   ring_read (log, a->ppl.log_size, at + PPL_HEADER, ppbuf, pp_bytes);
   if (pp_crc (ppbuf, pp_bytes, 0xffffffff) != le_get32 (h, H_PP_CRC))
@@ -435,7 +437,7 @@ ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
     }
     /* each entry's pp is copied out whole (it may wrap): PP has a ring's room per
      * slot, more than the sound entries' pp together */
-    unsigned n = entry_parse (a, slot, log, at, *found + *nfound, ppat);
+    unsigned n = entry_parse (a, slot, log, at, *found + *nfound, ppat, ring - (ppat - pp));
     for (unsigned i = 0; i < n; i++)
       ppat += rec_pp_bytes (&(*found)[*nfound + i].rec);
     *nfound += n;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
+#include <isa-l/crc.h>
 
 #include "raid-test.h"
 #include "raid-int.h"
@@ -381,5 +382,77 @@ Test (ppl, a_new_array_leaves_room_for_the_ring)
   cr_assert_eq (raid_examine (&f.mem[0], &sum), 0);
   cr_assert (sum.ppl && sum.data_offset >= RAID_META_END + ppl_ring_needs (chunk),
              "data at %llu", (unsigned long long) sum.data_offset);
+  fx_free (&f);
+}
+
+/* ---- a hostile log region ------------------------------------------------- */
+
+/* An entry as ppl.c lays it out, written by hand into a member's ring: a header at ring
+ * byte AT with NREC records of stripe STRIPE, each carrying pp of up to a chunk, over the
+ * PP_BYTES that follow it (already in place: its crc is taken over them). */
+static void
+hand_entry (uint8_t *ring, uint64_t ring_bytes, uint64_t at, const uint8_t *uuid, uint64_t gen,
+            unsigned slot, uint64_t stripe, uint32_t pp_bytes)
+{
+  uint8_t *h = ring + at, zero[4] = { 0 };
+  unsigned nrec = 0;
+  uint32_t c;
+
+  cr_assert (at + PPL_HEADER + pp_bytes <= ring_bytes);
+  memset (h, 0, PPL_HEADER);
+  for (uint32_t used = 0; used < pp_bytes; nrec++) {
+    uint8_t *r = h + 64 + nrec * 32;
+    uint32_t len = pp_bytes - used < CHUNK ? pp_bytes - used : CHUNK;
+    le_put64 (r, 0, stripe);
+    le_put32 (r, 8, 0);
+    le_put32 (r, 12, len);
+    le_put32 (r, 16, 0);
+    le_put32 (r, 20, len);
+    r[24] = r[25] = 0;
+    r[26] = 1;                          /* REC_PP */
+    used += len;
+  }
+  cr_assert (nrec <= PPL_RECS);
+  memcpy (h, "aoeppl\0", 8);
+  le_put32 (h, 12, nrec);
+  memcpy (h + 16, uuid, 16);
+  le_put64 (h, 32, gen);
+  le_put64 (h, 40, at);
+  le_put32 (h, 48, slot);
+  le_put32 (h, 52, pp_bytes);
+  le_put32 (h, 56, crc32_iscsi (h + PPL_HEADER, (int) pp_bytes, 0xffffffff));
+  c = crc32_iscsi (h, 8, 0xffffffff);
+  c = crc32_iscsi (zero, 4, c);
+  le_put32 (h, 8, crc32_iscsi (h + 12, PPL_HEADER - 12, c));
+}
+
+/* Entries nested in each other's pp, every crc good (a log region written by someone
+ * else, or pp bytes that look like headers): together they claim far more pp than the
+ * ring holds.  The replay must not copy more than the ring's room. */
+Test (ppl, entries_that_claim_more_pp_than_the_ring_holds_are_not_copied_past_it)
+{
+  struct fx f;
+  uint64_t seed = 19, gen, ring_bytes, log_offset;
+  unsigned slot = col_dev (0, K);
+  uint8_t uuid[16], *ring;
+  char err[512] = "";
+
+  create5 (&f, RAID_CREATE_PPL);
+  free (fx_fill (f.a, &seed));
+  gen = f.a->sb.ppl_gen;
+  memcpy (uuid, f.a->sb.array_uuid, 16);
+  ring_bytes = f.a->ppl.log_size;
+  log_offset = f.a->ppl.log_offset;
+  crash (&f);
+  ring = raid_mem_member_data (f.mm[slot]) + log_offset;
+  /* from the last page back: each entry's pp holds every entry after it */
+  for (uint64_t at = ring_bytes - 2 * PPL_HEADER;; at -= PPL_HEADER) {
+    uint32_t pp = (uint32_t) (ring_bytes - at - PPL_HEADER);
+    if (pp / CHUNK < PPL_RECS)
+      hand_entry (ring, ring_bytes, at, uuid, gen, slot, 0, pp);
+    if (at == 0)
+      break;
+  }
+  cr_assert_not_null (fx_assemble (&f, 1, err, sizeof err), "%s", err);
   fx_free (&f);
 }

@@ -546,6 +546,12 @@ ppl_refused (struct raid_array *a, char *err, size_t errlen)
   else if (atomic_load (&a->reshape.active))
     snprintf (err, errlen, "cannot keep a partial parity log on %s: a reshape is running: "
               "ask again once it has finished", who);
+  /* stripes a crash left unproven are the resync's: the log would not know them, and
+   * a dirty degraded start trusts it to know every one */
+  else if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
+    snprintf (err, errlen, "cannot keep a partial parity log on %s: a resync is still to "
+              "run (its parity is unproven since a crash or its creation): ask again once "
+              "the array is whole and the resync has finished", who);
   else if (room < PPL_HEADER + a->lay.g.chunk)
     snprintf (err, errlen, "cannot keep a partial parity log on %s: its data starts at byte "
               "%llu of each member, leaving %llu bytes after the metadata, and the log needs "

@@ -456,3 +456,38 @@ Test (ppl, entries_that_claim_more_pp_than_the_ring_holds_are_not_copied_past_it
   cr_assert_not_null (fx_assemble (&f, 1, err, sizeof err), "%s", err);
   fx_free (&f);
 }
+
+/* A crash without the log leaves a torn stripe that only the resync would mend; the log
+ * switched on before that resync ended knows nothing of it.  A second crash must not let
+ * the array start dirty and degraded without force, as if the log covered every stripe:
+ * the switch waits for the resync. */
+Test (ppl, the_policy_is_not_switched_on_over_a_resync_still_to_run)
+{
+  struct fx f;
+  uint64_t seed = 20;
+  uint8_t *ref, *got = malloc (CHUNK);
+  char err[512] = "";
+  int rc;
+
+  create5 (&f, 0);
+  ref = fx_fill (f.a, &seed);
+  torn_write (&f, ref, 4096, 4096, 56, 1u << col_dev (0, K));     /* no log: the hole */
+  crash (&f);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  cr_assert (raid_needs_resync (f.a));
+  rc = raid_set_ppl (f.a, 1, err, sizeof err);
+  if (rc == 0) {
+    crash (&f);
+    if (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err)) {
+      cr_assert_eq (raid_read (f.a, got, CHUNK, CHUNK), 0);
+      cr_assert (!memcmp (got, ref + CHUNK, CHUNK), "the log switched on over a pending "
+                 "resync let a dirty degraded start read column 1, which no write touched, "
+                 "wrong");
+    }
+  }
+  else
+    cr_assert (strstr (err, "resync"), "refusal: %s", err);
+  free (got);
+  free (ref);
+  fx_free (&f);
+}

@@ -553,3 +553,24 @@ Test (ppl, a_parity_member_back_up_between_logging_and_writing_takes_no_unlogged
   free (ref);
   fx_free (&f);
 }
+
+/* A superblock whose log would end past 2^64 bytes (its offset plus its size wrap to
+ * below the data offset) is corrupt: the writers would log at byte 2^64 - 4096. */
+Test (ppl, a_log_region_that_wraps_past_the_end_of_the_member_is_corrupt)
+{
+  struct fx f;
+  struct raid_sb sb;
+  uint8_t *block;
+  char why[256] = "";
+
+  create5 (&f, RAID_CREATE_PPL);
+  fx_close (&f);
+  block = raid_mem_member_data (f.mm[0]) + RAID_SB_OFFSET;
+  cr_assert_eq (sb_decode (block, &sb, why, sizeof why), RAID_SB_OK, "%s", why);
+  sb.log_offset = UINT64_MAX - (PPL_HEADER - 1);       /* 2^64 - 4096 */
+  sb_encode (&sb, block);
+  cr_assert_neq (sb_decode (block, &sb, why, sizeof why), RAID_SB_OK,
+                 "a log at 2^64 - 4096 bytes was taken");
+  cr_assert (strstr (why, "partial parity log"), "why: %s", why);
+  fx_free (&f);
+}

@@ -305,7 +305,7 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
   uint32_t nrec, pp_bytes, used = 0;
 
   if (memcmp (h + H_MAGIC, ppl_magic, 8) || le_get32 (h, H_CRC) != header_crc (h)
-      || memcmp (h + H_UUID, a->sb.array_uuid, 16) || le_get64 (h, H_GEN) != a->sb.ppl_gen
+      || memcmp (h + H_UUID, a->sb.array_uuid, 16) || le_get64 (h, H_GEN) != a->ppl.replay_gen
       || le_get32 (h, H_SLOT) != slot)
     return 0;
   nrec = le_get32 (h, H_NREC);
@@ -523,6 +523,7 @@ ppl_setup (struct raid_array *a)
   a->ppl.log_offset = a->sb.log_offset;
   a->ppl.log_size = a->sb.log_size;
   atomic_store (&a->ppl.gen, a->sb.ppl_gen);
+  a->ppl.replay_gen = a->sb.ppl_gen;
   atomic_store (&a->ppl.on, !!(a->sb.features & RAID_FEATURE_PPL));
 }
 

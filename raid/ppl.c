@@ -268,10 +268,11 @@ ppl_done (struct raid_array *a, struct ppl_req *req)
 
 /* ---- replay after a crash ------------------------------------------------- */
 
-/* A record found in a ring, with where its pp is (NULL: zeros). */
+/* A record found in a ring, with where its pp is (NULL: zeros), and where its entry
+ * starts and ends in the ring's virtual positions. */
 struct found_rec {
   struct ppl_rec rec;
-  uint64_t seq;
+  uint64_t seq, end;
 };
 
 static int
@@ -336,7 +337,11 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
       rec.pp = ppbuf + used;
       used += rec.hi - rec.lo;
     }
-    out[i] = (struct found_rec) { .rec = rec, .seq = le_get64 (h, H_SEQ) };
+    out[i] = (struct found_rec) {
+      .rec = rec, .seq = le_get64 (h, H_SEQ),
+      .end = le_get64 (h, H_SEQ) + PPL_HEADER
+             + ((pp_bytes + PPL_HEADER - 1) & ~(uint64_t) (PPL_HEADER - 1)),
+    };
   }
   return nrec;
 }
@@ -416,7 +421,8 @@ static int
 ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
            struct found_rec **found, size_t *nfound, size_t *cap)
 {
-  uint64_t ring = a->ppl.log_size;
+  uint64_t ring = a->ppl.log_size, last_end = 0;
+  size_t first = *nfound, kept;
   uint8_t *ppat = pp;
   int err;
 
@@ -442,6 +448,18 @@ ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
       ppat += rec_pp_bytes (&(*found)[*nfound + i].rec);
     *nfound += n;
   }
+  /* Entries land out of order: one whose room a later entry took (that later one on
+   * the member, an earlier one over it still on its way at the crash) may still look
+   * sound, while a newer entry of its stripe is gone.  The later entry took its room
+   * once every write logged below its end minus a ring had ended: those need nothing. */
+  for (size_t i = first; i < *nfound; i++)
+    if ((*found)[i].end > last_end)
+      last_end = (*found)[i].end;
+  kept = first;
+  for (size_t i = first; i < *nfound; i++)
+    if (last_end <= ring || (*found)[i].seq >= last_end - ring)
+      (*found)[kept++] = (*found)[i];
+  *nfound = kept;
   return 0;
 }
 

@@ -614,3 +614,61 @@ Test (ppl, a_replacement_taking_its_slot_at_assembly_leaves_the_log_replayed)
   fx_free (&f);
   raid_mem_member_free (spare);
 }
+
+/* Entries land out of order: writer A's entry, taking the ring's room over stripe 0's
+ * older entry E1, is still on its way at the crash (so is its data: it waits for its
+ * entry); writer B's, taken after A's over stripe 0's newer entry E2, has landed.  E1
+ * then looks like stripe 0's newest record, but E2's write (which ended) changed a
+ * column E1 did not cover: replaying E1 would rebuild column 2, which no write touched,
+ * wrong.  Made here by putting A's bytes back, the ring's and the stripe's. */
+Test (ppl, an_entry_overwritten_in_the_ring_is_not_brought_back_by_a_slower_one)
+{
+  struct fx f;
+  unsigned pdev = col_dev (0, K);
+  uint64_t seed = 23, s2 = 10, ring_bytes, log_offset, h1, at_a;
+  uint64_t a_data = RAID_DATA_OFFSET + 4 * CHUNK;                 /* stripe 4, rows 0..4K */
+  uint8_t *ref, buf[4096], *ring, *ring_before, data_before[4096], parity_before[4096];
+  char err[512] = "";
+
+  cr_assert_eq (col_dev (4, K), pdev, "stripes 0 and 4 share their parity member");
+  create5 (&f, RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  ring_bytes = f.a->ppl.log_size;
+  log_offset = f.a->ppl.log_offset;
+  ring = raid_mem_member_data (f.mm[pdev]) + log_offset;
+  h1 = f.a->ppl.ring[pdev].head;
+  for (unsigned w = 0; w < 2; w++) {          /* E1: stripe 0 column 0; E2: column 1 */
+    fill_random (buf, 4096, &s2);
+    cr_assert_eq (raid_write (f.a, buf, 4096, w * CHUNK, 0), 0);
+    memcpy (ref + w * CHUNK, buf, 4096);
+  }
+  /* stripe 4, column 2, rows 8K..12K, until the next entry takes E1's place */
+  while (f.a->ppl.ring[pdev].head < h1 + ring_bytes) {
+    fill_random (buf, 4096, &s2);
+    cr_assert_eq (raid_write (f.a, buf, 4096, (4 * K + 2) * CHUNK + 8192, 0), 0);
+    memcpy (ref + (4 * K + 2) * CHUNK + 8192, buf, 4096);
+  }
+  cr_assert_eq (f.a->ppl.ring[pdev].head, h1 + ring_bytes, "entries of 8K each");
+  ring_before = malloc (ring_bytes);
+  memcpy (ring_before, ring, ring_bytes);
+  memcpy (data_before, raid_mem_member_data (f.mm[col_dev (4, 0)]) + a_data, 4096);
+  memcpy (parity_before, raid_mem_member_data (f.mm[pdev]) + a_data, 4096);
+  fill_random (buf, 4096, &s2);                /* A: stripe 4, column 0, rows 0..4K */
+  cr_assert_eq (raid_write (f.a, buf, 4096, 4 * K * CHUNK, 0), 0);
+  fill_random (buf, 4096, &s2);                /* B: stripe 4, column 1, rows 4K..8K */
+  cr_assert_eq (raid_write (f.a, buf, 4096, (4 * K + 1) * CHUNK + 4096, 0), 0);
+  memcpy (ref + (4 * K + 1) * CHUNK + 4096, buf, 4096);
+  /* A never landed: its entry (8K at E1's place), its data and its parity */
+  for (uint64_t o = 0; o < 8192; o++) {
+    at_a = (h1 + o) % ring_bytes;
+    ring[at_a] = ring_before[at_a];
+  }
+  memcpy (raid_mem_member_data (f.mm[col_dev (4, 0)]) + a_data, data_before, 4096);
+  memcpy (raid_mem_member_data (f.mm[pdev]) + a_data, parity_before, 4096);
+  crash (&f);
+  cr_assert_not_null (assemble_without (&f, col_dev (0, 2), 0, err, sizeof err), "%s", err);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after entries landed out of order");
+  free (ring_before);
+  free (ref);
+  fx_free (&f);
+}

@@ -269,10 +269,13 @@ ppl_done (struct raid_array *a, struct ppl_req *req)
 /* ---- replay after a crash ------------------------------------------------- */
 
 /* A record found in a ring, with where its pp is (NULL: zeros), and where its entry
- * starts and ends in the ring's virtual positions. */
+ * starts and ends in the ring's virtual positions.  STALE: its entry's pp is not what
+ * its header says (overwritten since: its write ended; or not all there: its data never
+ * went out), so nothing is made again for its stripe, and no older record of it is. */
 struct found_rec {
   struct ppl_rec rec;
   uint64_t seq, end;
+  int stale;
 };
 
 static int
@@ -294,9 +297,19 @@ ring_read (const uint8_t *log, uint64_t ring, uint64_t at, uint8_t *dst, uint64_
   memcpy (dst + first, log, len - first);
 }
 
-/* The records of the sound entry whose header is at ring byte AT of slot SLOT's image
+/* The crc of LEN bytes at ring byte AT (wrapping) of the ring image LOG. */
+static uint32_t
+ring_crc (const uint8_t *log, uint64_t ring, uint64_t at, uint64_t len)
+{
+  at %= ring;
+  uint64_t first = len < ring - at ? len : ring - at;
+  return pp_crc (log, (uint32_t) (len - first), pp_crc (log + at, (uint32_t) first, 0xffffffff));
+}
+
+/* The records of the entry whose sound header is at ring byte AT of slot SLOT's image
  * LOG, appended to *OUT (PP pointing into PPBUF, which keeps its pp and has ROOM bytes
- * left); how many, or 0 when no entry of this array, generation and slot starts there. */
+ * left; stale when its pp is not sound); how many, or 0 when no entry of this array,
+ * generation and slot starts there. */
 static unsigned
 entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t at,
              struct found_rec *out, uint8_t *ppbuf, uint64_t room)
@@ -304,6 +317,7 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
   const struct raid_layout *L = &a->lay;
   const uint8_t *h = log + at;
   uint32_t nrec, pp_bytes, used = 0;
+  int stale;
 
   if (memcmp (h + H_MAGIC, ppl_magic, 8) || le_get32 (h, H_CRC) != header_crc (h)
       || memcmp (h + H_UUID, a->sb.array_uuid, 16) || le_get64 (h, H_GEN) != a->ppl.replay_gen
@@ -311,13 +325,15 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
     return 0;
   nrec = le_get32 (h, H_NREC);
   pp_bytes = le_get32 (h, H_PP_BYTES);
+  if (nrec == 0 || nrec > PPL_RECS || pp_bytes > a->ppl.log_size - PPL_HEADER)
+    return 0;
+  stale = ring_crc (log, a->ppl.log_size, at + PPL_HEADER, pp_bytes) != le_get32 (h, H_PP_CRC);
   /* sound entries of one ring never hold more pp than the ring: more is entries nested
    * in each other's pp (a log written by someone else), not to be copied past ROOM */
-  if (nrec == 0 || nrec > PPL_RECS || pp_bytes > a->ppl.log_size - PPL_HEADER || pp_bytes > room)
+  if (!stale && pp_bytes > room)
     return 0;
-  ring_read (log, a->ppl.log_size, at + PPL_HEADER, ppbuf, pp_bytes);
-  if (pp_crc (ppbuf, pp_bytes, 0xffffffff) != le_get32 (h, H_PP_CRC))
-    return 0;                           /* overwritten since: its write ended */
+  if (!stale)
+    ring_read (log, a->ppl.log_size, at + PPL_HEADER, ppbuf, pp_bytes);
   for (unsigned i = 0; i < nrec; i++) {
     const uint8_t *r = h + H_RECS + i * R_SIZE;
     struct ppl_rec rec = {
@@ -334,11 +350,11 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
     if (r[R_FLAGS] & REC_PP) {
       if (used + (rec.hi - rec.lo) > pp_bytes)
         return 0;
-      rec.pp = ppbuf + used;
+      rec.pp = stale ? NULL : ppbuf + used;
       used += rec.hi - rec.lo;
     }
     out[i] = (struct found_rec) {
-      .rec = rec, .seq = le_get64 (h, H_SEQ),
+      .rec = rec, .seq = le_get64 (h, H_SEQ), .stale = stale,
       .end = le_get64 (h, H_SEQ) + PPL_HEADER
              + ((pp_bytes + PPL_HEADER - 1) & ~(uint64_t) (PPL_HEADER - 1)),
     };
@@ -448,10 +464,11 @@ ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
       ppat += rec_pp_bytes (&(*found)[*nfound + i].rec);
     *nfound += n;
   }
-  /* Entries land out of order: one whose room a later entry took (that later one on
-   * the member, an earlier one over it still on its way at the crash) may still look
-   * sound, while a newer entry of its stripe is gone.  The later entry took its room
-   * once every write logged below its end minus a ring had ended: those need nothing. */
+  /* Entries land out of order: one whose room a later entry took (that later one's
+   * header on the member, an earlier one over it still on its way at the crash) may
+   * still look sound, while a newer entry of its stripe is gone.  The later entry took
+   * its room once every write logged below its end minus a ring had ended: those need
+   * nothing. */
   for (size_t i = first; i < *nfound; i++)
     if ((*found)[i].end > last_end)
       last_end = (*found)[i].end;
@@ -492,6 +509,8 @@ ppl_replay (struct raid_array *a, char *err, size_t errlen)
   for (size_t i = 0; i < nfound && rc == 0; i++) {
     if (i && found[i].rec.stripe == found[i - 1].rec.stripe)
       continue;                         /* an older write to the stripe: it ended */
+    if (found[i].stale)
+      continue;
     int r = replay_rec (a, &found[i].rec, parity, col);
     if (r < 0) {
       rc = r;

@@ -620,8 +620,10 @@ Test (ppl, a_replacement_taking_its_slot_at_assembly_leaves_the_log_replayed)
  * entry); writer B's, taken after A's over stripe 0's newer entry E2, has landed.  E1
  * then looks like stripe 0's newest record, but E2's write (which ended) changed a
  * column E1 did not cover: replaying E1 would rebuild column 2, which no write touched,
- * wrong.  Made here by putting A's bytes back, the ring's and the stripe's. */
-Test (ppl, an_entry_overwritten_in_the_ring_is_not_brought_back_by_a_slower_one)
+ * wrong.  Made here by putting A's bytes back, the ring's and the stripe's.  E2's header
+ * may survive B, its pp not: its records still say E1 is not the newest. */
+static void
+out_of_order (int b_header_lost)
 {
   struct fx f;
   unsigned pdev = col_dev (0, K);
@@ -658,8 +660,9 @@ Test (ppl, an_entry_overwritten_in_the_ring_is_not_brought_back_by_a_slower_one)
   fill_random (buf, 4096, &s2);                /* B: stripe 4, column 1, rows 4K..8K */
   cr_assert_eq (raid_write (f.a, buf, 4096, (4 * K + 1) * CHUNK + 4096, 0), 0);
   memcpy (ref + (4 * K + 1) * CHUNK + 4096, buf, 4096);
-  /* A never landed: its entry (8K at E1's place), its data and its parity */
-  for (uint64_t o = 0; o < 8192; o++) {
+  /* A never landed: its entry (8K at E1's place), its data and its parity; B's header
+   * (at E2's) neither, when B_HEADER_LOST: B's frames with its pp landed, not the first */
+  for (uint64_t o = 0; o < 8192 + (b_header_lost ? PPL_HEADER : 0); o++) {
     at_a = (h1 + o) % ring_bytes;
     ring[at_a] = ring_before[at_a];
   }
@@ -671,4 +674,14 @@ Test (ppl, an_entry_overwritten_in_the_ring_is_not_brought_back_by_a_slower_one)
   free (ring_before);
   free (ref);
   fx_free (&f);
+}
+
+Test (ppl, an_entry_overwritten_in_the_ring_is_not_brought_back_by_a_slower_one)
+{
+  out_of_order (0);
+}
+
+Test (ppl, an_entry_whose_pp_was_overwritten_still_supersedes_older_ones)
+{
+  out_of_order (1);
 }

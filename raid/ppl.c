@@ -480,14 +480,48 @@ ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
   return 0;
 }
 
+/* Replay the newest records of the stripes whose parity is on SLOT (every record of a
+ * stripe is in its parity member's ring: one ring at a time), counting them in
+ * *REPLAYED.  0, or -errno with a line in err. */
+static int
+slot_replay (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp, uint8_t *parity,
+             uint8_t *col, struct found_rec **found, size_t *cap, unsigned *replayed,
+             char *err, size_t errlen)
+{
+  size_t nfound = 0;
+  int rc = ring_scan (a, slot, log, pp, found, &nfound, cap);
+
+  if (rc) {
+    snprintf (err, errlen, "cannot read the partial parity log of member %s: %s",
+              slot_name (&a->slot[slot]), strerror (-rc));
+    return rc;
+  }
+  qsort (*found, nfound, sizeof **found, found_cmp);
+  for (size_t i = 0; i < nfound; i++) {
+    const struct found_rec *f = &(*found)[i];
+    if (i && f->rec.stripe == f[-1].rec.stripe)
+      continue;                         /* an older write to the stripe: it ended */
+    if (f->stale)
+      continue;
+    int r = replay_rec (a, &f->rec, parity, col);
+    if (r < 0) {
+      snprintf (err, errlen, "cannot replay the partial parity log for stripe %llu: %s",
+                (unsigned long long) f->rec.stripe, strerror (-r));
+      return r;
+    }
+    *replayed += r > 0;
+  }
+  return 0;
+}
+
 int
 ppl_replay (struct raid_array *a, char *err, size_t errlen)
 {
   uint64_t ring = a->ppl.log_size;
-  unsigned nslots = a->lay.g.n, replayed = 0;
+  unsigned replayed = 0;
   struct found_rec *found = NULL;
-  size_t nfound = 0, cap = 0;
-  uint8_t *log = malloc (ring), *pp = malloc (ring * nslots);
+  size_t cap = 0;
+  uint8_t *log = malloc (ring), *pp = malloc (ring);
   uint8_t *parity = malloc (a->lay.g.chunk), *col = malloc (a->lay.g.chunk);
   int rc = 0;
 
@@ -495,30 +529,10 @@ ppl_replay (struct raid_array *a, char *err, size_t errlen)
     snprintf (err, errlen, "out of memory replaying the partial parity log");
     rc = -ENOMEM;
   }
-  /* pp of slot s goes at pp + s * ring: each ring's sound entries hold less than it */
-  for (unsigned s = 0; s < nslots && rc == 0; s++) {
-    if (!slot_usable (&a->slot[s]))
-      continue;
-    rc = ring_scan (a, s, log, pp + (uint64_t) s * ring, &found, &nfound, &cap);
-    if (rc)
-      snprintf (err, errlen, "cannot read the partial parity log of member %s: %s",
-                slot_name (&a->slot[s]), strerror (-rc));
-  }
-  if (rc == 0)
-    qsort (found, nfound, sizeof *found, found_cmp);
-  for (size_t i = 0; i < nfound && rc == 0; i++) {
-    if (i && found[i].rec.stripe == found[i - 1].rec.stripe)
-      continue;                         /* an older write to the stripe: it ended */
-    if (found[i].stale)
-      continue;
-    int r = replay_rec (a, &found[i].rec, parity, col);
-    if (r < 0) {
-      rc = r;
-      snprintf (err, errlen, "cannot replay the partial parity log for stripe %llu: %s",
-                (unsigned long long) found[i].rec.stripe, strerror (-r));
-    }
-    replayed += r > 0;
-  }
+  /* a ring's sound entries hold less pp than the ring */
+  for (unsigned s = 0; s < a->lay.g.n && rc == 0; s++)
+    if (slot_usable (&a->slot[s]))
+      rc = slot_replay (a, s, log, pp, parity, col, &found, &cap, &replayed, err, errlen);
   if (rc == 0 && replayed) {
     rc = flush_members (a);
     if (rc)

@@ -773,3 +773,40 @@ Test (ppl, a_check_repair_is_not_undone_by_an_older_record)
   free (ref);
   fx_free (&f);
 }
+
+/* The entry of a torn write wraps over the ring's end (its header and the first half of
+ * its pp the ring's last 8 KiB, the other half the first 4 KiB): the replay reads it whole. */
+Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
+{
+  struct fx f;
+  unsigned pdev = col_dev (0, K);
+  uint64_t seed = 26, s2 = 13, ring_bytes;
+  uint8_t *ref, *buf = malloc (K * CHUNK), *got = malloc (CHUNK);
+  char err[512] = "";
+
+  cr_assert_eq (col_dev (4, K), pdev, "stripes 0 and 4 share their parity member");
+  create5 (&f, RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  ring_bytes = f.a->ppl.log_size;
+  /* stripe 4: partial writes (8K entries), or whole ones (4K), up to 8K before the end */
+  while (f.a->ppl.ring[pdev].head % ring_bytes != ring_bytes - 2 * PPL_HEADER) {
+    uint64_t at = f.a->ppl.ring[pdev].head % ring_bytes;
+    int whole = (2 * ring_bytes - 2 * PPL_HEADER - at) % ring_bytes < 2 * PPL_HEADER;
+    uint32_t len = whole ? K * CHUNK : 4096;
+    uint64_t off = whole ? 4 * K * CHUNK : (4 * K + 2) * CHUNK + 8192;
+    fill_random (buf, len, &s2);
+    cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0);
+    memcpy (ref + off, buf, len);
+  }
+  torn_write (&f, ref, 4096, 8192, 58, 1u << pdev);         /* stripe 0, column 0 */
+  cr_assert_eq (f.a->ppl.ring[pdev].head % ring_bytes, PPL_HEADER, "the entry wrapped");
+  crash (&f);
+  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err), "%s", err);
+  cr_assert_eq (raid_read (f.a, got, CHUNK, CHUNK), 0);     /* column 1 of stripe 0 */
+  cr_assert (!memcmp (got, ref + CHUNK, CHUNK), "column 1, which no write touched, came "
+             "back wrong: the wrapped entry was not replayed");
+  free (got);
+  free (buf);
+  free (ref);
+  fx_free (&f);
+}

@@ -556,9 +556,9 @@ struct raid_status {
 };
 int raid_status (struct raid_array *a, struct raid_status *st);
 /* md's --consistency-policy on a running array: PPL 1 keeps the partial parity log
- * (raid5, room for its ring between the metadata and the data, no reshape), 0 drops it
- * (the write-intent bitmap and resync stay).  Waits for the writes in flight.  0, or
- * -errno with a line in err. */
+ * (raid5, room for its ring between the metadata and the data, no reshape, no resync
+ * still to run), 0 drops it (the write-intent bitmap and resync stay).  Waits for the
+ * writes in flight.  0, or -errno with a line in err. */
 int raid_set_ppl (struct raid_array *a, int ppl, char *err, size_t errlen);
 /* 1 once the array is fenced (RAID_EFENCED): cheap, for paths that ask often. */
 int raid_fenced (struct raid_array *a);

@@ -28,6 +28,24 @@ action_name (enum raid_check_action action)
   return action == RAID_CHECK_REPAIR ? "repair" : "check";
 }
 
+/* A repair's new parity under the partial parity log: a record of the whole stripe
+ * ("the data makes the parity") goes with it, else the stripe's older record, replayed
+ * after a crash, would put back parity made from the data as it was.  0 or -ENOMEM. */
+static int
+repair_log (struct raid_array *a, struct raid_layout *L, uint64_t u, const uint8_t *rewrite,
+            struct io_batch *b, struct ppl_req *req)
+{
+  unsigned k = L->g.k;
+  struct ppl_rec rec = { .stripe = u, .lo = 0, .hi = L->g.chunk, .first_col = 0,
+                         .last_col = k - 1, .first_lo = 0, .last_hi = L->g.chunk };
+
+  if (L->g.family != RAID_FAMILY_PARITY || !rewrite[k] || !ppl_active (a, L)
+      || !col_usable (a, L, u, k))
+    return 0;
+  rec.slot = col_slot (a, L, u, k)->index;
+  return ppl_log (a, &rec, 1, b, req);
+}
+
 /* Write the columns (mirrors: copies) REWRITE names: those rebuilt after a
  * read error, and a repair's new redundancy.  A member that fails it is
  * failed. */
@@ -35,14 +53,18 @@ static void
 write_back (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t **cols,
             const uint8_t *rewrite)
 {
+  struct ppl_req req = { 0 };
   struct io_batch b;
 
   batch_init (&b, NULL);
-  for (unsigned i = 0; i < unit_pieces (L); i++)
-    if (rewrite[i])
-      unit_piece_io (&b, a, L, u, i, RAID_IO_WRITE, cols[i]);
-  batch_run (&b);
-  fail_writers (a, &b);
+  if (repair_log (a, L, u, rewrite, &b, &req) == 0) {
+    for (unsigned i = 0; i < unit_pieces (L); i++)
+      if (rewrite[i])
+        unit_piece_io (&b, a, L, u, i, RAID_IO_WRITE, cols[i]);
+    batch_run (&b);
+    fail_writers (a, &b);
+  }
+  ppl_done (a, &req);
   batch_free (&b);
   stripe_cache_invalidate (&a->stripe_cache, u, u);      /* decodes from new parity */
 }

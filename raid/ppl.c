@@ -15,7 +15,7 @@
  * every write to a stripe whose parity member is in sync logs a record (a full-stripe
  * write too, without pp: "the data columns make the parity"), so the newest record of a
  * stripe found in the ring is the last write to it, and replaying it is right whether
- * that write ended or not.  An entry of an older generation (ppl_gen: bumped at every
+ * that write ended or not (entries landing out of order: ring_scan and entry_parse).  An entry of an older generation (ppl_gen: bumped at every
  * start and whenever a member takes a slot, with no write in flight) is never replayed:
  * writes made while a member was out were not logged on it.
  *
@@ -268,10 +268,14 @@ ppl_done (struct raid_array *a, struct ppl_req *req)
 
 /* ---- replay after a crash ------------------------------------------------- */
 
-/* A record found in a ring, with where its pp is (NULL: zeros). */
+/* A record found in a ring, with where its pp is (NULL: zeros), and where its entry
+ * starts and ends in the ring's virtual positions.  STALE: its entry's pp is not what
+ * its header says (overwritten since: its write ended; or not all there: its data never
+ * went out), so nothing is made again for its stripe, and no older record of it is. */
 struct found_rec {
   struct ppl_rec rec;
-  uint64_t seq;
+  uint64_t seq, end;
+  int stale;
 };
 
 static int
@@ -293,28 +297,43 @@ ring_read (const uint8_t *log, uint64_t ring, uint64_t at, uint8_t *dst, uint64_
   memcpy (dst + first, log, len - first);
 }
 
-/* The records of the sound entry whose header is at ring byte AT of slot SLOT's image
- * LOG, appended to *OUT (PP pointing into PPBUF, which keeps its pp); how many, or 0
- * when no entry of this array, generation and slot starts there. */
+/* The crc of LEN bytes at ring byte AT (wrapping) of the ring image LOG. */
+static uint32_t
+ring_crc (const uint8_t *log, uint64_t ring, uint64_t at, uint64_t len)
+{
+  at %= ring;
+  uint64_t first = len < ring - at ? len : ring - at;
+  return pp_crc (log, (uint32_t) (len - first), pp_crc (log + at, (uint32_t) first, 0xffffffff));
+}
+
+/* The records of the entry whose sound header is at ring byte AT of slot SLOT's image
+ * LOG, appended to *OUT (PP pointing into PPBUF, which keeps its pp and has ROOM bytes
+ * left; stale when its pp is not sound); how many, or 0 when no entry of this array,
+ * generation and slot starts there. */
 static unsigned
 entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t at,
-             struct found_rec *out, uint8_t *ppbuf)
+             struct found_rec *out, uint8_t *ppbuf, uint64_t room)
 {
   const struct raid_layout *L = &a->lay;
   const uint8_t *h = log + at;
   uint32_t nrec, pp_bytes, used = 0;
+  int stale;
 
   if (memcmp (h + H_MAGIC, ppl_magic, 8) || le_get32 (h, H_CRC) != header_crc (h)
-      || memcmp (h + H_UUID, a->sb.array_uuid, 16) || le_get64 (h, H_GEN) != a->sb.ppl_gen
+      || memcmp (h + H_UUID, a->sb.array_uuid, 16) || le_get64 (h, H_GEN) != a->ppl.replay_gen
       || le_get32 (h, H_SLOT) != slot)
     return 0;
   nrec = le_get32 (h, H_NREC);
   pp_bytes = le_get32 (h, H_PP_BYTES);
   if (nrec == 0 || nrec > PPL_RECS || pp_bytes > a->ppl.log_size - PPL_HEADER)
     return 0;
-  ring_read (log, a->ppl.log_size, at + PPL_HEADER, ppbuf, pp_bytes);
-  if (pp_crc (ppbuf, pp_bytes, 0xffffffff) != le_get32 (h, H_PP_CRC))
-    return 0;                           /* overwritten since: its write ended */
+  stale = ring_crc (log, a->ppl.log_size, at + PPL_HEADER, pp_bytes) != le_get32 (h, H_PP_CRC);
+  /* sound entries of one ring never hold more pp than the ring: more is entries nested
+   * in each other's pp (a log written by someone else), not to be copied past ROOM */
+  if (!stale && pp_bytes > room)
+    return 0;
+  if (!stale)
+    ring_read (log, a->ppl.log_size, at + PPL_HEADER, ppbuf, pp_bytes);
   for (unsigned i = 0; i < nrec; i++) {
     const uint8_t *r = h + H_RECS + i * R_SIZE;
     struct ppl_rec rec = {
@@ -331,10 +350,14 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
     if (r[R_FLAGS] & REC_PP) {
       if (used + (rec.hi - rec.lo) > pp_bytes)
         return 0;
-      rec.pp = ppbuf + used;
+      rec.pp = stale ? NULL : ppbuf + used;
       used += rec.hi - rec.lo;
     }
-    out[i] = (struct found_rec) { .rec = rec, .seq = le_get64 (h, H_SEQ) };
+    out[i] = (struct found_rec) {
+      .rec = rec, .seq = le_get64 (h, H_SEQ), .stale = stale,
+      .end = le_get64 (h, H_SEQ) + PPL_HEADER
+             + ((pp_bytes + PPL_HEADER - 1) & ~(uint64_t) (PPL_HEADER - 1)),
+    };
   }
   return nrec;
 }
@@ -414,7 +437,8 @@ static int
 ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
            struct found_rec **found, size_t *nfound, size_t *cap)
 {
-  uint64_t ring = a->ppl.log_size;
+  uint64_t ring = a->ppl.log_size, last_end = 0;
+  size_t first = *nfound, kept;
   uint8_t *ppat = pp;
   int err;
 
@@ -435,10 +459,57 @@ ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
     }
     /* each entry's pp is copied out whole (it may wrap): PP has a ring's room per
      * slot, more than the sound entries' pp together */
-    unsigned n = entry_parse (a, slot, log, at, *found + *nfound, ppat);
+    unsigned n = entry_parse (a, slot, log, at, *found + *nfound, ppat, ring - (ppat - pp));
     for (unsigned i = 0; i < n; i++)
       ppat += rec_pp_bytes (&(*found)[*nfound + i].rec);
     *nfound += n;
+  }
+  /* Entries land out of order: one whose room a later entry took (that later one's
+   * header on the member, an earlier one over it still on its way at the crash) may
+   * still look sound, while a newer entry of its stripe is gone.  The later entry took
+   * its room once every write logged below its end minus a ring had ended: those need
+   * nothing. */
+  for (size_t i = first; i < *nfound; i++)
+    if ((*found)[i].end > last_end)
+      last_end = (*found)[i].end;
+  kept = first;
+  for (size_t i = first; i < *nfound; i++)
+    if (last_end <= ring || (*found)[i].seq >= last_end - ring)
+      (*found)[kept++] = (*found)[i];
+  *nfound = kept;
+  return 0;
+}
+
+/* Replay the newest records of the stripes whose parity is on SLOT (every record of a
+ * stripe is in its parity member's ring: one ring at a time), counting them in
+ * *REPLAYED.  0, or -errno with a line in err. */
+static int
+slot_replay (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp, uint8_t *parity,
+             uint8_t *col, struct found_rec **found, size_t *cap, unsigned *replayed,
+             char *err, size_t errlen)
+{
+  size_t nfound = 0;
+  int rc = ring_scan (a, slot, log, pp, found, &nfound, cap);
+
+  if (rc) {
+    snprintf (err, errlen, "cannot read the partial parity log of member %s: %s",
+              slot_name (&a->slot[slot]), strerror (-rc));
+    return rc;
+  }
+  qsort (*found, nfound, sizeof **found, found_cmp);
+  for (size_t i = 0; i < nfound; i++) {
+    const struct found_rec *f = &(*found)[i];
+    if (i && f->rec.stripe == f[-1].rec.stripe)
+      continue;                         /* an older write to the stripe: it ended */
+    if (f->stale)
+      continue;
+    int r = replay_rec (a, &f->rec, parity, col);
+    if (r < 0) {
+      snprintf (err, errlen, "cannot replay the partial parity log for stripe %llu: %s",
+                (unsigned long long) f->rec.stripe, strerror (-r));
+      return r;
+    }
+    *replayed += r > 0;
   }
   return 0;
 }
@@ -447,10 +518,10 @@ int
 ppl_replay (struct raid_array *a, char *err, size_t errlen)
 {
   uint64_t ring = a->ppl.log_size;
-  unsigned nslots = a->lay.g.n, replayed = 0;
+  unsigned replayed = 0;
   struct found_rec *found = NULL;
-  size_t nfound = 0, cap = 0;
-  uint8_t *log = malloc (ring), *pp = malloc (ring * nslots);
+  size_t cap = 0;
+  uint8_t *log = malloc (ring), *pp = malloc (ring);
   uint8_t *parity = malloc (a->lay.g.chunk), *col = malloc (a->lay.g.chunk);
   int rc = 0;
 
@@ -458,28 +529,10 @@ ppl_replay (struct raid_array *a, char *err, size_t errlen)
     snprintf (err, errlen, "out of memory replaying the partial parity log");
     rc = -ENOMEM;
   }
-  /* pp of slot s goes at pp + s * ring: each ring's sound entries hold less than it */
-  for (unsigned s = 0; s < nslots && rc == 0; s++) {
-    if (!slot_usable (&a->slot[s]))
-      continue;
-    rc = ring_scan (a, s, log, pp + (uint64_t) s * ring, &found, &nfound, &cap);
-    if (rc)
-      snprintf (err, errlen, "cannot read the partial parity log of member %s: %s",
-                slot_name (&a->slot[s]), strerror (-rc));
-  }
-  if (rc == 0)
-    qsort (found, nfound, sizeof *found, found_cmp);
-  for (size_t i = 0; i < nfound && rc == 0; i++) {
-    if (i && found[i].rec.stripe == found[i - 1].rec.stripe)
-      continue;                         /* an older write to the stripe: it ended */
-    int r = replay_rec (a, &found[i].rec, parity, col);
-    if (r < 0) {
-      rc = r;
-      snprintf (err, errlen, "cannot replay the partial parity log for stripe %llu: %s",
-                (unsigned long long) found[i].rec.stripe, strerror (-r));
-    }
-    replayed += r > 0;
-  }
+  /* a ring's sound entries hold less pp than the ring */
+  for (unsigned s = 0; s < a->lay.g.n && rc == 0; s++)
+    if (slot_usable (&a->slot[s]))
+      rc = slot_replay (a, s, log, pp, parity, col, &found, &cap, &replayed, err, errlen);
   if (rc == 0 && replayed) {
     rc = flush_members (a);
     if (rc)
@@ -523,6 +576,7 @@ ppl_setup (struct raid_array *a)
   a->ppl.log_offset = a->sb.log_offset;
   a->ppl.log_size = a->sb.log_size;
   atomic_store (&a->ppl.gen, a->sb.ppl_gen);
+  a->ppl.replay_gen = a->sb.ppl_gen;
   atomic_store (&a->ppl.on, !!(a->sb.features & RAID_FEATURE_PPL));
 }
 
@@ -546,6 +600,12 @@ ppl_refused (struct raid_array *a, char *err, size_t errlen)
   else if (atomic_load (&a->reshape.active))
     snprintf (err, errlen, "cannot keep a partial parity log on %s: a reshape is running: "
               "ask again once it has finished", who);
+  /* stripes a crash left unproven are the resync's: the log would not know them, and
+   * a dirty degraded start trusts it to know every one */
+  else if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
+    snprintf (err, errlen, "cannot keep a partial parity log on %s: a resync is still to "
+              "run (its parity is unproven since a crash or its creation): ask again once "
+              "the array is whole and the resync has finished", who);
   else if (room < PPL_HEADER + a->lay.g.chunk)
     snprintf (err, errlen, "cannot keep a partial parity log on %s: its data starts at byte "
               "%llu of each member, leaving %llu bytes after the metadata, and the log needs "

@@ -399,6 +399,9 @@ struct ppl_ring {
 struct raid_ppl {
   atomic_int on;                       /* changes with every stripe lock held */
   atomic_ullong gen;                   /* a->sb.ppl_gen, for the writers */
+  uint64_t replay_gen;                 /* ppl_gen as assembly read it: the entries a
+                                        * replay takes (a replacement taking its slot
+                                        * at assembly bumps ppl_gen before the replay) */
   uint64_t log_offset, log_size;
   struct ppl_ring ring[RAID_MAX_MEMBERS];
 };

@@ -889,10 +889,17 @@ job_log_rec (struct raid_array *a, struct raid_layout *L, const struct stripe_jo
              struct ppl_rec *rec, uint8_t **pp)
 {
   unsigned i, k = L->g.k;
+  struct raid_slot *ps = col_slot (a, L, j->stripe, k);
 
-  if (!col_usable (a, L, j->stripe, k))
+  if (!col_usable (a, L, j->stripe, k)) {
+    /* down but not failed: up again by the time the parity goes out, it would take it
+     * unlogged, and an older record of the stripe would be replayed over it.  Only a
+     * recovering member past its rebuild takes unlogged parity (the rebuild makes it) */
+    if (!slot_usable (ps))
+      slot_fail (a, ps, "it is down and missed a write");
     return 0;
-  *rec = (struct ppl_rec) { .slot = col_slot (a, L, j->stripe, k)->index, .stripe = j->stripe,
+  }
+  *rec = (struct ppl_rec) { .slot = ps->index, .stripe = j->stripe,
                             .lo = j->lo, .hi = j->hi, .first_col = k, .last_col = 0 };
   for (i = 0; i < k; i++)
     if (j->whi[i] > j->wlo[i]) {

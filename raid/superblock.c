@@ -240,7 +240,7 @@ sb_ppl_sane (const struct raid_sb *sb, const struct raid_geom *g, char *why, siz
     return sb_bad (why, len, "a reshape with the partial parity log");
   if (sb->log_offset < RAID_META_END || sb->log_offset % PPL_HEADER
       || sb->log_size % PPL_HEADER || sb->log_size < PPL_HEADER + sb->chunk
-      || sb->log_size > SB_BYTES_MAX || sb->log_offset + sb->log_size > sb->data_offset)
+      || sb->log_size > sb->data_offset || sb->log_offset > sb->data_offset - sb->log_size)
     return sb_bad (why, len, "partial parity log at %llu, %llu bytes, does not fit between "
                    "%u and the data at %llu", (unsigned long long) sb->log_offset,
                    (unsigned long long) sb->log_size, RAID_META_END,

@@ -29,6 +29,16 @@ power_off() {
   for p in $(lab_shelf_pids "$1"); do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   LAB_SHELF_PIDS[$1]=
 }
+# Shelves with nothing on them: their vblade stopped, the file emptied, started again.
+blank_shelves() {
+  local i
+  for i in "$@"; do
+    lab_kill "$i"
+    truncate -s 0 "${LAB_IMG[$i]}"
+    truncate -s 32M "${LAB_IMG[$i]}"
+    lab_start "$i"
+  done
+}
 host_dies() {
   kill -KILL "$PLUGIN_PID"
   wait "$PLUGIN_PID" 2>/dev/null || true
@@ -88,7 +98,17 @@ tear 1 bitmap
 grep -q "starting dirty and degraded (force)" "$log" || lab_die "no force warning: $(cat "$log")"
 plugin_stop
 echo "ok: without the log, a column no write touched came back wrong (the write hole)"
-# md's --grow --consistency-policy=ppl at a start: the room for grows holds the ring
+# md's --grow --consistency-policy=ppl at a start: not while the resync the crash left is
+# still to run (this array is degraded: it cannot run), the log would not know its stripes
+plugin_fails "ppl over a pending resync" "a resync is still to run" \
+  shelves=e1.1,e2.1,e3.1,e4.1 consistency-policy=ppl
+# on a whole array whose resync ended: the room for grows holds the ring
+blank_shelves 1 2 3 4
+: >"$log"
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 level=5 chunk=64K consistency-policy=bitmap \
+  control=$ctl
+wait_log "resync finished" "initial resync of the bitmap array"
+plugin_stop
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 control=$ctl consistency-policy=ppl
 status | grep -q "consistency policy ppl (a 1472K partial parity log" || lab_die "switch: $(status)"
 plugin_stop
@@ -103,6 +123,8 @@ plugin_fails "ppl on raid6" "level=6; the partial parity log is for raid5 only" 
 
 tear 5 ppl
 [ "$out" = "$want_col1" ] || lab_die "with the log, the untouched column came back wrong"
+# the torn stripe, and the last record of a stripe nbdcopy's parallel requests shared
+# when it left the missing column alone (timing: 1 or 2 of them)
 grep -Eq "partial parity log replayed: the parity of [0-9]+ stripes? made again" "$log" ||
   lab_die "no replay logged: $(cat "$log")"
 status | grep -q "consistency policy ppl" || lab_die "status: $(status)"

@@ -10,7 +10,6 @@
 #include <unistd.h>
 #include <sys/resource.h>
 
-
 #include <criterion/criterion.h>
 #include <isa-l/crc.h>
 

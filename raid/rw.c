@@ -688,7 +688,7 @@ job_plan_range (struct raid_array *a, struct raid_layout *L, struct stripe_job *
 
 /* md's handle_stripe_dirtying: count what each method must read, take the
  * cheaper; reconstruct-write also when read-modify-write cannot run (a
- * written data member is down, or parity is not known good). */
+ * written data member or a parity member is down, or parity is not known good). */
 static enum job_method
 job_choose (struct raid_array *a, struct raid_layout *L, struct stripe_job *j)
 {
@@ -711,9 +711,13 @@ job_choose (struct raid_array *a, struct raid_layout *L, struct stripe_job *j)
   }
   if (full)
     return JOB_FULL;
+  /* a parity column read-modify-write cannot read, it cannot make: its member, down now,
+   * may be back by the time the write goes out, and must get parity made from the data */
   for (i = 0; i < L->g.m; i++)
     if (col_usable (a, L, j->stripe, L->g.k + i))
       rmw += hull;
+    else
+      rmw_ok = 0;
   return rmw_ok && rmw < rcw ? JOB_RMW : JOB_RCW;
 }
 

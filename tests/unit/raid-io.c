@@ -1013,3 +1013,50 @@ Test (stripe_cache, sequential_reader_with_unrelated_writes)
   free (ref);
   fx_free (&f);
 }
+
+/* Stripe 0's parity member is down (not failed) when a write to stripe 0 chooses how to
+ * make its parity, and up again when the parity goes out.  A read-modify-write would not
+ * have read the old parity, and would send it garbage; the parity it gets must be made
+ * from the data (reconstruct-write), so the array's redundancy holds with it back. */
+struct member_up_later { struct raid_mem_member *mm; unsigned after_us; };
+
+static void *
+member_up_later_main (void *opaque)
+{
+  struct member_up_later *u = opaque;
+  usleep (u->after_us);
+  raid_mem_member_set_down (u->mm, 0);
+  return NULL;
+}
+
+Test (io, a_parity_member_back_up_during_a_write_gets_parity_made_from_the_data)
+{
+  struct fx f;
+  struct raid_status st;
+  uint64_t seed = 21;
+  unsigned pdev = ref_parity_dev (4, 1, 0, 0);
+  uint8_t buf[4096], *ref;
+  struct member_up_later up;
+  pthread_t t;
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  ref = fx_fill (f.a, &seed);
+  fill_random (buf, sizeof buf, &seed);
+  raid_mem_member_set_down (f.mm[pdev], 1);
+  for (unsigned d = 0; d < 4; d++)
+    if (d != pdev)
+      raid_mem_member_delay (f.mm[d], 300000);    /* the pre-reads outlast the outage */
+  up = (struct member_up_later) { .mm = f.mm[pdev], .after_us = 150000 };
+  cr_assert_eq (pthread_create (&t, NULL, member_up_later_main, &up), 0);
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0);
+  pthread_join (t, NULL);
+  for (unsigned d = 0; d < 4; d++)
+    raid_mem_member_delay (f.mm[d], 0);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[pdev].role, RAID_ROLE_ACTIVE, "the parity member was failed: the "
+                "test did not bring it back in time");
+  fx_close (&f);
+  fx_check_redundancy (&f, RAID_LEVEL_5, 3, 1, 1, CHUNK, NULL);
+  free (ref);
+  fx_free (&f);
+}

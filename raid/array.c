@@ -265,11 +265,32 @@ array_label (struct raid_array *a, char label[RAID_NAME_MAX + 3])
   return a->sb.name[0] ? array_quoted (a, label) : "the array";
 }
 
+/* S, a slot's member, was failed by another writer, or without its superblock record:
+ * that record is on the members before this writer's request, which S missed, is
+ * acknowledged (md holds writes for the metadata update too).  Else a crash could bring
+ * S back in sync with the write lost on it. */
+static void
+slot_fail_recorded (struct raid_array *a, struct raid_slot *s)
+{
+  if (s->index >= RAID_MAX_MEMBERS)
+    return;                     /* a spare or the replacement: no slot role to record */
+  pthread_mutex_lock (&a->sb_lock);
+  if (a->sb.roles[s->index] == RAID_ROLE_ACTIVE || a->sb.roles[s->index] == RAID_ROLE_RECOVERING) {
+    a->sb.roles[s->index] = RAID_ROLE_FAULTY;
+    sb_write_all (a);
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+}
+
 void
 slot_fail (struct raid_array *a, struct raid_slot *s, const char *why)
 {
-  if (array_fenced (a) || !slot_set_faulty (s))
+  if (array_fenced (a))
     return;
+  if (!slot_set_faulty (s)) {
+    slot_fail_recorded (a, s);
+    return;
+  }
   raid_logf (a, RAID_LOG_ERROR, "%s: member %s (slot %u) failed: %s; marked faulty",
              a->sb.name, slot_name (s), s->index, why);
   pthread_mutex_lock (&a->sb_lock);

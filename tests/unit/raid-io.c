@@ -1060,3 +1060,51 @@ Test (io, a_parity_member_back_up_during_a_write_gets_parity_made_from_the_data)
   free (ref);
   fx_free (&f);
 }
+
+/* Two writes miss a member that has just gone down: the one that fails it writes the
+ * superblocks; the other must not be acknowledged before they record the failure (md
+ * holds writes for the metadata update), or a crash could bring the member back in sync
+ * without that write.  Every member's I/O is slowed, so the record takes a while. */
+struct slow_write { struct fx *f; uint64_t off; int rc; atomic_int done; unsigned role_seen; };
+
+static void *
+slow_write_main (void *opaque)
+{
+  struct slow_write *w = opaque;
+  uint8_t buf[4096] = { 7 };
+  struct raid_sb sb;
+  unsigned y = 0;
+
+  w->rc = raid_write (w->f->a, buf, sizeof buf, w->off, 0);
+  /* what member 0's superblock says of member 1 as the write returns */
+  sb_decode (raid_mem_member_data (w->f->mm[y]) + RAID_SB_OFFSET, &sb, NULL, 0);
+  w->role_seen = sb.roles[1];
+  atomic_store (&w->done, 1);
+  return NULL;
+}
+
+Test (io, a_write_that_missed_a_failed_member_waits_for_the_failure_on_the_superblocks)
+{
+  struct fx f;
+  struct slow_write w[2];
+  pthread_t t[2];
+
+  /* no bitmap: its update before the writes would fail the member first */
+  fx_create (&f, RAID_LEVEL_1, 3, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_NO_BITMAP);
+  raid_mem_member_set_down (f.mm[1], 1);
+  raid_mem_member_delay (f.mm[0], 200000);
+  raid_mem_member_delay (f.mm[2], 200000);
+  for (unsigned i = 0; i < 2; i++) {
+    w[i] = (struct slow_write) { .f = &f, .off = i * 8 * CHUNK };
+    cr_assert_eq (pthread_create (&t[i], NULL, slow_write_main, &w[i]), 0);
+  }
+  for (unsigned i = 0; i < 2; i++) {
+    pthread_join (t[i], NULL);
+    cr_assert_eq (w[i].rc, 0);
+    cr_assert_eq (w[i].role_seen, RAID_ROLE_FAULTY, "write %u was acknowledged while the "
+                  "superblocks still said the member it missed was active", i);
+  }
+  raid_mem_member_delay (f.mm[0], 0);
+  raid_mem_member_delay (f.mm[2], 0);
+  fx_free (&f);
+}

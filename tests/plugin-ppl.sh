@@ -108,6 +108,13 @@ blank_shelves 1 2 3 4
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 level=5 chunk=64K consistency-policy=bitmap \
   control=$ctl
 wait_log "resync finished" "initial resync of the bitmap array"
+# md's --grow --consistency-policy on the running array, both ways
+ctl_ok grow consistency-policy=ppl
+status | grep -q "consistency policy ppl (a 1472K partial parity log" || lab_die "live: $(status)"
+ctl_ok grow consistency-policy=bitmap
+status | grep -q "consistency policy bitmap" || lab_die "policy not dropped: $(status)"
+out=$("$aoeraid" grow -c "$ctl" consistency-policy=journal 2>&1) && lab_die "journal taken: $out"
+grep -q "'journal' is no consistency policy" <<<"$out" || lab_die "journal refused with: $out"
 plugin_stop
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 control=$ctl consistency-policy=ppl
 status | grep -q "consistency policy ppl (a 1472K partial parity log" || lab_die "switch: $(status)"
@@ -131,13 +138,11 @@ status | grep -q "consistency policy ppl" || lab_die "status: $(status)"
 # everything past the torn 4 KiB reads as written
 [ "$(array_bytes 4096 $((8 * 1024 * 1024 - 4096)))" = "$(tail -c +4097 "$LAB_DIR/data" | md5sum)" ] ||
   lab_die "with the log, bytes past the torn write differ"
-# md's --grow --consistency-policy on the running array, both ways
+# dropped on the running array, the log is not taken back while the crash's resync waits
+# (degraded, it cannot run)
 ctl_ok grow consistency-policy=bitmap
-status | grep -q "consistency policy bitmap" || lab_die "policy not dropped: $(status)"
-ctl_ok grow consistency-policy=ppl
-status | grep -q "consistency policy ppl" || lab_die "policy not taken again: $(status)"
-out=$("$aoeraid" grow -c "$ctl" consistency-policy=journal 2>&1) && lab_die "journal taken: $out"
-grep -q "'journal' is no consistency policy" <<<"$out" || lab_die "journal refused with: $out"
+out=$("$aoeraid" grow -c "$ctl" consistency-policy=ppl 2>&1) && lab_die "ppl over a resync: $out"
+grep -q "a resync is still to run" <<<"$out" || lab_die "ppl over a resync refused with: $out"
 plugin_stop
 echo "ok: with the log: started dirty and degraded without force, every byte no write touched right"
 echo "plugin-ppl: passed"

@@ -15,9 +15,10 @@
  * every write to a stripe whose parity member is in sync logs a record (a full-stripe
  * write too, without pp: "the data columns make the parity"), so the newest record of a
  * stripe found in the ring is the last write to it, and replaying it is right whether
- * that write ended or not (entries landing out of order: ring_scan and entry_parse).  An entry of an older generation (ppl_gen: bumped at every
- * start and whenever a member takes a slot, with no write in flight) is never replayed:
- * writes made while a member was out were not logged on it.
+ * that write ended or not (entries landing out of order: ring_scan and entry_parse).  An
+ * entry of an older generation (ppl_gen: bumped at every start and whenever a member
+ * takes a slot, with no write in flight) is never replayed: writes made while a member
+ * was out were not logged on it.
  *
  * A partial write waits for its log entry before its data goes out (a crash between
  * the two must find the entry); a full-stripe write sends its entry with its data: its

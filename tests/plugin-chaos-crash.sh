@@ -22,14 +22,7 @@ plugin_start "$sock" "${params[@]}"
 wait_clean "the initial resync"
 for round in 1 2; do
   wait_bitmap_clean 63    # so the resync covers only what the bitmap marked for the writes
-  writer write "$uri" "$LAB_DIR/state" $((64 << 20)) "$round" >"$LAB_DIR/writer.out" 2>&1 &
-  wpid=$!
-  lab_track "$wpid"
-  sleep 3
-  kill -KILL "$PLUGIN_PID"
-  wait "$PLUGIN_PID" 2>/dev/null || true
-  PLUGIN_PID=
-  wait "$wpid" || lab_die "the writer failed: $(cat "$LAB_DIR/writer.out")"
+  crash_under_writes "$round"
   echo "round $round: nbdkit killed: $(tail -n 1 "$LAB_DIR/writer.out")"
 
   plugin_start "$sock" "${params[@]}"

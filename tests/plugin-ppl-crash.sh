@@ -19,15 +19,8 @@ params=(shelves=e1.1,e2.1,e3.1,e4.1 level=5 chunk=64K consistency-policy=ppl con
 plugin_start "$sock" "${params[@]}"
 wait_clean "the initial resync"
 for shelf in 4 2; do
-  writer write "$uri" "$LAB_DIR/state" $((64 << 20)) "$shelf" >"$LAB_DIR/writer.out" 2>&1 &
-  wpid=$!
-  lab_track "$wpid"
-  sleep 3
-  kill -KILL "$PLUGIN_PID"
-  wait "$PLUGIN_PID" 2>/dev/null || true
-  PLUGIN_PID=
+  crash_under_writes "$shelf"
   lab_kill "$shelf"
-  wait "$wpid" || lab_die "the writer failed: $(cat "$LAB_DIR/writer.out")"
   echo "e$shelf.1 down with nbdkit killed under writes: $(tail -n 1 "$LAB_DIR/writer.out")"
 
   : >"$LAB_DIR/nbdkit.log"

@@ -18,6 +18,8 @@
 #   writer ARGS                tests/crash-writer.py (write, or check what was written)
 #   writer_start               crash-writer writing over the first 96 MiB in the background,
 #                              16 writes in flight, 8 MB/s, until writer_verify
+#   crash_under_writes SEED    crash-writer writing over the first 64 MiB (SEED), nbdkit
+#                              killed (SIGKILL) under it after 3 s; the writer must end well
 #   writer_verify WHAT         stop it (it must still run: WHAT happened under it; no write
 #                              may have failed), then every sector must hold what it wrote
 #                              last and a check find no mismatch
@@ -141,6 +143,17 @@ wait_status() {
 }
 
 writer() { /usr/bin/python3 "$top_srcdir/tests/crash-writer.py" "$@"; }
+crash_under_writes() {
+  local wpid
+  writer write "$uri" "$LAB_DIR/state" $((64 << 20)) "$1" >"$LAB_DIR/writer.out" 2>&1 &
+  wpid=$!
+  lab_track "$wpid"
+  sleep 3
+  kill -KILL "$PLUGIN_PID"
+  wait "$PLUGIN_PID" 2>/dev/null || true
+  PLUGIN_PID=
+  wait "$wpid" || lab_die "the writer failed: $(cat "$LAB_DIR/writer.out")"
+}
 writer_start() {
   rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop"
   writer write "$uri" "$LAB_DIR/writer.state" $((96 << 20)) 1 8 >"$LAB_DIR/writer.out" 2>&1 &

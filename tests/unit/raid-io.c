@@ -1065,7 +1065,7 @@ Test (io, a_parity_member_back_up_during_a_write_gets_parity_made_from_the_data)
  * superblocks; the other must not be acknowledged before they record the failure (md
  * holds writes for the metadata update), or a crash could bring the member back in sync
  * without that write.  Every member's I/O is slowed, so the record takes a while. */
-struct slow_write { struct fx *f; uint64_t off; int rc; atomic_int done; unsigned role_seen; };
+struct slow_write { struct fx *f; uint64_t off; int rc; unsigned role_seen; };
 
 static void *
 slow_write_main (void *opaque)
@@ -1073,13 +1073,11 @@ slow_write_main (void *opaque)
   struct slow_write *w = opaque;
   uint8_t buf[4096] = { 7 };
   struct raid_sb sb;
-  unsigned y = 0;
 
   w->rc = raid_write (w->f->a, buf, sizeof buf, w->off, 0);
   /* what member 0's superblock says of member 1 as the write returns */
-  sb_decode (raid_mem_member_data (w->f->mm[y]) + RAID_SB_OFFSET, &sb, NULL, 0);
+  sb_decode (raid_mem_member_data (w->f->mm[0]) + RAID_SB_OFFSET, &sb, NULL, 0);
   w->role_seen = sb.roles[1];
-  atomic_store (&w->done, 1);
   return NULL;
 }
 

@@ -580,7 +580,7 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   if (ppl) {
     a->sb.features |= RAID_FEATURE_PPL;
     a->sb.log_offset = RAID_META_END;
-    a->sb.log_size = data_offset - RAID_META_END;
+    a->sb.log_size = ppl_ring_for_room (data_offset - RAID_META_END, chunk);
     a->sb.ppl_gen = 1;
   }
   if (array_setup (a, err, errlen) == -1) {

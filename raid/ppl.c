@@ -562,6 +562,17 @@ ppl_ring_needs (uint32_t chunk)
   return 4 * ((uint64_t) chunk + PPL_HEADER);
 }
 
+/* The ring a running array switched to the log takes of the ROOM below its data: what
+ * its chunk wants, or PPL_RING_MAX when that is less, not all of a big room (a dirty
+ * start reads every member's whole ring). */
+uint64_t
+ppl_ring_for_room (uint64_t room, uint32_t chunk)
+{
+  uint64_t want = ppl_ring_needs (chunk) > PPL_RING_MAX ? ppl_ring_needs (chunk) : PPL_RING_MAX;
+
+  return (room < want ? room : want) & ~(uint64_t) (PPL_HEADER - 1);
+}
+
 const char *
 ppl_unfit (const struct raid_geom *g)
 {
@@ -634,7 +645,7 @@ raid_set_ppl (struct raid_array *a, int ppl, char *err, size_t errlen)
     else {
       a->sb.features |= RAID_FEATURE_PPL;
       a->sb.log_offset = RAID_META_END;
-      a->sb.log_size = (a->lay.data_offset - RAID_META_END) & ~(uint64_t) (PPL_HEADER - 1);
+      a->sb.log_size = ppl_ring_for_room (a->lay.data_offset - RAID_META_END, a->lay.g.chunk);
       ppl_new_generation (a);
       ppl_setup (a);
       sb_write_all (a);

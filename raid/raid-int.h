@@ -435,6 +435,9 @@ int ppl_replay (struct raid_array *a, char *err, size_t errlen);
 /* The ring a chunk of CHUNK bytes wants (a new array gets it); why a layout cannot
  * have the log (NULL: it can). */
 uint64_t ppl_ring_needs (uint32_t chunk);
+/* The ring an array switched to the log takes of the ROOM below its data (4 KiB whole). */
+#define PPL_RING_MAX (8u << 20)
+uint64_t ppl_ring_for_room (uint64_t room, uint32_t chunk);
 const char *ppl_unfit (const struct raid_geom *g);
 /* Entries written so far stop counting (caller holds sb_lock with no write in flight,
  * and writes the superblocks next). */

@@ -931,3 +931,32 @@ Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
   free (ref);
   fx_free (&f);
 }
+
+/* A ring is not all the room below a big data offset: a dirty start reads every member's
+ * whole ring.  It takes PPL_RING_MAX, or what its chunk wants when that is more. */
+Test (ppl, a_big_room_below_the_data_gives_a_ring_of_its_own_size)
+{
+  struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = CHUNK, .name = "room",
+                           .flags = RAID_CREATE_ASSUME_CLEAN,
+                           .data_offset = RAID_META_END + (32u << 20) };
+  struct raid_status st;
+  struct fx f;
+  char err[256] = "";
+
+  fx_members (&f, N, p.data_offset + 64 * CHUNK);
+  f.a = raid_create (&p, f.mem, N, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  cr_assert_eq (raid_set_ppl (f.a, 1, err, sizeof err), 0, "%s", err);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.ppl_log_bytes, PPL_RING_MAX, "switched on: a ring of %llu bytes",
+                (unsigned long long) st.ppl_log_bytes);
+  fx_free (&f);
+  p.flags |= RAID_CREATE_PPL;
+  fx_members (&f, N, p.data_offset + 64 * CHUNK);
+  f.a = raid_create (&p, f.mem, N, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.ppl_log_bytes, PPL_RING_MAX, "created with it: a ring of %llu bytes",
+                (unsigned long long) st.ppl_log_bytes);
+  fx_free (&f);
+}

@@ -53,9 +53,10 @@ static void
 write_back (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t **cols,
             const uint8_t *rewrite)
 {
-  struct ppl_req req = { 0 };
+  struct ppl_req req;
   struct io_batch b;
 
+  ppl_req_init (&req);
   batch_init (&b, NULL);
   if (repair_log (a, L, u, rewrite, &b, &req) == 0) {
     for (unsigned i = 0; i < unit_pieces (L); i++)

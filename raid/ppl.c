@@ -224,7 +224,7 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
   uint8_t *at;
   int rc = 0;
 
-  memset (req, 0, sizeof *req);
+  ppl_req_init (req);
   for (unsigned s = 0; s < RAID_MAX_MEMBERS; s++) {
     n = 0;
     for (unsigned i = 0; i < nrec; i++)
@@ -264,7 +264,7 @@ ppl_done (struct raid_array *a, struct ppl_req *req)
   for (unsigned i = 0; i < req->nhold; i++)
     ring_give (&a->ppl.ring[req->hold[i].slot], req->hold[i].at);
   scratch_put (&a->pool, req->buf);
-  memset (req, 0, sizeof *req);
+  ppl_req_init (req);
 }
 
 /* ---- replay after a crash ------------------------------------------------- */

@@ -413,6 +413,13 @@ struct ppl_req {
   unsigned nhold;
   uint8_t *buf;
 };
+/* An empty one, on every write's path: not the whole hold[] zeroed */
+static inline void
+ppl_req_init (struct ppl_req *req)
+{
+  req->nhold = 0;
+  req->buf = NULL;
+}
 
 struct raid_array;
 struct raid_layout;

@@ -970,11 +970,12 @@ parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
   unsigned njobs = last - first + 1, jn;
   struct stripe_job *jobs;
   uint8_t *scratch = NULL, *at;
-  struct ppl_req ppl = { 0 };
+  struct ppl_req ppl;
   size_t total = 0;
   struct io_batch b;
   int rc = 0, partial = 0;
 
+  ppl_req_init (&ppl);
   if (ppl_too_big (a, L, njobs)) {
     uint64_t cut = (first + njobs / 2) * L->g.k * L->g.chunk;
     rc = parity_write (a, L, buf, (uint32_t) (cut - off), off);

@@ -810,8 +810,8 @@ job_compute (struct raid_array *a, struct raid_layout *L, struct stripe_job *j)
       memset (j->valid, 0, sizeof j->valid);
     }
     if (stripe_gather (a, L, j->stripe, j->lo, hull, j->cols, j->valid, j->bad, j->need,
-                       j->errored) == -1)
-      return -EIO;
+                       j->errored))
+      return -EIO;              /* -EIO, never -1: else parity from unread scratch */
   }
   if (j->method == JOB_RMW) {
     for (i = 0; i < L->g.m; i++)

@@ -1106,3 +1106,28 @@ Test (io, a_write_that_missed_a_failed_member_waits_for_the_failure_on_the_super
   raid_mem_member_delay (f.mm[2], 0);
   fx_free (&f);
 }
+
+/* RAID5 of 4: stripe 0's data 0 is down and data 1 has a bad sector at the offset a
+ * small write to data 2 leaves alone.  Its parity cannot be made (reconstruct-write
+ * needs both): the write fails, and writes nothing, not parity made from unread scratch
+ * nor that scratch over the bad sector as its "repair". */
+Test (io, a_write_whose_stripe_cannot_be_gathered_fails)
+{
+  struct fx f;
+  uint8_t buf[4 * CHUNK];
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  memset (buf, 1, sizeof buf);
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0);
+  raid_mem_member_set_down (f.mm[0], 1);
+  raid_mem_member_bad_range (f.mm[1], RAID_DATA_OFFSET, 512);
+  memset (buf, 2, 512);
+  f.errors = 0;
+  cr_expect_eq (raid_write (f.a, buf, 512, 2 * CHUNK, 0), -EIO);
+  cr_expect (strstr (f.last_error, "stripe 0 cannot be reconstructed") != NULL, "%s",
+             f.last_error);
+  /* the bad sector was not overwritten: it still fails to read, and reading data 0's
+   * sector (rebuilt from it) fails too */
+  cr_expect_eq (raid_read (f.a, buf, 512, 0), -EIO);
+  fx_free (&f);
+}

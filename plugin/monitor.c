@@ -29,6 +29,9 @@ static bool mon_running, mon_stop, mon_kicked;
 /* A check or repair asked for and not yet begun, or running (under mon_lock). */
 static enum raid_check_action mon_check;
 static bool mon_checking;
+/* Checks and repairs the array had ended when the running one was taken: it is over once
+ * that count moves on (under mon_lock). */
+static uint64_t mon_check_ended;
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mon_cond;
 /* The reshape waits on a failed array: said once, not at every retry. */
@@ -99,11 +102,16 @@ static int run_reshape(void)
 }
 
 /* The check or repair asked for, now running; false when none was asked for. */
+static uint64_t checks_ended(void);
+
 static bool check_take(enum raid_check_action *action)
 {
+  uint64_t ended = checks_ended();    /* none ends meanwhile: only this thread runs them */
+
   pthread_mutex_lock(&mon_lock);
   *action = mon_check;
   mon_checking = mon_check != RAID_CHECK_NONE;
+  mon_check_ended = ended;
   mon_check = RAID_CHECK_NONE;
   pthread_mutex_unlock(&mon_lock);
   return *action != RAID_CHECK_NONE;
@@ -185,24 +193,35 @@ int monitor_start(struct raid_array *array)
   return 0;
 }
 
-/* A check runs now.  mon_checking alone would also say so for the moment after a check
- * ended (its line logged) before the monitor comes back from it: a request then would be
- * refused, or a stop accepted, against what the log and status say.  (A stop in the
- * moment before one starts finds none running, and it runs.) */
-static bool check_running(void)
+/* Checks and repairs the array has ended (0 when its status cannot be had: the one taken
+ * then counts as running, as before any ended). */
+static uint64_t checks_ended(void)
 {
   struct raid_status st;
 
-  return raid_status(mon_array, &st) == 0 && st.check_running;
+  if (raid_status(mon_array, &st) != 0)
+    return 0;
+  return st.runs_ended[RAID_RUN_CHECK] + st.runs_ended[RAID_RUN_REPAIR];
+}
+
+/* The check taken is not over.  mon_checking alone would also say so for the moment after
+ * it ended (its line logged) before the monitor comes back from it: a request then would
+ * be refused, or a stop accepted, against what the log and status say.  Not the raid
+ * status's check_running: it is not yet set in the moment after the monitor took the
+ * check, where a stop must still reach it and a request must be refused.  ENDED:
+ * checks_ended, from before mon_lock.  Under mon_lock. */
+static bool check_on(uint64_t ended)
+{
+  return mon_checking && ended <= mon_check_ended;
 }
 
 int monitor_check(enum raid_check_action action)
 {
-  bool running = check_running();
+  uint64_t ended = checks_ended();
   int r = -1;
 
   pthread_mutex_lock(&mon_lock);
-  if (mon_check == RAID_CHECK_NONE && !(mon_checking && running)) {
+  if (mon_check == RAID_CHECK_NONE && !check_on(ended)) {
     mon_check = action;
     mon_kicked = true;
     pthread_cond_signal(&mon_cond);
@@ -224,12 +243,14 @@ enum raid_check_action monitor_check_waiting(void)
 
 bool monitor_check_stop(void)
 {
-  bool running = check_running(), had;
+  uint64_t ended = checks_ended();
+  bool on, had;
 
   pthread_mutex_lock(&mon_lock);
-  had = mon_check != RAID_CHECK_NONE || (mon_checking && running);
+  on = check_on(ended);
+  had = mon_check != RAID_CHECK_NONE || on;
   mon_check = RAID_CHECK_NONE;
-  if (mon_checking && running)     /* not one that ended: its stop would cancel the next */
+  if (on)     /* not one that ended: its stop would cancel the next */
     raid_check_stop(mon_array);
   pthread_mutex_unlock(&mon_lock);
   return had;

@@ -1131,3 +1131,43 @@ Test (io, a_write_whose_stripe_cannot_be_gathered_fails)
   cr_expect_eq (raid_read (f.a, buf, 512, 0), -EIO);
   fx_free (&f);
 }
+
+/* Every parity level, every set of up to m members down (data and parity columns alike,
+ * down before the first write and failed by it): small, column-crossing and
+ * stripe-crossing writes all succeed and read back, through the columns rebuilt. */
+Test (io, degraded_parity_writes_in_every_combination_of_members_down, .timeout = 120)
+{
+  static const struct { enum raid_level level; unsigned n, k, m; } cases[] = {
+    { RAID_LEVEL_5, 4, 0, 0 }, { RAID_LEVEL_6, 5, 0, 0 }, { RAID_LEVEL_EC, 5, 3, 2 },
+  };
+  uint64_t seed = 33;
+  uint8_t buf[3 * 3 * CHUNK];
+
+  for (unsigned c = 0; c < sizeof cases / sizeof cases[0]; c++)
+    for (unsigned down = 1; down < 1u << cases[c].n; down++) {
+      unsigned m = cases[c].level == RAID_LEVEL_5 ? 1 : 2;
+      struct fx f;
+      uint64_t size;
+      uint8_t *ref;
+      if ((unsigned) __builtin_popcount (down) > m)
+        continue;
+      fx_create (&f, cases[c].level, cases[c].n, cases[c].k, cases[c].m, CHUNK,
+                 RAID_CREATE_ASSUME_CLEAN);
+      size = raid_size (f.a);
+      ref = fx_fill (f.a, &seed);
+      for (unsigned d = 0; d < cases[c].n; d++)
+        if (down >> d & 1)
+          raid_mem_member_set_down (f.mm[d], 1);
+      for (unsigned i = 0; i < 48; i++) {
+        uint32_t len = 512 * (1 + rnd (&seed) % (sizeof buf / 512));
+        uint64_t off = 512 * (rnd (&seed) % ((size - len) / 512));
+        fill_random (buf, len, &seed);
+        cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0, "level %d, down %#x, write %u",
+                      cases[c].level, down, i);
+        memcpy (ref + off, buf, len);
+      }
+      expect_read (&f, ref, (uint32_t) size, 0);
+      free (ref);
+      fx_free (&f);
+    }
+}

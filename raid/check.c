@@ -281,13 +281,16 @@ raid_check (struct raid_array *a, enum raid_check_action action)
     return -ECANCELED;
   if (why) {
     raid_logf (a, RAID_LOG_WARN, "%s: %s not started: %s", a->sb.name, action_name (action), why);
+    atomic_store (&a->check.stop, 0);     /* a stop from before counted for this one */
     return -EAGAIN;
   }
   window = check_window_units (a);
   scratch = scratch_get (&a->pool, ((size_t) window * unit_pieces (&a->lay) + a->lay.g.m)
                          * a->lay.g.chunk);
-  if (!scratch)
+  if (!scratch) {
+    atomic_store (&a->check.stop, 0);
     return -ENOMEM;
+  }
   batch_init (&b, NULL);    /* background work: never polls */
   atomic_store (&a->check.pos, 0);
   atomic_store (&a->check.mismatches, 0);

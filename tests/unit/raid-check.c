@@ -273,3 +273,18 @@ Test (check, refuses_what_md_refuses)
   cr_assert_eq (raid_check (r.f.a, RAID_CHECK_NONE), -EINVAL);
   rig_free (&r);
 }
+
+/* A stop from before the start counts for that check, refused or not: none outlives it
+ * to cancel the next (the monitor stops a check it has taken before raid_check runs). */
+Test (check, a_stop_before_a_refused_check_does_not_cancel_the_next)
+{
+  struct fx f;
+
+  fx_create (&f, RAID_LEVEL_5, 3, 2, 1, CHUNK, 0);
+  raid_check_stop (f.a);
+  cr_assert_eq (raid_check (f.a, RAID_CHECK), -EAGAIN);     /* not in sync yet */
+  cr_assert_eq (raid_resync (f.a), 0);
+  cr_assert_eq (raid_check (f.a, RAID_CHECK), 0, "the stop before the refused check "
+                "cancelled this one");
+  fx_free (&f);
+}

@@ -749,19 +749,25 @@ Test (io, resync_can_be_cancelled_and_resumes)
   fx_free (&f);
 }
 
+/* RAID5 of 4 written with BUF's ones: e1.1 (data 0 of stripe 0) down and e2.1 (data 1) a
+ * bad sector at the same offset, so that sector of data 0 cannot be rebuilt. */
+static void
+unreadable_stripe_0 (struct fx *f, uint8_t buf[4 * CHUNK])
+{
+  fx_create (f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  memset (buf, 1, 4 * CHUNK);
+  cr_assert_eq (raid_write (f->a, buf, 4 * CHUNK, 0, 0), 0);
+  raid_mem_member_set_down (f->mm[0], 1);
+  raid_mem_member_bad_range (f->mm[1], RAID_DATA_OFFSET, 512);
+  f->errors = 0;
+}
+
 Test (io, unreadable_stripe_fails_naming_members)
 {
   struct fx f;
   uint8_t buf[4 * CHUNK];
 
-  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
-  memset (buf, 1, sizeof buf);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0);
-  /* e1.1 (data 0 of stripe 0) is down and e2.1 (data 1) has a bad sector
-   * at the same offset: that sector of data 0 cannot be rebuilt. */
-  raid_mem_member_set_down (f.mm[0], 1);
-  raid_mem_member_bad_range (f.mm[1], RAID_DATA_OFFSET, 512);
-  f.errors = 0;
+  unreadable_stripe_0 (&f, buf);
   cr_expect_eq (raid_read (f.a, buf, 512, 0), -EIO);
   cr_expect (strstr (f.last_error, "stripe 0 cannot be reconstructed") != NULL, "%s",
              f.last_error);
@@ -1116,13 +1122,8 @@ Test (io, a_write_whose_stripe_cannot_be_gathered_fails)
   struct fx f;
   uint8_t buf[4 * CHUNK];
 
-  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
-  memset (buf, 1, sizeof buf);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0);
-  raid_mem_member_set_down (f.mm[0], 1);
-  raid_mem_member_bad_range (f.mm[1], RAID_DATA_OFFSET, 512);
+  unreadable_stripe_0 (&f, buf);
   memset (buf, 2, 512);
-  f.errors = 0;
   cr_expect_eq (raid_write (f.a, buf, 512, 2 * CHUNK, 0), -EIO);
   cr_expect (strstr (f.last_error, "stripe 0 cannot be reconstructed") != NULL, "%s",
              f.last_error);

@@ -870,10 +870,17 @@ recover_units (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_t u
   return rc;
 }
 
-static void
+/* The member takes its slot as active: 0, or -EIO when it failed meanwhile (asked under
+ * sb_lock, which the writer that failed it takes to record that: the record is not
+ * overwritten with ACTIVE). */
+static int
 recovery_done (struct raid_array *a, struct raid_slot *s)
 {
   pthread_mutex_lock (&a->sb_lock);
+  if (!slot_usable (s)) {
+    pthread_mutex_unlock (&a->sb_lock);
+    return -EIO;
+  }
   a->sb.roles[s->index] = RAID_ROLE_ACTIVE;
   atomic_store (&s->recovering, 0);
   atomic_store (&a->recovery_offset, RAID_RESYNC_DONE);
@@ -882,6 +889,7 @@ recovery_done (struct raid_array *a, struct raid_slot *s)
   pthread_mutex_unlock (&a->sb_lock);
   raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %u onto %s finished", a->sb.name,
              s->index, slot_name (s));
+  return 0;
 }
 
 int
@@ -927,13 +935,11 @@ raid_recover (struct raid_array *a)
   for (unsigned i = 0; i < 2; i++)
     batch_free (&win[i].b);
   scratch_put (&a->pool, scratch);
-  if (rc == 0 && slot_usable (s)) {
-    recovery_done (a, s);
+  if (rc == 0)
+    rc = recovery_done (a, s);
+  if (rc == 0)
     run_end (a, RAID_RUN_RECOVERY, slot_name (s), 0);
-  }
   else {
-    if (rc == 0)
-      rc = -EIO;
     raid_logf (a, rc == -ECANCELED ? RAID_LOG_INFO : RAID_LOG_ERROR,
                "%s: recovery of slot %d onto %s stopped at unit %llu of %llu: %s", a->sb.name,
                slot, slot_name (s), (unsigned long long) atomic_load (&a->recovery_offset),

@@ -77,6 +77,17 @@ assemble_without (struct fx *f, unsigned missing, unsigned flags, char *err, siz
   return f->a;
 }
 
+/* The host dies, and the array starts again from every member but MISSING: dirty and
+ * degraded, which the log must let start without force. */
+static void
+restart_without (struct fx *f, unsigned missing)
+{
+  char err[512] = "";
+
+  crash (f);
+  cr_assert_not_null (assemble_without (f, missing, 0, err, sizeof err), "%s", err);
+}
+
 /* Write LEN random bytes at array offset OFF (also into REF), the data of the members
  * in DEVS (a bit each) put back as it was before: the write torn on them. */
 static void
@@ -175,13 +186,11 @@ Test (ppl, a_torn_stripe_comes_back_whole_when_its_data_missed_the_write)
   struct fx f;
   uint64_t seed = 12;
   uint8_t *ref, *old;
-  char err[512] = "";
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, &old);
   torn_write (&f, ref, 2 * CHUNK + 8192, 8192, 98, 1u << col_dev (0, 2));  /* column 2, rows 8K.. */
   memcpy (ref + 2 * CHUNK + 8192, old + 2 * CHUNK + 8192, 8192);    /* it keeps its old bytes */
-  crash (&f);
-  cr_assert_not_null (assemble_without (&f, col_dev (0, 0), 0, err, sizeof err), "%s", err);
+  restart_without (&f, col_dev (0, 0));
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the replay");
   cr_assert (strstr (f.last_warning, "partial parity log replayed"), "warning: %s",
              f.last_warning);
@@ -202,12 +211,10 @@ Test (ppl, a_write_across_stripes_torn_everywhere_loses_nothing_it_left_alone)
     struct fx f;
     uint64_t seed = 13;
     uint8_t *ref, *old;
-    char err[512] = "";
 
     ref = create_filled (&f, RAID_CREATE_PPL, seed, &old);
     torn_write (&f, ref, off, (uint32_t) len, 97, 1u << col_dev (0, K) | 1u << col_dev (1, K));
-    crash (&f);
-    cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
+    restart_without (&f, missing);
     expect_around (&f, ref, old, off, len, written >> missing & 1, "after the replay");
     free (old);
     free (ref);
@@ -254,7 +261,6 @@ Test (ppl, a_full_stripe_write_supersedes_an_older_partial_one)
   struct fx f;
   uint64_t seed = 15, s2 = 6;
   uint8_t *ref, *buf = malloc (K * CHUNK);
-  char err[512] = "";
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
   fill_random (buf, 4096, &s2);
@@ -262,8 +268,7 @@ Test (ppl, a_full_stripe_write_supersedes_an_older_partial_one)
   fill_random (buf, K * CHUNK, &s2);
   cr_assert_eq (raid_write (f.a, buf, K * CHUNK, 0, 0), 0);
   memcpy (ref, buf, K * CHUNK);
-  crash (&f);
-  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err), "%s", err);
+  restart_without (&f, col_dev (0, 1));
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a full write over a partial one");
   free (buf);
   free (ref);
@@ -278,7 +283,6 @@ Test (ppl, entries_of_writes_that_ended_replay_right_after_the_rings_wrap)
     struct fx f;
     uint64_t seed = 16, s2 = 7 + missing;
     uint8_t *ref, buf[3 * 4096];
-    char err[512] = "";
 
     ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
     for (unsigned w = 0; w < 600; w++) {
@@ -288,8 +292,7 @@ Test (ppl, entries_of_writes_that_ended_replay_right_after_the_rings_wrap)
       cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0);
       memcpy (ref + off, buf, len);
     }
-    crash (&f);
-    cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
+    restart_without (&f, missing);
     fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after 600 writes and a crash");
     free (ref);
     fx_free (&f);
@@ -318,8 +321,7 @@ Test (ppl, a_member_back_in_its_slot_never_replays_its_old_entries)
   memcpy (ref + CHUNK, buf, 4096);
   cr_assert_eq (raid_add_member (f.a, &f.mem[pdev], err, sizeof err), 0, "%s", err);
   fx_recover_writes (f.a, f.mm[pdev]);
-  crash (&f);
-  cr_assert_not_null (assemble_without (&f, col_dev (0, 2), 0, err, sizeof err), "%s", err);
+  restart_without (&f, col_dev (0, 2));
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the member came back and a crash");
   free (ref);
   fx_free (&f);
@@ -345,8 +347,7 @@ Test (ppl, the_policy_switches_on_a_running_array_and_is_kept)
   cr_assert_eq (raid_examine (&f.mem[0], &sum), 0);
   cr_assert (sum.ppl, "the superblock does not say ppl");
   torn_write (&f, ref, 4096, 4096, 55, 1u << col_dev (0, K));
-  crash (&f);
-  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err), "%s", err);
+  restart_without (&f, col_dev (0, 1));
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "switched on, torn, degraded");
   cr_assert_eq (raid_set_ppl (f.a, 0, err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_examine (&f.mem[0], &sum), 0);
@@ -435,7 +436,6 @@ Test (ppl, a_write_bigger_than_half_the_ring_goes_in_halves_and_replays_right, .
     uint8_t *old_parity = malloc (SMALL_CHUNK), *old = malloc (raid_size (f.a));
     /* a column the torn write covers, gone: its bytes there are undefined */
     int written_missing = missing == col_dev (last, 0) || missing == col_dev (last, 1);
-    char err[512] = "";
 
     memcpy (old, ref, raid_size (f.a));
     fill_random (buf, len, &s2);
@@ -443,8 +443,7 @@ Test (ppl, a_write_bigger_than_half_the_ring_goes_in_halves_and_replays_right, .
     cr_assert_eq (raid_write (f.a, buf, (uint32_t) len, off, 0), 0);
     memcpy (ref + off, buf, len);
     memcpy (parity_at (&f, last), old_parity, SMALL_CHUNK);    /* stripe 5 torn */
-    crash (&f);
-    cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
+    restart_without (&f, missing);
     expect_around (&f, ref, old, off, len, written_missing, "a split write, its end torn");
     free (old);
     free (old_parity);
@@ -491,7 +490,6 @@ Test (ppl, concurrent_writers_share_a_small_ring_and_replay_right)
     uint8_t *ref = create_small_ring (&f, 30 + missing);
     struct ring_writer w[WRITERS];
     pthread_t t[WRITERS];
-    char err[512] = "";
 
     for (unsigned i = 0; i < WRITERS; i++) {
       w[i] = (struct ring_writer) { .a = f.a, .ref = ref, .id = i, .seed = 40 + i + missing };
@@ -501,8 +499,7 @@ Test (ppl, concurrent_writers_share_a_small_ring_and_replay_right)
       pthread_join (t[i], NULL);
       cr_assert (!w[i].failed, "writer %u: a write failed", i);
     }
-    crash (&f);
-    cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
+    restart_without (&f, missing);
     fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after concurrent writers and a crash");
     free (ref);
     fx_free (&f);
@@ -668,8 +665,7 @@ Test (ppl, a_parity_member_back_up_between_logging_and_writing_takes_no_unlogged
     cr_assert_eq (raid_add_member (f.a, &f.mem[pdev], err, sizeof err), 0, "%s", err);
     fx_recover_writes (f.a, f.mm[pdev]);
   }
-  crash (&f);
-  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err), "%s", err);
+  restart_without (&f, col_dev (0, 1));
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a parity member came back up");
   free (late);
   free (ref);
@@ -752,7 +748,6 @@ out_of_order (int b_header_lost)
   uint64_t seed = 23, s2 = 10, ring_bytes, log_offset, h1, at_a;
   uint64_t a_data = RAID_DATA_OFFSET + 4 * CHUNK;                 /* stripe 4, rows 0..4K */
   uint8_t *ref, buf[4096], *ring, *ring_before, data_before[4096], parity_before[4096];
-  char err[512] = "";
 
   cr_assert_eq (col_dev (4, K), pdev, "stripes 0 and 4 share their parity member");
   create5 (&f, RAID_CREATE_PPL);
@@ -790,8 +785,7 @@ out_of_order (int b_header_lost)
   }
   memcpy (raid_mem_member_data (f.mm[col_dev (4, 0)]) + a_data, data_before, 4096);
   memcpy (raid_mem_member_data (f.mm[pdev]) + a_data, parity_before, 4096);
-  crash (&f);
-  cr_assert_not_null (assemble_without (&f, col_dev (0, 2), 0, err, sizeof err), "%s", err);
+  restart_without (&f, col_dev (0, 2));
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after entries landed out of order");
   free (ring_before);
   free (ref);
@@ -877,7 +871,6 @@ Test (ppl, a_check_repair_is_not_undone_by_an_older_record)
   struct fx f;
   uint64_t seed = 25, s2 = 12;
   uint8_t *ref, buf[4096];
-  char err[512] = "";
 
   create5 (&f, RAID_CREATE_PPL);
   ref = fx_fill (f.a, &seed);
@@ -888,8 +881,7 @@ Test (ppl, a_check_repair_is_not_undone_by_an_older_record)
   memcpy (raid_mem_member_data (f.mm[col_dev (0, 2)]) + RAID_DATA_OFFSET, buf, 4096);
   memcpy (ref + 2 * CHUNK, buf, 4096);
   cr_assert_eq (raid_check (f.a, RAID_CHECK_REPAIR), 0);
-  crash (&f);
-  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err), "%s", err);
+  restart_without (&f, col_dev (0, 1));
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a check repair and a crash");
   free (ref);
   fx_free (&f);
@@ -903,7 +895,6 @@ Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
   unsigned pdev = col_dev (0, K);
   uint64_t seed = 26, s2 = 13, ring_bytes;
   uint8_t *ref, *buf = malloc (K * CHUNK), *got = malloc (CHUNK);
-  char err[512] = "";
 
   cr_assert_eq (col_dev (4, K), pdev, "stripes 0 and 4 share their parity member");
   create5 (&f, RAID_CREATE_PPL);
@@ -921,8 +912,7 @@ Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
   }
   torn_write (&f, ref, 4096, 8192, 58, 1u << pdev);         /* stripe 0, column 0 */
   cr_assert_eq (f.a->ppl.ring[pdev].head % ring_bytes, PPL_HEADER, "the entry wrapped");
-  crash (&f);
-  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err), "%s", err);
+  restart_without (&f, col_dev (0, 1));
   cr_assert_eq (raid_read (f.a, got, CHUNK, CHUNK), 0);     /* column 1 of stripe 0 */
   cr_assert (!memcmp (got, ref + CHUNK, CHUNK), "column 1, which no write touched, came "
              "back wrong: the wrapped entry was not replayed");

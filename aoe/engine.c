@@ -629,6 +629,7 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     aoe_lru_touch(ini, t);
     t->flush_cmd = id->lba48 && id->flush_ext ? ATA_FLUSH_EXT : ATA_FLUSH;
   }
+  atomic_store(&t->write_cache, id->write_cache);    /* set again after a restart */
   int new_path = p->state != PATH_ACTIVE;
   p->state = PATH_ACTIVE;
   path_up(ini, t, p);

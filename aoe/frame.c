@@ -265,6 +265,8 @@ void aoe_ident_parse(const uint8_t id[AOE_SECTOR], struct aoe_ident *out)
   out->lba48 = !!((w83 | w86) & (1u << 10));
   out->flush_ext = !!(w83 & (1u << 13));
   out->flush = !!(w83 & (1u << 12));
+  /* as libata's ata_id_wcache_enabled: word 87 bits 15:14 == 01 validate words 85-87 */
+  out->write_cache = (ident_word(id, 87) & 0xc000) == 0x4000 && (ident_word(id, 85) & (1u << 5));
   out->sectors = 0;
   if (out->lba48)
     for (int i = 0; i < 4; i++)

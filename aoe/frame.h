@@ -154,6 +154,8 @@ struct aoe_ident {
   int lba48;
   int flush_ext;                /* FLUSH CACHE EXT advertised (word 83 bit 13) */
   int flush;                    /* FLUSH CACHE advertised (word 83 bit 12) */
+  int write_cache;              /* a volatile write cache, enabled (word 85 bit 5, when
+                                   word 87 says words 85-87 are valid) */
   char serial[21], model[41], fwrev[9];
 };
 

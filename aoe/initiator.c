@@ -271,6 +271,11 @@ int aoe_target_up(struct aoe_target *t)
   return atomic_load(&t->up);
 }
 
+int aoe_target_write_cache(struct aoe_target *t)
+{
+  return atomic_load(&t->write_cache);
+}
+
 void aoe_target_name(struct aoe_target *t, char *buf, size_t len)
 {
   snprintf(buf, len, "e%u.%u", t->shelf, t->slot);

@@ -137,6 +137,7 @@ struct aoe_target {
    * handed: such a target is never evicted. */
   struct aoe_target *lru_prev, *lru_next;
   atomic_int up;
+  atomic_int write_cache;       /* as last identified (aoe_ident.write_cache) */
   int identified;
   struct aoe_ident ident;
   uint8_t flush_cmd;            /* ATA_FLUSH_EXT, ATA_FLUSH, or 0 when the shelf has none */

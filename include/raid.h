@@ -41,6 +41,12 @@ struct raid_member_ops {
    * how many replies it found.  A request waiting alone calls it in a loop
    * for a short while before it sleeps (see batch_run). */
   int (*poll) (void *member);
+  /* Optional (NULL: as 1).  1 when the member may hold acknowledged writes in a volatile
+   * cache until a flush (a disk with its write cache on); 0 when an acknowledged write is
+   * durable.  Metadata that must be durable before the data it guards (the partial
+   * parity log) is flushed first only on members that say 1, as the Linux block layer
+   * drops md's FUA on devices without a write cache. */
+  int (*volatile_cache) (void *member);
 };
 
 struct raid_member {
@@ -612,6 +618,14 @@ void raid_mem_member_power (struct raid_mem_member *mm, int64_t *budget);
 void raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec);
 /* Hold completions until the member is polled (its ops->poll). */
 void raid_mem_member_defer (struct raid_mem_member *mm, int defer);
+/* With defer: a held write lands only when polled, so an I/O sent after it (a flush) is
+ * carried out first, as when a write's frame is lost and sent again. */
+void raid_mem_member_late_writes (struct raid_mem_member *mm, int late);
+/* A volatile write cache (ON) or none: a flush makes what has landed durable, and
+ * lose_cache puts the durable bytes of a range back (power lost before a flush took
+ * the writes there).  -1: no memory. */
+int raid_mem_member_cache (struct raid_mem_member *mm, int on);
+void raid_mem_member_lose_cache (struct raid_mem_member *mm, uint64_t offset, uint64_t len);
 /* I/O counters (and polls) since creation (or the last reset). */
 struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes, polls; };
 void raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, int reset);

@@ -115,12 +115,18 @@ static int member_poll(void *opaque)
   return aoe_poll(((struct aoe_member *)opaque)->target);
 }
 
+static int member_volatile_cache(void *opaque)
+{
+  return aoe_target_write_cache(((struct aoe_member *)opaque)->target);
+}
+
 static const struct raid_member_ops aoe_member_ops = {
   .submit = member_submit,
   .size = member_size,
   .name = member_name,
   .healthy = member_healthy,
   .poll = member_poll,
+  .volatile_cache = member_volatile_cache,
 };
 
 int aoe_member_init(struct raid_member *out, struct aoe_target *target, bool poll)

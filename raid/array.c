@@ -51,6 +51,13 @@ slot_usable (struct raid_slot *s)
 }
 
 int
+slot_volatile_cache (struct raid_slot *s)
+{
+  const struct raid_member_ops *ops = s->m.ops;
+  return ops && (!ops->volatile_cache || ops->volatile_cache (s->m.member));
+}
+
+int
 slot_usable_at (struct raid_array *a, struct raid_slot *s, uint64_t u)
 {
   return slot_usable (s) && (!atomic_load (&s->recovering)
@@ -185,6 +192,27 @@ sb_set_replacement (struct raid_array *a)
   return r;
 }
 
+/* Flush the members of B whose superblock write succeeded and that keep writes in a
+ * volatile cache, as md writes its superblocks FUA: a recorded failure or reshape
+ * position is durable before what relies on it.  A failed flush is a failed write. */
+static void
+sb_flush (struct io_batch *b)
+{
+  struct io_batch f;
+  unsigned from[b->n ? b->n : 1], n = 0;
+
+  batch_init (&f, NULL);
+  for (unsigned i = 0; i < b->n; i++)
+    if (!b->ios[i].err && slot_volatile_cache (b->ios[i].slot)
+        && batch_add (&f, b->ios[i].slot, RAID_IO_FLUSH, 0, 0, NULL, 0))
+      from[n++] = i;
+  batch_run (&f);
+  for (unsigned j = 0; j < n; j++)
+    if (f.ios[j].err)
+      b->ios[from[j]].err = f.ios[j].err;
+  batch_free (&f);
+}
+
 void
 sb_write_all (struct raid_array *a)
 {
@@ -213,6 +241,8 @@ sb_write_all (struct raid_array *a)
     if (r)
       sb_queue (a, &b, r, RAID_SB_ROLE_SPARE);
     batch_run (&b);
+    if (!array_fenced (a))
+      sb_flush (&b);
     if (array_fenced (a))
       break;                    /* another host owns the members: fail none */
     /* A member that misses a state change is stale: fail it, then record

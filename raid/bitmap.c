@@ -212,7 +212,7 @@ bitmap_set_all (struct raid_bitmap *bm)
   atomic_store (&bm->events_cleared, 0);
 }
 
-/* Write the block to every working member and flush it there.  Caller holds
+/* Write the block to every working member and flush it there (where a cache holds it).  Caller holds
  * bm->lock.  A member that fails it is marked faulty.  GATE: the array's
  * poll gate when a request waits on it (it may poll), else NULL. */
 void
@@ -227,14 +227,14 @@ bitmap_store (struct raid_array *a, struct poll_gate *gate)
   batch_init (&b, gate);
   for (unsigned i = 0; i < a->lay.g.n; i++) {
     struct raid_slot *s = &a->slot[i];
-    if (!s->m.ops || atomic_load (&s->faulty))
-      continue;
-    /* in order on each member: the flush makes the block durable */
-    batch_add (&b, s, RAID_IO_WRITE, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, bm->block, 0);
-    batch_add (&b, s, RAID_IO_FLUSH, 0, 0, NULL, 0);
+    if (s->m.ops && !atomic_load (&s->faulty))
+      batch_add (&b, s, RAID_IO_WRITE, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, bm->block, 0);
   }
   batch_run (&b);
   fail_writers (a, &b);
+  /* The flush only once the write has ended: one sent beside it may be carried out first
+   * (the write's frame lost and sent again) and leave the block in the shelf's cache. */
+  flush_cached_members (a, gate);
   batch_free (&b);
 }
 

@@ -23,7 +23,12 @@ struct raid_mem_member {
   uint32_t bad_len;
   unsigned delay_us;
   int defer;                      /* hold completions until poll() */
-  struct mem_completion { raid_io_done_fn *done; void *opaque; int err; } held[MEM_HELD_MAX];
+  int late_writes;                /* held writes land when polled: overtaken by what follows */
+  uint8_t *durable;               /* a volatile write cache: what a flush made durable */
+  struct mem_completion {
+    raid_io_done_fn *done; void *opaque; int err;
+    void *late; uint64_t offset; uint32_t len;      /* a write that lands when polled */
+  } held[MEM_HELD_MAX];
   unsigned nheld;
   int64_t ios_left;               /* >= 0: go down after this many more I/Os */
   int64_t *power;                 /* shared I/O budget: none applies once it runs out */
@@ -65,6 +70,8 @@ mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, ui
     if (op == RAID_IO_READ) { mm->stats.reads++; mm->stats.read_bytes += len; }
     if (op == RAID_IO_WRITE) { mm->stats.writes++; mm->stats.write_bytes += len; }
     if (op == RAID_IO_FLUSH) mm->stats.flushes++;
+    if (op == RAID_IO_FLUSH && mm->durable)
+      memcpy (mm->durable, mm->data, mm->size);     /* what has landed, not what is held */
   }
   pthread_mutex_unlock (&mm->lock);
   return err;
@@ -79,15 +86,21 @@ mem_submit (void *member, enum raid_io_op op, uint64_t offset, uint32_t len, voi
 
   if (mm->delay_us)
     usleep (mm->delay_us);
+  pthread_mutex_lock (&mm->lock);
+  int late = mm->defer && mm->late_writes && !err && op == RAID_IO_WRITE;
+  pthread_mutex_unlock (&mm->lock);
   if (!err && op == RAID_IO_READ)
     memcpy (buf, mm->data + offset, len);
-  else if (!err && op == RAID_IO_WRITE)
+  else if (!err && op == RAID_IO_WRITE && !late)
     memcpy (mm->data + offset, buf, len);
   pthread_mutex_lock (&mm->lock);
   int held = mm->defer && mm->nheld < MEM_HELD_MAX;
   if (held)
-    mm->held[mm->nheld++] = (struct mem_completion) { done, opaque, err };
+    mm->held[mm->nheld++] = (struct mem_completion) { done, opaque, err, late ? buf : NULL,
+                                                      offset, len };
   pthread_mutex_unlock (&mm->lock);
+  if (late && !held)
+    memcpy (mm->data + offset, buf, len);
   if (!held)
     done (opaque, err);
 }
@@ -105,8 +118,11 @@ mem_poll (void *member)
   memcpy (held, mm->held, n * sizeof held[0]);
   mm->nheld = 0;
   pthread_mutex_unlock (&mm->lock);
-  for (unsigned i = 0; i < n; i++)
+  for (unsigned i = 0; i < n; i++) {
+    if (held[i].late)
+      memcpy (mm->data + held[i].offset, held[i].late, held[i].len);
     held[i].done (held[i].opaque, held[i].err);
+  }
   return (int) n;
 }
 
@@ -125,9 +141,21 @@ mem_healthy (void *member)
   return up;
 }
 
+static int
+mem_volatile_cache (void *member)
+{
+  struct raid_mem_member *mm = member;
+  int cache;
+
+  pthread_mutex_lock (&mm->lock);
+  cache = mm->durable != NULL;
+  pthread_mutex_unlock (&mm->lock);
+  return cache;
+}
+
 static const struct raid_member_ops mem_ops = {
   .submit = mem_submit, .size = mem_size, .name = mem_name, .healthy = mem_healthy,
-  .poll = mem_poll,
+  .poll = mem_poll, .volatile_cache = mem_volatile_cache,
 };
 
 struct raid_mem_member *
@@ -155,6 +183,7 @@ raid_mem_member_free (struct raid_mem_member *mm)
   if (!mm)
     return;
   pthread_mutex_destroy (&mm->lock);
+  free (mm->durable);
   free (mm->data);
   free (mm);
 }
@@ -230,6 +259,40 @@ raid_mem_member_defer (struct raid_mem_member *mm, int defer)
 {
   pthread_mutex_lock (&mm->lock);
   mm->defer = defer;
+  pthread_mutex_unlock (&mm->lock);
+}
+
+void
+raid_mem_member_late_writes (struct raid_mem_member *mm, int late)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->late_writes = late;
+  pthread_mutex_unlock (&mm->lock);
+}
+
+int
+raid_mem_member_cache (struct raid_mem_member *mm, int on)
+{
+  uint8_t *durable = NULL;
+
+  if (on && !(durable = malloc (mm->size)))
+    return -1;
+  pthread_mutex_lock (&mm->lock);
+  if (durable)
+    memcpy (durable, mm->data, mm->size);
+  free (mm->durable);
+  mm->durable = durable;
+  pthread_mutex_unlock (&mm->lock);
+  return 0;
+}
+
+void
+raid_mem_member_lose_cache (struct raid_mem_member *mm, uint64_t offset, uint64_t len)
+{
+  pthread_mutex_lock (&mm->lock);
+  if (mm->durable && offset < mm->size)
+    memcpy (mm->data + offset, mm->durable + offset,
+            len < mm->size - offset ? len : mm->size - offset);
   pthread_mutex_unlock (&mm->lock);
 }
 

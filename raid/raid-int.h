@@ -435,6 +435,10 @@ int ppl_active (struct raid_array *a, const struct raid_layout *L);
 int ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec,
              struct io_batch *b, struct ppl_req *req);
 void ppl_done (struct raid_array *a, struct ppl_req *req);
+/* Queue into B a flush of each member that holds an entry of REQ and keeps writes in a
+ * volatile cache: an entry is durable before any data it covers goes out (md writes its
+ * entries FUA). */
+int ppl_flush_entries (struct raid_array *a, const struct ppl_req *req, struct io_batch *b);
 /* At assembly of a dirty array, members and recovery state set up, no request yet:
  * make the parity of the stripes the log says were written at the crash.  0, or -errno
  * with a line in err. */
@@ -583,6 +587,7 @@ array_fenced (struct raid_array *a)
   return atomic_load (&a->fenced_by) != NULL;
 }
 int slot_usable (struct raid_slot *s);            /* present, not faulty, healthy */
+int slot_volatile_cache (struct raid_slot *s);    /* its member's ops->volatile_cache */
 /* slot_usable, and holding good data for lock unit u (a recovering slot:
  * only below the recovery point). */
 int slot_usable_at (struct raid_array *a, struct raid_slot *s, uint64_t u);
@@ -691,6 +696,9 @@ int layout_read (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint
 int layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf,
                   uint32_t len, uint64_t off);
 int flush_members (struct raid_array *a);
+/* Only those that keep writes in a volatile cache: metadata just written (the bitmap)
+ * is then durable.  GATE: as batch_init's. */
+int flush_cached_members (struct raid_array *a, struct poll_gate *gate);
 
 /* ---- writemostly.c -------------------------------------------------------- */
 

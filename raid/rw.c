@@ -1016,6 +1016,10 @@ parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
       batch_run (&b);
       fail_writers (a, &b);
       batch_reset (&b);
+      rc = ppl_flush_entries (a, &ppl, &b);
+      batch_run (&b);
+      fail_writers (a, &b);
+      batch_reset (&b);
     }
   }
   for (jn = 0; jn < njobs && rc == 0; jn++)
@@ -1122,24 +1126,39 @@ write_request (struct raid_array *a, const void *buf, uint32_t len, uint64_t off
   return rc;
 }
 
-/* Flush every working member and wait for all. */
-int
-flush_members (struct raid_array *a)
+/* Flush every working member (CACHED: those that keep writes in a volatile cache) and
+ * wait for all.  GATE: as batch_init's. */
+static int
+flush_some_members (struct raid_array *a, struct poll_gate *gate, int cached)
 {
   struct io_batch b;
   int rc = 0;
 
-  batch_init (&b, &a->poll_gate);
-  for (unsigned i = 0; i < a->lay.g.n; i++)
-    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
-        && !batch_add (&b, &a->slot[i], RAID_IO_FLUSH, 0, 0, NULL, 0))
+  batch_init (&b, gate);
+  for (unsigned i = 0; i < a->lay.g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    if (s->m.ops && !atomic_load (&s->faulty) && (!cached || slot_volatile_cache (s))
+        && !batch_add (&b, s, RAID_IO_FLUSH, 0, 0, NULL, 0))
       rc = -ENOMEM;
+  }
   if (rc == 0) {
     batch_run (&b);
     fail_writers (a, &b);
   }
   batch_free (&b);
   return rc;
+}
+
+int
+flush_members (struct raid_array *a)
+{
+  return flush_some_members (a, &a->poll_gate, 0);
+}
+
+int
+flush_cached_members (struct raid_array *a, struct poll_gate *gate)
+{
+  return flush_some_members (a, gate, 1);
 }
 
 static int

@@ -379,6 +379,7 @@ Test(identify, lba48_disk)
   uint8_t id[512] = { 0 };
   id[2 * 83 + 1] = 0x54;                      /* word 83 = 0x5400: LBA48, FLUSH CACHE */
   id[2 * 86 + 1] = 0x14;
+  id[2 * 87 + 1] = 0x40;                      /* word 87 = 0x4000, word 85 = 0 */
   uint64_t sectors = 0x123456789aull;
   for (int i = 0; i < 8; i++)
     id[200 + i] = (uint8_t)(sectors >> (8 * i));
@@ -395,6 +396,27 @@ Test(identify, lba48_disk)
   cr_assert_str_eq(out.serial, "1.1:host");
   cr_assert_str_eq(out.model, "Coraid EtherDrive vblade");
   cr_assert_str_eq(out.fwrev, "V25");
+  cr_assert_not(out.write_cache, "vblade's words 85-87 (87 = 0x4000) say no write cache");
+}
+
+/* Word 85 bit 5: the write cache is on; believed only when word 87 marks 85-87 valid. */
+Test(identify, write_cache)
+{
+  uint8_t id[512] = { 0 };
+  struct aoe_ident out;
+  id[2 * 85] = 0x20;                          /* word 85 bit 5 */
+  aoe_ident_parse(id, &out);
+  cr_assert_not(out.write_cache, "word 87 does not validate word 85");
+  id[2 * 87 + 1] = 0x40;                      /* word 87 = 0x4000 */
+  aoe_ident_parse(id, &out);
+  cr_assert(out.write_cache);
+  id[2 * 85] = 0x00;
+  aoe_ident_parse(id, &out);
+  cr_assert_not(out.write_cache, "cache off");
+  id[2 * 85] = 0x20;
+  id[2 * 87 + 1] = 0xc0;                      /* bits 15:14 = 11: invalid */
+  aoe_ident_parse(id, &out);
+  cr_assert_not(out.write_cache);
 }
 
 Test(identify, lba28_disk)

@@ -303,3 +303,34 @@ fx_check_redundancy (struct fx *f, enum raid_level level, unsigned k, unsigned m
       }
     }
 }
+
+static void *
+late_loop_main (void *arg)
+{
+  struct fx_late_loop *l = arg;
+
+  while (!atomic_load (&l->stop)) {
+    usleep (20000);
+    for (unsigned i = 0; i < l->f->n; i++) {
+      l->f->mem[i].ops->poll (l->f->mem[i].member);
+      atomic_fetch_add (&l->polls, 1);
+    }
+  }
+  return NULL;
+}
+
+void
+fx_late_loop_start (struct fx_late_loop *l, struct fx *f)
+{
+  l->f = f;
+  atomic_store (&l->stop, 0);
+  atomic_store (&l->polls, 0);
+  cr_assert_eq (pthread_create (&l->thread, NULL, late_loop_main, l), 0);
+}
+
+void
+fx_late_loop_stop (struct fx_late_loop *l)
+{
+  atomic_store (&l->stop, 1);
+  pthread_join (l->thread, NULL);
+}

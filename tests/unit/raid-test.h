@@ -70,6 +70,18 @@ void *fx_writer_main (void *w);
 void fx_writer_start (struct fx_writer *w, void *(*main) (void *), unsigned wait);
 void fx_writer_stop (struct fx_writer *w);
 
+/* The network's own receiver, late: polls every member of F each 20 ms, as the
+ * initiator's loop thread delivers what no waiter polled (members with deferred
+ * completions).  Its polls are counted apart, so a test tells the waiters' from its own. */
+struct fx_late_loop {
+  struct fx *f;
+  atomic_int stop;
+  atomic_uint polls;
+  pthread_t thread;
+};
+void fx_late_loop_start (struct fx_late_loop *l, struct fx *f);
+void fx_late_loop_stop (struct fx_late_loop *l);
+
 uint64_t rnd (uint64_t *seed);
 void fill_random (uint8_t *buf, size_t len, uint64_t *seed);
 

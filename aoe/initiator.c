@@ -252,6 +252,7 @@ int aoe_target_info(struct aoe_target *t, struct aoe_target_info *info)
   snprintf(info->firmware, sizeof info->firmware, "%04x", t->firmware);
   info->bufcnt = t->bufcnt;
   info->scnt = t->scnt;
+  info->write_cache = atomic_load(&t->write_cache);
   info->up = atomic_load(&t->up);
   for (size_t i = 0; i < t->npaths; i++) {
     const struct aoe_path *p = &t->paths[i];

@@ -74,6 +74,7 @@ struct aoe_target_info {
   char firmware[8];             /* Query Config firmware version, hex */
   unsigned bufcnt;              /* target's buffer count (frames it queues) */
   unsigned scnt;                /* sectors per frame in use */
+  int write_cache;              /* aoe_target_write_cache */
   int up;
   size_t npaths;                /* accepted paths */
   struct { char iface[16]; uint8_t mac[6]; } paths[AOE_MAX_PATHS];

@@ -13,7 +13,8 @@ lab_kill 3; truncate -s 20M "${LAB_IMG[3]}"; lab_start 3
 out=$(lab_exec aoeraid discover -v -i h0)
 echo "$out"
 [ "$(echo "$out" | wc -l)" = 3 ] || lab_die "expected 3 shelves, got: $out"
-echo "$out" | grep >/dev/null '^e1\.1  *48\.0MiB h0 up .* bufcnt=16 payload=8704 ' || lab_die "e1.1 line wrong"
+echo "$out" | grep >/dev/null '^e1\.1  *48\.0MiB h0 up .* bufcnt=16 payload=8704 write-cache=off ' ||
+  lab_die "e1.1 line wrong"
 echo "$out" | grep >/dev/null '^e2\.1  *80\.0MiB h0 up ' || lab_die "e2.1 line wrong"
 echo "$out" | grep >/dev/null '^e3\.1  *20\.0MiB h0 up ' || lab_die "e3.1 line wrong"
 echo "ok: three shelves with their sizes, 17 sectors (8704 bytes) per frame at MTU 9000"
@@ -24,6 +25,7 @@ json=$(lab_exec aoeraid discover --json)
   "1.1=98304 2.1=163840 3.1=40960 " ] || lab_die "--json sizes wrong: $json"
 [ "$(echo "$json" | jq -r '.[0].serial')" = "1.1:$(hostname)" ] || lab_die "serial: $json"
 [ "$(echo "$json" | jq -r '.[0].paths[0].iface')" = h0 ] || lab_die "path iface: $json"
+[ "$(echo "$json" | jq -r '.[0].write_cache')" = false ] || lab_die "vblade has no write cache: $json"
 echo "ok: --json, every up Ethernet interface by default"
 
 # Bad input: a clear one-line error naming what was wrong.

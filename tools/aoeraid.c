@@ -128,17 +128,18 @@ static void print_target_text(const struct aoe_target_info *in)
                              in->paths[i].iface);
     nm += (size_t)snprintf(macs + nm, sizeof macs - nm, "%s%s", nm ? "," : "", mac);
   }
-  printf("e%u.%u %10s %s %s %s bufcnt=%u payload=%u firmware=%s serial=%s\n", in->shelf,
-         in->slot, size, ifaces, in->up ? "up" : "down", macs, in->bufcnt, in->scnt * 512,
-         in->firmware, in->serial);
+  printf("e%u.%u %10s %s %s %s bufcnt=%u payload=%u write-cache=%s firmware=%s serial=%s\n",
+         in->shelf, in->slot, size, ifaces, in->up ? "up" : "down", macs, in->bufcnt,
+         in->scnt * 512, in->write_cache ? "on" : "off", in->firmware, in->serial);
 }
 
 static void print_target_json(const struct aoe_target_info *in, int first)
 {
   printf("%s{\"shelf\":%u,\"slot\":%u,\"sectors\":%" PRIu64 ",\"bytes\":%" PRIu64
-         ",\"up\":%s,\"bufcnt\":%u,\"sectors_per_frame\":%u,\"payload\":%u,\"firmware\":",
-         first ? "" : ",", in->shelf, in->slot, in->sectors, in->sectors * 512,
-         in->up ? "true" : "false", in->bufcnt, in->scnt, in->scnt * 512);
+         ",\"up\":%s,\"bufcnt\":%u,\"sectors_per_frame\":%u,\"payload\":%u,"
+         "\"write_cache\":%s,\"firmware\":", first ? "" : ",", in->shelf, in->slot, in->sectors,
+         in->sectors * 512, in->up ? "true" : "false", in->bufcnt, in->scnt, in->scnt * 512,
+         in->write_cache ? "true" : "false");
   json_string(in->firmware);
   printf(",\"serial\":");
   json_string(in->serial);

@@ -629,6 +629,11 @@ void raid_mem_member_lose_cache (struct raid_mem_member *mm, uint64_t offset, ui
 /* I/O counters (and polls) since creation (or the last reset). */
 struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes, polls; };
 void raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, int reset);
+/* The I/Os it carried out, in order, since the last stats reset (the first 1024): up to
+ * MAX into OUT, their count returned. */
+struct raid_mem_op { enum raid_io_op op; uint64_t offset; uint32_t len; };
+unsigned raid_mem_member_trace (struct raid_mem_member *mm, struct raid_mem_op *out,
+                                unsigned max);
 
 #ifdef __cplusplus
 }

@@ -192,24 +192,26 @@ sb_set_replacement (struct raid_array *a)
   return r;
 }
 
-/* Flush the members of B whose superblock write succeeded and that keep writes in a
- * volatile cache, as md writes its superblocks FUA: a recorded failure or reshape
- * position is durable before what relies on it.  A failed flush is a failed write. */
+/* Flush the members of B (AFTER: those whose write succeeded) that keep writes in a
+ * volatile cache; a failure goes into ERR[i] unless one is there.  md writes superblocks
+ * PREFLUSH|FUA: before, so that what a record covers (data rebuilt, resynced or moved
+ * below its offsets) is durable before it; after, so that the record (a failed member,
+ * say) is durable before what relies on it. */
 static void
-sb_flush (struct io_batch *b)
+sb_flush (struct io_batch *b, int after, int *err)
 {
   struct io_batch f;
   unsigned from[b->n ? b->n : 1], n = 0;
 
   batch_init (&f, NULL);
   for (unsigned i = 0; i < b->n; i++)
-    if (!b->ios[i].err && slot_volatile_cache (b->ios[i].slot)
+    if (!(after && b->ios[i].err) && slot_volatile_cache (b->ios[i].slot)
         && batch_add (&f, b->ios[i].slot, RAID_IO_FLUSH, 0, 0, NULL, 0))
       from[n++] = i;
   batch_run (&f);
   for (unsigned j = 0; j < n; j++)
-    if (f.ios[j].err)
-      b->ios[from[j]].err = f.ios[j].err;
+    if (f.ios[j].err && !err[from[j]])
+      err[from[j]] = f.ios[j].err;
   batch_free (&f);
 }
 
@@ -240,9 +242,16 @@ sb_write_all (struct raid_array *a)
       sb_queue (a, &b, &a->spare[i], RAID_SB_ROLE_SPARE);
     if (r)
       sb_queue (a, &b, r, RAID_SB_ROLE_SPARE);
+    int flush_err[b.n ? b.n : 1];
+    memset (flush_err, 0, sizeof flush_err);
+    if (!array_fenced (a))
+      sb_flush (&b, 0, flush_err);
     batch_run (&b);
     if (!array_fenced (a))
-      sb_flush (&b);
+      sb_flush (&b, 1, flush_err);
+    for (i = 0; i < b.n; i++)
+      if (!b.ios[i].err)
+        b.ios[i].err = flush_err[i];  /* a failed flush is a failed write */
     if (array_fenced (a))
       break;                    /* another host owns the members: fail none */
     /* A member that misses a state change is stale: fail it, then record

@@ -11,6 +11,7 @@
 #include "raid.h"
 
 #define MEM_HELD_MAX 64
+#define MEM_TRACE_MAX 1024
 
 struct raid_mem_member {
   char name[32];
@@ -33,6 +34,8 @@ struct raid_mem_member {
   int64_t ios_left;               /* >= 0: go down after this many more I/Os */
   int64_t *power;                 /* shared I/O budget: none applies once it runs out */
   struct raid_mem_stats stats;
+  struct raid_mem_op trace[MEM_TRACE_MAX];      /* the first I/Os carried out */
+  unsigned ntrace;
 };
 
 static int
@@ -72,6 +75,8 @@ mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, ui
     if (op == RAID_IO_FLUSH) mm->stats.flushes++;
     if (op == RAID_IO_FLUSH && mm->durable)
       memcpy (mm->durable, mm->data, mm->size);     /* what has landed, not what is held */
+    if (mm->ntrace < MEM_TRACE_MAX)
+      mm->trace[mm->ntrace++] = (struct raid_mem_op) { op, offset, len };
   }
   pthread_mutex_unlock (&mm->lock);
   return err;
@@ -302,7 +307,21 @@ raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, in
   pthread_mutex_lock (&mm->lock);
   if (st)
     *st = mm->stats;
-  if (reset)
+  if (reset) {
     memset (&mm->stats, 0, sizeof mm->stats);
+    mm->ntrace = 0;
+  }
   pthread_mutex_unlock (&mm->lock);
+}
+
+unsigned
+raid_mem_member_trace (struct raid_mem_member *mm, struct raid_mem_op *out, unsigned max)
+{
+  unsigned n;
+
+  pthread_mutex_lock (&mm->lock);
+  n = mm->ntrace < max ? mm->ntrace : max;
+  memcpy (out, mm->trace, n * sizeof *out);
+  pthread_mutex_unlock (&mm->lock);
+  return n;
 }

@@ -321,6 +321,42 @@ Test (recover, cancel_and_resume)
   }
 }
 
+/* A recovery onto a member with a write cache: every superblock write follows a flush of
+ * whatever it took before (md writes superblocks PREFLUSH|FUA).  Else a power cut that
+ * kept the record of how far the recovery got (its cache wrote it back first) and lost
+ * the rest would leave the record pointing past bytes never rebuilt. */
+Test (recover, a_checkpoint_follows_a_flush_of_the_rebuilt_bytes_on_a_cached_member)
+{
+  for (unsigned i = 0; i < 2; i++) {
+    struct rig r;
+    struct raid_mem_op ops[1024];
+    unsigned n, unflushed = 0, records = 0;
+
+    rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
+    cr_assert_eq (raid_mem_member_cache (r.spare[0], 1), 0);
+    rig_add (&r, 0);
+    raid_mem_member_delay (r.spare[0], 2000);
+    rig_cancel_at (&r, raid_recover, -1, 3);
+    n = raid_mem_member_trace (r.spare[0], ops, 1024);
+    cr_assert (n < 1024, "case %u: the trace is cut short", i);
+    for (unsigned j = 0; j < n; j++) {
+      if (ops[j].op == RAID_IO_FLUSH)
+        unflushed = 0;
+      else if (ops[j].op == RAID_IO_WRITE && ops[j].offset >= RAID_DATA_OFFSET)
+        unflushed++;
+      else if (ops[j].op == RAID_IO_WRITE && ops[j].offset == RAID_SB_OFFSET) {
+        cr_assert_eq (unflushed, 0, "case %u: I/O %u, a superblock write, follows %u "
+                      "rebuilt writes not flushed", i, j, unflushed);
+        records++;
+      }
+    }
+    cr_assert (records >= 2, "case %u: %u superblock writes (the add's, the checkpoint's)", i,
+               records);
+    raid_mem_member_delay (r.spare[0], 0);
+    rig_free (&r);
+  }
+}
+
 /* Recovery writes one window while it reads the next, the next window locked before
  * the one before it is let go.  A writer hammers the units at window boundaries (every
  * 16 units), and above all the boundary where the stripe lock buckets wrap (unit 255 to

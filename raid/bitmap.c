@@ -212,9 +212,9 @@ bitmap_set_all (struct raid_bitmap *bm)
   atomic_store (&bm->events_cleared, 0);
 }
 
-/* Write the block to every working member and flush it there (where a cache holds it).  Caller holds
- * bm->lock.  A member that fails it is marked faulty.  GATE: the array's
- * poll gate when a request waits on it (it may poll), else NULL. */
+/* Write the block to every working member, flushed before and after where a cache
+ * holds writes.  Caller holds bm->lock.  A member that fails it is marked faulty.
+ * GATE: the array's poll gate when a request waits on it (it may poll), else NULL. */
 void
 bitmap_store (struct raid_array *a, struct poll_gate *gate)
 {
@@ -224,6 +224,9 @@ bitmap_store (struct raid_array *a, struct poll_gate *gate)
   if (a->readonly)
     return;
   bitmap_encode (bm, bm->block);
+  /* md writes bitmap blocks PREFLUSH|FUA: a bit cleared must not reach the disk before
+   * the writes of its region do */
+  flush_cached_members (a, gate);
   batch_init (&b, gate);
   for (unsigned i = 0; i < a->lay.g.n; i++) {
     struct raid_slot *s = &a->slot[i];

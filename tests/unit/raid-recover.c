@@ -321,6 +321,31 @@ Test (recover, cancel_and_resume)
   }
 }
 
+/* Every write MM took at META (a superblock's, a bitmap block's) follows a flush of the
+ * data writes it took before it, as md's PREFLUSH has it; at least MIN such writes. */
+static void
+expect_flushed_before (struct raid_mem_member *mm, uint64_t meta, unsigned min,
+                       const char *when)
+{
+  struct raid_mem_op ops[1024];
+  unsigned n = raid_mem_member_trace (mm, ops, 1024), unflushed = 0, records = 0;
+
+  cr_assert (n < 1024, "%s: the trace is cut short", when);
+  for (unsigned j = 0; j < n; j++) {
+    if (ops[j].op == RAID_IO_FLUSH)
+      unflushed = 0;
+    else if (ops[j].op == RAID_IO_WRITE && ops[j].offset >= RAID_DATA_OFFSET)
+      unflushed++;
+    else if (ops[j].op == RAID_IO_WRITE && ops[j].offset == meta) {
+      cr_assert_eq (unflushed, 0, "%s: I/O %u, a write at %llu, follows %u data writes not "
+                    "flushed", when, j, (unsigned long long) meta, unflushed);
+      records++;
+    }
+  }
+  cr_assert (records >= min, "%s: %u writes at %llu, not %u", when, records,
+             (unsigned long long) meta, min);
+}
+
 /* A recovery onto a member with a write cache: every superblock write follows a flush of
  * whatever it took before (md writes superblocks PREFLUSH|FUA).  Else a power cut that
  * kept the record of how far the recovery got (its cache wrote it back first) and lost
@@ -329,29 +354,14 @@ Test (recover, a_checkpoint_follows_a_flush_of_the_rebuilt_bytes_on_a_cached_mem
 {
   for (unsigned i = 0; i < 2; i++) {
     struct rig r;
-    struct raid_mem_op ops[1024];
-    unsigned n, unflushed = 0, records = 0;
 
     rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
     cr_assert_eq (raid_mem_member_cache (r.spare[0], 1), 0);
     rig_add (&r, 0);
     raid_mem_member_delay (r.spare[0], 2000);
     rig_cancel_at (&r, raid_recover, -1, 3);
-    n = raid_mem_member_trace (r.spare[0], ops, 1024);
-    cr_assert (n < 1024, "case %u: the trace is cut short", i);
-    for (unsigned j = 0; j < n; j++) {
-      if (ops[j].op == RAID_IO_FLUSH)
-        unflushed = 0;
-      else if (ops[j].op == RAID_IO_WRITE && ops[j].offset >= RAID_DATA_OFFSET)
-        unflushed++;
-      else if (ops[j].op == RAID_IO_WRITE && ops[j].offset == RAID_SB_OFFSET) {
-        cr_assert_eq (unflushed, 0, "case %u: I/O %u, a superblock write, follows %u "
-                      "rebuilt writes not flushed", i, j, unflushed);
-        records++;
-      }
-    }
-    cr_assert (records >= 2, "case %u: %u superblock writes (the add's, the checkpoint's)", i,
-               records);
+    /* the add's superblock, the checkpoint's */
+    expect_flushed_before (r.spare[0], RAID_SB_OFFSET, 2, cases[i].level ? "raid5" : "raid1");
     raid_mem_member_delay (r.spare[0], 0);
     rig_free (&r);
   }
@@ -897,6 +907,29 @@ Test (bitmap, a_bit_is_durable_before_its_write, .timeout = 30)
     cr_assert_eq (disk_bits (&r, i), 1u << 3, "member %u holds bits %04x once its cache is "
                   "lost", i, disk_bits (&r, i));
   }
+  rig_free (&r);
+}
+
+/* Members with a write cache: a bit is cleared on disk only after the writes of its
+ * region are flushed (md: bitmap blocks PREFLUSH|FUA), or a power cut could keep the
+ * clear and lose a write on one mirror, which no resync would then mend. */
+Test (bitmap, a_bit_clears_after_its_writes_are_flushed)
+{
+  struct rig r;
+  struct raid_status st;
+
+  bitmap_rig_clean (&r, &cases[0]);
+  for (unsigned i = 0; i < r.f.n; i++) {
+    cr_assert_eq (raid_mem_member_cache (r.f.mm[i], 1), 0);
+    raid_mem_member_stats (r.f.mm[i], NULL, 1);
+  }
+  rig_write (&r, 200 * 1024, 4096);                 /* region 3 */
+  bitmap_pass (r.f.a);
+  bitmap_pass (r.f.a);
+  raid_status (r.f.a, &st);
+  cr_assert_eq (st.bitmap_dirty, 0, "the bit cleared");
+  for (unsigned i = 0; i < r.f.n; i++)
+    expect_flushed_before (r.f.mm[i], RAID_BITMAP_OFFSET, 2, "the bit set, then cleared");
   rig_free (&r);
 }
 

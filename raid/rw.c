@@ -962,6 +962,28 @@ ppl_too_big (struct raid_array *a, struct raid_layout *L, unsigned njobs)
   return njobs > 1 && ppl_active (a, L) && worst > a->ppl.log_size / 2;
 }
 
+/* Flush the members B wrote to that keep writes in a volatile cache (md's ppl_do_flush:
+ * a log entry's room is reused only once the writes it covers are durable). */
+static void
+flush_cached_writers (struct raid_array *a, struct io_batch *b)
+{
+  uint8_t seen[RAID_MAX_MEMBERS] = { 0 };
+  struct io_batch f;
+
+  batch_init (&f, &a->poll_gate);
+  for (unsigned i = 0; i < b->n; i++) {
+    struct raid_slot *s = b->ios[i].slot;
+    if (b->ios[i].op != RAID_IO_WRITE || b->ios[i].err || s->index >= RAID_MAX_MEMBERS
+        || seen[s->index]++ || !slot_volatile_cache (s))
+      continue;
+    if (!batch_add (&f, s, RAID_IO_FLUSH, 0, 0, NULL, 0))
+      slot_fail (a, s, "no memory to flush it");
+  }
+  batch_run (&f);
+  fail_writers (a, &f);
+  batch_free (&f);
+}
+
 static int
 parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, uint32_t len, uint64_t off)
 {
@@ -1028,6 +1050,8 @@ parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
     batch_run (&b);
     fail_writers (a, &b);
   }
+  if (ppl.nhold)                  /* its entries' room goes back once it is durable */
+    flush_cached_writers (a, &b);
   ppl_done (a, &ppl);             /* every write it logged has ended */
   batch_free (&b);
   scratch_put (&a->pool, scratch);

@@ -223,6 +223,37 @@ Test (ppl, an_entry_is_durable_before_its_data_on_members_with_a_cache)
   fx_free (&f);
 }
 
+/* Members with a write cache: a logged write is flushed on every member it wrote before
+ * its entries' room goes back to the rings (md's ppl_do_flush), or a later entry could
+ * overwrite the only record of a write still in a cache. */
+Test (ppl, a_logged_write_is_durable_before_its_room_is_reused)
+{
+  struct fx f;
+  struct raid_mem_op ops[1024];
+  uint8_t buf[4096];
+  uint64_t seed = 15;
+
+  free (create_filled (&f, RAID_CREATE_PPL, seed, NULL));
+  for (unsigned i = 0; i < f.n; i++) {
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+    raid_mem_member_stats (f.mm[i], NULL, 1);
+  }
+  fill_random (buf, sizeof buf, &seed);
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);
+  for (unsigned i = 0; i < f.n; i++) {
+    unsigned n = raid_mem_member_trace (f.mm[i], ops, 1024), last_write = n, last_flush = n;
+    for (unsigned j = 0; j < n; j++) {
+      if (ops[j].op == RAID_IO_WRITE)
+        last_write = j;
+      if (ops[j].op == RAID_IO_FLUSH)
+        last_flush = j;
+    }
+    cr_assert (last_write == n || (last_flush != n && last_flush > last_write),
+               "member %u: its last write (I/O %u of %u) was not flushed", i, last_write, n);
+  }
+  fx_free (&f);
+}
+
 /* The data column missed the write, the parity took it: the column reads its old bytes
  * (the write never ended), every other one is right. */
 Test (ppl, a_torn_stripe_comes_back_whole_when_its_data_missed_the_write)

@@ -124,7 +124,8 @@ struct link_view {
   uint32_t srtt_us;             /* of the fastest path that is up */
   unsigned window;              /* summed over the paths */
   uint64_t retransmits, frames;
-  uint64_t reads, writes;       /* requests the shelf completed (aoe_target_stats) */
+  uint64_t reads, writes, flushes;   /* requests the shelf completed (aoe_target_stats) */
+  int write_cache;              /* aoe_target_write_cache */
 };
 
 static int link_view(const char *member, struct link_view *v)
@@ -144,6 +145,8 @@ static int link_view(const char *member, struct link_view *v)
   v->retransmits = as.retransmits;
   v->reads = as.reads;
   v->writes = as.writes;
+  v->flushes = as.flushes;
+  v->write_cache = aoe_target_write_cache(t);
   for (size_t i = 0; i < as.npaths; i++) {
     const struct aoe_path_stats *p = &as.paths[i];
     v->frames += p->frames_sent;
@@ -346,9 +349,10 @@ static void print_json(FILE *out, const struct raid_status *st)
     if (link_view(m->name, &v) == 0)
       fprintf(out, ",\"shelf\":{\"up\":%s,\"paths_up\":%zu,\"paths\":%zu,\"srtt_us\":%"
               PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64 ",\"frames\":%" PRIu64
-              ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 "}",
-              v.up ? "true" : "false", v.paths_up, v.paths, v.srtt_us, v.window,
-              v.retransmits, v.frames, v.reads, v.writes);
+              ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 ",\"flushes\":%" PRIu64
+              ",\"write_cache\":%s}", v.up ? "true" : "false", v.paths_up, v.paths, v.srtt_us,
+              v.window, v.retransmits, v.frames, v.reads, v.writes, v.flushes,
+              v.write_cache ? "true" : "false");
     fprintf(out, "}");
   }
   fprintf(out, "]}\n");

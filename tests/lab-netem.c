@@ -2,8 +2,13 @@
  * duplicates frames like tc netem (this kernel has no sch_netem).  The lab puts it between
  * the initiator's bridge port and the bridge.  Impairments apply in both directions.
  *   lab-netem IF_A IF_B [loss P%] [delay MS [JITTER_MS]] [reorder P%] [duplicate P%]
+ *             [wcache on]
+ * wcache on: the shelves' IDENTIFY answers say their disk's volatile write cache is on
+ * (word 85 bit 5, word 87 validating it), which vblade never says, so tests can run an
+ * initiator against shelves with a write cache.
  * On SIGTERM it writes its counters to stderr and to $LAB_NETEM_STATS if set, so tests can
- * prove the impairment really happened. */
+ * prove the impairment really happened; flushes= counts the AoE ATA FLUSH CACHE (EXT)
+ * requests that passed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_packet.h>
@@ -23,7 +28,7 @@
 #define MAX_FRAME 9216
 #define MAX_QUEUED 8192
 
-struct impairment { double loss, reorder, duplicate; long delay_us, jitter_us; };
+struct impairment { double loss, reorder, duplicate; long delay_us, jitter_us; int wcache; };
 
 struct queued {
   long long release_us;
@@ -33,7 +38,8 @@ struct queued {
   uint8_t data[MAX_FRAME];
 };
 
-struct counters { long received, forwarded, dropped, duplicated, reordered, overflow; };
+struct counters { long received, forwarded, dropped, duplicated, reordered, overflow;
+                  long flushes, identifies_patched; };
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { stop = 1; }
@@ -102,6 +108,7 @@ static void parse_impairment(int argc, char **argv, struct impairment *imp)
     if (!strcmp(word, "loss")) imp->loss = parse_percent(arg);
     else if (!strcmp(word, "reorder")) imp->reorder = parse_percent(arg);
     else if (!strcmp(word, "duplicate")) imp->duplicate = parse_percent(arg);
+    else if (!strcmp(word, "wcache")) imp->wcache = !strcmp(arg, "on");
     else if (!strcmp(word, "delay")) {
       imp->delay_us = parse_ms(arg);
       if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
@@ -111,6 +118,44 @@ static void parse_impairment(int argc, char **argv, struct impairment *imp)
   /* As with netem, reordering needs a delay to jump ahead of. */
   if (imp->reorder > 0 && imp->delay_us == 0)
     imp->delay_us = 1000;
+}
+
+/* AoE ATA frames (ethertype 0x88a2, command 0): the offsets of the AoE spec's fields. */
+enum { AOE_VERFLAGS = 14, AOE_CMD = 19, AOE_TAG = 20, ATA_CMD = 27, ATA_DATA = 36 };
+#define AOE_RESPONSE 0x08
+#define IDENT_TAGS 64
+
+static int aoe_ata(const uint8_t *f, ssize_t n)
+{
+  return n >= ATA_DATA && f[12] == 0x88 && f[13] == 0xa2 && f[AOE_CMD] == 0;
+}
+
+/* Requests: count flushes, remember IDENTIFY tags.  Answers to a remembered IDENTIFY: say
+ * the write cache is on (an answer's command byte holds its status, so the tag tells). */
+static void watch_ata(uint8_t *f, ssize_t n, const struct impairment *imp, struct counters *c)
+{
+  static uint8_t tags[IDENT_TAGS][4];
+  static unsigned next;
+
+  if (!aoe_ata(f, n))
+    return;
+  if (!(f[AOE_VERFLAGS] & AOE_RESPONSE)) {
+    if (f[ATA_CMD] == 0xe7 || f[ATA_CMD] == 0xea)
+      c->flushes++;
+    if (f[ATA_CMD] == 0xec && imp->wcache)
+      memcpy(tags[next++ % IDENT_TAGS], f + AOE_TAG, 4);
+    return;
+  }
+  if (!imp->wcache || n < ATA_DATA + 512)
+    return;
+  for (unsigned i = 0; i < IDENT_TAGS; i++)
+    if (!memcmp(tags[i], f + AOE_TAG, 4)) {
+      f[ATA_DATA + 2 * 85] |= 0x20;               /* word 85 bit 5: write cache enabled */
+      f[ATA_DATA + 2 * 87] = 0x00;                /* word 87 = 0x4000: words 85-87 valid */
+      f[ATA_DATA + 2 * 87 + 1] = 0x40;
+      c->identifies_patched++;
+      return;
+    }
 }
 
 /* Insert in release-time order; equal times keep arrival order. */
@@ -125,7 +170,8 @@ static void enqueue(struct queued **head, struct queued *q)
 int main(int argc, char **argv)
 {
   if (argc < 3) {
-    fprintf(stderr, "usage: lab-netem IF_A IF_B [loss P%%] [delay MS [JITTER]] [reorder P%%] [duplicate P%%]\n");
+    fprintf(stderr, "usage: lab-netem IF_A IF_B [loss P%%] [delay MS [JITTER]] [reorder P%%] "
+            "[duplicate P%%] [wcache on]\n");
     return 2;
   }
   struct impairment imp = { 0 };
@@ -157,6 +203,7 @@ int main(int argc, char **argv)
       ssize_t n = recv(fds[side], buf, sizeof buf, MSG_DONTWAIT);
       if (n <= 0) continue;
       c.received++;
+      watch_ata(buf, n, &imp, &c);
       if (chance() < imp.loss) { c.dropped++; continue; }
       int copies = chance() < imp.duplicate ? 2 : 1;
       c.duplicated += copies - 1;
@@ -176,10 +223,11 @@ int main(int argc, char **argv)
     }
   }
 
-  char line[256];
+  char line[320];
   snprintf(line, sizeof line,
-           "received=%ld forwarded=%ld dropped=%ld duplicated=%ld reordered=%ld overflow=%ld\n",
-           c.received, c.forwarded, c.dropped, c.duplicated, c.reordered, c.overflow);
+           "received=%ld forwarded=%ld dropped=%ld duplicated=%ld reordered=%ld overflow=%ld "
+           "flushes=%ld identifies_patched=%ld\n", c.received, c.forwarded, c.dropped,
+           c.duplicated, c.reordered, c.overflow, c.flushes, c.identifies_patched);
   fputs(line, stderr);
   const char *stats = getenv("LAB_NETEM_STATS");
   if (stats) {

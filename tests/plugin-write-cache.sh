@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Shelves whose disks keep a volatile write cache: the array's own metadata is flushed
+# before and after what relies on it, as md writes its metadata PREFLUSH|FUA; shelves
+# without one (vblade) are sent none of those flushes.  vblade always says it has no
+# cache, so the lab's relay (lab-netem wcache on) rewrites its IDENTIFY answers to say
+# the cache is on.  The same writes, six 4 KiB writes into new bitmap regions of a RAID5
+# with the partial parity log, each setting a bit and logging an entry:
+#   on vblade as it is, discover and status say write-cache off, and no FLUSH CACHE goes;
+#   through the relay they say on, and the writes send flushes (the bitmap block before
+#   and after, each entry before its data, the written shelves before the entry's room is
+#   used again); every byte reads back right.
+set -euo pipefail
+. "$top_srcdir/tests/lab.sh"
+lab_init 150
+. "$top_srcdir/tests/plugin-lib.sh"
+
+lab_up -n 3 -s 64M -m 9000
+. "$top_srcdir/tests/plugin-rebuild-lib.sh"
+
+json() { "$aoeraid" status -c "$ctl" --json; }
+flushes() { json | jq '[.members[].shelf.flushes] | add'; }
+caches() { json | jq -r '[.members[].shelf.write_cache | tostring] | join(",")'; }
+discovered() { lab_exec "$aoeraid" discover -i h0 | grep -c " write-cache=$1 " || true; }
+# Six 4 KiB writes, of byte I at 2 MiB x I for I from $1: each into a stripe's first
+# column, and into a bitmap region of its own (1 MiB of each member's space).
+small_writes() { nbdsh -u "$uri" -c "for i in range($1, $1 + 6): h.pwrite(bytes([i]) * 4096, i << 21)"; }
+check_writes() {
+  nbdsh -u "$uri" -c "
+for i in range($1, $1 + 6):
+    assert h.pread(4096, i << 21) == bytes([i]) * 4096, 'write %d reads wrong' % i
+" || lab_die "$2: the writes did not read back"
+}
+start() {
+  plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K bitmap-chunk=1M \
+    consistency-policy=ppl control="$ctl"
+  wait_clean "the start"
+}
+
+start
+[ "$(discovered off)" = 3 ] || lab_die "vblade said it has a write cache: $(lab_exec "$aoeraid" discover -i h0)"
+[ "$(caches)" = false,false,false ] || lab_die "status: write_cache $(caches), not false"
+before=$(flushes)
+small_writes 1
+after=$(flushes)
+[ "$after" = "$before" ] ||
+  lab_die "shelves without a write cache were sent $((after - before)) flushes for the writes"
+check_writes 1 "without a cache"
+echo "ok: vblade as it is: write-cache off, the writes sent no flush ($after flushes in all)"
+plugin_stop
+
+lab_netem wcache on
+start
+[ "$(discovered on)" = 3 ] || lab_die "the relay's write cache not seen: $(lab_exec "$aoeraid" discover -i h0)"
+[ "$(caches)" = true,true,true ] || lab_die "status: write_cache $(caches), not true"
+wait_status "bitmap 0 of [0-9]+ regions dirty"      # each write sets a bit, stored anew
+before=$(flushes)
+small_writes 10
+after=$(flushes)
+# for each write at least: the bitmap block's flushes before and after on each of the 3
+# shelves, its entry's on its parity shelf, and the 2 shelves it wrote before the room goes
+[ $((after - before)) -ge $((6 * (6 + 1 + 2))) ] ||
+  lab_die "shelves with a write cache were sent only $((after - before)) flushes for 6 writes"
+check_writes 10 "with a cache"
+check_writes 1 "with a cache"
+plugin_stop
+lab_netem_clear
+grep -q "identifies_patched=[1-9]" "$LAB_DIR/netem.stats" ||
+  lab_die "the relay patched no IDENTIFY: $(cat "$LAB_DIR/netem.stats")"
+echo "ok: through the relay: write-cache on, the writes sent $((after - before)) flushes"
+echo "plugin-write-cache: passed"

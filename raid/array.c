@@ -50,11 +50,21 @@ slot_usable (struct raid_slot *s)
   return s->m.ops && !atomic_load (&s->faulty) && s->m.ops->healthy (s->m.member);
 }
 
-int
-slot_volatile_cache (struct raid_slot *s)
+static int
+member_volatile_cache (struct raid_slot *s)
 {
   const struct raid_member_ops *ops = s->m.ops;
   return ops && (!ops->volatile_cache || ops->volatile_cache (s->m.member));
+}
+
+int
+slot_volatile_cache (struct raid_slot *s)
+{
+  /* a flush of a slot being replaced reaches the new member too (io.c's shadows), which
+   * took the slot's writes: it is needed where either keeps them in a cache */
+  struct raid_slot *r = atomic_load (&s->replacement);
+  return member_volatile_cache (s)
+    || (r && !atomic_load (&r->faulty) && member_volatile_cache (r));
 }
 
 int

@@ -587,7 +587,8 @@ array_fenced (struct raid_array *a)
   return atomic_load (&a->fenced_by) != NULL;
 }
 int slot_usable (struct raid_slot *s);            /* present, not faulty, healthy */
-int slot_volatile_cache (struct raid_slot *s);    /* its member's ops->volatile_cache */
+/* Its member's ops->volatile_cache, or its replacement's (a flush of S reaches both) */
+int slot_volatile_cache (struct raid_slot *s);
 /* slot_usable, and holding good data for lock unit u (a recovering slot:
  * only below the recovery point). */
 int slot_usable_at (struct raid_array *a, struct raid_slot *s, uint64_t u);

@@ -933,6 +933,41 @@ Test (bitmap, a_bit_clears_after_its_writes_are_flushed)
   rig_free (&r);
 }
 
+/* Members without a write cache (vblade's): the metadata that the cached ones flush (a
+ * bit set, then cleared, a member's failure recorded, a spare taken, the checkpoints of
+ * its recovery) costs them no flush; only a client's flush reaches them. */
+Test (bitmap, members_without_a_cache_are_sent_no_flush_for_metadata)
+{
+  struct rig r;
+  struct raid_mem_stats ms;
+  struct raid_member spare;
+  char err[256] = "";
+
+  bitmap_rig_clean (&r, &cases[1]);                 /* raid5 of 3 */
+  r.spare[0] = raid_mem_member_new ("e9.1", PACED_MEMBER);
+  for (unsigned i = 0; i < r.f.n; i++)
+    raid_mem_member_stats (r.f.mm[i], NULL, 1);
+  rig_write (&r, 200 * 1024, 4096);
+  bitmap_pass (r.f.a);
+  bitmap_pass (r.f.a);
+  raid_mem_member_set_down (r.f.mm[2], 1);
+  rig_write (&r, 0, 4096);                          /* fails slot 2: superblocks */
+  spare = raid_mem_member (r.spare[0]);
+  cr_assert_eq (raid_add_member (r.f.a, &spare, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  for (unsigned i = 0; i < 2; i++) {
+    raid_mem_member_stats (r.f.mm[i], &ms, 0);
+    cr_assert_eq (ms.flushes, 0, "member %u was sent %llu flushes", i,
+                  (unsigned long long) ms.flushes);
+  }
+  raid_mem_member_stats (r.spare[0], &ms, 0);
+  cr_assert_eq (ms.flushes, 0, "the spare was sent %llu flushes", (unsigned long long) ms.flushes);
+  cr_assert_eq (raid_flush (r.f.a), 0);
+  raid_mem_member_stats (r.f.mm[0], &ms, 0);
+  cr_assert_eq (ms.flushes, 1, "a client's flush reaches every member");
+  rig_free (&r);
+}
+
 Test (bitmap, idle_bits_clear_only_while_whole)
 {
   struct rig r;

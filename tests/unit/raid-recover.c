@@ -367,6 +367,47 @@ Test (recover, a_checkpoint_follows_a_flush_of_the_rebuilt_bytes_on_a_cached_mem
   }
 }
 
+/* A checkpoint whose flush of the recovering member fails (its shelf went down, and the
+ * chunks rebuilt since the last checkpoint were lost with its cache), the host dying
+ * after the others took the checkpoint's first superblock.  They must not say the member
+ * was rebuilt that far (md keeps a recovery's offset in the member's own superblock
+ * alone): a failed preflush is a failed write, recorded before any record goes out. */
+Test (recover, a_checkpoint_whose_flush_failed_is_not_trusted_after_a_crash)
+{
+  struct rig r;
+  struct raid_status st;
+  uint64_t at, trusted;
+
+  rig_setup_sized (&r, &cases[0], RAID_DATA_OFFSET + 1024 * 1024);     /* raid1 of 2 */
+  cr_assert_eq (raid_mem_member_cache (r.spare[0], 1), 0);
+  rig_add (&r, 0);
+  raid_mem_member_delay (r.spare[0], 2000);
+  rig_cancel_at (&r, raid_recover, -1, 3);
+  raid_mem_member_delay (r.spare[0], 0);
+  raid_status (r.f.a, &st);
+  at = st.recovery_offset;
+  cr_assert (at + 32 < st.resync_units, "recovery at %llu", (unsigned long long) at);
+  /* 32 units more rebuilt into its cache, which its shelf loses as it goes down */
+  atomic_store (&r.f.a->recovery_offset, at + 32);
+  raid_mem_member_set_down (r.spare[0], 1);
+  raid_mem_member_lose_cache (r.spare[0], 0, RAID_DATA_OFFSET + 1024 * 1024);
+  raid_mem_member_fail_after (r.f.mm[0], 1);        /* the host dies after one more I/O */
+  array_checkpoint (r.f.a);
+  fx_close (&r.f);
+  raid_mem_member_set_down (r.f.mm[0], 0);
+  raid_mem_member_set_down (r.spare[0], 0);
+  rig_adopt (&r, 0);
+  rig_assemble (&r);
+  raid_status (r.f.a, &st);
+  trusted = st.member[1].role == RAID_ROLE_RECOVERING ? st.recovery_offset
+    : st.member[1].role == RAID_ROLE_ACTIVE ? st.resync_units : 0;
+  cr_assert (!memcmp (raid_mem_member_data (r.f.mm[0]) + RAID_DATA_OFFSET,
+                      raid_mem_member_data (r.f.mm[1]) + RAID_DATA_OFFSET, trusted * CHUNK),
+             "e9.1 is trusted below unit %llu, but holds only what it had at unit %llu",
+             (unsigned long long) trusted, (unsigned long long) at);
+  rig_free (&r);
+}
+
 /* Recovery writes one window while it reads the next, the next window locked before
  * the one before it is let go.  A writer hammers the units at window boundaries (every
  * 16 units), and above all the boundary where the stripe lock buckets wrap (unit 255 to

@@ -307,7 +307,9 @@ int sync_pace_ahead (struct raid_array *a, struct sync_pace *p, uint64_t bytes);
 
 /* ---- bitmap.c: the write-intent bitmap (md: internal bitmap) ------------ */
 
-enum { BIT_CLEAN = 0, BIT_SET = 1, BIT_CLEARING = 2 };
+/* SETTING: set, its block on its way to the members (under the lock): a write that finds
+ * it so waits for the lock, as for a clean bit, since its data may not go out before it */
+enum { BIT_CLEAN = 0, BIT_SET = 1, BIT_CLEARING = 2, BIT_SETTING = 3 };
 
 struct raid_bitmap {
   uint64_t nbits;               /* 0: the array has no bitmap */

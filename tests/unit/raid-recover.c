@@ -1009,6 +1009,88 @@ Test (bitmap, members_without_a_cache_are_sent_no_flush_for_metadata)
   rig_free (&r);
 }
 
+/* A write of LEN bytes at OFF on a thread of its own. */
+struct bg_write {
+  struct raid_array *a;
+  uint64_t off;
+  uint8_t buf[4096];
+  int rc;
+  pthread_t thread;
+};
+
+static void *
+bg_write_main (void *arg)
+{
+  struct bg_write *w = arg;
+
+  w->rc = raid_write (w->a, w->buf, sizeof w->buf, w->off, 0);
+  return NULL;
+}
+
+static void
+bg_write_start (struct bg_write *w, struct raid_array *a, uint64_t off, uint64_t *seed)
+{
+  w->a = a;
+  w->off = off;
+  fill_random (w->buf, sizeof w->buf, seed);
+  cr_assert_eq (pthread_create (&w->thread, NULL, bg_write_main, w), 0);
+}
+
+/* Has MM been sent an I/O OP (at OFFSET or above, for a write)? */
+static int
+mem_saw (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset)
+{
+  struct raid_mem_op ops[1024];
+  unsigned n = raid_mem_member_trace (mm, ops, 1024);
+
+  for (unsigned j = 0; j < n; j++)
+    if (ops[j].op == op && (op != RAID_IO_WRITE || ops[j].offset >= offset))
+      return 1;
+  return 0;
+}
+
+/* Two writes to one clean region: the first sets its bit and writes the block (on members
+ * with a cache: a flush, the block, a flush); the second finds the bit set in memory
+ * meanwhile, and must still wait until the block is on the members before its data goes
+ * out, or a crash could keep its data and lose the bit (no resync then for its region). */
+Test (bitmap, a_write_waits_for_the_bit_another_writer_is_storing, .timeout = 30)
+{
+  struct rig r;
+  struct fx_late_loop late;
+  struct bg_write first, second;
+  uint8_t got[4096];
+  unsigned waited;
+
+  bitmap_rig_clean (&r, &cases[0]);                 /* raid1 of 2 */
+  for (unsigned i = 0; i < r.f.n; i++) {
+    cr_assert_eq (raid_mem_member_cache (r.f.mm[i], 1), 0);
+    raid_mem_member_late_writes (r.f.mm[i], 1);
+    raid_mem_member_defer (r.f.mm[i], 1);           /* nothing ends until polled */
+    raid_mem_member_stats (r.f.mm[i], NULL, 1);
+  }
+  atomic_store (&r.f.a->poll_gate.lone_wait_us, 1000000);    /* no writer polls */
+  bg_write_start (&first, r.f.a, 200 * 1024, &r.seed);       /* region 3 */
+  for (waited = 0; !mem_saw (r.f.mm[0], RAID_IO_FLUSH, 0) && waited < 5000; waited++)
+    usleep (1000);
+  cr_assert (waited < 5000, "the first write's bitmap store never began");
+  bg_write_start (&second, r.f.a, 240 * 1024, &r.seed);      /* region 3 too */
+  usleep (100000);
+  for (unsigned i = 0; i < r.f.n; i++)
+    cr_assert (!mem_saw (r.f.mm[i], RAID_IO_WRITE, RAID_DATA_OFFSET) || disk_bits (&r, i) & 1u << 3,
+               "member %u took a write of region 3 before its bit (bits %04x)", i,
+               disk_bits (&r, i));
+  fx_late_loop_start (&late, &r.f);
+  pthread_join (first.thread, NULL);
+  pthread_join (second.thread, NULL);
+  fx_late_loop_stop (&late);
+  for (unsigned i = 0; i < r.f.n; i++)
+    raid_mem_member_defer (r.f.mm[i], 0);
+  cr_assert (first.rc == 0 && second.rc == 0, "writes: %d %d", first.rc, second.rc);
+  cr_assert_eq (raid_read (r.f.a, got, sizeof got, 240 * 1024), 0);
+  cr_assert (!memcmp (got, second.buf, sizeof got), "the second write reads back wrong");
+  rig_free (&r);
+}
+
 Test (bitmap, idle_bits_clear_only_while_whole)
 {
   struct rig r;

@@ -50,11 +50,21 @@ slot_usable (struct raid_slot *s)
   return s->m.ops && !atomic_load (&s->faulty) && s->m.ops->healthy (s->m.member);
 }
 
-int
-slot_volatile_cache (struct raid_slot *s)
+static int
+member_volatile_cache (struct raid_slot *s)
 {
   const struct raid_member_ops *ops = s->m.ops;
   return ops && (!ops->volatile_cache || ops->volatile_cache (s->m.member));
+}
+
+int
+slot_volatile_cache (struct raid_slot *s)
+{
+  /* a flush of a slot being replaced reaches the new member too (io.c's shadows), which
+   * took the slot's writes: it is needed where either keeps them in a cache */
+  struct raid_slot *r = atomic_load (&s->replacement);
+  return member_volatile_cache (s)
+    || (r && !atomic_load (&r->faulty) && member_volatile_cache (r));
 }
 
 int
@@ -220,7 +230,7 @@ sb_write_all (struct raid_array *a)
 {
   struct io_batch b;
   struct raid_slot *r;
-  unsigned i, failed;
+  unsigned i, failed, preflush_failed;
 
   if (a->readonly || array_fenced (a))
     return;
@@ -246,9 +256,16 @@ sb_write_all (struct raid_array *a)
     memset (flush_err, 0, sizeof flush_err);
     if (!array_fenced (a))
       sb_flush (&b, 0, flush_err);
-    batch_run (&b);
-    if (!array_fenced (a))
-      sb_flush (&b, 1, flush_err);
+    /* A failed preflush fails its write (md's PREFLUSH|FUA): no member takes this record
+     * (a recovery's offset, say, which the bytes behind it on that member no longer back)
+     * until the next one says that member failed. */
+    for (preflush_failed = 0, i = 0; i < b.n; i++)
+      preflush_failed |= flush_err[i] != 0;
+    if (!preflush_failed) {
+      batch_run (&b);
+      if (!array_fenced (a))
+        sb_flush (&b, 1, flush_err);
+    }
     for (i = 0; i < b.n; i++)
       if (!b.ios[i].err)
         b.ios[i].err = flush_err[i];  /* a failed flush is a failed write */
@@ -276,7 +293,7 @@ sb_write_all (struct raid_array *a)
         failed++;
       }
     }
-  } while (failed);
+  } while (failed || preflush_failed);
   batch_free (&b);
   spares_prune (a);
 }

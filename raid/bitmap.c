@@ -266,11 +266,16 @@ bitmap_write_begin (struct raid_array *a, uint64_t first, uint64_t last)
   need = 0;
   for (i = lo; i <= hi; i++)
     if (atomic_load (&bm->state[i]) != BIT_SET) {
-      atomic_store (&bm->state[i], BIT_SET);
+      atomic_store (&bm->state[i], BIT_SETTING);
       need = 1;
     }
   if (need)
     bitmap_store (a, &a->poll_gate);
+  /* SET once the block is on the members (flushed where a cache holds it): a writer of the
+   * region that finds it SET sends its data without waiting */
+  for (i = lo; i <= hi; i++)
+    if (atomic_load (&bm->state[i]) == BIT_SETTING)
+      atomic_store (&bm->state[i], BIT_SET);
   pthread_mutex_unlock (&bm->lock);
 }
 

@@ -307,7 +307,9 @@ int sync_pace_ahead (struct raid_array *a, struct sync_pace *p, uint64_t bytes);
 
 /* ---- bitmap.c: the write-intent bitmap (md: internal bitmap) ------------ */
 
-enum { BIT_CLEAN = 0, BIT_SET = 1, BIT_CLEARING = 2 };
+/* SETTING: set, its block on its way to the members (under the lock): a write that finds
+ * it so waits for the lock, as for a clean bit, since its data may not go out before it */
+enum { BIT_CLEAN = 0, BIT_SET = 1, BIT_CLEARING = 2, BIT_SETTING = 3 };
 
 struct raid_bitmap {
   uint64_t nbits;               /* 0: the array has no bitmap */
@@ -587,7 +589,8 @@ array_fenced (struct raid_array *a)
   return atomic_load (&a->fenced_by) != NULL;
 }
 int slot_usable (struct raid_slot *s);            /* present, not faulty, healthy */
-int slot_volatile_cache (struct raid_slot *s);    /* its member's ops->volatile_cache */
+/* Its member's ops->volatile_cache, or its replacement's (a flush of S reaches both) */
+int slot_volatile_cache (struct raid_slot *s);
 /* slot_usable, and holding good data for lock unit u (a recovering slot:
  * only below the recovery point). */
 int slot_usable_at (struct raid_array *a, struct raid_slot *s, uint64_t u);

@@ -367,6 +367,47 @@ Test (recover, a_checkpoint_follows_a_flush_of_the_rebuilt_bytes_on_a_cached_mem
   }
 }
 
+/* A checkpoint whose flush of the recovering member fails (its shelf went down, and the
+ * chunks rebuilt since the last checkpoint were lost with its cache), the host dying
+ * after the others took the checkpoint's first superblock.  They must not say the member
+ * was rebuilt that far (md keeps a recovery's offset in the member's own superblock
+ * alone): a failed preflush is a failed write, recorded before any record goes out. */
+Test (recover, a_checkpoint_whose_flush_failed_is_not_trusted_after_a_crash)
+{
+  struct rig r;
+  struct raid_status st;
+  uint64_t at, trusted;
+
+  rig_setup_sized (&r, &cases[0], RAID_DATA_OFFSET + 1024 * 1024);     /* raid1 of 2 */
+  cr_assert_eq (raid_mem_member_cache (r.spare[0], 1), 0);
+  rig_add (&r, 0);
+  raid_mem_member_delay (r.spare[0], 2000);
+  rig_cancel_at (&r, raid_recover, -1, 3);
+  raid_mem_member_delay (r.spare[0], 0);
+  raid_status (r.f.a, &st);
+  at = st.recovery_offset;
+  cr_assert (at + 32 < st.resync_units, "recovery at %llu", (unsigned long long) at);
+  /* 32 units more rebuilt into its cache, which its shelf loses as it goes down */
+  atomic_store (&r.f.a->recovery_offset, at + 32);
+  raid_mem_member_set_down (r.spare[0], 1);
+  raid_mem_member_lose_cache (r.spare[0], 0, RAID_DATA_OFFSET + 1024 * 1024);
+  raid_mem_member_fail_after (r.f.mm[0], 1);        /* the host dies after one more I/O */
+  array_checkpoint (r.f.a);
+  fx_close (&r.f);
+  raid_mem_member_set_down (r.f.mm[0], 0);
+  raid_mem_member_set_down (r.spare[0], 0);
+  rig_adopt (&r, 0);
+  rig_assemble (&r);
+  raid_status (r.f.a, &st);
+  trusted = st.member[1].role == RAID_ROLE_RECOVERING ? st.recovery_offset
+    : st.member[1].role == RAID_ROLE_ACTIVE ? st.resync_units : 0;
+  cr_assert (!memcmp (raid_mem_member_data (r.f.mm[0]) + RAID_DATA_OFFSET,
+                      raid_mem_member_data (r.f.mm[1]) + RAID_DATA_OFFSET, trusted * CHUNK),
+             "e9.1 is trusted below unit %llu, but holds only what it had at unit %llu",
+             (unsigned long long) trusted, (unsigned long long) at);
+  rig_free (&r);
+}
+
 /* Recovery writes one window while it reads the next, the next window locked before
  * the one before it is let go.  A writer hammers the units at window boundaries (every
  * 16 units), and above all the boundary where the stripe lock buckets wrap (unit 255 to
@@ -930,6 +971,123 @@ Test (bitmap, a_bit_clears_after_its_writes_are_flushed)
   cr_assert_eq (st.bitmap_dirty, 0, "the bit cleared");
   for (unsigned i = 0; i < r.f.n; i++)
     expect_flushed_before (r.f.mm[i], RAID_BITMAP_OFFSET, 2, "the bit set, then cleared");
+  rig_free (&r);
+}
+
+/* Members without a write cache (vblade's): the metadata that the cached ones flush (a
+ * bit set, then cleared, a member's failure recorded, a spare taken, the checkpoints of
+ * its recovery) costs them no flush; only a client's flush reaches them. */
+Test (bitmap, members_without_a_cache_are_sent_no_flush_for_metadata)
+{
+  struct rig r;
+  struct raid_mem_stats ms;
+  struct raid_member spare;
+  char err[256] = "";
+
+  bitmap_rig_clean (&r, &cases[1]);                 /* raid5 of 3 */
+  r.spare[0] = raid_mem_member_new ("e9.1", PACED_MEMBER);
+  for (unsigned i = 0; i < r.f.n; i++)
+    raid_mem_member_stats (r.f.mm[i], NULL, 1);
+  rig_write (&r, 200 * 1024, 4096);
+  bitmap_pass (r.f.a);
+  bitmap_pass (r.f.a);
+  raid_mem_member_set_down (r.f.mm[2], 1);
+  rig_write (&r, 0, 4096);                          /* fails slot 2: superblocks */
+  spare = raid_mem_member (r.spare[0]);
+  cr_assert_eq (raid_add_member (r.f.a, &spare, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recover (r.f.a), 0);
+  for (unsigned i = 0; i < 2; i++) {
+    raid_mem_member_stats (r.f.mm[i], &ms, 0);
+    cr_assert_eq (ms.flushes, 0, "member %u was sent %llu flushes", i,
+                  (unsigned long long) ms.flushes);
+  }
+  raid_mem_member_stats (r.spare[0], &ms, 0);
+  cr_assert_eq (ms.flushes, 0, "the spare was sent %llu flushes", (unsigned long long) ms.flushes);
+  cr_assert_eq (raid_flush (r.f.a), 0);
+  raid_mem_member_stats (r.f.mm[0], &ms, 0);
+  cr_assert_eq (ms.flushes, 1, "a client's flush reaches every member");
+  rig_free (&r);
+}
+
+/* A write of LEN bytes at OFF on a thread of its own. */
+struct bg_write {
+  struct raid_array *a;
+  uint64_t off;
+  uint8_t buf[4096];
+  int rc;
+  pthread_t thread;
+};
+
+static void *
+bg_write_main (void *arg)
+{
+  struct bg_write *w = arg;
+
+  w->rc = raid_write (w->a, w->buf, sizeof w->buf, w->off, 0);
+  return NULL;
+}
+
+static void
+bg_write_start (struct bg_write *w, struct raid_array *a, uint64_t off, uint64_t *seed)
+{
+  w->a = a;
+  w->off = off;
+  fill_random (w->buf, sizeof w->buf, seed);
+  cr_assert_eq (pthread_create (&w->thread, NULL, bg_write_main, w), 0);
+}
+
+/* Has MM been sent an I/O OP (at OFFSET or above, for a write)? */
+static int
+mem_saw (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset)
+{
+  struct raid_mem_op ops[1024];
+  unsigned n = raid_mem_member_trace (mm, ops, 1024);
+
+  for (unsigned j = 0; j < n; j++)
+    if (ops[j].op == op && (op != RAID_IO_WRITE || ops[j].offset >= offset))
+      return 1;
+  return 0;
+}
+
+/* Two writes to one clean region: the first sets its bit and writes the block (on members
+ * with a cache: a flush, the block, a flush); the second finds the bit set in memory
+ * meanwhile, and must still wait until the block is on the members before its data goes
+ * out, or a crash could keep its data and lose the bit (no resync then for its region). */
+Test (bitmap, a_write_waits_for_the_bit_another_writer_is_storing, .timeout = 30)
+{
+  struct rig r;
+  struct fx_late_loop late;
+  struct bg_write first, second;
+  uint8_t got[4096];
+  unsigned waited;
+
+  bitmap_rig_clean (&r, &cases[0]);                 /* raid1 of 2 */
+  for (unsigned i = 0; i < r.f.n; i++) {
+    cr_assert_eq (raid_mem_member_cache (r.f.mm[i], 1), 0);
+    raid_mem_member_late_writes (r.f.mm[i], 1);
+    raid_mem_member_defer (r.f.mm[i], 1);           /* nothing ends until polled */
+    raid_mem_member_stats (r.f.mm[i], NULL, 1);
+  }
+  atomic_store (&r.f.a->poll_gate.lone_wait_us, 1000000);    /* no writer polls */
+  bg_write_start (&first, r.f.a, 200 * 1024, &r.seed);       /* region 3 */
+  for (waited = 0; !mem_saw (r.f.mm[0], RAID_IO_FLUSH, 0) && waited < 5000; waited++)
+    usleep (1000);
+  cr_assert (waited < 5000, "the first write's bitmap store never began");
+  bg_write_start (&second, r.f.a, 240 * 1024, &r.seed);      /* region 3 too */
+  usleep (100000);
+  for (unsigned i = 0; i < r.f.n; i++)
+    cr_assert (!mem_saw (r.f.mm[i], RAID_IO_WRITE, RAID_DATA_OFFSET) || disk_bits (&r, i) & 1u << 3,
+               "member %u took a write of region 3 before its bit (bits %04x)", i,
+               disk_bits (&r, i));
+  fx_late_loop_start (&late, &r.f);
+  pthread_join (first.thread, NULL);
+  pthread_join (second.thread, NULL);
+  fx_late_loop_stop (&late);
+  for (unsigned i = 0; i < r.f.n; i++)
+    raid_mem_member_defer (r.f.mm[i], 0);
+  cr_assert (first.rc == 0 && second.rc == 0, "writes: %d %d", first.rc, second.rc);
+  cr_assert_eq (raid_read (r.f.a, got, sizeof got, 240 * 1024), 0);
+  cr_assert (!memcmp (got, second.buf, sizeof got), "the second write reads back wrong");
   rig_free (&r);
 }
 
@@ -1709,6 +1867,43 @@ Test (replace, a_crash_copies_the_dirty_regions_again, .timeout = 120)
     cr_assert (wrote < slot_bytes * 3 / 4, "%s: the copy after the crash wrote %llu bytes of "
                "the slot's %llu: it started again from 0", lvl, (unsigned long long) wrote,
                (unsigned long long) slot_bytes);
+    rig_free (&r);
+  }
+}
+
+/* The new member alone keeps writes in a volatile cache (the old one and the others are
+ * vblade's, without one).  A write below the checkpoint reaches it through the shadows, its
+ * region's bit clears, and the power fails everywhere: its cache is lost.  The clear must
+ * not have reached the disk before the new member's copy of the write did (the bitmap's
+ * preflush reaches it through the slot's), or the copy after the restart trusts the clean
+ * region and the new member takes the slot without the write. */
+Test (replace, a_cleared_bit_covers_the_cached_new_member, .timeout = 60)
+{
+  for (unsigned c = 0; c < 2; c++) {                /* raid1 of 2, raid5 of 3 */
+    const char *lvl = raid_level_name (cases[c].level);
+    struct rig r;
+    struct raid_status st;
+    char err[256] = "";
+    int64_t power = 0;
+    uint64_t at, unit, stripe = (uint64_t) cases[c].k * CHUNK;
+
+    bitmap_rig_clean (&r, &cases[c]);
+    r.spare[0] = raid_mem_member_new ("e9.1", PACED_MEMBER);
+    cr_assert_eq (raid_mem_member_cache (r.spare[0], 1), 0);
+    rig_add (&r, 0);
+    at = rig_replace_half (&r);
+    unit = at / 3;
+    rig_write (&r, unit * stripe, stripe);          /* the shadows take it to e9.1 */
+    bitmap_pass (r.f.a);
+    bitmap_pass (r.f.a);
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.bitmap_dirty, 0, "%s: the bit cleared", lvl);
+    raid_mem_member_power (r.spare[0], &power);     /* the power fails everywhere */
+    rig_crash (&r);
+    raid_mem_member_power (r.spare[0], NULL);
+    raid_mem_member_lose_cache (r.spare[0], 0, PACED_MEMBER);
+    cr_assert_not_null (rig_reassemble_with_new (&r, err, sizeof err), "assemble: %s", err);
+    rig_replace_finish (&r);
     rig_free (&r);
   }
 }

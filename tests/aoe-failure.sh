@@ -13,7 +13,7 @@ wait_file() {
 }
 
 # Frozen (SIGSTOP) for 1.5 s with a 4 s dead time: I/O stalls, then completes and verifies.
-lab_bg c1 aoe-client -i h0 -w 300 -d 4000 1.1 mark "$LAB_DIR/r1" stream 4000 4000 stats \
+lab_bg c1 aoe-client -i h0 -w 3000 -d 4000 1.1 mark "$LAB_DIR/r1" stream 4000 4000 stats \
   >"$LAB_DIR/c1.out" 2>&1
 wait_file "$LAB_DIR/r1" "client 1 did not start: $(cat "$LAB_DIR/c1.out")"
 sleep 0.5
@@ -27,7 +27,7 @@ echo "ok: frozen 1.5 s, thawed within the 4 s dead time: all I/O completed and v
 
 # Killed with a 2 s dead time: pending I/O fails with EIO in 2 s plus a margin.
 dead=2000 margin=1500
-lab_bg c2 aoe-client -i h0 -w 300 -d $dead 1.1 mark "$LAB_DIR/r2" until-fail 20000 4000 \
+lab_bg c2 aoe-client -i h0 -w 3000 -d $dead 1.1 mark "$LAB_DIR/r2" until-fail 20000 4000 \
   expect write 0 8 EIO mark "$LAB_DIR/down2" wait-up 15000 write 0 64 9 read 0 64 9 stats \
   >"$LAB_DIR/c2.out" 2>&1
 wait_file "$LAB_DIR/r2" "client 2 did not start: $(cat "$LAB_DIR/c2.out")"
@@ -57,11 +57,11 @@ grep -q "wait-up: ok" "$LAB_DIR/c2.out" || lab_die "wait-up missing"
 echo "ok: restarted shelf is brought back and serves verified I/O"
 
 # Only the failed shelf is affected: e2.1 works throughout.
-lab_exec aoe-client -i h0 -w 300 2.1 write 0 64 4 read 0 64 4 >/dev/null
+lab_exec aoe-client -i h0 -w 3000 2.1 write 0 64 4 read 0 64 4 >/dev/null
 
 # A shelf whose disk grew while it was down (its file extended, vblade restarted on it)
 # comes back, at its new size; one that comes back smaller is refused as another disk.
-lab_bg c3 aoe-client -i h0 -w 300 -d 1000 2.1 info write 0 64 5 mark "$LAB_DIR/r3" \
+lab_bg c3 aoe-client -i h0 -w 3000 -d 1000 2.1 info write 0 64 5 mark "$LAB_DIR/r3" \
   wait-down 10000 mark "$LAB_DIR/down3" wait-up 15000 info read 0 64 5 mark "$LAB_DIR/up3" \
   wait-down 10000 mark "$LAB_DIR/down3b" idle 3000 info >"$LAB_DIR/c3.out" 2>&1
 wait_file "$LAB_DIR/r3" "client 3 did not start: $(cat "$LAB_DIR/c3.out")"

@@ -20,7 +20,7 @@ echo "ok: a shelf whose -m list excludes us is not discovered"
 
 head -c $((40 * 512)) /dev/urandom >"$LAB_DIR/img"
 dd if="$LAB_DIR/img" of="${LAB_IMG[1]}" conv=notrunc status=none
-out=$(lab_exec aoe-client -i h0 -w 300 1.1 expect write 8 20 EIO dump 0 40 "$LAB_DIR/d")
+out=$(lab_exec aoe-client -i h0 -w 3000 1.1 expect write 8 20 EIO dump 0 40 "$LAB_DIR/d")
 echo "$out"
 echo "$out" | grep >/dev/null "write refused; is the shelf read-only" || lab_die "unclear read-only error"
 cmp -s "$LAB_DIR/img" "$LAB_DIR/d" || lab_die "read-only shelf: reads wrong or write landed"
@@ -30,11 +30,13 @@ echo "ok: read-only shelf: writes fail with EIO and a clear message, reads work"
 # size; re-discovery sees it, IDENTIFY shows the size differs, and it is not a path.  (The
 # client has used the shelf first: an identity in use is trusted over a newcomer.)
 head -c $((64 * 512)) /dev/urandom >"$LAB_DIR/w3"
-lab_bg c3 aoe-client -i h0 -w 300 3.1 write 0 8 1 mark "$LAB_DIR/r3" await "$LAB_DIR/go3" \
+lab_bg c3 aoe-client -i h0 -w 3000 3.1 write 0 8 1 mark "$LAB_DIR/r3" await "$LAB_DIR/go3" \
   load 100 "$LAB_DIR/w3" dump 100 64 "$LAB_DIR/d3" info stats >"$LAB_DIR/c3.out" 2>&1
 for _ in $(seq 200); do [ -e "$LAB_DIR/r3" ] && break; sleep 0.05; done
 lab_impostor 3 8M
-sleep 2.5      # the client re-discovers every 2 s
+# The client re-discovers every 2 s: wait (bounded) for it to have met and judged the
+# impostor, rather than sleep 2.5 s and hope a loaded machine let it do so in time.
+for _ in $(seq 200); do grep -q "not accepted as a path" "$LAB_DIR/c3.out" && break; sleep 0.05; done
 touch "$LAB_DIR/go3"
 wait "$c3" || lab_die "impostor: client failed: $(cat "$LAB_DIR/c3.out")"
 cat "$LAB_DIR/c3.out"
@@ -56,21 +58,21 @@ echo "ok: two different disks claiming e3.1 at discovery: neither is used, clear
 lab_host2
 mac1=$(lab_host_mac h0)
 mac2=$(ip -n "$LAB_NS2" -o link show h0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-out=$(lab_exec aoe-client -i h0 -w 300 4.1 reserve holders write 0 8 1)
+out=$(lab_exec aoe-client -i h0 -w 3000 4.1 reserve holders write 0 8 1)
 echo "$out" | grep >/dev/null "holders: $mac1" || lab_die "reserve: holder is not us: $out"
 set +e
-out2=$(ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 reserve 2>&1); rc=$?
+out2=$(ip netns exec "$LAB_NS2" aoe-client -i h0 -w 3000 4.1 reserve 2>&1); rc=$?
 set -e
 [ $rc = 1 ] && echo "$out2" | grep >/dev/null "reserve-failed: e4.1 is reserved by $mac1" ||
   lab_die "second initiator: reserve did not fail naming the holder: $out2"
 echo "ok: a second initiator's reserve fails naming the holder: $(echo "$out2" | grep reserve-failed)"
-ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 expect write 0 8 EBADE expect read 0 8 EBADE >/dev/null ||
+ip netns exec "$LAB_NS2" aoe-client -i h0 -w 3000 4.1 expect write 0 8 EBADE expect read 0 8 EBADE >/dev/null ||
   lab_die "second initiator could use a shelf reserved by another"
-out2=$(ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 reserve force holders write 0 8 2)
+out2=$(ip netns exec "$LAB_NS2" aoe-client -i h0 -w 3000 4.1 reserve force holders write 0 8 2)
 echo "$out2" | grep >/dev/null "holders: $mac2" || lab_die "force reserve did not take it: $out2"
-lab_exec aoe-client -i h0 -w 300 4.1 expect write 0 8 EBADE >/dev/null
-ip netns exec "$LAB_NS2" aoe-client -i h0 -w 300 4.1 release holders | grep >/dev/null "^holders:$" ||
+lab_exec aoe-client -i h0 -w 3000 4.1 expect write 0 8 EBADE >/dev/null
+ip netns exec "$LAB_NS2" aoe-client -i h0 -w 3000 4.1 release holders | grep >/dev/null "^holders:$" ||
   lab_die "release left holders"
-lab_exec aoe-client -i h0 -w 300 4.1 write 0 8 3 read 0 8 3 >/dev/null
+lab_exec aoe-client -i h0 -w 3000 4.1 write 0 8 3 read 0 8 3 >/dev/null
 echo "ok: reserve, force reserve and release"
 echo "aoe-access: passed"

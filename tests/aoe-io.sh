@@ -17,7 +17,7 @@ run_mtu() {
     args+=(load "$lba" "$LAB_DIR/w$i")
     i=$((i + 1))
   done
-  lab_exec aoe-client -i h0 -w 300 1.1 info "${args[@]}" flush stats
+  lab_exec aoe-client -i h0 -w 3000 1.1 info "${args[@]}" flush stats
   i=0
   for r in $ranges; do
     lba=${r%:*} n=${r#*:}
@@ -35,7 +35,7 @@ run_mtu() {
     args+=(dump "$lba" "$n" "$LAB_DIR/d$i")
     i=$((i + 1))
   done
-  lab_exec aoe-client -i h0 -w 300 1.1 "${args[@]}"
+  lab_exec aoe-client -i h0 -w 3000 1.1 "${args[@]}"
   for j in $(seq 0 $((i - 1))); do
     cmp -s "$LAB_DIR/r$j" "$LAB_DIR/d$j" || lab_die "MTU $mtu: read $j differs from the disk"
   done
@@ -43,7 +43,7 @@ run_mtu() {
   # Many threads submitting at once (nbdkit's PARALLEL model) each verify their data; many
   # overlapping writes in flight at once land in submission order; the last sectors of the
   # disk work and a request past the end is refused.
-  lab_exec aoe-client -i h0 -w 300 1.1 threads 8 1500 8192 random 11 200 3000 \
+  lab_exec aoe-client -i h0 -w 3000 1.1 threads 8 1500 8192 random 11 200 3000 \
     write 32760 8 3 read 32760 8 3 expect read 32760 9 EINVAL
   lab_kill 1
   local ns

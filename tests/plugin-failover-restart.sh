@@ -37,7 +37,7 @@ wait_file() {
   lab_die "$2: $(cat "$3")"
 }
 # The reservation list of shelf I, as any host reads it.
-holders() { lab_exec aoe-client -i h0 -w 300 "$1.1" holders 2>/dev/null | sed -n 's/^holders: *//p'; }
+holders() { lab_exec aoe-client -i h0 -w 3000 "$1.1" holders 2>/dev/null | sed -n 's/^holders: *//p'; }
 
 # client URI TAG: a client of the head at URI writes region 0, says so ($LAB_DIR/TAG.ready),
 # then once told ($LAB_DIR/TAG.go) writes it again; how that went: $LAB_DIR/TAG.out.

@@ -92,7 +92,7 @@ wait_clean "head 2 after the recovery"  # no superblock update is due
 # The write below lands in a region already dirty: no bitmap update is due for it.
 nbdsh -u "$uri2" -c "h.pwrite(b'y' * (1 << 20), 20 << 20); h.flush()"
 sb2=$(sb_of 2) sb4=$(sb_of 4)
-out=$(lab_exec aoe-client -i h0 -w 300 1.1 reserve force holders 2>/dev/null)
+out=$(lab_exec aoe-client -i h0 -w 3000 1.1 reserve force holders 2>/dev/null)
 grep -q "holders: $mac1" <<<"$out" || lab_die "could not take e1.1 from head 2: $out"
 write_fails "$uri2" $((20 << 20)) "e1.1 taken"
 wait_log "e1.1 is now reserved by $mac1: another head took the array over; this server stops serving it" "head 2" "$log2"
@@ -119,7 +119,7 @@ grep -q "regions the write-intent bitmap held dirty" "$log1" ||
 [ "$(readback)" = "$want" ] || lab_die "head 1 took over other data than head 2 served"
 echo "ok: head 1 took the rest with takeover=true: dirty regions resynced, data intact"
 PLUGIN_PID=$pid2 plugin_stop          # fenced: it releases nothing, writes nothing
-out=$(lab_exec aoe-client -i h0 -w 300 2.1 holders 2>/dev/null)
+out=$(lab_exec aoe-client -i h0 -w 3000 2.1 holders 2>/dev/null)
 grep -q "holders: $mac1" <<<"$out" || lab_die "head 2's shutdown took head 1's reservation of e2.1: $out"
 
 # ---- 3. head 1 hangs; head 2 takes over; head 1 resumes, fenced ----

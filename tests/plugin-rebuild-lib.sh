@@ -50,7 +50,7 @@ rebuild_data() {
 
 readback() { (set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c "$REBUILD_BASE" | md5sum); }
 status() { "$aoeraid" status -c "$ctl"; }
-holders() { lab_exec aoe-client -i h0 -w 300 "$1" holders | sed -n 's/^holders: *//p'; }
+holders() { lab_exec aoe-client -i h0 -w 3000 "$1" holders | sed -n 's/^holders: *//p'; }
 ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
 ups() { grep -c "aoe: e$1: up:" "$LAB_DIR/nbdkit.log" || true; }
 downs() { grep -c "aoe: e$1: no answer.*shelf declared down" "$LAB_DIR/nbdkit.log" || true; }

@@ -61,14 +61,18 @@ echo "ok: idle recovery keeps to max 2M/s: ${pct}% at ${rate} MB/s after 3 s"
 lab_bg writer bash -c 'while [ ! -e "$1/stop" ]; do
   nbdcopy --flush "$1/more" "$2" || exit 1; echo >>"$1/passes"; done' _ "$LAB_DIR" "$uri"
 sleep 1
+t0=$(date +%s%3N)
 read -r pct0 _ <<<"$(recovery_figures)"
 sleep 3
 read -r pct1 _ <<<"$(recovery_figures)"
+ms=$(($(date +%s%3N) - t0))
 [ -n "$pct1" ] || lab_die "the recovery ended while a client wrote under min 2M/s: $(status)"
-# 3 s at 2 MiB/s is 6 MiB, 10% of the 63 MiB member: allow twice that.
-holds "$pct0" "$pct1" 'b - a < 20' ||
-  lab_die "busy recovery under min 2M/s went from ${pct0}% to ${pct1}% in 3 s"
-echo "ok: recovery beside a writing client keeps to min 2M/s: ${pct0}% -> ${pct1}% in 3 s"
+# 2 MiB/s is 3.2% of the 63 MiB member a second: allow twice that over the time the two
+# looks really lay apart (3 s asked for; a loaded machine runs the second look late, and
+# the recovery goes on meanwhile).
+awk -v a="$pct0" -v b="$pct1" -v ms="$ms" 'BEGIN { exit !(b - a < 2 * 3.2 * ms / 1000) }' ||
+  lab_die "busy recovery under min 2M/s went from ${pct0}% to ${pct1}% in $ms ms"
+echo "ok: recovery beside a writing client keeps to min 2M/s: ${pct0}% -> ${pct1}% in $ms ms"
 
 touch "$LAB_DIR/stop"
 wait "$writer" || lab_die "the client's writes failed during the recovery"

@@ -49,7 +49,7 @@ wait_log "e4.1 replaced e2.1 in slot 1; e2.1 has left the array" "the log does n
 
 out=$("$aoeraid" remove -c "$ctl" e2.1) || lab_die "remove e2.1 after the replace: $out"
 echo "$out" | grep >/dev/null "the array no longer used it" || lab_die "remove answered: $out"
-[ -z "$(lab_exec aoe-client -i h0 -w 300 2.1 holders | sed -n 's/^holders: *//p')" ] ||
+[ -z "$(lab_exec aoe-client -i h0 -w 3000 2.1 holders | sed -n 's/^holders: *//p')" ] ||
   lab_die "e2.1 still reserved after remove"
 echo "ok: e2.1 left the array and its shelf is released"
 

@@ -12,7 +12,9 @@
 #include "../../plugin/monitor.h"
 
 static atomic_int taken;             /* the monitor took a check: in status_check_begin */
-static atomic_uint hold_us;          /* how long it stays there */
+static atomic_int hold;              /* it stays there until the test clears this: a wait
+                                        of a fixed time would close the moment early on a
+                                        machine that runs the test thread late */
 
 void status_check_begin (void);
 void status_replace_begin (void);
@@ -24,7 +26,8 @@ void
 status_check_begin (void)
 {
   atomic_store (&taken, 1);
-  usleep (atomic_load (&hold_us));
+  while (atomic_load (&hold))
+    usleep (1000);
 }
 
 void status_replace_begin (void) { }
@@ -56,16 +59,16 @@ Test (monitor, a_check_taken_but_not_begun_refuses_a_request_and_takes_a_stop, .
 
   fx_create (&f, RAID_LEVEL_1, 2, 0, 0, 4096, RAID_CREATE_ASSUME_CLEAN);
   cr_assert_eq (monitor_start (f.a), 0);
-  atomic_store (&hold_us, 300000);
+  atomic_store (&hold, 1);
   cr_assert_eq (monitor_check (RAID_CHECK), 0);
   while (!atomic_load (&taken))
     usleep (1000);
   cr_expect_eq (monitor_check (RAID_CHECK_REPAIR), -1, "a request while one is taken");
   cr_expect (monitor_check_stop (), "the stop found no check");
+  atomic_store (&hold, 0);
   st = checks_wait (f.a, 1);
   cr_expect_eq (st.check_complete, 0, "the stop did not reach the check taken");
   /* the next one runs to its end: no stop was kept for it */
-  atomic_store (&hold_us, 0);
   for (unsigned i = 0; i < 500 && !accepted; i++) {
     accepted = monitor_check (RAID_CHECK) == 0;
     if (!accepted)

@@ -626,6 +626,19 @@ void raid_mem_member_late_writes (struct raid_mem_member *mm, int late);
  * the writes there).  -1: no memory. */
 int raid_mem_member_cache (struct raid_mem_member *mm, int on);
 void raid_mem_member_lose_cache (struct raid_mem_member *mm, uint64_t offset, uint64_t len);
+/* The power fails on a member with a cache: its bytes become the durable ones (as of its
+ * last flush that succeeded) with a random subset (drawn from *SEED) of the writes it
+ * took since, each whole or not at all, laid over them in the order they landed (a
+ * later write hides an earlier one's sectors only when both are kept).  That is any
+ * order of write-back a disk's cache may choose before the power goes, at the grain of
+ * a member write (a disk may also tear one write into some of its sectors: not modelled).
+ * A flush takes every write that landed before it
+ * (a late write held at a flush is not yet landed: raid_mem_member_late_writes).  The
+ * member keeps its last 4096 unflushed writes: an older one counts as written back.  No
+ * I/O may be running.  Returns how many cached writes were kept; no cache: nothing. */
+unsigned raid_mem_member_power_loss (struct raid_mem_member *mm, uint64_t *seed);
+/* How many unflushed writes its cache holds (0: none, or no cache). */
+unsigned raid_mem_member_cached (struct raid_mem_member *mm);
 /* I/O counters (and polls) since creation (or the last reset). */
 struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes, polls; };
 void raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, int reset);

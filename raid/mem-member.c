@@ -12,6 +12,7 @@
 
 #define MEM_HELD_MAX 64
 #define MEM_TRACE_MAX 1024
+#define MEM_CACHE_MAX 4096              /* unflushed writes kept; more: the oldest written back */
 
 struct raid_mem_member {
   char name[32];
@@ -26,6 +27,10 @@ struct raid_mem_member {
   int defer;                      /* hold completions until poll() */
   int late_writes;                /* held writes land when polled: overtaken by what follows */
   uint8_t *durable;               /* a volatile write cache: what a flush made durable */
+  struct mem_cached {             /* the writes since the last flush, oldest first */
+    uint64_t offset; uint32_t len; uint8_t *bytes;
+  } *cached;
+  unsigned ncached;
   struct mem_completion {
     raid_io_done_fn *done; void *opaque; int err;
     void *late; uint64_t offset; uint32_t len;      /* a write that lands when polled */
@@ -42,6 +47,40 @@ static int
 overlaps (uint64_t a, uint32_t alen, uint64_t b, uint32_t blen)
 {
   return alen && blen && a < b + blen && b < a + alen;
+}
+
+/* Forget the N oldest cached writes, under the lock. */
+static void
+cache_drop (struct raid_mem_member *mm, unsigned n)
+{
+  for (unsigned i = 0; i < n; i++)
+    free (mm->cached[i].bytes);
+  memmove (mm->cached, mm->cached + n, (mm->ncached - n) * sizeof *mm->cached);
+  mm->ncached -= n;
+}
+
+/* A write lands in the member's bytes (its cache, when it has one: the write is kept
+ * until a flush).  The cache full, its oldest write goes to the disk first, as a disk's
+ * cache writes back to make room. */
+static void
+mem_land (struct raid_mem_member *mm, uint64_t offset, const void *buf, uint32_t len)
+{
+  pthread_mutex_lock (&mm->lock);
+  memcpy (mm->data + offset, buf, len);
+  if (mm->durable) {
+    uint8_t *bytes = malloc (len);
+    if (mm->ncached && (mm->ncached == MEM_CACHE_MAX || !bytes)) {
+      struct mem_cached *oldest = &mm->cached[0];
+      memcpy (mm->durable + oldest->offset, oldest->bytes, oldest->len);
+      cache_drop (mm, 1);
+    }
+    if (bytes) {
+      memcpy (bytes, buf, len);
+      mm->cached[mm->ncached++] = (struct mem_cached) { offset, len, bytes };
+    } else
+      memcpy (mm->durable + offset, buf, len);    /* no room to keep it: as written back */
+  }
+  pthread_mutex_unlock (&mm->lock);
 }
 
 /* Decide the outcome of one I/O and count it, under the lock. */
@@ -73,8 +112,10 @@ mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, ui
     if (op == RAID_IO_READ) { mm->stats.reads++; mm->stats.read_bytes += len; }
     if (op == RAID_IO_WRITE) { mm->stats.writes++; mm->stats.write_bytes += len; }
     if (op == RAID_IO_FLUSH) mm->stats.flushes++;
-    if (op == RAID_IO_FLUSH && mm->durable)
+    if (op == RAID_IO_FLUSH && mm->durable) {
       memcpy (mm->durable, mm->data, mm->size);     /* what has landed, not what is held */
+      cache_drop (mm, mm->ncached);
+    }
     if (mm->ntrace < MEM_TRACE_MAX)
       mm->trace[mm->ntrace++] = (struct raid_mem_op) { op, offset, len };
   }
@@ -97,7 +138,7 @@ mem_submit (void *member, enum raid_io_op op, uint64_t offset, uint32_t len, voi
   if (!err && op == RAID_IO_READ)
     memcpy (buf, mm->data + offset, len);
   else if (!err && op == RAID_IO_WRITE && !late)
-    memcpy (mm->data + offset, buf, len);
+    mem_land (mm, offset, buf, len);
   pthread_mutex_lock (&mm->lock);
   int held = mm->defer && mm->nheld < MEM_HELD_MAX;
   if (held)
@@ -105,7 +146,7 @@ mem_submit (void *member, enum raid_io_op op, uint64_t offset, uint32_t len, voi
                                                       offset, len };
   pthread_mutex_unlock (&mm->lock);
   if (late && !held)
-    memcpy (mm->data + offset, buf, len);
+    mem_land (mm, offset, buf, len);
   if (!held)
     done (opaque, err);
 }
@@ -125,7 +166,7 @@ mem_poll (void *member)
   pthread_mutex_unlock (&mm->lock);
   for (unsigned i = 0; i < n; i++) {
     if (held[i].late)
-      memcpy (mm->data + held[i].offset, held[i].late, held[i].len);
+      mem_land (mm, held[i].offset, held[i].late, held[i].len);
     held[i].done (held[i].opaque, held[i].err);
   }
   return (int) n;
@@ -188,6 +229,9 @@ raid_mem_member_free (struct raid_mem_member *mm)
   if (!mm)
     return;
   pthread_mutex_destroy (&mm->lock);
+  if (mm->cached)
+    cache_drop (mm, mm->ncached);
+  free (mm->cached);
   free (mm->durable);
   free (mm->data);
   free (mm);
@@ -279,14 +323,22 @@ int
 raid_mem_member_cache (struct raid_mem_member *mm, int on)
 {
   uint8_t *durable = NULL;
+  struct mem_cached *cached = NULL;
 
-  if (on && !(durable = malloc (mm->size)))
+  if (on && (!(durable = malloc (mm->size))
+             || !(cached = calloc (MEM_CACHE_MAX, sizeof *cached)))) {
+    free (durable);
     return -1;
+  }
   pthread_mutex_lock (&mm->lock);
   if (durable)
     memcpy (durable, mm->data, mm->size);
+  if (mm->cached)
+    cache_drop (mm, mm->ncached);
+  free (mm->cached);
   free (mm->durable);
   mm->durable = durable;
+  mm->cached = cached;
   pthread_mutex_unlock (&mm->lock);
   return 0;
 }
@@ -295,10 +347,56 @@ void
 raid_mem_member_lose_cache (struct raid_mem_member *mm, uint64_t offset, uint64_t len)
 {
   pthread_mutex_lock (&mm->lock);
-  if (mm->durable && offset < mm->size)
-    memcpy (mm->data + offset, mm->durable + offset,
-            len < mm->size - offset ? len : mm->size - offset);
+  if (mm->durable && offset < mm->size) {
+    len = len < mm->size - offset ? len : mm->size - offset;
+    memcpy (mm->data + offset, mm->durable + offset, len);
+    /* the cached writes there are lost: should the rest go to the disk later, they
+     * carry the durable bytes over that range */
+    for (unsigned i = 0; i < mm->ncached; i++) {
+      struct mem_cached *w = &mm->cached[i];
+      uint64_t from = w->offset > offset ? w->offset : offset;
+      uint64_t to = w->offset + w->len < offset + len ? w->offset + w->len : offset + len;
+      if (from < to)
+        memcpy (w->bytes + (from - w->offset), mm->durable + from, to - from);
+    }
+  }
   pthread_mutex_unlock (&mm->lock);
+}
+
+unsigned
+raid_mem_member_power_loss (struct raid_mem_member *mm, uint64_t *seed)
+{
+  unsigned kept = 0;
+
+  pthread_mutex_lock (&mm->lock);
+  if (mm->durable) {
+    for (unsigned i = 0; i < mm->ncached; i++) {
+      struct mem_cached *w = &mm->cached[i];
+      /* splitmix64, as the tests draw their bytes: a seed replays a loss */
+      uint64_t z = (*seed += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      if ((z ^ (z >> 31)) & 1) {
+        memcpy (mm->durable + w->offset, w->bytes, w->len);
+        kept++;
+      }
+    }
+    cache_drop (mm, mm->ncached);
+    memcpy (mm->data, mm->durable, mm->size);
+  }
+  pthread_mutex_unlock (&mm->lock);
+  return kept;
+}
+
+unsigned
+raid_mem_member_cached (struct raid_mem_member *mm)
+{
+  unsigned n;
+
+  pthread_mutex_lock (&mm->lock);
+  n = mm->ncached;
+  pthread_mutex_unlock (&mm->lock);
+  return n;
 }
 
 void

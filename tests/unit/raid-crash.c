@@ -1,0 +1,322 @@
+/* Crash consistency on members with a volatile write cache (a disk's, on).  Each case
+ * runs a scenario on in-memory members whose caches are on, with the power cut after
+ * I/O number K (a budget every member draws from), for many K; then each member loses
+ * power (raid_mem_member_power_loss: its durable bytes and a random subset of the writes
+ * it took since its last flush, drawn from a seed, for a few seeds); then the array is
+ * assembled again and what it must finish (recovery, resync, reshape, replace) runs to
+ * its end.  Then:
+ *   - every write acknowledged and then made durable (a raid_flush, or a FUA write,
+ *     that succeeded) before the cut reads back; a write not yet made durable (or cut
+ *     short) reads, sector by sector, its bytes or those before it (md promises no more:
+ *     a disk may lose what it took into its cache), so the workloads write no sector
+ *     twice between two flushes;
+ *   - no byte a write did not touch has changed;
+ *   - once the array is whole and in sync again, its redundancy matches its data.
+ * Reassembly never forces: every case here is one md starts by itself (a dirty array
+ * with every member, or with one missing and the partial parity log). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "raid-test.h"
+#include "raid-int.h"
+
+#define CHUNK 4096u
+#define REGION (16u * 1024)             /* bitmap bits that count: 8 per 128 KiB */
+#define BIG_MEMBER (RAID_DATA_OFFSET + 1024 * 1024)   /* 256 units: checkpoints */
+#define SEEDS 3
+
+struct crash {
+  struct fx f;
+  struct level_case c;
+  uint8_t *ref;                         /* the newest bytes a write sent, ended or not */
+  uint8_t *sure;                        /* the bytes as of the last flush that succeeded */
+  uint8_t *fresh;                       /* a byte per sector: written since that flush */
+  uint64_t size, seed;
+  int64_t power;                        /* the budget every member draws from */
+  unsigned acked, flushed;              /* writes acknowledged, flushes that succeeded */
+  struct raid_mem_member *spare;        /* a member added in the scenario, not yet in f */
+  struct raid_mem_member *gone;         /* a member the scenario took out of f */
+  unsigned variant;                     /* which restart of the scenario: 0 .. variants */
+};
+
+static const struct level_case raid1 = { RAID_LEVEL_1, 2, 1, 0, 2 };
+static const struct level_case raid5 = { RAID_LEVEL_5, 3, 2, 1, 1 };
+static const struct level_case raid6 = { RAID_LEVEL_6, 4, 2, 2, 1 };
+
+static void
+power (struct crash *c, int64_t *budget)
+{
+  for (unsigned i = 0; i < c->f.n; i++)
+    raid_mem_member_power (c->f.mm[i], budget);
+  if (c->spare)
+    raid_mem_member_power (c->spare, budget);
+}
+
+static void
+caches_on (struct crash *c)
+{
+  for (unsigned i = 0; i < c->f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (c->f.mm[i], 1), 0);
+  if (c->spare)
+    cr_assert_eq (raid_mem_member_cache (c->spare, 1), 0);
+}
+
+/* The array of level case LC on N members of MEMBER bytes (LC's first lc->n in it), with
+ * a bitmap of REGION bytes per bit and FLAGS; filled, flushed, then the caches on. */
+static void
+crash_create (struct crash *c, const struct level_case *lc, unsigned n, uint64_t member,
+              unsigned flags, uint64_t seed)
+{
+  struct raid_params p = { .level = lc->level, .k = lc->k, .m = lc->m, .chunk_bytes = CHUNK,
+                           .name = "crash", .flags = flags, .bitmap_region = REGION };
+  char err[256] = "";
+
+  memset (c, 0, sizeof *c);
+  c->c = *lc;
+  c->seed = seed;
+  fx_members (&c->f, n, member);
+  c->f.n = lc->n;
+  c->f.a = raid_create (&p, c->f.mem, lc->n, fx_log, &c->f, err, sizeof err);
+  cr_assert_not_null (c->f.a, "raid_create: %s", err);
+  c->f.n = n;
+  c->size = raid_size (c->f.a);
+  if (!(flags & RAID_CREATE_ASSUME_CLEAN))
+    cr_assert_eq (raid_resync (c->f.a), 0);
+  c->ref = fx_fill (c->f.a, &c->seed);
+  c->sure = malloc (c->size);
+  c->fresh = calloc (1, c->size / 512);
+  cr_assert (c->sure && c->fresh);
+  cr_assert_eq (raid_flush (c->f.a), 0);
+  memcpy (c->sure, c->ref, c->size);
+  caches_on (c);
+}
+
+static void
+crash_free (struct crash *c)
+{
+  fx_free (&c->f);
+  raid_mem_member_free (c->spare);
+  raid_mem_member_free (c->gone);
+  free (c->ref);
+  free (c->sure);
+  free (c->fresh);
+}
+
+/* A flush that succeeded: every write before it is durable. */
+static void
+durable (struct crash *c)
+{
+  memcpy (c->sure, c->ref, c->size);
+  memset (c->fresh, 0, c->size / 512);
+  c->flushed++;
+}
+
+/* One write of random bytes at a place no write took since the last flush, FUA now and
+ * then; 0, or -1 once a write (or its FUA) failed: the power went. */
+static int
+crash_write (struct crash *c)
+{
+  uint64_t sectors = c->size / 512, at = 0;
+  uint32_t len = 0;
+
+  for (int tries = 0; tries < 32 && !len; tries++) {
+    uint32_t want = 1 + (uint32_t) (rnd (&c->seed) % 24);
+    at = rnd (&c->seed) % (sectors - want);
+    len = want;
+    for (uint32_t s = 0; s < want && len; s++)
+      if (c->fresh[at + s])
+        len = 0;
+  }
+  if (!len) {                           /* crowded: make room */
+    if (raid_flush (c->f.a))
+      return -1;
+    durable (c);
+    return 0;
+  }
+  memset (c->fresh + at, 1, len);
+  fill_random (c->ref + at * 512, len * 512, &c->seed);
+  unsigned fua = rnd (&c->seed) % 8 == 0;
+  if (raid_write (c->f.a, c->ref + at * 512, len * 512, at * 512, fua ? RAID_WRITE_FUA : 0))
+    return -1;
+  c->acked++;
+  if (fua)
+    durable (c);
+  return 0;
+}
+
+/* N writes, a flush after every EVERY of them; now and then the bitmap daemon's passes
+ * (two: a bit goes after a pass without writes), between flushes too: a bit cleared on
+ * the disk while its region's writes sit in a cache is what they risk.  Stops at the
+ * first failure. */
+static int
+crash_writes (struct crash *c, unsigned n, unsigned every)
+{
+  for (unsigned w = 1; w <= n; w++) {
+    if (crash_write (c))
+      return -1;
+    if (w % every == 0) {
+      if (raid_flush (c->f.a))
+        return -1;
+      durable (c);
+    }
+    if (rnd (&c->seed) % 4 == 0) {
+      bitmap_pass (c->f.a);
+      bitmap_pass (c->f.a);
+    }
+  }
+  return 0;
+}
+
+/* The host dies (nothing more reaches a member), then every member loses power: what
+ * its cache had not written back is gone but for the subset SEED draws. */
+static void
+crash_power_off (struct crash *c, uint64_t seed)
+{
+  int64_t none = 0;
+
+  power (c, &none);
+  fx_close (&c->f);
+  power (c, NULL);
+  for (unsigned i = 0; i < c->f.n; i++)
+    raid_mem_member_power_loss (c->f.mm[i], &seed);
+  if (c->spare)
+    raid_mem_member_power_loss (c->spare, &seed);
+}
+
+/* Assemble (no force), finish what the array must, and hold it to the invariants;
+ * WHEN names the run in messages. */
+static void
+crash_restart_check (struct crash *c, const char *when)
+{
+  char err[256] = "";
+  struct raid_status st;
+
+  cr_assert_not_null (fx_assemble (&c->f, 0, err, sizeof err), "%s: assemble: %s", when, err);
+  if (raid_reshape_pending (c->f.a))
+    cr_assert_eq (raid_reshape (c->f.a), 0, "%s: the reshape does not resume", when);
+  if (raid_replace_pending (c->f.a))
+    cr_assert_eq (raid_replace (c->f.a), 0, "%s: the replace does not resume", when);
+  if (raid_recovery_pending (c->f.a))
+    cr_assert_eq (raid_recover (c->f.a), 0, "%s: the recovery does not resume", when);
+  if (raid_needs_resync (c->f.a))
+    cr_assert_eq (raid_resync (c->f.a), 0, "%s: the resync failed", when);
+  raid_status (c->f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_CLEAN, "%s: the array is not whole after its runs", when);
+  fx_expect_data (c->f.a, c->ref, c->sure, c->size, when);
+  fx_check_redundancy (&c->f, c->c.level, c->c.k, c->c.m, c->c.copies, CHUNK, NULL);
+}
+
+/* How many member I/Os RUN takes without a cut (for choosing where to cut). */
+static int64_t
+ios_of (void (*setup) (struct crash *), int (*run) (struct crash *))
+{
+  struct crash c;
+  int64_t budget = INT64_MAX / 2, start = budget;
+
+  setup (&c);
+  power (&c, &budget);
+  cr_assert_eq (run (&c), 0, "the scenario fails without a cut");
+  power (&c, NULL);
+  crash_free (&c);
+  return start - budget;
+}
+
+typedef void setup_fn (struct crash *c);
+typedef int run_fn (struct crash *c);
+typedef void restart_fn (struct crash *c, const char *when);
+
+/* Cut SETUP's RUN after each of some K member I/Os up to all of them (the first 16,
+ * then spread), with SEEDS losses each, then RESTART each of VARIANTS ways and check. */
+static void
+crash_sweep_with (const char *name, setup_fn *setup, run_fn *run, restart_fn *restart,
+                  unsigned variants, unsigned cuts)
+{
+  int64_t total = ios_of (setup, run);
+  char when[200];
+
+  for (unsigned i = 0; i < cuts; i++) {
+    int64_t k = i < 16 ? i : 16 + (total - 16) * (i - 15) / (cuts - 15);
+    for (uint64_t seed = 1; seed <= SEEDS; seed++)
+      for (unsigned v = 0; v < variants; v++) {
+        struct crash c;
+        int64_t budget = k;
+
+        setup (&c);
+        c.variant = v;
+        power (&c, &budget);
+        run (&c);
+        power (&c, NULL);
+        crash_power_off (&c, seed * 1000 + (uint64_t) k);
+        snprintf (when, sizeof when, "%s, cut at I/O %lld of %lld, loss %llu, restart %u "
+                  "(%u writes acknowledged, %u flushes)", name, (long long) k,
+                  (long long) total, (unsigned long long) seed, v, c.acked, c.flushed);
+        restart (&c, when);
+        crash_free (&c);
+      }
+  }
+}
+
+static void
+crash_sweep (const char *name, setup_fn *setup, run_fn *run, unsigned cuts)
+{
+  crash_sweep_with (name, setup, run, crash_restart_check, 1, cuts);
+}
+
+/* ---- plain writes, a bitmap ------------------------------------------------ */
+
+static void setup1 (struct crash *c) { crash_create (c, &raid1, 2, FX_MEMBER_SIZE, RAID_CREATE_ASSUME_CLEAN, 11); }
+static void setup5 (struct crash *c) { crash_create (c, &raid5, 3, FX_MEMBER_SIZE, RAID_CREATE_ASSUME_CLEAN, 12); }
+static void setup6 (struct crash *c) { crash_create (c, &raid6, 4, FX_MEMBER_SIZE, RAID_CREATE_ASSUME_CLEAN, 13); }
+static int writes (struct crash *c) { return crash_writes (c, 40, 5); }
+
+Test (crash, writes_on_raid1_with_a_bitmap) { crash_sweep ("raid1", setup1, writes, 40); }
+Test (crash, writes_on_raid5_with_a_bitmap) { crash_sweep ("raid5", setup5, writes, 40); }
+Test (crash, writes_on_raid6_with_a_bitmap) { crash_sweep ("raid6", setup6, writes, 40); }
+
+/* ---- raid5 with the partial parity log, a member missing at the restart ----- */
+
+/* The write hole: the array starts dirty without member c->variant, which md allows
+ * with the log (no force).  A sector of the missing column that a write not yet durable
+ * covered is undefined (md's too: its new bytes may be lost with the member, its old ones
+ * with the parity); every other sector holds to the invariants. */
+static void
+restart_without (struct crash *c, const char *when)
+{
+  struct raid_member m[RAID_MAX_MEMBERS];
+  unsigned n = 0, missing = c->variant;
+  uint32_t stripe_bytes = CHUNK * c->c.k;
+  uint8_t *got = malloc (c->size);
+  char err[256] = "";
+
+  for (unsigned i = 0; i < c->f.n; i++)
+    if (i != missing)
+      m[n++] = c->f.mem[i];
+  c->f.a = raid_assemble (m, n, 0, fx_log, &c->f, err, sizeof err);
+  cr_assert_not_null (c->f.a, "%s: assemble without member %u: %s", when, missing, err);
+  cr_assert_eq (raid_read (c->f.a, got, c->size, 0), 0, "%s: read failed", when);
+  for (uint64_t o = 0; o < c->size; o += 512) {
+    unsigned col = (unsigned) (o % stripe_bytes / CHUNK);
+    int undefined = c->fresh[o / 512]
+                    && ref_data_dev (c->c.n, c->c.m, o / stripe_bytes, col) == missing;
+    if (memcmp (got + o, c->ref + o, 512) && memcmp (got + o, c->sure + o, 512) && !undefined)
+      cr_assert_fail ("%s: array data differs from the reference at %llu (column of member "
+                      "%u, %s since the last flush)", when, (unsigned long long) o,
+                      ref_data_dev (c->c.n, c->c.m, o / stripe_bytes, col),
+                      c->fresh[o / 512] ? "written" : "not written");
+  }
+  free (got);
+}
+
+static void setup5ppl (struct crash *c)
+{
+  crash_create (c, &raid5, 3, FX_MEMBER_SIZE, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_PPL, 14);
+}
+
+Test (crash, writes_on_raid5_with_the_log_and_a_member_missing_at_the_restart)
+{
+  crash_sweep_with ("raid5 ppl", setup5ppl, writes, restart_without, 3, 30);
+}

@@ -41,6 +41,9 @@ struct crash {
   struct raid_mem_member *spare;        /* a member added in the scenario, not yet in f */
   struct raid_mem_member *gone;         /* a member the scenario took out of f */
   unsigned variant;                     /* which restart of the scenario: 0 .. variants */
+  int out;                              /* a slot out of sync whose column's sectors a
+                                         * write sent since the last flush may read
+                                         * anything (see recovery); -1: none */
 };
 
 static const struct level_case raid1 = { RAID_LEVEL_1, 2, 1, 0, 2 };
@@ -78,14 +81,16 @@ crash_create (struct crash *c, const struct level_case *lc, unsigned n, uint64_t
   memset (c, 0, sizeof *c);
   c->c = *lc;
   c->seed = seed;
+  c->out = -1;
   fx_members (&c->f, n, member);
+  for (unsigned i = 0; i < n; i++)      /* what the members held before: not in sync */
+    fill_random (raid_mem_member_data (c->f.mm[i]) + RAID_DATA_OFFSET,
+                 member - RAID_DATA_OFFSET, &c->seed);
   c->f.n = lc->n;
   c->f.a = raid_create (&p, c->f.mem, lc->n, fx_log, &c->f, err, sizeof err);
   cr_assert_not_null (c->f.a, "raid_create: %s", err);
   c->f.n = n;
   c->size = raid_size (c->f.a);
-  if (!(flags & RAID_CREATE_ASSUME_CLEAN))
-    cr_assert_eq (raid_resync (c->f.a), 0);
   c->ref = fx_fill (c->f.a, &c->seed);
   c->sure = malloc (c->size);
   c->fresh = calloc (1, c->size / 512);
@@ -187,6 +192,56 @@ crash_power_off (struct crash *c, uint64_t seed)
     raid_mem_member_power_loss (c->spare, &seed);
 }
 
+/* Every sector reads its bytes as of the last flush or those a write sent since (as
+ * fx_expect_data), but for a sector a write sent since in the column of member MISSING
+ * (-1: none) of a parity array, which may read anything. */
+static void
+crash_expect (struct crash *c, int missing, const char *when)
+{
+  uint32_t stripe_bytes = CHUNK * c->c.k;
+  uint8_t *got = malloc (c->size);
+
+  cr_assert_eq (raid_read (c->f.a, got, c->size, 0), 0, "%s: read failed", when);
+  for (uint64_t o = 0; o < c->size; o += 512) {
+    unsigned col = (unsigned) (o % stripe_bytes / CHUNK);
+    int dev = c->c.m ? (int) ref_data_dev (c->c.n, c->c.m, o / stripe_bytes, col) : -1;
+    if (memcmp (got + o, c->ref + o, 512) && memcmp (got + o, c->sure + o, 512)
+        && !(c->fresh[o / 512] && dev == missing && missing >= 0))
+      cr_assert_fail ("%s: array data differs from the reference at %llu (column of slot "
+                      "%d, %s since the last flush; %s)", when, (unsigned long long) o, dev,
+                      c->fresh[o / 512] ? "written" : "not written",
+                      memcmp (c->ref + o, c->sure + o, 512) ? "differs" : "same");
+  }
+  free (got);
+}
+
+/* Put the fixture's members in the order of the slots ST names (a replace or recovery
+ * may have moved one in): those left over go to c->gone (one at most). */
+static void
+crash_members_by_slot (struct crash *c, const struct raid_status *st)
+{
+  struct raid_mem_member *mm[RAID_MAX_MEMBERS];
+  unsigned n = c->f.n, taken = 0;
+
+  memcpy (mm, c->f.mm, sizeof mm);
+  for (unsigned s = 0; s < st->members; s++)
+    for (unsigned i = 0; i < n; i++)
+      if (mm[i] && !strcmp (st->member[s].name, c->f.mem[i].ops->name (mm[i]))) {
+        c->f.mm[s] = mm[i];
+        mm[i] = NULL;
+        taken++;
+      }
+  cr_assert_eq (taken, st->members, "a slot's member is not one of the fixture's");
+  for (unsigned i = 0; i < n; i++)
+    if (mm[i]) {
+      cr_assert_null (c->gone, "two members left over");
+      c->gone = mm[i];
+    }
+  c->f.n = st->members;
+  for (unsigned i = 0; i < c->f.n; i++)
+    c->f.mem[i] = raid_mem_member (c->f.mm[i]);
+}
+
 /* Assemble (no force), finish what the array must, and hold it to the invariants;
  * WHEN names the run in messages. */
 static void
@@ -206,8 +261,16 @@ crash_restart_check (struct crash *c, const char *when)
     cr_assert_eq (raid_resync (c->f.a), 0, "%s: the resync failed", when);
   raid_status (c->f.a, &st);
   cr_assert_eq (st.state, RAID_STATE_CLEAN, "%s: the array is not whole after its runs", when);
-  fx_expect_data (c->f.a, c->ref, c->sure, c->size, when);
-  fx_check_redundancy (&c->f, c->c.level, c->c.k, c->c.m, c->c.copies, CHUNK, NULL);
+  crash_expect (c, c->out, when);
+  crash_members_by_slot (c, &st);
+  if (c->c.level == RAID_LEVEL_5 && c->f.n == 4) {
+    /* reshaped: its data sits a chunk lower, where fx_check_redundancy does not look */
+    cr_assert_eq (raid_check (c->f.a, RAID_CHECK), 0, "%s: check", when);
+    raid_status (c->f.a, &st);
+    cr_assert_eq (st.check_mismatches, 0, "%s: %llu stripes' parity does not match their "
+                  "data", when, (unsigned long long) st.check_mismatches);
+  } else
+    fx_check_redundancy (&c->f, c->c.level, c->c.k, c->c.m, c->c.copies, CHUNK, NULL);
 }
 
 /* How many member I/Os RUN takes without a cut (for choosing where to cut). */
@@ -288,8 +351,6 @@ restart_without (struct crash *c, const char *when)
 {
   struct raid_member m[RAID_MAX_MEMBERS];
   unsigned n = 0, missing = c->variant;
-  uint32_t stripe_bytes = CHUNK * c->c.k;
-  uint8_t *got = malloc (c->size);
   char err[256] = "";
 
   for (unsigned i = 0; i < c->f.n; i++)
@@ -297,18 +358,7 @@ restart_without (struct crash *c, const char *when)
       m[n++] = c->f.mem[i];
   c->f.a = raid_assemble (m, n, 0, fx_log, &c->f, err, sizeof err);
   cr_assert_not_null (c->f.a, "%s: assemble without member %u: %s", when, missing, err);
-  cr_assert_eq (raid_read (c->f.a, got, c->size, 0), 0, "%s: read failed", when);
-  for (uint64_t o = 0; o < c->size; o += 512) {
-    unsigned col = (unsigned) (o % stripe_bytes / CHUNK);
-    int undefined = c->fresh[o / 512]
-                    && ref_data_dev (c->c.n, c->c.m, o / stripe_bytes, col) == missing;
-    if (memcmp (got + o, c->ref + o, 512) && memcmp (got + o, c->sure + o, 512) && !undefined)
-      cr_assert_fail ("%s: array data differs from the reference at %llu (column of member "
-                      "%u, %s since the last flush)", when, (unsigned long long) o,
-                      ref_data_dev (c->c.n, c->c.m, o / stripe_bytes, col),
-                      c->fresh[o / 512] ? "written" : "not written");
-  }
-  free (got);
+  crash_expect (c, (int) missing, when);
 }
 
 static void setup5ppl (struct crash *c)
@@ -319,4 +369,137 @@ static void setup5ppl (struct crash *c)
 Test (crash, writes_on_raid5_with_the_log_and_a_member_missing_at_the_restart)
 {
   crash_sweep_with ("raid5 ppl", setup5ppl, writes, restart_without, 3, 30);
+}
+
+/* ---- recovery onto a spare (its checkpoints) ---------------------------------- */
+
+/* Slot 1 failed and a spare with a cache added (its name e9.1): what raid_recover
+ * rebuilds onto it, with writes before and after. */
+static void
+setup_recovery (struct crash *c, const struct level_case *lc, unsigned flags, uint64_t seed)
+{
+  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", BIG_MEMBER);
+  struct raid_member m = raid_mem_member (spare);
+  char err[256] = "";
+
+  crash_create (c, lc, lc->n, BIG_MEMBER, RAID_CREATE_ASSUME_CLEAN | flags, seed);
+  raid_mem_member_set_down (c->f.mm[1], 1);
+  cr_assert_eq (crash_writes (c, 1, 1), 0);         /* marks it faulty */
+  c->gone = c->f.mm[1];
+  c->f.mm[1] = spare;
+  c->f.mem[1] = m;
+  cr_assert_eq (raid_mem_member_cache (spare, 1), 0);
+  cr_assert_eq (raid_add_member (c->f.a, &m, err, sizeof err), 0, "add: %s", err);
+  cr_assert (raid_recovery_pending (c->f.a));
+}
+
+/* raid5 keeps the log: a crash while slot 1 is rebuilt leaves it dirty and degraded,
+ * which md starts by itself only with the log (without, it wants --force and the write
+ * hole may take rows of slot 1 that no write touched: md's, not a bug to find here) */
+static void setup_recovery1 (struct crash *c) { setup_recovery (c, &raid1, 0, 15); }
+static void setup_recovery5 (struct crash *c) { setup_recovery (c, &raid5, RAID_CREATE_PPL, 16); }
+
+/* Until the spare is rebuilt and a flush ends the writes sent while it was not, a
+ * crash leaves slot 1 missing for the rows it had not reached: a write not yet durable
+ * that covered its column and another in a stripe (torn: the other column old, the
+ * parity new) leaves its rows there undefined.  md's too: "If a dirty disk of a stripe is
+ * lost, no PPL recovery is performed for this stripe ... arbitrary data in the written
+ * part of a stripe" (Documentation/driver-api/md/raid5-ppl.rst).  Its other columns,
+ * and every row no write covered, hold. */
+static int
+recovery (struct crash *c)
+{
+  c->out = 1;
+  if (crash_writes (c, 6, 100) || raid_recover (c->f.a) || raid_flush (c->f.a))
+    return -1;
+  durable (c);
+  c->out = -1;
+  return crash_writes (c, 6, 3);
+}
+
+Test (crash, a_recovery_onto_a_spare)
+{
+  crash_sweep ("raid1 recovery", setup_recovery1, recovery, 30);
+  crash_sweep ("raid5 recovery", setup_recovery5, recovery, 30);
+}
+
+/* ---- the first resync of an array whose members were not in sync ---------------- */
+
+static void setup_resync1 (struct crash *c) { crash_create (c, &raid1, 2, BIG_MEMBER, 0, 17); }
+static void setup_resync5 (struct crash *c) { crash_create (c, &raid5, 3, BIG_MEMBER, 0, 18); }
+
+static int
+resync (struct crash *c)
+{
+  if (crash_writes (c, 6, 100) || raid_resync (c->f.a))
+    return -1;
+  return crash_writes (c, 6, 3);
+}
+
+Test (crash, a_resync)
+{
+  crash_sweep ("raid1 resync", setup_resync1, resync, 22);
+  crash_sweep ("raid5 resync", setup_resync5, resync, 22);
+}
+
+/* ---- a reshape: raid5 of 3 grown to 4 ------------------------------------------- */
+
+static void
+setup_reshape (struct crash *c)
+{
+  struct raid_member m;
+  const char *names[] = { "e4.1" };
+  char err[256] = "";
+
+  crash_create (c, &raid5, 4, FX_MEMBER_SIZE, RAID_CREATE_ASSUME_CLEAN, 19);
+  m = c->f.mem[3];
+  cr_assert_eq (raid_add_member (c->f.a, &m, err, sizeof err), 0, "add: %s", err);
+  cr_assert_eq (raid_grow (c->f.a, names, 1, RAID_LEVEL_5, err, sizeof err), 0, "grow: %s",
+                err);
+  c->c = (struct level_case) { RAID_LEVEL_5, 4, 3, 1, 1 };
+}
+
+static int
+reshape (struct crash *c)
+{
+  if (crash_writes (c, 6, 100) || raid_reshape (c->f.a))
+    return -1;
+  return crash_writes (c, 6, 3);
+}
+
+Test (crash, a_reshape_of_raid5_from_3_to_4)
+{
+  crash_sweep ("raid5 3->4 reshape", setup_reshape, reshape, 40);
+}
+
+/* ---- a replace: slot 1's member copied onto e4.1 -------------------------------- */
+
+static void
+setup_replace (struct crash *c, const struct level_case *lc, uint64_t seed)
+{
+  struct raid_member m;
+  char err[256] = "";
+
+  crash_create (c, lc, lc->n + 1, BIG_MEMBER, RAID_CREATE_ASSUME_CLEAN, seed);
+  m = c->f.mem[lc->n];
+  cr_assert_eq (raid_add_member (c->f.a, &m, err, sizeof err), 0, "add: %s", err);
+  cr_assert_eq (raid_replace_start (c->f.a, "e2.1", c->f.mem[lc->n].ops->name (m.member), err,
+                                    sizeof err), 0, "replace: %s", err);
+}
+
+static void setup_replace1 (struct crash *c) { setup_replace (c, &raid1, 20); }
+static void setup_replace5 (struct crash *c) { setup_replace (c, &raid5, 21); }
+
+static int
+replace (struct crash *c)
+{
+  if (crash_writes (c, 6, 100) || raid_replace (c->f.a))
+    return -1;
+  return crash_writes (c, 6, 3);
+}
+
+Test (crash, a_replace)
+{
+  crash_sweep ("raid1 replace", setup_replace1, replace, 22);
+  crash_sweep ("raid5 replace", setup_replace5, replace, 22);
 }

@@ -634,8 +634,9 @@ void raid_mem_member_lose_cache (struct raid_mem_member *mm, uint64_t offset, ui
  * a member write (a disk may also tear one write into some of its sectors: not modelled).
  * A flush takes every write that landed before it
  * (a late write held at a flush is not yet landed: raid_mem_member_late_writes).  The
- * member keeps its last 4096 unflushed writes: an older one counts as written back.  No
- * I/O may be running.  Returns how many cached writes were kept; no cache: nothing. */
+ * member keeps its last 4096 unflushed writes: an older one counts as written back.
+ * Bytes changed by hand (raid_mem_member_data) since the last flush are lost.  No I/O
+ * may be running.  Returns how many cached writes were kept; no cache: nothing. */
 unsigned raid_mem_member_power_loss (struct raid_mem_member *mm, uint64_t *seed);
 /* How many unflushed writes its cache holds (0: none, or no cache). */
 unsigned raid_mem_member_cached (struct raid_mem_member *mm);
@@ -643,8 +644,10 @@ unsigned raid_mem_member_cached (struct raid_mem_member *mm);
 struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes, polls; };
 void raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, int reset);
 /* The I/Os it carried out, in order, since the last stats reset (the first 1024): up to
- * MAX into OUT, their count returned. */
-struct raid_mem_op { enum raid_io_op op; uint64_t offset; uint32_t len; };
+ * MAX into OUT, their count returned.  power_left: under a power budget
+ * (raid_mem_member_power), what the budget held after the I/O took its one (which I/O of
+ * all the members sharing it this was); without, -1. */
+struct raid_mem_op { enum raid_io_op op; uint64_t offset; uint32_t len; int64_t power_left; };
 unsigned raid_mem_member_trace (struct raid_mem_member *mm, struct raid_mem_op *out,
                                 unsigned max);
 

@@ -31,6 +31,9 @@ struct raid_mem_member {
     uint64_t offset; uint32_t len; uint8_t *bytes;
   } *cached;
   unsigned ncached;
+  int raw_seen;                   /* its bytes were handed out (raid_mem_member_data): the
+                                   * next flush copies them all, the cached writes may not
+                                   * be all that changed */
   struct mem_completion {
     raid_io_done_fn *done; void *opaque; int err;
     void *late; uint64_t offset; uint32_t len;      /* a write that lands when polled */
@@ -88,6 +91,7 @@ static int
 mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, uint32_t len)
 {
   int err = 0;
+  int64_t power_left = -1;
 
   pthread_mutex_lock (&mm->lock);
   if (mm->ios_left == 0)
@@ -96,7 +100,8 @@ mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, ui
     mm->ios_left--;
   if (mm->fenced)
     err = RAID_EFENCED;
-  else if (mm->down || (mm->power && __atomic_sub_fetch (mm->power, 1, __ATOMIC_SEQ_CST) < 0))
+  else if (mm->down
+           || (mm->power && (power_left = __atomic_sub_fetch (mm->power, 1, __ATOMIC_SEQ_CST)) < 0))
     err = EIO;
   else if (op != RAID_IO_FLUSH && (offset > mm->size || len > mm->size - offset
                                     || offset % 512 || len % 512))
@@ -113,11 +118,16 @@ mem_account (struct raid_mem_member *mm, enum raid_io_op op, uint64_t offset, ui
     if (op == RAID_IO_WRITE) { mm->stats.writes++; mm->stats.write_bytes += len; }
     if (op == RAID_IO_FLUSH) mm->stats.flushes++;
     if (op == RAID_IO_FLUSH && mm->durable) {
-      memcpy (mm->durable, mm->data, mm->size);     /* what has landed, not what is held */
+      /* what has landed, not what is held */
+      if (mm->raw_seen)
+        memcpy (mm->durable, mm->data, mm->size);
+      for (unsigned i = 0; i < mm->ncached && !mm->raw_seen; i++)
+        memcpy (mm->durable + mm->cached[i].offset, mm->cached[i].bytes, mm->cached[i].len);
+      mm->raw_seen = 0;
       cache_drop (mm, mm->ncached);
     }
     if (mm->ntrace < MEM_TRACE_MAX)
-      mm->trace[mm->ntrace++] = (struct raid_mem_op) { op, offset, len };
+      mm->trace[mm->ntrace++] = (struct raid_mem_op) { op, offset, len, power_left };
   }
   pthread_mutex_unlock (&mm->lock);
   return err;
@@ -244,7 +254,14 @@ raid_mem_member (struct raid_mem_member *mm)
   return m;
 }
 
-uint8_t *raid_mem_member_data (struct raid_mem_member *mm) { return mm->data; }
+uint8_t *
+raid_mem_member_data (struct raid_mem_member *mm)
+{
+  pthread_mutex_lock (&mm->lock);
+  mm->raw_seen = 1;
+  pthread_mutex_unlock (&mm->lock);
+  return mm->data;
+}
 
 void
 raid_mem_member_fail (struct raid_mem_member *mm, int fail_reads, int fail_writes)
@@ -381,8 +398,13 @@ raid_mem_member_power_loss (struct raid_mem_member *mm, uint64_t *seed)
         kept++;
       }
     }
+    if (mm->raw_seen)       /* bytes changed by hand since the flush: lost as well */
+      memcpy (mm->data, mm->durable, mm->size);
+    for (unsigned i = 0; i < mm->ncached && !mm->raw_seen; i++)   /* only they differ */
+      memcpy (mm->data + mm->cached[i].offset, mm->durable + mm->cached[i].offset,
+              mm->cached[i].len);
+    mm->raw_seen = 0;
     cache_drop (mm, mm->ncached);
-    memcpy (mm->data, mm->durable, mm->size);
   }
   pthread_mutex_unlock (&mm->lock);
   return kept;

@@ -616,6 +616,10 @@ void raid_mem_member_bad_range (struct raid_mem_member *mm, uint64_t offset, uin
 void raid_mem_member_power (struct raid_mem_member *mm, int64_t *budget);
 /* Sleep this long in every submit (to widen races in threaded tests). */
 void raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec);
+/* Call FN (NULL: none) at the start of every submit, on the submitter's thread, before
+ * the I/O is decided: a test's trigger at a given I/O.  Set it while no I/O runs. */
+typedef void raid_mem_hook_fn (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len);
+void raid_mem_member_hook (struct raid_mem_member *mm, raid_mem_hook_fn *fn, void *opaque);
 /* Hold completions until the member is polled (its ops->poll). */
 void raid_mem_member_defer (struct raid_mem_member *mm, int defer);
 /* With defer: a held write lands only when polled, so an I/O sent after it (a flush) is

@@ -31,6 +31,8 @@ struct raid_mem_member {
     uint64_t offset; uint32_t len; uint8_t *bytes;
   } *cached;
   unsigned ncached;
+  raid_mem_hook_fn *hook;         /* called at each submit (a test's trigger) */
+  void *hook_opaque;
   int raw_seen;                   /* its bytes were handed out (raid_mem_member_data): the
                                    * next flush copies them all, the cached writes may not
                                    * be all that changed */
@@ -138,7 +140,11 @@ mem_submit (void *member, enum raid_io_op op, uint64_t offset, uint32_t len, voi
             raid_io_done_fn *done, void *opaque)
 {
   struct raid_mem_member *mm = member;
-  int err = mem_account (mm, op, offset, len);
+  int err;
+
+  if (mm->hook)
+    mm->hook (mm->hook_opaque, op, offset, len);
+  err = mem_account (mm, op, offset, len);
 
   if (mm->delay_us)
     usleep (mm->delay_us);
@@ -318,6 +324,13 @@ void
 raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec)
 {
   mm->delay_us = usec;
+}
+
+void
+raid_mem_member_hook (struct raid_mem_member *mm, raid_mem_hook_fn *fn, void *opaque)
+{
+  mm->hook = fn;
+  mm->hook_opaque = opaque;
 }
 
 void

@@ -41,6 +41,8 @@ struct crash {
   struct raid_mem_member *spare;        /* a member added in the scenario, not yet in f */
   struct raid_mem_member *gone;         /* a member the scenario took out of f */
   unsigned variant;                     /* which restart of the scenario: 0 .. variants */
+  unsigned pause_writes, pause_at;      /* pause_hook's count, and where it stops */
+  uint64_t pause_from;                  /* the data writes it counts: at or above this */
   int out;                              /* a slot out of sync whose column's sectors a
                                          * write sent since the last flush may read
                                          * anything (see recovery); -1: none */
@@ -92,6 +94,8 @@ crash_create (struct crash *c, const struct level_case *lc, unsigned n, uint64_t
   c->c = *lc;
   c->seed = seed;
   c->out = -1;
+  c->pause_at = 128;                    /* of 256 units */
+  c->pause_from = RAID_DATA_OFFSET;
   fx_members (&c->f, n, member);
   if (!(flags & RAID_CREATE_ASSUME_CLEAN))
     for (unsigned i = 0; i < n; i++)    /* what the members held before: not in sync */
@@ -446,6 +450,18 @@ Test (crash, writes_on_raid5_with_the_log_and_a_member_missing_at_the_restart)
   crash_sweep_with ("raid5 ppl", setup5ppl, writes, restart_without, 3, 14);
 }
 
+/* Stop a run (raid_recover, raid_replace, raid_reshape) at the new member's
+ * c->pause_at-th data write. */
+static void
+pause_hook (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  struct crash *c = opaque;
+
+  (void) len;
+  if (op == RAID_IO_WRITE && offset >= c->pause_from && ++c->pause_writes == c->pause_at)
+    raid_resync_cancel (c->f.a);
+}
+
 /* ---- recovery onto a spare (its checkpoints) ---------------------------------- */
 
 /* Slot 1 failed and a spare with a cache added (its name e9.1): what raid_recover
@@ -484,8 +500,18 @@ static void setup_recovery5 (struct crash *c) { setup_recovery (c, &raid5, RAID_
 static int
 recovery (struct crash *c)
 {
+  int rc;
+
   c->out = 1;
-  if (crash_writes (c, 6, 100) || raid_recover (c->f.a) || raid_flush (c->f.a))
+  if (crash_writes (c, 6, 100))
+    return -1;
+  raid_mem_member_hook (c->f.mm[1], pause_hook, c);   /* stopped half way: writes */
+  rc = raid_recover (c->f.a);
+  raid_mem_member_hook (c->f.mm[1], NULL, NULL);
+  if (rc != -ECANCELED)
+    return -1;
+  atomic_store (&c->f.a->resync_stop, 0);            /* the cancel was for this stop only */
+  if (crash_writes (c, 12, 4) || raid_recover (c->f.a) || raid_flush (c->f.a))
     return -1;
   durable (c);
   c->out = -1;
@@ -532,12 +558,24 @@ setup_reshape (struct crash *c)
   cr_assert_eq (raid_grow (c->f.a, names, 1, RAID_LEVEL_5, err, sizeof err), 0, "grow: %s",
                 err);
   c->c = (struct level_case) { RAID_LEVEL_5, 4, 3, 1, 1 };
+  c->pause_at = 12;                     /* of 32 rows, in the new layout a chunk lower */
+  c->pause_from = RAID_DATA_OFFSET - CHUNK;
 }
 
 static int
 reshape (struct crash *c)
 {
-  if (crash_writes (c, 6, 100) || raid_reshape (c->f.a))
+  int rc;
+
+  if (crash_writes (c, 6, 100))
+    return -1;
+  raid_mem_member_hook (c->f.mm[3], pause_hook, c);   /* stopped on the way: writes */
+  rc = raid_reshape (c->f.a);
+  raid_mem_member_hook (c->f.mm[3], NULL, NULL);
+  if (rc != -ECANCELED)
+    return -1;
+  atomic_store (&c->f.a->resync_stop, 0);            /* the cancel was for this stop only */
+  if (crash_writes (c, 12, 4) || raid_reshape (c->f.a))
     return -1;
   return crash_writes (c, 6, 3);
 }
@@ -549,26 +587,44 @@ Test (crash, a_reshape_of_raid5_from_3_to_4)
 
 /* ---- a replace: slot 1's member copied onto e4.1 -------------------------------- */
 
+/* OLD_CACHE 0: the member replaced keeps no cache (the new one does: a flush of the slot
+ * must reach it all the same). */
 static void
-setup_replace (struct crash *c, const struct level_case *lc, uint64_t seed)
+setup_replace (struct crash *c, const struct level_case *lc, int old_cache, uint64_t seed)
 {
   struct raid_member m;
   char err[256] = "";
 
   crash_create (c, lc, lc->n + 1, BIG_MEMBER, RAID_CREATE_ASSUME_CLEAN, seed);
+  if (!old_cache)
+    cr_assert_eq (raid_mem_member_cache (c->f.mm[1], 0), 0);
   m = c->f.mem[lc->n];
   cr_assert_eq (raid_add_member (c->f.a, &m, err, sizeof err), 0, "add: %s", err);
   cr_assert_eq (raid_replace_start (c->f.a, "e2.1", c->f.mem[lc->n].ops->name (m.member), err,
                                     sizeof err), 0, "replace: %s", err);
 }
 
-static void setup_replace1 (struct crash *c) { setup_replace (c, &raid1, 20); }
-static void setup_replace5 (struct crash *c) { setup_replace (c, &raid5, 21); }
+static void setup_replace1 (struct crash *c) { setup_replace (c, &raid1, 1, 20); }
+static void setup_replace5 (struct crash *c) { setup_replace (c, &raid5, 0, 21); }
 
+/* Writes, the copy stopped half way, writes and the bitmap's passes while it stands (below
+ * its offset they reach the new member, and its bits may clear: what md's flushes must
+ * cover), then the rest of the copy and writes after. */
 static int
 replace (struct crash *c)
 {
-  if (crash_writes (c, 6, 100) || raid_replace (c->f.a))
+  struct raid_mem_member *new_member = c->f.mm[c->f.n - 1];
+  int rc;
+
+  if (crash_writes (c, 6, 100))
+    return -1;
+  raid_mem_member_hook (new_member, pause_hook, c);
+  rc = raid_replace (c->f.a);
+  raid_mem_member_hook (new_member, NULL, NULL);
+  if (rc != -ECANCELED)
+    return -1;
+  atomic_store (&c->f.a->resync_stop, 0);            /* the cancel was for this stop only */
+  if (crash_writes (c, 12, 4) || raid_replace (c->f.a))
     return -1;
   return crash_writes (c, 6, 3);
 }
@@ -576,5 +632,5 @@ replace (struct crash *c)
 Test (crash, a_replace)
 {
   crash_sweep ("raid1 replace", setup_replace1, replace, 12);
-  crash_sweep ("raid5 replace", setup_replace5, replace, 12);
+  crash_sweep ("raid5 replace, the old member without a cache", setup_replace5, replace, 12);
 }

@@ -380,9 +380,15 @@ crash_sweep_with (const char *name, setup_fn *setup, run_fn *run, restart_fn *re
     ks[nk++] = meta[i] + 1;
     ks[nk++] = meta[i] + 2;
   }
+  /* RAID_CRASH_SEEDS=N: N losses per cut; RAID_CRASH_ALL=1: every K (minutes, not for
+   * make check: for hunting) */
+  uint64_t seeds = getenv ("RAID_CRASH_SEEDS") ? strtoull (getenv ("RAID_CRASH_SEEDS"), NULL, 10)
+                                               : SEEDS;
+  if (getenv ("RAID_CRASH_ALL"))
+    nk = (unsigned) total + 1;
   for (unsigned i = 0; i < nk; i++) {
-    int64_t k = ks[i];
-    for (uint64_t seed = 1; seed <= SEEDS; seed++)
+    int64_t k = getenv ("RAID_CRASH_ALL") ? (int64_t) i : ks[i];
+    for (uint64_t seed = 1; seed <= seeds; seed++)
       for (unsigned v = 0; v < variants; v++) {
         struct crash c;
         int64_t budget = k;

@@ -616,6 +616,10 @@ void raid_mem_member_bad_range (struct raid_mem_member *mm, uint64_t offset, uin
 void raid_mem_member_power (struct raid_mem_member *mm, int64_t *budget);
 /* Sleep this long in every submit (to widen races in threaded tests). */
 void raid_mem_member_delay (struct raid_mem_member *mm, unsigned usec);
+/* Call FN (NULL: none) at the start of every submit, on the submitter's thread, before
+ * the I/O is decided: a test's trigger at a given I/O.  Set it while no I/O runs. */
+typedef void raid_mem_hook_fn (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len);
+void raid_mem_member_hook (struct raid_mem_member *mm, raid_mem_hook_fn *fn, void *opaque);
 /* Hold completions until the member is polled (its ops->poll). */
 void raid_mem_member_defer (struct raid_mem_member *mm, int defer);
 /* With defer: a held write lands only when polled, so an I/O sent after it (a flush) is
@@ -626,12 +630,28 @@ void raid_mem_member_late_writes (struct raid_mem_member *mm, int late);
  * the writes there).  -1: no memory. */
 int raid_mem_member_cache (struct raid_mem_member *mm, int on);
 void raid_mem_member_lose_cache (struct raid_mem_member *mm, uint64_t offset, uint64_t len);
+/* The power fails on a member with a cache: its bytes become the durable ones (as of its
+ * last flush that succeeded) with a random subset (drawn from *SEED) of the writes it
+ * took since, each whole or not at all, laid over them in the order they landed (a
+ * later write hides an earlier one's sectors only when both are kept).  That is any
+ * order of write-back a disk's cache may choose before the power goes, at the grain of
+ * a member write (a disk may also tear one write into some of its sectors: not modelled).
+ * A flush takes every write that landed before it
+ * (a late write held at a flush is not yet landed: raid_mem_member_late_writes).  The
+ * member keeps its last 4096 unflushed writes: an older one counts as written back.
+ * Bytes changed by hand (raid_mem_member_data) since the last flush are lost.  No I/O
+ * may be running.  Returns how many cached writes were kept; no cache: nothing. */
+unsigned raid_mem_member_power_loss (struct raid_mem_member *mm, uint64_t *seed);
+/* How many unflushed writes its cache holds (0: none, or no cache). */
+unsigned raid_mem_member_cached (struct raid_mem_member *mm);
 /* I/O counters (and polls) since creation (or the last reset). */
 struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes, polls; };
 void raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, int reset);
 /* The I/Os it carried out, in order, since the last stats reset (the first 1024): up to
- * MAX into OUT, their count returned. */
-struct raid_mem_op { enum raid_io_op op; uint64_t offset; uint32_t len; };
+ * MAX into OUT, their count returned.  power_left: under a power budget
+ * (raid_mem_member_power), what the budget held after the I/O took its one (which I/O of
+ * all the members sharing it this was); without, -1. */
+struct raid_mem_op { enum raid_io_op op; uint64_t offset; uint32_t len; int64_t power_left; };
 unsigned raid_mem_member_trace (struct raid_mem_member *mm, struct raid_mem_op *out,
                                 unsigned max);
 

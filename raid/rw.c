@@ -968,17 +968,22 @@ static void
 flush_cached_writers (struct raid_array *a, struct io_batch *b)
 {
   uint8_t seen[RAID_MAX_MEMBERS] = { 0 };
+  struct raid_slot *cached[RAID_MAX_MEMBERS];
+  unsigned n = 0;
   struct io_batch f;
 
-  batch_init (&f, &a->poll_gate);
   for (unsigned i = 0; i < b->n; i++) {
     struct raid_slot *s = b->ios[i].slot;
-    if (b->ios[i].op != RAID_IO_WRITE || b->ios[i].err || s->index >= RAID_MAX_MEMBERS
-        || seen[s->index]++ || !slot_volatile_cache (s))
-      continue;
-    if (!batch_add (&f, s, RAID_IO_FLUSH, 0, 0, NULL, 0))
-      slot_fail (a, s, "no memory to flush it");
+    if (b->ios[i].op == RAID_IO_WRITE && !b->ios[i].err && s->index < RAID_MAX_MEMBERS
+        && !seen[s->index]++ && slot_volatile_cache (s))
+      cached[n++] = s;
   }
+  if (!n)
+    return;                     /* shelves without a cache (vblade): no batch at all */
+  batch_init (&f, &a->poll_gate);
+  for (unsigned i = 0; i < n; i++)
+    if (!batch_add (&f, cached[i], RAID_IO_FLUSH, 0, 0, NULL, 0))
+      slot_fail (a, cached[i], "no memory to flush it");
   batch_run (&f);
   fail_writers (a, &f);
   batch_free (&f);

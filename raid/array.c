@@ -211,17 +211,13 @@ static void
 sb_flush (struct io_batch *b, int after, int *err)
 {
   struct io_batch f;
-  unsigned from[b->n ? b->n : 1], n = 0;
 
-  batch_init (&f, NULL);
-  for (unsigned i = 0; i < b->n; i++)
-    if (!(after && b->ios[i].err) && slot_volatile_cache (b->ios[i].slot)
-        && batch_add (&f, b->ios[i].slot, RAID_IO_FLUSH, 0, 0, NULL, 0))
-      from[n++] = i;
-  batch_run (&f);
-  for (unsigned j = 0; j < n; j++)
-    if (f.ios[j].err && !err[from[j]])
-      err[from[j]] = f.ios[j].err;
+  if (!batch_flush_cached (b, after, &f))
+    return;
+  for (unsigned j = 0; j < f.n; j++)
+    for (unsigned i = 0; i < b->n; i++)
+      if (b->ios[i].slot == f.ios[j].slot && f.ios[j].err && !err[i])
+        err[i] = f.ios[j].err;
   batch_free (&f);
 }
 

@@ -185,6 +185,29 @@ batch_start (struct io_batch *b)
   }
 }
 
+int
+batch_flush_cached (struct io_batch *b, int skip_failed, struct io_batch *f)
+{
+  int queued = 0;
+
+  for (unsigned i = 0; i < b->n; i++) {
+    struct raid_slot *s = b->ios[i].slot;
+    unsigned j;
+    if ((skip_failed && b->ios[i].err) || !slot_volatile_cache (s))
+      continue;
+    if (!queued)
+      batch_init (f, b->gate);      /* only now: members without a cache cost nothing */
+    queued = 1;
+    for (j = 0; j < f->n && f->ios[j].slot != s; j++)
+      ;
+    if (j == f->n)
+      batch_add (f, s, RAID_IO_FLUSH, 0, 0, NULL, 0);   /* no memory: left unflushed */
+  }
+  if (queued)
+    batch_run (f);
+  return queued;
+}
+
 void
 batch_wait (struct io_batch *b)
 {

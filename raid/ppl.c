@@ -258,17 +258,6 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
   return rc;
 }
 
-int
-ppl_flush_entries (struct raid_array *a, const struct ppl_req *req, struct io_batch *b)
-{
-  for (unsigned i = 0; i < req->nhold; i++) {
-    struct raid_slot *s = &a->slot[req->hold[i].slot];
-    if (slot_volatile_cache (s) && !batch_add (b, s, RAID_IO_FLUSH, 0, 0, NULL, 0))
-      return -ENOMEM;
-  }
-  return 0;
-}
-
 void
 ppl_done (struct raid_array *a, struct ppl_req *req)
 {

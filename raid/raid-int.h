@@ -203,6 +203,11 @@ struct io_batch {
 
 void batch_init (struct io_batch *b, struct poll_gate *gate);
 void batch_reset (struct io_batch *b);
+/* Initialise F and run in it a flush of each member B's I/Os went to (SKIP_FAILED: not
+ * those whose I/O failed) that keeps writes in a volatile cache (slot_volatile_cache),
+ * once each, after B has ended: what B wrote there is then durable.  0 when none needed
+ * one (F untouched); else the caller judges F's errors and frees it. */
+int batch_flush_cached (struct io_batch *b, int skip_failed, struct io_batch *f);
 void batch_free (struct io_batch *b);
 /* Queue one member I/O (not yet submitted); returns it, or NULL (ENOMEM). */
 struct member_io *batch_add (struct io_batch *b, struct raid_slot *slot, enum raid_io_op op,
@@ -437,10 +442,6 @@ int ppl_active (struct raid_array *a, const struct raid_layout *L);
 int ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec,
              struct io_batch *b, struct ppl_req *req);
 void ppl_done (struct raid_array *a, struct ppl_req *req);
-/* Queue into B a flush of each member that holds an entry of REQ and keeps writes in a
- * volatile cache: an entry is durable before any data it covers goes out (md writes its
- * entries FUA). */
-int ppl_flush_entries (struct raid_array *a, const struct ppl_req *req, struct io_batch *b);
 /* At assembly of a dirty array, members and recovery state set up, no request yet:
  * make the parity of the stripes the log says were written at the crash.  0, or -errno
  * with a line in err. */

@@ -962,31 +962,17 @@ ppl_too_big (struct raid_array *a, struct raid_layout *L, unsigned njobs)
   return njobs > 1 && ppl_active (a, L) && worst > a->ppl.log_size / 2;
 }
 
-/* Flush the members B wrote to that keep writes in a volatile cache (md's ppl_do_flush:
- * a log entry's room is reused only once the writes it covers are durable). */
+/* Flush the members B wrote to that keep writes in a volatile cache: what B wrote is
+ * durable when it returns.  A member whose flush fails is failed, as one whose write did. */
 static void
 flush_cached_writers (struct raid_array *a, struct io_batch *b)
 {
-  uint8_t seen[RAID_MAX_MEMBERS] = { 0 };
-  struct raid_slot *cached[RAID_MAX_MEMBERS];
-  unsigned n = 0;
   struct io_batch f;
 
-  for (unsigned i = 0; i < b->n; i++) {
-    struct raid_slot *s = b->ios[i].slot;
-    if (b->ios[i].op == RAID_IO_WRITE && !b->ios[i].err && s->index < RAID_MAX_MEMBERS
-        && !seen[s->index]++ && slot_volatile_cache (s))
-      cached[n++] = s;
+  if (batch_flush_cached (b, 1, &f)) {
+    fail_writers (a, &f);
+    batch_free (&f);
   }
-  if (!n)
-    return;                     /* shelves without a cache (vblade): no batch at all */
-  batch_init (&f, &a->poll_gate);
-  for (unsigned i = 0; i < n; i++)
-    if (!batch_add (&f, cached[i], RAID_IO_FLUSH, 0, 0, NULL, 0))
-      slot_fail (a, cached[i], "no memory to flush it");
-  batch_run (&f);
-  fail_writers (a, &f);
-  batch_free (&f);
 }
 
 static int
@@ -1042,10 +1028,7 @@ parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
     if (rc == 0 && partial) {     /* a crash after any data went out must find the entry */
       batch_run (&b);
       fail_writers (a, &b);
-      batch_reset (&b);
-      rc = ppl_flush_entries (a, &ppl, &b);
-      batch_run (&b);
-      fail_writers (a, &b);
+      flush_cached_writers (a, &b);   /* durable first, as md writes its entries FUA */
       batch_reset (&b);
     }
   }
@@ -1055,7 +1038,8 @@ parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
     batch_run (&b);
     fail_writers (a, &b);
   }
-  if (ppl.nhold)                  /* its entries' room goes back once it is durable */
+  if (ppl.nhold)                  /* its entries' room goes back once it is durable (md's
+                                   * ppl_do_flush) */
     flush_cached_writers (a, &b);
   ppl_done (a, &ppl);             /* every write it logged has ended */
   batch_free (&b);

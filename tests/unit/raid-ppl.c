@@ -180,10 +180,35 @@ Test (ppl, without_the_log_a_dirty_degraded_start_needs_force)
 }
 
 /* Members with a write cache (a disk's, on): a write's entry is flushed on its parity
- * member before its data goes out, as md writes entries FUA.  The parity member loses
- * power: whatever it took since its last flush is gone, while the data members kept the
- * write; a start without a column no write touched still reads it right.  Members
- * without a cache (vblade's) are sent no flush for the entries. */
+ * member before its data goes out, as md writes entries FUA (the parity member's trace
+ * shows it; the flush after the write, for the entry's room, would hide its absence from
+ * a loss after the write returned).  The parity member loses power: whatever it took since
+ * its last flush is gone, while the data members kept the write; a start without a column
+ * no write touched still reads it right.  Members without a cache (vblade's) are sent no
+ * flush for the entries. */
+/* In the trace of member P: a flush between its last log entry write and its first write
+ * of data or parity after it. */
+static void
+entry_flushed_before_parity (struct fx *f, unsigned p)
+{
+  struct raid_mem_op ops[1024];
+  unsigned n = raid_mem_member_trace (f->mm[p], ops, 1024), entry = n, flush = n;
+  uint64_t log_lo = f->a->ppl.log_offset, log_hi = log_lo + f->a->ppl.log_size;
+
+  for (unsigned j = 0; j < n; j++) {
+    if (ops[j].op == RAID_IO_WRITE && ops[j].offset >= log_lo && ops[j].offset < log_hi)
+      entry = j, flush = n;
+    else if (ops[j].op == RAID_IO_FLUSH && entry < n && flush == n)
+      flush = j;
+    else if (ops[j].op == RAID_IO_WRITE && ops[j].offset >= log_hi && entry < n) {
+      cr_assert (flush < j, "the parity (I/O %u) went out after the entry (I/O %u) with no "
+                 "flush between", j, entry);
+      return;
+    }
+  }
+  cr_assert_fail ("no entry, then parity, in member %u's %u I/Os", p, n);
+}
+
 Test (ppl, an_entry_is_durable_before_its_data_on_members_with_a_cache)
 {
   struct fx f;
@@ -209,9 +234,11 @@ Test (ppl, an_entry_is_durable_before_its_data_on_members_with_a_cache)
   memcpy (ref + 2 * CHUNK + 4096, buf, sizeof buf);
   for (unsigned i = 0; i < f.n; i++)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+  raid_mem_member_stats (f.mm[parity], NULL, 1);
   fill_random (buf, sizeof buf, &seed);
   cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);      /* column 0, rows 4K.. */
   memcpy (ref + 4096, buf, sizeof buf);
+  entry_flushed_before_parity (&f, parity);
   raid_mem_member_lose_cache (f.mm[parity], 0, FX_MEMBER_SIZE);
   restart_without (&f, col_dev (0, 1));
   cr_assert_eq (raid_read (f.a, got, CHUNK, CHUNK), 0);     /* column 1 of stripe 0 */

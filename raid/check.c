@@ -65,7 +65,7 @@ write_back (struct raid_array *a, struct raid_layout *L, uint64_t u, uint8_t **c
     batch_run (&b);
     fail_writers (a, &b);
   }
-  ppl_done (a, &req);
+  ppl_done (a, &req, &b);
   batch_free (&b);
   stripe_cache_invalidate (&a->stripe_cache, u, u);      /* decodes from new parity */
 }

@@ -185,6 +185,21 @@ batch_start (struct io_batch *b)
   }
 }
 
+static int
+io_left_in_cache (const struct member_io *io, int skip_failed)
+{
+  return !(skip_failed && io->err) && slot_volatile_cache (io->slot);
+}
+
+int
+batch_left_in_cache (const struct io_batch *b)
+{
+  for (unsigned i = 0; i < b->n; i++)
+    if (b->ios[i].op == RAID_IO_WRITE && io_left_in_cache (&b->ios[i], 1))
+      return 1;
+  return 0;
+}
+
 int
 batch_flush_cached (struct io_batch *b, int skip_failed, struct io_batch *f)
 {
@@ -193,7 +208,7 @@ batch_flush_cached (struct io_batch *b, int skip_failed, struct io_batch *f)
   for (unsigned i = 0; i < b->n; i++) {
     struct raid_slot *s = b->ios[i].slot;
     unsigned j;
-    if ((skip_failed && b->ios[i].err) || !slot_volatile_cache (s))
+    if (!io_left_in_cache (&b->ios[i], skip_failed))
       continue;
     if (!queued)
       batch_init (f, b->gate);      /* only now: members without a cache cost nothing */

@@ -68,6 +68,7 @@ ppl_init (struct raid_array *a)
     pthread_mutex_init (&r->lock, NULL);
     pthread_cond_init (&r->room, NULL);
   }
+  pthread_mutex_init (&a->ppl.room_flush_lock, NULL);
 }
 
 void
@@ -77,21 +78,59 @@ ppl_destroy (struct raid_array *a)
     pthread_mutex_destroy (&a->ppl.ring[i].lock);
     pthread_cond_destroy (&a->ppl.ring[i].room);
   }
+  pthread_mutex_destroy (&a->ppl.room_flush_lock);
 }
 
-/* Take BYTES of the ring at its head, once no write logged there is still running:
- * the entry's virtual position, and its place in the queue in *AT. */
-static uint64_t
-ring_take (struct ppl_ring *r, uint64_t ring_bytes, uint64_t bytes, unsigned *at)
+/* Flush every member with a volatile cache, unless room flush number NEED has ended
+ * already: then every write that ended before NEED began is durable. */
+static void
+room_flush (struct raid_array *a, uint64_t need)
 {
+  pthread_mutex_lock (&a->ppl.room_flush_lock);
+  if (atomic_load (&a->ppl.room_flush_ended) < need) {
+    uint64_t n = atomic_fetch_add (&a->ppl.room_flush_begun, 1) + 1;
+    flush_cached_members (a, &a->poll_gate);    /* one that fails is failed: no more
+                                                 * writes of its wait in its cache */
+    atomic_store (&a->ppl.room_flush_ended, n);
+  }
+  pthread_mutex_unlock (&a->ppl.room_flush_lock);
+}
+
+/* Give back, oldest first, the room of entries whose writes ended and are durable. */
+static void
+ring_drop_durable (struct raid_array *a, struct ppl_ring *r)
+{
+  uint64_t flushed = atomic_load (&a->ppl.room_flush_ended);
+
+  while (r->queued && r->q[r->first].done && r->q[r->first].flush <= flushed) {
+    r->first = (r->first + 1) % PPL_QUEUE;
+    r->queued--;
+  }
+}
+
+/* Take BYTES of slot S's ring at its head, once no write logged there is still running
+ * or in a cache (a room flush if one is: md's ppl_do_flush, on demand): the entry's
+ * virtual position, and its place in the queue in *AT. */
+static uint64_t
+ring_take (struct raid_array *a, unsigned s, uint64_t bytes, unsigned *at)
+{
+  struct ppl_ring *r = &a->ppl.ring[s];
   uint64_t pos;
 
   pthread_mutex_lock (&r->lock);
   for (;;) {
+    ring_drop_durable (a, r);
     uint64_t tail = r->queued ? r->q[r->first].pos : r->head;
-    if (r->queued < PPL_QUEUE && r->head + bytes - tail <= ring_bytes)
+    if (r->queued < PPL_QUEUE && r->head + bytes - tail <= a->ppl.log_size)
       break;
-    pthread_cond_wait (&r->room, &r->lock);
+    if (r->queued && r->q[r->first].done) {   /* ended, in a cache: flush for its room */
+      uint64_t need = r->q[r->first].flush;
+      pthread_mutex_unlock (&r->lock);
+      room_flush (a, need);
+      pthread_mutex_lock (&r->lock);
+    }
+    else
+      pthread_cond_wait (&r->room, &r->lock);
   }
   pos = r->head;
   r->head += bytes;
@@ -102,17 +141,15 @@ ring_take (struct ppl_ring *r, uint64_t ring_bytes, uint64_t bytes, unsigned *at
   return pos;
 }
 
-/* The writes logged at queue place AT ended: their room may be taken again, once every
- * older one's has. */
+/* The writes logged at queue place AT ended, durable once room flush FLUSH has: their
+ * room may be taken again then, once every older one's may. */
 static void
-ring_give (struct ppl_ring *r, unsigned at)
+ring_give (struct raid_array *a, struct ppl_ring *r, unsigned at, uint64_t flush)
 {
   pthread_mutex_lock (&r->lock);
   r->q[at].done = 1;
-  while (r->queued && r->q[r->first].done) {
-    r->first = (r->first + 1) % PPL_QUEUE;
-    r->queued--;
-  }
+  r->q[at].flush = flush;
+  ring_drop_durable (a, r);
   pthread_cond_broadcast (&r->room);
   pthread_mutex_unlock (&r->lock);
 }
@@ -250,7 +287,7 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
         idx[n++] = i;
     struct ppl_hold *h = &req->hold[req->nhold++];
     h->slot = s;
-    h->pos = ring_take (&a->ppl.ring[s], a->ppl.log_size, bytes[s], &h->at);
+    h->pos = ring_take (a, s, bytes[s], &h->at);
     entries_encode (a, s, recs, idx, n, h->pos, at);
     rc = ring_queue (a, b, s, h->pos, bytes[s], at);
     at += bytes[s];
@@ -259,10 +296,14 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
 }
 
 void
-ppl_done (struct raid_array *a, struct ppl_req *req)
+ppl_done (struct raid_array *a, struct ppl_req *req, const struct io_batch *written)
 {
+  /* a room flush that begins after this reads the count covers these writes */
+  uint64_t flush = req->nhold && written && batch_left_in_cache (written)
+                   ? atomic_load (&a->ppl.room_flush_begun) + 1 : 0;
+
   for (unsigned i = 0; i < req->nhold; i++)
-    ring_give (&a->ppl.ring[req->hold[i].slot], req->hold[i].at);
+    ring_give (a, &a->ppl.ring[req->hold[i].slot], req->hold[i].at, flush);
   scratch_put (&a->pool, req->buf);
   ppl_req_init (req);
 }

@@ -208,6 +208,9 @@ void batch_reset (struct io_batch *b);
  * once each, after B has ended: what B wrote there is then durable.  0 when none needed
  * one (F untouched); else the caller judges F's errors and frees it. */
 int batch_flush_cached (struct io_batch *b, int skip_failed, struct io_batch *f);
+/* B wrote (and its write did not fail) to a member that keeps writes in a volatile
+ * cache: they are durable only after a flush. */
+int batch_left_in_cache (const struct io_batch *b);
 void batch_free (struct io_batch *b);
 /* Queue one member I/O (not yet submitted); returns it, or NULL (ENOMEM). */
 struct member_io *batch_add (struct io_batch *b, struct raid_slot *slot, enum raid_io_op op,
@@ -394,12 +397,18 @@ struct ppl_rec {
 };
 
 /* A member's ring: entries at increasing virtual positions, those of writes still
- * running queued oldest first (their room cannot be taken yet). */
+ * running, or ended but not yet durable, queued oldest first (their room cannot be
+ * taken yet). */
 struct ppl_ring {
   pthread_mutex_t lock;
   pthread_cond_t room;
   uint64_t head;                       /* the next entry's virtual position */
-  struct { uint64_t pos; int done; } q[PPL_QUEUE];
+  struct {
+    uint64_t pos;
+    int done;                          /* its write ended */
+    uint64_t flush;                    /* ...and is durable once room flush number
+                                        * this has ended (0: it was at once) */
+  } q[PPL_QUEUE];
   unsigned first, queued;
 };
 
@@ -411,6 +420,11 @@ struct raid_ppl {
                                         * at assembly bumps ppl_gen before the replay) */
   uint64_t log_offset, log_size;
   struct ppl_ring ring[RAID_MAX_MEMBERS];
+  /* Room flushes (md's ppl_do_flush, done lazily): a flush of every member with a
+   * volatile cache, sent when a writer needs room that an ended write's entry holds.
+   * Numbered: one that began after a write ended covers it. */
+  pthread_mutex_t room_flush_lock;     /* one at a time, in order */
+  atomic_ullong room_flush_begun, room_flush_ended;
 };
 
 /* The room one write took in the rings, given back by ppl_done. */
@@ -437,11 +451,13 @@ void ppl_destroy (struct raid_array *a);
 void ppl_setup (struct raid_array *a);
 /* Writes to L log (caller holds the stripe locks of the write). */
 int ppl_active (struct raid_array *a, const struct raid_layout *L);
-/* Queue the entries logging RECS into B, room taken in the rings (waits for it);
- * ppl_done once every write the entries log has ended, whatever came of them. */
+/* Queue the entries logging RECS into B, room taken in the rings (waits for it, and
+ * may flush the members for it: see room_flush_lock); ppl_done once every write the
+ * entries log has ended, whatever came of them, WRITTEN the batch that wrote them
+ * (NULL: nothing went out): their room goes back once that is durable. */
 int ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec,
              struct io_batch *b, struct ppl_req *req);
-void ppl_done (struct raid_array *a, struct ppl_req *req);
+void ppl_done (struct raid_array *a, struct ppl_req *req, const struct io_batch *written);
 /* At assembly of a dirty array, members and recovery state set up, no request yet:
  * make the parity of the stripes the log says were written at the crash.  0, or -errno
  * with a line in err. */

@@ -1038,10 +1038,7 @@ parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
     batch_run (&b);
     fail_writers (a, &b);
   }
-  if (ppl.nhold)                  /* its entries' room goes back once it is durable (md's
-                                   * ppl_do_flush) */
-    flush_cached_writers (a, &b);
-  ppl_done (a, &ppl);             /* every write it logged has ended */
+  ppl_done (a, &ppl, &b);         /* every write it logged has ended */
   batch_free (&b);
   scratch_put (&a->pool, scratch);
   scratch_put (&a->pool, jobs);

@@ -47,6 +47,9 @@ struct crash {
   int out;                              /* a slot out of sync whose column's sectors a
                                          * write sent since the last flush may read
                                          * anything (see recovery); -1: none */
+  uint64_t meta_below;                  /* member writes below this are metadata */
+  int parity_on;                        /* >= 0: writes only to stripes whose parity
+                                         * is on this slot, within one column */
 };
 
 static const struct level_case raid1 = { RAID_LEVEL_1, 2, 1, 0, 2 };
@@ -77,20 +80,25 @@ caches_on (struct crash *c)
     cr_assert_eq (raid_mem_member_cache (c->f.mm[i], 1), 0);
 }
 
-/* The array of level case LC on N members of MEMBER bytes (LC's first lc->n in it), with
- * a bitmap of REGION bytes per bit and FLAGS; filled, flushed, then the caches on. */
+/* The array of level case LC on N members of MEMBER bytes (LC's first lc->n in it), its
+ * data at DATA_OFFSET (0: the default), with a bitmap of REGION bytes per bit and FLAGS;
+ * filled, flushed, then the caches on. */
 static void
-crash_create (struct crash *c, const struct level_case *lc, unsigned n, uint64_t member,
-              unsigned flags, uint64_t seed)
+crash_create_at (struct crash *c, const struct level_case *lc, unsigned n, uint64_t member,
+                 unsigned flags, uint64_t seed, uint64_t data_offset)
 {
   struct raid_params p = { .level = lc->level, .k = lc->k, .m = lc->m, .chunk_bytes = CHUNK,
-                           .name = "crash", .flags = flags, .bitmap_region = REGION };
+                           .name = "crash", .flags = flags, .bitmap_region = REGION,
+                           .data_offset = data_offset };
   char err[256] = "";
 
   memset (c, 0, sizeof *c);
   c->c = *lc;
   c->seed = seed;
   c->out = -1;
+  c->parity_on = -1;
+  /* a reshape moves the data a chunk lower: what is written there is data */
+  c->meta_below = data_offset ? data_offset : RAID_DATA_OFFSET - 16 * CHUNK;
   c->pause_at = 128;                    /* of 256 units */
   c->pause_from = RAID_DATA_OFFSET;
   fx_members (&c->f, n, member);
@@ -113,6 +121,13 @@ crash_create (struct crash *c, const struct level_case *lc, unsigned n, uint64_t
   cr_assert_eq (raid_flush (c->f.a), 0);
   memcpy (c->sure, c->ref, c->size);
   caches_on (c);
+}
+
+static void
+crash_create (struct crash *c, const struct level_case *lc, unsigned n, uint64_t member,
+              unsigned flags, uint64_t seed)
+{
+  crash_create_at (c, lc, n, member, flags, seed, 0);
 }
 
 static void
@@ -142,10 +157,14 @@ crash_write (struct crash *c)
   uint64_t sectors = c->size / 512, at = 0;
   uint32_t len = 0;
 
-  for (int tries = 0; tries < 32 && !len; tries++) {
+  for (int tries = 0; tries < 256 && !len; tries++) {
     uint32_t want = 1 + (uint32_t) (rnd (&c->seed) % 24);
     at = rnd (&c->seed) % (sectors - want);
     len = want;
+    if (c->parity_on >= 0 && (at * 512 / CHUNK != (at + want - 1) * 512 / CHUNK
+                              || ref_parity_dev (c->c.n, c->c.m, at * 512 / (CHUNK * c->c.k), 0)
+                                 != (unsigned) c->parity_on))
+      len = 0;
     for (uint32_t s = 0; s < want && len; s++)
       if (c->fresh[at + s])
         len = 0;
@@ -366,7 +385,7 @@ ios_of (setup_fn *setup, run_fn *run, int64_t *meta, unsigned *nmeta)
   for (unsigned i = 0; i < c.f.n; i++) {
     unsigned got = raid_mem_member_trace (c.f.mm[i], ops, 1024);
     for (unsigned j = 0; j < got; j++)
-      if (ops[j].op == RAID_IO_WRITE && ops[j].offset < RAID_DATA_OFFSET - 16 * CHUNK
+      if (ops[j].op == RAID_IO_WRITE && ops[j].offset < c.meta_below
           && ops[j].power_left >= 0)
         all[n++] = start - ops[j].power_left - 1;
   }
@@ -475,6 +494,27 @@ static void setup5ppl (struct crash *c)
 Test (crash, writes_on_raid5_with_the_log_and_a_member_missing_at_the_restart)
 {
   crash_sweep_with ("raid5 ppl", setup5ppl, writes, restart_without, 3, 14);
+}
+
+/* The least ring a 4 KiB chunk takes (ppl_ring_needs: 32 KiB, four entries or more),
+ * and no flush from the host: the entries of writes still in the members' caches take
+ * a ring's room in turn, and a writer needs the room of one (its flush first).  Every
+ * write's parity on slot 0, its entries there too: the log's own flush before a partial
+ * write's data reaches slot 0 only, and the data members keep theirs in the cache.  No
+ * bitmap: its own flushes (a bit set, a bit cleared) would make the writes durable. */
+static void setup5ring (struct crash *c)
+{
+  crash_create_at (c, &raid5, 3, FX_MEMBER_SIZE,
+                   RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_PPL | RAID_CREATE_NO_BITMAP, 25,
+                   RAID_META_END + ppl_ring_needs (CHUNK));
+  c->parity_on = 0;
+}
+static int writes_unflushed (struct crash *c) { return crash_writes (c, 40, 1000); }
+
+Test (crash, writes_on_raid5_with_the_log_on_a_small_ring)
+{
+  crash_sweep_with ("raid5 ppl small ring", setup5ring, writes_unflushed, restart_without, 3, 14);
+  crash_sweep ("raid5 ppl small ring, every member back", setup5ring, writes_unflushed, 14);
 }
 
 /* Stop a run (raid_recover, raid_replace, raid_reshape) at the new member's

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <isa-l/crc.h>
 
@@ -89,9 +90,12 @@ room_flush (struct raid_array *a, uint64_t need)
   pthread_mutex_lock (&a->ppl.room_flush_lock);
   if (atomic_load (&a->ppl.room_flush_ended) < need) {
     uint64_t n = atomic_fetch_add (&a->ppl.room_flush_begun, 1) + 1;
-    flush_cached_members (a, &a->poll_gate);    /* one that fails is failed: no more
-                                                 * writes of its wait in its cache */
-    atomic_store (&a->ppl.room_flush_ended, n);
+    /* a member whose flush fails is failed: no write of it waits in its cache any more;
+     * no memory for the flushes: none went, the room stays taken, the caller asks again */
+    if (flush_cached_members (a, &a->poll_gate) == 0)
+      atomic_store (&a->ppl.room_flush_ended, n);
+    else
+      nanosleep (&(struct timespec) { .tv_nsec = 1000000 }, NULL);
   }
   pthread_mutex_unlock (&a->ppl.room_flush_lock);
 }

@@ -14,6 +14,10 @@
 #   MIDWAY_ACTION   a command run in this shell once both guests are writing, e.g.
 #                   "lab_kill 2"; the run fails if the guests stopped writing before it
 #                   returned (then raise VM_WRITE_SECONDS)
+#   AFTER_ACTION    a command run in this shell once both guests passed and are gone,
+#                   before the host's fsck, the server still serving (e.g. wait, bounded,
+#                   for the end of work MIDWAY_ACTION began); the run fails if it fails
+#                   (it says why on stderr)
 #   VM_WRITE_SECONDS  how long each guest writes (20)
 #   VM_TIMEOUT      bound on each guest's life in seconds (200)
 #   VM_JOURNAL_MB   GFS2 journal size (32; two journals, so the volume needs ~100 MiB)
@@ -329,6 +333,10 @@ vm_cluster_run() {
   vm_boot_pair || return 1
   vm_watch || rc=1
   vm_verdict || rc=1
+  if [ $rc = 0 ] && [ -n "${AFTER_ACTION:-}" ]; then
+    eval "$AFTER_ACTION" || { vm_fail "AFTER_ACTION failed: $AFTER_ACTION"; rc=1; }
+    vm_mark after-action
+  fi
   if vm_with_fuse vm_fsck; then
     vm_log "host fsck.gfs2 -n: clean"
   else

@@ -21,6 +21,11 @@ uint64_t aoe_now_us(void)
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+uint64_t aoe_clock_us(const struct aoe_initiator *ini)
+{
+  return ini->clock_us ? ini->clock_us() : aoe_now_us();
+}
+
 static void mac_str(const uint8_t *m, char *out)
 {
   sprintf(out, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
@@ -641,12 +646,12 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: new path via %s %s: adding it to our reservation",
             t->shelf, t->slot, p->ifc->name, mac);
     if (!t->rr_lost_us)
-      t->rr_lost_us = aoe_now_us();
+      t->rr_lost_us = aoe_clock_us(ini);
   }
   if (!atomic_load(&t->up) && !t->conflict) {
     atomic_store(&t->up, 1);
     t->st.up_events++;
-    t->last_heard_us = aoe_now_us();
+    t->last_heard_us = aoe_clock_us(ini);
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame",
             t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt);
     if (t->reserved) {
@@ -956,7 +961,7 @@ static void rr_done(void *opaque, int err)
   enum rr_verdict v = rr_judge(&c->res);
 
   pthread_mutex_lock(&ini->lock);
-  uint64_t now = aoe_now_us();
+  uint64_t now = aoe_clock_us(ini);
   t->rr_busy = 0;
   t->rr_next_us = now + rr_interval_us(ini);
   if (c->queued_us < ini->rr_stall_us)
@@ -1830,7 +1835,7 @@ int aoe_issue_direct(struct aoe_initiator *ini, struct aoe_target *t)
   if (pthread_mutex_trylock(&ini->lock) != 0)
     return 0;
   take_submissions(ini, 0);     /* earlier submissions first: the queues stay in order */
-  uint64_t now = aoe_now_us();
+  uint64_t now = aoe_clock_us(ini);
   rr_resumed(ini, now);
   target_issue(ini, t, now);
   tx_flush(ini);
@@ -1867,7 +1872,7 @@ int aoe_poll(struct aoe_target *t)
   struct aoe_initiator *ini = t->ini;
   if (pthread_mutex_trylock(&ini->lock) != 0)
     return 0;
-  int frames = receive_all(ini, aoe_now_us(), 1);
+  int frames = receive_all(ini, aoe_clock_us(ini), 1);
   int completions = ini->done_head != NULL;
   pthread_mutex_unlock(&ini->lock);
   if (completions)
@@ -1885,11 +1890,11 @@ uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
   int ready = poll(fds, n, timeout_ms);
 
   pthread_mutex_lock(&ini->lock);
-  uint64_t now = aoe_now_us();
+  uint64_t now = aoe_clock_us(ini);
   rr_resumed(ini, now);
   take_submissions(ini, ready > 0 && (fds[n - 1].revents & POLLIN));
   receive_all(ini, now, 16);
-  now = aoe_now_us();
+  now = aoe_clock_us(ini);
   uint64_t next = discovery_timer(ini, now);
   uint64_t rr_next = rr_progress(ini, now);
   if (rr_next < next)

@@ -89,7 +89,7 @@ struct aoe_initiator *aoe_open(const struct aoe_options *o, char *err, size_t er
     aoe_close(ini);
     return NULL;
   }
-  ini->next_discover_us = aoe_now_us() + 1000ull * ini->opt.rediscover_ms;
+  ini->next_discover_us = aoe_clock_us(ini) + 1000ull * ini->opt.rediscover_ms;
   return ini;
 }
 
@@ -427,7 +427,7 @@ int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)
     return rc;
   rc = reserve_cmd(t, force ? AOE_RCMD_FORCE : AOE_RCMD_SET, 1, &res);
   if (rc == 0) {
-    uint64_t now = aoe_now_us();
+    uint64_t now = aoe_clock_us(t->ini);
     pthread_mutex_lock(&t->ini->lock);
     t->reserved = 1;
     t->claimed = 1;

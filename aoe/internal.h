@@ -225,6 +225,11 @@ struct aoe_initiator {
   struct aoe_target *rr_taken_t;  /* that eS.S */
   uint64_t last_step_us;        /* the loop's last step (0: not measured, after a start) */
   uint64_t rr_stall_us;         /* when the initiator last resumed from a stall (0: never) */
+  /* The clock the engine's timers and judgements read (aoe_clock_us); NULL: aoe_now_us.
+   * A test that steps the engine itself sets its own, so that no result depends on how
+   * late a loaded machine ran it.  The loop's sleeps (aoe_ms_until, aoe_discover) stay on
+   * CLOCK_MONOTONIC: an initiator with a clock of its own runs no loop. */
+  uint64_t (*clock_us)(void);
 };
 
 /* Append R to the singly linked list HEAD..TAIL. */
@@ -251,6 +256,8 @@ static inline struct aoe_req *aoe_req_take(pthread_mutex_t *lock, struct aoe_req
 }
 
 uint64_t aoe_now_us(void);
+/* INI's clock: ini->clock_us, or CLOCK_MONOTONIC (aoe_now_us). */
+uint64_t aoe_clock_us(const struct aoe_initiator *ini);
 void aoe_log(struct aoe_initiator *ini, int level, const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 void aoe_set_error(struct aoe_target *t, const char *fmt, ...)

@@ -5,7 +5,8 @@
  * engine or complete a read with bytes the shelf does not hold.  Reservations we hold are
  * kept across a shelf restart (its announce, or a read of its list, finds it forgot us:
  * re-asserted once the rest of the claim is read intact) and never taken back from a head
- * that took them over.  Deterministic. */
+ * that took them over.  Deterministic: the engine reads the rig's clock (rig_now_us), which
+ * moves only when a test moves it, never with how late a loaded machine ran the test. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +26,15 @@ static const uint8_t our_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t shelf_mac[6] = { 0x02, 0, 0, 0, 0, 0x5e };
 static const uint8_t other_mac[6] = { 0x02, 0, 0, 0, 0, 0x66 };
 static unsigned cur_slot = SLOT;        /* the slot hdr() answers as */
+static uint64_t rig_now_us = 1000000000;  /* the engine's clock, from 1000 s */
+
+/* The engine's clock: a microsecond on at each look, so that events keep their order as
+ * on a real clock (a read answered before a stall was answered before it), and any longer
+ * time passes only as a test says (rig_now_us += ...). */
+static uint64_t rig_clock(void)
+{
+  return rig_now_us++;
+}
 
 struct rig {
   struct aoe_initiator *ini;
@@ -55,7 +65,7 @@ static uint64_t rnd(uint64_t *s)
 static void rx(struct rig *r, const uint8_t *frame, size_t len)
 {
   pthread_mutex_lock(&r->ini->lock);
-  aoe_engine_rx(r->ini, &r->ini->ifaces[0], frame, len, aoe_now_us());
+  aoe_engine_rx(r->ini, &r->ini->ifaces[0], frame, len, rig_clock());
   pthread_mutex_unlock(&r->ini->lock);
   aoe_deliver(r->ini);
   if (r->t)
@@ -171,6 +181,7 @@ static void rig_open(struct rig *r, uint64_t seed)
   cr_assert_not_null(r->ini);
   r->ini->opt.dead_time_ms = AOE_DEFAULT_DEAD_MS;
   r->ini->opt.rediscover_ms = AOE_DEFAULT_REDISCOVER_MS;
+  r->ini->clock_us = rig_clock;
   pthread_mutex_init(&r->ini->lock, NULL);
   pthread_mutex_init(&r->ini->qlock, NULL);
   r->ini->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -397,7 +408,7 @@ static void claim(struct rig *r, struct aoe_target *t)
 {
   pthread_mutex_lock(&r->ini->lock);
   t->reserved = t->claimed = 1;
-  t->rr_read_us = aoe_now_us();
+  t->rr_read_us = rig_clock();
   t->rr_next_us = t->rr_read_us + 1000000;
   pthread_mutex_unlock(&r->ini->lock);
 }
@@ -566,14 +577,13 @@ Test(reserve, held_shelf_is_read_each_interval)
   cr_assert_eq(r.t->rr_probe_tag, tag, "an answer from another MAC was taken");
   rr_answer_tag(&r, SLOT, shelf_mac, tag ^ 1, AOE_RCMD_READ, theirs, 1, 0);
   cr_assert(r.t->rr_probe_tag == tag && !r.ini->rr_taken, "an answer to another tag was taken");
-  uint64_t answered_us = aoe_now_us();
+  uint64_t answered_us = rig_clock();
   probe_answer(&r, r.t, shelf_mac, ours, 1);
   cr_assert_eq(r.t->rr_probe_tag, 0);
   step(&r);
   cr_assert_null(reassert_frame(r.t), "re-asserted a reservation that was there");
   cr_assert_eq(r.t->rr_probe_tag, 0, "read again at once");
-  /* From the answer, not from now: a test thread run late by a loaded machine would eat
-   * into the interval before the look. */
+  /* From the answer (the engine's clock moved a few microseconds since). */
   cr_assert(r.t->rr_next_us >= answered_us + 1000ull * aoe_keepalive_interval_ms(
               r.ini->opt.dead_time_ms), "next read not an interval away");
   rig_close(&r);
@@ -777,7 +787,7 @@ Test(reserve, unanswered_read_says_nothing)
   cr_assert_neq(r.t->rr_probe_tag, tag, "the unanswered read was not given up");
   cr_assert(!r.ini->rr_taken && r.t->reserved && !r.t->rr_lost_us);
   cr_assert_null(reassert_frame(r.t));
-  cr_assert(r.t->rr_next_us <= aoe_now_us() + 1000ull * AOE_RR_PROBE_TIMEOUT_MS,
+  cr_assert(r.t->rr_next_us <= rig_clock() + 1000ull * AOE_RR_PROBE_TIMEOUT_MS,
             "not asked again soon");
   rig_close(&r);
 }
@@ -809,7 +819,7 @@ static void reassert_releases_write(struct rig *r, struct aoe_target *t)
 static void stall_with_write(struct rig *r, uint8_t *buf, struct result *res)
 {
   pthread_mutex_lock(&r->ini->lock);
-  r->ini->last_step_us = aoe_now_us() - 2000000;
+  r->ini->last_step_us = rig_clock() - 2000000;
   pthread_mutex_unlock(&r->ini->lock);
   write8(r->t, buf, res);
   cr_assert_null(write_frame(r->t), "a write went out before the reservation was read");
@@ -817,8 +827,7 @@ static void stall_with_write(struct rig *r, uint8_t *buf, struct result *res)
   cr_assert_null(write_frame(r->t), "a write went out before the reservation was read");
 }
 
-/* The rig's path as slow as a loaded shelf: its rto 2 s, so that a read stays unanswered,
- * not given up, while a test thread run late by a loaded machine steps on. */
+/* The rig's path as slow as a loaded shelf: its rto 2 s. */
 static void slow_path(struct rig *r)
 {
   pthread_mutex_lock(&r->ini->lock);
@@ -856,7 +865,6 @@ Test(reserve, read_outstanding_at_a_stall_is_asked_again_at_once)
   struct result res;
 
   rig_open_held(&r, 27);
-  slow_path(&r);
   check_due(&r, r.t);
   step(&r);
   uint32_t old = probe(r.t);
@@ -895,7 +903,7 @@ Test(reserve, two_shelves_restarting_together_are_both_reasserted)
     f = reassert_frame(t2);
     if (f)
       rr_answer(&r, SLOT + 1, shelf2_mac, f, ours, 1, 0);
-    usleep(1000);
+    rig_now_us += 1000;
   }
   cr_assert(!r.ini->rr_taken, "a restart of both shelves was taken for a takeover");
   cr_assert(!r.t->rr_lost_us && !t2->rr_lost_us, "not both re-asserted");
@@ -955,7 +963,7 @@ static void rx_if1(struct rig *r)
 {
   memcpy(r->frame, r->ini->ifaces[1].mac, 6);
   pthread_mutex_lock(&r->ini->lock);
-  aoe_engine_rx(r->ini, &r->ini->ifaces[1], r->frame, r->len, aoe_now_us());
+  aoe_engine_rx(r->ini, &r->ini->ifaces[1], r->frame, r->len, rig_clock());
   pthread_mutex_unlock(&r->ini->lock);
   aoe_deliver(r->ini);
   aoe_issue_direct(r->ini, r->t);
@@ -1027,14 +1035,18 @@ Test(reserve, failed_reassert_is_not_retried_at_once)
   rig_open_held(&r, 33);
   announce(&r, SLOT, shelf_mac);
   step(&r);
-  uint64_t failed_us = aoe_now_us();
+  uint64_t failed_us = rig_clock();
   rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), NULL, 0, AOE_ERR_DEVUNAVAIL);
   cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again at once");
   step(&r);
-  /* Judged only if the step came within the retry's wait: a test thread run late by a
-   * loaded machine may step after it, when sending again is right. */
-  if (aoe_now_us() < failed_us + 1000ull * AOE_RR_PROBE_TIMEOUT_MS)
-    cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again at once");
+  cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again at once");
+  rig_now_us = failed_us + 1000ull * AOE_RR_PROBE_TIMEOUT_MS - 1000;
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "a failed re-assert was sent again within its pause");
+  rig_now_us = failed_us + 1000ull * AOE_RR_PROBE_TIMEOUT_MS + 1000;
+  step(&r);
+  cr_assert_not_null(reassert_frame(r.t), "a failed re-assert was not tried again after its "
+                     "pause");
   cr_assert_neq(r.t->rr_lost_us, 0);
   rig_close(&r);
 }
@@ -1050,7 +1062,7 @@ Test(reserve, shelf_back_from_down_holds_io_from_its_return)
 
   rig_open_held(&r, 34);
   pthread_mutex_lock(&r.ini->lock);
-  r.t->rr_lost_us = aoe_now_us() - 2000ull * r.ini->opt.dead_time_ms;
+  r.t->rr_lost_us = rig_clock() - 2000ull * r.ini->opt.dead_time_ms;
   pthread_mutex_unlock(&r.ini->lock);
   atomic_store(&r.t->up, 0);                    /* declared down */
   discover(&r, SLOT, shelf_mac);                /* back */

@@ -233,8 +233,13 @@ Test (recover, concurrent_writes)
   }
 }
 
-/* raid_recover or raid_resync on a thread of its own. */
-struct recoverer { struct raid_array *a; int (*run) (struct raid_array *); int rc; };
+/* raid_recover or raid_resync on a thread of its own; ended is set once it returned. */
+struct recoverer {
+  struct raid_array *a;
+  int (*run) (struct raid_array *);
+  int rc;
+  atomic_int ended;
+};
 
 static void *
 recover_main (void *arg)
@@ -242,6 +247,7 @@ recover_main (void *arg)
   struct recoverer *rc = arg;
 
   rc->rc = (rc->run ? rc->run : raid_recover) (rc->a);
+  atomic_store (&rc->ended, 1);
   return NULL;
 }
 
@@ -256,22 +262,66 @@ run_position (const struct raid_status *st, int slot)
   return -1;
 }
 
+/* run_position read from the array's atomics alone: a member's hook may run under
+ * sb_lock (a checkpoint's superblock writes), where raid_status would wait for itself. */
+static int64_t
+run_position_now (struct raid_array *a, int slot)
+{
+  int replacing = atomic_load (&a->repl.slot);
+
+  if (replacing >= 0 && (slot < 0 || replacing == slot))
+    return (int64_t) atomic_load (&a->repl.pos);
+  for (unsigned i = 0; i < a->lay.g.n; i++)
+    if (atomic_load (&a->slot[i].recovering) && (slot < 0 || (int) i == slot))
+      return (int64_t) atomic_load (&a->recovery_offset);
+  return -1;
+}
+
+/* A run's trigger: the first member I/O once the run is at or past unit at cancels it. */
+struct cancel_point { struct raid_array *a; int slot; uint64_t at; };
+
+static void
+cancel_hook (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  struct cancel_point *cp = opaque;
+
+  (void) op, (void) offset, (void) len;
+  if (run_position_now (cp->a, cp->slot) >= (int64_t) cp->at)
+    raid_resync_cancel (cp->a);
+}
+
+static void
+rig_hooks (struct rig *r, raid_mem_hook_fn *fn, void *opaque)
+{
+  for (unsigned j = 0; j < r->f.n; j++)
+    raid_mem_member_hook (r->f.mm[j], fn, opaque);
+  for (unsigned i = 0; i < 2; i++)
+    if (r->spare[i])
+      raid_mem_member_hook (r->spare[i], fn, opaque);
+}
+
 /* Run RUN (raid_recover, raid_replace) on a thread until its work on SLOT (-1: any) has
- * reached unit AT, then cancel it: it must end cancelled, not done. */
+ * reached unit AT (below its last window), then cancel it: it must end cancelled, not
+ * done.  The cancel comes from the run's own next member I/O once it is there, so a test
+ * thread run late cannot let it finish first; this thread cancels too, for a run that
+ * naps under its speed limits with no I/O. */
 static void
 rig_cancel_at (struct rig *r, int (*run) (struct raid_array *), int slot, uint64_t at)
 {
   struct recoverer rc = { .a = r->f.a, .run = run };
+  struct cancel_point cp = { .a = r->f.a, .slot = slot, .at = at };
   struct raid_status st;
   pthread_t t;
 
+  rig_hooks (r, cancel_hook, &cp);
   cr_assert_eq (pthread_create (&t, NULL, recover_main, &rc), 0);
   do {
     usleep (500);
     raid_status (r->f.a, &st);
-  } while (run_position (&st, slot) < (int64_t) at);
+  } while (run_position (&st, slot) < (int64_t) at && !atomic_load (&rc.ended));
   raid_resync_cancel (r->f.a);
   pthread_join (t, NULL);
+  rig_hooks (r, NULL, NULL);
   cr_assert_eq (rc.rc, -ECANCELED, "the run ended before the cancel: %d (%s)", rc.rc,
                 r->f.last_warning);
 }

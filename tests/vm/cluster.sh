@@ -14,6 +14,10 @@
 #   MIDWAY_ACTION   a command run in this shell once both guests are writing, e.g.
 #                   "lab_kill 2"; the run fails if the guests stopped writing before it
 #                   returned (then raise VM_WRITE_SECONDS)
+#   AFTER_ACTION    a command run in this shell once both guests passed and are gone,
+#                   before the host's fsck, the server still serving (e.g. wait, bounded,
+#                   for the end of work MIDWAY_ACTION began); the run fails if it fails
+#                   (it says why on stderr)
 #   VM_WRITE_SECONDS  how long each guest writes (20)
 #   VM_TIMEOUT      bound on each guest's life in seconds (200)
 #   VM_JOURNAL_MB   GFS2 journal size (32; two journals, so the volume needs ~100 MiB)
@@ -41,6 +45,7 @@ VM_FUSE_MNT=
 VM_PIDS=()
 VM_TIMES=
 VM_T0=
+VM_FIRST_FAILED=                # the guest that failed first (vm_watch), if one did
 
 vm_log() { echo "vm: $*" >&2; }
 vm_fail() { echo "vm: FAIL: $*" >&2; return 1; }
@@ -172,15 +177,25 @@ vm_fuse_down() {
   VM_FUSE_PID=
 }
 
+# mkfs and fsck read and write the whole volume through nbdfuse: bounded, so that a server
+# that stalls a request fails the run naming the step, not the lab's watchdog.
+VM_FS_TOOL_SECONDS=120
 vm_mkfs() {
-  mkfs.gfs2 -O -q -p lock_dlm -t "${VM_CLUSTER_NAME:-aoeraid}:gfs" -j 2 \
-    -J "${VM_JOURNAL_MB:-32}" "$VM_DISK" \
-    >"$VM_DIR/mkfs.log" 2>&1 || vm_fail "mkfs.gfs2: $(tail -2 "$VM_DIR/mkfs.log")"
+  local rc=0
+  timeout $VM_FS_TOOL_SECONDS mkfs.gfs2 -O -q -p lock_dlm -t "${VM_CLUSTER_NAME:-aoeraid}:gfs" \
+    -j 2 -J "${VM_JOURNAL_MB:-32}" "$VM_DISK" >"$VM_DIR/mkfs.log" 2>&1 || rc=$?
+  [ $rc != 124 ] || vm_fail "mkfs.gfs2 did not finish within $VM_FS_TOOL_SECONDS s (the server stalled?)" ||
+    return 1
+  [ $rc = 0 ] || vm_fail "mkfs.gfs2 failed (exit $rc): $(tail -2 "$VM_DIR/mkfs.log")"
 }
 
 vm_fsck() {
-  fsck.gfs2 -n "$VM_DISK" >"$VM_DIR/fsck.log" 2>&1 ||
-    vm_fail "fsck.gfs2 -n found problems (exit $?): $(grep -v '^$' "$VM_DIR/fsck.log" | tail -3 | tr '\n' ' ')"
+  local rc=0
+  timeout $VM_FS_TOOL_SECONDS fsck.gfs2 -n "$VM_DISK" >"$VM_DIR/fsck.log" 2>&1 || rc=$?
+  [ $rc != 124 ] || vm_fail "fsck.gfs2 -n did not finish within $VM_FS_TOOL_SECONDS s (the server stalled?)" ||
+    return 1
+  [ $rc = 0 ] ||
+    vm_fail "fsck.gfs2 -n found problems (exit $rc): $(grep -v '^$' "$VM_DIR/fsck.log" | tail -3 | tr '\n' ' ')"
 }
 
 # The per-run initramfs: the cached base plus /init and this run's cluster configuration
@@ -246,6 +261,10 @@ vm_boot() {
   VM_PIDS+=($!)
 }
 
+# The guest's last PHASE or STEP line: what it was doing when it stopped.
+vm_last_step() {
+  tr -d '\r' <"$VM_DIR/vm$1.log" | grep -a -o -E "(PHASE|STEP) .*" | tail -1 || echo none
+}
 vm_console_has() { grep -aq "$2" "$VM_DIR/vm$1.log" 2>/dev/null; }
 vm_both_have() { vm_console_has 1 "$1" && vm_console_has 2 "$1"; }
 vm_running() { local p; for p in "${VM_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
@@ -253,7 +272,7 @@ vm_running() { local p; for p in "${VM_PIDS[@]}"; do kill -0 "$p" 2>/dev/null &&
 # Follow both consoles until the guests exit: note phases, run MIDWAY_ACTION once both
 # are writing, and stop the other guest shortly after one fails.
 vm_watch() {
-  local midway=pending failed_at='' p phase
+  local midway=pending failed_at='' p phase n
   local phases="booted attached quorate dlm mounted writing write-end verified"
   while vm_running; do
     for phase in $phases; do
@@ -272,10 +291,12 @@ vm_watch() {
       fi
       [ $midway = pending ] && midway='done'
     fi
-    if [ -z "$failed_at" ] && { vm_console_has 1 "RESULT FAIL" || vm_console_has 2 "RESULT FAIL" ||
-      vm_console_has 1 "Kernel panic" || vm_console_has 2 "Kernel panic"; }; then
-      failed_at=$(date +%s)
-    fi
+    for n in 1 2; do
+      if [ -z "$failed_at" ] && { vm_console_has $n "RESULT FAIL" || vm_console_has $n "Kernel panic"; }; then
+        failed_at=$(date +%s)
+        VM_FIRST_FAILED=$n
+      fi
+    done
     # The survivor would wait minutes for its peer: give it 15 s to report, then stop it.
     if [ -n "$failed_at" ] && [ $(($(date +%s) - failed_at)) -gt 15 ]; then
       for p in "${VM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
@@ -308,7 +329,10 @@ vm_verdict() {
     why=$(grep -a -m1 -o "RESULT FAIL.*" "$VM_DIR/vm$n.log" ||
       grep -a -m1 -o "Kernel panic.*" "$VM_DIR/vm$n.log" ||
       echo "no verdict (last line: $(tr -d '\r' <"$VM_DIR/vm$n.log" | grep -av '^$' | tail -1))")
-    vm_fail "guest $n: $why" || true
+    if [ -n "$VM_FIRST_FAILED" ] && [ "$VM_FIRST_FAILED" != $n ] && [[ $why == "no verdict"* ]]; then
+      why="$why; stopped by the host after guest $VM_FIRST_FAILED failed"
+    fi
+    vm_fail "guest $n: $why; its last step: $(vm_last_step $n)" || true
     [ -s "$VM_DIR/qemu$n.log" ] && vm_log "qemu $n said: $(tail -2 "$VM_DIR/qemu$n.log" | tr '\n' ' ')"
     # A hung task: which one, and where it waited (the kernel prints it before the panic).
     tr -d '\r' <"$VM_DIR/vm$n.log" | grep -a -A 12 -m 2 'blocked for more than' |
@@ -329,6 +353,10 @@ vm_cluster_run() {
   vm_boot_pair || return 1
   vm_watch || rc=1
   vm_verdict || rc=1
+  if [ $rc = 0 ] && [ -n "${AFTER_ACTION:-}" ]; then
+    eval "$AFTER_ACTION" || { vm_fail "AFTER_ACTION failed: $AFTER_ACTION"; rc=1; }
+    vm_mark after-action
+  fi
   if vm_with_fuse vm_fsck; then
     vm_log "host fsck.gfs2 -n: clean"
   else

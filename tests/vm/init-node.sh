@@ -7,12 +7,15 @@
 # NBD server is 10.0.2.2:PORT.
 #
 # Everything the host acts on is one console line "AOERAID_VM nodeN PHASE name t=UPTIME"
-# or, last, "AOERAID_VM nodeN RESULT PASS" / "AOERAID_VM nodeN RESULT FAIL: why".
+# or, last, "AOERAID_VM nodeN RESULT PASS" / "AOERAID_VM nodeN RESULT FAIL: why"; the
+# lines "AOERAID_VM nodeN STEP what t=UPTIME" name what it does between phases (a guest
+# that hangs is reported with its last one).
 # The workload: attach the export with nbd-client, join corosync + dlm_controld, mount the
 # lock_dlm GFS2, then for writesec seconds write files of random data (fsync'd, each with
 # its md5 in a manifest) and append a line to one shared file under flock; the host's
-# MIDWAY_ACTION runs while both nodes are in that loop. Then each node remounts, checks
-# both nodes' files and the shared file, and checks its kernel log for I/O errors.
+# MIDWAY_ACTION runs while both nodes are in that loop. Then each node in turn (node 1
+# first) remounts and checks both nodes' files and the shared file; each unmounts (node 2
+# first) and checks its kernel log for I/O errors.
 export PATH=/usr/sbin:/usr/bin:/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -36,6 +39,7 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 now() { cut -d. -f1 /proc/uptime; }
 say() { echo "AOERAID_VM node$N $*"; }
 phase() { say "PHASE $* t=$(uptime_s)"; }
+step() { say "STEP $* t=$(uptime_s)"; }
 fail() {
   say "RESULT FAIL: $*"
   dmesg | tail -20
@@ -142,23 +146,48 @@ check_node() {
   say "checked node$1: $count files and shared.log lines match"
 }
 
+# Is node M a member of the lockspace of our GFS2 (dlm_tool ls: "members       1 2 ")?
+in_lockspace() {
+  dlm_tool ls 2>/dev/null | grep -Eq "^members .* $1( |\$)"
+}
+
+# One node at a time leaves and joins the lockspace: node 1 remounts and checks while node
+# 2 stays mounted, then node 2 while node 1 stays; node 2 unmounts, then node 1.  (Both
+# left and joined at once before, each tearing down and restarting its DLM connections,
+# its only lockspace gone, while the other joined: twice in full suites a guest hung
+# there, in D state past the 60 s hung-task bound, before it had checked anything.)
 verify() {
   touch /mnt/done.$N
-  waitfor 180 "[ -e /mnt/done.$O ]" || fail "node$O never finished writing"
+  waitfor 120 "[ -e /mnt/done.$O ]" || fail "node$O never finished writing"
+  if [ $N = 2 ]; then
+    step "wait for node1's remount and check"
+    waitfor 120 "[ -e /mnt/checked.1 ]" || fail "node1 never finished its remount and check"
+  fi
+  step umount
   umount /mnt || fail "umount"
   # Read back through a fresh mount, not from this node's page cache.
+  step remount
   mount_gfs2 again
+  step check
   check_node $N
   check_node $O
   [ "$(wc -l </mnt/shared.log)" = "$(($(cat /mnt/node1/count) + $(cat /mnt/node2/count)))" ] ||
     fail "shared.log has lines from neither node"
-  touch /mnt/verified.$N
-  waitfor 180 "[ -e /mnt/verified.$O ]" || fail "node$O never verified"
+  touch /mnt/checked.$N
+  if [ $N = 1 ]; then
+    step "wait for node2's remount and check"
+    waitfor 120 "[ -e /mnt/checked.2 ]" || fail "node2 never finished its remount and check"
+    step "wait for node2 to leave the lockspace ($(dlm_tool ls 2>&1 | grep -E '^members' | tr -s ' '))"
+    waitfor 60 "! in_lockspace 2" ||
+      fail "node2 did not leave the lockspace within 60 s of its check: $(dlm_tool ls | tr '\n' ' ')"
+  fi
+  step "final umount"
   umount /mnt || fail "final umount"
   phase verified
 }
 
 detach() {
+  step detach
   nbd-client -d /dev/nbd0 >/dev/null 2>&1 || fail "nbd-client -d"
   waitfor 10 '! nbd-client -c /dev/nbd0 >/dev/null 2>&1' || fail "nbd0 still attached after -d"
 }

@@ -544,6 +544,58 @@ Test (ppl, a_logged_write_keeps_its_room_until_it_is_durable)
   fx_free (&f);
 }
 
+/* A check repair's rewrite under the log, on members with a write cache: its record
+ * (the whole stripe, the data makes the parity) keeps its room like a write's until the
+ * new parity is durable.  Column 2 of stripe 0 rots; the repair puts stripe 0's new
+ * parity in X's cache; then a ring's worth of full-stripe writes with their entries on X
+ * (no flush of their own: a full-stripe entry goes with its data), the last one taking
+ * the record's room.  X then loses stripe 0's parity from its cache (its entries had
+ * reached the disk) and the array starts without Z: Z's column of stripe 0, which no
+ * write touched, must read as it was. */
+Test (ppl, a_repair_keeps_its_room_until_its_parity_is_durable)
+{
+  struct fx f;
+  uint64_t seed = 16, stripe_bytes = (uint64_t) K * SMALL_CHUNK;
+  uint8_t *ref = create_small_ring (&f, seed), *buf = malloc (stripe_bytes);
+  unsigned z = col_dev (0, 1), x = col_dev (0, K), rot = col_dev (0, 2);
+  unsigned ring_entries = 128 * 1024 / PPL_HEADER, same_parity = 64 / N - 1;
+  uint64_t data = RAID_META_END + 128 * 1024;
+  struct raid_mem_stats st;
+
+  fill_random (buf, 4096, &seed);                            /* column 2 rots */
+  memcpy (raid_mem_member_data (f.mm[rot]) + data, buf, 4096);
+  memcpy (ref + 2 * SMALL_CHUNK, buf, 4096);
+  for (unsigned i = 0; i < f.n; i++) {
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+    raid_mem_member_stats (f.mm[i], NULL, 1);
+  }
+  cr_assert_eq (raid_check (f.a, RAID_CHECK_REPAIR), 0);
+  raid_mem_member_stats (f.mm[x], &st, 0);
+  cr_assert (st.flushes == 0 && raid_mem_member_cached (f.mm[x]),
+             "the repair's parity is not in X's cache (%llu flushes)",
+             (unsigned long long) st.flushes);
+  for (unsigned i = 0; i < ring_entries; i++) {              /* stripes 4, 8, ... 60 */
+    uint64_t off = (1 + i % same_parity) * N * stripe_bytes;
+    cr_assert_eq (col_dev (off / stripe_bytes, K), x);
+    fill_random (buf, (uint32_t) stripe_bytes, &seed);
+    cr_assert_eq (raid_write (f.a, buf, (uint32_t) stripe_bytes, off, 0), 0);
+    memcpy (ref + off, buf, stripe_bytes);
+  }
+  raid_mem_member_lose_cache (f.mm[x], data, SMALL_CHUNK);   /* stripe 0's parity */
+  crash (&f);
+  char err[512] = "";
+  cr_assert_not_null (assemble_without (&f, z, 0, err, sizeof err), "%s", err);
+  uint8_t *got = malloc (SMALL_CHUNK);
+  cr_assert_eq (raid_read (f.a, got, SMALL_CHUNK, SMALL_CHUNK), 0);
+  cr_assert (!memcmp (got, ref + SMALL_CHUNK, SMALL_CHUNK), "column 1 of stripe 0, which no "
+             "write touched, came back wrong: the repair's record was overwritten while "
+             "its parity sat in a cache");
+  free (got);
+  free (buf);
+  free (ref);
+  fx_free (&f);
+}
+
 /* Stripes 1 and 5 share their parity member, and the write leaves part of each alone
  * over a whole chunk of rows: in one go their entry (a header and two chunks of pp) would
  * not fit the ring at all, and the writer would wait for room forever.  In halves, each

@@ -544,6 +544,41 @@ Test (ppl, a_logged_write_keeps_its_room_until_it_is_durable)
   fx_free (&f);
 }
 
+/* A write's partial parity is the XOR of the columns it leaves, as the host last wrote
+ * them: with a write cache, an earlier write to those columns of the stripe may still be
+ * in a member's cache when the later one logs.  Here stripe 0's column 0 is written
+ * (acknowledged, in Y's cache), then its column 2 over the same rows: its entry's pp
+ * holds column 0's new bytes.  Y loses its cache (column 0 old again), the entry
+ * survives, and the array starts without Z: the replay makes parity from that pp, and
+ * Z's column 1, which no write touched, must still read as it was. */
+Test (ppl, a_later_write_to_a_stripe_logs_after_the_earlier_one_is_durable)
+{
+  struct fx f;
+  uint64_t seed = 17;
+  uint8_t *ref = create_small_ring (&f, seed), buf[4096];
+  unsigned y = col_dev (0, 0), z = col_dev (0, 1);
+
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+  fill_random (buf, sizeof buf, &seed);                      /* column 0, rows [4K, 8K) */
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);
+  fill_random (buf, sizeof buf, &seed);                      /* column 2, the same rows */
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 2 * SMALL_CHUNK + 4096, 0), 0);
+  memcpy (ref + 2 * SMALL_CHUNK + 4096, buf, sizeof buf);
+  raid_mem_member_lose_cache (f.mm[y], 0, SMALL_MEMBER);    /* column 0 reads old or new */
+  crash (&f);
+  char err[512] = "";
+  cr_assert_not_null (assemble_without (&f, z, 0, err, sizeof err), "%s", err);
+  uint8_t *got = malloc (SMALL_CHUNK);
+  cr_assert_eq (raid_read (f.a, got, SMALL_CHUNK, SMALL_CHUNK), 0);
+  cr_assert (!memcmp (got, ref + SMALL_CHUNK, SMALL_CHUNK), "column 1 of stripe 0, which no "
+             "write touched, came back wrong: the later write's pp held column 0's bytes "
+             "that its member's cache lost");
+  free (got);
+  free (ref);
+  fx_free (&f);
+}
+
 /* A check repair's rewrite under the log, on members with a write cache: its record
  * (the whole stripe, the data makes the parity) keeps its room like a write's until the
  * new parity is durable.  Column 2 of stripe 0 rots; the repair puts stripe 0's new
@@ -689,6 +724,110 @@ Test (ppl, concurrent_writers_share_a_small_ring_and_replay_right)
     restart_without (&f, missing);
     fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after concurrent writers and a crash");
     free (ref);
+    fx_free (&f);
+  }
+}
+
+/* Writers on members with a cache, each sector written once at most (of those a crash
+ * may keep, old or new): a writer's stripes cut in runs of 1 to 8 pages, about half of
+ * them written, in a random order.  Only stripes whose parity is on one member (the
+ * first's): a partial write's entry flush reaches that member only, and the data
+ * members keep what they took in the cache until a room flush. */
+struct once_writer {
+  struct raid_array *a;
+  uint8_t *want, *old;                  /* this writer's runs: written (new) or not (old) */
+  unsigned id;
+  uint64_t seed;
+  int failed;
+};
+
+static void *
+once_writer_main (void *arg)
+{
+  struct once_writer *w = arg;
+  uint64_t stripe_bytes = (uint64_t) K * SMALL_CHUNK, stripes = raid_size (w->a) / stripe_bytes;
+  unsigned pages = (unsigned) (stripe_bytes / 4096), n = 0;
+  struct { uint64_t off; uint32_t len; } *run = malloc (stripes * pages * sizeof *run), t;
+
+  for (uint64_t s = w->id * N; s < stripes; s += WRITERS * N)
+    for (unsigned p = 0; p < pages;) {
+      unsigned len = 1 + (unsigned) (rnd (&w->seed) % 8);
+      uint64_t off = s * stripe_bytes + (uint64_t) p * 4096;
+      len = len < pages - p ? len : pages - p;
+      if (rnd (&w->seed) % 2)
+        run[n++] = (typeof (t)) { off, len * 4096 };
+      else
+        memcpy (w->want + off, w->old + off, len * 4096);   /* left alone */
+      p += len;
+    }
+  for (unsigned i = n; i > 1; i--) {
+    unsigned j = (unsigned) (rnd (&w->seed) % i);
+    t = run[i - 1], run[i - 1] = run[j], run[j] = t;
+  }
+  for (unsigned i = 0; i < n && !w->failed; i++)
+    w->failed = raid_write (w->a, w->want + run[i].off, run[i].len, run[i].off, 0) != 0;
+  free (run);
+  return NULL;
+}
+
+/* Concurrent writers on members with a cache and no flush from the host: the room of
+ * their entries comes back by room flushes only.  Then the host dies, every member
+ * loses its power (a random part of what its cache held kept) and the array starts
+ * without each member in turn.  A sector no write touched must read as it was (the
+ * write hole: an entry overwritten while its write sat in a cache brings a stripe back
+ * wrong); a written one its bytes or those before, but in the missing member's column
+ * (anything: md's too). */
+Test (ppl, concurrent_writers_on_cached_members_survive_a_power_loss, .timeout = 120)
+{
+  uint64_t stripe_bytes = (uint64_t) K * SMALL_CHUNK;
+
+  for (unsigned run = 0; run < 2 * N; run++) {
+    struct fx f;
+    unsigned missing = run % N;
+    uint64_t seed = 50 + run, size;
+    uint8_t *old = create_small_ring (&f, seed), *want, *got;
+    struct once_writer w[WRITERS];
+    pthread_t t[WRITERS];
+    char err[512] = "", when[128];
+
+    size = raid_size (f.a);
+    want = malloc (size);
+    got = malloc (size);
+    seed += 1000;                     /* create_small_ring drew the old bytes from SEED */
+    fill_random (want, size, &seed);
+    for (uint64_t s = 0; s < size / stripe_bytes; s++)     /* stripes no writer takes */
+      if (s % N)
+        memcpy (want + s * stripe_bytes, old + s * stripe_bytes, stripe_bytes);
+    for (unsigned i = 0; i < f.n; i++)
+      cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+    for (unsigned i = 0; i < WRITERS; i++) {
+      w[i] = (struct once_writer) { .a = f.a, .want = want, .old = old, .id = i,
+                                    .seed = 60 + i + run };
+      cr_assert_eq (pthread_create (&t[i], NULL, once_writer_main, &w[i]), 0);
+    }
+    for (unsigned i = 0; i < WRITERS; i++) {
+      pthread_join (t[i], NULL);
+      cr_assert (!w[i].failed, "writer %u: a write failed", i);
+    }
+    crash (&f);
+    for (unsigned i = 0; i < f.n; i++)
+      raid_mem_member_power_loss (f.mm[i], &seed);
+    cr_assert_not_null (assemble_without (&f, missing, 0, err, sizeof err), "%s", err);
+    snprintf (when, sizeof when, "run %u, started without member %u", run, missing);
+    cr_assert_eq (raid_read (f.a, got, size, 0), 0, "%s: read failed", when);
+    for (uint64_t o = 0; o < size; o += 512) {
+      uint64_t stripe = o / stripe_bytes;
+      unsigned dev = col_dev (stripe, (unsigned) (o % stripe_bytes / SMALL_CHUNK));
+      int written = memcmp (want + o, old + o, 512) != 0;
+      if (memcmp (got + o, want + o, 512) && memcmp (got + o, old + o, 512)
+          && !(written && dev == missing))
+        cr_assert_fail ("%s: byte %llu (stripe %llu, member %u, %s) is neither old nor new",
+                        when, (unsigned long long) o, (unsigned long long) stripe, dev,
+                        written ? "written" : "no write touched it");
+    }
+    free (got);
+    free (want);
+    free (old);
     fx_free (&f);
   }
 }

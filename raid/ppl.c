@@ -11,11 +11,12 @@
  * after another: a 4 KiB header of up to PPL_RECS records (a stripe each) and the pp
  * bytes of its partial records.  Entries sit at increasing virtual positions (their
  * sequence), wrapping over the ring; a position is taken again only once every write
- * logged there has ended.  Writes to a stripe are serialised by its stripe lock and
- * every write to a stripe whose parity member is in sync logs a record (a full-stripe
- * write too, without pp: "the data columns make the parity"), so the newest record of a
- * stripe found in the ring is the last write to it, and replaying it is right whether
- * that write ended or not (entries landing out of order: ring_scan and entry_parse).  An
+ * logged there has ended and is durable.  Writes to a stripe are serialised by its
+ * stripe lock and every write to a stripe whose parity member is in sync logs a record
+ * (a full-stripe write too, without pp: "the data columns make the parity"), so the
+ * newest record over a row of a stripe found in the ring is the last write to it, and
+ * replaying it is right whether that write ended or not (entries landing out of order:
+ * ring_scan and entry_parse; earlier writes in a cache: stripes_durable).  An
  * entry of an older generation (ppl_gen: bumped at every start and whenever a member
  * takes a slot, with no write in flight) is never replayed: writes made while a member
  * was out were not logged on it.
@@ -98,6 +99,50 @@ room_flush (struct raid_array *a, uint64_t need)
       nanosleep (&(struct timespec) { .tv_nsec = 1000000 }, NULL);
   }
   pthread_mutex_unlock (&a->ppl.room_flush_lock);
+}
+
+/* A partial record's pp is the XOR of the columns its write leaves over its rows, as
+ * the host last wrote them: an earlier write to those rows of its stripe still in a
+ * member's cache could be lost at a crash that keeps this entry, and the replay would
+ * make parity from bytes no member holds (a column no write touched then comes back
+ * wrong without its member).  Such a write is made durable first, by a room flush.
+ * Then the records' rows join their stripes' pending ones (ppl_done numbers their
+ * flush).  Rows apart need nothing: the replay takes each row from the newest record
+ * over it.  The caller holds the stripes' locks. */
+static void
+stripes_durable (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec)
+{
+  for (unsigned i = 0; i < nrec; i++) {
+    struct ppl_pending *p = &a->ppl.pending[recs[i].stripe % STRIPE_LOCKS];
+    if (recs[i].pp && p->flush > atomic_load (&a->ppl.room_flush_ended)
+        && recs[i].lo < p->hi && p->lo < recs[i].hi)
+      while (atomic_load (&a->ppl.room_flush_ended) < p->flush)
+        room_flush (a, p->flush);
+  }
+  for (unsigned i = 0; i < nrec; i++) {
+    struct ppl_pending *p = &a->ppl.pending[recs[i].stripe % STRIPE_LOCKS];
+    if (p->flush != PPL_PENDING && p->flush <= atomic_load (&a->ppl.room_flush_ended)) {
+      p->lo = recs[i].lo;                       /* the older ones are durable */
+      p->hi = recs[i].hi;
+      p->flush = PPL_PENDING;
+    }
+    else {
+      p->lo = recs[i].lo < p->lo ? recs[i].lo : p->lo;
+      p->hi = recs[i].hi > p->hi ? recs[i].hi : p->hi;
+    }
+  }
+}
+
+/* The write of REQ ended, durable after room flush FLUSH (0: at once): its stripes'
+ * pending rows are durable after that, or after the older writes' flush if later. */
+static void
+stripes_written (struct raid_array *a, const struct ppl_req *req, uint64_t flush)
+{
+  for (uint64_t u = req->first; u <= req->last && u - req->first < STRIPE_LOCKS; u++) {
+    struct ppl_pending *p = &a->ppl.pending[u % STRIPE_LOCKS];
+    if (p->flush == PPL_PENDING || flush > p->flush)
+      p->flush = flush;
+  }
 }
 
 /* Give back, oldest first, the room of entries whose writes ended and are durable. */
@@ -276,6 +321,12 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
   }
   if (!total)
     return 0;
+  stripes_durable (a, recs, nrec);
+  req->first = UINT64_MAX;
+  for (unsigned i = 0; i < nrec; i++) {
+    req->first = recs[i].stripe < req->first ? recs[i].stripe : req->first;
+    req->last = recs[i].stripe > req->last ? recs[i].stripe : req->last;
+  }
   req->buf = scratch_get (&a->pool, total);
   if (!req->buf)
     return -ENOMEM;
@@ -306,6 +357,7 @@ ppl_done (struct raid_array *a, struct ppl_req *req, const struct io_batch *writ
   uint64_t flush = req->nhold && written && batch_left_in_cache (written)
                    ? atomic_load (&a->ppl.room_flush_begun) + 1 : 0;
 
+  stripes_written (a, req, flush);     /* the caller still holds the stripes' locks */
   for (unsigned i = 0; i < req->nhold; i++)
     ring_give (a, &a->ppl.ring[req->hold[i].slot], req->hold[i].at, flush);
   scratch_put (&a->pool, req->buf);
@@ -316,8 +368,9 @@ ppl_done (struct raid_array *a, struct ppl_req *req, const struct io_batch *writ
 
 /* A record found in a ring, with where its pp is (NULL: zeros), and where its entry
  * starts and ends in the ring's virtual positions.  STALE: its entry's pp is not what
- * its header says (overwritten since: its write ended; or not all there: its data never
- * went out), so nothing is made again for its stripe, and no older record of it is. */
+ * its header says (overwritten since: its write ended and is durable; or not all there:
+ * its data never went out), so nothing is made again over its rows, and no older record
+ * of its stripe is there. */
 struct found_rec {
   struct ppl_rec rec;
   uint64_t seq, end;
@@ -454,20 +507,21 @@ replay_range (struct raid_array *a, const struct ppl_rec *rec, uint32_t lo, uint
   return err ? -err : 1;
 }
 
-/* Replay one record: its rows cut where the columns it covers change. */
+/* Replay rows [from, to) of one record: cut where the columns it covers change. */
 static int
-replay_rec (struct raid_array *a, const struct ppl_rec *rec, uint8_t *parity, uint8_t *col)
+replay_rec (struct raid_array *a, const struct ppl_rec *rec, uint32_t from, uint32_t to,
+            uint8_t *parity, uint8_t *col)
 {
-  uint32_t cut[4] = { rec->lo, rec->first_lo, rec->last_hi, rec->hi }, applied = 0;
+  uint32_t cut[4] = { from, rec->first_lo, rec->last_hi, to }, applied = 0;
 
-  /* sorted cut points within [lo, hi] */
+  /* sorted cut points within [from, to] */
   for (unsigned i = 1; i < 4; i++)
     for (unsigned j = i; j > 0 && cut[j] < cut[j - 1]; j--) {
       uint32_t t = cut[j]; cut[j] = cut[j - 1]; cut[j - 1] = t;
     }
   for (unsigned i = 0; i < 3; i++) {
-    uint32_t lo = cut[i] < rec->lo ? rec->lo : cut[i];
-    uint32_t hi = cut[i + 1] > rec->hi ? rec->hi : cut[i + 1];
+    uint32_t lo = cut[i] < from ? from : cut[i];
+    uint32_t hi = cut[i + 1] > to ? to : cut[i + 1];
     if (lo >= hi)
       continue;
     int r = replay_range (a, rec, lo, hi, rec_cols_at (rec, lo), parity, col);
@@ -526,37 +580,79 @@ ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
   return 0;
 }
 
-/* Replay the newest records of the stripes whose parity is on SLOT (every record of a
- * stripe is in its parity member's ring: one ring at a time), counting them in
- * *REPLAYED.  0, or -errno with a line in err. */
+/* Replay the rows of record F that no newer record of its stripe has (COVERED, a byte
+ * per sector of the chunk, says which have), then count them covered.  1 when some
+ * parity was written, 0, or -errno. */
+static int
+replay_uncovered (struct raid_array *a, const struct found_rec *f, uint8_t *covered,
+                  uint8_t *parity, uint8_t *col)
+{
+  uint32_t lo = f->rec.lo / 512, hi = (f->rec.hi + 511) / 512;
+  int applied = 0;
+
+  for (uint32_t s = lo; s < hi && !f->stale;) {
+    uint32_t e = s;
+    if (covered[s]) {
+      s++;
+      continue;
+    }
+    while (e < hi && !covered[e])
+      e++;
+    uint32_t from = s * 512 > f->rec.lo ? s * 512 : f->rec.lo;
+    uint32_t to = e * 512 < f->rec.hi ? e * 512 : f->rec.hi;
+    int r = replay_rec (a, &f->rec, from, to, parity, col);
+    if (r < 0)
+      return r;
+    applied |= r;
+    s = e;
+  }
+  memset (covered + lo, 1, hi - lo);
+  return applied;
+}
+
+/* Replay the records of the stripes whose parity is on SLOT (every record of a stripe
+ * is in its parity member's ring: one ring at a time), each row from the newest record
+ * over it (an older write's rows that no later one wrote may be in no member's cache
+ * any more: the room flush comes lazily), counting the stripes in *REPLAYED.  A stale
+ * record's rows are taken by it (its write is durable, or never sent its data), not
+ * made again.  0, or -errno with a line in err. */
 static int
 slot_replay (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp, uint8_t *parity,
              uint8_t *col, struct found_rec **found, size_t *cap, unsigned *replayed,
              char *err, size_t errlen)
 {
   size_t nfound = 0;
-  int rc = ring_scan (a, slot, log, pp, found, &nfound, cap);
+  int rc = ring_scan (a, slot, log, pp, found, &nfound, cap), stripe_applied = 0;
+  uint32_t sectors = a->lay.g.chunk / 512;
+  uint8_t *covered = malloc (sectors);
 
+  if (rc == 0 && !covered)
+    rc = -ENOMEM;
   if (rc) {
     snprintf (err, errlen, "cannot read the partial parity log of member %s: %s",
               slot_name (&a->slot[slot]), strerror (-rc));
+    free (covered);
     return rc;
   }
   qsort (*found, nfound, sizeof **found, found_cmp);
   for (size_t i = 0; i < nfound; i++) {
     const struct found_rec *f = &(*found)[i];
-    if (i && f->rec.stripe == f[-1].rec.stripe)
-      continue;                         /* an older write to the stripe: it ended */
-    if (f->stale)
-      continue;
-    int r = replay_rec (a, &f->rec, parity, col);
+    if (!i || f->rec.stripe != f[-1].rec.stripe) {
+      *replayed += stripe_applied;
+      stripe_applied = 0;
+      memset (covered, 0, sectors);
+    }
+    int r = replay_uncovered (a, f, covered, parity, col);
     if (r < 0) {
       snprintf (err, errlen, "cannot replay the partial parity log for stripe %llu: %s",
                 (unsigned long long) f->rec.stripe, strerror (-r));
+      free (covered);
       return r;
     }
-    *replayed += r > 0;
+    stripe_applied |= r;
   }
+  *replayed += stripe_applied;
+  free (covered);
   return 0;
 }
 

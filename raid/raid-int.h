@@ -425,13 +425,20 @@ struct raid_ppl {
    * Numbered: one that began after a write ended covers it. */
   pthread_mutex_t room_flush_lock;     /* one at a time, in order */
   atomic_ullong room_flush_begun, room_flush_ended;
+  /* Per stripe lock (read and written under it): the rows [lo, hi) of its stripes that
+   * logged writes not yet durable wrote, and the room flush after which they are
+   * (PPL_PENDING while a write runs).  A later write's pp over those rows is made of
+   * their bytes: they must be durable before its entry goes out. */
+  struct ppl_pending { uint64_t flush; uint32_t lo, hi; } pending[STRIPE_LOCKS];
 };
+#define PPL_PENDING UINT64_MAX
 
 /* The room one write took in the rings, given back by ppl_done. */
 struct ppl_hold { unsigned slot, at; uint64_t pos; };
 struct ppl_req {
   struct ppl_hold hold[RAID_MAX_MEMBERS];
   unsigned nhold;
+  uint64_t first, last;                /* the stripes its records name (none: first > last) */
   uint8_t *buf;
 };
 /* An empty one, on every write's path: not the whole hold[] zeroed */
@@ -439,6 +446,8 @@ static inline void
 ppl_req_init (struct ppl_req *req)
 {
   req->nhold = 0;
+  req->first = 1;
+  req->last = 0;
   req->buf = NULL;
 }
 

@@ -544,14 +544,18 @@ Test (ppl, a_logged_write_keeps_its_room_until_it_is_durable)
   fx_free (&f);
 }
 
-/* A write's partial parity is the XOR of the columns it leaves, as the host last wrote
- * them: with a write cache, an earlier write to those columns of the stripe may still be
- * in a member's cache when the later one logs.  Here stripe 0's column 0 is written
- * (acknowledged, in Y's cache), then its column 2 over the same rows: its entry's pp
- * holds column 0's new bytes.  Y loses its cache (column 0 old again), the entry
- * survives, and the array starts without Z: the replay makes parity from that pp, and
- * Z's column 1, which no write touched, must still read as it was. */
-Test (ppl, a_later_write_to_a_stripe_logs_after_the_earlier_one_is_durable)
+/* A write's partial parity is the XOR of the columns it leaves over its rows, as the
+ * host last wrote them; with a write cache, an earlier write to the stripe may still be
+ * in a member's cache when a later one logs.  Stripe 0's column 0 is written at rows
+ * [4K, 8K) (acknowledged, in Y's cache), then LATER (array offset, 4 KiB) in the same
+ * stripe, not in column 1.  Y loses its cache (column 0 old again), the later entry
+ * survives (its member flushed it before its data), and the array starts without Z:
+ * Z's column 1, which no write touched, must still read as it was.  Over the same rows
+ * the later pp holds column 0's new bytes (the earlier write must be durable before the
+ * later entry goes out); over other rows the replay must not take only the later
+ * record (the earlier write's rows keep its new parity, on a member flushed since). */
+static void
+later_write_in_the_stripe (uint64_t later)
 {
   struct fx f;
   uint64_t seed = 17;
@@ -562,9 +566,9 @@ Test (ppl, a_later_write_to_a_stripe_logs_after_the_earlier_one_is_durable)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
   fill_random (buf, sizeof buf, &seed);                      /* column 0, rows [4K, 8K) */
   cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);
-  fill_random (buf, sizeof buf, &seed);                      /* column 2, the same rows */
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 2 * SMALL_CHUNK + 4096, 0), 0);
-  memcpy (ref + 2 * SMALL_CHUNK + 4096, buf, sizeof buf);
+  fill_random (buf, sizeof buf, &seed);
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, later, 0), 0);
+  memcpy (ref + later, buf, sizeof buf);
   raid_mem_member_lose_cache (f.mm[y], 0, SMALL_MEMBER);    /* column 0 reads old or new */
   crash (&f);
   char err[512] = "";
@@ -572,11 +576,23 @@ Test (ppl, a_later_write_to_a_stripe_logs_after_the_earlier_one_is_durable)
   uint8_t *got = malloc (SMALL_CHUNK);
   cr_assert_eq (raid_read (f.a, got, SMALL_CHUNK, SMALL_CHUNK), 0);
   cr_assert (!memcmp (got, ref + SMALL_CHUNK, SMALL_CHUNK), "column 1 of stripe 0, which no "
-             "write touched, came back wrong: the later write's pp held column 0's bytes "
-             "that its member's cache lost");
+             "write touched, came back wrong after a write at %llu: the earlier write's "
+             "column 0 bytes, lost from its member's cache, were still counted in parity",
+             (unsigned long long) later);
   free (got);
   free (ref);
   fx_free (&f);
+}
+
+Test (ppl, a_later_write_over_the_same_rows_logs_after_the_earlier_one_is_durable)
+{
+  later_write_in_the_stripe (2 * SMALL_CHUNK + 4096);        /* column 2, the same rows */
+}
+
+Test (ppl, a_later_write_over_other_rows_leaves_the_earlier_ones_replayed)
+{
+  later_write_in_the_stripe (2 * SMALL_CHUNK + 8192);        /* column 2, the next rows */
+  later_write_in_the_stripe (8192);                          /* column 0, the next rows */
 }
 
 /* A check repair's rewrite under the log, on members with a write cache: its record

@@ -521,8 +521,10 @@ Test (crash, writes_on_raid5_with_the_log_on_a_small_ring)
 
 /* The same on a few stripes (24: 8 with their parity on slot 0), and no FUA: a write
  * often lands in a stripe an earlier one wrote, still in a data member's cache (the
- * room flush comes lazily): over its rows (its pp holds that write's bytes) or beside
- * them (the replay must not take the later record alone). */
+ * room flush comes lazily), beside its rows: the replay must not take the later record
+ * alone.  (Over the same rows, its pp holding the earlier write's bytes, needs a third
+ * data column and two writes within a ring's room: raid-ppl's
+ * a_later_write_over_the_same_rows_logs_after_the_earlier_one_is_durable.) */
 static void setup5few (struct crash *c)
 {
   setup5ring (c);

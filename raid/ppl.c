@@ -83,6 +83,22 @@ ppl_destroy (struct raid_array *a)
   pthread_mutex_destroy (&a->ppl.room_flush_lock);
 }
 
+uint64_t
+ppl_flush_begin (struct raid_array *a)
+{
+  return atomic_fetch_add (&a->ppl.room_flush_begun, 1) + 1;
+}
+
+void
+ppl_flush_ended (struct raid_array *a, uint64_t n)
+{
+  /* flushes end in any order: one numbered N began after every lower one did, so it
+   * covers all they cover */
+  uint64_t ended = atomic_load (&a->ppl.room_flush_ended);
+  while (ended < n && !atomic_compare_exchange_weak (&a->ppl.room_flush_ended, &ended, n))
+    ;
+}
+
 /* Flush every member with a volatile cache, unless room flush number NEED has ended
  * already: then every write that ended before NEED began is durable. */
 static void
@@ -90,11 +106,11 @@ room_flush (struct raid_array *a, uint64_t need)
 {
   pthread_mutex_lock (&a->ppl.room_flush_lock);
   if (atomic_load (&a->ppl.room_flush_ended) < need) {
-    uint64_t n = atomic_fetch_add (&a->ppl.room_flush_begun, 1) + 1;
+    uint64_t n = ppl_flush_begin (a);
     /* a member whose flush fails is failed: no write of it waits in its cache any more;
      * no memory for the flushes: none went, the room stays taken, the caller asks again */
     if (flush_cached_members (a, &a->poll_gate) == 0)
-      atomic_store (&a->ppl.room_flush_ended, n);
+      ppl_flush_ended (a, n);
     else
       nanosleep (&(struct timespec) { .tv_nsec = 1000000 }, NULL);
   }

@@ -467,6 +467,10 @@ int ppl_active (struct raid_array *a, const struct raid_layout *L);
 int ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec,
              struct io_batch *b, struct ppl_req *req);
 void ppl_done (struct raid_array *a, struct ppl_req *req, const struct io_batch *written);
+/* A flush of every working member (a client's) is a room flush too: its number before
+ * it is sent, and once every member answered (a member that failed it is failed). */
+uint64_t ppl_flush_begin (struct raid_array *a);
+void ppl_flush_ended (struct raid_array *a, uint64_t n);
 /* At assembly of a dirty array, members and recovery state set up, no request yet:
  * make the parity of the stripes the log says were written at the crash.  0, or -errno
  * with a line in err. */

@@ -1174,8 +1174,11 @@ flush_cached_members (struct raid_array *a, struct poll_gate *gate)
 static int
 flush_request (struct raid_array *a)
 {
+  uint64_t n = ppl_flush_begin (a);
   int rc = a->readonly ? 0 : flush_members (a);     /* nothing was written */
 
+  if (rc == 0)
+    ppl_flush_ended (a, n);       /* the log's room flush: its writes are durable */
   if (rc == 0 && !array_check (a, "flush"))
     rc = -EIO;
   return rc;

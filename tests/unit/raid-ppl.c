@@ -497,8 +497,11 @@ parity_at (struct fx *f, uint64_t stripe)
  * writes whose room it gives back.  Here stripe 0's write on Y is followed by a ring's
  * worth of writes on Z with their entries on X, Y's own parity member: the last one
  * takes stripe 0's room.  Then Y loses what its cache held and the array starts without
- * Z: Z's column of stripe 0, which no write touched, must read as it was. */
-Test (ppl, a_logged_write_keeps_its_room_until_it_is_durable)
+ * Z: Z's column of stripe 0, which no write touched, must read as it was.  CLIENT_FLUSH:
+ * a client's flush right after the first write, which is a room flush too: the last
+ * write then needs none. */
+static void
+room_after_a_ring_of_writes (int client_flush)
 {
   struct fx f;
   uint64_t seed = 15, stripe_bytes = (uint64_t) K * SMALL_CHUNK, same_parity = N * stripe_bytes;
@@ -518,6 +521,8 @@ Test (ppl, a_logged_write_keeps_its_room_until_it_is_durable)
   cr_assert (st.flushes == 0 && raid_mem_member_cached (f.mm[y]),
              "the write waited for a flush of its data (%llu flushes)",
              (unsigned long long) st.flushes);
+  if (client_flush)
+    cr_assert_eq (raid_flush (f.a), 0);
   for (unsigned i = 0; i < ring_entries; i++) {      /* column 1 of stripes 4, 8, ... */
     uint64_t off = (1 + i % stripes) * same_parity + SMALL_CHUNK + 4096 * (1 + i / stripes);
     cr_assert_eq (col_dev (off / stripe_bytes, K), x);
@@ -526,8 +531,9 @@ Test (ppl, a_logged_write_keeps_its_room_until_it_is_durable)
     memcpy (ref + off, buf, sizeof buf);
   }
   raid_mem_member_stats (f.mm[y], &st, 0);
-  cr_assert_eq (st.flushes, 1, "member %u: %llu flushes for the room of %u writes, not one",
-                y, (unsigned long long) st.flushes, ring_entries + 1);
+  cr_assert_eq (st.flushes, 1, "member %u: %llu flushes for the room of %u writes%s, not one",
+                y, (unsigned long long) st.flushes, ring_entries + 1,
+                client_flush ? " and a client's flush" : "");
   raid_mem_member_lose_cache (f.mm[y], 0, SMALL_MEMBER);
   crash (&f);
   char err[512] = "";
@@ -542,6 +548,16 @@ Test (ppl, a_logged_write_keeps_its_room_until_it_is_durable)
   free (got);
   free (ref);
   fx_free (&f);
+}
+
+Test (ppl, a_logged_write_keeps_its_room_until_it_is_durable)
+{
+  room_after_a_ring_of_writes (0);
+}
+
+Test (ppl, a_clients_flush_gives_the_room_back_too)
+{
+  room_after_a_ring_of_writes (1);
 }
 
 /* A write's partial parity is the XOR of the columns it leaves over its rows, as the

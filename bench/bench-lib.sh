@@ -9,7 +9,7 @@ wait_in_sync() {
   local ctl=$1 limit=$2 t0 out
   t0=$(date +%s.%N)
   while :; do
-    out=$("$top_builddir/aoeraid" status -c "$ctl" 2>&1) || return 1
+    out=$("$top_builddir/aoeraid" status -c "$ctl" 2>&1) || { echo "$out" >&2; return 1; }
     grep -q '^  resync ' <<<"$out" || break
     awk -v t0="$t0" -v l="$limit" -v now="$(date +%s.%N)" 'BEGIN { exit !(now - t0 > l) }' &&
       return 1

@@ -184,6 +184,23 @@ static int check_uuid(const struct params *p, const struct raid_sb_summary *sb,
   return -1;
 }
 
+/* A listed shelf that did not answer leaves its slot missing, as a dead shelf does; the
+ * degraded warning names only the slot (superblocks hold no shelf names), so a typo in
+ * shelves= (e3.2 for e3.1) must be named here. */
+static void warn_unanswered(const struct params *p, struct aoe_target *const *targets,
+                            const char *ifaces, raid_log_fn *log, void *log_opaque)
+{
+  char missing[256], msg[512];
+
+  describe_missing(p, targets, missing, sizeof missing);
+  if (!missing[0])
+    return;
+  snprintf(msg, sizeof msg, "%s did not answer on %s within %.1fs: the array starts "
+           "without %s; check that the shelf runs and its name in shelves= or spares=",
+           missing, ifaces, p->discover_ms / 1000.0, strchr(missing, ',') ? "them" : "it");
+  log(log_opaque, RAID_LOG_WARN, msg);
+}
+
 /* An array that starts degraded is served, but the admin must hear of it. */
 static void warn_if_degraded(struct raid_array *a, raid_log_fn *log, void *log_opaque)
 {
@@ -275,16 +292,18 @@ struct raid_array *assemble_or_create(const struct params *p,
   unsigned flags = (p->force ? RAID_ASSEMBLE_FORCE : 0)
                    | (p->readonly ? RAID_ASSEMBLE_READONLY : 0);
   struct raid_array *a = raid_assemble(members, n, flags, log, log_opaque, err, sizeof err);
-  if (!a)
+  if (!a) {
     nbdkit_error("%s", err);
-  else if (p->readonly && n_fresh)
+    return NULL;
+  }
+  if (p->readonly && n_fresh)
     log(log_opaque, RAID_LOG_WARN, "readonly=true: the blank shelves of spares= are not made "
         "spares (that writes their superblocks)");
   else if (add_spares(a, fresh, n_fresh) < 0) {
     raid_close(a);
-    a = NULL;
+    return NULL;
   }
-  else
-    warn_if_degraded(a, log, log_opaque);
+  warn_unanswered(p, targets, ifaces, log, log_opaque);
+  warn_if_degraded(a, log, log_opaque);
   return a;
 }

@@ -1145,8 +1145,8 @@ static int
 check_startable (struct raid_array *a, int force, char *err, size_t errlen)
 {
   uint8_t missing[RAID_MAX_MEMBERS] = { 0 };
-  char names[300] = "", label[RAID_NAME_MAX + 3];
-  size_t used = 0;
+  char names[300] = "", label[RAID_NAME_MAX + 3], degraded[400] = "";
+  size_t used = 0, dused = 0;
   unsigned i, nmissing = 0;
 
   for (i = 0; i < a->lay.g.n; i++) {
@@ -1160,6 +1160,10 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
       if (used < sizeof names)
         used += snprintf (names + used, sizeof names - used, "%sslot %u", used ? ", " : "", i);
     }
+    /* the warning names a slot still to rebuild too (a start mid-recovery) */
+    if (missing[i] && dused < sizeof degraded)
+      dused += snprintf (degraded + dused, sizeof degraded - dused, "%sslot %u %s",
+                         dused ? ", " : "", i, s->m.ops ? "recovering" : "missing");
   }
   if (!array_survives (a, missing)) {
     snprintf (err, errlen, "%s %s cannot start: members missing or stale in %s; "
@@ -1173,17 +1177,18 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
                "parity of the stripes written at the crash again", a->sb.name);
   else if (nmissing && !a->sb.clean && a->lay.g.m) {
     if (!force) {
-      snprintf (err, errlen, "%s %s is dirty and degraded (missing %s): parity may not match "
+      snprintf (err, errlen, "%s %s is dirty and degraded (%s): parity may not match "
                 "the data (write hole); assemble with force to start it anyway",
-                raid_level_name (a->lay.g.level), array_quoted (a, label), names);
+                raid_level_name (a->lay.g.level), array_quoted (a, label), degraded);
       return -1;
     }
     raid_logf (a, RAID_LOG_WARN, "%s: starting dirty and degraded (force): data in stripes "
                "written at the crash may be wrong", a->sb.name);
   }
   if (nmissing)
-    raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s missing; redundancy is reduced "
-               "until the array is rebuilt", a->sb.name, raid_level_name (a->lay.g.level), names);
+    raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s; redundancy is reduced "
+               "until the array is rebuilt", a->sb.name, raid_level_name (a->lay.g.level),
+               degraded);
   return 0;
 }
 

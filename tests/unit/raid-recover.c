@@ -308,6 +308,8 @@ Test (recover, cancel_and_resume)
     }
 
     rig_assemble (&r);
+    cr_expect (strstr (r.f.last_warning, "running degraded: slot 1 recovering;") != NULL,
+               "the slot still to rebuild is not named: %s", r.f.last_warning);
     raid_status (r.f.a, &st);
     cr_assert_eq (st.recovery_slot, 1, "the rebuilt slot is still recovering");
     cr_assert_eq (st.recovery_offset, stopped, "resumes at the checkpoint");

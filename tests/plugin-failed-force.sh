@@ -27,6 +27,9 @@ wait_status "recovery slot 1 \(e4.1\) [0-9.]+%"
 lab_kill 3
 rewrite
 wait_status "state failed"
+# nothing runs on a failed array: no rate decaying since the recovery stopped, no eta
+grep -Eq "^  recovery slot 1 \(e4.1\) [0-9.]+% \([0-9]+ of 118 stripes\)  stopped: the array has failed$" \
+  <<<"$out" || lab_die "status of the failed array: $out"
 echo "ok: e2.1 died, e4.1's recovery started, e3.1 died: the array failed"
 plugin_stop
 

@@ -86,4 +86,16 @@ grep -Eq 'aoe: rx e[34]\.1 tag ' "$LAB_DIR/trace.log" || lab_die "-D aoeraid.fra
 trace
 grep -q 'aoe: tx ' "$LAB_DIR/trace.log" && lab_die "frames traced without -D aoeraid.frames=1"
 echo "ok: -D aoeraid.frames=1 traces frames sent and replies matched, and only then"
+# Shelves of different sizes: the array is made (md too, after asking), with a warning
+# that names both and what stays unused.
+lab_kill 2
+truncate -s 48M "${LAB_IMG[2]}"
+lab_start 2
+dd if=/dev/zero of="${LAB_IMG[1]}" bs=1k count=128 conv=notrunc status=none
+dd if=/dev/zero of="${LAB_IMG[2]}" bs=1k count=128 conv=notrunc status=none
+plugin_run shelves=e1.1,e2.1 level=1 -- true >"$LAB_DIR/unequal.log" 2>&1 ||
+  lab_die "shelves of different sizes: $(cat "$LAB_DIR/unequal.log")"
+grep -q "warning: e2.1 holds 48.0 MiB but e1.1 only 32.0 MiB: every member uses what the smallest holds, 16.0 MiB of e2.1 stay unused" \
+  "$LAB_DIR/unequal.log" || lab_die "no warning for shelves of different sizes: $(cat "$LAB_DIR/unequal.log")"
+echo "ok: shelves of different sizes: created, with a warning naming both"
 echo "plugin-errors: passed"

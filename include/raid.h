@@ -441,6 +441,11 @@ const char *raid_check_refusal (struct raid_array *a);
  * fewer data chunks per row. */
 int raid_grow (struct raid_array *a, const char *const *names, unsigned n,
                enum raid_level new_level, char *err, size_t errlen);
+/* What raid_grow would refuse before it looks at the spares (the array's state, the
+ * level), for N shelves still to be added as spares: 0, or -errno with one line in err.
+ * A caller that adds the shelves first asks this before, so a refusal adds nothing. */
+int raid_grow_check (struct raid_array *a, unsigned n, enum raid_level new_level, char *err,
+                     size_t errlen);
 /* Use bigger members (md: --grow --size): raise the member data size the superblocks
  * record to DATA_SIZE bytes per member (rounded down to whole chunks; 0 = max: the most
  * every active member has room for past the data offset, as raid_create computes it),

@@ -1028,6 +1028,11 @@ static int grow_request(const char *args, FILE *out)
     fprintf(out, "error: grow: name the shelves to grow onto, as in grow e3.1\n");
     r = -1;
   }
+  /* a grow refused (a reshape running, not in sync, a level it cannot reach) adds nothing */
+  if (r == 0 && raid_grow_check(array, n, want.raid.level, err, sizeof err) < 0) {
+    fprintf(out, "error: %s\n", err);
+    r = -1;
+  }
   for (unsigned i = 0; i < n && r == 0; i++) {
     bool spare = false;     /* added before (md's way: add, then grow) */
     for (unsigned j = 0; j < st.spares; j++)

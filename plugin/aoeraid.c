@@ -622,6 +622,15 @@ static void readd_returning_shelves(void)
 
 /* The control request "fail SHELF.SLOT" (md's --fail): take a working member out, as if
  * it had failed; a spare takes its slot.  auto-readd leaves the shelf out from then on. */
+/* A spare will rebuild a slot just failed: one waits, and a recovery is due.  (A recovery
+ * of another slot running is due too, but takes the spare it had: not one for this slot.) */
+static bool spare_waits(void)
+{
+  struct raid_status st;
+
+  return raid_recovery_pending(array) && raid_status(array, &st) == 0 && st.spares > 0;
+}
+
 static int fail_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
@@ -649,7 +658,7 @@ static int fail_request(const char *arg, FILE *out)
     fprintf(out, "%s marked faulty: the replace of %s stops, %s serves on; remove %s to "
             "release its shelf\n", name, replaced, replaced, name);
   else
-    fprintf(out, "%s marked faulty; %s\n", name, raid_recovery_pending(array) ?
+    fprintf(out, "%s marked faulty; %s\n", name, spare_waits() ?
           "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
           "aoeraid add");
   return 0;

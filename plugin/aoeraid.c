@@ -1251,14 +1251,26 @@ static int aoeraid_get_ready(void)
   char err[512], ifaces[256];
   int r = -1;
 
-  initiator = aoe_open(&opts, err, sizeof err);
-  if (!initiator) {
-    nbdkit_error("%s", err);
-    return -1;
+  /* before any shelf is touched: a control= in a missing directory, or one another server
+   * answers on, refuses the start without creating, reserving or writing anything */
+  if (params.control) {
+    control = control_open(params.control, control_request);
+    if (!control) {
+      nbdkit_error("control=%s: %m%s", params.control, errno == ENOENT ?
+                   ": its directory does not exist; create it or give another path"
+                   : errno == EADDRINUSE ? ": another server answers there; give another "
+                   "path" : "");
+      return -1;
+    }
   }
-  r = aoe_start(initiator);
-  if (r < 0) {
+  initiator = aoe_open(&opts, err, sizeof err);
+  if (!initiator)
+    nbdkit_error("%s", err);
+  else if ((r = aoe_start(initiator)) < 0)
     nbdkit_error("aoe: cannot start the initiator thread: %s", strerror(-r));
+  if (!initiator || r < 0) {
+    control_close(control);
+    control = NULL;
     return -1;
   }
   r = -1;
@@ -1281,19 +1293,15 @@ static int aoeraid_get_ready(void)
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
   if (apply_writemostly() < 0 || apply_policy() < 0)
     goto out;
-  if (params.control) {
-    control = control_open(params.control, control_request);
-    if (!control) {
-      nbdkit_error("control=%s: %m", params.control);
-      goto out;
-    }
-  }
   status_set(initiator, array, &params);
   r = 0;
 out:
   aoe_stop(initiator);
-  if (r < 0)
+  if (r < 0) {
     release_shelves();
+    control_close(control);
+    control = NULL;
+  }
   return r;
 }
 

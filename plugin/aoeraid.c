@@ -1296,6 +1296,13 @@ static int aoeraid_get_ready(void)
   status_set(initiator, array, &params);
   r = 0;
 out:
+  /* Refused after assembly (writemostly= or consistency-policy= the array cannot take):
+   * close it as a stop does, while the initiator still runs, or the array stays dirty:
+   * resynced at the next start, and refused as dirty and degraded when a shelf is away. */
+  if (r < 0 && array) {
+    raid_close(array);
+    array = NULL;
+  }
   aoe_stop(initiator);
   if (r < 0) {
     release_shelves();

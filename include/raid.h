@@ -196,6 +196,10 @@ int raid_wipe (struct raid_member *m);
 /* Was the member MEMBER_UUID removed by the admin, as the superblock REF records (1: it
  * is not taken back by itself, only by an explicit raid_add_member)? */
 int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);
+/* Could the array REF records start with the slots PRESENT[i] != 0 served (its members
+ * missing from the others)?  1 also when REF is mid-reshape (assembly judges both
+ * layouts).  For examine: a failed array, which only force starts. */
+int raid_sb_startable (const struct raid_sb_summary *ref, const uint8_t *present);
 /* The command that wipes a member, for messages: a printf format taking its name.  IFACE
  * is left for the admin: raid/ knows no interface. */
 #define RAID_ZERO_SB_HINT "aoeraid zero-superblock -i IFACE %s"

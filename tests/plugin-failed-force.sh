@@ -34,6 +34,13 @@ echo "ok: e2.1 died, e4.1's recovery started, e3.1 died: the array failed"
 plugin_stop
 
 lab_start 3
+# examine says the array failed and gives the command that starts it, with force
+out=$(lab_exec aoeraid examine -i h0)
+grep -q "^  failed: too few fresh members to start; force=true takes the stale ones back (mdadm --assemble --force): nbdkit aoeraid shelves=e1.1,e4.1,e3.1 force=true$" \
+  <<<"$out" || lab_die "examine of the failed array: $out"
+[ "$(lab_exec aoeraid examine -i h0 --json | jq -r '.arrays[0].force_command')" = \
+  "nbdkit aoeraid shelves=e1.1,e4.1,e3.1 force=true" ] || lab_die "examine --json: no force_command"
+echo "ok: examine gives the start with force=true"
 plugin_fails "a failed array without force" \
   "raid5 'v' cannot start: .*; stale: e3.1 \(assemble with force to take it back" name=v
 : >"$LAB_DIR/nbdkit.log"

@@ -307,6 +307,13 @@ static ssize_t member_for(struct aoe_target *t)
   return n_all_members++;
 }
 
+static bool array_failed(void)
+{
+  struct raid_status st;
+
+  return raid_status(array, &st) == 0 && st.state == RAID_STATE_FAILED;
+}
+
 static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *out)
 {
   struct aoe_target *t = find_shelf(a);
@@ -354,8 +361,9 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   held_out[known] = false;
   removed_out[known] = false;
   monitor_kick();
-  fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot,
-          raid_recovery_pending(array) ? "; recovery starts" : "");
+  fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot, array_failed() ?
+          "; the array has failed: nothing is rebuilt until it starts again (aoeraid "
+          "examine says how)" : raid_recovery_pending(array) ? "; recovery starts" : "");
   return 0;
 release:
   if (!held && params.reserve)

@@ -10,7 +10,7 @@ set -euo pipefail
 lab_init 240
 . "$top_srcdir/tests/plugin-lib.sh"
 
-lab_up -n 4 -s 64M
+lab_up -n 5 -s 64M
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 16M 0
 
@@ -31,15 +31,18 @@ wait_status "state failed"
 grep -Eq "^  recovery slot 1 \(e4.1\) [0-9.]+% \([0-9]+ of 118 stripes\)  stopped: the array has failed$" \
   <<<"$out" || lab_die "status of the failed array: $out"
 echo "ok: e2.1 died, e4.1's recovery started, e3.1 died: the array failed"
+ctl_ok add e5.1
+grep -q "^added e5.1 as a spare; the array has failed: nothing is rebuilt until it starts again" \
+  <<<"$out" || lab_die "add to the failed array answered: $out"
 plugin_stop
 
 lab_start 3
 # examine says the array failed and gives the command that starts it, with force
 out=$(lab_exec aoeraid examine -i h0)
-grep -q "^  failed: too few fresh members to start; force=true takes the stale ones back (mdadm --assemble --force): nbdkit aoeraid shelves=e1.1,e4.1,e3.1 force=true$" \
+grep -q "^  failed: too few fresh members to start; force=true takes the stale ones back (mdadm --assemble --force): nbdkit aoeraid shelves=e1.1,e4.1,e3.1 spares=e5.1 force=true$" \
   <<<"$out" || lab_die "examine of the failed array: $out"
 [ "$(lab_exec aoeraid examine -i h0 --json | jq -r '.arrays[0].force_command')" = \
-  "nbdkit aoeraid shelves=e1.1,e4.1,e3.1 force=true" ] || lab_die "examine --json: no force_command"
+  "nbdkit aoeraid shelves=e1.1,e4.1,e3.1 spares=e5.1 force=true" ] || lab_die "examine --json: no force_command"
 echo "ok: examine gives the start with force=true"
 plugin_fails "a failed array without force" \
   "raid5 'v' cannot start: .*; stale: e3.1 \(assemble with force to take it back" name=v

@@ -196,6 +196,10 @@ int raid_wipe (struct raid_member *m);
 /* Was the member MEMBER_UUID removed by the admin, as the superblock REF records (1: it
  * is not taken back by itself, only by an explicit raid_add_member)? */
 int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);
+/* Could the array REF records start with the slots PRESENT[i] != 0 served (its members
+ * missing from the others)?  1 also when REF is mid-reshape (assembly judges both
+ * layouts).  For examine: a failed array, which only force starts. */
+int raid_sb_startable (const struct raid_sb_summary *ref, const uint8_t *present);
 /* The command that wipes a member, for messages: a printf format taking its name.  IFACE
  * is left for the admin: raid/ knows no interface. */
 #define RAID_ZERO_SB_HINT "aoeraid zero-superblock -i IFACE %s"
@@ -441,6 +445,11 @@ const char *raid_check_refusal (struct raid_array *a);
  * fewer data chunks per row. */
 int raid_grow (struct raid_array *a, const char *const *names, unsigned n,
                enum raid_level new_level, char *err, size_t errlen);
+/* What raid_grow would refuse before it looks at the spares (the array's state, the
+ * level), for N shelves still to be added as spares: 0, or -errno with one line in err.
+ * A caller that adds the shelves first asks this before, so a refusal adds nothing. */
+int raid_grow_check (struct raid_array *a, unsigned n, enum raid_level new_level, char *err,
+                     size_t errlen);
 /* Use bigger members (md: --grow --size): raise the member data size the superblocks
  * record to DATA_SIZE bytes per member (rounded down to whole chunks; 0 = max: the most
  * every active member has room for past the data offset, as raid_create computes it),

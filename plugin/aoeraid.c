@@ -248,10 +248,7 @@ static int make_all_members(void)
   r = make_members(params.n_shelves, n_addrs);
   if (r < 0)
     return -1;
-  n_spare_members = r;
-  if (n_spare_members < params.n_spares)
-    log_warning("%zu of the %zu spares= shelves did not answer; the array starts without "
-                "them", params.n_spares - n_spare_members, params.n_spares);
+  n_spare_members = r;       /* assembly names the listed shelves that did not answer */
   return 0;
 }
 
@@ -310,6 +307,13 @@ static ssize_t member_for(struct aoe_target *t)
   return n_all_members++;
 }
 
+static bool array_failed(void)
+{
+  struct raid_status st;
+
+  return raid_status(array, &st) == 0 && st.state == RAID_STATE_FAILED;
+}
+
 static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *out)
 {
   struct aoe_target *t = find_shelf(a);
@@ -357,8 +361,9 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   held_out[known] = false;
   removed_out[known] = false;
   monitor_kick();
-  fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot,
-          raid_recovery_pending(array) ? "; recovery starts" : "");
+  fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot, array_failed() ?
+          "; the array has failed: nothing is rebuilt until it starts again (aoeraid "
+          "examine says how)" : raid_recovery_pending(array) ? "; recovery starts" : "");
   return 0;
 release:
   if (!held && params.reserve)
@@ -625,6 +630,15 @@ static void readd_returning_shelves(void)
 
 /* The control request "fail SHELF.SLOT" (md's --fail): take a working member out, as if
  * it had failed; a spare takes its slot.  auto-readd leaves the shelf out from then on. */
+/* A spare will rebuild a slot just failed: one waits, and a recovery is due.  (A recovery
+ * of another slot running is due too, but takes the spare it had: not one for this slot.) */
+static bool spare_waits(void)
+{
+  struct raid_status st;
+
+  return raid_recovery_pending(array) && raid_status(array, &st) == 0 && st.spares > 0;
+}
+
 static int fail_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
@@ -652,7 +666,7 @@ static int fail_request(const char *arg, FILE *out)
     fprintf(out, "%s marked faulty: the replace of %s stops, %s serves on; remove %s to "
             "release its shelf\n", name, replaced, replaced, name);
   else
-    fprintf(out, "%s marked faulty; %s\n", name, raid_recovery_pending(array) ?
+    fprintf(out, "%s marked faulty; %s\n", name, spare_waits() ?
           "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
           "aoeraid add");
   return 0;
@@ -829,10 +843,14 @@ static int replace_request(const char *args, FILE *out)
     r = -1;
   }
   if (r == 0 && n == 2 && raid_status(array, &st) == 0) {
-    bool spare = false;
+    bool spare = false, working = false;
     for (unsigned j = 0; j < st.spares; j++)
       spare |= !strcmp(st.spare[j], names[1]);
-    if (!spare)
+    for (unsigned j = 0; j < st.members; j++)
+      working |= st.member[j].role == RAID_ROLE_ACTIVE && !strcmp(st.member[j].name, names[0]);
+    /* a replace refused for OLD (or busy) must not leave NEW added: raid_replace_start
+     * below says why */
+    if (!spare && working && st.replace_slot < 0 && st.reshape_position == RAID_RESHAPE_NONE)
       r = hot_add(names[1], out);
   }
   if (r == 0 && raid_replace_start(array, names[0], n == 2 ? names[1] : NULL, err,
@@ -1025,6 +1043,11 @@ static int grow_request(const char *args, FILE *out)
   free(copy);
   if (r == 0 && n == 0) {
     fprintf(out, "error: grow: name the shelves to grow onto, as in grow e3.1\n");
+    r = -1;
+  }
+  /* a grow refused (a reshape running, not in sync, a level it cannot reach) adds nothing */
+  if (r == 0 && raid_grow_check(array, n, want.raid.level, err, sizeof err) < 0) {
+    fprintf(out, "error: %s\n", err);
     r = -1;
   }
   for (unsigned i = 0; i < n && r == 0; i++) {
@@ -1236,14 +1259,26 @@ static int aoeraid_get_ready(void)
   char err[512], ifaces[256];
   int r = -1;
 
-  initiator = aoe_open(&opts, err, sizeof err);
-  if (!initiator) {
-    nbdkit_error("%s", err);
-    return -1;
+  /* before any shelf is touched: a control= in a missing directory, or one another server
+   * answers on, refuses the start without creating, reserving or writing anything */
+  if (params.control) {
+    control = control_open(params.control, control_request);
+    if (!control) {
+      nbdkit_error("control=%s: %m%s", params.control, errno == ENOENT ?
+                   ": its directory does not exist; create it or give another path"
+                   : errno == EADDRINUSE ? ": another server answers there; give another "
+                   "path" : "");
+      return -1;
+    }
   }
-  r = aoe_start(initiator);
-  if (r < 0) {
+  initiator = aoe_open(&opts, err, sizeof err);
+  if (!initiator)
+    nbdkit_error("%s", err);
+  else if ((r = aoe_start(initiator)) < 0)
     nbdkit_error("aoe: cannot start the initiator thread: %s", strerror(-r));
+  if (!initiator || r < 0) {
+    control_close(control);
+    control = NULL;
     return -1;
   }
   r = -1;
@@ -1266,19 +1301,22 @@ static int aoeraid_get_ready(void)
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
   if (apply_writemostly() < 0 || apply_policy() < 0)
     goto out;
-  if (params.control) {
-    control = control_open(params.control, control_request);
-    if (!control) {
-      nbdkit_error("control=%s: %m", params.control);
-      goto out;
-    }
-  }
   status_set(initiator, array, &params);
   r = 0;
 out:
+  /* Refused after assembly (writemostly= or consistency-policy= the array cannot take):
+   * close it as a stop does, while the initiator still runs, or the array stays dirty:
+   * resynced at the next start, and refused as dirty and degraded when a shelf is away. */
+  if (r < 0 && array) {
+    raid_close(array);
+    array = NULL;
+  }
   aoe_stop(initiator);
-  if (r < 0)
+  if (r < 0) {
     release_shelves();
+    control_close(control);
+    control = NULL;
+  }
   return r;
 }
 

@@ -72,6 +72,34 @@ static int add_spares(struct raid_array *a, struct raid_member *spares, size_t n
   return 0;
 }
 
+/* mdadm --create asks before it builds on members more than 1% apart in size: every member
+ * holds only what the smallest can, the rest of the bigger ones stays unused.  nbdkit
+ * cannot ask: it says so, naming both. */
+static void warn_unequal(struct raid_member *members, size_t n, raid_log_fn *log,
+                         void *log_opaque)
+{
+  size_t small = 0, big = 0;
+  char msg[512];
+
+  for (size_t i = 1; i < n; i++) {
+    uint64_t size = members[i].ops->size(members[i].member);
+    if (size < members[small].ops->size(members[small].member))
+      small = i;
+    if (size > members[big].ops->size(members[big].member))
+      big = i;
+  }
+  uint64_t min = members[small].ops->size(members[small].member);
+  uint64_t max = members[big].ops->size(members[big].member);
+  if (max - min <= min / 100)
+    return;
+  snprintf(msg, sizeof msg, "%s holds %.1f MiB but %s only %.1f MiB: every member uses what "
+           "the smallest holds, %.1f MiB of %s stay unused (mdadm asks before that; grow "
+           "later with bigger shelves and aoeraid grow size=max)", member_name(&members[big]),
+           max / 1048576.0, member_name(&members[small]), min / 1048576.0,
+           (max - min) / 1048576.0, member_name(&members[big]));
+  log(log_opaque, RAID_LOG_WARN, msg);
+}
+
 static struct raid_array *create(const struct params *p, struct aoe_target *const *targets,
                                  const char *ifaces, struct raid_member *members, size_t n,
                                  struct raid_member *spares, size_t n_spares,
@@ -107,9 +135,12 @@ static struct raid_array *create(const struct params *p, struct aoe_target *cons
     if (check_blank(p, targets[i], i < n ? &members[i] : &spares[i - n]) < 0)
       return NULL;
   struct raid_array *a = raid_create(&p->raid, members, n, log, log_opaque, err, sizeof err);
-  if (!a)
+  if (!a) {
     nbdkit_error("%s", err);
-  else if (add_spares(a, spares, n_spares) < 0) {
+    return NULL;
+  }
+  warn_unequal(members, n, log, log_opaque);
+  if (add_spares(a, spares, n_spares) < 0) {
     raid_close(a);
     a = NULL;
   }
@@ -182,6 +213,23 @@ static int check_uuid(const struct params *p, const struct raid_sb_summary *sb,
   nbdkit_error("uuid=%s given, but %s holds array '%s' (%s): list the shelves of that "
                "array, or give uuid= alone to find them", given, shelf, sb->name, found);
   return -1;
+}
+
+/* A listed shelf that did not answer leaves its slot missing, as a dead shelf does; the
+ * degraded warning names only the slot (superblocks hold no shelf names), so a typo in
+ * shelves= (e3.2 for e3.1) must be named here. */
+static void warn_unanswered(const struct params *p, struct aoe_target *const *targets,
+                            const char *ifaces, raid_log_fn *log, void *log_opaque)
+{
+  char missing[256], msg[512];
+
+  describe_missing(p, targets, missing, sizeof missing);
+  if (!missing[0])
+    return;
+  snprintf(msg, sizeof msg, "%s did not answer on %s within %.1fs: the array starts "
+           "without %s; check that the shelf runs and its name in shelves= or spares=",
+           missing, ifaces, p->discover_ms / 1000.0, strchr(missing, ',') ? "them" : "it");
+  log(log_opaque, RAID_LOG_WARN, msg);
 }
 
 /* An array that starts degraded is served, but the admin must hear of it. */
@@ -275,16 +323,18 @@ struct raid_array *assemble_or_create(const struct params *p,
   unsigned flags = (p->force ? RAID_ASSEMBLE_FORCE : 0)
                    | (p->readonly ? RAID_ASSEMBLE_READONLY : 0);
   struct raid_array *a = raid_assemble(members, n, flags, log, log_opaque, err, sizeof err);
-  if (!a)
+  if (!a) {
     nbdkit_error("%s", err);
-  else if (p->readonly && n_fresh)
+    return NULL;
+  }
+  if (p->readonly && n_fresh)
     log(log_opaque, RAID_LOG_WARN, "readonly=true: the blank shelves of spares= are not made "
         "spares (that writes their superblocks)");
   else if (add_spares(a, fresh, n_fresh) < 0) {
     raid_close(a);
-    a = NULL;
+    return NULL;
   }
-  else
-    warn_if_degraded(a, log, log_opaque);
+  warn_unanswered(p, targets, ifaces, log, log_opaque);
+  warn_if_degraded(a, log, log_opaque);
   return a;
 }

@@ -78,7 +78,8 @@ static void progress_view(const struct raid_status *st, const struct run_start *
   secs = now_s(&now) - now_s(&start->when);
   units = v->done > start->offset ? (double)(v->done - start->offset) : 0;
   pthread_mutex_unlock(&rec_lock);
-  if (secs > 0.2 && units > 0) {
+  /* a failed array runs nothing: no rate decaying since the run stopped, no eta */
+  if (secs > 0.2 && units > 0 && st->state != RAID_STATE_FAILED) {
     v->rate_mbs = units * st->chunk_bytes / secs / 1e6;
     v->eta_s = (v->total - v->done) / (units / secs);
   }
@@ -191,7 +192,9 @@ static void print_text(FILE *out, const struct raid_status *st)
     fprintf(out, "  recovery slot %d (%s) %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
             st->recovery_slot, st->member[st->recovery_slot].name, v.percent, v.done, v.total,
             st->m ? "stripes" : "chunks");
-    if (v.rate_mbs >= 0)
+    if (st->state == RAID_STATE_FAILED)
+      fprintf(out, "  stopped: the array has failed");
+    else if (v.rate_mbs >= 0)
       fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
     fprintf(out, "\n");
   }

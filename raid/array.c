@@ -808,6 +808,7 @@ struct found {
   enum raid_sb_state state;
   char why[RAID_SB_WHY];      /* RAID_SB_CORRUPT: what is wrong */
   int use;
+  int stale;                  /* left out of its own slot for missed updates */
 };
 
 /* The array these members belong to: the uuid most of them carry, ties
@@ -1006,6 +1007,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
                  "%llu); left out: it needs a rebuild", ref->name, name, role,
                  (unsigned long long) f[i].sb.events, (unsigned long long) ref->events);
       array_note_left (a, name, f[i].sb.member_uuid);
+      f[i].stale = 1;
       continue;
     }
     s = &a->slot[role];
@@ -1082,13 +1084,69 @@ array_bitmap_read (struct raid_array *a)
   return 0;
 }
 
+/* md's --assemble --force: an array that cannot start without members it records failed
+ * or that missed updates (a second shelf lost during a recovery, then back) takes back the
+ * freshest of them into their own slots, one at a time, until it can start.  When the
+ * array failed as they left, what they missed was never acknowledged (only writes in
+ * flight then may be torn: the dirty degraded start warns of that). */
+static void
+force_stale (struct raid_array *a, struct raid_member *members, struct found *f, size_t n,
+             int force)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+
+  for (; force;) {
+    int pick = -1;
+    for (unsigned i = 0; i < a->lay.g.n; i++)
+      missing[i] = !a->slot[i].m.ops || atomic_load (&a->slot[i].recovering);
+    if (array_survives (a, missing))
+      return;
+    for (size_t i = 0; i < n; i++)
+      if (f[i].stale && !a->slot[f[i].sb.role].m.ops
+          && (pick < 0 || f[i].sb.events > f[pick].sb.events))
+        pick = (int) i;
+    if (pick < 0)
+      return;
+    struct raid_slot *s = &a->slot[f[pick].sb.role];
+    s->m = members[pick];
+    atomic_store (&s->recovering, 0);
+    a->sb.roles[f[pick].sb.role] = RAID_ROLE_ACTIVE;
+    f[pick].stale = 0;
+    f[pick].use = 1;
+    raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u, events %llu) taken back (force): "
+               "the array cannot start without it", a->sb.name, slot_name (s),
+               f[pick].sb.role, (unsigned long long) f[pick].sb.events);
+  }
+}
+
+/* A start refused for want of members, while members it left out as stale are there:
+ * say that force takes them back (the refusal said only "missing or stale"). */
+static void
+stale_hint (struct raid_array *a, struct raid_member *members, struct found *f, size_t n,
+            int force, char *err, size_t errlen)
+{
+  size_t used = strlen (err), named = 0;
+
+  if (force || !a->lay.g.n || !strstr (err, "cannot start"))
+    return;
+  for (size_t i = 0; i < n && used < errlen; i++)
+    if (f[i].stale && !a->slot[f[i].sb.role].m.ops)
+      used += snprintf (err + used, errlen - used, "%s%s", named++ ? ", " : "; stale: ",
+                        members[i].ops->name (members[i].member));
+  if (named && used < errlen)
+    snprintf (err + used, errlen - used, " (assemble with force to take %s back, as mdadm "
+              "--assemble --force does: %s as %s left)", named > 1 ? "them" : "it",
+              named > 1 ? "they serve what they held" : "it serves what it held",
+              named > 1 ? "they" : "it");
+}
+
 /* Too few members, or a dirty degraded parity array (choose_members refused short ones). */
 static int
 check_startable (struct raid_array *a, int force, char *err, size_t errlen)
 {
   uint8_t missing[RAID_MAX_MEMBERS] = { 0 };
-  char names[300] = "", label[RAID_NAME_MAX + 3];
-  size_t used = 0;
+  char names[300] = "", label[RAID_NAME_MAX + 3], degraded[400] = "";
+  size_t used = 0, dused = 0;
   unsigned i, nmissing = 0;
 
   for (i = 0; i < a->lay.g.n; i++) {
@@ -1102,6 +1160,10 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
       if (used < sizeof names)
         used += snprintf (names + used, sizeof names - used, "%sslot %u", used ? ", " : "", i);
     }
+    /* the warning names a slot still to rebuild too (a start mid-recovery) */
+    if (missing[i] && dused < sizeof degraded)
+      dused += snprintf (degraded + dused, sizeof degraded - dused, "%sslot %u %s",
+                         dused ? ", " : "", i, s->m.ops ? "recovering" : "missing");
   }
   if (!array_survives (a, missing)) {
     snprintf (err, errlen, "%s %s cannot start: members missing or stale in %s; "
@@ -1115,17 +1177,18 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
                "parity of the stripes written at the crash again", a->sb.name);
   else if (nmissing && !a->sb.clean && a->lay.g.m) {
     if (!force) {
-      snprintf (err, errlen, "%s %s is dirty and degraded (missing %s): parity may not match "
+      snprintf (err, errlen, "%s %s is dirty and degraded (%s): parity may not match "
                 "the data (write hole); assemble with force to start it anyway",
-                raid_level_name (a->lay.g.level), array_quoted (a, label), names);
+                raid_level_name (a->lay.g.level), array_quoted (a, label), degraded);
       return -1;
     }
     raid_logf (a, RAID_LOG_WARN, "%s: starting dirty and degraded (force): data in stripes "
                "written at the crash may be wrong", a->sb.name);
   }
   if (nmissing)
-    raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s missing; redundancy is reduced "
-               "until the array is rebuilt", a->sb.name, raid_level_name (a->lay.g.level), names);
+    raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s; redundancy is reduced "
+               "until the array is rebuilt", a->sb.name, raid_level_name (a->lay.g.level),
+               degraded);
   return 0;
 }
 
@@ -1183,8 +1246,10 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   a->sb = f[best].sb;
   if (choose_members (a, members, f, n, best, force, err, errlen) == -1
       || array_setup (a, err, errlen) == -1
-      || check_startable (a, force, err, errlen) == -1)
+      || (force_stale (a, members, f, n, force), check_startable (a, force, err, errlen) == -1)) {
+    stale_hint (a, members, f, n, force, err, errlen);
     goto fail;
+  }
   for (i = 0; i < a->lay.g.n; i++)
     memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
   writemostly_load (a);

@@ -142,8 +142,9 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   if (rc)
     return rc;
   if (m->ops->size (m->member) < need) {
-    snprintf (err, errlen, "member %s is too small (%llu bytes): the array needs %llu bytes",
-              name, (unsigned long long) m->ops->size (m->member), (unsigned long long) need);
+    snprintf (err, errlen, "%s is too small (%llu bytes): the array needs %llu bytes on each "
+              "member; add a shelf of at least that size", name,
+              (unsigned long long) m->ops->size (m->member), (unsigned long long) need);
     return -EINVAL;
   }
   /* one of the array's members coming back, found taken by another host: the array is

@@ -258,8 +258,8 @@ spare_index (struct raid_array *a, const char *name)
   return -1;
 }
 
-/* 0 when the array can grow onto these spares now, else -1 with err filled
- * (caller holds sb_lock). */
+/* 0 when the array can grow onto these spares now (NAMES NULL: onto N spares still to be
+ * added), else -1 with err filled (caller holds sb_lock). */
 static int
 grow_check (struct raid_array *a, const char *const *names, unsigned n, int mirrors,
             char *err, size_t errlen)
@@ -290,7 +290,7 @@ grow_check (struct raid_array *a, const char *const *names, unsigned n, int mirr
               (unsigned long long) a->lay.data_offset, a->lay.g.chunk, RAID_META_END);
   else {
     uint64_t need = array_member_bytes (a);    /* what assembly asks of each during the reshape */
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0; names && i < n; i++) {
       int j = spare_index (a, names[i]);
       if (j < 0) {
         snprintf (err, errlen, "cannot grow %s: %s is not a spare of the array: add it "
@@ -394,6 +394,34 @@ grow_reshape (struct raid_array *a, struct raid_layout *nl, const char *const *n
   atomic_store (&a->reshape.recorded, 0);
   atomic_store (&a->reshape.active, 1);
   sb_write_all (a);
+}
+
+int
+raid_grow_check (struct raid_array *a, unsigned n, enum raid_level new_level, char *err,
+                 size_t errlen)
+{
+  int mirrors = a->lay.g.level == RAID_LEVEL_1 && new_level == RAID_LEVEL_1;
+  struct raid_layout nl;
+  int rc = -EINVAL;
+
+  if (array_readonly (a, err, errlen))
+    return -EROFS;
+  if (n < 1 || a->lay.g.n + n > RAID_MAX_MEMBERS) {
+    snprintf (err, errlen, "a grow adds 1 to %u members, got %u",
+              RAID_MAX_MEMBERS - a->lay.g.n, n);
+    return -EINVAL;
+  }
+  pthread_rwlock_rdlock (&a->reshape.lock);
+  pthread_mutex_lock (&a->sb_lock);
+  if (grow_check (a, NULL, n, mirrors, err, errlen) == 0
+      && grow_layout (a, &nl, a->lay.g.n + n, new_level,
+                      a->lay.data_offset - (mirrors ? 0 : a->lay.g.chunk), err, errlen) == 0) {
+    layout_free (&nl);
+    rc = 0;
+  }
+  pthread_mutex_unlock (&a->sb_lock);
+  pthread_rwlock_unlock (&a->reshape.lock);
+  return rc;
 }
 
 int

@@ -415,6 +415,23 @@ raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16
   return 0;
 }
 
+int
+raid_sb_startable (const struct raid_sb_summary *ref, const uint8_t *present)
+{
+  uint8_t missing[RAID_MAX_MEMBERS] = { 0 };
+  struct raid_geom g;
+  char err[160];
+
+  /* mid-reshape two layouts must each survive: assembly judges that */
+  if (ref->reshape_position != RAID_RESHAPE_NONE
+      || geom_init (&g, ref->level, ref->members, ref->k, ref->m, ref->chunk_bytes,
+                    ref->data_size ? ref->data_size : ref->chunk_bytes, err, sizeof err) < 0)
+    return 1;
+  for (unsigned i = 0; i < ref->members && i < RAID_MAX_MEMBERS; i++)
+    missing[i] = !present[i];
+  return geom_survives (&g, missing);
+}
+
 void
 sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb_summary *out)
 {

@@ -31,6 +31,10 @@ plugin_fails "bad shelf address" "'e1' is not a shelf address" shelves=e1,e2.1 l
 plugin_fails "too few shelves" "needs at least 3 shelves" shelves=e1.1,e2.1 level=5
 plugin_fails "no level for a new array" "give level=" shelves=e1.1,e2.1
 plugin_fails "missing shelf" "e9.1 did not answer on h0" shelves=e1.1,e9.1 level=1
+# control= in a directory that does not exist: refused before the array is created
+plugin_fails "control= in no directory" \
+  "control=$LAB_DIR/nodir/ctl: No such file or directory: its directory does not exist" \
+  shelves=e1.1,e2.1 level=1 control="$LAB_DIR/nodir/ctl"
 [ "$(shelves_sum)" = "$before" ] || lab_die "a refused start wrote to a shelf"
 echo "ok: nothing written by the refusals above"
 
@@ -86,4 +90,16 @@ grep -Eq 'aoe: rx e[34]\.1 tag ' "$LAB_DIR/trace.log" || lab_die "-D aoeraid.fra
 trace
 grep -q 'aoe: tx ' "$LAB_DIR/trace.log" && lab_die "frames traced without -D aoeraid.frames=1"
 echo "ok: -D aoeraid.frames=1 traces frames sent and replies matched, and only then"
+# Shelves of different sizes: the array is made (md too, after asking), with a warning
+# that names both and what stays unused.
+lab_kill 2
+truncate -s 48M "${LAB_IMG[2]}"
+lab_start 2
+dd if=/dev/zero of="${LAB_IMG[1]}" bs=1k count=128 conv=notrunc status=none
+dd if=/dev/zero of="${LAB_IMG[2]}" bs=1k count=128 conv=notrunc status=none
+plugin_run shelves=e1.1,e2.1 level=1 -- true >"$LAB_DIR/unequal.log" 2>&1 ||
+  lab_die "shelves of different sizes: $(cat "$LAB_DIR/unequal.log")"
+grep -q "warning: e2.1 holds 48.0 MiB but e1.1 only 32.0 MiB: every member uses what the smallest holds, 16.0 MiB of e2.1 stay unused" \
+  "$LAB_DIR/unequal.log" || lab_die "no warning for shelves of different sizes: $(cat "$LAB_DIR/unequal.log")"
+echo "ok: shelves of different sizes: created, with a warning naming both"
 echo "plugin-errors: passed"

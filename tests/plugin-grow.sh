@@ -43,7 +43,9 @@ want=$(md5sum <"$LAB_DIR/want")
 echo "ok: written during the reshape: $(status | grep reshape)"
 out=$("$aoeraid" grow -c "$ctl" e4.1 2>&1) && lab_die "a second grow during the reshape was taken"
 echo "$out" | grep >/dev/null "still running" || lab_die "refusal does not say why: $out"
-echo "ok: refused: $out"
+[ "$(wc -l <<<"$out")" -eq 1 ] || lab_die "a refused grow answered more than its refusal: $out"
+status | grep >/dev/null "spares none" || lab_die "the refused grow added e4.1: $(status)"
+echo "ok: refused, nothing added: $out"
 out=$("$aoeraid" grow -c "$ctl" 2>&1) && lab_die "grow without shelves was taken"
 echo "$out" | grep >/dev/null "name the shelves" || lab_die "grow without shelves: $out"
 out=$("$aoeraid" grow -c "$ctl" level=7 e4.1 2>&1) && lab_die "grow to level 7 was taken"
@@ -54,9 +56,10 @@ reshape_done
 [ "$(readback)" = "$want" ] || lab_die "raid5 of 3: data differs"
 echo "ok: raid5 of 3, $(size) bytes, every byte right"
 
-# e4.1 was left a spare by the refused grow: grow onto it, slowly, and stop midway.
+# Grow onto e4.1 (added now), slowly, and stop midway.
 "$aoeraid" speed -c "$ctl" max=4M >/dev/null
 out=$("$aoeraid" grow -c "$ctl" e4.1) || lab_die "grow to raid5 of 4 failed: $out"
+grep -q "added e4.1 as a spare" <<<"$out" || lab_die "grow onto e4.1 answered: $out"
 sleep 3
 status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
 plugin_stop

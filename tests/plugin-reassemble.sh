@@ -34,12 +34,25 @@ for _ in range(200):
 plugin_stop
 echo "ok: reassembled from superblocks with only shelves= (poll=false), data intact"
 
+# A typo in shelves= (e3.2 for e3.1) is a shelf that does not answer: the start goes on
+# degraded, as with a dead shelf, but must name it (and a spares= one) so the admin sees
+# the typo before the array runs on without e3.1.
+: >"$LAB_DIR/nbdkit.log"
+plugin_start "$sock" shelves=e1.1,e2.1,e3.2 spares=e7.1 readonly=true
+grep -q "warning: e3.2, e7.1 did not answer on h0 within 2.0s: the array starts without them" \
+  "$LAB_DIR/nbdkit.log" || lab_die "typo'd shelf not named: $(cat "$LAB_DIR/nbdkit.log")"
+plugin_stop
+echo "ok: e3.2 (a typo for e3.1) and a spare that did not answer are named in the log"
+
 lab_kill 2
 : >"$LAB_DIR/nbdkit.log"
 ctl=$LAB_DIR/control.sock
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 control="$ctl"
 grep -qi "degraded" "$LAB_DIR/nbdkit.log" ||
   lab_die "no degraded warning: $(cat "$LAB_DIR/nbdkit.log")"
+# The degraded warning names the slot only: the shelf that did not answer must be named.
+grep -q "warning: e2.1 did not answer on h0" "$LAB_DIR/nbdkit.log" ||
+  lab_die "the shelf that did not answer is not named: $(cat "$LAB_DIR/nbdkit.log")"
 [ "$(readback)" = "$want" ] || lab_die "degraded array: data differs"
 echo "ok: e2.1 missing: served degraded with a warning, data intact"
 # The status view agrees: degraded, slot 1 missing, the other shelves up and answering.
@@ -57,6 +70,16 @@ echo "ok: aoeraid status (text and json) shows degraded, slot 1 missing, e1.1 an
 head -c 4M /dev/urandom >"$LAB_DIR/more"
 nbdcopy --flush "$LAB_DIR/more" "$uri"
 plugin_stop
+# A start refused after assembly (a parameter the array cannot take) closes the array as
+# a stop does: it must not stay dirty, which with e2.1 away refuses the next start as
+# dirty and degraded (the write hole) though nothing was written.
+plugin_fails "writemostly= on a raid5" "writemostly: write-mostly needs mirror copies" \
+  shelves=e1.1,e2.1,e3.1 writemostly=e1.1
+: >"$LAB_DIR/nbdkit.log"
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1
+[ "$(readback 4M)" = "$(md5sum <"$LAB_DIR/more")" ] || lab_die "after a refused start: data differs"
+plugin_stop
+echo "ok: a start refused after assembly left the array clean: the next start serves degraded"
 
 lab_start 2
 : >"$LAB_DIR/nbdkit.log"

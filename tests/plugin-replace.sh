@@ -3,7 +3,8 @@
 # e4.1 and copies e2.1's chunks onto it while e2.1 keeps serving and a client writes; the
 # array stays clean (whole) throughout, e4.1 takes slot 1, e2.1 leaves the array and
 # `remove` then releases its shelf.  With e1.1 killed afterwards every byte reads right
-# through e4.1.  Refusals: a shelf that is no member, a missing argument.
+# through e4.1.  Refusals: a shelf that is no member (the new shelf named is not added
+# then), a missing argument.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -55,6 +56,11 @@ echo "ok: e2.1 left the array and its shelf is released"
 
 err=$("$aoeraid" replace -c "$ctl" e9.1 2>&1) && lab_die "replace of e9.1 succeeded"
 echo "$err" | grep >/dev/null "e9.1 is not a working member" || lab_die "replace e9.1: $err"
+# A refused replace changes nothing: the shelf named to take the place is not added first.
+err=$("$aoeraid" replace -c "$ctl" e9.1 e2.1 2>&1) && lab_die "replace of e9.1 with e2.1 succeeded"
+[ "$err" = "error: replace: e9.1 is not a working member of the array (aoeraid status lists them)" ] ||
+  lab_die "replace e9.1 e2.1 answered: $err"
+status | grep >/dev/null "spares none" || lab_die "a refused replace added e2.1: $(status)"
 set +e; err=$("$aoeraid" replace -c "$ctl" 2>&1); rc=$?; set -e
 [ $rc -eq 2 ] || lab_die "replace without a shelf: exit $rc: $err"
 echo "ok: refusals"

@@ -386,8 +386,56 @@ static int goes_to(const struct exam *ex, size_t first, const struct raid_sb_sum
  * (the first where two claim one), then the spares but those removed.  "" when no shelf
  * examined is a fresh member (a lone spare, or the new shelf of a replace): there is no
  * shelves= to give. */
+/* A member left out only for missed updates, in its own slot: what force takes back. */
+static int forcible(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  return stale(ref, sb) && !removed(ref, sb) && !displaced(ref, sb)
+         && assembly_role(ref, sb) < ref->members;
+}
+
+/* Which slots the start serves (a recovering one does not count), from the fresh members,
+ * or with WITH_STALE those force takes back too; can the array start so? */
+static int startable(const struct exam *ex, size_t n, size_t first, int with_stale)
+{
+  const struct raid_sb_summary *ref = freshest(ex, n, first);
+  uint8_t present[RAID_MAX_MEMBERS] = { 0 };
+
+  for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
+    for (size_t j = 0; j < n; j++)
+      if (goes_to(ex, first, ref, j, s) && !refused(ref, &ex[j].sb)
+          && (!stale(ref, &ex[j].sb) ? ref->roles[s] != RAID_ROLE_RECOVERING
+              : with_stale && forcible(ref, &ex[j].sb)))
+        present[s] = 1;
+  return raid_sb_startable(ref, present);
+}
+
+/* The start command with WITH_STALE: a failed array that force=true starts (md's
+ * --assemble --force takes back the members recorded failed), "" when it needs no force
+ * or force does not help. */
+static void start_command_with(const struct exam *ex, size_t n, size_t first, int with_stale,
+                               char *out, size_t len);
+
+static void force_command(const struct exam *ex, size_t n, size_t first, char *out, size_t len)
+{
+  size_t used;
+
+  out[0] = '\0';
+  if (startable(ex, n, first, 0) || !startable(ex, n, first, 1))
+    return;
+  start_command_with(ex, n, first, 1, out, len);
+  used = strlen(out);
+  if (used)
+    snprintf(out + used, used < len ? len - used : 0, " force=true");
+}
+
 static void start_command(const struct exam *ex, size_t n, size_t first, char *out,
                           size_t len)
+{
+  start_command_with(ex, n, first, 0, out, len);
+}
+
+static void start_command_with(const struct exam *ex, size_t n, size_t first, int with_stale,
+                               char *out, size_t len)
 {
   const struct raid_sb_summary *ref = freshest(ex, n, first);
   size_t used = (size_t)snprintf(out, len, "nbdkit aoeraid shelves="), empty = used;
@@ -395,7 +443,8 @@ static void start_command(const struct exam *ex, size_t n, size_t first, char *o
 
   for (unsigned s = 0; s < ref->members; s++)
     for (size_t j = 0; j < n; j++)
-      if (goes_to(ex, first, ref, j, s) && !stale(ref, &ex[j].sb) && !refused(ref, &ex[j].sb)) {
+      if (goes_to(ex, first, ref, j, s) && !refused(ref, &ex[j].sb)
+          && (!stale(ref, &ex[j].sb) || (with_stale && forcible(ref, &ex[j].sb)))) {
         used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", sep,
                                  ex[j].name);
         sep = ",";
@@ -482,6 +531,10 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
   else
     printf("  start: none: no shelf examined is a member the array would start from; "
            "examine its other shelves too, or start it by uuid (scan:)\n");
+  force_command(ex, n, first, cmd, sizeof cmd);
+  if (cmd[0])
+    printf("  failed: too few fresh members to start; force=true takes the stale ones "
+           "back (mdadm --assemble --force): %s\n", cmd);
   printf("  scan:  nbdkit aoeraid uuid=%s\n", uuid);
 }
 
@@ -536,6 +589,12 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
     }
   start_command(ex, n, first, cmd, sizeof cmd);
   printf("],\"command\":");
+  if (cmd[0])
+    json_string(cmd);
+  else
+    printf("null");
+  force_command(ex, n, first, cmd, sizeof cmd);
+  printf(",\"force_command\":");
   if (cmd[0])
     json_string(cmd);
   else

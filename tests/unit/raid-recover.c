@@ -358,6 +358,8 @@ Test (recover, cancel_and_resume)
     }
 
     rig_assemble (&r);
+    cr_expect (strstr (r.f.last_warning, "running degraded: slot 1 recovering;") != NULL,
+               "the slot still to rebuild is not named: %s", r.f.last_warning);
     raid_status (r.f.a, &st);
     cr_assert_eq (st.recovery_slot, 1, "the rebuilt slot is still recovering");
     cr_assert_eq (st.recovery_offset, stopped, "resumes at the checkpoint");
@@ -660,7 +662,9 @@ Test (recover, add_refusals)
   cr_assert (strstr (err, "e1.1") && strstr (err, "already"), "%s", err);
   m = raid_mem_member (small);
   cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EINVAL);
-  cr_assert (strstr (err, "too small"), "%s", err);
+  /* says what to do, and calls the shelf added a shelf: it is no member */
+  cr_assert (strstr (err, "e11.1 is too small") && strstr (err, "add a shelf of at least"),
+             "%s", err);
   rig_setup (&other, &cases[0]);      /* another array's member */
   m = other.f.mem[0];
   cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EINVAL);

@@ -269,6 +269,47 @@ Test (superblock, too_few_members_is_refused_with_names)
   fx_free (&f);
 }
 
+/* md's --assemble --force: a second member fails while the array is degraded, and the
+ * array fails.  The shelf comes back (it was unplugged), but its superblock is behind and
+ * records it faulty: without force the array stays down; with force the freshest of the
+ * failed members is taken back, as mdadm marks it working again, and what was written
+ * before the failure reads back.  The member that failed first stays out. */
+Test (superblock, failed_array_starts_with_force)
+{
+  struct fx f;
+  uint8_t ref[65536], more[8192];
+  char err[256] = "";
+  struct raid_status st;
+  uint64_t seed = 7;
+
+  make_closed_raid5 (&f, ref, sizeof ref);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  raid_mem_member_set_down (f.mm[3], 1);
+  fill_random (more, sizeof more, &seed);
+  cr_assert_eq (raid_write (f.a, more, sizeof more, 4096, 0), 0);
+  memcpy (ref + 4096, more, sizeof more);
+  raid_mem_member_set_down (f.mm[2], 1);
+  /* the same bytes again: torn or not, they read back as ref */
+  cr_expect_neq (raid_write (f.a, ref, sizeof ref, 0, 0), 0, "wrote with two members gone");
+  raid_status (f.a, &st);
+  cr_expect_eq (st.state, RAID_STATE_FAILED);
+  fx_close (&f);
+  raid_mem_member_set_down (f.mm[2], 0);
+  raid_mem_member_set_down (f.mm[3], 0);
+  /* the refusal names the failed members that are back, and force */
+  expect_refused (&f, 0, "cannot start: members missing or stale in slot 2, slot 3; find "
+                  "them (or their shelves) and assemble again; stale: e3.1, e4.1 (assemble "
+                  "with force to take them back");
+  cr_assert_not_null (fx_assemble (&f, 1, err, sizeof err), "%s", err);
+  raid_status (f.a, &st);
+  cr_expect_eq (st.state, RAID_STATE_DEGRADED);
+  cr_expect_eq (st.member[2].role, RAID_ROLE_ACTIVE, "the freshest failed member is taken back");
+  cr_expect_str_eq (st.member[2].name, "e3.1");
+  cr_expect_eq (st.member[3].role, RAID_ROLE_MISSING, "the first to fail stays out");
+  expect_contents (&f, ref, sizeof ref);
+  fx_free (&f);
+}
+
 Test (superblock, dirty_degraded_needs_force)
 {
   struct fx f;

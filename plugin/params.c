@@ -323,6 +323,14 @@ int params_set(struct params *p, const char *key, const char *value)
       nbdkit_error("name: must be 1 to %d bytes", RAID_NAME_MAX);
       return -1;
     }
+    /* examine prints it bare in an ARRAY line, as mdadm's names go in /dev/md/NAME */
+    size_t bad = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789._-:");
+    if (value[bad]) {
+      nbdkit_error("name: '%s' holds '%c' (byte %zu): use letters, digits and . _ - : only",
+                   value, value[bad], bad + 1);
+      return -1;
+    }
     strcpy(p->name, value);
     p->raid.name = p->name;
     return 0;

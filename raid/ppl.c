@@ -121,16 +121,22 @@ room_flush (struct raid_array *a, uint64_t need)
  * the host last wrote them: an earlier write to those rows of its stripe still in a
  * member's cache could be lost at a crash that keeps this entry, and the replay would
  * make parity from bytes no member holds (a column no write touched then comes back
- * wrong without its member).  Such a write is made durable first, by a room flush.
- * Then the records' rows join their stripes' pending ones (ppl_done numbers their
- * flush).  Rows apart need nothing: the replay takes each row from the newest record
- * over it.  The caller holds the stripes' locks. */
+ * wrong without its member).  A full-stripe record in an entry with pp too: that entry
+ * goes out before any data, and torn (its pp not all there) it is stale and claims its
+ * rows, so the older records there are not replayed.  Such a write is made durable
+ * first, by a room flush.  Then the records' rows join their stripes' pending ones
+ * (ppl_done numbers their flush).  Rows apart need nothing: the replay takes each row
+ * from the newest record over it.  The caller holds the stripes' locks. */
 static void
 stripes_durable (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec)
 {
+  uint8_t entry_pp[RAID_MAX_MEMBERS] = { 0 };
+
+  for (unsigned i = 0; i < nrec; i++)
+    entry_pp[recs[i].slot] |= recs[i].pp != NULL;
   for (unsigned i = 0; i < nrec; i++) {
     struct ppl_pending *p = &a->ppl.pending[recs[i].stripe % STRIPE_LOCKS];
-    if (recs[i].pp && p->flush > atomic_load (&a->ppl.room_flush_ended)
+    if (entry_pp[recs[i].slot] && p->flush > atomic_load (&a->ppl.room_flush_ended)
         && recs[i].lo < p->hi && p->lo < recs[i].hi)
       while (atomic_load (&a->ppl.room_flush_ended) < p->flush)
         room_flush (a, p->flush);

@@ -1392,3 +1392,36 @@ Test (ppl, a_big_room_below_the_data_gives_a_ring_of_its_own_size)
                 (unsigned long long) st.ppl_log_bytes);
   fx_free (&f);
 }
+
+/* Three writes to stripe 0, ended and durable (no cache): E1 column 0 rows [0, 4K), E1.5
+ * column 1 over the same rows, E2 column 2 rows [8K, 12K).  E1.5's header is gone: a
+ * later entry took E1 and E1.5's room once they were given back (E1's place and beyond:
+ * a bigger entry), and of its frames only one landed, over E1.5's header, before the
+ * crash.  E1 still looks sound; it is not the newest of its stripe, but its rows are
+ * none of E2's.  Replaying E1 there would make parity from column 1 as it was before
+ * E1.5 and rebuild column 2, which no write touched there, wrong.  E2 was logged with
+ * every earlier write to its stripe durable: nothing older needs making again. */
+Test (ppl, an_older_record_is_not_replayed_past_a_newer_one_logged_after_it_was_durable)
+{
+  struct fx f;
+  unsigned pdev = col_dev (0, K);
+  uint64_t seed = 24, s2 = 11, h1;
+  uint8_t *ref, buf[4096], *ring;
+  const uint64_t at[3] = { 0, CHUNK, 2 * CHUNK + 8192 };
+
+  create5 (&f, RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  ring = raid_mem_member_data (f.mm[pdev]) + f.a->ppl.log_offset;
+  h1 = f.a->ppl.ring[pdev].head;
+  for (unsigned w = 0; w < 3; w++) {
+    fill_random (buf, 4096, &s2);
+    cr_assert_eq (raid_write (f.a, buf, 4096, at[w], 0), 0);
+    memcpy (ref + at[w], buf, 4096);
+  }
+  cr_assert_eq (f.a->ppl.ring[pdev].head, h1 + 3 * 8192, "entries of 8K each");
+  memset (ring + (h1 + 8192) % f.a->ppl.log_size, 0xa5, PPL_HEADER);   /* E1.5's header */
+  restart_without (&f, col_dev (0, 2));
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after an older record's successor was lost");
+  free (ref);
+  fx_free (&f);
+}

@@ -646,9 +646,9 @@ replay_uncovered (struct raid_array *a, const struct found_rec *f, uint8_t *cove
 /* Replay the records of the stripes whose parity is on SLOT (every record of a stripe
  * is in its parity member's ring: one ring at a time), each row from the newest record
  * over it (an older write's rows that no later one wrote may be in no member's cache
- * any more: the room flush comes lazily), counting the stripes in *REPLAYED.  A stale
- * record's rows are taken by it (its write is durable, or never sent its data), not
- * made again.  0, or -errno with a line in err. */
+ * any more: the room flush comes lazily), none older than a settled record, counting
+ * the stripes in *REPLAYED.  A stale record's rows are taken by it (its write is
+ * durable, or never sent its data), not made again.  0, or -errno with a line in err. */
 static int
 slot_replay (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp, uint8_t *parity,
              uint8_t *col, struct found_rec **found, size_t *cap, unsigned *replayed,

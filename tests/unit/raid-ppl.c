@@ -1425,3 +1425,34 @@ Test (ppl, an_older_record_is_not_replayed_past_a_newer_one_logged_after_it_was_
   free (ref);
   fx_free (&f);
 }
+
+/* A record no writer made: rows that are not whole sectors (a member takes none).  Its
+ * entry is not trusted, as one of a stripe past the end; the start goes on. */
+Test (ppl, a_record_of_rows_that_are_not_whole_sectors_is_not_trusted)
+{
+  struct fx f;
+  uint64_t seed = 25;
+  unsigned slot = col_dev (0, K);
+  uint8_t uuid[16], *ring, *h, zero[4] = { 0 };
+  char err[512] = "";
+  uint32_t c;
+
+  create5 (&f, RAID_CREATE_PPL);
+  free (fx_fill (f.a, &seed));
+  memcpy (uuid, f.a->sb.array_uuid, 16);
+  ring = raid_mem_member_data (f.mm[slot]) + f.a->ppl.log_offset;
+  uint64_t gen = f.a->sb.ppl_gen, ring_bytes = f.a->ppl.log_size;
+  uint64_t head = f.a->ppl.ring[slot].head, at = head % ring_bytes;
+  crash (&f);
+  cr_assert (at + PPL_HEADER + 4096 <= ring_bytes);
+  hand_entry (ring, ring_bytes, at, uuid, gen, slot, 0, 4096);
+  h = ring + at;
+  le_put64 (h, 40, head);                       /* the newest entry */
+  le_put32 (h + 64, 8, 100);                    /* rows [100, 4096) of column 0 */
+  le_put32 (h + 64, 16, 100);
+  c = crc32_iscsi (h, 8, 0xffffffff);
+  c = crc32_iscsi (zero, 4, c);
+  le_put32 (h, 8, crc32_iscsi (h + 12, PPL_HEADER - 12, c));
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  fx_free (&f);
+}

@@ -476,6 +476,7 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
     if (rec.stripe >= L->g.rows || rec.lo >= rec.hi || rec.hi > L->g.chunk
         || rec.first_col > rec.last_col || rec.last_col >= L->g.k
         || rec.first_lo >= L->g.chunk || rec.last_hi > L->g.chunk || rec.last_hi == 0
+        || (rec.lo | rec.hi | rec.first_lo | rec.last_hi) % 512   /* a member takes sectors */
         || col_slot (a, (struct raid_layout *) L, rec.stripe, L->g.k)->index != slot)
       return 0;                         /* no writer made it: not trusted at all */
     if (r[R_FLAGS] & REC_PP) {

@@ -663,6 +663,90 @@ Test (ppl, a_repair_keeps_its_room_until_its_parity_is_durable)
   fx_free (&f);
 }
 
+/* A write spanning stripes logs before any of its data goes out when one of them is
+ * partial; its full-stripe records then share an entry with that pp.  Stripe 0's column
+ * 0 is written at rows [4K, 8K) (acknowledged, in Y's cache, its parity in X's), then a
+ * write covers stripes 0 to 3 whole and the start of stripe 4 (X's too), in one go (a
+ * ring of 256 KiB): its entries go out, and the power goes at their flush.  X's entry
+ * is torn (a sector of its pp did not land): stale, its stripe 0 record claims the rows
+ * and the older record is not replayed.  Y loses its cache (column 0 old again beside
+ * the new parity) and the array starts without Z: Z's column 1 of stripe 0 (covered by
+ * the write that never ended) must read old or new, never parity made from bytes no
+ * member holds. */
+struct power_cut { struct fx *f; unsigned x; int wrote; uint64_t x_at; int64_t power; };
+struct cut_member { struct power_cut *cut; unsigned member; };
+
+/* The power goes at the first flush after the write's first entry went out. */
+static void
+power_after_the_entries (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  struct cut_member *m = opaque;
+  struct power_cut *c = m->cut;
+
+  if (op == RAID_IO_WRITE)
+    c->wrote = 1;
+  if (op == RAID_IO_WRITE && m->member == c->x && !c->x_at)
+    c->x_at = offset + 1;                           /* X's entry */
+  if (op == RAID_IO_FLUSH && c->wrote)
+    for (unsigned i = 0; i < c->f->n; i++)
+      raid_mem_member_power (c->f->mm[i], &c->power);
+}
+
+Test (ppl, a_torn_entry_of_a_full_stripe_record_leaves_no_older_write_in_a_cache)
+{
+  struct fx f;
+  uint64_t seed = 18, stripe_bytes = (uint64_t) K * CHUNK, len = N * stripe_bytes + 4096;
+  struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = CHUNK, .name = "ring",
+                           .flags = RAID_CREATE_PPL | RAID_CREATE_ASSUME_CLEAN,
+                           .data_offset = RAID_META_END + 256 * 1024 };
+  uint64_t member = p.data_offset + 64 * CHUNK;
+  char err[512] = "";
+
+  fx_members (&f, N, member);
+  f.a = raid_create (&p, f.mem, N, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "raid_create: %s", err);
+  uint8_t *ref = fx_fill (f.a, &seed), *old = malloc (raid_size (f.a));
+  uint8_t *buf = malloc (len), *got = malloc (CHUNK);
+  unsigned y = col_dev (0, 0), z = col_dev (0, 1), x = col_dev (0, K);
+  struct power_cut cut = { .f = &f, .x = x };
+  struct cut_member m[N];
+
+  cr_assert_eq (col_dev (N, K), x);
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+  fill_random (buf, 4096, &seed);                          /* column 0, rows [4K, 8K) */
+  cr_assert_eq (raid_write (f.a, buf, 4096, 4096, 0), 0);
+  memcpy (ref + 4096, buf, 4096);
+  memcpy (old, ref, raid_size (f.a));
+  fill_random (buf, (uint32_t) len, &seed);
+  for (unsigned i = 0; i < N; i++) {
+    m[i] = (struct cut_member) { &cut, i };
+    raid_mem_member_hook (f.mm[i], power_after_the_entries, &m[i]);
+  }
+  raid_write (f.a, buf, (uint32_t) len, 0, 0);             /* fails: the power went */
+  for (unsigned i = 0; i < N; i++) {
+    raid_mem_member_hook (f.mm[i], NULL, NULL);
+    raid_mem_member_power (f.mm[i], NULL);
+  }
+  cr_assert (cut.x_at, "the write sent no entry to X");
+  uint64_t at = cut.x_at;
+  memcpy (ref, buf, len);
+  raid_mem_member_data (f.mm[x])[at - 1 + PPL_HEADER + 512] ^= 0xff;   /* torn */
+  raid_mem_member_lose_cache (f.mm[y], 0, member);
+  crash (&f);
+  cr_assert_not_null (assemble_without (&f, z, 0, err, sizeof err), "%s", err);
+  cr_assert_eq (raid_read (f.a, got, CHUNK, CHUNK), 0);     /* column 1 */
+  for (uint32_t o = 0; o < CHUNK; o += 512)
+    cr_assert (!memcmp (got + o, old + CHUNK + o, 512) || !memcmp (got + o, ref + CHUNK + o, 512),
+               "column 1 of stripe 0 at row %u is neither old nor new: the older write's "
+               "column 0, lost from a cache, was still counted in parity", o);
+  free (got);
+  free (buf);
+  free (old);
+  free (ref);
+  fx_free (&f);
+}
+
 /* Stripes 1 and 5 share their parity member, and the write leaves part of each alone
  * over a whole chunk of rows: in one go their entry (a header and two chunks of pp) would
  * not fit the ring at all, and the writer would wait for room forever.  In halves, each
@@ -1306,5 +1390,69 @@ Test (ppl, a_big_room_below_the_data_gives_a_ring_of_its_own_size)
   raid_status (f.a, &st);
   cr_assert_eq (st.ppl_log_bytes, PPL_RING_MAX, "created with it: a ring of %llu bytes",
                 (unsigned long long) st.ppl_log_bytes);
+  fx_free (&f);
+}
+
+/* Three writes to stripe 0, ended and durable (no cache): E1 column 0 rows [0, 4K), E1.5
+ * column 1 over the same rows, E2 column 2 rows [8K, 12K).  E1.5's header is gone: a
+ * later entry took E1 and E1.5's room once they were given back (E1's place and beyond:
+ * a bigger entry), and of its frames only one landed, over E1.5's header, before the
+ * crash.  E1 still looks sound; it is not the newest of its stripe, but its rows are
+ * none of E2's.  Replaying E1 there would make parity from column 1 as it was before
+ * E1.5 and rebuild column 2, which no write touched there, wrong.  E2 was logged with
+ * every earlier write to its stripe durable: nothing older needs making again. */
+Test (ppl, an_older_record_is_not_replayed_past_a_newer_one_logged_after_it_was_durable)
+{
+  struct fx f;
+  unsigned pdev = col_dev (0, K);
+  uint64_t seed = 24, s2 = 11, h1;
+  uint8_t *ref, buf[4096], *ring;
+  const uint64_t at[3] = { 0, CHUNK, 2 * CHUNK + 8192 };
+
+  create5 (&f, RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  ring = raid_mem_member_data (f.mm[pdev]) + f.a->ppl.log_offset;
+  h1 = f.a->ppl.ring[pdev].head;
+  for (unsigned w = 0; w < 3; w++) {
+    fill_random (buf, 4096, &s2);
+    cr_assert_eq (raid_write (f.a, buf, 4096, at[w], 0), 0);
+    memcpy (ref + at[w], buf, 4096);
+  }
+  cr_assert_eq (f.a->ppl.ring[pdev].head, h1 + 3 * 8192, "entries of 8K each");
+  memset (ring + (h1 + 8192) % f.a->ppl.log_size, 0xa5, PPL_HEADER);   /* E1.5's header */
+  restart_without (&f, col_dev (0, 2));
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after an older record's successor was lost");
+  free (ref);
+  fx_free (&f);
+}
+
+/* A record no writer made: rows that are not whole sectors (a member takes none).  Its
+ * entry is not trusted, as one of a stripe past the end; the start goes on. */
+Test (ppl, a_record_of_rows_that_are_not_whole_sectors_is_not_trusted)
+{
+  struct fx f;
+  uint64_t seed = 25;
+  unsigned slot = col_dev (0, K);
+  uint8_t uuid[16], *ring, *h, zero[4] = { 0 };
+  char err[512] = "";
+  uint32_t c;
+
+  create5 (&f, RAID_CREATE_PPL);
+  free (fx_fill (f.a, &seed));
+  memcpy (uuid, f.a->sb.array_uuid, 16);
+  ring = raid_mem_member_data (f.mm[slot]) + f.a->ppl.log_offset;
+  uint64_t gen = f.a->sb.ppl_gen, ring_bytes = f.a->ppl.log_size;
+  uint64_t head = f.a->ppl.ring[slot].head, at = head % ring_bytes;
+  crash (&f);
+  cr_assert (at + PPL_HEADER + 4096 <= ring_bytes);
+  hand_entry (ring, ring_bytes, at, uuid, gen, slot, 0, 4096);
+  h = ring + at;
+  le_put64 (h, 40, head);                       /* the newest entry */
+  le_put32 (h + 64, 8, 100);                    /* rows [100, 4096) of column 0 */
+  le_put32 (h + 64, 16, 100);
+  c = crc32_iscsi (h, 8, 0xffffffff);
+  c = crc32_iscsi (zero, 4, c);
+  le_put32 (h, 8, crc32_iscsi (h + 12, PPL_HEADER - 12, c));
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
   fx_free (&f);
 }

@@ -14,10 +14,10 @@
  * logged there has ended and is durable.  Writes to a stripe are serialised by its
  * stripe lock and every write to a stripe whose parity member is in sync logs a record
  * (a full-stripe write too, without pp: "the data columns make the parity"), so the
- * newest record over a row of a stripe found in the ring is the last write to it, and
- * replaying it is right whether that write ended or not (entries landing out of order:
- * ring_scan and entry_parse; earlier writes in a cache: stripes_durable; older records
- * are replayed only while their writes may not be durable: REC_SETTLED).  An
+ * newest record of a stripe found in the ring is the last write to it, and replaying
+ * it alone is right whether that write ended or not: every earlier write to the stripe
+ * was durable before its entry went out (stripes_durable; entries landing out of order:
+ * ring_scan and entry_parse).  An
  * entry of an older generation (ppl_gen: bumped at every start and whenever a member
  * takes a slot, with no write in flight) is never replayed: writes made while a member
  * was out were not logged on it.
@@ -45,7 +45,6 @@ enum {
 };
 _Static_assert (PPL_RECS == (PPL_HEADER - H_RECS) / R_SIZE, "a header holds PPL_RECS records");
 #define REC_PP 1u                         /* the record carries pp (else: all zeros) */
-#define REC_SETTLED 2u    /* every earlier write to its stripe was durable when it logged */
 
 static uint32_t
 pp_crc (const uint8_t *pp, uint32_t len, uint32_t seed)
@@ -119,50 +118,29 @@ room_flush (struct raid_array *a, uint64_t need)
   pthread_mutex_unlock (&a->ppl.room_flush_lock);
 }
 
-/* A partial record's pp is the XOR of the columns its write leaves over its rows, as
- * the host last wrote them: an earlier write to those rows of its stripe still in a
- * member's cache could be lost at a crash that keeps this entry, and the replay would
- * make parity from bytes no member holds (a column no write touched then comes back
- * wrong without its member).  A full-stripe record in an entry with pp too: that entry
- * goes out before any data, and torn (its pp not all there) it is stale and claims its
- * rows, so the older records there are not replayed.  Such a write is made durable
- * first, by a room flush.  Then the records' rows join their stripes' pending ones
- * (ppl_done numbers their flush).  Rows apart need nothing: the replay takes each row
- * from the newest record over it.  SETTLED[i]: every earlier write to the stripe lock of
- * record i is durable (the replay then makes nothing from an older record of its
- * stripe).  The caller holds the stripes' locks. */
+/* The replay makes a stripe from its newest record alone, so every earlier write to the
+ * stripe must be durable before a record of it goes out: a record's pp is made of the
+ * columns as the host last wrote them (an earlier write lost from a cache then leaves
+ * parity made of bytes no member holds), and the older records are not replayed (one
+ * lost from a cache leaves its rows' new parity beside old data).  With the room flush
+ * lazy, an earlier write that ended may still be in a cache: a room flush first, when
+ * the stripe lock's bucket holds one.  Then the records' buckets hold this write (until
+ * ppl_done numbers its flush).  Stripes sharing a bucket only cost a flush more.  The
+ * caller holds the stripes' locks. */
 static void
-stripes_durable (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec,
-                 uint8_t *settled)
+stripes_durable (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec)
 {
-  uint8_t entry_pp[RAID_MAX_MEMBERS] = { 0 };
-
+  for (unsigned i = 0; i < nrec; i++) {
+    struct ppl_pending *p = &a->ppl.pending[recs[i].stripe % STRIPE_LOCKS];
+    while (p->flush != PPL_PENDING && atomic_load (&a->ppl.room_flush_ended) < p->flush)
+      room_flush (a, p->flush);
+  }
   for (unsigned i = 0; i < nrec; i++)
-    entry_pp[recs[i].slot] |= recs[i].pp != NULL;
-  for (unsigned i = 0; i < nrec; i++) {
-    struct ppl_pending *p = &a->ppl.pending[recs[i].stripe % STRIPE_LOCKS];
-    if (entry_pp[recs[i].slot] && p->flush > atomic_load (&a->ppl.room_flush_ended)
-        && recs[i].lo < p->hi && p->lo < recs[i].hi)
-      while (atomic_load (&a->ppl.room_flush_ended) < p->flush)
-        room_flush (a, p->flush);
-    settled[i] = p->flush != PPL_PENDING && p->flush <= atomic_load (&a->ppl.room_flush_ended);
-  }
-  for (unsigned i = 0; i < nrec; i++) {
-    struct ppl_pending *p = &a->ppl.pending[recs[i].stripe % STRIPE_LOCKS];
-    if (p->flush != PPL_PENDING && p->flush <= atomic_load (&a->ppl.room_flush_ended)) {
-      p->lo = recs[i].lo;                       /* the older ones are durable */
-      p->hi = recs[i].hi;
-      p->flush = PPL_PENDING;
-    }
-    else {
-      p->lo = recs[i].lo < p->lo ? recs[i].lo : p->lo;
-      p->hi = recs[i].hi > p->hi ? recs[i].hi : p->hi;
-    }
-  }
+    a->ppl.pending[recs[i].stripe % STRIPE_LOCKS].flush = PPL_PENDING;
 }
 
 /* The write of REQ ended, durable after room flush FLUSH (0: at once): its stripes'
- * pending rows are durable after that, or after the older writes' flush if later. */
+ * buckets are durable after that, or after the older writes' flush if later. */
 static void
 stripes_written (struct raid_array *a, const struct ppl_req *req, uint64_t flush)
 {
@@ -256,7 +234,7 @@ entries_bytes (const struct ppl_rec *recs, const unsigned *idx, unsigned n)
 }
 
 static void
-put_rec (uint8_t *r, const struct ppl_rec *rec, int settled)
+put_rec (uint8_t *r, const struct ppl_rec *rec)
 {
   le_put64 (r, R_STRIPE, rec->stripe);
   le_put32 (r, R_LO, rec->lo);
@@ -265,15 +243,14 @@ put_rec (uint8_t *r, const struct ppl_rec *rec, int settled)
   le_put32 (r, R_LAST_HI, rec->last_hi);
   r[R_FIRST_COL] = (uint8_t) rec->first_col;
   r[R_LAST_COL] = (uint8_t) rec->last_col;
-  r[R_FLAGS] = (rec->pp ? REC_PP : 0) | (settled ? REC_SETTLED : 0);
+  r[R_FLAGS] = rec->pp ? REC_PP : 0;
 }
 
-/* Encode the entries of records IDX[0..n) (SETTLED: by record) into BUF (entries_bytes
- * long), the first at virtual position POS. */
+/* Encode the entries of records IDX[0..n) into BUF (entries_bytes long), the first at
+ * virtual position POS. */
 static void
 entries_encode (struct raid_array *a, unsigned slot, const struct ppl_rec *recs,
-                const uint8_t *settled, const unsigned *idx, unsigned n, uint64_t pos,
-                uint8_t *buf)
+                const unsigned *idx, unsigned n, uint64_t pos, uint8_t *buf)
 {
   for (unsigned i = 0; i < n;) {
     unsigned nrec = n - i < PPL_RECS ? n - i : PPL_RECS;
@@ -283,7 +260,7 @@ entries_encode (struct raid_array *a, unsigned slot, const struct ppl_rec *recs,
     memset (h, 0, PPL_HEADER);
     for (unsigned r = 0; r < nrec; r++) {
       const struct ppl_rec *rec = &recs[idx[i + r]];
-      put_rec (h + H_RECS + r * R_SIZE, rec, settled[idx[i + r]]);
+      put_rec (h + H_RECS + r * R_SIZE, rec);
       if (rec->pp) {
         memcpy (pp + pp_bytes, rec->pp, rec_pp_bytes (rec));
         crc = pp_crc (rec->pp, rec_pp_bytes (rec), crc);
@@ -335,7 +312,6 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
          struct ppl_req *req)
 {
   unsigned idx[nrec ? nrec : 1], n;
-  uint8_t settled[nrec ? nrec : 1];
   uint64_t bytes[RAID_MAX_MEMBERS] = { 0 }, total = 0;
   uint8_t *at;
   int rc = 0;
@@ -351,7 +327,7 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
   }
   if (!total)
     return 0;
-  stripes_durable (a, recs, nrec, settled);
+  stripes_durable (a, recs, nrec);
   req->first = UINT64_MAX;
   for (unsigned i = 0; i < nrec; i++) {
     req->first = recs[i].stripe < req->first ? recs[i].stripe : req->first;
@@ -373,7 +349,7 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
     struct ppl_hold *h = &req->hold[req->nhold++];
     h->slot = s;
     h->pos = ring_take (a, s, bytes[s], &h->at);
-    entries_encode (a, s, recs, settled, idx, n, h->pos, at);
+    entries_encode (a, s, recs, idx, n, h->pos, at);
     rc = ring_queue (a, b, s, h->pos, bytes[s], at);
     at += bytes[s];
   }
@@ -399,14 +375,12 @@ ppl_done (struct raid_array *a, struct ppl_req *req, const struct io_batch *writ
 /* A record found in a ring, with where its pp is (NULL: zeros), and where its entry
  * starts and ends in the ring's virtual positions.  STALE: its entry's pp is not what
  * its header says (overwritten since: its write ended and is durable; or not all there:
- * its data never went out), so nothing is made again over its rows, and no older record
- * of its stripe is there.  SETTLED: logged once every earlier write to its stripe was
- * durable, so no older record of its stripe is replayed (one whose successor's header
- * a later entry destroyed would be made from columns as they were before it). */
+ * its data never went out), so nothing is made again for its stripe, and no older record
+ * of it is. */
 struct found_rec {
   struct ppl_rec rec;
   uint64_t seq, end;
-  int stale, settled;
+  int stale;
 };
 
 static int
@@ -487,7 +461,6 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
     }
     out[i] = (struct found_rec) {
       .rec = rec, .seq = le_get64 (h, H_SEQ), .stale = stale,
-      .settled = !!(r[R_FLAGS] & REC_SETTLED),
       .end = le_get64 (h, H_SEQ) + PPL_HEADER
              + ((pp_bytes + PPL_HEADER - 1) & ~(uint64_t) (PPL_HEADER - 1)),
     };
@@ -614,82 +587,37 @@ ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
   return 0;
 }
 
-/* Replay the rows of record F that no newer record of its stripe has (COVERED, a byte
- * per sector of the chunk, says which have), then count them covered.  1 when some
- * parity was written, 0, or -errno. */
-static int
-replay_uncovered (struct raid_array *a, const struct found_rec *f, uint8_t *covered,
-                  uint8_t *parity, uint8_t *col)
-{
-  uint32_t lo = f->rec.lo / 512, hi = (f->rec.hi + 511) / 512;
-  int applied = 0;
-
-  for (uint32_t s = lo; s < hi && !f->stale;) {
-    uint32_t e = s;
-    if (covered[s]) {
-      s++;
-      continue;
-    }
-    while (e < hi && !covered[e])
-      e++;
-    uint32_t from = s * 512 > f->rec.lo ? s * 512 : f->rec.lo;
-    uint32_t to = e * 512 < f->rec.hi ? e * 512 : f->rec.hi;
-    int r = replay_rec (a, &f->rec, from, to, parity, col);
-    if (r < 0)
-      return r;
-    applied |= r;
-    s = e;
-  }
-  memset (covered + lo, 1, hi - lo);
-  return applied;
-}
-
-/* Replay the records of the stripes whose parity is on SLOT (every record of a stripe
- * is in its parity member's ring: one ring at a time), each row from the newest record
- * over it (an older write's rows that no later one wrote may be in no member's cache
- * any more: the room flush comes lazily), none older than a settled record, counting
- * the stripes in *REPLAYED.  A stale record's rows are taken by it (its write is
- * durable, or never sent its data), not made again.  0, or -errno with a line in err. */
+/* Replay the newest records of the stripes whose parity is on SLOT (every record of a
+ * stripe is in its parity member's ring: one ring at a time), counting them in
+ * *REPLAYED.  0, or -errno with a line in err. */
 static int
 slot_replay (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp, uint8_t *parity,
              uint8_t *col, struct found_rec **found, size_t *cap, unsigned *replayed,
              char *err, size_t errlen)
 {
   size_t nfound = 0;
-  int rc = ring_scan (a, slot, log, pp, found, &nfound, cap), stripe_applied = 0, settled = 0;
-  uint32_t sectors = a->lay.g.chunk / 512;
-  uint8_t *covered = malloc (sectors);
+  int rc = ring_scan (a, slot, log, pp, found, &nfound, cap);
 
-  if (rc == 0 && !covered)
-    rc = -ENOMEM;
   if (rc) {
     snprintf (err, errlen, "cannot read the partial parity log of member %s: %s",
               slot_name (&a->slot[slot]), strerror (-rc));
-    free (covered);
     return rc;
   }
   qsort (*found, nfound, sizeof **found, found_cmp);
   for (size_t i = 0; i < nfound; i++) {
     const struct found_rec *f = &(*found)[i];
-    if (!i || f->rec.stripe != f[-1].rec.stripe) {
-      *replayed += stripe_applied;
-      stripe_applied = settled = 0;
-      memset (covered, 0, sectors);
-    }
-    if (settled)                  /* a newer record's was: its older writes are durable */
+    if (i && f->rec.stripe == f[-1].rec.stripe)
+      continue;                         /* an older write to the stripe: durable */
+    if (f->stale)
       continue;
-    settled = f->settled;
-    int r = replay_uncovered (a, f, covered, parity, col);
+    int r = replay_rec (a, &f->rec, f->rec.lo, f->rec.hi, parity, col);
     if (r < 0) {
       snprintf (err, errlen, "cannot replay the partial parity log for stripe %llu: %s",
                 (unsigned long long) f->rec.stripe, strerror (-r));
-      free (covered);
       return r;
     }
-    stripe_applied |= r;
+    *replayed += r > 0;
   }
-  *replayed += stripe_applied;
-  free (covered);
   return 0;
 }
 

@@ -425,11 +425,10 @@ struct raid_ppl {
    * Numbered: one that began after a write ended covers it. */
   pthread_mutex_t room_flush_lock;     /* one at a time, in order */
   atomic_ullong room_flush_begun, room_flush_ended;
-  /* Per stripe lock (read and written under it): the rows [lo, hi) of its stripes that
-   * logged writes not yet durable wrote, and the room flush after which they are
-   * (PPL_PENDING while a write runs).  A later write's pp over those rows is made of
-   * their bytes: they must be durable before its entry goes out. */
-  struct ppl_pending { uint64_t flush; uint32_t lo, hi; } pending[STRIPE_LOCKS];
+  /* Per stripe lock (read and written under it): the room flush after which the logged
+   * writes of its stripes are durable (PPL_PENDING while one runs).  A later record of
+   * one of those stripes may go out only then (stripes_durable). */
+  struct ppl_pending { uint64_t flush; } pending[STRIPE_LOCKS];
 };
 #define PPL_PENDING UINT64_MAX
 

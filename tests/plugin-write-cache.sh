@@ -10,7 +10,8 @@
 #   and after, each entry before its data); every byte reads back right.
 # Then writes enough to go twice round every shelf's log ring: the shelves written are
 # flushed before an entry's room is used again, but lazily, once for many writes (md's
-# ppl_do_flush is off the write's path too): a write sends its entry's flush only.
+# ppl_do_flush is off the write's path too): a write to a stripe of its own sends its
+# entry's flush only.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 150
@@ -65,23 +66,27 @@ after=$(flushes)
 check_writes 10 "with a cache"
 check_writes 1 "with a cache"
 
-# 4 KiB writes over the 2 MiB (one bitmap region) at 20 MiB, round and round: each logs
-# an entry of 8 KiB (a header and the partial parity) on its stripe's parity shelf
+# 4 KiB writes, each on the next of 128 stripes (16 MiB at 20 MiB), a row further down
+# each time round: each logs an entry of 8 KiB (a header and the partial parity) on its
+# stripe's parity shelf.  (A write to a stripe whose last write may still be in a cache
+# has a room flush before its entry: back to back in one stripe, each write would.)
 ring=$(json | jq .ppl_log_bytes)
 [ "$ring" -gt 0 ] || lab_die "no log ring: $(json)"
 n=$((2 * 3 * ring / 8192))
+[ "$n" -le 4096 ] || lab_die "$n writes would take a block twice"
 echo "log ring ${ring} bytes a shelf: $n writes"
 before=$(flushes)
 nbdsh -u "$uri" -c "
+at = lambda i: (10 << 21) + (i % 128) * 131072 + (i // 128) * 4096
 for i in range($n):
-    h.pwrite(bytes([i % 251]) * 4096, (10 << 21) + (i % 512) * 4096)
-for j in range(512):
-    last = j + 512 * (($n - 1 - j) // 512)
-    assert h.pread(4096, (10 << 21) + j * 4096) == bytes([last % 251]) * 4096, 'block %d' % j
+    h.pwrite(bytes([i % 251]) * 4096, at(i))
+for i in range($n):
+    assert h.pread(4096, at(i)) == bytes([i % 251]) * 4096, 'write %d' % i
 " || lab_die "writes round the log rings did not read back"
 after=$(flushes)
-# each its entry's flush on its parity shelf; the room's flushes of the 3 shelves come
-# a few times a round, not after each write (that would be 2 more a write)
+# each its entry's flush on its parity shelf, and the bitmap's for the 8 regions; the
+# room's flushes of the 3 shelves come a few times a round, not after each write (that
+# would be 2 more a write)
 [ $((after - before)) -ge "$n" ] ||
   lab_die "$n writes round the rings sent $((after - before)) flushes, not one an entry"
 [ $((after - before)) -lt $((n + n / 4)) ] ||

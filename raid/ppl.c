@@ -514,21 +514,20 @@ replay_range (struct raid_array *a, const struct ppl_rec *rec, uint32_t lo, uint
   return err ? -err : 1;
 }
 
-/* Replay rows [from, to) of one record: cut where the columns it covers change. */
+/* Replay one record: its rows cut where the columns it covers change. */
 static int
-replay_rec (struct raid_array *a, const struct ppl_rec *rec, uint32_t from, uint32_t to,
-            uint8_t *parity, uint8_t *col)
+replay_rec (struct raid_array *a, const struct ppl_rec *rec, uint8_t *parity, uint8_t *col)
 {
-  uint32_t cut[4] = { from, rec->first_lo, rec->last_hi, to }, applied = 0;
+  uint32_t cut[4] = { rec->lo, rec->first_lo, rec->last_hi, rec->hi }, applied = 0;
 
-  /* sorted cut points within [from, to] */
+  /* sorted cut points within [lo, hi] */
   for (unsigned i = 1; i < 4; i++)
     for (unsigned j = i; j > 0 && cut[j] < cut[j - 1]; j--) {
       uint32_t t = cut[j]; cut[j] = cut[j - 1]; cut[j - 1] = t;
     }
   for (unsigned i = 0; i < 3; i++) {
-    uint32_t lo = cut[i] < from ? from : cut[i];
-    uint32_t hi = cut[i + 1] > to ? to : cut[i + 1];
+    uint32_t lo = cut[i] < rec->lo ? rec->lo : cut[i];
+    uint32_t hi = cut[i + 1] > rec->hi ? rec->hi : cut[i + 1];
     if (lo >= hi)
       continue;
     int r = replay_range (a, rec, lo, hi, rec_cols_at (rec, lo), parity, col);
@@ -610,7 +609,7 @@ slot_replay (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp, uin
       continue;                         /* an older write to the stripe: durable */
     if (f->stale)
       continue;
-    int r = replay_rec (a, &f->rec, f->rec.lo, f->rec.hi, parity, col);
+    int r = replay_rec (a, &f->rec, parity, col);
     if (r < 0) {
       snprintf (err, errlen, "cannot replay the partial parity log for stripe %llu: %s",
                 (unsigned long long) f->rec.stripe, strerror (-r));

@@ -131,12 +131,12 @@ static void
 stripes_durable (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec)
 {
   for (unsigned i = 0; i < nrec; i++) {
-    struct ppl_pending *p = &a->ppl.pending[recs[i].stripe % STRIPE_LOCKS];
-    while (p->flush != PPL_PENDING && atomic_load (&a->ppl.room_flush_ended) < p->flush)
-      room_flush (a, p->flush);
+    uint64_t need = a->ppl.pending[recs[i].stripe % STRIPE_LOCKS];
+    while (need != PPL_PENDING && atomic_load (&a->ppl.room_flush_ended) < need)
+      room_flush (a, need);
   }
   for (unsigned i = 0; i < nrec; i++)
-    a->ppl.pending[recs[i].stripe % STRIPE_LOCKS].flush = PPL_PENDING;
+    a->ppl.pending[recs[i].stripe % STRIPE_LOCKS] = PPL_PENDING;
 }
 
 /* The write of REQ ended, durable after room flush FLUSH (0: at once): its stripes'
@@ -145,9 +145,9 @@ static void
 stripes_written (struct raid_array *a, const struct ppl_req *req, uint64_t flush)
 {
   for (uint64_t u = req->first; u <= req->last && u - req->first < STRIPE_LOCKS; u++) {
-    struct ppl_pending *p = &a->ppl.pending[u % STRIPE_LOCKS];
-    if (p->flush == PPL_PENDING || flush > p->flush)
-      p->flush = flush;
+    uint64_t *p = &a->ppl.pending[u % STRIPE_LOCKS];
+    if (*p == PPL_PENDING || flush > *p)
+      *p = flush;
   }
 }
 

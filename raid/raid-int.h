@@ -428,7 +428,7 @@ struct raid_ppl {
   /* Per stripe lock (read and written under it): the room flush after which the logged
    * writes of its stripes are durable (PPL_PENDING while one runs).  A later record of
    * one of those stripes may go out only then (stripes_durable). */
-  struct ppl_pending { uint64_t flush; } pending[STRIPE_LOCKS];
+  uint64_t pending[STRIPE_LOCKS];
 };
 #define PPL_PENDING UINT64_MAX
 

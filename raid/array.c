@@ -1171,20 +1171,15 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
               array_quoted (a, label), names);
     return -1;
   }
-  /* md counts a resync not finished (recovery_cp short of MaxSector) as dirty: a clean
-   * stop during the resync after a crash leaves stripes it had not reached unproven, and
-   * nothing replays the log after a clean stop */
-  int unsynced = a->sb.clean && a->sb.resync_offset != RAID_RESYNC_DONE;
   if (nmissing && !a->sb.clean && a->lay.g.m && (a->sb.features & RAID_FEATURE_PPL)
       && !a->readonly)
     raid_logf (a, RAID_LOG_WARN, "%s: dirty and degraded: the partial parity log makes the "
                "parity of the stripes written at the crash again", a->sb.name);
-  else if (nmissing && (!a->sb.clean || unsynced) && a->lay.g.m) {
+  else if (nmissing && !a->sb.clean && a->lay.g.m) {
     if (!force) {
-      snprintf (err, errlen, "%s %s is %s and degraded (%s): parity may not match "
+      snprintf (err, errlen, "%s %s is dirty and degraded (%s): parity may not match "
                 "the data (write hole); assemble with force to start it anyway",
-                raid_level_name (a->lay.g.level), array_quoted (a, label),
-                unsynced ? "not in sync (its resync had not finished)" : "dirty", degraded);
+                raid_level_name (a->lay.g.level), array_quoted (a, label), degraded);
       return -1;
     }
     raid_logf (a, RAID_LOG_WARN, "%s: starting dirty and degraded (force): data in stripes "

@@ -179,30 +179,6 @@ Test (ppl, without_the_log_a_dirty_degraded_start_needs_force)
   fx_free (&f);
 }
 
-/* md counts a resync not finished as dirty (recovery_cp short of MaxSector): a crash that
- * tore a stripe's parity, a whole start whose resync a clean stop cut short, then a start
- * without a member is refused as the crash's own would be (the torn stripe is unproven,
- * and nothing replays after a clean stop); with force it starts. */
-Test (ppl, a_degraded_start_before_the_resync_after_a_crash_ended_needs_force)
-{
-  struct fx f;
-  uint8_t *ref = create_filled (&f, 0, 3, NULL);
-  char err[512] = "";
-
-  torn_write (&f, ref, 4096, 4096, 97, 1u << col_dev (0, K));
-  crash (&f);
-  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "whole start: %s", err);
-  cr_assert (raid_needs_resync (f.a), "no resync after the crash");
-  fx_close (&f);                                /* clean, the resync not run */
-  cr_assert_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err),
-                  "a degraded start with the resync unfinished was not refused");
-  cr_assert (strstr (err, "not in sync") && strstr (err, "force"), "refusal: %s", err);
-  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), RAID_ASSEMBLE_FORCE, err,
-                                        sizeof err), "with force: %s", err);
-  free (ref);
-  fx_free (&f);
-}
-
 /* Members with a write cache (a disk's, on): a write's entry is flushed on its parity
  * member before its data goes out, as md writes entries FUA (the parity member's trace
  * shows it; the flush after the write, for the entry's room, would hide its absence from

@@ -324,11 +324,12 @@ int params_set(struct params *p, const char *key, const char *value)
       return -1;
     }
     /* examine prints it bare in an ARRAY line, as mdadm's names go in /dev/md/NAME */
-    size_t bad = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                               "0123456789._-:");
+    size_t bad = 0;
+    while (value[bad] > ' ' && value[bad] < 0x7f && !strchr("/\\\"'", value[bad]))
+      bad++;
     if (value[bad]) {
-      nbdkit_error("name: '%s' holds '%c' (byte %zu): use letters, digits and . _ - : only",
-                   value, value[bad], bad + 1);
+      nbdkit_error("name: '%s' holds byte 0x%02x at %zu: no spaces, quotes, slashes or "
+                   "control bytes", value, (unsigned char)value[bad], bad + 1);
       return -1;
     }
     strcpy(p->name, value);

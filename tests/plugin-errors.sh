@@ -31,7 +31,7 @@ plugin_fails "bad shelf address" "'e1' is not a shelf address" shelves=e1,e2.1 l
 plugin_fails "too few shelves" "needs at least 3 shelves" shelves=e1.1,e2.1 level=5
 plugin_fails "no level for a new array" "give level=" shelves=e1.1,e2.1
 plugin_fails "missing shelf" "e9.1 did not answer on h0" shelves=e1.1,e9.1 level=1
-plugin_fails "a name with a space" "name: 'my array' holds ' ' \\(byte 3\\): use letters, digits" \
+plugin_fails "a name with a space" "name: 'my array' holds byte 0x20 at 3: no spaces" \
   shelves=e1.1,e2.1 level=1 "name=my array"
 # control= in a directory that does not exist: refused before the array is created
 plugin_fails "control= in no directory" \

@@ -630,13 +630,28 @@ static void readd_returning_shelves(void)
 
 /* The control request "fail SHELF.SLOT" (md's --fail): take a working member out, as if
  * it had failed; a spare takes its slot.  auto-readd leaves the shelf out from then on. */
-/* A spare will rebuild a slot just failed: one waits, and a recovery is due.  (A recovery
- * of another slot running is due too, but takes the spare it had: not one for this slot.) */
-static bool spare_waits(void)
+/* The slot NAME serves in (-1: none). */
+static int member_slot(const char *name)
 {
   struct raid_status st;
 
-  return raid_recovery_pending(array) && raid_status(array, &st) == 0 && st.spares > 0;
+  if (raid_status(array, &st) == 0)
+    for (unsigned j = 0; j < st.members; j++)
+      if (!strcmp(st.member[j].name, name))
+        return (int)j;
+  return -1;
+}
+
+/* A spare will rebuild SLOT, just failed: one waits, or the monitor has already put it
+ * there (recovering).  (A recovery of another slot running is due too, but takes the
+ * spare it had: not one for this slot.) */
+static bool spare_waits(int slot)
+{
+  struct raid_status st;
+
+  return raid_recovery_pending(array) && raid_status(array, &st) == 0
+    && (st.spares > 0 || (slot >= 0 && (unsigned)slot < st.members
+                          && st.member[slot].role == RAID_ROLE_RECOVERING));
 }
 
 static int fail_request(const char *arg, FILE *out)
@@ -645,13 +660,14 @@ static int fail_request(const char *arg, FILE *out)
   char name[24], err[512], replaced[64];
   bool replacing;
   size_t i;
-  int r;
+  int r, slot;
 
   if (shelf_arg("fail", arg, &a, out) < 0)
     return -1;
   snprintf(name, sizeof name, "e%u.%u", a.shelf, a.slot);
   pthread_mutex_lock(&add_lock);
   replacing = array_holds_replaced(name, NULL, replaced, sizeof replaced) == HOLDS_REPLACING;
+  slot = member_slot(name);
   r = raid_fail_member(array, name, err, sizeof err);
   i = addr_index(&a);
   if (r == 0 && i < n_addrs)
@@ -666,7 +682,7 @@ static int fail_request(const char *arg, FILE *out)
     fprintf(out, "%s marked faulty: the replace of %s stops, %s serves on; remove %s to "
             "release its shelf\n", name, replaced, replaced, name);
   else
-    fprintf(out, "%s marked faulty; %s\n", name, spare_waits() ?
+    fprintf(out, "%s marked faulty; %s\n", name, spare_waits(slot) ?
           "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
           "aoeraid add");
   return 0;

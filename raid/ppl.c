@@ -39,7 +39,7 @@ static const char ppl_magic[8] = "aoeppl";   /* with its NULs: 8 bytes */
 
 enum {
   H_MAGIC = 0, H_CRC = 8, H_NREC = 12, H_UUID = 16, H_GEN = 32, H_SEQ = 40, H_SLOT = 48,
-  H_PP_BYTES = 52, H_PP_CRC = 56, H_RECS = 64,
+  H_PP_BYTES = 52, H_PP_CRC = 56, H_DURABLE = 60, H_RECS = 64,
   R_STRIPE = 0, R_LO = 8, R_HI = 12, R_FIRST_LO = 16, R_LAST_HI = 20, R_FIRST_COL = 24,
   R_LAST_COL = 25, R_FLAGS = 26, R_SIZE = 32,
 };
@@ -165,9 +165,10 @@ ring_drop_durable (struct raid_array *a, struct ppl_ring *r)
 
 /* Take BYTES of slot S's ring at its head, once no write logged there is still running
  * or in a cache (a room flush if one is: md's ppl_do_flush, on demand): the entry's
- * virtual position, and its place in the queue in *AT. */
+ * virtual position, its place in the queue in *AT, and in *DURABLE the ring's tail then:
+ * every write logged below it ended and is durable. */
 static uint64_t
-ring_take (struct raid_array *a, unsigned s, uint64_t bytes, unsigned *at)
+ring_take (struct raid_array *a, unsigned s, uint64_t bytes, unsigned *at, uint64_t *durable)
 {
   struct ppl_ring *r = &a->ppl.ring[s];
   uint64_t pos;
@@ -175,8 +176,8 @@ ring_take (struct raid_array *a, unsigned s, uint64_t bytes, unsigned *at)
   pthread_mutex_lock (&r->lock);
   for (;;) {
     ring_drop_durable (a, r);
-    uint64_t tail = r->queued ? r->q[r->first].pos : r->head;
-    if (r->queued < PPL_QUEUE && r->head + bytes - tail <= a->ppl.log_size)
+    *durable = r->queued ? r->q[r->first].pos : r->head;
+    if (r->queued < PPL_QUEUE && r->head + bytes - *durable <= a->ppl.log_size)
       break;
     if (r->queued && r->q[r->first].done) {   /* ended, in a cache: flush for its room */
       uint64_t need = r->q[r->first].flush;
@@ -247,10 +248,10 @@ put_rec (uint8_t *r, const struct ppl_rec *rec)
 }
 
 /* Encode the entries of records IDX[0..n) into BUF (entries_bytes long), the first at
- * virtual position POS. */
+ * virtual position POS; every write logged below DURABLE ended and is durable. */
 static void
 entries_encode (struct raid_array *a, unsigned slot, const struct ppl_rec *recs,
-                const unsigned *idx, unsigned n, uint64_t pos, uint8_t *buf)
+                const unsigned *idx, unsigned n, uint64_t pos, uint64_t durable, uint8_t *buf)
 {
   for (unsigned i = 0; i < n;) {
     unsigned nrec = n - i < PPL_RECS ? n - i : PPL_RECS;
@@ -275,6 +276,8 @@ entries_encode (struct raid_array *a, unsigned slot, const struct ppl_rec *recs,
     le_put32 (h, H_SLOT, slot);
     le_put32 (h, H_PP_BYTES, pp_bytes);
     le_put32 (h, H_PP_CRC, crc);
+    /* in headers behind POS, plus one: 0 is a log written before this field */
+    le_put32 (h, H_DURABLE, (uint32_t) ((pos - durable) / PPL_HEADER + 1));
     le_put32 (h, H_CRC, header_crc (h));
     uint64_t size = PPL_HEADER + ((pp_bytes + PPL_HEADER - 1) & ~(uint64_t) (PPL_HEADER - 1));
     memset (pp + pp_bytes, 0, size - PPL_HEADER - pp_bytes);
@@ -347,9 +350,10 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
       if (recs[i].slot == s)
         idx[n++] = i;
     struct ppl_hold *h = &req->hold[req->nhold++];
+    uint64_t durable;
     h->slot = s;
-    h->pos = ring_take (a, s, bytes[s], &h->at);
-    entries_encode (a, s, recs, idx, n, h->pos, at);
+    h->pos = ring_take (a, s, bytes[s], &h->at, &durable);
+    entries_encode (a, s, recs, idx, n, h->pos, durable, at);
     rc = ring_queue (a, b, s, h->pos, bytes[s], at);
     at += bytes[s];
   }
@@ -380,6 +384,8 @@ ppl_done (struct raid_array *a, struct ppl_req *req, const struct io_batch *writ
 struct found_rec {
   struct ppl_rec rec;
   uint64_t seq, end;
+  uint64_t durable;                    /* its header's word: every write logged below
+                                        * this ended and was durable (0: none said) */
   int stale;
 };
 
@@ -421,7 +427,8 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
 {
   const struct raid_layout *L = &a->lay;
   const uint8_t *h = log + at;
-  uint32_t nrec, pp_bytes, used = 0;
+  uint32_t nrec, pp_bytes, used = 0, behind;
+  uint64_t durable;
   int stale;
 
   if (memcmp (h + H_MAGIC, ppl_magic, 8) || le_get32 (h, H_CRC) != header_crc (h)
@@ -430,6 +437,10 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
     return 0;
   nrec = le_get32 (h, H_NREC);
   pp_bytes = le_get32 (h, H_PP_BYTES);
+  behind = le_get32 (h, H_DURABLE);
+  if (behind && (uint64_t) (behind - 1) * PPL_HEADER > le_get64 (h, H_SEQ))
+    return 0;                           /* no writer made it */
+  durable = behind ? le_get64 (h, H_SEQ) - (uint64_t) (behind - 1) * PPL_HEADER : 0;
   if (nrec == 0 || nrec > PPL_RECS || pp_bytes > a->ppl.log_size - PPL_HEADER)
     return 0;
   stale = ring_crc (log, a->ppl.log_size, at + PPL_HEADER, pp_bytes) != le_get32 (h, H_PP_CRC);
@@ -460,7 +471,7 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
       used += rec.hi - rec.lo;
     }
     out[i] = (struct found_rec) {
-      .rec = rec, .seq = le_get64 (h, H_SEQ), .stale = stale,
+      .rec = rec, .seq = le_get64 (h, H_SEQ), .stale = stale, .durable = durable,
       .end = le_get64 (h, H_SEQ) + PPL_HEADER
              + ((pp_bytes + PPL_HEADER - 1) & ~(uint64_t) (PPL_HEADER - 1)),
     };
@@ -543,7 +554,7 @@ static int
 ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
            struct found_rec **found, size_t *nfound, size_t *cap)
 {
-  uint64_t ring = a->ppl.log_size, last_end = 0;
+  uint64_t ring = a->ppl.log_size, last_end = 0, durable = 0;
   size_t first = *nfound, kept;
   uint8_t *ppat = pp;
   int err;
@@ -574,13 +585,21 @@ ring_scan (struct raid_array *a, unsigned slot, uint8_t *log, uint8_t *pp,
    * header on the member, an earlier one over it still on its way at the crash) may
    * still look sound, while a newer entry of its stripe is gone.  The later entry took
    * its room once every write logged below its end minus a ring had ended: those need
-   * nothing. */
-  for (size_t i = first; i < *nfound; i++)
+   * nothing.  Nor do the writes below what any header says was durable when it was
+   * written (its ring's tail then): without that, a dirty start would make again every
+   * stripe a ring remembers, long after those writes ended (a ring of full-stripe
+   * entries: its size over a header, times a stripe read and its parity written). */
+  for (size_t i = first; i < *nfound; i++) {
     if ((*found)[i].end > last_end)
       last_end = (*found)[i].end;
+    if ((*found)[i].durable > durable)
+      durable = (*found)[i].durable;
+  }
+  if (last_end > ring && last_end - ring > durable)
+    durable = last_end - ring;
   kept = first;
   for (size_t i = first; i < *nfound; i++)
-    if (last_end <= ring || (*found)[i].seq >= last_end - ring)
+    if ((*found)[i].seq >= durable)
       (*found)[kept++] = (*found)[i];
   *nfound = kept;
   return 0;

@@ -93,22 +93,19 @@ restart_without (struct fx *f, unsigned missing)
 static void
 torn_write (struct fx *f, uint8_t *ref, uint64_t off, uint32_t len, uint64_t seed, unsigned devs)
 {
-  uint8_t *before[N], *buf = malloc (len);
+  uint8_t *before[N];
   uint64_t data = FX_MEMBER_SIZE - RAID_DATA_OFFSET;
 
-  fill_random (buf, len, &seed);
   for (unsigned d = 0; d < N; d++) {
     before[d] = malloc (data);
     memcpy (before[d], raid_mem_member_data (f->mm[d]) + RAID_DATA_OFFSET, data);
   }
-  cr_assert_eq (raid_write (f->a, buf, len, off, 0), 0, "the write failed");
+  cr_assert_eq (fx_write_ref (f->a, ref, off, len, &seed), 0, "the write failed");
   for (unsigned d = 0; d < N; d++) {
     if (devs >> d & 1)
       memcpy (raid_mem_member_data (f->mm[d]) + RAID_DATA_OFFSET, before[d], data);
     free (before[d]);
   }
-  memcpy (ref + off, buf, len);
-  free (buf);
 }
 
 /* The array must read OLD outside [off, off + len); inside, each sector old or new (REF)
@@ -213,31 +210,25 @@ Test (ppl, an_entry_is_durable_before_its_data_on_members_with_a_cache)
 {
   struct fx f;
   struct raid_mem_stats st;
-  uint8_t *ref, *got = malloc (CHUNK), buf[4096];
+  uint8_t *ref, *got = malloc (CHUNK);
   uint64_t seed = 14;
   unsigned parity = col_dev (0, K);
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
   /* stripe 1: no flush where no cache */
   raid_mem_member_stats (f.mm[col_dev (1, K)], NULL, 1);
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, K * CHUNK + 4096, 0), 0);
-  memcpy (ref + K * CHUNK + 4096, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, K * CHUNK + 4096, 4096, &seed), 0);
   raid_mem_member_stats (f.mm[col_dev (1, K)], &st, 0);
   cr_assert_eq (st.flushes, 0, "a member without a cache was flushed %llu times",
                 (unsigned long long) st.flushes);
 
   /* column 2 (the older entry: it alone would make stripe 0's parity from column 0's old
    * bytes), then the caches, then column 0 */
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 2 * CHUNK + 4096, 0), 0);
-  memcpy (ref + 2 * CHUNK + 4096, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, 2 * CHUNK + 4096, 4096, &seed), 0);
   for (unsigned i = 0; i < f.n; i++)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
   raid_mem_member_stats (f.mm[parity], NULL, 1);
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);      /* column 0, rows 4K.. */
-  memcpy (ref + 4096, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &seed), 0);     /* column 0, rows 4K.. */
   entry_flushed_before_parity (&f, parity);
   raid_mem_member_lose_cache (f.mm[parity], 0, FX_MEMBER_SIZE);
   restart_without (&f, col_dev (0, 1));
@@ -302,23 +293,20 @@ Test (ppl, a_power_cut_at_any_point_of_a_write_loses_nothing_it_left_alone)
       struct fx f;
       uint64_t seed = 14, off = CHUNK + 4096, s2 = 5;
       uint32_t len = 8192;
-      uint8_t *ref, *old, *buf = malloc (len);
+      uint8_t *ref, *old;
       int64_t power = cut;
       char err[512] = "";
 
       ref = create_filled (&f, RAID_CREATE_PPL, seed, &old);
-      fill_random (buf, len, &s2);
-      memcpy (ref + off, buf, len);
       for (unsigned i = 0; i < N; i++)
         raid_mem_member_power (f.mm[i], &power);
-      raid_write (f.a, buf, len, off, 0);        /* may fail: the power went */
+      fx_write_ref (f.a, ref, off, len, &s2);    /* may fail: the power went */
       for (unsigned i = 0; i < N; i++)
         raid_mem_member_power (f.mm[i], NULL);
       crash (&f);
       if (!assemble_without (&f, missing, 0, err, sizeof err))
         cr_assert_fail ("cut %lld, missing %u: %s", (long long) cut, missing, err);
       expect_around (&f, ref, old, off, len, missing == col_dev (0, 1), "after the cut");
-      free (buf);
       free (old);
       free (ref);
       fx_free (&f);
@@ -331,17 +319,13 @@ Test (ppl, a_full_stripe_write_supersedes_an_older_partial_one)
 {
   struct fx f;
   uint64_t seed = 15, s2 = 6;
-  uint8_t *ref, *buf = malloc (K * CHUNK);
+  uint8_t *ref;
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);
-  fill_random (buf, K * CHUNK, &s2);
-  cr_assert_eq (raid_write (f.a, buf, K * CHUNK, 0, 0), 0);
-  memcpy (ref, buf, K * CHUNK);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, 4096, &s2), 0);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, K * CHUNK, &s2), 0);     /* over it: all ref says */
   restart_without (&f, col_dev (0, 1));
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a full write over a partial one");
-  free (buf);
   free (ref);
   fx_free (&f);
 }
@@ -357,18 +341,15 @@ Test (ppl, a_full_stripe_write_whose_entry_a_cache_lost_leaves_parity_matching_i
 {
   struct fx f;
   uint64_t seed = 19, s2 = 8;
-  uint8_t *ref, *buf = malloc (K * CHUNK), *got = malloc (CHUNK);
+  uint8_t *ref, *got = malloc (CHUNK);
   unsigned x = col_dev (0, K), z = col_dev (0, 1);
   char err[512] = "";
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
-  fill_random (buf, 4096, &s2);                    /* column 0, rows [4K, 8K): the newest */
-  cr_assert_eq (raid_write (f.a, buf, 4096, 4096, 0), 0);        /* record left, durable */
-  memcpy (ref + 4096, buf, 4096);
+  /* column 0, rows [4K, 8K): the newest record left, durable */
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &s2), 0);
   cr_assert_eq (raid_mem_member_cache (f.mm[x], 1), 0);
-  fill_random (buf, K * CHUNK, &s2);
-  cr_assert_eq (raid_write (f.a, buf, K * CHUNK, 0, 0), 0);       /* stripe 0, whole */
-  memcpy (ref, buf, K * CHUNK);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, K * CHUNK, &s2), 0);   /* stripe 0, whole */
   raid_mem_member_lose_cache (f.mm[x], 0, FX_MEMBER_SIZE);        /* its entry, its parity */
   crash (&f);
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
@@ -381,7 +362,6 @@ Test (ppl, a_full_stripe_write_whose_entry_a_cache_lost_leaves_parity_matching_i
              "is not what the dirty start read there: the full-stripe write's entry, sent with "
              "its data, was lost, and nothing made its parity again");
   free (got);
-  free (buf);
   free (ref);
   fx_free (&f);
 }
@@ -393,15 +373,13 @@ Test (ppl, entries_of_writes_that_ended_replay_right_after_the_rings_wrap)
   for (unsigned missing = 0; missing < N; missing++) {
     struct fx f;
     uint64_t seed = 16, s2 = 7 + missing;
-    uint8_t *ref, buf[3 * 4096];
+    uint8_t *ref;
 
     ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
     for (unsigned w = 0; w < 600; w++) {
       uint32_t len = 4096 * (1 + (uint32_t) (rnd (&s2) % 3));
       uint64_t off = (rnd (&s2) % ((raid_size (f.a) - len) / 4096)) * 4096;
-      fill_random (buf, len, &s2);
-      cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0);
-      memcpy (ref + off, buf, len);
+      cr_assert_eq (fx_write_ref (f.a, ref, off, len, &s2), 0);
     }
     restart_without (&f, missing);
     fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after 600 writes and a crash");
@@ -418,18 +396,14 @@ Test (ppl, a_member_back_in_its_slot_never_replays_its_old_entries)
   struct fx f;
   uint64_t seed = 17, s2 = 8;
   unsigned pdev = col_dev (0, K);
-  uint8_t *ref, buf[4096];
+  uint8_t *ref;
   char err[512] = "", name[16];
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);          /* column 0: logged */
-  memcpy (ref, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, 4096, &s2), 0);         /* column 0: logged */
   snprintf (name, sizeof name, "e%u.1", pdev + 1);
   cr_assert_eq (raid_fail_member (f.a, name, err, sizeof err), 0, "%s", err);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, CHUNK, 0), 0);      /* column 1: parity is out */
-  memcpy (ref + CHUNK, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, CHUNK, 4096, &s2), 0);     /* column 1: parity is out */
   cr_assert_eq (raid_add_member (f.a, &f.mem[pdev], err, sizeof err), 0, "%s", err);
   fx_recover_writes (f.a, f.mm[pdev]);
   restart_without (&f, col_dev (0, 2));
@@ -558,9 +532,7 @@ room_after_a_ring_of_writes (int client_flush)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
     raid_mem_member_stats (f.mm[i], NULL, 1);
   }
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);
-  memcpy (ref + 4096, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, sizeof buf, &seed), 0);
   raid_mem_member_stats (f.mm[y], &st, 0);
   cr_assert (st.flushes == 0 && raid_mem_member_cached (f.mm[y]),
              "the write waited for a flush of its data (%llu flushes)",
@@ -570,9 +542,7 @@ room_after_a_ring_of_writes (int client_flush)
   for (unsigned i = 0; i < ring_entries; i++) {      /* column 1 of stripes 4, 8, ... */
     uint64_t off = (1 + i) * same_parity + SMALL_CHUNK + 4096;
     cr_assert_eq (col_dev (off / stripe_bytes, K), x);
-    fill_random (more, sizeof more, &seed);
-    cr_assert_eq (raid_write (f.a, more, sizeof more, off, 0), 0);
-    memcpy (ref + off, more, sizeof more);
+    cr_assert_eq (fx_write_ref (f.a, ref, off, sizeof more, &seed), 0);
   }
   raid_mem_member_stats (f.mm[y], &st, 0);
   cr_assert_eq (st.flushes, 1, "member %u: %llu flushes for the room of %u writes%s, not one",
@@ -626,9 +596,7 @@ later_write_in_the_stripe (uint64_t later)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
   fill_random (buf, sizeof buf, &seed);                      /* column 0, rows [4K, 8K) */
   cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, later, 0), 0);
-  memcpy (ref + later, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, later, sizeof buf, &seed), 0);
   raid_mem_member_lose_cache (f.mm[y], 0, SMALL_MEMBER);    /* column 0 reads old or new */
   crash (&f);
   char err[512] = "";
@@ -688,9 +656,7 @@ Test (ppl, a_repair_keeps_its_room_until_its_parity_is_durable)
   for (unsigned i = 0; i < ring_entries; i++) {              /* stripes 4, 8, ... 60 */
     uint64_t off = (1 + i % same_parity) * N * stripe_bytes;
     cr_assert_eq (col_dev (off / stripe_bytes, K), x);
-    fill_random (buf, (uint32_t) stripe_bytes, &seed);
-    cr_assert_eq (raid_write (f.a, buf, (uint32_t) stripe_bytes, off, 0), 0);
-    memcpy (ref + off, buf, stripe_bytes);
+    cr_assert_eq (fx_write_ref (f.a, ref, off, (uint32_t) stripe_bytes, &seed), 0);
   }
   raid_mem_member_lose_cache (f.mm[x], data, SMALL_CHUNK);   /* stripe 0's parity */
   crash (&f);
@@ -758,9 +724,7 @@ Test (ppl, a_torn_entry_of_a_full_stripe_record_leaves_no_older_write_in_a_cache
   cr_assert_eq (col_dev (N, K), x);
   for (unsigned i = 0; i < f.n; i++)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
-  fill_random (buf, 4096, &seed);                          /* column 0, rows [4K, 8K) */
-  cr_assert_eq (raid_write (f.a, buf, 4096, 4096, 0), 0);
-  memcpy (ref + 4096, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &seed), 0);    /* column 0, rows [4K, 8K) */
   memcpy (old, ref, raid_size (f.a));
   fill_random (buf, (uint32_t) len, &seed);
   for (unsigned i = 0; i < N; i++) {
@@ -804,22 +768,19 @@ Test (ppl, a_write_bigger_than_half_the_ring_goes_in_halves_and_replays_right, .
   for (unsigned missing = 0; missing < N; missing++) {
     struct fx f;
     uint64_t s2 = 9;
-    uint8_t *ref = create_small_ring (&f, 20 + missing), *buf = malloc (len);
+    uint8_t *ref = create_small_ring (&f, 20 + missing);
     uint8_t *old_parity = malloc (SMALL_CHUNK), *old = malloc (raid_size (f.a));
     /* a column the torn write covers, gone: its bytes there are undefined */
     int written_missing = missing == col_dev (last, 0) || missing == col_dev (last, 1);
 
     memcpy (old, ref, raid_size (f.a));
-    fill_random (buf, len, &s2);
     memcpy (old_parity, parity_at (&f, last), SMALL_CHUNK);
-    cr_assert_eq (raid_write (f.a, buf, (uint32_t) len, off, 0), 0);
-    memcpy (ref + off, buf, len);
+    cr_assert_eq (fx_write_ref (f.a, ref, off, (uint32_t) len, &s2), 0);
     memcpy (parity_at (&f, last), old_parity, SMALL_CHUNK);    /* stripe 5 torn */
     restart_without (&f, missing);
     expect_around (&f, ref, old, off, len, written_missing, "a split write, its end torn");
     free (old);
     free (old_parity);
-    free (buf);
     free (ref);
     fx_free (&f);
   }
@@ -842,17 +803,13 @@ ring_writer_main (void *arg)
 {
   struct ring_writer *w = arg;
   uint64_t stripe_bytes = (uint64_t) K * SMALL_CHUNK, stripes = raid_size (w->a) / stripe_bytes;
-  uint8_t *buf = malloc (stripe_bytes);
 
   for (unsigned i = 0; i < 150 && !w->failed; i++) {
     uint64_t s = (rnd (&w->seed) % (stripes / WRITERS)) * WRITERS + w->id;
     uint32_t len = 4096 * (1 + (uint32_t) (rnd (&w->seed) % (stripe_bytes / 4096)));
     uint64_t off = s * stripe_bytes + 4096 * (rnd (&w->seed) % ((stripe_bytes - len) / 4096 + 1));
-    fill_random (buf, len, &w->seed);
-    w->failed = raid_write (w->a, buf, len, off, 0) != 0;
-    memcpy (w->ref + off, buf, len);
+    w->failed = fx_write_ref (w->a, w->ref, off, len, &w->seed) != 0;
   }
-  free (buf);
   return NULL;
 }
 
@@ -1122,15 +1079,13 @@ Test (ppl, a_parity_member_back_up_between_logging_and_writing_takes_no_unlogged
   uint64_t seed = 21, s2 = 9;
   unsigned pdev = col_dev (0, K), qdev = col_dev (1, K);
   const unsigned delay_us = 300 * 1000;
-  uint8_t *ref, buf[4096], *late = malloc (4 * CHUNK);
+  uint8_t *ref, *late = malloc (4 * CHUNK);
   char err[512] = "";
   pthread_t t;
 
   create5 (&f, RAID_CREATE_PPL);
   ref = fx_fill (f.a, &seed);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);      /* stripe 0, column 0: logged */
-  memcpy (ref, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, 4096, &s2), 0);  /* stripe 0, column 0: logged */
   /* stripe 0 from column 0 row 12K (read-reconstruct: no parity read) to stripe 1
    * column 0 row 4K (logged on stripe 1's parity member, slow) */
   w = (struct late_write) { .a = f.a, .buf = late, .len = 3 * CHUNK - 12288 + 4096,
@@ -1242,17 +1197,11 @@ out_of_order (int b_header_lost)
   log_offset = f.a->ppl.log_offset;
   ring = raid_mem_member_data (f.mm[pdev]) + log_offset;
   h1 = f.a->ppl.ring[pdev].head;
-  for (unsigned w = 0; w < 2; w++) {          /* E1: stripe 0 column 0; E2: column 1 */
-    fill_random (buf, 4096, &s2);
-    cr_assert_eq (raid_write (f.a, buf, 4096, w * CHUNK, 0), 0);
-    memcpy (ref + w * CHUNK, buf, 4096);
-  }
+  for (unsigned w = 0; w < 2; w++)            /* E1: stripe 0 column 0; E2: column 1 */
+    cr_assert_eq (fx_write_ref (f.a, ref, w * CHUNK, 4096, &s2), 0);
   /* stripe 4, column 2, rows 8K..12K, until the next entry takes E1's place */
-  while (f.a->ppl.ring[pdev].head < h1 + ring_bytes) {
-    fill_random (buf, 4096, &s2);
-    cr_assert_eq (raid_write (f.a, buf, 4096, (4 * K + 2) * CHUNK + 8192, 0), 0);
-    memcpy (ref + (4 * K + 2) * CHUNK + 8192, buf, 4096);
-  }
+  while (f.a->ppl.ring[pdev].head < h1 + ring_bytes)
+    cr_assert_eq (fx_write_ref (f.a, ref, (4 * K + 2) * CHUNK + 8192, 4096, &s2), 0);
   cr_assert_eq (f.a->ppl.ring[pdev].head, h1 + ring_bytes, "entries of 8K each");
   ring_before = malloc (ring_bytes);
   memcpy (ring_before, ring, ring_bytes);
@@ -1260,9 +1209,8 @@ out_of_order (int b_header_lost)
   memcpy (parity_before, raid_mem_member_data (f.mm[pdev]) + a_data, 4096);
   fill_random (buf, 4096, &s2);                /* A: stripe 4, column 0, rows 0..4K */
   cr_assert_eq (raid_write (f.a, buf, 4096, 4 * K * CHUNK, 0), 0);
-  fill_random (buf, 4096, &s2);                /* B: stripe 4, column 1, rows 4K..8K */
-  cr_assert_eq (raid_write (f.a, buf, 4096, (4 * K + 1) * CHUNK + 4096, 0), 0);
-  memcpy (ref + (4 * K + 1) * CHUNK + 4096, buf, 4096);
+  /* B: stripe 4, column 1, rows 4K..8K */
+  cr_assert_eq (fx_write_ref (f.a, ref, (4 * K + 1) * CHUNK + 4096, 4096, &s2), 0);
   /* A never landed: its entry (8K at E1's place), its data and its parity; B's header
    * (at E2's) neither, when B_HEADER_LOST: B's frames with its pp landed, not the first */
   for (uint64_t o = 0; o < 8192 + (b_header_lost ? PPL_HEADER : 0); o++) {
@@ -1318,7 +1266,7 @@ Test (ppl, a_big_ring_on_every_member_replays_within_two_rings_of_memory)
   struct rlimit lim;
   uint64_t seed = 24, s2 = 11, ring_bytes;
   unsigned pdev = col_dev (0, K);
-  uint8_t *ref, *got = malloc (CHUNK), buf[4096], parity_before[4096];
+  uint8_t *ref, *got = malloc (CHUNK), parity_before[4096];
   uint8_t *parity_at;
   char err[512] = "";
 
@@ -1331,9 +1279,7 @@ Test (ppl, a_big_ring_on_every_member_replays_within_two_rings_of_memory)
   /* stripe 0, column 0, rows 4K..8K: its parity never reaches the member */
   parity_at = raid_mem_member_data (f.mm[pdev]) + data_offset + 4096;
   memcpy (parity_before, parity_at, 4096);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 4096, 0), 0);
-  memcpy (ref + 4096, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &s2), 0);
   memcpy (parity_at, parity_before, 4096);
   crash (&f);
   lim.rlim_cur = lim.rlim_max = mapped_now () + 3 * ring_bytes;
@@ -1360,9 +1306,7 @@ Test (ppl, a_check_repair_is_not_undone_by_an_older_record)
 
   create5 (&f, RAID_CREATE_PPL);
   ref = fx_fill (f.a, &seed);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);      /* stripe 0, column 0: logged */
-  memcpy (ref, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, 4096, &s2), 0);  /* stripe 0, column 0: logged */
   fill_random (buf, 4096, &s2);                              /* column 2 rots */
   memcpy (raid_mem_member_data (f.mm[col_dev (0, 2)]) + RAID_DATA_OFFSET, buf, 4096);
   memcpy (ref + 2 * CHUNK, buf, 4096);
@@ -1380,7 +1324,7 @@ Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
   struct fx f;
   unsigned pdev = col_dev (0, K);
   uint64_t seed = 26, s2 = 13, ring_bytes;
-  uint8_t *ref, *buf = malloc (K * CHUNK), *got = malloc (CHUNK);
+  uint8_t *ref, *got = malloc (CHUNK);
 
   cr_assert_eq (col_dev (4, K), pdev, "stripes 0 and 4 share their parity member");
   create5 (&f, RAID_CREATE_PPL);
@@ -1392,9 +1336,7 @@ Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
     int whole = (2 * ring_bytes - 2 * PPL_HEADER - at) % ring_bytes < 2 * PPL_HEADER;
     uint32_t len = whole ? K * CHUNK : 4096;
     uint64_t off = whole ? 4 * K * CHUNK : (4 * K + 2) * CHUNK + 8192;
-    fill_random (buf, len, &s2);
-    cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0);
-    memcpy (ref + off, buf, len);
+    cr_assert_eq (fx_write_ref (f.a, ref, off, len, &s2), 0);
   }
   torn_write (&f, ref, 4096, 8192, 58, 1u << pdev);         /* stripe 0, column 0 */
   cr_assert_eq (f.a->ppl.ring[pdev].head % ring_bytes, PPL_HEADER, "the entry wrapped");
@@ -1403,7 +1345,6 @@ Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
   cr_assert (!memcmp (got, ref + CHUNK, CHUNK), "column 1, which no write touched, came "
              "back wrong: the wrapped entry was not replayed");
   free (got);
-  free (buf);
   free (ref);
   fx_free (&f);
 }
@@ -1450,18 +1391,15 @@ Test (ppl, an_older_record_is_not_replayed_past_a_newer_one_logged_after_it_was_
   struct fx f;
   unsigned pdev = col_dev (0, K);
   uint64_t seed = 24, s2 = 11, h1;
-  uint8_t *ref, buf[4096], *ring;
+  uint8_t *ref, *ring;
   const uint64_t at[3] = { 0, CHUNK, 2 * CHUNK + 8192 };
 
   create5 (&f, RAID_CREATE_PPL);
   ref = fx_fill (f.a, &seed);
   ring = raid_mem_member_data (f.mm[pdev]) + f.a->ppl.log_offset;
   h1 = f.a->ppl.ring[pdev].head;
-  for (unsigned w = 0; w < 3; w++) {
-    fill_random (buf, 4096, &s2);
-    cr_assert_eq (raid_write (f.a, buf, 4096, at[w], 0), 0);
-    memcpy (ref + at[w], buf, 4096);
-  }
+  for (unsigned w = 0; w < 3; w++)
+    cr_assert_eq (fx_write_ref (f.a, ref, at[w], 4096, &s2), 0);
   cr_assert_eq (f.a->ppl.ring[pdev].head, h1 + 3 * 8192, "entries of 8K each");
   memset (ring + (h1 + 8192) % f.a->ppl.log_size, 0xa5, PPL_HEADER);   /* E1.5's header */
   restart_without (&f, col_dev (0, 2));

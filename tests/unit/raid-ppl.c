@@ -3,6 +3,8 @@
  * column no write touched (a dirty degraded start): its bytes must come back as they
  * were.  Tears are made on in-memory members by putting back a member's bytes as they
  * were before the write, and by power cuts at every I/O of a write. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1436,5 +1438,253 @@ Test (ppl, a_record_of_rows_that_are_not_whole_sectors_is_not_trusted)
   c = crc32_iscsi (zero, 4, c);
   le_put32 (h, 8, crc32_iscsi (h + 12, PPL_HEADER - 12, c));
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  fx_free (&f);
+}
+
+/* ---- out of memory on the write path ------------------------------------- */
+
+/* Allocations refused on demand (raid-int.h's alloc_hook): each site's calls counted from
+ * 1, those in [from, from + count) refused. */
+struct nomem {
+  atomic_uint calls[2], refused[2];
+  unsigned from[2], count[2];
+};
+
+static int
+nomem_refuse (void *opaque, enum alloc_site site, size_t bytes)
+{
+  struct nomem *m = opaque;
+  unsigned n = atomic_fetch_add (&m->calls[site], 1) + 1;
+
+  (void) bytes;
+  if (n < m->from[site] || n - m->from[site] >= m->count[site])
+    return 0;
+  atomic_fetch_add (&m->refused[site], 1);
+  return 1;
+}
+
+/* From now on, the array refuses SITE's allocations FROM to FROM + COUNT - 1. */
+static void
+nomem_start (struct fx *f, struct nomem *m, enum alloc_site site, unsigned from, unsigned count)
+{
+  memset (m, 0, sizeof *m);
+  m->from[site] = from;
+  m->count[site] = count;
+  f->a->pool.hook = (struct alloc_hook) { nomem_refuse, m };
+}
+
+static void
+nomem_stop (struct fx *f)
+{
+  f->a->pool.hook = (struct alloc_hook) { NULL, NULL };
+}
+
+/* md's ppl_do_flush takes its bios from a mempool and never fails; here a room flush of
+ * more members than a batch holds inline needs memory for its batch, and with none its
+ * writer could only wait for memory, its stripes locked.  It sends the flushes in rounds
+ * instead.  A raid5 of 17 with caches: a write to column 0 of a stripe, acknowledged (in
+ * Y's cache, Y the last member: the one a batch of the others has no room for), then one
+ * to column 2 of the same stripe with no batch able to grow: it needs the room flush
+ * first (the newest record of a stripe is replayed alone), which must reach every
+ * member, Y too.  Y then loses its cache, and the array starts without Z (column 1):
+ * every byte reads as written. */
+Test (ppl, a_room_flush_without_memory_for_its_batch_flushes_every_member, .timeout = 30)
+{
+  enum { WIDE = BATCH_INLINE + 1 };
+  struct fx f;
+  struct nomem m;
+  struct raid_mem_stats st;
+  uint64_t seed = 27, s2 = 14, stripe = 0, at;
+  unsigned y = WIDE - 1, z;
+  uint8_t *ref;
+
+  while (ref_data_dev (WIDE, 1, stripe, 0) != y)
+    stripe++;
+  z = ref_data_dev (WIDE, 1, stripe, 1);
+  at = stripe * (WIDE - 1) * CHUNK + 4096;
+
+  fx_members (&f, WIDE, FX_MEMBER_SIZE);
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+  cr_assert_eq (fx_write_ref (f.a, ref, at, 4096, &s2), 0);          /* column 0 */
+  cr_assert (raid_mem_member_cached (f.mm[y]), "the first write is not in Y's cache");
+  for (unsigned i = 0; i < f.n; i++)
+    raid_mem_member_stats (f.mm[i], NULL, 1);
+  nomem_start (&f, &m, ALLOC_BATCH, 1, UINT_MAX);
+  cr_assert_eq (fx_write_ref (f.a, ref, at + 2 * CHUNK, 4096, &s2), 0,      /* column 2 */
+                "the write failed: %s", f.last_error);
+  nomem_stop (&f);
+  cr_assert (m.refused[ALLOC_BATCH] > 0, "no batch needed memory: the room flush of %u "
+             "members fits a batch (BATCH_INLINE %u)", WIDE, BATCH_INLINE);
+  for (unsigned i = 0; i < f.n; i++) {
+    raid_mem_member_stats (f.mm[i], &st, 0);
+    cr_assert (st.flushes > 0, "member %u missed the room flush", i);
+  }
+  raid_mem_member_lose_cache (f.mm[y], 0, FX_MEMBER_SIZE);
+  restart_without (&f, z);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after Y lost its cache");
+  free (ref);
+  fx_free (&f);
+}
+
+/* The raw bytes of every member from the log on (its ring and its data). */
+static uint8_t *
+members_snapshot (struct fx *f)
+{
+  uint64_t len = FX_MEMBER_SIZE - RAID_META_END;
+  uint8_t *snap = malloc (f->n * len);
+
+  cr_assert_not_null (snap);
+  for (unsigned i = 0; i < f->n; i++)
+    memcpy (snap + i * len, raid_mem_member_data (f->mm[i]) + RAID_META_END, len);
+  return snap;
+}
+
+static void
+expect_members_unchanged (struct fx *f, const uint8_t *snap, const char *when)
+{
+  uint64_t len = FX_MEMBER_SIZE - RAID_META_END;
+
+  for (unsigned i = 0; i < f->n; i++)
+    cr_assert (!memcmp (snap + i * len, raid_mem_member_data (f->mm[i]) + RAID_META_END, len),
+               "%s: member %u was written", when, i);
+}
+
+/* The log's buffer for a write's entries is not to be had, after the write waited for
+ * its stripe's earlier write to be durable and marked its stripes' buckets as holding a
+ * write (stripes_durable): the write fails with -ENOMEM and nothing reaches a member,
+ * neither entry nor data; ppl_done puts the buckets back (one left saying "a write
+ * runs" is passed over by the next write's durability check: harmless only while the
+ * failed write had waited for the same flush).  Then a write to the stripe works, and a
+ * start without column 1's member reads every byte as written. */
+Test (ppl, a_write_whose_entry_gets_no_memory_fails_and_writes_nothing)
+{
+  struct fx f;
+  struct nomem m;
+  uint64_t seed = 28, s2 = 15, flushed;
+  unsigned p = col_dev (0, K), bucket = 0 % STRIPE_LOCKS;
+  uint8_t *ref, *snap, buf[4096];
+  uint64_t head;
+  int rc;
+
+  ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &s2), 0);        /* column 0 */
+  snap = members_snapshot (&f);
+  head = f.a->ppl.ring[p].head;
+  flushed = atomic_load (&f.a->ppl.room_flush_ended);
+  /* parity_write's jobs, its scratch, jobs_log's records, then ppl_log's entries */
+  nomem_start (&f, &m, ALLOC_SCRATCH, 4, 1);
+  fill_random (buf, sizeof buf, &s2);
+  rc = raid_write (f.a, buf, sizeof buf, 2 * CHUNK + 4096, 0);      /* column 2 */
+  nomem_stop (&f);
+  cr_assert_eq (m.refused[ALLOC_SCRATCH], 1, "the write took %u scratch buffers",
+                m.calls[ALLOC_SCRATCH]);
+  cr_assert (atomic_load (&f.a->ppl.room_flush_ended) > flushed && f.a->ppl.ring[p].head == head,
+             "the refused buffer was not ppl_log's, after stripes_durable");
+  cr_assert_eq (rc, -ENOMEM, "the write returned %d", rc);
+  expect_members_unchanged (&f, snap, "a write refused its log's memory");
+  cr_assert_neq (f.a->ppl.pending[bucket], PPL_PENDING,
+                 "stripe 0's bucket still says a write runs after the write failed");
+  cr_assert_eq (fx_write_ref (f.a, ref, 2 * CHUNK + 8192, 4096, &s2), 0, "the next write "
+                "to the stripe failed");
+  restart_without (&f, col_dev (0, 1));
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a write refused memory");
+  free (snap);
+  free (ref);
+  fx_free (&f);
+}
+
+/* A write across five stripes (partial at both ends: 20 member writes, more than a batch
+ * holds inline), with the Nth scratch buffer or batch growth refused, for every N the
+ * write takes: it succeeds, or fails with -ENOMEM; either way no byte outside it moves,
+ * each of its sectors reads old or new, and so it does after a crash and a start without
+ * MISSING (no data went out without its entry).  *MORE: the Nth was refused. */
+static void
+nomem_at (enum alloc_site site, unsigned n, unsigned missing, int *more)
+{
+  uint64_t off = CHUNK + 4096, len = 4 * K * CHUNK, s2 = 16 + n;
+  struct fx f;
+  struct nomem m;
+  uint8_t *ref, *old;
+  char when[96];
+  int rc;
+
+  ref = create_filled (&f, RAID_CREATE_PPL, 29, &old);
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], n % 2), 0);
+  nomem_start (&f, &m, site, n, 1);
+  rc = fx_write_ref (f.a, ref, off, (uint32_t) len, &s2);
+  nomem_stop (&f);
+  *more = m.refused[site] > 0;
+  snprintf (when, sizeof when, "%s %u refused (the write: %d), member %u missing",
+            site == ALLOC_SCRATCH ? "scratch buffer" : "batch growth", n, rc, missing);
+  cr_assert (rc == 0 || rc == -ENOMEM, "%s: the write returned %d", when, rc);
+  expect_around (&f, ref, old, off, len, 0, when);
+  restart_without (&f, missing);
+  expect_around (&f, ref, old, off, len, 0, when);
+  free (old);
+  free (ref);
+  fx_free (&f);
+}
+
+Test (ppl, a_write_out_of_memory_anywhere_fails_cleanly_and_loses_nothing, .timeout = 120)
+{
+  const enum alloc_site sites[] = { ALLOC_SCRATCH, ALLOC_BATCH };
+
+  for (unsigned s = 0; s < 2; s++) {
+    int more = 1;
+    unsigned n;
+    for (n = 1; more; n++)
+      for (unsigned missing = 0; missing < N; missing++)
+        nomem_at (sites[s], n, missing, &more);
+    cr_assert (n > 2, "site %u: the write took no allocation there", s);
+  }
+}
+
+/* A partial write's entries are flushed before its data goes out; a write whose entries
+ * sit on more members than a batch holds inline needs memory for that flush's batch.
+ * With none, a member left unflushed could lose its entry while the data members kept
+ * the write: the write hole.  A raid5 of 18 with caches, a write from stripe 0's column
+ * 1 to the end of stripe 16 (seventeen parity members, stripe 0's the last of them),
+ * with its flush batch unable to grow: stripe 0's parity member then loses its cache
+ * (its entry, its parity), and the array starts without column 0's member: every byte
+ * outside the write, stripe 0's column 0 among them, must read as it was (those inside
+ * are undefined: a column the write covered is gone, a member lost its part). */
+Test (ppl, a_write_whose_entry_flush_gets_no_memory_still_flushes_every_entry, .timeout = 60)
+{
+  enum { WIDE = BATCH_INLINE + 2, STRIPES = BATCH_INLINE + 1 };
+  const uint64_t member = RAID_DATA_OFFSET + 2 * STRIPES * CHUNK;
+  struct fx f;
+  struct nomem m;
+  uint64_t seed = 30, s2 = 17, stripe_bytes = (uint64_t) (WIDE - 1) * CHUNK;
+  uint64_t len = STRIPES * stripe_bytes - CHUNK;
+  unsigned p = ref_parity_dev (WIDE, 1, 0, 0), z = ref_data_dev (WIDE, 1, 0, 0);
+  uint8_t *ref, *old;
+
+  for (unsigned s = 1; s < STRIPES; s++)
+    cr_assert_lt (ref_parity_dev (WIDE, 1, s, 0), p, "stripe 0's parity member is not the last");
+  fx_members (&f, WIDE, member);
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  old = malloc (raid_size (f.a));
+  memcpy (old, ref, raid_size (f.a));
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+  /* growth 1: the entries' batch; 2: the batch of their flushes */
+  nomem_start (&f, &m, ALLOC_BATCH, 2, 1);
+  cr_assert_eq (fx_write_ref (f.a, ref, CHUNK, (uint32_t) len, &s2), 0, "the write failed: %s",
+                f.last_error);
+  nomem_stop (&f);
+  cr_assert_eq (m.refused[ALLOC_BATCH], 1, "no batch growth refused (%u asked)",
+                m.calls[ALLOC_BATCH]);
+  raid_mem_member_lose_cache (f.mm[p], 0, member);
+  restart_without (&f, z);
+  expect_around (&f, ref, old, CHUNK, len, 1, "stripe 0's parity member lost its cache");
+  free (old);
+  free (ref);
   fx_free (&f);
 }

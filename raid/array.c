@@ -202,6 +202,21 @@ sb_set_replacement (struct raid_array *a)
   return r;
 }
 
+/* sb_flush's superblock writes, and their errors to fill. */
+struct sb_flushed { const struct io_batch *b; int *err; };
+
+/* A flush's failure goes to each superblock write of its member that has none yet. */
+static void
+sb_flush_answers (void *opaque, struct io_batch *f)
+{
+  struct sb_flushed *w = opaque;
+
+  for (unsigned j = 0; j < f->n; j++)
+    for (unsigned i = 0; i < w->b->n; i++)
+      if (w->b->ios[i].slot == f->ios[j].slot && f->ios[j].err && !w->err[i])
+        w->err[i] = f->ios[j].err;
+}
+
 /* Flush the members of B (AFTER: those whose write succeeded) that keep writes in a
  * volatile cache; a failure goes into ERR[i] unless one is there.  md writes superblocks
  * PREFLUSH|FUA: before, so that what a record covers (data rebuilt, resynced or moved
@@ -210,15 +225,7 @@ sb_set_replacement (struct raid_array *a)
 static void
 sb_flush (struct io_batch *b, int after, int *err)
 {
-  struct io_batch f;
-
-  if (!batch_flush_cached (b, after, &f))
-    return;
-  for (unsigned j = 0; j < f.n; j++)
-    for (unsigned i = 0; i < b->n; i++)
-      if (b->ios[i].slot == f.ios[j].slot && f.ios[j].err && !err[i])
-        err[i] = f.ios[j].err;
-  batch_free (&f);
+  batch_flush_cached (b, after, sb_flush_answers, &(struct sb_flushed) { b, err });
 }
 
 void

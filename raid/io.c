@@ -60,6 +60,13 @@ batch_free (struct io_batch *b)
   pthread_cond_destroy (&b->cond);
 }
 
+/* The array's fault injection (tests only) fails this allocation. */
+static int
+alloc_refused (const struct alloc_hook *h, enum alloc_site site, size_t bytes)
+{
+  return h->fail && h->fail (h->opaque, site, bytes);
+}
+
 struct member_io *
 batch_add (struct io_batch *b, struct raid_slot *slot, enum raid_io_op op,
            uint64_t offset, uint32_t len, void *buf, unsigned tag)
@@ -68,6 +75,8 @@ batch_add (struct io_batch *b, struct raid_slot *slot, enum raid_io_op op,
 
   if (b->n == b->cap) {
     unsigned cap = b->cap * 2;
+    if (slot->array && alloc_refused (&slot->array->pool.hook, ALLOC_BATCH, cap * sizeof *io))
+      return NULL;
     struct member_io *ios = b->ios == b->inline_ios ? malloc (cap * sizeof *ios)
                                                     : realloc (b->ios, cap * sizeof *ios);
     if (!ios)
@@ -200,27 +209,55 @@ batch_left_in_cache (const struct io_batch *b)
   return 0;
 }
 
-int
-batch_flush_cached (struct io_batch *b, int skip_failed, struct io_batch *f)
+void
+batch_run_flushes (struct io_batch *f, batch_answers_fn *answers, void *opaque)
 {
+  batch_run (f);
+  answers (opaque, f);
+  batch_reset (f);
+}
+
+void
+batch_add_flush (struct io_batch *f, struct raid_slot *s, batch_answers_fn *answers,
+                 void *opaque)
+{
+  if (batch_add (f, s, RAID_IO_FLUSH, 0, 0, NULL, 0))
+    return;
+  /* F is full and cannot grow: a member left unflushed would lose what the caller needs
+   * durable (a log entry before its data), so the flushes queued go first, a round */
+  batch_run_flushes (f, answers, opaque);
+  batch_add (f, s, RAID_IO_FLUSH, 0, 0, NULL, 0);        /* F is empty: cannot fail */
+}
+
+/* An I/O of B before I's left a write in I's member's cache too: one flush serves both. */
+static int
+flushed_with_earlier (const struct io_batch *b, unsigned i, int skip_failed)
+{
+  for (unsigned j = 0; j < i; j++)
+    if (b->ios[j].slot == b->ios[i].slot && io_left_in_cache (&b->ios[j], skip_failed))
+      return 1;
+  return 0;
+}
+
+void
+batch_flush_cached (struct io_batch *b, int skip_failed, batch_answers_fn *answers,
+                    void *opaque)
+{
+  struct io_batch f;
   int queued = 0;
 
   for (unsigned i = 0; i < b->n; i++) {
-    struct raid_slot *s = b->ios[i].slot;
-    unsigned j;
-    if (!io_left_in_cache (&b->ios[i], skip_failed))
+    if (!io_left_in_cache (&b->ios[i], skip_failed) || flushed_with_earlier (b, i, skip_failed))
       continue;
     if (!queued)
-      batch_init (f, b->gate);      /* only now: members without a cache cost nothing */
+      batch_init (&f, b->gate);     /* only now: members without a cache cost nothing */
     queued = 1;
-    for (j = 0; j < f->n && f->ios[j].slot != s; j++)
-      ;
-    if (j == f->n)
-      batch_add (f, s, RAID_IO_FLUSH, 0, 0, NULL, 0);   /* no memory: left unflushed */
+    batch_add_flush (&f, b->ios[i].slot, answers, opaque);
   }
-  if (queued)
-    batch_run (f);
-  return queued;
+  if (queued) {
+    batch_run_flushes (&f, answers, opaque);
+    batch_free (&f);
+  }
 }
 
 void
@@ -334,6 +371,8 @@ scratch_get (struct scratch_pool *p, size_t bytes)
   void *base = NULL;
   size_t size;
 
+  if (alloc_refused (&p->hook, ALLOC_SCRATCH, bytes))
+    return NULL;
   pthread_mutex_lock (&p->lock);
   for (unsigned i = 0; i < p->n; i++)
     if (scratch_size (p->buf[i]) >= bytes) {

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <isa-l/crc.h>
 
@@ -101,19 +100,17 @@ ppl_flush_ended (struct raid_array *a, uint64_t n)
 }
 
 /* Flush every member with a volatile cache, unless room flush number NEED has ended
- * already: then every write that ended before NEED began is durable. */
+ * already: then every write that ended before NEED began is durable.  It always ends
+ * (a flush needs no memory: flush_cached_members), so a waiter for room never spins. */
 static void
 room_flush (struct raid_array *a, uint64_t need)
 {
   pthread_mutex_lock (&a->ppl.room_flush_lock);
   if (atomic_load (&a->ppl.room_flush_ended) < need) {
     uint64_t n = ppl_flush_begin (a);
-    /* a member whose flush fails is failed: no write of it waits in its cache any more;
-     * no memory for the flushes: none went, the room stays taken, the caller asks again */
-    if (flush_cached_members (a, &a->poll_gate) == 0)
-      ppl_flush_ended (a, n);
-    else
-      nanosleep (&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+    /* a member whose flush fails is failed: no write of it waits in its cache any more */
+    flush_cached_members (a, &a->poll_gate);
+    ppl_flush_ended (a, n);
   }
   pthread_mutex_unlock (&a->ppl.room_flush_lock);
 }
@@ -659,10 +656,7 @@ ppl_replay (struct raid_array *a, char *err, size_t errlen)
     if (slot_usable (&a->slot[s]))
       rc = slot_replay (a, s, log, pp, parity, col, &found, &cap, &replayed, err, errlen);
   if (rc == 0 && replayed) {
-    rc = flush_members (a);
-    if (rc)
-      snprintf (err, errlen, "cannot flush the parity the partial parity log rebuilt: %s",
-                strerror (-rc));
+    flush_members (a);                  /* a member that fails it is failed */
     raid_logf (a, RAID_LOG_WARN, "%s: partial parity log replayed: the parity of %u "
                "stripe%s made again from %s last write%s", a->sb.name, replayed,
                replayed == 1 ? "" : "s", replayed == 1 ? "its" : "their",

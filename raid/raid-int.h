@@ -203,11 +203,21 @@ struct io_batch {
 
 void batch_init (struct io_batch *b, struct poll_gate *gate);
 void batch_reset (struct io_batch *b);
-/* Initialise F and run in it a flush of each member B's I/Os went to (SKIP_FAILED: not
- * those whose I/O failed) that keeps writes in a volatile cache (slot_volatile_cache),
- * once each, after B has ended: what B wrote there is then durable.  0 when none needed
- * one (F untouched); else the caller judges F's errors and frees it. */
-int batch_flush_cached (struct io_batch *b, int skip_failed, struct io_batch *f);
+/* Told of a batch of flushes that ended, to judge their errors (it may be told several
+ * times for one call: flushes go in rounds when memory is short). */
+typedef void batch_answers_fn (void *opaque, struct io_batch *f);
+/* Queue a flush of S into F, a batch of flushes only.  It needs no memory: with none to
+ * grow F, the flushes queued are run first (ANSWERS told, F emptied). */
+void batch_add_flush (struct io_batch *f, struct raid_slot *s, batch_answers_fn *answers,
+                      void *opaque);
+/* Run F's flushes, tell ANSWERS, empty F. */
+void batch_run_flushes (struct io_batch *f, batch_answers_fn *answers, void *opaque);
+/* Flush each member B's I/Os went to (SKIP_FAILED: not those whose I/O failed) that keeps
+ * writes in a volatile cache (slot_volatile_cache), once each, after B has ended: what B
+ * wrote there is then durable.  ANSWERS judges the flushes' errors; none when no member
+ * needed one. */
+void batch_flush_cached (struct io_batch *b, int skip_failed, batch_answers_fn *answers,
+                         void *opaque);
 /* B wrote (and its write did not fail) to a member that keeps writes in a volatile
  * cache: they are durable only after a flush. */
 int batch_left_in_cache (const struct io_batch *b);
@@ -269,10 +279,22 @@ int stripe_cache_get (struct stripe_cache *c, const struct stripe_key *key, uint
 void stripe_cache_put (struct stripe_cache *c, const struct stripe_key *key, uint64_t lo,
                        uint64_t hi, uint8_t *const cols[]);
 
+/* Fault injection, for the unit tests only (NULL in every array the plugin runs): asked
+ * where a request takes memory, SITE and BYTES; nonzero fails that allocation as malloc
+ * would.  Scratch: at every scratch_get (one that finds the pool empty); a batch: when
+ * it outgrows its inline I/Os.  Set while no request runs. */
+enum alloc_site { ALLOC_SCRATCH, ALLOC_BATCH };
+typedef int alloc_fail_fn (void *opaque, enum alloc_site site, size_t bytes);
+struct alloc_hook {
+  alloc_fail_fn *fail;
+  void *opaque;
+};
+
 struct scratch_pool {
   pthread_mutex_t lock;
   void *buf[SCRATCH_POOL];
   unsigned n;
+  struct alloc_hook hook;       /* the array's, batches' growth too (io.c) */
 };
 void scratch_pool_init (struct scratch_pool *p);
 void scratch_pool_destroy (struct scratch_pool *p);
@@ -727,10 +749,10 @@ int layout_read (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint
                  uint64_t off);
 int layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf,
                   uint32_t len, uint64_t off);
-int flush_members (struct raid_array *a);
+void flush_members (struct raid_array *a);
 /* Only those that keep writes in a volatile cache: metadata just written (the bitmap)
  * is then durable.  GATE: as batch_init's. */
-int flush_cached_members (struct raid_array *a, struct poll_gate *gate);
+void flush_cached_members (struct raid_array *a, struct poll_gate *gate);
 
 /* ---- writemostly.c -------------------------------------------------------- */
 

@@ -204,15 +204,13 @@ reshape_record (struct raid_array *a, uint64_t upto)
     uint64_t pos = atomic_load (&a->reshape.pos);
     /* The moved bytes are durable before the superblocks say so, and the
      * superblocks before any old row they free is overwritten. */
-    rc = flush_members (a);
-    if (rc == 0) {
-      pthread_mutex_lock (&a->sb_lock);
-      a->sb.reshape_position = pos;
-      sb_write_all (a);
-      pthread_mutex_unlock (&a->sb_lock);
-      rc = flush_members (a);
-    }
-    if (rc == 0 && !array_check (a, "record the reshape position"))
+    flush_members (a);
+    pthread_mutex_lock (&a->sb_lock);
+    a->sb.reshape_position = pos;
+    sb_write_all (a);
+    pthread_mutex_unlock (&a->sb_lock);
+    flush_members (a);
+    if (!array_check (a, "record the reshape position"))
       rc = -EIO;
     if (rc == 0)
       atomic_store (&a->reshape.recorded, pos);

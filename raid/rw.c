@@ -962,17 +962,19 @@ ppl_too_big (struct raid_array *a, struct raid_layout *L, unsigned njobs)
   return njobs > 1 && ppl_active (a, L) && worst > a->ppl.log_size / 2;
 }
 
+/* A member whose flush failed is failed, as one whose write did. */
+static void
+fail_flushers (void *a, struct io_batch *f)
+{
+  fail_writers (a, f);
+}
+
 /* Flush the members B wrote to that keep writes in a volatile cache: what B wrote is
- * durable when it returns.  A member whose flush fails is failed, as one whose write did. */
+ * durable when it returns. */
 static void
 flush_cached_writers (struct raid_array *a, struct io_batch *b)
 {
-  struct io_batch f;
-
-  if (batch_flush_cached (b, 1, &f)) {
-    fail_writers (a, &f);
-    batch_free (&f);
-  }
+  batch_flush_cached (b, 1, fail_flushers, a);
 }
 
 static int
@@ -1137,51 +1139,44 @@ write_request (struct raid_array *a, const void *buf, uint32_t len, uint64_t off
 }
 
 /* Flush every working member (CACHED: those that keep writes in a volatile cache) and
- * wait for all.  GATE: as batch_init's. */
-static int
+ * wait for all.  GATE: as batch_init's.  It needs no memory (batch_add_flush: a waiter
+ * for the log's room could otherwise only wait for memory, its stripes locked). */
+static void
 flush_some_members (struct raid_array *a, struct poll_gate *gate, int cached)
 {
   struct io_batch b;
-  int rc = 0;
 
   batch_init (&b, gate);
   for (unsigned i = 0; i < a->lay.g.n; i++) {
     struct raid_slot *s = &a->slot[i];
-    if (s->m.ops && !atomic_load (&s->faulty) && (!cached || slot_volatile_cache (s))
-        && !batch_add (&b, s, RAID_IO_FLUSH, 0, 0, NULL, 0))
-      rc = -ENOMEM;
+    if (s->m.ops && !atomic_load (&s->faulty) && (!cached || slot_volatile_cache (s)))
+      batch_add_flush (&b, s, fail_flushers, a);
   }
-  if (rc == 0) {
-    batch_run (&b);
-    fail_writers (a, &b);
-  }
+  batch_run_flushes (&b, fail_flushers, a);
   batch_free (&b);
-  return rc;
 }
 
-int
+void
 flush_members (struct raid_array *a)
 {
-  return flush_some_members (a, &a->poll_gate, 0);
+  flush_some_members (a, &a->poll_gate, 0);
 }
 
-int
+void
 flush_cached_members (struct raid_array *a, struct poll_gate *gate)
 {
-  return flush_some_members (a, gate, 1);
+  flush_some_members (a, gate, 1);
 }
 
 static int
 flush_request (struct raid_array *a)
 {
   uint64_t n = ppl_flush_begin (a);
-  int rc = a->readonly ? 0 : flush_members (a);     /* nothing was written */
 
-  if (rc == 0)
-    ppl_flush_ended (a, n);       /* the log's room flush: its writes are durable */
-  if (rc == 0 && !array_check (a, "flush"))
-    rc = -EIO;
-  return rc;
+  if (!a->readonly)               /* else nothing was written */
+    flush_members (a);
+  ppl_flush_ended (a, n);         /* the log's room flush: its writes are durable */
+  return array_check (a, "flush") ? 0 : -EIO;
 }
 
 /* Every request from above is counted in and out for the speed limits of

@@ -107,8 +107,7 @@ away_and_back (struct fx *f, uint8_t *ref, uint64_t off, uint32_t len, uint64_t 
   char err[256] = "";
 
   raid_mem_member_set_down (f->mm[1], 1);
-  fill_random (ref + off, len, seed);
-  cr_assert_eq (raid_write (f->a, ref + off, len, off, 0), 0);
+  cr_assert_eq (fx_write_ref (f->a, ref, off, len, seed), 0);
   raid_mem_member_set_down (f->mm[1], 0);
   cr_assert_eq (raid_add_member (f->a, &back, err, sizeof err), 0, "add: %s", err);
   raid_mem_member_stats (f->mm[1], &ms, 1);
@@ -305,8 +304,7 @@ cut_and_restart (int mirror, int add, int64_t budget)
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
   cr_assert_eq (raid_resync (f.a), 0);
   fx_expect_data (f.a, ref, alt, raid_size (f.a), "after a write cut short");
-  fill_random (ref + off, len, &seed);
-  cr_assert_eq (raid_write (f.a, ref + off, len, off, 0), 0);
+  cr_assert_eq (fx_write_ref (f.a, ref, off, len, &seed), 0);
   crash (&f);
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
   cr_assert_eq (raid_resync (f.a), 0);

@@ -161,14 +161,11 @@ writer_main (void *opaque)
 {
   struct writer *w = opaque;
   uint64_t seed = w->id * 1000 + 7;
-  uint8_t sector[512];
 
   for (unsigned r = 0; r < ROUNDS; r++) {
     unsigned chunk = (rnd (&seed) % 2) * 4 + w->id, sec = rnd (&seed) % 4;
     uint64_t off = (uint64_t) chunk * CHUNK + sec * 512;
-    fill_random (sector, sizeof sector, &seed);
-    cr_assert_eq (raid_write (w->f->a, sector, 512, off, 0), 0);
-    memcpy (w->ref + off, sector, 512);
+    cr_assert_eq (fx_write_ref (w->f->a, w->ref, off, 512, &seed), 0);
   }
   return NULL;
 }
@@ -211,9 +208,7 @@ Test (io, degraded_writes_then_refusal_names_members)
   for (unsigned i = 0; i < 64; i++) {
     uint32_t len = 512 * (1 + rnd (&seed) % 8);
     uint64_t off = 512 * (rnd (&seed) % ((size - len) / 512));
-    fill_random (buf, len, &seed);
-    cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0, "degraded write %u", i);
-    memcpy (ref + off, buf, len);
+    cr_assert_eq (fx_write_ref (f.a, ref, off, len, &seed), 0, "degraded write %u", i);
   }
   expect_read (&f, ref, size, 0);
   raid_mem_member_set_down (f.mm[4], 1);
@@ -289,7 +284,7 @@ Test (io, stripe_cache_never_serves_a_written_stripe)
 {
   struct fx f;
   uint64_t seed = 11, stripe = 3 * CHUNK;
-  uint8_t *ref = malloc (4 * stripe), got[CHUNK];
+  uint8_t *ref = malloc (4 * stripe);
 
   fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
   fill_random (ref, 4 * stripe, &seed);
@@ -302,9 +297,7 @@ Test (io, stripe_cache_never_serves_a_written_stripe)
     /* into the kept part; a sector of it; another stripe (the cache may miss, never lie) */
     uint64_t at = round == 0 ? 2 * CHUNK : round == 1 ? 2 * CHUNK + 512 : stripe;
     uint32_t len = round == 1 ? 512 : CHUNK;
-    fill_random (got, len, &seed);
-    memcpy (ref + at, got, len);
-    cr_assert_eq (raid_write (f.a, got, len, at, 0), 0);
+    cr_assert_eq (fx_write_ref (f.a, ref, at, len, &seed), 0);
     expect_read (&f, ref + 2 * CHUNK, CHUNK + stripe, 2 * CHUNK);
   }
   free (ref);
@@ -591,9 +584,8 @@ region_writer_main (void *opaque)
     if (len > w->len)
       len = w->len;
     off = w->base + 512 * (rnd (&seed) % ((w->len - len) / 512 + 1));
-    fill_random (src, len, &seed);
-    cr_assert_eq (raid_write (w->f->a, src, len, off, 0), 0, "thread %u write %u", w->id, r);
-    memcpy (w->ref + off, src, len);
+    cr_assert_eq (fx_write_ref (w->f->a, w->ref, off, len, &seed), 0, "thread %u write %u",
+                  w->id, r);
   }
   free (src);
   return NULL;
@@ -1171,10 +1163,8 @@ Test (io, degraded_parity_writes_in_every_combination_of_members_down, .timeout 
       for (unsigned i = 0; i < 48; i++) {
         uint32_t len = 512 * (1 + rnd (&seed) % (sizeof buf / 512));
         uint64_t off = 512 * (rnd (&seed) % ((size - len) / 512));
-        fill_random (buf, len, &seed);
-        cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0, "level %d, down %#x, write %u",
-                      cases[c].level, down, i);
-        memcpy (ref + off, buf, len);
+        cr_assert_eq (fx_write_ref (f.a, ref, off, len, &seed), 0,
+                      "level %d, down %#x, write %u", cases[c].level, down, i);
       }
       expect_read (&f, ref, (uint32_t) size, 0);
       free (ref);

@@ -3,6 +3,8 @@
  * column no write touched (a dirty degraded start): its bytes must come back as they
  * were.  Tears are made on in-memory members by putting back a member's bytes as they
  * were before the write, and by power cuts at every I/O of a write. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,22 +95,19 @@ restart_without (struct fx *f, unsigned missing)
 static void
 torn_write (struct fx *f, uint8_t *ref, uint64_t off, uint32_t len, uint64_t seed, unsigned devs)
 {
-  uint8_t *before[N], *buf = malloc (len);
+  uint8_t *before[N];
   uint64_t data = FX_MEMBER_SIZE - RAID_DATA_OFFSET;
 
-  fill_random (buf, len, &seed);
   for (unsigned d = 0; d < N; d++) {
     before[d] = malloc (data);
     memcpy (before[d], raid_mem_member_data (f->mm[d]) + RAID_DATA_OFFSET, data);
   }
-  cr_assert_eq (raid_write (f->a, buf, len, off, 0), 0, "the write failed");
+  cr_assert_eq (fx_write_ref (f->a, ref, off, len, &seed), 0, "the write failed");
   for (unsigned d = 0; d < N; d++) {
     if (devs >> d & 1)
       memcpy (raid_mem_member_data (f->mm[d]) + RAID_DATA_OFFSET, before[d], data);
     free (before[d]);
   }
-  memcpy (ref + off, buf, len);
-  free (buf);
 }
 
 /* The array must read OLD outside [off, off + len); inside, each sector old or new (REF)
@@ -213,31 +212,25 @@ Test (ppl, an_entry_is_durable_before_its_data_on_members_with_a_cache)
 {
   struct fx f;
   struct raid_mem_stats st;
-  uint8_t *ref, *got = malloc (CHUNK), buf[4096];
+  uint8_t *ref, *got = malloc (CHUNK);
   uint64_t seed = 14;
   unsigned parity = col_dev (0, K);
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
   /* stripe 1: no flush where no cache */
   raid_mem_member_stats (f.mm[col_dev (1, K)], NULL, 1);
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, K * CHUNK + 4096, 0), 0);
-  memcpy (ref + K * CHUNK + 4096, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, K * CHUNK + 4096, 4096, &seed), 0);
   raid_mem_member_stats (f.mm[col_dev (1, K)], &st, 0);
   cr_assert_eq (st.flushes, 0, "a member without a cache was flushed %llu times",
                 (unsigned long long) st.flushes);
 
   /* column 2 (the older entry: it alone would make stripe 0's parity from column 0's old
    * bytes), then the caches, then column 0 */
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 2 * CHUNK + 4096, 0), 0);
-  memcpy (ref + 2 * CHUNK + 4096, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, 2 * CHUNK + 4096, 4096, &seed), 0);
   for (unsigned i = 0; i < f.n; i++)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
   raid_mem_member_stats (f.mm[parity], NULL, 1);
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);      /* column 0, rows 4K.. */
-  memcpy (ref + 4096, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &seed), 0);     /* column 0, rows 4K.. */
   entry_flushed_before_parity (&f, parity);
   raid_mem_member_lose_cache (f.mm[parity], 0, FX_MEMBER_SIZE);
   restart_without (&f, col_dev (0, 1));
@@ -302,23 +295,20 @@ Test (ppl, a_power_cut_at_any_point_of_a_write_loses_nothing_it_left_alone)
       struct fx f;
       uint64_t seed = 14, off = CHUNK + 4096, s2 = 5;
       uint32_t len = 8192;
-      uint8_t *ref, *old, *buf = malloc (len);
+      uint8_t *ref, *old;
       int64_t power = cut;
       char err[512] = "";
 
       ref = create_filled (&f, RAID_CREATE_PPL, seed, &old);
-      fill_random (buf, len, &s2);
-      memcpy (ref + off, buf, len);
       for (unsigned i = 0; i < N; i++)
         raid_mem_member_power (f.mm[i], &power);
-      raid_write (f.a, buf, len, off, 0);        /* may fail: the power went */
+      fx_write_ref (f.a, ref, off, len, &s2);    /* may fail: the power went */
       for (unsigned i = 0; i < N; i++)
         raid_mem_member_power (f.mm[i], NULL);
       crash (&f);
       if (!assemble_without (&f, missing, 0, err, sizeof err))
         cr_assert_fail ("cut %lld, missing %u: %s", (long long) cut, missing, err);
       expect_around (&f, ref, old, off, len, missing == col_dev (0, 1), "after the cut");
-      free (buf);
       free (old);
       free (ref);
       fx_free (&f);
@@ -331,17 +321,13 @@ Test (ppl, a_full_stripe_write_supersedes_an_older_partial_one)
 {
   struct fx f;
   uint64_t seed = 15, s2 = 6;
-  uint8_t *ref, *buf = malloc (K * CHUNK);
+  uint8_t *ref;
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);
-  fill_random (buf, K * CHUNK, &s2);
-  cr_assert_eq (raid_write (f.a, buf, K * CHUNK, 0, 0), 0);
-  memcpy (ref, buf, K * CHUNK);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, 4096, &s2), 0);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, K * CHUNK, &s2), 0);     /* over it: all ref says */
   restart_without (&f, col_dev (0, 1));
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a full write over a partial one");
-  free (buf);
   free (ref);
   fx_free (&f);
 }
@@ -357,18 +343,15 @@ Test (ppl, a_full_stripe_write_whose_entry_a_cache_lost_leaves_parity_matching_i
 {
   struct fx f;
   uint64_t seed = 19, s2 = 8;
-  uint8_t *ref, *buf = malloc (K * CHUNK), *got = malloc (CHUNK);
+  uint8_t *ref, *got = malloc (CHUNK);
   unsigned x = col_dev (0, K), z = col_dev (0, 1);
   char err[512] = "";
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
-  fill_random (buf, 4096, &s2);                    /* column 0, rows [4K, 8K): the newest */
-  cr_assert_eq (raid_write (f.a, buf, 4096, 4096, 0), 0);        /* record left, durable */
-  memcpy (ref + 4096, buf, 4096);
+  /* column 0, rows [4K, 8K): the newest record left, durable */
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &s2), 0);
   cr_assert_eq (raid_mem_member_cache (f.mm[x], 1), 0);
-  fill_random (buf, K * CHUNK, &s2);
-  cr_assert_eq (raid_write (f.a, buf, K * CHUNK, 0, 0), 0);       /* stripe 0, whole */
-  memcpy (ref, buf, K * CHUNK);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, K * CHUNK, &s2), 0);   /* stripe 0, whole */
   raid_mem_member_lose_cache (f.mm[x], 0, FX_MEMBER_SIZE);        /* its entry, its parity */
   crash (&f);
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
@@ -381,7 +364,6 @@ Test (ppl, a_full_stripe_write_whose_entry_a_cache_lost_leaves_parity_matching_i
              "is not what the dirty start read there: the full-stripe write's entry, sent with "
              "its data, was lost, and nothing made its parity again");
   free (got);
-  free (buf);
   free (ref);
   fx_free (&f);
 }
@@ -436,15 +418,13 @@ Test (ppl, entries_of_writes_that_ended_replay_right_after_the_rings_wrap)
   for (unsigned missing = 0; missing < N; missing++) {
     struct fx f;
     uint64_t seed = 16, s2 = 7 + missing;
-    uint8_t *ref, buf[3 * 4096];
+    uint8_t *ref;
 
     ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
     for (unsigned w = 0; w < 600; w++) {
       uint32_t len = 4096 * (1 + (uint32_t) (rnd (&s2) % 3));
       uint64_t off = (rnd (&s2) % ((raid_size (f.a) - len) / 4096)) * 4096;
-      fill_random (buf, len, &s2);
-      cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0);
-      memcpy (ref + off, buf, len);
+      cr_assert_eq (fx_write_ref (f.a, ref, off, len, &s2), 0);
     }
     restart_without (&f, missing);
     fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after 600 writes and a crash");
@@ -461,18 +441,14 @@ Test (ppl, a_member_back_in_its_slot_never_replays_its_old_entries)
   struct fx f;
   uint64_t seed = 17, s2 = 8;
   unsigned pdev = col_dev (0, K);
-  uint8_t *ref, buf[4096];
+  uint8_t *ref;
   char err[512] = "", name[16];
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);          /* column 0: logged */
-  memcpy (ref, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, 4096, &s2), 0);         /* column 0: logged */
   snprintf (name, sizeof name, "e%u.1", pdev + 1);
   cr_assert_eq (raid_fail_member (f.a, name, err, sizeof err), 0, "%s", err);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, CHUNK, 0), 0);      /* column 1: parity is out */
-  memcpy (ref + CHUNK, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, CHUNK, 4096, &s2), 0);     /* column 1: parity is out */
   cr_assert_eq (raid_add_member (f.a, &f.mem[pdev], err, sizeof err), 0, "%s", err);
   fx_recover_writes (f.a, f.mm[pdev]);
   restart_without (&f, col_dev (0, 2));
@@ -601,9 +577,7 @@ room_after_a_ring_of_writes (int client_flush)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
     raid_mem_member_stats (f.mm[i], NULL, 1);
   }
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);
-  memcpy (ref + 4096, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, sizeof buf, &seed), 0);
   raid_mem_member_stats (f.mm[y], &st, 0);
   cr_assert (st.flushes == 0 && raid_mem_member_cached (f.mm[y]),
              "the write waited for a flush of its data (%llu flushes)",
@@ -613,9 +587,7 @@ room_after_a_ring_of_writes (int client_flush)
   for (unsigned i = 0; i < ring_entries; i++) {      /* column 1 of stripes 4, 8, ... */
     uint64_t off = (1 + i) * same_parity + SMALL_CHUNK + 4096;
     cr_assert_eq (col_dev (off / stripe_bytes, K), x);
-    fill_random (more, sizeof more, &seed);
-    cr_assert_eq (raid_write (f.a, more, sizeof more, off, 0), 0);
-    memcpy (ref + off, more, sizeof more);
+    cr_assert_eq (fx_write_ref (f.a, ref, off, sizeof more, &seed), 0);
   }
   raid_mem_member_stats (f.mm[y], &st, 0);
   cr_assert_eq (st.flushes, 1, "member %u: %llu flushes for the room of %u writes%s, not one",
@@ -669,9 +641,7 @@ later_write_in_the_stripe (uint64_t later)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
   fill_random (buf, sizeof buf, &seed);                      /* column 0, rows [4K, 8K) */
   cr_assert_eq (raid_write (f.a, buf, sizeof buf, 4096, 0), 0);
-  fill_random (buf, sizeof buf, &seed);
-  cr_assert_eq (raid_write (f.a, buf, sizeof buf, later, 0), 0);
-  memcpy (ref + later, buf, sizeof buf);
+  cr_assert_eq (fx_write_ref (f.a, ref, later, sizeof buf, &seed), 0);
   raid_mem_member_lose_cache (f.mm[y], 0, SMALL_MEMBER);    /* column 0 reads old or new */
   crash (&f);
   char err[512] = "";
@@ -731,9 +701,7 @@ Test (ppl, a_repair_keeps_its_room_until_its_parity_is_durable)
   for (unsigned i = 0; i < ring_entries; i++) {              /* stripes 4, 8, ... 60 */
     uint64_t off = (1 + i % same_parity) * N * stripe_bytes;
     cr_assert_eq (col_dev (off / stripe_bytes, K), x);
-    fill_random (buf, (uint32_t) stripe_bytes, &seed);
-    cr_assert_eq (raid_write (f.a, buf, (uint32_t) stripe_bytes, off, 0), 0);
-    memcpy (ref + off, buf, stripe_bytes);
+    cr_assert_eq (fx_write_ref (f.a, ref, off, (uint32_t) stripe_bytes, &seed), 0);
   }
   raid_mem_member_lose_cache (f.mm[x], data, SMALL_CHUNK);   /* stripe 0's parity */
   crash (&f);
@@ -801,9 +769,7 @@ Test (ppl, a_torn_entry_of_a_full_stripe_record_leaves_no_older_write_in_a_cache
   cr_assert_eq (col_dev (N, K), x);
   for (unsigned i = 0; i < f.n; i++)
     cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
-  fill_random (buf, 4096, &seed);                          /* column 0, rows [4K, 8K) */
-  cr_assert_eq (raid_write (f.a, buf, 4096, 4096, 0), 0);
-  memcpy (ref + 4096, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &seed), 0);    /* column 0, rows [4K, 8K) */
   memcpy (old, ref, raid_size (f.a));
   fill_random (buf, (uint32_t) len, &seed);
   for (unsigned i = 0; i < N; i++) {
@@ -847,22 +813,19 @@ Test (ppl, a_write_bigger_than_half_the_ring_goes_in_halves_and_replays_right, .
   for (unsigned missing = 0; missing < N; missing++) {
     struct fx f;
     uint64_t s2 = 9;
-    uint8_t *ref = create_small_ring (&f, 20 + missing), *buf = malloc (len);
+    uint8_t *ref = create_small_ring (&f, 20 + missing);
     uint8_t *old_parity = malloc (SMALL_CHUNK), *old = malloc (raid_size (f.a));
     /* a column the torn write covers, gone: its bytes there are undefined */
     int written_missing = missing == col_dev (last, 0) || missing == col_dev (last, 1);
 
     memcpy (old, ref, raid_size (f.a));
-    fill_random (buf, len, &s2);
     memcpy (old_parity, parity_at (&f, last), SMALL_CHUNK);
-    cr_assert_eq (raid_write (f.a, buf, (uint32_t) len, off, 0), 0);
-    memcpy (ref + off, buf, len);
+    cr_assert_eq (fx_write_ref (f.a, ref, off, (uint32_t) len, &s2), 0);
     memcpy (parity_at (&f, last), old_parity, SMALL_CHUNK);    /* stripe 5 torn */
     restart_without (&f, missing);
     expect_around (&f, ref, old, off, len, written_missing, "a split write, its end torn");
     free (old);
     free (old_parity);
-    free (buf);
     free (ref);
     fx_free (&f);
   }
@@ -885,17 +848,13 @@ ring_writer_main (void *arg)
 {
   struct ring_writer *w = arg;
   uint64_t stripe_bytes = (uint64_t) K * SMALL_CHUNK, stripes = raid_size (w->a) / stripe_bytes;
-  uint8_t *buf = malloc (stripe_bytes);
 
   for (unsigned i = 0; i < 150 && !w->failed; i++) {
     uint64_t s = (rnd (&w->seed) % (stripes / WRITERS)) * WRITERS + w->id;
     uint32_t len = 4096 * (1 + (uint32_t) (rnd (&w->seed) % (stripe_bytes / 4096)));
     uint64_t off = s * stripe_bytes + 4096 * (rnd (&w->seed) % ((stripe_bytes - len) / 4096 + 1));
-    fill_random (buf, len, &w->seed);
-    w->failed = raid_write (w->a, buf, len, off, 0) != 0;
-    memcpy (w->ref + off, buf, len);
+    w->failed = fx_write_ref (w->a, w->ref, off, len, &w->seed) != 0;
   }
-  free (buf);
   return NULL;
 }
 
@@ -1165,15 +1124,13 @@ Test (ppl, a_parity_member_back_up_between_logging_and_writing_takes_no_unlogged
   uint64_t seed = 21, s2 = 9;
   unsigned pdev = col_dev (0, K), qdev = col_dev (1, K);
   const unsigned delay_us = 300 * 1000;
-  uint8_t *ref, buf[4096], *late = malloc (4 * CHUNK);
+  uint8_t *ref, *late = malloc (4 * CHUNK);
   char err[512] = "";
   pthread_t t;
 
   create5 (&f, RAID_CREATE_PPL);
   ref = fx_fill (f.a, &seed);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);      /* stripe 0, column 0: logged */
-  memcpy (ref, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, 4096, &s2), 0);  /* stripe 0, column 0: logged */
   /* stripe 0 from column 0 row 12K (read-reconstruct: no parity read) to stripe 1
    * column 0 row 4K (logged on stripe 1's parity member, slow) */
   w = (struct late_write) { .a = f.a, .buf = late, .len = 3 * CHUNK - 12288 + 4096,
@@ -1285,17 +1242,11 @@ out_of_order (int b_header_lost)
   log_offset = f.a->ppl.log_offset;
   ring = raid_mem_member_data (f.mm[pdev]) + log_offset;
   h1 = f.a->ppl.ring[pdev].head;
-  for (unsigned w = 0; w < 2; w++) {          /* E1: stripe 0 column 0; E2: column 1 */
-    fill_random (buf, 4096, &s2);
-    cr_assert_eq (raid_write (f.a, buf, 4096, w * CHUNK, 0), 0);
-    memcpy (ref + w * CHUNK, buf, 4096);
-  }
+  for (unsigned w = 0; w < 2; w++)            /* E1: stripe 0 column 0; E2: column 1 */
+    cr_assert_eq (fx_write_ref (f.a, ref, w * CHUNK, 4096, &s2), 0);
   /* stripe 4, column 2, rows 8K..12K, until the next entry takes E1's place */
-  while (f.a->ppl.ring[pdev].head < h1 + ring_bytes) {
-    fill_random (buf, 4096, &s2);
-    cr_assert_eq (raid_write (f.a, buf, 4096, (4 * K + 2) * CHUNK + 8192, 0), 0);
-    memcpy (ref + (4 * K + 2) * CHUNK + 8192, buf, 4096);
-  }
+  while (f.a->ppl.ring[pdev].head < h1 + ring_bytes)
+    cr_assert_eq (fx_write_ref (f.a, ref, (4 * K + 2) * CHUNK + 8192, 4096, &s2), 0);
   cr_assert_eq (f.a->ppl.ring[pdev].head, h1 + ring_bytes, "entries of 8K each");
   ring_before = malloc (ring_bytes);
   memcpy (ring_before, ring, ring_bytes);
@@ -1303,9 +1254,8 @@ out_of_order (int b_header_lost)
   memcpy (parity_before, raid_mem_member_data (f.mm[pdev]) + a_data, 4096);
   fill_random (buf, 4096, &s2);                /* A: stripe 4, column 0, rows 0..4K */
   cr_assert_eq (raid_write (f.a, buf, 4096, 4 * K * CHUNK, 0), 0);
-  fill_random (buf, 4096, &s2);                /* B: stripe 4, column 1, rows 4K..8K */
-  cr_assert_eq (raid_write (f.a, buf, 4096, (4 * K + 1) * CHUNK + 4096, 0), 0);
-  memcpy (ref + (4 * K + 1) * CHUNK + 4096, buf, 4096);
+  /* B: stripe 4, column 1, rows 4K..8K */
+  cr_assert_eq (fx_write_ref (f.a, ref, (4 * K + 1) * CHUNK + 4096, 4096, &s2), 0);
   /* A never landed: its entry (8K at E1's place), its data and its parity; B's header
    * (at E2's) neither, when B_HEADER_LOST: B's frames with its pp landed, not the first */
   for (uint64_t o = 0; o < 8192 + (b_header_lost ? PPL_HEADER : 0); o++) {
@@ -1361,7 +1311,7 @@ Test (ppl, a_big_ring_on_every_member_replays_within_two_rings_of_memory)
   struct rlimit lim;
   uint64_t seed = 24, s2 = 11, ring_bytes;
   unsigned pdev = col_dev (0, K);
-  uint8_t *ref, *got = malloc (CHUNK), buf[4096], parity_before[4096];
+  uint8_t *ref, *got = malloc (CHUNK), parity_before[4096];
   uint8_t *parity_at;
   char err[512] = "";
 
@@ -1374,9 +1324,7 @@ Test (ppl, a_big_ring_on_every_member_replays_within_two_rings_of_memory)
   /* stripe 0, column 0, rows 4K..8K: its parity never reaches the member */
   parity_at = raid_mem_member_data (f.mm[pdev]) + data_offset + 4096;
   memcpy (parity_before, parity_at, 4096);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 4096, 0), 0);
-  memcpy (ref + 4096, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &s2), 0);
   memcpy (parity_at, parity_before, 4096);
   crash (&f);
   lim.rlim_cur = lim.rlim_max = mapped_now () + 3 * ring_bytes;
@@ -1403,9 +1351,7 @@ Test (ppl, a_check_repair_is_not_undone_by_an_older_record)
 
   create5 (&f, RAID_CREATE_PPL);
   ref = fx_fill (f.a, &seed);
-  fill_random (buf, 4096, &s2);
-  cr_assert_eq (raid_write (f.a, buf, 4096, 0, 0), 0);      /* stripe 0, column 0: logged */
-  memcpy (ref, buf, 4096);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, 4096, &s2), 0);  /* stripe 0, column 0: logged */
   fill_random (buf, 4096, &s2);                              /* column 2 rots */
   memcpy (raid_mem_member_data (f.mm[col_dev (0, 2)]) + RAID_DATA_OFFSET, buf, 4096);
   memcpy (ref + 2 * CHUNK, buf, 4096);
@@ -1423,7 +1369,7 @@ Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
   struct fx f;
   unsigned pdev = col_dev (0, K);
   uint64_t seed = 26, s2 = 13, ring_bytes;
-  uint8_t *ref, *buf = malloc (K * CHUNK), *got = malloc (CHUNK);
+  uint8_t *ref, *got = malloc (CHUNK);
 
   cr_assert_eq (col_dev (4, K), pdev, "stripes 0 and 4 share their parity member");
   create5 (&f, RAID_CREATE_PPL);
@@ -1435,9 +1381,7 @@ Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
     int whole = (2 * ring_bytes - 2 * PPL_HEADER - at) % ring_bytes < 2 * PPL_HEADER;
     uint32_t len = whole ? K * CHUNK : 4096;
     uint64_t off = whole ? 4 * K * CHUNK : (4 * K + 2) * CHUNK + 8192;
-    fill_random (buf, len, &s2);
-    cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0);
-    memcpy (ref + off, buf, len);
+    cr_assert_eq (fx_write_ref (f.a, ref, off, len, &s2), 0);
   }
   torn_write (&f, ref, 4096, 8192, 58, 1u << pdev);         /* stripe 0, column 0 */
   cr_assert_eq (f.a->ppl.ring[pdev].head % ring_bytes, PPL_HEADER, "the entry wrapped");
@@ -1446,7 +1390,6 @@ Test (ppl, an_entry_wrapping_over_the_rings_end_is_replayed)
   cr_assert (!memcmp (got, ref + CHUNK, CHUNK), "column 1, which no write touched, came "
              "back wrong: the wrapped entry was not replayed");
   free (got);
-  free (buf);
   free (ref);
   fx_free (&f);
 }
@@ -1493,18 +1436,15 @@ Test (ppl, an_older_record_is_not_replayed_past_a_newer_one_logged_after_it_was_
   struct fx f;
   unsigned pdev = col_dev (0, K);
   uint64_t seed = 24, s2 = 11, h1;
-  uint8_t *ref, buf[4096], *ring;
+  uint8_t *ref, *ring;
   const uint64_t at[3] = { 0, CHUNK, 2 * CHUNK + 8192 };
 
   create5 (&f, RAID_CREATE_PPL);
   ref = fx_fill (f.a, &seed);
   ring = raid_mem_member_data (f.mm[pdev]) + f.a->ppl.log_offset;
   h1 = f.a->ppl.ring[pdev].head;
-  for (unsigned w = 0; w < 3; w++) {
-    fill_random (buf, 4096, &s2);
-    cr_assert_eq (raid_write (f.a, buf, 4096, at[w], 0), 0);
-    memcpy (ref + at[w], buf, 4096);
-  }
+  for (unsigned w = 0; w < 3; w++)
+    cr_assert_eq (fx_write_ref (f.a, ref, at[w], 4096, &s2), 0);
   cr_assert_eq (f.a->ppl.ring[pdev].head, h1 + 3 * 8192, "entries of 8K each");
   memset (ring + (h1 + 8192) % f.a->ppl.log_size, 0xa5, PPL_HEADER);   /* E1.5's header */
   restart_without (&f, col_dev (0, 2));
@@ -1541,5 +1481,253 @@ Test (ppl, a_record_of_rows_that_are_not_whole_sectors_is_not_trusted)
   c = crc32_iscsi (zero, 4, c);
   le_put32 (h, 8, crc32_iscsi (h + 12, PPL_HEADER - 12, c));
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  fx_free (&f);
+}
+
+/* ---- out of memory on the write path ------------------------------------- */
+
+/* Allocations refused on demand (raid-int.h's alloc_hook): each site's calls counted from
+ * 1, those in [from, from + count) refused. */
+struct nomem {
+  atomic_uint calls[2], refused[2];
+  unsigned from[2], count[2];
+};
+
+static int
+nomem_refuse (void *opaque, enum alloc_site site, size_t bytes)
+{
+  struct nomem *m = opaque;
+  unsigned n = atomic_fetch_add (&m->calls[site], 1) + 1;
+
+  (void) bytes;
+  if (n < m->from[site] || n - m->from[site] >= m->count[site])
+    return 0;
+  atomic_fetch_add (&m->refused[site], 1);
+  return 1;
+}
+
+/* From now on, the array refuses SITE's allocations FROM to FROM + COUNT - 1. */
+static void
+nomem_start (struct fx *f, struct nomem *m, enum alloc_site site, unsigned from, unsigned count)
+{
+  memset (m, 0, sizeof *m);
+  m->from[site] = from;
+  m->count[site] = count;
+  f->a->pool.hook = (struct alloc_hook) { nomem_refuse, m };
+}
+
+static void
+nomem_stop (struct fx *f)
+{
+  f->a->pool.hook = (struct alloc_hook) { NULL, NULL };
+}
+
+/* md's ppl_do_flush takes its bios from a mempool and never fails; here a room flush of
+ * more members than a batch holds inline needs memory for its batch, and with none its
+ * writer could only wait for memory, its stripes locked.  It sends the flushes in rounds
+ * instead.  A raid5 of 17 with caches: a write to column 0 of a stripe, acknowledged (in
+ * Y's cache, Y the last member: the one a batch of the others has no room for), then one
+ * to column 2 of the same stripe with no batch able to grow: it needs the room flush
+ * first (the newest record of a stripe is replayed alone), which must reach every
+ * member, Y too.  Y then loses its cache, and the array starts without Z (column 1):
+ * every byte reads as written. */
+Test (ppl, a_room_flush_without_memory_for_its_batch_flushes_every_member, .timeout = 30)
+{
+  enum { WIDE = BATCH_INLINE + 1 };
+  struct fx f;
+  struct nomem m;
+  struct raid_mem_stats st;
+  uint64_t seed = 27, s2 = 14, stripe = 0, at;
+  unsigned y = WIDE - 1, z;
+  uint8_t *ref;
+
+  while (ref_data_dev (WIDE, 1, stripe, 0) != y)
+    stripe++;
+  z = ref_data_dev (WIDE, 1, stripe, 1);
+  at = stripe * (WIDE - 1) * CHUNK + 4096;
+
+  fx_members (&f, WIDE, FX_MEMBER_SIZE);
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+  cr_assert_eq (fx_write_ref (f.a, ref, at, 4096, &s2), 0);          /* column 0 */
+  cr_assert (raid_mem_member_cached (f.mm[y]), "the first write is not in Y's cache");
+  for (unsigned i = 0; i < f.n; i++)
+    raid_mem_member_stats (f.mm[i], NULL, 1);
+  nomem_start (&f, &m, ALLOC_BATCH, 1, UINT_MAX);
+  cr_assert_eq (fx_write_ref (f.a, ref, at + 2 * CHUNK, 4096, &s2), 0,      /* column 2 */
+                "the write failed: %s", f.last_error);
+  nomem_stop (&f);
+  cr_assert (m.refused[ALLOC_BATCH] > 0, "no batch needed memory: the room flush of %u "
+             "members fits a batch (BATCH_INLINE %u)", WIDE, BATCH_INLINE);
+  for (unsigned i = 0; i < f.n; i++) {
+    raid_mem_member_stats (f.mm[i], &st, 0);
+    cr_assert (st.flushes > 0, "member %u missed the room flush", i);
+  }
+  raid_mem_member_lose_cache (f.mm[y], 0, FX_MEMBER_SIZE);
+  restart_without (&f, z);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after Y lost its cache");
+  free (ref);
+  fx_free (&f);
+}
+
+/* The raw bytes of every member from the log on (its ring and its data). */
+static uint8_t *
+members_snapshot (struct fx *f)
+{
+  uint64_t len = FX_MEMBER_SIZE - RAID_META_END;
+  uint8_t *snap = malloc (f->n * len);
+
+  cr_assert_not_null (snap);
+  for (unsigned i = 0; i < f->n; i++)
+    memcpy (snap + i * len, raid_mem_member_data (f->mm[i]) + RAID_META_END, len);
+  return snap;
+}
+
+static void
+expect_members_unchanged (struct fx *f, const uint8_t *snap, const char *when)
+{
+  uint64_t len = FX_MEMBER_SIZE - RAID_META_END;
+
+  for (unsigned i = 0; i < f->n; i++)
+    cr_assert (!memcmp (snap + i * len, raid_mem_member_data (f->mm[i]) + RAID_META_END, len),
+               "%s: member %u was written", when, i);
+}
+
+/* The log's buffer for a write's entries is not to be had, after the write waited for
+ * its stripe's earlier write to be durable and marked its stripes' buckets as holding a
+ * write (stripes_durable): the write fails with -ENOMEM and nothing reaches a member,
+ * neither entry nor data; ppl_done puts the buckets back (one left saying "a write
+ * runs" is passed over by the next write's durability check: harmless only while the
+ * failed write had waited for the same flush).  Then a write to the stripe works, and a
+ * start without column 1's member reads every byte as written. */
+Test (ppl, a_write_whose_entry_gets_no_memory_fails_and_writes_nothing)
+{
+  struct fx f;
+  struct nomem m;
+  uint64_t seed = 28, s2 = 15, flushed;
+  unsigned p = col_dev (0, K), bucket = 0 % STRIPE_LOCKS;
+  uint8_t *ref, *snap, buf[4096];
+  uint64_t head;
+  int rc;
+
+  ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &s2), 0);        /* column 0 */
+  snap = members_snapshot (&f);
+  head = f.a->ppl.ring[p].head;
+  flushed = atomic_load (&f.a->ppl.room_flush_ended);
+  /* parity_write's jobs, its scratch, jobs_log's records, then ppl_log's entries */
+  nomem_start (&f, &m, ALLOC_SCRATCH, 4, 1);
+  fill_random (buf, sizeof buf, &s2);
+  rc = raid_write (f.a, buf, sizeof buf, 2 * CHUNK + 4096, 0);      /* column 2 */
+  nomem_stop (&f);
+  cr_assert_eq (m.refused[ALLOC_SCRATCH], 1, "the write took %u scratch buffers",
+                m.calls[ALLOC_SCRATCH]);
+  cr_assert (atomic_load (&f.a->ppl.room_flush_ended) > flushed && f.a->ppl.ring[p].head == head,
+             "the refused buffer was not ppl_log's, after stripes_durable");
+  cr_assert_eq (rc, -ENOMEM, "the write returned %d", rc);
+  expect_members_unchanged (&f, snap, "a write refused its log's memory");
+  cr_assert_neq (f.a->ppl.pending[bucket], PPL_PENDING,
+                 "stripe 0's bucket still says a write runs after the write failed");
+  cr_assert_eq (fx_write_ref (f.a, ref, 2 * CHUNK + 8192, 4096, &s2), 0, "the next write "
+                "to the stripe failed");
+  restart_without (&f, col_dev (0, 1));
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after a write refused memory");
+  free (snap);
+  free (ref);
+  fx_free (&f);
+}
+
+/* A write across five stripes (partial at both ends: 20 member writes, more than a batch
+ * holds inline), with the Nth scratch buffer or batch growth refused, for every N the
+ * write takes: it succeeds, or fails with -ENOMEM; either way no byte outside it moves,
+ * each of its sectors reads old or new, and so it does after a crash and a start without
+ * MISSING (no data went out without its entry).  *MORE: the Nth was refused. */
+static void
+nomem_at (enum alloc_site site, unsigned n, unsigned missing, int *more)
+{
+  uint64_t off = CHUNK + 4096, len = 4 * K * CHUNK, s2 = 16 + n;
+  struct fx f;
+  struct nomem m;
+  uint8_t *ref, *old;
+  char when[96];
+  int rc;
+
+  ref = create_filled (&f, RAID_CREATE_PPL, 29, &old);
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], n % 2), 0);
+  nomem_start (&f, &m, site, n, 1);
+  rc = fx_write_ref (f.a, ref, off, (uint32_t) len, &s2);
+  nomem_stop (&f);
+  *more = m.refused[site] > 0;
+  snprintf (when, sizeof when, "%s %u refused (the write: %d), member %u missing",
+            site == ALLOC_SCRATCH ? "scratch buffer" : "batch growth", n, rc, missing);
+  cr_assert (rc == 0 || rc == -ENOMEM, "%s: the write returned %d", when, rc);
+  expect_around (&f, ref, old, off, len, 0, when);
+  restart_without (&f, missing);
+  expect_around (&f, ref, old, off, len, 0, when);
+  free (old);
+  free (ref);
+  fx_free (&f);
+}
+
+Test (ppl, a_write_out_of_memory_anywhere_fails_cleanly_and_loses_nothing, .timeout = 120)
+{
+  const enum alloc_site sites[] = { ALLOC_SCRATCH, ALLOC_BATCH };
+
+  for (unsigned s = 0; s < 2; s++) {
+    int more = 1;
+    unsigned n;
+    for (n = 1; more; n++)
+      for (unsigned missing = 0; missing < N; missing++)
+        nomem_at (sites[s], n, missing, &more);
+    cr_assert (n > 2, "site %u: the write took no allocation there", s);
+  }
+}
+
+/* A partial write's entries are flushed before its data goes out; a write whose entries
+ * sit on more members than a batch holds inline needs memory for that flush's batch.
+ * With none, a member left unflushed could lose its entry while the data members kept
+ * the write: the write hole.  A raid5 of 18 with caches, a write from stripe 0's column
+ * 1 to the end of stripe 16 (seventeen parity members, stripe 0's the last of them),
+ * with its flush batch unable to grow: stripe 0's parity member then loses its cache
+ * (its entry, its parity), and the array starts without column 0's member: every byte
+ * outside the write, stripe 0's column 0 among them, must read as it was (those inside
+ * are undefined: a column the write covered is gone, a member lost its part). */
+Test (ppl, a_write_whose_entry_flush_gets_no_memory_still_flushes_every_entry, .timeout = 60)
+{
+  enum { WIDE = BATCH_INLINE + 2, STRIPES = BATCH_INLINE + 1 };
+  const uint64_t member = RAID_DATA_OFFSET + 2 * STRIPES * CHUNK;
+  struct fx f;
+  struct nomem m;
+  uint64_t seed = 30, s2 = 17, stripe_bytes = (uint64_t) (WIDE - 1) * CHUNK;
+  uint64_t len = STRIPES * stripe_bytes - CHUNK;
+  unsigned p = ref_parity_dev (WIDE, 1, 0, 0), z = ref_data_dev (WIDE, 1, 0, 0);
+  uint8_t *ref, *old;
+
+  for (unsigned s = 1; s < STRIPES; s++)
+    cr_assert_lt (ref_parity_dev (WIDE, 1, s, 0), p, "stripe 0's parity member is not the last");
+  fx_members (&f, WIDE, member);
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_PPL);
+  ref = fx_fill (f.a, &seed);
+  old = malloc (raid_size (f.a));
+  memcpy (old, ref, raid_size (f.a));
+  for (unsigned i = 0; i < f.n; i++)
+    cr_assert_eq (raid_mem_member_cache (f.mm[i], 1), 0);
+  /* growth 1: the entries' batch; 2: the batch of their flushes */
+  nomem_start (&f, &m, ALLOC_BATCH, 2, 1);
+  cr_assert_eq (fx_write_ref (f.a, ref, CHUNK, (uint32_t) len, &s2), 0, "the write failed: %s",
+                f.last_error);
+  nomem_stop (&f);
+  cr_assert_eq (m.refused[ALLOC_BATCH], 1, "no batch growth refused (%u asked)",
+                m.calls[ALLOC_BATCH]);
+  raid_mem_member_lose_cache (f.mm[p], 0, member);
+  restart_without (&f, z);
+  expect_around (&f, ref, old, CHUNK, len, 1, "stripe 0's parity member lost its cache");
+  free (old);
+  free (ref);
   fx_free (&f);
 }

@@ -35,8 +35,7 @@ struct rig {
 static void
 rig_write (struct rig *r, uint64_t off, uint32_t len)
 {
-  fill_random (r->ref + off, len, &r->seed);
-  cr_assert_eq (raid_write (r->f.a, r->ref + off, len, off, 0), 0, "write at %llu",
+  cr_assert_eq (fx_write_ref (r->f.a, r->ref, off, len, &r->seed), 0, "write at %llu",
                 (unsigned long long) off);
 }
 

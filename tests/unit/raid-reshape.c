@@ -267,9 +267,7 @@ lane_traffic (void *arg)
                  (unsigned long long) off);
       continue;
     }
-    fill_random (buf, len, &l->seed);
-    cr_assert_eq (raid_write (r->f.a, buf, len, off, 0), 0);
-    memcpy (r->ref + off, buf, len);
+    cr_assert_eq (fx_write_ref (r->f.a, r->ref, off, len, &l->seed), 0);
     l->writes += during && raid_reshape_pending (r->f.a);
   }
   return NULL;

@@ -168,8 +168,7 @@ write_new_space_degraded (struct fx *f, const struct size_case *c, uint8_t *ref,
 
   pieces (f, from, off, len);
   for (unsigned i = 0; i < N_PIECES; i++) {
-    fill_random (ref + off[i], len[i], seed);
-    cr_assert_eq (raid_write (f->a, ref + off[i], len[i], off[i], 0), 0);
+    cr_assert_eq (fx_write_ref (f->a, ref, off[i], len[i], seed), 0);
   }
   if (!redundant (c))
     return;
@@ -206,8 +205,7 @@ Test (resize, every_level_grows_into_bigger_members)
     cr_assert_eq (raid_resync (f.a), 0);
     expect_consistent (&f, c, "after the resync of the new space");
     expect_pieces (&f, c, ref, old, "after the resync");
-    fill_random (ref + old, now - old, &seed);
-    cr_assert_eq (raid_write (f.a, ref + old, now - old, old, 0), 0);
+    cr_assert_eq (fx_write_ref (f.a, ref, old, (uint32_t) (now - old), &seed), 0);
     fx_expect_data (f.a, ref, NULL, now, "everything after writing the new space");
     reassemble (&f, "after the grow");
     cr_assert_eq (raid_size (f.a), now);

@@ -228,7 +228,7 @@ Test (superblock, newer_format_is_refused)
 Test (superblock, stale_member_is_left_out)
 {
   struct fx f;
-  uint8_t ref[65536], more[8192];
+  uint8_t ref[65536];
   char err[256] = "";
   struct raid_status st;
   struct raid_sb_summary s1, s3;
@@ -238,9 +238,7 @@ Test (superblock, stale_member_is_left_out)
   /* Run without member 3 and change data: member 3 falls behind. */
   raid_mem_member_set_down (f.mm[3], 1);
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
-  fill_random (more, sizeof more, &seed);
-  cr_assert_eq (raid_write (f.a, more, sizeof more, 4096, 0), 0);
-  memcpy (ref + 4096, more, sizeof more);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 8192, &seed), 0);
   fx_close (&f);
   raid_mem_member_set_down (f.mm[3], 0);
   raid_examine (&f.mem[1], &s1);
@@ -277,7 +275,7 @@ Test (superblock, too_few_members_is_refused_with_names)
 Test (superblock, failed_array_starts_with_force)
 {
   struct fx f;
-  uint8_t ref[65536], more[8192];
+  uint8_t ref[65536];
   char err[256] = "";
   struct raid_status st;
   uint64_t seed = 7;
@@ -285,9 +283,7 @@ Test (superblock, failed_array_starts_with_force)
   make_closed_raid5 (&f, ref, sizeof ref);
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
   raid_mem_member_set_down (f.mm[3], 1);
-  fill_random (more, sizeof more, &seed);
-  cr_assert_eq (raid_write (f.a, more, sizeof more, 4096, 0), 0);
-  memcpy (ref + 4096, more, sizeof more);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 8192, &seed), 0);
   raid_mem_member_set_down (f.mm[2], 1);
   /* the same bytes again: torn or not, they read back as ref */
   cr_expect_neq (raid_write (f.a, ref, sizeof ref, 0, 0), 0, "wrote with two members gone");

@@ -122,6 +122,13 @@ fx_fill (struct raid_array *a, uint64_t *seed)
   return ref;
 }
 
+int
+fx_write_ref (struct raid_array *a, uint8_t *ref, uint64_t off, uint32_t len, uint64_t *seed)
+{
+  fill_random (ref + off, len, seed);
+  return raid_write (a, ref + off, len, off, 0);
+}
+
 uint64_t
 fx_recover_writes (struct raid_array *a, struct raid_mem_member *mm)
 {

@@ -48,6 +48,11 @@ void fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *al
  * array's size), the reference its reads are held to. */
 uint8_t *fx_fill (struct raid_array *a, uint64_t *seed);
 
+/* Write LEN random bytes from *SEED on at array offset OFF, kept at REF + OFF (whatever
+ * the write returns: a test asserts on its answer, at its own line): raid_write's answer. */
+int fx_write_ref (struct raid_array *a, uint8_t *ref, uint64_t off, uint32_t len,
+                  uint64_t *seed);
+
 /* Run the recovery to its end (cr_assert it succeeds): the bytes it wrote to MM. */
 uint64_t fx_recover_writes (struct raid_array *a, struct raid_mem_member *mm);
 

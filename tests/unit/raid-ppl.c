@@ -386,26 +386,21 @@ Test (ppl, a_dirty_start_replays_only_the_writes_that_may_not_have_ended)
   for (int full = 0; full < 2; full++) {
     struct fx f;
     uint64_t seed = 21, stripe = (uint64_t) K * CHUNK, rows = 64;
-    uint8_t *ref, *buf = malloc (stripe);
+    uint8_t *ref;
     char err[512] = "";
 
     fx_members (&f, N, RAID_DATA_OFFSET + rows * CHUNK);
     fx_create_on (&f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_PPL);
     ref = fx_fill (f.a, &seed);
-    for (unsigned w = 0; w < rows; w++) {
-      uint64_t off = w * stripe + (full ? 0 : 4096);
-      uint32_t len = full ? (uint32_t) stripe : 8192;
-      fill_random (buf, len, &seed);
-      cr_assert_eq (raid_write (f.a, buf, len, off, 0), 0);
-      memcpy (ref + off, buf, len);
-    }
+    for (unsigned w = 0; w < rows; w++)
+      cr_assert_eq (fx_write_ref (f.a, ref, w * stripe + (full ? 0 : 4096),
+                                  full ? (uint32_t) stripe : 8192, &seed), 0);
     crash (&f);
     cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
     cr_assert (stripes_replayed (&f) <= N, "%s writes: the replay made again %u stripes, "
                "more than a ring's last entry each: %s", full ? "full-stripe" : "partial",
                stripes_replayed (&f), f.last_warning);
     fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the replay");
-    free (buf);
     free (ref);
     fx_free (&f);
   }

@@ -43,6 +43,7 @@ struct params {
   /* consistency-policy= (md's --consistency-policy): POLICY_KEEP what the array has (off
    * for a new one), POLICY_PPL the partial parity log, POLICY_OFF none (bitmap, resync) */
   enum { POLICY_KEEP, POLICY_PPL, POLICY_OFF } policy;
+  uint32_t given;                   /* the keys given, a bit each (params.c's once_keys) */
 };
 
 void params_init(struct params *p);

@@ -215,6 +215,18 @@ const char *rate_text(uint64_t bps, char *buf, size_t len)
   return buf;
 }
 
+int check_sync_speeds(uint64_t min, bool min_given, uint64_t max, char *err, size_t errlen)
+{
+  char a[32], b[32];
+
+  /* 0 is no limit; a min left at its default gives way to a lower max (pace_limit) */
+  if (!min_given || !min || !max || min <= max)
+    return 0;
+  snprintf(err, errlen, "sync-speed-min %s is above sync-speed-max %s",
+           rate_text(min, a, sizeof a), rate_text(max, b, sizeof b));
+  return -1;
+}
+
 static int set_rate(const char *key, const char *value, uint64_t *out)
 {
   if (parse_rate(value, out) == 0)
@@ -510,9 +522,14 @@ static int check_writemostly(const struct params *p)
   return 0;
 }
 
+bool params_min_given(const struct params *p)
+{
+  return p->given & (1u << once_index("sync-speed-min"));
+}
+
 int params_complete(struct params *p)
 {
-  char lname[32];
+  char lname[32], err[128];
 
   /* md's --assemble --scan: the shelves are found by their superblocks at get_ready */
   p->scan = p->n_shelves == 0 && (p->name[0] || p->uuid_given);
@@ -536,6 +553,12 @@ int params_complete(struct params *p)
       }
   if (check_writemostly(p) < 0)
     return -1;
+  if (check_sync_speeds(p->sync_speed_min, params_min_given(p), p->sync_speed_max, err,
+                        sizeof err) < 0) {
+    nbdkit_error("%s: give a min at most the max (the min holds while clients do I/O, the "
+                 "max otherwise), or sync-speed-min=0 for the max to hold at all times", err);
+    return -1;
+  }
   if (p->policy == POLICY_PPL && p->level_given && p->raid.level != RAID_LEVEL_5) {
     nbdkit_error("consistency-policy=ppl: level=%s; the partial parity log is for raid5 "
                  "only (md's too): raid6 and k+m keep the write-intent bitmap and resync",

@@ -120,9 +120,14 @@ static const char *state_name(enum raid_array_state s)
   return s == RAID_STATE_CLEAN ? "clean" : s == RAID_STATE_DEGRADED ? "degraded" : "failed";
 }
 
-static const char *role_name(enum raid_role_state r)
+/* A member whose shelf stopped answering is not failed until it misses a write (or an
+ * admin fails it): "down", as aoe-stat says, not md's "faulty", for it is back in its
+ * role with nothing to rebuild when the shelf answers again. */
+static const char *role_name(const struct raid_member_status *m)
 {
-  switch (r) {
+  if (m->role == RAID_ROLE_FAULTY && !m->failed)
+    return "down";
+  switch (m->role) {
   case RAID_ROLE_ACTIVE: return "active";
   case RAID_ROLE_SPARE: return "spare";
   case RAID_ROLE_FAULTY: return "faulty";
@@ -286,7 +291,7 @@ static void print_text(FILE *out, const struct raid_status *st)
     const struct raid_member_status *m = &st->member[i];
     struct link_view v;
     fprintf(out, "  %-4u %-8s %-10s %11" PRIu64 " %12" PRIu64, i, m->name[0] ? m->name : "-",
-            role_name(m->role), m->read_errors, m->write_errors);
+            role_name(m), m->read_errors, m->write_errors);
     if (link_view(m->name, &v) == 0)
       fprintf(out, "  %-5s %2zu/%-2zu %7" PRIu32 " %6u %11" PRIu64, v.up ? "up" : "down",
               v.paths_up, v.paths, v.srtt_us, v.window, v.retransmits);
@@ -378,7 +383,7 @@ static void print_json(FILE *out, const struct raid_status *st)
     struct link_view v;
     fprintf(out, "%s{\"slot\":%u,\"name\":\"%s\",\"role\":\"%s\",\"writemostly\":%s,"
             "\"read_errors\":%" PRIu64 ",\"write_errors\":%" PRIu64, i ? "," : "", i, m->name,
-            role_name(m->role), m->writemostly ? "true" : "false", m->read_errors,
+            role_name(m), m->writemostly ? "true" : "false", m->read_errors,
             m->write_errors);
     if (link_view(m->name, &v) == 0)
       fprintf(out, ",\"shelf\":{\"up\":%s,\"paths_up\":%zu,\"paths\":%zu,\"srtt_us\":%"

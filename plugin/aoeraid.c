@@ -55,6 +55,9 @@ static size_t n_addrs;
 static struct raid_member members[MAX_ALL];
 static size_t n_members, n_spare_members, n_all_members;
 static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;   /* serialises hot-adds */
+/* sync-speed-min was given (at start, or by a speed request since): a max below it is
+ * refused; the default min gives way to a lower max.  The control thread's alone. */
+static bool speed_min_given;
 /* How many times aoe saw each shelf of addrs[] come up, when last looked at (0: never
  * seen): a count that grew is a shelf that came back, however short its absence. */
 static uint64_t ups_seen[MAX_ALL];
@@ -888,7 +891,8 @@ static int replace_request(const char *args, FILE *out)
 static int speed_request(const char *args, FILE *out)
 {
   uint64_t min, max;
-  char *copy = strdup(args), *save = NULL, *tok, a[32], b[32];
+  char *copy = strdup(args), *save = NULL, *tok, a[32], b[32], err[128];
+  bool min_now = false;
   int r = 0;
 
   if (!copy) {
@@ -906,10 +910,18 @@ static int speed_request(const char *args, FILE *out)
       fprintf(out, "error: speed: '%s' is not a rate: " RATE_HINT "\n", tok + 4);
       r = -1;
     }
+    min_now |= to == &min;
   }
   free(copy);
   if (r < 0)
     return r;
+  if (check_sync_speeds(min, speed_min_given || min_now, max, err, sizeof err) < 0) {
+    fprintf(out, "error: speed: %s: give min= at most the max (speed min=%s max=%s), or "
+            "min=0 for the max to hold at all times\n", err, rate_text(max, a, sizeof a),
+            rate_text(max, b, sizeof b));
+    return -1;
+  }
+  speed_min_given |= min_now;
   raid_set_sync_speed(array, min, max);
   fprintf(out, "resync and recovery speed: min %s while busy, max %s\n",
           rate_text(min, a, sizeof a), rate_text(max, b, sizeof b));
@@ -1315,6 +1327,7 @@ static int aoeraid_get_ready(void)
     goto out;
   release_removed();
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
+  speed_min_given = params_min_given(&params);
   if (apply_writemostly() < 0 || apply_policy() < 0)
     goto out;
   status_set(initiator, array, &params);

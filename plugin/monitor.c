@@ -78,7 +78,10 @@ static int run_recovery(void)
 /* One reshape run (a grow); the pause before the next look, or -1 to stop the thread. */
 static int run_reshape(void)
 {
-  int r = raid_reshape(mon_array);
+  int r;
+
+  status_reshape_begin();
+  r = raid_reshape(mon_array);
 
   if (r == -EIO) {
     if (!mon_reshape_waiting)

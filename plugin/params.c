@@ -215,6 +215,18 @@ const char *rate_text(uint64_t bps, char *buf, size_t len)
   return buf;
 }
 
+int check_sync_speeds(uint64_t min, bool min_given, uint64_t max, char *err, size_t errlen)
+{
+  char a[32], b[32];
+
+  /* 0 is no limit; a min left at its default gives way to a lower max (pace_limit) */
+  if (!min_given || !min || !max || min <= max)
+    return 0;
+  snprintf(err, errlen, "sync-speed-min %s is above sync-speed-max %s",
+           rate_text(min, a, sizeof a), rate_text(max, b, sizeof b));
+  return -1;
+}
+
 static int set_rate(const char *key, const char *value, uint64_t *out)
 {
   if (parse_rate(value, out) == 0)
@@ -293,8 +305,64 @@ static int set_policy(struct params *p, const char *key, const char *value)
   return 0;
 }
 
+/* The parameters given once (all but iface=, repeated for several interfaces), each under
+ * its first name; the lists among them are comma-separated. */
+static const char *const once_keys[] = {
+  "shelves", "spares", "writemostly", "level", "chunk", "name", "uuid", "control",
+  "dead-time", "discover-time", "force", "takeover", "reserve", "poll", "auto-readd",
+  "readonly", "alert", "alert-test", "bitmap-chunk", "consistency-policy",
+  "sync-speed-min", "sync-speed-max",
+};
+#define N_LISTS 3               /* shelves, spares, writemostly: first in once_keys */
+_Static_assert(sizeof once_keys / sizeof once_keys[0] <= 32, "a bit each in params.given");
+
+/* KEY's index in once_keys (its other spellings too: _ for -, write-mostly, read-only),
+ * or -1 (iface=, or no parameter: params_set says which). */
+static int once_index(const char *key)
+{
+  char name[32];
+  size_t i;
+
+  for (i = 0; key[i] && i < sizeof name - 1; i++)
+    name[i] = key[i] == '_' ? '-' : key[i];
+  name[i] = '\0';
+  if (!strcmp(name, "write-mostly"))
+    strcpy(name, "writemostly");
+  if (!strcmp(name, "read-only"))
+    strcpy(name, "readonly");
+  for (i = 0; i < sizeof once_keys / sizeof once_keys[0]; i++)
+    if (!strcmp(name, once_keys[i]))
+      return (int)i;
+  return -1;
+}
+
+/* nbdkit's plugins take a key once: a second shelves= would otherwise add to the first,
+ * and a second level= silently win. */
+static int check_once(struct params *p, const char *key)
+{
+  int i = once_index(key);
+
+  if (i < 0)
+    return 0;
+  if (p->given & (1u << i)) {
+    char as[48] = "";
+    if (strcmp(key, once_keys[i]))
+      snprintf(as, sizeof as, " (%s= is the same)", key);
+    if (i < N_LISTS)
+      nbdkit_error("%s= given twice%s: give it once, comma-separated (%s=e1.1,e2.1)",
+                   once_keys[i], as, once_keys[i]);
+    else
+      nbdkit_error("%s= given twice%s: give it once", once_keys[i], as);
+    return -1;
+  }
+  p->given |= 1u << i;
+  return 0;
+}
+
 int params_set(struct params *p, const char *key, const char *value)
 {
+  if (check_once(p, key) < 0)
+    return -1;
   if (!strcmp(key, "shelves"))
     return set_shelf_list(key, value, p->shelves, &p->n_shelves, MAX_SHELVES);
   if (!strcmp(key, "spares"))
@@ -454,9 +522,14 @@ static int check_writemostly(const struct params *p)
   return 0;
 }
 
+bool params_min_given(const struct params *p)
+{
+  return p->given & (1u << once_index("sync-speed-min"));
+}
+
 int params_complete(struct params *p)
 {
-  char lname[32];
+  char lname[32], err[128];
 
   /* md's --assemble --scan: the shelves are found by their superblocks at get_ready */
   p->scan = p->n_shelves == 0 && (p->name[0] || p->uuid_given);
@@ -480,6 +553,12 @@ int params_complete(struct params *p)
       }
   if (check_writemostly(p) < 0)
     return -1;
+  if (check_sync_speeds(p->sync_speed_min, params_min_given(p), p->sync_speed_max, err,
+                        sizeof err) < 0) {
+    nbdkit_error("%s: give a min at most the max (the min holds while clients do I/O, the "
+                 "max otherwise), or sync-speed-min=0 for the max to hold at all times", err);
+    return -1;
+  }
   if (p->policy == POLICY_PPL && p->level_given && p->raid.level != RAID_LEVEL_5) {
     nbdkit_error("consistency-policy=ppl: level=%s; the partial parity log is for raid5 "
                  "only (md's too): raid6 and k+m keep the write-intent bitmap and resync",

@@ -43,6 +43,7 @@ struct params {
   /* consistency-policy= (md's --consistency-policy): POLICY_KEEP what the array has (off
    * for a new one), POLICY_PPL the partial parity log, POLICY_OFF none (bitmap, resync) */
   enum { POLICY_KEEP, POLICY_PPL, POLICY_OFF } policy;
+  uint32_t given;                   /* the keys given, a bit each (params.c's once_keys) */
 };
 
 void params_init(struct params *p);
@@ -71,6 +72,11 @@ int parse_member_size(const char *s, uint64_t *out);
  * when it is not one. */
 int parse_bitmap_region(const char *s, uint64_t *out);
 #define BITMAP_HINT "from 64K to 1T (md's default is 64M)"
+/* sync-speed-min above sync-speed-max, both limits (0: none), when MIN_GIVEN (the default
+ * gives way to a lower max): -1 with both in ERR, else 0. */
+int check_sync_speeds(uint64_t min, bool min_given, uint64_t max, char *err, size_t errlen);
+/* sync-speed-min= was given. */
+bool params_min_given(const struct params *p);
 /* "1000K/s", "50M/s", "none": the form parse_rate reads. */
 const char *rate_text(uint64_t bps, char *buf, size_t len);
 /* The defaults: 50 MiB/s while busy (md: 1000 KiB/s, too slow for a rebuild of today's

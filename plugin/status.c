@@ -19,7 +19,7 @@ struct run_start {
   uint64_t offset;
 };
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct run_start rec_start, check_start, replace_start;
+static struct run_start rec_start, check_start, replace_start, reshape_start;
 
 struct progress_view {
   double percent, rate_mbs, eta_s;      /* rate and eta < 0: not known yet */
@@ -48,6 +48,15 @@ void status_recovery_begin(void)
     run_begin(&rec_start, st.recovery_slot >= 0 ? st.recovery_offset : 0);
 }
 
+void status_reshape_begin(void)
+{
+  struct raid_status st;
+
+  if (status_array && raid_status(status_array, &st) == 0)
+    run_begin(&reshape_start, st.reshape_position != RAID_RESHAPE_NONE
+              ? st.reshape_position : 0);
+}
+
 void status_check_begin(void)
 {
   run_begin(&check_start, 0);
@@ -61,17 +70,18 @@ void status_replace_begin(void)
     run_begin(&replace_start, st.replace_offset);
 }
 
-/* Progress, rate (MB/s of units: chunks, per member) and time left of a run that
- * started at START and has done DONE of the array's units. */
-static void progress_view(const struct raid_status *st, const struct run_start *start,
-                          uint64_t done, struct progress_view *v)
+/* Progress, rate (MB/s of units of UNIT_BYTES) and time left of a run that started at
+ * START and has done DONE of TOTAL units. */
+static void run_view(const struct raid_status *st, const struct run_start *start,
+                     uint64_t done, uint64_t total, uint64_t unit_bytes,
+                     struct progress_view *v)
 {
   struct timespec now;
   double secs, units;
 
   clock_gettime(CLOCK_MONOTONIC, &now);
   v->done = done;
-  v->total = st->resync_units;
+  v->total = total;
   v->percent = v->total ? 100.0 * v->done / v->total : 0;
   v->rate_mbs = v->eta_s = -1;
   pthread_mutex_lock(&rec_lock);
@@ -80,9 +90,22 @@ static void progress_view(const struct raid_status *st, const struct run_start *
   pthread_mutex_unlock(&rec_lock);
   /* a failed array runs nothing: no rate decaying since the run stopped, no eta */
   if (secs > 0.2 && units > 0 && st->state != RAID_STATE_FAILED) {
-    v->rate_mbs = units * st->chunk_bytes / secs / 1e6;
-    v->eta_s = (v->total - v->done) / (units / secs);
+    v->rate_mbs = units * unit_bytes / secs / 1e6;
+    v->eta_s = v->total > v->done ? (v->total - v->done) / (units / secs) : 0;
   }
+}
+
+/* The same of a run over the array's units (resync_units: chunks, per member). */
+static void progress_view(const struct raid_status *st, const struct run_start *start,
+                          uint64_t done, struct progress_view *v)
+{
+  run_view(st, start, done, st->resync_units, st->chunk_bytes, v);
+}
+
+/* The same of the reshape, which counts bytes of the array moved. */
+static void reshape_view(const struct raid_status *st, struct progress_view *v)
+{
+  run_view(st, &reshape_start, st->reshape_position, st->reshape_size, 1, v);
 }
 
 void status_set(struct aoe_initiator *ini, struct raid_array *array, const struct params *p)
@@ -97,9 +120,14 @@ static const char *state_name(enum raid_array_state s)
   return s == RAID_STATE_CLEAN ? "clean" : s == RAID_STATE_DEGRADED ? "degraded" : "failed";
 }
 
-static const char *role_name(enum raid_role_state r)
+/* A member whose shelf stopped answering is not failed until it misses a write (or an
+ * admin fails it): "down", as aoe-stat says, not md's "faulty", for it is back in its
+ * role with nothing to rebuild when the shelf answers again. */
+static const char *role_name(const struct raid_member_status *m)
 {
-  switch (r) {
+  if (m->role == RAID_ROLE_FAULTY && !m->failed)
+    return "down";
+  switch (m->role) {
   case RAID_ROLE_ACTIVE: return "active";
   case RAID_ROLE_SPARE: return "spare";
   case RAID_ROLE_FAULTY: return "faulty";
@@ -180,12 +208,16 @@ static void print_text(FILE *out, const struct raid_status *st)
             st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
             st->resync_offset, st->resync_units, st->m ? "stripes" : "chunks",
             st->state == RAID_STATE_CLEAN ? "" : ", pending until the array is whole");
-  if (st->reshape_position != RAID_RESHAPE_NONE)
+  if (st->reshape_position != RAID_RESHAPE_NONE) {
+    struct progress_view v;
+    reshape_view(st, &v);
     fprintf(out, "  reshape %s of %u -> %s of %u  %.1f%% (%" PRIu64 " of %" PRIu64
-            " bytes)\n", raid_level_name(st->reshape_from_level), st->reshape_from_members,
-            raid_level_name(st->level), st->members,
-            st->reshape_size ? 100.0 * st->reshape_position / st->reshape_size : 0.0,
-            st->reshape_position, st->reshape_size);
+            " bytes)", raid_level_name(st->reshape_from_level), st->reshape_from_members,
+            raid_level_name(st->level), st->members, v.percent, v.done, v.total);
+    if (v.rate_mbs >= 0)
+      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    fprintf(out, "\n");
+  }
   if (st->recovery_slot >= 0) {
     struct progress_view v;
     progress_view(st, &rec_start, st->recovery_offset, &v);
@@ -259,7 +291,7 @@ static void print_text(FILE *out, const struct raid_status *st)
     const struct raid_member_status *m = &st->member[i];
     struct link_view v;
     fprintf(out, "  %-4u %-8s %-10s %11" PRIu64 " %12" PRIu64, i, m->name[0] ? m->name : "-",
-            role_name(m->role), m->read_errors, m->write_errors);
+            role_name(m), m->read_errors, m->write_errors);
     if (link_view(m->name, &v) == 0)
       fprintf(out, "  %-5s %2zu/%-2zu %7" PRIu32 " %6u %11" PRIu64, v.up ? "up" : "down",
               v.paths_up, v.paths, v.srtt_us, v.window, v.retransmits);
@@ -287,10 +319,14 @@ static void print_json(FILE *out, const struct raid_status *st)
             st->resync_offset, st->resync_units);
   else
     fprintf(out, "\"resync\":null,");
-  if (st->reshape_position != RAID_RESHAPE_NONE)
+  if (st->reshape_position != RAID_RESHAPE_NONE) {
+    struct progress_view v;
+    reshape_view(st, &v);
     fprintf(out, "\"reshape\":{\"from_level\":\"%s\",\"from_members\":%u,\"done\":%" PRIu64
-            ",\"total\":%" PRIu64 "},", raid_level_name(st->reshape_from_level),
-            st->reshape_from_members, st->reshape_position, st->reshape_size);
+            ",\"total\":%" PRIu64 ",\"percent\":%.1f,\"rate_mbs\":%.1f,\"eta_s\":%.0f},",
+            raid_level_name(st->reshape_from_level), st->reshape_from_members, v.done, v.total,
+            v.percent, v.rate_mbs, v.eta_s);
+  }
   else
     fprintf(out, "\"reshape\":null,");
   if (st->recovery_slot >= 0) {
@@ -347,7 +383,7 @@ static void print_json(FILE *out, const struct raid_status *st)
     struct link_view v;
     fprintf(out, "%s{\"slot\":%u,\"name\":\"%s\",\"role\":\"%s\",\"writemostly\":%s,"
             "\"read_errors\":%" PRIu64 ",\"write_errors\":%" PRIu64, i ? "," : "", i, m->name,
-            role_name(m->role), m->writemostly ? "true" : "false", m->read_errors,
+            role_name(m), m->writemostly ? "true" : "false", m->read_errors,
             m->write_errors);
     if (link_view(m->name, &v) == 0)
       fprintf(out, ",\"shelf\":{\"up\":%s,\"paths_up\":%zu,\"paths\":%zu,\"srtt_us\":%"

@@ -11,6 +11,8 @@
 void status_set(struct aoe_initiator *ini, struct raid_array *array, const struct params *p);
 /* A recovery run starts now: the base of the rate and eta `aoeraid status` shows. */
 void status_recovery_begin(void);
+/* A reshape run starts (or resumes) now: the base of its rate and eta. */
+void status_reshape_begin(void);
 /* A check or repair starts now: the base of its rate. */
 void status_check_begin(void);
 /* A replace run starts now: the base of its rate. */

@@ -1030,13 +1030,35 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
   return 0;
 }
 
-/* The bitmap block of the first active member among the first N slots
- * (every member that took part got each update; spares get none) into BLOCK;
+/* The slot of the freshest member assembled (highest events; the first slot of them on a
+ * tie), NULL if none: a member force took back holds an older bitmap, which lacks the
+ * bits set since it left. */
+static struct raid_slot *
+freshest_slot (struct raid_array *a, const struct found *f, size_t n)
+{
+  struct raid_slot *best = NULL;
+  uint64_t events = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    struct raid_slot *s = f[i].use ? &a->slot[f[i].sb.role] : NULL;
+    if (!s || atomic_load (&s->recovering))
+      continue;
+    if (!best || f[i].sb.events > events || (f[i].sb.events == events && s < best)) {
+      best = s;
+      events = f[i].sb.events;
+    }
+  }
+  return best;
+}
+
+/* The bitmap block of FRESH (every member that took part got each update; spares get
+ * none) when it is among the first N slots, else of the first active one, into BLOCK;
  * *FROM is that member, NULL if none.  0, or -EIO. */
 static int
-bitmap_block_read (struct raid_array *a, unsigned n, uint8_t *block, struct raid_slot **from)
+bitmap_block_read (struct raid_array *a, unsigned n, struct raid_slot *fresh, uint8_t *block,
+                   struct raid_slot **from)
 {
-  *from = NULL;
+  *from = fresh && fresh < a->slot + n ? fresh : NULL;
   for (unsigned i = 0; i < n && !*from; i++)
     if (a->slot[i].m.ops && !atomic_load (&a->slot[i].recovering))
       *from = &a->slot[i];
@@ -1048,22 +1070,22 @@ bitmap_block_read (struct raid_array *a, unsigned n, uint8_t *block, struct raid
  * comes back with the regions it had, which its old block (the old layout's
  * members still hold it) tells. */
 static void
-reshape_bitmap_region (struct raid_array *a)
+reshape_bitmap_region (struct raid_array *a, struct raid_slot *fresh)
 {
   uint8_t *block = aligned_alloc (4096, RAID_BITMAP_SIZE);
   struct raid_slot *from;
   uint32_t shift;
 
-  if (block && bitmap_block_read (a, a->prev.g.n, block, &from) == 0
+  if (block && bitmap_block_read (a, a->prev.g.n, fresh, block, &from) == 0
       && bitmap_block_shift (block, &shift) == 0)
     a->reshape.bitmap_region = (uint64_t) a->prev.g.chunk << shift;
   free (block);
 }
 
-/* The bitmap of the first active member.  One that cannot be read or makes
+/* The bitmap of the freshest member, FRESH.  One that cannot be read or makes
  * no sense becomes all dirty: a member coming back is then rebuilt in full. */
 static int
-array_bitmap_read (struct raid_array *a)
+array_bitmap_read (struct raid_array *a, struct raid_slot *fresh)
 {
   uint8_t *block = aligned_alloc (4096, RAID_BITMAP_SIZE);
   struct raid_slot *from;
@@ -1071,7 +1093,7 @@ array_bitmap_read (struct raid_array *a)
 
   if (!block)
     return -1;
-  rc = bitmap_block_read (a, a->lay.g.n, block, &from);
+  rc = bitmap_block_read (a, a->lay.g.n, fresh, block, &from);
   if (rc == 0)
     rc = bitmap_load (a, block);
   free (block);
@@ -1261,8 +1283,8 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
     memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
   writemostly_load (a);
   if (a->sb.bitmap_offset && atomic_load (&a->reshape.active))
-    reshape_bitmap_region (a);
-  else if (a->sb.bitmap_offset && array_bitmap_read (a) < 0) {
+    reshape_bitmap_region (a, freshest_slot (a, f, n));
+  else if (a->sb.bitmap_offset && array_bitmap_read (a, freshest_slot (a, f, n)) < 0) {
     snprintf (err, errlen, "out of memory");
     goto fail;
   }

@@ -33,6 +33,16 @@ plugin_fails "no level for a new array" "give level=" shelves=e1.1,e2.1
 plugin_fails "missing shelf" "e9.1 did not answer on h0" shelves=e1.1,e9.1 level=1
 plugin_fails "a name with a space" "name: 'my array' holds byte 0x20 at 3: no spaces" \
   shelves=e1.1,e2.1 level=1 "name=my array"
+# A key given twice: refused, not appended (shelves=) nor silently overridden (level=)
+plugin_fails "shelves= twice" "shelves= given twice: give it once, comma-separated" \
+  shelves=e1.1 shelves=e2.1 level=1
+plugin_fails "level= twice" "level= given twice: give it once" shelves=e1.1,e2.1 level=1 level=0
+plugin_fails "writemostly under two spellings" \
+  "writemostly= given twice \\(write_mostly= is the same\\): give it once" \
+  shelves=e1.1,e2.1 level=1 writemostly=e1.1 write_mostly=e2.1
+plugin_fails "sync-speed-min above sync-speed-max" \
+  "sync-speed-min 20M/s is above sync-speed-max 10M/s: give a min at most the max" \
+  shelves=e1.1,e2.1 level=1 sync-speed-min=20M sync-speed-max=10M
 # control= in a directory that does not exist: refused before the array is created
 plugin_fails "control= in no directory" \
   "control=$LAB_DIR/nodir/ctl: No such file or directory: its directory does not exist" \

@@ -62,6 +62,18 @@ out=$("$aoeraid" grow -c "$ctl" e4.1) || lab_die "grow to raid5 of 4 failed: $ou
 grep -q "added e4.1 as a spare" <<<"$out" || lab_die "grow onto e4.1 answered: $out"
 sleep 3
 status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
+# its rate and eta, as recovery's (whatever their values: the machine's load sets them)
+reshape_line() { status | grep "^  reshape "; }
+for _ in $(seq 50); do
+  reshape_line | grep -Eq " [0-9]+\.[0-9] MB/s  eta [0-9]+s$" && break
+  sleep 0.1
+done
+reshape_line | grep -Eq "raid5 of 4 .* [0-9]+\.[0-9] MB/s  eta [0-9]+s$" ||
+  lab_die "the reshape line has no MB/s and eta: $(status)"
+"$aoeraid" status -c "$ctl" --json |
+  jq -e '.reshape | (.rate_mbs >= 0) and (.eta_s >= 0) and (.percent > 0)' >/dev/null ||
+  lab_die "status --json: no reshape rate and eta: $("$aoeraid" status -c "$ctl" --json | jq -c .reshape)"
+echo "ok: the reshape shows its rate and eta: $(reshape_line)"
 plugin_stop
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 control=$ctl
 # polled: the monitor thread logs it, started after nbdkit listens (after_fork)

@@ -41,9 +41,10 @@ lab_kill 3
 wait_status "^  spares e3.1 \(shelf down\)$" "the spare's shelf down"
 echo "ok: the spare's shelf killed: status shows it $took ms later: $(status | grep spares)"
 
-# e2.1 dies while idle: shown down with no I/O.
+# e2.1 dies while idle: shown down with no I/O, its role "down" (not failed: it missed
+# no write), not "faulty".
 lab_kill 2
-wait_status "^ +1 +e2.1 +faulty .* down " "e2.1 down"
+wait_status "^ +1 +e2.1 +down .* down " "e2.1 down"
 grep -q "e2.1: no answer to keepalives for [0-9]* ms (dead time 2000 ms): shelf declared down" \
   "$log" || lab_die "no keepalive line for e2.1: $(grep e2.1 "$log")"
 echo "ok: e2.1 killed while idle: status shows it down $took ms later"
@@ -67,6 +68,7 @@ dd if="$LAB_DIR/more" of="$LAB_DIR/want" bs=1M seek=8 conv=notrunc status=none
 want=$(md5sum <"$LAB_DIR/want")
 grep -q "member e2.1 (slot 1) failed: it is down and missed a write" "$log" ||
   lab_die "e2.1 not failed by the write: $(grep e2.1 "$log")"
+status | grep >/dev/null -E "^ +1 +e2.1 +faulty .* down " || lab_die "failed e2.1 not faulty: $(status)"
 status | grep >/dev/null "bitmap 2 of 63 regions dirty" || lab_die "expected 2 dirty regions: $(status)"
 ! grep -q "spare e3.1 takes slot" "$log" || lab_die "the dead spare was rebuilt onto"
 [ "$(readback)" = "$want" ] || lab_die "e1.1 alone: data differs"
@@ -83,7 +85,7 @@ echo "ok: e2.1 restarted: re-added by itself, its 2 dirty regions rebuilt, data 
 wait_bitmap_clean 63
 before=$(events) readds=$(grep -c "e2.1 is back" "$log") recoveries=$(grep -c "recovery finished" "$log")
 lab_kill 2
-wait_status "^ +1 +e2.1 +faulty .* down " "e2.1 down again"
+wait_status "^ +1 +e2.1 +down .* down " "e2.1 down again"
 echo "ok: e2.1 killed while idle: down $took ms later"
 lab_start 2
 wait_status "^ +1 +e2.1 +active .* up " "e2.1 back up"

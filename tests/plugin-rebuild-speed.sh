@@ -32,7 +32,14 @@ out=$("$aoeraid" speed -c "$ctl" maximum=1M 2>&1) && lab_die "maximum=1M accepte
 echo "$out" | grep >/dev/null "'maximum=1M' is not min=RATE or max=RATE" || lab_die "maximum=1M: $out"
 out=$("$aoeraid" speed min=1M 2>&1) && lab_die "speed without -c accepted: $out"
 echo "$out" | grep >/dev/null "usage: .* speed -c SOCKET" || lab_die "speed without -c: $out"
-"$aoeraid" speed -c "$ctl" | grep >/dev/null "max 2M/s" || lab_die "a refused change changed the limits"
+# a min above the max is refused (the default min, above, gives way to a lower max)
+out=$("$aoeraid" speed -c "$ctl" min=60M max=10M 2>&1) && lab_die "min=60M max=10M accepted: $out"
+echo "$out" | grep >/dev/null "speed: sync-speed-min 60M/s is above sync-speed-max 10M/s: give min= at most the max" ||
+  lab_die "min=60M max=10M: unclear refusal: $out"
+out=$("$aoeraid" speed -c "$ctl" min=3M 2>&1) && lab_die "min=3M above max 2M accepted: $out"
+echo "$out" | grep >/dev/null "sync-speed-min 3M/s is above sync-speed-max 2M/s" || lab_die "min=3M: $out"
+"$aoeraid" speed -c "$ctl" | grep >/dev/null "min 50M/s while busy, max 2M/s" ||
+  lab_die "a refused change changed the limits: $("$aoeraid" speed -c "$ctl")"
 echo "ok: bad rates refused, the limits unchanged"
 
 # percent and MB/s of the recovery line of the status view

@@ -19,6 +19,7 @@ static atomic_int hold;              /* it stays there until the test clears thi
 void status_check_begin (void);
 void status_replace_begin (void);
 void status_recovery_begin (void);
+void status_reshape_begin (void);
 void log_notice (const char *fmt, ...);
 void nbdkit_error (const char *fmt, ...);
 
@@ -32,6 +33,7 @@ status_check_begin (void)
 
 void status_replace_begin (void) { }
 void status_recovery_begin (void) { }
+void status_reshape_begin (void) { }
 void log_notice (const char *fmt, ...) { (void) fmt; }
 void nbdkit_error (const char *fmt, ...) { (void) fmt; }
 

@@ -1236,6 +1236,39 @@ Test (bitmap, bits_survive_reassembly)
   rig_free (&r);
 }
 
+/* md's --assemble --force takes back a member that failed (here slot 0, the second to
+ * go): it missed the bit the last write set on the freshest member (slot 2).  The bitmap
+ * is read from the freshest member, not from the first slot: read from slot 0 it would
+ * lose that bit, and slot 1, when it comes back, would not be rebuilt where it was set. */
+Test (bitmap, a_forced_start_reads_the_freshest_bitmap)
+{
+  struct rig r;
+  struct raid_status st;
+  char err[256] = "";
+  uint8_t buf[4096] = { 0 };
+
+  bitmap_rig_clean (&r, &cases[1]);
+  raid_mem_member_set_down (r.f.mm[1], 1);
+  rig_write (&r, 300 * 1024, 4096);                 /* region 2; slot 1 fails */
+  raid_mem_member_fail (r.f.mm[0], 0, 1);          /* it fails the bit's store */
+  cr_assert_neq (raid_write (r.f.a, buf, sizeof buf, 1500 * 1024, 0), 0,
+                 "wrote with two members of three gone");  /* region 11: on slot 2 only */
+  cr_assert_eq (disk_bits (&r, 2), 1u << 2 | 1u << 11, "slot 2 holds %04x", disk_bits (&r, 2));
+  cr_assert_eq (disk_bits (&r, 0), 1u << 2, "slot 0 holds %04x", disk_bits (&r, 0));
+  fx_close (&r.f);
+  raid_mem_member_fail (r.f.mm[0], 0, 0);
+  raid_mem_member_set_down (r.f.mm[1], 0);
+  cr_assert_not_null (fx_assemble (&r.f, 1, err, sizeof err), "assemble: %s", err);
+  raid_status (r.f.a, &st);
+  cr_assert_eq (st.member[0].role, RAID_ROLE_ACTIVE, "slot 0 is not taken back");
+  cr_assert_eq (st.bitmap_dirty, 2, "%llu regions dirty, not regions 2 and 11",
+                (unsigned long long) st.bitmap_dirty);
+  for (unsigned i = 0; i < 3; i += 2)
+    cr_assert_eq (disk_bits (&r, i), 1u << 2 | 1u << 11, "slot %u holds %04x", i,
+                  disk_bits (&r, i));
+  rig_free (&r);
+}
+
 struct bm_stress { struct rig *r; atomic_int stop; };
 
 static void *

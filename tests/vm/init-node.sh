@@ -81,10 +81,20 @@ bring_up() {
 }
 
 # The kernel NBD client, as a real client would attach; no I/O timeout (TCG is slow).
+# Its negotiation is bounded, though: a server that accepts and never answers would
+# otherwise hold the guest until the host's qemu timeout, with no line saying where.
+NBD_NEGOTIATE_SECONDS=60
 attach() {
   waitfor 10 '[ -b /dev/nbd0 ]' || fail "no /dev/nbd0"
-  nbd-client 10.0.2.2 "$PORT" /dev/nbd0 -N '' -b 4096 >/tmp/nbd-client.log 2>&1 ||
-    fail "nbd-client 10.0.2.2 $PORT: $(tail -1 /tmp/nbd-client.log)"
+  step "nbd-client negotiation with 10.0.2.2:$PORT"
+  timeout "$NBD_NEGOTIATE_SECONDS" nbd-client 10.0.2.2 "$PORT" /dev/nbd0 -N '' -b 4096 \
+    >/tmp/nbd-client.log 2>&1
+  rc=$?
+  # killed by timeout: coreutils says 124, busybox's shows the signal (128 + TERM)
+  [ $rc -eq 124 ] || [ $rc -gt 128 ] &&
+    fail "nbd-client 10.0.2.2 $PORT: negotiation hung: no export within" \
+      "${NBD_NEGOTIATE_SECONDS} s (is the server up and answering NBD?)"
+  [ $rc -eq 0 ] || fail "nbd-client 10.0.2.2 $PORT: $(tail -1 /tmp/nbd-client.log)"
   waitfor 10 '[ "$(cat /sys/block/nbd0/size)" != 0 ]' || fail "/dev/nbd0 has size 0"
   phase attached size=$(($(cat /sys/block/nbd0/size) / 2048))MiB
 }

@@ -160,6 +160,10 @@ struct raid_sb_summary {
   uint64_t events;
   int clean;
   uint64_t recovery_offset;   /* units of the RECOVERING slot rebuilt; UINT64_MAX = none */
+  /* units (stripes; chunks for mirrors) in sync of resync_units, UINT64_MAX = all;
+   * resync_after_crash: that resync follows a crash (a degraded start wants force) */
+  uint64_t resync_offset, resync_units;
+  int resync_after_crash;
   uint64_t reshape_position;  /* array bytes moved to the new layout; RAID_RESHAPE_NONE */
   enum raid_role_state roles[RAID_MAX_MEMBERS];
   uint8_t slot_uuid[RAID_MAX_MEMBERS][16];   /* the member each slot holds, by its uuid */
@@ -535,6 +539,7 @@ struct raid_status {
   int readonly;                  /* RAID_ASSEMBLE_READONLY */
   uint64_t resync_offset;        /* stripes (chunks for mirrors) in sync; UINT64_MAX = all */
   uint64_t resync_units;         /* stripes (chunks for mirrors) in the array */
+  int resync_after_crash;        /* the pending resync follows a crash (not a creation) */
   struct raid_member_status member[RAID_MAX_MEMBERS];
   int recovery_slot;             /* slot being rebuilt, -1 none */
   uint64_t recovery_offset;      /* units of it rebuilt, of resync_units */

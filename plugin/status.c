@@ -204,7 +204,8 @@ static void print_text(FILE *out, const struct raid_status *st)
     fprintf(out, "  fenced: %s is reserved by another head, which took the array over; "
             "this server no longer serves it\n", st->fenced_by);
   if (st->resync_offset != UINT64_MAX)
-    fprintf(out, "  resync %.1f%% (%" PRIu64 " of %" PRIu64 " %s)%s\n",
+    fprintf(out, "  resync%s %.1f%% (%" PRIu64 " of %" PRIu64 " %s)%s\n",
+            st->resync_after_crash ? " after a crash" : "",
             st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
             st->resync_offset, st->resync_units, st->m ? "stripes" : "chunks",
             st->state == RAID_STATE_CLEAN ? "" : ", pending until the array is whole");
@@ -315,8 +316,9 @@ static void print_json(FILE *out, const struct raid_status *st)
   else
     fprintf(out, "\"fenced\":null,");
   if (st->resync_offset != UINT64_MAX)
-    fprintf(out, "\"resync\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64 "},",
-            st->resync_offset, st->resync_units);
+    fprintf(out, "\"resync\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64
+            ",\"after_crash\":%s},", st->resync_offset, st->resync_units,
+            st->resync_after_crash ? "true" : "false");
   else
     fprintf(out, "\"resync\":null,");
   if (st->reshape_position != RAID_RESHAPE_NONE) {

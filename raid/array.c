@@ -243,6 +243,9 @@ sb_write_all (struct raid_array *a)
     a->sb.events++;
     a->sb.utime = (uint64_t) time (NULL);
     a->sb.resync_offset = atomic_load (&a->resync_offset);
+    /* the resync after a crash has ended: the stripes it tore are proven */
+    if (a->sb.resync_offset == RAID_RESYNC_DONE)
+      a->sb.resync_after_crash = 0;
     a->sb.recovery_offset = atomic_load (&a->recovery_offset);
     if (atomic_load (&a->recovery_bitmap))
       a->sb.features |= RAID_FEATURE_RECOVERY_BITMAP;
@@ -1169,6 +1172,56 @@ stale_hint (struct raid_array *a, struct raid_member *members, struct found *f, 
               named > 1 ? "they" : "it");
 }
 
+/* The resync after a crash had not ended when the array stopped cleanly: "N% in sync". */
+static const char *
+crash_resync_text (struct raid_array *a, char *buf, size_t len)
+{
+  uint64_t units = resync_units (a), at = a->sb.resync_offset;
+
+  snprintf (buf, len, "%.1f%% in sync", units && at <= units ? 100.0 * at / units : 0.0);
+  return buf;
+}
+
+/* A degraded parity array (DEGRADED names its missing slots) whose parity a crash may
+ * have left wrong: dirty, or a resync after a crash that did not end (a clean stop cut
+ * it short: md counts recovery_cp short of MaxSector as dirty).  A new array's first
+ * resync does not count: writes beyond it reconstruct their parity, so nothing there is
+ * torn.  The log makes the stripes of the crash it was writing right again, but not an
+ * earlier crash's still waiting for the resync (a full-stripe write whose entry a cache
+ * lost): that one is refused too.  -1 with ERR filled when refused (no force). */
+static int
+write_hole_refused (struct raid_array *a, int force, const char *degraded, char *err,
+                    size_t errlen)
+{
+  char label[RAID_NAME_MAX + 3], at[48];
+  int crash_resync = a->sb.resync_after_crash && a->sb.resync_offset != RAID_RESYNC_DONE;
+
+  if (!a->sb.clean && !crash_resync && (a->sb.features & RAID_FEATURE_PPL) && !a->readonly) {
+    raid_logf (a, RAID_LOG_WARN, "%s: dirty and degraded: the partial parity log makes the "
+               "parity of the stripes written at the crash again", a->sb.name);
+    return 0;
+  }
+  if (a->sb.clean && !crash_resync)
+    return 0;
+  if (force) {
+    raid_logf (a, RAID_LOG_WARN, "%s: starting %s and degraded (force): data in stripes "
+               "written at the crash may be wrong", a->sb.name,
+               crash_resync ? "with the resync after a crash unfinished" : "dirty");
+    return 0;
+  }
+  if (crash_resync)
+    snprintf (err, errlen, "%s %s is degraded (%s) and its resync after a crash did not end "
+              "(%s): parity may not match the data in stripes the crash tore (write hole); "
+              "bring the member back and let the resync end, or assemble with force "
+              "(force=true) to start it anyway", raid_level_name (a->lay.g.level),
+              array_quoted (a, label), degraded, crash_resync_text (a, at, sizeof at));
+  else
+    snprintf (err, errlen, "%s %s is dirty and degraded (%s): parity may not match "
+              "the data (write hole); assemble with force to start it anyway",
+              raid_level_name (a->lay.g.level), array_quoted (a, label), degraded);
+  return -1;
+}
+
 /* Too few members, or a dirty degraded parity array (choose_members refused short ones). */
 static int
 check_startable (struct raid_array *a, int force, char *err, size_t errlen)
@@ -1200,20 +1253,8 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
               array_quoted (a, label), names);
     return -1;
   }
-  if (nmissing && !a->sb.clean && a->lay.g.m && (a->sb.features & RAID_FEATURE_PPL)
-      && !a->readonly)
-    raid_logf (a, RAID_LOG_WARN, "%s: dirty and degraded: the partial parity log makes the "
-               "parity of the stripes written at the crash again", a->sb.name);
-  else if (nmissing && !a->sb.clean && a->lay.g.m) {
-    if (!force) {
-      snprintf (err, errlen, "%s %s is dirty and degraded (%s): parity may not match "
-                "the data (write hole); assemble with force to start it anyway",
-                raid_level_name (a->lay.g.level), array_quoted (a, label), degraded);
-      return -1;
-    }
-    raid_logf (a, RAID_LOG_WARN, "%s: starting dirty and degraded (force): data in stripes "
-               "written at the crash may be wrong", a->sb.name);
-  }
+  if (nmissing && a->lay.g.m && write_hole_refused (a, force, degraded, err, errlen) == -1)
+    return -1;
   if (nmissing)
     raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s; redundancy is reduced "
                "until the array is rebuilt", a->sb.name, raid_level_name (a->lay.g.level),
@@ -1296,6 +1337,10 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   atomic_store (&a->recovery_bitmap, (a->sb.features & RAID_FEATURE_RECOVERY_BITMAP)
                 && a->bitmap.nbits);
   crashed = !a->sb.clean;
+  /* told from a new array's first resync: a degraded start before this one ends wants
+   * force (check_startable), written with this start's superblocks */
+  if (crashed && (a->lay.g.m || a->lay.g.copies > 1))
+    a->sb.resync_after_crash = 1;
   a->sb.clean = a->readonly && a->sb.clean;
   replace_resume (a, crashed);
   if (crashed && !a->readonly && assemble_replay (a, force, err, errlen) == -1)
@@ -1360,6 +1405,8 @@ raid_status (struct raid_array *a, struct raid_status *st)
   memcpy (st->name, a->sb.name, sizeof st->name);
   st->events = a->sb.events;
   st->readonly = a->readonly;
+  st->resync_after_crash = a->sb.resync_after_crash
+    && atomic_load (&a->resync_offset) != RAID_RESYNC_DONE;
   st->spares = a->nspares;
   for (i = 0; i < a->nspares; i++)
     snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));

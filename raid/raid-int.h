@@ -134,6 +134,11 @@ struct raid_sb {
    * reads go elsewhere while another copy can serve them.  The member's, not the slot's:
    * a spare or a replacement that takes the slot starts without it */
   uint32_t writemostly;
+  /* 1: the pending resync (resync_offset) follows a crash, so stripes below the array's
+   * end may hold parity the crash tore: a degraded start is refused without force as a
+   * dirty one is, clean stop or not (md: recovery_cp short of MaxSector).  0: none, or
+   * it is a new array's or a grow's, whose unsynced stripes no write has torn */
+  uint32_t resync_after_crash;
 };
 
 /* Little-endian fields of the on-member blocks (superblock, bitmap). */

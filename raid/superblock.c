@@ -38,6 +38,10 @@ enum {
    * bytes older writers left zero (none is), which an older aoeraid neither reads nor
    * keeps (its next write drops them: reads balance over every copy again) */
   O_WRITEMOSTLY = 1808,
+  /* the pending resync follows a crash (raid_sb.resync_after_crash): likewise in bytes
+   * older writers left zero (no crash resync known), which an older aoeraid neither reads
+   * nor keeps (its degraded start after a clean stop is accepted, as it always was) */
+  O_RESYNC_AFTER_CRASH = 1812,
   O_CRC = RAID_SB_SIZE - 4,
 };
 
@@ -100,7 +104,7 @@ static const struct sb_field sb_fields[] = {
   F (O_REPLACE_OFFSET, U64, replace_offset), F (O_REPLACE_UUID, BYTES, replace_uuid),
   F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
   F (O_REMOVED_COUNT, U32, removed_count), F (O_REMOVED_UUIDS, BYTES, removed_uuid),
-  F (O_WRITEMOSTLY, U32, writemostly),
+  F (O_WRITEMOSTLY, U32, writemostly), F (O_RESYNC_AFTER_CRASH, U32, resync_after_crash),
   F (O_LOG_SIZE, U64, log_size), F (O_PPL_GEN, U64, ppl_gen),
 };
 #undef F
@@ -310,6 +314,14 @@ sb_writemostly_clean (struct raid_sb *sb)
     sb->writemostly &= (1u << sb->raid_disks) - 1;
 }
 
+/* The crash's resync mark counts while a resync is pending: any value but 0 reads as set
+ * (the safe side: a degraded start wants force), and none is kept without a resync. */
+static void
+sb_resync_after_crash_clean (struct raid_sb *sb)
+{
+  sb->resync_after_crash = sb->resync_after_crash && sb->resync_offset != RAID_RESYNC_DONE;
+}
+
 /* 1 when a writer of this format could have produced these fields; else 0, and WHY
  * names the first that no writer produces (the block is damaged). */
 static int
@@ -367,6 +379,7 @@ sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb, char *why, siz
   sb_decode_fields (block, sb);
   sb_removed_clean (sb);
   sb_writemostly_clean (sb);
+  sb_resync_after_crash_clean (sb);
   return sb_sane (sb, why, len) ? RAID_SB_OK : RAID_SB_CORRUPT;
 }
 
@@ -435,6 +448,9 @@ raid_sb_startable (const struct raid_sb_summary *ref, const uint8_t *present)
 void
 sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb_summary *out)
 {
+  struct raid_geom g;
+  char err[128];
+
   memset (out, 0, sizeof *out);
   out->state = state;
   out->replace_slot = -1;
@@ -457,6 +473,8 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
   out->events = sb->events;
   out->clean = sb->clean;
   out->recovery_offset = sb->recovery_offset;
+  out->resync_offset = sb->resync_offset;
+  out->resync_after_crash = sb->resync_after_crash;
   out->reshape_position = sb->features & RAID_FEATURE_RESHAPE ? sb->reshape_position
                                                                : RAID_RESHAPE_NONE;
   for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
@@ -466,14 +484,13 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
   out->ppl = !!(sb->features & RAID_FEATURE_PPL);
   out->removed = sb->removed_count;
   memcpy (out->removed_uuid, sb->removed_uuid, sizeof out->removed_uuid);
+  if (geom_init (&g, (enum raid_level) sb->level, sb->raid_disks, sb->k, sb->m, sb->chunk,
+                 sb->data_size, err, sizeof err) == 0)
+    out->resync_units = sb_units (&g);
   if (sb->features & RAID_FEATURE_REPLACEMENT) {
-    struct raid_geom g;
-    char err[128];
     out->replace_slot = (int) sb->replace_slot;
     out->replace_offset = sb->replace_offset;
     out->replacement = !memcmp (sb->replace_uuid, sb->member_uuid, 16);
-    if (geom_init (&g, (enum raid_level) sb->level, sb->raid_disks, sb->k, sb->m, sb->chunk,
-                   sb->data_size, err, sizeof err) == 0)
-      out->replace_units = g.family == RAID_FAMILY_PARITY ? g.rows : geom_data_chunks (&g);
+    out->replace_units = out->resync_units;
   }
 }

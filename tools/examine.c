@@ -172,6 +172,11 @@ static void print_sb_text(const struct raid_sb_summary *sb)
   if (recovering_slot(sb) >= 0)
     printf("     recovery : slot %d, %" PRIu64 " units rebuilt\n", recovering_slot(sb),
            sb->recovery_offset == UINT64_MAX ? 0 : sb->recovery_offset);
+  if (sb->resync_offset != UINT64_MAX)
+    printf("       resync : %.1f%% (%" PRIu64 " of %" PRIu64 " units in sync)%s\n",
+           sb->resync_units ? 100.0 * sb->resync_offset / sb->resync_units : 0.0,
+           sb->resync_offset, sb->resync_units, sb->resync_after_crash
+           ? ", after a crash: a degraded start wants force until it ends" : "");
   if (sb->reshape_position != RAID_RESHAPE_NONE)
     printf("      reshape : %" PRIu64 " bytes of the array moved to the new layout\n",
            sb->reshape_position);
@@ -247,6 +252,11 @@ static void print_sb_json(const struct raid_sb_summary *sb)
     printf(",\"recovery_slot\":null");
   json_u64_or_null("recovery_offset", recovering_slot(sb) >= 0 ? sb->recovery_offset
                                                                 : UINT64_MAX, UINT64_MAX);
+  if (sb->resync_offset != UINT64_MAX)
+    printf(",\"resync\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64 ",\"after_crash\":%s}",
+           sb->resync_offset, sb->resync_units, sb->resync_after_crash ? "true" : "false");
+  else
+    printf(",\"resync\":null");
   json_u64_or_null("reshape_position", sb->reshape_position, RAID_RESHAPE_NONE);
   if (sb->replace_slot >= 0)
     printf(",\"replace\":{\"slot\":%d,\"done\":%" PRIu64 ",\"total\":%" PRIu64 "}",

@@ -178,6 +178,181 @@ Test (ppl, without_the_log_a_dirty_degraded_start_needs_force)
   fx_free (&f);
 }
 
+/* A write to column 0 of stripe 0, rows [4K, 8K) (durable: the newest record left), then
+ * one of the whole stripe 0 whose entry and parity the parity member's cache loses (its
+ * entry goes with its data, so a crash can keep the data and lose the entry); REF takes
+ * both, random from SEED. */
+static void
+full_stripe_entry_lost (struct fx *f, uint8_t *ref, uint64_t seed)
+{
+  unsigned x = col_dev (0, K);
+
+  cr_assert_eq (fx_write_ref (f->a, ref, 4096, 4096, &seed), 0);
+  cr_assert_eq (raid_mem_member_cache (f->mm[x], 1), 0);
+  cr_assert_eq (fx_write_ref (f->a, ref, 0, K * CHUNK, &seed), 0);
+  raid_mem_member_lose_cache (f->mm[x], 0, FX_MEMBER_SIZE);
+}
+
+/* Column 1 of stripe 0, which the torn write of crash_then_whole_start did not touch, read
+ * back: 1 when it is what REF says. */
+static int
+column_1_right (struct fx *f, const uint8_t *ref)
+{
+  uint8_t *got = malloc (CHUNK);
+  int right;
+
+  cr_assert_eq (raid_read (f->a, got, CHUNK, CHUNK), 0, "reading column 1 failed");
+  right = !memcmp (got, ref + CHUNK, CHUNK);
+  free (got);
+  return right;
+}
+
+/* A write of stripe 0's column 0 whose parity a crash tore, then a start with every
+ * member: the resync after the crash is pending and marked so.  The array is left running. */
+static uint8_t *
+crash_then_whole_start (struct fx *f, unsigned flags)
+{
+  uint8_t *ref = create_filled (f, flags, 3, NULL);
+  struct raid_status st;
+  char err[512] = "";
+
+  /* with the log the start replays a torn partial write: the tear it leaves is a
+   * full-stripe write's whose entry a cache lost */
+  if (flags & RAID_CREATE_PPL)
+    full_stripe_entry_lost (f, ref, 8);
+  else
+    torn_write (f, ref, 4096, 4096, 97, 1u << col_dev (0, K));
+  crash (f);
+  cr_assert_not_null (fx_assemble (f, 0, err, sizeof err), "whole start: %s", err);
+  raid_status (f->a, &st);
+  cr_assert (raid_needs_resync (f->a), "no resync after the crash");
+  cr_assert (st.resync_after_crash, "the resync after the crash is not marked so");
+  return ref;
+}
+
+/* The crash's resync cut short by a clean stop, and a whole clean start that stops again
+ * before it ran: a start without column 1's member is refused (md counts recovery_cp
+ * short of MaxSector as dirty), naming the resync after a crash; with force it starts,
+ * and column 1 comes back wrong from the torn parity (the hole the refusal guards). */
+static void
+crash_resync_cut_short_then_degraded (unsigned flags)
+{
+  struct fx f;
+  uint8_t *ref = crash_then_whole_start (&f, flags);
+  struct raid_sb_summary s;
+  struct raid_status st;
+  char err[512] = "";
+
+  fx_close (&f);                                /* clean, the resync not run */
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "clean whole start: %s", err);
+  raid_status (f.a, &st);
+  cr_assert (st.resync_after_crash, "a clean start dropped the mark of the crash's resync");
+  fx_close (&f);
+  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
+  cr_assert (s.clean && s.resync_after_crash && s.resync_offset != RAID_RESYNC_DONE,
+             "examine: clean %d, after a crash %d", s.clean, s.resync_after_crash);
+  cr_assert_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err),
+                  "a degraded start with the resync after a crash unfinished was not refused");
+  cr_assert (strstr (err, "its resync after a crash did not end") && strstr (err, "force")
+             && strstr (err, "slot 1 missing"), "refusal: %s", err);
+  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), RAID_ASSEMBLE_FORCE, err,
+                                        sizeof err), "with force: %s", err);
+  cr_assert (!column_1_right (&f, ref), "column 1 came back right: the test makes no tear");
+  free (ref);
+  fx_free (&f);
+}
+
+Test (ppl, a_degraded_start_before_the_resync_after_a_crash_ended_needs_force)
+{
+  crash_resync_cut_short_then_degraded (0);
+}
+
+/* With the log too: the whole start replayed the crash's entries and opened a new
+ * generation, so a later clean start replays nothing; a full-stripe write whose entry a
+ * cache lost is made right by that resync alone (design.md "Why the newest record"). */
+Test (ppl, with_the_log_a_degraded_start_before_the_resync_after_a_crash_ended_needs_force)
+{
+  crash_resync_cut_short_then_degraded (RAID_CREATE_PPL);
+}
+
+/* With the log, a crash during the resync after an earlier crash: the log mends this
+ * crash's stripes, not the earlier one's that the resync had not reached (its entries
+ * were replayed and a new generation opened at the start in between), so the dirty
+ * degraded start wants force too. */
+Test (ppl, with_the_log_a_crash_during_the_resync_after_a_crash_needs_force_to_start_degraded)
+{
+  struct fx f;
+  uint8_t *ref = crash_then_whole_start (&f, RAID_CREATE_PPL);
+  char err[512] = "";
+
+  crash (&f);
+  cr_assert_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err),
+                  "a dirty degraded start during the resync after a crash was not refused");
+  cr_assert (strstr (err, "its resync after a crash did not end"), "refusal: %s", err);
+  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), RAID_ASSEMBLE_FORCE, err,
+                                        sizeof err), "with force: %s", err);
+  cr_assert (!column_1_right (&f, ref), "column 1 came back right: the test makes no tear");
+  free (ref);
+  fx_free (&f);
+}
+
+/* A new array's first resync pending is no crash's: writes beyond the resync point
+ * reconstruct their parity, so a start without a member is accepted without force (md
+ * would refuse it; the integration tests start such arrays degraded) and every byte,
+ * the missing member's too, reads back as written. */
+Test (ppl, a_new_arrays_first_resync_pending_does_not_refuse_a_degraded_start)
+{
+  struct fx f;
+  struct raid_status st;
+  uint64_t seed = 5;
+  uint8_t *ref, *got;
+  char err[512] = "";
+
+  fx_members (&f, N, FX_MEMBER_SIZE);
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, CHUNK, 0);   /* its first resync to run */
+  cr_assert (raid_needs_resync (f.a), "a new array without assume-clean has no resync");
+  ref = fx_fill (f.a, &seed);
+  fx_close (&f);                                      /* clean, the resync not run */
+  cr_assert_not_null (assemble_without (&f, 1, 0, err, sizeof err),
+                      "a degraded start before a new array's first resync was refused: %s", err);
+  raid_status (f.a, &st);
+  cr_assert (!st.resync_after_crash && st.resync_offset != RAID_RESYNC_DONE,
+             "after a crash %d, resync at %llu", st.resync_after_crash,
+             (unsigned long long) st.resync_offset);
+  got = malloc (raid_size (f.a));
+  cr_assert_eq (raid_read (f.a, got, raid_size (f.a), 0), 0);
+  cr_assert (!memcmp (got, ref, raid_size (f.a)), "the degraded array reads wrong");
+  free (got);
+  free (ref);
+  fx_free (&f);
+}
+
+/* Once the resync after the crash has ended the mark is gone, in memory and on every
+ * member: a start without a member is accepted without force, and column 1 comes back
+ * right from the parity the resync made again. */
+Test (ppl, once_the_resync_after_a_crash_ended_a_degraded_start_needs_no_force)
+{
+  struct fx f;
+  uint8_t *ref = crash_then_whole_start (&f, 0);
+  struct raid_sb_summary s;
+  struct raid_status st;
+  char err[512] = "";
+
+  cr_assert_eq (raid_resync (f.a), 0, "the resync failed");
+  raid_status (f.a, &st);
+  cr_assert (!st.resync_after_crash, "the mark outlived the resync");
+  fx_close (&f);
+  for (unsigned i = 0; i < N; i++) {
+    cr_assert_eq (raid_examine (&f.mem[i], &s), 0);
+    cr_assert (!s.resync_after_crash, "e%u.1 still says a resync after a crash", i + 1);
+  }
+  cr_assert_not_null (assemble_without (&f, col_dev (0, 1), 0, err, sizeof err),
+                      "a degraded start after the resync ended was refused: %s", err);
+  cr_assert (column_1_right (&f, ref), "column 1 came back wrong after the resync");
+  free (ref);
+  fx_free (&f);
+}
+
 /* Members with a write cache (a disk's, on): a write's entry is flushed on its parity
  * member before its data goes out, as md writes entries FUA (the parity member's trace
  * shows it; the flush after the write, for the entry's room, would hide its absence from
@@ -342,17 +517,13 @@ Test (ppl, a_full_stripe_write_supersedes_an_older_partial_one)
 Test (ppl, a_full_stripe_write_whose_entry_a_cache_lost_leaves_parity_matching_its_data)
 {
   struct fx f;
-  uint64_t seed = 19, s2 = 8;
+  uint64_t seed = 19;
   uint8_t *ref, *got = malloc (CHUNK);
-  unsigned x = col_dev (0, K), z = col_dev (0, 1);
+  unsigned z = col_dev (0, 1);
   char err[512] = "";
 
   ref = create_filled (&f, RAID_CREATE_PPL, seed, NULL);
-  /* column 0, rows [4K, 8K): the newest record left, durable */
-  cr_assert_eq (fx_write_ref (f.a, ref, 4096, 4096, &s2), 0);
-  cr_assert_eq (raid_mem_member_cache (f.mm[x], 1), 0);
-  cr_assert_eq (fx_write_ref (f.a, ref, 0, K * CHUNK, &s2), 0);   /* stripe 0, whole */
-  raid_mem_member_lose_cache (f.mm[x], 0, FX_MEMBER_SIZE);        /* its entry, its parity */
+  full_stripe_entry_lost (&f, ref, 8);
   crash (&f);
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the dirty start");

@@ -512,3 +512,40 @@ Test (resize, power_cut_with_the_new_space_in_the_last_region)
   }
   cr_assert (grew > 0, "no cut left the new size");
 }
+
+/* A grow's resync of the new space is no crash's: a degraded start before it ends needs
+ * no force.  Here the grow follows, in the same run, the resync after a crash: the mark of
+ * that resync must end with it and not pass to the grow's (a degraded start refused). */
+Test (resize, the_resync_of_a_grow_after_a_crash_resync_is_no_crash_resync)
+{
+  const struct size_case *c = &cases[2];
+  uint64_t seed = 9;
+  int64_t power = 0;
+  struct fx f;
+  struct raid_status st;
+  char err[256] = "";
+  uint8_t *ref = setup (&f, c, &seed, RAID_CREATE_ASSUME_CLEAN);
+
+  restart_bigger (&f, BIG, &seed);
+  for (unsigned i = 0; i < f.n; i++)                /* the host dies */
+    raid_mem_member_power (f.mm[i], &power);
+  fx_close (&f);
+  for (unsigned i = 0; i < f.n; i++)
+    raid_mem_member_power (f.mm[i], NULL);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  raid_status (f.a, &st);
+  cr_assert (st.resync_after_crash, "the resync after the crash is not marked so");
+  cr_assert_eq (raid_resync (f.a), 0);
+  cr_assert_eq (raid_grow_size (f.a, 0, err, sizeof err), 0, "%s", err);
+  raid_status (f.a, &st);
+  cr_assert (st.resync_offset != RAID_RESYNC_DONE && !st.resync_after_crash,
+             "the grow's resync: at %llu, after a crash %d",
+             (unsigned long long) st.resync_offset, st.resync_after_crash);
+  fx_close (&f);
+  raid_mem_member_set_down (f.mm[1], 1);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "a degraded start during a "
+                      "grow's resync was refused: %s", err);
+  fx_expect_data (f.a, ref, NULL, 32 * 2 * CHUNK, "degraded, after the grow");
+  fx_free (&f);
+  free (ref);
+}

@@ -115,6 +115,40 @@ Test (superblock, create_then_examine_every_member)
   fx_free (&f);
 }
 
+/* The mark of a resync after a crash (raid_sb.resync_after_crash) is a word at byte 1812,
+ * which every older writer left zero: an older block (a new array's, whose first resync
+ * is pending) reads unmarked and sound; set, it reads back set, in the summary too; and
+ * without a resync pending it reads unset (it only says whose that resync is). */
+Test (superblock, the_resync_after_a_crash_mark_sits_in_bytes_older_writers_left_zero)
+{
+  struct fx f;
+  struct raid_sb sb;
+  struct raid_sb_summary s;
+  uint8_t older[RAID_SB_SIZE], block[RAID_SB_SIZE];
+  char why[128] = "";
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, 8192, 0);   /* its first resync to run */
+  fx_close (&f);
+  memcpy (older, SB (&f, 0), RAID_SB_SIZE);
+  cr_assert (!older[1812] && !older[1813] && !older[1814] && !older[1815]);
+  cr_assert_eq (sb_decode (older, &sb, why, sizeof why), RAID_SB_OK, "%s", why);
+  cr_assert (!sb.resync_after_crash && sb.resync_offset != RAID_RESYNC_DONE,
+             "a new array's first resync reads as a crash's");
+  sb.resync_after_crash = 1;
+  sb_encode (&sb, block);
+  cr_expect_eq (block[1812], 1, "the mark is not at byte 1812");
+  for (unsigned i = 0; i < 1812; i++)
+    cr_assert_eq (block[i], older[i], "byte %u moved with the mark", i);
+  memcpy (SB (&f, 0), block, RAID_SB_SIZE);
+  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
+  cr_assert (s.state == RAID_SB_OK && s.resync_after_crash, "the mark does not read back");
+  sb.resync_offset = RAID_RESYNC_DONE;
+  sb_encode (&sb, block);
+  cr_assert_eq (sb_decode (block, &sb, why, sizeof why), RAID_SB_OK, "%s", why);
+  cr_assert (!sb.resync_after_crash, "the mark reads set with no resync pending");
+  fx_free (&f);
+}
+
 Test (superblock, blank_member_examines_as_none)
 {
   struct fx f;

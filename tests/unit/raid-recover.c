@@ -2174,6 +2174,17 @@ Test (replace, refusals)
   rig_replace_start (&r, NULL);
   cr_assert_eq (raid_replace_start (r.f.a, "e3.1", NULL, err, sizeof err), -EBUSY);
   cr_assert (strstr (err, "a replace runs"), "%s", err);
+  /* the new member is out of the spare list while it copies: added again it would be a
+   * spare too, and a failure elsewhere would rebuild onto the member being copied to */
+  {
+    struct raid_member again = raid_mem_member (r.spare[0]);
+    struct raid_status st;
+
+    cr_assert_eq (raid_add_member (r.f.a, &again, err, sizeof err), -EEXIST, "%s", err);
+    cr_assert (strstr (err, "member e9.1 is already in the array"), "%s", err);
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.spares, 0, "the replacement was added as a spare too");
+  }
   r.spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
   rig_add (&r, 1);
   cr_assert_neq (raid_grow (r.f.a, &name, 1, RAID_LEVEL_5, err, sizeof err), 0);

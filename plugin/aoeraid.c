@@ -859,14 +859,17 @@ static int replace_request(const char *args, FILE *out)
     r = -1;
   }
   if (r == 0 && n == 2 && raid_status(array, &st) == 0) {
-    bool spare = false, working = false;
+    bool spare = false, working = false, waiting = false;
     for (unsigned j = 0; j < st.spares; j++)
       spare |= !strcmp(st.spare[j], names[1]);
-    for (unsigned j = 0; j < st.members; j++)
+    for (unsigned j = 0; j < st.members; j++) {
       working |= st.member[j].role == RAID_ROLE_ACTIVE && !strcmp(st.member[j].name, names[0]);
-    /* a replace refused for OLD (or busy) must not leave NEW added: raid_replace_start
-     * below says why */
-    if (!spare && working && st.replace_slot < 0 && st.reshape_position == RAID_RESHAPE_NONE)
+      waiting |= st.member[j].role == RAID_ROLE_FAULTY || st.member[j].role == RAID_ROLE_MISSING;
+    }
+    /* a replace refused for OLD (busy, or a slot waiting for a spare) must not leave NEW
+     * added: raid_replace_start below says why */
+    if (!spare && working && !waiting && st.replace_slot < 0
+        && st.reshape_position == RAID_RESHAPE_NONE)
       r = hot_add(names[1], out);
   }
   if (r == 0 && raid_replace_start(array, names[0], n == 2 ? names[1] : NULL, err,

@@ -2156,6 +2156,28 @@ Test (replace, a_down_spare_is_passed_over)
   rig_free (&r);
 }
 
+/* A failed slot takes the spare first (md): a replace meanwhile raced the recovery for
+ * the spare, and the answer to one of the two was wrong (the plugin added the new shelf,
+ * said recovery starts, then either refused the replace or left the slot failed). */
+Test (replace, is_refused_while_a_slot_waits_for_a_spare)
+{
+  struct rig r;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig_whole_spare (&r, &cases[2]);                        /* raid6 of 4 */
+  cr_assert_eq (raid_fail_member (r.f.a, "e3.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e9.1", err, sizeof err), -EBUSY);
+  cr_assert_str_eq (err, "slot 2 has no working member, and a spare rebuilds it before any "
+                    "replace: give it one with aoeraid add, and replace e2.1 once the array "
+                    "is whole");
+  raid_status (r.f.a, &st);
+  cr_assert (st.replace_slot == -1 && st.spares == 1, "replace %d spares %u",
+             st.replace_slot, st.spares);
+  cr_assert (raid_recovery_pending (r.f.a), "the spare is left to the failed slot");
+  rig_free (&r);
+}
+
 Test (replace, refusals)
 {
   struct rig r;

@@ -37,6 +37,10 @@ plugin_fails "a name with a space" "name: 'my array' holds byte 0x20 at 3: no sp
 plugin_fails "control= in no directory" \
   "control=$LAB_DIR/nodir/ctl: No such file or directory: its directory does not exist" \
   shelves=e1.1,e2.1 level=1 control="$LAB_DIR/nodir/ctl"
+long=$LAB_DIR/$(printf 'x%.0s' $(seq 120))
+plugin_fails "control= too long" \
+  "control=$long: File name too long: a Unix socket's path is 107 bytes at most; give a shorter one" \
+  shelves=e1.1,e2.1 level=1 control="$long"
 [ "$(shelves_sum)" = "$before" ] || lab_die "a refused start wrote to a shelf"
 echo "ok: nothing written by the refusals above"
 

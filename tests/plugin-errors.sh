@@ -59,6 +59,10 @@ before=$(shelves_sum)
 plugin_fails "mixed arrays" "mixed arrays: e1.1 belongs to array 'left'.*e3.1 to array 'right'" \
   shelves=e1.1,e3.1
 plugin_fails "level mismatch" "level=0 given, but the array .left. on e1.1 is raid1" shelves=e1.1,e2.1 level=0
+# name= with shelves= of another array (a slip: 'right' alone would start degraded)
+plugin_fails "name mismatch" \
+  "name=left given, but e3.1 holds array 'right' \([0-9a-f-]+\): list the shelves of 'left', or give name= alone to find them" \
+  shelves=e3.1 name=left
 [ "$(shelves_sum)" = "$before" ] || lab_die "refusing mixed arrays wrote to a shelf"
 
 # A corrupt superblock: flip a byte inside e2.1's superblock (4 KiB at 4 KiB).

@@ -654,6 +654,15 @@ static bool spare_waits(int slot)
                           && st.member[slot].role == RAID_ROLE_RECOVERING));
 }
 
+/* A spare waits for the reshape that runs: raid_recovery_pending says no until it ends. */
+static bool spare_after_reshape(void)
+{
+  struct raid_status st;
+
+  return raid_status(array, &st) == 0 && st.reshape_position != RAID_RESHAPE_NONE
+    && st.spares > 0;
+}
+
 static int fail_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
@@ -683,8 +692,9 @@ static int fail_request(const char *arg, FILE *out)
             "release its shelf\n", name, replaced, replaced, name);
   else
     fprintf(out, "%s marked faulty; %s\n", name, spare_waits(slot) ?
-          "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
-          "aoeraid add");
+          "recovery onto a spare starts" : spare_after_reshape() ? "recovery onto a spare "
+          "starts once the reshape has finished (a rebuild works on one layout)" :
+          "give the array a shelf to rebuild onto with aoeraid add");
   return 0;
 }
 

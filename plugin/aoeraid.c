@@ -654,13 +654,36 @@ static bool spare_waits(int slot)
                           && st.member[slot].role == RAID_ROLE_RECOVERING));
 }
 
-/* A spare waits for the reshape that runs: raid_recovery_pending says no until it ends. */
-static bool spare_after_reshape(void)
+/* The run a spare waits for before it rebuilds the slot just failed: a reshape
+ * (raid_recovery_pending says no until it ends) or a replace of another slot (the
+ * monitor runs it to its end); NULL when no spare waits for one. */
+static const char *spare_after_run(int slot)
 {
   struct raid_status st;
 
-  return raid_status(array, &st) == 0 && st.reshape_position != RAID_RESHAPE_NONE
-    && st.spares > 0;
+  if (raid_status(array, &st) < 0)
+    return NULL;
+  if (st.reshape_position != RAID_RESHAPE_NONE && st.spares > 0)
+    return "reshape";
+  if (st.replace_slot >= 0 && st.replace_slot != slot && spare_waits(slot))
+    return "replace";
+  return NULL;
+}
+
+/* What comes of failing NAME (not a replacement) in SLOT: a recovery, now or after the
+ * run under way, or nothing until a shelf is added. */
+static void fail_answer(const char *name, int slot, FILE *out)
+{
+  const char *run = spare_after_run(slot);
+
+  if (run)
+    fprintf(out, "%s marked faulty; recovery onto a spare starts once the %s has "
+            "finished%s\n", name, run, strcmp(run, "reshape") ? "" :
+            " (a rebuild works on one layout)");
+  else
+    fprintf(out, "%s marked faulty; %s\n", name, spare_waits(slot) ?
+            "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
+            "aoeraid add");
 }
 
 static int fail_request(const char *arg, FILE *out)
@@ -691,10 +714,7 @@ static int fail_request(const char *arg, FILE *out)
     fprintf(out, "%s marked faulty: the replace of %s stops, %s serves on; remove %s to "
             "release its shelf\n", name, replaced, replaced, name);
   else
-    fprintf(out, "%s marked faulty; %s\n", name, spare_waits(slot) ?
-          "recovery onto a spare starts" : spare_after_reshape() ? "recovery onto a spare "
-          "starts once the reshape has finished (a rebuild works on one layout)" :
-          "give the array a shelf to rebuild onto with aoeraid add");
+    fail_answer(name, slot, out);
   return 0;
 }
 

@@ -314,6 +314,14 @@ static bool array_failed(void)
   return raid_status(array, &st) == 0 && st.state == RAID_STATE_FAILED;
 }
 
+/* The error line for shelf A that did not answer; WHAT ends it ("" or "; ..."). */
+static void say_unanswered(const struct shelf_addr *a, const char *what, FILE *out)
+{
+  fprintf(out, "error: e%u.%u did not answer within %.1fs: check that the shelf runs "
+          "(vblade SHELF SLOT IFACE FILE) and is on this network%s\n", a->shelf, a->slot,
+          params.discover_ms / 1000.0, what);
+}
+
 static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *out)
 {
   struct aoe_target *t = find_shelf(a);
@@ -323,9 +331,7 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   char err[512];
 
   if (!t) {
-    fprintf(out, "error: e%u.%u did not answer within %.1fs: check that the shelf runs "
-            "(vblade SHELF SLOT IFACE FILE) and is on this network\n", a->shelf, a->slot,
-            params.discover_ms / 1000.0);
+    say_unanswered(a, "", out);
     return -1;
   }
   known = addr_index(a);
@@ -1047,6 +1053,15 @@ static const char *grow_key_word(const char *args, const char *key, bool *other)
 /* The control request "grow [level=LEVEL] SHELF.SLOT...": add each shelf as a spare (as
  * "add" does), then grow the array onto them (md: --add, then --grow); the monitor runs
  * the reshape.  Shelves added before a refusal stay spares. */
+/* NAME is a spare already (md's way: add, then grow). */
+static bool grow_spare(const struct raid_status *st, const char *name)
+{
+  for (unsigned j = 0; j < st->spares; j++)
+    if (!strcmp(st->spare[j], name))
+      return true;
+  return false;
+}
+
 static int grow_request(const char *args, FILE *out)
 {
   struct raid_status st;
@@ -1099,13 +1114,18 @@ static int grow_request(const char *args, FILE *out)
     fprintf(out, "error: %s\n", err);
     r = -1;
   }
+  /* every shelf to add answers before any is added: one that did not, after others were,
+   * left those spares behind a refused grow */
   for (unsigned i = 0; i < n && r == 0; i++) {
-    bool spare = false;     /* added before (md's way: add, then grow) */
-    for (unsigned j = 0; j < st.spares; j++)
-      spare |= !strcmp(st.spare[j], names[i]);
-    if (!spare)
-      r = hot_add(names[i], out);
+    struct shelf_addr a;
+    if (!grow_spare(&st, names[i]) && parse_shelf_addr(names[i], &a) == 0 && !find_shelf(&a)) {
+      say_unanswered(&a, "; nothing was added", out);
+      r = -1;
+    }
   }
+  for (unsigned i = 0; i < n && r == 0; i++)
+    if (!grow_spare(&st, names[i]))
+      r = hot_add(names[i], out);
   if (r == 0 && raid_grow(array, name_ptrs, n, want.raid.level, err, sizeof err) < 0) {
     fprintf(out, "error: %s\n", err);
     r = -1;

@@ -317,6 +317,14 @@ static bool array_failed(void)
   return raid_status(array, &st) == 0 && st.state == RAID_STATE_FAILED;
 }
 
+/* The error line for shelf A that did not answer; WHAT ends it ("" or "; ..."). */
+static void say_unanswered(const struct shelf_addr *a, const char *what, FILE *out)
+{
+  fprintf(out, "error: e%u.%u did not answer within %.1fs: check that the shelf runs "
+          "(vblade SHELF SLOT IFACE FILE) and is on this network%s\n", a->shelf, a->slot,
+          params.discover_ms / 1000.0, what);
+}
+
 static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *out)
 {
   struct aoe_target *t = find_shelf(a);
@@ -326,9 +334,7 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   char err[512];
 
   if (!t) {
-    fprintf(out, "error: e%u.%u did not answer within %.1fs: check that the shelf runs "
-            "(vblade SHELF SLOT IFACE FILE) and is on this network\n", a->shelf, a->slot,
-            params.discover_ms / 1000.0);
+    say_unanswered(a, "", out);
     return -1;
   }
   known = addr_index(a);
@@ -657,6 +663,38 @@ static bool spare_waits(int slot)
                           && st.member[slot].role == RAID_ROLE_RECOVERING));
 }
 
+/* The run a spare waits for before it rebuilds the slot just failed: a reshape
+ * (raid_recovery_pending says no until it ends) or a replace of another slot (the
+ * monitor runs it to its end); NULL when no spare waits for one. */
+static const char *spare_after_run(int slot)
+{
+  struct raid_status st;
+
+  if (raid_status(array, &st) < 0)
+    return NULL;
+  if (st.reshape_position != RAID_RESHAPE_NONE && st.spares > 0)
+    return "reshape";
+  if (st.replace_slot >= 0 && st.replace_slot != slot && spare_waits(slot))
+    return "replace";
+  return NULL;
+}
+
+/* What comes of failing NAME (not a replacement) in SLOT: a recovery, now or after the
+ * run under way, or nothing until a shelf is added. */
+static void fail_answer(const char *name, int slot, FILE *out)
+{
+  const char *run = spare_after_run(slot);
+
+  if (run)
+    fprintf(out, "%s marked faulty; recovery onto a spare starts once the %s has "
+            "finished%s\n", name, run, strcmp(run, "reshape") ? "" :
+            " (a rebuild works on one layout)");
+  else
+    fprintf(out, "%s marked faulty; %s\n", name, spare_waits(slot) ?
+            "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
+            "aoeraid add");
+}
+
 static int fail_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
@@ -685,9 +723,7 @@ static int fail_request(const char *arg, FILE *out)
     fprintf(out, "%s marked faulty: the replace of %s stops, %s serves on; remove %s to "
             "release its shelf\n", name, replaced, replaced, name);
   else
-    fprintf(out, "%s marked faulty; %s\n", name, spare_waits(slot) ?
-          "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
-          "aoeraid add");
+    fail_answer(name, slot, out);
   return 0;
 }
 
@@ -862,14 +898,17 @@ static int replace_request(const char *args, FILE *out)
     r = -1;
   }
   if (r == 0 && n == 2 && raid_status(array, &st) == 0) {
-    bool spare = false, working = false;
+    bool spare = false, working = false, waiting = false;
     for (unsigned j = 0; j < st.spares; j++)
       spare |= !strcmp(st.spare[j], names[1]);
-    for (unsigned j = 0; j < st.members; j++)
+    for (unsigned j = 0; j < st.members; j++) {
       working |= st.member[j].role == RAID_ROLE_ACTIVE && !strcmp(st.member[j].name, names[0]);
-    /* a replace refused for OLD (or busy) must not leave NEW added: raid_replace_start
-     * below says why */
-    if (!spare && working && st.replace_slot < 0 && st.reshape_position == RAID_RESHAPE_NONE)
+      waiting |= st.member[j].role == RAID_ROLE_FAULTY || st.member[j].role == RAID_ROLE_MISSING;
+    }
+    /* a replace refused for OLD (busy, or a slot waiting for a spare) must not leave NEW
+     * added: raid_replace_start below says why */
+    if (!spare && working && !waiting && st.replace_slot < 0
+        && st.reshape_position == RAID_RESHAPE_NONE)
       r = hot_add(names[1], out);
   }
   if (r == 0 && raid_replace_start(array, names[0], n == 2 ? names[1] : NULL, err,
@@ -1026,6 +1065,15 @@ static const char *grow_key_word(const char *args, const char *key, bool *other)
 /* The control request "grow [level=LEVEL] SHELF.SLOT...": add each shelf as a spare (as
  * "add" does), then grow the array onto them (md: --add, then --grow); the monitor runs
  * the reshape.  Shelves added before a refusal stay spares. */
+/* NAME is a spare already (md's way: add, then grow). */
+static bool grow_spare(const struct raid_status *st, const char *name)
+{
+  for (unsigned j = 0; j < st->spares; j++)
+    if (!strcmp(st->spare[j], name))
+      return true;
+  return false;
+}
+
 static int grow_request(const char *args, FILE *out)
 {
   struct raid_status st;
@@ -1078,13 +1126,18 @@ static int grow_request(const char *args, FILE *out)
     fprintf(out, "error: %s\n", err);
     r = -1;
   }
+  /* every shelf to add answers before any is added: one that did not, after others were,
+   * left those spares behind a refused grow */
   for (unsigned i = 0; i < n && r == 0; i++) {
-    bool spare = false;     /* added before (md's way: add, then grow) */
-    for (unsigned j = 0; j < st.spares; j++)
-      spare |= !strcmp(st.spare[j], names[i]);
-    if (!spare)
-      r = hot_add(names[i], out);
+    struct shelf_addr a;
+    if (!grow_spare(&st, names[i]) && parse_shelf_addr(names[i], &a) == 0 && !find_shelf(&a)) {
+      say_unanswered(&a, "; nothing was added", out);
+      r = -1;
+    }
   }
+  for (unsigned i = 0; i < n && r == 0; i++)
+    if (!grow_spare(&st, names[i]))
+      r = hot_add(names[i], out);
   if (r == 0 && raid_grow(array, name_ptrs, n, want.raid.level, err, sizeof err) < 0) {
     fprintf(out, "error: %s\n", err);
     r = -1;
@@ -1295,7 +1348,9 @@ static int aoeraid_get_ready(void)
       nbdkit_error("control=%s: %m%s", params.control, errno == ENOENT ?
                    ": its directory does not exist; create it or give another path"
                    : errno == EADDRINUSE ? ": another server answers there; give another "
-                   "path" : "");
+                   "path" : errno == ENAMETOOLONG ? ": a Unix socket's path is 107 bytes at "
+                   "most; give a shorter one" : errno == EACCES ? ": give a path in a "
+                   "directory this user may write" : "");
       return -1;
     }
   }
@@ -1442,6 +1497,9 @@ static int aoeraid_can_fua(void *handle) { return NBDKIT_FUA_NATIVE; }
 static int aoeraid_can_flush(void *handle) { return 1; }
 static int aoeraid_can_trim(void *handle) { return 1; }
 static int aoeraid_can_zero(void *handle) { return 1; }
+/* Advertised so that a fast zero is answered (ENOTSUP, at once): without it nbdkit 1.32
+ * aborts the whole server on a client's fast zero it did not advertise. */
+static int aoeraid_can_fast_zero(void *handle) { return 1; }
 static int aoeraid_can_cache(void *handle) { return NBDKIT_CACHE_NONE; }
 
 static int set_errno(int r)
@@ -1473,6 +1531,11 @@ static int aoeraid_pwrite(void *handle, const void *buf, uint32_t count, uint64_
 
 static int aoeraid_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
+  /* Zeros are written as data: no faster than a write, which a fast zero must refuse */
+  if (flags & NBDKIT_FLAG_FAST_ZERO) {
+    errno = ENOTSUP;
+    return -1;
+  }
   if (aoeraid_debug_io)
     nbdkit_debug("zero count=%" PRIu32 " offset=%" PRIu64, count, offset);
   return set_errno(unaligned_zero(array, count, offset,
@@ -1546,6 +1609,7 @@ static struct nbdkit_plugin plugin = {
   .can_flush = aoeraid_can_flush,
   .can_trim = aoeraid_can_trim,
   .can_zero = aoeraid_can_zero,
+  .can_fast_zero = aoeraid_can_fast_zero,
   .can_cache = aoeraid_can_cache,
   .pread = aoeraid_pread,
   .pwrite = aoeraid_pwrite,

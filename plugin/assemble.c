@@ -215,6 +215,22 @@ static int check_uuid(const struct params *p, const struct raid_sb_summary *sb,
   return -1;
 }
 
+/* name= with shelves=: the listed shelves must hold the array of that name (md's
+ * --assemble --name): a typo in shelves= would start another array, degraded. */
+static int check_name(const struct params *p, const struct raid_sb_summary *sb,
+                      const char *shelf)
+{
+  char found[37];
+
+  if (!p->name[0] || !strcmp(sb->name, p->name))
+    return 0;
+  raid_uuid_format(sb->array_uuid, found);
+  nbdkit_error("name=%s given, but %s holds %s%s%s (%s): list the shelves of '%s', or "
+               "give name= alone to find them", p->name, shelf, sb->name[0] ? "array '" :
+               "an unnamed array", sb->name, sb->name[0] ? "'" : "", found, p->name);
+  return -1;
+}
+
 /* A listed shelf that did not answer leaves its slot missing, as a dead shelf does; the
  * degraded warning names only the slot (superblocks hold no shelf names), so a typo in
  * shelves= (e3.2 for e3.1) must be named here. */
@@ -317,7 +333,8 @@ struct raid_array *assemble_or_create(const struct params *p,
   if (first_ok < n) {
     if (check_one_array(st, members, n, first_ok) < 0 ||
         check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
-        check_uuid(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0)
+        check_uuid(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
+        check_name(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0)
       return NULL;
   }
   unsigned flags = (p->force ? RAID_ASSEMBLE_FORCE : 0)

@@ -157,7 +157,7 @@ static const char *
 check_blocker (struct raid_array *a)
 {
   if (atomic_load (&a->reshape.active))
-    return "a reshape runs";
+    return "a reshape runs: check once it has finished (aoeraid status shows it)";
   if (array_degraded (a))
     return "the array is degraded (a recovery, not a check, is what it needs)";
   if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)

@@ -12,7 +12,8 @@
 
 /* ---- adding a member -------------------------------------------------- */
 
-/* The member's name is already in use by a slot or a spare. */
+/* The member's name is already in use by a slot, a spare or the new member of a replace
+ * (out of the spare list while it copies: added again, it would be both). */
 static int
 member_in_use (struct raid_array *a, const char *name)
 {
@@ -25,7 +26,7 @@ member_in_use (struct raid_array *a, const char *name)
   for (i = 0; i < a->nspares; i++)
     if (!strcmp (slot_name (&a->spare[i]), name))
       return 1;
-  return 0;
+  return atomic_load (&a->repl.slot) >= 0 && !strcmp (slot_name (&a->repl.member), name);
 }
 
 /* The slot that holds (or held, failed) the member NAME; -1 when none. */

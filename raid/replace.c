@@ -33,6 +33,17 @@ working_slot (struct raid_array *a, const char *name)
   return NULL;
 }
 
+/* A slot with no working member, which the next spare rebuilds (none recovering onto
+ * it yet), or -1.  md gives a spare to a failed slot before any replacement. */
+static int
+slot_waiting_for_spare (struct raid_array *a)
+{
+  for (unsigned i = 0; i < a->lay.g.n; i++)
+    if (!a->slot[i].m.ops || atomic_load (&a->slot[i].faulty))
+      return (int) i;
+  return -1;
+}
+
 /* The spare named NAME (the first one up when NULL), or -1. */
 static int
 spare_named (struct raid_array *a, const char *name)
@@ -49,13 +60,14 @@ raid_replace_start (struct raid_array *a, const char *old, const char *with, cha
                     size_t errlen)
 {
   struct raid_slot *s;
-  int j, rc = 0;
+  int j, rc = 0, waiting;
 
   if (array_readonly (a, err, errlen))
     return -EROFS;
   pthread_mutex_lock (&a->sb_lock);
   s = working_slot (a, old);
   j = spare_named (a, with);
+  waiting = slot_waiting_for_spare (a);
   if (atomic_load (&a->reshape.active) || atomic_load (&a->repl.slot) >= 0) {
     snprintf (err, errlen, "a %s runs: wait until it is done",
               atomic_load (&a->reshape.active) ? "reshape" : "replace");
@@ -65,6 +77,14 @@ raid_replace_start (struct raid_array *a, const char *old, const char *with, cha
     snprintf (err, errlen, "%s is not a working member of the array (aoeraid status lists "
               "them)", old);
     rc = -ENOENT;
+  }
+  else if (waiting >= 0) {
+    /* the spare would race the recovery for the slot: whichever took it, the answer
+     * to one of the two was wrong */
+    snprintf (err, errlen, "slot %d has no working member, and a spare rebuilds it "
+              "before any replace: give it one with aoeraid add, and replace %s once the "
+              "array is whole", waiting, old);
+    rc = -EBUSY;
   }
   else if (j < 0) {
     snprintf (err, errlen, with ? "%s is not a spare of the array: add it first"

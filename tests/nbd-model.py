@@ -2,6 +2,7 @@
 # writes at unaligned offsets and lengths, checked against a flat model of the same bytes.
 # Two regions are exercised: the first 6 MiB (crossing chunk and stripe boundaries) and the
 # last 1 MiB of the export.
+import errno
 import os
 import random
 
@@ -46,3 +47,17 @@ for start, end in regions:
     if h.pread(end - start, start) != bytes(model[start]):
         raise SystemExit("final read of [%d, %d) differs from the model" % (start, end))
 print("model: %d ops at unaligned offsets verified (seed %d)" % (ops, seed))
+
+# A fast zero (no faster than writing here) is refused with ENOTSUP and changes nothing;
+# strict mode off, so that a server not advertising it gets the request all the same (the
+# plugin's can_fast_zero missing, nbdkit 1.32 aborted the whole server on it).
+h.set_strict_mode(0)
+try:
+    h.zero(4096, 0, nbd.CMD_FLAG_FAST_ZERO)
+    raise SystemExit("a fast zero was taken: zeros are written as data, it must be refused")
+except nbd.Error as e:
+    if e.errnum != errno.ENOTSUP:
+        raise SystemExit("a fast zero failed with %s, not ENOTSUP" % e.string)
+if h.pread(4096, 0) != bytes(model[0][:4096]):
+    raise SystemExit("the refused fast zero changed the data")
+print("model: a fast zero is refused with ENOTSUP, the data unchanged")

@@ -4,7 +4,8 @@
 # many clients at once, arguments out of range (a shelf past 65535, one that wraps round
 # 2^32 to e1.1, negative and huge rates, a level that is no level).  Each is answered with
 # one error line (or, for a client gone, nothing), no client holds the server, nothing
-# changes in the array, status still answers and the data reads back over NBD.
+# changes in the array, status still answers and the data reads back over NBD.  A status
+# beside a slow add waits its turn; one to a stopped server gives up after -t seconds.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 120
@@ -129,6 +130,29 @@ grep -q "state clean" <<<"$after" || lab_die "status: $after"
 [ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "the data read back differs"
 nbdsh -u "$uri" -c 'assert h.get_size() > 0' || lab_die "nbdsh cannot talk to the server"
 lab_alive "$PLUGIN_PID" || lab_die "nbdkit died"
+
+# Two clients at once: a status while an add waits for a shelf that never answers (the
+# server's discover-time) is answered after it, whole.
+"$aoeraid" add -c "$ctl" e9.1 >"$LAB_DIR/add.out" 2>&1 &
+adder=$!
+sleep 0.5     # most likely the add is served by now (the status's answer is checked either way)
+out=$(status) || lab_die "a status beside an add failed: $out"
+grep -q "state clean" <<<"$out" || lab_die "a status beside an add: $out"
+wait "$adder" && lab_die "the add of e9.1 succeeded: $(cat "$LAB_DIR/add.out")"
+grep -q "e9.1 did not answer" "$LAB_DIR/add.out" || lab_die "add e9.1: $(cat "$LAB_DIR/add.out")"
+echo "ok: a status beside a slow add waits its turn and answers"
+# A stopped server (SIGSTOP: it takes the connection, never answers) holds no status loop:
+# -t bounds the wait, and says why.
+kill -STOP "$PLUGIN_PID"
+set +e
+err=$(timeout 30 "$aoeraid" status -t 1 -c "$ctl" 2>&1); rc=$?
+set -e
+kill -CONT "$PLUGIN_PID"
+[ $rc -eq 1 ] || lab_die "status of a stopped server: exit $rc (124: it hung): $err"
+[ "$err" = "aoeraid: $ctl: the server gave no answer within 1 s: it is stopped, hung or busy with a long request; wait longer with -t SECONDS, and see aoeraid status for whether the request took effect" ] ||
+  lab_die "status of a stopped server said: $err"
+status | grep -q "state clean" || lab_die "no status once the server runs again"
+echo "ok: a stopped server: $err"
 # a client's mistake is answered to the client, not logged as the server's error
 ! grep -q "error: level:" "$LAB_DIR/nbdkit.log" ||
   lab_die "a bad grow level= was logged as a server error: $(grep "error: level:" "$LAB_DIR/nbdkit.log")"

@@ -47,6 +47,10 @@ plugin_fails "sync-speed-min above sync-speed-max" \
 plugin_fails "control= in no directory" \
   "control=$LAB_DIR/nodir/ctl: No such file or directory: its directory does not exist" \
   shelves=e1.1,e2.1 level=1 control="$LAB_DIR/nodir/ctl"
+long=$LAB_DIR/$(printf 'x%.0s' $(seq 120))
+plugin_fails "control= too long" \
+  "control=$long: File name too long: a Unix socket's path is 107 bytes at most; give a shorter one" \
+  shelves=e1.1,e2.1 level=1 control="$long"
 [ "$(shelves_sum)" = "$before" ] || lab_die "a refused start wrote to a shelf"
 echo "ok: nothing written by the refusals above"
 
@@ -65,6 +69,10 @@ before=$(shelves_sum)
 plugin_fails "mixed arrays" "mixed arrays: e1.1 belongs to array 'left'.*e3.1 to array 'right'" \
   shelves=e1.1,e3.1
 plugin_fails "level mismatch" "level=0 given, but the array .left. on e1.1 is raid1" shelves=e1.1,e2.1 level=0
+# name= with shelves= of another array (a slip: 'right' alone would start degraded)
+plugin_fails "name mismatch" \
+  "name=left given, but e3.1 holds array 'right' \([0-9a-f-]+\): list the shelves of 'left', or give name= alone to find them" \
+  shelves=e3.1 name=left
 [ "$(shelves_sum)" = "$before" ] || lab_die "refusing mixed arrays wrote to a shelf"
 
 # A corrupt superblock: flip a byte inside e2.1's superblock (4 KiB at 4 KiB).

@@ -46,12 +46,18 @@ echo "$out" | grep >/dev/null "still running" || lab_die "refusal does not say w
 [ "$(wc -l <<<"$out")" -eq 1 ] || lab_die "a refused grow answered more than its refusal: $out"
 status | grep >/dev/null "spares none" || lab_die "the refused grow added e4.1: $(status)"
 echo "ok: refused, nothing added: $out"
+reshape_done
+# A shelf that does not answer refuses the grow before any is added (e4.1 was left a spare)
+out=$("$aoeraid" grow -c "$ctl" e4.1 e9.1 2>&1) && lab_die "a grow onto absent e9.1 was taken"
+[ "$out" = "error: e9.1 did not answer within 2.0s: check that the shelf runs (vblade SHELF SLOT IFACE FILE) and is on this network; nothing was added" ] ||
+  lab_die "grow onto e4.1 and absent e9.1 answered: $out"
+status | grep >/dev/null "spares none" || lab_die "the refused grow added e4.1: $(status)"
+echo "ok: refused, nothing added: $out"
 out=$("$aoeraid" grow -c "$ctl" 2>&1) && lab_die "grow without shelves was taken"
 echo "$out" | grep >/dev/null "name the shelves" || lab_die "grow without shelves: $out"
 out=$("$aoeraid" grow -c "$ctl" level=7 e4.1 2>&1) && lab_die "grow to level 7 was taken"
 echo "$out" | grep >/dev/null "'7' is not a level" || lab_die "grow level=7: $out"
 echo "ok: usage errors refused: $out"
-reshape_done
 [ "$(size)" -eq $((2 * size1)) ] || lab_die "raid5 of 3: size $(size), want $((2 * size1))"
 [ "$(readback)" = "$want" ] || lab_die "raid5 of 3: data differs"
 echo "ok: raid5 of 3, $(size) bytes, every byte right"

@@ -4,7 +4,7 @@
 # array stays clean (whole) throughout, e4.1 takes slot 1, e2.1 leaves the array and
 # `remove` then releases its shelf.  With e1.1 killed afterwards every byte reads right
 # through e4.1.  Refusals: a shelf that is no member (the new shelf named is not added
-# then), a missing argument.
+# then), a missing argument, a slot waiting for a spare (e1.1 failed).
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -65,6 +65,14 @@ set +e; err=$("$aoeraid" replace -c "$ctl" 2>&1); rc=$?; set -e
 [ $rc -eq 2 ] || lab_die "replace without a shelf: exit $rc: $err"
 echo "ok: refusals"
 
+# A failed slot takes the next spare first (md): a replace meanwhile is refused, and the
+# shelf named to take the place is not added (it raced the recovery for the slot).
+ctl_ok fail e1.1
+err=$("$aoeraid" replace -c "$ctl" e3.1 e2.1 2>&1) && lab_die "a replace with slot 0 failed started: $err"
+[ "$err" = "error: replace: slot 0 has no working member, and a spare rebuilds it before any replace: give it one with aoeraid add, and replace e3.1 once the array is whole" ] ||
+  lab_die "replace with slot 0 failed answered: $err"
+status | grep >/dev/null "spares none" || lab_die "the refused replace added e2.1: $(status)"
+echo "ok: a replace while slot 0 waits for a spare is refused, nothing added"
 lab_kill 1
 [ "$(readback)" = "$want" ] || lab_die "e1.1 gone: data through e4.1 differs"
 echo "ok: e1.1 killed: every byte reads right through e4.1"

@@ -8,34 +8,69 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "status-cmd.h"
 
-static int control_call(const char *progname, const char *path, const char *request);
+/* Where a control command goes: the socket, and how long its answer may take. */
+struct control_args {
+  const char *path;
+  int wait_s;                   /* 0: no limit */
+};
+
+#define CONTROL_WAIT_S 60       /* -t's default: a request rarely takes a second */
+
+static int control_call(const char *progname, const struct control_args *ca,
+                        const char *request);
+
+/* The server WHAT within the wait: it is stopped or hung, or busy with a long request
+ * (another client's add waits for its shelf to answer); what was asked may still happen. */
+static void say_no_answer(const char *progname, const struct control_args *ca,
+                          const char *what)
+{
+  fprintf(stderr, "%s: %s: the server %s within %d s: it is stopped, hung or busy with a "
+          "long request; wait longer with -t SECONDS, and see aoeraid status for whether "
+          "the request took effect\n", progname, ca->path, what, ca->wait_s);
+}
 
 /* -c SOCKET (and --json where JSON is not NULL) of a control command whose
  * usage line, after "PROG ", is USAGE.  Returns the socket path; NULL with *rc
  * set (0 after --help, 2 for a usage error) when the command is done. */
 static const char *control_opts(const char *progname, int argc, char **argv,
-                                const char *usage, int *json, int *rc)
+                                const char *usage, int *json, int *rc,
+                                struct control_args *ca)
 {
   static const struct option longopts[] = {
     { "control", required_argument, NULL, 'c' },
+    { "timeout", required_argument, NULL, 't' },
     { "json", no_argument, NULL, 'j' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   const char *path = NULL;
+  char *end;
   int c;
 
+  ca->wait_s = CONTROL_WAIT_S;
   optind = 1;
-  while ((c = getopt_long(argc, argv, json ? "c:jh" : "c:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, json ? "c:t:jh" : "c:t:h", longopts, NULL)) != -1) {
     if (c == 'c')
       path = optarg;
+    else if (c == 't') {
+      long v = strtol(optarg, &end, 10);
+      if (*end || end == optarg || v < 0 || v > 86400) {
+        fprintf(stderr, "%s: -t '%s': give the seconds to wait for the answer, 1 to 86400, "
+                "or 0 to wait as long as it takes\n", progname, optarg);
+        *rc = 2;
+        return NULL;
+      }
+      ca->wait_s = (int)v;
+    }
     else if (c == 'j' && json)
       *json = 1;
     else {
@@ -49,17 +84,20 @@ static const char *control_opts(const char *progname, int argc, char **argv,
             progname, progname, usage);
     *rc = 2;
   }
+  ca->path = path;
   return path;
 }
 
 int status_main(const char *progname, int argc, char **argv)
 {
   int json = 0, rc;
-  const char *path = control_opts(progname, argc, argv, "status -c SOCKET [--json]", &json, &rc);
+  struct control_args ca;
+  const char *path = control_opts(progname, argc, argv, "status -c SOCKET [--json]", &json,
+                                  &rc, &ca);
 
   if (!path)
     return rc;
-  return control_call(progname, path, json ? "status json\n" : "status\n");
+  return control_call(progname, &ca, json ? "status json\n" : "status\n");
 }
 
 /* "VERB -c SOCKET SHELF.SLOT": add, fail and remove. */
@@ -67,10 +105,11 @@ static int shelf_main(const char *progname, const char *verb, int argc, char **a
 {
   char request[128], usage[64];
   int rc;
+  struct control_args ca;
   const char *path;
 
   snprintf(usage, sizeof usage, "%s -c SOCKET SHELF.SLOT", verb);
-  path = control_opts(progname, argc, argv, usage, NULL, &rc);
+  path = control_opts(progname, argc, argv, usage, NULL, &rc, &ca);
   if (!path)
     return rc;
   if (optind + 1 != argc) {
@@ -83,7 +122,7 @@ static int shelf_main(const char *progname, const char *verb, int argc, char **a
             verb, argv[optind]);
     return 2;
   }
-  return control_call(progname, path, request);
+  return control_call(progname, &ca, request);
 }
 
 int add_main(const char *progname, int argc, char **argv)
@@ -107,7 +146,8 @@ int writemostly_main(const char *progname, int argc, char **argv)
   static const char usage[] = "writemostly -c SOCKET SHELF.SLOT on|off";
   char request[128];
   int rc;
-  const char *path = control_opts(progname, argc, argv, usage, NULL, &rc);
+  struct control_args ca;
+  const char *path = control_opts(progname, argc, argv, usage, NULL, &rc, &ca);
 
   if (!path)
     return rc;
@@ -122,7 +162,7 @@ int writemostly_main(const char *progname, int argc, char **argv)
             progname, argv[optind]);
     return 2;
   }
-  return control_call(progname, path, request);
+  return control_call(progname, &ca, request);
 }
 
 /* The request "VERB ARG..." from the words left on the command line; 0, or 2 after a
@@ -156,15 +196,16 @@ int speed_main(const char *progname, int argc, char **argv)
 {
   char request[256];
   int rc;
+  struct control_args ca;
   const char *path = control_opts(progname, argc, argv,
-                                  "speed -c SOCKET [min=RATE] [max=RATE]", NULL, &rc);
+                                  "speed -c SOCKET [min=RATE] [max=RATE]", NULL, &rc, &ca);
 
   if (!path)
     return rc;
   if (join_words(progname, "speed", argc, argv, speed_word, "min=RATE or max=RATE",
                  request, sizeof request))
     return 2;
-  return control_call(progname, path, request);
+  return control_call(progname, &ca, request);
 }
 
 static int grow_word(const char *arg)
@@ -178,12 +219,13 @@ int grow_main(const char *progname, int argc, char **argv)
 {
   char request[512];
   int rc;
+  struct control_args ca;
   const char *path = control_opts(progname, argc, argv,
                                   "grow -c SOCKET [level=LEVEL] SHELF.SLOT... | "
                                   "grow -c SOCKET size=SIZE|max | "
                                   "grow -c SOCKET bitmap=SIZE|none | "
                                   "grow -c SOCKET consistency-policy=ppl|bitmap|resync",
-                                  NULL, &rc);
+                                  NULL, &rc, &ca);
 
   if (!path)
     return rc;
@@ -198,7 +240,7 @@ int grow_main(const char *progname, int argc, char **argv)
                  "consistency-policy=ppl|bitmap|resync",
                  request, sizeof request))
     return 2;
-  return control_call(progname, path, request);
+  return control_call(progname, &ca, request);
 }
 
 static int shelf_word(const char *arg)
@@ -210,8 +252,9 @@ int replace_main(const char *progname, int argc, char **argv)
 {
   char request[128];
   int rc;
+  struct control_args ca;
   const char *path = control_opts(progname, argc, argv, "replace -c SOCKET OLD [NEW]", NULL,
-                                  &rc);
+                                  &rc, &ca);
 
   if (!path)
     return rc;
@@ -223,7 +266,7 @@ int replace_main(const char *progname, int argc, char **argv)
   if (join_words(progname, "replace", argc, argv, shelf_word, "a shelf (SHELF.SLOT)", request,
                  sizeof request))
     return 2;
-  return control_call(progname, path, request);
+  return control_call(progname, &ca, request);
 }
 
 static int check_word(const char *arg)
@@ -235,8 +278,9 @@ int check_main(const char *progname, int argc, char **argv)
 {
   char request[64];
   int rc;
+  struct control_args ca;
   const char *path = control_opts(progname, argc, argv, "check -c SOCKET [repair|stop]",
-                                  NULL, &rc);
+                                  NULL, &rc, &ca);
 
   if (!path)
     return rc;
@@ -247,23 +291,38 @@ int check_main(const char *progname, int argc, char **argv)
   if (join_words(progname, "check", argc, argv, check_word, "repair or stop", request,
                  sizeof request))
     return 2;
-  return control_call(progname, path, request);
+  return control_call(progname, &ca, request);
 }
 
 /* Send one request line, copy the answer out; 0, or 1 when the server answered with
- * an error or could not be reached. */
-static int control_call(const char *progname, const char *path, const char *request)
+ * an error, could not be reached, or said nothing for CA->wait_s seconds (the server
+ * serves one request at a time: a stopped or hung one would otherwise hold an admin's
+ * status loop for ever). */
+static int control_call(const char *progname, const struct control_args *ca,
+                        const char *request)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  struct timeval tv = { .tv_sec = ca->wait_s };
+  const char *path = ca->path;
+
   if (strlen(path) >= sizeof addr.sun_path) {
     fprintf(stderr, "%s: %s: path too long for a Unix socket\n", progname, path);
     return 1;
   }
   strcpy(addr.sun_path, path);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  /* the timeouts bound connect (a full backlog) and each read; 0 is no limit */
+  if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0
+                  || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)) {
+    close(fd);
+    fd = -1;
+  }
   if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-    fprintf(stderr, "%s: %s: %s (is nbdkit aoeraid running with control=%s?)\n", progname,
-            path, strerror(errno), path);
+    if (errno == EAGAIN)
+      say_no_answer(progname, ca, "took no new connection");
+    else
+      fprintf(stderr, "%s: %s: %s (is nbdkit aoeraid running with control=%s?)\n", progname,
+              path, strerror(errno), path);
     if (fd >= 0)
       close(fd);
     return 1;
@@ -282,6 +341,10 @@ static int control_call(const char *progname, const char *path, const char *requ
       failed = 1;
     first = 0;
     fwrite(buf, 1, n, failed ? stderr : stdout);
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    say_no_answer(progname, ca, first ? "gave no answer" : "stopped answering");
+    failed = 1;
   }
   close(fd);
   return failed;

@@ -2188,6 +2188,28 @@ Test (replace, a_down_spare_is_passed_over)
   rig_free (&r);
 }
 
+/* A failed slot takes the spare first (md): a replace meanwhile raced the recovery for
+ * the spare, and the answer to one of the two was wrong (the plugin added the new shelf,
+ * said recovery starts, then either refused the replace or left the slot failed). */
+Test (replace, is_refused_while_a_slot_waits_for_a_spare)
+{
+  struct rig r;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig_whole_spare (&r, &cases[2]);                        /* raid6 of 4 */
+  cr_assert_eq (raid_fail_member (r.f.a, "e3.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e9.1", err, sizeof err), -EBUSY);
+  cr_assert_str_eq (err, "slot 2 has no working member, and a spare rebuilds it before any "
+                    "replace: give it one with aoeraid add, and replace e2.1 once the array "
+                    "is whole");
+  raid_status (r.f.a, &st);
+  cr_assert (st.replace_slot == -1 && st.spares == 1, "replace %d spares %u",
+             st.replace_slot, st.spares);
+  cr_assert (raid_recovery_pending (r.f.a), "the spare is left to the failed slot");
+  rig_free (&r);
+}
+
 Test (replace, refusals)
 {
   struct rig r;
@@ -2206,6 +2228,17 @@ Test (replace, refusals)
   rig_replace_start (&r, NULL);
   cr_assert_eq (raid_replace_start (r.f.a, "e3.1", NULL, err, sizeof err), -EBUSY);
   cr_assert (strstr (err, "a replace runs"), "%s", err);
+  /* the new member is out of the spare list while it copies: added again it would be a
+   * spare too, and a failure elsewhere would rebuild onto the member being copied to */
+  {
+    struct raid_member again = raid_mem_member (r.spare[0]);
+    struct raid_status st;
+
+    cr_assert_eq (raid_add_member (r.f.a, &again, err, sizeof err), -EEXIST, "%s", err);
+    cr_assert (strstr (err, "member e9.1 is already in the array"), "%s", err);
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.spares, 0, "the replacement was added as a spare too");
+  }
   r.spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
   rig_add (&r, 1);
   cr_assert_neq (raid_grow (r.f.a, &name, 1, RAID_LEVEL_5, err, sizeof err), 0);

@@ -453,6 +453,9 @@ Test (reshape, grows_until_no_room_is_left)
   cr_assert_eq (raid_grow (r.f.a, (const char *[]) { "e9.9" }, 1, RAID_LEVEL_5, err,
                            sizeof err), -EINVAL);
   cr_expect (strstr (err, "still running"), "%s", err);
+  /* a check refused meanwhile says what to do, as the grow's refusal does */
+  cr_expect_str_eq (raid_check_refusal (r.f.a),
+                    "a reshape runs: check once it has finished (aoeraid status shows it)");
   cr_assert_eq (raid_reshape (r.f.a), 0);
   rig_verify (&r, "after the first grow");
   cr_assert_eq (raid_resync (r.f.a), 0);

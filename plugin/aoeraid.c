@@ -1144,9 +1144,12 @@ static int grow_request(const char *args, FILE *out)
   }
   if (r == 0) {
     monitor_kick();
-    fprintf(out, "growing onto %u more shelves; %s; aoeraid status shows the progress\n",
+    /* md refuses a reshape while a check runs (EBUSY); here the check yields to it */
+    fprintf(out, "growing onto %u more shelves; %s; %saoeraid status shows the progress\n",
             n, params.scan ? "a start by name= or uuid= finds them"
-            : "add them to shelves= for the next start (or start by name= or uuid=)");
+            : "add them to shelves= for the next start (or start by name= or uuid=)",
+            st.check_running ? "the check that ran stops: run it again once the reshape "
+            "has finished; " : "");
   }
   return r;
 }

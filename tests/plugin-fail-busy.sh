@@ -28,7 +28,11 @@ nbdcopy --flush "$LAB_DIR/data" "$uri"
 wait_clean "the initial resync"
 # slow, so that the reshape still runs when e2.1 is failed (status must show it)
 ctl_ok speed max=2M
+ctl_ok check
+wait_status "^  check [0-9.]+%"
 ctl_ok grow e5.1
+grep -q "the check that ran stops: run it again once the reshape has finished" <<<"$out" ||
+  lab_die "grow during a check did not say the check stops: $out"
 status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" || lab_die "no reshape runs: $(status)"
 fail_during e2.1 "reshape raid5 of 3 -> raid5 of 4" \
   "e2.1 marked faulty; recovery onto a spare starts once the reshape has finished (a rebuild works on one layout)"

@@ -28,6 +28,11 @@ echo "ok: 16 MiB written, nbdkit killed (the superblocks say dirty)"
 # the resync crawls: the stop comes well before its end
 plugin_start "$sock" "${args[@]}" control="$ctl" sync-speed-min=1M sync-speed-max=1M
 wait_status "^  resync after a crash [0-9.]+% "
+# its rate and eta, as recovery's (whatever their values: the machine's load sets them)
+wait_status "^  resync after a crash [0-9.]+% \(.*\)  [0-9]+\.[0-9] MB/s  eta [0-9]+s$"
+"$aoeraid" status -c "$ctl" --json |
+  jq -e '.resync | .after_crash and (.rate_mbs > 0) and (.eta_s >= 0) and (.percent < 100)' \
+  >/dev/null || lab_die "status --json: no resync rate and eta: $("$aoeraid" status -c "$ctl" --json | jq -c .resync)"
 echo "ok: whole start: $(grep -E '^  resync' <<<"$out")"
 plugin_stop
 out=$(lab_exec "$aoeraid" examine -i h0)
@@ -50,5 +55,10 @@ wait_log "v: starting with the resync after a crash unfinished and degraded \(fo
   "no force warning"
 [ "$(readback)" = "$want" ] || lab_die "force=true: the data written before the crash differs"
 echo "ok: force=true started it degraded; the data written before the crash reads back"
+# degraded, the resync waits: no rate, no eta
+wait_status "^  resync after a crash [0-9.]+% \(.*\), pending until the array is whole$"
+[ "$("$aoeraid" status -c "$ctl" --json | jq -c '.resync | [.rate_mbs, .eta_s]')" = "[-1,-1]" ] ||
+  lab_die "status --json: a rate for the pending resync: $("$aoeraid" status -c "$ctl" --json | jq -c .resync)"
+echo "ok: pending: $(grep -E '^  resync' <<<"$out")"
 plugin_stop
 echo "plugin-crash-resync-degraded: passed"

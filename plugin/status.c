@@ -380,20 +380,31 @@ static void print_json(FILE *out, const struct raid_status *st)
   }
   else
     fprintf(out, "\"recovery\":null,");
-  if (st->replace_slot >= 0)
+  if (st->replace_slot >= 0) {
+    struct progress_view v;
+    progress_view(st, &replace_start, st->replace_offset, &v);
+    if (st->replace_failed)     /* stopping: as the text line, no rate */
+      v.rate_mbs = v.eta_s = -1;
     fprintf(out, "\"replace\":{\"slot\":%d,\"from\":\"%s\",\"to\":\"%s\",\"done\":%" PRIu64
-            ",\"total\":%" PRIu64 ",\"failed\":%s},", st->replace_slot,
-            st->member[st->replace_slot].name, st->replace_name, st->replace_offset,
-            st->resync_units, st->replace_failed ? "true" : "false");
+            ",\"total\":%" PRIu64 ",\"failed\":%s,\"percent\":%.1f,\"rate_mbs\":%.1f,"
+            "\"eta_s\":%.0f},", st->replace_slot, st->member[st->replace_slot].name,
+            st->replace_name, v.done, v.total, st->replace_failed ? "true" : "false",
+            v.percent, v.rate_mbs, v.eta_s);
+  }
   else
     fprintf(out, "\"replace\":null,");
-  if (st->check_action != RAID_CHECK_NONE)
+  if (st->check_action != RAID_CHECK_NONE) {
+    struct progress_view v;
+    progress_view(st, &check_start, st->check_offset, &v);
+    if (!st->check_running)     /* the last one, ended: nothing runs */
+      v.rate_mbs = v.eta_s = -1;
     fprintf(out, "\"check\":{\"action\":\"%s\",\"running\":%s,\"complete\":%s,\"done\":%"
             PRIu64 ",\"total\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"read_errors\":%"
-            PRIu64 "},", raid_check_action_name(st->check_action),
-            st->check_running ? "true" : "false",
-            st->check_complete ? "true" : "false", st->check_offset, st->resync_units,
-            st->check_mismatches, st->check_read_errors);
+            PRIu64 ",\"percent\":%.1f,\"rate_mbs\":%.1f,\"eta_s\":%.0f},",
+            raid_check_action_name(st->check_action), st->check_running ? "true" : "false",
+            st->check_complete ? "true" : "false", v.done, v.total, st->check_mismatches,
+            st->check_read_errors, v.percent, v.rate_mbs, v.eta_s);
+  }
   else
     fprintf(out, "\"check\":null,");
   fprintf(out, "\"sync_speed_min\":%" PRIu64 ",\"sync_speed_max\":%" PRIu64 ",",

@@ -1196,13 +1196,19 @@ write_hole_refused (struct raid_array *a, int force, const char *degraded, char 
   char label[RAID_NAME_MAX + 3], at[48];
   int crash_resync = a->sb.resync_after_crash && a->sb.resync_offset != RAID_RESYNC_DONE;
 
-  if (!a->sb.clean && !crash_resync && (a->sb.features & RAID_FEATURE_PPL) && !a->readonly) {
+  /* the rule examine's start command follows too (raid_sb_write_hole) */
+  switch (raid_write_hole (a->sb.clean, crash_resync, !!(a->sb.features & RAID_FEATURE_PPL),
+                           a->readonly)) {
+  case RAID_WRITE_HOLE_NONE:
+    return 0;
+  case RAID_WRITE_HOLE_PPL:
     raid_logf (a, RAID_LOG_WARN, "%s: dirty and degraded: the partial parity log makes the "
                "parity of the stripes written at the crash again", a->sb.name);
     return 0;
+  case RAID_WRITE_HOLE_DIRTY:
+  case RAID_WRITE_HOLE_CRASH_RESYNC:
+    break;
   }
-  if (a->sb.clean && !crash_resync)
-    return 0;
   if (force) {
     raid_logf (a, RAID_LOG_WARN, "%s: starting %s and degraded (force): data in stripes "
                "written at the crash may be wrong", a->sb.name,

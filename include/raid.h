@@ -515,6 +515,8 @@ struct raid_member_status {
   enum raid_role_state role;     /* ACTIVE, RECOVERING, FAULTY (failed, or down now) or MISSING */
   char name[64];                 /* "" when missing */
   int failed;                    /* FAULTY because the array failed it (else: down now) */
+  int stale;                     /* MISSING because assembly left its member out as stale
+                                  * (it missed updates; a re-add rebuilds it) */
   int writemostly;               /* raid_set_writemostly (md: "(W)") */
   uint64_t read_errors, write_errors;
 };

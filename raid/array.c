@@ -166,6 +166,18 @@ array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16])
   memcpy (a->left[i].uuid, uuid, 16);
 }
 
+/* Was the member the superblock records in slot I left out by assembly (stale: it missed
+ * updates)?  Its uuid is among those left; one that left the slot for another member
+ * since is not there.  Under sb_lock. */
+static int
+slot_left_stale (struct raid_array *a, unsigned i)
+{
+  for (unsigned j = 0; j < a->nleft; j++)
+    if (!memcmp (a->left[j].uuid, a->sb.slot_uuid[i], 16))
+      return 1;
+  return 0;
+}
+
 /* A spare that cannot take a superblock is dropped from the list. */
 static void
 spares_prune (struct raid_array *a)
@@ -1413,6 +1425,8 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->readonly = a->readonly;
   st->resync_after_crash = a->sb.resync_after_crash
     && atomic_load (&a->resync_offset) != RAID_RESYNC_DONE;
+  for (i = 0; i < a->lay.g.n; i++)
+    st->member[i].stale = !a->slot[i].m.ops && slot_left_stale (a, i);
   st->spares = a->nspares;
   for (i = 0; i < a->nspares; i++)
     snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));

@@ -204,6 +204,21 @@ int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uui
  * missing from the others)?  1 also when REF is mid-reshape (assembly judges both
  * layouts).  For examine: a failed array, which only force starts. */
 int raid_sb_startable (const struct raid_sb_summary *ref, const uint8_t *present);
+/* Must a degraded start of a parity array have force (md: a dirty degraded array is not
+ * started without --force), as assembly rules: parity a crash tore (the write hole)?
+ * NONE: no (clean, nothing missing, no parity); PPL: no, the partial parity log makes
+ * the torn stripes' parity again (dirty); DIRTY: yes, dirty without the log (or
+ * read-only: the log is not replayed); CRASH_RESYNC: yes, the resync after a crash did not
+ * end (the log does not know an earlier crash's stripes). */
+enum raid_write_hole { RAID_WRITE_HOLE_NONE, RAID_WRITE_HOLE_PPL, RAID_WRITE_HOLE_DIRTY,
+                       RAID_WRITE_HOLE_CRASH_RESYNC };
+/* The rule of a degraded parity array: CLEAN, the resync after a crash not ended
+ * (CRASH_RESYNC), the log kept (PPL), a READONLY start. */
+enum raid_write_hole raid_write_hole (int clean, int crash_resync, int ppl, int readonly);
+/* The same of the array REF records started (read-write) with the slots PRESENT[i] != 0
+ * served (as raid_sb_startable): for examine, whose start command then needs force. */
+enum raid_write_hole raid_sb_write_hole (const struct raid_sb_summary *ref,
+                                         const uint8_t *present);
 /* The command that wipes a member, for messages: a printf format taking its name.  IFACE
  * is left for the admin: raid/ knows no interface. */
 #define RAID_ZERO_SB_HINT "aoeraid zero-superblock -i IFACE %s"
@@ -500,6 +515,8 @@ struct raid_member_status {
   enum raid_role_state role;     /* ACTIVE, RECOVERING, FAULTY (failed, or down now) or MISSING */
   char name[64];                 /* "" when missing */
   int failed;                    /* FAULTY because the array failed it (else: down now) */
+  int stale;                     /* MISSING because assembly left its member out as stale
+                                  * (it missed updates; a re-add rebuilds it) */
   int writemostly;               /* raid_set_writemostly (md: "(W)") */
   uint64_t read_errors, write_errors;
 };

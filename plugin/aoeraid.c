@@ -1040,7 +1040,8 @@ static int grow_policy_request(const char *value, FILE *out)
     return -1;
   }
   fprintf(out, "%s\n", ppl ? "consistency policy ppl: every write logs its partial parity "
-          "first; a dirty degraded start needs no force" : "the partial parity log is dropped");
+          "first; a dirty degraded start needs no force, but one before the resync after a "
+          "crash ended still needs force=true" : "the partial parity log is dropped");
   return 0;
 }
 

@@ -248,6 +248,19 @@ static void warn_unanswered(const struct params *p, struct aoe_target *const *ta
   log(log_opaque, RAID_LOG_WARN, msg);
 }
 
+/* What a slot not active is, in status's words (a shelf that stopped answering is "down",
+ * not failed), and "stale" for a member assembly left out for missed updates (a re-add
+ * rebuilds it), where status says "missing": no shelf serves the slot. */
+static const char *unusable_name(const struct raid_member_status *m)
+{
+  switch (m->role) {
+  case RAID_ROLE_FAULTY: return m->failed ? "faulty" : "down";
+  case RAID_ROLE_RECOVERING: return "recovering";
+  case RAID_ROLE_MISSING: return m->stale ? "stale" : "missing";
+  default: return "?";
+  }
+}
+
 /* An array that starts degraded is served, but the admin must hear of it. */
 static void warn_if_degraded(struct raid_array *a, raid_log_fn *log, void *log_opaque)
 {
@@ -261,9 +274,8 @@ static void warn_if_degraded(struct raid_array *a, raid_log_fn *log, void *log_o
   for (unsigned i = 0; i < st.members && used < sizeof msg; i++)
     if (st.member[i].role != RAID_ROLE_ACTIVE)
       used += snprintf(msg + used, sizeof msg - used, " slot %u %s%s%s", i,
-                       st.member[i].role == RAID_ROLE_FAULTY ? "faulty"
-                       : st.member[i].role == RAID_ROLE_RECOVERING ? "recovering" : "missing",
-                       st.member[i].name[0] ? " " : "", st.member[i].name);
+                       unusable_name(&st.member[i]), st.member[i].name[0] ? " " : "",
+                       st.member[i].name);
   log(log_opaque, RAID_LOG_WARN, msg);
 }
 

@@ -153,7 +153,9 @@ static void *monitor_main(void *arg)
         break;
     }
     else if (!resync_gave_up && raid_needs_resync(mon_array) && array_whole()) {
+      status_resync_begin();
       r = raid_resync(mon_array);
+      status_resync_end();
       if (r == -ECANCELED)
         break;
       if (r == 0)

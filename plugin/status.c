@@ -13,13 +13,15 @@ static struct raid_array *status_array;
 static const struct params *status_params;
 
 /* Where and when the current recovery run started (monitor thread writes, control
- * thread reads), and the same of a check: the base of their rates. */
+ * thread reads), and the same of the other runs: the base of their rates.  running: one
+ * began (and, for the resync, has not ended): before, there is no base to count from. */
 struct run_start {
   struct timespec when;
   uint64_t offset;
+  int running;
 };
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct run_start rec_start, check_start, replace_start, reshape_start;
+static struct run_start rec_start, check_start, replace_start, reshape_start, resync_start;
 
 struct progress_view {
   double percent, rate_mbs, eta_s;      /* rate and eta < 0: not known yet */
@@ -37,6 +39,7 @@ static void run_begin(struct run_start *run, uint64_t offset)
   pthread_mutex_lock(&rec_lock);
   clock_gettime(CLOCK_MONOTONIC, &run->when);
   run->offset = offset;
+  run->running = 1;
   pthread_mutex_unlock(&rec_lock);
 }
 
@@ -46,6 +49,23 @@ void status_recovery_begin(void)
 
   if (status_array && raid_status(status_array, &st) == 0)
     run_begin(&rec_start, st.recovery_slot >= 0 ? st.recovery_offset : 0);
+}
+
+void status_resync_begin(void)
+{
+  struct raid_status st;
+
+  if (status_array && raid_status(status_array, &st) == 0)
+    run_begin(&resync_start, st.resync_offset != UINT64_MAX ? st.resync_offset : 0);
+}
+
+/* A resync that stopped short (a member lost, an error) leaves its line, pending: no rate
+ * decaying since then. */
+void status_resync_end(void)
+{
+  pthread_mutex_lock(&rec_lock);
+  resync_start.running = 0;
+  pthread_mutex_unlock(&rec_lock);
 }
 
 void status_reshape_begin(void)
@@ -78,6 +98,7 @@ static void run_view(const struct raid_status *st, const struct run_start *start
 {
   struct timespec now;
   double secs, units;
+  int running;
 
   clock_gettime(CLOCK_MONOTONIC, &now);
   v->done = done;
@@ -87,9 +108,10 @@ static void run_view(const struct raid_status *st, const struct run_start *start
   pthread_mutex_lock(&rec_lock);
   secs = now_s(&now) - now_s(&start->when);
   units = v->done > start->offset ? (double)(v->done - start->offset) : 0;
+  running = start->running;
   pthread_mutex_unlock(&rec_lock);
   /* a failed array runs nothing: no rate decaying since the run stopped, no eta */
-  if (secs > 0.2 && units > 0 && st->state != RAID_STATE_FAILED) {
+  if (running && secs > 0.2 && units > 0 && st->state != RAID_STATE_FAILED) {
     v->rate_mbs = units * unit_bytes / secs / 1e6;
     v->eta_s = v->total > v->done ? (v->total - v->done) / (units / secs) : 0;
   }
@@ -100,6 +122,15 @@ static void progress_view(const struct raid_status *st, const struct run_start *
                           uint64_t done, struct progress_view *v)
 {
   run_view(st, start, done, st->resync_units, st->chunk_bytes, v);
+}
+
+/* The same of the resync, which runs only while the array is whole (else it is pending:
+ * no rate). */
+static void resync_view(const struct raid_status *st, struct progress_view *v)
+{
+  progress_view(st, &resync_start, st->resync_offset, v);
+  if (st->state != RAID_STATE_CLEAN)
+    v->rate_mbs = v->eta_s = -1;
 }
 
 /* The same of the reshape, which counts bytes of the array moved. */
@@ -203,12 +234,17 @@ static void print_text(FILE *out, const struct raid_status *st)
   if (st->fenced_by[0])
     fprintf(out, "  fenced: %s is reserved by another head, which took the array over; "
             "this server no longer serves it\n", st->fenced_by);
-  if (st->resync_offset != UINT64_MAX)
-    fprintf(out, "  resync%s %.1f%% (%" PRIu64 " of %" PRIu64 " %s)%s\n",
-            st->resync_after_crash ? " after a crash" : "",
-            st->resync_units ? 100.0 * st->resync_offset / st->resync_units : 0.0,
-            st->resync_offset, st->resync_units, st->m ? "stripes" : "chunks",
+  if (st->resync_offset != UINT64_MAX) {
+    struct progress_view v;
+    resync_view(st, &v);
+    fprintf(out, "  resync%s %.1f%% (%" PRIu64 " of %" PRIu64 " %s)%s",
+            st->resync_after_crash ? " after a crash" : "", v.percent, v.done, v.total,
+            st->m ? "stripes" : "chunks",
             st->state == RAID_STATE_CLEAN ? "" : ", pending until the array is whole");
+    if (v.rate_mbs >= 0)
+      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    fprintf(out, "\n");
+  }
   if (st->reshape_position != RAID_RESHAPE_NONE) {
     struct progress_view v;
     reshape_view(st, &v);
@@ -315,10 +351,14 @@ static void print_json(FILE *out, const struct raid_status *st)
     fprintf(out, "\"fenced\":\"%s\",", st->fenced_by);
   else
     fprintf(out, "\"fenced\":null,");
-  if (st->resync_offset != UINT64_MAX)
+  if (st->resync_offset != UINT64_MAX) {
+    struct progress_view v;
+    resync_view(st, &v);
     fprintf(out, "\"resync\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64
-            ",\"after_crash\":%s},", st->resync_offset, st->resync_units,
-            st->resync_after_crash ? "true" : "false");
+            ",\"after_crash\":%s,\"percent\":%.1f,\"rate_mbs\":%.1f,\"eta_s\":%.0f},",
+            v.done, v.total, st->resync_after_crash ? "true" : "false", v.percent,
+            v.rate_mbs, v.eta_s);
+  }
   else
     fprintf(out, "\"resync\":null,");
   if (st->reshape_position != RAID_RESHAPE_NONE) {
@@ -340,20 +380,31 @@ static void print_json(FILE *out, const struct raid_status *st)
   }
   else
     fprintf(out, "\"recovery\":null,");
-  if (st->replace_slot >= 0)
+  if (st->replace_slot >= 0) {
+    struct progress_view v;
+    progress_view(st, &replace_start, st->replace_offset, &v);
+    if (st->replace_failed)     /* stopping: as the text line, no rate */
+      v.rate_mbs = v.eta_s = -1;
     fprintf(out, "\"replace\":{\"slot\":%d,\"from\":\"%s\",\"to\":\"%s\",\"done\":%" PRIu64
-            ",\"total\":%" PRIu64 ",\"failed\":%s},", st->replace_slot,
-            st->member[st->replace_slot].name, st->replace_name, st->replace_offset,
-            st->resync_units, st->replace_failed ? "true" : "false");
+            ",\"total\":%" PRIu64 ",\"failed\":%s,\"percent\":%.1f,\"rate_mbs\":%.1f,"
+            "\"eta_s\":%.0f},", st->replace_slot, st->member[st->replace_slot].name,
+            st->replace_name, v.done, v.total, st->replace_failed ? "true" : "false",
+            v.percent, v.rate_mbs, v.eta_s);
+  }
   else
     fprintf(out, "\"replace\":null,");
-  if (st->check_action != RAID_CHECK_NONE)
+  if (st->check_action != RAID_CHECK_NONE) {
+    struct progress_view v;
+    progress_view(st, &check_start, st->check_offset, &v);
+    if (!st->check_running)     /* the last one, ended: nothing runs */
+      v.rate_mbs = v.eta_s = -1;
     fprintf(out, "\"check\":{\"action\":\"%s\",\"running\":%s,\"complete\":%s,\"done\":%"
             PRIu64 ",\"total\":%" PRIu64 ",\"mismatches\":%" PRIu64 ",\"read_errors\":%"
-            PRIu64 "},", raid_check_action_name(st->check_action),
-            st->check_running ? "true" : "false",
-            st->check_complete ? "true" : "false", st->check_offset, st->resync_units,
-            st->check_mismatches, st->check_read_errors);
+            PRIu64 ",\"percent\":%.1f,\"rate_mbs\":%.1f,\"eta_s\":%.0f},",
+            raid_check_action_name(st->check_action), st->check_running ? "true" : "false",
+            st->check_complete ? "true" : "false", v.done, v.total, st->check_mismatches,
+            st->check_read_errors, v.percent, v.rate_mbs, v.eta_s);
+  }
   else
     fprintf(out, "\"check\":null,");
   fprintf(out, "\"sync_speed_min\":%" PRIu64 ",\"sync_speed_max\":%" PRIu64 ",",

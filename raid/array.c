@@ -166,6 +166,18 @@ array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16])
   memcpy (a->left[i].uuid, uuid, 16);
 }
 
+/* Was the member the superblock records in slot I left out by assembly (stale: it missed
+ * updates)?  Its uuid is among those left; one that left the slot for another member
+ * since is not there.  Under sb_lock. */
+static int
+slot_left_stale (struct raid_array *a, unsigned i)
+{
+  for (unsigned j = 0; j < a->nleft; j++)
+    if (!memcmp (a->left[j].uuid, a->sb.slot_uuid[i], 16))
+      return 1;
+  return 0;
+}
+
 /* A spare that cannot take a superblock is dropped from the list. */
 static void
 spares_prune (struct raid_array *a)
@@ -1196,13 +1208,19 @@ write_hole_refused (struct raid_array *a, int force, const char *degraded, char 
   char label[RAID_NAME_MAX + 3], at[48];
   int crash_resync = a->sb.resync_after_crash && a->sb.resync_offset != RAID_RESYNC_DONE;
 
-  if (!a->sb.clean && !crash_resync && (a->sb.features & RAID_FEATURE_PPL) && !a->readonly) {
+  /* the rule examine's start command follows too (raid_sb_write_hole) */
+  switch (raid_write_hole (a->sb.clean, crash_resync, !!(a->sb.features & RAID_FEATURE_PPL),
+                           a->readonly)) {
+  case RAID_WRITE_HOLE_NONE:
+    return 0;
+  case RAID_WRITE_HOLE_PPL:
     raid_logf (a, RAID_LOG_WARN, "%s: dirty and degraded: the partial parity log makes the "
                "parity of the stripes written at the crash again", a->sb.name);
     return 0;
+  case RAID_WRITE_HOLE_DIRTY:
+  case RAID_WRITE_HOLE_CRASH_RESYNC:
+    break;
   }
-  if (a->sb.clean && !crash_resync)
-    return 0;
   if (force) {
     raid_logf (a, RAID_LOG_WARN, "%s: starting %s and degraded (force): data in stripes "
                "written at the crash may be wrong", a->sb.name,
@@ -1407,6 +1425,8 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->readonly = a->readonly;
   st->resync_after_crash = a->sb.resync_after_crash
     && atomic_load (&a->resync_offset) != RAID_RESYNC_DONE;
+  for (i = 0; i < a->lay.g.n; i++)
+    st->member[i].stale = !a->slot[i].m.ops && slot_left_stale (a, i);
   st->spares = a->nspares;
   for (i = 0; i < a->nspares; i++)
     snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));

@@ -428,6 +428,29 @@ raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16
   return 0;
 }
 
+enum raid_write_hole
+raid_write_hole (int clean, int crash_resync, int ppl, int readonly)
+{
+  if (crash_resync)
+    return RAID_WRITE_HOLE_CRASH_RESYNC;
+  if (clean)
+    return RAID_WRITE_HOLE_NONE;
+  return ppl && !readonly ? RAID_WRITE_HOLE_PPL : RAID_WRITE_HOLE_DIRTY;
+}
+
+enum raid_write_hole
+raid_sb_write_hole (const struct raid_sb_summary *ref, const uint8_t *present)
+{
+  unsigned i;
+
+  for (i = 0; i < ref->members && i < RAID_MAX_MEMBERS && present[i]; i++)
+    ;
+  if (ref->state != RAID_SB_OK || !ref->m || i == ref->members || i == RAID_MAX_MEMBERS)
+    return RAID_WRITE_HOLE_NONE;
+  return raid_write_hole (ref->clean, ref->resync_after_crash
+                          && ref->resync_offset != RAID_RESYNC_DONE, ref->ppl, 0);
+}
+
 int
 raid_sb_startable (const struct raid_sb_summary *ref, const uint8_t *present)
 {

@@ -24,10 +24,29 @@ kill -KILL "$PLUGIN_PID"
 wait "$PLUGIN_PID" 2>/dev/null || true
 PLUGIN_PID=
 echo "ok: 16 MiB written, nbdkit killed (the superblocks say dirty)"
+# examine gives the start assembly takes: with every shelf none needs force; without
+# e1.1 the dirty degraded array without the log does (raid_sb_write_hole, as assembly)
+ex() { lab_exec "$aoeraid" examine -i h0 "$@"; }
+out=$(ex)
+grep -q "^  start: nbdkit aoeraid shelves=e1.1,e2.1,e3.1$" <<<"$out" && ! grep -q "^  degraded:" <<<"$out" ||
+  lab_die "examine of the dirty whole array: $out"
+out=$(ex e2.1 e3.1)
+grep -Eq "^  degraded: dirty and degraded, without the partial parity log: .*write hole.*force=true" <<<"$out" &&
+  grep -q "^  start: nbdkit aoeraid shelves=e2.1,e3.1 force=true$" <<<"$out" ||
+  lab_die "examine of the dirty array without e1.1: no force=true: $out"
+[ "$(ex e2.1 e3.1 --json | jq -r '.arrays[0] | "\(.write_hole) \(.command)"')" = \
+  "dirty nbdkit aoeraid shelves=e2.1,e3.1 force=true" ] ||
+  lab_die "examine --json without e1.1: $(ex e2.1 e3.1 --json | jq -c .arrays)"
+echo "ok: examine without e1.1: $(grep '^  start:' <<<"$out")"
 
 # the resync crawls: the stop comes well before its end
 plugin_start "$sock" "${args[@]}" control="$ctl" sync-speed-min=1M sync-speed-max=1M
 wait_status "^  resync after a crash [0-9.]+% "
+# its rate and eta, as recovery's (whatever their values: the machine's load sets them)
+wait_status "^  resync after a crash [0-9.]+% \(.*\)  [0-9]+\.[0-9] MB/s  eta [0-9]+s$"
+"$aoeraid" status -c "$ctl" --json |
+  jq -e '.resync | .after_crash and (.rate_mbs > 0) and (.eta_s >= 0) and (.percent < 100)' \
+  >/dev/null || lab_die "status --json: no resync rate and eta: $("$aoeraid" status -c "$ctl" --json | jq -c .resync)"
 echo "ok: whole start: $(grep -E '^  resync' <<<"$out")"
 plugin_stop
 out=$(lab_exec "$aoeraid" examine -i h0)
@@ -39,6 +58,13 @@ grep -Eq "^ +resync : [0-9.]+% \([0-9]+ of [0-9]+ units in sync\), after a crash
 echo "ok: stopped cleanly before the resync ended: examine shows the resync after a crash"
 
 lab_kill 1
+out=$(lab_exec "$aoeraid" examine -i h0)
+grep -Eq "^  degraded: degraded, and its resync after a crash did not end \([0-9.]+% in sync\): .*write hole.*force=true" <<<"$out" &&
+  grep -q "^  start: nbdkit aoeraid shelves=e2.1,e3.1 force=true$" <<<"$out" ||
+  lab_die "examine with e1.1 gone: no force=true for the resync after a crash: $out"
+[ "$(lab_exec "$aoeraid" examine -i h0 --json | jq -r '.arrays[0].write_hole')" = resync_after_crash ] ||
+  lab_die "examine --json with e1.1 gone: $(lab_exec "$aoeraid" examine -i h0 --json | jq -c .arrays)"
+echo "ok: examine with e1.1 gone: $(grep '^  start:' <<<"$out")"
 before=$(shelves_sum)
 plugin_fails "a degraded start before the resync after a crash ended" \
   "raid5 'v' is degraded \(slot 0 missing\) and its resync after a crash did not end \([0-9.]+% in sync\): .*write hole.*force=true" \
@@ -50,5 +76,10 @@ wait_log "v: starting with the resync after a crash unfinished and degraded \(fo
   "no force warning"
 [ "$(readback)" = "$want" ] || lab_die "force=true: the data written before the crash differs"
 echo "ok: force=true started it degraded; the data written before the crash reads back"
+# degraded, the resync waits: no rate, no eta
+wait_status "^  resync after a crash [0-9.]+% \(.*\), pending until the array is whole$"
+[ "$("$aoeraid" status -c "$ctl" --json | jq -c '.resync | [.rate_mbs, .eta_s]')" = "[-1,-1]" ] ||
+  lab_die "status --json: a rate for the pending resync: $("$aoeraid" status -c "$ctl" --json | jq -c .resync)"
+echo "ok: pending: $(grep -E '^  resync' <<<"$out")"
 plugin_stop
 echo "plugin-crash-resync-degraded: passed"

@@ -115,6 +115,9 @@ plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 level=5 chunk=64K consistency-p
 wait_log "resync finished" "initial resync of the bitmap array"
 # md's --grow --consistency-policy on the running array, both ways
 ctl_ok grow consistency-policy=ppl
+# the answer says what the log spares, and what it does not (the resync after a crash)
+grep -q "a dirty degraded start needs no force, but one before the resync after a crash ended still needs force=true$" <<<"$out" ||
+  lab_die "grow consistency-policy=ppl answered: $out"
 status | grep -q "consistency policy ppl (a 1472K partial parity log" || lab_die "live: $(status)"
 ctl_ok grow consistency-policy=bitmap
 status | grep -q "consistency policy bitmap" || lab_die "policy not dropped: $(status)"

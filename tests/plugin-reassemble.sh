@@ -48,8 +48,8 @@ lab_kill 2
 : >"$LAB_DIR/nbdkit.log"
 ctl=$LAB_DIR/control.sock
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 control="$ctl"
-grep -qi "degraded" "$LAB_DIR/nbdkit.log" ||
-  lab_die "no degraded warning: $(cat "$LAB_DIR/nbdkit.log")"
+grep -Eq "is degraded: slot 1 missing$" "$LAB_DIR/nbdkit.log" ||
+  lab_die "no degraded warning naming slot 1 missing: $(cat "$LAB_DIR/nbdkit.log")"
 # The degraded warning names the slot only: the shelf that did not answer must be named.
 grep -q "warning: e2.1 did not answer on h0" "$LAB_DIR/nbdkit.log" ||
   lab_die "the shelf that did not answer is not named: $(cat "$LAB_DIR/nbdkit.log")"
@@ -85,6 +85,9 @@ lab_start 2
 : >"$LAB_DIR/nbdkit.log"
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1
 grep -qi "stale" "$LAB_DIR/nbdkit.log" || lab_die "e2.1 not reported stale: $(cat "$LAB_DIR/nbdkit.log")"
+# the degraded warning says what the slot is, as status would: stale, not missing
+grep -Eq "is degraded: slot 1 stale$" "$LAB_DIR/nbdkit.log" ||
+  lab_die "the degraded warning does not say slot 1 stale: $(grep degraded "$LAB_DIR/nbdkit.log")"
 [ "$(readback 4M)" = "$(md5sum <"$LAB_DIR/more")" ] ||
   lab_die "after the stale member came back: newest data differs"
 plugin_stop

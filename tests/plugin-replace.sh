@@ -25,12 +25,16 @@ echo "$out" | grep >/dev/null "added e4.1 as a spare" && echo "$out" | grep >/de
   lab_die "replace answered: $out"
 # Once the copy is past the first 2 MiB of the array, they are written again: only the
 # writes reaching e4.1 as well (md's replacement writes) keep its copy right.
-seen= written=
+seen= written= rated=
 for _ in $(seq 600); do
   out=$(status)
   if echo "$out" | grep >/dev/null "replace slot 1 (e2.1 -> e4.1)"; then
     echo "$out" | grep >/dev/null "state clean" || lab_die "not clean while replacing: $out"
     seen=$(echo "$out" | grep "replace slot")
+    # status --json gives its rate and eta as the text line does (whatever their values)
+    [ -z "$rated" ] && "$aoeraid" status -c "$ctl" --json |
+      jq -e '.replace | .rate_mbs > 0 and .eta_s >= 0 and .percent >= 0' >/dev/null &&
+      rated=$("$aoeraid" status -c "$ctl" --json | jq -c .replace)
     if [ -z "$written" ] && echo "$seen" | grep >/dev/null -E " ([2-9][0-9])\.[0-9]% "; then
       nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0); h.flush()" ||
         lab_die "the write beside the replace failed"
@@ -41,6 +45,8 @@ for _ in $(seq 600); do
   sleep 0.1
 done
 [ -n "$written" ] || lab_die "no write met the replace past 20 %: last seen '$seen'"
+[ -n "$rated" ] || lab_die "status --json: no rate and eta of the replace: last seen '$seen'"
+echo "ok: status --json of the replace: $rated"
 echo "ok: 2 MiB written at 0 while the copy was at:$written"
 echo "ok: while replacing, the array stayed clean:$seen"
 echo "$out" | grep >/dev/null -E "^ +1 +e4.1 +active" || lab_die "e4.1 did not take slot 1: $out"

@@ -404,19 +404,69 @@ static int forcible(const struct raid_sb_summary *ref, const struct raid_sb_summ
 }
 
 /* Which slots the start serves (a recovering one does not count), from the fresh members,
- * or with WITH_STALE those force takes back too; can the array start so? */
-static int startable(const struct exam *ex, size_t n, size_t first, int with_stale)
+ * or with WITH_STALE those force takes back too: PRESENT[s] != 0. */
+static void served(const struct exam *ex, size_t n, size_t first, int with_stale,
+                   uint8_t present[RAID_MAX_MEMBERS])
 {
   const struct raid_sb_summary *ref = freshest(ex, n, first);
-  uint8_t present[RAID_MAX_MEMBERS] = { 0 };
 
+  memset(present, 0, RAID_MAX_MEMBERS);
   for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
     for (size_t j = 0; j < n; j++)
       if (goes_to(ex, first, ref, j, s) && !refused(ref, &ex[j].sb)
           && (!stale(ref, &ex[j].sb) ? ref->roles[s] != RAID_ROLE_RECOVERING
               : with_stale && forcible(ref, &ex[j].sb)))
         present[s] = 1;
-  return raid_sb_startable(ref, present);
+}
+
+/* Can the array start so? */
+static int startable(const struct exam *ex, size_t n, size_t first, int with_stale)
+{
+  uint8_t present[RAID_MAX_MEMBERS];
+
+  served(ex, n, first, with_stale, present);
+  return raid_sb_startable(freshest(ex, n, first), present);
+}
+
+/* Does the start from the fresh members need force for the write hole (assembly's rule,
+ * raid_sb_write_hole): RAID_WRITE_HOLE_DIRTY or _CRASH_RESYNC; NONE when it does not or
+ * cannot start at all (the failed: line's force covers that). */
+static enum raid_write_hole start_hole(const struct exam *ex, size_t n, size_t first)
+{
+  uint8_t present[RAID_MAX_MEMBERS];
+  enum raid_write_hole hole;
+
+  served(ex, n, first, 0, present);
+  if (!raid_sb_startable(freshest(ex, n, first), present))
+    return RAID_WRITE_HOLE_NONE;
+  hole = raid_sb_write_hole(freshest(ex, n, first), present);
+  return hole == RAID_WRITE_HOLE_PPL ? RAID_WRITE_HOLE_NONE : hole;
+}
+
+/* Why the start needs force=true (the line before the start: command), "" when not. */
+static const char *hole_text(const struct raid_sb_summary *ref, enum raid_write_hole hole,
+                             char *buf, size_t len)
+{
+  if (hole == RAID_WRITE_HOLE_DIRTY)
+    snprintf(buf, len, "dirty and degraded, without the partial parity log: parity may not "
+             "match the data (write hole); the start is refused without force=true (a "
+             "start with the missing member resyncs instead)");
+  else if (hole == RAID_WRITE_HOLE_CRASH_RESYNC)
+    snprintf(buf, len, "degraded, and its resync after a crash did not end (%.1f%% in "
+             "sync): parity may not match the data in stripes the crash tore (write hole); "
+             "the start is refused without force=true (a start with the missing member "
+             "lets the resync end instead)", ref->resync_units
+             ? 100.0 * (double)ref->resync_offset / (double)ref->resync_units : 0.0);
+  else
+    buf[0] = '\0';
+  return buf;
+}
+
+/* The name of why in JSON (write_hole), NULL when none. */
+static const char *hole_name(enum raid_write_hole hole)
+{
+  return hole == RAID_WRITE_HOLE_DIRTY ? "dirty"
+    : hole == RAID_WRITE_HOLE_CRASH_RESYNC ? "resync_after_crash" : NULL;
 }
 
 /* The start command with WITH_STALE: a failed array that force=true starts (md's
@@ -438,10 +488,16 @@ static void force_command(const struct exam *ex, size_t n, size_t first, char *o
     snprintf(out + used, used < len ? len - used : 0, " force=true");
 }
 
+/* The start from the fresh members, with force=true when the write hole wants it. */
 static void start_command(const struct exam *ex, size_t n, size_t first, char *out,
                           size_t len)
 {
+  size_t used;
+
   start_command_with(ex, n, first, 0, out, len);
+  used = strlen(out);
+  if (used && start_hole(ex, n, first) != RAID_WRITE_HOLE_NONE)
+    snprintf(out + used, used < len ? len - used : 0, " force=true");
 }
 
 static void start_command_with(const struct exam *ex, size_t n, size_t first, int with_stale,
@@ -502,7 +558,7 @@ static void print_slot_why(const struct raid_sb_summary *ref, const struct exam 
 static void print_array_text(const struct exam *ex, size_t n, size_t first)
 {
   const struct raid_sb_summary *ref = freshest(ex, n, first);
-  char uuid[37], level[16], cmd[1200];
+  char uuid[37], level[16], cmd[1200], why[400];
 
   raid_uuid_format(ref->array_uuid, uuid);
   printf("ARRAY name=%s uuid=%s level=%s members=%u events=%" PRIu64 "\n", ref->name, uuid,
@@ -536,6 +592,8 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
       printf("\n");
     }
   start_command(ex, n, first, cmd, sizeof cmd);
+  if (cmd[0] && start_hole(ex, n, first) != RAID_WRITE_HOLE_NONE)
+    printf("  degraded: %s\n", hole_text(ref, start_hole(ex, n, first), why, sizeof why));
   if (cmd[0])
     printf("  start: %s\n", cmd);
   else
@@ -601,6 +659,11 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
   printf("],\"command\":");
   if (cmd[0])
     json_string(cmd);
+  else
+    printf("null");
+  printf(",\"write_hole\":");
+  if (cmd[0] && hole_name(start_hole(ex, n, first)))
+    printf("\"%s\"", hole_name(start_hole(ex, n, first)));
   else
     printf("null");
   force_command(ex, n, first, cmd, sizeof cmd);

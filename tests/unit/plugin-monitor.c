@@ -20,6 +20,8 @@ void status_check_begin (void);
 void status_replace_begin (void);
 void status_recovery_begin (void);
 void status_reshape_begin (void);
+void status_resync_begin (void);
+void status_resync_end (void);
 void log_notice (const char *fmt, ...);
 void nbdkit_error (const char *fmt, ...);
 
@@ -34,6 +36,8 @@ status_check_begin (void)
 void status_replace_begin (void) { }
 void status_recovery_begin (void) { }
 void status_reshape_begin (void) { }
+void status_resync_begin (void) { }
+void status_resync_end (void) { }
 void log_notice (const char *fmt, ...) { (void) fmt; }
 void nbdkit_error (const char *fmt, ...) { (void) fmt; }
 

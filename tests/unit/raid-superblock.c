@@ -419,3 +419,43 @@ Test (superblock, wipe_erases_the_metadata_area_only)
   free (rest);
   fx_free (&f);
 }
+
+/* examine's start command and assembly ask the same rule: a degraded parity array the
+ * crash left dirty without the log, or whose resync after a crash did not end, needs
+ * force; the log, a clean stop, a whole start or mirrors do not. */
+Test (superblock, a_degraded_start_needs_force_by_the_write_hole_rule)
+{
+  struct raid_sb_summary ref;
+  const uint8_t whole[3] = { 1, 1, 1 }, degraded[3] = { 0, 1, 1 };
+
+  memset (&ref, 0, sizeof ref);
+  ref.state = RAID_SB_OK;
+  ref.level = RAID_LEVEL_5;
+  ref.k = 2;
+  ref.m = 1;
+  ref.members = 3;
+  ref.resync_offset = RAID_RESYNC_DONE;
+  ref.clean = 1;
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_NONE, "clean");
+  ref.clean = 0;
+  cr_expect_eq (raid_sb_write_hole (&ref, whole), RAID_WRITE_HOLE_NONE, "dirty, whole");
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_DIRTY, "dirty, degraded");
+  ref.ppl = 1;
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_PPL, "dirty, the log");
+  cr_expect_eq (raid_write_hole (0, 0, 1, 1), RAID_WRITE_HOLE_DIRTY, "the log, read-only");
+  ref.clean = 1;
+  ref.resync_after_crash = 1;
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_NONE,
+                "the resync after a crash ended");
+  ref.resync_offset = 10;
+  ref.resync_units = 118;
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_CRASH_RESYNC,
+                "clean stop, the resync after a crash not ended, the log too");
+  cr_expect_eq (raid_sb_write_hole (&ref, whole), RAID_WRITE_HOLE_NONE,
+                "the resync after a crash not ended, whole");
+  ref.level = RAID_LEVEL_1;
+  ref.k = 1;
+  ref.m = 0;
+  ref.clean = 0;
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_NONE, "mirrors");
+}

@@ -239,6 +239,8 @@ static void print_text(FILE *out, const struct raid_status *st)
             v.done, v.total, st->m ? "stripes" : "chunks");
     if (st->replace_failed)     /* until the replace, running or next, stops on it */
       fprintf(out, "  %s failed: stopping", st->replace_name);
+    else if (st->recovery_slot >= 0)    /* raid_replace stops for it, resumes after */
+      fprintf(out, "  waiting: recovery of slot %d runs", st->recovery_slot);
     else if (v.rate_mbs >= 0)
       fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
     fprintf(out, "\n");
@@ -342,9 +344,10 @@ static void print_json(FILE *out, const struct raid_status *st)
     fprintf(out, "\"recovery\":null,");
   if (st->replace_slot >= 0)
     fprintf(out, "\"replace\":{\"slot\":%d,\"from\":\"%s\",\"to\":\"%s\",\"done\":%" PRIu64
-            ",\"total\":%" PRIu64 ",\"failed\":%s},", st->replace_slot,
+            ",\"total\":%" PRIu64 ",\"failed\":%s,\"waiting\":%s},", st->replace_slot,
             st->member[st->replace_slot].name, st->replace_name, st->replace_offset,
-            st->resync_units, st->replace_failed ? "true" : "false");
+            st->resync_units, st->replace_failed ? "true" : "false",
+            !st->replace_failed && st->recovery_slot >= 0 ? "true" : "false");
   else
     fprintf(out, "\"replace\":null,");
   if (st->check_action != RAID_CHECK_NONE)

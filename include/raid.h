@@ -366,7 +366,8 @@ int raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t
 int raid_set_writemostly (struct raid_array *a, const char *name, int on, char *err,
                           size_t errlen);
 /* 1 when raid_recover has work: a recovery to resume, or a faulty or
- * missing slot and a spare to put in it. */
+ * missing slot and a spare to put in it (not the slot being replaced while its new
+ * member works: raid_replace hands the slot to that member). */
 int raid_recovery_pending (struct raid_array *a);
 /* Rebuild one slot: resume the recovery in progress, or move the first
  * spare into the first faulty or missing slot (role RECOVERING) and rebuild
@@ -419,7 +420,9 @@ int raid_replace_start (struct raid_array *a, const char *old, const char *with,
 int raid_replace_pending (struct raid_array *a);
 /* The copy, one unit at a time under its stripe lock, within the speed limits;
  * then the new member takes the slot and OLD leaves the array.  Blocking: run
- * it in a background thread.  0, -EAGAIN (nothing to replace), -ECANCELED
+ * it in a background thread.  0, -EAGAIN (nothing to replace, or a recovery of
+ * another slot is due: raid_recovery_pending says so; the copy stops at its checkpoint,
+ * the caller runs raid_recover, and raid_replace resumes from there after), -ECANCELED
  * (raid_resync_cancel; raid_replace resumes), -EIO (OLD or the new member
  * failed: the replace is given up, the new member a spare again unless it
  * failed), -ENOMEM. */

@@ -639,15 +639,20 @@ static void readd_returning_shelves(void)
 
 /* The control request "fail SHELF.SLOT" (md's --fail): take a working member out, as if
  * it had failed; a spare takes its slot.  auto-readd leaves the shelf out from then on. */
-/* The slot NAME serves in (-1: none). */
-static int member_slot(const char *name)
+/* The slot NAME serves in (-1: none); TAKER gets the new member of a replace of that
+ * slot ("" none): failed, the slot goes to it (raid/replace.c). */
+static int member_slot(const char *name, char *taker, size_t len)
 {
   struct raid_status st;
 
+  snprintf(taker, len, "%s", "");
   if (raid_status(array, &st) == 0)
     for (unsigned j = 0; j < st.members; j++)
-      if (!strcmp(st.member[j].name, name))
+      if (!strcmp(st.member[j].name, name)) {
+        if (st.replace_slot == (int)j && !st.replace_failed)
+          snprintf(taker, len, "%s", st.replace_name);
         return (int)j;
+      }
   return -1;
 }
 
@@ -663,32 +668,41 @@ static bool spare_waits(int slot)
                           && st.member[slot].role == RAID_ROLE_RECOVERING));
 }
 
-/* The run a spare waits for before it rebuilds the slot just failed: a reshape
- * (raid_recovery_pending says no until it ends) or a replace of another slot (the
- * monitor runs it to its end); NULL when no spare waits for one. */
-static const char *spare_after_run(int slot)
+/* A reshape runs and a spare waits for it to end before it rebuilds the slot just
+ * failed (raid_recovery_pending says no until then). */
+static bool spare_after_reshape(void)
 {
   struct raid_status st;
 
-  if (raid_status(array, &st) < 0)
-    return NULL;
-  if (st.reshape_position != RAID_RESHAPE_NONE && st.spares > 0)
-    return "reshape";
-  if (st.replace_slot >= 0 && st.replace_slot != slot && spare_waits(slot))
-    return "replace";
-  return NULL;
+  return raid_status(array, &st) == 0 && st.reshape_position != RAID_RESHAPE_NONE
+    && st.spares > 0;
 }
 
-/* What comes of failing NAME (not a replacement) in SLOT: a recovery, now or after the
- * run under way, or nothing until a shelf is added. */
-static void fail_answer(const char *name, int slot, FILE *out)
+/* The slot of the replace that waits for a recovery to end (raid_replace stops for it),
+ * or -1. */
+static int replace_waiting(void)
 {
-  const char *run = spare_after_run(slot);
+  struct raid_status st;
 
-  if (run)
-    fprintf(out, "%s marked faulty; recovery onto a spare starts once the %s has "
-            "finished%s\n", name, run, strcmp(run, "reshape") ? "" :
-            " (a rebuild works on one layout)");
+  return raid_status(array, &st) == 0 && !st.replace_failed ? st.replace_slot : -1;
+}
+
+/* What comes of failing NAME (not a replacement) in SLOT: TAKER, the new member of a
+ * replace of the slot, takes it over; a recovery, now (before a replace of another
+ * slot, which waits) or after a reshape; or nothing until a shelf is added. */
+static void fail_answer(const char *name, int slot, const char *taker, FILE *out)
+{
+  int waiting;
+
+  if (taker[0])
+    fprintf(out, "%s marked faulty; %s, which was replacing it, takes slot %d and is "
+            "rebuilt from where the copy was\n", name, taker, slot);
+  else if (spare_after_reshape())
+    fprintf(out, "%s marked faulty; recovery onto a spare starts once the reshape has "
+            "finished (a rebuild works on one layout)\n", name);
+  else if (spare_waits(slot) && (waiting = replace_waiting()) >= 0)
+    fprintf(out, "%s marked faulty; recovery onto a spare starts; the replace of slot %d "
+            "waits until it has finished\n", name, waiting);
   else
     fprintf(out, "%s marked faulty; %s\n", name, spare_waits(slot) ?
             "recovery onto a spare starts" : "give the array a shelf to rebuild onto with "
@@ -698,7 +712,7 @@ static void fail_answer(const char *name, int slot, FILE *out)
 static int fail_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
-  char name[24], err[512], replaced[64];
+  char name[24], err[512], replaced[64], taker[64];
   bool replacing;
   size_t i;
   int r, slot;
@@ -708,7 +722,7 @@ static int fail_request(const char *arg, FILE *out)
   snprintf(name, sizeof name, "e%u.%u", a.shelf, a.slot);
   pthread_mutex_lock(&add_lock);
   replacing = array_holds_replaced(name, NULL, replaced, sizeof replaced) == HOLDS_REPLACING;
-  slot = member_slot(name);
+  slot = member_slot(name, taker, sizeof taker);
   r = raid_fail_member(array, name, err, sizeof err);
   i = addr_index(&a);
   if (r == 0 && i < n_addrs)
@@ -723,7 +737,7 @@ static int fail_request(const char *arg, FILE *out)
     fprintf(out, "%s marked faulty: the replace of %s stops, %s serves on; remove %s to "
             "release its shelf\n", name, replaced, replaced, name);
   else
-    fail_answer(name, slot, out);
+    fail_answer(name, slot, taker, out);
   return 0;
 }
 

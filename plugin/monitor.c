@@ -3,7 +3,10 @@
  * failing write never waits on it: a reshape (a grow), then recovery (a hot spare replaces a faulty or
  * missing member at once, as md does), then resync once the array is whole, then a
  * replace in place, then a check or repair when one was asked for (md's sync_action).  Each runs beside normal I/O, a
- * few units at a time under their stripe locks, within the speed limits (raid/pace.c). */
+ * few units at a time under their stripe locks, within the speed limits (raid/pace.c).
+ * A replace stops at its checkpoint when a recovery becomes due (-EAGAIN: another slot
+ * failed, with a spare), so the next round runs the recovery and the one after resumes
+ * the copy: md's sync thread rebuilds a failed slot beside a replacement. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -168,7 +171,8 @@ static void *monitor_main(void *arg)
     }
     else if (raid_replace_pending(mon_array)) {
       status_replace_begin();
-      if (raid_replace(mon_array) == -ECANCELED)   /* it logs how it ended */
+      /* it logs how it ended; -EAGAIN: a recovery is due, the next round runs it */
+      if (raid_replace(mon_array) == -ECANCELED)
         break;
       pause = 0;
     }

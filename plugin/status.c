@@ -275,6 +275,8 @@ static void print_text(FILE *out, const struct raid_status *st)
             v.done, v.total, st->m ? "stripes" : "chunks");
     if (st->replace_failed)     /* until the replace, running or next, stops on it */
       fprintf(out, "  %s failed: stopping", st->replace_name);
+    else if (st->recovery_slot >= 0)    /* raid_replace stops for it, resumes after */
+      fprintf(out, "  waiting: recovery of slot %d runs", st->recovery_slot);
     else if (v.rate_mbs >= 0)
       fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
     fprintf(out, "\n");
@@ -383,13 +385,15 @@ static void print_json(FILE *out, const struct raid_status *st)
   if (st->replace_slot >= 0) {
     struct progress_view v;
     progress_view(st, &replace_start, st->replace_offset, &v);
-    if (st->replace_failed)     /* stopping: as the text line, no rate */
+    bool waiting = !st->replace_failed && st->recovery_slot >= 0;
+    if (st->replace_failed || waiting)   /* stopping, or stepped aside: no rate */
       v.rate_mbs = v.eta_s = -1;
     fprintf(out, "\"replace\":{\"slot\":%d,\"from\":\"%s\",\"to\":\"%s\",\"done\":%" PRIu64
-            ",\"total\":%" PRIu64 ",\"failed\":%s,\"percent\":%.1f,\"rate_mbs\":%.1f,"
-            "\"eta_s\":%.0f},", st->replace_slot, st->member[st->replace_slot].name,
-            st->replace_name, v.done, v.total, st->replace_failed ? "true" : "false",
-            v.percent, v.rate_mbs, v.eta_s);
+            ",\"total\":%" PRIu64 ",\"failed\":%s,\"waiting\":%s,\"percent\":%.1f,"
+            "\"rate_mbs\":%.1f,\"eta_s\":%.0f},", st->replace_slot,
+            st->member[st->replace_slot].name, st->replace_name, v.done, v.total,
+            st->replace_failed ? "true" : "false", waiting ? "true" : "false", v.percent,
+            v.rate_mbs, v.eta_s);
   }
   else
     fprintf(out, "\"replace\":null,");

@@ -412,6 +412,16 @@ recovering_slot (struct raid_array *a)
   return -1;
 }
 
+/* The slot being replaced, while its new member works: failed, it goes to that member
+ * (replace_takeover, the next time raid_replace runs), which holds every unit below the
+ * copy's position, not to a spare, which would be rebuilt from unit 0.  The replace may
+ * wait behind a recovery of another slot meanwhile (replace.c). */
+static int
+taken_over (struct raid_array *a, unsigned i)
+{
+  return atomic_load (&a->repl.slot) == (int) i && !atomic_load (&a->repl.member.faulty);
+}
+
 /* A faulty or missing slot a spare could take, or -1.  None while another slot is
  * still recovering (down for now, but not failed): one recovery_offset serves one
  * recovery at a time. */
@@ -425,7 +435,7 @@ replaceable_slot (struct raid_array *a)
         && !atomic_load (&a->slot[i].faulty))
       return -1;
   for (i = 0; i < a->lay.g.n; i++)
-    if (!a->slot[i].m.ops || atomic_load (&a->slot[i].faulty))
+    if ((!a->slot[i].m.ops || atomic_load (&a->slot[i].faulty)) && !taken_over (a, i))
       return (int) i;
   return -1;
 }

@@ -6,7 +6,9 @@
  * the new member takes the slot and the old one leaves the array (if the old one fails
  * first, the new one takes the slot as a recovering member from where the copy was).  A
  * window of units at a time under their stripe locks (the old member's chunks read in one
- * batch, the new member's written in another), within the speed limits.
+ * batch, the new member's written in another), within the speed limits.  Another slot
+ * failing (with a spare for it) stops the copy at its checkpoint: the recovery runs
+ * first, then the copy resumes (replace_blocker).
  *
  * Saved across a restart as md saves a replacement: the superblocks record the slot, the
  * new member's uuid and the units copied (RAID_FEATURE_REPLACEMENT; the new member keeps
@@ -286,13 +288,19 @@ replace_release (struct raid_array *a, struct replace_window *win, int record)
   win->w = 0;
 }
 
-/* Why the copy cannot go on: -ECANCELED, -EIO (either member failed), or 0. */
+/* Why the copy cannot go on: -ECANCELED, -EIO (either member failed), -EAGAIN (another
+ * slot failed, or a member came back, and a spare can rebuild it: that recovery goes
+ * first, the copy waits at its checkpoint), or 0.  md's sync thread rebuilds the failed
+ * slot beside the replacement; a copy run to its end would leave the array without
+ * redundancy (RAID5) for as long as it lasts. */
 static int
 replace_blocker (struct raid_array *a, struct raid_slot *s)
 {
   if (atomic_load (&a->resync_stop))
     return -ECANCELED;
-  return !slot_usable (s) || atomic_load (&a->repl.member.faulty) ? -EIO : 0;
+  if (!slot_usable (s) || atomic_load (&a->repl.member.faulty))
+    return -EIO;
+  return raid_recovery_pending (a) ? -EAGAIN : 0;
 }
 
 /* The window from unit u: units to copy in a row (replace_next skips none of them), at
@@ -575,8 +583,14 @@ raid_replace (struct raid_array *a)
     run_end (a, RAID_RUN_REPLACE, rc == 0 ? slot_name (s) : NULL, 0);
     return rc;
   }
-  if (rc == -ECANCELED)
+  if (rc == -ECANCELED || rc == -EAGAIN)
     replace_checkpoint (a);
+  if (rc == -EAGAIN)
+    raid_logf (a, RAID_LOG_INFO, "%s: replacing %s (slot %d) with %s waits at unit %llu of "
+               "%llu: the recovery of a failed slot onto a spare goes first; the copy "
+               "resumes from there after it", a->sb.name, slot_name (s), i,
+               slot_name (&a->repl.member), (unsigned long long) atomic_load (&a->repl.pos),
+               (unsigned long long) units);
   if (rc == -EIO && !(!slot_usable (s) && replace_takeover (a, s, "failed")))
     replace_abort (a, s, !slot_usable (s) ? "the member replaced failed"
                    : atomic_load (&a->repl.member.faulty) ? "the new member failed"

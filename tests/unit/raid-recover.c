@@ -2071,6 +2071,163 @@ Test (replace, the_old_member_missing_while_another_slot_recovers)
   rig_free (&r);
 }
 
+/* ---- a recovery of another slot goes before a replace ------------------------ */
+
+/* Slots that fail (each once) when the copy has reached unit at, from a member I/O of
+ * the replace itself: a replace run to its end cannot come before it. */
+struct fail_point {
+  struct raid_array *a;
+  uint64_t at;
+  unsigned n, slot[2];
+  atomic_int fired;
+};
+
+static void
+fail_hook (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  struct fail_point *fp = opaque;
+
+  (void) op, (void) offset, (void) len;
+  if (atomic_load (&fp->a->repl.pos) >= fp->at && !atomic_exchange (&fp->fired, 1))
+    for (unsigned k = 0; k < fp->n; k++)
+      slot_set_faulty (&fp->a->slot[fp->slot[k]]);   /* as an I/O error marks it */
+}
+
+/* The rig replaces e2.1 (slot 1) with e9.1 and holds the spare e10.1 (and e11.1 in
+ * *EXTRA when two slots are to fail); a quarter into the copy slot 0 fails (and slot 2,
+ * where two may go): the replace must stop there, its position recorded, with the
+ * recovery due.  Returns where it stopped. */
+static uint64_t
+rig_replace_meets_a_failure (struct rig *r, unsigned fails, struct raid_mem_member **extra)
+{
+  const char *lvl = raid_level_name (r->c->level);
+  struct raid_member m;
+  struct raid_status st;
+  char err[256] = "";
+  int rc;
+
+  rig_replace_start (r, "e9.1");
+  r->spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
+  rig_add (r, 1);
+  *extra = NULL;
+  if (fails > 1) {
+    *extra = raid_mem_member_new ("e11.1", WHOLE_MEMBER);
+    m = raid_mem_member (*extra);
+    cr_assert_eq (raid_add_member (r->f.a, &m, err, sizeof err), 0, "add: %s", err);
+  }
+  cr_assert_eq (raid_recovery_pending (r->f.a), 0, "%s: spares alone are no recovery", lvl);
+  raid_status (r->f.a, &st);
+  struct fail_point fp = { .a = r->f.a, .at = st.resync_units / 4, .n = fails,
+                           .slot = { 0, 2 } };
+  rig_hooks (r, fail_hook, &fp);
+  rc = raid_replace (r->f.a);
+  rig_hooks (r, NULL, NULL);
+  raid_status (r->f.a, &st);
+  cr_assert (atomic_load (&fp.fired), "%s: no slot failed during the copy", lvl);
+  cr_assert (rc == -EAGAIN && st.replace_slot == 1 && st.replace_offset >= fp.at
+             && st.replace_offset < st.resync_units, "%s: with slot 0 failed the replace "
+             "returned %d, %s at %llu of %llu: it ran on instead of letting the recovery go "
+             "first", lvl, rc, st.replace_slot == 1 ? "still replacing" : "replaced",
+             (unsigned long long) st.replace_offset, (unsigned long long) st.resync_units);
+  cr_assert (strstr (r->f.info, "replacing e2.1 (slot 1) with e9.1 waits at unit"), "%s: %s",
+             lvl, r->f.info);
+  cr_assert_eq (raid_recovery_pending (r->f.a), 1, "%s", lvl);
+  return st.replace_offset;
+}
+
+/* A slot fails while a replace copies another one, with spares: the replace stops at its
+ * checkpoint, the recovery rebuilds the failed slot (two, one after the other, where two
+ * may go) while the replace waits, then the copy resumes from where it was and ends.
+ * Every byte is right (writes came meanwhile), and every slot holds its share. */
+Test (replace, waits_while_a_spare_rebuilds_another_slot)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    const char *lvl = raid_level_name (cases[i].level);
+    unsigned fails = cases[i].m > 1 ? 2 : 1;
+    struct raid_mem_member *extra, *gone[3];
+    struct raid_status st;
+    struct rig r;
+    uint64_t at;
+
+    rig_whole_spare (&r, &cases[i]);
+    at = rig_replace_meets_a_failure (&r, fails, &extra);
+    rig_write (&r, 0, r.size);          /* the shadows keep the new member current */
+    for (unsigned k = 0; k < fails; k++) {
+      cr_assert_eq (raid_recover (r.f.a), 0, "%s: recovery %u", lvl, k);
+      raid_status (r.f.a, &st);
+      cr_assert (st.replace_slot == 1 && st.replace_offset == at, "%s: the replace moved "
+                 "during recovery %u: slot %d at %llu", lvl, k, st.replace_slot,
+                 (unsigned long long) st.replace_offset);
+    }
+    cr_assert_eq (raid_recovery_pending (r.f.a), 0, "%s", lvl);
+    rig_verify (&r, "recovered, the replace waiting");
+    cr_assert_eq (raid_replace (r.f.a), 0, "%s: the resumed replace: %s", lvl,
+                  r.f.last_warning);
+    raid_status (r.f.a, &st);
+    cr_assert (st.state == RAID_STATE_CLEAN && st.replace_slot == -1 && st.spares == 0
+               && !strcmp (st.member[0].name, "e10.1") && !strcmp (st.member[1].name, "e9.1")
+               && (fails < 2 || !strcmp (st.member[2].name, "e11.1")), "%s: state %d, "
+               "replace %d, spares %u, slots %s %s %s", lvl, st.state, st.replace_slot,
+               st.spares, st.member[0].name, st.member[1].name, st.member[2].name);
+    rig_verify (&r, "after the recovery and the replace");
+    /* the fixture's members are the slots' now, for the redundancy check */
+    struct raid_mem_member *now[3] = { r.spare[1], r.spare[0], extra };
+    for (unsigned k = 0; k < 3; k++) {
+      gone[k] = NULL;
+      if (k < 2 || fails > 1) {
+        gone[k] = r.f.mm[k];
+        r.f.mm[k] = now[k];
+        r.f.mem[k] = raid_mem_member (now[k]);
+      }
+    }
+    r.spare[0] = r.spare[1] = NULL;
+    fx_check_redundancy (&r.f, cases[i].level, cases[i].k, cases[i].m, cases[i].copies,
+                         CHUNK, NULL);
+    rig_free (&r);
+    for (unsigned k = 0; k < 3; k++)
+      if (gone[k])
+        raid_mem_member_free (gone[k]);
+  }
+}
+
+/* The member replaced fails too while the replace waits (raid6 of 4): once the other slot
+ * is rebuilt, its slot goes to the new member, from where the copy was, not to the spare
+ * left (which would rebuild it from unit 0). */
+Test (replace, a_slot_failing_while_its_replace_waits_goes_to_the_new_member)
+{
+  struct raid_mem_member *extra;
+  struct raid_status st;
+  struct rig r;
+  char err[256] = "";
+  uint64_t at;
+
+  rig_whole_spare (&r, &cases[2]);
+  at = rig_replace_meets_a_failure (&r, 1, &extra);
+  extra = raid_mem_member_new ("e11.1", WHOLE_MEMBER);
+  struct raid_member m = raid_mem_member (extra);
+  cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), 0, "add: %s", err);
+  cr_assert_eq (raid_fail_member (r.f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recover (r.f.a), 0, "slot 0");
+  raid_status (r.f.a, &st);
+  cr_assert (!strcmp (st.member[0].name, "e10.1") && st.replace_slot == 1,
+             "slot 0 %s, replace %d", st.member[0].name, st.replace_slot);
+  cr_assert_eq (raid_recovery_pending (r.f.a), 0, "the spare e11.1 would take slot 1 from "
+                "unit 0");
+  cr_assert_eq (raid_replace (r.f.a), -EIO, "the new member takes slot 1 over");
+  raid_status (r.f.a, &st);
+  cr_assert (st.replace_slot == -1 && st.recovery_slot == 1 && st.recovery_offset == at
+             && !strcmp (st.member[1].name, "e9.1") && st.spares == 1
+             && !strcmp (st.spare[0], "e11.1"), "replace %d, recovering %d (%s) at %llu "
+             "(copy at %llu), spares %u", st.replace_slot, st.recovery_slot, st.member[1].name,
+             (unsigned long long) st.recovery_offset, (unsigned long long) at, st.spares);
+  cr_assert_eq (raid_recover (r.f.a), 0, "slot 1 onto e9.1");
+  raid_status (r.f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_CLEAN);
+  rig_verify (&r, "both slots rebuilt");
+  rig_free (&r);
+  raid_mem_member_free (extra);
+}
+
 /* The admin fails the new member (md: failing the replacement stops the replace): it is
  * faulty at once, takes no more writes, the superblocks drop the record of the replace,
  * and the replace stops on it; the old member serves on and the array stays whole. */

@@ -830,6 +830,8 @@ struct found {
   enum raid_sb_state state;
   char why[RAID_SB_WHY];      /* RAID_SB_CORRUPT: what is wrong */
   int use;
+  unsigned slot;              /* the slot it takes, when USE: its recorded role (a grow's
+                               * new member that missed the update still says spare) */
   int stale;                  /* left out of its own slot for missed updates */
 };
 
@@ -1041,6 +1043,7 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
     s->m = members[i];
     atomic_store (&s->recovering, ref->roles[role] == RAID_ROLE_RECOVERING);
     f[i].use = 1;
+    f[i].slot = role;
   }
   return 0;
 }
@@ -1055,7 +1058,7 @@ freshest_slot (struct raid_array *a, const struct found *f, size_t n)
   uint64_t events = 0;
 
   for (size_t i = 0; i < n; i++) {
-    struct raid_slot *s = f[i].use ? &a->slot[f[i].sb.role] : NULL;
+    struct raid_slot *s = f[i].use ? &a->slot[f[i].slot] : NULL;
     if (!s || atomic_load (&s->recovering))
       continue;
     if (!best || f[i].sb.events > events || (f[i].sb.events == events && s < best)) {
@@ -1157,6 +1160,7 @@ force_stale (struct raid_array *a, struct raid_member *members, struct found *f,
     a->sb.roles[f[pick].sb.role] = RAID_ROLE_ACTIVE;
     f[pick].stale = 0;
     f[pick].use = 1;
+    f[pick].slot = f[pick].sb.role;
     raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u, events %llu) taken back (force): "
                "the array cannot start without it", a->sb.name, slot_name (s),
                f[pick].sb.role, (unsigned long long) f[pick].sb.events);

@@ -882,15 +882,38 @@ recover_units (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_t u
   return rc;
 }
 
-/* The member takes its slot as active: 0, or -EIO when it failed meanwhile (asked under
- * sb_lock, which the writer that failed it takes to record that: the record is not
- * overwritten with ACTIVE). */
+/* The array's bitmap block onto S (a replace's new member gets it too): S took
+ * its slot with a block of its own past or none, and a block is written only when a bit
+ * changes, while assembly reads the bitmap from the freshest active member, S on a tie.
+ * Flushed where a cache holds it.  Caller holds the bitmap lock.  0 or an errno. */
+static int
+recovery_bitmap_give (struct raid_array *a, struct raid_slot *s)
+{
+  int err;
+
+  if (!a->bitmap.nbits)
+    return 0;
+  bitmap_encode (&a->bitmap, a->bitmap.block);
+  err = slot_io (s, RAID_IO_WRITE, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, a->bitmap.block);
+  return err || !slot_volatile_cache (s) ? err : slot_io (s, RAID_IO_FLUSH, 0, 0, NULL);
+}
+
+/* The member takes its slot as active, with the array's bitmap: 0, or -EIO when it failed
+ * meanwhile (asked under sb_lock, which the writer that failed it takes to record that:
+ * the record is not overwritten with ACTIVE). */
 static int
 recovery_done (struct raid_array *a, struct raid_slot *s)
 {
+  int err;
+
+  pthread_mutex_lock (&a->bitmap.lock);         /* no bit changes until it is active */
+  err = recovery_bitmap_give (a, s);
+  if (err)
+    slot_fail (a, s, strerror (err));
   pthread_mutex_lock (&a->sb_lock);
   if (!slot_usable (s)) {
     pthread_mutex_unlock (&a->sb_lock);
+    pthread_mutex_unlock (&a->bitmap.lock);
     return -EIO;
   }
   a->sb.roles[s->index] = RAID_ROLE_ACTIVE;
@@ -899,6 +922,7 @@ recovery_done (struct raid_array *a, struct raid_slot *s)
   atomic_store (&a->recovery_bitmap, 0);
   sb_write_all (a);
   pthread_mutex_unlock (&a->sb_lock);
+  pthread_mutex_unlock (&a->bitmap.lock);
   raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %u onto %s finished", a->sb.name,
              s->index, slot_name (s));
   return 0;

@@ -329,3 +329,54 @@ Test (grow_bitmap, power_cut_at_every_write_of_the_change)
                  mirror ? "raid1" : "raid5", add ? "add" : "remove", changed, cuts);
     }
 }
+
+/* A spare rebuilt into slot 0 holds, where the bitmap goes, a block of its own past (one
+ * of this array's, all clean): nothing writes the array's block there while no bit
+ * changes, and region 0's bit was set before (while slot 0 was out).  Then a write in
+ * region 0 is torn (its parity did not land) and the host dies.  The restart reads the
+ * bitmap from the freshest member, slot 0 on a tie: unless it got the array's block when
+ * it took the slot, region 0 counts as clean, the resync passes it, and its parity stays
+ * torn. */
+Test (grow_bitmap, a_spare_that_takes_a_slot_gets_the_arrays_bitmap)
+{
+  struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = CHUNK, .name = "test",
+                           .bitmap_region = REGION, .flags = RAID_CREATE_ASSUME_CLEAN };
+  struct raid_status st;
+  struct fx f;
+  uint64_t seed = 31;
+  uint8_t *ref, *pdata, *before = malloc (DATA);
+  unsigned pdev = ref_parity_dev (3, 1, 0, 0);
+  char err[256] = "";
+
+  fx_members (&f, 4, FX_MEMBER_SIZE);
+  f.a = raid_create (&p, f.mem, 3, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "raid_create: %s", err);
+  ref = fx_fill (f.a, &seed);
+  bitmap_pass (f.a);
+  bitmap_pass (f.a);
+  expect_bitmap (&f, 8, 0, "filled");
+  /* the spare-to-be: a disk once of this array, its bitmap block all clean */
+  memcpy (raid_mem_member_data (f.mm[3]) + RAID_BITMAP_OFFSET,
+          raid_mem_member_data (f.mm[1]) + RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE);
+  cr_assert_eq (raid_fail_member (f.a, "e1.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (fx_write_ref (f.a, ref, 4 * CHUNK, 4096, &seed), 0);   /* region 0's bit */
+  cr_assert_eq (raid_add_member (f.a, &f.mem[3], err, sizeof err), 0, "%s", err);
+  fx_recover_writes (f.a, f.mm[3]);
+  cr_assert (f.a->slot[0].m.member == f.mem[3].member, "the spare is not in slot 0");
+  /* stripe 0, torn: its data lands, its parity does not */
+  pdata = raid_mem_member_data (f.mm[pdev == 0 ? 3 : pdev]) + RAID_DATA_OFFSET;
+  memcpy (before, pdata, DATA);
+  cr_assert_eq (fx_write_ref (f.a, ref, 0, 4096, &seed), 0);
+  memcpy (pdata, before, DATA);
+  crash (&f);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  cr_assert_eq (raid_resync (f.a), 0);
+  cr_assert_eq (raid_check (f.a, RAID_CHECK), 0);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.check_mismatches, 0, "region 0's torn stripe was not resynced: the "
+                "bitmap came from slot 0's member, which never got the array's block");
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the resync");
+  free (before);
+  free (ref);
+  fx_free (&f);
+}

@@ -523,3 +523,36 @@ Test (reshape, a_restart_keeps_the_bitmap_regions)
   rig_verify (&r, "after the restarted reshape");
   rig_free (&r);
 }
+
+/* A grow gave the spare its slot, and a crash took that superblock update from the spare
+ * alone: its block still says spare, one event behind, and assembly takes it in the slot
+ * the others record (recorded_role).  The bitmap is then read from the freshest member,
+ * which must be looked for among the slots, not at the spare's role number (a slot
+ * thousands past the array's end). */
+Test (reshape, a_new_member_that_missed_the_grows_update_is_taken_in_its_slot)
+{
+  static const struct grow_case c = { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 1, 3 };
+  struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = CHUNK, .name = "missed",
+                           .flags = RAID_CREATE_ASSUME_CLEAN, .bitmap_region = 4 * CHUNK };
+  uint8_t *block;
+  struct raid_sb sb;
+  struct rig r;
+  char err[256] = "";
+
+  rig_create_with (&r, &p, 4, &c);
+  cr_assert_eq (raid_add_member (r.f.a, &r.f.mem[3], err, sizeof err), 0, "%s", err);
+  cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "%s", err);
+  fx_close (&r.f);                       /* before the reshape moved anything */
+  block = raid_mem_member_data (r.f.mm[3]) + RAID_SB_OFFSET;
+  cr_assert_eq (sb_decode (block, &sb, err, sizeof err), RAID_SB_OK, "%s", err);
+  cr_assert_eq (sb.role, 3u);
+  sb.role = RAID_SB_ROLE_SPARE;          /* the update before, as a spare */
+  sb.events--;
+  sb_encode (&sb, block);
+  cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "%s", err);
+  cr_assert (raid_reshape_pending (r.f.a));
+  cr_assert (r.f.a->slot[3].m.ops, "the new member was not taken in its slot");
+  cr_assert_eq (raid_reshape (r.f.a), 0);
+  rig_verify (&r, "after the reshape with the member that missed the grow's update");
+  rig_free (&r);
+}

@@ -819,6 +819,7 @@ struct found {
   char why[RAID_SB_WHY];      /* RAID_SB_CORRUPT: what is wrong */
   int use;
   int stale;                  /* left out of its own slot for missed updates */
+  int failed;                 /* ... as the admin failed it: force takes it last */
 };
 
 /* The array these members belong to: the uuid most of them carry, ties
@@ -930,6 +931,28 @@ recorded_role (const struct raid_sb *ref, const struct raid_sb *sb)
   return sb->role;
 }
 
+/* md: a device the admin failed stays out after a reassembly (its role in the fresh
+ * superblocks is faulty), until it is re-added.  1 when F is one the freshest superblock
+ * REF lists failed (its own, not written since, may still name its slot or a spare's
+ * role): logged and left out; force takes it back into its own slot only when the array
+ * cannot start otherwise (force_stale). */
+static int
+admin_failed (struct raid_array *a, const struct raid_sb *ref, struct found *f,
+              const char *name)
+{
+  unsigned role = f->sb.role;
+
+  if (f->state != RAID_SB_OK || memcmp (f->sb.array_uuid, ref->array_uuid, 16)
+      || f->sb.events >= ref->events || sb_failed_index (ref, f->sb.member_uuid) < 0)
+    return 0;
+  raid_logf (a, RAID_LOG_WARN, "%s: %s was failed by the administrator (aoeraid fail); "
+             "left out: aoeraid add %s takes it back", ref->name, name, name);
+  array_note_left (a, name, f->sb.member_uuid);
+  if (role < ref->raid_disks && !memcmp (f->sb.member_uuid, ref->slot_uuid[role], 16))
+    f->stale = f->failed = 1;
+  return 1;
+}
+
 static int
 choose_members (struct raid_array *a, struct raid_member *members, struct found *f, size_t n,
                 int best, int force, char *err, size_t errlen)
@@ -960,6 +983,8 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
                  (unsigned long long) ref->events);
       continue;
     }
+    if (admin_failed (a, ref, &f[i], name))
+      continue;
     if (f[i].state != RAID_SB_OK)
       why = sb_problem_text (f[i].state, f[i].why, text, sizeof text);
     else if (memcmp (f[i].sb.array_uuid, ref->array_uuid, 16))
@@ -1135,7 +1160,8 @@ force_stale (struct raid_array *a, struct raid_member *members, struct found *f,
       return;
     for (size_t i = 0; i < n; i++)
       if (f[i].stale && !a->slot[f[i].sb.role].m.ops
-          && (pick < 0 || f[i].sb.events > f[pick].sb.events))
+          && (pick < 0 || f[i].failed < f[pick].failed
+              || (f[i].failed == f[pick].failed && f[i].sb.events > f[pick].sb.events)))
         pick = (int) i;
     if (pick < 0)
       return;
@@ -1143,11 +1169,13 @@ force_stale (struct raid_array *a, struct raid_member *members, struct found *f,
     s->m = members[pick];
     atomic_store (&s->recovering, 0);
     a->sb.roles[f[pick].sb.role] = RAID_ROLE_ACTIVE;
+    sb_failed_drop (&a->sb, f[pick].sb.member_uuid);   /* it serves again */
     f[pick].stale = 0;
     f[pick].use = 1;
-    raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u, events %llu) taken back (force): "
+    raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u, events %llu)%s taken back (force): "
                "the array cannot start without it", a->sb.name, slot_name (s),
-               f[pick].sb.role, (unsigned long long) f[pick].sb.events);
+               f[pick].sb.role, (unsigned long long) f[pick].sb.events, f[pick].failed
+               ? ", failed by the administrator," : "");
   }
 }
 

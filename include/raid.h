@@ -565,6 +565,10 @@ struct raid_status {
   uint64_t recovery_offset;      /* units of it rebuilt, of resync_units */
   unsigned spares;
   char spare[RAID_MAX_SPARES][64];
+  /* members out of the array that the admin failed (raid_fail_member; the superblocks list
+   * them): left out at assembly, or whose slot a spare took since */
+  unsigned admin_failed;
+  char admin_failed_name[RAID_MAX_SPARES][64];
   uint64_t sync_speed_min, sync_speed_max;   /* raid_set_sync_speed; 0 = none */
   uint64_t bitmap_bits, bitmap_dirty;        /* 0 bits: no write-intent bitmap */
   uint64_t bitmap_region;                    /* bytes of each member per bit */

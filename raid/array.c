@@ -1438,6 +1438,10 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->spares = a->nspares;
   for (i = 0; i < a->nspares; i++)
     snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));
+  for (i = 0; i < a->nleft; i++)
+    if (sb_failed_index (&a->sb, a->left[i].uuid) >= 0)
+      snprintf (st->admin_failed_name[st->admin_failed++], sizeof st->admin_failed_name[0],
+                "%s", a->left[i].name);
   /* the replacement, like the spares, changes under sb_lock */
   if (array_fenced (a))
     snprintf (st->fenced_by, sizeof st->fenced_by, "%s", slot_name (atomic_load (&a->fenced_by)));

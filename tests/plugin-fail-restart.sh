@@ -2,7 +2,8 @@
 # md: a device the admin failed stays out after a reassembly (mdadm re-adds it only when
 # told).  RAID1 of e1.1, e2.1: the admin fails e2.1 (a disk going bad) and writes go on.
 # The superblocks record it failed, so a restart with the same shelves= (auto-readd on)
-# leaves it out with one line saying how to take it back, and auto-readd does not take it
+# leaves it out with one line saying how to take it back (status shows it failed by the
+# administrator), and auto-readd does not take it
 # when its shelf comes and goes; force=true does not either (the array starts without it).
 # aoeraid examine shows it failed.  `aoeraid add` takes it back (re-added from the bitmap),
 # after which a restart finds the array whole.  With a spare: e2.1 failed again, the spare
@@ -40,6 +41,10 @@ restart shelves=e1.1,e2.1
 wait_log "$failed_line" "restart: no line says why e2.1 stays out"
 [ "$(grep -c "e2.1 was failed by the administrator" "$log")" = 1 ] ||
   lab_die "restart: e2.1's line not said once: $(grep "e2.1" "$log")"
+status | grep >/dev/null -E "^  failed by the administrator: e2.1 \(left out; aoeraid add e2.1 takes it back\)$" ||
+  lab_die "restart: status does not show e2.1 failed: $(status)"
+"$aoeraid" status --json -c "$ctl" | grep -q '"admin_failed":\["e2.1"\]' ||
+  lab_die "restart: status --json: no admin_failed"
 shelf_bounce 2
 stays_out "restart, e2.1's shelf back"
 grep -E "e2.1 .*left out" "$log"
@@ -68,6 +73,7 @@ grep -q "e2.1 comes back to slot 1" "$log" ||
 [ "$(readback)" = "$want" ] || lab_die "e2.1 re-added: data differs"
 restart shelves=e1.1,e2.1
 status | grep >/dev/null -E "^ +1 +e2.1 +active" || lab_die "e2.1 added back not active: $(status)"
+status | grep -q "failed by the administrator" && lab_die "e2.1 added back: status: $(status)"
 grep -q "failed by the administrator" "$log" && lab_die "e2.1 added back still failed: $(grep "e2.1" "$log")"
 grep -Eq "^ +failed : " <(lab_exec "$aoeraid" examine -i h0 e1.1) && lab_die "e2.1 still listed failed"
 echo "ok: add takes e2.1 back; a restart finds the array whole"
@@ -81,6 +87,7 @@ restart shelves=e1.1,e2.1,e3.1
 wait_log "$failed_line" "restart with the spare in its slot: no line for e2.1"
 shelf_bounce 2
 status | grep >/dev/null -E "^ +1 +e3.1 +active" || lab_die "e3.1 not in slot 1: $(status)"
+status | grep >/dev/null "^  failed by the administrator: e2.1 " || lab_die "e2.1 not shown failed: $(status)"
 ! grep -Eq "e2.1 is back: re-adding" "$log" || lab_die "failed e2.1 re-added: $(grep e2.1 "$log")"
 status | grep >/dev/null "spares none" || lab_die "failed e2.1 a spare: $(status)"
 shelf_down 2              # not wiped by the remove: its superblock still names slot 1

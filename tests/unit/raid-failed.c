@@ -239,6 +239,8 @@ Test (failed, a_restart_leaves_it_out_until_the_admin_adds_it)
   raid_status (f.a, &st);
   cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING);
   cr_assert_eq (st.spares, 0);
+  cr_assert (st.admin_failed == 1 && !strcmp (st.admin_failed_name[0], "e2.1"),
+             "status names e2.1 failed by the administrator");
   cr_assert (raid_member_failed (f.a, (struct raid_sb_summary[]) { examined (&f, 1) }));
   cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "auto-readd took it back");
   cr_assert (strstr (err, "e2.1 was failed by the administrator (aoeraid fail); left out: "
@@ -256,6 +258,8 @@ Test (failed, a_restart_leaves_it_out_until_the_admin_adds_it)
   back = f.mem[1];
   cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
   cr_assert_eq (examined (&f, 0).failed, 0, "added again: off the list");
+  raid_status (f.a, &st);
+  cr_assert_eq (st.admin_failed, 0, "added again: status no longer names it");
   uint64_t wrote = fx_recover_writes (f.a, f.mm[1]);
   cr_assert (wrote < DATA / 2, "rebuilt %llu bytes: not from the bitmap",
              (unsigned long long) wrote);

@@ -61,8 +61,10 @@ lab_exec "$aoeraid" examine -i h0 e1.1 e2.1 >"$LAB_DIR/ex.txt" || lab_die "exami
 grep -Eq "^  slot 1  +e2.1 +events [0-9]+ +failed: failed by the administrator.*aoeraid add -c SOCK e2.1" \
   "$LAB_DIR/ex.txt" || lab_die "examine: e2.1 not shown failed: $(cat "$LAB_DIR/ex.txt")"
 grep -Eq "^ +failed : [0-9a-f-]{36}$" "$LAB_DIR/ex.txt" || lab_die "examine: no failed list: $(cat "$LAB_DIR/ex.txt")"
-lab_exec "$aoeraid" examine -i h0 --json e1.1 | grep -Eq '"failed":\["[0-9a-f-]{36}"\]' ||
-  lab_die "examine --json: no failed list"
+lab_exec "$aoeraid" examine -i h0 --json e1.1 e2.1 >"$LAB_DIR/ex.json"
+grep -Eq '"failed":\["[0-9a-f-]{36}"\]' "$LAB_DIR/ex.json" || lab_die "examine --json: no failed list"
+grep -Eq '"slot":1,"shelf":"e2.1"[^}]*"failed":true' "$LAB_DIR/ex.json" ||
+  lab_die "examine --json: slot 1 not failed: $(cat "$LAB_DIR/ex.json")"
 echo "ok: examine shows e2.1 failed"
 
 # 4. The admin adds it: back in slot 1 from the bitmap, off the failed list.

@@ -578,16 +578,16 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
 }
 
 static void print_slot_json(const struct exam *e, unsigned s, const char *state, int stale_,
-                            int refused_, int removed_, int *first)
+                            int refused_, int removed_, int failed_, int *first)
 {
   printf("%s{\"slot\":%u,\"shelf\":", *first ? "" : ",", s);
   if (e)
     printf("\"%s\",\"events\":%" PRIu64 ",\"missing\":false", e->name, e->sb.events);
   else
     printf("null,\"events\":null,\"missing\":true");
-  printf(",\"stale\":%s,\"refused\":%s,\"removed\":%s,\"recorded\":\"%s\"}",
+  printf(",\"stale\":%s,\"refused\":%s,\"removed\":%s,\"failed\":%s,\"recorded\":\"%s\"}",
          stale_ ? "true" : "false", refused_ ? "true" : "false", removed_ ? "true" : "false",
-         state);
+         failed_ ? "true" : "false", state);
   *first = 0;
 }
 
@@ -608,10 +608,11 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
       if (goes_to(ex, first, ref, j, s)) {
         held = 1;
         print_slot_json(&ex[j], s, role_text(ref->roles[s]), stale(ref, &ex[j].sb),
-                        refused(ref, &ex[j].sb), removed(ref, &ex[j].sb), &f);
+                        refused(ref, &ex[j].sb), removed(ref, &ex[j].sb),
+                        admin_failed(ref, &ex[j].sb), &f);
       }
     if (!held)
-      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, 0, 0, &f);
+      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, 0, 0, 0, &f);
   }
   printf("],\"spares\":[");
   f = 1;

@@ -142,6 +142,8 @@ enum raid_role_state {
 #define RAID_MAX_SPARES    8
 /* Members the admin removed that the superblocks remember (oldest forgotten first). */
 #define RAID_MAX_REMOVED   16
+/* Members the admin failed that the superblocks remember (oldest forgotten first). */
+#define RAID_MAX_FAILED    16
 
 struct raid_sb_summary {
   enum raid_sb_state state;
@@ -178,6 +180,10 @@ struct raid_sb_summary {
   /* the members the admin removed (md: a removed device stays removed), oldest first */
   unsigned removed;
   uint8_t removed_uuid[RAID_MAX_REMOVED][16];
+  /* the members the admin failed (md: a failed device stays out after a reassembly),
+   * oldest first: left out until an explicit add */
+  unsigned failed;
+  uint8_t failed_uuid[RAID_MAX_FAILED][16];
   int ppl;                    /* the array keeps a partial parity log (RAID_CREATE_PPL) */
   char problem[128];          /* RAID_SB_CORRUPT: what is wrong ("bad crc32c", a field) */
 };
@@ -200,6 +206,10 @@ int raid_wipe (struct raid_member *m);
 /* Was the member MEMBER_UUID removed by the admin, as the superblock REF records (1: it
  * is not taken back by itself, only by an explicit raid_add_member)? */
 int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);
+/* Was the member MEMBER_UUID failed by the admin (raid_fail_member), as the superblock REF
+ * records (1: assembly and auto-readd leave it out; an explicit raid_add_member takes it
+ * back)? */
+int raid_sb_failed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);
 /* Could the array REF records start with the slots PRESENT[i] != 0 served (its members
  * missing from the others)?  1 also when REF is mid-reshape (assembly judges both
  * layouts).  For examine: a failed array, which only force starts. */
@@ -276,14 +286,16 @@ struct raid_array *raid_create (const struct raid_params *params,
                                 char *err, size_t errlen);
 
 /* Assemble from whatever members were found, in any order.  Members with
- * older events (or recorded faulty) are reported as stale and left out;
+ * older events (or recorded faulty) are reported as stale and left out (those
+ * the admin removed or failed, as such: raid_sb_removed, raid_sb_failed);
  * members whose superblock cannot be read are left out.  Refuses (NULL, one
  * line in err naming the member) when a given member is blank, corrupt,
  * foreign (another array's uuid) or from a newer format, when too few fresh
  * members remain (naming the missing slots), or when a parity array is
  * dirty and degraded (the write hole).  RAID_ASSEMBLE_FORCE leaves the unusable
- * members out instead of refusing, and starts a dirty degraded array (with a
- * warning).  A successful assembly marks the array dirty until raid_close.
+ * members out instead of refusing, takes back stale members the array cannot start
+ * without (freshest first, those the admin failed last: md's --force), and starts a
+ * dirty degraded array (with a warning).  A successful assembly marks the array dirty until raid_close.
  * RAID_ASSEMBLE_READONLY (md's --readonly): nothing is ever written to a member,
  * not even a superblock; writes fail with -EROFS, flushes do nothing, and
  * everything that would change the array (resync, recovery, reshape, check,
@@ -320,11 +332,15 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
 int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen);
 /* raid_add_member with RAID_ADD_* flags.  RAID_ADD_INCREMENTAL: the member came
  * back by itself (md's --incremental, aoeraid's auto-readd), nobody asked for
- * it: one the admin removed is refused (-EPERM, one line in err). */
+ * it: one the admin removed or failed is refused (-EPERM, one line in err). */
 #define RAID_ADD_INCREMENTAL 1u
 /* 1 when SB (raid_examine's) is this array's, of a member the admin removed: an
  * incremental add would refuse it. */
 int raid_member_removed (struct raid_array *a, const struct raid_sb_summary *sb);
+/* 1 when SB (raid_examine's) is this array's, of a member the admin failed (raid_fail_member,
+ * recorded in the superblocks, so also before a restart): an incremental add would refuse
+ * it. */
+int raid_member_failed (struct raid_array *a, const struct raid_sb_summary *sb);
 int raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned flags,
                            char *err, size_t errlen);
 /* md's --remove of a member the array no longer uses: the faulty member NAME
@@ -342,7 +358,11 @@ int raid_remove_member (struct raid_array *a, const char *name, char *err, size_
  * between the two leaves it remembered, which is safe. */
 void raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16]);
 /* md's --fail: mark the working member named NAME faulty, as if it had
- * failed (a spare then takes its slot).  NAME may be the new member of a
+ * failed (a spare then takes its slot).  The superblocks list it failed (raid_sb_failed):
+ * a later assembly leaves it out, an incremental add refuses it (-EPERM), force takes it
+ * back only when the array cannot start without it; raid_add_member takes it back (off
+ * the list; re-added from the bitmap when it can be), raid_remove_member moves it to the
+ * removed list.  NAME may be the new member of a
  * replace: the replace stops, as md's does when its replacement fails, and
  * the new member is dropped.  Refuses (-errno, one line in err)
  * a name that is no working member (-ENOENT) and a member the array cannot
@@ -565,6 +585,10 @@ struct raid_status {
   uint64_t recovery_offset;      /* units of it rebuilt, of resync_units */
   unsigned spares;
   char spare[RAID_MAX_SPARES][64];
+  /* members out of the array that the admin failed (raid_fail_member; the superblocks list
+   * them): left out at assembly, or whose slot a spare took since */
+  unsigned admin_failed;
+  char admin_failed_name[RAID_MAX_SPARES][64];
   uint64_t sync_speed_min, sync_speed_max;   /* raid_set_sync_speed; 0 = none */
   uint64_t bitmap_bits, bitmap_dirty;        /* 0 bits: no write-intent bitmap */
   uint64_t bitmap_region;                    /* bytes of each member per bit */

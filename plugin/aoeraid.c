@@ -62,7 +62,8 @@ static bool speed_min_given;
  * seen): a count that grew is a shelf that came back, however short its absence. */
 static uint64_t ups_seen[MAX_ALL];
 /* Shelves of addrs[] the admin failed or removed: auto-readd leaves them out, and only
- * "add" brings one back. */
+ * "add" brings one back.  The array's superblocks list both, so a start holds them out
+ * again (release_removed). */
 static bool held_out[MAX_ALL];
 /* ... and of those, the ones the admin removed (the array's superblocks list them too):
  * their return is logged, with how to use them again. */
@@ -532,11 +533,15 @@ static void scan_left_out(struct aoe_target *t)
   looked_at(t);
 }
 
-/* Does the shelf T carry the array's uuid?  Reads its superblock only; *SPARE says
- * whether it is one of the array's spares, *REMOVED whether the admin removed it (the
- * array's superblocks say so). */
-static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], bool *spare,
-                          bool *removed)
+/* How a shelf that carries the array's uuid stands with it. */
+struct carried {
+  bool spare;           /* one of the array's spares */
+  bool removed;         /* the admin removed it (the array's superblocks say so) */
+  bool failed;          /* the admin failed it (likewise), not removed since */
+};
+
+/* Does the shelf T carry the array's uuid?  Reads its superblock only; *C says how. */
+static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], struct carried *c)
 {
   struct raid_member m;
   struct raid_sb_summary sb;
@@ -548,9 +553,18 @@ static bool carries_array(struct aoe_target *t, const uint8_t uuid[16], bool *sp
   aoe_member_free(&m);
   if (r < 0 || sb.state != RAID_SB_OK || memcmp(sb.array_uuid, uuid, 16))
     return false;
-  *spare = sb.role == RAID_SB_ROLE_SPARE;
-  *removed = raid_member_removed(array, &sb);
+  c->spare = sb.role == RAID_SB_ROLE_SPARE;
+  c->removed = raid_member_removed(array, &sb);
+  c->failed = raid_member_failed(array, &sb);
   return true;
+}
+
+/* The admin failed the shelf E.S (the array's superblocks list it, so also before this
+ * server started): auto-readd leaves it out, said once. */
+static void log_failed_shelf(unsigned shelf, unsigned slot)
+{
+  log_warning("e%u.%u was failed by the administrator (aoeraid fail); left out: aoeraid add "
+              "e%u.%u takes it back", shelf, slot, shelf, slot);
 }
 
 /* The admin removed the shelf of addrs[i], back now: it stays out, said once per return,
@@ -583,12 +597,14 @@ static void adopt_new_shelves(void)
     if (!aoe_target_up(all[i]) || aoe_target_info(all[i], &info) < 0)
       continue;
     struct shelf_addr a = { info.shelf, info.slot };
-    bool spare, removed;
-    if (addr_index(&a) < n_addrs || looked_at(all[i]) ||
-        !carries_array(all[i], st.uuid, &spare, &removed))
+    struct carried c;
+    if (addr_index(&a) < n_addrs || looked_at(all[i]) || !carries_array(all[i], st.uuid, &c))
       continue;
-    if (removed) {      /* looked at again only in its next up spell */
-      log_removed_shelf("", a.shelf, a.slot, st.name, params.control);
+    if (c.removed || c.failed) {        /* looked at again only in its next up spell */
+      if (c.removed)
+        log_removed_shelf("", a.shelf, a.slot, st.name, params.control);
+      else
+        log_failed_shelf(a.shelf, a.slot);
       continue;
     }
     log_notice("e%u.%u answers and carries array '%s': taking it as one of its shelves",
@@ -596,7 +612,7 @@ static void adopt_new_shelves(void)
     addrs[n_addrs] = a;
     targets[n_addrs] = NULL;
     ups_seen[n_addrs] = 0;
-    adopted_spare[n_addrs] = spare;
+    adopted_spare[n_addrs] = c.spare;
     held_out[n_addrs++] = false;
   }
 }
@@ -609,7 +625,7 @@ static void readd_returning_shelves(void)
 {
   struct raid_status st;
   char name[24];
-  bool spare, removed;
+  struct carried c;
 
   if (raid_fenced(array) || pthread_mutex_trylock(&add_lock))
     return;     /* an add is running (it may wait for discovery): look next round */
@@ -623,12 +639,16 @@ static void readd_returning_shelves(void)
         removed_back(i, st.name);
     }
     else if (array_lacks(name) || adopted_spare[i]) {
-      /* one the admin removed before this server started (its superblock, not wiped,
-       * still names its slot): md's --incremental leaves it out too */
-      if (raid_status(array, &st) == 0 &&
-          carries_array(aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot), st.uuid,
-                        &spare, &removed) && removed)
+      /* one the admin removed or failed before this server started (its superblock, not
+       * written since, still names its slot): md's --incremental leaves it out too */
+      bool ours = raid_status(array, &st) == 0 &&
+        carries_array(aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot), st.uuid, &c);
+      if (ours && c.removed)
         removed_back(i, st.name);
+      else if (ours && c.failed) {
+        held_out[i] = true;
+        log_failed_shelf(addrs[i].shelf, addrs[i].slot);
+      }
       else
         readd_shelf(i);
     }
@@ -638,7 +658,8 @@ static void readd_returning_shelves(void)
 }
 
 /* The control request "fail SHELF.SLOT" (md's --fail): take a working member out, as if
- * it had failed; a spare takes its slot.  auto-readd leaves the shelf out from then on. */
+ * it had failed; a spare takes its slot.  auto-readd leaves the shelf out from then on,
+ * after a restart too (the superblocks list it failed), until "add" takes it back. */
 /* The slot NAME serves in (-1: none); TAKER gets the new member of a replace of that
  * slot ("" none): failed, the slot goes to it (raid/replace.c). */
 static int member_slot(const char *name, char *taker, size_t len)
@@ -1281,14 +1302,20 @@ static int control_request(const char *request, FILE *out)
 
 /* Listed shelves (shelves=, spares=) the administrator removed from the array, which
  * assembly left out (its log says so): released and held out, as the scan leaves them
- * unreserved; auto-readd tells their return, and an add takes them again. */
+ * unreserved; auto-readd tells their return, and an add takes them again.  Those the
+ * administrator failed, left out too (and said so), are held out, still reserved, as
+ * after the fail request: only an add takes them back. */
 static void release_removed(void)
 {
   struct raid_sb_summary sb;
 
   for (size_t i = 0; i < n_addrs; i++) {
     ssize_t m = targets[i] ? member_of(targets[i]) : -1;
-    if (m < 0 || raid_examine(&members[m], &sb) < 0 || !raid_member_removed(array, &sb))
+    if (m < 0 || raid_examine(&members[m], &sb) < 0)
+      continue;
+    if (raid_member_failed(array, &sb))
+      held_out[i] = true;
+    if (!raid_member_removed(array, &sb))
       continue;
     nbdkit_debug("e%u.%u: removed by the administrator; released", addrs[i].shelf,
                  addrs[i].slot);

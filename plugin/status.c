@@ -323,6 +323,10 @@ static void print_text(FILE *out, const struct raid_status *st)
             link_view(st->spare[i], &v) == 0 && !v.up ? " (shelf down)" : "");
   }
   fprintf(out, "%s\n", st->spares ? "" : " none");
+  /* out of every slot, so in no line below: said here, with what takes it back */
+  for (unsigned i = 0; i < st->admin_failed; i++)
+    fprintf(out, "  failed by the administrator: %s (left out; aoeraid add %s takes it "
+            "back)\n", st->admin_failed_name[i], st->admin_failed_name[i]);
   fprintf(out, "  %-4s %-8s %-10s %11s %12s  %-5s %5s %7s %6s %11s\n", "slot", "member",
           "role", "read-errors", "write-errors", "shelf", "paths", "rtt-us", "window",
           "retransmits");
@@ -424,6 +428,9 @@ static void print_json(FILE *out, const struct raid_status *st)
   fprintf(out, "\"spares\":[");
   for (unsigned i = 0; i < st->spares; i++)
     fprintf(out, "%s\"%s\"", i ? "," : "", st->spare[i]);
+  fprintf(out, "],\"admin_failed\":[");
+  for (unsigned i = 0; i < st->admin_failed; i++)
+    fprintf(out, "%s\"%s\"", i ? "," : "", st->admin_failed_name[i]);
   fprintf(out, "],\"spare_shelves\":[");
   for (unsigned i = 0; i < st->spares; i++) {
     struct link_view v;

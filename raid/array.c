@@ -833,6 +833,7 @@ struct found {
   unsigned slot;              /* the slot it takes, when USE: its recorded role (a grow's
                                * new member that missed the update still says spare) */
   int stale;                  /* left out of its own slot for missed updates */
+  int failed;                 /* ... as the admin failed it: force takes it last */
 };
 
 /* The array these members belong to: the uuid most of them carry, ties
@@ -944,6 +945,28 @@ recorded_role (const struct raid_sb *ref, const struct raid_sb *sb)
   return sb->role;
 }
 
+/* md: a device the admin failed stays out after a reassembly (its role in the fresh
+ * superblocks is faulty), until it is re-added.  1 when F is one the freshest superblock
+ * REF lists failed (its own, not written since, may still name its slot or a spare's
+ * role): logged and left out; force takes it back into its own slot only when the array
+ * cannot start otherwise (force_stale). */
+static int
+admin_failed (struct raid_array *a, const struct raid_sb *ref, struct found *f,
+              const char *name)
+{
+  unsigned role = f->sb.role;
+
+  if (f->state != RAID_SB_OK || memcmp (f->sb.array_uuid, ref->array_uuid, 16)
+      || f->sb.events >= ref->events || sb_failed_index (ref, f->sb.member_uuid) < 0)
+    return 0;
+  raid_logf (a, RAID_LOG_WARN, "%s: %s was failed by the administrator (aoeraid fail); "
+             "left out: aoeraid add %s takes it back", ref->name, name, name);
+  array_note_left (a, name, f->sb.member_uuid);
+  if (role < ref->raid_disks && !memcmp (f->sb.member_uuid, ref->slot_uuid[role], 16))
+    f->stale = f->failed = 1;
+  return 1;
+}
+
 static int
 choose_members (struct raid_array *a, struct raid_member *members, struct found *f, size_t n,
                 int best, int force, char *err, size_t errlen)
@@ -974,6 +997,8 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
                  (unsigned long long) ref->events);
       continue;
     }
+    if (admin_failed (a, ref, &f[i], name))
+      continue;
     if (f[i].state != RAID_SB_OK)
       why = sb_problem_text (f[i].state, f[i].why, text, sizeof text);
     else if (memcmp (f[i].sb.array_uuid, ref->array_uuid, 16))
@@ -1150,7 +1175,8 @@ force_stale (struct raid_array *a, struct raid_member *members, struct found *f,
       return;
     for (size_t i = 0; i < n; i++)
       if (f[i].stale && !a->slot[f[i].sb.role].m.ops
-          && (pick < 0 || f[i].sb.events > f[pick].sb.events))
+          && (pick < 0 || f[i].failed < f[pick].failed
+              || (f[i].failed == f[pick].failed && f[i].sb.events > f[pick].sb.events)))
         pick = (int) i;
     if (pick < 0)
       return;
@@ -1158,12 +1184,14 @@ force_stale (struct raid_array *a, struct raid_member *members, struct found *f,
     s->m = members[pick];
     atomic_store (&s->recovering, 0);
     a->sb.roles[f[pick].sb.role] = RAID_ROLE_ACTIVE;
+    sb_failed_drop (&a->sb, f[pick].sb.member_uuid);   /* it serves again */
     f[pick].stale = 0;
     f[pick].use = 1;
     f[pick].slot = f[pick].sb.role;
-    raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u, events %llu) taken back (force): "
+    raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u, events %llu)%s taken back (force): "
                "the array cannot start without it", a->sb.name, slot_name (s),
-               f[pick].sb.role, (unsigned long long) f[pick].sb.events);
+               f[pick].sb.role, (unsigned long long) f[pick].sb.events, f[pick].failed
+               ? ", failed by the administrator," : "");
   }
 }
 
@@ -1434,6 +1462,10 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->spares = a->nspares;
   for (i = 0; i < a->nspares; i++)
     snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));
+  for (i = 0; i < a->nleft; i++)
+    if (sb_failed_index (&a->sb, a->left[i].uuid) >= 0)
+      snprintf (st->admin_failed_name[st->admin_failed++], sizeof st->admin_failed_name[0],
+                "%s", a->left[i].name);
   /* the replacement, like the spares, changes under sb_lock */
   if (array_fenced (a))
     snprintf (st->fenced_by, sizeof st->fenced_by, "%s", slot_name (atomic_load (&a->fenced_by)));

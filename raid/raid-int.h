@@ -139,6 +139,12 @@ struct raid_sb {
    * dirty one is, clean stop or not (md: recovery_cp short of MaxSector).  0: none, or
    * it is a new array's or a grow's, whose unsynced stripes no write has torn */
   uint32_t resync_after_crash;
+  /* the members the admin failed (raid_fail_member: md's --fail, a disk going bad), oldest
+   * first: never taken back by themselves (assembly, auto-readd), force only when the
+   * array cannot start without them; an explicit add takes one back (off the list), a
+   * remove moves it to the removed list */
+  uint32_t failed_count;
+  uint8_t failed_uuid[RAID_MAX_FAILED][16];
 };
 
 /* Little-endian fields of the on-member blocks (superblock, bitmap). */
@@ -158,6 +164,10 @@ void sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct ra
 int sb_removed_index (const struct raid_sb *sb, const uint8_t uuid[16]);
 void sb_removed_add (struct raid_sb *sb, const uint8_t uuid[16]);
 int sb_removed_drop (struct raid_sb *sb, const uint8_t uuid[16]);
+/* The same for the list of the members the admin failed. */
+int sb_failed_index (const struct raid_sb *sb, const uint8_t uuid[16]);
+void sb_failed_add (struct raid_sb *sb, const uint8_t uuid[16]);
+int sb_failed_drop (struct raid_sb *sb, const uint8_t uuid[16]);
 /* Does BLOCK start with the superblock's magic (whatever the rest holds)? */
 int sb_magic_at (const uint8_t *block);
 

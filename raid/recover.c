@@ -83,6 +83,26 @@ removed_member (struct raid_array *a, const struct raid_sb_summary *sb)
     && sb_removed_index (&a->sb, sb->member_uuid) >= 0;
 }
 
+/* Did the admin fail this member of the array (its uuid on the failed list)?  Caller
+ * holds sb_lock. */
+static int
+failed_member (struct raid_array *a, const struct raid_sb_summary *sb)
+{
+  return sb->state == RAID_SB_OK && !memcmp (sb->array_uuid, a->sb.array_uuid, 16)
+    && sb_failed_index (&a->sb, sb->member_uuid) >= 0;
+}
+
+int
+raid_member_failed (struct raid_array *a, const struct raid_sb_summary *sb)
+{
+  int failed;
+
+  pthread_mutex_lock (&a->sb_lock);
+  failed = failed_member (a, sb);
+  pthread_mutex_unlock (&a->sb_lock);
+  return failed;
+}
+
 int
 raid_member_removed (struct raid_array *a, const struct raid_sb_summary *sb)
 {
@@ -138,7 +158,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   const char *why;
   char text[sizeof sb.problem + 2 * RAID_NAME_MAX + 200];
   uint8_t uuid[16];
-  int removed = 0, rc = array_readonly (a, err, errlen);
+  int removed = 0, failed = 0, rc = array_readonly (a, err, errlen);
 
   if (rc)
     return rc;
@@ -162,6 +182,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
 
   pthread_mutex_lock (&a->sb_lock);
   removed = removed_member (a, &sb);
+  failed = failed_member (a, &sb);
   if (member_in_use (a, name)) {
     snprintf (err, errlen, "member %s is already in the array", name);
     rc = -EEXIST;
@@ -170,6 +191,12 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
     /* md: a device removed is not taken back by mdadm --incremental */
     snprintf (err, errlen, "member %s was removed from the array by the administrator: "
               "only an explicit add takes it again", name);
+    rc = -EPERM;
+  }
+  else if (failed && (flags & RAID_ADD_INCREMENTAL)) {
+    /* md: a device failed stays out after a reassembly; mdadm re-adds it when told */
+    snprintf (err, errlen, "%s was failed by the administrator (aoeraid fail); left out: "
+              "aoeraid add %s takes it back", name, name);
     rc = -EPERM;
   }
   else if (a->nspares == RAID_MAX_SPARES) {
@@ -185,6 +212,8 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
     atomic_store (&s->faulty, 0);
     if (removed)                        /* the admin takes it again: off the list */
       sb_removed_drop (&a->sb, sb.member_uuid);
+    if (failed)
+      sb_failed_drop (&a->sb, sb.member_uuid);
     a->adding = name;
     sb_write_all (a);
     a->adding = NULL;
@@ -192,10 +221,12 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
       snprintf (err, errlen, "cannot write the superblock to member %s: check that it is "
                 "writable and answering", name);
       rc = -EIO;
-      if (removed) {                    /* not added: it stays removed */
+      if (removed)                      /* not added: it stays removed, or failed */
         sb_removed_add (&a->sb, sb.member_uuid);
+      if (failed)
+        sb_failed_add (&a->sb, sb.member_uuid);
+      if (removed || failed)
         sb_write_all (a);
-      }
     }
   }
   pthread_mutex_unlock (&a->sb_lock);
@@ -218,6 +249,7 @@ replacement_fail (struct raid_array *a)
 
   if (!slot_set_faulty (r))
     return;
+  sb_failed_add (&a->sb, r->uuid);      /* a restart finds it a spare: not taken as one */
   sb_write_all (a);
   raid_logf (a, RAID_LOG_WARN, "%s: %s, replacing %s (slot %d), failed by the "
              "administrator; the replace stops", a->sb.name, slot_name (r),
@@ -268,6 +300,7 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
     }
     else if (slot_set_faulty (s)) {
       a->sb.roles[s->index] = RAID_ROLE_FAULTY;
+      sb_failed_add (&a->sb, s->uuid);  /* a restart leaves it out too */
       sb_write_all (a);
       raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u) failed by the administrator; "
                  "marked faulty", a->sb.name, name, s->index);

@@ -42,6 +42,10 @@ enum {
    * older writers left zero (no crash resync known), which an older aoeraid neither reads
    * nor keeps (its degraded start after a clean stop is accepted, as it always was) */
   O_RESYNC_AFTER_CRASH = 1812,
+  /* the members the admin failed (raid_sb.failed_uuid): likewise in bytes older writers
+   * left zero (an empty list), which an older aoeraid neither reads nor keeps (its next
+   * write drops the list: a failed member then is stale only, as it was to it) */
+  O_FAILED_COUNT = 1816, O_FAILED_UUIDS = 1824,
   O_CRC = RAID_SB_SIZE - 4,
 };
 
@@ -105,6 +109,7 @@ static const struct sb_field sb_fields[] = {
   F (O_ROLES, BYTES, roles), F (O_SLOT_UUIDS, BYTES, slot_uuid),
   F (O_REMOVED_COUNT, U32, removed_count), F (O_REMOVED_UUIDS, BYTES, removed_uuid),
   F (O_WRITEMOSTLY, U32, writemostly), F (O_RESYNC_AFTER_CRASH, U32, resync_after_crash),
+  F (O_FAILED_COUNT, U32, failed_count), F (O_FAILED_UUIDS, BYTES, failed_uuid),
   F (O_LOG_SIZE, U64, log_size), F (O_PPL_GEN, U64, ppl_gen),
 };
 #undef F
@@ -273,33 +278,76 @@ sb_offsets_sane (const struct raid_sb *sb, uint64_t units, char *why, size_t len
 
 static const uint8_t no_uuid[16];
 
-/* The removed list: at most RAID_MAX_REMOVED entries, each a member uuid (not zero), none
- * twice, none this member's own nor an active or recovering slot's (a member is failed
- * before it is removed, and one added again is dropped from the list), the entries past
- * the count zero.  It only says whom not to take back by itself, so an entry that breaks
- * these rules is dropped, not held against the superblock: a list written wrong (a bug,
- * a later format with more entries) must not make a sound array unstartable. */
-static void
-sb_removed_clean (struct raid_sb *sb)
+/* A list of member uuids (the removed list, the failed list): its count, its entries,
+ * SB_LIST_MAX of them (the block's room for each is fixed). */
+#define SB_LIST_MAX 16
+_Static_assert (RAID_MAX_REMOVED == SB_LIST_MAX && RAID_MAX_FAILED == SB_LIST_MAX,
+                "the superblock's lists hold SB_LIST_MAX uuids each");
+struct uuid_list {
+  uint32_t *count;
+  uint8_t (*uuid)[16];
+};
+
+static struct uuid_list
+removed_list (struct raid_sb *sb)
 {
-  uint8_t kept[RAID_MAX_REMOVED][16];
-  unsigned n = 0, count = sb->removed_count < RAID_MAX_REMOVED ? sb->removed_count
-                                                                : RAID_MAX_REMOVED;
+  return (struct uuid_list) { &sb->removed_count, sb->removed_uuid };
+}
+
+static struct uuid_list
+failed_list (struct raid_sb *sb)
+{
+  return (struct uuid_list) { &sb->failed_count, sb->failed_uuid };
+}
+
+/* Is U the member of an active or recovering slot, as SB records it? */
+static int
+sb_uuid_working (const struct raid_sb *sb, const uint8_t u[16])
+{
+  for (unsigned s = 0; s < sb->raid_disks && s < RAID_MAX_MEMBERS; s++)
+    if ((sb->roles[s] == RAID_ROLE_ACTIVE || sb->roles[s] == RAID_ROLE_RECOVERING)
+        && !memcmp (u, sb->slot_uuid[s], 16))
+      return 1;
+  return 0;
+}
+
+/* Keep of L the entries that are member uuids (not zero), none twice, none this member's
+ * own nor an active or recovering slot's (a member leaves its slot before it is listed,
+ * and one added again leaves the lists) nor one of OTHER (NULL: none), the entries past
+ * the count zero.  A list only says whom not to take back by itself, so an entry that
+ * breaks these rules is dropped, not held against the superblock: a list written wrong
+ * (a bug, a later format with more entries) must not make a sound array unstartable. */
+static void
+sb_list_clean (struct raid_sb *sb, struct uuid_list l, const struct uuid_list *other)
+{
+  uint8_t kept[SB_LIST_MAX][16];
+  unsigned n = 0, count = *l.count < SB_LIST_MAX ? *l.count : SB_LIST_MAX;
 
   memset (kept, 0, sizeof kept);
   for (unsigned i = 0; i < count; i++) {
-    const uint8_t *u = sb->removed_uuid[i];
-    int keep = memcmp (u, no_uuid, 16) && memcmp (u, sb->member_uuid, 16);
+    const uint8_t *u = l.uuid[i];
+    int keep = memcmp (u, no_uuid, 16) && memcmp (u, sb->member_uuid, 16)
+               && !sb_uuid_working (sb, u);
     for (unsigned j = 0; j < n && keep; j++)
       keep = memcmp (u, kept[j], 16) != 0;
-    for (unsigned s = 0; s < sb->raid_disks && s < RAID_MAX_MEMBERS && keep; s++)
-      keep = !((sb->roles[s] == RAID_ROLE_ACTIVE || sb->roles[s] == RAID_ROLE_RECOVERING)
-               && !memcmp (u, sb->slot_uuid[s], 16));
+    for (unsigned j = 0; other && j < *other->count && keep; j++)
+      keep = memcmp (u, other->uuid[j], 16) != 0;
     if (keep)
       memcpy (kept[n++], u, 16);
   }
-  memcpy (sb->removed_uuid, kept, sizeof kept);
-  sb->removed_count = n;
+  memcpy (l.uuid, kept, sizeof kept);
+  *l.count = n;
+}
+
+/* The removed list first; then the failed list, without the members removed since (a
+ * remove moves a failed member to the removed list). */
+static void
+sb_lists_clean (struct raid_sb *sb)
+{
+  struct uuid_list removed = removed_list (sb);
+
+  sb_list_clean (sb, removed, NULL);
+  sb_list_clean (sb, failed_list (sb), &removed);
 }
 
 /* The write-mostly bits: only for a slot that exists, of a level with copies to choose
@@ -377,44 +425,84 @@ sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb, char *why, siz
   if (le_get32 (block, O_CRC) != sb_crc (block))
     return sb_bad (why, len, "bad crc32c"), RAID_SB_CORRUPT;
   sb_decode_fields (block, sb);
-  sb_removed_clean (sb);
+  sb_lists_clean (sb);
   sb_writemostly_clean (sb);
   sb_resync_after_crash_clean (sb);
   return sb_sane (sb, why, len) ? RAID_SB_OK : RAID_SB_CORRUPT;
 }
 
-int
-sb_removed_index (const struct raid_sb *sb, const uint8_t uuid[16])
+static int
+list_index (struct uuid_list l, const uint8_t uuid[16])
 {
-  for (unsigned i = 0; i < sb->removed_count && i < RAID_MAX_REMOVED; i++)
-    if (!memcmp (sb->removed_uuid[i], uuid, 16))
+  for (unsigned i = 0; i < *l.count && i < SB_LIST_MAX; i++)
+    if (!memcmp (l.uuid[i], uuid, 16))
       return (int) i;
   return -1;
 }
 
+/* Add UUID to L (the oldest dropped when full; a uuid on it already stays where it is). */
+static void
+list_add (struct uuid_list l, const uint8_t uuid[16])
+{
+  if (list_index (l, uuid) >= 0 || !memcmp (uuid, no_uuid, 16))
+    return;
+  if (*l.count == SB_LIST_MAX) {       /* the oldest goes */
+    memmove (l.uuid[0], l.uuid[1], (SB_LIST_MAX - 1) * 16);
+    (*l.count)--;
+  }
+  memcpy (l.uuid[(*l.count)++], uuid, 16);
+}
+
+static int
+list_drop (struct uuid_list l, const uint8_t uuid[16])
+{
+  int i = list_index (l, uuid);
+
+  if (i < 0)
+    return 0;
+  memmove (l.uuid[i], l.uuid[i + 1], (*l.count - 1 - (unsigned) i) * 16);
+  memset (l.uuid[--*l.count], 0, 16);
+  return 1;
+}
+
+int
+sb_removed_index (const struct raid_sb *sb, const uint8_t uuid[16])
+{
+  return list_index (removed_list ((struct raid_sb *) sb), uuid);
+}
+
+/* Removed, it is no longer on the failed list: the removed list says more (only an add
+ * takes it back, as a new member rebuilt in full). */
 void
 sb_removed_add (struct raid_sb *sb, const uint8_t uuid[16])
 {
-  if (sb_removed_index (sb, uuid) >= 0 || !memcmp (uuid, no_uuid, 16))
-    return;
-  if (sb->removed_count == RAID_MAX_REMOVED) {       /* the oldest goes */
-    memmove (sb->removed_uuid[0], sb->removed_uuid[1], (RAID_MAX_REMOVED - 1) * 16);
-    sb->removed_count--;
-  }
-  memcpy (sb->removed_uuid[sb->removed_count++], uuid, 16);
+  list_drop (failed_list (sb), uuid);
+  list_add (removed_list (sb), uuid);
 }
 
 int
 sb_removed_drop (struct raid_sb *sb, const uint8_t uuid[16])
 {
-  int i = sb_removed_index (sb, uuid);
+  return list_drop (removed_list (sb), uuid);
+}
 
-  if (i < 0)
-    return 0;
-  memmove (sb->removed_uuid[i], sb->removed_uuid[i + 1],
-           (sb->removed_count - 1 - (unsigned) i) * 16);
-  memset (sb->removed_uuid[--sb->removed_count], 0, 16);
-  return 1;
+int
+sb_failed_index (const struct raid_sb *sb, const uint8_t uuid[16])
+{
+  return list_index (failed_list ((struct raid_sb *) sb), uuid);
+}
+
+void
+sb_failed_add (struct raid_sb *sb, const uint8_t uuid[16])
+{
+  if (sb_removed_index (sb, uuid) < 0)
+    list_add (failed_list (sb), uuid);
+}
+
+int
+sb_failed_drop (struct raid_sb *sb, const uint8_t uuid[16])
+{
+  return list_drop (failed_list (sb), uuid);
 }
 
 int
@@ -449,6 +537,17 @@ raid_sb_write_hole (const struct raid_sb_summary *ref, const uint8_t *present)
     return RAID_WRITE_HOLE_NONE;
   return raid_write_hole (ref->clean, ref->resync_after_crash
                           && ref->resync_offset != RAID_RESYNC_DONE, ref->ppl, 0);
+}
+
+int
+raid_sb_failed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16])
+{
+  if (ref->state != RAID_SB_OK)
+    return 0;
+  for (unsigned i = 0; i < ref->failed && i < RAID_MAX_FAILED; i++)
+    if (!memcmp (ref->failed_uuid[i], member_uuid, 16))
+      return 1;
+  return 0;
 }
 
 int
@@ -507,6 +606,8 @@ sb_summarise (const struct raid_sb *sb, enum raid_sb_state state, struct raid_sb
   out->ppl = !!(sb->features & RAID_FEATURE_PPL);
   out->removed = sb->removed_count;
   memcpy (out->removed_uuid, sb->removed_uuid, sizeof out->removed_uuid);
+  out->failed = sb->failed_count;
+  memcpy (out->failed_uuid, sb->failed_uuid, sizeof out->failed_uuid);
   if (geom_init (&g, (enum raid_level) sb->level, sb->raid_disks, sb->k, sb->m, sb->chunk,
                  sb->data_size, err, sizeof err) == 0)
     out->resync_units = sb_units (&g);

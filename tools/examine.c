@@ -189,6 +189,12 @@ static void print_sb_text(const struct raid_sb_summary *sb)
   }
   if (sb->removed)
     printf("\n");
+  for (unsigned i = 0; i < sb->failed && i < RAID_MAX_FAILED; i++) {
+    raid_uuid_format(sb->failed_uuid[i], uuid);
+    printf("%s%s", i ? ", " : "       failed : ", uuid);
+  }
+  if (sb->failed)
+    printf("\n");
 }
 
 static void print_exam_text(const struct exam *e)
@@ -266,6 +272,11 @@ static void print_sb_json(const struct raid_sb_summary *sb)
   printf(",\"removed\":[");
   for (unsigned i = 0; i < sb->removed && i < RAID_MAX_REMOVED; i++) {
     raid_uuid_format(sb->removed_uuid[i], uuid);
+    printf("%s\"%s\"", i ? "," : "", uuid);
+  }
+  printf("],\"failed\":[");
+  for (unsigned i = 0; i < sb->failed && i < RAID_MAX_FAILED; i++) {
+    raid_uuid_format(sb->failed_uuid[i], uuid);
     printf("%s\"%s\"", i ? "," : "", uuid);
   }
   printf("]");
@@ -368,6 +379,14 @@ static int refused(const struct raid_sb_summary *ref, const struct raid_sb_summa
 static int removed(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
 {
   return sb->events < ref->events && raid_sb_removed(ref, sb->member_uuid);
+}
+
+/* A member the administrator failed (the freshest lists its uuid, and it was not removed
+ * since): assembly leaves it out, force takes it back only when the array cannot start
+ * otherwise, aoeraid add takes it back (raid/array.c, admin_failed). */
+static int admin_failed(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  return sb->events < ref->events && raid_sb_failed(ref, sb->member_uuid) && !removed(ref, sb);
 }
 
 /* Assembly's rule (raid/array.c, choose_members): a member more than one event behind
@@ -529,6 +548,11 @@ static void start_command_with(const struct exam *ex, size_t n, size_t first, in
     }
 }
 
+static const char failed_why[] = ": failed by the administrator (aoeraid fail; the array "
+  "lists it, events %" PRIu64 ", the array at %" PRIu64 "); the start leaves it out, force "
+  "only when the array cannot start without it: add it once started to take it back "
+  "(aoeraid add -c SOCK %s)";
+
 static const char removed_why[] = ": removed by the administrator (the array lists it, "
   "events %" PRIu64 ", the array at %" PRIu64 "); the start leaves it out: add it once "
   "started to use it again, rebuilt in full (aoeraid add -c SOCK %s)";
@@ -538,6 +562,8 @@ static void print_slot_why(const struct raid_sb_summary *ref, const struct exam 
 {
   if (removed(ref, &e->sb))
     printf(removed_why, e->sb.events, ref->events, e->name);
+  else if (admin_failed(ref, &e->sb))
+    printf(failed_why, e->sb.events, ref->events, e->name);
   else if (refused(ref, &e->sb))
     printf(": as fresh as the array (events %" PRIu64 ") but not the member it records in "
            "this slot (another uuid: a copy of a shelf?); assembly refuses to start with it: "
@@ -572,7 +598,8 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
       held = 1;
       printf("  slot %-2u %-8s events %-6" PRIu64 " %s%s", s, ex[j].name, sb->events,
              refused(ref, sb) ? "refused" : removed(ref, sb) ? "removed"
-             : stale(ref, sb) ? "stale" : role_text(ref->roles[s]),
+             : admin_failed(ref, sb) ? "failed" : stale(ref, sb) ? "stale"
+             : role_text(ref->roles[s]),
              writemostly_slot(ref, s) ? " writemostly" : "");
       print_slot_why(ref, &ex[j]);
       printf("\n");
@@ -587,6 +614,8 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
       printf("  spare   %-8s events %" PRIu64, ex[j].name, ex[j].sb.events);
       if (removed(ref, &ex[j].sb))
         printf(removed_why, ex[j].sb.events, ref->events, ex[j].name);
+      else if (admin_failed(ref, &ex[j].sb))
+        printf(failed_why, ex[j].sb.events, ref->events, ex[j].name);
       else if (ref->replace_slot >= 0 && replacement_text(&ex[j].sb, repl, sizeof repl))
         printf(": %s (resumes when started)", repl);
       printf("\n");
@@ -607,16 +636,16 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
 }
 
 static void print_slot_json(const struct exam *e, unsigned s, const char *state, int stale_,
-                            int refused_, int removed_, int *first)
+                            int refused_, int removed_, int failed_, int *first)
 {
   printf("%s{\"slot\":%u,\"shelf\":", *first ? "" : ",", s);
   if (e)
     printf("\"%s\",\"events\":%" PRIu64 ",\"missing\":false", e->name, e->sb.events);
   else
     printf("null,\"events\":null,\"missing\":true");
-  printf(",\"stale\":%s,\"refused\":%s,\"removed\":%s,\"recorded\":\"%s\"}",
+  printf(",\"stale\":%s,\"refused\":%s,\"removed\":%s,\"failed\":%s,\"recorded\":\"%s\"}",
          stale_ ? "true" : "false", refused_ ? "true" : "false", removed_ ? "true" : "false",
-         state);
+         failed_ ? "true" : "false", state);
   *first = 0;
 }
 
@@ -637,10 +666,11 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
       if (goes_to(ex, first, ref, j, s)) {
         held = 1;
         print_slot_json(&ex[j], s, role_text(ref->roles[s]), stale(ref, &ex[j].sb),
-                        refused(ref, &ex[j].sb), removed(ref, &ex[j].sb), &f);
+                        refused(ref, &ex[j].sb), removed(ref, &ex[j].sb),
+                        admin_failed(ref, &ex[j].sb), &f);
       }
     if (!held)
-      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, 0, 0, &f);
+      print_slot_json(NULL, s, role_text(ref->roles[s]), 0, 0, 0, 0, &f);
   }
   printf("],\"spares\":[");
   f = 1;

@@ -1,0 +1,359 @@
+/* md: a device the admin failed (--fail: a disk going bad) stays out after a reassembly;
+ * mdadm takes it back only when told (--re-add, --add).  The superblocks list the members
+ * the admin failed (by member uuid, at most RAID_MAX_FAILED, in bytes older writers left
+ * zero); assembly leaves such a member out with one line saying how to take it back, an
+ * incremental add (auto-readd) refuses it, force takes it back only when the array cannot
+ * start otherwise, an explicit add takes it back (off the list, re-added from the
+ * bitmap), and a remove moves it to the removed list. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <isa-l/crc.h>
+
+#include "raid-test.h"
+#include "raid-int.h"
+
+#define SB(f, i) (raid_mem_member_data ((f)->mm[i]) + RAID_SB_OFFSET)
+#define CHUNK 4096u
+#define DATA (1024u * 1024)                    /* member data bytes */
+#define MEMBER (RAID_DATA_OFFSET + DATA)
+#define REGION (64u * 1024)                    /* bitmap region: 16 bits */
+#define FAILED_LINE "vol: e2.1 was failed by the administrator (aoeraid fail); left out: " \
+  "aoeraid add e2.1 takes it back"
+
+/* LEVEL of N on e1.1 ... with a bitmap of 64 KiB regions, written whole with REF (array
+ * bytes, allocated), all bits clean again. */
+static void
+rig_level (struct fx *f, enum raid_level level, unsigned n, uint8_t **ref)
+{
+  struct raid_params p = { .level = level, .chunk_bytes = CHUNK, .name = "vol",
+                           .flags = RAID_CREATE_ASSUME_CLEAN, .bitmap_region = REGION };
+  char err[256] = "";
+  uint64_t seed = 7;
+
+  fx_members (f, n, MEMBER);
+  f->a = raid_create (&p, f->mem, n, fx_log, f, err, sizeof err);
+  cr_assert_not_null (f->a, "raid_create: %s", err);
+  *ref = fx_fill (f->a, &seed);
+  bitmap_pass (f->a);
+  bitmap_pass (f->a);
+}
+
+/* RAID1 of N (2 or 3). */
+static void
+rig (struct fx *f, unsigned n, uint8_t **ref)
+{
+  rig_level (f, RAID_LEVEL_1, n, ref);
+}
+
+/* How often NEEDLE is in HAY. */
+static unsigned
+count_of (const char *hay, const char *needle)
+{
+  unsigned n = 0;
+
+  for (const char *p = strstr (hay, needle); p; p = strstr (p + 1, needle))
+    n++;
+  return n;
+}
+
+static void
+write_some (struct fx *f, uint8_t *ref, uint64_t off)
+{
+  memset (ref + off, 0x5c, 4096);
+  cr_assert_eq (raid_write (f->a, ref + off, 4096, off, 0), 0);
+}
+
+/* Every warning, for a test that looks past the last one. */
+static char warnings[8192];
+
+static void
+log_all (void *opaque, int level, const char *msg)
+{
+  size_t used = strlen (warnings);
+
+  if (level == RAID_LOG_WARN)
+    snprintf (warnings + used, sizeof warnings - used, "%s\n", msg);
+  fx_log (opaque, level, msg);
+}
+
+static struct raid_sb_summary
+examined (struct fx *f, unsigned i)
+{
+  struct raid_sb_summary sb;
+
+  cr_assert_eq (raid_examine (&f->mem[i], &sb), 0);
+  cr_assert_eq (sb.state, RAID_SB_OK, "e%u.1: state %d (%s)", i + 1, sb.state, sb.problem);
+  return sb;
+}
+
+/* The admin fails e2.1 (slot 1); a write follows, which it misses. */
+static void
+admin_fails_e2 (struct fx *f, uint8_t *ref)
+{
+  char err[256] = "";
+
+  cr_assert_eq (raid_fail_member (f->a, "e2.1", err, sizeof err), 0, "%s", err);
+  write_some (f, ref, 8192);
+}
+
+/* Stop, and start again from every member given (FORCE), the warnings collected. */
+static void
+restart (struct fx *f, int force)
+{
+  char err[512] = "";
+
+  fx_close (f);
+  warnings[0] = '\0';
+  f->a = raid_assemble (f->mem, f->n, force ? RAID_ASSEMBLE_FORCE : 0, log_all, f, err,
+                        sizeof err);
+  cr_assert_not_null (f->a, "%s", err);
+}
+
+/* e2.1 asked back by an incremental add (auto-readd): its result. */
+static int
+auto_readd (struct fx *f, char *err, size_t errlen)
+{
+  struct raid_member back = f->mem[1];
+
+  return raid_add_member_flags (f->a, &back, RAID_ADD_INCREMENTAL, err, errlen);
+}
+
+/* ---- the list in the superblock ------------------------------------------- */
+
+Test (failed, the_list_is_kept_in_every_superblock)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_sb_summary e1, e2 = { 0 };
+
+  rig (&f, 3, &ref);
+  e2 = examined (&f, 1);
+  cr_assert_eq (examined (&f, 0).failed, 0, "a new array has failed no one");
+  admin_fails_e2 (&f, ref);
+  e1 = examined (&f, 0);
+  cr_assert_eq (e1.failed, 1);
+  cr_assert (!memcmp (e1.failed_uuid[0], e2.member_uuid, 16));
+  cr_assert (raid_sb_failed (&e1, e2.member_uuid));
+  cr_assert (!raid_sb_failed (&e1, e1.member_uuid));
+  cr_assert_eq (e1.removed, 0, "failed, not removed");
+  cr_assert_eq (examined (&f, 2).failed, 1);
+  cr_assert_eq (examined (&f, 1).failed, 0, "e2.1's own superblock is the old one");
+  /* where the format says: a count at byte 1816, the uuids from byte 1824 */
+  cr_assert_eq (le_get32 (SB (&f, 0), 1816), 1);
+  cr_assert (!memcmp (SB (&f, 0) + 1824, e2.member_uuid, 16));
+  free (ref);
+  fx_free (&f);
+}
+
+/* What no writer produces is dropped from the list; an older writer's block (those bytes
+ * zero) has none; a member on both lists is removed (a remove moved it). */
+Test (failed, the_decoder_drops_entries_no_writer_produces)
+{
+  struct fx f;
+  uint8_t *ref, block[RAID_SB_SIZE], x[16];
+  struct raid_sb good, sb;
+  char why[160];
+
+  rig (&f, 3, &ref);
+  admin_fails_e2 (&f, ref);
+  cr_assert_eq (sb_decode (SB (&f, 0), &good, why, sizeof why), RAID_SB_OK, "%s", why);
+  cr_assert_eq (good.failed_count, 1);
+  memcpy (x, good.failed_uuid[0], 16);
+  static const char *const what[] = {
+    "failed_count 17", "a zero entry", "a repeated entry", "this member's own uuid",
+    "the member of working slot 2", "a member on the removed list",
+  };
+  static const unsigned left[] = { 1, 1, 1, 0, 0, 0 };
+  for (unsigned i = 0; i < sizeof what / sizeof what[0]; i++) {
+    sb = good;
+    switch (i) {
+    case 0: sb.failed_count = 17; break;
+    case 1: sb.failed_count = 2; break;
+    case 2: sb.failed_count = 2; memcpy (sb.failed_uuid[1], sb.failed_uuid[0], 16); break;
+    case 3: memcpy (sb.failed_uuid[0], sb.member_uuid, 16); break;
+    case 4: memcpy (sb.failed_uuid[0], sb.slot_uuid[2], 16); break;
+    case 5: sb.removed_count = 1; memcpy (sb.removed_uuid[0], x, 16); break;
+    }
+    sb_encode (&sb, block);
+    cr_expect_eq (sb_decode (block, &sb, why, sizeof why), RAID_SB_OK, "%s: refused: %s",
+                  what[i], why);
+    cr_expect_eq (sb.failed_count, left[i], "%s: %u entries left", what[i], sb.failed_count);
+    if (left[i])
+      cr_expect (!memcmp (sb.failed_uuid[0], x, 16), "%s: the sound entry kept", what[i]);
+    for (unsigned j = sb.failed_count; j < RAID_MAX_FAILED; j++)
+      cr_expect_eq (sb.failed_uuid[j][3], 0, "%s: entry %u past the count is zero", what[i],
+                    j);
+  }
+  memcpy (block, SB (&f, 0), RAID_SB_SIZE);
+  memset (block + 1816, 0, 1824 + 16 * RAID_MAX_FAILED - 1816);   /* an older writer's */
+  le_put32 (block, RAID_SB_SIZE - 4, crc32_iscsi (block, RAID_SB_SIZE - 4, 0xffffffff));
+  cr_assert_eq (sb_decode (block, &sb, why, sizeof why), RAID_SB_OK, "%s", why);
+  cr_assert_eq (sb.failed_count, 0);
+  free (ref);
+  fx_free (&f);
+}
+
+Test (failed, oldest_dropped_first_and_removed_moves_it)
+{
+  struct raid_sb sb;
+  uint8_t u[16];
+
+  memset (&sb, 0, sizeof sb);
+  for (unsigned i = 0; i < RAID_MAX_FAILED + 2; i++) {
+    memset (u, (int) i + 1, 16);
+    sb_failed_add (&sb, u);
+  }
+  cr_assert_eq (sb.failed_count, RAID_MAX_FAILED);
+  cr_assert_eq (sb.failed_uuid[0][0], 3, "the two oldest went");
+  memset (u, 5, 16);
+  sb_removed_add (&sb, u);
+  cr_assert_eq (sb_failed_index (&sb, u), -1, "removed: off the failed list");
+  cr_assert_eq (sb_removed_index (&sb, u), 0);
+  sb_failed_add (&sb, u);
+  cr_assert_eq (sb_failed_index (&sb, u), -1, "a removed member is not listed failed");
+  cr_assert_eq (sb.failed_count, RAID_MAX_FAILED - 1);
+}
+
+/* ---- the decisions --------------------------------------------------------- */
+
+/* A restart given every member leaves it out, says so once, and auto-readd refuses it;
+ * the admin's add takes it back from the bitmap, off the list, and the next restart
+ * finds the array whole. */
+Test (failed, a_restart_leaves_it_out_until_the_admin_adds_it)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_member back;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  admin_fails_e2 (&f, ref);
+  restart (&f, 0);
+  cr_assert_eq (count_of (warnings, FAILED_LINE "\n"), 1, "said once: %s", warnings);
+  cr_assert (!strstr (warnings, "stale"), "one line, not a stale one too: %s", warnings);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING);
+  cr_assert_eq (st.spares, 0);
+  cr_assert (st.admin_failed == 1 && !strcmp (st.admin_failed_name[0], "e2.1"),
+             "status names e2.1 failed by the administrator");
+  cr_assert (raid_member_failed (f.a, (struct raid_sb_summary[]) { examined (&f, 1) }));
+  cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "auto-readd took it back");
+  cr_assert (strstr (err, "e2.1 was failed by the administrator (aoeraid fail); left out: "
+                     "aoeraid add e2.1 takes it back"), "%s", err);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.spares, 0);
+  cr_assert_eq (examined (&f, 0).failed, 1, "a refusal writes nothing");
+
+  restart (&f, 1);
+  cr_assert (strstr (warnings, FAILED_LINE), "%s", warnings);
+  cr_assert (!strstr (warnings, "taken back"), "force took it back: %s", warnings);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING, "force: the array starts without it");
+
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (examined (&f, 0).failed, 0, "added again: off the list");
+  raid_status (f.a, &st);
+  cr_assert_eq (st.admin_failed, 0, "added again: status no longer names it");
+  uint64_t wrote = fx_recover_writes (f.a, f.mm[1]);
+  cr_assert (wrote < DATA / 2, "rebuilt %llu bytes: not from the bitmap",
+             (unsigned long long) wrote);
+  cr_assert (strstr (f.info, "e2.1 comes back to slot 1"), "%s", f.info);
+  restart (&f, 0);
+  cr_assert (!strstr (warnings, "e2.1"), "%s", warnings);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_ACTIVE);
+  raid_mem_member_set_down (f.mm[0], 1);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "e2.1 alone, taken back");
+  free (ref);
+  fx_free (&f);
+}
+
+/* A spare took its slot: the list keeps it, a restart leaves it out with the same line,
+ * and a remove moves it to the removed list. */
+Test (failed, a_spare_in_its_slot_and_a_remove_after)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", MEMBER);
+  struct raid_member sm = raid_mem_member (spare);
+  struct raid_member all[3];
+  struct raid_sb_summary e1, e2;
+  char err[512] = "";
+
+  rig (&f, 2, &ref);
+  e2 = examined (&f, 1);
+  cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
+  admin_fails_e2 (&f, ref);
+  cr_assert_eq (raid_recover (f.a), 0);           /* e9.1 holds slot 1 now */
+  cr_assert (raid_sb_failed ((struct raid_sb_summary[]) { examined (&f, 0) }, e2.member_uuid));
+  fx_close (&f);
+  memcpy (all, f.mem, 2 * sizeof all[0]);
+  all[2] = sm;
+  warnings[0] = '\0';
+  f.a = raid_assemble (all, 3, 0, log_all, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  cr_assert (strstr (warnings, FAILED_LINE), "%s", warnings);
+  cr_assert (!strstr (warnings, "left slot"), "one line: %s", warnings);
+  cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "%s", err);
+  cr_assert_eq (raid_remove_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  e1 = examined (&f, 0);
+  cr_assert_eq (e1.failed, 0, "removed: off the failed list");
+  cr_assert (raid_sb_removed (&e1, e2.member_uuid));
+  free (ref);
+  fx_free (&f);
+  raid_mem_member_free (spare);
+}
+
+/* force takes back the members the array cannot start without, those the admin failed
+ * last.  RAID6 of 4: e4.1 drops out (stale), then the admin fails e2.1, so e2.1 is the
+ * fresher; with e3.1 gone at the start, e1.1 alone is fresh: refused without force, and
+ * force takes e4.1, not e2.1.  With e4.1 gone too, only e2.1 can serve: force takes it,
+ * off the list. */
+Test (failed, force_takes_it_only_when_nothing_else_will_do)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_status st;
+  char err[512] = "";
+
+  rig_level (&f, RAID_LEVEL_6, 4, &ref);
+  raid_mem_member_set_down (f.mm[3], 1);
+  write_some (&f, ref, 4096);                     /* e4.1 missed it: faulty */
+  raid_mem_member_set_down (f.mm[3], 0);
+  admin_fails_e2 (&f, ref);
+  cr_assert (examined (&f, 1).events > examined (&f, 3).events, "e2.1 is the fresher");
+  fx_close (&f);
+  raid_mem_member_set_down (f.mm[2], 1);
+  warnings[0] = '\0';
+  f.a = raid_assemble (f.mem, f.n, 0, log_all, &f, err, sizeof err);
+  cr_assert_null (f.a, "started from e1.1 alone without force");
+  f.a = raid_assemble (f.mem, f.n, RAID_ASSEMBLE_FORCE, log_all, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  cr_assert (strstr (warnings, "member e4.1 (slot 3, events"), "%s", warnings);
+  cr_assert (!strstr (warnings, "e2.1 (slot 1"), "e2.1 taken back: %s", warnings);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[3].role, RAID_ROLE_ACTIVE);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING);
+  cr_assert_eq (examined (&f, 0).failed, 1, "e2.1 still listed failed");
+
+  /* e4.1 gone too: only e2.1 can serve, force takes it */
+  fx_close (&f);
+  raid_mem_member_set_down (f.mm[3], 1);
+  warnings[0] = '\0';
+  f.a = raid_assemble (f.mem, f.n, RAID_ASSEMBLE_FORCE, log_all, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  cr_assert (strstr (warnings, "member e2.1 (slot 1, events"), "%s", warnings);
+  cr_assert (strstr (warnings, "failed by the administrator, taken back (force): the array "
+                     "cannot start without it"), "%s", warnings);
+  cr_assert_eq (examined (&f, 0).failed, 0, "taken back: off the list");
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_ACTIVE);
+  free (ref);
+  fx_free (&f);
+}

@@ -614,6 +614,12 @@ struct raid_status {
   uint64_t notes;
   struct raid_note note[RAID_NOTES];
   uint64_t runs_started[RAID_RUN_KINDS], runs_ended[RAID_RUN_KINDS];
+  /* Bytes per second the run of each kind moved over the last half minute, as md's
+   * sync speed: what the speed limits charge (lock units times the chunk size; regions
+   * a bitmap left clean are passed, not moved), once paid for.  Since the kind's run
+   * last began; < 0: not known yet (none began, or a moment ago). */
+  double run_rate[RAID_RUN_KINDS];
+  uint64_t run_moved[RAID_RUN_KINDS];   /* the bytes they counted, all runs of the kind */
   char fenced_by[64];            /* "": serving; else the member found taken (RAID_EFENCED) */
   int ppl;                       /* the partial parity log is kept (RAID_CREATE_PPL) */
   uint64_t ppl_log_bytes;        /* its ring on each member */

@@ -1,9 +1,9 @@
 /* The array's status: what `aoeraid status` prints, through the control socket. */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "monitor.h"
 #include "status.h"
@@ -12,123 +12,100 @@ static struct aoe_initiator *status_ini;
 static struct raid_array *status_array;
 static const struct params *status_params;
 
-/* Where and when the current recovery run started (monitor thread writes, control
- * thread reads), and the same of the other runs: the base of their rates.  running: one
- * began (and, for the resync, has not ended): before, there is no base to count from. */
-struct run_start {
-  struct timespec when;
-  uint64_t offset;
-  int running;
-};
+/* Which runs began (monitor thread writes, control thread reads): before, there is no
+ * rate to show.  A resync that stopped short (a member lost, an error) leaves its line,
+ * pending: it ends too.  raid/ counts the rates, md's way (raid_status.run_rate). */
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct run_start rec_start, check_start, replace_start, reshape_start, resync_start;
+static bool rec_running, check_running, replace_running, reshape_running, resync_running;
 
 struct progress_view {
-  double percent, rate_mbs, eta_s;      /* rate and eta < 0: not known yet */
+  double percent, rate_mbs, eta_s;      /* < 0: not known (eta: nothing moves) */
   uint64_t done, total;
 };
 
-static double now_s(const struct timespec *t)
-{
-  return t->tv_sec + t->tv_nsec / 1e9;
-}
-
-/* A run starts now from OFFSET: the base of its rate. */
-static void run_begin(struct run_start *run, uint64_t offset)
+static void run_set(bool *running, bool on)
 {
   pthread_mutex_lock(&rec_lock);
-  clock_gettime(CLOCK_MONOTONIC, &run->when);
-  run->offset = offset;
-  run->running = 1;
+  *running = on;
   pthread_mutex_unlock(&rec_lock);
+}
+
+static bool run_get(const bool *running)
+{
+  bool on;
+
+  pthread_mutex_lock(&rec_lock);
+  on = *running;
+  pthread_mutex_unlock(&rec_lock);
+  return on;
 }
 
 void status_recovery_begin(void)
 {
-  struct raid_status st;
-
-  if (status_array && raid_status(status_array, &st) == 0)
-    run_begin(&rec_start, st.recovery_slot >= 0 ? st.recovery_offset : 0);
+  run_set(&rec_running, true);
 }
 
 void status_resync_begin(void)
 {
-  struct raid_status st;
-
-  if (status_array && raid_status(status_array, &st) == 0)
-    run_begin(&resync_start, st.resync_offset != UINT64_MAX ? st.resync_offset : 0);
+  run_set(&resync_running, true);
 }
 
-/* A resync that stopped short (a member lost, an error) leaves its line, pending: no rate
- * decaying since then. */
 void status_resync_end(void)
 {
-  pthread_mutex_lock(&rec_lock);
-  resync_start.running = 0;
-  pthread_mutex_unlock(&rec_lock);
+  run_set(&resync_running, false);
 }
 
 void status_reshape_begin(void)
 {
-  struct raid_status st;
-
-  if (status_array && raid_status(status_array, &st) == 0)
-    run_begin(&reshape_start, st.reshape_position != RAID_RESHAPE_NONE
-              ? st.reshape_position : 0);
+  run_set(&reshape_running, true);
 }
 
 void status_check_begin(void)
 {
-  run_begin(&check_start, 0);
+  run_set(&check_running, true);
 }
 
 void status_replace_begin(void)
 {
-  struct raid_status st;
-
-  if (status_array && raid_status(status_array, &st) == 0)
-    run_begin(&replace_start, st.replace_offset);
+  run_set(&replace_running, true);
 }
 
-/* Progress, rate (MB/s of units of UNIT_BYTES) and time left of a run that started at
- * START and has done DONE of TOTAL units. */
-static void run_view(const struct raid_status *st, const struct run_start *start,
-                     uint64_t done, uint64_t total, uint64_t unit_bytes,
-                     struct progress_view *v)
+/* Progress, rate and time left of a run of KIND that has done DONE of TOTAL units of
+ * UNIT_BYTES: the rate is md's, of the bytes the run moved over the last half minute
+ * (regions a bitmap left clean count as done, not as moved); the eta is what is left
+ * at that rate, as md's (clean regions still ahead make it long). */
+static void run_view(const struct raid_status *st, const bool *running,
+                     enum raid_run_kind kind, uint64_t done, uint64_t total,
+                     uint64_t unit_bytes, struct progress_view *v)
 {
-  struct timespec now;
-  double secs, units;
-  int running;
+  double rate = st->run_rate[kind];
 
-  clock_gettime(CLOCK_MONOTONIC, &now);
   v->done = done;
   v->total = total;
   v->percent = v->total ? 100.0 * v->done / v->total : 0;
   v->rate_mbs = v->eta_s = -1;
-  pthread_mutex_lock(&rec_lock);
-  secs = now_s(&now) - now_s(&start->when);
-  units = v->done > start->offset ? (double)(v->done - start->offset) : 0;
-  running = start->running;
-  pthread_mutex_unlock(&rec_lock);
   /* a failed array runs nothing: no rate decaying since the run stopped, no eta */
-  if (running && secs > 0.2 && units > 0 && st->state != RAID_STATE_FAILED) {
-    v->rate_mbs = units * unit_bytes / secs / 1e6;
-    v->eta_s = v->total > v->done ? (v->total - v->done) / (units / secs) : 0;
-  }
+  if (!run_get(running) || rate < 0 || st->state == RAID_STATE_FAILED)
+    return;
+  v->rate_mbs = rate / 1e6;
+  if (v->total <= v->done)
+    v->eta_s = 0;
+  else if (rate > 0)
+    v->eta_s = (double)(v->total - v->done) * unit_bytes / rate;
 }
 
 /* The same of a run over the array's units (resync_units: chunks, per member). */
-static void progress_view(const struct raid_status *st, const struct run_start *start,
-                          uint64_t done, struct progress_view *v)
+static void progress_view(const struct raid_status *st, const bool *running,
+                          enum raid_run_kind kind, uint64_t done, struct progress_view *v)
 {
-  run_view(st, start, done, st->resync_units, st->chunk_bytes, v);
+  run_view(st, running, kind, done, st->resync_units, st->chunk_bytes, v);
 }
 
 /* The same of the resync, which runs only while the array is whole (else it is pending:
  * no rate). */
 static void resync_view(const struct raid_status *st, struct progress_view *v)
 {
-  progress_view(st, &resync_start, st->resync_offset, v);
+  progress_view(st, &resync_running, RAID_RUN_RESYNC, st->resync_offset, v);
   if (st->state != RAID_STATE_CLEAN)
     v->rate_mbs = v->eta_s = -1;
 }
@@ -136,7 +113,27 @@ static void resync_view(const struct raid_status *st, struct progress_view *v)
 /* The same of the reshape, which counts bytes of the array moved. */
 static void reshape_view(const struct raid_status *st, struct progress_view *v)
 {
-  run_view(st, &reshape_start, st->reshape_position, st->reshape_size, 1, v);
+  run_view(st, &reshape_running, RAID_RUN_RESHAPE, st->reshape_position, st->reshape_size,
+           1, v);
+}
+
+static void check_view(const struct raid_status *st, struct progress_view *v)
+{
+  progress_view(st, &check_running, st->check_action == RAID_CHECK_REPAIR
+                ? RAID_RUN_REPAIR : RAID_RUN_CHECK, st->check_offset, v);
+}
+
+/* "  R MB/s  eta Ns" of a rate that is known; while nothing moves, "eta unknown" (the
+ * same fields, for scripts that count them). */
+static void print_rate(FILE *out, const struct progress_view *v)
+{
+  if (v->rate_mbs < 0)
+    return;
+  fprintf(out, "  %.1f MB/s", v->rate_mbs);
+  if (v->eta_s >= 0)
+    fprintf(out, "  eta %.0fs", v->eta_s);
+  else
+    fprintf(out, "  eta unknown");
 }
 
 void status_set(struct aoe_initiator *ini, struct raid_array *array, const struct params *p)
@@ -241,8 +238,7 @@ static void print_text(FILE *out, const struct raid_status *st)
             st->resync_after_crash ? " after a crash" : "", v.percent, v.done, v.total,
             st->m ? "stripes" : "chunks",
             st->state == RAID_STATE_CLEAN ? "" : ", pending until the array is whole");
-    if (v.rate_mbs >= 0)
-      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    print_rate(out, &v);
     fprintf(out, "\n");
   }
   if (st->reshape_position != RAID_RESHAPE_NONE) {
@@ -251,25 +247,24 @@ static void print_text(FILE *out, const struct raid_status *st)
     fprintf(out, "  reshape %s of %u -> %s of %u  %.1f%% (%" PRIu64 " of %" PRIu64
             " bytes)", raid_level_name(st->reshape_from_level), st->reshape_from_members,
             raid_level_name(st->level), st->members, v.percent, v.done, v.total);
-    if (v.rate_mbs >= 0)
-      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    print_rate(out, &v);
     fprintf(out, "\n");
   }
   if (st->recovery_slot >= 0) {
     struct progress_view v;
-    progress_view(st, &rec_start, st->recovery_offset, &v);
+    progress_view(st, &rec_running, RAID_RUN_RECOVERY, st->recovery_offset, &v);
     fprintf(out, "  recovery slot %d (%s) %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
             st->recovery_slot, st->member[st->recovery_slot].name, v.percent, v.done, v.total,
             st->m ? "stripes" : "chunks");
     if (st->state == RAID_STATE_FAILED)
       fprintf(out, "  stopped: the array has failed");
-    else if (v.rate_mbs >= 0)
-      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    else
+      print_rate(out, &v);
     fprintf(out, "\n");
   }
   if (st->replace_slot >= 0) {
     struct progress_view v;
-    progress_view(st, &replace_start, st->replace_offset, &v);
+    progress_view(st, &replace_running, RAID_RUN_REPLACE, st->replace_offset, &v);
     fprintf(out, "  replace slot %d (%s -> %s) %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
             st->replace_slot, st->member[st->replace_slot].name, st->replace_name, v.percent,
             v.done, v.total, st->m ? "stripes" : "chunks");
@@ -277,18 +272,17 @@ static void print_text(FILE *out, const struct raid_status *st)
       fprintf(out, "  %s failed: stopping", st->replace_name);
     else if (st->recovery_slot >= 0)    /* raid_replace stops for it, resumes after */
       fprintf(out, "  waiting: recovery of slot %d runs", st->recovery_slot);
-    else if (v.rate_mbs >= 0)
-      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    else
+      print_rate(out, &v);
     fprintf(out, "\n");
   }
   if (st->check_running) {
     struct progress_view v;
-    progress_view(st, &check_start, st->check_offset, &v);
+    check_view(st, &v);
     fprintf(out, "  %s %.1f%% (%" PRIu64 " of %" PRIu64 " %s)",
             raid_check_action_name(st->check_action),
             v.percent, v.done, v.total, st->m ? "stripes" : "chunks");
-    if (v.rate_mbs >= 0)
-      fprintf(out, "  %.1f MB/s  eta %.0fs", v.rate_mbs, v.eta_s);
+    print_rate(out, &v);
     fprintf(out, "  mismatches %" PRIu64 "  read errors rewritten %" PRIu64 "\n",
             st->check_mismatches, st->check_read_errors);
   }
@@ -379,7 +373,7 @@ static void print_json(FILE *out, const struct raid_status *st)
     fprintf(out, "\"reshape\":null,");
   if (st->recovery_slot >= 0) {
     struct progress_view v;
-    progress_view(st, &rec_start, st->recovery_offset, &v);
+    progress_view(st, &rec_running, RAID_RUN_RECOVERY, st->recovery_offset, &v);
     fprintf(out, "\"recovery\":{\"slot\":%d,\"done\":%" PRIu64 ",\"total\":%" PRIu64
             ",\"percent\":%.1f,\"rate_mbs\":%.1f,\"eta_s\":%.0f},", st->recovery_slot,
             v.done, v.total, v.percent, v.rate_mbs, v.eta_s);
@@ -388,7 +382,7 @@ static void print_json(FILE *out, const struct raid_status *st)
     fprintf(out, "\"recovery\":null,");
   if (st->replace_slot >= 0) {
     struct progress_view v;
-    progress_view(st, &replace_start, st->replace_offset, &v);
+    progress_view(st, &replace_running, RAID_RUN_REPLACE, st->replace_offset, &v);
     bool waiting = !st->replace_failed && st->recovery_slot >= 0;
     if (st->replace_failed || waiting)   /* stopping, or stepped aside: no rate */
       v.rate_mbs = v.eta_s = -1;
@@ -403,7 +397,7 @@ static void print_json(FILE *out, const struct raid_status *st)
     fprintf(out, "\"replace\":null,");
   if (st->check_action != RAID_CHECK_NONE) {
     struct progress_view v;
-    progress_view(st, &check_start, st->check_offset, &v);
+    check_view(st, &v);
     if (!st->check_running)     /* the last one, ended: nothing runs */
       v.rate_mbs = v.eta_s = -1;
     fprintf(out, "\"check\":{\"action\":\"%s\",\"running\":%s,\"complete\":%s,\"done\":%"

@@ -268,7 +268,7 @@ int
 raid_check (struct raid_array *a, enum raid_check_action action)
 {
   uint64_t units = resync_units (a), u;
-  struct sync_pace pace = { 0 };
+  struct sync_pace pace = { .kind = check_run (action) };
   const char *why = raid_check_refusal (a);
   unsigned window, done;
   struct io_batch b;

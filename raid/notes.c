@@ -42,8 +42,10 @@ note_add (struct raid_notes *nb, const struct raid_note *n)
   }
   nb->note[nb->n % RAID_NOTES] = *n;
   nb->n++;
-  if (n->kind == RAID_NOTE_RUN_START)
+  if (n->kind == RAID_NOTE_RUN_START) {
     nb->started[n->run]++;
+    pace_marks_start (&nb->marks[n->run], now_us (), nb->moved[n->run]);
+  }
   else if (n->kind == RAID_NOTE_RUN_END)
     nb->ended[n->run]++;
   pthread_mutex_unlock (&nb->lock);
@@ -115,11 +117,27 @@ run_end (struct raid_array *a, enum raid_run_kind kind, const char *active,
 }
 
 void
-notes_copy (struct raid_array *a, struct raid_status *st)
+run_moved (struct raid_array *a, enum raid_run_kind kind, uint64_t bytes)
 {
   struct raid_notes *nb = &a->notes;
 
   pthread_mutex_lock (&nb->lock);
+  nb->moved[kind] += bytes;
+  pace_mark (&nb->marks[kind], now_us (), nb->moved[kind]);
+  pthread_mutex_unlock (&nb->lock);
+}
+
+void
+notes_copy (struct raid_array *a, struct raid_status *st)
+{
+  struct raid_notes *nb = &a->notes;
+  uint64_t now = now_us ();
+
+  pthread_mutex_lock (&nb->lock);
+  for (unsigned k = 0; k < RAID_RUN_KINDS; k++) {
+    st->run_rate[k] = pace_rate (&nb->marks[k], now, nb->moved[k]);
+    st->run_moved[k] = nb->moved[k];
+  }
   st->notes = nb->n;
   memcpy (st->note, nb->note, sizeof st->note);
   memcpy (st->runs_started, nb->started, sizeof st->runs_started);

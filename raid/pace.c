@@ -3,11 +3,13 @@
  * The background work runs at up to max while the array serves nothing
  * else; while foreground requests come in it runs at up to min, so that a
  * rebuild does not starve the filesystem on top, yet always moves on.
- * Speeds count what status shows as the rate: lock units done times the
- * chunk size, per second.  Each step's bytes are charged against a budget
+ * Speeds count what status shows as the rate: lock units moved times the
+ * chunk size, per second (a region a bitmap left clean is passed, not moved:
+ * it charges nothing), the rate over the last half minute (pace_rate).  Each step's bytes are charged against a budget
  * (a due time); the worker naps until the due time, looking again at every
  * nap, so a change of load or of the limits, or a cancel, takes effect
  * within PACE_NAP_US. */
+#include <string.h>
 #include <time.h>
 
 #include "raid-int.h"
@@ -97,13 +99,30 @@ sync_pace_ahead (struct raid_array *a, struct sync_pace *p, uint64_t bytes)
   if (due > now)
     return 0;
   p->due_us = due;
+  run_moved (a, p->kind, bytes);
   return 1;
+}
+
+/* The part of a step of BYTES paid for DUE - NOW before its due time at LIMIT_BPS
+ * is counted as moved, beyond COUNTED already: the rate rises through a long nap as the
+ * limits let it, neither all at once (a window of 1 MB counted as it starts shows 8 MB/s
+ * an eighth of a second into a run capped at 1M/s) nor only at its end. */
+static uint64_t
+count_paid (struct raid_array *a, const struct sync_pace *p, uint64_t bytes,
+            uint64_t counted, uint64_t due, uint64_t now, uint64_t limit_bps)
+{
+  double unpaid = due > now ? (double) (due - now) * (double) limit_bps / 1e6 : 0;
+  uint64_t paid = unpaid < (double) bytes ? bytes - (uint64_t) unpaid : 0;
+
+  if (paid > counted)
+    run_moved (a, p->kind, paid - counted);
+  return paid > counted ? paid : counted;
 }
 
 void
 sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes)
 {
-  uint64_t now = now_us (), from = pace_from (p, now), due;
+  uint64_t now = now_us (), from = pace_from (p, now), due, counted = 0;
 
   for (;;) {
     uint64_t limit = pace_limit (array_busy (a, now), atomic_load (&a->sync_speed_min),
@@ -112,7 +131,40 @@ sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes)
     now = now_us ();
     if (due <= now || atomic_load (&a->resync_stop))
       break;
+    counted = count_paid (a, p, bytes, counted, due, now, limit);
     nap_us (due - now < PACE_NAP_US ? due - now : PACE_NAP_US);
   }
   p->due_us = due;
+  run_moved (a, p->kind, bytes - counted);
+}
+
+void
+pace_marks_start (struct pace_marks *m, uint64_t now, uint64_t moved)
+{
+  m->us[0] = now;
+  m->bytes[0] = moved;
+  m->n = 1;
+}
+
+void
+pace_mark (struct pace_marks *m, uint64_t now, uint64_t moved)
+{
+  if (m->n == 0 || now < m->us[m->n - 1] + PACE_MARK_US)
+    return;
+  if (m->n == PACE_MARKS) {             /* the oldest leaves the window */
+    memmove (m->us, m->us + 1, (PACE_MARKS - 1) * sizeof m->us[0]);
+    memmove (m->bytes, m->bytes + 1, (PACE_MARKS - 1) * sizeof m->bytes[0]);
+    m->n--;
+  }
+  m->us[m->n] = now;
+  m->bytes[m->n] = moved;
+  m->n++;
+}
+
+double
+pace_rate (const struct pace_marks *m, uint64_t now, uint64_t moved)
+{
+  if (m->n == 0 || now < m->us[0] + PACE_RATE_MIN_US || moved < m->bytes[0])
+    return -1;
+  return (double) (moved - m->bytes[0]) * 1e6 / (double) (now - m->us[0]);
 }

@@ -340,7 +340,8 @@ uint64_t pace_due_us (uint64_t from_us, uint64_t bytes, uint64_t limit_bps);
 void pace_request_begin (struct raid_array *a);
 int pace_request_end (struct raid_array *a, int rc);
 
-struct sync_pace {               /* start from { 0 } */
+struct sync_pace {               /* start from { .kind = the run's } */
+  enum raid_run_kind kind;      /* whose bytes moved it counts (raid_status.run_rate) */
   uint64_t due_us;              /* the work done so far is paid for at this time */
 };
 /* After a step of BYTES: sleep as long as the limits ask (not past a cancel). */
@@ -349,6 +350,25 @@ void sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes);
  * charge nothing and return 0 (a worker holding stripe locks lets them go before it
  * sleeps, and calls sync_pace then). */
 int sync_pace_ahead (struct raid_array *a, struct sync_pace *p, uint64_t bytes);
+
+/* The rate of a run as md shows it (md.c: sync_mark, SYNC_MARKS): the bytes it moved
+ * are marked every PACE_MARK_US, and the rate is counted from the oldest of the last
+ * PACE_MARKS marks, so a run that slows down shows it within half a minute.  Bytes
+ * count once paid for (sync_pace), so the rate never runs ahead of the limits. */
+#define PACE_MARKS 10
+#define PACE_MARK_US 3000000u
+struct pace_marks {             /* us[0], bytes[0]: the oldest of n */
+  uint64_t us[PACE_MARKS], bytes[PACE_MARKS];
+  unsigned n;
+};
+/* The run starts at NOW having moved MOVED (its counter never goes back). */
+void pace_marks_start (struct pace_marks *m, uint64_t now, uint64_t moved);
+/* Mark MOVED at NOW when the newest mark is PACE_MARK_US old (none before a start). */
+void pace_mark (struct pace_marks *m, uint64_t now, uint64_t moved);
+/* Bytes per second from the oldest mark to NOW, having moved MOVED; -1: no mark yet,
+ * or too recent to tell (PACE_RATE_MIN_US). */
+#define PACE_RATE_MIN_US 200000u
+double pace_rate (const struct pace_marks *m, uint64_t now, uint64_t moved);
 
 /* ---- bitmap.c: the write-intent bitmap (md: internal bitmap) ------------ */
 
@@ -597,6 +617,9 @@ struct raid_notes {
   uint64_t n;                   /* notes taken: note n is note[n % RAID_NOTES] */
   struct raid_note note[RAID_NOTES];
   uint64_t started[RAID_RUN_KINDS], ended[RAID_RUN_KINDS];
+  /* bytes each kind of run moved (never goes back), and its marks (pace.c) */
+  uint64_t moved[RAID_RUN_KINDS];
+  struct pace_marks marks[RAID_RUN_KINDS];
 };
 
 struct raid_array {
@@ -756,6 +779,8 @@ void run_begin (struct raid_array *a, enum raid_run_kind kind);
 int run_open (struct raid_array *a, enum raid_run_kind kind);   /* begun, not ended */
 void run_end (struct raid_array *a, enum raid_run_kind kind, const char *active,
               uint64_t mismatches);
+/* A run of KIND moved BYTES more, paid for under the speed limits (pace.c). */
+void run_moved (struct raid_array *a, enum raid_run_kind kind, uint64_t bytes);
 void notes_copy (struct raid_array *a, struct raid_status *st);   /* for raid_status */
 
 /* ---- rw.c: requests on one layout (reshape.c moves data with them) ----- */

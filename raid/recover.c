@@ -858,12 +858,25 @@ recovery_overlap (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_
 /* CUR is locked, read and rebuilt: write it, reading the window from *u meanwhile (NEXT)
  * when recovery_overlap allows; the recovery point passes CUR.  Returns with NEXT locked,
  * read and rebuilt, or nothing held (NEXT->w 0). */
+/* What the window moves, for the speed limits and the rate: the units a come-back
+ * member's bitmap left clean are passed, not rebuilt (md counts them as skipped). */
+static uint64_t
+window_moved_bytes (const struct raid_array *a, const struct recovery_window *win)
+{
+  uint64_t bytes = 0;
+
+  for (unsigned i = 0; i < win->w; i++)
+    if (!win->jobs[i].skip)
+      bytes += a->lay.g.chunk;
+  return bytes;
+}
+
 static int
 recovery_step (struct raid_array *a, struct raid_slot *s, struct recovery_window *cur,
                struct recovery_window *next, uint64_t *u, uint64_t units,
                struct sync_pace *pace)
 {
-  uint64_t bytes = (uint64_t) cur->w * a->lay.g.chunk, end = cur->u + cur->w;
+  uint64_t bytes = window_moved_bytes (a, cur), end = cur->u + cur->w;
   int overlap = recovery_overlap (a, s, *u, units, pace, bytes);
   int rc, next_rc = 0;
 
@@ -896,7 +909,7 @@ recover_units (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_t u
                struct recovery_window win[2])
 {
   struct recovery_window *cur = &win[0], *next = &win[1], *t;
-  struct sync_pace pace = { 0 };
+  struct sync_pace pace = { .kind = RAID_RUN_RECOVERY };
   int rc = 0;
 
   while (rc == 0 && (cur->w || u < units)) {

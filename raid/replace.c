@@ -361,7 +361,7 @@ replace_units (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_t u
 {
   struct replace_window *cur = &win[0], *next = &win[1], *t;
   unsigned window = replace_window_units (&a->lay);
-  struct sync_pace pace = { 0 };
+  struct sync_pace pace = { .kind = RAID_RUN_REPLACE };
   int rc = 0;
 
   while (rc == 0 && (cur->w || u < units)) {

@@ -571,7 +571,7 @@ reshape_finish (struct raid_array *a)
 int
 raid_reshape (struct raid_array *a)
 {
-  struct sync_pace pace = { 0 };
+  struct sync_pace pace = { .kind = RAID_RUN_RESHAPE };
   uint64_t moved = 0;
   uint8_t *buf;
   int rc = 0;

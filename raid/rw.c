@@ -1298,7 +1298,7 @@ raid_resync (struct raid_array *a)
   uint64_t units = resync_units (a);
   uint64_t u = atomic_load (&a->resync_offset), done = 0;
   uint8_t missing[RAID_MAX_MEMBERS];
-  struct sync_pace pace = { 0 };
+  struct sync_pace pace = { .kind = RAID_RUN_RESYNC };
   struct io_batch b;
   unsigned window;
   uint8_t *scratch;

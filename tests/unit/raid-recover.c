@@ -724,6 +724,43 @@ Test (pace, limit_rules)
   cr_assert_eq (pace_due_us (100, 1000000, 2000000), 500100, "1 MB at 2 MB/s: half a second");
 }
 
+/* md's sync speed: the bytes moved since the oldest of the last marks (one every 3 s,
+ * ten kept), not since the run began; none before a start, none a moment after. */
+Test (pace, rate_counts_the_last_half_minute)
+{
+  struct pace_marks m = { .n = 0 };
+  uint64_t t = 5000000, moved = 7 << 20, s;
+
+  pace_mark (&m, t, moved);
+  cr_assert_eq (pace_rate (&m, t + 1000000, moved), -1, "no start: no rate");
+  pace_marks_start (&m, t, moved);
+  cr_assert_eq (pace_rate (&m, t + 100000, moved + 1000), -1, "a moment after the start");
+  cr_assert_float_eq (pace_rate (&m, t + 1000000, moved + 2000000), 2e6, 1,
+                      "2 MB in the first second");
+  /* an hour at 100 MB/s, marked at each step of 1 s (a mark every 3 s) ... */
+  for (s = 1; s <= 3600; s++)
+    pace_mark (&m, t + s * 1000000, moved + s * 100000000);
+  cr_assert_eq (m.n, PACE_MARKS, "marks kept: %u", m.n);
+  cr_assert (m.us[PACE_MARKS - 1] - m.us[0] == (PACE_MARKS - 1) * 3000000ull,
+             "marks 3 s apart: %llu us from the oldest to the newest",
+             (unsigned long long) (m.us[PACE_MARKS - 1] - m.us[0]));
+  moved += 3600 * 100000000ull;
+  t += 3600 * 1000000ull;
+  /* ... then throttled to 1 MB/s: within half a minute the rate is the new one */
+  for (s = 1; s <= 40; s++)
+    pace_mark (&m, t + s * 1000000, moved + s * 1000000);
+  double rate = pace_rate (&m, t + 40 * 1000000ull, moved + 40 * 1000000ull);
+  cr_assert (rate > 0.9e6 && rate < 1.1e6, "40 s after the hour at 100 MB/s, 1 MB/s since: "
+             "%.0f B/s", rate);
+  /* nothing moves: the rate falls to 0 */
+  rate = pace_rate (&m, t + 100 * 1000000ull, moved + 40 * 1000000ull);
+  cr_assert (rate >= 0 && rate < 0.6e6, "60 s of nothing moved: %.0f B/s", rate);
+  /* a new run starts over */
+  pace_marks_start (&m, t + 200 * 1000000ull, moved);
+  cr_assert_eq (m.n, 1);
+  cr_assert_float_eq (pace_rate (&m, t + 202 * 1000000ull, moved + 1000000), 0.5e6, 1);
+}
+
 /* Members of 1 MiB of data: 256 units of 4 KiB, 1 MiB rebuilt. */
 #define PACED_MEMBER (RAID_DATA_OFFSET + 1024 * 1024)
 
@@ -1177,6 +1214,12 @@ Test (bitmap, a_member_back_rebuilds_what_it_missed)
                (unsigned long long) wrote);
     cr_assert (wrote >= 2 * 65536 / (cases[c].k), "case %u: wrote %llu bytes", c,
                (unsigned long long) wrote);
+    /* the limits and the rate count the two regions rebuilt (16 units of 4 KiB each),
+     * not the 14 passed */
+    struct raid_status st;
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.run_moved[RAID_RUN_RECOVERY], 2 * 65536, "case %u: the recovery counted "
+                  "%llu bytes moved", c, (unsigned long long) st.run_moved[RAID_RUN_RECOVERY]);
     rig_check_done (&r, "e2.1");
     rig_lean_on_rebuilt (&r);
     rig_free (&r);
@@ -1442,6 +1485,11 @@ Test (bitmap, a_crash_resyncs_only_dirty_regions)
                "%llu bytes (the whole array is %llu)", c, (unsigned long long) read,
                (unsigned long long) whole);
     cr_assert (strstr (r.f.info, "over the 1 of 16 regions"), "case %u: log: %s", c, r.f.info);
+    /* the rate counts the region resynced (16 units of 4 KiB), not the 15 passed */
+    struct raid_status st;
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.run_moved[RAID_RUN_RESYNC], 65536, "case %u: the resync counted %llu "
+                  "bytes moved", c, (unsigned long long) st.run_moved[RAID_RUN_RESYNC]);
     rig_verify (&r, "after the resync");
     fx_check_redundancy (&r.f, cases[c].level, cases[c].k, cases[c].m, cases[c].copies, CHUNK,
                          NULL);

@@ -855,9 +855,9 @@ static void rr_probe_reply(struct aoe_initiator *ini, struct aoe_target *t, stru
     return;
   }
   p->st.frames_recv++;
-  p->last_heard_us = now;       /* an answer is life, as a keepalive's is */
-  if (p->state == PATH_ACTIVE)
-    t->last_heard_us = now;
+  /* An answer is life for the path, as a keepalive's is, but not an answer to the I/O
+   * in flight: the shelf's dead time runs on those alone (see on_config). */
+  p->last_heard_us = now;
   t->rr_probe_got |= bit;
   /* The responder refuses this path's I/O (error 6, taken for a takeover) unless its
    * list names this path's interface: one naming only our others (the path was found
@@ -1354,8 +1354,11 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
   p->last_heard_us = now;
   t->firmware = m->u.cfg.firmware;
   target_set_config(t, m->u.cfg.str, m->u.cfg.len);
+  /* Not t->last_heard_us: a shelf that answers Query Config (small frames) but not the
+   * I/O in flight (its frames lost, too big for a link on the way, its disk hung) must
+   * still be declared down after the dead time; counted as an answer, the periodic
+   * discovery (or a reservation read) kept it up and its I/O waiting for ever. */
   if (p->state == PATH_ACTIVE) {
-    t->last_heard_us = now;
     aoe_window_set_max(&p->win, p->bufcnt);
     target_update_scnt(t);
     if (!atomic_load(&t->up))

@@ -1145,6 +1145,42 @@ Test(reserve, hold_ends_after_the_dead_time)
   rig_close(&r);
 }
 
+/* ---- the dead time ------------------------------------------------------------------------ */
+
+/* A shelf we hold that answers every Query Config (discovery, keepalive) and every read of
+ * its reservation list, but none of the I/O in flight (its frames lost, or too big for a
+ * link on the way): those answers are not answers to the I/O, so it is declared down
+ * after the dead time and the read fails with EIO, as for a shelf that answers nothing.
+ * They kept it up before, and the read waited for ever. */
+Test(dead, small_answers_do_not_keep_unanswered_io_waiting)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+  const uint64_t dead_us = 1000ull * AOE_DEFAULT_DEAD_MS, tick_us = 200000;
+
+  rig_open_held(&r, 31);
+  step(&r);
+  read_start(&r, 100, buf, &res);
+  for (uint64_t t = 0; t < 2 * dead_us && !res.done; t += tick_us) {
+    rig_now_us += tick_us;
+    config_reply(&r, shelf_mac);
+    rx(&r, r.frame, r.len);
+    if (r.t->rr_probe_tag)
+      probe_answer(&r, r.t, shelf_mac, ours, 1);
+    step(&r);
+    if (!res.done)
+      cr_assert_leq(t, dead_us + tick_us, "the read still waits %llu ms into the dead time",
+                    (unsigned long long)(t / 1000));
+  }
+  cr_assert_eq(res.done, 1, "the read never ended");
+  cr_assert_eq(res.err, EIO, "the read ended with %d, not EIO", res.err);
+  cr_assert(!aoe_target_up(r.t), "the shelf was not declared down");
+  cr_assert(strstr(aoe_target_last_error(r.t), "shelf declared down"),
+            "no line says why: '%s'", aoe_target_last_error(r.t));
+  rig_close(&r);
+}
+
 /* ---- the send queue (one sendmmsg per batch of frames) ------------------------------------- */
 
 static unsigned queue_failed;

@@ -245,6 +245,10 @@ static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
   size_t len;
   t->taggen++;
   f->tag = 0x80000000u | (t->taggen & 0x7fffffu) << 8 | (uint32_t)(f - t->frames);
+  if (!f->retries) {
+    f->tag0 = f->tag;
+    f->first_us = now;
+  }
   frame_trace(t, f, "tx", p);
   memset(&m.h, 0, sizeof m.h);
   memcpy(m.h.dst, p->mac, 6);
@@ -1547,6 +1551,25 @@ static int rr_result(struct aoe_target *t, struct aoe_frame *f, const struct aoe
   return 0;
 }
 
+/* Is TAG F's?  Its current tag; for an IDENTIFY (or MTU probe) also the tag of any earlier
+ * transmission of it: its retries come every 20-160 ms, before a new path's RTT is known,
+ * so a shelf slower than that (a busy disk, a far link) answered only tags already
+ * replaced, and was never identified.  Asking the same, every answer is as good.  I/O
+ * keeps to the current tag: a late answer to an old one may predate a newer write. */
+static int tag_matches(const struct aoe_frame *f, uint32_t tag)
+{
+  if (tag == f->tag)
+    return 1;
+  if (!f->req || f->req->kind != REQ_IDENTIFY || (tag & 0xff) != (f->tag & 0xff) ||
+      !(tag & 0x80000000u))
+    return 0;
+  /* Generations (bits 8-30) from the first transmission's to the current one's, modulo
+   * their wrap; this slot was the frame's all along. */
+  uint32_t sent = ((f->tag - f->tag0) >> 8) & 0x7fffffu;
+  uint32_t age = ((tag - f->tag0) >> 8) & 0x7fffffu;
+  return age <= sent;
+}
+
 static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
                      const struct aoe_msg *m, uint64_t now)
 {
@@ -1569,7 +1592,7 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
     return;
   }
   struct aoe_frame *f = &t->frames[m->h.tag & 0xff];
-  if (f->state != FRAME_INFLIGHT || f->tag != m->h.tag || f->path != p ||
+  if (f->state != FRAME_INFLIGHT || !tag_matches(f, m->h.tag) || f->path != p ||
       f->cmd != m->h.cmd) {
     p->st.unexpected++;
     return;
@@ -1678,6 +1701,19 @@ static void mtu_probe_timeout(struct aoe_initiator *ini, struct aoe_target *t,
   f->deadline_us = now + ((uint64_t)f->path->rtt.rto_us << (f->retries < 3 ? f->retries : 3));
 }
 
+/* An IDENTIFY whose tries are all sent waits for a late answer to any of them (see
+ * tag_matches) until AOE_IDENTIFY_WAIT_MS after the first: 1 when F waits on. */
+static int identify_waits(struct aoe_frame *f, uint64_t now)
+{
+  if (!f->req || f->req->kind != REQ_IDENTIFY || f->retries + 1 < AOE_IDENTIFY_TRIES)
+    return 0;
+  uint64_t end = f->first_us + AOE_IDENTIFY_WAIT_MS * 1000ull;
+  if (now >= end)
+    return 0;
+  f->deadline_us = end;
+  return 1;
+}
+
 static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
                           struct aoe_frame *f, uint64_t now)
 {
@@ -1686,6 +1722,8 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
     mtu_probe_timeout(ini, t, f, now);
     return;
   }
+  if (identify_waits(f, now))
+    return;
   p->st.timeouts++;
   p->timeouts_since_heard++;
   /* One backoff and one window decrease per loss episode, not per frame lost in it:

@@ -24,6 +24,9 @@
 #define AOE_PATH_DOWN_TIMEOUTS 3   /* consecutive timeouts with no answer ... */
 #define AOE_PATH_DOWN_QUIET_MS 250 /* ... and this long silent: path down */
 #define AOE_IDENTIFY_TRIES 5
+/* An IDENTIFY's last try done, an answer to any of its tries is waited for until this
+ * long after the first (a slow shelf: its tries come faster than its answers). */
+#define AOE_IDENTIFY_WAIT_MS 1000
 /* Sectors per frame that fit any Ethernet (MTU 1500: 36 + 2 * 512 bytes).  A path offering
  * more is used at this size until a read of its full size went through both ways (the
  * MTU probe, engine.c): a link on the way with a smaller MTU drops bigger frames
@@ -121,6 +124,8 @@ struct aoe_frame {
   struct aoe_req *req;          /* NULL once its request failed early (orphan) */
   struct aoe_path *path;
   uint32_t tag;                 /* current tag; 0 when not awaiting a reply */
+  uint32_t tag0;                /* the tag of its first transmission ... */
+  uint64_t first_us;            /* ... and when it went */
   uint8_t state, cmd, ata_cmd, aflags;
   uint8_t write;                /* carries data to the target: fenced against overlap */
   uint16_t nsect;

@@ -1290,6 +1290,7 @@ static void identifies_last_try(struct rig *r)
       if (t->frames[j].state == FRAME_INFLIGHT && t->frames[j].ata_cmd == ATA_IDENTIFY) {
         t->frames[j].retries = AOE_IDENTIFY_TRIES - 1;
         t->frames[j].deadline_us = 0;
+        t->frames[j].first_us = 0;      /* the wait for a late answer is over too */
       }
   }
   pthread_mutex_unlock(&r->ini->lock);
@@ -1358,6 +1359,46 @@ static void identify_as_disk(struct rig *r, struct aoe_target *t, const uint8_t 
   r->len = aoe_encode(r->frame, sizeof r->frame, &m);
   rx(r, r->frame, r->len);
   cr_assert(aoe_target_up(t), "e%u.%u did not come up", t->shelf, t->slot);
+}
+
+/* A slow shelf (400 ms round trip: a busy disk, a far link) answers the first try of its
+ * IDENTIFY after every try was sent (they go 20-160 ms apart before the path's RTT is
+ * known): that answer identifies it.  It was dropped (its tag no longer the frame's), and
+ * the IDENTIFY gave up 300 ms after its first try: such a shelf was never found. */
+Test(identify, late_answer_to_an_earlier_try_identifies_a_slow_shelf)
+{
+  struct rig r;
+
+  rig_open(&r, 33);
+  struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
+  cr_assert_not_null(t);
+  struct aoe_frame *f = NULL;
+  for (unsigned i = 0; i < t->nframes && !f; i++)
+    if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].ata_cmd == ATA_IDENTIFY)
+      f = &t->frames[i];
+  cr_assert_not_null(f, "no IDENTIFY in flight");
+  uint32_t first = f->tag;
+  uint64_t start = rig_now_us;
+  while (f->state == FRAME_INFLIGHT && rig_now_us - start < 400000) {
+    rig_now_us += 10000;
+    step(&r);
+  }
+  cr_assert_eq(f->retries, AOE_IDENTIFY_TRIES - 1, "not every try was sent: %u", f->retries);
+  cr_assert_neq(f->tag, first);
+  uint8_t id[AOE_SECTOR] = { 0 };
+  struct aoe_msg m;
+  id[2 * 83 + 1] = 0x24;
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  hdr(&m, shelf2_mac, AOE_CMD_ATA, first);      /* to the first try, 400 ms late */
+  m.h.shelf = 8;
+  m.h.slot = 2;
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48, .cmdstat = 0x40, .data = id,
+                              .datalen = AOE_SECTOR };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  cr_assert(aoe_target_up(t), "the slow shelf's answer to its first try was not taken");
+  rig_close(&r);
 }
 
 /* N real shelves beside the rig's, e100.0 on, 24 slots a shelf, discovered and identified. */

@@ -626,7 +626,7 @@ static void queue_mtu_probe(struct aoe_initiator *ini, struct aoe_target *t,
                             struct aoe_path *p)
 {
   unsigned n = path_scnt(p);
-  if (n <= AOE_SAFE_SCNT || p->scnt_ok >= n || p->mtu_probing || !t->ident.sectors)
+  if (n <= AOE_SAFE_SCNT || p->scnt_ok >= n || p->mtu_probing || t->ident.sectors < n)
     return;
   /* One allocation with its buffer: whoever frees an IDENTIFY frees it whole. */
   struct aoe_req *r = calloc(1, sizeof *r + (size_t)n * AOE_SECTOR);
@@ -652,6 +652,14 @@ static void mtu_probe_done(struct aoe_initiator *ini, struct aoe_target *t,
     return;
   }
   mac_str(p->mac, mac);
+  if (err != ETIMEDOUT) {
+    /* Refused (another host's reservation, an ATA error): an answer, but with no data it
+     * proves nothing of the way back.  Not an MTU problem: no warning. */
+    aoe_log(ini, AOE_LOG_DEBUG, "e%u.%u: path %s via %s: MTU probe refused (%s); %u sectors "
+            "per frame on it until it is identified again", t->shelf, t->slot, mac,
+            p->ifc->name, strerror(err), AOE_SAFE_SCNT);
+    return;
+  }
   aoe_log(ini, AOE_LOG_WARN, "e%u.%u: path %s via %s: frames of %u sectors (%u bytes) go "
           "unanswered while small ones are answered: a link on the way has a smaller MTU "
           "than %s (%u); using %u sectors per frame on it (set the same MTU end to end)",

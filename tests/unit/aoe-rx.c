@@ -1858,3 +1858,102 @@ Test(claim, kept_and_named_across_the_background_fork, .timeout = 30)
   rig_close(&a);
   rig_close(&b);
 }
+
+/* ---- the path MTU probe -------------------------------------------------------------------- */
+
+static unsigned mtu_lines;
+static void count_mtu_lines(void *opaque, int level, const char *msg)
+{
+  (void)opaque;
+  (void)level;
+  mtu_lines += strstr(msg, "smaller MTU") != NULL;
+}
+
+/* The rig's interface at MTU 9000 and a shelf e7.(SLOT+1) at shelf2_mac offering 17 sectors
+ * a frame, identified: its MTU probe, a read of 17 sectors, in flight. */
+static struct aoe_frame *probe_start(struct rig *r, struct aoe_target **tp)
+{
+  struct aoe_msg m;
+  r->ini->ifaces[0].mtu = 9000;
+  r->ini->opt.log = count_mtu_lines;
+  mtu_lines = 0;
+  hdr(&m, shelf2_mac, AOE_CMD_CONFIG, 0x80000000u);
+  m.h.slot = SLOT + 1;
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 17 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx(r, r->frame, r->len);
+  pthread_mutex_lock(&r->ini->lock);
+  struct aoe_target *t = aoe_target_lookup(r->ini, SHELF, SLOT + 1);
+  pthread_mutex_unlock(&r->ini->lock);
+  cr_assert_not_null(t);
+  aoe_issue_direct(r->ini, t);
+  identify_as_disk(r, t, shelf2_mac);
+  aoe_issue_direct(r->ini, t);
+  cr_assert_eq(t->scnt, AOE_SAFE_SCNT, "17 sectors per frame before the probe went through");
+  for (unsigned i = 0; i < t->nframes; i++)
+    if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].req &&
+        t->frames[i].req->mtu_probe) {
+      cr_assert_eq(t->frames[i].nsect, 17);
+      *tp = t;
+      return &t->frames[i];
+    }
+  cr_assert_fail("no MTU probe in flight");
+  return NULL;
+}
+
+/* The probe's answer: its 17 sectors, or (ERROR) an ATA abort with no data. */
+static void probe_reply(struct rig *r, struct aoe_frame *f, int error)
+{
+  static uint8_t data[17 * AOE_SECTOR], frame[9216];
+  struct aoe_msg m;
+  hdr(&m, shelf2_mac, AOE_CMD_ATA, f->tag);
+  m.h.slot = SLOT + 1;
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48, .cmdstat = error ? 0x41 : 0x40,
+                              .feature = error ? ATA_ERR_ABRT : 0, .lba = f->lba,
+                              .data = data, .datalen = error ? 0 : sizeof data };
+  size_t len = aoe_encode(frame, sizeof frame, &m);
+  cr_assert(len > 0);
+  rx(r, frame, len);
+}
+
+Test(mtu, probe_answered_raises_the_frame_size)
+{
+  struct rig r;
+  struct aoe_target *t;
+  rig_open(&r, 35);
+  struct aoe_frame *f = probe_start(&r, &t);
+  probe_reply(&r, f, 0);
+  cr_assert_eq(t->scnt, 17, "the probe went through, yet %u sectors per frame", t->scnt);
+  cr_assert_eq(mtu_lines, 0);
+  rig_close(&r);
+}
+
+Test(mtu, probe_unanswered_keeps_small_frames_and_says_why)
+{
+  struct rig r;
+  struct aoe_target *t;
+  rig_open(&r, 36);
+  struct aoe_frame *f = probe_start(&r, &t);
+  for (unsigned i = 0; i < 2 * AOE_MTU_PROBE_TRIES && f->state == FRAME_INFLIGHT; i++) {
+    rig_now_us = f->deadline_us;
+    step(&r);
+  }
+  cr_assert_eq(f->state, FRAME_FREE, "the probe is still in flight");
+  cr_assert_eq(t->scnt, AOE_SAFE_SCNT);
+  cr_assert_eq(mtu_lines, 1, "%u lines named the smaller MTU, not one", mtu_lines);
+  cr_assert_eq(t->paths[0].rtt.rto_us, AOE_RTO_INIT_US, "the probe backed the path's RTO off");
+  rig_close(&r);
+}
+
+/* Refused (an ATA abort, another host's reservation): no word of an MTU. */
+Test(mtu, probe_refused_says_nothing_of_an_mtu)
+{
+  struct rig r;
+  struct aoe_target *t;
+  rig_open(&r, 37);
+  struct aoe_frame *f = probe_start(&r, &t);
+  probe_reply(&r, f, 1);
+  cr_assert_eq(t->scnt, AOE_SAFE_SCNT);
+  cr_assert_eq(mtu_lines, 0, "a refused probe was reported as a smaller MTU");
+  rig_close(&r);
+}

@@ -46,6 +46,11 @@ struct aoe_req *aoe_req_new(struct aoe_target *t, enum req_kind kind, aoe_done_f
   return r;
 }
 
+static void queue_mtu_probe(struct aoe_initiator *ini, struct aoe_target *t,
+                            struct aoe_path *p);
+static void mtu_probe_done(struct aoe_initiator *ini, struct aoe_target *t,
+                           struct aoe_path *p, unsigned nsect, int err);
+
 void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
 {
   struct aoe_target *t = r->t;
@@ -53,9 +58,17 @@ void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
     return;
   r->completed = 1;
   r->err = err;
+  if (r->mtu_probe) {
+    r->pin->mtu_probing = 0;
+    mtu_probe_done(ini, t, r->pin, r->nsect, err);
+    free(r);
+    return;
+  }
   if (r->kind == REQ_IDENTIFY) {
     r->pin->identifying = 0;
     ini->identifying--;
+    if (!err && r->pin->state == PATH_ACTIVE)
+      queue_mtu_probe(ini, t, r->pin);
     if (err && !t->identified)
       ini->reap_pending = 1;
     free(r);
@@ -154,6 +167,10 @@ static void frame_settle(struct aoe_target *t, struct aoe_frame *f)
 {
   f->path->inflight--;
   t->inflight--;
+  if (f->req && f->req->mtu_probe) {
+    f->path->probes_inflight--;
+    t->probes_inflight--;
+  }
 }
 
 /* A write that was retransmitted may still have an old copy on the wire: keep its range
@@ -228,6 +245,10 @@ static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
   size_t len;
   t->taggen++;
   f->tag = 0x80000000u | (t->taggen & 0x7fffffu) << 8 | (uint32_t)(f - t->frames);
+  if (!f->retries) {
+    f->tag0 = f->tag;
+    f->first_us = now;
+  }
   frame_trace(t, f, "tx", p);
   memset(&m.h, 0, sizeof m.h);
   memcpy(m.h.dst, p->mac, 6);
@@ -259,6 +280,15 @@ static int frame_send(struct aoe_target *t, struct aoe_frame *f, uint64_t now)
       }
       return frame_sent(p, f, now, len, aoe_net_sendv(ifc, AOE_ATA_HDR_LEN, data, n));
     }
+    if (f->req && f->req->mtu_probe) {
+      /* Padded to the size of a write of as many sectors: the request tests the way to
+       * the shelf, its answer the way back. */
+      if (hdr)        /* not queued: aoe_net_queue was not called for it */
+        memcpy(ifc->tx, hdr, AOE_ATA_HDR_LEN);
+      len = AOE_ATA_HDR_LEN + (size_t)f->nsect * AOE_SECTOR;
+      memset(ifc->tx + AOE_ATA_HDR_LEN, 0, len - AOE_ATA_HDR_LEN);
+      return frame_sent(p, f, now, len, aoe_net_send(ifc, NULL, len));
+    }
     memset((hdr ? hdr : ifc->tx) + AOE_ATA_HDR_LEN, 0, AOE_MIN_FRAME - AOE_ATA_HDR_LEN);
     len = AOE_MIN_FRAME;
     if (hdr) {
@@ -283,8 +313,13 @@ static void frame_launch(struct aoe_target *t, struct aoe_frame *f, struct aoe_p
 {
   f->path = p;
   p->inflight++;
-  if (t->inflight++ == 0)
-    t->busy_since_us = now;
+  if (f->req && f->req->mtu_probe) {
+    p->probes_inflight++;
+    t->probes_inflight++;
+  } else if (t->inflight == t->probes_inflight) {
+    t->busy_since_us = now;     /* the dead time runs for I/O, never for a probe */
+  }
+  t->inflight++;
   if (f->req)
     f->req->inflight++;
   frame_send(t, f, now);
@@ -402,9 +437,14 @@ static void issue_identify(struct aoe_target *t, struct aoe_req *r, uint64_t now
   if (!f)
     return;
   f->req = r;
-  f->cmd = AOE_CMD_ATA;
-  f->ata_cmd = ATA_IDENTIFY;
-  f->nsect = 1;
+  if (r->mtu_probe) {
+    ata_rw_args(t, f, 0);
+    f->nsect = (uint16_t)r->nsect;
+  } else {
+    f->cmd = AOE_CMD_ATA;
+    f->ata_cmd = ATA_IDENTIFY;
+    f->nsect = 1;
+  }
   r->issued_all = 1;
   frame_launch(t, f, r->pin, now);
 }
@@ -496,6 +536,13 @@ static void path_reset(struct aoe_path *p)
   p->loss_until_us = 0;
 }
 
+/* The sectors per frame P offers: its shelf's (Query Config) and its interface's limit. */
+static unsigned path_scnt(const struct aoe_path *p)
+{
+  unsigned mtu_scnt = (p->ifc->mtu - AOE_ATA_HDR_LEN) / AOE_SECTOR;
+  return p->cfg_scnt && p->cfg_scnt < mtu_scnt ? p->cfg_scnt : mtu_scnt;
+}
+
 static void target_update_scnt(struct aoe_target *t)
 {
   unsigned scnt = 255, bufcnt = 0;
@@ -503,8 +550,9 @@ static void target_update_scnt(struct aoe_target *t)
     const struct aoe_path *p = &t->paths[i];
     if (p->state != PATH_ACTIVE)
       continue;
-    unsigned mtu_scnt = (p->ifc->mtu - AOE_ATA_HDR_LEN) / AOE_SECTOR;
-    unsigned s = p->cfg_scnt && p->cfg_scnt < mtu_scnt ? p->cfg_scnt : mtu_scnt;
+    unsigned s = path_scnt(p);
+    if (s > AOE_SAFE_SCNT && p->scnt_ok < s)
+      s = p->scnt_ok > AOE_SAFE_SCNT ? p->scnt_ok : AOE_SAFE_SCNT;   /* not proven yet */
     if (s < scnt)
       scnt = s;
     if (p->bufcnt > bufcnt)
@@ -569,6 +617,55 @@ static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
   p->identifying = 1;
   ini->identifying++;
   aoe_req_append(&t->ctl_head, &t->ctl_tail, r);
+}
+
+/* P offers more sectors per frame than any Ethernet carries and none such went through
+ * yet: ask for a read of that many (sector 0), its request padded to that size, pinned to
+ * P as an IDENTIFY is.  Until it is answered P's frames stay at AOE_SAFE_SCNT. */
+static void queue_mtu_probe(struct aoe_initiator *ini, struct aoe_target *t,
+                            struct aoe_path *p)
+{
+  unsigned n = path_scnt(p);
+  if (n <= AOE_SAFE_SCNT || p->scnt_ok >= n || p->mtu_probing || t->ident.sectors < n)
+    return;
+  /* One allocation with its buffer: whoever frees an IDENTIFY frees it whole. */
+  struct aoe_req *r = calloc(1, sizeof *r + (size_t)n * AOE_SECTOR);
+  if (!r)
+    return;
+  r->t = t;
+  r->kind = REQ_IDENTIFY;
+  r->mtu_probe = 1;
+  r->nsect = n;
+  r->buf = (uint8_t *)(r + 1);
+  r->pin = p;
+  p->mtu_probing = 1;           /* not ini->identifying: discovery does not wait for it */
+  aoe_req_append(&t->ctl_head, &t->ctl_tail, r);
+}
+
+static void mtu_probe_done(struct aoe_initiator *ini, struct aoe_target *t,
+                           struct aoe_path *p, unsigned nsect, int err)
+{
+  char mac[18];
+  if (!err) {
+    p->scnt_ok = nsect;
+    target_update_scnt(t);
+    return;
+  }
+  mac_str(p->mac, mac);
+  if (err != ETIMEDOUT) {
+    /* Refused (another host's reservation, an ATA error): an answer, but with no data it
+     * proves nothing of the way back.  Not an MTU problem: no warning. */
+    aoe_log(ini, AOE_LOG_DEBUG, "e%u.%u: path %s via %s: MTU probe refused (%s); %u sectors "
+            "per frame on it until it is identified again", t->shelf, t->slot, mac,
+            p->ifc->name, strerror(err), AOE_SAFE_SCNT);
+    return;
+  }
+  aoe_log(ini, AOE_LOG_WARN, "e%u.%u: path %s via %s: frames of %u sectors (%u bytes) go "
+          "unanswered while small ones are answered: a link on the way has a smaller MTU "
+          "than %s (%u); using %u sectors per frame on it (set the same MTU end to end)",
+          t->shelf, t->slot, mac, p->ifc->name, nsect,
+          (unsigned)(AOE_ATA_HDR_LEN - 14 + nsect * AOE_SECTOR), p->ifc->name, p->ifc->mtu,
+          AOE_SAFE_SCNT);
 }
 
 /* A shelf we hold forgot our reservation (vblade keeps it in memory only), WHY (NULL: it
@@ -637,6 +734,8 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   atomic_store(&t->write_cache, id->write_cache);    /* set again after a restart */
   int new_path = p->state != PATH_ACTIVE;
   p->state = PATH_ACTIVE;
+  if (new_path)
+    p->scnt_ok = 0;     /* new, or back from down (its route may have changed): probed anew */
   path_up(ini, t, p);
   target_update_scnt(t);
   /* A path found after we reserved the shelf: the list lacks its interface (when it is
@@ -855,9 +954,9 @@ static void rr_probe_reply(struct aoe_initiator *ini, struct aoe_target *t, stru
     return;
   }
   p->st.frames_recv++;
-  p->last_heard_us = now;       /* an answer is life, as a keepalive's is */
-  if (p->state == PATH_ACTIVE)
-    t->last_heard_us = now;
+  /* An answer is life for the path, as a keepalive's is, but not an answer to the I/O
+   * in flight: the shelf's dead time runs on those alone (see on_config). */
+  p->last_heard_us = now;
   t->rr_probe_got |= bit;
   /* The responder refuses this path's I/O (error 6, taken for a takeover) unless its
    * list names this path's interface: one naming only our others (the path was found
@@ -1181,10 +1280,11 @@ static void target_unlink(struct aoe_initiator *ini, struct aoe_target *t)
 static void target_forget_identifies(struct aoe_initiator *ini, struct aoe_target *t)
 {
   for (struct aoe_req *r = t->ctl_head; r; r = r->next)
-    ini->identifying--;
+    ini->identifying -= !r->mtu_probe;
   for (unsigned i = 0; i < t->hiwater; i++) {
     struct aoe_req *r = t->frames[i].req;
-    if (t->frames[i].state == FRAME_INFLIGHT && r && r->kind == REQ_IDENTIFY && !r->completed)
+    if (t->frames[i].state == FRAME_INFLIGHT && r && r->kind == REQ_IDENTIFY && !r->completed
+        && !r->mtu_probe)
       ini->identifying--;
   }
 }
@@ -1354,8 +1454,11 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
   p->last_heard_us = now;
   t->firmware = m->u.cfg.firmware;
   target_set_config(t, m->u.cfg.str, m->u.cfg.len);
+  /* Not t->last_heard_us: a shelf that answers Query Config (small frames) but not the
+   * I/O in flight (its frames lost, too big for a link on the way, its disk hung) must
+   * still be declared down after the dead time; counted as an answer, the periodic
+   * discovery (or a reservation read) kept it up and its I/O waiting for ever. */
   if (p->state == PATH_ACTIVE) {
-    t->last_heard_us = now;
     aoe_window_set_max(&p->win, p->bufcnt);
     target_update_scnt(t);
     if (!atomic_load(&t->up))
@@ -1403,7 +1506,7 @@ static int ata_result(struct aoe_initiator *ini, struct aoe_target *t, struct ao
   if (!(a->cmdstat & ATA_STATUS_FAIL)) {
     if (r->kind == REQ_READ)
       memcpy(r->buf + (size_t)f->off * AOE_SECTOR, a->data, (size_t)f->nsect * AOE_SECTOR);
-    else if (r->kind == REQ_IDENTIFY) {
+    else if (r->kind == REQ_IDENTIFY && !r->mtu_probe) {
       struct aoe_ident id;
       aoe_ident_parse(a->data, &id);
       identify_result(ini, t, f->path, &id);
@@ -1456,6 +1559,25 @@ static int rr_result(struct aoe_target *t, struct aoe_frame *f, const struct aoe
   return 0;
 }
 
+/* Is TAG F's?  Its current tag; for an IDENTIFY (or MTU probe) also the tag of any earlier
+ * transmission of it: its retries come every 20-160 ms, before a new path's RTT is known,
+ * so a shelf slower than that (a busy disk, a far link) answered only tags already
+ * replaced, and was never identified.  Asking the same, every answer is as good.  I/O
+ * keeps to the current tag: a late answer to an old one may predate a newer write. */
+static int tag_matches(const struct aoe_frame *f, uint32_t tag)
+{
+  if (tag == f->tag)
+    return 1;
+  if (!f->req || f->req->kind != REQ_IDENTIFY || (tag & 0xff) != (f->tag & 0xff) ||
+      !(tag & 0x80000000u))
+    return 0;
+  /* Generations (bits 8-30) from the first transmission's to the current one's, modulo
+   * their wrap; this slot was the frame's all along. */
+  uint32_t sent = ((f->tag - f->tag0) >> 8) & 0x7fffffu;
+  uint32_t age = ((tag - f->tag0) >> 8) & 0x7fffffu;
+  return age <= sent;
+}
+
 static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
                      const struct aoe_msg *m, uint64_t now)
 {
@@ -1478,7 +1600,7 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
     return;
   }
   struct aoe_frame *f = &t->frames[m->h.tag & 0xff];
-  if (f->state != FRAME_INFLIGHT || f->tag != m->h.tag || f->path != p ||
+  if (f->state != FRAME_INFLIGHT || !tag_matches(f, m->h.tag) || f->path != p ||
       f->cmd != m->h.cmd) {
     p->st.unexpected++;
     return;
@@ -1569,10 +1691,47 @@ static struct aoe_path *retransmit_path(struct aoe_target *t, struct aoe_frame *
   return f->path;
 }
 
+/* An MTU probe unanswered: asked again, backing off on its own, until AOE_MTU_PROBE_TRIES.
+ * Not a loss of the path's I/O (that flows at AOE_SAFE_SCNT meanwhile): its RTO, window
+ * and silence are left alone, or a blackhole for big frames would take the path down. */
+static void mtu_probe_timeout(struct aoe_initiator *ini, struct aoe_target *t,
+                              struct aoe_frame *f, uint64_t now)
+{
+  if (f->retries + 1 >= AOE_MTU_PROBE_TRIES) {
+    struct aoe_req *r = f->req;
+    frame_settle(t, f);
+    frame_free(t, f);
+    aoe_req_complete(ini, r, ETIMEDOUT);
+    return;
+  }
+  f->retries++;
+  frame_send(t, f, now);
+  f->deadline_us = now + ((uint64_t)f->path->rtt.rto_us << (f->retries < 3 ? f->retries : 3));
+}
+
+/* An IDENTIFY whose tries are all sent waits for a late answer to any of them (see
+ * tag_matches) until AOE_IDENTIFY_WAIT_MS after the first: 1 when F waits on. */
+static int identify_waits(struct aoe_frame *f, uint64_t now)
+{
+  if (!f->req || f->req->kind != REQ_IDENTIFY || f->retries + 1 < AOE_IDENTIFY_TRIES)
+    return 0;
+  uint64_t end = f->first_us + AOE_IDENTIFY_WAIT_MS * 1000ull;
+  if (now >= end)
+    return 0;
+  f->deadline_us = end;
+  return 1;
+}
+
 static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
                           struct aoe_frame *f, uint64_t now)
 {
   struct aoe_path *p = f->path;
+  if (f->req && f->req->mtu_probe) {
+    mtu_probe_timeout(ini, t, f, now);
+    return;
+  }
+  if (identify_waits(f, now))
+    return;
   p->st.timeouts++;
   p->timeouts_since_heard++;
   /* One backoff and one window decrease per loss episode, not per frame lost in it:
@@ -1666,7 +1825,7 @@ static uint64_t target_keepalives(struct aoe_initiator *ini, struct aoe_target *
       continue;
     }
     if (due == AOE_KEEPALIVE_SEND) {
-      if (p->inflight)
+      if (p->inflight > p->probes_inflight)
         continue;
       keepalive_send(t, p, now);
       aoe_keepalive_due(&p->ka, p->last_heard_us, now, dead_ms, &when);
@@ -1717,9 +1876,10 @@ static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, u
   }
   uint64_t dead_us = (uint64_t)ini->opt.dead_time_ms * 1000u;
   uint64_t since = t->last_heard_us > t->busy_since_us ? t->last_heard_us : t->busy_since_us;
-  if (atomic_load(&t->up) && t->inflight && now - since >= dead_us)
+  unsigned io = t->inflight - t->probes_inflight;
+  if (atomic_load(&t->up) && io && now - since >= dead_us)
     target_down(ini, t, now, now - since, 0);
-  else if (atomic_load(&t->up) && t->inflight && since + dead_us < next)
+  else if (atomic_load(&t->up) && io && since + dead_us < next)
     next = since + dead_us;
   uint64_t ka_next = target_keepalives(ini, t, now);
   return ka_next < next ? ka_next : next;

@@ -24,6 +24,17 @@
 #define AOE_PATH_DOWN_TIMEOUTS 3   /* consecutive timeouts with no answer ... */
 #define AOE_PATH_DOWN_QUIET_MS 250 /* ... and this long silent: path down */
 #define AOE_IDENTIFY_TRIES 5
+/* An IDENTIFY's last try done, an answer to any of its tries is waited for until this
+ * long after the first (a slow shelf: its tries come faster than its answers). */
+#define AOE_IDENTIFY_WAIT_MS 1000
+/* Sectors per frame that fit any Ethernet (MTU 1500: 36 + 2 * 512 bytes).  A path offering
+ * more is used at this size until a read of its full size went through both ways (the
+ * MTU probe, engine.c): a link on the way with a smaller MTU drops bigger frames
+ * silently, and every I/O would time out. */
+#define AOE_SAFE_SCNT 2
+/* Tries of an MTU probe: a lossy link (30%) loses all of 8 one time in 200 (each try is a
+ * frame each way), and a false "smaller MTU" costs speed, never data. */
+#define AOE_MTU_PROBE_TRIES 8
 #define AOE_PROBE_MS     1000   /* Query Config period while a target or path is down */
 #define AOE_DEFAULT_DEAD_MS 5000
 #define AOE_DEFAULT_REDISCOVER_MS 10000
@@ -50,6 +61,9 @@ struct aoe_path {
   int up;
   int identifying;              /* an IDENTIFY is queued or in flight on this path */
   unsigned bufcnt, cfg_scnt;    /* from this path's Query Config reply */
+  unsigned scnt_ok;             /* sectors per frame its MTU probe carried (0: none yet) */
+  int mtu_probing;              /* an MTU probe is queued or in flight on this path */
+  unsigned probes_inflight;     /* of inflight, MTU probe frames: not I/O (engine.c) */
   struct aoe_rtt rtt;
   struct aoe_window win;
   unsigned inflight;
@@ -98,6 +112,7 @@ struct aoe_req {
   aoe_done_fn *done;
   void *opaque;
   struct aoe_path *pin;         /* IDENTIFY: the path being identified */
+  int mtu_probe;                /* IDENTIFY: a read of NSECT sectors probing PIN's MTU */
   uint8_t rcmd, nmacs;          /* RESERVE request */
   uint8_t macs[AOE_MAX_PATHS][6];
   struct rr_result *rr;         /* RESERVE reply list */
@@ -109,6 +124,8 @@ struct aoe_frame {
   struct aoe_req *req;          /* NULL once its request failed early (orphan) */
   struct aoe_path *path;
   uint32_t tag;                 /* current tag; 0 when not awaiting a reply */
+  uint32_t tag0;                /* the tag of its first transmission ... */
+  uint64_t first_us;            /* ... and when it went */
   uint8_t state, cmd, ata_cmd, aflags;
   uint8_t write;                /* carries data to the target: fenced against overlap */
   uint16_t nsect;
@@ -155,6 +172,7 @@ struct aoe_target {
   unsigned nframes;             /* frames[0..nframes) allocated */
   unsigned nfree, hiwater;      /* frames[0..hiwater) have been used */
   unsigned inflight;
+  unsigned probes_inflight;     /* of inflight, MTU probes: no I/O waits on them */
   uint64_t busy_since_us, last_heard_us;
   uint32_t taggen;
   struct aoe_req *q_head, *q_tail;      /* requests with frames still to issue */

@@ -1145,6 +1145,42 @@ Test(reserve, hold_ends_after_the_dead_time)
   rig_close(&r);
 }
 
+/* ---- the dead time ------------------------------------------------------------------------ */
+
+/* A shelf we hold that answers every Query Config (discovery, keepalive) and every read of
+ * its reservation list, but none of the I/O in flight (its frames lost, or too big for a
+ * link on the way): those answers are not answers to the I/O, so it is declared down
+ * after the dead time and the read fails with EIO, as for a shelf that answers nothing.
+ * They kept it up before, and the read waited for ever. */
+Test(dead, small_answers_do_not_keep_unanswered_io_waiting)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+  const uint64_t dead_us = 1000ull * AOE_DEFAULT_DEAD_MS, tick_us = 200000;
+
+  rig_open_held(&r, 31);
+  step(&r);
+  read_start(&r, 100, buf, &res);
+  for (uint64_t t = 0; t < 2 * dead_us && !res.done; t += tick_us) {
+    rig_now_us += tick_us;
+    config_reply(&r, shelf_mac);
+    rx(&r, r.frame, r.len);
+    if (r.t->rr_probe_tag)
+      probe_answer(&r, r.t, shelf_mac, ours, 1);
+    step(&r);
+    if (!res.done)
+      cr_assert_leq(t, dead_us + tick_us, "the read still waits %llu ms into the dead time",
+                    (unsigned long long)(t / 1000));
+  }
+  cr_assert_eq(res.done, 1, "the read never ended");
+  cr_assert_eq(res.err, EIO, "the read ended with %d, not EIO", res.err);
+  cr_assert(!aoe_target_up(r.t), "the shelf was not declared down");
+  cr_assert(strstr(aoe_target_last_error(r.t), "shelf declared down"),
+            "no line says why: '%s'", aoe_target_last_error(r.t));
+  rig_close(&r);
+}
+
 /* ---- the send queue (one sendmmsg per batch of frames) ------------------------------------- */
 
 static unsigned queue_failed;
@@ -1254,6 +1290,7 @@ static void identifies_last_try(struct rig *r)
       if (t->frames[j].state == FRAME_INFLIGHT && t->frames[j].ata_cmd == ATA_IDENTIFY) {
         t->frames[j].retries = AOE_IDENTIFY_TRIES - 1;
         t->frames[j].deadline_us = 0;
+        t->frames[j].first_us = 0;      /* the wait for a late answer is over too */
       }
   }
   pthread_mutex_unlock(&r->ini->lock);
@@ -1322,6 +1359,46 @@ static void identify_as_disk(struct rig *r, struct aoe_target *t, const uint8_t 
   r->len = aoe_encode(r->frame, sizeof r->frame, &m);
   rx(r, r->frame, r->len);
   cr_assert(aoe_target_up(t), "e%u.%u did not come up", t->shelf, t->slot);
+}
+
+/* A slow shelf (400 ms round trip: a busy disk, a far link) answers the first try of its
+ * IDENTIFY after every try was sent (they go 20-160 ms apart before the path's RTT is
+ * known): that answer identifies it.  It was dropped (its tag no longer the frame's), and
+ * the IDENTIFY gave up 300 ms after its first try: such a shelf was never found. */
+Test(identify, late_answer_to_an_earlier_try_identifies_a_slow_shelf)
+{
+  struct rig r;
+
+  rig_open(&r, 33);
+  struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
+  cr_assert_not_null(t);
+  struct aoe_frame *f = NULL;
+  for (unsigned i = 0; i < t->nframes && !f; i++)
+    if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].ata_cmd == ATA_IDENTIFY)
+      f = &t->frames[i];
+  cr_assert_not_null(f, "no IDENTIFY in flight");
+  uint32_t first = f->tag;
+  uint64_t start = rig_now_us;
+  while (f->state == FRAME_INFLIGHT && rig_now_us - start < 400000) {
+    rig_now_us += 10000;
+    step(&r);
+  }
+  cr_assert_eq(f->retries, AOE_IDENTIFY_TRIES - 1, "not every try was sent: %u", f->retries);
+  cr_assert_neq(f->tag, first);
+  uint8_t id[AOE_SECTOR] = { 0 };
+  struct aoe_msg m;
+  id[2 * 83 + 1] = 0x24;
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  hdr(&m, shelf2_mac, AOE_CMD_ATA, first);      /* to the first try, 400 ms late */
+  m.h.shelf = 8;
+  m.h.slot = 2;
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48, .cmdstat = 0x40, .data = id,
+                              .datalen = AOE_SECTOR };
+  r.len = aoe_encode(r.frame, sizeof r.frame, &m);
+  rx(&r, r.frame, r.len);
+  cr_assert(aoe_target_up(t), "the slow shelf's answer to its first try was not taken");
+  rig_close(&r);
 }
 
 /* N real shelves beside the rig's, e100.0 on, 24 slots a shelf, discovered and identified. */
@@ -1780,4 +1857,103 @@ Test(claim, kept_and_named_across_the_background_fork, .timeout = 30)
   cr_assert_eq(aoe_claim_free(b.t, err, sizeof err), 0, "not free after the child exits: %s", err);
   rig_close(&a);
   rig_close(&b);
+}
+
+/* ---- the path MTU probe -------------------------------------------------------------------- */
+
+static unsigned mtu_lines;
+static void count_mtu_lines(void *opaque, int level, const char *msg)
+{
+  (void)opaque;
+  (void)level;
+  mtu_lines += strstr(msg, "smaller MTU") != NULL;
+}
+
+/* The rig's interface at MTU 9000 and a shelf e7.(SLOT+1) at shelf2_mac offering 17 sectors
+ * a frame, identified: its MTU probe, a read of 17 sectors, in flight. */
+static struct aoe_frame *probe_start(struct rig *r, struct aoe_target **tp)
+{
+  struct aoe_msg m;
+  r->ini->ifaces[0].mtu = 9000;
+  r->ini->opt.log = count_mtu_lines;
+  mtu_lines = 0;
+  hdr(&m, shelf2_mac, AOE_CMD_CONFIG, 0x80000000u);
+  m.h.slot = SLOT + 1;
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = 17 };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx(r, r->frame, r->len);
+  pthread_mutex_lock(&r->ini->lock);
+  struct aoe_target *t = aoe_target_lookup(r->ini, SHELF, SLOT + 1);
+  pthread_mutex_unlock(&r->ini->lock);
+  cr_assert_not_null(t);
+  aoe_issue_direct(r->ini, t);
+  identify_as_disk(r, t, shelf2_mac);
+  aoe_issue_direct(r->ini, t);
+  cr_assert_eq(t->scnt, AOE_SAFE_SCNT, "17 sectors per frame before the probe went through");
+  for (unsigned i = 0; i < t->nframes; i++)
+    if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].req &&
+        t->frames[i].req->mtu_probe) {
+      cr_assert_eq(t->frames[i].nsect, 17);
+      *tp = t;
+      return &t->frames[i];
+    }
+  cr_assert_fail("no MTU probe in flight");
+  return NULL;
+}
+
+/* The probe's answer: its 17 sectors, or (ERROR) an ATA abort with no data. */
+static void probe_reply(struct rig *r, struct aoe_frame *f, int error)
+{
+  static uint8_t data[17 * AOE_SECTOR], frame[9216];
+  struct aoe_msg m;
+  hdr(&m, shelf2_mac, AOE_CMD_ATA, f->tag);
+  m.h.slot = SLOT + 1;
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48, .cmdstat = error ? 0x41 : 0x40,
+                              .feature = error ? ATA_ERR_ABRT : 0, .lba = f->lba,
+                              .data = data, .datalen = error ? 0 : sizeof data };
+  size_t len = aoe_encode(frame, sizeof frame, &m);
+  cr_assert(len > 0);
+  rx(r, frame, len);
+}
+
+Test(mtu, probe_answered_raises_the_frame_size)
+{
+  struct rig r;
+  struct aoe_target *t;
+  rig_open(&r, 35);
+  struct aoe_frame *f = probe_start(&r, &t);
+  probe_reply(&r, f, 0);
+  cr_assert_eq(t->scnt, 17, "the probe went through, yet %u sectors per frame", t->scnt);
+  cr_assert_eq(mtu_lines, 0);
+  rig_close(&r);
+}
+
+Test(mtu, probe_unanswered_keeps_small_frames_and_says_why)
+{
+  struct rig r;
+  struct aoe_target *t;
+  rig_open(&r, 36);
+  struct aoe_frame *f = probe_start(&r, &t);
+  for (unsigned i = 0; i < 2 * AOE_MTU_PROBE_TRIES && f->state == FRAME_INFLIGHT; i++) {
+    rig_now_us = f->deadline_us;
+    step(&r);
+  }
+  cr_assert_eq(f->state, FRAME_FREE, "the probe is still in flight");
+  cr_assert_eq(t->scnt, AOE_SAFE_SCNT);
+  cr_assert_eq(mtu_lines, 1, "%u lines named the smaller MTU, not one", mtu_lines);
+  cr_assert_eq(t->paths[0].rtt.rto_us, AOE_RTO_INIT_US, "the probe backed the path's RTO off");
+  rig_close(&r);
+}
+
+/* Refused (an ATA abort, another host's reservation): no word of an MTU. */
+Test(mtu, probe_refused_says_nothing_of_an_mtu)
+{
+  struct rig r;
+  struct aoe_target *t;
+  rig_open(&r, 37);
+  struct aoe_frame *f = probe_start(&r, &t);
+  probe_reply(&r, f, 1);
+  cr_assert_eq(t->scnt, AOE_SAFE_SCNT);
+  cr_assert_eq(mtu_lines, 0, "a refused probe was reported as a smaller MTU");
+  rig_close(&r);
 }

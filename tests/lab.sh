@@ -88,11 +88,23 @@ lab_alive() {
   [ -n "$state" ] && [ "$state" != Z ]
 }
 
+# A failed test shows the end of each server log it kept (LAB_DIR goes below): what an
+# nbdkit said before it died (an abort's assertion) is otherwise lost with the directory.
+lab_show_logs() {
+  local f
+  for f in "$LAB_DIR"/*.log; do
+    [ -s "$f" ] || continue
+    echo "---- last lines of ${f##*/}"
+    tail -n 25 "$f"
+  done
+}
+
 lab_cleanup() {
   local rc=$? p ns
   set +e
   local dog_kids
   trap '' TERM INT          # a late watchdog or ^C must not cut the cleanup short
+  [ "$rc" -ne 0 ] && [ -n "$LAB_DIR" ] && [ -d "$LAB_DIR" ] && lab_show_logs
   disown -a 2>/dev/null     # stopped below by PID; no "Terminated" notices for them
   # The watchdog first, then its sleep, which would outlive it and hold the caller's
   # stdout open: its sleep killed first, the watchdog would wake and call a test that

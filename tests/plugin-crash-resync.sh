@@ -18,9 +18,7 @@ args=(shelves=e1.1,e2.1,e3.1 level=5 chunk=64K bitmap-chunk=1M control=$ctl)
 
 plugin_start "$sock" "${args[@]}"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
-# Regions clear after two passes (5 s apart) without writes, once the resync is done.
-for _ in $(seq 300); do status | grep >/dev/null "bitmap 0 of 63" && break; sleep 0.1; done
-status | grep >/dev/null "bitmap 0 of 63" || lab_die "the bits did not clear while idle: $(status)"
+wait_bitmap_clean 63 30
 nbdsh -u "$uri" -c "
 h.pwrite(open('$LAB_DIR/more', 'rb').read(), 8 << 20)
 h.flush()

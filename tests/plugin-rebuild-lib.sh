@@ -7,8 +7,9 @@
 #                              recovery runs; $out holds the last status, $seen_recovery
 #                              is 1 if a poll saw the recovery in progress (its last
 #                              line is printed: progress, rate, eta)
-#   wait_bitmap_clean REGIONS  poll status (bounded) until none of the bitmap's REGIONS
-#                              is dirty (two idle passes 5 s apart, once the resync is done)
+#   wait_bitmap_clean REGIONS [SECS]  poll status (SECS, default 20) until none of the
+#                              bitmap's REGIONS ("": any count) is dirty (two idle passes
+#                              5 s apart, once the resync is done)
 #   write_away I REGIONS       kill shelf I, then write $LAB_DIR/more (2 MiB) at 8 MiB: two
 #                              1 MiB regions, which status must show dirty; $want becomes
 #                              the md5 of data with more written there
@@ -91,8 +92,8 @@ wait_recovered() {
 }
 
 wait_bitmap_clean() {
-  for _ in $(seq 200); do status | grep >/dev/null "bitmap 0 of $1" && break; sleep 0.1; done
-  status | grep >/dev/null "bitmap 0 of $1" || lab_die "the bits did not clear while idle: $(status)"
+  for _ in $(seq $((${2:-20} * 10))); do status | grep >/dev/null "bitmap 0 of ${1:-}" && break; sleep 0.1; done
+  status | grep >/dev/null "bitmap 0 of ${1:-}" || lab_die "the bits did not clear while idle: $(status)"
 }
 
 write_away() {

@@ -35,8 +35,7 @@ nbdcopy --flush "$LAB_DIR/data" "$uri"
 wait_clean "the initial resync"
 # The regions written so far go clean (two idle passes): after the crash below, only the
 # region written then is dirty.
-for _ in $(seq 200); do status | grep >/dev/null "bitmap 0 of " && break; sleep 0.1; done
-status | grep >/dev/null "bitmap 0 of " || lab_die "the bits did not clear while idle: $(status)"
+wait_bitmap_clean "" 20
 "$aoeraid" speed -c "$ctl" max=3M >/dev/null
 out=$("$aoeraid" replace -c "$ctl" e2.1 e4.1) || lab_die "replace failed: $out"
 wait_replace_at 25

@@ -303,6 +303,15 @@ replace_blocker (struct raid_array *a, struct raid_slot *s)
   return raid_recovery_pending (a) ? -EAGAIN : 0;
 }
 
+/* replace_blocker before a window from unit u is locked, the test hook called first. */
+static int
+replace_window_blocker (struct raid_array *a, struct raid_slot *s, uint64_t u)
+{
+  if (a->repl.hook.between)
+    a->repl.hook.between (a->repl.hook.opaque, u);
+  return replace_blocker (a, s);
+}
+
 /* The window from unit u: units to copy in a row (replace_next skips none of them), at
  * most WINDOW, none past the last bucket of the stripe locks (see recovery_overlap in
  * recover.c: the same rule lets the next window be locked while this one is held). */
@@ -328,7 +337,7 @@ replace_step (struct raid_array *a, struct raid_slot *s, struct replace_window *
 {
   uint64_t bytes = (uint64_t) cur->w * a->lay.g.chunk;
   int overlap = *u == cur->u + cur->w && *u < units && *u % STRIPE_LOCKS != 0
-    && replace_blocker (a, s) == 0 && sync_pace_ahead (a, pace, bytes);
+    && !a->repl.hook.between && replace_blocker (a, s) == 0 && sync_pace_ahead (a, pace, bytes);
   int rc, next_rc = 0;
 
   rc = replace_write_start (a, s, cur);
@@ -369,7 +378,7 @@ replace_units (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_t u
       rc = replace_step (a, s, cur, next, &u, units, window, spare_cols, &pace);
       t = cur, cur = next, next = t;
     }
-    else if ((rc = replace_blocker (a, s)) == 0) {
+    else if ((rc = replace_window_blocker (a, s, u)) == 0) {
       unsigned w = replace_width (a, u, units, window);
       atomic_store (&a->repl.pos, u);
       rc = replace_read_finish (a, s, cur, replace_read_start (a, s, cur, u, w), spare_cols);

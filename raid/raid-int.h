@@ -660,6 +660,7 @@ struct raid_array {
   atomic_ullong fg_last_us;     /* when the last of them ended */
   struct raid_bitmap bitmap;
   atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
+  atomic_int recovery_held;     /* raid_recovery_hold: a replace does not wait for it */
   struct raid_check_state check;
   struct raid_replace repl;
   struct raid_notes notes;

@@ -8,7 +8,8 @@
  * window of units at a time under their stripe locks (the old member's chunks read in one
  * batch, the new member's written in another), within the speed limits.  Another slot
  * failing (with a spare for it) stops the copy at its checkpoint: the recovery runs
- * first, then the copy resumes (replace_blocker).
+ * first, then the copy resumes (replace_blocker); a recovery that cannot make progress
+ * (raid_recovery_hold) does not stop it.
  *
  * Saved across a restart as md saves a replacement: the superblocks record the slot, the
  * new member's uuid and the units copied (RAID_FEATURE_REPLACEMENT; the new member keeps
@@ -300,7 +301,13 @@ replace_blocker (struct raid_array *a, struct raid_slot *s)
     return -ECANCELED;
   if (!slot_usable (s) || atomic_load (&a->repl.member.faulty))
     return -EIO;
-  return raid_recovery_pending (a) ? -EAGAIN : 0;
+  return !atomic_load (&a->recovery_held) && raid_recovery_pending (a) ? -EAGAIN : 0;
+}
+
+void
+raid_recovery_hold (struct raid_array *a, int held)
+{
+  atomic_store (&a->recovery_held, held);
 }
 
 /* replace_blocker before a window from unit u is locked, the test hook called first. */

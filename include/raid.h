@@ -389,6 +389,11 @@ int raid_set_writemostly (struct raid_array *a, const char *name, int on, char *
  * missing slot and a spare to put in it (not the slot being replaced while its new
  * member works: raid_replace hands the slot to that member). */
 int raid_recovery_pending (struct raid_array *a);
+/* HELD 1: the recovery raid_recovery_pending reports cannot make progress for now (it
+ * failed, and its caller backs off before the next try), so a replace does not stop at
+ * its checkpoint for it and copies on; 0 (the next try, or a member added or back) and
+ * a running replace steps aside for it again at its next window. */
+void raid_recovery_hold (struct raid_array *a, int held);
 /* Rebuild one slot: resume the recovery in progress, or move the first
  * spare into the first faulty or missing slot (role RECOVERING) and rebuild
  * its contents from the other members (parity decode, or a mirror copy),

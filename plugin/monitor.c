@@ -6,7 +6,8 @@
  * few units at a time under their stripe locks, within the speed limits (raid/pace.c).
  * A replace stops at its checkpoint when a recovery becomes due (-EAGAIN: another slot
  * failed, with a spare), so the next round runs the recovery and the one after resumes
- * the copy: md's sync thread rebuilds a failed slot beside a replacement. */
+ * the copy: md's sync thread rebuilds a failed slot beside a replacement.  A recovery
+ * that fails is held off for a while (recovery_back_off), and a replace goes on meanwhile. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -39,6 +40,14 @@ static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mon_cond;
 /* The reshape waits on a failed array: said once, not at every retry. */
 static bool mon_reshape_waiting;
+/* A recovery that failed is not tried again for mon_recovery_backoff_ms (the pause doubles
+ * at each failure, up to MONITOR_FAILED_MS) unless kicked (an add, a fail, a replace):
+ * meanwhile raid_recovery_hold lets a replace copy on.  Why it failed is said once, not
+ * at every try, until one succeeds. */
+static bool mon_recovery_held, mon_recovery_said;
+static bool mon_recovery_kicked;   /* under mon_lock */
+static unsigned mon_recovery_backoff_ms;
+static struct timespec mon_recovery_failed;      /* when it last failed */
 
 /* Sleep up to ms, or until kicked or stopped; true when stopping. */
 static bool monitor_wait(unsigned ms)
@@ -56,26 +65,69 @@ static bool monitor_wait(unsigned ms)
   return stop;
 }
 
+/* The recovery failed with R (FAILED: the array has): hold it off for a while, so that
+ * it is not retried every round and a replace waiting for it copies on. */
+static void recovery_back_off(int r, bool failed)
+{
+  unsigned ms = mon_recovery_backoff_ms;
+
+  ms = ms ? 2 * ms : failed ? MONITOR_FAILED_MS : MONITOR_RETRY_MS;
+  if (ms > MONITOR_FAILED_MS)
+    ms = MONITOR_FAILED_MS;
+  mon_recovery_backoff_ms = ms;
+  if (!mon_recovery_said)
+    nbdkit_error("recovery cannot make progress: %s; it is tried again in %u s (later each "
+                 "time, up to %u s), at once after an add, fail or replace, and a replace "
+                 "waiting for it goes on meanwhile", failed ? "the array has failed (too "
+                 "many members lost): add the missing members back" : strerror(-r),
+                 ms / 1000, MONITOR_FAILED_MS / 1000);
+  mon_recovery_said = true;
+  clock_gettime(CLOCK_MONOTONIC, &mon_recovery_failed);
+  mon_recovery_held = true;
+  raid_recovery_hold(mon_array, 1);
+}
+
+/* The recovery is held off; false (and no longer held) once its pause is over or the
+ * monitor was kicked since. */
+static bool recovery_held(void)
+{
+  bool kicked;
+
+  if (!mon_recovery_held)
+    return false;
+  pthread_mutex_lock(&mon_lock);
+  kicked = mon_recovery_kicked;
+  pthread_mutex_unlock(&mon_lock);
+  if (!kicked && elapsed_ms(&mon_recovery_failed) < (long)mon_recovery_backoff_ms)
+    return true;
+  mon_recovery_held = false;
+  raid_recovery_hold(mon_array, 0);
+  return false;
+}
+
 /* One recovery run; the pause before the next look, or -1 to stop the thread. */
 static int run_recovery(void)
 {
   struct raid_status st;
   int r;
 
+  pthread_mutex_lock(&mon_lock);
+  mon_recovery_kicked = false;      /* a kick from now on is news to this run's end */
+  pthread_mutex_unlock(&mon_lock);
   status_recovery_begin();
   r = raid_recover(mon_array);
   if (r == 0) {
     log_notice("recovery finished");
+    mon_recovery_backoff_ms = 0;
+    mon_recovery_said = false;
     return 0;
   }
   if (r == -ECANCELED)
     return -1;
-  if (r != -EAGAIN)
-    nbdkit_error("recovery stopped: %s", strerror(-r));
-  /* a failed array cannot be rebuilt: try again when kicked (or much later) */
-  if (raid_status(mon_array, &st) == 0 && st.state == RAID_STATE_FAILED)
-    return MONITOR_FAILED_MS;
-  return MONITOR_RETRY_MS;
+  if (r == -EAGAIN)
+    return MONITOR_RETRY_MS;
+  recovery_back_off(r, raid_status(mon_array, &st) == 0 && st.state == RAID_STATE_FAILED);
+  return MONITOR_POLL_MS;
 }
 
 /* One reshape run (a grow); the pause before the next look, or -1 to stop the thread. */
@@ -150,7 +202,7 @@ static void *monitor_main(void *arg)
       if (pause < 0)
         break;
     }
-    else if (raid_recovery_pending(mon_array)) {
+    else if (raid_recovery_pending(mon_array) && !recovery_held()) {
       pause = run_recovery();
       if (pause < 0)
         break;
@@ -193,6 +245,8 @@ int monitor_start(struct raid_array *array)
   cond_init_monotonic(&mon_cond);
   mon_array = array;
   mon_stop = false;
+  mon_recovery_held = mon_recovery_said = mon_recovery_kicked = false;
+  mon_recovery_backoff_ms = 0;
   err = pthread_create(&mon_thread, NULL, monitor_main, NULL);
   if (err) {
     nbdkit_error("cannot start the resync and recovery thread: %s", strerror(err));
@@ -267,8 +321,11 @@ bool monitor_check_stop(void)
 
 void monitor_kick(void)
 {
+  if (mon_running)
+    raid_recovery_hold(mon_array, 0);   /* a running replace steps aside for it */
   pthread_mutex_lock(&mon_lock);
   mon_kicked = true;
+  mon_recovery_kicked = true;
   pthread_cond_signal(&mon_cond);
   pthread_mutex_unlock(&mon_lock);
 }

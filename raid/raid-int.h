@@ -560,6 +560,17 @@ struct raid_slot {
   _Atomic (struct raid_slot *) replacement;
 };
 
+/* For the unit tests only (NULL in every array the plugin runs): called before each
+ * window of a replace's copy with no stripe lock held (where the copy asks whether to
+ * step aside for a recovery), POS the units copied, so that a test can make writes or
+ * failures meet the copy at a known point instead of by timing.  While it is set,
+ * windows are copied one after the other (none read while the last is written), so it
+ * is called between every two.  Set while no replace runs. */
+struct replace_hook {
+  void (*between) (void *opaque, uint64_t pos);
+  void *opaque;
+};
+
 /* A member being replaced in place (md's --replace, replace.c): the new member copies
  * the slot's chunks while the old one keeps serving, then takes the slot. */
 struct raid_replace {
@@ -571,6 +582,7 @@ struct raid_replace {
   atomic_ullong redo_below;
   atomic_int failed;            /* a write to the new member failed (io.c) */
   struct raid_slot member;      /* the new member, out of the spare list meanwhile */
+  struct replace_hook hook;
 };
 
 /* A reshape in progress (reshape.c): the array's bytes below pos are in
@@ -648,6 +660,7 @@ struct raid_array {
   atomic_ullong fg_last_us;     /* when the last of them ended */
   struct raid_bitmap bitmap;
   atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
+  atomic_int recovery_held;     /* raid_recovery_hold: a replace does not wait for it */
   struct raid_check_state check;
   struct raid_replace repl;
   struct raid_notes notes;

@@ -8,7 +8,8 @@
  * window of units at a time under their stripe locks (the old member's chunks read in one
  * batch, the new member's written in another), within the speed limits.  Another slot
  * failing (with a spare for it) stops the copy at its checkpoint: the recovery runs
- * first, then the copy resumes (replace_blocker).
+ * first, then the copy resumes (replace_blocker); a recovery that cannot make progress
+ * (raid_recovery_hold) does not stop it.
  *
  * Saved across a restart as md saves a replacement: the superblocks record the slot, the
  * new member's uuid and the units copied (RAID_FEATURE_REPLACEMENT; the new member keeps
@@ -300,7 +301,22 @@ replace_blocker (struct raid_array *a, struct raid_slot *s)
     return -ECANCELED;
   if (!slot_usable (s) || atomic_load (&a->repl.member.faulty))
     return -EIO;
-  return raid_recovery_pending (a) ? -EAGAIN : 0;
+  return !atomic_load (&a->recovery_held) && raid_recovery_pending (a) ? -EAGAIN : 0;
+}
+
+void
+raid_recovery_hold (struct raid_array *a, int held)
+{
+  atomic_store (&a->recovery_held, held);
+}
+
+/* replace_blocker before a window from unit u is locked, the test hook called first. */
+static int
+replace_window_blocker (struct raid_array *a, struct raid_slot *s, uint64_t u)
+{
+  if (a->repl.hook.between)
+    a->repl.hook.between (a->repl.hook.opaque, u);
+  return replace_blocker (a, s);
 }
 
 /* The window from unit u: units to copy in a row (replace_next skips none of them), at
@@ -328,7 +344,7 @@ replace_step (struct raid_array *a, struct raid_slot *s, struct replace_window *
 {
   uint64_t bytes = (uint64_t) cur->w * a->lay.g.chunk;
   int overlap = *u == cur->u + cur->w && *u < units && *u % STRIPE_LOCKS != 0
-    && replace_blocker (a, s) == 0 && sync_pace_ahead (a, pace, bytes);
+    && !a->repl.hook.between && replace_blocker (a, s) == 0 && sync_pace_ahead (a, pace, bytes);
   int rc, next_rc = 0;
 
   rc = replace_write_start (a, s, cur);
@@ -369,7 +385,7 @@ replace_units (struct raid_array *a, struct raid_slot *s, uint64_t u, uint64_t u
       rc = replace_step (a, s, cur, next, &u, units, window, spare_cols, &pace);
       t = cur, cur = next, next = t;
     }
-    else if ((rc = replace_blocker (a, s)) == 0) {
+    else if ((rc = replace_window_blocker (a, s, u)) == 0) {
       unsigned w = replace_width (a, u, units, window);
       atomic_store (&a->repl.pos, u);
       rc = replace_read_finish (a, s, cur, replace_read_start (a, s, cur, u, w), spare_cols);

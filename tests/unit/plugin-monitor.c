@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -11,6 +13,8 @@
 #include "raid-test.h"
 #include "../../plugin/monitor.h"
 
+static atomic_int recoveries;       /* status_recovery_begin: the monitor tried one */
+static atomic_int cannot_progress;  /* nbdkit_error lines saying a recovery cannot go on */
 static atomic_int taken;             /* the monitor took a check: in status_check_begin */
 static atomic_int hold;              /* it stays there until the test clears this: a wait
                                         of a fixed time would close the moment early on a
@@ -34,12 +38,23 @@ status_check_begin (void)
 }
 
 void status_replace_begin (void) { }
-void status_recovery_begin (void) { }
+void status_recovery_begin (void) { atomic_fetch_add (&recoveries, 1); }
 void status_reshape_begin (void) { }
 void status_resync_begin (void) { }
 void status_resync_end (void) { }
 void log_notice (const char *fmt, ...) { (void) fmt; }
-void nbdkit_error (const char *fmt, ...) { (void) fmt; }
+void
+nbdkit_error (const char *fmt, ...)
+{
+  char line[512];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (line, sizeof line, fmt, ap);
+  va_end (ap);
+  if (strstr (line, "recovery cannot make progress"))
+    atomic_fetch_add (&cannot_progress, 1);
+}
 
 static struct raid_status
 checks_wait (struct raid_array *a, uint64_t ended)
@@ -85,4 +100,49 @@ Test (monitor, a_check_taken_but_not_begun_refuses_a_request_and_takes_a_stop, .
   cr_expect_eq (st.check_complete, 1, "the next check was stopped");
   monitor_stop ();
   fx_free (&f);
+}
+
+/* A replace waits for a recovery that cannot run (the two members it would rebuild from
+ * are unreadable at one row): the monitor holds the recovery off after it fails, says why
+ * once, and the replace goes on to its end meanwhile (it waited for ever: the recovery was
+ * tried again every second and the replace stepped aside each time). */
+Test (monitor, a_replace_goes_on_while_a_failing_recovery_backs_off, .timeout = 60)
+{
+  struct raid_mem_member *spare[2];
+  struct raid_member m;
+  struct raid_status st;
+  char err[256] = "";
+  struct fx f;
+  unsigned i;
+
+  fx_create (&f, RAID_LEVEL_6, 4, 2, 2, 4096, RAID_CREATE_ASSUME_CLEAN);
+  for (i = 0; i < 2; i++) {
+    spare[i] = raid_mem_member_new (i ? "e10.1" : "e9.1", FX_MEMBER_SIZE);
+    m = raid_mem_member (spare[i]);
+    cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), 0, "add: %s", err);
+  }
+  cr_assert_eq (raid_replace_start (f.a, "e1.1", "e9.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_fail_member (f.a, "e4.1", err, sizeof err), 0, "%s", err);
+  for (i = 1; i < 3; i++)
+    raid_mem_member_bad_range (f.mm[i], RAID_DATA_OFFSET + 8 * 4096, 4096);
+  cr_assert_eq (raid_recovery_pending (f.a), 1);
+  atomic_store (&recoveries, 0);
+  atomic_store (&cannot_progress, 0);
+  cr_assert_eq (monitor_start (f.a), 0);
+  for (i = 0; i < 3000 && !(raid_status (f.a, &st) == 0 && st.replace_slot < 0); i++)
+    usleep (10000);
+  cr_assert (st.replace_slot < 0 && !strcmp (st.member[0].name, "e9.1"), "the replace did "
+             "not end while the recovery failed (%d tries): replacing slot %d at %llu, slot 0 "
+             "%s", atomic_load (&recoveries), st.replace_slot,
+             (unsigned long long) st.replace_offset, st.member[0].name);
+  /* tried again later, without a second line */
+  for (i = 0; i < 3000 && atomic_load (&recoveries) < 2; i++)
+    usleep (10000);
+  monitor_stop ();
+  cr_assert_geq (atomic_load (&recoveries), 2, "the recovery was not tried again");
+  cr_assert_eq (atomic_load (&cannot_progress), 1, "why the recovery cannot go on was said "
+                "%d times", atomic_load (&cannot_progress));
+  fx_free (&f);
+  for (i = 0; i < 2; i++)
+    raid_mem_member_free (spare[i]);
 }

@@ -1733,14 +1733,38 @@ Test (manage, a_spare_is_removed_and_may_come_back)
 /* Writes run while e9.1 replaces e2.1: the array stays whole throughout, e9.1
  * ends in slot 1 with every byte right, e2.1 gets no write after, and a
  * reassembly finds e9.1 in the slot. */
+/* The replace's test hook (raid-int.h's replace_hook): halfway through the copy, with no
+ * stripe lock held, it waits for the writer's next WANT writes, so that they meet the
+ * copy by construction: some land below the copy's position (shadows), some above. */
+struct meet_writes {
+  struct fx_writer *w;
+  uint64_t at;                  /* the unit the copy waits at */
+  unsigned want, met;
+};
+
+static void
+meet_writes_between (void *opaque, uint64_t pos)
+{
+  struct meet_writes *m = opaque;
+  unsigned from;
+
+  if (pos < m->at || m->met)
+    return;
+  from = atomic_load (&m->w->writes);
+  /* bounded: 60 s, far past any machine's pace; the test says so if it ran out */
+  for (unsigned i = 0; i < 60000 && atomic_load (&m->w->writes) - from < m->want; i++)
+    usleep (1000);
+  m->met = atomic_load (&m->w->writes) - from;
+}
+
 Test (replace, a_member_is_replaced_while_written)
 {
   for (unsigned i = 0; i < N_CASES; i++) {
     struct rig r;
     struct fx_writer w;
     struct raid_status st;
+    struct meet_writes m = { .w = &w, .want = 10 };
     uint8_t *before;
-    unsigned writes;
 
     rig_whole_spare (&r, &cases[i]);
     rig_replace_start (&r, NULL);
@@ -1748,18 +1772,15 @@ Test (replace, a_member_is_replaced_while_written)
     cr_assert (st.replace_slot == 1 && !strcmp (st.replace_name, "e9.1") && st.spares == 0,
                "replace slot %d name %s spares %u", st.replace_slot, st.replace_name,
                st.spares);
-    for (unsigned j = 0; j < cases[i].n; j++)
-      raid_mem_member_delay (r.f.mm[j], 50);
-    raid_mem_member_delay (r.spare[0], 300);       /* the copy is slow: writes meet it */
+    m.at = resync_units (r.f.a) / 2;
+    r.f.a->repl.hook = (struct replace_hook) { meet_writes_between, &m };
     rig_writer (&r, &w, 7, 20);
     fx_writer_start (&w, fx_writer_main, 3);
-    writes = atomic_load (&w.writes);
     cr_assert_eq (raid_replace (r.f.a), 0, "%s: replace", raid_level_name (cases[i].level));
-    writes = atomic_load (&w.writes) - writes;
     fx_writer_stop (&w);
-    raid_mem_member_delay (r.spare[0], 0);
-    cr_assert (writes >= 10, "%s: only %u writes met the replace",
-               raid_level_name (cases[i].level), writes);
+    r.f.a->repl.hook = (struct replace_hook) { NULL, NULL };
+    cr_assert (m.met >= m.want, "%s: only %u writes met the replace at unit %llu",
+               raid_level_name (cases[i].level), m.met, (unsigned long long) m.at);
     cr_assert (strstr (r.f.info, "e9.1 replaced e2.1 in slot 1"), "%s", r.f.info);
     cr_assert_eq (r.f.errors, 0, "an error was logged: %s", r.f.last_error);
     raid_status (r.f.a, &st);

@@ -210,6 +210,11 @@ int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uui
  * records (1: assembly and auto-readd leave it out; an explicit raid_add_member takes it
  * back)? */
 int raid_sb_failed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);
+/* Force's order among stale members (md's --assemble --force: the freshest first): does
+ * it take back A (FAILED_A: failed by the admin, EVENTS_A) before B?  One the admin did
+ * not fail goes first, then the one with more events.  Assembly (force_stale) and
+ * examine's force command both follow it, one member at a time until the array starts. */
+int raid_force_prefers (int failed_a, uint64_t events_a, int failed_b, uint64_t events_b);
 /* Could the array REF records start with the slots PRESENT[i] != 0 served (its members
  * missing from the others)?  1 also when REF is mid-reshape (assembly judges both
  * layouts).  For examine: a failed array, which only force starts. */

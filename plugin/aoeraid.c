@@ -850,6 +850,15 @@ static int remove_request(const char *arg, FILE *out)
     return -1;
   snprintf(name, sizeof name, "e%u.%u", a.shelf, a.slot);
   pthread_mutex_lock(&add_lock);
+  i = addr_index(&a);
+  /* removed before (or left out at the start as removed): the array holds it faulty
+   * still, and raid/ would record it again; the answer says nothing new happened */
+  if (i < n_addrs && removed_out[i] && !targets[i]) {
+    pthread_mutex_unlock(&add_lock);
+    fprintf(out, "%s was removed already; its shelf is released (aoeraid add -c SOCKET %s "
+            "takes it back)\n", name, name);
+    return 0;
+  }
   holds = array_holds_replaced(name, NULL, replaced, sizeof replaced);
   /* md refuses to remove a replacement that works (EBUSY): the array writes to it */
   if (holds == HOLDS_REPLACING)
@@ -861,7 +870,6 @@ static int remove_request(const char *arg, FILE *out)
   else if (holds == HOLDS_NOTHING)
     snprintf(err, sizeof err, "%s is not in the array (aoeraid status lists its shelves)",
              name);
-  i = addr_index(&a);
   /* A shelf the array let go of (replaced) that this server still holds */
   if (holds == HOLDS_NOTHING && i < n_addrs && targets[i])
     holds = HOLDS_LEFT;

@@ -1175,8 +1175,8 @@ force_stale (struct raid_array *a, struct raid_member *members, struct found *f,
       return;
     for (size_t i = 0; i < n; i++)
       if (f[i].stale && !a->slot[f[i].sb.role].m.ops
-          && (pick < 0 || f[i].failed < f[pick].failed
-              || (f[i].failed == f[pick].failed && f[i].sb.events > f[pick].sb.events)))
+          && (pick < 0 || raid_force_prefers (f[i].failed, f[i].sb.events, f[pick].failed,
+                                              f[pick].sb.events)))
         pick = (int) i;
     if (pick < 0)
       return;

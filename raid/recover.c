@@ -83,6 +83,23 @@ removed_member (struct raid_array *a, const struct raid_sb_summary *sb)
     && sb_removed_index (&a->sb, sb->member_uuid) >= 0;
 }
 
+/* Is this a member of the failed array A, in the slot its superblock names (md: no add
+ * to a failed array, EBUSY)?  Added, it would be a spare: its superblock rewritten so,
+ * force could no longer take it back into its slot, and the array would not start again.
+ * Caller holds sb_lock. */
+static int
+failed_array_slot (struct raid_array *a, const struct raid_sb_summary *sb)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+
+  if (sb->state != RAID_SB_OK || sb->role >= a->lay.g.n
+      || memcmp (sb->array_uuid, a->sb.array_uuid, 16)
+      || memcmp (sb->member_uuid, a->sb.slot_uuid[sb->role], 16) || removed_member (a, sb))
+    return 0;
+  array_missing (a, missing);
+  return !array_survives (a, missing);
+}
+
 /* Did the admin fail this member of the array (its uuid on the failed list)?  Caller
  * holds sb_lock. */
 static int
@@ -186,6 +203,14 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   if (member_in_use (a, name)) {
     snprintf (err, errlen, "member %s is already in the array", name);
     rc = -EEXIST;
+  }
+  else if (failed_array_slot (a, &sb)) {
+    char label[RAID_NAME_MAX + 3];
+    snprintf (err, errlen, "%s holds slot %u of %s, which has failed: added now it would "
+              "be a spare, no longer its slot's; stop the array and start it again with "
+              "force=true, which takes its stale members back", name, sb.role,
+              array_quoted (a, label));
+    rc = -EBUSY;
   }
   else if (removed && (flags & RAID_ADD_INCREMENTAL)) {
     /* md: a device removed is not taken back by mdadm --incremental */

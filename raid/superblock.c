@@ -540,6 +540,15 @@ raid_sb_write_hole (const struct raid_sb_summary *ref, const uint8_t *present)
 }
 
 int
+raid_force_prefers (int failed_a, uint64_t events_a, int failed_b, uint64_t events_b)
+{
+  /* the admin took a failed one out for a reason: any other stale one serves first */
+  if (!failed_a != !failed_b)
+    return !failed_a;
+  return events_a > events_b;
+}
+
+int
 raid_sb_failed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16])
 {
   if (ref->state != RAID_SB_OK)

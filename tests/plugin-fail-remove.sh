@@ -2,7 +2,8 @@
 # md's --fail and --remove through `aoeraid fail` and `aoeraid remove`: RAID5 of e1.1-e3.1
 # with e4.1 as a spare.  The spare is removed (it was reserved: now released); e2.1 is
 # failed (no spare left: degraded); failing e3.1 too is refused, as is removing a working
-# member; e2.1 is removed (released); e4.1 added back takes slot 1.  e3.1's shelf then dies
+# member; e2.1 is removed (released); removing e4.1 or e2.1 again answers that it was
+# removed already; e4.1 added back takes slot 1.  e3.1's shelf then dies
 # under writes and is removed: when it comes back it stays out (auto-readd leaves removed
 # shelves alone) until added.  e2.1 added waits as a spare and takes over when e4.1 is
 # failed.  Every byte reads right throughout.
@@ -29,6 +30,9 @@ nbdcopy --flush "$LAB_DIR/data" "$uri"
 
 ctl_ok remove e4.1
 status | grep >/dev/null "spares none" || lab_die "e4.1 still a spare: $(status)"
+ctl_ok remove e4.1
+grep >/dev/null "^e4.1 was removed already; its shelf is released" <<<"$out" ||
+  lab_die "removing the removed spare e4.1 again answered: $out"
 [ -z "$(holders 4.1)" ] || lab_die "removed e4.1 is still reserved: $(holders 4.1)"
 
 ctl_ok fail e2.1
@@ -43,6 +47,9 @@ ctl_refused "e3.1 is a working member: fail it first" remove e3.1
 ctl_refused "'x' is not a shelf address" remove x
 ctl_ok remove e2.1
 [ -z "$(holders 2.1)" ] || lab_die "removed e2.1 is still reserved: $(holders 2.1)"
+ctl_ok remove e2.1
+grep >/dev/null "^e2.1 was removed already; its shelf is released" <<<"$out" ||
+  lab_die "removing the removed member e2.1 again answered: $out"
 ctl_ok add e4.1
 wait_recovered 1 e4.1
 

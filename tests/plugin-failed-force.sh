@@ -2,7 +2,8 @@
 # A bad week on a RAID5: a shelf dies, the spare's recovery starts, and a second shelf
 # dies half way (unplugged): the array fails.  The second shelf answers again, but its
 # superblock is behind and records it faulty.  As with md, the start is refused naming it
-# and force (mdadm --assemble --force), and force=true takes it back: the data written
+# and force (mdadm --assemble --force), and force=true takes it back (auto-readd left it
+# alone when it came back to the failed array, as md would): the data written
 # before the failure reads back, the recovery onto the spare goes on from where it was,
 # and the array is whole again.
 set -euo pipefail
@@ -34,9 +35,18 @@ echo "ok: e2.1 died, e4.1's recovery started, e3.1 died: the array failed"
 ctl_ok add e5.1
 grep -q "^added e5.1 as a spare; the array has failed: nothing is rebuilt until it starts again" \
   <<<"$out" || lab_die "add to the failed array answered: $out"
+# e3.1's shelf answers again while the failed array runs: auto-readd leaves it out (md adds
+# nothing to a failed array); a spare then, its superblock would name no slot and not even
+# force could start the array again
+lab_start 3
+back="e3.1 is back but was not re-added: e3.1 holds slot 2 of 'v', which has failed"
+for _ in $(seq 300); do grep -q "$back" "$LAB_DIR/nbdkit.log" && break; sleep 0.1; done
+grep -q "$back" "$LAB_DIR/nbdkit.log" ||
+  lab_die "e3.1 back: no refusal logged: $(grep "e3.1" "$LAB_DIR/nbdkit.log" | tail -n 3)"
+status | grep -Eq "^  spares .*e3.1" && lab_die "e3.1 taken as a spare of the failed array: $(status)"
+echo "ok: e3.1 came back to the failed array and auto-readd left it in its slot"
 plugin_stop
 
-lab_start 3
 # examine says the array failed and gives the command that starts it, with force
 out=$(lab_exec aoeraid examine -i h0)
 grep -q "^  failed: too few fresh members to start; force=true takes the stale ones back (mdadm --assemble --force): nbdkit aoeraid shelves=e1.1,e4.1,e3.1 spares=e5.1 force=true$" \

@@ -422,6 +422,36 @@ static int forcible(const struct raid_sb_summary *ref, const struct raid_sb_summ
          && assembly_role(ref, sb) < ref->members;
 }
 
+static void served(const struct exam *ex, size_t n, size_t first, int with_stale,
+                   uint8_t present[RAID_MAX_MEMBERS]);
+
+/* Does force take shelf J back?  Assembly's rule (raid/array.c, force_stale): from the
+ * fresh members, the stale one force prefers (raid_force_prefers: one the admin failed
+ * last) joins, one at a time, until the array can start; the others stay out. */
+static int force_takes(const struct exam *ex, size_t n, size_t first, size_t j)
+{
+  const struct raid_sb_summary *ref = freshest(ex, n, first);
+  uint8_t present[RAID_MAX_MEMBERS];
+
+  served(ex, n, first, 0, present);
+  while (!raid_sb_startable(ref, present)) {
+    size_t pick = n;
+    for (size_t c = 0; c < n; c++)
+      if (same_array(&ex[c], &ex[first]) && forcible(ref, &ex[c].sb)
+          && !present[assembly_role(ref, &ex[c].sb)]
+          && (pick == n || raid_force_prefers(admin_failed(ref, &ex[c].sb), ex[c].sb.events,
+                                              admin_failed(ref, &ex[pick].sb),
+                                              ex[pick].sb.events)))
+        pick = c;
+    if (pick == n)
+      return 0;
+    if (pick == j)
+      return 1;
+    present[assembly_role(ref, &ex[pick].sb)] = 1;
+  }
+  return 0;
+}
+
 /* Which slots the start serves (a recovering one does not count), from the fresh members,
  * or with WITH_STALE those force takes back too: PRESENT[s] != 0. */
 static void served(const struct exam *ex, size_t n, size_t first, int with_stale,
@@ -434,7 +464,7 @@ static void served(const struct exam *ex, size_t n, size_t first, int with_stale
     for (size_t j = 0; j < n; j++)
       if (goes_to(ex, first, ref, j, s) && !refused(ref, &ex[j].sb)
           && (!stale(ref, &ex[j].sb) ? ref->roles[s] != RAID_ROLE_RECOVERING
-              : with_stale && forcible(ref, &ex[j].sb)))
+              : with_stale && force_takes(ex, n, first, j)))
         present[s] = 1;
 }
 
@@ -529,7 +559,7 @@ static void start_command_with(const struct exam *ex, size_t n, size_t first, in
   for (unsigned s = 0; s < ref->members; s++)
     for (size_t j = 0; j < n; j++)
       if (goes_to(ex, first, ref, j, s) && !refused(ref, &ex[j].sb)
-          && (!stale(ref, &ex[j].sb) || (with_stale && forcible(ref, &ex[j].sb)))) {
+          && (!stale(ref, &ex[j].sb) || (with_stale && force_takes(ex, n, first, j)))) {
         used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s", sep,
                                  ex[j].name);
         sep = ",";

@@ -357,3 +357,41 @@ Test (failed, force_takes_it_only_when_nothing_else_will_do)
   free (ref);
   fx_free (&f);
 }
+
+/* md refuses any add to a failed array (EBUSY).  RAID5 of 3: e2.1 and e3.1 go down under a
+ * write, the array fails; back, neither auto-readd nor an add takes them (as spares their
+ * superblocks would name no slot, and force could not start the array again); a restart
+ * with force takes them back into their slots. */
+Test (failed, a_failed_array_takes_no_member_back_but_force_does)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_status st;
+  struct raid_member back;
+  char err[512] = "";
+
+  rig_level (&f, RAID_LEVEL_5, 3, &ref);
+  raid_mem_member_fail (f.mm[1], 0, 1);
+  raid_mem_member_fail (f.mm[2], 0, 1);
+  raid_write (f.a, ref, 2 * CHUNK, 0, 0);         /* fails them both: the array fails */
+  raid_status (f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_FAILED);
+  raid_mem_member_fail (f.mm[1], 0, 0);
+  raid_mem_member_fail (f.mm[2], 0, 0);
+  cr_assert_eq (auto_readd (&f, err, sizeof err), -EBUSY, "auto-readd took e2.1: %s", err);
+  cr_assert (strstr (err, "e2.1 holds slot 1 of 'vol', which has failed: added now it would "
+                     "be a spare, no longer its slot's; stop the array and start it again "
+                     "with force=true"), "%s", err);
+  back = f.mem[2];
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), -EBUSY, "add took e3.1: %s",
+                err);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.spares, 0, "a refusal adds no spare");
+  cr_assert_neq (examined (&f, 1).role, RAID_SB_ROLE_SPARE, "e2.1's superblock rewritten");
+
+  restart (&f, 1);
+  raid_status (f.a, &st);
+  cr_assert_neq (st.state, RAID_STATE_FAILED, "force did not start it: %s", warnings);
+  free (ref);
+  fx_free (&f);
+}

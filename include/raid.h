@@ -592,6 +592,8 @@ struct raid_status {
   int resync_after_crash;        /* the pending resync follows a crash (not a creation) */
   struct raid_member_status member[RAID_MAX_MEMBERS];
   int recovery_slot;             /* slot being rebuilt, -1 none */
+  int recovery_held;             /* its recovery is held off (raid_recovery_hold): a replace
+                                  * copies on instead of waiting for it */
   uint64_t recovery_offset;      /* units of it rebuilt, of resync_units */
   unsigned spares;
   char spare[RAID_MAX_SPARES][64];

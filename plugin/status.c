@@ -110,6 +110,13 @@ static void resync_view(const struct raid_status *st, struct progress_view *v)
     v->rate_mbs = v->eta_s = -1;
 }
 
+/* A replace steps aside while a recovery runs (raid_replace stops at its checkpoint and
+ * resumes after), unless the recovery is held off, failing: then it copies on. */
+static bool replace_waits(const struct raid_status *st)
+{
+  return !st->replace_failed && st->recovery_slot >= 0 && !st->recovery_held;
+}
+
 /* The same of the reshape, which counts bytes of the array moved. */
 static void reshape_view(const struct raid_status *st, struct progress_view *v)
 {
@@ -270,10 +277,13 @@ static void print_text(FILE *out, const struct raid_status *st)
             v.done, v.total, st->m ? "stripes" : "chunks");
     if (st->replace_failed)     /* until the replace, running or next, stops on it */
       fprintf(out, "  %s failed: stopping", st->replace_name);
-    else if (st->recovery_slot >= 0)    /* raid_replace stops for it, resumes after */
+    else if (replace_waits(st))
       fprintf(out, "  waiting: recovery of slot %d runs", st->recovery_slot);
     else
       print_rate(out, &v);
+    if (!st->replace_failed && st->recovery_slot >= 0 && st->recovery_held)
+      fprintf(out, "  (recovery of slot %d held off: it cannot make progress)",
+              st->recovery_slot);
     fprintf(out, "\n");
   }
   if (st->check_running) {
@@ -383,7 +393,7 @@ static void print_json(FILE *out, const struct raid_status *st)
   if (st->replace_slot >= 0) {
     struct progress_view v;
     progress_view(st, &replace_running, RAID_RUN_REPLACE, st->replace_offset, &v);
-    bool waiting = !st->replace_failed && st->recovery_slot >= 0;
+    bool waiting = replace_waits(st);
     if (st->replace_failed || waiting)   /* stopping, or stepped aside: no rate */
       v.rate_mbs = v.eta_s = -1;
     fprintf(out, "\"replace\":{\"slot\":%d,\"from\":\"%s\",\"to\":\"%s\",\"done\":%" PRIu64

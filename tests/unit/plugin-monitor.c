@@ -126,6 +126,12 @@ Test (monitor, a_replace_goes_on_while_a_failing_recovery_backs_off, .timeout = 
   for (i = 1; i < 3; i++)
     raid_mem_member_bad_range (f.mm[i], RAID_DATA_OFFSET + 8 * 4096, 4096);
   cr_assert_eq (raid_recovery_pending (f.a), 1);
+  /* status tells a held recovery, so that it does not show the replace waiting for it */
+  raid_recovery_hold (f.a, 1);
+  cr_assert (raid_status (f.a, &st) == 0 && st.recovery_held,
+             "status does not show the recovery held off");
+  raid_recovery_hold (f.a, 0);
+  cr_assert (raid_status (f.a, &st) == 0 && !st.recovery_held);
   atomic_store (&recoveries, 0);
   atomic_store (&cannot_progress, 0);
   cr_assert_eq (monitor_start (f.a), 0);

@@ -60,36 +60,6 @@ count_of (const char *hay, const char *needle)
   return n;
 }
 
-static void
-write_some (struct fx *f, uint8_t *ref, uint64_t off)
-{
-  memset (ref + off, 0x5c, 4096);
-  cr_assert_eq (raid_write (f->a, ref + off, 4096, off, 0), 0);
-}
-
-/* Every warning, for a test that looks past the last one. */
-static char warnings[8192];
-
-static void
-log_all (void *opaque, int level, const char *msg)
-{
-  size_t used = strlen (warnings);
-
-  if (level == RAID_LOG_WARN)
-    snprintf (warnings + used, sizeof warnings - used, "%s\n", msg);
-  fx_log (opaque, level, msg);
-}
-
-static struct raid_sb_summary
-examined (struct fx *f, unsigned i)
-{
-  struct raid_sb_summary sb;
-
-  cr_assert_eq (raid_examine (&f->mem[i], &sb), 0);
-  cr_assert_eq (sb.state, RAID_SB_OK, "e%u.1: state %d (%s)", i + 1, sb.state, sb.problem);
-  return sb;
-}
-
 /* The admin fails e2.1 (slot 1); a write follows, which it misses. */
 static void
 admin_fails_e2 (struct fx *f, uint8_t *ref)
@@ -97,18 +67,18 @@ admin_fails_e2 (struct fx *f, uint8_t *ref)
   char err[256] = "";
 
   cr_assert_eq (raid_fail_member (f->a, "e2.1", err, sizeof err), 0, "%s", err);
-  write_some (f, ref, 8192);
+  fx_write_mark (f, ref, 8192);
 }
 
-/* Stop, and start again from every member given (FORCE), the warnings collected. */
+/* Stop, and start again from every member given (FORCE), the fx_warnings collected. */
 static void
 restart (struct fx *f, int force)
 {
   char err[512] = "";
 
   fx_close (f);
-  warnings[0] = '\0';
-  f->a = raid_assemble (f->mem, f->n, force ? RAID_ASSEMBLE_FORCE : 0, log_all, f, err,
+  fx_warnings[0] = '\0';
+  f->a = raid_assemble (f->mem, f->n, force ? RAID_ASSEMBLE_FORCE : 0, fx_log_all, f, err,
                         sizeof err);
   cr_assert_not_null (f->a, "%s", err);
 }
@@ -131,17 +101,17 @@ Test (failed, the_list_is_kept_in_every_superblock)
   struct raid_sb_summary e1, e2 = { 0 };
 
   rig (&f, 3, &ref);
-  e2 = examined (&f, 1);
-  cr_assert_eq (examined (&f, 0).failed, 0, "a new array has failed no one");
+  e2 = fx_examined (&f, 1);
+  cr_assert_eq (fx_examined (&f, 0).failed, 0, "a new array has failed no one");
   admin_fails_e2 (&f, ref);
-  e1 = examined (&f, 0);
+  e1 = fx_examined (&f, 0);
   cr_assert_eq (e1.failed, 1);
   cr_assert (!memcmp (e1.failed_uuid[0], e2.member_uuid, 16));
   cr_assert (raid_sb_failed (&e1, e2.member_uuid));
   cr_assert (!raid_sb_failed (&e1, e1.member_uuid));
   cr_assert_eq (e1.removed, 0, "failed, not removed");
-  cr_assert_eq (examined (&f, 2).failed, 1);
-  cr_assert_eq (examined (&f, 1).failed, 0, "e2.1's own superblock is the old one");
+  cr_assert_eq (fx_examined (&f, 2).failed, 1);
+  cr_assert_eq (fx_examined (&f, 1).failed, 0, "e2.1's own superblock is the old one");
   /* where the format says: a count at byte 1816, the uuids from byte 1824 */
   cr_assert_eq (le_get32 (SB (&f, 0), 1816), 1);
   cr_assert (!memcmp (SB (&f, 0) + 1824, e2.member_uuid, 16));
@@ -234,30 +204,30 @@ Test (failed, a_restart_leaves_it_out_until_the_admin_adds_it)
   rig (&f, 2, &ref);
   admin_fails_e2 (&f, ref);
   restart (&f, 0);
-  cr_assert_eq (count_of (warnings, FAILED_LINE "\n"), 1, "said once: %s", warnings);
-  cr_assert (!strstr (warnings, "stale"), "one line, not a stale one too: %s", warnings);
+  cr_assert_eq (count_of (fx_warnings, FAILED_LINE "\n"), 1, "said once: %s", fx_warnings);
+  cr_assert (!strstr (fx_warnings, "stale"), "one line, not a stale one too: %s", fx_warnings);
   raid_status (f.a, &st);
   cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING);
   cr_assert_eq (st.spares, 0);
   cr_assert (st.admin_failed == 1 && !strcmp (st.admin_failed_name[0], "e2.1"),
              "status names e2.1 failed by the administrator");
-  cr_assert (raid_member_failed (f.a, (struct raid_sb_summary[]) { examined (&f, 1) }));
+  cr_assert (raid_member_failed (f.a, (struct raid_sb_summary[]) { fx_examined (&f, 1) }));
   cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "auto-readd took it back");
   cr_assert (strstr (err, "e2.1 was failed by the administrator (aoeraid fail); left out: "
                      "aoeraid add e2.1 takes it back"), "%s", err);
   raid_status (f.a, &st);
   cr_assert_eq (st.spares, 0);
-  cr_assert_eq (examined (&f, 0).failed, 1, "a refusal writes nothing");
+  cr_assert_eq (fx_examined (&f, 0).failed, 1, "a refusal writes nothing");
 
   restart (&f, 1);
-  cr_assert (strstr (warnings, FAILED_LINE), "%s", warnings);
-  cr_assert (!strstr (warnings, "taken back"), "force took it back: %s", warnings);
+  cr_assert (strstr (fx_warnings, FAILED_LINE), "%s", fx_warnings);
+  cr_assert (!strstr (fx_warnings, "taken back"), "force took it back: %s", fx_warnings);
   raid_status (f.a, &st);
   cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING, "force: the array starts without it");
 
   back = f.mem[1];
   cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
-  cr_assert_eq (examined (&f, 0).failed, 0, "added again: off the list");
+  cr_assert_eq (fx_examined (&f, 0).failed, 0, "added again: off the list");
   raid_status (f.a, &st);
   cr_assert_eq (st.admin_failed, 0, "added again: status no longer names it");
   uint64_t wrote = fx_recover_writes (f.a, f.mm[1]);
@@ -265,7 +235,7 @@ Test (failed, a_restart_leaves_it_out_until_the_admin_adds_it)
              (unsigned long long) wrote);
   cr_assert (strstr (f.info, "e2.1 comes back to slot 1"), "%s", f.info);
   restart (&f, 0);
-  cr_assert (!strstr (warnings, "e2.1"), "%s", warnings);
+  cr_assert (!strstr (fx_warnings, "e2.1"), "%s", fx_warnings);
   raid_status (f.a, &st);
   cr_assert_eq (st.member[1].role, RAID_ROLE_ACTIVE);
   raid_mem_member_set_down (f.mm[0], 1);
@@ -287,22 +257,22 @@ Test (failed, a_spare_in_its_slot_and_a_remove_after)
   char err[512] = "";
 
   rig (&f, 2, &ref);
-  e2 = examined (&f, 1);
+  e2 = fx_examined (&f, 1);
   cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
   admin_fails_e2 (&f, ref);
   cr_assert_eq (raid_recover (f.a), 0);           /* e9.1 holds slot 1 now */
-  cr_assert (raid_sb_failed ((struct raid_sb_summary[]) { examined (&f, 0) }, e2.member_uuid));
+  cr_assert (raid_sb_failed ((struct raid_sb_summary[]) { fx_examined (&f, 0) }, e2.member_uuid));
   fx_close (&f);
   memcpy (all, f.mem, 2 * sizeof all[0]);
   all[2] = sm;
-  warnings[0] = '\0';
-  f.a = raid_assemble (all, 3, 0, log_all, &f, err, sizeof err);
+  fx_warnings[0] = '\0';
+  f.a = raid_assemble (all, 3, 0, fx_log_all, &f, err, sizeof err);
   cr_assert_not_null (f.a, "%s", err);
-  cr_assert (strstr (warnings, FAILED_LINE), "%s", warnings);
-  cr_assert (!strstr (warnings, "left slot"), "one line: %s", warnings);
+  cr_assert (strstr (fx_warnings, FAILED_LINE), "%s", fx_warnings);
+  cr_assert (!strstr (fx_warnings, "left slot"), "one line: %s", fx_warnings);
   cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "%s", err);
   cr_assert_eq (raid_remove_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
-  e1 = examined (&f, 0);
+  e1 = fx_examined (&f, 0);
   cr_assert_eq (e1.failed, 0, "removed: off the failed list");
   cr_assert (raid_sb_removed (&e1, e2.member_uuid));
   free (ref);
@@ -324,34 +294,34 @@ Test (failed, force_takes_it_only_when_nothing_else_will_do)
 
   rig_level (&f, RAID_LEVEL_6, 4, &ref);
   raid_mem_member_set_down (f.mm[3], 1);
-  write_some (&f, ref, 4096);                     /* e4.1 missed it: faulty */
+  fx_write_mark (&f, ref, 4096);                     /* e4.1 missed it: faulty */
   raid_mem_member_set_down (f.mm[3], 0);
   admin_fails_e2 (&f, ref);
-  cr_assert (examined (&f, 1).events > examined (&f, 3).events, "e2.1 is the fresher");
+  cr_assert (fx_examined (&f, 1).events > fx_examined (&f, 3).events, "e2.1 is the fresher");
   fx_close (&f);
   raid_mem_member_set_down (f.mm[2], 1);
-  warnings[0] = '\0';
-  f.a = raid_assemble (f.mem, f.n, 0, log_all, &f, err, sizeof err);
+  fx_warnings[0] = '\0';
+  f.a = raid_assemble (f.mem, f.n, 0, fx_log_all, &f, err, sizeof err);
   cr_assert_null (f.a, "started from e1.1 alone without force");
-  f.a = raid_assemble (f.mem, f.n, RAID_ASSEMBLE_FORCE, log_all, &f, err, sizeof err);
+  f.a = raid_assemble (f.mem, f.n, RAID_ASSEMBLE_FORCE, fx_log_all, &f, err, sizeof err);
   cr_assert_not_null (f.a, "%s", err);
-  cr_assert (strstr (warnings, "member e4.1 (slot 3, events"), "%s", warnings);
-  cr_assert (!strstr (warnings, "e2.1 (slot 1"), "e2.1 taken back: %s", warnings);
+  cr_assert (strstr (fx_warnings, "member e4.1 (slot 3, events"), "%s", fx_warnings);
+  cr_assert (!strstr (fx_warnings, "e2.1 (slot 1"), "e2.1 taken back: %s", fx_warnings);
   raid_status (f.a, &st);
   cr_assert_eq (st.member[3].role, RAID_ROLE_ACTIVE);
   cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING);
-  cr_assert_eq (examined (&f, 0).failed, 1, "e2.1 still listed failed");
+  cr_assert_eq (fx_examined (&f, 0).failed, 1, "e2.1 still listed failed");
 
   /* e4.1 gone too: only e2.1 can serve, force takes it */
   fx_close (&f);
   raid_mem_member_set_down (f.mm[3], 1);
-  warnings[0] = '\0';
-  f.a = raid_assemble (f.mem, f.n, RAID_ASSEMBLE_FORCE, log_all, &f, err, sizeof err);
+  fx_warnings[0] = '\0';
+  f.a = raid_assemble (f.mem, f.n, RAID_ASSEMBLE_FORCE, fx_log_all, &f, err, sizeof err);
   cr_assert_not_null (f.a, "%s", err);
-  cr_assert (strstr (warnings, "member e2.1 (slot 1, events"), "%s", warnings);
-  cr_assert (strstr (warnings, "failed by the administrator, taken back (force): the array "
-                     "cannot start without it"), "%s", warnings);
-  cr_assert_eq (examined (&f, 0).failed, 0, "taken back: off the list");
+  cr_assert (strstr (fx_warnings, "member e2.1 (slot 1, events"), "%s", fx_warnings);
+  cr_assert (strstr (fx_warnings, "failed by the administrator, taken back (force): the array "
+                     "cannot start without it"), "%s", fx_warnings);
+  cr_assert_eq (fx_examined (&f, 0).failed, 0, "taken back: off the list");
   raid_status (f.a, &st);
   cr_assert_eq (st.member[1].role, RAID_ROLE_ACTIVE);
   free (ref);
@@ -387,11 +357,11 @@ Test (failed, a_failed_array_takes_no_member_back_but_force_does)
                 err);
   raid_status (f.a, &st);
   cr_assert_eq (st.spares, 0, "a refusal adds no spare");
-  cr_assert_neq (examined (&f, 1).role, RAID_SB_ROLE_SPARE, "e2.1's superblock rewritten");
+  cr_assert_neq (fx_examined (&f, 1).role, RAID_SB_ROLE_SPARE, "e2.1's superblock rewritten");
 
   restart (&f, 1);
   raid_status (f.a, &st);
-  cr_assert_neq (st.state, RAID_STATE_FAILED, "force did not start it: %s", warnings);
+  cr_assert_neq (st.state, RAID_STATE_FAILED, "force did not start it: %s", fx_warnings);
   free (ref);
   fx_free (&f);
 }

@@ -37,42 +37,12 @@ rig (struct fx *f, unsigned n, uint8_t **ref)
   *ref = fx_fill (f->a, &seed);
 }
 
-static void
-write_some (struct fx *f, uint8_t *ref, uint64_t off)
-{
-  memset (ref + off, 0x5c, 4096);
-  cr_assert_eq (raid_write (f->a, ref + off, 4096, off, 0), 0);
-}
-
-/* Every warning, for a test that looks past the last one. */
-static char warnings[4096];
-
-static void
-log_all (void *opaque, int level, const char *msg)
-{
-  size_t used = strlen (warnings);
-
-  if (level == RAID_LOG_WARN)
-    snprintf (warnings + used, sizeof warnings - used, "%s\n", msg);
-  fx_log (opaque, level, msg);
-}
-
-static struct raid_sb_summary
-examined (struct fx *f, unsigned i)
-{
-  struct raid_sb_summary sb;
-
-  cr_assert_eq (raid_examine (&f->mem[i], &sb), 0);
-  cr_assert_eq (sb.state, RAID_SB_OK, "e%u.1: state %d (%s)", i + 1, sb.state, sb.problem);
-  return sb;
-}
-
 /* Member I drops out (down while a write at OFF goes past it: faulty) and is back up. */
 static void
 drop_out (struct fx *f, uint8_t *ref, unsigned i, uint64_t off)
 {
   raid_mem_member_set_down (f->mm[i], 1);
-  write_some (f, ref, off);
+  fx_write_mark (f, ref, off);
   raid_mem_member_set_down (f->mm[i], 0);
 }
 
@@ -101,7 +71,7 @@ remove_while_down (struct fx *f, uint8_t *ref)
   char err[256] = "";
 
   raid_mem_member_set_down (f->mm[1], 1);
-  write_some (f, ref, 8192);                      /* fails it: it missed a write */
+  fx_write_mark (f, ref, 8192);                      /* fails it: it missed a write */
   cr_assert_eq (raid_fail_member (f->a, "e2.1", err, sizeof err), -ENOENT, "already faulty");
   cr_assert_eq (raid_remove_member (f->a, "e1.1", err, sizeof err), -EBUSY);
   cr_assert (strstr (err, "e1.1 is a working member or a spare of the array: fail it first"),
@@ -109,7 +79,7 @@ remove_while_down (struct fx *f, uint8_t *ref)
   cr_assert_eq (raid_remove_member (f->a, "e7.1", err, sizeof err), -ENOENT);
   cr_assert (strstr (err, "e7.1 is no member the array failed or let go of"), "%s", err);
   cr_assert_eq (raid_remove_member (f->a, "e2.1", err, sizeof err), 0, "%s", err);
-  write_some (f, ref, 200 * 1024);
+  fx_write_mark (f, ref, 200 * 1024);
   raid_mem_member_set_down (f->mm[1], 0);
 }
 
@@ -122,23 +92,23 @@ Test (removed, the_list_is_kept_in_every_superblock)
   struct raid_sb_summary e1, e2;
 
   rig (&f, 3, &ref);
-  e2 = examined (&f, 1);
-  cr_assert_eq (examined (&f, 0).removed, 0, "a new array has removed no one");
+  e2 = fx_examined (&f, 1);
+  cr_assert_eq (fx_examined (&f, 0).removed, 0, "a new array has removed no one");
   remove_while_down (&f, ref);
-  e1 = examined (&f, 0);
+  e1 = fx_examined (&f, 0);
   cr_assert_eq (e1.removed, 1);
   cr_assert (!memcmp (e1.removed_uuid[0], e2.member_uuid, 16));
   cr_assert (raid_sb_removed (&e1, e2.member_uuid));
   cr_assert (!raid_sb_removed (&e1, e1.member_uuid));
-  cr_assert_eq (examined (&f, 2).removed, 1);
-  e2 = examined (&f, 1);
+  cr_assert_eq (fx_examined (&f, 2).removed, 1);
+  e2 = fx_examined (&f, 1);
   cr_assert_eq (e2.removed, 0, "e2.1 was away: its own superblock is the old one");
   cr_assert_eq (e2.role, 1);
   cr_assert_eq (e2.roles[1], RAID_ROLE_ACTIVE);
   /* and across a restart */
   fx_close (&f);
   cr_assert_not_null (fx_assemble (&f, 0, (char[256]) { 0 }, 256));
-  cr_assert_eq (examined (&f, 0).removed, 1);
+  cr_assert_eq (fx_examined (&f, 0).removed, 1);
   free (ref);
   fx_free (&f);
 }
@@ -233,7 +203,7 @@ Test (removed, not_readded_by_itself_but_added_by_the_admin)
   rig (&f, 2, &ref);
   remove_while_down (&f, ref);
   back = f.mem[1];
-  sb = examined (&f, 1);
+  sb = fx_examined (&f, 1);
   cr_assert (raid_member_removed (f.a, &sb));
   cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM);
   cr_assert (strstr (err, "member e2.1 was removed from the array by the administrator"),
@@ -241,13 +211,13 @@ Test (removed, not_readded_by_itself_but_added_by_the_admin)
   raid_status (f.a, &st);
   cr_assert_eq (st.spares, 0);
   cr_assert_eq (raid_recovery_pending (f.a), 0);
-  cr_assert_eq (examined (&f, 0).removed, 1, "a refusal writes nothing");
+  cr_assert_eq (fx_examined (&f, 0).removed, 1, "a refusal writes nothing");
 
   cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
   cr_assert (strstr (f.info, "added e2.1 as a spare (the administrator had removed it"),
              "%s", f.info);
-  cr_assert_eq (examined (&f, 0).removed, 0, "added again: off the list");
-  sb = examined (&f, 1);
+  cr_assert_eq (fx_examined (&f, 0).removed, 0, "added again: off the list");
+  sb = fx_examined (&f, 1);
   cr_assert_eq (sb.role, RAID_SB_ROLE_SPARE);
   cr_assert (!raid_member_removed (f.a, &sb));
   uint64_t wrote = fx_recover_writes (f.a, f.mm[1]);
@@ -274,13 +244,13 @@ Test (removed, a_member_whose_slot_was_taken_is_recorded_too)
   rig (&f, 2, &ref);
   cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
   raid_mem_member_set_down (f.mm[1], 1);
-  write_some (&f, ref, 8192);
+  fx_write_mark (&f, ref, 8192);
   cr_assert_eq (raid_recover (f.a), 0);           /* e9.1 holds slot 1 now */
   cr_assert_eq (raid_remove_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
   raid_mem_member_set_down (f.mm[1], 0);
-  sb = examined (&f, 0);
+  sb = fx_examined (&f, 0);
   cr_assert_eq (sb.removed, 1);
-  cr_assert (raid_sb_removed (&sb, examined (&f, 1).member_uuid));
+  cr_assert (raid_sb_removed (&sb, fx_examined (&f, 1).member_uuid));
   cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "%s", err);
   cr_assert_eq (raid_remove_member (f.a, "e9.1", err, sizeof err), -EBUSY, "working");
   free (ref);
@@ -299,7 +269,7 @@ Test (removed, a_member_that_dropped_out_comes_back_from_its_bitmap)
   bitmap_pass (f.a);
   bitmap_pass (f.a);
   drop_out (&f, ref, 1, 8192);
-  cr_assert (!raid_member_removed (f.a, (struct raid_sb_summary[]) { examined (&f, 1) }));
+  cr_assert (!raid_member_removed (f.a, (struct raid_sb_summary[]) { fx_examined (&f, 1) }));
   cr_assert_eq (auto_readd (&f, err, sizeof err), 0, "%s", err);
   uint64_t wrote = fx_recover_writes (f.a, f.mm[1]);
   cr_assert (wrote < DATA / 2, "rebuilt %llu bytes: not from the bitmap",
@@ -322,14 +292,14 @@ Test (removed, assembly_leaves_it_out)
   rig (&f, 2, &ref);
   remove_while_down (&f, ref);
   fx_close (&f);
-  warnings[0] = '\0';
-  f.a = raid_assemble (f.mem, f.n, 0, log_all, &f, err, sizeof err);
+  fx_warnings[0] = '\0';
+  f.a = raid_assemble (f.mem, f.n, 0, fx_log_all, &f, err, sizeof err);
   cr_assert_not_null (f.a, "%s", err);
-  cr_assert (strstr (warnings, "vol: member e2.1 was removed by the administrator (events "),
-             "%s", warnings);
-  cr_assert (strstr (warnings, "left out: only an explicit add (aoeraid add) takes it again"),
-             "%s", warnings);
-  cr_assert (!strstr (warnings, "stale"), "%s", warnings);
+  cr_assert (strstr (fx_warnings, "vol: member e2.1 was removed by the administrator (events "),
+             "%s", fx_warnings);
+  cr_assert (strstr (fx_warnings, "left out: only an explicit add (aoeraid add) takes it again"),
+             "%s", fx_warnings);
+  cr_assert (!strstr (fx_warnings, "stale"), "%s", fx_warnings);
   raid_status (f.a, &st);
   cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING);
   cr_assert_eq (st.spares, 0);
@@ -403,7 +373,7 @@ Test (removed, a_member_added_back_is_a_spare_not_the_faulty_slots)
                 "e2.1, a spare, taken for the faulty member of slot 1");
   cr_assert_eq (raid_recover (f.a), 0);
   for (unsigned i = 0; i < 2; i++)
-    examined (&f, i);                             /* RAID_SB_OK, or it says why */
+    fx_examined (&f, i);                             /* RAID_SB_OK, or it says why */
   fx_close (&f);
   cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
   fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the re-add and a restart");
@@ -425,29 +395,29 @@ Test (removed, wiped_removals_do_not_push_out_one_that_could_come_back)
   char err[256] = "";
 
   rig (&f, 2, &ref);
-  e2 = examined (&f, 1);
+  e2 = fx_examined (&f, 1);
   remove_while_down (&f, ref);                    /* e2.1: listed, not wiped */
   for (unsigned i = 0; i < RAID_MAX_REMOVED; i++) {
     cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
     cr_assert_eq (raid_remove_spare (f.a, "e9.1", err, sizeof err), 0, "%s", err);
   }
-  cr_expect (raid_sb_removed ((struct raid_sb_summary[]) { examined (&f, 0) }, e2.member_uuid),
+  cr_expect (raid_sb_removed ((struct raid_sb_summary[]) { fx_examined (&f, 0) }, e2.member_uuid),
              "e2.1 pushed off the list by %d spares removed and wiped", RAID_MAX_REMOVED);
   back = f.mem[1];
   cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "e2.1, removed, taken back by itself");
   /* a member removed, then wiped (the plugin's remove of a shelf that answers) */
   cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_recover (f.a), 0);
-  e2 = examined (&f, 1);
+  e2 = fx_examined (&f, 1);
   raid_mem_member_fail (f.mm[1], 0, 1);
-  write_some (&f, ref, 8192);                     /* fails e2.1 */
+  fx_write_mark (&f, ref, 8192);                     /* fails e2.1 */
   raid_mem_member_fail (f.mm[1], 0, 0);
   cr_assert_eq (raid_remove_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
-  cr_assert (raid_sb_removed ((struct raid_sb_summary[]) { examined (&f, 0) }, e2.member_uuid),
+  cr_assert (raid_sb_removed ((struct raid_sb_summary[]) { fx_examined (&f, 0) }, e2.member_uuid),
              "recorded before the wipe (a crash between leaves it remembered)");
   cr_assert_eq (raid_wipe (&f.mem[1]), 0);
   raid_removed_wiped (f.a, e2.member_uuid);
-  cr_assert_eq (examined (&f, 0).removed, 0, "wiped: nothing left to remember");
+  cr_assert_eq (fx_examined (&f, 0).removed, 0, "wiped: nothing left to remember");
   free (ref);
   fx_free (&f);
   raid_mem_member_free (spare);

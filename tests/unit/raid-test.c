@@ -122,6 +122,35 @@ fx_fill (struct raid_array *a, uint64_t *seed)
   return ref;
 }
 
+char fx_warnings[8192];
+
+void
+fx_log_all (void *opaque, int level, const char *msg)
+{
+  size_t used = strlen (fx_warnings);
+
+  if (level == RAID_LOG_WARN)
+    snprintf (fx_warnings + used, sizeof fx_warnings - used, "%s\n", msg);
+  fx_log (opaque, level, msg);
+}
+
+struct raid_sb_summary
+fx_examined (struct fx *f, unsigned i)
+{
+  struct raid_sb_summary sb;
+
+  cr_assert_eq (raid_examine (&f->mem[i], &sb), 0);
+  cr_assert_eq (sb.state, RAID_SB_OK, "e%u.1: state %d (%s)", i + 1, sb.state, sb.problem);
+  return sb;
+}
+
+void
+fx_write_mark (struct fx *f, uint8_t *ref, uint64_t off)
+{
+  memset (ref + off, 0x5c, 4096);
+  cr_assert_eq (raid_write (f->a, ref + off, 4096, off, 0), 0);
+}
+
 int
 fx_write_ref (struct raid_array *a, uint8_t *ref, uint64_t off, uint32_t len, uint64_t *seed)
 {

@@ -48,6 +48,16 @@ void fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *al
  * array's size), the reference its reads are held to. */
 uint8_t *fx_fill (struct raid_array *a, uint64_t *seed);
 
+/* Every warning since a test emptied it (fx_warnings[0] = 0), one a line, as many as fit:
+ * for a test that looks past the last one (fx_log keeps the last only).  FX_LOG_ALL goes
+ * where fx_log would. */
+extern char fx_warnings[8192];
+void fx_log_all (void *opaque, int level, const char *msg);
+/* Member I's superblock, which must read sound. */
+struct raid_sb_summary fx_examined (struct fx *f, unsigned i);
+/* 4 KiB of 0x5c at array offset OFF, written and in REF. */
+void fx_write_mark (struct fx *f, uint8_t *ref, uint64_t off);
+
 /* Write LEN random bytes from *SEED on at array offset OFF, kept at REF + OFF (whatever
  * the write returns: a test asserts on its answer, at its own line): raid_write's answer. */
 int fx_write_ref (struct raid_array *a, uint8_t *ref, uint64_t off, uint32_t len,

@@ -50,7 +50,7 @@ echo "ok: status --json of the replace: $rated"
 echo "ok: 2 MiB written at 0 while the copy was at:$written"
 echo "ok: while replacing, the array stayed clean:$seen"
 echo "$out" | grep >/dev/null -E "^ +1 +e4.1 +active" || lab_die "e4.1 did not take slot 1: $out"
-echo "$out" | grep >/dev/null "e2.1" && lab_die "e2.1 still in the array: $out"
+echo "$out" | grep >/dev/null -w "e2\.1" && lab_die "e2.1 still in the array: $out"
 # polled: the line comes after the switch status shows (raid/replace.c, replace_finish)
 wait_log "e4.1 replaced e2.1 in slot 1; e2.1 has left the array" "the log does not say the replace finished"
 

@@ -110,13 +110,6 @@ static void resync_view(const struct raid_status *st, struct progress_view *v)
     v->rate_mbs = v->eta_s = -1;
 }
 
-/* A replace steps aside while a recovery runs (raid_replace stops at its checkpoint and
- * resumes after), unless the recovery is held off, failing: then it copies on. */
-static bool replace_waits(const struct raid_status *st)
-{
-  return !st->replace_failed && st->recovery_slot >= 0 && !st->recovery_held;
-}
-
 /* The same of the reshape, which counts bytes of the array moved. */
 static void reshape_view(const struct raid_status *st, struct progress_view *v)
 {
@@ -128,6 +121,13 @@ static void check_view(const struct raid_status *st, struct progress_view *v)
 {
   progress_view(st, &check_running, st->check_action == RAID_CHECK_REPAIR
                 ? RAID_RUN_REPAIR : RAID_RUN_CHECK, st->check_offset, v);
+}
+
+/* A replace steps aside while a recovery runs (raid_replace stops at its checkpoint and
+ * resumes after), unless the recovery is held off, failing: then it copies on. */
+static bool replace_waits(const struct raid_status *st)
+{
+  return !st->replace_failed && st->recovery_slot >= 0 && !st->recovery_held;
 }
 
 /* "  R MB/s  eta Ns" of a rate that is known; while nothing moves, "eta unknown" (the

@@ -7,7 +7,7 @@
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 . "$top_srcdir/tests/vm/cluster.sh"
-lab_init 240
+lab_init 420
 
 INJECT=$LAB_DIR/inject
 # shellcheck disable=SC2016 # expanded when cluster.sh starts the server

@@ -3,7 +3,7 @@
 # fsck.gfs2 -n, on RAID1 of 2 and RAID5 of 3.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
-lab_init 240
+lab_init 420
 . "$top_srcdir/tests/plugin-lib.sh"
 for c in nbdfuse mkfs.gfs2 fsck.gfs2 fusermount3; do
   command -v $c >/dev/null || lab_die "$c not found: run scripts/install-deps"

@@ -7,15 +7,14 @@
 #include "unaligned.h"
 
 #define SECTOR 512u
-#define EDGE_LOCKS 64
 
-/* Two unaligned writes into one sector would each read it, merge and write it back, and
- * the second would undo the first: the read-merge-write of a partial sector holds the lock
- * of that sector (hashed).  An aligned write to the same sector overlaps the unaligned
- * one's bytes, which NBD leaves undefined, so aligned writes take no lock. */
-static pthread_mutex_t edge_locks[EDGE_LOCKS] = {
-  [0 ... EDGE_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
-};
+/* A write of part of a sector reads the sector, merges and writes it back: any write
+ * to that sector meanwhile would be undone, also the bytes the partial write does not
+ * cover, which must stay the other write's (NBD leaves only the overlap undefined).  So
+ * a read-merge-write runs alone among writes (writer side), and aligned writes run
+ * together (reader side); writers are preferred, so a steady flow of aligned writes
+ * cannot starve one.  Kernel clients write whole sectors only: never the writer side. */
+static pthread_rwlock_t merge_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 static int aligned(uint64_t offset, uint32_t count)
 {
@@ -45,35 +44,25 @@ int unaligned_read(struct raid_array *a, void *buf, uint32_t count, uint64_t off
   return r;
 }
 
-static void lock_edges(uint64_t first, uint64_t last, pthread_mutex_t **l1, pthread_mutex_t **l2)
-{
-  unsigned h1 = first % EDGE_LOCKS, h2 = last % EDGE_LOCKS;
-  if (h1 > h2) {        /* always in index order: no deadlock between two writers */
-    unsigned t = h1; h1 = h2; h2 = t;
-  }
-  *l1 = &edge_locks[h1];
-  *l2 = h2 != h1 ? &edge_locks[h2] : NULL;
-  pthread_mutex_lock(*l1);
-  if (*l2)
-    pthread_mutex_lock(*l2);
-}
-
 int unaligned_write(struct raid_array *a, const void *buf, uint32_t count, uint64_t offset,
                     unsigned flags)
 {
-  if (aligned(offset, count))
-    return raid_write(a, buf, count, offset, flags);
+  if (aligned(offset, count)) {
+    pthread_rwlock_rdlock(&merge_lock);
+    int r = raid_write(a, buf, count, offset, flags);
+    pthread_rwlock_unlock(&merge_lock);
+    return r;
+  }
 
   uint64_t start = offset & ~(uint64_t)(SECTOR - 1);
   uint64_t end = (offset + count + SECTOR - 1) & ~(uint64_t)(SECTOR - 1);
   uint32_t len = end - start;
   char *bounce = bounce_alloc(len);
-  pthread_mutex_t *l1, *l2;
   int r = 0;
 
   if (!bounce)
     return -ENOMEM;
-  lock_edges(start / SECTOR, end / SECTOR - 1, &l1, &l2);
+  pthread_rwlock_wrlock(&merge_lock);
   if (offset != start)
     r = raid_read(a, bounce, SECTOR, start);
   if (r == 0 && (offset + count) != end && (len > SECTOR || offset == start))
@@ -82,9 +71,7 @@ int unaligned_write(struct raid_array *a, const void *buf, uint32_t count, uint6
     memcpy(bounce + (offset - start), buf, count);
     r = raid_write(a, bounce, len, start, flags);
   }
-  if (l2)
-    pthread_mutex_unlock(l2);
-  pthread_mutex_unlock(l1);
+  pthread_rwlock_unlock(&merge_lock);
   free(bounce);
   return r;
 }

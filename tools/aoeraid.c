@@ -21,6 +21,7 @@
 #include "examine.h"
 #include "shelves.h"
 #include "status-cmd.h"
+#include "json.h"
 #include "text.h"
 #include "zero.h"
 
@@ -142,13 +143,13 @@ static void print_target_json(const struct aoe_target_info *in, int first)
          "\"write_cache\":%s,\"firmware\":", first ? "" : ",", in->shelf, in->slot, in->sectors,
          in->sectors * 512, in->up ? "true" : "false", in->bufcnt, in->scnt, in->scnt * 512,
          in->write_cache ? "true" : "false");
-  json_string(in->firmware);
+  json_string(stdout, in->firmware);
   printf(",\"serial\":");
-  json_string(in->serial);
+  json_string(stdout, in->serial);
   printf(",\"model\":");
-  json_string(in->model);
+  json_string(stdout, in->model);
   printf(",\"config\":");
-  json_string(in->config);
+  json_string(stdout, in->config);
   printf(",\"paths\":[");
   for (size_t i = 0; i < in->npaths; i++) {
     char mac[18];

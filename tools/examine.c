@@ -16,6 +16,7 @@
 #include "examine.h"
 #include "shelves.h"
 #include "raid.h"
+#include "json.h"
 #include "text.h"
 
 /* every shelf that answered when none is named (the initiator tracks up to
@@ -229,7 +230,7 @@ static void print_sb_json(const struct raid_sb_summary *sb)
   char uuid[37], level[16];
 
   printf(",\"array_name\":");
-  json_string(sb->name);
+  json_string(stdout, sb->name);
   raid_uuid_format(sb->array_uuid, uuid);
   printf(",\"array_uuid\":\"%s\",\"level\":\"%s\",\"k\":%u,\"m\":%u,\"members\":%u,"
          "\"chunk\":%u,\"array_size\":%" PRIu64 ",\"created\":%" PRIu64, uuid,
@@ -292,7 +293,7 @@ static void print_exam_json(const struct exam *e, int first)
     print_sb_json(&e->sb);
   else {
     printf(",\"what\":");
-    json_string(exam_instead(e, buf, sizeof buf));
+    json_string(stdout, exam_instead(e, buf, sizeof buf));
   }
   if (e->sb.state == RAID_SB_NONE)
     printf(",\"blank\":%s,\"stale_bitmap\":%s",
@@ -302,7 +303,7 @@ static void print_exam_json(const struct exam *e, int first)
     printf(",\"version\":%u", e->sb.version);
   if (e->sb.state == RAID_SB_IOERR) {
     printf(",\"error\":");
-    json_string(e->error);
+    json_string(stdout, e->error);
   }
   printf("}");
 }
@@ -687,7 +688,7 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
 
   raid_uuid_format(ref->array_uuid, uuid);
   printf("%s{\"name\":", first_out ? "" : ",");
-  json_string(ref->name);
+  json_string(stdout, ref->name);
   printf(",\"uuid\":\"%s\",\"level\":\"%s\",\"members\":%u,\"events\":%" PRIu64 ",\"slots\":[",
          uuid, level_text(ref, level, sizeof level), ref->members, ref->events);
   for (unsigned s = 0; s < ref->members; s++) {
@@ -718,7 +719,7 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
   start_command(ex, n, first, cmd, sizeof cmd);
   printf("],\"command\":");
   if (cmd[0])
-    json_string(cmd);
+    json_string(stdout, cmd);
   else
     printf("null");
   printf(",\"write_hole\":");
@@ -729,7 +730,7 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
   force_command(ex, n, first, cmd, sizeof cmd);
   printf(",\"force_command\":");
   if (cmd[0])
-    json_string(cmd);
+    json_string(stdout, cmd);
   else
     printf("null");
   printf(",\"scan_command\":\"nbdkit aoeraid uuid=%s\"}", uuid);

@@ -15,16 +15,3 @@ void format_size(uint64_t bytes, char *out, size_t len)
   snprintf(out, len, "%.1f%s", v, units[u]);
 }
 
-void json_string(const char *s)
-{
-  putchar('"');
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      printf("\\%c", *s);
-    else if ((unsigned char)*s < 0x20)
-      printf("\\u%04x", (unsigned char)*s);
-    else
-      putchar(*s);
-  }
-  putchar('"');
-}

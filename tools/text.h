@@ -7,7 +7,5 @@
 
 /* "931.5GiB": bytes in the largest binary unit below 1024 of it. */
 void format_size(uint64_t bytes, char *out, size_t len);
-/* S as a JSON string, quotes included, to stdout. */
-void json_string(const char *s);
 
 #endif

@@ -426,6 +426,20 @@ Test (io, flush_and_fua_reach_every_member)
   fx_free (&f);
 }
 
+/* A member down at a flush is failed for the flush it missed: the line says so (it said
+ * "missed a write" for a flush too, sending the admin after a write that never was). */
+Test (io, a_member_down_at_a_flush_is_said_to_miss_a_flush)
+{
+  struct fx f;
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_NO_BITMAP);
+  raid_mem_member_set_down (f.mm[1], 1);
+  cr_assert_eq (raid_flush (f.a), 0, "a flush on a degraded array succeeds");
+  cr_expect (strstr (f.last_error, "member e2.1 (slot 1) failed: it is down and missed a "
+                     "flush") != NULL, "%s", f.last_error);
+  fx_free (&f);
+}
+
 /* Members with a write cache: the superblocks that record a member's failure are flushed
  * before the degraded write is acknowledged (md writes them FUA).  The host dies and the
  * others lose what their caches held of their metadata (the write's data had landed):

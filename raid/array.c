@@ -130,8 +130,8 @@ sb_queue (struct raid_array *a, struct io_batch *b, struct raid_slot *s, unsigne
   a->sb.role = role;
   memcpy (a->sb.member_uuid, s->uuid, 16);
   sb_encode (&a->sb, a->sb_block[s->index]);
-  if (!batch_add (b, s, RAID_IO_WRITE, RAID_SB_OFFSET, RAID_SB_SIZE, a->sb_block[s->index], 0))
-    slot_set_faulty (s);            /* cannot even queue it: treat as failed */
+  /* cannot fail: B has room for every member, spare and replacement (sb_ios) */
+  batch_add (b, s, RAID_IO_WRITE, RAID_SB_OFFSET, RAID_SB_SIZE, a->sb_block[s->index], 0);
 }
 
 void
@@ -249,7 +249,9 @@ sb_write_all (struct raid_array *a)
 
   if (a->readonly || array_fenced (a))
     return;
-  batch_init (&b, NULL);
+  /* no memory taken: a healthy member is not failed because malloc was (md's superblock
+   * bios come from a mempool) */
+  batch_init_on (&b, NULL, a->sb_ios, sizeof a->sb_ios / sizeof a->sb_ios[0]);
   do {
     batch_reset (&b);
     a->sb.events++;

@@ -227,7 +227,10 @@ bitmap_store (struct raid_array *a, struct poll_gate *gate)
   /* md writes bitmap blocks PREFLUSH|FUA: a bit cleared must not reach the disk before
    * the writes of its region do */
   flush_cached_members (a, gate);
-  batch_init (&b, gate);
+  /* room for every member's write, taken with the array: a write not queued would leave
+   * its member's block without the bits this store sets, and a crash then skip the resync
+   * of a region written (the write hole); none goes to a replacement (io.c's shadows) */
+  batch_init_on (&b, gate, bm->ios, RAID_MAX_MEMBERS);
   for (unsigned i = 0; i < a->lay.g.n; i++) {
     struct raid_slot *s = &a->slot[i];
     if (s->m.ops && !atomic_load (&s->faulty))

@@ -41,8 +41,18 @@ batch_init (struct io_batch *b, struct poll_gate *gate)
   b->pending = b->n = b->own = 0;
   b->ios = b->inline_ios;
   b->cap = BATCH_INLINE;
+  b->fixed = 0;
   pthread_mutex_init (&b->lock, NULL);
   pthread_cond_init (&b->cond, NULL);
+}
+
+void
+batch_init_on (struct io_batch *b, struct poll_gate *gate, struct member_io *ios, unsigned cap)
+{
+  batch_init (b, gate);
+  b->ios = ios;
+  b->cap = cap;
+  b->fixed = 1;
 }
 
 void
@@ -54,7 +64,7 @@ batch_reset (struct io_batch *b)
 void
 batch_free (struct io_batch *b)
 {
-  if (b->ios != b->inline_ios)
+  if (b->ios != b->inline_ios && !b->fixed)
     free (b->ios);
   pthread_mutex_destroy (&b->lock);
   pthread_cond_destroy (&b->cond);
@@ -73,6 +83,8 @@ batch_add (struct io_batch *b, struct raid_slot *slot, enum raid_io_op op,
 {
   struct member_io *io;
 
+  if (b->n == b->cap && b->fixed)
+    return NULL;
   if (b->n == b->cap) {
     unsigned cap = b->cap * 2;
     if (slot->array && alloc_refused (&slot->array->pool.hook, ALLOC_BATCH, cap * sizeof *io))

@@ -430,7 +430,11 @@ entry_parse (struct raid_array *a, unsigned slot, const uint8_t *log, uint64_t a
 
   if (memcmp (h + H_MAGIC, ppl_magic, 8) || le_get32 (h, H_CRC) != header_crc (h)
       || memcmp (h + H_UUID, a->sb.array_uuid, 16) || le_get64 (h, H_GEN) != a->ppl.replay_gen
-      || le_get32 (h, H_SLOT) != slot)
+      || le_get32 (h, H_SLOT) != slot
+      /* a writer puts an entry where its sequence falls in the ring: one elsewhere (a
+       * header inside another's pp) would, trusted, set the cut-off of ring_scan from a
+       * sequence no writer gave it and drop entries a replay needs */
+      || le_get64 (h, H_SEQ) % a->ppl.log_size != at)
     return 0;
   nrec = le_get32 (h, H_NREC);
   pp_bytes = le_get32 (h, H_PP_BYTES);

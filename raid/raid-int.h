@@ -211,12 +211,18 @@ struct io_batch {
   struct member_io *ios;        /* inline_ios until it outgrows them */
   unsigned n, cap;
   unsigned own;                 /* batch_start..batch_wait: the caller's I/Os, no shadows */
+  int fixed;                    /* ios is the caller's (batch_init_on): never grown or freed */
   unsigned others;              /* batches waiting besides this one when it started */
   uint64_t start_us;
   struct member_io inline_ios[BATCH_INLINE];
 };
 
 void batch_init (struct io_batch *b, struct poll_gate *gate);
+/* A batch on the caller's IOS, CAP of them: it takes no memory, and an I/O past CAP is
+ * refused (batch_add: NULL).  For metadata written to every member (superblocks, the
+ * bitmap): a member must not be failed, nor a write go unrecorded, because malloc failed. */
+void batch_init_on (struct io_batch *b, struct poll_gate *gate, struct member_io *ios,
+                    unsigned cap);
 void batch_reset (struct io_batch *b);
 /* Told of a batch of flushes that ended, to judge their errors (it may be told several
  * times for one call: flushes go in rounds when memory is short). */
@@ -388,6 +394,7 @@ struct raid_bitmap {
   uint8_t *unsynced;
   pthread_mutex_t lock;         /* setting and clearing bits, writing the block */
   uint8_t *block;               /* RAID_BITMAP_SIZE bytes, aligned */
+  struct member_io ios[RAID_MAX_MEMBERS];   /* bitmap_store's batch, as block is used */
   uint64_t next_pass_us;        /* raid_bitmap_tick's timer */
 };
 
@@ -676,6 +683,7 @@ struct raid_array {
   const char *adding;
   /* superblock write buffers, slots, spares, then the replacement; under sb_lock */
   uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1][RAID_SB_SIZE];
+  struct member_io sb_ios[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1];   /* sb_write_all's batch */
 };
 
 void raid_logf (struct raid_array *a, int level, const char *fmt, ...)

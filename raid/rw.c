@@ -80,7 +80,7 @@ repair (struct raid_array *a, struct member_io *io)
   slot_fail (a, io->slot, "rewrite after a read error failed");
 }
 
-/* Mark every member that failed a write in this batch faulty. */
+/* Mark every member that failed a write or a flush in this batch faulty. */
 void
 fail_writers (struct raid_array *a, struct io_batch *b)
 {
@@ -90,8 +90,10 @@ fail_writers (struct raid_array *a, struct io_batch *b)
       continue;
     if (io->err != ENODEV)
       atomic_fetch_add (&io->slot->write_errors, 1);
-    slot_fail (a, io->slot, io->err == ENODEV ? "it is down and missed a write"
-               : strerror (io->err));
+    /* a flush batch comes here too (fail_flushers): say which it missed */
+    slot_fail (a, io->slot, io->err != ENODEV ? strerror (io->err)
+               : io->op == RAID_IO_FLUSH ? "it is down and missed a flush"
+               : "it is down and missed a write");
   }
 }
 

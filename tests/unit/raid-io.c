@@ -426,6 +426,20 @@ Test (io, flush_and_fua_reach_every_member)
   fx_free (&f);
 }
 
+/* A member down at a flush is failed for the flush it missed: the line says so (it said
+ * "missed a write" for a flush too, sending the admin after a write that never was). */
+Test (io, a_member_down_at_a_flush_is_said_to_miss_a_flush)
+{
+  struct fx f;
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_NO_BITMAP);
+  raid_mem_member_set_down (f.mm[1], 1);
+  cr_assert_eq (raid_flush (f.a), 0, "a flush on a degraded array succeeds");
+  cr_expect (strstr (f.last_error, "member e2.1 (slot 1) failed: it is down and missed a "
+                     "flush") != NULL, "%s", f.last_error);
+  fx_free (&f);
+}
+
 /* Members with a write cache: the superblocks that record a member's failure are flushed
  * before the degraded write is acknowledged (md writes them FUA).  The host dies and the
  * others lose what their caches held of their metadata (the write's data had landed):
@@ -1170,4 +1184,65 @@ Test (io, degraded_parity_writes_in_every_combination_of_members_down, .timeout 
       free (ref);
       fx_free (&f);
     }
+}
+
+/* ---- metadata written to every member, with no memory to spare ------------------ */
+
+enum { WIDE = BATCH_INLINE + 1 };     /* more members than a batch holds inline */
+
+static int
+refuse_batches (void *opaque, enum alloc_site site, size_t bytes)
+{
+  (void) bytes;
+  if (site != ALLOC_BATCH)
+    return 0;
+  atomic_fetch_add ((atomic_uint *) opaque, 1);
+  return 1;
+}
+
+/* A superblock update of more members than a batch holds inline, with no memory to grow
+ * it: every member takes it (md's superblock bios come from a mempool).  It failed the
+ * members past the batch's inline room, healthy, for malloc's failure. */
+Test (io, a_superblock_update_without_memory_fails_no_member)
+{
+  struct fx f;
+  atomic_uint refused = 0;
+  uint64_t events;
+
+  fx_create (&f, RAID_LEVEL_5, WIDE, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_NO_BITMAP);
+  events = f.a->sb.events;
+  f.a->pool.hook = (struct alloc_hook) { refuse_batches, &refused };
+  array_checkpoint (f.a);
+  f.a->pool.hook = (struct alloc_hook) { NULL, NULL };
+  for (unsigned i = 0; i < WIDE; i++) {
+    cr_expect (!atomic_load (&f.a->slot[i].faulty), "member %u failed: %s", i, f.last_error);
+    cr_expect_eq (fx_examined (&f, i).events, events + 1, "member %u missed the update", i);
+  }
+  fx_free (&f);
+}
+
+/* A write's dirty bit reaches every member before the write is acknowledged, with no
+ * memory for a batch of more members than it holds inline.  The store dropped the writes
+ * it could not queue: the last member's block kept the bit clean, and a crash with that
+ * block read would skip the region's resync (the write hole). */
+Test (io, a_dirty_bit_without_memory_reaches_every_member)
+{
+  struct fx f;
+  atomic_uint refused = 0;
+  uint8_t buf[4096] = { 0x3c };
+
+  fx_create (&f, RAID_LEVEL_5, WIDE, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  cr_assert (f.a->bitmap.nbits > 0, "the array has no bitmap");
+  bitmap_pass (f.a);
+  bitmap_pass (f.a);
+  cr_assert_eq (bitmap_dirty_bits (f.a), 0, "bits still dirty before the write");
+  f.a->pool.hook = (struct alloc_hook) { refuse_batches, &refused };
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0, "the write failed: %s", f.last_error);
+  f.a->pool.hook = (struct alloc_hook) { NULL, NULL };
+  for (unsigned i = 0; i < WIDE; i++) {
+    const uint8_t *block = raid_mem_member_data (f.mm[i]) + RAID_BITMAP_OFFSET;
+    cr_expect (!atomic_load (&f.a->slot[i].faulty), "member %u failed: %s", i, f.last_error);
+    cr_expect (block[64] & 1, "member %u's bitmap block misses the write's dirty bit", i);
+  }
+  fx_free (&f);
 }

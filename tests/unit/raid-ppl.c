@@ -1232,6 +1232,52 @@ Test (ppl, entries_that_claim_more_pp_than_the_ring_holds_are_not_copied_past_it
   fx_free (&f);
 }
 
+/* Give the hand-made entry at ring byte AT the sequence SEQ (its crc made again). */
+static void
+hand_entry_seq (uint8_t *ring, uint64_t at, uint64_t seq)
+{
+  uint8_t *h = ring + at, zero[4] = { 0 };
+  uint32_t c;
+
+  le_put64 (h, 40, seq);
+  c = crc32_iscsi (h, 8, 0xffffffff);
+  c = crc32_iscsi (zero, 4, c);
+  le_put32 (h, 8, crc32_iscsi (h + 12, PPL_HEADER - 12, c));
+}
+
+/* A sound header where its sequence does not put it (no writer does: a header inside
+ * another entry's pp, a copy of a ring stored on the array), claiming a sequence laps
+ * ahead.  Trusted, it would tell ring_scan that every entry a ring behind it had ended
+ * and drop the torn write's entry: column 1, which no write touched, would then come
+ * back wrong from the stripe's stale parity on a start without it. */
+Test (ppl, an_entry_not_where_its_sequence_puts_it_is_not_trusted)
+{
+  struct fx f;
+  uint8_t *ref, *ring, *got = malloc (CHUNK), uuid[16];
+  unsigned pdev = col_dev (0, K);
+  uint64_t ring_bytes, head, at, gen;
+
+  ref = create_filled (&f, RAID_CREATE_PPL, 31, NULL);
+  torn_write (&f, ref, 4096, 4096, 98, 1u << pdev);
+  ring = raid_mem_member_data (f.mm[pdev]) + f.a->ppl.log_offset;
+  ring_bytes = f.a->ppl.log_size;
+  head = f.a->ppl.ring[pdev].head;
+  gen = f.a->sb.ppl_gen;
+  memcpy (uuid, f.a->sb.array_uuid, 16);
+  crash (&f);
+  /* past the torn write's entry, of a stripe whose parity is on the same member */
+  at = (head + 2 * PPL_HEADER) % ring_bytes;
+  hand_entry (ring, ring_bytes, at, uuid, gen, pdev, N, 4096);
+  hand_entry_seq (ring, at, at + 8 * ring_bytes + PPL_HEADER);
+  restart_without (&f, col_dev (0, 1));
+  cr_assert_eq (raid_read (f.a, got, CHUNK, CHUNK), 0);     /* column 1 of stripe 0 */
+  cr_assert (!memcmp (got, ref + CHUNK, CHUNK), "column 1, which no write touched, came "
+             "back wrong: the torn write's entry was dropped for a misplaced one");
+  free (got);
+  free (ref);
+  fx_free (&f);
+}
+
 /* A crash without the log leaves a torn stripe that only the resync would mend; the log
  * switched on before that resync ended knows nothing of it.  A second crash must not let
  * the array start dirty and degraded without force, as if the log covered every stripe:

@@ -394,11 +394,14 @@ int raid_set_writemostly (struct raid_array *a, const char *name, int on, char *
  * missing slot and a spare to put in it (not the slot being replaced while its new
  * member works: raid_replace hands the slot to that member). */
 int raid_recovery_pending (struct raid_array *a);
-/* HELD 1: the recovery raid_recovery_pending reports cannot make progress for now (it
- * failed, and its caller backs off before the next try), so a replace does not stop at
- * its checkpoint for it and copies on; 0 (the next try, or a member added or back) and
- * a running replace steps aside for it again at its next window. */
-void raid_recovery_hold (struct raid_array *a, int held);
+/* The recovery raid_recovery_pending reports cannot make progress for now (it failed,
+ * and its caller backs off before the next try): for MS milliseconds from now a replace
+ * does not stop at its checkpoint for it and copies on.  Once they are over, or at once
+ * with MS 0 (a member added or back), a running replace steps aside for it again at its
+ * next window (md: recovery goes before a replacement), and the caller's next try runs. */
+void raid_recovery_hold (struct raid_array *a, unsigned ms);
+/* 1 while the hold of raid_recovery_hold lasts. */
+int raid_recovery_held (struct raid_array *a);
 /* Rebuild one slot: resume the recovery in progress, or move the first
  * spare into the first faulty or missing slot (role RECOVERING) and rebuild
  * its contents from the other members (parity decode, or a mirror copy),
@@ -592,7 +595,7 @@ struct raid_status {
   int resync_after_crash;        /* the pending resync follows a crash (not a creation) */
   struct raid_member_status member[RAID_MAX_MEMBERS];
   int recovery_slot;             /* slot being rebuilt, -1 none */
-  int recovery_held;             /* its recovery is held off (raid_recovery_hold): a replace
+  int recovery_held;             /* its recovery is held off (raid_recovery_held): a replace
                                   * copies on instead of waiting for it */
   uint64_t recovery_offset;      /* units of it rebuilt, of resync_units */
   unsigned spares;

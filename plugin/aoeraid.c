@@ -68,6 +68,10 @@ static bool held_out[MAX_ALL];
 /* ... and of those, the ones the admin removed (the array's superblocks list them too):
  * their return is logged, with how to use them again. */
 static bool removed_out[MAX_ALL];
+/* ... and the ones the admin removed that the superblocks cannot list: a shelf the array
+ * let go of whose uuid raid/ kept no record of (another array's, blank, or out of its
+ * list of members that left).  Only this server knows: a second remove says so. */
+static bool removed_unlisted[MAX_ALL];
 static struct raid_array *array;
 static struct control *control;
 
@@ -369,7 +373,7 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   targets[known] = t;
   ups_seen[known] = shelf_ups(t);       /* this add is its re-add */
   held_out[known] = false;
-  removed_out[known] = false;
+  removed_out[known] = removed_unlisted[known] = false;
   monitor_kick();
   fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot, array_failed() ?
           "; the array has failed: nothing is rebuilt until it starts again (aoeraid "
@@ -852,8 +856,9 @@ static int remove_request(const char *arg, FILE *out)
   pthread_mutex_lock(&add_lock);
   i = addr_index(&a);
   /* removed before (or left out at the start as removed): the array holds it faulty
-   * still, and raid/ would record it again; the answer says nothing new happened */
-  if (i < n_addrs && removed_out[i] && !targets[i]) {
+   * still, and raid/ would record it again, or (unlisted) holds nothing of it and would
+   * answer that it is not in the array; the answer says nothing new happened */
+  if (i < n_addrs && (removed_out[i] || removed_unlisted[i]) && !targets[i]) {
     pthread_mutex_unlock(&add_lock);
     fprintf(out, "%s was removed already; its shelf is released (aoeraid add -c SOCKET %s "
             "takes it back)\n", name, name);
@@ -894,6 +899,7 @@ static int remove_request(const char *arg, FILE *out)
   if (r == 0 && i < n_addrs) {
     held_out[i] = true;
     removed_out[i] = recorded;
+    removed_unlisted[i] = !recorded;
     if (params.reserve && targets[i])
       aoe_release(targets[i]);
     targets[i] = NULL;          /* an add later reserves it again */

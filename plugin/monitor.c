@@ -7,7 +7,8 @@
  * A replace stops at its checkpoint when a recovery becomes due (-EAGAIN: another slot
  * failed, with a spare), so the next round runs the recovery and the one after resumes
  * the copy: md's sync thread rebuilds a failed slot beside a replacement.  A recovery
- * that fails is held off for a while (recovery_back_off), and a replace goes on meanwhile. */
+ * that fails is held off for a while (recovery_back_off), and a replace goes on meanwhile,
+ * stepping aside at its next window once the hold runs out (recovery goes first, as in md). */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -24,7 +25,7 @@
 #include "status.h"
 
 #define MONITOR_POLL_MS 250
-#define MONITOR_RETRY_MS 1000      /* after a failed recovery, before the next try */
+#define MONITOR_RETRY_MS 1000      /* after a failed recovery or reshape, before the next try */
 #define MONITOR_FAILED_MS 60000    /* the array lost too much: wait for an add */
 
 static struct raid_array *mon_array;
@@ -42,12 +43,11 @@ static pthread_cond_t mon_cond;
 static bool mon_reshape_waiting;
 /* A recovery that failed is not tried again for mon_recovery_backoff_ms (the pause doubles
  * at each failure, up to MONITOR_FAILED_MS) unless kicked (an add, a fail, a replace):
- * meanwhile raid_recovery_hold lets a replace copy on.  Why it failed is said once, not
- * at every try, until one succeeds. */
-static bool mon_recovery_held, mon_recovery_said;
+ * raid_recovery_hold keeps the time, so that a replace copying on meanwhile sees it run
+ * out too.  Why it failed is said once, not at every try, until one succeeds. */
+static bool mon_recovery_said;
 static bool mon_recovery_kicked;   /* under mon_lock */
 static unsigned mon_recovery_backoff_ms;
-static struct timespec mon_recovery_failed;      /* when it last failed */
 
 /* Sleep up to ms, or until kicked or stopped; true when stopping. */
 static bool monitor_wait(unsigned ms)
@@ -82,27 +82,21 @@ static void recovery_back_off(int r, bool failed)
                  "many members lost): add the missing members back" : strerror(-r),
                  ms / 1000, MONITOR_FAILED_MS / 1000);
   mon_recovery_said = true;
-  clock_gettime(CLOCK_MONOTONIC, &mon_recovery_failed);
-  mon_recovery_held = true;
-  raid_recovery_hold(mon_array, 1);
+  raid_recovery_hold(mon_array, ms);
 }
 
-/* The recovery is held off; false (and no longer held) once its pause is over or the
- * monitor was kicked since. */
+/* The recovery is held off: false once its pause is over, or the monitor was kicked since
+ * (a kick during the failed run would otherwise be lost to the hold set after it). */
 static bool recovery_held(void)
 {
   bool kicked;
 
-  if (!mon_recovery_held)
-    return false;
   pthread_mutex_lock(&mon_lock);
   kicked = mon_recovery_kicked;
   pthread_mutex_unlock(&mon_lock);
-  if (!kicked && elapsed_ms(&mon_recovery_failed) < (long)mon_recovery_backoff_ms)
-    return true;
-  mon_recovery_held = false;
-  raid_recovery_hold(mon_array, 0);
-  return false;
+  if (kicked)
+    raid_recovery_hold(mon_array, 0);
+  return !kicked && raid_recovery_held(mon_array);
 }
 
 /* One recovery run; the pause before the next look, or -1 to stop the thread. */
@@ -124,8 +118,13 @@ static int run_recovery(void)
   }
   if (r == -ECANCELED)
     return -1;
+  /* Nothing to rebuild after all: raid_recovery_pending said there was, and the state
+   * changed before raid_recover looked under its locks (the spare went down or was
+   * removed, the recovering member failed with no spare left, a grow began).  Both ask
+   * the same questions, so this passes with the change: no back-off, no line, and the
+   * next look, at the monitor's own pace, runs whatever is due then (a recovery at once). */
   if (r == -EAGAIN)
-    return MONITOR_RETRY_MS;
+    return MONITOR_POLL_MS;
   recovery_back_off(r, raid_status(mon_array, &st) == 0 && st.state == RAID_STATE_FAILED);
   return MONITOR_POLL_MS;
 }
@@ -245,7 +244,7 @@ int monitor_start(struct raid_array *array)
   cond_init_monotonic(&mon_cond);
   mon_array = array;
   mon_stop = false;
-  mon_recovery_held = mon_recovery_said = mon_recovery_kicked = false;
+  mon_recovery_said = mon_recovery_kicked = false;
   mon_recovery_backoff_ms = 0;
   err = pthread_create(&mon_thread, NULL, monitor_main, NULL);
   if (err) {

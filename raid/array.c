@@ -1428,7 +1428,7 @@ raid_status (struct raid_array *a, struct raid_status *st)
 
   memset (st, 0, sizeof *st);
   st->recovery_slot = -1;
-  st->recovery_held = atomic_load (&a->recovery_held);
+  st->recovery_held = raid_recovery_held (a);
   array_missing (a, missing);
   st->level = a->lay.g.level;
   st->k = a->lay.g.k;

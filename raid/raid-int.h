@@ -667,7 +667,9 @@ struct raid_array {
   atomic_ullong fg_last_us;     /* when the last of them ended */
   struct raid_bitmap bitmap;
   atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
-  atomic_int recovery_held;     /* raid_recovery_hold: a replace does not wait for it */
+  /* raid_recovery_hold: until this time (now_us), a replace does not wait for the
+   * recovery; 0: not held */
+  atomic_ullong recovery_held_until;
   struct raid_check_state check;
   struct raid_replace repl;
   struct raid_notes notes;

@@ -9,7 +9,8 @@
  * batch, the new member's written in another), within the speed limits.  Another slot
  * failing (with a spare for it) stops the copy at its checkpoint: the recovery runs
  * first, then the copy resumes (replace_blocker); a recovery that cannot make progress
- * (raid_recovery_hold) does not stop it.
+ * does not stop it while its caller holds it off (raid_recovery_hold), and does again
+ * once that hold runs out.
  *
  * Saved across a restart as md saves a replacement: the superblocks record the slot, the
  * new member's uuid and the units copied (RAID_FEATURE_REPLACEMENT; the new member keeps
@@ -301,13 +302,23 @@ replace_blocker (struct raid_array *a, struct raid_slot *s)
     return -ECANCELED;
   if (!slot_usable (s) || atomic_load (&a->repl.member.faulty))
     return -EIO;
-  return !atomic_load (&a->recovery_held) && raid_recovery_pending (a) ? -EAGAIN : 0;
+  return !raid_recovery_held (a) && raid_recovery_pending (a) ? -EAGAIN : 0;
 }
 
+/* A deadline, not a flag the caller lifts: the caller (the monitor) runs this replace
+ * and cannot lift it before the copy ends; the copy sees it run out itself. */
 void
-raid_recovery_hold (struct raid_array *a, int held)
+raid_recovery_hold (struct raid_array *a, unsigned ms)
 {
-  atomic_store (&a->recovery_held, held);
+  atomic_store (&a->recovery_held_until, ms ? now_us () + (uint64_t) ms * 1000 : 0);
+}
+
+int
+raid_recovery_held (struct raid_array *a)
+{
+  uint64_t until = atomic_load (&a->recovery_held_until);
+
+  return until && now_us () < until;
 }
 
 /* replace_blocker before a window from unit u is locked, the test hook called first. */

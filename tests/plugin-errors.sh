@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every mistake is refused with its own clear line, and nothing is written.
+# Every mistake is refused with its own clear line, and nothing is written.  A shelf left
+# out with force= (its superblock corrupt), removed twice, is said removed already.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -78,6 +79,18 @@ plugin_fails "name mismatch" \
 # A corrupt superblock: flip a byte inside e2.1's superblock (4 KiB at 4 KiB).
 printf '\xff' | dd of="${LAB_IMG[2]}" bs=1 seek=4200 conv=notrunc status=none
 plugin_fails "corrupt superblock" "e2.1.*(crc|checksum|corrupt)" shelves=e1.1,e2.1 force=false
+aoeraid=$top_builddir/aoeraid
+# With force=true e2.1 is left out, and raid/ keeps no record of it (no uuid can be read):
+# removed, then removed again, the second answer says so, not "not in the array".
+plugin_start "$LAB_DIR/left.sock" shelves=e1.1,e2.1 force=true control="$LAB_DIR/left.ctl"
+out=$("$aoeraid" remove -c "$LAB_DIR/left.ctl" e2.1 2>&1) || lab_die "remove e2.1: $out"
+echo "$out" | grep >/dev/null "^removed e2.1 (the array no longer used it)" ||
+  lab_die "remove e2.1 answered: $out"
+out=$("$aoeraid" remove -c "$LAB_DIR/left.ctl" e2.1 2>&1) || lab_die "remove e2.1 again: $out"
+echo "$out" | grep >/dev/null "^e2.1 was removed already; its shelf is released" ||
+  lab_die "removing e2.1 again answered: $out"
+plugin_stop
+echo "ok: a shelf left out with force, removed twice: the second answer says it was removed already"
 
 # A shelf reserved by another initiator (its own MAC on the same SAN).
 lab_host2

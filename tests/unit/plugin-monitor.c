@@ -38,7 +38,20 @@ status_check_begin (void)
 }
 
 void status_replace_begin (void) { }
-void status_recovery_begin (void) { atomic_fetch_add (&recoveries, 1); }
+
+/* A spare that goes down as the monitor starts a recovery, between raid_recovery_pending
+ * and raid_recover (once; NULL: none). */
+static struct raid_mem_member *_Atomic down_at_begin;
+
+void
+status_recovery_begin (void)
+{
+  struct raid_mem_member *spare = atomic_exchange (&down_at_begin, NULL);
+
+  if (spare)
+    raid_mem_member_set_down (spare, 1);
+  atomic_fetch_add (&recoveries, 1);
+}
 void status_reshape_begin (void) { }
 void status_resync_begin (void) { }
 void status_resync_end (void) { }
@@ -151,4 +164,47 @@ Test (monitor, a_replace_goes_on_while_a_failing_recovery_backs_off, .timeout = 
   fx_free (&f);
   for (i = 0; i < 2; i++)
     raid_mem_member_free (spare[i]);
+}
+
+/* The spare goes down between the monitor's look (raid_recovery_pending) and the recovery's
+ * start, so raid_recover finds nothing to rebuild (-EAGAIN): a passing race, not a recovery
+ * that cannot go on.  Nothing is said, the recovery is not held off, and once the spare is
+ * back the next look runs it. */
+Test (monitor, a_recovery_with_nothing_to_rebuild_is_not_held_off, .timeout = 60)
+{
+  struct raid_mem_member *spare;
+  struct raid_member m;
+  struct raid_status st;
+  char err[256] = "";
+  struct fx f;
+  unsigned i;
+
+  fx_create (&f, RAID_LEVEL_1, 2, 0, 0, 4096, RAID_CREATE_ASSUME_CLEAN);
+  spare = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  m = raid_mem_member (spare);
+  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), 0, "add: %s", err);
+  cr_assert_eq (raid_fail_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recovery_pending (f.a), 1);
+  atomic_store (&down_at_begin, spare);
+  cr_assert_eq (monitor_start (f.a), 0);
+  /* a check taken is a round of the monitor after the one that found nothing */
+  for (i = 0; i < 3000 && atomic_load (&recoveries) < 1; i++)
+    usleep (10000);
+  cr_assert_eq (atomic_load (&recoveries), 1, "the monitor did not look for a recovery");
+  cr_assert_eq (monitor_check (RAID_CHECK), 0);
+  for (i = 0; i < 3000 && !atomic_load (&taken); i++)
+    usleep (10000);
+  cr_assert (atomic_load (&taken), "the monitor took no check after the recovery");
+  cr_assert_eq (atomic_load (&cannot_progress), 0, "a recovery with nothing to rebuild was "
+                "said to make no progress");
+  cr_assert_eq (raid_recovery_held (f.a), 0, "a recovery with nothing to rebuild was held off");
+  raid_mem_member_set_down (spare, 0);
+  for (i = 0; i < 3000 && !(raid_status (f.a, &st) == 0 && st.state == RAID_STATE_CLEAN); i++)
+    usleep (10000);
+  monitor_stop ();
+  cr_assert_eq (st.state, RAID_STATE_CLEAN, "the recovery did not run once the spare was up "
+                "(%d tries)", atomic_load (&recoveries));
+  cr_assert_eq (atomic_load (&cannot_progress), 0);
+  fx_free (&f);
+  raid_mem_member_free (spare);
 }

@@ -2298,6 +2298,68 @@ Test (replace, a_slot_failing_while_its_replace_waits_goes_to_the_new_member)
   raid_mem_member_free (extra);
 }
 
+/* The hold of a recovery that cannot make progress (raid_recovery_hold) runs out while a
+ * replace copies on under it: the hook, a quarter in, shortens the hold and waits until it
+ * is over.  The copy steps aside at that window (md: recovery goes before a replacement),
+ * not at its end; before, it went on under the hold. */
+struct hold_end {
+  struct raid_array *a;
+  uint64_t at, ended_at;        /* shortened from unit at; over at unit ended_at */
+  int ended;
+};
+
+static void
+hold_end_between (void *opaque, uint64_t pos)
+{
+  struct hold_end *h = opaque;
+
+  if (pos < h->at || h->ended)
+    return;
+  raid_recovery_hold (h->a, 1);
+  /* bounded: 20 s, far past the 1 ms it lasts */
+  for (unsigned i = 0; i < 20000 && raid_recovery_held (h->a); i++)
+    usleep (1000);
+  h->ended = !raid_recovery_held (h->a);
+  h->ended_at = pos;
+}
+
+Test (replace, steps_aside_once_the_hold_of_a_failing_recovery_runs_out, .timeout = 60)
+{
+  struct raid_status st;
+  struct rig r;
+  char err[256] = "";
+  int rc;
+
+  rig_whole_spare (&r, &cases[2]);                  /* raid6 of 4 */
+  rig_replace_start (&r, "e9.1");
+  r.spare[1] = raid_mem_member_new ("e10.1", WHOLE_MEMBER);
+  rig_add (&r, 1);
+  cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_recovery_pending (r.f.a), 1);
+  raid_recovery_hold (r.f.a, 60000);
+  struct hold_end h = { .a = r.f.a, .at = resync_units (r.f.a) / 4 };
+  r.f.a->repl.hook = (struct replace_hook) { hold_end_between, &h };
+  rc = raid_replace (r.f.a);
+  r.f.a->repl.hook = (struct replace_hook) { NULL, NULL };
+  raid_status (r.f.a, &st);
+  cr_assert (h.ended, "the hold did not run out");
+  cr_assert (rc == -EAGAIN && st.replace_slot == 1 && st.replace_offset == h.ended_at,
+             "the replace returned %d, %s at %llu of %llu: the hold ran out at unit %llu and "
+             "it went on", rc, st.replace_slot == 1 ? "still replacing" : "replaced",
+             (unsigned long long) st.replace_offset, (unsigned long long) st.resync_units,
+             (unsigned long long) h.ended_at);
+  cr_assert (strstr (r.f.info, "replacing e2.1 (slot 1) with e9.1 waits at unit"), "%s",
+             r.f.info);
+  cr_assert_eq (raid_recover (r.f.a), 0, "slot 0 onto e10.1");
+  cr_assert_eq (raid_replace (r.f.a), 0, "the resumed replace: %s", r.f.last_warning);
+  raid_status (r.f.a, &st);
+  cr_assert (st.state == RAID_STATE_CLEAN && !strcmp (st.member[0].name, "e10.1")
+             && !strcmp (st.member[1].name, "e9.1"), "state %d: %s %s", st.state,
+             st.member[0].name, st.member[1].name);
+  rig_verify (&r, "recovered, then replaced");
+  rig_free (&r);
+}
+
 /* The admin fails the new member (md: failing the replacement stops the replace): it is
  * faulty at once, takes no more writes, the superblocks drop the record of the replace,
  * and the replace stops on it; the old member serves on and the array stays whole. */

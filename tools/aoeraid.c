@@ -268,6 +268,12 @@ static int scan_opts(int argc, char **argv, unsigned takes, struct scan_opts *o)
         fprintf(stderr, "%s: at most %d interfaces\n", progname, MAX_IFACES);
         return 2;
       }
+      for (size_t i = 0; i < o->n; i++)
+        if (!strcmp(o->ifaces[i], optarg)) {
+          fprintf(stderr, "%s: -i %s is given twice: give each interface once\n", progname,
+                  optarg);
+          return 2;
+        }
       o->ifaces[o->n++] = optarg;
       break;
     case 'j':

@@ -419,6 +419,14 @@ int params_set(struct params *p, const char *key, const char *value)
       nbdkit_error("iface: at most %d interfaces", MAX_IFACES);
       return -1;
     }
+    /* the same interface twice would open it twice: every shelf then shows two paths
+     * through one link, and every reply is received twice */
+    for (size_t i = 0; i < p->n_ifaces; i++)
+      if (!strcmp(p->ifaces[i], value)) {
+        nbdkit_error("iface: %s is given twice: give each interface once (iface= is "
+                     "repeated for several interfaces)", value);
+        return -1;
+      }
     p->ifaces[p->n_ifaces++] = value;
     return 0;
   }

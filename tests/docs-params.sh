@@ -85,7 +85,7 @@ cmds=$(sed -n 's/^aoeraid \([a-z-]*\).*/\1/p' <<<"$uselines" | sort -u | tr '\n'
 main=$(sed -n 's/^ *if (!strcmp(cmd, "\([a-z-]*\)")).*/\1/p' "$src/tools/aoeraid.c" |
   grep -vx help | tr '\n' ' ')
 unknowncmd=$(tr -d '\n' <"$src/tools/aoeraid.c" |
-  sed -n "s/.*unknown command '%s': use \([a-z, \"-]*\)\\\\n.*/\1/p" | sed 's/[,"]\| or / /g')
+  sed -n "s/.*unknown command '%s'%s%s%s: use \([a-z, \"-]*\)(.*/\1/p" | sed 's/[,"]\| or / /g')
 podcmds=$(section "$toolpod" DESCRIPTION | sed -n 's/^=item B<\([a-z-]*\)>$/\1/p' | tr '\n' ' ')
 same "aoeraid's main() vs aoeraid --help" "$main" "$cmds"
 same "aoeraid's main() vs its 'unknown command' list" "$main" "$unknowncmd"
@@ -93,7 +93,21 @@ same "aoeraid's main() vs aoeraid.pod's DESCRIPTION" "$main" "$podcmds"
 for c in $main; do
   grep -q "\`$c\`\|\`aoeraid $c\`" "$src/README.md" || bad "README.md does not name aoeraid $c"
   out=$("$aoeraid" "$c" --help 2>&1) || bad "aoeraid $c --help failed: $(head -n 1 <<<"$out")"
-  grep -q "aoeraid $c" <<<"$out" || bad "aoeraid $c --help does not show its usage"
+  # its own usage lines, those of --help, and not the other commands'
+  own=$(grep "^aoeraid $c " <<<"$uselines")
+  got=$(sed -n 's/^usage: //p; s/^       \(aoeraid \)/\1/p' <<<"$out" | tr -s ' ')
+  [ "$got" = "$own" ] || bad "aoeraid $c --help shows usage '$got', not its own: '$own'"
+  grep -q "^  $c " <<<"$out" || bad "aoeraid $c --help does not say what $c does"
+done
+# A typo of a command is one line on stderr, exit 2, naming the command meant: the whole
+# usage after it would scroll that line away.
+for typo in stauts:status exmaine:examine zero-superblocks:zero-superblock ad:add; do
+  out=$("$aoeraid" "${typo%%:*}" 2>&1 >/dev/null) && rc=0 || rc=$?
+  if [ "$rc" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q "did you mean '${typo#*:}'" <<<"$out"; then
+    echo "ok: aoeraid ${typo%%:*}: one line, exit 2, naming ${typo#*:}"
+  else
+    bad "aoeraid ${typo%%:*}: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
+  fi
 done
 podsyn=$(section "$toolpod" SYNOPSIS | sed -n 's/^ \(aoeraid \)/\1/p' | tr -s ' ')
 if [ "$uselines" = "$podsyn" ]; then

@@ -38,6 +38,14 @@ plugin_fails "a name with a space" "name: 'my array' holds byte 0x20 at 3: no sp
 plugin_fails "shelves= twice" "shelves= given twice: give it once, comma-separated" \
   shelves=e1.1 shelves=e2.1 level=1
 plugin_fails "level= twice" "level= given twice: give it once" shelves=e1.1,e2.1 level=1 level=0
+# iface= is repeated for several interfaces, but one interface twice opened it twice (every
+# shelf showed two paths through one link); so did aoeraid's -i
+plugin_fails "iface= twice" "iface: h0 is given twice: give each interface once" \
+  shelves=e1.1,e2.1 level=1 iface=h0
+out=$(lab_exec "$top_builddir/aoeraid" discover -i h0 -i h0 2>&1) && rc=0 || rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "-i h0 is given twice" <<<"$out" ||
+  lab_die "aoeraid discover -i h0 -i h0: exit $rc, want 2 and one line: $out"
+echo "ok: aoeraid discover -i h0 -i h0: $out"
 plugin_fails "writemostly under two spellings" \
   "writemostly= given twice \\(write_mostly= is the same\\): give it once" \
   shelves=e1.1,e2.1 level=1 writemostly=e1.1 write_mostly=e2.1

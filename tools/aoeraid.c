@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,74 +30,137 @@
 
 static const char *progname = "aoeraid";
 
+/* Each command: its usage lines (after "aoeraid ") and its description, as --help shows
+ * them; `aoeraid CMD --help` shows its own.  The usage lines are aoeraid.pod's SYNOPSIS
+ * (tests/docs-params.sh). */
+static const struct command_help {
+  const char *name;
+  const char *synopsis;
+  const char *text;
+} commands[] = {
+  { "discover",
+    "discover [-i IFACE]... [-w MILLISECONDS] [--json]\n",
+    "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
+    "            Ethernet interface); exit 0 if any answered\n" },
+  { "examine",
+    "examine [-i IFACE]... [-w MILLISECONDS] [--json] [SHELF.SLOT...]\n",
+    "  examine   read the aoeraid superblock of the shelves named (default: every\n"
+    "            one that answers; reads only) and say which array each belongs\n"
+    "            to, its slot, events, clean or dirty (md's --examine); then per\n"
+    "            array its shelves, the stale and missing ones, and the nbdkit\n"
+    "            commands that start it, by its shelves and by uuid (md's\n"
+    "            --examine --scan)\n" },
+  { "probe",
+    "probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n",
+    "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
+    "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n" },
+  { "status",
+    "status -c SOCKET [--json]\n",
+    "  status    ask a running nbdkit-aoeraid-plugin for its array's state; it and the\n"
+    "            other -c commands take -t SECONDS, how long to wait for the answer\n"
+    "            (default 60, 0: no limit)\n" },
+  { "add",
+    "add -c SOCKET SHELF.SLOT\n",
+    "  add       give a running array a shelf as a spare (hot-add); it replaces a\n"
+    "            faulty or missing member at once, else waits for one to fail\n" },
+  { "fail",
+    "fail -c SOCKET SHELF.SLOT\n",
+    "  fail      mark a working member faulty (md's --fail), to replace it: a spare\n"
+    "            takes its slot; refused if the array cannot do without it\n" },
+  { "remove",
+    "remove -c SOCKET SHELF.SLOT\n",
+    "  remove    drop a spare, or let go of a failed member's shelf (md's --remove);\n"
+    "            the shelf is released and not re-added by itself\n" },
+  { "writemostly",
+    "writemostly -c SOCKET SHELF.SLOT on|off\n",
+    "  writemostly  on: reads of a raid1 or raid10 avoid the member while another\n"
+    "            copy can serve them, writes reach it as always (md's\n"
+    "            --write-mostly: a far or slow shelf); off: it serves reads again;\n"
+    "            kept in the superblocks\n" },
+  { "replace",
+    "replace -c SOCKET OLD [NEW]\n",
+    "  replace   put the shelf NEW (added as a spare first), or the first spare, in\n"
+    "            the place of member OLD while OLD keeps serving (md's --replace):\n"
+    "            the array keeps its redundancy the whole time\n" },
+  { "speed",
+    "speed -c SOCKET [min=RATE] [max=RATE]\n",
+    "  speed     show or set the resync and recovery speed limits (md's\n"
+    "            speed_limit_min while clients do I/O, speed_limit_max otherwise);\n"
+    "            RATE in bytes per second: 1000K, 200M; 0 for no limit\n" },
+  { "grow",
+    "grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
+    "grow -c SOCKET size=SIZE|max\n"
+    "grow -c SOCKET bitmap=SIZE|none\n"
+    "grow -c SOCKET consistency-policy=ppl|bitmap|resync\n",
+    "  grow      add the shelves to a running array as new members and reshape it\n"
+    "            onto them (md's --grow), optionally to another level (raid1 of 2\n"
+    "            to level=5 of 3); the new space appears when the reshape is done;\n"
+    "            size=max (or size=SIZE per member, K M G) uses the room of members\n"
+    "            replaced by bigger shelves (md's --grow --size=max) at once, and\n"
+    "            resyncs the new space; bitmap=SIZE adds a write-intent bitmap of\n"
+    "            SIZE bytes per bit (64K to 1T) to an array in sync, bitmap=none\n"
+    "            removes it (md's --grow --bitmap=internal|none);\n"
+    "            consistency-policy=ppl keeps a partial parity log on a raid5 (md's\n"
+    "            --grow --consistency-policy=ppl), bitmap drops it\n" },
+  { "check",
+    "check -c SOCKET [repair|stop]\n",
+    "  check     read the whole array and compare its parity (mirror copies) with\n"
+    "            the data (md's sync_action check); repair also rewrites what does\n"
+    "            not match; stop ends either; status shows the mismatches found\n" },
+  { "zero-superblock",
+    "zero-superblock -i IFACE... [-w MILLISECONDS] [--force] SHELF.SLOT...\n",
+    "  zero-superblock  erase aoeraid's superblock and bitmap (its metadata area,\n"
+    "            4 KiB to 64 KiB) from shelves whose array is gone (md's\n"
+    "            --zero-superblock), then read back that none is left; refused, and\n"
+    "            nothing written, for a shelf another head holds reserved, and,\n"
+    "            without --force, for a member or spare of an array not known gone\n" },
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_synopsis(FILE *f, const struct command_help *c, bool *first)
+{
+  for (const char *line = c->synopsis; *line;) {
+    const char *nl = strchr(line, '\n');
+    fprintf(f, "%s%s %.*s\n", *first ? "usage: " : "       ", progname, (int)(nl - line), line);
+    *first = false;
+    line = nl + 1;
+  }
+}
+
 static void usage(FILE *f)
 {
-  fprintf(f,
-          "usage: %s discover [-i IFACE]... [-w MILLISECONDS] [--json]\n"
-          "       %s examine [-i IFACE]... [-w MILLISECONDS] [--json] [SHELF.SLOT...]\n"
-          "       %s probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n"
-          "       %s status -c SOCKET [--json]\n"
-          "       %s add -c SOCKET SHELF.SLOT\n"
-          "       %s fail -c SOCKET SHELF.SLOT\n"
-          "       %s remove -c SOCKET SHELF.SLOT\n"
-          "       %s writemostly -c SOCKET SHELF.SLOT on|off\n"
-          "       %s replace -c SOCKET OLD [NEW]\n"
-          "       %s speed -c SOCKET [min=RATE] [max=RATE]\n"
-          "       %s grow -c SOCKET [level=LEVEL] SHELF.SLOT...\n"
-          "       %s grow -c SOCKET size=SIZE|max\n"
-          "       %s grow -c SOCKET bitmap=SIZE|none\n"
-          "       %s grow -c SOCKET consistency-policy=ppl|bitmap|resync\n"
-          "       %s check -c SOCKET [repair|stop]\n"
-          "       %s zero-superblock -i IFACE... [-w MILLISECONDS] [--force] SHELF.SLOT...\n"
-          "  discover  list the AoE shelves answering on the interfaces (default: every up\n"
-          "            Ethernet interface); exit 0 if any answered\n"
-          "  examine   read the aoeraid superblock of the shelves named (default: every\n"
-          "            one that answers; reads only) and say which array each belongs\n"
-          "            to, its slot, events, clean or dirty (md's --examine); then per\n"
-          "            array its shelves, the stale and missing ones, and the nbdkit\n"
-          "            commands that start it, by its shelves and by uuid (md's\n"
-          "            --examine --scan)\n"
-          "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
-          "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n"
-          "  status    ask a running nbdkit-aoeraid-plugin for its array's state; it and the\n"
-          "            other -c commands take -t SECONDS, how long to wait for the answer\n"
-          "            (default 60, 0: no limit)\n"
-          "  add       give a running array a shelf as a spare (hot-add); it replaces a\n"
-          "            faulty or missing member at once, else waits for one to fail\n"
-          "  fail      mark a working member faulty (md's --fail), to replace it: a spare\n"
-          "            takes its slot; refused if the array cannot do without it\n"
-          "  remove    drop a spare, or let go of a failed member's shelf (md's --remove);\n"
-          "            the shelf is released and not re-added by itself\n"
-          "  writemostly  on: reads of a raid1 or raid10 avoid the member while another\n"
-          "            copy can serve them, writes reach it as always (md's\n"
-          "            --write-mostly: a far or slow shelf); off: it serves reads again;\n"
-          "            kept in the superblocks\n"
-          "  replace   put the shelf NEW (added as a spare first), or the first spare, in\n"
-          "            the place of member OLD while OLD keeps serving (md's --replace):\n"
-          "            the array keeps its redundancy the whole time\n"
-          "  speed     show or set the resync and recovery speed limits (md's\n"
-          "            speed_limit_min while clients do I/O, speed_limit_max otherwise);\n"
-          "            RATE in bytes per second: 1000K, 200M; 0 for no limit\n"
-          "  grow      add the shelves to a running array as new members and reshape it\n"
-          "            onto them (md's --grow), optionally to another level (raid1 of 2\n"
-          "            to level=5 of 3); the new space appears when the reshape is done;\n"
-          "            size=max (or size=SIZE per member, K M G) uses the room of members\n"
-          "            replaced by bigger shelves (md's --grow --size=max) at once, and\n"
-          "            resyncs the new space; bitmap=SIZE adds a write-intent bitmap of\n"
-          "            SIZE bytes per bit (64K to 1T) to an array in sync, bitmap=none\n"
-          "            removes it (md's --grow --bitmap=internal|none);\n"
-          "            consistency-policy=ppl keeps a partial parity log on a raid5 (md's\n"
-          "            --grow --consistency-policy=ppl), bitmap drops it\n"
-          "  check     read the whole array and compare its parity (mirror copies) with\n"
-          "            the data (md's sync_action check); repair also rewrites what does\n"
-          "            not match; stop ends either; status shows the mismatches found\n"
-          "  zero-superblock  erase aoeraid's superblock and bitmap (its metadata area,\n"
-          "            4 KiB to 64 KiB) from shelves whose array is gone (md's\n"
-          "            --zero-superblock), then read back that none is left; refused, and\n"
-          "            nothing written, for a shelf another head holds reserved, and,\n"
-          "            without --force, for a member or spare of an array not known gone\n",
-          progname, progname, progname, progname, progname, progname, progname, progname,
-          progname, progname, progname, progname, progname, progname, progname, progname);
+  bool first = true;
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    print_synopsis(f, &commands[i], &first);
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    fputs(commands[i].text, f);
+}
+
+static const struct command_help *find_command(const char *name)
+{
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (!strcmp(commands[i].name, name))
+      return &commands[i];
+  return NULL;
+}
+
+/* `aoeraid CMD --help`: that command's usage and description, not all of them. */
+static void command_usage(FILE *f, const char *name, bool with_text)
+{
+  const struct command_help *c = find_command(name);
+  bool first = true;
+  if (!c) {
+    usage(f);
+    return;
+  }
+  print_synopsis(f, c, &first);
+  if (!with_text)
+    return;
+  fputs(c->text, f);
+  if (strstr(c->synopsis, "-c SOCKET") && !strstr(c->text, "-t SECONDS"))
+    fprintf(f, "  -t SECONDS (--timeout): how long to wait for the server's answer (default 60,\n"
+            "            0: no limit); SOCKET is the control= path given to nbdkit aoeraid\n");
+  fprintf(f, "See aoeraid(1) for more.\n");
 }
 
 static void log_stderr(void *opaque, int level, const char *msg)
@@ -205,6 +269,12 @@ static int scan_opts(int argc, char **argv, unsigned takes, struct scan_opts *o)
         fprintf(stderr, "%s: at most %d interfaces\n", progname, MAX_IFACES);
         return 2;
       }
+      for (size_t i = 0; i < o->n; i++)
+        if (!strcmp(o->ifaces[i], optarg)) {
+          fprintf(stderr, "%s: -i %s is given twice: give each interface once\n", progname,
+                  optarg);
+          return 2;
+        }
       o->ifaces[o->n++] = optarg;
       break;
     case 'j':
@@ -227,8 +297,8 @@ static int scan_opts(int argc, char **argv, unsigned takes, struct scan_opts *o)
       }
       break;
     }
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'h': command_usage(stdout, argv[0], true); return 0;
+    default: command_usage(stderr, argv[0], false); return 2;
     }
   }
   return -1;
@@ -446,8 +516,8 @@ static int cmd_probe(int argc, char **argv)
     switch (c) {
     case 'i': iface = optarg; break;
     case 'v': verbose = 1; break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'h': command_usage(stdout, argv[0], true); return 0;
+    default: command_usage(stderr, argv[0], false); return 2;
     }
   }
   struct shelf_addr a;
@@ -505,6 +575,57 @@ static int cmd_probe(int argc, char **argv)
   return 0;
 }
 
+/* Whether the words after a command ask for its help (-h, --help). */
+static bool asks_help(int argc, char **argv)
+{
+  for (int i = 0; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+      return true;
+  return false;
+}
+
+/* Edit distance of A and B (insertions, deletions, substitutions, transpositions),
+ * stopping at 3: enough to tell a typo from another word. */
+static unsigned typo_distance(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 32 || lb > 32 || (la > lb ? la - lb : lb - la) > 2)
+    return 3;
+  unsigned d[33][33];
+  for (size_t i = 0; i <= la; i++)
+    d[i][0] = (unsigned)i;
+  for (size_t j = 0; j <= lb; j++)
+    d[0][j] = (unsigned)j;
+  for (size_t i = 1; i <= la; i++)
+    for (size_t j = 1; j <= lb; j++) {
+      unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best)
+        best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best)
+        best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  return d[la][lb] < 3 ? d[la][lb] : 3;
+}
+
+/* The command a mistyped word most likely meant (at most 2 edits off), or NULL. */
+static const struct command_help *nearest_command(const char *word)
+{
+  const struct command_help *best = NULL;
+  unsigned best_d = 3;
+  for (size_t i = 0; i < N_COMMANDS; i++) {
+    unsigned d = typo_distance(word, commands[i].name);
+    if (d < best_d) {
+      best_d = d;
+      best = &commands[i];
+    }
+  }
+  return best;
+}
+
 int main(int argc, char **argv)
 {
   if (argc < 2) {
@@ -512,6 +633,10 @@ int main(int argc, char **argv)
     return 2;
   }
   const char *cmd = argv[1];
+  if (find_command(cmd) && asks_help(argc - 2, argv + 2)) {
+    command_usage(stdout, cmd, true);
+    return 0;
+  }
   if (!strcmp(cmd, "discover"))
     return cmd_discover(argc - 1, argv + 1);
   if (!strcmp(cmd, "examine"))
@@ -542,8 +667,12 @@ int main(int argc, char **argv)
     usage(stdout);
     return 0;
   }
-  fprintf(stderr, "%s: unknown command '%s': use discover, examine, probe, status, add, fail, "
-          "remove, writemostly, replace, speed, grow, check or zero-superblock\n", progname, cmd);
-  usage(stderr);
+  /* One line: the whole usage after it would scroll the line that says what was wrong
+   * off the screen. */
+  const struct command_help *near = nearest_command(cmd);
+  fprintf(stderr, "%s: unknown command '%s'%s%s%s: use discover, examine, probe, status, add, "
+          "fail, remove, writemostly, replace, speed, grow, check or zero-superblock "
+          "('%s --help' says what each does)\n", progname, cmd,
+          near ? " (did you mean '" : "", near ? near->name : "", near ? "'?)" : "", progname);
   return 2;
 }

@@ -66,7 +66,7 @@ for _ in $(seq 200); do shelf_is up && break; sleep 0.1; done
 shelf_is up || lab_die "e3.1's shelf not seen up again: $(status)"
 sleep 2          # the monitor looks every 250 ms
 status | grep >/dev/null -E "^ +2 +e3.1 +faulty .* up " || lab_die "removed e3.1 came back by itself: $(status)"
-grep -q "e3.1 is back" "$LAB_DIR/nbdkit.log" && lab_die "auto-readd took a removed shelf"
+grep -q "e3\.1 is back" "$LAB_DIR/nbdkit.log" && lab_die "auto-readd took a removed shelf"
 echo "ok: removed e3.1 came back up and stayed out"
 ctl_ok add e3.1
 wait_recovered 2 e3.1

@@ -47,7 +47,7 @@ wait_status "^ +2 +e4.1 +active"
 wait_recovered 1 e2.1
 grep -Eq "e2.1 comes back to slot 1; recovery of the 2 of 31 regions" "$log" ||
   lab_die "e2.1 was not re-added from the bitmap: $(grep -i "slot 1" "$log")"
-[ "$(grep -c "e2.1 is back" "$log")" = 1 ] || lab_die "e2.1 re-added more than once: $(grep e2.1 "$log")"
+[ "$(grep -c "e2\.1 is back" "$log")" = 1 ] || lab_die "e2.1 re-added more than once: $(grep e2.1 "$log")"
 ! grep -q "was not re-added" "$log" || lab_die "a refusal logged: $(grep "not re-added" "$log")"
 [ "$(readback)" = "$want" ] || lab_die "data differs after both recoveries"
 plugin_stop

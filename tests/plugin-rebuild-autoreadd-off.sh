@@ -25,7 +25,7 @@ sleep 3
 out=$(status)
 echo "$out" | grep >/dev/null "state degraded" && echo "$out" | grep >/dev/null -E "^ +1 +e2.1 +faulty" ||
   lab_die "auto-readd=false, yet e2.1 was re-added: $out"
-! grep -q "e2.1 is back" "$LAB_DIR/nbdkit.log" ||
+! grep -q "e2\.1 is back" "$LAB_DIR/nbdkit.log" ||
   lab_die "auto-readd=false, yet: $(grep "is back" "$LAB_DIR/nbdkit.log")"
 echo "ok: auto-readd=false: e2.1 is up again and stays out, the array degraded"
 

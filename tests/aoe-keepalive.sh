@@ -9,7 +9,7 @@ set -euo pipefail
 lab_init 150
 
 wait_file() {
-  for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
+  for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.05; done
   lab_die "$2"
 }
 keepalives() { sed -n "s/.*\[$1 up=1 [^]]* keepalives=\([0-9]*\)\].*/\1/p" "$2" | sed -n "${3:-1}p"; }
@@ -50,7 +50,7 @@ lab_bg c1 aoe-client -i h0 -i h1 -w 500 -d $dead 1.1 wait-paths 2 5000 mark "$LA
   write 0 64 3 read 0 64 3 stats >"$LAB_DIR/c1.out" 2>&1
 wait_file "$LAB_DIR/r1" "client 1 did not start: $(cat "$LAB_DIR/c1.out")"
 ip -n "$LAB_NS" link set h1 down
-for _ in $(seq 150); do grep -q "wait-path-down: ok" "$LAB_DIR/c1.out" && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q "wait-path-down: ok" "$LAB_DIR/c1.out" && break; sleep 0.05; done
 ip -n "$LAB_NS" link set h1 up
 touch "$LAB_DIR/h1up"
 wait "$c1" || lab_die "idle path down and up: $(cat "$LAB_DIR/c1.out")"
@@ -74,7 +74,7 @@ sleep 1
 t0=$(date +%s%3N)
 lab_kill 1
 t1=$(date +%s%3N)
-for _ in $(seq 200); do grep -q "^down at_ms=" "$LAB_DIR/c2.out" && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q "^down at_ms=" "$LAB_DIR/c2.out" && break; sleep 0.05; done
 at=$(sed -n 's/^down at_ms=\([0-9]*\)/\1/p' "$LAB_DIR/c2.out")
 [ -n "$at" ] || lab_die "idle shelf killed: never declared down: $(cat "$LAB_DIR/c2.out")"
 took=$((at - t0)) after=$((at - t1))

@@ -16,7 +16,7 @@ echo "ok: one shelf, two paths"
 
 lab_bg c aoe-client -i h0 -i h1 -w 500 -d 5000 1.1 info mark "$LAB_DIR/r" stream 6000 4000 \
   wait-paths 2 10000 random 9 100 3000 stream 1000 4000 stats >"$LAB_DIR/c.out" 2>&1
-for _ in $(seq 200); do [ -e "$LAB_DIR/r" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -e "$LAB_DIR/r" ] && break; sleep 0.05; done
 sleep 1
 ip -n "$LAB_NS" link set h1 down
 sleep 2

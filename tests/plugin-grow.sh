@@ -70,7 +70,7 @@ sleep 3
 status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
 # its rate and eta, as recovery's (whatever their values: the machine's load sets them)
 reshape_line() { status | grep "^  reshape "; }
-for _ in $(seq 50); do
+for _ in $(seq 300); do
   reshape_line | grep -Eq " [0-9]+\.[0-9] MB/s  eta [0-9]+s$" && break
   sleep 0.1
 done

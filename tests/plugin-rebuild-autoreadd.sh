@@ -47,7 +47,7 @@ echo "ok: e1.1 killed: e2.1 alone serves every byte right"
 nbdcopy --flush "$LAB_DIR/more" "$uri" || lab_die "writing with e1.1 gone failed"
 LAB_FLAGS[1]="-r"
 lab_start 1
-for _ in $(seq 50); do grep -q "e1.1 is back but was not re-added" "$log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "e1.1 is back but was not re-added" "$log" && break; sleep 0.1; done
 sleep 2
 [ "$(grep -c "e1\.1 is back: re-adding" "$log")" = 1 ] &&
   [ "$(grep -c "e1\.1 is back but was not re-added: cannot write the superblock" "$log")" = 1 ] ||

@@ -186,7 +186,7 @@ echo "ok: two arrays named vol: name= refused, uuid= starts the right one"
 pct() { status | sed -n 's/^  replace slot 2 (e3.1 -> e9.1) \([0-9]*\)\..*/\1/p'; }
 plugin_start "$sock" uuid="$uuid" control=$ctl sync-speed-max=2M
 "$aoeraid" replace -c "$ctl" e3.1 e9.1 >/dev/null || lab_die "replace e3.1 e9.1 refused"
-for _ in $(seq 200); do p=$(pct); [ -n "$p" ] && [ "$p" -ge 5 ] && break; sleep 0.1; done
+for _ in $(seq 600); do p=$(pct); [ -n "$p" ] && [ "$p" -ge 5 ] && break; sleep 0.1; done
 [ -n "$p" ] && [ "$p" -ge 5 ] || lab_die "the replace did not reach 5 %: $(status)"
 plugin_stop
 : >"$log"

@@ -46,9 +46,10 @@ echo "ok: nbdkit in the background (pid $pid), stderr on /dev/null"
 lab_kill 2
 nbdsh -u "nbd+unix:///?socket=$sock" -c 'h.pwrite(b"x" * 4096, 0); h.flush()' ||
   lab_die "a write to the degraded mirror failed"
-for _ in $(seq 300); do grep -q "warning: .*e2.1" "$log" && break; sleep 0.1; done
+warned() { grep -Eq "nbdkit\[$pid\]: aoeraid: warning: .*e2\.1" "$log"; }
+for _ in $(seq 300); do warned && break; sleep 0.1; done
 cat "$log"
-grep -Eq "nbdkit\[$pid\]: aoeraid: warning: .*e2\.1" "$log" ||
+warned ||
   lab_die "no warning about e2.1 reached syslog"
 if grep -q "declared down" "$LAB_DIR/nbdkit.log"; then
   lab_die "a warning after the fork went to stderr: $(grep "declared down" "$LAB_DIR/nbdkit.log")"

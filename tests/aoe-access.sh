@@ -48,7 +48,7 @@ dd if="${LAB_IMG[3]}" bs=512 skip=100 count=64 status=none | cmp -s - "$LAB_DIR/
 echo "ok: impostor claiming e3.1 with another size is rejected as a path"
 # A fresh initiator sees both at once: nothing says which is real, so it uses neither.
 set +e
-out=$(lab_exec aoe-client -i h0 -w 500 3.1 expect read 0 8 EIO 2>&1); rc=$?
+out=$(lab_exec aoe-client -i h0 -w 3000 3.1 expect read 0 8 EIO 2>&1); rc=$?
 set -e
 echo "$out" | grep >/dev/null "expected failure: read: e3.1: two shelves answer as e3.1 with different disks" ||
   lab_die "fresh discovery with an impostor present: rc=$rc $out"

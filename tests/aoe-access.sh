@@ -32,11 +32,11 @@ echo "ok: read-only shelf: writes fail with EIO and a clear message, reads work"
 head -c $((64 * 512)) /dev/urandom >"$LAB_DIR/w3"
 lab_bg c3 aoe-client -i h0 -w 3000 3.1 write 0 8 1 mark "$LAB_DIR/r3" await "$LAB_DIR/go3" \
   load 100 "$LAB_DIR/w3" dump 100 64 "$LAB_DIR/d3" info stats >"$LAB_DIR/c3.out" 2>&1
-for _ in $(seq 200); do [ -e "$LAB_DIR/r3" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -e "$LAB_DIR/r3" ] && break; sleep 0.05; done
 lab_impostor 3 8M
 # The client re-discovers every 2 s: wait (bounded) for it to have met and judged the
 # impostor, rather than sleep 2.5 s and hope a loaded machine let it do so in time.
-for _ in $(seq 200); do grep -q "not accepted as a path" "$LAB_DIR/c3.out" && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q "not accepted as a path" "$LAB_DIR/c3.out" && break; sleep 0.05; done
 touch "$LAB_DIR/go3"
 wait "$c3" || lab_die "impostor: client failed: $(cat "$LAB_DIR/c3.out")"
 cat "$LAB_DIR/c3.out"
@@ -48,7 +48,7 @@ dd if="${LAB_IMG[3]}" bs=512 skip=100 count=64 status=none | cmp -s - "$LAB_DIR/
 echo "ok: impostor claiming e3.1 with another size is rejected as a path"
 # A fresh initiator sees both at once: nothing says which is real, so it uses neither.
 set +e
-out=$(lab_exec aoe-client -i h0 -w 500 3.1 expect read 0 8 EIO 2>&1); rc=$?
+out=$(lab_exec aoe-client -i h0 -w 3000 3.1 expect read 0 8 EIO 2>&1); rc=$?
 set -e
 echo "$out" | grep >/dev/null "expected failure: read: e3.1: two shelves answer as e3.1 with different disks" ||
   lab_die "fresh discovery with an impostor present: rc=$rc $out"

@@ -47,7 +47,7 @@ echo "ok: none found: $err"
 lab_start 1
 lab_bg client aoe-client -i h0 -w 3000 1.1 mark "$LAB_DIR/ready" wait-target 2.1 10000 \
   >"$LAB_DIR/client.out" 2>&1
-for _ in $(seq 100); do [ -e "$LAB_DIR/ready" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -e "$LAB_DIR/ready" ] && break; sleep 0.05; done
 [ -e "$LAB_DIR/ready" ] || lab_die "client did not start: $(cat "$LAB_DIR/client.out")"
 lab_start 2
 wait "$client" || lab_die "re-discovery: $(cat "$LAB_DIR/client.out")"

@@ -8,7 +8,7 @@ lab_init 120
 
 lab_up -n 2 -s 16M -m 9000
 wait_file() {
-  for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
+  for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.05; done
   lab_die "$2"
 }
 

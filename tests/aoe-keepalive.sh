@@ -9,7 +9,7 @@ set -euo pipefail
 lab_init 150
 
 wait_file() {
-  for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
+  for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.05; done
   lab_die "$2"
 }
 keepalives() { sed -n "s/.*\[$1 up=1 [^]]* keepalives=\([0-9]*\)\].*/\1/p" "$2" | sed -n "${3:-1}p"; }
@@ -30,7 +30,7 @@ dead=2000 interval=400
 # the loaded machine did not run for 2 s, and still fails an interval doubled (about 9)
 # or halved (about 33).  (Over 4 s, 6 to 12, a stall of one second came near the floor.)
 lab_netem loss 5% delay 20ms
-out=$(lab_exec aoe-client -i h0 -i h1 -w 500 -d $dead 1.1 wait-paths 2 5000 write 0 8 1 stats \
+out=$(lab_exec aoe-client -i h0 -i h1 -w 3000 -d $dead 1.1 wait-paths 2 5000 write 0 8 1 stats \
   idle 8000 stats)
 echo "$out"
 lab_netem_clear
@@ -45,12 +45,12 @@ echo "ok: idle 8 s over loss and delay: up, $(keepalives_between h0 "$LAB_DIR/id
 
 # An idle path goes silent (its link down): that path goes down, not the shelf; it is
 # back once it answers again.
-lab_bg c1 aoe-client -i h0 -i h1 -w 500 -d $dead 1.1 wait-paths 2 5000 mark "$LAB_DIR/r1" \
+lab_bg c1 aoe-client -i h0 -i h1 -w 3000 -d $dead 1.1 wait-paths 2 5000 mark "$LAB_DIR/r1" \
   wait-path-down h1 $((2 * dead + 2000)) await "$LAB_DIR/h1up" wait-paths 2 10000 \
   write 0 64 3 read 0 64 3 stats >"$LAB_DIR/c1.out" 2>&1
 wait_file "$LAB_DIR/r1" "client 1 did not start: $(cat "$LAB_DIR/c1.out")"
 ip -n "$LAB_NS" link set h1 down
-for _ in $(seq 150); do grep -q "wait-path-down: ok" "$LAB_DIR/c1.out" && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q "wait-path-down: ok" "$LAB_DIR/c1.out" && break; sleep 0.05; done
 ip -n "$LAB_NS" link set h1 up
 touch "$LAB_DIR/h1up"
 wait "$c1" || lab_die "idle path down and up: $(cat "$LAB_DIR/c1.out")"
@@ -67,14 +67,14 @@ echo "ok: $(grep -o "via h1 stopped answering.*" "$LAB_DIR/c1.out"); back when i
 # it did not run for a second.  How long the keepalives went unanswered is the client's own
 # count: at least the dead time, and not far past it (a dead time doubled fails that).
 margin=1500
-lab_bg c2 aoe-client -i h0 -i h1 -w 500 -d $dead 1.1 write 0 8 1 mark "$LAB_DIR/r2" \
+lab_bg c2 aoe-client -i h0 -i h1 -w 3000 -d $dead 1.1 write 0 8 1 mark "$LAB_DIR/r2" \
   wait-down 15000 expect write 0 8 EIO wait-up 15000 read 0 8 1 stats >"$LAB_DIR/c2.out" 2>&1
 wait_file "$LAB_DIR/r2" "client 2 did not start: $(cat "$LAB_DIR/c2.out")"
 sleep 1
 t0=$(date +%s%3N)
 lab_kill 1
 t1=$(date +%s%3N)
-for _ in $(seq 200); do grep -q "^down at_ms=" "$LAB_DIR/c2.out" && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q "^down at_ms=" "$LAB_DIR/c2.out" && break; sleep 0.05; done
 at=$(sed -n 's/^down at_ms=\([0-9]*\)/\1/p' "$LAB_DIR/c2.out")
 [ -n "$at" ] || lab_die "idle shelf killed: never declared down: $(cat "$LAB_DIR/c2.out")"
 took=$((at - t0)) after=$((at - t1))

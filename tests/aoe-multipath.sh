@@ -14,9 +14,9 @@ echo "$out" | grep >/dev/null -E '^e1\.1 .* (h0,h1|h1,h0) up [0-9a-f:]{17},[0-9a
   lab_die "expected e1.1 with two paths over h0 and h1"
 echo "ok: one shelf, two paths"
 
-lab_bg c aoe-client -i h0 -i h1 -w 500 -d 5000 1.1 info mark "$LAB_DIR/r" stream 6000 4000 \
+lab_bg c aoe-client -i h0 -i h1 -w 3000 -d 5000 1.1 info mark "$LAB_DIR/r" stream 6000 4000 \
   wait-paths 2 10000 random 9 100 3000 stream 1000 4000 stats >"$LAB_DIR/c.out" 2>&1
-for _ in $(seq 200); do [ -e "$LAB_DIR/r" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -e "$LAB_DIR/r" ] && break; sleep 0.05; done
 sleep 1
 ip -n "$LAB_NS" link set h1 down
 sleep 2

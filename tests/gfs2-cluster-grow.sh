@@ -22,7 +22,7 @@ midway() {
   local out
   out=$(aoeraid grow -c "$ctl" level=5 e3.1 2>&1) || { echo "grow failed: $out" >"$LAB_DIR/midway"; return 1; }
   echo "grew at $(vm_elapsed)s: $out" >"$LAB_DIR/midway"
-  for _ in $(seq 40); do
+  for _ in $(seq 120); do
     status | grep >/dev/null -E "reshape raid1 of 2 -> raid5 of 3 +[0-9.]+%" && break
     sleep 0.25
   done

@@ -187,7 +187,7 @@ lab_up() {
 # Wait until the initiator's links carry traffic (veth and bridge ports need a moment).
 lab_wait_links() {
   local ifc
-  for _ in $(seq 50); do
+  for _ in $(seq 300); do
     local ok=1
     for ifc in $LAB_IFACES; do
       ip -n "$LAB_NS" link show "$ifc" | grep >/dev/null 'state UP' || ok=0
@@ -215,7 +215,7 @@ lab_start() {
 lab_wait_vblade() {
   local p
   for p in "$@"; do
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do
       [ "$(cat "/proc/$p/comm" 2>/dev/null)" = vblade ] &&
         ls -l "/proc/$p/fd" 2>/dev/null | grep >/dev/null 'socket:' && break
       kill -0 "$p" 2>/dev/null || lab_die "vblade $p exited: $(tail -n 2 "$LAB_DIR"/vblade*.log)"

@@ -97,7 +97,7 @@ wait_log "hang.sh: still running after 0\.5 s for TestMessage: killed it" \
 read -r hung _ <"$LAB_DIR/hang.calls"
 ! lab_alive "$hung" || lab_die "the hung program $hung still runs"
 out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"
-for _ in $(seq 100); do grep -q " RebuildStarted vol check$" "$LAB_DIR/hang.calls" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q " RebuildStarted vol check$" "$LAB_DIR/hang.calls" && break; sleep 0.1; done
 grep -q " RebuildStarted vol check$" "$LAB_DIR/hang.calls" ||
   lab_die "no event reached the program after the kill: $(cat "$LAB_DIR/hang.calls")"
 plugin_stop

@@ -21,9 +21,9 @@ lab_init 240
 lab_up -n 6 -s 64M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 log=$LAB_DIR/nbdkit.log
-# dead-time=2, and e4.1 frozen for half of it: a second to spare for a loaded machine
+# dead-time=2, and e4.1 frozen for a quarter of it: 1.5 s to spare for a loaded machine
 # that runs the thaw late (with dead-time=1 and 0.5 s, half a second of delay failed a
-# correct array).
+# correct array; a qemu VM of another test beside this one can delay a sleep by a second).
 params=(shelves=e1.1,e2.1,e3.1,e4.1,e5.1 level=6 chunk=64K bitmap-chunk=1M control="$ctl"
         dead-time=2)
 
@@ -56,7 +56,7 @@ echo "ok: e3.1 failed, the spare e6.1 rebuilt slot 2 under writes"
 
 t0=$(date +%s%3N)
 lab_freeze 4
-sleep 1
+sleep 0.5
 lab_thaw 4
 froze=$(($(date +%s%3N) - t0))
 sleep 2

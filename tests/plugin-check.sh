@@ -71,11 +71,11 @@ set +e; err=$("$aoeraid" check -c "$ctl" scrub 2>&1); rc=$?; set -e
 # One at a time, and stop (md's idle): a check slowed to 2 MB/s runs while asked again.
 "$aoeraid" speed -c "$ctl" max=2M >/dev/null
 out=$("$aoeraid" check -c "$ctl") || lab_die "a slow check did not start: $out"
-for _ in $(seq 100); do status | grep >/dev/null -E "^  check [0-9.]+%" && break; sleep 0.1; done
+for _ in $(seq 300); do status | grep >/dev/null -E "^  check [0-9.]+%" && break; sleep 0.1; done
 status | grep >/dev/null -E "^  check [0-9.]+% .* mismatches 0" || lab_die "no running check: $(status)"
 # status --json gives its rate and eta as the text line does (whatever their values)
 check_json() { "$aoeraid" status -c "$ctl" --json | jq -c .check; }
-for _ in $(seq 50); do
+for _ in $(seq 300); do
   jq -e '.running and .rate_mbs > 0 and .eta_s >= 0 and .percent < 100' <<<"$(check_json)" \
     >/dev/null && break
   sleep 0.1
@@ -87,7 +87,7 @@ err=$("$aoeraid" check -c "$ctl" repair 2>&1) && lab_die "a second check started
 echo "$err" | grep >/dev/null "already running or waiting" || lab_die "second check: $err"
 before=$(ended)
 out=$("$aoeraid" check -c "$ctl" stop) || lab_die "stop failed: $out"
-for _ in $(seq 100); do [ "$(ended)" -gt "$before" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(ended)" -gt "$before" ] && break; sleep 0.1; done
 status | grep >/dev/null -E "last check stopped at [0-9.]+%" || lab_die "not stopped: $(status)"
 [ "$(check_json | jq -c '[.running, .rate_mbs, .eta_s]')" = "[false,-1,-1]" ] ||
   lab_die "status --json: a rate for the stopped check: $(check_json)"
@@ -96,7 +96,7 @@ echo "ok: a second check refused while one runs; stop ends it: $(status | grep '
 
 lab_kill 1
 [ "$(readback)" = "$want" ] || lab_die "e1.1 gone: data through the repaired parity differs"
-for _ in $(seq 100); do status | grep >/dev/null "state degraded" && break; sleep 0.1; done
+for _ in $(seq 300); do status | grep >/dev/null "state degraded" && break; sleep 0.1; done
 err=$("$aoeraid" check -c "$ctl" 2>&1) && lab_die "a check of a degraded array started"
 echo "$err" | grep >/dev/null "not now: the array is degraded" || lab_die "degraded: $err"
 echo "ok: refusals; e1.1 killed: every byte reads right through the repaired parity"

@@ -21,7 +21,7 @@ with open(sys.argv[2], "ab", 0) as out:
         out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
 ' "$LAB_DIR/log.sock" "$log" &
 lab_track $!
-for _ in $(seq 100); do [ -S "$LAB_DIR/log.sock" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -S "$LAB_DIR/log.sock" ] && break; sleep 0.05; done
 
 # A private /dev: the host's null, zero, urandom and shm, and our socket as /dev/log.
 unshare --mount --propagation private bash -c '
@@ -37,7 +37,7 @@ unshare --mount --propagation private bash -c '
   exec ip netns exec "$2" nbdkit -U "$3" -P "$1/nbdkit.pid" "$4" iface=h0 discover-time=2 \
     dead-time=1 shelves=e1.1,e2.1 level=1 name=bg 2>>"$1/nbdkit.log"
 ' _ "$LAB_DIR" "$LAB_NS" "$sock" "$AOERAID_PLUGIN" || lab_die "nbdkit did not start"
-for _ in $(seq 100); do [ -s "$LAB_DIR/nbdkit.pid" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -s "$LAB_DIR/nbdkit.pid" ] && break; sleep 0.05; done
 pid=$(cat "$LAB_DIR/nbdkit.pid")
 lab_track "$pid"
 [ "$(readlink "/proc/$pid/fd/2")" = /dev/null ] || lab_die "nbdkit in the background kept stderr"
@@ -46,14 +46,15 @@ echo "ok: nbdkit in the background (pid $pid), stderr on /dev/null"
 lab_kill 2
 nbdsh -u "nbd+unix:///?socket=$sock" -c 'h.pwrite(b"x" * 4096, 0); h.flush()' ||
   lab_die "a write to the degraded mirror failed"
-for _ in $(seq 100); do grep -q "warning: .*e2.1" "$log" && break; sleep 0.1; done
+warned() { grep -Eq "nbdkit\[$pid\]: aoeraid: warning: .*e2\.1" "$log"; }
+for _ in $(seq 300); do warned && break; sleep 0.1; done
 cat "$log"
-grep -Eq "nbdkit\[$pid\]: aoeraid: warning: .*e2\.1" "$log" ||
+warned ||
   lab_die "no warning about e2.1 reached syslog"
 if grep -q "declared down" "$LAB_DIR/nbdkit.log"; then
   lab_die "a warning after the fork went to stderr: $(grep "declared down" "$LAB_DIR/nbdkit.log")"
 fi
 echo "ok: the warning that e2.1 failed reached syslog, tagged nbdkit[$pid]"
 kill -TERM "$pid"
-for _ in $(seq 100); do lab_alive "$pid" || break; sleep 0.1; done
+for _ in $(seq 300); do lab_alive "$pid" || break; sleep 0.1; done
 echo "plugin-daemon-log: passed"

@@ -58,15 +58,15 @@ lab_kill 3
 nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0); h.flush()" ||
   lab_die "writing with e3.1 gone failed"
 shelf_is() { status | grep >/dev/null -E "^ +2 +e3.1 +[a-z]+ .* $1 "; }
-for _ in $(seq 100); do shelf_is down && break; sleep 0.1; done
+for _ in $(seq 300); do shelf_is down && break; sleep 0.1; done
 shelf_is down || lab_die "e3.1 not faulty and down: $(status)"
 ctl_ok remove e3.1
 lab_start 3
-for _ in $(seq 200); do shelf_is up && break; sleep 0.1; done
+for _ in $(seq 300); do shelf_is up && break; sleep 0.1; done
 shelf_is up || lab_die "e3.1's shelf not seen up again: $(status)"
 sleep 2          # the monitor looks every 250 ms
 status | grep >/dev/null -E "^ +2 +e3.1 +faulty .* up " || lab_die "removed e3.1 came back by itself: $(status)"
-grep -q "e3.1 is back" "$LAB_DIR/nbdkit.log" && lab_die "auto-readd took a removed shelf"
+grep -q "e3\.1 is back" "$LAB_DIR/nbdkit.log" && lab_die "auto-readd took a removed shelf"
 echo "ok: removed e3.1 came back up and stayed out"
 ctl_ok add e3.1
 wait_recovered 2 e3.1

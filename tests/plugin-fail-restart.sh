@@ -22,7 +22,7 @@ failed_line='vol: e2.1 was failed by the administrator \(aoeraid fail\); left ou
 restart() { plugin_stop; : >"$log"; plugin_start "$sock" "$@" control="$ctl" dead-time=2; }
 # e2.1 is not taken back: no re-add in the log, slot 1 not active, the data right.
 stays_out() {
-  ! grep -Eq "e2.1 is back: re-adding|e2.1 comes back to slot|e2.1 .*taken back" "$log" ||
+  ! grep -Eq "e2\.1 is back: re-adding|e2\.1 comes back to slot|e2\.1 .*taken back" "$log" ||
     lab_die "$1: failed e2.1 taken back: $(grep "e2.1" "$log" | tail -n 3)"
   status | grep >/dev/null -E "^ +1 +(-|e2.1) +(faulty|missing)" ||
     lab_die "$1: failed e2.1 back in slot 1: $(status)"
@@ -39,7 +39,7 @@ nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0); h.flush()"
 # comes and goes.
 restart shelves=e1.1,e2.1
 wait_log "$failed_line" "restart: no line says why e2.1 stays out"
-[ "$(grep -c "e2.1 was failed by the administrator" "$log")" = 1 ] ||
+[ "$(grep -c "e2\.1 was failed by the administrator" "$log")" = 1 ] ||
   lab_die "restart: e2.1's line not said once: $(grep "e2.1" "$log")"
 status | grep >/dev/null -E "^  failed by the administrator: e2.1 \(left out; aoeraid add e2.1 takes it back\)$" ||
   lab_die "restart: status does not show e2.1 failed: $(status)"
@@ -90,14 +90,14 @@ wait_log "$failed_line" "restart with the spare in its slot: no line for e2.1"
 shelf_bounce 2
 status | grep >/dev/null -E "^ +1 +e3.1 +active" || lab_die "e3.1 not in slot 1: $(status)"
 status | grep >/dev/null "^  failed by the administrator: e2.1 " || lab_die "e2.1 not shown failed: $(status)"
-! grep -Eq "e2.1 is back: re-adding" "$log" || lab_die "failed e2.1 re-added: $(grep e2.1 "$log")"
+! grep -Eq "e2\.1 is back: re-adding" "$log" || lab_die "failed e2.1 re-added: $(grep e2.1 "$log")"
 status | grep >/dev/null "spares none" || lab_die "failed e2.1 a spare: $(status)"
 shelf_down 2              # not wiped by the remove: its superblock still names slot 1
 ctl_ok remove e2.1
 shelf_up 2
 restart shelves=e1.1,e2.1,e3.1
 wait_log "member e2.1 was removed by the administrator" "removed e2.1: not on the removed list"
-grep -q "e2.1 was failed by the administrator" "$log" && lab_die "removed e2.1 still failed"
+grep -q "e2\.1 was failed by the administrator" "$log" && lab_die "removed e2.1 still failed"
 [ "$(readback)" = "$want" ] || lab_die "e3.1 in slot 1: data differs"
 echo "ok: with a spare in its slot, failed e2.1 stays out; removed, it is on the removed list"
 plugin_stop

@@ -59,7 +59,7 @@ back="e3.1 is back but was not re-added: e3.1 holds slot 2 of 'v', which has fai
 for _ in $(seq 300); do grep -q "$back" "$LAB_DIR/nbdkit.log" && break; sleep 0.1; done
 grep -q "$back" "$LAB_DIR/nbdkit.log" ||
   lab_die "e3.1 back: no refusal logged: $(grep "e3.1" "$LAB_DIR/nbdkit.log" | tail -n 3)"
-status | grep -Eq "^  spares .*e3.1" && lab_die "e3.1 taken as a spare of the failed array: $(status)"
+status | grep -Eq "^  spares .*e3\.1" && lab_die "e3.1 taken as a spare of the failed array: $(status)"
 echo "ok: e3.1 came back to the failed array and auto-readd left it in its slot"
 plugin_stop
 

@@ -33,7 +33,7 @@ args=(shelves=e1.1,e2.1,e3.1 level=5 chunk=64K bitmap-chunk=1M name=vol)
 
 # wait_file FILE WHAT OUT: until FILE exists, else lab_die WHAT with OUT's content.
 wait_file() {
-  for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
+  for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.05; done
   lab_die "$2: $(cat "$3")"
 }
 # The reservation list of shelf I, as any host reads it.
@@ -156,7 +156,7 @@ sleep 0.5
 grep -q "did not run for" "$log2" || lab_die "head 2 did not see that it had been stopped"
 echo "ok: head 2 resumed inside the window: its write failed, fenced, e1.1 untouched"
 kill -CONT "$pid1"
-for _ in $(seq 50); do [ "$(holders 1)" = "$mac1" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(holders 1)" = "$mac1" ] && break; sleep 0.1; done
 for i in 1 2 3; do
   h=$(holders $i)
   [ "$h" = "$mac1" ] || lab_die "e$i.1 is held by '$h', not head 1 ($mac1)"

@@ -19,7 +19,7 @@ fuse_up() {
   rm -f "$LAB_DIR/fuse.pid"
   nbdfuse -P "$LAB_DIR/fuse.pid" "$mnt/disk" --unix "$sock" &
   lab_track $!
-  for _ in $(seq 100); do [ -s "$LAB_DIR/fuse.pid" ] && break; sleep 0.1; done
+  for _ in $(seq 300); do [ -s "$LAB_DIR/fuse.pid" ] && break; sleep 0.1; done
   FUSE_PID=$(cat "$LAB_DIR/fuse.pid")
   lab_track "$FUSE_PID"
 }

@@ -89,7 +89,7 @@ grep -q "grow: member data size 30.5 MiB -> 62.5 MiB, array 61 MiB -> 125 MiB; t
 # The resync starts at the old end (the log says where; status, read later on a loaded
 # machine, may already be past 48.8%).
 started() { grep -q "resync from unit 488 of 1000" "$LAB_DIR/nbdkit.log"; }
-for _ in $(seq 100); do started && break; sleep 0.1; done
+for _ in $(seq 300); do started && break; sleep 0.1; done
 started ||
   lab_die "no resync of the new space only: $(grep "resync" "$LAB_DIR/nbdkit.log")"
 st=$(status)
@@ -114,7 +114,7 @@ echo "ok: restarted: $size2 bytes, old data and new space intact"
 # runs: each is declared down, comes back bigger, and counts at its new size.
 for i in 4 5 6; do
   lab_kill $i
-  for _ in $(seq 100); do status | grep >/dev/null -E "^ +[0-9] +e$i.1 .* down " && break; sleep 0.1; done
+  for _ in $(seq 300); do status | grep >/dev/null -E "^ +[0-9] +e$i.1 .* down " && break; sleep 0.1; done
   status | grep >/dev/null -E "^ +[0-9] +e$i.1 .* down " || lab_die "e$i.1 not seen down: $(status)"
   head -c 32M /dev/urandom >>"${LAB_IMG[$i]}"
   lab_start $i

@@ -66,11 +66,13 @@ echo "ok: raid5 of 3, $(size) bytes, every byte right"
 "$aoeraid" speed -c "$ctl" max=4M >/dev/null
 out=$("$aoeraid" grow -c "$ctl" e4.1) || lab_die "grow to raid5 of 4 failed: $out"
 grep -q "added e4.1 as a spare" <<<"$out" || lab_die "grow onto e4.1 answered: $out"
-sleep 3
+# polled, not a fixed 3 s: a loaded machine starts the reshape late (at 4 MB/s it runs on)
+for _ in $(seq 300); do status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" && break; sleep 0.1; done
 status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
+sleep 3         # then 3 s of it (about 12 MB at 4 MB/s): a position to show and resume from
 # its rate and eta, as recovery's (whatever their values: the machine's load sets them)
 reshape_line() { status | grep "^  reshape "; }
-for _ in $(seq 50); do
+for _ in $(seq 300); do
   reshape_line | grep -Eq " [0-9]+\.[0-9] MB/s  eta [0-9]+s$" && break
   sleep 0.1
 done

@@ -70,7 +70,7 @@ grep -q "member e2.1 (slot 1) failed: it is down and missed a write" "$log" ||
   lab_die "e2.1 not failed by the write: $(grep e2.1 "$log")"
 status | grep >/dev/null -E "^ +1 +e2.1 +faulty .* down " || lab_die "failed e2.1 not faulty: $(status)"
 status | grep >/dev/null "bitmap 2 of 63 regions dirty" || lab_die "expected 2 dirty regions: $(status)"
-! grep -q "spare e3.1 takes slot" "$log" || lab_die "the dead spare was rebuilt onto"
+! grep -q "spare e3\.1 takes slot" "$log" || lab_die "the dead spare was rebuilt onto"
 [ "$(readback)" = "$want" ] || lab_die "e1.1 alone: data differs"
 echo "ok: the first write took $took ms, failed e2.1 and was not rebuilt onto the dead spare; e1.1 alone serves every byte"
 
@@ -83,7 +83,7 @@ echo "ok: e2.1 restarted: re-added by itself, its 2 dirty regions rebuilt, data 
 
 # e2.1 restarted while idle: down, then up; never written meanwhile, nothing to recover.
 wait_bitmap_clean 63
-before=$(events) readds=$(grep -c "e2.1 is back" "$log") recoveries=$(grep -c "recovery finished" "$log")
+before=$(events) readds=$(grep -c "e2\.1 is back" "$log") recoveries=$(grep -c "recovery finished" "$log")
 lab_kill 2
 wait_status "^ +1 +e2.1 +down .* down " "e2.1 down again"
 echo "ok: e2.1 killed while idle: down $took ms later"
@@ -93,7 +93,7 @@ sleep 1     # a look of the monitor's, were it to re-add or recover anything
 out=$(status)
 echo "$out" | grep >/dev/null "state clean" || lab_die "not clean after an idle restart: $out"
 [ "$(events)" = "$before" ] || lab_die "events went from $before to $(events): $out"
-[ "$(grep -c "e2.1 is back" "$log")" = "$readds" ] &&
+[ "$(grep -c "e2\.1 is back" "$log")" = "$readds" ] &&
   [ "$(grep -c "recovery finished" "$log")" = "$recoveries" ] ||
   lab_die "an idle restart was re-added or recovered: $(tail -n 5 "$log")"
 echo "$out" | grep >/dev/null "recovery" && lab_die "a recovery runs: $out"

@@ -6,7 +6,7 @@
 #                                       PLUGIN_SOFT=1 a failure returns 1 instead of lab_die
 #   plugin_stop                         stop it by PID, wait until it is gone
 #   plugin_fails "what" 'regex' ARGS... the server must refuse with a line matching regex
-#   wait_log 'regex' "what" [LOG]       poll LOG (nbdkit.log) (10 s at most) for a line
+#   wait_log 'regex' "what" [LOG]       poll LOG (nbdkit.log) (60 s at most) for a line
 #                                       matching regex, else lab_die "what" with its tail
 #   head1 ARGS... / head2 ARGS...       two heads on one SAN (after lab_host2 and
 #                                       heads_init): head 1 in LAB_NS, head 2 in LAB_NS2,
@@ -48,7 +48,7 @@ plugin_start() {
     discover-time=2 "$@" 2>>"$log" &
   PLUGIN_PID=$!
   lab_track "$PLUGIN_PID"
-  for _ in $(seq 300); do
+  for _ in $(seq 1200); do
     [ -S "$sock" ] && return 0
     if ! lab_alive "$PLUGIN_PID"; then
       wait "$PLUGIN_PID" 2>/dev/null || true
@@ -58,7 +58,7 @@ plugin_start() {
     fi
     sleep 0.05
   done
-  plugin_start_failed "nbdkit did not listen on $sock within 15 s: $(tail -n 3 "$log")"
+  plugin_start_failed "nbdkit did not listen on $sock within 60 s: $(tail -n 3 "$log")"
 }
 
 # Not in a subshell, for a caller that goes on after a failure (bench/run): an nbdkit
@@ -71,7 +71,7 @@ plugin_start_failed() {
 plugin_stop() {
   [ -n "$PLUGIN_PID" ] || return 0
   kill -TERM "$PLUGIN_PID" 2>/dev/null || true
-  for _ in $(seq 100); do lab_alive "$PLUGIN_PID" || break; sleep 0.1; done
+  for _ in $(seq 300); do lab_alive "$PLUGIN_PID" || break; sleep 0.1; done
   lab_alive "$PLUGIN_PID" && lab_die "nbdkit $PLUGIN_PID did not stop"
   wait "$PLUGIN_PID" 2>/dev/null || true
   rm -f "$PLUGIN_SOCK"
@@ -95,7 +95,9 @@ shelves_sum() { local i; for i in $(seq 1 "$LAB_N"); do md5sum <"${LAB_IMG[$i]}"
 
 wait_log() {
   local log=${3:-$LAB_DIR/nbdkit.log}
-  for _ in $(seq 100); do grep -Eq "$1" "$log" && return 0; sleep 0.1; done
+  # generous: a resync or a shelf's return takes far longer when another test's qemu VM
+  # holds a CPU; the line usually comes at once, and the test's watchdog bounds the run
+  for _ in $(seq 600); do grep -Eq "$1" "$log" && return 0; sleep 0.1; done
   lab_die "$2: no line '$1' in $log: $(tail -n 3 "$log")"
 }
 

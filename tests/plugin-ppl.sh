@@ -67,7 +67,7 @@ tear() {
   nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0)" >/dev/null 2>&1 &
   bg=$!
   lab_track "$bg"
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do
     [ "$(shelf_bytes $((b + 3)) "$data_at" 4096)" != "$parity_before" ] && break
     sleep 0.05
   done

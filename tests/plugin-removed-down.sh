@@ -24,7 +24,7 @@ log=$LAB_DIR/nbdkit.log
 # e2.1 is not taken back: no re-add or adoption in the log, slot 1 not active, no
 # recovery, the data right.
 stays_out() {
-  ! grep -Eq "e2.1 (answers and carries|is back: re-adding)|e2.1 comes back to slot" "$log" ||
+  ! grep -Eq "e2\.1 (answers and carries|is back: re-adding)|e2\.1 comes back to slot" "$log" ||
     lab_die "$1: removed e2.1 taken back: $(grep "e2.1" "$log" | tail -n 3)"
   status | grep >/dev/null -E "^ +1 +(-|e2.1) +(faulty|missing)" ||
     lab_die "$1: removed e2.1 back in slot 1: $(status)"

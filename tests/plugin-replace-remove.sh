@@ -33,7 +33,7 @@ echo "ok: refused: $out"
 
 out=$("$aoeraid" fail -c "$ctl" e4.1) || lab_die "fail e4.1 refused: $out"
 grep -q "e4.1 marked faulty: the replace of e2.1 stops" <<<"$out" || lab_die "fail e4.1 answered: $out"
-for _ in $(seq 50); do status | grep >/dev/null "replace slot" || break; sleep 0.1; done
+for _ in $(seq 300); do status | grep >/dev/null "replace slot" || break; sleep 0.1; done
 out=$(status)
 grep -q "replace slot" <<<"$out" && lab_die "the replace goes on: $out"
 grep -Eq "^ +1 +e2.1 +active" <<<"$out" || lab_die "e2.1 does not serve slot 1: $out"

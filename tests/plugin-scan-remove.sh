@@ -15,8 +15,8 @@ lab_up -n 3 -s 64M -m 9000
 rebuild_data 8M 1M
 log=$LAB_DIR/nbdkit.log
 taken_back() {
-  ! grep -Eq "e$1 (answers and carries|is back: re-adding)" "$log" ||
-    lab_die "removed $1 taken back: $(grep "e$1" "$log" | tail -n 3)"
+  ! grep -Eq "${1//./\\.} (answers and carries|is back: re-adding)" "$log" ||
+    lab_die "removed $1 taken back: $(grep -wF "$1" "$log" | tail -n 3)"
   [ -z "$(holders "${1#e}")" ] || lab_die "removed $1 is reserved again: $(holders "${1#e}")"
 }
 
@@ -58,7 +58,7 @@ shelf_bounce 2 4
 taken_back e2.1
 status | grep >/dev/null -E "^ +1 +(-|e2.1) +(faulty|missing)" || lab_die "restart: removed e2.1 back: $(status)"
 status | grep >/dev/null "spares none" || lab_die "restart: removed e3.1 a spare again: $(status)"
-status | grep >/dev/null -E "^ +1 +e3.1" && lab_die "restart: removed e3.1 in slot 1: $(status)"
+status | grep >/dev/null -E "^ +1 +e3\.1" && lab_die "restart: removed e3.1 in slot 1: $(status)"
 taken_back e3.1
 echo "ok: restart by name: the removed spare e3.1 and member e2.1 stay out"
 

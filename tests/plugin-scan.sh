@@ -94,10 +94,10 @@ grep -q "on e1.1, e3.1, e4.1$" <<<"$(scan_line)" || lab_die "e2.1 taken: $(scan_
 grep -q "scan: e2.1 left out: a former member" "$log" ||
   lab_die "e2.1 not named as left out: $(cat "$log")"
 out=$(host2 shelves=e2.1 --run true 2>&1) || true
-grep -q "e2.1 is reserved by" <<<"$out" &&
+grep -q "e2\.1 is reserved by" <<<"$out" &&
   lab_die "e2.1, a former member left out, is reserved by the start by name: $out"
 sleep 2                 # auto-readd rounds: the scan judged e2.1, they leave it alone
-grep -q "e2.1 answers and carries" "$log" && lab_die "former e2.1 adopted: $(cat "$log")"
+grep -q "e2\.1 answers and carries" "$log" && lab_die "former e2.1 adopted: $(cat "$log")"
 echo "ok: former member e2.1 left out by the scan, not reserved (host2: $(tail -n 1 <<<"$out"))"
 lab_kill 2
 
@@ -186,7 +186,7 @@ echo "ok: two arrays named vol: name= refused, uuid= starts the right one"
 pct() { status | sed -n 's/^  replace slot 2 (e3.1 -> e9.1) \([0-9]*\)\..*/\1/p'; }
 plugin_start "$sock" uuid="$uuid" control=$ctl sync-speed-max=2M
 "$aoeraid" replace -c "$ctl" e3.1 e9.1 >/dev/null || lab_die "replace e3.1 e9.1 refused"
-for _ in $(seq 200); do p=$(pct); [ -n "$p" ] && [ "$p" -ge 5 ] && break; sleep 0.1; done
+for _ in $(seq 600); do p=$(pct); [ -n "$p" ] && [ "$p" -ge 5 ] && break; sleep 0.1; done
 [ -n "$p" ] && [ "$p" -ge 5 ] || lab_die "the replace did not reach 5 %: $(status)"
 plugin_stop
 : >"$log"

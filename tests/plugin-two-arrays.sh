@@ -75,7 +75,7 @@ echo "ok: 24 MiB each written at once; each read back equal while fio verified t
 
 # 2. e1.1 dies: alpha degraded serves on, beta untouched.
 lab_kill 1
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   out=$(st "$ctlA")
   grep -q "state degraded" <<<"$out" && break
   nbdsh -u "$uriA" -c "h.pwrite(b'a' * 4096, 60 << 20); h.flush()" 2>/dev/null || true
@@ -91,7 +91,7 @@ fio_verify "$uriB" fioB2 "${fio_opts[@]}"
 grep -Ei "degraded|faulty|fenced|reservation" "$logB" && lab_die "beta's log: alpha's e1.1 touched it"
 echo "ok: e1.1 killed: alpha degraded serves, beta clean with all members, its I/O verified"
 lab_start 1
-for _ in $(seq 150); do
+for _ in $(seq 300); do
   out=$(st "$ctlA")
   grep -Eq "^ +0 +e1.1 +active" <<<"$out" && ! grep -q recovery <<<"$out" && break
   sleep 0.1
@@ -145,12 +145,12 @@ stopB
 # 5. Without -f nbdkit forks after the start: the refusal names the process that serves.
 ip netns exec "$LAB_NS" nbdkit -U "$sockA" -P "$LAB_DIR/bg.pid" "$AOERAID_PLUGIN" iface=h0 \
   discover-time=2 name=alpha 2>>"$logA" || lab_die "alpha did not start in the background"
-for _ in $(seq 100); do [ -s "$LAB_DIR/bg.pid" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -s "$LAB_DIR/bg.pid" ] && break; sleep 0.05; done
 bg=$(cat "$LAB_DIR/bg.pid")
 lab_track "$bg"
 plugin_fails "alpha's e1.1 while alpha runs in the background" \
   "e1.1 is claimed by process $bg on this host" shelves=e1.1
 kill -TERM "$bg"
-for _ in $(seq 100); do lab_alive "$bg" || break; sleep 0.1; done
+for _ in $(seq 300); do lab_alive "$bg" || break; sleep 0.1; done
 lab_alive "$bg" && lab_die "nbdkit $bg did not stop"
 echo "plugin-two-arrays: passed"

@@ -43,7 +43,7 @@ echo "ok: examine's force command takes e3.1 back, not e2.1 (failed by the admin
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 name=v force=true control="$ctl"
 grep -q "member e3.1 (slot 2, events [0-9]*) taken back (force)" "$LAB_DIR/nbdkit.log" ||
   lab_die "e3.1 not taken back: $(grep -v ' aoe: ' "$LAB_DIR/nbdkit.log")"
-grep -q "member e2.1 .* taken back (force)" "$LAB_DIR/nbdkit.log" &&
+grep -q "member e2\.1 .* taken back (force)" "$LAB_DIR/nbdkit.log" &&
   lab_die "force took e2.1 (failed by the administrator) back too"
 [ "$(readback)" = "$want" ] || lab_die "force=true: the data differs"
 plugin_stop

@@ -51,7 +51,7 @@ grep -Eq "^ +1 +e3.1 +active" <<<"$out" || lab_die "e3.1 not in slot 1: $out"
 grep -q "spares none" <<<"$out" || lab_die "e2.1 (or another) made a spare: $out"
 [ "$(readback)" = "$want" ] || lab_die "assembled from the old command line: data differs"
 sleep 1.5       # a few monitor rounds: auto-readd must not take it (it never left this run)
-grep -q "e2.1 is back" "$log" && lab_die "auto-readd took e2.1: $(grep e2.1 "$log")"
+grep -q "e2\.1 is back" "$log" && lab_die "auto-readd took e2.1: $(grep e2.1 "$log")"
 status | grep >/dev/null "spares none" || lab_die "e2.1 taken after all: $(status)"
 echo "ok: old command line: assembled without e2.1, which is left alone"
 out=$("$aoeraid" add -c "$ctl" e2.1) || lab_die "add e2.1 failed: $out"

@@ -49,7 +49,7 @@ examine >"$LAB_DIR/ex.txt" || lab_die "examine failed: $(cat "$LAB_DIR/ex.txt")"
 sed -n '/^ARRAY/,$p' "$LAB_DIR/ex.txt"
 grep -Eq "^  slot 1 +e2.1 +events [0-9]+ .*stale" "$LAB_DIR/ex.txt" ||
   lab_die "e2.1 not marked stale in slot 1"
-grep -Eq "^  slot 0 +e1.1 .*stale" "$LAB_DIR/ex.txt" && lab_die "e1.1 marked stale"
+grep -Eq "^  slot 0 +e1\.1 .*stale" "$LAB_DIR/ex.txt" && lab_die "e1.1 marked stale"
 grep -qF "start: nbdkit aoeraid shelves=e1.1,e3.1" "$LAB_DIR/ex.txt" ||
   lab_die "the start command does not leave the stale e2.1 out"
 [ "$(field e2.1 events)" -lt "$(field e1.1 events)" ] || lab_die "e2.1's events are not behind"

@@ -158,7 +158,7 @@ vm_with_fuse() {
   mkdir -p "$VM_FUSE_MNT"
   "${VM_NS[@]}" nbdfuse "$VM_DISK" --tcp 127.0.0.1 "$VM_NBD_PORT" >>"$VM_DIR/nbdfuse.log" 2>&1 &
   VM_FUSE_PID=$!
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     [ -e "$VM_DISK" ] && break
     kill -0 "$VM_FUSE_PID" 2>/dev/null || break
     sleep 0.1
@@ -311,7 +311,7 @@ vm_watch() {
 
 vm_boot_pair() {
   vm_boot 1
-  for _ in $(seq 100); do [ -S "$VM_DIR/link.sock" ] && break; sleep 0.1; done
+  for _ in $(seq 300); do [ -S "$VM_DIR/link.sock" ] && break; sleep 0.1; done
   [ -S "$VM_DIR/link.sock" ] || { vm_fail "guest 1 made no link socket: $(tail -2 "$VM_DIR/qemu1.log")"; return 1; }
   vm_boot 2
   vm_log "guests started: pids ${VM_PIDS[*]}"

@@ -528,9 +528,14 @@ void aoe_target_fail_all(struct aoe_target *t, int err)
 
 /* ---- paths and targets ------------------------------------------------------------- */
 
+/* P's round-trip estimate starts again from the last one measured on it (its IDENTIFY,
+ * before it came up): a slow shelf's first frames then wait for its real round trip, not
+ * the initial RTO (the Linux driver times its first frames the same way). */
 static void path_reset(struct aoe_path *p)
 {
   aoe_rtt_init(&p->rtt);
+  if (p->rtt_seed_us)
+    aoe_rtt_sample(&p->rtt, p->rtt_seed_us);
   aoe_window_init(&p->win, p->bufcnt ? p->bufcnt : 1);
   p->timeouts_since_heard = 0;
   p->loss_until_us = 0;
@@ -1578,6 +1583,27 @@ static int tag_matches(const struct aoe_frame *f, uint32_t tag)
   return age <= sent;
 }
 
+/* The round trip a reply with TAG to F measures, or 0 when it is ambiguous.  Every
+ * transmission has its own tag, so a reply to the current one times the last send even
+ * after retransmits (as the Linux driver does: its tag carries its send time), and a late
+ * answer to an IDENTIFY's first try times the first.  Answers to tries between are not
+ * timed.  Without this, a shelf slower than the initial RTO never gave a sample before it
+ * came up, and its first data frames were all sent twice. */
+static uint64_t reply_rtt(const struct aoe_frame *f, uint32_t tag, uint64_t now)
+{
+  if (tag == f->tag)
+    return now - f->sent_us;
+  if (tag == f->tag0)
+    return now - f->first_us;
+  return 0;
+}
+
+static void path_rtt_sample(struct aoe_path *p, uint64_t rtt_us)
+{
+  aoe_rtt_sample(&p->rtt, rtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt_us);
+  p->rtt_seed_us = p->rtt.srtt_us;
+}
+
 static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
                      const struct aoe_msg *m, uint64_t now)
 {
@@ -1616,8 +1642,9 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
   p->timeouts_since_heard = 0;
   if (p->state == PATH_ACTIVE)
     t->last_heard_us = now;
-  if (!f->retries)
-    aoe_rtt_sample(&p->rtt, (uint32_t)(now - f->sent_us));
+  uint64_t rtt_us = reply_rtt(f, m->h.tag, now);
+  if (rtt_us)
+    path_rtt_sample(p, rtt_us);
   aoe_window_ack(&p->win);
   if (!p->up && p->state == PATH_ACTIVE && atomic_load(&t->up))
     path_up(ini, t, p);

@@ -65,6 +65,7 @@ struct aoe_path {
   int mtu_probing;              /* an MTU probe is queued or in flight on this path */
   unsigned probes_inflight;     /* of inflight, MTU probe frames: not I/O (engine.c) */
   struct aoe_rtt rtt;
+  uint32_t rtt_seed_us;         /* its last smoothed round trip: rtt starts from it (0: none) */
   struct aoe_window win;
   unsigned inflight;
   unsigned timeouts_since_heard;

@@ -1398,6 +1398,13 @@ Test(identify, late_answer_to_an_earlier_try_identifies_a_slow_shelf)
   r.len = aoe_encode(r.frame, sizeof r.frame, &m);
   rx(&r, r.frame, r.len);
   cr_assert(aoe_target_up(t), "the slow shelf's answer to its first try was not taken");
+  /* That answer timed the first try: the path's first data frames wait for its round
+   * trip, not the initial RTO (every one of them was sent again 200 ms later). */
+  const struct aoe_rtt *rtt = &t->paths[0].rtt;
+  cr_assert_geq(rtt->srtt_us, rig_now_us - start - 1000, "srtt %u us: the IDENTIFY's round trip "
+                "was not measured", rtt->srtt_us);
+  cr_assert_gt(rtt->rto_us, rig_now_us - start, "rto %u us is below the shelf's round trip: the "
+               "first data frames go twice", rtt->rto_us);
   rig_close(&r);
 }
 
@@ -1934,6 +1941,7 @@ Test(mtu, probe_unanswered_keeps_small_frames_and_says_why)
   struct aoe_target *t;
   rig_open(&r, 36);
   struct aoe_frame *f = probe_start(&r, &t);
+  uint32_t rto_before = t->paths[0].rtt.rto_us;
   for (unsigned i = 0; i < 2 * AOE_MTU_PROBE_TRIES && f->state == FRAME_INFLIGHT; i++) {
     rig_now_us = f->deadline_us;
     step(&r);
@@ -1941,7 +1949,7 @@ Test(mtu, probe_unanswered_keeps_small_frames_and_says_why)
   cr_assert_eq(f->state, FRAME_FREE, "the probe is still in flight");
   cr_assert_eq(t->scnt, AOE_SAFE_SCNT);
   cr_assert_eq(mtu_lines, 1, "%u lines named the smaller MTU, not one", mtu_lines);
-  cr_assert_eq(t->paths[0].rtt.rto_us, AOE_RTO_INIT_US, "the probe backed the path's RTO off");
+  cr_assert_eq(t->paths[0].rtt.rto_us, rto_before, "the probe backed the path's RTO off");
   rig_close(&r);
 }
 

@@ -786,15 +786,16 @@ void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r)
  * host, and a restart quicker than the dead time is never seen as the shelf going down.
  * So every target we hold is checked: its list is read every keepalive interval by a
  * probe (a Reserve/Release read sent raw to each usable path, as a keepalive is: not I/O,
- * no frame slot, no retransmit), and a responder that announces itself (it just started)
- * or comes back from down is taken to have forgotten us at once.  A responder listing
+ * no frame slot, no retransmit), at once when a responder announces itself (it just
+ * started, or the frame is forged: rr_check_announce), and a responder that comes back
+ * from down is taken to have forgotten us at once.  A responder listing
  * nobody has forgotten us (RR_LOST): our reservation is re-asserted, but only once every
  * other target of our claim has been read since and none is held by another host: a head
  * that hung while another took its shelves over, then resumed after one of them restarted,
  * must not take that one back.  One listing another host (RR_TAKEN), a re-assert refused,
  * or AoE error 6 on I/O, means the claim was taken: nothing is re-asserted any more, and
  * no I/O goes to a claimed target that does not hold our reservation (fail_claimed_io).
- * Residual window: between a restart and our re-assert (one round trip after the
+ * Residual window: between a restart and our re-assert (two round trips after the
  * announce; a check interval when the announce is lost) the shelf takes any host's
  * writes. */
 
@@ -845,6 +846,28 @@ static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64
             t->shelf, t->slot, why);
   if (!t->rr_lost_us || now < t->rr_lost_us)
     t->rr_lost_us = now ? now : 1;
+}
+
+/* T's responder announced itself: it may have restarted and forgotten us, or the frame is
+ * forged (any host can send one with the shelf's MAC).  Its list is read at once rather
+ * than taken as lost: a restart costs one round trip more before our re-assert, a forged
+ * announce one read, never held I/O.  A read or re-assert already out may have been
+ * answered before the restart: another read follows it (rr_after_announce). */
+static void rr_check_announce(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  aoe_log(ini, AOE_LOG_DEBUG, "e%u.%u: announced itself (restarted?): reading its reservation "
+          "list", t->shelf, t->slot);
+  t->rr_announce_us = now ? now : 1;
+  if (!t->rr_busy)
+    t->rr_next_us = now;
+}
+
+/* A read or re-assert of T sent at SENT is done: if an announce came after it was sent,
+ * the list is read again at once (its answer may predate a restart). */
+static void rr_after_announce(struct aoe_target *t, uint64_t sent, uint64_t now)
+{
+  if (t->rr_announce_us && sent < t->rr_announce_us)
+    t->rr_next_us = now;
 }
 
 struct rr_check {
@@ -938,6 +961,7 @@ static void rr_probe_finish(struct aoe_initiator *ini, struct aoe_target *t, uin
                                          : rr_interval_us(ini));
   if (sent < ini->rr_stall_us)
     t->rr_next_us = now;        /* sent before a stall: its I/O waits for one sent since */
+  rr_after_announce(t, sent, now);
   if (v == RR_TAKEN) {
     rr_set_taken(ini, t, t->rr_probe.holder);
   } else if (v == RR_LOST && t->reserved) {
@@ -1070,6 +1094,7 @@ static void rr_done(void *opaque, int err)
   t->rr_next_us = now + rr_interval_us(ini);
   if (c->queued_us < ini->rr_stall_us)
     t->rr_next_us = now;        /* sent before a stall: its I/O waits for a read sent since */
+  rr_after_announce(t, c->queued_us, now);
   if (v == RR_TAKEN) {
     rr_set_taken(ini, t, c->res.holder);        /* refused: another host got there first */
   } else if (!err && v == RR_HELD && t->reserved) {
@@ -1453,7 +1478,7 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
    * announce): the responder just started, with an empty reservation list. */
   if ((m->h.version == 0 || !memcmp(m->h.dst, broadcast_mac, 6)) && p->state == PATH_ACTIVE &&
       t->reserved && atomic_load(&t->up))
-    rr_mark_lost(ini, t, now, "announced itself (restarted?)");
+    rr_check_announce(ini, t, now);
   p->bufcnt = m->u.cfg.bufcnt ? m->u.cfg.bufcnt : 1;
   p->cfg_scnt = m->u.cfg.scnt;
   p->last_heard_us = now;

@@ -26,7 +26,11 @@ void aoe_rtt_sample(struct aoe_rtt *r, uint32_t m)
     r->srtt_us = (uint32_t)((int64_t)r->srtt_us + err / 8);
     r->rttvar_us = (uint32_t)((int64_t)r->rttvar_us + ((int64_t)aerr - r->rttvar_us) / 4);
   }
-  r->rto_us = clamp_rto((uint64_t)r->srtt_us + 4ull * r->rttvar_us);
+  /* At least twice the round trip, as the Linux driver's (2 srtt + 8 mdev): a steady
+   * slow path's variance shrinks to nothing, and an rto of srtt + 1 ms sent again every
+   * frame queued behind a few others at the shelf. */
+  uint64_t margin = 4ull * r->rttvar_us > r->srtt_us ? 4ull * r->rttvar_us : r->srtt_us;
+  r->rto_us = clamp_rto((uint64_t)r->srtt_us + margin);
 }
 
 void aoe_rtt_backoff(struct aoe_rtt *r)

@@ -1,7 +1,8 @@
 /* aoe/cc.h: per-path round-trip timing and window arithmetic (pure, unit-tested).
  *
  * RTT: Jacobson/Karels (RFC 6298) in microseconds: srtt += err/8, rttvar += (|err| -
- * rttvar)/4, rto = srtt + 4 rttvar, clamped to [AOE_RTO_MIN_US, AOE_RTO_MAX_US]; a timeout
+ * rttvar)/4, rto = srtt + max(4 rttvar, srtt) (never below twice the round trip, like
+ * the Linux driver's 2 srtt + 8 mdev), clamped to [AOE_RTO_MIN_US, AOE_RTO_MAX_US]; a timeout
  * doubles the rto (Karn: no samples from retransmitted frames, the caller's job).
  * Window: slow start from AOE_WINDOW_START, one frame per ack below ssthresh, then one
  * frame per window of acks (congestion avoidance), capped by the target's buffer count;

@@ -528,9 +528,14 @@ void aoe_target_fail_all(struct aoe_target *t, int err)
 
 /* ---- paths and targets ------------------------------------------------------------- */
 
+/* P's round-trip estimate starts again from the last one measured on it (its IDENTIFY,
+ * before it came up): a slow shelf's first frames then wait for its real round trip, not
+ * the initial RTO (the Linux driver times its first frames the same way). */
 static void path_reset(struct aoe_path *p)
 {
   aoe_rtt_init(&p->rtt);
+  if (p->rtt_seed_us)
+    aoe_rtt_sample(&p->rtt, p->rtt_seed_us);
   aoe_window_init(&p->win, p->bufcnt ? p->bufcnt : 1);
   p->timeouts_since_heard = 0;
   p->loss_until_us = 0;
@@ -781,15 +786,16 @@ void aoe_req_our_macs(struct aoe_target *t, struct aoe_req *r)
  * host, and a restart quicker than the dead time is never seen as the shelf going down.
  * So every target we hold is checked: its list is read every keepalive interval by a
  * probe (a Reserve/Release read sent raw to each usable path, as a keepalive is: not I/O,
- * no frame slot, no retransmit), and a responder that announces itself (it just started)
- * or comes back from down is taken to have forgotten us at once.  A responder listing
+ * no frame slot, no retransmit), at once when a responder announces itself (it just
+ * started, or the frame is forged: rr_check_announce), and a responder that comes back
+ * from down is taken to have forgotten us at once.  A responder listing
  * nobody has forgotten us (RR_LOST): our reservation is re-asserted, but only once every
  * other target of our claim has been read since and none is held by another host: a head
  * that hung while another took its shelves over, then resumed after one of them restarted,
  * must not take that one back.  One listing another host (RR_TAKEN), a re-assert refused,
  * or AoE error 6 on I/O, means the claim was taken: nothing is re-asserted any more, and
  * no I/O goes to a claimed target that does not hold our reservation (fail_claimed_io).
- * Residual window: between a restart and our re-assert (one round trip after the
+ * Residual window: between a restart and our re-assert (two round trips after the
  * announce; a check interval when the announce is lost) the shelf takes any host's
  * writes. */
 
@@ -840,6 +846,28 @@ static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64
             t->shelf, t->slot, why);
   if (!t->rr_lost_us || now < t->rr_lost_us)
     t->rr_lost_us = now ? now : 1;
+}
+
+/* T's responder announced itself: it may have restarted and forgotten us, or the frame is
+ * forged (any host can send one with the shelf's MAC).  Its list is read at once rather
+ * than taken as lost: a restart costs one round trip more before our re-assert, a forged
+ * announce one read, never held I/O.  A read or re-assert already out may have been
+ * answered before the restart: another read follows it (rr_after_announce). */
+static void rr_check_announce(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  aoe_log(ini, AOE_LOG_DEBUG, "e%u.%u: announced itself (restarted?): reading its reservation "
+          "list", t->shelf, t->slot);
+  t->rr_announce_us = now ? now : 1;
+  if (!t->rr_busy)
+    t->rr_next_us = now;
+}
+
+/* A read or re-assert of T sent at SENT is done: if an announce came after it was sent,
+ * the list is read again at once (its answer may predate a restart). */
+static void rr_after_announce(struct aoe_target *t, uint64_t sent, uint64_t now)
+{
+  if (t->rr_announce_us && sent < t->rr_announce_us)
+    t->rr_next_us = now;
 }
 
 struct rr_check {
@@ -933,6 +961,7 @@ static void rr_probe_finish(struct aoe_initiator *ini, struct aoe_target *t, uin
                                          : rr_interval_us(ini));
   if (sent < ini->rr_stall_us)
     t->rr_next_us = now;        /* sent before a stall: its I/O waits for one sent since */
+  rr_after_announce(t, sent, now);
   if (v == RR_TAKEN) {
     rr_set_taken(ini, t, t->rr_probe.holder);
   } else if (v == RR_LOST && t->reserved) {
@@ -1065,6 +1094,7 @@ static void rr_done(void *opaque, int err)
   t->rr_next_us = now + rr_interval_us(ini);
   if (c->queued_us < ini->rr_stall_us)
     t->rr_next_us = now;        /* sent before a stall: its I/O waits for a read sent since */
+  rr_after_announce(t, c->queued_us, now);
   if (v == RR_TAKEN) {
     rr_set_taken(ini, t, c->res.holder);        /* refused: another host got there first */
   } else if (!err && v == RR_HELD && t->reserved) {
@@ -1448,7 +1478,7 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
    * announce): the responder just started, with an empty reservation list. */
   if ((m->h.version == 0 || !memcmp(m->h.dst, broadcast_mac, 6)) && p->state == PATH_ACTIVE &&
       t->reserved && atomic_load(&t->up))
-    rr_mark_lost(ini, t, now, "announced itself (restarted?)");
+    rr_check_announce(ini, t, now);
   p->bufcnt = m->u.cfg.bufcnt ? m->u.cfg.bufcnt : 1;
   p->cfg_scnt = m->u.cfg.scnt;
   p->last_heard_us = now;
@@ -1578,6 +1608,27 @@ static int tag_matches(const struct aoe_frame *f, uint32_t tag)
   return age <= sent;
 }
 
+/* The round trip a reply with TAG to F measures, or 0 when it is ambiguous.  Every
+ * transmission has its own tag, so a reply to the current one times the last send even
+ * after retransmits (as the Linux driver does: its tag carries its send time), and a late
+ * answer to an IDENTIFY's first try times the first.  Answers to tries between are not
+ * timed.  Without this, a shelf slower than the initial RTO never gave a sample before it
+ * came up, and its first data frames were all sent twice. */
+static uint64_t reply_rtt(const struct aoe_frame *f, uint32_t tag, uint64_t now)
+{
+  if (tag == f->tag)
+    return now - f->sent_us;
+  if (tag == f->tag0)
+    return now - f->first_us;
+  return 0;
+}
+
+static void path_rtt_sample(struct aoe_path *p, uint64_t rtt_us)
+{
+  aoe_rtt_sample(&p->rtt, rtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt_us);
+  p->rtt_seed_us = p->rtt.srtt_us;
+}
+
 static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
                      const struct aoe_msg *m, uint64_t now)
 {
@@ -1616,8 +1667,9 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
   p->timeouts_since_heard = 0;
   if (p->state == PATH_ACTIVE)
     t->last_heard_us = now;
-  if (!f->retries)
-    aoe_rtt_sample(&p->rtt, (uint32_t)(now - f->sent_us));
+  uint64_t rtt_us = reply_rtt(f, m->h.tag, now);
+  if (rtt_us)
+    path_rtt_sample(p, rtt_us);
   aoe_window_ack(&p->win);
   if (!p->up && p->state == PATH_ACTIVE && atomic_load(&t->up))
     path_up(ini, t, p);

@@ -65,6 +65,7 @@ struct aoe_path {
   int mtu_probing;              /* an MTU probe is queued or in flight on this path */
   unsigned probes_inflight;     /* of inflight, MTU probe frames: not I/O (engine.c) */
   struct aoe_rtt rtt;
+  uint32_t rtt_seed_us;         /* its last smoothed round trip: rtt starts from it (0: none) */
   struct aoe_window win;
   unsigned inflight;
   unsigned timeouts_since_heard;
@@ -187,6 +188,7 @@ struct aoe_target {
   uint64_t rr_lost_us;          /* the shelf forgot our reservation (seen then); 0: no */
   uint64_t rr_retry_us;         /* a re-assert failed: none again before then */
   uint64_t rr_read_us;          /* sent then, the last read that found no other host */
+  uint64_t rr_announce_us;      /* its responder last announced itself (0: never) */
   /* The outstanding probe: a Reserve/Release read sent raw to every usable path, as a
    * keepalive is (no frame slot, no window, no retransmit: not I/O). */
   uint32_t rr_probe_tag;        /* 0: none; else AOE_RR_PROBE_TAG | sequence */

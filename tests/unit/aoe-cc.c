@@ -41,6 +41,17 @@ Test(rtt, steady_samples_converge_and_rto_is_clamped_low)
   cr_assert_eq(r.rto_us, AOE_RTO_MIN_US, "a LAN rtt of 150 us still waits the minimum rto");
 }
 
+Test(rtt, steady_slow_path_waits_twice_its_round_trip)
+{
+  struct aoe_rtt r;
+  aoe_rtt_init(&r);
+  for (int i = 0; i < 200; i++)
+    aoe_rtt_sample(&r, 400000);
+  cr_assert_eq(r.rttvar_us < 1000, 1, "the variance of a steady path shrinks: %u", r.rttvar_us);
+  cr_assert_eq(r.rto_us, 800000, "a steady 400 ms path times out at %u us, not twice its "
+               "round trip: frames queued at the shelf go twice", r.rto_us);
+}
+
 Test(rtt, rto_clamped_high_and_backoff_doubles)
 {
   struct aoe_rtt r;

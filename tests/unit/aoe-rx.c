@@ -519,6 +519,15 @@ static void announce(struct rig *r, unsigned slot, const uint8_t *src)
   rx(r, r->frame, r->len);
 }
 
+/* T's shelf at SRC restarted: its announce, then the read that checks it finds its list
+ * empty (the shelf forgot us). */
+static void restarted(struct rig *r, struct aoe_target *t, const uint8_t *src)
+{
+  announce(r, t->slot, src);
+  step(r);
+  probe_answer(r, t, src, NULL, 0);
+}
+
 static const uint8_t ours[1][6] = { { 0x02, 0, 0, 0, 0, 0x01 } };
 static const uint8_t theirs[1][6] = { { 0x02, 0, 0, 0, 0, 0x66 } };
 
@@ -529,6 +538,7 @@ static void write8(struct aoe_target *t, uint8_t *buf, struct result *res)
   aoe_submit(t, AOE_WRITE, 0, 8, buf, on_done, res);
 }
 
+/* An announce is checked by a read of the list at once: a restarted shelf's lacks us. */
 Test(reserve, announce_of_a_held_shelf_reasserts_at_once)
 {
   struct rig r;
@@ -537,6 +547,8 @@ Test(reserve, announce_of_a_held_shelf_reasserts_at_once)
   announce(&r, SLOT, shelf_mac);
   cr_assert_eq(r.ini->parse_counts[AOE_PARSE_VERSION], 0, "the announce was rejected");
   step(&r);
+  probe_answer(&r, r.t, shelf_mac, NULL, 0);
+  step(&r);
   struct aoe_frame *f = reassert_frame(r.t);
   cr_assert_not_null(f, "a restarted shelf we hold was not re-asserted");
   cr_assert_eq(f->req->nmacs, 1);
@@ -544,6 +556,52 @@ Test(reserve, announce_of_a_held_shelf_reasserts_at_once)
   rr_answer(&r, SLOT, shelf_mac, f, ours, 1, 0);
   cr_assert_eq(r.t->rr_lost_us, 0, "the re-assert was not taken as done");
   cr_assert(r.t->reserved && !r.ini->rr_taken);
+  rig_close(&r);
+}
+
+/* Anyone can send an announce with the shelf's MAC: a forged one costs a read of the
+ * list, which still names us; no re-assert, and I/O is never held for it. */
+Test(reserve, forged_announce_costs_a_read_not_held_io)
+{
+  struct rig r;
+  uint8_t buf[8 * AOE_SECTOR] = { 0 };
+  struct result res;
+
+  rig_open_held(&r, 16);
+  announce(&r, SLOT, shelf_mac);
+  step(&r);
+  cr_assert_eq(r.t->rr_lost_us, 0, "an announce alone was taken for a restart");
+  write8(r.t, buf, &res);
+  step(&r);
+  unsigned writes = 0;
+  for (unsigned i = 0; i < r.t->nframes; i++)
+    writes += r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].cmd == AOE_CMD_ATA &&
+              r.t->frames[i].write;
+  cr_assert_gt(writes, 0, "a write was held for a forged announce");
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  step(&r);
+  cr_assert_null(reassert_frame(r.t), "re-asserted a reservation the shelf still holds");
+  cr_assert(r.t->rr_lost_us == 0 && r.t->reserved && !r.ini->rr_taken);
+  rig_close(&r);
+}
+
+/* A read already out when the announce came may have been answered before the restart:
+ * the list is read again once it is done. */
+Test(reserve, announce_during_a_read_reads_again)
+{
+  struct rig r;
+
+  rig_open_held(&r, 17);
+  check_due(&r, r.t);
+  step(&r);
+  uint32_t before = probe(r.t);
+  announce(&r, SLOT, shelf_mac);
+  probe_answer(&r, r.t, shelf_mac, ours, 1);
+  step(&r);
+  cr_assert_neq(probe(r.t), before, "no read sent after the announce");
+  probe_answer(&r, r.t, shelf_mac, NULL, 0);
+  step(&r);
+  cr_assert_not_null(reassert_frame(r.t), "the restart was not found");
   rig_close(&r);
 }
 
@@ -619,6 +677,7 @@ Test(reserve, read_finding_another_host_stops_io_to_shelves_not_ours)
   announce(&r, SLOT + 1, shelf2_mac);                   /* t2 restarted */
   check_due(&r, r.t);
   step(&r);
+  probe_answer(&r, t2, shelf2_mac, NULL, 0);            /* its list is empty */
   probe_answer(&r, r.t, shelf_mac, theirs, 1);
   step(&r);
   cr_assert_null(reassert_frame(r.t), "took back a shelf another host holds");
@@ -670,7 +729,7 @@ Test(reserve, new_head_reasserts_once_the_rest_is_read)
   struct rig r;
 
   struct aoe_target *t2 = rig_open_two_held(&r, 17);
-  announce(&r, SLOT, shelf_mac);
+  restarted(&r, r.t, shelf_mac);
   step(&r);
   cr_assert_null(reassert_frame(r.t), "re-asserted before the rest was read");
   probe(t2);
@@ -686,7 +745,7 @@ Test(reserve, refused_reassert_is_a_takeover)
   struct rig r;
 
   rig_open_held(&r, 18);
-  announce(&r, SLOT, shelf_mac);
+  restarted(&r, r.t, shelf_mac);
   step(&r);
   rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), theirs, 1, AOE_ERR_RESERVED);
   cr_assert(r.ini->rr_taken && !r.t->reserved);
@@ -706,7 +765,7 @@ Test(reserve, conflict_on_io_stops_io_to_a_shelf_that_forgot_us)
   struct aoe_msg m;
 
   struct aoe_target *t2 = rig_open_two_held(&r, 19);
-  announce(&r, SLOT + 1, shelf2_mac);                   /* t2 restarted */
+  restarted(&r, t2, shelf2_mac);                     /* t2 restarted */
   write8(r.t, buf, &res);
   struct aoe_frame *f = inflight(&r, 0);
   cr_assert_not_null(f);
@@ -888,8 +947,8 @@ Test(reserve, two_shelves_restarting_together_are_both_reasserted)
 
   struct aoe_target *t2 = rig_open_two_held(&r, 28);
   step(&r);
-  announce(&r, SLOT, shelf_mac);
-  announce(&r, SLOT + 1, shelf2_mac);
+  restarted(&r, r.t, shelf_mac);
+  restarted(&r, t2, shelf2_mac);  
   for (int i = 0; i < 4 && (r.t->rr_lost_us || t2->rr_lost_us); i++) {
     step(&r);
     if (r.t->rr_probe_tag)
@@ -1033,7 +1092,7 @@ Test(reserve, failed_reassert_is_not_retried_at_once)
   struct rig r;
 
   rig_open_held(&r, 33);
-  announce(&r, SLOT, shelf_mac);
+  restarted(&r, r.t, shelf_mac);
   step(&r);
   uint64_t failed_us = rig_clock();
   rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), NULL, 0, AOE_ERR_DEVUNAVAIL);
@@ -1118,7 +1177,7 @@ Test(reserve, io_to_a_shelf_that_forgot_us_waits_for_the_reassert)
     rx(&r, r.frame, r.len);
   }
   cr_assert_eq(res.done, 1, "the first write did not complete");
-  announce(&r, SLOT, shelf_mac);
+  restarted(&r, r.t, shelf_mac);
   write8(r.t, buf, &res);
   cr_assert_null(write_frame(r.t), "a write went out before the re-assert");
   step(&r);
@@ -1398,6 +1457,13 @@ Test(identify, late_answer_to_an_earlier_try_identifies_a_slow_shelf)
   r.len = aoe_encode(r.frame, sizeof r.frame, &m);
   rx(&r, r.frame, r.len);
   cr_assert(aoe_target_up(t), "the slow shelf's answer to its first try was not taken");
+  /* That answer timed the first try: the path's first data frames wait for its round
+   * trip, not the initial RTO (every one of them was sent again 200 ms later). */
+  const struct aoe_rtt *rtt = &t->paths[0].rtt;
+  cr_assert_geq(rtt->srtt_us, rig_now_us - start - 1000, "srtt %u us: the IDENTIFY's round trip "
+                "was not measured", rtt->srtt_us);
+  cr_assert_gt(rtt->rto_us, rig_now_us - start, "rto %u us is below the shelf's round trip: the "
+               "first data frames go twice", rtt->rto_us);
   rig_close(&r);
 }
 
@@ -1934,6 +2000,7 @@ Test(mtu, probe_unanswered_keeps_small_frames_and_says_why)
   struct aoe_target *t;
   rig_open(&r, 36);
   struct aoe_frame *f = probe_start(&r, &t);
+  uint32_t rto_before = t->paths[0].rtt.rto_us;
   for (unsigned i = 0; i < 2 * AOE_MTU_PROBE_TRIES && f->state == FRAME_INFLIGHT; i++) {
     rig_now_us = f->deadline_us;
     step(&r);
@@ -1941,7 +2008,7 @@ Test(mtu, probe_unanswered_keeps_small_frames_and_says_why)
   cr_assert_eq(f->state, FRAME_FREE, "the probe is still in flight");
   cr_assert_eq(t->scnt, AOE_SAFE_SCNT);
   cr_assert_eq(mtu_lines, 1, "%u lines named the smaller MTU, not one", mtu_lines);
-  cr_assert_eq(t->paths[0].rtt.rto_us, AOE_RTO_INIT_US, "the probe backed the path's RTO off");
+  cr_assert_eq(t->paths[0].rtt.rto_us, rto_before, "the probe backed the path's RTO off");
   rig_close(&r);
 }
 

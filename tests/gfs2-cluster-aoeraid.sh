@@ -8,6 +8,7 @@ set -euo pipefail
 level=${1:-1} n=${2:-2}
 . "$top_srcdir/tests/lab.sh"
 . "$top_srcdir/tests/vm/cluster.sh"
+vm_exclusive
 lab_init 480
 . "$top_srcdir/tests/plugin-lib.sh"
 lab_up -n "$n" -s 256M

@@ -8,6 +8,7 @@
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 . "$top_srcdir/tests/vm/cluster.sh"
+vm_exclusive
 lab_init 600
 . "$top_srcdir/tests/plugin-lib.sh"
 lab_up -n 3 -s 256M

@@ -7,6 +7,7 @@
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 . "$top_srcdir/tests/vm/cluster.sh"
+vm_exclusive
 lab_init 420
 
 INJECT=$LAB_DIR/inject

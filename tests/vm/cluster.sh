@@ -32,6 +32,11 @@
 # Afterwards: VM_DIR holds vm1.log, vm2.log (consoles), server.log, fsck.log;
 # VM_TIMES holds "phase=seconds" pairs measured from the start of the run.
 #
+# vm_exclusive: waits (up to 25 minutes) until no other test of this machine runs guests,
+# and holds that until this shell exits.  Call it before lab_init: the wait must not count
+# against the test's time limit.  Four guests on two CPUs (make check -j2 ran two of these
+# tests at once) booted in 81 and 224 s and both tests ran out of time.
+#
 # vm_build: builds or reuses the guest images (tests/vm/build.sh), sets VM_IMAGE.
 # Cleanup: every process is stopped by PID by vm_cleanup, which the EXIT trap runs (before
 # lab_cleanup when tests/lab.sh is loaded).
@@ -48,6 +53,17 @@ VM_T0=
 VM_FIRST_FAILED=                # the guest that failed first (vm_watch), if one did
 
 vm_log() { echo "vm: $*" >&2; }
+
+vm_exclusive() {
+  local lock=${TMPDIR:-/tmp}/aoeraid-vm-guests.lock
+  # the lock lives as long as fd 8: this shell's and its children's, which the lab and
+  # vm_cleanup stop by PID at exit
+  exec 8>"$lock" || { echo "vm: cannot open $lock" >&2; return 1; }
+  if ! flock -n 8; then
+    vm_log "waiting for another test's guests to finish ($lock)"
+    flock -w 1500 8 || { echo "vm: another test held $lock for 25 minutes" >&2; return 1; }
+  fi
+}
 vm_fail() { echo "vm: FAIL: $*" >&2; return 1; }
 vm_elapsed() { echo $(($(date +%s) - VM_T0)); }
 vm_mark() { VM_TIMES="${VM_TIMES:+$VM_TIMES }$1=$(vm_elapsed)"; vm_log "[$(vm_elapsed)s] $1"; }

@@ -26,6 +26,7 @@
 #include "monitor.h"
 #include "params.h"
 #include "readd.h"
+#include "reply.h"
 #include "scan.h"
 #include "status.h"
 #include "unaligned.h"
@@ -1561,21 +1562,12 @@ static int aoeraid_can_zero(void *handle) { return 1; }
 static int aoeraid_can_fast_zero(void *handle) { return 1; }
 static int aoeraid_can_cache(void *handle) { return NBDKIT_CACHE_NONE; }
 
-static int set_errno(int r)
-{
-  if (r < 0) {
-    errno = -r;
-    return -1;
-  }
-  return 0;
-}
-
 static int aoeraid_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
                          uint32_t flags)
 {
   if (aoeraid_debug_io)
     nbdkit_debug("pread count=%" PRIu32 " offset=%" PRIu64, count, offset);
-  return set_errno(unaligned_read(array, buf, count, offset));
+  return reply_result("pread", unaligned_read(array, buf, count, offset));
 }
 
 static int aoeraid_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
@@ -1584,20 +1576,18 @@ static int aoeraid_pwrite(void *handle, const void *buf, uint32_t count, uint64_
   if (aoeraid_debug_io)
     nbdkit_debug("pwrite count=%" PRIu32 " offset=%" PRIu64 " fua=%d", count, offset,
                  !!(flags & NBDKIT_FLAG_FUA));
-  return set_errno(unaligned_write(array, buf, count, offset,
+  return reply_result("pwrite", unaligned_write(array, buf, count, offset,
                                    flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
 }
 
 static int aoeraid_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
   /* Zeros are written as data: no faster than a write, which a fast zero must refuse */
-  if (flags & NBDKIT_FLAG_FAST_ZERO) {
-    errno = ENOTSUP;
-    return -1;
-  }
+  if (flags & NBDKIT_FLAG_FAST_ZERO)
+    return reply_result("fast zero", -ENOTSUP);
   if (aoeraid_debug_io)
     nbdkit_debug("zero count=%" PRIu32 " offset=%" PRIu64, count, offset);
-  return set_errno(unaligned_zero(array, count, offset,
+  return reply_result("zero", unaligned_zero(array, count, offset,
                                   flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
 }
 
@@ -1606,13 +1596,13 @@ static int aoeraid_zero(void *handle, uint32_t count, uint64_t offset, uint32_t 
 static int aoeraid_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
   if (flags & NBDKIT_FLAG_FUA)
-    return set_errno(raid_flush(array));
+    return reply_result("trim", raid_flush(array));
   return 0;
 }
 
 static int aoeraid_flush(void *handle, uint32_t flags)
 {
-  return set_errno(raid_flush(array));
+  return reply_result("flush", raid_flush(array));
 }
 
 static void aoeraid_dump_plugin(void)
@@ -1675,7 +1665,7 @@ static struct nbdkit_plugin plugin = {
   .zero = aoeraid_zero,
   .trim = aoeraid_trim,
   .flush = aoeraid_flush,
-  .errno_is_preserved = 1,
+  /* no errno_is_preserved: a failure that forgot reply_result is told EIO, not errno */
 };
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL

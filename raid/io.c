@@ -163,7 +163,11 @@ batch_poll (struct io_batch *b, uint64_t start_us)
 /* md's replacement: a data write or a flush of a slot being replaced goes to the new
  * member too, as an extra I/O queued after the caller's own (superblocks and bitmap stay
  * the old member's: the new one gets its own when it takes the slot).  batch_wait hides
- * them again, so callers see only their I/Os. */
+ * them again, so callers see only their I/Os.  A shadow the batch has no room for (no
+ * memory to grow it, or a batch on fixed storage) is sent to the new member here and
+ * waited for, before the caller's I/Os start: slot_io takes no memory (one I/O, inline).
+ * Slower, but the replace goes on: md's replacement bios come from a mempool, and a
+ * failed allocation never fails a device.  Only an I/O the new member fails does. */
 static void
 add_shadows (struct io_batch *b)
 {
@@ -175,8 +179,9 @@ add_shadows (struct io_batch *b)
     if (!r || atomic_load (&r->faulty) || io.op == RAID_IO_READ
         || (io.op == RAID_IO_WRITE && io.offset < RAID_META_END))
       continue;
-    if (!batch_add (b, r, io.op, io.offset, io.len, io.buf, io.tag))
-      slot_set_faulty (r);                  /* it would miss this write */
+    if (!batch_add (b, r, io.op, io.offset, io.len, io.buf, io.tag)
+        && slot_io (r, io.op, io.offset, io.len, io.buf) != 0)
+      slot_set_faulty (r);                  /* it missed this write */
   }
 }
 

@@ -1246,3 +1246,38 @@ Test (io, a_dirty_bit_without_memory_reaches_every_member)
   }
   fx_free (&f);
 }
+
+/* A write to a slot being replaced, with no memory for the batch to take its shadows (the
+ * caller's own I/Os fill the batch's inline room): the new member still gets the write,
+ * and the replace goes on (md: a failed allocation never fails a device).  It marked the
+ * new member faulty, healthy, for malloc's failure, and the replace was given up. */
+Test (io, a_replacement_without_memory_for_its_shadows_gets_the_write)
+{
+  enum { PIECES = BATCH_INLINE / 2 };   /* raid1 of 2: two member writes a chunk */
+  struct fx f;
+  atomic_uint refused = 0;
+  struct raid_mem_member *spare = raid_mem_member_new ("e3.1", FX_MEMBER_SIZE);
+  struct raid_member sm = raid_mem_member (spare);
+  uint8_t buf[PIECES * CHUNK];
+  char err[256] = "";
+
+  fx_create (&f, RAID_LEVEL_1, 2, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_NO_BITMAP);
+  cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "add: %s", err);
+  cr_assert_eq (raid_replace_start (f.a, "e2.1", "e3.1", err, sizeof err), 0, "replace: %s", err);
+  for (size_t i = 0; i < sizeof buf; i++)
+    buf[i] = (uint8_t) (i * 7 + 1);
+  f.a->pool.hook = (struct alloc_hook) { refuse_batches, &refused };
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0, "the write failed: %s", f.last_error);
+  f.a->pool.hook = (struct alloc_hook) { NULL, NULL };
+  cr_assert_gt (atomic_load (&refused), 0, "the batch never asked for memory: no test");
+  cr_expect (!atomic_load (&f.a->repl.member.faulty), "the new member was failed: %s",
+             f.last_error);
+  cr_expect (atomic_load (&f.a->slot[1].replacement) != NULL, "the replace was given up");
+  cr_expect_eq (memcmp (raid_mem_member_data (spare) + RAID_DATA_OFFSET,
+                        raid_mem_member_data (f.mm[1]) + RAID_DATA_OFFSET, sizeof buf), 0,
+                "the new member misses the write");
+  cr_expect_eq (memcmp (raid_mem_member_data (f.mm[1]) + RAID_DATA_OFFSET, buf, sizeof buf), 0,
+                "the old member misses the write");
+  fx_free (&f);
+  raid_mem_member_free (spare);
+}

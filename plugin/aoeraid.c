@@ -56,8 +56,11 @@ static size_t n_addrs;
 static struct raid_member members[MAX_ALL];
 static size_t n_members, n_spare_members, n_all_members;
 static pthread_mutex_t add_lock = PTHREAD_MUTEX_INITIALIZER;   /* serialises hot-adds */
+/* Serialises the control requests but status, each in its client's thread: a command
+ * runs alone, as when one thread served them all, while status answers beside it. */
+static pthread_mutex_t command_lock = PTHREAD_MUTEX_INITIALIZER;
 /* sync-speed-min was given (at start, or by a speed request since): a max below it is
- * refused; the default min gives way to a lower max.  The control thread's alone. */
+ * refused; the default min gives way to a lower max.  Under command_lock. */
 static bool speed_min_given;
 /* How many times aoe saw each shelf of addrs[] come up, when last looked at (0: never
  * seen): a count that grew is a shelf that came back, however short its absence. */
@@ -1284,7 +1287,8 @@ static bool changes_array(const char *request)
   return false;
 }
 
-static int control_request(const char *request, FILE *out)
+/* A request but status, under command_lock. */
+static int command_request(const char *request, FILE *out)
 {
   if (params.readonly && changes_array(request)) {
     fprintf(out, "error: the array is read-only (readonly=true): restart nbdkit without "
@@ -1312,7 +1316,21 @@ static int control_request(const char *request, FILE *out)
     return writemostly_request(request + 12, out);
   if (!strcmp(request, "speed") || !strncmp(request, "speed ", 6))
     return speed_request(request + 5, out);
-  return status_request(request, out);
+  return status_request(request, out);         /* which answers an unknown request */
+}
+
+/* Status reads what raid/, aoe/ and the monitor lock for themselves: it never waits for
+ * a command (an add waiting on a shelf), as md's /proc/mdstat never waits for mdadm. */
+static int control_request(const char *request, FILE *out)
+{
+  int r;
+
+  if (!strncmp(request, "status", 6) && (!request[6] || request[6] == ' '))
+    return status_request(request, out);
+  pthread_mutex_lock(&command_lock);
+  r = command_request(request, out);
+  pthread_mutex_unlock(&command_lock);
+  return r;
 }
 
 /* Listed shelves (shelves=, spares=) the administrator removed from the array, which

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +18,27 @@
 #include "control.h"
 #include "deadline.h"
 
+#define CLIENTS_MAX 16            /* clients served at once; more wait in the backlog */
+
+struct control;
+
+/* One client served by a thread of its own: a slow command (an add waiting on a shelf)
+ * holds its client's thread, not the server. */
+struct client {
+  struct control *c;
+  int fd;
+  pthread_t thread;
+  bool used;                    /* the thread was started and not yet joined */
+  atomic_bool done;             /* the thread has finished: join it */
+};
+
 struct control {
   int listen_fd;
   int stop_pipe[2];
   pthread_t thread;
   int running;
   control_request_fn *handler;
+  struct client clients[CLIENTS_MAX];   /* the accept thread's alone, until control_close */
   char path[sizeof ((struct sockaddr_un *)0)->sun_path];
 };
 
@@ -159,21 +176,67 @@ static void serve_one(struct control *c, int fd)
   close(fd);
 }
 
+static void *client_thread(void *arg)
+{
+  struct client *cl = arg;
+
+  serve_one(cl->c, cl->fd);
+  atomic_store(&cl->done, true);
+  return NULL;
+}
+
+/* Join the client threads that have finished; with WAIT, all of them (at the close). */
+static void reap_clients(struct control *c, bool wait)
+{
+  for (size_t i = 0; i < CLIENTS_MAX; i++) {
+    struct client *cl = &c->clients[i];
+    if (cl->used && (wait || atomic_load(&cl->done))) {
+      pthread_join(cl->thread, NULL);
+      cl->used = false;
+    }
+  }
+}
+
+/* A free client slot, or NULL when CLIENTS_MAX clients are being served. */
+static struct client *free_client(struct control *c)
+{
+  reap_clients(c, false);
+  for (size_t i = 0; i < CLIENTS_MAX; i++)
+    if (!c->clients[i].used)
+      return &c->clients[i];
+  return NULL;
+}
+
+/* Serve FD in a thread of its own; in this one if no thread can be made. */
+static void start_client(struct control *c, struct client *cl, int fd)
+{
+  cl->c = c;
+  cl->fd = fd;
+  atomic_store(&cl->done, false);
+  cl->used = pthread_create(&cl->thread, NULL, client_thread, cl) == 0;
+  if (!cl->used)
+    serve_one(c, fd);
+}
+
+#define REAP_POLL_MS 100          /* how often a full server looks for a finished client */
+
 static void *accept_loop(void *arg)
 {
   struct control *c = arg;
 
   for (;;) {
-    struct pollfd p[2] = { { .fd = c->listen_fd, .events = POLLIN },
+    struct client *cl = free_client(c);
+    /* all slots taken: leave new clients in the backlog until one ends */
+    struct pollfd p[2] = { { .fd = cl ? c->listen_fd : -1, .events = POLLIN },
                            { .fd = c->stop_pipe[0], .events = POLLIN } };
-    if (poll(p, 2, -1) < 0 && errno != EINTR)
+    if (poll(p, 2, cl ? -1 : REAP_POLL_MS) < 0 && errno != EINTR)
       break;
     if (p[1].revents)
       break;
-    if (p[0].revents & POLLIN) {
+    if (cl && (p[0].revents & POLLIN)) {
       int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
       if (fd >= 0)
-        serve_one(c, fd);
+        start_client(c, cl, fd);
     }
   }
   return NULL;
@@ -198,6 +261,7 @@ void control_close(struct control *c)
     if (write(c->stop_pipe[1], "x", 1) < 0)
       pthread_cancel(c->thread);
     pthread_join(c->thread, NULL);
+    reap_clients(c, true);      /* a command under way ends before the array goes */
   }
   close(c->listen_fd);
   close(c->stop_pipe[0]);

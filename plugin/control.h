@@ -1,8 +1,10 @@
 /* The control socket: a Unix socket the `aoeraid` command talks to.  One request line per
  * connection ("status", "status json"), the answer, then close.  A line longer than 255
  * bytes, one not whole within a second, or one holding control bytes is answered with an
- * error line and never reaches the handler; no client holds the server longer than a
- * second to send its line and one to take the answer. */
+ * error line and never reaches the handler; no client holds its thread longer than a
+ * second to send its line and one to take the answer.  Up to 16 clients are served at
+ * once, each in a thread of its own (the handler is called from several threads at once:
+ * it serialises what must be); more wait in the listen backlog until one ends. */
 #ifndef AOERAID_CONTROL_H
 #define AOERAID_CONTROL_H
 
@@ -17,6 +19,7 @@ typedef int control_request_fn(const char *request, FILE *out);
 /* Bind and listen on path (replacing a stale socket).  No thread yet. NULL + errno. */
 struct control *control_open(const char *path, control_request_fn *handler);
 int control_start(struct control *c);      /* start the accept thread (after the fork) */
-void control_close(struct control *c);     /* stop the thread, unlink the socket */
+/* Stop the accept thread, wait for the clients being served, unlink the socket. */
+void control_close(struct control *c);
 
 #endif

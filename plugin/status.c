@@ -13,7 +13,7 @@ static struct aoe_initiator *status_ini;
 static struct raid_array *status_array;
 static const struct params *status_params;
 
-/* Which runs began (monitor thread writes, control thread reads): before, there is no
+/* Which runs began (monitor thread writes, control threads read): before, there is no
  * rate to show.  A resync that stopped short (a member lost, an error) leaves its line,
  * pending: it ends too.  raid/ counts the rates, md's way (raid_status.run_rate). */
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;

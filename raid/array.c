@@ -1429,6 +1429,9 @@ raid_status (struct raid_array *a, struct raid_status *st)
   memset (st, 0, sizeof *st);
   st->recovery_slot = -1;
   st->recovery_held = raid_recovery_held (a);
+  /* The layout and the slots change under sb_lock (a grow, a spare taken in, a replace
+   * ending), also while a status is asked from another thread: one view of them. */
+  pthread_mutex_lock (&a->sb_lock);
   array_missing (a, missing);
   st->level = a->lay.g.level;
   st->k = a->lay.g.k;
@@ -1453,7 +1456,6 @@ raid_status (struct raid_array *a, struct raid_status *st)
   }
   st->state = !array_survives (a, missing) ? RAID_STATE_FAILED
     : nmissing ? RAID_STATE_DEGRADED : RAID_STATE_CLEAN;
-  pthread_mutex_lock (&a->sb_lock);
   memcpy (st->uuid, a->sb.array_uuid, 16);
   memcpy (st->name, a->sb.name, sizeof st->name);
   st->events = a->sb.events;
@@ -1478,10 +1480,10 @@ raid_status (struct raid_array *a, struct raid_status *st)
     snprintf (st->replace_name, sizeof st->replace_name, "%s", slot_name (&a->repl.member));
     st->replace_failed = atomic_load (&a->repl.member.faulty);
   }
+  st->resync_units = resync_units (a);
   pthread_mutex_unlock (&a->sb_lock);
   st->recovery_offset = atomic_load (&a->recovery_offset);
   st->resync_offset = atomic_load (&a->resync_offset);
-  st->resync_units = resync_units (a);
   raid_get_sync_speed (a, &st->sync_speed_min, &st->sync_speed_max);
   pthread_mutex_lock (&a->bitmap.lock);     /* a reshape replaces it */
   st->bitmap_bits = a->bitmap.nbits;

@@ -118,11 +118,11 @@ else
 fi
 
 # ---- control requests -------------------------------------------------------------------
-body=$(sed -n '/^static int control_request(/,/^}/p' "$src/plugin/aoeraid.c")
+body=$(sed -n '/^static int command_request(/,/^}/p' "$src/plugin/aoeraid.c")
 requests=$(grep -o 'request, "[a-z]*' <<<"$body" | sed 's/.*"//' | sort -u | tr '\n' ' ')
 requests="$requests$(grep -o 'strcmp(request, "[a-z]*' "$src/plugin/status.c" | sed 's/.*"//' |
   sort -u | tr '\n' ' ')"
-[ "$(wc -w <<<"$requests")" -ge 6 ] || bad "found only '$requests' in control_request: is the pattern stale?"
+[ "$(wc -w <<<"$requests")" -ge 6 ] || bad "found only '$requests' in command_request (aoeraid.c's dispatch): is the pattern stale?"
 for r in $requests; do
   grep -qw "$r" <<<"$main" || bad "the control request '$r' has no aoeraid subcommand"
 done

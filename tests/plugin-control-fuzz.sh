@@ -5,7 +5,8 @@
 # 2^32 to e1.1, negative and huge rates, a level that is no level).  Each is answered with
 # one error line (or, for a client gone, nothing), no client holds the server, nothing
 # changes in the array, status still answers and the data reads back over NBD.  A status
-# beside a slow add waits its turn; one to a stopped server gives up after -t seconds.
+# beside a slow add answers (tests/plugin-control-concurrent.sh: before the add ends); one
+# to a stopped server gives up after -t seconds.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 120
@@ -132,7 +133,7 @@ nbdsh -u "$uri" -c 'assert h.get_size() > 0' || lab_die "nbdsh cannot talk to th
 lab_alive "$PLUGIN_PID" || lab_die "nbdkit died"
 
 # Two clients at once: a status while an add waits for a shelf that never answers (the
-# server's discover-time) is answered after it, whole.
+# server's discover-time) is answered, whole.
 "$aoeraid" add -c "$ctl" e9.1 >"$LAB_DIR/add.out" 2>&1 &
 adder=$!
 sleep 0.5     # most likely the add is served by now (the status's answer is checked either way)
@@ -140,7 +141,7 @@ out=$(status) || lab_die "a status beside an add failed: $out"
 grep -q "state clean" <<<"$out" || lab_die "a status beside an add: $out"
 wait "$adder" && lab_die "the add of e9.1 succeeded: $(cat "$LAB_DIR/add.out")"
 grep -q "e9.1 did not answer" "$LAB_DIR/add.out" || lab_die "add e9.1: $(cat "$LAB_DIR/add.out")"
-echo "ok: a status beside a slow add waits its turn and answers"
+echo "ok: a status beside a slow add answers"
 # A stopped server (SIGSTOP: it takes the connection, never answers) holds no status loop:
 # -t bounds the wait, and says why.
 kill -STOP "$PLUGIN_PID"

@@ -7,7 +7,7 @@
 #  - every aoeraid subcommand main() runs is in `aoeraid --help`, in its "unknown command"
 #    list, in aoeraid.pod's DESCRIPTION (=item B<cmd>) and in README.md; the usage lines
 #    of `aoeraid --help` are aoeraid.pod's SYNOPSIS, line for line; `aoeraid CMD --help`
-#    answers for each;
+#    answers for each; --version and -V print "aoeraid VERSION", as the plugin does;
 #  - every control request the plugin understands is an aoeraid subcommand, and the ones
 #    refused on a read-only array are those the man page lists under readonly=.
 set -euo pipefail
@@ -109,6 +109,20 @@ for typo in stauts:status exmaine:examine zero-superblocks:zero-superblock ad:ad
     bad "aoeraid ${typo%%:*}: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
   fi
 done
+# --version and -V: "aoeraid VERSION", configure.ac's version, the one the plugin gives
+# nbdkit (its .version: `nbdkit aoeraid --version`).
+version=$(sed -n 's/^AC_INIT(\[aoeraid\], \[\([^]]*\)\].*/\1/p' "$src/configure.ac")
+[ -n "$version" ] || bad "no version in configure.ac's AC_INIT: is the pattern stale?"
+for opt in --version -V; do
+  out=$("$aoeraid" "$opt" 2>&1) && rc=0 || rc=$?
+  [ "$rc" -eq 0 ] && [ "$out" = "aoeraid $version" ] &&
+    echo "ok: aoeraid $opt: aoeraid $version" ||
+    bad "aoeraid $opt: exit $rc, '$out', want 'aoeraid $version'"
+done
+pluginversion=$(nbdkit "$plugin" --version 2>&1 | grep '^aoeraid ' || true)
+[ "$pluginversion" = "aoeraid $version" ] && echo "ok: nbdkit aoeraid --version: $pluginversion" ||
+  bad "nbdkit aoeraid --version gives '$pluginversion', want 'aoeraid $version'"
+grep -q 'B<aoeraid --version> (or B<-V>)' "$toolpod" || bad "aoeraid.pod does not name --version"
 podsyn=$(section "$toolpod" SYNOPSIS | sed -n 's/^ \(aoeraid \)/\1/p' | tr -s ' ')
 if [ "$uselines" = "$podsyn" ]; then
   echo "ok: aoeraid --help's usage is aoeraid.pod's SYNOPSIS"

@@ -134,6 +134,7 @@ static void usage(FILE *f)
     print_synopsis(f, &commands[i], &first);
   for (size_t i = 0; i < N_COMMANDS; i++)
     fputs(commands[i].text, f);
+  fputs("  --version (-V)  print aoeraid's version\n", f);
 }
 
 static const struct command_help *find_command(const char *name)
@@ -663,6 +664,10 @@ int main(int argc, char **argv)
     return check_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "zero-superblock"))
     return cmd_zero(argc - 1, argv + 1);
+  if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+    printf("%s %s\n", progname, PACKAGE_VERSION);
+    return 0;
+  }
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;

@@ -567,6 +567,25 @@ static void target_update_scnt(struct aoe_target *t)
   t->bufcnt = bufcnt;
 }
 
+/* The sectors per frame T uses once the MTU probes of its active paths have passed: as
+ * target_update_scnt, with each probe that can run taken as passed (one cannot on a shelf
+ * smaller than a frame: that path stays at AOE_SAFE_SCNT). */
+static unsigned target_probed_scnt(const struct aoe_target *t)
+{
+  unsigned scnt = 255;
+  for (size_t i = 0; i < t->npaths; i++) {
+    const struct aoe_path *p = &t->paths[i];
+    if (p->state != PATH_ACTIVE)
+      continue;
+    unsigned s = path_scnt(p);
+    if (s > AOE_SAFE_SCNT && t->ident.sectors < s && p->scnt_ok < s)
+      s = p->scnt_ok > AOE_SAFE_SCNT ? p->scnt_ok : AOE_SAFE_SCNT;
+    if (s < scnt)
+      scnt = s;
+  }
+  return scnt ? scnt : 1;
+}
+
 /* T answered nothing for QUIET_US: down, its pending I/O failed.  KEEPALIVES: the silence
  * was of an idle shelf to its keepalives, not to I/O. */
 static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
@@ -652,8 +671,15 @@ static void mtu_probe_done(struct aoe_initiator *ini, struct aoe_target *t,
 {
   char mac[18];
   if (!err) {
+    unsigned before = t->scnt;
     p->scnt_ok = nsect;
     target_update_scnt(t);
+    /* the up line said frames were small until now: a user reads that as an MTU set
+     * wrong, so say when the frames grow, and what let them */
+    if (t->scnt > before && atomic_load(&t->up))
+      aoe_log(ini, AOE_LOG_INFO, "e%u.%u: %u sectors per frame: a frame of %u sectors was "
+              "answered via %s (MTU %u)", t->shelf, t->slot, t->scnt, nsect, p->ifc->name,
+              p->ifc->mtu);
     return;
   }
   mac_str(p->mac, mac);
@@ -697,6 +723,20 @@ static int disk_grew(struct aoe_initiator *ini, struct aoe_target *t, const stru
           (unsigned long long)t->ident.sectors);
   t->ident.sectors = id->sectors;
   return 1;
+}
+
+/* T is up.  Its frames start small while a path's MTU probe has not passed: the line says
+ * so, and the size they grow to, lest "2 sectors per frame" read as an MTU set wrong
+ * (mtu_probe_done says when they grow). */
+static void log_up(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  unsigned probed = target_probed_scnt(t);
+  char until[96] = "";
+  if (probed > t->scnt)
+    snprintf(until, sizeof until, " until a frame of %u is answered (the MTU probe)", probed);
+  aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame%s",
+          t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt,
+          until);
 }
 
 static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
@@ -756,8 +796,7 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     atomic_store(&t->up, 1);
     t->st.up_events++;
     t->last_heard_us = aoe_clock_us(ini);
-    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame",
-            t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt);
+    log_up(ini, t);
     if (t->reserved) {
       t->rr_lost_us = 0;        /* lost anew: its hold counts from now, not an old loss */
       rr_mark_lost(ini, t, t->last_heard_us, NULL);

@@ -48,6 +48,10 @@ static bool mon_reshape_waiting;
 static bool mon_recovery_said;
 static bool mon_recovery_kicked;   /* under mon_lock */
 static unsigned mon_recovery_backoff_ms;
+/* "NAME: ", the array's name that starts each line the monitor logs, as raid/'s own lines
+ * start ("r1: resync from unit 0 of 512", then "r1: resync finished"); "" for an array
+ * with no name, as raid/ leaves it out then. */
+static char mon_prefix[RAID_NAME_MAX + 3];
 
 /* Sleep up to ms, or until kicked or stopped; true when stopping. */
 static bool monitor_wait(unsigned ms)
@@ -76,11 +80,11 @@ static void recovery_back_off(int r, bool failed)
     ms = MONITOR_FAILED_MS;
   mon_recovery_backoff_ms = ms;
   if (!mon_recovery_said)
-    nbdkit_error("recovery cannot make progress: %s; it is tried again in %u s (later each "
-                 "time, up to %u s), at once after an add, fail or replace, and a replace "
-                 "waiting for it goes on meanwhile", failed ? "the array has failed (too "
-                 "many members lost): add the missing members back" : strerror(-r),
-                 ms / 1000, MONITOR_FAILED_MS / 1000);
+    nbdkit_error("%srecovery cannot make progress: %s; it is tried again in %u s (later "
+                 "each time, up to %u s), at once after an add, fail or replace, and a "
+                 "replace waiting for it goes on meanwhile", mon_prefix,
+                 failed ? "the array has failed (too many members lost): add the missing "
+                 "members back" : strerror(-r), ms / 1000, MONITOR_FAILED_MS / 1000);
   mon_recovery_said = true;
   raid_recovery_hold(mon_array, ms);
 }
@@ -111,7 +115,7 @@ static int run_recovery(void)
   status_recovery_begin();
   r = raid_recover(mon_array);
   if (r == 0) {
-    log_notice("recovery finished");
+    log_notice("%srecovery finished", mon_prefix);
     mon_recovery_backoff_ms = 0;
     mon_recovery_said = false;
     return 0;
@@ -139,22 +143,22 @@ static int run_reshape(void)
 
   if (r == -EIO) {
     if (!mon_reshape_waiting)
-      nbdkit_error("reshape waits: the array has failed (too many members lost) and "
+      nbdkit_error("%sreshape waits: the array has failed (too many members lost) and "
                    "nothing more is moved; restart nbdkit with the members back, and the "
-                   "reshape resumes from its recorded position");
+                   "reshape resumes from its recorded position", mon_prefix);
     mon_reshape_waiting = true;
     return MONITOR_FAILED_MS;
   }
   mon_reshape_waiting = false;
   if (r == 0) {
-    log_notice("reshape finished: %" PRIu64 " bytes; clients that connect now see the "
-               "new size", raid_size(mon_array));
+    log_notice("%sreshape finished: %" PRIu64 " bytes; clients that connect now see the "
+               "new size", mon_prefix, raid_size(mon_array));
     return 0;
   }
   if (r == -ECANCELED)
     return -1;
   if (r != -EAGAIN)
-    nbdkit_error("reshape stopped: %s", strerror(-r));
+    nbdkit_error("%sreshape stopped: %s", mon_prefix, strerror(-r));
   return MONITOR_RETRY_MS;
 }
 
@@ -213,9 +217,9 @@ static void *monitor_main(void *arg)
       if (r == -ECANCELED)
         break;
       if (r == 0)
-        log_notice("resync finished");
+        log_notice("%sresync finished", mon_prefix);
       else if (r != -EAGAIN) {
-        nbdkit_error("resync stopped: %s", strerror(-r));
+        nbdkit_error("%sresync stopped: %s", mon_prefix, strerror(-r));
         resync_gave_up = true;
       }
       pause = 0;
@@ -237,12 +241,23 @@ static void *monitor_main(void *arg)
   return NULL;
 }
 
+/* MON_PREFIX for ARRAY (it is not renamed while it runs). */
+static void set_prefix(struct raid_array *array)
+{
+  struct raid_status st;
+
+  mon_prefix[0] = '\0';
+  if (raid_status(array, &st) == 0 && st.name[0])
+    snprintf(mon_prefix, sizeof mon_prefix, "%s: ", st.name);
+}
+
 int monitor_start(struct raid_array *array)
 {
   int err;
 
   cond_init_monotonic(&mon_cond);
   mon_array = array;
+  set_prefix(array);
   mon_stop = false;
   mon_recovery_said = mon_recovery_kicked = false;
   mon_recovery_backoff_ms = 0;

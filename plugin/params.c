@@ -10,6 +10,7 @@
 #include <nbdkit-plugin.h>
 
 #include "params.h"
+#include "typo.h"
 
 void params_init(struct params *p)
 {
@@ -313,8 +314,9 @@ static const char *const once_keys[] = {
   "readonly", "alert", "alert-test", "bitmap-chunk", "consistency-policy",
   "sync-speed-min", "sync-speed-max",
 };
+#define N_ONCE_KEYS (sizeof once_keys / sizeof once_keys[0])
 #define N_LISTS 3               /* shelves, spares, writemostly: first in once_keys */
-_Static_assert(sizeof once_keys / sizeof once_keys[0] <= 32, "a bit each in params.given");
+_Static_assert(N_ONCE_KEYS <= 32, "a bit each in params.given");
 
 /* KEY's index in once_keys (its other spellings too: _ for -, write-mostly, read-only),
  * or -1 (iface=, or no parameter: params_set says which). */
@@ -330,7 +332,7 @@ static int once_index(const char *key)
     strcpy(name, "writemostly");
   if (!strcmp(name, "read-only"))
     strcpy(name, "readonly");
-  for (i = 0; i < sizeof once_keys / sizeof once_keys[0]; i++)
+  for (i = 0; i < N_ONCE_KEYS; i++)
     if (!strcmp(name, once_keys[i]))
       return (int)i;
   return -1;
@@ -357,6 +359,29 @@ static int check_once(struct params *p, const char *key)
   }
   p->given |= 1u << i;
   return 0;
+}
+
+/* One line for a key params_set does not take: the parameter it is a typo of, when it is
+ * one (shelfs=: did you mean 'shelves'?), and all of them. */
+static int unknown_parameter(const char *key)
+{
+  const char *names[N_ONCE_KEYS + 1];
+  char list[512];
+  size_t len = 0;
+
+  for (size_t i = 0; i < N_ONCE_KEYS; i++)
+    names[i] = once_keys[i];
+  names[N_ONCE_KEYS] = "iface";
+  for (size_t i = 0; i <= N_ONCE_KEYS && len < sizeof list; i++)
+    len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+  const char *near = typo_nearest(key, names, N_ONCE_KEYS + 1);
+  if (near)
+    nbdkit_error("unknown parameter '%s': did you mean '%s'? See nbdkit aoeraid --help for "
+                 "the parameters (%s)", key, near, list);
+  else
+    nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters (%s)",
+                 key, list);
+  return -1;
 }
 
 int params_set(struct params *p, const char *key, const char *value)
@@ -473,12 +498,7 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_rate(key, value, &p->sync_speed_min);
   if (!strcmp(key, "sync-speed-max") || !strcmp(key, "sync_speed_max"))
     return set_rate(key, value, &p->sync_speed_max);
-  nbdkit_error("unknown parameter '%s': see nbdkit aoeraid --help for the parameters "
-               "(shelves, spares, level, chunk, name, uuid, iface, control, dead-time, "
-               "discover-time, reserve, takeover, force, poll, sync-speed-min, sync-speed-max, "
-               "bitmap-chunk, consistency-policy, auto-readd, readonly, alert, alert-test, "
-               "writemostly)", key);
-  return -1;
+  return unknown_parameter(key);
 }
 
 static unsigned min_members(const struct raid_params *rp)

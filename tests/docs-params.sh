@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The docs name what the code takes, both ways, with no lab:
 #  - every plugin parameter params.c accepts is in `nbdkit aoeraid --help`, in the man
-#    page's PARAMETERS (=item B<name=>) and SYNOPSIS, and in params.c's "unknown parameter"
-#    list; each of those names only parameters params.c accepts; a default --help gives
-#    is the one the man page gives;
+#    page's PARAMETERS (=item B<name=>) and SYNOPSIS, and in the "unknown parameter"
+#    error's list; each of those names only parameters params.c accepts; a default --help
+#    gives is the one the man page gives; a parameter mistyped is named in that error;
 #  - every aoeraid subcommand main() runs is in `aoeraid --help`, in its "unknown command"
 #    list, in aoeraid.pod's DESCRIPTION (=item B<cmd>) and in README.md; the usage lines
 #    of `aoeraid --help` are aoeraid.pod's SYNOPSIS, line for line; `aoeraid CMD --help`
-#    answers for each;
+#    answers for each; --version and -V print "aoeraid VERSION", as the plugin does;
 #  - every control request the plugin understands is an aoeraid subcommand, and the ones
 #    refused on a read-only array are those the man page lists under readonly=.
 set -euo pipefail
@@ -41,9 +41,11 @@ section() { awk -v h="=head1 $2" '$0 == h { on = 1; next } /^=head1 / { on = 0 }
 # params.c: the first name each `if (!strcmp(key, "NAME")` line tests (the rest are aliases)
 code=$(sed -n 's/^ *if (!strcmp(key, "\([a-z-]*\)").*/\1/p' "$src/plugin/params.c" | tr '\n' ' ')
 [ "$(wc -w <<<"$code")" -ge 10 ] || bad "found only '$code' in plugin/params.c: is the pattern stale?"
-# params.c's own list in its "unknown parameter" error
-unknown=$(tr -d '\n' <"$src/plugin/params.c" |
-  sed -n 's/.*unknown parameter[^(]*(\([a-z, "-]*\))".*/\1/p' | tr -d ',"' | tr -s ' ')
+# the list in the "unknown parameter" error (nbdkit stops at the key, no shelf needed)
+unknownerr=$(nbdkit -f "$plugin" xyzzy=1 2>&1 || true)
+unknown=$(sed -n "s/.*unknown parameter 'xyzzy': see [^(]*(\([a-z, -]*\))\$/\1/p" <<<"$unknownerr" |
+  tr -d ',')
+[ -n "$unknown" ] || bad "nbdkit aoeraid xyzzy=1 lists no parameters: $unknownerr"
 # --help: the plugin's lines come after "plugin: aoeraid"
 help=$(nbdkit "$plugin" --help 2>&1 | sed -n '/^plugin: aoeraid/,$p')
 helpnames=$(sed -n 's/^\([a-z][a-z-]*\)=.*/\1/p' <<<"$help" | tr '\n' ' ')
@@ -52,7 +54,19 @@ synopsis=$(section "$pod" SYNOPSIS | grep -o '[a-z][a-z-]*=' | tr -d '=' | sort 
 same "params.c vs nbdkit aoeraid --help" "$code" "$helpnames"
 same "params.c vs the man page's PARAMETERS" "$code" "$podnames"
 same "params.c vs the man page's SYNOPSIS" "$code" "$synopsis"
-same "params.c vs its 'unknown parameter' list" "$code" "$unknown"
+same "params.c vs the 'unknown parameter' error's list" "$code" "$unknown"
+
+# A typo of a parameter is one line naming the parameter meant ('_' is '-' in a name).
+for typo in shelfs:shelves levle:level writemosty:writemostly sync_sped_min:sync-speed-min \
+            ifcae:iface; do
+  out=$(nbdkit -f "$plugin" "${typo%%:*}=1" 2>&1) && rc=0 || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] &&
+     grep -q "unknown parameter '${typo%%:*}': did you mean '${typo#*:}'? See .*(shelves, " <<<"$out"; then
+    echo "ok: ${typo%%:*}=: one line naming ${typo#*:}"
+  else
+    bad "${typo%%:*}=: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
+  fi
+done
 
 # The defaults --help gives, "(default VALUE" (VALUE: a number with its unit, true, false
 # or none), must be in the man page's paragraph of that parameter (or of the next =item,
@@ -109,6 +123,20 @@ for typo in stauts:status exmaine:examine zero-superblocks:zero-superblock ad:ad
     bad "aoeraid ${typo%%:*}: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
   fi
 done
+# --version and -V: "aoeraid VERSION", configure.ac's version, the one the plugin gives
+# nbdkit (its .version: `nbdkit aoeraid --version`).
+version=$(sed -n 's/^AC_INIT(\[aoeraid\], \[\([^]]*\)\].*/\1/p' "$src/configure.ac")
+[ -n "$version" ] || bad "no version in configure.ac's AC_INIT: is the pattern stale?"
+for opt in --version -V; do
+  out=$("$aoeraid" "$opt" 2>&1) && rc=0 || rc=$?
+  [ "$rc" -eq 0 ] && [ "$out" = "aoeraid $version" ] &&
+    echo "ok: aoeraid $opt: aoeraid $version" ||
+    bad "aoeraid $opt: exit $rc, '$out', want 'aoeraid $version'"
+done
+pluginversion=$(nbdkit "$plugin" --version 2>&1 | grep '^aoeraid ' || true)
+[ "$pluginversion" = "aoeraid $version" ] && echo "ok: nbdkit aoeraid --version: $pluginversion" ||
+  bad "nbdkit aoeraid --version gives '$pluginversion', want 'aoeraid $version'"
+grep -q 'B<aoeraid --version> (or B<-V>)' "$toolpod" || bad "aoeraid.pod does not name --version"
 podsyn=$(section "$toolpod" SYNOPSIS | sed -n 's/^ \(aoeraid \)/\1/p' | tr -s ' ')
 if [ "$uselines" = "$podsyn" ]; then
   echo "ok: aoeraid --help's usage is aoeraid.pod's SYNOPSIS"

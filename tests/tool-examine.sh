@@ -2,7 +2,8 @@
 # aoeraid examine (md's --examine and --examine --scan): each shelf's superblock (array,
 # level, slot, state), a blank shelf said blank, the array's summary with the command that
 # starts it; a member that missed writes marked stale (text and JSON); examining writes
-# nothing; a bad address is a usage error, a shelf that does not answer is named.
+# nothing; a bad address is a usage error, a shelf that does not answer is named; a shelf
+# named that does not answer or has no superblock is exit 1 (mdadm --examine's).
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 90
@@ -68,6 +69,26 @@ q() { jq -r "$1" "$LAB_DIR/ex.json"; }
   lab_die "json: e4.1 not blank"
 [ "$(shelves_sum)" = "$before" ] || lab_die "examine wrote to a shelf"
 echo "ok: e2.1 stale in slot 1 (text and json), left out of the start command; nothing written"
+
+# Shelves named, as mdadm --examine with devices named: one that does not answer, or holds
+# no superblock, is exit 1, named on stderr; the others are printed all the same.
+set +e
+examine -w 300 e1.1 e9.1 >"$LAB_DIR/ex.txt" 2>"$LAB_DIR/ex.err"; rc=$?
+set -e
+[ $rc = 1 ] || lab_die "e1.1 e9.1 (e9.1 silent): exit $rc, not 1: $(cat "$LAB_DIR/ex.err")"
+grep -q "e9\.1 did not answer on h0" "$LAB_DIR/ex.err" || lab_die "e9.1 not named: $(cat "$LAB_DIR/ex.err")"
+[ "$(field e1.1 array)" = ex ] || lab_die "e1.1 not printed beside the silent e9.1: $(cat "$LAB_DIR/ex.txt")"
+set +e
+examine e1.1 e4.1 >"$LAB_DIR/ex.txt" 2>"$LAB_DIR/ex.err"; rc=$?
+set -e
+[ $rc = 1 ] || lab_die "e1.1 e4.1 (e4.1 blank): exit $rc, not 1: $(cat "$LAB_DIR/ex.err")"
+grep -q "^aoeraid: examine: e4\.1: no aoeraid superblock: blank" "$LAB_DIR/ex.err" ||
+  lab_die "the blank e4.1 not named on stderr: $(cat "$LAB_DIR/ex.err")"
+[ "$(field e1.1 array)" = ex ] || lab_die "e1.1 not printed beside the blank e4.1: $(cat "$LAB_DIR/ex.txt")"
+examine e1.1 e3.1 >"$LAB_DIR/ex.txt" 2>"$LAB_DIR/ex.err" ||
+  lab_die "e1.1 e3.1 (both members): exit 1: $(cat "$LAB_DIR/ex.err")"
+[ ! -s "$LAB_DIR/ex.err" ] || lab_die "e1.1 e3.1: said on stderr: $(cat "$LAB_DIR/ex.err")"
+echo "ok: named: e9.1 silent or e4.1 blank is exit 1, named on stderr, e1.1 printed; two members 0"
 
 set +e
 out=$(examine e1 2>&1); rc=$?

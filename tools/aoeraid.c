@@ -24,6 +24,7 @@
 #include "status-cmd.h"
 #include "json.h"
 #include "text.h"
+#include "typo.h"
 #include "zero.h"
 
 #define MAX_IFACES 16
@@ -134,6 +135,7 @@ static void usage(FILE *f)
     print_synopsis(f, &commands[i], &first);
   for (size_t i = 0; i < N_COMMANDS; i++)
     fputs(commands[i].text, f);
+  fputs("  --version (-V)  print aoeraid's version\n", f);
 }
 
 static const struct command_help *find_command(const char *name)
@@ -584,46 +586,13 @@ static bool asks_help(int argc, char **argv)
   return false;
 }
 
-/* Edit distance of A and B (insertions, deletions, substitutions, transpositions),
- * stopping at 3: enough to tell a typo from another word. */
-static unsigned typo_distance(const char *a, const char *b)
-{
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 32 || lb > 32 || (la > lb ? la - lb : lb - la) > 2)
-    return 3;
-  unsigned d[33][33];
-  for (size_t i = 0; i <= la; i++)
-    d[i][0] = (unsigned)i;
-  for (size_t j = 0; j <= lb; j++)
-    d[0][j] = (unsigned)j;
-  for (size_t i = 1; i <= la; i++)
-    for (size_t j = 1; j <= lb; j++) {
-      unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-      if (d[i - 1][j] + 1 < best)
-        best = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < best)
-        best = d[i][j - 1] + 1;
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-          d[i - 2][j - 2] + 1 < best)
-        best = d[i - 2][j - 2] + 1;
-      d[i][j] = best;
-    }
-  return d[la][lb] < 3 ? d[la][lb] : 3;
-}
-
 /* The command a mistyped word most likely meant (at most 2 edits off), or NULL. */
-static const struct command_help *nearest_command(const char *word)
+static const char *nearest_command(const char *word)
 {
-  const struct command_help *best = NULL;
-  unsigned best_d = 3;
-  for (size_t i = 0; i < N_COMMANDS; i++) {
-    unsigned d = typo_distance(word, commands[i].name);
-    if (d < best_d) {
-      best_d = d;
-      best = &commands[i];
-    }
-  }
-  return best;
+  const char *names[N_COMMANDS];
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    names[i] = commands[i].name;
+  return typo_nearest(word, names, N_COMMANDS);
 }
 
 int main(int argc, char **argv)
@@ -663,16 +632,20 @@ int main(int argc, char **argv)
     return check_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "zero-superblock"))
     return cmd_zero(argc - 1, argv + 1);
+  if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+    printf("%s %s\n", progname, PACKAGE_VERSION);
+    return 0;
+  }
   if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
     usage(stdout);
     return 0;
   }
   /* One line: the whole usage after it would scroll the line that says what was wrong
    * off the screen. */
-  const struct command_help *near = nearest_command(cmd);
+  const char *near = nearest_command(cmd);
   fprintf(stderr, "%s: unknown command '%s'%s%s%s: use discover, examine, probe, status, add, "
           "fail, remove, writemostly, replace, speed, grow, check or zero-superblock "
           "('%s --help' says what each does)\n", progname, cmd,
-          near ? " (did you mean '" : "", near ? near->name : "", near ? "'?)" : "", progname);
+          near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", progname);
   return 2;
 }

@@ -764,23 +764,40 @@ static void print_all(const struct exam *ex, size_t n, int json)
     printf("]}\n");
 }
 
-/* The shelves to examine: those named (find_named), else every one discovered. */
+/* The shelves to examine: those named (find_named: MISSING counts those that did not
+ * answer, each said on stderr), else every one discovered. */
 static size_t pick_targets(const char *progname, struct aoe_initiator *ini,
                            const struct shelf_addr *addrs, size_t naddrs, unsigned wait_ms,
-                           struct aoe_target **out)
+                           struct aoe_target **out, size_t *missing)
 {
-  size_t missing;
-
+  *missing = 0;
   if (!naddrs)
     return aoe_targets(ini, out, MAX_EXAM);
-  return find_named(progname, ini, addrs, naddrs, wait_ms, out, &missing);
+  return find_named(progname, ini, addrs, naddrs, wait_ms, out, missing);
+}
+
+/* The shelves examined that hold no usable aoeraid superblock, each said on stderr as
+ * mdadm --examine says "No md superblock detected on /dev/sdb" of a device named. */
+static size_t say_no_superblock(const char *progname, const struct exam *ex, size_t n)
+{
+  size_t none = 0;
+  char buf[256];
+
+  for (size_t i = 0; i < n; i++)
+    if (ex[i].sb.state != RAID_SB_OK) {
+      fprintf(stderr, "%s: examine: %s: %s\n", progname, ex[i].name,
+              exam_instead(&ex[i], buf, sizeof buf));
+      none++;
+    }
+  return none;
 }
 
 int examine_main(const char *progname, struct aoe_initiator *ini,
                  const struct shelf_addr *addrs, size_t naddrs, unsigned wait_ms, int json)
 {
   static struct aoe_target *targets[MAX_EXAM];
-  size_t n = pick_targets(progname, ini, addrs, naddrs, wait_ms, targets), read_ok = 0;
+  size_t missing, n = pick_targets(progname, ini, addrs, naddrs, wait_ms, targets, &missing);
+  size_t read_ok = 0, none = 0;
   struct exam *ex;
 
   if (!n)
@@ -795,9 +812,14 @@ int examine_main(const char *progname, struct aoe_initiator *ini,
     read_ok += ex[i].sb.state != RAID_SB_IOERR;
   }
   print_all(ex, n, json);
+  fflush(stdout);             /* what was found first, then what was not, when both go to a tty */
+  if (naddrs)
+    none = say_no_superblock(progname, ex, n);
   free(ex);
   if (!read_ok)
     fprintf(stderr, "%s: examine: no shelf could be read (see each one's error above): "
             "is another host holding them reserved?\n", progname);
-  return read_ok ? 0 : 1;
+  /* as mdadm --examine: a device named that has no superblock, or could not be read, is a
+   * failure, whatever the others hold; examining every shelf found, a blank one is not */
+  return read_ok && !missing && !none ? 0 : 1;
 }

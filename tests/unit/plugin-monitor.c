@@ -55,7 +55,36 @@ status_recovery_begin (void)
 void status_reshape_begin (void) { }
 void status_resync_begin (void) { }
 void status_resync_end (void) { }
-void log_notice (const char *fmt, ...) { (void) fmt; }
+/* The lines log_notice was given, for the test of their prefix. */
+static char notices[16][256];
+static atomic_int n_notices;
+
+void
+log_notice (const char *fmt, ...)
+{
+  int i = atomic_fetch_add (&n_notices, 1);
+  va_list ap;
+
+  if (i >= 16)
+    return;
+  va_start (ap, fmt);
+  vsnprintf (notices[i], sizeof notices[i], fmt, ap);
+  va_end (ap);
+}
+
+/* Whether log_notice was given a line that starts with START, waiting up to 20 s. */
+static bool
+noticed (const char *start)
+{
+  for (unsigned t = 0; t < 2000; t++) {
+    int n = atomic_load (&n_notices);
+    for (int i = 0; i < n && i < 16; i++)
+      if (!strncmp (notices[i], start, strlen (start)))
+        return true;
+    usleep (10000);
+  }
+  return false;
+}
 void
 nbdkit_error (const char *fmt, ...)
 {
@@ -207,4 +236,39 @@ Test (monitor, a_recovery_with_nothing_to_rebuild_is_not_held_off, .timeout = 60
   cr_assert_eq (atomic_load (&cannot_progress), 0);
   fx_free (&f);
   raid_mem_member_free (spare);
+}
+
+/* The monitor's lines start with the array's name, as raid/'s do ("test: resync from unit
+ * 0 of ...", then "test: resync finished"; the recovery's and the reshape's too). */
+Test (monitor, its_lines_name_the_array, .timeout = 90)
+{
+  struct raid_mem_member *spare, *grown;
+  struct raid_member m;
+  char err[256] = "";
+  struct fx f;
+
+  fx_create (&f, RAID_LEVEL_1, 2, 0, 0, 4096, 0);      /* new, not clean: it resyncs */
+  atomic_store (&n_notices, 0);
+  cr_assert_eq (monitor_start (f.a), 0);
+  cr_expect (noticed ("test: resync finished"), "no 'test: resync finished' (first line: '%s')",
+             notices[0]);
+  spare = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  m = raid_mem_member (spare);
+  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), 0, "add: %s", err);
+  cr_assert_eq (raid_fail_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  monitor_kick ();
+  cr_expect (noticed ("test: recovery finished"), "no 'test: recovery finished' (lines: %d)",
+             atomic_load (&n_notices));
+  grown = raid_mem_member_new ("e10.1", FX_MEMBER_SIZE);
+  m = raid_mem_member (grown);
+  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), 0, "add: %s", err);
+  cr_assert_eq (raid_grow (f.a, (const char *[]) { "e10.1" }, 1, RAID_LEVEL_5, err,
+                           sizeof err), 0, "grow: %s", err);
+  monitor_kick ();
+  cr_expect (noticed ("test: reshape finished: "), "no 'test: reshape finished' (lines: %d)",
+             atomic_load (&n_notices));
+  monitor_stop ();
+  fx_free (&f);
+  raid_mem_member_free (spare);
+  raid_mem_member_free (grown);
 }

@@ -180,6 +180,14 @@ int main(int argc, char **argv)
   int fds[2] = { open_port(argv[1]), open_port(argv[2]) };
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
+  /* Both ports are open: a frame sent from now on is relayed.  The lab waits for this
+   * file, not a fixed time, before it sends anything through. */
+  const char *ready = getenv("LAB_NETEM_READY");
+  if (ready) {
+    FILE *f = fopen(ready, "w");
+    if (!f) { perror(ready); return 1; }
+    fclose(f);
+  }
 
   static struct queued pool[MAX_QUEUED];
   struct queued *free_list = NULL, *pending = NULL;

@@ -265,13 +265,21 @@ lab_netem() {
     ip -n "$san" link add "h$p-q" mtu "$LAB_MTU" type veth peer name "h$p-qb" mtu "$LAB_MTU"
     ip -n "$san" link set "h$p-qb" master "br$p" up
     ip -n "$san" link set "h$p-q" up
-    LAB_NETEM_STATS="$LAB_DIR/netem.stats" ip netns exec "$san" \
-      lab-netem "h$p-br" "h$p-q" "$@" 2>>"$LAB_DIR/netem.log" &
+    rm -f "$LAB_DIR/netem$p.ready"
+    LAB_NETEM_STATS="$LAB_DIR/netem.stats" LAB_NETEM_READY="$LAB_DIR/netem$p.ready" \
+      ip netns exec "$san" lab-netem "h$p-br" "h$p-q" "$@" 2>>"$LAB_DIR/netem.log" &
     lab_track $!
     LAB_NETEM_PIDS="$LAB_NETEM_PIDS $!"
   done
-  sleep 0.2
+  # Until a relay has its ports open, frames meet a detached link and vanish: wait for
+  # each to say it is ready (a fixed 0.2 s was too short on a loaded machine).
+  for p in $(seq 0 $((LAB_PATHS - 1))); do
+    for _ in $(seq 300); do [ -e "$LAB_DIR/netem$p.ready" ] && break; sleep 0.1; done
+  done
   for p in $LAB_NETEM_PIDS; do kill -0 "$p" 2>/dev/null || lab_die "lab-netem $*: $(tail -n1 "$LAB_DIR/netem.log")"; done
+  for p in $(seq 0 $((LAB_PATHS - 1))); do
+    [ -e "$LAB_DIR/netem$p.ready" ] || lab_die "lab-netem $*: relay of path $p not ready within 30 s"
+  done
 }
 lab_netem_clear() {
   local p san="$LAB_PREFIX-san"

@@ -68,6 +68,10 @@ lab_start 3
 out=$(aoeraid add -c "$ctl" e3.1 2>&1) || lab_die "add e3.1 after a flood: $out"
 grep -q "added e3.1 as a spare" <<<"$out" || lab_die "add e3.1 after a flood: $out"
 lab_kill 2                      # e3.1 takes its slot: rebuilt from e1.1
+# A shelf that stops answering is failed once it misses a write: write the data again (it
+# waits out the dead time).  Without it e2.1 failed only if the first resync was still
+# running at the kill, and on a loaded machine it had ended: e2.1 stayed down, unfailed.
+nbdcopy --flush "$LAB_DIR/data" "$uri" || lab_die "writing with e2.1 killed failed"
 for _ in $(seq 300); do
   st=$(aoeraid status -c "$ctl" 2>&1) || true
   grep -qE "^ +1 +e3\.1 +active" <<<"$st" && ! grep -q "recover" <<<"$st" && break

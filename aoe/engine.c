@@ -755,6 +755,7 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   if (!atomic_load(&t->up) && !t->conflict) {
     atomic_store(&t->up, 1);
     t->st.up_events++;
+    atomic_fetch_add(&t->up_spells, 1);
     t->last_heard_us = aoe_clock_us(ini);
     aoe_log(ini, AOE_LOG_INFO, "e%u.%u: up: %llu sectors, serial '%s', %u sectors per frame",
             t->shelf, t->slot, (unsigned long long)t->ident.sectors, t->ident.serial, t->scnt);

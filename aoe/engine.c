@@ -795,6 +795,7 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   if (!atomic_load(&t->up) && !t->conflict) {
     atomic_store(&t->up, 1);
     t->st.up_events++;
+    atomic_fetch_add(&t->up_spells, 1);
     t->last_heard_us = aoe_clock_us(ini);
     log_up(ini, t);
     if (t->reserved) {

@@ -272,6 +272,11 @@ int aoe_target_up(struct aoe_target *t)
   return atomic_load(&t->up);
 }
 
+uint64_t aoe_target_up_spells(struct aoe_target *t)
+{
+  return atomic_load(&t->up_spells);
+}
+
 int aoe_target_write_cache(struct aoe_target *t)
 {
   return atomic_load(&t->write_cache);

@@ -155,6 +155,7 @@ struct aoe_target {
    * handed: such a target is never evicted. */
   struct aoe_target *lru_prev, *lru_next;
   atomic_int up;
+  atomic_ullong up_spells;       /* st.up_events, readable without the lock */
   atomic_int write_cache;       /* as last identified (aoe_ident.write_cache) */
   int identified;
   struct aoe_ident ident;

@@ -84,6 +84,10 @@ int aoe_target_info(struct aoe_target *, struct aoe_target_info *);
 /* 1 while the target answers, 0 once it was declared down: one atomic read, no lock, for
  * hot paths that ask before every I/O (aoe_target_info copies ~1.2 KiB under a lock). */
 int aoe_target_up(struct aoe_target *);
+/* How many up spells the target had (aoe_stats.up_events): one atomic read, no lock.  A
+ * count that grew is a shelf that went down and answered again, maybe with another disk
+ * behind its address. */
+uint64_t aoe_target_up_spells(struct aoe_target *);
 /* 1 when the shelf's disk said (IDENTIFY word 85) it keeps writes in a volatile cache, so
  * an acknowledged write is durable only after a flush; 0 (vblade) when not. */
 int aoe_target_write_cache(struct aoe_target *);

@@ -373,6 +373,16 @@ void raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16]);
  * a name that is no working member (-ENOENT) and a member the array cannot
  * do without (-EBUSY, as md). */
 int raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen);
+/* The shelf of NAME, a working member or a spare, went down and answers again, and SB
+ * is the superblock read from it now (raid_examine): is the disk behind the name still
+ * that member's (its member uuid)?  1: it is.  0: another disk is there, and WHY (one
+ * line) says what it holds and what to do; the caller sends it no I/O.  Another array's
+ * or a blank disk fails a working member (as an I/O error does); another member's of this
+ * array (shelves swapped) is left as it is, as if down (as a down member, it is recorded
+ * faulty by the next write, a clean stop's too, and force takes it back).  -ENOENT: NAME
+ * is neither. */
+int raid_member_returned (struct raid_array *a, const char *name,
+                          const struct raid_sb_summary *sb, char *why, size_t len);
 /* md's --remove of a spare: the array forgets it (the caller may close the
  * member) and wipes its superblock; one that cannot be wiped (its shelf away) is
  * recorded removed as raid_remove_member does.  -ENOENT (one line in err) when

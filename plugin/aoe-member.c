@@ -82,14 +82,31 @@ struct aoe_member {
   struct raid_member_ops ops;   /* aoe_member_ops, without poll when poll=false */
   struct aoe_target *target;
   _Atomic uint64_t bytes;       /* as last identified: a shelf comes back grown */
+  /* aoe_member_guard: the shelf's up spell in which its disk was known to be this
+   * member's; a shelf that went down and answered again may have another disk behind its
+   * address, and looks down to raid/ until aoe_member_confirm */
+  atomic_bool guarded;
+  _Atomic uint64_t known_spell;
   char name[24];
 };
+
+/* Is the disk behind the shelf still the one the member was made for, as far as known? */
+static bool member_known(struct aoe_member *m)
+{
+  return !atomic_load(&m->guarded)
+    || aoe_target_up_spells(m->target) == atomic_load(&m->known_spell);
+}
 
 static void member_submit(void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len,
                           void *buf, raid_io_done_fn *done, void *done_opaque)
 {
   struct aoe_member *m = opaque;
   enum aoe_op aop = op == RAID_IO_READ ? AOE_READ : op == RAID_IO_WRITE ? AOE_WRITE : AOE_FLUSH;
+
+  if (!member_known(m)) {       /* not a byte to or from a disk not proven the member's */
+    done(done_opaque, ENODEV);
+    return;
+  }
   /* aoe_done_fn and raid_io_done_fn have the same shape: (opaque, errno). */
   if (aoe_submit(m->target, aop, offset / 512, len / 512, buf, done, done_opaque) < 0)
     done(done_opaque, errno ? errno : EIO);
@@ -107,7 +124,9 @@ static const char *member_name(void *opaque)
 
 static int member_healthy(void *opaque)
 {
-  return aoe_target_up(((struct aoe_member *)opaque)->target);
+  struct aoe_member *m = opaque;
+
+  return aoe_target_up(m->target) && member_known(m);
 }
 
 static int member_poll(void *opaque)
@@ -165,6 +184,31 @@ int aoe_member_refresh(struct raid_member *member)
     return -1;
   atomic_store(&m->bytes, info.sectors * 512);
   return 0;
+}
+
+void aoe_member_guard(struct raid_member *member)
+{
+  struct aoe_member *m = member->member;
+
+  aoe_member_confirm(member);
+  atomic_store(&m->guarded, true);
+}
+
+void aoe_member_confirm(struct raid_member *member)
+{
+  struct aoe_member *m = member->member;
+
+  atomic_store(&m->known_spell, aoe_target_up_spells(m->target));
+}
+
+bool aoe_member_returned(const struct raid_member *member)
+{
+  return !member_known(member->member);
+}
+
+struct aoe_target *aoe_member_target(const struct raid_member *member)
+{
+  return ((struct aoe_member *)member->member)->target;
 }
 
 bool aoe_member_wraps(const struct raid_member *member, const struct aoe_target *target)

@@ -28,6 +28,16 @@ void aoe_member_free(struct raid_member *member);
 /* The shelf came back, maybe with another disk behind it: read its size again.  0, or -1
  * with errno. */
 int aoe_member_refresh(struct raid_member *member);
+/* The plugin's array members: once the shelf goes down and answers again (maybe with
+ * another disk behind its address: swapped, another array's, blank), the member looks
+ * down to raid/ and its I/O fails (ENODEV) until aoe_member_confirm says the disk there
+ * is still the member (its superblock read).  A member not guarded (the aoeraid
+ * command's) is not held.  Guard and confirm take the shelf's up spell as of now. */
+void aoe_member_guard(struct raid_member *member);
+void aoe_member_confirm(struct raid_member *member);
+/* Guarded, and its shelf came back since it was last confirmed? */
+bool aoe_member_returned(const struct raid_member *member);
+struct aoe_target *aoe_member_target(const struct raid_member *member);
 bool aoe_member_wraps(const struct raid_member *member, const struct aoe_target *target);
 
 #endif

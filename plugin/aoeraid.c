@@ -244,6 +244,7 @@ static ssize_t make_members(size_t from, size_t to)
       nbdkit_error("e%u.%u: %m", addrs[i].shelf, addrs[i].slot);
       return -1;
     }
+    aoe_member_guard(&members[n_all_members]);  /* assembly reads its superblock next */
     n_all_members++;
     made++;
   }
@@ -312,10 +313,14 @@ static ssize_t member_for(struct aoe_target *t)
 {
   ssize_t i = member_of(t);
 
-  if (i >= 0)
+  /* the add reads its superblock and takes it for what that says */
+  if (i >= 0) {
+    aoe_member_confirm(&members[i]);
     return aoe_member_refresh(&members[i]) < 0 ? -1 : i;
+  }
   if (aoe_member_init(&members[n_all_members], t, params.poll) < 0)
     return -1;
+  aoe_member_guard(&members[n_all_members]);
   return n_all_members++;
 }
 
@@ -332,6 +337,28 @@ static void say_unanswered(const struct shelf_addr *a, const char *what, FILE *o
   fprintf(out, "error: e%u.%u did not answer within %.1fs: check that the shelf runs "
           "(vblade SHELF SLOT IFACE FILE) and is on this network%s\n", a->shelf, a->slot,
           params.discover_ms / 1000.0, what);
+}
+
+/* What the array holds of a shelf: see array_holds_replaced. */
+enum holding { HOLDS_NOTHING, HOLDS_WORKING, HOLDS_FAULTY, HOLDS_SPARE, HOLDS_LEFT,
+               HOLDS_REPLACING };
+static enum holding array_holds(const char *name, bool *missing);
+
+/* A working member or spare M (the shelf A) whose shelf came back with a disk not yet
+ * proven the member's (confirm_returned_members does that): an add would take the disk
+ * for what its superblock says, so that one is the array's no more than it was. */
+static bool unconfirmed_in_use(const struct raid_member *m, const struct shelf_addr *a)
+{
+  char name[24];
+  struct raid_status st;
+  bool in_use = false;
+
+  if (!aoe_member_returned(m) || raid_status(array, &st) < 0)
+    return false;
+  snprintf(name, sizeof name, "e%u.%u", a->shelf, a->slot);
+  for (unsigned i = 0; i < st.members; i++)     /* down is shown faulty, not failed */
+    in_use |= !strcmp(st.member[i].name, name) && !st.member[i].failed;
+  return in_use || array_holds(name, NULL) == HOLDS_SPARE;
 }
 
 static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *out)
@@ -360,6 +387,11 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
     return -1;
   }
   made = member_of(t) < 0;
+  if (!made && unconfirmed_in_use(&members[member_of(t)], a)) {
+    fprintf(out, "error: member e%u.%u is already in the array (back with a disk not yet "
+            "proven its own)\n", a->shelf, a->slot);
+    return -1;
+  }
   m = member_for(t);
   if (m < 0) {
     fprintf(out, "error: e%u.%u: %s\n", a->shelf, a->slot, strerror(errno));
@@ -418,9 +450,6 @@ static int hot_add(const char *arg, FILE *out)
 /* What the array holds of the shelf NAME: a working member, a faulty one (only), a spare,
  * the new member of a replace (copying OLD's slot: *REPLACED, may be NULL, names OLD), or
  * nothing; *MISSING (may be NULL) says whether some slot has no member at all. */
-enum holding { HOLDS_NOTHING, HOLDS_WORKING, HOLDS_FAULTY, HOLDS_SPARE, HOLDS_LEFT,
-               HOLDS_REPLACING };
-
 static enum holding array_holds_replaced(const char *name, bool *missing, char *replaced,
                                          size_t len)
 {
@@ -625,6 +654,51 @@ static void adopt_new_shelves(void)
   }
 }
 
+/* The superblock of member M's shelf, read now; 0, or -1 when it cannot be read. */
+static int read_returned_sb(const struct raid_member *m, struct raid_sb_summary *sb)
+{
+  struct raid_member fresh;     /* not guarded: the guarded one refuses every read */
+  int r;
+
+  if (aoe_member_init(&fresh, aoe_member_target(m), false) < 0)
+    return -1;
+  r = raid_examine(&fresh, sb);
+  aoe_member_free(&fresh);
+  return r < 0 || sb->state == RAID_SB_IOERR ? -1 : 0;
+}
+
+/* A member's or spare's shelf that went down and answers again gets no I/O until its
+ * superblock says the disk behind the name is still that member's (aoe_member_guard): a
+ * disk swapped with another member's, another array's or a blank one put in its place
+ * would be read as the member's data and written over.  Confirmed, it serves again;
+ * else raid/ fails it, said once.  Every round, with or without auto-readd. */
+static void confirm_returned_members(void)
+{
+  static uint64_t warned_spell[MAX_ALL];        /* add_lock's: said once per return */
+  struct raid_sb_summary sb;
+  char why[640];
+
+  if (raid_fenced(array) || pthread_mutex_trylock(&add_lock))
+    return;
+  for (size_t i = 0; i < n_all_members; i++) {
+    struct aoe_target *t = aoe_member_target(&members[i]);
+    uint64_t spell = aoe_target_up_spells(t);
+    if (!aoe_member_returned(&members[i]) || !aoe_target_up(t) || warned_spell[i] == spell ||
+        read_returned_sb(&members[i], &sb) < 0 || aoe_target_up_spells(t) != spell)
+      continue;                 /* away, said already, or unreadable: next round */
+    int r = raid_member_returned(array, members[i].ops->name(members[i].member), &sb, why,
+                                 sizeof why);
+    if (r == 1) {               /* its own disk */
+      aoe_member_confirm(&members[i]);
+      continue;
+    }
+    warned_spell[i] = spell;    /* else it stays held: an add takes it for what it holds */
+    if (r == 0)
+      log_warning("%s", why);
+  }
+  pthread_mutex_unlock(&add_lock);
+}
+
 /* auto-readd: the look of its own thread (readd.c), every round, also while the monitor
  * runs a long recovery, check or replace.  A member's shelf that went down and came
  * back is re-added once, as md's udev rule re-adds a returning disk (mdadm --incremental);
@@ -663,6 +737,14 @@ static void readd_returning_shelves(void)
     adopted_spare[i] = false;
   }
   pthread_mutex_unlock(&add_lock);
+}
+
+/* The look of the thread for returning shelves (readd.c), every round. */
+static void look_for_returns(void)
+{
+  confirm_returned_members();
+  if (params.auto_readd)
+    readd_returning_shelves();
 }
 
 /* The control request "fail SHELF.SLOT" (md's --fail): take a working member out, as if
@@ -1508,7 +1590,7 @@ static int aoeraid_after_fork(void)
   if (monitor_start(array) < 0)
     return -1;
   /* a re-added shelf waits as a spare while a run goes on: the monitor takes it after */
-  return params.auto_readd ? readd_start(readd_returning_shelves) : 0;
+  return readd_start(look_for_returns);
 }
 
 static void aoeraid_cleanup(void)

@@ -165,6 +165,20 @@ raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t 
   return raid_add_member_flags (a, m, 0, err, errlen);
 }
 
+/* The slot whose member (by uuid) is the disk of SB, served under a name other than NAME,
+ * or -1. */
+static int
+slot_of_disk (struct raid_array *a, const struct raid_sb_summary *sb, const char *name)
+{
+  if (sb->state != RAID_SB_OK || memcmp (sb->array_uuid, a->sb.array_uuid, 16))
+    return -1;
+  for (unsigned i = 0; i < a->lay.g.n; i++)
+    if (a->slot[i].m.ops && !memcmp (a->slot[i].uuid, sb->member_uuid, 16)
+        && strcmp (slot_name (&a->slot[i]), name))
+      return (int) i;
+  return -1;
+}
+
 int
 raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned flags,
                        char *err, size_t errlen)
@@ -175,7 +189,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   const char *why;
   char text[sizeof sb.problem + 2 * RAID_NAME_MAX + 200];
   uint8_t uuid[16];
-  int removed = 0, failed = 0, rc = array_readonly (a, err, errlen);
+  int removed = 0, failed = 0, held, rc = array_readonly (a, err, errlen);
 
   if (rc)
     return rc;
@@ -223,6 +237,14 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
     snprintf (err, errlen, "%s was failed by the administrator (aoeraid fail); left out: "
               "aoeraid add %s takes it back", name, name);
     rc = -EPERM;
+  }
+  else if ((held = slot_of_disk (a, &sb, name)) >= 0) {
+    /* the disk of a slot another name serves (shelves swapped): a spare, it would be
+     * rebuilt over that slot's data */
+    snprintf (err, errlen, "%s holds the disk of slot %d, which %s serves (shelves swapped?): "
+              "stop the array and start it again; assembly goes by superblocks, not names",
+              name, held, slot_name (&a->slot[held]));
+    rc = -EBUSY;
   }
   else if (a->nspares == RAID_MAX_SPARES) {
     snprintf (err, errlen, "the array already has %d spares: remove one first",
@@ -292,6 +314,65 @@ replacing (struct raid_array *a, const char *name)
 /* md's --fail: the admin takes a working member out (a disk going bad, to
  * be replaced); its slot then takes a spare like any faulty one.  Checked
  * and failed under sb_lock, so two of these cannot both pass the check. */
+/* What the disk whose superblock is SB holds, for a line about a shelf that came back
+ * with it instead of the member the array expected there. */
+static void
+returned_holds (struct raid_array *a, const struct raid_sb_summary *sb, char *out, size_t len)
+{
+  char label[RAID_NAME_MAX + 3];
+
+  if (sb->state != RAID_SB_OK)
+    snprintf (out, len, "a disk without an aoeraid superblock (blank, or another system's)");
+  else if (memcmp (sb->array_uuid, a->sb.array_uuid, 16))
+    snprintf (out, len, "a member of another array, '%s'", sb->name);
+  else if (sb->role == RAID_SB_ROLE_SPARE)
+    snprintf (out, len, "a spare of %s", array_quoted (a, label));
+  else
+    snprintf (out, len, "the disk of slot %u of %s", sb->role, array_quoted (a, label));
+}
+
+int
+raid_member_returned (struct raid_array *a, const char *name, const struct raid_sb_summary *sb,
+                      char *why, size_t len)
+{
+  struct raid_slot *s = NULL;
+  char holds[RAID_NAME_MAX + 80];
+  int slot = 0;
+
+  pthread_mutex_lock (&a->sb_lock);
+  for (unsigned i = 0; i < a->lay.g.n && !s; i++)
+    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
+        && !strcmp (slot_name (&a->slot[i]), name))
+      s = &a->slot[i];
+  slot = s != NULL;
+  for (unsigned i = 0; i < a->nspares && !s; i++)
+    if (!strcmp (slot_name (&a->spare[i]), name))
+      s = &a->spare[i];
+  pthread_mutex_unlock (&a->sb_lock);
+  if (!s)
+    return -ENOENT;
+  if (sb->state == RAID_SB_OK && !memcmp (sb->array_uuid, a->sb.array_uuid, 16)
+      && !memcmp (sb->member_uuid, s->uuid, 16))
+    return 1;
+  returned_holds (a, sb, holds, sizeof holds);
+  if (sb->state == RAID_SB_OK && !memcmp (sb->array_uuid, a->sb.array_uuid, 16)) {
+    /* another member's disk (shelves swapped): not failed, so that nothing but its
+     * absence is recorded and a restart, which goes by superblocks, takes it back */
+    snprintf (why, len, "%s came back holding %s instead of its own: shelves swapped? it is "
+              "left alone, as if down (nothing read from or written to it); stop the array "
+              "and start it again (with force=true if it refuses them as stale): assembly "
+              "goes by superblocks, not names", name, holds);
+    return 0;
+  }
+  snprintf (why, len, "%s came back holding %s instead of its own: %s, and nothing is read "
+            "from or written to it; put its own disk back behind %s, or give the array a "
+            "shelf to rebuild onto (aoeraid add)", name, holds,
+            slot ? "failed" : "not used as a spare", name);
+  if (slot)
+    slot_fail (a, s, "its shelf came back with another disk behind it");
+  return 0;
+}
+
 int
 raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen)
 {

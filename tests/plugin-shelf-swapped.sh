@@ -62,7 +62,12 @@ echo "ok: swapped shelves left alone while serving; a restart assembles them by 
 
 # 2. A blank disk behind e3.1.
 shelf_down 3
-lab_impostor 3 64M
+# A blank disk in e3.1's own shelf (its MAC unchanged): a shelf answering from a new MAC
+# keeps its old MAC as a dead path, and the shelf flaps down and up every dead time (seen
+# here with lab_impostor under load: never up long enough for its superblock to be read).
+LAB_IMG[3]="$LAB_DIR/blank3.img"
+truncate -s 64M "${LAB_IMG[3]}"
+lab_start 3
 wait_log "e3\.1 came back holding a disk without an aoeraid superblock .* failed" \
   "blank e3.1: not failed"
 read_is_right_or_fails "e3.1 blank"

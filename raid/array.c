@@ -449,16 +449,26 @@ array_check (struct raid_array *a, const char *what)
   uint8_t missing[RAID_MAX_MEMBERS];
   char names[400] = "";
   size_t used = 0;
+  unsigned lost = 0;
 
   array_missing (a, missing);
-  if (array_survives (a, missing))
+  if (array_survives (a, missing)) {
+    if (atomic_load (&a->lost_said))    /* the episode ended: the next one is said again */
+      atomic_store (&a->lost_said, 0);
     return 1;
+  }
+  for (unsigned i = 0; i < a->lay.g.n; i++)
+    lost |= (unsigned) !!missing[i] << i;
+  /* said once until the members lost change: a client writing on meets this per request */
+  if (atomic_exchange (&a->lost_said, lost) == lost)
+    return 0;
   for (unsigned i = 0; i < a->lay.g.n && used < sizeof names; i++)
     if (missing[i])
       used += snprintf (names + used, sizeof names - used, "%s%s (slot %u)", used ? ", " : "",
                         slot_name (&a->slot[i]), i);
-  raid_logf (a, RAID_LOG_ERROR, "%s: cannot %s: %s has lost too many members: %s",
-             a->sb.name, what, raid_level_name (a->lay.g.level), names);
+  raid_logf (a, RAID_LOG_ERROR, "%s: cannot %s: %s has lost too many members: %s (said "
+             "once until its members change)", a->sb.name, what,
+             raid_level_name (a->lay.g.level), names);
   return 0;
 }
 

@@ -665,6 +665,9 @@ struct raid_array {
   atomic_ullong sync_speed_min, sync_speed_max;  /* bytes/s; 0 = no limit (pace.c) */
   atomic_ullong fg_begun, fg_ended;   /* requests from above (raid_read/write/flush) */
   atomic_ullong fg_last_us;     /* when the last of them ended */
+  /* array_check: the missing slots (a bit each) it last said it lost, 0 while it
+   * survives; a refusal is said once for each set of lost members, not per request */
+  atomic_uint lost_said;
   struct raid_bitmap bitmap;
   atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
   /* raid_recovery_hold: until this time (now_us), a replace does not wait for the

@@ -365,3 +365,46 @@ Test (failed, a_failed_array_takes_no_member_back_but_force_does)
   free (ref);
   fx_free (&f);
 }
+
+/* ---- a whole array lost ---------------------------------------------------- */
+
+static unsigned lost_lines;
+
+/* fx_log, counting the lines that say the array lost too many members. */
+static void
+count_lost (void *opaque, int level, const char *msg)
+{
+  lost_lines += strstr (msg, "has lost too many members") != NULL;
+  fx_log (opaque, level, msg);
+}
+
+/* Every member of a RAID5 of 3 failing writes at once (every shelf gone): the writes that
+ * fail it. */
+static void
+lose_every_member (struct fx *f, uint8_t *ref)
+{
+  struct raid_status st;
+
+  for (unsigned i = 0; i < 3; i++)
+    raid_mem_member_fail (f->mm[i], 1, 1);
+  for (unsigned i = 0; i < 3; i++)
+    raid_write (f->a, ref, 2 * CHUNK, i * 2 * CHUNK, 0);
+  raid_status (f->a, &st);
+  cr_assert_eq (st.state, RAID_STATE_FAILED);
+}
+
+Test (failed, a_lost_array_says_so_once_not_per_request)
+{
+  struct fx f;
+  uint8_t *ref;
+
+  rig_level (&f, RAID_LEVEL_5, 3, &ref);
+  f.a->log = count_lost;        /* its log from here on: one thread, no request running */
+  lost_lines = 0;
+  lose_every_member (&f, ref);
+  for (unsigned i = 0; i < 100; i++)
+    cr_assert_neq (raid_write (f.a, ref, CHUNK, 0, 0), 0, "write %u served", i);
+  cr_assert_eq (lost_lines, 1, "100 refused writes logged %u lines", lost_lines);
+  free (ref);
+  fx_free (&f);
+}

@@ -562,6 +562,9 @@ struct raid_slot {
   atomic_ullong read_errors, write_errors;
   uint8_t uuid[16];
   int readd;                    /* spares: 1 + the slot this member left, to re-add it */
+  /* a slot's member: the events of the last superblock it took (what a restart would
+   * read on it); under sb_lock */
+  uint64_t events_on_disk;
   /* md's replacement (replace.c): while set, every data write and flush of this slot
    * goes to it too (io.c) */
   _Atomic (struct raid_slot *) replacement;
@@ -686,6 +689,9 @@ struct raid_array {
   /* the member raid_add_member is adding, while its first superblock write runs: one that
    * fails it is no spare that failed (no FailSpare), the add is refused; under sb_lock */
   const char *adding;
+  /* the last superblock any member took: what a restart would go by (sb_write_all
+   * fails its members, while every write fails, in memory only); under sb_lock */
+  struct { uint64_t events; enum raid_role_state roles[RAID_MAX_MEMBERS]; } on_disk;
   /* superblock write buffers, slots, spares, then the replacement; under sb_lock */
   uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1][RAID_SB_SIZE];
   struct member_io sb_ios[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1];   /* sb_write_all's batch */

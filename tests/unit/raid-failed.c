@@ -408,3 +408,27 @@ Test (failed, a_lost_array_says_so_once_not_per_request)
   free (ref);
   fx_free (&f);
 }
+
+Test (failed, a_failure_no_superblock_took_needs_no_force)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_member back;
+  char err[512] = "";
+
+  rig_level (&f, RAID_LEVEL_5, 3, &ref);
+  lose_every_member (&f, ref);
+  for (unsigned i = 0; i < 3; i++)
+    raid_mem_member_fail (f.mm[i], 0, 0);
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
+                -EBUSY, "auto-readd took e2.1: %s", err);
+  cr_assert (strstr (err, "stop the array and start it again when its members are back (no "
+                     "force needed"), "%s", err);
+  cr_assert (!strstr (err, "force=true"), "%s", err);
+
+  restart (&f, 0);              /* as it said: no force */
+  fx_expect_data (f.a, ref, NULL, 6 * CHUNK, "after the restart");
+  free (ref);
+  fx_free (&f);
+}

@@ -482,15 +482,30 @@ static enum holding array_holds(const char *name, bool *missing)
   return array_holds_replaced(name, missing, NULL, 0);
 }
 
-/* Does the array lack the shelf NAME: a slot holds it as faulty, or a slot is missing
- * and NAME is neither a working member nor a spare (whether it fits that slot is for
- * raid/ to say)? */
+/* Is NAME a member in its slot, not failed (shown faulty while its shelf is down or its
+ * disk not yet proven its own)?  Back, it serves in that slot again with nothing to
+ * rebuild: it missed no write. */
+static bool member_down(const char *name)
+{
+  struct raid_status st;
+
+  if (raid_status(array, &st) < 0)
+    return false;
+  for (unsigned i = 0; i < st.members; i++)
+    if (!strcmp(st.member[i].name, name) && !st.member[i].failed)
+      return true;
+  return false;
+}
+
+/* Does the array lack the shelf NAME: a slot holds it failed, or a slot is missing and
+ * NAME is neither a working member nor a spare (whether it fits that slot is for raid/
+ * to say)?  A member down, back, takes its slot again by itself: nothing to re-add. */
 static bool array_lacks(const char *name)
 {
   bool missing;
   enum holding h = array_holds(name, &missing);
 
-  return h == HOLDS_FAULTY || (h == HOLDS_NOTHING && missing);
+  return (h == HOLDS_FAULTY && !member_down(name)) || (h == HOLDS_NOTHING && missing);
 }
 
 /* Did the shelf of addrs[i] come up again since the last look (and is it up now)?  Each
@@ -667,6 +682,20 @@ static int read_returned_sb(const struct raid_member *m, struct raid_sb_summary 
   return r < 0 || sb->state == RAID_SB_IOERR ? -1 : 0;
 }
 
+static int member_slot(const char *name, char *taker, size_t len);
+
+/* NAME, a member's or spare's shelf back with its own disk: where it serves again. */
+static void say_back(const char *name)
+{
+  char taker[64];
+  int slot = member_slot(name, taker, sizeof taker);
+
+  if (slot >= 0)
+    log_notice("%s answers again: back in slot %d with its own disk", name, slot);
+  else
+    log_notice("%s answers again: back as a spare with its own disk", name);
+}
+
 /* A member's or spare's shelf that went down and answers again gets no I/O until its
  * superblock says the disk behind the name is still that member's (aoe_member_guard): a
  * disk swapped with another member's, another array's or a blank one put in its place
@@ -690,6 +719,7 @@ static void confirm_returned_members(void)
                                  sizeof why);
     if (r == 1) {               /* its own disk */
       aoe_member_confirm(&members[i]);
+      say_back(members[i].ops->name(members[i].member));
       continue;
     }
     warned_spell[i] = spell;    /* else it stays held: an add takes it for what it holds */

@@ -240,6 +240,26 @@ sb_flush (struct io_batch *b, int after, int *err)
   batch_flush_cached (b, after, sb_flush_answers, &(struct sb_flushed) { b, err });
 }
 
+/* The superblocks of batch B that reached their members: what a restart would read. */
+static void
+sb_note_on_disk (struct raid_array *a, const struct io_batch *b)
+{
+  int taken = 0;
+
+  for (unsigned i = 0; i < b->n; i++) {
+    struct raid_slot *s = b->ios[i].slot;
+    if (b->ios[i].err)
+      continue;
+    taken = 1;
+    if (s->index < RAID_MAX_MEMBERS)
+      s->events_on_disk = a->sb.events;
+  }
+  if (!taken)
+    return;
+  a->on_disk.events = a->sb.events;
+  memcpy (a->on_disk.roles, a->sb.roles, sizeof a->on_disk.roles);
+}
+
 void
 sb_write_all (struct raid_array *a)
 {
@@ -291,6 +311,8 @@ sb_write_all (struct raid_array *a)
         b.ios[i].err = flush_err[i];  /* a failed flush is a failed write */
     if (array_fenced (a))
       break;                    /* another host owns the members: fail none */
+    if (!preflush_failed)       /* else no member was written */
+      sb_note_on_disk (a, &b);
     /* A member that misses a state change is stale: fail it, then record
      * that in a further update to the others. */
     for (failed = 0, i = 0; i < b.n; i++) {
@@ -449,16 +471,26 @@ array_check (struct raid_array *a, const char *what)
   uint8_t missing[RAID_MAX_MEMBERS];
   char names[400] = "";
   size_t used = 0;
+  unsigned lost = 0;
 
   array_missing (a, missing);
-  if (array_survives (a, missing))
+  if (array_survives (a, missing)) {
+    if (atomic_load (&a->lost_said))    /* the episode ended: the next one is said again */
+      atomic_store (&a->lost_said, 0);
     return 1;
+  }
+  for (unsigned i = 0; i < a->lay.g.n; i++)
+    lost |= (unsigned) !!missing[i] << i;
+  /* said once until the members lost change: a client writing on meets this per request */
+  if (atomic_exchange (&a->lost_said, lost) == lost)
+    return 0;
   for (unsigned i = 0; i < a->lay.g.n && used < sizeof names; i++)
     if (missing[i])
       used += snprintf (names + used, sizeof names - used, "%s%s (slot %u)", used ? ", " : "",
                         slot_name (&a->slot[i]), i);
-  raid_logf (a, RAID_LOG_ERROR, "%s: cannot %s: %s has lost too many members: %s",
-             a->sb.name, what, raid_level_name (a->lay.g.level), names);
+  raid_logf (a, RAID_LOG_ERROR, "%s: cannot %s: %s has lost too many members: %s (said "
+             "once until its members change)", a->sb.name, what,
+             raid_level_name (a->lay.g.level), names);
   return 0;
 }
 
@@ -1197,6 +1229,18 @@ force_stale (struct raid_array *a, struct raid_member *members, struct found *f,
   }
 }
 
+/* What the members found (F, N of them; the freshest's record in a->sb) hold: what a
+ * restart goes by until this start's superblocks reach them (a read-only one writes none). */
+static void
+on_disk_load (struct raid_array *a, const struct found *f, size_t n)
+{
+  a->on_disk.events = a->sb.events;
+  memcpy (a->on_disk.roles, a->sb.roles, sizeof a->on_disk.roles);
+  for (size_t i = 0; i < n; i++)
+    if (f[i].use)
+      a->slot[f[i].slot].events_on_disk = f[i].sb.events;
+}
+
 /* A start refused for want of members, while members it left out as stale are there:
  * say that force takes them back (the refusal said only "missing or stale"). */
 static void
@@ -1374,6 +1418,7 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   }
   for (i = 0; i < a->lay.g.n; i++)
     memcpy (a->slot[i].uuid, a->sb.slot_uuid[i], 16);
+  on_disk_load (a, f, n);
   writemostly_load (a);
   if (a->sb.bitmap_offset && atomic_load (&a->reshape.active))
     reshape_bitmap_region (a, freshest_slot (a, f, n));

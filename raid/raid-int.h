@@ -562,6 +562,9 @@ struct raid_slot {
   atomic_ullong read_errors, write_errors;
   uint8_t uuid[16];
   int readd;                    /* spares: 1 + the slot this member left, to re-add it */
+  /* a slot's member: the events of the last superblock it took (what a restart would
+   * read on it); under sb_lock */
+  uint64_t events_on_disk;
   /* md's replacement (replace.c): while set, every data write and flush of this slot
    * goes to it too (io.c) */
   _Atomic (struct raid_slot *) replacement;
@@ -665,6 +668,9 @@ struct raid_array {
   atomic_ullong sync_speed_min, sync_speed_max;  /* bytes/s; 0 = no limit (pace.c) */
   atomic_ullong fg_begun, fg_ended;   /* requests from above (raid_read/write/flush) */
   atomic_ullong fg_last_us;     /* when the last of them ended */
+  /* array_check: the missing slots (a bit each) it last said it lost, 0 while it
+   * survives; a refusal is said once for each set of lost members, not per request */
+  atomic_uint lost_said;
   struct raid_bitmap bitmap;
   atomic_int recovery_bitmap;   /* the recovery rebuilds only the bitmap's dirty regions */
   /* raid_recovery_hold: until this time (now_us), a replace does not wait for the
@@ -683,6 +689,9 @@ struct raid_array {
   /* the member raid_add_member is adding, while its first superblock write runs: one that
    * fails it is no spare that failed (no FailSpare), the add is refused; under sb_lock */
   const char *adding;
+  /* the last superblock any member took: what a restart would go by (sb_write_all
+   * fails its members, while every write fails, in memory only); under sb_lock */
+  struct { uint64_t events; enum raid_role_state roles[RAID_MAX_MEMBERS]; } on_disk;
   /* superblock write buffers, slots, spares, then the replacement; under sb_lock */
   uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1][RAID_SB_SIZE];
   struct member_io sb_ios[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1];   /* sb_write_all's batch */

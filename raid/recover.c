@@ -100,6 +100,26 @@ failed_array_slot (struct raid_array *a, const struct raid_sb_summary *sb)
   return !array_survives (a, missing);
 }
 
+/* Would a start of the failed array, with every member back, need force (md's --assemble
+ * --force) for stale members?  As assembly (choose_members) goes by the superblocks on
+ * the members: the freshest record names the members it counts active, and one that took
+ * no record for more than an event is stale.  SB, the superblock of a member come back,
+ * says what is on it; the others' is what sb_write_all last wrote on them.  A failure no
+ * superblock took (every member gone at once) leaves a start without force as before.
+ * Caller holds sb_lock. */
+static int
+restart_needs_force (struct raid_array *a, const struct raid_sb_summary *sb)
+{
+  uint8_t stale[RAID_MAX_MEMBERS];
+
+  for (unsigned i = 0; i < a->lay.g.n; i++) {
+    uint64_t events = i == sb->role ? sb->events : a->slot[i].events_on_disk;
+    stale[i] = (i != sb->role && !a->slot[i].m.ops) || events + 1 < a->on_disk.events
+      || a->on_disk.roles[i] != RAID_ROLE_ACTIVE;
+  }
+  return !array_survives (a, stale);
+}
+
 /* Did the admin fail this member of the array (its uuid on the failed list)?  Caller
  * holds sb_lock. */
 static int
@@ -221,9 +241,11 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   else if (failed_array_slot (a, &sb)) {
     char label[RAID_NAME_MAX + 3];
     snprintf (err, errlen, "%s holds slot %u of %s, which has failed: added now it would "
-              "be a spare, no longer its slot's; stop the array and start it again with "
-              "force=true, which takes its stale members back", name, sb.role,
-              array_quoted (a, label));
+              "be a spare, no longer its slot's; stop the array and start it again %s", name,
+              sb.role, array_quoted (a, label), restart_needs_force (a, &sb)
+              ? "with force=true, which takes its stale members back"
+              : "when its members are back (no force needed: their superblocks never "
+              "recorded the failure)");
     rc = -EBUSY;
   }
   else if (removed && (flags & RAID_ADD_INCREMENTAL)) {

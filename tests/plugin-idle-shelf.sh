@@ -5,7 +5,8 @@
 # within a bound, with no I/O; the first write then does not wait for the dead time, fails
 # e2.1, and is not rebuilt onto the dead spare; e2.1 restarted is re-added from the bitmap.
 # Then e2.1 dies and comes back while idle: status shows it down, then up, and the array,
-# never written meanwhile, needed no recovery (events unchanged, nothing re-added).
+# never written meanwhile, needed no recovery (events unchanged, nothing re-added: one
+# line says it is back in its slot).
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 150
@@ -96,6 +97,9 @@ echo "$out" | grep >/dev/null "state clean" || lab_die "not clean after an idle 
 [ "$(grep -c "e2\.1 is back" "$log")" = "$readds" ] &&
   [ "$(grep -c "recovery finished" "$log")" = "$recoveries" ] ||
   lab_die "an idle restart was re-added or recovered: $(tail -n 5 "$log")"
+# back in its own slot, said so, and not also refused as a re-add ("already in the array")
+[ "$(grep -c "e2\.1 answers again: back in slot 1 with its own disk" "$log")" = 1 ] ||
+  lab_die "e2.1's return to its slot not said once: $(grep "e2\.1" "$log" | tail -n 5)"
 echo "$out" | grep >/dev/null "recovery" && lab_die "a recovery runs: $out"
 [ "$(readback)" = "$want" ] || lab_die "after the idle restart: data differs"
 echo "ok: e2.1 restarted while idle: up again $took ms later, events still $before, no recovery"

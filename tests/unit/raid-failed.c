@@ -365,3 +365,70 @@ Test (failed, a_failed_array_takes_no_member_back_but_force_does)
   free (ref);
   fx_free (&f);
 }
+
+/* ---- a whole array lost ---------------------------------------------------- */
+
+static unsigned lost_lines;
+
+/* fx_log, counting the lines that say the array lost too many members. */
+static void
+count_lost (void *opaque, int level, const char *msg)
+{
+  lost_lines += strstr (msg, "has lost too many members") != NULL;
+  fx_log (opaque, level, msg);
+}
+
+/* Every member of a RAID5 of 3 failing writes at once (every shelf gone): the writes that
+ * fail it. */
+static void
+lose_every_member (struct fx *f, uint8_t *ref)
+{
+  struct raid_status st;
+
+  for (unsigned i = 0; i < 3; i++)
+    raid_mem_member_fail (f->mm[i], 1, 1);
+  for (unsigned i = 0; i < 3; i++)
+    raid_write (f->a, ref, 2 * CHUNK, i * 2 * CHUNK, 0);
+  raid_status (f->a, &st);
+  cr_assert_eq (st.state, RAID_STATE_FAILED);
+}
+
+Test (failed, a_lost_array_says_so_once_not_per_request)
+{
+  struct fx f;
+  uint8_t *ref;
+
+  rig_level (&f, RAID_LEVEL_5, 3, &ref);
+  f.a->log = count_lost;        /* its log from here on: one thread, no request running */
+  lost_lines = 0;
+  lose_every_member (&f, ref);
+  for (unsigned i = 0; i < 100; i++)
+    cr_assert_neq (raid_write (f.a, ref, CHUNK, 0, 0), 0, "write %u served", i);
+  cr_assert_eq (lost_lines, 1, "100 refused writes logged %u lines", lost_lines);
+  free (ref);
+  fx_free (&f);
+}
+
+Test (failed, a_failure_no_superblock_took_needs_no_force)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_member back;
+  char err[512] = "";
+
+  rig_level (&f, RAID_LEVEL_5, 3, &ref);
+  lose_every_member (&f, ref);
+  for (unsigned i = 0; i < 3; i++)
+    raid_mem_member_fail (f.mm[i], 0, 0);
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err),
+                -EBUSY, "auto-readd took e2.1: %s", err);
+  cr_assert (strstr (err, "stop the array and start it again when its members are back (no "
+                     "force needed"), "%s", err);
+  cr_assert (!strstr (err, "force=true"), "%s", err);
+
+  restart (&f, 0);              /* as it said: no force */
+  fx_expect_data (f.a, ref, NULL, 6 * CHUNK, "after the restart");
+  free (ref);
+  fx_free (&f);
+}

@@ -60,7 +60,11 @@ status | grep >/dev/null -E "^ +1 +e1\.1 +active" || lab_die "e1.1 not in slot 1
 [ "$(readback)" = "$want" ] || lab_die "restart after the swap, e2.1 back in slot 0: data differs"
 echo "ok: swapped shelves left alone while serving; a restart assembles them by superblock"
 
-# 2. A blank disk behind e3.1.
+# 2. A blank disk behind e3.1.  Nothing may write while it is away (the resync after the
+# restart, a bitmap update): e3.1 would miss the write and be failed before it came back,
+# and auto-readd would then rightly rebuild onto the blank disk without this check.
+wait_clean "before e3.1 goes"
+wait_bitmap_clean "" 60
 shelf_down 3
 # A blank disk in e3.1's own shelf (its MAC unchanged): a shelf answering from a new MAC
 # keeps its old MAC as a dead path, and the shelf flaps down and up every dead time (seen

@@ -151,6 +151,17 @@ fx_write_mark (struct fx *f, uint8_t *ref, uint64_t off)
   cr_assert_eq (raid_write (f->a, ref + off, 4096, off, 0), 0);
 }
 
+void
+fx_expect_list (const uint8_t (*uuid)[16], unsigned count, unsigned max, unsigned left,
+                const uint8_t kept[16], const char *what)
+{
+  cr_expect_eq (count, left, "%s: %u entries left", what, count);
+  if (left)
+    cr_expect (!memcmp (uuid[0], kept, 16), "%s: the sound entry kept", what);
+  for (unsigned j = count; j < max; j++)
+    cr_expect_eq (uuid[j][3], 0, "%s: entry %u past the count is zero", what, j);
+}
+
 int
 fx_write_ref (struct raid_array *a, uint8_t *ref, uint64_t off, uint32_t len, uint64_t *seed)
 {

@@ -57,6 +57,10 @@ void fx_log_all (void *opaque, int level, const char *msg);
 struct raid_sb_summary fx_examined (struct fx *f, unsigned i);
 /* 4 KiB of 0x5c at array offset OFF, written and in REF. */
 void fx_write_mark (struct fx *f, uint8_t *ref, uint64_t off);
+/* A superblock uuid list as decoded (UUID, COUNT entries of MAX) after WHAT was done to it:
+ * LEFT entries left, the first KEPT when one is, every entry past the count zero. */
+void fx_expect_list (const uint8_t (*uuid)[16], unsigned count, unsigned max, unsigned left,
+                     const uint8_t kept[16], const char *what);
 
 /* Write LEN random bytes from *SEED on at array offset OFF, kept at REF + OFF (whatever
  * the write returns: a test asserts on its answer, at its own line): raid_write's answer. */

@@ -52,6 +52,14 @@ rebuild_data() {
 readback() { (set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c "$REBUILD_BASE" | md5sum); }
 status() { "$aoeraid" status -c "$ctl"; }
 holders() { lab_exec aoe-client -i h0 -w 3000 "$1" holders | sed -n 's/^holders: *//p'; }
+# aoeraid examine SHELF... into FILE: it must succeed and show slot 0, for a grep that
+# must not match proves nothing on an examine that failed (its error on stderr).
+examine_to() {
+  local file=$1
+  shift
+  lab_exec "$aoeraid" examine -i h0 "$@" >"$file" 2>&1 || lab_die "examine $*: $(cat "$file")"
+  grep -q "^  slot 0 " "$file" || lab_die "examine $*: no slot 0: $(cat "$file")"
+}
 ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
 ups() { grep -c "aoe: e$1: up:" "$LAB_DIR/nbdkit.log" || true; }
 downs() { grep -c "aoe: e$1: no answer.*shelf declared down" "$LAB_DIR/nbdkit.log" || true; }

@@ -18,7 +18,8 @@
 #   grow_refused WHAT REGEX ARGS...  `aoeraid grow ARGS` must fail with one line matching REGEX
 #   writer ARGS                tests/crash-writer.py (write, or check what was written)
 #   writer_start               crash-writer writing over the first 96 MiB in the background,
-#                              16 writes in flight, 8 MB/s, until writer_verify
+#                              16 writes in flight, 8 MB/s, until writer_verify; returns once
+#                              its first write is acknowledged
 #   crash_under_writes SEED    crash-writer writing over the first 64 MiB (SEED), nbdkit
 #                              killed (SIGKILL) under it after 3 s; the writer must end well
 #   writer_verify WHAT         stop it (it must still run: WHAT happened under it; no write
@@ -164,10 +165,22 @@ crash_under_writes() {
   wait "$wpid" || lab_die "the writer failed: $(cat "$LAB_DIR/writer.out")"
 }
 writer_start() {
-  rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop"
+  rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop" "$LAB_DIR/writer.state.going"
   writer write "$uri" "$LAB_DIR/writer.state" $((96 << 20)) 1 8 >"$LAB_DIR/writer.out" 2>&1 &
   writer_pid=$!
   lab_track "$writer_pid"
+  writer_going "$writer_pid" "$LAB_DIR/writer.state"
+}
+# Until the writer PID (its STATE) has had its first write acknowledged: what the caller
+# does next is under writes (a fixed sleep let it happen before a writer slow to start on
+# a loaded machine wrote anything).
+writer_going() {
+  for _ in $(seq 300); do
+    [ -e "$2.going" ] && return 0
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  lab_die "the writer acknowledged no write within 30 s: $(cat "$LAB_DIR/writer.out")"
 }
 verify_blocks() {
   writer check "$uri" "$LAB_DIR/writer.state" || lab_die "$1"

@@ -20,6 +20,8 @@
 #   writer_start               crash-writer writing over the first 96 MiB in the background,
 #                              16 writes in flight, 8 MB/s, until writer_verify; returns once
 #                              its first write is acknowledged
+#   writer_going PID STATE     poll (bounded) until the writer PID has had its first write
+#                              acknowledged (STATE.going); lab_die if it ends or never does
 #   crash_under_writes SEED    crash-writer writing over the first 64 MiB (SEED), nbdkit
 #                              killed (SIGKILL) under it after 3 s; the writer must end well
 #   writer_verify WHAT         stop it (it must still run: WHAT happened under it; no write
@@ -31,6 +33,8 @@
 #   wait_status REGEX          poll status (bounded) until a line matches; $out holds it
 #   holders SHELF              the MACs holding SHELF's reservation, as h0 reads them
 #   ctl_ok ARGS...             `aoeraid ARGS -c $ctl` must succeed; $out holds its answer
+#   examine_to FILE SHELF...   `aoeraid examine SHELF...` into FILE: it must succeed and
+#                              show slot 0 (before a grep that must not match its output)
 #   ups SHELF, downs SHELF     how often the plugin's log says SHELF came up, was declared
 #                              down
 #   shelf_down I               kill shelf I; poll (bounded) until the plugin declares it down

@@ -14,6 +14,10 @@ lab_netem delay 200
 out=$(lab_exec aoe-client -i h0 -w 3000 -d 10000 1.1 stats write 0 64 7 read 0 64 7 \
         stats 2>&1) || lab_die "I/O failed on a slow shelf: $out"
 echo "$out"
+# the shelf was slow indeed (the relay's delay in effect): else no retransmit proves nothing
+srtt=$(sed -n 's/^stats: .* srtt=\([0-9]*\) .*/\1/p' <<<"$out" | tail -n 1)
+[ -n "$srtt" ] && [ "$srtt" -ge 300000 ] ||
+  lab_die "the shelf answered in ${srtt:-no} us, not about 400 ms: is lab-netem's delay in effect? $out"
 counts=($(sed -n 's/^stats: .* retransmits=\([0-9]*\) .*/\1/p' <<<"$out"))
 [ "${#counts[@]}" -eq 2 ] || lab_die "expected two stats lines: $out"
 rexmit=$((counts[1] - counts[0]))
@@ -21,5 +25,5 @@ rexmit=$((counts[1] - counts[0]))
 # timed from the initial RTO, both frames of the first window go again (4 seen).
 [ "$rexmit" -le 1 ] ||
   lab_die "$rexmit retransmits for 64 sectors on a 400 ms shelf: its first frames were timed from the initial RTO, not its IDENTIFY's round trip"
-echo "ok: 64 sectors written and read on a 400 ms shelf with $rexmit retransmits"
+echo "ok: 64 sectors written and read on a 400 ms shelf (srtt $srtt us) with $rexmit retransmits"
 echo "aoe-slow-shelf: passed"

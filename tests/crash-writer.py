@@ -1,7 +1,8 @@
 # tests/crash-writer.py: what a server crash may and may not take away.
 #
 #   python3 crash-writer.py write URI STATE REGION SEED [MB/S]
-#                                     write until the server dies or STATE.stop exists
+#                                     write until the server dies or STATE.stop exists;
+#                                     STATE.going is made once the first write is acknowledged
 #   python3 crash-writer.py check URI STATE    every sector as the writes left it
 #
 # write keeps 16 writes in flight (4 KiB to 64 KiB, at random 512-byte aligned offsets in
@@ -79,6 +80,8 @@ def write(uri, state, region, seed, mbps=0):
                     if not h.aio_command_completed(cookie):
                         continue
                     done.append(inflight[cookie])
+                    if len(done) == 1:    # for writer_start: the writes are under way
+                        open(state + ".going", "w").close()
                 except nbd.Error:
                     cut.append(inflight[cookie])
                 first, n, _ = inflight.pop(cookie)

@@ -80,8 +80,10 @@ para() {
     on && NF { text = text " " $0 }
     END { print text }' | sed 's/[A-Z]<\([^<>]*\)>/\1/g'
 }
+checked=0
 while read -r name value; do
   [ -n "$name" ] || continue
+  checked=$((checked + 1))
   v=$(sed 's/^\([0-9][0-9.]*\)s$/\1/' <<<"$value")   # 5s: the man page says 5 seconds
   if grep -Eiq "default[^.]*[^0-9A-Za-z]$v([^0-9A-Za-z]|$)" <<<"$(para "$name")"; then
     echo "ok: $name= defaults to $value in --help and the man page"
@@ -91,6 +93,10 @@ while read -r name value; do
 done < <(sed -n 's/^\([a-z][a-z-]*\)=.*(default \([0-9][0-9.]*[A-Za-z]*\|true\|false\|none\)[;:)].*/\1 \2/p' <<<"$help")
 ndefaults=$(grep -c '(default ' <<<"$help" || true)
 [ "$ndefaults" -ge 8 ] || bad "--help gives only $ndefaults defaults: is the pattern stale?"
+# a default the pattern above cannot read ("(default auto)") would go unchecked
+[ "$checked" -eq "$ndefaults" ] ||
+  bad "--help gives $ndefaults defaults, $checked checked: $(grep '(default ' <<<"$help" |
+    grep -Ev '^[a-z][a-z-]*=.*\(default ([0-9][0-9.]*[A-Za-z]*|true|false|none)[;:)]')"
 
 # ---- aoeraid subcommands ----------------------------------------------------------------
 usage=$("$aoeraid" --help)

@@ -3,7 +3,8 @@
 # (SIGSTOP: it takes the frames and answers none, so the add waits until it is thawed or
 # declared down after dead-time), `aoeraid status` and `status --json` answer within -t 5,
 # the add still running when they do; once the shelf is thawed the add ends well.  Before,
-# one client at a time: each status waited for the add and gave up after 5 s.
+# one client at a time: each status waited for the add and gave up after 5 s.  A speed
+# request, which waits for the add (the command lock), shows the add under way first.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 120
@@ -19,7 +20,21 @@ lab_freeze 3
 "$aoeraid" add -t 100 -c "$ctl" e3.1 >"$LAB_DIR/add.out" 2>&1 &
 adder=$!
 lab_track "$adder"
-sleep 1      # the add is most likely in the server's hands by now: it has a second
+# Wait until the add holds the command lock: a speed request (which takes that lock, as
+# every request but status does) goes unanswered.  Until then a status could answer only
+# because the add had not reached the server yet, and prove nothing.
+held=
+for _ in $(seq 60); do
+  lab_alive "$adder" || lab_die "the add ended before it could be seen waiting: $(cat "$LAB_DIR/add.out")"
+  if probe=$("$aoeraid" speed -t 1 -c "$ctl" 2>&1); then
+    sleep 0.1; continue         # answered: the add is not in the server's hands yet
+  fi
+  grep -Eq "the server (gave no answer|took no new connection) within 1 s" <<<"$probe" ||
+    lab_die "speed beside the add failed otherwise than by waiting: $probe"
+  held=1; break
+done
+[ -n "$held" ] || lab_die "the add never held the command lock (speed always answered): $(cat "$LAB_DIR/add.out")"
+echo "ok: the add waits on the frozen e3.1 in the server's hands: speed waits behind it"
 
 for form in "" --json; do
   # shellcheck disable=SC2086 # form: no word or one

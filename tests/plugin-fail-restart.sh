@@ -77,7 +77,8 @@ restart shelves=e1.1,e2.1
 status | grep >/dev/null -E "^ +1 +e2.1 +active" || lab_die "e2.1 added back not active: $(status)"
 status | grep -q "failed by the administrator" && lab_die "e2.1 added back: status: $(status)"
 grep -q "failed by the administrator" "$log" && lab_die "e2.1 added back still failed: $(grep "e2.1" "$log")"
-grep -Eq "^ +failed : " <(lab_exec "$aoeraid" examine -i h0 e1.1) && lab_die "e2.1 still listed failed"
+examine_to "$LAB_DIR/ex1.txt" e1.1
+! grep -Eq "^ +failed : " "$LAB_DIR/ex1.txt" || lab_die "e2.1 still listed failed: $(cat "$LAB_DIR/ex1.txt")"
 echo "ok: add takes e2.1 back; a restart finds the array whole"
 
 # 5. With a spare: e3.1 takes the failed e2.1's slot; a restart leaves e2.1 out; removed

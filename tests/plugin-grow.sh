@@ -28,16 +28,28 @@ size1=$(size)
 wait_clean "a new mirror's first resync" 90     # a grow waits for it
 echo "ok: raid1 of 2, $size1 bytes, 48 MiB written"
 
+"$aoeraid" speed -c "$ctl" max=4M >/dev/null    # slowed: the write below meets it midway
 out=$("$aoeraid" grow -c "$ctl" level=5 e3.1) || lab_die "grow to raid5 of 3 failed: $out"
 echo "ok: $out"
 status | grep >/dev/null "reshape raid1 of 2 -> raid5 of 3" || lab_die "no reshape in status: $(status)"
-# A write while the data moves: the first 2 MiB (moved by now) and 2 MiB at 40 MiB (not yet).
+# A write while the data moves: the first 2 MiB (moved already) and 2 MiB at 40 MiB (not
+# yet), as the reshape's position says before and after it.
+moved() { status | sed -n 's/^  reshape .* (\([0-9]*\) of [0-9]* bytes).*/\1/p'; }
+for _ in $(seq 300); do
+  m=$(moved)
+  [ -z "$m" ] || [ "$m" -ge $((2 << 20)) ] && break     # ended, or 2 MiB moved
+  sleep 0.1
+done
+[ -n "$m" ] && [ "$m" -ge $((2 << 20)) ] ||
+  lab_die "no reshape midway for the write (moved: ${m:-none, it ended}): $(status)"
 nbdsh -u "$uri" -c "
 data = open('$LAB_DIR/more', 'rb').read()
 h.pwrite(data, 0)
 h.pwrite(data, 40 << 20)
 h.flush()
 " || lab_die "writing during the reshape failed"
+[ "$(moved)" -lt $((40 << 20)) ] 2>/dev/null ||
+  lab_die "the reshape was past 40 MiB when the write ended: no write met data not yet moved: $(status)"
 dd if="$LAB_DIR/more" of="$LAB_DIR/want" bs=1M seek=40 conv=notrunc status=none
 want=$(md5sum <"$LAB_DIR/want")
 echo "ok: written during the reshape: $(status | grep reshape)"
@@ -46,6 +58,7 @@ echo "$out" | grep >/dev/null "still running" || lab_die "refusal does not say w
 [ "$(wc -l <<<"$out")" -eq 1 ] || lab_die "a refused grow answered more than its refusal: $out"
 status | grep >/dev/null "spares none" || lab_die "the refused grow added e4.1: $(status)"
 echo "ok: refused, nothing added: $out"
+"$aoeraid" speed -c "$ctl" max=15M >/dev/null
 reshape_done
 # A shelf that does not answer refuses the grow before any is added (e4.1 was left a spare)
 out=$("$aoeraid" grow -c "$ctl" e4.1 e9.1 2>&1) && lab_die "a grow onto absent e9.1 was taken"

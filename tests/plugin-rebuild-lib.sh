@@ -18,7 +18,10 @@
 #   grow_refused WHAT REGEX ARGS...  `aoeraid grow ARGS` must fail with one line matching REGEX
 #   writer ARGS                tests/crash-writer.py (write, or check what was written)
 #   writer_start               crash-writer writing over the first 96 MiB in the background,
-#                              16 writes in flight, 8 MB/s, until writer_verify
+#                              16 writes in flight, 8 MB/s, until writer_verify; returns once
+#                              its first write is acknowledged
+#   writer_going PID STATE     poll (bounded) until the writer PID has had its first write
+#                              acknowledged (STATE.going); lab_die if it ends or never does
 #   crash_under_writes SEED    crash-writer writing over the first 64 MiB (SEED), nbdkit
 #                              killed (SIGKILL) under it after 3 s; the writer must end well
 #   writer_verify WHAT         stop it (it must still run: WHAT happened under it; no write
@@ -30,6 +33,8 @@
 #   wait_status REGEX          poll status (bounded) until a line matches; $out holds it
 #   holders SHELF              the MACs holding SHELF's reservation, as h0 reads them
 #   ctl_ok ARGS...             `aoeraid ARGS -c $ctl` must succeed; $out holds its answer
+#   examine_to FILE SHELF...   `aoeraid examine SHELF...` into FILE: it must succeed and
+#                              show slot 0 (before a grep that must not match its output)
 #   ups SHELF, downs SHELF     how often the plugin's log says SHELF came up, was declared
 #                              down
 #   shelf_down I               kill shelf I; poll (bounded) until the plugin declares it down
@@ -52,6 +57,14 @@ rebuild_data() {
 readback() { (set +o pipefail; nbdcopy "$uri" - 2>/dev/null | head -c "$REBUILD_BASE" | md5sum); }
 status() { "$aoeraid" status -c "$ctl"; }
 holders() { lab_exec aoe-client -i h0 -w 3000 "$1" holders | sed -n 's/^holders: *//p'; }
+# aoeraid examine SHELF... into FILE: it must succeed and show slot 0, for a grep that
+# must not match proves nothing on an examine that failed (its error on stderr).
+examine_to() {
+  local file=$1
+  shift
+  lab_exec "$aoeraid" examine -i h0 "$@" >"$file" 2>&1 || lab_die "examine $*: $(cat "$file")"
+  grep -q "^  slot 0 " "$file" || lab_die "examine $*: no slot 0: $(cat "$file")"
+}
 ctl_ok() { out=$("$aoeraid" "$@" -c "$ctl" 2>&1) || lab_die "aoeraid $*: $out"; echo "ok: $*: $out"; }
 ups() { grep -c "aoe: e$1: up:" "$LAB_DIR/nbdkit.log" || true; }
 downs() { grep -c "aoe: e$1: no answer.*shelf declared down" "$LAB_DIR/nbdkit.log" || true; }
@@ -156,10 +169,22 @@ crash_under_writes() {
   wait "$wpid" || lab_die "the writer failed: $(cat "$LAB_DIR/writer.out")"
 }
 writer_start() {
-  rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop"
+  rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop" "$LAB_DIR/writer.state.going"
   writer write "$uri" "$LAB_DIR/writer.state" $((96 << 20)) 1 8 >"$LAB_DIR/writer.out" 2>&1 &
   writer_pid=$!
   lab_track "$writer_pid"
+  writer_going "$writer_pid" "$LAB_DIR/writer.state"
+}
+# Until the writer PID (its STATE) has had its first write acknowledged: what the caller
+# does next is under writes (a fixed sleep let it happen before a writer slow to start on
+# a loaded machine wrote anything).
+writer_going() {
+  for _ in $(seq 300); do
+    [ -e "$2.going" ] && return 0
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  lab_die "the writer acknowledged no write within 30 s: $(cat "$LAB_DIR/writer.out")"
 }
 verify_blocks() {
   writer check "$uri" "$LAB_DIR/writer.state" || lab_die "$1"

@@ -98,7 +98,8 @@ grep -q "scan: array 'vol' .* on e1.1, e2.1$" "$log" ||
 grep -q "left out" "$log" && lab_die "e2.1 added back still left out: $(grep "left out" "$log")"
 status | grep >/dev/null -E "^ +1 +e2.1 +active" || lab_die "e2.1 not active: $(status)"
 [ "$(readback)" = "$want" ] || lab_die "restart: data differs"
-grep -Eq "^ +removed : " <(lab_exec "$aoeraid" examine -i h0 e1.1) && lab_die "e2.1 still listed removed"
+examine_to "$LAB_DIR/ex1.txt" e1.1
+! grep -Eq "^ +removed : " "$LAB_DIR/ex1.txt" || lab_die "e2.1 still listed removed: $(cat "$LAB_DIR/ex1.txt")"
 
 # A spare examined alone: no member to start from, no empty shelves=.
 ctl_ok add e3.1

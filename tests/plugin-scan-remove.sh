@@ -38,8 +38,9 @@ ctl_ok remove e2.1
 grep -q "e2.1 removed: its superblock is wiped" "$log" || lab_die "e2.1 not wiped: $(cat "$log")"
 # both wiped: nothing of them can come back, so the removed list keeps its room for those
 # that could (a shelf away when removed)
-! grep -Eq "^ +removed : " <(lab_exec "$aoeraid" examine -i h0 e1.1) ||
-  lab_die "wiped e2.1 or e3.1 still listed removed: $(lab_exec "$aoeraid" examine -i h0 e1.1)"
+examine_to "$LAB_DIR/ex1.txt" e1.1
+! grep -Eq "^ +removed : " "$LAB_DIR/ex1.txt" ||
+  lab_die "wiped e2.1 or e3.1 still listed removed: $(cat "$LAB_DIR/ex1.txt")"
 shelf_bounce 2 4
 status | grep >/dev/null -E "^ +1 +(e2.1 +)?faulty" || lab_die "e2.1 back in slot 1: $(status)"
 taken_back e2.1

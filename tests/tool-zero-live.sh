@@ -19,11 +19,11 @@ log=$LAB_DIR/nbdkit.log
 # the array runs on the second head: its MAC is not the one zero-superblock reserves with
 PLUGIN_NS=$LAB_NS2 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 name=vol chunk=64K reserve=false \
   control="$ctl"
-rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop"
+rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop" "$LAB_DIR/writer.state.going"
 writer write "$uri" "$LAB_DIR/writer.state" $((96 << 20)) 1 >"$LAB_DIR/writer.out" 2>&1 &
 writer_pid=$!
 lab_track "$writer_pid"
-sleep 1
+writer_going "$writer_pid" "$LAB_DIR/writer.state"
 # zero_refused SHELF: zero-superblock of SHELF must be refused, naming its slot.  A 300 ms
 # discovery window keeps 80 tries short, but shelves busy with the writer on a loaded
 # machine may answer late: "did not answer within 300 ms" (nothing was judged, nothing

@@ -31,6 +31,7 @@ LAB_PIDS=()
 LAB_NETNS=()
 LAB_DIR=
 LAB_WATCHDOG=
+LAB_LIMIT=
 declare -a LAB_FLAGS LAB_IMG LAB_SHELF_PIDS
 
 lab_log() { echo "lab: $*" >&2; }
@@ -61,6 +62,7 @@ lab_require() {
 
 lab_init() {
   local seconds=${1:-120}
+  LAB_LIMIT=$seconds
   lab_require
   lab_reap_stale
   LAB_PREFIX="ar$$"
@@ -128,6 +130,8 @@ lab_cleanup() {
     ip netns del "$ns" 2>/dev/null
   done
   [ -n "$LAB_DIR" ] && rm -rf "$LAB_DIR"
+  # read by scripts/test, which lists the slowest tests (the suite must stay well under 20 min)
+  echo "lab: ran ${SECONDS}s of its ${LAB_LIMIT}s limit"
   exit "$rc"
 }
 

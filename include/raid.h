@@ -649,6 +649,10 @@ struct raid_status {
   int ppl;                       /* the partial parity log is kept (RAID_CREATE_PPL) */
   uint64_t ppl_log_bytes;        /* its ring on each member */
 };
+/* Never waits for member I/O: what changes with the superblock is as the last superblock
+ * change published it (that change shown while the members still take it), the bitmap's
+ * dirty count as last counted while its block is being written; the rest is read live.
+ * -1 before the array has published anything. */
 int raid_status (struct raid_array *a, struct raid_status *st);
 /* md's --consistency-policy on a running array: PPL 1 keeps the partial parity log
  * (raid5, room for its ring between the metadata and the data, no reshape, no resync

@@ -1432,12 +1432,18 @@ static int command_request(const char *request, FILE *out)
 }
 
 /* Status reads what raid/, aoe/ and the monitor lock for themselves: it never waits for
- * a command (an add waiting on a shelf), as md's /proc/mdstat never waits for mdadm. */
+ * a command (an add waiting on a shelf), as md's /proc/mdstat never waits for mdadm, nor
+ * for a shelf (raid_status reads what the last superblock change published). */
+static bool is_status_request(const char *request)
+{
+  return !strncmp(request, "status", 6) && (!request[6] || request[6] == ' ');
+}
+
 static int control_request(const char *request, FILE *out)
 {
   int r;
 
-  if (!strncmp(request, "status", 6) && (!request[6] || request[6] == ' '))
+  if (is_status_request(request))
     return status_request(request, out);
   pthread_mutex_lock(&command_lock);
   r = command_request(request, out);
@@ -1533,7 +1539,7 @@ static int aoeraid_get_ready(void)
   /* before any shelf is touched: a control= in a missing directory, or one another server
    * answers on, refuses the start without creating, reserving or writing anything */
   if (params.control) {
-    control = control_open(params.control, control_request);
+    control = control_open(params.control, control_request, is_status_request);
     if (!control) {
       nbdkit_error("control=%s: %m%s", params.control, errno == ENOENT ?
                    ": its directory does not exist; create it or give another path"

@@ -38,11 +38,13 @@ struct control {
   pthread_t thread;
   int running;
   control_request_fn *handler;
+  control_quick_fn *quick;
   struct client clients[CLIENTS_MAX];   /* the accept thread's alone, until control_close */
   char path[sizeof ((struct sockaddr_un *)0)->sun_path];
 };
 
-struct control *control_open(const char *path, control_request_fn *handler)
+struct control *control_open(const char *path, control_request_fn *handler,
+                             control_quick_fn *quick)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   struct control *c;
@@ -55,6 +57,7 @@ struct control *control_open(const char *path, control_request_fn *handler)
   if (!c)
     return NULL;
   c->handler = handler;
+  c->quick = quick;
   strcpy(c->path, path);
   strcpy(addr.sun_path, path);
   c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -156,7 +159,11 @@ static void send_answer(int fd, const char *answer, size_t len)
   }
 }
 
-static void serve_one(struct control *c, int fd)
+/* Answer the client on FD.  FULL: every client thread is taken (their commands queued
+ * behind a slow one, say), and this is the accept thread: only a quick request (status)
+ * is served; any other is told to come back, so that none waits here and status stays
+ * answerable however many commands queue. */
+static void serve_one(struct control *c, int fd, bool full)
 {
   char request[REQUEST_MAX + 1], why[160];
   const char *line = read_request(fd, request, why, sizeof why);
@@ -165,10 +172,13 @@ static void serve_one(struct control *c, int fd)
   FILE *out = open_memstream(&answer, &len);
 
   if (out) {
-    if (line)
-      c->handler(line, out);
-    else
+    if (!line)
       fputs(why, out);
+    else if (full && !c->quick(line))
+      fprintf(out, "busy: %d requests under way (commands run one at a time); try again "
+              "once one ends\n", CLIENTS_MAX);
+    else
+      c->handler(line, out);
     if (fclose(out) == 0)
       send_answer(fd, answer, len);
   }
@@ -180,7 +190,7 @@ static void *client_thread(void *arg)
 {
   struct client *cl = arg;
 
-  serve_one(cl->c, cl->fd);
+  serve_one(cl->c, cl->fd, false);
   atomic_store(&cl->done, true);
   return NULL;
 }
@@ -215,28 +225,27 @@ static void start_client(struct control *c, struct client *cl, int fd)
   atomic_store(&cl->done, false);
   cl->used = pthread_create(&cl->thread, NULL, client_thread, cl) == 0;
   if (!cl->used)
-    serve_one(c, fd);
+    serve_one(c, fd, true);     /* no thread: as when all are taken */
 }
-
-#define REAP_POLL_MS 100          /* how often a full server looks for a finished client */
 
 static void *accept_loop(void *arg)
 {
   struct control *c = arg;
 
   for (;;) {
-    struct client *cl = free_client(c);
-    /* all slots taken: leave new clients in the backlog until one ends */
-    struct pollfd p[2] = { { .fd = cl ? c->listen_fd : -1, .events = POLLIN },
+    struct pollfd p[2] = { { .fd = c->listen_fd, .events = POLLIN },
                            { .fd = c->stop_pipe[0], .events = POLLIN } };
-    if (poll(p, 2, cl ? -1 : REAP_POLL_MS) < 0 && errno != EINTR)
+    if (poll(p, 2, -1) < 0 && errno != EINTR)
       break;
     if (p[1].revents)
       break;
-    if (cl && (p[0].revents & POLLIN)) {
+    if (p[0].revents & POLLIN) {
       int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-      if (fd >= 0)
+      struct client *cl = fd >= 0 ? free_client(c) : NULL;
+      if (cl)
         start_client(c, cl, fd);
+      else if (fd >= 0)
+        serve_one(c, fd, true); /* all taken: a status still answered, here */
     }
   }
   return NULL;

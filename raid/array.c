@@ -169,7 +169,7 @@ array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16])
 /* Was the member the superblock records in slot I left out by assembly (stale: it missed
  * updates)?  Its uuid is among those left; one that left the slot for another member
  * since is not there.  Under sb_lock. */
-static int
+int
 slot_left_stale (struct raid_array *a, unsigned i)
 {
   for (unsigned j = 0; j < a->nleft; j++)
@@ -292,6 +292,7 @@ sb_write_all (struct raid_array *a)
       sb_queue (a, &b, &a->spare[i], RAID_SB_ROLE_SPARE);
     if (r)
       sb_queue (a, &b, r, RAID_SB_ROLE_SPARE);
+    status_publish (a);         /* the change, shown before the members take it */
     int flush_err[b.n ? b.n : 1];
     memset (flush_err, 0, sizeof flush_err);
     if (!array_fenced (a))
@@ -345,7 +346,7 @@ array_checkpoint (struct raid_array *a)
 {
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
 }
 
 const char *
@@ -377,7 +378,7 @@ slot_fail_recorded (struct raid_array *a, struct raid_slot *s)
     a->sb.roles[s->index] = RAID_ROLE_FAULTY;
     sb_write_all (a);
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
 }
 
 void
@@ -394,7 +395,7 @@ slot_fail (struct raid_array *a, struct raid_slot *s, const char *why)
   pthread_mutex_lock (&a->sb_lock);
   a->sb.roles[s->index] = RAID_ROLE_FAULTY;
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
 }
 
 void
@@ -504,6 +505,7 @@ array_new (raid_log_fn *log, void *log_opaque)
   a->log = log;
   a->log_opaque = log_opaque;
   pthread_mutex_init (&a->sb_lock, NULL);
+  status_snap_init (a);
   pthread_mutex_init (&a->bitmap.lock, NULL);
   stripe_locks_init (&a->locks);
   scratch_pool_init (&a->pool);
@@ -540,6 +542,7 @@ array_free (struct raid_array *a)
   ppl_destroy (a);
   stripe_locks_destroy (&a->locks);
   pthread_mutex_destroy (&a->sb_lock);
+  status_snap_destroy (a);
   free (a);
 }
 
@@ -723,7 +726,7 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   pthread_mutex_lock (&a->sb_lock);
   sb_write_all (a);
   atomic_store (&a->bitmap.events_cleared, a->sb.events);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   if (a->bitmap.nbits) {
     pthread_mutex_lock (&a->bitmap.lock);
     bitmap_store (a, NULL);
@@ -1446,7 +1449,7 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   if (a->sb.features & RAID_FEATURE_PPL)
     ppl_new_generation (a);     /* this run's entries only: none written yet */
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   /* the slots that have a member: the shelves given may be more (stale ones, left out) */
   n = 0;
   for (i = 0; i < a->lay.g.n; i++)
@@ -1465,97 +1468,6 @@ fail:
   return NULL;
 }
 
-int
-raid_status (struct raid_array *a, struct raid_status *st)
-{
-  uint8_t missing[RAID_MAX_MEMBERS];
-  unsigned i, nmissing = 0;
-
-  memset (st, 0, sizeof *st);
-  st->recovery_slot = -1;
-  st->recovery_held = raid_recovery_held (a);
-  /* The layout and the slots change under sb_lock (a grow, a spare taken in, a replace
-   * ending), also while a status is asked from another thread: one view of them. */
-  pthread_mutex_lock (&a->sb_lock);
-  array_missing (a, missing);
-  st->level = a->lay.g.level;
-  st->k = a->lay.g.k;
-  st->m = a->lay.g.m;
-  st->members = a->lay.g.n;
-  st->chunk_bytes = a->lay.g.chunk;
-  st->size = a->size;
-  for (i = 0; i < a->lay.g.n; i++) {
-    struct raid_slot *s = &a->slot[i];
-    nmissing += missing[i];
-    st->member[i].role = !s->m.ops ? RAID_ROLE_MISSING
-      : !slot_usable (s) ? RAID_ROLE_FAULTY
-      : atomic_load (&s->recovering) ? RAID_ROLE_RECOVERING : RAID_ROLE_ACTIVE;
-    if (st->member[i].role == RAID_ROLE_RECOVERING)
-      st->recovery_slot = (int) i;
-    if (s->m.ops)
-      snprintf (st->member[i].name, sizeof st->member[i].name, "%s", slot_name (s));
-    st->member[i].failed = s->m.ops && atomic_load (&s->faulty);
-    st->member[i].writemostly = atomic_load (&s->writemostly);
-    st->member[i].read_errors = atomic_load (&s->read_errors);
-    st->member[i].write_errors = atomic_load (&s->write_errors);
-  }
-  st->state = !array_survives (a, missing) ? RAID_STATE_FAILED
-    : nmissing ? RAID_STATE_DEGRADED : RAID_STATE_CLEAN;
-  memcpy (st->uuid, a->sb.array_uuid, 16);
-  memcpy (st->name, a->sb.name, sizeof st->name);
-  st->events = a->sb.events;
-  st->readonly = a->readonly;
-  st->resync_after_crash = a->sb.resync_after_crash
-    && atomic_load (&a->resync_offset) != RAID_RESYNC_DONE;
-  for (i = 0; i < a->lay.g.n; i++)
-    st->member[i].stale = !a->slot[i].m.ops && slot_left_stale (a, i);
-  st->spares = a->nspares;
-  for (i = 0; i < a->nspares; i++)
-    snprintf (st->spare[i], sizeof st->spare[i], "%s", slot_name (&a->spare[i]));
-  for (i = 0; i < a->nleft; i++)
-    if (sb_failed_index (&a->sb, a->left[i].uuid) >= 0)
-      snprintf (st->admin_failed_name[st->admin_failed++], sizeof st->admin_failed_name[0],
-                "%s", a->left[i].name);
-  /* the replacement, like the spares, changes under sb_lock */
-  if (array_fenced (a))
-    snprintf (st->fenced_by, sizeof st->fenced_by, "%s", slot_name (atomic_load (&a->fenced_by)));
-  st->replace_slot = atomic_load (&a->repl.slot);
-  st->replace_offset = atomic_load (&a->repl.pos);
-  if (st->replace_slot >= 0) {
-    snprintf (st->replace_name, sizeof st->replace_name, "%s", slot_name (&a->repl.member));
-    st->replace_failed = atomic_load (&a->repl.member.faulty);
-  }
-  st->resync_units = resync_units (a);
-  pthread_mutex_unlock (&a->sb_lock);
-  st->recovery_offset = atomic_load (&a->recovery_offset);
-  st->resync_offset = atomic_load (&a->resync_offset);
-  raid_get_sync_speed (a, &st->sync_speed_min, &st->sync_speed_max);
-  pthread_mutex_lock (&a->bitmap.lock);     /* a reshape replaces it */
-  st->bitmap_bits = a->bitmap.nbits;
-  st->ppl = atomic_load (&a->ppl.on);
-  st->ppl_log_bytes = st->ppl ? a->ppl.log_size : 0;
-  st->bitmap_dirty = bitmap_dirty_bits (a);
-  st->bitmap_region = a->bitmap.nbits ? (uint64_t) a->lay.g.chunk << a->bitmap.shift : 0;
-  pthread_mutex_unlock (&a->bitmap.lock);
-  pthread_rwlock_rdlock (&a->reshape.lock);
-  st->reshape_position = RAID_RESHAPE_NONE;
-  if (atomic_load (&a->reshape.active)) {
-    st->reshape_from_level = a->prev.g.level;
-    st->reshape_from_members = a->prev.g.n;
-    st->reshape_position = atomic_load (&a->reshape.pos);
-    st->reshape_size = a->prev.size;
-  }
-  pthread_rwlock_unlock (&a->reshape.lock);
-  st->check_action = atomic_load (&a->check.action);
-  st->check_running = atomic_load (&a->check.running);
-  st->check_complete = atomic_load (&a->check.complete);
-  st->check_offset = atomic_load (&a->check.pos);
-  st->check_mismatches = atomic_load (&a->check.mismatches);
-  st->check_read_errors = atomic_load (&a->check.read_errors);
-  notes_copy (a, st);
-  return 0;
-}
-
 void
 raid_close (struct raid_array *a)
 {
@@ -1570,7 +1482,7 @@ raid_close (struct raid_array *a)
   /* No I/O is in flight: every acknowledged write is on all its members. */
   a->sb.clean = array_survives (a, missing);
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   array_free (a);
 }
 

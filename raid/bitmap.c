@@ -390,7 +390,7 @@ bitmap_pass (struct raid_array *a)
   if (cleared) {
     pthread_mutex_lock (&a->sb_lock);
     atomic_store (&bm->events_cleared, a->sb.events);
-    pthread_mutex_unlock (&a->sb_lock);
+    sb_unlock (a);
     bitmap_store (a, NULL);
   }
   pthread_mutex_unlock (&bm->lock);

@@ -782,7 +782,7 @@ raid_set_ppl (struct raid_array *a, int ppl, char *err, size_t errlen)
     raid_logf (a, RAID_LOG_INFO, "%s: consistency policy %s: the partial parity log is "
                "dropped", a->sb.name, a->bitmap.nbits ? "bitmap" : "resync");
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   return rc;
 }

@@ -644,6 +644,23 @@ struct raid_notes {
   struct pace_marks marks[RAID_RUN_KINDS];
 };
 
+/* status.c: what raid_status reads of the state sb_lock guards, published when it may
+ * have changed (status_publish), so that a status never waits on sb_lock, which is held
+ * while superblocks go to the members (a silent shelf's whole dead time). */
+struct status_view {
+  int published;                /* 0: not yet (raid_status fails) */
+  struct raid_status st;        /* the fields under sb_lock; the rest is read live */
+  struct raid_member member[RAID_MAX_MEMBERS];   /* each slot's, for its health */
+  struct raid_geom g, prev_g;   /* prev_g: during a reshape */
+  int reshape_active, resync_after_crash;
+};
+struct status_snap {
+  pthread_mutex_t lock;         /* a leaf, held for a copy only */
+  struct status_view view;
+  /* the bitmap as last counted (status.c: its lock is held while it is written) */
+  uint64_t bitmap_bits, bitmap_dirty, bitmap_region;
+};
+
 struct raid_array {
   struct raid_layout lay;       /* the layout (during a reshape: the new one) */
   struct raid_layout prev;      /* during a reshape: the old one */
@@ -695,6 +712,7 @@ struct raid_array {
   /* superblock write buffers, slots, spares, then the replacement; under sb_lock */
   uint8_t sb_block[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1][RAID_SB_SIZE];
   struct member_io sb_ios[RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1];   /* sb_write_all's batch */
+  struct status_snap snap;
 };
 
 void raid_logf (struct raid_array *a, int level, const char *fmt, ...)
@@ -791,6 +809,19 @@ uint64_t array_member_bytes (struct raid_array *a);
 uint64_t member_data_room (const struct raid_member *m, uint64_t data_offset, uint32_t chunk);
 /* The member is big enough to hold a slot of the array (array_member_bytes). */
 int member_fits (struct raid_array *a, const struct raid_slot *s);
+
+/* Was the member the superblock records in slot I left out by assembly (stale)?  Under
+ * sb_lock. */
+int slot_left_stale (struct raid_array *a, unsigned i);
+
+/* ---- status.c ------------------------------------------------------------ */
+
+void status_snap_init (struct raid_array *a);
+void status_snap_destroy (struct raid_array *a);
+/* Copy what sb_lock guards into a->snap for raid_status (caller holds sb_lock). */
+void status_publish (struct raid_array *a);
+/* Let sb_lock go, its state published first: every holder lets it go so. */
+void sb_unlock (struct raid_array *a);
 
 /* ---- notes.c ------------------------------------------------------------- */
 

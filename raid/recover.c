@@ -136,7 +136,7 @@ raid_member_failed (struct raid_array *a, const struct raid_sb_summary *sb)
 
   pthread_mutex_lock (&a->sb_lock);
   failed = failed_member (a, sb);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   return failed;
 }
 
@@ -147,7 +147,7 @@ raid_member_removed (struct raid_array *a, const struct raid_sb_summary *sb)
 
   pthread_mutex_lock (&a->sb_lock);
   removed = removed_member (a, sb);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   return removed;
 }
 
@@ -298,7 +298,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
         sb_write_all (a);
     }
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   if (rc == 0)
     raid_logf (a, RAID_LOG_INFO, "%s: added %s as a spare%s", a->sb.name, name, removed
                ? " (the administrator had removed it: it is a new member now, rebuilt in "
@@ -370,7 +370,7 @@ raid_member_returned (struct raid_array *a, const char *name, const struct raid_
   for (unsigned i = 0; i < a->nspares && !s; i++)
     if (!strcmp (slot_name (&a->spare[i]), name))
       s = &a->spare[i];
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   if (!s)
     return -ENOENT;
   if (sb->state == RAID_SB_OK && !memcmp (sb->array_uuid, a->sb.array_uuid, 16)
@@ -434,7 +434,7 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
                  "marked faulty", a->sb.name, name, s->index);
     }
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   return rc;
 }
 
@@ -505,7 +505,7 @@ raid_remove_member (struct raid_array *a, const char *name, char *err, size_t er
     sb_write_all (a);
     rc = 0;
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   if (rc == -EBUSY)
     snprintf (err, errlen, "%s is a working member or a spare of the array: fail it first, "
               "or remove it as a spare", name);
@@ -523,7 +523,7 @@ raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16])
   pthread_mutex_lock (&a->sb_lock);
   if (!a->readonly && sb_removed_drop (&a->sb, uuid))
     sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
 }
 
 /* md's --remove of a spare. */
@@ -547,7 +547,7 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
       sb_write_all (a);
       rc = 0;
     }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   if (rc)
     snprintf (err, errlen, "%s is not a spare of the array", name);
   else if (wiped)
@@ -630,7 +630,7 @@ raid_recovery_pending (struct raid_array *a)
   /* A reshape finishes first: a rebuild works on one layout. */
   pending = !atomic_load (&a->reshape.active)
     && (recovering_slot (a) >= 0 || (spare_ready (a) && replaceable_slot (a) >= 0));
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   return pending;
 }
 
@@ -685,7 +685,7 @@ spare_install (struct raid_array *a)
   for (j = 0; j < a->nspares && !spare_fit (a, j); j++)
     ;
   if (i < 0 || j == a->nspares || atomic_load (&a->reshape.active)) {
-    pthread_mutex_unlock (&a->sb_lock);
+    sb_unlock (a);
     stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
     return -1;
   }
@@ -713,7 +713,7 @@ spare_install (struct raid_array *a)
     raid_logf (a, RAID_LOG_INFO, "%s: spare %s takes slot %d; recovery starts", a->sb.name,
                slot_name (s), i);
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   return i;
 }
@@ -1086,7 +1086,7 @@ recovery_done (struct raid_array *a, struct raid_slot *s)
     slot_fail (a, s, strerror (err));
   pthread_mutex_lock (&a->sb_lock);
   if (!slot_usable (s)) {
-    pthread_mutex_unlock (&a->sb_lock);
+    sb_unlock (a);
     pthread_mutex_unlock (&a->bitmap.lock);
     return -EIO;
   }
@@ -1095,7 +1095,7 @@ recovery_done (struct raid_array *a, struct raid_slot *s)
   atomic_store (&a->recovery_offset, RAID_RESYNC_DONE);
   atomic_store (&a->recovery_bitmap, 0);
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   pthread_mutex_unlock (&a->bitmap.lock);
   raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %u onto %s finished", a->sb.name,
              s->index, slot_name (s));

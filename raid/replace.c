@@ -121,7 +121,7 @@ raid_replace_start (struct raid_array *a, const char *old, const char *with, cha
     raid_logf (a, RAID_LOG_INFO, "%s: replacing %s (slot %u) with %s", a->sb.name, old,
                s->index, slot_name (r));
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   return rc;
 }
 
@@ -428,7 +428,7 @@ replace_stop (struct raid_array *a, struct raid_slot *s)
     atomic_store (&sp->faulty, 0);
   }
   sb_write_all (a);             /* the record of the replace goes */
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   return back;
 }
 
@@ -495,7 +495,7 @@ replace_takeover (struct raid_array *a, struct raid_slot *s, const char *why)
     atomic_store (&a->repl.slot, -1);
     sb_write_all (a);
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
   if (other || atomic_load (&r->faulty))
     return 0;
@@ -529,7 +529,7 @@ replace_finish (struct raid_array *a, struct raid_slot *s)
     slot_take (a, s->index, r, RAID_ROLE_ACTIVE);
     atomic_store (&a->repl.slot, -1);
     sb_write_all (a);
-    pthread_mutex_unlock (&a->sb_lock);
+    sb_unlock (a);
   }
   pthread_mutex_unlock (&a->bitmap.lock);
   stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);

@@ -208,7 +208,7 @@ reshape_record (struct raid_array *a, uint64_t upto)
     pthread_mutex_lock (&a->sb_lock);
     a->sb.reshape_position = pos;
     sb_write_all (a);
-    pthread_mutex_unlock (&a->sb_lock);
+    sb_unlock (a);
     flush_members (a);
     if (!array_check (a, "record the reshape position"))
       rc = -EIO;
@@ -417,7 +417,7 @@ raid_grow_check (struct raid_array *a, unsigned n, enum raid_level new_level, ch
     layout_free (&nl);
     rc = 0;
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   pthread_rwlock_unlock (&a->reshape.lock);
   return rc;
 }
@@ -460,7 +460,7 @@ raid_grow (struct raid_array *a, const char *const *names, unsigned n,
                "mirrors from the spares" : "; the reshape starts");
     rc = 0;
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   pthread_mutex_unlock (&a->bitmap.lock);
   pthread_rwlock_unlock (&a->reshape.lock);
   return rc;
@@ -553,13 +553,13 @@ reshape_finish (struct raid_array *a)
   a->sb.prev_data_offset = a->sb.reshape_position = 0;
   a->sb.array_size = a->size;
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   if (a->reshape.bitmap_region && bitmap_create (a, a->reshape.bitmap_region) == 0) {
     /* dirty until the resync of the new space has run with every member */
     bitmap_set_all (&a->bitmap);
     pthread_mutex_lock (&a->sb_lock);
     atomic_store (&a->bitmap.events_cleared, a->sb.events);
-    pthread_mutex_unlock (&a->sb_lock);
+    sb_unlock (a);
     bitmap_store (a, NULL);
   }
   pthread_mutex_unlock (&a->bitmap.lock);

@@ -122,7 +122,7 @@ spares_warn_small (struct raid_array *a)
                  a->sb.name, slot_name (&a->spare[i]),
                  (unsigned long long) a->spare[i].m.ops->size (a->spare[i].m.member),
                  (unsigned long long) array_member_bytes (a));
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
 }
 
 /* The old last region, part full, takes in new space: a bitmap block of the old size
@@ -140,7 +140,7 @@ size_dirty_tail (struct raid_array *a)
       || (!a->lay.g.m && a->lay.g.copies < 2))
     return 0;
   atomic_store (&bm->state[old_units >> bm->shift], BIT_SET);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   bitmap_store (a, NULL);
   pthread_mutex_lock (&a->sb_lock);
   return 1;
@@ -167,7 +167,7 @@ size_apply (struct raid_array *a, struct raid_layout *nl)
   a->sb.data_size = a->lay.g.rows << a->lay.g.chunk_shift;
   a->sb.array_size = a->size;
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   /* durable before the bitmap changes; a member failing it is marked faulty */
   flush_members (a);
   if (a->bitmap.nbits)
@@ -193,7 +193,7 @@ grow_lock (struct raid_array *a, char *err, size_t errlen)
 static void
 grow_unlock (struct raid_array *a)
 {
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   pthread_mutex_unlock (&a->bitmap.lock);
   pthread_rwlock_unlock (&a->reshape.lock);
 }
@@ -243,12 +243,12 @@ bitmap_add (struct raid_array *a, uint64_t region)
   if (bitmap_create (a, region) < 0)
     return -ENOMEM;
   atomic_store (&a->bitmap.events_cleared, a->sb.events);
-  pthread_mutex_unlock (&a->sb_lock);     /* a member failing the write takes it */
+  sb_unlock (a);     /* a member failing the write takes it */
   bitmap_store (a, NULL);
   pthread_mutex_lock (&a->sb_lock);
   a->sb.bitmap_offset = RAID_BITMAP_OFFSET;
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   flush_members (a);
   pthread_mutex_lock (&a->sb_lock);
   return 0;
@@ -260,7 +260,7 @@ bitmap_drop (struct raid_array *a)
 {
   a->sb.bitmap_offset = 0;
   sb_write_all (a);
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   flush_members (a);
   bitmap_free (&a->bitmap);
   pthread_mutex_lock (&a->sb_lock);

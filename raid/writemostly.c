@@ -65,6 +65,6 @@ raid_set_writemostly (struct raid_array *a, const char *name, int on, char *err,
                on ? "write-mostly: reads go to the other copies while they can serve"
                   : "no longer write-mostly: it serves reads again");
   }
-  pthread_mutex_unlock (&a->sb_lock);
+  sb_unlock (a);
   return rc;
 }

@@ -336,8 +336,10 @@ static int control_call(const char *progname, const struct control_args *ca,
   ssize_t n;
   int first = 1, failed = 0;
   while ((n = read(fd, buf, sizeof buf)) > 0) {
-    /* "error:" at the start of any line: grow answers for each shelf it adds first */
-    if ((first && n >= 6 && !memcmp(buf, "error:", 6)) || memmem(buf, n, "\nerror:", 7))
+    /* "error:" at the start of any line: grow answers for each shelf it adds first;
+     * "busy:" (every client thread taken: try again) only as the answer */
+    if ((first && n >= 6 && !memcmp(buf, "error:", 6)) || memmem(buf, n, "\nerror:", 7)
+        || (first && n >= 5 && !memcmp(buf, "busy:", 5)))
       failed = 1;
     first = 0;
     fwrite(buf, 1, n, failed ? stderr : stdout);

@@ -418,8 +418,8 @@ static int issue_reserve(struct aoe_target *t, struct aoe_req *r, uint64_t now)
 {
   for (size_t i = r->issued; i < t->npaths; i++, r->issued++) {
     struct aoe_path *p = &t->paths[i];
-    if (p->state != PATH_ACTIVE)
-      continue;
+    if (!path_usable(p))
+      continue;                 /* a path down would never answer (path_abandon_reserve) */
     struct aoe_frame *f = frame_alloc(t);
     if (!f)
       return -1;
@@ -617,6 +617,26 @@ static void path_up(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_
           p->ifc->name);
 }
 
+/* P went down: a re-assert's frame pinned to it would wait for an answer that does not
+ * come, retransmitted for ever, and as I/O in flight it took the shelf down every dead
+ * time although another path answered (a shelf address moved to another MAC).  Its
+ * request is done with the answers the other paths gave; P's responder, back, is read
+ * as any is (a list lacking us is re-asserted). */
+static void path_abandon_reserve(struct aoe_initiator *ini, struct aoe_target *t,
+                                 struct aoe_path *p)
+{
+  for (unsigned i = 0; i < t->hiwater; i++) {
+    struct aoe_frame *f = &t->frames[i];
+    if (f->state != FRAME_INFLIGHT || f->path != p || f->cmd != AOE_CMD_RESERVE)
+      continue;
+    struct aoe_req *r = f->req;
+    frame_settle(t, f);
+    frame_free(t, f);
+    if (r && --r->inflight == 0 && r->issued_all)
+      aoe_req_complete(ini, r, 0);
+  }
+}
+
 /* P stopped answering (WHY: its frames, or its keepalives for so long): frames go to the
  * other paths, and discovery probes for its return. */
 static void path_down(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_path *p,
@@ -625,6 +645,7 @@ static void path_down(struct aoe_initiator *ini, struct aoe_target *t, struct ao
   char mac[18];
   p->up = 0;
   aoe_window_collapse(&p->win);
+  path_abandon_reserve(ini, t, p);
   mac_str(p->mac, mac);
   aoe_log(ini, AOE_LOG_WARN, "e%u.%u: path %s via %s stopped answering%s", t->shelf, t->slot,
           mac, p->ifc->name, why);
@@ -1837,8 +1858,11 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
   /* A burst of drops times out several frames at once; only silence over time is a
    * path that stopped answering. */
   if (p->up && p->timeouts_since_heard >= AOE_PATH_DOWN_TIMEOUTS && t->npaths > 1 &&
-      now - p->last_heard_us >= AOE_PATH_DOWN_QUIET_MS * 1000ull)
+      now - p->last_heard_us >= AOE_PATH_DOWN_QUIET_MS * 1000ull) {
     path_down(ini, t, p, now, "; moving its frames");
+    if (f->state == FRAME_FREE)
+      return;                   /* a re-assert's frame, let go with its path */
+  }
   struct aoe_req *r = f->req;
   if (!r) {
     frame_settle(t, f);
@@ -1944,9 +1968,99 @@ static uint64_t target_keepalives(struct aoe_initiator *ini, struct aoe_target *
   return next;
 }
 
+/* ---- paths dropped ------------------------------------------------------------------ */
+
+/* FROM's contents go to TO (a slot of the same table): what points at FROM follows. */
+static void path_move(struct aoe_target *t, struct aoe_path *from, struct aoe_path *to)
+{
+  *to = *from;
+  for (unsigned i = 0; i < t->hiwater; i++) {
+    struct aoe_frame *f = &t->frames[i];
+    if (f->state == FRAME_FREE)
+      continue;
+    if (f->path == from)
+      f->path = to;
+    if (f->req && f->req->pin == from)
+      f->req->pin = to;
+  }
+  for (struct aoe_req *r = t->ctl_head; r; r = r->next)
+    if (r->pin == from)
+      r->pin = to;
+}
+
+/* Bit set MASK (bit i: path i) with bit IDX taken out, the bits above it moved down. */
+static unsigned mask_without(unsigned mask, size_t idx)
+{
+  unsigned below = mask & ((1u << idx) - 1);
+  return below | (mask >> (idx + 1) << idx);
+}
+
+/* Take path IDX out of T's table (nothing of it in flight or queued), keeping the order of
+ * the others: they answered in that order, and tools list them so. */
+static void path_remove(struct aoe_target *t, size_t idx)
+{
+  for (size_t i = idx + 1; i < t->npaths; i++)
+    path_move(t, &t->paths[i], &t->paths[i - 1]);
+  t->npaths--;
+  t->rr_probe_sent = mask_without(t->rr_probe_sent, idx);
+  t->rr_probe_got = mask_without(t->rr_probe_got, idx);
+  if (t->rr_next > idx)
+    t->rr_next--;
+  if (t->rr_next >= t->npaths)
+    t->rr_next = 0;
+  for (struct aoe_req *r = t->q_head; r; r = r->next)
+    if (r->kind == REQ_RESERVE && !r->issued_all && r->issued > idx)
+      r->issued--;      /* issue_reserve walks the table by index */
+}
+
+/* May P be dropped?  Not up, nothing of it in flight or asked (IDENTIFY, MTU probe), not
+ * refused as an impostor (kept, so its every answer is not a new path to refuse again),
+ * and another path of T answers.  Returns the time its silence will have lasted
+ * AOE_PATH_DROP_DEAD_TIMES dead times (UINT64_MAX: never, as things stand). */
+static uint64_t path_drop_due(const struct aoe_initiator *ini, const struct aoe_target *t,
+                              size_t idx)
+{
+  const struct aoe_path *p = &t->paths[idx];
+  if (path_usable(p) || p->state == PATH_REJECTED || p->inflight || p->identifying ||
+      p->mtu_probing || !atomic_load(&t->up) || !target_reachable(t, 1u << idx))
+    return UINT64_MAX;
+  return p->last_heard_us + AOE_PATH_DROP_DEAD_TIMES * 1000ull * ini->opt.dead_time_ms;
+}
+
+/* Drop T's paths silent for AOE_PATH_DROP_DEAD_TIMES dead times while another answers:
+ * a shelf address that moved to another MAC leaves its old one behind, whose down path
+ * kept discovery probing every second for ever, and a forged Query Config reply (any host
+ * can send one, from any MAC) leaves a path never identified.  A dropped path that answers
+ * again is a new path to discovery, identified as any is.  Returns when to look again. */
+static uint64_t target_drop_silent(struct aoe_initiator *ini, struct aoe_target *t,
+                                   uint64_t now)
+{
+  uint64_t next = UINT64_MAX;
+  for (size_t i = 0; i < t->npaths;) {
+    struct aoe_path *p = &t->paths[i];
+    uint64_t due = path_drop_due(ini, t, i);
+    if (due > now) {
+      if (due < next)
+        next = due;
+      i++;
+      continue;
+    }
+    char mac[18];
+    mac_str(p->mac, mac);
+    aoe_log(ini, p->state == PATH_ACTIVE ? AOE_LOG_INFO : AOE_LOG_DEBUG,
+            "e%u.%u: path %s via %s %s for %llu ms while another path answers: dropped "
+            "(found again if it answers)", t->shelf, t->slot, mac, p->ifc->name,
+            p->state == PATH_ACTIVE ? "silent" : "never identified",
+            (unsigned long long)((now - p->last_heard_us) / 1000));
+    path_remove(t, i);
+  }
+  return next;
+}
+
 /* Retransmit what timed out, free expired fences, declare the shelf down when it has
- * been silent for the dead time with I/O pending, and ask idle paths whether they live
- * (target_keepalives).  Returns the next deadline. */
+ * been silent for the dead time with I/O pending, ask idle paths whether they live
+ * (target_keepalives) and drop those long silent (target_drop_silent).  Returns the next
+ * deadline. */
 static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   uint64_t next = UINT64_MAX;
@@ -1974,7 +2088,10 @@ static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, u
   else if (atomic_load(&t->up) && io && since + dead_us < next)
     next = since + dead_us;
   uint64_t ka_next = target_keepalives(ini, t, now);
-  return ka_next < next ? ka_next : next;
+  if (ka_next < next)
+    next = ka_next;
+  uint64_t drop_next = target_drop_silent(ini, t, now);
+  return drop_next < next ? drop_next : next;
 }
 
 /* ---- discovery --------------------------------------------------------------------- */

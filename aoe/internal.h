@@ -23,6 +23,11 @@
 #define AOE_MAX_HOLDERS  16     /* reservation MACs we report */
 #define AOE_PATH_DOWN_TIMEOUTS 3   /* consecutive timeouts with no answer ... */
 #define AOE_PATH_DOWN_QUIET_MS 250 /* ... and this long silent: path down */
+/* A path not up (down, or found but never identified) and silent this many dead times
+ * while another path of its target answers is dropped (engine.c, target_drop_silent):
+ * the shelf address moved to another MAC, or the MAC was never a shelf's (a forged
+ * reply). */
+#define AOE_PATH_DROP_DEAD_TIMES 3
 #define AOE_IDENTIFY_TRIES 5
 /* An IDENTIFY's last try done, an answer to any of its tries is waited for until this
  * long after the first (a slow shelf: its tries come faster than its answers). */

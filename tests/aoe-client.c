@@ -1,5 +1,6 @@
 /* aoe-client: drives the initiator library against real shelves for the integration tests.
- *   aoe-client [-i IFACE]... [-d DEAD_MS] [-w DISCOVER_MS] SHELF.SLOT COMMAND...
+ *   aoe-client [-i IFACE]... [-d DEAD_MS] [-w DISCOVER_MS] [-v] SHELF.SLOT COMMAND...
+ * The library's lines go to stderr, its debug lines too with -v.
  * Commands run in order; the first failure prints why and exits 1:
  *   info                       print "sectors=N scnt=N paths=N up=N"
  *   write LBA N SEED           write the pattern of SEED to sectors [LBA, LBA+N)
@@ -496,10 +497,12 @@ static uint64_t num(char **argv, int i, int argc)
   return strtoull(argv[i], NULL, 0);
 }
 
+static int verbose;
+
 static void log_stderr(void *opaque, int level, const char *msg)
 {
   (void)opaque;
-  if (level <= AOE_LOG_INFO)
+  if (level <= (verbose ? AOE_LOG_DEBUG : AOE_LOG_INFO))
     fprintf(stderr, "aoe-client: %s\n", msg);
 }
 
@@ -509,13 +512,15 @@ int main(int argc, char **argv)
   size_t nif = 0;
   unsigned dead = 0, wait_ms = 1000, shelf, slot;
   int c;
-  while ((c = getopt(argc, argv, "+i:d:w:")) != -1) {
+  while ((c = getopt(argc, argv, "+i:d:w:v")) != -1) {
     if (c == 'i' && nif < 8)
       ifaces[nif++] = optarg;
     else if (c == 'd')
       dead = (unsigned)atoi(optarg);
     else if (c == 'w')
       wait_ms = (unsigned)atoi(optarg);
+    else if (c == 'v')
+      verbose = 1;
     else
       return 2;
   }

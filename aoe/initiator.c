@@ -254,6 +254,9 @@ int aoe_target_info(struct aoe_target *t, struct aoe_target_info *info)
   info->scnt = t->scnt;
   info->write_cache = atomic_load(&t->write_cache);
   info->up = atomic_load(&t->up);
+  info->held = atomic_load(&t->held);
+  if (t->held_us)
+    info->held_ms = (unsigned)((aoe_clock_us(ini) - t->held_us) / 1000);
   for (size_t i = 0; i < t->npaths; i++) {
     const struct aoe_path *p = &t->paths[i];
     if (p->state != PATH_ACTIVE)
@@ -270,6 +273,11 @@ int aoe_target_info(struct aoe_target *t, struct aoe_target_info *info)
 int aoe_target_up(struct aoe_target *t)
 {
   return atomic_load(&t->up);
+}
+
+int aoe_target_held(struct aoe_target *t)
+{
+  return atomic_load(&t->held);
 }
 
 uint64_t aoe_target_up_spells(struct aoe_target *t)

@@ -527,6 +527,9 @@ int aoe_target_stats(struct aoe_target *t, struct aoe_stats *s)
   pthread_mutex_lock(&t->ini->lock);
   s->shelf = t->shelf;
   s->slot = t->slot;
+  s->held = atomic_load(&t->held);
+  if (t->held_us)
+    s->held_ms = (unsigned)((aoe_clock_us(t->ini) - t->held_us) / 1000);
   s->reads = c->reads;
   s->writes = c->writes;
   s->flushes = c->flushes;

@@ -184,6 +184,8 @@ struct aoe_path_stats {
 struct aoe_stats {
   unsigned shelf, slot;
   int up;
+  int held;                                 /* aoe_target_held */
+  unsigned held_ms;                         /* held this long so far (0: not held) */
   uint64_t reads, writes, flushes;          /* requests completed */
   uint64_t read_bytes, write_bytes;
   uint64_t errors;                          /* requests failed */

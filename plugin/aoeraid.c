@@ -78,6 +78,11 @@ static bool removed_out[MAX_ALL];
 static bool removed_unlisted[MAX_ALL];
 static struct raid_array *array;
 static struct control *control;
+/* The array the initiator asks about a silent shelf (shelf_may_go_down): set once it
+ * runs, cleared before it closes, under hold_lock, which guards nothing else and is taken
+ * inside the initiator's lock (its loop thread asks): nothing holding it calls aoe/. */
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct raid_array *hold_array;
 
 /* Errors go through nbdkit_error; warnings and notices (an array created, a member
  * stale) must reach the admin without -v, so they go to stderr like nbdkit's own. */
@@ -100,6 +105,37 @@ static void aoe_log(void *opaque, int level, const char *msg)
     return;
   log_line("aoe: ", level == AOE_LOG_ERROR, level == AOE_LOG_WARN, level == AOE_LOG_DEBUG,
            msg);
+}
+
+/* Is member M's shelf T (the one asked about), or one held (it is silent too)? */
+static int member_shelf_gone(void *opaque, const struct raid_member *m)
+{
+  struct aoe_target *t = opaque;
+
+  return aoe_member_wraps(m, t) || aoe_target_held(aoe_member_target(m));
+}
+
+/* aoe_options.may_down: the initiator asks, on its loop thread under its lock, whether the
+ * silent shelf T may be declared down.  Not when the array serves now and would not
+ * without it, counting the members already missing (failed, down) and those held: the
+ * whole switch went away, and T waits up to hold-time for it.  Reads member state without
+ * a lock (raid_survives_without): a superblock write may wait on a held shelf. */
+static int shelf_may_go_down(void *opaque, struct aoe_target *t)
+{
+  int may = 1;
+
+  pthread_mutex_lock(&hold_lock);
+  if (hold_array && raid_survives_without(hold_array, NULL, NULL))
+    may = raid_survives_without(hold_array, member_shelf_gone, t);
+  pthread_mutex_unlock(&hold_lock);
+  return may;
+}
+
+static void hold_set(struct raid_array *a)
+{
+  pthread_mutex_lock(&hold_lock);
+  hold_array = a;
+  pthread_mutex_unlock(&hold_lock);
 }
 
 static void raid_log(void *opaque, int level, const char *msg)
@@ -1524,6 +1560,8 @@ static int aoeraid_get_ready(void)
   struct aoe_options opts = {
     .ifaces = params.ifaces, .n_ifaces = params.n_ifaces,
     .dead_time_ms = params.dead_time_ms,
+    .may_down = shelf_may_go_down,
+    .hold_time_ms = params.hold_time_ms,
     .log = aoe_log,
     .trace_frames = &aoeraid_debug_frames,
   };
@@ -1576,12 +1614,14 @@ static int aoeraid_get_ready(void)
   if (apply_writemostly() < 0 || apply_policy() < 0)
     goto out;
   status_set(initiator, array, &params);
+  hold_set(array);
   r = 0;
 out:
   /* Refused after assembly (writemostly= or consistency-policy= the array cannot take):
    * close it as a stop does, while the initiator still runs, or the array stays dirty:
    * resynced at the next start, and refused as dirty and degraded when a shelf is away. */
   if (r < 0 && array) {
+    hold_set(NULL);
     raid_close(array);
     array = NULL;
   }
@@ -1635,6 +1675,7 @@ static void aoeraid_cleanup(void)
   fence_stop();
   if (array) {
     fenced = raid_fenced(array);
+    hold_set(NULL);             /* closing: a silent shelf goes down at its dead time */
     raid_close(array);          /* marks the array clean on every member (not if fenced) */
     array = NULL;
   }
@@ -1751,6 +1792,7 @@ static void aoeraid_dump_plugin(void)
   "iface=IFACE              network interface to use (repeatable; default all)\n" \
   "control=SOCKET           Unix socket for aoeraid status, add, fail, grow, check...\n" \
   "dead-time=SECS           a silent shelf is down after this (default 5s)\n" \
+  "hold-time=SECS           ... one the array needs waits this much more (default 180s)\n" \
   "discover-time=SECS       how long to wait for the shelves (default 3s)\n" \
   "reserve=true|false       claim the shelves with AoE Reserve (default true)\n" \
   "poll=true|false          a lone request polls for its replies (default true)\n" \

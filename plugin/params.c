@@ -17,6 +17,7 @@ void params_init(struct params *p)
   memset(p, 0, sizeof *p);
   p->raid.chunk_bytes = 512 * 1024;     /* md's default */
   p->dead_time_ms = 5000;
+  p->hold_time_ms = 180000;     /* the Linux aoe driver's aoe_deadsecs */
   p->discover_ms = 3000;
   p->reserve = true;
   p->poll = true;
@@ -310,7 +311,7 @@ static int set_policy(struct params *p, const char *key, const char *value)
  * its first name; the lists among them are comma-separated. */
 static const char *const once_keys[] = {
   "shelves", "spares", "writemostly", "level", "chunk", "name", "uuid", "control",
-  "dead-time", "discover-time", "force", "takeover", "reserve", "poll", "auto-readd",
+  "dead-time", "hold-time", "discover-time", "force", "takeover", "reserve", "poll", "auto-readd",
   "readonly", "alert", "alert-test", "bitmap-chunk", "consistency-policy",
   "sync-speed-min", "sync-speed-max",
 };
@@ -461,6 +462,13 @@ int params_set(struct params *p, const char *key, const char *value)
   }
   if (!strcmp(key, "dead-time") || !strcmp(key, "dead_time"))
     return set_time_ms(key, value, &p->dead_time_ms);
+  if (!strcmp(key, "hold-time") || !strcmp(key, "hold_time")) {
+    if (strspn(value, "0") == strlen(value) && *value) {      /* 0: never held */
+      p->hold_time_ms = 0;
+      return 0;
+    }
+    return set_time_ms(key, value, &p->hold_time_ms);
+  }
   if (!strcmp(key, "discover-time") || !strcmp(key, "discover_time"))
     return set_time_ms(key, value, &p->discover_ms);
   if (!strcmp(key, "force"))

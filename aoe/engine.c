@@ -596,7 +596,7 @@ static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_
   int pending = t->inflight || t->q_head;
   char held[96] = "";
   if (t->held_us)
-    snprintf(held, sizeof held, " (held %llu s past it: the hold time ran out)",
+    snprintf(held, sizeof held, ", held %llu s past it: the hold time ran out",
              (unsigned long long)((now - t->held_us) / 1000000));
   t->held_us = 0;
   atomic_store(&t->held, 0);

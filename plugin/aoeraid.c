@@ -65,6 +65,13 @@ static bool speed_min_given;
 /* How many times aoe saw each shelf of addrs[] come up, when last looked at (0: never
  * seen): a count that grew is a shelf that came back, however short its absence. */
 static uint64_t ups_seen[MAX_ALL];
+/* A return auto-readd found its array did not need (the member served on in its slot)
+ * stays pending this long, from when it was first seen: a write the shelf missed as it
+ * went down may fail the member only after it is back, once the write's other halves
+ * are answered (they waited on shelves held in a switch outage).  Then it is re-added. */
+#define RETURN_PENDING_MS 30000
+static bool return_pending[MAX_ALL];
+static struct timespec return_seen[MAX_ALL];
 /* Shelves of addrs[] the admin failed or removed: auto-readd leaves them out, and only
  * "add" brings one back.  The array's superblocks list both, so a start holds them out
  * again (release_removed). */
@@ -107,26 +114,27 @@ static void aoe_log(void *opaque, int level, const char *msg)
            msg);
 }
 
-/* Is member M's shelf T (the one asked about), or one held (it is silent too)? */
-static int member_shelf_gone(void *opaque, const struct raid_member *m)
+/* Is member M's shelf T, the one asked about? */
+static int member_shelf_is(void *opaque, const struct raid_member *m)
 {
-  struct aoe_target *t = opaque;
-
-  return aoe_member_wraps(m, t) || aoe_target_held(aoe_member_target(m));
+  return aoe_member_wraps(m, opaque);
 }
 
 /* aoe_options.may_down: the initiator asks, on its loop thread under its lock, whether the
  * silent shelf T may be declared down.  Not when the array serves now and would not
- * without it, counting the members already missing (failed, down) and those held: the
- * whole switch went away, and T waits up to hold-time for it.  Reads member state without
- * a lock (raid_survives_without): a superblock write may wait on a held shelf. */
+ * without it, counting the members already missing (failed, absent, their shelf down):
+ * the whole switch may have gone away, and T waits up to hold-time for it.  A shelf
+ * already held is not missing (its I/O waits): the next silent one is judged with it in.
+ * Not a member (a spare, another array's), or the array does not serve anyway: it may.
+ * Reads member state without a lock (raid_survives_without): a superblock write holding
+ * raid/'s locks may wait on a held shelf. */
 static int shelf_may_go_down(void *opaque, struct aoe_target *t)
 {
   int may = 1;
 
   pthread_mutex_lock(&hold_lock);
   if (hold_array && raid_survives_without(hold_array, NULL, NULL))
-    may = raid_survives_without(hold_array, member_shelf_gone, t);
+    may = raid_survives_without(hold_array, member_shelf_is, t);
   pthread_mutex_unlock(&hold_lock);
   return may;
 }
@@ -444,6 +452,7 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
     addrs[n_addrs++] = *a;
   targets[known] = t;
   ups_seen[known] = shelf_ups(t);       /* this add is its re-add */
+  return_pending[known] = false;
   held_out[known] = false;
   removed_out[known] = removed_unlisted[known] = false;
   monitor_kick();
@@ -544,20 +553,33 @@ static bool array_lacks(const char *name)
   return (h == HOLDS_FAULTY && !member_down(name)) || (h == HOLDS_NOTHING && missing);
 }
 
-/* Did the shelf of addrs[i] come up again since the last look (and is it up now)?  Each
- * return answers true once: a shelf that stays up while its disk fails never does. */
+/* The shelf of addrs[i], or NULL. */
+static struct aoe_target *shelf_of(size_t i)
+{
+  /* a shelf of shelves= that did not answer at the start may answer now */
+  return targets[i] ? targets[i] : aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
+}
+
+/* Did the shelf of addrs[i] come up again since its last return was used (and is it up
+ * now)?  Each return is used once (shelf_return_used): a shelf that stays up while its
+ * disk fails is never re-added again and again. */
 static bool shelf_came_back(size_t i)
 {
-  struct aoe_target *t = targets[i];
-  uint64_t ups;
+  struct aoe_target *t = shelf_of(i);
 
-  if (!t)       /* a shelf of shelves= that did not answer at the start may answer now */
-    t = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
-  ups = shelf_ups(t);
-  if (ups == ups_seen[i])
+  if (shelf_ups(t) == ups_seen[i])
     return false;
-  ups_seen[i] = ups;
+  if (!return_pending[i]) {
+    return_pending[i] = true;
+    clock_gettime(CLOCK_MONOTONIC, &return_seen[i]);
+  }
   return aoe_target_up(t);
+}
+
+static void shelf_return_used(size_t i)
+{
+  ups_seen[i] = shelf_ups(shelf_of(i));
+  return_pending[i] = false;
 }
 
 /* Re-add the shelf of addrs[i] as the control request "add" does; a refusal is logged
@@ -783,10 +805,12 @@ static void readd_returning_shelves(void)
     if (!shelf_came_back(i))
       ;
     else if (held_out[i]) {
+      shelf_return_used(i);
       if (removed_out[i] && raid_status(array, &st) == 0)
         removed_back(i, st.name);
     }
     else if (array_lacks(name) || adopted_spare[i]) {
+      shelf_return_used(i);
       /* one the admin removed or failed before this server started (its superblock, not
        * written since, still names its slot): md's --incremental leaves it out too */
       bool ours = raid_status(array, &st) == 0 &&
@@ -800,6 +824,8 @@ static void readd_returning_shelves(void)
       else
         readd_shelf(i);
     }
+    else if (elapsed_ms(&return_seen[i]) >= RETURN_PENDING_MS)
+      shelf_return_used(i);     /* it served on: not needed */
     adopted_spare[i] = false;
   }
   pthread_mutex_unlock(&add_lock);

@@ -78,6 +78,9 @@ held_and_resumed
 [ "$(grep -c "aoe: e[12]\.1: no answer.*shelf declared down" "$log")" -eq 1 ] ||
   lab_die "not exactly one shelf declared down: $(grep "aoe: e" "$log" | tail -n 8)"
 echo "ok: one shelf declared down at its dead time, the other held"
+! grep -q "aoe: e[3-6]\.1: no answer.*cannot do without it" "$log" ||
+  lab_die "a shelf of no array was held: $(grep "cannot do without" "$log")"
+echo "ok: the shelves of no array went down at their dead time"
 if [ -n "$held_status" ]; then
   grep -q "waiting for e[12]\.1: no answer, held" <<<"$held_status" ||
     lab_die "status does not say what the array waits for: $held_status"
@@ -103,7 +106,7 @@ for i in 3 4; do
   grep -q "aoe: e$i\.1: no answer.*cannot do without it" "$log" ||
     lab_die "raid0: e$i.1 was not held: $(grep "aoe: e" "$log" | tail -n 8)"
 done
-! grep -q "shelf declared down" "$log" ||
+! grep -q "aoe: e[34]\.1: no answer.*shelf declared down" "$log" ||
   lab_die "raid0: a shelf was declared down: $(grep "declared down" "$log")"
 echo "ok: raid0: both shelves held, none declared down"
 said

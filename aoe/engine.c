@@ -596,8 +596,9 @@ static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_
   int pending = t->inflight || t->q_head;
   char held[96] = "";
   if (t->held_us)
-    snprintf(held, sizeof held, ", held %llu s past it: the hold time ran out",
-             (unsigned long long)((now - t->held_us) / 1000000));
+    snprintf(held, sizeof held, ", held %llu s past it: %s",
+             (unsigned long long)((now - t->held_us) / 1000000),
+             ini->opt.hold_time_ms ? "the hold time ran out" : "holds ended");
   t->held_us = 0;
   atomic_store(&t->held, 0);
   atomic_store(&t->up, 0);

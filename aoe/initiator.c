@@ -280,6 +280,17 @@ int aoe_target_held(struct aoe_target *t)
   return atomic_load(&t->held);
 }
 
+void aoe_end_holds(struct aoe_initiator *ini)
+{
+  pthread_mutex_lock(&ini->lock);
+  ini->opt.hold_time_ms = 0;
+  for (size_t i = 0; i < ini->ntargets; i++)
+    if (ini->targets[i]->held_us)
+      ini->targets[i]->hold_until_us = 0;       /* down at the next step */
+  pthread_mutex_unlock(&ini->lock);
+  aoe_wake(ini);
+}
+
 uint64_t aoe_target_up_spells(struct aoe_target *t)
 {
   return atomic_load(&t->up_spells);

@@ -101,6 +101,10 @@ int aoe_target_up(struct aoe_target *);
 /* 1 while the target is held (aoe_options.may_down): silent past its dead time, up, its
  * I/O waiting for it; one atomic read, no lock. */
 int aoe_target_held(struct aoe_target *);
+/* Hold no shelf any more (aoe_options.may_down): those held are declared down at the
+ * loop's next step, their I/O failed; a shelf silent from now on goes down at its dead
+ * time.  For a caller about to close: its last writes need not wait for hold-time. */
+void aoe_end_holds(struct aoe_initiator *);
 /* How many up spells the target had (aoe_stats.up_events): one atomic read, no lock.  A
  * count that grew is a shelf that went down and answered again, maybe with another disk
  * behind its address. */

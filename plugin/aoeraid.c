@@ -1701,7 +1701,9 @@ static void aoeraid_cleanup(void)
   fence_stop();
   if (array) {
     fenced = raid_fenced(array);
-    hold_set(NULL);             /* closing: a silent shelf goes down at its dead time */
+    hold_set(NULL);             /* closing: a silent shelf goes down at its dead time, */
+    if (initiator)              /* and a held one now: the last writes need not wait */
+      aoe_end_holds(initiator);
     raid_close(array);          /* marks the array clean on every member (not if fenced) */
     array = NULL;
   }

@@ -1403,6 +1403,27 @@ Test(hold, another_disk_answering_gets_none_of_the_held_io)
   rig_close(&r);
 }
 
+/* The caller closing ends the holds: the held shelf goes down at the next step. */
+Test(hold, ended_holds_take_the_held_shelf_down)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open_hold(&r, 46, 0);
+  read_start(&r, 100, buf, &res);
+  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  cr_assert(aoe_target_held(r.t) && !res.done);
+  aoe_end_holds(r.ini);
+  silent_for(&r, 200000);
+  cr_assert(res.done && res.err == EIO, "the held read did not fail (done %d, err %d)",
+            res.done, res.err);
+  cr_assert(!aoe_target_up(r.t) && !aoe_target_held(r.t), "not declared down");
+  cr_assert(strstr(aoe_target_last_error(r.t), "holds ended"),
+            "no line says why: '%s'", aoe_target_last_error(r.t));
+  rig_close(&r);
+}
+
 /* An idle shelf silent to its keepalives is held too, and ends its hold when it answers. */
 Test(hold, idle_shelf_silent_to_keepalives_is_held)
 {

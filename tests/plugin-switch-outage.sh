@@ -135,4 +135,5 @@ grep -q "has lost too many members" "$log" || lab_die "the array did not fail: $
 echo "ok: past hold-time the shelves go down and the write fails with EIO"
 said
 plugin_stop
+
 echo "plugin-switch-outage: passed"

@@ -699,8 +699,6 @@ static void target_unhold(struct aoe_initiator *ini, struct aoe_target *t, uint6
   atomic_store(&t->held, 0);
   t->hold_end_us = now;
   t->last_heard_us = now;       /* its I/O gets a dead time again, from now */
-  if (t->busy_since_us > now)
-    t->busy_since_us = now;
   if (t->reserved) {
     t->rr_lost_us = 0;
     rr_mark_lost(ini, t, now, NULL);

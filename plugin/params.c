@@ -111,7 +111,8 @@ int set_level(struct params *p, const char *value)
   return 0;
 }
 
-static int set_time_ms(const char *key, const char *value, unsigned *out)
+/* A time of up to an hour, at least MIN_MS, into *OUT in milliseconds. */
+static int set_time_min_ms(const char *key, const char *value, unsigned min_ms, unsigned *out)
 {
   char *end;
   double v;
@@ -126,7 +127,7 @@ static int set_time_ms(const char *key, const char *value, unsigned *out)
     v *= 1000;
   else
     goto bad;
-  if (v < 1 || v > 3600 * 1000)
+  if (v < min_ms || (v > 0 && v < 1) || v > 3600 * 1000)
     goto bad;
   *out = (unsigned)v;
   return 0;
@@ -134,6 +135,11 @@ bad:
   nbdkit_error("%s: '%s' is not a time: write seconds (5, 2.5s) or milliseconds (500ms), "
                "up to an hour", key, value);
   return -1;
+}
+
+static int set_time_ms(const char *key, const char *value, unsigned *out)
+{
+  return set_time_min_ms(key, value, 1, out);
 }
 
 /* Digits with an optional K, M, G or T (powers of 1024); *end: what follows. */
@@ -462,13 +468,8 @@ int params_set(struct params *p, const char *key, const char *value)
   }
   if (!strcmp(key, "dead-time") || !strcmp(key, "dead_time"))
     return set_time_ms(key, value, &p->dead_time_ms);
-  if (!strcmp(key, "hold-time") || !strcmp(key, "hold_time")) {
-    if (strspn(value, "0") == strlen(value) && *value) {      /* 0: never held */
-      p->hold_time_ms = 0;
-      return 0;
-    }
-    return set_time_ms(key, value, &p->hold_time_ms);
-  }
+  if (!strcmp(key, "hold-time") || !strcmp(key, "hold_time"))
+    return set_time_min_ms(key, value, 0, &p->hold_time_ms);      /* 0: never held */
   if (!strcmp(key, "discover-time") || !strcmp(key, "discover_time"))
     return set_time_ms(key, value, &p->discover_ms);
   if (!strcmp(key, "force"))

@@ -456,6 +456,8 @@ static const char *kind_name(enum req_kind k)
 }
 
 static void fail_claimed_io(struct aoe_initiator *ini, struct aoe_target *t);
+static void rr_mark_lost(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
+                         const char *why);
 static int rr_hold(const struct aoe_initiator *ini, const struct aoe_target *t, uint64_t now);
 static void rr_resumed(struct aoe_initiator *ini, uint64_t now);
 
@@ -592,15 +594,22 @@ static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_
                         uint64_t quiet_us, int keepalives)
 {
   int pending = t->inflight || t->q_head;
+  char held[96] = "";
+  if (t->held_us)
+    snprintf(held, sizeof held, ", held %llu s past it: %s",
+             (unsigned long long)((now - t->held_us) / 1000000),
+             ini->opt.hold_time_ms ? "the hold time ran out" : "holds ended");
+  t->held_us = 0;
+  atomic_store(&t->held, 0);
   atomic_store(&t->up, 0);
   t->st.down_events++;
   for (size_t i = 0; i < t->npaths; i++) {
     t->paths[i].up = 0;
     aoe_window_collapse(&t->paths[i].win);
   }
-  aoe_set_error(t, "e%u.%u: no answer%s for %llu ms (dead time %u ms): shelf declared down%s",
-                t->shelf, t->slot, keepalives ? " to keepalives" : "",
-                (unsigned long long)(quiet_us / 1000), ini->opt.dead_time_ms,
+  aoe_set_error(t, "e%u.%u: no answer%s for %llu ms (dead time %u ms%s): shelf declared "
+                "down%s", t->shelf, t->slot, keepalives ? " to keepalives" : "",
+                (unsigned long long)(quiet_us / 1000), ini->opt.dead_time_ms, held,
                 pending ? ", pending I/O failed" : "");
   aoe_log(ini, AOE_LOG_WARN, "%s", t->last_error);
   aoe_target_fail_all(t, EIO);
@@ -650,6 +659,71 @@ static void path_down(struct aoe_initiator *ini, struct aoe_target *t, struct ao
   aoe_log(ini, AOE_LOG_WARN, "e%u.%u: path %s via %s stopped answering%s", t->shelf, t->slot,
           mac, p->ifc->name, why);
   ini->next_discover_us = now;
+}
+
+/* ---- holding a shelf (aoe_options.may_down) ----------------------------------------
+ * A switch that reboots silences every shelf at once: declared down at the dead time,
+ * they would take an array with them that needs them all.  So a shelf the caller cannot
+ * do without is held instead: it stays up, its paths go down (nothing is sent, new I/O
+ * queues, its frames wait), and discovery probes for it each AOE_PROBE_MS.  A path that
+ * answers Query Config is identified again before anything else is sent: a disk swapped
+ * behind the address meanwhile gets none of the held writes (identify_result rejects
+ * it); the same disk ends the hold, and the frames go again.  It is declared down
+ * opt.hold_time_ms after its dead time if it does not come back.  A shelf that answers
+ * again but not the I/O held for it (a hung disk) keeps its first hold's end: holds of
+ * the same stalled I/O never add up to more than one. */
+
+/* May T be declared down now, or must it be held? */
+static int target_may_down(struct aoe_initiator *ini, struct aoe_target *t)
+{
+  return !ini->opt.hold_time_ms || !ini->opt.may_down ||
+         ini->opt.may_down(ini->opt.may_down_opaque, t);
+}
+
+/* T is silent for the dead time (QUIET_US, KEEPALIVES as target_down): held when the
+ * caller cannot do without it, else down. */
+static void target_silent(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now,
+                          uint64_t quiet_us, int keepalives)
+{
+  if (target_may_down(ini, t)) {
+    target_down(ini, t, now, quiet_us, keepalives);
+    return;
+  }
+  /* The same I/O stalled since the last hold ended (nothing answered, never idle): that
+   * hold's end stands. */
+  int same_stall = t->hold_end_us && t->busy_since_us <= t->hold_end_us &&
+                   t->last_heard_us <= t->hold_end_us && t->inflight > t->probes_inflight;
+  if (!same_stall || t->hold_until_us < now)
+    t->hold_until_us = now + 1000ull * ini->opt.hold_time_ms;
+  t->held_us = now;
+  atomic_store(&t->held, 1);
+  for (size_t i = 0; i < t->npaths; i++) {
+    t->paths[i].up = 0;
+    aoe_window_collapse(&t->paths[i].win);
+  }
+  aoe_set_error(t, "e%u.%u: no answer%s for %llu ms, but the array cannot do without it: "
+                "its I/O waits up to hold-time %llu s (the switch or the shelf may come "
+                "back)", t->shelf, t->slot, keepalives ? " to keepalives" : "",
+                (unsigned long long)(quiet_us / 1000),
+                (unsigned long long)((t->hold_until_us - now + 999999) / 1000000));
+  aoe_log(ini, AOE_LOG_WARN, "%s", t->last_error);
+  ini->next_discover_us = now;  /* probe for its return */
+}
+
+/* A path of the held T was identified again with the same disk: the hold ends, its I/O
+ * goes again (after our reservation is re-asserted: the shelf may have restarted). */
+static void target_unhold(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
+{
+  aoe_log(ini, AOE_LOG_INFO, "e%u.%u: answers again after %llu s: held I/O resumes",
+          t->shelf, t->slot, (unsigned long long)((now - t->held_us) / 1000000));
+  t->held_us = 0;
+  atomic_store(&t->held, 0);
+  t->hold_end_us = now;
+  t->last_heard_us = now;       /* its I/O gets a dead time again, from now */
+  if (t->reserved) {
+    t->rr_lost_us = 0;
+    rr_mark_lost(ini, t, now, NULL);
+  }
 }
 
 static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
@@ -736,7 +810,7 @@ static uint64_t rr_progress(struct aoe_initiator *ini, uint64_t now);
  * stay refused. */
 static int disk_grew(struct aoe_initiator *ini, struct aoe_target *t, const struct aoe_ident *id)
 {
-  if (atomic_load(&t->up) || t->conflict || id->sectors <= t->ident.sectors ||
+  if ((atomic_load(&t->up) && !t->held_us) || t->conflict || id->sectors <= t->ident.sectors ||
       strcmp(id->serial, t->ident.serial))
     return 0;
   aoe_log(ini, AOE_LOG_INFO, "e%u.%u: comes back with %llu sectors, %llu before: its disk "
@@ -782,6 +856,10 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     p->state = PATH_REJECTED;
     p->up = 0;
     t->st.unexpected++;
+    if (t->held_us)
+      aoe_log(ini, AOE_LOG_WARN, "e%u.%u: held, answers again with another disk: its held "
+              "I/O is not sent to it (declared down when the hold time runs out)",
+              t->shelf, t->slot);
     aoe_log(ini, AOE_LOG_WARN,
             "e%u.%u: %s via %s answers with %llu sectors, serial '%s', unlike the shelf "
             "(%llu sectors, serial '%s'): not accepted as a path (impostor or misconfigured "
@@ -804,6 +882,10 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
     p->scnt_ok = 0;     /* new, or back from down (its route may have changed): probed anew */
   path_up(ini, t, p);
   target_update_scnt(t);
+  if (t->held_us) {
+    target_unhold(ini, t, aoe_clock_us(ini));
+    return;
+  }
   /* A path found after we reserved the shelf: the list lacks its interface (when it is
    * not one of the others'), and the shelf would refuse its I/O with error 6, taken for a
    * takeover.  Re-asserted with it before its I/O goes (the hold). */
@@ -1069,7 +1151,7 @@ static void rr_probe_reply(struct aoe_initiator *ini, struct aoe_target *t, stru
 /* Is T kept: reserved by us, claimed, up, and our claim not taken? */
 static int rr_kept(const struct aoe_initiator *ini, const struct aoe_target *t)
 {
-  return t->claimed && t->reserved && atomic_load(&t->up) && !ini->rr_taken &&
+  return t->claimed && t->reserved && atomic_load(&t->up) && !t->held_us && !ini->rr_taken &&
          !atomic_load(&ini->closing);
 }
 
@@ -1552,8 +1634,8 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
   if (p->state == PATH_ACTIVE) {
     aoe_window_set_max(&p->win, p->bufcnt);
     target_update_scnt(t);
-    if (!atomic_load(&t->up))
-      p->state = PATH_CANDIDATE;        /* a shelf back from down: IDENTIFY it again */
+    if (!atomic_load(&t->up) || t->held_us)
+      p->state = PATH_CANDIDATE;        /* back from down or held: IDENTIFY it again */
     else if (!p->up)
       path_up(ini, t, p);
   }
@@ -1732,8 +1814,8 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
   if (rtt_us)
     path_rtt_sample(p, rtt_us);
   aoe_window_ack(&p->win);
-  if (!p->up && p->state == PATH_ACTIVE && atomic_load(&t->up))
-    path_up(ini, t, p);
+  if (!p->up && p->state == PATH_ACTIVE && atomic_load(&t->up) && !t->held_us)
+    path_up(ini, t, p);       /* a held shelf's path comes up identified (on_config) */
   frame_settle(t, f);
   struct aoe_req *r = f->req;
   if (!r) {
@@ -1876,6 +1958,10 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
     return;
   }
   struct aoe_path *np = retransmit_path(t, f);
+  if (t->held_us && r->kind != REQ_IDENTIFY && !path_usable(np)) {
+    f->deadline_us = now + np->rtt.rto_us;     /* waits for a path identified again */
+    return;
+  }
   if (np != p) {
     p->inflight--;
     np->inflight++;
@@ -1952,7 +2038,7 @@ static uint64_t target_keepalives(struct aoe_initiator *ini, struct aoe_target *
   if (!silent)
     return next;
   if (!target_reachable(t, silent)) {
-    target_down(ini, t, now, quiet_us, 1);
+    target_silent(ini, t, now, quiet_us, 1);
     return UINT64_MAX;
   }
   for (size_t i = 0; i < t->npaths; i++) {
@@ -2083,10 +2169,16 @@ static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, u
   uint64_t dead_us = (uint64_t)ini->opt.dead_time_ms * 1000u;
   uint64_t since = t->last_heard_us > t->busy_since_us ? t->last_heard_us : t->busy_since_us;
   unsigned io = t->inflight - t->probes_inflight;
-  if (atomic_load(&t->up) && io && now - since >= dead_us)
-    target_down(ini, t, now, now - since, 0);
-  else if (atomic_load(&t->up) && io && since + dead_us < next)
+  if (t->held_us) {
+    if (now >= t->hold_until_us)
+      target_down(ini, t, now, now - since, t->inflight == t->probes_inflight);
+    else if (t->hold_until_us < next)
+      next = t->hold_until_us;
+  } else if (atomic_load(&t->up) && io && now - since >= dead_us) {
+    target_silent(ini, t, now, now - since, 0);
+  } else if (atomic_load(&t->up) && io && since + dead_us < next) {
     next = since + dead_us;
+  }
   uint64_t ka_next = target_keepalives(ini, t, now);
   if (ka_next < next)
     next = ka_next;
@@ -2112,7 +2204,7 @@ static int anything_down(const struct aoe_initiator *ini)
 {
   for (size_t i = 0; i < ini->ntargets; i++) {
     const struct aoe_target *t = ini->targets[i];
-    if (t->identified && !atomic_load(&t->up))
+    if (t->identified && (!atomic_load(&t->up) || t->held_us))
       return 1;
     for (size_t j = 0; j < t->npaths; j++)
       if (t->paths[j].state == PATH_ACTIVE && !t->paths[j].up)

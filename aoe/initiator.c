@@ -254,6 +254,9 @@ int aoe_target_info(struct aoe_target *t, struct aoe_target_info *info)
   info->scnt = t->scnt;
   info->write_cache = atomic_load(&t->write_cache);
   info->up = atomic_load(&t->up);
+  info->held = atomic_load(&t->held);
+  if (t->held_us)
+    info->held_ms = (unsigned)((aoe_clock_us(ini) - t->held_us) / 1000);
   for (size_t i = 0; i < t->npaths; i++) {
     const struct aoe_path *p = &t->paths[i];
     if (p->state != PATH_ACTIVE)
@@ -270,6 +273,22 @@ int aoe_target_info(struct aoe_target *t, struct aoe_target_info *info)
 int aoe_target_up(struct aoe_target *t)
 {
   return atomic_load(&t->up);
+}
+
+int aoe_target_held(struct aoe_target *t)
+{
+  return atomic_load(&t->held);
+}
+
+void aoe_end_holds(struct aoe_initiator *ini)
+{
+  pthread_mutex_lock(&ini->lock);
+  ini->opt.hold_time_ms = 0;
+  for (size_t i = 0; i < ini->ntargets; i++)
+    if (ini->targets[i]->held_us)
+      ini->targets[i]->hold_until_us = 0;       /* down at the next step */
+  pthread_mutex_unlock(&ini->lock);
+  aoe_wake(ini);
 }
 
 uint64_t aoe_target_up_spells(struct aoe_target *t)
@@ -519,6 +538,9 @@ int aoe_target_stats(struct aoe_target *t, struct aoe_stats *s)
   pthread_mutex_lock(&t->ini->lock);
   s->shelf = t->shelf;
   s->slot = t->slot;
+  s->held = atomic_load(&t->held);
+  if (t->held_us)
+    s->held_ms = (unsigned)((aoe_clock_us(t->ini) - t->held_us) / 1000);
   s->reads = c->reads;
   s->writes = c->writes;
   s->flushes = c->flushes;

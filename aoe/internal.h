@@ -160,6 +160,12 @@ struct aoe_target {
    * handed: such a target is never evicted. */
   struct aoe_target *lru_prev, *lru_next;
   atomic_int up;
+  /* Held (aoe_options.may_down): silent past its dead time, kept up, its paths down so
+   * nothing is sent until one is identified again (engine.c, "holding a shelf"). */
+  atomic_int held;
+  uint64_t held_us;             /* the hold began then (0: not held) */
+  uint64_t hold_until_us;       /* declared down then, unless it answers */
+  uint64_t hold_end_us;         /* the last hold ended then (it answered again) */
   atomic_ullong up_spells;       /* st.up_events, readable without the lock */
   atomic_int write_cache;       /* as last identified (aoe_ident.write_cache) */
   int identified;

@@ -44,6 +44,18 @@ struct aoe_options {
   /* While *trace_frames is non-zero, one AOE_LOG_DEBUG line per frame sent ("tx") and per
    * reply matched ("rx"): a flag the caller may flip at any time (nbdkit's -D). */
   const int *trace_frames;
+  /* Holding a shelf the caller cannot do without (a switch outage silences every shelf
+   * at once).  A shelf silent for the dead time is declared down only when MAY_DOWN
+   * (MAY_DOWN_OPAQUE, the shelf) returns 1; on 0 it is held: it stays up, its I/O waits
+   * (queued, or in flight, asked again once it answers), Query Config probes for it, and
+   * when it answers (IDENTIFY again, the same serial and size) the I/O resumes.  It is
+   * declared down after HOLD_TIME_MS more.  MAY_DOWN runs on the loop thread with the
+   * initiator's lock held: it may call only the lock-free aoe_target_up, aoe_target_held
+   * and aoe_target_up_spells.  A shelf it judges first is down (or held) before the next
+   * one is judged.  NULL or HOLD_TIME_MS 0: every shelf goes down at its dead time. */
+  int (*may_down)(void *opaque, struct aoe_target *t);
+  void *may_down_opaque;
+  unsigned hold_time_ms;
 };
 
 /* Open the interfaces (libpcap, immediate mode, AoE-reply filter).  No threads yet.
@@ -76,6 +88,8 @@ struct aoe_target_info {
   unsigned scnt;                /* sectors per frame in use */
   int write_cache;              /* aoe_target_write_cache */
   int up;
+  int held;                     /* aoe_target_held */
+  unsigned held_ms;             /* held this long so far (0: not held) */
   size_t npaths;                /* accepted paths */
   struct { char iface[16]; uint8_t mac[6]; } paths[AOE_MAX_PATHS];
   char config[1025];
@@ -84,6 +98,13 @@ int aoe_target_info(struct aoe_target *, struct aoe_target_info *);
 /* 1 while the target answers, 0 once it was declared down: one atomic read, no lock, for
  * hot paths that ask before every I/O (aoe_target_info copies ~1.2 KiB under a lock). */
 int aoe_target_up(struct aoe_target *);
+/* 1 while the target is held (aoe_options.may_down): silent past its dead time, up, its
+ * I/O waiting for it; one atomic read, no lock. */
+int aoe_target_held(struct aoe_target *);
+/* Hold no shelf any more (aoe_options.may_down): those held are declared down at the
+ * loop's next step, their I/O failed; a shelf silent from now on goes down at its dead
+ * time.  For a caller about to close: its last writes need not wait for hold-time. */
+void aoe_end_holds(struct aoe_initiator *);
 /* How many up spells the target had (aoe_stats.up_events): one atomic read, no lock.  A
  * count that grew is a shelf that went down and answered again, maybe with another disk
  * behind its address. */
@@ -167,6 +188,8 @@ struct aoe_path_stats {
 struct aoe_stats {
   unsigned shelf, slot;
   int up;
+  int held;                                 /* aoe_target_held */
+  unsigned held_ms;                         /* held this long so far (0: not held) */
   uint64_t reads, writes, flushes;          /* requests completed */
   uint64_t read_bytes, write_bytes;
   uint64_t errors;                          /* requests failed */

@@ -659,6 +659,13 @@ int raid_status (struct raid_array *a, struct raid_status *st);
  * still to run), 0 drops it (the write-intent bitmap and resync stay).  Waits for the
  * writes in flight.  0, or -errno with a line in err. */
 int raid_set_ppl (struct raid_array *a, int ppl, char *err, size_t errlen);
+/* Would the array still serve without the members GONE (OPAQUE, member) says 1 of, on
+ * top of those already missing (failed, absent, recovering, or not healthy)?  Reads the
+ * members' state with no lock (none that member I/O or a superblock write may hold): for
+ * a caller that must not wait, such as an initiator deciding under its own lock whether a
+ * silent member may be declared down.  GONE NULL: does the array serve now? */
+typedef int raid_member_gone_fn (void *opaque, const struct raid_member *m);
+int raid_survives_without (struct raid_array *a, raid_member_gone_fn *gone, void *opaque);
 /* 1 once the array is fenced (RAID_EFENCED): cheap, for paths that ask often. */
 int raid_fenced (struct raid_array *a);
 

@@ -65,6 +65,13 @@ static bool speed_min_given;
 /* How many times aoe saw each shelf of addrs[] come up, when last looked at (0: never
  * seen): a count that grew is a shelf that came back, however short its absence. */
 static uint64_t ups_seen[MAX_ALL];
+/* A return auto-readd found its array did not need (the member served on in its slot)
+ * stays pending this long, from when it was first seen: a write the shelf missed as it
+ * went down may fail the member only after it is back, once the write's other halves
+ * are answered (they waited on shelves held in a switch outage).  Then it is re-added. */
+#define RETURN_PENDING_MS 30000
+static bool return_pending[MAX_ALL];
+static struct timespec return_seen[MAX_ALL];
 /* Shelves of addrs[] the admin failed or removed: auto-readd leaves them out, and only
  * "add" brings one back.  The array's superblocks list both, so a start holds them out
  * again (release_removed). */
@@ -78,6 +85,11 @@ static bool removed_out[MAX_ALL];
 static bool removed_unlisted[MAX_ALL];
 static struct raid_array *array;
 static struct control *control;
+/* The array the initiator asks about a silent shelf (shelf_may_go_down): set once it
+ * runs, cleared before it closes, under hold_lock, which guards nothing else and is taken
+ * inside the initiator's lock (its loop thread asks): nothing holding it calls aoe/. */
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct raid_array *hold_array;
 
 /* Errors go through nbdkit_error; warnings and notices (an array created, a member
  * stale) must reach the admin without -v, so they go to stderr like nbdkit's own. */
@@ -100,6 +112,38 @@ static void aoe_log(void *opaque, int level, const char *msg)
     return;
   log_line("aoe: ", level == AOE_LOG_ERROR, level == AOE_LOG_WARN, level == AOE_LOG_DEBUG,
            msg);
+}
+
+/* Is member M's shelf T, the one asked about? */
+static int member_shelf_is(void *opaque, const struct raid_member *m)
+{
+  return aoe_member_wraps(m, opaque);
+}
+
+/* aoe_options.may_down: the initiator asks, on its loop thread under its lock, whether the
+ * silent shelf T may be declared down.  Not when the array serves now and would not
+ * without it, counting the members already missing (failed, absent, their shelf down):
+ * the whole switch may have gone away, and T waits up to hold-time for it.  A shelf
+ * already held is not missing (its I/O waits): the next silent one is judged with it in.
+ * Not a member (a spare, another array's), or the array does not serve anyway: it may.
+ * Reads member state without a lock (raid_survives_without): a superblock write holding
+ * raid/'s locks may wait on a held shelf. */
+static int shelf_may_go_down(void *opaque, struct aoe_target *t)
+{
+  int may = 1;
+
+  pthread_mutex_lock(&hold_lock);
+  if (hold_array && raid_survives_without(hold_array, NULL, NULL))
+    may = raid_survives_without(hold_array, member_shelf_is, t);
+  pthread_mutex_unlock(&hold_lock);
+  return may;
+}
+
+static void hold_set(struct raid_array *a)
+{
+  pthread_mutex_lock(&hold_lock);
+  hold_array = a;
+  pthread_mutex_unlock(&hold_lock);
 }
 
 static void raid_log(void *opaque, int level, const char *msg)
@@ -408,6 +452,7 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
     addrs[n_addrs++] = *a;
   targets[known] = t;
   ups_seen[known] = shelf_ups(t);       /* this add is its re-add */
+  return_pending[known] = false;
   held_out[known] = false;
   removed_out[known] = removed_unlisted[known] = false;
   monitor_kick();
@@ -508,20 +553,33 @@ static bool array_lacks(const char *name)
   return (h == HOLDS_FAULTY && !member_down(name)) || (h == HOLDS_NOTHING && missing);
 }
 
-/* Did the shelf of addrs[i] come up again since the last look (and is it up now)?  Each
- * return answers true once: a shelf that stays up while its disk fails never does. */
+/* The shelf of addrs[i], or NULL. */
+static struct aoe_target *shelf_of(size_t i)
+{
+  /* a shelf of shelves= that did not answer at the start may answer now */
+  return targets[i] ? targets[i] : aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
+}
+
+/* Did the shelf of addrs[i] come up again since its last return was used (and is it up
+ * now)?  Each return is used once (shelf_return_used): a shelf that stays up while its
+ * disk fails is never re-added again and again. */
 static bool shelf_came_back(size_t i)
 {
-  struct aoe_target *t = targets[i];
-  uint64_t ups;
+  struct aoe_target *t = shelf_of(i);
 
-  if (!t)       /* a shelf of shelves= that did not answer at the start may answer now */
-    t = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
-  ups = shelf_ups(t);
-  if (ups == ups_seen[i])
+  if (shelf_ups(t) == ups_seen[i])
     return false;
-  ups_seen[i] = ups;
+  if (!return_pending[i]) {
+    return_pending[i] = true;
+    clock_gettime(CLOCK_MONOTONIC, &return_seen[i]);
+  }
   return aoe_target_up(t);
+}
+
+static void shelf_return_used(size_t i)
+{
+  ups_seen[i] = shelf_ups(shelf_of(i));
+  return_pending[i] = false;
 }
 
 /* Re-add the shelf of addrs[i] as the control request "add" does; a refusal is logged
@@ -747,10 +805,12 @@ static void readd_returning_shelves(void)
     if (!shelf_came_back(i))
       ;
     else if (held_out[i]) {
+      shelf_return_used(i);
       if (removed_out[i] && raid_status(array, &st) == 0)
         removed_back(i, st.name);
     }
     else if (array_lacks(name) || adopted_spare[i]) {
+      shelf_return_used(i);
       /* one the admin removed or failed before this server started (its superblock, not
        * written since, still names its slot): md's --incremental leaves it out too */
       bool ours = raid_status(array, &st) == 0 &&
@@ -764,6 +824,8 @@ static void readd_returning_shelves(void)
       else
         readd_shelf(i);
     }
+    else if (elapsed_ms(&return_seen[i]) >= RETURN_PENDING_MS)
+      shelf_return_used(i);     /* it served on: not needed */
     adopted_spare[i] = false;
   }
   pthread_mutex_unlock(&add_lock);
@@ -1530,6 +1592,8 @@ static int aoeraid_get_ready(void)
   struct aoe_options opts = {
     .ifaces = params.ifaces, .n_ifaces = params.n_ifaces,
     .dead_time_ms = params.dead_time_ms,
+    .may_down = shelf_may_go_down,
+    .hold_time_ms = params.hold_time_ms,
     .log = aoe_log,
     .trace_frames = &aoeraid_debug_frames,
   };
@@ -1582,12 +1646,14 @@ static int aoeraid_get_ready(void)
   if (apply_writemostly() < 0 || apply_policy() < 0)
     goto out;
   status_set(initiator, array, &params);
+  hold_set(array);
   r = 0;
 out:
   /* Refused after assembly (writemostly= or consistency-policy= the array cannot take):
    * close it as a stop does, while the initiator still runs, or the array stays dirty:
    * resynced at the next start, and refused as dirty and degraded when a shelf is away. */
   if (r < 0 && array) {
+    hold_set(NULL);
     raid_close(array);
     array = NULL;
   }
@@ -1641,6 +1707,9 @@ static void aoeraid_cleanup(void)
   fence_stop();
   if (array) {
     fenced = raid_fenced(array);
+    hold_set(NULL);             /* closing: a silent shelf goes down at its dead time, */
+    if (initiator)              /* and a held one now: the last writes need not wait */
+      aoe_end_holds(initiator);
     raid_close(array);          /* marks the array clean on every member (not if fenced) */
     array = NULL;
   }
@@ -1757,6 +1826,7 @@ static void aoeraid_dump_plugin(void)
   "iface=IFACE              network interface to use (repeatable; default all)\n" \
   "control=SOCKET           Unix socket for aoeraid status, add, fail, grow, check...\n" \
   "dead-time=SECS           a silent shelf is down after this (default 5s)\n" \
+  "hold-time=SECS           ... one the array needs waits this much more (default 180s)\n" \
   "discover-time=SECS       how long to wait for the shelves (default 3s)\n" \
   "reserve=true|false       claim the shelves with AoE Reserve (default true)\n" \
   "poll=true|false          a lone request polls for its replies (default true)\n" \

@@ -17,6 +17,7 @@ void params_init(struct params *p)
   memset(p, 0, sizeof *p);
   p->raid.chunk_bytes = 512 * 1024;     /* md's default */
   p->dead_time_ms = 5000;
+  p->hold_time_ms = 180000;     /* the Linux aoe driver's aoe_deadsecs */
   p->discover_ms = 3000;
   p->reserve = true;
   p->poll = true;
@@ -110,7 +111,8 @@ int set_level(struct params *p, const char *value)
   return 0;
 }
 
-static int set_time_ms(const char *key, const char *value, unsigned *out)
+/* A time of up to an hour, at least MIN_MS, into *OUT in milliseconds. */
+static int set_time_min_ms(const char *key, const char *value, unsigned min_ms, unsigned *out)
 {
   char *end;
   double v;
@@ -125,7 +127,7 @@ static int set_time_ms(const char *key, const char *value, unsigned *out)
     v *= 1000;
   else
     goto bad;
-  if (v < 1 || v > 3600 * 1000)
+  if (v < min_ms || (v > 0 && v < 1) || v > 3600 * 1000)
     goto bad;
   *out = (unsigned)v;
   return 0;
@@ -133,6 +135,11 @@ bad:
   nbdkit_error("%s: '%s' is not a time: write seconds (5, 2.5s) or milliseconds (500ms), "
                "up to an hour", key, value);
   return -1;
+}
+
+static int set_time_ms(const char *key, const char *value, unsigned *out)
+{
+  return set_time_min_ms(key, value, 1, out);
 }
 
 /* Digits with an optional K, M, G or T (powers of 1024); *end: what follows. */
@@ -310,7 +317,7 @@ static int set_policy(struct params *p, const char *key, const char *value)
  * its first name; the lists among them are comma-separated. */
 static const char *const once_keys[] = {
   "shelves", "spares", "writemostly", "level", "chunk", "name", "uuid", "control",
-  "dead-time", "discover-time", "force", "takeover", "reserve", "poll", "auto-readd",
+  "dead-time", "hold-time", "discover-time", "force", "takeover", "reserve", "poll", "auto-readd",
   "readonly", "alert", "alert-test", "bitmap-chunk", "consistency-policy",
   "sync-speed-min", "sync-speed-max",
 };
@@ -461,6 +468,8 @@ int params_set(struct params *p, const char *key, const char *value)
   }
   if (!strcmp(key, "dead-time") || !strcmp(key, "dead_time"))
     return set_time_ms(key, value, &p->dead_time_ms);
+  if (!strcmp(key, "hold-time") || !strcmp(key, "hold_time"))
+    return set_time_min_ms(key, value, 0, &p->hold_time_ms);      /* 0: never held */
   if (!strcmp(key, "discover-time") || !strcmp(key, "discover_time"))
     return set_time_ms(key, value, &p->discover_ms);
   if (!strcmp(key, "force"))

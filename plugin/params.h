@@ -29,6 +29,7 @@ struct params {
   size_t n_ifaces;
   const char *control;              /* control socket path, or NULL */
   unsigned dead_time_ms;
+  unsigned hold_time_ms;         /* 0: a silent shelf is never held */
   unsigned discover_ms;             /* how long to wait for every shelf to answer */
   bool force;                       /* override md's refusals */
   bool takeover;                    /* take reservations another head holds */

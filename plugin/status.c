@@ -185,6 +185,8 @@ static void level_text(const struct raid_status *st, char *buf, size_t len)
  * fast, and how lossy the link has been. */
 struct link_view {
   int up;
+  int held;                     /* silent, but the array needs it: its I/O waits */
+  unsigned held_ms;
   size_t paths_up, paths;
   uint32_t srtt_us;             /* of the fastest path that is up */
   unsigned window;              /* summed over the paths */
@@ -206,6 +208,8 @@ static int link_view(const char *member, struct link_view *v)
   if (!t || aoe_target_stats(t, &as) < 0)
     return -1;
   v->up = as.up;
+  v->held = as.held;
+  v->held_ms = as.held_ms;
   v->paths = as.npaths;
   v->retransmits = as.retransmits;
   v->reads = as.reads;
@@ -223,6 +227,24 @@ static int link_view(const char *member, struct link_view *v)
       v->srtt_us = p->srtt_us;
   }
   return 0;
+}
+
+/* "up", "down", or "held": silent past its dead time, its I/O waiting (hold-time). */
+static const char *shelf_state(const struct link_view *v)
+{
+  return v->held ? "held" : v->up ? "up" : "down";
+}
+
+/* The members whose shelf is held: the array waits for them, up to hold-time. */
+static void print_held(FILE *out, const struct raid_status *st)
+{
+  for (unsigned i = 0; i < st->members; i++) {
+    struct link_view v;
+    if (link_view(st->member[i].name, &v) == 0 && v.held)
+      fprintf(out, "  waiting for %s: no answer, held %u s of hold-time %u s (the array "
+              "cannot do without it)\n", st->member[i].name, v.held_ms / 1000,
+              status_params ? status_params->hold_time_ms / 1000 : 0);
+  }
 }
 
 static void print_text(FILE *out, const struct raid_status *st)
@@ -328,6 +350,7 @@ static void print_text(FILE *out, const struct raid_status *st)
             link_view(st->spare[i], &v) == 0 && !v.up ? " (shelf down)" : "");
   }
   fprintf(out, "%s\n", st->spares ? "" : " none");
+  print_held(out, st);
   /* out of every slot, so in no line below: said here, with what takes it back */
   for (unsigned i = 0; i < st->admin_failed; i++)
     fprintf(out, "  failed by the administrator: %s (left out; aoeraid add %s takes it "
@@ -341,7 +364,7 @@ static void print_text(FILE *out, const struct raid_status *st)
     fprintf(out, "  %-4u %-8s %-10s %11" PRIu64 " %12" PRIu64, i, m->name[0] ? m->name : "-",
             role_name(m), m->read_errors, m->write_errors);
     if (link_view(m->name, &v) == 0)
-      fprintf(out, "  %-5s %2zu/%-2zu %7" PRIu32 " %6u %11" PRIu64, v.up ? "up" : "down",
+      fprintf(out, "  %-5s %2zu/%-2zu %7" PRIu32 " %6u %11" PRIu64, shelf_state(&v),
               v.paths_up, v.paths, v.srtt_us, v.window, v.retransmits);
     /* md: "(W)" in /proc/mdstat, "writemostly" in --detail */
     fprintf(out, "%s\n", m->writemostly ? "  writemostly" : "");
@@ -457,10 +480,11 @@ static void print_json(FILE *out, const struct raid_status *st)
             role_name(m), m->writemostly ? "true" : "false", m->read_errors,
             m->write_errors);
     if (link_view(m->name, &v) == 0)
-      fprintf(out, ",\"shelf\":{\"up\":%s,\"paths_up\":%zu,\"paths\":%zu,\"srtt_us\":%"
-              PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64 ",\"frames\":%" PRIu64
-              ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64 ",\"flushes\":%" PRIu64
-              ",\"write_cache\":%s}", v.up ? "true" : "false", v.paths_up, v.paths, v.srtt_us,
+      fprintf(out, ",\"shelf\":{\"up\":%s,\"held\":%s,\"held_ms\":%u,\"paths_up\":%zu,"
+              "\"paths\":%zu,\"srtt_us\":%" PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64
+              ",\"frames\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
+              ",\"flushes\":%" PRIu64 ",\"write_cache\":%s}", v.up ? "true" : "false",
+              v.held ? "true" : "false", v.held_ms, v.paths_up, v.paths, v.srtt_us,
               v.window, v.retransmits, v.frames, v.reads, v.writes, v.flushes,
               v.write_cache ? "true" : "false");
     fprintf(out, "}");

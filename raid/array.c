@@ -425,6 +425,20 @@ array_survives (struct raid_array *a, const uint8_t missing[RAID_MAX_MEMBERS])
     && (!atomic_load (&a->reshape.active) || geom_survives (&a->prev.g, missing));
 }
 
+int
+raid_survives_without (struct raid_array *a, raid_member_gone_fn *gone, void *opaque)
+{
+  uint8_t missing[RAID_MAX_MEMBERS];
+
+  array_missing (a, missing);
+  for (unsigned i = 0; i < a->lay.g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    if (!missing[i] && s->m.ops && gone && gone (opaque, &s->m))
+      missing[i] = 1;
+  }
+  return array_survives (a, missing);
+}
+
 /* Member bytes the superblock's data area needs: its end in either layout. */
 static uint64_t
 sb_member_bytes (const struct raid_sb *sb)

@@ -2,7 +2,8 @@
 # A dead array's requests reach the client as EIO (md answers a failed bio so), not as the
 # EINVAL nbdkit makes of an errno it does not pass on (a shelf's timeout, a member gone):
 # a raid0 of two shelves loses one, and a read, a write and a flush over nbdsh each fail
-# with errno EIO (nbd.Error's .errno: the errno's name).
+# with errno EIO (nbd.Error's .errno: the errno's name).  hold-time=0: the shelf the raid0
+# cannot do without goes down at its dead time, not after a hold (plugin-switch-outage.sh).
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 120
@@ -11,7 +12,7 @@ lab_init 120
 lab_up -n 2 -s 32M
 sock=$LAB_DIR/nbd.sock
 uri="nbd+unix:///?socket=$sock"
-plugin_start "$sock" shelves=e1.1,e2.1 level=0 chunk=64K dead-time=1
+plugin_start "$sock" shelves=e1.1,e2.1 level=0 chunk=64K dead-time=1 hold-time=0
 nbdsh -u "$uri" -c "h.pwrite(b'x' * (1 << 20), 0); h.flush()" || lab_die "the write before"
 lab_kill 2
 # Each request on its own: the first may wait out dead-time for e2.1's answer.

@@ -5,7 +5,8 @@
 # and force (mdadm --assemble --force), and force=true takes it back (auto-readd left it
 # alone when it came back to the failed array, as md would): the data written
 # before the failure reads back, the recovery onto the spare goes on from where it was,
-# and the array is whole again.
+# and the array is whole again.  (hold-time=0: the second shelf, one the array cannot do
+# without, goes down at its dead time rather than being held.)
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 240
@@ -16,7 +17,7 @@ lab_up -n 5 -s 64M
 rebuild_data 16M 0
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 spares=e4.1 level=5 name=v control="$ctl" \
-  sync-speed-min=1M sync-speed-max=1M dead-time=1
+  sync-speed-min=1M sync-speed-max=1M dead-time=1 hold-time=0
 wait_clean "creation" 120
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 # A down member is failed by the first write it misses: the data again, the same bytes, so

@@ -150,8 +150,10 @@ echo "ok: head 1 hung, head 2 took over; head 1 resumed: fenced, head 2's data, 
 grep "now reserved" "$log1"
 
 # ---- 4. head 1 is cut off the SAN; head 2 takes over; the cut heals ----
+# hold-time=0: head 1 fails its I/O at the dead time.  (Held, its writes would wait, and
+# go out when the cut heals, to shelves head 2 reserved meanwhile: refused, it fences.)
 : >"$log1"
-head1 shelves=e1.1,e2.1,e4.1 name=vol dead-time=1
+head1 shelves=e1.1,e2.1,e4.1 name=vol dead-time=1 hold-time=0
 ip -n "$LAB_NS" link set h0 down
 write_fails "$uri1" 0 "head 1 cut off"        # its members fail, in its memory only
 : >"$log2"

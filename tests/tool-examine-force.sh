@@ -3,7 +3,8 @@
 # same rule (raid_force_prefers): RAID5 of e1.1-e3.1, the admin fails e2.1, then e3.1's
 # shelf dies under writes and the array fails.  Both are stale; force takes e3.1 back
 # and leaves e2.1 (failed by the administrator) out: examine's command names e1.1,e3.1,
-# not e2.1, and the start with force=true takes exactly e3.1.
+# not e2.1, and the start with force=true takes exactly e3.1.  (hold-time=0: e3.1, which
+# the array cannot do without, goes down at its dead time rather than being held.)
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -13,7 +14,7 @@ lab_up -n 3 -s 16M
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 rebuild_data 4M 0
 
-plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 name=v control="$ctl" dead-time=1
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 name=v control="$ctl" dead-time=1 hold-time=0
 wait_clean "creation" 120
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 ctl_ok fail e2.1

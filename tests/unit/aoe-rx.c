@@ -1240,6 +1240,204 @@ Test(dead, small_answers_do_not_keep_unanswered_io_waiting)
   rig_close(&r);
 }
 
+/* ---- holding a shelf the caller cannot do without (aoe_options.may_down) ------------------ */
+
+static unsigned may_down_calls;
+static int may_down_answer;
+
+static int hold_may_down(void *opaque, struct aoe_target *t)
+{
+  (void)opaque;
+  (void)t;
+  may_down_calls++;
+  return may_down_answer;
+}
+
+/* The rig with a caller that answers ANSWER to "may it go down?" and a hold of 60 s. */
+static void rig_open_hold(struct rig *r, uint64_t seed, int answer)
+{
+  rig_open(r, seed);
+  may_down_calls = 0;
+  may_down_answer = answer;
+  r->ini->opt.may_down = hold_may_down;
+  r->ini->opt.hold_time_ms = 60000;
+}
+
+/* Step the engine every 200 ms for US, the shelf silent. */
+static void silent_for(struct rig *r, uint64_t us)
+{
+  for (uint64_t t = 0; t < us; t += 200000) {
+    rig_now_us += 200000;
+    step(r);
+  }
+}
+
+/* The IDENTIFY in flight for T, or NULL. */
+static struct aoe_frame *identify_frame(struct aoe_target *t)
+{
+  for (unsigned i = 0; i < t->nframes; i++) {
+    struct aoe_frame *f = &t->frames[i];
+    if (f->state == FRAME_INFLIGHT && f->req && f->req->kind == REQ_IDENTIFY &&
+        !f->req->mtu_probe)
+      return f;
+  }
+  return NULL;
+}
+
+/* The shelf answers discovery again, then its IDENTIFY with SERIAL ("1 fuzz": its disk). */
+static void comes_back(struct rig *r, const char *serial)
+{
+  uint8_t id[AOE_SECTOR] = { 0 };
+
+  config_reply(r, shelf_mac);
+  rx(r, r->frame, r->len);
+  struct aoe_frame *f = identify_frame(r->t);
+  cr_assert_not_null(f, "the shelf answering again was not identified before its I/O");
+  id[2 * 83 + 1] = 0x24;
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  memcpy(id + 20, serial, strlen(serial));
+  ata_reply(r, shelf_mac, f->tag, 0, id, 1);
+  rx(r, r->frame, r->len);
+}
+
+/* Only read frames in flight, none of them sent since SINCE_US: nothing went to the
+ * shelf while it was not identified. */
+static void nothing_sent_since(struct rig *r, uint64_t since_us, const char *when)
+{
+  for (unsigned i = 0; i < r->t->nframes; i++) {
+    struct aoe_frame *f = &r->t->frames[i];
+    if (f->state == FRAME_INFLIGHT && f->req && f->req->kind == REQ_READ)
+      cr_assert_lt(f->sent_us, since_us, "%s: a frame was sent to the shelf", when);
+  }
+}
+
+/* A shelf the caller cannot do without, silent past its dead time, is held: up, its read
+ * waiting; when it answers again (identified: the same disk) the read completes with its
+ * bytes.  Without the hold it went down at the dead time and the read failed with EIO. */
+Test(hold, silent_shelf_needed_is_held_and_its_io_resumes)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open_hold(&r, 41, 0);
+  read_start(&r, 100, buf, &res);
+  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  cr_assert_eq(may_down_calls, 1, "the caller was asked %u times", may_down_calls);
+  cr_assert(!res.done, "the read ended (%d) at the dead time", res.err);
+  cr_assert(aoe_target_up(r.t) && aoe_target_held(r.t), "the shelf is not held");
+  cr_assert(strstr(aoe_target_last_error(r.t), "cannot do without it"),
+            "no line says why: '%s'", aoe_target_last_error(r.t));
+  uint64_t held_at = rig_now_us;
+  silent_for(&r, 20000000);
+  cr_assert(!res.done && aoe_target_held(r.t), "the hold ended 20 s in (read %d)", res.err);
+  nothing_sent_since(&r, held_at, "held");
+  comes_back(&r, "1 fuzz");
+  cr_assert(!aoe_target_held(r.t), "identified again, the shelf is still held");
+  silent_for(&r, 1200000);              /* the frames' timers: they go again */
+  read_finish(&r, 100, buf, &res, "after the hold");
+  cr_assert(aoe_target_up(r.t));
+  rig_close(&r);
+}
+
+/* Held, it never answers: down, its read failed with EIO, once the hold time ran out. */
+Test(hold, hold_runs_out_and_the_shelf_goes_down)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open_hold(&r, 42, 0);
+  read_start(&r, 100, buf, &res);
+  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  cr_assert(aoe_target_held(r.t));
+  silent_for(&r, 59000000);
+  cr_assert(!res.done, "the read ended (%d) before the hold time", res.err);
+  silent_for(&r, 1400000);
+  cr_assert_eq(res.done, 1, "the read still waits past the hold time");
+  cr_assert_eq(res.err, EIO, "the read ended with %d, not EIO", res.err);
+  cr_assert(!aoe_target_up(r.t) && !aoe_target_held(r.t), "not declared down");
+  cr_assert(strstr(aoe_target_last_error(r.t), "hold time ran out"),
+            "no line says why: '%s'", aoe_target_last_error(r.t));
+  rig_close(&r);
+}
+
+/* A shelf the caller can do without goes down at its dead time, as without a hold. */
+Test(hold, shelf_not_needed_goes_down_at_the_dead_time)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open_hold(&r, 43, 1);
+  read_start(&r, 100, buf, &res);
+  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  cr_assert_eq(may_down_calls, 1, "the caller was asked %u times", may_down_calls);
+  cr_assert_eq(res.done, 1, "the read still waits");
+  cr_assert_eq(res.err, EIO);
+  cr_assert(!aoe_target_up(r.t) && !aoe_target_held(r.t));
+  rig_close(&r);
+}
+
+/* Swapped during the outage: the disk that answers at the address is not the shelf's.
+ * Its path is refused, the held read goes nowhere, and the shelf goes down when the
+ * hold time runs out. */
+Test(hold, another_disk_answering_gets_none_of_the_held_io)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open_hold(&r, 44, 0);
+  read_start(&r, 100, buf, &res);
+  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  uint64_t held_at = rig_now_us;
+  comes_back(&r, "2 other");
+  silent_for(&r, 5000000);
+  cr_assert(!res.done && aoe_target_held(r.t), "the read ended (%d)", res.err);
+  nothing_sent_since(&r, held_at, "another disk answering");
+  silent_for(&r, 60000000);
+  cr_assert(res.done && res.err == EIO && !aoe_target_up(r.t),
+            "the hold did not run out into EIO (done %d, err %d)", res.done, res.err);
+  rig_close(&r);
+}
+
+/* The caller closing ends the holds: the held shelf goes down at the next step. */
+Test(hold, ended_holds_take_the_held_shelf_down)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open_hold(&r, 46, 0);
+  read_start(&r, 100, buf, &res);
+  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  cr_assert(aoe_target_held(r.t) && !res.done);
+  aoe_end_holds(r.ini);
+  silent_for(&r, 200000);
+  cr_assert(res.done && res.err == EIO, "the held read did not fail (done %d, err %d)",
+            res.done, res.err);
+  cr_assert(!aoe_target_up(r.t) && !aoe_target_held(r.t), "not declared down");
+  cr_assert(strstr(aoe_target_last_error(r.t), "holds ended"),
+            "no line says why: '%s'", aoe_target_last_error(r.t));
+  rig_close(&r);
+}
+
+/* An idle shelf silent to its keepalives is held too, and ends its hold when it answers. */
+Test(hold, idle_shelf_silent_to_keepalives_is_held)
+{
+  struct rig r;
+
+  rig_open_hold(&r, 45, 0);
+  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 2000000);
+  cr_assert_eq(may_down_calls, 1, "the caller was asked %u times", may_down_calls);
+  cr_assert(aoe_target_up(r.t) && aoe_target_held(r.t), "the idle shelf is not held");
+  comes_back(&r, "1 fuzz");
+  cr_assert(aoe_target_up(r.t) && !aoe_target_held(r.t), "its hold did not end");
+  rig_close(&r);
+}
+
 /* ---- the send queue (one sendmmsg per batch of frames) ------------------------------------- */
 
 static unsigned queue_failed;

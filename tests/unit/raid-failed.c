@@ -427,3 +427,72 @@ Test (failed, a_failure_no_superblock_took_needs_no_force)
   free (ref);
   fx_free (&f);
 }
+
+/* ---- raid_survives_without: may a silent member be declared down? ---------------------- */
+
+/* Member i of OPAQUE's fx is gone when bit i of its bits is set. */
+static int
+gone_by_bits (void *opaque, const struct raid_member *m)
+{
+  struct { struct fx *f; unsigned bits; } *g = opaque;
+
+  for (unsigned i = 0; i < g->f->n; i++)
+    if ((g->bits >> i & 1) && g->f->mem[i].member == m->member)
+      return 1;
+  return 0;
+}
+
+static int
+survives_without (struct fx *f, unsigned bits)
+{
+  struct { struct fx *f; unsigned bits; } g = { f, bits };
+
+  return raid_survives_without (f->a, gone_by_bits, &g);
+}
+
+/* RAID1 of 2 does without either member, not both, nor without the second once the first
+ * is down; RAID0 does without none; RAID5 of 3 without one, and not without a second once
+ * one is down.  Asked with sb_lock held (a superblock write waiting on a held shelf): it
+ * answers without it. */
+Test (survives_without, counts_members_down_and_those_asked_about, .timeout = 30)
+{
+  struct fx f = { 0 };
+  uint8_t *ref;
+
+  rig_level (&f, RAID_LEVEL_1, 2, &ref);
+  pthread_mutex_lock (&f.a->sb_lock);
+  cr_assert (raid_survives_without (f.a, NULL, NULL), "raid1 of 2 does not serve");
+  cr_assert (survives_without (&f, 1) && survives_without (&f, 2),
+             "raid1 of 2 cannot do without one member");
+  cr_assert (!survives_without (&f, 3), "raid1 of 2 does without both members");
+  raid_mem_member_set_down (f.mm[0], 1);
+  cr_assert (raid_survives_without (f.a, NULL, NULL), "raid1 of 2 fails with one down");
+  cr_assert (!survives_without (&f, 2), "raid1 does without e1.2 while e1.1 is down");
+  raid_mem_member_set_down (f.mm[0], 0);
+  pthread_mutex_unlock (&f.a->sb_lock);
+  fx_close (&f);
+  fx_free (&f);
+  free (ref);
+
+  memset (&f, 0, sizeof f);
+  rig_level (&f, RAID_LEVEL_0, 2, &ref);
+  cr_assert (raid_survives_without (f.a, NULL, NULL));
+  cr_assert (!survives_without (&f, 1) && !survives_without (&f, 2),
+             "raid0 does without a member");
+  fx_close (&f);
+  fx_free (&f);
+  free (ref);
+
+  memset (&f, 0, sizeof f);
+  rig_level (&f, RAID_LEVEL_5, 3, &ref);
+  cr_assert (survives_without (&f, 1) && survives_without (&f, 2) && survives_without (&f, 4),
+             "raid5 of 3 cannot do without one member");
+  cr_assert (!survives_without (&f, 5), "raid5 of 3 does without two members");
+  raid_mem_member_set_down (f.mm[1], 1);
+  cr_assert (!survives_without (&f, 1) && !survives_without (&f, 4),
+             "raid5 of 3 does without a second member while one is down");
+  raid_mem_member_set_down (f.mm[1], 0);
+  fx_close (&f);
+  fx_free (&f);
+  free (ref);
+}

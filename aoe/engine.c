@@ -701,8 +701,8 @@ static void target_silent(struct aoe_initiator *ini, struct aoe_target *t, uint6
     t->paths[i].up = 0;
     aoe_window_collapse(&t->paths[i].win);
   }
-  aoe_set_error(t, "e%u.%u: no answer%s for %llu ms, but the array cannot do without it: "
-                "its I/O waits up to hold-time %llu s (the switch or the shelf may come "
+  aoe_set_error(t, "e%u.%u: no answer%s for %llu ms, but its user cannot do without it: "
+                "held, its I/O waits up to %llu s (the switch or the shelf may come "
                 "back)", t->shelf, t->slot, keepalives ? " to keepalives" : "",
                 (unsigned long long)(quiet_us / 1000),
                 (unsigned long long)((t->hold_until_us - now + 999999) / 1000000));

@@ -617,14 +617,20 @@ static void path_up(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_
           p->ifc->name);
 }
 
+static int target_reachable(const struct aoe_target *t, unsigned silent);
+
 /* P went down: a re-assert's frame pinned to it would wait for an answer that does not
  * come, retransmitted for ever, and as I/O in flight it took the shelf down every dead
  * time although another path answered (a shelf address moved to another MAC).  Its
  * request is done with the answers the other paths gave; P's responder, back, is read
- * as any is (a list lacking us is re-asserted). */
+ * as any is (a list lacking us is re-asserted).  With no other path up the frame stays,
+ * failed with the shelf at its dead time: a reserve nobody answered is no success, nor is
+ * one whose other frames all went without an answer (ETIMEDOUT). */
 static void path_abandon_reserve(struct aoe_initiator *ini, struct aoe_target *t,
                                  struct aoe_path *p)
 {
+  if (!target_reachable(t, 0))
+    return;
   for (unsigned i = 0; i < t->hiwater; i++) {
     struct aoe_frame *f = &t->frames[i];
     if (f->state != FRAME_INFLIGHT || f->path != p || f->cmd != AOE_CMD_RESERVE)
@@ -633,7 +639,7 @@ static void path_abandon_reserve(struct aoe_initiator *ini, struct aoe_target *t
     frame_settle(t, f);
     frame_free(t, f);
     if (r && --r->inflight == 0 && r->issued_all)
-      aoe_req_complete(ini, r, 0);
+      aoe_req_complete(ini, r, r->rr && !r->rr->replies ? ETIMEDOUT : 0);
   }
 }
 

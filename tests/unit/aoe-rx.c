@@ -2135,3 +2135,92 @@ Test(paths, reassert_does_not_wait_on_a_path_gone_down)
   cr_assert(aoe_target_up(r.t) && r.t->st.down_events == 0, "the shelf went down");
   rig_close(&r);
 }
+
+/* A Reserve/Release set of ours queued on T, as aoe_reserve sends it; its end in *RES,
+ * the answers in *RR. */
+static void reserve_queue(struct rig *r, struct aoe_target *t, struct result *res,
+                          struct rr_result *rr)
+{
+  struct aoe_req *q = aoe_req_new(t, REQ_RESERVE, on_done, res);
+
+  cr_assert_not_null(q);
+  memset(res, 0, sizeof *res);
+  memset(rr, 0, sizeof *rr);
+  q->rcmd = AOE_RCMD_SET;
+  q->rr = rr;
+  pthread_mutex_lock(&r->ini->lock);
+  aoe_req_our_macs(t, q);
+  aoe_req_append(&t->q_head, &t->q_tail, q);
+  pthread_mutex_unlock(&r->ini->lock);
+}
+
+/* Our reservation (aoe_reserve's request) goes to the only usable path; the other, a
+ * forged path never identified, takes none.  The shelf stops answering for a while: its
+ * path goes down with the frame in flight.  No other path answers, so the frame is not let
+ * go (done then, the reserve was a success no responder granted): retransmitted, it is
+ * answered when the shelf answers again within the dead time. */
+Test(paths, reserve_on_the_only_path_up_waits_for_its_answer)
+{
+  struct rig r;
+  struct rr_result rr;
+  struct result res;
+
+  rig_open(&r, 43);
+  config_reply(&r, other_mac);
+  rx(&r, r.frame, r.len);
+  cr_assert_eq(r.t->npaths, 2);
+  reserve_queue(&r, r.t, &res, &rr);
+  step(&r);
+  cr_assert_not_null(reassert_frame(r.t), "the reserve was not sent");
+  for (unsigned ms = 0; ms < r.ini->opt.dead_time_ms / 2 && r.t->paths[0].up; ms += 100) {
+    rig_now_us += 100000;
+    step(&r);
+  }
+  cr_assert(!r.t->paths[0].up, "the silent path is not down");
+  cr_assert_eq(res.done, 0, "the reserve ended with its only path down (error %d, %u "
+               "replies)", res.err, rr.replies);
+  rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), ours, 1, 0);
+  cr_assert_eq(res.done, 1, "the reserve answered did not end");
+  cr_assert_eq(res.err, 0);
+  cr_assert_eq(rr.replies, 1);
+  rig_close(&r);
+}
+
+/* The reserve goes to the first path only; a second path comes up after it went (its
+ * IDENTIFY answered) and answers on, while the first goes silent and down.  The frame is
+ * let go (another path answers), but nobody answered the reserve: not a success. */
+Test(paths, reserve_let_go_unanswered_is_not_a_success)
+{
+  struct rig r;
+  struct rr_result rr;
+  struct result res;
+  uint8_t id[AOE_SECTOR] = { 0 };
+  struct aoe_frame *f = NULL;
+
+  rig_open(&r, 44);
+  config_reply(&r, moved_mac);
+  rx(&r, r.frame, r.len);
+  reserve_queue(&r, r.t, &res, &rr);
+  step(&r);
+  for (unsigned i = 0; i < r.t->nframes; i++)
+    cr_assert(r.t->frames[i].state != FRAME_INFLIGHT || r.t->frames[i].cmd != AOE_CMD_RESERVE
+              || r.t->frames[i].path == &r.t->paths[0], "the reserve went to the path not "
+              "yet identified");
+  for (unsigned i = 0; i < r.t->nframes && !f; i++)
+    if (r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].ata_cmd == ATA_IDENTIFY)
+      f = &r.t->frames[i];
+  cr_assert_not_null(f, "the second path is not being identified");
+  id[2 * 83 + 1] = 0x24;                /* as identify_reply: the same disk */
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  memcpy(id + 20, "1 fuzz", 6);
+  ata_reply(&r, moved_mac, f->tag, 0, id, 1);
+  rx(&r, r.frame, r.len);
+  cr_assert(r.t->paths[1].up, "the second path did not come up");
+  pass_answering(&r, moved_mac, 2 * r.ini->opt.dead_time_ms);
+  cr_assert(!r.t->paths[0].up, "the silent path is not down");
+  cr_assert_null(reassert_frame(r.t), "the reserve still waits on the path gone down");
+  cr_assert_eq(res.done, 1, "the reserve never ended");
+  cr_assert_neq(res.err, 0, "a reserve no path answered succeeded (%u replies)", rr.replies);
+  rig_close(&r);
+}

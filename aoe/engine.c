@@ -413,9 +413,15 @@ static int issue_flush(struct aoe_initiator *ini, struct aoe_target *t, struct a
   return 0;
 }
 
-/* A reservation is held per responder: send one frame to every accepted path. */
+static int target_reachable(const struct aoe_target *t, unsigned silent);
+
+/* A reservation is held per responder: send one frame to every accepted path.  With no
+ * path up it waits, as I/O does, for one to answer or the shelf to go down: sent nowhere,
+ * it would end a success that no responder granted. */
 static int issue_reserve(struct aoe_target *t, struct aoe_req *r, uint64_t now)
 {
+  if (!r->issued && !target_reachable(t, 0))
+    return -1;
   for (size_t i = r->issued; i < t->npaths; i++, r->issued++) {
     struct aoe_path *p = &t->paths[i];
     if (!path_usable(p))
@@ -616,8 +622,6 @@ static void path_up(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_
   aoe_log(ini, AOE_LOG_INFO, "e%u.%u: path %s via %s is up", t->shelf, t->slot, mac,
           p->ifc->name);
 }
-
-static int target_reachable(const struct aoe_target *t, unsigned silent);
 
 /* P went down: a re-assert's frame pinned to it would wait for an answer that does not
  * come, retransmitted for ever, and as I/O in flight it took the shelf down every dead

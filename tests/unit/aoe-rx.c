@@ -2224,3 +2224,55 @@ Test(paths, reserve_let_go_unanswered_is_not_a_success)
   cr_assert_neq(res.err, 0, "a reserve no path answered succeeded (%u replies)", rr.replies);
   rig_close(&r);
 }
+
+/* T's read frames in flight on path 0 answered from SRC, as RES waits for them. */
+static void read_answer_path0(struct rig *r, const uint8_t *src, struct result *res)
+{
+  for (unsigned i = 0; i < r->t->nframes && !res->done; i++) {
+    struct aoe_frame *f = &r->t->frames[i];
+    if (f->state != FRAME_INFLIGHT || f->path != &r->t->paths[0] || f->ata_cmd == ATA_IDENTIFY
+        || f->cmd != AOE_CMD_ATA)
+      continue;
+    ata_reply(r, src, f->tag, f->lba, r->disk + f->lba * AOE_SECTOR, f->nsect);
+    rx(r, r->frame, r->len);
+  }
+}
+
+/* The shelf's only path up goes down under a read (a forged path beside it, never
+ * identified, keeps the shelf from going down with it), and a reserve is asked meanwhile:
+ * with no path up it waits, as I/O does, for one to answer (it went nowhere and ended a
+ * success at once, a reservation nobody granted); the shelf answering again, it is sent
+ * and answered. */
+Test(paths, reserve_with_no_path_up_waits_for_one)
+{
+  struct rig r;
+  struct rr_result rr;
+  struct result res, rd;
+  uint8_t buf[2 * AOE_SECTOR];
+
+  rig_open(&r, 45);
+  config_reply(&r, other_mac);
+  rx(&r, r.frame, r.len);
+  memset(&rd, 0, sizeof rd);
+  cr_assert_eq(aoe_submit(r.t, AOE_READ, 200, 2, buf, on_done, &rd), 0);     /* one frame */
+  step(&r);
+  cr_assert_null(r.t->q_head, "the read is not all in flight");
+  for (unsigned ms = 0; ms < r.ini->opt.dead_time_ms / 2 && r.t->paths[0].up; ms += 100) {
+    rig_now_us += 100000;
+    step(&r);
+  }
+  cr_assert(!r.t->paths[0].up && aoe_target_up(r.t), "the path is not down, the shelf up");
+  reserve_queue(&r, r.t, &res, &rr);
+  step(&r);
+  cr_assert_eq(res.done, 0, "a reserve with no path up ended (error %d, %u replies)",
+               res.err, rr.replies);
+  read_answer_path0(&r, shelf_mac, &rd);
+  cr_assert(r.t->paths[0].up, "the path answering is not up again");
+  cr_assert_eq(rd.done, 1);
+  step(&r);
+  rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), ours, 1, 0);
+  cr_assert_eq(res.done, 1, "the reserve answered did not end");
+  cr_assert_eq(res.err, 0);
+  cr_assert_eq(rr.replies, 1);
+  rig_close(&r);
+}

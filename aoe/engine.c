@@ -613,6 +613,9 @@ static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_
   ini->next_discover_us = now;  /* start probing for its return */
 }
 
+static void path_abandon_reserve(struct aoe_initiator *ini, struct aoe_target *t,
+                                 struct aoe_path *p);
+
 static void path_up(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_path *p)
 {
   char mac[18];
@@ -621,6 +624,10 @@ static void path_up(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_
   mac_str(p->mac, mac);
   aoe_log(ini, AOE_LOG_INFO, "e%u.%u: path %s via %s is up", t->shelf, t->slot, mac,
           p->ifc->name);
+  /* a reserve frame kept on a path that went down while none was up goes now */
+  for (size_t i = 0; i < t->npaths; i++)
+    if (!t->paths[i].up)
+      path_abandon_reserve(ini, t, &t->paths[i]);
 }
 
 /* P went down: a re-assert's frame pinned to it would wait for an answer that does not

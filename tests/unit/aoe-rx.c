@@ -2186,6 +2186,25 @@ Test(paths, reserve_on_the_only_path_up_waits_for_its_answer)
   rig_close(&r);
 }
 
+/* The IDENTIFY in flight on T's path to SRC answered from SRC: the rig's disk. */
+static void identify_path(struct rig *r, const uint8_t *src)
+{
+  uint8_t id[AOE_SECTOR] = { 0 };
+  struct aoe_frame *f = NULL;
+
+  for (unsigned i = 0; i < r->t->nframes && !f; i++)
+    if (r->t->frames[i].state == FRAME_INFLIGHT && r->t->frames[i].ata_cmd == ATA_IDENTIFY
+        && !memcmp(r->t->frames[i].path->mac, src, 6))
+      f = &r->t->frames[i];
+  cr_assert_not_null(f, "no IDENTIFY in flight to that path");
+  id[2 * 83 + 1] = 0x24;                /* as identify_reply: the same disk */
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  memcpy(id + 20, "1 fuzz", 6);
+  ata_reply(r, src, f->tag, 0, id, 1);
+  rx(r, r->frame, r->len);
+}
+
 /* The reserve goes to the first path only; a second path comes up after it went (its
  * IDENTIFY answered) and answers on, while the first goes silent and down.  The frame is
  * let go (another path answers), but nobody answered the reserve: not a success. */
@@ -2194,8 +2213,6 @@ Test(paths, reserve_let_go_unanswered_is_not_a_success)
   struct rig r;
   struct rr_result rr;
   struct result res;
-  uint8_t id[AOE_SECTOR] = { 0 };
-  struct aoe_frame *f = NULL;
 
   rig_open(&r, 44);
   config_reply(&r, moved_mac);
@@ -2206,16 +2223,7 @@ Test(paths, reserve_let_go_unanswered_is_not_a_success)
     cr_assert(r.t->frames[i].state != FRAME_INFLIGHT || r.t->frames[i].cmd != AOE_CMD_RESERVE
               || r.t->frames[i].path == &r.t->paths[0], "the reserve went to the path not "
               "yet identified");
-  for (unsigned i = 0; i < r.t->nframes && !f; i++)
-    if (r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].ata_cmd == ATA_IDENTIFY)
-      f = &r.t->frames[i];
-  cr_assert_not_null(f, "the second path is not being identified");
-  id[2 * 83 + 1] = 0x24;                /* as identify_reply: the same disk */
-  for (int i = 0; i < 4; i++)
-    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
-  memcpy(id + 20, "1 fuzz", 6);
-  ata_reply(&r, moved_mac, f->tag, 0, id, 1);
-  rx(&r, r.frame, r.len);
+  identify_path(&r, moved_mac);
   cr_assert(r.t->paths[1].up, "the second path did not come up");
   pass_answering(&r, moved_mac, 2 * r.ini->opt.dead_time_ms);
   cr_assert(!r.t->paths[0].up, "the silent path is not down");
@@ -2274,5 +2282,40 @@ Test(paths, reserve_with_no_path_up_waits_for_one)
   cr_assert_eq(res.done, 1, "the reserve answered did not end");
   cr_assert_eq(res.err, 0);
   cr_assert_eq(rr.replies, 1);
+  rig_close(&r);
+}
+
+/* The shelf's address moves to another MAC with our reserve in flight to the old one,
+ * which goes down before the new path is identified: no other path up then, the frame
+ * stays.  The new path up, the frame pinned to the old, silent one is let go (it was
+ * retransmitted for ever, I/O in flight: the shelf declared down every dead time). */
+Test(paths, reserve_on_a_path_down_is_let_go_when_another_comes_up)
+{
+  struct rig r;
+  struct rr_result rr;
+  struct result res;
+
+  rig_open(&r, 46);
+  reserve_queue(&r, r.t, &res, &rr);
+  step(&r);
+  cr_assert_not_null(reassert_frame(r.t), "the reserve was not sent");
+  config_reply(&r, moved_mac);
+  rx(&r, r.frame, r.len);
+  for (unsigned ms = 0; ms < r.ini->opt.dead_time_ms / 2 && r.t->paths[0].up; ms += 100) {
+    rig_now_us += 100000;
+    step(&r);
+  }
+  cr_assert(!r.t->paths[0].up && !r.t->paths[1].up, "not the old path down, the new not up");
+  cr_assert_eq(res.done, 0, "the reserve ended with no path up");
+  config_reply(&r, moved_mac);          /* asked again if its IDENTIFY gave up */
+  rx(&r, r.frame, r.len);
+  step(&r);
+  identify_path(&r, moved_mac);
+  cr_assert(r.t->paths[1].up, "the new path did not come up");
+  cr_assert_null(reassert_frame(r.t), "the reserve still waits on the path gone down");
+  cr_assert_eq(res.done, 1, "the reserve did not end");
+  cr_assert_neq(res.err, 0, "a reserve no path answered succeeded");
+  pass_answering(&r, moved_mac, 2 * r.ini->opt.dead_time_ms);
+  cr_assert(aoe_target_up(r.t) && r.t->st.down_events == 0, "the shelf went down");
   rig_close(&r);
 }

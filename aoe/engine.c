@@ -2016,6 +2016,7 @@ static unsigned mask_without(unsigned mask, size_t idx)
  * the others: they answered in that order, and tools list them so. */
 static void path_remove(struct aoe_target *t, size_t idx)
 {
+  tx_flush(t->ini);     /* queued frames name their path by pointer (tx_failed) */
   for (size_t i = idx + 1; i < t->npaths; i++)
     path_move(t, &t->paths[i], &t->paths[i - 1]);
   t->npaths--;

@@ -2319,3 +2319,41 @@ Test(paths, reserve_on_a_path_down_is_let_go_when_another_comes_up)
   cr_assert(aoe_target_up(r.t) && r.t->st.down_events == 0, "the shelf went down");
   rig_close(&r);
 }
+
+/* A path is dropped in the step that retransmits frames of the path after it, which moves
+ * up a slot: those frames, queued (their sends fail here), are counted against the path
+ * that sent them, not the slot it left (the queue names a path by pointer). */
+Test(paths, frames_queued_before_a_drop_count_for_their_path)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open(&r, 47);
+  discover(&r, SLOT, moved_mac);
+  uint64_t due = r.t->paths[0].last_heard_us
+    + AOE_PATH_DROP_DEAD_TIMES * 1000ull * r.ini->opt.dead_time_ms;
+  while (rig_now_us + 200000 < due)
+    pass_answering(&r, moved_mac, 100);
+  cr_assert(!r.t->paths[0].up && r.t->npaths == 2, "not the first path down, not dropped");
+  read_start(&r, 300, buf, &res);
+  unsigned frames = 0;
+  for (unsigned i = 0; i < r.t->nframes; i++) {
+    struct aoe_frame *f = &r.t->frames[i];
+    if (f->state == FRAME_INFLIGHT && f->path == &r.t->paths[1]) {
+      f->deadline_us = 0;
+      frames++;
+    }
+  }
+  cr_assert_gt(frames, 0);
+  uint64_t errors = r.t->paths[1].st.errors;
+  rig_now_us = due;
+  step(&r);
+  cr_assert_eq(r.t->npaths, 1, "the silent path was not dropped");
+  cr_assert_geq(r.t->paths[0].st.errors, errors + frames, "%u failed resends of the path "
+                "moved up counted %llu", frames,
+                (unsigned long long)(r.t->paths[0].st.errors - errors));
+  read_answer_from(&r, moved_mac, &res);
+  cr_assert_eq(res.done, 1);
+  rig_close(&r);
+}

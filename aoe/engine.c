@@ -2029,6 +2029,7 @@ static void path_remove(struct aoe_target *t, size_t idx)
   for (struct aoe_req *r = t->q_head; r; r = r->next)
     if (r->kind == REQ_RESERVE && !r->issued_all && r->issued > idx)
       r->issued--;      /* issue_reserve walks the table by index */
+  target_update_scnt(t);        /* the frame size and bufcnt counted the path dropped */
 }
 
 /* May P be dropped?  Not up, nothing of it in flight or asked (IDENTIFY, MTU probe), not

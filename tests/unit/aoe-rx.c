@@ -2357,3 +2357,55 @@ Test(paths, frames_queued_before_a_drop_count_for_their_path)
   cr_assert_eq(res.done, 1);
   rig_close(&r);
 }
+
+/* The shelf at SRC answers our discovery offering SCNT sectors per frame. */
+static void config_scnt(struct rig *r, const uint8_t *src, unsigned scnt)
+{
+  struct aoe_msg m;
+
+  hdr(&m, src, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = (uint8_t)scnt };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx(r, r->frame, r->len);
+}
+
+/* The old path (2 sectors per frame) holds the shelf's frames small while it is listed;
+ * dropped, they are the new path's size (17, its MTU probe passed) at once, not from
+ * whenever a Query Config reply next comes (none while I/O flows but discovery's). */
+Test(paths, dropped_path_no_longer_sizes_the_frames)
+{
+  struct rig r;
+  static uint8_t data[17 * AOE_SECTOR], frame[9216];
+  struct aoe_frame *f = NULL;
+  struct aoe_msg m;
+
+  rig_open(&r, 48);
+  r.ini->ifaces[0].mtu = 9000;
+  config_scnt(&r, moved_mac, 17);
+  step(&r);
+  identify_path(&r, moved_mac);
+  step(&r);
+  for (unsigned i = 0; i < r.t->nframes && !f; i++)
+    if (r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].req &&
+        r.t->frames[i].req->mtu_probe)
+      f = &r.t->frames[i];
+  cr_assert_not_null(f, "no MTU probe on the new path");
+  hdr(&m, moved_mac, AOE_CMD_ATA, f->tag);
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48, .cmdstat = 0x40, .lba = f->lba,
+                              .data = data, .datalen = sizeof data };
+  size_t len = aoe_encode(frame, sizeof frame, &m);
+  rx(&r, frame, len);
+  cr_assert_eq(r.t->paths[1].scnt_ok, 17, "the new path's probe did not pass");
+  cr_assert_eq(r.t->scnt, AOE_SAFE_SCNT, "the old path does not size the frames");
+  uint64_t end = rig_now_us + 2000000ull * AOE_PATH_DROP_DEAD_TIMES * r.ini->opt.dead_time_ms;
+  while (r.t->npaths == 2 && rig_now_us < end) {
+    rig_now_us += 100000;
+    step(&r);
+    if (r.t->npaths == 2)
+      config_scnt(&r, moved_mac, 17);
+  }
+  cr_assert_eq(r.t->npaths, 1, "the old path was not dropped");
+  cr_assert_eq(r.t->scnt, 17, "dropped, the old path still sizes the frames (%u sectors)",
+               r.t->scnt);
+  rig_close(&r);
+}

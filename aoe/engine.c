@@ -413,9 +413,15 @@ static int issue_flush(struct aoe_initiator *ini, struct aoe_target *t, struct a
   return 0;
 }
 
-/* A reservation is held per responder: send one frame to every accepted path. */
+static int target_reachable(const struct aoe_target *t, unsigned silent);
+
+/* A reservation is held per responder: send one frame to every accepted path.  With no
+ * path up it waits, as I/O does, for one to answer or the shelf to go down: sent nowhere,
+ * it would end a success that no responder granted. */
 static int issue_reserve(struct aoe_target *t, struct aoe_req *r, uint64_t now)
 {
+  if (!r->issued && !target_reachable(t, 0))
+    return -1;
   for (size_t i = r->issued; i < t->npaths; i++, r->issued++) {
     struct aoe_path *p = &t->paths[i];
     if (!path_usable(p))
@@ -616,6 +622,9 @@ static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_
   ini->next_discover_us = now;  /* start probing for its return */
 }
 
+static void path_abandon_reserve(struct aoe_initiator *ini, struct aoe_target *t,
+                                 struct aoe_path *p);
+
 static void path_up(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_path *p)
 {
   char mac[18];
@@ -624,16 +633,24 @@ static void path_up(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_
   mac_str(p->mac, mac);
   aoe_log(ini, AOE_LOG_INFO, "e%u.%u: path %s via %s is up", t->shelf, t->slot, mac,
           p->ifc->name);
+  /* a reserve frame kept on a path that went down while none was up goes now */
+  for (size_t i = 0; i < t->npaths; i++)
+    if (!t->paths[i].up)
+      path_abandon_reserve(ini, t, &t->paths[i]);
 }
 
 /* P went down: a re-assert's frame pinned to it would wait for an answer that does not
  * come, retransmitted for ever, and as I/O in flight it took the shelf down every dead
  * time although another path answered (a shelf address moved to another MAC).  Its
  * request is done with the answers the other paths gave; P's responder, back, is read
- * as any is (a list lacking us is re-asserted). */
+ * as any is (a list lacking us is re-asserted).  With no other path up the frame stays,
+ * failed with the shelf at its dead time: a reserve nobody answered is no success, nor is
+ * one whose other frames all went without an answer (ETIMEDOUT). */
 static void path_abandon_reserve(struct aoe_initiator *ini, struct aoe_target *t,
                                  struct aoe_path *p)
 {
+  if (!target_reachable(t, 0))
+    return;
   for (unsigned i = 0; i < t->hiwater; i++) {
     struct aoe_frame *f = &t->frames[i];
     if (f->state != FRAME_INFLIGHT || f->path != p || f->cmd != AOE_CMD_RESERVE)
@@ -642,7 +659,7 @@ static void path_abandon_reserve(struct aoe_initiator *ini, struct aoe_target *t
     frame_settle(t, f);
     frame_free(t, f);
     if (r && --r->inflight == 0 && r->issued_all)
-      aoe_req_complete(ini, r, 0);
+      aoe_req_complete(ini, r, r->rr && !r->rr->replies ? ETIMEDOUT : 0);
   }
 }
 
@@ -2085,6 +2102,7 @@ static unsigned mask_without(unsigned mask, size_t idx)
  * the others: they answered in that order, and tools list them so. */
 static void path_remove(struct aoe_target *t, size_t idx)
 {
+  tx_flush(t->ini);     /* queued frames name their path by pointer (tx_failed) */
   for (size_t i = idx + 1; i < t->npaths; i++)
     path_move(t, &t->paths[i], &t->paths[i - 1]);
   t->npaths--;
@@ -2097,6 +2115,7 @@ static void path_remove(struct aoe_target *t, size_t idx)
   for (struct aoe_req *r = t->q_head; r; r = r->next)
     if (r->kind == REQ_RESERVE && !r->issued_all && r->issued > idx)
       r->issued--;      /* issue_reserve walks the table by index */
+  target_update_scnt(t);        /* the frame size and bufcnt counted the path dropped */
 }
 
 /* May P be dropped?  Not up, nothing of it in flight or asked (IDENTIFY, MTU probe), not

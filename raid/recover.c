@@ -703,6 +703,9 @@ spare_install (struct raid_array *a)
   atomic_store (&a->recovery_offset, 0);
   atomic_store (&a->recovery_bitmap, readd);
   slot_take_spare (a, i, j, RAID_ROLE_RECOVERING);
+  /* the slot's flags, read live, are its new member's now: shown with it, not with the
+   * member last published (the superblock write that publishes comes after the log) */
+  status_publish (a);
   run_begin (a, RAID_RUN_RECOVERY);       /* before its superblock write could fail it */
   if (readd)
     raid_logf (a, RAID_LOG_INFO, "%s: %s comes back to slot %d; recovery of the %llu of %llu "

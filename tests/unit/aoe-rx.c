@@ -2333,3 +2333,277 @@ Test(paths, reassert_does_not_wait_on_a_path_gone_down)
   cr_assert(aoe_target_up(r.t) && r.t->st.down_events == 0, "the shelf went down");
   rig_close(&r);
 }
+
+/* A Reserve/Release set of ours queued on T, as aoe_reserve sends it; its end in *RES,
+ * the answers in *RR. */
+static void reserve_queue(struct rig *r, struct aoe_target *t, struct result *res,
+                          struct rr_result *rr)
+{
+  struct aoe_req *q = aoe_req_new(t, REQ_RESERVE, on_done, res);
+
+  cr_assert_not_null(q);
+  memset(res, 0, sizeof *res);
+  memset(rr, 0, sizeof *rr);
+  q->rcmd = AOE_RCMD_SET;
+  q->rr = rr;
+  pthread_mutex_lock(&r->ini->lock);
+  aoe_req_our_macs(t, q);
+  aoe_req_append(&t->q_head, &t->q_tail, q);
+  pthread_mutex_unlock(&r->ini->lock);
+}
+
+/* Our reservation (aoe_reserve's request) goes to the only usable path; the other, a
+ * forged path never identified, takes none.  The shelf stops answering for a while: its
+ * path goes down with the frame in flight.  No other path answers, so the frame is not let
+ * go (done then, the reserve was a success no responder granted): retransmitted, it is
+ * answered when the shelf answers again within the dead time. */
+Test(paths, reserve_on_the_only_path_up_waits_for_its_answer)
+{
+  struct rig r;
+  struct rr_result rr;
+  struct result res;
+
+  rig_open(&r, 43);
+  config_reply(&r, other_mac);
+  rx(&r, r.frame, r.len);
+  cr_assert_eq(r.t->npaths, 2);
+  reserve_queue(&r, r.t, &res, &rr);
+  step(&r);
+  cr_assert_not_null(reassert_frame(r.t), "the reserve was not sent");
+  for (unsigned ms = 0; ms < r.ini->opt.dead_time_ms / 2 && r.t->paths[0].up; ms += 100) {
+    rig_now_us += 100000;
+    step(&r);
+  }
+  cr_assert(!r.t->paths[0].up, "the silent path is not down");
+  cr_assert_eq(res.done, 0, "the reserve ended with its only path down (error %d, %u "
+               "replies)", res.err, rr.replies);
+  rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), ours, 1, 0);
+  cr_assert_eq(res.done, 1, "the reserve answered did not end");
+  cr_assert_eq(res.err, 0);
+  cr_assert_eq(rr.replies, 1);
+  rig_close(&r);
+}
+
+/* The IDENTIFY in flight on T's path to SRC answered from SRC: the rig's disk. */
+static void identify_path(struct rig *r, const uint8_t *src)
+{
+  uint8_t id[AOE_SECTOR] = { 0 };
+  struct aoe_frame *f = NULL;
+
+  for (unsigned i = 0; i < r->t->nframes && !f; i++)
+    if (r->t->frames[i].state == FRAME_INFLIGHT && r->t->frames[i].ata_cmd == ATA_IDENTIFY
+        && !memcmp(r->t->frames[i].path->mac, src, 6))
+      f = &r->t->frames[i];
+  cr_assert_not_null(f, "no IDENTIFY in flight to that path");
+  id[2 * 83 + 1] = 0x24;                /* as identify_reply: the same disk */
+  for (int i = 0; i < 4; i++)
+    id[200 + i] = (uint8_t)(SECTORS >> (8 * i));
+  memcpy(id + 20, "1 fuzz", 6);
+  ata_reply(r, src, f->tag, 0, id, 1);
+  rx(r, r->frame, r->len);
+}
+
+/* The reserve goes to the first path only; a second path comes up after it went (its
+ * IDENTIFY answered) and answers on, while the first goes silent and down.  The frame is
+ * let go (another path answers), but nobody answered the reserve: not a success. */
+Test(paths, reserve_let_go_unanswered_is_not_a_success)
+{
+  struct rig r;
+  struct rr_result rr;
+  struct result res;
+
+  rig_open(&r, 44);
+  config_reply(&r, moved_mac);
+  rx(&r, r.frame, r.len);
+  reserve_queue(&r, r.t, &res, &rr);
+  step(&r);
+  for (unsigned i = 0; i < r.t->nframes; i++)
+    cr_assert(r.t->frames[i].state != FRAME_INFLIGHT || r.t->frames[i].cmd != AOE_CMD_RESERVE
+              || r.t->frames[i].path == &r.t->paths[0], "the reserve went to the path not "
+              "yet identified");
+  identify_path(&r, moved_mac);
+  cr_assert(r.t->paths[1].up, "the second path did not come up");
+  pass_answering(&r, moved_mac, 2 * r.ini->opt.dead_time_ms);
+  cr_assert(!r.t->paths[0].up, "the silent path is not down");
+  cr_assert_null(reassert_frame(r.t), "the reserve still waits on the path gone down");
+  cr_assert_eq(res.done, 1, "the reserve never ended");
+  cr_assert_neq(res.err, 0, "a reserve no path answered succeeded (%u replies)", rr.replies);
+  rig_close(&r);
+}
+
+/* T's read frames in flight on path 0 answered from SRC, as RES waits for them. */
+static void read_answer_path0(struct rig *r, const uint8_t *src, struct result *res)
+{
+  for (unsigned i = 0; i < r->t->nframes && !res->done; i++) {
+    struct aoe_frame *f = &r->t->frames[i];
+    if (f->state != FRAME_INFLIGHT || f->path != &r->t->paths[0] || f->ata_cmd == ATA_IDENTIFY
+        || f->cmd != AOE_CMD_ATA)
+      continue;
+    ata_reply(r, src, f->tag, f->lba, r->disk + f->lba * AOE_SECTOR, f->nsect);
+    rx(r, r->frame, r->len);
+  }
+}
+
+/* The shelf's only path up goes down under a read (a forged path beside it, never
+ * identified, keeps the shelf from going down with it), and a reserve is asked meanwhile:
+ * with no path up it waits, as I/O does, for one to answer (it went nowhere and ended a
+ * success at once, a reservation nobody granted); the shelf answering again, it is sent
+ * and answered. */
+Test(paths, reserve_with_no_path_up_waits_for_one)
+{
+  struct rig r;
+  struct rr_result rr;
+  struct result res, rd;
+  uint8_t buf[2 * AOE_SECTOR];
+
+  rig_open(&r, 45);
+  config_reply(&r, other_mac);
+  rx(&r, r.frame, r.len);
+  memset(&rd, 0, sizeof rd);
+  cr_assert_eq(aoe_submit(r.t, AOE_READ, 200, 2, buf, on_done, &rd), 0);     /* one frame */
+  step(&r);
+  cr_assert_null(r.t->q_head, "the read is not all in flight");
+  for (unsigned ms = 0; ms < r.ini->opt.dead_time_ms / 2 && r.t->paths[0].up; ms += 100) {
+    rig_now_us += 100000;
+    step(&r);
+  }
+  cr_assert(!r.t->paths[0].up && aoe_target_up(r.t), "the path is not down, the shelf up");
+  reserve_queue(&r, r.t, &res, &rr);
+  step(&r);
+  cr_assert_eq(res.done, 0, "a reserve with no path up ended (error %d, %u replies)",
+               res.err, rr.replies);
+  read_answer_path0(&r, shelf_mac, &rd);
+  cr_assert(r.t->paths[0].up, "the path answering is not up again");
+  cr_assert_eq(rd.done, 1);
+  step(&r);
+  rr_answer(&r, SLOT, shelf_mac, reassert_frame(r.t), ours, 1, 0);
+  cr_assert_eq(res.done, 1, "the reserve answered did not end");
+  cr_assert_eq(res.err, 0);
+  cr_assert_eq(rr.replies, 1);
+  rig_close(&r);
+}
+
+/* The shelf's address moves to another MAC with our reserve in flight to the old one,
+ * which goes down before the new path is identified: no other path up then, the frame
+ * stays.  The new path up, the frame pinned to the old, silent one is let go (it was
+ * retransmitted for ever, I/O in flight: the shelf declared down every dead time). */
+Test(paths, reserve_on_a_path_down_is_let_go_when_another_comes_up)
+{
+  struct rig r;
+  struct rr_result rr;
+  struct result res;
+
+  rig_open(&r, 46);
+  reserve_queue(&r, r.t, &res, &rr);
+  step(&r);
+  cr_assert_not_null(reassert_frame(r.t), "the reserve was not sent");
+  config_reply(&r, moved_mac);
+  rx(&r, r.frame, r.len);
+  for (unsigned ms = 0; ms < r.ini->opt.dead_time_ms / 2 && r.t->paths[0].up; ms += 100) {
+    rig_now_us += 100000;
+    step(&r);
+  }
+  cr_assert(!r.t->paths[0].up && !r.t->paths[1].up, "not the old path down, the new not up");
+  cr_assert_eq(res.done, 0, "the reserve ended with no path up");
+  config_reply(&r, moved_mac);          /* asked again if its IDENTIFY gave up */
+  rx(&r, r.frame, r.len);
+  step(&r);
+  identify_path(&r, moved_mac);
+  cr_assert(r.t->paths[1].up, "the new path did not come up");
+  cr_assert_null(reassert_frame(r.t), "the reserve still waits on the path gone down");
+  cr_assert_eq(res.done, 1, "the reserve did not end");
+  cr_assert_neq(res.err, 0, "a reserve no path answered succeeded");
+  pass_answering(&r, moved_mac, 2 * r.ini->opt.dead_time_ms);
+  cr_assert(aoe_target_up(r.t) && r.t->st.down_events == 0, "the shelf went down");
+  rig_close(&r);
+}
+
+/* A path is dropped in the step that retransmits frames of the path after it, which moves
+ * up a slot: those frames, queued (their sends fail here), are counted against the path
+ * that sent them, not the slot it left (the queue names a path by pointer). */
+Test(paths, frames_queued_before_a_drop_count_for_their_path)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open(&r, 47);
+  discover(&r, SLOT, moved_mac);
+  uint64_t due = r.t->paths[0].last_heard_us
+    + AOE_PATH_DROP_DEAD_TIMES * 1000ull * r.ini->opt.dead_time_ms;
+  while (rig_now_us + 200000 < due)
+    pass_answering(&r, moved_mac, 100);
+  cr_assert(!r.t->paths[0].up && r.t->npaths == 2, "not the first path down, not dropped");
+  read_start(&r, 300, buf, &res);
+  unsigned frames = 0;
+  for (unsigned i = 0; i < r.t->nframes; i++) {
+    struct aoe_frame *f = &r.t->frames[i];
+    if (f->state == FRAME_INFLIGHT && f->path == &r.t->paths[1]) {
+      f->deadline_us = 0;
+      frames++;
+    }
+  }
+  cr_assert_gt(frames, 0);
+  uint64_t errors = r.t->paths[1].st.errors;
+  rig_now_us = due;
+  step(&r);
+  cr_assert_eq(r.t->npaths, 1, "the silent path was not dropped");
+  cr_assert_geq(r.t->paths[0].st.errors, errors + frames, "%u failed resends of the path "
+                "moved up counted %llu", frames,
+                (unsigned long long)(r.t->paths[0].st.errors - errors));
+  read_answer_from(&r, moved_mac, &res);
+  cr_assert_eq(res.done, 1);
+  rig_close(&r);
+}
+
+/* The shelf at SRC answers our discovery offering SCNT sectors per frame. */
+static void config_scnt(struct rig *r, const uint8_t *src, unsigned scnt)
+{
+  struct aoe_msg m;
+
+  hdr(&m, src, AOE_CMD_CONFIG, 0x80000000u);
+  m.u.cfg = (struct aoe_cfg){ .bufcnt = 16, .scnt = (uint8_t)scnt };
+  r->len = aoe_encode(r->frame, sizeof r->frame, &m);
+  rx(r, r->frame, r->len);
+}
+
+/* The old path (2 sectors per frame) holds the shelf's frames small while it is listed;
+ * dropped, they are the new path's size (17, its MTU probe passed) at once, not from
+ * whenever a Query Config reply next comes (none while I/O flows but discovery's). */
+Test(paths, dropped_path_no_longer_sizes_the_frames)
+{
+  struct rig r;
+  static uint8_t data[17 * AOE_SECTOR], frame[9216];
+  struct aoe_frame *f = NULL;
+  struct aoe_msg m;
+
+  rig_open(&r, 48);
+  r.ini->ifaces[0].mtu = 9000;
+  config_scnt(&r, moved_mac, 17);
+  step(&r);
+  identify_path(&r, moved_mac);
+  step(&r);
+  for (unsigned i = 0; i < r.t->nframes && !f; i++)
+    if (r.t->frames[i].state == FRAME_INFLIGHT && r.t->frames[i].req &&
+        r.t->frames[i].req->mtu_probe)
+      f = &r.t->frames[i];
+  cr_assert_not_null(f, "no MTU probe on the new path");
+  hdr(&m, moved_mac, AOE_CMD_ATA, f->tag);
+  m.u.ata = (struct aoe_ata){ .aflags = AOE_AFLAG_LBA48, .cmdstat = 0x40, .lba = f->lba,
+                              .data = data, .datalen = sizeof data };
+  size_t len = aoe_encode(frame, sizeof frame, &m);
+  rx(&r, frame, len);
+  cr_assert_eq(r.t->paths[1].scnt_ok, 17, "the new path's probe did not pass");
+  cr_assert_eq(r.t->scnt, AOE_SAFE_SCNT, "the old path does not size the frames");
+  uint64_t end = rig_now_us + 2000000ull * AOE_PATH_DROP_DEAD_TIMES * r.ini->opt.dead_time_ms;
+  while (r.t->npaths == 2 && rig_now_us < end) {
+    rig_now_us += 100000;
+    step(&r);
+    if (r.t->npaths == 2)
+      config_scnt(&r, moved_mac, 17);
+  }
+  cr_assert_eq(r.t->npaths, 1, "the old path was not dropped");
+  cr_assert_eq(r.t->scnt, 17, "dropped, the old path still sizes the frames (%u sectors)",
+               r.t->scnt);
+  rig_close(&r);
+}

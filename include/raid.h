@@ -383,8 +383,9 @@ int raid_fail_member (struct raid_array *a, const char *name, char *err, size_t 
  * is neither. */
 int raid_member_returned (struct raid_array *a, const char *name,
                           const struct raid_sb_summary *sb, char *why, size_t len);
-/* md's --remove of a spare: the array forgets it (the caller may close the
- * member) and wipes its superblock; one that cannot be wiped (its shelf away) is
+/* md's --remove of a spare: the array forgets it and wipes its superblock (the caller
+ * keeps the member open until raid_close, as every member it gave the array: a status
+ * view published while it served in a slot may still point at it); one that cannot be wiped (its shelf away) is
  * recorded removed as raid_remove_member does.  -ENOENT (one line in err) when
  * NAME is not a spare. */
 int raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen);

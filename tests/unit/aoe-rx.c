@@ -1272,6 +1272,16 @@ static void silent_for(struct rig *r, uint64_t us)
   }
 }
 
+/* A rig whose caller answers ANSWER to may_down, a read of the shelf in flight, and the
+ * shelf silent until just past its dead time: held (ANSWER 0) or down. */
+static void rig_read_past_dead_time(struct rig *r, uint64_t seed, int answer, uint8_t *buf,
+                                    struct result *res)
+{
+  rig_open_hold(r, seed, answer);
+  read_start(r, 100, buf, res);
+  silent_for(r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+}
+
 /* The IDENTIFY in flight for T, or NULL. */
 static struct aoe_frame *identify_frame(struct aoe_target *t)
 {
@@ -1321,9 +1331,7 @@ Test(hold, silent_shelf_needed_is_held_and_its_io_resumes)
   uint8_t buf[READ_SECTORS * AOE_SECTOR];
   struct result res;
 
-  rig_open_hold(&r, 41, 0);
-  read_start(&r, 100, buf, &res);
-  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  rig_read_past_dead_time(&r, 41, 0, buf, &res);
   cr_assert_eq(may_down_calls, 1, "the caller was asked %u times", may_down_calls);
   cr_assert(!res.done, "the read ended (%d) at the dead time", res.err);
   cr_assert(aoe_target_up(r.t) && aoe_target_held(r.t), "the shelf is not held");
@@ -1348,9 +1356,7 @@ Test(hold, hold_runs_out_and_the_shelf_goes_down)
   uint8_t buf[READ_SECTORS * AOE_SECTOR];
   struct result res;
 
-  rig_open_hold(&r, 42, 0);
-  read_start(&r, 100, buf, &res);
-  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  rig_read_past_dead_time(&r, 42, 0, buf, &res);
   cr_assert(aoe_target_held(r.t));
   silent_for(&r, 59000000);
   cr_assert(!res.done, "the read ended (%d) before the hold time", res.err);
@@ -1370,9 +1376,7 @@ Test(hold, shelf_not_needed_goes_down_at_the_dead_time)
   uint8_t buf[READ_SECTORS * AOE_SECTOR];
   struct result res;
 
-  rig_open_hold(&r, 43, 1);
-  read_start(&r, 100, buf, &res);
-  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  rig_read_past_dead_time(&r, 43, 1, buf, &res);
   cr_assert_eq(may_down_calls, 1, "the caller was asked %u times", may_down_calls);
   cr_assert_eq(res.done, 1, "the read still waits");
   cr_assert_eq(res.err, EIO);
@@ -1389,9 +1393,7 @@ Test(hold, another_disk_answering_gets_none_of_the_held_io)
   uint8_t buf[READ_SECTORS * AOE_SECTOR];
   struct result res;
 
-  rig_open_hold(&r, 44, 0);
-  read_start(&r, 100, buf, &res);
-  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  rig_read_past_dead_time(&r, 44, 0, buf, &res);
   uint64_t held_at = rig_now_us;
   comes_back(&r, "2 other");
   silent_for(&r, 5000000);
@@ -1410,9 +1412,7 @@ Test(hold, ended_holds_take_the_held_shelf_down)
   uint8_t buf[READ_SECTORS * AOE_SECTOR];
   struct result res;
 
-  rig_open_hold(&r, 46, 0);
-  read_start(&r, 100, buf, &res);
-  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  rig_read_past_dead_time(&r, 46, 0, buf, &res);
   cr_assert(aoe_target_held(r.t) && !res.done);
   aoe_end_holds(r.ini);
   silent_for(&r, 200000);

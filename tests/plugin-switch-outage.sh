@@ -28,7 +28,7 @@ switch_ports() {
 # Status, if the server answers within 2 s (a superblock write waiting on a held shelf may
 # keep it: status locking is not this test's).
 status_soon() { timeout 2 "$aoeraid" status -c "$ctl" 2>/dev/null || true; }
-held_lines() { grep -c "but the array cannot do without it" "$log" || true; }
+held_lines() { grep -c "cannot do without it: held" "$log" || true; }
 # What the log said of the shelves' silence.
 said() { grep -E "cannot do without|answers again|declared down|too many" "$log" | sed 's/^/  log: /'; }
 

@@ -604,7 +604,8 @@ static void target_down(struct aoe_initiator *ini, struct aoe_target *t, uint64_
   if (t->held_us)
     snprintf(held, sizeof held, ", held %llu s past it: %s",
              (unsigned long long)((now - t->held_us) / 1000000),
-             ini->opt.hold_time_ms ? "the hold time ran out" : "holds ended");
+             !ini->opt.hold_time_ms ? "holds ended" : t->hold_until_us ?
+             "the hold time ran out" : "its hold was ended");
   t->held_us = 0;
   atomic_store(&t->held, 0);
   atomic_store(&t->up, 0);

@@ -291,6 +291,21 @@ void aoe_end_holds(struct aoe_initiator *ini)
   aoe_wake(ini);
 }
 
+int aoe_end_hold(struct aoe_target *t)
+{
+  struct aoe_initiator *ini = t->ini;
+  int held;
+
+  pthread_mutex_lock(&ini->lock);
+  held = t->held_us != 0;
+  if (held)
+    t->hold_until_us = 0;       /* down at the next step (target_timers) */
+  pthread_mutex_unlock(&ini->lock);
+  if (held)
+    aoe_wake(ini);
+  return held;
+}
+
 uint64_t aoe_target_up_spells(struct aoe_target *t)
 {
   return atomic_load(&t->up_spells);

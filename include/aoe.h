@@ -105,6 +105,10 @@ int aoe_target_held(struct aoe_target *);
  * loop's next step, their I/O failed; a shelf silent from now on goes down at its dead
  * time.  For a caller about to close: its last writes need not wait for hold-time. */
 void aoe_end_holds(struct aoe_initiator *);
+/* Hold the target no longer: held, it is declared down at the loop's next step, its I/O
+ * failed with EIO (the administrator knows the shelf is gone and its user can do
+ * without it now).  1 if it was held, 0 if not (nothing done). */
+int aoe_end_hold(struct aoe_target *);
 /* How many up spells the target had (aoe_stats.up_events): one atomic read, no lock.  A
  * count that grew is a shelf that went down and answered again, maybe with another disk
  * behind its address. */

@@ -912,13 +912,34 @@ static void fail_answer(const char *name, int slot, const char *taker, FILE *out
             "aoeraid add");
 }
 
+/* The shelf T of NAME is held (silent past its dead time, its I/O waiting because the
+ * array could not do without it then): the administrator failing it knows it is gone.
+ * Its hold ends first, else this request (raid/'s superblock lock, taken by a write
+ * waiting on it) and the clients' writes (their halves on it) would wait out hold-time.
+ * Refused while the array still cannot serve without it.  1: its hold ended (its I/O
+ * fails, which may fail the member before raid_fail_member does), 0: not held, -1:
+ * refused, said on OUT. */
+static int end_hold_to_fail(const char *name, struct aoe_target *t, FILE *out)
+{
+  if (!t || !aoe_target_held(t))
+    return 0;
+  if (!raid_survives_without(array, member_shelf_is, t)) {
+    fprintf(out, "error: %s is held (silent, its I/O waiting up to hold-time=%us): the "
+            "array cannot serve without it; it resumes if the shelf answers, and goes down "
+            "when hold-time runs out\n", name, params.hold_time_ms / 1000);
+    return -1;
+  }
+  aoe_end_hold(t);
+  return 1;
+}
+
 static int fail_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
   char name[24], err[512], replaced[64], taker[64];
   bool replacing;
   size_t i;
-  int r, slot;
+  int r, slot, ended;
 
   if (shelf_arg("fail", arg, &a, out) < 0)
     return -1;
@@ -926,7 +947,15 @@ static int fail_request(const char *arg, FILE *out)
   pthread_mutex_lock(&add_lock);
   replacing = array_holds_replaced(name, NULL, replaced, sizeof replaced) == HOLDS_REPLACING;
   slot = member_slot(name, taker, sizeof taker);
+  ended = end_hold_to_fail(name, aoe_target_find(initiator, a.shelf, a.slot), out);
+  if (ended < 0) {
+    pthread_mutex_unlock(&add_lock);
+    return -1;
+  }
   r = raid_fail_member(array, name, err, sizeof err);
+  /* the held I/O failing with the hold's end failed the member first */
+  if (r == -ENOENT && ended && slot >= 0)
+    r = 0;
   i = addr_index(&a);
   if (r == 0 && i < n_addrs)
     held_out[i] = true;
@@ -936,6 +965,9 @@ static int fail_request(const char *arg, FILE *out)
     return -1;
   }
   monitor_kick();
+  if (ended)
+    fprintf(out, "%s was held: its hold ended, its shelf declared down and its I/O "
+            "failed\n", name);
   if (replacing)
     fprintf(out, "%s marked faulty: the replace of %s stops, %s serves on; remove %s to "
             "release its shelf\n", name, replaced, replaced, name);

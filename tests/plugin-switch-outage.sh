@@ -28,7 +28,7 @@ switch_ports() {
 # Status, if the server answers within 2 s (it never waits for a shelf: a superblock write
 # waiting on the held one does not hold it, tests/plugin-status-stalled.sh).
 status_soon() { timeout 2 "$aoeraid" status -c "$ctl" 2>/dev/null || true; }
-held_lines() { grep -c "but its user cannot do without it" "$log" || true; }
+held_lines() { grep -c "cannot do without it: held" "$log" || true; }
 # What the log said of the shelves' silence.
 said() { grep -E "cannot do without|answers again|declared down|too many" "$log" | sed 's/^/  log: /'; }
 

@@ -1424,6 +1424,33 @@ Test(hold, ended_holds_take_the_held_shelf_down)
   rig_close(&r);
 }
 
+/* The administrator ends one shelf's hold (aoeraid fail of a held shelf the array can do
+ * without now): it goes down at the next step, its held read failing with EIO, its line
+ * saying so; another silent shelf is still held, hold-time still in effect.  Not held:
+ * nothing happens. */
+Test(hold, ended_hold_takes_that_shelf_down)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_open_hold(&r, 47, 0);
+  cr_assert_eq(aoe_end_hold(r.t), 0, "a shelf not held was said held");
+  cr_assert(aoe_target_up(r.t), "ending no hold took the shelf down");
+  read_start(&r, 100, buf, &res);
+  silent_for(&r, 1000ull * AOE_DEFAULT_DEAD_MS + 400000);
+  cr_assert(aoe_target_held(r.t) && !res.done);
+  cr_assert_eq(aoe_end_hold(r.t), 1, "the held shelf was not said held");
+  silent_for(&r, 200000);
+  cr_assert(res.done && res.err == EIO, "the held read did not fail (done %d, err %d)",
+            res.done, res.err);
+  cr_assert(!aoe_target_up(r.t) && !aoe_target_held(r.t), "not declared down");
+  cr_assert(strstr(aoe_target_last_error(r.t), "its hold was ended"),
+            "no line says why: '%s'", aoe_target_last_error(r.t));
+  cr_assert_eq(r.ini->opt.hold_time_ms, 60000, "the other shelves' holds were ended too");
+  rig_close(&r);
+}
+
 /* An idle shelf silent to its keepalives is held too, and ends its hold when it answers. */
 Test(hold, idle_shelf_silent_to_keepalives_is_held)
 {

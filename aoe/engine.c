@@ -712,7 +712,8 @@ static void path_down(struct aoe_initiator *ini, struct aoe_target *t, struct ao
  * queues, its frames wait), and discovery probes for it each AOE_PROBE_MS.  A path that
  * answers Query Config is identified again before anything else is sent: a disk swapped
  * behind the address meanwhile gets none of the held writes (identify_result rejects
- * it); the same disk ends the hold, and the frames go again.  It is declared down
+ * it, or, the same serial and size, the caller's proof does: queue_proof); the same disk
+ * ends the hold, and the frames go again.  It is declared down
  * opt.hold_time_ms after its dead time if it does not come back.  A shelf that answers
  * again but not the I/O held for it (a hung disk) keeps its first hold's end: holds of
  * the same stalled I/O never add up to more than one. */

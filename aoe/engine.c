@@ -50,6 +50,17 @@ static void queue_mtu_probe(struct aoe_initiator *ini, struct aoe_target *t,
                             struct aoe_path *p);
 static void mtu_probe_done(struct aoe_initiator *ini, struct aoe_target *t,
                            struct aoe_path *p, unsigned nsect, int err);
+static void proof_done(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_req *r,
+                       int err);
+
+/* A request of our own pinned to a path that is no I/O of the caller's (an MTU probe, a
+ * held shelf's proof): the dead time never runs for it, it retries on its own path. */
+static int req_probe(const struct aoe_req *r)
+{
+  return r->mtu_probe || r->proof;
+}
+
+static unsigned path_scnt(const struct aoe_path *p);
 
 void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
 {
@@ -64,11 +75,17 @@ void aoe_req_complete(struct aoe_initiator *ini, struct aoe_req *r, int err)
     free(r);
     return;
   }
+  if (r->proof) {
+    r->pin->proving = 0;
+    proof_done(ini, t, r, err);
+    free(r);
+    return;
+  }
   if (r->kind == REQ_IDENTIFY) {
     r->pin->identifying = 0;
     ini->identifying--;
-    if (!err && r->pin->state == PATH_ACTIVE)
-      queue_mtu_probe(ini, t, r->pin);
+    if (!err && r->pin->state == PATH_ACTIVE && !r->pin->proving)
+      queue_mtu_probe(ini, t, r->pin);  /* a path proving its disk is probed once proved */
     if (err && !t->identified)
       ini->reap_pending = 1;
     free(r);
@@ -167,7 +184,7 @@ static void frame_settle(struct aoe_target *t, struct aoe_frame *f)
 {
   f->path->inflight--;
   t->inflight--;
-  if (f->req && f->req->mtu_probe) {
+  if (f->req && req_probe(f->req)) {
     f->path->probes_inflight--;
     t->probes_inflight--;
   }
@@ -313,7 +330,7 @@ static void frame_launch(struct aoe_target *t, struct aoe_frame *f, struct aoe_p
 {
   f->path = p;
   p->inflight++;
-  if (f->req && f->req->mtu_probe) {
+  if (f->req && req_probe(f->req)) {
     p->probes_inflight++;
     t->probes_inflight++;
   } else if (t->inflight == t->probes_inflight) {
@@ -446,6 +463,15 @@ static void issue_identify(struct aoe_target *t, struct aoe_req *r, uint64_t now
   if (r->mtu_probe) {
     ata_rw_args(t, f, 0);
     f->nsect = (uint16_t)r->nsect;
+  } else if (r->proof) {
+    /* a frame at a time, of the size every path carries: the next goes on its answer */
+    unsigned per_frame = path_scnt(r->pin) < AOE_SAFE_SCNT ? path_scnt(r->pin) : AOE_SAFE_SCNT;
+    uint32_t left = r->nsect - r->issued;
+    ata_rw_args(t, f, 0);
+    f->lba = r->lba + r->issued;
+    f->off = r->issued;
+    f->nsect = (uint16_t)(left < per_frame ? left : per_frame);
+    r->issued += f->nsect;
   } else {
     f->cmd = AOE_CMD_ATA;
     f->ata_cmd = ATA_IDENTIFY;
@@ -686,7 +712,8 @@ static void path_down(struct aoe_initiator *ini, struct aoe_target *t, struct ao
  * queues, its frames wait), and discovery probes for it each AOE_PROBE_MS.  A path that
  * answers Query Config is identified again before anything else is sent: a disk swapped
  * behind the address meanwhile gets none of the held writes (identify_result rejects
- * it); the same disk ends the hold, and the frames go again.  It is declared down
+ * it, or, the same serial and size, the caller's proof does: queue_proof); the same disk
+ * ends the hold, and the frames go again.  It is declared down
  * opt.hold_time_ms after its dead time if it does not come back.  A shelf that answers
  * again but not the I/O held for it (a hung disk) keeps its first hold's end: holds of
  * the same stalled I/O never add up to more than one. */
@@ -728,8 +755,9 @@ static void target_silent(struct aoe_initiator *ini, struct aoe_target *t, uint6
   ini->next_discover_us = now;  /* probe for its return */
 }
 
-/* A path of the held T was identified again with the same disk: the hold ends, its I/O
- * goes again (after our reservation is re-asserted: the shelf may have restarted). */
+/* A path of the held T was identified again with the same disk (and its caller's proof
+ * passed): the hold ends, its I/O goes again (after our reservation is re-asserted: the
+ * shelf may have restarted). */
 static void target_unhold(struct aoe_initiator *ini, struct aoe_target *t, uint64_t now)
 {
   aoe_log(ini, AOE_LOG_INFO, "e%u.%u: answers again after %llu s: held I/O resumes",
@@ -742,6 +770,69 @@ static void target_unhold(struct aoe_initiator *ini, struct aoe_target *t, uint6
     t->rr_lost_us = 0;
     rr_mark_lost(ini, t, now, NULL);
   }
+}
+
+/* P of the held T answered IDENTIFY as the shelf did: before it is up, read the sectors
+ * its caller proves the disk by (aoe_options.may_resume), pinned to P as an IDENTIFY is:
+ * a disk swapped in at the address with the same serial and size gets none of the held
+ * I/O.  One allocation with its buffer, as an MTU probe. */
+static void queue_proof(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_path *p)
+{
+  unsigned n = ini->opt.proof_sectors;
+  if (p->proving)
+    return;
+  struct aoe_req *r = calloc(1, sizeof *r + (size_t)n * AOE_SECTOR);
+  if (!r)
+    return;             /* still held: asked again at its next answer */
+  r->t = t;
+  r->kind = REQ_IDENTIFY;
+  r->proof = 1;
+  r->lba = ini->opt.proof_lba;
+  r->nsect = n;
+  r->buf = (uint8_t *)(r + 1);
+  r->pin = p;
+  p->proving = 1;
+  aoe_req_append(&t->ctl_head, &t->ctl_tail, r);
+}
+
+/* The proof R read on its path P is judged: the same disk ends T's hold, another is
+ * refused as an impostor is (none of the held I/O reaches it).  Not read (ERR): T stays
+ * held, and P is read again when it answers again (on_config identifies it anew). */
+static void proof_done(struct aoe_initiator *ini, struct aoe_target *t, struct aoe_req *r,
+                       int err)
+{
+  struct aoe_path *p = r->pin;
+  char mac[18];
+  mac_str(p->mac, mac);
+  if (p->state != PATH_ACTIVE)
+    return;
+  if (!t->held_us) {
+    /* the hold ended meanwhile (another path proved it, or it ran out): this path is
+     * identified again as any is */
+    p->state = PATH_CANDIDATE;
+    return;
+  }
+  if (err) {
+    aoe_log(ini, AOE_LOG_INFO, "e%u.%u: path %s via %s: its disk could not be read to "
+            "prove it the held one (%s): still held, read again at its next answer",
+            t->shelf, t->slot, mac, p->ifc->name, strerror(err));
+    return;
+  }
+  if (ini->opt.may_resume(ini->opt.may_down_opaque, t, r->buf,
+                          (size_t)r->nsect * AOE_SECTOR)) {
+    path_up(ini, t, p);
+    target_update_scnt(t);
+    target_unhold(ini, t, aoe_clock_us(ini));
+    queue_mtu_probe(ini, t, p);
+    return;
+  }
+  p->state = PATH_REJECTED;
+  p->up = 0;
+  t->st.unexpected++;
+  aoe_log(ini, AOE_LOG_WARN, "e%u.%u: answers again, but with another disk (%s via %s: "
+          "%llu sectors at LBA %llu are not the held disk's): held I/O not sent; the hold "
+          "runs out unless its own disk comes back", t->shelf, t->slot, mac, p->ifc->name,
+          (unsigned long long)r->nsect, (unsigned long long)r->lba);
 }
 
 static void queue_identify(struct aoe_initiator *ini, struct aoe_target *t,
@@ -898,6 +989,10 @@ static void identify_result(struct aoe_initiator *ini, struct aoe_target *t,
   p->state = PATH_ACTIVE;
   if (new_path)
     p->scnt_ok = 0;     /* new, or back from down (its route may have changed): probed anew */
+  if (t->held_us && ini->opt.may_resume && ini->opt.proof_sectors) {
+    queue_proof(ini, t, p);     /* up once its disk is proved the held one (proof_done) */
+    return;
+  }
   path_up(ini, t, p);
   target_update_scnt(t);
   if (t->held_us) {
@@ -1471,11 +1566,11 @@ static void target_unlink(struct aoe_initiator *ini, struct aoe_target *t)
 static void target_forget_identifies(struct aoe_initiator *ini, struct aoe_target *t)
 {
   for (struct aoe_req *r = t->ctl_head; r; r = r->next)
-    ini->identifying -= !r->mtu_probe;
+    ini->identifying -= !req_probe(r);
   for (unsigned i = 0; i < t->hiwater; i++) {
     struct aoe_req *r = t->frames[i].req;
     if (t->frames[i].state == FRAME_INFLIGHT && r && r->kind == REQ_IDENTIFY && !r->completed
-        && !r->mtu_probe)
+        && !req_probe(r))
       ini->identifying--;
   }
 }
@@ -1652,7 +1747,7 @@ static void on_config(struct aoe_initiator *ini, struct aoe_iface *ifc,
   if (p->state == PATH_ACTIVE) {
     aoe_window_set_max(&p->win, p->bufcnt);
     target_update_scnt(t);
-    if (!atomic_load(&t->up) || t->held_us)
+    if ((!atomic_load(&t->up) || t->held_us) && !p->proving)
       p->state = PATH_CANDIDATE;        /* back from down or held: IDENTIFY it again */
     else if (!p->up)
       path_up(ini, t, p);
@@ -1695,9 +1790,9 @@ static int ata_result(struct aoe_initiator *ini, struct aoe_target *t, struct ao
   struct aoe_req *r = f->req;
   const struct aoe_ata *a = &m->u.ata;
   if (!(a->cmdstat & ATA_STATUS_FAIL)) {
-    if (r->kind == REQ_READ)
+    if (r->kind == REQ_READ || r->proof)
       memcpy(r->buf + (size_t)f->off * AOE_SECTOR, a->data, (size_t)f->nsect * AOE_SECTOR);
-    else if (r->kind == REQ_IDENTIFY && !r->mtu_probe) {
+    else if (r->kind == REQ_IDENTIFY && !req_probe(r)) {
       struct aoe_ident id;
       aoe_ident_parse(a->data, &id);
       identify_result(ini, t, f->path, &id);
@@ -1856,6 +1951,10 @@ static void on_reply(struct aoe_initiator *ini, struct aoe_iface *ifc,
   }
   r->inflight--;
   frame_retire(t, f, now);
+  if (r->proof && !err && r->issued < r->nsect) {
+    aoe_req_append(&t->ctl_head, &t->ctl_tail, r);     /* its next frame */
+    return;
+  }
   if (r->kind == REQ_IDENTIFY) {
     aoe_req_complete(ini, r, err);
     return;
@@ -1939,7 +2038,7 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
                           struct aoe_frame *f, uint64_t now)
 {
   struct aoe_path *p = f->path;
-  if (f->req && f->req->mtu_probe) {
+  if (f->req && req_probe(f->req)) {
     mtu_probe_timeout(ini, t, f, now);
     return;
   }
@@ -2128,7 +2227,7 @@ static uint64_t path_drop_due(const struct aoe_initiator *ini, const struct aoe_
 {
   const struct aoe_path *p = &t->paths[idx];
   if (path_usable(p) || p->state == PATH_REJECTED || p->inflight || p->identifying ||
-      p->mtu_probing || !atomic_load(&t->up) || !target_reachable(t, 1u << idx))
+      p->mtu_probing || p->proving || !atomic_load(&t->up) || !target_reachable(t, 1u << idx))
     return UINT64_MAX;
   return p->last_heard_us + AOE_PATH_DROP_DEAD_TIMES * 1000ull * ini->opt.dead_time_ms;
 }

@@ -68,6 +68,7 @@ struct aoe_path {
   unsigned bufcnt, cfg_scnt;    /* from this path's Query Config reply */
   unsigned scnt_ok;             /* sectors per frame its MTU probe carried (0: none yet) */
   int mtu_probing;              /* an MTU probe is queued or in flight on this path */
+  int proving;                  /* a held shelf's proof is queued or in flight on it */
   unsigned probes_inflight;     /* of inflight, MTU probe frames: not I/O (engine.c) */
   struct aoe_rtt rtt;
   uint32_t rtt_seed_us;         /* its last smoothed round trip: rtt starts from it (0: none) */
@@ -119,6 +120,8 @@ struct aoe_req {
   void *opaque;
   struct aoe_path *pin;         /* IDENTIFY: the path being identified */
   int mtu_probe;                /* IDENTIFY: a read of NSECT sectors probing PIN's MTU */
+  int proof;                    /* IDENTIFY: a held shelf's proof (aoe_options.may_resume):
+                                   NSECT sectors at LBA read on PIN, a frame at a time */
   uint8_t rcmd, nmacs;          /* RESERVE request */
   uint8_t macs[AOE_MAX_PATHS][6];
   struct rr_result *rr;         /* RESERVE reply list */

@@ -56,6 +56,19 @@ struct aoe_options {
   int (*may_down)(void *opaque, struct aoe_target *t);
   void *may_down_opaque;
   unsigned hold_time_ms;
+  /* A held shelf that answers again proves its disk before its held I/O goes (the serial
+   * may name the address, not the disk: vblade's).  When a path of it is identified again
+   * with the same serial and size, PROOF_SECTORS sectors at PROOF_LBA are read on that
+   * path, nothing else being sent to it meanwhile, and MAY_RESUME (MAY_DOWN_OPAQUE, the
+   * shelf, those sectors and their length) judges them: 1, the same disk: the hold ends;
+   * 0, another disk: the path is refused as an impostor's and the hold goes on (it runs
+   * out, or the shelf's own disk answers on another path).  A read that fails leaves the
+   * shelf held, read again at its next answer.  On the loop thread under the initiator's
+   * lock, as MAY_DOWN: quick, and no lock held across I/O.  NULL (or PROOF_SECTORS 0):
+   * the same serial and size end the hold. */
+  int (*may_resume)(void *opaque, struct aoe_target *t, const uint8_t *block, size_t len);
+  uint64_t proof_lba;
+  unsigned proof_sectors;
 };
 
 /* Open the interfaces (libpcap, immediate mode, AoE-reply filter).  No threads yet.

@@ -667,6 +667,16 @@ int raid_set_ppl (struct raid_array *a, int ppl, char *err, size_t errlen);
  * silent member may be declared down.  GONE NULL: does the array serve now? */
 typedef int raid_member_gone_fn (void *opaque, const struct raid_member *m);
 int raid_survives_without (struct raid_array *a, raid_member_gone_fn *gone, void *opaque);
+/* The member uuid of the slot whose member IS (OPAQUE, member) says 1 of, copied to UUID:
+ * 1, or 0 when no slot's member is.  Lock-free as raid_survives_without (a slot's uuid
+ * changes only when a spare takes it): for the initiator judging, under its own lock,
+ * whether a held shelf answering again has the member's disk. */
+int raid_slot_member_uuid (struct raid_array *a, raid_member_gone_fn *is, void *opaque,
+                           uint8_t uuid[16]);
+/* A block of LEN bytes read at RAID_SB_OFFSET: 1 when it is a valid aoeraid superblock
+ * (RAID_SB_OK), its member uuid copied to UUID; 0 otherwise (blank, another format,
+ * corrupt, newer).  Pure: no array, no I/O. */
+int raid_sb_member_uuid (const uint8_t *block, size_t len, uint8_t uuid[16]);
 /* 1 once the array is fenced (RAID_EFENCED): cheap, for paths that ask often. */
 int raid_fenced (struct raid_array *a);
 

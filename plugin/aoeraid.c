@@ -139,6 +139,27 @@ static int shelf_may_go_down(void *opaque, struct aoe_target *t)
   return may;
 }
 
+/* aoe_options.may_resume: the held shelf T answers again with the serial and size it had,
+ * which vblade's serial ("SHELF.SLOT:HOST") shows of the address, not of the disk.  Its
+ * superblock (BLOCK, LEN bytes) must carry the member uuid of the slot it holds; any
+ * other disk (another member's, swapped in during the outage; another array's; blank) gets
+ * none of the held I/O.  Reads the slot without sb_lock (raid_slot_member_uuid): a
+ * superblock write holding it may wait on this held shelf.  A shelf no slot holds: no
+ * proof asked. */
+static int shelf_proves_its_disk(void *opaque, struct aoe_target *t, const uint8_t *block,
+                                 size_t len)
+{
+  uint8_t expected[16], found[16];
+  int same = 1;
+
+  (void)opaque;
+  pthread_mutex_lock(&hold_lock);
+  if (hold_array && raid_slot_member_uuid(hold_array, member_shelf_is, t, expected))
+    same = raid_sb_member_uuid(block, len, found) && !memcmp(found, expected, 16);
+  pthread_mutex_unlock(&hold_lock);
+  return same;
+}
+
 static void hold_set(struct raid_array *a)
 {
   pthread_mutex_lock(&hold_lock);
@@ -1625,6 +1646,8 @@ static int aoeraid_get_ready(void)
     .ifaces = params.ifaces, .n_ifaces = params.n_ifaces,
     .dead_time_ms = params.dead_time_ms,
     .may_down = shelf_may_go_down,
+    .may_resume = shelf_proves_its_disk,
+    .proof_lba = RAID_SB_OFFSET / 512, .proof_sectors = RAID_SB_SIZE / 512,
     .hold_time_ms = params.hold_time_ms,
     .log = aoe_log,
     .trace_frames = &aoeraid_debug_frames,

@@ -439,6 +439,20 @@ raid_survives_without (struct raid_array *a, raid_member_gone_fn *gone, void *op
   return array_survives (a, missing);
 }
 
+int
+raid_slot_member_uuid (struct raid_array *a, raid_member_gone_fn *is, void *opaque,
+                       uint8_t uuid[16])
+{
+  for (unsigned i = 0; i < a->lay.g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    if (s->m.ops && is (opaque, &s->m)) {
+      memcpy (uuid, s->uuid, 16);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* Member bytes the superblock's data area needs: its end in either layout. */
 static uint64_t
 sb_member_bytes (const struct raid_sb *sb)

@@ -431,6 +431,17 @@ sb_decode (const uint8_t block[RAID_SB_SIZE], struct raid_sb *sb, char *why, siz
   return sb_sane (sb, why, len) ? RAID_SB_OK : RAID_SB_CORRUPT;
 }
 
+int
+raid_sb_member_uuid (const uint8_t *block, size_t len, uint8_t uuid[16])
+{
+  struct raid_sb sb;
+
+  if (len < RAID_SB_SIZE || sb_decode (block, &sb, NULL, 0) != RAID_SB_OK)
+    return 0;
+  memcpy (uuid, sb.member_uuid, 16);
+  return 1;
+}
+
 static int
 list_index (struct uuid_list l, const uint8_t uuid[16])
 {

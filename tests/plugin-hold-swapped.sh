@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Two held shelves swapped before they answer again: the hold must not hand either disk
-# the other's I/O.  raid0 of e1.1, e2.1 (64 KiB chunks, hold-time=600s), data written;
+# the other's I/O.  raid0 of e1.1, e2.1 (64 KiB chunks, hold-time=20s), data written;
 # both shelves go silent (held: the raid0 cannot do without either), then each disk comes
 # back at the other's address (vblade restarted, as plugin-shelf-swapped does for a
 # return from down).  vblade's IDENTIFY serial is "SHELF.SLOT:HOST", so the swapped disks
 # answer with the serial and size each address had: identify_result cannot tell them
 # apart, and the hold's end is no up spell, so the member guard's superblock check
-# (aoe_member_guard) never runs.  A read of the first two chunks must then fail or return
-# what was written, never the chunks the wrong way round.
-# KNOWN TO FAIL (XFAIL_TESTS in plugin/module.am): a held shelf's return is not proven
-# its disk (design.md, "Holding a shelf the array cannot do without").
+# (aoe_member_guard) never runs.  So a held shelf proves its disk before its held I/O goes
+# (aoe_options.may_resume: its superblock must carry the slot's member uuid).  A read of
+# the first two chunks must then fail or return what was written, never the chunks the
+# wrong way round (refused, the held read fails when the hold runs out, 20 s on, so that
+# nbdkit does not wait for it at its stop); and the log must say each came back with
+# another disk.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 120
@@ -25,7 +27,7 @@ serve_as() {
   lab_wait_vblade $!
 }
 
-plugin_start "$sock" shelves=e1.1,e2.1 level=0 chunk=64K dead-time=1 hold-time=600 \
+plugin_start "$sock" shelves=e1.1,e2.1 level=0 chunk=64K dead-time=1 hold-time=20 \
   control="$ctl"
 nbdsh -u "$uri" -c "h.pwrite(b'A' * 65536 + b'B' * 65536, 0); h.flush()" ||
   lab_die "the write before"
@@ -41,13 +43,15 @@ echo "ok: both shelves held"
 serve_as 1 2
 serve_as 2 1
 sleep 3
-got=$(timeout 30 nbdsh -u "$uri" -c "
+got=$(timeout 40 nbdsh -u "$uri" -c "
 import sys
 d = h.pread(131072, 0)
 sys.stdout.write('AB' if d == b'A' * 65536 + b'B' * 65536 else
                  'BA' if d == b'B' * 65536 + b'A' * 65536 else 'other')" 2>/dev/null) || got=failed
 grep -E "answers again|came back|swapped" "$log" | sed 's/^/  log: /' || true
 [ "$got" != BA ] || lab_die "the swapped disks served each other's chunks (read $got)"
+[ "$(grep -c "answers again, but with another disk" "$log")" -ge 2 ] ||
+  lab_die "the swapped disks were not refused: $(grep "aoe: e" "$log" | tail -n 6)"
 echo "ok: the swapped held shelves served no wrong data (read $got)"
 plugin_stop
 echo "plugin-hold-swapped: passed"

@@ -1288,7 +1288,7 @@ static struct aoe_frame *identify_frame(struct aoe_target *t)
   for (unsigned i = 0; i < t->nframes; i++) {
     struct aoe_frame *f = &t->frames[i];
     if (f->state == FRAME_INFLIGHT && f->req && f->req->kind == REQ_IDENTIFY &&
-        !f->req->mtu_probe)
+        !f->req->mtu_probe && !f->req->proof)
       return f;
   }
   return NULL;
@@ -1462,6 +1462,139 @@ Test(hold, idle_shelf_silent_to_keepalives_is_held)
   cr_assert(aoe_target_up(r.t) && aoe_target_held(r.t), "the idle shelf is not held");
   comes_back(&r, "1 fuzz");
   cr_assert(aoe_target_up(r.t) && !aoe_target_held(r.t), "its hold did not end");
+  rig_close(&r);
+}
+
+/* ---- a held shelf proves its disk (aoe_options.may_resume) --------------------------------- */
+
+#define PROOF_LBA 8
+#define PROOF_SECTORS 8                 /* four frames of two sectors */
+
+static unsigned may_resume_calls;
+static int may_resume_answer;
+static int may_resume_saw_disk;         /* the block judged was the shelf's proof sectors */
+static const uint8_t *proof_disk;
+
+static int hold_may_resume(void *opaque, struct aoe_target *t, const uint8_t *block,
+                           size_t len)
+{
+  (void)opaque;
+  (void)t;
+  may_resume_calls++;
+  may_resume_saw_disk = len == PROOF_SECTORS * AOE_SECTOR &&
+                        !memcmp(block, proof_disk + PROOF_LBA * AOE_SECTOR, len);
+  return may_resume_answer;
+}
+
+/* rig_read_past_dead_time (held, a read waiting) with a caller that proves the disk by
+ * PROOF_SECTORS at PROOF_LBA and answers ANSWER. */
+static void rig_held_with_proof(struct rig *r, uint64_t seed, int answer, uint8_t *buf,
+                                struct result *res)
+{
+  rig_read_past_dead_time(r, seed, 0, buf, res);
+  proof_disk = r->disk;
+  may_resume_calls = 0;
+  may_resume_answer = answer;
+  may_resume_saw_disk = 0;
+  r->ini->opt.may_resume = hold_may_resume;
+  r->ini->opt.proof_lba = PROOF_LBA;
+  r->ini->opt.proof_sectors = PROOF_SECTORS;
+  cr_assert(aoe_target_held(r->t));
+}
+
+/* The proof read in flight for T, or NULL. */
+static struct aoe_frame *proof_frame(struct aoe_target *t)
+{
+  for (unsigned i = 0; i < t->nframes; i++) {
+    struct aoe_frame *f = &t->frames[i];
+    if (f->state == FRAME_INFLIGHT && f->req && f->req->proof)
+      return f;
+  }
+  return NULL;
+}
+
+/* Identified again ("1 fuzz", the serial it had), the shelf is read for its proof, frame
+ * by frame, nothing else sent meanwhile; the shelf answers each with its bytes. */
+static void proof_answered(struct rig *r, uint64_t held_at)
+{
+  struct aoe_frame *f;
+  unsigned frames = 0;
+
+  comes_back(r, "1 fuzz");
+  cr_assert(aoe_target_held(r->t), "the same serial ended the hold before the proof");
+  while ((f = proof_frame(r->t))) {
+    cr_assert_eq(may_resume_calls, 0, "judged before the proof was read whole");
+    nothing_sent_since(r, held_at, "proving its disk");
+    ata_reply(r, shelf_mac, f->tag, f->lba, r->disk + f->lba * AOE_SECTOR, f->nsect);
+    rx(r, r->frame, r->len);
+    cr_assert_lt(++frames, 10, "the proof is read for ever");
+  }
+  cr_assert_eq(may_resume_calls, 1, "the caller judged %u proofs", may_resume_calls);
+  cr_assert(may_resume_saw_disk, "the caller was not given the shelf's proof sectors");
+}
+
+/* Its proof passes: the hold ends and the held read completes with the shelf's bytes. */
+Test(hold, proof_passed_resumes_the_held_io)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_held_with_proof(&r, 48, 1, buf, &res);
+  proof_answered(&r, rig_now_us);
+  cr_assert(aoe_target_up(r.t) && !aoe_target_held(r.t), "proved, the shelf is still held");
+  silent_for(&r, 1200000);              /* the frames' timers: they go again */
+  read_finish(&r, 100, buf, &res, "after the proof");
+  rig_close(&r);
+}
+
+/* Its proof fails (another disk with the serial and size the shelf had, as vblade's
+ * serial names the address): none of the held read is sent to it, and the hold runs out
+ * into EIO. */
+Test(hold, proof_refused_gets_none_of_the_held_io)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_held_with_proof(&r, 49, 0, buf, &res);
+  uint64_t held_at = rig_now_us;
+  proof_answered(&r, held_at);
+  cr_assert(aoe_target_held(r.t), "refused, the shelf is not held any more");
+  silent_for(&r, 5000000);
+  config_reply(&r, shelf_mac);          /* it answers discovery: refused, not asked again */
+  rx(&r, r.frame, r.len);
+  cr_assert_null(identify_frame(r.t), "the refused disk was identified again");
+  cr_assert(!res.done && aoe_target_held(r.t), "the read ended (%d)", res.err);
+  nothing_sent_since(&r, held_at, "another disk answering");
+  silent_for(&r, 60000000);
+  cr_assert(res.done && res.err == EIO && !aoe_target_up(r.t),
+            "the hold did not run out into EIO (done %d, err %d)", res.done, res.err);
+  cr_assert_eq(may_resume_calls, 1, "judged %u times", may_resume_calls);
+  rig_close(&r);
+}
+
+/* Its proof is not read (the shelf silent again): still held, read again when it answers
+ * again, and then judged.  (may_resume NULL, the same serial ends the hold at once:
+ * silent_shelf_needed_is_held_and_its_io_resumes.) */
+Test(hold, proof_unread_is_asked_again)
+{
+  struct rig r;
+  uint8_t buf[READ_SECTORS * AOE_SECTOR];
+  struct result res;
+
+  rig_held_with_proof(&r, 50, 1, buf, &res);
+  uint64_t held_at = rig_now_us;
+  comes_back(&r, "1 fuzz");
+  cr_assert_not_null(proof_frame(r.t), "no proof read");
+  silent_for(&r, 45000000);             /* its tries, backing off as an MTU probe's */
+  cr_assert_null(proof_frame(r.t), "the unanswered proof is still in flight");
+  cr_assert(aoe_target_held(r.t) && !res.done, "an unread proof ended the hold");
+  cr_assert_eq(may_resume_calls, 0, "an unread proof was judged");
+  proof_answered(&r, held_at);
+  cr_assert(!aoe_target_held(r.t), "proved at last, the shelf is still held");
+  silent_for(&r, 1200000);
+  read_finish(&r, 100, buf, &res, "after the second proof");
   rig_close(&r);
 }
 

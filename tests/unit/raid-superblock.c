@@ -115,6 +115,44 @@ Test (superblock, create_then_examine_every_member)
   fx_free (&f);
 }
 
+/* Is M the member opaque points at (raid_slot_member_uuid's IS)? */
+static int
+member_is (void *opaque, const struct raid_member *m)
+{
+  return m->member == ((const struct raid_member *) opaque)->member;
+}
+
+/* A held shelf's proof (raid_sb_member_uuid): a member's superblock block gives its
+ * member uuid, the one its slot expects (raid_slot_member_uuid); a block that is blank,
+ * corrupt or short gives none; a member no slot holds has no uuid expected. */
+Test (superblock, member_uuid_of_a_block_and_of_its_slot)
+{
+  struct fx f;
+  struct raid_sb_summary s;
+  struct raid_member stranger = { 0 };
+  uint8_t got[16], expected[16], block[RAID_SB_SIZE];
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, 8192, 0);
+  for (unsigned i = 0; i < 4; i++) {
+    cr_assert_eq (raid_examine (&f.mem[i], &s), 0);
+    cr_assert_eq (raid_sb_member_uuid (SB (&f, i), RAID_SB_SIZE, got), 1, "e%u.1", i + 1);
+    cr_expect (memcmp (got, s.member_uuid, 16) == 0, "e%u.1: not its member uuid", i + 1);
+    cr_assert_eq (raid_slot_member_uuid (f.a, member_is, &f.mem[i], expected), 1);
+    cr_expect (memcmp (got, expected, 16) == 0, "e%u.1: not the uuid its slot expects",
+               i + 1);
+    cr_expect_eq (raid_sb_member_uuid (SB (&f, i), RAID_SB_SIZE - 1, got), 0,
+                  "a short block gave a uuid");
+  }
+  cr_expect_eq (raid_slot_member_uuid (f.a, member_is, &stranger, expected), 0,
+                "a member of no slot has a uuid expected");
+  memset (block, 0, sizeof block);
+  cr_expect_eq (raid_sb_member_uuid (block, sizeof block, got), 0, "a blank block gave one");
+  memcpy (block, SB (&f, 1), sizeof block);
+  block[40] ^= 1;
+  cr_expect_eq (raid_sb_member_uuid (block, sizeof block, got), 0, "a corrupt block gave one");
+  fx_free (&f);
+}
+
 /* The mark of a resync after a crash (raid_sb.resync_after_crash) is a word at byte 1812,
  * which every older writer left zero: an older block (a new array's, whose first resync
  * is pending) reads unmarked and sound; set, it reads back set, in the summary too; and

@@ -24,9 +24,9 @@
 #                              acknowledged (STATE.going); lab_die if it ends or never does
 #   crash_under_writes SEED    crash-writer writing over the first 64 MiB (SEED), nbdkit
 #                              killed (SIGKILL) under it after 3 s; the writer must end well
-#   writer_verify WHAT         stop it (it must still run: WHAT happened under it; no write
-#                              may have failed), then every sector must hold what it wrote
-#                              last and a check find no mismatch
+#   writer_stop WHAT           stop it (it must still run: WHAT happened under it; no write
+#                              may have failed), then every sector must hold what it wrote last
+#   writer_verify WHAT         writer_stop WHAT, and a check must find no mismatch
 #   verify_blocks WHY          every sector holds what the writer wrote last, or lab_die WHY
 #   wait_clean WHAT [SECS]     poll status (SECS, 60 by default) until clean, no resync,
 #                              recovery or reshape running; lab_die naming WHAT if not
@@ -189,15 +189,21 @@ writer_going() {
 verify_blocks() {
   writer check "$uri" "$LAB_DIR/writer.state" || lab_die "$1"
 }
-writer_verify() {
+# writer_stop WHAT: the writer still ran through WHAT; stop it, no write of it failed, and
+# every block it wrote reads back.
+writer_stop() {
   kill -0 "$writer_pid" 2>/dev/null || lab_die "the writer ended before $1 was over: $(cat "$LAB_DIR/writer.out")"
   touch "$LAB_DIR/writer.state.stop"
   wait "$writer_pid" || lab_die "the writer failed: $(cat "$LAB_DIR/writer.out")"
   grep -q " 0 cut short" "$LAB_DIR/writer.out" ||
     lab_die "writes failed through $1: $(cat "$LAB_DIR/writer.out")"
   echo "ok: through $1: $(tail -n 1 "$LAB_DIR/writer.out")"
-  verify_blocks "a written block is lost"
+  verify_blocks "$1: a written block is lost"
   echo "ok: every block written reads back"
+}
+# writer_verify WHAT: writer_stop, then a check finds no mismatch.
+writer_verify() {
+  writer_stop "$1"
   out=$("$aoeraid" check -c "$ctl") || lab_die "aoeraid check: $out"
   wait_status "last check complete at 100.0%: mismatches 0 "
   echo "ok: a check found no mismatch"

@@ -60,14 +60,7 @@ held_and_resumed() {
 
 # The writer must have written through it, and every block read back as written.
 writes_survived() {
-  kill -0 "$writer_pid" 2>/dev/null || lab_die "the writer ended in $1: $(cat "$LAB_DIR/writer.out")"
-  touch "$LAB_DIR/writer.state.stop"
-  wait "$writer_pid" || lab_die "the writer failed in $1: $(cat "$LAB_DIR/writer.out")"
-  grep -q " 0 cut short" "$LAB_DIR/writer.out" ||
-    lab_die "writes failed in $1: $(cat "$LAB_DIR/writer.out")"
-  echo "ok: no write failed in $1: $(tail -n 1 "$LAB_DIR/writer.out")"
-  verify_blocks "$1: a written block is lost"
-  echo "ok: every block written before, during and after $1 reads back"
+  writer_stop "$1"
   ! grep -q "has lost too many members" "$log" || lab_die "$1: the array lost members: $(grep "too many" "$log")"
 }
 

@@ -567,18 +567,16 @@ recon_finish (struct raid_array *a, struct raid_layout *L, struct recon *recon, 
   return rc;
 }
 
-/* On a degraded parity array: plan stripes FIRST..LAST of the request,
- * then queue their reads into B.  *RECON and *SCRATCH are the caller's to
- * put back. */
+/* On a degraded parity array: plan stripes FIRST..LAST of the request (STREAM: it
+ * continues the one before, see read_pieces), then queue their reads into B.  *RECON
+ * and *SCRATCH are the caller's to put back. */
 static int
 plan_degraded (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32_t len, uint64_t off, uint64_t first,
-               uint64_t last, struct recon **recon, unsigned *nrecon, uint8_t **scratch,
+               uint64_t last, int stream, struct recon **recon, unsigned *nrecon, uint8_t **scratch,
                struct io_batch *b)
 {
   uint64_t end = off + len;
   int cache = L == &a->lay && !atomic_load (&a->reshape.active);
-  /* a hint, raced by other readers at worst: it never decides what is read back */
-  int stream = atomic_exchange (&a->stripe_cache.stream_next, end) == off;
   size_t total = 0;
   uint8_t *at;
   unsigned rn;
@@ -620,9 +618,17 @@ read_pieces (struct raid_array *a, struct raid_layout *L, uint8_t *buf, uint32_t
 
   batch_init (&b, &a->poll_gate);
   if (locked) {
+    /* The stream is known from the order requests arrive in, not the order they get
+     * their stripe locks: a sequential reader's request that cuts a stripe waits for
+     * the one before, and the one after, which often gets its stripe first, must still
+     * see it continues the stream and keep the cut stripe's head for it (else that
+     * head is rebuilt twice, and the waiter reads after the wait).  A hint, raced by
+     * other readers at worst: it never decides what is read back. */
+    int stream = atomic_exchange (&a->stripe_cache.stream_next, end) == off;
     lock_units (L, len, off, &first, &last);
     stripe_lock_range (&a->locks, first, last);
-    rc = plan_degraded (a, L, buf, len, off, first, last, &recon, &nrecon, &scratch, &b);
+    rc = plan_degraded (a, L, buf, len, off, first, last, stream, &recon, &nrecon, &scratch,
+                        &b);
   }
   else
     rc = add_direct_reads (a, L, &b, buf, off, end);

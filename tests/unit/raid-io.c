@@ -277,6 +277,59 @@ Test (io, degraded_read_reads_each_column_once)
   degraded_read_costs_k_columns (RAID_LEVEL_EC, 4, 2, two, 2);
 }
 
+/* A sequential reader's requests get their stripe locks out of order: the one that cuts
+ * stripes 0 and 1 waits for stripe 0 (its neighbour before holds it), and the one after
+ * it, wanting only the rest of stripe 1, gets stripe 1 first.  That one must still know
+ * it continues the stream (from the order the requests came in) and keep stripe 1's head
+ * for the waiter: stripe 1 is then read once, not twice, and the waiter reads nothing
+ * after its wait. */
+struct stream_req { struct fx *f; const uint8_t *ref; uint32_t len; uint64_t off; };
+
+static void *
+stream_req_run (void *arg)
+{
+  struct stream_req *r = arg;
+  expect_read (r->f, r->ref + r->off, r->len, r->off);
+  return NULL;
+}
+
+Test (io, degraded_stream_out_of_lock_order_reads_each_stripe_once)
+{
+  struct fx f;
+  uint64_t seed = 13;
+  uint8_t *ref;
+  pthread_t waiter;
+  struct raid_mem_stats t;
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  ref = fx_fill (f.a, &seed);
+  /* stripe 1's first data column down: its head is rebuilt from the other two and P,
+   * and stripe 0 loses only its parity (its chunks are read as they are) */
+  raid_mem_member_set_down (f.mm[ref_data_dev (4, 1, 1, 0)], 1);
+  cr_assert_eq (ref_data_dev (4, 1, 0, 2) == ref_data_dev (4, 1, 1, 0), 0);
+  expect_read (&f, ref, 2 * CHUNK, 0);           /* the stream so far ends at 2 chunks */
+  reset_stats (&f);
+
+  stripe_lock_range (&f.a->locks, 0, 0);          /* the neighbour before holds stripe 0 */
+  struct stream_req cut = { &f, ref, 2 * CHUNK, 2 * CHUNK };   /* stripe 0's tail, 1's head */
+  cr_assert_eq (pthread_create (&waiter, NULL, stream_req_run, &cut), 0);
+  /* it came in (bounded: without the fix the hint moves only once it has the lock) */
+  for (unsigned i = 0; i < 2000 && atomic_load (&f.a->stripe_cache.stream_next) != 4 * CHUNK; i++)
+    usleep (1000);
+  expect_read (&f, ref + 4 * CHUNK, 2 * CHUNK, 4 * CHUNK);  /* the rest of stripe 1 */
+  stripe_unlock_range (&f.a->locks, 0, 0);
+  pthread_join (waiter, NULL);
+
+  t = total_stats (&f);
+  /* stripe 1 whole once (its two live data columns and P), and the waiter's chunk of
+   * stripe 0 (the rest of stripe 1 read as it is, then its head rebuilt from three
+   * columns after the wait, would make 6) */
+  cr_expect_eq (t.read_bytes, 4 * CHUNK, "read %llu bytes, %llu chunks",
+                (unsigned long long) t.read_bytes, (unsigned long long) (t.read_bytes / CHUNK));
+  free (ref);
+  fx_free (&f);
+}
+
 /* A stripe the cache holds is not served after a write changed it: the write is read
  * back whether it went to the part of the stripe kept or to another stripe, and
  * through the cache or not. */

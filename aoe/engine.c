@@ -2021,17 +2021,53 @@ static void mtu_probe_timeout(struct aoe_initiator *ini, struct aoe_target *t,
   f->deadline_us = now + ((uint64_t)f->path->rtt.rto_us << (f->retries < 3 ? f->retries : 3));
 }
 
-/* An IDENTIFY whose tries are all sent waits for a late answer to any of them (see
- * tag_matches) until AOE_IDENTIFY_WAIT_MS after the first: 1 when F waits on. */
-static int identify_waits(struct aoe_frame *f, uint64_t now)
+/* An IDENTIFY unanswered is asked again, backing off as any frame, and given up only the
+ * dead time after its first try: the shelf's controller answers Query Config at once, but
+ * IDENTIFY goes to its disk, which answers in seconds while it spins up or serves another
+ * head (the Linux driver waits for it as for any command, up to aoe_deadsecs).  An answer
+ * to any of its tries counts (tag_matches).  When F gives up (UINT64_MAX: not an IDENTIFY). */
+static uint64_t identify_gives_up(const struct aoe_initiator *ini, const struct aoe_frame *f)
 {
-  if (!f->req || f->req->kind != REQ_IDENTIFY || f->retries + 1 < AOE_IDENTIFY_TRIES)
-    return 0;
-  uint64_t end = f->first_us + AOE_IDENTIFY_WAIT_MS * 1000ull;
-  if (now >= end)
-    return 0;
-  f->deadline_us = end;
-  return 1;
+  if (!f->req || f->req->kind != REQ_IDENTIFY)
+    return UINT64_MAX;
+  return f->first_us + 1000ull * ini->opt.dead_time_ms;
+}
+
+/* T's address answered Query Config, but not IDENTIFY within WAITED_MS: remembered for
+ * aoe_identify_unanswered_ms (T itself is dropped: reap_unidentified). */
+static void identify_note(struct aoe_initiator *ini, const struct aoe_target *t,
+                          unsigned waited_ms)
+{
+  unsigned i = ini->identify_notes_next;
+  for (unsigned j = 0; j < AOE_IDENTIFY_NOTES; j++)
+    if (ini->identify_notes[j].waited_ms && ini->identify_notes[j].shelf == t->shelf &&
+        ini->identify_notes[j].slot == t->slot)
+      i = j;                    /* the same address again: one note */
+  ini->identify_notes[i].shelf = t->shelf;
+  ini->identify_notes[i].slot = t->slot;
+  ini->identify_notes[i].waited_ms = waited_ms ? waited_ms : 1;
+  if (i == ini->identify_notes_next)
+    ini->identify_notes_next = (i + 1) % AOE_IDENTIFY_NOTES;
+}
+
+/* F's IDENTIFY went unanswered for the dead time: given up.  Said at debug level only: a
+ * flood of made-up addresses gives up thousands; a discovery waiting for one says so
+ * (aoe_discover), and its caller asks aoe_identify_unanswered_ms. */
+static void identify_give_up(struct aoe_initiator *ini, struct aoe_target *t,
+                             struct aoe_frame *f, uint64_t now)
+{
+  struct aoe_req *r = f->req;
+  char mac[18];
+  mac_str(f->path->mac, mac);
+  unsigned waited_ms = (unsigned)((now - f->first_us) / 1000);
+  if (!t->identified)
+    identify_note(ini, t, waited_ms);
+  aoe_log(ini, AOE_LOG_DEBUG, "e%u.%u: path %s via %s answered Query Config but not IDENTIFY "
+          "within %u ms (%u tries; the dead time): given up until it answers discovery again",
+          t->shelf, t->slot, mac, f->path->ifc->name, waited_ms, f->retries + 1);
+  frame_settle(t, f);
+  frame_free(t, f);
+  aoe_req_complete(ini, r, ETIMEDOUT);
 }
 
 static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
@@ -2042,8 +2078,11 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
     mtu_probe_timeout(ini, t, f, now);
     return;
   }
-  if (identify_waits(f, now))
+  uint64_t give_up = identify_gives_up(ini, f);
+  if (now >= give_up) {
+    identify_give_up(ini, t, f, now);
     return;
+  }
   p->st.timeouts++;
   p->timeouts_since_heard++;
   /* One backoff and one window decrease per loss episode, not per frame lost in it:
@@ -2068,12 +2107,6 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
     frame_retire(t, f, now);
     return;
   }
-  if (r->kind == REQ_IDENTIFY && f->retries + 1 >= AOE_IDENTIFY_TRIES) {
-    frame_settle(t, f);
-    frame_free(t, f);
-    aoe_req_complete(ini, r, ETIMEDOUT);
-    return;
-  }
   struct aoe_path *np = retransmit_path(t, f);
   if (t->held_us && r->kind != REQ_IDENTIFY && !path_usable(np)) {
     f->deadline_us = now + np->rtt.rto_us;     /* waits for a path identified again */
@@ -2088,6 +2121,8 @@ static void frame_timeout(struct aoe_initiator *ini, struct aoe_target *t,
   t->st.retransmits++;
   np->st.retransmits++;
   frame_send(t, f, now);
+  if (f->deadline_us > give_up)
+    f->deadline_us = give_up;   /* an IDENTIFY's last wait ends at its dead time */
 }
 
 /* ---- keepalives (see keepalive.h) --------------------------------------------------- */

@@ -168,6 +168,44 @@ static void run_for(struct aoe_initiator *ini, unsigned ms)
   }
 }
 
+/* The targets never identified whose IDENTIFY is in flight or queued, named in NAMES ("e1.1,
+ * e1.2 and 3 more"); how many.  Caller holds ini->lock. */
+static unsigned identify_pending_names(struct aoe_initiator *ini, char *names, size_t len)
+{
+  unsigned n = 0;
+  size_t used = 0;
+  names[0] = '\0';
+  for (size_t i = 0; i < ini->ntargets; i++) {
+    const struct aoe_target *t = ini->targets[i];
+    int pending = 0;
+    for (size_t j = 0; j < t->npaths; j++)
+      pending |= t->paths[j].identifying;
+    if (t->identified || !pending)
+      continue;
+    if (n++ < 4 && used < len)
+      used += (size_t)snprintf(names + used, len - used, "%se%u.%u", n > 1 ? ", " : "",
+                               t->shelf, t->slot);
+  }
+  if (n > 4 && used < len)
+    snprintf(names + used, len - used, " and %u more", n - 4);
+  return n;
+}
+
+/* Discovery has waited AOE_IDENTIFY_SLOW_MS for IDENTIFY answers: one line says which
+ * shelves it waits for, and why, so that a start that waits is understood. */
+static void say_identify_slow(struct aoe_initiator *ini)
+{
+  char names[128];
+  pthread_mutex_lock(&ini->lock);
+  unsigned n = identify_pending_names(ini, names, sizeof names);
+  pthread_mutex_unlock(&ini->lock);
+  if (n)
+    aoe_log(ini, AOE_LOG_INFO, "%s answered Query Config but not IDENTIFY yet: %s may be "
+            "spinning up or busy; discovery waits up to the dead time (%.1f s) for %s",
+            names, n > 1 ? "their disks" : "its disk", ini->opt.dead_time_ms / 1000.0,
+            n > 1 ? "them" : "it");
+}
+
 int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
 {
   /* Frames are unreliable: ask twice, at the start and halfway. */
@@ -177,16 +215,24 @@ int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
     pthread_mutex_unlock(&ini->lock);
     run_for(ini, round ? wait_ms - wait_ms / 2 : wait_ms / 2);
   }
-  /* IDENTIFY of what answered: each try is bounded, so this ends; and at most 5 s by the
-   * clock, not by rounds: a flood of made-up addresses (their IDENTIFYs never answered)
-   * keeps some pending, and slows each round. */
-  uint64_t identify_end = aoe_now_us() + 5000000u;
-  while (aoe_now_us() < identify_end) {
+  /* IDENTIFY of what answered: each is given up at the dead time after its first try (a
+   * disk spinning up answers in seconds), so this ends; and at most the dead time and a
+   * probe period by the clock (IDENTIFYs sent late in the rounds), not by rounds: a flood
+   * of made-up addresses (their IDENTIFYs never answered) keeps some pending, and slows
+   * each round. */
+  uint64_t start = aoe_now_us();
+  uint64_t identify_end = start + 1000ull * (ini->opt.dead_time_ms + AOE_PROBE_MS);
+  int said_slow = 0;
+  for (uint64_t now; (now = aoe_now_us()) < identify_end;) {
     pthread_mutex_lock(&ini->lock);
     unsigned pending = ini->identifying;
     pthread_mutex_unlock(&ini->lock);
     if (!pending)
       break;
+    if (!said_slow && now - start >= AOE_IDENTIFY_SLOW_MS * 1000ull) {
+      say_identify_slow(ini);
+      said_slow = 1;
+    }
     run_for(ini, 10);
   }
   int up = 0;
@@ -195,6 +241,27 @@ int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
     up += ini->targets[i]->identified && atomic_load(&ini->targets[i]->up);
   pthread_mutex_unlock(&ini->lock);
   return up;
+}
+
+unsigned aoe_identify_unanswered_ms(struct aoe_initiator *ini, unsigned shelf, unsigned slot)
+{
+  unsigned ms = 0;
+  pthread_mutex_lock(&ini->lock);
+  struct aoe_target *t = aoe_target_lookup(ini, shelf, slot);
+  for (unsigned i = 0; i < AOE_IDENTIFY_NOTES && !(t && t->identified); i++)
+    if (ini->identify_notes[i].waited_ms && ini->identify_notes[i].shelf == shelf &&
+        ini->identify_notes[i].slot == slot)
+      ms = ini->identify_notes[i].waited_ms;
+  for (unsigned i = 0; t && !t->identified && i < t->hiwater; i++) {
+    const struct aoe_frame *f = &t->frames[i];
+    if (f->state == FRAME_INFLIGHT && f->req && f->req->kind == REQ_IDENTIFY) {
+      uint64_t waited_ms = (aoe_clock_us(ini) - f->first_us) / 1000;
+      if (waited_ms > ms)
+        ms = (unsigned)waited_ms;
+    }
+  }
+  pthread_mutex_unlock(&ini->lock);
+  return ms;
 }
 
 size_t aoe_iface_names(struct aoe_initiator *ini, char *buf, size_t len)

@@ -28,10 +28,16 @@
  * the shelf address moved to another MAC, or the MAC was never a shelf's (a forged
  * reply). */
 #define AOE_PATH_DROP_DEAD_TIMES 3
-#define AOE_IDENTIFY_TRIES 5
-/* An IDENTIFY's last try done, an answer to any of its tries is waited for until this
- * long after the first (a slow shelf: its tries come faster than its answers). */
-#define AOE_IDENTIFY_WAIT_MS 1000
+/* An IDENTIFY is asked again as any frame (backing off from the path's RTO, at most
+ * AOE_RTO_MAX_US apart) and given up the dead time after its first try (engine.c,
+ * identify_gives_up): Query Config is answered by the shelf's controller at once, but
+ * IDENTIFY by its disk, which takes seconds while it spins up or serves another head.
+ * Unanswered this long, a discovery waiting for it says so (aoe_discover). */
+#define AOE_IDENTIFY_SLOW_MS 1000
+/* Addresses whose IDENTIFY was given up, never identified, remembered for
+ * aoe_identify_unanswered_ms (the last ones: a flood of made-up addresses pushes a real
+ * one out, and its caller says only that it did not answer). */
+#define AOE_IDENTIFY_NOTES 16
 /* Sectors per frame that fit any Ethernet (MTU 1500: 36 + 2 * 512 bytes).  A path offering
  * more is used at this size until a read of its full size went through both ways (the
  * MTU probe, engine.c): a link on the way with a smaller MTU drops bigger frames
@@ -250,6 +256,10 @@ struct aoe_initiator {
   uint64_t next_discover_us;
   uint64_t next_wake_us;        /* earliest timer the loop must wake for */
   unsigned identifying;         /* IDENTIFY requests outstanding */
+  /* The last addresses that answered Query Config, but not IDENTIFY within the dead time
+   * (a ring: identify_notes_next is the oldest's slot). */
+  struct { unsigned shelf, slot, waited_ms; } identify_notes[AOE_IDENTIFY_NOTES];
+  unsigned identify_notes_next;
   struct aoe_req *done_head, *done_tail;  /* completions to deliver after unlocking */
   struct aoe_initiator_stats st;
   uint64_t parse_counts[AOE_PARSE_NRESULTS];

@@ -79,9 +79,20 @@ void aoe_stop(struct aoe_initiator *);     /* stop the loop thread, keep all sta
 void aoe_close(struct aoe_initiator *);    /* stop, fail pending I/O with ESHUTDOWN, free */
 
 /* Broadcast Query Config on every interface, wait WAIT_MS for answers, IDENTIFY new
- * targets and paths (bounded extra wait), return how many targets are up.  Works with or
- * without the loop thread running (without it, the caller's thread runs the loop). */
+ * targets and paths, return how many targets are up.  An IDENTIFY is asked again until
+ * the dead time after its first try (a disk spinning up answers in seconds), and waited
+ * for as long: the extra wait is bounded by the dead time and a second; past a second of
+ * it, one AOE_LOG_INFO line names the shelves waited for.  Works with or without the loop
+ * thread running (without it, the caller's thread runs the loop). */
 int aoe_discover(struct aoe_initiator *, unsigned wait_ms);
+
+/* How long (ms) the shelf at SHELF.SLOT, which answered Query Config, went without
+ * answering IDENTIFY: its IDENTIFY in flight, or its last one, given up at the dead time
+ * (a disk spinning up or busy).  0 when it is identified, or never answered Query Config
+ * as far as the initiator remembers (the last 16 addresses given up: a flood of made-up
+ * ones pushes a real one out).  For a caller to say why a shelf it waited for is not
+ * there. */
+unsigned aoe_identify_unanswered_ms(struct aoe_initiator *, unsigned shelf, unsigned slot);
 
 /* "h0, h1": the interfaces in use, for messages.  Returns the length written. */
 size_t aoe_iface_names(struct aoe_initiator *, char *buf, size_t len);

@@ -206,9 +206,26 @@ static uint64_t shelf_ups(struct aoe_target *t)
   return t && aoe_target_stats(t, &st) == 0 ? st.up_events : 0;
 }
 
-/* Wait until every listed shelf has answered discovery, or the discover time is up. */
+/* Why shelf A is not there when it answered Query Config but not IDENTIFY (its disk spins
+ * up, or is busy): a line in MSG and true; false when it did not answer at all. */
+static bool identify_unanswered(const struct shelf_addr *a, char *msg, size_t len)
+{
+  unsigned ms = aoe_identify_unanswered_ms(initiator, a->shelf, a->slot);
+
+  if (!ms)
+    return false;
+  snprintf(msg, len, "e%u.%u answered Query Config but not IDENTIFY within %.1fs: its disk "
+           "may be spinning up or busy; raise dead-time= (now %.1fs) to wait longer for it",
+           a->shelf, a->slot, ms / 1000.0, params.dead_time_ms / 1000.0);
+  return true;
+}
+
+/* Wait until every listed shelf has answered discovery, or the discover time is up (a
+ * shelf that answered Query Config is waited for up to the dead time for its IDENTIFY:
+ * aoe_discover).  A shelf left out for want of IDENTIFY is said so. */
 static void discover_shelves(void)
 {
+  char msg[256];
   struct timespec start;
   size_t found = 0;
 
@@ -223,8 +240,11 @@ static void discover_shelves(void)
       break;
     aoe_discover(initiator, 300);
   }
-  for (size_t i = 0; i < n_addrs; i++)
+  for (size_t i = 0; i < n_addrs; i++) {
     ups_seen[i] = shelf_ups(targets[i]);
+    if (!targets[i] && identify_unanswered(&addrs[i], msg, sizeof msg))
+      log_warning("%s", msg);
+  }
 }
 
 /* ERR, aoe's "eS.S is claimed by process N on this host ...", as the line for the user. */
@@ -399,6 +419,12 @@ static bool array_failed(void)
 /* The error line for shelf A that did not answer; WHAT ends it ("" or "; ..."). */
 static void say_unanswered(const struct shelf_addr *a, const char *what, FILE *out)
 {
+  char msg[256];
+
+  if (identify_unanswered(a, msg, sizeof msg)) {
+    fprintf(out, "error: %s%s\n", msg, what);
+    return;
+  }
   fprintf(out, "error: e%u.%u did not answer within %.1fs: check that the shelf runs "
           "(vblade SHELF SLOT IFACE FILE) and is on this network%s\n", a->shelf, a->slot,
           params.discover_ms / 1000.0, what);

@@ -30,8 +30,8 @@ lab_bg client aoe-client -i h0 -w 2000 1.1 write 0 256 5 mark "$LAB_DIR/ready" \
 for _ in $(seq 600); do [ -e "$LAB_DIR/ready" ] && break; sleep 0.05; done
 [ -e "$LAB_DIR/ready" ] || lab_die "client did not start: $(cat "$LAB_DIR/client.out")"
 
-# At full speed: made-up targets are dropped ~300 ms after their IDENTIFYs go unanswered,
-# so a slow flood would never fill the table.
+# At full speed: made-up targets are dropped once their IDENTIFYs went unanswered for the
+# dead time, so a slow flood would never fill the table.
 out=$(timeout 60 ip netns exec "$spoof_ns" lab-spoof eth0 "$FLOOD" 0) ||
   lab_die "lab-spoof: $out"
 echo "ok: $out made-up Query Config replies on br0"
@@ -99,7 +99,8 @@ took=$((SECONDS - start))
 kill "$spoofer" 2>/dev/null || true
 grep -q '^e1\.1 .* up ' <<<"$out" && grep -q '^e2\.1 .* up ' <<<"$out" ||
   lab_die "discover during a flood: $out"
-# -w 1000, then at most 5 s for the IDENTIFYs the made-up shelves never answer: about 6 s.
+# -w 1000, then at most 6 s (the dead time and a second) for the IDENTIFYs the made-up
+# shelves never answer: about 7 s.
 # Bounded at 30 s, not 12: the spoofer and another test's qemu VM share the 2 CPUs with
 # it; a discover that waited on the made-up shelves one by one would take far longer.
 [ "$took" -le 30 ] || lab_die "discover during a flood took ${took}s"

@@ -2,7 +2,10 @@
  * duplicates frames like tc netem (this kernel has no sch_netem).  The lab puts it between
  * the initiator's bridge port and the bridge.  Impairments apply in both directions.
  *   lab-netem IF_A IF_B [loss P%] [delay MS [JITTER_MS]] [reorder P%] [duplicate P%]
- *             [wcache on]
+ *             [wcache on] [spinup MS]
+ * spinup MS: the shelves' disks answer no IDENTIFY until MS after the first one the relay
+ * saw (disks spinning up, or busy with another head's I/O, while their controllers answer
+ * Query Config at once): IDENTIFY requests before then are dropped (spinup_dropped=).
  * wcache on: the shelves' IDENTIFY answers say their disk's volatile write cache is on
  * (word 85 bit 5, word 87 validating it), which vblade never says, so tests can run an
  * initiator against shelves with a write cache.
@@ -28,7 +31,8 @@
 #define MAX_FRAME 9216
 #define MAX_QUEUED 8192
 
-struct impairment { double loss, reorder, duplicate; long delay_us, jitter_us; int wcache; };
+struct impairment { double loss, reorder, duplicate; long delay_us, jitter_us, spinup_us;
+                    int wcache; };
 
 struct queued {
   long long release_us;
@@ -39,7 +43,7 @@ struct queued {
 };
 
 struct counters { long received, forwarded, dropped, duplicated, reordered, overflow;
-                  long flushes, identifies_patched; };
+                  long flushes, identifies_patched, spinup_dropped; };
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { stop = 1; }
@@ -109,6 +113,7 @@ static void parse_impairment(int argc, char **argv, struct impairment *imp)
     else if (!strcmp(word, "reorder")) imp->reorder = parse_percent(arg);
     else if (!strcmp(word, "duplicate")) imp->duplicate = parse_percent(arg);
     else if (!strcmp(word, "wcache")) imp->wcache = !strcmp(arg, "on");
+    else if (!strcmp(word, "spinup")) imp->spinup_us = parse_ms(arg);
     else if (!strcmp(word, "delay")) {
       imp->delay_us = parse_ms(arg);
       if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
@@ -158,6 +163,23 @@ static void watch_ata(uint8_t *f, ssize_t n, const struct impairment *imp, struc
     }
 }
 
+/* Is F an IDENTIFY request a disk still spinning up does not answer (spinup MS)? */
+static int spinning_up(const uint8_t *f, ssize_t n, const struct impairment *imp,
+                       struct counters *c)
+{
+  static long long first_us;
+
+  if (!imp->spinup_us || !aoe_ata(f, n) || (f[AOE_VERFLAGS] & AOE_RESPONSE) ||
+      f[ATA_CMD] != 0xec)
+    return 0;
+  if (!first_us)
+    first_us = now_us();
+  if (now_us() - first_us >= imp->spinup_us)
+    return 0;
+  c->spinup_dropped++;
+  return 1;
+}
+
 /* Insert in release-time order; equal times keep arrival order. */
 static void enqueue(struct queued **head, struct queued *q)
 {
@@ -171,7 +193,7 @@ int main(int argc, char **argv)
 {
   if (argc < 3) {
     fprintf(stderr, "usage: lab-netem IF_A IF_B [loss P%%] [delay MS [JITTER]] [reorder P%%] "
-            "[duplicate P%%] [wcache on]\n");
+            "[duplicate P%%] [wcache on] [spinup MS]\n");
     return 2;
   }
   struct impairment imp = { 0 };
@@ -212,6 +234,7 @@ int main(int argc, char **argv)
       if (n <= 0) continue;
       c.received++;
       watch_ata(buf, n, &imp, &c);
+      if (spinning_up(buf, n, &imp, &c)) continue;
       if (chance() < imp.loss) { c.dropped++; continue; }
       int copies = chance() < imp.duplicate ? 2 : 1;
       c.duplicated += copies - 1;
@@ -234,8 +257,9 @@ int main(int argc, char **argv)
   char line[320];
   snprintf(line, sizeof line,
            "received=%ld forwarded=%ld dropped=%ld duplicated=%ld reordered=%ld overflow=%ld "
-           "flushes=%ld identifies_patched=%ld\n", c.received, c.forwarded, c.dropped,
-           c.duplicated, c.reordered, c.overflow, c.flushes, c.identifies_patched);
+           "flushes=%ld identifies_patched=%ld spinup_dropped=%ld\n", c.received,
+           c.forwarded, c.dropped, c.duplicated, c.reordered, c.overflow, c.flushes,
+           c.identifies_patched, c.spinup_dropped);
   fputs(line, stderr);
   const char *stats = getenv("LAB_NETEM_STATS");
   if (stats) {

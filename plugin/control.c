@@ -17,6 +17,7 @@
 
 #include "control.h"
 #include "deadline.h"
+#include "log.h"
 
 #define CLIENTS_MAX 16            /* clients served at once; more wait in the backlog */
 
@@ -228,9 +229,28 @@ static void start_client(struct control *c, struct client *cl, int fd)
     serve_one(c, fd, true);     /* no thread: as when all are taken */
 }
 
+/* accept4 failed with ERR, the client still waiting in the backlog.  Out of descriptors
+ * or memory, the listening socket stays readable and every poll returns at once: the
+ * accept thread would spin on a CPU until something frees up.  Say so once per episode
+ * and try again ACCEPT_RETRY_MS later.  1 when the loop should go on. */
+#define ACCEPT_RETRY_MS 100
+static bool accept_failed(struct control *c, int err, bool *said)
+{
+  if (err == EINTR || err == EAGAIN || err == ECONNABORTED)
+    return true;                /* the client left, or a signal: nothing to wait for */
+  if (!*said)
+    log_warning("control socket %s: cannot take a client: %s; its request waits in the "
+                "backlog until descriptors free up (raise nbdkit's limit with ulimit -n)",
+                c->path, strerror(err));
+  *said = true;
+  struct pollfd stop = { .fd = c->stop_pipe[0], .events = POLLIN };
+  return !(poll(&stop, 1, ACCEPT_RETRY_MS) > 0 && (stop.revents & POLLIN));
+}
+
 static void *accept_loop(void *arg)
 {
   struct control *c = arg;
+  bool said_failed = false;
 
   for (;;) {
     struct pollfd p[2] = { { .fd = c->listen_fd, .events = POLLIN },
@@ -239,14 +259,22 @@ static void *accept_loop(void *arg)
       break;
     if (p[1].revents)
       break;
-    if (p[0].revents & POLLIN) {
-      int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-      struct client *cl = fd >= 0 ? free_client(c) : NULL;
-      if (cl)
-        start_client(c, cl, fd);
-      else if (fd >= 0)
-        serve_one(c, fd, true); /* all taken: a status still answered, here */
+    if (!(p[0].revents & POLLIN))
+      continue;
+    int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (!accept_failed(c, errno, &said_failed))
+        break;
+      continue;
     }
+    if (said_failed)
+      log_notice("control socket %s: taking clients again", c->path);
+    said_failed = false;
+    struct client *cl = free_client(c);
+    if (cl)
+      start_client(c, cl, fd);
+    else
+      serve_one(c, fd, true);   /* all taken: a status still answered, here */
   }
   return NULL;
 }
@@ -258,6 +286,7 @@ int control_start(struct control *c)
     errno = err;
     return -1;
   }
+  pthread_setname_np(c->thread, "aoeraid-control");     /* for top -H, and the tests */
   c->running = 1;
   return 0;
 }

@@ -151,8 +151,9 @@ static int run_reshape(void)
   }
   mon_reshape_waiting = false;
   if (r == 0) {
-    log_notice("%sreshape finished: %" PRIu64 " bytes; clients that connect now see the "
-               "new size", mon_prefix, raid_size(mon_array));
+    /* raid/ logged "reshape finished" with the shape; this is what it means to clients */
+    log_notice("%sexport size now %" PRIu64 " bytes: clients that connect now see it "
+               "(NBD gives the size at connect)", mon_prefix, raid_size(mon_array));
     return 0;
   }
   if (r == -ECANCELED)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Garbage on the control socket: empty lines, a 1 MiB line, binary and control bytes,
 # unknown requests, half a request then close, a client trickling one byte at a time,
-# many clients at once, arguments out of range (a shelf past 65535, one that wraps round
+# many clients at once, nbdkit out of descriptors, arguments out of range (a shelf past 65535, one that wraps round
 # 2^32 to e1.1, negative and huge rates, a level that is no level).  Each is answered with
 # one error line (or, for a client gone, nothing), no client holds the server, nothing
 # changes in the array, status still answers and the data reads back over NBD.  A status
@@ -124,6 +124,32 @@ if len(good) != 32:
     sys.exit("only %d of 32 status answers came: %r" % (len(good), answers[:2]))
 EOF
 echo "ok: 40 clients at once, 8 of them silent: all 32 status answers came"
+
+# Out of descriptors: nbdkit's limit lowered to its lowest free descriptor, a client's
+# status waits in the backlog.  The accept thread says so once and sleeps between tries
+# (before, every poll returned at once and it spun on a CPU); the client is answered once
+# the limit is raised.
+ctl_tid=$(grep -lx aoeraid-control /proc/"$PLUGIN_PID"/task/*/comm | cut -d/ -f5)
+[ -n "$ctl_tid" ] || lab_die "no thread named aoeraid-control in nbdkit"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PLUGIN_PID/task/$ctl_tid/stat"; }
+lowest_free=$(ls /proc/"$PLUGIN_PID"/fd | sort -n |
+              awk 'BEGIN { n = 0 } $1 == n { n++ } END { print n }')
+nofile=$(prlimit --pid "$PLUGIN_PID" --nofile -o SOFT --noheadings)
+prlimit --pid "$PLUGIN_PID" --nofile="$lowest_free:" || lab_die "prlimit failed"
+"$aoeraid" status -t 20 -c "$ctl" >"$LAB_DIR/late.out" 2>&1 &
+late=$!
+wait_log "cannot take a client: Too many open files" "out of descriptors"
+ticks0=$(cpu_ticks); sleep 2; ticks1=$(cpu_ticks)
+lab_alive "$late" || lab_die "the status was answered with no descriptor free: $(cat "$LAB_DIR/late.out")"
+prlimit --pid "$PLUGIN_PID" --nofile="$nofile:"
+wait "$late" || lab_die "the waiting status failed once the limit was raised: $(cat "$LAB_DIR/late.out")"
+grep -q "state clean" "$LAB_DIR/late.out" || lab_die "the waiting status said: $(cat "$LAB_DIR/late.out")"
+[ $((ticks1 - ticks0)) -lt 30 ] ||
+  lab_die "out of descriptors, the accept thread spun: $((ticks1 - ticks0)) ticks of CPU in 2 s"
+[ "$(grep -c "cannot take a client" "$LAB_DIR/nbdkit.log")" = 1 ] ||
+  lab_die "the accept failure was not said once: $(grep "cannot take a client" "$LAB_DIR/nbdkit.log")"
+grep -q "control socket .* taking clients again" "$LAB_DIR/nbdkit.log" || lab_die "no 'taking clients again'"
+echo "ok: out of descriptors, a status waits (accept thread $((ticks1 - ticks0)) ticks in 2 s) and is answered after"
 
 after=$(shape)
 [ "$after" = "$before" ] || lab_die "the array changed: before: $before; after: $after"

@@ -265,7 +265,7 @@ Test (monitor, its_lines_name_the_array, .timeout = 90)
   cr_assert_eq (raid_grow (f.a, (const char *[]) { "e10.1" }, 1, RAID_LEVEL_5, err,
                            sizeof err), 0, "grow: %s", err);
   monitor_kick ();
-  cr_expect (noticed ("test: reshape finished: "), "no 'test: reshape finished' (lines: %d)",
+  cr_expect (noticed ("test: export size now "), "no 'test: export size now' (lines: %d)",
              atomic_load (&n_notices));
   monitor_stop ();
   fx_free (&f);

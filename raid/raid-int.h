@@ -259,7 +259,10 @@ void batch_wait (struct io_batch *b);
 #define SCRATCH_POOL 16
 /* ---- stripe-cache.c: whole stripes a degraded read rebuilt, for the next reader ---- */
 
-#define STRIPE_CACHE_ENTRIES 4
+/* A sequential reader at depth D leaves up to about 2D/3 entries waiting for their
+ * readers (each request that cuts two stripes wants one from each neighbour): 16 covers
+ * depth 16-24, at most 16 stripes of memory (a RAID5 of 4 with 512 KiB chunks: 24 MiB). */
+#define STRIPE_CACHE_ENTRIES 16
 #define STRIPE_CACHE_MAX_STRIPE (8u << 20)   /* larger stripes are not kept */
 
 /* What an entry was read as: the stripe, in which geometry, with which columns usable. */

@@ -97,6 +97,11 @@ stripe_cache_get (struct stripe_cache *c, const struct stripe_key *key, uint64_t
       memcpy (dst, e->buf + (lo - e->lo), hi - lo);
       e->used = ++c->tick;
       found = 1;
+      /* Its reader took all it held: the part a filler kept is what one neighbour
+       * wants, once.  Kept, it would look recently used and push out an entry whose
+       * reader is still to come. */
+      if (lo == e->lo && hi == e->hi)
+        drop (c, e);
     }
   }
   pthread_mutex_unlock (&c->lock);

@@ -330,6 +330,41 @@ Test (io, degraded_stream_out_of_lock_order_reads_each_stripe_once)
   fx_free (&f);
 }
 
+/* A sequential reader at depth 16 leaves about ten entries waiting for their readers at
+ * once: sixteen are kept (four pushed the oldest out before its reader came, which then
+ * read its stripe again); an entry read whole is dropped, one read in part is kept. */
+Test (io, stripe_cache_keeps_a_deep_stream)
+{
+  struct fx f;
+  struct stripe_cache c;
+  uint8_t col[3][CHUNK], got[2 * CHUNK];
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  stripe_cache_init (&c);
+  uint8_t *cols[] = { col[0], col[1], col[2] };
+  for (uint64_t s = 0; s < 16; s++) {
+    struct stripe_key key = { .g = f.a->lay.g, .stripe = s, .usable = 0x7 };
+    memset (col[0], (int) s, CHUNK);
+    stripe_cache_put (&c, &key, 0, CHUNK, cols);
+  }
+  for (uint64_t s = 0; s < 16; s++) {
+    struct stripe_key key = { .g = f.a->lay.g, .stripe = s, .usable = 0x7 };
+    cr_expect (stripe_cache_get (&c, &key, 0, CHUNK, got), "stripe %llu was pushed out",
+               (unsigned long long) s);
+    cr_expect (got[0] == s && got[CHUNK - 1] == s, "stripe %llu holds another's bytes",
+               (unsigned long long) s);
+    cr_expect (!stripe_cache_get (&c, &key, 0, CHUNK, got), "stripe %llu served twice",
+               (unsigned long long) s);
+  }
+  cr_expect_eq (atomic_load (&c.live), 0);
+  struct stripe_key key = { .g = f.a->lay.g, .stripe = 20, .usable = 0x7 };
+  stripe_cache_put (&c, &key, 0, 2 * CHUNK, cols);
+  cr_expect (stripe_cache_get (&c, &key, 0, CHUNK, got), "part of an entry");
+  cr_expect (stripe_cache_get (&c, &key, CHUNK, 2 * CHUNK, got), "the rest after a part");
+  stripe_cache_destroy (&c);
+  fx_free (&f);
+}
+
 /* A stripe the cache holds is not served after a write changed it: the write is read
  * back whether it went to the part of the stripe kept or to another stripe, and
  * through the cache or not. */

@@ -208,6 +208,12 @@ static void say_identify_slow(struct aoe_initiator *ini)
 
 int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
 {
+  return aoe_discover_until(ini, wait_ms, NULL, NULL);
+}
+
+int aoe_discover_until(struct aoe_initiator *ini, unsigned wait_ms, aoe_enough_fn *enough,
+                       void *opaque)
+{
   /* Frames are unreliable: ask twice, at the start and halfway. */
   for (int round = 0; round < 2; round++) {
     pthread_mutex_lock(&ini->lock);
@@ -219,7 +225,9 @@ int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
    * disk spinning up answers in seconds), so this ends; and at most the dead time and a
    * probe period by the clock (IDENTIFYs sent late in the rounds), not by rounds: a flood
    * of made-up addresses (their IDENTIFYs never answered) keeps some pending, and slows
-   * each round. */
+   * each round.  A caller that has what it came for (ENOUGH) waits for no other shelf's
+   * IDENTIFY: one slow shelf on the SAN, not its own, would hold every start and add up
+   * to the dead time. */
   uint64_t start = aoe_now_us();
   uint64_t identify_end = start + 1000ull * (ini->opt.dead_time_ms + AOE_PROBE_MS);
   int said_slow = 0;
@@ -227,7 +235,7 @@ int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
     pthread_mutex_lock(&ini->lock);
     unsigned pending = ini->identifying;
     pthread_mutex_unlock(&ini->lock);
-    if (!pending)
+    if (!pending || (enough && enough(opaque)))
       break;
     if (!said_slow && now - start >= AOE_IDENTIFY_SLOW_MS * 1000ull) {
       say_identify_slow(ini);

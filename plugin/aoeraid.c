@@ -220,26 +220,32 @@ static bool identify_unanswered(const struct shelf_addr *a, char *msg, size_t le
   return true;
 }
 
+/* Are all the listed shelves found (targets[])?  For discover_shelves' rounds: a round
+ * ends once they are, not waiting for another shelf's slow IDENTIFY. */
+static int all_found(void *unused)
+{
+  size_t found = 0;
+
+  (void)unused;
+  for (size_t i = 0; i < n_addrs; i++) {
+    targets[i] = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
+    found += targets[i] != NULL;
+  }
+  return found == n_addrs;
+}
+
 /* Wait until every listed shelf has answered discovery, or the discover time is up (a
  * shelf that answered Query Config is waited for up to the dead time for its IDENTIFY:
- * aoe_discover).  A shelf left out for want of IDENTIFY is said so. */
+ * aoe_discover_until).  A shelf left out for want of IDENTIFY is said so. */
 static void discover_shelves(void)
 {
   char msg[256];
   struct timespec start;
-  size_t found = 0;
 
   clock_gettime(CLOCK_MONOTONIC, &start);
-  for (;;) {            /* after a scan every shelf is known already */
-    found = 0;
-    for (size_t i = 0; i < n_addrs; i++) {
-      targets[i] = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
-      found += targets[i] != NULL;
-    }
-    if (found == n_addrs || elapsed_ms(&start) >= (long)params.discover_ms)
-      break;
-    aoe_discover(initiator, 300);
-  }
+  /* after a scan every shelf is known already */
+  while (!all_found(NULL) && elapsed_ms(&start) < (long)params.discover_ms)
+    aoe_discover_until(initiator, 300, all_found, NULL);
   for (size_t i = 0; i < n_addrs; i++) {
     ups_seen[i] = shelf_ups(targets[i]);
     if (!targets[i] && identify_unanswered(&addrs[i], msg, sizeof msg))
@@ -357,6 +363,16 @@ static void free_members(void)
   n_all_members = n_members = n_spare_members = 0;
 }
 
+/* Is the shelf at A (a const struct shelf_addr) found and up?  For find_shelf's rounds:
+ * a round ends once it is, not waiting for another shelf's slow IDENTIFY. */
+static int shelf_up(void *a)
+{
+  const struct shelf_addr *addr = a;
+  struct aoe_target *t = aoe_target_find(initiator, addr->shelf, addr->slot);
+
+  return t && aoe_target_up(t);
+}
+
 /* The control request "add SHELF.SLOT": find the shelf, claim it, and give it to the
  * array as a spare; the monitor starts a recovery if a slot needs it. */
 static struct aoe_target *find_shelf(const struct shelf_addr *a)
@@ -366,9 +382,9 @@ static struct aoe_target *find_shelf(const struct shelf_addr *a)
 
   /* A shelf this server knew and saw go down answers again only after it is asked. */
   clock_gettime(CLOCK_MONOTONIC, &start);
-  while ((!(t = aoe_target_find(initiator, a->shelf, a->slot)) || !aoe_target_up(t)) &&
-         elapsed_ms(&start) < (long)params.discover_ms)
-    aoe_discover(initiator, 300);
+  while (!shelf_up((void *)a) && elapsed_ms(&start) < (long)params.discover_ms)
+    aoe_discover_until(initiator, 300, shelf_up, (void *)a);
+  t = aoe_target_find(initiator, a->shelf, a->slot);
   return t && aoe_target_up(t) ? t : NULL;
 }
 

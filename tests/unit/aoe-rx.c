@@ -1985,6 +1985,33 @@ Test(identify, discovery_says_which_slow_shelf_it_waits_for, .timeout = 30)
   rig_close(&r);
 }
 
+static int rig_shelf_found(void *opaque)
+{
+  struct rig *r = opaque;
+  return aoe_target_find(r->ini, SHELF, SLOT) != NULL;
+}
+
+/* A caller with the shelves it wants (the plugin's start and add: the rig's e7.3, up)
+ * waits for no other shelf's slow IDENTIFY (e8.2's, never answered): one such shelf on the
+ * SAN held every start up to the dead time.  Its IDENTIFY goes on in the engine.  Bounded:
+ * a discovery that waited for it would end at the dead time and a second (4 s), having
+ * said that it waits (a line naming IDENTIFY). */
+Test(identify, discovery_with_its_shelves_does_not_wait_for_another_identify, .timeout = 30)
+{
+  struct rig r;
+
+  rig_open(&r, 37);
+  r.ini->opt.log = count_identify_lines;
+  r.ini->opt.dead_time_ms = 3000;
+  identify_lines = 0;
+  struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
+  cr_assert_not_null(t);
+  aoe_discover_until(r.ini, 0, rig_shelf_found, &r);
+  cr_assert_eq(identify_lines, 0, "the discovery waited for e8.2: %s", identify_line);
+  cr_assert_eq(r.ini->identifying, 1, "e8.2's IDENTIFY is no longer asked");
+  rig_close(&r);
+}
+
 /* N real shelves beside the rig's, e100.0 on, 24 slots a shelf, discovered and identified. */
 static void many_shelves(struct rig *r, unsigned n)
 {

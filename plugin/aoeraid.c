@@ -211,12 +211,12 @@ static uint64_t shelf_ups(struct aoe_target *t)
 static bool identify_unanswered(const struct shelf_addr *a, char *msg, size_t len)
 {
   unsigned ms = aoe_identify_unanswered_ms(initiator, a->shelf, a->slot);
+  char name[24];
 
   if (!ms)
     return false;
-  snprintf(msg, len, "e%u.%u answered Query Config but not IDENTIFY within %.1fs: its disk "
-           "may be spinning up or busy; raise dead-time= (now %.1fs) to wait longer for it",
-           a->shelf, a->slot, ms / 1000.0, params.dead_time_ms / 1000.0);
+  snprintf(name, sizeof name, "e%u.%u", a->shelf, a->slot);
+  identify_unanswered_line(msg, len, name, 1, ms, params.dead_time_ms);
   return true;
 }
 
@@ -236,21 +236,18 @@ static int all_found(void *unused)
 
 /* Wait until every listed shelf has answered discovery, or the discover time is up (a
  * shelf that answered Query Config is waited for up to the dead time for its IDENTIFY:
- * aoe_discover_until).  A shelf left out for want of IDENTIFY is said so. */
+ * aoe_discover_until).  A shelf left out for want of IDENTIFY is said so by assembly
+ * (assemble.c's missing_line). */
 static void discover_shelves(void)
 {
-  char msg[256];
   struct timespec start;
 
   clock_gettime(CLOCK_MONOTONIC, &start);
   /* after a scan every shelf is known already */
   while (!all_found(NULL) && elapsed_ms(&start) < (long)params.discover_ms)
     aoe_discover_until(initiator, 300, all_found, NULL);
-  for (size_t i = 0; i < n_addrs; i++) {
+  for (size_t i = 0; i < n_addrs; i++)
     ups_seen[i] = shelf_ups(targets[i]);
-    if (!targets[i] && identify_unanswered(&addrs[i], msg, sizeof msg))
-      log_warning("%s", msg);
-  }
 }
 
 /* ERR, aoe's "eS.S is claimed by process N on this host ...", as the line for the user. */
@@ -1733,7 +1730,7 @@ static int aoeraid_get_ready(void)
   if (make_all_members() < 0)
     goto out;
   aoe_iface_names(initiator, ifaces, sizeof ifaces);
-  array = assemble_or_create(&params, targets, ifaces, members, n_members,
+  array = assemble_or_create(&params, initiator, targets, ifaces, members, n_members,
                              members + n_members, n_spare_members, raid_log, NULL);
   if (!array)
     goto out;

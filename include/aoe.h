@@ -86,9 +86,10 @@ void aoe_close(struct aoe_initiator *);    /* stop, fail pending I/O with ESHUTD
  * thread running (without it, the caller's thread runs the loop). */
 int aoe_discover(struct aoe_initiator *, unsigned wait_ms);
 
-/* aoe_discover for a caller that wants some shelves only: its wait for IDENTIFY answers
- * ends as soon as ENOUGH(OPAQUE) is true (called without the initiator's lock, between
- * steps), so another shelf's slow IDENTIFY does not hold it up to the dead time. */
+/* aoe_discover for a caller that wants some shelves only: once ENOUGH(OPAQUE) is true
+ * (asked without the initiator's lock, between steps), IDENTIFY answers are waited for
+ * no longer than a second, so another shelf's slow IDENTIFY does not hold it up to the
+ * dead time. */
 typedef int aoe_enough_fn(void *opaque);
 int aoe_discover_until(struct aoe_initiator *, unsigned wait_ms, aoe_enough_fn *enough,
                        void *opaque);

@@ -220,8 +220,8 @@ static bool identify_unanswered(const struct shelf_addr *a, char *msg, size_t le
   return true;
 }
 
-/* Are all the listed shelves found (targets[])?  For discover_shelves' rounds: a round
- * ends once they are, not waiting for another shelf's slow IDENTIFY. */
+/* Are all the listed shelves found (targets[])?  For discover_shelves' rounds: once they
+ * are, another shelf's slow IDENTIFY is waited for a second at most, not the dead time. */
 static int all_found(void *unused)
 {
   size_t found = 0;
@@ -361,7 +361,7 @@ static void free_members(void)
 }
 
 /* Is the shelf at A (a const struct shelf_addr) found and up?  For find_shelf's rounds:
- * a round ends once it is, not waiting for another shelf's slow IDENTIFY. */
+ * once it is, another shelf's slow IDENTIFY is waited for a second at most. */
 static int shelf_up(void *a)
 {
   const struct shelf_addr *addr = a;

@@ -1992,7 +1992,8 @@ static int rig_shelf_found(void *opaque)
 }
 
 /* A caller with the shelves it wants (the plugin's start and add: the rig's e7.3, up)
- * waits for no other shelf's slow IDENTIFY (e8.2's, never answered): one such shelf on the
+ * waits for another shelf's slow IDENTIFY (e8.2's, never answered) no longer than
+ * AOE_IDENTIFY_SLOW_MS, as before IDENTIFY waited for the dead time: one such shelf on the
  * SAN held every start up to the dead time.  Its IDENTIFY goes on in the engine.  Bounded:
  * a discovery that waited for it would end at the dead time and a second (4 s), having
  * said that it waits (a line naming IDENTIFY). */

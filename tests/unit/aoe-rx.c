@@ -1887,6 +1887,28 @@ Test(identify, disk_answering_identify_after_seconds_comes_up)
   rig_close(&r);
 }
 
+/* A dead time under a second (dead-time=500ms, for a quick failover) does not shorten an
+ * IDENTIFY's wait below the second it had before the dead time counted: e8.2's disk
+ * answering after 600 ms still comes up. */
+Test(identify, short_dead_time_still_waits_a_second_for_identify)
+{
+  struct rig r;
+  uint64_t max_gap;
+
+  rig_open(&r, 38);
+  r.ini->opt.dead_time_ms = 300;
+  struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
+  cr_assert_not_null(t);
+  struct aoe_frame *f = identify_in_flight(t);
+  cr_assert_not_null(f, "no IDENTIFY in flight");
+  identify_unanswered_for(&r, f, 600000, &max_gap);
+  cr_assert_eq(f->state, FRAME_INFLIGHT, "the IDENTIFY was given up after %llu ms, before a "
+               "second", (unsigned long long)((rig_now_us - f->first_us) / 1000));
+  identify_as_disk(&r, t, shelf2_mac);
+  cr_assert(t->identified && aoe_target_up(t));
+  rig_close(&r);
+}
+
 static unsigned identify_lines;
 static char identify_line[512];
 

@@ -151,7 +151,8 @@ static void warn_unequal(struct raid_member *members, size_t n, raid_log_fn *log
 }
 
 static struct raid_array *create(const struct params *p, struct aoe_initiator *ini,
-                                 struct aoe_target *const *targets, const char *ifaces, struct raid_member *members, size_t n,
+                                 struct aoe_target *const *targets, const char *ifaces,
+                                 struct raid_member *members, size_t n,
                                  struct raid_member *spares, size_t n_spares,
                                  raid_log_fn *log, void *log_opaque)
 {
@@ -296,7 +297,8 @@ static void warn_unanswered(const struct params *p, struct aoe_initiator *ini,
   if (!missing.n_silent && !missing.n_slow)
     return;
   snprintf(hint, sizeof hint, ": the array starts without %s; check that the shelf runs "
-           "and its name in shelves= or spares=", missing.n_silent + missing.n_slow > 1 ? "them" : "it");
+           "and its name in shelves= or spares=",
+           missing.n_silent + missing.n_slow > 1 ? "them" : "it");
   missing_line(&missing, p, ifaces, hint, msg, sizeof msg);
   if (!missing.n_silent) {
     size_t used = strlen(msg);

@@ -10,8 +10,9 @@
 #include "params.h"
 
 /* targets[i] is the discovered shelf for params->shelves[i], or NULL when it did not
- * come up (INI says whether it answered Query Config but not IDENTIFY, for messages); members[] are the found ones in the same order; spares[] the found shelves
- * of params->spares; ifaces names the interfaces discovery used, for messages.
+ * come up (INI says whether it answered Query Config but not IDENTIFY, for messages);
+ * members[] are the found ones in the same order; spares[] the found shelves of
+ * params->spares; ifaces names the interfaces discovery used, for messages.
  * Create: the members get the array, the spares spare superblocks.  Assemble: spares
  * holding this array's superblock take part in assembly (their superblock says whether
  * they are spares or, after a recovery, members); blank ones are added as new spares.

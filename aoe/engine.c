@@ -2022,15 +2022,18 @@ static void mtu_probe_timeout(struct aoe_initiator *ini, struct aoe_target *t,
 }
 
 /* An IDENTIFY unanswered is asked again, backing off as any frame, and given up only the
- * dead time after its first try: the shelf's controller answers Query Config at once, but
- * IDENTIFY goes to its disk, which answers in seconds while it spins up or serves another
- * head (the Linux driver waits for it as for any command, up to aoe_deadsecs).  An answer
- * to any of its tries counts (tag_matches).  When F gives up (UINT64_MAX: not an IDENTIFY). */
+ * dead time after its first try (AOE_IDENTIFY_MIN_WAIT_MS at least): the shelf's
+ * controller answers Query Config at once, but IDENTIFY goes to its disk, which answers
+ * in seconds while it spins up or serves another head (the Linux driver waits for it as
+ * for any command, up to aoe_deadsecs).  An answer to any of its tries counts
+ * (tag_matches).  When F gives up (UINT64_MAX: not an IDENTIFY). */
 static uint64_t identify_gives_up(const struct aoe_initiator *ini, const struct aoe_frame *f)
 {
+  unsigned wait_ms = ini->opt.dead_time_ms;
   if (!f->req || f->req->kind != REQ_IDENTIFY)
     return UINT64_MAX;
-  return f->first_us + 1000ull * ini->opt.dead_time_ms;
+  return f->first_us + 1000ull * (wait_ms > AOE_IDENTIFY_MIN_WAIT_MS ? wait_ms
+                                                                    : AOE_IDENTIFY_MIN_WAIT_MS);
 }
 
 /* T's address answered Query Config, but not IDENTIFY within WAITED_MS: remembered for

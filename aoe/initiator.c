@@ -208,6 +208,12 @@ static void say_identify_slow(struct aoe_initiator *ini)
 
 int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
 {
+  return aoe_discover_until(ini, wait_ms, NULL, NULL);
+}
+
+int aoe_discover_until(struct aoe_initiator *ini, unsigned wait_ms, aoe_enough_fn *enough,
+                       void *opaque)
+{
   /* Frames are unreliable: ask twice, at the start and halfway. */
   for (int round = 0; round < 2; round++) {
     pthread_mutex_lock(&ini->lock);
@@ -219,7 +225,10 @@ int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
    * disk spinning up answers in seconds), so this ends; and at most the dead time and a
    * probe period by the clock (IDENTIFYs sent late in the rounds), not by rounds: a flood
    * of made-up addresses (their IDENTIFYs never answered) keeps some pending, and slows
-   * each round. */
+   * each round.  A caller that has what it came for (ENOUGH) waits for the others no
+   * longer than AOE_IDENTIFY_SLOW_MS, as before IDENTIFY waited for the dead time (a
+   * second path of its shelves answers in that time): one slow shelf on the SAN, not its
+   * own, would hold every start and add up to the dead time. */
   uint64_t start = aoe_now_us();
   uint64_t identify_end = start + 1000ull * (ini->opt.dead_time_ms + AOE_PROBE_MS);
   int said_slow = 0;
@@ -229,7 +238,10 @@ int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
     pthread_mutex_unlock(&ini->lock);
     if (!pending)
       break;
-    if (!said_slow && now - start >= AOE_IDENTIFY_SLOW_MS * 1000ull) {
+    int slow = now - start >= AOE_IDENTIFY_SLOW_MS * 1000ull;
+    if (slow && enough && enough(opaque))
+      break;
+    if (slow && !said_slow) {
       say_identify_slow(ini);
       said_slow = 1;
     }

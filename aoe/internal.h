@@ -34,6 +34,10 @@
  * IDENTIFY by its disk, which takes seconds while it spins up or serves another head.
  * Unanswered this long, a discovery waiting for it says so (aoe_discover). */
 #define AOE_IDENTIFY_SLOW_MS 1000
+/* ... but never given up sooner than this after its first try, whatever the dead time (a
+ * dead-time of 500ms, for a quick failover, must not lose shelves whose IDENTIFY takes
+ * longer: before the dead time counted, every IDENTIFY was waited for a second). */
+#define AOE_IDENTIFY_MIN_WAIT_MS 1000
 /* Addresses whose IDENTIFY was given up, never identified, remembered for
  * aoe_identify_unanswered_ms (the last ones: a flood of made-up addresses pushes a real
  * one out, and its caller says only that it did not answer). */

@@ -86,6 +86,14 @@ void aoe_close(struct aoe_initiator *);    /* stop, fail pending I/O with ESHUTD
  * thread running (without it, the caller's thread runs the loop). */
 int aoe_discover(struct aoe_initiator *, unsigned wait_ms);
 
+/* aoe_discover for a caller that wants some shelves only: once ENOUGH(OPAQUE) is true
+ * (asked without the initiator's lock, between steps), IDENTIFY answers are waited for
+ * no longer than a second, so another shelf's slow IDENTIFY does not hold it up to the
+ * dead time. */
+typedef int aoe_enough_fn(void *opaque);
+int aoe_discover_until(struct aoe_initiator *, unsigned wait_ms, aoe_enough_fn *enough,
+                       void *opaque);
+
 /* How long (ms) the shelf at SHELF.SLOT, which answered Query Config, went without
  * answering IDENTIFY: its IDENTIFY in flight, or its last one, given up at the dead time
  * (a disk spinning up or busy).  0 when it is identified, or never answered Query Config

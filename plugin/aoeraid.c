@@ -211,40 +211,43 @@ static uint64_t shelf_ups(struct aoe_target *t)
 static bool identify_unanswered(const struct shelf_addr *a, char *msg, size_t len)
 {
   unsigned ms = aoe_identify_unanswered_ms(initiator, a->shelf, a->slot);
+  char name[24];
 
   if (!ms)
     return false;
-  snprintf(msg, len, "e%u.%u answered Query Config but not IDENTIFY within %.1fs: its disk "
-           "may be spinning up or busy; raise dead-time= (now %.1fs) to wait longer for it",
-           a->shelf, a->slot, ms / 1000.0, params.dead_time_ms / 1000.0);
+  snprintf(name, sizeof name, "e%u.%u", a->shelf, a->slot);
+  identify_unanswered_line(msg, len, name, 1, ms, params.dead_time_ms);
   return true;
+}
+
+/* Are all the listed shelves found (targets[])?  For discover_shelves' rounds: once they
+ * are, another shelf's slow IDENTIFY is waited for a second at most, not the dead time. */
+static int all_found(void *unused)
+{
+  size_t found = 0;
+
+  (void)unused;
+  for (size_t i = 0; i < n_addrs; i++) {
+    targets[i] = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
+    found += targets[i] != NULL;
+  }
+  return found == n_addrs;
 }
 
 /* Wait until every listed shelf has answered discovery, or the discover time is up (a
  * shelf that answered Query Config is waited for up to the dead time for its IDENTIFY:
- * aoe_discover).  A shelf left out for want of IDENTIFY is said so. */
+ * aoe_discover_until).  A shelf left out for want of IDENTIFY is said so by assembly
+ * (assemble.c's missing_line). */
 static void discover_shelves(void)
 {
-  char msg[256];
   struct timespec start;
-  size_t found = 0;
 
   clock_gettime(CLOCK_MONOTONIC, &start);
-  for (;;) {            /* after a scan every shelf is known already */
-    found = 0;
-    for (size_t i = 0; i < n_addrs; i++) {
-      targets[i] = aoe_target_find(initiator, addrs[i].shelf, addrs[i].slot);
-      found += targets[i] != NULL;
-    }
-    if (found == n_addrs || elapsed_ms(&start) >= (long)params.discover_ms)
-      break;
-    aoe_discover(initiator, 300);
-  }
-  for (size_t i = 0; i < n_addrs; i++) {
+  /* after a scan every shelf is known already */
+  while (!all_found(NULL) && elapsed_ms(&start) < (long)params.discover_ms)
+    aoe_discover_until(initiator, 300, all_found, NULL);
+  for (size_t i = 0; i < n_addrs; i++)
     ups_seen[i] = shelf_ups(targets[i]);
-    if (!targets[i] && identify_unanswered(&addrs[i], msg, sizeof msg))
-      log_warning("%s", msg);
-  }
 }
 
 /* ERR, aoe's "eS.S is claimed by process N on this host ...", as the line for the user. */
@@ -357,6 +360,16 @@ static void free_members(void)
   n_all_members = n_members = n_spare_members = 0;
 }
 
+/* Is the shelf at A (a const struct shelf_addr) found and up?  For find_shelf's rounds:
+ * once it is, another shelf's slow IDENTIFY is waited for a second at most. */
+static int shelf_up(void *a)
+{
+  const struct shelf_addr *addr = a;
+  struct aoe_target *t = aoe_target_find(initiator, addr->shelf, addr->slot);
+
+  return t && aoe_target_up(t);
+}
+
 /* The control request "add SHELF.SLOT": find the shelf, claim it, and give it to the
  * array as a spare; the monitor starts a recovery if a slot needs it. */
 static struct aoe_target *find_shelf(const struct shelf_addr *a)
@@ -366,9 +379,9 @@ static struct aoe_target *find_shelf(const struct shelf_addr *a)
 
   /* A shelf this server knew and saw go down answers again only after it is asked. */
   clock_gettime(CLOCK_MONOTONIC, &start);
-  while ((!(t = aoe_target_find(initiator, a->shelf, a->slot)) || !aoe_target_up(t)) &&
-         elapsed_ms(&start) < (long)params.discover_ms)
-    aoe_discover(initiator, 300);
+  while (!shelf_up((void *)a) && elapsed_ms(&start) < (long)params.discover_ms)
+    aoe_discover_until(initiator, 300, shelf_up, (void *)a);
+  t = aoe_target_find(initiator, a->shelf, a->slot);
   return t && aoe_target_up(t) ? t : NULL;
 }
 
@@ -1717,7 +1730,7 @@ static int aoeraid_get_ready(void)
   if (make_all_members() < 0)
     goto out;
   aoe_iface_names(initiator, ifaces, sizeof ifaces);
-  array = assemble_or_create(&params, targets, ifaces, members, n_members,
+  array = assemble_or_create(&params, initiator, targets, ifaces, members, n_members,
                              members + n_members, n_spare_members, raid_log, NULL);
   if (!array)
     goto out;

@@ -20,18 +20,68 @@ static const char *member_name(struct raid_member *m)
 }
 
 /* The listed shelves (members, then spares: targets[] follows that order) that did not
- * answer. */
-static void describe_missing(const struct params *p, struct aoe_target *const *targets,
-                             char *out, size_t len)
+ * come up: those silent, and those that answered Query Config but not IDENTIFY (a disk
+ * spinning up or busy: aoe_identify_unanswered_ms), each its own reason. */
+struct missing {
+  char silent[256], slow[256];  /* "e1.1, e2.1", or "" */
+  unsigned n_silent, n_slow;
+  unsigned slow_ms;             /* the longest a slow one was waited for */
+};
+
+static void add_name(char *names, size_t len, const struct shelf_addr *a)
+{
+  size_t used = strlen(names);
+
+  if (used < len)
+    snprintf(names + used, len - used, "%se%u.%u", used ? ", " : "", a->shelf, a->slot);
+}
+
+static void find_missing(const struct params *p, struct aoe_initiator *ini,
+                         struct aoe_target *const *targets, struct missing *m)
+{
+  memset(m, 0, sizeof *m);
+  for (size_t i = 0; i < p->n_shelves + p->n_spares; i++) {
+    const struct shelf_addr *a = i < p->n_shelves ? &p->shelves[i]
+                                                  : &p->spares[i - p->n_shelves];
+    if (targets[i])
+      continue;
+    unsigned ms = aoe_identify_unanswered_ms(ini, a->shelf, a->slot);
+    if (ms) {
+      add_name(m->slow, sizeof m->slow, a);
+      m->n_slow++;
+      m->slow_ms = ms > m->slow_ms ? ms : m->slow_ms;
+    } else {
+      add_name(m->silent, sizeof m->silent, a);
+      m->n_silent++;
+    }
+  }
+}
+
+void identify_unanswered_line(char *out, size_t len, const char *names, unsigned n,
+                              unsigned waited_ms, unsigned dead_time_ms)
+{
+  snprintf(out, len, "%s answered Query Config but not IDENTIFY within %.1fs: %s may be "
+           "spinning up or busy; raise dead-time= (now %.1fs) to wait longer for %s", names,
+           waited_ms / 1000.0, n > 1 ? "their disks" : "its disk", dead_time_ms / 1000.0,
+           n > 1 ? "them" : "it");
+}
+
+/* M in one line: the silent shelves, HINT (what to check for them, "; ..."), then the slow
+ * ones with theirs.  "" when none is missing. */
+static void missing_line(const struct missing *m, const struct params *p, const char *ifaces,
+                         const char *hint, char *out, size_t len)
 {
   size_t used = 0;
 
   out[0] = '\0';
-  for (size_t i = 0; i < p->n_shelves + p->n_spares && used < len; i++) {
-    const struct shelf_addr *a = i < p->n_shelves ? &p->shelves[i]
-                                                  : &p->spares[i - p->n_shelves];
-    if (!targets[i])
-      used += snprintf(out + used, len - used, "%se%u.%u", used ? ", " : "", a->shelf, a->slot);
+  if (m->n_silent)
+    used = (size_t)snprintf(out, len, "%s did not answer on %s within %.1fs%s", m->silent,
+                            ifaces, p->discover_ms / 1000.0, hint);
+  if (m->n_slow && used < len) {
+    used += (size_t)snprintf(out + used, len - used, "%s", used ? "; " : "");
+    if (used < len)
+      identify_unanswered_line(out + used, len - used, m->slow, m->n_slow, m->slow_ms,
+                               p->dead_time_ms);
   }
 }
 
@@ -100,18 +150,20 @@ static void warn_unequal(struct raid_member *members, size_t n, raid_log_fn *log
   log(log_opaque, RAID_LOG_WARN, msg);
 }
 
-static struct raid_array *create(const struct params *p, struct aoe_target *const *targets,
-                                 const char *ifaces, struct raid_member *members, size_t n,
+static struct raid_array *create(const struct params *p, struct aoe_initiator *ini,
+                                 struct aoe_target *const *targets, const char *ifaces,
+                                 struct raid_member *members, size_t n,
                                  struct raid_member *spares, size_t n_spares,
                                  raid_log_fn *log, void *log_opaque)
 {
-  char err[512], missing[256];
+  char err[512], line[768];
+  struct missing missing;
 
-  describe_missing(p, targets, missing, sizeof missing);
-  if (missing[0]) {
-    nbdkit_error("cannot create the array: %s did not answer on %s within %.1fs; check "
-                 "the shelf is running and on this network, or give iface=",
-                 missing, ifaces, p->discover_ms / 1000.0);
+  find_missing(p, ini, targets, &missing);
+  if (missing.n_silent + missing.n_slow) {
+    missing_line(&missing, p, ifaces, "; check the shelf is running and on this network, "
+                 "or give iface=", line, sizeof line);
+    nbdkit_error("cannot create the array: %s", line);
     return NULL;
   }
   if (p->readonly) {
@@ -234,17 +286,25 @@ static int check_name(const struct params *p, const struct raid_sb_summary *sb,
 /* A listed shelf that did not answer leaves its slot missing, as a dead shelf does; the
  * degraded warning names only the slot (superblocks hold no shelf names), so a typo in
  * shelves= (e3.2 for e3.1) must be named here. */
-static void warn_unanswered(const struct params *p, struct aoe_target *const *targets,
-                            const char *ifaces, raid_log_fn *log, void *log_opaque)
+static void warn_unanswered(const struct params *p, struct aoe_initiator *ini,
+                            struct aoe_target *const *targets, const char *ifaces,
+                            raid_log_fn *log, void *log_opaque)
 {
-  char missing[256], msg[512];
+  char hint[160], msg[768];
+  struct missing missing;
 
-  describe_missing(p, targets, missing, sizeof missing);
-  if (!missing[0])
+  find_missing(p, ini, targets, &missing);
+  if (!missing.n_silent && !missing.n_slow)
     return;
-  snprintf(msg, sizeof msg, "%s did not answer on %s within %.1fs: the array starts "
-           "without %s; check that the shelf runs and its name in shelves= or spares=",
-           missing, ifaces, p->discover_ms / 1000.0, strchr(missing, ',') ? "them" : "it");
+  snprintf(hint, sizeof hint, ": the array starts without %s; check that the shelf runs "
+           "and its name in shelves= or spares=",
+           missing.n_silent + missing.n_slow > 1 ? "them" : "it");
+  missing_line(&missing, p, ifaces, hint, msg, sizeof msg);
+  if (!missing.n_silent) {
+    size_t used = strlen(msg);
+    snprintf(msg + used, sizeof msg - used, ": the array starts without %s",
+             missing.n_slow > 1 ? "them" : "it");
+  }
   log(log_opaque, RAID_LOG_WARN, msg);
 }
 
@@ -301,7 +361,7 @@ static ssize_t sort_spares(struct raid_member *members, size_t n, struct raid_me
   return n;
 }
 
-struct raid_array *assemble_or_create(const struct params *p,
+struct raid_array *assemble_or_create(const struct params *p, struct aoe_initiator *ini,
                                       struct aoe_target *const *targets, const char *ifaces,
                                       struct raid_member *listed, size_t n,
                                       struct raid_member *spares, size_t n_spares,
@@ -314,11 +374,12 @@ struct raid_array *assemble_or_create(const struct params *p,
   char err[512];
 
   if (n == 0) {
-    char missing[256];
-    describe_missing(p, targets, missing, sizeof missing);
-    nbdkit_error("no shelf answered: %s not found on %s within %.1fs; check the shelves "
-                 "run (vblade SHELF SLOT IFACE FILE) and are on this network, or give "
-                 "iface=", missing, ifaces, p->discover_ms / 1000.0);
+    char line[768];
+    struct missing missing;
+    find_missing(p, ini, targets, &missing);
+    missing_line(&missing, p, ifaces, "; check the shelves run (vblade SHELF SLOT IFACE "
+                 "FILE) and are on this network, or give iface=", line, sizeof line);
+    nbdkit_error("no shelf came up: %s", line);
     return NULL;
   }
   memcpy(members, listed, n * sizeof *members);
@@ -335,7 +396,7 @@ struct raid_array *assemble_or_create(const struct params *p,
     n_none += st[i].sb.state == RAID_SB_NONE;
   }
   if (n_none == n)
-    return create(p, targets, ifaces, members, n, spares, n_spares, log, log_opaque);
+    return create(p, ini, targets, ifaces, members, n, spares, n_spares, log, log_opaque);
   total = sort_spares(members, n, spares, n_spares, fresh, &n_fresh);
   if (total < 0)
     return NULL;
@@ -363,7 +424,7 @@ struct raid_array *assemble_or_create(const struct params *p,
     raid_close(a);
     return NULL;
   }
-  warn_unanswered(p, targets, ifaces, log, log_opaque);
+  warn_unanswered(p, ini, targets, ifaces, log, log_opaque);
   warn_if_degraded(a, log, log_opaque);
   return a;
 }

@@ -112,17 +112,40 @@ static int pick(const struct params *p, struct found *f)
   return r;
 }
 
+/* A round of the scan, for scan_has_members. */
+struct scan_round {
+  struct aoe_initiator *ini;
+  const struct params *p;
+  struct found *f;
+};
+
+/* Has the scan found every member the array records?  Once it has, a round waits a
+ * second at most for another shelf's slow IDENTIFY (aoe_discover_until), not the dead
+ * time: one such shelf on the SAN held every round, and a scan takes two at least. */
+static int scan_has_members(void *arg)
+{
+  struct scan_round *s = arg;
+  char err[512];
+  int r;
+
+  examine_new(s->ini, s->f);
+  r = raid_scan_pick(s->f->sb, s->f->n, s->p->name[0] ? s->p->name : NULL,
+                     s->p->uuid_given ? s->p->uuid : NULL, s->f->pick, err, sizeof err);
+  return r > 0 && raid_scan_complete(s->f->sb, s->f->n, s->f->pick);
+}
+
 /* Discover and examine until the array's recorded members all answered and a round
  * brought no new shelf, or the discover time is up; the number picked or -1. */
 static int discover(struct aoe_initiator *ini, const struct params *p, struct found *f)
 {
+  struct scan_round round = { ini, p, f };
   struct timespec start;
   size_t last = (size_t)-1;         /* shelves found by the round before */
   int r;
 
   clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
-    aoe_discover(ini, SCAN_ROUND_MS);
+    aoe_discover_until(ini, SCAN_ROUND_MS, scan_has_members, &round);
     examine_new(ini, f);
     if ((r = pick(p, f)) < 0)
       return -1;

@@ -2,10 +2,11 @@
  * duplicates frames like tc netem (this kernel has no sch_netem).  The lab puts it between
  * the initiator's bridge port and the bridge.  Impairments apply in both directions.
  *   lab-netem IF_A IF_B [loss P%] [delay MS [JITTER_MS]] [reorder P%] [duplicate P%]
- *             [wcache on] [spinup MS]
+ *             [wcache on] [spinup MS [spinup-shelf N]]
  * spinup MS: the shelves' disks answer no IDENTIFY until MS after the first one the relay
  * saw (disks spinning up, or busy with another head's I/O, while their controllers answer
  * Query Config at once): IDENTIFY requests before then are dropped (spinup_dropped=).
+ * spinup-shelf N: only shelf N's disk spins up (one slow shelf on the SAN).
  * wcache on: the shelves' IDENTIFY answers say their disk's volatile write cache is on
  * (word 85 bit 5, word 87 validating it), which vblade never says, so tests can run an
  * initiator against shelves with a write cache.
@@ -32,7 +33,7 @@
 #define MAX_QUEUED 8192
 
 struct impairment { double loss, reorder, duplicate; long delay_us, jitter_us, spinup_us;
-                    int wcache; };
+                    int wcache, spinup_shelf; };
 
 struct queued {
   long long release_us;
@@ -114,6 +115,7 @@ static void parse_impairment(int argc, char **argv, struct impairment *imp)
     else if (!strcmp(word, "duplicate")) imp->duplicate = parse_percent(arg);
     else if (!strcmp(word, "wcache")) imp->wcache = !strcmp(arg, "on");
     else if (!strcmp(word, "spinup")) imp->spinup_us = parse_ms(arg);
+    else if (!strcmp(word, "spinup-shelf")) imp->spinup_shelf = atoi(arg);
     else if (!strcmp(word, "delay")) {
       imp->delay_us = parse_ms(arg);
       if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
@@ -126,7 +128,7 @@ static void parse_impairment(int argc, char **argv, struct impairment *imp)
 }
 
 /* AoE ATA frames (ethertype 0x88a2, command 0): the offsets of the AoE spec's fields. */
-enum { AOE_VERFLAGS = 14, AOE_CMD = 19, AOE_TAG = 20, ATA_CMD = 27, ATA_DATA = 36 };
+enum { AOE_VERFLAGS = 14, AOE_SHELF = 16, AOE_CMD = 19, AOE_TAG = 20, ATA_CMD = 27, ATA_DATA = 36 };
 #define AOE_RESPONSE 0x08
 #define IDENT_TAGS 64
 
@@ -172,6 +174,8 @@ static int spinning_up(const uint8_t *f, ssize_t n, const struct impairment *imp
   if (!imp->spinup_us || !aoe_ata(f, n) || (f[AOE_VERFLAGS] & AOE_RESPONSE) ||
       f[ATA_CMD] != 0xec)
     return 0;
+  if (imp->spinup_shelf && (f[AOE_SHELF] << 8 | f[AOE_SHELF + 1]) != imp->spinup_shelf)
+    return 0;
   if (!first_us)
     first_us = now_us();
   if (now_us() - first_us >= imp->spinup_us)
@@ -193,7 +197,7 @@ int main(int argc, char **argv)
 {
   if (argc < 3) {
     fprintf(stderr, "usage: lab-netem IF_A IF_B [loss P%%] [delay MS [JITTER]] [reorder P%%] "
-            "[duplicate P%%] [wcache on] [spinup MS]\n");
+            "[duplicate P%%] [wcache on] [spinup MS [spinup-shelf N]]\n");
     return 2;
   }
   struct impairment imp = { 0 };

@@ -1887,6 +1887,28 @@ Test(identify, disk_answering_identify_after_seconds_comes_up)
   rig_close(&r);
 }
 
+/* A dead time under a second (dead-time=500ms, for a quick failover) does not shorten an
+ * IDENTIFY's wait below the second it had before the dead time counted: e8.2's disk
+ * answering after 600 ms still comes up. */
+Test(identify, short_dead_time_still_waits_a_second_for_identify)
+{
+  struct rig r;
+  uint64_t max_gap;
+
+  rig_open(&r, 38);
+  r.ini->opt.dead_time_ms = 300;
+  struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
+  cr_assert_not_null(t);
+  struct aoe_frame *f = identify_in_flight(t);
+  cr_assert_not_null(f, "no IDENTIFY in flight");
+  identify_unanswered_for(&r, f, 600000, &max_gap);
+  cr_assert_eq(f->state, FRAME_INFLIGHT, "the IDENTIFY was given up after %llu ms, before a "
+               "second", (unsigned long long)((rig_now_us - f->first_us) / 1000));
+  identify_as_disk(&r, t, shelf2_mac);
+  cr_assert(t->identified && aoe_target_up(t));
+  rig_close(&r);
+}
+
 static unsigned identify_lines;
 static char identify_line[512];
 
@@ -1982,6 +2004,34 @@ Test(identify, discovery_says_which_slow_shelf_it_waits_for, .timeout = 30)
   cr_assert(strstr(identify_line, "e8.2 answered Query Config but not IDENTIFY yet") &&
             strstr(identify_line, "dead time (600.0 s)"), "the line: %s", identify_line);
   cr_assert(aoe_target_up(t), "e8.2 answered, not up");
+  rig_close(&r);
+}
+
+static int rig_shelf_found(void *opaque)
+{
+  struct rig *r = opaque;
+  return aoe_target_find(r->ini, SHELF, SLOT) != NULL;
+}
+
+/* A caller with the shelves it wants (the plugin's start and add: the rig's e7.3, up)
+ * waits for another shelf's slow IDENTIFY (e8.2's, never answered) no longer than
+ * AOE_IDENTIFY_SLOW_MS, as before IDENTIFY waited for the dead time: one such shelf on the
+ * SAN held every start up to the dead time.  Its IDENTIFY goes on in the engine.  Bounded:
+ * a discovery that waited for it would end at the dead time and a second (4 s), having
+ * said that it waits (a line naming IDENTIFY). */
+Test(identify, discovery_with_its_shelves_does_not_wait_for_another_identify, .timeout = 30)
+{
+  struct rig r;
+
+  rig_open(&r, 37);
+  r.ini->opt.log = count_identify_lines;
+  r.ini->opt.dead_time_ms = 3000;
+  identify_lines = 0;
+  struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
+  cr_assert_not_null(t);
+  aoe_discover_until(r.ini, 0, rig_shelf_found, &r);
+  cr_assert_eq(identify_lines, 0, "the discovery waited for e8.2: %s", identify_line);
+  cr_assert_eq(r.ini->identifying, 1, "e8.2's IDENTIFY is no longer asked");
   rig_close(&r);
 }
 

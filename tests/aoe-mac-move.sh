@@ -11,7 +11,9 @@ set -euo pipefail
 lab_init 150
 
 lab_up -n 1 -s 16M
-dead=1000
+# The move leaves e1.1 silent from its vblade's kill until the new one answers: 2 s, so that
+# a loaded machine slow to start vblade does not see it declared down (1 s could).
+dead=2000
 s1="$LAB_PREFIX-s1"
 # The shelf's second NIC, on the same bridge: the address moves there and back.
 lab_link "$s1" eth1 s1-1 br0
@@ -30,20 +32,34 @@ move_to() {
   LAB_SHELF_PIDS[1]=$!
   lab_wait_vblade $!
 }
-# Each phase streams 8 s (the drop comes about 4 s in) and prints the stats after.
-phase="stream 8000 4000 idle $dead stats"
+# Until N lines of $out match REGEX (10 dead times at most), then create FILE: the client's
+# phase ends once the path it waits for is dropped (3 dead times after its silence began).
+drop_seen() {
+  local regex=$1 n=$2 file=$3
+  for _ in $(seq $((dead / 5))); do
+    [ "$(grep -c -E "$regex" "$out")" -ge "$n" ] && { : >"$file"; return 0; }
+    sleep 0.05
+  done
+  lab_die "no '$regex' within $((dead / 100)) s: $(grep -v '^tx ' "$out" | tail -n 5)"
+}
+# Each phase streams 6 s (across the move, and the forged replies), waits until the test
+# saw the path it drops dropped, and prints the stats after.
+phase() { echo "mark $LAB_DIR/$1 stream 6000 4000 await $LAB_DIR/$1.dropped idle $dead stats"; }
+# shellcheck disable=SC2046 # phase: words
 lab_bg c aoe-client -v -i h0 -d $dead 1.1 reserve write 8000 64 1 \
-  mark "$LAB_DIR/move" $phase mark "$LAB_DIR/spoof" $phase mark "$LAB_DIR/back" $phase \
-  read 8000 64 1 >"$out" 2>&1
+  $(phase move) $(phase spoof) $(phase back) read 8000 64 1 >"$out" 2>&1
 
 wait_file "$LAB_DIR/move" "client did not start"
 sleep 1
 move_to eth1
+drop_seen "path $mac0 via h0 silent for [0-9]* ms" 1 "$LAB_DIR/move.dropped"
 wait_file "$LAB_DIR/spoof" "client did not finish the move"
 ip netns exec "$s1" lab-spoof eth0 3 20 1.1 >/dev/null || lab_die "lab-spoof failed"
+drop_seen "never identified for [0-9]* ms while another path answers: dropped" 3 "$LAB_DIR/spoof.dropped"
 wait_file "$LAB_DIR/back" "client did not finish the spoof"
 sleep 1
 move_to eth0
+drop_seen "path $mac1 via h0 silent for [0-9]* ms" 1 "$LAB_DIR/back.dropped"
 wait "$c" || lab_die "I/O failed across the moves: $(cat "$out")"
 grep -v '^tx ' "$out"
 

@@ -183,8 +183,10 @@ lab_up() {
     done
     LAB_IMG[$i]="$LAB_DIR/shelf$i.img"
     truncate -s "$size" "${LAB_IMG[$i]}"
-    lab_start "$i"
+    lab_spawn "$i"
   done
+  # shellcheck disable=SC2046 # PIDs, split
+  lab_wait_vblade $(for i in $(seq 1 "$n"); do echo "${LAB_SHELF_PIDS[$i]}"; done)
   lab_wait_links
 }
 
@@ -203,6 +205,13 @@ lab_wait_links() {
 }
 
 lab_start() {
+  lab_spawn "$1"
+  # shellcheck disable=SC2086 # PIDs, split
+  lab_wait_vblade ${LAB_SHELF_PIDS[$1]}
+}
+# Start shelf I's vblade(s) without waiting for them: lab_up starts every shelf, then waits
+# for all at once.
+lab_spawn() {
   local i=$1 p pids=
   for p in $(seq 0 $((LAB_PATHS - 1))); do
     # shellcheck disable=SC2086
@@ -211,7 +220,6 @@ lab_start() {
     pids="${pids:+$pids }$!"
   done
   LAB_SHELF_PIDS[$i]=$pids
-  lab_wait_vblade $pids
 }
 
 # vblade is ready once it holds its raw socket; a query sent earlier goes unanswered.  The

@@ -17,8 +17,11 @@ lab_up -n 5 -s 64M
 rebuild_data 16M 0
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 spares=e4.1 level=5 name=v control="$ctl" \
-  sync-speed-min=1M sync-speed-max=1M dead-time=1 hold-time=0
-wait_clean "creation" 120
+  dead-time=1 hold-time=0
+wait_clean "creation"
+# The recovery onto e4.1 slow (1 MB/s: about a minute), so that e3.1 dies half way; the
+# creation's resync before it at full speed.
+ctl_ok speed min=1M max=1M
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 # A down member is failed by the first write it misses: the data again, the same bytes, so
 # whatever such a write leaves behind (cut short by the failure) reads as before.

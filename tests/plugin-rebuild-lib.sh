@@ -17,9 +17,9 @@
 #                              slot I-1 and be rebuilt over the 2 regions write_away dirtied
 #   grow_refused WHAT REGEX ARGS...  `aoeraid grow ARGS` must fail with one line matching REGEX
 #   writer ARGS                tests/crash-writer.py (write, or check what was written)
-#   writer_start               crash-writer writing over the first 96 MiB in the background,
-#                              16 writes in flight, 8 MB/s, until writer_verify; returns once
-#                              its first write is acknowledged
+#   writer_start [MIB]         crash-writer writing over the first MIB (96) MiB in the
+#                              background, 16 writes in flight, 8 MB/s, until writer_verify;
+#                              returns once its first write is acknowledged
 #   writer_going PID STATE     poll (bounded) until the writer PID has had its first write
 #                              acknowledged (STATE.going); lab_die if it ends or never does
 #   crash_under_writes SEED    crash-writer writing over the first 64 MiB (SEED), nbdkit
@@ -170,7 +170,7 @@ crash_under_writes() {
 }
 writer_start() {
   rm -f "$LAB_DIR/writer.state" "$LAB_DIR/writer.state.stop" "$LAB_DIR/writer.state.going"
-  writer write "$uri" "$LAB_DIR/writer.state" $((96 << 20)) 1 8 >"$LAB_DIR/writer.out" 2>&1 &
+  writer write "$uri" "$LAB_DIR/writer.state" $((${1:-96} << 20)) 1 8 >"$LAB_DIR/writer.out" 2>&1 &
   writer_pid=$!
   lab_track "$writer_pid"
   writer_going "$writer_pid" "$LAB_DIR/writer.state"

@@ -33,6 +33,15 @@ stays_out() {
 }
 left_out_line='e2.1 left out: the administrator removed it from array .vol.; to use it again: aoeraid add -c [^ ]*ctl e2.1'
 restart() { plugin_stop; : >"$log"; plugin_start "$sock" "$@" control="$ctl" dead-time=2; }
+# back_judged I WHAT: after shelf I's return (shelf_up I 0, shelf_bounce I 0), wait until
+# auto-readd has judged it: it says once per return that the shelf stays out (the line for
+# e2.1, with eI.1).  Checking that it stayed out then, not after a fixed 3 s.
+left_outs() { grep -c "${left_out_line//e2.1/e$1.1}" "$log" || true; }
+back_judged() {
+  local i=$1 what=$2
+  for _ in $(seq 300); do [ "$(left_outs "$i")" -gt "$before" ] && return 0; sleep 0.1; done
+  lab_die "$what: the return of e$i.1 untold: $(grep "e$i.1" "$log" | tail -n 3)"
+}
 
 plugin_start "$sock" shelves=e1.1,e2.1 level=1 name=vol control="$ctl" dead-time=2
 nbdcopy --flush "$LAB_DIR/data" "$uri"
@@ -46,9 +55,10 @@ ctl_ok remove e2.1
 grep -q "e2.1 removed, but its superblock could not be wiped" "$log" ||
   lab_die "remove of the down e2.1: $(tail -n 3 "$log")"
 nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0); h.flush()"
-shelf_up 2
+before=$(left_outs 2)
+shelf_up 2 0
+back_judged 2 "the shelf back"
 stays_out "its shelf back"
-wait_log "$left_out_line" "the shelf back: no line says why e2.1 stays out"
 grep -E "e2.1 (removed|left out)" "$log"
 echo "ok: removed e2.1 back: auto-readd leaves it out, and says so"
 
@@ -60,7 +70,9 @@ grep -q "scan: array 'vol' .* on e1.1$" "$log" ||
 grep -Eq "scan: $left_out_line" "$log" || lab_die "restart by name: no line for e2.1: $(cat "$log")"
 [ -z "$(holders 2.1)" ] || lab_die "restart by name: removed e2.1 reserved: $(holders 2.1)"
 grep -E "scan:" "$log"
-shelf_bounce 2
+before=$(left_outs 2)
+shelf_bounce 2 0
+back_judged 2 "restart by name"
 stays_out "restart by name"
 [ -z "$(holders 2.1)" ] || lab_die "restart by name: removed e2.1 reserved: $(holders 2.1)"
 echo "ok: restart by name: removed e2.1 left out, not adopted when it comes back"
@@ -70,9 +82,10 @@ restart shelves=e1.1,e2.1
 grep -Eq "member e2.1 .*removed.*by the administrator.*left out" "$log" ||
   lab_die "restart with shelves=: no line for e2.1: $(cat "$log")"
 [ -z "$(holders 2.1)" ] || lab_die "restart with shelves=: removed e2.1 reserved: $(holders 2.1)"
-shelf_bounce 2
+before=$(left_outs 2)
+shelf_bounce 2 0
+back_judged 2 "restart with shelves="
 stays_out "restart with shelves="
-wait_log "$left_out_line" "restart with shelves=: the return of e2.1 untold"
 grep -E "e2.1 .*(removed|left out)" "$log"
 echo "ok: restart with shelves=e1.1,e2.1: removed e2.1 left out, not re-added"
 
@@ -116,8 +129,9 @@ shelf_down 3
 ctl_ok remove e3.1
 grep -q "spare e3.1 removed, but its superblock could not be wiped" "$log" ||
   lab_die "remove of the down spare e3.1: $(tail -n 3 "$log")"
-shelf_up 3
-wait_log "${left_out_line//e2.1/e3.1}" "the removed spare e3.1 back: untold"
+before=$(left_outs 3)
+shelf_up 3 0
+back_judged 3 "the removed spare e3.1 back"
 status | grep >/dev/null "spares none" || lab_die "removed e3.1 a spare again: $(status)"
 [ -z "$(holders 3.1)" ] || lab_die "removed e3.1 reserved: $(holders 3.1)"
 out=$(lab_exec "$aoeraid" zero-superblock -i h0 e3.1 2>&1) || lab_die "zero-superblock e3.1: $out"

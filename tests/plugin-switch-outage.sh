@@ -15,7 +15,7 @@ lab_init 300
 . "$top_srcdir/tests/plugin-lib.sh"
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 
-lab_up -n 6 -s 128M
+lab_up -n 6 -s 64M      # the writer's 32 MiB on the raid1: a short resync, a short read-back
 log=$LAB_DIR/nbdkit.log
 san=$LAB_PREFIX-san
 
@@ -32,13 +32,13 @@ held_lines() { grep -c "cannot do without it: held" "$log" || true; }
 # What the log said of the shelves' silence.
 said() { grep -E "cannot do without|answers again|declared down|too many" "$log" | sed 's/^/  log: /'; }
 
-# The writer over the first 96 MiB; the switch goes away under it for OUTAGE seconds, and
+# The writer over the first 32 MiB; the switch goes away under it for OUTAGE seconds, and
 # longer (20 s at most) until status has shown a held shelf (a loaded machine may be slow
-# to judge it).
+# to judge it).  Once it is back and a held shelf resumed, the writer goes on a second.
 outage_under_writes() {
   local outage=$1
-  writer_start
-  sleep 2
+  writer_start 32
+  sleep 1
   switch_ports down
   echo "switch down for $outage s"
   local end=$((SECONDS + outage)) give_up=$((SECONDS + 20))
@@ -50,7 +50,8 @@ outage_under_writes() {
   done
   switch_ports up
   echo "switch up"
-  sleep 2
+  wait_log "answers again after [0-9]+ s: held I/O resumes" "a held shelf did not resume"
+  sleep 1
 }
 # A shelf was held in the outage, and resumed.
 held_and_resumed() {

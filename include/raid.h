@@ -386,8 +386,8 @@ int raid_member_returned (struct raid_array *a, const char *name,
 /* md's --remove of a spare: the array forgets it and wipes its superblock (the caller
  * keeps the member open until raid_close, as every member it gave the array: a status
  * view published while it served in a slot may still point at it); one that cannot be wiped (its shelf away) is
- * recorded removed as raid_remove_member does.  -ENOENT (one line in err) when
- * NAME is not a spare. */
+ * recorded removed as raid_remove_member does, and ERR says so (it is left as it was
+ * when the spare was wiped).  -ENOENT (one line in err) when NAME is not a spare. */
 int raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* md's writemostly (mdadm --write-mostly, dev-N/state writemostly): ON 1 makes the
  * member NAME of a slot write-mostly, 0 makes it a normal member again.  Reads then go to

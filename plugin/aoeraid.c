@@ -1042,7 +1042,7 @@ static int writemostly_request(const char *arg, FILE *out)
  * spare's, so no later start by name finds it (an old copy of the array, or a spare) and
  * takes it back.  Another array's (a shelf listed by mistake, left out with force=) is
  * never touched. */
-static void wipe_left(size_t i, bool recorded)
+static void wipe_left(size_t i, bool recorded, char *note, size_t notelen)
 {
   ssize_t m = member_of(targets[i]);
   struct raid_sb_summary sb;
@@ -1062,6 +1062,11 @@ static void wipe_left(size_t i, bool recorded)
                 addrs[i].slot, strerror(-r), recorded ? "the array remembers it removed and "
                 "leaves it out" : "a start by name may find it again", addrs[i].shelf,
                 addrs[i].slot, recorded ? " to use it elsewhere" : "");
+  if (r < 0)            /* the remove's answer says so too: the admin sees no log */
+    snprintf(note, notelen, "its superblock could not be wiped (%s): %s; to use it "
+             "elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e%u.%u'",
+             strerror(-r), recorded ? "the array remembers it removed" : "a start by name "
+             "may find it again", addrs[i].shelf, addrs[i].slot);
   else {
     log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
     if (recorded)       /* nothing of it can come back: the list keeps its room */
@@ -1075,7 +1080,7 @@ static void wipe_left(size_t i, bool recorded)
 static int remove_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
-  char name[24], err[512], replaced[64];
+  char name[24], err[512] = "", replaced[64], note[256] = "";
   enum holding holds;
   size_t i;
   int r = 0;
@@ -1126,7 +1131,9 @@ static int remove_request(const char *arg, FILE *out)
   /* a failed member too: its stale superblock would put it back at a start by name (and
    * auto-readd with it), where the administrator took it out */
   if (r == 0 && (holds == HOLDS_LEFT || holds == HOLDS_FAULTY))
-    wipe_left(i, recorded);
+    wipe_left(i, recorded, note, sizeof note);
+  else if (r == 0 && holds == HOLDS_SPARE)   /* raid/'s note when it could not wipe it */
+    snprintf(note, sizeof note, "%s", err);
   if (r == 0 && i < n_addrs) {
     held_out[i] = true;
     removed_out[i] = recorded;
@@ -1140,9 +1147,9 @@ static int remove_request(const char *arg, FILE *out)
     fprintf(out, "error: remove: %s\n", err);
     return -1;
   }
-  fprintf(out, "removed %s%s; its shelf is released\n", name, holds == HOLDS_FAULTY ?
+  fprintf(out, "removed %s%s; its shelf is released%s%s\n", name, holds == HOLDS_FAULTY ?
           " (its slot stays faulty until a spare takes it)" : holds == HOLDS_LEFT ?
-          " (the array no longer used it)" : "");
+          " (the array no longer used it)" : "", note[0] ? "; " : "", note);
   return 0;
 }
 

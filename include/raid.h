@@ -564,6 +564,7 @@ struct raid_member_status {
   int failed;                    /* FAULTY because the array failed it (else: down now) */
   int stale;                     /* MISSING because assembly left its member out as stale
                                   * (it missed updates; a re-add rebuilds it) */
+  char stale_name[64];           /* that member's shelf, when stale */
   int writemostly;               /* raid_set_writemostly (md: "(W)") */
   uint64_t read_errors, write_errors;
 };

@@ -247,6 +247,27 @@ static void print_held(FILE *out, const struct raid_status *st)
   }
 }
 
+/* Is NAME a spare now (an add took it, its recovery not begun)? */
+static bool is_spare(const struct raid_status *st, const char *name)
+{
+  for (unsigned i = 0; i < st->spares; i++)
+    if (!strcmp(st->spare[i], name))
+      return true;
+  return false;
+}
+
+/* The members assembly left out as stale: their slot shows missing (no shelf serves it),
+ * yet their shelf answers, held by this server, and an add is all they need. */
+static void print_stale(FILE *out, const struct raid_status *st)
+{
+  for (unsigned i = 0; i < st->members; i++) {
+    const char *name = st->member[i].stale_name;
+    if (st->member[i].stale && name[0] && !is_spare(st, name))
+      fprintf(out, "  left out at the start: %s (slot %u, stale: it missed updates; "
+              "aoeraid add %s re-adds it)\n", name, i, name);
+  }
+}
+
 static void print_text(FILE *out, const struct raid_status *st)
 {
   char uuid[37], level[32], min[32], max[32];
@@ -355,6 +376,7 @@ static void print_text(FILE *out, const struct raid_status *st)
   for (unsigned i = 0; i < st->admin_failed; i++)
     fprintf(out, "  failed by the administrator: %s (left out; aoeraid add %s takes it "
             "back)\n", st->admin_failed_name[i], st->admin_failed_name[i]);
+  print_stale(out, st);
   fprintf(out, "  %-4s %-8s %-10s %11s %12s  %-5s %5s %7s %6s %11s\n", "slot", "member",
           "role", "read-errors", "write-errors", "shelf", "paths", "rtt-us", "window",
           "retransmits");
@@ -479,6 +501,8 @@ static void print_json(FILE *out, const struct raid_status *st)
             "\"read_errors\":%" PRIu64 ",\"write_errors\":%" PRIu64, i ? "," : "", i, m->name,
             role_name(m), m->writemostly ? "true" : "false", m->read_errors,
             m->write_errors);
+    if (m->stale && m->stale_name[0] && !is_spare(st, m->stale_name))
+      fprintf(out, ",\"stale\":\"%s\"", m->stale_name);   /* left out at the start */
     if (link_view(m->name, &v) == 0)
       fprintf(out, ",\"shelf\":{\"up\":%s,\"held\":%s,\"held_ms\":%u,\"paths_up\":%zu,"
               "\"paths\":%zu,\"srtt_us\":%" PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64

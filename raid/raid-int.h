@@ -810,9 +810,9 @@ uint64_t member_data_room (const struct raid_member *m, uint64_t data_offset, ui
 /* The member is big enough to hold a slot of the array (array_member_bytes). */
 int member_fits (struct raid_array *a, const struct raid_slot *s);
 
-/* Was the member the superblock records in slot I left out by assembly (stale)?  Under
- * sb_lock. */
-int slot_left_stale (struct raid_array *a, unsigned i);
+/* Was the member the superblock records in slot I left out by assembly (stale)?  Its
+ * name, or NULL.  Under sb_lock. */
+const char *slot_left_stale (struct raid_array *a, unsigned i);
 
 /* ---- status.c ------------------------------------------------------------ */
 

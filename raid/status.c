@@ -50,8 +50,13 @@ view_take (struct raid_array *a, struct status_view *v)
     v->member[i] = a->slot[i].m;
     if (a->slot[i].m.ops)
       snprintf (st->member[i].name, sizeof st->member[i].name, "%s", slot_name (&a->slot[i]));
-    else
-      st->member[i].stale = slot_left_stale (a, i);
+    else {
+      const char *left = slot_left_stale (a, i);
+      /* one the admin removed since is no longer the array's to re-add */
+      st->member[i].stale = left && sb_removed_index (&a->sb, a->sb.slot_uuid[i]) < 0;
+      if (st->member[i].stale)
+        snprintf (st->member[i].stale_name, sizeof st->member[i].stale_name, "%s", left);
+    }
   }
   memcpy (st->uuid, a->sb.array_uuid, 16);
   memcpy (st->name, a->sb.name, sizeof st->name);

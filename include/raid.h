@@ -624,6 +624,9 @@ struct raid_status {
   enum raid_level reshape_from_level;
   unsigned reshape_from_members;
   uint64_t reshape_position, reshape_size;
+  /* the write-intent bitmap, off during a reshape, comes back after it with regions of
+   * this many bytes (0: the array had none) */
+  uint64_t reshape_bitmap_region;
   /* raid_check: the running one, or the last (RAID_CHECK_NONE: none yet);
    * its position in units of resync_units, and what it found */
   enum raid_check_action check_action;

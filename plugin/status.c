@@ -247,6 +247,20 @@ static void print_held(FILE *out, const struct raid_status *st)
   }
 }
 
+/* A reshape runs with the bitmap off (its regions are the old layout's): it comes back
+ * after, so the array is no bitmap-less one meanwhile. */
+static bool bitmap_after_reshape(const struct raid_status *st)
+{
+  return !st->bitmap_bits && st->reshape_position != RAID_RESHAPE_NONE
+    && st->reshape_bitmap_region;
+}
+
+/* md's consistency policy of an array without a partial parity log. */
+static const char *policy_name(const struct raid_status *st)
+{
+  return st->bitmap_bits || bitmap_after_reshape(st) ? "bitmap" : "resync";
+}
+
 /* Is NAME a spare now (an add took it, its recovery not begun)? */
 static bool is_spare(const struct raid_status *st, const char *name)
 {
@@ -353,13 +367,17 @@ static void print_text(FILE *out, const struct raid_status *st)
   if (st->bitmap_bits)
     fprintf(out, "  bitmap %" PRIu64 " of %" PRIu64 " regions dirty, %" PRIu64 "K each\n",
             st->bitmap_dirty, st->bitmap_bits, st->bitmap_region / 1024);
+  else if (bitmap_after_reshape(st))
+    fprintf(out, "  bitmap off during the reshape: back after it, %" PRIu64 "K regions, "
+            "every one dirty until the resync after the reshape\n",
+            st->reshape_bitmap_region / 1024);
   else
     fprintf(out, "  bitmap none\n");
   if (st->ppl)
     fprintf(out, "  consistency policy ppl (a %" PRIu64 "K partial parity log on each "
             "member)\n", st->ppl_log_bytes / 1024);
   else
-    fprintf(out, "  consistency policy %s\n", st->bitmap_bits ? "bitmap" : "resync");
+    fprintf(out, "  consistency policy %s\n", policy_name(st));
   fprintf(out, "  sync speed  min %s  max %s\n",
           rate_text(st->sync_speed_min, min, sizeof min),
           rate_text(st->sync_speed_max, max, sizeof max));
@@ -476,7 +494,9 @@ static void print_json(FILE *out, const struct raid_status *st)
   else
     fprintf(out, "\"bitmap\":null,");
   fprintf(out, "\"consistency_policy\":\"%s\",\"ppl_log_bytes\":%" PRIu64 ",",
-          st->ppl ? "ppl" : st->bitmap_bits ? "bitmap" : "resync", st->ppl_log_bytes);
+          st->ppl ? "ppl" : policy_name(st), st->ppl_log_bytes);
+  fprintf(out, "\"bitmap_after_reshape\":%" PRIu64 ",",
+          bitmap_after_reshape(st) ? st->reshape_bitmap_region : 0);
   fprintf(out, "\"spares\":[");
   for (unsigned i = 0; i < st->spares; i++)
     fprintf(out, "%s\"%s\"", i ? "," : "", st->spare[i]);

@@ -81,6 +81,7 @@ view_take (struct raid_array *a, struct status_view *v)
     st->reshape_from_level = a->prev.g.level;
     st->reshape_from_members = a->prev.g.n;
     st->reshape_size = a->prev.size;
+    st->reshape_bitmap_region = a->reshape.bitmap_region;
   }
 }
 

@@ -95,12 +95,22 @@ reshape_line | grep -Eq "raid5 of 4 .* [0-9]+\.[0-9] MB/s  eta [0-9]+s$" ||
   jq -e '.reshape | (.rate_mbs >= 0) and (.eta_s >= 0) and (.percent > 0)' >/dev/null ||
   lab_die "status --json: no reshape rate and eta: $("$aoeraid" status -c "$ctl" --json | jq -c .reshape)"
 echo "ok: the reshape shows its rate and eta: $(reshape_line)"
+# the bitmap is off while the data moves, not gone: status says it comes back (it said
+# "bitmap none" and "consistency policy resync", an array that lost its bitmap)
+bitmap_back() {
+  status | grep >/dev/null "^  bitmap off during the reshape: back after it, 65536K regions" &&
+    status | grep >/dev/null "^  consistency policy bitmap$" &&
+    "$aoeraid" status -c "$ctl" --json | jq -e '.bitmap_after_reshape == 67108864' >/dev/null ||
+    lab_die "$1: status does not say the bitmap comes back: $(status)"
+}
+bitmap_back "during the reshape"
 plugin_stop
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 control=$ctl
 # polled: the monitor thread logs it, started after nbdkit listens (after_fork)
 wait_log "reshape from raid5 of 3 to raid5 of 4 at byte [1-9]" \
   "the reshape did not resume from its position"
 echo "ok: restarted midway: $(grep -o "reshape from.*" "$LAB_DIR/nbdkit.log" | tail -1)"
+status | grep >/dev/null "^  reshape " && bitmap_back "restarted midway"
 [ "$(readback)" = "$want" ] || lab_die "during the resumed reshape: data differs"
 reshape_done
 plugin_stop

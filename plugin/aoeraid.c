@@ -426,6 +426,16 @@ static bool unconfirmed_in_use(const struct raid_member *m, const struct shelf_a
   return in_use || array_holds(name, NULL) == HOLDS_SPARE;
 }
 
+/* A degraded array whose reshape runs: a spare added now is rebuilt onto once the
+ * reshape is done (a rebuild works on one layout). */
+static bool reshape_before_recovery(void)
+{
+  struct raid_status st;
+
+  return raid_status(array, &st) == 0 && st.reshape_position != RAID_RESHAPE_NONE
+    && st.state == RAID_STATE_DEGRADED;
+}
+
 static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *out)
 {
   struct aoe_target *t = find_shelf(a);
@@ -479,7 +489,8 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   monitor_kick();
   fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot, array_failed() ?
           "; the array has failed: nothing is rebuilt until it starts again (aoeraid "
-          "examine says how)" : raid_recovery_pending(array) ? "; recovery starts" : "");
+          "examine says how)" : raid_recovery_pending(array) ? "; recovery starts"
+          : reshape_before_recovery() ? "; a reshape runs: the recovery follows it" : "");
   return 0;
 release:
   if (!held && params.reserve)
@@ -1433,9 +1444,11 @@ static int grow_request(const char *args, FILE *out)
   if (r == 0) {
     monitor_kick();
     /* md refuses a reshape while a check runs (EBUSY); here the check yields to it */
-    fprintf(out, "growing onto %u more shelves; %s; %saoeraid status shows the progress\n",
-            n, params.scan ? "a start by name= or uuid= finds them"
-            : "add them to shelves= for the next start (or start by name= or uuid=)",
+    const char *them = n == 1 ? "it" : "them";
+    fprintf(out, "growing onto %u more shel%s; %s%s%s; %saoeraid status shows the "
+            "progress\n", n, n == 1 ? "f" : "ves", params.scan ? "a start by name= or uuid= "
+            "finds " : "add ", them, params.scan ? "" : " to shelves= for the next start (or "
+            "start by name= or uuid=)",
             st.check_running ? "the check that ran stops: run it again once the reshape "
             "has finished; " : "");
   }

@@ -1715,6 +1715,8 @@ static int aoeraid_get_ready(void)
                              members + n_members, n_spare_members, raid_log, NULL);
   if (!array)
     goto out;
+  if (!params.scan)
+    scan_unlisted(initiator, &params, array);
   release_removed();
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
   speed_min_given = params_min_given(&params);

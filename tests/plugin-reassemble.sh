@@ -44,6 +44,16 @@ grep -q "warning: e3.2, e7.1 did not answer on h0 within 2.0s: the array starts 
 plugin_stop
 echo "ok: e3.2 (a typo for e3.1) and a spare that did not answer are named in the log"
 
+# A shelf left out of shelves= (a list from before a grow, say) that answers with its slot:
+# named, where md's --assemble --scan would have found it (the degraded warning names
+# only the slot)
+: >"$LAB_DIR/nbdkit.log"
+plugin_start "$sock" shelves=e1.1,e2.1 readonly=true
+grep -q "warning: e3.1 answers and holds slot 2 of 'keep' (events [0-9]*, the array now at [0-9]*), but is not in shelves=: the array starts without it; list it in shelves=" \
+  "$LAB_DIR/nbdkit.log" || lab_die "unlisted e3.1 not named: $(cat "$LAB_DIR/nbdkit.log")"
+plugin_stop
+echo "ok: e3.1 answering but not in shelves= is named in the log"
+
 lab_kill 2
 : >"$LAB_DIR/nbdkit.log"
 ctl=$LAB_DIR/control.sock

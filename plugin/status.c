@@ -544,7 +544,8 @@ int status_request(const char *request, FILE *out)
   if (strcmp(request, "status") && !json) {
     fprintf(out, "error: unknown request '%s': this server answers 'status', "
             "'status json', 'add|fail|remove SHELF.SLOT', 'writemostly SHELF.SLOT on|off', 'replace OLD [NEW]', "
-            "'speed [min=RATE] [max=RATE]', 'grow [level=LEVEL] SHELF.SLOT...', 'grow size=SIZE|max' and "
+            "'speed [min=RATE] [max=RATE]', 'grow [level=LEVEL] SHELF.SLOT...', 'grow size=SIZE|max', "
+            "'grow bitmap=SIZE|none', 'grow consistency-policy=ppl|bitmap|resync' and "
             "'check [repair|stop]'\n", request);
     return -1;
   }

@@ -616,6 +616,11 @@ struct raid_status {
    * them): left out at assembly, or whose slot a spare took since */
   unsigned admin_failed;
   char admin_failed_name[RAID_MAX_SPARES][64];
+  /* the other former members the array let go of (a spare's recovery or a replace took
+   * their slot), whose shelf the caller may still hold: not failed or removed by the
+   * admin, nor back in the array */
+  unsigned let_go;
+  char let_go_name[RAID_MAX_SPARES][64];
   uint64_t sync_speed_min, sync_speed_max;   /* raid_set_sync_speed; 0 = none */
   uint64_t bitmap_bits, bitmap_dirty;        /* 0 bits: no write-intent bitmap */
   uint64_t bitmap_region;                    /* bytes of each member per bit */

@@ -395,6 +395,11 @@ static void print_text(FILE *out, const struct raid_status *st)
     fprintf(out, "  failed by the administrator: %s (left out; aoeraid add %s takes it "
             "back)\n", st->admin_failed_name[i], st->admin_failed_name[i]);
   print_stale(out, st);
+  /* md --detail lists a failed device until --remove: this one's slot is another's */
+  for (unsigned i = 0; i < st->let_go; i++)
+    fprintf(out, "  former member: %s (its slot is another's since; aoeraid remove %s "
+            "releases its shelf, aoeraid add %s makes it a spare)\n", st->let_go_name[i],
+            st->let_go_name[i], st->let_go_name[i]);
   fprintf(out, "  %-4s %-8s %-10s %11s %12s  %-5s %5s %7s %6s %11s\n", "slot", "member",
           "role", "read-errors", "write-errors", "shelf", "paths", "rtt-us", "window",
           "retransmits");
@@ -503,6 +508,9 @@ static void print_json(FILE *out, const struct raid_status *st)
   fprintf(out, "],\"admin_failed\":[");
   for (unsigned i = 0; i < st->admin_failed; i++)
     fprintf(out, "%s\"%s\"", i ? "," : "", st->admin_failed_name[i]);
+  fprintf(out, "],\"let_go\":[");
+  for (unsigned i = 0; i < st->let_go; i++)
+    fprintf(out, "%s\"%s\"", i ? "," : "", st->let_go_name[i]);
   fprintf(out, "],\"spare_shelves\":[");
   for (unsigned i = 0; i < st->spares; i++) {
     struct link_view v;

@@ -166,6 +166,17 @@ array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16])
   memcpy (a->left[i].uuid, uuid, 16);
 }
 
+void
+array_forget_left (struct raid_array *a, const uint8_t uuid[16])
+{
+  for (unsigned i = 0; i < a->nleft; i++)
+    if (!memcmp (a->left[i].uuid, uuid, 16)) {
+      memmove (&a->left[i], &a->left[i + 1], (a->nleft - i - 1) * sizeof a->left[0]);
+      a->nleft--;
+      return;
+    }
+}
+
 /* Was the member the superblock records in slot I left out by assembly (stale: it missed
  * updates)?  Its uuid is among those left; one that left the slot for another member
  * since is not there.  Its name, or NULL.  Under sb_lock. */

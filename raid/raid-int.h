@@ -782,6 +782,8 @@ void slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_ro
 /* Member NAME (uuid UUID) left the array: remembered for raid_remove_member (caller
  * holds sb_lock, or the array is not yet running). */
 void array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16]);
+/* ... and is forgotten (its superblock wiped: nothing of it is the array's). */
+void array_forget_left (struct raid_array *a, const uint8_t uuid[16]);
 /* Drop spare i from the list (caller holds sb_lock). */
 void spare_remove (struct raid_array *a, unsigned i);
 /* Save resync, recovery and replace positions in the superblocks. */

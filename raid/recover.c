@@ -523,6 +523,7 @@ raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16])
   pthread_mutex_lock (&a->sb_lock);
   if (!a->readonly && sb_removed_drop (&a->sb, uuid))
     sb_write_all (a);
+  array_forget_left (a, uuid);  /* nothing of it is the array's: status names it no more */
   sb_unlock (a);
 }
 

@@ -25,6 +25,22 @@ status_snap_destroy (struct raid_array *a)
   pthread_mutex_destroy (&a->snap.lock);
 }
 
+/* Is the member a->left[I] that left the array in it after all: its shelf a slot's
+ * member or a spare again (added back), or the stale member of a slot still (status
+ * names those apart)? */
+static int
+left_in_use (struct raid_array *a, unsigned i)
+{
+  for (unsigned j = 0; j < a->lay.g.n; j++)
+    if ((a->slot[j].m.ops && !strcmp (slot_name (&a->slot[j]), a->left[i].name))
+        || (!a->slot[j].m.ops && !memcmp (a->sb.slot_uuid[j], a->left[i].uuid, 16)))
+      return 1;
+  for (unsigned j = 0; j < a->nspares; j++)
+    if (!strcmp (slot_name (&a->spare[j]), a->left[i].name))
+      return 1;
+  return 0;
+}
+
 /* The fields of a status that sb_lock guards, and the members and geometry the roles
  * and the state are counted from (caller holds sb_lock). */
 static void
@@ -69,6 +85,9 @@ view_take (struct raid_array *a, struct status_view *v)
     if (sb_failed_index (&a->sb, a->left[i].uuid) >= 0)
       snprintf (st->admin_failed_name[st->admin_failed++], sizeof st->admin_failed_name[0],
                 "%s", a->left[i].name);
+    else if (sb_removed_index (&a->sb, a->left[i].uuid) < 0 && !left_in_use (a, i))
+      snprintf (st->let_go_name[st->let_go++], sizeof st->let_go_name[0], "%s",
+                a->left[i].name);
   /* the replacement, like the spares, changes under sb_lock */
   st->replace_slot = atomic_load (&a->repl.slot);
   if (st->replace_slot >= 0)

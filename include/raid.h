@@ -386,8 +386,8 @@ int raid_member_returned (struct raid_array *a, const char *name,
 /* md's --remove of a spare: the array forgets it and wipes its superblock (the caller
  * keeps the member open until raid_close, as every member it gave the array: a status
  * view published while it served in a slot may still point at it); one that cannot be wiped (its shelf away) is
- * recorded removed as raid_remove_member does.  -ENOENT (one line in err) when
- * NAME is not a spare. */
+ * recorded removed as raid_remove_member does, and ERR says so (it is left as it was
+ * when the spare was wiped).  -ENOENT (one line in err) when NAME is not a spare. */
 int raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen);
 /* md's writemostly (mdadm --write-mostly, dev-N/state writemostly): ON 1 makes the
  * member NAME of a slot write-mostly, 0 makes it a normal member again.  Reads then go to
@@ -564,6 +564,7 @@ struct raid_member_status {
   int failed;                    /* FAULTY because the array failed it (else: down now) */
   int stale;                     /* MISSING because assembly left its member out as stale
                                   * (it missed updates; a re-add rebuilds it) */
+  char stale_name[64];           /* that member's shelf, when stale */
   int writemostly;               /* raid_set_writemostly (md: "(W)") */
   uint64_t read_errors, write_errors;
 };
@@ -615,6 +616,11 @@ struct raid_status {
    * them): left out at assembly, or whose slot a spare took since */
   unsigned admin_failed;
   char admin_failed_name[RAID_MAX_SPARES][64];
+  /* the other former members the array let go of (a spare's recovery or a replace took
+   * their slot), whose shelf the caller may still hold: not failed or removed by the
+   * admin, nor back in the array */
+  unsigned let_go;
+  char let_go_name[RAID_MAX_SPARES][64];
   uint64_t sync_speed_min, sync_speed_max;   /* raid_set_sync_speed; 0 = none */
   uint64_t bitmap_bits, bitmap_dirty;        /* 0 bits: no write-intent bitmap */
   uint64_t bitmap_region;                    /* bytes of each member per bit */
@@ -623,6 +629,9 @@ struct raid_status {
   enum raid_level reshape_from_level;
   unsigned reshape_from_members;
   uint64_t reshape_position, reshape_size;
+  /* the write-intent bitmap, off during a reshape, comes back after it with regions of
+   * this many bytes (0: the array had none) */
+  uint64_t reshape_bitmap_region;
   /* raid_check: the running one, or the last (RAID_CHECK_NONE: none yet);
    * its position in units of resync_units, and what it found */
   enum raid_check_action check_action;

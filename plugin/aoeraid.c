@@ -465,6 +465,16 @@ static bool unconfirmed_in_use(const struct raid_member *m, const struct shelf_a
   return in_use || array_holds(name, NULL) == HOLDS_SPARE;
 }
 
+/* A degraded array whose reshape runs: a spare added now is rebuilt onto once the
+ * reshape is done (a rebuild works on one layout). */
+static bool reshape_before_recovery(void)
+{
+  struct raid_status st;
+
+  return raid_status(array, &st) == 0 && st.reshape_position != RAID_RESHAPE_NONE
+    && st.state == RAID_STATE_DEGRADED;
+}
+
 static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *out)
 {
   struct aoe_target *t = find_shelf(a);
@@ -518,7 +528,8 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   monitor_kick();
   fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot, array_failed() ?
           "; the array has failed: nothing is rebuilt until it starts again (aoeraid "
-          "examine says how)" : raid_recovery_pending(array) ? "; recovery starts" : "");
+          "examine says how)" : raid_recovery_pending(array) ? "; recovery starts"
+          : reshape_before_recovery() ? "; a reshape runs: the recovery follows it" : "");
   return 0;
 release:
   if (!held && params.reserve)
@@ -1081,7 +1092,7 @@ static int writemostly_request(const char *arg, FILE *out)
  * spare's, so no later start by name finds it (an old copy of the array, or a spare) and
  * takes it back.  Another array's (a shelf listed by mistake, left out with force=) is
  * never touched. */
-static void wipe_left(size_t i, bool recorded)
+static void wipe_left(size_t i, bool recorded, char *note, size_t notelen)
 {
   ssize_t m = member_of(targets[i]);
   struct raid_sb_summary sb;
@@ -1101,6 +1112,11 @@ static void wipe_left(size_t i, bool recorded)
                 addrs[i].slot, strerror(-r), recorded ? "the array remembers it removed and "
                 "leaves it out" : "a start by name may find it again", addrs[i].shelf,
                 addrs[i].slot, recorded ? " to use it elsewhere" : "");
+  if (r < 0)            /* the remove's answer says so too: the admin sees no log */
+    snprintf(note, notelen, "its superblock could not be wiped (%s): %s; to use it "
+             "elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e%u.%u'",
+             strerror(-r), recorded ? "the array remembers it removed" : "a start by name "
+             "may find it again", addrs[i].shelf, addrs[i].slot);
   else {
     log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
     if (recorded)       /* nothing of it can come back: the list keeps its room */
@@ -1114,7 +1130,7 @@ static void wipe_left(size_t i, bool recorded)
 static int remove_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
-  char name[24], err[512], replaced[64];
+  char name[24], err[512] = "", replaced[64], note[256] = "";
   enum holding holds;
   size_t i;
   int r = 0;
@@ -1165,7 +1181,9 @@ static int remove_request(const char *arg, FILE *out)
   /* a failed member too: its stale superblock would put it back at a start by name (and
    * auto-readd with it), where the administrator took it out */
   if (r == 0 && (holds == HOLDS_LEFT || holds == HOLDS_FAULTY))
-    wipe_left(i, recorded);
+    wipe_left(i, recorded, note, sizeof note);
+  else if (r == 0 && holds == HOLDS_SPARE)   /* raid/'s note when it could not wipe it */
+    snprintf(note, sizeof note, "%s", err);
   if (r == 0 && i < n_addrs) {
     held_out[i] = true;
     removed_out[i] = recorded;
@@ -1179,9 +1197,9 @@ static int remove_request(const char *arg, FILE *out)
     fprintf(out, "error: remove: %s\n", err);
     return -1;
   }
-  fprintf(out, "removed %s%s; its shelf is released\n", name, holds == HOLDS_FAULTY ?
+  fprintf(out, "removed %s%s; its shelf is released%s%s\n", name, holds == HOLDS_FAULTY ?
           " (its slot stays faulty until a spare takes it)" : holds == HOLDS_LEFT ?
-          " (the array no longer used it)" : "");
+          " (the array no longer used it)" : "", note[0] ? "; " : "", note);
   return 0;
 }
 
@@ -1465,9 +1483,11 @@ static int grow_request(const char *args, FILE *out)
   if (r == 0) {
     monitor_kick();
     /* md refuses a reshape while a check runs (EBUSY); here the check yields to it */
-    fprintf(out, "growing onto %u more shelves; %s; %saoeraid status shows the progress\n",
-            n, params.scan ? "a start by name= or uuid= finds them"
-            : "add them to shelves= for the next start (or start by name= or uuid=)",
+    const char *them = n == 1 ? "it" : "them";
+    fprintf(out, "growing onto %u more shel%s; %s%s%s; %saoeraid status shows the "
+            "progress\n", n, n == 1 ? "f" : "ves", params.scan ? "a start by name= or uuid= "
+            "finds " : "add ", them, params.scan ? "" : " to shelves= for the next start (or "
+            "start by name= or uuid=)",
             st.check_running ? "the check that ran stops: run it again once the reshape "
             "has finished; " : "");
   }
@@ -1734,6 +1754,8 @@ static int aoeraid_get_ready(void)
                              members + n_members, n_spare_members, raid_log, NULL);
   if (!array)
     goto out;
+  if (!params.scan)
+    scan_unlisted(initiator, &params, array);
   release_removed();
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
   speed_min_given = params_min_given(&params);

@@ -333,9 +333,11 @@ static void warn_if_degraded(struct raid_array *a, raid_log_fn *log, void *log_o
   used = snprintf(msg, sizeof msg, "array '%s' is degraded:", st.name);
   for (unsigned i = 0; i < st.members && used < sizeof msg; i++)
     if (st.member[i].role != RAID_ROLE_ACTIVE)
+    {
+      const char *name = st.member[i].name[0] ? st.member[i].name : st.member[i].stale_name;
       used += snprintf(msg + used, sizeof msg - used, " slot %u %s%s%s", i,
-                       unusable_name(&st.member[i]), st.member[i].name[0] ? " " : "",
-                       st.member[i].name);
+                       unusable_name(&st.member[i]), name[0] ? " " : "", name);
+    }
   log(log_opaque, RAID_LOG_WARN, msg);
 }
 

@@ -2,6 +2,7 @@
  * mdadm --assemble --scan finds an array's disks.  Then assembly goes on as if the shelves
  * found had been listed in shelves= and spares=. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,4 +323,38 @@ int scan_shelves(struct aoe_initiator *ini, struct params *p,
   }
   free(f);
   return r < 0 ? -1 : 0;
+}
+
+/* Does SB make its shelf the member of a slot ST lacks (not one the administrator
+ * failed or removed)?  Its events may be behind: the degraded start bumped the array's. */
+static bool lacked_member(struct raid_array *array, const struct raid_status *st,
+                          const struct raid_sb_summary *sb)
+{
+  return sb->state == RAID_SB_OK && !memcmp(sb->array_uuid, st->uuid, 16)
+    && sb->role < st->members && st->member[sb->role].role == RAID_ROLE_MISSING
+    && !st->member[sb->role].stale
+    && !raid_member_removed(array, sb) && !raid_member_failed(array, sb);
+}
+
+void scan_unlisted(struct aoe_initiator *ini, const struct params *p,
+                   struct raid_array *array)
+{
+  struct raid_status st;
+  struct found *f;
+
+  if (raid_status(array, &st) < 0 || st.state != RAID_STATE_DEGRADED)
+    return;
+  f = calloc(1, sizeof *f);
+  if (!f)
+    return;
+  examine_new(ini, f);
+  for (size_t i = 0; i < f->n; i++)
+    if (!listed(p->shelves, p->n_shelves, &f->a[i])
+        && !listed(p->spares, p->n_spares, &f->a[i]) && lacked_member(array, &st, &f->sb[i]))
+      log_warning("e%u.%u answers and holds slot %u of '%s' (events %" PRIu64 ", the "
+                  "array now at %" PRIu64 "), but is not in shelves=: the array starts "
+                  "without it; list it in shelves= (or start by name= or uuid=, which "
+                  "finds every shelf of the array)", f->a[i].shelf, f->a[i].slot,
+                  f->sb[i].role, st.name, f->sb[i].events, st.events);
+  free(f);
 }

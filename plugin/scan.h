@@ -15,4 +15,11 @@
 int scan_shelves(struct aoe_initiator *ini, struct params *p,
                  void (*left)(struct aoe_target *));
 
+/* A start by shelves= that came up degraded (ARRAY): name each shelf answering on INI
+ * that holds a slot the array lacks, as fresh as the array, but is not listed in
+ * shelves= or spares= (a list from before a grow or a recovery): mdadm --assemble
+ * --scan would have found it.  Reads only. */
+void scan_unlisted(struct aoe_initiator *ini, const struct params *p,
+                   struct raid_array *array);
+
 #endif

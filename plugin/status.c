@@ -247,6 +247,41 @@ static void print_held(FILE *out, const struct raid_status *st)
   }
 }
 
+/* A reshape runs with the bitmap off (its regions are the old layout's): it comes back
+ * after, so the array is no bitmap-less one meanwhile. */
+static bool bitmap_after_reshape(const struct raid_status *st)
+{
+  return !st->bitmap_bits && st->reshape_position != RAID_RESHAPE_NONE
+    && st->reshape_bitmap_region;
+}
+
+/* md's consistency policy of an array without a partial parity log. */
+static const char *policy_name(const struct raid_status *st)
+{
+  return st->bitmap_bits || bitmap_after_reshape(st) ? "bitmap" : "resync";
+}
+
+/* Is NAME a spare now (an add took it, its recovery not begun)? */
+static bool is_spare(const struct raid_status *st, const char *name)
+{
+  for (unsigned i = 0; i < st->spares; i++)
+    if (!strcmp(st->spare[i], name))
+      return true;
+  return false;
+}
+
+/* The members assembly left out as stale: their slot shows missing (no shelf serves it),
+ * yet their shelf answers, held by this server, and an add is all they need. */
+static void print_stale(FILE *out, const struct raid_status *st)
+{
+  for (unsigned i = 0; i < st->members; i++) {
+    const char *name = st->member[i].stale_name;
+    if (st->member[i].stale && name[0] && !is_spare(st, name))
+      fprintf(out, "  left out at the start: %s (slot %u, stale: it missed updates; "
+              "aoeraid add %s re-adds it)\n", name, i, name);
+  }
+}
+
 static void print_text(FILE *out, const struct raid_status *st)
 {
   char uuid[37], level[32], min[32], max[32];
@@ -332,13 +367,17 @@ static void print_text(FILE *out, const struct raid_status *st)
   if (st->bitmap_bits)
     fprintf(out, "  bitmap %" PRIu64 " of %" PRIu64 " regions dirty, %" PRIu64 "K each\n",
             st->bitmap_dirty, st->bitmap_bits, st->bitmap_region / 1024);
+  else if (bitmap_after_reshape(st))
+    fprintf(out, "  bitmap off during the reshape: back after it, %" PRIu64 "K regions, "
+            "every one dirty until the resync after the reshape\n",
+            st->reshape_bitmap_region / 1024);
   else
     fprintf(out, "  bitmap none\n");
   if (st->ppl)
     fprintf(out, "  consistency policy ppl (a %" PRIu64 "K partial parity log on each "
             "member)\n", st->ppl_log_bytes / 1024);
   else
-    fprintf(out, "  consistency policy %s\n", st->bitmap_bits ? "bitmap" : "resync");
+    fprintf(out, "  consistency policy %s\n", policy_name(st));
   fprintf(out, "  sync speed  min %s  max %s\n",
           rate_text(st->sync_speed_min, min, sizeof min),
           rate_text(st->sync_speed_max, max, sizeof max));
@@ -355,6 +394,12 @@ static void print_text(FILE *out, const struct raid_status *st)
   for (unsigned i = 0; i < st->admin_failed; i++)
     fprintf(out, "  failed by the administrator: %s (left out; aoeraid add %s takes it "
             "back)\n", st->admin_failed_name[i], st->admin_failed_name[i]);
+  print_stale(out, st);
+  /* md --detail lists a failed device until --remove: this one's slot is another's */
+  for (unsigned i = 0; i < st->let_go; i++)
+    fprintf(out, "  former member: %s (its slot is another's since; aoeraid remove %s "
+            "releases its shelf, aoeraid add %s makes it a spare)\n", st->let_go_name[i],
+            st->let_go_name[i], st->let_go_name[i]);
   fprintf(out, "  %-4s %-8s %-10s %11s %12s  %-5s %5s %7s %6s %11s\n", "slot", "member",
           "role", "read-errors", "write-errors", "shelf", "paths", "rtt-us", "window",
           "retransmits");
@@ -454,13 +499,18 @@ static void print_json(FILE *out, const struct raid_status *st)
   else
     fprintf(out, "\"bitmap\":null,");
   fprintf(out, "\"consistency_policy\":\"%s\",\"ppl_log_bytes\":%" PRIu64 ",",
-          st->ppl ? "ppl" : st->bitmap_bits ? "bitmap" : "resync", st->ppl_log_bytes);
+          st->ppl ? "ppl" : policy_name(st), st->ppl_log_bytes);
+  fprintf(out, "\"bitmap_after_reshape\":%" PRIu64 ",",
+          bitmap_after_reshape(st) ? st->reshape_bitmap_region : 0);
   fprintf(out, "\"spares\":[");
   for (unsigned i = 0; i < st->spares; i++)
     fprintf(out, "%s\"%s\"", i ? "," : "", st->spare[i]);
   fprintf(out, "],\"admin_failed\":[");
   for (unsigned i = 0; i < st->admin_failed; i++)
     fprintf(out, "%s\"%s\"", i ? "," : "", st->admin_failed_name[i]);
+  fprintf(out, "],\"let_go\":[");
+  for (unsigned i = 0; i < st->let_go; i++)
+    fprintf(out, "%s\"%s\"", i ? "," : "", st->let_go_name[i]);
   fprintf(out, "],\"spare_shelves\":[");
   for (unsigned i = 0; i < st->spares; i++) {
     struct link_view v;
@@ -479,6 +529,8 @@ static void print_json(FILE *out, const struct raid_status *st)
             "\"read_errors\":%" PRIu64 ",\"write_errors\":%" PRIu64, i ? "," : "", i, m->name,
             role_name(m), m->writemostly ? "true" : "false", m->read_errors,
             m->write_errors);
+    if (m->stale && m->stale_name[0] && !is_spare(st, m->stale_name))
+      fprintf(out, ",\"stale\":\"%s\"", m->stale_name);   /* left out at the start */
     if (link_view(m->name, &v) == 0)
       fprintf(out, ",\"shelf\":{\"up\":%s,\"held\":%s,\"held_ms\":%u,\"paths_up\":%zu,"
               "\"paths\":%zu,\"srtt_us\":%" PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64
@@ -500,7 +552,8 @@ int status_request(const char *request, FILE *out)
   if (strcmp(request, "status") && !json) {
     fprintf(out, "error: unknown request '%s': this server answers 'status', "
             "'status json', 'add|fail|remove SHELF.SLOT', 'writemostly SHELF.SLOT on|off', 'replace OLD [NEW]', "
-            "'speed [min=RATE] [max=RATE]', 'grow [level=LEVEL] SHELF.SLOT...', 'grow size=SIZE|max' and "
+            "'speed [min=RATE] [max=RATE]', 'grow [level=LEVEL] SHELF.SLOT...', 'grow size=SIZE|max', "
+            "'grow bitmap=SIZE|none', 'grow consistency-policy=ppl|bitmap|resync' and "
             "'check [repair|stop]'\n", request);
     return -1;
   }

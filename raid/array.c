@@ -166,16 +166,27 @@ array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16])
   memcpy (a->left[i].uuid, uuid, 16);
 }
 
+void
+array_forget_left (struct raid_array *a, const uint8_t uuid[16])
+{
+  for (unsigned i = 0; i < a->nleft; i++)
+    if (!memcmp (a->left[i].uuid, uuid, 16)) {
+      memmove (&a->left[i], &a->left[i + 1], (a->nleft - i - 1) * sizeof a->left[0]);
+      a->nleft--;
+      return;
+    }
+}
+
 /* Was the member the superblock records in slot I left out by assembly (stale: it missed
  * updates)?  Its uuid is among those left; one that left the slot for another member
- * since is not there.  Under sb_lock. */
-int
+ * since is not there.  Its name, or NULL.  Under sb_lock. */
+const char *
 slot_left_stale (struct raid_array *a, unsigned i)
 {
   for (unsigned j = 0; j < a->nleft; j++)
     if (!memcmp (a->left[j].uuid, a->sb.slot_uuid[i], 16))
-      return 1;
-  return 0;
+      return a->left[j].name;
+  return NULL;
 }
 
 /* A spare that cannot take a superblock is dropped from the list. */
@@ -1107,9 +1118,9 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
      * has it; never one event behind trusted in another member's place. */
     if (memcmp (f[i].sb.member_uuid, ref->slot_uuid[role], 16)) {
       raid_logf (a, RAID_LOG_WARN, "%s: member %s left slot %u, which another member holds "
-                 "since (events %llu, array at %llu); left out: add it again to use it",
+                 "since (events %llu, array at %llu); left out: aoeraid add %s makes it a spare",
                  ref->name, name, role, (unsigned long long) f[i].sb.events,
-                 (unsigned long long) ref->events);
+                 (unsigned long long) ref->events, name);
       array_note_left (a, name, f[i].sb.member_uuid);
       continue;
     }
@@ -1118,8 +1129,9 @@ choose_members (struct raid_array *a, struct raid_member *members, struct found 
     if (f[i].sb.events + 1 < ref->events || (ref->roles[role] != RAID_ROLE_ACTIVE
                                              && ref->roles[role] != RAID_ROLE_RECOVERING)) {
       raid_logf (a, RAID_LOG_WARN, "%s: member %s (slot %u) is stale (events %llu, array at "
-                 "%llu); left out: it needs a rebuild", ref->name, name, role,
-                 (unsigned long long) f[i].sb.events, (unsigned long long) ref->events);
+                 "%llu); left out: it needs a rebuild (aoeraid add %s re-adds it)", ref->name,
+                 name, role, (unsigned long long) f[i].sb.events,
+                 (unsigned long long) ref->events, name);
       array_note_left (a, name, f[i].sb.member_uuid);
       f[i].stale = 1;
       continue;

@@ -785,6 +785,8 @@ void slot_take_spare (struct raid_array *a, unsigned i, unsigned j, enum raid_ro
 /* Member NAME (uuid UUID) left the array: remembered for raid_remove_member (caller
  * holds sb_lock, or the array is not yet running). */
 void array_note_left (struct raid_array *a, const char *name, const uint8_t uuid[16]);
+/* ... and is forgotten (its superblock wiped: nothing of it is the array's). */
+void array_forget_left (struct raid_array *a, const uint8_t uuid[16]);
 /* Drop spare i from the list (caller holds sb_lock). */
 void spare_remove (struct raid_array *a, unsigned i);
 /* Save resync, recovery and replace positions in the superblocks. */
@@ -813,9 +815,9 @@ uint64_t member_data_room (const struct raid_member *m, uint64_t data_offset, ui
 /* The member is big enough to hold a slot of the array (array_member_bytes). */
 int member_fits (struct raid_array *a, const struct raid_slot *s);
 
-/* Was the member the superblock records in slot I left out by assembly (stale)?  Under
- * sb_lock. */
-int slot_left_stale (struct raid_array *a, unsigned i);
+/* Was the member the superblock records in slot I left out by assembly (stale)?  Its
+ * name, or NULL.  Under sb_lock. */
+const char *slot_left_stale (struct raid_array *a, unsigned i);
 
 /* ---- status.c ------------------------------------------------------------ */
 

@@ -523,6 +523,7 @@ raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16])
   pthread_mutex_lock (&a->sb_lock);
   if (!a->readonly && sb_removed_drop (&a->sb, uuid))
     sb_write_all (a);
+  array_forget_left (a, uuid);  /* nothing of it is the array's: status names it no more */
   sb_unlock (a);
 }
 
@@ -550,11 +551,16 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
   sb_unlock (a);
   if (rc)
     snprintf (err, errlen, "%s is not a spare of the array", name);
-  else if (wiped)
+  else if (wiped) {
     raid_logf (a, RAID_LOG_WARN, "%s: spare %s removed, but its superblock could not be "
                "wiped (%s): the array remembers it removed and leaves it out; wipe it with '"
                RAID_ZERO_SB_HINT "' to use it elsewhere", a->sb.name, name, strerror (-wiped),
                name);
+    /* the caller's answer says so too: the admin sees no log */
+    snprintf (err, errlen, "its superblock could not be wiped (%s): the array remembers "
+              "it removed; to use it elsewhere wipe it with '" RAID_ZERO_SB_HINT "'",
+              strerror (-wiped), name);
+  }
   else
     raid_logf (a, RAID_LOG_INFO, "%s: spare %s removed (its superblock wiped)", a->sb.name,
                name);

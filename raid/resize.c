@@ -49,13 +49,17 @@ size_text (uint64_t bytes, char buf[32])
   return buf;
 }
 
-/* The member data size every slot's member has room for, and the member with least. */
+/* The member data size every slot's member has room for, and the member with least.  A
+ * slot without a member (missing at the start) counts nothing: the array is degraded,
+ * which grow_blocker refuses. */
 static uint64_t
 slots_room (struct raid_array *a, const char **smallest)
 {
   uint64_t room = UINT64_MAX;
 
   for (unsigned i = 0; i < a->lay.g.n; i++) {
+    if (!a->slot[i].m.ops)
+      continue;
     uint64_t r = member_data_room (&a->slot[i].m, a->lay.data_offset, a->lay.g.chunk);
     if (r < room) {
       room = r;

@@ -25,6 +25,22 @@ status_snap_destroy (struct raid_array *a)
   pthread_mutex_destroy (&a->snap.lock);
 }
 
+/* Is the member a->left[I] that left the array in it after all: its shelf a slot's
+ * member or a spare again (added back), or the stale member of a slot still (status
+ * names those apart)? */
+static int
+left_in_use (struct raid_array *a, unsigned i)
+{
+  for (unsigned j = 0; j < a->lay.g.n; j++)
+    if ((a->slot[j].m.ops && !strcmp (slot_name (&a->slot[j]), a->left[i].name))
+        || (!a->slot[j].m.ops && !memcmp (a->sb.slot_uuid[j], a->left[i].uuid, 16)))
+      return 1;
+  for (unsigned j = 0; j < a->nspares; j++)
+    if (!strcmp (slot_name (&a->spare[j]), a->left[i].name))
+      return 1;
+  return 0;
+}
+
 /* The fields of a status that sb_lock guards, and the members and geometry the roles
  * and the state are counted from (caller holds sb_lock). */
 static void
@@ -50,8 +66,13 @@ view_take (struct raid_array *a, struct status_view *v)
     v->member[i] = a->slot[i].m;
     if (a->slot[i].m.ops)
       snprintf (st->member[i].name, sizeof st->member[i].name, "%s", slot_name (&a->slot[i]));
-    else
-      st->member[i].stale = slot_left_stale (a, i);
+    else {
+      const char *left = slot_left_stale (a, i);
+      /* one the admin removed since is no longer the array's to re-add */
+      st->member[i].stale = left && sb_removed_index (&a->sb, a->sb.slot_uuid[i]) < 0;
+      if (st->member[i].stale)
+        snprintf (st->member[i].stale_name, sizeof st->member[i].stale_name, "%s", left);
+    }
   }
   memcpy (st->uuid, a->sb.array_uuid, 16);
   memcpy (st->name, a->sb.name, sizeof st->name);
@@ -64,6 +85,9 @@ view_take (struct raid_array *a, struct status_view *v)
     if (sb_failed_index (&a->sb, a->left[i].uuid) >= 0)
       snprintf (st->admin_failed_name[st->admin_failed++], sizeof st->admin_failed_name[0],
                 "%s", a->left[i].name);
+    else if (sb_removed_index (&a->sb, a->left[i].uuid) < 0 && !left_in_use (a, i))
+      snprintf (st->let_go_name[st->let_go++], sizeof st->let_go_name[0], "%s",
+                a->left[i].name);
   /* the replacement, like the spares, changes under sb_lock */
   st->replace_slot = atomic_load (&a->repl.slot);
   if (st->replace_slot >= 0)
@@ -76,6 +100,7 @@ view_take (struct raid_array *a, struct status_view *v)
     st->reshape_from_level = a->prev.g.level;
     st->reshape_from_members = a->prev.g.n;
     st->reshape_size = a->prev.size;
+    st->reshape_bitmap_region = a->reshape.bitmap_region;
   }
 }
 

@@ -76,6 +76,9 @@ refused line "b'status\\x00json\\n'" "request holds byte 0x00 at 6"
 refused line "b'fail e1.1\\x1b\\n'" "request holds byte 0x1b at 9"
 refused line "bytes(range(256))" "request holds byte 0x00"
 refused line "b'frobnicate --all\\n'" "unknown request 'frobnicate --all'"
+# the list of what it answers names every request (the grows of the bitmap and the
+# consistency policy were missing)
+refused line "b'frob\\n'" "unknown request 'frob': .*'grow bitmap=SIZE\\|none', 'grow consistency-policy=ppl\\|bitmap\\|resync' and 'check"
 refused close "b'stat'" "unknown request 'stat'"
 refused hold "b'status'" "no whole request line within 1000 ms"
 refused trickle "b'status json and more'" "no whole request line within 1000 ms"

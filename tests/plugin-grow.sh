@@ -58,6 +58,12 @@ echo "$out" | grep >/dev/null "still running" || lab_die "refusal does not say w
 [ "$(wc -l <<<"$out")" -eq 1 ] || lab_die "a refused grow answered more than its refusal: $out"
 status | grep >/dev/null "spares none" || lab_die "the refused grow added e4.1: $(status)"
 echo "ok: refused, nothing added: $out"
+# A member failed during the reshape and added back waits for it: the answer says so (it
+# said only "added e3.1 as a spare", where a recovery was expected)
+ctl_ok fail e3.1
+ctl_ok add e3.1
+[ "$out" = "added e3.1 as a spare; a reshape runs: the recovery follows it" ] ||
+  lab_die "e3.1 added during the reshape answered: $out"
 "$aoeraid" speed -c "$ctl" max=15M >/dev/null
 reshape_done
 # A shelf that does not answer refuses the grow before any is added (e4.1 was left a spare)
@@ -79,6 +85,8 @@ echo "ok: raid5 of 3, $(size) bytes, every byte right"
 "$aoeraid" speed -c "$ctl" max=4M >/dev/null
 out=$("$aoeraid" grow -c "$ctl" e4.1) || lab_die "grow to raid5 of 4 failed: $out"
 grep -q "added e4.1 as a spare" <<<"$out" || lab_die "grow onto e4.1 answered: $out"
+grep -q "^growing onto 1 more shelf; add it to shelves= for the next start" <<<"$out" ||
+  lab_die "grow onto e4.1 answered: $out"
 # polled, not a fixed 3 s: a loaded machine starts the reshape late (at 4 MB/s it runs on)
 for _ in $(seq 300); do status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" && break; sleep 0.1; done
 status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
@@ -95,12 +103,22 @@ reshape_line | grep -Eq "raid5 of 4 .* [0-9]+\.[0-9] MB/s  eta [0-9]+s$" ||
   jq -e '.reshape | (.rate_mbs >= 0) and (.eta_s >= 0) and (.percent > 0)' >/dev/null ||
   lab_die "status --json: no reshape rate and eta: $("$aoeraid" status -c "$ctl" --json | jq -c .reshape)"
 echo "ok: the reshape shows its rate and eta: $(reshape_line)"
+# the bitmap is off while the data moves, not gone: status says it comes back (it said
+# "bitmap none" and "consistency policy resync", an array that lost its bitmap)
+bitmap_back() {
+  status | grep >/dev/null "^  bitmap off during the reshape: back after it, 65536K regions" &&
+    status | grep >/dev/null "^  consistency policy bitmap$" &&
+    "$aoeraid" status -c "$ctl" --json | jq -e '.bitmap_after_reshape == 67108864' >/dev/null ||
+    lab_die "$1: status does not say the bitmap comes back: $(status)"
+}
+bitmap_back "during the reshape"
 plugin_stop
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1,e4.1 control=$ctl
 # polled: the monitor thread logs it, started after nbdkit listens (after_fork)
 wait_log "reshape from raid5 of 3 to raid5 of 4 at byte [1-9]" \
   "the reshape did not resume from its position"
 echo "ok: restarted midway: $(grep -o "reshape from.*" "$LAB_DIR/nbdkit.log" | tail -1)"
+status | grep >/dev/null "^  reshape " && bitmap_back "restarted midway"
 [ "$(readback)" = "$want" ] || lab_die "during the resumed reshape: data differs"
 reshape_done
 plugin_stop

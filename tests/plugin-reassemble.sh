@@ -44,6 +44,16 @@ grep -q "warning: e3.2, e7.1 did not answer on h0 within 2.0s: the array starts 
 plugin_stop
 echo "ok: e3.2 (a typo for e3.1) and a spare that did not answer are named in the log"
 
+# A shelf left out of shelves= (a list from before a grow, say) that answers with its slot:
+# named, where md's --assemble --scan would have found it (the degraded warning names
+# only the slot)
+: >"$LAB_DIR/nbdkit.log"
+plugin_start "$sock" shelves=e1.1,e2.1 readonly=true
+grep -q "warning: e3.1 answers and holds slot 2 of 'keep' (events [0-9]*, the array now at [0-9]*), but is not in shelves=: the array starts without it; list it in shelves=" \
+  "$LAB_DIR/nbdkit.log" || lab_die "unlisted e3.1 not named: $(cat "$LAB_DIR/nbdkit.log")"
+plugin_stop
+echo "ok: e3.1 answering but not in shelves= is named in the log"
+
 lab_kill 2
 : >"$LAB_DIR/nbdkit.log"
 ctl=$LAB_DIR/control.sock
@@ -83,13 +93,27 @@ echo "ok: a start refused after assembly left the array clean: the next start se
 
 lab_start 2
 : >"$LAB_DIR/nbdkit.log"
-plugin_start "$sock" shelves=e1.1,e2.1,e3.1
-grep -qi "stale" "$LAB_DIR/nbdkit.log" || lab_die "e2.1 not reported stale: $(cat "$LAB_DIR/nbdkit.log")"
-# the degraded warning says what the slot is, as status would: stale, not missing
-grep -Eq "is degraded: slot 1 stale$" "$LAB_DIR/nbdkit.log" ||
-  lab_die "the degraded warning does not say slot 1 stale: $(grep degraded "$LAB_DIR/nbdkit.log")"
+plugin_start "$sock" shelves=e1.1,e2.1,e3.1 control="$ctl"
+# the stale line says how to take it back
+grep -q "member e2.1 (slot 1) is stale (events [0-9]*, array at [0-9]*); left out: it needs a rebuild (aoeraid add e2.1 re-adds it)$" \
+  "$LAB_DIR/nbdkit.log" || lab_die "e2.1 not reported stale: $(cat "$LAB_DIR/nbdkit.log")"
+# the degraded warning says what the slot is, as status would: stale, not missing, and whose
+grep -Eq "is degraded: slot 1 stale e2\.1$" "$LAB_DIR/nbdkit.log" ||
+  lab_die "the degraded warning does not say slot 1 stale e2.1: $(grep degraded "$LAB_DIR/nbdkit.log")"
 [ "$(readback 4M)" = "$(md5sum <"$LAB_DIR/more")" ] ||
   lab_die "after the stale member came back: newest data differs"
+# status names the stale shelf this server holds out, and how to take it back: its slot
+# alone says missing
+aoeraid status -c "$ctl" >"$LAB_DIR/status.txt"
+grep -q "^  left out at the start: e2.1 (slot 1, stale: it missed updates; aoeraid add e2.1 re-adds it)$" \
+  "$LAB_DIR/status.txt" || lab_die "status does not name the stale e2.1: $(cat "$LAB_DIR/status.txt")"
+[ "$(aoeraid status -c "$ctl" --json | jq -r '.members[1].stale')" = e2.1 ] ||
+  lab_die "status json: slot 1 not stale e2.1: $(aoeraid status -c "$ctl" --json)"
+aoeraid add -c "$ctl" e2.1
+aoeraid status -c "$ctl" | grep -w "left out at the start" &&
+  lab_die "e2.1 added: status still says it is left out"
+[ "$(aoeraid status -c "$ctl" --json | jq -r '.members[1].stale')" = null ] ||
+  lab_die "e2.1 added: status json still says slot 1 stale"
 plugin_stop
-echo "ok: e2.1 back with older events: reported stale, left out, newest data served"
+echo "ok: e2.1 back with older events: reported stale (log and status), left out, newest data served, add takes it back"
 echo "plugin-reassemble: passed"

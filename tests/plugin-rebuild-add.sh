@@ -37,6 +37,15 @@ wait "$writer" || lab_die "the client's writes failed during the hot-add and rec
 echo "ok: the client wrote $(wc -l <"$LAB_DIR/passes") passes of 24 MiB meanwhile"
 [ "$(readback)" = "$want" ] || lab_die "after recovery: data differs"
 echo "ok: e2.1 killed, e3.1 hot-added while a client wrote: recovered, data verifies"
+# e2.1 is out of every slot but still this server's, as md --detail lists a faulty device
+# until --remove: status names it and what to do (it said nothing of it); once removed, not
+status | grep >/dev/null "^  former member: e2.1 (its slot is another's since; aoeraid remove e2.1 releases its shelf, aoeraid add e2.1 makes it a spare)$" ||
+  lab_die "status does not name the former member e2.1: $(status)"
+[ "$("$aoeraid" status -c "$ctl" --json | jq -c .let_go)" = '["e2.1"]' ] ||
+  lab_die "status json: let_go is not e2.1: $("$aoeraid" status -c "$ctl" --json | jq -c .let_go)"
+ctl_ok remove e2.1
+status | grep -w "former member" && lab_die "e2.1 removed: status still names it a former member"
+echo "ok: status names the former member e2.1 until it is removed"
 
 lab_kill 1
 [ "$(readback)" = "$want" ] || lab_die "with e1.1 gone too: data differs"

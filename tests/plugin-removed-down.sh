@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # md: a device failed and removed is not taken back by mdadm --incremental.  RAID1 of
 # e1.1, e2.1: e2.1's shelf goes down, the admin fails and removes it (its superblock
-# cannot be wiped: the shelf is away) and writes go on.  The array records the removal in
+# cannot be wiped: the shelf is away, and the answer says so) and writes go on.  The array records the removal in
 # its superblocks, so e2.1, back with the array's uuid and its old slot, is never taken
 # back by itself: not by auto-readd when its shelf comes back (one log line says how to
 # use it again), not by a restart by name (the scan leaves it out, unreserved, and
@@ -54,6 +54,9 @@ status | grep >/dev/null -E "^ +1 +e2.1 +faulty" || lab_die "e2.1 not faulty: $(
 ctl_ok remove e2.1
 grep -q "e2.1 removed, but its superblock could not be wiped" "$log" ||
   lab_die "remove of the down e2.1: $(tail -n 3 "$log")"
+# the admin at the terminal reads no log: the answer says it too, and what to do
+grep -q "^removed e2.1 .*; its superblock could not be wiped (.*): the array remembers it removed; to use it elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e2.1'$" <<<"$out" ||
+  lab_die "remove of the down e2.1 answered: $out"
 nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0); h.flush()"
 before=$(left_outs 2)
 shelf_up 2 0
@@ -129,6 +132,8 @@ shelf_down 3
 ctl_ok remove e3.1
 grep -q "spare e3.1 removed, but its superblock could not be wiped" "$log" ||
   lab_die "remove of the down spare e3.1: $(tail -n 3 "$log")"
+grep -q "^removed e3.1; its shelf is released; its superblock could not be wiped (.*): the array remembers it removed; to use it elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e3.1'$" <<<"$out" ||
+  lab_die "remove of the down spare e3.1 answered: $out"
 before=$(left_outs 3)
 shelf_up 3 0
 back_judged 3 "the removed spare e3.1 back"

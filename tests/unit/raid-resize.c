@@ -285,6 +285,14 @@ Test (resize, refusals_say_why)
   cr_assert_not_null (f.a, "%s", err);
   expect_refusal (&f, 0, -EROFS, "read-only");
   fx_close (&f);
+
+  /* a slot with no member at all (its shelf missing at the start): refused as degraded,
+   * its member never asked its size (aoeraid grow size=max crashed the server so) */
+  struct raid_member some[] = { f.mem[0], f.mem[2] };
+  f.a = raid_assemble (some, 2, 0, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  expect_refusal (&f, 0, -EINVAL, "it is degraded or rebuilding");
+  fx_close (&f);
   fx_free (&f);
   free (ref);
 }

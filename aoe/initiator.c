@@ -625,6 +625,31 @@ int aoe_local_mac(struct aoe_initiator *ini, const uint8_t mac[6])
   return 0;
 }
 
+/* Since when path P has been asked without an answer, or 0 while it answers (see
+ * aoe_stats.silent_ms). */
+static uint64_t path_unanswered_since(const struct aoe_path *p, uint64_t now)
+{
+  int ka_unanswered = p->ka.first_us > p->last_heard_us &&
+                      now - p->ka.first_us > p->rtt.rto_us;
+  return p->timeouts_since_heard > 0 || ka_unanswered ? p->last_heard_us : 0;
+}
+
+/* The shelf is silent only when every path that is up is: the least silent one counts. */
+static unsigned target_silent_ms(const struct aoe_target *t, uint64_t now)
+{
+  uint64_t silent_us = UINT64_MAX;
+  for (size_t i = 0; i < t->npaths; i++) {
+    const struct aoe_path *p = &t->paths[i];
+    if (p->state != PATH_ACTIVE || !p->up)
+      continue;
+    uint64_t since = path_unanswered_since(p, now);
+    uint64_t quiet = since && now > since ? now - since : 0;
+    if (quiet < silent_us)
+      silent_us = quiet;
+  }
+  return silent_us == UINT64_MAX ? 0 : (unsigned)(silent_us / 1000);
+}
+
 int aoe_target_stats(struct aoe_target *t, struct aoe_stats *s)
 {
   const struct aoe_target_counts *c = &t->st;
@@ -647,6 +672,8 @@ int aoe_target_stats(struct aoe_target *t, struct aoe_stats *s)
   s->down_events = c->down_events;
   s->up_events = c->up_events;
   s->up = atomic_load(&t->up);
+  if (s->up && !s->held)
+    s->silent_ms = target_silent_ms(t, aoe_clock_us(t->ini));
   for (size_t i = 0; i < t->npaths; i++) {
     const struct aoe_path *p = &t->paths[i];
     if (p->state != PATH_ACTIVE)

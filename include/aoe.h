@@ -226,6 +226,10 @@ struct aoe_stats {
   int up;
   int held;                                 /* aoe_target_held */
   unsigned held_ms;                         /* held this long so far (0: not held) */
+  /* Up, not held, and asked without an answer on every path that is up (a frame timed
+   * out, or a keepalive went unanswered, since it was last heard): this long since it
+   * last answered.  0 while it answers.  Its dead time counts from there. */
+  unsigned silent_ms;
   uint64_t reads, writes, flushes;          /* requests completed */
   uint64_t read_bytes, write_bytes;
   uint64_t errors;                          /* requests failed */

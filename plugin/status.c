@@ -187,6 +187,7 @@ struct link_view {
   int up;
   int held;                     /* silent, but the array needs it: its I/O waits */
   unsigned held_ms;
+  unsigned silent_ms;           /* asked, unanswered this long: not yet its dead time */
   size_t paths_up, paths;
   uint32_t srtt_us;             /* of the fastest path that is up */
   unsigned window;              /* summed over the paths */
@@ -210,6 +211,7 @@ static int link_view(const char *member, struct link_view *v)
   v->up = as.up;
   v->held = as.held;
   v->held_ms = as.held_ms;
+  v->silent_ms = as.silent_ms;
   v->paths = as.npaths;
   v->retransmits = as.retransmits;
   v->reads = as.reads;
@@ -235,15 +237,26 @@ static const char *shelf_state(const struct link_view *v)
   return v->held ? "held" : v->up ? "up" : "down";
 }
 
-/* The members whose shelf is held: the array waits for them, up to hold-time. */
-static void print_held(FILE *out, const struct raid_status *st)
+/* A shelf silent this long is told apart from one answering: a healthy one answers a
+ * timed-out frame's retransmit or a keepalive within milliseconds. */
+#define SILENT_SHOWN_MS 1000
+
+/* The members whose shelf does not answer: silent, counting towards its dead time (the
+ * row still says up until then), or held, the array waiting for it up to hold-time. */
+static void print_waiting(FILE *out, const struct raid_status *st)
 {
   for (unsigned i = 0; i < st->members; i++) {
     struct link_view v;
-    if (link_view(st->member[i].name, &v) == 0 && v.held)
+    if (link_view(st->member[i].name, &v) < 0)
+      continue;
+    if (v.held)
       fprintf(out, "  waiting for %s: no answer, held %u s of hold-time %u s (the array "
               "cannot do without it)\n", st->member[i].name, v.held_ms / 1000,
               status_params ? status_params->hold_time_ms / 1000 : 0);
+    else if (v.silent_ms >= SILENT_SHOWN_MS)
+      fprintf(out, "  waiting for %s: no answer for %.1f s (declared down at dead-time "
+              "%.1f s)\n", st->member[i].name, v.silent_ms / 1000.0,
+              status_params ? status_params->dead_time_ms / 1000.0 : 0.0);
   }
 }
 
@@ -389,7 +402,7 @@ static void print_text(FILE *out, const struct raid_status *st)
             link_view(st->spare[i], &v) == 0 && !v.up ? " (shelf down)" : "");
   }
   fprintf(out, "%s\n", st->spares ? "" : " none");
-  print_held(out, st);
+  print_waiting(out, st);
   /* out of every slot, so in no line below: said here, with what takes it back */
   for (unsigned i = 0; i < st->admin_failed; i++)
     fprintf(out, "  failed by the administrator: %s (left out; aoeraid add %s takes it "
@@ -532,11 +545,12 @@ static void print_json(FILE *out, const struct raid_status *st)
     if (m->stale && m->stale_name[0] && !is_spare(st, m->stale_name))
       fprintf(out, ",\"stale\":\"%s\"", m->stale_name);   /* left out at the start */
     if (link_view(m->name, &v) == 0)
-      fprintf(out, ",\"shelf\":{\"up\":%s,\"held\":%s,\"held_ms\":%u,\"paths_up\":%zu,"
+      fprintf(out, ",\"shelf\":{\"up\":%s,\"held\":%s,\"held_ms\":%u,\"silent_ms\":%u,"
+              "\"paths_up\":%zu,"
               "\"paths\":%zu,\"srtt_us\":%" PRIu32 ",\"window\":%u,\"retransmits\":%" PRIu64
               ",\"frames\":%" PRIu64 ",\"reads\":%" PRIu64 ",\"writes\":%" PRIu64
               ",\"flushes\":%" PRIu64 ",\"write_cache\":%s}", v.up ? "true" : "false",
-              v.held ? "true" : "false", v.held_ms, v.paths_up, v.paths, v.srtt_us,
+              v.held ? "true" : "false", v.held_ms, v.silent_ms, v.paths_up, v.paths, v.srtt_us,
               v.window, v.retransmits, v.frames, v.reads, v.writes, v.flushes,
               v.write_cache ? "true" : "false");
     fprintf(out, "}");

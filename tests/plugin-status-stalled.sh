@@ -36,6 +36,24 @@ done
 lab_alive "$failer" || lab_die "the fail ended before status answered: $(cat "$LAB_DIR/fail.out")"
 grep -q "state degraded" <<<"$out" || lab_die "status during the write: $out"
 echo "ok: status answered within 2 s, e1.1 faulty, while its superblock write waits on e3.1"
+# the stopped e3.1 is up until its dead time, and its row says so; the line below the
+# rows says it does not answer, and for how long (md shows nothing, the kernel aoe driver
+# nothing until aoe_deadsecs)
+seen=
+for _ in $(seq 100); do
+  out=$("$aoeraid" status -t 2 -c "$ctl" 2>&1) || lab_die "status: $out"
+  grep -Eq "^  waiting for e3\.1: no answer for [0-9]+\.[0-9] s \(declared down at dead-time 30\.0 s\)$" <<<"$out" &&
+    { seen=1; break; }
+  sleep 0.1
+done
+[ -n "$seen" ] || lab_die "status never said e3.1 does not answer: $out"
+! grep -Eq "waiting for e2\.1" <<<"$out" || lab_die "status says the answering e2.1 is silent: $out"
+json=$("$aoeraid" status --json -t 2 -c "$ctl")
+python3 -c 'import json, sys
+m = {x["name"]: x for x in json.loads(sys.argv[1])["members"] if x.get("name")}
+assert m["e3.1"]["shelf"]["silent_ms"] >= 1000, m["e3.1"]
+assert m["e2.1"]["shelf"]["silent_ms"] == 0, m["e2.1"]' "$json" || lab_die "status --json: $json"
+echo "ok: $(grep "waiting for e3.1" <<<"$out")"
 
 # 15 commands more queue behind the fail (command_lock): every client thread taken
 queued=()
@@ -67,6 +85,7 @@ for i in $(seq 15); do
   wait "${queued[$((i - 1))]}" || lab_die "queued speed $i: $(cat "$LAB_DIR/speed$i.out")"
 done
 status | grep -Eq "^ +0 +e1\.1 +faulty" || lab_die "e1.1 not faulty after the fail: $(status)"
+! status | grep -q "waiting for" || lab_die "e3.1 thawed, still said silent: $(status)"
 echo "ok: e3.1 thawed: the fail and the 15 queued commands ended well"
 plugin_stop
 echo "plugin-status-stalled: passed"

@@ -81,19 +81,34 @@ repair (struct raid_array *a, struct member_io *io)
 }
 
 /* Mark every member that failed a write or a flush in this batch faulty. */
+/* IO, a write or a flush (fail_flushers comes here too), failed with its member down:
+ * sent to it down (ENODEV), or caught in flight by its going down (the backend fails
+ * what was in flight then with EIO, which is no error of its disk). */
+static int
+missed_down (const struct member_io *io)
+{
+  const struct raid_slot *s = io->slot;
+  return io->err == ENODEV || (s->m.ops && !s->m.ops->healthy (s->m.member));
+}
+
 void
 fail_writers (struct raid_array *a, struct io_batch *b)
 {
   for (unsigned i = 0; i < b->n; i++) {
     struct member_io *io = &b->ios[i];
+    int flush = io->op == RAID_IO_FLUSH;
     if (!io->err)
       continue;
-    if (io->err != ENODEV)
-      atomic_fetch_add (&io->slot->write_errors, 1);
-    /* a flush batch comes here too (fail_flushers): say which it missed */
-    slot_fail (a, io->slot, io->err != ENODEV ? strerror (io->err)
-               : io->op == RAID_IO_FLUSH ? "it is down and missed a flush"
-               : "it is down and missed a write");
+    if (!missed_down (io)) {
+      atomic_fetch_add (&io->slot->write_errors, 1);   /* the disk's own error */
+      slot_fail (a, io->slot, strerror (io->err));
+    }
+    else if (io->err == ENODEV)
+      slot_fail (a, io->slot, flush ? "it is down and missed a flush"
+                 : "it is down and missed a write");
+    else
+      slot_fail (a, io->slot, flush ? "it went down with a flush in flight"
+                 : "it went down with a write in flight");
   }
 }
 

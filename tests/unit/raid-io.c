@@ -448,6 +448,38 @@ Test (io, read_error_is_repaired_by_rewrite)
   }
 }
 
+/* A member whose shelf goes down with a write in flight (the backend fails it with EIO
+ * then, healthy() already 0) is failed for that, not for an error of its disk: the log
+ * says so, and no write error is counted.  An error of the disk itself is counted. */
+static void
+go_down_on_write (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  if (op == RAID_IO_WRITE)
+    raid_mem_member_set_down (opaque, 1);
+}
+
+Test (io, write_caught_by_going_down_is_no_disk_error)
+{
+  struct fx f;
+  uint8_t ref[4 * CHUNK];
+  uint64_t seed = 7;
+  struct raid_status st;
+
+  fx_create (&f, RAID_LEVEL_5, 3, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_NO_BITMAP);
+  fill_random (ref, sizeof ref, &seed);
+  raid_mem_member_hook (f.mm[2], go_down_on_write, f.mm[2]);
+  cr_assert_eq (raid_write (f.a, ref, sizeof ref, 0, 0), 0);
+  raid_mem_member_hook (f.mm[2], NULL, NULL);
+  raid_status (f.a, &st);
+  cr_expect_eq (st.member[2].role, RAID_ROLE_FAULTY);
+  cr_expect_eq (st.member[2].write_errors, 0, "the shelf going down counted as %llu write errors",
+                (unsigned long long) st.member[2].write_errors);
+  cr_expect (strstr (f.last_error, "failed: it went down with a write in flight; marked faulty"),
+             "%s", f.last_error);
+  expect_read (&f, ref, sizeof ref, 0);
+  fx_free (&f);
+}
+
 Test (io, failed_write_marks_faulty_and_completes_degraded)
 {
   struct fx f;

@@ -1322,6 +1322,18 @@ static void nothing_sent_since(struct rig *r, uint64_t since_us, const char *whe
   }
 }
 
+/* Another disk answering at a held shelf's address: the shelf stays held, nothing is
+ * sent to that disk since HELD_AT, and the hold runs out into EIO. */
+static void refused_disk_gets_nothing(struct rig *r, const struct result *res,
+                                      uint64_t held_at)
+{
+  cr_assert(!res->done && aoe_target_held(r->t), "the read ended (%d)", res->err);
+  nothing_sent_since(r, held_at, "another disk answering");
+  silent_for(r, 60000000);
+  cr_assert(res->done && res->err == EIO && !aoe_target_up(r->t),
+            "the hold did not run out into EIO (done %d, err %d)", res->done, res->err);
+}
+
 /* A shelf the caller cannot do without, silent past its dead time, is held: up, its read
  * waiting; when it answers again (identified: the same disk) the read completes with its
  * bytes.  Without the hold it went down at the dead time and the read failed with EIO. */
@@ -1397,11 +1409,7 @@ Test(hold, another_disk_answering_gets_none_of_the_held_io)
   uint64_t held_at = rig_now_us;
   comes_back(&r, "2 other");
   silent_for(&r, 5000000);
-  cr_assert(!res.done && aoe_target_held(r.t), "the read ended (%d)", res.err);
-  nothing_sent_since(&r, held_at, "another disk answering");
-  silent_for(&r, 60000000);
-  cr_assert(res.done && res.err == EIO && !aoe_target_up(r.t),
-            "the hold did not run out into EIO (done %d, err %d)", res.done, res.err);
+  refused_disk_gets_nothing(&r, &res, held_at);
   rig_close(&r);
 }
 
@@ -1565,11 +1573,7 @@ Test(hold, proof_refused_gets_none_of_the_held_io)
   config_reply(&r, shelf_mac);          /* it answers discovery: refused, not asked again */
   rx(&r, r.frame, r.len);
   cr_assert_null(identify_frame(r.t), "the refused disk was identified again");
-  cr_assert(!res.done && aoe_target_held(r.t), "the read ended (%d)", res.err);
-  nothing_sent_since(&r, held_at, "another disk answering");
-  silent_for(&r, 60000000);
-  cr_assert(res.done && res.err == EIO && !aoe_target_up(r.t),
-            "the hold did not run out into EIO (done %d, err %d)", res.done, res.err);
+  refused_disk_gets_nothing(&r, &res, held_at);
   cr_assert_eq(may_resume_calls, 1, "judged %u times", may_resume_calls);
   rig_close(&r);
 }

@@ -278,6 +278,14 @@ int raid_scan_pick (const struct raid_sb_summary *sb, size_t n, const char *name
 int raid_scan_complete (const struct raid_sb_summary *sb, size_t n,
                         const enum raid_scan_pick *pick);
 
+/* Is SB the current member of a working slot of the array whose freshest superblock is
+ * REF: the member REF records in an active or recovering slot (by member uuid), at most
+ * one event behind (an update cut short), neither removed nor failed by the admin?
+ * Assembly takes such a member as fresh; started without it, the array makes it stale.
+ * (md: a working device an explicit device list left out.) */
+int raid_sb_current_member (const struct raid_sb_summary *ref,
+                            const struct raid_sb_summary *sb);
+
 /* ---- Arrays ------------------------------------------------------------- */
 
 struct raid_array;

@@ -1956,7 +1956,8 @@ static void aoeraid_dump_plugin(void)
   "alert-test=true          send a TestMessage event at start\n" \
   "writemostly=e2.1[,...]   raid1/raid10 members reads avoid while another copy serves\n" \
   "takeover=true            take the shelves another head reserved (failover)\n" \
-  "force=true               override refusals md would let you override"
+  "force=true               override refusals md would let you override\n" \
+  "run=true                 start without a live member left out of shelves= (md's --run)"
 
 static struct nbdkit_plugin plugin = {
   .name = "aoeraid",

@@ -8,6 +8,7 @@
 #include <nbdkit-plugin.h>
 
 #include "assemble.h"
+#include "scan.h"
 
 struct shelf_state {
   struct raid_sb_summary sb;
@@ -341,6 +342,21 @@ static void warn_if_degraded(struct raid_array *a, raid_log_fn *log, void *log_o
   log(log_opaque, RAID_LOG_WARN, msg);
 }
 
+/* A live member left out of shelves= refuses the start before anything is written,
+ * unless run=true (md's --run); a scan found every shelf.  ST[0..N): the listed shelves'
+ * superblocks, ST[FIRST_OK] the first valid one.  0 or -1 after nbdkit_error. */
+static int refuse_omitted(const struct params *p, struct aoe_initiator *ini,
+                          const struct shelf_state *st, size_t n, size_t first_ok)
+{
+  const struct raid_sb_summary *listed[MAX_SHELVES + RAID_MAX_SPARES];
+
+  if (p->scan || p->run)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    listed[i] = &st[i].sb;
+  return scan_refuse_unlisted(ini, p, listed, n, &st[first_ok].sb);
+}
+
 /* Sort the spares: this array's superblock (a spare, or a member after a recovery)
  * joins the assembly list members[n..]; blank ones go to fresh[] to be added.  The
  * number now in members[], or -1 after nbdkit_error. */
@@ -409,7 +425,8 @@ struct raid_array *assemble_or_create(const struct params *p, struct aoe_initiat
     if (check_one_array(st, members, n, first_ok) < 0 ||
         check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
         check_uuid(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
-        check_name(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0)
+        check_name(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
+        refuse_omitted(p, ini, st, n, first_ok) < 0)
       return NULL;
   }
   unsigned flags = (p->force ? RAID_ASSEMBLE_FORCE : 0)

@@ -319,7 +319,7 @@ static const char *const once_keys[] = {
   "shelves", "spares", "writemostly", "level", "chunk", "name", "uuid", "control",
   "dead-time", "hold-time", "discover-time", "force", "takeover", "reserve", "poll", "auto-readd",
   "readonly", "alert", "alert-test", "bitmap-chunk", "consistency-policy",
-  "sync-speed-min", "sync-speed-max",
+  "sync-speed-min", "sync-speed-max", "run",
 };
 #define N_ONCE_KEYS (sizeof once_keys / sizeof once_keys[0])
 #define N_LISTS 3               /* shelves, spares, writemostly: first in once_keys */
@@ -476,6 +476,8 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_bool(key, value, &p->force);
   if (!strcmp(key, "takeover"))
     return set_bool(key, value, &p->takeover);
+  if (!strcmp(key, "run"))
+    return set_bool(key, value, &p->run);
   if (!strcmp(key, "reserve"))
     return set_bool(key, value, &p->reserve);
   if (!strcmp(key, "poll"))

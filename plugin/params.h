@@ -32,6 +32,7 @@ struct params {
   unsigned hold_time_ms;         /* 0: a silent shelf is never held */
   unsigned discover_ms;             /* how long to wait for every shelf to answer */
   bool force;                       /* override md's refusals */
+  bool run;                         /* md's --run: start without a live member left out of shelves= */
   bool takeover;                    /* take reservations another head holds */
   bool reserve;                     /* claim the shelves with AoE Reserve/Release */
   bool poll;                        /* a lone request polls for its replies (aoe_poll) */

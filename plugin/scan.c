@@ -325,6 +325,117 @@ int scan_shelves(struct aoe_initiator *ini, struct params *p,
   return r < 0 ? -1 : 0;
 }
 
+/* The freshest of the superblocks GIVEN[0..N) of the array of *FIRST. */
+static const struct raid_sb_summary *freshest_given(const struct raid_sb_summary *const *given,
+                                                    size_t n, const struct raid_sb_summary *first)
+{
+  const struct raid_sb_summary *ref = first;
+
+  for (size_t i = 0; i < n; i++)
+    if (given[i]->state == RAID_SB_OK && !memcmp(given[i]->array_uuid, first->array_uuid, 16)
+        && given[i]->events > ref->events)
+      ref = given[i];
+  return ref;
+}
+
+static bool member_given(const struct raid_sb_summary *const *given, size_t n,
+                         const uint8_t member_uuid[16])
+{
+  for (size_t i = 0; i < n; i++)
+    if (given[i]->state == RAID_SB_OK && !memcmp(given[i]->member_uuid, member_uuid, 16))
+      return true;
+  return false;
+}
+
+/* Does REF record a member in a working slot that none of GIVEN is? */
+static bool lacks_working_member(const struct raid_sb_summary *ref,
+                                 const struct raid_sb_summary *const *given, size_t n)
+{
+  for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
+    if ((ref->roles[s] == RAID_ROLE_ACTIVE || ref->roles[s] == RAID_ROLE_RECOVERING)
+        && !member_given(given, n, ref->slot_uuid[s]))
+      return true;
+  return false;
+}
+
+/* What scan_refuse_unlisted looks for: a shelf not in shelves= or spares= that holds a
+ * current member of REF's array, none of GIVEN. */
+struct omitted {
+  struct aoe_initiator *ini;
+  const struct params *p;
+  const struct raid_sb_summary *ref;
+  const struct raid_sb_summary *const *given;
+  size_t n_given;
+  struct found *f;
+  size_t at;                        /* f's entry of the one found */
+};
+
+static int omitted_found(void *arg)
+{
+  struct omitted *o = arg;
+
+  examine_new(o->ini, o->f);
+  for (o->at = 0; o->at < o->f->n; o->at++) {
+    const struct shelf_addr *a = &o->f->a[o->at];
+    const struct raid_sb_summary *sb = &o->f->sb[o->at];
+    if (!listed(o->p->shelves, o->p->n_shelves, a) && !listed(o->p->spares, o->p->n_spares, a)
+        && raid_sb_current_member(o->ref, sb)
+        && !member_given(o->given, o->n_given, sb->member_uuid))
+      return 1;
+  }
+  return 0;
+}
+
+/* "name=vol" or "uuid=U": the start that finds every shelf of REF's array. */
+static const char *scan_start_text(const struct raid_sb_summary *ref, char *buf, size_t len)
+{
+  char u[37];
+
+  if (ref->name[0])
+    snprintf(buf, len, "name=%s", ref->name);
+  else {
+    raid_uuid_format(ref->array_uuid, u);
+    snprintf(buf, len, "uuid=%s", u);
+  }
+  return buf;
+}
+
+int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
+                         const struct raid_sb_summary *const *given, size_t n,
+                         const struct raid_sb_summary *first)
+{
+  const struct raid_sb_summary *ref = freshest_given(given, n, first);
+  struct omitted o = { ini, p, ref, given, n, NULL, 0 };
+  char start[64];
+  int r;
+
+  if (!lacks_working_member(ref, given, n))
+    return 0;
+  o.f = calloc(1, sizeof *o.f);
+  if (!o.f) {
+    nbdkit_error("scan: %m");
+    return -1;
+  }
+  /* discovery stopped once the listed shelves answered: give the others a round */
+  r = omitted_found(&o);
+  if (!r) {
+    aoe_discover_until(ini, SCAN_ROUND_MS, omitted_found, &o);
+    r = omitted_found(&o);
+  }
+  if (r) {
+    const struct raid_sb_summary *sb = &o.f->sb[o.at];
+    const struct shelf_addr *a = &o.f->a[o.at];
+    nbdkit_error("e%u.%u answers and holds slot %u of '%s' (current: events %" PRIu64 ", "
+                 "the array at %" PRIu64 "), but is not in shelves=: list it in shelves= (or "
+                 "start by %s, which finds every shelf), or give run=true to start without "
+                 "it (degraded: it goes stale; 'aoeraid add e%u.%u' takes it back)",
+                 a->shelf, a->slot, sb->role, ref->name, sb->events, ref->events,
+                 scan_start_text(ref, start, sizeof start), a->shelf, a->slot);
+  }
+  free(o.f);
+  return r ? -1 : 0;
+}
+
 /* Does SB make its shelf the member of a slot ST lacks (not one the administrator
  * failed or removed)?  Its events may be behind: the degraded start bumped the array's. */
 static bool lacked_member(struct raid_array *array, const struct raid_status *st,

@@ -192,3 +192,16 @@ raid_scan_complete (const struct raid_sb_summary *sb, size_t n,
       return 0;
   return ref->replace_slot < 0 || found (sb, n, pick, NULL);
 }
+
+int
+raid_sb_current_member (const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  unsigned role = sb->role;
+
+  if (sb->state != RAID_SB_OK || memcmp (sb->array_uuid, ref->array_uuid, 16)
+      || role >= ref->members || role >= RAID_MAX_MEMBERS
+      || (ref->roles[role] != RAID_ROLE_ACTIVE && ref->roles[role] != RAID_ROLE_RECOVERING))
+    return 0;
+  return !memcmp (sb->member_uuid, ref->slot_uuid[role], 16) && sb->events + 1 >= ref->events
+         && !raid_sb_removed (ref, sb->member_uuid) && !raid_sb_failed (ref, sb->member_uuid);
+}

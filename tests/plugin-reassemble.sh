@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # An array reassembles itself from its superblocks: stop nbdkit, start it again with only
 # shelves=, the data is intact; start it with a shelf missing, it serves degraded with a
-# warning and the data is intact; a member that missed writes is stale and left out.
+# warning and the data is intact; a live member left out of shelves= refuses the start
+# (run=true starts it); a member that missed writes is stale and left out.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -36,23 +37,41 @@ echo "ok: reassembled from superblocks with only shelves= (poll=false), data int
 
 # A typo in shelves= (e3.2 for e3.1) is a shelf that does not answer: the start goes on
 # degraded, as with a dead shelf, but must name it (and a spares= one) so the admin sees
-# the typo before the array runs on without e3.1.
+# the typo before the array runs on without e3.1.  (e3.1 answers, so without run=true the
+# start is refused: below.)
 : >"$LAB_DIR/nbdkit.log"
-plugin_start "$sock" shelves=e1.1,e2.1,e3.2 spares=e7.1 readonly=true
+plugin_start "$sock" shelves=e1.1,e2.1,e3.2 spares=e7.1 readonly=true run=true
 grep -q "warning: e3.2, e7.1 did not answer on h0 within 2.0s: the array starts without them" \
   "$LAB_DIR/nbdkit.log" || lab_die "typo'd shelf not named: $(cat "$LAB_DIR/nbdkit.log")"
 plugin_stop
 echo "ok: e3.2 (a typo for e3.1) and a spare that did not answer are named in the log"
 
-# A shelf left out of shelves= (a list from before a grow, say) that answers with its slot:
-# named, where md's --assemble --scan would have found it (the degraded warning names
-# only the slot)
+# A shelf left out of shelves= (a typo, a list from before a grow) that answers holding
+# its slot, current: the start is refused before anything is written, as md refuses an
+# explicit device list short of a working disk ("use --run to insist"); started, the
+# array would bump its events and make e3.1 stale.
+events() { lab_exec aoeraid examine -i h0 --json |
+             jq -c '[.. | objects | select(has("member_uuid")) | .events]'; }
+before=$(events) sum=$(shelves_sum)
+plugin_fails "a start by shelves= leaving out the live e3.1" \
+  "error: e3\.1 answers and holds slot 2 of 'keep' \(current: events [0-9]+, the array at [0-9]+\), but is not in shelves=: list it in shelves= \(or start by name=keep, which finds every shelf\), or give run=true to start without it" \
+  shelves=e1.1,e2.1
+[ "$(events)" = "$before" ] || lab_die "the refused start changed the events: $before, now $(events)"
+[ "$(shelves_sum)" = "$sum" ] || lab_die "the refused start wrote to a shelf"
+lab_exec aoeraid examine -i h0 | grep -w stale &&
+  lab_die "the refused start left e3.1 stale: $(lab_exec aoeraid examine -i h0)"
+echo "ok: nothing written (events $before on all three shelves), e3.1 not stale"
+# run=true (md's --run) starts it degraded anyway, and names e3.1 (the degraded warning
+# names only the slot); read-only, so that e3.1 stays current for what follows
 : >"$LAB_DIR/nbdkit.log"
-plugin_start "$sock" shelves=e1.1,e2.1 readonly=true
+plugin_start "$sock" shelves=e1.1,e2.1 readonly=true run=true
 grep -q "warning: e3.1 answers and holds slot 2 of 'keep' (events [0-9]*, the array now at [0-9]*), but is not in shelves=: the array starts without it; list it in shelves=" \
   "$LAB_DIR/nbdkit.log" || lab_die "unlisted e3.1 not named: $(cat "$LAB_DIR/nbdkit.log")"
+grep -Eq "is degraded: slot 2 missing$" "$LAB_DIR/nbdkit.log" ||
+  lab_die "run=true: not degraded with slot 2 missing: $(cat "$LAB_DIR/nbdkit.log")"
+[ "$(readback)" = "$want" ] || lab_die "run=true without e3.1: data differs"
 plugin_stop
-echo "ok: e3.1 answering but not in shelves= is named in the log"
+echo "ok: run=true starts without e3.1, degraded, and names it in the log"
 
 lab_kill 2
 : >"$LAB_DIR/nbdkit.log"

@@ -96,7 +96,8 @@ grep -q "^e6.1: no aoeraid superblock: nothing to do" <<<"$out" || lab_die "blan
 echo "ok: $out (exit 0, nothing written, --force or not)"
 
 # ---- reserved by this host's nbdkit aoeraid: refused, --force or not ----
-plugin_start "$sock" shelves=e1.1,e2.1 control="$ctl"
+# run=true: vol starts without its live e3.1, which e4.1 replaces below
+plugin_start "$sock" shelves=e1.1,e2.1 control="$ctl" run=true
 refused 1 "e1.1 is in use: reserved by $mac1 \(this host: an nbdkit aoeraid here\): stop .* or 'aoeraid remove'" -i h0 --force e1.1
 echo "ok: $(head -n 1 <<<"$out")"
 

@@ -236,3 +236,46 @@ Test (scan, a_former_member_is_left_out)
   cr_assert_eq (raid_scan_pick (&sb[4], 1, "vol", NULL, pick, err, sizeof err), 1, "%s", err);
   cr_expect_eq (pick[0], RAID_SCAN_MEMBER);
 }
+
+/* A start by shelves= that leaves out a shelf holding a current member (same array, its
+ * slot working in the freshest superblock, as fresh) is refused: the plugin asks
+ * raid_sb_current_member.  A member assembly would leave out anyway (stale, former,
+ * removed or failed by the admin, a spare) is no reason to refuse. */
+Test (scan, a_current_member_is_told_from_one_assembly_leaves_out)
+{
+  struct raid_sb_summary sb[4], ref, other;
+
+  whole_vol (sb);
+  ref = sb[0];
+  cr_expect (raid_sb_current_member (&ref, &sb[2]), "slot 2's member, as fresh");
+  sb[2].events = 9;
+  cr_expect (raid_sb_current_member (&ref, &sb[2]), "one event behind: an update cut short");
+  sb[2].events = 8;
+  cr_expect (!raid_sb_current_member (&ref, &sb[2]), "two behind: stale");
+  sb[2].events = 11;
+  cr_expect (raid_sb_current_member (&ref, &sb[2]), "fresher than the listed ones");
+  sb[2].events = 10;
+  cr_expect (!raid_sb_current_member (&ref, &sb[3]), "a spare holds no slot");
+  ref.roles[2] = RAID_ROLE_FAULTY;
+  cr_expect (!raid_sb_current_member (&ref, &sb[2]), "its slot faulty");
+  ref.roles[2] = RAID_ROLE_RECOVERING;
+  cr_expect (raid_sb_current_member (&ref, &sb[2]), "its slot recovering");
+  ref.roles[2] = RAID_ROLE_ACTIVE;
+  memset (ref.slot_uuid[2], 9, 16);
+  cr_expect (!raid_sb_current_member (&ref, &sb[2]), "another member holds its slot");
+  memset (ref.slot_uuid[2], 3, 16);
+  ref.removed = 1;
+  memset (ref.removed_uuid[0], 3, 16);
+  cr_expect (!raid_sb_current_member (&ref, &sb[2]), "removed by the admin");
+  ref.removed = 0;
+  ref.failed = 1;
+  memset (ref.failed_uuid[0], 3, 16);
+  cr_expect (!raid_sb_current_member (&ref, &sb[2]), "failed by the admin");
+  ref.failed = 0;
+  other = sb_of ("vol", 0xb2, 2, 3, 10);
+  cr_expect (!raid_sb_current_member (&ref, &other), "another array's");
+  other = blank (RAID_SB_IOERR);
+  cr_expect (!raid_sb_current_member (&ref, &other), "unreadable");
+  sb[2].role = 3;
+  cr_expect (!raid_sb_current_member (&ref, &sb[2]), "a slot past the array's last");
+}

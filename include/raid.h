@@ -714,8 +714,22 @@ typedef void raid_event_fn (void *opaque, const char *event, const char *detail,
 void raid_status_events (const struct raid_status *was, const struct raid_status *now,
                          raid_event_fn *fn, void *opaque);
 
+/* The server stops while members are held (their I/O waits for shelves that may come
+ * back, and is about to fail): the array is closing, not losing members.  From now on a
+ * member I/O that fails marks no member faulty, in memory or in any superblock, and
+ * counts no disk error; every request fails with -EIO, those in flight too as they end
+ * (what they did on the members is not known: no write is acknowledged that is not on
+ * every member, no flush said durable); nothing that would change the array is taken
+ * (-EROFS); background runs stop (as raid_resync_cancel).  raid_close then marks the
+ * array clean where that is true: when no member missed a write or a superblock since,
+ * on the members it reaches (one missing it is one event behind: the next start takes
+ * it); else it writes no superblock, and the array stays as a crash leaves it (dirty:
+ * the next start resyncs what the bitmap names, or replays the log; refused dirty and
+ * degraded without force, as after a crash).  Any thread; before raid_close. */
+void raid_closing (struct raid_array *a);
 /* Mark clean (unless failed), rewrite the superblocks, free.  Does not
- * close the members.  Cancel and join a running raid_resync first. */
+ * close the members.  Cancel and join a running raid_resync first.  After raid_closing:
+ * see there. */
 void raid_close (struct raid_array *a);
 
 const char *raid_level_name (enum raid_level level);   /* "raid5", "ec" ... */

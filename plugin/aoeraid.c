@@ -29,6 +29,7 @@
 #include "reply.h"
 #include "scan.h"
 #include "status.h"
+#include "stopping.h"
 #include "unaligned.h"
 
 /* -D aoeraid.io=1: one debug line per NBD request. */
@@ -158,6 +159,28 @@ static int shelf_proves_its_disk(void *opaque, struct aoe_target *t, const uint8
     same = raid_sb_member_uuid(block, len, found) && !memcmp(found, expected, 16);
   pthread_mutex_unlock(&hold_lock);
   return same;
+}
+
+/* The shelves of addrs[] held now, "e2.1, e3.1" in NAMES; how many.  For the stop
+ * watch (stopping.c), every 200 ms and during a hold: no lock (add_lock may be held by an
+ * add whose superblock write waits on the held shelf); a shelf hot-added meanwhile may be
+ * missed, and a target once in targets[] stays valid until aoe_close. */
+static size_t held_shelves(char *names, size_t len)
+{
+  size_t held = 0, used = 0;
+  char name[24];
+
+  names[0] = '\0';
+  for (size_t i = 0; i < n_addrs; i++) {
+    struct aoe_target *t = targets[i];
+    if (!t || !aoe_target_held(t))
+      continue;
+    aoe_target_name(t, name, sizeof name);
+    if (used < len)
+      used += snprintf(names + used, len - used, "%s%s", held ? ", " : "", name);
+    held++;
+  }
+  return held;
 }
 
 static void hold_set(struct raid_array *a)
@@ -1801,7 +1824,7 @@ static int aoeraid_after_fork(void)
    * background while it serves, as md's initial resync does; a hot spare replaces a
    * member that fails. */
   if (alert_start(array, params.alert, params.alert_test, aoeraid_debug_alert_wait_ms) < 0 ||
-      fence_start(initiator, array) < 0)
+      fence_start(initiator, array) < 0 || stopping_start(initiator, array, held_shelves) < 0)
     return -1;
   if (params.readonly)          /* no resync, recovery, reshape or auto-readd: all write */
     return 0;
@@ -1817,15 +1840,18 @@ static void aoeraid_cleanup(void)
 
   control_close(control);
   control = NULL;
+  if (array)
+    hold_set(NULL);             /* closing: a silent shelf goes down at its dead time, */
+  stopping_stop();              /* and a held one now, the array told it closes: the
+                                 * threads stopped next and the last writes need not wait */
+  if (initiator)
+    aoe_end_holds(initiator);   /* none held, unless the stop watch never started */
   readd_stop();                 /* before the monitor: a re-add kicks it */
   monitor_stop();
   alert_stop();
   fence_stop();
   if (array) {
     fenced = raid_fenced(array);
-    hold_set(NULL);             /* closing: a silent shelf goes down at its dead time, */
-    if (initiator)              /* and a held one now: the last writes need not wait */
-      aoe_end_holds(initiator);
     raid_close(array);          /* marks the array clean on every member (not if fenced) */
     array = NULL;
   }
@@ -1883,12 +1909,21 @@ static int aoeraid_can_zero(void *handle) { return 1; }
 static int aoeraid_can_fast_zero(void *handle) { return 1; }
 static int aoeraid_can_cache(void *handle) { return NBDKIT_CACHE_NONE; }
 
+/* Each request is counted while it runs: a stop during a hold says how many it cut
+ * short (stopping.c).  R: raid/'s answer, 0 or -errno. */
+static int answered(const char *what, int r)
+{
+  stopping_request_end();
+  return reply_result(what, r);
+}
+
 static int aoeraid_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
                          uint32_t flags)
 {
   if (aoeraid_debug_io)
     nbdkit_debug("pread count=%" PRIu32 " offset=%" PRIu64, count, offset);
-  return reply_result("pread", unaligned_read(array, buf, count, offset));
+  stopping_request_begin();
+  return answered("pread", unaligned_read(array, buf, count, offset));
 }
 
 static int aoeraid_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
@@ -1897,8 +1932,9 @@ static int aoeraid_pwrite(void *handle, const void *buf, uint32_t count, uint64_
   if (aoeraid_debug_io)
     nbdkit_debug("pwrite count=%" PRIu32 " offset=%" PRIu64 " fua=%d", count, offset,
                  !!(flags & NBDKIT_FLAG_FUA));
-  return reply_result("pwrite", unaligned_write(array, buf, count, offset,
-                                   flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
+  stopping_request_begin();
+  return answered("pwrite", unaligned_write(array, buf, count, offset,
+                                flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
 }
 
 static int aoeraid_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
@@ -1908,22 +1944,25 @@ static int aoeraid_zero(void *handle, uint32_t count, uint64_t offset, uint32_t 
     return reply_result("fast zero", -ENOTSUP);
   if (aoeraid_debug_io)
     nbdkit_debug("zero count=%" PRIu32 " offset=%" PRIu64, count, offset);
-  return reply_result("zero", unaligned_zero(array, count, offset,
-                                  flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
+  stopping_request_begin();
+  return answered("zero", unaligned_zero(array, count, offset,
+                              flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
 }
 
 /* Trim is advisory in NBD: the data of a trimmed range may stay.  aoeraid keeps it (AoE
  * has no discard), so trim only honours FUA. */
 static int aoeraid_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-  if (flags & NBDKIT_FLAG_FUA)
-    return reply_result("trim", raid_flush(array));
-  return 0;
+  if (!(flags & NBDKIT_FLAG_FUA))
+    return 0;
+  stopping_request_begin();
+  return answered("trim", raid_flush(array));
 }
 
 static int aoeraid_flush(void *handle, uint32_t flags)
 {
-  return reply_result("flush", raid_flush(array));
+  stopping_request_begin();
+  return answered("flush", raid_flush(array));
 }
 
 static void aoeraid_dump_plugin(void)

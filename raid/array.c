@@ -127,6 +127,13 @@ sb_queue (struct raid_array *a, struct io_batch *b, struct raid_slot *s, unsigne
 {
   if (!s->m.ops || atomic_load (&s->faulty))
     return;
+  /* closing: a member whose shelf is down (its hold ended) misses this record, one event
+   * behind, not failed; its preflush would fail and keep the record from the others */
+  if (array_closing (a) && !s->m.ops->healthy (s->m.member)) {
+    if (s->index < RAID_MAX_MEMBERS)
+      atomic_store (&a->close_cut, 1);
+    return;
+  }
   a->sb.role = role;
   memcpy (a->sb.member_uuid, s->uuid, 16);
   sb_encode (&a->sb, a->sb_block[s->index]);
@@ -271,6 +278,17 @@ sb_note_on_disk (struct raid_array *a, const struct io_batch *b)
   memcpy (a->on_disk.roles, a->sb.roles, sizeof a->on_disk.roles);
 }
 
+/* Closing: a member of a slot that missed this superblock write (a held shelf, down
+ * since its hold ended) is not failed for it, but the array is not clean on it. */
+static void
+sb_note_closing_cut (struct raid_array *a, const struct io_batch *b)
+{
+  for (unsigned i = 0; i < b->n; i++)
+    if (b->ios[i].err && b->ios[i].slot->index < RAID_MAX_MEMBERS
+        && !atomic_load (&b->ios[i].slot->faulty))
+      atomic_store (&a->close_cut, 1);
+}
+
 void
 sb_write_all (struct raid_array *a)
 {
@@ -279,6 +297,10 @@ sb_write_all (struct raid_array *a)
   unsigned i, failed, preflush_failed;
 
   if (a->readonly || array_fenced (a))
+    return;
+  /* closing, and a member missed a write or a superblock: one more superblock on the
+   * others would put it two events behind, stale at the next start (raid_close) */
+  if (array_closing (a) && atomic_load (&a->close_cut))
     return;
   /* no memory taken: a healthy member is not failed because malloc was (md's superblock
    * bios come from a mempool) */
@@ -325,6 +347,10 @@ sb_write_all (struct raid_array *a)
       break;                    /* another host owns the members: fail none */
     if (!preflush_failed)       /* else no member was written */
       sb_note_on_disk (a, &b);
+    if (array_closing (a)) {    /* fail none and write no more: raid_closing */
+      sb_note_closing_cut (a, &b);
+      break;
+    }
     /* A member that misses a state change is stale: fail it, then record
      * that in a further update to the others. */
     for (failed = 0, i = 0; i < b.n; i++) {
@@ -398,7 +424,8 @@ slot_fail (struct raid_array *a, struct raid_slot *s, const char *why)
   if (array_fenced (a))
     return;
   if (!slot_set_faulty (s)) {
-    slot_fail_recorded (a, s);
+    if (!array_closing (a))     /* closing: nothing more is recorded (raid_closing) */
+      slot_fail_recorded (a, s);
     return;
   }
   raid_logf (a, RAID_LOG_ERROR, "%s: member %s (slot %u) failed: %s; marked faulty",
@@ -496,6 +523,11 @@ array_readonly (struct raid_array *a, char *err, size_t errlen)
     if (err)
       snprintf (err, errlen, "the array is fenced: %s belongs to another head now, which "
                 "took the array over; stop this server", slot_name (taken));
+    return -EROFS;
+  }
+  if (array_closing (a)) {
+    if (err)
+      snprintf (err, errlen, "the array is closing: the server stops; nothing is changed now");
     return -EROFS;
   }
   if (!a->readonly)
@@ -1509,15 +1541,57 @@ fail:
 }
 
 void
+raid_closing (struct raid_array *a)
+{
+  atomic_store (&a->closing, 1);
+  atomic_store (&a->resync_stop, 1);    /* runs stop as at raid_resync_cancel */
+}
+
+/* Closing (raid_closing): the slots missing for the array's own reasons (no member,
+ * faulty, recovering).  A member whose shelf went down but was not failed missed no
+ * write (close_cut says when it did): it counts as there, one event behind. */
+static void
+closing_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS])
+{
+  for (unsigned i = 0; i < RAID_MAX_MEMBERS; i++)
+    missing[i] = i < a->lay.g.n && (!a->slot[i].m.ops || atomic_load (&a->slot[i].faulty)
+                                    || atomic_load (&a->slot[i].recovering));
+}
+
+/* Closing with a write (or a superblock) cut short on a member: the superblocks stay as
+ * a crash leaves them, dirty, the bitmap's bits (or the log) naming what the next start
+ * makes consistent, no member more than one event behind. */
+static void
+close_as_after_crash (struct raid_array *a)
+{
+  raid_logf (a, RAID_LOG_WARN, "%s: closing with a write cut short on a member: the array "
+             "is left dirty, as after a crash (the next start resyncs what the bitmap names, "
+             "or replays the log); no member marked failed", a->sb.name);
+  flush_members (a);            /* what was acknowledged is durable where it can be */
+  array_free (a);
+}
+
+void
 raid_close (struct raid_array *a)
 {
   uint8_t missing[RAID_MAX_MEMBERS];
+  int closing;
 
   if (!a)
     return;
-  if (atomic_load (&a->reshape.active))
+  closing = array_closing (a);
+  if (closing && atomic_load (&a->close_cut)) {
+    close_as_after_crash (a);
+    return;
+  }
+  /* closing: a recorded position is what a crash leaves, and one more superblock could
+   * put a member that misses it two events behind */
+  if (atomic_load (&a->reshape.active) && !closing)
     reshape_record (a, atomic_load (&a->reshape.pos));
-  array_missing (a, missing);
+  if (closing)
+    closing_missing (a, missing);
+  else
+    array_missing (a, missing);
   pthread_mutex_lock (&a->sb_lock);
   /* No I/O is in flight: every acknowledged write is on all its members. */
   a->sb.clean = array_survives (a, missing);

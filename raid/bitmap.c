@@ -381,7 +381,7 @@ bitmap_pass (struct raid_array *a)
   uint64_t cleared = 0;
 
   /* A bit may go only while every member holds its region in sync. */
-  if (!bm->nbits || array_degraded (a)
+  if (!bm->nbits || array_degraded (a) || array_closing (a)
       || atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
     return 0;
   pthread_mutex_lock (&bm->lock);     /* nbits: a reshape replaces the bitmap under it */

@@ -58,7 +58,16 @@ slot_set_faulty (struct raid_slot *s)
   struct raid_note n = { .kind = RAID_NOTE_FAIL };
 
   /* a fenced array marks nothing faulty: another head holds its members now */
-  if ((a && array_fenced (a)) || atomic_exchange (&s->faulty, 1))
+  if (a && array_fenced (a))
+    return 0;
+  /* nor does a closing one: its members are not lost, the server stops (raid_closing);
+   * but this one missed what failed, and the array is not clean on it */
+  if (a && array_closing (a)) {
+    if (!atomic_load (&s->faulty))
+      atomic_store (&a->close_cut, 1);
+    return 0;
+  }
+  if (atomic_exchange (&s->faulty, 1))
     return 0;
   if (!s->m.ops || (s->index >= RAID_MAX_MEMBERS && s != &a->repl.member))
     return 1;                   /* no member, or a spare waiting: nothing failed in a slot */

@@ -62,7 +62,9 @@ pace_request_end (struct raid_array *a, int rc)
 {
   atomic_store_explicit (&a->fg_last_us, now_us (), memory_order_relaxed);
   atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
-  return array_fenced (a) ? -EIO : rc;    /* nothing said after a fence is to be trusted */
+  /* nothing said after a fence is to be trusted; once closing, a member that failed
+   * this request was not failed for it (raid_closing): it did not reach every member */
+  return array_fenced (a) || array_closing (a) ? -EIO : rc;
 }
 
 /* A request from above is running, or one ended within PACE_BUSY_US: a

@@ -684,6 +684,10 @@ struct raid_array {
   atomic_int resync_stop;       /* raid_resync_cancel was called, or the array is fenced */
   /* the member whose I/O failed with RAID_EFENCED first: set once, the array is fenced */
   _Atomic (struct raid_slot *) fenced_by;
+  /* raid_closing was called: a member I/O that fails marks nothing; close_cut: since
+   * then, a member that would have been failed missed a write (or a superblock): raid_close
+   * leaves the superblocks as a crash would */
+  atomic_int closing, close_cut;
   atomic_ullong recovery_offset;  /* units of the recovering slot rebuilt */
   atomic_ullong sync_speed_min, sync_speed_max;  /* bytes/s; 0 = no limit (pace.c) */
   atomic_ullong fg_begun, fg_ended;   /* requests from above (raid_read/write/flush) */
@@ -730,6 +734,12 @@ array_fenced (struct raid_array *a)
 {
   return atomic_load (&a->fenced_by) != NULL;
 }
+/* 1 once raid_closing was called (inline: asked per failed I/O and per request) */
+static inline int
+array_closing (struct raid_array *a)
+{
+  return atomic_load (&a->closing);
+}
 int slot_usable (struct raid_slot *s);            /* present, not faulty, healthy */
 /* Its member's ops->volatile_cache, or its replacement's (a flush of S reaches both) */
 int slot_volatile_cache (struct raid_slot *s);
@@ -742,8 +752,9 @@ void slot_fail (struct raid_array *a, struct raid_slot *s, const char *why);
 int array_check (struct raid_array *a, const char *what);
 void array_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS]);
 int array_degraded (struct raid_array *a);        /* some slot missing, faulty or recovering */
-/* -EROFS with a line in err when the array is read-only (RAID_ASSEMBLE_READONLY) or
- * fenced (RAID_EFENCED), else 0: what would change the array asks first. */
+/* -EROFS with a line in err when the array is read-only (RAID_ASSEMBLE_READONLY),
+ * fenced (RAID_EFENCED) or closing (raid_closing), else 0: what would change the array
+ * asks first. */
 int array_readonly (struct raid_array *a, char *err, size_t errlen);
 /* raid_examine, for OWNER (NULL: none): a read that finds the member taken over by
  * another host (RAID_EFENCED) fences OWNER. */
@@ -835,7 +846,8 @@ void notes_destroy (struct raid_notes *nb);
 /* Mark S faulty; 1 when this call did (it was not yet).  The one way a member fails: a
  * slot's member or the replacement is noted (Fail, or FailSpare for a spare being
  * rebuilt and the replacement); a spare waiting is dropped (sb_write_all), and noted
- * then (note_spare_failed). */
+ * then (note_spare_failed).  Closing (raid_closing): marks nothing, returns 0, and a
+ * member not yet faulty that would have been is a write cut (close_cut). */
 int slot_set_faulty (struct raid_slot *s);
 /* The spare S, waiting, failed (a superblock write) and is dropped: FailSpare, as md's
  * monitor tells a spare that fails (slot -1). */

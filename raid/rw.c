@@ -53,7 +53,7 @@ in_sync (struct raid_array *a, struct raid_layout *L, uint64_t unit)
 void
 note_read_error (struct raid_array *a, struct member_io *io)
 {
-  if (io->err == ENODEV)
+  if (io->err == ENODEV || array_closing (a))  /* closing: a held shelf's read cut short */
     return;
   atomic_fetch_add (&io->slot->read_errors, 1);
   raid_logf (a, RAID_LOG_WARN, "%s: member %s: read of %u bytes at %llu failed (%s); "
@@ -68,7 +68,7 @@ repair (struct raid_array *a, struct member_io *io)
 {
   int err;
 
-  if (io->err == ENODEV || !slot_usable (io->slot) || a->readonly)
+  if (io->err == ENODEV || !slot_usable (io->slot) || a->readonly || array_closing (a))
     return;
   err = slot_io (io->slot, RAID_IO_WRITE, io->offset, io->len, io->buf);
   if (err == 0) {
@@ -100,7 +100,8 @@ fail_writers (struct raid_array *a, struct io_batch *b)
     if (!io->err)
       continue;
     if (!missed_down (io)) {
-      atomic_fetch_add (&io->slot->write_errors, 1);   /* the disk's own error */
+      if (!array_closing (a))   /* closing: a held shelf's write cut short, no disk's */
+        atomic_fetch_add (&io->slot->write_errors, 1);   /* the disk's own error */
       slot_fail (a, io->slot, strerror (io->err));
     }
     else if (io->err == ENODEV)
@@ -161,11 +162,11 @@ near_retry (struct raid_array *a, struct raid_layout *L, struct member_io *io, u
       repair (a, io);
       rc = 0;
     }
-    else if (err != ENODEV)
+    else if (err != ENODEV && !array_closing (a))
       atomic_fetch_add (&s->read_errors, 1);
   }
   stripe_unlock_range (&a->locks, ci, ci);
-  if (rc)
+  if (rc && !array_closing (a))   /* closing: the held shelves' reads end so */
     raid_logf (a, RAID_LOG_ERROR, "%s: no copy of chunk %llu could be read",
                a->sb.name, (unsigned long long) ci);
   return rc;
@@ -310,7 +311,7 @@ stripe_gather (struct raid_array *a, struct raid_layout *L, uint64_t s, uint32_t
     }
   }
   batch_free (&b);
-  if (rc) {
+  if (rc && !array_closing (a)) {       /* closing: the held shelves' reads end so */
     char names[300] = "";
     size_t used = 0;
     for (idx = 0; idx < n && used < sizeof names; idx++)
@@ -1154,7 +1155,7 @@ write_request (struct raid_array *a, const void *buf, uint32_t len, uint64_t off
   if (!array_check (a, "write"))
     return -EIO;
   rc = layouts_io (a, (uint8_t *) buf, len, offset, 1);
-  if (rc == 0 && !array_check (a, "complete a write"))
+  if (rc == 0 && !array_closing (a) && !array_check (a, "complete a write"))
     rc = -EIO;
   if (rc == 0 && (flags & RAID_WRITE_FUA))
     rc = raid_flush (a);
@@ -1199,16 +1200,17 @@ flush_request (struct raid_array *a)
   if (!a->readonly)               /* else nothing was written */
     flush_members (a);
   ppl_flush_ended (a, n);         /* the log's room flush: its writes are durable */
-  return array_check (a, "flush") ? 0 : -EIO;
+  return !array_closing (a) && array_check (a, "flush") ? 0 : -EIO;
 }
 
 /* Every request from above is counted in and out for the speed limits of
- * resync and recovery (pace.c).  A fenced array sends nothing (see RAID_EFENCED): a
- * request that raced with the fence fails in pace_request_end. */
+ * resync and recovery (pace.c).  A fenced array sends nothing (see RAID_EFENCED), nor
+ * does a closing one (raid_closing): a request that raced with either fails in
+ * pace_request_end. */
 int
 raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
 {
-  if (array_fenced (a))
+  if (array_fenced (a) || array_closing (a))
     return -EIO;
   pace_request_begin (a);
   return pace_request_end (a, read_request (a, buf, len, offset));
@@ -1218,7 +1220,7 @@ int
 raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
             unsigned flags)
 {
-  if (array_fenced (a))
+  if (array_fenced (a) || array_closing (a))
     return -EIO;
   pace_request_begin (a);
   return pace_request_end (a, write_request (a, buf, len, offset, flags));
@@ -1227,7 +1229,7 @@ raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset
 int
 raid_flush (struct raid_array *a)
 {
-  if (array_fenced (a))
+  if (array_fenced (a) || array_closing (a))
     return -EIO;
   pace_request_begin (a);
   return pace_request_end (a, flush_request (a));

@@ -1564,9 +1564,14 @@ closing_missing (struct raid_array *a, uint8_t missing[RAID_MAX_MEMBERS])
 static void
 close_as_after_crash (struct raid_array *a)
 {
+  const char *mend = a->lay.g.m == 0 && a->lay.g.copies == 1
+    ? "no redundancy to make consistent: the blocks of the writes that failed hold old or new data"
+    : ppl_active (a, &a->lay) ? "the next start replays the log"
+    : a->bitmap.nbits ? "the next start resyncs what the bitmap names"
+    : "the next start resyncs the whole array";
+
   raid_logf (a, RAID_LOG_WARN, "%s: closing with a write cut short on a member: the array "
-             "is left dirty, as after a crash (the next start resyncs what the bitmap names, "
-             "or replays the log); no member marked failed", a->sb.name);
+             "is left dirty, as after a crash (%s); no member marked failed", a->sb.name, mend);
   flush_members (a);            /* what was acknowledged is durable where it can be */
   array_free (a);
 }

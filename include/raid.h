@@ -525,7 +525,8 @@ int raid_grow_check (struct raid_array *a, unsigned n, enum raid_level new_level
  * (its regions grow when its bits would not fit), so raid_resync covers the new space
  * only.  Spares too small for the new size stay spares (a warning) but never take a
  * slot.  Refuses (-errno, one line in err): read-only (-EROFS); a reshape, replace,
- * recovery, resync or check to run or running, a degraded array; a size below the
+ * recovery, resync or check to run or running, a degraded array (grow_unready words it
+ * alike for every grow); a size below the
  * current one (no shrinking), above what the smallest member holds, or no member
  * bigger than the data it holds now ("nothing to grow").  A member whose shelf grew in
  * place counts with the size its backend reports (ops->size). */
@@ -535,11 +536,19 @@ int raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t 
  * up to whole chunks) adds one, every bit clean; 0 removes it (a member that comes back
  * is then rebuilt in full, a crash resyncs the whole array).  Crash-safe: the new block
  * is on every member before the superblocks name it; the superblocks stop naming the old
- * one before it is forgotten.  Refuses (-errno, one line in err): read-only or fenced
- * (-EROFS); a level without redundancy (raid0); a reshape, replace, recovery, resync or
- * check to run or running, a degraded array; a bitmap already there (its region size
- * cannot change: remove it, then add one), none to remove. */
+ * one before it is forgotten.  A degraded array takes the change (md too), but not while
+ * a slot is rebuilt: its missing member, when it returns, is rebuilt in full either way
+ * (RAID_BITMAP_*_DEGRADED say so: a bitmap added now never saw what it missed, its
+ * events are below the new bitmap's).  Refuses (-errno, one line in err): read-only or
+ * fenced (-EROFS); a level without redundancy (raid0); a reshape, replace, recovery,
+ * resync or check to run or running; a bitmap already there (its region size cannot
+ * change: remove it, then add one), none to remove. */
 int raid_grow_bitmap (struct raid_array *a, uint64_t region_bytes, char *err, size_t errlen);
+/* What a bitmap change on a degraded array costs (its log line and the answer). */
+#define RAID_BITMAP_REMOVED_DEGRADED "the array is degraded: its missing member too, when " \
+  "it returns, is rebuilt in full (no bitmap to re-add it from)"
+#define RAID_BITMAP_ADDED_DEGRADED "the array is degraded: its missing member, when it " \
+  "returns, is still rebuilt in full (the new bitmap never saw the writes it missed)"
 /* 1 while a reshape has data left to move. */
 int raid_reshape_pending (struct raid_array *a);
 /* Move the data into the new layout from the recorded position on (after a

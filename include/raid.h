@@ -333,7 +333,9 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
  * corrupt, newer) superblock; at most RAID_MAX_SPARES spares.  The caller
  * keeps the member open until raid_close.  A member the admin removed is
  * added as a new one (rebuilt in full, never re-added from the bitmap) and
- * leaves the removed list. */
+ * leaves the removed list.  Added, err holds what happens, one line, as the log
+ * says it: "re-adding NAME to slot N from the write-intent bitmap (...)" (a member
+ * back to the slot it left, md's re-add), else "added NAME as a spare". */
 int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen);
 /* raid_add_member with RAID_ADD_* flags.  RAID_ADD_INCREMENTAL: the member came
  * back by itself (md's --incremental, aoeraid's auto-readd), nobody asked for

@@ -526,7 +526,8 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   held_out[known] = false;
   removed_out[known] = removed_unlisted[known] = false;
   monitor_kick();
-  fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot, array_failed() ?
+  /* raid/'s words: a spare, or the member re-added to its slot from the bitmap */
+  fprintf(out, "%s%s\n", err, array_failed() ?
           "; the array has failed: nothing is rebuilt until it starts again (aoeraid "
           "examine says how)" : raid_recovery_pending(array) ? "; recovery starts"
           : reshape_before_recovery() ? "; a reshape runs: the recovery follows it" : "");

@@ -209,7 +209,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   const char *why;
   char text[sizeof sb.problem + 2 * RAID_NAME_MAX + 200];
   uint8_t uuid[16];
-  int removed = 0, failed = 0, held, rc = array_readonly (a, err, errlen);
+  int removed = 0, failed = 0, readd = 0, held, rc = array_readonly (a, err, errlen);
 
   if (rc)
     return rc;
@@ -276,7 +276,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   else {
     struct raid_slot *s = &a->spare[a->nspares++];
     s->m = *m;
-    s->readd = readd_slot (a, &sb);
+    s->readd = readd = readd_slot (a, &sb);
     memcpy (s->uuid, s->readd ? sb.member_uuid : uuid, 16);
     atomic_store (&s->faulty, 0);
     if (removed)                        /* the admin takes it again: off the list */
@@ -299,10 +299,16 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
     }
   }
   sb_unlock (a);
-  if (rc == 0)
-    raid_logf (a, RAID_LOG_INFO, "%s: added %s as a spare%s", a->sb.name, name, removed
-               ? " (the administrator had removed it: it is a new member now, rebuilt in "
-               "full)" : "");
+  if (rc == 0) {
+    /* what happens, said once: the log and the caller's answer (err) alike */
+    if (readd)
+      snprintf (err, errlen, "re-adding %s to slot %d from the write-intent bitmap (only "
+                "what was written while it was away is rebuilt)", name, readd - 1);
+    else
+      snprintf (err, errlen, "added %s as a spare%s", name, removed ? " (the administrator "
+                "had removed it: it is a new member now, rebuilt in full)" : "");
+    raid_logf (a, RAID_LOG_INFO, "%s: %s", a->sb.name, err);
+  }
   return rc;
 }
 

@@ -106,12 +106,22 @@ away_and_back (struct fx *f, uint8_t *ref, uint64_t off, uint32_t len, uint64_t 
 {
   struct raid_member back = raid_mem_member (f->mm[1]);
   struct raid_mem_stats ms;
+  struct raid_status st;
   char err[256] = "";
 
   raid_mem_member_set_down (f->mm[1], 1);
   cr_assert_eq (fx_write_ref (f->a, ref, off, len, seed), 0);
   raid_mem_member_set_down (f->mm[1], 0);
+  raid_status (f->a, &st);
+  f->info[0] = '\0';
   cr_assert_eq (raid_add_member (f->a, &back, err, sizeof err), 0, "add: %s", err);
+  /* what happens, said once, in the answer as in the log (QA walk: "added e2.1 as a
+   * spare" first, then that it came back to its slot) */
+  cr_expect_str_eq (err, st.bitmap_bits ? "re-adding e2.1 to slot 1 from the write-intent "
+                    "bitmap (only what was written while it was away is rebuilt)"
+                    : "added e2.1 as a spare");
+  cr_expect (strstr (f->info, err), "the log: %s", f->info);
+  cr_expect (!st.bitmap_bits || !strstr (f->info, "as a spare"), "the log: %s", f->info);
   raid_mem_member_stats (f->mm[1], &ms, 1);
   cr_assert_eq (raid_recover (f->a), 0);
   raid_mem_member_stats (f->mm[1], &ms, 0);

@@ -203,6 +203,13 @@ int raid_examine (struct raid_member *m, struct raid_sb_summary *out);
  * taken again as the array's; its data (from the data offset on) is untouched.  0, or
  * -errno when it could not be written. */
 int raid_wipe (struct raid_member *m);
+/* Why the removed member NAME is not blank and what to do, when raid_wipe failed with
+ * ERRNUM (-errno): "its superblock could not be wiped (...): ...; ... wipe it with '...'",
+ * one line in BUF (returned).  RECORDED: the array lists it removed (it stays out), else a
+ * start by name may find it again.  The one wording of the log lines and the answers of
+ * every remove (raid_remove_spare, the plugin's remove of a failed member). */
+const char *raid_wipe_failed_text (char *buf, size_t len, const char *name, int errnum,
+                                   int recorded);
 /* Was the member MEMBER_UUID removed by the admin, as the superblock REF records (1: it
  * is not taken back by itself, only by an explicit raid_add_member)? */
 int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);

@@ -1107,17 +1107,12 @@ static void wipe_left(size_t i, bool recorded, char *note, size_t notelen)
     return;             /* blank, or not this array's: nothing of ours to wipe */
   if (r == 0)
     r = params.readonly ? -EROFS : raid_wipe(&members[m]);
-  if (r < 0)
-    log_warning("e%u.%u removed, but its superblock could not be wiped (%s): %s; wipe it "
-                "with 'aoeraid zero-superblock -i IFACE e%u.%u'%s", addrs[i].shelf,
-                addrs[i].slot, strerror(-r), recorded ? "the array remembers it removed and "
-                "leaves it out" : "a start by name may find it again", addrs[i].shelf,
-                addrs[i].slot, recorded ? " to use it elsewhere" : "");
-  if (r < 0)            /* the remove's answer says so too: the admin sees no log */
-    snprintf(note, notelen, "its superblock could not be wiped (%s): %s; to use it "
-             "elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e%u.%u'",
-             strerror(-r), recorded ? "the array remembers it removed" : "a start by name "
-             "may find it again", addrs[i].shelf, addrs[i].slot);
+  if (r < 0) {          /* the remove's answer says so too: the admin sees no log */
+    char name[24];
+    snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
+    raid_wipe_failed_text(note, notelen, name, r, recorded);
+    log_warning("%s removed, but %s", name, note);
+  }
   else {
     log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
     if (recorded)       /* nothing of it can come back: the list keeps its room */
@@ -1131,7 +1126,7 @@ static void wipe_left(size_t i, bool recorded, char *note, size_t notelen)
 static int remove_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
-  char name[24], err[512] = "", replaced[64], note[256] = "";
+  char name[24], err[512] = "", replaced[64], note[320] = "";
   enum holding holds;
   size_t i;
   int r = 0;

@@ -533,6 +533,19 @@ raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16])
   sb_unlock (a);
 }
 
+const char *
+raid_wipe_failed_text (char *buf, size_t len, const char *name, int errnum, int recorded)
+{
+  char hint[sizeof RAID_ZERO_SB_HINT + RAID_NAME_MAX];
+
+  snprintf (hint, sizeof hint, RAID_ZERO_SB_HINT, name);
+  snprintf (buf, len, "its superblock could not be wiped (%s): %s wipe it with '%s'",
+            strerror (errnum < 0 ? -errnum : errnum), recorded ? "the array remembers it "
+            "removed and leaves it out; to use it elsewhere" : "a start by name may find it "
+            "again and take it back;", hint);
+  return buf;
+}
+
 /* md's --remove of a spare. */
 int
 raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen)
@@ -558,14 +571,9 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
   if (rc)
     snprintf (err, errlen, "%s is not a spare of the array", name);
   else if (wiped) {
-    raid_logf (a, RAID_LOG_WARN, "%s: spare %s removed, but its superblock could not be "
-               "wiped (%s): the array remembers it removed and leaves it out; wipe it with '"
-               RAID_ZERO_SB_HINT "' to use it elsewhere", a->sb.name, name, strerror (-wiped),
-               name);
     /* the caller's answer says so too: the admin sees no log */
-    snprintf (err, errlen, "its superblock could not be wiped (%s): the array remembers "
-              "it removed; to use it elsewhere wipe it with '" RAID_ZERO_SB_HINT "'",
-              strerror (-wiped), name);
+    raid_wipe_failed_text (err, errlen, name, wiped, 1);
+    raid_logf (a, RAID_LOG_WARN, "%s: spare %s removed, but %s", a->sb.name, name, err);
   }
   else
     raid_logf (a, RAID_LOG_INFO, "%s: spare %s removed (its superblock wiped)", a->sb.name,

@@ -203,6 +203,13 @@ int raid_examine (struct raid_member *m, struct raid_sb_summary *out);
  * taken again as the array's; its data (from the data offset on) is untouched.  0, or
  * -errno when it could not be written. */
 int raid_wipe (struct raid_member *m);
+/* Why the removed member NAME is not blank and what to do, when raid_wipe failed with
+ * ERRNUM (-errno): "its superblock could not be wiped (...): ...; ... wipe it with '...'",
+ * one line in BUF (returned).  RECORDED: the array lists it removed (it stays out), else a
+ * start by name may find it again.  The one wording of the log lines and the answers of
+ * every remove (raid_remove_spare, the plugin's remove of a failed member). */
+const char *raid_wipe_failed_text (char *buf, size_t len, const char *name, int errnum,
+                                   int recorded);
 /* Was the member MEMBER_UUID removed by the admin, as the superblock REF records (1: it
  * is not taken back by itself, only by an explicit raid_add_member)? */
 int raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16]);
@@ -341,7 +348,9 @@ int raid_flush (struct raid_array *a);   /* flush every working member, wait for
  * corrupt, newer) superblock; at most RAID_MAX_SPARES spares.  The caller
  * keeps the member open until raid_close.  A member the admin removed is
  * added as a new one (rebuilt in full, never re-added from the bitmap) and
- * leaves the removed list. */
+ * leaves the removed list.  Added, err holds what happens, one line, as the log
+ * says it: "re-adding NAME to slot N from the write-intent bitmap (...)" (a member
+ * back to the slot it left, md's re-add), else "added NAME as a spare". */
 int raid_add_member (struct raid_array *a, struct raid_member *m, char *err, size_t errlen);
 /* raid_add_member with RAID_ADD_* flags.  RAID_ADD_INCREMENTAL: the member came
  * back by itself (md's --incremental, aoeraid's auto-readd), nobody asked for
@@ -533,7 +542,8 @@ int raid_grow_check (struct raid_array *a, unsigned n, enum raid_level new_level
  * (its regions grow when its bits would not fit), so raid_resync covers the new space
  * only.  Spares too small for the new size stay spares (a warning) but never take a
  * slot.  Refuses (-errno, one line in err): read-only (-EROFS); a reshape, replace,
- * recovery, resync or check to run or running, a degraded array; a size below the
+ * recovery, resync or check to run or running, a degraded array (grow_unready words it
+ * alike for every grow); a size below the
  * current one (no shrinking), above what the smallest member holds, or no member
  * bigger than the data it holds now ("nothing to grow").  A member whose shelf grew in
  * place counts with the size its backend reports (ops->size). */
@@ -543,11 +553,19 @@ int raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t 
  * up to whole chunks) adds one, every bit clean; 0 removes it (a member that comes back
  * is then rebuilt in full, a crash resyncs the whole array).  Crash-safe: the new block
  * is on every member before the superblocks name it; the superblocks stop naming the old
- * one before it is forgotten.  Refuses (-errno, one line in err): read-only or fenced
- * (-EROFS); a level without redundancy (raid0); a reshape, replace, recovery, resync or
- * check to run or running, a degraded array; a bitmap already there (its region size
- * cannot change: remove it, then add one), none to remove. */
+ * one before it is forgotten.  A degraded array takes the change (md too), but not while
+ * a slot is rebuilt: its missing member, when it returns, is rebuilt in full either way
+ * (RAID_BITMAP_*_DEGRADED say so: a bitmap added now never saw what it missed, its
+ * events are below the new bitmap's).  Refuses (-errno, one line in err): read-only or
+ * fenced (-EROFS); a level without redundancy (raid0); a reshape, replace, recovery,
+ * resync or check to run or running; a bitmap already there (its region size cannot
+ * change: remove it, then add one), none to remove. */
 int raid_grow_bitmap (struct raid_array *a, uint64_t region_bytes, char *err, size_t errlen);
+/* What a bitmap change on a degraded array costs (its log line and the answer). */
+#define RAID_BITMAP_REMOVED_DEGRADED "the array is degraded: its missing member too, when " \
+  "it returns, is rebuilt in full (no bitmap to re-add it from)"
+#define RAID_BITMAP_ADDED_DEGRADED "the array is degraded: its missing member, when it " \
+  "returns, is still rebuilt in full (the new bitmap never saw the writes it missed)"
 /* 1 while a reshape has data left to move. */
 int raid_reshape_pending (struct raid_array *a);
 /* Move the data into the new layout from the recorded position on (after a

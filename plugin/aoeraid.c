@@ -549,7 +549,8 @@ static int hot_add_locked(const struct shelf_addr *a, bool incremental, FILE *ou
   held_out[known] = false;
   removed_out[known] = removed_unlisted[known] = false;
   monitor_kick();
-  fprintf(out, "added e%u.%u as a spare%s\n", a->shelf, a->slot, array_failed() ?
+  /* raid/'s words: a spare, or the member re-added to its slot from the bitmap */
+  fprintf(out, "%s%s\n", err, array_failed() ?
           "; the array has failed: nothing is rebuilt until it starts again (aoeraid "
           "examine says how)" : raid_recovery_pending(array) ? "; recovery starts"
           : reshape_before_recovery() ? "; a reshape runs: the recovery follows it" : "");
@@ -1129,17 +1130,12 @@ static void wipe_left(size_t i, bool recorded, char *note, size_t notelen)
     return;             /* blank, or not this array's: nothing of ours to wipe */
   if (r == 0)
     r = params.readonly ? -EROFS : raid_wipe(&members[m]);
-  if (r < 0)
-    log_warning("e%u.%u removed, but its superblock could not be wiped (%s): %s; wipe it "
-                "with 'aoeraid zero-superblock -i IFACE e%u.%u'%s", addrs[i].shelf,
-                addrs[i].slot, strerror(-r), recorded ? "the array remembers it removed and "
-                "leaves it out" : "a start by name may find it again", addrs[i].shelf,
-                addrs[i].slot, recorded ? " to use it elsewhere" : "");
-  if (r < 0)            /* the remove's answer says so too: the admin sees no log */
-    snprintf(note, notelen, "its superblock could not be wiped (%s): %s; to use it "
-             "elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e%u.%u'",
-             strerror(-r), recorded ? "the array remembers it removed" : "a start by name "
-             "may find it again", addrs[i].shelf, addrs[i].slot);
+  if (r < 0) {          /* the remove's answer says so too: the admin sees no log */
+    char name[24];
+    snprintf(name, sizeof name, "e%u.%u", addrs[i].shelf, addrs[i].slot);
+    raid_wipe_failed_text(note, notelen, name, r, recorded);
+    log_warning("%s removed, but %s", name, note);
+  }
   else {
     log_notice("e%u.%u removed: its superblock is wiped", addrs[i].shelf, addrs[i].slot);
     if (recorded)       /* nothing of it can come back: the list keeps its room */
@@ -1153,7 +1149,7 @@ static void wipe_left(size_t i, bool recorded, char *note, size_t notelen)
 static int remove_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
-  char name[24], err[512] = "", replaced[64], note[256] = "";
+  char name[24], err[512] = "", replaced[64], note[320] = "";
   enum holding holds;
   size_t i;
   int r = 0;
@@ -1362,6 +1358,7 @@ static int grow_bitmap_request(const char *value, FILE *out)
   char err[512];
   uint64_t region;
   struct raid_status st;
+  bool known, degraded;
 
   if (parse_bitmap_region(value, &region) < 0) {
     fprintf(out, "error: grow: '%s' is not a bitmap region size: write none, or "
@@ -1372,12 +1369,16 @@ static int grow_bitmap_request(const char *value, FILE *out)
     fprintf(out, "error: grow: %s\n", err);
     return -1;
   }
+  /* degraded (md takes the change then too): what it costs the missing member */
+  known = raid_status(array, &st) == 0;
+  degraded = known && st.state == RAID_STATE_DEGRADED;
   if (!region)
     fprintf(out, "write-intent bitmap removed: a member that comes back is rebuilt in "
-            "full\n");
-  else if (raid_status(array, &st) == 0)
+            "full%s\n", degraded ? "; " RAID_BITMAP_REMOVED_DEGRADED : "");
+  else if (known)
     fprintf(out, "write-intent bitmap added: %" PRIu64 " regions of %" PRIu64 "K, every "
-            "one clean\n", st.bitmap_bits, st.bitmap_region >> 10);
+            "one clean%s\n", st.bitmap_bits, st.bitmap_region >> 10,
+            degraded ? "; " RAID_BITMAP_ADDED_DEGRADED : "");
   else
     fprintf(out, "write-intent bitmap added\n");
   return 0;

@@ -899,6 +899,12 @@ void replace_resume (struct raid_array *a, int crashed);
 /* Warn of each spare too small to take a slot (after raid_grow_size, at assembly): it
  * stays a spare, but recovery and replace pass it by. */
 void spares_warn_small (struct raid_array *a);
+/* Why a degraded, rebuilding or unsynced array refuses a grow (one line, in BUF or
+ * constant), or NULL: the one wording of every grow refusal for it (resize.c, reshape.c).
+ * NEED_WHOLE 0: a slot without a working member is no reason (a bitmap change).  Caller
+ * holds sb_lock. */
+#define GROW_WHY_MAX (2 * RAID_NAME_MAX + 200)
+const char *grow_unready (struct raid_array *a, int need_whole, char *buf, size_t len);
 
 /* ---- reshape.c ---------------------------------------------------------- */
 

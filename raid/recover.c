@@ -209,7 +209,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   const char *why;
   char text[sizeof sb.problem + 2 * RAID_NAME_MAX + 200];
   uint8_t uuid[16];
-  int removed = 0, failed = 0, held, rc = array_readonly (a, err, errlen);
+  int removed = 0, failed = 0, readd = 0, held, rc = array_readonly (a, err, errlen);
 
   if (rc)
     return rc;
@@ -276,7 +276,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   else {
     struct raid_slot *s = &a->spare[a->nspares++];
     s->m = *m;
-    s->readd = readd_slot (a, &sb);
+    s->readd = readd = readd_slot (a, &sb);
     memcpy (s->uuid, s->readd ? sb.member_uuid : uuid, 16);
     atomic_store (&s->faulty, 0);
     if (removed)                        /* the admin takes it again: off the list */
@@ -299,10 +299,16 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
     }
   }
   sb_unlock (a);
-  if (rc == 0)
-    raid_logf (a, RAID_LOG_INFO, "%s: added %s as a spare%s", a->sb.name, name, removed
-               ? " (the administrator had removed it: it is a new member now, rebuilt in "
-               "full)" : "");
+  if (rc == 0) {
+    /* what happens, said once: the log and the caller's answer (err) alike */
+    if (readd)
+      snprintf (err, errlen, "re-adding %s to slot %d from the write-intent bitmap (only "
+                "what was written while it was away is rebuilt)", name, readd - 1);
+    else
+      snprintf (err, errlen, "added %s as a spare%s", name, removed ? " (the administrator "
+                "had removed it: it is a new member now, rebuilt in full)" : "");
+    raid_logf (a, RAID_LOG_INFO, "%s: %s", a->sb.name, err);
+  }
   return rc;
 }
 
@@ -527,6 +533,19 @@ raid_removed_wiped (struct raid_array *a, const uint8_t uuid[16])
   sb_unlock (a);
 }
 
+const char *
+raid_wipe_failed_text (char *buf, size_t len, const char *name, int errnum, int recorded)
+{
+  char hint[sizeof RAID_ZERO_SB_HINT + RAID_NAME_MAX];
+
+  snprintf (hint, sizeof hint, RAID_ZERO_SB_HINT, name);
+  snprintf (buf, len, "its superblock could not be wiped (%s): %s wipe it with '%s'",
+            strerror (errnum < 0 ? -errnum : errnum), recorded ? "the array remembers it "
+            "removed and leaves it out; to use it elsewhere" : "a start by name may find it "
+            "again and take it back;", hint);
+  return buf;
+}
+
 /* md's --remove of a spare. */
 int
 raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t errlen)
@@ -552,14 +571,9 @@ raid_remove_spare (struct raid_array *a, const char *name, char *err, size_t err
   if (rc)
     snprintf (err, errlen, "%s is not a spare of the array", name);
   else if (wiped) {
-    raid_logf (a, RAID_LOG_WARN, "%s: spare %s removed, but its superblock could not be "
-               "wiped (%s): the array remembers it removed and leaves it out; wipe it with '"
-               RAID_ZERO_SB_HINT "' to use it elsewhere", a->sb.name, name, strerror (-wiped),
-               name);
     /* the caller's answer says so too: the admin sees no log */
-    snprintf (err, errlen, "its superblock could not be wiped (%s): the array remembers "
-              "it removed; to use it elsewhere wipe it with '" RAID_ZERO_SB_HINT "'",
-              strerror (-wiped), name);
+    raid_wipe_failed_text (err, errlen, name, wiped, 1);
+    raid_logf (a, RAID_LOG_WARN, "%s: spare %s removed, but %s", a->sb.name, name, err);
   }
   else
     raid_logf (a, RAID_LOG_INFO, "%s: spare %s removed (its superblock wiped)", a->sb.name,

@@ -262,8 +262,8 @@ static int
 grow_check (struct raid_array *a, const char *const *names, unsigned n, int mirrors,
             char *err, size_t errlen)
 {
-  char label[RAID_NAME_MAX + 3];
-  const char *who = array_label (a, label);
+  char label[RAID_NAME_MAX + 3], buf[GROW_WHY_MAX];
+  const char *who = array_label (a, label), *why;
 
   if (atomic_load (&a->reshape.active))
     snprintf (err, errlen, "cannot grow %s: a reshape is still running: wait until it "
@@ -271,12 +271,8 @@ grow_check (struct raid_array *a, const char *const *names, unsigned n, int mirr
   else if (raid_replace_pending (a))
     snprintf (err, errlen, "cannot grow %s: a member is being replaced: grow it once "
               "that has finished", who);
-  else if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
-    snprintf (err, errlen, "cannot grow %s: it is not in sync yet: grow it once its resync "
-              "has finished", who);
-  else if (array_degraded (a))
-    snprintf (err, errlen, "cannot grow %s: it is degraded or rebuilding: grow it once it "
-              "is whole", who);
+  else if ((why = grow_unready (a, 1, buf, sizeof buf)) != NULL)
+    snprintf (err, errlen, "cannot grow %s: %s", who, why);
   else if (a->sb.features & RAID_FEATURE_PPL)
     snprintf (err, errlen, "cannot grow %s: it keeps a partial parity log, which a reshape "
               "cannot keep (md's neither): start it with consistency-policy=bitmap, grow it, "

@@ -17,8 +17,9 @@
  * Either way no stripe of the new space is taken as in sync before a resync wrote it.
  *
  * Adding or removing the write-intent bitmap (md: --grow --bitmap=internal|none),
- * raid_grow_bitmap, online too, on a whole array in sync only (md refuses it while a
- * resync or recovery runs).  A new bitmap's block goes to every member, flushed there
+ * raid_grow_bitmap, online too, on an array in sync, degraded too but not rebuilding (md
+ * refuses it while a resync or recovery runs; a member missing then is rebuilt in full
+ * when it returns).  A new bitmap's block goes to every member, flushed there
  * (with every write before it), before the superblocks point at it: a crash leaves no
  * bitmap, or a valid one whose bits are all clean (the array was in sync; every write
  * since set its bits first).  A removal writes the superblocks without it first, then
@@ -69,18 +70,51 @@ slots_room (struct raid_array *a, const char **smallest)
   return room;
 }
 
-/* What keeps the array from changing its size or its bitmap now (one line), or NULL. */
-static const char *
-grow_blocker (struct raid_array *a)
+/* Why a degraded, rebuilding or unsynced array refuses a grow (one line in BUF), or NULL.
+ * Every grow refusal (onto shelves, to a member size, of the bitmap) words it here, so
+ * the same array gives the same reason whatever was asked: the missing member first (the
+ * resync waits on it too).  NEED_WHOLE 0 (the bitmap): a slot without a working member is
+ * no reason, a running rebuild still is (it reads the bitmap; md refuses a bitmap change
+ * while it runs).  Caller holds sb_lock. */
+const char *
+grow_unready (struct raid_array *a, int need_whole, char *buf, size_t len)
 {
+  for (unsigned i = 0; i < a->lay.g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    /* the bitmap: also one whose member is down now (its recovery resumes on it) */
+    if (atomic_load (&s->recovering) && (slot_usable (s) || !need_whole))
+      snprintf (buf, len, "it is rebuilding slot %u (%s): grow it once the recovery has "
+                "finished", i, slot_name (s));
+    else if (slot_usable (s) || !need_whole)
+      continue;
+    else if (!s->m.ops)
+      snprintf (buf, len, "it is degraded (slot %u has no member): grow it once it is "
+                "whole again (aoeraid add a shelf: it is rebuilt into the slot)", i);
+    else
+      snprintf (buf, len, "it is degraded (%s in slot %u %s): grow it once it is whole "
+                "again (aoeraid add a shelf, or the member back: it is rebuilt into the "
+                "slot)", slot_name (s), i, atomic_load (&s->faulty) ? "has failed"
+                : "does not answer");
+    return buf;
+  }
+  if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
+    return "it is not in sync yet: grow it once its resync has finished";
+  return NULL;
+}
+
+/* What keeps the array from changing its size (WHOLE) or its bitmap (0) now (one line,
+ * in BUF or constant), or NULL. */
+static const char *
+grow_blocker (struct raid_array *a, int whole, char buf[GROW_WHY_MAX])
+{
+  const char *why;
+
   if (atomic_load (&a->reshape.active))
     return "a reshape is still running: wait until it has finished";
   if (raid_replace_pending (a))
     return "a member is being replaced: grow it once that has finished";
-  if (array_degraded (a))
-    return "it is degraded or rebuilding: grow it once it is whole";
-  if (atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
-    return "it is not in sync yet: grow it once its resync has finished";
+  if ((why = grow_unready (a, whole, buf, GROW_WHY_MAX)) != NULL)
+    return why;
   if (atomic_load (&a->check.running))
     return "a check or repair is running: stop it (aoeraid check stop) or wait";
   return NULL;
@@ -91,8 +125,8 @@ grow_blocker (struct raid_array *a)
 static int
 size_target (struct raid_array *a, uint64_t want, uint64_t *to, char *err, size_t errlen)
 {
-  char label[RAID_NAME_MAX + 3], t1[32], t2[32];
-  const char *who = array_label (a, label), *why = grow_blocker (a), *smallest = "";
+  char label[RAID_NAME_MAX + 3], t1[32], t2[32], buf[GROW_WHY_MAX];
+  const char *who = array_label (a, label), *why = grow_blocker (a, 1, buf), *smallest = "";
   uint64_t cur = a->sb.data_size, room = slots_room (a, &smallest);
 
   *to = want ? want & ~(uint64_t) (a->lay.g.chunk - 1) : room;
@@ -246,7 +280,10 @@ bitmap_add (struct raid_array *a, uint64_t region)
 {
   if (bitmap_create (a, region) < 0)
     return -ENOMEM;
-  atomic_store (&a->bitmap.events_cleared, a->sb.events);
+  /* above the events of every member that does not take the superblock write below: one
+   * down now (degraded) missed writes the new bitmap never saw; it must come back rebuilt
+   * in full, not re-added from the clean bits (readd_slot) */
+  atomic_store (&a->bitmap.events_cleared, a->sb.events + 1);
   sb_unlock (a);     /* a member failing the write takes it */
   bitmap_store (a, NULL);
   pthread_mutex_lock (&a->sb_lock);
@@ -275,8 +312,8 @@ bitmap_drop (struct raid_array *a)
 static int
 bitmap_refused (struct raid_array *a, uint64_t region, char *err, size_t errlen)
 {
-  char label[RAID_NAME_MAX + 3], t1[32], t2[32];
-  const char *who = array_label (a, label), *why = grow_blocker (a);
+  char label[RAID_NAME_MAX + 3], t1[32], t2[32], buf[GROW_WHY_MAX];
+  const char *who = array_label (a, label), *why = grow_blocker (a, 0, buf);
   struct raid_bitmap *bm = &a->bitmap;
   uint64_t have = (uint64_t) a->lay.g.chunk << bm->shift;
 
@@ -305,26 +342,33 @@ int
 raid_grow_bitmap (struct raid_array *a, uint64_t region, char *err, size_t errlen)
 {
   char t[32];
-  int rc;
+  int rc, degraded;
 
   if (grow_lock (a, err, errlen))
     return -EROFS;
   rc = bitmap_refused (a, region, err, errlen) ? -EINVAL : 0;
+  degraded = array_degraded (a);
   if (rc == 0 && region) {
     rc = bitmap_add (a, region);
     if (rc)
       snprintf (err, errlen, "cannot add a write-intent bitmap: out of memory");
     else
       raid_logf (a, RAID_LOG_INFO, "%s: write-intent bitmap added: %llu regions of %s, "
-                 "every one clean (the array is in sync)", a->sb.name,
+                 "every one clean (the array is in sync)%s", a->sb.name,
                  (unsigned long long) a->bitmap.nbits,
-                 size_text ((uint64_t) a->lay.g.chunk << a->bitmap.shift, t));
+                 size_text ((uint64_t) a->lay.g.chunk << a->bitmap.shift, t),
+                 degraded ? "; " RAID_BITMAP_ADDED_DEGRADED : "");
   }
   else if (rc == 0) {
     bitmap_drop (a);
     raid_logf (a, RAID_LOG_INFO, "%s: write-intent bitmap removed: a member that comes "
-               "back is rebuilt in full, and a crash resyncs the whole array", a->sb.name);
+               "back is rebuilt in full, and a crash resyncs the whole array%s", a->sb.name,
+               degraded ? "; " RAID_BITMAP_REMOVED_DEGRADED : "");
   }
+  /* a re-add waiting as a spare was told of the old bitmap: a new one, clean, never saw
+   * what it missed, and none is none to re-add from; it is rebuilt in full */
+  for (unsigned k = 0; rc == 0 && k < a->nspares; k++)
+    a->spare[k].readd = 0;
   grow_unlock (a);
   return rc;
 }

@@ -126,6 +126,9 @@ readd_back() {
   local slot=$(($1 - 1))
   lab_start "$1"
   out=$("$aoeraid" add -c "$ctl" "e$1.1") || lab_die "add e$1.1 failed: $out"
+  # what happens, said once (it said "added e$1.1 as a spare" first)
+  grep -q "^re-adding e$1\.1 to slot $slot from the write-intent bitmap" <<<"$out" ||
+    lab_die "add e$1.1 answered: $out"
   wait_recovered "$slot" "e$1.1"
   grep -q "e$1.1 comes back to slot $slot; recovery of the 2 of $2 regions" "$LAB_DIR/nbdkit.log" ||
     lab_die "e$1.1 was not re-added from the bitmap: $(grep -i "slot $slot" "$LAB_DIR/nbdkit.log")"

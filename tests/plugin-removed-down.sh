@@ -55,8 +55,11 @@ ctl_ok remove e2.1
 grep -q "e2.1 removed, but its superblock could not be wiped" "$log" ||
   lab_die "remove of the down e2.1: $(tail -n 3 "$log")"
 # the admin at the terminal reads no log: the answer says it too, and what to do
-grep -q "^removed e2.1 .*; its superblock could not be wiped (.*): the array remembers it removed; to use it elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e2.1'$" <<<"$out" ||
+grep -q "^removed e2.1 .*; its superblock could not be wiped (.*): the array remembers it removed and leaves it out; to use it elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e2.1'$" <<<"$out" ||
   lab_die "remove of the down e2.1 answered: $out"
+# one wording: the log line says what the answer says (they differed)
+grep -qF "e2.1 removed, but its superblock${out#*; its superblock}" "$log" ||
+  lab_die "the log and the answer of the remove of e2.1 differ: $out / $(grep "e2.1 removed, but" "$log")"
 nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/more', 'rb').read(), 0); h.flush()"
 before=$(left_outs 2)
 shelf_up 2 0
@@ -132,8 +135,10 @@ shelf_down 3
 ctl_ok remove e3.1
 grep -q "spare e3.1 removed, but its superblock could not be wiped" "$log" ||
   lab_die "remove of the down spare e3.1: $(tail -n 3 "$log")"
-grep -q "^removed e3.1; its shelf is released; its superblock could not be wiped (.*): the array remembers it removed; to use it elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e3.1'$" <<<"$out" ||
+grep -q "^removed e3.1; its shelf is released; its superblock could not be wiped (.*): the array remembers it removed and leaves it out; to use it elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e3.1'$" <<<"$out" ||
   lab_die "remove of the down spare e3.1 answered: $out"
+grep -qF "spare e3.1 removed, but its superblock${out#*; its superblock}" "$log" ||
+  lab_die "the log and the answer of the remove of e3.1 differ: $out / $(grep "e3.1 removed, but" "$log")"
 before=$(left_outs 3)
 shelf_up 3 0
 back_judged 3 "the removed spare e3.1 back"

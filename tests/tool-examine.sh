@@ -36,6 +36,7 @@ block e4.1 | grep >/dev/null "no aoeraid superblock: blank" || lab_die "e4.1 not
 grep -q "^ARRAY name=ex .* level=raid5 members=3" "$LAB_DIR/ex.txt" || lab_die "no ARRAY line"
 grep -qF "start: nbdkit aoeraid shelves=e1.1,e2.1,e3.1" "$LAB_DIR/ex.txt" ||
   lab_die "the summary does not give the start command"
+grep -q "starts degraded" "$LAB_DIR/ex.txt" && lab_die "a whole start said degraded"
 [ "$(shelves_sum)" = "$before" ] || lab_die "examine wrote to a shelf"
 echo "ok: e1.1..e3.1 in array ex (raid5, slots 0-2, clean), e4.1 blank, start command given"
 
@@ -54,6 +55,9 @@ grep -Eq "^  slot 0 +e1\.1 .*stale" "$LAB_DIR/ex.txt" && lab_die "e1.1 marked st
 grep -qF "start: nbdkit aoeraid shelves=e1.1,e3.1" "$LAB_DIR/ex.txt" ||
   lab_die "the start command does not leave the stale e2.1 out"
 [ "$(field e2.1 events)" -lt "$(field e1.1 events)" ] || lab_die "e2.1's events are not behind"
+# the start's note: it starts degraded, and why (it said nothing of it)
+grep -qx "  starts degraded: slot 1: e2\.1 is stale (events $(field e2.1 events) < $(field e1.1 events)) and left out: once started, aoeraid add -c SOCK e2\.1 re-adds it (from the write-intent bitmap, else rebuilt in full)" \
+  "$LAB_DIR/ex.txt" || lab_die "no note that the start is degraded: $(grep start "$LAB_DIR/ex.txt")"
 examine --json >"$LAB_DIR/ex.json" || lab_die "examine --json failed"
 jq -e . "$LAB_DIR/ex.json" >/dev/null || lab_die "examine --json does not parse: $(cat "$LAB_DIR/ex.json")"
 q() { jq -r "$1" "$LAB_DIR/ex.json"; }
@@ -63,6 +67,8 @@ q() { jq -r "$1" "$LAB_DIR/ex.json"; }
 [ "$(q '[.arrays[0].slots[] | select(.stale) | .shelf] | join(",")')" = e2.1 ] ||
   lab_die "json: another shelf than e2.1 stale"
 [ "$(q '.arrays[0].slots[1].slot')" = 1 ] || lab_die "json: slot 1 not named"
+q '.arrays[0].starts_degraded' | grep -q "^slot 1: e2\.1 is stale" ||
+  lab_die "json: starts_degraded: $(q '.arrays[0].starts_degraded')"
 [ "$(q '.shelves[] | select(.name == "e3.1") | "\(.array_name) \(.level) \(.slot)"')" = "ex raid5 2" ] ||
   lab_die "json: e3.1 is not slot 2 of ex"
 [ "$(q '.shelves[] | select(.name == "e4.1") | "\(.superblock) \(.blank)"')" = "none true" ] ||

@@ -612,10 +612,65 @@ static void print_slot_why(const struct raid_sb_summary *ref, const struct exam 
            "array records it in this slot (a grow), and assembly puts it there");
 }
 
+/* Why slot S, which the start leaves without a member, has none (one clause in BUF). */
+static void gap_text(const struct exam *ex, size_t n, size_t first, unsigned s, char *buf,
+                     size_t len)
+{
+  const struct raid_sb_summary *ref = freshest(ex, n, first), *sb;
+  size_t j = 0;
+
+  while (j < n && !goes_to(ex, first, ref, j, s))
+    j++;
+  if (j == n) {
+    snprintf(buf, len, "slot %u: no shelf examined holds it", s);
+    return;
+  }
+  sb = &ex[j].sb;
+  if (removed(ref, sb) || admin_failed(ref, sb))
+    snprintf(buf, len, "slot %u: %s was %s by the administrator and is left out", s,
+             ex[j].name, removed(ref, sb) ? "removed" : "failed");
+  else if (refused(ref, sb))
+    snprintf(buf, len, "slot %u: %s is refused (not the member the array records there)", s,
+             ex[j].name);
+  else if (displaced(ref, sb))
+    snprintf(buf, len, "slot %u: %s left it, and the member that holds it since is not "
+             "examined", s, ex[j].name);
+  else if (stale(ref, sb))
+    snprintf(buf, len, "slot %u: %s is stale (events %" PRIu64 " < %" PRIu64 ") and left "
+             "out: once started, aoeraid add -c SOCK %s re-adds it (from the write-intent "
+             "bitmap, else rebuilt in full)", s, ex[j].name, sb->events, ref->events,
+             ex[j].name);
+  else
+    snprintf(buf, len, "slot %u: %s was being rebuilt: its recovery resumes", s, ex[j].name);
+}
+
+/* The note of a start from the fresh members that leaves slots without a member (one
+ * line in BUF: why each is empty), "" when it starts whole or not at all. */
+static const char *degraded_text(const struct exam *ex, size_t n, size_t first, char *buf,
+                                 size_t len)
+{
+  const struct raid_sb_summary *ref = freshest(ex, n, first);
+  uint8_t present[RAID_MAX_MEMBERS];
+  size_t used = 0;
+  char one[300];
+
+  buf[0] = '\0';
+  if (!startable(ex, n, first, 0))
+    return buf;
+  served(ex, n, first, 0, present);
+  for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
+    if (!present[s]) {
+      gap_text(ex, n, first, s, one, sizeof one);
+      used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s",
+                               used ? "; " : "", one);
+    }
+  return buf;
+}
+
 static void print_array_text(const struct exam *ex, size_t n, size_t first)
 {
   const struct raid_sb_summary *ref = freshest(ex, n, first);
-  char uuid[37], level[16], cmd[1200], why[400];
+  char uuid[37], level[16], cmd[1200], why[400], gaps[1200];
 
   raid_uuid_format(ref->array_uuid, uuid);
   printf("ARRAY name=%s uuid=%s level=%s members=%u events=%" PRIu64 "\n", ref->name, uuid,
@@ -656,7 +711,10 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
     printf("  degraded: %s\n", hole_text(ref, start_hole(ex, n, first), why, sizeof why));
   if (cmd[0])
     printf("  start: %s\n", cmd);
-  else
+  /* the start's note (QA walk: a start without a stale member read as a whole one) */
+  if (cmd[0] && degraded_text(ex, n, first, gaps, sizeof gaps)[0])
+    printf("  starts degraded: %s\n", gaps);
+  if (!cmd[0])
     printf("  start: none: no shelf examined is a member the array would start from; "
            "examine its other shelves too, or start it by uuid (scan:)\n");
   force_command(ex, n, first, cmd, sizeof cmd);
@@ -683,7 +741,7 @@ static void print_slot_json(const struct exam *e, unsigned s, const char *state,
 static void print_array_json(const struct exam *ex, size_t n, size_t first, int first_out)
 {
   const struct raid_sb_summary *ref = freshest(ex, n, first);
-  char uuid[37], level[16], cmd[1200];
+  char uuid[37], level[16], cmd[1200], gaps[1200];
   int f = 1;
 
   raid_uuid_format(ref->array_uuid, uuid);
@@ -720,6 +778,11 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
   printf("],\"command\":");
   if (cmd[0])
     json_string(stdout, cmd);
+  else
+    printf("null");
+  printf(",\"starts_degraded\":");
+  if (cmd[0] && degraded_text(ex, n, first, gaps, sizeof gaps)[0])
+    json_string(stdout, gaps);
   else
     printf("null");
   printf(",\"write_hole\":");

@@ -417,3 +417,31 @@ Test (removed, wiped_removals_do_not_push_out_one_that_could_come_back)
   fx_free (&f);
   raid_mem_member_free (spare);
 }
+
+/* A spare removed while its shelf is down (its wipe fails): the log line and the answer
+ * (err, which the admin reads) say the same, in raid_wipe_failed_text's words (QA walk:
+ * two texts, and the plugin's remove of a failed member a third). */
+Test (removed, an_unwiped_spare_is_said_alike_in_the_log_and_the_answer)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_mem_member *spare = raid_mem_member_new ("e9.1", MEMBER);
+  struct raid_member sm = raid_mem_member (spare);
+  char err[256] = "", want[512], text[256];
+
+  rig (&f, 2, &ref);
+  cr_assert_eq (raid_add_member (f.a, &sm, err, sizeof err), 0, "%s", err);
+  raid_mem_member_set_down (spare, 1);
+  err[0] = '\0';
+  cr_assert_eq (raid_remove_spare (f.a, "e9.1", err, sizeof err), 0, "%s", err);
+  raid_wipe_failed_text (text, sizeof text, "e9.1", -ENODEV, 1);   /* a down member */
+  cr_expect_str_eq (err, text);
+  snprintf (want, sizeof want, "vol: spare e9.1 removed, but %s", err);
+  cr_expect_str_eq (f.last_warning, want);
+  cr_expect (strstr (err, "the array remembers it removed and leaves it out; to use it "
+                     "elsewhere wipe it with 'aoeraid zero-superblock -i IFACE e9.1'"), "%s",
+             err);
+  free (ref);
+  fx_free (&f);
+  raid_mem_member_free (spare);
+}

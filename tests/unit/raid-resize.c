@@ -270,7 +270,8 @@ Test (resize, refusals_say_why)
   expect_refusal (&f, 65 * CHUNK, -EINVAL, "e1.1 has room for 256 KiB only");
   expect_refusal (&f, 32 * CHUNK + 512, -EINVAL, "nothing to grow");
   raid_mem_member_set_down (f.mm[1], 1);
-  expect_refusal (&f, 0, -EINVAL, "it is degraded or rebuilding");
+  expect_refusal (&f, 0, -EINVAL, "it is degraded (e2.1 in slot 1 does not answer): grow it "
+                  "once it is whole again");
   raid_mem_member_set_down (f.mm[1], 0);
   atomic_store (&f.a->check.running, 1);
   expect_refusal (&f, 0, -EINVAL, "a check or repair is running");
@@ -291,8 +292,37 @@ Test (resize, refusals_say_why)
   struct raid_member some[] = { f.mem[0], f.mem[2] };
   f.a = raid_assemble (some, 2, 0, fx_log, &f, err, sizeof err);
   cr_assert_not_null (f.a, "%s", err);
-  expect_refusal (&f, 0, -EINVAL, "it is degraded or rebuilding");
+  expect_refusal (&f, 0, -EINVAL, "it is degraded (slot 1 has no member)");
   fx_close (&f);
+  fx_free (&f);
+  free (ref);
+}
+
+/* A degraded array whose resync has not ended: every grow refusal gives the same
+ * reason, whatever was asked (QA walk: a grow onto shelves said "not in sync yet", one to
+ * a member size "degraded"), and the bitmap is no grow of its shape: its refusal says why
+ * it is refused then (the resync), not that the array is degraded. */
+Test (resize, a_degraded_array_refuses_every_grow_alike)
+{
+  const struct size_case *c = &cases[2];
+  const char *want = "cannot grow 'test': it is degraded (e2.1 in slot 1 has failed): grow "
+                     "it once it is whole again (aoeraid add a shelf, or the member back: it "
+                     "is rebuilt into the slot)";
+  uint64_t seed = 6;
+  struct fx f;
+  char err[256] = "", err2[256] = "";
+  uint8_t *ref = setup (&f, c, &seed, RAID_CREATE_ASSUME_CLEAN);
+
+  cr_assert_eq (raid_fail_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  atomic_store (&f.a->resync_offset, 3);
+  cr_assert_eq (raid_grow_size (f.a, 0, err, sizeof err), -EINVAL, "%s", err);
+  cr_assert_eq (raid_grow (f.a, (const char *[]) { "e9.1" }, 1, RAID_LEVEL_5, err2,
+                           sizeof err2), -EINVAL, "%s", err2);
+  cr_expect_str_eq (err, want);
+  cr_expect_str_eq (err2, want, "grow onto a shelf: %s", err2);
+  cr_assert_eq (raid_grow_bitmap (f.a, 0, err, sizeof err), -EINVAL, "%s", err);
+  cr_expect (strstr (err, "it is not in sync yet"), "%s", err);
+  atomic_store (&f.a->resync_offset, RAID_RESYNC_DONE);
   fx_free (&f);
   free (ref);
 }

@@ -559,7 +559,8 @@ int raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t 
  * events are below the new bitmap's).  Refuses (-errno, one line in err): read-only or
  * fenced (-EROFS); a level without redundancy (raid0); a reshape, replace, recovery,
  * resync or check to run or running; a bitmap already there (its region size cannot
- * change: remove it, then add one), none to remove. */
+ * change: remove it, then add one), none to remove.  On success ERR holds the one-line
+ * outcome (its log line without the array's name), for the caller's answer. */
 int raid_grow_bitmap (struct raid_array *a, uint64_t region_bytes, char *err, size_t errlen);
 /* What a bitmap change on a degraded array costs (its log line and the answer). */
 #define RAID_BITMAP_REMOVED_DEGRADED "the array is degraded: its missing member too, when " \

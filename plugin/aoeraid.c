@@ -1357,8 +1357,6 @@ static int grow_bitmap_request(const char *value, FILE *out)
 {
   char err[512];
   uint64_t region;
-  struct raid_status st;
-  bool known, degraded;
 
   if (parse_bitmap_region(value, &region) < 0) {
     fprintf(out, "error: grow: '%s' is not a bitmap region size: write none, or "
@@ -1369,18 +1367,7 @@ static int grow_bitmap_request(const char *value, FILE *out)
     fprintf(out, "error: grow: %s\n", err);
     return -1;
   }
-  /* degraded (md takes the change then too): what it costs the missing member */
-  known = raid_status(array, &st) == 0;
-  degraded = known && st.state == RAID_STATE_DEGRADED;
-  if (!region)
-    fprintf(out, "write-intent bitmap removed: a member that comes back is rebuilt in "
-            "full%s\n", degraded ? "; " RAID_BITMAP_REMOVED_DEGRADED : "");
-  else if (known)
-    fprintf(out, "write-intent bitmap added: %" PRIu64 " regions of %" PRIu64 "K, every "
-            "one clean%s\n", st.bitmap_bits, st.bitmap_region >> 10,
-            degraded ? "; " RAID_BITMAP_ADDED_DEGRADED : "");
-  else
-    fprintf(out, "write-intent bitmap added\n");
+  fprintf(out, "%s\n", err);
   return 0;
 }
 

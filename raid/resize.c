@@ -352,18 +352,22 @@ raid_grow_bitmap (struct raid_array *a, uint64_t region, char *err, size_t errle
     rc = bitmap_add (a, region);
     if (rc)
       snprintf (err, errlen, "cannot add a write-intent bitmap: out of memory");
-    else
-      raid_logf (a, RAID_LOG_INFO, "%s: write-intent bitmap added: %llu regions of %s, "
-                 "every one clean (the array is in sync)%s", a->sb.name,
-                 (unsigned long long) a->bitmap.nbits,
-                 size_text ((uint64_t) a->lay.g.chunk << a->bitmap.shift, t),
-                 degraded ? "; " RAID_BITMAP_ADDED_DEGRADED : "");
+    else {
+      /* the outcome from the grow itself: status's bitmap figures are taken only when
+       * its lock is free, and a writer may hold it as the answer is made */
+      snprintf (err, errlen, "write-intent bitmap added: %llu regions of %s, every one "
+                "clean%s", (unsigned long long) a->bitmap.nbits,
+                size_text ((uint64_t) a->lay.g.chunk << a->bitmap.shift, t),
+                degraded ? "; " RAID_BITMAP_ADDED_DEGRADED : "");
+      raid_logf (a, RAID_LOG_INFO, "%s: %s", a->sb.name, err);
+    }
   }
   else if (rc == 0) {
     bitmap_drop (a);
-    raid_logf (a, RAID_LOG_INFO, "%s: write-intent bitmap removed: a member that comes "
-               "back is rebuilt in full, and a crash resyncs the whole array%s", a->sb.name,
-               degraded ? "; " RAID_BITMAP_REMOVED_DEGRADED : "");
+    snprintf (err, errlen, "write-intent bitmap removed: a member that comes back is "
+              "rebuilt in full, and a crash resyncs the whole array%s",
+              degraded ? "; " RAID_BITMAP_REMOVED_DEGRADED : "");
+    raid_logf (a, RAID_LOG_INFO, "%s: %s", a->sb.name, err);
   }
   /* a re-add waiting as a spare was told of the old bitmap: a new one, clean, never saw
    * what it missed, and none is none to re-add from; it is rebuilt in full */

@@ -37,7 +37,7 @@ writer_start
 sleep 1
 out=$("$aoeraid" grow -c "$ctl" bitmap=1M) || lab_die "grow bitmap=1M failed: $out"
 echo "ok: $out"
-grep -Eq "^write-intent bitmap added: 127 regions of 1024K, every one clean$" <<<"$out" ||
+grep -Eq "^write-intent bitmap added: 127 regions of 1 MiB, every one clean$" <<<"$out" ||
   lab_die "grow bitmap=1M said: $out"
 wait_log "write-intent bitmap added: 127 regions of 1 MiB, every one clean" "no log line"
 status | grep >/dev/null -E "  bitmap [0-9]+ of 127 regions dirty, 1024K each" ||
@@ -79,7 +79,7 @@ want=$(md5sum <"$LAB_DIR/want")
 status | grep >/dev/null "state degraded" || lab_die "e2.1 gone, written: not degraded: $(status)"
 out=$("$aoeraid" grow -c "$ctl" bitmap=none) || lab_die "grow bitmap=none, degraded, failed: $out"
 echo "ok: $out"
-grep -q "^write-intent bitmap removed: a member that comes back is rebuilt in full; the array is degraded: its missing member too, when it returns, is rebuilt in full (no bitmap to re-add it from)$" <<<"$out" ||
+grep -q "^write-intent bitmap removed: a member that comes back is rebuilt in full, and a crash resyncs the whole array; the array is degraded: its missing member too, when it returns, is rebuilt in full (no bitmap to re-add it from)$" <<<"$out" ||
   lab_die "grow bitmap=none said: $out"
 status | grep >/dev/null "  bitmap none" || lab_die "status still shows a bitmap: $(status)"
 lab_start 2

@@ -836,6 +836,9 @@ void status_snap_init (struct raid_array *a);
 void status_snap_destroy (struct raid_array *a);
 /* Copy what sb_lock guards into a->snap for raid_status (caller holds sb_lock). */
 void status_publish (struct raid_array *a);
+/* The bitmap's figures into the status, waiting for its lock: for a caller that holds
+ * no lock of the array, after it changed the bitmap (status_publish may find it busy). */
+void status_bitmap_publish (struct raid_array *a);
 /* Let sb_lock go, its state published first: every holder lets it go so. */
 void sb_unlock (struct raid_array *a);
 

@@ -234,6 +234,7 @@ grow_unlock (struct raid_array *a)
   sb_unlock (a);
   pthread_mutex_unlock (&a->bitmap.lock);
   pthread_rwlock_unlock (&a->reshape.lock);
+  status_bitmap_publish (a);    /* sb_unlock's count found the bitmap's lock held: ours */
 }
 
 int

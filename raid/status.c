@@ -106,14 +106,17 @@ view_take (struct raid_array *a, struct status_view *v)
 
 /* Count the bitmap into a->snap, unless someone holds its lock (a reshape replaces the
  * bitmap under it; bitmap_store waits on the members under it): then it stays as last
- * counted.  A trylock: safe under sb_lock too, which is taken after it. */
+ * counted.  A trylock: safe under sb_lock too, which is taken after it.  WAIT: the
+ * caller holds no lock of the array and must see the count (after a grow). */
 static void
-bitmap_count (struct raid_array *a)
+bitmap_count (struct raid_array *a, int wait)
 {
   struct status_snap *s = &a->snap;
   uint64_t bits, dirty, region;
 
-  if (pthread_mutex_trylock (&a->bitmap.lock) != 0)
+  if (wait)
+    pthread_mutex_lock (&a->bitmap.lock);
+  else if (pthread_mutex_trylock (&a->bitmap.lock) != 0)
     return;
   bits = a->bitmap.nbits;
   dirty = bitmap_dirty_bits (a);
@@ -135,7 +138,13 @@ status_publish (struct raid_array *a)
   pthread_mutex_lock (&a->snap.lock);
   a->snap.view = v;
   pthread_mutex_unlock (&a->snap.lock);
-  bitmap_count (a);
+  bitmap_count (a, 0);
+}
+
+void
+status_bitmap_publish (struct raid_array *a)
+{
+  bitmap_count (a, 1);
 }
 
 void
@@ -150,7 +159,7 @@ status_bitmap (struct raid_array *a, struct raid_status *st)
 {
   struct status_snap *s = &a->snap;
 
-  bitmap_count (a);
+  bitmap_count (a, 0);
   pthread_mutex_lock (&s->lock);
   st->bitmap_bits = s->bitmap_bits;
   st->bitmap_dirty = s->bitmap_dirty;

@@ -195,15 +195,28 @@ static unsigned identify_pending_names(struct aoe_initiator *ini, char *names, s
  * shelves it waits for, and why, so that a start that waits is understood. */
 static void say_identify_slow(struct aoe_initiator *ini)
 {
-  char names[128];
+  char names[128], ifaces[64];
   pthread_mutex_lock(&ini->lock);
   unsigned n = identify_pending_names(ini, names, sizeof names);
   pthread_mutex_unlock(&ini->lock);
-  if (n)
-    aoe_log(ini, AOE_LOG_INFO, "%s answered Query Config but not IDENTIFY yet: %s may be "
-            "spinning up or busy; discovery waits up to the dead time (%.1f s) for %s",
-            names, n > 1 ? "their disks" : "its disk", ini->opt.dead_time_ms / 1000.0,
-            n > 1 ? "them" : "it");
+  if (!n)
+    return;
+  /* Many at once: a rack of disks powered on together, or made-up Query Config replies
+   * from one host (addresses that no disk stands behind); the line names both, and how to
+   * find such a host. */
+  if (n > AOE_IDENTIFY_FLOOD) {
+    aoe_iface_names(ini, ifaces, sizeof ifaces);
+    aoe_log(ini, AOE_LOG_WARN, "%s answered Query Config but not IDENTIFY yet: %u addresses "
+            "at once, disks spinning up together or a host flooding the SAN with made-up "
+            "Query Config replies (find its MAC with tcpdump -e -i %s ether proto 0x88a2); "
+            "discovery waits up to the dead time (%.1f s)", names, n, ifaces,
+            ini->opt.dead_time_ms / 1000.0);
+    return;
+  }
+  aoe_log(ini, AOE_LOG_INFO, "%s answered Query Config but not IDENTIFY yet: %s may be "
+          "spinning up or busy; discovery waits up to the dead time (%.1f s) for %s",
+          names, n > 1 ? "their disks" : "its disk", ini->opt.dead_time_ms / 1000.0,
+          n > 1 ? "them" : "it");
 }
 
 int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)

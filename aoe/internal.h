@@ -34,6 +34,10 @@
  * IDENTIFY by its disk, which takes seconds while it spins up or serves another head.
  * Unanswered this long, a discovery waiting for it says so (aoe_discover). */
 #define AOE_IDENTIFY_SLOW_MS 1000
+/* More addresses than this silent to IDENTIFY at once (more than two full EtherDrive
+ * shelves of 24 slots): the slow-IDENTIFY line names a flood of made-up Query Config
+ * replies as a cause beside disks spinning up, and says how to find its sender. */
+#define AOE_IDENTIFY_FLOOD 48
 /* ... but never given up sooner than this after its first try, whatever the dead time (a
  * dead-time of 500ms, for a quick failover, must not lose shelves whose IDENTIFY takes
  * longer: before the dead time counted, every IDENTIFY was waited for a second). */

@@ -2039,6 +2039,43 @@ Test(identify, discovery_with_its_shelves_does_not_wait_for_another_identify, .t
   rig_close(&r);
 }
 
+static int slow_identify_level = -1;
+
+static void keep_slow_identify_line(void *opaque, int level, const char *msg)
+{
+  (void)opaque;
+  if (!strstr(msg, "not IDENTIFY yet"))
+    return;
+  identify_lines++;
+  slow_identify_level = level;
+  snprintf(identify_line, sizeof identify_line, "%s", msg);
+}
+
+/* Sixty addresses answer Query Config and none IDENTIFY (made-up replies from one host):
+ * the discovery's line does not call them disks spinning up alone, names a flood as a
+ * cause, and says how to find its sender: a warning, not information. */
+Test(identify, many_addresses_silent_to_identify_are_said_as_a_possible_flood, .timeout = 30)
+{
+  struct rig r;
+  uint8_t mac[6];
+
+  rig_open(&r, 38);
+  r.ini->opt.log = keep_slow_identify_line;
+  r.ini->opt.dead_time_ms = 1500;
+  identify_lines = 0;
+  for (unsigned i = 0; i < 60; i++) {
+    mac_of(i, mac);
+    cr_assert_not_null(config_from(&r, 200 + i / 24, i % 24, mac));
+  }
+  aoe_discover(r.ini, 0);
+  cr_assert_eq(identify_lines, 1, "%u lines that the discovery waits", identify_lines);
+  cr_assert(strstr(identify_line, "60 addresses at once") &&
+            strstr(identify_line, "flooding the SAN with made-up Query Config replies") &&
+            strstr(identify_line, "tcpdump -e -i"), "the line: %s", identify_line);
+  cr_assert_eq(slow_identify_level, AOE_LOG_WARN, "said at level %d", slow_identify_level);
+  rig_close(&r);
+}
+
 /* N real shelves beside the rig's, e100.0 on, 24 slots a shelf, discovered and identified. */
 static void many_shelves(struct rig *r, unsigned n)
 {

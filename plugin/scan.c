@@ -400,13 +400,46 @@ static const char *scan_start_text(const struct raid_sb_summary *ref, char *buf,
   return buf;
 }
 
+/* "'vol'", or "the array uuid U" for one created without a name. */
+static const char *array_text(const struct raid_sb_summary *ref, char *buf, size_t len)
+{
+  char u[37];
+
+  if (ref->name[0])
+    snprintf(buf, len, "'%s'", ref->name);
+  else {
+    raid_uuid_format(ref->array_uuid, u);
+    snprintf(buf, len, "the array uuid %s", u);
+  }
+  return buf;
+}
+
+/* The refusal: shelf A holds SB, a current member of REF's array left out of shelves=. */
+static void say_omitted(const struct params *p, const struct shelf_addr *a,
+                           const struct raid_sb_summary *sb, const struct raid_sb_summary *ref)
+{
+  char start[64], array[64], then[96];
+
+  /* readonly=true writes no superblock: the member left out stays current */
+  if (p->readonly)
+    snprintf(then, sizeof then, "degraded; read-only, so it stays current");
+  else
+    snprintf(then, sizeof then, "degraded: it goes stale; 'aoeraid add e%u.%u' takes it back",
+             a->shelf, a->slot);
+  nbdkit_error("e%u.%u answers and holds slot %u of %s (current: events %" PRIu64 ", the "
+               "array at %" PRIu64 "), but is not in shelves=: list it in shelves= (or start "
+               "by %s, which finds every shelf), or give run=true to start without it (%s)",
+               a->shelf, a->slot, raid_sb_assembly_role(ref, sb),
+               array_text(ref, array, sizeof array), sb->events, ref->events,
+               scan_start_text(ref, start, sizeof start), then);
+}
+
 int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
                          const struct raid_sb_summary *const *given, size_t n,
                          const struct raid_sb_summary *first)
 {
   const struct raid_sb_summary *ref = freshest_given(given, n, first);
   struct omitted o = { ini, p, ref, given, n, NULL, 0 };
-  char start[64];
   int r;
 
   if (!lacks_working_member(ref, given, n))
@@ -422,16 +455,8 @@ int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
     aoe_discover_until(ini, SCAN_ROUND_MS, omitted_found, &o);
     r = omitted_found(&o);
   }
-  if (r) {
-    const struct raid_sb_summary *sb = &o.f->sb[o.at];
-    const struct shelf_addr *a = &o.f->a[o.at];
-    nbdkit_error("e%u.%u answers and holds slot %u of '%s' (current: events %" PRIu64 ", "
-                 "the array at %" PRIu64 "), but is not in shelves=: list it in shelves= (or "
-                 "start by %s, which finds every shelf), or give run=true to start without "
-                 "it (degraded: it goes stale; 'aoeraid add e%u.%u' takes it back)",
-                 a->shelf, a->slot, sb->role, ref->name, sb->events, ref->events,
-                 scan_start_text(ref, start, sizeof start), a->shelf, a->slot);
-  }
+  if (r)
+    say_omitted(p, &o.f->a[o.at], &o.f->sb[o.at], ref);
   free(o.f);
   return r ? -1 : 0;
 }

@@ -338,22 +338,25 @@ static const struct raid_sb_summary *freshest_given(const struct raid_sb_summary
   return ref;
 }
 
-static bool member_given(const struct raid_sb_summary *const *given, size_t n,
+/* Is one of GIVEN the member MEMBER_UUID, current in REF's array?  A stale copy of it
+ * (a shelf copied, then left behind) does not count: assembly leaves it out. */
+static bool member_given(const struct raid_sb_summary *ref,
+                         const struct raid_sb_summary *const *given, size_t n,
                          const uint8_t member_uuid[16])
 {
   for (size_t i = 0; i < n; i++)
-    if (given[i]->state == RAID_SB_OK && !memcmp(given[i]->member_uuid, member_uuid, 16))
+    if (!memcmp(given[i]->member_uuid, member_uuid, 16) && raid_sb_current_member(ref, given[i]))
       return true;
   return false;
 }
 
-/* Does REF record a member in a working slot that none of GIVEN is? */
+/* Does REF record a member in a working slot that none of GIVEN is, current? */
 static bool lacks_working_member(const struct raid_sb_summary *ref,
                                  const struct raid_sb_summary *const *given, size_t n)
 {
   for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
     if ((ref->roles[s] == RAID_ROLE_ACTIVE || ref->roles[s] == RAID_ROLE_RECOVERING)
-        && !member_given(given, n, ref->slot_uuid[s]))
+        && !member_given(ref, given, n, ref->slot_uuid[s]))
       return true;
   return false;
 }
@@ -380,7 +383,7 @@ static int omitted_found(void *arg)
     const struct raid_sb_summary *sb = &o->f->sb[o->at];
     if (!listed(o->p->shelves, o->p->n_shelves, a) && !listed(o->p->spares, o->p->n_spares, a)
         && raid_sb_current_member(o->ref, sb)
-        && !member_given(o->given, o->n_given, sb->member_uuid))
+        && !member_given(o->ref, o->given, o->n_given, sb->member_uuid))
       return 1;
   }
   return 0;

@@ -403,15 +403,15 @@ static const char *scan_start_text(const struct raid_sb_summary *ref, char *buf,
   return buf;
 }
 
-/* "'vol'", or "the array uuid U" for one created without a name. */
-static const char *array_text(const struct raid_sb_summary *ref, char *buf, size_t len)
+/* "'vol'", or "the array uuid U" for one created without a NAME. */
+static const char *array_text(const char *name, const uint8_t uuid[16], char *buf, size_t len)
 {
   char u[37];
 
-  if (ref->name[0])
-    snprintf(buf, len, "'%s'", ref->name);
+  if (name[0])
+    snprintf(buf, len, "'%s'", name);
   else {
-    raid_uuid_format(ref->array_uuid, u);
+    raid_uuid_format(uuid, u);
     snprintf(buf, len, "the array uuid %s", u);
   }
   return buf;
@@ -433,7 +433,7 @@ static void say_omitted(const struct params *p, const struct shelf_addr *a,
                "array at %" PRIu64 "), but is not in shelves=: list it in shelves= (or start "
                "by %s, which finds every shelf), or give run=true to start without it (%s)",
                a->shelf, a->slot, raid_sb_assembly_role(ref, sb),
-               array_text(ref, array, sizeof array), sb->events, ref->events,
+               array_text(ref->name, ref->array_uuid, array, sizeof array), sb->events, ref->events,
                scan_start_text(ref, start, sizeof start), then);
 }
 
@@ -480,6 +480,7 @@ void scan_unlisted(struct aoe_initiator *ini, const struct params *p,
 {
   struct raid_status st;
   struct found *f;
+  char what[64];
 
   if (raid_status(array, &st) < 0 || st.state != RAID_STATE_DEGRADED)
     return;
@@ -490,10 +491,11 @@ void scan_unlisted(struct aoe_initiator *ini, const struct params *p,
   for (size_t i = 0; i < f->n; i++)
     if (!listed(p->shelves, p->n_shelves, &f->a[i])
         && !listed(p->spares, p->n_spares, &f->a[i]) && lacked_member(array, &st, &f->sb[i]))
-      log_warning("e%u.%u answers and holds slot %u of '%s' (events %" PRIu64 ", the "
+      log_warning("e%u.%u answers and holds slot %u of %s (events %" PRIu64 ", the "
                   "array now at %" PRIu64 "), but is not in shelves=: the array starts "
                   "without it; list it in shelves= (or start by name= or uuid=, which "
                   "finds every shelf of the array)", f->a[i].shelf, f->a[i].slot,
-                  f->sb[i].role, st.name, f->sb[i].events, st.events);
+                  f->sb[i].role, array_text(st.name, st.uuid, what, sizeof what),
+                  f->sb[i].events, st.events);
   free(f);
 }

@@ -39,7 +39,14 @@ echo "ok: reassembled from superblocks with only shelves= (poll=false), data int
 # A typo in shelves= (e3.2 for e3.1) is a shelf that does not answer: the start goes on
 # degraded, as with a dead shelf, but must name it (and a spares= one) so the admin sees
 # the typo before the array runs on without e3.1.  (e3.1 answers, so without run=true the
-# start is refused: below.)
+# start is refused.)
+# The listed e3.2 that does not answer does not hide the live e3.1 left out: refused
+# (raid5 would start on e1.1 and e2.1 and make e3.1 stale), nothing written.
+sum=$(shelves_sum)
+plugin_fails "a start by shelves= with e3.2 silent and the live e3.1 left out" \
+  "error: e3\.1 answers and holds slot 2 of 'keep' .*but is not in shelves=" \
+  shelves=e1.1,e2.1,e3.2 spares=e7.1
+[ "$(shelves_sum)" = "$sum" ] || lab_die "the refused start wrote to a shelf"
 : >"$LAB_DIR/nbdkit.log"
 plugin_start "$sock" shelves=e1.1,e2.1,e3.2 spares=e7.1 readonly=true run=true
 grep -q "warning: e3.2, e7.1 did not answer on h0 within 2.0s: the array starts without them" \

@@ -285,9 +285,18 @@ int raid_scan_pick (const struct raid_sb_summary *sb, size_t n, const char *name
 int raid_scan_complete (const struct raid_sb_summary *sb, size_t n,
                         const enum raid_scan_pick *pick);
 
+/* The slot assembly puts SB's member in, as the freshest superblock REF records it: the
+ * one SB names, or, for a spare one event behind REF (an update cut short, md's rule),
+ * the active slot REF records for its uuid (a grow made it a member there); else
+ * RAID_SB_ROLE_SPARE for a spare.  Assembly (raid/array.c, recorded_role), examine and a
+ * start by shelves= all go by it. */
+unsigned raid_sb_assembly_role (const struct raid_sb_summary *ref,
+                                const struct raid_sb_summary *sb);
+
 /* Is SB the current member of a working slot of the array whose freshest superblock is
- * REF: the member REF records in an active or recovering slot (by member uuid), at most
- * one event behind (an update cut short), neither removed nor failed by the admin?
+ * REF: the member REF records in an active or recovering slot (by member uuid) of its
+ * raid_sb_assembly_role, at most one event behind (an update cut short), neither removed
+ * nor failed by the admin?
  * Assembly takes such a member as fresh; started without it, the array makes it stale.
  * (md: a working device an explicit device list left out.) */
 int raid_sb_current_member (const struct raid_sb_summary *ref,

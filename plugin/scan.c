@@ -338,22 +338,25 @@ static const struct raid_sb_summary *freshest_given(const struct raid_sb_summary
   return ref;
 }
 
-static bool member_given(const struct raid_sb_summary *const *given, size_t n,
+/* Is one of GIVEN the member MEMBER_UUID, current in REF's array?  A stale copy of it
+ * (a shelf copied, then left behind) does not count: assembly leaves it out. */
+static bool member_given(const struct raid_sb_summary *ref,
+                         const struct raid_sb_summary *const *given, size_t n,
                          const uint8_t member_uuid[16])
 {
   for (size_t i = 0; i < n; i++)
-    if (given[i]->state == RAID_SB_OK && !memcmp(given[i]->member_uuid, member_uuid, 16))
+    if (!memcmp(given[i]->member_uuid, member_uuid, 16) && raid_sb_current_member(ref, given[i]))
       return true;
   return false;
 }
 
-/* Does REF record a member in a working slot that none of GIVEN is? */
+/* Does REF record a member in a working slot that none of GIVEN is, current? */
 static bool lacks_working_member(const struct raid_sb_summary *ref,
                                  const struct raid_sb_summary *const *given, size_t n)
 {
   for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
     if ((ref->roles[s] == RAID_ROLE_ACTIVE || ref->roles[s] == RAID_ROLE_RECOVERING)
-        && !member_given(given, n, ref->slot_uuid[s]))
+        && !member_given(ref, given, n, ref->slot_uuid[s]))
       return true;
   return false;
 }
@@ -380,7 +383,7 @@ static int omitted_found(void *arg)
     const struct raid_sb_summary *sb = &o->f->sb[o->at];
     if (!listed(o->p->shelves, o->p->n_shelves, a) && !listed(o->p->spares, o->p->n_spares, a)
         && raid_sb_current_member(o->ref, sb)
-        && !member_given(o->given, o->n_given, sb->member_uuid))
+        && !member_given(o->ref, o->given, o->n_given, sb->member_uuid))
       return 1;
   }
   return 0;
@@ -400,13 +403,46 @@ static const char *scan_start_text(const struct raid_sb_summary *ref, char *buf,
   return buf;
 }
 
+/* "'vol'", or "the array uuid U" for one created without a NAME. */
+static const char *array_text(const char *name, const uint8_t uuid[16], char *buf, size_t len)
+{
+  char u[37];
+
+  if (name[0])
+    snprintf(buf, len, "'%s'", name);
+  else {
+    raid_uuid_format(uuid, u);
+    snprintf(buf, len, "the array uuid %s", u);
+  }
+  return buf;
+}
+
+/* The refusal: shelf A holds SB, a current member of REF's array left out of shelves=. */
+static void say_omitted(const struct params *p, const struct shelf_addr *a,
+                           const struct raid_sb_summary *sb, const struct raid_sb_summary *ref)
+{
+  char start[64], array[64], then[96];
+
+  /* readonly=true writes no superblock: the member left out stays current */
+  if (p->readonly)
+    snprintf(then, sizeof then, "degraded; read-only, so it stays current");
+  else
+    snprintf(then, sizeof then, "degraded: it goes stale; 'aoeraid add e%u.%u' takes it back",
+             a->shelf, a->slot);
+  nbdkit_error("e%u.%u answers and holds slot %u of %s (current: events %" PRIu64 ", the "
+               "array at %" PRIu64 "), but is not in shelves=: list it in shelves= (or start "
+               "by %s, which finds every shelf), or give run=true to start without it (%s)",
+               a->shelf, a->slot, raid_sb_assembly_role(ref, sb),
+               array_text(ref->name, ref->array_uuid, array, sizeof array), sb->events, ref->events,
+               scan_start_text(ref, start, sizeof start), then);
+}
+
 int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
                          const struct raid_sb_summary *const *given, size_t n,
                          const struct raid_sb_summary *first)
 {
   const struct raid_sb_summary *ref = freshest_given(given, n, first);
   struct omitted o = { ini, p, ref, given, n, NULL, 0 };
-  char start[64];
   int r;
 
   if (!lacks_working_member(ref, given, n))
@@ -422,16 +458,8 @@ int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
     aoe_discover_until(ini, SCAN_ROUND_MS, omitted_found, &o);
     r = omitted_found(&o);
   }
-  if (r) {
-    const struct raid_sb_summary *sb = &o.f->sb[o.at];
-    const struct shelf_addr *a = &o.f->a[o.at];
-    nbdkit_error("e%u.%u answers and holds slot %u of '%s' (current: events %" PRIu64 ", "
-                 "the array at %" PRIu64 "), but is not in shelves=: list it in shelves= (or "
-                 "start by %s, which finds every shelf), or give run=true to start without "
-                 "it (degraded: it goes stale; 'aoeraid add e%u.%u' takes it back)",
-                 a->shelf, a->slot, sb->role, ref->name, sb->events, ref->events,
-                 scan_start_text(ref, start, sizeof start), a->shelf, a->slot);
-  }
+  if (r)
+    say_omitted(p, &o.f->a[o.at], &o.f->sb[o.at], ref);
   free(o.f);
   return r ? -1 : 0;
 }
@@ -452,6 +480,7 @@ void scan_unlisted(struct aoe_initiator *ini, const struct params *p,
 {
   struct raid_status st;
   struct found *f;
+  char what[64];
 
   if (raid_status(array, &st) < 0 || st.state != RAID_STATE_DEGRADED)
     return;
@@ -462,10 +491,11 @@ void scan_unlisted(struct aoe_initiator *ini, const struct params *p,
   for (size_t i = 0; i < f->n; i++)
     if (!listed(p->shelves, p->n_shelves, &f->a[i])
         && !listed(p->spares, p->n_spares, &f->a[i]) && lacked_member(array, &st, &f->sb[i]))
-      log_warning("e%u.%u answers and holds slot %u of '%s' (events %" PRIu64 ", the "
+      log_warning("e%u.%u answers and holds slot %u of %s (events %" PRIu64 ", the "
                   "array now at %" PRIu64 "), but is not in shelves=: the array starts "
                   "without it; list it in shelves= (or start by name= or uuid=, which "
                   "finds every shelf of the array)", f->a[i].shelf, f->a[i].slot,
-                  f->sb[i].role, st.name, f->sb[i].events, st.events);
+                  f->sb[i].role, array_text(st.name, st.uuid, what, sizeof what),
+                  f->sb[i].events, st.events);
   free(f);
 }

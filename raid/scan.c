@@ -193,13 +193,26 @@ raid_scan_complete (const struct raid_sb_summary *sb, size_t n,
   return ref->replace_slot < 0 || found (sb, n, pick, NULL);
 }
 
+unsigned
+raid_sb_assembly_role (const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
+{
+  if (sb->role == RAID_SB_ROLE_SPARE && sb->events + 1 == ref->events)
+    for (unsigned j = 0; j < ref->members && j < RAID_MAX_MEMBERS; j++)
+      if (!memcmp (ref->slot_uuid[j], sb->member_uuid, 16) && ref->roles[j] == RAID_ROLE_ACTIVE)
+        return j;
+  return sb->role;
+}
+
 int
 raid_sb_current_member (const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
 {
-  unsigned role = sb->role;
+  unsigned role;
 
-  if (sb->state != RAID_SB_OK || memcmp (sb->array_uuid, ref->array_uuid, 16)
-      || role >= ref->members || role >= RAID_MAX_MEMBERS
+  if (sb->state != RAID_SB_OK)
+    return 0;
+  role = raid_sb_assembly_role (ref, sb);
+  if (memcmp (sb->array_uuid, ref->array_uuid, 16) || role >= ref->members
+      || role >= RAID_MAX_MEMBERS
       || (ref->roles[role] != RAID_ROLE_ACTIVE && ref->roles[role] != RAID_ROLE_RECOVERING))
     return 0;
   return !memcmp (sb->member_uuid, ref->slot_uuid[role], 16) && sb->events + 1 >= ref->events

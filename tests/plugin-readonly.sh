@@ -4,7 +4,7 @@
 # degraded to a read-only NBD export, refuses a client write and every control request
 # that would change it (add, check, fail, remove, replace, grow), starts no recovery, and
 # not one byte of any shelf's disk changes, superblocks and bitmap included.  On blank
-# shelves it refuses to start (it never creates).
+# shelves it refuses to start (it never creates); leaving out a live member, too.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 120
@@ -25,6 +25,23 @@ plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K control="$ctl"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 wait_clean "the initial resync"
 plugin_stop
+# A read-only start by shelves= leaving out the live e3.1 is refused too (md: --readonly
+# is no --run), in words true of it: read-only, e3.1 stays current; the array has no
+# name, so it is named and found by its uuid.
+uuid=$(lab_exec "$aoeraid" examine -i h0 --json | jq -r '[.. | objects | select(has("array_uuid")) | .array_uuid][0]')
+sum=$(shelves_sum)
+plugin_fails "a read-only start leaving out the live e3.1 of an unnamed array" \
+  "error: e3\.1 answers and holds slot 2 of the array uuid $uuid \(current: events [0-9]+, the array at [0-9]+\), but is not in shelves=: list it in shelves= \(or start by uuid=$uuid, which finds every shelf\), or give run=true to start without it \(degraded; read-only, so it stays current\)$" \
+  shelves=e1.1,e2.1 readonly=true
+[ "$(shelves_sum)" = "$sum" ] || lab_die "the refused start wrote to a shelf"
+# run=true starts it without e3.1, writing nothing, and names e3.1 and the array by uuid
+: >"$LAB_DIR/nbdkit.log"
+plugin_start "$sock" shelves=e1.1,e2.1 readonly=true run=true
+grep -q "warning: e3.1 answers and holds slot 2 of the array uuid $uuid (events [0-9]*, the array now at [0-9]*), but is not in shelves=: the array starts without it" \
+  "$LAB_DIR/nbdkit.log" || lab_die "run=true: e3.1 not named: $(cat "$LAB_DIR/nbdkit.log")"
+plugin_stop
+[ "$(shelves_sum)" = "$sum" ] || lab_die "the read-only start with run=true wrote to a shelf"
+echo "ok: run=true: started read-only without e3.1, named, nothing written"
 lab_kill 3
 before=$(shelves_sum)
 

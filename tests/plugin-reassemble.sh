@@ -2,13 +2,14 @@
 # An array reassembles itself from its superblocks: stop nbdkit, start it again with only
 # shelves=, the data is intact; start it with a shelf missing, it serves degraded with a
 # warning and the data is intact; a live member left out of shelves= refuses the start
-# (run=true starts it); a member that missed writes is stale and left out.
+# (run=true starts it), also with a stale copy of it listed; a member that missed writes
+# is stale and left out.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
 . "$top_srcdir/tests/plugin-lib.sh"
 
-lab_up -n 3 -s 64M -m 9000
+lab_up -n 4 -s 64M -m 9000
 sock=$LAB_DIR/nbd.sock
 uri="nbd+unix:///?socket=$sock"
 head -c 32M /dev/urandom >"$LAB_DIR/data"
@@ -38,7 +39,14 @@ echo "ok: reassembled from superblocks with only shelves= (poll=false), data int
 # A typo in shelves= (e3.2 for e3.1) is a shelf that does not answer: the start goes on
 # degraded, as with a dead shelf, but must name it (and a spares= one) so the admin sees
 # the typo before the array runs on without e3.1.  (e3.1 answers, so without run=true the
-# start is refused: below.)
+# start is refused.)
+# The listed e3.2 that does not answer does not hide the live e3.1 left out: refused
+# (raid5 would start on e1.1 and e2.1 and make e3.1 stale), nothing written.
+sum=$(shelves_sum)
+plugin_fails "a start by shelves= with e3.2 silent and the live e3.1 left out" \
+  "error: e3\.1 answers and holds slot 2 of 'keep' .*but is not in shelves=" \
+  shelves=e1.1,e2.1,e3.2 spares=e7.1
+[ "$(shelves_sum)" = "$sum" ] || lab_die "the refused start wrote to a shelf"
 : >"$LAB_DIR/nbdkit.log"
 plugin_start "$sock" shelves=e1.1,e2.1,e3.2 spares=e7.1 readonly=true run=true
 grep -q "warning: e3.2, e7.1 did not answer on h0 within 2.0s: the array starts without them" \
@@ -72,6 +80,27 @@ grep -Eq "is degraded: slot 2 missing$" "$LAB_DIR/nbdkit.log" ||
 [ "$(readback)" = "$want" ] || lab_die "run=true without e3.1: data differs"
 plugin_stop
 echo "ok: run=true starts without e3.1, degraded, and names it in the log"
+
+# A stale copy of e3.1 listed in its place (e4.1: e3.1's disk copied while the array was
+# stopped, left behind as the array went on) does not hold slot 2: assembly leaves it out
+# as stale, so leaving out the live e3.1 is refused all the same.
+shelf_events() { lab_exec aoeraid examine -i h0 --json |
+                   jq -r --arg s "$1" '[.. | objects | select(.name? == $s and has("events")) | .events][0]'; }
+dd if="${LAB_IMG[3]}" of="${LAB_IMG[4]}" bs=1M conv=notrunc status=none
+copy=$(shelf_events e4.1)
+for _ in 1 2 3; do            # a write (the same bytes) moves the array on
+  [ "$(shelf_events e3.1)" -ge $((copy + 2)) ] && break
+  plugin_start "$sock" shelves=e1.1,e2.1,e3.1
+  nbdsh -u "$uri" -c "h.pwrite(open('$LAB_DIR/data', 'rb').read(4096), 0); h.flush()"
+  plugin_stop
+done
+[ "$(shelf_events e3.1)" -ge $((copy + 2)) ] ||
+  lab_die "e3.1 not two events past its copy e4.1 ($copy): $(shelf_events e3.1)"
+plugin_fails "a start by shelves= with a stale copy of e3.1 (e4.1) in its place" \
+  "error: e3\.1 answers and holds slot 2 of 'keep' \(current: events [0-9]+, the array at [0-9]+\), but is not in shelves=" \
+  shelves=e1.1,e2.1,e4.1
+dd if=/dev/zero of="${LAB_IMG[4]}" bs=1M count=1 conv=notrunc status=none
+echo "ok: a stale copy listed in e3.1's place does not stand for it"
 
 lab_kill 2
 : >"$LAB_DIR/nbdkit.log"

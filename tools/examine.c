@@ -335,17 +335,10 @@ static const struct raid_sb_summary *freshest(const struct exam *ex, size_t n, s
   return ref;
 }
 
-/* The slot assembly puts a shelf in (raid/array.c, recorded_role): the one its superblock
- * names, or, for a spare one event behind the freshest (its last update cut short, md's
- * rule), the slot the freshest records for its uuid: an interrupted grow made it a member
- * there.  RAID_SB_ROLE_SPARE for a spare. */
+/* The slot assembly puts a shelf in, RAID_SB_ROLE_SPARE for a spare (raid/scan.c). */
 static unsigned assembly_role(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
 {
-  if (sb->role == RAID_SB_ROLE_SPARE && sb->events + 1 == ref->events)
-    for (unsigned j = 0; j < ref->members && j < RAID_MAX_MEMBERS; j++)
-      if (!memcmp(ref->slot_uuid[j], sb->member_uuid, 16) && ref->roles[j] == RAID_ROLE_ACTIVE)
-        return j;
-  return sb->role;
+  return raid_sb_assembly_role(ref, sb);
 }
 
 /* A spare the freshest records in a slot: assembly moves it there. */
@@ -390,18 +383,14 @@ static int admin_failed(const struct raid_sb_summary *ref, const struct raid_sb_
   return sb->events < ref->events && raid_sb_failed(ref, sb->member_uuid) && !removed(ref, sb);
 }
 
-/* Assembly's rule (raid/array.c, choose_members): a member more than one event behind
- * the freshest (one behind is an update cut short: md's rule), in a slot the freshest
- * records as neither active nor recovering, or displaced (another member holds its slot
- * since) missed state changes and is left out. */
+/* A member assembly leaves out for missed updates (raid/array.c, choose_members): not the
+ * current member of its slot by raid_sb_current_member, the rule a start by shelves= goes
+ * by too (more than one event behind the freshest, a slot neither active nor recovering,
+ * removed, or displaced: another member holds its slot since), nor refused. */
 static int stale(const struct raid_sb_summary *ref, const struct raid_sb_summary *sb)
 {
-  unsigned role = assembly_role(ref, sb);
-
-  if (role == RAID_SB_ROLE_SPARE)
-    return 0;
-  return removed(ref, sb) || displaced(ref, sb) || sb->events + 1 < ref->events || role >= ref->members ||
-         (ref->roles[role] != RAID_ROLE_ACTIVE && ref->roles[role] != RAID_ROLE_RECOVERING);
+  return assembly_role(ref, sb) != RAID_SB_ROLE_SPARE && !refused(ref, sb)
+         && !raid_sb_current_member(ref, sb);
 }
 
 /* Does shelf J of E's array (the one of ex[first]) go to slot S at assembly (a spare:

@@ -279,3 +279,28 @@ Test (scan, a_current_member_is_told_from_one_assembly_leaves_out)
   sb[2].role = 3;
   cr_expect (!raid_sb_current_member (&ref, &sb[2]), "a slot past the array's last");
 }
+
+/* A grow cut short: the freshest superblock gave the spare a slot, but the spare's own
+ * superblock missed that update (one event behind, it still says spare).  Assembly puts it
+ * in that slot (md: one event behind is current), so it is a current member a start by
+ * shelves= must not leave out; two events behind it is stale, as any member. */
+Test (scan, a_grown_member_that_missed_its_update_is_current)
+{
+  struct raid_sb_summary sb[4], ref;
+
+  whole_vol (sb);
+  ref = sb[0];
+  ref.members = 4;
+  ref.roles[3] = RAID_ROLE_ACTIVE;
+  memset (ref.slot_uuid[3], 7, 16);           /* the spare, member 7 */
+  ref.events = 11;
+  cr_expect_eq (raid_sb_assembly_role (&ref, &sb[3]), 3, "assembly puts it in slot 3");
+  cr_expect (raid_sb_current_member (&ref, &sb[3]), "the grow's new member, one behind");
+  sb[3].events = 9;
+  cr_expect_eq (raid_sb_assembly_role (&ref, &sb[3]), RAID_SB_ROLE_SPARE, "two behind");
+  cr_expect (!raid_sb_current_member (&ref, &sb[3]), "two behind: stale");
+  sb[3].events = 10;
+  ref.roles[3] = RAID_ROLE_RECOVERING;
+  cr_expect (!raid_sb_current_member (&ref, &sb[3]), "a recovering slot is a spare's "
+             "recovery, which wrote the spare's superblock: assembly keeps it a spare");
+}

@@ -329,9 +329,10 @@ raid_check (struct raid_array *a, enum raid_check_action action)
   else {
     why = rc == -ECANCELED ? "stopped" : rc == -EAGAIN ? check_blocker (a) : NULL;
     raid_logf (a, rc == -ECANCELED ? RAID_LOG_INFO : RAID_LOG_WARN,
-               "%s: %s stopped at unit %llu of %llu: %s", a->sb.name, action_name (action),
-               (unsigned long long) atomic_load (&a->check.pos), (unsigned long long) units,
-               why ? why : "a unit could not be read from enough members");
+               "%s: %s stopped at %s %llu of %llu: %s", a->sb.name, action_name (action),
+               unit_word (a), (unsigned long long) atomic_load (&a->check.pos), (unsigned long long) units,
+               why ? why : a->lay.g.m ? "a stripe could not be read from enough members"
+               : "a chunk could not be read from enough members");
   }
   return rc;
 }

@@ -765,6 +765,12 @@ int examine_as (struct raid_array *owner, struct raid_member *m, struct raid_sb_
 void sb_write_all (struct raid_array *a);
 /* Units raid_resync walks: stripes (parity levels) or data chunks (mirrors). */
 uint64_t resync_units (const struct raid_array *a);
+/* The word for one of them in a log line, as status says it: "stripe" or "chunk". */
+static inline const char *
+unit_word (const struct raid_array *a)
+{
+  return a->lay.g.m ? "stripe" : "chunk";
+}
 /* Parity family: the slot of column idx (data 0..k-1, then parity) of a stripe. */
 struct raid_slot *col_slot (struct raid_array *a, struct raid_layout *L, uint64_t stripe,
                             unsigned idx);

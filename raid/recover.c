@@ -1161,8 +1161,8 @@ raid_recover (struct raid_array *a)
     batch_init (&win[i].b, NULL);     /* background work: never polls */
   }
   u = atomic_load (&a->recovery_offset);
-  raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %d onto %s from unit %llu of %llu",
-             a->sb.name, slot, slot_name (s), (unsigned long long) u,
+  raid_logf (a, RAID_LOG_INFO, "%s: recovery of slot %d onto %s from %s %llu of %llu",
+             a->sb.name, slot, slot_name (s), unit_word (a), (unsigned long long) u,
              (unsigned long long) units);
   rc = recover_units (a, s, u, units, win);
   for (unsigned i = 0; i < 2; i++)
@@ -1174,8 +1174,9 @@ raid_recover (struct raid_array *a)
     run_end (a, RAID_RUN_RECOVERY, slot_name (s), 0);
   else {
     raid_logf (a, rc == -ECANCELED ? RAID_LOG_INFO : RAID_LOG_ERROR,
-               "%s: recovery of slot %d onto %s stopped at unit %llu of %llu: %s", a->sb.name,
-               slot, slot_name (s), (unsigned long long) atomic_load (&a->recovery_offset),
+               "%s: recovery of slot %d onto %s stopped at %s %llu of %llu: %s", a->sb.name,
+               slot, slot_name (s), unit_word (a),
+               (unsigned long long) atomic_load (&a->recovery_offset),
                (unsigned long long) units, rc == -ECANCELED ? "cancelled"
                : !slot_usable (s) ? "the new member failed"
                : "the other members could not be read");

@@ -500,8 +500,8 @@ replace_takeover (struct raid_array *a, struct raid_slot *s, const char *why)
   if (other || atomic_load (&r->faulty))
     return 0;
   raid_logf (a, RAID_LOG_WARN, "%s: the member replaced in slot %u %s; %s takes the slot "
-             "and is rebuilt from unit %llu, where the copy was", a->sb.name, s->index, why,
-             slot_name (s), (unsigned long long) pos);
+             "and is rebuilt from %s %llu, where the copy was", a->sb.name, s->index, why,
+             slot_name (s), unit_word (a), (unsigned long long) pos);
   return 1;
 }
 
@@ -613,15 +613,17 @@ raid_replace (struct raid_array *a)
   if (rc == -ECANCELED || rc == -EAGAIN)
     replace_checkpoint (a);
   if (rc == -EAGAIN)
-    raid_logf (a, RAID_LOG_INFO, "%s: replacing %s (slot %d) with %s waits at unit %llu of "
+    raid_logf (a, RAID_LOG_INFO, "%s: replacing %s (slot %d) with %s waits at %s %llu of "
                "%llu: the recovery of a failed slot onto a spare goes first; the copy "
                "resumes from there after it", a->sb.name, slot_name (s), i,
-               slot_name (&a->repl.member), (unsigned long long) atomic_load (&a->repl.pos),
+               slot_name (&a->repl.member), unit_word (a),
+               (unsigned long long) atomic_load (&a->repl.pos),
                (unsigned long long) units);
   if (rc == -EIO && !(!slot_usable (s) && replace_takeover (a, s, "failed")))
     replace_abort (a, s, !slot_usable (s) ? "the member replaced failed"
                    : atomic_load (&a->repl.member.faulty) ? "the new member failed"
-                   : "a unit could not be read from the member or the others");
+                   : a->lay.g.m ? "a stripe could not be read from the member or the others"
+                   : "a chunk could not be read from the member or the others");
   run_end (a, RAID_RUN_REPLACE, NULL, 0);
   return rc;
 }
@@ -666,8 +668,8 @@ replace_resume (struct raid_array *a, int crashed)
     return;
   }
   atomic_store (&s->replacement, r);
-  raid_logf (a, RAID_LOG_INFO, "%s: replacing %s (slot %u) with %s resumes at unit %llu of "
-             "%llu%s", a->sb.name, slot_name (s), s->index, slot_name (r),
+  raid_logf (a, RAID_LOG_INFO, "%s: replacing %s (slot %u) with %s resumes at %s %llu of "
+             "%llu%s", a->sb.name, slot_name (s), s->index, slot_name (r), unit_word (a),
              (unsigned long long) from, (unsigned long long) units,
              crashed && from < at ? " (the regions dirty at the crash below the recorded "
              "position are copied again)" : "");

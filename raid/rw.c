@@ -1349,13 +1349,13 @@ raid_resync (struct raid_array *a)
   batch_init (&b, NULL);   /* background work: never polls */
   run_begin (a, RAID_RUN_RESYNC);
   if (a->bitmap.nbits)
-    raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu, over the %llu of %llu "
-               "regions the write-intent bitmap held dirty", a->sb.name,
+    raid_logf (a, RAID_LOG_INFO, "%s: resync from %s %llu of %llu, over the %llu of %llu "
+               "regions the write-intent bitmap held dirty", a->sb.name, unit_word (a),
                (unsigned long long) u, (unsigned long long) units,
                (unsigned long long) bitmap_unsynced_bits (a),
                (unsigned long long) a->bitmap.nbits);
   else
-    raid_logf (a, RAID_LOG_INFO, "%s: resync from unit %llu of %llu", a->sb.name,
+    raid_logf (a, RAID_LOG_INFO, "%s: resync from %s %llu of %llu", a->sb.name, unit_word (a),
                (unsigned long long) u, (unsigned long long) units);
   while (rc == 0) {
     unsigned w, good;
@@ -1371,8 +1371,8 @@ raid_resync (struct raid_array *a)
     /* A member lost on the way: stop, so that its recovery (which the
      * caller runs next) does not wait behind a paced resync. */
     if (array_degraded (a)) {
-      raid_logf (a, RAID_LOG_WARN, "%s: resync paused at unit %llu of %llu: a member "
-                 "failed; it resumes once the array is whole", a->sb.name,
+      raid_logf (a, RAID_LOG_WARN, "%s: resync paused at %s %llu of %llu: a member "
+                 "failed; it resumes once the array is whole", a->sb.name, unit_word (a),
                  (unsigned long long) u, (unsigned long long) units);
       rc = -EAGAIN;
       break;

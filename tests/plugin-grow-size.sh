@@ -88,7 +88,7 @@ grep -q "grow: member data size 30.5 MiB -> 62.5 MiB, array 61 MiB -> 125 MiB; t
   "$LAB_DIR/nbdkit.log" || lab_die "no grow line in the log: $(grep grow "$LAB_DIR/nbdkit.log")"
 # The resync starts at the old end (the log says where; status, read later on a loaded
 # machine, may already be past 48.8%).
-started() { grep -q "resync from unit 488 of 1000" "$LAB_DIR/nbdkit.log"; }
+started() { grep -q "resync from stripe 488 of 1000" "$LAB_DIR/nbdkit.log"; }
 for _ in $(seq 300); do started && break; sleep 0.1; done
 started ||
   lab_die "no resync of the new space only: $(grep "resync" "$LAB_DIR/nbdkit.log")"

@@ -54,7 +54,7 @@ echo "ok: examine: e4.1 role: $role"
 
 : >"$LAB_DIR/nbdkit.log"
 plugin_start "$sock" "${args[@]}" spares=e4.1 sync-speed-max=3M
-resumed=$(grep -o "with e4.1 resumes at unit [0-9]* of [0-9]*" "$LAB_DIR/nbdkit.log") ||
+resumed=$(grep -o "with e4.1 resumes at stripe [0-9]* of [0-9]*" "$LAB_DIR/nbdkit.log") ||
   lab_die "the replace did not resume: $(cat "$LAB_DIR/nbdkit.log")"
 [ "$(echo "$resumed" | awk '{print $6}')" -gt 0 ] || lab_die "resumed from 0: $resumed"
 p=$(replace_pct)
@@ -82,12 +82,12 @@ echo "ok: 2 MiB written at 8 MiB, nbdkit killed with the replace past $p %"
 
 : >"$LAB_DIR/nbdkit.log"
 plugin_start "$sock" "${args[@]}" spares=e4.1
-resumed=$(grep -o "with e4.1 resumes at unit [0-9]* of [0-9]* (the regions dirty.*" \
+resumed=$(grep -o "with e4.1 resumes at stripe [0-9]* of [0-9]* (the regions dirty.*" \
   "$LAB_DIR/nbdkit.log") || lab_die "after the crash the replace did not resume at the dirty \
 region: $(grep -i replac "$LAB_DIR/nbdkit.log")"
 at=$(echo "$resumed" | awk '{print $6}')
 # 8 MiB of the array is stripe 64 (128 KiB of data a stripe); its region starts there
-[ "$at" -gt 0 ] && [ "$at" -le 64 ] || lab_die "resumed at unit $at, not at the dirty region: $resumed"
+[ "$at" -gt 0 ] && [ "$at" -le 64 ] || lab_die "resumed at stripe $at, not at the dirty region: $resumed"
 echo "ok: after the crash: $resumed"
 for _ in $(seq 600); do
   out=$(status)

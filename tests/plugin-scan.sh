@@ -193,7 +193,7 @@ plugin_stop
 plugin_start "$sock" uuid="$uuid" control=$ctl sync-speed-max=2M
 grep -q "scan: array 'vol' (uuid $uuid) on e1.1, e3.1, e4.1, e8.1, spare e9.1$" "$log" ||
   lab_die "replace mid-way: $(scan_line)"
-grep -Eq "with e9.1 resumes at unit [1-9]" "$log" ||
+grep -Eq "with e9.1 resumes at stripe [1-9]" "$log" ||
   lab_die "the replace did not resume: $(cat "$log")"
 [ -n "$(pct)" ] || lab_die "no replace after the start by uuid: $(status)"
 [ "$(readback)" = "$(md5sum <"$LAB_DIR/data")" ] || lab_die "replace mid-way: data differs"

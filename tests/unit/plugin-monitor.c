@@ -238,7 +238,7 @@ Test (monitor, a_recovery_with_nothing_to_rebuild_is_not_held_off, .timeout = 60
   raid_mem_member_free (spare);
 }
 
-/* The monitor's lines start with the array's name, as raid/'s do ("test: resync from unit
+/* The monitor's lines start with the array's name, as raid/'s do ("test: resync from stripe
  * 0 of ...", then "test: resync finished"; the recovery's and the reshape's too). */
 Test (monitor, its_lines_name_the_array, .timeout = 90)
 {

@@ -738,7 +738,9 @@ void raid_status_events (const struct raid_status *was, const struct raid_status
  * member I/O that fails marks no member faulty, in memory or in any superblock, and
  * counts no disk error; every request fails with -EIO, those in flight too as they end
  * (what they did on the members is not known: no write is acknowledged that is not on
- * every member, no flush said durable); nothing that would change the array is taken
+ * every member, no flush said durable), and a write in flight sends no data after its
+ * bitmap bits or its log entry (which may have missed a held member, failing none: the
+ * next start would not know the region); nothing that would change the array is taken
  * (-EROFS); background runs stop (as raid_resync_cancel).  raid_close then marks the
  * array clean where that is true: when no member missed a write or a superblock since,
  * on the members it reaches (one missing it is one event behind: the next start takes

@@ -556,7 +556,8 @@ int raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t 
  * one before it is forgotten.  A degraded array takes the change (md too), but not while
  * a slot is rebuilt: its missing member, when it returns, is rebuilt in full either way
  * (RAID_BITMAP_*_DEGRADED say so: a bitmap added now never saw what it missed, its
- * events are below the new bitmap's).  Refuses (-errno, one line in err): read-only or
+ * events are below the new bitmap's); a recovery asked meanwhile waits for its end
+ * (raid_recover: -EAGAIN).  Refuses (-errno, one line in err): read-only or
  * fenced (-EROFS); a level without redundancy (raid0); a reshape, replace, recovery,
  * resync or check to run or running; a bitmap already there (its region size cannot
  * change: remove it, then add one), none to remove.  On success ERR holds the one-line

@@ -565,7 +565,8 @@ int raid_grow_size (struct raid_array *a, uint64_t data_size, char *err, size_t 
  * one before it is forgotten.  A degraded array takes the change (md too), but not while
  * a slot is rebuilt: its missing member, when it returns, is rebuilt in full either way
  * (RAID_BITMAP_*_DEGRADED say so: a bitmap added now never saw what it missed, its
- * events are below the new bitmap's).  Refuses (-errno, one line in err): read-only or
+ * events are below the new bitmap's); a recovery asked meanwhile waits for its end
+ * (raid_recover: -EAGAIN).  Refuses (-errno, one line in err): read-only or
  * fenced (-EROFS); a level without redundancy (raid0); a reshape, replace, recovery,
  * resync or check to run or running; a bitmap already there (its region size cannot
  * change: remove it, then add one), none to remove.  On success ERR holds the one-line
@@ -747,7 +748,9 @@ void raid_status_events (const struct raid_status *was, const struct raid_status
  * member I/O that fails marks no member faulty, in memory or in any superblock, and
  * counts no disk error; every request fails with -EIO, those in flight too as they end
  * (what they did on the members is not known: no write is acknowledged that is not on
- * every member, no flush said durable); nothing that would change the array is taken
+ * every member, no flush said durable), and a write in flight sends no data after its
+ * bitmap bits or its log entry (which may have missed a held member, failing none: the
+ * next start would not know the region); nothing that would change the array is taken
  * (-EROFS); background runs stop (as raid_resync_cancel).  raid_close then marks the
  * array clean where that is true: when no member missed a write or a superblock since,
  * on the members it reaches (one missing it is one event behind: the next start takes

@@ -346,7 +346,8 @@ bitmap_dirty_bits (struct raid_array *a)
  * member is still there.  The last look matters: a write that failed on a
  * member marks it faulty before it counts itself out, so a pass that sees
  * the count at zero and then no member missing knows that no write of this
- * region failed anywhere since the pass began. */
+ * region failed anywhere since the pass began.  Closing (raid_closing) fails
+ * no member: the closing itself is looked at instead. */
 static int
 bit_clear_idle (struct raid_array *a, uint64_t i)
 {
@@ -355,7 +356,9 @@ bit_clear_idle (struct raid_array *a, uint64_t i)
   if (atomic_load (&bm->state[i]) != BIT_SET || atomic_exchange (&bm->recent[i], 0))
     return 0;
   atomic_store (&bm->state[i], BIT_CLEARING);
-  if (atomic_load (&bm->pending[i]) || array_degraded (a)) {
+  /* closing: a write that failed on a member failed nobody (raid_closing), and the
+   * closing is set before the holds end, so before any such write counts itself out */
+  if (atomic_load (&bm->pending[i]) || array_degraded (a) || array_closing (a)) {
     atomic_store (&bm->state[i], BIT_SET);
     return 0;
   }

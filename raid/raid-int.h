@@ -688,6 +688,9 @@ struct raid_array {
    * then, a member that would have been failed missed a write (or a superblock): raid_close
    * leaves the superblocks as a crash would */
   atomic_int closing, close_cut;
+  /* raid_grow_bitmap is adding or removing the bitmap (it lets go of sb_lock while its
+   * blocks and superblocks are written): no recovery begins meanwhile (spare_install) */
+  atomic_int bitmap_changing;
   atomic_ullong recovery_offset;  /* units of the recovering slot rebuilt */
   atomic_ullong sync_speed_min, sync_speed_max;  /* bytes/s; 0 = no limit (pace.c) */
   atomic_ullong fg_begun, fg_ended;   /* requests from above (raid_read/write/flush) */

@@ -704,7 +704,9 @@ spare_install (struct raid_array *a)
    * first. */
   for (j = 0; j < a->nspares && !spare_fit (a, j); j++)
     ;
-  if (i < 0 || j == a->nspares || atomic_load (&a->reshape.active)) {
+  /* a bitmap change lets go of sb_lock midway: the recovery begins once it has ended */
+  if (i < 0 || j == a->nspares || atomic_load (&a->reshape.active)
+      || atomic_load (&a->bitmap_changing)) {
     sb_unlock (a);
     stripe_unlock_range (&a->locks, 0, STRIPE_LOCKS - 1);
     return -1;

@@ -349,6 +349,9 @@ raid_grow_bitmap (struct raid_array *a, uint64_t region, char *err, size_t errle
     return -EROFS;
   rc = bitmap_refused (a, region, err, errlen) ? -EINVAL : 0;
   degraded = array_degraded (a);
+  /* bitmap_add and bitmap_drop let go of sb_lock: a spare waiting (a re-add decided from
+   * the old bitmap) must not take its slot then and rebuild from a bitmap freed under it */
+  atomic_store (&a->bitmap_changing, rc == 0);
   if (rc == 0 && region) {
     rc = bitmap_add (a, region);
     if (rc)
@@ -374,6 +377,7 @@ raid_grow_bitmap (struct raid_array *a, uint64_t region, char *err, size_t errle
    * what it missed, and none is none to re-add from; it is rebuilt in full */
   for (unsigned k = 0; rc == 0 && k < a->nspares; k++)
     a->spare[k].readd = 0;
+  atomic_store (&a->bitmap_changing, 0);
   grow_unlock (a);
   return rc;
 }

@@ -1058,6 +1058,11 @@ parity_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
       batch_reset (&b);
     }
   }
+  /* closing: a log entry that failed on a held parity member failed nobody (raid_closing),
+   * and the data must not go out without it: the next start's replay would not know the
+   * stripe (a failed member instead would be left out, its parity rebuilt) */
+  if (rc == 0 && array_closing (a))
+    rc = -EIO;
   for (jn = 0; jn < njobs && rc == 0; jn++)
     rc = job_queue_writes (a, L, &jobs[jn], &b);
   if (rc == 0) {
@@ -1090,7 +1095,13 @@ layout_write (struct raid_array *a, struct raid_layout *L, const uint8_t *buf, u
   lock_units (L, len, off, &first, &last);
   stripe_lock_range (&a->locks, first, last);
   bitmap_write_begin (a, first, last);
-  if (L->g.family == RAID_FAMILY_NEAR)
+  /* closing: the bits' block that failed on a held member failed nobody (raid_closing),
+   * and no data goes out without them there: the next start may read its bitmap (its
+   * events tie with the others') and leave the region unlike on the members.  The request
+   * fails with EIO anyway (pace_request_end) */
+  if (array_closing (a))
+    rc = -EIO;
+  else if (L->g.family == RAID_FAMILY_NEAR)
     rc = near_write (a, L, buf, len, off);
   else
     rc = parity_write (a, L, buf, len, off);

@@ -10,9 +10,9 @@
 # behaves), each sector stamped with its offset and the write's sequence number.  When the
 # connection dies it saves in STATE, per write, whether it was acknowledged.  check reads
 # the region back: a sector must hold what the last acknowledged write covering it put
-# there (what the last check found, zeros at first), or what a later unacknowledged write
-# (cut short by the crash) put there; anything else (a lost acknowledged write, stale or
-# torn data) fails.  It saves what it found for the next round.
+# there (what the last check found, zeros at first), or what any later unacknowledged write
+# (cut short by the crash, or answered EIO before it) put there; anything else (a lost
+# acknowledged write, stale or torn data) fails.  It saves what it found for the next round.
 import json
 import os
 import random
@@ -102,10 +102,10 @@ def check(uri, state):
     for first, n, seq in st["done"]:
         for s in range(first, first + n):
             last[s] = max(last[s], seq)
-    maybe = {}
-    for first, n, seq in st["cut"]:
-        for s in range(first, first + n):
-            maybe[s] = seq
+    maybe = {}                        # every cut write of a sector: a client that got EIO
+    for first, n, seq in st["cut"]:   # may write it again, and be cut again (a stop during
+        for s in range(first, first + n):   # a hold answers EIO before the connection ends)
+            maybe.setdefault(s, []).append(seq)
     h = nbd.NBD()
     h.connect_uri(uri)
     bad = 0
@@ -115,7 +115,7 @@ def check(uri, state):
         for i in range(len(data) // SECTOR):
             s = base + i
             got = data[i * SECTOR:(i + 1) * SECTOR]
-            ok = [q for q in (last[s], maybe.get(s, -1)) if q >= last[s]]
+            ok = [q for q in [last[s]] + maybe.get(s, []) if q >= last[s]]
             found = [q for q in ok if got == (bytes(SECTOR) if q == 0 else stamp(s, q))]
             if found:
                 last[s] = found[0]
@@ -124,7 +124,7 @@ def check(uri, state):
             if bad <= 5:
                 sec, seq = struct.unpack("<QQ", got[:16])
                 print(f"crash-writer: sector {s}: holds sector {sec} seq {seq}, "
-                      f"want seq {last[s]}" + (f" or {maybe[s]}" if s in maybe else ""))
+                      f"want seq {last[s]}" + "".join(f" or {q}" for q in maybe.get(s, [])))
     h.shutdown()
     st.update(last=last, done=[], cut=[])
     save(state, st)

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <criterion/criterion.h>
 
@@ -446,4 +448,121 @@ Test (grow_bitmap, a_spare_that_takes_a_slot_gets_the_arrays_bitmap)
   free (before);
   free (ref);
   fx_free (&f);
+}
+
+/* Member 1 goes down and misses a write; the bitmap is removed and added again while it
+ * is away (each on the degraded array), more is written, and (RESTART) the array is
+ * started again without it; it comes back: rebuilt in full (the new bitmap never saw the
+ * first write, and its block says so across a restart: events_cleared is on the
+ * members), every byte read back, every stripe consistent. */
+static void
+removed_and_added_while_away (int mirror, int restart)
+{
+  uint64_t seed = 90 + 2 * mirror + restart;
+  struct fx f;
+  char err[256] = "";
+  uint8_t *ref = setup (&f, mirror, REGION, &seed);
+  struct raid_member back = raid_mem_member (f.mm[1]);
+  struct raid_mem_stats ms;
+
+  raid_mem_member_set_down (f.mm[1], 1);
+  cr_assert_eq (fx_write_ref (f.a, ref, 5 * CHUNK, CHUNK, &seed), 0);
+  cr_assert_eq (raid_grow_bitmap (f.a, 0, err, sizeof err), 0, "remove: %s", err);
+  cr_assert_eq (fx_write_ref (f.a, ref, 12 * CHUNK, CHUNK, &seed), 0);
+  cr_assert_eq (raid_grow_bitmap (f.a, REGION, err, sizeof err), 0, "add: %s", err);
+  cr_assert_eq (fx_write_ref (f.a, ref, 20 * CHUNK, CHUNK, &seed), 0);
+  if (restart)
+    reassemble (&f, "restarted without e2.1");
+  raid_mem_member_set_down (f.mm[1], 0);
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "add: %s", err);
+  cr_expect_str_eq (err, "added e2.1 as a spare", "%s", err);
+  raid_mem_member_stats (f.mm[1], &ms, 1);
+  cr_assert_eq (raid_recover (f.a), 0);
+  raid_mem_member_stats (f.mm[1], &ms, 0);
+  cr_assert (ms.write_bytes >= DATA * 3 / 4, "%s%s: a full rebuild wrote %llu bytes only",
+             mirror ? "raid1" : "raid5", restart ? ", restarted" : "",
+             (unsigned long long) ms.write_bytes);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the member came back");
+  expect_consistent (&f, "after the member came back");
+  fx_free (&f);
+  free (ref);
+}
+
+Test (grow_bitmap, removed_and_added_while_away_the_return_is_a_full_rebuild)
+{
+  for (int mirror = 0; mirror < 2; mirror++)
+    for (int restart = 0; restart < 2; restart++)
+      removed_and_added_while_away (mirror, restart);
+}
+
+/* A member that comes back during the change: e2.1 is added back (a re-add, waiting as a
+ * spare for the recovery to take it) and the recovery is asked to start while the bitmap
+ * is being removed (at the first flush after the superblocks without it: the change lets
+ * go of sb_lock there).  It must not start until the change has ended: it would rebuild
+ * from the bitmap the change frees under it.  The recovery runs in a thread of its own
+ * (it takes the bitmap's lock, which the change holds, at its end); the hook waits until
+ * it either returned or took the slot. */
+struct return_during {
+  struct fx *f;
+  pthread_t thread;
+  atomic_int started, returned, rc;
+  int fired;
+};
+
+static void *
+recover_main (void *opaque)
+{
+  struct return_during *r = opaque;
+
+  atomic_store (&r->rc, raid_recover (r->f->a));
+  atomic_store (&r->returned, 1);
+  return NULL;
+}
+
+static void
+return_during_drop (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  struct return_during *r = opaque;
+
+  (void) offset;
+  (void) len;
+  if (r->fired || op != RAID_IO_FLUSH || r->f->a->sb.bitmap_offset)
+    return;
+  if (pthread_mutex_trylock (&r->f->a->sb_lock))   /* the superblocks' own flush */
+    return;
+  pthread_mutex_unlock (&r->f->a->sb_lock);
+  r->fired = 1;
+  cr_assert_eq (pthread_create (&r->thread, NULL, recover_main, r), 0);
+  atomic_store (&r->started, 1);
+  while (!atomic_load (&r->returned) && !atomic_load (&r->f->a->slot[1].recovering))
+    sched_yield ();
+}
+
+Test (grow_bitmap, a_member_back_during_the_change_waits_for_its_end, .timeout = 60)
+{
+  uint64_t seed = 97;
+  struct fx f;
+  char err[256] = "";
+  uint8_t *ref = setup (&f, 0, REGION, &seed);
+  struct raid_member back = raid_mem_member (f.mm[1]);
+  struct return_during r = { .f = &f };
+
+  raid_mem_member_set_down (f.mm[1], 1);
+  cr_assert_eq (fx_write_ref (f.a, ref, 5 * CHUNK, CHUNK, &seed), 0);
+  raid_mem_member_set_down (f.mm[1], 0);
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), 0, "add: %s", err);
+  cr_assert (strstr (err, "re-adding e2.1"), "%s", err);
+  raid_mem_member_hook (f.mm[0], return_during_drop, &r);
+  cr_assert_eq (raid_grow_bitmap (f.a, 0, err, sizeof err), 0, "remove: %s", err);
+  raid_mem_member_hook (f.mm[0], NULL, NULL);
+  cr_assert (r.started, "no flush after the superblocks without the bitmap");
+  pthread_join (r.thread, NULL);
+  cr_assert (atomic_load (&r.returned));
+  cr_assert_eq (atomic_load (&r.rc), -EAGAIN, "the recovery ran during the change: %d",
+                atomic_load (&r.rc));
+  cr_assert_eq (raid_recover (f.a), 0, "the recovery after the change");
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the member came back");
+  expect_consistent (&f, "after the member came back");
+  fx_free (&f);
+  free (ref);
 }

@@ -252,6 +252,13 @@ lab_kill() {
 
 lab_freeze() { local p; for p in ${LAB_SHELF_PIDS[$1]:-}; do kill -STOP "$p" || lab_die "freeze $1"; done; }
 lab_thaw()   { local p; for p in ${LAB_SHELF_PIDS[$1]:-}; do kill -CONT "$p" || lab_die "thaw $1"; done; }
+# lab_switch_ports up|down: every port of the switch (the initiator's and each shelf's), as
+# a switch rebooting or an uplink pulled: the shelves and nbdkit keep running.
+lab_switch_ports() {
+  local i
+  ip -n "$LAB_PREFIX-san" link set h0-br "$1"
+  for i in $(seq 1 "$LAB_N"); do ip -n "$LAB_PREFIX-san" link set "s$i-0" "$1"; done
+}
 
 lab_impostor() {
   local i=$1 size=$2 shelf=${3:-$1} slot=${4:-1} ns="$LAB_PREFIX-imp$1"

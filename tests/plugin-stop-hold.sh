@@ -20,13 +20,6 @@ lab_up -n 4 -s 64M
 log=$LAB_DIR/nbdkit.log
 san=$LAB_PREFIX-san
 
-# Every port of the switch (the initiator's and each shelf's) down, or up again.
-switch_ports() {
-  local i
-  ip -n "$san" link set h0-br "$1"
-  for i in $(seq 1 "$LAB_N"); do ip -n "$san" link set "s$i-0" "$1"; done
-}
-
 # SIGTERM while a shelf is held (hold-time=120): nbdkit must be gone within 40 s, its line
 # naming the held shelf (matching $1) and at least one request it cut short.
 stop_during_hold() {
@@ -73,10 +66,10 @@ plain_start_reads_back() {
 plugin_start "$sock" shelves=e1.1,e2.1 level=1 dead-time=1 hold-time=120 control="$ctl"
 wait_clean "the new raid1"
 writer_start 16
-switch_ports down
+lab_switch_ports down
 wait_log "aoe: e[12]\.1: .*cannot do without it: held" "no shelf was held"
 stop_during_hold "e[12]\.1"
-switch_ports up
+lab_switch_ports up
 nothing_failed "raid1" e1.1 e2.1
 plain_start_reads_back "raid1" e1.1,e2.1 e2.1
 

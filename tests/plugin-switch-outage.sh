@@ -17,14 +17,7 @@ lab_init 300
 
 lab_up -n 6 -s 64M      # the writer's 32 MiB on the raid1: a short resync, a short read-back
 log=$LAB_DIR/nbdkit.log
-san=$LAB_PREFIX-san
 
-# Every port of the switch (the initiator's and each shelf's) down, or up again.
-switch_ports() {
-  local i
-  ip -n "$san" link set h0-br "$1"
-  for i in $(seq 1 "$LAB_N"); do ip -n "$san" link set "s$i-0" "$1"; done
-}
 # Status, if the server answers within 2 s (it never waits for a shelf: a superblock write
 # waiting on the held one does not hold it, tests/plugin-status-stalled.sh).
 status_soon() { timeout 2 "$aoeraid" status -c "$ctl" 2>/dev/null || true; }
@@ -39,7 +32,7 @@ outage_under_writes() {
   local outage=$1
   writer_start 32
   sleep 1
-  switch_ports down
+  lab_switch_ports down
   echo "switch down for $outage s"
   local end=$((SECONDS + outage)) give_up=$((SECONDS + 20))
   held_status=
@@ -48,7 +41,7 @@ outage_under_writes() {
     grep -q " held " <<<"$st" && held_status=$st
     sleep 0.1
   done
-  switch_ports up
+  lab_switch_ports up
   echo "switch up"
   wait_log "answers again after [0-9]+ s: held I/O resumes" "a held shelf did not resume"
   sleep 1
@@ -112,7 +105,7 @@ mv "$log" "$log.$((++round))"
 plugin_start "$sock" shelves=e5.1,e6.1 level=0 chunk=64K dead-time=1 hold-time=2 \
   control="$ctl"
 nbdsh -u "$uri" -c "h.pwrite(b'x' * (1 << 20), 0); h.flush()" || lab_die "the write before"
-switch_ports down
+lab_switch_ports down
 # Bounded: the dead time, the hold time, and the rest of the array's handling.
 timeout 60 nbdsh -u "$uri" -c "
 try:
@@ -123,7 +116,7 @@ except nbd.Error as e:
 else:
     raise AssertionError('the write went through with the switch gone past the hold time')
 " 2>"$LAB_DIR/nbdsh.err" || lab_die "$(tail -n 3 "$LAB_DIR/nbdsh.err")"
-switch_ports up
+lab_switch_ports up
 grep -q "hold time ran out" "$log" || lab_die "no line says the hold ran out: $(tail -n 8 "$log")"
 grep -q "has lost too many members" "$log" || lab_die "the array did not fail: $(tail -n 8 "$log")"
 echo "ok: past hold-time the shelves go down and the write fails with EIO"

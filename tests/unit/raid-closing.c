@@ -25,17 +25,7 @@ static unsigned held = 1;
 static void
 rig (struct fx *f, enum raid_level level, unsigned n, uint8_t **ref)
 {
-  struct raid_params p = { .level = level, .chunk_bytes = CHUNK, .name = "vol",
-                           .flags = RAID_CREATE_ASSUME_CLEAN, .bitmap_region = REGION };
-  char err[256] = "";
-  uint64_t seed = 7;
-
-  fx_members (f, n, MEMBER);
-  f->a = raid_create (&p, f->mem, n, fx_log, f, err, sizeof err);
-  cr_assert_not_null (f->a, "raid_create: %s", err);
-  *ref = fx_fill (f->a, &seed);
-  bitmap_pass (f->a);
-  bitmap_pass (f->a);
+  *ref = fx_create_filled (f, level, n, MEMBER, CHUNK, REGION);
 }
 
 /* The stop comes while an I/O of OP is sent to the held member: the array is told it

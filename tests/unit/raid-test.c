@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "raid-test.h"
+#include "raid-int.h"
 
 const struct level_case fx_redundant[FX_N_REDUNDANT] = {
   { RAID_LEVEL_1, 2, 1, 0, 2 },
@@ -119,6 +120,26 @@ fx_fill (struct raid_array *a, uint64_t *seed)
   cr_assert_not_null (ref);
   fill_random (ref, size, seed);
   cr_assert_eq (raid_write (a, ref, size, 0, 0), 0, "filling the array failed");
+  return ref;
+}
+
+uint8_t *
+fx_create_filled (struct fx *f, enum raid_level level, unsigned n, uint64_t member_bytes,
+                  uint32_t chunk, uint64_t region)
+{
+  struct raid_params p = { .level = level, .chunk_bytes = chunk, .name = "vol",
+                           .flags = RAID_CREATE_ASSUME_CLEAN, .bitmap_region = region };
+  char err[256] = "";
+  uint64_t seed = 7;
+  uint8_t *ref;
+
+  fx_members (f, n, member_bytes);
+  f->a = raid_create (&p, f->mem, n, fx_log, f, err, sizeof err);
+  cr_assert_not_null (f->a, "raid_create: %s", err);
+  ref = fx_fill (f->a, &seed);
+  /* a bit is cleared by the second pass that finds its region idle */
+  bitmap_pass (f->a);
+  bitmap_pass (f->a);
   return ref;
 }
 

@@ -47,6 +47,11 @@ void fx_expect_data (struct raid_array *a, const uint8_t *ref, const uint8_t *al
 /* Write the whole array with random bytes from *SEED on: a copy of them (malloc'd, the
  * array's size), the reference its reads are held to. */
 uint8_t *fx_fill (struct raid_array *a, uint64_t *seed);
+/* LEVEL of N members of MEMBER_BYTES on f ('vol', CHUNK, a bitmap of REGION-byte regions,
+ * 0: none), created in sync and written whole from seed 7, every bit clean again: the
+ * reference its reads are held to (malloc'd). */
+uint8_t *fx_create_filled (struct fx *f, enum raid_level level, unsigned n,
+                           uint64_t member_bytes, uint32_t chunk, uint64_t region);
 
 /* Every warning since a test emptied it (fx_warnings[0] = 0), one a line, as many as fit:
  * for a test that looks past the last one (fx_log keeps the last only).  FX_LOG_ALL goes

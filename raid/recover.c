@@ -605,12 +605,19 @@ taken_over (struct raid_array *a, unsigned i)
 
 /* A faulty or missing slot a spare could take, or -1.  None while another slot is
  * still recovering (down for now, but not failed): one recovery_offset serves one
- * recovery at a time. */
+ * recovery at a time.  None in a failed array (md's raid5_add_disk and raid10_add_disk:
+ * "no point adding a device"): its recovery could not read enough members, and the slot's
+ * member, which force=true needs to start the array again, would be pushed out for good
+ * (a former member), leaving force a staler one that missed writes. */
 static int
 replaceable_slot (struct raid_array *a)
 {
+  uint8_t missing[RAID_MAX_MEMBERS];
   unsigned i;
 
+  array_missing (a, missing);
+  if (!array_survives (a, missing))
+    return -1;
   for (i = 0; i < a->lay.g.n; i++)
     if (a->slot[i].m.ops && atomic_load (&a->slot[i].recovering)
         && !atomic_load (&a->slot[i].faulty))

@@ -205,28 +205,43 @@ static int same_uuid(const struct raid_sb_summary *a, const struct raid_sb_summa
   return memcmp(a->array_uuid, b->array_uuid, sizeof a->array_uuid) == 0;
 }
 
+/* The array SB belongs to, in words: "array 'NAME' (UUID)", or "an unnamed array (UUID)"
+ * (it said "array '' (...)"); with THE, "the array 'NAME'" and "the unnamed array (UUID)". */
+static const char *array_words(const struct raid_sb_summary *sb, bool the, char *buf,
+                               size_t len)
+{
+  char uuid[37];
+
+  raid_uuid_format(sb->array_uuid, uuid);
+  if (sb->name[0] && the)
+    snprintf(buf, len, "the array '%s'", sb->name);
+  else if (sb->name[0])
+    snprintf(buf, len, "array '%s' (%s)", sb->name, uuid);
+  else
+    snprintf(buf, len, "%s unnamed array (%s)", the ? "the" : "an", uuid);
+  return buf;
+}
+
 /* Shelves of two arrays, or a blank shelf among an array's members: refuse, naming each. */
 static int check_one_array(struct shelf_state *st, struct raid_member *members, size_t n,
                            size_t first_ok)
 {
-  char uuid_a[37], uuid_b[37];
+  char array_a[RAID_NAME_MAX + 64], array_b[RAID_NAME_MAX + 64];
 
-  raid_uuid_format(st[first_ok].sb.array_uuid, uuid_a);
+  array_words(&st[first_ok].sb, false, array_a, sizeof array_a);
   for (size_t i = 0; i < n; i++) {
     if (st[i].sb.state == RAID_SB_OK && !same_uuid(&st[i].sb, &st[first_ok].sb)) {
-      raid_uuid_format(st[i].sb.array_uuid, uuid_b);
-      nbdkit_error("mixed arrays: %s belongs to array '%s' (%s) but %s to array '%s' (%s); "
+      nbdkit_error("mixed arrays: %s belongs to %s but %s to %s; "
                    "list the shelves of one array in shelves= (a shelf of an array that "
                    "is gone is wiped with 'aoeraid zero-superblock -i IFACE SHELF.SLOT')",
-                   member_name(&members[first_ok]), st[first_ok].sb.name, uuid_a,
-                   member_name(&members[i]), st[i].sb.name, uuid_b);
+                   member_name(&members[first_ok]), array_a, member_name(&members[i]),
+                   array_words(&st[i].sb, false, array_b, sizeof array_b));
       return -1;
     }
     if (st[i].sb.state == RAID_SB_NONE) {
-      nbdkit_error("%s carries no aoeraid superblock but %s belongs to array '%s' (%s): "
+      nbdkit_error("%s carries no aoeraid superblock but %s belongs to %s: "
                    "remove %s from shelves=", member_name(&members[i]),
-                   member_name(&members[first_ok]), st[first_ok].sb.name, uuid_a,
-                   member_name(&members[i]));
+                   member_name(&members[first_ok]), array_a, member_name(&members[i]));
       return -1;
     }
   }
@@ -236,7 +251,7 @@ static int check_one_array(struct shelf_state *st, struct raid_member *members, 
 static int check_level(const struct params *p, const struct raid_sb_summary *sb,
                        const char *shelf)
 {
-  char given[32];
+  char given[32], array[RAID_NAME_MAX + 64];
 
   if (!p->level_given)
     return 0;
@@ -245,11 +260,13 @@ static int check_level(const struct params *p, const struct raid_sb_summary *sb,
     return 0;
   level_name(&p->raid, given, sizeof given);
   if (sb->level == RAID_LEVEL_EC)
-    nbdkit_error("level=%s given, but the array '%s' on %s is %u+%u: drop level= or give "
-                 "level=%u+%u", given, sb->name, shelf, sb->k, sb->m, sb->k, sb->m);
+    nbdkit_error("level=%s given, but %s on %s is %u+%u: drop level= or give "
+                 "level=%u+%u", given, array_words(sb, true, array, sizeof array), shelf,
+                 sb->k, sb->m, sb->k, sb->m);
   else
-    nbdkit_error("level=%s given, but the array '%s' on %s is %s: drop level= or give "
-                 "level=%d", given, sb->name, shelf, raid_level_name(sb->level), (int)sb->level);
+    nbdkit_error("level=%s given, but %s on %s is %s: drop level= or give level=%d",
+                 given, array_words(sb, true, array, sizeof array), shelf,
+                 raid_level_name(sb->level), (int)sb->level);
   return -1;
 }
 
@@ -257,14 +274,14 @@ static int check_level(const struct params *p, const struct raid_sb_summary *sb,
 static int check_uuid(const struct params *p, const struct raid_sb_summary *sb,
                       const char *shelf)
 {
-  char given[37], found[37];
+  char given[37], found[RAID_NAME_MAX + 64];
 
   if (!p->uuid_given || !memcmp(sb->array_uuid, p->uuid, sizeof p->uuid))
     return 0;
   raid_uuid_format(p->uuid, given);
-  raid_uuid_format(sb->array_uuid, found);
-  nbdkit_error("uuid=%s given, but %s holds array '%s' (%s): list the shelves of that "
-               "array, or give uuid= alone to find them", given, shelf, sb->name, found);
+  nbdkit_error("uuid=%s given, but %s holds %s: list the shelves of that array, or give "
+               "uuid= alone to find them", given, shelf,
+               array_words(sb, false, found, sizeof found));
   return -1;
 }
 
@@ -273,14 +290,13 @@ static int check_uuid(const struct params *p, const struct raid_sb_summary *sb,
 static int check_name(const struct params *p, const struct raid_sb_summary *sb,
                       const char *shelf)
 {
-  char found[37];
+  char found[RAID_NAME_MAX + 64];
 
   if (!p->name[0] || !strcmp(sb->name, p->name))
     return 0;
-  raid_uuid_format(sb->array_uuid, found);
-  nbdkit_error("name=%s given, but %s holds %s%s%s (%s): list the shelves of '%s', or "
-               "give name= alone to find them", p->name, shelf, sb->name[0] ? "array '" :
-               "an unnamed array", sb->name, sb->name[0] ? "'" : "", found, p->name);
+  nbdkit_error("name=%s given, but %s holds %s: list the shelves of '%s', or "
+               "give name= alone to find them", p->name, shelf,
+               array_words(sb, false, found, sizeof found), p->name);
   return -1;
 }
 
@@ -422,10 +438,12 @@ struct raid_array *assemble_or_create(const struct params *p, struct aoe_initiat
     if ((st[n].examine_err = raid_examine(&members[n], &st[n].sb)) < 0)
       return NULL;
   if (first_ok < n) {
-    if (check_one_array(st, members, n, first_ok) < 0 ||
-        check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
-        check_uuid(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
+    /* a wrong uuid= or name= first: the shelves listed are then another array's, what
+     * else is wrong with them is beside the point */
+    if (check_uuid(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
         check_name(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
+        check_one_array(st, members, n, first_ok) < 0 ||
+        check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
         refuse_omitted(p, ini, st, n, first_ok) < 0)
       return NULL;
   }

@@ -401,6 +401,34 @@ raid_member_returned (struct raid_array *a, const char *name, const struct raid_
   return 0;
 }
 
+/* Why failing NAME, in slot FAILING, would leave the array without the members it needs:
+ * the first other slot it already does without, and what to do about it (one phrase, in
+ * BUF).  It said "rebuild or add the missing ones first" also while the missing slot was
+ * being rebuilt onto a spare.  Caller holds sb_lock. */
+static const char *
+fail_blocker (struct raid_array *a, unsigned failing, const char *name, char *buf,
+              size_t len)
+{
+  for (unsigned i = 0; i < a->lay.g.n; i++) {
+    struct raid_slot *s = &a->slot[i];
+    if (i == failing || (slot_usable (s) && !atomic_load (&s->recovering)))
+      continue;
+    if (s->m.ops && atomic_load (&s->recovering) && !atomic_load (&s->faulty))
+      snprintf (buf, len, "slot %u is being rebuilt onto %s; fail %s once that recovery "
+                "has finished", i, slot_name (s), name);
+    else if (!s->m.ops)
+      snprintf (buf, len, "slot %u has no member; add a shelf first (aoeraid add: it is "
+                "rebuilt into the slot), then fail %s", i, name);
+    else
+      snprintf (buf, len, "%s in slot %u %s; add a shelf, or that member back, first (it "
+                "is rebuilt into the slot), then fail %s", slot_name (s), i,
+                atomic_load (&s->faulty) ? "has failed" : "does not answer", name);
+    return buf;
+  }
+  return a->lay.g.level == RAID_LEVEL_0 ? "a raid0 has no redundancy: no member can fail"
+    : "rebuild or add the missing ones first";
+}
+
 int
 raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen)
 {
@@ -426,10 +454,10 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
     array_missing (a, missing);
     missing[s->index] = 1;
     if (!array_survives (a, missing)) {
-      char label[RAID_NAME_MAX + 3];
+      char label[RAID_NAME_MAX + 3], why[RAID_NAME_MAX + 200];
       snprintf (err, errlen, "failing %s would leave %s %s without the members it needs: "
-                "rebuild or add the missing ones first", name,
-                raid_level_name (a->lay.g.level), array_quoted (a, label));
+                "%s", name, raid_level_name (a->lay.g.level), array_quoted (a, label),
+                fail_blocker (a, s->index, name, why, sizeof why));
       rc = -EBUSY;
     }
     else if (slot_set_faulty (s)) {
@@ -605,12 +633,19 @@ taken_over (struct raid_array *a, unsigned i)
 
 /* A faulty or missing slot a spare could take, or -1.  None while another slot is
  * still recovering (down for now, but not failed): one recovery_offset serves one
- * recovery at a time. */
+ * recovery at a time.  None in a failed array (md's raid5_add_disk and raid10_add_disk:
+ * "no point adding a device"): its recovery could not read enough members, and the slot's
+ * member, which force=true needs to start the array again, would be pushed out for good
+ * (a former member), leaving force a staler one that missed writes. */
 static int
 replaceable_slot (struct raid_array *a)
 {
+  uint8_t missing[RAID_MAX_MEMBERS];
   unsigned i;
 
+  array_missing (a, missing);
+  if (!array_survives (a, missing))
+    return -1;
   for (i = 0; i < a->lay.g.n; i++)
     if (a->slot[i].m.ops && atomic_load (&a->slot[i].recovering)
         && !atomic_load (&a->slot[i].faulty))

@@ -143,4 +143,16 @@ plugin_run shelves=e1.1,e2.1 level=1 -- true >"$LAB_DIR/unequal.log" 2>&1 ||
 grep -q "warning: e2.1 holds 48.0 MiB but e1.1 only 32.0 MiB: every member uses what the smallest holds, 16.0 MiB of e2.1 stay unused" \
   "$LAB_DIR/unequal.log" || lab_die "no warning for shelves of different sizes: $(cat "$LAB_DIR/unequal.log")"
 echo "ok: shelves of different sizes: created, with a warning naming both"
+# The refusals name an array without a name by its uuid (they said "array '' (...)"), and a
+# wrong name= comes first: the shelves listed are another array's (e1.1, e2.1: unnamed).
+dd if=/dev/zero of="${LAB_IMG[3]}" bs=1k count=128 conv=notrunc status=none
+before=$(shelves_sum)
+plugin_fails "a blank shelf beside an unnamed array's" \
+  "e3.1 carries no aoeraid superblock but e1.1 belongs to an unnamed array \([0-9a-f-]{36}\): remove e3.1" \
+  shelves=e1.1,e3.1
+plugin_fails "a wrong name= before a blank shelf" \
+  "name=x given, but e1.1 holds an unnamed array \([0-9a-f-]{36}\)" shelves=e1.1,e3.1 name=x
+plugin_fails "level= on an unnamed array" \
+  "level=0 given, but the unnamed array \([0-9a-f-]{36}\) on e1.1 is raid1" shelves=e1.1,e2.1 level=0
+[ "$(shelves_sum)" = "$before" ] || lab_die "refusing an unnamed array's start wrote to a shelf"
 echo "plugin-errors: passed"

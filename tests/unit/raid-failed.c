@@ -351,6 +351,51 @@ Test (failed, a_failed_array_takes_no_member_back_but_force_does)
   fx_free (&f);
 }
 
+/* md: no spare goes into a slot of a failed array (raid5_add_disk, raid10_add_disk: "no
+ * point adding a device").  A RAID5 of 3 loses e3.1, takes a write on e1.1 and e2.1, then
+ * loses e2.1: failed.  e4.1 added then waits as a spare; had it taken slot 1 (whose
+ * recovery cannot read enough members anyway), e2.1, the member force needs, would be a
+ * former member, and force would start the array with e3.1, which missed that write. */
+Test (failed, a_spare_added_to_a_failed_array_takes_no_slot)
+{
+  struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = CHUNK, .name = "vol",
+                           .flags = RAID_CREATE_ASSUME_CLEAN, .bitmap_region = REGION };
+  struct fx f;
+  uint8_t *ref;
+  struct raid_status st;
+  struct raid_member spare;
+  char err[512] = "";
+  uint64_t seed = 7;
+
+  fx_members (&f, 4, MEMBER);
+  f.a = raid_create (&p, f.mem, 3, fx_log, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "raid_create: %s", err);
+  ref = fx_fill (f.a, &seed);
+  raid_mem_member_fail (f.mm[2], 1, 1);
+  raid_write (f.a, ref, 2 * CHUNK, 0, 0);         /* fails e3.1: degraded */
+  raid_mem_member_fail (f.mm[2], 0, 0);           /* e3.1's disk sound, its data stale */
+  fx_write_mark (&f, ref, 8192);                  /* on e1.1 and e2.1 only */
+  raid_mem_member_fail (f.mm[1], 1, 1);
+  raid_write (f.a, ref, 2 * CHUNK, 0, 0);         /* fails e2.1: the array fails */
+  raid_status (f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_FAILED);
+  raid_mem_member_fail (f.mm[1], 0, 0);
+
+  spare = f.mem[3];
+  cr_assert_eq (raid_add_member (f.a, &spare, err, sizeof err), 0, "add e4.1: %s", err);
+  cr_assert_neq (raid_recover (f.a), 0, "a recovery ran on a failed array");
+  raid_status (f.a, &st);
+  cr_assert_eq (st.spares, 1, "e4.1 is no longer a spare (recovery slot %d)",
+                st.recovery_slot);
+  cr_assert_eq (fx_examined (&f, 0).roles[1], RAID_ROLE_FAULTY,
+                "slot 1 recorded as another's: %d", fx_examined (&f, 0).roles[1]);
+
+  restart (&f, 1);
+  fx_expect_data (f.a, ref, NULL, 6 * CHUNK, "forced start after the spare's add");
+  free (ref);
+  fx_free (&f);
+}
+
 /* ---- a whole array lost ---------------------------------------------------- */
 
 static unsigned lost_lines;

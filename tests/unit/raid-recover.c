@@ -372,6 +372,33 @@ Test (recover, cancel_and_resume)
   }
 }
 
+/* fail of another member while a slot is rebuilt onto a spare, where the array cannot
+ * lose both: refused, naming the recovery to wait for (it said "rebuild or add the missing
+ * ones first", while the rebuild ran and nothing was missing to add).  Every level with
+ * one failure to spare: raid1 of 2, raid5 of 3, raid10 of 4 (slot 0: slot 1's mirror). */
+Test (recover, a_fail_during_a_recovery_says_to_wait_for_it)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    char err[512] = "";
+
+    if (cases[i].level == RAID_LEVEL_6 || cases[i].level == RAID_LEVEL_EC)
+      continue;
+    rig_setup_sized (&r, &cases[i], RAID_DATA_OFFSET + 1024 * 1024);
+    rig_add (&r, 0);
+    raid_mem_member_delay (r.spare[0], 2000);
+    rig_cancel_at (&r, raid_recover, -1, 3);
+    raid_mem_member_delay (r.spare[0], 0);
+    cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), -EBUSY, "%s: %s",
+                  raid_level_name (cases[i].level), err);
+    cr_assert (strstr (err, "without the members it needs: slot 1 is being rebuilt onto "
+                       "e9.1; fail e1.1 once that recovery has finished"), "%s: %s",
+               raid_level_name (cases[i].level), err);
+    rig_adopt (&r, 0);
+    rig_free (&r);
+  }
+}
+
 /* Every write MM took at META (a superblock's, a bitmap block's) follows a flush of the
  * data writes it took before it, as md's PREFLUSH has it; at least MIN such writes. */
 static void

@@ -40,7 +40,6 @@
 # tests at once) booted in 81 and 224 s and both tests ran out of time.
 #
 # vm_build: builds or reuses the guest images (tests/vm/build.sh), sets VM_IMAGE.
-# (vm_cluster_run does so itself, while the server starts, unless VM_IMAGE is set.)
 # Cleanup: every process is stopped by PID by vm_cleanup, which the EXIT trap runs (before
 # lab_cleanup when tests/lab.sh is loaded).
 
@@ -51,7 +50,6 @@ VM_SERVER_PID=
 VM_FUSE_PID=
 VM_FUSE_MNT=
 VM_MKFS_PID=
-VM_BUILD_PID=
 VM_MKFS=                        # mkfs.gfs2: running, done or failed
 VM_GO_SAID=                     # the guests told go (" 1 2 ")
 VM_PIDS=()
@@ -97,30 +95,11 @@ vm_build() {
   VM_IMAGE=$("$VM_LIB_DIR/build.sh") || vm_fail "tests/vm/build.sh failed" || return 1
 }
 
-# build.sh in the background while the server assembles its volume (a warm build.sh still
-# takes ~3 s of apt-cache); vm_build_end waits for it.
-vm_build_start() {
-  [ -z "$VM_IMAGE" ] || return 0
-  "$VM_LIB_DIR/build.sh" >"$VM_DIR/image" 2>"$VM_DIR/build.log" &
-  VM_BUILD_PID=$!
-}
-
-vm_build_end() {
-  local rc=0
-  [ -n "$VM_BUILD_PID" ] || return 0
-  wait "$VM_BUILD_PID" || rc=$?
-  VM_BUILD_PID=
-  cat "$VM_DIR/build.log" >&2
-  [ $rc = 0 ] || vm_fail "tests/vm/build.sh failed (exit $rc): $(tail -1 "$VM_DIR/build.log")" || return 1
-  VM_IMAGE=$(cat "$VM_DIR/image")
-}
-
 vm_cleanup() {
   local rc=$? p
   set +e
   for p in "${VM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
   [ -n "$VM_MKFS_PID" ] && vm_stop_pid "$VM_MKFS_PID"
-  [ -n "$VM_BUILD_PID" ] && vm_stop_pid "$VM_BUILD_PID"
   vm_fuse_down
   [ -n "$VM_SERVER_PID" ] && vm_stop_pid "$VM_SERVER_PID"
   for p in "${VM_PIDS[@]}"; do vm_stop_pid "$p"; done
@@ -440,10 +419,9 @@ vm_verdict() {
 vm_cluster_run() {
   local rc=0
   vm_setup || return 1
-  vm_build_start
+  [ -n "$VM_IMAGE" ] || vm_build || return 1
   vm_server_up || return 1
   vm_mark server-up
-  vm_build_end || return 1
   vm_initrd
   vm_mkfs_start || return 1
   vm_boot_pair || return 1

@@ -12,8 +12,8 @@
 # that hangs is reported with its last one).
 # The workload: join corosync + dlm_controld, wait for the host's "go" on the second serial
 # port (ttyS1: the host makes the filesystem while the guests boot and join), attach the
-# export with nbd-client, mount the lock_dlm GFS2, then for writesec seconds write files of random data (fsync'd, each with
-# its md5 in a manifest) and append a line to one shared file under flock; the host's
+# export with nbd-client, mount the lock_dlm GFS2, then for writesec seconds write files of
+# random data (fsync'd, each with its md5 in a manifest) and append a line to one shared file under flock; the host's
 # MIDWAY_ACTION runs while both nodes are in that loop. Then each node in turn (node 1
 # first) remounts and checks both nodes' files and the shared file; each unmounts (node 2
 # first) and checks its kernel log for I/O errors.

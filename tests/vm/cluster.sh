@@ -25,8 +25,10 @@
 #   VM_KEEP=1       keep the run directory after the run
 #
 # vm_cluster_run: starts the server, makes a lock_dlm GFS2 on it with mkfs.gfs2 through
-# nbdfuse, boots the two guests (tests/vm/init-node.sh is their init), runs MIDWAY_ACTION,
-# waits for their verdicts, then runs fsck.gfs2 -n through nbdfuse and stops the server.
+# nbdfuse while the two guests boot and join the cluster (tests/vm/init-node.sh is their
+# init; each attaches the export only once the host, mkfs done, says go on its ttyS1),
+# runs MIDWAY_ACTION, waits for their verdicts, then runs fsck.gfs2 -n through nbdfuse and
+# stops the server.
 # Returns 0 when both guests print RESULT PASS and fsck is clean; otherwise prints one
 # "vm: FAIL: ..." line (after the guests' console lines) and returns 1.
 # Afterwards: VM_DIR holds vm1.log, vm2.log (consoles), server.log, fsck.log;
@@ -47,6 +49,9 @@ VM_IMAGE=
 VM_SERVER_PID=
 VM_FUSE_PID=
 VM_FUSE_MNT=
+VM_MKFS_PID=
+VM_MKFS=                        # mkfs.gfs2: running, done or failed
+VM_GO_SAID=                     # the guests told go (" 1 2 ")
 VM_PIDS=()
 VM_TIMES=
 VM_T0=
@@ -86,14 +91,32 @@ vm_require() {
     { echo "vm: skip: this qemu cannot run guests with accelerator ${VM_ACCEL:-tcg}" >&2; exit 77; }
 }
 
+# build.sh resolves its package versions with apt-cache before it finds its cached image:
+# 3 s (more under load) that each scenario paid.  Its answer is remembered for the apt
+# state it came from (apt's lists and configuration, dpkg's status) and that build.sh,
+# while the image it named is there.
 vm_build() {
+  local memo
+  memo=${AOERAID_VM_CACHE:-/var/cache/aoeraid-vm}/resolved-$(vm_apt_state)
+  if [ -s "$memo" ] && [ -f "$(cat "$memo")/base.cpio.gz" ]; then
+    VM_IMAGE=$(cat "$memo")
+    return 0
+  fi
   VM_IMAGE=$("$VM_LIB_DIR/build.sh") || vm_fail "tests/vm/build.sh failed" || return 1
+  rm -f "${memo%/*}"/resolved-*
+  { echo "$VM_IMAGE" >"$memo.$$" && mv "$memo.$$" "$memo"; } 2>/dev/null || true
+}
+
+vm_apt_state() {
+  { ls -lR --time-style=+%s.%N /var/lib/apt/lists /etc/apt; stat -c '%Y.%s' /var/lib/dpkg/status
+    sha256sum <"$VM_LIB_DIR/build.sh"; } 2>/dev/null | sha256sum | cut -c1-16
 }
 
 vm_cleanup() {
   local rc=$? p
   set +e
   for p in "${VM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  [ -n "$VM_MKFS_PID" ] && vm_stop_pid "$VM_MKFS_PID"
   vm_fuse_down
   [ -n "$VM_SERVER_PID" ] && vm_stop_pid "$VM_SERVER_PID"
   for p in "${VM_PIDS[@]}"; do vm_stop_pid "$p"; done
@@ -115,6 +138,7 @@ vm_setup() {
   vm_require
   VM_T0=$(date +%s)
   VM_TIMES=
+  VM_MKFS='' VM_GO_SAID=''
   VM_DIR=$(mktemp -d "${LAB_DIR:-${TMPDIR:-/tmp}}/aoeraid-vm.XXXXXX")
   VM_NS=()
   if [ -n "${VM_NETNS:-}" ]; then
@@ -168,7 +192,14 @@ vm_server_up() {
 
 # vm_with_fuse CMD...: run CMD with the export as the file $VM_DISK (nbdfuse), then unmount.
 vm_with_fuse() {
-  local rc
+  local rc=0
+  vm_fuse_up || return 1
+  "$@" || rc=$?
+  vm_fuse_down
+  return $rc
+}
+
+vm_fuse_up() {
   VM_FUSE_MNT=$VM_DIR/fuse
   VM_DISK=$VM_FUSE_MNT/disk
   mkdir -p "$VM_FUSE_MNT"
@@ -179,11 +210,7 @@ vm_with_fuse() {
     kill -0 "$VM_FUSE_PID" 2>/dev/null || break
     sleep 0.1
   done
-  [ -e "$VM_DISK" ] || { vm_fuse_down; vm_fail "nbdfuse: $(tail -2 "$VM_DIR/nbdfuse.log")"; return 1; }
-  rc=0
-  "$@" || rc=$?
-  vm_fuse_down
-  return $rc
+  [ -e "$VM_DISK" ] || { vm_fuse_down; vm_fail "nbdfuse: $(tail -2 "$VM_DIR/nbdfuse.log")"; }
 }
 
 vm_fuse_down() {
@@ -196,13 +223,53 @@ vm_fuse_down() {
 # mkfs and fsck read and write the whole volume through nbdfuse: bounded, so that a server
 # that stalls a request fails the run naming the step, not the lab's watchdog.
 VM_FS_TOOL_SECONDS=120
-vm_mkfs() {
-  local rc=0
+# mkfs.gfs2 runs in the background while the guests boot (a third of the run's time
+# before, as a step of its own); vm_watch notes its end (vm_mkfs_end).
+vm_mkfs_start() {
+  vm_fuse_up || return 1
   timeout $VM_FS_TOOL_SECONDS mkfs.gfs2 -O -q -p lock_dlm -t "${VM_CLUSTER_NAME:-aoeraid}:gfs" \
-    -j 2 -J "${VM_JOURNAL_MB:-32}" "$VM_DISK" >"$VM_DIR/mkfs.log" 2>&1 || rc=$?
+    -j 2 -J "${VM_JOURNAL_MB:-32}" "$VM_DISK" >"$VM_DIR/mkfs.log" 2>&1 &
+  VM_MKFS_PID=$!
+  VM_MKFS=running
+}
+
+vm_mkfs_end() {
+  local rc=0
+  wait "$VM_MKFS_PID" || rc=$?
+  VM_MKFS_PID=
+  vm_fuse_down
+  VM_MKFS=failed
   [ $rc != 124 ] || vm_fail "mkfs.gfs2 did not finish within $VM_FS_TOOL_SECONDS s (the server stalled?)" ||
     return 1
-  [ $rc = 0 ] || vm_fail "mkfs.gfs2 failed (exit $rc): $(tail -2 "$VM_DIR/mkfs.log")"
+  [ $rc = 0 ] || vm_fail "mkfs.gfs2 failed (exit $rc): $(tail -2 "$VM_DIR/mkfs.log")" || return 1
+  VM_MKFS='done'
+  vm_mark mkfs
+}
+
+# Once mkfs.gfs2 has ended, say go to each guest that opened its go channel (it does
+# before PHASE booted).  Returns 1 when mkfs failed.
+vm_go_when_ready() {
+  local n
+  if [ "$VM_MKFS" = running ] && ! kill -0 "$VM_MKFS_PID" 2>/dev/null; then
+    vm_mkfs_end || return 1
+  fi
+  [ "$VM_MKFS" = 'done' ] || return 0
+  for n in 1 2; do
+    [[ $VM_GO_SAID == *" $n "* ]] && continue
+    vm_console_has $n "PHASE booted " || continue
+    # read-write: opening a FIFO so never blocks, even if qemu is gone
+    printf 'go\n' 1<>"$VM_DIR/go$n.in"
+    VM_GO_SAID+=" $n "
+  done
+}
+
+# The guests ended while mkfs.gfs2 ran (they failed): stop it.
+vm_mkfs_abandon() {
+  [ "$VM_MKFS" = running ] || return 0
+  vm_stop_pid "$VM_MKFS_PID"
+  VM_MKFS_PID='' VM_MKFS=failed
+  vm_fuse_down
+  vm_fail "the guests ended before mkfs.gfs2 did"
 }
 
 vm_fsck() {
@@ -262,13 +329,16 @@ EOF
 }
 
 # vm_boot N: guest N; node 1 serves the cluster link's stream socket, node 2 connects.
+# Its second serial port (ttyS1) reads the FIFO goN.in: the host's go (vm_go_when_ready).
 vm_boot() {
   local n=$1 link server=on
   [ "$n" = 2 ] && server=off
+  rm -f "$VM_DIR/go$n.in" "$VM_DIR/go$n.out"
+  mkfifo "$VM_DIR/go$n.in" "$VM_DIR/go$n.out"
   link="stream,id=c0,server=$server,addr.type=unix,addr.path=$VM_DIR/link.sock"
   "${VM_NS[@]}" timeout "${VM_TIMEOUT:-200}" qemu-system-x86_64 -accel "${VM_ACCEL:-tcg}" \
     -m "${VM_MEM:-768}" -smp 1 -display none -monitor none -no-reboot \
-    -serial "file:$VM_DIR/vm$n.log" \
+    -serial "file:$VM_DIR/vm$n.log" -chardev "pipe,id=go,path=$VM_DIR/go$n" -serial chardev:go \
     -kernel "$VM_IMAGE/vmlinuz" -initrd "$VM_DIR/initrd.gz" \
     -append "console=ttyS0 quiet panic=-1 oops=panic hung_task_panic=1 node=$n nbdport=$VM_NBD_PORT writesec=${VM_WRITE_SECONDS:-20}" \
     -netdev "$link" -device "virtio-net-pci,netdev=c0,mac=52:54:00:12:34:0$n" \
@@ -285,12 +355,16 @@ vm_console_has() { grep -aq "$2" "$VM_DIR/vm$1.log" 2>/dev/null; }
 vm_both_have() { vm_console_has 1 "$1" && vm_console_has 2 "$1"; }
 vm_running() { local p; for p in "${VM_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
 
-# Follow both consoles until the guests exit: note phases, run MIDWAY_ACTION once both
-# are writing, and stop the other guest shortly after one fails.
+# Follow both consoles until the guests exit: note phases, say go once mkfs has ended,
+# run MIDWAY_ACTION once both are writing, and stop the other guest shortly after one fails.
 vm_watch() {
   local midway=pending failed_at='' p phase n
-  local phases="booted attached quorate dlm mounted writing write-end verified"
+  local phases="booted quorate dlm attached mounted writing write-end verified"
   while vm_running; do
+    if ! vm_go_when_ready && [ -z "$failed_at" ]; then
+      for p in "${VM_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+      failed_at=$(date +%s)
+    fi
     for phase in $phases; do
       if vm_both_have "PHASE $phase "; then vm_mark "$phase"; phases=${phases#"$phase"}; phases=${phases# }; fi
     done
@@ -322,6 +396,8 @@ vm_watch() {
   for p in "${VM_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   VM_PIDS=()
   vm_mark guests-gone
+  vm_mkfs_abandon || return 1
+  [ "$VM_MKFS" = 'done' ] || return 1
   [ "$midway" = 'done' ] || [ "$midway" = pending ]
 }
 
@@ -363,11 +439,11 @@ vm_cluster_run() {
   [ -n "$VM_IMAGE" ] || vm_build || return 1
   vm_server_up || return 1
   vm_mark server-up
-  vm_with_fuse vm_mkfs || return 1
-  vm_mark mkfs
   vm_initrd
+  vm_mkfs_start || return 1
   vm_boot_pair || return 1
   vm_watch || rc=1
+  [ "$VM_MKFS" = 'done' ] || return 1     # said why; the guests, stopped, have nothing to say
   vm_verdict || rc=1
   if [ $rc = 0 ] && [ -n "${AFTER_ACTION:-}" ]; then
     eval "$AFTER_ACTION" || { vm_fail "AFTER_ACTION failed: $AFTER_ACTION"; rc=1; }

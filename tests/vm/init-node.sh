@@ -10,9 +10,10 @@
 # or, last, "AOERAID_VM nodeN RESULT PASS" / "AOERAID_VM nodeN RESULT FAIL: why"; the
 # lines "AOERAID_VM nodeN STEP what t=UPTIME" name what it does between phases (a guest
 # that hangs is reported with its last one).
-# The workload: attach the export with nbd-client, join corosync + dlm_controld, mount the
-# lock_dlm GFS2, then for writesec seconds write files of random data (fsync'd, each with
-# its md5 in a manifest) and append a line to one shared file under flock; the host's
+# The workload: join corosync + dlm_controld, wait for the host's "go" on the second serial
+# port (ttyS1: the host makes the filesystem while the guests boot and join), attach the
+# export with nbd-client, mount the lock_dlm GFS2, then for writesec seconds write files of
+# random data (fsync'd, each with its md5 in a manifest) and append a line to one shared file under flock; the host's
 # MIDWAY_ACTION runs while both nodes are in that loop. Then each node in turn (node 1
 # first) remounts and checks both nodes' files and the shared file; each unmounts (node 2
 # first) and checks its kernel log for I/O errors.
@@ -77,7 +78,22 @@ bring_up() {
     fail "NICs missing: $(ls /sys/class/net)"
   ip addr add 192.168.100.$N/24 dev "$C" && ip link set "$C" up || fail "cluster NIC $C"
   ip addr add 10.0.2.15/24 dev "$U" && ip link set "$U" up || fail "user NIC $U"
+  # Open before "PHASE booted", after which the host may say go: the tty keeps a line
+  # that comes while it is open (the UART's own FIFO is cleared when it is opened).
+  exec 3</dev/ttyS1 || fail "no /dev/ttyS1 (the host's go channel)"
+  stty -echo <&3 || fail "stty -echo on ttyS1"
   phase booted
+}
+
+# The host runs mkfs.gfs2 on the export while the guests boot and join the cluster, and
+# says "go" on ttyS1 once it has finished: nothing may read or write the export before.
+GO_SECONDS=150
+wait_go() {
+  step "wait for the host's mkfs.gfs2 (its go on ttyS1)"
+  # shellcheck disable=SC3045 # busybox ash has read -t
+  read -r -t $GO_SECONDS word <&3 || fail "no go from the host within $GO_SECONDS s (its mkfs.gfs2 hung?)"
+  [ "$word" = go ] || fail "the host said '$word' on ttyS1, not go"
+  exec 3<&-
 }
 
 # The kernel NBD client, as a real client would attach; no I/O timeout (TCG is slow).
@@ -210,8 +226,9 @@ check_kernel_log() {
 
 phase init
 bring_up
-attach
 join_cluster
+wait_go
+attach
 mount_gfs2 first
 phase mounted
 write_loop

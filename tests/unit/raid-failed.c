@@ -356,42 +356,135 @@ Test (failed, a_failed_array_takes_no_member_back_but_force_does)
  * loses e2.1: failed.  e4.1 added then waits as a spare; had it taken slot 1 (whose
  * recovery cannot read enough members anyway), e2.1, the member force needs, would be a
  * former member, and force would start the array with e3.1, which missed that write. */
-Test (failed, a_spare_added_to_a_failed_array_takes_no_slot)
+/* A RAID5 of 3 with a bitmap on e1.1 ... e4.1 (e4.1 not a member yet), REF its bytes:
+ * e3.1 fails, a write at 8192 reaches e1.1 and e2.1 only, then e2.1 fails: failed. */
+static void
+failed_after_a_write_e3_missed (struct fx *f, uint8_t **ref)
 {
   struct raid_params p = { .level = RAID_LEVEL_5, .chunk_bytes = CHUNK, .name = "vol",
                            .flags = RAID_CREATE_ASSUME_CLEAN, .bitmap_region = REGION };
-  struct fx f;
-  uint8_t *ref;
   struct raid_status st;
-  struct raid_member spare;
   char err[512] = "";
   uint64_t seed = 7;
 
-  fx_members (&f, 4, MEMBER);
-  f.a = raid_create (&p, f.mem, 3, fx_log, &f, err, sizeof err);
-  cr_assert_not_null (f.a, "raid_create: %s", err);
-  ref = fx_fill (f.a, &seed);
-  raid_mem_member_fail (f.mm[2], 1, 1);
-  raid_write (f.a, ref, 2 * CHUNK, 0, 0);         /* fails e3.1: degraded */
-  raid_mem_member_fail (f.mm[2], 0, 0);           /* e3.1's disk sound, its data stale */
-  fx_write_mark (&f, ref, 8192);                  /* on e1.1 and e2.1 only */
-  raid_mem_member_fail (f.mm[1], 1, 1);
-  raid_write (f.a, ref, 2 * CHUNK, 0, 0);         /* fails e2.1: the array fails */
-  raid_status (f.a, &st);
+  fx_members (f, 4, MEMBER);
+  f->a = raid_create (&p, f->mem, 3, fx_log, f, err, sizeof err);
+  cr_assert_not_null (f->a, "raid_create: %s", err);
+  *ref = fx_fill (f->a, &seed);
+  raid_mem_member_fail (f->mm[2], 1, 1);
+  raid_write (f->a, *ref, 2 * CHUNK, 0, 0);       /* fails e3.1: degraded */
+  raid_mem_member_fail (f->mm[2], 0, 0);          /* e3.1's disk sound, its data stale */
+  fx_write_mark (f, *ref, 8192);                  /* on e1.1 and e2.1 only */
+  raid_mem_member_fail (f->mm[1], 1, 1);
+  raid_write (f->a, *ref, 2 * CHUNK, 0, 0);       /* fails e2.1: the array fails */
+  raid_status (f->a, &st);
   cr_assert_eq (st.state, RAID_STATE_FAILED);
-  raid_mem_member_fail (f.mm[1], 0, 0);
+  raid_mem_member_fail (f->mm[1], 0, 0);
+}
 
-  spare = f.mem[3];
-  cr_assert_eq (raid_add_member (f.a, &spare, err, sizeof err), 0, "add e4.1: %s", err);
-  cr_assert_neq (raid_recover (f.a), 0, "a recovery ran on a failed array");
-  raid_status (f.a, &st);
+/* e4.1 added to the failed array of failed_after_a_write_e3_missed: a spare, no slot. */
+static void
+add_e4_to_the_failed_array (struct fx *f)
+{
+  struct raid_member spare = f->mem[3];
+  struct raid_status st;
+  char err[512] = "";
+
+  cr_assert_eq (raid_add_member (f->a, &spare, err, sizeof err), 0, "add e4.1: %s", err);
+  cr_assert_eq (raid_recovery_pending (f->a), 0, "a recovery is due on a failed array");
+  cr_assert_neq (raid_recover (f->a), 0, "a recovery ran on a failed array");
+  raid_status (f->a, &st);
   cr_assert_eq (st.spares, 1, "e4.1 is no longer a spare (recovery slot %d)",
                 st.recovery_slot);
-  cr_assert_eq (fx_examined (&f, 0).roles[1], RAID_ROLE_FAULTY,
-                "slot 1 recorded as another's: %d", fx_examined (&f, 0).roles[1]);
+  cr_assert_eq (fx_examined (f, 0).roles[1], RAID_ROLE_FAULTY,
+                "slot 1 recorded as another's: %d", fx_examined (f, 0).roles[1]);
+}
 
+/* md: no spare goes into a slot of a failed array (raid5_add_disk, raid10_add_disk: "no
+ * point adding a device").  A RAID5 of 3 loses e3.1, takes a write on e1.1 and e2.1, then
+ * loses e2.1: failed.  e4.1 added then waits as a spare; had it taken slot 1 (whose
+ * recovery cannot read enough members anyway), e2.1, the member force needs, would be a
+ * former member, and force would start the array with e3.1, which missed that write. */
+Test (failed, a_spare_added_to_a_failed_array_takes_no_slot)
+{
+  struct fx f;
+  uint8_t *ref;
+
+  failed_after_a_write_e3_missed (&f, &ref);
+  add_e4_to_the_failed_array (&f);
   restart (&f, 1);
   fx_expect_data (f.a, ref, NULL, 6 * CHUNK, "forced start after the spare's add");
+  free (ref);
+  fx_free (&f);
+}
+
+/* ... and once force started it again (with e1.1 and e2.1; e3.1 left out, stale), the
+ * array is merely degraded: the spare that waited takes slot 2, the one still missing,
+ * and the array is whole again. */
+Test (failed, the_spare_that_waited_takes_the_missing_slot_once_force_started_it)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_status st;
+
+  failed_after_a_write_e3_missed (&f, &ref);
+  add_e4_to_the_failed_array (&f);
+  restart (&f, 1);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_DEGRADED, "force did not start it: %s", fx_warnings);
+  cr_assert_eq (st.spares, 1, "e4.1 is not a spare after the start");
+  cr_assert_eq (raid_recovery_pending (f.a), 1, "the spare waits on a degraded array");
+  cr_assert_eq (raid_recover (f.a), 0, "no recovery onto e4.1");
+  raid_status (f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_CLEAN);
+  cr_assert_str_eq (st.member[2].name, "e4.1");
+  cr_assert_str_eq (st.member[1].name, "e2.1", "e2.1, the member force needed, was pushed out");
+  raid_mem_member_set_down (f.mm[0], 1);          /* e4.1 serves in e1.1's place */
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "with e4.1 rebuilt and without e1.1");
+  raid_mem_member_set_down (f.mm[0], 0);
+  free (ref);
+  fx_free (&f);
+}
+
+/* A member back while the array can lose it (auto-readd, from the bitmap) waits as long as
+ * the array has failed (another member gone silent, not faulty), and comes back to its
+ * slot once that member answers again: the array survives, and the re-add reads enough. */
+Test (failed, a_readd_waits_while_the_array_has_failed_and_goes_on_after)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_status st;
+  struct raid_member back;
+  char err[512] = "";
+
+  rig_level (&f, RAID_LEVEL_5, 3, &ref);
+  raid_mem_member_fail (f.mm[2], 1, 1);
+  raid_write (f.a, ref, 2 * CHUNK, 0, 0);         /* fails e3.1: degraded */
+  raid_mem_member_fail (f.mm[2], 0, 0);
+  fx_write_mark (&f, ref, 8192);                  /* e3.1 misses it: one dirty region */
+  back = f.mem[2];
+  cr_assert_eq (raid_add_member_flags (f.a, &back, RAID_ADD_INCREMENTAL, err, sizeof err), 0,
+                "%s", err);
+  cr_assert (strstr (err, "re-adding e3.1 to slot 2"), "%s", err);
+  raid_mem_member_set_down (f.mm[1], 1);          /* e2.1 silent: the array has failed */
+  raid_status (f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_FAILED);
+  cr_assert_eq (raid_recovery_pending (f.a), 0, "a re-add is due on a failed array");
+  cr_assert_eq (raid_recover (f.a), -EAGAIN, "a re-add ran on a failed array");
+  raid_status (f.a, &st);
+  cr_assert_eq (st.spares, 1, "e3.1 left the spares while the array had failed");
+  cr_assert_eq (fx_examined (&f, 0).roles[2], RAID_ROLE_FAULTY);
+
+  raid_mem_member_set_down (f.mm[1], 0);          /* e2.1 answers: degraded again */
+  cr_assert_eq (raid_recovery_pending (f.a), 1, "the re-add waits on a degraded array");
+  f.info[0] = '\0';
+  cr_assert_eq (raid_recover (f.a), 0);
+  cr_assert (strstr (f.info, "e3.1 comes back to slot 2"), "not a re-add: %s", f.info);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.state, RAID_STATE_CLEAN);
+  raid_mem_member_set_down (f.mm[0], 1);          /* e3.1 serves in e1.1's place */
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "with e3.1 re-added and without e1.1");
+  raid_mem_member_set_down (f.mm[0], 0);
   free (ref);
   fx_free (&f);
 }

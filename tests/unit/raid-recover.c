@@ -189,6 +189,52 @@ Test (recover, every_level)
   }
 }
 
+/* A degraded array, still serving, takes a spare into each missing slot at once, however
+ * many it misses (a failed array takes none: raid-failed.c): every level losing all it
+ * may, one slot per pair in a raid10 (slots 1 and 3, each a pair half gone), two slots of
+ * a raid6 and a k+m of m 2, each rebuilt onto its own spare in turn. */
+Test (recover, a_degraded_array_takes_a_spare_into_each_missing_slot)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    const struct level_case *c = &cases[i];
+    unsigned lose = c->m ? c->m : c->level == RAID_LEVEL_10 ? 2 : c->copies - 1;
+    unsigned second = c->level == RAID_LEVEL_10 ? 3 : 2;
+    const char *name = raid_level_name (c->level);
+    struct raid_status st;
+    struct rig r;
+
+    rig_setup (&r, c);                  /* slot 1 faulty */
+    if (lose > 1) {
+      raid_mem_member_set_down (r.f.mm[second], 1);
+      rig_write (&r, 0, 64 * 1024);
+    }
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.state, RAID_STATE_DEGRADED, "%s: not degraded", name);
+    for (unsigned k = 0; k < lose; k++)
+      rig_add (&r, k);
+    for (unsigned k = 0; k < lose; k++) {
+      cr_assert_eq (raid_recovery_pending (r.f.a), 1, "%s: spare %u waits", name, k);
+      cr_assert_eq (raid_recover (r.f.a), 0, "%s: recovery %u", name, k);
+    }
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.state, RAID_STATE_CLEAN, "%s: not whole after %u recoveries", name,
+                  lose);
+    cr_assert_eq (st.spares, 0, "%s: a spare left", name);
+    cr_assert_str_eq (st.member[1].name, "e9.1", "%s", name);
+    if (lose > 1)
+      cr_assert_str_eq (st.member[second].name, "e10.1", "%s", name);
+    rig_verify (&r, name);
+    /* the rebuilt ones carry data: as many others out as may be (raid10: their mirrors) */
+    for (unsigned k = 0, out = 0; k < c->n && out < lose; k++)
+      if (c->level == RAID_LEVEL_10 ? k == 0 || k == 2 : k != 1 && !(lose > 1 && k == second)) {
+        raid_mem_member_set_down (r.f.mm[k], 1);
+        out++;
+      }
+    rig_verify (&r, "served by the rebuilt members and the fewest others");
+    rig_free (&r);
+  }
+}
+
 /* W, a writer over the whole array (its bytes kept in the rig's reference copy), from
  * SEED on, at least MIN_WRITES writes. */
 static void

@@ -64,7 +64,7 @@ pace_request_end (struct raid_array *a, int rc)
   atomic_fetch_add_explicit (&a->fg_ended, 1, memory_order_relaxed);
   /* nothing said after a fence is to be trusted; once closing, a member that failed
    * this request was not failed for it (raid_closing): it did not reach every member */
-  return array_fenced (a) || array_closing (a) ? -EIO : rc;
+  return array_refuses_requests (a) ? -EIO : rc;
 }
 
 /* A request from above is running, or one ended within PACE_BUSY_US: a

@@ -743,6 +743,12 @@ array_closing (struct raid_array *a)
 {
   return atomic_load (&a->closing);
 }
+/* Requests from above fail with EIO: fenced (another host's now) or closing */
+static inline int
+array_refuses_requests (struct raid_array *a)
+{
+  return array_fenced (a) || array_closing (a);
+}
 int slot_usable (struct raid_slot *s);            /* present, not faulty, healthy */
 /* Its member's ops->volatile_cache, or its replacement's (a flush of S reaches both) */
 int slot_volatile_cache (struct raid_slot *s);

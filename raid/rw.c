@@ -1221,7 +1221,7 @@ flush_request (struct raid_array *a)
 int
 raid_read (struct raid_array *a, void *buf, uint32_t len, uint64_t offset)
 {
-  if (array_fenced (a) || array_closing (a))
+  if (array_refuses_requests (a))
     return -EIO;
   pace_request_begin (a);
   return pace_request_end (a, read_request (a, buf, len, offset));
@@ -1231,7 +1231,7 @@ int
 raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset,
             unsigned flags)
 {
-  if (array_fenced (a) || array_closing (a))
+  if (array_refuses_requests (a))
     return -EIO;
   pace_request_begin (a);
   return pace_request_end (a, write_request (a, buf, len, offset, flags));
@@ -1240,7 +1240,7 @@ raid_write (struct raid_array *a, const void *buf, uint32_t len, uint64_t offset
 int
 raid_flush (struct raid_array *a)
 {
-  if (array_fenced (a) || array_closing (a))
+  if (array_refuses_requests (a))
     return -EIO;
   pace_request_begin (a);
   return pace_request_end (a, flush_request (a));

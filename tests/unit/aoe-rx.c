@@ -1717,17 +1717,30 @@ static void identifies_last_try(struct rig *r)
   step(r);
 }
 
-static unsigned table_full_lines;
-static char table_full_line[512];
+/* The log lines a test watches for: those holding MATCH, counted, the last kept with its
+ * level.  catch_log points the rig's log at one. */
+struct caught {
+  const char *match;
+  unsigned lines;
+  int level;
+  char line[512];
+};
 
-static void count_table_full(void *opaque, int level, const char *msg)
+static void catch_lines(void *opaque, int level, const char *msg)
 {
-  (void)opaque;
-  (void)level;
-  if (strstr(msg, "target table is full")) {
-    table_full_lines++;
-    snprintf(table_full_line, sizeof table_full_line, "%s", msg);
-  }
+  struct caught *c = opaque;
+  if (!strstr(msg, c->match))
+    return;
+  c->lines++;
+  c->level = level;
+  snprintf(c->line, sizeof c->line, "%s", msg);
+}
+
+static void catch_log(struct rig *r, struct caught *c, const char *match)
+{
+  *c = (struct caught){ .match = match, .level = -1 };
+  r->ini->opt.log = catch_lines;
+  r->ini->opt.log_opaque = c;
 }
 
 /* The MAC of made-up or extra shelf number N. */
@@ -1913,18 +1926,6 @@ Test(identify, short_dead_time_still_waits_a_second_for_identify)
   rig_close(&r);
 }
 
-static unsigned identify_lines;
-static char identify_line[512];
-
-static void count_identify_lines(void *opaque, int level, const char *msg)
-{
-  (void)opaque;
-  (void)level;
-  if (strstr(msg, "IDENTIFY")) {
-    identify_lines++;
-    snprintf(identify_line, sizeof identify_line, "%s", msg);
-  }
-}
 
 /* e8.2 answers Query Config, never IDENTIFY (a disk that does not spin up): its IDENTIFY
  * is asked again until the dead time after its first try, given up then (with a line for
@@ -1937,9 +1938,9 @@ Test(identify, identify_never_answered_is_given_up_at_the_dead_time)
   uint64_t max_gap;
 
   rig_open(&r, 35);
-  r.ini->opt.log = count_identify_lines;
-  identify_lines = 0;
-  struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
+  struct caught said;
+  catch_log(&r, &said, "IDENTIFY");
+    struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
   cr_assert_not_null(t);
   struct aoe_frame *f = identify_in_flight(t);
   cr_assert_not_null(f, "no IDENTIFY in flight");
@@ -1959,9 +1960,9 @@ Test(identify, identify_never_answered_is_given_up_at_the_dead_time)
   cr_assert(waited >= r.ini->opt.dead_time_ms && waited < r.ini->opt.dead_time_ms + 20,
             "waited %u ms for its IDENTIFY, said", waited);
   cr_assert_eq(aoe_identify_unanswered_ms(r.ini, 8, 3), 0, "another address said unanswered");
-  cr_assert_eq(identify_lines, 1, "%u lines about its IDENTIFY", identify_lines);
-  cr_assert(strstr(identify_line, "e8.2") && strstr(identify_line, "not IDENTIFY within"),
-            "the line: %s", identify_line);
+  cr_assert_eq(said.lines, 1, "%u lines about its IDENTIFY", said.lines);
+  cr_assert(strstr(said.line, "e8.2") && strstr(said.line, "not IDENTIFY within"),
+            "the line: %s", said.line);
   /* it answers discovery again: a new IDENTIFY, answered this time */
   t = config_from(&r, 8, 2, shelf2_mac);
   cr_assert_not_null(t);
@@ -1972,15 +1973,15 @@ Test(identify, identify_never_answered_is_given_up_at_the_dead_time)
 
 static struct rig *answering_rig;
 
-/* The log of a discovery: its line that it waits for e8.2's IDENTIFY, counted; then e8.2's
+/* The log of a discovery: its line that it waits for e8.2's IDENTIFY, caught; then e8.2's
  * disk answers (from the discovery's thread, the lock not held while it logs). */
 static void answer_when_waited_for(void *opaque, int level, const char *msg)
 {
-  (void)opaque;
-  if (!strstr(msg, "not IDENTIFY yet"))
+  struct caught *c = opaque;
+  unsigned before = c->lines;
+  catch_lines(opaque, level, msg);
+  if (c->lines == before)
     return;
-  identify_lines++;
-  snprintf(identify_line, sizeof identify_line, "%s", msg);
   cr_assert_eq(level, AOE_LOG_INFO);
   struct aoe_target *t = aoe_target_lookup(answering_rig->ini, 8, 2);
   cr_assert_not_null(t);
@@ -1998,15 +1999,16 @@ Test(identify, discovery_says_which_slow_shelf_it_waits_for, .timeout = 30)
 
   rig_open(&r, 36);
   answering_rig = &r;
+  struct caught said;
+  catch_log(&r, &said, "not IDENTIFY yet");
   r.ini->opt.log = answer_when_waited_for;
   r.ini->opt.dead_time_ms = 600000;
-  identify_lines = 0;
   struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
   cr_assert_not_null(t);
   aoe_discover(r.ini, 0);
-  cr_assert_eq(identify_lines, 1, "%u lines that the discovery waits", identify_lines);
-  cr_assert(strstr(identify_line, "e8.2 answered Query Config but not IDENTIFY yet") &&
-            strstr(identify_line, "dead time (600.0 s)"), "the line: %s", identify_line);
+  cr_assert_eq(said.lines, 1, "%u lines that the discovery waits", said.lines);
+  cr_assert(strstr(said.line, "e8.2 answered Query Config but not IDENTIFY yet") &&
+            strstr(said.line, "dead time (600.0 s)"), "the line: %s", said.line);
   cr_assert(aoe_target_up(t), "e8.2 answered, not up");
   rig_close(&r);
 }
@@ -2028,27 +2030,15 @@ Test(identify, discovery_with_its_shelves_does_not_wait_for_another_identify, .t
   struct rig r;
 
   rig_open(&r, 37);
-  r.ini->opt.log = count_identify_lines;
+  struct caught said;
+  catch_log(&r, &said, "IDENTIFY");
   r.ini->opt.dead_time_ms = 3000;
-  identify_lines = 0;
-  struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
+    struct aoe_target *t = config_from(&r, 8, 2, shelf2_mac);
   cr_assert_not_null(t);
   aoe_discover_until(r.ini, 0, rig_shelf_found, &r);
-  cr_assert_eq(identify_lines, 0, "the discovery waited for e8.2: %s", identify_line);
+  cr_assert_eq(said.lines, 0, "the discovery waited for e8.2: %s", said.line);
   cr_assert_eq(r.ini->identifying, 1, "e8.2's IDENTIFY is no longer asked");
   rig_close(&r);
-}
-
-static int slow_identify_level = -1;
-
-static void keep_slow_identify_line(void *opaque, int level, const char *msg)
-{
-  (void)opaque;
-  if (!strstr(msg, "not IDENTIFY yet"))
-    return;
-  identify_lines++;
-  slow_identify_level = level;
-  snprintf(identify_line, sizeof identify_line, "%s", msg);
 }
 
 /* Sixty addresses answer Query Config and none IDENTIFY (made-up replies from one host):
@@ -2060,19 +2050,19 @@ Test(identify, many_addresses_silent_to_identify_are_said_as_a_possible_flood, .
   uint8_t mac[6];
 
   rig_open(&r, 38);
-  r.ini->opt.log = keep_slow_identify_line;
+  struct caught said;
+  catch_log(&r, &said, "not IDENTIFY yet");
   r.ini->opt.dead_time_ms = 1500;
-  identify_lines = 0;
   for (unsigned i = 0; i < 60; i++) {
     mac_of(i, mac);
     cr_assert_not_null(config_from(&r, 200 + i / 24, i % 24, mac));
   }
   aoe_discover(r.ini, 0);
-  cr_assert_eq(identify_lines, 1, "%u lines that the discovery waits", identify_lines);
-  cr_assert(strstr(identify_line, "60 addresses at once") &&
-            strstr(identify_line, "flooding the SAN with made-up Query Config replies") &&
-            strstr(identify_line, "tcpdump -e -i"), "the line: %s", identify_line);
-  cr_assert_eq(slow_identify_level, AOE_LOG_WARN, "said at level %d", slow_identify_level);
+  cr_assert_eq(said.lines, 1, "%u lines that the discovery waits", said.lines);
+  cr_assert(strstr(said.line, "60 addresses at once") &&
+            strstr(said.line, "flooding the SAN with made-up Query Config replies") &&
+            strstr(said.line, "tcpdump -e -i"), "the line: %s", said.line);
+  cr_assert_eq(said.level, AOE_LOG_WARN, "said at level %d", said.level);
   rig_close(&r);
 }
 
@@ -2097,8 +2087,8 @@ Test(table, more_than_256_targets_are_found, .timeout = 60)
   static struct aoe_target *all[AOE_MAX_TARGETS];
 
   rig_open(&r, 21);
-  r.ini->opt.log = count_table_full;
-  table_full_lines = 0;
+  struct caught full;
+  catch_log(&r, &full, "target table is full");
   many_shelves(&r, 1000);
   size_t n = aoe_targets(r.ini, all, AOE_MAX_TARGETS);
   cr_assert_eq(n, 1001, "aoe_targets: %zu of 1001 shelves", n);
@@ -2112,7 +2102,7 @@ Test(table, more_than_256_targets_are_found, .timeout = 60)
     cr_assert(aoe_target_up(t));
     cr_assert_leq(t->nframes, AOE_FIRST_FRAMES, "an idle target holds %u frames", t->nframes);
   }
-  cr_assert_eq(table_full_lines, 0, "a table of 1001 said it was full: %s", table_full_line);
+  cr_assert_eq(full.lines, 0, "a table of 1001 said it was full: %s", full.line);
   /* and the rig's shelf, among them, still serves I/O */
   uint8_t buf[READ_SECTORS * AOE_SECTOR];
   struct result res;
@@ -2133,8 +2123,8 @@ Test(table, flood_at_the_cap_lets_a_new_shelf_in_and_evicts_none_in_use, .timeou
   const unsigned flood = AOE_MAX_TARGETS + 3000;
 
   rig_open(&r, 22);
-  r.ini->opt.log = count_table_full;
-  table_full_lines = 0;
+  struct caught full;
+  catch_log(&r, &full, "target table is full");
   cr_assert_eq(aoe_target_find(r.ini, SHELF, SLOT), r.t);       /* handed to a caller */
   struct aoe_target *held = discover(&r, SLOT + 1, shelf2_mac);    /* e7.4, reserved by us */
   claim(&r, held);
@@ -2168,9 +2158,9 @@ Test(table, flood_at_the_cap_lets_a_new_shelf_in_and_evicts_none_in_use, .timeou
    * table's worth evicted */
   cr_assert_eq(r.ini->st.targets_evicted, 4 + flood - AOE_MAX_TARGETS,
                "evicted %llu", (unsigned long long)r.ini->st.targets_evicted);
-  cr_assert_eq(table_full_lines, 1, "%u table-full lines, not one", table_full_lines);
-  cr_assert(strstr(table_full_line, "interface fuzz0") && strstr(table_full_line, "tcpdump"),
-            "the line names neither the interface nor what to do: %s", table_full_line);
+  cr_assert_eq(full.lines, 1, "%u table-full lines, not one", full.lines);
+  cr_assert(strstr(full.line, "interface fuzz0") && strstr(full.line, "tcpdump"),
+            "the line names neither the interface nor what to do: %s", full.line);
   read_finish(&r, 100, buf, &res, "the flood");
 
   /* The made-up targets' IDENTIFYs go unanswered to their last try: they are dropped, and
@@ -2207,8 +2197,8 @@ Test(table, full_table_evicts_only_unused_then_refuses, .timeout = 60)
   struct result res;
 
   rig_open(&r, 23);
-  r.ini->opt.log = count_table_full;
-  table_full_lines = 0;
+  struct caught full;
+  catch_log(&r, &full, "target table is full");
   cr_assert_eq(aoe_target_find(r.ini, SHELF, SLOT), r.t);
   read_start(&r, 200, buf, &res);
   struct aoe_target *held = discover(&r, SLOT + 1, shelf2_mac);
@@ -2220,7 +2210,7 @@ Test(table, full_table_evicts_only_unused_then_refuses, .timeout = 60)
   pthread_mutex_unlock(&r.ini->lock);
   many_shelves(&r, AOE_MAX_TARGETS - 2);
   cr_assert_eq(r.ini->ntargets, AOE_MAX_TARGETS);
-  cr_assert_eq(table_full_lines, 0);
+  cr_assert_eq(full.lines, 0);
 
   for (unsigned i = 0; i < 10; i++) {   /* new real shelves: each evicts an old unused one */
     mac_of(0x800000 + i, mac);
@@ -2236,8 +2226,8 @@ Test(table, full_table_evicts_only_unused_then_refuses, .timeout = 60)
   cr_assert_eq(aoe_target_lookup(r.ini, SHELF, SLOT + 1), held, "the reserved shelf was evicted");
   pthread_mutex_unlock(&r.ini->lock);
   cr_assert_eq(r.ini->st.targets_evicted, 10);
-  cr_assert_eq(table_full_lines, 1, "%u table-full lines, not one", table_full_lines);
-  cr_assert(strstr(table_full_line, "took the place of an unused target"), "%s", table_full_line);
+  cr_assert_eq(full.lines, 1, "%u table-full lines, not one", full.lines);
+  cr_assert(strstr(full.line, "took the place of an unused target"), "%s", full.line);
 
   /* every shelf handed to a caller (aoe_targets: aoeraid discover, a scan) */
   cr_assert_eq(aoe_targets(r.ini, all, AOE_MAX_TARGETS), AOE_MAX_TARGETS);
@@ -2248,9 +2238,9 @@ Test(table, full_table_evicts_only_unused_then_refuses, .timeout = 60)
   cr_assert_eq(r.ini->ntargets, AOE_MAX_TARGETS);
   cr_assert_eq(r.ini->st.targets_refused, 100);
   cr_assert_eq(r.ini->st.targets_evicted, 10);
-  cr_assert_eq(table_full_lines, 2, "%u table-full lines, not two", table_full_lines);
-  cr_assert(strstr(table_full_line, "is not tracked: every target is in use"), "%s",
-            table_full_line);
+  cr_assert_eq(full.lines, 2, "%u table-full lines, not two", full.lines);
+  cr_assert(strstr(full.line, "is not tracked: every target is in use"), "%s",
+            full.line);
   for (size_t i = 0; i < AOE_MAX_TARGETS; i++) {
     pthread_mutex_lock(&r.ini->lock);
     cr_assert_eq(aoe_target_lookup(r.ini, all[i]->shelf, all[i]->slot), all[i]);

@@ -756,8 +756,9 @@ void raid_status_events (const struct raid_status *was, const struct raid_status
  * on the members it reaches (one missing it is one event behind: the next start takes
  * it); else it writes no superblock, and the array stays as a crash leaves it (dirty:
  * the next start resyncs what the bitmap names, or replays the log; refused dirty and
- * degraded without force, as after a crash).  Any thread; before raid_close. */
-void raid_closing (struct raid_array *a);
+ * degraded without force, as after a crash).  Any thread; before raid_close.  Returns
+ * how many requests from above (raid_read/write/flush) were running then. */
+unsigned raid_closing (struct raid_array *a);
 /* Mark clean (unless failed), rewrite the superblocks, free.  Does not
  * close the members.  Cancel and join a running raid_resync first.  After raid_closing:
  * see there. */

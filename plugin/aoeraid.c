@@ -1897,21 +1897,12 @@ static int aoeraid_can_zero(void *handle) { return 1; }
 static int aoeraid_can_fast_zero(void *handle) { return 1; }
 static int aoeraid_can_cache(void *handle) { return NBDKIT_CACHE_NONE; }
 
-/* Each request is counted while it runs: a stop during a hold says how many it cut
- * short (stopping.c).  R: raid/'s answer, 0 or -errno. */
-static int answered(const char *what, int r)
-{
-  stopping_request_end();
-  return reply_result(what, r);
-}
-
 static int aoeraid_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
                          uint32_t flags)
 {
   if (aoeraid_debug_io)
     nbdkit_debug("pread count=%" PRIu32 " offset=%" PRIu64, count, offset);
-  stopping_request_begin();
-  return answered("pread", unaligned_read(array, buf, count, offset));
+  return reply_result("pread", unaligned_read(array, buf, count, offset));
 }
 
 static int aoeraid_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
@@ -1920,8 +1911,7 @@ static int aoeraid_pwrite(void *handle, const void *buf, uint32_t count, uint64_
   if (aoeraid_debug_io)
     nbdkit_debug("pwrite count=%" PRIu32 " offset=%" PRIu64 " fua=%d", count, offset,
                  !!(flags & NBDKIT_FLAG_FUA));
-  stopping_request_begin();
-  return answered("pwrite", unaligned_write(array, buf, count, offset,
+  return reply_result("pwrite", unaligned_write(array, buf, count, offset,
                                 flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
 }
 
@@ -1932,8 +1922,7 @@ static int aoeraid_zero(void *handle, uint32_t count, uint64_t offset, uint32_t 
     return reply_result("fast zero", -ENOTSUP);
   if (aoeraid_debug_io)
     nbdkit_debug("zero count=%" PRIu32 " offset=%" PRIu64, count, offset);
-  stopping_request_begin();
-  return answered("zero", unaligned_zero(array, count, offset,
+  return reply_result("zero", unaligned_zero(array, count, offset,
                               flags & NBDKIT_FLAG_FUA ? RAID_WRITE_FUA : 0));
 }
 
@@ -1943,14 +1932,12 @@ static int aoeraid_trim(void *handle, uint32_t count, uint64_t offset, uint32_t 
 {
   if (!(flags & NBDKIT_FLAG_FUA))
     return 0;
-  stopping_request_begin();
-  return answered("trim", raid_flush(array));
+  return reply_result("trim", raid_flush(array));
 }
 
 static int aoeraid_flush(void *handle, uint32_t flags)
 {
-  stopping_request_begin();
-  return answered("flush", raid_flush(array));
+  return reply_result("flush", raid_flush(array));
 }
 
 static void aoeraid_dump_plugin(void)

@@ -1,6 +1,5 @@
 /* Stopping during a hold: see stopping.h. */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,24 +16,12 @@ static struct aoe_initiator *stop_ini;
 static struct raid_array *stop_array;
 static size_t (*held_shelves)(char *names, size_t len);
 static bool holds_ended;                        /* the ticker's, then .cleanup's */
-static atomic_uint requests_running;
-
-void stopping_request_begin(void)
-{
-  atomic_fetch_add_explicit(&requests_running, 1, memory_order_relaxed);
-}
-
-void stopping_request_end(void)
-{
-  atomic_fetch_sub_explicit(&requests_running, 1, memory_order_relaxed);
-}
 
 /* End the holds, the array closing first (no member failed for the I/O they fail). */
 static void end_holds(const char *held)
 {
-  unsigned waiting = atomic_load(&requests_running);
+  unsigned waiting = raid_closing(stop_array);
 
-  raid_closing(stop_array);
   aoe_end_holds(stop_ini);
   holds_ended = true;
   log_warning("stopping during a hold: %u held request(s) ended with EIO; %s not marked "

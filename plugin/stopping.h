@@ -19,8 +19,5 @@ int stopping_start(struct aoe_initiator *ini, struct raid_array *array,
  * shelf would wait out hold-time): stop the thread, and end the holds as it would if a
  * shelf is held still.  Nothing when stopping_start did not run. */
 void stopping_stop(void);
-/* A client request begins or ends: the held ones are counted in the stop's line. */
-void stopping_request_begin(void);
-void stopping_request_end(void);
 
 #endif

@@ -1540,11 +1540,13 @@ fail:
   return NULL;
 }
 
-void
+unsigned
 raid_closing (struct raid_array *a)
 {
   atomic_store (&a->closing, 1);
   atomic_store (&a->resync_stop, 1);    /* runs stop as at raid_resync_cancel */
+  /* pace.c's count, which every request keeps anyway */
+  return (unsigned) (atomic_load (&a->fg_begun) - atomic_load (&a->fg_ended));
 }
 
 /* Closing (raid_closing): the slots missing for the array's own reasons (no member,

@@ -35,6 +35,7 @@ struct stop_at {
   struct fx *f;
   enum raid_io_op op;
   int down, done;
+  unsigned running;             /* requests from above running as it closed */
 };
 
 static void
@@ -46,7 +47,7 @@ stop_while_held (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len
   if (s->done || op != s->op || offset < RAID_DATA_OFFSET)
     return;
   s->done = 1;
-  raid_closing (s->f->a);
+  s->running = raid_closing (s->f->a);
   if (s->down)
     raid_mem_member_set_down (s->f->mm[HELD], 1);
   else
@@ -92,7 +93,7 @@ write_cut_at_stop (const struct level_case *c, int down)
   struct raid_sb_summary before[3], after[3];
   struct raid_status st0, st;
   uint8_t *ref, *alt;
-  struct stop_at stop = { &f, RAID_IO_WRITE, down, 0 };
+  struct stop_at stop = { &f, RAID_IO_WRITE, down, 0, 0 };
   uint64_t seed = 11, stripe;
 
   rig (&f, c->level, c->n, &ref);
@@ -107,6 +108,7 @@ write_cut_at_stop (const struct level_case *c, int down)
                 "%s: the write cut short by the stop is not acknowledged",
                 raid_level_name (c->level));
   cr_assert (stop.done, "the write reached the held member");
+  cr_assert_eq (stop.running, 1, "%u requests said running as it closed", stop.running);
   raid_mem_member_hook (f.mm[HELD], NULL, NULL);
   cr_assert_eq (raid_write (f.a, ref, CHUNK, 0, 0), -EIO, "a write after the stop");
 
@@ -164,7 +166,7 @@ Test (closing, a_read_cut_short_leaves_the_array_clean, .timeout = 60)
     struct fx f;
     struct raid_sb_summary before[3], after[3];
     struct raid_status st;
-    struct stop_at stop = { &f, RAID_IO_READ, 1, 0 };
+    struct stop_at stop = { &f, RAID_IO_READ, 1, 0, 0 };
     uint8_t *ref, buf[CHUNK * 4];
 
     held = 0;
@@ -211,7 +213,7 @@ Test (closing, refuses_changes)
   char err[256] = "";
 
   rig (&f, RAID_LEVEL_1, 2, &ref);
-  raid_closing (f.a);
+  cr_assert_eq (raid_closing (f.a), 0, "requests said running with none");
   cr_assert_eq (raid_fail_member (f.a, "e2.1", err, sizeof err), -EROFS);
   cr_assert (strstr (err, "closing"), "%s", err);
   cr_assert_eq (raid_flush (f.a), -EIO);

@@ -690,3 +690,11 @@ Test (closing_ppl, every_cut_repair, .timeout = 600)
       cr_assert_geq (cut, N, "%s: a repair of %lld I/Os", policy_name[pol], (long long) cut);
     }
 }
+Test (closing_ppl, every_cut_write_degraded_on_cached_members_with_the_log, .timeout = 600)
+{
+  sweep (POL_PPL, 1, 1);
+}
+Test (closing_ppl, every_cut_write_degraded_on_cached_members_with_the_bitmap, .timeout = 600)
+{
+  sweep (POL_BITMAP, 1, 1);
+}

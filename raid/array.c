@@ -1587,6 +1587,11 @@ raid_close (struct raid_array *a)
   if (!a)
     return;
   closing = array_closing (a);
+  /* closing: a held member with a volatile cache misses the flush the clean mark rests
+   * on (sb_queue leaves it out), and its cache may hold acknowledged writes whose parity
+   * went out to the others: its flush, failing, fails nobody but notes the cut */
+  if (closing)
+    flush_cached_members (a, &a->poll_gate);
   if (closing && atomic_load (&a->close_cut)) {
     close_as_after_crash (a);
     return;

@@ -92,6 +92,12 @@ ppl_flush_begin (struct raid_array *a)
 void
 ppl_flush_ended (struct raid_array *a, uint64_t n)
 {
+  /* closing: a member whose flush failed was not failed for it (raid_closing), and its
+   * cache may still hold the writes the flush was for: no flush makes them durable now,
+   * else a record could go out over bytes only that cache holds, or its ring's tail pass
+   * the record of a write not durable on it, and a crash before the next start lose them */
+  if (array_closing (a))
+    return;
   /* flushes end in any order: one numbered N began after every lower one did, so it
    * covers all they cover */
   uint64_t ended = atomic_load (&a->ppl.room_flush_ended);
@@ -124,16 +130,20 @@ room_flush (struct raid_array *a, uint64_t need)
  * the stripe lock's bucket holds one.  Then the records' buckets hold this write (until
  * ppl_done numbers its flush).  Stripes sharing a bucket only cost a flush more.  The
  * caller holds the stripes' locks. */
-static void
+static int
 stripes_durable (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec)
 {
   for (unsigned i = 0; i < nrec; i++) {
     uint64_t need = a->ppl.pending[recs[i].stripe % STRIPE_LOCKS];
-    while (need != PPL_PENDING && atomic_load (&a->ppl.room_flush_ended) < need)
+    while (need != PPL_PENDING && atomic_load (&a->ppl.room_flush_ended) < need) {
+      if (array_closing (a))
+        return -EIO;            /* no flush counts now (ppl_flush_ended): nothing logged */
       room_flush (a, need);
+    }
   }
   for (unsigned i = 0; i < nrec; i++)
     a->ppl.pending[recs[i].stripe % STRIPE_LOCKS] = PPL_PENDING;
+  return 0;
 }
 
 /* The write of REQ ended, durable after room flush FLUSH (0: at once): its stripes'
@@ -162,13 +172,14 @@ ring_drop_durable (struct raid_array *a, struct ppl_ring *r)
 
 /* Take BYTES of slot S's ring at its head, once no write logged there is still running
  * or in a cache (a room flush if one is: md's ppl_do_flush, on demand): the entry's
- * virtual position, its place in the queue in *AT, and in *DURABLE the ring's tail then:
- * every write logged below it ended and is durable. */
-static uint64_t
-ring_take (struct raid_array *a, unsigned s, uint64_t bytes, unsigned *at, uint64_t *durable)
+ * virtual position in *POS, its place in the queue in *AT, and in *DURABLE the ring's
+ * tail then: every write logged below it ended and is durable.  -EIO when closing and
+ * the room waits for a flush, which counts no more (ppl_flush_ended). */
+static int
+ring_take (struct raid_array *a, unsigned s, uint64_t bytes, uint64_t *pos, unsigned *at,
+           uint64_t *durable)
 {
   struct ppl_ring *r = &a->ppl.ring[s];
-  uint64_t pos;
 
   pthread_mutex_lock (&r->lock);
   for (;;) {
@@ -178,6 +189,10 @@ ring_take (struct raid_array *a, unsigned s, uint64_t bytes, unsigned *at, uint6
       break;
     if (r->queued && r->q[r->first].done) {   /* ended, in a cache: flush for its room */
       uint64_t need = r->q[r->first].flush;
+      if (array_closing (a)) {
+        pthread_mutex_unlock (&r->lock);
+        return -EIO;
+      }
       pthread_mutex_unlock (&r->lock);
       room_flush (a, need);
       pthread_mutex_lock (&r->lock);
@@ -185,13 +200,13 @@ ring_take (struct raid_array *a, unsigned s, uint64_t bytes, unsigned *at, uint6
     else
       pthread_cond_wait (&r->room, &r->lock);
   }
-  pos = r->head;
+  *pos = r->head;
   r->head += bytes;
   *at = (r->first + r->queued++) % PPL_QUEUE;
-  r->q[*at].pos = pos;
+  r->q[*at].pos = *pos;
   r->q[*at].done = 0;
   pthread_mutex_unlock (&r->lock);
-  return pos;
+  return 0;
 }
 
 /* The writes logged at queue place AT ended, durable once room flush FLUSH has: their
@@ -327,7 +342,9 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
   }
   if (!total)
     return 0;
-  stripes_durable (a, recs, nrec);
+  rc = stripes_durable (a, recs, nrec);
+  if (rc)
+    return rc;
   req->first = UINT64_MAX;
   for (unsigned i = 0; i < nrec; i++) {
     req->first = recs[i].stripe < req->first ? recs[i].stripe : req->first;
@@ -346,10 +363,12 @@ ppl_log (struct raid_array *a, const struct ppl_rec *recs, unsigned nrec, struct
     for (unsigned i = 0; i < nrec; i++)
       if (recs[i].slot == s)
         idx[n++] = i;
-    struct ppl_hold *h = &req->hold[req->nhold++];
+    struct ppl_hold *h = &req->hold[req->nhold];
     uint64_t durable;
     h->slot = s;
-    h->pos = ring_take (a, s, bytes[s], &h->at, &durable);
+    if ((rc = ring_take (a, s, bytes[s], &h->pos, &h->at, &durable)) != 0)
+      break;
+    req->nhold++;
     entries_encode (a, s, recs, idx, n, h->pos, durable, at);
     rc = ring_queue (a, b, s, h->pos, bytes[s], at);
     at += bytes[s];

@@ -527,17 +527,12 @@ static void force_command(const struct exam *ex, size_t n, size_t first, char *o
     snprintf(out + used, used < len ? len - used : 0, " force=true");
 }
 
-/* The start from the fresh members, with force=true when the write hole wants it; ""
- * when they are too few to start it (assembly would refuse the command: the QA walk found
- * a failed array's start: line naming one that could not start). */
+/* The start from the fresh members, with force=true when the write hole wants it. */
 static void start_command(const struct exam *ex, size_t n, size_t first, char *out,
                           size_t len)
 {
   size_t used;
 
-  out[0] = '\0';
-  if (!startable(ex, n, first, 0))
-    return;
   start_command_with(ex, n, first, 0, out, len);
   used = strlen(out);
   if (used && start_hole(ex, n, first) != RAID_WRITE_HOLE_NONE)
@@ -661,22 +656,6 @@ static const char *degraded_text(const struct exam *ex, size_t n, size_t first, 
   return buf;
 }
 
-/* Why there is no start: command. */
-static const char *start_none_text(const struct exam *ex, size_t n, size_t first)
-{
-  char fresh[1200];
-
-  if (startable(ex, n, first, 1))
-    return "none without force=true: too few fresh members (failed: below)";
-  start_command_with(ex, n, first, 0, fresh, sizeof fresh);
-  if (!fresh[0])
-    return "none: no shelf examined is a member the array would start from; examine its "
-           "other shelves too, or start it by uuid (scan:)";
-  return "none: the shelves examined hold too few of its members to start it, even with "
-         "force=true; examine its other shelves too, or start it by uuid when they answer "
-         "(scan:)";
-}
-
 static void print_array_text(const struct exam *ex, size_t n, size_t first)
 {
   const struct raid_sb_summary *ref = freshest(ex, n, first);
@@ -721,11 +700,12 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
     printf("  degraded: %s\n", hole_text(ref, start_hole(ex, n, first), why, sizeof why));
   if (cmd[0])
     printf("  start: %s\n", cmd);
-  else
-    printf("  start: %s\n", start_none_text(ex, n, first));
   /* the start's note (QA walk: a start without a stale member read as a whole one) */
   if (cmd[0] && degraded_text(ex, n, first, gaps, sizeof gaps)[0])
     printf("  starts degraded: %s\n", gaps);
+  if (!cmd[0])
+    printf("  start: none: no shelf examined is a member the array would start from; "
+           "examine its other shelves too, or start it by uuid (scan:)\n");
   force_command(ex, n, first, cmd, sizeof cmd);
   if (cmd[0])
     printf("  failed: too few fresh members to start; force=true takes the stale ones "

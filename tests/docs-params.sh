@@ -8,6 +8,7 @@
 #    list, in aoeraid.pod's DESCRIPTION (=item B<cmd>) and in README.md; the usage lines
 #    of `aoeraid --help` are aoeraid.pod's SYNOPSIS, line for line; `aoeraid CMD --help`
 #    answers for each; --version and -V print "aoeraid VERSION", as the plugin does;
+#    every option of tools/' getopt tables (long and short) is in aoeraid.pod's OPTIONS;
 #  - every control request the plugin understands is an aoeraid subcommand, and the ones
 #    refused on a read-only array are those the man page lists under readonly=.
 set -euo pipefail
@@ -150,6 +151,18 @@ else
   bad "aoeraid --help's usage differs from aoeraid.pod's SYNOPSIS:"
   diff <(echo "$uselines") <(echo "$podsyn") || true
 fi
+
+# The long options of tools/ (getopt_long tables) are those aoeraid.pod's OPTIONS lists
+# (=item ... B<--NAME>), each with its short one when it has one (B<-X>).
+longopts=$(cat "$src"/tools/*.c | grep -o '{ "[a-z-]*", [a-z_]*argument, NULL, '"'"'[a-z]'"'"' }' |
+  sed 's/{ "\([a-z-]*\)".*/\1/' | sort -u | tr '\n' ' ')
+[ "$(wc -w <<<"$longopts")" -ge 6 ] || bad "found only '$longopts' in tools/*.c: is the pattern stale?"
+podopts=$(section "$toolpod" OPTIONS | sed -n 's/^=item .*B<--\([a-z-]*\)>.*/\1/p' | tr '\n' ' ')
+same "tools' long options vs aoeraid.pod's OPTIONS" "$longopts" "$podopts"
+for short in $(cat "$src"/tools/*.c | sed -n 's/.*getopt_long(argc, argv, \(.*\), longopts.*/\1/p' |
+               grep -o '"[^"]*"' | grep -o '[a-z]' | sort -u); do
+  section "$toolpod" OPTIONS | grep -q "B<-$short>" || bad "aoeraid.pod's OPTIONS lacks -$short"
+done
 
 # ---- control requests -------------------------------------------------------------------
 body=$(sed -n '/^static int command_request(/,/^}/p' "$src/plugin/aoeraid.c")

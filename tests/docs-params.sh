@@ -2,7 +2,8 @@
 # The docs name what the code takes, both ways, with no lab:
 #  - every plugin parameter params.c accepts is in `nbdkit aoeraid --help`, in the man
 #    page's PARAMETERS (=item B<name=>) and SYNOPSIS, and in the "unknown parameter"
-#    error's list; each of those names only parameters params.c accepts; a default --help
+#    error's list; each of those names only parameters params.c accepts; its other
+#    spellings and -D flags are in the man page too; a default --help
 #    gives is the one the man page gives; a parameter mistyped is named in that error;
 #  - every aoeraid subcommand main() runs is in `aoeraid --help`, in its "unknown command"
 #    list, in aoeraid.pod's DESCRIPTION (=item B<cmd>) and in README.md; the usage lines
@@ -56,6 +57,25 @@ same "params.c vs nbdkit aoeraid --help" "$code" "$helpnames"
 same "params.c vs the man page's PARAMETERS" "$code" "$podnames"
 same "params.c vs the man page's SYNOPSIS" "$code" "$synopsis"
 same "params.c vs the 'unknown parameter' error's list" "$code" "$unknown"
+
+# The other spellings params.c takes: '_' for '-' (the man page says so once), and the
+# others (write-mostly=, read-only=) each named in the man page.
+for alias in $(grep -o 'strcmp(\(key\|name\), "[a-z_-]*")' "$src/plugin/params.c" |
+               sed 's/.*"\(.*\)")/\1/' | sort -u); do
+  grep -qw -- "$alias" <<<"$code" && continue
+  [ "$alias" = "${alias//_/-}" ] || grep -q "with C<_> for C<->" "$pod" ||
+    bad "$alias= is taken, the man page says nothing of '_' for '-'"
+  grep -qw -- "${alias//_/-}" <<<"$code" || grep -q "C<${alias//_/-}=>" "$pod" ||
+    bad "${alias//_/-}= is taken, the man page does not name it"
+done
+echo "ok: the man page names the other spellings of parameters"
+# The -D flags (aoeraid_debug_NAME, exported) are the man page's DEBUG FLAGS, both ways.
+flags=$(sed -n 's/^NBDKIT_DLL_PUBLIC int aoeraid_debug_\([a-z_]*\) .*/\1/p' "$src"/plugin/*.c |
+  tr '\n' ' ')
+podflags=$(section "$pod" "DEBUG FLAGS" | sed -n 's/^=item B<-D aoeraid\.\([a-z_]*\)=.*/\1/p' |
+  tr '\n' ' ')
+[ "$(wc -w <<<"$flags")" -ge 3 ] || bad "found only '$flags' in plugin/*.c: is the pattern stale?"
+same "the plugin's -D flags vs the man page's DEBUG FLAGS" "$flags" "$podflags"
 
 # A typo of a parameter is one line naming the parameter meant ('_' is '-' in a name).
 for typo in shelfs:shelves levle:level writemosty:writemostly sync_sped_min:sync-speed-min \

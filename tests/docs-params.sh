@@ -3,7 +3,8 @@
 #  - every plugin parameter params.c accepts is in `nbdkit aoeraid --help`, in the man
 #    page's PARAMETERS (=item B<name=>) and SYNOPSIS, and in the "unknown parameter"
 #    error's list; each of those names only parameters params.c accepts; its other
-#    spellings and -D flags are in the man page too; a default --help
+#    spellings and -D flags are in the man page too; a bad value is one line naming the
+#    parameter; a default --help
 #    gives is the one the man page gives; a parameter mistyped is named in that error;
 #  - every aoeraid subcommand main() runs is in `aoeraid --help`, in its "unknown command"
 #    list, in aoeraid.pod's DESCRIPTION (=item B<cmd>) and in README.md; the usage lines
@@ -86,6 +87,19 @@ for typo in shelfs:shelves levle:level writemosty:writemostly sync_sped_min:sync
     echo "ok: ${typo%%:*}=: one line naming ${typo#*:}"
   else
     bad "${typo%%:*}=: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
+  fi
+done
+
+# A value a parameter does not take is one line naming the parameter (chunk=abc gave
+# nbdkit's 'could not parse size string (abc)', naming neither it nor what it takes).
+for bad in chunk=abc chunk=1Q bitmap-chunk=12Q bitmap-chunk=64KB dead-time=soon \
+           sync-speed-max=fast level=7 poll=maybe; do
+  out=$(nbdkit -f "$plugin" shelves=e1.1,e2.1 "$bad" 2>&1) && rc=0 || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] &&
+     grep -q "^nbdkit: error: ${bad%%=*}: .*'${bad#*=}'" <<<"$out"; then
+    echo "ok: $bad: one line naming ${bad%%=*}"
+  else
+    bad "$bad: exit $rc, $(wc -l <<<"$out") lines, want one naming ${bad%%=*}: $(head -n 2 <<<"$out")"
   fi
 done
 

@@ -3,7 +3,8 @@
 #  - every plugin parameter params.c accepts is in `nbdkit aoeraid --help`, in the man
 #    page's PARAMETERS (=item B<name=>) and SYNOPSIS, and in the "unknown parameter"
 #    error's list; each of those names only parameters params.c accepts; its other
-#    spellings and -D flags are in the man page too; a bad value is one line naming the
+#    spellings, -D flags, events and runs are in the man page too; a bad value is one
+#    line naming the
 #    parameter; a default --help
 #    gives is the one the man page gives; a parameter mistyped is named in that error;
 #  - every aoeraid subcommand main() runs is in `aoeraid --help`, in its "unknown command"
@@ -77,6 +78,21 @@ podflags=$(section "$pod" "DEBUG FLAGS" | sed -n 's/^=item B<-D aoeraid\.\([a-z_
   tr '\n' ' ')
 [ "$(wc -w <<<"$flags")" -ge 3 ] || bad "found only '$flags' in plugin/*.c: is the pattern stale?"
 same "the plugin's -D flags vs the man page's DEBUG FLAGS" "$flags" "$podflags"
+
+# The events the array tells (raid/events.c, and alert.c's TestMessage) are the man
+# page's EVENTS, both ways (its Rebuild20 ... Rebuild80 are one Rebuild%02u), and so are
+# the runs a Rebuild event names (raid/notes.c's names).
+events=$(cat "$src/raid/events.c" "$src/plugin/alert.c" | grep -E '(fn|on_event) ?\(' |
+  grep -o '"[A-Z][A-Za-z]*"' | tr -d '"' | sort -u | tr '\n' ' ')
+podevents=$(section "$pod" EVENTS | grep '^=item ' | grep -o 'C<[A-Z][A-Za-z0-9]*>' |
+  sed 's/C<\(.*\)>/\1/' | grep -vx 'Rebuild[0-9]*' | sort -u | tr '\n' ' ')
+[ "$(wc -w <<<"$events")" -ge 8 ] || bad "found only '$events' in raid/events.c: is the pattern stale?"
+same "the events raid/events.c tells vs the man page's EVENTS" "$events" "$podevents"
+runs=$(sed -n '/names\[RAID_RUN_KINDS\]/,/};/p' "$src/raid/notes.c" | grep -o '= "[a-z]*"' |
+  tr -d '="' | tr '\n' ' ')
+podruns=$(section "$pod" EVENTS | tr '\n' ' ' | grep -o 'RUN is [^;]*;' | grep -o 'C<[a-z]*>' |
+  sed 's/C<\(.*\)>/\1/' | tr '\n' ' ' || true)
+same "the runs raid/notes.c names vs the man page's RUN" "$runs" "$podruns"
 
 # A typo of a parameter is one line naming the parameter meant ('_' is '-' in a name).
 for typo in shelfs:shelves levle:level writemosty:writemostly sync_sped_min:sync-speed-min \

@@ -12,6 +12,7 @@
 #    of `aoeraid --help` are aoeraid.pod's SYNOPSIS, line for line; `aoeraid CMD --help`
 #    answers for each; --version and -V print "aoeraid VERSION", as the plugin does;
 #    every option of tools/' getopt tables (long and short) is in aoeraid.pod's OPTIONS;
+#    every key of discover's, examine's and status's JSON is named in aoeraid.pod;
 #  - every control request the plugin understands is an aoeraid subcommand, and the ones
 #    refused on a read-only array are those the man page lists under readonly=.
 set -euo pipefail
@@ -213,6 +214,16 @@ for short in $(cat "$src"/tools/*.c | sed -n 's/.*getopt_long(argc, argv, \(.*\)
                grep -o '"[^"]*"' | grep -o '[a-z]' | sort -u); do
   section "$toolpod" OPTIONS | grep -q "B<-$short>" || bad "aoeraid.pod's OPTIONS lacks -$short"
 done
+
+# Every key of the JSON that discover, examine and status print is named in aoeraid.pod.
+keys=$(cat "$src/tools/aoeraid.c" "$src/tools/examine.c" "$src/plugin/status.c" |
+  grep -o '\\"[a-z_]*\\":\|json_u64_or_null("[a-z_]*"' |
+  sed 's/^json_u64_or_null("\(.*\)"$/\1/; s/^\\"\(.*\)\\":$/\1/' | sort -u)
+[ "$(wc -w <<<"$keys")" -ge 60 ] || bad "found only $(wc -w <<<"$keys") JSON keys: is the pattern stale?"
+for k in $keys; do
+  grep -q "C<$k>\|\"$k\":" "$toolpod" || bad "the JSON key $k is not in aoeraid.pod"
+done
+echo "ok: aoeraid.pod names the $(wc -w <<<"$keys") JSON keys of discover, examine and status"
 
 # ---- control requests -------------------------------------------------------------------
 body=$(sed -n '/^static int command_request(/,/^}/p' "$src/plugin/aoeraid.c")

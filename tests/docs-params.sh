@@ -4,9 +4,9 @@
 #    page's PARAMETERS (=item B<name=>) and SYNOPSIS, and in the "unknown parameter"
 #    error's list; each of those names only parameters params.c accepts; its other
 #    spellings, -D flags, events and runs are in the man page too; a bad value is one
-#    line naming the
-#    parameter; a default --help
-#    gives is the one the man page gives; a parameter mistyped is named in that error;
+#    line naming the parameter; a default --help gives is the one the man page gives; a
+#    parameter mistyped is named in that error;
+#  - README.md's "Using it" names only parameters (or grow and speed words) the code takes;
 #  - every aoeraid subcommand main() runs is in `aoeraid --help`, in its "unknown command"
 #    list, in aoeraid.pod's DESCRIPTION (=item B<cmd>) and in README.md; the usage lines
 #    of `aoeraid --help` are aoeraid.pod's SYNOPSIS, line for line; `aoeraid CMD --help`
@@ -94,6 +94,16 @@ runs=$(sed -n '/names\[RAID_RUN_KINDS\]/,/};/p' "$src/raid/notes.c" | grep -o '=
 podruns=$(section "$pod" EVENTS | tr '\n' ' ' | grep -o 'RUN is [^;]*;' | grep -o 'C<[a-z]*>' |
   sed 's/C<\(.*\)>/\1/' | tr '\n' ' ' || true)
 same "the runs raid/notes.c names vs the man page's RUN" "$runs" "$podruns"
+
+# README's "Using it" names only parameters params.c takes, or the words of aoeraid grow
+# and speed (level=, size=, bitmap=, consistency-policy=, min=, max=).
+readme_words=$(sed -n '/^## Using it/,/^## /p' "$src/README.md" | grep -o '[a-z][a-z-]*=' |
+  tr -d '=' | sort -u)
+for w in $readme_words; do
+  tr ' ' '\n' <<<"$code level size bitmap consistency-policy min max" | grep -qx -- "$w" ||
+    bad "README.md's Using it names $w=, which no parameter or command takes"
+done
+echo "ok: README.md's Using it names only parameters and command words the code takes"
 
 # A typo of a parameter is one line naming the parameter meant ('_' is '-' in a name).
 for typo in shelfs:shelves levle:level writemosty:writemostly sync_sped_min:sync-speed-min \

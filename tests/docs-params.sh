@@ -191,6 +191,17 @@ for typo in stauts:status exmaine:examine zero-superblocks:zero-superblock ad:ad
     bad "aoeraid ${typo%%:*}: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
   fi
 done
+# An option a command does not take is said with the program and the command (getopt
+# named the command alone: "status: unrecognized option '--bogus'"), then its usage, exit 2.
+for args in "status -c x --bogus" "discover -q" "probe --json" "add -c"; do
+  out=$("$aoeraid" $args 2>&1 >/dev/null) && rc=0 || rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "^aoeraid ${args%% *}: .*option" <<<"$(head -n 1 <<<"$out")" &&
+     grep -q "^usage: aoeraid ${args%% *} " <<<"$out"; then
+    echo "ok: aoeraid $args: $(head -n 1 <<<"$out")"
+  else
+    bad "aoeraid $args: exit $rc, want 'aoeraid ${args%% *}: ...option...' and its usage: $(head -n 2 <<<"$out")"
+  fi
+done
 # --version and -V: "aoeraid VERSION", configure.ac's version, the one the plugin gives
 # nbdkit (its .version: `nbdkit aoeraid --version`).
 version=$(sed -n 's/^AC_INIT(\[aoeraid\], \[\([^]]*\)\].*/\1/p' "$src/configure.ac")

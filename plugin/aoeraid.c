@@ -1450,9 +1450,9 @@ static int grow_request(const char *args, FILE *out)
       }
     }
     else if (parse_shelf_addr(tok, &a) < 0) {
-      fprintf(out, "error: grow: '%s' is not a shelf address, level=LEVEL, size=SIZE or "
-              "bitmap=SIZE|none or consistency-policy=ppl|bitmap: write, as in, grow level=5 e3.1, "
-              "or grow size=max\n", tok);
+      fprintf(out, "error: grow: '%s' is not a shelf address (SHELF.SLOT), level=LEVEL, "
+              "size=SIZE|max, bitmap=SIZE|none or consistency-policy=ppl|bitmap|resync: "
+              "write, for example, grow level=5 e3.1, or grow size=max\n", tok);
       r = -1;
     }
     else if (n == RAID_MAX_MEMBERS) {

@@ -104,7 +104,9 @@ static int check_blank(const struct params *p, struct aoe_target *t, struct raid
     else
       nbdkit_error("%s holds data that is not an aoeraid superblock (a filesystem, "
                    "partition table or other RAID in its first 128 KiB): creating an "
-                   "array would destroy it; wipe it or add force=true", member_name(m));
+                   "array would destroy it; if it is not needed, wipe it where it is "
+                   "stored (wipefs -a on the storage node's disk) or add force=true",
+                   member_name(m));
     return -1;
   }
   return 0;

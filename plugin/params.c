@@ -167,6 +167,16 @@ static int parse_bytes(const char *s, uint64_t *out, const char **end)
   return 0;
 }
 
+/* chunk= and bitmap-chunk=: digits with an optional K, M, G or T, nothing after; a value
+ * nbdkit_parse_size refused was told in nbdkit's words, naming neither the parameter nor
+ * what it takes. */
+static int parse_size_param(const char *s, uint64_t *out)
+{
+  const char *end;
+
+  return parse_bytes(s, out, &end) < 0 || *end ? -1 : 0;
+}
+
 int parse_rate(const char *s, uint64_t *out)
 {
   const char *end;
@@ -406,10 +416,8 @@ int params_set(struct params *p, const char *key, const char *value)
   if (!strcmp(key, "level"))
     return set_level(p, value);
   if (!strcmp(key, "chunk")) {
-    int64_t c = nbdkit_parse_size(value);
-    if (c < 0)
-      return -1;
-    if (c < 4096 || c > 64 * 1024 * 1024 || (c & (c - 1))) {
+    uint64_t c;
+    if (parse_size_param(value, &c) < 0 || c < 4096 || c > 64 * 1024 * 1024 || (c & (c - 1))) {
       nbdkit_error("chunk: '%s' must be a power of two from 4K to 64M (md's default is 512K)",
                    value);
       return -1;
@@ -491,14 +499,12 @@ int params_set(struct params *p, const char *key, const char *value)
   if (!strcmp(key, "alert-test") || !strcmp(key, "alert_test"))
     return set_bool(key, value, &p->alert_test);
   if (!strcmp(key, "bitmap-chunk") || !strcmp(key, "bitmap_chunk")) {
-    int64_t c = nbdkit_parse_size(value);
-    if (c < 0)
-      return -1;
-    if (!bitmap_region_ok((uint64_t)c)) {
+    uint64_t c;
+    if (parse_size_param(value, &c) < 0 || !bitmap_region_ok(c)) {
       nbdkit_error("%s: '%s' must be 0 (no write-intent bitmap) or " BITMAP_HINT, key, value);
       return -1;
     }
-    p->raid.bitmap_region = (uint64_t)c;
+    p->raid.bitmap_region = c;
     p->raid.flags = c ? p->raid.flags & ~RAID_CREATE_NO_BITMAP
                       : p->raid.flags | RAID_CREATE_NO_BITMAP;
     return 0;

@@ -2,12 +2,17 @@
 # The docs name what the code takes, both ways, with no lab:
 #  - every plugin parameter params.c accepts is in `nbdkit aoeraid --help`, in the man
 #    page's PARAMETERS (=item B<name=>) and SYNOPSIS, and in the "unknown parameter"
-#    error's list; each of those names only parameters params.c accepts; a default --help
-#    gives is the one the man page gives; a parameter mistyped is named in that error;
+#    error's list; each of those names only parameters params.c accepts; its other
+#    spellings, -D flags, events and runs are in the man page too; a bad value is one
+#    line naming the parameter; a default --help gives is the one the man page gives; a
+#    parameter mistyped is named in that error;
+#  - README.md's "Using it" names only parameters (or grow and speed words) the code takes;
 #  - every aoeraid subcommand main() runs is in `aoeraid --help`, in its "unknown command"
 #    list, in aoeraid.pod's DESCRIPTION (=item B<cmd>) and in README.md; the usage lines
 #    of `aoeraid --help` are aoeraid.pod's SYNOPSIS, line for line; `aoeraid CMD --help`
 #    answers for each; --version and -V print "aoeraid VERSION", as the plugin does;
+#    every option of tools/' getopt tables (long and short) is in aoeraid.pod's OPTIONS;
+#    every key of discover's, examine's and status's JSON is named in aoeraid.pod;
 #  - every control request the plugin understands is an aoeraid subcommand, and the ones
 #    refused on a read-only array are those the man page lists under readonly=.
 set -euo pipefail
@@ -56,6 +61,50 @@ same "params.c vs the man page's PARAMETERS" "$code" "$podnames"
 same "params.c vs the man page's SYNOPSIS" "$code" "$synopsis"
 same "params.c vs the 'unknown parameter' error's list" "$code" "$unknown"
 
+# The other spellings params.c takes: '_' for '-' (the man page says so once), and the
+# others (write-mostly=, read-only=) each named in the man page.
+for alias in $(grep -o 'strcmp(\(key\|name\), "[a-z_-]*")' "$src/plugin/params.c" |
+               sed 's/.*"\(.*\)")/\1/' | sort -u); do
+  grep -qw -- "$alias" <<<"$code" && continue
+  [ "$alias" = "${alias//_/-}" ] || grep -q "with C<_> for C<->" "$pod" ||
+    bad "$alias= is taken, the man page says nothing of '_' for '-'"
+  grep -qw -- "${alias//_/-}" <<<"$code" || grep -q "C<${alias//_/-}=>" "$pod" ||
+    bad "${alias//_/-}= is taken, the man page does not name it"
+done
+echo "ok: the man page names the other spellings of parameters"
+# The -D flags (aoeraid_debug_NAME, exported) are the man page's DEBUG FLAGS, both ways.
+flags=$(sed -n 's/^NBDKIT_DLL_PUBLIC int aoeraid_debug_\([a-z_]*\) .*/\1/p' "$src"/plugin/*.c |
+  tr '\n' ' ')
+podflags=$(section "$pod" "DEBUG FLAGS" | sed -n 's/^=item B<-D aoeraid\.\([a-z_]*\)=.*/\1/p' |
+  tr '\n' ' ')
+[ "$(wc -w <<<"$flags")" -ge 3 ] || bad "found only '$flags' in plugin/*.c: is the pattern stale?"
+same "the plugin's -D flags vs the man page's DEBUG FLAGS" "$flags" "$podflags"
+
+# The events the array tells (raid/events.c, and alert.c's TestMessage) are the man
+# page's EVENTS, both ways (its Rebuild20 ... Rebuild80 are one Rebuild%02u), and so are
+# the runs a Rebuild event names (raid/notes.c's names).
+events=$(cat "$src/raid/events.c" "$src/plugin/alert.c" | grep -E '(fn|on_event) ?\(' |
+  grep -o '"[A-Z][A-Za-z]*"' | tr -d '"' | sort -u | tr '\n' ' ')
+podevents=$(section "$pod" EVENTS | grep '^=item ' | grep -o 'C<[A-Z][A-Za-z0-9]*>' |
+  sed 's/C<\(.*\)>/\1/' | grep -vx 'Rebuild[0-9]*' | sort -u | tr '\n' ' ')
+[ "$(wc -w <<<"$events")" -ge 8 ] || bad "found only '$events' in raid/events.c: is the pattern stale?"
+same "the events raid/events.c tells vs the man page's EVENTS" "$events" "$podevents"
+runs=$(sed -n '/names\[RAID_RUN_KINDS\]/,/};/p' "$src/raid/notes.c" | grep -o '= "[a-z]*"' |
+  tr -d '="' | tr '\n' ' ')
+podruns=$(section "$pod" EVENTS | tr '\n' ' ' | grep -o 'RUN is [^;]*;' | grep -o 'C<[a-z]*>' |
+  sed 's/C<\(.*\)>/\1/' | tr '\n' ' ' || true)
+same "the runs raid/notes.c names vs the man page's RUN" "$runs" "$podruns"
+
+# README's "Using it" names only parameters params.c takes, or the words of aoeraid grow
+# and speed (level=, size=, bitmap=, consistency-policy=, min=, max=).
+readme_words=$(sed -n '/^## Using it/,/^## /p' "$src/README.md" | grep -o '[a-z][a-z-]*=' |
+  tr -d '=' | sort -u)
+for w in $readme_words; do
+  tr ' ' '\n' <<<"$code level size bitmap consistency-policy min max" | grep -qx -- "$w" ||
+    bad "README.md's Using it names $w=, which no parameter or command takes"
+done
+echo "ok: README.md's Using it names only parameters and command words the code takes"
+
 # A typo of a parameter is one line naming the parameter meant ('_' is '-' in a name).
 for typo in shelfs:shelves levle:level writemosty:writemostly sync_sped_min:sync-speed-min \
             ifcae:iface; do
@@ -65,6 +114,19 @@ for typo in shelfs:shelves levle:level writemosty:writemostly sync_sped_min:sync
     echo "ok: ${typo%%:*}=: one line naming ${typo#*:}"
   else
     bad "${typo%%:*}=: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
+  fi
+done
+
+# A value a parameter does not take is one line naming the parameter (chunk=abc gave
+# nbdkit's 'could not parse size string (abc)', naming neither it nor what it takes).
+for bad in chunk=abc chunk=1Q bitmap-chunk=12Q bitmap-chunk=64KB dead-time=soon \
+           sync-speed-max=fast level=7 poll=maybe; do
+  out=$(nbdkit -f "$plugin" shelves=e1.1,e2.1 "$bad" 2>&1) && rc=0 || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] &&
+     grep -q "^nbdkit: error: ${bad%%=*}: .*'${bad#*=}'" <<<"$out"; then
+    echo "ok: $bad: one line naming ${bad%%=*}"
+  else
+    bad "$bad: exit $rc, $(wc -l <<<"$out") lines, want one naming ${bad%%=*}: $(head -n 2 <<<"$out")"
   fi
 done
 
@@ -129,6 +191,17 @@ for typo in stauts:status exmaine:examine zero-superblocks:zero-superblock ad:ad
     bad "aoeraid ${typo%%:*}: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
   fi
 done
+# An option a command does not take is said with the program and the command (getopt
+# named the command alone: "status: unrecognized option '--bogus'"), then its usage, exit 2.
+for args in "status -c x --bogus" "discover -q" "probe --json" "add -c"; do
+  out=$("$aoeraid" $args 2>&1 >/dev/null) && rc=0 || rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "^aoeraid ${args%% *}: .*option" <<<"$(head -n 1 <<<"$out")" &&
+     grep -q "^usage: aoeraid ${args%% *} " <<<"$out"; then
+    echo "ok: aoeraid $args: $(head -n 1 <<<"$out")"
+  else
+    bad "aoeraid $args: exit $rc, want 'aoeraid ${args%% *}: ...option...' and its usage: $(head -n 2 <<<"$out")"
+  fi
+done
 # --version and -V: "aoeraid VERSION", configure.ac's version, the one the plugin gives
 # nbdkit (its .version: `nbdkit aoeraid --version`).
 version=$(sed -n 's/^AC_INIT(\[aoeraid\], \[\([^]]*\)\].*/\1/p' "$src/configure.ac")
@@ -150,6 +223,28 @@ else
   bad "aoeraid --help's usage differs from aoeraid.pod's SYNOPSIS:"
   diff <(echo "$uselines") <(echo "$podsyn") || true
 fi
+
+# The long options of tools/ (getopt_long tables) are those aoeraid.pod's OPTIONS lists
+# (=item ... B<--NAME>), each with its short one when it has one (B<-X>).
+longopts=$(cat "$src"/tools/*.c | grep -o '{ "[a-z-]*", [a-z_]*argument, NULL, '"'"'[a-z]'"'"' }' |
+  sed 's/{ "\([a-z-]*\)".*/\1/' | sort -u | tr '\n' ' ')
+[ "$(wc -w <<<"$longopts")" -ge 6 ] || bad "found only '$longopts' in tools/*.c: is the pattern stale?"
+podopts=$(section "$toolpod" OPTIONS | sed -n 's/^=item .*B<--\([a-z-]*\)>.*/\1/p' | tr '\n' ' ')
+same "tools' long options vs aoeraid.pod's OPTIONS" "$longopts" "$podopts"
+for short in $(cat "$src"/tools/*.c | sed -n 's/.*getopt_long(argc, argv, \(.*\), longopts.*/\1/p' |
+               grep -o '"[^"]*"' | grep -o '[a-z]' | sort -u); do
+  section "$toolpod" OPTIONS | grep -q "B<-$short>" || bad "aoeraid.pod's OPTIONS lacks -$short"
+done
+
+# Every key of the JSON that discover, examine and status print is named in aoeraid.pod.
+keys=$(cat "$src/tools/aoeraid.c" "$src/tools/examine.c" "$src/plugin/status.c" |
+  grep -o '\\"[a-z_]*\\":\|json_u64_or_null("[a-z_]*"' |
+  sed 's/^json_u64_or_null("\(.*\)"$/\1/; s/^\\"\(.*\)\\":$/\1/' | sort -u)
+[ "$(wc -w <<<"$keys")" -ge 60 ] || bad "found only $(wc -w <<<"$keys") JSON keys: is the pattern stale?"
+for k in $keys; do
+  grep -q "C<$k>\|\"$k\":" "$toolpod" || bad "the JSON key $k is not in aoeraid.pod"
+done
+echo "ok: aoeraid.pod names the $(wc -w <<<"$keys") JSON keys of discover, examine and status"
 
 # ---- control requests -------------------------------------------------------------------
 body=$(sed -n '/^static int command_request(/,/^}/p' "$src/plugin/aoeraid.c")

@@ -96,6 +96,8 @@ refused line "b'speed max=99999999999999999999G\\n'" "speed: '999999999999999999
 refused line "b'speed min=1Q\\n'" "speed: '1Q' is not a rate"
 refused line "b'grow level=banana e3.1\\n'" "grow: 'banana' is not a level"
 refused line "b'grow level=4294967298+2 e3.1\\n'" "grow: '4294967298\\+2' is not a level"
+# every word grow takes, and how to write it (it said 'write, as in, grow', no resync)
+refused line "b'grow e3.x\\n'" "grow: 'e3.x' is not a shelf address \\(SHELF.SLOT\\), level=LEVEL, size=SIZE\\|max, bitmap=SIZE\\|none or consistency-policy=ppl\\|bitmap\\|resync: write, for example, grow level=5 e3.1, or grow size=max$"
 refused line "b'check sideways\\n'" "check: 'sideways' is not repair or stop"
 refused line "b'replace e9.9\\n'" ".*e9.9"
 refused line "b'status json please\\n'" "unknown request 'status json please'"

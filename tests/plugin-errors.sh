@@ -66,7 +66,7 @@ echo "ok: nothing written by the refusals above"
 # Foreign data: something that is not aoeraid in the first 128 KiB of e4.1.
 printf 'XFSB-not-ours' | dd of="${LAB_IMG[4]}" bs=1 seek=1024 conv=notrunc status=none
 before=$(shelves_sum)
-plugin_fails "foreign data" "e4.1 holds data that is not an aoeraid superblock" \
+plugin_fails "foreign data" "e4.1 holds data that is not an aoeraid superblock .*: creating an array would destroy it; if it is not needed, wipe it where it is stored \\(wipefs -a on the storage node's disk\\) or add force=true" \
   shelves=e3.1,e4.1 level=1
 [ "$(shelves_sum)" = "$before" ] || lab_die "refusing foreign data wrote to a shelf"
 

@@ -36,6 +36,9 @@ lab_start 3
 want_cmd="nbdkit aoeraid shelves=e1.1,e3.1 force=true"
 out=$(lab_exec aoeraid examine -i h0)
 grep -q "^  failed: .*: $want_cmd$" <<<"$out" || lab_die "examine's force command: $out"
+# and no start without force: e1.1 alone would be refused (it gave shelves=e1.1)
+grep -qx "  start: none without force: its fresh members are too few (failed: below)" <<<"$out" ||
+  lab_die "examine's start line of a failed array: $out"
 [ "$(lab_exec aoeraid examine -i h0 --json | jq -r '.arrays[0].force_command')" = "$want_cmd" ] ||
   lab_die "examine --json: force_command is not '$want_cmd'"
 echo "ok: examine's force command takes e3.1 back, not e2.1 (failed by the administrator)"

@@ -40,6 +40,15 @@ grep -q "starts degraded" "$LAB_DIR/ex.txt" && lab_die "a whole start said degra
 [ "$(shelves_sum)" = "$before" ] || lab_die "examine wrote to a shelf"
 echo "ok: e1.1..e3.1 in array ex (raid5, slots 0-2, clean), e4.1 blank, start command given"
 
+# One member of the raid5 examined alone: too few to start it, so no start command (it
+# gave 'start: nbdkit aoeraid shelves=e1.1', which assembly can only refuse).
+examine e1.1 >"$LAB_DIR/ex.txt" || lab_die "examine e1.1 failed: $(cat "$LAB_DIR/ex.txt")"
+grep -qx "  start: none: the members examined are too few to start it (slot 1: no shelf examined holds it; slot 2: no shelf examined holds it); examine its other shelves too, or start it by uuid (scan:)" \
+  "$LAB_DIR/ex.txt" || lab_die "examine e1.1 alone: $(grep "start" "$LAB_DIR/ex.txt")"
+[ "$(examine --json e1.1 | jq -r '.arrays[0].command')" = null ] ||
+  lab_die "examine --json e1.1 alone: command $(examine --json e1.1 | jq -r '.arrays[0].command')"
+echo "ok: one member of three examined alone: start: none, too few, no command"
+
 # e2.1 misses writes: it is behind the others.
 lab_kill 2
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1

@@ -253,8 +253,19 @@ struct scan_opts {
   long wait_ms;
 };
 
+static int scan_opts_parse(int argc, char **argv, const char *verb, unsigned takes,
+                           struct scan_opts *o);
+
 /* Parse them into *o; returns -1 to go on (operands from optind), else the exit code. */
 static int scan_opts(int argc, char **argv, unsigned takes, struct scan_opts *o)
+{
+  char name[64], *verb = option_words(progname, argv, name, sizeof name);
+
+  return option_words_done(argv, verb, scan_opts_parse(argc, argv, verb, takes, o));
+}
+
+static int scan_opts_parse(int argc, char **argv, const char *verb, unsigned takes,
+                           struct scan_opts *o)
 {
   static const struct option longopts[] = {
     { "iface", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
@@ -282,7 +293,7 @@ static int scan_opts(int argc, char **argv, unsigned takes, struct scan_opts *o)
     case 'j':
     case 'f':
       if (!(takes & (c == 'j' ? TAKES_JSON : TAKES_FORCE))) {
-        fprintf(stderr, "%s: %s: no option --%s\n", progname, argv[0],
+        fprintf(stderr, "%s: %s: no option --%s\n", progname, verb,
                 c == 'j' ? "json" : "force");
         return 2;
       }
@@ -299,8 +310,8 @@ static int scan_opts(int argc, char **argv, unsigned takes, struct scan_opts *o)
       }
       break;
     }
-    case 'h': command_usage(stdout, argv[0], true); return 0;
-    default: command_usage(stderr, argv[0], false); return 2;
+    case 'h': command_usage(stdout, verb, true); return 0;
+    default: command_usage(stderr, verb, false); return 2;
     }
   }
   return -1;
@@ -514,14 +525,16 @@ static int cmd_probe(int argc, char **argv)
   };
   const char *iface = NULL;
   int verbose = 0, c;
+  char name[64], *verb = option_words(progname, argv, name, sizeof name);
   while ((c = getopt_long(argc, argv, "i:vh", longopts, NULL)) != -1) {
     switch (c) {
     case 'i': iface = optarg; break;
     case 'v': verbose = 1; break;
-    case 'h': command_usage(stdout, argv[0], true); return 0;
-    default: command_usage(stderr, argv[0], false); return 2;
+    case 'h': command_usage(stdout, verb, true); return option_words_done(argv, verb, 0);
+    default: command_usage(stderr, verb, false); return option_words_done(argv, verb, 2);
     }
   }
+  option_words_done(argv, verb, 0);
   struct shelf_addr a;
   if (!iface || optind >= argc) {
     fprintf(stderr, "%s: probe needs -i IFACE and SHELF.SLOT, e.g. 'probe -i eth0 1.1'\n",

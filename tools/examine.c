@@ -527,13 +527,16 @@ static void force_command(const struct exam *ex, size_t n, size_t first, char *o
     snprintf(out + used, used < len ? len - used : 0, " force=true");
 }
 
-/* The start from the fresh members, with force=true when the write hole wants it. */
+/* The start from the fresh members, with force=true when the write hole wants it; ""
+ * when they are too few to start the array (a command that could only be refused). */
 static void start_command(const struct exam *ex, size_t n, size_t first, char *out,
                           size_t len)
 {
   size_t used;
 
   start_command_with(ex, n, first, 0, out, len);
+  if (out[0] && !startable(ex, n, first, 0))
+    out[0] = '\0';
   used = strlen(out);
   if (used && start_hole(ex, n, first) != RAID_WRITE_HOLE_NONE)
     snprintf(out + used, used < len ? len - used : 0, " force=true");
@@ -633,10 +636,10 @@ static void gap_text(const struct exam *ex, size_t n, size_t first, unsigned s, 
     snprintf(buf, len, "slot %u: %s was being rebuilt: its recovery resumes", s, ex[j].name);
 }
 
-/* The note of a start from the fresh members that leaves slots without a member (one
- * line in BUF: why each is empty), "" when it starts whole or not at all. */
-static const char *degraded_text(const struct exam *ex, size_t n, size_t first, char *buf,
-                                 size_t len)
+/* Why each slot the fresh members leave without a member is empty (one line in BUF),
+ * "" when they fill every slot. */
+static const char *gaps_text(const struct exam *ex, size_t n, size_t first, char *buf,
+                             size_t len)
 {
   const struct raid_sb_summary *ref = freshest(ex, n, first);
   uint8_t present[RAID_MAX_MEMBERS];
@@ -644,8 +647,6 @@ static const char *degraded_text(const struct exam *ex, size_t n, size_t first, 
   char one[300];
 
   buf[0] = '\0';
-  if (!startable(ex, n, first, 0))
-    return buf;
   served(ex, n, first, 0, present);
   for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
     if (!present[s]) {
@@ -654,6 +655,37 @@ static const char *degraded_text(const struct exam *ex, size_t n, size_t first, 
                                used ? "; " : "", one);
     }
   return buf;
+}
+
+/* The note of a start from the fresh members that leaves slots without a member, "" when
+ * it starts whole or not at all. */
+static const char *degraded_text(const struct exam *ex, size_t n, size_t first, char *buf,
+                                 size_t len)
+{
+  buf[0] = '\0';
+  return startable(ex, n, first, 0) ? gaps_text(ex, n, first, buf, len) : buf;
+}
+
+/* The start: none line: no member examined to start from, or too few of them (a start
+ * with them would be refused: QA walk, examine of one shelf of a raid5 gave one). */
+static void print_no_start(const struct exam *ex, size_t n, size_t first)
+{
+  char members[1200], gaps[1200];
+
+  start_command_with(ex, n, first, 0, members, sizeof members);
+  force_command(ex, n, first, gaps, sizeof gaps);
+  if (gaps[0]) {
+    printf("  start: none without force: its fresh members are too few (failed: below)\n");
+    return;
+  }
+  if (!members[0]) {
+    printf("  start: none: no shelf examined is a member the array would start from; "
+           "examine its other shelves too, or start it by uuid (scan:)\n");
+    return;
+  }
+  printf("  start: none: the members examined are too few to start it (%s); examine its "
+         "other shelves too, or start it by uuid (scan:)\n",
+         gaps_text(ex, n, first, gaps, sizeof gaps));
 }
 
 static void print_array_text(const struct exam *ex, size_t n, size_t first)
@@ -704,8 +736,7 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
   if (cmd[0] && degraded_text(ex, n, first, gaps, sizeof gaps)[0])
     printf("  starts degraded: %s\n", gaps);
   if (!cmd[0])
-    printf("  start: none: no shelf examined is a member the array would start from; "
-           "examine its other shelves too, or start it by uuid (scan:)\n");
+    print_no_start(ex, n, first);
   force_command(ex, n, first, cmd, sizeof cmd);
   if (cmd[0])
     printf("  failed: too few fresh members to start; force=true takes the stale ones "

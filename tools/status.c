@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "status-cmd.h"
+#include "text.h"
 
 /* Where a control command goes: the socket, and how long its answer may take. */
 struct control_args {
@@ -53,7 +54,7 @@ static const char *control_opts(const char *progname, int argc, char **argv,
     { NULL, 0, NULL, 0 },
   };
   const char *path = NULL;
-  char *end;
+  char *end, name[64], *verb = option_words(progname, argv, name, sizeof name);
   int c;
 
   ca->wait_s = CONTROL_WAIT_S;
@@ -66,7 +67,7 @@ static const char *control_opts(const char *progname, int argc, char **argv,
       if (*end || end == optarg || v < 0 || v > 86400) {
         fprintf(stderr, "%s: -t '%s': give the seconds to wait for the answer, 1 to 86400, "
                 "or 0 to wait as long as it takes\n", progname, optarg);
-        *rc = 2;
+        *rc = option_words_done(argv, verb, 2);
         return NULL;
       }
       ca->wait_s = (int)v;
@@ -75,10 +76,11 @@ static const char *control_opts(const char *progname, int argc, char **argv,
       *json = 1;
     else {
       fprintf(c == 'h' ? stdout : stderr, "usage: %s %s\n", progname, usage);
-      *rc = c == 'h' ? 0 : 2;
+      *rc = option_words_done(argv, verb, c == 'h' ? 0 : 2);
       return NULL;
     }
   }
+  option_words_done(argv, verb, 0);
   if (!path) {
     fprintf(stderr, "%s: usage: %s %s (SOCKET: the control= path given to nbdkit aoeraid)\n",
             progname, progname, usage);

@@ -95,7 +95,7 @@ grep -q "scan: e2.1 left out: a former member" "$log" ||
 out=$(host2 shelves=e2.1 --run true 2>&1) || true
 grep -q "e2\.1 is reserved by" <<<"$out" &&
   lab_die "e2.1, a former member left out, is reserved by the start by name: $out"
-sleep 2                 # auto-readd rounds: the scan judged e2.1, they leave it alone
+sleep 1         # 4 looks of auto-readd (every 250 ms): the scan judged e2.1, they leave it alone
 grep -q "e2\.1 answers and carries" "$log" && lab_die "former e2.1 adopted: $(cat "$log")"
 echo "ok: former member e2.1 left out by the scan, not reserved (host2: $(tail -n 1 <<<"$out"))"
 lab_kill 2

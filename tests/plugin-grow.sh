@@ -90,7 +90,10 @@ grep -q "^growing onto 1 more shelf; add it to shelves= for the next start" <<<"
 # polled, not a fixed 3 s: a loaded machine starts the reshape late (at 4 MB/s it runs on)
 for _ in $(seq 300); do status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" && break; sleep 0.1; done
 status | grep >/dev/null "reshape raid5 of 3 -> raid5 of 4" || lab_die "no second reshape: $(status)"
-sleep 3         # then 3 s of it (about 12 MB at 4 MB/s): a position to show and resume from
+# then 4 MiB of it (1 s at 4 MB/s; a fixed 3 s was 12 MB): a position to show and resume
+# from (a stop records where it was)
+for _ in $(seq 300); do m=$(moved); [ -n "$m" ] && [ "$m" -ge $((4 << 20)) ] && break; sleep 0.1; done
+[ -n "$m" ] && [ "$m" -ge $((4 << 20)) ] || lab_die "the reshape moved no 4 MiB: $(status)"
 # its rate and eta, as recovery's (whatever their values: the machine's load sets them)
 reshape_line() { status | grep "^  reshape "; }
 for _ in $(seq 300); do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two held shelves swapped before they answer again: the hold must not hand either disk
-# the other's I/O.  raid0 of e1.1, e2.1 (64 KiB chunks, hold-time=20s), data written;
+# the other's I/O.  raid0 of e1.1, e2.1 (64 KiB chunks, hold-time=12s), data written;
 # both shelves go silent (held: the raid0 cannot do without either), then each disk comes
 # back at the other's address (vblade restarted, as plugin-shelf-swapped does for a
 # return from down).  vblade's IDENTIFY serial is "SHELF.SLOT:HOST", so the swapped disks
@@ -9,7 +9,7 @@
 # (aoe_member_guard) never runs.  So a held shelf proves its disk before its held I/O goes
 # (aoe_options.may_resume: its superblock must carry the slot's member uuid).  A read of
 # the first two chunks must then fail or return what was written, never the chunks the
-# wrong way round (refused, the held read fails when the hold runs out, 20 s on, so that
+# wrong way round (refused, the held read fails when the hold runs out, 12 s on, so that
 # nbdkit does not wait for it at its stop); and the log must say each came back with
 # another disk.
 set -euo pipefail
@@ -27,7 +27,9 @@ serve_as() {
   lab_wait_vblade $!
 }
 
-plugin_start "$sock" shelves=e1.1,e2.1 level=0 chunk=64K dead-time=1 hold-time=20 \
+# hold-time: the test waits it out (the held read), so no longer than needed for both
+# shelves to come back swapped within it on a loaded machine (a second or two; 20 s was)
+plugin_start "$sock" shelves=e1.1,e2.1 level=0 chunk=64K dead-time=1 hold-time=12 \
   control="$ctl"
 nbdsh -u "$uri" -c "h.pwrite(b'A' * 65536 + b'B' * 65536, 0); h.flush()" ||
   lab_die "the write before"

@@ -81,7 +81,8 @@ PLUGIN_PID=
 echo "ok: 2 MiB written at 8 MiB, nbdkit killed with the replace past $p %"
 
 : >"$LAB_DIR/nbdkit.log"
-plugin_start "$sock" "${args[@]}" spares=e4.1
+# dead-time=2: the read after e1.1's kill at the end waits for it (the default 5 s)
+plugin_start "$sock" "${args[@]}" spares=e4.1 dead-time=2
 resumed=$(grep -o "with e4.1 resumes at stripe [0-9]* of [0-9]* (the regions dirty.*" \
   "$LAB_DIR/nbdkit.log") || lab_die "after the crash the replace did not resume at the dirty \
 region: $(grep -i replac "$LAB_DIR/nbdkit.log")"

@@ -474,8 +474,13 @@ void raid_set_sync_speed (struct raid_array *a, uint64_t min_bps, uint64_t max_b
 void raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max_bps);
 /* Clear the write-intent bitmap's bits that saw no write for a while, if
  * the array is whole and in sync.  Call every second or so from a
- * background thread; it does a pass every 5 s. */
+ * background thread; it does a pass every bitmap delay (5 s unless set). */
 void raid_bitmap_tick (struct raid_array *a);
+/* md's bitmap delay (mdadm --delay): the time between the clearing passes, MS
+ * milliseconds (0: the default, RAID_BITMAP_DELAY_MS); a region's bit goes
+ * after one to two of them without writes.  Any thread, any time. */
+#define RAID_BITMAP_DELAY_MS 5000u
+void raid_set_bitmap_delay (struct raid_array *a, unsigned ms);
 
 /* ---- Replacing a member in place (md: --replace) ------------------------ */
 
@@ -661,6 +666,7 @@ struct raid_status {
   uint64_t sync_speed_min, sync_speed_max;   /* raid_set_sync_speed; 0 = none */
   uint64_t bitmap_bits, bitmap_dirty;        /* 0 bits: no write-intent bitmap */
   uint64_t bitmap_region;                    /* bytes of each member per bit */
+  unsigned bitmap_delay_ms;                  /* between clearing passes (md's --delay) */
   /* a reshape: level and members above reshape_position (the old layout),
    * bytes moved of reshape_size; reshape_position RAID_RESHAPE_NONE = none */
   enum raid_level reshape_from_level;

@@ -1769,6 +1769,7 @@ static int aoeraid_get_ready(void)
     scan_unlisted(initiator, &params, array);
   release_removed();
   raid_set_sync_speed(array, params.sync_speed_min, params.sync_speed_max);
+  raid_set_bitmap_delay(array, params.bitmap_delay_ms);
   speed_min_given = params_min_given(&params);
   if (apply_writemostly() < 0 || apply_policy() < 0)
     goto out;
@@ -1963,6 +1964,7 @@ static void aoeraid_dump_plugin(void)
   "sync-speed-min=RATE      resync/recovery speed while clients do I/O (default 50M)\n" \
   "sync-speed-max=RATE      resync/recovery speed otherwise (default none: no limit)\n" \
   "bitmap-chunk=SIZE        write-intent bitmap region, new array (default 64M; 0: none)\n" \
+  "bitmap-delay=SECS        time between the bitmap's clearing passes (default 5s)\n" \
   "consistency-policy=ppl   raid5: a partial parity log closes the write hole (or bitmap)\n" \
   "auto-readd=true|false    re-add a member whose shelf comes back (default true)\n" \
   "readonly=true            assemble read-only: nothing is written to any shelf\n" \

@@ -19,6 +19,7 @@ void params_init(struct params *p)
   p->dead_time_ms = 5000;
   p->hold_time_ms = 180000;     /* the Linux aoe driver's aoe_deadsecs */
   p->discover_ms = 3000;
+  p->bitmap_delay_ms = RAID_BITMAP_DELAY_MS;
   p->reserve = true;
   p->poll = true;
   p->auto_readd = true;
@@ -328,7 +329,7 @@ static int set_policy(struct params *p, const char *key, const char *value)
 static const char *const once_keys[] = {
   "shelves", "spares", "writemostly", "level", "chunk", "name", "uuid", "control",
   "dead-time", "hold-time", "discover-time", "force", "takeover", "reserve", "poll", "auto-readd",
-  "readonly", "alert", "alert-test", "bitmap-chunk", "consistency-policy",
+  "readonly", "alert", "alert-test", "bitmap-chunk", "bitmap-delay", "consistency-policy",
   "sync-speed-min", "sync-speed-max", "run",
 };
 #define N_ONCE_KEYS (sizeof once_keys / sizeof once_keys[0])
@@ -480,6 +481,8 @@ int params_set(struct params *p, const char *key, const char *value)
     return set_time_min_ms(key, value, 0, &p->hold_time_ms);      /* 0: never held */
   if (!strcmp(key, "discover-time") || !strcmp(key, "discover_time"))
     return set_time_ms(key, value, &p->discover_ms);
+  if (!strcmp(key, "bitmap-delay") || !strcmp(key, "bitmap_delay"))
+    return set_time_ms(key, value, &p->bitmap_delay_ms);
   if (!strcmp(key, "force"))
     return set_bool(key, value, &p->force);
   if (!strcmp(key, "takeover"))

@@ -30,6 +30,7 @@ struct params {
   const char *control;              /* control socket path, or NULL */
   unsigned dead_time_ms;
   unsigned hold_time_ms;         /* 0: a silent shelf is never held */
+  unsigned bitmap_delay_ms;      /* md's --delay: between the bitmap's clearing passes */
   unsigned discover_ms;             /* how long to wait for every shelf to answer */
   bool force;                       /* override md's refusals */
   bool run;                         /* md's --run: start without a live member left out of shelves= */

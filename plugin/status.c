@@ -378,8 +378,9 @@ static void print_text(FILE *out, const struct raid_status *st)
             st->check_mismatches, st->check_action == RAID_CHECK_REPAIR ? " (repaired)" : "",
             st->check_read_errors);
   if (st->bitmap_bits)
-    fprintf(out, "  bitmap %" PRIu64 " of %" PRIu64 " regions dirty, %" PRIu64 "K each\n",
-            st->bitmap_dirty, st->bitmap_bits, st->bitmap_region / 1024);
+    fprintf(out, "  bitmap %" PRIu64 " of %" PRIu64 " regions dirty, %" PRIu64 "K each, "
+            "delay %gs\n", st->bitmap_dirty, st->bitmap_bits, st->bitmap_region / 1024,
+            st->bitmap_delay_ms / 1000.0);
   else if (bitmap_after_reshape(st))
     fprintf(out, "  bitmap off during the reshape: back after it, %" PRIu64 "K regions, "
             "every one dirty until the resync after the reshape\n",
@@ -507,8 +508,8 @@ static void print_json(FILE *out, const struct raid_status *st)
           st->sync_speed_min, st->sync_speed_max);
   if (st->bitmap_bits)
     fprintf(out, "\"bitmap\":{\"regions\":%" PRIu64 ",\"dirty\":%" PRIu64
-            ",\"region_bytes\":%" PRIu64 "},", st->bitmap_bits, st->bitmap_dirty,
-            st->bitmap_region);
+            ",\"region_bytes\":%" PRIu64 ",\"delay_ms\":%u},", st->bitmap_bits,
+            st->bitmap_dirty, st->bitmap_region, st->bitmap_delay_ms);
   else
     fprintf(out, "\"bitmap\":null,");
   fprintf(out, "\"consistency_policy\":\"%s\",\"ppl_log_bytes\":%" PRIu64 ",",

@@ -25,7 +25,6 @@
 
 #include "raid-int.h"
 
-#define BITMAP_PASS_US 5000000u   /* a bit is cleared after this long without writes */
 #define BITMAP_VERSION 2          /* 2: clean bits are in sync too (see above) */
 enum { O_BM_MAGIC = 0, O_BM_VERSION = 8, O_BM_SHIFT = 12, O_BM_BITS = 16,
        O_BM_EVENTS = 24, O_BM_DATA = 64, O_BM_CRC = RAID_BITMAP_SIZE - 4 };
@@ -367,13 +366,20 @@ bit_clear_idle (struct raid_array *a, uint64_t i)
 }
 
 void
+raid_set_bitmap_delay (struct raid_array *a, unsigned ms)
+{
+  atomic_store (&a->bitmap_delay_ms, ms);
+}
+
+void
 raid_bitmap_tick (struct raid_array *a)
 {
   uint64_t now = now_us ();
+  unsigned delay_ms = atomic_load (&a->bitmap_delay_ms);
 
   if (!a->bitmap.nbits || now < a->bitmap.next_pass_us)
     return;
-  a->bitmap.next_pass_us = now + BITMAP_PASS_US;
+  a->bitmap.next_pass_us = now + 1000ull * (delay_ms ? delay_ms : RAID_BITMAP_DELAY_MS);
   bitmap_pass (a);
 }
 

@@ -693,6 +693,7 @@ struct raid_array {
   atomic_int bitmap_changing;
   atomic_ullong recovery_offset;  /* units of the recovering slot rebuilt */
   atomic_ullong sync_speed_min, sync_speed_max;  /* bytes/s; 0 = no limit (pace.c) */
+  atomic_uint bitmap_delay_ms;  /* raid_set_bitmap_delay; 0 = RAID_BITMAP_DELAY_MS */
   atomic_ullong fg_begun, fg_ended;   /* requests from above (raid_read/write/flush) */
   atomic_ullong fg_last_us;     /* when the last of them ended */
   /* array_check: the missing slots (a bit each) it last said it lost, 0 while it

@@ -44,7 +44,7 @@ wait_alert() {
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 spares=e4.1 level=5 chunk=64K name=vol \
   control="$ctl" sync-speed-min=20M sync-speed-max=20M alert="$LAB_DIR/alert.sh" alert-test=true \
-  dead-time=2 bitmap-chunk=1M
+  dead-time=2 bitmap-chunk=1M bitmap-delay=1
 wait_alert "^RebuildFinished vol resync$"
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 out=$("$aoeraid" fail -c "$ctl" e2.1) || lab_die "aoeraid fail e2.1: $out"

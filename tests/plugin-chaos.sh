@@ -25,7 +25,7 @@ log=$LAB_DIR/nbdkit.log
 # that runs the thaw late (with dead-time=1 and 0.5 s, half a second of delay failed a
 # correct array; a qemu VM of another test beside this one can delay a sleep by a second).
 params=(shelves=e1.1,e2.1,e3.1,e4.1,e5.1 level=6 chunk=64K bitmap-chunk=1M control="$ctl"
-        dead-time=2)
+        dead-time=2 bitmap-delay=1)
 
 plugin_start "$sock" "${params[@]}"
 wait_clean "the initial resync"

@@ -32,7 +32,7 @@ wait_status() {
 }
 
 plugin_start "$sock" shelves=e1.1,e2.1 spares=e3.1 level=1 chunk=64K bitmap-chunk=1M \
-  control=$ctl dead-time=$dead
+  control=$ctl dead-time=$dead bitmap-delay=1
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 wait_bitmap_clean 63
 echo "ok: 16 MiB written, idle, every region clean again"

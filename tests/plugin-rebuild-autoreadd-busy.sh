@@ -17,7 +17,7 @@ log=$LAB_DIR/nbdkit.log
 recovering_slot2() { status | grep >/dev/null "recovery slot 2 (e4.1)"; }
 
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=1 chunk=64K bitmap-chunk=1M \
-  control=$ctl dead-time=2
+  control=$ctl dead-time=2 bitmap-delay=1
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 wait_bitmap_clean 31
 "$aoeraid" fail -c "$ctl" e3.1 >/dev/null

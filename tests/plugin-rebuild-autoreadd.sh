@@ -15,7 +15,7 @@ lab_up -n 2 -s 64M -m 9000
 rebuild_data 16M 2M
 
 plugin_start "$sock" shelves=e1.1,e2.1 level=1 chunk=64K bitmap-chunk=1M control=$ctl \
-  dead-time=2
+  dead-time=2 bitmap-delay=1
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 wait_bitmap_clean 63
 echo "ok: 16 MiB written, idle, every region clean again"

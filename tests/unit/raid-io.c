@@ -1401,3 +1401,39 @@ Test (io, a_replacement_without_memory_for_its_shadows_gets_the_write)
   fx_free (&f);
   raid_mem_member_free (spare);
 }
+
+/* bitmap-delay= (md's --delay): raid_bitmap_tick's passes come that far apart, so a bit
+ * written once goes after one to two of them.  With 50 ms it went within a few ticks;
+ * with 60 s, not after a second of ticks (the default's 5 s would fail the first). */
+static uint64_t
+ticks_until_clean (struct raid_array *a, unsigned max_ms)
+{
+  for (unsigned ms = 0; ms < max_ms; ms += 10) {
+    raid_bitmap_tick (a);
+    if (!bitmap_dirty_bits (a))
+      return ms;
+    usleep (10000);
+  }
+  return UINT64_MAX;
+}
+
+Test (io, bitmap_delay_sets_the_time_between_clearing_passes)
+{
+  struct fx f;
+  uint8_t buf[4096] = { 0x5a };
+
+  fx_create (&f, RAID_LEVEL_5, 3, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  cr_assert (f.a->bitmap.nbits > 0, "the array has no bitmap");
+  raid_set_bitmap_delay (f.a, 50);
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0, "the write failed: %s", f.last_error);
+  cr_assert_gt (bitmap_dirty_bits (f.a), 0, "the write set no bit");
+  /* bounded for a loaded machine: two passes of 50 ms want about 100 ms */
+  cr_expect_lt (ticks_until_clean (f.a, 4000), 4000, "a bit still dirty after 4 s of "
+                "ticks with bitmap-delay 50 ms");
+  raid_set_bitmap_delay (f.a, 60000);
+  f.a->bitmap.next_pass_us = 0;        /* the next tick passes, then waits the delay */
+  cr_assert_eq (raid_write (f.a, buf, sizeof buf, 0, 0), 0, "the write failed: %s", f.last_error);
+  cr_expect_eq (ticks_until_clean (f.a, 1000), UINT64_MAX, "a bit cleared within a second "
+                "of ticks with bitmap-delay 60 s");
+  fx_free (&f);
+}

@@ -476,6 +476,11 @@ void raid_get_sync_speed (struct raid_array *a, uint64_t *min_bps, uint64_t *max
  * the array is whole and in sync.  Call every second or so from a
  * background thread; it does a pass every 5 s. */
 void raid_bitmap_tick (struct raid_array *a);
+/* The lines that can come once per request or member I/O (a stripe that cannot be
+ * reconstructed, a member's read error ...) are limited: after the first 10 of an
+ * outage, one line every 5 s says how many were left out.  Call every second or so: a
+ * flood that stopped is summed up too (raid_close sums up the rest). */
+void raid_log_tick (struct raid_array *a);
 
 /* ---- Replacing a member in place (md: --replace) ------------------------ */
 

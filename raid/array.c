@@ -25,6 +25,12 @@ raid_logf (struct raid_array *a, int level, const char *fmt, ...)
   a->log (a->log_opaque, level, strncmp (msg, ": ", 2) ? msg : msg + 2);
 }
 
+/* The level of each kind's lines, its own and the summary's */
+static const int burst_level[RAID_BURSTS] = {
+  [BURST_RANGE] = RAID_LOG_ERROR, [BURST_READ_ERROR] = RAID_LOG_WARN,
+  [BURST_REWROTE] = RAID_LOG_INFO, [BURST_NO_COPY] = RAID_LOG_ERROR,
+  [BURST_STRIPE] = RAID_LOG_ERROR,
+};
 /* What the lines of each kind left out were: "NAME: ... and 37 more stripes could not
  * be reconstructed in the last 5 s" */
 static const char *const burst_left_out[RAID_BURSTS] = {
@@ -36,15 +42,14 @@ static const char *const burst_left_out[RAID_BURSTS] = {
 };
 
 static void
-burst_say_sum (struct raid_array *a, enum raid_burst kind, int level,
-               const struct log_burst_sum *sum)
+burst_say_sum (struct raid_array *a, enum raid_burst kind, const struct log_burst_sum *sum)
 {
-  raid_logf (a, level, "%s: ... and %llu more %s in the last %llu s (not logged one by one)",
-             a->sb.name, sum->left_out, burst_left_out[kind], sum->seconds);
+  raid_logf (a, burst_level[kind], "%s: ... and %llu more %s in the last %llu s (not logged "
+             "one by one)", a->sb.name, sum->left_out, burst_left_out[kind], sum->seconds);
 }
 
 void
-raid_logf_burst (struct raid_array *a, enum raid_burst kind, int level, const char *fmt, ...)
+raid_logf_burst (struct raid_array *a, enum raid_burst kind, const char *fmt, ...)
 {
   struct log_burst_sum sum;
   char msg[512];
@@ -55,13 +60,13 @@ raid_logf_burst (struct raid_array *a, enum raid_burst kind, int level, const ch
     return;
   say = log_burst_take (&a->burst[kind], now_us (), &sum);
   if (sum.left_out)
-    burst_say_sum (a, kind, level, &sum);
+    burst_say_sum (a, kind, &sum);
   if (!say)
     return;
   va_start (ap, fmt);
   vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  raid_logf (a, level, "%s", msg);
+  raid_logf (a, burst_level[kind], "%s", msg);
 }
 
 /* Sum up what each kind left out: when due (a flood that stopped is said too), or all of
@@ -69,18 +74,12 @@ raid_logf_burst (struct raid_array *a, enum raid_burst kind, int level, const ch
 static void
 bursts_flush (struct raid_array *a, int force)
 {
-  /* the level of each kind's own line */
-  static const int level[RAID_BURSTS] = {
-    [BURST_RANGE] = RAID_LOG_ERROR, [BURST_READ_ERROR] = RAID_LOG_WARN,
-    [BURST_REWROTE] = RAID_LOG_INFO, [BURST_NO_COPY] = RAID_LOG_ERROR,
-    [BURST_STRIPE] = RAID_LOG_ERROR,
-  };
   struct log_burst_sum sum;
   uint64_t now = now_us ();
 
   for (int k = 0; k < RAID_BURSTS; k++)
     if (log_burst_flush (&a->burst[k], now, force, &sum) && a->log)
-      burst_say_sum (a, k, level[k], &sum);
+      burst_say_sum (a, k, &sum);
 }
 
 void

@@ -2345,16 +2345,37 @@ static uint64_t target_timers(struct aoe_initiator *ini, struct aoe_target *t, u
 
 /* ---- discovery --------------------------------------------------------------------- */
 
+static void query_left_out(struct aoe_initiator *ini, const struct log_burst_sum *sum)
+{
+  aoe_log(ini, AOE_LOG_WARN, "... and %llu more Query Config broadcasts could not be sent "
+          "in the last %llu s (not logged one by one)", sum->left_out, sum->seconds);
+}
+
+void aoe_query_burst_flush(struct aoe_initiator *ini, int force)
+{
+  struct log_burst_sum sum;
+  if (log_burst_flush(&ini->query_burst, aoe_now_us(), force, &sum))
+    query_left_out(ini, &sum);
+}
+
 void aoe_broadcast_query(struct aoe_initiator *ini)
 {
   uint8_t frame[AOE_MIN_FRAME];
   for (size_t i = 0; i < ini->nifaces; i++) {
     size_t len = aoe_encode_query(frame, sizeof frame, broadcast_mac, ini->ifaces[i].mac,
                                   0xffff, 0xff);
-    if (aoe_net_send(&ini->ifaces[i], frame, len) < 0)
+    struct log_burst_sum sum;
+    if (aoe_net_send(&ini->ifaces[i], frame, len) == 0)
+      continue;
+    /* an interface without its link fails each probe, once a second while a shelf is down */
+    int say = log_burst_take(&ini->query_burst, aoe_now_us(), &sum);
+    if (sum.left_out)
+      query_left_out(ini, &sum);
+    if (say)
       aoe_log(ini, AOE_LOG_WARN, "interface %s: sending Query Config failed: %s",
               ini->ifaces[i].name, pcap_geterr(ini->ifaces[i].pcap));
   }
+  aoe_query_burst_flush(ini, 0);        /* a flood that stopped is summed up too */
 }
 
 static int anything_down(const struct aoe_initiator *ini)

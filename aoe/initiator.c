@@ -79,6 +79,7 @@ struct aoe_initiator *aoe_open(const struct aoe_options *o, char *err, size_t er
     ini->opt.rediscover_ms = AOE_DEFAULT_REDISCOVER_MS;
   pthread_mutex_init(&ini->lock, NULL);
   pthread_mutex_init(&ini->qlock, NULL);
+  log_burst_init(&ini->query_burst);
   ini->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (ini->evfd < 0) {
     snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -150,6 +151,8 @@ void aoe_close(struct aoe_initiator *ini)
     aoe_net_close(&ini->ifaces[i]);
   if (ini->evfd >= 0)
     close(ini->evfd);
+  aoe_query_burst_flush(ini, 1);
+  log_burst_destroy(&ini->query_burst);
   pthread_mutex_destroy(&ini->lock);
   pthread_mutex_destroy(&ini->qlock);
   free(ini);

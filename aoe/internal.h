@@ -11,6 +11,7 @@
 #include "cc.h"
 #include "frame.h"
 #include "keepalive.h"
+#include "logburst.h"
 #include "net.h"
 
 #define AOE_MAX_FRAMES   256    /* frames per target: the tag's low byte indexes them */
@@ -250,6 +251,9 @@ struct aoe_initiator {
   /* The last "target table is full" line (0: none): [0] of an address not tracked, [1]
    * of one that evicted an unused target. */
   uint64_t table_full_logged_us[2];
+  /* "sending Query Config failed": each probe (every AOE_PROBE_MS while a target is
+   * down) of an interface that lost its link would say it (logburst.h) */
+  struct log_burst query_burst;
   /* An IDENTIFY of a target never identified failed: aoe_engine_step drops such targets
    * (engine.c, reap_unidentified). */
   int reap_pending;
@@ -309,6 +313,8 @@ static inline struct aoe_req *aoe_req_take(pthread_mutex_t *lock, struct aoe_req
 }
 
 uint64_t aoe_now_us(void);
+/* Say how many "sending Query Config failed" lines were left out when due (FORCE: all) */
+void aoe_query_burst_flush(struct aoe_initiator *ini, int force);
 /* INI's clock: ini->clock_us, or CLOCK_MONOTONIC (aoe_now_us). */
 uint64_t aoe_clock_us(const struct aoe_initiator *ini);
 void aoe_log(struct aoe_initiator *ini, int level, const char *fmt, ...)

@@ -481,6 +481,11 @@ void raid_bitmap_tick (struct raid_array *a);
  * after one to two of them without writes.  Any thread, any time. */
 #define RAID_BITMAP_DELAY_MS 5000u
 void raid_set_bitmap_delay (struct raid_array *a, unsigned ms);
+/* The lines that can come once per request or member I/O (a stripe that cannot be
+ * reconstructed, a member's read error ...) are limited: after the first 10 of an
+ * outage, one line every 5 s says how many were left out.  Call every second or so: a
+ * flood that stopped is summed up too (raid_close sums up the rest). */
+void raid_log_tick (struct raid_array *a);
 
 /* ---- Replacing a member in place (md: --replace) ------------------------ */
 

@@ -22,6 +22,7 @@
 #include "deadline.h"
 #include "log.h"
 #include "monitor.h"
+#include "reply.h"
 #include "status.h"
 
 #define MONITOR_POLL_MS 250
@@ -201,6 +202,8 @@ static void *monitor_main(void *arg)
   while (!monitor_wait(pause) && !raid_fenced(mon_array)) {
     pause = MONITOR_POLL_MS;
     raid_bitmap_tick(mon_array);      /* clears regions idle for a while */
+    raid_log_tick(mon_array);         /* sums up the log lines a flood left out */
+    reply_log_tick();
     if (raid_reshape_pending(mon_array)) {
       pause = run_reshape();
       if (pause < 0)

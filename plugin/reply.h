@@ -15,7 +15,11 @@ int reply_errno(int err);
 
 /* Answer request WHAT ("pread", "flush"...) with RC (0 or -errno, as raid_read): 0, or -1
  * with the client's errno set (nbdkit_set_error).  When that is not RC's, one line logs
- * the real reason (raid/ logs its own, naming the members). */
+ * the real reason (raid/ logs its own, naming the members); limited as logburst.h says,
+ * a client hammering a dead array floods no log. */
 int reply_result(const char *what, int rc);
+/* Call every second or so: says how many failed requests were left out of the log when
+ * that is due, a flood that stopped included. */
+void reply_log_tick(void);
 
 #endif

@@ -25,6 +25,69 @@ raid_logf (struct raid_array *a, int level, const char *fmt, ...)
   a->log (a->log_opaque, level, strncmp (msg, ": ", 2) ? msg : msg + 2);
 }
 
+/* The level of each kind's lines, its own and the summary's */
+static const int burst_level[RAID_BURSTS] = {
+  [BURST_RANGE] = RAID_LOG_ERROR, [BURST_READ_ERROR] = RAID_LOG_WARN,
+  [BURST_REWROTE] = RAID_LOG_INFO, [BURST_NO_COPY] = RAID_LOG_ERROR,
+  [BURST_STRIPE] = RAID_LOG_ERROR,
+};
+/* What the lines of each kind left out were: "NAME: ... and 37 more stripes could not
+ * be reconstructed in the last 5 s" */
+static const char *const burst_left_out[RAID_BURSTS] = {
+  [BURST_RANGE] = "requests were outside the array or not a multiple of 512",
+  [BURST_READ_ERROR] = "member reads failed",
+  [BURST_REWROTE] = "ranges were rewritten on members after read errors",
+  [BURST_NO_COPY] = "chunks had no copy that could be read",
+  [BURST_STRIPE] = "stripes could not be reconstructed",
+};
+
+static void
+burst_say_sum (struct raid_array *a, enum raid_burst kind, const struct log_burst_sum *sum)
+{
+  raid_logf (a, burst_level[kind], "%s: ... and %llu more %s in the last %llu s (not logged "
+             "one by one)", a->sb.name, sum->left_out, burst_left_out[kind], sum->seconds);
+}
+
+void
+raid_logf_burst (struct raid_array *a, enum raid_burst kind, const char *fmt, ...)
+{
+  struct log_burst_sum sum;
+  char msg[512];
+  va_list ap;
+  int say;
+
+  if (!a->log)
+    return;
+  say = log_burst_take (&a->burst[kind], now_us (), &sum);
+  if (sum.left_out)
+    burst_say_sum (a, kind, &sum);
+  if (!say)
+    return;
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  raid_logf (a, burst_level[kind], "%s", msg);
+}
+
+/* Sum up what each kind left out: when due (a flood that stopped is said too), or all of
+ * it (FORCE: the array closes) */
+static void
+bursts_flush (struct raid_array *a, int force)
+{
+  struct log_burst_sum sum;
+  uint64_t now = now_us ();
+
+  for (int k = 0; k < RAID_BURSTS; k++)
+    if (log_burst_flush (&a->burst[k], now, force, &sum) && a->log)
+      burst_say_sum (a, k, &sum);
+}
+
+void
+raid_log_tick (struct raid_array *a)
+{
+  bursts_flush (a, 0);
+}
+
 const char *
 slot_name (const struct raid_slot *s)
 {
@@ -575,6 +638,8 @@ array_new (raid_log_fn *log, void *log_opaque)
     return NULL;
   a->log = log;
   a->log_opaque = log_opaque;
+  for (int k = 0; k < RAID_BURSTS; k++)
+    log_burst_init (&a->burst[k]);
   pthread_mutex_init (&a->sb_lock, NULL);
   status_snap_init (a);
   pthread_mutex_init (&a->bitmap.lock, NULL);
@@ -602,6 +667,9 @@ array_new (raid_log_fn *log, void *log_opaque)
 static void
 array_free (struct raid_array *a)
 {
+  bursts_flush (a, 1);
+  for (int k = 0; k < RAID_BURSTS; k++)
+    log_burst_destroy (&a->burst[k]);
   bitmap_free (&a->bitmap);
   pthread_mutex_destroy (&a->bitmap.lock);
   layout_free (&a->lay);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "raid.h"
+#include "logburst.h"
 
 /* ---- layout.c: geometry and address mapping (pure functions) ---------- */
 
@@ -664,6 +665,17 @@ struct status_snap {
   uint64_t bitmap_bits, bitmap_dirty, bitmap_region;
 };
 
+/* The lines that can come once per request or member I/O, each limited on its own
+ * (raid_logf_burst): an outage must not flood the log. */
+enum raid_burst {
+  BURST_RANGE,                  /* a request outside the array (rw.c check_range) */
+  BURST_READ_ERROR,             /* a member read failed (note_read_error) */
+  BURST_REWROTE,                /* bytes rewritten after a read error (repair) */
+  BURST_NO_COPY,                /* a mirrored chunk no copy of which could be read */
+  BURST_STRIPE,                 /* a stripe that cannot be reconstructed */
+  RAID_BURSTS
+};
+
 struct raid_array {
   struct raid_layout lay;       /* the layout (during a reshape: the new one) */
   struct raid_layout prev;      /* during a reshape: the old one */
@@ -678,6 +690,7 @@ struct raid_array {
   struct poll_gate poll_gate;
   raid_log_fn *log;
   void *log_opaque;
+  struct log_burst burst[RAID_BURSTS];   /* raid_logf_burst's, one for each kind */
   int readonly;                 /* RAID_ASSEMBLE_READONLY: nothing is written to a member */
   uint64_t size;
   atomic_ullong resync_offset;  /* lock units below this are in sync */
@@ -727,6 +740,10 @@ struct raid_array {
 };
 
 void raid_logf (struct raid_array *a, int level, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+/* raid_logf for a line that can come once per request or member I/O: limited
+ * (logburst.h), the lines left out summed up in KIND's words, at KIND's level (array.c) */
+void raid_logf_burst (struct raid_array *a, enum raid_burst kind, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 const char *slot_name (const struct raid_slot *s);
 /* S's member was taken over by another host: fence the array (see RAID_EFENCED); from

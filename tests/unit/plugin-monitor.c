@@ -26,6 +26,7 @@ void status_recovery_begin (void);
 void status_reshape_begin (void);
 void status_resync_begin (void);
 void status_resync_end (void);
+void reply_log_tick (void);
 void log_notice (const char *fmt, ...);
 void nbdkit_error (const char *fmt, ...);
 
@@ -55,6 +56,7 @@ status_recovery_begin (void)
 void status_reshape_begin (void) { }
 void status_resync_begin (void) { }
 void status_resync_end (void) { }
+void reply_log_tick (void) { }
 /* The lines log_notice was given, for the test of their prefix. */
 static char notices[16][256];
 static atomic_int n_notices;

@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 
+#include "logburst.h"
 #include "raid-test.h"
 #include "../../plugin/reply.h"
 #include "../../plugin/unaligned.h"
@@ -17,6 +18,7 @@ void nbdkit_set_error(int err);
 
 static int told;                /* nbdkit_set_error's, 0: not called */
 static char logged[512];        /* the last nbdkit_error line */
+static unsigned n_logged;       /* nbdkit_error lines */
 
 void nbdkit_error(const char *fmt, ...)
 {
@@ -25,6 +27,7 @@ void nbdkit_error(const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(logged, sizeof logged, fmt, ap);
   va_end(ap);
+  n_logged++;
 }
 
 void nbdkit_set_error(int err) { told = err; }
@@ -101,4 +104,15 @@ Test(reply, a_dead_array_answers_every_request_eio)
   cr_expect_eq(reply_result("flush", raid_flush(f.a)), -1);
   cr_expect_eq(told, EIO, "flush: told %s", strerror(told));
   fx_free(&f);
+}
+
+/* A client that keeps reading a dead array: the first failures are said, the rest
+ * counted (include/logburst.h), not one line each. */
+Test(reply, a_client_hammering_a_dead_array_floods_no_log)
+{
+  for (unsigned i = 0; i < 1000; i++)
+    cr_expect_eq(reply_result("pread", -ENODEV), -1);
+  cr_expect(n_logged <= LOG_BURST_LINES + 1, "%u lines for 1000 failed requests", n_logged);
+  reply_log_tick();
+  cr_expect_eq(n_logged, LOG_BURST_LINES, "a summary before its interval: %s", logged);
 }

@@ -598,7 +598,7 @@ cut_run (enum policy pol, const struct shape *sh, unsigned held, int failing, un
   clean = left_clean (&f, gone);
   if (clean)                                    /* the next start trusts every stripe */
     expect_consistent (&f, gone, what);
-  snap = snapshot (&f);
+  snap = gone == NONE ? snapshot (&f) : NULL;  /* degraded: no start again from here */
 
   /* The next start from every member there, making consistent what the log or the
    * bitmap names (or the whole array). */
@@ -612,7 +612,7 @@ cut_run (enum policy pol, const struct shape *sh, unsigned held, int failing, un
     read_all (&f, got, what);
     expect_bytes (got, old, older, ref, size, sh->off, sh->len, gone, what);
     fx_close (&f);
-    uint8_t *after = snapshot (&f);
+    uint8_t *after = gone == NONE ? snapshot (&f) : NULL;
     /* then without one more member: rebuilt from parity, each reads what it read */
     for (unsigned m = 0; m < N && gone == NONE; m++) {
       uint8_t *again = malloc (size);

@@ -35,6 +35,7 @@
 #include "raid-int.h"
 
 static const char ppl_magic[8] = "aoeppl";   /* with its NULs: 8 bytes */
+#define PPL_NEVER (UINT64_MAX - 1)          /* a room flush that never ends: ppl_done */
 
 enum {
   H_MAGIC = 0, H_CRC = 8, H_NREC = 12, H_UUID = 16, H_GEN = 32, H_SEQ = 40, H_SLOT = 48,
@@ -382,6 +383,14 @@ ppl_done (struct raid_array *a, struct ppl_req *req, const struct io_batch *writ
   /* a room flush that begins after this reads the count covers these writes */
   uint64_t flush = req->nhold && written && batch_left_in_cache (written)
                    ? atomic_load (&a->ppl.room_flush_begun) + 1 : 0;
+
+  /* closing: its write may have failed on a held member without failing it
+   * (raid_closing), its stripes left with its new parity beside that member's old bytes,
+   * and only its record makes them again at the next start.  So it is never durable:
+   * its room is kept (a later header's tail past it would have the replay drop it; a
+   * writer that needs the room fails, ring_take) and so are its stripes' buckets */
+  if (array_closing (a))
+    flush = PPL_NEVER;
 
   stripes_written (a, req, flush);     /* the caller still holds the stripes' locks */
   for (unsigned i = 0; i < req->nhold; i++)

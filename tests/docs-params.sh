@@ -105,29 +105,32 @@ for w in $readme_words; do
 done
 echo "ok: README.md's Using it names only parameters and command words the code takes"
 
+# refused_in_one_line WHAT NAMED PATTERN ARGS...: nbdkit with ARGS fails with one line,
+# matching PATTERN, that names NAMED.
+refused_in_one_line() {
+  local what=$1 named=$2 pattern=$3 out rc
+  shift 3
+  out=$(nbdkit -f "$plugin" "$@" 2>&1) && rc=0 || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -q "$pattern" <<<"$out"; then
+    echo "ok: $what: one line naming $named"
+  else
+    bad "$what: exit $rc, $(wc -l <<<"$out") lines, want one naming $named: $(head -n 2 <<<"$out")"
+  fi
+}
+
 # A typo of a parameter is one line naming the parameter meant ('_' is '-' in a name).
 for typo in shelfs:shelves levle:level writemosty:writemostly sync_sped_min:sync-speed-min \
             ifcae:iface; do
-  out=$(nbdkit -f "$plugin" "${typo%%:*}=1" 2>&1) && rc=0 || rc=$?
-  if [ "$rc" -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] &&
-     grep -q "unknown parameter '${typo%%:*}': did you mean '${typo#*:}'? See .*(shelves, " <<<"$out"; then
-    echo "ok: ${typo%%:*}=: one line naming ${typo#*:}"
-  else
-    bad "${typo%%:*}=: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
-  fi
+  refused_in_one_line "${typo%%:*}=" "${typo#*:}" \
+    "unknown parameter '${typo%%:*}': did you mean '${typo#*:}'? See .*(shelves, " "${typo%%:*}=1"
 done
 
 # A value a parameter does not take is one line naming the parameter (chunk=abc gave
 # nbdkit's 'could not parse size string (abc)', naming neither it nor what it takes).
 for bad in chunk=abc chunk=1Q bitmap-chunk=12Q bitmap-chunk=64KB dead-time=soon \
-           sync-speed-max=fast level=7 poll=maybe; do
-  out=$(nbdkit -f "$plugin" shelves=e1.1,e2.1 "$bad" 2>&1) && rc=0 || rc=$?
-  if [ "$rc" -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] &&
-     grep -q "^nbdkit: error: ${bad%%=*}: .*'${bad#*=}'" <<<"$out"; then
-    echo "ok: $bad: one line naming ${bad%%=*}"
-  else
-    bad "$bad: exit $rc, $(wc -l <<<"$out") lines, want one naming ${bad%%=*}: $(head -n 2 <<<"$out")"
-  fi
+           bitmap-delay=later sync-speed-max=fast level=7 poll=maybe; do
+  refused_in_one_line "$bad" "${bad%%=*}" "^nbdkit: error: ${bad%%=*}: .*'${bad#*=}'" \
+    shelves=e1.1,e2.1 "$bad"
 done
 
 # The defaults --help gives, "(default VALUE" (VALUE: a number with its unit, true, false

@@ -158,10 +158,10 @@ void aoe_close(struct aoe_initiator *ini)
   free(ini);
 }
 
-/* Let time pass for the engine: sleep while the loop thread works, or be the loop. */
-/* Run the loop (or wait for its thread) MS, or until FOUND(OPAQUE), when given, is true:
- * asked between steps, 10 ms apart at most (without FOUND, a step without the thread
- * waits as long as the engine's next timer).  1 when FOUND ended it. */
+/* Let time pass for the engine, MS or until FOUND(OPAQUE), when given, is true: sleep while
+ * the loop thread works, or be the loop.  FOUND is asked between steps, 10 ms apart at
+ * most (without it, a step without the thread waits as long as the engine's next timer, as
+ * it always did).  1 when FOUND ended it. */
 static int run_until(struct aoe_initiator *ini, unsigned ms, aoe_enough_fn *found,
                      void *opaque)
 {

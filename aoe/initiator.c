@@ -158,17 +158,29 @@ void aoe_close(struct aoe_initiator *ini)
   free(ini);
 }
 
-/* Let time pass for the engine: sleep while the loop thread works, or be the loop. */
-static void run_for(struct aoe_initiator *ini, unsigned ms)
+/* Let time pass for the engine, MS or until FOUND(OPAQUE), when given, is true: sleep while
+ * the loop thread works, or be the loop.  FOUND is asked between steps, 10 ms apart at
+ * most (without it, a step without the thread waits as long as the engine's next timer, as
+ * it always did).  1 when FOUND ended it. */
+static int run_until(struct aoe_initiator *ini, unsigned ms, aoe_enough_fn *found,
+                     void *opaque)
 {
   uint64_t end = aoe_now_us() + 1000ull * ms;
   for (uint64_t now; (now = aoe_now_us()) < end;) {
+    if (found && found(opaque))
+      return 1;
     unsigned left = (unsigned)((end - now + 999) / 1000);
     if (ini->running)
       usleep((left < 10 ? left : 10) * 1000);
     else
-      aoe_engine_step(ini, aoe_engine_timeout(ini, (int)left));
+      aoe_engine_step(ini, aoe_engine_timeout(ini, (int)(found && left > 10 ? 10 : left)));
   }
+  return found && found(opaque);
+}
+
+static void run_for(struct aoe_initiator *ini, unsigned ms)
+{
+  run_until(ini, ms, NULL, NULL);
 }
 
 /* The targets never identified whose IDENTIFY is in flight or queued, named in NAMES ("e1.1,
@@ -227,15 +239,28 @@ int aoe_discover(struct aoe_initiator *ini, unsigned wait_ms)
   return aoe_discover_until(ini, wait_ms, NULL, NULL);
 }
 
-int aoe_discover_until(struct aoe_initiator *ini, unsigned wait_ms, aoe_enough_fn *enough,
-                       void *opaque)
+static int count_up(struct aoe_initiator *ini)
+{
+  int up = 0;
+  pthread_mutex_lock(&ini->lock);
+  for (size_t i = 0; i < ini->ntargets; i++)
+    up += ini->targets[i]->identified && atomic_load(&ini->targets[i]->up);
+  pthread_mutex_unlock(&ini->lock);
+  return up;
+}
+
+/* The Query Config rounds, and the IDENTIFY wait after them (ENOUGH shortens it); FOUND,
+ * when given, ends either at once. */
+static int discover(struct aoe_initiator *ini, unsigned wait_ms, aoe_enough_fn *enough,
+                    aoe_enough_fn *found, void *opaque)
 {
   /* Frames are unreliable: ask twice, at the start and halfway. */
   for (int round = 0; round < 2; round++) {
     pthread_mutex_lock(&ini->lock);
     aoe_broadcast_query(ini);
     pthread_mutex_unlock(&ini->lock);
-    run_for(ini, round ? wait_ms - wait_ms / 2 : wait_ms / 2);
+    if (run_until(ini, round ? wait_ms - wait_ms / 2 : wait_ms / 2, found, opaque))
+      return count_up(ini);
   }
   /* IDENTIFY of what answered: each is given up at the dead time after its first try (a
    * disk spinning up answers in seconds), so this ends; and at most the dead time and a
@@ -252,7 +277,7 @@ int aoe_discover_until(struct aoe_initiator *ini, unsigned wait_ms, aoe_enough_f
     pthread_mutex_lock(&ini->lock);
     unsigned pending = ini->identifying;
     pthread_mutex_unlock(&ini->lock);
-    if (!pending)
+    if (!pending || (found && found(opaque)))
       break;
     int slow = now - start >= AOE_IDENTIFY_SLOW_MS * 1000ull;
     if (slow && enough && enough(opaque))
@@ -263,12 +288,19 @@ int aoe_discover_until(struct aoe_initiator *ini, unsigned wait_ms, aoe_enough_f
     }
     run_for(ini, 10);
   }
-  int up = 0;
-  pthread_mutex_lock(&ini->lock);
-  for (size_t i = 0; i < ini->ntargets; i++)
-    up += ini->targets[i]->identified && atomic_load(&ini->targets[i]->up);
-  pthread_mutex_unlock(&ini->lock);
-  return up;
+  return count_up(ini);
+}
+
+int aoe_discover_until(struct aoe_initiator *ini, unsigned wait_ms, aoe_enough_fn *enough,
+                       void *opaque)
+{
+  return discover(ini, wait_ms, enough, NULL, opaque);
+}
+
+int aoe_discover_found(struct aoe_initiator *ini, unsigned wait_ms, aoe_enough_fn *found,
+                       void *opaque)
+{
+  return discover(ini, wait_ms, found, found, opaque);
 }
 
 unsigned aoe_identify_unanswered_ms(struct aoe_initiator *ini, unsigned shelf, unsigned slot)

@@ -94,6 +94,16 @@ typedef int aoe_enough_fn(void *opaque);
 int aoe_discover_until(struct aoe_initiator *, unsigned wait_ms, aoe_enough_fn *enough,
                        void *opaque);
 
+/* aoe_discover_until for a caller that wants nothing but some shelves: it returns as soon
+ * as FOUND(OPAQUE) is true (asked without the initiator's lock, from the start and 10 ms
+ * apart at most), in the Query Config rounds too, not waiting out WAIT_MS nor the second
+ * round, nor any IDENTIFY still pending; while FOUND is false it waits as
+ * aoe_discover_until with FOUND as ENOUGH.  A shelf's other paths may not have answered
+ * yet when it returns (they are added as they answer, with the loop thread running): for a
+ * caller to which one path is enough. */
+int aoe_discover_found(struct aoe_initiator *, unsigned wait_ms, aoe_enough_fn *found,
+                       void *opaque);
+
 /* How long (ms) the shelf at SHELF.SLOT, which answered Query Config, went without
  * answering IDENTIFY: its IDENTIFY in flight, or its last one, given up at the dead time
  * (a disk spinning up or busy).  0 when it is identified, or never answered Query Config

@@ -42,7 +42,9 @@ echo "ok: e1.1..e3.1 in array ex (raid5, slots 0-2, clean), e4.1 blank, start co
 
 # One member of the raid5 examined alone: too few to start it, so no start command (it
 # gave 'start: nbdkit aoeraid shelves=e1.1', which assembly can only refuse).
-examine e1.1 >"$LAB_DIR/ex.txt" || lab_die "examine e1.1 failed: $(cat "$LAB_DIR/ex.txt")"
+# Ten minutes of -w: the discovery ends once e1.1 answered, else the lab's bound ends the
+# test (md's --examine of a disk is instant).
+examine -w 600000 e1.1 >"$LAB_DIR/ex.txt" || lab_die "examine e1.1 failed: $(cat "$LAB_DIR/ex.txt")"
 grep -qx "  start: none: the members examined are too few to start it (slot 1: no shelf examined holds it; slot 2: no shelf examined holds it); examine its other shelves too, or start it by uuid (scan:)" \
   "$LAB_DIR/ex.txt" || lab_die "examine e1.1 alone: $(grep "start" "$LAB_DIR/ex.txt")"
 [ "$(examine --json e1.1 | jq -r '.arrays[0].command')" = null ] ||

@@ -26,17 +26,18 @@ lab_track "$writer_pid"
 writer_going "$writer_pid" "$LAB_DIR/writer.state"
 # zero_refused SHELF...: zero-superblock of the SHELFs must be refused, naming the slot of
 # each (every shelf named is judged, each on its own, before any is written: one run
-# judges both, in one discovery window).  A 300 ms window keeps 40 tries short, but
-# shelves busy with the writer on a loaded machine may answer late: "did not answer within
-# 300 ms" (nothing was written) is asked again, twice at most; any other answer is judged
-# at once.
+# judges both, in one discovery window).  The discovery ends once both answered, so a wide
+# window (5 s) costs nothing and lets shelves busy with the writer on a loaded machine
+# answer late (40 tries of 5 s would be 200 s, past the lab's bound, if it did not end
+# early); "did not answer within 5000 ms" (nothing was written) is asked again, twice at
+# most; any other answer is judged at once.
 zero_refused() {
   local s
   for _ in 1 2 3; do
-    if out=$(lab_exec "$aoeraid" zero-superblock -i h0 -w 300 "$@" 2>&1); then
+    if out=$(lab_exec "$aoeraid" zero-superblock -i h0 -w 5000 "$@" 2>&1); then
       lab_die "zero-superblock of $*, members of the running vol, not refused: $out"
     fi
-    grep -q "^aoeraid: e[0-9.]* did not answer on h0 within 300 ms" <<<"$out" || break
+    grep -q "^aoeraid: e[0-9.]* did not answer on h0 within 5000 ms" <<<"$out" || break
   done
   for s in "$@"; do
     grep -q "$s is slot [0-9] of array 'vol'" <<<"$out" || lab_die "zero-superblock $*: $s: $out"

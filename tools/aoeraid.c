@@ -363,7 +363,8 @@ static int cmd_discover(int argc, char **argv)
 
 /* examine and zero-superblock: the options (TAKES), the shelves named (usage errors
  * before any network; NEED: -i and a shelf are required), then the initiator, after a
- * discovery of -w, in *INI.  Returns -1 to go on, else the exit code. */
+ * discovery of -w at most (ended once every shelf named answered), in *INI.  Returns -1
+ * to go on, else the exit code. */
 static int open_named(int argc, char **argv, unsigned takes, int need, struct scan_opts *o,
                       struct shelf_addr *addrs, size_t *na, struct aoe_initiator **ini)
 {
@@ -382,7 +383,7 @@ static int open_named(int argc, char **argv, unsigned takes, int need, struct sc
   *ini = open_initiator(o->ifaces, o->n, &o->verbose);
   if (!*ini)
     return 1;
-  aoe_discover(*ini, (unsigned)o->wait_ms);
+  discover_named(*ini, addrs, *na, (unsigned)o->wait_ms);
   return -1;
 }
 

@@ -20,6 +20,36 @@ int parse_shelf_args(const char *progname, const char *verb, int argc, char **ar
   return argc;
 }
 
+struct named {
+  struct aoe_initiator *ini;
+  const struct shelf_addr *addrs;
+  size_t naddrs;
+};
+
+static int all_named_found(void *opaque)
+{
+  const struct named *nd = opaque;
+  for (size_t i = 0; i < nd->naddrs; i++)
+    if (!aoe_target_find(nd->ini, nd->addrs[i].shelf, nd->addrs[i].slot))
+      return 0;
+  return 1;
+}
+
+void discover_named(struct aoe_initiator *ini, const struct shelf_addr *addrs,
+                    size_t naddrs, unsigned wait_ms)
+{
+  if (!naddrs) {
+    aoe_discover(ini, wait_ms);
+    return;
+  }
+  /* One path of each shelf is enough: the verbs that name shelves read or wipe their
+   * superblocks, which any path reaches, so the discovery does not wait out -w for a
+   * second path (the plugin's start does: it wants every path, aoe-multipath).  A shelf
+   * silent on every path still gets the whole -w, and its "did not answer" message. */
+  struct named nd = { ini, addrs, naddrs };
+  aoe_discover_found(ini, wait_ms, all_named_found, &nd);
+}
+
 size_t find_named(const char *progname, struct aoe_initiator *ini,
                   const struct shelf_addr *addrs, size_t naddrs, unsigned wait_ms,
                   struct aoe_target **out, size_t *missing)

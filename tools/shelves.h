@@ -14,6 +14,11 @@
 int parse_shelf_args(const char *progname, const char *verb, int argc, char **argv,
                      struct shelf_addr *out);
 
+/* Discover on INI for WAIT_MS at most, ending as soon as every shelf of
+ * ADDRS[0..NADDRS) is identified; none named: the whole WAIT_MS, for every shelf. */
+void discover_named(struct aoe_initiator *ini, const struct shelf_addr *addrs,
+                    size_t naddrs, unsigned wait_ms);
+
 /* The shelves ADDRS[0..NADDRS) found by INI's discovery (of WAIT_MS), in that order, each
  * once, into OUT (MAX_NAMED); each one that did not answer is said on stderr and counted
  * in *MISSING.  The count found. */

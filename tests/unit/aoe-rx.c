@@ -2041,6 +2041,44 @@ Test(identify, discovery_with_its_shelves_does_not_wait_for_another_identify, .t
   rig_close(&r);
 }
 
+/* FOUND of a caller that names e8.2 (the aoeraid command's examine, zero-superblock):
+ * once e8.2's IDENTIFY is in flight, its disk answers it, as a shelf does in
+ * milliseconds. */
+static int e8_2_found_answering(void *opaque)
+{
+  struct rig *r = opaque;
+  if (aoe_target_find(r->ini, 8, 2))
+    return 1;
+  struct aoe_target *t = aoe_target_lookup(r->ini, 8, 2);
+  for (unsigned i = 0; t && i < t->nframes; i++)
+    if (t->frames[i].state == FRAME_INFLIGHT && t->frames[i].ata_cmd == ATA_IDENTIFY) {
+      identify_as_disk(r, t, shelf2_mac);
+      break;
+    }
+  return 0;
+}
+
+/* A discovery for named shelves ends as soon as they are identified: in its Query Config
+ * rounds, not waiting out the wait asked for (ten minutes here: the test's timeout of 30 s
+ * ends one that waits), as md's --examine of a disk is instant.  Another shelf's IDENTIFY
+ * left unanswered (e8.3's) holds it no more. */
+Test(identify, discovery_for_named_shelves_ends_once_they_answer, .timeout = 30)
+{
+  struct rig r;
+  uint8_t mac[6];
+
+  rig_open(&r, 39);
+  r.ini->opt.dead_time_ms = 600000;
+  mac_of(1, mac);
+  cr_assert_not_null(config_from(&r, 8, 3, mac));
+  cr_assert_not_null(config_from(&r, 8, 2, shelf2_mac));
+  int up = aoe_discover_found(r.ini, 600000, e8_2_found_answering, &r);
+  cr_assert_not_null(aoe_target_find(r.ini, 8, 2), "e8.2 not identified");
+  cr_assert_eq(up, 2, "%d shelves up, not e7.3 and e8.2", up);
+  cr_assert_null(aoe_target_find(r.ini, 8, 3), "e8.3 never answered IDENTIFY");
+  rig_close(&r);
+}
+
 /* Sixty addresses answer Query Config and none IDENTIFY (made-up replies from one host):
  * the discovery's line does not call them disks spinning up alone, names a flood as a
  * cause, and says how to find its sender: a warning, not information. */

@@ -72,6 +72,8 @@ log_burst_take (struct log_burst *b, uint64_t now_us, struct log_burst_sum *sum)
 
   sum->left_out = 0;
   pthread_mutex_lock (&b->lock);
+  if (now_us < b->last_us)      /* its thread read the clock before another took the lock */
+    now_us = b->last_us;
   if (b->active && now_us - b->last_us >= LOG_BURST_INTERVAL_US) {  /* quiet: it ended */
     if (b->left_out)
       log_burst_sum_take (b, b->last_us, sum);

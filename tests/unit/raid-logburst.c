@@ -106,6 +106,22 @@ Test (logburst, a_tick_sums_up_a_flood_that_stopped)
   log_burst_destroy (&b);
 }
 
+/* Threads read the clock before they take the lock: a line can come with a time a
+ * moment before the last one's.  That is the same flood, not a quiet interval. */
+Test (logburst, a_line_timed_before_the_last_one_is_of_the_same_flood)
+{
+  struct log_burst b;
+  struct tally t = { 0 };
+
+  log_burst_init (&b);
+  for (unsigned i = 0; i < 2 * LOG_BURST_LINES; i++)
+    take (&b, SEC + 10 * i + 10, &t);
+  take (&b, SEC + 10 * 2 * LOG_BURST_LINES - 5, &t);
+  cr_expect_eq (t.said, LOG_BURST_LINES, "a line timed 5 us early started a new episode");
+  cr_expect_eq (t.sums, 0, "a summary before its interval");
+  log_burst_destroy (&b);
+}
+
 struct taker { struct log_burst *b; unsigned said; };
 
 static void *

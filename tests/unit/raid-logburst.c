@@ -272,3 +272,29 @@ Test (logburst, a_second_members_read_errors_are_named_in_the_first_ones_flood)
   cr_expect_eq (count_of ("member e2.1: rewrote"), 1, "e2.1's rewrites:\n%s", lines);
   fx_free (&f);
 }
+
+/* The monitor ticks between its runs, not during one: a flood that stopped while a check
+ * (resync, recovery, replace) runs is summed up by the run's own pace, not only when it
+ * ends.  The check, held to 100 KB/s over 1 MiB of each member, runs for 10 s or more,
+ * past the 5 s after which the count is due. */
+Test (logburst, a_flood_that_stopped_during_a_check_is_summed_up_before_it_ends,
+      .timeout = 120)
+{
+  struct fx f;
+  char err[256] = "";
+  uint8_t buf[CHUNK];
+
+  fx_members (&f, 3, RAID_DATA_OFFSET + 1024 * 1024);
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  fx_close (&f);
+  f.a = raid_assemble (f.mem, f.n, 0, log_lines, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  lines[0] = 0;
+  for (unsigned i = 0; i < 2 * LOG_BURST_LINES; i++)
+    cr_assert_eq (raid_read (f.a, buf, 100, 3), -EINVAL);
+  raid_set_sync_speed (f.a, 100000, 100000);
+  cr_assert_eq (raid_check (f.a, RAID_CHECK), 0, "%s", lines);
+  cr_expect (strstr (lines, "... and 10 more requests were outside"), "the count of the "
+             "requests left out was not said during the check:\n%s", lines);
+  fx_free (&f);
+}

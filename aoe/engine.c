@@ -2367,8 +2367,9 @@ void aoe_broadcast_query(struct aoe_initiator *ini)
     struct log_burst_sum sum;
     if (aoe_net_send(&ini->ifaces[i], frame, len) == 0)
       continue;
-    /* an interface without its link fails each probe, once a second while a shelf is down */
-    int say = log_burst_take(&ini->query_burst, aoe_now_us(), &sum);
+    /* an interface without its link fails each probe, once a second while a shelf is down;
+     * another interface's first failure is said, not hidden behind this one's */
+    int say = log_burst_take_key(&ini->query_burst, aoe_now_us(), (int)i, &sum);
     if (sum.left_out)
       query_left_out(ini, &sum);
     if (say)

@@ -4,7 +4,10 @@
  * hides the ones that matter.  The first LOG_BURST_LINES of an episode are said (they
  * carry the facts); after them, at most one line every LOG_BURST_INTERVAL_US says how
  * many were left out.  An episode ends when no line comes for a whole interval: the next
- * one is said in full again.
+ * one is said in full again.  A line about one of several things (a member, an
+ * interface: its KEY) is said when it is the first of its key in the episode, even after
+ * the first LOG_BURST_LINES: a second member's errors are a new fact, not more of the
+ * first one's flood.
  *
  * One struct log_burst for each kind of line (each call site), a field of what logs it
  * (the array, the initiator, the plugin): explicit state, no allocation; thread-safe (its
@@ -27,7 +30,10 @@ struct log_burst {
   unsigned long long left_out;  /* lines left out since the last summary */
   uint64_t left_since_us;       /* when the first of those came */
   uint64_t summary_at_us;       /* the next summary is said no sooner */
+  uint64_t keys_said;           /* the keys said in this episode, one bit each */
 };
+
+#define LOG_BURST_NO_KEY (-1)     /* a line about no one thing; keys are 0..63 */
 
 /* What was left out, for a summary line: LEFT_OUT lines (0: no summary is due) over
  * the last SECONDS (at least 1). */
@@ -63,28 +69,35 @@ log_burst_sum_take (struct log_burst *b, uint64_t end_us, struct log_burst_sum *
   b->summary_at_us = end_us + LOG_BURST_INTERVAL_US;
 }
 
-/* A line of B's kind comes at NOW_US: 1 to say it, 0 to leave it out.  Either way, when
- * SUM->left_out is not 0, say the summary first. */
+/* A line of B's kind about KEY (LOG_BURST_NO_KEY: about no one thing) comes at NOW_US: 1
+ * to say it, 0 to leave it out.  Either way, when SUM->left_out is not 0, say the summary
+ * first. */
 static inline int
-log_burst_take (struct log_burst *b, uint64_t now_us, struct log_burst_sum *sum)
+log_burst_take_key (struct log_burst *b, uint64_t now_us, int key, struct log_burst_sum *sum)
 {
-  int say;
+  uint64_t bit = key >= 0 && key < 64 ? 1ull << key : 0;
+  int say, first_of_key;
 
   sum->left_out = 0;
   pthread_mutex_lock (&b->lock);
+  if (now_us < b->last_us)      /* its thread read the clock before another took the lock */
+    now_us = b->last_us;
   if (b->active && now_us - b->last_us >= LOG_BURST_INTERVAL_US) {  /* quiet: it ended */
     if (b->left_out)
       log_burst_sum_take (b, b->last_us, sum);
     b->said = 0;
+    b->keys_said = 0;
   }
   b->active = 1;
   b->last_us = now_us;
-  say = b->said < LOG_BURST_LINES;
-  if (say) {
+  first_of_key = bit && !(b->keys_said & bit);
+  b->keys_said |= bit;
+  say = b->said < LOG_BURST_LINES || first_of_key;
+  if (b->said < LOG_BURST_LINES) {
     if (++b->said == LOG_BURST_LINES)
       b->summary_at_us = now_us + LOG_BURST_INTERVAL_US;
   }
-  else {
+  else if (!say) {
     if (b->left_out++ == 0)
       b->left_since_us = now_us;
     if (now_us >= b->summary_at_us)
@@ -92,6 +105,12 @@ log_burst_take (struct log_burst *b, uint64_t now_us, struct log_burst_sum *sum)
   }
   pthread_mutex_unlock (&b->lock);
   return say;
+}
+
+static inline int
+log_burst_take (struct log_burst *b, uint64_t now_us, struct log_burst_sum *sum)
+{
+  return log_burst_take_key (b, now_us, LOG_BURST_NO_KEY, sum);
 }
 
 /* No line came; a summary is due at NOW_US (a periodic tick: a flood that stopped is

@@ -1837,6 +1837,7 @@ static void aoeraid_cleanup(void)
     aoe_end_holds(initiator);   /* none held, unless the stop watch never started */
   readd_stop();                 /* before the monitor: a re-add kicks it */
   monitor_stop();
+  reply_log_close();            /* no request runs now: the failed ones left out are said */
   alert_stop();
   fence_stop();
   if (array) {

@@ -66,3 +66,11 @@ void reply_log_tick(void)
   if (log_burst_flush(&reply_burst, monotonic_us(), 0, &sum))
     say_left_out(&sum);
 }
+
+void reply_log_close(void)
+{
+  struct log_burst_sum sum;
+
+  if (log_burst_flush(&reply_burst, monotonic_us(), 1, &sum))
+    say_left_out(&sum);
+}

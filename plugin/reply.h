@@ -21,5 +21,8 @@ int reply_result(const char *what, int rc);
 /* Call every second or so: says how many failed requests were left out of the log when
  * that is due, a flood that stopped included. */
 void reply_log_tick(void);
+/* The plugin closes: says how many were left out since the last such line, whatever the
+ * interval (the monitor that ticked may have stopped long before: a fenced array). */
+void reply_log_close(void);
 
 #endif

@@ -48,9 +48,13 @@ burst_say_sum (struct raid_array *a, enum raid_burst kind, const struct log_burs
              "one by one)", a->sb.name, sum->left_out, burst_left_out[kind], sum->seconds);
 }
 
+_Static_assert (RAID_MAX_MEMBERS + RAID_MAX_SPARES + 1 <= 64, "a slot's index is a log_burst key");
+
 void
-raid_logf_burst (struct raid_array *a, enum raid_burst kind, const char *fmt, ...)
+raid_logf_burst (struct raid_array *a, enum raid_burst kind, const struct raid_slot *about,
+                 const char *fmt, ...)
 {
+  int key = about ? (int) about->index : LOG_BURST_NO_KEY;
   struct log_burst_sum sum;
   char msg[512];
   va_list ap;
@@ -58,7 +62,7 @@ raid_logf_burst (struct raid_array *a, enum raid_burst kind, const char *fmt, ..
 
   if (!a->log)
     return;
-  say = log_burst_take (&a->burst[kind], now_us (), &sum);
+  say = log_burst_take_key (&a->burst[kind], now_us (), key, &sum);
   if (sum.left_out)
     burst_say_sum (a, kind, &sum);
   if (!say)

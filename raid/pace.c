@@ -98,6 +98,7 @@ sync_pace_ahead (struct raid_array *a, struct sync_pace *p, uint64_t bytes)
                                atomic_load (&a->sync_speed_max));
   uint64_t due = pace_due_us (pace_from (p, now), bytes, limit);
 
+  raid_log_tick (a);
   if (due > now)
     return 0;
   p->due_us = due;
@@ -129,6 +130,7 @@ sync_pace (struct raid_array *a, struct sync_pace *p, uint64_t bytes)
   for (;;) {
     uint64_t limit = pace_limit (array_busy (a, now), atomic_load (&a->sync_speed_min),
                                  atomic_load (&a->sync_speed_max));
+    raid_log_tick (a);          /* the monitor that ticks it runs this, maybe for hours */
     due = pace_due_us (from, bytes, limit);
     now = now_us ();
     if (due <= now || atomic_load (&a->resync_stop))

@@ -742,9 +742,12 @@ struct raid_array {
 void raid_logf (struct raid_array *a, int level, const char *fmt, ...)
   __attribute__ ((format (printf, 3, 4)));
 /* raid_logf for a line that can come once per request or member I/O: limited
- * (logburst.h), the lines left out summed up in KIND's words, at KIND's level (array.c) */
-void raid_logf_burst (struct raid_array *a, enum raid_burst kind, const char *fmt, ...)
-  __attribute__ ((format (printf, 3, 4)));
+ * (logburst.h), the lines left out summed up in KIND's words, at KIND's level (array.c).
+ * ABOUT: the member slot the line is about, or NULL; each slot's first line of an episode
+ * is said, not hidden behind another member's flood. */
+void raid_logf_burst (struct raid_array *a, enum raid_burst kind,
+                      const struct raid_slot *about, const char *fmt, ...)
+  __attribute__ ((format (printf, 4, 5)));
 const char *slot_name (const struct raid_slot *s);
 /* S's member was taken over by another host: fence the array (see RAID_EFENCED); from
  * any thread, I/O completions included.  array_fenced: 1 once fenced. */

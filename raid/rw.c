@@ -33,7 +33,7 @@ static int
 check_range (struct raid_array *a, uint32_t len, uint64_t offset)
 {
   if ((offset | len) & 511 || offset > a->size || len > a->size - offset) {
-    raid_logf_burst (a, BURST_RANGE, "%s: request of %u bytes at offset %llu is outside "
+    raid_logf_burst (a, BURST_RANGE, NULL, "%s: request of %u bytes at offset %llu is outside "
                      "the array (%llu bytes) or not a multiple of 512", a->sb.name, len,
                      (unsigned long long) offset, (unsigned long long) a->size);
     return -EINVAL;
@@ -56,8 +56,8 @@ note_read_error (struct raid_array *a, struct member_io *io)
   if (io->err == ENODEV || array_closing (a))  /* closing: a held shelf's read cut short */
     return;
   atomic_fetch_add (&io->slot->read_errors, 1);
-  raid_logf_burst (a, BURST_READ_ERROR, "%s: member %s: read of %u bytes at %llu failed "
-                   "(%s); reconstructing", a->sb.name, slot_name (io->slot), io->len,
+  raid_logf_burst (a, BURST_READ_ERROR, io->slot, "%s: member %s: read of %u bytes at %llu "
+                   "failed (%s); reconstructing", a->sb.name, slot_name (io->slot), io->len,
                    (unsigned long long) io->offset, strerror (io->err));
 }
 
@@ -72,8 +72,8 @@ repair (struct raid_array *a, struct member_io *io)
     return;
   err = slot_io (io->slot, RAID_IO_WRITE, io->offset, io->len, io->buf);
   if (err == 0) {
-    raid_logf_burst (a, BURST_REWROTE, "%s: member %s: rewrote %u bytes at %llu after a "
-                     "read error", a->sb.name, slot_name (io->slot), io->len,
+    raid_logf_burst (a, BURST_REWROTE, io->slot, "%s: member %s: rewrote %u bytes at %llu "
+                     "after a read error", a->sb.name, slot_name (io->slot), io->len,
                      (unsigned long long) io->offset);
     return;
   }
@@ -168,7 +168,7 @@ near_retry (struct raid_array *a, struct raid_layout *L, struct member_io *io, u
   }
   stripe_unlock_range (&a->locks, ci, ci);
   if (rc && !array_closing (a))   /* closing: the held shelves' reads end so */
-    raid_logf_burst (a, BURST_NO_COPY, "%s: no copy of chunk %llu could be read",
+    raid_logf_burst (a, BURST_NO_COPY, NULL, "%s: no copy of chunk %llu could be read",
                      a->sb.name, (unsigned long long) ci);
   return rc;
 }
@@ -319,8 +319,8 @@ stripe_gather (struct raid_array *a, struct raid_layout *L, uint64_t s, uint32_t
       if (bad[idx] || !col_usable (a, L, s, idx))
         used += snprintf (names + used, sizeof names - used, "%s%s", used ? ", " : "",
                           slot_name (col_slot (a, L, s, idx)));
-    raid_logf_burst (a, BURST_STRIPE, "%s: stripe %llu cannot be reconstructed: fewer than "
-                     "%u of its members can be read (unreadable: %s)", a->sb.name,
+    raid_logf_burst (a, BURST_STRIPE, NULL, "%s: stripe %llu cannot be reconstructed: fewer "
+                     "than %u of its members can be read (unreadable: %s)", a->sb.name,
                      (unsigned long long) s, k, names);
   }
   return rc;

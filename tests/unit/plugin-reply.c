@@ -116,3 +116,17 @@ Test(reply, a_client_hammering_a_dead_array_floods_no_log)
   reply_log_tick();
   cr_expect_eq(n_logged, LOG_BURST_LINES, "a summary before its interval: %s", logged);
 }
+
+/* The plugin closes before the interval is over (or after its monitor stopped, the array
+ * fenced): the failures left out are still said, once. */
+Test(reply, the_failures_left_out_are_said_when_the_plugin_closes)
+{
+  for (unsigned i = 0; i < 100; i++)
+    cr_expect_eq(reply_result("pread", -ENODEV), -1);
+  cr_expect_eq(n_logged, LOG_BURST_LINES);
+  reply_log_close();
+  cr_expect_eq(n_logged, LOG_BURST_LINES + 1, "the failures left out were not said");
+  cr_expect(strstr(logged, "... and 90 more requests failed"), "said: %s", logged);
+  reply_log_close();
+  cr_expect_eq(n_logged, LOG_BURST_LINES + 1, "said twice: %s", logged);
+}

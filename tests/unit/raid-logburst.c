@@ -106,6 +106,43 @@ Test (logburst, a_tick_sums_up_a_flood_that_stopped)
   log_burst_destroy (&b);
 }
 
+/* Threads read the clock before they take the lock: a line can come with a time a
+ * moment before the last one's.  That is the same flood, not a quiet interval. */
+Test (logburst, a_line_timed_before_the_last_one_is_of_the_same_flood)
+{
+  struct log_burst b;
+  struct tally t = { 0 };
+
+  log_burst_init (&b);
+  for (unsigned i = 0; i < 2 * LOG_BURST_LINES; i++)
+    take (&b, SEC + 10 * i + 10, &t);
+  take (&b, SEC + 10 * 2 * LOG_BURST_LINES - 5, &t);
+  cr_expect_eq (t.said, LOG_BURST_LINES, "a line timed 5 us early started a new episode");
+  cr_expect_eq (t.sums, 0, "a summary before its interval");
+  log_burst_destroy (&b);
+}
+
+/* A line about another key (a second member, interface) is a new fact: its first is said
+ * in the middle of the first one's flood, its next ones are not; a quiet interval starts
+ * over for every key. */
+Test (logburst, the_first_line_about_another_key_is_said)
+{
+  struct log_burst b;
+  struct log_burst_sum sum;
+  unsigned said = 0;
+
+  log_burst_init (&b);
+  for (unsigned i = 0; i < 100; i++)
+    said += log_burst_take_key (&b, SEC + i, 0, &sum);
+  cr_expect_eq (said, LOG_BURST_LINES);
+  cr_expect (log_burst_take_key (&b, SEC + 100, 1, &sum), "key 1's first line was left out");
+  cr_expect_not (log_burst_take_key (&b, SEC + 101, 1, &sum), "key 1's second line was said");
+  cr_expect_not (log_burst_take (&b, SEC + 102, &sum), "a line about no key was said");
+  cr_expect (log_burst_take_key (&b, SEC + 102 + LOG_BURST_INTERVAL_US, 1, &sum),
+             "after a quiet interval, key 1's line was left out");
+  log_burst_destroy (&b);
+}
+
 struct taker { struct log_burst *b; unsigned said; };
 
 static void *
@@ -194,7 +231,8 @@ Test (logburst, a_failed_raid5_read_by_many_requests_logs_a_bounded_number_of_li
   cr_expect (said >= 1 && said <= LOG_BURST_LINES, "%u lines for %u failed reads:\n%s",
              said, reads, lines);
   read_errors = count_of ("reconstructing");
-  cr_expect (read_errors >= 1 && read_errors <= LOG_BURST_LINES, "%u lines for the failed "
+  /* the first 10, and each failing member's first if it was not among them */
+  cr_expect (read_errors >= 1 && read_errors <= LOG_BURST_LINES + 2, "%u lines for the failed "
              "member reads of %u requests", read_errors, reads);
   fx_close (&f);
   snprintf (want, sizeof want, "test: ... and %u more stripes could not be reconstructed in "
@@ -202,5 +240,61 @@ Test (logburst, a_failed_raid5_read_by_many_requests_logs_a_bounded_number_of_li
   cr_expect (strstr (lines, want), "no '%s' after %u lines:\n%s", want, said, lines);
   cr_expect (strstr (lines, "more member reads failed in the last "), "the member read "
              "errors left out are not counted:\n%s", lines);
+  fx_free (&f);
+}
+
+/* RAID5 of 3 whose first member fails every read: its read errors are limited; then the
+ * second one's fail (the first one's replaced, say): the log names the second member at
+ * once, not only in a count of "more member reads failed" behind the first one's flood. */
+Test (logburst, a_second_members_read_errors_are_named_in_the_first_ones_flood)
+{
+  struct fx f;
+  char err[256] = "";
+  uint8_t buf[2 * CHUNK];
+
+  fx_members (&f, 3, RAID_DATA_OFFSET + 1024 * 1024);
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  fx_close (&f);
+  f.a = raid_assemble (f.mem, f.n, 0, log_lines, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  lines[0] = 0;
+  raid_mem_member_fail (f.mm[0], 1, 0);
+  for (unsigned i = 0; i < 60; i++)
+    cr_assert_eq (raid_read (f.a, buf, sizeof buf, (uint64_t) i * sizeof buf), 0, "read %u:\n%s",
+                  i, lines);
+  cr_expect_eq (count_of ("member e1.1: read of"), LOG_BURST_LINES, "e1.1's flood:\n%s", lines);
+  raid_mem_member_fail (f.mm[0], 0, 0);
+  raid_mem_member_fail (f.mm[1], 1, 0);
+  for (unsigned i = 0; i < 10; i++)
+    cr_assert_eq (raid_read (f.a, buf, sizeof buf, (uint64_t) i * sizeof buf), 0, "read %u:\n%s",
+                  i, lines);
+  cr_expect_eq (count_of ("member e2.1: read of"), 1, "e2.1's read errors:\n%s", lines);
+  cr_expect_eq (count_of ("member e2.1: rewrote"), 1, "e2.1's rewrites:\n%s", lines);
+  fx_free (&f);
+}
+
+/* The monitor ticks between its runs, not during one: a flood that stopped while a check
+ * (resync, recovery, replace) runs is summed up by the run's own pace, not only when it
+ * ends.  The check, held to 100 KB/s over 1 MiB of each member, runs for 10 s or more,
+ * past the 5 s after which the count is due. */
+Test (logburst, a_flood_that_stopped_during_a_check_is_summed_up_before_it_ends,
+      .timeout = 120)
+{
+  struct fx f;
+  char err[256] = "";
+  uint8_t buf[CHUNK];
+
+  fx_members (&f, 3, RAID_DATA_OFFSET + 1024 * 1024);
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  fx_close (&f);
+  f.a = raid_assemble (f.mem, f.n, 0, log_lines, &f, err, sizeof err);
+  cr_assert_not_null (f.a, "%s", err);
+  lines[0] = 0;
+  for (unsigned i = 0; i < 2 * LOG_BURST_LINES; i++)
+    cr_assert_eq (raid_read (f.a, buf, 100, 3), -EINVAL);
+  raid_set_sync_speed (f.a, 100000, 100000);
+  cr_assert_eq (raid_check (f.a, RAID_CHECK), 0, "%s", lines);
+  cr_expect (strstr (lines, "... and 10 more requests were outside"), "the count of the "
+             "requests left out was not said during the check:\n%s", lines);
   fx_free (&f);
 }

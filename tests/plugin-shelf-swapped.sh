@@ -39,6 +39,9 @@ read_is_right_or_fails() {
 plugin_start "$sock" "${params[@]}"
 nbdcopy --flush "$LAB_DIR/want" "$uri"
 wait_clean "the initial resync"
+# nothing may write while they are away (a bitmap clearing pass's write would fail e1.1,
+# which the test forbids): the bits clean first, as in part 2
+wait_bitmap_clean "" 60
 
 # 1. Swapped while it serves.
 shelf_down 1

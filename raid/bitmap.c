@@ -371,15 +371,22 @@ raid_set_bitmap_delay (struct raid_array *a, unsigned ms)
   atomic_store (&a->bitmap_delay_ms, ms);
 }
 
+unsigned
+bitmap_delay_ms (struct raid_array *a)
+{
+  unsigned ms = atomic_load (&a->bitmap_delay_ms);
+
+  return ms ? ms : RAID_BITMAP_DELAY_MS;
+}
+
 void
 raid_bitmap_tick (struct raid_array *a)
 {
   uint64_t now = now_us ();
-  unsigned delay_ms = atomic_load (&a->bitmap_delay_ms);
 
   if (!a->bitmap.nbits || now < a->bitmap.next_pass_us)
     return;
-  a->bitmap.next_pass_us = now + 1000ull * (delay_ms ? delay_ms : RAID_BITMAP_DELAY_MS);
+  a->bitmap.next_pass_us = now + 1000ull * bitmap_delay_ms (a);
   bitmap_pass (a);
 }
 

@@ -442,6 +442,8 @@ uint64_t bitmap_dirty_bits (struct raid_array *a);
  * regions from lock unit OLD_UNITS on are dirty and unsynced until the resync.  In
  * memory only (bitmap_store writes it).  0 or -ENOMEM (the bitmap is unchanged). */
 int bitmap_grow (struct raid_array *a, uint64_t old_units);
+/* The time between clearing passes: raid_set_bitmap_delay's, else the default. */
+unsigned bitmap_delay_ms (struct raid_array *a);
 /* One clearing pass now (raid_bitmap_tick without its timer); bits cleared. */
 uint64_t bitmap_pass (struct raid_array *a);
 

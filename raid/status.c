@@ -165,9 +165,7 @@ status_bitmap (struct raid_array *a, struct raid_status *st)
   st->bitmap_dirty = s->bitmap_dirty;
   st->bitmap_region = s->bitmap_region;
   pthread_mutex_unlock (&s->lock);
-  st->bitmap_delay_ms = atomic_load (&a->bitmap_delay_ms);
-  if (!st->bitmap_delay_ms)
-    st->bitmap_delay_ms = RAID_BITMAP_DELAY_MS;
+  st->bitmap_delay_ms = bitmap_delay_ms (a);
 }
 
 /* Slot i's role now: its member as last published, its health and flags live. */

@@ -559,14 +559,59 @@ static void print_json(FILE *out, const struct raid_status *st)
   fprintf(out, "]}\n");
 }
 
+/* "status activity": one line per background run that can make progress (a resync of
+ * a whole array, a reshape, a recovery, a replace, a check or repair running or about to
+ * start), or "idle": what `aoeraid wait` asks until it is idle (md's --wait, which waits
+ * for sync_action to be idle).  A resync pending until the array is whole, and a recovery
+ * that cannot move (the array failed, or held off) would never end by waiting: not runs. */
+static void print_activity(FILE *out, const struct raid_status *st)
+{
+  struct progress_view v;
+  bool any = false;
+
+  if (st->resync_offset != UINT64_MAX && st->state == RAID_STATE_CLEAN) {
+    resync_view(st, &v);
+    fprintf(out, "resync %.1f%%\n", v.percent);
+    any = true;
+  }
+  if (st->reshape_position != RAID_RESHAPE_NONE) {
+    reshape_view(st, &v);
+    fprintf(out, "reshape %.1f%%\n", v.percent);
+    any = true;
+  }
+  if (st->recovery_slot >= 0 && st->state != RAID_STATE_FAILED && !st->recovery_held) {
+    progress_view(st, &rec_running, RAID_RUN_RECOVERY, st->recovery_offset, &v);
+    fprintf(out, "recovery slot %d (%s) %.1f%%\n", st->recovery_slot,
+            st->member[st->recovery_slot].name, v.percent);
+    any = true;
+  }
+  if (st->replace_slot >= 0) {
+    progress_view(st, &replace_running, RAID_RUN_REPLACE, st->replace_offset, &v);
+    fprintf(out, "replace slot %d (%s -> %s) %.1f%%\n", st->replace_slot,
+            st->member[st->replace_slot].name, st->replace_name, v.percent);
+    any = true;
+  }
+  if (st->check_running) {
+    check_view(st, &v);
+    fprintf(out, "%s %.1f%%\n", raid_check_action_name(st->check_action), v.percent);
+    any = true;
+  }
+  else if (monitor_check_waiting() != RAID_CHECK_NONE) {
+    fprintf(out, "%s waiting to start\n", raid_check_action_name(monitor_check_waiting()));
+    any = true;
+  }
+  if (!any)
+    fprintf(out, "idle\n");
+}
+
 int status_request(const char *request, FILE *out)
 {
   struct raid_status st;
-  int json = !strcmp(request, "status json");
+  int json = !strcmp(request, "status json"), activity = !strcmp(request, "status activity");
 
-  if (strcmp(request, "status") && !json) {
+  if (strcmp(request, "status") && !json && !activity) {
     fprintf(out, "error: unknown request '%s': this server answers 'status', "
-            "'status json', 'add|fail|remove SHELF.SLOT', 'writemostly SHELF.SLOT on|off', 'replace OLD [NEW]', "
+            "'status json', 'status activity', 'add|fail|remove SHELF.SLOT', 'writemostly SHELF.SLOT on|off', 'replace OLD [NEW]', "
             "'speed [min=RATE] [max=RATE]', 'grow [level=LEVEL] SHELF.SLOT...', 'grow size=SIZE|max', "
             "'grow bitmap=SIZE|none', 'grow consistency-policy=ppl|bitmap|resync' and "
             "'check [repair|stop]'\n", request);
@@ -578,6 +623,8 @@ int status_request(const char *request, FILE *out)
   }
   if (json)
     print_json(out, &st);
+  else if (activity)
+    print_activity(out, &st);
   else
     print_text(out, &st);
   return 0;

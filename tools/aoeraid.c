@@ -108,6 +108,11 @@ static const struct command_help {
     "  check     read the whole array and compare its parity (mirror copies) with\n"
     "            the data (md's sync_action check); repair also rewrites what does\n"
     "            not match; stop ends either; status shows the mismatches found\n" },
+  { "wait",
+    "wait -c SOCKET [-t SECONDS]\n",
+    "  wait      return once no resync, recovery, reshape, replace or check runs\n"
+    "            (md's --wait): exit 0 then, 1 if -t SECONDS passed first (default:\n"
+    "            no limit) or the server went away\n" },
   { "zero-superblock",
     "zero-superblock -i IFACE... [-w MILLISECONDS] [--force] SHELF.SLOT...\n",
     "  zero-superblock  erase aoeraid's superblock and bitmap (its metadata area,\n"
@@ -640,6 +645,8 @@ int main(int argc, char **argv)
     return replace_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "speed"))
     return speed_main(progname, argc - 1, argv + 1);
+  if (!strcmp(cmd, "wait"))
+    return wait_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "grow"))
     return grow_main(progname, argc - 1, argv + 1);
   if (!strcmp(cmd, "check"))
@@ -658,7 +665,7 @@ int main(int argc, char **argv)
    * off the screen. */
   const char *near = nearest_command(cmd);
   fprintf(stderr, "%s: unknown command '%s'%s%s%s: use discover, examine, probe, status, add, "
-          "fail, remove, writemostly, replace, speed, grow, check or zero-superblock "
+          "fail, remove, writemostly, replace, speed, grow, check, wait or zero-superblock "
           "('%s --help' says what each does)\n", progname, cmd,
           near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", progname);
   return 2;

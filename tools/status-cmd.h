@@ -10,6 +10,7 @@ int remove_main(const char *progname, int argc, char **argv);
 int writemostly_main(const char *progname, int argc, char **argv);
 int replace_main(const char *progname, int argc, char **argv);
 int speed_main(const char *progname, int argc, char **argv);
+int wait_main(const char *progname, int argc, char **argv);
 int grow_main(const char *progname, int argc, char **argv);
 int check_main(const char *progname, int argc, char **argv);
 

@@ -7,11 +7,13 @@
  * parameter): one request line, the answer copied out ("error: ..." to stderr). */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,12 +24,15 @@
 struct control_args {
   const char *path;
   int wait_s;                   /* 0: no limit */
+  bool wait_given;              /* -t was given */
 };
 
 #define CONTROL_WAIT_S 60       /* -t's default: a request rarely takes a second */
 
 static int control_call(const char *progname, const struct control_args *ca,
                         const char *request);
+static int control_talk(const char *progname, const struct control_args *ca,
+                        const char *request, FILE *sink);
 
 /* The server WHAT within the wait: it is stopped or hung, or busy with a long request
  * (another client's add waits for its shelf to answer); what was asked may still happen. */
@@ -58,6 +63,7 @@ static const char *control_opts(const char *progname, int argc, char **argv,
   int c;
 
   ca->wait_s = CONTROL_WAIT_S;
+  ca->wait_given = false;
   optind = 1;
   while ((c = getopt_long(argc, argv, json ? "c:t:jh" : "c:t:h", longopts, NULL)) != -1) {
     if (c == 'c')
@@ -71,6 +77,7 @@ static const char *control_opts(const char *progname, int argc, char **argv,
         return NULL;
       }
       ca->wait_s = (int)v;
+      ca->wait_given = true;
     }
     else if (c == 'j' && json)
       *json = 1;
@@ -296,12 +303,88 @@ int check_main(const char *progname, int argc, char **argv)
   return control_call(progname, &ca, request);
 }
 
+static double seconds_since(const struct timespec *t0)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - t0->tv_sec) + (now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The runs of ANSWER (a line each) in one line, and how to wait longer. */
+static void say_still_running(const char *progname, const char *path, int limit_s,
+                              char *answer)
+{
+  const char *sep = " ";
+  char *save;
+
+  fprintf(stderr, "%s: %s: still running after %d s:", progname, path, limit_s);
+  for (char *line = strtok_r(answer, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    fprintf(stderr, "%s%s", sep, line);
+    sep = "; ";
+  }
+  fprintf(stderr, "; wait longer with -t SECONDS (0: no limit)\n");
+}
+
+/* "wait -c SOCKET [-t SECONDS]" (md's --wait): ask what runs every quarter second until
+ * nothing does.  -t bounds the whole wait here (default none, as md's); each question
+ * still waits at most CONTROL_WAIT_S for its answer.  0 once idle; 1 after -t, or when
+ * the server is gone (a stop during the wait is not the end of the work). */
+int wait_main(const char *progname, int argc, char **argv)
+{
+  static const struct timespec quarter = { .tv_nsec = 250000000 };
+  struct control_args ca, ask;
+  struct timespec t0;
+  int rc;
+  const char *path = control_opts(progname, argc, argv, "wait -c SOCKET [-t SECONDS]", NULL,
+                                  &rc, &ca);
+
+  if (!path)
+    return rc;
+  if (optind != argc) {
+    fprintf(stderr, "%s: wait: '%s': wait takes no words, only -c SOCKET and -t SECONDS\n",
+            progname, argv[optind]);
+    return 2;
+  }
+  int limit_s = ca.wait_given ? ca.wait_s : 0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    char *answer = NULL;
+    size_t len = 0;
+    FILE *sink = open_memstream(&answer, &len);
+    if (!sink) {
+      fprintf(stderr, "%s: wait: %s\n", progname, strerror(errno));
+      return 1;
+    }
+    ask = ca;
+    ask.wait_s = limit_s && limit_s < CONTROL_WAIT_S ? limit_s : CONTROL_WAIT_S;
+    rc = control_talk(progname, &ask, "status activity\n", sink);
+    fclose(sink);
+    if (rc == 0 && strcmp(answer, "idle\n") && limit_s && seconds_since(&t0) >= limit_s) {
+      say_still_running(progname, path, limit_s, answer);
+      rc = 1;
+    }
+    else if (rc == 0 && strcmp(answer, "idle\n"))
+      rc = -1;                  /* ask again */
+    free(answer);
+    if (rc >= 0)
+      return rc;
+    nanosleep(&quarter, NULL);
+  }
+}
+
 /* Send one request line, copy the answer out; 0, or 1 when the server answered with
  * an error, could not be reached, or said nothing for CA->wait_s seconds (the server
  * serves one request at a time: a stopped or hung one would otherwise hold an admin's
  * status loop for ever). */
 static int control_call(const char *progname, const struct control_args *ca,
                         const char *request)
+{
+  return control_talk(progname, ca, request, stdout);
+}
+
+/* control_call's exchange, the answer but errors written to SINK. */
+static int control_talk(const char *progname, const struct control_args *ca,
+                        const char *request, FILE *sink)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   struct timeval tv = { .tv_sec = ca->wait_s };
@@ -344,7 +427,7 @@ static int control_call(const char *progname, const struct control_args *ca,
         || (first && n >= 5 && !memcmp(buf, "busy:", 5)))
       failed = 1;
     first = 0;
-    fwrite(buf, 1, n, failed ? stderr : stdout);
+    fwrite(buf, 1, n, failed ? stderr : sink);
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     say_no_answer(progname, ca, first ? "gave no answer" : "stopped answering");

@@ -85,3 +85,42 @@ Test(status, json_keeps_utf8_and_replaces_bytes_that_are_not, .timeout = 30)
   free(json);
   fx_free(&f);
 }
+
+/* "status activity" (what `aoeraid wait` asks), into a malloc'd string. */
+static char *status_activity(struct raid_array *a)
+{
+  char *answer = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&answer, &len);
+
+  cr_assert_not_null(out);
+  status_set(NULL, a, NULL);
+  cr_assert_eq(status_request("status activity", out), 0);
+  fclose(out);
+  status_set(NULL, NULL, NULL);
+  return answer;
+}
+
+/* A new RAID5's resync is a run to wait for; once a member fails it is pending until the
+ * array is whole, which no wait sees end: idle.  An array created clean is idle. */
+Test(status, activity_names_what_runs_and_not_a_pending_resync, .timeout = 30)
+{
+  char err[256] = "", *answer;
+  struct fx f, clean;
+
+  fx_create(&f, RAID_LEVEL_5, 3, 2, 1, 4096, 0);
+  answer = status_activity(f.a);
+  cr_assert(!strncmp(answer, "resync ", 7) && strstr(answer, "%\n"), "answer: %s", answer);
+  free(answer);
+  cr_assert_eq(raid_fail_member(f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  answer = status_activity(f.a);
+  cr_assert_str_eq(answer, "idle\n");
+  free(answer);
+  fx_free(&f);
+
+  fx_create(&clean, RAID_LEVEL_5, 3, 2, 1, 4096, RAID_CREATE_ASSUME_CLEAN);
+  answer = status_activity(clean.a);
+  cr_assert_str_eq(answer, "idle\n");
+  free(answer);
+  fx_free(&clean);
+}

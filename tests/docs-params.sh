@@ -229,7 +229,7 @@ fi
 
 # The long options of tools/ (getopt_long tables) are those aoeraid.pod's OPTIONS lists
 # (=item ... B<--NAME>), each with its short one when it has one (B<-X>).
-longopts=$(cat "$src"/tools/*.c | grep -o '{ "[a-z-]*", [a-z_]*argument, NULL, '"'"'[a-z]'"'"' }' |
+longopts=$(cat "$src"/tools/*.c | grep -o '{ "[a-z-]*", [a-z_]*argument, NULL, '"'"'[a-zA-Z]'"'"' }' |
   sed 's/{ "\([a-z-]*\)".*/\1/' | sort -u | tr '\n' ' ')
 [ "$(wc -w <<<"$longopts")" -ge 6 ] || bad "found only '$longopts' in tools/*.c: is the pattern stale?"
 podopts=$(section "$toolpod" OPTIONS | sed -n 's/^=item .*B<--\([a-z-]*\)>.*/\1/p' | tr '\n' ' ')

@@ -56,10 +56,11 @@ static const struct command_help {
     "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
     "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n" },
   { "status",
-    "status -c SOCKET [--json]\n",
+    "status -c SOCKET [--json] [--test]\n",
     "  status    ask a running nbdkit-aoeraid-plugin for its array's state; it and the\n"
     "            other -c commands take -t SECONDS, how long to wait for the answer\n"
-    "            (default 60, 0: no limit)\n" },
+    "            (default 60, 0: no limit); --test (md's --detail --test): exit 0\n"
+    "            clean, 1 degraded, 2 failed, 4 if the server could not be asked\n" },
   { "add",
     "add -c SOCKET SHELF.SLOT\n",
     "  add       give a running array a shelf as a spare (hot-add); it replaces a\n"

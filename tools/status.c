@@ -1,4 +1,4 @@
-/* aoeraid status -c SOCKET [--json], add|fail|remove -c SOCKET SHELF.SLOT, writemostly -c
+/* aoeraid status -c SOCKET [--json] [--test], add|fail|remove -c SOCKET SHELF.SLOT, writemostly -c
  * SOCKET SHELF.SLOT on|off, replace -c
  * SOCKET OLD [NEW], speed -c SOCKET
  * [min=RATE] [max=RATE], grow -c SOCKET [level=LEVEL] SHELF.SLOT... (or size=SIZE|max, bitmap=SIZE|none) and check -c SOCKET
@@ -44,17 +44,21 @@ static void say_no_answer(const char *progname, const struct control_args *ca,
           "the request took effect\n", progname, ca->path, what, ca->wait_s);
 }
 
-/* -c SOCKET (and --json where JSON is not NULL) of a control command whose
+/* What status prints: JSON, and (--test, md's --detail --test) its exit status. */
+enum { STATUS_JSON = 1, STATUS_TEST = 2 };
+
+/* -c SOCKET (and --json and --test where FLAGS is not NULL: STATUS_*) of a control command whose
  * usage line, after "PROG ", is USAGE.  Returns the socket path; NULL with *rc
  * set (0 after --help, 2 for a usage error) when the command is done. */
 static const char *control_opts(const char *progname, int argc, char **argv,
-                                const char *usage, int *json, int *rc,
+                                const char *usage, int *flags, int *rc,
                                 struct control_args *ca)
 {
   static const struct option longopts[] = {
     { "control", required_argument, NULL, 'c' },
     { "timeout", required_argument, NULL, 't' },
     { "json", no_argument, NULL, 'j' },
+    { "test", no_argument, NULL, 'T' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -65,7 +69,7 @@ static const char *control_opts(const char *progname, int argc, char **argv,
   ca->wait_s = CONTROL_WAIT_S;
   ca->wait_given = false;
   optind = 1;
-  while ((c = getopt_long(argc, argv, json ? "c:t:jh" : "c:t:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, flags ? "c:t:jh" : "c:t:h", longopts, NULL)) != -1) {
     if (c == 'c')
       path = optarg;
     else if (c == 't') {
@@ -79,8 +83,10 @@ static const char *control_opts(const char *progname, int argc, char **argv,
       ca->wait_s = (int)v;
       ca->wait_given = true;
     }
-    else if (c == 'j' && json)
-      *json = 1;
+    else if (c == 'j' && flags)
+      *flags |= STATUS_JSON;
+    else if (c == 'T' && flags)
+      *flags |= STATUS_TEST;
     else {
       fprintf(c == 'h' ? stdout : stderr, "usage: %s %s\n", progname, usage);
       *rc = option_words_done(argv, verb, c == 'h' ? 0 : 2);
@@ -97,16 +103,48 @@ static const char *control_opts(const char *progname, int argc, char **argv,
   return path;
 }
 
+/* md's --detail --test exit status for the array state in a status ANSWER (text or
+ * JSON): 0 clean, 1 degraded, 2 failed; 4 if it names none. */
+static int state_exit_status(const char *answer)
+{
+  static const char *const keys[] = { "\"state\":\"", "\n  state " };
+  static const char *const states[] = { "clean", "degraded", "failed" };
+
+  for (int k = 0; k < 2; k++) {
+    const char *at = strstr(answer, keys[k]);
+    for (int i = 0; at && i < 3; i++)
+      if (!strncmp(at + strlen(keys[k]), states[i], strlen(states[i])))
+        return i;
+  }
+  return 4;
+}
+
 int status_main(const char *progname, int argc, char **argv)
 {
-  int json = 0, rc;
+  int flags = 0, rc;
   struct control_args ca;
-  const char *path = control_opts(progname, argc, argv, "status -c SOCKET [--json]", &json,
-                                  &rc, &ca);
+  const char *path = control_opts(progname, argc, argv, "status -c SOCKET [--json] [--test]",
+                                  &flags, &rc, &ca);
+  const char *request = flags & STATUS_JSON ? "status json\n" : "status\n";
 
   if (!path)
     return rc;
-  return control_call(progname, &ca, json ? "status json\n" : "status\n");
+  if (!(flags & STATUS_TEST))
+    return control_call(progname, &ca, request);
+
+  char *answer = NULL;
+  size_t len = 0;
+  FILE *sink = open_memstream(&answer, &len);
+  if (!sink) {
+    fprintf(stderr, "%s: status: %s\n", progname, strerror(errno));
+    return 4;
+  }
+  rc = control_talk(progname, &ca, request, sink);
+  fclose(sink);
+  fputs(answer, stdout);
+  rc = rc ? 4 : state_exit_status(answer);
+  free(answer);
+  return rc;
 }
 
 /* "VERB -c SOCKET SHELF.SLOT": add, fail and remove. */

@@ -265,6 +265,10 @@ void batch_wait (struct io_batch *b);
  * depth 16-24, at most 16 stripes of memory (a RAID5 of 4 with 512 KiB chunks: 24 MiB). */
 #define STRIPE_CACHE_ENTRIES 16
 #define STRIPE_CACHE_MAX_STRIPE (8u << 20)   /* larger stripes are not kept */
+/* And at most this many bytes of them: wide stripes get fewer entries (8 MiB stripes, a
+ * RAID5 of 17 with 512 KiB chunks: 4), as fewer of them are under way at once; 16 whole
+ * ones would hold 128 MiB. */
+#define STRIPE_CACHE_BYTES (32u << 20)
 
 /* What an entry was read as: the stripe, in which geometry, with which columns usable. */
 struct stripe_key {

@@ -108,14 +108,36 @@ stripe_cache_get (struct stripe_cache *c, const struct stripe_key *key, uint64_t
   return found;
 }
 
-/* The entry to fill: one already holding the stripe, else an empty one, else the least
- * recently used. */
+/* The entries stripes of BYTES may use: all, or fewer for wide ones. */
+static unsigned
+entries_for (uint64_t bytes)
+{
+  uint64_t n = STRIPE_CACHE_BYTES / bytes;
+  return n < STRIPE_CACHE_ENTRIES ? (unsigned) n : STRIPE_CACHE_ENTRIES;
+}
+
+/* The entries past the first N give their memory back: a reshape to wider stripes
+ * (which dropped every entry) would otherwise keep the narrower ones' buffers too. */
+static void
+trim (struct stripe_cache *c, unsigned n)
+{
+  for (unsigned i = n; i < STRIPE_CACHE_ENTRIES; i++)
+    if (c->e[i].cap) {
+      drop (c, &c->e[i]);
+      free (c->e[i].buf);
+      c->e[i].buf = NULL;
+      c->e[i].cap = 0;
+    }
+}
+
+/* The entry to fill, of the first N: one already holding the stripe, else an empty one,
+ * else the least recently used. */
 static struct stripe_cache_entry *
-victim (struct stripe_cache *c, uint64_t stripe)
+victim (struct stripe_cache *c, uint64_t stripe, unsigned n)
 {
   struct stripe_cache_entry *v = &c->e[0];
 
-  for (unsigned i = 0; i < STRIPE_CACHE_ENTRIES; i++) {
+  for (unsigned i = 0; i < n; i++) {
     struct stripe_cache_entry *e = &c->e[i];
     if (e->hi > e->lo && e->key.stripe == stripe)
       return e;
@@ -132,10 +154,11 @@ stripe_cache_put (struct stripe_cache *c, const struct stripe_key *key, uint64_t
   uint64_t bytes = stripe_cache_stripe_bytes (&key->g);
   struct stripe_cache_entry *e;
 
-  if (hi <= lo)
+  if (hi <= lo || !bytes)       /* a stripe too wide to keep */
     return;
   pthread_mutex_lock (&c->lock);
-  e = victim (c, key->stripe);
+  trim (c, entries_for (bytes));
+  e = victim (c, key->stripe, entries_for (bytes));
   drop (c, e);
   if (e->cap < bytes) {
     /* once per entry and geometry: every entry grows to a whole stripe */

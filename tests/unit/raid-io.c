@@ -1437,3 +1437,47 @@ Test (io, bitmap_delay_sets_the_time_between_clearing_passes)
                 "of ticks with bitmap-delay 60 s");
   fx_free (&f);
 }
+
+/* Wide stripes get fewer entries: with 8 MiB stripes the cache keeps four (the newest),
+ * 32 MiB, not sixteen (128 MiB); after narrow stripes filled all sixteen, the wide ones
+ * take the memory of the entries past their four back. */
+Test (io, stripe_cache_keeps_wide_stripes_within_its_bytes)
+{
+  struct stripe_cache c;
+  struct raid_geom narrow = { .level = RAID_LEVEL_5, .family = RAID_FAMILY_PARITY, .n = 4,
+                              .k = 3, .m = 1, .chunk = 64 << 10, .chunk_shift = 16,
+                              .rows = 1024 };
+  struct raid_geom wide = narrow;
+  uint8_t *col = calloc (1, 2 << 20), *got = malloc (2 << 20);
+  uint8_t *cols[] = { col, col, col, col };
+  size_t held;
+
+  wide.n = 5, wide.k = 4, wide.chunk = 2 << 20, wide.chunk_shift = 21;
+  cr_assert_eq (stripe_cache_stripe_bytes (&wide), 8 << 20);
+  stripe_cache_init (&c);
+  for (uint64_t s = 0; s < 16; s++) {
+    struct stripe_key key = { .g = narrow, .stripe = s, .usable = 0xf };
+    stripe_cache_put (&c, &key, 0, narrow.chunk, cols);
+  }
+  cr_expect_eq (atomic_load (&c.live), 16, "narrow stripes: %u entries",
+                atomic_load (&c.live));
+  stripe_cache_flush (&c);                        /* as a reshape does */
+  for (uint64_t s = 0; s < 16; s++) {
+    struct stripe_key key = { .g = wide, .stripe = s, .usable = 0x1f };
+    col[0] = (uint8_t) s;
+    stripe_cache_put (&c, &key, 0, wide.chunk, cols);
+  }
+  cr_expect_eq (atomic_load (&c.live), 4, "wide stripes: %u entries", atomic_load (&c.live));
+  held = 0;
+  for (unsigned i = 0; i < STRIPE_CACHE_ENTRIES; i++)
+    held += c.e[i].cap;
+  cr_expect (held <= STRIPE_CACHE_BYTES, "%zu bytes held", held);
+  for (uint64_t s = 12; s < 16; s++) {
+    struct stripe_key key = { .g = wide, .stripe = s, .usable = 0x1f };
+    cr_expect (stripe_cache_get (&c, &key, 0, wide.chunk, got) && got[0] == s,
+               "stripe %llu, among the newest four, was not kept", (unsigned long long) s);
+  }
+  stripe_cache_destroy (&c);
+  free (col);
+  free (got);
+}

@@ -24,6 +24,7 @@
 #include "fence.h"
 #include "log.h"
 #include "monitor.h"
+#include "nbdkit-args.h"
 #include "params.h"
 #include "readd.h"
 #include "reply.h"
@@ -213,8 +214,30 @@ static void set_addrs(void)
   n_addrs = params.n_shelves + params.n_spares;
 }
 
+/* nbdkit -r serves read-only but tells a plugin so only per connection (.open), after
+ * assembly has written superblocks and started recoveries: read off nbdkit's command
+ * line, it makes the plugin write nothing, as readonly=true (md's --readonly) does. */
+static void readonly_from_nbdkit(void)
+{
+  const char *by;
+  char err[128];
+
+  if (nbdkit_cmdline_readonly(&by, err, sizeof err) < 0) {
+    log_warning("%s: cannot tell whether nbdkit -r was given; give readonly=true too for "
+                "nothing to be written to any shelf", err);
+    return;
+  }
+  if (!by)
+    return;
+  params.readonly = true;
+  params.readonly_by = by;
+  log_notice("%s: the array is assembled read-only, as with readonly=true: nothing is "
+             "written to any shelf", by);
+}
+
 static int aoeraid_config_complete(void)
 {
+  readonly_from_nbdkit();
   if (params_complete(&params) < 0)
     return -1;
   set_addrs();          /* a scan sets them again once it found the shelves */
@@ -1588,8 +1611,8 @@ static bool changes_array(const char *request)
 static int command_request(const char *request, FILE *out)
 {
   if (params.readonly && changes_array(request)) {
-    fprintf(out, "error: the array is read-only (readonly=true): restart nbdkit without "
-            "readonly= to change it\n");
+    fprintf(out, "error: the array is read-only (%s): restart nbdkit without %s to change "
+            "it\n", params.readonly_by, params_readonly_undo(&params));
     return -1;
   }
   if (raid_fenced(array) && changes_array(request)) {
@@ -1695,8 +1718,8 @@ static int apply_policy(void)
   if (params.policy == POLICY_KEEP)
     return 0;
   if (params.readonly) {
-    log_warning("consistency-policy: readonly=true changes nothing on the shelves: the "
-                "array keeps its policy");
+    log_warning("consistency-policy: %s changes nothing on the shelves: the array keeps "
+                "its policy", params.readonly_by);
     return 0;
   }
   if (raid_set_ppl(array, params.policy == POLICY_PPL, err, sizeof err) < 0) {
@@ -1968,7 +1991,7 @@ static void aoeraid_dump_plugin(void)
   "bitmap-delay=SECS        time between the bitmap's clearing passes (default 5s)\n" \
   "consistency-policy=ppl   raid5: a partial parity log closes the write hole (or bitmap)\n" \
   "auto-readd=true|false    re-add a member whose shelf comes back (default true)\n" \
-  "readonly=true            assemble read-only: nothing is written to any shelf\n" \
+  "readonly=true            assemble read-only: nothing is written to any shelf (nbdkit -r too)\n" \
   "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER-OR-RUN [EXTRA]] per event\n" \
   "alert-test=true          send a TestMessage event at start\n" \
   "writemostly=e2.1[,...]   raid1/raid10 members reads avoid while another copy serves\n" \

@@ -170,8 +170,9 @@ static struct raid_array *create(const struct params *p, struct aoe_initiator *i
     return NULL;
   }
   if (p->readonly) {
-    nbdkit_error("no aoeraid array on %s, and readonly=true never creates one: start "
-                 "without readonly= to create it", n == 1 ? "this shelf" : "these shelves");
+    nbdkit_error("no aoeraid array on %s, and %s never creates one: start without %s to "
+                 "create it", n == 1 ? "this shelf" : "these shelves", p->readonly_by,
+                 params_readonly_undo(p));
     return NULL;
   }
   if (p->uuid_given) {
@@ -397,6 +398,16 @@ static ssize_t sort_spares(struct raid_member *members, size_t n, struct raid_me
   return n;
 }
 
+/* Read-only, the blank shelves of spares= stay blank: said, naming what made it read-only. */
+static void spares_left_blank(const struct params *p, raid_log_fn *log, void *log_opaque)
+{
+  char line[160];
+
+  snprintf(line, sizeof line, "%s: the blank shelves of spares= are not made spares (that "
+           "writes their superblocks)", p->readonly_by);
+  log(log_opaque, RAID_LOG_WARN, line);
+}
+
 struct raid_array *assemble_or_create(const struct params *p, struct aoe_initiator *ini,
                                       struct aoe_target *const *targets, const char *ifaces,
                                       struct raid_member *listed, size_t n,
@@ -457,8 +468,7 @@ struct raid_array *assemble_or_create(const struct params *p, struct aoe_initiat
     return NULL;
   }
   if (p->readonly && n_fresh)
-    log(log_opaque, RAID_LOG_WARN, "readonly=true: the blank shelves of spares= are not made "
-        "spares (that writes their superblocks)");
+    spares_left_blank(p, log, log_opaque);
   else if (add_spares(a, fresh, n_fresh) < 0) {
     raid_close(a);
     return NULL;

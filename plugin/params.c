@@ -23,6 +23,7 @@ void params_init(struct params *p)
   p->reserve = true;
   p->poll = true;
   p->auto_readd = true;
+  p->readonly_by = "readonly=true";
   p->sync_speed_min = SYNC_SPEED_MIN_DEFAULT;
   p->sync_speed_max = SYNC_SPEED_MAX_DEFAULT;
 }
@@ -573,6 +574,15 @@ static int check_writemostly(const struct params *p)
 bool params_min_given(const struct params *p)
 {
   return p->given & (1u << once_index("sync-speed-min"));
+}
+
+const char *params_readonly_undo(const struct params *p)
+{
+  const char *nbdkit = "nbdkit ";
+
+  if (!strncmp(p->readonly_by, nbdkit, strlen(nbdkit)))
+    return p->readonly_by + strlen(nbdkit);
+  return "readonly=";
 }
 
 int params_complete(struct params *p)

@@ -39,6 +39,9 @@ struct params {
   bool poll;                        /* a lone request polls for its replies (aoe_poll) */
   bool auto_readd;                  /* a member whose shelf comes back is re-added */
   bool readonly;                    /* md's --readonly: nothing is written to a shelf */
+  /* what made it so, for the lines that say it: "readonly=true", "nbdkit -r" or
+   * "nbdkit --filter=readonly" (nbdkit-args.h) */
+  const char *readonly_by;
   char *alert;                      /* mdadm's PROGRAM: run with each event, or NULL */
   bool alert_test;                  /* mdadm --test: a TestMessage event at start */
   uint64_t sync_speed_min;          /* resync/recovery bytes/s while busy; 0 = no limit */
@@ -58,6 +61,8 @@ int params_set(struct params *p, const char *key, const char *value);
 /* level=VALUE into RAID (level, k, m); -1 with the reason in ERR (nothing logged). */
 int parse_level(const char *value, struct raid_params *raid, char *err, size_t errlen);
 int set_level(struct params *p, const char *value);
+/* What to drop from the command line for a writable array: "readonly=", "-r", ... */
+const char *params_readonly_undo(const struct params *p);
 /* Cross-checks once all are known; 0 or -1 after nbdkit_error. */
 int params_complete(struct params *p);
 const char *level_name(const struct raid_params *rp, char *buf, size_t len);

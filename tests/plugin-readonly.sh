@@ -4,7 +4,8 @@
 # degraded to a read-only NBD export, refuses a client write and every control request
 # that would change it (add, check, fail, remove, replace, grow), starts no recovery, and
 # not one byte of any shelf's disk changes, superblocks and bitmap included.  On blank
-# shelves it refuses to start (it never creates); leaving out a live member, too.
+# shelves it refuses to start (it never creates); leaving out a live member, too.  Started
+# with nbdkit -r instead, by uuid=, it is just as read-only.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 120
@@ -64,4 +65,21 @@ grep -q "readonly=true: the blank shelves of spares= are not made spares" "$LAB_
 sleep 1                                  # a monitor, if one ran, would have started a recovery
 plugin_stop
 [ "$(shelves_sum)" = "$before" ] || lab_die "a shelf's disk changed during the read-only run"
+
+# nbdkit -r (bundled: -fr) is readonly=true: started by uuid= (a scan), degraded, it says
+# so, writes nothing (no superblock update for the missing e3.1, no recovery) and refuses
+# a change in the same words, naming -r.
+: >"$LAB_DIR/nbdkit.log"
+AOERAID_NBDKIT_OPTS=-fr plugin_start "$sock" uuid="$uuid" control="$ctl"
+grep -q "nbdkit -r: the array is assembled read-only, as with readonly=true: nothing is written to any shelf" \
+  "$LAB_DIR/nbdkit.log" || lab_die "nbdkit -r: not said: $(cat "$LAB_DIR/nbdkit.log")"
+status | grep >/dev/null "state degraded, read-only" || lab_die "nbdkit -r: status: $(status)"
+[ "$(readback)" = "$want" ] || lab_die "nbdkit -r: the data read back differs"
+out=$("$aoeraid" add -c "$ctl" e4.1 2>&1) && lab_die "nbdkit -r: aoeraid add was not refused: $out"
+echo "$out" | grep >/dev/null "the array is read-only (nbdkit -r): restart nbdkit without -r" ||
+  lab_die "nbdkit -r: aoeraid add answered: $out"
+sleep 1                                  # a monitor, if one ran, would have started a recovery
+plugin_stop
+[ "$(shelves_sum)" = "$before" ] || lab_die "a shelf's disk changed during the nbdkit -r run"
+echo "ok: nbdkit -r: read-only, nothing written, add refused"
 echo "plugin-readonly: passed"

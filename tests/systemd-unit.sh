@@ -7,8 +7,10 @@
 # first start creates the array 'test' from the config's shelves= and returns only once
 # it serves (Type=forking: both sockets are there when the start returns, the PID file
 # soon after, as systemd waits for it); data written reads back; aoeraid status answers on
-# the control socket the unit names; KillSignal to the main PID alone (KillMode=mixed)
-# stops it within TimeoutStopSec with every superblock clean; a second start by name
+# the control socket the unit names; KillSignal to the main PID alone (KillMode=mixed),
+# while a client writes, stops it within TimeoutStopSec with every superblock clean, the
+# RuntimeDirectory removed as systemd removes it (nbdkit leaves its socket, which would
+# refuse the next start: "Address already in use"); a second start by name
 # alone (shelves= taken out, as the example config says) assembles it, data intact.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
@@ -105,7 +107,8 @@ def one(key, default=''):
     return specifiers(service.get(key, [default])[-1])
 settings = [one('Type', 'simple'), reroot(one('PIDFile')),
             root + '/run/' + one('RuntimeDirectory'), one('KillMode', 'control-group'),
-            one('KillSignal', 'SIGTERM'), one('TimeoutStopSec', '90')]
+            one('KillSignal', 'SIGTERM'), one('TimeoutStopSec', '90'),
+            one('RuntimeDirectoryPreserve', 'no')]
 sys.stdout.write('\0'.join(settings + words) + '\0')
 EOF
 }
@@ -116,10 +119,11 @@ EOF
 start() {
   local settings=() words=() i nbdkit_word=-1
   mapfile -d '' settings < <(expand)
-  [ "${#settings[@]}" -gt 6 ] || lab_die "expanding aoeraid@$instance.service failed"
+  [ "${#settings[@]}" -gt 7 ] || lab_die "expanding aoeraid@$instance.service failed"
   type=${settings[0]} pidfile=${settings[1]} rundir=${settings[2]}
   killmode=${settings[3]} killsignal=${settings[4]} stop_secs=${settings[5]}
-  words=("${settings[@]:6}")
+  preserve=${settings[6]}
+  words=("${settings[@]:7}")
   [ "$type" = forking ] || lab_die "Type=$type: this test runs a Type=forking unit"
   [ "$killmode" = mixed ] || lab_die "KillMode=$killmode: only nbdkit should get $killsignal"
   [[ $stop_secs =~ ^[0-9]+$ ]] || lab_die "TimeoutStopSec=$stop_secs: give seconds"
@@ -153,16 +157,27 @@ start() {
 
 # stop: KillSignal to the main PID alone (KillMode=mixed), systemd's wait of
 # TimeoutStopSec (after which it would SIGKILL: a dirty array), then the RuntimeDirectory
-# removed.
+# removed (unless RuntimeDirectoryPreserve= says otherwise).
 stop() {
   kill -s "${killsignal#SIG}" "$main_pid"
   for _ in $(seq $((stop_secs * 10))); do lab_alive "$main_pid" || break; sleep 0.1; done
   lab_alive "$main_pid" &&
     lab_die "nbdkit $main_pid still runs ${stop_secs}s (TimeoutStopSec) after $killsignal"
-  rm -rf "$rundir"
+  [ "$preserve" != no ] || rm -rf "$rundir"
 }
 
 status() { "$aoeraid" status -c "$ctl"; }
+
+# The example config as systemd reads it: AOERAID_ARGS its one line not commented out,
+# NBDKIT_ARGS the unit's default; the command is the one the man page shows.
+cp "$top_srcdir/systemd/aoeraid.conf.example" "$conf"
+mapfile -d '' settings < <(expand)
+run=$root/run/aoeraid/$instance
+want="nbdkit -P $run/nbdkit.pid -U $run/nbd.sock aoeraid name=$instance"
+want+=" control=$run/control.sock iface=eth1"
+[ "${settings[*]:7}" = "$want" ] ||
+  lab_die "with aoeraid.conf.example the unit runs: ${settings[*]:7}; expected: $want"
+echo "ok: with aoeraid.conf.example: $want"
 
 lab_up -n 2 -s 64M
 cat >"$conf" <<'EOF'
@@ -191,12 +206,33 @@ done
 grep -q "state clean" <<<"$out" && ! grep -Eq "^ +resync " <<<"$out" ||
   lab_die "the new array did not become clean: $out"
 
+# A client writing as the stop comes (a kernel NBD client stays connected for ever): the
+# stop must not wait for it to go, and still close the array clean.
+nbdsh -u "$uri" -c "
+import os, random, sys
+data = os.urandom(65536)
+h.pwrite(data, 16 << 20)
+print('writing', flush=True)
+try:
+    while True:
+        h.pwrite(data, (16 << 20) + random.randrange(256) * 65536)
+except Exception as e:
+    print('ended:', e, flush=True)
+" >"$LAB_DIR/writer.out" 2>&1 &
+writer=$!
+lab_track "$writer"
+for _ in $(seq 300); do grep -q writing "$LAB_DIR/writer.out" && break; sleep 0.05; done
+grep -q writing "$LAB_DIR/writer.out" || lab_die "the writer did not start: $(cat "$LAB_DIR/writer.out")"
+
 stop
+wait "$writer" 2>/dev/null || true
+grep -q "ended:" "$LAB_DIR/writer.out" ||
+  lab_die "the writer was not ended by the stop: $(cat "$LAB_DIR/writer.out")"
 lab_exec "$aoeraid" examine -i h0 e1.1 e2.1 >"$LAB_DIR/ex.txt" ||
   lab_die "examine after the stop failed: $(cat "$LAB_DIR/ex.txt")"
 [ "$(grep -c "state : clean" "$LAB_DIR/ex.txt")" = 2 ] ||
   lab_die "after $killsignal the superblocks are not both clean: $(grep "state :" "$LAB_DIR/ex.txt")"
-echo "ok: $killsignal to nbdkit $main_pid: stopped, both superblocks clean"
+echo "ok: $killsignal to nbdkit $main_pid while a client wrote: stopped, both superblocks clean"
 
 # The second start finds the shelves by name= alone.
 echo 'AOERAID_ARGS="iface=h0 discover-time=2"' >"$conf"

@@ -48,6 +48,9 @@ static bool mon_reshape_waiting;
  * out too.  Why it failed is said once, not at every try, until one succeeds. */
 static bool mon_recovery_said;
 static bool mon_recovery_kicked;   /* under mon_lock */
+/* Kicks so far, those the pass under way began after, and those the last ended pass had
+ * seen (under mon_lock): a kick is pending until a pass begun after it has ended. */
+static uint64_t mon_kicks, mon_pass_kicks, mon_kicks_looked;
 static unsigned mon_recovery_backoff_ms;
 /* "NAME: ", the array's name that starts each line the monitor logs, as raid/'s own lines
  * start ("r1: resync from unit 0 of 512", then "r1: resync finished"); "" for an array
@@ -61,10 +64,12 @@ static bool monitor_wait(unsigned ms)
   bool stop;
 
   pthread_mutex_lock(&mon_lock);
+  mon_kicks_looked = mon_pass_kicks;        /* the pass before this wait has ended */
   while (!mon_stop && !mon_kicked &&
          pthread_cond_timedwait(&mon_cond, &mon_lock, &until) != ETIMEDOUT)
     ;
   mon_kicked = false;
+  mon_pass_kicks = mon_kicks;
   stop = mon_stop;
   pthread_mutex_unlock(&mon_lock);
   return stop;
@@ -344,8 +349,19 @@ void monitor_kick(void)
   pthread_mutex_lock(&mon_lock);
   mon_kicked = true;
   mon_recovery_kicked = true;
+  mon_kicks++;
   pthread_cond_signal(&mon_cond);
   pthread_mutex_unlock(&mon_lock);
+}
+
+bool monitor_kick_pending(void)
+{
+  bool pending;
+
+  pthread_mutex_lock(&mon_lock);
+  pending = mon_running && !mon_stop && mon_kicks > mon_kicks_looked;
+  pthread_mutex_unlock(&mon_lock);
+  return pending;
 }
 
 void monitor_stop(void)

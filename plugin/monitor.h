@@ -19,6 +19,9 @@ enum raid_check_action monitor_check_waiting(void);
 bool monitor_check_stop(void);
 /* Look for work now (a spare was added), not at the next poll. */
 void monitor_kick(void);
+/* A kick the monitor has not yet looked at (md's MD_RECOVERY_NEEDED: `aoeraid wait` right
+ * after an add must not find the array idle before its recovery began). */
+bool monitor_kick_pending(void);
 /* Cancel a running resync or recovery (its position is saved) and join the thread. */
 void monitor_stop(void);
 

@@ -600,6 +600,10 @@ static void print_activity(FILE *out, const struct raid_status *st)
     fprintf(out, "%s waiting to start\n", raid_check_action_name(monitor_check_waiting()));
     any = true;
   }
+  if (!any && monitor_kick_pending()) {     /* an add, fail or replace just now */
+    fprintf(out, "a change to look at (a recovery may start)\n");
+    any = true;
+  }
   if (!any)
     fprintf(out, "idle\n");
 }

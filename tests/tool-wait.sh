@@ -3,14 +3,15 @@
 # runs; with -t SECONDS, 1 and one line naming what still runs.  RAID5 of three 32 MiB
 # shelves created with sync-speed-max=2M, so its initial resync takes seconds: a wait of
 # 1 s ends with the resync named; lifted to 16M, a plain wait returns only once status
-# shows no resync; an idle array's wait returns at once; a check is waited for too; a
-# stopped server is an error, and a stray word a usage error.
+# shows no resync; an idle array's wait returns at once; a check is waited for too; an
+# add of a spare to a degraded array is waited for until its recovery ended; a stopped
+# server is an error, and a stray word a usage error.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 120
 . "$top_srcdir/tests/plugin-lib.sh"
 
-lab_up -n 3 -s 32M -m 9000
+lab_up -n 4 -s 32M -m 9000
 . "$top_srcdir/tests/plugin-rebuild-lib.sh"
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 level=5 chunk=64K sync-speed-max=2M control="$ctl"
 
@@ -43,6 +44,16 @@ ctl_ok speed max=0
 timeout 60 "$aoeraid" wait -c "$ctl" || lab_die "wait during the check failed: $(status)"
 status | grep -q '^  last check complete at 100\.0%' || lab_die "wait returned before the check ended: $(status)"
 echo "ok: wait returned once the check had completed"
+
+# md's `mdadm --add ... && mdadm --wait`: the wait covers the recovery the add begins
+ctl_ok fail e3.1
+ctl_ok speed max=8M
+ctl_ok add e4.1
+timeout 60 "$aoeraid" wait -c "$ctl" || lab_die "wait after the add failed: $(status)"
+out=$(status)
+grep -Eq '^ +2 +e4\.1 +active' <<<"$out" && ! grep -q '^  recovery' <<<"$out" &&
+  grep -q 'state clean' <<<"$out" || lab_die "wait returned before the recovery onto e4.1 ended: $out"
+echo "ok: add, then wait: returned once the recovery onto e4.1 had ended"
 
 out=$("$aoeraid" wait -c "$ctl" now 2>&1) && lab_die "wait took a stray word: $out"
 grep -q "wait takes no words" <<<"$out" || lab_die "wait with a stray word said: $out"

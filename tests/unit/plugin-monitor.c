@@ -43,6 +43,7 @@ void status_replace_begin (void) { }
 /* A spare that goes down as the monitor starts a recovery, between raid_recovery_pending
  * and raid_recover (once; NULL: none). */
 static struct raid_mem_member *_Atomic down_at_begin;
+static atomic_int hold_recovery;     /* the recovery begun waits until the test clears it */
 
 void
 status_recovery_begin (void)
@@ -52,6 +53,8 @@ status_recovery_begin (void)
   if (spare)
     raid_mem_member_set_down (spare, 1);
   atomic_fetch_add (&recoveries, 1);
+  while (atomic_load (&hold_recovery))
+    usleep (1000);
 }
 void status_reshape_begin (void) { }
 void status_resync_begin (void) { }
@@ -273,4 +276,42 @@ Test (monitor, its_lines_name_the_array, .timeout = 90)
   fx_free (&f);
   raid_mem_member_free (spare);
   raid_mem_member_free (grown);
+}
+
+/* A kick (an add) is pending from the moment it is made until a pass of the monitor begun
+ * after it has ended: also while that pass runs the recovery it asked for, so that
+ * `aoeraid wait` right after an add does not find the array idle before the recovery. */
+Test (monitor, a_kick_is_pending_until_a_pass_after_it_has_ended, .timeout = 60)
+{
+  struct raid_mem_member *spare;
+  struct raid_member m;
+  struct raid_status st;
+  char err[256] = "";
+  struct fx f;
+  unsigned i;
+
+  fx_create (&f, RAID_LEVEL_5, 4, 3, 1, 4096, RAID_CREATE_ASSUME_CLEAN);
+  cr_assert_eq (raid_fail_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  monitor_kick ();
+  cr_assert (!monitor_kick_pending (), "pending with no monitor running");
+  cr_assert_eq (monitor_start (f.a), 0);
+  atomic_store (&recoveries, 0);
+  atomic_store (&hold_recovery, 1);
+  spare = raid_mem_member_new ("e9.1", FX_MEMBER_SIZE);
+  m = raid_mem_member (spare);
+  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), 0, "add: %s", err);
+  monitor_kick ();
+  cr_assert (monitor_kick_pending (), "not pending right after the kick");
+  for (i = 0; i < 10000 && !atomic_load (&recoveries); i++)
+    usleep (1000);
+  cr_assert (atomic_load (&recoveries), "no recovery began after the add");
+  cr_assert (monitor_kick_pending (), "not pending while the pass it began runs");
+  atomic_store (&hold_recovery, 0);
+  for (i = 0; i < 10000 && monitor_kick_pending (); i++)
+    usleep (1000);
+  cr_assert (!monitor_kick_pending (), "still pending 10 s after the recovery");
+  cr_assert (raid_status (f.a, &st) == 0 && st.state == RAID_STATE_CLEAN,
+             "no longer pending before the recovery ended");
+  monitor_stop ();
+  fx_free (&f);
 }

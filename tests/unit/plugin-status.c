@@ -1,6 +1,7 @@
 /* The control socket's status answer (plugin/status.c) on an in-memory array, with the
  * initiator and the monitor stubbed: `aoeraid status --json` must be valid JSON whatever
  * the array's superblock names it (an older aoeraid took any printable name). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,11 @@ const char *rate_text(uint64_t bps, char *buf, size_t len)
 enum raid_check_action monitor_check_waiting(void)
 {
   return RAID_CHECK_NONE;
+}
+static bool kick_pending;               /* what the monitor stub says */
+bool monitor_kick_pending(void)
+{
+  return kick_pending;
 }
 
 /* "status json" of a RAID1 created with NAME, into a malloc'd string. */
@@ -121,6 +127,12 @@ Test(status, activity_names_what_runs_and_not_a_pending_resync, .timeout = 30)
   fx_create(&clean, RAID_LEVEL_5, 3, 2, 1, 4096, RAID_CREATE_ASSUME_CLEAN);
   answer = status_activity(clean.a);
   cr_assert_str_eq(answer, "idle\n");
+  free(answer);
+  /* an add the monitor has not looked at yet: its recovery may be about to start */
+  kick_pending = true;
+  answer = status_activity(clean.a);
+  kick_pending = false;
+  cr_assert_str_eq(answer, "a change to look at (a recovery may start)\n");
   free(answer);
   fx_free(&clean);
 }

@@ -33,6 +33,8 @@ static int control_call(const char *progname, const struct control_args *ca,
                         const char *request);
 static int control_talk(const char *progname, const struct control_args *ca,
                         const char *request, FILE *sink);
+static int control_ask(const char *progname, const struct control_args *ca,
+                       const char *request, char **answer);
 
 /* The server WHAT within the wait: it is stopped or hung, or busy with a long request
  * (another client's add waits for its shelf to answer); what was asked may still happen. */
@@ -132,16 +134,10 @@ int status_main(const char *progname, int argc, char **argv)
   if (!(flags & STATUS_TEST))
     return control_call(progname, &ca, request);
 
-  char *answer = NULL;
-  size_t len = 0;
-  FILE *sink = open_memstream(&answer, &len);
-  if (!sink) {
-    fprintf(stderr, "%s: status: %s\n", progname, strerror(errno));
-    return 4;
-  }
-  rc = control_talk(progname, &ca, request, sink);
-  fclose(sink);
-  fputs(answer, stdout);
+  char *answer;
+  rc = control_ask(progname, &ca, request, &answer);
+  if (answer)
+    fputs(answer, stdout);
   rc = rc ? 4 : state_exit_status(answer);
   free(answer);
   return rc;
@@ -386,17 +382,10 @@ int wait_main(const char *progname, int argc, char **argv)
   int limit_s = ca.wait_given ? ca.wait_s : 0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
-    char *answer = NULL;
-    size_t len = 0;
-    FILE *sink = open_memstream(&answer, &len);
-    if (!sink) {
-      fprintf(stderr, "%s: wait: %s\n", progname, strerror(errno));
-      return 1;
-    }
+    char *answer;
     ask = ca;
     ask.wait_s = limit_s && limit_s < CONTROL_WAIT_S ? limit_s : CONTROL_WAIT_S;
-    rc = control_talk(progname, &ask, "status activity\n", sink);
-    fclose(sink);
+    rc = control_ask(progname, &ask, "status activity\n", &answer);
     if (rc == 0 && strcmp(answer, "idle\n") && limit_s && seconds_since(&t0) >= limit_s) {
       say_still_running(progname, path, limit_s, answer);
       rc = 1;
@@ -418,6 +407,26 @@ static int control_call(const char *progname, const struct control_args *ca,
                         const char *request)
 {
   return control_talk(progname, ca, request, stdout);
+}
+
+/* control_talk's answer into *ANSWER (malloc'd): 0, or 1 as control_talk, and when no
+ * memory was had for it (*ANSWER NULL). */
+static int control_ask(const char *progname, const struct control_args *ca,
+                       const char *request, char **answer)
+{
+  size_t len = 0;
+  FILE *sink;
+  int rc;
+
+  *answer = NULL;
+  sink = open_memstream(answer, &len);
+  if (!sink) {
+    fprintf(stderr, "%s: %s: %s\n", progname, ca->path, strerror(errno));
+    return 1;
+  }
+  rc = control_talk(progname, ca, request, sink);
+  fclose(sink);
+  return rc;
 }
 
 /* control_call's exchange, the answer but errors written to SINK. */

@@ -396,7 +396,8 @@ static bool slot_accounted(const struct omitted *o, unsigned s)
 }
 
 /* Examine the shelves new since the last look and list those left out; 1 once every
- * working slot GIVEN lacks is found held (the round need not wait for more), else 0. */
+ * working slot GIVEN lacks is found held (the round need not wait for a slow IDENTIFY),
+ * else 0. */
 static int omitted_found(void *arg)
 {
   struct omitted *o = arg;
@@ -511,8 +512,8 @@ int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
     nbdkit_error("scan: %m");
     return -1;
   }
-  /* discovery stopped once the listed shelves answered: give the others a round, which
-   * ends once every slot lacked is found held (all of them named, not the first alone) */
+  /* discovery stopped once the listed shelves answered: give the others a round, then
+   * name every one left out (the first alone made the admin fix one and retry) */
   if (!omitted_found(&o)) {
     aoe_discover_until(ini, SCAN_ROUND_MS, omitted_found, &o);
     omitted_found(&o);

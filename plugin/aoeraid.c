@@ -1989,7 +1989,8 @@ static void aoeraid_dump_plugin(void)
   "sync-speed-max=RATE      resync/recovery speed otherwise (default none: no limit)\n" \
   "bitmap-chunk=SIZE        write-intent bitmap region, new array (default 64M; 0: none)\n" \
   "bitmap-delay=SECS        time between the bitmap's clearing passes (default 5s)\n" \
-  "consistency-policy=ppl   raid5: a partial parity log closes the write hole (or bitmap)\n" \
+  "consistency-policy=ppl|bitmap|resync\n" \
+  "                         ppl: a log closes raid5's write hole; bitmap, resync: no log\n" \
   "auto-readd=true|false    re-add a member whose shelf comes back (default true)\n" \
   "readonly=true            assemble read-only: nothing is written to any shelf (nbdkit -r too)\n" \
   "alert=PROGRAM            run PROGRAM EVENT ARRAY [MEMBER-OR-RUN [EXTRA]] per event\n" \

@@ -9,6 +9,7 @@
 
 #include <nbdkit-plugin.h>
 
+#include "log.h"
 #include "params.h"
 #include "typo.h"
 
@@ -591,6 +592,10 @@ int params_complete(struct params *p)
 
   /* md's --assemble --scan: the shelves are found by their superblocks at get_ready */
   p->scan = p->n_shelves == 0 && (p->name[0] || p->uuid_given);
+  /* run= lets a start by shelves= leave a live member out; a scan leaves none out */
+  if (p->scan && p->run)
+    log_warning("run=true: no effect with %s: a start by %s finds every member itself",
+                p->name[0] ? "name=" : "uuid=", p->name[0] ? "name=" : "uuid=");
   if (p->takeover && !p->reserve) {
     nbdkit_error("takeover=true takes the shelves' AoE reservations, and reserve=false "
                  "takes none: drop one of them");

@@ -361,8 +361,8 @@ static bool lacks_working_member(const struct raid_sb_summary *ref,
   return false;
 }
 
-/* What scan_refuse_unlisted looks for: a shelf not in shelves= or spares= that holds a
- * current member of REF's array, none of GIVEN. */
+/* What scan_refuse_unlisted looks for: the shelves not in shelves= or spares= that hold
+ * a current member of REF's array, none of GIVEN. */
 struct omitted {
   struct aoe_initiator *ini;
   const struct params *p;
@@ -370,23 +370,49 @@ struct omitted {
   const struct raid_sb_summary *const *given;
   size_t n_given;
   struct found *f;
-  size_t at;                        /* f's entry of the one found */
+  size_t at[RAID_MAX_MEMBERS];      /* f's entries of those found, in shelf.slot order */
+  size_t n;
 };
 
+static bool is_omitted(const struct omitted *o, size_t i)
+{
+  const struct shelf_addr *a = &o->f->a[i];
+  const struct raid_sb_summary *sb = &o->f->sb[i];
+
+  return !listed(o->p->shelves, o->p->n_shelves, a) && !listed(o->p->spares, o->p->n_spares, a)
+    && raid_sb_current_member(o->ref, sb)
+    && !member_given(o->ref, o->given, o->n_given, sb->member_uuid);
+}
+
+/* Is working slot S of REF given or held by one of those found? */
+static bool slot_accounted(const struct omitted *o, unsigned s)
+{
+  if (member_given(o->ref, o->given, o->n_given, o->ref->slot_uuid[s]))
+    return true;
+  for (size_t i = 0; i < o->n; i++)
+    if (!memcmp(o->f->sb[o->at[i]].member_uuid, o->ref->slot_uuid[s], 16))
+      return true;
+  return false;
+}
+
+/* Examine the shelves new since the last look and list those left out; 1 once every
+ * working slot GIVEN lacks is found held (the round need not wait for a slow IDENTIFY),
+ * else 0. */
 static int omitted_found(void *arg)
 {
   struct omitted *o = arg;
+  const struct raid_sb_summary *ref = o->ref;
 
   examine_new(o->ini, o->f);
-  for (o->at = 0; o->at < o->f->n; o->at++) {
-    const struct shelf_addr *a = &o->f->a[o->at];
-    const struct raid_sb_summary *sb = &o->f->sb[o->at];
-    if (!listed(o->p->shelves, o->p->n_shelves, a) && !listed(o->p->spares, o->p->n_spares, a)
-        && raid_sb_current_member(o->ref, sb)
-        && !member_given(o->ref, o->given, o->n_given, sb->member_uuid))
-      return 1;
-  }
-  return 0;
+  o->n = 0;
+  for (size_t i = 0; i < o->f->n && o->n < RAID_MAX_MEMBERS; i++)
+    if (is_omitted(o, i))
+      o->at[o->n++] = i;
+  for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
+    if ((ref->roles[s] == RAID_ROLE_ACTIVE || ref->roles[s] == RAID_ROLE_RECOVERING)
+        && !slot_accounted(o, s))
+      return 0;
+  return 1;
 }
 
 /* "name=vol" or "uuid=U": the start that finds every shelf of REF's array. */
@@ -437,13 +463,47 @@ static void say_omitted(const struct params *p, const struct shelf_addr *a,
                scan_start_text(ref, start, sizeof start), then);
 }
 
+/* Append to BUF, for each shelf O found, FMT (with its shelf, slot and the slot it holds)
+ * joined by ", " and a last " and ": "e2.1 (slot 1) and e3.1 (slot 2)". */
+static void append_each_omitted(const struct omitted *o, const char *fmt, char *buf, size_t len)
+{
+  size_t used = strlen(buf);
+
+  for (size_t i = 0; i < o->n && used < len; i++) {
+    const struct shelf_addr *a = &o->f->a[o->at[i]];
+    used += snprintf(buf + used, len - used, "%s", i == 0 ? "" : i + 1 == o->n ? " and " : ", ");
+    if (used < len)
+      used += snprintf(buf + used, len - used, fmt, a->shelf, a->slot,
+                       raid_sb_assembly_role(o->ref, &o->f->sb[o->at[i]]));
+  }
+}
+
+/* The refusal for two or more left out: every one named, so that a single fix does. */
+static void say_all_omitted(const struct omitted *o)
+{
+  char start[64], array[64], shelves[512] = "", then[640];
+
+  append_each_omitted(o, "e%u.%u (slot %u)", shelves, sizeof shelves);
+  if (o->p->readonly)
+    snprintf(then, sizeof then, "degraded; read-only, so they stay current");
+  else {
+    snprintf(then, sizeof then, "degraded: they go stale; ");
+    append_each_omitted(o, "'aoeraid add e%u.%u'", then, sizeof then);
+    snprintf(then + strlen(then), sizeof then - strlen(then), " take them back");
+  }
+  nbdkit_error("%s answer and hold slots of %s (current, the array at events %" PRIu64 "), "
+               "but are not in shelves=: list them in shelves= (or start by %s, which finds "
+               "every shelf), or give run=true to start without them (%s)", shelves,
+               array_text(o->ref->name, o->ref->array_uuid, array, sizeof array),
+               o->ref->events, scan_start_text(o->ref, start, sizeof start), then);
+}
+
 int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
                          const struct raid_sb_summary *const *given, size_t n,
                          const struct raid_sb_summary *first)
 {
   const struct raid_sb_summary *ref = freshest_given(given, n, first);
-  struct omitted o = { ini, p, ref, given, n, NULL, 0 };
-  int r;
+  struct omitted o = { .ini = ini, .p = p, .ref = ref, .given = given, .n_given = n };
 
   if (!lacks_working_member(ref, given, n))
     return 0;
@@ -452,16 +512,18 @@ int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
     nbdkit_error("scan: %m");
     return -1;
   }
-  /* discovery stopped once the listed shelves answered: give the others a round */
-  r = omitted_found(&o);
-  if (!r) {
+  /* discovery stopped once the listed shelves answered: give the others a round, then
+   * name every one left out (the first alone made the admin fix one and retry) */
+  if (!omitted_found(&o)) {
     aoe_discover_until(ini, SCAN_ROUND_MS, omitted_found, &o);
-    r = omitted_found(&o);
+    omitted_found(&o);
   }
-  if (r)
-    say_omitted(p, &o.f->a[o.at], &o.f->sb[o.at], ref);
+  if (o.n == 1)
+    say_omitted(p, &o.f->a[o.at[0]], &o.f->sb[o.at[0]], ref);
+  else if (o.n > 1)
+    say_all_omitted(&o);
   free(o.f);
-  return r ? -1 : 0;
+  return o.n ? -1 : 0;
 }
 
 /* Does SB make its shelf the member of a slot ST lacks (not one the administrator

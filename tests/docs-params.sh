@@ -60,6 +60,14 @@ same "params.c vs nbdkit aoeraid --help" "$code" "$helpnames"
 same "params.c vs the man page's PARAMETERS" "$code" "$podnames"
 same "params.c vs the man page's SYNOPSIS" "$code" "$synopsis"
 same "params.c vs the 'unknown parameter' error's list" "$code" "$unknown"
+# A parameter the man page gives a choice of values (=item B<name=>a|b|c) lists each of
+# them in --help too, as it does (consistency-policy= named ppl alone, the others aside).
+while read -r name values; do
+  helpvalues=$(sed -n "s/^$name=\([^ ]*\).*/\1/p" <<<"$help")
+  [ "$values" = "$helpvalues" ] ||
+    bad "$name=: the man page lists '$values', --help '$helpvalues'"
+done < <(section "$pod" PARAMETERS | sed -n 's/^=item B<\([a-z-]*\)=>\([^ ]*|[^ ]*\)$/\1 \2/p')
+echo "ok: the values --help lists for a parameter are the man page's"
 
 # The other spellings params.c takes: '_' for '-' (the man page says so once), and the
 # others (write-mostly=, read-only=) each named in the man page.

@@ -2,8 +2,8 @@
 # An array reassembles itself from its superblocks: stop nbdkit, start it again with only
 # shelves=, the data is intact; start it with a shelf missing, it serves degraded with a
 # warning and the data is intact; a live member left out of shelves= refuses the start
-# (run=true starts it), also with a stale copy of it listed; a member that missed writes
-# is stale and left out.
+# (run=true starts it; two left out are both named), also with a stale copy of it listed;
+# a member that missed writes is stale and left out.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -69,6 +69,11 @@ plugin_fails "a start by shelves= leaving out the live e3.1" \
 lab_exec aoeraid examine -i h0 | grep -w stale &&
   lab_die "the refused start left e3.1 stale: $(lab_exec aoeraid examine -i h0)"
 echo "ok: nothing written (events $before on all three shelves), e3.1 not stale"
+# Two left out: the one line names both, or the admin fixes one and is refused again.
+plugin_fails "a start by shelves= leaving out the live e2.1 and e3.1" \
+  "error: e2\.1 \(slot 1\) and e3\.1 \(slot 2\) answer and hold slots of 'keep' \(current, the array at events [0-9]+\), but are not in shelves=: list them in shelves= \(or start by name=keep, which finds every shelf\), or give run=true to start without them \(degraded: they go stale; 'aoeraid add e2\.1' and 'aoeraid add e3\.1' take them back\)$" \
+  shelves=e1.1
+[ "$(shelves_sum)" = "$sum" ] || lab_die "the refused start (two left out) wrote to a shelf"
 # run=true (md's --run) starts it degraded anyway, and names e3.1 (the degraded warning
 # names only the slot); read-only, so that e3.1 stays current for what follows
 : >"$LAB_DIR/nbdkit.log"

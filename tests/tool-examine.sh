@@ -3,7 +3,8 @@
 # level, slot, state), a blank shelf said blank, the array's summary with the command that
 # starts it; a member that missed writes marked stale (text and JSON); examining writes
 # nothing; a bad address is a usage error, a shelf that does not answer is named; a shelf
-# named that does not answer or has no superblock is exit 1 (mdadm --examine's).
+# named that does not answer or has no superblock is exit 1 (mdadm --examine's); probe
+# finds its shelf the same way.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 90
@@ -118,4 +119,16 @@ set -e
 [ $rc = 1 ] || lab_die "a shelf that does not answer: exit $rc, not 1: $out"
 echo "$out" | grep >/dev/null "e9.1 did not answer on h0" || lab_die "e9.1 not named: $out"
 echo "ok: a bad address is a usage error (2), e9.1 not answering is named (1)"
+
+# probe finds its shelf as examine does: ten minutes of -w, the discovery ends once e4.1
+# answered (it waited a fixed 500 ms), else the lab's bound ends the test; a shelf that
+# does not answer is named within -w, exit 1.
+out=$(lab_exec "$aoeraid" probe -i h0 -w 600000 e4.1 read 1M) || lab_die "probe e4.1 failed: $out"
+grep -q "^read e4\.1 via h0: 1048576 bytes in " <<<"$out" || lab_die "probe e4.1: $out"
+set +e
+out=$(lab_exec "$aoeraid" probe -i h0 -w 300 e9.1 2>&1); rc=$?
+set -e
+[ $rc = 1 ] || lab_die "probe of a shelf that does not answer: exit $rc, not 1: $out"
+grep -q "e9\.1 did not answer on h0 within 300 ms" <<<"$out" || lab_die "probe: e9.1 not named: $out"
+echo "ok: probe ends its discovery once e4.1 answered (-w 600000), names e9.1 silent within -w"
 echo "tool-examine: passed"

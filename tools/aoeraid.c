@@ -1,7 +1,7 @@
 /* aoeraid: the command line.
  *   aoeraid discover [-i IFACE]... [-w MS] [--json]
  *   aoeraid examine [-i IFACE]... [-w MS] [--json] [SHELF.SLOT...]
- *   aoeraid probe -i IFACE SHELF.SLOT [read|write] [SIZE]
+ *   aoeraid probe -i IFACE [-w MS] SHELF.SLOT [read|write] [SIZE]
  *   aoeraid zero-superblock -i IFACE... [-w MS] [--force] SHELF.SLOT...
  * discover lists the AoE shelves that answer, like aoe-stat; examine reads their
  * superblocks (tools/examine.c); probe measures raw sequential throughput through the
@@ -52,7 +52,7 @@ static const struct command_help {
     "            commands that start it, by its shelves and by uuid (md's\n"
     "            --examine --scan)\n" },
   { "probe",
-    "probe -i IFACE SHELF.SLOT [read|write] [SIZE]\n",
+    "probe -i IFACE [-w MILLISECONDS] SHELF.SLOT [read|write] [SIZE]\n",
     "  probe     sequential read (default) or write (destroys data) of SIZE bytes\n"
     "            (default 256M, suffixes K M G) through the initiator; prints MB/s\n" },
   { "status",
@@ -249,8 +249,8 @@ static struct aoe_initiator *open_initiator(const char **ifaces, size_t n, int *
   return ini;
 }
 
-/* The options discover, examine and zero-superblock share: -i IFACE..., -w MS, -v, and
- * --json or --force for the verbs that take them (TAKES). */
+/* The options discover, examine, zero-superblock and probe share: -i IFACE..., -w MS,
+ * -v, and --json or --force for the verbs that take them (TAKES). */
 enum { TAKES_JSON = 1, TAKES_FORCE = 2 };
 struct scan_opts {
   const char *ifaces[MAX_IFACES];
@@ -299,8 +299,10 @@ static int scan_opts_parse(int argc, char **argv, const char *verb, unsigned tak
     case 'j':
     case 'f':
       if (!(takes & (c == 'j' ? TAKES_JSON : TAKES_FORCE))) {
-        fprintf(stderr, "%s: %s: no option --%s\n", progname, verb,
+        /* as getopt says it of an option no verb takes ("aoeraid probe: ..."), and usage */
+        fprintf(stderr, "%s: unrecognized option '--%s'\n", argv[0],
                 c == 'j' ? "json" : "force");
+        command_usage(stderr, verb, false);
         return 2;
       }
       *(c == 'j' ? &o->json : &o->force) = 1;
@@ -526,28 +528,17 @@ static int run_probe(struct aoe_target *t, enum aoe_op op, uint64_t bytes, doubl
 
 static int cmd_probe(int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "iface", required_argument, NULL, 'i' }, { "verbose", no_argument, NULL, 'v' },
-    { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-  };
-  const char *iface = NULL;
-  int verbose = 0, c;
-  char name[64], *verb = option_words(progname, argv, name, sizeof name);
-  while ((c = getopt_long(argc, argv, "i:vh", longopts, NULL)) != -1) {
-    switch (c) {
-    case 'i': iface = optarg; break;
-    case 'v': verbose = 1; break;
-    case 'h': command_usage(stdout, verb, true); return option_words_done(argv, verb, 0);
-    default: command_usage(stderr, verb, false); return option_words_done(argv, verb, 2);
-    }
-  }
-  option_words_done(argv, verb, 0);
+  struct scan_opts o;
+  int rc = scan_opts(argc, argv, 0, &o);
+  if (rc >= 0)
+    return rc;
   struct shelf_addr a;
-  if (!iface || optind >= argc) {
-    fprintf(stderr, "%s: probe needs -i IFACE and SHELF.SLOT, e.g. 'probe -i eth0 1.1'\n",
+  if (o.n != 1 || optind >= argc) {
+    fprintf(stderr, "%s: probe needs one -i IFACE and SHELF.SLOT, e.g. 'probe -i eth0 1.1'\n",
             progname);
     return 2;
   }
+  const char *iface = o.ifaces[0];
   if (parse_shelf_args(progname, "probe", 1, argv + optind, &a) < 0)
     return 2;
   enum aoe_op op = AOE_READ;
@@ -563,14 +554,14 @@ static int cmd_probe(int argc, char **argv)
       return 2;
     }
   }
-  const char *ifaces[1] = { iface };
-  struct aoe_initiator *ini = open_initiator(ifaces, 1, &verbose);
+  struct aoe_initiator *ini = open_initiator(o.ifaces, 1, &o.verbose);
   if (!ini)
     return 1;
-  aoe_discover(ini, 500);
-  struct aoe_target *t = aoe_target_find(ini, a.shelf, a.slot);
-  if (!t) {
-    fprintf(stderr, "%s: e%u.%u did not answer on %s\n", progname, a.shelf, a.slot, iface);
+  /* as examine naming it: the discovery ends once the shelf answered, -w at most */
+  discover_named(ini, &a, 1, (unsigned)o.wait_ms);
+  struct aoe_target *t;
+  size_t missing;
+  if (!find_named(progname, ini, &a, 1, (unsigned)o.wait_ms, &t, &missing)) {
     aoe_close(ini);
     return 1;
   }

@@ -467,9 +467,9 @@ static int startable(const struct exam *ex, size_t n, size_t first, int with_sta
   return raid_sb_startable(freshest(ex, n, first), present);
 }
 
-/* Do the fresh members the start serves slots with all hold a write-intent bitmap with no
- * bit set?  Assembly reads the freshest one's: all of them asked, examine never calls a
- * start free of force that assembly refuses (every member gets each bitmap store). */
+/* Does every fresh member that serves a slot at the start hold a write-intent bitmap with
+ * no bit set?  Assembly reads the freshest one's; asking all of them, examine never offers
+ * a start without force that assembly refuses (each bitmap store goes to every member). */
 static int start_bitmap_clean(const struct exam *ex, size_t n, size_t first)
 {
   const struct raid_sb_summary *ref = freshest(ex, n, first);

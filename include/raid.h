@@ -185,6 +185,10 @@ struct raid_sb_summary {
   unsigned failed;
   uint8_t failed_uuid[RAID_MAX_FAILED][16];
   int ppl;                    /* the array keeps a partial parity log (RAID_CREATE_PPL) */
+  /* this member holds a sound write-intent bitmap with no bit set (no write under way, every
+   * region in sync: raid_write_hole); 0 without one, mid-reshape, or one that cannot be
+   * read or is damaged */
+  int bitmap_clean;
   char problem[128];          /* RAID_SB_CORRUPT: what is wrong ("bad crc32c", a field) */
 };
 
@@ -231,16 +235,23 @@ int raid_sb_startable (const struct raid_sb_summary *ref, const uint8_t *present
  * NONE: no (clean, nothing missing, no parity); PPL: no, the partial parity log makes
  * the torn stripes' parity again (dirty); DIRTY: yes, dirty without the log (or
  * read-only: the log is not replayed); CRASH_RESYNC: yes, the resync after a crash did not
- * end (the log does not know an earlier crash's stripes). */
+ * end (the log does not know an earlier crash's stripes); BITMAP: no, dirty or the resync
+ * after a crash not ended, but the write-intent bitmap holds no dirty bit: no write was
+ * under way at the crash and every region is in sync, so no stripe can be torn. */
 enum raid_write_hole { RAID_WRITE_HOLE_NONE, RAID_WRITE_HOLE_PPL, RAID_WRITE_HOLE_DIRTY,
-                       RAID_WRITE_HOLE_CRASH_RESYNC };
+                       RAID_WRITE_HOLE_CRASH_RESYNC, RAID_WRITE_HOLE_BITMAP };
 /* The rule of a degraded parity array: CLEAN, the resync after a crash not ended
- * (CRASH_RESYNC), the log kept (PPL), a READONLY start. */
-enum raid_write_hole raid_write_hole (int clean, int crash_resync, int ppl, int readonly);
+ * (CRASH_RESYNC), the log kept (PPL), a READONLY start, BITMAP_CLEAN: the freshest
+ * member's write-intent bitmap is sound and has no bit set (0 without a bitmap, or mid-
+ * reshape, when none is kept). */
+enum raid_write_hole raid_write_hole (int clean, int crash_resync, int ppl, int readonly,
+                                      int bitmap_clean);
 /* The same of the array REF records started (read-write) with the slots PRESENT[i] != 0
- * served (as raid_sb_startable): for examine, whose start command then needs force. */
+ * served (as raid_sb_startable), BITMAP_CLEAN: the bitmaps of the members serving them
+ * (raid_sb_summary.bitmap_clean) all are: for examine, whose start command then needs
+ * force. */
 enum raid_write_hole raid_sb_write_hole (const struct raid_sb_summary *ref,
-                                         const uint8_t *present);
+                                         const uint8_t *present, int bitmap_clean);
 /* The command that wipes a member, for messages: a printf format taking its name.  IFACE
  * is left for the admin: raid/ knows no interface. */
 #define RAID_ZERO_SB_HINT "aoeraid zero-superblock -i IFACE %s"

@@ -910,6 +910,25 @@ read_sb (struct raid_member *m, struct raid_sb *sb, char *why)
   return read_sb_as (NULL, m, sb, why);
 }
 
+/* Does M's write-intent bitmap, of the array SB (UNITS lock units) records, have no bit
+ * set?  0 without one, mid-reshape (none is kept), or when it cannot be read. */
+static int
+member_bitmap_clean (struct raid_array *owner, struct raid_member *m, const struct raid_sb *sb,
+                     uint64_t units)
+{
+  struct raid_slot tmp = { .m = *m, .array = owner };
+  uint8_t *block;
+  int clean = 0;
+
+  if (!sb->bitmap_offset || (sb->features & RAID_FEATURE_RESHAPE))
+    return 0;
+  block = aligned_alloc (4096, RAID_BITMAP_SIZE);
+  if (block && slot_io (&tmp, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, block) == 0)
+    clean = bitmap_block_clean (block, units, sb->resync_offset);
+  free (block);
+  return clean;
+}
+
 int
 examine_as (struct raid_array *owner, struct raid_member *m, struct raid_sb_summary *out)
 {
@@ -920,6 +939,8 @@ examine_as (struct raid_array *owner, struct raid_member *m, struct raid_sb_summ
   sb_summarise (&sb, state, out);
   if (state == RAID_SB_CORRUPT)
     snprintf (out->problem, sizeof out->problem, "%s", why);
+  if (state == RAID_SB_OK)
+    out->bitmap_clean = member_bitmap_clean (owner, m, &sb, out->resync_units);
   return state == RAID_SB_IOERR ? -EIO : 0;
 }
 
@@ -1337,6 +1358,26 @@ array_bitmap_read (struct raid_array *a, struct raid_slot *fresh)
   return 0;
 }
 
+/* Does the bitmap of FRESH (the member array_bitmap_read takes it from) show that no write
+ * was under way at the crash: a sound block without a bit set?  Read before anything is
+ * written (a refused start leaves the members as they were).  0 without a bitmap,
+ * mid-reshape (none is kept then: reshape_bitmap_region), or when it cannot be read. */
+static int
+bitmap_shows_no_write (struct raid_array *a, struct raid_slot *fresh)
+{
+  uint8_t *block;
+  struct raid_slot *from;
+  int clean = 0;
+
+  if (!a->sb.bitmap_offset || atomic_load (&a->reshape.active))
+    return 0;
+  block = aligned_alloc (4096, RAID_BITMAP_SIZE);
+  if (block && bitmap_block_read (a, a->lay.g.n, fresh, block, &from) == 0)
+    clean = bitmap_block_clean (block, resync_units (a), a->sb.resync_offset);
+  free (block);
+  return clean;
+}
+
 /* md's --assemble --force: an array that cannot start without members it records failed
  * or that missed updates (a second shelf lost during a recovery, then back) takes back the
  * freshest of them into their own slots, one at a time, until it can start.  When the
@@ -1425,22 +1466,37 @@ crash_resync_text (struct raid_array *a, char *buf, size_t len)
  * resync does not count: writes beyond it reconstruct their parity, so nothing there is
  * torn.  The log makes the stripes of the crash it was writing right again, but not an
  * earlier crash's still waiting for the resync (a full-stripe write whose entry a cache
- * lost): that one is refused too.  -1 with ERR filled when refused (no force). */
+ * lost): that one is refused too.
+ * Neither is when the write-intent bitmap of FRESH (the freshest member, whose bitmap
+ * assembly loads) has no bit set.  A write sets its regions' bits on every working member
+ * (flushed) before its data goes out, and a member that misses that store is failed, and
+ * recorded so (events), before the data does; a bit is cleared only after its region saw
+ * no write for a whole pass, with none in flight, every member there and no resync
+ * pending, its writes flushed before the clearing store.  So a clean bit means the region
+ * is in sync on every member: no stripe of it can be torn, whatever the crash.  Bits of a
+ * resync after a crash stay set until it ends; mid-reshape no bitmap is kept (not
+ * trusted); a damaged block counts as dirty.  -1 with ERR filled when refused (no force). */
 static int
-write_hole_refused (struct raid_array *a, int force, const char *degraded, char *err,
-                    size_t errlen)
+write_hole_refused (struct raid_array *a, struct raid_slot *fresh, int force,
+                    const char *degraded, char *err, size_t errlen)
 {
   char label[RAID_NAME_MAX + 3], at[48];
   int crash_resync = a->sb.resync_after_crash && a->sb.resync_offset != RAID_RESYNC_DONE;
 
   /* the rule examine's start command follows too (raid_sb_write_hole) */
   switch (raid_write_hole (a->sb.clean, crash_resync, !!(a->sb.features & RAID_FEATURE_PPL),
-                           a->readonly)) {
+                           a->readonly, bitmap_shows_no_write (a, fresh))) {
   case RAID_WRITE_HOLE_NONE:
     return 0;
   case RAID_WRITE_HOLE_PPL:
     raid_logf (a, RAID_LOG_WARN, "%s: dirty and degraded: the partial parity log makes the "
                "parity of the stripes written at the crash again", a->sb.name);
+    return 0;
+  case RAID_WRITE_HOLE_BITMAP:
+    raid_logf (a, RAID_LOG_WARN, "%s: %s, but the write-intent bitmap shows no write under "
+               "way at the crash: no stripe can be torn; starting degraded", a->sb.name,
+               crash_resync ? "degraded with its resync after a crash unfinished"
+               : "dirty and degraded");
     return 0;
   case RAID_WRITE_HOLE_DIRTY:
   case RAID_WRITE_HOLE_CRASH_RESYNC:
@@ -1465,9 +1521,11 @@ write_hole_refused (struct raid_array *a, int force, const char *degraded, char 
   return -1;
 }
 
-/* Too few members, or a dirty degraded parity array (choose_members refused short ones). */
+/* Too few members, or a dirty degraded parity array (choose_members refused short ones);
+ * FRESH: the freshest member (freshest_slot). */
 static int
-check_startable (struct raid_array *a, int force, char *err, size_t errlen)
+check_startable (struct raid_array *a, struct raid_slot *fresh, int force, char *err,
+                 size_t errlen)
 {
   uint8_t missing[RAID_MAX_MEMBERS] = { 0 };
   char names[300] = "", label[RAID_NAME_MAX + 3], degraded[400] = "";
@@ -1496,7 +1554,8 @@ check_startable (struct raid_array *a, int force, char *err, size_t errlen)
               array_quoted (a, label), names);
     return -1;
   }
-  if (nmissing && a->lay.g.m && write_hole_refused (a, force, degraded, err, errlen) == -1)
+  if (nmissing && a->lay.g.m
+      && write_hole_refused (a, fresh, force, degraded, err, errlen) == -1)
     return -1;
   if (nmissing)
     raid_logf (a, RAID_LOG_WARN, "%s: %s running degraded: %s; redundancy is reduced "
@@ -1559,7 +1618,8 @@ raid_assemble (struct raid_member *members, size_t n, unsigned flags,
   a->sb = f[best].sb;
   if (choose_members (a, members, f, n, best, force, err, errlen) == -1
       || array_setup (a, err, errlen) == -1
-      || (force_stale (a, members, f, n, force), check_startable (a, force, err, errlen) == -1)) {
+      || (force_stale (a, members, f, n, force),
+          check_startable (a, freshest_slot (a, f, n), force, err, errlen) == -1)) {
     stale_hint (a, members, f, n, force, err, errlen);
     goto fail;
   }

@@ -172,29 +172,59 @@ bitmap_block_shift (const uint8_t *block, uint32_t *shift)
   return 0;
 }
 
+/* A sound block of an array of UNITS lock units: its shift and bits; else -EINVAL. */
+static int
+block_geometry (const uint8_t *block, uint64_t units, uint32_t *shift, uint64_t *nbits)
+{
+  *nbits = le_get64 (block, O_BM_BITS);
+  if (bitmap_block_shift (block, shift) < 0
+      || *nbits != ((units + (1ull << *shift) - 1) >> *shift)
+      || *nbits > RAID_BITMAP_MAX_BITS)
+    return -EINVAL;
+  return 0;
+}
+
+/* Is bit I of a sound BLOCK dirty at a start: set, or (a version 1 block, whose new
+ * array's bits were clean before its first resync) past RESYNC_OFFSET. */
+static int
+block_bit_dirty (const uint8_t *block, uint64_t i, uint32_t shift, uint64_t resync_offset)
+{
+  return (block[O_BM_DATA + i / 8] & (1u << (i % 8)))
+    || (le_get32 (block, O_BM_VERSION) == 1 && i >= resync_offset >> shift);
+}
+
 int
 bitmap_load (struct raid_array *a, const uint8_t *block)
 {
   struct raid_bitmap *bm = &a->bitmap;
-  uint64_t units = resync_units (a), nbits = le_get64 (block, O_BM_BITS);
-  uint32_t shift, version = le_get32 (block, O_BM_VERSION);
+  uint64_t nbits;
+  uint32_t shift;
   int rc;
 
-  if (bitmap_block_shift (block, &shift) < 0
-      || nbits != ((units + (1ull << shift) - 1) >> shift)
-      || nbits > RAID_BITMAP_MAX_BITS)
+  if (block_geometry (block, resync_units (a), &shift, &nbits) < 0)
     return -EINVAL;
   bm->shift = shift;
   atomic_store (&bm->events_cleared, le_get64 (block, O_BM_EVENTS));
   rc = bitmap_alloc (bm, nbits);
   if (rc == 0)
     for (uint64_t i = 0; i < nbits; i++)
-      if (block[O_BM_DATA + i / 8] & (1u << (i % 8)))
+      if (block_bit_dirty (block, i, shift, a->sb.resync_offset))
         bit_set_unsynced (bm, i);
-  if (rc == 0 && version == 1)
-    for (uint64_t i = a->sb.resync_offset >> shift; i < nbits; i++)
-      bit_set_unsynced (bm, i);
   return rc;
+}
+
+int
+bitmap_block_clean (const uint8_t *block, uint64_t units, uint64_t resync_offset)
+{
+  uint64_t nbits;
+  uint32_t shift;
+
+  if (block_geometry (block, units, &shift, &nbits) < 0)
+    return 0;
+  for (uint64_t i = 0; i < nbits; i++)
+    if (block_bit_dirty (block, i, shift, resync_offset))
+      return 0;
+  return 1;
 }
 
 int

@@ -417,6 +417,10 @@ unsigned bitmap_shift (struct raid_array *a, uint64_t region_bytes);
  * version 1 block gets the regions from a->sb.resync_offset on set.  The
  * bits set are the unsynced ones too. */
 int bitmap_load (struct raid_array *a, const uint8_t *block);
+/* Does BLOCK, a member's, show no region dirty (no bit bitmap_load would set) for an
+ * array of UNITS lock units whose resync reached RESYNC_OFFSET?  0 when it is damaged or
+ * of another array's size (counted all dirty, as bitmap_load's caller does). */
+int bitmap_block_clean (const uint8_t *block, uint64_t units, uint64_t resync_offset);
 /* Does BLOCK start with the bitmap's magic (whatever the rest holds)? */
 int bitmap_magic_at (const uint8_t *block);
 /* A sound bitmap block's shift (units per bit = 1 << shift): 0, else -EINVAL. */

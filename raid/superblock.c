@@ -528,17 +528,20 @@ raid_sb_removed (const struct raid_sb_summary *ref, const uint8_t member_uuid[16
 }
 
 enum raid_write_hole
-raid_write_hole (int clean, int crash_resync, int ppl, int readonly)
+raid_write_hole (int clean, int crash_resync, int ppl, int readonly, int bitmap_clean)
 {
   if (crash_resync)
-    return RAID_WRITE_HOLE_CRASH_RESYNC;
+    return bitmap_clean ? RAID_WRITE_HOLE_BITMAP : RAID_WRITE_HOLE_CRASH_RESYNC;
   if (clean)
     return RAID_WRITE_HOLE_NONE;
-  return ppl && !readonly ? RAID_WRITE_HOLE_PPL : RAID_WRITE_HOLE_DIRTY;
+  if (ppl && !readonly)
+    return RAID_WRITE_HOLE_PPL;
+  return bitmap_clean ? RAID_WRITE_HOLE_BITMAP : RAID_WRITE_HOLE_DIRTY;
 }
 
 enum raid_write_hole
-raid_sb_write_hole (const struct raid_sb_summary *ref, const uint8_t *present)
+raid_sb_write_hole (const struct raid_sb_summary *ref, const uint8_t *present,
+                    int bitmap_clean)
 {
   unsigned i;
 
@@ -547,7 +550,7 @@ raid_sb_write_hole (const struct raid_sb_summary *ref, const uint8_t *present)
   if (ref->state != RAID_SB_OK || !ref->m || i == ref->members || i == RAID_MAX_MEMBERS)
     return RAID_WRITE_HOLE_NONE;
   return raid_write_hole (ref->clean, ref->resync_after_crash
-                          && ref->resync_offset != RAID_RESYNC_DONE, ref->ppl, 0);
+                          && ref->resync_offset != RAID_RESYNC_DONE, ref->ppl, 0, bitmap_clean);
 }
 
 int

@@ -6,6 +6,10 @@
 # the resync after a crash and force=true, and writes nothing; examine and status show
 # the mark; with force=true it starts, warns, and the data written before the crash reads
 # back.  (A new array's first resync is no crash's: plugin-reassemble starts one degraded.)
+# First the idle crash: nbdkit killed once every bit of the write-intent bitmap cleared
+# again (bitmap-delay=1): no write was under way, no stripe can be torn, so the dirty start
+# without a shelf needs no force (examine says so too), says why in one line and reads back
+# the data; the shelf re-added, the crash under writes follows.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 240
@@ -18,7 +22,8 @@ args=(shelves=e1.1,e2.1,e3.1 level=5 name=v consistency-policy=resync)
 
 # A new array's first resync is no crash's.  Looked at while it runs (slowed down to be
 # seen), not after wait_clean, when no resync line is left to say otherwise.
-plugin_start "$sock" "${args[@]}" control="$ctl" sync-speed-min=1M sync-speed-max=1M
+plugin_start "$sock" "${args[@]}" control="$ctl" sync-speed-min=1M sync-speed-max=1M \
+  bitmap-delay=1
 wait_status "^  resync( after a crash)? [0-9.]+% "
 grep -Eq "^  resync [0-9.]+% " <<<"$out" && ! grep -q "^  resync after a crash" <<<"$out" ||
   lab_die "a new array's resync is a crash's: $out"
@@ -27,14 +32,43 @@ grep -Eq "^  resync [0-9.]+% " <<<"$out" && ! grep -q "^  resync after a crash" 
 echo "ok: the creation's resync is not the crash's: $(grep '^  resync' <<<"$out")"
 ctl_ok speed min=0 max=0
 wait_clean "creation" 120
+ex() { lab_exec "$aoeraid" examine -i h0 "$@"; }
+
+# The idle crash: every bit clear again (a pass a second), then nbdkit killed
+nbdcopy --flush "$LAB_DIR/data" "$uri"
+wait_bitmap_clean "" 30
+kill -KILL "$PLUGIN_PID"
+wait "$PLUGIN_PID" 2>/dev/null || true
+PLUGIN_PID=
+echo "ok: 16 MiB written, every bit clear again, nbdkit killed (the superblocks say dirty)"
+out=$(ex e2.1 e3.1)
+grep -q "^  degraded: dirty, but the write-intent bitmap shows no write under way at the crash: no stripe can be torn; the start needs no force=true$" <<<"$out" &&
+  grep -q "^  start: nbdkit aoeraid shelves=e2.1,e3.1$" <<<"$out" ||
+  lab_die "examine of the idle crash without e1.1: force=true, or no reason: $out"
+[ "$(ex e2.1 e3.1 --json | jq -r '.arrays[0] | "\(.write_hole) \(.command)"')" = \
+  "null nbdkit aoeraid shelves=e2.1,e3.1" ] ||
+  lab_die "examine --json of the idle crash without e1.1: $(ex e2.1 e3.1 --json | jq -c .arrays)"
+echo "ok: examine without e1.1: $(grep '^  start:' <<<"$out")"
+lab_kill 1
+plugin_start "$sock" "${args[@]}" control="$ctl" auto-readd=false
+wait_log "v: dirty and degraded, but the write-intent bitmap shows no write under way at the crash: no stripe can be torn; starting degraded" \
+  "the dirty degraded start does not say why it needs no force"
+! grep -q "v: starting .*(force)" "$LAB_DIR/nbdkit.log" || lab_die "the idle crash's start forced"
+[ "$(readback)" = "$want" ] || lab_die "the idle crash: the data written before it differs"
+echo "ok: started degraded without force; the data written before the crash reads back"
+lab_start 1
+ctl_ok add e1.1
+wait_recovered 0 e1.1
+echo "ok: e1.1 back in slot 0"
+
+# The crash under writes: the bits of the 16 MiB are set when nbdkit is killed
 nbdcopy --flush "$LAB_DIR/data" "$uri"
 kill -KILL "$PLUGIN_PID"
 wait "$PLUGIN_PID" 2>/dev/null || true
 PLUGIN_PID=
-echo "ok: 16 MiB written, nbdkit killed (the superblocks say dirty)"
+echo "ok: 16 MiB written, nbdkit killed at once (the superblocks say dirty, the bits set)"
 # examine gives the start assembly takes: with every shelf none needs force; without
 # e1.1 the dirty degraded array without the log does (raid_sb_write_hole, as assembly)
-ex() { lab_exec "$aoeraid" examine -i h0 "$@"; }
 out=$(ex)
 grep -q "^  start: nbdkit aoeraid shelves=e1.1,e2.1,e3.1$" <<<"$out" && ! grep -q "^  degraded:" <<<"$out" ||
   lab_die "examine of the dirty whole array: $out"

@@ -467,9 +467,29 @@ static int startable(const struct exam *ex, size_t n, size_t first, int with_sta
   return raid_sb_startable(freshest(ex, n, first), present);
 }
 
-/* Does the start from the fresh members need force for the write hole (assembly's rule,
- * raid_sb_write_hole): RAID_WRITE_HOLE_DIRTY or _CRASH_RESYNC; NONE when it does not or
- * cannot start at all (the failed: line's force covers that). */
+/* Does every fresh member that serves a slot at the start hold a write-intent bitmap with
+ * no bit set?  Assembly reads the freshest one's; asking all of them, examine never offers
+ * a start without force that assembly refuses (each bitmap store goes to every member). */
+static int start_bitmap_clean(const struct exam *ex, size_t n, size_t first)
+{
+  const struct raid_sb_summary *ref = freshest(ex, n, first);
+  int any = 0;
+
+  for (unsigned s = 0; s < ref->members && s < RAID_MAX_MEMBERS; s++)
+    for (size_t j = 0; j < n; j++)
+      if (goes_to(ex, first, ref, j, s) && !refused(ref, &ex[j].sb) && !stale(ref, &ex[j].sb)
+          && ref->roles[s] != RAID_ROLE_RECOVERING) {
+        if (!ex[j].sb.bitmap_clean)
+          return 0;
+        any = 1;
+      }
+  return any;
+}
+
+/* What the start from the fresh members meets of the write hole (assembly's rule,
+ * raid_sb_write_hole): RAID_WRITE_HOLE_DIRTY or _CRASH_RESYNC (force needed), _BITMAP
+ * (dirty, but the bitmap lets it start); NONE when nothing, or it cannot start at all
+ * (the failed: line's force covers that). */
 static enum raid_write_hole start_hole(const struct exam *ex, size_t n, size_t first)
 {
   uint8_t present[RAID_MAX_MEMBERS];
@@ -478,11 +498,18 @@ static enum raid_write_hole start_hole(const struct exam *ex, size_t n, size_t f
   served(ex, n, first, 0, present);
   if (!raid_sb_startable(freshest(ex, n, first), present))
     return RAID_WRITE_HOLE_NONE;
-  hole = raid_sb_write_hole(freshest(ex, n, first), present);
+  hole = raid_sb_write_hole(freshest(ex, n, first), present, start_bitmap_clean(ex, n, first));
   return hole == RAID_WRITE_HOLE_PPL ? RAID_WRITE_HOLE_NONE : hole;
 }
 
-/* Why the start needs force=true (the line before the start: command), "" when not. */
+/* Does the write hole HOLE want force=true? */
+static int hole_wants_force(enum raid_write_hole hole)
+{
+  return hole == RAID_WRITE_HOLE_DIRTY || hole == RAID_WRITE_HOLE_CRASH_RESYNC;
+}
+
+/* Why the start needs force=true, or why a dirty one does not (the line before the
+ * start: command), "" when neither. */
 static const char *hole_text(const struct raid_sb_summary *ref, enum raid_write_hole hole,
                              char *buf, size_t len)
 {
@@ -496,6 +523,11 @@ static const char *hole_text(const struct raid_sb_summary *ref, enum raid_write_
              "the start is refused without force=true (a start with the missing member "
              "lets the resync end instead)", ref->resync_units
              ? 100.0 * (double)ref->resync_offset / (double)ref->resync_units : 0.0);
+  else if (hole == RAID_WRITE_HOLE_BITMAP)
+    snprintf(buf, len, "%s, but the write-intent bitmap shows no write under way at the "
+             "crash: no stripe can be torn; the start needs no force=true",
+             ref->resync_after_crash && ref->resync_offset != UINT64_MAX
+             ? "its resync after a crash did not end" : "dirty");
   else
     buf[0] = '\0';
   return buf;
@@ -538,7 +570,7 @@ static void start_command(const struct exam *ex, size_t n, size_t first, char *o
   if (out[0] && !startable(ex, n, first, 0))
     out[0] = '\0';
   used = strlen(out);
-  if (used && start_hole(ex, n, first) != RAID_WRITE_HOLE_NONE)
+  if (used && hole_wants_force(start_hole(ex, n, first)))
     snprintf(out + used, used < len ? len - used : 0, " force=true");
 }
 

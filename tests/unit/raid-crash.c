@@ -549,6 +549,173 @@ pause_hook (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
     raid_resync_cancel (c->f.a);
 }
 
+/* ---- raid5 and raid6 with a bitmap only, members missing at the restart ----------- */
+
+/* The write hole without the log: a start without members (raid5: slot c->variant;
+ * raid6: that one and the next) is refused while the bitmap it reads holds a dirty bit,
+ * and starts without force when it holds none: then no write was under way at the crash
+ * and no stripe can be torn, so every sector holds to the invariants, those of the
+ * missing columns too (crash_expect with no column exempt). */
+static unsigned bitmap_starts, bitmap_refusals;
+
+static void
+restart_without_by_bitmap (struct crash *c, const char *when)
+{
+  struct raid_member m[RAID_MAX_MEMBERS];
+  unsigned n = 0, first = c->variant, second = (c->variant + c->c.m - 1) % c->f.n;
+  char err[256] = "";
+
+  for (unsigned i = 0; i < c->f.n; i++)
+    if (i != first && i != second)
+      m[n++] = c->f.mem[i];
+  fx_warnings[0] = '\0';
+  c->f.a = raid_assemble (m, n, 0, fx_log_all, &c->f, err, sizeof err);
+  if (!c->f.a) {
+    cr_assert (strstr (err, "write hole"), "%s: refused for another reason: %s", when, err);
+    bitmap_refusals++;
+    return;
+  }
+  cr_assert (strstr (fx_warnings, "the write-intent bitmap shows no write under way"),
+             "%s: started without saying why: %s", when, fx_warnings);
+  bitmap_starts++;
+  crash_expect (c, -1, when);
+}
+
+static void setup5bitmap (struct crash *c)
+{
+  crash_create (c, &raid5, 3, FX_MEMBER_SIZE, RAID_CREATE_ASSUME_CLEAN, 19);
+}
+
+static void setup6bitmap (struct crash *c)
+{
+  crash_create (c, &raid6, 4, FX_MEMBER_SIZE, RAID_CREATE_ASSUME_CLEAN, 20);
+}
+
+/* Writes with the bitmap's passes between them: cuts both where the bits are all clean
+ * (just after two passes) and where a write holds one. */
+Test (crash, writes_with_a_bitmap_and_members_missing_at_the_restart)
+{
+  bitmap_starts = bitmap_refusals = 0;
+  crash_sweep_with ("raid5 bitmap", setup5bitmap, writes, restart_without_by_bitmap, 3, 14);
+  crash_sweep_with ("raid6 bitmap", setup6bitmap, writes, restart_without_by_bitmap, 4, 14);
+  cr_expect (bitmap_starts > 0 && bitmap_refusals > 0, "%u starts, %u refusals: a sweep "
+             "that misses a case proves nothing of it", bitmap_starts, bitmap_refusals);
+}
+
+/* ---- the same, step by step: every bit clean, a write at the crash, the resync ------ */
+
+/* Cut the power of every member of F, then close: a crash (the superblocks dirty). */
+static void
+power_cut (struct fx *f)
+{
+  int64_t none = 0;
+
+  for (unsigned i = 0; i < f->n; i++)
+    raid_mem_member_power (f->mm[i], &none);
+  fx_close (f);
+  for (unsigned i = 0; i < f->n; i++)
+    raid_mem_member_power (f->mm[i], NULL);
+}
+
+/* Start F without force with slots 1 (and 2 for two parity chunks) down: the array, or
+ * NULL with ERR filled. */
+static struct raid_array *
+start_degraded (struct fx *f, unsigned m, char *err, size_t errlen)
+{
+  fx_warnings[0] = '\0';
+  for (unsigned i = 1; i <= m; i++)
+    raid_mem_member_set_down (f->mm[i], 1);
+  f->a = raid_assemble (f->mem, f->n, 0, fx_log_all, f, err, errlen);
+  for (unsigned i = 1; i <= m; i++)
+    raid_mem_member_set_down (f->mm[i], 0);
+  return f->a;
+}
+
+static const struct level_case *const parity_cases[] = { &raid5, &raid6 };
+
+/* Written, the bits cleared by the passes, then a crash: the start without one member
+ * (raid6: two) needs no force, says why, and reads back every byte, rebuilt from parity. */
+Test (crash, a_dirty_degraded_start_whose_bitmap_is_clean_needs_no_force)
+{
+  for (unsigned i = 0; i < 2; i++) {
+    const struct level_case *lc = parity_cases[i];
+    struct fx f;
+    char err[256] = "";
+    uint8_t *ref = fx_create_filled (&f, lc->level, lc->n, FX_MEMBER_SIZE, CHUNK, REGION);
+    uint64_t size = raid_size (f.a);
+
+    cr_assert_eq (bitmap_dirty_bits (f.a), 0, "the passes left bits set");
+    power_cut (&f);
+    cr_assert (fx_examined (&f, 0).bitmap_clean, "examine does not see the bitmap clean");
+    cr_assert_not_null (start_degraded (&f, lc->m, err, sizeof err), "%s: %s",
+                        raid_level_name (lc->level), err);
+    cr_assert (strstr (fx_warnings, "dirty and degraded, but the write-intent bitmap shows no "
+                       "write under way at the crash: no stripe can be torn; starting "
+                       "degraded"), "%s: %s", raid_level_name (lc->level), fx_warnings);
+    fx_expect_data (f.a, ref, NULL, size, "started degraded from a clean bitmap");
+    fx_free (&f);
+    free (ref);
+  }
+}
+
+/* A write just before the crash holds its region's bit: the start without a member is
+ * refused, as without a bitmap. */
+Test (crash, a_dirty_degraded_start_with_a_bit_set_is_refused)
+{
+  for (unsigned i = 0; i < 2; i++) {
+    const struct level_case *lc = parity_cases[i];
+    struct fx f;
+    char err[256] = "";
+    uint8_t *ref = fx_create_filled (&f, lc->level, lc->n, FX_MEMBER_SIZE, CHUNK, REGION);
+
+    fx_write_mark (&f, ref, 3 * CHUNK);
+    cr_assert_gt (bitmap_dirty_bits (f.a), 0);
+    power_cut (&f);
+    cr_assert_not (fx_examined (&f, 0).bitmap_clean, "examine sees the bitmap clean");
+    cr_assert_null (start_degraded (&f, lc->m, err, sizeof err), "%s started",
+                    raid_level_name (lc->level));
+    cr_assert (strstr (err, "dirty and degraded") && strstr (err, "write hole"), "%s", err);
+    cr_assert_not_null (fx_assemble (&f, RAID_ASSEMBLE_FORCE, err, sizeof err), "%s", err);
+    fx_free (&f);
+    free (ref);
+  }
+}
+
+/* A crash with a bit set, a start with every member that ends before its resync does
+ * (a clean stop): the resync after a crash did not end and its bits stay set, so the
+ * start without a member is refused.  From a clean bitmap the same start needs no force. */
+Test (crash, an_unfinished_resync_after_a_crash_needs_force_while_its_bits_are_set)
+{
+  for (int written = 1; written >= 0; written--) {
+    struct fx f;
+    char err[256] = "";
+    uint8_t *ref = fx_create_filled (&f, RAID_LEVEL_5, 3, FX_MEMBER_SIZE, CHUNK, REGION);
+    uint64_t size = raid_size (f.a);
+
+    if (written)
+      fx_write_mark (&f, ref, 5 * CHUNK);
+    power_cut (&f);
+    cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+    cr_assert (raid_needs_resync (f.a));
+    bitmap_pass (f.a);
+    bitmap_pass (f.a);
+    fx_close (&f);                      /* a clean stop, the resync not run */
+    cr_assert (fx_examined (&f, 0).resync_after_crash);
+    if (written) {
+      cr_assert_null (start_degraded (&f, 1, err, sizeof err), "started with bits set");
+      cr_assert (strstr (err, "resync after a crash did not end"), "%s", err);
+    } else {
+      cr_assert_not_null (start_degraded (&f, 1, err, sizeof err), "%s", err);
+      cr_assert (strstr (fx_warnings, "degraded with its resync after a crash unfinished, but "
+                         "the write-intent bitmap shows no write under way"), "%s",
+                 fx_warnings);
+      fx_expect_data (f.a, ref, NULL, size, "the resync after a crash unfinished, clean bits");
+    }
+    fx_free (&f);
+    free (ref);
+  }
+}
+
 /* ---- recovery onto a spare (its checkpoints) ---------------------------------- */
 
 /* Slot 1 failed and a spare with a cache added (its name e9.1): what raid_recover

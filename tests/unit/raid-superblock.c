@@ -474,26 +474,35 @@ Test (superblock, a_degraded_start_needs_force_by_the_write_hole_rule)
   ref.members = 3;
   ref.resync_offset = RAID_RESYNC_DONE;
   ref.clean = 1;
-  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_NONE, "clean");
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded, 0), RAID_WRITE_HOLE_NONE, "clean");
   ref.clean = 0;
-  cr_expect_eq (raid_sb_write_hole (&ref, whole), RAID_WRITE_HOLE_NONE, "dirty, whole");
-  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_DIRTY, "dirty, degraded");
+  cr_expect_eq (raid_sb_write_hole (&ref, whole, 0), RAID_WRITE_HOLE_NONE, "dirty, whole");
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded, 0), RAID_WRITE_HOLE_DIRTY, "dirty, degraded");
   ref.ppl = 1;
-  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_PPL, "dirty, the log");
-  cr_expect_eq (raid_write_hole (0, 0, 1, 1), RAID_WRITE_HOLE_DIRTY, "the log, read-only");
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded, 0), RAID_WRITE_HOLE_PPL, "dirty, the log");
+  cr_expect_eq (raid_write_hole (0, 0, 1, 1, 0), RAID_WRITE_HOLE_DIRTY, "the log, read-only");
+  cr_expect_eq (raid_write_hole (0, 0, 1, 0, 1), RAID_WRITE_HOLE_PPL, "the log, a clean bitmap");
+  cr_expect_eq (raid_write_hole (0, 0, 1, 1, 1), RAID_WRITE_HOLE_BITMAP,
+                "the log, read-only, a clean bitmap");
+  cr_expect_eq (raid_write_hole (0, 0, 0, 0, 1), RAID_WRITE_HOLE_BITMAP, "dirty, a clean bitmap");
+  cr_expect_eq (raid_write_hole (1, 0, 0, 0, 1), RAID_WRITE_HOLE_NONE, "clean, a clean bitmap");
+  cr_expect_eq (raid_write_hole (1, 1, 0, 0, 1), RAID_WRITE_HOLE_BITMAP,
+                "the resync after a crash not ended, a clean bitmap");
   ref.clean = 1;
   ref.resync_after_crash = 1;
-  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_NONE,
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded, 0), RAID_WRITE_HOLE_NONE,
                 "the resync after a crash ended");
   ref.resync_offset = 10;
   ref.resync_units = 118;
-  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_CRASH_RESYNC,
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded, 0), RAID_WRITE_HOLE_CRASH_RESYNC,
                 "clean stop, the resync after a crash not ended, the log too");
-  cr_expect_eq (raid_sb_write_hole (&ref, whole), RAID_WRITE_HOLE_NONE,
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded, 1), RAID_WRITE_HOLE_BITMAP,
+                "the resync after a crash not ended, a clean bitmap");
+  cr_expect_eq (raid_sb_write_hole (&ref, whole, 0), RAID_WRITE_HOLE_NONE,
                 "the resync after a crash not ended, whole");
   ref.level = RAID_LEVEL_1;
   ref.k = 1;
   ref.m = 0;
   ref.clean = 0;
-  cr_expect_eq (raid_sb_write_hole (&ref, degraded), RAID_WRITE_HOLE_NONE, "mirrors");
+  cr_expect_eq (raid_sb_write_hole (&ref, degraded, 0), RAID_WRITE_HOLE_NONE, "mirrors");
 }

@@ -839,6 +839,41 @@ Test (crash, a_reshape_of_raid5_from_3_to_4)
   crash_sweep ("raid5 3->4 reshape", setup_reshape, reshape, 20);
 }
 
+/* The same grow from a bitmap the passes left clean, onto a spare that held other bytes
+ * (a used disk), the reshape alone: its end records the new layout and sets every bit of
+ * the new one (its new space holds bytes whose parity does not match).  A grow keeps the
+ * rows, so the old block fits the new layout too: a crash between the two must not leave
+ * it, clean, in front of the superblocks that name the new layout, or the new space's
+ * resync (and a dirty degraded start: raid_write_hole) trusts it.  The restart with every
+ * member runs the resync; the members' parity must then match everywhere. */
+static void
+setup_reshape_from_clean (struct crash *c)
+{
+  struct raid_member m;
+  const char *names[] = { "e4.1" };
+  char err[256] = "";
+
+  crash_create (c, &raid5, 4, FX_MEMBER_SIZE, RAID_CREATE_ASSUME_CLEAN, 26);
+  bitmap_pass (c->f.a);
+  bitmap_pass (c->f.a);
+  cr_assert_eq (bitmap_dirty_bits (c->f.a), 0, "the passes left bits set");
+  fast_fill (raid_mem_member_data (c->f.mm[3]) + RAID_DATA_OFFSET - CHUNK,
+             FX_MEMBER_SIZE - RAID_DATA_OFFSET + CHUNK, &c->seed);
+  m = c->f.mem[3];
+  cr_assert_eq (raid_add_member (c->f.a, &m, err, sizeof err), 0, "add: %s", err);
+  cr_assert_eq (raid_grow (c->f.a, names, 1, RAID_LEVEL_5, err, sizeof err), 0, "grow: %s",
+                err);
+  c->c = (struct level_case) { RAID_LEVEL_5, 4, 3, 1, 1 };
+}
+
+static int reshape_alone (struct crash *c) { return raid_reshape (c->f.a); }
+
+Test (crash, a_reshape_from_a_clean_bitmap_onto_a_used_disk)
+{
+  crash_sweep ("raid5 3->4 reshape from a clean bitmap", setup_reshape_from_clean,
+               reshape_alone, 64);
+}
+
 /* ---- a replace: slot 1's member copied onto e4.1 -------------------------------- */
 
 /* OLD_CACHE 0: the member replaced keeps no cache (the new one does: a flush of the slot

@@ -866,15 +866,18 @@ raid_create (const struct raid_params *p, struct raid_member *members, size_t n,
   /* Not yet in sync: every region dirty until the resync has been over it. */
   if (a->bitmap.nbits && atomic_load (&a->resync_offset) != RAID_RESYNC_DONE)
     bitmap_set_all (&a->bitmap);
-  pthread_mutex_lock (&a->sb_lock);
-  sb_write_all (a);
-  atomic_store (&a->bitmap.events_cleared, a->sb.events);
-  sb_unlock (a);
+  /* The bitmap on the members before the superblocks name it: a member may hold an older
+   * array's block (created over with force=true), of this geometry and clean, which a
+   * start after a crash between the two would trust: the first resync skipped. */
   if (a->bitmap.nbits) {
+    atomic_store (&a->bitmap.events_cleared, a->sb.events + 1);   /* the first superblocks' */
     pthread_mutex_lock (&a->bitmap.lock);
     bitmap_store (a, NULL);
     pthread_mutex_unlock (&a->bitmap.lock);
   }
+  pthread_mutex_lock (&a->sb_lock);
+  sb_write_all (a);
+  sb_unlock (a);
   for (i = 0; i < n; i++)
     if (atomic_load (&a->slot[i].faulty)) {
       snprintf (err, errlen, "cannot write the superblock and bitmap to member %s: check "

@@ -538,8 +538,23 @@ reshape_finish (struct raid_array *a)
   int redundant = a->lay.g.m || a->lay.g.copies > 1;
 
   pthread_mutex_lock (&a->bitmap.lock);
-  pthread_mutex_lock (&a->sb_lock);
+  /* before the new bitmap's bits exist: a pass that finds them finds the resync pending */
   atomic_store (&a->resync_offset, redundant ? in_sync : RAID_RESYNC_DONE);
+  /* The new bitmap, every bit dirty until the resync of the new space has run with every
+   * member, is on the members before the superblocks name the new layout: a grow keeps
+   * the rows, so the old block (the passes may have left it clean) fits the new layout
+   * too, and a crash between the two would have the next start trust its clean bits:
+   * the new space never resynced, a dirty degraded start let go (raid_write_hole).  While
+   * the superblocks still record the reshape, only its region size is read
+   * (reshape_bitmap_region), the same. */
+  if (a->reshape.bitmap_region && bitmap_create (a, a->reshape.bitmap_region) == 0) {
+    bitmap_set_all (&a->bitmap);
+    pthread_mutex_lock (&a->sb_lock);
+    atomic_store (&a->bitmap.events_cleared, a->sb.events + 1);
+    sb_unlock (a);
+    bitmap_store (a, NULL);     /* a member failing it is failed (sb_lock not held) */
+  }
+  pthread_mutex_lock (&a->sb_lock);
   atomic_store (&a->reshape.active, 0);
   layout_free (&a->prev);
   a->size = a->lay.size;
@@ -550,14 +565,6 @@ reshape_finish (struct raid_array *a)
   a->sb.array_size = a->size;
   sb_write_all (a);
   sb_unlock (a);
-  if (a->reshape.bitmap_region && bitmap_create (a, a->reshape.bitmap_region) == 0) {
-    /* dirty until the resync of the new space has run with every member */
-    bitmap_set_all (&a->bitmap);
-    pthread_mutex_lock (&a->sb_lock);
-    atomic_store (&a->bitmap.events_cleared, a->sb.events);
-    sb_unlock (a);
-    bitmap_store (a, NULL);
-  }
   pthread_mutex_unlock (&a->bitmap.lock);
   raid_logf (a, RAID_LOG_INFO, "%s: reshape finished: %s of %u members, %llu bytes%s",
              a->sb.name, raid_level_name (a->lay.g.level), a->lay.g.n,

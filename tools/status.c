@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "activity.h"
 #include "status-cmd.h"
 #include "text.h"
 
@@ -25,6 +26,7 @@ struct control_args {
   const char *path;
   int wait_s;                   /* 0: no limit */
   bool wait_given;              /* -t was given */
+  bool errors_to_sink;          /* an "error:" answer goes where the answer goes, not stderr */
 };
 
 #define CONTROL_WAIT_S 60       /* -t's default: a request rarely takes a second */
@@ -359,6 +361,42 @@ static void say_still_running(const char *progname, const char *path, int limit_
   fprintf(stderr, "; wait longer with -t SECONDS (0: no limit)\n");
 }
 
+/* What runs (the answer of "status activity") into *ANSWER: 0, or 1 after an error said.
+ * A server older than that request (*OLDER, found at the first answer: an upgrade left the
+ * older plugin serving) is asked for its status, whose run lines tell the same. */
+static int ask_activity(const char *progname, struct control_args *ca, bool *older,
+                        char **answer)
+{
+  char *status;
+  int rc;
+
+  if (!*older) {
+    ca->errors_to_sink = true;
+    rc = control_ask(progname, ca, "status activity\n", answer);
+    if (rc == 0 || !*answer || !strstr(*answer, "unknown request 'status activity'")) {
+      if (rc && *answer)
+        fputs(*answer, stderr);
+      return rc;
+    }
+    free(*answer);
+    *older = true;
+  }
+  ca->errors_to_sink = false;
+  rc = control_ask(progname, ca, "status\n", &status);
+  *answer = NULL;
+  if (rc == 0) {
+    size_t len = 0;
+    FILE *out = open_memstream(answer, &len);
+    if (out) {
+      activity_from_status(status, out);
+      fclose(out);
+    }
+    rc = *answer ? 0 : 1;
+  }
+  free(status);
+  return rc;
+}
+
 /* "wait -c SOCKET [-t SECONDS]" (md's --wait): ask what runs every quarter second until
  * nothing does.  -t bounds the whole wait here (default none, as md's); each question
  * still waits at most CONTROL_WAIT_S for its answer.  0 once idle; 1 after -t, or when
@@ -380,12 +418,13 @@ int wait_main(const char *progname, int argc, char **argv)
     return 2;
   }
   int limit_s = ca.wait_given ? ca.wait_s : 0;
+  bool older = false;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
     char *answer;
     ask = ca;
     ask.wait_s = limit_s && limit_s < CONTROL_WAIT_S ? limit_s : CONTROL_WAIT_S;
-    rc = control_ask(progname, &ask, "status activity\n", &answer);
+    rc = ask_activity(progname, &ask, &older, &answer);
     if (rc == 0 && strcmp(answer, "idle\n") && limit_s && seconds_since(&t0) >= limit_s) {
       say_still_running(progname, path, limit_s, answer);
       rc = 1;
@@ -474,7 +513,7 @@ static int control_talk(const char *progname, const struct control_args *ca,
         || (first && n >= 5 && !memcmp(buf, "busy:", 5)))
       failed = 1;
     first = 0;
-    fwrite(buf, 1, n, failed ? stderr : sink);
+    fwrite(buf, 1, n, failed && !ca->errors_to_sink ? stderr : sink);
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     say_no_answer(progname, ca, first ? "gave no answer" : "stopped answering");

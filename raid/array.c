@@ -101,12 +101,20 @@ slot_name (const struct raid_slot *s)
 void
 array_fence (struct raid_array *a, struct raid_slot *s)
 {
-  struct raid_slot *none = NULL;
+  int none = 0;
 
-  if (!atomic_compare_exchange_strong (&a->fenced_by, &none, s))
+  if (!atomic_compare_exchange_strong (&a->fence_state, &none, 1))
     return;
+  snprintf (a->fenced_by, sizeof a->fenced_by, "%s", slot_name (s));
+  atomic_store (&a->fence_state, 2);
   /* resync, recovery, check, reshape and replace stop; the caller tells (raid_status) */
   atomic_store (&a->resync_stop, 1);
+}
+
+const char *
+array_fenced_by (struct raid_array *a)
+{
+  return atomic_load (&a->fence_state) == 2 ? a->fenced_by : "a member";
 }
 
 int raid_fenced (struct raid_array *a) { return array_fenced (a); }
@@ -584,12 +592,10 @@ member_fits (struct raid_array *a, const struct raid_slot *s)
 int
 array_readonly (struct raid_array *a, char *err, size_t errlen)
 {
-  struct raid_slot *taken = atomic_load (&a->fenced_by);
-
-  if (taken) {
+  if (array_fenced (a)) {
     if (err)
       snprintf (err, errlen, "the array is fenced: %s belongs to another head now, which "
-                "took the array over; stop this server", slot_name (taken));
+                "took the array over; stop this server", array_fenced_by (a));
     return -EROFS;
   }
   if (array_closing (a)) {

@@ -705,8 +705,11 @@ struct raid_array {
   uint64_t size;
   atomic_ullong resync_offset;  /* lock units below this are in sync */
   atomic_int resync_stop;       /* raid_resync_cancel was called, or the array is fenced */
-  /* the member whose I/O failed with RAID_EFENCED first: set once, the array is fenced */
-  _Atomic (struct raid_slot *) fenced_by;
+  /* Fenced: 0 not, 1 being fenced, 2 fenced and fenced_by names the member whose I/O
+   * failed with RAID_EFENCED first (set once).  Its name, not its slot: that I/O may be on
+   * a slot of the moment (an examine's, on the caller's stack), gone once it returns. */
+  atomic_int fence_state;
+  char fenced_by[64];
   /* raid_closing was called: a member I/O that fails marks nothing; close_cut: since
    * then, a member that would have been failed missed a write (or a superblock): raid_close
    * leaves the superblocks as a crash would */
@@ -766,8 +769,10 @@ void array_fence (struct raid_array *a, struct raid_slot *s);
 static inline int
 array_fenced (struct raid_array *a)
 {
-  return atomic_load (&a->fenced_by) != NULL;
+  return atomic_load (&a->fence_state) != 0;
 }
+/* The member found taken, once fenced ("a member" in the moment its name is written). */
+const char *array_fenced_by (struct raid_array *a);
 /* 1 once raid_closing was called (inline: asked per failed I/O and per request) */
 static inline int
 array_closing (struct raid_array *a)

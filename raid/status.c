@@ -223,8 +223,8 @@ raid_status (struct raid_array *a, struct raid_status *st)
   st->resync_offset = atomic_load (&a->resync_offset);
   st->resync_after_crash = v.resync_after_crash && st->resync_offset != RAID_RESYNC_DONE;
   st->recovery_offset = atomic_load (&a->recovery_offset);
-  if (array_fenced (a))
-    snprintf (st->fenced_by, sizeof st->fenced_by, "%s", slot_name (atomic_load (&a->fenced_by)));
+  if (atomic_load (&a->fence_state) == 2)      /* named: the Fenced event and line need it */
+    snprintf (st->fenced_by, sizeof st->fenced_by, "%s", a->fenced_by);
   st->replace_offset = atomic_load (&a->repl.pos);
   if (st->replace_slot >= 0)
     st->replace_failed = atomic_load (&a->repl.member.faulty);

@@ -2609,3 +2609,42 @@ Test (replace, refusals)
   rig_adopt_done (&r, 0, "e9.1");
   rig_free (&r);
 }
+
+/* Wipe a deep stretch of this thread's stack: what a call after a return would leave. */
+static __attribute__ ((noinline)) void
+scribble_stack (unsigned depth)
+{
+  volatile uint8_t junk[4096];
+
+  memset ((uint8_t *) junk, 0xa5, sizeof junk);
+  if (depth)
+    scribble_stack (depth - 1);
+}
+
+/* A member coming back found taken by another head fences the array at its superblock read,
+ * an I/O on a slot of the moment on the adder's stack.  The array keeps the member's name,
+ * not that slot: status and every refusal after name it once that stack is reused (they
+ * read the dead slot: a crash of the fenced head, seen in plugin-failover). */
+Test (recover, a_member_found_taken_at_its_return_fences_by_its_name)
+{
+  struct raid_mem_member *back;
+  struct raid_member m;
+  struct raid_status st;
+  char err[256] = "";
+  struct fx f;
+
+  fx_create (&f, RAID_LEVEL_5, 3, 2, 1, 4096, RAID_CREATE_ASSUME_CLEAN);
+  cr_assert_eq (raid_fail_member (f.a, "e2.1", err, sizeof err), 0, "%s", err);
+  back = raid_mem_member_new ("e2.1", FX_MEMBER_SIZE);
+  raid_mem_member_fence (back, 1);
+  m = raid_mem_member (back);
+  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), -EROFS, "add: %s", err);
+  cr_assert (strstr (err, "the array is fenced: e2.1 belongs to another head"), "%s", err);
+  scribble_stack (16);
+  cr_assert_eq (raid_status (f.a, &st), 0);
+  cr_assert_str_eq (st.fenced_by, "e2.1");
+  cr_assert_eq (raid_add_member (f.a, &m, err, sizeof err), -EROFS, "again: %s", err);
+  cr_assert (strstr (err, "the array is fenced: e2.1 belongs to another head"), "%s", err);
+  fx_free (&f);
+  raid_mem_member_free (back);
+}

@@ -919,20 +919,19 @@ read_sb (struct raid_member *m, struct raid_sb *sb, char *why)
   return read_sb_as (NULL, m, sb, why);
 }
 
-/* Does M's write-intent bitmap, of the array SB (UNITS lock units) records, have no bit
- * set?  0 without one, mid-reshape (none is kept), or when it cannot be read. */
+/* Does S's write-intent bitmap, of the array SB (UNITS lock units) records, have no bit
+ * set?  0 without one, mid-reshape (none is kept), or when it cannot be read.  Assembly
+ * asks it of the freshest member (bitmap_shows_no_write), examine of each member. */
 static int
-member_bitmap_clean (struct raid_array *owner, struct raid_member *m, const struct raid_sb *sb,
-                     uint64_t units)
+slot_bitmap_clean (struct raid_slot *s, const struct raid_sb *sb, uint64_t units)
 {
-  struct raid_slot tmp = { .m = *m, .array = owner };
   uint8_t *block;
   int clean = 0;
 
-  if (!sb->bitmap_offset || (sb->features & RAID_FEATURE_RESHAPE))
+  if (!s || !sb->bitmap_offset || (sb->features & RAID_FEATURE_RESHAPE))
     return 0;
   block = aligned_alloc (4096, RAID_BITMAP_SIZE);
-  if (block && slot_io (&tmp, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, block) == 0)
+  if (block && slot_io (s, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE, block) == 0)
     clean = bitmap_block_clean (block, units, sb->resync_offset);
   free (block);
   return clean;
@@ -948,8 +947,10 @@ examine_as (struct raid_array *owner, struct raid_member *m, struct raid_sb_summ
   sb_summarise (&sb, state, out);
   if (state == RAID_SB_CORRUPT)
     snprintf (out->problem, sizeof out->problem, "%s", why);
-  if (state == RAID_SB_OK)
-    out->bitmap_clean = member_bitmap_clean (owner, m, &sb, out->resync_units);
+  if (state == RAID_SB_OK) {
+    struct raid_slot tmp = { .m = *m, .array = owner };
+    out->bitmap_clean = slot_bitmap_clean (&tmp, &sb, out->resync_units);
+  }
   return state == RAID_SB_IOERR ? -EIO : 0;
 }
 
@@ -1305,17 +1306,25 @@ freshest_slot (struct raid_array *a, const struct found *f, size_t n)
   return best;
 }
 
-/* The bitmap block of FRESH (every member that took part got each update; spares get
- * none) when it is among the first N slots, else of the first active one, into BLOCK;
- * *FROM is that member, NULL if none.  0, or -EIO. */
+/* Whose bitmap block counts: FRESH (every member that took part got each update; spares
+ * get none) when it is among the first N slots, else the first active one; NULL if none. */
+static struct raid_slot *
+bitmap_source (struct raid_array *a, unsigned n, struct raid_slot *fresh)
+{
+  if (fresh && fresh < a->slot + n)
+    return fresh;
+  for (unsigned i = 0; i < n; i++)
+    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].recovering))
+      return &a->slot[i];
+  return NULL;
+}
+
+/* That member's bitmap block into BLOCK; *FROM is the member, NULL if none.  0, or -EIO. */
 static int
 bitmap_block_read (struct raid_array *a, unsigned n, struct raid_slot *fresh, uint8_t *block,
                    struct raid_slot **from)
 {
-  *from = fresh && fresh < a->slot + n ? fresh : NULL;
-  for (unsigned i = 0; i < n && !*from; i++)
-    if (a->slot[i].m.ops && !atomic_load (&a->slot[i].recovering))
-      *from = &a->slot[i];
+  *from = bitmap_source (a, n, fresh);
   return *from && slot_io (*from, RAID_IO_READ, RAID_BITMAP_OFFSET, RAID_BITMAP_SIZE,
                            block) == 0 ? 0 : -EIO;
 }
@@ -1374,17 +1383,7 @@ array_bitmap_read (struct raid_array *a, struct raid_slot *fresh)
 static int
 bitmap_shows_no_write (struct raid_array *a, struct raid_slot *fresh)
 {
-  uint8_t *block;
-  struct raid_slot *from;
-  int clean = 0;
-
-  if (!a->sb.bitmap_offset || atomic_load (&a->reshape.active))
-    return 0;
-  block = aligned_alloc (4096, RAID_BITMAP_SIZE);
-  if (block && bitmap_block_read (a, a->lay.g.n, fresh, block, &from) == 0)
-    clean = bitmap_block_clean (block, resync_units (a), a->sb.resync_offset);
-  free (block);
-  return clean;
+  return slot_bitmap_clean (bitmap_source (a, a->lay.g.n, fresh), &a->sb, resync_units (a));
 }
 
 /* md's --assemble --force: an array that cannot start without members it records failed

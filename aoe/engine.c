@@ -2510,6 +2510,7 @@ static int receive_all(struct aoe_initiator *ini, uint64_t now, int rounds)
 int aoe_poll(struct aoe_target *t)
 {
   struct aoe_initiator *ini = t->ini;
+  atomic_store(&ini->last_poll_us, aoe_now_us());
   if (pthread_mutex_trylock(&ini->lock) != 0)
     return 0;
   int frames = receive_all(ini, aoe_clock_us(ini), 1);
@@ -2520,12 +2521,53 @@ int aoe_poll(struct aoe_target *t)
   return frames;
 }
 
-uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
+void aoe_sleep_begin(struct aoe_target *t)
+{
+  struct aoe_initiator *ini = t->ini;
+  /* With aoe_loop_watches: the loop clears loop_watching before it counts the sleepers, a
+   * sleeper counts itself before it reads loop_watching, so one of the two sees the other
+   * (sequentially consistent atomics): never a sleeper with nobody watching. */
+  atomic_fetch_add(&ini->sleepers, 1);
+  if (!atomic_load(&ini->loop_watching))
+    aoe_wake(ini);
+}
+
+void aoe_sleep_end(struct aoe_target *t)
+{
+  atomic_fetch_sub(&t->ini->sleepers, 1);
+}
+
+/* Whether the loop's next poll includes the sockets, and for how long it may sleep
+ * (*TIMEOUT_MS, shortened to when the pollers' hold runs out).  Off the sockets only while
+ * a thread polled within AOE_POLLER_QUIET_US and none sleeps on a completion: those
+ * pollers receive the replies themselves (aoe_poll). */
+int aoe_loop_watches(struct aoe_initiator *ini, int *timeout_ms)
+{
+  uint64_t now = aoe_now_us(), polled = atomic_load(&ini->last_poll_us);
+  if (polled + AOE_POLLER_QUIET_US <= now || atomic_load(&ini->sleepers)) {
+    atomic_store(&ini->loop_watching, 1);
+    return 1;
+  }
+  atomic_store(&ini->loop_watching, 0);
+  if (atomic_load(&ini->sleepers)) {
+    atomic_store(&ini->loop_watching, 1);
+    return 1;
+  }
+  int hold_ms = (int)((polled + AOE_POLLER_QUIET_US - now + 999) / 1000);
+  if (*timeout_ms < 0 || hold_ms < *timeout_ms)
+    *timeout_ms = hold_ms;
+  return 0;
+}
+
+/* One step: FROM_LOOP on the loop thread, which may leave the sockets to pollers; a
+ * caller stepping the engine itself (no loop thread) always receives. */
+static uint64_t engine_step(struct aoe_initiator *ini, int timeout_ms, int from_loop)
 {
   struct pollfd fds[AOE_MAX_IFACES + 1];
   size_t n = 0;
-  for (size_t i = 0; i < ini->nifaces; i++)
-    fds[n++] = (struct pollfd){ .fd = ini->ifaces[i].fd, .events = POLLIN };
+  if (!from_loop || aoe_loop_watches(ini, &timeout_ms))
+    for (size_t i = 0; i < ini->nifaces; i++)
+      fds[n++] = (struct pollfd){ .fd = ini->ifaces[i].fd, .events = POLLIN };
   fds[n++] = (struct pollfd){ .fd = ini->evfd, .events = POLLIN };
   int ready = poll(fds, n, timeout_ms);
 
@@ -2556,6 +2598,16 @@ uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
   if (completions)
     aoe_deliver(ini);
   return next;
+}
+
+uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms)
+{
+  return engine_step(ini, timeout_ms, 0);
+}
+
+uint64_t aoe_loop_step(struct aoe_initiator *ini, int timeout_ms)
+{
+  return engine_step(ini, timeout_ms, 1);
 }
 
 int aoe_ms_until(uint64_t when_us, int max_ms)

@@ -99,7 +99,7 @@ static void *loop_main(void *arg)
   struct aoe_initiator *ini = arg;
   int timeout_ms = 0;
   while (!atomic_load(&ini->stop))
-    timeout_ms = aoe_ms_until(aoe_engine_step(ini, timeout_ms), AOE_LOOP_MAX_SLEEP_MS);
+    timeout_ms = aoe_ms_until(aoe_loop_step(ini, timeout_ms), AOE_LOOP_MAX_SLEEP_MS);
   return NULL;
 }
 
@@ -537,12 +537,15 @@ static void waiter_done(void *opaque, int err)
   pthread_mutex_unlock(&w->lock);
 }
 
-static int waiter_wait(struct aoe_initiator *ini, struct waiter *w)
+static int waiter_wait(struct aoe_target *t, struct waiter *w)
 {
+  struct aoe_initiator *ini = t->ini;
   pthread_mutex_lock(&w->lock);
   while (!w->done) {
     if (ini->running) {
+      aoe_sleep_begin(t);
       pthread_cond_wait(&w->cond, &w->lock);
+      aoe_sleep_end(t);
     } else {
       pthread_mutex_unlock(&w->lock);
       aoe_engine_step(ini, aoe_engine_timeout(ini, 100));
@@ -561,7 +564,7 @@ int aoe_io(struct aoe_target *t, enum aoe_op op, uint64_t lba, uint32_t nsect, v
 {
   struct waiter w = WAITER_INIT;
   aoe_submit(t, op, lba, nsect, buf, waiter_done, &w);
-  return waiter_wait(t->ini, &w);
+  return waiter_wait(t, &w);
 }
 
 /* Send a Reserve/Release command to every path and wait; the reply lists go in RES. */
@@ -579,7 +582,7 @@ static int reserve_cmd(struct aoe_target *t, uint8_t rcmd, int with_macs, struct
     pthread_mutex_unlock(&t->ini->lock);
   }
   submit_req(t, r);
-  return waiter_wait(t->ini, &w);
+  return waiter_wait(t, &w);
 }
 
 int aoe_reserve(struct aoe_target *t, int force, char *err, size_t errlen)

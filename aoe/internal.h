@@ -61,6 +61,10 @@
 /* The loop thread's longest sleep: below AOE_RTO_MIN_US, so frames sent by a submitting
  * thread (aoe_issue_direct) are timed without waking it; 100 idle wake-ups a second. */
 #define AOE_LOOP_MAX_SLEEP_MS 10
+/* A poll within this long keeps the loop off the sockets (aoe_poll): pollers at depth 1
+ * come back every request (tens of microseconds); a pause longer than this hands the
+ * sockets back to the loop. */
+#define AOE_POLLER_QUIET_US 2000
 /* Reservation probes: their tags have bit 31 clear (frames' have it set), bit 30 set; a
  * probe unanswered this long is judged on the answers it has (and asked again). */
 #define AOE_RR_PROBE_TAG 0x40000000u
@@ -261,6 +265,12 @@ struct aoe_initiator {
   pthread_mutex_t qlock;        /* submissions from callers */
   struct aoe_req *sub_head, *sub_tail;
   int evfd;
+  /* aoe_poll's callers: when one last polled, and the threads sleeping on a completion.
+   * The loop leaves the sockets alone while a poll is recent and nobody sleeps
+   * (engine.c, aoe_loop_watches); loop_watching says whether its poll includes them. */
+  atomic_ullong last_poll_us;
+  atomic_uint sleepers;
+  atomic_int loop_watching;
   pthread_t thread;
   int running;
   atomic_int stop;
@@ -334,6 +344,12 @@ void aoe_claim_owner(struct aoe_initiator *ini);
 /* One turn of the loop: wait up to TIMEOUT_MS, then receive, time, send and complete.
  * Returns when the loop next has timed work (CLOCK_MONOTONIC us). */
 uint64_t aoe_engine_step(struct aoe_initiator *ini, int timeout_ms);
+/* The same on the loop thread, which leaves the sockets to pollers while a poll is recent
+ * and nobody sleeps on a completion (aoe_poll, aoe_sleep_begin). */
+uint64_t aoe_loop_step(struct aoe_initiator *ini, int timeout_ms);
+/* Whether the loop's next poll includes the sockets (sets ini->loop_watching); when not,
+ * *TIMEOUT_MS (-1: none) is shortened to when the pollers' hold runs out. */
+int aoe_loop_watches(struct aoe_initiator *ini, int *timeout_ms);
 /* One received frame of LEN bytes on IFC, as the receive loop hands it over (caller holds
  * ini->lock): parsed, then matched to a target and a frame in flight, or counted and
  * dropped.  Also the unit tests' way in (tests/unit/aoe-rx.c). */

@@ -179,6 +179,12 @@ int aoe_submit(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, v
  * few times first saves two scheduler wake-ups (the loop thread's, then the caller's).
  * Returns the frames received; 0 also when the loop thread is busy receiving them. */
 int aoe_poll(struct aoe_target *);
+/* While threads poll (aoe_poll), the loop thread leaves the sockets to them: woken by
+ * every reply as well, it would cost a scheduler wake-up per request for nothing.  So a
+ * thread that stops polling and sleeps until a completion says so first (aoe_sleep_begin),
+ * and the loop watches the sockets again until it says it woke (aoe_sleep_end). */
+void aoe_sleep_begin(struct aoe_target *);
+void aoe_sleep_end(struct aoe_target *);
 /* Blocking form: 0 or -errno. */
 int aoe_io(struct aoe_target *, enum aoe_op, uint64_t lba, uint32_t nsect, void *buf);
 

@@ -41,6 +41,11 @@ struct raid_member_ops {
    * how many replies it found.  A request waiting alone calls it in a loop
    * for a short while before it sleeps (see batch_run). */
   int (*poll) (void *member);
+  /* Optional (NULL: nothing to tell).  Told, with ASLEEP 1, that a caller whose I/O on this
+   * member is pending stops polling and sleeps until it completes, and with 0 once it
+   * woke: a member whose completions are left to pollers while there are some (AoE: the
+   * loop thread then leaves the sockets alone) has them received for the sleeper. */
+  void (*sleeping) (void *member, int asleep);
   /* Optional (NULL: as 1).  1 when the member may hold acknowledged writes in a volatile
    * cache until a flush (a disk with its write cache on); 0 when an acknowledged write is
    * durable.  Metadata that must be durable before the data it guards (the partial
@@ -841,7 +846,8 @@ unsigned raid_mem_member_power_loss (struct raid_mem_member *mm, uint64_t *seed)
 /* How many unflushed writes its cache holds (0: none, or no cache). */
 unsigned raid_mem_member_cached (struct raid_mem_member *mm);
 /* I/O counters (and polls) since creation (or the last reset). */
-struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes, polls; };
+/* sleeps / wakes: ops->sleeping calls with 1 / 0 (a waiter with an I/O here pending slept, woke) */
+struct raid_mem_stats { uint64_t reads, writes, flushes, read_bytes, write_bytes, polls, sleeps, wakes; };
 void raid_mem_member_stats (struct raid_mem_member *mm, struct raid_mem_stats *st, int reset);
 /* The I/Os it carried out, in order, since the last stats reset (the first 1024): up to
  * MAX into OUT, their count returned.  power_left: under a power budget

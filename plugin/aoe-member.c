@@ -134,6 +134,16 @@ static int member_poll(void *opaque)
   return aoe_poll(((struct aoe_member *)opaque)->target);
 }
 
+static void member_sleeping(void *opaque, int asleep)
+{
+  struct aoe_target *t = ((struct aoe_member *)opaque)->target;
+
+  if (asleep)
+    aoe_sleep_begin(t);
+  else
+    aoe_sleep_end(t);
+}
+
 static int member_volatile_cache(void *opaque)
 {
   return aoe_target_write_cache(((struct aoe_member *)opaque)->target);
@@ -145,6 +155,7 @@ static const struct raid_member_ops aoe_member_ops = {
   .name = member_name,
   .healthy = member_healthy,
   .poll = member_poll,
+  .sleeping = member_sleeping,
   .volatile_cache = member_volatile_cache,
 };
 
@@ -162,8 +173,10 @@ int aoe_member_init(struct raid_member *out, struct aoe_target *target, bool pol
   atomic_store(&m->bytes, info.sectors * 512);
   snprintf(m->name, sizeof m->name, "e%u.%u", info.shelf, info.slot);
   m->ops = aoe_member_ops;
-  if (!poll)
+  if (!poll) {
     m->ops.poll = NULL;         /* waiters sleep until the loop thread completes them */
+    m->ops.sleeping = NULL;     /* and the loop always watches: nobody polls */
+  }
   out->ops = &m->ops;
   out->member = m;
   return 0;

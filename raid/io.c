@@ -277,6 +277,21 @@ batch_flush_cached (struct io_batch *b, int skip_failed, batch_answers_fn *answe
   }
 }
 
+/* Tell the members of the I/Os still pending that the caller sleeps (ASLEEP 1), or the
+ * same members that it woke (0).  Caller holds b->lock. */
+static void
+tell_sleeping (struct io_batch *b, int asleep)
+{
+  for (unsigned i = 0; i < b->n; i++) {
+    struct member_io *io = &b->ios[i];
+    struct raid_member *m = &io->slot->m;
+    if (asleep ? io->done || !m->ops || !m->ops->sleeping : !io->asleep)
+      continue;
+    io->asleep = asleep;
+    m->ops->sleeping (m->member, asleep);
+  }
+}
+
 void
 batch_wait (struct io_batch *b)
 {
@@ -287,8 +302,12 @@ batch_wait (struct io_batch *b)
   if (poll_gate_open (b->gate, b->others))
     batch_poll (b, b->start_us);
   pthread_mutex_lock (&b->lock);
-  while (b->pending)
-    pthread_cond_wait (&b->cond, &b->lock);
+  if (b->pending) {
+    tell_sleeping (b, 1);
+    while (b->pending)
+      pthread_cond_wait (&b->cond, &b->lock);
+    tell_sleeping (b, 0);
+  }
   pthread_mutex_unlock (&b->lock);
   if (b->gate) {
     if (b->others == 0)

@@ -188,6 +188,19 @@ mem_poll (void *member)
   return (int) n;
 }
 
+static void
+mem_sleeping (void *member, int asleep)
+{
+  struct raid_mem_member *mm = member;
+
+  pthread_mutex_lock (&mm->lock);
+  if (asleep)
+    mm->stats.sleeps++;
+  else
+    mm->stats.wakes++;
+  pthread_mutex_unlock (&mm->lock);
+}
+
 static uint64_t mem_size (void *member) { return ((struct raid_mem_member *) member)->size; }
 static const char *mem_name (void *member) { return ((struct raid_mem_member *) member)->name; }
 
@@ -217,7 +230,7 @@ mem_volatile_cache (void *member)
 
 static const struct raid_member_ops mem_ops = {
   .submit = mem_submit, .size = mem_size, .name = mem_name, .healthy = mem_healthy,
-  .poll = mem_poll, .volatile_cache = mem_volatile_cache,
+  .poll = mem_poll, .sleeping = mem_sleeping, .volatile_cache = mem_volatile_cache,
 };
 
 struct raid_mem_member *

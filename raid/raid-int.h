@@ -185,6 +185,7 @@ struct member_io {
   void *buf;
   int err;
   int done;               /* completed; under batch->lock */
+  int asleep;             /* its member was told the waiter sleeps (ops->sleeping) */
   unsigned tag;           /* caller's use */
 };
 

@@ -3046,3 +3046,78 @@ Test(paths, dropped_path_no_longer_sizes_the_frames)
                r.t->scnt);
   rig_close(&r);
 }
+
+/* ---- Pollers: the loop thread leaves the sockets to a waiter that polls ------------- */
+
+/* Whether the initiator's eventfd was written (the loop woken), reading it back. */
+static int loop_woken(struct rig *r)
+{
+  uint64_t v;
+  return read(r->ini->evfd, &v, sizeof v) == sizeof v;
+}
+
+Test(pollers, the_loop_watches_the_sockets_when_nobody_polls)
+{
+  struct rig r;
+  int timeout_ms = 10;
+
+  rig_open(&r, 60);
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 1);
+  cr_assert_eq(timeout_ms, 10, "the loop's sleep was shortened for no poller");
+  cr_assert_eq(atomic_load(&r.ini->loop_watching), 1);
+  rig_close(&r);
+}
+
+Test(pollers, a_recent_poll_takes_the_loop_off_the_sockets_until_it_is_stale)
+{
+  struct rig r;
+  int timeout_ms = 10;
+
+  rig_open(&r, 61);
+  aoe_poll(r.t);
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 0, "the loop wakes for a poller's replies");
+  cr_assert_eq(atomic_load(&r.ini->loop_watching), 0);
+  cr_assert(timeout_ms >= 1 && timeout_ms <= AOE_POLLER_QUIET_US / 1000,
+            "the loop sleeps %d ms off the sockets, past the pollers' hold", timeout_ms);
+  timeout_ms = -1;                      /* no timer at all: still back within the hold */
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 0);
+  cr_assert(timeout_ms >= 1 && timeout_ms <= AOE_POLLER_QUIET_US / 1000);
+  atomic_store(&r.ini->last_poll_us, aoe_now_us() - AOE_POLLER_QUIET_US - 1);
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 1, "a stale poll keeps the loop off");
+  rig_close(&r);
+}
+
+Test(pollers, a_sleeper_wakes_a_loop_off_the_sockets_and_keeps_it_on_them)
+{
+  struct rig r;
+  int timeout_ms = 10;
+
+  rig_open(&r, 62);
+  aoe_poll(r.t);
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 0);
+  while (loop_woken(&r))
+    ;
+  aoe_sleep_begin(r.t);                 /* a waiter stops polling: nobody receives for it */
+  cr_assert(loop_woken(&r), "a sleeper left the loop asleep off the sockets");
+  aoe_poll(r.t);                        /* another thread polls meanwhile */
+  timeout_ms = 10;
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 1, "the loop left a sleeper's replies");
+  aoe_sleep_end(r.t);
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 0, "the poller has them again");
+  rig_close(&r);
+}
+
+Test(pollers, a_sleeper_with_the_loop_on_the_sockets_wakes_nothing)
+{
+  struct rig r;
+  int timeout_ms = 10;
+
+  rig_open(&r, 63);
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 1);
+  while (loop_woken(&r))
+    ;
+  aoe_sleep_begin(r.t);
+  cr_assert_not(loop_woken(&r), "a sleeper woke a loop that watches: a wake-up per request");
+  aoe_sleep_end(r.t);
+  rig_close(&r);
+}

@@ -631,6 +631,46 @@ Test (io, lone_request_polls_members_for_replies, .timeout = 20)
   fx_free (&f);
 }
 
+/* A waiter that sleeps tells the members of its I/Os still pending, and the same members
+ * once it woke (an AoE member's receiver leaves replies to pollers, and must receive for
+ * a sleeper): every member told as often as it is told it woke, the members the request
+ * did not touch never; a request whose I/Os completed before it waited tells none. */
+Test (io, a_sleeping_waiter_tells_its_pending_members, .timeout = 20)
+{
+  struct fx f;
+  struct fx_late_loop late;
+  struct raid_mem_stats st;
+  uint8_t buf[CHUNK];
+  uint64_t sleeps = 0;
+
+  fx_create (&f, RAID_LEVEL_0, 4, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_NO_BITMAP);
+  for (unsigned i = 0; i < f.n; i++)
+    raid_mem_member_defer (f.mm[i], 1);
+  reset_stats (&f);
+  fx_late_loop_start (&late, &f);
+  atomic_store (&f.a->poll_gate.lone_wait_us, 5 * POLL_MAX_US);  /* no polling: sleep */
+  cr_assert_eq (raid_read (f.a, buf, sizeof buf, CHUNK), 0);     /* the second member's */
+  fx_late_loop_stop (&late);
+  for (unsigned i = 0; i < f.n; i++) {
+    raid_mem_member_stats (f.mm[i], &st, 0);
+    cr_expect_eq (st.sleeps, st.wakes, "member %u told of %llu sleeps, %llu wake-ups", i,
+                  (unsigned long long) st.sleeps, (unsigned long long) st.wakes);
+    if (i != 1)
+      cr_expect_eq (st.sleeps, 0, "member %u, with no I/O of the request, told", i);
+    sleeps += st.sleeps;
+  }
+  cr_expect_eq (sleeps, 1, "the sleeping waiter told %llu members", (unsigned long long) sleeps);
+  for (unsigned i = 0; i < f.n; i++)
+    raid_mem_member_defer (f.mm[i], 0);
+  reset_stats (&f);
+  cr_assert_eq (raid_read (f.a, buf, sizeof buf, CHUNK), 0);     /* done within submit */
+  for (unsigned i = 0; i < f.n; i++) {
+    raid_mem_member_stats (f.mm[i], &st, 0);
+    cr_expect_eq (st.sleeps + st.wakes, 0, "member %u told of a wait that never slept", i);
+  }
+  fx_free (&f);
+}
+
 /* Polling pays only for a request alone whose waits are short: with company
  * the wake-ups are shared, and a slow member would make a poller burn its
  * CPU for nothing. */

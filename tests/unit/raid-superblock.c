@@ -562,3 +562,39 @@ Test (superblock, startable_by_the_members_present)
     fx_free (&f);
   }
 }
+
+/* A superblock saying both a reshape and a partial parity log (no writer makes one: a
+ * reshape is refused on an array keeping the log) is damaged: the log's ring lies where
+ * a reshape's old layout would be read. */
+Test (superblock, a_reshape_with_the_partial_parity_log_is_corrupt)
+{
+  struct fx f;
+  struct raid_sb sb;
+  struct raid_sb_summary s;
+  char err[256] = "";
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, 16384, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_PPL);
+  fx_close (&f);
+  for (unsigned i = 0; i < f.n; i++) {
+    cr_assert_eq (sb_decode (SB (&f, i), &sb, NULL, 0), RAID_SB_OK);
+    cr_assert (sb.features & RAID_FEATURE_PPL);
+    /* a grow from raid5 of 3 just begun, as sound as a reshape's fields can be */
+    sb.features |= RAID_FEATURE_RESHAPE;
+    sb.delta_disks = 1;
+    sb.prev_level = sb.level;
+    sb.prev_layout = sb.layout;
+    sb.prev_chunk = sb.chunk;
+    sb.prev_k = 2;
+    sb.prev_m = 1;
+    sb.prev_data_offset = sb.data_offset + sb.chunk;
+    sb.reshape_position = 0;
+    sb_encode (&sb, SB (&f, i));
+  }
+  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
+  cr_assert_eq (s.state, RAID_SB_CORRUPT);
+  cr_assert (strstr (s.problem, "a reshape with the partial parity log"), "problem: %s",
+             s.problem);
+  cr_assert_null (fx_assemble (&f, 0, err, sizeof err), "started");
+  cr_assert (strstr (err, "a reshape with the partial parity log"), "err: %s", err);
+  fx_free (&f);
+}

@@ -1933,6 +1933,50 @@ Test (replace, a_new_member_failing_as_it_takes_the_slot_is_dropped)
   rig_free (&r);
 }
 
+/* The old member's bad sector makes the copy rebuild unit 0 from the others, and the new
+ * member fails that one write: it lacks unit 0, so the replace must not finish.  Every
+ * other write it takes. */
+struct one_write_fails { struct raid_mem_member *mm; uint64_t at; int state; };
+
+static void
+fail_one_write (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  struct one_write_fails *w = opaque;
+
+  if (w->state == 1) {
+    raid_mem_member_fail (w->mm, 0, 0);
+    w->state = 2;
+  }
+  if (w->state == 0 && op == RAID_IO_WRITE && offset <= w->at && w->at < offset + len) {
+    raid_mem_member_fail (w->mm, 0, 1);
+    w->state = 1;
+  }
+}
+
+Test (replace, a_rebuilt_unit_the_new_member_cannot_take_stops_it)
+{
+  struct rig r;
+  struct raid_status st;
+
+  rig_whole_spare (&r, &cases[1]);                        /* raid5 of 3 */
+  rig_replace_start (&r, "e9.1");
+  raid_mem_member_bad_range (r.f.mm[1], RAID_DATA_OFFSET + 512, 512);
+  struct one_write_fails w = { .mm = r.spare[0], .at = RAID_DATA_OFFSET };
+  raid_mem_member_hook (r.spare[0], fail_one_write, &w);
+  cr_assert_eq (raid_replace (r.f.a), -EIO, "the replace finished without unit 0");
+  raid_mem_member_hook (r.spare[0], NULL, NULL);
+  raid_mem_member_fail (r.spare[0], 0, 0);
+  cr_assert_neq (w.state, 0, "the test failed no write");
+  raid_status (r.f.a, &st);
+  cr_assert (st.replace_slot == -1 && !strcmp (st.member[1].name, "e2.1"),
+             "replace %d slot 1 %s", st.replace_slot, st.member[1].name);
+  cr_assert (strstr (r.f.last_warning, "replacing e2.1 stopped: the new member failed"),
+             "%s", r.f.last_warning);
+  raid_mem_member_bad_range (r.f.mm[1], 0, 0);
+  rig_verify (&r, "after the new member missed a rebuilt unit");
+  rig_free (&r);
+}
+
 /* The member being replaced fails midway: the new one takes the slot as a
  * recovering member from where the copy was (writes kept reaching it), and the
  * recovery rebuilds only the rest. */

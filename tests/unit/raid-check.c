@@ -147,6 +147,45 @@ Test (check, rewrites_read_errors)
   }
 }
 
+/* A unit that cannot be read from enough members (bad sectors on more members than the
+ * redundancy covers): the check and the repair stop there with -EIO, saying where, and
+ * write nothing (no redundancy made up from what could not be read); no member fails. */
+Test (check, a_unit_unreadable_from_enough_members_stops_it_and_writes_nothing)
+{
+  for (unsigned i = 0; i < N_CASES; i++) {
+    struct rig r;
+    struct raid_status st;
+    const char *level = raid_level_name (cases[i].level);
+    uint64_t data = FX_MEMBER_SIZE - RAID_DATA_OFFSET;
+    uint8_t *before[RAID_MAX_MEMBERS];
+    unsigned bad = cases[i].m ? cases[i].m + 1 : cases[i].copies;
+
+    rig_setup (&r, &cases[i]);
+    for (unsigned j = 0; j < bad; j++)    /* raid10 near-2: 0 and 1 hold the same chunks */
+      raid_mem_member_bad_range (r.f.mm[j], RAID_DATA_OFFSET + 5 * CHUNK + 1024, 512);
+    for (unsigned j = 0; j < r.f.n; j++) {
+      before[j] = malloc (data);
+      memcpy (before[j], raid_mem_member_data (r.f.mm[j]) + RAID_DATA_OFFSET, data);
+    }
+    for (int repair = 0; repair < 2; repair++) {
+      cr_assert_eq (raid_check (r.f.a, repair ? RAID_CHECK_REPAIR : RAID_CHECK), -EIO,
+                    "%s: a unit no member set could give went through", level);
+      cr_assert (strstr (r.f.last_warning, "stopped at ")
+                 && strstr (r.f.last_warning, "could not be read from enough members"),
+                 "%s: %s", level, r.f.last_warning);
+      for (unsigned j = 0; j < r.f.n; j++)
+        cr_assert (!memcmp (before[j], raid_mem_member_data (r.f.mm[j]) + RAID_DATA_OFFSET,
+                            data), "%s: %s wrote member %u", level,
+                   repair ? "the repair" : "the check", j);
+    }
+    raid_status (r.f.a, &st);
+    cr_assert_eq (st.state, RAID_STATE_CLEAN, "%s: a read error failed a member", level);
+    for (unsigned j = 0; j < r.f.n; j++)
+      free (before[j]);
+    rig_free (&r);
+  }
+}
+
 /* A check reads a window of units in one batch: mismatches at the first and last units
  * of windows (every 16), and bad sectors in other windows, are each found in their own
  * unit, counted once, and mended. */

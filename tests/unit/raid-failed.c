@@ -229,6 +229,39 @@ Test (failed, a_restart_leaves_it_out_until_the_admin_adds_it)
   fx_free (&f);
 }
 
+/* The admin's add of a member they failed, whose superblock cannot be written: not added,
+ * so it stays on the list, and a restart leaves it out as before. */
+Test (failed, an_add_that_cannot_write_its_superblock_keeps_it_failed)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_member back;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  admin_fails_e2 (&f, ref);
+  restart (&f, 0);
+  raid_mem_member_fail (f.mm[1], 0, 1);
+  back = f.mem[1];
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), -EIO, "%s", err);
+  cr_assert (strstr (err, "cannot write the superblock to member e2.1"), "%s", err);
+  raid_status (f.a, &st);
+  cr_assert (st.spares == 0 && st.member[1].role == RAID_ROLE_MISSING, "spares %u role %d",
+             st.spares, st.member[1].role);
+  cr_assert (st.admin_failed == 1 && !strcmp (st.admin_failed_name[0], "e2.1"),
+             "the failed add took e2.1 off the list");
+  cr_assert_eq (fx_examined (&f, 0).failed, 1, "the failed add took e2.1 off the list");
+  raid_mem_member_fail (f.mm[1], 0, 0);
+  restart (&f, 0);
+  cr_assert_eq (count_of (fx_warnings, FAILED_LINE "\n"), 1, "%s", fx_warnings);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING, "e2.1 came back by itself");
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "e1.1 alone");
+  free (ref);
+  fx_free (&f);
+}
+
 /* A spare took its slot: the list keeps it, a restart leaves it out with the same line,
  * and a remove moves it to the removed list. */
 Test (failed, a_spare_in_its_slot_and_a_remove_after)

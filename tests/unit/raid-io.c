@@ -448,6 +448,42 @@ Test (io, read_error_is_repaired_by_rewrite)
   }
 }
 
+/* A read error whose rewrite fails too: the member cannot hold even the good bytes
+ * written back, so it is failed (md's), and the read still answers right. */
+Test (io, a_read_error_whose_rewrite_fails_fails_the_member)
+{
+  static const enum raid_level levels[] = { RAID_LEVEL_1, RAID_LEVEL_5, RAID_LEVEL_EC };
+  for (unsigned l = 0; l < 3; l++) {
+    struct fx f;
+    uint8_t ref[8 * CHUNK], got[8 * CHUNK];
+    uint64_t seed = 5;
+    struct raid_status st;
+    unsigned m = levels[l] == RAID_LEVEL_EC ? 2 : 1;
+    unsigned bad = levels[l] == RAID_LEVEL_1 ? 0 : ref_data_dev (4, m, 0, 0);
+    const char *level = raid_level_name (levels[l]);
+
+    fx_create (&f, levels[l], 4, 2, 2, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+    fill_random (ref, sizeof ref, &seed);
+    cr_assert_eq (raid_write (f.a, ref, sizeof ref, 0, 0), 0);
+    raid_mem_member_bad_range (f.mm[bad], RAID_DATA_OFFSET + 1024, 512);
+    raid_mem_member_fail (f.mm[bad], 0, 1);
+    cr_assert_eq (raid_read (f.a, got, sizeof got, 0), 0, "%s", level);
+    cr_assert (memcmp (got, ref, sizeof got) == 0, "%s: wrong data", level);
+    raid_status (f.a, &st);
+    cr_assert_eq (st.member[bad].role, RAID_ROLE_FAULTY, "%s: a member that failed the "
+                  "rewrite of its bad sector still serves", level);
+    cr_assert (st.member[bad].failed, "%s: not recorded failed", level);
+    cr_assert_eq (st.member[bad].write_errors, 1, "%s", level);
+    cr_assert_eq (st.state, RAID_STATE_DEGRADED, "%s", level);
+    cr_assert (strstr (f.last_error, "rewrite after a read error failed")
+               || strstr (f.last_warning, "rewrite after a read error failed"),
+               "%s: no line says why: %s / %s", level, f.last_error, f.last_warning);
+    raid_mem_member_fail (f.mm[bad], 0, 0);
+    fx_expect_data (f.a, ref, NULL, sizeof ref, level);
+    fx_free (&f);
+  }
+}
+
 /* A member whose shelf goes down with a write in flight (the backend fails it with EIO
  * then, healthy() already 0) is failed for that, not for an error of its disk: the log
  * says so, and no write error is counted.  An error of the disk itself is counted. */

@@ -1943,3 +1943,42 @@ Test (ppl, a_write_whose_entry_flush_gets_no_memory_still_flushes_every_entry, .
   free (ref);
   fx_free (&f);
 }
+
+/* After a crash the log cannot be replayed: a start without force is refused (the
+ * members left as they were: the stripes it would mend are unknown) with ERR_SAYS and how
+ * to go on; force starts it, saying so, with the resync after the crash to run.  BAD_LOG:
+ * the log has a bad sector, else the data the replay reads. */
+static void
+unreplayable_needs_force (int bad_log, const char *err_says)
+{
+  struct fx f;
+  uint8_t *ref = create_filled (&f, RAID_CREATE_PPL, 13, NULL);
+  unsigned parity = col_dev (0, K);
+  uint64_t log = f.a->ppl.log_offset;
+  char err[512] = "";
+
+  torn_write (&f, ref, 4096, 4096, 98, 1u << parity);
+  crash (&f);
+  if (bad_log)        /* the parity member's ring, which holds stripe 0's record */
+    raid_mem_member_bad_range (f.mm[parity], log, 4096);
+  else                /* column 0's rows the write covered, which the replay reads */
+    raid_mem_member_bad_range (f.mm[col_dev (0, 0)], RAID_DATA_OFFSET + 4096, 4096);
+  cr_assert_null (fx_assemble (&f, 0, err, sizeof err), "started without its log");
+  cr_assert (strstr (err, err_says) && strstr (err, "assemble with force"), "err: %s", err);
+  cr_assert_eq (fx_examined (&f, 0).clean, 0, "the refusal marked the array clean");
+  cr_assert_not_null (fx_assemble (&f, RAID_ASSEMBLE_FORCE, err, sizeof err), "force: %s", err);
+  cr_assert (strstr (f.last_warning, "starting anyway (force)"), "warning: %s", f.last_warning);
+  cr_assert (raid_needs_resync (f.a), "no resync after the forced start");
+  free (ref);
+  fx_free (&f);
+}
+
+Test (ppl, an_unreadable_log_after_a_crash_needs_force)
+{
+  unreplayable_needs_force (1, "cannot read the partial parity log of member");
+}
+
+Test (ppl, a_stripe_the_log_cannot_mend_after_a_crash_needs_force)
+{
+  unreplayable_needs_force (0, "cannot replay the partial parity log for stripe 0");
+}

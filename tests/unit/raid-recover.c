@@ -1898,6 +1898,85 @@ Test (replace, a_failing_new_member_is_dropped)
   rig_free (&r);
 }
 
+/* The new member fails as it takes the slot (the bitmap block written to it last): it
+ * may not hold the last writes, so the replace is given up and the old member keeps the
+ * slot; nothing the array acknowledged is lost. */
+static void
+fail_the_bitmap_write (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  if (op == RAID_IO_WRITE && offset == RAID_BITMAP_OFFSET)
+    raid_mem_member_fail (opaque, 0, 1);
+}
+
+Test (replace, a_new_member_failing_as_it_takes_the_slot_is_dropped)
+{
+  struct rig r;
+  struct raid_status st;
+
+  rig_whole_spare (&r, &cases[1]);
+  cr_assert_gt (r.f.a->bitmap.nbits, 0, "the rig has no bitmap: the test needs one");
+  rig_replace_start (&r, "e9.1");
+  raid_mem_member_hook (r.spare[0], fail_the_bitmap_write, r.spare[0]);
+  cr_assert_eq (raid_replace (r.f.a), -EIO);
+  raid_mem_member_hook (r.spare[0], NULL, NULL);
+  raid_status (r.f.a, &st);
+  cr_assert (st.state == RAID_STATE_CLEAN && st.replace_slot == -1 && st.spares == 0
+             && !strcmp (st.member[1].name, "e2.1"), "state %d replace %d spares %u slot 1 %s",
+             st.state, st.replace_slot, st.spares, st.member[1].name);
+  cr_assert (strstr (r.f.last_warning, "replacing e2.1 stopped: the new member failed the "
+                     "last writes"), "%s", r.f.last_warning);
+  rig_verify (&r, "after the new member failed at the end");
+  rig_write (&r, 0, r.size);
+  rig_verify (&r, "written after the new member failed at the end");
+  fx_check_redundancy (&r.f, cases[1].level, cases[1].k, cases[1].m, cases[1].copies, CHUNK,
+                       NULL);
+  rig_free (&r);
+}
+
+/* The old member's bad sector makes the copy rebuild unit 0 from the others, and the new
+ * member fails that one write: it lacks unit 0, so the replace must not finish.  Every
+ * other write it takes. */
+struct one_write_fails { struct raid_mem_member *mm; uint64_t at; int state; };
+
+static void
+fail_one_write (void *opaque, enum raid_io_op op, uint64_t offset, uint32_t len)
+{
+  struct one_write_fails *w = opaque;
+
+  if (w->state == 1) {
+    raid_mem_member_fail (w->mm, 0, 0);
+    w->state = 2;
+  }
+  if (w->state == 0 && op == RAID_IO_WRITE && offset <= w->at && w->at < offset + len) {
+    raid_mem_member_fail (w->mm, 0, 1);
+    w->state = 1;
+  }
+}
+
+Test (replace, a_rebuilt_unit_the_new_member_cannot_take_stops_it)
+{
+  struct rig r;
+  struct raid_status st;
+
+  rig_whole_spare (&r, &cases[1]);                        /* raid5 of 3 */
+  rig_replace_start (&r, "e9.1");
+  raid_mem_member_bad_range (r.f.mm[1], RAID_DATA_OFFSET + 512, 512);
+  struct one_write_fails w = { .mm = r.spare[0], .at = RAID_DATA_OFFSET };
+  raid_mem_member_hook (r.spare[0], fail_one_write, &w);
+  cr_assert_eq (raid_replace (r.f.a), -EIO, "the replace finished without unit 0");
+  raid_mem_member_hook (r.spare[0], NULL, NULL);
+  raid_mem_member_fail (r.spare[0], 0, 0);
+  cr_assert_neq (w.state, 0, "the test failed no write");
+  raid_status (r.f.a, &st);
+  cr_assert (st.replace_slot == -1 && !strcmp (st.member[1].name, "e2.1"),
+             "replace %d slot 1 %s", st.replace_slot, st.member[1].name);
+  cr_assert (strstr (r.f.last_warning, "replacing e2.1 stopped: the new member failed"),
+             "%s", r.f.last_warning);
+  raid_mem_member_bad_range (r.f.mm[1], 0, 0);
+  rig_verify (&r, "after the new member missed a rebuilt unit");
+  rig_free (&r);
+}
+
 /* The member being replaced fails midway: the new one takes the slot as a
  * recovering member from where the copy was (writes kept reaching it), and the
  * recovery rebuilds only the rest. */
@@ -2647,4 +2726,113 @@ Test (recover, a_member_found_taken_at_its_return_fences_by_its_name)
   cr_assert (strstr (err, "the array is fenced: e2.1 belongs to another head"), "%s", err);
   fx_free (&f);
   raid_mem_member_free (back);
+}
+
+/* ---- a shelf that comes back: is its own disk still behind it? --------------------- */
+
+/* RAID1 of 3 filled (REF) with spare e4.1; OTHER, another array; *BLANK, a blank disk. */
+static uint8_t *
+returned_rig (struct fx *f, struct fx *other, struct raid_mem_member **blank)
+{
+  uint64_t seed = 3;
+  uint8_t *ref;
+  char err[256] = "";
+
+  fx_members (f, 4, FX_MEMBER_SIZE);
+  f->n = 3;
+  fx_create_on (f, RAID_LEVEL_1, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  f->n = 4;
+  ref = fx_fill (f->a, &seed);
+  cr_assert_eq (raid_add_member (f->a, &f->mem[3], err, sizeof err), 0, "%s", err);
+  fx_create (other, RAID_LEVEL_1, 2, 0, 0, CHUNK, RAID_CREATE_ASSUME_CLEAN);
+  *blank = raid_mem_member_new ("e6.1", FX_MEMBER_SIZE);
+  cr_assert_not_null (*blank);
+  return ref;
+}
+
+static enum raid_role_state
+slot_role (struct raid_array *a, unsigned slot)
+{
+  struct raid_status st;
+
+  cr_assert_eq (raid_status (a, &st), 0);
+  return st.member[slot].role;
+}
+
+Test (returned, its_own_disk_serves_again_a_swapped_one_is_left_alone)
+{
+  struct fx f, other;
+  struct raid_mem_member *blank;
+  uint8_t *ref = returned_rig (&f, &other, &blank);
+  char why[640] = "";
+
+  struct raid_sb_summary own = fx_examined (&f, 0), slot2 = fx_examined (&f, 1);
+  cr_assert_eq (raid_member_returned (f.a, "e1.1", &own, why, sizeof why), 1,
+                "e1.1 came back with its own disk, not taken for it: %s", why);
+  cr_assert_eq (raid_member_returned (f.a, "e9.1", &own, why, sizeof why), -ENOENT);
+  /* e1.1 holds e2.1's disk: not failed (a restart goes by superblocks) */
+  cr_assert_eq (raid_member_returned (f.a, "e1.1", &slot2, why, sizeof why), 0);
+  cr_assert (strstr (why, "e1.1 came back holding the disk of slot 1 of") &&
+             strstr (why, "shelves swapped?"), "why: %s", why);
+  cr_assert_eq (slot_role (f.a, 0), RAID_ROLE_ACTIVE, "a swapped disk failed its slot");
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the swap was seen");
+  free (ref);
+  fx_free (&other);
+  raid_mem_member_free (blank);
+  fx_free (&f);
+}
+
+Test (returned, another_arrays_or_a_blank_disk_fails_the_member_and_no_byte_is_lost)
+{
+  struct fx f, other;
+  struct raid_mem_member *blank;
+  uint8_t *ref = returned_rig (&f, &other, &blank);
+  struct raid_member blank_m = raid_mem_member (blank);
+  struct raid_sb_summary none, foreign = fx_examined (&other, 0);
+  char why[640] = "";
+
+  cr_assert_eq (raid_examine (&blank_m, &none), 0);
+  cr_assert_eq (none.state, RAID_SB_NONE);
+  cr_assert_eq (raid_member_returned (f.a, "e1.1", &foreign, why, sizeof why), 0);
+  cr_assert (strstr (why, "a member of another array, 'test'") && strstr (why, ": failed"),
+             "why: %s", why);
+  cr_assert_eq (slot_role (f.a, 0), RAID_ROLE_FAULTY, "another array's disk kept its slot");
+  cr_assert_eq (raid_member_returned (f.a, "e2.1", &none, why, sizeof why), 0);
+  cr_assert (strstr (why, "a disk without an aoeraid superblock") && strstr (why, ": failed"),
+             "why: %s", why);
+  cr_assert_eq (slot_role (f.a, 1), RAID_ROLE_FAULTY, "a blank disk kept its slot");
+  /* a spare holding a blank disk is not used, and not failed either */
+  cr_assert_eq (raid_member_returned (f.a, "e4.1", &none, why, sizeof why), 0);
+  cr_assert (strstr (why, "not used as a spare"), "why: %s", why);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "with the last mirror only");
+  free (ref);
+  fx_free (&other);
+  raid_mem_member_free (blank);
+  fx_free (&f);
+}
+
+/* A shelf holding the disk of a slot another name serves (a copy, or shelves swapped):
+ * added as a spare it would be rebuilt over that slot's data. */
+Test (returned, a_disk_of_a_served_slot_is_no_spare)
+{
+  struct fx f;
+  uint8_t *ref = fx_create_filled (&f, RAID_LEVEL_5, 4, FX_MEMBER_SIZE, CHUNK, 0);
+  struct raid_status st;
+  char err[256] = "";
+
+  /* e4.1 of the array is gone; its shelf now holds a copy of e2.1's disk */
+  fx_close (&f);
+  memcpy (raid_mem_member_data (f.mm[3]), raid_mem_member_data (f.mm[1]), FX_MEMBER_SIZE);
+  f.n = 3;
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  f.n = 4;
+  cr_assert_eq (raid_add_member (f.a, &f.mem[3], err, sizeof err), -EBUSY,
+                "a copy of a served slot's disk was taken: %s", err);
+  cr_assert (strstr (err, "e4.1 holds the disk of slot 1, which e2.1 serves"), "err: %s", err);
+  cr_assert_eq (raid_status (f.a, &st), 0);
+  cr_assert_eq (st.spares, 0);
+  cr_assert_eq (st.state, RAID_STATE_DEGRADED);
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "after the refusal");
+  free (ref);
+  fx_free (&f);
 }

@@ -225,6 +225,37 @@ Test (removed, not_readded_by_itself_but_added_by_the_admin)
   fx_free (&f);
 }
 
+/* The admin's add of a member they removed, whose superblock cannot be written: not
+ * added, so it stays on the list (an auto-readd still refuses it), also after a restart. */
+Test (removed, an_add_that_cannot_write_its_superblock_keeps_it_removed)
+{
+  struct fx f;
+  uint8_t *ref;
+  struct raid_member back;
+  struct raid_status st;
+  char err[256] = "";
+
+  rig (&f, 2, &ref);
+  remove_while_down (&f, ref);
+  back = f.mem[1];
+  raid_mem_member_fail (f.mm[1], 0, 1);
+  cr_assert_eq (raid_add_member (f.a, &back, err, sizeof err), -EIO, "%s", err);
+  cr_assert (strstr (err, "cannot write the superblock to member e2.1"), "%s", err);
+  raid_status (f.a, &st);
+  cr_assert_eq (st.spares, 0);
+  cr_assert_eq (fx_examined (&f, 0).removed, 1, "the failed add took e2.1 off the list");
+  raid_mem_member_fail (f.mm[1], 0, 0);
+  cr_assert_eq (auto_readd (&f, err, sizeof err), -EPERM, "auto-readd took it: %s", err);
+  fx_close (&f);
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "%s", err);
+  cr_assert_eq (fx_examined (&f, 0).removed, 1, "the restart forgot the removal");
+  raid_status (f.a, &st);
+  cr_assert_eq (st.member[1].role, RAID_ROLE_MISSING, "e2.1 came back by itself");
+  fx_expect_data (f.a, ref, NULL, raid_size (f.a), "e1.1 alone");
+  free (ref);
+  fx_free (&f);
+}
+
 /* A member whose slot a spare took while it was away, removed then (the plugin: a shelf
  * the array let go of): recorded too, so that it does not come back as a spare by itself. */
 Test (removed, a_member_whose_slot_was_taken_is_recorded_too)

@@ -436,6 +436,51 @@ Test (reshape, refusals_say_why)
   rig_free (&r);
 }
 
+/* A spare smaller than a member must be is refused before anything moves (the reshape
+ * would write past its end); raid_grow_check, asked before the spares are added, refuses
+ * what raid_grow would and changes nothing when it passes. */
+Test (reshape, a_spare_too_small_and_the_check_before_the_spares)
+{
+  static const struct grow_case c = { RAID_LEVEL_5, 3, 0, 0, RAID_LEVEL_5, 1, 3 };
+  struct raid_mem_member *small = raid_mem_member_new ("e7.1", FX_MEMBER_SIZE - 8 * CHUNK);
+  struct raid_member m = raid_mem_member (small);
+  struct raid_status st;
+  struct rig r;
+  char err[256] = "";
+
+  rig_setup (&r, &c);
+  cr_assert_eq (raid_grow_check (r.f.a, 1, RAID_LEVEL_5, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_grow_check (r.f.a, 2, RAID_LEVEL_5, err, sizeof err), 0, "%s", err);
+  cr_assert_eq (raid_grow_check (r.f.a, 0, RAID_LEVEL_5, err, sizeof err), -EINVAL);
+  cr_assert_eq (raid_grow_check (r.f.a, 1, RAID_LEVEL_EC, err, sizeof err), -EINVAL);
+  cr_expect (strstr (err, "an array becomes ec only by growing an ec array"), "%s", err);
+  raid_mem_member_set_down (r.f.mm[0], 1);
+  cr_assert_eq (raid_grow_check (r.f.a, 1, RAID_LEVEL_5, err, sizeof err), -EINVAL);
+  cr_expect (strstr (err, "degraded"), "%s", err);
+  raid_mem_member_set_down (r.f.mm[0], 0);
+  cr_assert_eq (raid_status (r.f.a, &st), 0);
+  cr_assert (st.members == 3 && !raid_reshape_pending (r.f.a), "the check changed the array");
+
+  /* an add refuses it; the spare e4.1's disk moved onto a smaller one is found at
+   * assembly, and kept as a spare that never takes a slot */
+  cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EINVAL, "%s", err);
+  fx_close (&r.f);
+  memcpy (raid_mem_member_data (small), raid_mem_member_data (r.f.mm[3]), RAID_DATA_OFFSET);
+  struct raid_member members[4] = { r.f.mem[0], r.f.mem[1], r.f.mem[2], m };
+  r.f.a = raid_assemble (members, 4, 0, fx_log, &r.f, err, sizeof err);
+  cr_assert_not_null (r.f.a, "%s", err);
+  cr_assert_eq (raid_status (r.f.a, &st), 0);
+  cr_assert_eq (st.spares, 1);
+  cr_assert_eq (raid_grow (r.f.a, (const char *[]) { "e7.1" }, 1, RAID_LEVEL_5, err,
+                           sizeof err), -EINVAL, "grew onto a spare too small");
+  cr_expect (strstr (err, "spare e7.1 is too small: a member needs"), "%s", err);
+  cr_assert_eq (raid_status (r.f.a, &st), 0);
+  cr_assert (st.members == 3 && !raid_reshape_pending (r.f.a), "the refusal changed the array");
+  rig_verify (&r, "after the refusals");
+  rig_free (&r);
+  raid_mem_member_free (small);
+}
+
 /* Each grow moves the data down a chunk: with room for one, a second grow
  * is refused with the reason, and the first's data is intact. */
 Test (reshape, grows_until_no_room_is_left)

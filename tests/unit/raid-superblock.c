@@ -506,3 +506,95 @@ Test (superblock, a_degraded_start_needs_force_by_the_write_hole_rule)
   ref.clean = 0;
   cr_expect_eq (raid_sb_write_hole (&ref, degraded, 0), RAID_WRITE_HOLE_NONE, "mirrors");
 }
+
+/* A disk copied (dd of a member onto another shelf) holds the same member in the same
+ * slot: assembly must not pick one of the two, whose bytes may differ since. */
+Test (superblock, two_copies_of_a_member_refuse_assembly)
+{
+  struct fx f;
+  char err[256] = "";
+
+  fx_members (&f, 4, FX_MEMBER_SIZE);
+  f.n = 3;
+  fx_create_on (&f, RAID_LEVEL_5, 0, 0, 4096, RAID_CREATE_ASSUME_CLEAN);
+  fx_close (&f);
+  memcpy (raid_mem_member_data (f.mm[3]), raid_mem_member_data (f.mm[1]), FX_MEMBER_SIZE);
+  f.n = 4;
+  for (int force = 0; force < 2; force++) {
+    cr_assert_null (fx_assemble (&f, force, err, sizeof err),
+                    "two copies of slot 1 assembled (force %d)", force);
+    cr_assert (strstr (err, "members e2.1 and e4.1 both claim slot 1: remove the copy"),
+               "err: %s", err);
+  }
+  f.n = 3;
+  cr_assert_not_null (fx_assemble (&f, 0, err, sizeof err), "without the copy: %s", err);
+  f.n = 4;
+  fx_free (&f);
+}
+
+/* examine's question: do the members present make the array startable (its geometry's
+ * redundancy covers the ones missing)?  One mid-reshape is left to the assembly. */
+Test (superblock, startable_by_the_members_present)
+{
+  static const struct { enum raid_level level; unsigned n, k, m; } cases[] = {
+    { RAID_LEVEL_5, 4, 0, 0 }, { RAID_LEVEL_6, 5, 0, 0 }, { RAID_LEVEL_10, 4, 0, 0 },
+    { RAID_LEVEL_0, 3, 0, 0 }, { RAID_LEVEL_1, 3, 0, 0 },
+  };
+  for (unsigned c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    struct fx f;
+    uint8_t present[RAID_MAX_MEMBERS];
+    const char *level = raid_level_name (cases[c].level);
+
+    fx_create (&f, cases[c].level, cases[c].n, cases[c].k, cases[c].m, 4096,
+               RAID_CREATE_ASSUME_CLEAN);
+    struct raid_sb_summary sb = fx_examined (&f, 0);
+    memset (present, 1, sizeof present);
+    cr_assert (raid_sb_startable (&sb, present), "%s whole", level);
+    present[0] = 0;
+    cr_assert_eq (raid_sb_startable (&sb, present), cases[c].level != RAID_LEVEL_0,
+                  "%s without slot 0", level);
+    present[1] = 0;      /* raid10 near-2: slots 0 and 1 hold the same chunks */
+    cr_assert_eq (raid_sb_startable (&sb, present),
+                  cases[c].level == RAID_LEVEL_6 || cases[c].level == RAID_LEVEL_1,
+                  "%s without slots 0 and 1", level);
+    sb.reshape_position = 0;
+    cr_assert (raid_sb_startable (&sb, present), "%s mid-reshape", level);
+    fx_free (&f);
+  }
+}
+
+/* A superblock saying both a reshape and a partial parity log (no writer makes one: a
+ * reshape is refused on an array keeping the log) is damaged: the log's ring lies where
+ * a reshape's old layout would be read. */
+Test (superblock, a_reshape_with_the_partial_parity_log_is_corrupt)
+{
+  struct fx f;
+  struct raid_sb sb;
+  struct raid_sb_summary s;
+  char err[256] = "";
+
+  fx_create (&f, RAID_LEVEL_5, 4, 0, 0, 16384, RAID_CREATE_ASSUME_CLEAN | RAID_CREATE_PPL);
+  fx_close (&f);
+  for (unsigned i = 0; i < f.n; i++) {
+    cr_assert_eq (sb_decode (SB (&f, i), &sb, NULL, 0), RAID_SB_OK);
+    cr_assert (sb.features & RAID_FEATURE_PPL);
+    /* a grow from raid5 of 3 just begun, as sound as a reshape's fields can be */
+    sb.features |= RAID_FEATURE_RESHAPE;
+    sb.delta_disks = 1;
+    sb.prev_level = sb.level;
+    sb.prev_layout = sb.layout;
+    sb.prev_chunk = sb.chunk;
+    sb.prev_k = 2;
+    sb.prev_m = 1;
+    sb.prev_data_offset = sb.data_offset + sb.chunk;
+    sb.reshape_position = 0;
+    sb_encode (&sb, SB (&f, i));
+  }
+  cr_assert_eq (raid_examine (&f.mem[0], &s), 0);
+  cr_assert_eq (s.state, RAID_SB_CORRUPT);
+  cr_assert (strstr (s.problem, "a reshape with the partial parity log"), "problem: %s",
+             s.problem);
+  cr_assert_null (fx_assemble (&f, 0, err, sizeof err), "started");
+  cr_assert (strstr (err, "a reshape with the partial parity log"), "err: %s", err);
+  fx_free (&f);
+}

@@ -204,6 +204,10 @@ Test (reshape, every_level_grows_under_load)
       cr_assert_eq (st.reshape_position, 0);
       cr_assert_eq (st.reshape_from_members, c->n);
       unsigned writes;
+      /* Paced (md's speed_limit_max) so that the reshape outlasts the writes it must meet
+       * however fast or loaded the machine: unpaced it could end before 20 writes (a -O0
+       * build under load had 18). */
+      raid_set_sync_speed (r.f.a, 0, 1u << 20);
       pthread_create (&th, NULL, reshape_thread, &r);
       cr_assert_eq (rig_traffic (&r, th, &writes), 0, "%s of %u -> %s: reshape failed",
                     raid_level_name (c->level), c->n, raid_level_name (c->to));

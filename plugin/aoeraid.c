@@ -1446,6 +1446,28 @@ static bool grow_spare(const struct raid_status *st, const char *name)
   return false;
 }
 
+/* Why names[n] cannot be one of the shelves a grow adds, on one line (-1), or 0: named
+ * before it, or in the array already.  Found before any is added: "grow e3.1 e3.1" added
+ * e3.1 as a spare, then answered that e3.1 was in the array, the grow refused and the
+ * spare left behind (so too "grow e3.1 e1.1", e1.1 a member). */
+static int grow_name_refused(char names[][16], unsigned n, FILE *out)
+{
+  enum holding holds = array_holds(names[n], NULL);
+
+  for (unsigned i = 0; i < n; i++)
+    if (!strcmp(names[i], names[n])) {
+      fprintf(out, "error: grow: %s is named twice: name each new shelf once; nothing was "
+              "added\n", names[n]);
+      return -1;
+    }
+  if (holds == HOLDS_WORKING || holds == HOLDS_FAULTY || holds == HOLDS_REPLACING) {
+    fprintf(out, "error: grow: %s is a member of the array already: name new shelves (or "
+            "spares) to grow onto; nothing was added\n", names[n]);
+    return -1;
+  }
+  return 0;
+}
+
 static int grow_request(const char *args, FILE *out)
 {
   struct raid_status st;
@@ -1485,6 +1507,7 @@ static int grow_request(const char *args, FILE *out)
     else {
       snprintf(names[n], sizeof names[n], "e%u.%u", a.shelf, a.slot);
       name_ptrs[n] = names[n];
+      r = grow_name_refused(names, n, out);
       n++;
     }
   }

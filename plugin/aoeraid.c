@@ -1400,11 +1400,18 @@ static int grow_policy_request(const char *value, FILE *out)
 {
   char err[512];
   int ppl = !strcmp(value, "ppl");
+  struct raid_status st;
 
   if (!ppl && strcmp(value, "bitmap") && strcmp(value, "resync")) {
     fprintf(out, "error: grow: '%s' is no consistency policy: ppl (a partial parity log "
             "closes raid5's write hole), or bitmap or resync (none)\n", value);
     return -1;
+  }
+  /* nothing to drop: the answer said "the partial parity log is dropped" of a raid1 */
+  if (!ppl && raid_status(array, &st) == 0 && !st.ppl) {
+    fprintf(out, "the array keeps no partial parity log: nothing changed (its write-intent "
+            "bitmap, if any, stays: grow bitmap=none removes it)\n");
+    return 0;
   }
   if (raid_set_ppl(array, ppl, err, sizeof err) < 0) {
     fprintf(out, "error: grow: %s\n", err);

@@ -577,6 +577,11 @@ bool params_min_given(const struct params *p)
   return p->given & (1u << once_index("sync-speed-min"));
 }
 
+bool params_chunk_given(const struct params *p)
+{
+  return p->given & (1u << once_index("chunk"));
+}
+
 const char *params_readonly_undo(const struct params *p)
 {
   const char *nbdkit = "nbdkit ";

@@ -73,16 +73,23 @@ plugin_fails "foreign data" "e4.1 holds data that is not an aoeraid superblock .
 # Two arrays, then a mix of their shelves.
 plugin_run shelves=e1.1,e2.1 level=1 name=left -- true
 dd if=/dev/zero of="${LAB_IMG[4]}" bs=1k count=128 conv=notrunc status=none
-plugin_run shelves=e3.1,e4.1 level=1 name=right -- true
+# 64K chunks: the starts below without chunk= must not take md's default for a chunk= given
+plugin_run shelves=e3.1,e4.1 level=1 chunk=64K name=right -- true
 before=$(shelves_sum)
 plugin_fails "mixed arrays" "mixed arrays: e1.1 belongs to array 'left'.*e3.1 to array 'right'" \
   shelves=e1.1,e3.1
 plugin_fails "level mismatch" "level=0 given, but the array .left. on e1.1 is raid1" shelves=e1.1,e2.1 level=0
+# chunk= too (it was ignored: the array served with its own 512K chunks); found by name too
+plugin_fails "chunk mismatch" "^nbdkit: error: chunk=64K given, but the array 'left' on e1.1 has chunks of 512K: drop chunk= \(it sizes a new array's chunks\) or give chunk=512K$" \
+  shelves=e1.1,e2.1 chunk=64K
+plugin_fails "chunk mismatch by name" "chunk=1024K given, but the array 'left' on e[12].1 has chunks of 512K" \
+  name=left chunk=1M
 # name= with shelves= of another array (a slip: 'right' alone would start degraded)
 plugin_fails "name mismatch" \
   "name=left given, but e3.1 holds array 'right' \([0-9a-f-]+\): list the shelves of 'left', or give name= alone to find them" \
   shelves=e3.1 name=left
 [ "$(shelves_sum)" = "$before" ] || lab_die "refusing mixed arrays wrote to a shelf"
+plugin_run shelves=e1.1,e2.1 chunk=512K -- true || lab_die "chunk= of the array's own size refused"
 
 # A corrupt superblock: flip a byte inside e2.1's superblock (4 KiB at 4 KiB).
 printf '\xff' | dd of="${LAB_IMG[2]}" bs=1 seek=4200 conv=notrunc status=none

@@ -731,7 +731,7 @@ Test (recover, add_refusals)
   rig_setup (&r, &cases[1]);
   m = r.f.mem[0];
   cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EEXIST);
-  cr_assert (strstr (err, "e1.1") && strstr (err, "already"), "%s", err);
+  cr_assert (strstr (err, "member e1.1 is already in the array: a working member"), "%s", err);
   m = raid_mem_member (small);
   cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EINVAL);
   /* says what to do, and calls the shelf added a shelf: it is no member */
@@ -2583,6 +2583,12 @@ Test (replace, refusals)
   cr_assert (strstr (err, "the array has no spare that is up to replace e2.1 with: add one first"), "%s",
              err);
   rig_spare (&r);
+  {
+    /* a spare added again: the refusal says it is a spare (it said only "in the array") */
+    struct raid_member again = raid_mem_member (r.spare[0]);
+    cr_assert_eq (raid_add_member (r.f.a, &again, err, sizeof err), -EEXIST, "%s", err);
+    cr_assert (strstr (err, "member e9.1 is already in the array: a spare"), "%s", err);
+  }
   cr_assert_eq (raid_replace_start (r.f.a, "e7.1", NULL, err, sizeof err), -ENOENT);
   cr_assert (strstr (err, "e7.1 is not a working member"), "%s", err);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e8.1", err, sizeof err), -ENOENT);
@@ -2597,7 +2603,8 @@ Test (replace, refusals)
     struct raid_status st;
 
     cr_assert_eq (raid_add_member (r.f.a, &again, err, sizeof err), -EEXIST, "%s", err);
-    cr_assert (strstr (err, "member e9.1 is already in the array"), "%s", err);
+    cr_assert (strstr (err, "member e9.1 is already in the array: the new member of the "
+                            "replace running"), "%s", err);
     raid_status (r.f.a, &st);
     cr_assert_eq (st.spares, 0, "the replacement was added as a spare too");
   }

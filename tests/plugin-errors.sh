@@ -18,6 +18,7 @@ echo "ok: --help lists the parameters, --dump-plugin works"
 
 before=$(shelves_sum)
 plugin_fails "typo'd parameter" "unknown parameter 'levle'" shelves=e1.1,e2.1 levle=1
+plugin_fails "parameter in capitals" "unknown parameter 'SHELVES': did you mean 'shelves'\\?" SHELVES=e1.1,e2.1 level=1
 plugin_fails "unknown level" "unknown level '7'" shelves=e1.1,e2.1 level=7
 plugin_fails "bad boolean" "poll: 'maybe' is not true or false" shelves=e1.1,e2.1 level=1 poll=maybe
 plugin_fails "bad auto-readd" "auto-readd: 'sometimes' is not true or false" \

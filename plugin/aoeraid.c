@@ -591,7 +591,7 @@ static int shelf_arg(const char *verb, const char *arg, struct shelf_addr *a, FI
     arg++;
   if (parse_shelf_addr(arg, a) < 0) {
     fprintf(out, "error: %s: '%s' is not a shelf address: write SHELF.SLOT, as in "
-            "%s e6.1\n", verb, arg, verb);
+            "%s e6.1 (shelf 0 to 65534, slot 0 to 254)\n", verb, arg, verb);
     return -1;
   }
   return 0;

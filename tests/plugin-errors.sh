@@ -30,6 +30,7 @@ plugin_fails "no shelves" "shelves= is required" level=1
 plugin_fails "takeover without reservations" "takeover=true takes the shelves' AoE reservations, and reserve=false takes none" \
   shelves=e1.1,e2.1 level=1 takeover=true reserve=false
 plugin_fails "bad shelf address" "'e1' is not a shelf address" shelves=e1,e2.1 level=1
+plugin_fails "broadcast shelf" "shelves: 'e65535.1' is not a shelf address: write SHELF.SLOT as in shelves=e1.1,e2.1 \\(shelf 0 to 65534, slot 0 to 254\\)$" shelves=e65535.1,e2.1 level=1
 plugin_fails "too few shelves" "needs at least 3 shelves" shelves=e1.1,e2.1 level=5
 plugin_fails "no level for a new array" "give level=" shelves=e1.1,e2.1
 plugin_fails "missing shelf" "e9.1 did not answer on h0" shelves=e1.1,e9.1 level=1

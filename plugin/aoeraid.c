@@ -1475,6 +1475,25 @@ static int grow_name_refused(char names[][16], unsigned n, FILE *out)
   return 0;
 }
 
+/* An ec array grows keeping its M parity chunks per stripe, onto K + N data chunks: a
+ * level=K+M naming another geometry cannot be reached (level=3+2 on a 2+1 grown onto two
+ * shelves made a 4+1 without a word: the redundancy asked for was not given).  -1 after
+ * one line, else 0. */
+static int grow_ec_refused(const struct raid_status *st, const struct raid_params *want,
+                           unsigned n, FILE *out)
+{
+  unsigned k = st->k + n;
+
+  if (want->level != RAID_LEVEL_EC || st->level != RAID_LEVEL_EC ||
+      (want->k == k && want->m == st->m))
+    return 0;
+  fprintf(out, "error: grow: level=%u+%u cannot be reached: a grow keeps the %u parity "
+          "chunk%s of each stripe, so %u+%u onto %u more shel%s makes %u+%u: give level=%u+%u "
+          "or no level=; nothing was added\n", want->k, want->m, st->m, st->m == 1 ? "" : "s",
+          st->k, st->m, n, n == 1 ? "f" : "ves", k, st->m, k, st->m);
+  return -1;
+}
+
 static int grow_request(const char *args, FILE *out)
 {
   struct raid_status st;
@@ -1523,6 +1542,8 @@ static int grow_request(const char *args, FILE *out)
     fprintf(out, "error: grow: name the shelves to grow onto, as in grow e3.1\n");
     r = -1;
   }
+  if (r == 0)
+    r = grow_ec_refused(&st, &want.raid, n, out);
   /* a grow refused (a reshape running, not in sync, a level it cannot reach) adds nothing */
   if (r == 0 && raid_grow_check(array, n, want.raid.level, err, sizeof err) < 0) {
     fprintf(out, "error: %s\n", err);

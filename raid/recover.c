@@ -438,6 +438,25 @@ fail_blocker (struct raid_array *a, unsigned failing, const char *name, char *bu
     : "rebuild or add the missing ones first";
 }
 
+/* Why NAME, no working member, cannot be failed, in ERR: a spare or a member failed
+ * already is said as such, with what to do (both were "not a working member"). */
+static void
+fail_refusal (struct raid_array *a, const char *name, char *err, size_t errlen)
+{
+  const char *use = member_use (a, name);
+  int slot = slot_index (a, name);
+
+  if (use && !strcmp (use, "a spare"))
+    snprintf (err, errlen, "%s is a spare, no working member: nothing to fail; aoeraid "
+              "remove %s drops it", name, name);
+  else if (slot >= 0 && atomic_load (&a->slot[slot].faulty))
+    snprintf (err, errlen, "%s has failed already: aoeraid remove %s releases its shelf",
+              name, name);
+  else
+    snprintf (err, errlen, "%s is not a working member of the array (aoeraid status lists "
+              "them)", name);
+}
+
 int
 raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen)
 {
@@ -455,8 +474,7 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
   if (!s && replacing (a, name))
     replacement_fail (a);
   else if (!s) {
-    snprintf (err, errlen, "%s is not a working member of the array (aoeraid status lists "
-              "them)", name);
+    fail_refusal (a, name, err, errlen);
     rc = -ENOENT;
   }
   else {

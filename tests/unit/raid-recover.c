@@ -1756,6 +1756,9 @@ Test (manage, fail_refuses_what_the_array_cannot_lose)
   cr_assert (strstr (err, "e7.1 is not a working member"), "%s", err);
   cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), -ENOENT, "failed twice");
+  /* said as what it is, with what to do (it said "not a working member" of both) */
+  cr_assert (strstr (err, "e1.1 has failed already: aoeraid remove e1.1 releases its shelf"),
+             "%s", err);
   cr_assert_eq (raid_fail_member (r.f.a, "e3.1", err, sizeof err), -EBUSY);
   cr_assert (strstr (err, "failing e3.1 would leave raid5 'test' without the members it "
                      "needs"), "%s", err);
@@ -2583,6 +2586,9 @@ Test (replace, refusals)
   cr_assert (strstr (err, "the array has no spare that is up to replace e2.1 with: add one first"), "%s",
              err);
   rig_spare (&r);
+  cr_assert_eq (raid_fail_member (r.f.a, "e9.1", err, sizeof err), -ENOENT);
+  cr_assert (strstr (err, "e9.1 is a spare, no working member: nothing to fail; aoeraid remove "
+                     "e9.1 drops it"), "%s", err);
   {
     /* a spare added again: the refusal says it is a spare (it said only "in the array") */
     struct raid_member again = raid_mem_member (r.spare[0]);

@@ -1807,7 +1807,8 @@ static int aoeraid_get_ready(void)
       nbdkit_error("control=%s: %m%s", params.control, errno == ENOENT ?
                    ": its directory does not exist; create it or give another path"
                    : errno == EADDRINUSE ? ": another server answers there; give another "
-                   "path" : errno == ENAMETOOLONG ? ": a Unix socket's path is 107 bytes at "
+                   "path" : errno == EEXIST ? ": it is no socket (a file of yours?) and is left "
+                   "as it is: give the path of a socket to create" : errno == ENAMETOOLONG ? ": a Unix socket's path is 107 bytes at "
                    "most; give a shorter one" : errno == EACCES ? ": give a path in a "
                    "directory this user may write" : "");
       return -1;

@@ -59,6 +59,12 @@ plugin_fails "control= in no directory" \
   "control=$LAB_DIR/nodir/ctl: No such file or directory: its directory does not exist" \
   shelves=e1.1,e2.1 level=1 control="$LAB_DIR/nodir/ctl"
 long=$LAB_DIR/$(printf 'x%.0s' $(seq 120))
+# control= naming a file that is no socket (a config file by mistake): it was unlinked
+echo keep >"$LAB_DIR/conf"
+plugin_fails "control= on a file" \
+  "control=$LAB_DIR/conf: File exists: it is no socket \\(a file of yours\\?\\) and is left as it is: give the path of a socket to create" \
+  shelves=e1.1,e2.1 level=1 control="$LAB_DIR/conf"
+[ "$(cat "$LAB_DIR/conf" 2>&1)" = keep ] || lab_die "control= on a file removed it"
 plugin_fails "control= too long" \
   "control=$long: File name too long: a Unix socket's path is 107 bytes at most; give a shorter one" \
   shelves=e1.1,e2.1 level=1 control="$long"

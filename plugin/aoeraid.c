@@ -1467,7 +1467,8 @@ static int grow_name_refused(char names[][16], unsigned n, FILE *out)
               "added\n", names[n]);
       return -1;
     }
-  if (holds == HOLDS_WORKING || holds == HOLDS_FAULTY || holds == HOLDS_REPLACING) {
+  /* a failed member is left to raid_grow_check, which names the array degraded by it */
+  if (holds == HOLDS_WORKING || holds == HOLDS_REPLACING) {
     fprintf(out, "error: grow: %s is a member of the array already: name new shelves (or "
             "spares) to grow onto; nothing was added\n", names[n]);
     return -1;

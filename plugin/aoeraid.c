@@ -1310,7 +1310,7 @@ static int speed_request(const char *args, FILE *out)
 {
   uint64_t min, max;
   char *copy = strdup(args), *save = NULL, *tok, a[32], b[32], err[128];
-  bool min_now = false;
+  bool min_now = false, max_now = false;
   int r = 0;
 
   if (!copy) {
@@ -1324,11 +1324,17 @@ static int speed_request(const char *args, FILE *out)
       fprintf(out, "error: speed: '%s' is not min=RATE or max=RATE\n", tok);
       r = -1;
     }
+    /* as nbdkit's parameters are: "max=100M max=200M" took the last without a word */
+    else if (to == &min ? min_now : max_now) {
+      fprintf(out, "error: speed: %.4s given twice: give it once\n", tok);
+      r = -1;
+    }
     else if (parse_rate(tok + 4, to) < 0) {
       fprintf(out, "error: speed: '%s' is not a rate: " RATE_HINT "\n", tok + 4);
       r = -1;
     }
     min_now |= to == &min;
+    max_now |= to == &max;
   }
   free(copy);
   if (r < 0)

@@ -1431,16 +1431,18 @@ static int grow_policy_request(const char *value, FILE *out)
 
 /* KEY (as "size=") among the words of a grow request: its value, else NULL; *other: some
  * word is not KEY. */
-static const char *grow_key_word(const char *args, const char *key, bool *other)
+static const char *grow_key_word(const char *args, const char *key, bool *other, bool *twice)
 {
   const char *value = NULL;
   size_t len = strlen(key);
 
-  *other = false;
+  *other = *twice = false;
   for (const char *w = args; *w; w += strcspn(w, " ")) {
     w += strspn(w, " ");
-    if (!strncmp(w, key, len))
+    if (!strncmp(w, key, len)) {
+      *twice |= value != NULL;      /* "bitmap=64M bitmap=none" took the last */
       value = w + len;
+    }
     else if (*w)
       *other = true;
   }
@@ -1510,6 +1512,7 @@ static int grow_request(const char *args, FILE *out)
   const char *name_ptrs[RAID_MAX_MEMBERS];
   unsigned n = 0;
   int r = 0;
+  bool level_given = false;
 
   if (!copy || raid_status(array, &st) < 0) {
     free(copy);
@@ -1521,11 +1524,16 @@ static int grow_request(const char *args, FILE *out)
     struct shelf_addr a;
     if (!strncmp(tok, "level=", 6)) {
       char why[160];
-      if (parse_level(tok + 6, &want.raid, why, sizeof why) < 0) {
+      if (level_given) {            /* "level=5 level=6" took the last */
+        fprintf(out, "error: grow: level= given twice: give it once\n");
+        r = -1;
+      }
+      else if (parse_level(tok + 6, &want.raid, why, sizeof why) < 0) {
         fprintf(out, "error: grow: '%s' is not a level: use 0, 1, 5, 6, 10 or K+M (K >= 1, M "
                 "from 1 to 4)\n", tok + 6);
         r = -1;
       }
+      level_given = true;
     }
     else if (parse_shelf_addr(tok, &a) < 0) {
       fprintf(out, "error: grow: '%s' is not a shelf address (SHELF.SLOT), level=LEVEL, "
@@ -1590,20 +1598,24 @@ static int grow_request(const char *args, FILE *out)
  * added or removed (grow_bitmap_request), or the consistency policy (grow_policy_request). */
 static int grow_any_request(const char *args, FILE *out)
 {
-  bool other;
-  const char *key = "size=", *v = grow_key_word(args, key, &other);
+  bool other, twice;
+  const char *key = "size=", *v = grow_key_word(args, key, &other, &twice);
   char value[64];
 
   if (!v) {
     key = "bitmap=";
-    v = grow_key_word(args, key, &other);
+    v = grow_key_word(args, key, &other, &twice);
   }
   if (!v) {
     key = "consistency-policy=";
-    v = grow_key_word(args, key, &other);
+    v = grow_key_word(args, key, &other, &twice);
   }
   if (!v)
     return grow_request(args, out);
+  if (twice) {
+    fprintf(out, "error: grow: %s given twice: give it once\n", key);
+    return -1;
+  }
   if (other) {
     fprintf(out, "error: grow: %s takes no shelves, level or other change: make each "
             "change in a request of its own\n", key);

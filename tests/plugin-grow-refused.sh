@@ -25,6 +25,10 @@ before=$(shelves_sum 3)
 grow_refused "grow onto e3.1 twice" "^error: grow: e3\.1 is named twice: name each new shelf once; nothing was added$" e3.1 e3.1
 grow_refused "grow onto e3.1 and member e1.1" "^error: grow: e1\.1 is a member of the array already: .*; nothing was added$" level=5 e3.1 e1.1
 grow_refused "grow onto member e2.1" "^error: grow: e2\.1 is a member of the array already" e2.1
+# a key given twice took the last without a word (bitmap=64M bitmap=none removed it)
+grow_refused "grow level= twice" "^error: grow: level= given twice: give it once$" level=5 level=6 e3.1
+grow_refused "grow bitmap= twice" "^error: grow: bitmap= given twice: give it once$" bitmap=64M bitmap=none
+status | grep -q "^  bitmap [0-9]* of [0-9]* regions" || lab_die "a refused grow changed the bitmap: $(status)"
 status | grep -q "^  spares none$" || lab_die "a refused grow left a spare: $(status)"
 [ "$(shelves_sum 3)" = "$before" ] || lab_die "a refused grow wrote on e3.1"
 echo "ok: refused grows added nothing, wrote nothing on e3.1"

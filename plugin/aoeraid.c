@@ -1097,6 +1097,20 @@ static int fail_request(const char *arg, FILE *out)
 /* The control request "writemostly SHELF.SLOT on|off" (md's --write-mostly, and
  * dev-N/state writemostly / -writemostly): reads avoid the member while another copy can
  * serve them; recorded in the superblocks. */
+/* Is every member of the array write-mostly?  Then no copy is preferred: the answer said
+ * "reads go to the other copies" when there were none to go to. */
+static bool every_member_writemostly(void)
+{
+  struct raid_status st;
+
+  if (raid_status(array, &st) < 0)
+    return false;
+  for (unsigned i = 0; i < st.members; i++)
+    if (!st.member[i].writemostly)
+      return false;
+  return st.members > 0;
+}
+
 static int writemostly_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
@@ -1129,8 +1143,12 @@ static int writemostly_request(const char *arg, FILE *out)
     fprintf(out, "error: %s\n", err);
     return -1;
   }
-  fprintf(out, "%s is %s\n", name, on ? "write-mostly: reads go to the other copies while "
-          "they can serve" : "no longer write-mostly: it serves reads again");
+  if (on && every_member_writemostly())
+    fprintf(out, "%s is write-mostly, as is every other member: reads go to them all as if "
+            "none were; set one off for reads to prefer it\n", name);
+  else
+    fprintf(out, "%s is %s\n", name, on ? "write-mostly: reads go to the other copies while "
+            "they can serve" : "no longer write-mostly: it serves reads again");
   return 0;
 }
 

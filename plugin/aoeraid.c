@@ -591,7 +591,7 @@ static int shelf_arg(const char *verb, const char *arg, struct shelf_addr *a, FI
     arg++;
   if (parse_shelf_addr(arg, a) < 0) {
     fprintf(out, "error: %s: '%s' is not a shelf address: write SHELF.SLOT, as in "
-            "%s e6.1\n", verb, arg, verb);
+            "%s e6.1 (shelf 0 to 65534, slot 0 to 254)\n", verb, arg, verb);
     return -1;
   }
   return 0;
@@ -1097,6 +1097,20 @@ static int fail_request(const char *arg, FILE *out)
 /* The control request "writemostly SHELF.SLOT on|off" (md's --write-mostly, and
  * dev-N/state writemostly / -writemostly): reads avoid the member while another copy can
  * serve them; recorded in the superblocks. */
+/* Is every member of the array write-mostly?  Then no copy is preferred: the answer said
+ * "reads go to the other copies" when there were none to go to. */
+static bool every_member_writemostly(void)
+{
+  struct raid_status st;
+
+  if (raid_status(array, &st) < 0)
+    return false;
+  for (unsigned i = 0; i < st.members; i++)
+    if (!st.member[i].writemostly)
+      return false;
+  return st.members > 0;
+}
+
 static int writemostly_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
@@ -1129,8 +1143,12 @@ static int writemostly_request(const char *arg, FILE *out)
     fprintf(out, "error: %s\n", err);
     return -1;
   }
-  fprintf(out, "%s is %s\n", name, on ? "write-mostly: reads go to the other copies while "
-          "they can serve" : "no longer write-mostly: it serves reads again");
+  if (on && every_member_writemostly())
+    fprintf(out, "%s is write-mostly, as is every other member: reads go to them all as if "
+            "none were; set one off for reads to prefer it\n", name);
+  else
+    fprintf(out, "%s is %s\n", name, on ? "write-mostly: reads go to the other copies while "
+            "they can serve" : "no longer write-mostly: it serves reads again");
   return 0;
 }
 
@@ -1310,7 +1328,7 @@ static int speed_request(const char *args, FILE *out)
 {
   uint64_t min, max;
   char *copy = strdup(args), *save = NULL, *tok, a[32], b[32], err[128];
-  bool min_now = false;
+  bool min_now = false, max_now = false;
   int r = 0;
 
   if (!copy) {
@@ -1324,11 +1342,17 @@ static int speed_request(const char *args, FILE *out)
       fprintf(out, "error: speed: '%s' is not min=RATE or max=RATE\n", tok);
       r = -1;
     }
+    /* as nbdkit's parameters are: "max=100M max=200M" took the last without a word */
+    else if (to == &min ? min_now : max_now) {
+      fprintf(out, "error: speed: %.4s given twice: give it once\n", tok);
+      r = -1;
+    }
     else if (parse_rate(tok + 4, to) < 0) {
       fprintf(out, "error: speed: '%s' is not a rate: " RATE_HINT "\n", tok + 4);
       r = -1;
     }
     min_now |= to == &min;
+    max_now |= to == &max;
   }
   free(copy);
   if (r < 0)
@@ -1400,11 +1424,18 @@ static int grow_policy_request(const char *value, FILE *out)
 {
   char err[512];
   int ppl = !strcmp(value, "ppl");
+  struct raid_status st;
 
   if (!ppl && strcmp(value, "bitmap") && strcmp(value, "resync")) {
     fprintf(out, "error: grow: '%s' is no consistency policy: ppl (a partial parity log "
             "closes raid5's write hole), or bitmap or resync (none)\n", value);
     return -1;
+  }
+  /* nothing to drop: the answer said "the partial parity log is dropped" of a raid1 */
+  if (!ppl && raid_status(array, &st) == 0 && !st.ppl) {
+    fprintf(out, "the array keeps no partial parity log: nothing changed (its write-intent "
+            "bitmap, if any, stays: grow bitmap=none removes it)\n");
+    return 0;
   }
   if (raid_set_ppl(array, ppl, err, sizeof err) < 0) {
     fprintf(out, "error: grow: %s\n", err);
@@ -1418,16 +1449,18 @@ static int grow_policy_request(const char *value, FILE *out)
 
 /* KEY (as "size=") among the words of a grow request: its value, else NULL; *other: some
  * word is not KEY. */
-static const char *grow_key_word(const char *args, const char *key, bool *other)
+static const char *grow_key_word(const char *args, const char *key, bool *other, bool *twice)
 {
   const char *value = NULL;
   size_t len = strlen(key);
 
-  *other = false;
+  *other = *twice = false;
   for (const char *w = args; *w; w += strcspn(w, " ")) {
     w += strspn(w, " ");
-    if (!strncmp(w, key, len))
+    if (!strncmp(w, key, len)) {
+      *twice |= value != NULL;      /* "bitmap=64M bitmap=none" took the last */
       value = w + len;
+    }
     else if (*w)
       *other = true;
   }
@@ -1446,6 +1479,48 @@ static bool grow_spare(const struct raid_status *st, const char *name)
   return false;
 }
 
+/* Why names[n] cannot be one of the shelves a grow adds, on one line (-1), or 0: named
+ * before it, or in the array already.  Found before any is added: "grow e3.1 e3.1" added
+ * e3.1 as a spare, then answered that e3.1 was in the array, the grow refused and the
+ * spare left behind (so too "grow e3.1 e1.1", e1.1 a member). */
+static int grow_name_refused(char names[][16], unsigned n, FILE *out)
+{
+  enum holding holds = array_holds(names[n], NULL);
+
+  for (unsigned i = 0; i < n; i++)
+    if (!strcmp(names[i], names[n])) {
+      fprintf(out, "error: grow: %s is named twice: name each new shelf once; nothing was "
+              "added\n", names[n]);
+      return -1;
+    }
+  /* a failed member is left to raid_grow_check, which names the array degraded by it */
+  if (holds == HOLDS_WORKING || holds == HOLDS_REPLACING) {
+    fprintf(out, "error: grow: %s is a member of the array already: name new shelves (or "
+            "spares) to grow onto; nothing was added\n", names[n]);
+    return -1;
+  }
+  return 0;
+}
+
+/* An ec array grows keeping its M parity chunks per stripe, onto K + N data chunks: a
+ * level=K+M naming another geometry cannot be reached (level=3+2 on a 2+1 grown onto two
+ * shelves made a 4+1 without a word: the redundancy asked for was not given).  -1 after
+ * one line, else 0. */
+static int grow_ec_refused(const struct raid_status *st, const struct raid_params *want,
+                           unsigned n, FILE *out)
+{
+  unsigned k = st->k + n;
+
+  if (want->level != RAID_LEVEL_EC || st->level != RAID_LEVEL_EC ||
+      (want->k == k && want->m == st->m))
+    return 0;
+  fprintf(out, "error: grow: level=%u+%u cannot be reached: a grow keeps the %u parity "
+          "chunk%s of each stripe, so %u+%u onto %u more shel%s makes %u+%u: give level=%u+%u "
+          "or no level=; nothing was added\n", want->k, want->m, st->m, st->m == 1 ? "" : "s",
+          st->k, st->m, n, n == 1 ? "f" : "ves", k, st->m, k, st->m);
+  return -1;
+}
+
 static int grow_request(const char *args, FILE *out)
 {
   struct raid_status st;
@@ -1455,6 +1530,7 @@ static int grow_request(const char *args, FILE *out)
   const char *name_ptrs[RAID_MAX_MEMBERS];
   unsigned n = 0;
   int r = 0;
+  bool level_given = false;
 
   if (!copy || raid_status(array, &st) < 0) {
     free(copy);
@@ -1466,11 +1542,16 @@ static int grow_request(const char *args, FILE *out)
     struct shelf_addr a;
     if (!strncmp(tok, "level=", 6)) {
       char why[160];
-      if (parse_level(tok + 6, &want.raid, why, sizeof why) < 0) {
+      if (level_given) {            /* "level=5 level=6" took the last */
+        fprintf(out, "error: grow: level= given twice: give it once\n");
+        r = -1;
+      }
+      else if (parse_level(tok + 6, &want.raid, why, sizeof why) < 0) {
         fprintf(out, "error: grow: '%s' is not a level: use 0, 1, 5, 6, 10 or K+M (K >= 1, M "
                 "from 1 to 4)\n", tok + 6);
         r = -1;
       }
+      level_given = true;
     }
     else if (parse_shelf_addr(tok, &a) < 0) {
       fprintf(out, "error: grow: '%s' is not a shelf address (SHELF.SLOT), level=LEVEL, "
@@ -1485,6 +1566,7 @@ static int grow_request(const char *args, FILE *out)
     else {
       snprintf(names[n], sizeof names[n], "e%u.%u", a.shelf, a.slot);
       name_ptrs[n] = names[n];
+      r = grow_name_refused(names, n, out);
       n++;
     }
   }
@@ -1493,6 +1575,8 @@ static int grow_request(const char *args, FILE *out)
     fprintf(out, "error: grow: name the shelves to grow onto, as in grow e3.1\n");
     r = -1;
   }
+  if (r == 0)
+    r = grow_ec_refused(&st, &want.raid, n, out);
   /* a grow refused (a reshape running, not in sync, a level it cannot reach) adds nothing */
   if (r == 0 && raid_grow_check(array, n, want.raid.level, err, sizeof err) < 0) {
     fprintf(out, "error: %s\n", err);
@@ -1532,20 +1616,24 @@ static int grow_request(const char *args, FILE *out)
  * added or removed (grow_bitmap_request), or the consistency policy (grow_policy_request). */
 static int grow_any_request(const char *args, FILE *out)
 {
-  bool other;
-  const char *key = "size=", *v = grow_key_word(args, key, &other);
+  bool other, twice;
+  const char *key = "size=", *v = grow_key_word(args, key, &other, &twice);
   char value[64];
 
   if (!v) {
     key = "bitmap=";
-    v = grow_key_word(args, key, &other);
+    v = grow_key_word(args, key, &other, &twice);
   }
   if (!v) {
     key = "consistency-policy=";
-    v = grow_key_word(args, key, &other);
+    v = grow_key_word(args, key, &other, &twice);
   }
   if (!v)
     return grow_request(args, out);
+  if (twice) {
+    fprintf(out, "error: grow: %s given twice: give it once\n", key);
+    return -1;
+  }
   if (other) {
     fprintf(out, "error: grow: %s takes no shelves, level or other change: make each "
             "change in a request of its own\n", key);
@@ -1756,7 +1844,8 @@ static int aoeraid_get_ready(void)
       nbdkit_error("control=%s: %m%s", params.control, errno == ENOENT ?
                    ": its directory does not exist; create it or give another path"
                    : errno == EADDRINUSE ? ": another server answers there; give another "
-                   "path" : errno == ENAMETOOLONG ? ": a Unix socket's path is 107 bytes at "
+                   "path" : errno == EEXIST ? ": it is no socket (a file of yours?) and is left "
+                   "as it is: give the path of a socket to create" : errno == ENAMETOOLONG ? ": a Unix socket's path is 107 bytes at "
                    "most; give a shorter one" : errno == EACCES ? ": give a path in a "
                    "directory this user may write" : "");
       return -1;

@@ -273,6 +273,23 @@ static int check_level(const struct params *p, const struct raid_sb_summary *sb,
   return -1;
 }
 
+/* chunk= given when assembling must agree, as level= does: a chunk= other than the
+ * array's was ignored without a word (the array served with its own).  Not given, the
+ * params hold md's default, which an array made with chunk= need not have. */
+static int check_chunk(const struct params *p, const struct raid_sb_summary *sb,
+                       const char *shelf)
+{
+  char array[RAID_NAME_MAX + 64];
+
+  if (!params_chunk_given(p) || sb->chunk_bytes == p->raid.chunk_bytes)
+    return 0;
+  nbdkit_error("chunk=%uK given, but %s on %s has chunks of %uK: drop chunk= (it sizes a "
+               "new array's chunks) or give chunk=%uK", p->raid.chunk_bytes / 1024,
+               array_words(sb, true, array, sizeof array), shelf, sb->chunk_bytes / 1024,
+               sb->chunk_bytes / 1024);
+  return -1;
+}
+
 /* uuid= with shelves=: the listed shelves must hold that array. */
 static int check_uuid(const struct params *p, const struct raid_sb_summary *sb,
                       const char *shelf)
@@ -457,6 +474,7 @@ struct raid_array *assemble_or_create(const struct params *p, struct aoe_initiat
         check_name(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
         check_one_array(st, members, n, first_ok) < 0 ||
         check_level(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
+        check_chunk(p, &st[first_ok].sb, member_name(&members[first_ok])) < 0 ||
         refuse_omitted(p, ini, st, n, first_ok) < 0)
       return NULL;
   }

@@ -69,6 +69,13 @@ struct control *control_open(const char *path, control_request_fn *handler,
     errno = EADDRINUSE;
     goto fail;
   }
+  /* Only a stale socket is removed: a file there (control= naming a config file by
+   * mistake) was unlinked, and gone for good once the server stopped. */
+  struct stat st;
+  if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+    errno = EEXIST;
+    goto fail;
+  }
   unlink(path);
   if (bind(c->listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
       chmod(path, 0600) < 0 || listen(c->listen_fd, 8) < 0 ||

@@ -42,8 +42,9 @@ static int set_shelf_list(const char *key, const char *value, struct shelf_addr 
   for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     struct shelf_addr a;
     if (parse_shelf_addr(tok, &a) < 0) {
+      /* the ranges too: e65535.1 (AoE's broadcast shelf) looks like an address */
       nbdkit_error("%s: '%s' is not a shelf address: write SHELF.SLOT as in "
-                   "%s=e1.1,e2.1", key, tok, key);
+                   "%s=e1.1,e2.1 (shelf 0 to 65534, slot 0 to 254)", key, tok, key);
       goto fail;
     }
     for (size_t i = 0; i < *n; i++)
@@ -575,6 +576,11 @@ static int check_writemostly(const struct params *p)
 bool params_min_given(const struct params *p)
 {
   return p->given & (1u << once_index("sync-speed-min"));
+}
+
+bool params_chunk_given(const struct params *p)
+{
+  return p->given & (1u << once_index("chunk"));
 }
 
 const char *params_readonly_undo(const struct params *p)

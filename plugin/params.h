@@ -85,6 +85,8 @@ int parse_bitmap_region(const char *s, uint64_t *out);
 int check_sync_speeds(uint64_t min, bool min_given, uint64_t max, char *err, size_t errlen);
 /* sync-speed-min= was given. */
 bool params_min_given(const struct params *p);
+/* chunk= was given (else raid.chunk_bytes holds md's default): assembly checks it. */
+bool params_chunk_given(const struct params *p);
 /* "1000K/s", "50M/s", "none": the form parse_rate reads. */
 const char *rate_text(uint64_t bps, char *buf, size_t len);
 /* The defaults: 50 MiB/s while busy (md: 1000 KiB/s, too slow for a rebuild of today's

@@ -268,9 +268,12 @@ static bool bitmap_after_reshape(const struct raid_status *st)
     && st->reshape_bitmap_region;
 }
 
-/* md's consistency policy of an array without a partial parity log. */
+/* md's consistency policy of an array without a partial parity log: "none" for a RAID0,
+ * which has nothing to keep consistent (it said "resync", which a RAID0 never runs). */
 static const char *policy_name(const struct raid_status *st)
 {
+  if (st->level == RAID_LEVEL_0)
+    return "none";
   return st->bitmap_bits || bitmap_after_reshape(st) ? "bitmap" : "resync";
 }
 

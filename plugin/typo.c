@@ -1,5 +1,6 @@
 /* The word a mistyped one most likely meant: one matcher for the plugin's parameters
  * (shelfs=: did you mean 'shelves'?) and the aoeraid command's subcommands. */
+#include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -9,10 +10,12 @@
 #define TYPO_FAR 3       /* 3 edits off: another word, not a typo */
 
 /* '_' and '-' as one letter: sync_speed_min is an alias of sync-speed-min, and
- * zero_superblock is no typo of zero-superblock but the same word. */
+ * zero_superblock is no typo of zero-superblock but the same word.  Case is no letter
+ * either: SHELVES= (a shell variable's habit) was an unknown parameter with no hint. */
 static bool same_letter(char a, char b)
 {
-  return a == b || ((a == '_' || a == '-') && (b == '_' || b == '-'));
+  return tolower((unsigned char)a) == tolower((unsigned char)b) ||
+    ((a == '_' || a == '-') && (b == '_' || b == '-'));
 }
 
 /* Edit distance of A and B (insertions, deletions, substitutions, transpositions),

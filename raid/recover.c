@@ -12,21 +12,29 @@
 
 /* ---- adding a member -------------------------------------------------- */
 
-/* The member's name is already in use by a slot, a spare or the new member of a replace
- * (out of the spare list while it copies: added again, it would be both). */
-static int
-member_in_use (struct raid_array *a, const char *name)
+/* What the member's name is in use as, in words (a slot, a spare or the new member of a
+ * replace: out of the spare list while it copies, added again it would be both), or NULL.
+ * The refusal of an add says which: it said "already in the array" of a spare too. */
+static const char *
+member_use (struct raid_array *a, const char *name)
 {
   unsigned i;
 
   for (i = 0; i < a->lay.g.n; i++)
     if (a->slot[i].m.ops && !atomic_load (&a->slot[i].faulty)
         && !strcmp (slot_name (&a->slot[i]), name))
-      return 1;
+      return "a working member";
   for (i = 0; i < a->nspares; i++)
     if (!strcmp (slot_name (&a->spare[i]), name))
-      return 1;
-  return atomic_load (&a->repl.slot) >= 0 && !strcmp (slot_name (&a->repl.member), name);
+      return "a spare";
+  return atomic_load (&a->repl.slot) >= 0 && !strcmp (slot_name (&a->repl.member), name)
+    ? "the new member of the replace running" : NULL;
+}
+
+static int
+member_in_use (struct raid_array *a, const char *name)
+{
+  return member_use (a, name) != NULL;
 }
 
 /* The slot that holds (or held, failed) the member NAME; -1 when none. */
@@ -235,7 +243,8 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   removed = removed_member (a, &sb);
   failed = failed_member (a, &sb);
   if (member_in_use (a, name)) {
-    snprintf (err, errlen, "member %s is already in the array", name);
+    snprintf (err, errlen, "member %s is already in the array: %s", name,
+              member_use (a, name));
     rc = -EEXIST;
   }
   else if (failed_array_slot (a, &sb)) {
@@ -429,6 +438,25 @@ fail_blocker (struct raid_array *a, unsigned failing, const char *name, char *bu
     : "rebuild or add the missing ones first";
 }
 
+/* Why NAME, no working member, cannot be failed, in ERR: a spare or a member failed
+ * already is said as such, with what to do (both were "not a working member"). */
+static void
+fail_refusal (struct raid_array *a, const char *name, char *err, size_t errlen)
+{
+  const char *use = member_use (a, name);
+  int slot = slot_index (a, name);
+
+  if (use && !strcmp (use, "a spare"))
+    snprintf (err, errlen, "%s is a spare, no working member: nothing to fail; aoeraid "
+              "remove %s drops it", name, name);
+  else if (slot >= 0 && atomic_load (&a->slot[slot].faulty))
+    snprintf (err, errlen, "%s has failed already: aoeraid remove %s releases its shelf",
+              name, name);
+  else
+    snprintf (err, errlen, "%s is not a working member of the array (aoeraid status lists "
+              "them)", name);
+}
+
 int
 raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errlen)
 {
@@ -446,8 +474,7 @@ raid_fail_member (struct raid_array *a, const char *name, char *err, size_t errl
   if (!s && replacing (a, name))
     replacement_fail (a);
   else if (!s) {
-    snprintf (err, errlen, "%s is not a working member of the array (aoeraid status lists "
-              "them)", name);
+    fail_refusal (a, name, err, errlen);
     rc = -ENOENT;
   }
   else {

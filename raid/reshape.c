@@ -379,6 +379,8 @@ grow_reshape (struct raid_array *a, struct raid_layout *nl, const char *const *n
   sb->k = nl->g.k;
   sb->m = nl->g.m;
   sb->data_offset = nl->data_offset;
+  if (!a->reshape.bitmap_region)
+    sb->bitmap_offset = 0;      /* none after the reshape: a restart meanwhile brings none */
   sb->reshape_position = 0;
   a->prev = a->lay;
   a->lay = *nl;
@@ -446,7 +448,9 @@ raid_grow (struct raid_array *a, const char *const *names, unsigned n,
     if (mirrors)
       grow_mirrors (a, &nl);
     else {
-      a->reshape.bitmap_region = a->bitmap.nbits
+      /* A level without redundancy keeps none (as a new RAID0): nothing comes back to be
+       * re-added from it, and no resync would clear its bits */
+      a->reshape.bitmap_region = a->bitmap.nbits && (nl.g.m || nl.g.copies > 1)
         ? (uint64_t) a->lay.g.chunk << a->bitmap.shift : 0;
       bitmap_free (&a->bitmap);     /* its regions are the old layout's */
       grow_reshape (a, &nl, names);

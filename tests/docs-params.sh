@@ -202,6 +202,15 @@ for typo in stauts:status exmaine:examine zero-superblocks:zero-superblock ad:ad
     bad "aoeraid ${typo%%:*}: exit $rc, $(wc -l <<<"$out") lines, want one naming ${typo#*:}: $(head -n 2 <<<"$out")"
   fi
 done
+# An option before the command (mdadm's order) says to give the command first, one line,
+# exit 2 (it said "unknown command '-c'")
+out=$("$aoeraid" -c /run/x.sock status 2>&1 >/dev/null) && rc=0 || rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] &&
+   grep -q "^aoeraid: '-c' before the command: give the command first" <<<"$out"; then
+  echo "ok: aoeraid -c SOCKET status: $out"
+else
+  bad "aoeraid -c SOCKET status: exit $rc, want one line saying to give the command first: $out"
+fi
 # An option a command does not take is said with the program and the command (getopt
 # named the command alone: "status: unrecognized option '--bogus'"), then its usage, exit 2.
 for args in "status -c x --bogus" "discover -q" "probe --json" "add -c"; do

@@ -18,6 +18,7 @@ echo "ok: --help lists the parameters, --dump-plugin works"
 
 before=$(shelves_sum)
 plugin_fails "typo'd parameter" "unknown parameter 'levle'" shelves=e1.1,e2.1 levle=1
+plugin_fails "parameter in capitals" "unknown parameter 'SHELVES': did you mean 'shelves'\\?" SHELVES=e1.1,e2.1 level=1
 plugin_fails "unknown level" "unknown level '7'" shelves=e1.1,e2.1 level=7
 plugin_fails "bad boolean" "poll: 'maybe' is not true or false" shelves=e1.1,e2.1 level=1 poll=maybe
 plugin_fails "bad auto-readd" "auto-readd: 'sometimes' is not true or false" \
@@ -29,6 +30,7 @@ plugin_fails "no shelves" "shelves= is required" level=1
 plugin_fails "takeover without reservations" "takeover=true takes the shelves' AoE reservations, and reserve=false takes none" \
   shelves=e1.1,e2.1 level=1 takeover=true reserve=false
 plugin_fails "bad shelf address" "'e1' is not a shelf address" shelves=e1,e2.1 level=1
+plugin_fails "broadcast shelf" "shelves: 'e65535.1' is not a shelf address: write SHELF.SLOT as in shelves=e1.1,e2.1 \\(shelf 0 to 65534, slot 0 to 254\\)$" shelves=e65535.1,e2.1 level=1
 plugin_fails "too few shelves" "needs at least 3 shelves" shelves=e1.1,e2.1 level=5
 plugin_fails "no level for a new array" "give level=" shelves=e1.1,e2.1
 plugin_fails "missing shelf" "e9.1 did not answer on h0" shelves=e1.1,e9.1 level=1
@@ -57,6 +59,12 @@ plugin_fails "control= in no directory" \
   "control=$LAB_DIR/nodir/ctl: No such file or directory: its directory does not exist" \
   shelves=e1.1,e2.1 level=1 control="$LAB_DIR/nodir/ctl"
 long=$LAB_DIR/$(printf 'x%.0s' $(seq 120))
+# control= naming a file that is no socket (a config file by mistake): it was unlinked
+echo keep >"$LAB_DIR/conf"
+plugin_fails "control= on a file" \
+  "control=$LAB_DIR/conf: File exists: it is no socket \\(a file of yours\\?\\) and is left as it is: give the path of a socket to create" \
+  shelves=e1.1,e2.1 level=1 control="$LAB_DIR/conf"
+[ "$(cat "$LAB_DIR/conf" 2>&1)" = keep ] || lab_die "control= on a file removed it"
 plugin_fails "control= too long" \
   "control=$long: File name too long: a Unix socket's path is 107 bytes at most; give a shorter one" \
   shelves=e1.1,e2.1 level=1 control="$long"
@@ -73,16 +81,23 @@ plugin_fails "foreign data" "e4.1 holds data that is not an aoeraid superblock .
 # Two arrays, then a mix of their shelves.
 plugin_run shelves=e1.1,e2.1 level=1 name=left -- true
 dd if=/dev/zero of="${LAB_IMG[4]}" bs=1k count=128 conv=notrunc status=none
-plugin_run shelves=e3.1,e4.1 level=1 name=right -- true
+# 64K chunks: the starts below without chunk= must not take md's default for a chunk= given
+plugin_run shelves=e3.1,e4.1 level=1 chunk=64K name=right -- true
 before=$(shelves_sum)
 plugin_fails "mixed arrays" "mixed arrays: e1.1 belongs to array 'left'.*e3.1 to array 'right'" \
   shelves=e1.1,e3.1
 plugin_fails "level mismatch" "level=0 given, but the array .left. on e1.1 is raid1" shelves=e1.1,e2.1 level=0
+# chunk= too (it was ignored: the array served with its own 512K chunks); found by name too
+plugin_fails "chunk mismatch" "^nbdkit: error: chunk=64K given, but the array 'left' on e1.1 has chunks of 512K: drop chunk= \(it sizes a new array's chunks\) or give chunk=512K$" \
+  shelves=e1.1,e2.1 chunk=64K
+plugin_fails "chunk mismatch by name" "chunk=1024K given, but the array 'left' on e[12].1 has chunks of 512K" \
+  name=left chunk=1M
 # name= with shelves= of another array (a slip: 'right' alone would start degraded)
 plugin_fails "name mismatch" \
   "name=left given, but e3.1 holds array 'right' \([0-9a-f-]+\): list the shelves of 'left', or give name= alone to find them" \
   shelves=e3.1 name=left
 [ "$(shelves_sum)" = "$before" ] || lab_die "refusing mixed arrays wrote to a shelf"
+plugin_run shelves=e1.1,e2.1 chunk=512K -- true || lab_die "chunk= of the array's own size refused"
 
 # A corrupt superblock: flip a byte inside e2.1's superblock (4 KiB at 4 KiB).
 printf '\xff' | dd of="${LAB_IMG[2]}" bs=1 seek=4200 conv=notrunc status=none

@@ -121,6 +121,10 @@ grep -q "a dirty degraded start needs no force, but one before the resync after 
 status | grep -q "consistency policy ppl (a 1472K partial parity log" || lab_die "live: $(status)"
 ctl_ok grow consistency-policy=bitmap
 status | grep -q "consistency policy bitmap" || lab_die "policy not dropped: $(status)"
+# again: no log to drop, and the answer says so (it said "the partial parity log is dropped")
+ctl_ok grow consistency-policy=resync
+grep -q "^the array keeps no partial parity log: nothing changed" <<<"$out" ||
+  lab_die "grow consistency-policy=resync without a log answered: $out"
 out=$("$aoeraid" grow -c "$ctl" consistency-policy=journal 2>&1) && lab_die "journal taken: $out"
 grep -q "'journal' is no consistency policy" <<<"$out" || lab_die "journal refused with: $out"
 plugin_stop

@@ -38,6 +38,9 @@ echo "$out" | grep >/dev/null "speed: sync-speed-min 60M/s is above sync-speed-m
   lab_die "min=60M max=10M: unclear refusal: $out"
 out=$("$aoeraid" speed -c "$ctl" min=3M 2>&1) && lab_die "min=3M above max 2M accepted: $out"
 echo "$out" | grep >/dev/null "sync-speed-min 3M/s is above sync-speed-max 2M/s" || lab_die "min=3M: $out"
+# a key given twice (the last was taken without a word)
+out=$("$aoeraid" speed -c "$ctl" max=100M max=200M 2>&1) && lab_die "max= twice accepted: $out"
+[ "$out" = "error: speed: max= given twice: give it once" ] || lab_die "max= twice: $out"
 "$aoeraid" speed -c "$ctl" | grep >/dev/null "min 50M/s while busy, max 2M/s" ||
   lab_die "a refused change changed the limits: $("$aoeraid" speed -c "$ctl")"
 echo "ok: bad rates refused, the limits unchanged"

@@ -93,6 +93,11 @@ expect_wm false "restart by name after off"
 out=$("$aoeraid" writemostly -c "$ctl" e1.1 on 2>&1) || lab_die "writemostly on: $out"
 expect_wm true "writemostly on"
 avoided "writemostly on over the socket"
+# every copy write-mostly: the answer does not promise other copies to read from
+out=$("$aoeraid" writemostly -c "$ctl" e2.1 on 2>&1) || lab_die "writemostly e2.1 on: $out"
+[ "$out" = "e2.1 is write-mostly, as is every other member: reads go to them all as if none were; set one off for reads to prefer it" ] ||
+  lab_die "writemostly e2.1 on, e1.1 write-mostly too, answered: $out"
+"$aoeraid" writemostly -c "$ctl" e2.1 off >/dev/null || lab_die "writemostly e2.1 off failed"
 plugin_stop
 
 lab_exec "$aoeraid" examine -i h0 e1.1 >"$LAB_DIR/ex.txt" || lab_die "examine: $(cat "$LAB_DIR/ex.txt")"

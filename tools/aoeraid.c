@@ -653,6 +653,13 @@ int main(int argc, char **argv)
     usage(stdout);
     return 0;
   }
+  /* An option first (mdadm's order: mdadm -D /dev/md0) was called an unknown command */
+  if (cmd[0] == '-') {
+    fprintf(stderr, "%s: '%s' before the command: give the command first, then its options "
+            "(%s status -c SOCKET; '%s --help' lists the commands)\n", progname, cmd,
+            progname, progname);
+    return 2;
+  }
   /* One line: the whole usage after it would scroll the line that says what was wrong
    * off the screen. */
   const char *near = nearest_command(cmd);

@@ -136,3 +136,35 @@ Test(status, activity_names_what_runs_and_not_a_pending_resync, .timeout = 30)
   free(answer);
   fx_free(&clean);
 }
+
+/* REQUEST's answer for array A, into a malloc'd string. */
+static char *status_answer(struct raid_array *a, const char *request)
+{
+  char *answer = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&answer, &len);
+
+  cr_assert_not_null(out);
+  status_set(NULL, a, NULL);
+  cr_assert_eq(status_request(request, out), 0);
+  fclose(out);
+  status_set(NULL, NULL, NULL);
+  return answer;
+}
+
+/* A RAID0 has nothing to keep consistent: its policy is md's "none", not "resync" (which
+ * promises a resync after a crash that a RAID0 never runs). */
+Test(status, a_raid0s_consistency_policy_is_none, .timeout = 30)
+{
+  struct fx f;
+  char *answer;
+
+  fx_create(&f, RAID_LEVEL_0, 2, 0, 0, 4096, 0);
+  answer = status_answer(f.a, "status");
+  cr_assert(strstr(answer, "\n  consistency policy none\n"), "answer: %s", answer);
+  free(answer);
+  answer = status_answer(f.a, "status json");
+  cr_assert(strstr(answer, "\"consistency_policy\":\"none\""), "answer: %s", answer);
+  free(answer);
+  fx_free(&f);
+}

@@ -731,7 +731,7 @@ Test (recover, add_refusals)
   rig_setup (&r, &cases[1]);
   m = r.f.mem[0];
   cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EEXIST);
-  cr_assert (strstr (err, "e1.1") && strstr (err, "already"), "%s", err);
+  cr_assert (strstr (err, "member e1.1 is already in the array: a working member"), "%s", err);
   m = raid_mem_member (small);
   cr_assert_eq (raid_add_member (r.f.a, &m, err, sizeof err), -EINVAL);
   /* says what to do, and calls the shelf added a shelf: it is no member */
@@ -1756,6 +1756,9 @@ Test (manage, fail_refuses_what_the_array_cannot_lose)
   cr_assert (strstr (err, "e7.1 is not a working member"), "%s", err);
   cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), 0, "%s", err);
   cr_assert_eq (raid_fail_member (r.f.a, "e1.1", err, sizeof err), -ENOENT, "failed twice");
+  /* said as what it is, with what to do (it said "not a working member" of both) */
+  cr_assert (strstr (err, "e1.1 has failed already: aoeraid remove e1.1 releases its shelf"),
+             "%s", err);
   cr_assert_eq (raid_fail_member (r.f.a, "e3.1", err, sizeof err), -EBUSY);
   cr_assert (strstr (err, "failing e3.1 would leave raid5 'test' without the members it "
                      "needs"), "%s", err);
@@ -2662,6 +2665,15 @@ Test (replace, refusals)
   cr_assert (strstr (err, "the array has no spare that is up to replace e2.1 with: add one first"), "%s",
              err);
   rig_spare (&r);
+  cr_assert_eq (raid_fail_member (r.f.a, "e9.1", err, sizeof err), -ENOENT);
+  cr_assert (strstr (err, "e9.1 is a spare, no working member: nothing to fail; aoeraid remove "
+                     "e9.1 drops it"), "%s", err);
+  {
+    /* a spare added again: the refusal says it is a spare (it said only "in the array") */
+    struct raid_member again = raid_mem_member (r.spare[0]);
+    cr_assert_eq (raid_add_member (r.f.a, &again, err, sizeof err), -EEXIST, "%s", err);
+    cr_assert (strstr (err, "member e9.1 is already in the array: a spare"), "%s", err);
+  }
   cr_assert_eq (raid_replace_start (r.f.a, "e7.1", NULL, err, sizeof err), -ENOENT);
   cr_assert (strstr (err, "e7.1 is not a working member"), "%s", err);
   cr_assert_eq (raid_replace_start (r.f.a, "e2.1", "e8.1", err, sizeof err), -ENOENT);
@@ -2676,7 +2688,8 @@ Test (replace, refusals)
     struct raid_status st;
 
     cr_assert_eq (raid_add_member (r.f.a, &again, err, sizeof err), -EEXIST, "%s", err);
-    cr_assert (strstr (err, "member e9.1 is already in the array"), "%s", err);
+    cr_assert (strstr (err, "member e9.1 is already in the array: the new member of the "
+                            "replace running"), "%s", err);
     raid_status (r.f.a, &st);
     cr_assert_eq (st.spares, 0, "the replacement was added as a spare too");
   }

@@ -605,3 +605,46 @@ Test (reshape, a_new_member_that_missed_the_grows_update_is_taken_in_its_slot)
   rig_verify (&r, "after the reshape with the member that missed the grow's update");
   rig_free (&r);
 }
+
+/* A grow to a level without redundancy (a RAID1 of 2 to a RAID0 of 3) drops the write-intent
+ * bitmap, as creation gives a RAID0 none: no member of it comes back to be re-added from one,
+ * and no resync ever cleared its bits (status showed every region dirty until a restart,
+ * and a RAID0 refuses bitmap=none: it was there for good).  Also across a restart in the
+ * middle of the reshape. */
+Test (reshape, a_grow_to_raid0_drops_the_bitmap)
+{
+  static const struct grow_case c = { RAID_LEVEL_1, 2, 0, 0, RAID_LEVEL_0, 1, 3 };
+  struct raid_params p = { .level = RAID_LEVEL_1, .chunk_bytes = CHUNK, .name = "striped",
+                           .flags = RAID_CREATE_ASSUME_CLEAN, .bitmap_region = 4 * CHUNK };
+  struct raid_status st;
+  struct rig r;
+  char err[256] = "";
+
+  for (int restart = 0; restart < 2; restart++) {
+    rig_create_with (&r, &p, 3, &c);
+    cr_assert_eq (raid_status (r.f.a, &st), 0);
+    cr_assert_neq (st.bitmap_bits, 0, "created without a bitmap");
+    cr_assert_eq (raid_add_member (r.f.a, &r.f.mem[2], err, sizeof err), 0, "%s", err);
+    cr_assert_eq (rig_grow (&r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (raid_status (r.f.a, &st), 0);
+    cr_expect_eq (st.reshape_bitmap_region, 0, "a bitmap to come back after the reshape");
+    if (restart) {
+      fx_close (&r.f);                   /* before the reshape moved anything */
+      cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "%s", err);
+      r.f.a->reshape.step_max = CHUNK;
+    }
+    cr_assert_eq (raid_reshape (r.f.a), 0);
+    cr_assert_eq (raid_status (r.f.a, &st), 0);
+    cr_expect_eq (st.bitmap_bits, 0, "restart %d: a raid0 kept a bitmap of %llu regions, "
+                  "%llu dirty", restart, (unsigned long long) st.bitmap_bits,
+                  (unsigned long long) st.bitmap_dirty);
+    cr_expect_eq (r.f.a->sb.bitmap_offset, 0, "restart %d: the superblocks name a bitmap",
+                  restart);
+    fx_close (&r.f);
+    cr_assert_not_null (fx_assemble (&r.f, 0, err, sizeof err), "%s", err);
+    cr_assert_eq (raid_status (r.f.a, &st), 0);
+    cr_expect_eq (st.bitmap_bits, 0, "restart %d: assembled with a bitmap", restart);
+    rig_verify (&r, "grown to raid0");
+    rig_free (&r);
+  }
+}

@@ -2527,6 +2527,7 @@ void aoe_sleep_begin(struct aoe_target *t)
   /* With aoe_loop_watches: the loop clears loop_watching before it counts the sleepers, a
    * sleeper counts itself before it reads loop_watching, so one of the two sees the other
    * (sequentially consistent atomics): never a sleeper with nobody watching. */
+  atomic_store(&ini->last_sleep_us, aoe_now_us());
   atomic_fetch_add(&ini->sleepers, 1);
   if (!atomic_load(&ini->loop_watching))
     aoe_wake(ini);
@@ -2539,12 +2540,16 @@ void aoe_sleep_end(struct aoe_target *t)
 
 /* Whether the loop's next poll includes the sockets, and for how long it may sleep
  * (*TIMEOUT_MS, shortened to when the pollers' hold runs out).  Off the sockets only while
- * a thread polled within AOE_POLLER_QUIET_US and none sleeps on a completion: those
- * pollers receive the replies themselves (aoe_poll). */
+ * a thread polled within AOE_POLLER_QUIET_US and none slept within it (nor sleeps): those
+ * pollers receive the replies themselves (aoe_poll).  Requests that sleep (company: depth
+ * 32) keep it on: a lone poll among them would otherwise take it off, for each sleeper
+ * after it to wake it again through the eventfd. */
 int aoe_loop_watches(struct aoe_initiator *ini, int *timeout_ms)
 {
   uint64_t now = aoe_now_us(), polled = atomic_load(&ini->last_poll_us);
-  if (polled + AOE_POLLER_QUIET_US <= now || atomic_load(&ini->sleepers)) {
+  uint64_t slept = atomic_load(&ini->last_sleep_us);
+  if (polled + AOE_POLLER_QUIET_US <= now || slept + AOE_POLLER_QUIET_US > now ||
+      atomic_load(&ini->sleepers)) {
     atomic_store(&ini->loop_watching, 1);
     return 1;
   }

@@ -265,10 +265,11 @@ struct aoe_initiator {
   pthread_mutex_t qlock;        /* submissions from callers */
   struct aoe_req *sub_head, *sub_tail;
   int evfd;
-  /* aoe_poll's callers: when one last polled, and the threads sleeping on a completion.
-   * The loop leaves the sockets alone while a poll is recent and nobody sleeps
-   * (engine.c, aoe_loop_watches); loop_watching says whether its poll includes them. */
-  atomic_ullong last_poll_us;
+  /* aoe_poll's callers: when one last polled, when a thread last began to sleep on a
+   * completion, and how many sleep now.  The loop leaves the sockets alone while a poll
+   * is recent and no sleep is (engine.c, aoe_loop_watches); loop_watching says whether
+   * its poll includes them. */
+  atomic_ullong last_poll_us, last_sleep_us;
   atomic_uint sleepers;
   atomic_int loop_watching;
   pthread_t thread;

@@ -3103,7 +3103,11 @@ Test(pollers, a_sleeper_wakes_a_loop_off_the_sockets_and_keeps_it_on_them)
   timeout_ms = 10;
   cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 1, "the loop left a sleeper's replies");
   aoe_sleep_end(r.t);
-  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 0, "the poller has them again");
+  aoe_poll(r.t);
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 1, "off the sockets right after a "
+               "sleep: a lone poll among sleepers (depth 32) has each next sleeper wake it");
+  atomic_store(&r.ini->last_sleep_us, aoe_now_us() - AOE_POLLER_QUIET_US - 1);
+  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 0, "polls alone again: still on them");
   rig_close(&r);
 }
 

@@ -3087,16 +3087,26 @@ Test(pollers, a_recent_poll_takes_the_loop_off_the_sockets_until_it_is_stale)
   rig_close(&r);
 }
 
+/* A rig whose loop has just decided, after a poll (POLLED) or none: off the sockets or
+ * on them, as asked, its eventfd read empty. */
+static void rig_loop_decided(struct rig *r, uint64_t seed, int polled)
+{
+  int timeout_ms = 10;
+
+  rig_open(r, seed);
+  if (polled)
+    aoe_poll(r->t);
+  cr_assert_eq(aoe_loop_watches(r->ini, &timeout_ms), !polled);
+  while (loop_woken(r))
+    ;
+}
+
 Test(pollers, a_sleeper_wakes_a_loop_off_the_sockets_and_keeps_it_on_them)
 {
   struct rig r;
   int timeout_ms = 10;
 
-  rig_open(&r, 62);
-  aoe_poll(r.t);
-  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 0);
-  while (loop_woken(&r))
-    ;
+  rig_loop_decided(&r, 62, 1);
   aoe_sleep_begin(r.t);                 /* a waiter stops polling: nobody receives for it */
   cr_assert(loop_woken(&r), "a sleeper left the loop asleep off the sockets");
   aoe_poll(r.t);                        /* another thread polls meanwhile */
@@ -3114,12 +3124,8 @@ Test(pollers, a_sleeper_wakes_a_loop_off_the_sockets_and_keeps_it_on_them)
 Test(pollers, a_sleeper_with_the_loop_on_the_sockets_wakes_nothing)
 {
   struct rig r;
-  int timeout_ms = 10;
 
-  rig_open(&r, 63);
-  cr_assert_eq(aoe_loop_watches(r.ini, &timeout_ms), 1);
-  while (loop_woken(&r))
-    ;
+  rig_loop_decided(&r, 63, 0);
   aoe_sleep_begin(r.t);
   cr_assert_not(loop_woken(&r), "a sleeper woke a loop that watches: a wake-up per request");
   aoe_sleep_end(r.t);

@@ -14,7 +14,10 @@ lab_init 150
 lab_up -n 3 -s 16M     # e3.1: a shelf beside the array's (the plugin lists e1.1, e2.1)
 
 lab_netem spinup 2500
-out=$(lab_exec aoeraid discover -v -i h0 -w 300 2>&1) ||
+# -w 1000: the Query Config answers come through the relay, a process of its own that a
+# loaded machine (a CI beside a bench) ran late: 300 ms once saw none.  Still short of the
+# 2.5 s the disks take to answer IDENTIFY, which discovery must wait for past -w.
+out=$(lab_exec aoeraid discover -v -i h0 -w 1000 2>&1) ||
   lab_die "discover of shelves answering IDENTIFY after 2.5 s failed: $out"
 echo "$out"
 grep -q '^e1\.1 .* up ' <<<"$out" && grep -q '^e2\.1 .* up ' <<<"$out" ||

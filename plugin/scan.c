@@ -537,6 +537,28 @@ static size_t append_stale_listed(const struct omitted *o, const struct raid_sb_
   return n_stale;
 }
 
+/* Append to BUF those left out that are current in NEWEST's array (one left out may be as
+ * stale as the listed ones), as append_each_omitted does; how many. */
+static size_t append_current_omitted(const struct omitted *o,
+                                     const struct raid_sb_summary *newest, char *buf, size_t len)
+{
+  size_t used = strlen(buf), named = 0, n_current = 0;
+
+  for (size_t i = 0; i < o->n; i++)
+    n_current += raid_sb_current_member(newest, &o->f->sb[o->at[i]]);
+  for (size_t i = 0; i < o->n && used < len; i++) {
+    const struct shelf_addr *a = &o->f->a[o->at[i]];
+    const struct raid_sb_summary *sb = &o->f->sb[o->at[i]];
+    if (!raid_sb_current_member(newest, sb))
+      continue;
+    used += snprintf(buf + used, len - used, "%se%u.%u (slot %u)", named == 0 ? ""
+                     : named + 1 == n_current ? " and " : ", ", a->shelf, a->slot,
+                     raid_sb_assembly_role(newest, sb));
+    named++;
+  }
+  return n_current;
+}
+
 /* The refusal when the listed shelves are the stale ones: REF, the freshest listed, is
  * behind NEWEST, one left out; REF's view calls those left out current, but it is REF
  * that the array left behind.  Starting from REF (run=true) would serve old data. */
@@ -544,15 +566,15 @@ static void say_stale_listed(const struct omitted *o, const struct raid_sb_summa
 {
   char start[64], array[64], stale[256] = "", omitted[512] = "";
   const char *is = append_stale_listed(o, newest, stale, sizeof stale) == 1 ? "is" : "are";
+  size_t n_current = append_current_omitted(o, newest, omitted, sizeof omitted);
 
-  append_each_omitted(o, "e%u.%u (slot %u)", omitted, sizeof omitted);
   nbdkit_error("%s in shelves= %s stale (events %" PRIu64 " < %" PRIu64 "): %s, not in "
                "shelves=, %s %s at events %" PRIu64 ": list %s in shelves= (or start by %s, "
                "which finds every shelf), and %s %s then left out, for 'aoeraid add' to take "
                "back", stale, is, o->ref->events, newest->events, omitted,
-               o->n == 1 ? "holds" : "hold",
+               n_current == 1 ? "holds" : "hold",
                array_text(newest->name, newest->array_uuid, array, sizeof array),
-               newest->events, o->n == 1 ? "it" : "them",
+               newest->events, n_current == 1 ? "it" : "them",
                scan_start_text(newest, start, sizeof start), stale, is);
 }
 

@@ -498,6 +498,86 @@ static void say_all_omitted(const struct omitted *o)
                o->ref->events, scan_start_text(o->ref, start, sizeof start), then);
 }
 
+/* The newest superblock of those found left out, or NULL when none is. */
+static const struct raid_sb_summary *newest_omitted(const struct omitted *o)
+{
+  const struct raid_sb_summary *newest = NULL;
+
+  for (size_t i = 0; i < o->n; i++)
+    if (!newest || o->f->sb[o->at[i]].events > newest->events)
+      newest = &o->f->sb[o->at[i]];
+  return newest;
+}
+
+/* Append to BUF the listed shelves found that NEWEST's array has left behind (stale:
+ * events + 1 < NEWEST's, as assembly has it), joined by ", " and a last " and "; how
+ * many. */
+static size_t append_stale_listed(const struct omitted *o, const struct raid_sb_summary *newest,
+                                  char *buf, size_t len)
+{
+  size_t used = strlen(buf), named = 0, n_stale = 0;
+
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < o->f->n && used < len; i++) {
+      const struct shelf_addr *a = &o->f->a[i];
+      const struct raid_sb_summary *sb = &o->f->sb[i];
+      if (sb->state != RAID_SB_OK || memcmp(sb->array_uuid, newest->array_uuid, 16)
+          || sb->events + 1 >= newest->events
+          || (!listed(o->p->shelves, o->p->n_shelves, a)
+              && !listed(o->p->spares, o->p->n_spares, a)))
+        continue;
+      if (pass == 0) {
+        n_stale++;
+        continue;
+      }
+      used += snprintf(buf + used, len - used, "%se%u.%u", named == 0 ? ""
+                       : named + 1 == n_stale ? " and " : ", ", a->shelf, a->slot);
+      named++;
+    }
+  return n_stale;
+}
+
+/* Append to BUF those left out that are current in NEWEST's array (one left out may be as
+ * stale as the listed ones), as append_each_omitted does; how many. */
+static size_t append_current_omitted(const struct omitted *o,
+                                     const struct raid_sb_summary *newest, char *buf, size_t len)
+{
+  size_t used = strlen(buf), named = 0, n_current = 0;
+
+  for (size_t i = 0; i < o->n; i++)
+    n_current += raid_sb_current_member(newest, &o->f->sb[o->at[i]]);
+  for (size_t i = 0; i < o->n && used < len; i++) {
+    const struct shelf_addr *a = &o->f->a[o->at[i]];
+    const struct raid_sb_summary *sb = &o->f->sb[o->at[i]];
+    if (!raid_sb_current_member(newest, sb))
+      continue;
+    used += snprintf(buf + used, len - used, "%se%u.%u (slot %u)", named == 0 ? ""
+                     : named + 1 == n_current ? " and " : ", ", a->shelf, a->slot,
+                     raid_sb_assembly_role(newest, sb));
+    named++;
+  }
+  return n_current;
+}
+
+/* The refusal when the listed shelves are the stale ones: REF, the freshest listed, is
+ * behind NEWEST, one left out; REF's view calls those left out current, but it is REF
+ * that the array left behind.  Starting from REF (run=true) would serve old data. */
+static void say_stale_listed(const struct omitted *o, const struct raid_sb_summary *newest)
+{
+  char start[64], array[64], stale[256] = "", omitted[512] = "";
+  const char *is = append_stale_listed(o, newest, stale, sizeof stale) == 1 ? "is" : "are";
+  size_t n_current = append_current_omitted(o, newest, omitted, sizeof omitted);
+
+  nbdkit_error("%s in shelves= %s stale (events %" PRIu64 " < %" PRIu64 "): %s, not in "
+               "shelves=, %s %s at events %" PRIu64 ": list %s in shelves= (or start by %s, "
+               "which finds every shelf), and %s %s then left out, for 'aoeraid add' to take "
+               "back", stale, is, o->ref->events, newest->events, omitted,
+               n_current == 1 ? "holds" : "hold",
+               array_text(newest->name, newest->array_uuid, array, sizeof array),
+               newest->events, n_current == 1 ? "it" : "them",
+               scan_start_text(newest, start, sizeof start), stale, is);
+}
+
 int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
                          const struct raid_sb_summary *const *given, size_t n,
                          const struct raid_sb_summary *first)
@@ -518,7 +598,9 @@ int scan_refuse_unlisted(struct aoe_initiator *ini, const struct params *p,
     aoe_discover_until(ini, SCAN_ROUND_MS, omitted_found, &o);
     omitted_found(&o);
   }
-  if (o.n == 1)
+  if (o.n && newest_omitted(&o)->events > ref->events + 1)
+    say_stale_listed(&o, newest_omitted(&o));
+  else if (o.n == 1)
     say_omitted(p, &o.f->a[o.at[0]], &o.f->sb[o.at[0]], ref);
   else if (o.n > 1)
     say_all_omitted(&o);

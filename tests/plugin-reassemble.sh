@@ -3,7 +3,7 @@
 # shelves=, the data is intact; start it with a shelf missing, it serves degraded with a
 # warning and the data is intact; a live member left out of shelves= refuses the start
 # (run=true starts it; two left out are both named), also with a stale copy of it listed;
-# a member that missed writes is stale and left out.
+# a member that missed writes is stale and left out, and listed alone is named stale.
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -145,6 +145,16 @@ plugin_stop
 echo "ok: a start refused after assembly left the array clean: the next start serves degraded"
 
 lab_start 2
+# Only the stale e2.1 listed: its superblock (an old view) calls e1.1 and e3.1 current at
+# its own events; the line must say the listed e2.1 is the stale one, behind those left
+# out, which hold the array now.  Read-only or not: nothing is written.
+sum=$(shelves_sum)
+for ro in false true; do
+  plugin_fails "a start by shelves= naming only the stale e2.1 (readonly=$ro)" \
+    "error: e2\.1 in shelves= is stale \(events ([0-9]+) < ([0-9]+)\): e1\.1 \(slot 0\) and e3\.1 \(slot 2\), not in shelves=, hold 'keep' at events \2: list them in shelves= \(or start by name=keep, which finds every shelf\), and e2\.1 is then left out, for 'aoeraid add' to take back$" \
+    shelves=e2.1 readonly=$ro
+done
+[ "$(shelves_sum)" = "$sum" ] || lab_die "the refused start (stale e2.1 alone) wrote to a shelf"
 : >"$LAB_DIR/nbdkit.log"
 plugin_start "$sock" shelves=e1.1,e2.1,e3.1 control="$ctl"
 # the stale line says how to take it back

@@ -5,6 +5,7 @@
 # and leaves e2.1 (failed by the administrator) out: examine's command names e1.1,e3.1,
 # not e2.1, and the start with force=true takes exactly e3.1.  (hold-time=0: e3.1, which
 # the array cannot do without, goes down at its dead time rather than being held.)
+# Examined while the forced start serves it, the array looks in use (reserved).
 set -euo pipefail
 . "$top_srcdir/tests/lab.sh"
 lab_init 180
@@ -50,6 +51,19 @@ grep -q "member e3.1 (slot 2, events [0-9]*) taken back (force)" "$LAB_DIR/nbdki
 grep -q "member e2\.1 .* taken back (force)" "$LAB_DIR/nbdkit.log" &&
   lab_die "force took e2.1 (failed by the administrator) back too"
 [ "$(readback)" = "$want" ] || lab_die "force=true: the data differs"
+# Examined while this head serves it (degraded, e2.1 failed; dirty while open): the
+# shelves are reserved, and examine says the array looks in use, the head to stop first,
+# before its write-hole line calls for force=true (which stands for a head gone down
+# holding the reservation: the shelf cannot tell which).
+out=$(lab_exec aoeraid examine -i h0)
+grep -Eq "^  reserved: by ([0-9a-f]{2}:){5}[0-9a-f]{2}: the array looks in use, a head serving it: stop it first" <<<"$out" ||
+  lab_die "examine of the running array does not say it looks in use: $out"
+[ "$(grep -E -m1 "^  (reserved|degraded|start):" <<<"$out" | cut -d: -f1)" = "  reserved" ] ||
+  lab_die "examine of the running array: the reserved line is not first: $out"
+json=$(lab_exec aoeraid examine -i h0 --json)
+jq -e '.arrays[0].reserved_by | test("^([0-9a-f]{2}:){5}[0-9a-f]{2}$")' <<<"$json" >/dev/null ||
+  lab_die "examine --json of the running array: no reserved_by: $json"
+echo "ok: examine of the running array says it looks in use (reserved by the head)"
 plugin_stop
 echo "ok: force=true took e3.1 back as examine said; the data reads back"
 echo "tool-examine-force: passed"

@@ -32,6 +32,7 @@ struct exam {
   int blank;                   /* RAID_SB_NONE: 1 all zeros, 0 other data, -errno unread */
   int stale_bitmap;            /* RAID_SB_NONE: the other data is an aoeraid bitmap */
   char error[200];             /* RAID_SB_IOERR: why */
+  char holder[18];             /* the MAC holding its AoE reservation, "" when none */
 };
 
 static const char *role_text(enum raid_role_state r)
@@ -58,6 +59,7 @@ static void exam_one(struct exam *e, struct aoe_target *t)
   aoe_target_info(t, &info);
   snprintf(e->name, sizeof e->name, "e%u.%u", info.shelf, info.slot);
   e->bytes = info.sectors * 512;
+  shelf_holder(t, e->holder, sizeof e->holder);
   /* poll=false: one read at a time, nothing to gain from polling. */
   if (aoe_member_init(&m, t, false) < 0) {
     e->sb.state = RAID_SB_IOERR;
@@ -333,6 +335,16 @@ static const struct raid_sb_summary *freshest(const struct exam *ex, size_t n, s
     if (same_array(&ex[j], &ex[i]) && ex[j].sb.events > ref->events)
       ref = &ex[j].sb;
   return ref;
+}
+
+/* The MAC reserving a shelf of E's array (a head serves it: the plugin reserves its
+ * shelves, reserve=true), NULL when none is reserved. */
+static const char *array_holder(const struct exam *ex, size_t n, size_t i)
+{
+  for (size_t j = 0; j < n; j++)
+    if (same_array(&ex[j], &ex[i]) && ex[j].holder[0])
+      return ex[j].holder;
+  return NULL;
 }
 
 /* The slot assembly puts a shelf in, RAID_SB_ROLE_SPARE for a spare (raid/scan.c). */
@@ -760,6 +772,13 @@ static void print_array_text(const struct exam *ex, size_t n, size_t first)
       printf("\n");
     }
   start_command(ex, n, first, cmd, sizeof cmd);
+  /* a reservation held says a head serves the array, or went down holding it: the shelf
+   * cannot tell which, so the lines after it stand, for the head that went down */
+  if (array_holder(ex, n, first))
+    printf("  reserved: by %s: the array looks in use, a head serving it: stop it first "
+           "(an open array's superblocks say dirty, which is no crash: no force=true); "
+           "unless that head went down holding them: then the start below, from another "
+           "host with takeover=true\n", array_holder(ex, n, first));
   if (cmd[0] && start_hole(ex, n, first) != RAID_WRITE_HOLE_NONE)
     printf("  degraded: %s\n", hole_text(ref, start_hole(ex, n, first), why, sizeof why));
   if (cmd[0])
@@ -846,6 +865,11 @@ static void print_array_json(const struct exam *ex, size_t n, size_t first, int 
   printf(",\"force_command\":");
   if (cmd[0])
     json_string(stdout, cmd);
+  else
+    printf("null");
+  printf(",\"reserved_by\":");
+  if (array_holder(ex, n, first))
+    printf("\"%s\"", array_holder(ex, n, first));
   else
     printf("null");
   printf(",\"scan_command\":\"nbdkit aoeraid uuid=%s\"}", uuid);

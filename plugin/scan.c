@@ -463,19 +463,28 @@ static void say_omitted(const struct params *p, const struct shelf_addr *a,
                scan_start_text(ref, start, sizeof start), then);
 }
 
-/* Append to BUF, for each shelf O found, FMT (with its shelf, slot and the slot it holds)
- * joined by ", " and a last " and ": "e2.1 (slot 1) and e3.1 (slot 2)". */
-static void append_each_omitted(const struct omitted *o, const char *fmt, char *buf, size_t len)
+/* Append to BUF, for each of F's shelves AT[0..N), FMT (with its shelf, slot and the slot
+ * it holds in REF's array) joined by ", " and a last " and ": "e2.1 (slot 1) and e3.1
+ * (slot 2)". */
+static void append_each(const struct found *f, const size_t *at, size_t n,
+                        const struct raid_sb_summary *ref, const char *fmt, char *buf,
+                        size_t len)
 {
   size_t used = strlen(buf);
 
-  for (size_t i = 0; i < o->n && used < len; i++) {
-    const struct shelf_addr *a = &o->f->a[o->at[i]];
-    used += snprintf(buf + used, len - used, "%s", i == 0 ? "" : i + 1 == o->n ? " and " : ", ");
+  for (size_t i = 0; i < n && used < len; i++) {
+    const struct shelf_addr *a = &f->a[at[i]];
+    used += snprintf(buf + used, len - used, "%s", i == 0 ? "" : i + 1 == n ? " and " : ", ");
     if (used < len)
       used += snprintf(buf + used, len - used, fmt, a->shelf, a->slot,
-                       raid_sb_assembly_role(o->ref, &o->f->sb[o->at[i]]));
+                       raid_sb_assembly_role(ref, &f->sb[at[i]]));
   }
+}
+
+/* append_each of the shelves O found left out, their slots in O->ref's view. */
+static void append_each_omitted(const struct omitted *o, const char *fmt, char *buf, size_t len)
+{
+  append_each(o->f, o->at, o->n, o->ref, fmt, buf, len);
 }
 
 /* The refusal for two or more left out: every one named, so that a single fix does. */
@@ -510,53 +519,37 @@ static const struct raid_sb_summary *newest_omitted(const struct omitted *o)
 }
 
 /* Append to BUF the listed shelves found that NEWEST's array has left behind (stale:
- * events + 1 < NEWEST's, as assembly has it), joined by ", " and a last " and "; how
- * many. */
+ * events + 1 < NEWEST's, as assembly has it), as append_each does; how many. */
 static size_t append_stale_listed(const struct omitted *o, const struct raid_sb_summary *newest,
                                   char *buf, size_t len)
 {
-  size_t used = strlen(buf), named = 0, n_stale = 0;
+  size_t at[MAX_SHELVES + RAID_MAX_SPARES] = { 0 }, n = 0;     /* only listed ones count */
 
-  for (int pass = 0; pass < 2; pass++)
-    for (size_t i = 0; i < o->f->n && used < len; i++) {
-      const struct shelf_addr *a = &o->f->a[i];
-      const struct raid_sb_summary *sb = &o->f->sb[i];
-      if (sb->state != RAID_SB_OK || memcmp(sb->array_uuid, newest->array_uuid, 16)
-          || sb->events + 1 >= newest->events
-          || (!listed(o->p->shelves, o->p->n_shelves, a)
-              && !listed(o->p->spares, o->p->n_spares, a)))
-        continue;
-      if (pass == 0) {
-        n_stale++;
-        continue;
-      }
-      used += snprintf(buf + used, len - used, "%se%u.%u", named == 0 ? ""
-                       : named + 1 == n_stale ? " and " : ", ", a->shelf, a->slot);
-      named++;
-    }
-  return n_stale;
+  for (size_t i = 0; i < o->f->n; i++) {
+    const struct raid_sb_summary *sb = &o->f->sb[i];
+    if (sb->state == RAID_SB_OK && !memcmp(sb->array_uuid, newest->array_uuid, 16)
+        && sb->events + 1 < newest->events
+        && (listed(o->p->shelves, o->p->n_shelves, &o->f->a[i])
+            || listed(o->p->spares, o->p->n_spares, &o->f->a[i]))
+        && n < sizeof at / sizeof at[0])
+      at[n++] = i;
+  }
+  append_each(o->f, at, n, newest, "e%u.%u", buf, len);
+  return n;
 }
 
 /* Append to BUF those left out that are current in NEWEST's array (one left out may be as
- * stale as the listed ones), as append_each_omitted does; how many. */
+ * stale as the listed ones), with their slots; how many. */
 static size_t append_current_omitted(const struct omitted *o,
                                      const struct raid_sb_summary *newest, char *buf, size_t len)
 {
-  size_t used = strlen(buf), named = 0, n_current = 0;
+  size_t at[RAID_MAX_MEMBERS] = { 0 }, n = 0;
 
   for (size_t i = 0; i < o->n; i++)
-    n_current += raid_sb_current_member(newest, &o->f->sb[o->at[i]]);
-  for (size_t i = 0; i < o->n && used < len; i++) {
-    const struct shelf_addr *a = &o->f->a[o->at[i]];
-    const struct raid_sb_summary *sb = &o->f->sb[o->at[i]];
-    if (!raid_sb_current_member(newest, sb))
-      continue;
-    used += snprintf(buf + used, len - used, "%se%u.%u (slot %u)", named == 0 ? ""
-                     : named + 1 == n_current ? " and " : ", ", a->shelf, a->slot,
-                     raid_sb_assembly_role(newest, sb));
-    named++;
-  }
-  return n_current;
+    if (raid_sb_current_member(newest, &o->f->sb[o->at[i]]))
+      at[n++] = o->at[i];
+  append_each(o->f, at, n, newest, "e%u.%u (slot %u)", buf, len);
+  return n;
 }
 
 /* The refusal when the listed shelves are the stale ones: REF, the freshest listed, is

@@ -1094,9 +1094,6 @@ static int fail_request(const char *arg, FILE *out)
   return 0;
 }
 
-/* The control request "writemostly SHELF.SLOT on|off" (md's --write-mostly, and
- * dev-N/state writemostly / -writemostly): reads avoid the member while another copy can
- * serve them; recorded in the superblocks. */
 /* Is every member of the array write-mostly?  Then no copy is preferred: the answer said
  * "reads go to the other copies" when there were none to go to. */
 static bool every_member_writemostly(void)
@@ -1111,6 +1108,9 @@ static bool every_member_writemostly(void)
   return st.members > 0;
 }
 
+/* The control request "writemostly SHELF.SLOT on|off" (md's --write-mostly, and
+ * dev-N/state writemostly / -writemostly): reads avoid the member while another copy can
+ * serve them; recorded in the superblocks. */
 static int writemostly_request(const char *arg, FILE *out)
 {
   struct shelf_addr a;
@@ -1821,6 +1821,20 @@ static int apply_policy(void)
 /* Discovery, reservation and assembly happen here, so every error reaches the user
  * before nbdkit forks and answers clients.  The initiator's thread runs only for this
  * and starts again in after_fork. */
+/* What to do when control_open failed with ERR, after ": ", or "". */
+static const char *control_open_hint(int err)
+{
+  switch (err) {
+  case ENOENT: return ": its directory does not exist; create it or give another path";
+  case EADDRINUSE: return ": another server answers there; give another path";
+  case EEXIST: return ": it is no socket (a file of yours?) and is left as it is: give the "
+                      "path of a socket to create";
+  case ENAMETOOLONG: return ": a Unix socket's path is 107 bytes at most; give a shorter one";
+  case EACCES: return ": give a path in a directory this user may write";
+  default: return "";
+  }
+}
+
 static int aoeraid_get_ready(void)
 {
   struct aoe_options opts = {
@@ -1841,13 +1855,7 @@ static int aoeraid_get_ready(void)
   if (params.control) {
     control = control_open(params.control, control_request, is_status_request);
     if (!control) {
-      nbdkit_error("control=%s: %m%s", params.control, errno == ENOENT ?
-                   ": its directory does not exist; create it or give another path"
-                   : errno == EADDRINUSE ? ": another server answers there; give another "
-                   "path" : errno == EEXIST ? ": it is no socket (a file of yours?) and is left "
-                   "as it is: give the path of a socket to create" : errno == ENAMETOOLONG ? ": a Unix socket's path is 107 bytes at "
-                   "most; give a shorter one" : errno == EACCES ? ": give a path in a "
-                   "directory this user may write" : "");
+      nbdkit_error("control=%s: %m%s", params.control, control_open_hint(errno));
       return -1;
     }
   }

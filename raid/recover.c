@@ -31,12 +31,6 @@ member_use (struct raid_array *a, const char *name)
     ? "the new member of the replace running" : NULL;
 }
 
-static int
-member_in_use (struct raid_array *a, const char *name)
-{
-  return member_use (a, name) != NULL;
-}
-
 /* The slot that holds (or held, failed) the member NAME; -1 when none. */
 int
 slot_index (struct raid_array *a, const char *name)
@@ -214,7 +208,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   const char *name = m->ops->name (m->member);
   uint64_t need = array_member_bytes (a);
   struct raid_sb_summary sb;
-  const char *why;
+  const char *why, *use;
   char text[sizeof sb.problem + 2 * RAID_NAME_MAX + 200];
   uint8_t uuid[16];
   int removed = 0, failed = 0, readd = 0, held, rc = array_readonly (a, err, errlen);
@@ -242,9 +236,8 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
   pthread_mutex_lock (&a->sb_lock);
   removed = removed_member (a, &sb);
   failed = failed_member (a, &sb);
-  if (member_in_use (a, name)) {
-    snprintf (err, errlen, "member %s is already in the array: %s", name,
-              member_use (a, name));
+  if ((use = member_use (a, name))) {
+    snprintf (err, errlen, "member %s is already in the array: %s", name, use);
     rc = -EEXIST;
   }
   else if (failed_array_slot (a, &sb)) {
@@ -295,7 +288,7 @@ raid_add_member_flags (struct raid_array *a, struct raid_member *m, unsigned fla
     a->adding = name;
     sb_write_all (a);
     a->adding = NULL;
-    if (!member_in_use (a, name)) {     /* pruned: its superblock write failed */
+    if (!member_use (a, name)) {        /* pruned: its superblock write failed */
       snprintf (err, errlen, "cannot write the superblock to member %s: check that it is "
                 "writable and answering", name);
       rc = -EIO;
